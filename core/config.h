@@ -1,0 +1,57 @@
+/*
+ * config.h: loading what a run needs from files and --set overrides.
+ *
+ * Files are YAML, read with libyaml; ASTRA-sim's JSON system and
+ * comm-group files load through the same parser (YAML is a superset of
+ * JSON).  One key table per file kind drives both the file and --set, so
+ * an unknown key, a wrong type or a value out of range is an error naming
+ * the file (or "--set"), the key and the allowed range.
+ *
+ * Units: ASTRA-sim's network "GB/s" is 2^30 bytes/s and its latency is ns;
+ * its system "local-mem-bw" is 10^9 bytes/s, "peak-perf" 10^12 FLOP/s and
+ * "endpoint-delay" ns.  Everything is converted to bytes/s, FLOP/s and ps
+ * here, so no layer below knows about GB.
+ *
+ * Ownership: loom_cfg_load() fills a loom_cfg that the caller releases
+ * with loom_cfg_free().
+ */
+#ifndef LOOM_CONFIG_H
+#define LOOM_CONFIG_H
+
+#include "comp.h"
+#include "err.h"
+#include "net.h"
+
+typedef struct loom_group {
+    char *name;   /* the comm-group file's key, e.g. "1" */
+    int *ranks;   /* ascending, distinct */
+    int n;        /* members */
+} loom_group;
+
+typedef struct loom_cfg {
+    net_topo topo;          /* from the network file */
+    net_sys sys;            /* collective settings from the system file */
+    comp_cfg comp;          /* compute model from the system file */
+    int ctrl_deps;          /* 1: ctrl_deps gate readiness (default) */
+    loom_group *groups;     /* from the comm-group file, in file order */
+    int ngroups;            /* entries in groups */
+    char **notes;           /* settings accepted but not modelled */
+    int nnotes;             /* entries in notes */
+} loom_cfg;
+
+typedef struct loom_cfg_files {
+    const char *network;     /* ASTRA-sim network YAML (required) */
+    const char *system;      /* ASTRA-sim system JSON/YAML (required) */
+    const char *comm_group;  /* comm-group JSON, or NULL */
+    const char *remote_mem;  /* remote-memory JSON, or NULL */
+    const char *const *sets; /* "section.key[i]=value" overrides */
+    int nsets;               /* entries in sets */
+} loom_cfg_files;
+
+int loom_cfg_load(loom_cfg *cfg, const loom_cfg_files *files, loom_err *err);
+void loom_cfg_free(loom_cfg *cfg);
+
+/* The group named `name`, or NULL. */
+const loom_group *loom_cfg_group(const loom_cfg *cfg, const char *name);
+
+#endif

@@ -1,0 +1,61 @@
+/*
+ * err.h: the error record that setup, parsing and I/O fill for the user.
+ *
+ * A function that can fail on bad input returns int (0 on success, a
+ * negative LOOM_E* code on failure) or NULL, and writes one message into
+ * the caller's loom_err naming the file, the node or the key.  The first
+ * error set wins; later ones are ignored, so the root cause survives.
+ * Hot paths never return errors: they use LOOM_ASSERT, which aborts with
+ * file and line.
+ */
+#ifndef LOOM_ERR_H
+#define LOOM_ERR_H
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+/* Error classes; loom's exit code is the negated value (see docs/CLI.md). */
+enum {
+    LOOM_OK = 0,
+    LOOM_EUSAGE = -2,    /* bad command line, unknown/invalid config key */
+    LOOM_ETRACE = -3,    /* missing, truncated or malformed trace */
+    LOOM_ESIM = -4,      /* simulation cannot finish (deadlock, overflow) */
+    LOOM_EIO = -5,       /* cannot write an output file */
+    LOOM_EINTERNAL = -1, /* out of memory, broken invariant */
+};
+
+typedef struct loom_err {
+    int code;       /* 0 while no error is set; else a LOOM_E* value */
+    char msg[4096]; /* what happened, with the file/node/key named */
+} loom_err;
+
+/* Sets the error if none is set yet; returns code so callers can
+ * `return loom_err_set(e, LOOM_ETRACE, "...")`.  e may be NULL. */
+int loom_err_set(loom_err *e, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Clears e (code 0, empty message). */
+void loom_err_clear(loom_err *e);
+
+/* Warnings go to stderr, prefixed "loom: warning: ", unless silenced. */
+void loom_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void loom_set_quiet(int quiet);
+
+/* Allocation that never returns NULL: out of memory aborts with a message.
+ * Used where a failure could only be reported as "internal error" anyway. */
+void *loom_xmalloc(size_t n);
+void *loom_xcalloc(size_t n, size_t size);
+void *loom_xrealloc(void *p, size_t n);
+char *loom_xstrdup(const char *s);
+
+#define LOOM_ASSERT(cond)                                                      \
+    do {                                                                       \
+        if (!(cond)) {                                                         \
+            fprintf(stderr, "loom: internal error at %s:%d: %s\n", __FILE__,   \
+                    __LINE__, #cond);                                          \
+            abort();                                                           \
+        }                                                                      \
+    } while (0)
+
+#endif

@@ -1,0 +1,1154 @@
+#include "replay.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+#include <uthash.h>
+
+#include "engine.h"
+#include "et_graph.h"
+
+/*
+ * Invariants:
+ * - a node's state only moves forward: WAIT -> READY -> ISSUED -> DONE;
+ * - a resource holds at most one ISSUED node; cur[res] names it;
+ * - a collective instance is freed only after every member has joined and
+ *   its completion event has run;
+ * - bucket accounting: acc[mask] grows by (now - last) whenever the set of
+ *   busy activities (mask) of a rank changes, so the buckets sum to finish.
+ */
+
+enum { RES_COMPUTE, RES_CPU, RES_COMM, RES_MEM, RES_N, RES_NONE = RES_N };
+enum { ST_WAIT, ST_READY, ST_ISSUED, ST_DONE };
+/* activity bits for accounting */
+enum { A_COMPUTE = 1, A_CPU = 2, A_COMM = 4, A_MEM = 8, A_N = 16 };
+
+typedef struct idq { /* min-heap of node indices by node id */
+    uint32_t *a;
+    uint32_t n, cap;
+} idq;
+
+typedef struct graph_info {  /* per distinct trace file */
+    et_graph *g;            /* the parsed graph, shared by ranks */
+    int *comm_of_pg;        /* pg index -> communicator index, -1 unused */
+    uint8_t *res;           /* per node: RES_* or RES_NONE */
+    uint64_t host_colls;    /* host-side collective nodes run on the CPU */
+} graph_info;
+
+typedef struct rank_state {
+    graph_info *gi;          /* its graph */
+    uint32_t *pending;       /* per node: unmet dependencies */
+    uint8_t *state;          /* per node: ST_* */
+    idq ready[RES_N];        /* ready nodes per resource */
+    int64_t cur[RES_N];      /* node in flight per resource, -1 if free */
+    uint64_t left;           /* nodes not done */
+    uint32_t *seq;           /* per communicator: collectives issued */
+    uint32_t recvs;          /* receives posted, not done */
+    unsigned mask;           /* busy activities now (A_*) */
+    sim_time last;           /* when mask last changed */
+    sim_time acc[A_N];       /* time spent per activity mask */
+    sim_time finish;         /* last completion */
+    uint64_t done;           /* nodes completed */
+} rank_state;
+
+typedef struct coll_inst {
+    int comm;            /* communicator index */
+    uint64_t seq;        /* sequence number on it */
+    int type;            /* ET_* collective type */
+    uint64_t bytes;      /* comm_size */
+    uint32_t dims;       /* involved dimensions */
+    int first_rank;      /* who issued it first (for mismatch messages) */
+    uint64_t first_id;   /* that rank's node id */
+    int joined;          /* members issued so far */
+    sim_time first_join; /* time of the first join */
+    uint32_t *node;      /* per member index: node index, UINT32_MAX if not yet */
+} coll_inst;
+
+typedef struct comm {
+    char *name;          /* "" for all ranks */
+    int *ranks;          /* members, ascending */
+    int n;               /* members */
+    net_group *ng;       /* its mapping onto the topology */
+    coll_inst **q;       /* open instances: q[i] has seq base+i */
+    uint64_t base;       /* seq of q[0] */
+    size_t nq, capq;     /* entries, capacity */
+} comm;
+
+typedef struct msg { /* one send, matched or waiting for its receive */
+    int src, dst;          /* ranks */
+    uint32_t snode;        /* send node index on src */
+    int64_t rnode;         /* recv node index on dst, -1 until matched */
+    sim_time arrival;      /* when the last byte arrives */
+    int arrived;           /* arrival event has run */
+    struct msg *next;      /* FIFO link */
+} msg;
+
+typedef struct p2p_key {
+    int src, dst, tag;     /* peers and tag */
+    uint64_t size;         /* bytes */
+} p2p_key;
+
+typedef struct recv_wait {
+    uint32_t node;         /* recv node index on key.dst */
+    struct recv_wait *next;/* FIFO link */
+} recv_wait;
+
+typedef struct p2p_entry {
+    p2p_key key;               /* hash key */
+    msg *sends, *sends_tail;   /* sends not yet received, FIFO */
+    recv_wait *recvs, *recvs_tail; /* receives not yet matched, FIFO */
+    UT_hash_handle hh;
+} p2p_entry;
+
+typedef struct replay {
+    const loom_cfg *cfg;
+    net_model *net;
+    sim_engine *eng;
+    int nranks;
+    rank_state *r;
+    graph_info *graphs;
+    int ngraphs;
+    comm *comms;
+    int ncomms;
+    p2p_entry *p2p;            /* uthash table */
+    loom_result *res;
+    loom_err *err;             /* where a failure during the run goes */
+    int failed;                /* stop issuing: err is set */
+    uint64_t fallbacks;        /* roofline fall-backs */
+    uint64_t messages;         /* p2p completed */
+    uint32_t ignored_dims;     /* involved_dim entries past the topology */
+} replay;
+
+typedef enum { EV_NODE, EV_COLL, EV_MSG } ev_kind;
+typedef struct ev {
+    uint32_t kind;  /* ev_kind */
+    int32_t rank;   /* EV_NODE */
+    uint64_t node;  /* EV_NODE: node index */
+    void *p;        /* EV_COLL: coll_inst; EV_MSG: msg */
+} ev;
+
+/* ---- ready queues --------------------------------------------------------- */
+
+static inline int idq_less(const et_graph *g, uint32_t a, uint32_t b)
+{
+    return g->nodes[a].id < g->nodes[b].id;
+}
+
+static void idq_push(idq *q, const et_graph *g, uint32_t v)
+{
+    if (q->n == q->cap) {
+        q->cap = q->cap ? 2 * q->cap : 8;
+        q->a = loom_xrealloc(q->a, q->cap * sizeof *q->a);
+    }
+    uint32_t i = q->n++;
+    while (i > 0 && idq_less(g, v, q->a[(i - 1) / 2])) {
+        q->a[i] = q->a[(i - 1) / 2];
+        i = (i - 1) / 2;
+    }
+    q->a[i] = v;
+}
+
+static uint32_t idq_pop(idq *q, const et_graph *g)
+{
+    uint32_t top = q->a[0], last = q->a[--q->n], i = 0;
+    for (;;) {
+        uint32_t c = 2 * i + 1;
+        if (c >= q->n)
+            break;
+        if (c + 1 < q->n && idq_less(g, q->a[c + 1], q->a[c]))
+            c++;
+        if (!idq_less(g, q->a[c], last))
+            break;
+        q->a[i] = q->a[c];
+        i = c;
+    }
+    if (q->n)
+        q->a[i] = last;
+    return top;
+}
+
+/* ---- accounting ----------------------------------------------------------- */
+
+static void set_mask(replay *rp, rank_state *rs, unsigned mask)
+{
+    if (mask == rs->mask)
+        return;
+    sim_time now = sim_now(rp->eng);
+    rs->acc[rs->mask] += now - rs->last;
+    rs->last = now;
+    rs->mask = mask;
+}
+
+static unsigned res_bit(int res)
+{
+    static const unsigned bit[RES_N] = {A_COMPUTE, A_CPU, A_COMM, A_MEM};
+    return bit[res];
+}
+
+static void update_mask(replay *rp, rank_state *rs)
+{
+    unsigned m = 0;
+    for (int k = 0; k < RES_N; k++)
+        if (rs->cur[k] >= 0)
+            m |= res_bit(k);
+    if (rs->recvs)
+        m |= A_COMM;
+    set_mask(rp, rs, m);
+}
+
+/* ---- failure -------------------------------------------------------------- */
+
+static void fail(replay *rp, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void fail(replay *rp, const char *fmt, ...)
+{
+    if (rp->failed)
+        return;
+    rp->failed = 1;
+    char buf[2048];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    loom_err_set(rp->err, LOOM_ESIM, "%s", buf);
+}
+
+/* ---- node life cycle ------------------------------------------------------ */
+
+static void try_issue(replay *rp, int rank, int res);
+static void node_done(replay *rp, int rank, uint32_t i);
+
+/* Makes node i of rank ready: queue it on its resource, or start it. */
+static void make_ready(replay *rp, int rank, uint32_t i);
+
+static void release(replay *rp, int rank, uint32_t i)
+{
+    rank_state *rs = &rp->r[rank];
+    const et_graph *g = rs->gi->g;
+    const et_gnode *n = &g->nodes[i];
+    uint32_t nsucc = n->nsucc_data + (rp->cfg->ctrl_deps ? n->nsucc_ctrl : 0);
+    for (uint32_t k = 0; k < nsucc; k++) {
+        uint32_t s = g->succ[n->succ + k];
+        LOOM_ASSERT(rs->pending[s] > 0);
+        if (--rs->pending[s] == 0)
+            make_ready(rp, rank, s);
+    }
+}
+
+static void on_event(sim_engine *eng, void *payload, void *ctx);
+
+static void node_done(replay *rp, int rank, uint32_t i)
+{
+    rank_state *rs = &rp->r[rank];
+    LOOM_ASSERT(rs->state[i] == ST_ISSUED);
+    rs->state[i] = ST_DONE;
+    rs->left--;
+    rs->done++;
+    rs->finish = sim_now(rp->eng);
+    int res = rs->gi->res[i];
+    if (res != RES_NONE && rs->cur[res] == (int64_t)i) {
+        rs->cur[res] = -1;
+        update_mask(rp, rs);
+    }
+    release(rp, rank, i);
+    if (res != RES_NONE)
+        try_issue(rp, rank, res);
+}
+
+static void post_node_event(replay *rp, int rank, uint32_t i, sim_time dur)
+{
+    sim_time now = sim_now(rp->eng);
+    if (dur < 0 || dur > SIM_TIME_MAX - now) {
+        const et_graph *g = rp->r[rank].gi->g;
+        fail(rp, "%s: node %llu: simulated time overflows (past %.3g s)", g->path,
+             (unsigned long long)g->nodes[i].id, (double)SIM_TIME_MAX / SIM_PS_PER_S);
+        return;
+    }
+    ev *e = sim_schedule(rp->eng, now + dur, on_event);
+    e->kind = EV_NODE;
+    e->rank = rank;
+    e->node = i;
+}
+
+/* ---- collectives ---------------------------------------------------------- */
+
+static int member_index(const comm *c, int rank)
+{
+    if (c->n == 0)
+        return -1;
+    int lo = 0, hi = c->n - 1;
+    while (lo <= hi) {
+        int mid = (lo + hi) / 2;
+        if (c->ranks[mid] == rank)
+            return mid;
+        if (c->ranks[mid] < rank)
+            lo = mid + 1;
+        else
+            hi = mid - 1;
+    }
+    return -1;
+}
+
+/* Marks a retired slot in comm.q: every member joined. */
+static coll_inst inst_done;
+
+static void coll_join(replay *rp, int rank, uint32_t i)
+{
+    rank_state *rs = &rp->r[rank];
+    const et_graph *g = rs->gi->g;
+    const et_gnode *n = &g->nodes[i];
+    int ci = rs->gi->comm_of_pg[n->pg];
+    comm *c = &rp->comms[ci];
+    uint64_t seq = rs->seq[ci]++;
+    LOOM_ASSERT(seq >= c->base);
+    size_t slot = (size_t)(seq - c->base);
+    while (slot >= c->nq) { /* open instances up to this seq */
+        if (c->nq == c->capq) {
+            c->capq = c->capq ? 2 * c->capq : 4;
+            c->q = loom_xrealloc(c->q, c->capq * sizeof *c->q);
+        }
+        c->q[c->nq++] = NULL;
+    }
+    coll_inst *in = c->q[slot];
+    uint32_t dims = n->involved_dim;
+    if (n->involved_n > rp->cfg->topo.ndims) {
+        rp->ignored_dims++;
+        dims &= (1u << rp->cfg->topo.ndims) - 1;
+    }
+    if (in == NULL) {
+        in = loom_xcalloc(1, sizeof *in);
+        in->comm = ci;
+        in->seq = seq;
+        in->type = n->comm_type;
+        in->bytes = n->comm_size;
+        in->dims = dims;
+        in->first_rank = rank;
+        in->first_id = n->id;
+        in->first_join = sim_now(rp->eng);
+        in->node = loom_xmalloc(c->n * sizeof *in->node);
+        memset(in->node, 0xff, c->n * sizeof *in->node);
+        c->q[slot] = in;
+    } else if (in->type != n->comm_type || in->bytes != n->comm_size) {
+        fail(rp, "collective mismatch on communicator '%s' (collective #%llu): rank %d node %llu "
+                 "issues %s of %llu bytes, but rank %d node %llu issued %s of %llu bytes",
+             c->name, (unsigned long long)seq, rank, (unsigned long long)n->id,
+             et_coll_type_name(n->comm_type), (unsigned long long)n->comm_size, in->first_rank,
+             (unsigned long long)in->first_id, et_coll_type_name(in->type),
+             (unsigned long long)in->bytes);
+        return;
+    }
+    int mi = member_index(c, rank);
+    LOOM_ASSERT(mi >= 0 && in->node[mi] == UINT32_MAX);
+    in->node[mi] = i;
+    if (++in->joined < c->n)
+        return;
+    /* everyone is here: the transfer starts now; retire its slot */
+    c->q[slot] = &inst_done;
+    while (c->nq > 0 && c->q[0] == &inst_done) {
+        memmove(c->q, c->q + 1, (c->nq - 1) * sizeof *c->q);
+        c->nq--;
+        c->base++;
+    }
+    sim_time dur = net_coll_time(rp->net, c->ng, (net_coll)in->type, in->bytes, in->dims);
+    loom_result *res = rp->res;
+    if (res->ncolls % 1024 == 0)
+        res->colls = loom_xrealloc(res->colls, (res->ncolls + 1024) * sizeof *res->colls);
+    loom_coll_record *cr = &res->colls[res->ncolls++];
+    cr->type = in->type;
+    cr->bytes = in->bytes;
+    cr->nranks = c->n;
+    cr->group = c->name;
+    cr->seq = seq;
+    cr->first_join = in->first_join;
+    cr->start = sim_now(rp->eng);
+    cr->end = cr->start + dur;
+    net_coll_label(rp->net, c->ng, (net_coll)in->type, in->dims, cr->algo, sizeof cr->algo);
+    sim_time now = sim_now(rp->eng);
+    if (dur > SIM_TIME_MAX - now) {
+        fail(rp, "collective #%llu on '%s': simulated time overflows", (unsigned long long)seq,
+             c->name);
+        return;
+    }
+    ev *e = sim_schedule(rp->eng, now + dur, on_event);
+    e->kind = EV_COLL;
+    e->p = in;
+}
+
+static void coll_done(replay *rp, coll_inst *in)
+{
+    comm *c = &rp->comms[in->comm];
+    for (int m = 0; m < c->n; m++)
+        node_done(rp, c->ranks[m], in->node[m]);
+    free(in->node);
+    free(in);
+}
+
+/* ---- point to point ------------------------------------------------------- */
+
+static p2p_entry *p2p_find(replay *rp, int src, int dst, int tag, uint64_t size)
+{
+    p2p_key k;
+    memset(&k, 0, sizeof k); /* padding takes part in the hash */
+    k.src = src;
+    k.dst = dst;
+    k.tag = tag;
+    k.size = size;
+    p2p_entry *e;
+    HASH_FIND(hh, rp->p2p, &k, sizeof k, e);
+    if (e == NULL) {
+        e = loom_xcalloc(1, sizeof *e);
+        e->key = k;
+        HASH_ADD(hh, rp->p2p, key, sizeof k, e);
+    }
+    return e;
+}
+
+static void send_issue(replay *rp, int rank, uint32_t i)
+{
+    const et_gnode *n = &rp->r[rank].gi->g->nodes[i];
+    int dst = n->comm_dst;
+    sim_time dur = net_p2p_time(rp->net, rank, dst, n->comm_size);
+    sim_time now = sim_now(rp->eng);
+    if (dur > SIM_TIME_MAX - now) {
+        fail(rp, "%s: node %llu: simulated time overflows", rp->r[rank].gi->g->path,
+             (unsigned long long)n->id);
+        return;
+    }
+    msg *m = loom_xcalloc(1, sizeof *m);
+    m->src = rank;
+    m->dst = dst;
+    m->snode = i;
+    m->rnode = -1;
+    m->arrival = now + dur;
+    p2p_entry *e = p2p_find(rp, rank, dst, n->comm_tag, n->comm_size);
+    if (e->recvs) { /* a receive is waiting: match it */
+        recv_wait *w = e->recvs;
+        e->recvs = w->next;
+        if (e->recvs == NULL)
+            e->recvs_tail = NULL;
+        m->rnode = w->node;
+        free(w);
+    } else {
+        if (e->sends_tail)
+            e->sends_tail->next = m;
+        else
+            e->sends = m;
+        e->sends_tail = m;
+    }
+    ev *ev_ = sim_schedule(rp->eng, m->arrival, on_event);
+    ev_->kind = EV_MSG;
+    ev_->p = m;
+}
+
+static void recv_post(replay *rp, int rank, uint32_t i)
+{
+    rank_state *rs = &rp->r[rank];
+    const et_gnode *n = &rs->gi->g->nodes[i];
+    rs->state[i] = ST_ISSUED;
+    rs->recvs++;
+    update_mask(rp, rs);
+    p2p_entry *e = p2p_find(rp, n->comm_src, rank, n->comm_tag, n->comm_size);
+    if (e->sends) { /* the message was sent already */
+        msg *m = e->sends;
+        e->sends = m->next;
+        if (e->sends == NULL)
+            e->sends_tail = NULL;
+        if (m->arrived) { /* and has arrived: done now */
+            free(m);
+            rp->messages++;
+            post_node_event(rp, rank, i, 0);
+        } else {
+            m->rnode = i;
+        }
+        return;
+    }
+    recv_wait *w = loom_xcalloc(1, sizeof *w);
+    w->node = i;
+    if (e->recvs_tail)
+        e->recvs_tail->next = w;
+    else
+        e->recvs = w;
+    e->recvs_tail = w;
+}
+
+static void recv_done(replay *rp, int rank, uint32_t i)
+{
+    rank_state *rs = &rp->r[rank];
+    rs->recvs--;
+    update_mask(rp, rs);
+    node_done(rp, rank, i);
+}
+
+static void msg_arrived(replay *rp, msg *m)
+{
+    node_done(rp, m->src, m->snode); /* eager: the send completes on arrival */
+    if (m->rnode >= 0) {
+        rp->messages++;
+        recv_done(rp, m->dst, (uint32_t)m->rnode);
+        free(m);
+    } else {
+        m->arrived = 1; /* stays in the FIFO until its receive is posted */
+    }
+}
+
+/* ---- issue ---------------------------------------------------------------- */
+
+static void start(replay *rp, int rank, uint32_t i)
+{
+    rank_state *rs = &rp->r[rank];
+    const et_graph *g = rs->gi->g;
+    const et_gnode *n = &g->nodes[i];
+    rs->state[i] = ST_ISSUED;
+    switch (n->type) {
+    case ET_COMP_NODE: {
+        comp_kernel k = {n->duration_us, n->num_ops, n->tensor_size,
+                         (n->flags & ET_F_HAS_OPS) != 0, (n->flags & ET_F_CPU) != 0};
+        int fb;
+        sim_time t = comp_time(&rp->cfg->comp, &k, &fb);
+        rp->fallbacks += fb;
+        post_node_event(rp, rank, i, t);
+        break;
+    }
+    case ET_MEM_LOAD_NODE:
+    case ET_MEM_STORE_NODE:
+        post_node_event(rp, rank, i, comp_mem_time(&rp->cfg->comp, n->tensor_size));
+        break;
+    case ET_COMM_COLL_NODE:
+        if (rs->gi->res[i] == RES_CPU) /* host side of a c10d call */
+            post_node_event(rp, rank, i, comp_time(&rp->cfg->comp, &(comp_kernel){
+                                                       .duration_us = n->duration_us, .is_cpu = 1},
+                                                   NULL));
+        else
+            coll_join(rp, rank, i);
+        break;
+    case ET_COMM_SEND_NODE:
+        send_issue(rp, rank, i);
+        break;
+    default:
+        LOOM_ASSERT(0);
+    }
+}
+
+static void try_issue(replay *rp, int rank, int res)
+{
+    rank_state *rs = &rp->r[rank];
+    if (rp->failed || rs->cur[res] >= 0 || rs->ready[res].n == 0)
+        return;
+    uint32_t i = idq_pop(&rs->ready[res], rs->gi->g);
+    rs->cur[res] = i;
+    update_mask(rp, rs);
+    start(rp, rank, i);
+}
+
+static void make_ready(replay *rp, int rank, uint32_t i)
+{
+    rank_state *rs = &rp->r[rank];
+    const et_gnode *n = &rs->gi->g->nodes[i];
+    rs->state[i] = ST_READY;
+    int res = rs->gi->res[i];
+    if (res != RES_NONE) {
+        idq_push(&rs->ready[res], rs->gi->g, i);
+        try_issue(rp, rank, res);
+    } else if (n->type == ET_COMM_RECV_NODE) {
+        recv_post(rp, rank, i);
+    } else { /* METADATA, INVALID: done at once, through the queue so that
+              * long chains of them never recurse */
+        rs->state[i] = ST_ISSUED;
+        post_node_event(rp, rank, i, 0);
+    }
+}
+
+static void on_event(sim_engine *eng, void *payload, void *ctx)
+{
+    (void)eng;
+    replay *rp = ctx;
+    ev *e = payload;
+    if (rp->failed)
+        return;
+    switch (e->kind) {
+    case EV_NODE: {
+        rank_state *rs = &rp->r[e->rank];
+        if (rs->gi->g->nodes[e->node].type == ET_COMM_RECV_NODE)
+            recv_done(rp, e->rank, (uint32_t)e->node);
+        else
+            node_done(rp, e->rank, (uint32_t)e->node);
+        break;
+    }
+    case EV_COLL:
+        coll_done(rp, e->p);
+        break;
+    case EV_MSG:
+        msg_arrived(rp, e->p);
+        break;
+    }
+}
+
+/* ---- setup ---------------------------------------------------------------- */
+
+/* FNV-1a 64 over a file's raw bytes, to find byte-identical rank files
+ * before parsing any (identical files share one parsed graph). */
+static int file_digest(const char *path, uint64_t *digest, uint64_t *size)
+{
+    FILE *f = fopen(path, "rb");
+    if (f == NULL)
+        return -1;
+    unsigned char buf[1 << 16];
+    uint64_t h = 1469598103934665603ULL, n = 0;
+    size_t got;
+    while ((got = fread(buf, 1, sizeof buf, f)) > 0) {
+        for (size_t k = 0; k < got; k++)
+            h = (h ^ buf[k]) * 1099511628211ULL;
+        n += got;
+    }
+    int bad = ferror(f);
+    fclose(f);
+    *digest = h;
+    *size = n;
+    return bad ? -1 : 0;
+}
+
+static int same_bytes(const char *a, const char *b)
+{
+    FILE *fa = fopen(a, "rb"), *fb = fopen(b, "rb");
+    int same = fa && fb;
+    unsigned char x[1 << 15], y[1 << 15];
+    while (same) {
+        size_t na = fread(x, 1, sizeof x, fa), nb = fread(y, 1, sizeof y, fb);
+        if (na != nb || memcmp(x, y, na) != 0)
+            same = 0;
+        if (na == 0)
+            break;
+    }
+    if (fa)
+        fclose(fa);
+    if (fb)
+        fclose(fb);
+    return same;
+}
+
+static int add_comm(replay *rp, const char *name, const int *ranks, int n)
+{
+    rp->comms = loom_xrealloc(rp->comms, (rp->ncomms + 1) * sizeof *rp->comms);
+    comm *c = &rp->comms[rp->ncomms];
+    memset(c, 0, sizeof *c);
+    c->name = loom_xstrdup(name);
+    c->n = n;
+    c->ranks = loom_xmalloc(n * sizeof *c->ranks);
+    memcpy(c->ranks, ranks, n * sizeof *ranks);
+    rp->ncomms++;
+    c->ng = net_group_create(rp->net, ranks, n, rp->err);
+    return c->ng ? rp->ncomms - 1 : -1;
+}
+
+static int comm_by_name(replay *rp, const char *name)
+{
+    for (int i = 0; i < rp->ncomms; i++)
+        if (strcmp(rp->comms[i].name, name) == 0)
+            return i;
+    return -1;
+}
+
+/* Resolves a graph's pg names to communicators and checks every node that
+ * replay will need to understand. */
+static int prepare_graph(replay *rp, graph_info *gi, loom_err *err)
+{
+    et_graph *g = gi->g;
+    gi->comm_of_pg = loom_xmalloc(g->npg * sizeof *gi->comm_of_pg);
+    for (uint32_t p = 0; p < g->npg; p++)
+        gi->comm_of_pg[p] = -1;
+    gi->res = loom_xmalloc(g->n ? g->n : 1);
+    for (size_t i = 0; i < g->n; i++) {
+        const et_gnode *n = &g->nodes[i];
+        unsigned long long id = (unsigned long long)n->id;
+        switch (n->type) {
+        case ET_COMP_NODE:
+            gi->res[i] = (n->flags & ET_F_CPU) ? RES_CPU : RES_COMPUTE;
+            break;
+        case ET_MEM_LOAD_NODE:
+        case ET_MEM_STORE_NODE:
+            gi->res[i] = RES_MEM;
+            break;
+        case ET_COMM_SEND_NODE:
+            if (!(n->flags & ET_F_HAS_DST) || !(n->flags & ET_F_HAS_TAG))
+                return loom_err_set(err, LOOM_ETRACE,
+                                    "%s: node %llu: COMM_SEND_NODE without %s: loom cannot tell "
+                                    "where the message goes",
+                                    g->path, id, (n->flags & ET_F_HAS_DST) ? "comm_tag" : "comm_dst");
+            if (n->comm_dst < 0 || n->comm_dst >= rp->nranks)
+                return loom_err_set(err, LOOM_ETRACE, "%s: node %llu: comm_dst %d is not a rank (0..%d)",
+                                    g->path, id, n->comm_dst, rp->nranks - 1);
+            gi->res[i] = RES_COMM;
+            break;
+        case ET_COMM_RECV_NODE:
+            if (!(n->flags & ET_F_HAS_SRC) || !(n->flags & ET_F_HAS_TAG))
+                return loom_err_set(err, LOOM_ETRACE,
+                                    "%s: node %llu: COMM_RECV_NODE without %s: loom cannot match it "
+                                    "to a send",
+                                    g->path, id, (n->flags & ET_F_HAS_SRC) ? "comm_tag" : "comm_src");
+            if (n->comm_src < 0 || n->comm_src >= rp->nranks)
+                return loom_err_set(err, LOOM_ETRACE, "%s: node %llu: comm_src %d is not a rank (0..%d)",
+                                    g->path, id, n->comm_src, rp->nranks - 1);
+            gi->res[i] = RES_NONE;
+            break;
+        case ET_COMM_COLL_NODE: {
+            if (!(n->flags & ET_F_HAS_CTYPE) && (n->flags & ET_F_CPU)) {
+                /* PyTorch-converted traces mark the host side of a c10d call
+                 * (no comm_type, is_cpu_op) as a collective; the GPU kernel
+                 * beside it carries the real one.  Run it as a CPU op. */
+                gi->res[i] = RES_CPU;
+                gi->host_colls++;
+                break;
+            }
+            if (!(n->flags & ET_F_HAS_CTYPE) || n->comm_type >= ET_COLL_TYPES)
+                return loom_err_set(err, LOOM_ETRACE,
+                                    "%s: node %llu: COMM_COLL_NODE without a known comm_type", g->path, id);
+            gi->res[i] = RES_COMM;
+            if (gi->comm_of_pg[n->pg] >= 0)
+                break;
+            const char *pg = g->pg_names[n->pg];
+            int ci;
+            if (pg[0] == '\0' || strcmp(pg, "0") == 0) {
+                ci = comm_by_name(rp, "");
+            } else if ((ci = comm_by_name(rp, pg)) < 0) {
+                const loom_group *grp = loom_cfg_group(rp->cfg, pg);
+                if (grp == NULL)
+                    return loom_err_set(err, LOOM_ETRACE,
+                                        "%s: node %llu: pg_name '%s' names no group %s", g->path, id, pg,
+                                        rp->cfg->ngroups ? "in the comm-group file"
+                                                         : "(give the comm-group file with --comm-group)");
+                for (int k = 0; k < grp->n; k++)
+                    if (grp->ranks[k] >= rp->nranks)
+                        return loom_err_set(err, LOOM_EUSAGE,
+                                            "comm group '%s' lists rank %d, but the run has %d ranks",
+                                            pg, grp->ranks[k], rp->nranks);
+                if ((ci = add_comm(rp, pg, grp->ranks, grp->n)) < 0)
+                    return LOOM_EUSAGE;
+            }
+            gi->comm_of_pg[n->pg] = ci;
+            break;
+        }
+        case ET_METADATA_NODE:
+        case ET_INVALID_NODE:
+            gi->res[i] = RES_NONE;
+            break;
+        default:
+            return loom_err_set(err, LOOM_ETRACE, "%s: node %llu: unknown node type %d", g->path, id,
+                                n->type);
+        }
+    }
+    return 0;
+}
+
+/* Kahn's algorithm over the edges replay will honour: a node on a cycle
+ * can never become ready, so refuse the trace now, naming nodes on it,
+ * rather than simulate up to a stall.  O(nodes + edges), once per file. */
+static int check_acyclic(replay *rp, const et_graph *g, loom_err *err)
+{
+    int ctrl = rp->cfg->ctrl_deps;
+    uint32_t *pend = loom_xmalloc((g->n ? g->n : 1) * sizeof *pend);
+    uint32_t *stack = loom_xmalloc((g->n ? g->n : 1) * sizeof *stack);
+    size_t top = 0, seen = 0;
+    for (size_t i = 0; i < g->n; i++) {
+        pend[i] = g->nodes[i].ndata + (ctrl ? g->nodes[i].nctrl : 0);
+        if (pend[i] == 0)
+            stack[top++] = (uint32_t)i;
+    }
+    while (top > 0) {
+        const et_gnode *n = &g->nodes[stack[--top]];
+        seen++;
+        uint32_t ns = n->nsucc_data + (ctrl ? n->nsucc_ctrl : 0);
+        for (uint32_t k = 0; k < ns; k++) {
+            uint32_t s = g->succ[n->succ + k];
+            if (--pend[s] == 0)
+                stack[top++] = s;
+        }
+    }
+    int rc = 0;
+    if (seen < g->n) {
+        char ids[256] = "";
+        size_t off = 0;
+        int shown = 0;
+        for (size_t i = 0; i < g->n && shown < 5; i++)
+            if (pend[i] > 0) {
+                uint32_t d;
+                int self = 0;
+                for (d = 0; d < g->nodes[i].ndata + g->nodes[i].nctrl; d++)
+                    self |= g->deps[g->nodes[i].dep + d] == i;
+                off += snprintf(ids + off, sizeof ids - off, "%s%llu%s", shown ? ", " : "",
+                                (unsigned long long)g->nodes[i].id, self ? " (on itself)" : "");
+                shown++;
+            }
+        rc = loom_err_set(err, LOOM_ETRACE,
+                          "%s: %zu of %zu nodes can never become ready: they depend on each other "
+                          "in a cycle or wait on such nodes (first: %s). `loom trace validate` lists "
+                          "the cycles%s",
+                          g->path, g->n - seen, g->n, ids,
+                          ctrl ? "; PyTorch-converted traces often have such ctrl_deps: "
+                                 "--ignore-ctrl-deps runs on data_deps alone"
+                               : "");
+    }
+    free(pend);
+    free(stack);
+    return rc;
+}
+
+static int load_ranks(replay *rp, const char *prefix, loom_err *err)
+{
+    int nfiles = et_count_ranks(prefix);
+    char path[4096];
+    if (nfiles > rp->nranks)
+        return loom_err_set(err, LOOM_ETRACE,
+                            "workload %s has %d rank files but the network has %d NPUs", prefix,
+                            nfiles, rp->nranks);
+    uint64_t *dig = loom_xcalloc(rp->nranks, sizeof *dig), *sz = loom_xcalloc(rp->nranks, sizeof *sz);
+    char **paths = loom_xcalloc(rp->nranks, sizeof *paths);
+    int rc = 0;
+    for (int r = 0; r < rp->nranks; r++) {
+        if (et_rank_path(prefix, r, path, sizeof path) < 0) {
+            rc = loom_err_set(err, LOOM_ETRACE,
+                              "missing rank file %s (the network has %d NPUs, so ranks 0..%d need a "
+                              "trace each)", path, rp->nranks, rp->nranks - 1);
+            goto out;
+        }
+        paths[r] = loom_xstrdup(path);
+        if (file_digest(path, &dig[r], &sz[r]) < 0) {
+            rc = loom_err_set(err, LOOM_ETRACE, "%s: cannot read", path);
+            goto out;
+        }
+        int share = -1;
+        for (int q = 0; q < rp->ngraphs && share < 0; q++) {
+            int rep = -1; /* a rank that uses graph q */
+            for (int k = 0; k < r; k++)
+                if (rp->r[k].gi == &rp->graphs[q]) {
+                    rep = k;
+                    break;
+                }
+            if (rep >= 0 && dig[rep] == dig[r] && sz[rep] == sz[r] && same_bytes(paths[rep], path))
+                share = q;
+        }
+        if (share < 0) {
+            et_graph *g = et_graph_load(path, err);
+            if (g == NULL) {
+                rc = LOOM_ETRACE;
+                goto out;
+            }
+            if (g->n >= UINT32_MAX) {
+                et_graph_free(g);
+                rc = loom_err_set(err, LOOM_ETRACE, "%s: more than 2^32 nodes", path);
+                goto out;
+            }
+            /* graphs[] must not move: ranks point into it, so size it for
+             * the worst case once */
+            if (rp->graphs == NULL)
+                rp->graphs = loom_xcalloc(rp->nranks, sizeof *rp->graphs);
+            share = rp->ngraphs++;
+            rp->graphs[share].g = g;
+            if ((rc = prepare_graph(rp, &rp->graphs[share], err)) < 0 ||
+                (rc = check_acyclic(rp, g, err)) < 0)
+                goto out;
+            if (rp->graphs[share].host_colls)
+                loom_warn("%s: %llu COMM_COLL_NODEs without comm_type but with is_cpu_op run as "
+                          "CPU operations (the host side of a collective call)",
+                          path, (unsigned long long)rp->graphs[share].host_colls);
+        }
+        rp->r[r].gi = &rp->graphs[share];
+    }
+out:
+    for (int r = 0; r < rp->nranks; r++)
+        free(paths[r]);
+    free(paths);
+    free(dig);
+    free(sz);
+    return rc;
+}
+
+/* Every member of a collective's communicator must be that communicator's
+ * member: a rank that issues a collective on a group it is not in can
+ * never be matched. */
+static int check_membership(replay *rp, loom_err *err)
+{
+    for (int r = 0; r < rp->nranks; r++) {
+        graph_info *gi = rp->r[r].gi;
+        for (uint32_t p = 0; p < gi->g->npg; p++) {
+            int ci = gi->comm_of_pg[p];
+            if (ci >= 0 && member_index(&rp->comms[ci], r) < 0)
+                return loom_err_set(err, LOOM_ETRACE,
+                                    "%s: rank %d issues collectives on group '%s', which does not "
+                                    "include it", gi->g->path, r, rp->comms[ci].name);
+        }
+    }
+    return 0;
+}
+
+/* ---- deadlock report ------------------------------------------------------ */
+
+static void describe_stuck(replay *rp, int max_ranks)
+{
+    char buf[4000];
+    size_t off = 0;
+    int stuck = 0;
+    for (int r = 0; r < rp->nranks; r++)
+        stuck += rp->r[r].left > 0;
+    off += snprintf(buf + off, sizeof buf - off,
+                    "simulation stalled at %.3f us: %d of %d ranks cannot finish", 
+                    (double)sim_now(rp->eng) / SIM_PS_PER_US, stuck, rp->nranks);
+    int listed = 0;
+    for (int r = 0; r < rp->nranks && off < sizeof buf - 200; r++) {
+        rank_state *rs = &rp->r[r];
+        if (rs->left == 0)
+            continue;
+        if (listed++ == max_ranks) {
+            off += snprintf(buf + off, sizeof buf - off, "\n  ... and %d more ranks", stuck - max_ranks);
+            break;
+        }
+        const et_graph *g = rs->gi->g;
+        uint64_t blocked = 0;
+        off += snprintf(buf + off, sizeof buf - off, "\n  rank %d (%s):", r, g->path);
+        int shown = 0;
+        for (size_t i = 0; i < g->n && off < sizeof buf - 200; i++) {
+            const et_gnode *n = &g->nodes[i];
+            if (rs->state[i] == ST_WAIT) {
+                blocked++;
+                continue;
+            }
+            if (rs->state[i] != ST_ISSUED || shown >= 4)
+                continue;
+            shown++;
+            if (n->type == ET_COMM_COLL_NODE) {
+                int ci = rs->gi->comm_of_pg[n->pg];
+                comm *c = &rp->comms[ci];
+                off += snprintf(buf + off, sizeof buf - off,
+                                "\n    node %llu '%s': %s on group '%s' waits for ranks",
+                                (unsigned long long)n->id, et_gnode_name(g, n),
+                                et_coll_type_name(n->comm_type), c->name[0] ? c->name : "all");
+                int missing = 0;
+                for (size_t q = 0; q < c->nq; q++) {
+                    coll_inst *in = c->q[q];
+                    if (in == NULL || in == &inst_done || member_index(c, r) < 0 || in->node[member_index(c, r)] != i)
+                        continue;
+                    for (int m = 0; m < c->n && off < sizeof buf - 100; m++)
+                        if (in->node[m] == UINT32_MAX && missing++ < 8)
+                            off += snprintf(buf + off, sizeof buf - off, " %d", c->ranks[m]);
+                }
+                if (missing > 8)
+                    off += snprintf(buf + off, sizeof buf - off, " (and %d more)", missing - 8);
+                off += snprintf(buf + off, sizeof buf - off, " that never issue it");
+            } else if (n->type == ET_COMM_RECV_NODE) {
+                off += snprintf(buf + off, sizeof buf - off,
+                                "\n    node %llu '%s': receive from rank %d (tag %d, %llu bytes) has "
+                                "no matching send",
+                                (unsigned long long)n->id, et_gnode_name(g, n), n->comm_src,
+                                n->comm_tag, (unsigned long long)n->comm_size);
+            } else {
+                off += snprintf(buf + off, sizeof buf - off, "\n    node %llu '%s' (%s) in flight",
+                                (unsigned long long)n->id, et_gnode_name(g, n),
+                                et_node_type_name(n->type));
+            }
+        }
+        if (blocked && off < sizeof buf - 200)
+            off += snprintf(buf + off, sizeof buf - off,
+                            "\n    %llu node%s wait on dependencies that never complete",
+                            (unsigned long long)blocked, blocked == 1 ? "" : "s");
+    }
+    loom_err_set(rp->err, LOOM_ESIM, "%s", buf);
+}
+
+/* ---- entry ---------------------------------------------------------------- */
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+static void replay_free(replay *rp)
+{
+    for (int r = 0; r < rp->nranks && rp->r; r++) {
+        rank_state *rs = &rp->r[r];
+        free(rs->pending);
+        free(rs->state);
+        free(rs->seq);
+        for (int k = 0; k < RES_N; k++)
+            free(rs->ready[k].a);
+    }
+    free(rp->r);
+    for (int q = 0; q < rp->ngraphs; q++) {
+        et_graph_free(rp->graphs[q].g);
+        free(rp->graphs[q].comm_of_pg);
+        free(rp->graphs[q].res);
+    }
+    free(rp->graphs);
+    for (int i = 0; i < rp->ncomms; i++) {
+        comm *c = &rp->comms[i];
+        for (size_t q = 0; q < c->nq; q++)
+            if (c->q[q] && c->q[q] != &inst_done) {
+                free(c->q[q]->node);
+                free(c->q[q]);
+            }
+        free(c->q);
+        free(c->ranks);
+        free(c->name);
+        net_group_destroy(c->ng);
+    }
+    free(rp->comms);
+    p2p_entry *e, *tmp;
+    HASH_ITER(hh, rp->p2p, e, tmp) {
+        HASH_DEL(rp->p2p, e);
+        while (e->sends) {
+            msg *m = e->sends;
+            e->sends = m->next;
+            free(m);
+        }
+        while (e->recvs) {
+            recv_wait *w = e->recvs;
+            e->recvs = w->next;
+            free(w);
+        }
+        free(e);
+    }
+    sim_engine_destroy(rp->eng);
+    net_model_destroy(rp->net);
+}
+
+int loom_replay(const loom_cfg *cfg, const loom_replay_opts *opts, loom_result *res, loom_err *err)
+{
+    double t0 = now_s();
+    memset(res, 0, sizeof *res);
+    replay rp;
+    memset(&rp, 0, sizeof rp);
+    rp.cfg = cfg;
+    rp.res = res;
+    rp.err = err;
+    int rc = 0;
+
+    rp.net = net_model_create(&cfg->topo, &cfg->sys, err);
+    if (rp.net == NULL) {
+        rc = LOOM_EUSAGE;
+        goto out;
+    }
+    rp.nranks = net_npus(rp.net);
+    rp.r = loom_xcalloc(rp.nranks, sizeof *rp.r);
+    { /* the all-ranks communicator is index 0 */
+        int *all = loom_xmalloc(rp.nranks * sizeof *all);
+        for (int r = 0; r < rp.nranks; r++)
+            all[r] = r;
+        int ci = add_comm(&rp, "", all, rp.nranks);
+        free(all);
+        if (ci < 0) {
+            rc = LOOM_EUSAGE;
+            goto out;
+        }
+    }
+    if ((rc = load_ranks(&rp, opts->prefix, err)) < 0 || (rc = check_membership(&rp, err)) < 0)
+        goto out;
+    rp.eng = sim_engine_create(sizeof(ev), &rp, err);
+    if (rp.eng == NULL) {
+        rc = LOOM_EINTERNAL;
+        goto out;
+    }
+
+    /* per-rank counters; ranks sharing a graph share nothing else */
+    for (int r = 0; r < rp.nranks; r++) {
+        rank_state *rs = &rp.r[r];
+        const et_graph *g = rs->gi->g;
+        rs->pending = loom_xmalloc((g->n ? g->n : 1) * sizeof *rs->pending);
+        rs->state = loom_xcalloc(g->n ? g->n : 1, 1);
+        rs->seq = loom_xcalloc(rp.ncomms, sizeof *rs->seq);
+        for (int k = 0; k < RES_N; k++)
+            rs->cur[k] = -1;
+        rs->left = g->n;
+        for (size_t i = 0; i < g->n; i++)
+            rs->pending[i] = g->nodes[i].ndata + (cfg->ctrl_deps ? g->nodes[i].nctrl : 0);
+        res->nodes += g->n;
+    }
+    /* seed: roots of every rank, in id order per resource */
+    for (int r = 0; r < rp.nranks && !rp.failed; r++) {
+        rank_state *rs = &rp.r[r];
+        for (size_t i = 0; i < rs->gi->g->n; i++)
+            if (rs->pending[i] == 0 && rs->state[i] == ST_WAIT)
+                make_ready(&rp, r, (uint32_t)i);
+    }
+    sim_run(rp.eng, SIM_TIME_MAX);
+    if (rp.failed) {
+        rc = LOOM_ESIM;
+        goto out;
+    }
+    int stuck = 0;
+    for (int r = 0; r < rp.nranks; r++)
+        stuck |= rp.r[r].left > 0;
+    if (stuck) {
+        describe_stuck(&rp, opts->max_stuck > 0 ? opts->max_stuck : 8);
+        rc = LOOM_ESIM;
+        goto out;
+    }
+    if (rp.ignored_dims)
+        loom_warn("%llu collective%s list more involved_dim entries than the network's %d "
+                  "dimensions; the extra entries are ignored",
+                  (unsigned long long)rp.ignored_dims, rp.ignored_dims == 1 ? "" : "s",
+                  cfg->topo.ndims);
+
+    res->nranks = rp.nranks;
+    res->ranks = loom_xcalloc(rp.nranks, sizeof *res->ranks);
+    for (int r = 0; r < rp.nranks; r++) {
+        rank_state *rs = &rp.r[r];
+        loom_rank_stats *st = &res->ranks[r];
+        rs->acc[rs->mask] += rs->finish - rs->last; /* close the last interval */
+        st->finish = rs->finish;
+        st->nodes = rs->done;
+        for (unsigned m = 0; m < A_N; m++) {
+            if (m & A_COMPUTE)
+                st->compute += rs->acc[m];
+            if (m & A_CPU)
+                st->cpu += rs->acc[m];
+            if (m & A_MEM)
+                st->mem += rs->acc[m];
+            if (m & A_COMM)
+                st->comm += rs->acc[m];
+            if ((m & A_COMM) && !(m & A_COMPUTE))
+                st->exposed_comm += rs->acc[m];
+            if (m == 0)
+                st->idle += rs->acc[m];
+        }
+        if (st->finish > res->step_time)
+            res->step_time = st->finish;
+    }
+    res->groups = loom_xcalloc(rp.ncomms, sizeof *res->groups);
+    res->ngroups = rp.ncomms;
+    for (int i = 0; i < rp.ncomms; i++) {
+        res->groups[i] = rp.comms[i].name;
+        rp.comms[i].name = NULL;
+    }
+    /* the collective records' group pointers stay valid: the names moved
+     * to res->groups, they were not copied */
+out:
+    res->events = rp.eng ? sim_events(rp.eng) : 0;
+    res->queue_high = rp.eng ? sim_high_water(rp.eng) : 0;
+    res->distinct_graphs = rp.ngraphs;
+    res->roofline_fallbacks = rp.fallbacks;
+    res->p2p_messages = rp.messages;
+    replay_free(&rp);
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    res->peak_rss_bytes = ru.ru_maxrss * 1024L;
+    res->wall_seconds = now_s() - t0;
+    if (rc < 0) {
+        loom_result_free(res);
+        return rc;
+    }
+    return 0;
+}
+
+void loom_result_free(loom_result *res)
+{
+    free(res->ranks);
+    free(res->colls);
+    for (int i = 0; i < res->ngroups; i++)
+        free(res->groups[i]);
+    free(res->groups);
+    res->ranks = NULL;
+    res->colls = NULL;
+    res->groups = NULL;
+    res->ngroups = 0;
+    res->ncolls = 0;
+}

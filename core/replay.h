@@ -1,0 +1,77 @@
+/*
+ * replay.h: run every rank's Chakra graph on the modeled system.
+ *
+ * Per DESIGN.md: each rank holds a dependency counter per node; a node is
+ * ready when its data_deps (and ctrl_deps, unless cfg->ctrl_deps is 0) are
+ * done.  Ready nodes issue in ascending id order onto per-rank resources:
+ *   compute  COMP_NODE on the accelerator        one at a time
+ *   cpu      COMP_NODE with is_cpu_op            one at a time
+ *   comm     COMM_COLL_NODE, COMM_SEND_NODE      one at a time
+ *   mem      MEM_LOAD_NODE, MEM_STORE_NODE       one at a time
+ * COMM_RECV_NODE is posted at once (receives excepted), METADATA_NODE and
+ * INVALID_NODE complete at once.  Collectives match across ranks by
+ * (communicator, sequence number on that communicator); sends and receives
+ * by (src, dst, tag, size) first in first out.
+ *
+ * Ownership: loom_replay() fills a loom_result that the caller releases
+ * with loom_result_free().
+ */
+#ifndef LOOM_REPLAY_H
+#define LOOM_REPLAY_H
+
+#include "config.h"
+
+typedef struct loom_rank_stats {
+    sim_time finish;       /* completion of its last node */
+    sim_time compute;      /* accelerator compute busy */
+    sim_time comm;         /* communication in flight (incl. waiting for peers) */
+    sim_time exposed_comm; /* communication while compute is idle */
+    sim_time cpu;          /* host CPU operations busy */
+    sim_time mem;          /* memory loads/stores busy */
+    sim_time idle;         /* nothing in flight, before finish */
+    uint64_t nodes;        /* nodes completed */
+} loom_rank_stats;
+
+typedef struct loom_coll_record {
+    int type;           /* ET_ALL_REDUCE .. ET_BARRIER */
+    uint64_t bytes;     /* comm_size per rank */
+    int nranks;         /* members of its communicator */
+    const char *group;  /* communicator name ("" = all ranks); owned by result */
+    uint64_t seq;       /* its sequence number on that communicator */
+    sim_time first_join;/* first member issued it */
+    sim_time start;     /* last member issued it: the transfer starts */
+    sim_time end;       /* all members done */
+    char algo[48];      /* algorithm label from the network model */
+} loom_coll_record;
+
+typedef struct loom_result {
+    int nranks;               /* ranks simulated */
+    sim_time step_time;       /* the latest finish over ranks */
+    loom_rank_stats *ranks;   /* nranks entries */
+    loom_coll_record *colls;  /* collectives in start order */
+    size_t ncolls;            /* entries in colls */
+    uint64_t p2p_messages;    /* send/recv pairs completed */
+    uint64_t events;          /* engine events run */
+    size_t queue_high;        /* most events pending at once */
+    int distinct_graphs;      /* trace files parsed (identical files share) */
+    uint64_t nodes;           /* nodes over all ranks */
+    uint64_t roofline_fallbacks; /* compute nodes without num_ops under roofline */
+    double wall_seconds;      /* time spent in setup + simulation */
+    long peak_rss_bytes;      /* process high-water mark */
+    char **groups;            /* communicator names, owned */
+    int ngroups;              /* entries in groups */
+} loom_result;
+
+typedef struct loom_replay_opts {
+    const char *prefix; /* workload: <prefix>.<rank>.et */
+    int max_stuck;      /* stuck ranks listed in a deadlock message */
+} loom_replay_opts;
+
+/* Runs the workload.  On a stuck simulation (a collective some member never
+ * issues, a receive without a send, a dependency cycle) returns LOOM_ESIM
+ * with the waiting nodes of each stuck rank in err. */
+int loom_replay(const loom_cfg *cfg, const loom_replay_opts *opts, loom_result *res,
+                loom_err *err);
+void loom_result_free(loom_result *res);
+
+#endif
