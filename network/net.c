@@ -1,0 +1,409 @@
+/*
+ * net.c: the network model's setup half: validating and copying a
+ * topology and system, mapping a communicator onto the topology
+ * (net_group), point-to-point times, and algorithm/operation names.
+ * The collective algorithms live in net_coll.c.
+ *
+ * Invariants once net_model_create() returns a model:
+ *   - 1 <= ndims <= NET_MAX_DIMS, every npus >= 1 and their product fits
+ *     an int; every bw is finite and > 0; every latency >= 0;
+ *   - splits, active_chunks >= 1, endpoint_delay >= 0, local_mem_bw > 0;
+ *   - every impl[op][d] for d < ndims is a valid net_algo.
+ * Hot paths (net_coll_time, net_p2p_time) rely on these and never fail.
+ *
+ * The model owns its copies; a group points at its model and must not
+ * outlive it.
+ */
+#include "net.h"
+#include "net_int.h"
+
+#include <limits.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+static const char *kind_name(net_dim_kind k)
+{
+    switch (k) {
+    case NET_RING: return "Ring";
+    case NET_FULLY_CONNECTED: return "FullyConnected";
+    case NET_SWITCH: return "Switch";
+    }
+    return "?";
+}
+
+static const char *impl_key(int op)
+{
+    static const char *const keys[NET_IMPL_OPS] = {
+        "all-reduce-implementation", "all-gather-implementation",
+        "reduce-scatter-implementation", "all-to-all-implementation",
+    };
+    return keys[op];
+}
+
+static int check_topo(const net_topo *t, loom_err *err)
+{
+    if (t->ndims < 1 || t->ndims > NET_MAX_DIMS)
+        return loom_err_set(err, LOOM_EUSAGE,
+                            "network: %d dimensions; must be 1..%d",
+                            t->ndims, NET_MAX_DIMS);
+    long long prod = 1;
+    for (int d = 0; d < t->ndims; d++) {
+        const net_dim *x = &t->dims[d];
+        if (x->kind != NET_RING && x->kind != NET_FULLY_CONNECTED &&
+            x->kind != NET_SWITCH)
+            return loom_err_set(err, LOOM_EUSAGE,
+                                "network dimension %d: topology kind %d is "
+                                "not Ring, FullyConnected or Switch",
+                                d, (int)x->kind);
+        if (x->npus < 1)
+            return loom_err_set(err, LOOM_EUSAGE,
+                                "network dimension %d: npus_count %d must "
+                                "be >= 1", d, x->npus);
+        if (!isfinite(x->bw) || !(x->bw > 0))
+            return loom_err_set(err, LOOM_EUSAGE,
+                                "network dimension %d: bandwidth %g bytes/s "
+                                "must be finite and > 0", d, x->bw);
+        if (x->latency < 0)
+            return loom_err_set(err, LOOM_EUSAGE,
+                                "network dimension %d: latency %lld ps must "
+                                "be >= 0", d, (long long)x->latency);
+        prod *= x->npus;
+        if (prod > INT_MAX)
+            return loom_err_set(err, LOOM_EUSAGE,
+                                "network dimension %d: npus product %lld "
+                                "exceeds %d", d, prod, INT_MAX);
+    }
+    return 0;
+}
+
+static int check_sys(const net_sys *s, int ndims, loom_err *err)
+{
+    if (s->splits < 1)
+        return loom_err_set(err, LOOM_EUSAGE,
+                            "system: preferred-dataset-splits %d must be "
+                            ">= 1", s->splits);
+    if (s->active_chunks < 1)
+        return loom_err_set(err, LOOM_EUSAGE,
+                            "system: active-chunks-per-dimension %d must "
+                            "be >= 1", s->active_chunks);
+    if (s->endpoint_delay < 0)
+        return loom_err_set(err, LOOM_EUSAGE,
+                            "system: endpoint-delay %lld ps must be >= 0",
+                            (long long)s->endpoint_delay);
+    if (!isfinite(s->local_mem_bw) || !(s->local_mem_bw > 0))
+        return loom_err_set(err, LOOM_EUSAGE,
+                            "system: local-mem-bw %g bytes/s must be finite "
+                            "and > 0", s->local_mem_bw);
+    for (int op = 0; op < NET_IMPL_OPS; op++)
+        for (int d = 0; d < ndims; d++)
+            if ((unsigned)s->impl[op][d] >= NET_ALGOS)
+                return loom_err_set(err, LOOM_EUSAGE,
+                                    "system: %s for dimension %d is %d, "
+                                    "not an algorithm", impl_key(op), d,
+                                    (int)s->impl[op][d]);
+    return 0;
+}
+
+net_model *net_model_create(const net_topo *topo, const net_sys *sys,
+                            loom_err *err)
+{
+    net_model *m = NULL;
+    if (topo == NULL || sys == NULL) {
+        loom_err_set(err, LOOM_EUSAGE, "network: no %s given",
+                     topo == NULL ? "topology" : "system");
+        goto err;
+    }
+    if (check_topo(topo, err) < 0 || check_sys(sys, topo->ndims, err) < 0)
+        goto err;
+    m = loom_xcalloc(1, sizeof *m);
+    m->topo = *topo;
+    m->sys = *sys;
+    m->npus = 1;
+    for (int d = 0; d < topo->ndims; d++) {
+        m->stride[d] = m->npus;
+        m->npus *= topo->dims[d].npus;
+    }
+    m->waves = (sys->splits + sys->active_chunks - 1) / sys->active_chunks;
+    return m;
+err:
+    free(m);
+    return NULL;
+}
+
+void net_model_destroy(net_model *m) { free(m); }
+
+int net_npus(const net_model *m) { return m->npus; }
+
+static int coord(const net_model *m, int r, int d)
+{
+    return (r / m->stride[d]) % m->topo.dims[d].npus;
+}
+
+/* Physical positions between neighbouring members of a RING dimension.
+ * The members are treated as an arc: the largest circular gap is the
+ * arc's opening and is left out; g is the largest of the others.
+ * {0,1,2,3} of 8 -> 1 (gaps 1,1,1,[5]); {0,2,4,6} of 8 -> 2;
+ * {0,7} of 8 -> 1 (gaps [7],1); {0,3} of 8 -> 3. */
+static int group_gap(const unsigned char *present, int npus)
+{
+    int first = -1, prev = -1, largest = 0, second = 0;
+    for (int c = 0; c < npus; c++) {
+        if (!present[c])
+            continue;
+        if (first < 0)
+            first = c;
+        else {
+            int gap = c - prev;
+            if (gap > largest) {
+                second = largest;
+                largest = gap;
+            } else if (gap > second)
+                second = gap;
+        }
+        prev = c;
+    }
+    int wrap = first + npus - prev; /* last member back round to the first */
+    if (wrap > largest) {
+        second = largest;
+        largest = wrap;
+    } else if (wrap > second)
+        second = wrap;
+    return second > 0 ? second : 1;
+}
+
+/* Warned once per group (at creation); says what loom does instead. */
+static void warn_irregular(const net_model *m, const net_group *g,
+                           const int *ranks, long long prod)
+{
+    char dims[160] = "";
+    size_t len = 0;
+    for (int d = 0; d < m->topo.ndims && len < sizeof dims; d++)
+        if (g->span & (1u << d))
+            len += (size_t)snprintf(dims + len, sizeof dims - len,
+                                    "%s%d in dim %d", len ? ", " : "",
+                                    g->p[d], d);
+    loom_warn("communicator of %d ranks (%d, %d, ...) is not a sub-grid of "
+              "the topology (distinct coordinates: %s; product %lld != %d); "
+              "modelled as one flat %s dimension of %d ranks at %.6g "
+              "bytes/s and %.6g ns per hop",
+              g->n, ranks[0], ranks[1], dims, prod, g->n,
+              kind_name(g->flat.kind), g->n, g->flat.bw,
+              g->flat.lat / SIM_PS_PER_NS);
+}
+
+net_group *net_group_create(net_model *m, const int *ranks, int n,
+                            loom_err *err)
+{
+    net_group *g = NULL;
+    unsigned char *present = NULL;
+    if (n < 1 || ranks == NULL) {
+        loom_err_set(err, LOOM_EUSAGE, "communicator with %d ranks: needs "
+                     "at least one", n);
+        goto err;
+    }
+    for (int i = 0; i < n; i++) {
+        if (ranks[i] < 0 || ranks[i] >= m->npus) {
+            loom_err_set(err, LOOM_EUSAGE, "communicator rank %d (member %d) "
+                         "is outside the topology's ranks 0..%d", ranks[i], i,
+                         m->npus - 1);
+            goto err;
+        }
+        if (i > 0 && ranks[i] <= ranks[i - 1]) {
+            loom_err_set(err, LOOM_EUSAGE, "communicator rank %d (member %d) "
+                         "follows rank %d: ranks must be ascending and "
+                         "distinct", ranks[i], i, ranks[i - 1]);
+            goto err;
+        }
+    }
+
+    g = loom_xcalloc(1, sizeof *g);
+    g->m = m;
+    g->n = n;
+    long long prod = 1;
+    for (int d = 0; d < m->topo.ndims; d++) {
+        int np = m->topo.dims[d].npus;
+        present = loom_xcalloc((size_t)np, 1);
+        int p = 0;
+        for (int i = 0; i < n; i++) {
+            int c = coord(m, ranks[i], d);
+            p += !present[c];
+            present[c] = 1;
+        }
+        g->p[d] = p;
+        g->gap[d] = p > 1 ? group_gap(present, np) : 1;
+        if (p > 1)
+            g->span |= 1u << d;
+        prod *= p;
+        free(present);
+        present = NULL;
+    }
+    /* n distinct members inside C_0 x ... x C_{D-1}, which has prod
+     * elements: equal sizes mean the members are that whole product. */
+    g->regular = prod == n;
+    if (!g->regular) {
+        net_vdim *f = &g->flat;
+        int outer = 0;
+        f->bw = INFINITY;
+        f->lat = 0;
+        for (int d = 0; d < m->topo.ndims; d++) {
+            if (!(g->span & (1u << d)))
+                continue;
+            outer = d;
+            f->bw = fmin(f->bw, m->topo.dims[d].bw);
+            f->lat = fmax(f->lat, (double)m->topo.dims[d].latency);
+        }
+        f->kind = m->topo.dims[outer].kind;
+        f->dim = NET_FLAT_DIM;
+        f->p = n;
+        f->gap = 1;
+        f->ring_npus = n;
+        for (int op = 0; op < NET_IMPL_OPS; op++)
+            f->impl[op] = m->sys.impl[op][outer];
+        warn_irregular(m, g, ranks, prod);
+    }
+    return g;
+err:
+    free(present);
+    free(g);
+    return NULL;
+}
+
+void net_group_destroy(net_group *g) { free(g); }
+
+void net_vdim_of(const net_model *m, const net_group *g, int d, net_vdim *v)
+{
+    const net_dim *x = &m->topo.dims[d];
+    v->kind = x->kind;
+    v->dim = d;
+    v->p = g->p[d];
+    v->gap = g->gap[d];
+    v->ring_npus = x->npus;
+    v->bw = x->bw;
+    v->lat = (double)x->latency;
+    for (int op = 0; op < NET_IMPL_OPS; op++)
+        v->impl[op] = m->sys.impl[op][d];
+}
+
+int net_hops(const net_vdim *v, long j)
+{
+    switch (v->kind) {
+    case NET_FULLY_CONNECTED: return 1;
+    case NET_SWITCH: return 2; /* NPU -> switch -> NPU */
+    case NET_RING: break;
+    }
+    /* j * gap is exact for evenly spaced members; for uneven ones
+     * ({0,1,3,4,6} of 8: gap 2) it can land back on the source (4 * 2 =
+     * 8), where the estimate is floored at one hop. */
+    long d = (j * v->gap) % v->ring_npus;
+    long h = d < v->ring_npus - d ? d : v->ring_npus - d;
+    return h > 1 ? (int)h : 1;
+}
+
+void net_warn_once(net_model *m, net_warn_reason r, int dim, const char *fmt,
+                   ...)
+{
+    uint32_t bit = 1u << dim;
+    if (m->warned[r] & bit)
+        return;
+    m->warned[r] |= bit;
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    loom_warn("%s", msg);
+}
+
+sim_time net_round_ps(double ps)
+{
+    /* 9.2e18 ps is 106 days of simulated time: past it the model's inputs
+     * (e.g. a bandwidth of a few bytes/s) are broken, not the workload. */
+    LOOM_ASSERT(isfinite(ps) && ps >= 0 && ps < 9.2e18);
+    return (sim_time)llround(ps);
+}
+
+sim_time net_p2p_time(net_model *m, int src, int dst, uint64_t bytes)
+{
+    LOOM_ASSERT(src >= 0 && src < m->npus && dst >= 0 && dst < m->npus);
+    if (src == dst) /* a local copy: one pass at local-mem-bw */
+        return net_round_ps((double)bytes * 1e12 / m->sys.local_mem_bw);
+    double lat = 0, bw = INFINITY;
+    for (int d = 0; d < m->topo.ndims; d++) {
+        int a = coord(m, src, d), b = coord(m, dst, d);
+        if (a == b)
+            continue;
+        const net_dim *x = &m->topo.dims[d];
+        net_vdim v = {.kind = x->kind, .gap = 1, .ring_npus = x->npus};
+        long j = a > b ? a - b : b - a;
+        lat += net_hops(&v, j) * (double)x->latency;
+        bw = fmin(bw, x->bw);
+    }
+    return net_round_ps(lat + (double)bytes * 1e12 / bw +
+                        (double)m->sys.endpoint_delay);
+}
+
+const char *net_algo_name(net_algo a)
+{
+    switch (a) {
+    case NET_ALGO_RING: return "ring";
+    case NET_ALGO_DIRECT: return "direct";
+    case NET_ALGO_HD: return "halvingDoubling";
+    case NET_ALGO_DBT: return "doubleBinaryTree";
+    case NET_ALGOS: break;
+    }
+    return "?";
+}
+
+int net_algo_parse(const char *name, net_algo *out)
+{
+    static const struct {
+        const char *name;
+        net_algo algo;
+    } names[] = {
+        {"ring", NET_ALGO_RING},
+        {"oneRing", NET_ALGO_RING},
+        {"direct", NET_ALGO_DIRECT},
+        {"oneDirect", NET_ALGO_DIRECT},
+        {"halvingDoubling", NET_ALGO_HD},
+        {"oneHalvingDoubling", NET_ALGO_HD},
+        {"doubleBinaryTree", NET_ALGO_DBT},
+    };
+    if (name == NULL)
+        return -1;
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (strcmp(name, names[i].name) == 0) {
+            if (out)
+                *out = names[i].algo;
+            return 0;
+        }
+    /* "direct<N>": ASTRA-sim's window of N concurrent transfers.  The
+     * contention-free model has nothing for a window to limit, so N is
+     * checked (a positive integer) and then not kept. */
+    if (strncmp(name, "direct", 6) == 0) {
+        const char *s = name + 6;
+        long w = 0;
+        for (; *s >= '0' && *s <= '9'; s++) {
+            w = w * 10 + (*s - '0');
+            if (w > INT_MAX)
+                return -1;
+        }
+        if (*s != '\0' || s == name + 6 || w < 1)
+            return -1;
+        if (out)
+            *out = NET_ALGO_DIRECT;
+        return 0;
+    }
+    return -1;
+}
+
+const char *net_coll_name(net_coll op)
+{
+    static const char *const names[NET_COLLS] = {
+        "ALL_REDUCE", "REDUCE", "ALL_GATHER", "GATHER", "SCATTER",
+        "BROADCAST", "ALL_TO_ALL", "REDUCE_SCATTER", "REDUCE_SCATTER_BLOCK",
+        "BARRIER",
+    };
+    return (unsigned)op < NET_COLLS ? names[op] : "?";
+}
