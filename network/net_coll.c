@@ -110,7 +110,10 @@ static double direct_time(const phase *ph, const cost *c)
         break;
     }
     }
-    double red = ph->reduce ? (p - 1) * N / p : 0; /* all received bytes */
+    /* One p-way pass sums the p pieces of N/p: it reads p·N/p and writes
+     * N/p, (p+1)·N/p bytes of memory traffic.  step() charges 3 bytes per
+     * reduced byte (the two-operand pass of ring steps), so pass a third. */
+    double red = ph->reduce ? (p + 1) * N / (3 * p) : 0;
     switch (ph->kind) {
     case PH_RS: return step(v, c, h, m, red);
     case PH_AG:

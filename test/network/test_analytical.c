@@ -233,9 +233,9 @@ static void test_direct(void **state)
     /* FC 8: every pair its own link, N/p per link, one hop. */
     net_model *m = model1(NET_FULLY_CONNECTED, 8, NET_ALGO_DIRECT);
     assert_ps(all(m, NET_REDUCE_SCATTER, N),
-              T + ser(N / 8, B50) + red(7 * N / 8, M1600));
+              T + ser(N / 8, B50) + red(9 * N / 8 / 3, M1600));
     assert_ps(all(m, NET_ALL_REDUCE, N),
-              2 * T + 2 * ser(N / 8, B50) + red(7 * N / 8, M1600));
+              2 * T + 2 * ser(N / 8, B50) + red(9 * N / 8 / 3, M1600));
     assert_ps(all(m, NET_ALL_GATHER, N), T + ser(N, B50)); /* out 8N */
     assert_ps(all(m, NET_ALL_TO_ALL, N), T + ser(N / 8, B50));
     net_model_destroy(m);
@@ -244,7 +244,7 @@ static void test_direct(void **state)
     double T2 = W * (2 * L500 + D10);
     m = model1(NET_SWITCH, 8, NET_ALGO_DIRECT);
     assert_ps(all(m, NET_ALL_REDUCE, N),
-              2 * T2 + 2 * ser(7 * N / 8, B50) + red(7 * N / 8, M1600));
+              2 * T2 + 2 * ser(7 * N / 8, B50) + red(9 * N / 8 / 3, M1600));
     assert_ps(all(m, NET_ALL_TO_ALL, N), T2 + ser(7 * N / 8, B50));
     net_model_destroy(m);
 
@@ -253,12 +253,12 @@ static void test_direct(void **state)
     m = model1(NET_RING, 8, NET_ALGO_DIRECT);
     assert_ps(all(m, NET_REDUCE_SCATTER, N),
               W * (4 * L500 + D10) + ser(N / 8 * 10, B50) +
-                  red(7 * N / 8, M1600));
+                  red(9 * N / 8 / 3, M1600));
     net_model_destroy(m);
     m = model1(NET_RING, 5, NET_ALGO_DIRECT);
     assert_ps(all(m, NET_ALL_REDUCE, N),
               2 * W * (2 * L500 + D10) + 2 * ser(N / 5 * 3, B50) +
-                  red(4 * N / 5, M1600));
+                  red(6 * N / 5 / 3, M1600));
     net_model_destroy(m);
 }
 
