@@ -1,0 +1,270 @@
+#include "et_attr.h"
+
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "et_graph.h"
+
+#define V(x) CHAKRA_PROTO_MSG__ATTRIBUTE_PROTO__VALUE_##x
+
+static void set_signed(int64_t v, int *neg, uint64_t *mag)
+{
+    *neg = v < 0;
+    /* negate in unsigned arithmetic: INT64_MIN has no positive twin */
+    *mag = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+}
+
+int et_attr_int(const ChakraProtoMsg__AttributeProto *a, int *neg,
+                uint64_t *mag)
+{
+    *neg = 0;
+    *mag = 0;
+    switch (a->value_case) {
+    case V(INT32_VAL): set_signed(a->int32_val, neg, mag); return 0;
+    case V(INT64_VAL): set_signed(a->int64_val, neg, mag); return 0;
+    case V(SINT32_VAL): set_signed(a->sint32_val, neg, mag); return 0;
+    case V(SINT64_VAL): set_signed(a->sint64_val, neg, mag); return 0;
+    case V(SFIXED32_VAL): set_signed(a->sfixed32_val, neg, mag); return 0;
+    case V(SFIXED64_VAL): set_signed(a->sfixed64_val, neg, mag); return 0;
+    case V(UINT32_VAL): *mag = a->uint32_val; return 0;
+    case V(UINT64_VAL): *mag = a->uint64_val; return 0;
+    case V(FIXED32_VAL): *mag = a->fixed32_val; return 0;
+    case V(FIXED64_VAL): *mag = a->fixed64_val; return 0;
+    case V(BOOL_VAL): *mag = a->bool_val ? 1 : 0; return 0;
+    default: return -1;
+    }
+}
+
+/* Entries of an integer or bool list, or -1 if a is not one. */
+static long list_len(const ChakraProtoMsg__AttributeProto *a)
+{
+    switch (a->value_case) {
+    case V(BOOL_LIST): return (long)a->bool_list->n_values;
+    case V(INT32_LIST): return (long)a->int32_list->n_values;
+    case V(INT64_LIST): return (long)a->int64_list->n_values;
+    case V(UINT32_LIST): return (long)a->uint32_list->n_values;
+    case V(UINT64_LIST): return (long)a->uint64_list->n_values;
+    case V(SINT32_LIST): return (long)a->sint32_list->n_values;
+    case V(SINT64_LIST): return (long)a->sint64_list->n_values;
+    case V(FIXED32_LIST): return (long)a->fixed32_list->n_values;
+    case V(FIXED64_LIST): return (long)a->fixed64_list->n_values;
+    case V(SFIXED32_LIST): return (long)a->sfixed32_list->n_values;
+    case V(SFIXED64_LIST): return (long)a->sfixed64_list->n_values;
+    default: return -1;
+    }
+}
+
+/* Entry i of a list accepted by list_len(): 1 if it is nonzero, and
+ * whether it is 0 or 1 at all. */
+static int list_bit(const ChakraProtoMsg__AttributeProto *a, size_t i,
+                    int *is01)
+{
+    uint64_t u = 0;
+    int64_t s = 0;
+    int sgn = 0;
+    switch (a->value_case) {
+    case V(BOOL_LIST): u = a->bool_list->values[i] ? 1 : 0; break;
+    case V(INT32_LIST): s = a->int32_list->values[i]; sgn = 1; break;
+    case V(INT64_LIST): s = a->int64_list->values[i]; sgn = 1; break;
+    case V(SINT32_LIST): s = a->sint32_list->values[i]; sgn = 1; break;
+    case V(SINT64_LIST): s = a->sint64_list->values[i]; sgn = 1; break;
+    case V(SFIXED32_LIST): s = a->sfixed32_list->values[i]; sgn = 1; break;
+    case V(SFIXED64_LIST): s = a->sfixed64_list->values[i]; sgn = 1; break;
+    case V(UINT32_LIST): u = a->uint32_list->values[i]; break;
+    case V(UINT64_LIST): u = a->uint64_list->values[i]; break;
+    case V(FIXED32_LIST): u = a->fixed32_list->values[i]; break;
+    case V(FIXED64_LIST): u = a->fixed64_list->values[i]; break;
+    default: break;
+    }
+    if (sgn) {
+        *is01 = s == 0 || s == 1;
+        return s != 0;
+    }
+    *is01 = u <= 1;
+    return u != 0;
+}
+
+const char *et_attr_kind(const ChakraProtoMsg__AttributeProto *a)
+{
+    if (a->value_case == V(_NOT_SET))
+        return "no value";
+    /* the oneof case is the field number: the descriptor knows its name */
+    const ProtobufCFieldDescriptor *f = protobuf_c_message_descriptor_get_field(
+        &chakra_proto_msg__attribute_proto__descriptor,
+        (unsigned)a->value_case);
+    return f != NULL ? f->name : "unknown kind";
+}
+
+typedef struct {
+    et_problem_fn report; /* caller's callback */
+    void *ctx;            /* its context */
+    int count;            /* problems so far */
+} sink;
+
+static void problem(sink *s, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void problem(sink *s, const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    s->count++;
+    if (s->report != NULL)
+        s->report(s->ctx, msg);
+}
+
+/* Reads an integer attribute; reports and returns -1 if it is not one. */
+static int get_int(sink *s, const ChakraProtoMsg__AttributeProto *a, int *neg,
+                   uint64_t *mag)
+{
+    if (et_attr_int(a, neg, mag) == 0)
+        return 0;
+    problem(s, "attribute %s is a %s, not an integer", a->name,
+            et_attr_kind(a));
+    return -1;
+}
+
+/* A size in bytes or FLOPs: any integer kind, not negative. */
+static int get_size(sink *s, const ChakraProtoMsg__AttributeProto *a,
+                    uint64_t *out)
+{
+    int neg;
+    uint64_t mag;
+    if (get_int(s, a, &neg, &mag) < 0)
+        return -1;
+    if (neg && mag != 0) {
+        problem(s, "attribute %s is negative (-%" PRIu64 ")", a->name, mag);
+        return -1;
+    }
+    *out = mag;
+    return 0;
+}
+
+/* A rank, tag or priority: any integer kind that fits in int32. */
+static int get_i32(sink *s, const ChakraProtoMsg__AttributeProto *a,
+                   int32_t *out)
+{
+    int neg;
+    uint64_t mag;
+    if (get_int(s, a, &neg, &mag) < 0)
+        return -1;
+    if (neg ? mag > (uint64_t)INT32_MAX + 1 : mag > (uint64_t)INT32_MAX) {
+        problem(s, "attribute %s = %s%" PRIu64 " does not fit in int32",
+                a->name, neg ? "-" : "", mag);
+        return -1;
+    }
+    *out = neg ? (int32_t)(-(int64_t)mag) : (int32_t)mag;
+    return 0;
+}
+
+static void read_dims(sink *s, const ChakraProtoMsg__AttributeProto *a,
+                      et_nattr *o)
+{
+    long n = list_len(a);
+    if (n < 0) {
+        problem(s, "attribute involved_dim is a %s, not a bool_list",
+                et_attr_kind(a));
+        return;
+    }
+    if (n > 32) {
+        problem(s, "attribute involved_dim has %ld entries; at most 32 "
+                "network dimensions are supported", n);
+        return;
+    }
+    uint32_t mask = 0;
+    for (long i = 0; i < n; i++) {
+        int is01;
+        int bit = list_bit(a, (size_t)i, &is01);
+        if (!is01) {
+            problem(s, "attribute involved_dim entry %ld is not 0 or 1", i);
+            return;
+        }
+        if (bit)
+            mask |= 1u << i;
+    }
+    o->has_dims = 1;
+    o->involved_dim = mask;
+    o->involved_n = (uint8_t)n;
+}
+
+static void read_pg(sink *s, const ChakraProtoMsg__AttributeProto *a,
+                    et_nattr *o)
+{
+    int neg;
+    uint64_t mag;
+    if (a->value_case == V(STRING_VAL)) {
+        o->pg_name = a->string_val;
+    } else if (et_attr_int(a, &neg, &mag) == 0) {
+        snprintf(o->pg_buf, sizeof o->pg_buf, "%s%" PRIu64, neg ? "-" : "",
+                 mag);
+        o->pg_name = o->pg_buf;
+    } else {
+        problem(s, "attribute pg_name is a %s, not a string_val",
+                et_attr_kind(a));
+    }
+}
+
+int et_nattr_read(const ChakraProtoMsg__Node *n, et_nattr *o,
+                  et_problem_fn report, void *ctx)
+{
+    sink s = {report, ctx, 0};
+    memset(o, 0, sizeof *o);
+    for (size_t i = 0; i < n->n_attr; i++) {
+        const ChakraProtoMsg__AttributeProto *a = n->attr[i];
+        const char *name = a->name;
+        int neg;
+        uint64_t mag;
+        if (strcmp(name, "is_cpu_op") == 0) {
+            if (get_int(&s, a, &neg, &mag) == 0) {
+                if (mag != 0)
+                    o->flags |= ET_F_CPU;
+                else
+                    o->flags &= ~(unsigned)ET_F_CPU;
+            }
+        } else if (strcmp(name, "num_ops") == 0) {
+            if (get_size(&s, a, &o->num_ops) == 0)
+                o->flags |= ET_F_HAS_OPS;
+        } else if (strcmp(name, "tensor_size") == 0) {
+            if (get_size(&s, a, &o->tensor_size) == 0)
+                o->flags |= ET_F_HAS_TSIZE;
+        } else if (strcmp(name, "comm_size") == 0) {
+            if (get_size(&s, a, &o->comm_size) == 0)
+                o->flags |= ET_F_HAS_CSIZE;
+        } else if (strcmp(name, "comm_type") == 0) {
+            if (get_int(&s, a, &neg, &mag) < 0)
+                continue;
+            if (!neg && mag < ET_COLL_TYPES) {
+                o->comm_type = (int)mag;
+                o->flags |= ET_F_HAS_CTYPE;
+            } else if ((int)n->type == ET_COMM_COLL_NODE) {
+                /* only a collective needs it; converters store other
+                 * values on sends and receives, which nothing reads */
+                problem(&s, "comm_type %s%" PRIu64 " is not a "
+                        "CollectiveCommType (0..%d)",
+                        neg ? "-" : "", mag, ET_COLL_TYPES - 1);
+            }
+        } else if (strcmp(name, "comm_src") == 0) {
+            if (get_i32(&s, a, &o->comm_src) == 0)
+                o->flags |= ET_F_HAS_SRC;
+        } else if (strcmp(name, "comm_dst") == 0) {
+            if (get_i32(&s, a, &o->comm_dst) == 0)
+                o->flags |= ET_F_HAS_DST;
+        } else if (strcmp(name, "comm_tag") == 0) {
+            if (get_i32(&s, a, &o->comm_tag) == 0)
+                o->flags |= ET_F_HAS_TAG;
+        } else if (strcmp(name, "comm_priority") == 0) {
+            if (get_i32(&s, a, &o->comm_priority) == 0)
+                o->has_priority = 1;
+        } else if (strcmp(name, "involved_dim") == 0) {
+            read_dims(&s, a, o);
+        } else if (strcmp(name, "pg_name") == 0) {
+            read_pg(&s, a, o);
+        }
+    }
+    return s.count;
+}

@@ -1,0 +1,63 @@
+/*
+ * et_attr.h: the attributes a simulator reads from a Chakra node, read by
+ * name and checked by kind (CHAKRA.md, "Attributes a simulator reads").
+ *
+ * Writers disagree on kinds, so any integer or bool kind is accepted where
+ * a number is needed (int32/64, uint32/64, sint32/64, fixed32/64,
+ * sfixed32/64, bool).  A string, float, double, bytes or list there is a
+ * problem, as is a negative size, a value that does not fit, or a
+ * collective's comm_type outside CollectiveCommType.  involved_dim is a
+ * bool_list, or an integer list of 0/1, of at most 32 entries.  pg_name is
+ * a string_val (an integer kind is taken as its decimal spelling).  An
+ * attribute given twice takes its last value; unknown names are ignored.
+ *
+ * Both et_graph (which stops at the first problem) and et_check (which
+ * lists them all) read attributes through here, so they cannot disagree.
+ * Nothing here allocates; et_nattr.pg_name points into the node or into
+ * the et_nattr itself, so it lives as long as both.
+ */
+#ifndef LOOM_ET_ATTR_H
+#define LOOM_ET_ATTR_H
+
+#include <stdint.h>
+
+#include "et_def.pb-c.h"
+
+/* What et_nattr_read found on one node; flags use et_graph.h's ET_F_*. */
+typedef struct et_nattr {
+    unsigned flags;        /* ET_F_* bits: which attributes are present */
+    uint64_t num_ops;      /* FLOPs */
+    uint64_t tensor_size;  /* bytes */
+    uint64_t comm_size;    /* bytes */
+    int32_t comm_src;      /* peer rank of a recv */
+    int32_t comm_dst;      /* peer rank of a send */
+    int32_t comm_tag;      /* send/recv tag */
+    int32_t comm_priority; /* issue priority, 0 if absent */
+    int comm_type;         /* CollectiveCommType if ET_F_HAS_CTYPE */
+    int has_priority;      /* comm_priority present */
+    int has_dims;          /* involved_dim present */
+    uint32_t involved_dim; /* bit d: dimension d involved (if has_dims) */
+    uint8_t involved_n;    /* entries in the involved_dim list */
+    const char *pg_name;   /* pg_name, NULL if absent */
+    char pg_buf[24];       /* decimal pg_name when given as an integer */
+} et_nattr;
+
+/* Called once per problem with a short description ("attribute num_ops is
+ * a string_val, not a number"); ctx is the caller's. */
+typedef void (*et_problem_fn)(void *ctx, const char *problem);
+
+/* Reads node n's attributes into *out; calls report for every problem and
+ * returns how many there were (0 = all well-formed). */
+int et_nattr_read(const ChakraProtoMsg__Node *n, et_nattr *out /* OUT */,
+                  et_problem_fn report, void *ctx);
+
+/* Reads a scalar integer or bool attribute as sign and magnitude: returns
+ * 0, or -1 if the attribute holds no integer (string, float, list, unset). */
+int et_attr_int(const ChakraProtoMsg__AttributeProto *a, int *neg /* OUT */,
+                uint64_t *mag /* OUT */);
+
+/* The name of the attribute's value field ("int64_val", "string_val",
+ * ...), or "no value" when the oneof is unset. */
+const char *et_attr_kind(const ChakraProtoMsg__AttributeProto *a);
+
+#endif

@@ -1,0 +1,393 @@
+#include "et_graph.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "et_attr.h"
+#include "et_io.h"
+
+/*
+ * Loading is one streaming pass over the file plus O(n log n) resolution:
+ * each node is converted to its et_gnode as it is read and its protobuf
+ * message freed at once, with dependency ids parked in a temporary array.
+ * Then ids are sorted with their indices, duplicates found by comparing
+ * neighbours, and every dependency resolved by binary search (ids may start
+ * anywhere, be sparse and refer forward).  Successor lists are built by
+ * counting sort, so each node's successors appear in file order: data
+ * successors first, then ctrl successors.
+ *
+ * Indices are uint32_t: a file with 2^32 nodes or dependencies is refused
+ * rather than silently truncated.
+ */
+
+typedef struct {
+    uint64_t id;  /* node id */
+    uint32_t idx; /* its index in file order */
+} idpair;
+
+/* Growable array of elem-sized items. */
+static void *vgrow(void *p, size_t *cap, size_t need, size_t elem)
+{
+    if (need <= *cap)
+        return p;
+    size_t c = *cap ? *cap : 64;
+    while (c < need)
+        c *= 2;
+    *cap = c;
+    return loom_xrealloc(p, c * elem);
+}
+
+static int cmp_idpair(const void *a, const void *b)
+{
+    const idpair *x = a, *y = b;
+    if (x->id != y->id)
+        return x->id < y->id ? -1 : 1;
+    return x->idx < y->idx ? -1 : x->idx > y->idx;
+}
+
+/* Index of id in the sorted pairs, or -1 (as int64) if absent. */
+static int64_t find_id(const idpair *v, size_t n, uint64_t id)
+{
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (v[mid].id < id)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < n && v[lo].id == id ? (int64_t)v[lo].idx : -1;
+}
+
+/* Interning of pg_name strings: open addressing over indices into
+ * g->pg_names, so a trace with one communicator per node still loads in
+ * linear time.  Slot 0 means empty, else pg index + 1. */
+typedef struct {
+    uint32_t *slot; /* mask + 1 slots */
+    uint32_t mask;  /* table size - 1 (a power of two) */
+} pgtab;
+
+static uint32_t pg_hash(const char *s)
+{
+    uint64_t h = et_fnv1a(ET_FNV_OFFSET, s, strlen(s));
+    return (uint32_t)(h ^ (h >> 32));
+}
+
+static uint32_t pg_intern(et_graph *g, pgtab *t, const char *s)
+{
+    if (*s == '\0')
+        return 0;
+    if ((uint64_t)g->npg * 2 >= (uint64_t)t->mask + 1) {
+        uint32_t size = (t->mask + 1) * 2;
+        uint32_t *ns = loom_xcalloc(size, sizeof *ns);
+        for (uint32_t i = 1; i < g->npg; i++) {
+            uint32_t h = pg_hash(g->pg_names[i]) & (size - 1);
+            while (ns[h] != 0)
+                h = (h + 1) & (size - 1);
+            ns[h] = i + 1;
+        }
+        free(t->slot);
+        t->slot = ns;
+        t->mask = size - 1;
+        g->pg_names = loom_xrealloc(g->pg_names, size * sizeof *g->pg_names);
+    }
+    uint32_t h = pg_hash(s) & t->mask;
+    while (t->slot[h] != 0) {
+        if (strcmp(g->pg_names[t->slot[h] - 1], s) == 0)
+            return t->slot[h] - 1;
+        h = (h + 1) & t->mask;
+    }
+    t->slot[h] = g->npg + 1;
+    g->pg_names[g->npg] = loom_xstrdup(s);
+    return g->npg++;
+}
+
+/* The first attribute problem becomes the load error. */
+typedef struct {
+    loom_err *err;    /* caller's record */
+    const char *path; /* file */
+    uint64_t id;      /* node being read */
+} attr_ctx;
+
+static void attr_problem(void *ctx, const char *problem)
+{
+    attr_ctx *c = ctx;
+    loom_err_set(c->err, LOOM_ETRACE, "trace %s: node %" PRIu64 ": %s",
+                 c->path, c->id, problem);
+}
+
+et_graph *et_graph_load(const char *path, loom_err *err)
+{
+    et_graph *g = loom_xcalloc(1, sizeof *g);
+    et_reader *r = NULL;
+    ChakraProtoMsg__Node *nd = NULL;
+    uint64_t *depid = NULL; /* dependency ids: per node, data then ctrl */
+    size_t ndepid = 0, capdep = 0, capnodes = 0, capnames = 0, namelen = 0;
+    idpair *ids = NULL;
+    uint32_t *cnt = NULL;
+    pgtab pgt = {NULL, 0};
+    int rc;
+
+    g->path = loom_xstrdup(path);
+    g->names = loom_xmalloc(1);
+    g->names[0] = '\0'; /* offset 0 is "" for nameless nodes */
+    namelen = capnames = 1;
+    pgt.slot = loom_xcalloc(8, sizeof *pgt.slot);
+    pgt.mask = 7;
+    g->pg_names = loom_xcalloc(8, sizeof *g->pg_names);
+    g->pg_names[0] = loom_xstrdup("");
+    g->npg = 1;
+
+    r = et_reader_open(path, err);
+    if (r == NULL)
+        goto err;
+    const ChakraProtoMsg__GlobalMetadata *meta = et_reader_metadata(r);
+    g->has_metadata = meta != NULL;
+    g->version = loom_xstrdup(meta != NULL && meta->version ? meta->version
+                                                            : "");
+
+    while ((rc = et_reader_next(r, &nd, err)) == 1) {
+        if (g->n >= UINT32_MAX) {
+            loom_err_set(err, LOOM_ETRACE, "trace %s: more than %u nodes",
+                         path, UINT32_MAX - 1);
+            goto err;
+        }
+        if ((unsigned)nd->type >= ET_NODE_TYPES) {
+            loom_err_set(err, LOOM_ETRACE,
+                         "trace %s: node %" PRIu64 ": unknown node type %d",
+                         path, nd->id, (int)nd->type);
+            goto err;
+        }
+        et_nattr at;
+        attr_ctx ac = {err, path, nd->id};
+        if (et_nattr_read(nd, &at, attr_problem, &ac) > 0)
+            goto err;
+
+        g->nodes = vgrow(g->nodes, &capnodes, g->n + 1, sizeof *g->nodes);
+        et_gnode *gn = &g->nodes[g->n];
+        memset(gn, 0, sizeof *gn);
+        gn->id = nd->id;
+        gn->duration_us = nd->duration_micros;
+        gn->type = (uint8_t)nd->type;
+        gn->num_ops = at.num_ops;
+        gn->tensor_size = at.tensor_size;
+        gn->comm_size = at.comm_size;
+        gn->comm_src = at.comm_src;
+        gn->comm_dst = at.comm_dst;
+        gn->comm_tag = at.comm_tag;
+        gn->comm_priority = at.comm_priority;
+        gn->comm_type = (uint8_t)at.comm_type;
+        gn->flags = (uint8_t)at.flags;
+        gn->involved_dim = at.has_dims ? at.involved_dim : ET_DIMS_ALL;
+        gn->involved_n = at.involved_n;
+        gn->pg = at.pg_name != NULL ? pg_intern(g, &pgt, at.pg_name) : 0;
+
+        size_t nl = nd->name != NULL ? strlen(nd->name) : 0;
+        if (nl > 0) {
+            if (namelen + nl + 1 > UINT32_MAX) {
+                loom_err_set(err, LOOM_ETRACE,
+                             "trace %s: node names exceed 4 GiB", path);
+                goto err;
+            }
+            g->names = vgrow(g->names, &capnames, namelen + nl + 1, 1);
+            memcpy(g->names + namelen, nd->name, nl + 1);
+            gn->name = (uint32_t)namelen;
+            namelen += nl + 1;
+        }
+
+        /* ids parked until every node is known; counts checked here so
+         * the uint32 fields and the later uint32 indices cannot wrap */
+        size_t nd_deps = nd->n_data_deps + nd->n_ctrl_deps;
+        if (ndepid + nd_deps > UINT32_MAX) {
+            loom_err_set(err, LOOM_ETRACE,
+                         "trace %s: more than %u dependencies", path,
+                         UINT32_MAX);
+            goto err;
+        }
+        if (nd_deps > 0) {
+            depid = vgrow(depid, &capdep, ndepid + nd_deps, sizeof *depid);
+            if (nd->n_data_deps > 0)
+                memcpy(depid + ndepid, nd->data_deps,
+                       nd->n_data_deps * sizeof *depid);
+            if (nd->n_ctrl_deps > 0)
+                memcpy(depid + ndepid + nd->n_data_deps, nd->ctrl_deps,
+                       nd->n_ctrl_deps * sizeof *depid);
+        }
+        gn->dep = (uint32_t)ndepid;
+        gn->ndata = (uint32_t)nd->n_data_deps;
+        gn->nctrl = (uint32_t)nd->n_ctrl_deps;
+        ndepid += nd_deps;
+        g->n++;
+        et_node_free(nd);
+        nd = NULL;
+    }
+    if (rc < 0)
+        goto err;
+    g->file_bytes = et_reader_offset(r);
+    g->digest = et_reader_digest(r);
+    et_reader_close(r);
+    r = NULL;
+
+    /* ids → indices */
+    ids = loom_xmalloc((g->n ? g->n : 1) * sizeof *ids);
+    for (size_t i = 0; i < g->n; i++) {
+        ids[i].id = g->nodes[i].id;
+        ids[i].idx = (uint32_t)i;
+    }
+    qsort(ids, g->n, sizeof *ids, cmp_idpair);
+    for (size_t i = 1; i < g->n; i++)
+        if (ids[i].id == ids[i - 1].id) {
+            loom_err_set(err, LOOM_ETRACE,
+                         "trace %s: node id %" PRIu64 " appears twice (nodes "
+                         "%u and %u in file order)",
+                         path, ids[i].id, ids[i - 1].idx + 1, ids[i].idx + 1);
+            goto err;
+        }
+
+    /* resolve in place: kept deps never overtake the ids still to read */
+    g->deps = loom_xmalloc((ndepid ? ndepid : 1) * sizeof *g->deps);
+    size_t out = 0;
+    uint64_t first_dangling = 0, first_owner = 0;
+    for (size_t i = 0; i < g->n; i++) {
+        et_gnode *gn = &g->nodes[i];
+        size_t at = gn->dep;
+        uint32_t nkind[2] = {gn->ndata, gn->nctrl};
+        gn->dep = (uint32_t)out;
+        for (int k = 0; k < 2; k++) {
+            uint32_t kept = 0;
+            for (uint32_t j = 0; j < nkind[k]; j++) {
+                int64_t idx = find_id(ids, g->n, depid[at++]);
+                if (idx < 0) {
+                    if (g->dangling_deps++ == 0) {
+                        first_dangling = depid[at - 1];
+                        first_owner = gn->id;
+                    }
+                    continue;
+                }
+                g->deps[out++] = (uint32_t)idx;
+                kept++;
+            }
+            if (k == 0)
+                gn->ndata = kept;
+            else
+                gn->nctrl = kept;
+        }
+    }
+    free(depid);
+    depid = NULL;
+    free(ids);
+    ids = NULL;
+
+    /* successors by counting sort: cnt[2j] data, cnt[2j+1] ctrl */
+    cnt = loom_xcalloc(2 * (g->n ? g->n : 1), sizeof *cnt);
+    for (size_t i = 0; i < g->n; i++) {
+        const et_gnode *gn = &g->nodes[i];
+        for (uint32_t j = 0; j < gn->ndata + gn->nctrl; j++)
+            cnt[2 * g->deps[gn->dep + j] + (j >= gn->ndata)]++;
+    }
+    uint32_t run = 0;
+    for (size_t i = 0; i < g->n; i++) {
+        et_gnode *gn = &g->nodes[i];
+        gn->succ = run;
+        gn->nsucc_data = cnt[2 * i];
+        gn->nsucc_ctrl = cnt[2 * i + 1];
+        cnt[2 * i] = run;                  /* cursor for data successors */
+        cnt[2 * i + 1] = run + gn->nsucc_data; /* ... and ctrl ones */
+        run += gn->nsucc_data + gn->nsucc_ctrl;
+    }
+    g->succ = loom_xmalloc((out ? out : 1) * sizeof *g->succ);
+    for (size_t i = 0; i < g->n; i++) {
+        const et_gnode *gn = &g->nodes[i];
+        for (uint32_t j = 0; j < gn->ndata + gn->nctrl; j++)
+            g->succ[cnt[2 * g->deps[gn->dep + j] + (j >= gn->ndata)]++] =
+                (uint32_t)i;
+    }
+    free(cnt);
+    free(pgt.slot);
+
+    if (g->dangling_deps > 0)
+        loom_warn("trace %s: %" PRIu64 " dependencies on node ids absent "
+                  "from the file dropped (first: node %" PRIu64 " depends "
+                  "on %" PRIu64 ")",
+                  path, g->dangling_deps, first_owner, first_dangling);
+    return g;
+
+err:
+    et_node_free(nd);
+    et_reader_close(r);
+    free(depid);
+    free(ids);
+    free(cnt);
+    free(pgt.slot);
+    et_graph_free(g);
+    return NULL;
+}
+
+void et_graph_free(et_graph *g)
+{
+    if (g == NULL)
+        return;
+    for (uint32_t i = 0; i < g->npg; i++)
+        free(g->pg_names[i]);
+    free(g->pg_names);
+    free(g->path);
+    free(g->version);
+    free(g->nodes);
+    free(g->deps);
+    free(g->succ);
+    free(g->names);
+    free(g);
+}
+
+int et_rank_path(const char *prefix, int rank, char *out, size_t outsz)
+{
+    int n = snprintf(out, outsz, "%s.%d.et.gz", prefix, rank);
+    if (n < 0 || (size_t)n >= outsz) {
+        /* too long for out: leave the .et name, truncated, for messages */
+        snprintf(out, outsz, "%s.%d.et", prefix, rank);
+        return -1;
+    }
+    out[n - 3] = '\0'; /* "<prefix>.<r>.et" */
+    if (access(out, F_OK) == 0)
+        return 0;
+    out[n - 3] = '.';
+    if (access(out, F_OK) == 0)
+        return 0;
+    out[n - 3] = '\0';
+    return -1;
+}
+
+int et_count_ranks(const char *prefix)
+{
+    size_t sz = strlen(prefix) + 32;
+    char *buf = loom_xmalloc(sz);
+    int r = 0;
+    while (r < INT32_MAX && et_rank_path(prefix, r, buf, sz) == 0)
+        r++;
+    free(buf);
+    return r;
+}
+
+const char *et_node_type_name(int type)
+{
+    static const char *const names[ET_NODE_TYPES] = {
+        "INVALID_NODE",  "METADATA_NODE",  "MEM_LOAD_NODE",
+        "MEM_STORE_NODE", "COMP_NODE",     "COMM_SEND_NODE",
+        "COMM_RECV_NODE", "COMM_COLL_NODE",
+    };
+    return type >= 0 && type < ET_NODE_TYPES ? names[type] : "?";
+}
+
+const char *et_coll_type_name(int ctype)
+{
+    static const char *const names[ET_COLL_TYPES] = {
+        "ALL_REDUCE", "REDUCE",         "ALL_GATHER",
+        "GATHER",     "SCATTER",        "BROADCAST",
+        "ALL_TO_ALL", "REDUCE_SCATTER", "REDUCE_SCATTER_BLOCK",
+        "BARRIER",
+    };
+    return ctype >= 0 && ctype < ET_COLL_TYPES ? names[ctype] : "?";
+}
