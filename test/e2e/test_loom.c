@@ -1,0 +1,635 @@
+/*
+ * End-to-end tests of `loom` itself: run the binary on the fixtures and on
+ * broken copies of them, then check exit codes, messages, output files and
+ * simulated times.  Every expected time below is computed here from the
+ * closed forms in docs/MODEL.md (or compared with what ASTRA-sim printed,
+ * an independent tool), never copied from loom's own output.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "et_graph.h"
+#include "et_io.h"
+
+#define FIX FIXTURES "/chakra"
+#define CFG FIXTURES "/astra-sim-configs"
+
+static char tmpdir[256];
+static char out_text[1 << 16]; /* stdout of the last run */
+static char err_text[1 << 16]; /* stderr of the last run */
+
+/* ---- helpers -------------------------------------------------------------- */
+
+static void slurp(const char *path, char *buf, size_t cap)
+{
+    FILE *f = fopen(path, "rb");
+    size_t n = f ? fread(buf, 1, cap - 1, f) : 0;
+    buf[n] = '\0';
+    if (f)
+        fclose(f);
+}
+
+/* Runs loom with a NULL-terminated argument list; returns its exit code. */
+static int run_loom(const char *first, ...)
+{
+    const char *argv[64];
+    int argc = 0;
+    argv[argc++] = LOOM_BIN;
+    va_list ap;
+    va_start(ap, first);
+    for (const char *a = first; a && argc < 63; a = va_arg(ap, const char *))
+        argv[argc++] = a;
+    va_end(ap);
+    argv[argc] = NULL;
+    char so[300], se[300];
+    snprintf(so, sizeof so, "%s/stdout", tmpdir);
+    snprintf(se, sizeof se, "%s/stderr", tmpdir);
+    pid_t pid = fork();
+    if (pid == 0) {
+        int fo = open(so, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        int fe = open(se, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        dup2(fo, 1);
+        dup2(fe, 2);
+        execv(LOOM_BIN, (char *const *)argv);
+        _exit(127);
+    }
+    int st;
+    waitpid(pid, &st, 0);
+    slurp(so, out_text, sizeof out_text);
+    slurp(se, err_text, sizeof err_text);
+    if (WIFSIGNALED(st)) {
+        fprintf(stderr, "loom died of signal %d\nstderr: %s\n", WTERMSIG(st), err_text);
+        return 128 + WTERMSIG(st);
+    }
+    return WEXITSTATUS(st);
+}
+
+static char *tpath(const char *name)
+{
+    static char buf[8][512];
+    static int k;
+    char *p = buf[k++ % 8];
+    snprintf(p, 512, "%s/%s", tmpdir, name);
+    return p;
+}
+
+static void write_file(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs(text, f);
+    fclose(f);
+}
+
+static void copy_file(const char *from, const char *to)
+{
+    FILE *a = fopen(from, "rb"), *b = fopen(to, "wb");
+    assert_non_null(a);
+    assert_non_null(b);
+    char buf[1 << 15];
+    size_t n;
+    while ((n = fread(buf, 1, sizeof buf, a)) > 0)
+        fwrite(buf, 1, n, b);
+    fclose(a);
+    fclose(b);
+}
+
+/* Copies <FIX>/<dir>/<name>.<r>.et for r < n into tmp as <name>.<r>.et. */
+static void copy_ranks(const char *dir, const char *name, int n)
+{
+    for (int r = 0; r < n; r++) {
+        char from[512], to[64];
+        snprintf(from, sizeof from, "%s/%s/%s.%d.et", FIX, dir, name, r);
+        snprintf(to, sizeof to, "%s.%d.et", name, r);
+        copy_file(from, tpath(to));
+    }
+}
+
+/* No file in tmpdir whose name starts with `stem` (no half-written output). */
+static void assert_no_file_like(const char *stem)
+{
+    DIR *d = opendir(tmpdir);
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL)
+        if (strncmp(e->d_name, stem, strlen(stem)) == 0)
+            fail_msg("leftover output file %s", e->d_name);
+    closedir(d);
+}
+
+static json_t *load_json(const char *path)
+{
+    json_error_t je;
+    json_t *j = json_load_file(path, 0, &je);
+    if (j == NULL)
+        fail_msg("%s: %s", path, je.text);
+    return j;
+}
+
+static double step_ns(json_t *j) { return json_real_value(json_object_get(j, "step_time_ns")); }
+
+/* ---- the closed forms of docs/MODEL.md, written out independently -------- */
+
+typedef struct sysp {
+    double B;     /* link bytes/s */
+    double L;     /* ns per hop */
+    double delta; /* endpoint delay, ns */
+    double M;     /* local memory bytes/s */
+    int W;        /* waves = ceil(splits / active chunks) */
+} sysp;
+
+/* one step: W*(hops*L + delta) + m/B (+ 3m/M with a reduction), in ns */
+static double step(const sysp *s, int hops, double m, int reduce)
+{
+    return s->W * (hops * s->L + s->delta) + m / s->B * 1e9 + (reduce ? 3 * m / s->M * 1e9 : 0);
+}
+
+static const sysp ring_sys = {50.0 * 1073741824.0, 500, 10, 1600e9, 4}; /* Ring_4chunks */
+#define MIB 1048576.0
+
+static double ring_rs(int p, double N) { return (p - 1) * step(&ring_sys, 1, N / p, 1); }
+static double ring_ag_out(int p, double out) { return (p - 1) * step(&ring_sys, 1, out / p, 0); }
+static double ring_ar(int p, double N) { return ring_rs(p, N) + ring_ag_out(p, N); }
+static double ring_a2a(int p, double N) { return p * (p - 1) / 2.0 * step(&ring_sys, 1, N / p, 0); }
+
+/* ---- tests: single collectives against the closed forms and ASTRA-sim ---- */
+
+static void run_micro(const char *coll, int p, double expect_ns, double astra_ns)
+{
+    char dir[128], prefix[512], net[512], json[512];
+    snprintf(dir, sizeof dir, "micro_%s_%dnpus_1MB", coll, p);
+    snprintf(prefix, sizeof prefix, "%s/%s/%s", FIX, dir, coll);
+    snprintf(net, sizeof net, "%s/Ring_%dnpus.yml", CFG, p);
+    snprintf(json, sizeof json, "%s/out.json", tmpdir);
+    int rc = run_loom("run", "--workload", prefix, "--network", net, "--system",
+                      CFG "/Ring_4chunks.json", "--json", json, "--quiet", NULL);
+    if (rc != 0)
+        fail_msg("loom exited %d: %s", rc, err_text);
+    json_t *j = load_json(json);
+    double got = step_ns(j);
+    /* the closed form, to the picosecond loom rounds to */
+    if (fabs(got - expect_ns) > 0.002)
+        fail_msg("%s %d ranks: loom %.3f ns, closed form %.3f ns", coll, p, got, expect_ns);
+    /* and within 0.5%% of what ASTRA-sim printed for the same files */
+    if (fabs(got - astra_ns) / astra_ns > 0.005)
+        fail_msg("%s %d ranks: loom %.3f ns vs ASTRA-sim %.0f ns", coll, p, got, astra_ns);
+    json_t *ranks = json_object_get(j, "ranks");
+    assert_int_equal(json_array_size(ranks), p);
+    for (int r = 0; r < p; r++) { /* every rank finishes with the collective */
+        json_t *o = json_array_get(ranks, r);
+        assert_true(fabs(json_real_value(json_object_get(o, "finish_ns")) - got) < 1e-6);
+        assert_true(fabs(json_real_value(json_object_get(o, "exposed_comm_ns")) - got) < 1e-6);
+    }
+    json_t *colls = json_object_get(j, "collectives");
+    assert_int_equal(json_array_size(colls), 1);
+    assert_int_equal(json_integer_value(json_object_get(json_array_get(colls, 0), "bytes")), 1048576);
+    json_decref(j);
+}
+
+static void test_micro_all_reduce(void **state)
+{
+    (void)state;
+    run_micro("all_reduce", 4, ring_ar(4, MIB), 43000);
+    run_micro("all_reduce", 8, ring_ar(8, MIB), 64440);
+    run_micro("all_reduce", 16, ring_ar(16, MIB), 99640);
+}
+
+static void test_micro_reduce_scatter(void **state)
+{
+    (void)state;
+    run_micro("reduce_scatter", 4, ring_rs(4, MIB), 22240);
+    run_micro("reduce_scatter", 8, ring_rs(8, MIB), 33080);
+    run_micro("reduce_scatter", 16, ring_rs(16, MIB), 50740);
+}
+
+static void test_micro_all_gather(void **state)
+{
+    (void)state; /* comm_size is each rank's contribution: output p * 1 MiB */
+    run_micro("all_gather", 4, ring_ag_out(4, 4 * MIB), 64744);
+    run_micro("all_gather", 8, ring_ag_out(8, 8 * MIB), 151016);
+    run_micro("all_gather", 16, ring_ag_out(16, 16 * MIB), 323560);
+}
+
+static void test_micro_all_to_all(void **state)
+{
+    (void)state;
+    run_micro("all_to_all", 4, ring_a2a(4, MIB), 41560);
+    run_micro("all_to_all", 8, ring_a2a(8, MIB), 125480);
+    run_micro("all_to_all", 16, ring_a2a(16, MIB), 391240);
+}
+
+/* --set overrides: doubling the bandwidth and changing the splits must give
+ * the closed form with those values. */
+static void test_set_overrides(void **state)
+{
+    (void)state;
+    const char *json = tpath("set.json");
+    int rc = run_loom("run", "-w", FIX "/micro_all_reduce_8npus_1MB/all_reduce", "-n",
+                      CFG "/Ring_8npus.yml", "-s", CFG "/Ring_4chunks.json", "--set",
+                      "network.bandwidth[0]=100", "--set", "system.preferred-dataset-splits=2",
+                      "--json", json, "-q", NULL);
+    assert_int_equal(rc, 0);
+    sysp s = ring_sys;
+    s.B *= 2;
+    s.W = 2;
+    int p = 8;
+    double expect = (p - 1) * step(&s, 1, MIB / p, 1) + (p - 1) * step(&s, 1, MIB / p, 0);
+    json_t *j = load_json(json);
+    assert_true(fabs(step_ns(j) - expect) < 0.002);
+    json_decref(j);
+}
+
+/* ASTRA-sim's own option spellings, with and without a subcommand. */
+static void test_astra_spellings(void **state)
+{
+    (void)state;
+    const char *json = tpath("astra.json");
+    char jopt[600];
+    snprintf(jopt, sizeof jopt, "--json=%s", json);
+    int rc = run_loom("--workload-configuration=" FIX "/micro_all_reduce_4npus_1MB/all_reduce",
+                      "--system-configuration=" CFG "/Ring_4chunks.json",
+                      "--network-configuration=" CFG "/Ring_4npus.yml",
+                      "--remote-memory-configuration=" CFG "/no_memory_expansion.json",
+                      "--comm-group-configuration=empty", jopt, "-q", NULL);
+    if (rc != 0)
+        fail_msg("exit %d: %s", rc, err_text);
+    json_t *j = load_json(json);
+    assert_true(fabs(step_ns(j) - ring_ar(4, MIB)) < 0.002);
+    json_decref(j);
+}
+
+/* The tutorial's 1 MiB all-reduce with direct on FullyConnected 8 (its
+ * system file: S=4, k=1, delta=10 ns, local-mem-bw 50 GB/s): RS and AG are
+ * one step each; the RS sums 8 pieces of N/8 in one pass, (p+1)N/p bytes of
+ * memory traffic.  ASTRA-sim printed 4,120 ns here, the time of a 0-byte
+ * collective (docs/MODEL.md explains). */
+static void test_tutorial_direct(void **state)
+{
+    (void)state;
+    const char *d = FIX "/tutorial_allreduce_8npus_2dim";
+    char w[512], n[512], s_[512];
+    snprintf(w, sizeof w, "%s/allreduce", d);
+    snprintf(n, sizeof n, "%s/FullyConnected_8.yml", d);
+    snprintf(s_, sizeof s_, "%s/Direct_sys.json", d);
+    int rc = run_loom("run", "-w", w, "-n", n, "-s", s_, "-j", tpath("fc.json"), "-q", NULL);
+    if (rc != 0)
+        fail_msg("exit %d: %s", rc, err_text);
+    sysp s = {50.0 * 1073741824.0, 500, 10, 50e9, 4};
+    double p = 8, N = MIB;
+    double expect = 2 * s.W * (s.L + s.delta) + 2 * (N / p) / s.B * 1e9 + (p + 1) * N / p / s.M * 1e9;
+    json_t *j = load_json(tpath("fc.json"));
+    if (fabs(step_ns(j) - expect) > 0.002)
+        fail_msg("loom %.3f ns, closed form %.3f ns", step_ns(j), expect);
+    json_decref(j);
+}
+
+/* MSCCL-style ring all-reduce spelled out as sends, receives and reduction
+ * kernels: each rank's 14 transfers of 128 KiB and 7 reductions form one
+ * chain, so the step is 14 neighbour messages (L + m/B + delta each) plus
+ * the reductions' trace durations.  ASTRA-sim's congestion-aware backend
+ * printed 90,174 ns for it. */
+static void test_custom_ring_sends(void **state)
+{
+    (void)state;
+    int rc = run_loom("run", "-w", FIX "/custom_ring_allreduce_8npus_1MB/custom_allreduce", "-n",
+                      CFG "/Ring_8npus.yml", "-s", FIX "/custom_ring_allreduce_8npus_1MB/system.json",
+                      "-j", tpath("cr.json"), "-q", NULL);
+    if (rc != 0)
+        fail_msg("exit %d: %s", rc, err_text);
+    et_graph *g = et_graph_load(FIX "/custom_ring_allreduce_8npus_1MB/custom_allreduce.0.et",
+                                &(loom_err){0});
+    assert_non_null(g);
+    double comp_us = 0;
+    int sends = 0;
+    uint64_t m = 0;
+    for (size_t i = 0; i < g->n; i++) {
+        if (g->nodes[i].type == ET_COMP_NODE)
+            comp_us += (double)g->nodes[i].duration_us;
+        if (g->nodes[i].type == ET_COMM_SEND_NODE) {
+            sends++;
+            m = g->nodes[i].comm_size;
+        }
+    }
+    et_graph_free(g);
+    assert_int_equal(sends, 14);
+    double msg = 500 + (double)m / (50.0 * 1073741824.0) * 1e9 + 10;
+    double expect = sends * msg + comp_us * 1000;
+    json_t *j = load_json(tpath("cr.json"));
+    if (fabs(step_ns(j) - expect) > 0.01)
+        fail_msg("loom %.3f ns, by hand %.3f ns", step_ns(j), expect);
+    assert_true(fabs(step_ns(j) - 90174) / 90174 < 0.005);
+    assert_int_equal(json_integer_value(json_object_get(j, "p2p_messages")), 112);
+    json_decref(j);
+}
+
+/* ---- bad input: a clear message, a documented exit code, no output file --- */
+
+static void expect_failure(int rc, int code, const char *needle, const char *json_stem)
+{
+    if (rc != code)
+        fail_msg("expected exit %d, got %d; stderr: %s", code, rc, err_text);
+    if (strstr(err_text, needle) == NULL)
+        fail_msg("stderr does not name '%s': %s", needle, err_text);
+    if (json_stem)
+        assert_no_file_like(json_stem);
+}
+
+static void test_missing_rank_file(void **state)
+{
+    (void)state;
+    copy_ranks("micro_all_reduce_4npus_1MB", "all_reduce", 4);
+    unlink(tpath("all_reduce.2.et"));
+    int rc = run_loom("run", "-w", tpath("all_reduce"), "-n", CFG "/Ring_4npus.yml", "-s",
+                      CFG "/Ring_4chunks.json", "-j", tpath("bad1.json"), NULL);
+    expect_failure(rc, 3, "all_reduce.2.et", "bad1.json");
+}
+
+static void test_truncated_and_garbage_trace(void **state)
+{
+    (void)state;
+    copy_ranks("micro_all_reduce_4npus_1MB", "all_reduce", 4);
+    /* truncate rank 1 in the middle of its node message */
+    assert_int_equal(truncate(tpath("all_reduce.1.et"), 40), 0);
+    int rc = run_loom("run", "-w", tpath("all_reduce"), "-n", CFG "/Ring_4npus.yml", "-s",
+                      CFG "/Ring_4chunks.json", "-j", tpath("bad2.json"), NULL);
+    expect_failure(rc, 3, "all_reduce.1.et", "bad2.json");
+    /* garbage bytes in rank 3 */
+    copy_ranks("micro_all_reduce_4npus_1MB", "all_reduce", 4);
+    write_file(tpath("all_reduce.3.et"), "\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\x01garbage");
+    rc = run_loom("run", "-w", tpath("all_reduce"), "-n", CFG "/Ring_4npus.yml", "-s",
+                  CFG "/Ring_4chunks.json", "-j", tpath("bad2.json"), NULL);
+    expect_failure(rc, 3, "all_reduce.3.et", "bad2.json");
+    /* an empty file is a truncated trace, not an empty workload */
+    copy_ranks("micro_all_reduce_4npus_1MB", "all_reduce", 4);
+    write_file(tpath("all_reduce.0.et"), "");
+    rc = run_loom("run", "-w", tpath("all_reduce"), "-n", CFG "/Ring_4npus.yml", "-s",
+                  CFG "/Ring_4chunks.json", NULL);
+    assert_int_not_equal(rc, 0);
+}
+
+static void test_config_errors(void **state)
+{
+    (void)state;
+    const char *w = FIX "/micro_all_reduce_4npus_1MB/all_reduce";
+    /* a misspelled key in the network file */
+    write_file(tpath("typo.yml"), "topology: [ Ring ]\nnpus_count: [ 4 ]\nbandwith: [ 50 ]\n"
+                                  "latency: [ 500 ]\n");
+    int rc = run_loom("run", "-w", w, "-n", tpath("typo.yml"), "-s", CFG "/Ring_4chunks.json",
+                      "-j", tpath("bad3.json"), NULL);
+    expect_failure(rc, 2, "bandwith", "bad3.json");
+    assert_non_null(strstr(err_text, "typo.yml"));
+    /* zero and negative bandwidth */
+    write_file(tpath("zero.yml"), "topology: [ Ring ]\nnpus_count: [ 4 ]\nbandwidth: [ 0 ]\n"
+                                  "latency: [ 500 ]\n");
+    rc = run_loom("run", "-w", w, "-n", tpath("zero.yml"), "-s", CFG "/Ring_4chunks.json", NULL);
+    expect_failure(rc, 2, "bandwidth", NULL);
+    rc = run_loom("run", "-w", w, "-n", CFG "/Ring_4npus.yml", "-s", CFG "/Ring_4chunks.json",
+                  "--set", "network.bandwidth[0]=-5", NULL);
+    expect_failure(rc, 2, "bandwidth", NULL);
+    /* an unknown key on the command line */
+    rc = run_loom("run", "-w", w, "-n", CFG "/Ring_4npus.yml", "-s", CFG "/Ring_4chunks.json",
+                  "--set", "system.endpoint-dealy=5", NULL);
+    expect_failure(rc, 2, "endpoint-dealy", NULL);
+    /* an unknown algorithm */
+    write_file(tpath("sys.json"), "{\"all-reduce-implementation\": [\"rnig\"], \"local-mem-bw\": 50}");
+    rc = run_loom("run", "-w", w, "-n", CFG "/Ring_4npus.yml", "-s", tpath("sys.json"), NULL);
+    expect_failure(rc, 2, "rnig", NULL);
+    /* malformed JSON names the file and line */
+    write_file(tpath("broken.json"), "{\"local-mem-bw\": 50,\n  \"endpoint-delay\": [\n");
+    rc = run_loom("run", "-w", w, "-n", CFG "/Ring_4npus.yml", "-s", tpath("broken.json"), NULL);
+    expect_failure(rc, 2, "broken.json", NULL);
+    /* missing file */
+    rc = run_loom("run", "-w", w, "-n", tpath("nope.yml"), "-s", CFG "/Ring_4chunks.json", NULL);
+    expect_failure(rc, 2, "nope.yml", NULL);
+    /* usage */
+    rc = run_loom("run", "-w", w, NULL);
+    expect_failure(rc, 2, "--network", NULL);
+    rc = run_loom("frobnicate", NULL);
+    expect_failure(rc, 2, "frobnicate", NULL);
+}
+
+/* Rank 3's trace has no collective: the others wait forever.  loom must say
+ * so, naming the waiting nodes and the rank that never joined. */
+static void test_collective_never_joined(void **state)
+{
+    (void)state;
+    copy_ranks("micro_all_reduce_4npus_1MB", "all_reduce", 4);
+    loom_err err = {0};
+    et_writer *w = et_writer_open(tpath("all_reduce.3.et"), 0, &err);
+    assert_non_null(w);
+    ChakraProtoMsg__GlobalMetadata md = CHAKRA_PROTO_MSG__GLOBAL_METADATA__INIT;
+    md.version = "0.0.4";
+    assert_int_equal(et_writer_metadata(w, &md, &err), 0);
+    assert_int_equal(et_writer_close(w, &err), 0);
+    int rc = run_loom("run", "-w", tpath("all_reduce"), "-n", CFG "/Ring_4npus.yml", "-s",
+                      CFG "/Ring_4chunks.json", "-j", tpath("dead.json"), NULL);
+    expect_failure(rc, 4, "never issue", "dead.json");
+    assert_non_null(strstr(err_text, "rank 0"));
+    assert_non_null(strstr(err_text, " 3 "));
+}
+
+/* A receive whose send never comes. */
+static void test_recv_without_send(void **state)
+{
+    (void)state;
+    loom_err err = {0};
+    for (int r = 0; r < 2; r++) {
+        char name[32];
+        snprintf(name, sizeof name, "p2p.%d.et", r);
+        et_writer *w = et_writer_open(tpath(name), 0, &err);
+        assert_non_null(w);
+        ChakraProtoMsg__GlobalMetadata md = CHAKRA_PROTO_MSG__GLOBAL_METADATA__INIT;
+        md.version = "1.0.0";
+        et_writer_metadata(w, &md, &err);
+        if (r == 1) {
+            ChakraProtoMsg__AttributeProto a[3] = {CHAKRA_PROTO_MSG__ATTRIBUTE_PROTO__INIT,
+                                                   CHAKRA_PROTO_MSG__ATTRIBUTE_PROTO__INIT,
+                                                   CHAKRA_PROTO_MSG__ATTRIBUTE_PROTO__INIT};
+            const char *names[3] = {"comm_src", "comm_tag", "comm_size"};
+            for (int k = 0; k < 3; k++) {
+                a[k].name = (char *)names[k];
+                a[k].value_case = CHAKRA_PROTO_MSG__ATTRIBUTE_PROTO__VALUE_INT64_VAL;
+            }
+            a[0].int64_val = 0;
+            a[1].int64_val = 7;
+            a[2].int64_val = 4096;
+            ChakraProtoMsg__AttributeProto *ap[3] = {&a[0], &a[1], &a[2]};
+            ChakraProtoMsg__Node n = CHAKRA_PROTO_MSG__NODE__INIT;
+            n.id = 42;
+            n.name = "recv_from_0";
+            n.type = CHAKRA_PROTO_MSG__NODE_TYPE__COMM_RECV_NODE;
+            n.n_attr = 3;
+            n.attr = ap;
+            assert_int_equal(et_writer_node(w, &n, &err), 0);
+        }
+        assert_int_equal(et_writer_close(w, &err), 0);
+    }
+    write_file(tpath("ring2.yml"), "topology: [ Ring ]\nnpus_count: [ 2 ]\nbandwidth: [ 50 ]\n"
+                                   "latency: [ 500 ]\n");
+    int rc = run_loom("run", "-w", tpath("p2p"), "-n", tpath("ring2.yml"), "-s",
+                      CFG "/Ring_4chunks.json", NULL);
+    expect_failure(rc, 4, "no matching send", NULL);
+    assert_non_null(strstr(err_text, "node 42"));
+}
+
+/* ---- every fixture folder runs ------------------------------------------- */
+
+static void test_legacy_resnet(void **state)
+{
+    (void)state;
+    const char *d = FIX "/legacy_resnet50_dp_64npus";
+    const char *json = tpath("resnet.json");
+    int rc = run_loom("run", "-w", FIX "/legacy_resnet50_dp_64npus/resnet50_DataParallel", "-n",
+                      FIX "/legacy_resnet50_dp_64npus/network.yml", "-s",
+                      FIX "/legacy_resnet50_dp_64npus/system.json", "--remote-memory",
+                      FIX "/legacy_resnet50_dp_64npus/memory.json", "-j", json, "-q", NULL);
+    (void)d;
+    if (rc != 0)
+        fail_msg("exit %d: %s", rc, err_text);
+    json_t *j = load_json(json);
+    json_t *ranks = json_object_get(j, "ranks");
+    assert_int_equal(json_array_size(ranks), 64);
+    /* every rank's compute time is the sum of its compute nodes' durations:
+     * read it from the trace itself */
+    et_graph *g = et_graph_load(FIX "/legacy_resnet50_dp_64npus/resnet50_DataParallel.0.et",
+                                &(loom_err){0});
+    assert_non_null(g);
+    double sum_us = 0;
+    for (size_t i = 0; i < g->n; i++)
+        if (g->nodes[i].type == ET_COMP_NODE && !(g->nodes[i].flags & ET_F_CPU))
+            sum_us += (double)g->nodes[i].duration_us;
+    json_t *r0 = json_array_get(ranks, 0);
+    assert_true(fabs(json_real_value(json_object_get(r0, "compute_ns")) - sum_us * 1000) < 1e-3);
+    assert_int_equal(json_integer_value(json_object_get(r0, "nodes")), (json_int_t)g->n);
+    assert_true(step_ns(j) >= sum_us * 1000);
+    et_graph_free(g);
+    json_decref(j);
+}
+
+static void test_every_fixture_runs(void **state)
+{
+    (void)state;
+    struct {
+        const char *prefix, *net, *sys;
+    } runs[] = {
+        {FIX "/tutorial_allreduce_8npus_2dim/allreduce", FIX "/tutorial_allreduce_8npus_2dim/Ring_8.yml",
+         FIX "/tutorial_allreduce_8npus_2dim/Ring_sys.json"},
+        {FIX "/tutorial_allreduce_8npus_2dim/allreduce",
+         FIX "/tutorial_allreduce_8npus_2dim/FullyConnected_8.yml",
+         FIX "/tutorial_allreduce_8npus_2dim/Direct_sys.json"},
+        {FIX "/tutorial_mlp_model_parallel_32npus/MLP_ModelParallel",
+         FIX "/tutorial_mlp_model_parallel_32npus/DGX_H100-32.yml",
+         FIX "/tutorial_mlp_model_parallel_32npus/DGX_H100.json"},
+        {FIX "/tutorial_mlp_model_parallel_32npus/MLP_ModelParallel",
+         FIX "/tutorial_mlp_model_parallel_32npus/TPUv4-32.yml",
+         FIX "/tutorial_mlp_model_parallel_32npus/TPUv4.json"},
+        {FIX "/custom_ring_allreduce_8npus_1MB/custom_allreduce", CFG "/Ring_8npus.yml",
+         FIX "/custom_ring_allreduce_8npus_1MB/system.json"},
+    };
+    for (size_t k = 0; k < sizeof runs / sizeof runs[0]; k++) {
+        int rc = run_loom("run", "-w", runs[k].prefix, "-n", runs[k].net, "-s", runs[k].sys,
+                          "-j", tpath("fx.json"), "-q", NULL);
+        if (rc != 0)
+            fail_msg("%s on %s: exit %d: %s", runs[k].prefix, runs[k].net, rc, err_text);
+        json_t *j = load_json(tpath("fx.json"));
+        assert_true(step_ns(j) > 0);
+        json_decref(j);
+    }
+}
+
+static void test_pytorch_converted(void **state)
+{
+    (void)state;
+    write_file(tpath("one.yml"), "topology: [ Switch ]\nnpus_count: [ 1 ]\nbandwidth: [ 50 ]\n"
+                                 "latency: [ 500 ]\n");
+    /* its ctrl_deps hold cycles (383 nodes list themselves): refused clearly */
+    int rc = run_loom("run", "-w", FIX "/pytorch_converted_1rank/chakra", "-n", tpath("one.yml"),
+                      "-s", CFG "/Ring_4chunks.json", "-j", tpath("pt.json"), NULL);
+    expect_failure(rc, 3, "cycle", "pt.json");
+    assert_non_null(strstr(err_text, "--ignore-ctrl-deps"));
+    /* the dangling ctrl_deps are dropped with one counted warning */
+    assert_non_null(strstr(err_text, "1277"));
+    rc = run_loom("run", "-w", FIX "/pytorch_converted_1rank/chakra", "-n", tpath("one.yml"),
+                  "-s", CFG "/Ring_4chunks.json", "-j", tpath("pt.json"), "--ignore-ctrl-deps",
+                  NULL);
+    if (rc != 0)
+        fail_msg("exit %d: %s", rc, err_text);
+    json_t *j = load_json(tpath("pt.json"));
+    json_t *r0 = json_array_get(json_object_get(j, "ranks"), 0);
+    assert_int_equal(json_integer_value(json_object_get(r0, "nodes")), 3664);
+    /* one rank: every collective is a group of one and takes no time */
+    json_t *colls = json_object_get(j, "collectives");
+    for (size_t k = 0; k < json_array_size(colls); k++) {
+        json_t *c = json_array_get(colls, k);
+        assert_true(json_real_value(json_object_get(c, "end_ns")) ==
+                    json_real_value(json_object_get(c, "start_ns")));
+    }
+    json_decref(j);
+}
+
+static void test_trace_commands(void **state)
+{
+    (void)state;
+    int rc = run_loom("trace", "info", FIX "/micro_all_reduce_8npus_1MB/all_reduce", NULL);
+    assert_int_equal(rc, 0);
+    assert_non_null(strstr(out_text, "ALL_REDUCE"));
+    rc = run_loom("trace", "validate", FIX "/micro_all_reduce_8npus_1MB/all_reduce", NULL);
+    assert_int_equal(rc, 0);
+    rc = run_loom("trace", "validate", FIX "/pytorch_converted_1rank/chakra", NULL);
+    assert_int_equal(rc, 3); /* its dangling ctrl_deps are problems to validate */
+    rc = run_loom("run", "--help", NULL);
+    assert_int_equal(rc, 0);
+    assert_non_null(strstr(out_text, "--workload"));
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    snprintf(tmpdir, sizeof tmpdir, "/tmp/loom-e2e-XXXXXX");
+    return mkdtemp(tmpdir) ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
+    return system(cmd) == 0 ? 0 : -1;
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_micro_all_reduce),
+        cmocka_unit_test(test_micro_reduce_scatter),
+        cmocka_unit_test(test_micro_all_gather),
+        cmocka_unit_test(test_micro_all_to_all),
+        cmocka_unit_test(test_set_overrides),
+        cmocka_unit_test(test_astra_spellings),
+        cmocka_unit_test(test_tutorial_direct),
+        cmocka_unit_test(test_custom_ring_sends),
+        cmocka_unit_test(test_missing_rank_file),
+        cmocka_unit_test(test_truncated_and_garbage_trace),
+        cmocka_unit_test(test_config_errors),
+        cmocka_unit_test(test_collective_never_joined),
+        cmocka_unit_test(test_recv_without_send),
+        cmocka_unit_test(test_legacy_resnet),
+        cmocka_unit_test(test_every_fixture_runs),
+        cmocka_unit_test(test_pytorch_converted),
+        cmocka_unit_test(test_trace_commands),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
