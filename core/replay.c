@@ -34,6 +34,7 @@ typedef struct graph_info {  /* per distinct trace file */
     int *comm_of_pg;        /* pg index -> communicator index, -1 unused */
     uint8_t *res;           /* per node: RES_* or RES_NONE */
     uint64_t host_colls;    /* host-side collective nodes run on the CPU */
+    int rep;                /* the rank whose file was parsed */
 } graph_info;
 
 typedef struct rank_state {
@@ -817,13 +818,8 @@ static int load_ranks(replay *rp, const char *prefix, loom_err *err)
         }
         int share = -1;
         for (int q = 0; q < rp->ngraphs && share < 0; q++) {
-            int rep = -1; /* a rank that uses graph q */
-            for (int k = 0; k < r; k++)
-                if (rp->r[k].gi == &rp->graphs[q]) {
-                    rep = k;
-                    break;
-                }
-            if (rep >= 0 && dig[rep] == dig[r] && sz[rep] == sz[r] && same_bytes(paths[rep], path))
+            int rep = rp->graphs[q].rep; /* the rank whose file it was parsed from */
+            if (dig[rep] == dig[r] && sz[rep] == sz[r] && same_bytes(paths[rep], path))
                 share = q;
         }
         if (share < 0) {
@@ -843,6 +839,7 @@ static int load_ranks(replay *rp, const char *prefix, loom_err *err)
                 rp->graphs = loom_xcalloc(rp->nranks, sizeof *rp->graphs);
             share = rp->ngraphs++;
             rp->graphs[share].g = g;
+            rp->graphs[share].rep = r;
             if ((rc = prepare_graph(rp, &rp->graphs[share], err)) < 0 ||
                 (rc = check_acyclic(rp, g, err)) < 0)
                 goto out;

@@ -485,6 +485,205 @@ static void test_recv_without_send(void **state)
     assert_non_null(strstr(err_text, "node 42"));
 }
 
+/* ---- traces written here: communicators, involved_dim, memory, roofline -- */
+
+typedef struct tnode {
+    uint64_t id;        /* node id */
+    int type;           /* ChakraProtoMsg NodeType */
+    uint64_t dur_us;    /* duration_micros */
+    uint64_t dep;       /* one data dep (id), 0 = none */
+    int ctype;          /* comm_type, -1 = absent */
+    int64_t size;       /* comm_size, -1 = absent */
+    const char *pg;     /* pg_name or NULL */
+    int ndims;          /* involved_dim entries */
+    int dims[4];        /* involved_dim values */
+    int64_t ops;        /* num_ops, -1 = absent */
+    int64_t tsize;      /* tensor_size, -1 = absent */
+} tnode;
+
+static void write_trace(const char *path, const tnode *nodes, int n)
+{
+    loom_err err = {0};
+    et_writer *w = et_writer_open(path, 0, &err);
+    assert_non_null(w);
+    ChakraProtoMsg__GlobalMetadata md = CHAKRA_PROTO_MSG__GLOBAL_METADATA__INIT;
+    md.version = "1.0.0";
+    assert_int_equal(et_writer_metadata(w, &md, &err), 0);
+    for (int k = 0; k < n; k++) {
+        const tnode *t = &nodes[k];
+        ChakraProtoMsg__AttributeProto a[8];
+        ChakraProtoMsg__AttributeProto *ap[8];
+        ChakraProtoMsg__BoolList bl = CHAKRA_PROTO_MSG__BOOL_LIST__INIT;
+        protobuf_c_boolean bv[4];
+        int na = 0;
+#define ATTR_I(nm, v)                                                                              \
+    do {                                                                                           \
+        a[na] = (ChakraProtoMsg__AttributeProto)CHAKRA_PROTO_MSG__ATTRIBUTE_PROTO__INIT;           \
+        a[na].name = nm;                                                                           \
+        a[na].value_case = CHAKRA_PROTO_MSG__ATTRIBUTE_PROTO__VALUE_INT64_VAL;                     \
+        a[na].int64_val = (v);                                                                     \
+        ap[na] = &a[na];                                                                           \
+        na++;                                                                                      \
+    } while (0)
+        if (t->ctype >= 0)
+            ATTR_I("comm_type", t->ctype);
+        if (t->size >= 0)
+            ATTR_I("comm_size", t->size);
+        if (t->ops >= 0)
+            ATTR_I("num_ops", t->ops);
+        if (t->tsize >= 0)
+            ATTR_I("tensor_size", t->tsize);
+        if (t->pg) {
+            a[na] = (ChakraProtoMsg__AttributeProto)CHAKRA_PROTO_MSG__ATTRIBUTE_PROTO__INIT;
+            a[na].name = "pg_name";
+            a[na].value_case = CHAKRA_PROTO_MSG__ATTRIBUTE_PROTO__VALUE_STRING_VAL;
+            a[na].string_val = (char *)t->pg;
+            ap[na] = &a[na];
+            na++;
+        }
+        if (t->ndims) {
+            for (int d = 0; d < t->ndims; d++)
+                bv[d] = t->dims[d];
+            bl.n_values = t->ndims;
+            bl.values = bv;
+            a[na] = (ChakraProtoMsg__AttributeProto)CHAKRA_PROTO_MSG__ATTRIBUTE_PROTO__INIT;
+            a[na].name = "involved_dim";
+            a[na].value_case = CHAKRA_PROTO_MSG__ATTRIBUTE_PROTO__VALUE_BOOL_LIST;
+            a[na].bool_list = &bl;
+            ap[na] = &a[na];
+            na++;
+        }
+#undef ATTR_I
+        ChakraProtoMsg__Node nd = CHAKRA_PROTO_MSG__NODE__INIT;
+        uint64_t dep = t->dep;
+        nd.id = t->id;
+        nd.name = "n";
+        nd.type = t->type;
+        nd.duration_micros = t->dur_us;
+        if (t->dep) {
+            nd.n_data_deps = 1;
+            nd.data_deps = &dep;
+        }
+        nd.n_attr = na;
+        nd.attr = ap;
+        assert_int_equal(et_writer_node(w, &nd, &err), 0);
+    }
+    assert_int_equal(et_writer_close(w, &err), 0);
+}
+
+#define COLL CHAKRA_PROTO_MSG__NODE_TYPE__COMM_COLL_NODE
+#define COMP CHAKRA_PROTO_MSG__NODE_TYPE__COMP_NODE
+
+/* Ring 4 x Ring 2 (8 ranks).  Groups "1" = {0..3} and "2" = {4..7} lie
+ * along dimension 0; each all-reduces 1 MiB after a 10 us kernel, then all
+ * 8 ranks all-reduce 1 MiB with involved_dim [true, false]: dimension 0
+ * only.  Each collective is the 4-rank ring closed form. */
+static void test_comm_groups_and_involved_dim(void **state)
+{
+    (void)state;
+    write_file(tpath("r42.yml"), "topology: [ Ring, Ring ]\nnpus_count: [ 4, 2 ]\n"
+                                 "bandwidth: [ 50, 50 ]\nlatency: [ 500, 500 ]\n");
+    write_file(tpath("groups.json"), "{\"1\": [0, 1, 2, 3], \"2\": [7, 6, 5, 4]}");
+    /* Ring_4chunks.json's settings, one ring per dimension */
+    write_file(tpath("sys2.json"),
+               "{\"endpoint-delay\": 10, \"active-chunks-per-dimension\": 1,\n"
+               " \"preferred-dataset-splits\": 4, \"local-mem-bw\": 1600,\n"
+               " \"all-reduce-implementation\": [\"ring\", \"ring\"],\n"
+               " \"all-gather-implementation\": [\"ring\", \"ring\"],\n"
+               " \"reduce-scatter-implementation\": [\"ring\", \"ring\"],\n"
+               " \"all-to-all-implementation\": [\"ring\", \"ring\"]}");
+    for (int r = 0; r < 8; r++) {
+        tnode t[3] = {
+            {.id = 10, .type = COMP, .dur_us = 10, .ctype = -1, .size = -1, .ops = -1, .tsize = -1},
+            {.id = 11, .type = COLL, .dep = 10, .ctype = 0, .size = 1048576, .pg = r < 4 ? "1" : "2",
+             .ops = -1, .tsize = -1},
+            {.id = 12, .type = COLL, .dep = 11, .ctype = 0, .size = 1048576, .ndims = 2,
+             .dims = {1, 0}, .ops = -1, .tsize = -1},
+        };
+        char name[32];
+        snprintf(name, sizeof name, "grp.%d.et", r);
+        write_trace(tpath(name), t, 3);
+    }
+    int rc = run_loom("run", "-w", tpath("grp"), "-n", tpath("r42.yml"), "-s",
+                      tpath("sys2.json"), "-g", tpath("groups.json"), "-j", tpath("grp.json"),
+                      "-q", NULL);
+    if (rc != 0)
+        fail_msg("exit %d: %s", rc, err_text);
+    json_t *j = load_json(tpath("grp.json"));
+    double expect = 10000 + 2 * ring_ar(4, MIB);
+    if (fabs(step_ns(j) - expect) > 0.002)
+        fail_msg("loom %.3f ns, closed form %.3f ns", step_ns(j), expect);
+    json_t *colls = json_object_get(j, "collectives");
+    assert_int_equal(json_array_size(colls), 3); /* one per group, then the all-ranks one */
+    assert_int_equal(json_integer_value(json_object_get(json_array_get(colls, 0), "ranks")), 4);
+    assert_int_equal(json_integer_value(json_object_get(json_array_get(colls, 2), "ranks")), 8);
+    json_t *r0 = json_array_get(json_object_get(j, "ranks"), 0);
+    assert_true(fabs(json_real_value(json_object_get(r0, "compute_ns")) - 10000) < 1e-6);
+    assert_true(fabs(json_real_value(json_object_get(r0, "exposed_comm_ns")) - 2 * ring_ar(4, MIB)) < 0.002);
+    json_decref(j);
+
+    /* pg_name naming no group, and a rank outside its group */
+    rc = run_loom("run", "-w", tpath("grp"), "-n", tpath("r42.yml"), "-s", tpath("sys2.json"),
+                  NULL);
+    expect_failure(rc, 3, "pg_name '1'", NULL);
+    write_file(tpath("groups2.json"), "{\"1\": [0, 1, 2], \"2\": [3, 4, 5, 6, 7]}");
+    rc = run_loom("run", "-w", tpath("grp"), "-n", tpath("r42.yml"), "-s", tpath("sys2.json"),
+                  "-g", tpath("groups2.json"), NULL);
+    expect_failure(rc, 3, "does not include it", NULL);
+}
+
+/* Two ranks issue different collectives as their first on the same
+ * communicator: a simulation error naming both nodes. */
+static void test_collective_mismatch(void **state)
+{
+    (void)state;
+    write_file(tpath("ring2.yml"), "topology: [ Ring ]\nnpus_count: [ 2 ]\nbandwidth: [ 50 ]\n"
+                                   "latency: [ 500 ]\n");
+    tnode a = {.id = 1, .type = COLL, .ctype = 0, .size = 4096, .ops = -1, .tsize = -1};
+    tnode b = {.id = 2, .type = COLL, .ctype = 2, .size = 4096, .ops = -1, .tsize = -1};
+    write_trace(tpath("mm.0.et"), &a, 1);
+    write_trace(tpath("mm.1.et"), &b, 1);
+    int rc = run_loom("run", "-w", tpath("mm"), "-n", tpath("ring2.yml"), "-s",
+                      CFG "/Ring_4chunks.json", "-j", tpath("mm.json"), NULL);
+    expect_failure(rc, 4, "mismatch", "mm.json");
+    assert_non_null(strstr(err_text, "ALL_GATHER"));
+}
+
+/* Memory nodes move tensor_size at local-mem-bw; the roofline model takes
+ * max(num_ops / peak, tensor_size / mem_bw); a CPU-less single rank. */
+static void test_memory_and_roofline(void **state)
+{
+    (void)state;
+    write_file(tpath("one.yml"), "topology: [ Switch ]\nnpus_count: [ 1 ]\nbandwidth: [ 50 ]\n"
+                                 "latency: [ 500 ]\n");
+    /* local-mem-bw 1600 GB/s (10^9), peak-perf 900 TFLOP/s */
+    write_file(tpath("roof.json"), "{\"local-mem-bw\": 1600, \"roofline-enabled\": 1, "
+                                   "\"peak-perf\": 900}");
+    tnode t[3] = {
+        {.id = 1, .type = CHAKRA_PROTO_MSG__NODE_TYPE__MEM_LOAD_NODE, .ctype = -1, .size = -1,
+         .ops = -1, .tsize = 16000000},                         /* 16 MB / 1600e9 = 10 us */
+        {.id = 2, .type = COMP, .dep = 1, .dur_us = 999, .ctype = -1, .size = -1,
+         .ops = 9000000000LL, .tsize = 1000},                  /* 9e9 / 900e12 = 10 us */
+        {.id = 3, .type = COMP, .dep = 2, .dur_us = 999, .ctype = -1, .size = -1,
+         .ops = 1000, .tsize = 32000000},                      /* memory bound: 20 us */
+    };
+    write_trace(tpath("roof.0.et"), t, 3);
+    int rc = run_loom("run", "-w", tpath("roof"), "-n", tpath("one.yml"), "-s", tpath("roof.json"),
+                      "-j", tpath("roof.out.json"), "-q", NULL);
+    if (rc != 0)
+        fail_msg("exit %d: %s", rc, err_text);
+    json_t *j = load_json(tpath("roof.out.json"));
+    assert_true(fabs(step_ns(j) - 40000) < 0.002);
+    json_t *r0 = json_array_get(json_object_get(j, "ranks"), 0);
+    assert_true(fabs(json_real_value(json_object_get(r0, "mem_ns")) - 10000) < 0.002);
+    assert_true(fabs(json_real_value(json_object_get(r0, "compute_ns")) - 30000) < 0.002);
+    json_decref(j);
+    /* roofline without peak-perf is a configuration error */
+    write_file(tpath("roof2.json"), "{\"local-mem-bw\": 1600, \"roofline-enabled\": 1}");
+    rc = run_loom("run", "-w", tpath("roof"), "-n", tpath("one.yml"), "-s", tpath("roof2.json"), NULL);
+    expect_failure(rc, 2, "peak-perf", NULL);
+}
+
 /* ---- every fixture folder runs ------------------------------------------- */
 
 static void test_legacy_resnet(void **state)
@@ -626,6 +825,9 @@ int main(void)
         cmocka_unit_test(test_config_errors),
         cmocka_unit_test(test_collective_never_joined),
         cmocka_unit_test(test_recv_without_send),
+        cmocka_unit_test(test_comm_groups_and_involved_dim),
+        cmocka_unit_test(test_collective_mismatch),
+        cmocka_unit_test(test_memory_and_roofline),
         cmocka_unit_test(test_legacy_resnet),
         cmocka_unit_test(test_every_fixture_runs),
         cmocka_unit_test(test_pytorch_converted),
