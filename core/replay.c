@@ -2,7 +2,9 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <errno.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <uthash.h>
 
@@ -24,9 +26,16 @@ enum { ST_WAIT, ST_READY, ST_ISSUED, ST_DONE };
 /* activity bits for accounting */
 enum { A_COMPUTE = 1, A_CPU = 2, A_COMM = 4, A_MEM = 8, A_N = 16 };
 
-typedef struct idq { /* min-heap of node indices by node id */
-    uint32_t *a;
-    uint32_t n, cap;
+/* Ready nodes of one resource, keyed by their position in id order
+ * (graph_info.pos).  Nodes usually become ready in increasing id order, so
+ * keys that arrive in order go to a FIFO (O(1), one cache line per pop);
+ * a key smaller than the FIFO's last goes to a binary heap beside it.  A pop
+ * takes the smaller of the two heads. */
+typedef struct idq {
+    uint32_t *fifo;              /* fifo[head..tail): ascending keys */
+    uint32_t head, tail, fcap;   /* FIFO bounds and capacity */
+    uint32_t *heap;              /* out-of-order keys, a min-heap */
+    uint32_t hn, hcap;           /* heap entries and capacity */
 } idq;
 
 typedef struct graph_info {  /* per distinct trace file */
@@ -35,6 +44,10 @@ typedef struct graph_info {  /* per distinct trace file */
     uint8_t *res;           /* per node: RES_* or RES_NONE */
     uint64_t host_colls;    /* host-side collective nodes run on the CPU */
     int rep;                /* the rank whose file was parsed */
+    uint32_t *pos;          /* node index -> its position in id order */
+    uint32_t *at;           /* position in id order -> node index */
+    dev_t dev;              /* that file's device and inode: hard links */
+    ino_t ino;              /*   of it share the graph unread */
 } graph_info;
 
 typedef struct rank_state {
@@ -131,42 +144,71 @@ typedef struct ev {
 
 /* ---- ready queues --------------------------------------------------------- */
 
-static inline int idq_less(const et_graph *g, uint32_t a, uint32_t b)
-{
-    return g->nodes[a].id < g->nodes[b].id;
-}
+static inline uint32_t idq_size(const idq *q) { return q->tail - q->head + q->hn; }
 
-static void idq_push(idq *q, const et_graph *g, uint32_t v)
+static void heap_push(idq *q, uint32_t key)
 {
-    if (q->n == q->cap) {
-        q->cap = q->cap ? 2 * q->cap : 8;
-        q->a = loom_xrealloc(q->a, q->cap * sizeof *q->a);
+    if (q->hn == q->hcap) {
+        q->hcap = q->hcap ? 2 * q->hcap : 8;
+        q->heap = loom_xrealloc(q->heap, q->hcap * sizeof *q->heap);
     }
-    uint32_t i = q->n++;
-    while (i > 0 && idq_less(g, v, q->a[(i - 1) / 2])) {
-        q->a[i] = q->a[(i - 1) / 2];
+    uint32_t i = q->hn++;
+    while (i > 0 && key < q->heap[(i - 1) / 2]) {
+        q->heap[i] = q->heap[(i - 1) / 2];
         i = (i - 1) / 2;
     }
-    q->a[i] = v;
+    q->heap[i] = key;
 }
 
-static uint32_t idq_pop(idq *q, const et_graph *g)
+static uint32_t heap_pop(idq *q)
 {
-    uint32_t top = q->a[0], last = q->a[--q->n], i = 0;
+    uint32_t top = q->heap[0], last = q->heap[--q->hn], i = 0;
     for (;;) {
         uint32_t c = 2 * i + 1;
-        if (c >= q->n)
+        if (c >= q->hn)
             break;
-        if (c + 1 < q->n && idq_less(g, q->a[c + 1], q->a[c]))
+        if (c + 1 < q->hn && q->heap[c + 1] < q->heap[c])
             c++;
-        if (!idq_less(g, q->a[c], last))
+        if (!(q->heap[c] < last))
             break;
-        q->a[i] = q->a[c];
+        q->heap[i] = q->heap[c];
         i = c;
     }
-    if (q->n)
-        q->a[i] = last;
+    if (q->hn)
+        q->heap[i] = last;
     return top;
+}
+
+static void idq_push(idq *q, uint32_t key)
+{
+    if (q->tail > q->head && key < q->fifo[q->tail - 1]) {
+        heap_push(q, key);
+        return;
+    }
+    if (q->tail == q->fcap) {
+        if (q->head > 0) { /* slide down: amortised O(1) */
+            memmove(q->fifo, q->fifo + q->head, (q->tail - q->head) * sizeof *q->fifo);
+            q->tail -= q->head;
+            q->head = 0;
+        }
+        if (q->tail == q->fcap) {
+            q->fcap = q->fcap ? 2 * q->fcap : 4;
+            q->fifo = loom_xrealloc(q->fifo, q->fcap * sizeof *q->fifo);
+        }
+    }
+    q->fifo[q->tail++] = key;
+}
+
+static uint32_t idq_pop(idq *q)
+{
+    uint32_t key;
+    if (q->hn > 0 && (q->tail == q->head || q->heap[0] < q->fifo[q->head]))
+        key = heap_pop(q);
+    else
+        key = q->fifo[q->head++];
+    if (q->head == q->tail)
+        q->head = q->tail = 0;
+    return key;
 }
 
 /* ---- accounting ----------------------------------------------------------- */
@@ -533,9 +575,9 @@ static void start(replay *rp, int rank, uint32_t i)
 static void try_issue(replay *rp, int rank, int res)
 {
     rank_state *rs = &rp->r[rank];
-    if (rp->failed || rs->cur[res] >= 0 || rs->ready[res].n == 0)
+    if (rp->failed || rs->cur[res] >= 0 || idq_size(&rs->ready[res]) == 0)
         return;
-    uint32_t i = idq_pop(&rs->ready[res], rs->gi->g);
+    uint32_t i = rs->gi->at[idq_pop(&rs->ready[res])];
     rs->cur[res] = i;
     update_mask(rp, rs);
     start(rp, rank, i);
@@ -548,7 +590,7 @@ static void make_ready(replay *rp, int rank, uint32_t i)
     rs->state[i] = ST_READY;
     int res = rs->gi->res[i];
     if (res != RES_NONE) {
-        idq_push(&rs->ready[res], rs->gi->g, i);
+        idq_push(&rs->ready[res], rs->gi->pos[i]);
         try_issue(rp, rank, res);
     } else if (n->type == ET_COMM_RECV_NODE) {
         recv_post(rp, rank, i);
@@ -647,6 +689,36 @@ static int comm_by_name(replay *rp, const char *name)
         if (strcmp(rp->comms[i].name, name) == 0)
             return i;
     return -1;
+}
+
+static const et_graph *sort_graph; /* qsort has no context argument */
+static int by_id(const void *a, const void *b)
+{
+    uint64_t x = sort_graph->nodes[*(const uint32_t *)a].id;
+    uint64_t y = sort_graph->nodes[*(const uint32_t *)b].id;
+    return (x > y) - (x < y);
+}
+
+/* Ready queues order nodes by id; ranking the ids once per graph lets the
+ * queues hold and compare 4-byte positions instead of chasing nodes[]. */
+static void order_graph(graph_info *gi)
+{
+    const et_graph *g = gi->g;
+    size_t n = g->n ? g->n : 1;
+    gi->at = loom_xmalloc(n * sizeof *gi->at);
+    gi->pos = loom_xmalloc(n * sizeof *gi->pos);
+    int sorted = 1;
+    for (size_t i = 0; i < g->n; i++) {
+        gi->at[i] = (uint32_t)i;
+        if (i > 0 && g->nodes[i].id < g->nodes[i - 1].id)
+            sorted = 0;
+    }
+    if (!sorted) { /* ids are unique (the loader refuses duplicates) */
+        sort_graph = g;
+        qsort(gi->at, g->n, sizeof *gi->at, by_id);
+    }
+    for (size_t k = 0; k < g->n; k++)
+        gi->pos[gi->at[k]] = (uint32_t)k;
 }
 
 /* Resolves a graph's pg names to communicators and checks every node that
@@ -812,15 +884,27 @@ static int load_ranks(replay *rp, const char *prefix, loom_err *err)
             goto out;
         }
         paths[r] = loom_xstrdup(path);
-        if (file_digest(path, &dig[r], &sz[r]) < 0) {
-            rc = loom_err_set(err, LOOM_ETRACE, "%s: cannot read", path);
+        struct stat st;
+        if (stat(path, &st) != 0) {
+            rc = loom_err_set(err, LOOM_ETRACE, "%s: cannot read: %s", path, strerror(errno));
             goto out;
         }
         int share = -1;
-        for (int q = 0; q < rp->ngraphs && share < 0; q++) {
-            int rep = rp->graphs[q].rep; /* the rank whose file it was parsed from */
-            if (dig[rep] == dig[r] && sz[rep] == sz[r] && same_bytes(paths[rep], path))
+        /* a hard link of a parsed file (how loom gen writes identical
+         * ranks): same graph, without reading a byte */
+        for (int q = 0; q < rp->ngraphs && share < 0; q++)
+            if (rp->graphs[q].dev == st.st_dev && rp->graphs[q].ino == st.st_ino)
                 share = q;
+        if (share < 0) {
+            if (file_digest(path, &dig[r], &sz[r]) < 0) {
+                rc = loom_err_set(err, LOOM_ETRACE, "%s: cannot read", path);
+                goto out;
+            }
+            for (int q = 0; q < rp->ngraphs && share < 0; q++) {
+                int rep = rp->graphs[q].rep; /* the rank whose file it was parsed from */
+                if (dig[rep] == dig[r] && sz[rep] == sz[r] && same_bytes(paths[rep], path))
+                    share = q;
+            }
         }
         if (share < 0) {
             et_graph *g = et_graph_load(path, err);
@@ -840,6 +924,9 @@ static int load_ranks(replay *rp, const char *prefix, loom_err *err)
             share = rp->ngraphs++;
             rp->graphs[share].g = g;
             rp->graphs[share].rep = r;
+            rp->graphs[share].dev = st.st_dev;
+            rp->graphs[share].ino = st.st_ino;
+            order_graph(&rp->graphs[share]);
             if ((rc = prepare_graph(rp, &rp->graphs[share], err)) < 0 ||
                 (rc = check_acyclic(rp, g, err)) < 0)
                 goto out;
@@ -966,14 +1053,18 @@ static void replay_free(replay *rp)
         free(rs->pending);
         free(rs->state);
         free(rs->seq);
-        for (int k = 0; k < RES_N; k++)
-            free(rs->ready[k].a);
+        for (int k = 0; k < RES_N; k++) {
+            free(rs->ready[k].fifo);
+            free(rs->ready[k].heap);
+        }
     }
     free(rp->r);
     for (int q = 0; q < rp->ngraphs; q++) {
         et_graph_free(rp->graphs[q].g);
         free(rp->graphs[q].comm_of_pg);
         free(rp->graphs[q].res);
+        free(rp->graphs[q].pos);
+        free(rp->graphs[q].at);
     }
     free(rp->graphs);
     for (int i = 0; i < rp->ncomms; i++) {
