@@ -156,7 +156,7 @@ static void run(const char *label, int ctype, uint64_t size, int ranks)
     cfg.comp.mem_bw = 1600e9;
     char prefix[600];
     snprintf(prefix, sizeof prefix, "%s/m", dir);
-    loom_replay_opts ro = {prefix, 8};
+    loom_replay_opts ro = {.prefix = prefix, .max_stuck = 8};
     loom_result res;
     loom_err err = {0};
     loom_set_quiet(1);

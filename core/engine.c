@@ -88,11 +88,11 @@ void *sim_schedule_in(sim_engine *e, sim_time delay, sim_handler fn)
     return sim_schedule(e, e->now + delay, fn);
 }
 
-uint64_t sim_run(sim_engine *e, sim_time until)
+uint64_t sim_run_budget(sim_engine *e, sim_time until, uint64_t max)
 {
     uint64_t ran = 0;
     const sim_heap_entry *top;
-    while ((top = sim_heap_top(&e->q)) != NULL && top->time <= until) {
+    while (ran < max && (top = sim_heap_top(&e->q)) != NULL && top->time <= until) {
         sim_heap_entry ent;
         sim_heap_pop(&e->q, &ent);
         sim_ev *ev = ent.item;
@@ -105,6 +105,8 @@ uint64_t sim_run(sim_engine *e, sim_time until)
     e->nrun += ran;
     return ran;
 }
+
+uint64_t sim_run(sim_engine *e, sim_time until) { return sim_run_budget(e, until, UINT64_MAX); }
 
 sim_time sim_now(const sim_engine *e) { return e->now; }
 uint64_t sim_events(const sim_engine *e) { return e->nrun; }

@@ -33,6 +33,8 @@ void *sim_schedule_in(sim_engine *eng, sim_time delay, sim_handler fn);
 /* Runs events in (time, seq) order until the queue is empty or the next
  * event lies beyond `until`; returns the number of events run by this call. */
 uint64_t sim_run(sim_engine *eng, sim_time until);
+/* Same, but stops after at most max events (for progress reporting). */
+uint64_t sim_run_budget(sim_engine *eng, sim_time until, uint64_t max);
 
 sim_time sim_now(const sim_engine *eng);
 uint64_t sim_events(const sim_engine *eng);  /* events run so far */

@@ -21,7 +21,8 @@
  *   busy activities (mask) of a rank changes, so the buckets sum to finish.
  */
 
-enum { RES_COMPUTE, RES_CPU, RES_COMM, RES_MEM, RES_N, RES_NONE = RES_N };
+enum { RES_COMPUTE = LOOM_RES_COMPUTE, RES_CPU = LOOM_RES_CPU, RES_COMM = LOOM_RES_COMM,
+       RES_MEM = LOOM_RES_MEM, RES_N, RES_NONE = LOOM_RES_NONE };
 enum { ST_WAIT, ST_READY, ST_ISSUED, ST_DONE };
 /* activity bits for accounting */
 enum { A_COMPUTE = 1, A_CPU = 2, A_COMM = 4, A_MEM = 8, A_N = 16 };
@@ -64,6 +65,8 @@ typedef struct rank_state {
     sim_time acc[A_N];       /* time spent per activity mask */
     sim_time finish;         /* last completion */
     uint64_t done;           /* nodes completed */
+    long comm_rec;           /* collective record its comm resource holds, or -1 */
+    sim_time *t0;            /* per node: start time (only with an observer) */
 } rank_state;
 
 typedef struct coll_inst {
@@ -77,6 +80,7 @@ typedef struct coll_inst {
     int joined;          /* members issued so far */
     sim_time first_join; /* time of the first join */
     uint32_t *node;      /* per member index: node index, UINT32_MAX if not yet */
+    long rec;            /* its record in loom_result.colls */
 } coll_inst;
 
 typedef struct comm {
@@ -132,6 +136,7 @@ typedef struct replay {
     uint64_t fallbacks;        /* roofline fall-backs */
     uint64_t messages;         /* p2p completed */
     uint32_t ignored_dims;     /* involved_dim entries past the topology */
+    const loom_observer *obs;  /* callbacks, or NULL */
 } replay;
 
 typedef enum { EV_NODE, EV_COLL, EV_MSG } ev_kind;
@@ -213,13 +218,22 @@ static uint32_t idq_pop(idq *q)
 
 /* ---- accounting ----------------------------------------------------------- */
 
+/* Adds the time since the last change to the bucket of the current mask
+ * (and, while communication is exposed, to the collective in flight). */
+static void close_interval(replay *rp, rank_state *rs)
+{
+    sim_time now = sim_now(rp->eng);
+    if ((rs->mask & A_COMM) && !(rs->mask & A_COMPUTE) && rs->comm_rec >= 0)
+        rp->res->colls[rs->comm_rec].exposed += now - rs->last; /* summed; averaged at the end */
+    rs->acc[rs->mask] += now - rs->last;
+    rs->last = now;
+}
+
 static void set_mask(replay *rp, rank_state *rs, unsigned mask)
 {
     if (mask == rs->mask)
         return;
-    sim_time now = sim_now(rp->eng);
-    rs->acc[rs->mask] += now - rs->last;
-    rs->last = now;
+    close_interval(rp, rs);
     rs->mask = mask;
 }
 
@@ -289,9 +303,14 @@ static void node_done(replay *rp, int rank, uint32_t i)
     rs->done++;
     rs->finish = sim_now(rp->eng);
     int res = rs->gi->res[i];
+    if (rp->obs && rp->obs->node)
+        rp->obs->node(rp->obs->node_ctx, rank, rs->gi->g, i, res, rs->t0[i], rs->finish,
+                      res == RES_COMM ? rs->comm_rec : -1);
     if (res != RES_NONE && rs->cur[res] == (int64_t)i) {
         rs->cur[res] = -1;
         update_mask(rp, rs);
+        if (res == RES_COMM)
+            rs->comm_rec = -1;
     }
     release(rp, rank, i);
     if (res != RES_NONE)
@@ -371,6 +390,19 @@ static void coll_join(replay *rp, int rank, uint32_t i)
         in->node = loom_xmalloc(c->n * sizeof *in->node);
         memset(in->node, 0xff, c->n * sizeof *in->node);
         c->q[slot] = in;
+        loom_result *res = rp->res;
+        if (res->ncolls % 1024 == 0)
+            res->colls = loom_xrealloc(res->colls, (res->ncolls + 1024) * sizeof *res->colls);
+        in->rec = (long)res->ncolls++;
+        loom_coll_record *cr = &res->colls[in->rec];
+        memset(cr, 0, sizeof *cr);
+        cr->type = in->type;
+        cr->bytes = in->bytes;
+        cr->nranks = c->n;
+        cr->group = c->name;
+        cr->seq = seq;
+        cr->first_join = in->first_join;
+        cr->start = cr->end = -1; /* until every member joins */
     } else if (in->type != n->comm_type || in->bytes != n->comm_size) {
         fail(rp, "collective mismatch on communicator '%s' (collective #%llu): rank %d node %llu "
                  "issues %s of %llu bytes, but rank %d node %llu issued %s of %llu bytes",
@@ -383,6 +415,8 @@ static void coll_join(replay *rp, int rank, uint32_t i)
     int mi = member_index(c, rank);
     LOOM_ASSERT(mi >= 0 && in->node[mi] == UINT32_MAX);
     in->node[mi] = i;
+    close_interval(rp, rs); /* before the record in flight changes */
+    rs->comm_rec = in->rec;
     if (++in->joined < c->n)
         return;
     /* everyone is here: the transfer starts now; retire its slot */
@@ -393,16 +427,7 @@ static void coll_join(replay *rp, int rank, uint32_t i)
         c->base++;
     }
     sim_time dur = net_coll_time(rp->net, c->ng, (net_coll)in->type, in->bytes, in->dims);
-    loom_result *res = rp->res;
-    if (res->ncolls % 1024 == 0)
-        res->colls = loom_xrealloc(res->colls, (res->ncolls + 1024) * sizeof *res->colls);
-    loom_coll_record *cr = &res->colls[res->ncolls++];
-    cr->type = in->type;
-    cr->bytes = in->bytes;
-    cr->nranks = c->n;
-    cr->group = c->name;
-    cr->seq = seq;
-    cr->first_join = in->first_join;
+    loom_coll_record *cr = &rp->res->colls[in->rec];
     cr->start = sim_now(rp->eng);
     cr->end = cr->start + dur;
     net_coll_label(rp->net, c->ng, (net_coll)in->type, in->dims, cr->algo, sizeof cr->algo);
@@ -488,6 +513,8 @@ static void recv_post(replay *rp, int rank, uint32_t i)
     rank_state *rs = &rp->r[rank];
     const et_gnode *n = &rs->gi->g->nodes[i];
     rs->state[i] = ST_ISSUED;
+    if (rs->t0)
+        rs->t0[i] = sim_now(rp->eng);
     rs->recvs++;
     update_mask(rp, rs);
     p2p_entry *e = p2p_find(rp, n->comm_src, rank, n->comm_tag, n->comm_size);
@@ -542,10 +569,15 @@ static void start(replay *rp, int rank, uint32_t i)
     const et_graph *g = rs->gi->g;
     const et_gnode *n = &g->nodes[i];
     rs->state[i] = ST_ISSUED;
+    if (rs->t0)
+        rs->t0[i] = sim_now(rp->eng);
     switch (n->type) {
     case ET_COMP_NODE: {
-        comp_kernel k = {n->duration_us, n->num_ops, n->tensor_size,
-                         (n->flags & ET_F_HAS_OPS) != 0, (n->flags & ET_F_CPU) != 0};
+        comp_kernel k = {.duration_us = n->duration_us,
+                         .num_ops = n->num_ops,
+                         .tensor_size = n->tensor_size,
+                         .has_ops = (n->flags & ET_F_HAS_OPS) != 0,
+                         .is_cpu = (n->flags & ET_F_CPU) != 0};
         int fb;
         sim_time t = comp_time(&rp->cfg->comp, &k, &fb);
         rp->fallbacks += fb;
@@ -597,6 +629,8 @@ static void make_ready(replay *rp, int rank, uint32_t i)
     } else { /* METADATA, INVALID: done at once, through the queue so that
               * long chains of them never recurse */
         rs->state[i] = ST_ISSUED;
+        if (rs->t0)
+            rs->t0[i] = sim_now(rp->eng);
         post_node_event(rp, rank, i, 0);
     }
 }
@@ -1052,6 +1086,7 @@ static void replay_free(replay *rp)
         rank_state *rs = &rp->r[r];
         free(rs->pending);
         free(rs->state);
+        free(rs->t0);
         free(rs->seq);
         for (int k = 0; k < RES_N; k++) {
             free(rs->ready[k].fifo);
@@ -1107,6 +1142,7 @@ int loom_replay(const loom_cfg *cfg, const loom_replay_opts *opts, loom_result *
     memset(&rp, 0, sizeof rp);
     rp.cfg = cfg;
     rp.res = res;
+    rp.obs = opts->obs;
     rp.err = err;
     int rc = 0;
 
@@ -1145,6 +1181,9 @@ int loom_replay(const loom_cfg *cfg, const loom_replay_opts *opts, loom_result *
         rs->seq = loom_xcalloc(rp.ncomms, sizeof *rs->seq);
         for (int k = 0; k < RES_N; k++)
             rs->cur[k] = -1;
+        rs->comm_rec = -1;
+        if (opts->obs && opts->obs->node)
+            rs->t0 = loom_xcalloc(g->n ? g->n : 1, sizeof *rs->t0);
         rs->left = g->n;
         for (size_t i = 0; i < g->n; i++)
             rs->pending[i] = g->nodes[i].ndata + (cfg->ctrl_deps ? g->nodes[i].nctrl : 0);
@@ -1157,7 +1196,12 @@ int loom_replay(const loom_cfg *cfg, const loom_replay_opts *opts, loom_result *
             if (rs->pending[i] == 0 && rs->state[i] == ST_WAIT)
                 make_ready(&rp, r, (uint32_t)i);
     }
-    sim_run(rp.eng, SIM_TIME_MAX);
+    if (rp.obs && rp.obs->progress) {
+        while (sim_run_budget(rp.eng, SIM_TIME_MAX, 1 << 16) > 0)
+            rp.obs->progress(rp.obs->progress_ctx, sim_now(rp.eng), sim_events(rp.eng));
+    } else {
+        sim_run(rp.eng, SIM_TIME_MAX);
+    }
     if (rp.failed) {
         rc = LOOM_ESIM;
         goto out;
@@ -1195,12 +1239,16 @@ int loom_replay(const loom_cfg *cfg, const loom_replay_opts *opts, loom_result *
                 st->comm += rs->acc[m];
             if ((m & A_COMM) && !(m & A_COMPUTE))
                 st->exposed_comm += rs->acc[m];
+            if ((m & A_COMM) && (m & A_COMPUTE))
+                st->overlapped_comm += rs->acc[m];
             if (m == 0)
                 st->idle += rs->acc[m];
         }
         if (st->finish > res->step_time)
             res->step_time = st->finish;
     }
+    for (size_t k = 0; k < res->ncolls; k++) /* sum over members -> mean */
+        res->colls[k].exposed /= res->colls[k].nranks;
     res->groups = loom_xcalloc(rp.ncomms, sizeof *res->groups);
     res->ngroups = rp.ncomms;
     for (int i = 0; i < rp.ncomms; i++) {

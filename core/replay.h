@@ -26,6 +26,7 @@ typedef struct loom_rank_stats {
     sim_time compute;      /* accelerator compute busy */
     sim_time comm;         /* communication in flight (incl. waiting for peers) */
     sim_time exposed_comm; /* communication while compute is idle */
+    sim_time overlapped_comm; /* communication while compute is busy */
     sim_time cpu;          /* host CPU operations busy */
     sim_time mem;          /* memory loads/stores busy */
     sim_time idle;         /* nothing in flight, before finish */
@@ -38,6 +39,8 @@ typedef struct loom_coll_record {
     int nranks;         /* members of its communicator */
     const char *group;  /* communicator name ("" = all ranks); owned by result */
     uint64_t seq;       /* its sequence number on that communicator */
+    sim_time exposed;   /* mean over members of its time in flight while
+                         * that member's compute was idle (waiting included) */
     sim_time first_join;/* first member issued it */
     sim_time start;     /* last member issued it: the transfer starts */
     sim_time end;       /* all members done */
@@ -48,7 +51,7 @@ typedef struct loom_result {
     int nranks;               /* ranks simulated */
     sim_time step_time;       /* the latest finish over ranks */
     loom_rank_stats *ranks;   /* nranks entries */
-    loom_coll_record *colls;  /* collectives in start order */
+    loom_coll_record *colls;  /* collectives in the order their first member issued them */
     size_t ncolls;            /* entries in colls */
     uint64_t p2p_messages;    /* send/recv pairs completed */
     uint64_t events;          /* engine events run */
@@ -62,9 +65,27 @@ typedef struct loom_result {
     int ngroups;              /* entries in groups */
 } loom_result;
 
+/* Resources a node runs on (timeline threads). */
+enum { LOOM_RES_COMPUTE, LOOM_RES_CPU, LOOM_RES_COMM, LOOM_RES_MEM, LOOM_RES_NONE };
+
+struct et_graph;
+
+/* Optional callbacks during a run; any may be NULL. */
+typedef struct loom_observer {
+    /* every node as it completes: it ran on `resource` from start to end;
+     * coll is its record index in loom_result.colls, or -1 */
+    void (*node)(void *ctx, int rank, const struct et_graph *g, uint32_t node, int resource,
+                 sim_time start, sim_time end, long coll);
+    void *node_ctx;
+    /* about every 2^16 events: simulated time, events so far */
+    void (*progress)(void *ctx, sim_time now, uint64_t events);
+    void *progress_ctx;
+} loom_observer;
+
 typedef struct loom_replay_opts {
-    const char *prefix; /* workload: <prefix>.<rank>.et */
-    int max_stuck;      /* stuck ranks listed in a deadlock message */
+    const char *prefix;       /* workload: <prefix>.<rank>.et */
+    int max_stuck;            /* stuck ranks listed in a deadlock message */
+    const loom_observer *obs; /* or NULL */
 } loom_replay_opts;
 
 /* Runs the workload.  On a stuck simulation (a collective some member never

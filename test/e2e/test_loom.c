@@ -684,6 +684,108 @@ static void test_memory_and_roofline(void **state)
     expect_failure(rc, 2, "peak-perf", NULL);
 }
 
+/* ---- outputs: timeline, CSV, determinism --------------------------------- */
+
+/* The timeline parses as JSON; it has one complete slice per node of every
+ * rank, slices on one thread never partly overlap, and each collective's
+ * members are chained by flow arrows (members - 1 pairs). */
+static void test_timeline_and_csv(void **state)
+{
+    (void)state;
+    const char *w = FIX "/tutorial_mlp_model_parallel_32npus/MLP_ModelParallel";
+    int rc = run_loom("run", "-w", w, "-n", FIX "/tutorial_mlp_model_parallel_32npus/DGX_H100-32.yml",
+                      "-s", FIX "/tutorial_mlp_model_parallel_32npus/DGX_H100.json", "--timeline",
+                      tpath("tl.json.gz"), "--csv", tpath("ranks.csv"), "--csv-collectives",
+                      tpath("colls.csv"), "-j", tpath("tl_run.json"), "-q", NULL);
+    if (rc != 0)
+        fail_msg("exit %d: %s", rc, err_text);
+    /* gzip by name: jansson reads it through zlib's transparent reader */
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "gzip -dc '%s' > '%s'", tpath("tl.json.gz"), tpath("tl.json"));
+    assert_int_equal(system(cmd), 0);
+    json_t *tl = load_json(tpath("tl.json"));
+    json_t *evs = json_object_get(tl, "traceEvents");
+    assert_non_null(evs);
+    size_t slices = 0, starts = 0, finishes = 0;
+    enum { R = 32, T = 6, MAXS = 64 };
+    static double beg[R][T][MAXS], end_[R][T][MAXS];
+    static int cnt[R][T];
+    memset(cnt, 0, sizeof cnt);
+    for (size_t k = 0; k < json_array_size(evs); k++) {
+        json_t *e = json_array_get(evs, k);
+        const char *ph = json_string_value(json_object_get(e, "ph"));
+        if (strcmp(ph, "X") == 0) {
+            int pid = (int)json_integer_value(json_object_get(e, "pid"));
+            int tid = (int)json_integer_value(json_object_get(e, "tid"));
+            assert_true(pid >= 0 && pid < R && tid >= 1 && tid < T);
+            double ts = json_real_value(json_object_get(e, "ts"));
+            double du = json_real_value(json_object_get(e, "dur"));
+            assert_true(du >= 0);
+            assert_true(cnt[pid][tid] < MAXS);
+            beg[pid][tid][cnt[pid][tid]] = ts;
+            end_[pid][tid][cnt[pid][tid]++] = ts + du;
+            slices++;
+        } else if (strcmp(ph, "s") == 0) {
+            starts++;
+        } else if (strcmp(ph, "f") == 0) {
+            finishes++;
+        }
+    }
+    /* 29 nodes per rank (loom trace info), 32 ranks */
+    assert_int_equal(slices, 32 * 29);
+    /* 11 collectives over all 32 ranks: 31 links each */
+    assert_int_equal(starts, 11 * 31);
+    assert_int_equal(finishes, 11 * 31);
+    for (int r = 0; r < R; r++) /* no two slices of one thread partly overlap */
+        for (int t = 1; t < T; t++)
+            for (int a = 0; a < cnt[r][t]; a++)
+                for (int b = 0; b < cnt[r][t]; b++) {
+                    if (a == b)
+                        continue;
+                    int disjoint = end_[r][t][a] <= beg[r][t][b] + 1e-6 || end_[r][t][b] <= beg[r][t][a] + 1e-6;
+                    int nested = (beg[r][t][a] >= beg[r][t][b] - 1e-6 && end_[r][t][a] <= end_[r][t][b] + 1e-6) ||
+                                 (beg[r][t][b] >= beg[r][t][a] - 1e-6 && end_[r][t][b] <= end_[r][t][a] + 1e-6);
+                    if (!disjoint && !nested)
+                        fail_msg("rank %d thread %d: slices partly overlap", r, t);
+                }
+    json_decref(tl);
+
+    /* CSV: a header and one row per rank; per collective */
+    FILE *f = fopen(tpath("ranks.csv"), "r");
+    assert_non_null(f);
+    char line[1024];
+    int lines = 0;
+    while (fgets(line, sizeof line, f))
+        lines++;
+    fclose(f);
+    assert_int_equal(lines, 1 + 32);
+    f = fopen(tpath("colls.csv"), "r");
+    assert_non_null(f);
+    lines = 0;
+    while (fgets(line, sizeof line, f))
+        lines++;
+    fclose(f);
+    assert_int_equal(lines, 1 + 11);
+}
+
+/* The same run twice gives byte-identical JSON with --reproducible. */
+static void test_deterministic_json(void **state)
+{
+    (void)state;
+    const char *w = FIX "/legacy_resnet50_dp_64npus/resnet50_DataParallel";
+    for (int k = 0; k < 2; k++) {
+        int rc = run_loom("run", "-w", w, "-n", FIX "/legacy_resnet50_dp_64npus/network.yml", "-s",
+                          FIX "/legacy_resnet50_dp_64npus/system.json", "-j",
+                          tpath(k ? "det2.json" : "det1.json"), "--reproducible", "-q", NULL);
+        assert_int_equal(rc, 0);
+    }
+    static char a[1 << 20], b[1 << 20];
+    slurp(tpath("det1.json"), a, sizeof a);
+    slurp(tpath("det2.json"), b, sizeof b);
+    assert_true(strlen(a) > 1000);
+    assert_string_equal(a, b);
+}
+
 /* ---- every fixture folder runs ------------------------------------------- */
 
 static void test_legacy_resnet(void **state)
@@ -828,6 +930,8 @@ int main(void)
         cmocka_unit_test(test_comm_groups_and_involved_dim),
         cmocka_unit_test(test_collective_mismatch),
         cmocka_unit_test(test_memory_and_roofline),
+        cmocka_unit_test(test_timeline_and_csv),
+        cmocka_unit_test(test_deterministic_json),
         cmocka_unit_test(test_legacy_resnet),
         cmocka_unit_test(test_every_fixture_runs),
         cmocka_unit_test(test_pytorch_converted),
