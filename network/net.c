@@ -1,8 +1,10 @@
 /*
  * net.c: the network model's setup half: validating and copying a
  * topology and system, mapping a communicator onto the topology
- * (net_group), point-to-point times, and algorithm/operation names.
- * The collective algorithms live in net_coll.c.
+ * (net_group), point-to-point times, the asynchronous interface that
+ * dispatches to the analytical or the flow model, and algorithm/operation
+ * names.  The collective algorithms live in net_coll.c, the flow model in
+ * net_flow.c and net_sched.c, explicit fabrics in net_topo.c/net_graph.c.
  *
  * Invariants once net_model_create() returns a model:
  *   - 1 <= ndims <= NET_MAX_DIMS, every npus >= 1 and their product fits
@@ -16,6 +18,7 @@
  */
 #include "net.h"
 #include "net_int.h"
+#include "net_topo.h"
 
 #include <limits.h>
 #include <math.h>
@@ -96,6 +99,14 @@ static int check_sys(const net_sys *s, int ndims, loom_err *err)
         return loom_err_set(err, LOOM_EUSAGE,
                             "system: local-mem-bw %g bytes/s must be finite "
                             "and > 0", s->local_mem_bw);
+    if ((unsigned)s->model > NET_MODEL_FLOW)
+        return loom_err_set(err, LOOM_EUSAGE,
+                            "system: network-model %d is not analytical (0) "
+                            "or flow (1)", (int)s->model);
+    if ((unsigned)s->calgo >= NET_CALGOS)
+        return loom_err_set(err, LOOM_EUSAGE,
+                            "system: collective algorithm %d is not one of "
+                            "0..%d", (int)s->calgo, NET_CALGOS - 1);
     for (int op = 0; op < NET_IMPL_OPS; op++)
         for (int d = 0; d < ndims; d++)
             if ((unsigned)s->impl[op][d] >= NET_ALGOS)
@@ -115,24 +126,45 @@ net_model *net_model_create(const net_topo *topo, const net_sys *sys,
                      topo == NULL ? "topology" : "system");
         goto err;
     }
-    if (check_topo(topo, err) < 0 || check_sys(sys, topo->ndims, err) < 0)
+    net_topo view = *topo;
+    /* An explicit fabric is checked and given its contention-free view
+     * as dimensions (net_topo.c; docs/NETWORK.md 3.6) */
+    if (topo->x.kind != NET_X_DIMS && net_xtopo_view(&view, err) < 0)
+        goto err;
+    if (check_topo(&view, err) < 0 || check_sys(sys, view.ndims, err) < 0)
         goto err;
     m = loom_xcalloc(1, sizeof *m);
-    m->topo = *topo;
+    m->topo = view;
     m->sys = *sys;
     m->npus = 1;
-    for (int d = 0; d < topo->ndims; d++) {
+    for (int d = 0; d < m->topo.ndims; d++) {
         m->stride[d] = m->npus;
-        m->npus *= topo->dims[d].npus;
+        m->npus *= m->topo.dims[d].npus;
     }
     m->waves = (sys->splits + sys->active_chunks - 1) / sys->active_chunks;
+    m->npn = net_xtopo_npus_per_node(&m->topo);
+    if (sys->model == NET_MODEL_FLOW) { /* build and check the graph now */
+        m->graph = net_graph_build(&m->topo, err);
+        if (m->graph == NULL || net_graph_check(m->graph, err) < 0)
+            goto err;
+    }
     return m;
 err:
+    if (m)
+        net_graph_destroy(m->graph);
     free(m);
     return NULL;
 }
 
-void net_model_destroy(net_model *m) { free(m); }
+void net_model_destroy(net_model *m)
+{
+    if (m == NULL)
+        return;
+    nf_destroy(m->flow);
+    net_graph_destroy(m->graph);
+    free(m->cache);
+    free(m);
+}
 
 int net_npus(const net_model *m) { return m->npus; }
 
@@ -242,6 +274,30 @@ net_group *net_group_create(net_model *m, const int *ranks, int n,
     /* n distinct members inside C_0 x ... x C_{D-1}, which has prod
      * elements: equal sizes mean the members are that whole product. */
     g->regular = prod == n;
+    g->ranks = loom_xmalloc((size_t)n * sizeof *g->ranks);
+    memcpy(g->ranks, ranks, (size_t)n * sizeof *g->ranks);
+    { /* every group: all members as one flat dimension (section 6's rule) */
+        net_vdim *f = &g->all;
+        int outer = 0;
+        f->bw = INFINITY;
+        f->lat = 0;
+        for (int d = 0; d < m->topo.ndims; d++) {
+            if (!(g->span & (1u << d)))
+                continue;
+            outer = d;
+            f->bw = fmin(f->bw, m->topo.dims[d].bw);
+            f->lat = fmax(f->lat, (double)m->topo.dims[d].latency);
+        }
+        if (g->span == 0)
+            f->bw = m->topo.dims[0].bw;
+        f->kind = m->topo.dims[outer].kind;
+        f->dim = NET_FLAT_DIM;
+        f->p = n;
+        f->gap = 1;
+        f->ring_npus = n;
+        for (int op = 0; op < NET_IMPL_OPS; op++)
+            f->impl[op] = m->sys.impl[op][outer];
+    }
     if (!g->regular) {
         net_vdim *f = &g->flat;
         int outer = 0;
@@ -270,7 +326,13 @@ err:
     return NULL;
 }
 
-void net_group_destroy(net_group *g) { free(g); }
+void net_group_destroy(net_group *g)
+{
+    if (g == NULL)
+        return;
+    free(g->ranks);
+    free(g);
+}
 
 void net_vdim_of(const net_model *m, const net_group *g, int d, net_vdim *v)
 {
@@ -318,15 +380,20 @@ void net_warn_once(net_model *m, net_warn_reason r, int dim, const char *fmt,
 
 sim_time net_round_ps(double ps)
 {
-    /* 9.2e18 ps is 106 days of simulated time: past it the model's inputs
-     * (e.g. a bandwidth of a few bytes/s) are broken, not the workload. */
-    LOOM_ASSERT(isfinite(ps) && ps >= 0 && ps < 9.2e18);
+    /* 9.2e18 ps is 106 days of simulated time: past it the inputs (a
+     * 2^63-byte message, a bandwidth of a few bytes/s) are broken.  Saturate
+     * so the caller can report it: replay refuses a time of SIM_TIME_MAX. */
+    LOOM_ASSERT(!isnan(ps) && ps >= 0);
+    if (!(ps < 9.2e18))
+        return SIM_TIME_MAX;
     return (sim_time)llround(ps);
 }
 
 sim_time net_p2p_time(net_model *m, int src, int dst, uint64_t bytes)
 {
     LOOM_ASSERT(src >= 0 && src < m->npus && dst >= 0 && dst < m->npus);
+    if (m->sys.model == NET_MODEL_FLOW && src != dst)
+        return net_sched_p2p_alone(m, src, dst, bytes);
     if (src == dst) /* a local copy: one pass at local-mem-bw */
         return net_round_ps((double)bytes * 1e12 / m->sys.local_mem_bw);
     double lat = 0, bw = INFINITY;
@@ -406,4 +473,113 @@ const char *net_coll_name(net_coll op)
         "BARRIER",
     };
     return (unsigned)op < NET_COLLS ? names[op] : "?";
+}
+
+/* ---- asynchronous interface ------------------------------------------- */
+
+/* The analytical model's one event: its payload carries the caller's
+ * callback, never the engine's ctx. */
+typedef struct done_ev {
+    net_done_fn done; /* the caller's */
+    void *ctx;        /* the caller's */
+} done_ev;
+
+_Static_assert(sizeof(done_ev) <= NET_EV_PAYLOAD_MAX, "payload too big");
+
+static void on_done(sim_engine *eng, void *payload, void *engine_ctx)
+{
+    (void)engine_ctx;
+    done_ev *e = payload;
+    e->done(eng, e->ctx);
+}
+
+static void schedule_done(sim_engine *eng, sim_time dur, net_done_fn done,
+                          void *ctx)
+{
+    sim_time now = sim_now(eng);
+    LOOM_ASSERT(dur >= 0 && dur <= SIM_TIME_MAX - now);
+    done_ev *e = sim_schedule(eng, now + dur, on_done);
+    e->done = done;
+    e->ctx = ctx;
+}
+
+void net_coll_start(net_model *m, sim_engine *eng, const net_group *g,
+                    net_coll op, uint64_t bytes, uint32_t dim_mask,
+                    net_done_fn done, void *ctx)
+{
+    LOOM_ASSERT(g->m == m && done != NULL);
+    if (m->sys.model == NET_MODEL_FLOW)
+        net_sched_coll(m, eng, g, op, bytes, dim_mask, done, ctx);
+    else
+        schedule_done(eng, net_coll_time(m, g, op, bytes, dim_mask), done,
+                      ctx);
+}
+
+void net_p2p_start(net_model *m, sim_engine *eng, int src, int dst,
+                   uint64_t bytes, net_done_fn done, void *ctx)
+{
+    LOOM_ASSERT(src >= 0 && src < m->npus && dst >= 0 && dst < m->npus);
+    LOOM_ASSERT(done != NULL);
+    if (m->sys.model == NET_MODEL_FLOW && src != dst) {
+        net_sched_p2p(m, eng, src, dst, bytes, done, ctx);
+        return;
+    }
+    schedule_done(eng, net_p2p_time(m, src, dst, bytes), done, ctx);
+}
+
+/* ---- flow statistics ---------------------------------------------------- */
+
+void net_flow_totals_get(const net_model *m, net_flow_totals *out)
+{
+    memset(out, 0, sizeof *out);
+    if (m->flow)
+        nf_totals(m->flow, out);
+    if (m->graph)
+        out->links = m->graph->nlinks;
+}
+
+int net_top_links(const net_model *m, net_link_stat *out, int n)
+{
+    if (m->flow == NULL || m->graph == NULL || n <= 0)
+        return 0;
+    return nf_top_links(m->flow, m->graph, out, n);
+}
+
+/* ---- whole-collective algorithm names --------------------------------- */
+
+static const char *const calgo_names[NET_CALGOS] = {
+    "lists", "ring", "ring2", "direct", "hd", "dbt", "hierarchical",
+    "staggered", "nccl",
+};
+
+const char *net_calgo_name(net_calgo a)
+{
+    return (unsigned)a < NET_CALGOS ? calgo_names[a] : "?";
+}
+
+int net_calgo_parse(const char *name, net_calgo *out)
+{
+    static const struct {
+        const char *name;
+        net_calgo a;
+    } alias[] = {
+        {"halvingDoubling", NET_CALGO_HD}, {"doubleBinaryTree", NET_CALGO_DBT},
+        {"hier", NET_CALGO_HIER},          {"stagger", NET_CALGO_STAGGER},
+        {"bidir", NET_CALGO_RING2},
+    };
+    if (name == NULL)
+        return -1;
+    for (int i = 0; i < NET_CALGOS; i++)
+        if (strcmp(name, calgo_names[i]) == 0) {
+            if (out)
+                *out = (net_calgo)i;
+            return 0;
+        }
+    for (size_t i = 0; i < sizeof alias / sizeof alias[0]; i++)
+        if (strcmp(name, alias[i].name) == 0) {
+            if (out)
+                *out = alias[i].a;
+            return 0;
+        }
+    return -1;
 }

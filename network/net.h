@@ -1,6 +1,14 @@
 /*
  * net.h: the network as replay sees it: topologies, collective algorithms
- * and the analytical (alpha-beta, contention-free) transport model.
+ * and two transport models behind one interface:
+ *   analytical  alpha-beta per hop, contention-free, closed forms
+ *               (docs/MODEL.md);
+ *   flow        every transfer a flow on a routed path of an explicit
+ *               graph; flows share link bandwidth max-min fairly and are
+ *               re-rated on every arrival and departure (docs/NETWORK.md).
+ * The model is chosen by net_sys.model; the topology is either ASTRA-sim's
+ * multi-dimensional form (net_topo.dims) or an explicit fabric described
+ * by net_topo.x (fat-tree, rail-optimized, torus, dragonfly; net_topo.h).
  *
  * Units at this interface: bytes, picoseconds (sim_time), bytes per second.
  * ASTRA-sim's files say "GB/s" meaning 2^30 bytes/s for network bandwidth
@@ -19,6 +27,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "../core/engine.h"
 #include "../core/err.h"
 #include "../core/heap.h" /* sim_time */
 
@@ -37,9 +46,65 @@ typedef struct net_dim {
     sim_time latency;  /* per-hop link latency, ps (>= 0) */
 } net_dim;
 
+/* Explicit fabrics (docs/NETWORK.md section 3).  NET_X_DIMS is
+ * ASTRA-sim's multi-dimensional form, described by net_topo.dims alone. */
+typedef enum net_xkind {
+    NET_X_DIMS = 0,      /* Ring / FullyConnected / Switch per dimension */
+    NET_X_FAT_TREE = 1,  /* 2- or 3-tier Clos with oversubscription */
+    NET_X_RAIL = 2,      /* NVSwitch per node + one rail switch per GPU index */
+    NET_X_TORUS = 3,     /* 2D/3D torus: Ring dimensions, dimension-order routing */
+    NET_X_DRAGONFLY = 4, /* groups of all-to-all routers, one global link per group pair */
+    NET_XKINDS = 5,
+} net_xkind;
+
+/* One class of links of an explicit fabric (which class is which depends on
+ * the kind; net_topo.h lists them). */
+typedef struct net_link_class {
+    double bw;        /* bytes/s per direction (> 0) */
+    sim_time latency; /* ps per link (>= 0) */
+} net_link_class;
+
+#define NET_X_CLASSES 4
+
+/* What NCCL's tuner needs to know of the hardware (docs/NETWORK.md 5). */
+typedef struct net_nccl_hw {
+    int channels; /* NCCL channels (1..64); 0: default 16 */
+    int gpu_arch; /* compute capability: 70 Volta, 80 Ampere, 90 Hopper; 0: 90 */
+    int cpu_amd;  /* 1: AMD host CPUs (NCCL's LL caps and net overhead differ) */
+    int pci;      /* 1: GPUs of a node talk over PCIe, not NVLink */
+    int ll128;    /* 0: NCCL's default rule, 1: on, -1: off */
+} net_nccl_hw;
+
+typedef struct net_xtopo {
+    net_xkind kind;         /* NET_X_DIMS: dims[] says everything */
+    char file[256];         /* file it came from, for messages ("" if none) */
+    int npus;               /* ranks (explicit kinds) */
+    int npus_per_node;      /* GPUs per node: "node" of hierarchical and NCCL
+                               (0: the kind's own default) */
+    /* fat tree */
+    int tiers;              /* 2 or 3 */
+    int hosts_per_leaf;     /* NPU ports of a leaf switch */
+    int leaves_per_pod;     /* 3 tiers: leaves under one set of aggregation switches */
+    double oversub[2];      /* leaf, aggregation: down:up port ratio (>= 1) */
+    /* rail-optimized */
+    int nodes;              /* servers */
+    int gpus_per_node;      /* GPUs per server = rails */
+    /* dragonfly */
+    int groups;             /* groups */
+    int routers;            /* routers per group */
+    int hosts_per_router;   /* NPUs per router */
+    int globals_per_router; /* global ports per router */
+    net_link_class cls[NET_X_CLASSES]; /* per link class, see net_topo.h */
+    net_nccl_hw nccl;       /* hardware facts for the NCCL cost mode */
+} net_xtopo;
+
 typedef struct net_topo {
     int ndims;                 /* 1..NET_MAX_DIMS */
-    net_dim dims[NET_MAX_DIMS];/* dimension 0 first (fastest varying) */
+    net_dim dims[NET_MAX_DIMS];/* dimension 0 first (fastest varying); for an
+                                  explicit fabric, its contention-free view
+                                  (filled by net_model_create) */
+    net_xtopo x;               /* explicit fabric; x.kind == NET_X_DIMS (0)
+                                  for ASTRA-sim's form */
 } net_topo;
 
 /* Collective algorithms, one per dimension (ASTRA-sim's names). */
@@ -61,12 +126,36 @@ typedef enum net_impl_op {
     NET_IMPL_OPS = 4,
 } net_impl_op;
 
+/* Which transport model runs the transfers (system key network-model). */
+typedef enum net_model_kind {
+    NET_MODEL_ANALYTICAL = 0, /* closed forms, no contention (default) */
+    NET_MODEL_FLOW = 1,       /* flows, max-min fair sharing of links */
+} net_model_kind;
+
+/* A whole-collective algorithm choice that replaces the per-dimension
+ * implementation lists (what `loom compare --algorithms` selects).  The
+ * flat ones run over all members of the group as one dimension. */
+typedef enum net_calgo {
+    NET_CALGO_LISTS = 0, /* ASTRA-sim's per-dimension lists (default) */
+    NET_CALGO_RING = 1,  /* flat ring, one direction */
+    NET_CALGO_RING2 = 2, /* flat ring, both directions, half the data each */
+    NET_CALGO_DIRECT = 3,/* flat direct (all-to-all: pairwise, all at once) */
+    NET_CALGO_HD = 4,    /* flat halving-doubling / recursive doubling */
+    NET_CALGO_DBT = 5,   /* flat double binary tree (all-reduce) */
+    NET_CALGO_HIER = 6,  /* ring per dimension: RS in node, AR across, AG in node */
+    NET_CALGO_STAGGER = 7,/* all-to-all in p-1 staggered pairwise rounds */
+    NET_CALGO_NCCL = 8,  /* NCCL 2.20's tuner: Ring/Tree x LL/LL128/Simple */
+    NET_CALGOS = 9,
+} net_calgo;
+
 typedef struct net_sys {
     net_algo impl[NET_IMPL_OPS][NET_MAX_DIMS]; /* algorithm per op per dim */
     int splits;             /* preferred-dataset-splits: chunks (>= 1) */
     int active_chunks;      /* active-chunks-per-dimension (>= 1) */
     sim_time endpoint_delay;/* endpoint-delay: per step, ps (>= 0) */
     double local_mem_bw;    /* local-mem-bw: bytes/s, for reductions (> 0) */
+    net_model_kind model;   /* network-model: analytical (0) or flow */
+    net_calgo calgo;        /* NET_CALGO_LISTS (0): the impl lists above */
 } net_sys;
 
 /* Collective operation (same values as Chakra's CollectiveCommType). */
@@ -105,18 +194,79 @@ void net_group_destroy(net_group *g);
  * docs/MODEL.md for what it means per operation) in group g, restricted to
  * the dimensions set in dim_mask (bit d = dimension d).  All members start
  * together and finish together.  A group of one rank, or a group that
- * spans no selected dimension, takes 0.  Never fails. */
+ * spans no selected dimension, takes 0.  Never fails.  Flow model: the
+ * collective run alone on an idle fabric (no other transfer in flight);
+ * net_coll_start() is the one that shares links with others. */
 sim_time net_coll_time(net_model *m, const net_group *g, net_coll op,
                        uint64_t bytes, uint32_t dim_mask);
 
 /* The algorithms that net_coll_time() used, for reports, e.g.
- * "ring@0+direct@1"; writes at most sz bytes including the NUL. */
+ * "ring@0+direct@1", "ring2@flat"; "nccl(size-dependent)" for the NCCL cost
+ * mode, whose choice depends on the size; writes at most sz bytes
+ * including the NUL. */
 void net_coll_label(net_model *m, const net_group *g, net_coll op,
                     uint32_t dim_mask, char *buf, size_t sz);
 
 /* Time for a point-to-point message of `bytes` from src to dst
- * (dimension-order route), from the send's start to its arrival. */
+ * (dimension-order route), from the send's start to its arrival.  Flow
+ * model: the message alone on an idle fabric. */
 sim_time net_p2p_time(net_model *m, int src, int dst, uint64_t bytes);
+
+/* ---- asynchronous interface: both models ------------------------------
+ *
+ * Replay creates its engine with payloads of at least NET_EV_PAYLOAD_MAX
+ * bytes; the network's events carry their own context in the payload and
+ * never read the engine-wide ctx.  A model is bound to the first engine it
+ * is started on; starting it on another engine aborts.
+ */
+#define NET_EV_PAYLOAD_MAX 32
+
+typedef void (*net_done_fn)(sim_engine *eng, void *ctx);
+
+/* Starts a collective now on eng; calls done(eng, ctx) once, when the last
+ * member finishes.  Analytical: one event at now + net_coll_time().  Flow:
+ * the algorithm's steps run as flows that share links with every other
+ * transfer in flight on this model. */
+void net_coll_start(net_model *m, sim_engine *eng, const net_group *g,
+                    net_coll op, uint64_t bytes, uint32_t dim_mask,
+                    net_done_fn done, void *ctx);
+/* Starts a message now; calls done(eng, ctx) once, when it has arrived. */
+void net_p2p_start(net_model *m, sim_engine *eng, int src, int dst,
+                   uint64_t bytes, net_done_fn done, void *ctx);
+
+/* ---- link statistics (flow model) ------------------------------------- */
+
+typedef struct net_link_stat {
+    int link;            /* link id */
+    char name[64];       /* "npu3->leaf0", "sw(d1,l2)->npu9", ... */
+    double bw;           /* bytes/s */
+    uint64_t bytes;      /* bytes of finished flows that crossed it */
+    sim_time busy;       /* time with at least one flow on it, ps */
+    sim_time saturated;  /* time its flows used all of its bandwidth, ps */
+    uint32_t peak_flows; /* most flows at once */
+} net_link_stat;
+
+/* Totals of the flow model since creation (all zero for analytical). */
+typedef struct net_flow_totals {
+    uint64_t flows;          /* flows started */
+    uint64_t bytes_sent;     /* bytes of flows started */
+    uint64_t bytes_delivered;/* bytes of flows delivered */
+    uint64_t rerates;        /* rate recomputations (one per batch of changes) */
+    uint64_t rerated_flows;  /* flows visited by those recomputations */
+    size_t peak_flows;       /* most flows in flight at once */
+    int links;               /* directed links of the graph */
+} net_flow_totals;
+
+void net_flow_totals_get(const net_model *m, net_flow_totals *out);
+/* The n most congested links (by saturated time, then busy time, then
+ * bytes), most congested first, into out[0..); returns how many were
+ * written (links that never carried a byte are left out). */
+int net_top_links(const net_model *m, net_link_stat *out, int n);
+
+/* Short label of a whole-collective algorithm ("ring", "hierarchical", ...)
+ * and its parser (also accepts "hd", "dbt", "ring2", "stagger", "lists"). */
+const char *net_calgo_name(net_calgo a);
+int net_calgo_parse(const char *name, net_calgo *out);
 
 /* Short algorithm label for reports, e.g. "ring" or "ring+direct". */
 const char *net_algo_name(net_algo a);

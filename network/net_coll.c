@@ -21,29 +21,12 @@
 #include <math.h>
 #include <stdio.h>
 
-typedef enum phase_kind {
-    PH_RS = 0,  /* reduce-scatter: buf is the input */
-    PH_AG = 1,  /* all-gather: buf is the output */
-    PH_AR = 2,  /* all-reduce: buf in = out */
-    PH_A2A = 3, /* all-to-all: buf is each rank's send buffer */
-    PH_BARRIER = 4,
-} phase_kind;
-
-typedef struct phase {
-    net_vdim v;      /* dimension it runs on */
-    phase_kind kind; /* shape */
-    net_algo algo;   /* algorithm actually used (after fallbacks) */
-    double buf;      /* phase buffer N, bytes (see phase_kind) */
-    int reduce;      /* 1: pay the local reduction */
-} phase;
-
-#define MAX_PHASES (2 * NET_MAX_DIMS - 1)
-
-typedef struct plan {
-    phase ph[MAX_PHASES]; /* in execution order */
-    int n;                /* phases used */
-    int waves;            /* W for pipelining (1 for a barrier) */
-} plan;
+/* The plan's types live in net_int.h (net_sched.c runs the same plan as
+ * flows); the short names keep this file's formulas readable. */
+typedef net_phase_kind phase_kind;
+typedef net_phase phase;
+typedef net_plan plan;
+#define MAX_PHASES NET_MAX_PHASES
 
 /* Per-collective constants of the step formula. */
 typedef struct cost {
@@ -213,6 +196,47 @@ static double barrier_time(const phase *ph, const cost *c)
     return t;
 }
 
+/* ---- bidirectional ring (docs/NETWORK.md 4.2): half the buffer goes
+ * clockwise, half counter-clockwise, p-1 steps of N/(2p) each way.  On a
+ * SWITCH both halves leave through the member's one uplink (N/p on it);
+ * on RING and FC each direction has its own link. */
+
+static double ring2_time(const phase *ph, const cost *c)
+{
+    const net_vdim *v = &ph->v;
+    double p = v->p, half = ph->buf / (2 * p);
+    double m = v->kind == NET_SWITCH ? 2 * half : half;
+    int h = net_hops(v, 1);
+    double r = ph->reduce ? 2 * half : 0; /* both halves are reduced */
+    switch (ph->kind) {
+    case PH_RS: return (p - 1) * step(v, c, h, m, r);
+    case PH_AG: return (p - 1) * step(v, c, h, m, 0);
+    case PH_AR: return (p - 1) * (step(v, c, h, m, r) + step(v, c, h, m, 0));
+    case PH_A2A:
+    case PH_BARRIER: break; /* choose() sends these elsewhere */
+    }
+    LOOM_ASSERT(0);
+    return 0;
+}
+
+/* ---- staggered pairwise all-to-all (NETWORK.md 4.6): p-1 rounds; in
+ * round k member i sends its N/p for member i+k.  On a RING all members
+ * send k member steps the same way, so each link of that direction
+ * carries min(k, p-k) messages of the round. */
+
+static double stagger_time(const phase *ph, const cost *c)
+{
+    const net_vdim *v = &ph->v;
+    LOOM_ASSERT(ph->kind == PH_A2A);
+    double t = 0, piece = ph->buf / v->p;
+    for (int k = 1; k < v->p; k++) {
+        int x = k < v->p - k ? k : v->p - k;
+        double m = v->kind == NET_RING ? piece * x : piece;
+        t += step(v, c, net_hops(v, k), m, 0);
+    }
+    return t;
+}
+
 static double phase_time(const phase *ph, const cost *c)
 {
     if (ph->kind == PH_BARRIER)
@@ -222,10 +246,20 @@ static double phase_time(const phase *ph, const cost *c)
     case NET_ALGO_DIRECT: return direct_time(ph, c);
     case NET_ALGO_HD: return hd_time(ph, c);
     case NET_ALGO_DBT: return dbt_time(ph, c);
-    case NET_ALGOS: break;
+    case NET_XALGO_RING2: return ring2_time(ph, c);
+    case NET_XALGO_STAGGER: return stagger_time(ph, c);
+    default: break;
     }
     LOOM_ASSERT(0);
     return 0;
+}
+
+double net_phase_time(const net_model *m, const net_phase *ph, int waves)
+{
+    cost c = {.W = waves,
+              .delta = (double)m->sys.endpoint_delay,
+              .M = m->sys.local_mem_bw};
+    return phase_time(ph, &c);
 }
 
 /* ---- the plan: which phases, on which dims, with which algorithm */
@@ -233,7 +267,7 @@ static double phase_time(const phase *ph, const cost *c)
 static const char *dim_label(int dim, char *buf, size_t sz)
 {
     if (dim == NET_FLAT_DIM)
-        snprintf(buf, sz, "the flat dimension of an irregular group");
+        snprintf(buf, sz, "the flat dimension (all members as one)");
     else
         snprintf(buf, sz, "dimension %d", dim);
     return buf;
@@ -242,10 +276,10 @@ static const char *dim_label(int dim, char *buf, size_t sz)
 /* The algorithm a phase really runs: DBT exists only as a whole
  * all-reduce, HD on a non-power of two only as an all-reduce; both fall
  * back to ring otherwise, with one warning per model per (reason, dim). */
-static net_algo choose(net_model *m, const net_vdim *v, net_impl_op list,
-                       phase_kind kind, net_coll op, int warn)
+static int choose(net_model *m, const net_vdim *v, net_impl_op list,
+                  phase_kind kind, net_coll op, int forced, int warn)
 {
-    net_algo a = v->impl[list];
+    int a = forced >= 0 ? forced : (int)v->impl[list];
     char dl[64];
     if (kind == PH_BARRIER)
         return NET_ALGO_RING; /* unused: the barrier has one algorithm */
@@ -280,7 +314,53 @@ static net_algo choose(net_model *m, const net_vdim *v, net_impl_op list,
                           inner ? " for its lower phases" : "");
         return NET_ALGO_RING;
     }
+    if (a == NET_XALGO_RING2 && kind == PH_A2A) {
+        if (warn)
+            net_warn_once(m, NET_WARN_RING2_OP, v->dim,
+                          "the bidirectional ring on %s has no all-to-all "
+                          "form; ALL_TO_ALL uses ring there",
+                          dim_label(v->dim, dl, sizeof dl));
+        return NET_ALGO_RING;
+    }
+    if (a == NET_XALGO_STAGGER && kind != PH_A2A) {
+        if (warn)
+            net_warn_once(m, NET_WARN_STAGGER_OP, v->dim,
+                          "staggered is an all-to-all algorithm; %s uses "
+                          "ring on %s", net_coll_name(op),
+                          dim_label(v->dim, dl, sizeof dl));
+        return NET_ALGO_RING;
+    }
     return a;
+}
+
+/* The algorithm a whole-collective choice forces on every phase, or -1
+ * for the per-dimension lists.  NCCL plans the algorithm its tuner picks
+ * (Ring: ring; Tree: double binary tree); ops outside its table use the
+ * lists. */
+static int forced_algo(const net_model *m, const net_group *g, net_coll op,
+                       uint64_t bytes, int *flat)
+{
+    *flat = 1;
+    switch (m->sys.calgo) {
+    case NET_CALGO_RING: return NET_ALGO_RING;
+    case NET_CALGO_RING2: return NET_XALGO_RING2;
+    case NET_CALGO_DIRECT: return NET_ALGO_DIRECT;
+    case NET_CALGO_HD: return NET_ALGO_HD;
+    case NET_CALGO_DBT: return NET_ALGO_DBT;
+    case NET_CALGO_STAGGER: return NET_XALGO_STAGGER;
+    case NET_CALGO_HIER: *flat = 0; return NET_ALGO_RING;
+    case NET_CALGO_NCCL: {
+        net_nccl_pick pk;
+        if (net_nccl_choose(m, g, op, bytes, &pk) == 0)
+            return pk.algo == NET_NCCL_TREE ? NET_ALGO_DBT : NET_ALGO_RING;
+        *flat = 0;
+        return -1;
+    }
+    case NET_CALGO_LISTS:
+    case NET_CALGOS: break;
+    }
+    *flat = 0;
+    return -1;
 }
 
 static void add_phase(plan *pl, const net_vdim *v, phase_kind kind,
@@ -299,8 +379,14 @@ static void add_phase(plan *pl, const net_vdim *v, phase_kind kind,
  * irregular group has one, its flat dimension, used when the mask
  * selects any dimension it spans.  Returns the count. */
 static int used_dims(const net_model *m, const net_group *g, uint32_t mask,
-                     net_vdim *out)
+                     int flat, net_vdim *out)
 {
+    if (flat) { /* a flat whole-collective algorithm: all members as one */
+        if (!(g->span & mask))
+            return 0;
+        out[0] = g->all;
+        return 1;
+    }
     if (!g->regular) {
         if (!(g->span & mask))
             return 0;
@@ -314,11 +400,13 @@ static int used_dims(const net_model *m, const net_group *g, uint32_t mask,
     return q;
 }
 
-static void make_plan(net_model *m, const net_group *g, net_coll op,
-                      uint64_t bytes, uint32_t mask, int warn, plan *pl)
+void net_make_plan(net_model *m, const net_group *g, net_coll op,
+                   uint64_t bytes, uint32_t mask, int warn, plan *pl)
 {
     net_vdim u[NET_MAX_DIMS];
-    int q = used_dims(m, g, mask, u);
+    int flat;
+    int forced = forced_algo(m, g, op, bytes, &flat);
+    int q = used_dims(m, g, mask, flat, u);
     double N = (double)bytes;
     pl->n = 0;
     pl->waves = m->waves;
@@ -380,7 +468,7 @@ static void make_plan(net_model *m, const net_group *g, net_coll op,
     }
     for (int i = 0; i < pl->n; i++) {
         phase *ph = &pl->ph[i];
-        ph->algo = choose(m, &ph->v, list, ph->kind, op, warn);
+        ph->algo = choose(m, &ph->v, list, ph->kind, op, forced, warn);
     }
 }
 
@@ -389,8 +477,22 @@ sim_time net_coll_time(net_model *m, const net_group *g, net_coll op,
 {
     LOOM_ASSERT(g->m == m);
     LOOM_ASSERT((unsigned)op < NET_COLLS);
+    if (m->sys.model == NET_MODEL_FLOW)
+        return net_sched_coll_alone(m, g, op, bytes, dim_mask);
+    if (m->sys.calgo == NET_CALGO_NCCL) {
+        net_nccl_pick pk;
+        if (g->n > 1 && (g->span & dim_mask) &&
+            net_nccl_choose(m, g, op, bytes, &pk) == 0)
+            return net_round_ps(pk.time_us * 1e6);
+        /* outside NCCL's table: the per-dimension lists, said once */
+        if (g->n > 1 && (g->span & dim_mask) && op != NET_BARRIER)
+            net_warn_once(m, NET_WARN_NCCL_OP, 0,
+                          "NCCL's tuner has no model for %s; the NCCL mode "
+                          "times it with the system's implementation lists",
+                          net_coll_name(op));
+    }
     plan pl;
-    make_plan(m, g, op, bytes, dim_mask, 1, &pl);
+    net_make_plan(m, g, op, bytes, dim_mask, 1, &pl);
     if (pl.n == 0)
         return 0;
     cost c = {.W = pl.waves,
@@ -416,8 +518,16 @@ void net_coll_label(net_model *m, const net_group *g, net_coll op,
     if (sz == 0)
         return;
     plan pl;
-    make_plan(m, g, op, 0, dim_mask, 0, &pl);
     buf[0] = '\0';
+    if (m->sys.calgo == NET_CALGO_NCCL && m->sys.model == NET_MODEL_ANALYTICAL) {
+        net_nccl_pick pk;
+        if (g->n > 1 && (g->span & dim_mask) &&
+            net_nccl_choose(m, g, op, 1, &pk) == 0) {
+            snprintf(buf, sz, "nccl(size-dependent)");
+            return;
+        }
+    }
+    net_make_plan(m, g, op, 0, dim_mask, 0, &pl);
     if (pl.n == 0) {
         snprintf(buf, sz, "none");
         return;
@@ -433,7 +543,9 @@ void net_coll_label(net_model *m, const net_group *g, net_coll op,
             continue;
         seen |= bit;
         const char *name = ph->kind == PH_BARRIER ? "dissemination"
-                                                  : net_algo_name(ph->algo);
+                           : ph->algo == NET_XALGO_RING2 ? "ring2"
+                           : ph->algo == NET_XALGO_STAGGER ? "staggered"
+                           : net_algo_name((net_algo)ph->algo);
         char where[8];
         if (ph->v.dim == NET_FLAT_DIM)
             snprintf(where, sizeof where, "flat");

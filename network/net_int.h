@@ -1,7 +1,11 @@
 /*
  * net_int.h: private to network/: the layout of the model and of a group,
- * and the seams between net.c (topology, groups, point-to-point, names)
- * and net_coll.c (collective algorithms and their multi-dimension plan).
+ * and the seams between net.c (topology, groups, point-to-point, names),
+ * net_coll.c (collective algorithms, closed forms and their
+ * multi-dimension plan), net_graph.c (explicit graphs and routing),
+ * net_flow.c (max-min fair flows), net_sched.c (collectives as step
+ * schedules run as flows), net_nccl.c (NCCL's tuner) and net_topo.c
+ * (explicit-fabric files, describe).
  *
  * Nothing outside network/ includes this file.  Formulas and units are
  * written out in docs/MODEL.md; the code cites its sections.
@@ -16,11 +20,22 @@ typedef enum net_warn_reason {
     NET_WARN_HD_NONPOW2 = 0, /* halvingDoubling on p != 2^k, not an AR */
     NET_WARN_DBT_OP = 1,     /* doubleBinaryTree named for a non-AR op */
     NET_WARN_DBT_INNER = 2,  /* doubleBinaryTree on a lower AR phase */
-    NET_WARN_REASONS = 3,
+    NET_WARN_RING2_OP = 3,   /* bidirectional ring named for all-to-all */
+    NET_WARN_STAGGER_OP = 4, /* staggered named for a non-all-to-all op */
+    NET_WARN_NCCL_OP = 5,    /* NCCL mode: op not in NCCL's tuner */
+    NET_WARN_REASONS = 6,
 } net_warn_reason;
+
+/* Algorithms beyond ASTRA-sim's four, used by whole-collective choices
+ * (net_calgo); a phase's algo is a net_algo or one of these. */
+#define NET_XALGO_RING2 ((int)NET_ALGOS + 0)   /* bidirectional ring */
+#define NET_XALGO_STAGGER ((int)NET_ALGOS + 1) /* staggered pairwise A2A */
 
 /* Index used in warned[] for the flat dimension of an irregular group. */
 #define NET_FLAT_DIM NET_MAX_DIMS
+
+typedef struct net_graph net_graph;
+typedef struct nf nf;
 
 struct net_model {
     net_topo topo;                       /* copy of the caller's topology */
@@ -29,6 +44,13 @@ struct net_model {
     int stride[NET_MAX_DIMS];            /* prod of npus below dim d */
     int waves;                           /* W = ceil(splits/active_chunks) */
     uint32_t warned[NET_WARN_REASONS];   /* bit d: reason already printed */
+    int npn;                             /* NPUs per node (hierarchical, NCCL) */
+    net_graph *graph;                    /* explicit graph: flow model only */
+    nf *flow;                            /* flow state of the bound engine */
+    sim_engine *eng;                     /* engine bound by the async API */
+    uint64_t p2p_serial;                 /* messages started (ECMP input) */
+    void *cache;                         /* net_sched.c: results of
+                                            collectives run alone */
 };
 
 /* One dimension as a collective phase sees it: a real dimension of the
@@ -52,6 +74,10 @@ struct net_group {
     int p[NET_MAX_DIMS];         /* distinct coordinates per dim */
     int gap[NET_MAX_DIMS];       /* RING dims: see net.c group_gap() */
     net_vdim flat;               /* irregular groups: the one dimension */
+    net_vdim all;                /* every group: all members as one flat
+                                    dimension (flat whole-collective
+                                    algorithms); same rule as `flat` */
+    int *ranks;                  /* members, ascending (owned) */
 };
 
 /* Hop count of a transfer between members `j` member steps apart on v
@@ -68,5 +94,153 @@ void net_warn_once(net_model *m, net_warn_reason r, int dim,
 
 /* ps from a double, rounded once; aborts when it cannot fit sim_time. */
 sim_time net_round_ps(double ps);
+
+/* coord_d(r) */
+static inline int net_coord(const net_model *m, int r, int d)
+{
+    return (r / m->stride[d]) % m->topo.dims[d].npus;
+}
+
+/* ---- the plan (net_coll.c): phases of one collective -------------------- */
+
+typedef enum net_phase_kind {
+    PH_RS = 0,  /* reduce-scatter: buf is the input */
+    PH_AG = 1,  /* all-gather: buf is the output */
+    PH_AR = 2,  /* all-reduce: buf in = out */
+    PH_A2A = 3, /* all-to-all: buf is each rank's send buffer */
+    PH_BARRIER = 4,
+} net_phase_kind;
+
+typedef struct net_phase {
+    net_vdim v;          /* dimension it runs on */
+    net_phase_kind kind; /* shape */
+    int algo;            /* net_algo or NET_XALGO_*, after fallbacks */
+    double buf;          /* phase buffer N, bytes (see net_phase_kind) */
+    int reduce;          /* 1: pay the local reduction */
+} net_phase;
+
+#define NET_MAX_PHASES (2 * NET_MAX_DIMS - 1)
+
+typedef struct net_plan {
+    net_phase ph[NET_MAX_PHASES]; /* in execution order */
+    int n;                        /* phases used */
+    int waves;                    /* W for pipelining (1 for a barrier) */
+} net_plan;
+
+/* The phases of `op` on g restricted to dim_mask, honouring sys.calgo
+ * (flat algorithms make one phase on g->all); warn: print fallbacks.
+ * NET_CALGO_NCCL plans its chosen algorithm (Ring or Tree) flat. */
+void net_make_plan(net_model *m, const net_group *g, net_coll op,
+                   uint64_t bytes, uint32_t dim_mask, int warn, net_plan *pl);
+
+/* Member-step time of a phase's algorithm with no contention, ps: the
+ * closed form of docs/MODEL.md 5 (and NETWORK.md 4 for ring2/stagger). */
+double net_phase_time(const net_model *m, const net_phase *ph, int waves);
+
+/* ---- NCCL 2.20's tuner (net_nccl.c) ------------------------------------- */
+
+enum { NET_NCCL_TREE = 0, NET_NCCL_RING = 1 };
+enum { NET_NCCL_LL = 0, NET_NCCL_LL128 = 1, NET_NCCL_SIMPLE = 2 };
+
+typedef struct net_nccl_pick {
+    int algo;      /* NET_NCCL_TREE or NET_NCCL_RING */
+    int proto;     /* NET_NCCL_LL, _LL128, _SIMPLE */
+    double lat_us; /* latency term, us */
+    double bw;     /* algorithm bandwidth, GB/s (10^9 bytes/s) */
+    double time_us;/* lat + nbytes / (1000 bw) */
+    int nranks;    /* ranks, nodes and ppn it saw */
+    int nnodes;
+} net_nccl_pick;
+
+/* NCCL's automatic choice for op on g (0 when the op is in NCCL's tuning
+ * table: all-reduce, all-gather, reduce-scatter, broadcast, reduce), or -1
+ * when NCCL has no model for it (all-to-all, gather, scatter, barrier). */
+int net_nccl_choose(const net_model *m, const net_group *g, net_coll op,
+                    uint64_t bytes, net_nccl_pick *out);
+const char *net_nccl_algo_name(int a);
+const char *net_nccl_proto_name(int p);
+
+/* ---- explicit graph (net_graph.c) --------------------------------------- */
+
+/* Nodes 0..npus-1 are the NPUs (node r is rank r); switches follow.
+ * Links are directed; every cable is two links. */
+struct net_graph {
+    net_xkind kind;      /* what it was built from */
+    const net_topo *t;   /* the model's topology (not owned) */
+    int npus;            /* NPU nodes */
+    int nnodes;          /* NPUs + switches */
+    int nlinks;          /* directed links */
+    int *lsrc, *ldst;    /* per link: nodes */
+    double *lbw;         /* per link: bytes/s */
+    sim_time *llat;      /* per link: ps */
+    uint8_t *lcls;       /* per link: class (dimension, tier) for reports */
+    int ncls;            /* classes used */
+    char clsname[NET_MAX_DIMS + NET_X_CLASSES][32]; /* class names */
+    int max_hops;        /* longest route, links */
+    /* layout, per kind (net_graph.c) */
+    int base[NET_MAX_DIMS * 2 + 8]; /* first link id of each link group */
+    int nbase[8];                   /* first node id of each switch group */
+    int ring_k[NET_MAX_DIMS];       /* RING dims: links per rank (1 or 2) */
+    int up1, up2;                   /* fat tree: uplinks per leaf, per agg */
+    int *off, *adj;                 /* CSR of out-links (for BFS), built lazily */
+};
+
+net_graph *net_graph_build(const net_topo *t, loom_err *err);
+void net_graph_destroy(net_graph *g);
+/* Route from NPU src to NPU dst (src != dst) as link ids into out[] (room
+ * for g->max_hops); hash picks among equal-cost paths (ECMP).  Returns the
+ * number of links. */
+int net_graph_route(const net_graph *g, int src, int dst, uint64_t hash,
+                    uint32_t *out);
+void net_graph_node_name(const net_graph *g, int node, char *buf, size_t sz);
+/* Checks connectivity and routes; fails naming the file. */
+int net_graph_check(net_graph *g, loom_err *err);
+void net_graph_csr(net_graph *g);
+
+/* splitmix64: the ECMP hash of a flow */
+static inline uint64_t net_mix64(uint64_t x)
+{
+    x += 0x9e3779b97f4a7c15ULL;
+    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+    return x ^ (x >> 31);
+}
+
+/* ---- flows (net_flow.c) -------------------------------------------------- */
+
+/* Called once a flow's last byte has arrived (drain + path latency +
+ * extra delay).  a, b: the starter's words. */
+typedef void (*nf_cb)(sim_engine *eng, void *ctx, uint64_t a, uint64_t b);
+
+nf *nf_create(const net_graph *g);
+void nf_destroy(nf *f);
+/* Starts a flow of `bytes` from NPU src to NPU dst now; the completion
+ * comes `delay` ps after its last byte arrives.  ECMP picks its path from
+ * a hash of (src, dst, b).  src == dst or bytes == 0:
+ * no links, the callback runs after the path latency plus delay. */
+void nf_start(nf *f, sim_engine *eng, int src, int dst, uint64_t bytes,
+              sim_time delay, nf_cb cb, void *ctx, uint64_t a, uint64_t b);
+void nf_totals(const nf *f, net_flow_totals *out);
+int nf_top_links(const nf *f, const net_graph *g, net_link_stat *out, int n);
+/* Test hooks: current rate (bytes/s) of every flow in flight, in start
+ * order, and the links of each (for the fair-share checks). */
+size_t nf_in_flight(const nf *f);
+void nf_snapshot(const nf *f, double *rate, int *npath, uint32_t *links,
+                 size_t max_links);
+
+/* ---- collectives as flows (net_sched.c) ---------------------------------- */
+
+void net_sched_coll(net_model *m, sim_engine *eng, const net_group *g,
+                    net_coll op, uint64_t bytes, uint32_t dim_mask,
+                    net_done_fn done, void *ctx);
+/* net_coll_time() of the flow model: the collective alone on a fresh
+ * fabric, run on a private engine. */
+sim_time net_sched_coll_alone(net_model *m, const net_group *g, net_coll op,
+                              uint64_t bytes, uint32_t dim_mask);
+sim_time net_sched_p2p_alone(net_model *m, int src, int dst, uint64_t bytes);
+void net_sched_p2p(net_model *m, sim_engine *eng, int src, int dst,
+                   uint64_t bytes, net_done_fn done, void *ctx);
+/* Makes sure m->graph and m->flow exist and m is bound to eng. */
+void net_flow_bind(net_model *m, sim_engine *eng);
 
 #endif

@@ -1,0 +1,680 @@
+/*
+ * net_flow.c: the flow model's core.  Every transfer is a flow on a routed
+ * path of directed links; the flows in flight share each link's bandwidth
+ * max-min fairly (docs/NETWORK.md section 2).
+ *
+ * Invariants, between events:
+ *   - a live, draining flow appears exactly once in the flow list of every
+ *     link of its path, at the position its hop records (pos[h]);
+ *   - after a re-rate has run, the rates are the max-min fair allocation of
+ *     the flows in flight: no link is over its bandwidth, and every flow
+ *     crosses a saturated link on which no flow has a higher rate;
+ *   - a flow's pending completion event carries the flow's generation; a
+ *     rate change bumps the generation, so older events are ignored.
+ *
+ * Re-rating is incremental: an arrival or a departure marks the links of
+ * its path dirty, and one re-rate event per timestamp (queued at the same
+ * time, after the events already queued there) re-computes only the flows
+ * that can change, which are found from the dirty links outwards:
+ *
+ *   1. Only a component can change: the flows that share a link with a
+ *      changed flow, the flows that share a link with those, and so on.
+ *      Max-min allocations of different components do not interact.
+ *   2. Inside it, only flows at or above a threshold theta can change,
+ *      where theta is the smallest rate among the departed flows and a
+ *      lower bound on the rate of each arrived flow (its smallest equal
+ *      share cap_l / n_l over its links: a max-min rate is at least that,
+ *      since a flow is bottlenecked where it has the largest rate).  Proof:
+ *      progressive filling of the old and the new set of flows is
+ *      identical at every level below theta, because every link of a
+ *      departed or arrived flow saturates at or above that flow's rate, in
+ *      the system that has the flow, and later in the one that has not;
+ *      so the flows fixed below theta are fixed at the same rates.
+ *
+ * So the re-rate walks from the dirty links through the flows whose rate
+ * is >= theta (and new flows) only; every link it reaches is scanned once,
+ * its slower flows counted as fixed consumption.  When the fastest flows
+ * finish (the common case: equal messages at equal rates), nothing else
+ * is touched.  Then progressive filling on those flows: repeatedly the
+ * link with the smallest fair share (unallocated bandwidth / unfixed
+ * flows) fixes its unfixed flows at that share.  Shares only grow as flows
+ * are fixed, so a lazy min-heap (a popped entry whose share has grown is
+ * pushed back) finds each bottleneck.  Cost: O((F*H + L) log L + S) per
+ * re-rate for F flows of H hops on L links re-rated, S the flows on the
+ * links scanned.  test_flow.c checks the result against a slow global
+ * max-min after every event of random workloads.
+ *
+ * Bytes: a flow's remaining bytes are a double, settled to the current
+ * time whenever its rate changes; its completion is at now + remaining /
+ * rate, rounded to the nearest ps.  What is counted (bytes per link, sent,
+ * delivered) are the flows' integer sizes, so delivered == sent exactly.
+ * A completed flow's last byte reaches the destination after its path
+ * latency (plus the caller's delay): the link is occupied while the flow
+ * drains, the latency is added once (cut-through).
+ */
+#include "net_int.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct nf_link {
+    uint32_t *fl;        /* flows draining through it now */
+    double *fr;          /* their rates (copies; 0 until first rated), so
+                            a scan reads one array, not every flow */
+    uint32_t n, cap;     /* entries, capacity of fl */
+    uint32_t stamp;      /* component mark of the current re-rate */
+    uint32_t nun;        /* water-filling: flows not yet fixed */
+    double rem;          /* water-filling: bandwidth not yet allocated */
+    uint64_t bytes;      /* bytes of drained flows that crossed it */
+    sim_time busy;       /* time with >= 1 flow, closed intervals */
+    sim_time busy_since; /* start of the open busy interval */
+    sim_time sat;        /* time fully allocated, closed intervals */
+    sim_time sat_since;  /* start of the open saturated interval */
+    uint32_t peak;       /* most flows at once */
+    double ub;           /* >= the largest rate of its flows */
+    double mxi;          /* re-rate scratch: largest rate not re-rated */
+    uint8_t saturated;   /* 1: all of its bandwidth is allocated */
+    uint8_t dirty;       /* 1: in nf.dirty */
+} nf_link;
+
+typedef struct nf_flow {
+    uint32_t *hop;     /* npath link ids, then npath positions (owned) */
+    uint32_t npath;    /* links; 0 while not draining */
+    uint32_t gen;      /* bumped on every rate change and at the end */
+    uint32_t stamp;    /* component mark */
+    uint32_t fixed;    /* stamp of the re-rate that fixed its new rate */
+    uint32_t next;     /* free-list link */
+    uint8_t live;      /* slot in use (draining or in its tail) */
+    uint8_t fresh;     /* arrived, not yet rated */
+    double rem;        /* bytes left at `last` */
+    double rate;       /* bytes/s, 0 before the first re-rate */
+    double newrate;    /* water-filling result */
+    sim_time last;     /* when rem was settled */
+    uint64_t bytes;    /* size */
+    sim_time tail;     /* path latency + caller's delay, ps */
+    nf_cb cb;          /* the starter's callback */
+    void *ctx;         /* its context */
+    uint64_t a, b;     /* its words */
+} nf_flow;
+
+struct nf {
+    const net_graph *g;   /* links' bandwidth and latency */
+    sim_engine *eng;      /* the engine it runs on (first start binds) */
+    nf_link *l;           /* g->nlinks entries */
+    nf_flow *f;           /* flow slots */
+    uint32_t nf, capf;    /* slots used, allocated */
+    uint32_t free;        /* first free slot, UINT32_MAX if none */
+    size_t live;          /* flows draining */
+    uint32_t *dirty;      /* links changed since the last re-rate */
+    size_t ndirty, capdirty;
+    int pending;          /* a re-rate event is queued */
+    uint32_t stamp;       /* re-rate counter */
+    uint32_t *cl, *cf;    /* component links, flows (scratch) */
+    size_t capcf;         /* capacity of cf (cl has nlinks) */
+    double *hk;           /* heap keys */
+    uint32_t *hv;         /* heap values (links) */
+    size_t hn, hcap;      /* heap entries, capacity */
+    uint32_t *route;      /* scratch route of g->max_hops */
+    uint32_t *fresh;      /* flows arrived since the last re-rate */
+    size_t nfresh, capfresh;
+    double theta;         /* smallest departed rate since the last re-rate */
+    net_flow_totals tot;  /* counters */
+};
+
+/* Event payloads: each carries the nf it belongs to. */
+typedef struct ev_flow {
+    nf *f;        /* owner */
+    uint32_t id;  /* flow slot */
+    uint32_t gen; /* generation when scheduled */
+} ev_flow;
+
+typedef struct ev_rerate {
+    nf *f; /* owner */
+} ev_rerate;
+
+_Static_assert(sizeof(ev_flow) <= NET_EV_PAYLOAD_MAX, "payload too big");
+
+nf *nf_create(const net_graph *g)
+{
+    nf *f = loom_xcalloc(1, sizeof *f);
+    f->g = g;
+    f->l = loom_xcalloc((size_t)g->nlinks, sizeof *f->l);
+    f->cl = loom_xmalloc(((size_t)g->nlinks + 1) * sizeof *f->cl);
+    f->route = loom_xmalloc(((size_t)g->max_hops + 1) * sizeof *f->route);
+    f->free = UINT32_MAX;
+    f->theta = INFINITY;
+    return f;
+}
+
+void nf_destroy(nf *f)
+{
+    if (f == NULL)
+        return;
+    for (int i = 0; i < f->g->nlinks; i++) {
+        free(f->l[i].fl);
+        free(f->l[i].fr);
+    }
+    for (uint32_t i = 0; i < f->nf; i++)
+        free(f->f[i].hop);
+    free(f->l);
+    free(f->f);
+    free(f->dirty);
+    free(f->cl);
+    free(f->cf);
+    free(f->hk);
+    free(f->hv);
+    free(f->route);
+    free(f->fresh);
+    free(f);
+}
+
+/* ---- heap of (share, link), smallest share first ----------------------- */
+
+static void hpush(nf *f, double k, uint32_t v)
+{
+    if (f->hn == f->hcap) {
+        f->hcap = f->hcap ? 2 * f->hcap : 1024;
+        f->hk = loom_xrealloc(f->hk, f->hcap * sizeof *f->hk);
+        f->hv = loom_xrealloc(f->hv, f->hcap * sizeof *f->hv);
+    }
+    size_t i = f->hn++;
+    while (i > 0) {
+        size_t p = (i - 1) / 2;
+        if (f->hk[p] < k || (f->hk[p] == k && f->hv[p] <= v))
+            break;
+        f->hk[i] = f->hk[p];
+        f->hv[i] = f->hv[p];
+        i = p;
+    }
+    f->hk[i] = k;
+    f->hv[i] = v;
+}
+
+static void hpop(nf *f, double *k, uint32_t *v)
+{
+    *k = f->hk[0];
+    *v = f->hv[0];
+    double lk = f->hk[--f->hn];
+    uint32_t lv = f->hv[f->hn];
+    size_t i = 0, n = f->hn;
+    for (;;) {
+        size_t c = 2 * i + 1;
+        if (c >= n)
+            break;
+        if (c + 1 < n && (f->hk[c + 1] < f->hk[c] ||
+                          (f->hk[c + 1] == f->hk[c] && f->hv[c + 1] < f->hv[c])))
+            c++;
+        if (lk < f->hk[c] || (lk == f->hk[c] && lv <= f->hv[c]))
+            break;
+        f->hk[i] = f->hk[c];
+        f->hv[i] = f->hv[c];
+        i = c;
+    }
+    f->hk[i] = lk;
+    f->hv[i] = lv;
+}
+
+/* ---- bookkeeping -------------------------------------------------------- */
+
+static void mark_dirty(nf *f, uint32_t li)
+{
+    nf_link *l = &f->l[li];
+    if (l->dirty)
+        return;
+    l->dirty = 1;
+    if (f->ndirty == f->capdirty) {
+        f->capdirty = f->capdirty ? 2 * f->capdirty : 256;
+        f->dirty = loom_xrealloc(f->dirty, f->capdirty * sizeof *f->dirty);
+    }
+    f->dirty[f->ndirty++] = li;
+}
+
+static void on_rerate(sim_engine *eng, void *payload, void *engine_ctx);
+
+static void want_rerate(nf *f, sim_engine *eng)
+{
+    if (f->pending)
+        return;
+    f->pending = 1;
+    ev_rerate *e = sim_schedule(eng, sim_now(eng), on_rerate);
+    e->f = f;
+}
+
+static uint32_t slot_alloc(nf *f)
+{
+    uint32_t id;
+    if (f->free != UINT32_MAX) {
+        id = f->free;
+        f->free = f->f[id].next;
+    } else {
+        if (f->nf == f->capf) {
+            f->capf = f->capf ? 2 * f->capf : 1024;
+            f->f = loom_xrealloc(f->f, (size_t)f->capf * sizeof *f->f);
+        }
+        id = f->nf++;
+        memset(&f->f[id], 0, sizeof f->f[id]);
+    }
+    nf_flow *fl = &f->f[id];
+    uint32_t gen = fl->gen;
+    memset(fl, 0, sizeof *fl);
+    fl->gen = gen + 1;
+    fl->live = 1;
+    return id;
+}
+
+static void slot_free(nf *f, uint32_t id)
+{
+    nf_flow *fl = &f->f[id];
+    free(fl->hop);
+    fl->hop = NULL;
+    fl->npath = 0;
+    fl->live = 0;
+    fl->gen++;
+    fl->next = f->free;
+    f->free = id;
+}
+
+static void on_complete(sim_engine *eng, void *payload, void *engine_ctx);
+static void on_deliver(sim_engine *eng, void *payload, void *engine_ctx);
+
+static void deliver(nf *f, sim_engine *eng, uint32_t id)
+{
+    nf_flow *fl = &f->f[id];
+    nf_cb cb = fl->cb;
+    void *ctx = fl->ctx;
+    uint64_t a = fl->a, b = fl->b;
+    f->tot.bytes_delivered += fl->bytes;
+    slot_free(f, id);
+    cb(eng, ctx, a, b);
+}
+
+static void schedule_tail(nf *f, sim_engine *eng, uint32_t id)
+{
+    nf_flow *fl = &f->f[id];
+    sim_time now = sim_now(eng);
+    LOOM_ASSERT(fl->tail >= 0 && fl->tail <= SIM_TIME_MAX - now);
+    ev_flow *e = sim_schedule(eng, now + fl->tail, on_deliver);
+    e->f = f;
+    e->id = id;
+    e->gen = fl->gen;
+}
+
+void nf_start(nf *f, sim_engine *eng, int src, int dst, uint64_t bytes,
+              sim_time delay, nf_cb cb, void *ctx, uint64_t a, uint64_t b)
+{
+    const net_graph *g = f->g;
+    LOOM_ASSERT(src >= 0 && src < g->npus && dst >= 0 && dst < g->npus);
+    LOOM_ASSERT(delay >= 0 && cb != NULL);
+    if (f->eng == NULL)
+        f->eng = eng;
+    LOOM_ASSERT(f->eng == eng);
+    sim_time now = sim_now(eng);
+    f->tot.flows++;
+    f->tot.bytes_sent += bytes;
+    uint32_t id = slot_alloc(f);
+    nf_flow *fl = &f->f[id];
+    fl->bytes = bytes;
+    fl->cb = cb;
+    fl->ctx = ctx;
+    fl->a = a;
+    fl->b = b;
+    fl->tail = delay;
+    if (src == dst) { /* nothing crosses a link */
+        schedule_tail(f, eng, id);
+        return;
+    }
+    /* ECMP: a hash of the endpoints and the starter's second word (a
+     * collective's phase and step, a message's number), never of timing,
+     * so paths do not move when a rate changes in its last bit */
+    uint64_t h = net_mix64(((uint64_t)(uint32_t)src << 32 | (uint32_t)dst) ^
+                           net_mix64(b));
+    int np = net_graph_route(g, src, dst, h, f->route);
+    LOOM_ASSERT(np >= 1 && np <= g->max_hops);
+    sim_time lat = 0;
+    for (int i = 0; i < np; i++)
+        lat += g->llat[f->route[i]];
+    fl->tail = delay + lat;
+    if (bytes == 0) { /* a pure latency message */
+        schedule_tail(f, eng, id);
+        return;
+    }
+    fl->hop = loom_xmalloc(2 * (size_t)np * sizeof *fl->hop);
+    fl->npath = (uint32_t)np;
+    fl->rem = (double)bytes;
+    fl->last = now;
+    for (int i = 0; i < np; i++) {
+        uint32_t li = f->route[i];
+        nf_link *l = &f->l[li];
+        if (l->n == l->cap) {
+            l->cap = l->cap ? 2 * l->cap : 4;
+            l->fl = loom_xrealloc(l->fl, l->cap * sizeof *l->fl);
+            l->fr = loom_xrealloc(l->fr, l->cap * sizeof *l->fr);
+        }
+        fl->hop[i] = li;
+        fl->hop[np + i] = l->n;
+        l->fr[l->n] = 0;
+        l->fl[l->n++] = id;
+        if (l->n == 1)
+            l->busy_since = now;
+        if (l->n > l->peak)
+            l->peak = l->n;
+        l->ub = INFINITY; /* scan it at the next re-rate */
+        mark_dirty(f, li);
+    }
+    fl->fresh = 1;
+    if (f->nfresh == f->capfresh) {
+        f->capfresh = f->capfresh ? 2 * f->capfresh : 256;
+        f->fresh = loom_xrealloc(f->fresh, f->capfresh * sizeof *f->fresh);
+    }
+    f->fresh[f->nfresh++] = id;
+    f->live++;
+    if (f->live > f->tot.peak_flows)
+        f->tot.peak_flows = f->live;
+    want_rerate(f, eng);
+}
+
+/* Takes a drained flow off its links. */
+static void unlink_flow(nf *f, uint32_t id, sim_time now)
+{
+    nf_flow *fl = &f->f[id];
+    uint32_t np = fl->npath;
+    for (uint32_t i = 0; i < np; i++) {
+        uint32_t li = fl->hop[i], pos = fl->hop[np + i];
+        nf_link *l = &f->l[li];
+        LOOM_ASSERT(pos < l->n && l->fl[pos] == id);
+        uint32_t last = l->fl[--l->n];
+        if (last != id) { /* move the last flow into the hole */
+            l->fl[pos] = last;
+            l->fr[pos] = l->fr[l->n];
+            nf_flow *mv = &f->f[last];
+            uint32_t k = 0;
+            while (mv->hop[k] != li)
+                k++;
+            mv->hop[mv->npath + k] = pos;
+        }
+        l->bytes += fl->bytes;
+        if (l->n == 0)
+            l->busy += now - l->busy_since;
+        mark_dirty(f, li);
+    }
+    f->live--;
+}
+
+static void on_complete(sim_engine *eng, void *payload, void *engine_ctx)
+{
+    (void)engine_ctx;
+    ev_flow *e = payload;
+    nf *f = e->f;
+    nf_flow *fl = &f->f[e->id];
+    if (!fl->live || fl->gen != e->gen || fl->npath == 0)
+        return; /* re-rated since: a newer event stands for it */
+    sim_time now = sim_now(eng);
+    if (fl->rate < f->theta)
+        f->theta = fl->rate;
+    unlink_flow(f, e->id, now);
+    fl->npath = 0; /* drained: its tail (latency) is all that is left */
+    fl->rem = 0;
+    fl->rate = 0;
+    fl->gen++;
+    want_rerate(f, eng);
+    if (fl->tail == 0)
+        deliver(f, eng, e->id);
+    else
+        schedule_tail(f, eng, e->id);
+}
+
+static void on_deliver(sim_engine *eng, void *payload, void *engine_ctx)
+{
+    (void)engine_ctx;
+    ev_flow *e = payload;
+    nf *f = e->f;
+    LOOM_ASSERT(f->f[e->id].live && f->f[e->id].gen == e->gen);
+    deliver(f, eng, e->id);
+}
+
+/* ---- re-rating ---------------------------------------------------------- */
+
+static void push_cf(nf *f, size_t *ncf, uint32_t id)
+{
+    if (*ncf == f->capcf) {
+        f->capcf = f->capcf ? 2 * f->capcf : 1024;
+        f->cf = loom_xrealloc(f->cf, f->capcf * sizeof *f->cf);
+    }
+    f->cf[(*ncf)++] = id;
+}
+
+static void rerate(nf *f, sim_engine *eng)
+{
+    const net_graph *g = f->g;
+    sim_time now = sim_now(eng);
+    uint32_t st = ++f->stamp;
+    LOOM_ASSERT(st != 0);
+    size_t ncl = 0, ncf = 0;
+
+    /* 0. theta: the smallest departed rate, and for each arrival the
+     * smallest equal share over its links (a lower bound on its rate) */
+    double theta = f->theta;
+    for (size_t i = 0; i < f->nfresh; i++) {
+        nf_flow *fl = &f->f[f->fresh[i]];
+        if (!fl->live || !fl->fresh)
+            continue;
+        for (uint32_t h = 0; h < fl->npath; h++) {
+            uint32_t li = fl->hop[h];
+            double eq = g->lbw[li] / f->l[li].n;
+            if (eq < theta)
+                theta = eq;
+        }
+    }
+    f->nfresh = 0;
+    f->theta = INFINITY;
+    /* rates at one level differ in their last bits (different sums of
+     * shares); a lower theta is always safe, it only re-rates more flows */
+    theta *= 1 - 1e-9;
+
+    /* 1. from the dirty links outwards, through flows at >= theta and new
+     * flows; each link reached is scanned once: its other flows are fixed
+     * consumption */
+    for (size_t i = 0; i < f->ndirty; i++) {
+        uint32_t li = f->dirty[i];
+        nf_link *l = &f->l[li];
+        l->dirty = 0;
+        if (l->stamp != st) {
+            l->stamp = st;
+            f->cl[ncl++] = li;
+        }
+    }
+    f->ndirty = 0;
+    for (size_t i = 0; i < ncl; i++) {
+        uint32_t li = f->cl[i];
+        nf_link *l = &f->l[li];
+        double fixed = 0, mx = 0;
+        uint32_t nact = 0;
+        const double *fr = l->fr;
+        for (uint32_t k = 0; k < l->n; k++) {
+            double r = fr[k];
+            if (r > 0 && r < theta) { /* the common case: fixed, untouched */
+                fixed += r;
+                if (r > mx)
+                    mx = r;
+                continue;
+            }
+            uint32_t id = l->fl[k];
+            nf_flow *fl = &f->f[id];
+            if (fl->stamp == st) {
+                nact++;
+                continue;
+            }
+            fl->stamp = st;
+            nact++;
+            push_cf(f, &ncf, id);
+            for (uint32_t h = 0; h < fl->npath; h++) {
+                nf_link *l2 = &f->l[fl->hop[h]];
+                if (l2->stamp != st) {
+                    l2->stamp = st;
+                    f->cl[ncl++] = fl->hop[h];
+                }
+            }
+        }
+        l->rem = g->lbw[li] - fixed;
+        l->nun = nact;
+        l->mxi = mx;
+    }
+
+    /* 2. progressive filling of those flows */
+    f->hn = 0;
+    for (size_t i = 0; i < ncl; i++) {
+        nf_link *l = &f->l[f->cl[i]];
+        if (l->nun > 0)
+            hpush(f, fmax(l->rem, 0) / l->nun, f->cl[i]);
+    }
+    while (f->hn > 0) {
+        double key;
+        uint32_t li;
+        hpop(f, &key, &li);
+        nf_link *l = &f->l[li];
+        if (l->nun == 0)
+            continue;
+        double share = fmax(l->rem, 0) / l->nun;
+        if (share > key) { /* grew since it was pushed */
+            hpush(f, share, li);
+            continue;
+        }
+        for (uint32_t k = 0; k < l->n; k++) {
+            if (l->fr[k] > 0 && l->fr[k] < theta)
+                continue; /* not re-rated */
+            nf_flow *fl = &f->f[l->fl[k]];
+            if (fl->stamp != st || fl->fixed == st)
+                continue;
+            fl->fixed = st;
+            fl->newrate = share;
+            for (uint32_t h = 0; h < fl->npath; h++) {
+                nf_link *l2 = &f->l[fl->hop[h]];
+                l2->rem -= share;
+                l2->nun--;
+            }
+        }
+    }
+
+    /* 3. new rates: settle, reschedule the flows whose rate changed */
+    for (size_t i = 0; i < ncf; i++) {
+        uint32_t id = f->cf[i];
+        nf_flow *fl = &f->f[id];
+        LOOM_ASSERT(fl->fixed == st && fl->newrate > 0);
+        fl->fresh = 0;
+        for (uint32_t h = 0; h < fl->npath; h++) {
+            nf_link *l2 = &f->l[fl->hop[h]];
+            if (fl->newrate > l2->mxi)
+                l2->mxi = fl->newrate;
+        }
+        if (fl->newrate == fl->rate)
+            continue;
+        for (uint32_t h = 0; h < fl->npath; h++) /* the links' copies */
+            f->l[fl->hop[h]].fr[fl->hop[fl->npath + h]] = fl->newrate;
+        fl->rem -= fl->rate * (double)(now - fl->last) * 1e-12;
+        fl->last = now;
+        fl->rate = fl->newrate;
+        fl->gen++;
+        double dt = fl->rem > 0 ? fl->rem / fl->rate * 1e12 : 0;
+        LOOM_ASSERT(dt < 9.2e18 && (double)(SIM_TIME_MAX - now) > dt);
+        ev_flow *e = sim_schedule(eng, now + (sim_time)llround(dt), on_complete);
+        e->f = f;
+        e->id = id;
+        e->gen = fl->gen;
+    }
+
+    /* 4. the links scanned: their largest rate, their saturation */
+    for (size_t i = 0; i < ncl; i++) {
+        uint32_t li = f->cl[i];
+        nf_link *l = &f->l[li];
+        l->ub = l->mxi;
+        int sat = l->n > 0 && l->rem <= g->lbw[li] * 1e-9;
+        if (sat && !l->saturated)
+            l->sat_since = now;
+        else if (!sat && l->saturated)
+            l->sat += now - l->sat_since;
+        l->saturated = (uint8_t)sat;
+    }
+    f->tot.rerates++;
+    f->tot.rerated_flows += ncf;
+}
+
+static void on_rerate(sim_engine *eng, void *payload, void *engine_ctx)
+{
+    (void)engine_ctx;
+    nf *f = ((ev_rerate *)payload)->f;
+    f->pending = 0;
+    rerate(f, eng);
+}
+
+/* ---- statistics ----------------------------------------------------------- */
+
+void nf_totals(const nf *f, net_flow_totals *out)
+{
+    *out = f->tot;
+    out->links = f->g->nlinks;
+}
+
+static int cmp_stat(const void *pa, const void *pb)
+{
+    const net_link_stat *a = pa, *b = pb;
+    if (a->saturated != b->saturated)
+        return a->saturated > b->saturated ? -1 : 1;
+    if (a->busy != b->busy)
+        return a->busy > b->busy ? -1 : 1;
+    if (a->bytes != b->bytes)
+        return a->bytes > b->bytes ? -1 : 1;
+    return (a->link > b->link) - (a->link < b->link);
+}
+
+int nf_top_links(const nf *f, const net_graph *g, net_link_stat *out, int n)
+{
+    sim_time now = f->eng ? sim_now(f->eng) : 0;
+    net_link_stat *all = loom_xmalloc((size_t)g->nlinks * sizeof *all);
+    int k = 0;
+    for (int i = 0; i < g->nlinks; i++) {
+        const nf_link *l = &f->l[i];
+        sim_time busy = l->busy + (l->n > 0 ? now - l->busy_since : 0);
+        sim_time sat = l->sat + (l->saturated ? now - l->sat_since : 0);
+        if (busy == 0 && l->bytes == 0)
+            continue;
+        net_link_stat *s = &all[k++];
+        memset(s, 0, sizeof *s);
+        s->link = i;
+        s->bw = g->lbw[i];
+        s->bytes = l->bytes;
+        s->busy = busy;
+        s->saturated = sat;
+        s->peak_flows = l->peak;
+    }
+    qsort(all, (size_t)k, sizeof *all, cmp_stat);
+    if (k > n)
+        k = n;
+    for (int i = 0; i < k; i++) {
+        char a[28], b[28];
+        out[i] = all[i];
+        net_graph_node_name(g, g->lsrc[all[i].link], a, sizeof a);
+        net_graph_node_name(g, g->ldst[all[i].link], b, sizeof b);
+        snprintf(out[i].name, sizeof out[i].name, "%s->%s", a, b);
+    }
+    free(all);
+    return k;
+}
+
+size_t nf_in_flight(const nf *f) { return f->live; }
+
+void nf_snapshot(const nf *f, double *rate, int *npath, uint32_t *links,
+                 size_t max_links)
+{
+    size_t k = 0, used = 0;
+    for (uint32_t i = 0; i < f->nf; i++) {
+        const nf_flow *fl = &f->f[i];
+        if (!fl->live || fl->npath == 0)
+            continue;
+        rate[k] = fl->rate;
+        npath[k] = (int)fl->npath;
+        for (uint32_t h = 0; h < fl->npath && used < max_links; h++)
+            links[used++] = fl->hop[h];
+        k++;
+    }
+}

@@ -1,0 +1,780 @@
+/*
+ * net_sched.c: collectives as step schedules, run as flows (the flow
+ * model's side of net_coll_start; docs/NETWORK.md section 4).
+ *
+ * A collective runs the plan net_make_plan() makes for the analytical
+ * model (the same phases, dimensions, algorithms and fallbacks), so the
+ * two models differ only in how transfers are timed.  Each phase is cut
+ * into W waves of buf/W bytes (W = ceil(splits / active-chunks)); a wave
+ * is the phase's algorithm, a fixed sequence of steps.  In a step a member
+ * sends some bytes to some peers (one flow each) and expects some
+ * receives; the step ends when its sends have been delivered and its
+ * receives have arrived, then the member waits the endpoint delay (if the
+ * step moved anything) and its local reduction (3r/M for r reduced bytes)
+ * and starts its next step.  Members advance independently: a step waits
+ * only for the transfers it names, so a late member delays exactly those
+ * who need its data.  Phase k's wave w starts at a member once that member
+ * has finished phase k-1's wave w and its own wave w-1 (chunks pipeline
+ * through the phases).  The collective is done when every member is.
+ *
+ * Positions: a phase on dimension d runs inside each line of members that
+ * differ only in coordinate d, position = rank of that coordinate among
+ * the group's; a flat phase (irregular group, flat algorithm) runs over all
+ * members, position = member index.
+ *
+ * A receive that arrives before its member reached that step is kept in
+ * the member's inbox, keyed by (phase, step), until it does.
+ */
+#include "net_int.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct xs_phase {
+    net_phase ph;     /* from the plan */
+    int p;            /* members per line */
+    int steps;        /* steps per wave */
+    int dim;          /* topology dimension or NET_FLAT_DIM */
+    int stride;       /* stride of dim */
+    int *coords;      /* dim phases: the group's coordinates, ascending */
+    int *pos_of;      /* dim phases: coordinate -> position, -1 if absent */
+    uint64_t buf;     /* phase buffer, bytes (rounded) */
+    int D;            /* DBT: depth of the deeper tree */
+    int *tpar[2];     /* DBT: parent position per tree, -1 at the root */
+    int *tdep[2];     /* DBT: depth per tree */
+    int *tch[2];      /* DBT: two children per position, -1 if none */
+} xs_phase;
+
+typedef struct xs_inbox {
+    int ph;    /* phase */
+    int64_t g; /* step index within the phase (wave * steps + step) */
+    int cnt;   /* receives arrived early */
+} xs_inbox;
+
+typedef struct xs_member {
+    xs_inbox *in; /* early receives */
+    int nin, cap; /* entries, capacity */
+} xs_member;
+
+typedef struct xs_inst {
+    net_model *m;
+    nf *fl;           /* flows run here */
+    sim_engine *eng;
+    int n;            /* members */
+    int *ranks;       /* members' ranks, ascending (owned) */
+    int nph;          /* phases */
+    xs_phase ph[NET_MAX_PHASES];
+    int W;            /* waves */
+    int64_t *cur;     /* n * nph: current (or next) step index */
+    int *pend;        /* n * nph: transfers outstanding; -1: not running */
+    double *red;      /* n * nph: bytes reduced after the current step */
+    uint8_t *comm;    /* n * nph: the current step moves data */
+    xs_member *mb;    /* n */
+    int left;         /* members not finished */
+    int *sp;          /* scratch: peers of a step (positions) */
+    uint64_t *sb;     /* scratch: bytes per peer */
+    net_done_fn done; /* caller's */
+    void *ctx;
+} xs_inst;
+
+typedef struct ev_step {
+    xs_inst *in;
+    uint32_t mbr; /* member */
+    uint32_t k;   /* phase */
+} ev_step;
+
+typedef struct ev_done {
+    net_done_fn done;
+    void *ctx;
+} ev_done;
+
+_Static_assert(sizeof(ev_step) <= NET_EV_PAYLOAD_MAX, "payload too big");
+
+/* The k-th of p nearly equal pieces of T bytes; the pieces sum to T. */
+static uint64_t piece(uint64_t T, uint64_t p, uint64_t k)
+{
+    unsigned __int128 a = (unsigned __int128)T * (k + 1) / p;
+    unsigned __int128 b = (unsigned __int128)T * k / p;
+    return (uint64_t)(a - b);
+}
+
+static int ilog2i(int p)
+{
+    int k = 0;
+    while (p >>= 1)
+        k++;
+    return k;
+}
+
+static int ceil_log2(int p)
+{
+    int k = 0;
+    while ((1 << k) < p)
+        k++;
+    return k;
+}
+
+/* ---- double binary tree (NCCL's construction, restated) ---------------- */
+
+/* In-order binary tree over 0..n-1: a rank's parent and children follow
+ * from its lowest set bit; rank 0 is the root with one child. */
+static void btree(int n, int r, int *up, int *d0, int *d1)
+{
+    int bit;
+    for (bit = 1; bit < n; bit <<= 1)
+        if (bit & r)
+            break;
+    if (r == 0) {
+        *up = -1;
+        *d0 = -1;
+        *d1 = n > 1 ? bit >> 1 : -1;
+        return;
+    }
+    int u = (r ^ bit) | (bit << 1);
+    if (u >= n)
+        u = r ^ bit;
+    *up = u;
+    int low = bit >> 1;
+    *d0 = low == 0 ? -1 : r - low;
+    int x = low == 0 ? -1 : r + low;
+    while (low > 0 && x >= n) {
+        low >>= 1;
+        x = low == 0 ? -1 : r + low;
+    }
+    *d1 = x;
+}
+
+/* The second tree: mirrored (n even) or shifted by one (n odd), so that
+ * a leaf of one tree is an inner node of the other. */
+static int t2_map(int n, int r) { return n % 2 == 0 ? n - 1 - r : (r + n - 1) % n; }
+static int t2_unmap(int n, int r) { return n % 2 == 0 ? n - 1 - r : (r + 1) % n; }
+
+static void build_dbt(xs_phase *P)
+{
+    int p = P->p;
+    for (int t = 0; t < 2; t++) {
+        P->tpar[t] = loom_xmalloc((size_t)p * sizeof(int));
+        P->tdep[t] = loom_xmalloc((size_t)p * sizeof(int));
+        P->tch[t] = loom_xmalloc(2 * (size_t)p * sizeof(int));
+        for (int i = 0; i < p; i++) {
+            int r = t == 0 ? i : t2_map(p, i), u, a, b;
+            btree(p, r, &u, &a, &b);
+            if (t == 1) {
+                u = u < 0 ? -1 : t2_unmap(p, u);
+                a = a < 0 ? -1 : t2_unmap(p, a);
+                b = b < 0 ? -1 : t2_unmap(p, b);
+            }
+            P->tpar[t][i] = u;
+            P->tch[t][2 * i] = a;
+            P->tch[t][2 * i + 1] = b;
+        }
+        P->D = 0;
+    }
+    for (int t = 0; t < 2; t++)
+        for (int i = 0; i < p; i++) {
+            int d = 0;
+            for (int x = i; P->tpar[t][x] >= 0; x = P->tpar[t][x])
+                d++;
+            P->tdep[t][i] = d;
+        }
+    for (int t = 0; t < 2; t++)
+        for (int i = 0; i < p; i++)
+            if (P->tdep[t][i] > P->D)
+                P->D = P->tdep[t][i];
+}
+
+/* ---- steps of each algorithm ---------------------------------------------- */
+
+static int steps_of(const xs_phase *P)
+{
+    int p = P->p;
+    if (P->ph.kind == PH_BARRIER)
+        return ceil_log2(p);
+    switch (P->ph.algo) {
+    case NET_ALGO_RING:
+        switch (P->ph.kind) {
+        case PH_RS:
+        case PH_AG: return p - 1;
+        case PH_AR: return 2 * (p - 1);
+        case PH_A2A: return p * (p - 1) / 2;
+        default: break;
+        }
+        break;
+    case NET_XALGO_RING2: return P->ph.kind == PH_AR ? 2 * (p - 1) : p - 1;
+    case NET_ALGO_DIRECT: return P->ph.kind == PH_AR ? 2 : 1;
+    case NET_ALGO_HD: {
+        int q = 1 << ilog2i(p), lg = ilog2i(q);
+        if (P->ph.kind == PH_AR)
+            return q == p ? 2 * lg : 2 * lg + 2;
+        return lg; /* RS, AG, A2A: p is a power of two (choose() saw to it) */
+    }
+    case NET_ALGO_DBT: return 2 * P->D;
+    case NET_XALGO_STAGGER: return p - 1;
+    default: break;
+    }
+    LOOM_ASSERT(0);
+    return 0;
+}
+
+/* The sends of position i in step s of a wave of T bytes: peers (as
+ * positions) into in->sp, bytes into in->sb; returns their number, the
+ * receives expected in *nrecv, the bytes reduced after the step (in the
+ * step formula's units: time 3r/M) in *red. */
+static int step_plan(xs_inst *in, const xs_phase *P, int i, int s, uint64_t T, int *nrecv,
+                     double *red)
+{
+    int p = P->p, ns = 0;
+    int *sp = in->sp;
+    uint64_t *sb = in->sb;
+    int reduce = P->ph.reduce;
+    net_phase_kind kind = P->ph.kind;
+    *nrecv = 0;
+    *red = 0;
+    if (kind == PH_BARRIER) { /* dissemination: 0 bytes to i + 2^s */
+        sp[0] = (i + (1 << s)) % p;
+        sb[0] = 0;
+        *nrecv = 1;
+        return 1;
+    }
+    switch (P->ph.algo) {
+    case NET_ALGO_RING: {
+        int rs = kind == PH_RS || (kind == PH_AR && s < p - 1);
+        int ss = kind == PH_AR && s >= p - 1 ? s - (p - 1) : s;
+        if (kind == PH_A2A) {
+            sp[0] = (i + 1) % p;
+            sb[0] = piece(T, (uint64_t)p, (uint64_t)((i + s) % p));
+            *nrecv = 1;
+            return 1;
+        }
+        sp[0] = (i + 1) % p;
+        sb[0] = piece(T, (uint64_t)p, (uint64_t)((i - ss % p + p) % p));
+        *nrecv = 1;
+        if (rs && reduce)
+            *red = (double)piece(T, (uint64_t)p, (uint64_t)((i - 1 - ss % p + 2 * p) % p));
+        return 1;
+    }
+    case NET_XALGO_RING2: {
+        int rs = kind == PH_RS || (kind == PH_AR && s < p - 1);
+        int ss = kind == PH_AR && s >= p - 1 ? s - (p - 1) : s;
+        uint64_t h0 = piece(T, 2, 0), h1 = piece(T, 2, 1);
+        sp[0] = (i + 1) % p;
+        sb[0] = piece(h0, (uint64_t)p, (uint64_t)((i - ss % p + p) % p));
+        sp[1] = (i - 1 + p) % p;
+        sb[1] = piece(h1, (uint64_t)p, (uint64_t)((i + ss) % p));
+        *nrecv = 2;
+        if (rs && reduce)
+            *red = (double)(piece(h0, (uint64_t)p, (uint64_t)((i - 1 - ss % p + 2 * p) % p)) +
+                            piece(h1, (uint64_t)p, (uint64_t)((i + 1 + ss) % p)));
+        return 2;
+    }
+    case NET_ALGO_DIRECT: {
+        int rs = kind == PH_RS || (kind == PH_AR && s == 0);
+        for (int j = 0; j < p; j++) {
+            if (j == i)
+                continue;
+            sp[ns] = j;
+            /* RS, A2A: the piece for j; AG (and AR's second step): my own */
+            sb[ns++] = piece(T, (uint64_t)p, (uint64_t)(rs || kind == PH_A2A ? j : i));
+        }
+        *nrecv = p - 1;
+        if (rs && reduce) /* one p-way pass: (p+1)T/p bytes of traffic */
+            *red = (p + 1) * (double)T / (3.0 * p);
+        return ns;
+    }
+    case NET_ALGO_HD: {
+        int q = 1 << ilog2i(p), lg = ilog2i(q);
+        if (kind == PH_A2A) { /* Bruck: T/2 to i + 2^s */
+            sp[0] = (i + (1 << s)) % p;
+            sb[0] = piece(T, 2, 0);
+            *nrecv = 1;
+            return 1;
+        }
+        int ss = s;
+        if (kind == PH_AR && q != p) { /* fold the p - q extra members in */
+            int e = p - q;
+            if (s == 0 || s == 2 * lg + 1) {
+                int fold = s == 0;
+                if (i >= q && fold) {
+                    sp[ns] = i - q;
+                    sb[ns++] = T;
+                }
+                if (i < e && !fold) {
+                    sp[ns] = i + q;
+                    sb[ns++] = T;
+                }
+                if (i < e && fold) {
+                    *nrecv = 1;
+                    if (reduce)
+                        *red = (double)T;
+                }
+                if (i >= q && !fold)
+                    *nrecv = 1;
+                return ns;
+            }
+            if (i >= q)
+                return 0; /* waits for the unfold */
+            ss = s - 1;
+        }
+        int rsstep = kind == PH_RS || (kind == PH_AR && ss < lg);
+        if (rsstep) { /* recursive halving: T/2^(s+1) to i ^ q/2^(s+1) */
+            int dist = q >> (ss + 1);
+            sp[0] = i ^ dist;
+            sb[0] = piece(T, (uint64_t)1 << (ss + 1), 0);
+            *nrecv = 1;
+            if (reduce)
+                *red = (double)sb[0];
+            return 1;
+        }
+        int as = kind == PH_AR ? ss - lg : ss; /* recursive doubling */
+        sp[0] = i ^ (1 << as);
+        sb[0] = piece(T, (uint64_t)(q >> as), 0);
+        *nrecv = 1;
+        return 1;
+    }
+    case NET_ALGO_DBT: {
+        int D = P->D;
+        for (int t = 0; t < 2; t++) {
+            uint64_t half = piece(T, 2, (uint64_t)t);
+            int dep = P->tdep[t][i];
+            if (s < D) { /* up: depth D-s sends to its parent */
+                if (dep == D - s && P->tpar[t][i] >= 0) {
+                    sp[ns] = P->tpar[t][i];
+                    sb[ns++] = half;
+                }
+                if (dep == D - s - 1)
+                    for (int c = 0; c < 2; c++)
+                        if (P->tch[t][2 * i + c] >= 0) {
+                            (*nrecv)++;
+                            if (reduce)
+                                *red += (double)half;
+                        }
+            } else { /* down: depth s-D sends to its children */
+                int k = s - D;
+                if (dep == k)
+                    for (int c = 0; c < 2; c++)
+                        if (P->tch[t][2 * i + c] >= 0) {
+                            sp[ns] = P->tch[t][2 * i + c];
+                            sb[ns++] = half;
+                        }
+                if (dep == k + 1)
+                    (*nrecv)++;
+            }
+        }
+        return ns;
+    }
+    case NET_XALGO_STAGGER: {
+        int k = s + 1;
+        sp[0] = (i + k) % p;
+        sb[0] = piece(T, (uint64_t)p, (uint64_t)((i + k) % p));
+        *nrecv = 1;
+        return 1;
+    }
+    default: break;
+    }
+    LOOM_ASSERT(0); /* steps_of() checked the algorithm */
+    return 0;
+}
+
+/* ---- positions, ranks, members ------------------------------------------ */
+
+static int pos_of(const xs_inst *in, const xs_phase *P, int mbr)
+{
+    if (P->dim == NET_FLAT_DIM)
+        return mbr;
+    return P->pos_of[net_coord(in->m, in->ranks[mbr], P->dim)];
+}
+
+static int rank_at(const xs_inst *in, const xs_phase *P, int mbr, int pos)
+{
+    if (P->dim == NET_FLAT_DIM)
+        return in->ranks[pos];
+    int r = in->ranks[mbr];
+    return r + (P->coords[pos] - net_coord(in->m, r, P->dim)) * P->stride;
+}
+
+static int member_of(const xs_inst *in, int rank)
+{
+    int lo = 0, hi = in->n - 1;
+    while (lo <= hi) {
+        int mid = (lo + hi) / 2;
+        if (in->ranks[mid] == rank)
+            return mid;
+        if (in->ranks[mid] < rank)
+            lo = mid + 1;
+        else
+            hi = mid - 1;
+    }
+    LOOM_ASSERT(0);
+    return -1;
+}
+
+static int inbox_take(xs_inst *in, int mbr, int k, int64_t g)
+{
+    xs_member *mb = &in->mb[mbr];
+    for (int i = 0; i < mb->nin; i++)
+        if (mb->in[i].ph == k && mb->in[i].g == g) {
+            int c = mb->in[i].cnt;
+            mb->in[i] = mb->in[--mb->nin];
+            return c;
+        }
+    return 0;
+}
+
+static void inbox_add(xs_inst *in, int mbr, int k, int64_t g)
+{
+    xs_member *mb = &in->mb[mbr];
+    for (int i = 0; i < mb->nin; i++)
+        if (mb->in[i].ph == k && mb->in[i].g == g) {
+            mb->in[i].cnt++;
+            return;
+        }
+    if (mb->nin == mb->cap) {
+        mb->cap = mb->cap ? 2 * mb->cap : 4;
+        mb->in = loom_xrealloc(mb->in, (size_t)mb->cap * sizeof *mb->in);
+    }
+    mb->in[mb->nin++] = (xs_inbox){k, g, 1};
+}
+
+/* ---- the run -------------------------------------------------------------- */
+
+static void inst_free(xs_inst *in)
+{
+    for (int k = 0; k < in->nph; k++) {
+        free(in->ph[k].coords);
+        free(in->ph[k].pos_of);
+        for (int t = 0; t < 2; t++) {
+            free(in->ph[k].tpar[t]);
+            free(in->ph[k].tdep[t]);
+            free(in->ph[k].tch[t]);
+        }
+    }
+    for (int i = 0; i < in->n; i++)
+        free(in->mb[i].in);
+    free(in->mb);
+    free(in->ranks);
+    free(in->cur);
+    free(in->pend);
+    free(in->red);
+    free(in->comm);
+    free(in->sp);
+    free(in->sb);
+    free(in);
+}
+
+static void step_start(xs_inst *in, int mbr, int k);
+static void step_done(xs_inst *in, int mbr, int k);
+
+static void try_start(xs_inst *in, int mbr, int k)
+{
+    int idx = mbr * in->nph + k;
+    const xs_phase *P = &in->ph[k];
+    if (in->pend[idx] >= 0 || in->cur[idx] == (int64_t)in->W * P->steps)
+        return;
+    int64_t w = in->cur[idx] / P->steps;
+    if (k > 0 && in->cur[idx - 1] < (w + 1) * in->ph[k - 1].steps)
+        return; /* this wave has not come out of the previous phase yet */
+    step_start(in, mbr, k);
+}
+
+static void member_finished(xs_inst *in)
+{
+    if (--in->left > 0)
+        return;
+    net_done_fn done = in->done;
+    void *ctx = in->ctx;
+    sim_engine *eng = in->eng;
+    inst_free(in);
+    done(eng, ctx);
+}
+
+static void step_advance(xs_inst *in, int mbr, int k)
+{
+    int idx = mbr * in->nph + k;
+    const xs_phase *P = &in->ph[k];
+    int64_t g = ++in->cur[idx];
+    if (g % P->steps == 0) { /* a wave of this phase is through */
+        int phase_done = g == (int64_t)in->W * P->steps;
+        if (k + 1 < in->nph) {
+            try_start(in, mbr, k + 1);
+            if (phase_done)
+                return;
+        } else if (phase_done) {
+            member_finished(in); /* may free in */
+            return;
+        }
+    }
+    try_start(in, mbr, k);
+}
+
+static void on_step(sim_engine *eng, void *payload, void *engine_ctx)
+{
+    (void)eng;
+    (void)engine_ctx;
+    ev_step *e = payload;
+    step_advance(e->in, (int)e->mbr, (int)e->k);
+}
+
+static void step_done(xs_inst *in, int mbr, int k)
+{
+    int idx = mbr * in->nph + k;
+    in->pend[idx] = -1;
+    const net_sys *sys = &in->m->sys;
+    double d = in->comm[idx] ? (double)sys->endpoint_delay : 0;
+    if (in->red[idx] > 0)
+        d += 3.0 * in->red[idx] * 1e12 / sys->local_mem_bw;
+    sim_time delay = net_round_ps(d);
+    if (delay > 0) {
+        sim_time now = sim_now(in->eng);
+        LOOM_ASSERT(delay <= SIM_TIME_MAX - now);
+        ev_step *e = sim_schedule(in->eng, now + delay, on_step);
+        e->in = in;
+        e->mbr = (uint32_t)mbr;
+        e->k = (uint32_t)k;
+    } else {
+        step_advance(in, mbr, k);
+    }
+}
+
+static void on_flow(sim_engine *eng, void *ctx, uint64_t a, uint64_t b)
+{
+    (void)eng;
+    xs_inst *in = ctx;
+    int src = (int)(a >> 32), dst = (int)(a & 0xffffffffu);
+    int k = (int)(b >> 56);
+    int64_t g = (int64_t)(b & ((1ULL << 56) - 1));
+    int si = src * in->nph + k, di = dst * in->nph + k;
+    LOOM_ASSERT(in->cur[si] == g && in->pend[si] > 0);
+    int src_ready = --in->pend[si] == 0;
+    int dst_ready = 0;
+    if (in->pend[di] > 0 && in->cur[di] == g)
+        dst_ready = --in->pend[di] == 0;
+    else
+        inbox_add(in, dst, k, g);
+    /* neither can finish the collective while the other still has a step
+     * to end, so `in` is alive for the second call */
+    if (src_ready)
+        step_done(in, src, k);
+    if (dst_ready)
+        step_done(in, dst, k);
+}
+
+static void step_start(xs_inst *in, int mbr, int k)
+{
+    int idx = mbr * in->nph + k;
+    const xs_phase *P = &in->ph[k];
+    int64_t g = in->cur[idx];
+    int s = (int)(g % P->steps);
+    uint64_t w = (uint64_t)(g / P->steps);
+    uint64_t T = piece(P->buf, (uint64_t)in->W, w);
+    int nrecv;
+    double red;
+    int i = pos_of(in, P, mbr);
+    int ns = step_plan(in, P, i, s, T, &nrecv, &red);
+    int early = inbox_take(in, mbr, k, g);
+    in->pend[idx] = ns + nrecv - early;
+    LOOM_ASSERT(in->pend[idx] >= 0);
+    in->red[idx] = red;
+    in->comm[idx] = (uint8_t)(ns + nrecv > 0);
+    int rank = in->ranks[mbr];
+    for (int j = 0; j < ns; j++) {
+        int pr = rank_at(in, P, mbr, in->sp[j]);
+        int pm = P->dim == NET_FLAT_DIM ? in->sp[j] : member_of(in, pr);
+        nf_start(in->fl, in->eng, rank, pr, in->sb[j], 0, on_flow, in,
+                 (uint64_t)mbr << 32 | (uint32_t)pm, (uint64_t)k << 56 | (uint64_t)g);
+    }
+    if (in->pend[idx] == 0)
+        step_done(in, mbr, k);
+}
+
+static void on_done_ev(sim_engine *eng, void *payload, void *engine_ctx)
+{
+    (void)engine_ctx;
+    ev_done *e = payload;
+    e->done(eng, e->ctx);
+}
+
+static void coll_on(net_model *m, nf *fl, sim_engine *eng, const net_group *g, net_coll op,
+                    uint64_t bytes, uint32_t mask, net_done_fn done, void *ctx)
+{
+    net_plan pl;
+    net_make_plan(m, g, op, bytes, mask, 1, &pl);
+    if (pl.n == 0) { /* nothing to move: done now */
+        ev_done *e = sim_schedule(eng, sim_now(eng), on_done_ev);
+        e->done = done;
+        e->ctx = ctx;
+        return;
+    }
+    xs_inst *in = loom_xcalloc(1, sizeof *in);
+    in->m = m;
+    in->fl = fl;
+    in->eng = eng;
+    in->n = g->n;
+    in->ranks = loom_xmalloc((size_t)g->n * sizeof *in->ranks);
+    memcpy(in->ranks, g->ranks, (size_t)g->n * sizeof *in->ranks);
+    in->nph = pl.n;
+    in->W = pl.waves;
+    in->done = done;
+    in->ctx = ctx;
+    int maxp = 2;
+    for (int k = 0; k < pl.n; k++) {
+        xs_phase *P = &in->ph[k];
+        P->ph = pl.ph[k];
+        P->p = P->ph.v.p;
+        P->dim = P->ph.v.dim;
+        P->buf = (uint64_t)llround(P->ph.buf);
+        if (P->dim != NET_FLAT_DIM) { /* the group's coordinates on dim */
+            int np = m->topo.dims[P->dim].npus;
+            P->stride = m->stride[P->dim];
+            P->pos_of = loom_xmalloc((size_t)np * sizeof(int));
+            P->coords = loom_xmalloc((size_t)P->p * sizeof(int));
+            for (int c = 0; c < np; c++)
+                P->pos_of[c] = -1;
+            for (int i = 0; i < g->n; i++)
+                P->pos_of[net_coord(m, g->ranks[i], P->dim)] = 0;
+            int pos = 0;
+            for (int c = 0; c < np; c++)
+                if (P->pos_of[c] == 0) {
+                    P->coords[pos] = c;
+                    P->pos_of[c] = pos++;
+                }
+            LOOM_ASSERT(pos == P->p);
+        }
+        if (P->ph.algo == NET_ALGO_DBT && P->ph.kind != PH_BARRIER)
+            build_dbt(P);
+        P->steps = steps_of(P);
+        LOOM_ASSERT(P->steps >= 1);
+        if (P->p > maxp)
+            maxp = P->p;
+    }
+    size_t cells = (size_t)in->n * (size_t)in->nph;
+    in->cur = loom_xcalloc(cells, sizeof *in->cur);
+    in->pend = loom_xmalloc(cells * sizeof *in->pend);
+    for (size_t i = 0; i < cells; i++)
+        in->pend[i] = -1;
+    in->red = loom_xcalloc(cells, sizeof *in->red);
+    in->comm = loom_xcalloc(cells, 1);
+    in->mb = loom_xcalloc((size_t)in->n, sizeof *in->mb);
+    in->sp = loom_xmalloc((size_t)maxp * sizeof *in->sp);
+    in->sb = loom_xmalloc((size_t)maxp * sizeof *in->sb);
+    in->left = in->n;
+    int n = in->n; /* in may be freed by the last start */
+    for (int mbr = 0; mbr < n; mbr++)
+        try_start(in, mbr, 0);
+}
+
+/* ---- entry points ---------------------------------------------------------- */
+
+void net_flow_bind(net_model *m, sim_engine *eng)
+{
+    LOOM_ASSERT(m->graph != NULL);
+    if (m->flow == NULL)
+        m->flow = nf_create(m->graph);
+    if (m->eng == NULL)
+        m->eng = eng;
+    LOOM_ASSERT(m->eng == eng);
+}
+
+void net_sched_coll(net_model *m, sim_engine *eng, const net_group *g, net_coll op,
+                    uint64_t bytes, uint32_t dim_mask, net_done_fn done, void *ctx)
+{
+    net_flow_bind(m, eng);
+    coll_on(m, m->flow, eng, g, op, bytes, dim_mask, done, ctx);
+}
+
+static void p2p_cb(sim_engine *eng, void *ctx, uint64_t a, uint64_t b)
+{
+    (void)b;
+    net_done_fn done;
+    memcpy(&done, &a, sizeof done);
+    done(eng, ctx);
+}
+
+_Static_assert(sizeof(net_done_fn) <= sizeof(uint64_t), "function pointer too wide");
+
+static void start_p2p(net_model *m, nf *fl, sim_engine *eng, int src, int dst, uint64_t bytes,
+                      net_done_fn done, void *ctx)
+{
+    uint64_t a = 0;
+    memcpy(&a, &done, sizeof done);
+    /* the endpoint delay once per message, as the analytical p2p; b: the
+     * message's number, for ECMP */
+    nf_start(fl, eng, src, dst, bytes, m->sys.endpoint_delay, p2p_cb, ctx, a, m->p2p_serial++);
+}
+
+void net_sched_p2p(net_model *m, sim_engine *eng, int src, int dst, uint64_t bytes,
+                   net_done_fn done, void *ctx)
+{
+    net_flow_bind(m, eng);
+    start_p2p(m, m->flow, eng, src, dst, bytes, done, ctx);
+}
+
+/* ---- one collective alone (the synchronous net_coll_time) ----------------- */
+
+static void alone_done(sim_engine *eng, void *ctx)
+{
+    *(sim_time *)ctx = sim_now(eng);
+}
+
+/* Collectives repeat (every iteration of a training step): the last 256
+ * results are kept, keyed by the group's members, op, size and mask. */
+#define CACHE_SLOTS 256
+
+typedef struct cache_ent {
+    uint64_t ghash; /* members */
+    int n;
+    int op;
+    uint64_t bytes;
+    uint32_t mask;
+    int valid;
+    sim_time t;
+} cache_ent;
+
+static uint64_t group_hash(const net_group *g)
+{
+    uint64_t h = 1469598103934665603ULL;
+    for (int i = 0; i < g->n; i++)
+        h = net_mix64(h ^ (uint64_t)g->ranks[i]);
+    return h;
+}
+
+sim_time net_sched_coll_alone(net_model *m, const net_group *g, net_coll op, uint64_t bytes,
+                              uint32_t dim_mask)
+{
+    uint64_t gh = group_hash(g);
+    if (m->cache == NULL)
+        m->cache = loom_xcalloc(CACHE_SLOTS, sizeof(cache_ent));
+    cache_ent *c = &((cache_ent *)m->cache)[net_mix64(gh ^ bytes ^ ((uint64_t)op << 40) ^
+                                                      ((uint64_t)dim_mask << 48)) %
+                                            CACHE_SLOTS];
+    if (c->valid && c->ghash == gh && c->n == g->n && c->op == (int)op && c->bytes == bytes &&
+        c->mask == dim_mask)
+        return c->t;
+    loom_err err = {0};
+    sim_engine *eng = sim_engine_create(NET_EV_PAYLOAD_MAX, NULL, &err);
+    LOOM_ASSERT(eng != NULL);
+    nf *fl = nf_create(m->graph);
+    sim_time t = -1;
+    coll_on(m, fl, eng, g, op, bytes, dim_mask, alone_done, &t);
+    sim_run(eng, SIM_TIME_MAX);
+    LOOM_ASSERT(t >= 0);
+    nf_destroy(fl);
+    sim_engine_destroy(eng);
+    *c = (cache_ent){gh, g->n, (int)op, bytes, dim_mask, 1, t};
+    return t;
+}
+
+sim_time net_sched_p2p_alone(net_model *m, int src, int dst, uint64_t bytes)
+{
+    loom_err err = {0};
+    sim_engine *eng = sim_engine_create(NET_EV_PAYLOAD_MAX, NULL, &err);
+    LOOM_ASSERT(eng != NULL);
+    nf *fl = nf_create(m->graph);
+    sim_time t = -1;
+    start_p2p(m, fl, eng, src, dst, bytes, alone_done, &t);
+    sim_run(eng, SIM_TIME_MAX);
+    LOOM_ASSERT(t >= 0);
+    nf_destroy(fl);
+    sim_engine_destroy(eng);
+    return t;
+}
