@@ -2,8 +2,23 @@
 
 #include <math.h>
 
+/*
+ * Invariant: every time this file returns is a non-negative sim_time, and
+ * a value that would not fit saturates at SIM_TIME_MAX so replay's
+ * overflow check sees it instead of a wrapped number.
+ */
+
+static int curve_ok(const comp_curve *cv)
+{
+    if (cv->eff == 0 && cv->half == 0)
+        return 1; /* unset: e = 1 */
+    return cv->eff > 0 && cv->eff <= 1 && cv->half >= 0 && isfinite(cv->half);
+}
+
 int comp_cfg_check(const comp_cfg *c, loom_err *err)
 {
+    if (c->kind != COMP_TRACE && c->kind != COMP_ROOFLINE && c->kind != COMP_TABLE)
+        return loom_err_set(err, LOOM_EUSAGE, "compute: unknown model %d", (int)c->kind);
     if (c->kind == COMP_ROOFLINE && !(c->peak_flops > 0 && isfinite(c->peak_flops)))
         return loom_err_set(err, LOOM_EUSAGE,
                             "compute: peak-perf must be > 0 for the roofline model (got %g FLOP/s)",
@@ -11,6 +26,19 @@ int comp_cfg_check(const comp_cfg *c, loom_err *err)
     if (!(c->mem_bw > 0 && isfinite(c->mem_bw)))
         return loom_err_set(err, LOOM_EUSAGE,
                             "compute: memory bandwidth must be > 0 (got %g bytes/s)", c->mem_bw);
+    if (!curve_ok(&c->matrix))
+        return loom_err_set(err, LOOM_EUSAGE,
+                            "compute: matrix efficiency must be in (0, 1] with a half size >= 0 "
+                            "(got %g, %g FLOPs)", c->matrix.eff, c->matrix.half);
+    if (!curve_ok(&c->memory))
+        return loom_err_set(err, LOOM_EUSAGE,
+                            "compute: memory efficiency must be in (0, 1] with a half size >= 0 "
+                            "(got %g, %g bytes)", c->memory.eff, c->memory.half);
+    if (!(c->slowdown == 0 || (c->slowdown > 0 && c->slowdown <= 1000)))
+        return loom_err_set(err, LOOM_EUSAGE,
+                            "compute: straggler slowdown must be in (0, 1000] (got %g)", c->slowdown);
+    if (c->kind == COMP_TABLE && c->table == NULL)
+        return loom_err_set(err, LOOM_EUSAGE, "compute: the table model needs a kernel table");
     return 0;
 }
 
@@ -24,30 +52,62 @@ static sim_time sec_to_ps(double s)
     return (sim_time)llround(ps);
 }
 
-static sim_time trace_time(uint64_t us)
+static double slow(const comp_cfg *c) { return c->slowdown > 0 ? c->slowdown : 1.0; }
+
+/* Trace duration times the straggler factor (exact when there is none). */
+static sim_time trace_time(const comp_cfg *c, uint64_t us, int accel)
 {
+    if (accel && slow(c) != 1.0)
+        return sec_to_ps((double)us * 1e-6 * slow(c));
     if (us > (uint64_t)(SIM_TIME_MAX / SIM_PS_PER_US))
         return SIM_TIME_MAX;
     return (sim_time)us * SIM_PS_PER_US;
+}
+
+double comp_curve_eff(const comp_curve *cv, double x)
+{
+    if (cv->eff == 0)
+        return 1.0;
+    if (cv->half == 0)
+        return cv->eff;
+    return cv->eff * x / (x + cv->half);
+}
+
+/* x / (R * e(x)) = (x + half) / (R * eff): written this way it stays
+ * finite at x = 0 (a pure overhead) and needs no division by e. */
+static double curve_time(const comp_curve *cv, double x, double rate)
+{
+    if (cv->eff == 0)
+        return x / rate;
+    return (x + cv->half) / (rate * cv->eff);
 }
 
 sim_time comp_time(const comp_cfg *c, const comp_kernel *k, int *fell_back)
 {
     if (fell_back)
         *fell_back = 0;
-    if (c->kind == COMP_TRACE || k->is_cpu)
-        return trace_time(k->duration_us);
+    if (k->is_cpu || c->kind == COMP_TRACE)
+        return trace_time(c, k->duration_us, !k->is_cpu);
+    if (c->kind == COMP_TABLE) {
+        double s = comp_table_lookup(c->table, k->name ? k->name : "",
+                                     k->has_ops ? k->num_ops : 0, k->tensor_size);
+        if (s >= 0)
+            return sec_to_ps(s * slow(c));
+        if (fell_back)
+            *fell_back = 1;
+        return trace_time(c, k->duration_us, 1);
+    }
     if (!k->has_ops) {
         if (fell_back)
             *fell_back = 1;
-        return trace_time(k->duration_us);
+        return trace_time(c, k->duration_us, 1);
     }
-    double t_ops = (double)k->num_ops / c->peak_flops;
-    double t_mem = (double)k->tensor_size / c->mem_bw;
-    return sec_to_ps(t_ops > t_mem ? t_ops : t_mem);
+    double t_ops = curve_time(&c->matrix, (double)k->num_ops, c->peak_flops);
+    double t_mem = curve_time(&c->memory, (double)k->tensor_size, c->mem_bw);
+    return sec_to_ps((t_ops > t_mem ? t_ops : t_mem) * slow(c));
 }
 
 sim_time comp_mem_time(const comp_cfg *c, uint64_t bytes)
 {
-    return sec_to_ps((double)bytes / c->mem_bw);
+    return sec_to_ps((double)bytes / c->mem_bw * slow(c));
 }

@@ -1,18 +1,34 @@
 /*
  * comp.h: how long a compute node takes on a modeled device.
  *
- * Models (docs/MODEL.md, "Compute"):
+ * Models (docs/MODEL.md, "Compute"; docs/DEVICES.md for the curves):
  *   trace     t = duration_micros
- *   roofline  t = num_ops / min(peak, mem_bw * num_ops / tensor_size)
- *             = max(num_ops / peak, tensor_size / mem_bw)
- *             (ASTRA-sim's roofline; a node without num_ops keeps its
- *             trace duration, and the caller counts such fall-backs)
- * CPU operations (is_cpu_op) always keep their trace duration: the device
- * model describes the accelerator.  Knows nothing of ranks or networks.
+ *   roofline  t = max(num_ops / (P * e_mat(num_ops)),
+ *                     tensor_size / (M * e_mem(tensor_size)))
+ *             with the size-dependent efficiency
+ *                 e(x) = e_max * x / (x + x_half)        (comp_curve)
+ *             so t = max((num_ops + F_half) / (P * e_mat_max),
+ *                        (tensor_size + B_half) / (M * e_mem_max)).
+ *             A curve left zero is e = 1: ASTRA-sim's plain roofline,
+ *             num_ops / min(P, M * num_ops / tensor_size).
+ *   table     measured kernel times (comp_table), interpolated by size;
+ *             a kernel no table row matches keeps its trace duration.
+ * Every accelerator time is then multiplied by the straggler factor
+ * `slowdown` (0 or 1: none).  CPU operations (is_cpu_op) always keep their
+ * trace duration: the device model describes the accelerator.  A node
+ * without num_ops under roofline (or without a matching row under table)
+ * keeps its trace duration, and the caller counts such fall-backs.
+ *
+ * Knows nothing of ranks or networks: per-rank devices and stragglers are
+ * one comp_cfg per rank, built by core/config (loom_cfg.rank_comp).
+ *
+ * Ownership: comp_table_load() returns a table freed by comp_table_free();
+ * a comp_cfg only points at it (config owns both).
  */
 #ifndef LOOM_COMP_H
 #define LOOM_COMP_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "../core/err.h"
@@ -21,12 +37,26 @@
 typedef enum comp_kind {
     COMP_TRACE = 0,    /* duration_micros from the trace */
     COMP_ROOFLINE = 1, /* num_ops and tensor_size against the device */
+    COMP_TABLE = 2,    /* measured kernel times, interpolated */
 } comp_kind;
 
+/* e(x) = eff * x / (x + half): reaches eff for x >> half and eff/2 at
+ * x = half.  eff = 0 means "no curve": e = 1 for every size. */
+typedef struct comp_curve {
+    double eff;  /* asymptotic fraction of the peak, (0, 1]; 0: none */
+    double half; /* size (FLOPs or bytes) at which e = eff/2, >= 0 */
+} comp_curve;
+
+typedef struct comp_table comp_table;
+
 typedef struct comp_cfg {
-    comp_kind kind;    /* which model */
-    double peak_flops; /* FLOP/s (> 0 for roofline) */
-    double mem_bw;     /* device memory bandwidth, bytes/s (> 0) */
+    comp_kind kind;           /* which model */
+    double peak_flops;        /* FLOP/s at the run's datatype (> 0 for roofline) */
+    double mem_bw;            /* device memory bandwidth, bytes/s (> 0) */
+    comp_curve matrix;        /* efficiency of the num_ops term, by num_ops */
+    comp_curve memory;        /* efficiency of the tensor_size term, by tensor_size */
+    double slowdown;          /* straggler factor on accelerator times; 0 or 1: none */
+    const comp_table *table;  /* COMP_TABLE: the measured times (not owned) */
 } comp_cfg;
 
 typedef struct comp_kernel {
@@ -35,16 +65,42 @@ typedef struct comp_kernel {
     uint64_t tensor_size; /* bytes moved */
     int has_ops;          /* num_ops was present in the trace */
     int is_cpu;           /* runs on the host CPU */
+    const char *name;     /* node name, for the table model's patterns; NULL = "" */
 } comp_kernel;
 
 /* Checks a configuration; errors name the field and the value. */
 int comp_cfg_check(const comp_cfg *c, loom_err *err);
 
 /* Time of one kernel.  *fell_back (may be NULL) is set to 1 when the
- * roofline model had no num_ops and used the trace duration. */
+ * roofline model had no num_ops, or the table model had no matching row,
+ * and the trace duration was used. */
 sim_time comp_time(const comp_cfg *c, const comp_kernel *k, int *fell_back);
 
-/* Time to move `bytes` through device memory at mem_bw (MEM_LOAD/STORE). */
+/* Time to move `bytes` through device memory at mem_bw (MEM_LOAD/STORE),
+ * times the straggler factor.  No efficiency curve: ASTRA-sim's rule. */
 sim_time comp_mem_time(const comp_cfg *c, uint64_t bytes);
+
+/* The efficiency e(x) of a curve (1 when the curve is unset). */
+double comp_curve_eff(const comp_curve *cv, double x);
+
+/* ---- measured kernel tables (compute/comp_table.c) ------------------------
+ *
+ * CSV with the header line `kernel,flops,bytes,time_us` and one row per
+ * measurement.  `kernel` is a glob (fnmatch) on the node name ("*" matches
+ * every node); rows with the same pattern form a series, and a series is
+ * indexed by FLOPs when any of its rows has flops > 0, else by bytes.  A
+ * node takes the first series, in file order, whose pattern matches its
+ * name and whose axis the node has (> 0); its time is interpolated
+ * linearly between the two rows around its size, held at the first row's
+ * time below the smallest size (a floor: launch cost), and scaled in
+ * proportion to size past the largest.  Blank lines and lines starting
+ * with '#' are skipped. */
+comp_table *comp_table_load(const char *path, loom_err *err);
+void comp_table_free(comp_table *t);
+size_t comp_table_rows(const comp_table *t);
+
+/* Seconds for the kernel, or -1 when no series applies. */
+double comp_table_lookup(const comp_table *t, const char *name, uint64_t flops,
+                         uint64_t bytes);
 
 #endif

@@ -1,9 +1,14 @@
-/* Compute models: trace durations and ASTRA-sim's roofline. */
+/* Compute models: trace durations, ASTRA-sim's roofline, the roofline with
+ * size-dependent efficiency, stragglers, and measured kernel tables.  Every
+ * expected time is worked out here from the formulas of docs/DEVICES.md. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <cmocka.h>
 
 #include "comp.h"
@@ -11,7 +16,7 @@
 static void test_trace(void **state)
 {
     (void)state;
-    comp_cfg c = {COMP_TRACE, 0, 1e9};
+    comp_cfg c = {.kind = COMP_TRACE, .peak_flops = 0, .mem_bw = 1e9};
     comp_kernel k = {.duration_us = 1234, .num_ops = 1, .has_ops = 1};
     assert_int_equal(comp_time(&c, &k, NULL), 1234 * SIM_PS_PER_US);
 }
@@ -21,7 +26,7 @@ static void test_roofline_compute_and_memory_bound(void **state)
     (void)state;
     /* 900 TFLOP/s, 1600 GB/s (10^9): 9e12 FLOPs on 1 MB is compute bound,
      * 9e12 / 900e12 = 10 ms; 1 FLOP on 1.6e9 bytes is memory bound, 1 ms. */
-    comp_cfg c = {COMP_ROOFLINE, 900e12, 1600e9};
+    comp_cfg c = {.kind = COMP_ROOFLINE, .peak_flops = 900e12, .mem_bw = 1600e9};
     loom_err err = {0};
     assert_int_equal(comp_cfg_check(&c, &err), 0);
     comp_kernel k1 = {.num_ops = 9000000000000ULL, .tensor_size = 1000000, .has_ops = 1};
@@ -33,7 +38,7 @@ static void test_roofline_compute_and_memory_bound(void **state)
 static void test_roofline_fallbacks(void **state)
 {
     (void)state;
-    comp_cfg c = {COMP_ROOFLINE, 1e12, 1e9};
+    comp_cfg c = {.kind = COMP_ROOFLINE, .peak_flops = 1e12, .mem_bw = 1e9};
     int fb = 0;
     comp_kernel nops = {.duration_us = 5};
     assert_int_equal(comp_time(&c, &nops, &fb), 5 * SIM_PS_PER_US);
@@ -47,7 +52,7 @@ static void test_bad_config(void **state)
 {
     (void)state;
     loom_err err = {0};
-    comp_cfg c = {COMP_ROOFLINE, 0, 1e9};
+    comp_cfg c = {.kind = COMP_ROOFLINE, .peak_flops = 0, .mem_bw = 1e9};
     assert_int_equal(comp_cfg_check(&c, &err), LOOM_EUSAGE);
     assert_non_null(strstr(err.msg, "peak-perf"));
 }
@@ -55,8 +60,154 @@ static void test_bad_config(void **state)
 static void test_mem_time(void **state)
 {
     (void)state;
-    comp_cfg c = {COMP_TRACE, 0, 50e9}; /* 50 GB/s: 1 MB takes 20 us */
+    comp_cfg c = {.kind = COMP_TRACE, .peak_flops = 0, .mem_bw = 50e9}; /* 50 GB/s: 1 MB takes 20 us */
     assert_int_equal(comp_mem_time(&c, 1000000), 20 * SIM_PS_PER_US);
+}
+
+/* e(x) = eff * x / (x + half): t = (x + half) / (rate * eff) for each term,
+ * the larger one wins. */
+static void test_efficiency_curves(void **state)
+{
+    (void)state;
+    comp_cfg c = {.kind = COMP_ROOFLINE, .peak_flops = 1e15, .mem_bw = 2e12,
+                  .matrix = {0.8, 4e9}, .memory = {0.9, 7.2e6}};
+    loom_err err = {0};
+    assert_int_equal(comp_cfg_check(&c, &err), 0);
+    /* 1e12 FLOPs: (1e12 + 4e9) / (1e15 * 0.8) = 1.255 ms; bytes tiny */
+    comp_kernel k = {.num_ops = 1000000000000ULL, .tensor_size = 1000, .has_ops = 1};
+    assert_int_equal(comp_time(&c, &k, NULL), 1255000000LL);
+    /* memory bound: (1.8e9 + 7.2e6) / (2e12 * 0.9) = 1.004 ms */
+    comp_kernel m = {.num_ops = 10, .tensor_size = 1800000000ULL, .has_ops = 1};
+    assert_int_equal(comp_time(&c, &m, NULL), 1004000000LL);
+    /* a tiny kernel costs the larger overhead: 4e9/(0.8e15) = 5 us vs
+     * 7.2e6/(1.8e12) = 4 us */
+    comp_kernel z = {.num_ops = 1, .tensor_size = 1, .has_ops = 1};
+    assert_int_equal(comp_time(&c, &z, NULL), 5000000LL); /* (1 + 4e9)/0.8e15 s = 5.00000000125 us */
+    /* the curve itself: half the asymptote at x = half */
+    assert_true(comp_curve_eff(&c.matrix, 4e9) == 0.4);
+    comp_curve none = {0, 0};
+    assert_true(comp_curve_eff(&none, 123) == 1.0);
+}
+
+/* A straggler multiplies every accelerator time, not CPU operations. */
+static void test_straggler(void **state)
+{
+    (void)state;
+    comp_cfg c = {.kind = COMP_TRACE, .mem_bw = 1e9, .slowdown = 1.5};
+    comp_kernel k = {.duration_us = 100};
+    assert_int_equal(comp_time(&c, &k, NULL), 150 * SIM_PS_PER_US);
+    comp_kernel cpu = {.duration_us = 100, .is_cpu = 1};
+    assert_int_equal(comp_time(&c, &cpu, NULL), 100 * SIM_PS_PER_US);
+    assert_int_equal(comp_mem_time(&c, 1000000), 1500 * SIM_PS_PER_US); /* 1 MB at 1 GB/s x 1.5 */
+    c.kind = COMP_ROOFLINE;
+    c.peak_flops = 1e12;
+    comp_kernel r = {.num_ops = 1000000000ULL, .tensor_size = 1, .has_ops = 1};
+    assert_int_equal(comp_time(&c, &r, NULL), 1500 * SIM_PS_PER_US); /* 1 ms x 1.5 */
+    loom_err err = {0};
+    c.slowdown = -1;
+    assert_int_equal(comp_cfg_check(&c, &err), LOOM_EUSAGE);
+    assert_non_null(strstr(err.msg, "straggler"));
+}
+
+static char *write_tmp(const char *text)
+{
+    char *path = strdup("/tmp/loom_comp_tableXXXXXX");
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    FILE *f = fdopen(fd, "w");
+    fputs(text, f);
+    fclose(f);
+    return path;
+}
+
+/* Interpolation by FLOPs (*gemm*), by bytes (the * series), floors and
+ * proportional extrapolation, series order, and fall-backs. */
+static void test_table(void **state)
+{
+    (void)state;
+    char *path = write_tmp("# measured on nothing: numbers chosen to check the arithmetic\n"
+                           "kernel,flops,bytes,time_us\n"
+                           "*gemm*,1000000,0,10\n"
+                           "*gemm*,3000000,0,30\n"
+                           "*gemm*,2000000,0,16\n"
+                           "\n"
+                           "*,0,1000,2\n"
+                           "*,0,5000,6\n");
+    loom_err err = {0};
+    comp_table *t = comp_table_load(path, &err);
+    assert_non_null(t);
+    assert_int_equal(comp_table_rows(t), 5);
+    comp_cfg c = {.kind = COMP_TABLE, .mem_bw = 1e9, .table = t};
+    assert_int_equal(comp_cfg_check(&c, &err), 0);
+    /* between 1e6 (10 us) and 2e6 (16 us): 1.5e6 -> 13 us */
+    comp_kernel k = {.num_ops = 1500000, .tensor_size = 7, .has_ops = 1, .name = "L1.F0.gemm_qkv"};
+    assert_int_equal(comp_time(&c, &k, NULL), 13 * SIM_PS_PER_US);
+    /* below the first row: held at 10 us; past the last: 30 us x 6e6/3e6 */
+    k.num_ops = 10;
+    assert_int_equal(comp_time(&c, &k, NULL), 10 * SIM_PS_PER_US);
+    k.num_ops = 6000000;
+    assert_int_equal(comp_time(&c, &k, NULL), 60 * SIM_PS_PER_US);
+    /* another name falls to the "*" series, by bytes: 3000 -> 4 us */
+    comp_kernel e = {.num_ops = 99, .tensor_size = 3000, .has_ops = 1, .name = "L1.F0.gelu"};
+    assert_int_equal(comp_time(&c, &e, NULL), 4 * SIM_PS_PER_US);
+    /* a gemm node without num_ops matches no FLOP series: "*" by bytes */
+    comp_kernel g0 = {.tensor_size = 1000, .name = "gemm_x"};
+    int fb = 9;
+    assert_int_equal(comp_time(&c, &g0, &fb), 2 * SIM_PS_PER_US);
+    assert_int_equal(fb, 0);
+    /* nothing applies: the trace duration, counted */
+    comp_kernel none = {.duration_us = 77, .name = "x"};
+    assert_int_equal(comp_time(&c, &none, &fb), 77 * SIM_PS_PER_US);
+    assert_int_equal(fb, 1);
+    comp_table_free(t);
+    unlink(path);
+    free(path);
+}
+
+static void expect_table_error(const char *text, const char *needle)
+{
+    char *path = write_tmp(text);
+    loom_err err = {0};
+    comp_table *t = comp_table_load(path, &err);
+    if (t != NULL || strstr(err.msg, needle) == NULL)
+        fail_msg("table %s: expected an error with '%s', got '%s'", text, needle, err.msg);
+    assert_int_equal(err.code, LOOM_EUSAGE);
+    assert_non_null(strstr(err.msg, path)); /* the file is named */
+    unlink(path);
+    free(path);
+}
+
+static void test_table_errors(void **state)
+{
+    (void)state;
+    expect_table_error("kernel,flops,time_us\n", "header");
+    expect_table_error("kernel,flops,bytes,time_us\n", "no rows");
+    expect_table_error("kernel,flops,bytes,time_us\ngemm,1,0\n", "line 2: expected 4 columns");
+    expect_table_error("kernel,flops,bytes,time_us\ngemm,x,0,1\n", "line 2: flops and bytes");
+    expect_table_error("kernel,flops,bytes,time_us\ngemm,1,0,0\n", "time_us must be a number > 0");
+    expect_table_error("kernel,flops,bytes,time_us\ngemm,0,0,1\n", "flops or bytes > 0");
+    expect_table_error("kernel,flops,bytes,time_us\ngemm,5,0,1\ngemm,5,0,2\n", "two rows");
+    expect_table_error("kernel,flops,bytes,time_us\ngemm,5,0,1\ngemm,0,9,2\n",
+                       "line 3: kernel 'gemm' is indexed by flops");
+    loom_err err = {0};
+    assert_null(comp_table_load("/nonexistent/t.csv", &err));
+    assert_non_null(strstr(err.msg, "/nonexistent/t.csv"));
+    comp_cfg c = {.kind = COMP_TABLE, .mem_bw = 1e9};
+    loom_err e2 = {0};
+    assert_int_equal(comp_cfg_check(&c, &e2), LOOM_EUSAGE);
+}
+
+static void test_curve_errors(void **state)
+{
+    (void)state;
+    loom_err err = {0};
+    comp_cfg c = {.kind = COMP_ROOFLINE, .peak_flops = 1e12, .mem_bw = 1e9, .matrix = {1.2, 0}};
+    assert_int_equal(comp_cfg_check(&c, &err), LOOM_EUSAGE);
+    assert_non_null(strstr(err.msg, "matrix efficiency"));
+    loom_err e2 = {0};
+    comp_cfg d = {.kind = COMP_ROOFLINE, .peak_flops = 1e12, .mem_bw = 1e9, .memory = {0.5, -1}};
+    assert_int_equal(comp_cfg_check(&d, &e2), LOOM_EUSAGE);
+    assert_non_null(strstr(e2.msg, "memory efficiency"));
 }
 
 int main(void)
@@ -67,6 +218,11 @@ int main(void)
         cmocka_unit_test(test_roofline_fallbacks),
         cmocka_unit_test(test_bad_config),
         cmocka_unit_test(test_mem_time),
+        cmocka_unit_test(test_efficiency_curves),
+        cmocka_unit_test(test_straggler),
+        cmocka_unit_test(test_table),
+        cmocka_unit_test(test_table_errors),
+        cmocka_unit_test(test_curve_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

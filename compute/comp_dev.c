@@ -1,0 +1,389 @@
+#include "comp_dev.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <yaml.h>
+
+/*
+ * The catalog is a sorted array of devices; files are parsed into a libyaml
+ * document and walked once, every key checked against the table below.
+ * Invariant: names are unique (a later file replaces an earlier entry in
+ * place), and the array is sorted by name after every file.
+ */
+
+#ifndef LOOM_DEVICES_SRC
+#define LOOM_DEVICES_SRC "compute/devices.yaml"
+#endif
+#ifndef LOOM_DEVICES_INSTALLED
+#define LOOM_DEVICES_INSTALLED "/usr/local/share/loom/devices.yaml"
+#endif
+
+struct comp_catalog {
+    comp_device *d; /* sorted by name */
+    size_t n;       /* devices */
+    char **files;   /* files read */
+    size_t nfiles;
+};
+
+static const char *const dtype_names[COMP_DTYPES] = {"fp32", "tf32", "fp16", "bf16", "fp8"};
+
+const char *comp_dtype_name(comp_dtype t)
+{
+    return (unsigned)t < COMP_DTYPES ? dtype_names[t] : "?";
+}
+
+int comp_dtype_parse(const char *s, comp_dtype *out)
+{
+    for (int i = 0; i < COMP_DTYPES; i++)
+        if (strcmp(s, dtype_names[i]) == 0) {
+            *out = (comp_dtype)i;
+            return 0;
+        }
+    return -1;
+}
+
+int comp_dtype_bytes(comp_dtype t)
+{
+    static const int b[COMP_DTYPES] = {4, 4, 2, 2, 1};
+    return (unsigned)t < COMP_DTYPES ? b[t] : 0;
+}
+
+static void dev_free(comp_device *d)
+{
+    free(d->name);
+    free(d->description);
+    free(d->source);
+    free(d->eff_source);
+    free(d->file);
+}
+
+comp_catalog *comp_catalog_new(void) { return loom_xcalloc(1, sizeof(comp_catalog)); }
+
+void comp_catalog_free(comp_catalog *c)
+{
+    if (c == NULL)
+        return;
+    for (size_t i = 0; i < c->n; i++)
+        dev_free(&c->d[i]);
+    free(c->d);
+    for (size_t i = 0; i < c->nfiles; i++)
+        free(c->files[i]);
+    free(c->files);
+    free(c);
+}
+
+size_t comp_catalog_files(const comp_catalog *c) { return c->nfiles; }
+const char *comp_catalog_file(const comp_catalog *c, size_t i) { return c->files[i]; }
+size_t comp_catalog_count(const comp_catalog *c) { return c->n; }
+const comp_device *comp_catalog_at(const comp_catalog *c, size_t i) { return &c->d[i]; }
+
+const comp_device *comp_catalog_find(const comp_catalog *c, const char *name)
+{
+    for (size_t i = 0; i < c->n; i++)
+        if (strcmp(c->d[i].name, name) == 0)
+            return &c->d[i];
+    return NULL;
+}
+
+/* ---- one file ------------------------------------------------------------- */
+
+typedef struct walk {
+    yaml_document_t doc;
+    const char *path;
+    loom_err *err;
+} walk;
+
+static yaml_node_t *node(walk *w, int i) { return yaml_document_get_node(&w->doc, i); }
+
+static const char *scalar(const yaml_node_t *n)
+{
+    return n && n->type == YAML_SCALAR_NODE ? (const char *)n->data.scalar.value : NULL;
+}
+
+static size_t line_of(const yaml_node_t *n) { return n->start_mark.line + 1; }
+
+static int bad(walk *w, const yaml_node_t *n, const char *dev, const char *key, const char *what)
+{
+    return loom_err_set(w->err, LOOM_EUSAGE, "%s: line %zu: device '%s', key '%s': %s", w->path,
+                        line_of(n), dev, key, what);
+}
+
+static int get_num(walk *w, const yaml_node_t *n, const char *dev, const char *key, double lo,
+                   double hi, int lo_open, double *out)
+{
+    const char *s = scalar(n);
+    char msg[200];
+    if (s == NULL || *s == '\0')
+        return bad(w, n, dev, key, "expected a number");
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (*end != '\0' || errno != 0 || !isfinite(v)) {
+        snprintf(msg, sizeof msg, "'%s' is not a number", s);
+        return bad(w, n, dev, key, msg);
+    }
+    if ((lo_open ? !(v > lo) : !(v >= lo)) || !(v <= hi)) {
+        snprintf(msg, sizeof msg, "%s is out of range: allowed %s%g .. %g", s, lo_open ? "> " : "",
+                 lo, hi);
+        return bad(w, n, dev, key, msg);
+    }
+    *out = v;
+    return 0;
+}
+
+static int get_str(walk *w, const yaml_node_t *n, const char *dev, const char *key, char **out)
+{
+    const char *s = scalar(n);
+    if (s == NULL || *s == '\0')
+        return bad(w, n, dev, key, "expected text");
+    free(*out);
+    *out = loom_xstrdup(s);
+    return 0;
+}
+
+static const char *const dev_keys[] = {
+    "description", "source", "peak-tflops", "memory-gib", "memory-bw-gbs", "link-bw-gbs",
+    "matrix-efficiency", "matrix-overhead-us", "memory-efficiency", "memory-overhead-us",
+    "efficiency-source"};
+enum { DEV_KEYS = sizeof dev_keys / sizeof dev_keys[0] };
+
+static int unknown(walk *w, const yaml_node_t *kn, const char *dev, const char *k,
+                   const char *const *keys, int n)
+{
+    char list[512];
+    int off = 0;
+    for (int i = 0; i < n && off < (int)sizeof list; i++)
+        off += snprintf(list + off, sizeof list - off, "%s%s", i ? ", " : "", keys[i]);
+    return loom_err_set(w->err, LOOM_EUSAGE, "%s: line %zu: device '%s': unknown key '%s' "
+                        "(known keys: %s)", w->path, line_of(kn), dev, k, list);
+}
+
+static int parse_peaks(walk *w, yaml_node_t *m, comp_device *d)
+{
+    if (m->type != YAML_MAPPING_NODE)
+        return bad(w, m, d->name, "peak-tflops", "expected a mapping of datatype to TFLOP/s "
+                   "(fp32, tf32, fp16, bf16, fp8)");
+    int seen[COMP_DTYPES] = {0};
+    for (yaml_node_pair_t *p = m->data.mapping.pairs.start; p < m->data.mapping.pairs.top; p++) {
+        yaml_node_t *kn = node(w, p->key);
+        const char *k = scalar(kn);
+        comp_dtype t;
+        if (k == NULL || comp_dtype_parse(k, &t) < 0)
+            return unknown(w, kn, d->name, k ? k : "?", dtype_names, COMP_DTYPES);
+        if (seen[t]++)
+            return bad(w, kn, d->name, "peak-tflops", "a datatype appears twice");
+        double v;
+        char key[32];
+        snprintf(key, sizeof key, "peak-tflops.%s", k);
+        if (get_num(w, node(w, p->value), d->name, key, 0, 1e6, 1, &v) < 0)
+            return LOOM_EUSAGE;
+        d->peak[t] = v * 1e12;
+    }
+    if (!seen[COMP_FP32])
+        return bad(w, m, d->name, "peak-tflops", "fp32 is required");
+    return 0;
+}
+
+static int parse_device(walk *w, const char *name, yaml_node_t *m, comp_device *d)
+{
+    memset(d, 0, sizeof *d);
+    d->name = loom_xstrdup(name);
+    d->file = loom_xstrdup(w->path);
+    if (m->type != YAML_MAPPING_NODE)
+        return loom_err_set(w->err, LOOM_EUSAGE, "%s: line %zu: device '%s' must be a mapping of "
+                            "keys", w->path, line_of(m), name);
+    int seen[DEV_KEYS] = {0};
+    double t_mat = 0, t_mem = 0;
+    for (yaml_node_pair_t *p = m->data.mapping.pairs.start; p < m->data.mapping.pairs.top; p++) {
+        yaml_node_t *kn = node(w, p->key), *v = node(w, p->value);
+        const char *k = scalar(kn);
+        int ki = -1;
+        for (int i = 0; k && i < DEV_KEYS; i++)
+            if (strcmp(k, dev_keys[i]) == 0)
+                ki = i;
+        if (ki < 0)
+            return unknown(w, kn, name, k ? k : "?", dev_keys, DEV_KEYS);
+        if (seen[ki]++)
+            return loom_err_set(w->err, LOOM_EUSAGE, "%s: line %zu: device '%s': key '%s' appears "
+                                "twice", w->path, line_of(kn), name, k);
+        int rc = 0;
+        switch (ki) {
+        case 0: rc = get_str(w, v, name, k, &d->description); break;
+        case 1: rc = get_str(w, v, name, k, &d->source); break;
+        case 2: rc = parse_peaks(w, v, d); break;
+        case 3: rc = get_num(w, v, name, k, 0, 1e6, 1, &d->mem_bytes); d->mem_bytes *= 1073741824.0; break;
+        case 4: rc = get_num(w, v, name, k, 0, 1e7, 1, &d->mem_bw); d->mem_bw *= 1e9; break;
+        case 5: rc = get_num(w, v, name, k, 0, 1e7, 1, &d->link_bw); d->link_bw *= 1e9; break;
+        case 6: rc = get_num(w, v, name, k, 0, 1, 1, &d->matrix_eff); break;
+        case 7: rc = get_num(w, v, name, k, 0, 1e6, 0, &t_mat); break;
+        case 8: rc = get_num(w, v, name, k, 0, 1, 1, &d->memory_eff); break;
+        case 9: rc = get_num(w, v, name, k, 0, 1e6, 0, &t_mem); break;
+        case 10: rc = get_str(w, v, name, k, &d->eff_source); break;
+        }
+        if (rc < 0)
+            return rc;
+    }
+    d->matrix_overhead = t_mat * 1e-6;
+    d->memory_overhead = t_mem * 1e-6;
+    for (int i = 0; i < 6; i++)
+        if (!seen[i])
+            return loom_err_set(w->err, LOOM_EUSAGE, "%s: line %zu: device '%s': missing key '%s'",
+                                w->path, line_of(m), name, dev_keys[i]);
+    int curve = seen[6] + seen[7] + seen[8] + seen[9] + seen[10];
+    if (curve != 0 && curve != 5)
+        return loom_err_set(w->err, LOOM_EUSAGE, "%s: line %zu: device '%s': give all of "
+                            "matrix-efficiency, matrix-overhead-us, memory-efficiency, "
+                            "memory-overhead-us and efficiency-source, or none", w->path,
+                            line_of(m), name);
+    return 0;
+}
+
+static int cmp_dev(const void *a, const void *b)
+{
+    return strcmp(((const comp_device *)a)->name, ((const comp_device *)b)->name);
+}
+
+int comp_catalog_add_file(comp_catalog *c, const char *path, loom_err *err)
+{
+    FILE *f = fopen(path, "rb");
+    if (f == NULL)
+        return loom_err_set(err, LOOM_EUSAGE, "%s: cannot open the device catalog: %s", path,
+                            strerror(errno));
+    walk w = {.path = path, .err = err};
+    yaml_parser_t p;
+    if (!yaml_parser_initialize(&p)) {
+        fclose(f);
+        return loom_err_set(err, LOOM_EINTERNAL, "%s: cannot start the YAML parser", path);
+    }
+    yaml_parser_set_input_file(&p, f);
+    int ok = yaml_parser_load(&p, &w.doc);
+    fclose(f);
+    if (!ok) {
+        loom_err_set(err, LOOM_EUSAGE, "%s: line %zu, column %zu: %s", path,
+                     p.problem_mark.line + 1, p.problem_mark.column + 1,
+                     p.problem ? p.problem : "malformed YAML");
+        yaml_parser_delete(&p);
+        return LOOM_EUSAGE;
+    }
+    yaml_parser_delete(&p);
+    int rc = 0;
+    yaml_node_t *root = yaml_document_get_root_node(&w.doc);
+    if (root == NULL || root->type != YAML_MAPPING_NODE) {
+        rc = loom_err_set(err, LOOM_EUSAGE, "%s: a device catalog is a mapping of device names "
+                          "to their figures%s", path, root ? "" : " (the file is empty)");
+        goto out;
+    }
+    size_t first_new = c->n;
+    for (yaml_node_pair_t *pr = root->data.mapping.pairs.start; pr < root->data.mapping.pairs.top;
+         pr++) {
+        yaml_node_t *kn = node(&w, pr->key);
+        const char *name = scalar(kn);
+        if (name == NULL || *name == '\0') {
+            rc = loom_err_set(err, LOOM_EUSAGE, "%s: line %zu: a device name must be plain text",
+                              path, line_of(kn));
+            goto out;
+        }
+        for (size_t i = first_new; i < c->n; i++)
+            if (strcmp(c->d[i].name, name) == 0) {
+                rc = loom_err_set(err, LOOM_EUSAGE, "%s: line %zu: device '%s' appears twice", path,
+                                  line_of(kn), name);
+                goto out;
+            }
+        comp_device d;
+        if ((rc = parse_device(&w, name, node(&w, pr->value), &d)) < 0) {
+            dev_free(&d);
+            goto out;
+        }
+        size_t at = c->n;
+        for (size_t i = 0; i < first_new; i++)
+            if (strcmp(c->d[i].name, name) == 0)
+                at = i;
+        if (at < c->n) {
+            dev_free(&c->d[at]);
+            c->d[at] = d;
+        } else {
+            c->d = loom_xrealloc(c->d, (c->n + 1) * sizeof *c->d);
+            c->d[c->n++] = d;
+        }
+    }
+    qsort(c->d, c->n, sizeof *c->d, cmp_dev);
+    c->files = loom_xrealloc(c->files, (c->nfiles + 1) * sizeof *c->files);
+    c->files[c->nfiles++] = loom_xstrdup(path);
+out:
+    yaml_document_delete(&w.doc);
+    return rc;
+}
+
+/* ---- search paths --------------------------------------------------------- */
+
+const char *comp_catalog_builtin_path(void)
+{
+    const char *env = getenv("LOOM_DEVICE_CATALOG");
+    if (env && *env)
+        return env;
+    if (access(LOOM_DEVICES_SRC, R_OK) == 0)
+        return LOOM_DEVICES_SRC;
+    return LOOM_DEVICES_INSTALLED;
+}
+
+const char *comp_catalog_user_path(char *buf, size_t n)
+{
+    const char *x = getenv("XDG_CONFIG_HOME");
+    const char *h = getenv("HOME");
+    if (x && *x)
+        snprintf(buf, n, "%s/loom/devices.yaml", x);
+    else if (h && *h)
+        snprintf(buf, n, "%s/.config/loom/devices.yaml", h);
+    else
+        return NULL;
+    return buf;
+}
+
+comp_catalog *comp_catalog_load(const char *extra, loom_err *err)
+{
+    comp_catalog *c = comp_catalog_new();
+    const char *builtin = comp_catalog_builtin_path();
+    if (access(builtin, R_OK) != 0) {
+        loom_err_set(err, LOOM_EUSAGE, "cannot read the device catalog: tried %s%s%s "
+                     "(set LOOM_DEVICE_CATALOG to its path)", builtin,
+                     strcmp(builtin, LOOM_DEVICES_INSTALLED) ? " and " : "",
+                     strcmp(builtin, LOOM_DEVICES_INSTALLED) ? LOOM_DEVICES_INSTALLED : "");
+        comp_catalog_free(c);
+        return NULL;
+    }
+    char ubuf[1024];
+    const char *user = comp_catalog_user_path(ubuf, sizeof ubuf);
+    if (comp_catalog_add_file(c, builtin, err) < 0 ||
+        (user && access(user, F_OK) == 0 && comp_catalog_add_file(c, user, err) < 0) ||
+        (extra && comp_catalog_add_file(c, extra, err) < 0)) {
+        comp_catalog_free(c);
+        return NULL;
+    }
+    return c;
+}
+
+int comp_device_cfg(const comp_device *d, comp_dtype t, comp_cfg *out, loom_err *err)
+{
+    if ((unsigned)t >= COMP_DTYPES || d->peak[t] <= 0) {
+        char have[64] = "";
+        int off = 0;
+        for (int i = 0; i < COMP_DTYPES; i++)
+            if (d->peak[i] > 0)
+                off += snprintf(have + off, sizeof have - off, "%s%s", off ? ", " : "", dtype_names[i]);
+        return loom_err_set(err, LOOM_EUSAGE, "device '%s' has no %s peak in %s (it has: %s)",
+                            d->name, comp_dtype_name(t), d->file, have);
+    }
+    out->peak_flops = d->peak[t];
+    out->mem_bw = d->mem_bw;
+    out->matrix = (comp_curve){0, 0};
+    out->memory = (comp_curve){0, 0};
+    if (d->matrix_eff > 0)
+        out->matrix = (comp_curve){d->matrix_eff, d->matrix_overhead * d->peak[t] * d->matrix_eff};
+    if (d->memory_eff > 0)
+        out->memory = (comp_curve){d->memory_eff, d->memory_overhead * d->mem_bw * d->memory_eff};
+    return 0;
+}
