@@ -1,0 +1,739 @@
+/*
+ * `loom gen`, `loom devices` and `loom trace convert-text` end to end: run
+ * the binary, read the files it wrote back through traces/, and replay
+ * them with `loom run`.  Counts and bytes are worked out by hand in the
+ * comments; simulated times come from docs/MODEL.md's closed forms and the
+ * roofline formula of docs/DEVICES.md, computed here independently.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <fcntl.h>
+#include <jansson.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "et_graph.h"
+
+static char tmpdir[64];
+static char out_text[1 << 16], err_text[1 << 16];
+
+static void slurp(const char *path, char *buf, size_t cap)
+{
+    FILE *f = fopen(path, "rb");
+    size_t n = f ? fread(buf, 1, cap - 1, f) : 0;
+    buf[n] = '\0';
+    if (f)
+        fclose(f);
+}
+
+static int run_loom(const char *first, ...)
+{
+    const char *argv[64];
+    int argc = 0;
+    argv[argc++] = LOOM_BIN;
+    va_list ap;
+    va_start(ap, first);
+    for (const char *a = first; a && argc < 63; a = va_arg(ap, const char *))
+        argv[argc++] = a;
+    va_end(ap);
+    argv[argc] = NULL;
+    char so[128], se[128];
+    snprintf(so, sizeof so, "%s/stdout", tmpdir);
+    snprintf(se, sizeof se, "%s/stderr", tmpdir);
+    pid_t pid = fork();
+    if (pid == 0) {
+        int fo = open(so, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        int fe = open(se, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        dup2(fo, 1);
+        dup2(fe, 2);
+        execv(LOOM_BIN, (char *const *)argv);
+        _exit(127);
+    }
+    int st;
+    waitpid(pid, &st, 0);
+    slurp(so, out_text, sizeof out_text);
+    slurp(se, err_text, sizeof err_text);
+    if (WIFSIGNALED(st))
+        return 128 + WTERMSIG(st);
+    return WEXITSTATUS(st);
+}
+
+static const char *tp(const char *name)
+{
+    static char buf[8][256];
+    static int k;
+    char *p = buf[k++ % 8];
+    snprintf(p, 256, "%s/%s", tmpdir, name);
+    return p;
+}
+
+static void put(const char *name, const char *text)
+{
+    char dir[256];
+    snprintf(dir, sizeof dir, "%s", tp(name));
+    char *slash = strrchr(dir, '/');
+    *slash = '\0';
+    mkdir(dir, 0755); /* the test's own sub-folder, if new */
+    FILE *f = fopen(tp(name), "w");
+    assert_non_null(f);
+    fputs(text, f);
+    fclose(f);
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    snprintf(tmpdir, sizeof tmpdir, "/tmp/loom_genXXXXXX");
+    assert_non_null(mkdtemp(tmpdir));
+    setenv("XDG_CONFIG_HOME", "/nonexistent-loom-test", 1);
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir);
+    return system(cmd);
+}
+
+static double step_ns(const char *json)
+{
+    json_error_t je;
+    json_t *j = json_load_file(json, 0, &je);
+    if (j == NULL)
+        fail_msg("%s: %s", json, je.text);
+    double v = json_real_value(json_object_get(j, "step_time_ns"));
+    json_decref(j);
+    return v;
+}
+
+static void expect_exit(int rc, int want, const char *needle)
+{
+    if (rc != want)
+        fail_msg("exit %d, expected %d; stderr: %s", rc, want, err_text);
+    if (needle && strstr(err_text, needle) == NULL && strstr(out_text, needle) == NULL)
+        fail_msg("output lacks '%s'; stderr: %s", needle, err_text);
+}
+
+static ino_t inode(const char *path)
+{
+    struct stat st;
+    if (stat(path, &st) != 0)
+        fail_msg("%s: missing", path);
+    return st.st_ino;
+}
+
+/* ---- closed forms (docs/MODEL.md), in ns ---------------------------------- */
+
+#define GIB 1073741824.0
+
+/* ring on one dimension with W = 1 and hops h per step:
+ * AR = 2(p-1)(hL + d) + 2(p-1)/p N/B + (p-1) 3 (N/p)/M */
+static double ring_ar(int p, double N, double B, double L, double d, double M, int h)
+{
+    return 2 * (p - 1) * (h * L + d) + 2.0 * (p - 1) / p * N / B * 1e9 + (p - 1) * 3 * (N / p) / M * 1e9;
+}
+
+/* ---- gen micro ------------------------------------------------------------ */
+
+static void micro(const char *coll, int p, double expect)
+{
+    char prefix[128], net[128], sys[128], json[128], rr[16];
+    snprintf(prefix, sizeof prefix, "%s/m_%s/x", tmpdir, coll);
+    snprintf(net, sizeof net, "%s/m_%s.yml", tmpdir, coll);
+    snprintf(sys, sizeof sys, "%s/m_%s.json", tmpdir, coll);
+    snprintf(json, sizeof json, "%s/m_%s.out.json", tmpdir, coll);
+    snprintf(rr, sizeof rr, "%d", p);
+    int rc = run_loom("gen", "micro", "--collective", coll, "--size", "1MiB", "--ranks", rr, "--out",
+                      prefix, "--network-out", net, "--system-out", sys, "--bandwidth", "50",
+                      "--latency", "500", NULL);
+    expect_exit(rc, 0, "hard link");
+    /* every rank file is rank 0's file */
+    char r0[160], rk[160];
+    snprintf(r0, sizeof r0, "%s.0.et", prefix);
+    for (int r = 1; r < p; r++) {
+        snprintf(rk, sizeof rk, "%s.%d.et", prefix, r);
+        assert_true(inode(r0) == inode(rk));
+    }
+    loom_err err = {0};
+    et_graph *g = et_graph_load(r0, &err);
+    assert_non_null(g);
+    assert_int_equal(g->n, 1);
+    assert_int_equal(g->nodes[0].type, ET_COMM_COLL_NODE);
+    assert_int_equal(g->nodes[0].comm_size, 1048576);
+    et_graph_free(g);
+    rc = run_loom("run", "-w", prefix, "-n", net, "-s", sys, "-j", json, "-q", NULL);
+    expect_exit(rc, 0, NULL);
+    double got = step_ns(json);
+    if (fabs(got - expect) > 0.002)
+        fail_msg("%s on %d ranks: loom %.3f ns, closed form %.3f ns", coll, p, got, expect);
+}
+
+static void test_micro(void **state)
+{
+    (void)state;
+    double B = 50 * GIB, L = 500, d = 10, M = 1600e9, N = 1048576;
+    /* the generated system file: 1 split, ring everywhere */
+    micro("all_reduce", 8, ring_ar(8, N, B, L, d, M, 1));
+    /* RS: (p-1)(L + d) + (p-1)/p N/B + (p-1) 3 (N/p)/M */
+    micro("reduce_scatter", 4, 3 * (L + d) + 0.75 * N / B * 1e9 + 3 * 3 * (N / 4) / M * 1e9);
+    /* AG: comm_size is each rank's part, output p N: (p-1)(L + d) + (p-1) N/B */
+    micro("all_gather", 4, 3 * (L + d) + 3 * N / B * 1e9);
+    /* A2A on a ring: p(p-1)/2 steps of N/p */
+    micro("all_to_all", 4, 6 * ((L + d) + (N / 4) / B * 1e9));
+}
+
+static void test_micro_errors(void **state)
+{
+    (void)state;
+    const char *o = tp("bad/x");
+    expect_exit(run_loom("gen", "micro", "-c", "all_sum", "-b", "1", "-r", "2", "-o", o, NULL), 2,
+                "--collective 'all_sum'");
+    expect_exit(run_loom("gen", "micro", "-c", "all_reduce", "-b", "12XB", "-r", "2", "-o", o, NULL),
+                2, "--size '12XB'");
+    expect_exit(run_loom("gen", "micro", "-c", "all_reduce", "-b", "9000000TiB", "-r", "2", "-o", o,
+                         NULL), 2, "--size '9000000TiB'");
+    expect_exit(run_loom("gen", "micro", "-c", "all_reduce", "-b", "1", "-r", "0", "-o", o, NULL), 2,
+                "--ranks '0'");
+    expect_exit(run_loom("gen", "micro", "-c", "all_reduce", "-b", "1", "-o", o, NULL), 2,
+                "needs --collective, --size, --ranks and --out");
+    expect_exit(run_loom("gen", "micro", "-c", "all_reduce", "-b", "1", "-r", "2", "-o", o,
+                         "--bandwidth", "5", NULL), 2, "--network-out");
+    expect_exit(run_loom("gen", "nano", NULL), 2, "unknown generator 'nano'");
+    expect_exit(run_loom("gen", "micro", "--help", NULL), 0, "--collective OP");
+    assert_non_null(strstr(out_text, "KiB/MiB/GiB"));
+    expect_exit(run_loom("gen", "--help", NULL), 0, "llm");
+}
+
+/* ---- devices -------------------------------------------------------------- */
+
+static void test_devices(void **state)
+{
+    (void)state;
+    expect_exit(run_loom("devices", NULL), 0, "TFLOP/s");
+    const char *names[] = {"a100-40g", "a100-80g", "h100-sxm", "h200", "b200", "mi300x"};
+    for (int i = 0; i < 6; i++)
+        assert_non_null(strstr(out_text, names[i]));
+    assert_non_null(strstr(out_text, "GiB"));
+    expect_exit(run_loom("devices", "--sources", NULL), 0, "datasheet");
+    expect_exit(run_loom("devices", "--help", NULL), 0, "--devices FILE");
+    put("bad.yaml", "x:\n  description: d\n  colour: red\n");
+    expect_exit(run_loom("devices", "--devices", tp("bad.yaml"), NULL), 2, "unknown key 'colour'");
+    expect_exit(run_loom("devices", "--frobnicate", NULL), 2, "unknown option");
+}
+
+/* ---- gen llm -------------------------------------------------------------- */
+
+typedef struct tally {
+    int colls[ET_COLL_TYPES];
+    double bytes[ET_COLL_TYPES];
+    int sends, recvs, comps;
+    double send_bytes, recv_bytes;
+} tally;
+
+static tally count(const char *path)
+{
+    loom_err err = {0};
+    et_graph *g = et_graph_load(path, &err);
+    if (g == NULL)
+        fail_msg("%s", err.msg);
+    tally t;
+    memset(&t, 0, sizeof t);
+    for (size_t i = 0; i < g->n; i++) {
+        const et_gnode *n = &g->nodes[i];
+        if (n->type == ET_COMM_COLL_NODE) {
+            t.colls[n->comm_type]++;
+            t.bytes[n->comm_type] += (double)n->comm_size;
+        } else if (n->type == ET_COMM_SEND_NODE) {
+            t.sends++;
+            t.send_bytes += (double)n->comm_size;
+        } else if (n->type == ET_COMM_RECV_NODE) {
+            t.recvs++;
+            t.recv_bytes += (double)n->comm_size;
+        } else if (n->type == ET_COMP_NODE) {
+            t.comps++;
+        }
+    }
+    et_graph_free(g);
+    return t;
+}
+
+#define SMALL "--hidden", "1024", "--ffn", "4096", "--heads", "16", "--layers", "2", "--seq", "256", \
+              "--vocab", "1000", "--tp", "2", "--pp", "2", "--dp", "2", "--global-batch", "8"
+
+/*
+ * GPT-style (GELU, biases, tied embeddings, standard attention), bf16 with
+ * fp32 gradients, tp 2 pp 2 dp 2, 4 microbatches of 256 tokens:
+ *   TP all-reduce of T*h*e = 256*1024*2 = 524288 bytes: per microbatch the
+ *     embedding (stage 0) 1, each layer 2 forward + 2 backward, the output
+ *     layer's input gradient (stage 1) 1; the vocab-parallel loss 3 of
+ *     T*4 = 1024 bytes (stage 1);
+ *   DP all-reduce of the stage's gradients in fp32: stage 0 7087616
+ *     parameters (embedding 786432 + layer 6301184) = 28350464 bytes,
+ *     stage 1 6827520 (layer + final LayerNorm 2048 + output copy 524288)
+ *     = 27310080 bytes; the tied-embedding all-reduce 512*1024*4 = 2097152;
+ *   pipeline: each rank sends its 1/tp slice T*h*e/2 = 262144 bytes per
+ *     microbatch and the receiver all-gathers it over TP (Megatron's
+ *     scatter-gather).
+ */
+static void test_llm_counts(void **state)
+{
+    (void)state;
+    const char *pre = tp("llm/s");
+    int rc = run_loom("gen", "llm", SMALL, "--out", pre, NULL);
+    expect_exit(rc, 0, "memory per rank");
+    for (int r = 0; r < 8; r++) {
+        char path[160];
+        snprintf(path, sizeof path, "%s.%d.et", pre, r);
+        tally t = count(path);
+        int stage = r / 4;
+        if (stage == 0) {
+            assert_int_equal(t.colls[ET_ALL_REDUCE], 4 * (1 + 4) + 1 + 1);
+            assert_true(t.bytes[ET_ALL_REDUCE] == 20 * 524288.0 + 28350464 + 2097152);
+            assert_int_equal(t.sends, 4); /* activations forward */
+            assert_int_equal(t.recvs, 4); /* gradients back */
+        } else {
+            assert_int_equal(t.colls[ET_ALL_REDUCE], 4 * (4 + 1 + 3) + 1 + 1);
+            assert_true(t.bytes[ET_ALL_REDUCE] == 20 * 524288.0 + 12 * 1024.0 + 27310080 + 2097152);
+        }
+        assert_int_equal(t.colls[ET_ALL_GATHER], 4);
+        assert_true(t.bytes[ET_ALL_GATHER] == 4 * 262144.0);
+        assert_true(t.send_bytes == 4 * 262144.0 && t.recv_bytes == 4 * 262144.0);
+        assert_int_equal(t.colls[ET_REDUCE_SCATTER], 0);
+    }
+    /* the same model with sequence parallelism: each all-reduce becomes a
+     * reduce-scatter (input T*h*e) and an all-gather of the rank's part
+     * (T/t*h*e = 262144); the pipeline sends the rank's sequence shard */
+    const char *sp = tp("llm/sp");
+    rc = run_loom("gen", "llm", SMALL, "--sequence-parallel", "--out", sp, "-q", NULL);
+    expect_exit(rc, 0, NULL);
+    char p0[160];
+    snprintf(p0, sizeof p0, "%s.0.et", sp);
+    tally t = count(p0);
+    /* stage 0: RS: embedding 1 + layer fwd 2 + bwd 2 per microbatch */
+    assert_int_equal(t.colls[ET_REDUCE_SCATTER], 4 * 5);
+    assert_true(t.bytes[ET_REDUCE_SCATTER] == 20 * 524288.0);
+    /* AG: layer fwd 2 + bwd 2 + embedding bwd 1 per microbatch */
+    assert_int_equal(t.colls[ET_ALL_GATHER], 4 * 5);
+    assert_true(t.bytes[ET_ALL_GATHER] == 20 * 262144.0);
+    assert_int_equal(t.colls[ET_ALL_REDUCE], 2); /* DP and embedding only */
+    /* ZeRO 1: the DP all-reduce becomes reduce-scatter + all-gather of the
+     * bf16 parameters' share 7087616 / 2 * 2 bytes */
+    const char *z = tp("llm/z1");
+    rc = run_loom("gen", "llm", SMALL, "--zero", "1", "--out", z, "-q", NULL);
+    expect_exit(rc, 0, NULL);
+    snprintf(p0, sizeof p0, "%s.0.et", z);
+    t = count(p0);
+    assert_int_equal(t.colls[ET_REDUCE_SCATTER], 1);
+    assert_true(t.bytes[ET_REDUCE_SCATTER] == 28350464.0);
+    assert_int_equal(t.colls[ET_ALL_GATHER], 4 + 1);
+    assert_true(t.bytes[ET_ALL_GATHER] == 4 * 262144.0 + 7087616.0);
+    /* 4 MiB gradient buckets: whole layers are packed until a bucket
+     * reaches 4 MiB; stage 0's units (layer 25204736 bytes, embedding
+     * 3145728) make two buckets */
+    const char *bk = tp("llm/bk");
+    rc = run_loom("gen", "llm", SMALL, "--grad-bucket", "4MiB", "--overlap-grad-reduce", "--out", bk,
+                  "-q", NULL);
+    expect_exit(rc, 0, NULL);
+    snprintf(p0, sizeof p0, "%s.0.et", bk);
+    t = count(p0);
+    assert_int_equal(t.colls[ET_ALL_REDUCE], 20 + 2 + 1);
+}
+
+/* Role-named communicators: the four ranks of a stage share one file. */
+static void test_llm_roles(void **state)
+{
+    (void)state;
+    const char *pre = tp("role/s");
+    int rc = run_loom("gen", "llm", SMALL, "--groups", "role", "--out", pre, NULL);
+    expect_exit(rc, 0, "2 written, 6 hard links");
+    char a[160], b[160];
+    for (int r = 1; r < 8; r++) {
+        snprintf(a, sizeof a, "%s.%d.et", pre, r / 4 * 4);
+        snprintf(b, sizeof b, "%s.%d.et", pre, r);
+        assert_true(inode(a) == inode(b));
+    }
+    snprintf(a, sizeof a, "%s.0.et", pre);
+    snprintf(b, sizeof b, "%s.4.et", pre);
+    assert_true(inode(a) != inode(b));
+    loom_err err = {0};
+    et_graph *g = et_graph_load(a, &err);
+    assert_non_null(g);
+    int seen_tp = 0, seen_pp = 0;
+    for (uint32_t i = 0; i < g->npg; i++) {
+        seen_tp |= strcmp(g->pg_names[i], "tp") == 0;
+        seen_pp |= strcmp(g->pg_names[i], "pp") == 0;
+    }
+    assert_true(seen_tp && seen_pp);
+    for (size_t i = 0; i < g->n; i++) /* stage 0 sends to pp index 1 */
+        if (g->nodes[i].type == ET_COMM_SEND_NODE)
+            assert_int_equal(g->nodes[i].comm_dst, 1);
+    et_graph_free(g);
+    char groups[1024];
+    slurp(tp("role/s.comm.json"), groups, sizeof groups);
+    assert_non_null(strstr(groups, "\"tp\": {\"stride\": 1, \"size\": 2}"));
+    assert_non_null(strstr(groups, "\"dp\": {\"stride\": 2, \"size\": 2}"));
+    assert_non_null(strstr(groups, "\"pp\": {\"stride\": 4, \"size\": 2}"));
+    assert_non_null(strstr(groups, "\"emb\": {\"stride\": 4, \"size\": 2}"));
+}
+
+/* The members of rank r's group `name` under the role rule of
+ * docs/WORKLOADS.md: base = r - ((r / S) mod N) S, members base + k S. */
+static void role_members(json_t *groups, const char *name, int r, int *out, int *n)
+{
+    json_t *g = json_object_get(groups, name);
+    assert_non_null(g);
+    int S = (int)json_integer_value(json_object_get(g, "stride"));
+    int N = (int)json_integer_value(json_object_get(g, "size"));
+    int base = r - ((r / S) % N) * S;
+    for (int k = 0; k < N; k++)
+        out[k] = base + k * S;
+    *n = N;
+}
+
+static void list_members(json_t *groups, const char *name, int *out, int *n)
+{
+    json_t *g = json_object_get(groups, name);
+    if (g == NULL)
+        fail_msg("explicit group %s missing", name);
+    *n = (int)json_array_size(g);
+    for (int k = 0; k < *n; k++)
+        out[k] = (int)json_integer_value(json_array_get(g, k));
+}
+
+/* Role naming means exactly what explicit naming says: for every rank, node
+ * by node, the role rule resolves each collective to the same members as
+ * the explicit group, and each pp index to the same peer rank.  This is
+ * the contract replay must implement (WORKLOADS.md). */
+static void test_roles_equal_explicit(void **state)
+{
+    (void)state;
+    const char *ex = tp("eq/x"), *ro = tp("eq/r");
+    /* MoE (ep, edp), tied embeddings (emb), interleaving, ZeRO 1, SP */
+    int rc = run_loom("gen", "llm", "--preset", "mixtral-8x7b", "--layers", "8", "--seq", "512",
+                      "--tp", "2", "--pp", "4", "--dp", "4", "--ep", "2", "--schedule", "interleaved",
+                      "--virtual-stages", "2", "--global-batch", "16", "--zero", "1",
+                      "--sequence-parallel", "--embeddings", "tied", "--groups", "explicit", "--out",
+                      ex, "-q", NULL);
+    expect_exit(rc, 0, NULL);
+    rc = run_loom("gen", "llm", "--preset", "mixtral-8x7b", "--layers", "8", "--seq", "512", "--tp",
+                  "2", "--pp", "4", "--dp", "4", "--ep", "2", "--schedule", "interleaved",
+                  "--virtual-stages", "2", "--global-batch", "16", "--zero", "1",
+                  "--sequence-parallel", "--embeddings", "tied", "--groups", "role", "--out", ro, "-q",
+                  NULL);
+    expect_exit(rc, 0, NULL);
+    json_error_t je;
+    json_t *gx = json_load_file(tp("eq/x.comm.json"), 0, &je);
+    json_t *gr = json_load_file(tp("eq/r.comm.json"), 0, &je);
+    assert_non_null(gx);
+    assert_non_null(gr);
+    int roles_seen = 0;
+    for (int r = 0; r < 32; r++) {
+        char pe[160], pr[160];
+        snprintf(pe, sizeof pe, "%s.%d.et", ex, r);
+        snprintf(pr, sizeof pr, "%s.%d.et", ro, r);
+        loom_err err = {0};
+        et_graph *E = et_graph_load(pe, &err), *R = et_graph_load(pr, &err);
+        assert_non_null(E);
+        assert_non_null(R);
+        assert_int_equal(E->n, R->n);
+        for (size_t i = 0; i < E->n; i++) {
+            const et_gnode *a = &E->nodes[i], *b = &R->nodes[i];
+            assert_int_equal(a->type, b->type);
+            assert_int_equal(a->comm_size, b->comm_size);
+            assert_int_equal(a->num_ops, b->num_ops);
+            if (a->type == ET_COMM_COLL_NODE) {
+                int m1[64], m2[64], n1, n2;
+                list_members(gx, E->pg_names[a->pg], m1, &n1);
+                role_members(gr, R->pg_names[b->pg], r, m2, &n2);
+                assert_int_equal(n1, n2);
+                for (int k = 0; k < n1; k++)
+                    assert_int_equal(m1[k], m2[k]);
+                roles_seen |= 1 << (R->pg_names[b->pg][0] - 'a');
+            } else if (a->type == ET_COMM_SEND_NODE || a->type == ET_COMM_RECV_NODE) {
+                int m[64], n;
+                role_members(gr, R->pg_names[b->pg], r, m, &n);
+                int k = a->type == ET_COMM_SEND_NODE ? b->comm_dst : b->comm_src;
+                int want = a->type == ET_COMM_SEND_NODE ? a->comm_dst : a->comm_src;
+                assert_true(k >= 0 && k < n);
+                assert_int_equal(m[k], want);
+                assert_int_equal(a->comm_tag, b->comm_tag);
+            }
+        }
+        et_graph_free(E);
+        et_graph_free(R);
+    }
+    /* tp, dp, ep, edp, emb all occurred */
+    assert_true(roles_seen & (1 << ('t' - 'a')));
+    assert_true(roles_seen & (1 << ('d' - 'a')));
+    assert_true(roles_seen & (1 << ('e' - 'a')));
+    json_decref(gx);
+    json_decref(gr);
+}
+
+/*
+ * A step end to end: tp 1, pp 1, dp 2, one layer, one microbatch.  Every
+ * compute node runs one after another on a rank; the gradient all-reduce
+ * waits for the last backward kernel and the optimizer for the all-reduce.
+ * So the step is the sum of the compute nodes' roofline times plus the
+ * all-reduce's closed form.  The roofline with the H100's curve (docs/
+ * DEVICES.md): t = 4 us + max(F / (989.5e12 * 0.801), B / (3350e9 * 0.9)),
+ * both curves having a 4 us overhead.
+ */
+static void test_llm_step(void **state)
+{
+    (void)state;
+    const char *pre = tp("step/s");
+    int rc = run_loom("gen", "llm", "--hidden", "256", "--ffn", "1024", "--heads", "4", "--layers",
+                      "1", "--seq", "128", "--vocab", "512", "--dp", "2", "--device", "h100-sxm",
+                      "--out", pre, "-q", NULL);
+    expect_exit(rc, 0, NULL);
+    put("step/net.yml", "topology: [ Switch ]\nnpus_count: [ 2 ]\nbandwidth: [ 100 ]\n"
+                        "latency: [ 1000 ]\n");
+    rc = run_loom("run", "-w", pre, "-s", tp("step/s.system.yaml"), "-n", tp("step/net.yml"), "-j",
+                  tp("step/out.json"), "-q", NULL);
+    expect_exit(rc, 0, NULL);
+    char r0[160];
+    snprintf(r0, sizeof r0, "%s.0.et", pre);
+    loom_err err = {0};
+    et_graph *g = et_graph_load(r0, &err);
+    assert_non_null(g);
+    double sum = 0, N = -1;
+    int colls = 0;
+    for (size_t i = 0; i < g->n; i++) {
+        const et_gnode *n = &g->nodes[i];
+        if (n->type == ET_COMP_NODE) {
+            double tf = (double)n->num_ops / (989.5e12 * 0.801);
+            double tm = (double)n->tensor_size / (3350e9 * 0.9);
+            sum += 4e3 + (tf > tm ? tf : tm) * 1e9;
+        } else if (n->type == ET_COMM_COLL_NODE) {
+            N = (double)n->comm_size;
+            colls++;
+        }
+    }
+    size_t nodes = g->n;
+    et_graph_free(g);
+    assert_int_equal(colls, 1); /* tp 1, pp 1: only the gradient all-reduce */
+    /* the one all-reduce on a Switch of 2: 2 hops per step, reductions at
+     * the device's HBM bandwidth, default endpoint delay 10 ns */
+    double ar = ring_ar(2, N, 100 * GIB, 1000, 10, 3350e9, 2);
+    double got = step_ns(tp("step/out.json"));
+    if (fabs(got - (sum + ar)) > 0.001 * nodes) /* each node rounds to 1 ps */
+        fail_msg("step %.3f ns, expected %.3f (compute %.3f + all-reduce %.3f)", got, sum + ar, sum, ar);
+}
+
+static void test_llm_errors(void **state)
+{
+    (void)state;
+    const char *o = tp("bad/l");
+    expect_exit(run_loom("gen", "llm", "--preset", "gpt-7", "--out", o, NULL), 2, "--preset 'gpt-7'");
+    expect_exit(run_loom("gen", "llm", "--preset", "llama3-8b", "--tp", "3", "--out", o, NULL), 2,
+                "--tp 3 does not divide --heads 32");
+    expect_exit(run_loom("gen", "llm", "--preset", "llama3-8b", "--tp", "2", "--pp", "2", "--ranks",
+                         "6", "--out", o, NULL), 2, "--ranks 6 is not a multiple");
+    expect_exit(run_loom("gen", "llm", "--preset", "llama3-8b", "--out", o, "--zero", "5", NULL), 2,
+                "--zero '5'");
+    expect_exit(run_loom("gen", "llm", "--preset", "llama3-8b", NULL), 2, "needs --out");
+    expect_exit(run_loom("gen", "llm", "--preset", "llama3-8b", "--out", o, "--schedule", "zb", NULL),
+                2, "--schedule 'zb'");
+    expect_exit(run_loom("gen", "llm", "--help", NULL), 0, "--virtual-stages V");
+    const char *flags[] = {"--hidden", "--ffn", "--heads", "--kv-heads", "--layers", "--seq",
+                           "--vocab", "--experts", "--topk", "--tp", "--pp", "--dp", "--ep",
+                           "--sequence-parallel", "--micro-batch", "--global-batch", "--schedule",
+                           "--recompute", "--zero", "--grad-bucket", "--overlap-grad-reduce",
+                           "--dtype", "--device", "--groups", "--granularity"};
+    for (size_t i = 0; i < sizeof flags / sizeof flags[0]; i++)
+        if (strstr(out_text, flags[i]) == NULL)
+            fail_msg("gen llm --help does not list %s", flags[i]);
+    /* a model that does not fit warns, and still writes */
+    expect_exit(run_loom("gen", "llm", "--preset", "llama3-70b", "--layers", "2", "--seq", "512",
+                         "--device", "a100-40g", "--out", o, NULL), 0, "DOES NOT FIT");
+    assert_non_null(strstr(err_text, "warning: stage 0 needs"));
+}
+
+/* Every preset and feature generates and replays (interleaved, MoE with
+ * expert parallelism, ZeRO 3, full recompute, layer granularity). */
+static void test_llm_features(void **state)
+{
+    (void)state;
+    put("f/net.yml", "topology: [ Switch, Switch ]\nnpus_count: [ 4, 4 ]\nbandwidth: [ 400, 50 ]\n"
+                     "latency: [ 500, 2000 ]\n");
+    struct {
+        const char *name;
+        const char *args[24];
+    } cases[] = {
+        {"il", {"--preset", "llama3-8b", "--layers", "8", "--seq", "1024", "--tp", "2", "--pp", "2",
+                "--dp", "4", "--schedule", "interleaved", "--virtual-stages", "2", "--global-batch",
+                "16", "--recompute", "selective", NULL}},
+        {"moe", {"--preset", "mixtral-8x7b", "--layers", "2", "--seq", "512", "--tp", "2", "--dp", "8",
+                 "--ep", "4", "--sequence-parallel", "--global-batch", "8", NULL}},
+        {"z3", {"--preset", "llama3-8b", "--layers", "2", "--seq", "512", "--dp", "16", "--zero", "3",
+                "--recompute", "full", NULL}},
+        {"lay", {"--preset", "gpt3-175b", "--layers", "4", "--hidden", "2048", "--heads", "16", "--ffn",
+                 "8192", "--seq", "512", "--tp", "4", "--pp", "4", "--granularity", "layer",
+                 "--global-batch", "8", "--dp", "1", NULL}},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        const char *argv[40];
+        int n = 0;
+        char out[160];
+        snprintf(out, sizeof out, "%s/f/%s", tmpdir, cases[i].name);
+        argv[n++] = LOOM_BIN;
+        argv[n++] = "gen";
+        argv[n++] = "llm";
+        for (int k = 0; cases[i].args[k]; k++)
+            argv[n++] = cases[i].args[k];
+        argv[n++] = "--out";
+        argv[n++] = out;
+        argv[n++] = "-q";
+        argv[n] = NULL;
+        char cmd[2048] = "";
+        for (int k = 0; k < n; k++) {
+            strcat(cmd, argv[k]);
+            strcat(cmd, " ");
+        }
+        strcat(cmd, "> /dev/null 2>&1");
+        if (system(cmd) != 0)
+            fail_msg("%s failed", cmd);
+        char sys[200];
+        snprintf(sys, sizeof sys, "%s.system.yaml", out);
+        int rc = run_loom("run", "-w", out, "-s", sys, "-n", tp("f/net.yml"), "-q", NULL);
+        if (rc != 0)
+            fail_msg("%s: loom run exited %d: %s", cases[i].name, rc, err_text);
+    }
+    /* MoE: the expert all-to-alls, 2 forward + 2 backward per layer and
+     * microbatch on the ep group, of T/t * topk * h * e bytes */
+    char p0[200];
+    snprintf(p0, sizeof p0, "%s/f/moe.0.et", tmpdir);
+    tally t = count(p0);
+    assert_int_equal(t.colls[ET_ALL_TO_ALL], 2 * 4);
+    assert_true(t.bytes[ET_ALL_TO_ALL] == 8 * (512.0 / 2 * 2 * 4096 * 2));
+}
+
+/* ---- trace convert-text --------------------------------------------------- */
+
+static void test_convert_text(void **state)
+{
+    (void)state;
+    put("t/data.txt", "DATA\n2\n"
+                      "l0 -1 10 NONE 0 20 NONE 0 30 ALLREDUCE 1048576 10\n"
+                      "l1 -1 40 NONE 0 50 NONE 0 60 ALLREDUCE 2097152 10\n");
+    const char *pre = tp("t/d");
+    int rc = run_loom("trace", "convert-text", tp("t/data.txt"), "--ranks", "4", "--out", pre, NULL);
+    expect_exit(rc, 0, "DATA, 2 layers");
+    char r0[160], r3[160];
+    snprintf(r0, sizeof r0, "%s.0.et", pre);
+    snprintf(r3, sizeof r3, "%s.3.et", pre);
+    assert_true(inode(r0) == inode(r3));
+    tally t = count(r0);
+    /* Chakra's DATA structure: FWD l0, FWD l1; BWD_WG l1, its all-reduce,
+     * BWD_IG l1; BWD_WG l0, its all-reduce (no input gradient for l0) */
+    assert_int_equal(t.comps, 5);
+    assert_int_equal(t.colls[ET_ALL_REDUCE], 2);
+    /* replay on a Ring 4 at 50 GB/s, 500 ns, the micro generator's system:
+     * compute 10 + 40 + 60 = 110 us, then the 2 MiB all-reduce (~64.6 us)
+     * overlaps BWD_IG l1 and BWD_WG l0 (80 us); the 1 MiB all-reduce starts
+     * when BWD_WG l0 ends at 190 us */
+    rc = run_loom("gen", "micro", "-c", "all_reduce", "-b", "1", "-r", "4", "-o", tp("t/unused"),
+                  "--network-out", tp("t/net.yml"), "--system-out", tp("t/sys.json"), "-q", NULL);
+    expect_exit(rc, 0, NULL);
+    rc = run_loom("run", "-w", pre, "-n", tp("t/net.yml"), "-s", tp("t/sys.json"), "-j",
+                  tp("t/out.json"), "-q", NULL);
+    expect_exit(rc, 0, NULL);
+    double B = 50 * GIB;
+    double ar2 = ring_ar(4, 2097152, B, 500, 10, 1600e9, 1);
+    assert_true(ar2 < 80000);
+    double want = 190000 + ring_ar(4, 1048576, B, 500, 10, 1600e9, 1);
+    double got = step_ns(tp("t/out.json"));
+    if (fabs(got - want) > 0.01)
+        fail_msg("convert-text DATA step %.3f ns, expected %.3f", got, want);
+    /* two passes: the second pass's forward of a layer waits for the first
+     * pass's weight-gradient all-reduce of that layer */
+    rc = run_loom("trace", "convert-text", tp("t/data.txt"), "-r", "4", "-o", tp("t/d2"), "-p", "2",
+                  "-q", NULL);
+    expect_exit(rc, 0, NULL);
+    snprintf(r0, sizeof r0, "%s.0.et", tp("t/d2"));
+    t = count(r0);
+    assert_int_equal(t.comps, 10);
+    /* HYBRID_DATA_MODEL with model-parallel groups of 2: fwd/ig on mp
+     * groups, wg on dp groups; the comm-group file is written */
+    put("t/hdm.txt", "HYBRID_DATA_MODEL model_parallel_NPU_group: 2\n2\n"
+                     "a -1 5 ALLGATHER 4096 5 ALLREDUCE 4096 5 ALLREDUCE 8192 1\n"
+                     "b -1 5 ALLREDUCE 4096 5 NONE 0 5 ALLREDUCE 8192 1\n");
+    rc = run_loom("trace", "convert-text", tp("t/hdm.txt"), "-r", "4", "-o", tp("t/h"), NULL);
+    expect_exit(rc, 0, "comm.json");
+    char groups[512];
+    slurp(tp("t/h.comm.json"), groups, sizeof groups);
+    assert_non_null(strstr(groups, "\"mp0\": [0, 1]"));
+    assert_non_null(strstr(groups, "\"dp1\": [1, 3]"));
+    rc = run_loom("run", "-w", tp("t/h"), "-n", tp("t/net.yml"), "-s", tp("t/sys.json"), "-g",
+                  tp("t/h.comm.json"), "-q", NULL);
+    expect_exit(rc, 0, NULL);
+    snprintf(r0, sizeof r0, "%s.0.et", tp("t/h"));
+    t = count(r0);
+    assert_int_equal(t.colls[ET_ALL_GATHER], 1);
+    /* forward of b, and both weight gradients; the first layer has no
+     * input-gradient collective and b's is NONE */
+    assert_int_equal(t.colls[ET_ALL_REDUCE], 1 + 2);
+}
+
+static void test_convert_text_errors(void **state)
+{
+    (void)state;
+    struct {
+        const char *text, *needle;
+    } bad[] = {
+        {"PIPELINE\n1\n", "line 1: parallelism 'PIPELINE'"},
+        {"DATA\nmany\n", "line 2: expected the number of layers"},
+        {"DATA\n1\nl0 -1 10 NONE 0 20 NONE 0 30 ALLREDUCE\n", "line 3: a layer has 12 columns"},
+        {"DATA\n1\nl0 -1 10 NONE 0 20 NONE 0 30 ALLSUM 1 1\n", "weight-gradient communication 'ALLSUM'"},
+        {"DATA\n1\nl0 -1 x NONE 0 20 NONE 0 30 NONE 0 1\n", "forward compute time 'x'"},
+        {"DATA\n2\nl0 -1 1 NONE 0 2 NONE 0 3 NONE 0 1\n", "announces 2 layers but 1 follow"},
+        {"DATA\n1\nl0 -1 1 NONE 0 2 NONE 0 3 NONE 0 1\nl1 -1 1 NONE 0 2 NONE 0 3 NONE 0 1\n",
+         "more layer lines"},
+        {"HYBRID_DLRM\n2\n", "last bottom layer"},
+        {"", "expected the parallelism"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        put("t/bad.txt", bad[i].text);
+        int rc = run_loom("trace", "convert-text", tp("t/bad.txt"), "-r", "2", "-o", tp("t/b"), NULL);
+        expect_exit(rc, 2, bad[i].needle);
+    }
+    put("t/hdm3.txt", "HYBRID_DATA_MODEL model_parallel_NPU_group: 3\n1\n"
+                      "a -1 5 ALLGATHER 4096 5 ALLREDUCE 4096 5 ALLREDUCE 8192 1\n");
+    expect_exit(run_loom("trace", "convert-text", tp("t/hdm3.txt"), "-r", "4", "-o", tp("t/b"), NULL),
+                2, "not a multiple of the file's model_parallel_NPU_group 3");
+    expect_exit(run_loom("trace", "convert-text", "/nonexistent.txt", "-r", "2", "-o", tp("t/b"),
+                         NULL), 2, "/nonexistent.txt");
+    expect_exit(run_loom("trace", "convert-text", tp("t/data.txt"), "-o", tp("t/b"), NULL), 2,
+                "needs --ranks and --out");
+    expect_exit(run_loom("trace", "convert-text", "--help", NULL), 0, "--time-scale X");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_micro),
+        cmocka_unit_test(test_micro_errors),
+        cmocka_unit_test(test_devices),
+        cmocka_unit_test(test_llm_counts),
+        cmocka_unit_test(test_llm_roles),
+        cmocka_unit_test(test_roles_equal_explicit),
+        cmocka_unit_test(test_llm_step),
+        cmocka_unit_test(test_llm_errors),
+        cmocka_unit_test(test_llm_features),
+        cmocka_unit_test(test_convert_text),
+        cmocka_unit_test(test_convert_text_errors),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}

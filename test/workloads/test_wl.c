@@ -1,0 +1,257 @@
+/* workloads/ as a library: byte counts, hard links, the LLM plan's checks
+ * and its memory estimate against the published activation formula
+ * (Korthikanti et al. 2022, "Reducing Activation Recomputation in Large
+ * Transformer Models", eq. 2: s*b*h*(10 + 24/t + 5*a*s/(h*t)) bytes per
+ * layer with tensor parallelism), worked out by hand below. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "et_graph.h"
+#include "wl.h"
+#include "wl_emit.h"
+#include "wl_llm.h"
+
+static void test_sizes(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *s;
+        uint64_t v;
+    } ok[] = {
+        {"1048576", 1048576},   {"1MiB", 1048576},  {"1M", 1048576},   {"4GiB", 4294967296ULL},
+        {"100MB", 100000000},   {"2KiB", 2048},     {"3KB", 3000},     {"1.5GiB", 1610612736ULL},
+        {"0", 0},               {"7B", 7},          {"1TiB", 1099511627776ULL},
+        {"9223372036854775807", 9223372036854775807ULL},
+    };
+    for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
+        uint64_t v = 1;
+        if (wl_parse_size(ok[i].s, &v) != 0 || v != ok[i].v)
+            fail_msg("%s: got %llu", ok[i].s, (unsigned long long)v);
+    }
+    static const char *bad[] = {"", "-1", "1.5B", "12XB", "MiB", "1 MiB", "9223372036854775808",
+                                "9000000TiB", "8388608TiB", "1e9", "0x10", "+5", "1..2"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        uint64_t v;
+        if (wl_parse_size(bad[i], &v) == 0)
+            fail_msg("'%s' was accepted as %llu", bad[i], (unsigned long long)v);
+    }
+}
+
+static char tmp[64];
+
+static int setup(void **state)
+{
+    (void)state;
+    snprintf(tmp, sizeof tmp, "/tmp/loom_wlXXXXXX");
+    assert_non_null(mkdtemp(tmp));
+    setenv("XDG_CONFIG_HOME", "/nonexistent-loom-test", 1);
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", tmp);
+    return system(cmd);
+}
+
+/* a written trace reads back through et_graph with its ids, deps and
+ * attributes; a linked rank file is the same inode; relinking replaces */
+static void test_emit_and_link(void **state)
+{
+    (void)state;
+    char p0[128], p1[128];
+    snprintf(p0, sizeof p0, "%s/e.0.et", tmp);
+    snprintf(p1, sizeof p1, "%s/e.1.et", tmp);
+    loom_err err = {0};
+    wl_trace *t = wl_trace_open(p0, &err);
+    assert_non_null(t);
+    uint64_t a = wl_comp(t, "k", 1000, 2000, 3, NULL, 0);
+    uint64_t deps[3] = {a, 0, a}; /* 0 skipped, duplicates folded */
+    uint64_t b = wl_coll(t, "c", ET_ALL_GATHER, 4096, "tp0", deps, 3);
+    uint64_t c = wl_send(t, "s", 5, 77, 8, NULL, &b, 1);
+    uint64_t d = wl_recv(t, "r", 6, 78, 9, "pp", &c, 1);
+    assert_int_equal(a, 1);
+    assert_int_equal(d, 4);
+    assert_int_equal(wl_trace_close(t, &err), 0);
+    et_graph *g = et_graph_load(p0, &err);
+    assert_non_null(g);
+    assert_int_equal(g->n, 4);
+    assert_int_equal(g->nodes[0].num_ops, 1000);
+    assert_int_equal(g->nodes[0].tensor_size, 2000);
+    assert_int_equal(g->nodes[0].duration_us, 3);
+    assert_int_equal(g->nodes[1].comm_type, ET_ALL_GATHER);
+    assert_int_equal(g->nodes[1].comm_size, 4096);
+    assert_int_equal(g->nodes[1].ndata, 1);
+    assert_string_equal(g->pg_names[g->nodes[1].pg], "tp0");
+    assert_int_equal(g->nodes[2].comm_dst, 5);
+    assert_int_equal(g->nodes[2].comm_tag, 77);
+    assert_int_equal(g->nodes[3].comm_src, 6);
+    assert_string_equal(g->pg_names[g->nodes[3].pg], "pp");
+    et_graph_free(g);
+    /* links */
+    FILE *f = fopen(p1, "w"); /* an old file in the way is replaced */
+    fputs("old", f);
+    fclose(f);
+    int copied = -1;
+    assert_int_equal(wl_link_or_copy(p0, p1, &copied, &err), 0);
+    assert_int_equal(copied, 0);
+    struct stat s0, s1;
+    assert_int_equal(stat(p0, &s0), 0);
+    assert_int_equal(stat(p1, &s1), 0);
+    assert_true(s0.st_ino == s1.st_ino);
+    /* again: already the same file, nothing left behind */
+    assert_int_equal(wl_link_or_copy(p0, p1, &copied, &err), 0);
+    char tmpname[160];
+    snprintf(tmpname, sizeof tmpname, "%s.tmp.%ld", p1, (long)getpid());
+    assert_int_equal(access(tmpname, F_OK), -1);
+    /* a missing source fails with the name */
+    loom_err e2 = {0};
+    assert_true(wl_link_or_copy("/nonexistent/x.et", p1, NULL, &e2) < 0);
+    assert_non_null(strstr(e2.msg, "/nonexistent/x.et"));
+}
+
+/* The small model of the generator tests: 2 layers, h 1024, tp2 pp2 dp2. */
+static wl_llm_opts small(const char *out)
+{
+    wl_llm_opts o = {.tp = 2, .pp = 2, .dp = 2, .ep = 1, .micro_batch = 1, .global_batch = 8,
+                     .vstages = 1, .dtype = COMP_BF16, .device = "h100-sxm", .out = out,
+                     .quiet = 1};
+    assert_int_equal(wl_llm_preset("gpt3-175b", &o.m), 0);
+    o.m.hidden = 1024;
+    o.m.ffn = 4096;
+    o.m.heads = o.m.kv_heads = 16;
+    o.m.layers = 2;
+    o.m.seq = 256;
+    o.m.vocab = 1000;
+    return o;
+}
+
+static void test_memory(void **state)
+{
+    (void)state;
+    loom_err err = {0};
+    wl_llm_opts o = small("/tmp/unused/x");
+    wl_llm_plan *p = wl_llm_plan_new(&o, &err);
+    if (p == NULL)
+        fail_msg("%s", err.msg);
+    assert_int_equal(wl_llm_world(p), 8);
+    assert_int_equal(wl_llm_microbatches(p), 4);   /* 8 / (1 x 2) */
+    assert_int_equal(wl_llm_vocab_padded(p), 1024); /* 1000 up to 128 x 2 */
+    /* parameters on a stage-0 rank: embedding 1024/2*1024 + positions
+     * 256*1024 = 786432; one layer: QKV 1024*1536 + proj 512*1024 + biases
+     * 1536 + 1024 + LayerNorm 2048 = 2101760; MLP 2*1024*2048 + biases
+     * 2048 + 1024 + LayerNorm 2048 = 4199424: 7087616 in all */
+    wl_llm_mem m;
+    wl_llm_memory(p, 0, &m);
+    assert_true(m.params == 7087616);
+    assert_true(m.weights == 7087616.0 * 2);   /* bf16 */
+    assert_true(m.grads == 7087616.0 * 4);     /* fp32 gradients */
+    assert_true(m.optimizer == 7087616.0 * 12); /* fp32 master, Adam m and v */
+    /* activations: s*b*h*(10 + 24/t + 5*a*s/(h*t)) = 256*1024*(10 + 12 + 10)
+     * = 8388608 per layer; 1F1B keeps pp - stage = 2 microbatches on stage 0 */
+    assert_int_equal(m.inflight, 2);
+    assert_true(m.activations == 2 * 8388608.0);
+    /* stage 1: one microbatch, plus the fp32 logits 4*T*V/t = 4*256*512 */
+    wl_llm_memory(p, 1, &m);
+    assert_int_equal(m.inflight, 1);
+    assert_true(m.activations == 8388608.0 + 524288.0);
+    assert_true(m.params == 6301184.0 + 2048 + 524288); /* layer + final norm + output copy */
+    wl_llm_plan_free(p);
+    /* ZeRO 1 shards the optimizer state over dp = 2; full recomputation
+     * keeps each layer's input, 2*s*b*h/t with sequence parallelism, plus
+     * the one layer being recomputed */
+    o.zero = 1;
+    o.sp = 1;
+    o.recompute = WL_RC_FULL;
+    p = wl_llm_plan_new(&o, &err);
+    assert_non_null(p);
+    wl_llm_memory(p, 0, &m);
+    assert_true(m.optimizer == 7087616.0 * 12 / 2);
+    /* 2 inputs of 2*256*1024/2 bytes, and one layer with SP and nothing
+     * recomputed: s*b*h/t*(34 + 5*a*s/h) = 131072 * 54 (Korthikanti eq. 4) */
+    assert_true(m.activations == 2 * (2.0 * 256 * 1024 / 2) + 131072.0 * 54);
+    wl_llm_plan_free(p);
+}
+
+static void expect_plan_error(wl_llm_opts o, const char *needle)
+{
+    loom_err err = {0};
+    wl_llm_plan *p = wl_llm_plan_new(&o, &err);
+    if (p != NULL || err.code != LOOM_EUSAGE || strstr(err.msg, needle) == NULL)
+        fail_msg("expected an error with '%s', got '%s'", needle, err.msg);
+}
+
+static void test_plan_errors(void **state)
+{
+    (void)state;
+    wl_llm_opts o = small("/tmp/unused/x");
+    wl_llm_opts b;
+    b = o; b.tp = 3; expect_plan_error(b, "--tp 3 does not divide --heads 16");
+    b = o; b.dp = 0; b.ranks = 10; expect_plan_error(b, "--ranks 10 is not a multiple of --tp 2 x --pp 2");
+    b = o; b.ranks = 16; expect_plan_error(b, "--ranks 16 is not --tp 2 x --pp 2 x --dp 2");
+    b = o; b.global_batch = 7; expect_plan_error(b, "--global-batch 7 is not a multiple");
+    b = o; b.tp = 1; b.sp = 1; expect_plan_error(b, "--sequence-parallel needs --tp > 1");
+    b = o; b.sched = WL_SCHED_INTERLEAVED; b.vstages = 2; b.m.layers = 4; b.global_batch = 6;
+    expect_plan_error(b, "not a multiple of --pp 2");
+    b = o; b.sched = WL_SCHED_INTERLEAVED; b.vstages = 2; expect_plan_error(b, "--layers 2: fewer than");
+    b = o; b.vstages = 2; expect_plan_error(b, "needs --schedule interleaved");
+    b = o; b.ep = 2; expect_plan_error(b, "--ep 2 needs --experts > 1");
+    b = o; b.m.experts = 8; b.m.topk = 2; b.ep = 2; expect_plan_error(b, "needs --sequence-parallel");
+    b = o; b.m.experts = 6; b.m.topk = 2; b.ep = 4; b.sp = 1; expect_plan_error(b, "--ep 4 does not divide --experts 6");
+    b = o; b.m.experts = 8; b.m.topk = 9; b.sp = 1; expect_plan_error(b, "--topk 9");
+    b = o; b.m.hidden = 1000; expect_plan_error(b, "--hidden 1000 is not a multiple of --heads 16");
+    b = o; b.m.kv_heads = 3; expect_plan_error(b, "--kv-heads 3 must divide --heads 16");
+    b = o; b.device = "tpu"; expect_plan_error(b, "--device 'tpu' is not in the catalog");
+    b = o; b.device = "a100-40g"; b.dtype = COMP_FP8; expect_plan_error(b, "no fp8");
+    b = o; b.zero = 4; expect_plan_error(b, "--zero 4");
+    wl_model m;
+    assert_int_equal(wl_llm_preset("llama3-405b", &m), 0);
+    assert_int_equal(m.layers, 126);
+    assert_int_equal(wl_llm_preset("gpt-5", &m), -1);
+}
+
+/* Interleaved schedule: the memory walk sees Megatron's warm-up of
+ * (pp - s - 1) * 2 + (V - 1) * pp forward chunks, plus the one in flight. */
+static void test_interleaved_inflight(void **state)
+{
+    (void)state;
+    wl_llm_opts o = small("/tmp/unused/x");
+    o.m.layers = 8;
+    o.pp = 2;
+    o.sched = WL_SCHED_INTERLEAVED;
+    o.vstages = 2;
+    o.global_batch = 8; /* 4 microbatches, 8 virtual */
+    loom_err err = {0};
+    wl_llm_plan *p = wl_llm_plan_new(&o, &err);
+    if (p == NULL)
+        fail_msg("%s", err.msg);
+    wl_llm_mem m;
+    wl_llm_memory(p, 0, &m);
+    assert_int_equal(m.inflight, (2 - 0 - 1) * 2 + (2 - 1) * 2 + 1); /* 5 */
+    wl_llm_memory(p, 1, &m);
+    assert_int_equal(m.inflight, (2 - 1 - 1) * 2 + (2 - 1) * 2 + 1); /* 3 */
+    wl_llm_plan_free(p);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_sizes),
+        cmocka_unit_test(test_emit_and_link),
+        cmocka_unit_test(test_memory),
+        cmocka_unit_test(test_plan_errors),
+        cmocka_unit_test(test_interleaved_inflight),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}

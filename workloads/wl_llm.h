@@ -1,0 +1,116 @@
+/*
+ * wl_llm.h: `loom gen llm`, a Megatron-LM-style training step as Chakra
+ * traces (formulas, layout and naming in docs/WORKLOADS.md).
+ *
+ * A plan is the validated configuration with everything derived from it
+ * (microbatches, layers per virtual stage, bytes per element, parameters
+ * per rank).  wl_llm_write() writes one trace per distinct kind of rank,
+ * hard-links the others, the comm-group file and PREFIX.system.yaml.
+ *
+ * Ranks are laid out tensor-parallel fastest, then data-parallel, then
+ * pipeline:  rank = t + tp * (d + dp * p).  Communicators are strided
+ * groups of that layout: tp (stride 1, size tp), dp (stride tp, size dp),
+ * pp (stride tp*dp, size pp), ep (stride tp, size ep), edp (stride tp*ep,
+ * size dp/ep), emb (stride tp*dp*(pp-1), size 2: first and last stage).
+ *
+ * Ownership: wl_llm_plan_new() returns a plan freed by wl_llm_plan_free().
+ */
+#ifndef LOOM_WL_LLM_H
+#define LOOM_WL_LLM_H
+
+#include <stdint.h>
+
+#include "../core/err.h"
+#include "comp_dev.h"
+
+typedef struct wl_model {
+    char name[32];  /* preset name or "custom" */
+    int hidden;     /* h */
+    int ffn;        /* f: MLP inner size (per expert for MoE) */
+    int heads;      /* a: query heads */
+    int kv_heads;   /* g: key/value heads (g < a: grouped-query attention) */
+    int layers;     /* L */
+    int seq;        /* s: tokens per sequence */
+    int vocab;      /* V before padding */
+    int experts;    /* E: 0 or 1 = dense; > 1 = every layer's MLP is a mixture */
+    int topk;       /* experts per token */
+    int swiglu;     /* 1: gated MLP, 3 matrices, RMSNorm, no biases (LLaMA);
+                       0: GELU MLP, 2 matrices, LayerNorm, biases (GPT) */
+    int tied;       /* input and output embeddings share one matrix */
+    int flash;      /* 1: fused attention (no s^2 score tensor in memory) */
+} wl_model;
+
+typedef enum { WL_SCHED_1F1B = 0, WL_SCHED_INTERLEAVED = 1 } wl_sched;
+typedef enum { WL_RC_NONE = 0, WL_RC_SELECTIVE = 1, WL_RC_FULL = 2 } wl_recompute;
+typedef enum { WL_GROUPS_EXPLICIT = 0, WL_GROUPS_ROLE = 1 } wl_groups;
+typedef enum { WL_GRAN_KERNEL = 0, WL_GRAN_LAYER = 1 } wl_gran;
+
+typedef struct wl_llm_opts {
+    wl_model m;            /* the model shape */
+    int tp, pp, dp, ep;    /* parallel degrees (dp = 0: from ranks) */
+    int ranks;             /* 0, or the total that tp*pp*dp must equal */
+    int sp;                /* Megatron sequence parallelism (needs tp > 1) */
+    int micro_batch;       /* sequences per microbatch */
+    int global_batch;      /* sequences per step (0: micro_batch * dp) */
+    wl_sched sched;        /* pipeline schedule */
+    int vstages;           /* model chunks per stage (interleaved) */
+    wl_recompute recompute;/* activation recomputation */
+    int zero;              /* 0..3 */
+    uint64_t bucket_bytes; /* gradient bucket size; 0 = one per model chunk */
+    int overlap_grad;      /* start bucket reductions during the last backward */
+    comp_dtype dtype;      /* math datatype */
+    int grad_bytes;        /* bytes per gradient element; 0 = by dtype */
+    const char *device;    /* catalog name */
+    const char *devices_file; /* extra catalog, or NULL */
+    int compute_model_trace; /* system file selects trace (1) or roofline (0) */
+    wl_gran gran;          /* node per kernel, or per fused span */
+    wl_groups groups;      /* communicator naming */
+    const char *out;       /* DIR/prefix */
+    int quiet;             /* no summary */
+} wl_llm_opts;
+
+/* Fills *m with a preset (gpt3-175b, llama3-8b, llama3-70b, llama3-405b,
+ * mixtral-8x7b, mt-nlg-530b); -1 if unknown. */
+int wl_llm_preset(const char *name, wl_model *m /* OUT */);
+const char *wl_llm_preset_names(void); /* "gpt3-175b, llama3-8b, ..." */
+
+typedef struct wl_llm_plan wl_llm_plan;
+
+/* Checks the options (errors name the flag) and derives the plan.  Loads
+ * the device catalog for o->device. */
+wl_llm_plan *wl_llm_plan_new(const wl_llm_opts *o, loom_err *err);
+void wl_llm_plan_free(wl_llm_plan *p);
+
+int wl_llm_world(const wl_llm_plan *p);        /* tp * pp * dp */
+int wl_llm_microbatches(const wl_llm_plan *p); /* per step per pipeline */
+int wl_llm_vocab_padded(const wl_llm_plan *p); /* vocabulary as simulated */
+
+/* Per-rank memory of pipeline stage `stage` in bytes (docs/WORKLOADS.md). */
+typedef struct wl_llm_mem {
+    double weights;     /* parameters as stored for compute */
+    double grads;       /* gradient buffers */
+    double optimizer;   /* fp32 master copy and Adam moments */
+    double activations; /* saved for backward, peak over the schedule */
+    double total;       /* the sum */
+    double capacity;    /* the device's HBM */
+    double params;      /* parameters held (before ZeRO sharding) */
+    int inflight;       /* microbatches in flight at the peak (layers weighted) */
+} wl_llm_mem;
+void wl_llm_memory(const wl_llm_plan *p, int stage, wl_llm_mem *out /* OUT */);
+
+/* What the files hold, summed over one rank of each stage. */
+typedef struct wl_llm_stats {
+    uint64_t files_written; /* distinct trace files */
+    uint64_t links;         /* rank files hard-linked */
+    uint64_t copies;        /* rank files copied */
+    uint64_t nodes;         /* nodes in all distinct files */
+} wl_llm_stats;
+
+/* Writes the traces, the comm-group file (PREFIX.comm.json) and
+ * PREFIX.system.yaml; prints the summary and memory table unless quiet. */
+int wl_llm_write(const wl_llm_plan *p, wl_llm_stats *st /* OUT, may be NULL */, loom_err *err);
+
+/* `loom gen llm ...` (argv[0] = "llm"). */
+int wl_llm_cmd(int argc, char **argv);
+
+#endif

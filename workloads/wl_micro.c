@@ -1,0 +1,111 @@
+/*
+ * wl_micro.c: `loom gen micro`: one collective on every rank.
+ *
+ * Every rank's file is byte-identical (same node id, same name, no pg_name:
+ * the collective spans all ranks), so rank 0's file is written once and the
+ * others are hard links to it: replay parses one graph whatever the rank
+ * count.
+ */
+#include "wl.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "et_graph.h"
+#include "wl_emit.h"
+
+static const struct {
+    const char *name; /* --collective spelling */
+    int type;         /* Chakra CollectiveCommType */
+} colls[] = {
+    {"all_reduce", ET_ALL_REDUCE},
+    {"all_gather", ET_ALL_GATHER},
+    {"reduce_scatter", ET_REDUCE_SCATTER},
+    {"all_to_all", ET_ALL_TO_ALL},
+};
+
+int wl_coll_parse(const char *s, int *type)
+{
+    for (size_t i = 0; i < sizeof colls / sizeof colls[0]; i++)
+        if (strcmp(s, colls[i].name) == 0) {
+            *type = colls[i].type;
+            return 0;
+        }
+    return -1;
+}
+
+int wl_write_ranks_linked(const char *prefix, int first, int count, wl_link_stats *st,
+                          loom_err *err)
+{
+    char src[4096], dst[4096];
+    if (wl_rank_path(prefix, first, src, sizeof src) < 0)
+        return loom_err_set(err, LOOM_EUSAGE, "--out %s: path too long", prefix);
+    for (int r = first + 1; r < first + count; r++) {
+        if (wl_rank_path(prefix, r, dst, sizeof dst) < 0)
+            return loom_err_set(err, LOOM_EUSAGE, "--out %s: path too long", prefix);
+        int copied = 0;
+        if (wl_link_or_copy(src, dst, &copied, err) < 0)
+            return LOOM_EIO;
+        if (st) {
+            st->links += !copied;
+            st->copies += copied;
+        }
+    }
+    return 0;
+}
+
+int wl_micro_write(const wl_micro_opts *o, loom_err *err)
+{
+    if (o->ranks < 1 || o->ranks > (1 << 24))
+        return loom_err_set(err, LOOM_EUSAGE, "--ranks %d: allowed 1 .. %d", o->ranks, 1 << 24);
+    if ((uint64_t)o->size > (uint64_t)INT64_MAX)
+        return loom_err_set(err, LOOM_EUSAGE, "--size: %llu bytes overflows comm_size (int64)",
+                            (unsigned long long)o->size);
+    if (wl_prepare_prefix(o->out, err) < 0)
+        return err->code;
+    char path[4096];
+    if (wl_rank_path(o->out, 0, path, sizeof path) < 0)
+        return loom_err_set(err, LOOM_EUSAGE, "--out %s: path too long", o->out);
+    wl_trace *t = wl_trace_open(path, err);
+    if (t == NULL)
+        return err->code ? err->code : LOOM_EIO;
+    char name[64];
+    snprintf(name, sizeof name, "%s_%s", et_coll_type_name(o->coll), "micro");
+    wl_coll(t, name, o->coll, o->size, NULL, NULL, 0);
+    if (wl_trace_close(t, err) < 0)
+        return err->code;
+    wl_link_stats st = {0, 0};
+    if (wl_write_ranks_linked(o->out, 0, o->ranks, &st, err) < 0)
+        return err->code;
+    if (o->network_out) {
+        char buf[512];
+        int n = snprintf(buf, sizeof buf,
+                         "# written by loom gen micro: one %s dimension of %d NPUs\n"
+                         "topology: [ %s ]\nnpus_count: [ %d ]\n"
+                         "bandwidth: [ %.17g ]   # GB/s, GB = 2^30 bytes (ASTRA-sim)\n"
+                         "latency: [ %.17g ]     # ns per hop\n",
+                         o->topology, o->ranks, o->topology, o->ranks, o->bandwidth_gbs,
+                         o->latency_ns);
+        if (wl_write_text(o->network_out, buf, (size_t)n, err) < 0)
+            return err->code;
+    }
+    if (o->system_out) {
+        static const char sys[] =
+            "{\n  \"local-mem-bw\": 1600,\n  \"endpoint-delay\": 10,\n"
+            "  \"preferred-dataset-splits\": 1,\n  \"active-chunks-per-dimension\": 1,\n"
+            "  \"all-reduce-implementation\": [\"ring\"],\n"
+            "  \"all-gather-implementation\": [\"ring\"],\n"
+            "  \"reduce-scatter-implementation\": [\"ring\"],\n"
+            "  \"all-to-all-implementation\": [\"ring\"]\n}\n";
+        if (wl_write_text(o->system_out, sys, sizeof sys - 1, err) < 0)
+            return err->code;
+    }
+    if (!o->quiet)
+        printf("%s: %d rank file%s, 1 written, %llu hard link%s, %llu cop%s; %s of %llu bytes "
+               "per rank\n", o->out, o->ranks, o->ranks == 1 ? "" : "s",
+               (unsigned long long)st.links, st.links == 1 ? "" : "s",
+               (unsigned long long)st.copies, st.copies == 1 ? "y" : "ies",
+               et_coll_type_name(o->coll), (unsigned long long)o->size);
+    return 0;
+}
