@@ -1,10 +1,13 @@
 #include "config.h"
+#include "net_topo.h"
 
 #include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <yaml.h>
+
+#include "comp_dev.h"
 
 /*
  * Loading goes file -> libyaml document -> --set overrides applied to the
@@ -53,6 +56,7 @@ static int doc_parse(doc *dc, const char *path, const unsigned char *buf,
 
 static int doc_load(doc *dc, const char *path, loom_err *err)
 {
+    memset(dc, 0, sizeof *dc); /* doc_free() on a file that did not open is a no-op */
     FILE *f = fopen(path, "rb");
     if (f == NULL)
         return loom_err_set(err, LOOM_EUSAGE, "%s: cannot open: %s", path, strerror(errno));
@@ -234,14 +238,18 @@ static const char *const sys_keys[] = {
     "endpoint-delay", "active-chunks-per-dimension", "preferred-dataset-splits",
     "all-reduce-implementation", "all-gather-implementation",
     "reduce-scatter-implementation", "all-to-all-implementation", "local-mem-bw",
-    "roofline-enabled", "peak-perf",
+    "roofline-enabled", "peak-perf", "network-model",
+    /* device and compute model (docs/CONFIG.md, docs/DEVICES.md) */
+    "device", "device-file", "compute-model", "compute-dtype", "compute-table",
+    "compute-matrix-efficiency", "compute-matrix-overhead-us", "compute-memory-efficiency",
+    "compute-memory-overhead-us", "rank-devices", "straggler", "comm-group",
     /* accepted, not modelled (see docs/CONFIG.md) */
     "scheduling-policy", "collective-optimization", "boost-mode", "trace-enabled",
     "replay-only", "track-local-mem", "local-reduction-delay", "L", "o", "g", "G",
     "model-shared-bus", "intra-dimension-scheduling", "inter-dimension-scheduling",
     "all-reduce-implementation-custom", "all-gather-implementation-custom",
     "reduce-scatter-implementation-custom", "all-to-all-implementation-custom"};
-enum { SYS_KEYS = sizeof sys_keys / sizeof sys_keys[0], SYS_MODELLED = 10 };
+enum { SYS_KEYS = sizeof sys_keys / sizeof sys_keys[0], SYS_MODELLED = 23 };
 
 static int key_index(const char *const *keys, int n, const char *k)
 {
@@ -318,7 +326,8 @@ static int parse_override(const char *s, override *o, loom_err *err)
         snprintf(o->key, sizeof o->key, "%s", path);
     }
     o->value = eq + 1;
-    if (strcmp(o->section, "network") == 0 && key_index(net_keys, NET_KEYS, o->key) < 0)
+    if (strcmp(o->section, "network") == 0 && key_index(net_keys, NET_KEYS, o->key) < 0 &&
+        key_index(net_xtopo_keys, net_xtopo_nkeys, o->key) < 0) /* explicit fabrics' keys */
         return unknown_key(err, "--set", NULL, o->key, net_keys, NET_KEYS);
     if (strcmp(o->section, "system") == 0 && key_index(sys_keys, SYS_KEYS, o->key) < 0)
         return unknown_key(err, "--set", NULL, o->key, sys_keys, SYS_KEYS);
@@ -438,6 +447,13 @@ static int load_network(loom_cfg *cfg, const loom_cfg_files *f, loom_err *err)
     int rc = doc_load(&dc, f->network, err);
     if (rc == 0)
         rc = apply_overrides(&dc, "network", f, err);
+    if (rc == 0 && yaml_document_get_root_node(&dc.d)->type == YAML_MAPPING_NODE &&
+        lookup(&dc, "kind") != NULL) {
+        /* an explicit fabric (fat_tree, rail, torus, dragonfly): ASTRA-sim's
+         * files never have 'kind'; network/net_topo.c reads and checks it */
+        rc = net_xtopo_load(&dc.d, f->network, &cfg->topo, err);
+        goto out;
+    }
     if (rc == 0)
         rc = check_keys(&dc, net_keys, NET_KEYS, err);
     if (rc < 0)
@@ -553,9 +569,263 @@ static int load_impl(loom_cfg *cfg, doc *dc, yaml_node_t *v, const char *key, ne
     return 0;
 }
 
+/* ---- system: device and compute model -------------------------------------
+ * The keys of docs/CONFIG.md "Device and compute model", gathered while
+ * load_system() walks the file and applied after it, so their order in the
+ * file does not matter.  Paths are relative to the system file. */
+
+static int load_groups(loom_cfg *cfg, const char *path, loom_err *err);
+
+typedef struct sys_comp {
+    const char *device;      /* device name, or NULL */
+    char *device_file;       /* resolved path, or NULL */
+    int model;               /* comp_kind, or -1 when compute-model is absent */
+    int roofline_key;        /* roofline-enabled: -1 absent, 0, 1 */
+    comp_dtype dtype;        /* compute-dtype (bf16) */
+    char *table;             /* resolved compute-table path, or NULL */
+    double eff[2], ovh[2];   /* curve overrides: matrix, memory; < 0 absent */
+    yaml_node_t *rank_dev;   /* rank-devices mapping, or NULL */
+    yaml_node_t *straggler;  /* straggler mapping, or NULL */
+    char *comm_group;        /* resolved comm-group path, or NULL */
+    double mem_bw, peak;     /* explicit local-mem-bw and peak-perf (bytes/s, FLOP/s), or 0 */
+} sys_comp;
+
+/* A path from the system file, relative to the file's folder. */
+static char *sys_path(const char *system, const char *p)
+{
+    if (p[0] == '/')
+        return loom_xstrdup(p);
+    const char *slash = strrchr(system, '/');
+    if (slash == NULL)
+        return loom_xstrdup(p);
+    size_t n = (size_t)(slash - system) + 1 + strlen(p) + 1;
+    char *out = loom_xmalloc(n);
+    snprintf(out, n, "%.*s/%s", (int)(slash - system), system, p);
+    return out;
+}
+
+/* "0-7,16" (or an integer, or a list of integers) into marks[0..nranks). */
+static int rank_spec(doc *dc, const ctx *c, yaml_node_t *v, int nranks, unsigned char *marks)
+{
+    if (v->type == YAML_SEQUENCE_NODE) {
+        for (yaml_node_item_t *it = v->data.sequence.items.start; it < v->data.sequence.items.top; it++) {
+            long long r;
+            if (get_int(c, node_at(dc, *it), 0, nranks - 1, &r) < 0)
+                return LOOM_EUSAGE;
+            marks[r] = 1;
+        }
+        return 0;
+    }
+    const char *s = scalar(v);
+    if (s == NULL || *s == '\0')
+        return bad(c, v, "expected ranks such as \"0-7,16\" or a list of ranks");
+    char msg[200];
+    for (const char *q = s; *q;) {
+        char *end;
+        long a = strtol(q, &end, 10), b;
+        if (end == q || a < 0)
+            goto malformed;
+        b = a;
+        if (*end == '-') {
+            const char *q2 = end + 1;
+            b = strtol(q2, &end, 10);
+            if (end == q2 || b < a)
+                goto malformed;
+        }
+        if (b >= nranks) {
+            snprintf(msg, sizeof msg, "rank %ld is out of range: the network has %d ranks (0 .. %d)",
+                     b, nranks, nranks - 1);
+            return bad(c, v, msg);
+        }
+        for (long r = a; r <= b; r++)
+            marks[r] = 1;
+        if (*end == ',')
+            end++;
+        else if (*end != '\0')
+            goto malformed;
+        q = end;
+    }
+    return 0;
+malformed:
+    snprintf(msg, sizeof msg, "'%s' is not a rank list such as \"0-7,16\"", s);
+    return bad(c, v, msg);
+}
+
+/* Curve overrides on top of a device's (or on a plain roofline). */
+static void apply_curves(const sys_comp *sc, comp_cfg *cc)
+{
+    comp_curve *cv[2] = {&cc->matrix, &cc->memory};
+    double rate[2] = {cc->peak_flops, cc->mem_bw};
+    for (int k = 0; k < 2; k++) {
+        if (sc->eff[k] < 0 && sc->ovh[k] < 0)
+            continue;
+        double eff = sc->eff[k] >= 0 ? sc->eff[k] : (cv[k]->eff > 0 ? cv[k]->eff : 1.0);
+        double t0 = sc->ovh[k] >= 0 ? sc->ovh[k] * 1e-6
+                                    : (cv[k]->eff > 0 ? cv[k]->half / (rate[k] * cv[k]->eff) : 0);
+        cv[k]->eff = eff;
+        cv[k]->half = t0 * rate[k] * eff;
+    }
+}
+
+static int device_cfg(loom_cfg *cfg, const sys_comp *sc, const comp_catalog *cat, const char *name,
+                      const char *path, comp_cfg *out, loom_err *err)
+{
+    const comp_device *d = comp_catalog_find(cat, name);
+    if (d == NULL) {
+        char list[512];
+        int off = 0;
+        for (size_t i = 0; i < comp_catalog_count(cat) && off < (int)sizeof list; i++)
+            off += snprintf(list + off, sizeof list - off, "%s%s", i ? ", " : "",
+                            comp_catalog_at(cat, i)->name);
+        return loom_err_set(err, LOOM_EUSAGE, "%s: device '%s' is not in the catalog (%s; see "
+                            "loom devices)", path, name, list);
+    }
+    if (comp_device_cfg(d, sc->dtype, out, err) < 0)
+        return LOOM_EUSAGE;
+    if (sc->peak > 0)
+        out->peak_flops = sc->peak;
+    if (sc->mem_bw > 0)
+        out->mem_bw = sc->mem_bw;
+    apply_curves(sc, out);
+    (void)cfg;
+    return 0;
+}
+
+static int load_compute(loom_cfg *cfg, doc *dc, sys_comp *sc, const loom_cfg_files *f, int *have_mem,
+                        int have_peak, loom_err *err)
+{
+    const char *path = f->system;
+    int rc = 0;
+    comp_catalog *cat = NULL;
+    if (sc->model >= 0 && sc->roofline_key >= 0 &&
+        (sc->roofline_key == 1) != (sc->model == COMP_ROOFLINE))
+        return loom_err_set(err, LOOM_EUSAGE, "%s: 'roofline-enabled: %d' contradicts "
+                            "'compute-model: %s'", path, sc->roofline_key,
+                            sc->model == COMP_TRACE ? "trace" : sc->model == COMP_TABLE ? "table"
+                                                                                       : "roofline");
+    if (sc->model >= 0)
+        cfg->comp.kind = (comp_kind)sc->model;
+    if (sc->device || sc->rank_dev) {
+        if ((cat = comp_catalog_load(sc->device_file, err)) == NULL)
+            return LOOM_EUSAGE;
+    } else if (sc->device_file) {
+        return loom_err_set(err, LOOM_EUSAGE, "%s: 'device-file' is set but no 'device' or "
+                            "'rank-devices' uses it", path);
+    }
+    if (sc->device) {
+        comp_cfg dcfg = cfg->comp;
+        if ((rc = device_cfg(cfg, sc, cat, sc->device, path, &dcfg, err)) < 0)
+            goto out;
+        cfg->comp = dcfg;
+        if (!*have_mem) { /* reductions run at the device's HBM bandwidth */
+            cfg->sys.local_mem_bw = dcfg.mem_bw;
+            *have_mem = 1;
+        }
+    } else {
+        apply_curves(sc, &cfg->comp);
+    }
+    if (cfg->comp.kind == COMP_ROOFLINE && !have_peak && !sc->device) {
+        rc = loom_err_set(err, LOOM_EUSAGE, "%s: the roofline compute model needs 'peak-perf' "
+                          "(TFLOP/s) or a 'device'", path);
+        goto out;
+    }
+    if (sc->table && cfg->comp.kind != COMP_TABLE) {
+        rc = loom_err_set(err, LOOM_EUSAGE, "%s: 'compute-table' is set but 'compute-model' is not "
+                          "table", path);
+        goto out;
+    }
+    if (cfg->comp.kind == COMP_TABLE) {
+        if (sc->table == NULL) {
+            rc = loom_err_set(err, LOOM_EUSAGE, "%s: 'compute-model: table' needs 'compute-table' "
+                              "(a CSV kernel,flops,bytes,time_us)", path);
+            goto out;
+        }
+        if ((cfg->comp_table = comp_table_load(sc->table, err)) == NULL) {
+            rc = LOOM_EUSAGE;
+            goto out;
+        }
+        cfg->comp.table = cfg->comp_table;
+    }
+    if (sc->rank_dev || sc->straggler) { /* one compute model per rank */
+        long long nranks = 1;
+        for (int d = 0; d < cfg->topo.ndims; d++)
+            nranks *= cfg->topo.dims[d].npus;
+        cfg->rank_comp = loom_xcalloc((size_t)nranks, sizeof *cfg->rank_comp);
+        cfg->nrank_comp = (int)nranks;
+        for (long long r = 0; r < nranks; r++)
+            cfg->rank_comp[r] = cfg->comp;
+        unsigned char *marks = loom_xmalloc((size_t)nranks);
+        yaml_node_t *maps[2] = {sc->rank_dev, sc->straggler};
+        const char *keys[2] = {"rank-devices", "straggler"};
+        for (int k = 0; k < 2 && rc == 0; k++) {
+            yaml_node_t *m = maps[k];
+            if (m == NULL)
+                continue;
+            ctx c = {path, keys[k], -1, err};
+            if (m->type != YAML_MAPPING_NODE) {
+                rc = bad(&c, m, k == 0 ? "expected a mapping of device name to ranks, e.g. "
+                                         "{a100-80g: \"0-7\"}"
+                                       : "expected a mapping of ranks to slow-down factors, e.g. "
+                                         "{\"3\": 1.5, \"8-15\": 1.1}");
+                break;
+            }
+            for (yaml_node_pair_t *pr = m->data.mapping.pairs.start;
+                 rc == 0 && pr < m->data.mapping.pairs.top; pr++) {
+                yaml_node_t *kn = node_at(dc, pr->key), *vn = node_at(dc, pr->value);
+                memset(marks, 0, (size_t)nranks);
+                comp_cfg dcfg;
+                double factor = 0;
+                if (k == 0) {
+                    const char *name = scalar(kn);
+                    if (name == NULL) {
+                        rc = bad(&c, kn, "a device name must be plain text");
+                        break;
+                    }
+                    if ((rc = rank_spec(dc, &c, vn, (int)nranks, marks)) < 0)
+                        break;
+                    dcfg = cfg->comp;
+                    if ((rc = device_cfg(cfg, sc, cat, name, path, &dcfg, err)) < 0)
+                        break;
+                } else {
+                    if ((rc = rank_spec(dc, &c, kn, (int)nranks, marks)) < 0 ||
+                        (rc = get_double(&c, vn, 0, 1000, 1, &factor)) < 0)
+                        break;
+                }
+                for (long long r = 0; r < nranks; r++) {
+                    if (!marks[r])
+                        continue;
+                    if (k == 0) {
+                        double sd = cfg->rank_comp[r].slowdown;
+                        cfg->rank_comp[r] = dcfg;
+                        cfg->rank_comp[r].slowdown = sd;
+                    } else {
+                        cfg->rank_comp[r].slowdown = factor;
+                    }
+                }
+            }
+        }
+        free(marks);
+        for (long long r = 0; rc == 0 && r < nranks; r++)
+            rc = comp_cfg_check(&cfg->rank_comp[r], err);
+        if (rc < 0)
+            goto out;
+    }
+    if (sc->comm_group) {
+        if (f->comm_group)
+            note(cfg, "comm-group %s (the command line's --comm-group is used)", sc->comm_group);
+        else if ((rc = load_groups(cfg, sc->comm_group, err)) < 0)
+            goto out;
+    }
+out:
+    comp_catalog_free(cat);
+    return rc;
+}
+
 static int load_system(loom_cfg *cfg, const loom_cfg_files *f, loom_err *err)
 {
     doc dc;
+    sys_comp sc = {.model = -1, .roofline_key = -1, .dtype = COMP_BF16,
+                   .eff = {-1, -1}, .ovh = {-1, -1}};
     int rc = doc_load(&dc, f->system, err);
     if (rc == 0)
         rc = apply_overrides(&dc, "system", f, err);
@@ -610,17 +880,64 @@ static int load_system(loom_cfg *cfg, const loom_cfg_files *f, loom_err *err)
         } else if (strcmp(k, "local-mem-bw") == 0) { /* GB/s, GB = 10^9 */
             if ((rc = get_double(&c, v, 0, 1e9, 1, &dv)) < 0)
                 goto out;
-            cfg->sys.local_mem_bw = cfg->comp.mem_bw = dv * 1e9;
+            cfg->sys.local_mem_bw = cfg->comp.mem_bw = sc.mem_bw = dv * 1e9;
             have_mem = 1;
         } else if (strcmp(k, "roofline-enabled") == 0) {
             if ((rc = get_int(&c, v, 0, 1, &iv)) < 0)
                 goto out;
             cfg->comp.kind = iv ? COMP_ROOFLINE : COMP_TRACE;
+            sc.roofline_key = (int)iv;
         } else if (strcmp(k, "peak-perf") == 0) { /* TFLOP/s */
             if ((rc = get_double(&c, v, 0, 1e9, 1, &dv)) < 0)
                 goto out;
-            cfg->comp.peak_flops = dv * 1e12;
+            cfg->comp.peak_flops = sc.peak = dv * 1e12;
             have_peak = 1;
+        } else if (strcmp(k, "device") == 0) {
+            if ((sc.device = scalar(v)) == NULL || *sc.device == '\0') {
+                rc = bad(&c, v, "expected a device name (see loom devices)");
+                goto out;
+            }
+        } else if (strcmp(k, "device-file") == 0 || strcmp(k, "compute-table") == 0 ||
+                   strcmp(k, "comm-group") == 0) {
+            const char *s = scalar(v);
+            if (s == NULL || *s == '\0') {
+                rc = bad(&c, v, "expected a file path (relative to the system file)");
+                goto out;
+            }
+            char **dst = strcmp(k, "device-file") == 0     ? &sc.device_file
+                         : strcmp(k, "compute-table") == 0 ? &sc.table
+                                                           : &sc.comm_group;
+            free(*dst);
+            *dst = sys_path(f->system, s);
+        } else if (strcmp(k, "compute-model") == 0) {
+            static const char *const models[] = {"trace", "roofline", "table"};
+            if ((rc = get_enum(&c, v, models, 3, &e)) < 0)
+                goto out;
+            sc.model = e; /* comp_kind has the same order */
+        } else if (strcmp(k, "compute-dtype") == 0) {
+            static const char *const dts[] = {"fp32", "tf32", "fp16", "bf16", "fp8"};
+            if ((rc = get_enum(&c, v, dts, 5, &e)) < 0)
+                goto out;
+            sc.dtype = (comp_dtype)e;
+        } else if (strcmp(k, "compute-matrix-efficiency") == 0 ||
+                   strcmp(k, "compute-memory-efficiency") == 0) {
+            if ((rc = get_double(&c, v, 0, 1, 1, &dv)) < 0)
+                goto out;
+            sc.eff[strstr(k, "memory") != NULL] = dv; /* [0] matrix, [1] memory */
+        } else if (strcmp(k, "compute-matrix-overhead-us") == 0 ||
+                   strcmp(k, "compute-memory-overhead-us") == 0) {
+            if ((rc = get_double(&c, v, 0, 1e6, 0, &dv)) < 0)
+                goto out;
+            sc.ovh[strstr(k, "memory") != NULL] = dv;
+        } else if (strcmp(k, "rank-devices") == 0) {
+            sc.rank_dev = v;
+        } else if (strcmp(k, "straggler") == 0) {
+            sc.straggler = v;
+        } else if (strcmp(k, "network-model") == 0) { /* docs/NETWORK.md */
+            static const char *const models[] = {"analytical", "flow"};
+            if ((rc = get_enum(&c, v, models, 2, &e)) < 0)
+                goto out;
+            cfg->sys.model = (net_model_kind)e;
         } else if (strcmp(k, "scheduling-policy") == 0) {
             static const char *const pol[] = {"LIFO", "FIFO", "EXPLICIT"};
             if ((rc = get_enum(&c, v, pol, 3, &e)) < 0)
@@ -648,19 +965,24 @@ static int load_system(loom_cfg *cfg, const loom_cfg_files *f, loom_err *err)
                 note(cfg, "%s", k);
         }
     }
+    if ((rc = load_compute(cfg, &dc, &sc, f, &have_mem, have_peak, err)) < 0)
+        goto out;
     if (!have_mem) {
         rc = loom_err_set(err, LOOM_EUSAGE,
-                          "%s: missing key 'local-mem-bw' (GB/s, 10^9 bytes/s): loom needs it for "
-                          "reductions and memory nodes", f->system);
+                          "%s: missing key 'local-mem-bw' (GB/s, 10^9 bytes/s) or 'device': loom "
+                          "needs it for reductions and memory nodes", f->system);
         goto out;
     }
-    if (cfg->comp.kind == COMP_ROOFLINE && !have_peak) {
+    if (cfg->comp.kind == COMP_ROOFLINE && !have_peak && !sc.device) {
         rc = loom_err_set(err, LOOM_EUSAGE,
                           "%s: 'roofline-enabled' is 1 but 'peak-perf' (TFLOP/s) is missing", f->system);
         goto out;
     }
     rc = comp_cfg_check(&cfg->comp, err);
 out:
+    free(sc.device_file);
+    free(sc.table);
+    free(sc.comm_group);
     doc_free(&dc);
     return rc;
 }
@@ -699,9 +1021,37 @@ static int load_groups(loom_cfg *cfg, const char *path, loom_err *err)
             goto out;
         }
         yaml_node_t *v = node_at(&dc, p[i].value);
+        if (v->type == YAML_MAPPING_NODE) { /* a rule: {stride: S, size: N} */
+            loom_group *g = &cfg->groups[cfg->ngroups++];
+            g->name = loom_xstrdup(k);
+            long long val[2] = {0, 0};
+            for (yaml_node_pair_t *q = v->data.mapping.pairs.start; q < v->data.mapping.pairs.top; q++) {
+                const char *rk = scalar(node_at(&dc, q->key));
+                int which = rk && strcmp(rk, "stride") == 0 ? 0 : rk && strcmp(rk, "size") == 0 ? 1 : -1;
+                if (which < 0) {
+                    rc = loom_err_set(err, LOOM_EUSAGE,
+                                      "%s: group '%s': unknown key '%s' (a rule has stride and size)",
+                                      path, k, rk ? rk : "?");
+                    goto out;
+                }
+                ctx c = {path, k, -1, err};
+                c.key = which ? "size" : "stride";
+                if ((rc = get_int(&c, node_at(&dc, q->value), 1, (1 << 24) - 1, &val[which])) < 0)
+                    goto out;
+            }
+            if (val[0] == 0 || val[1] == 0) {
+                rc = loom_err_set(err, LOOM_EUSAGE, "%s: group '%s': a rule needs both stride and size",
+                                  path, k);
+                goto out;
+            }
+            g->stride = (int)val[0];
+            g->n = (int)val[1];
+            continue;
+        }
         if (v->type != YAML_SEQUENCE_NODE || v->data.sequence.items.top == v->data.sequence.items.start) {
-            rc = loom_err_set(err, LOOM_EUSAGE, "%s: group '%s' must be a non-empty list of ranks",
-                              path, k);
+            rc = loom_err_set(err, LOOM_EUSAGE,
+                              "%s: group '%s' must be a non-empty list of ranks or a rule "
+                              "{stride: S, size: N}", path, k);
             goto out;
         }
         loom_group *g = &cfg->groups[cfg->ngroups++];
@@ -783,6 +1133,10 @@ void loom_cfg_free(loom_cfg *cfg)
     for (int i = 0; i < cfg->nnotes; i++)
         free(cfg->notes[i]);
     free(cfg->notes);
+    free(cfg->rank_comp);
+    comp_table_free(cfg->comp_table);
+    cfg->rank_comp = NULL;
+    cfg->comp_table = NULL;
     cfg->groups = NULL;
     cfg->notes = NULL;
     cfg->ngroups = cfg->nnotes = 0;

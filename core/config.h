@@ -22,11 +22,22 @@
 #include "err.h"
 #include "net.h"
 
+/* A communicator from the comm-group file: a list of ranks, or a rule
+ * {stride: S, size: N} that gives every rank r its own group of the role,
+ *     base(r) = r - ((r / S) mod N) * S,  members base + k S, k < N
+ * (docs/WORKLOADS.md: how `loom gen llm --groups role` names groups). */
 typedef struct loom_group {
-    char *name;   /* the comm-group file's key, e.g. "1" */
-    int *ranks;   /* ascending, distinct */
-    int n;        /* members */
+    char *name;   /* the comm-group file's key, e.g. "1" or "tp" */
+    int *ranks;   /* ascending, distinct; NULL for a rule */
+    int n;        /* members (a rule: N) */
+    int stride;   /* a rule's S; 0 for a list */
 } loom_group;
+
+/* A rule group's lowest member for rank r. */
+static inline int loom_group_base(const loom_group *g, int r)
+{
+    return r - ((r / g->stride) % g->n) * g->stride;
+}
 
 typedef struct loom_cfg {
     net_topo topo;          /* from the network file */
@@ -37,7 +48,17 @@ typedef struct loom_cfg {
     int ngroups;            /* entries in groups */
     char **notes;           /* settings accepted but not modelled */
     int nnotes;             /* entries in notes */
+    comp_cfg *rank_comp;    /* per-rank compute models (rank-devices, straggler), nrank_comp
+                               entries; NULL when every rank uses comp */
+    int nrank_comp;         /* entries in rank_comp: the network's rank count */
+    comp_table *comp_table; /* compute-table, owned; comp.table points at it */
 } loom_cfg;
+
+/* The compute model of one rank: its entry in rank_comp, or comp. */
+static inline const comp_cfg *loom_cfg_comp(const loom_cfg *cfg, int rank)
+{
+    return cfg->rank_comp ? &cfg->rank_comp[rank] : &cfg->comp;
+}
 
 typedef struct loom_cfg_files {
     const char *network;     /* ASTRA-sim network YAML (required) */

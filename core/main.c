@@ -18,6 +18,8 @@
 #include "config.h"
 #include "et_check.h"
 #include "report.h"
+#include "sweep.h"
+#include "wl.h"
 
 #define LOOM_VERSION "0.1.0"
 
@@ -49,6 +51,13 @@ static void main_help(FILE *o)
           "  run             replay a workload on a network and system configuration\n"
           "  trace info      summarize a workload's trace files\n"
           "  trace validate  check a workload's trace files; exit 0 only when clean\n"
+          "  topo describe   counts, diameter and bisection of a network file\n"
+          "  compare         collective algorithms side by side (a workload or one size sweep)\n"
+          "  sweep           run many configurations in parallel, one CSV row each\n"
+          "  gen             write traces: gen micro (one collective), gen llm (a\n"
+          "                  Megatron-style training step)\n"
+          "  devices         list the device catalog (peak FLOP/s, HBM, links)\n"
+          "  trace convert-text  ASTRA-sim text workload to Chakra traces\n"
           "\n"
           "options:\n"
           "  -h, --help      show this help (also: loom <command> --help)\n"
@@ -272,8 +281,18 @@ int main(int argc, char **argv)
     }
     if (strcmp(cmd, "run") == 0)
         return cmd_run(argc - 1, argv + 1);
+    if (strcmp(cmd, "sweep") == 0)
+        return loom_sweep_main(argc - 1, argv + 1);
+    if (strcmp(cmd, "gen") == 0)
+        return wl_cmd_gen(argc - 1, argv + 1);
+    if (strcmp(cmd, "devices") == 0)
+        return wl_cmd_devices(argc - 1, argv + 1);
+    if (strcmp(cmd, "trace") == 0 && argc > 2 && strcmp(argv[2], "convert-text") == 0)
+        return wl_cmd_convert_text(argc - 2, argv + 2);
     if (strcmp(cmd, "trace") == 0)
         return cmd_trace(argc - 1, argv + 1);
+    if (strcmp(cmd, "topo") == 0) { int loom_cmd_topo(int, char **); return loom_cmd_topo(argc - 1, argv + 1); }
+    if (strcmp(cmd, "compare") == 0) { int loom_cmd_compare(int, char **); return loom_cmd_compare(argc - 1, argv + 1); }
     /* an ASTRA-sim command line has no subcommand: treat it as run */
     if (strncmp(cmd, "--workload-configuration", 24) == 0)
         return cmd_run(argc, argv);

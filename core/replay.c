@@ -41,7 +41,11 @@ typedef struct idq {
 
 typedef struct graph_info {  /* per distinct trace file */
     et_graph *g;            /* the parsed graph, shared by ranks */
-    int *comm_of_pg;        /* pg index -> communicator index, -1 unused */
+    int *comm_of_pg;        /* pg index -> communicator index; -1 unused;
+                             * COMM_RULE(g): rule group g, resolved per rank */
+    int *p2p_rule;          /* pg index -> rule group whose index a send/recv's
+                             * peer is, or -1 (peer is a global rank) */
+    int has_rules;          /* some collective's pg is a rule group */
     uint8_t *res;           /* per node: RES_* or RES_NONE */
     uint64_t host_colls;    /* host-side collective nodes run on the CPU */
     int rep;                /* the rank whose file was parsed */
@@ -66,6 +70,8 @@ typedef struct rank_state {
     sim_time finish;         /* last completion */
     uint64_t done;           /* nodes completed */
     long comm_rec;           /* collective record its comm resource holds, or -1 */
+    int *comm;               /* per pg: communicator, when the graph has rule
+                              * groups (else gi->comm_of_pg serves) */
     sim_time *t0;            /* per node: start time (only with an observer) */
 } rank_state;
 
@@ -81,6 +87,7 @@ typedef struct coll_inst {
     sim_time first_join; /* time of the first join */
     uint32_t *node;      /* per member index: node index, UINT32_MAX if not yet */
     long rec;            /* its record in loom_result.colls */
+    struct replay *rp;   /* for the network's completion callback */
 } coll_inst;
 
 typedef struct comm {
@@ -94,11 +101,11 @@ typedef struct comm {
 } comm;
 
 typedef struct msg { /* one send, matched or waiting for its receive */
+    struct replay *rp;     /* for the network's completion callback */
     int src, dst;          /* ranks */
     uint32_t snode;        /* send node index on src */
     int64_t rnode;         /* recv node index on dst, -1 until matched */
-    sim_time arrival;      /* when the last byte arrives */
-    int arrived;           /* arrival event has run */
+    int arrived;           /* its last byte has arrived */
     struct msg *next;      /* FIFO link */
 } msg;
 
@@ -119,7 +126,8 @@ typedef struct p2p_entry {
     UT_hash_handle hh;
 } p2p_entry;
 
-typedef struct replay {
+typedef struct replay replay;
+struct replay {
     const loom_cfg *cfg;
     net_model *net;
     sim_engine *eng;
@@ -137,15 +145,24 @@ typedef struct replay {
     uint64_t messages;         /* p2p completed */
     uint32_t ignored_dims;     /* involved_dim entries past the topology */
     const loom_observer *obs;  /* callbacks, or NULL */
-} replay;
+};
 
-typedef enum { EV_NODE, EV_COLL, EV_MSG } ev_kind;
+typedef enum { EV_NODE } ev_kind; /* collectives and messages complete through
+                                    * the network model's callbacks */
 typedef struct ev {
     uint32_t kind;  /* ev_kind */
     int32_t rank;   /* EV_NODE */
     uint64_t node;  /* EV_NODE: node index */
-    void *p;        /* EV_COLL: coll_inst; EV_MSG: msg */
+    void *p;        /* unused: keeps room for more kinds */
 } ev;
+
+#define COMM_RULE(g) (-2 - (g))
+#define RULE_OF(ci) (-2 - (ci))
+
+static inline int comm_of(const rank_state *rs, uint32_t pg)
+{
+    return rs->comm ? rs->comm[pg] : rs->gi->comm_of_pg[pg];
+}
 
 /* ---- ready queues --------------------------------------------------------- */
 
@@ -351,6 +368,9 @@ static int member_index(const comm *c, int rank)
     return -1;
 }
 
+static void on_coll_done(sim_engine *eng, void *ctx);
+static void on_msg_done(sim_engine *eng, void *ctx);
+
 /* Marks a retired slot in comm.q: every member joined. */
 static coll_inst inst_done;
 
@@ -359,7 +379,7 @@ static void coll_join(replay *rp, int rank, uint32_t i)
     rank_state *rs = &rp->r[rank];
     const et_graph *g = rs->gi->g;
     const et_gnode *n = &g->nodes[i];
-    int ci = rs->gi->comm_of_pg[n->pg];
+    int ci = comm_of(rs, n->pg);
     comm *c = &rp->comms[ci];
     uint64_t seq = rs->seq[ci]++;
     LOOM_ASSERT(seq >= c->base);
@@ -426,25 +446,31 @@ static void coll_join(replay *rp, int rank, uint32_t i)
         c->nq--;
         c->base++;
     }
-    sim_time dur = net_coll_time(rp->net, c->ng, (net_coll)in->type, in->bytes, in->dims);
     loom_coll_record *cr = &rp->res->colls[in->rec];
     cr->start = sim_now(rp->eng);
-    cr->end = cr->start + dur;
     net_coll_label(rp->net, c->ng, (net_coll)in->type, in->dims, cr->algo, sizeof cr->algo);
-    sim_time now = sim_now(rp->eng);
-    if (dur > SIM_TIME_MAX - now) {
-        fail(rp, "collective #%llu on '%s': simulated time overflows", (unsigned long long)seq,
-             c->name);
-        return;
+    if (rp->cfg->sys.model != NET_MODEL_FLOW) {
+        /* the closed form is cheap: refuse an absurd time before the
+         * network model schedules it (the flow model checks per flow) */
+        sim_time dur = net_coll_time(rp->net, c->ng, (net_coll)in->type, in->bytes, in->dims);
+        if (dur > SIM_TIME_MAX - cr->start) {
+            fail(rp, "collective #%llu on '%s' (%s of %llu bytes, rank %d node %llu): simulated "
+                     "time overflows (past %.3g s)",
+                 (unsigned long long)seq, c->name[0] ? c->name : "all ranks",
+                 et_coll_type_name(in->type), (unsigned long long)in->bytes, in->first_rank,
+                 (unsigned long long)in->first_id, (double)SIM_TIME_MAX / SIM_PS_PER_S);
+            return;
+        }
     }
-    ev *e = sim_schedule(rp->eng, now + dur, on_event);
-    e->kind = EV_COLL;
-    e->p = in;
+    in->rp = rp;
+    net_coll_start(rp->net, rp->eng, c->ng, (net_coll)in->type, in->bytes, in->dims, on_coll_done,
+                   in);
 }
 
 static void coll_done(replay *rp, coll_inst *in)
 {
     comm *c = &rp->comms[in->comm];
+    rp->res->colls[in->rec].end = sim_now(rp->eng);
     for (int m = 0; m < c->n; m++)
         node_done(rp, c->ranks[m], in->node[m]);
     free(in->node);
@@ -452,6 +478,17 @@ static void coll_done(replay *rp, coll_inst *in)
 }
 
 /* ---- point to point ------------------------------------------------------- */
+
+/* A send's destination or a receive's source as a global rank: the trace
+ * gives a rank, or (pg_name naming a rule group) an index in the group. */
+static int peer_rank(const replay *rp, int rank, const et_gnode *n, int idx)
+{
+    int gx = rp->r[rank].gi->p2p_rule[n->pg];
+    if (gx < 0)
+        return idx;
+    const loom_group *grp = &rp->cfg->groups[gx];
+    return loom_group_base(grp, rank) + idx * grp->stride;
+}
 
 static p2p_entry *p2p_find(replay *rp, int src, int dst, int tag, uint64_t size)
 {
@@ -474,20 +511,28 @@ static p2p_entry *p2p_find(replay *rp, int src, int dst, int tag, uint64_t size)
 static void send_issue(replay *rp, int rank, uint32_t i)
 {
     const et_gnode *n = &rp->r[rank].gi->g->nodes[i];
-    int dst = n->comm_dst;
-    sim_time dur = net_p2p_time(rp->net, rank, dst, n->comm_size);
+    int dst = peer_rank(rp, rank, n, n->comm_dst);
     sim_time now = sim_now(rp->eng);
-    if (dur > SIM_TIME_MAX - now) {
-        fail(rp, "%s: node %llu: simulated time overflows", rp->r[rank].gi->g->path,
-             (unsigned long long)n->id);
+    if (dst >= rp->nranks) {
+        fail(rp, "%s: node %llu: rank %d sends to rank %d, but the run has %d ranks",
+             rp->r[rank].gi->g->path, (unsigned long long)n->id, rank, dst, rp->nranks);
         return;
     }
+    if (rp->cfg->sys.model != NET_MODEL_FLOW) {
+        sim_time dur = net_p2p_time(rp->net, rank, dst, n->comm_size);
+        if (dur > SIM_TIME_MAX - now) {
+            fail(rp, "%s: node %llu: a message of %llu bytes: simulated time overflows (past %.3g s)",
+                 rp->r[rank].gi->g->path, (unsigned long long)n->id,
+                 (unsigned long long)n->comm_size, (double)SIM_TIME_MAX / SIM_PS_PER_S);
+            return;
+        }
+    }
     msg *m = loom_xcalloc(1, sizeof *m);
+    m->rp = rp;
     m->src = rank;
     m->dst = dst;
     m->snode = i;
     m->rnode = -1;
-    m->arrival = now + dur;
     p2p_entry *e = p2p_find(rp, rank, dst, n->comm_tag, n->comm_size);
     if (e->recvs) { /* a receive is waiting: match it */
         recv_wait *w = e->recvs;
@@ -503,9 +548,7 @@ static void send_issue(replay *rp, int rank, uint32_t i)
             e->sends = m;
         e->sends_tail = m;
     }
-    ev *ev_ = sim_schedule(rp->eng, m->arrival, on_event);
-    ev_->kind = EV_MSG;
-    ev_->p = m;
+    net_p2p_start(rp->net, rp->eng, rank, dst, n->comm_size, on_msg_done, m);
 }
 
 static void recv_post(replay *rp, int rank, uint32_t i)
@@ -517,7 +560,13 @@ static void recv_post(replay *rp, int rank, uint32_t i)
         rs->t0[i] = sim_now(rp->eng);
     rs->recvs++;
     update_mask(rp, rs);
-    p2p_entry *e = p2p_find(rp, n->comm_src, rank, n->comm_tag, n->comm_size);
+    int src = peer_rank(rp, rank, n, n->comm_src);
+    if (src >= rp->nranks) {
+        fail(rp, "%s: node %llu: rank %d receives from rank %d, but the run has %d ranks",
+             rs->gi->g->path, (unsigned long long)n->id, rank, src, rp->nranks);
+        return;
+    }
+    p2p_entry *e = p2p_find(rp, src, rank, n->comm_tag, n->comm_size);
     if (e->sends) { /* the message was sent already */
         msg *m = e->sends;
         e->sends = m->next;
@@ -561,6 +610,28 @@ static void msg_arrived(replay *rp, msg *m)
     }
 }
 
+static void on_coll_done(sim_engine *eng, void *ctx)
+{
+    (void)eng;
+    coll_inst *in = ctx;
+    if (!in->rp->failed) {
+        coll_done(in->rp, in);
+    } else { /* retired from its communicator's queue: nobody else frees it */
+        free(in->node);
+        free(in);
+    }
+}
+
+static void on_msg_done(sim_engine *eng, void *ctx)
+{
+    (void)eng;
+    msg *m = ctx;
+    if (!m->rp->failed)
+        msg_arrived(m->rp, m);
+    else if (m->rnode >= 0) /* matched: no FIFO holds it any more */
+        free(m);
+}
+
 /* ---- issue ---------------------------------------------------------------- */
 
 static void start(replay *rp, int rank, uint32_t i)
@@ -577,20 +648,21 @@ static void start(replay *rp, int rank, uint32_t i)
                          .num_ops = n->num_ops,
                          .tensor_size = n->tensor_size,
                          .has_ops = (n->flags & ET_F_HAS_OPS) != 0,
-                         .is_cpu = (n->flags & ET_F_CPU) != 0};
+                         .is_cpu = (n->flags & ET_F_CPU) != 0,
+                         .name = et_gnode_name(g, n)};
         int fb;
-        sim_time t = comp_time(&rp->cfg->comp, &k, &fb);
+        sim_time t = comp_time(loom_cfg_comp(rp->cfg, rank), &k, &fb);
         rp->fallbacks += fb;
         post_node_event(rp, rank, i, t);
         break;
     }
     case ET_MEM_LOAD_NODE:
     case ET_MEM_STORE_NODE:
-        post_node_event(rp, rank, i, comp_mem_time(&rp->cfg->comp, n->tensor_size));
+        post_node_event(rp, rank, i, comp_mem_time(loom_cfg_comp(rp->cfg, rank), n->tensor_size));
         break;
     case ET_COMM_COLL_NODE:
         if (rs->gi->res[i] == RES_CPU) /* host side of a c10d call */
-            post_node_event(rp, rank, i, comp_time(&rp->cfg->comp, &(comp_kernel){
+            post_node_event(rp, rank, i, comp_time(loom_cfg_comp(rp->cfg, rank), &(comp_kernel){
                                                        .duration_us = n->duration_us, .is_cpu = 1},
                                                    NULL));
         else
@@ -651,12 +723,6 @@ static void on_event(sim_engine *eng, void *payload, void *ctx)
             node_done(rp, e->rank, (uint32_t)e->node);
         break;
     }
-    case EV_COLL:
-        coll_done(rp, e->p);
-        break;
-    case EV_MSG:
-        msg_arrived(rp, e->p);
-        break;
     }
 }
 
@@ -761,8 +827,14 @@ static int prepare_graph(replay *rp, graph_info *gi, loom_err *err)
 {
     et_graph *g = gi->g;
     gi->comm_of_pg = loom_xmalloc(g->npg * sizeof *gi->comm_of_pg);
-    for (uint32_t p = 0; p < g->npg; p++)
+    gi->p2p_rule = loom_xmalloc(g->npg * sizeof *gi->p2p_rule);
+    for (uint32_t p = 0; p < g->npg; p++) {
         gi->comm_of_pg[p] = -1;
+        gi->p2p_rule[p] = -1;
+        const loom_group *grp = g->pg_names[p][0] ? loom_cfg_group(rp->cfg, g->pg_names[p]) : NULL;
+        if (grp && grp->stride)
+            gi->p2p_rule[p] = (int)(grp - rp->cfg->groups);
+    }
     gi->res = loom_xmalloc(g->n ? g->n : 1);
     for (size_t i = 0; i < g->n; i++) {
         const et_gnode *n = &g->nodes[i];
@@ -781,9 +853,16 @@ static int prepare_graph(replay *rp, graph_info *gi, loom_err *err)
                                     "%s: node %llu: COMM_SEND_NODE without %s: loom cannot tell "
                                     "where the message goes",
                                     g->path, id, (n->flags & ET_F_HAS_DST) ? "comm_tag" : "comm_dst");
-            if (n->comm_dst < 0 || n->comm_dst >= rp->nranks)
+            if (gi->p2p_rule[n->pg] >= 0) { /* an index in the sender's group */
+                const loom_group *grp = &rp->cfg->groups[gi->p2p_rule[n->pg]];
+                if (n->comm_dst < 0 || n->comm_dst >= grp->n)
+                    return loom_err_set(err, LOOM_ETRACE,
+                                        "%s: node %llu: comm_dst %d is not an index of group '%s' "
+                                        "(0..%d)", g->path, id, n->comm_dst, grp->name, grp->n - 1);
+            } else if (n->comm_dst < 0 || n->comm_dst >= rp->nranks) {
                 return loom_err_set(err, LOOM_ETRACE, "%s: node %llu: comm_dst %d is not a rank (0..%d)",
                                     g->path, id, n->comm_dst, rp->nranks - 1);
+            }
             gi->res[i] = RES_COMM;
             break;
         case ET_COMM_RECV_NODE:
@@ -792,9 +871,16 @@ static int prepare_graph(replay *rp, graph_info *gi, loom_err *err)
                                     "%s: node %llu: COMM_RECV_NODE without %s: loom cannot match it "
                                     "to a send",
                                     g->path, id, (n->flags & ET_F_HAS_SRC) ? "comm_tag" : "comm_src");
-            if (n->comm_src < 0 || n->comm_src >= rp->nranks)
+            if (gi->p2p_rule[n->pg] >= 0) {
+                const loom_group *grp = &rp->cfg->groups[gi->p2p_rule[n->pg]];
+                if (n->comm_src < 0 || n->comm_src >= grp->n)
+                    return loom_err_set(err, LOOM_ETRACE,
+                                        "%s: node %llu: comm_src %d is not an index of group '%s' "
+                                        "(0..%d)", g->path, id, n->comm_src, grp->name, grp->n - 1);
+            } else if (n->comm_src < 0 || n->comm_src >= rp->nranks) {
                 return loom_err_set(err, LOOM_ETRACE, "%s: node %llu: comm_src %d is not a rank (0..%d)",
                                     g->path, id, n->comm_src, rp->nranks - 1);
+            }
             gi->res[i] = RES_NONE;
             break;
         case ET_COMM_COLL_NODE: {
@@ -810,7 +896,7 @@ static int prepare_graph(replay *rp, graph_info *gi, loom_err *err)
                 return loom_err_set(err, LOOM_ETRACE,
                                     "%s: node %llu: COMM_COLL_NODE without a known comm_type", g->path, id);
             gi->res[i] = RES_COMM;
-            if (gi->comm_of_pg[n->pg] >= 0)
+            if (gi->comm_of_pg[n->pg] != -1)
                 break;
             const char *pg = g->pg_names[n->pg];
             int ci;
@@ -823,6 +909,11 @@ static int prepare_graph(replay *rp, graph_info *gi, loom_err *err)
                                         "%s: node %llu: pg_name '%s' names no group %s", g->path, id, pg,
                                         rp->cfg->ngroups ? "in the comm-group file"
                                                          : "(give the comm-group file with --comm-group)");
+                if (grp->stride) { /* a rule: each rank's group is found per rank */
+                    gi->comm_of_pg[n->pg] = COMM_RULE((int)(grp - rp->cfg->groups));
+                    gi->has_rules = 1;
+                    break;
+                }
                 for (int k = 0; k < grp->n; k++)
                     if (grp->ranks[k] >= rp->nranks)
                         return loom_err_set(err, LOOM_EUSAGE,
@@ -980,6 +1071,69 @@ out:
     return rc;
 }
 
+/* Rule groups ({stride, size}) give each rank its own communicator of the
+ * role: create one per (group, base) on first use, named "name@base", and
+ * give every rank whose graph uses rules its own pg -> communicator table. */
+static int resolve_rules(replay *rp, loom_err *err)
+{
+    int ng = rp->cfg->ngroups;
+    int **by_num = loom_xcalloc(ng ? ng : 1, sizeof *by_num); /* per group: number -> comm */
+    int rc = 0;
+    for (int r = 0; r < rp->nranks && rc == 0; r++) {
+        rank_state *rs = &rp->r[r];
+        graph_info *gi = rs->gi;
+        if (!gi->has_rules)
+            continue;
+        rs->comm = loom_xmalloc(gi->g->npg * sizeof *rs->comm);
+        for (uint32_t p = 0; p < gi->g->npg; p++) {
+            int ci = gi->comm_of_pg[p];
+            if (ci >= -1) {
+                rs->comm[p] = ci;
+                continue;
+            }
+            int gx = RULE_OF(ci);
+            const loom_group *grp = &rp->cfg->groups[gx];
+            int S = grp->stride, N = grp->n, base = loom_group_base(grp, r);
+            /* groups of a rule are numbered by their lowest rank */
+            long num = (long)(base / ((long)S * N)) * S + base % S;
+            if (by_num[gx] == NULL) {
+                long count = ((long)(rp->nranks - 1) / ((long)S * N) + 1) * S;
+                by_num[gx] = loom_xmalloc(count * sizeof **by_num);
+                for (long k = 0; k < count; k++)
+                    by_num[gx][k] = -1;
+            }
+            if (by_num[gx][num] < 0) {
+                int *members = loom_xmalloc(N * sizeof *members);
+                for (int k = 0; k < N; k++) {
+                    members[k] = base + k * S;
+                    if (members[k] >= rp->nranks) {
+                        rc = loom_err_set(err, LOOM_EUSAGE,
+                                          "comm group '%s' {stride: %d, size: %d}: rank %d's group "
+                                          "would include rank %d, but the run has %d ranks",
+                                          grp->name, S, N, r, members[k], rp->nranks);
+                        free(members);
+                        goto out;
+                    }
+                }
+                char name[160];
+                snprintf(name, sizeof name, "%s@%d", grp->name, base);
+                by_num[gx][num] = add_comm(rp, name, members, N);
+                free(members);
+                if (by_num[gx][num] < 0) {
+                    rc = LOOM_EUSAGE;
+                    goto out;
+                }
+            }
+            rs->comm[p] = by_num[gx][num];
+        }
+    }
+out:
+    for (int g = 0; g < ng; g++)
+        free(by_num[g]);
+    free(by_num);
+    return rc;
+}
+
 /* Every member of a collective's communicator must be that communicator's
  * member: a rank that issues a collective on a group it is not in can
  * never be matched. */
@@ -988,7 +1142,7 @@ static int check_membership(replay *rp, loom_err *err)
     for (int r = 0; r < rp->nranks; r++) {
         graph_info *gi = rp->r[r].gi;
         for (uint32_t p = 0; p < gi->g->npg; p++) {
-            int ci = gi->comm_of_pg[p];
+            int ci = comm_of(&rp->r[r], p);
             if (ci >= 0 && member_index(&rp->comms[ci], r) < 0)
                 return loom_err_set(err, LOOM_ETRACE,
                                     "%s: rank %d issues collectives on group '%s', which does not "
@@ -1033,7 +1187,7 @@ static void describe_stuck(replay *rp, int max_ranks)
                 continue;
             shown++;
             if (n->type == ET_COMM_COLL_NODE) {
-                int ci = rs->gi->comm_of_pg[n->pg];
+                int ci = comm_of(rs, n->pg);
                 comm *c = &rp->comms[ci];
                 off += snprintf(buf + off, sizeof buf - off,
                                 "\n    node %llu '%s': %s on group '%s' waits for ranks",
@@ -1087,6 +1241,7 @@ static void replay_free(replay *rp)
         free(rs->pending);
         free(rs->state);
         free(rs->t0);
+        free(rs->comm);
         free(rs->seq);
         for (int k = 0; k < RES_N; k++) {
             free(rs->ready[k].fifo);
@@ -1097,6 +1252,7 @@ static void replay_free(replay *rp)
     for (int q = 0; q < rp->ngraphs; q++) {
         et_graph_free(rp->graphs[q].g);
         free(rp->graphs[q].comm_of_pg);
+        free(rp->graphs[q].p2p_rule);
         free(rp->graphs[q].res);
         free(rp->graphs[q].pos);
         free(rp->graphs[q].at);
@@ -1164,9 +1320,11 @@ int loom_replay(const loom_cfg *cfg, const loom_replay_opts *opts, loom_result *
             goto out;
         }
     }
-    if ((rc = load_ranks(&rp, opts->prefix, err)) < 0 || (rc = check_membership(&rp, err)) < 0)
+    if ((rc = load_ranks(&rp, opts->prefix, err)) < 0 || (rc = resolve_rules(&rp, err)) < 0 ||
+        (rc = check_membership(&rp, err)) < 0)
         goto out;
-    rp.eng = sim_engine_create(sizeof(ev), &rp, err);
+    rp.eng = sim_engine_create(sizeof(ev) > NET_EV_PAYLOAD_MAX ? sizeof(ev) : NET_EV_PAYLOAD_MAX,
+                               &rp, err);
     if (rp.eng == NULL) {
         rc = LOOM_EINTERNAL;
         goto out;
@@ -1258,6 +1416,10 @@ int loom_replay(const loom_cfg *cfg, const loom_replay_opts *opts, loom_result *
     /* the collective records' group pointers stay valid: the names moved
      * to res->groups, they were not copied */
 out:
+    if (rc == 0 && rp.net) {
+        res->nlinks = net_top_links(rp.net, res->links, 10);
+        net_flow_totals_get(rp.net, &res->flow);
+    }
     res->events = rp.eng ? sim_events(rp.eng) : 0;
     res->queue_high = rp.eng ? sim_high_water(rp.eng) : 0;
     res->distinct_graphs = rp.ngraphs;

@@ -63,6 +63,9 @@ typedef struct loom_result {
     long peak_rss_bytes;      /* process high-water mark */
     char **groups;            /* communicator names, owned */
     int ngroups;              /* entries in groups */
+    net_link_stat links[10];  /* flow model: most congested links first */
+    int nlinks;               /* entries in links (0 for analytical) */
+    net_flow_totals flow;     /* flow model totals (zero for analytical) */
 } loom_result;
 
 /* Resources a node runs on (timeline threads). */

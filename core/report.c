@@ -184,6 +184,17 @@ void loom_report_text(FILE *o, const loom_run_info *info, const loom_cfg *cfg,
     print_rank_groups(o, res);
     if (res->ncolls)
         print_collectives(o, res);
+    if (res->nlinks) {
+        fprintf(o, "\nmost congested links (flow model; %llu flows, %d links)\n",
+                (unsigned long long)res->flow.flows, res->flow.links);
+        fprintf(o, "%-28s %10s %14s %12s %14s %6s\n", "link", "GB/s", "bytes", "busy(us)",
+                "saturated(us)", "flows");
+        for (int k = 0; k < res->nlinks; k++) {
+            const net_link_stat *l = &res->links[k];
+            fprintf(o, "%-28s %10.2f %14llu %12.3f %14.3f %6u\n", l->name, l->bw / 1e9,
+                    (unsigned long long)l->bytes, us(l->busy), us(l->saturated), l->peak_flows);
+        }
+    }
     if (res->p2p_messages)
         fprintf(o, "\npoint-to-point messages: %llu\n", (unsigned long long)res->p2p_messages);
     if (res->roofline_fallbacks)
@@ -241,30 +252,42 @@ int loom_write_atomic(const char *path, int (*fn)(FILE *f, void *arg), void *arg
 
 static json_t *jreal(sim_time t) { return json_real(ns(t)); }
 
+/* The JSON report is streamed: the top level is written by hand and each
+ * rank and collective is built, dumped and freed one at a time, so a run
+ * with millions of collectives needs no tree of millions of objects. */
+typedef struct json_job {
+    const loom_run_info *info;
+    const loom_result *res;
+    int reproducible;
+} json_job;
+
+#define JFLAGS (JSON_COMPACT | JSON_REAL_PRECISION(15))
+
+/* ,\n "key": <value> ; steals v */
+static void jkey(FILE *f, const char *key, json_t *v, int first)
+{
+    fprintf(f, "%s \"%s\": ", first ? "" : ",\n", key);
+    json_dumpf(v, f, JFLAGS | JSON_ENCODE_ANY);
+    json_decref(v);
+}
+
+static void jitem(FILE *f, json_t *v, int first)
+{
+    fputs(first ? "\n  " : ",\n  ", f);
+    json_dumpf(v, f, JFLAGS);
+    json_decref(v);
+}
+
 static int dump_json(FILE *f, void *arg)
 {
-    return json_dumpf((json_t *)arg, f, JSON_INDENT(1) | JSON_REAL_PRECISION(15)) == 0 &&
-                   fputc('\n', f) != EOF
-               ? 0
-               : -1;
-}
-
-int loom_report_json(const char *path, const loom_run_info *info, const loom_cfg *cfg,
-                     const loom_result *res, loom_err *err)
-{
-    return loom_report_json_opts(path, info, cfg, res, 0, err);
-}
-
-int loom_report_json_opts(const char *path, const loom_run_info *info, const loom_cfg *cfg,
-                          const loom_result *res, int reproducible, loom_err *err)
-{
-    (void)cfg;
-    json_t *root = json_object();
-    json_object_set_new(root, "workload", json_string(info->workload));
-    json_object_set_new(root, "network", json_string(info->network));
-    json_object_set_new(root, "system", json_string(info->system));
-    json_object_set_new(root, "step_time_ns", jreal(res->step_time));
-    json_t *ranks = json_array();
+    const json_job *jb = arg;
+    const loom_result *res = jb->res;
+    fputs("{\n", f);
+    jkey(f, "workload", json_string(jb->info->workload), 1);
+    jkey(f, "network", json_string(jb->info->network), 0);
+    jkey(f, "system", json_string(jb->info->system), 0);
+    jkey(f, "step_time_ns", jreal(res->step_time), 0);
+    fputs(",\n \"ranks\": [", f);
     for (int r = 0; r < res->nranks; r++) {
         const loom_rank_stats *s = &res->ranks[r];
         json_t *o = json_object();
@@ -278,10 +301,9 @@ int loom_report_json_opts(const char *path, const loom_run_info *info, const loo
         json_object_set_new(o, "mem_ns", jreal(s->mem));
         json_object_set_new(o, "idle_ns", jreal(s->idle));
         json_object_set_new(o, "nodes", json_integer((json_int_t)s->nodes));
-        json_array_append_new(ranks, o);
+        jitem(f, o, r == 0);
     }
-    json_object_set_new(root, "ranks", ranks);
-    json_t *colls = json_array();
+    fputs("\n ],\n \"collectives\": [", f);
     for (size_t k = 0; k < res->ncolls; k++) {
         const loom_coll_record *c = &res->colls[k];
         json_t *o = json_object();
@@ -299,20 +321,43 @@ int loom_report_json_opts(const char *path, const loom_run_info *info, const loo
         json_object_set_new(o, "first_join_ns", jreal(c->first_join));
         json_object_set_new(o, "start_ns", jreal(c->start));
         json_object_set_new(o, "end_ns", jreal(c->end));
-        json_array_append_new(colls, o);
+        jitem(f, o, k == 0);
     }
-    json_object_set_new(root, "collectives", colls);
-    json_object_set_new(root, "p2p_messages", json_integer((json_int_t)res->p2p_messages));
+    fputs("\n ]", f);
+    jkey(f, "p2p_messages", json_integer((json_int_t)res->p2p_messages), 0);
+    json_t *links = json_array();
+    for (int k = 0; k < res->nlinks; k++) {
+        const net_link_stat *l = &res->links[k];
+        json_array_append_new(links, json_pack("{s:s, s:f, s:I, s:f, s:f, s:i}", "link", l->name,
+                                               "bw_GBps", l->bw / 1e9, "bytes", (json_int_t)l->bytes,
+                                               "busy_ns", ns(l->busy), "saturated_ns",
+                                               ns(l->saturated), "peak_flows", (int)l->peak_flows));
+    }
+    jkey(f, "congested_links", links, 0);
     json_t *sim = json_object();
     json_object_set_new(sim, "events", json_integer((json_int_t)res->events));
     json_object_set_new(sim, "queue_high_water", json_integer((json_int_t)res->queue_high));
     json_object_set_new(sim, "distinct_traces", json_integer(res->distinct_graphs));
-    json_object_set_new(sim, "wall_seconds", json_real(reproducible ? 0 : res->wall_seconds));
-    json_object_set_new(sim, "peak_rss_bytes", json_integer(reproducible ? 0 : res->peak_rss_bytes));
-    json_object_set_new(root, "sim", sim);
-    int rc = loom_write_atomic(path, dump_json, root, err);
-    json_decref(root);
-    return rc;
+    json_object_set_new(sim, "wall_seconds", json_real(jb->reproducible ? 0 : res->wall_seconds));
+    json_object_set_new(sim, "peak_rss_bytes",
+                        json_integer(jb->reproducible ? 0 : res->peak_rss_bytes));
+    jkey(f, "sim", sim, 0);
+    fputs("\n}\n", f);
+    return ferror(f) ? -1 : 0;
+}
+
+int loom_report_json(const char *path, const loom_run_info *info, const loom_cfg *cfg,
+                     const loom_result *res, loom_err *err)
+{
+    return loom_report_json_opts(path, info, cfg, res, 0, err);
+}
+
+int loom_report_json_opts(const char *path, const loom_run_info *info, const loom_cfg *cfg,
+                          const loom_result *res, int reproducible, loom_err *err)
+{
+    (void)cfg;
+    json_job jb = {info, res, reproducible};
+    return loom_write_atomic(path, dump_json, &jb, err);
 }
 
 /* ---- nccl-tests bandwidths ------------------------------------------------ */

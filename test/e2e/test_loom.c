@@ -632,6 +632,94 @@ static void test_comm_groups_and_involved_dim(void **state)
     expect_failure(rc, 3, "does not include it", NULL);
 }
 
+/* Two communicators interleaved on one Ring 8, {0,2,4,6} and {1,3,5,7}, each
+ * all-reducing 1 MiB at once.  Each ring step spans 2 hops, and every link
+ * carries one step of each group.  The analytical model ignores that: each
+ * group's closed form with h = 2.  The flow model shares each link between
+ * the two groups, so each gets half the bandwidth: exactly the closed form
+ * at 25 GB/s. */
+static void test_flow_model_contention(void **state)
+{
+    (void)state;
+    write_file(tpath("inter.json"), "{\"a\": [0, 2, 4, 6], \"b\": [1, 3, 5, 7]}");
+    for (int r = 0; r < 8; r++) {
+        tnode t = {.id = 1, .type = COLL, .ctype = 0, .size = 1048576, .pg = r % 2 ? "b" : "a",
+                   .ops = -1, .tsize = -1};
+        char name[32];
+        snprintf(name, sizeof name, "inter.%d.et", r);
+        write_trace(tpath(name), &t, 1);
+    }
+    double p = 4, m = MIB / p;
+    sysp s = ring_sys;
+    double ana50 = (p - 1) * step(&s, 2, m, 1) + (p - 1) * step(&s, 2, m, 0);
+    s.B /= 2;
+    double ana25 = (p - 1) * step(&s, 2, m, 1) + (p - 1) * step(&s, 2, m, 0);
+    const char *models[2] = {"system.network-model=analytical", "system.network-model=flow"};
+    double want[2] = {ana50, ana25};
+    for (int k = 0; k < 2; k++) {
+        int rc = run_loom("run", "-w", tpath("inter"), "-n", CFG "/Ring_8npus.yml", "-s",
+                          CFG "/Ring_4chunks.json", "-g", tpath("inter.json"), "--set", models[k],
+                          "-j", tpath("inter.out.json"), "-q", NULL);
+        if (rc != 0)
+            fail_msg("exit %d: %s", rc, err_text);
+        json_t *j = load_json(tpath("inter.out.json"));
+        if (fabs(step_ns(j) - want[k]) > 0.01)
+            fail_msg("%s: loom %.3f ns, expected %.3f ns", models[k], step_ns(j), want[k]);
+        json_decref(j);
+    }
+}
+
+/* Role-named communicators: `loom gen llm --groups role` writes one file
+ * per pipeline stage, whose pg_names ("tp", "dp") and pipeline peers ("pp",
+ * an index in the group) the comm-group file's {stride, size} rules resolve
+ * per rank.  The same step generated with one explicit group per instance
+ * (one file per rank, global ranks) must replay to the same figures. */
+static void test_role_groups_equal_explicit(void **state)
+{
+    (void)state;
+    write_file(tpath("n8.yml"), "topology: [ Switch, Switch ]\nnpus_count: [ 2, 4 ]\n"
+                                "bandwidth: [ 300, 25 ]\nlatency: [ 500, 1000 ]\n");
+    const char *modes[2] = {"explicit", "role"};
+    double step[2];
+    json_t *ranks[2];
+    for (int k = 0; k < 2; k++) {
+        char out[400], sys[512], json[512];
+        snprintf(out, sizeof out, "%s/%s/l", tmpdir, modes[k]);
+        snprintf(sys, sizeof sys, "%s.system.yaml", out);
+        snprintf(json, sizeof json, "%s.out.json", out);
+        int rc = run_loom("gen", "llm", "--preset", "llama3-8b", "--layers", "4", "--tp", "2",
+                          "--pp", "2", "--dp", "2", "--global-batch", "8", "--micro-batch", "1",
+                          "--groups", modes[k], "--out", out, NULL);
+        if (rc != 0)
+            fail_msg("gen %s: exit %d: %s", modes[k], rc, err_text);
+        rc = run_loom("run", "-w", out, "-s", sys, "-n", tpath("n8.yml"), "-j", json, "-q", NULL);
+        if (rc != 0)
+            fail_msg("run %s: exit %d: %s", modes[k], rc, err_text);
+        json_t *j = load_json(json);
+        step[k] = step_ns(j);
+        ranks[k] = json_incref(json_object_get(j, "ranks"));
+        int distinct = (int)json_integer_value(json_object_get(json_object_get(j, "sim"),
+                                                               "distinct_traces"));
+        assert_int_equal(distinct, k == 0 ? 8 : 2); /* role: one file per stage */
+        json_decref(j);
+    }
+    assert_true(step[0] > 0);
+    assert_true(step[0] == step[1]);
+    assert_true(json_equal(ranks[0], ranks[1]));
+    json_decref(ranks[0]);
+    json_decref(ranks[1]);
+    /* a rule whose groups run past the ranks is refused, naming the group */
+    write_file(tpath("badrule.json"), "{\"tp\": {\"stride\": 1, \"size\": 3}, "
+                                      "\"dp\": {\"stride\": 2, \"size\": 2}, "
+                                      "\"pp\": {\"stride\": 4, \"size\": 2}}");
+    char w[400], sys[512];
+    snprintf(w, sizeof w, "%s/role/l", tmpdir);
+    snprintf(sys, sizeof sys, "%s.system.yaml", w);
+    int rc = run_loom("run", "-w", w, "-s", sys, "-n", tpath("n8.yml"), "-g", tpath("badrule.json"),
+                      "-q", NULL);
+    expect_failure(rc, 2, "'tp'", NULL);
+}
+
 /* Two ranks issue different collectives as their first on the same
  * communicator: a simulation error naming both nodes. */
 static void test_collective_mismatch(void **state)
@@ -928,6 +1016,8 @@ int main(void)
         cmocka_unit_test(test_collective_never_joined),
         cmocka_unit_test(test_recv_without_send),
         cmocka_unit_test(test_comm_groups_and_involved_dim),
+        cmocka_unit_test(test_flow_model_contention),
+        cmocka_unit_test(test_role_groups_equal_explicit),
         cmocka_unit_test(test_collective_mismatch),
         cmocka_unit_test(test_memory_and_roofline),
         cmocka_unit_test(test_timeline_and_csv),
