@@ -122,13 +122,14 @@ static int get_num(rd *r, const yaml_node_t *n, const char *key, int idx, double
 static int get_int(rd *r, const yaml_node_t *n, const char *key, int idx, long lo, long hi,
                    int *out)
 {
-    double v;
+    double v = 0;
     int rc = get_num(r, n, key, idx, (double)lo, 0, (double)hi, &v);
     if (rc < 0)
         return rc;
     if (v != floor(v)) {
         char msg[96];
-        snprintf(msg, sizeof msg, "'%s' is not an integer", scal(n));
+        const char *s = scal(n);
+        snprintf(msg, sizeof msg, "'%s' is not an integer", s ? s : "?");
         return bad(r, n, key, idx, msg);
     }
     *out = (int)v;
