@@ -1,6 +1,8 @@
 #include "err.h"
 
+#include <stdint.h>
 #include <string.h>
+#include <unistd.h>
 
 static int quiet;
 
@@ -72,4 +74,39 @@ char *loom_xstrdup(const char *s)
     char *d = loom_xmalloc(n);
     memcpy(d, s, n);
     return d;
+}
+
+size_t loom_memory_budget(void)
+{
+    const char *env = getenv("LOOM_MEMORY_LIMIT");
+    if (env && *env) {
+        char *end;
+        double v = strtod(env, &end);
+        double mult = 1;
+        switch (*end) {
+        case 'k': case 'K': mult = 1024.0; break;
+        case 'm': case 'M': mult = 1024.0 * 1024; break;
+        case 'g': case 'G': mult = 1024.0 * 1024 * 1024; break;
+        case 't': case 'T': mult = 1024.0 * 1024 * 1024 * 1024; break;
+        default: break;
+        }
+        if (v > 0)
+            return (size_t)(v * mult);
+    }
+    long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+    if (pages <= 0 || page <= 0)
+        return SIZE_MAX;
+    return (size_t)((double)pages * (double)page * 0.9);
+}
+
+const char *loom_fmt_bytes(double b, char buf[32])
+{
+    static const char *const unit[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB"};
+    int u = 0;
+    while (b >= 1024 && u < 5) {
+        b /= 1024;
+        u++;
+    }
+    snprintf(buf, 32, u ? "%.2f %s" : "%.0f %s", b, unit[u]);
+    return buf;
 }

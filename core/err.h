@@ -49,6 +49,14 @@ void *loom_xcalloc(size_t n, size_t size);
 void *loom_xrealloc(void *p, size_t n);
 char *loom_xstrdup(const char *s);
 
+/* Bytes loom may plan to hold: $LOOM_MEMORY_LIMIT (bytes; K/M/G/T suffixes
+ * of 2^10.. accepted) if set, else 90% of physical memory.  Loaders check
+ * their estimates against it, so an input that would exhaust memory ends
+ * with an error that says so instead of an OOM kill. */
+size_t loom_memory_budget(void);
+/* "1.50 GiB" for messages; buf holds 32 bytes. */
+const char *loom_fmt_bytes(double bytes, char buf[32]);
+
 #define LOOM_ASSERT(cond)                                                      \
     do {                                                                       \
         if (!(cond)) {                                                         \

@@ -337,7 +337,7 @@ static void node_done(replay *rp, int rank, uint32_t i)
 static void post_node_event(replay *rp, int rank, uint32_t i, sim_time dur)
 {
     sim_time now = sim_now(rp->eng);
-    if (dur < 0 || dur > SIM_TIME_MAX - now) {
+    if (dur < 0 || dur >= SIM_TIME_MAX - now) {
         const et_graph *g = rp->r[rank].gi->g;
         fail(rp, "%s: node %llu: simulated time overflows (past %.3g s)", g->path,
              (unsigned long long)g->nodes[i].id, (double)SIM_TIME_MAX / SIM_PS_PER_S);
@@ -453,7 +453,7 @@ static void coll_join(replay *rp, int rank, uint32_t i)
         /* the closed form is cheap: refuse an absurd time before the
          * network model schedules it (the flow model checks per flow) */
         sim_time dur = net_coll_time(rp->net, c->ng, (net_coll)in->type, in->bytes, in->dims);
-        if (dur > SIM_TIME_MAX - cr->start) {
+        if (dur >= SIM_TIME_MAX - cr->start) { /* SIM_TIME_MAX: the model saturated */
             fail(rp, "collective #%llu on '%s' (%s of %llu bytes, rank %d node %llu): simulated "
                      "time overflows (past %.3g s)",
                  (unsigned long long)seq, c->name[0] ? c->name : "all ranks",
@@ -520,7 +520,7 @@ static void send_issue(replay *rp, int rank, uint32_t i)
     }
     if (rp->cfg->sys.model != NET_MODEL_FLOW) {
         sim_time dur = net_p2p_time(rp->net, rank, dst, n->comm_size);
-        if (dur > SIM_TIME_MAX - now) {
+        if (dur >= SIM_TIME_MAX - now) {
             fail(rp, "%s: node %llu: a message of %llu bytes: simulated time overflows (past %.3g s)",
                  rp->r[rank].gi->g->path, (unsigned long long)n->id,
                  (unsigned long long)n->comm_size, (double)SIM_TIME_MAX / SIM_PS_PER_S);
@@ -612,8 +612,13 @@ static void msg_arrived(replay *rp, msg *m)
 
 static void on_coll_done(sim_engine *eng, void *ctx)
 {
-    (void)eng;
     coll_inst *in = ctx;
+    if (sim_now(eng) == SIM_TIME_MAX) /* the network model saturated */
+        fail(in->rp, "a %s of %llu bytes on '%s' (rank %d node %llu): simulated time overflows "
+                     "(past %.3g s)",
+             et_coll_type_name(in->type), (unsigned long long)in->bytes,
+             in->rp->comms[in->comm].name[0] ? in->rp->comms[in->comm].name : "all ranks",
+             in->first_rank, (unsigned long long)in->first_id, (double)SIM_TIME_MAX / SIM_PS_PER_S);
     if (!in->rp->failed) {
         coll_done(in->rp, in);
     } else { /* retired from its communicator's queue: nobody else frees it */
@@ -624,8 +629,14 @@ static void on_coll_done(sim_engine *eng, void *ctx)
 
 static void on_msg_done(sim_engine *eng, void *ctx)
 {
-    (void)eng;
     msg *m = ctx;
+    if (sim_now(eng) == SIM_TIME_MAX) {
+        const et_graph *g = m->rp->r[m->src].gi->g;
+        fail(m->rp, "%s: node %llu: a message from rank %d to rank %d: simulated time overflows "
+                    "(past %.3g s)",
+             g->path, (unsigned long long)g->nodes[m->snode].id, m->src, m->dst,
+             (double)SIM_TIME_MAX / SIM_PS_PER_S);
+    }
     if (!m->rp->failed)
         msg_arrived(m->rp, m);
     else if (m->rnode >= 0) /* matched: no FIFO holds it any more */
@@ -1330,6 +1341,21 @@ int loom_replay(const loom_cfg *cfg, const loom_replay_opts *opts, loom_result *
         goto out;
     }
 
+    { /* per-rank counters: refuse a run that cannot fit before allocating it */
+        double need = 0;
+        for (int r = 0; r < rp.nranks; r++)
+            need += (double)rp.r[r].gi->g->n *
+                    (sizeof(uint32_t) + 1 + (opts->obs && opts->obs->node ? sizeof(sim_time) : 0));
+        if (need > (double)loom_memory_budget()) {
+            char b1[32], b2[32];
+            rc = loom_err_set(err, LOOM_ESIM,
+                              "%d ranks x their nodes need about %s of per-rank counters, more than "
+                              "the %s loom may use (set LOOM_MEMORY_LIMIT to change it)",
+                              rp.nranks, loom_fmt_bytes(need, b1),
+                              loom_fmt_bytes((double)loom_memory_budget(), b2));
+            goto out;
+        }
+    }
     /* per-rank counters; ranks sharing a graph share nothing else */
     for (int r = 0; r < rp.nranks; r++) {
         rank_state *rs = &rp.r[r];

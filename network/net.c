@@ -497,8 +497,8 @@ static void schedule_done(sim_engine *eng, sim_time dur, net_done_fn done,
                           void *ctx)
 {
     sim_time now = sim_now(eng);
-    LOOM_ASSERT(dur >= 0 && dur <= SIM_TIME_MAX - now);
-    done_ev *e = sim_schedule(eng, now + dur, on_done);
+    LOOM_ASSERT(dur >= 0);
+    done_ev *e = sim_schedule(eng, dur < SIM_TIME_MAX - now ? now + dur : SIM_TIME_MAX, on_done);
     e->done = done;
     e->ctx = ctx;
 }

@@ -23,6 +23,10 @@
  * rather than silently truncated.
  */
 
+/* Memory per node while loading, all arrays together: the record, its
+ * id pair, a name, two dependencies and their successor entries. */
+#define NODE_BYTES (sizeof(et_gnode) + 64)
+
 typedef struct {
     uint64_t id;  /* node id */
     uint32_t idx; /* its index in file order */
@@ -126,6 +130,7 @@ et_graph *et_graph_load(const char *path, loom_err *err)
     ChakraProtoMsg__Node *nd = NULL;
     uint64_t *depid = NULL; /* dependency ids: per node, data then ctrl */
     size_t ndepid = 0, capdep = 0, capnodes = 0, capnames = 0, namelen = 0;
+    size_t budget = loom_memory_budget();
     idpair *ids = NULL;
     uint32_t *cnt = NULL;
     pgtab pgt = {NULL, 0};
@@ -166,6 +171,16 @@ et_graph *et_graph_load(const char *path, loom_err *err)
         if (et_nattr_read(nd, &at, attr_problem, &ac) > 0)
             goto err;
 
+        if (g->n + 1 > capnodes && (g->n + 1) * 2 * NODE_BYTES > budget) {
+            /* the next doubling would pass the memory budget */
+            char b1[32], b2[32];
+            loom_err_set(err, LOOM_ETRACE,
+                         "trace %s: more than %zu nodes would need about %s, more than the %s "
+                         "loom may use (set LOOM_MEMORY_LIMIT to change it)",
+                         path, g->n, loom_fmt_bytes((double)(g->n + 1) * 2 * NODE_BYTES, b1),
+                         loom_fmt_bytes((double)budget, b2));
+            goto err;
+        }
         g->nodes = vgrow(g->nodes, &capnodes, g->n + 1, sizeof *g->nodes);
         et_gnode *gn = &g->nodes[g->n];
         memset(gn, 0, sizeof *gn);

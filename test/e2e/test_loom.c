@@ -874,6 +874,89 @@ static void test_deterministic_json(void **state)
     assert_string_equal(a, b);
 }
 
+/* ---- resource limits: absurd inputs end with a clear error ---------------- */
+
+/* Two nodes: `first` (id, type, duration, comm_size as uint64) and a
+ * 5 us kernel with id first-1 that depends on it. */
+static void write_pair(const char *path, uint64_t id, int type, uint64_t dur, uint64_t csize)
+{
+    loom_err e = {0};
+    et_writer *w = et_writer_open(path, 0, &e);
+    assert_non_null(w);
+    ChakraProtoMsg__GlobalMetadata md = CHAKRA_PROTO_MSG__GLOBAL_METADATA__INIT;
+    md.version = "1.0.0";
+    et_writer_metadata(w, &md, &e);
+    ChakraProtoMsg__AttributeProto a[2] = {CHAKRA_PROTO_MSG__ATTRIBUTE_PROTO__INIT,
+                                           CHAKRA_PROTO_MSG__ATTRIBUTE_PROTO__INIT};
+    a[0].name = "comm_type";
+    a[0].value_case = CHAKRA_PROTO_MSG__ATTRIBUTE_PROTO__VALUE_INT64_VAL;
+    a[1].name = "comm_size";
+    a[1].value_case = CHAKRA_PROTO_MSG__ATTRIBUTE_PROTO__VALUE_UINT64_VAL;
+    a[1].uint64_val = csize;
+    ChakraProtoMsg__AttributeProto *ap[2] = {&a[0], &a[1]};
+    ChakraProtoMsg__Node n = CHAKRA_PROTO_MSG__NODE__INIT;
+    n.id = id;
+    n.name = "first";
+    n.type = type;
+    n.duration_micros = dur;
+    if (type == COLL) {
+        n.n_attr = 2;
+        n.attr = ap;
+    }
+    assert_int_equal(et_writer_node(w, &n, &e), 0);
+    ChakraProtoMsg__Node m = CHAKRA_PROTO_MSG__NODE__INIT;
+    uint64_t dep = id;
+    m.id = id - 1;
+    m.name = "after";
+    m.type = COMP;
+    m.duration_micros = 5;
+    m.n_data_deps = 1;
+    m.data_deps = &dep;
+    assert_int_equal(et_writer_node(w, &m, &e), 0);
+    assert_int_equal(et_writer_close(w, &e), 0);
+}
+
+static void test_resource_limits(void **state)
+{
+    (void)state;
+    write_file(tpath("r2.yml"), "topology: [ Ring ]\nnpus_count: [ 2 ]\nbandwidth: [ 50 ]\n"
+                                "latency: [ 500 ]\n");
+    write_file(tpath("r1.yml"), "topology: [ Ring ]\nnpus_count: [ 1 ]\nbandwidth: [ 50 ]\n"
+                                "latency: [ 500 ]\n");
+    /* a 2^63-byte all-reduce: in both network models, an error, not an abort */
+    write_pair(tpath("huge.0.et"), 100, COLL, 0, 1ULL << 63);
+    write_pair(tpath("huge.1.et"), 100, COLL, 0, 1ULL << 63);
+    const char *models[2] = {"system.network-model=analytical", "system.network-model=flow"};
+    for (int k = 0; k < 2; k++) {
+        int rc = run_loom("run", "-w", tpath("huge"), "-n", tpath("r2.yml"), "-s",
+                          CFG "/Ring_4chunks.json", "--set", models[k], "-j", tpath("huge.json"), NULL);
+        expect_failure(rc, 4, "overflows", "huge.json");
+        assert_non_null(strstr(err_text, "9223372036854775808"));
+    }
+    /* a kernel of 2^64-1 us */
+    write_pair(tpath("long.0.et"), 100, COMP, UINT64_MAX, 0);
+    int rc = run_loom("run", "-w", tpath("long"), "-n", tpath("r1.yml"), "-s",
+                      CFG "/Ring_4chunks.json", NULL);
+    expect_failure(rc, 4, "overflows", NULL);
+    assert_non_null(strstr(err_text, "node 100"));
+    /* ids at the top of uint64: a 3 us kernel then the 5 us one */
+    write_pair(tpath("ids.0.et"), UINT64_MAX, COMP, 3, 0);
+    rc = run_loom("run", "-w", tpath("ids"), "-n", tpath("r1.yml"), "-s", CFG "/Ring_4chunks.json",
+                  "-j", tpath("ids.json"), "-q", NULL);
+    if (rc != 0)
+        fail_msg("exit %d: %s", rc, err_text);
+    json_t *j = load_json(tpath("ids.json"));
+    assert_true(fabs(step_ns(j) - 8000) < 1e-6);
+    json_decref(j);
+    /* more nodes than memory allows: refused while loading, naming the file */
+    setenv("LOOM_MEMORY_LIMIT", "200K", 1);
+    rc = run_loom("run", "-w", FIX "/pytorch_converted_1rank/chakra", "-n", tpath("r1.yml"), "-s",
+                  CFG "/Ring_4chunks.json", "--ignore-ctrl-deps", NULL);
+    unsetenv("LOOM_MEMORY_LIMIT");
+    expect_failure(rc, 3, "LOOM_MEMORY_LIMIT", NULL);
+    assert_non_null(strstr(err_text, "chakra.0.et.gz"));
+}
+
 /* ---- every fixture folder runs ------------------------------------------- */
 
 static void test_legacy_resnet(void **state)
@@ -1022,6 +1105,7 @@ int main(void)
         cmocka_unit_test(test_memory_and_roofline),
         cmocka_unit_test(test_timeline_and_csv),
         cmocka_unit_test(test_deterministic_json),
+        cmocka_unit_test(test_resource_limits),
         cmocka_unit_test(test_legacy_resnet),
         cmocka_unit_test(test_every_fixture_runs),
         cmocka_unit_test(test_pytorch_converted),
