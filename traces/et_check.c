@@ -9,6 +9,7 @@
 
 #include "et_attr.h"
 #include "et_graph.h"
+#include "et_ids.h"
 #include "et_io.h"
 
 /*
@@ -27,10 +28,6 @@
 
 #define CYCLE_SHOW 8 /* ids printed per cycle before "..." */
 
-typedef struct {
-    uint64_t id;  /* node id */
-    uint32_t idx; /* index in file order */
-} idpair;
 
 /* What one file contributes to info. */
 typedef struct {
@@ -205,26 +202,7 @@ static void keep_deps(scan *s, const ChakraProtoMsg__Node *nd)
     s->dstart[s->n] = s->ndep;
 }
 
-static int cmp_idpair(const void *a, const void *b)
-{
-    const idpair *x = a, *y = b;
-    if (x->id != y->id)
-        return x->id < y->id ? -1 : 1;
-    return x->idx < y->idx ? -1 : x->idx > y->idx;
-}
 
-static int64_t find_id(const idpair *v, size_t n, uint64_t id)
-{
-    size_t lo = 0, hi = n;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (v[mid].id < id)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return lo < n && v[lo].id == id ? (int64_t)v[lo].idx : -1;
-}
 
 #define NONE UINT32_MAX
 
@@ -363,7 +341,7 @@ static void check_graph(scan *s, fstats *st)
         ids[i].id = s->ids[i];
         ids[i].idx = (uint32_t)i;
     }
-    qsort(ids, n, sizeof *ids, cmp_idpair);
+    qsort(ids, n, sizeof *ids, et_cmp_idpair);
     for (size_t i = 1; i < n; i++)
         if (ids[i].id == ids[i - 1].id)
             node_problem(s, ids[i].id, "duplicate id (nodes %u and %u in "
@@ -378,7 +356,7 @@ static void check_graph(scan *s, fstats *st)
         estart[i] = ne;
         for (size_t k = s->dstart[i]; k < s->dstart[i + 1]; k++) {
             uint64_t d = s->depid[k];
-            int64_t j = find_id(ids, n, d);
+            int64_t j = et_find_id(ids, n, d);
             if (j < 0) {
                 st->dangling++;
                 node_problem(s, s->ids[i], "%s %" PRIu64 " not in file",

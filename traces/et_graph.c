@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "et_attr.h"
+#include "et_ids.h"
 #include "et_io.h"
 
 /*
@@ -27,10 +28,6 @@
  * id pair, a name, two dependencies and their successor entries. */
 #define NODE_BYTES (sizeof(et_gnode) + 64)
 
-typedef struct {
-    uint64_t id;  /* node id */
-    uint32_t idx; /* its index in file order */
-} idpair;
 
 /* Growable array of elem-sized items. */
 static void *vgrow(void *p, size_t *cap, size_t need, size_t elem)
@@ -44,27 +41,7 @@ static void *vgrow(void *p, size_t *cap, size_t need, size_t elem)
     return loom_xrealloc(p, c * elem);
 }
 
-static int cmp_idpair(const void *a, const void *b)
-{
-    const idpair *x = a, *y = b;
-    if (x->id != y->id)
-        return x->id < y->id ? -1 : 1;
-    return x->idx < y->idx ? -1 : x->idx > y->idx;
-}
 
-/* Index of id in the sorted pairs, or -1 (as int64) if absent. */
-static int64_t find_id(const idpair *v, size_t n, uint64_t id)
-{
-    size_t lo = 0, hi = n;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (v[mid].id < id)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return lo < n && v[lo].id == id ? (int64_t)v[lo].idx : -1;
-}
 
 /* Interning of pg_name strings: open addressing over indices into
  * g->pg_names, so a trace with one communicator per node still loads in
@@ -252,7 +229,7 @@ et_graph *et_graph_load(const char *path, loom_err *err)
         ids[i].id = g->nodes[i].id;
         ids[i].idx = (uint32_t)i;
     }
-    qsort(ids, g->n, sizeof *ids, cmp_idpair);
+    qsort(ids, g->n, sizeof *ids, et_cmp_idpair);
     for (size_t i = 1; i < g->n; i++)
         if (ids[i].id == ids[i - 1].id) {
             loom_err_set(err, LOOM_ETRACE,
@@ -274,7 +251,7 @@ et_graph *et_graph_load(const char *path, loom_err *err)
         for (int k = 0; k < 2; k++) {
             uint32_t kept = 0;
             for (uint32_t j = 0; j < nkind[k]; j++) {
-                int64_t idx = find_id(ids, g->n, depid[at++]);
+                int64_t idx = et_find_id(ids, g->n, depid[at++]);
                 if (idx < 0) {
                     if (g->dangling_deps++ == 0) {
                         first_dangling = depid[at - 1];

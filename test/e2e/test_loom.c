@@ -23,60 +23,15 @@
 #include <unistd.h>
 
 #include "et_graph.h"
+#include "loomrun.h"
 #include "et_io.h"
 
 #define FIX FIXTURES "/chakra"
 #define CFG FIXTURES "/astra-sim-configs"
 
 static char tmpdir[256];
-static char out_text[1 << 16]; /* stdout of the last run */
-static char err_text[1 << 16]; /* stderr of the last run */
 
 /* ---- helpers -------------------------------------------------------------- */
-
-static void slurp(const char *path, char *buf, size_t cap)
-{
-    FILE *f = fopen(path, "rb");
-    size_t n = f ? fread(buf, 1, cap - 1, f) : 0;
-    buf[n] = '\0';
-    if (f)
-        fclose(f);
-}
-
-/* Runs loom with a NULL-terminated argument list; returns its exit code. */
-static int run_loom(const char *first, ...)
-{
-    const char *argv[64];
-    int argc = 0;
-    argv[argc++] = LOOM_BIN;
-    va_list ap;
-    va_start(ap, first);
-    for (const char *a = first; a && argc < 63; a = va_arg(ap, const char *))
-        argv[argc++] = a;
-    va_end(ap);
-    argv[argc] = NULL;
-    char so[300], se[300];
-    snprintf(so, sizeof so, "%s/stdout", tmpdir);
-    snprintf(se, sizeof se, "%s/stderr", tmpdir);
-    pid_t pid = fork();
-    if (pid == 0) {
-        int fo = open(so, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        int fe = open(se, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        dup2(fo, 1);
-        dup2(fe, 2);
-        execv(LOOM_BIN, (char *const *)argv);
-        _exit(127);
-    }
-    int st;
-    waitpid(pid, &st, 0);
-    slurp(so, out_text, sizeof out_text);
-    slurp(se, err_text, sizeof err_text);
-    if (WIFSIGNALED(st)) {
-        fprintf(stderr, "loom died of signal %d\nstderr: %s\n", WTERMSIG(st), err_text);
-        return 128 + WTERMSIG(st);
-    }
-    return WEXITSTATUS(st);
-}
 
 static char *tpath(const char *name)
 {
@@ -85,14 +40,6 @@ static char *tpath(const char *name)
     char *p = buf[k++ % 8];
     snprintf(p, 512, "%s/%s", tmpdir, name);
     return p;
-}
-
-static void write_file(const char *path, const char *text)
-{
-    FILE *f = fopen(path, "w");
-    assert_non_null(f);
-    fputs(text, f);
-    fclose(f);
 }
 
 static void copy_file(const char *from, const char *to)
@@ -174,10 +121,10 @@ static void run_micro(const char *coll, int p, double expect_ns, double astra_ns
     snprintf(prefix, sizeof prefix, "%s/%s/%s", FIX, dir, coll);
     snprintf(net, sizeof net, "%s/Ring_%dnpus.yml", CFG, p);
     snprintf(json, sizeof json, "%s/out.json", tmpdir);
-    int rc = run_loom("run", "--workload", prefix, "--network", net, "--system",
+    int rc = loomrun_run(tmpdir, "run", "--workload", prefix, "--network", net, "--system",
                       CFG "/Ring_4chunks.json", "--json", json, "--quiet", NULL);
     if (rc != 0)
-        fail_msg("loom exited %d: %s", rc, err_text);
+        fail_msg("loom exited %d: %s", rc, loomrun_err);
     json_t *j = load_json(json);
     double got = step_ns(j);
     /* the closed form, to the picosecond loom rounds to */
@@ -237,7 +184,7 @@ static void test_set_overrides(void **state)
 {
     (void)state;
     const char *json = tpath("set.json");
-    int rc = run_loom("run", "-w", FIX "/micro_all_reduce_8npus_1MB/all_reduce", "-n",
+    int rc = loomrun_run(tmpdir, "run", "-w", FIX "/micro_all_reduce_8npus_1MB/all_reduce", "-n",
                       CFG "/Ring_8npus.yml", "-s", CFG "/Ring_4chunks.json", "--set",
                       "network.bandwidth[0]=100", "--set", "system.preferred-dataset-splits=2",
                       "--json", json, "-q", NULL);
@@ -259,13 +206,13 @@ static void test_astra_spellings(void **state)
     const char *json = tpath("astra.json");
     char jopt[600];
     snprintf(jopt, sizeof jopt, "--json=%s", json);
-    int rc = run_loom("--workload-configuration=" FIX "/micro_all_reduce_4npus_1MB/all_reduce",
+    int rc = loomrun_run(tmpdir, "--workload-configuration=" FIX "/micro_all_reduce_4npus_1MB/all_reduce",
                       "--system-configuration=" CFG "/Ring_4chunks.json",
                       "--network-configuration=" CFG "/Ring_4npus.yml",
                       "--remote-memory-configuration=" CFG "/no_memory_expansion.json",
                       "--comm-group-configuration=empty", jopt, "-q", NULL);
     if (rc != 0)
-        fail_msg("exit %d: %s", rc, err_text);
+        fail_msg("exit %d: %s", rc, loomrun_err);
     json_t *j = load_json(json);
     assert_true(fabs(step_ns(j) - ring_ar(4, MIB)) < 0.002);
     json_decref(j);
@@ -284,9 +231,9 @@ static void test_tutorial_direct(void **state)
     snprintf(w, sizeof w, "%s/allreduce", d);
     snprintf(n, sizeof n, "%s/FullyConnected_8.yml", d);
     snprintf(s_, sizeof s_, "%s/Direct_sys.json", d);
-    int rc = run_loom("run", "-w", w, "-n", n, "-s", s_, "-j", tpath("fc.json"), "-q", NULL);
+    int rc = loomrun_run(tmpdir, "run", "-w", w, "-n", n, "-s", s_, "-j", tpath("fc.json"), "-q", NULL);
     if (rc != 0)
-        fail_msg("exit %d: %s", rc, err_text);
+        fail_msg("exit %d: %s", rc, loomrun_err);
     sysp s = {50.0 * 1073741824.0, 500, 10, 50e9, 4};
     double p = 8, N = MIB;
     double expect = 2 * s.W * (s.L + s.delta) + 2 * (N / p) / s.B * 1e9 + (p + 1) * N / p / s.M * 1e9;
@@ -304,11 +251,11 @@ static void test_tutorial_direct(void **state)
 static void test_custom_ring_sends(void **state)
 {
     (void)state;
-    int rc = run_loom("run", "-w", FIX "/custom_ring_allreduce_8npus_1MB/custom_allreduce", "-n",
+    int rc = loomrun_run(tmpdir, "run", "-w", FIX "/custom_ring_allreduce_8npus_1MB/custom_allreduce", "-n",
                       CFG "/Ring_8npus.yml", "-s", FIX "/custom_ring_allreduce_8npus_1MB/system.json",
                       "-j", tpath("cr.json"), "-q", NULL);
     if (rc != 0)
-        fail_msg("exit %d: %s", rc, err_text);
+        fail_msg("exit %d: %s", rc, loomrun_err);
     et_graph *g = et_graph_load(FIX "/custom_ring_allreduce_8npus_1MB/custom_allreduce.0.et",
                                 &(loom_err){0});
     assert_non_null(g);
@@ -340,9 +287,9 @@ static void test_custom_ring_sends(void **state)
 static void expect_failure(int rc, int code, const char *needle, const char *json_stem)
 {
     if (rc != code)
-        fail_msg("expected exit %d, got %d; stderr: %s", code, rc, err_text);
-    if (strstr(err_text, needle) == NULL)
-        fail_msg("stderr does not name '%s': %s", needle, err_text);
+        fail_msg("expected exit %d, got %d; stderr: %s", code, rc, loomrun_err);
+    if (strstr(loomrun_err, needle) == NULL)
+        fail_msg("stderr does not name '%s': %s", needle, loomrun_err);
     if (json_stem)
         assert_no_file_like(json_stem);
 }
@@ -352,7 +299,7 @@ static void test_missing_rank_file(void **state)
     (void)state;
     copy_ranks("micro_all_reduce_4npus_1MB", "all_reduce", 4);
     unlink(tpath("all_reduce.2.et"));
-    int rc = run_loom("run", "-w", tpath("all_reduce"), "-n", CFG "/Ring_4npus.yml", "-s",
+    int rc = loomrun_run(tmpdir, "run", "-w", tpath("all_reduce"), "-n", CFG "/Ring_4npus.yml", "-s",
                       CFG "/Ring_4chunks.json", "-j", tpath("bad1.json"), NULL);
     expect_failure(rc, 3, "all_reduce.2.et", "bad1.json");
 }
@@ -363,19 +310,19 @@ static void test_truncated_and_garbage_trace(void **state)
     copy_ranks("micro_all_reduce_4npus_1MB", "all_reduce", 4);
     /* truncate rank 1 in the middle of its node message */
     assert_int_equal(truncate(tpath("all_reduce.1.et"), 40), 0);
-    int rc = run_loom("run", "-w", tpath("all_reduce"), "-n", CFG "/Ring_4npus.yml", "-s",
+    int rc = loomrun_run(tmpdir, "run", "-w", tpath("all_reduce"), "-n", CFG "/Ring_4npus.yml", "-s",
                       CFG "/Ring_4chunks.json", "-j", tpath("bad2.json"), NULL);
     expect_failure(rc, 3, "all_reduce.1.et", "bad2.json");
     /* garbage bytes in rank 3 */
     copy_ranks("micro_all_reduce_4npus_1MB", "all_reduce", 4);
-    write_file(tpath("all_reduce.3.et"), "\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\x01garbage");
-    rc = run_loom("run", "-w", tpath("all_reduce"), "-n", CFG "/Ring_4npus.yml", "-s",
+    loomrun_write(tpath("all_reduce.3.et"), "\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\x01garbage");
+    rc = loomrun_run(tmpdir, "run", "-w", tpath("all_reduce"), "-n", CFG "/Ring_4npus.yml", "-s",
                   CFG "/Ring_4chunks.json", "-j", tpath("bad2.json"), NULL);
     expect_failure(rc, 3, "all_reduce.3.et", "bad2.json");
     /* an empty file is a truncated trace, not an empty workload */
     copy_ranks("micro_all_reduce_4npus_1MB", "all_reduce", 4);
-    write_file(tpath("all_reduce.0.et"), "");
-    rc = run_loom("run", "-w", tpath("all_reduce"), "-n", CFG "/Ring_4npus.yml", "-s",
+    loomrun_write(tpath("all_reduce.0.et"), "");
+    rc = loomrun_run(tmpdir, "run", "-w", tpath("all_reduce"), "-n", CFG "/Ring_4npus.yml", "-s",
                   CFG "/Ring_4chunks.json", NULL);
     assert_int_not_equal(rc, 0);
 }
@@ -385,39 +332,39 @@ static void test_config_errors(void **state)
     (void)state;
     const char *w = FIX "/micro_all_reduce_4npus_1MB/all_reduce";
     /* a misspelled key in the network file */
-    write_file(tpath("typo.yml"), "topology: [ Ring ]\nnpus_count: [ 4 ]\nbandwith: [ 50 ]\n"
+    loomrun_write(tpath("typo.yml"), "topology: [ Ring ]\nnpus_count: [ 4 ]\nbandwith: [ 50 ]\n"
                                   "latency: [ 500 ]\n");
-    int rc = run_loom("run", "-w", w, "-n", tpath("typo.yml"), "-s", CFG "/Ring_4chunks.json",
+    int rc = loomrun_run(tmpdir, "run", "-w", w, "-n", tpath("typo.yml"), "-s", CFG "/Ring_4chunks.json",
                       "-j", tpath("bad3.json"), NULL);
     expect_failure(rc, 2, "bandwith", "bad3.json");
-    assert_non_null(strstr(err_text, "typo.yml"));
+    assert_non_null(strstr(loomrun_err, "typo.yml"));
     /* zero and negative bandwidth */
-    write_file(tpath("zero.yml"), "topology: [ Ring ]\nnpus_count: [ 4 ]\nbandwidth: [ 0 ]\n"
+    loomrun_write(tpath("zero.yml"), "topology: [ Ring ]\nnpus_count: [ 4 ]\nbandwidth: [ 0 ]\n"
                                   "latency: [ 500 ]\n");
-    rc = run_loom("run", "-w", w, "-n", tpath("zero.yml"), "-s", CFG "/Ring_4chunks.json", NULL);
+    rc = loomrun_run(tmpdir, "run", "-w", w, "-n", tpath("zero.yml"), "-s", CFG "/Ring_4chunks.json", NULL);
     expect_failure(rc, 2, "bandwidth", NULL);
-    rc = run_loom("run", "-w", w, "-n", CFG "/Ring_4npus.yml", "-s", CFG "/Ring_4chunks.json",
+    rc = loomrun_run(tmpdir, "run", "-w", w, "-n", CFG "/Ring_4npus.yml", "-s", CFG "/Ring_4chunks.json",
                   "--set", "network.bandwidth[0]=-5", NULL);
     expect_failure(rc, 2, "bandwidth", NULL);
     /* an unknown key on the command line */
-    rc = run_loom("run", "-w", w, "-n", CFG "/Ring_4npus.yml", "-s", CFG "/Ring_4chunks.json",
+    rc = loomrun_run(tmpdir, "run", "-w", w, "-n", CFG "/Ring_4npus.yml", "-s", CFG "/Ring_4chunks.json",
                   "--set", "system.endpoint-dealy=5", NULL);
     expect_failure(rc, 2, "endpoint-dealy", NULL);
     /* an unknown algorithm */
-    write_file(tpath("sys.json"), "{\"all-reduce-implementation\": [\"rnig\"], \"local-mem-bw\": 50}");
-    rc = run_loom("run", "-w", w, "-n", CFG "/Ring_4npus.yml", "-s", tpath("sys.json"), NULL);
+    loomrun_write(tpath("sys.json"), "{\"all-reduce-implementation\": [\"rnig\"], \"local-mem-bw\": 50}");
+    rc = loomrun_run(tmpdir, "run", "-w", w, "-n", CFG "/Ring_4npus.yml", "-s", tpath("sys.json"), NULL);
     expect_failure(rc, 2, "rnig", NULL);
     /* malformed JSON names the file and line */
-    write_file(tpath("broken.json"), "{\"local-mem-bw\": 50,\n  \"endpoint-delay\": [\n");
-    rc = run_loom("run", "-w", w, "-n", CFG "/Ring_4npus.yml", "-s", tpath("broken.json"), NULL);
+    loomrun_write(tpath("broken.json"), "{\"local-mem-bw\": 50,\n  \"endpoint-delay\": [\n");
+    rc = loomrun_run(tmpdir, "run", "-w", w, "-n", CFG "/Ring_4npus.yml", "-s", tpath("broken.json"), NULL);
     expect_failure(rc, 2, "broken.json", NULL);
     /* missing file */
-    rc = run_loom("run", "-w", w, "-n", tpath("nope.yml"), "-s", CFG "/Ring_4chunks.json", NULL);
+    rc = loomrun_run(tmpdir, "run", "-w", w, "-n", tpath("nope.yml"), "-s", CFG "/Ring_4chunks.json", NULL);
     expect_failure(rc, 2, "nope.yml", NULL);
     /* usage */
-    rc = run_loom("run", "-w", w, NULL);
+    rc = loomrun_run(tmpdir, "run", "-w", w, NULL);
     expect_failure(rc, 2, "--network", NULL);
-    rc = run_loom("frobnicate", NULL);
+    rc = loomrun_run(tmpdir, "frobnicate", NULL);
     expect_failure(rc, 2, "frobnicate", NULL);
 }
 
@@ -434,11 +381,11 @@ static void test_collective_never_joined(void **state)
     md.version = "0.0.4";
     assert_int_equal(et_writer_metadata(w, &md, &err), 0);
     assert_int_equal(et_writer_close(w, &err), 0);
-    int rc = run_loom("run", "-w", tpath("all_reduce"), "-n", CFG "/Ring_4npus.yml", "-s",
+    int rc = loomrun_run(tmpdir, "run", "-w", tpath("all_reduce"), "-n", CFG "/Ring_4npus.yml", "-s",
                       CFG "/Ring_4chunks.json", "-j", tpath("dead.json"), NULL);
     expect_failure(rc, 4, "never issue", "dead.json");
-    assert_non_null(strstr(err_text, "rank 0"));
-    assert_non_null(strstr(err_text, " 3 "));
+    assert_non_null(strstr(loomrun_err, "rank 0"));
+    assert_non_null(strstr(loomrun_err, " 3 "));
 }
 
 /* A receive whose send never comes. */
@@ -477,12 +424,12 @@ static void test_recv_without_send(void **state)
         }
         assert_int_equal(et_writer_close(w, &err), 0);
     }
-    write_file(tpath("ring2.yml"), "topology: [ Ring ]\nnpus_count: [ 2 ]\nbandwidth: [ 50 ]\n"
+    loomrun_write(tpath("ring2.yml"), "topology: [ Ring ]\nnpus_count: [ 2 ]\nbandwidth: [ 50 ]\n"
                                    "latency: [ 500 ]\n");
-    int rc = run_loom("run", "-w", tpath("p2p"), "-n", tpath("ring2.yml"), "-s",
+    int rc = loomrun_run(tmpdir, "run", "-w", tpath("p2p"), "-n", tpath("ring2.yml"), "-s",
                       CFG "/Ring_4chunks.json", NULL);
     expect_failure(rc, 4, "no matching send", NULL);
-    assert_non_null(strstr(err_text, "node 42"));
+    assert_non_null(strstr(loomrun_err, "node 42"));
 }
 
 /* ---- traces written here: communicators, involved_dim, memory, roofline -- */
@@ -581,11 +528,11 @@ static void write_trace(const char *path, const tnode *nodes, int n)
 static void test_comm_groups_and_involved_dim(void **state)
 {
     (void)state;
-    write_file(tpath("r42.yml"), "topology: [ Ring, Ring ]\nnpus_count: [ 4, 2 ]\n"
+    loomrun_write(tpath("r42.yml"), "topology: [ Ring, Ring ]\nnpus_count: [ 4, 2 ]\n"
                                  "bandwidth: [ 50, 50 ]\nlatency: [ 500, 500 ]\n");
-    write_file(tpath("groups.json"), "{\"1\": [0, 1, 2, 3], \"2\": [7, 6, 5, 4]}");
+    loomrun_write(tpath("groups.json"), "{\"1\": [0, 1, 2, 3], \"2\": [7, 6, 5, 4]}");
     /* Ring_4chunks.json's settings, one ring per dimension */
-    write_file(tpath("sys2.json"),
+    loomrun_write(tpath("sys2.json"),
                "{\"endpoint-delay\": 10, \"active-chunks-per-dimension\": 1,\n"
                " \"preferred-dataset-splits\": 4, \"local-mem-bw\": 1600,\n"
                " \"all-reduce-implementation\": [\"ring\", \"ring\"],\n"
@@ -604,11 +551,11 @@ static void test_comm_groups_and_involved_dim(void **state)
         snprintf(name, sizeof name, "grp.%d.et", r);
         write_trace(tpath(name), t, 3);
     }
-    int rc = run_loom("run", "-w", tpath("grp"), "-n", tpath("r42.yml"), "-s",
+    int rc = loomrun_run(tmpdir, "run", "-w", tpath("grp"), "-n", tpath("r42.yml"), "-s",
                       tpath("sys2.json"), "-g", tpath("groups.json"), "-j", tpath("grp.json"),
                       "-q", NULL);
     if (rc != 0)
-        fail_msg("exit %d: %s", rc, err_text);
+        fail_msg("exit %d: %s", rc, loomrun_err);
     json_t *j = load_json(tpath("grp.json"));
     double expect = 10000 + 2 * ring_ar(4, MIB);
     if (fabs(step_ns(j) - expect) > 0.002)
@@ -623,11 +570,11 @@ static void test_comm_groups_and_involved_dim(void **state)
     json_decref(j);
 
     /* pg_name naming no group, and a rank outside its group */
-    rc = run_loom("run", "-w", tpath("grp"), "-n", tpath("r42.yml"), "-s", tpath("sys2.json"),
+    rc = loomrun_run(tmpdir, "run", "-w", tpath("grp"), "-n", tpath("r42.yml"), "-s", tpath("sys2.json"),
                   NULL);
     expect_failure(rc, 3, "pg_name '1'", NULL);
-    write_file(tpath("groups2.json"), "{\"1\": [0, 1, 2], \"2\": [3, 4, 5, 6, 7]}");
-    rc = run_loom("run", "-w", tpath("grp"), "-n", tpath("r42.yml"), "-s", tpath("sys2.json"),
+    loomrun_write(tpath("groups2.json"), "{\"1\": [0, 1, 2], \"2\": [3, 4, 5, 6, 7]}");
+    rc = loomrun_run(tmpdir, "run", "-w", tpath("grp"), "-n", tpath("r42.yml"), "-s", tpath("sys2.json"),
                   "-g", tpath("groups2.json"), NULL);
     expect_failure(rc, 3, "does not include it", NULL);
 }
@@ -641,7 +588,7 @@ static void test_comm_groups_and_involved_dim(void **state)
 static void test_flow_model_contention(void **state)
 {
     (void)state;
-    write_file(tpath("inter.json"), "{\"a\": [0, 2, 4, 6], \"b\": [1, 3, 5, 7]}");
+    loomrun_write(tpath("inter.json"), "{\"a\": [0, 2, 4, 6], \"b\": [1, 3, 5, 7]}");
     for (int r = 0; r < 8; r++) {
         tnode t = {.id = 1, .type = COLL, .ctype = 0, .size = 1048576, .pg = r % 2 ? "b" : "a",
                    .ops = -1, .tsize = -1};
@@ -657,11 +604,11 @@ static void test_flow_model_contention(void **state)
     const char *models[2] = {"system.network-model=analytical", "system.network-model=flow"};
     double want[2] = {ana50, ana25};
     for (int k = 0; k < 2; k++) {
-        int rc = run_loom("run", "-w", tpath("inter"), "-n", CFG "/Ring_8npus.yml", "-s",
+        int rc = loomrun_run(tmpdir, "run", "-w", tpath("inter"), "-n", CFG "/Ring_8npus.yml", "-s",
                           CFG "/Ring_4chunks.json", "-g", tpath("inter.json"), "--set", models[k],
                           "-j", tpath("inter.out.json"), "-q", NULL);
         if (rc != 0)
-            fail_msg("exit %d: %s", rc, err_text);
+            fail_msg("exit %d: %s", rc, loomrun_err);
         json_t *j = load_json(tpath("inter.out.json"));
         if (fabs(step_ns(j) - want[k]) > 0.01)
             fail_msg("%s: loom %.3f ns, expected %.3f ns", models[k], step_ns(j), want[k]);
@@ -677,7 +624,7 @@ static void test_flow_model_contention(void **state)
 static void test_role_groups_equal_explicit(void **state)
 {
     (void)state;
-    write_file(tpath("n8.yml"), "topology: [ Switch, Switch ]\nnpus_count: [ 2, 4 ]\n"
+    loomrun_write(tpath("n8.yml"), "topology: [ Switch, Switch ]\nnpus_count: [ 2, 4 ]\n"
                                 "bandwidth: [ 300, 25 ]\nlatency: [ 500, 1000 ]\n");
     const char *modes[2] = {"explicit", "role"};
     double step[2];
@@ -687,14 +634,14 @@ static void test_role_groups_equal_explicit(void **state)
         snprintf(out, sizeof out, "%s/%s/l", tmpdir, modes[k]);
         snprintf(sys, sizeof sys, "%s.system.yaml", out);
         snprintf(json, sizeof json, "%s.out.json", out);
-        int rc = run_loom("gen", "llm", "--preset", "llama3-8b", "--layers", "4", "--tp", "2",
+        int rc = loomrun_run(tmpdir, "gen", "llm", "--preset", "llama3-8b", "--layers", "4", "--tp", "2",
                           "--pp", "2", "--dp", "2", "--global-batch", "8", "--micro-batch", "1",
                           "--groups", modes[k], "--out", out, NULL);
         if (rc != 0)
-            fail_msg("gen %s: exit %d: %s", modes[k], rc, err_text);
-        rc = run_loom("run", "-w", out, "-s", sys, "-n", tpath("n8.yml"), "-j", json, "-q", NULL);
+            fail_msg("gen %s: exit %d: %s", modes[k], rc, loomrun_err);
+        rc = loomrun_run(tmpdir, "run", "-w", out, "-s", sys, "-n", tpath("n8.yml"), "-j", json, "-q", NULL);
         if (rc != 0)
-            fail_msg("run %s: exit %d: %s", modes[k], rc, err_text);
+            fail_msg("run %s: exit %d: %s", modes[k], rc, loomrun_err);
         json_t *j = load_json(json);
         step[k] = step_ns(j);
         ranks[k] = json_incref(json_object_get(j, "ranks"));
@@ -709,13 +656,13 @@ static void test_role_groups_equal_explicit(void **state)
     json_decref(ranks[0]);
     json_decref(ranks[1]);
     /* a rule whose groups run past the ranks is refused, naming the group */
-    write_file(tpath("badrule.json"), "{\"tp\": {\"stride\": 1, \"size\": 3}, "
+    loomrun_write(tpath("badrule.json"), "{\"tp\": {\"stride\": 1, \"size\": 3}, "
                                       "\"dp\": {\"stride\": 2, \"size\": 2}, "
                                       "\"pp\": {\"stride\": 4, \"size\": 2}}");
     char w[400], sys[512];
     snprintf(w, sizeof w, "%s/role/l", tmpdir);
     snprintf(sys, sizeof sys, "%s.system.yaml", w);
-    int rc = run_loom("run", "-w", w, "-s", sys, "-n", tpath("n8.yml"), "-g", tpath("badrule.json"),
+    int rc = loomrun_run(tmpdir, "run", "-w", w, "-s", sys, "-n", tpath("n8.yml"), "-g", tpath("badrule.json"),
                       "-q", NULL);
     expect_failure(rc, 2, "'tp'", NULL);
 }
@@ -725,16 +672,16 @@ static void test_role_groups_equal_explicit(void **state)
 static void test_collective_mismatch(void **state)
 {
     (void)state;
-    write_file(tpath("ring2.yml"), "topology: [ Ring ]\nnpus_count: [ 2 ]\nbandwidth: [ 50 ]\n"
+    loomrun_write(tpath("ring2.yml"), "topology: [ Ring ]\nnpus_count: [ 2 ]\nbandwidth: [ 50 ]\n"
                                    "latency: [ 500 ]\n");
     tnode a = {.id = 1, .type = COLL, .ctype = 0, .size = 4096, .ops = -1, .tsize = -1};
     tnode b = {.id = 2, .type = COLL, .ctype = 2, .size = 4096, .ops = -1, .tsize = -1};
     write_trace(tpath("mm.0.et"), &a, 1);
     write_trace(tpath("mm.1.et"), &b, 1);
-    int rc = run_loom("run", "-w", tpath("mm"), "-n", tpath("ring2.yml"), "-s",
+    int rc = loomrun_run(tmpdir, "run", "-w", tpath("mm"), "-n", tpath("ring2.yml"), "-s",
                       CFG "/Ring_4chunks.json", "-j", tpath("mm.json"), NULL);
     expect_failure(rc, 4, "mismatch", "mm.json");
-    assert_non_null(strstr(err_text, "ALL_GATHER"));
+    assert_non_null(strstr(loomrun_err, "ALL_GATHER"));
 }
 
 /* Memory nodes move tensor_size at local-mem-bw; the roofline model takes
@@ -742,10 +689,10 @@ static void test_collective_mismatch(void **state)
 static void test_memory_and_roofline(void **state)
 {
     (void)state;
-    write_file(tpath("one.yml"), "topology: [ Switch ]\nnpus_count: [ 1 ]\nbandwidth: [ 50 ]\n"
+    loomrun_write(tpath("one.yml"), "topology: [ Switch ]\nnpus_count: [ 1 ]\nbandwidth: [ 50 ]\n"
                                  "latency: [ 500 ]\n");
     /* local-mem-bw 1600 GB/s (10^9), peak-perf 900 TFLOP/s */
-    write_file(tpath("roof.json"), "{\"local-mem-bw\": 1600, \"roofline-enabled\": 1, "
+    loomrun_write(tpath("roof.json"), "{\"local-mem-bw\": 1600, \"roofline-enabled\": 1, "
                                    "\"peak-perf\": 900}");
     tnode t[3] = {
         {.id = 1, .type = CHAKRA_PROTO_MSG__NODE_TYPE__MEM_LOAD_NODE, .ctype = -1, .size = -1,
@@ -756,10 +703,10 @@ static void test_memory_and_roofline(void **state)
          .ops = 1000, .tsize = 32000000},                      /* memory bound: 20 us */
     };
     write_trace(tpath("roof.0.et"), t, 3);
-    int rc = run_loom("run", "-w", tpath("roof"), "-n", tpath("one.yml"), "-s", tpath("roof.json"),
+    int rc = loomrun_run(tmpdir, "run", "-w", tpath("roof"), "-n", tpath("one.yml"), "-s", tpath("roof.json"),
                       "-j", tpath("roof.out.json"), "-q", NULL);
     if (rc != 0)
-        fail_msg("exit %d: %s", rc, err_text);
+        fail_msg("exit %d: %s", rc, loomrun_err);
     json_t *j = load_json(tpath("roof.out.json"));
     assert_true(fabs(step_ns(j) - 40000) < 0.002);
     json_t *r0 = json_array_get(json_object_get(j, "ranks"), 0);
@@ -767,8 +714,8 @@ static void test_memory_and_roofline(void **state)
     assert_true(fabs(json_real_value(json_object_get(r0, "compute_ns")) - 30000) < 0.002);
     json_decref(j);
     /* roofline without peak-perf is a configuration error */
-    write_file(tpath("roof2.json"), "{\"local-mem-bw\": 1600, \"roofline-enabled\": 1}");
-    rc = run_loom("run", "-w", tpath("roof"), "-n", tpath("one.yml"), "-s", tpath("roof2.json"), NULL);
+    loomrun_write(tpath("roof2.json"), "{\"local-mem-bw\": 1600, \"roofline-enabled\": 1}");
+    rc = loomrun_run(tmpdir, "run", "-w", tpath("roof"), "-n", tpath("one.yml"), "-s", tpath("roof2.json"), NULL);
     expect_failure(rc, 2, "peak-perf", NULL);
 }
 
@@ -781,12 +728,12 @@ static void test_timeline_and_csv(void **state)
 {
     (void)state;
     const char *w = FIX "/tutorial_mlp_model_parallel_32npus/MLP_ModelParallel";
-    int rc = run_loom("run", "-w", w, "-n", FIX "/tutorial_mlp_model_parallel_32npus/DGX_H100-32.yml",
+    int rc = loomrun_run(tmpdir, "run", "-w", w, "-n", FIX "/tutorial_mlp_model_parallel_32npus/DGX_H100-32.yml",
                       "-s", FIX "/tutorial_mlp_model_parallel_32npus/DGX_H100.json", "--timeline",
                       tpath("tl.json.gz"), "--csv", tpath("ranks.csv"), "--csv-collectives",
                       tpath("colls.csv"), "-j", tpath("tl_run.json"), "-q", NULL);
     if (rc != 0)
-        fail_msg("exit %d: %s", rc, err_text);
+        fail_msg("exit %d: %s", rc, loomrun_err);
     /* gzip by name: jansson reads it through zlib's transparent reader */
     char cmd[600];
     snprintf(cmd, sizeof cmd, "gzip -dc '%s' > '%s'", tpath("tl.json.gz"), tpath("tl.json"));
@@ -862,14 +809,14 @@ static void test_deterministic_json(void **state)
     (void)state;
     const char *w = FIX "/legacy_resnet50_dp_64npus/resnet50_DataParallel";
     for (int k = 0; k < 2; k++) {
-        int rc = run_loom("run", "-w", w, "-n", FIX "/legacy_resnet50_dp_64npus/network.yml", "-s",
+        int rc = loomrun_run(tmpdir, "run", "-w", w, "-n", FIX "/legacy_resnet50_dp_64npus/network.yml", "-s",
                           FIX "/legacy_resnet50_dp_64npus/system.json", "-j",
                           tpath(k ? "det2.json" : "det1.json"), "--reproducible", "-q", NULL);
         assert_int_equal(rc, 0);
     }
     static char a[1 << 20], b[1 << 20];
-    slurp(tpath("det1.json"), a, sizeof a);
-    slurp(tpath("det2.json"), b, sizeof b);
+    loomrun_slurp(tpath("det1.json"), a, sizeof a);
+    loomrun_slurp(tpath("det2.json"), b, sizeof b);
     assert_true(strlen(a) > 1000);
     assert_string_equal(a, b);
 }
@@ -919,42 +866,42 @@ static void write_pair(const char *path, uint64_t id, int type, uint64_t dur, ui
 static void test_resource_limits(void **state)
 {
     (void)state;
-    write_file(tpath("r2.yml"), "topology: [ Ring ]\nnpus_count: [ 2 ]\nbandwidth: [ 50 ]\n"
+    loomrun_write(tpath("r2.yml"), "topology: [ Ring ]\nnpus_count: [ 2 ]\nbandwidth: [ 50 ]\n"
                                 "latency: [ 500 ]\n");
-    write_file(tpath("r1.yml"), "topology: [ Ring ]\nnpus_count: [ 1 ]\nbandwidth: [ 50 ]\n"
+    loomrun_write(tpath("r1.yml"), "topology: [ Ring ]\nnpus_count: [ 1 ]\nbandwidth: [ 50 ]\n"
                                 "latency: [ 500 ]\n");
     /* a 2^63-byte all-reduce: in both network models, an error, not an abort */
     write_pair(tpath("huge.0.et"), 100, COLL, 0, 1ULL << 63);
     write_pair(tpath("huge.1.et"), 100, COLL, 0, 1ULL << 63);
     const char *models[2] = {"system.network-model=analytical", "system.network-model=flow"};
     for (int k = 0; k < 2; k++) {
-        int rc = run_loom("run", "-w", tpath("huge"), "-n", tpath("r2.yml"), "-s",
+        int rc = loomrun_run(tmpdir, "run", "-w", tpath("huge"), "-n", tpath("r2.yml"), "-s",
                           CFG "/Ring_4chunks.json", "--set", models[k], "-j", tpath("huge.json"), NULL);
         expect_failure(rc, 4, "overflows", "huge.json");
-        assert_non_null(strstr(err_text, "9223372036854775808"));
+        assert_non_null(strstr(loomrun_err, "9223372036854775808"));
     }
     /* a kernel of 2^64-1 us */
     write_pair(tpath("long.0.et"), 100, COMP, UINT64_MAX, 0);
-    int rc = run_loom("run", "-w", tpath("long"), "-n", tpath("r1.yml"), "-s",
+    int rc = loomrun_run(tmpdir, "run", "-w", tpath("long"), "-n", tpath("r1.yml"), "-s",
                       CFG "/Ring_4chunks.json", NULL);
     expect_failure(rc, 4, "overflows", NULL);
-    assert_non_null(strstr(err_text, "node 100"));
+    assert_non_null(strstr(loomrun_err, "node 100"));
     /* ids at the top of uint64: a 3 us kernel then the 5 us one */
     write_pair(tpath("ids.0.et"), UINT64_MAX, COMP, 3, 0);
-    rc = run_loom("run", "-w", tpath("ids"), "-n", tpath("r1.yml"), "-s", CFG "/Ring_4chunks.json",
+    rc = loomrun_run(tmpdir, "run", "-w", tpath("ids"), "-n", tpath("r1.yml"), "-s", CFG "/Ring_4chunks.json",
                   "-j", tpath("ids.json"), "-q", NULL);
     if (rc != 0)
-        fail_msg("exit %d: %s", rc, err_text);
+        fail_msg("exit %d: %s", rc, loomrun_err);
     json_t *j = load_json(tpath("ids.json"));
     assert_true(fabs(step_ns(j) - 8000) < 1e-6);
     json_decref(j);
     /* more nodes than memory allows: refused while loading, naming the file */
     setenv("LOOM_MEMORY_LIMIT", "200K", 1);
-    rc = run_loom("run", "-w", FIX "/pytorch_converted_1rank/chakra", "-n", tpath("r1.yml"), "-s",
+    rc = loomrun_run(tmpdir, "run", "-w", FIX "/pytorch_converted_1rank/chakra", "-n", tpath("r1.yml"), "-s",
                   CFG "/Ring_4chunks.json", "--ignore-ctrl-deps", NULL);
     unsetenv("LOOM_MEMORY_LIMIT");
     expect_failure(rc, 3, "LOOM_MEMORY_LIMIT", NULL);
-    assert_non_null(strstr(err_text, "chakra.0.et.gz"));
+    assert_non_null(strstr(loomrun_err, "chakra.0.et.gz"));
 }
 
 /* ---- every fixture folder runs ------------------------------------------- */
@@ -964,13 +911,13 @@ static void test_legacy_resnet(void **state)
     (void)state;
     const char *d = FIX "/legacy_resnet50_dp_64npus";
     const char *json = tpath("resnet.json");
-    int rc = run_loom("run", "-w", FIX "/legacy_resnet50_dp_64npus/resnet50_DataParallel", "-n",
+    int rc = loomrun_run(tmpdir, "run", "-w", FIX "/legacy_resnet50_dp_64npus/resnet50_DataParallel", "-n",
                       FIX "/legacy_resnet50_dp_64npus/network.yml", "-s",
                       FIX "/legacy_resnet50_dp_64npus/system.json", "--remote-memory",
                       FIX "/legacy_resnet50_dp_64npus/memory.json", "-j", json, "-q", NULL);
     (void)d;
     if (rc != 0)
-        fail_msg("exit %d: %s", rc, err_text);
+        fail_msg("exit %d: %s", rc, loomrun_err);
     json_t *j = load_json(json);
     json_t *ranks = json_object_get(j, "ranks");
     assert_int_equal(json_array_size(ranks), 64);
@@ -1012,10 +959,10 @@ static void test_every_fixture_runs(void **state)
          FIX "/custom_ring_allreduce_8npus_1MB/system.json"},
     };
     for (size_t k = 0; k < sizeof runs / sizeof runs[0]; k++) {
-        int rc = run_loom("run", "-w", runs[k].prefix, "-n", runs[k].net, "-s", runs[k].sys,
+        int rc = loomrun_run(tmpdir, "run", "-w", runs[k].prefix, "-n", runs[k].net, "-s", runs[k].sys,
                           "-j", tpath("fx.json"), "-q", NULL);
         if (rc != 0)
-            fail_msg("%s on %s: exit %d: %s", runs[k].prefix, runs[k].net, rc, err_text);
+            fail_msg("%s on %s: exit %d: %s", runs[k].prefix, runs[k].net, rc, loomrun_err);
         json_t *j = load_json(tpath("fx.json"));
         assert_true(step_ns(j) > 0);
         json_decref(j);
@@ -1025,20 +972,20 @@ static void test_every_fixture_runs(void **state)
 static void test_pytorch_converted(void **state)
 {
     (void)state;
-    write_file(tpath("one.yml"), "topology: [ Switch ]\nnpus_count: [ 1 ]\nbandwidth: [ 50 ]\n"
+    loomrun_write(tpath("one.yml"), "topology: [ Switch ]\nnpus_count: [ 1 ]\nbandwidth: [ 50 ]\n"
                                  "latency: [ 500 ]\n");
     /* its ctrl_deps hold cycles (383 nodes list themselves): refused clearly */
-    int rc = run_loom("run", "-w", FIX "/pytorch_converted_1rank/chakra", "-n", tpath("one.yml"),
+    int rc = loomrun_run(tmpdir, "run", "-w", FIX "/pytorch_converted_1rank/chakra", "-n", tpath("one.yml"),
                       "-s", CFG "/Ring_4chunks.json", "-j", tpath("pt.json"), NULL);
     expect_failure(rc, 3, "cycle", "pt.json");
-    assert_non_null(strstr(err_text, "--ignore-ctrl-deps"));
+    assert_non_null(strstr(loomrun_err, "--ignore-ctrl-deps"));
     /* the dangling ctrl_deps are dropped with one counted warning */
-    assert_non_null(strstr(err_text, "1277"));
-    rc = run_loom("run", "-w", FIX "/pytorch_converted_1rank/chakra", "-n", tpath("one.yml"),
+    assert_non_null(strstr(loomrun_err, "1277"));
+    rc = loomrun_run(tmpdir, "run", "-w", FIX "/pytorch_converted_1rank/chakra", "-n", tpath("one.yml"),
                   "-s", CFG "/Ring_4chunks.json", "-j", tpath("pt.json"), "--ignore-ctrl-deps",
                   NULL);
     if (rc != 0)
-        fail_msg("exit %d: %s", rc, err_text);
+        fail_msg("exit %d: %s", rc, loomrun_err);
     json_t *j = load_json(tpath("pt.json"));
     json_t *r0 = json_array_get(json_object_get(j, "ranks"), 0);
     assert_int_equal(json_integer_value(json_object_get(r0, "nodes")), 3664);
@@ -1055,16 +1002,16 @@ static void test_pytorch_converted(void **state)
 static void test_trace_commands(void **state)
 {
     (void)state;
-    int rc = run_loom("trace", "info", FIX "/micro_all_reduce_8npus_1MB/all_reduce", NULL);
+    int rc = loomrun_run(tmpdir, "trace", "info", FIX "/micro_all_reduce_8npus_1MB/all_reduce", NULL);
     assert_int_equal(rc, 0);
-    assert_non_null(strstr(out_text, "ALL_REDUCE"));
-    rc = run_loom("trace", "validate", FIX "/micro_all_reduce_8npus_1MB/all_reduce", NULL);
+    assert_non_null(strstr(loomrun_out, "ALL_REDUCE"));
+    rc = loomrun_run(tmpdir, "trace", "validate", FIX "/micro_all_reduce_8npus_1MB/all_reduce", NULL);
     assert_int_equal(rc, 0);
-    rc = run_loom("trace", "validate", FIX "/pytorch_converted_1rank/chakra", NULL);
+    rc = loomrun_run(tmpdir, "trace", "validate", FIX "/pytorch_converted_1rank/chakra", NULL);
     assert_int_equal(rc, 3); /* its dangling ctrl_deps are problems to validate */
-    rc = run_loom("run", "--help", NULL);
+    rc = loomrun_run(tmpdir, "run", "--help", NULL);
     assert_int_equal(rc, 0);
-    assert_non_null(strstr(out_text, "--workload"));
+    assert_non_null(strstr(loomrun_out, "--workload"));
 }
 
 static int setup(void **state)

@@ -25,24 +25,15 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "loomrun.h"
+
 #define EX SRCDIR "/examples"
 #define RING EX "/allreduce_ring8"
 
 static char tmpdir[256];
-static char out_text[1 << 16]; /* stdout of the last run */
-static char err_text[1 << 16]; /* stderr of the last run */
 static char so_path[300], se_path[300]; /* where runs write stdout and stderr */
 
 /* ---- helpers -------------------------------------------------------------- */
-
-static void slurp(const char *path, char *buf, size_t cap)
-{
-    FILE *f = fopen(path, "rb");
-    size_t n = f ? fread(buf, 1, cap - 1, f) : 0;
-    buf[n] = '\0';
-    if (f)
-        fclose(f);
-}
 
 static char *tpath(const char *name)
 {
@@ -51,58 +42,6 @@ static char *tpath(const char *name)
     char *p = buf[k++ % 64];
     snprintf(p, 512, "%s/%s", tmpdir, name);
     return p;
-}
-
-/* Starts loom with argv (NULL-terminated, without argv[0]); stdout and
- * stderr go to files in tmpdir.  Returns the pid. */
-static pid_t start_loomv(const char *const *args)
-{
-    const char *argv[64];
-    int argc = 0;
-    argv[argc++] = LOOM_BIN;
-    for (int i = 0; args[i] && argc < 63; i++)
-        argv[argc++] = args[i];
-    argv[argc] = NULL;
-    pid_t pid = fork();
-    if (pid == 0) {
-        int fo = open(so_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        int fe = open(se_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        dup2(fo, 1);
-        dup2(fe, 2);
-        execv(LOOM_BIN, (char *const *)argv);
-        _exit(127);
-    }
-    return pid;
-}
-
-static int wait_loom(pid_t pid)
-{
-    int st;
-    waitpid(pid, &st, 0);
-    slurp(so_path, out_text, sizeof out_text);
-    slurp(se_path, err_text, sizeof err_text);
-    return WIFSIGNALED(st) ? 128 + WTERMSIG(st) : WEXITSTATUS(st);
-}
-
-static int run_loom(const char *first, ...)
-{
-    const char *args[64];
-    int n = 0;
-    va_list ap;
-    va_start(ap, first);
-    for (const char *a = first; a && n < 63; a = va_arg(ap, const char *))
-        args[n++] = a;
-    va_end(ap);
-    args[n] = NULL;
-    return wait_loom(start_loomv(args));
-}
-
-static void write_file(const char *path, const char *text)
-{
-    FILE *f = fopen(path, "w");
-    assert_non_null(f);
-    fputs(text, f);
-    fclose(f);
 }
 
 static char *read_all(const char *path)
@@ -220,12 +159,12 @@ static int cmp_str(const void *a, const void *b)
 /* The keys --dry-run lists (second word of each line), sorted. */
 static int dry_keys(const char *spec, const char *shard, char keys[][17], int cap)
 {
-    int rc = shard ? run_loom("sweep", spec, "--dry-run", "--shard", shard, NULL)
-                   : run_loom("sweep", spec, "--dry-run", NULL);
+    int rc = shard ? loomrun_run(tmpdir, "sweep", spec, "--dry-run", "--shard", shard, NULL)
+                   : loomrun_run(tmpdir, "sweep", spec, "--dry-run", NULL);
     if (rc != 0)
-        fail_msg("--dry-run: exit %d: %s", rc, err_text);
+        fail_msg("--dry-run: exit %d: %s", rc, loomrun_err);
     int n = 0;
-    for (char *l = strtok(out_text, "\n"); l; l = strtok(NULL, "\n")) {
+    for (char *l = strtok(loomrun_out, "\n"); l; l = strtok(NULL, "\n")) {
         long long idx;
         char key[32];
         assert_int_equal(sscanf(l, "%lld %31s", &idx, key), 2);
@@ -271,7 +210,7 @@ static const char *ring_spec(const char *name, const char *axes)
              "workload: %s/all_reduce\nnetwork: %s/network.yml\nsystem: %s/system.json\n%s",
              RING, RING, RING, axes);
     const char *p = tpath(name);
-    write_file(p, text);
+    loomrun_write(p, text);
     return p;
 }
 
@@ -300,10 +239,10 @@ static void test_rows_match_run(void **state)
                                  "  network.bandwidth[0]: [25, 50, 100]\n"
                                  "  system.preferred-dataset-splits: [1, 4]\n");
     const char *out = tpath("small.csv");
-    int rc = run_loom("sweep", spec, "-j", "2", "--out", out, "--quiet", NULL);
+    int rc = loomrun_run(tmpdir, "sweep", spec, "-j", "2", "--out", out, "--quiet", NULL);
     if (rc != 0)
-        fail_msg("exit %d: %s", rc, err_text);
-    assert_string_equal(err_text, ""); /* --quiet: nothing on stderr */
+        fail_msg("exit %d: %s", rc, loomrun_err);
+    assert_string_equal(loomrun_err, ""); /* --quiet: nothing on stderr */
     csv c = csv_read(out);
     assert_int_equal(check_shape(&c), 6);
     int cb = col(&c, "network.bandwidth[0]"), cs = col(&c, "system.preferred-dataset-splits");
@@ -317,7 +256,7 @@ static void test_rows_match_run(void **state)
         char s1[64], s2[64];
         snprintf(s1, sizeof s1, "network.bandwidth[0]=%s", f[cb]);
         snprintf(s2, sizeof s2, "system.preferred-dataset-splits=%s", f[cs]);
-        rc = run_loom("run", "-w", RING "/all_reduce", "-n", RING "/network.yml", "-s",
+        rc = loomrun_run(tmpdir, "run", "-w", RING "/all_reduce", "-n", RING "/network.yml", "-s",
                       RING "/system.json", "--set", s1, "--set", s2, "--json", tpath("r.json"),
                       "-q", NULL);
         assert_int_equal(rc, 0);
@@ -354,14 +293,14 @@ static void test_jobs_same_rows(void **state)
                                  "  - system.all-reduce-implementation: [[ring], [direct], "
                                  "[halvingDoubling]]\n");
     /* a list under a mapping is not valid YAML: the spec is refused */
-    assert_int_equal(run_loom("sweep", spec, "--out", tpath("j0.csv"), NULL), 2);
+    assert_int_equal(loomrun_run(tmpdir, "sweep", spec, "--out", tpath("j0.csv"), NULL), 2);
     spec = ring_spec("j.yaml",
                      "axes:\n"
                      "  network.bandwidth[0]: [10, 20, 40, 80]\n"
                      "  system.all-reduce-implementation: [[ring], [direct], [halvingDoubling]]\n"
                      "  system.preferred-dataset-splits: [1, 2]\n");
-    assert_int_equal(run_loom("sweep", spec, "-j", "1", "--out", tpath("j1.csv"), "-q", NULL), 0);
-    assert_int_equal(run_loom("sweep", spec, "-j", "3", "--out", tpath("j3.csv"), "-q", NULL), 0);
+    assert_int_equal(loomrun_run(tmpdir, "sweep", spec, "-j", "1", "--out", tpath("j1.csv"), "-q", NULL), 0);
+    assert_int_equal(loomrun_run(tmpdir, "sweep", spec, "-j", "3", "--out", tpath("j3.csv"), "-q", NULL), 0);
     char **a, **b;
     int na = sorted_lines(tpath("j1.csv"), &a), nb = sorted_lines(tpath("j3.csv"), &b);
     assert_int_equal(na, 24);
@@ -407,7 +346,7 @@ static int count_lines(const char *path)
 /* SIGKILL the sweep once `rows` rows are in the CSV; returns the rows then. */
 static int kill_after_rows(const char *const *args, const char *out, int rows, int sig)
 {
-    pid_t pid = start_loomv(args);
+    pid_t pid = loomrun_startv(tmpdir, args);
     int n = 0;
     for (int tries = 0; tries < 20000; tries++) { /* at most 20 s */
         n = count_lines(out) - 1;
@@ -417,7 +356,7 @@ static int kill_after_rows(const char *const *args, const char *out, int rows, i
         nanosleep(&ts, NULL);
     }
     kill(pid, sig);
-    int rc = wait_loom(pid);
+    int rc = loomrun_wait(tmpdir, pid);
     if (sig == SIGKILL)
         assert_int_equal(rc, 128 + SIGKILL);
     else
@@ -429,7 +368,7 @@ static const char *big_spec(void)
 {
     /* 60 configurations of the 32-rank MLP: long enough to be killed halfway */
     const char *p = tpath("big.yaml");
-    write_file(p, "workload: " EX "/mlp_dgx_h100/MLP_ModelParallel\n"
+    loomrun_write(p, "workload: " EX "/mlp_dgx_h100/MLP_ModelParallel\n"
                   "network: " EX "/mlp_dgx_h100/network.yml\n"
                   "system: " EX "/mlp_dgx_h100/system.json\n"
                   "axes:\n"
@@ -454,18 +393,18 @@ static void test_kill_and_resume(void **state)
     FILE *f = fopen(out, "a");
     fputs("0123456789abcdef,10,1,ok,0,32,1956", f);
     fclose(f);
-    int rc = run_loom("sweep", spec, "-j", "2", "--out", out, NULL);
+    int rc = loomrun_run(tmpdir, "sweep", spec, "-j", "2", "--out", out, NULL);
     if (rc != 0)
-        fail_msg("resume: exit %d: %s", rc, err_text);
-    assert_non_null(strstr(err_text, "dropped a partial last line"));
+        fail_msg("resume: exit %d: %s", rc, loomrun_err);
+    assert_non_null(strstr(loomrun_err, "dropped a partial last line"));
     char want[64];
     snprintf(want, sizeof want, "%d already in", done);
-    if (strstr(err_text, want) == NULL)
-        fail_msg("expected '%s' in: %s", want, err_text);
+    if (strstr(loomrun_err, want) == NULL)
+        fail_msg("expected '%s' in: %s", want, loomrun_err);
     assert_complete(spec, out, 60);
     /* a third run has nothing left to do */
-    assert_int_equal(run_loom("sweep", spec, "--out", out, NULL), 0);
-    assert_non_null(strstr(err_text, "0 run"));
+    assert_int_equal(loomrun_run(tmpdir, "sweep", spec, "--out", out, NULL), 0);
+    assert_non_null(strstr(loomrun_err, "0 run"));
     assert_complete(spec, out, 60);
 }
 
@@ -484,7 +423,7 @@ static void test_sigint_and_resume(void **state)
     for (int r = 1; r < c.n; r++) /* no row for a worker the interrupt killed */
         assert_string_equal(c.rows[r][col(&c, "status")], "ok");
     csv_free(&c);
-    assert_int_equal(run_loom("sweep", spec, "-j", "2", "--out", out, "-q", NULL), 0);
+    assert_int_equal(loomrun_run(tmpdir, "sweep", spec, "-j", "2", "--out", out, "-q", NULL), 0);
     assert_complete(spec, out, 60);
 }
 
@@ -497,7 +436,7 @@ static void test_shards(void **state)
                                  "axes:\n"
                                  "  network.bandwidth[0]: [10, 20, 40, 80, 160]\n"
                                  "  - network.latency[0]: [100, 200]\n");
-    assert_int_equal(run_loom("sweep", spec, "--dry-run", NULL), 2);
+    assert_int_equal(loomrun_run(tmpdir, "sweep", spec, "--dry-run", NULL), 2);
     spec = ring_spec("sh.yaml",
                      "axes:\n"
                      "  - network.bandwidth[0]: [10, 20, 40, 80, 160]\n"
@@ -538,16 +477,16 @@ static void test_shards(void **state)
     assert_int_equal(system(cmd), 0);
     assert_complete(spec, tpath("merged.csv"), 10);
     /* the merged file resumes like any other: nothing left to run */
-    assert_int_equal(run_loom("sweep", spec, "--out", tpath("merged.csv"), NULL), 0);
-    assert_non_null(strstr(err_text, "0 run"));
+    assert_int_equal(loomrun_run(tmpdir, "sweep", spec, "--out", tpath("merged.csv"), NULL), 0);
+    assert_non_null(strstr(loomrun_err, "0 run"));
     /* shards of different sweeps do not merge */
-    write_file(tpath("alien.csv"), "key,network.latency[0],status\n0123456789abcdef,5,ok\n");
+    loomrun_write(tpath("alien.csv"), "key,network.latency[0],status\n0123456789abcdef,5,ok\n");
     snprintf(cmd, sizeof cmd, "'%s/scripts/slurm-sweep.sh' merge '%s' '%s' '%s' 2>'%s'", SRCDIR,
              tpath("bad-merge.csv"), tpath("shards/shard-0-of-3.csv"), tpath("alien.csv"),
              tpath("merge.err"));
     assert_int_not_equal(system(cmd), 0);
-    slurp(tpath("merge.err"), err_text, sizeof err_text);
-    assert_non_null(strstr(err_text, "header"));
+    loomrun_slurp(tpath("merge.err"), loomrun_err, sizeof loomrun_err);
+    assert_non_null(strstr(loomrun_err, "header"));
     assert_int_equal(access(tpath("bad-merge.csv"), F_OK), -1);
 }
 
@@ -558,9 +497,9 @@ static void test_dry_run(void **state)
                                  "axes:\n"
                                  "  network.bandwidth[0]: [25, 50]\n"
                                  "  system.all-reduce-implementation: [[ring], [direct]]\n");
-    assert_int_equal(run_loom("sweep", spec, "--dry-run", NULL), 0);
+    assert_int_equal(loomrun_run(tmpdir, "sweep", spec, "--dry-run", NULL), 0);
     /* the last axis varies fastest */
-    char *l0 = strtok(out_text, "\n"), *l1 = strtok(NULL, "\n"), *l2 = strtok(NULL, "\n"),
+    char *l0 = strtok(loomrun_out, "\n"), *l1 = strtok(NULL, "\n"), *l2 = strtok(NULL, "\n"),
          *l3 = strtok(NULL, "\n");
     assert_non_null(l3);
     assert_null(strtok(NULL, "\n"));
@@ -572,10 +511,10 @@ static void test_dry_run(void **state)
     /* it runs nothing and writes nothing */
     assert_int_equal(access(tpath("dry.csv"), F_OK), -1);
     /* with --out it marks the configurations already done */
-    assert_int_equal(run_loom("sweep", spec, "--shard", "1/2", "--out", tpath("dry.csv"), "-q",
+    assert_int_equal(loomrun_run(tmpdir, "sweep", spec, "--shard", "1/2", "--out", tpath("dry.csv"), "-q",
                               NULL), 0);
-    assert_int_equal(run_loom("sweep", spec, "--dry-run", "--out", tpath("dry.csv"), NULL), 0);
-    l0 = strtok(out_text, "\n");
+    assert_int_equal(loomrun_run(tmpdir, "sweep", spec, "--dry-run", "--out", tpath("dry.csv"), NULL), 0);
+    l0 = strtok(loomrun_out, "\n");
     l1 = strtok(NULL, "\n");
     assert_null(strstr(l0, "done"));
     assert_non_null(strstr(l1, " done"));
@@ -584,11 +523,11 @@ static void test_dry_run(void **state)
 static void expect_bad(const char *spec_text, const char *what1, const char *what2)
 {
     const char *spec = ring_spec("bad.yaml", spec_text);
-    int rc = run_loom("sweep", spec, "--out", tpath("bad.csv"), NULL);
+    int rc = loomrun_run(tmpdir, "sweep", spec, "--out", tpath("bad.csv"), NULL);
     if (rc != 2)
-        fail_msg("expected exit 2, got %d: %s", rc, err_text);
-    if (strstr(err_text, what1) == NULL || (what2 && strstr(err_text, what2) == NULL))
-        fail_msg("expected '%s' and '%s' in: %s", what1, what2 ? what2 : "", err_text);
+        fail_msg("expected exit 2, got %d: %s", rc, loomrun_err);
+    if (strstr(loomrun_err, what1) == NULL || (what2 && strstr(loomrun_err, what2) == NULL))
+        fail_msg("expected '%s' and '%s' in: %s", what1, what2 ? what2 : "", loomrun_err);
     assert_int_equal(access(tpath("bad.csv"), F_OK), -1); /* no CSV from a bad spec */
 }
 
@@ -612,22 +551,22 @@ static void test_bad_specs(void **state)
                "preferred-dataset-splits", "base run");
     expect_bad("", "axes", NULL);
     /* the spec file itself missing, and bad options */
-    assert_int_equal(run_loom("sweep", tpath("nope.yaml"), "--out", tpath("bad.csv"), NULL), 2);
-    assert_non_null(strstr(err_text, "nope.yaml"));
+    assert_int_equal(loomrun_run(tmpdir, "sweep", tpath("nope.yaml"), "--out", tpath("bad.csv"), NULL), 2);
+    assert_non_null(strstr(loomrun_err, "nope.yaml"));
     const char *spec = ring_spec("ok.yaml", "axes:\n  network.bandwidth[0]: [1]\n");
-    assert_int_equal(run_loom("sweep", spec, "-j", "0", "--out", tpath("bad.csv"), NULL), 2);
-    assert_non_null(strstr(err_text, "-j"));
-    assert_int_equal(run_loom("sweep", spec, "--shard", "3/3", "--out", tpath("bad.csv"), NULL),
+    assert_int_equal(loomrun_run(tmpdir, "sweep", spec, "-j", "0", "--out", tpath("bad.csv"), NULL), 2);
+    assert_non_null(strstr(loomrun_err, "-j"));
+    assert_int_equal(loomrun_run(tmpdir, "sweep", spec, "--shard", "3/3", "--out", tpath("bad.csv"), NULL),
                      2);
-    assert_non_null(strstr(err_text, "--shard"));
-    assert_int_equal(run_loom("sweep", spec, NULL), 2); /* no --out */
-    assert_int_equal(run_loom("sweep", spec, "--timeout", "-1", "--out", tpath("bad.csv"), NULL),
+    assert_non_null(strstr(loomrun_err, "--shard"));
+    assert_int_equal(loomrun_run(tmpdir, "sweep", spec, NULL), 2); /* no --out */
+    assert_int_equal(loomrun_run(tmpdir, "sweep", spec, "--timeout", "-1", "--out", tpath("bad.csv"), NULL),
                      2);
     /* a CSV written by another spec is refused, not appended to */
-    assert_int_equal(run_loom("sweep", spec, "--out", tpath("other.csv"), "-q", NULL), 0);
+    assert_int_equal(loomrun_run(tmpdir, "sweep", spec, "--out", tpath("other.csv"), "-q", NULL), 0);
     const char *spec2 = ring_spec("ok2.yaml", "axes:\n  network.latency[0]: [1]\n");
-    assert_int_equal(run_loom("sweep", spec2, "--out", tpath("other.csv"), NULL), 2);
-    assert_non_null(strstr(err_text, "columns"));
+    assert_int_equal(loomrun_run(tmpdir, "sweep", spec2, "--out", tpath("other.csv"), NULL), 2);
+    assert_non_null(strstr(loomrun_err, "columns"));
 }
 
 /* A failing configuration is a row with its status, exit code and error
@@ -647,8 +586,8 @@ static void test_failed_rows_and_quoting(void **state)
              "axes:\n  network.npus_count[0]: [8, 16]\n"
              "  system.all-reduce-implementation: [[ring, ring], [direct, direct]]\n",
              RING, RING);
-    write_file(tpath("q.yaml"), text);
-    int rc = run_loom("sweep", tpath("q.yaml"), "--out", tpath("q.csv"), NULL);
+    loomrun_write(tpath("q.yaml"), text);
+    int rc = loomrun_run(tmpdir, "sweep", tpath("q.yaml"), "--out", tpath("q.csv"), NULL);
     assert_int_equal(rc, 4); /* every configuration ran; some are not ok */
     csv c = csv_read(tpath("q.csv"));
     assert_int_equal(check_shape(&c), 4);
@@ -670,14 +609,14 @@ static void test_failed_rows_and_quoting(void **state)
         snprintf(p, sizeof p, "%s/all_reduce", dir);
         char set[64];
         snprintf(set, sizeof set, "system.all-reduce-implementation=%s", impl);
-        int rrc = run_loom("run", "-w", p, "-n", RING "/network.yml", "-s", RING "/system.json",
+        int rrc = loomrun_run(tmpdir, "run", "-w", p, "-n", RING "/network.yml", "-s", RING "/system.json",
                            "--set", "network.npus_count[0]=16", "--set", set, "-q", NULL);
         assert_int_not_equal(rrc, 0);
         char code[16];
         snprintf(code, sizeof code, "%d", rrc);
         assert_string_equal(f[col(&c, "exit_code")], code);
-        err_text[strcspn(err_text, "\n")] = '\0';
-        assert_string_equal(f[col(&c, "error")], err_text);
+        loomrun_err[strcspn(loomrun_err, "\n")] = '\0';
+        assert_string_equal(f[col(&c, "error")], loomrun_err);
         assert_non_null(strstr(f[col(&c, "error")], "q\"uo,te"));
     }
     assert_int_equal(nfail, 2);
@@ -695,7 +634,7 @@ static void test_timeout_and_retry(void **state)
     const char *spec = ring_spec("to.yaml", "axes:\n  network.bandwidth[0]: [25, 50, 100]\n");
     const char *out = tpath("to.csv");
     /* a microsecond is less than any process takes to start */
-    int rc = run_loom("sweep", spec, "--timeout", "0.000001", "--out", out, NULL);
+    int rc = loomrun_run(tmpdir, "sweep", spec, "--timeout", "0.000001", "--out", out, NULL);
     assert_int_equal(rc, 4);
     csv c = csv_read(out);
     assert_int_equal(check_shape(&c), 3);
@@ -705,9 +644,9 @@ static void test_timeout_and_retry(void **state)
     }
     csv_free(&c);
     /* a plain rerun keeps them (and still says some are not ok) */
-    assert_int_equal(run_loom("sweep", spec, "--out", out, NULL), 4);
-    assert_non_null(strstr(err_text, "0 run"));
-    assert_int_equal(run_loom("sweep", spec, "--retry-failed", "--out", out, NULL), 0);
+    assert_int_equal(loomrun_run(tmpdir, "sweep", spec, "--out", out, NULL), 4);
+    assert_non_null(strstr(loomrun_err, "0 run"));
+    assert_int_equal(loomrun_run(tmpdir, "sweep", spec, "--retry-failed", "--out", out, NULL), 0);
     assert_complete(spec, out, 3);
     c = csv_read(out);
     for (int r = 1; r < c.n; r++)
@@ -721,10 +660,10 @@ static void test_grown_axis_resumes(void **state)
     (void)state;
     const char *out = tpath("grow.csv");
     const char *spec = ring_spec("grow.yaml", "axes:\n  network.bandwidth[0]: [25, 50]\n");
-    assert_int_equal(run_loom("sweep", spec, "--out", out, "-q", NULL), 0);
+    assert_int_equal(loomrun_run(tmpdir, "sweep", spec, "--out", out, "-q", NULL), 0);
     spec = ring_spec("grow.yaml", "axes:\n  network.bandwidth[0]: [25, 50, 100]\n");
-    assert_int_equal(run_loom("sweep", spec, "--out", out, NULL), 0);
-    assert_non_null(strstr(err_text, "1 run"));
+    assert_int_equal(loomrun_run(tmpdir, "sweep", spec, "--out", out, NULL), 0);
+    assert_non_null(strstr(loomrun_err, "1 run"));
     assert_complete(spec, out, 3);
 }
 
@@ -733,7 +672,7 @@ static void test_grown_axis_resumes(void **state)
 static void test_gen_recipe(void **state)
 {
     (void)state;
-    if (run_loom("gen", "--help", NULL) != 0)
+    if (loomrun_run(tmpdir, "gen", "--help", NULL) != 0)
         skip(); /* this loom has no `loom gen` */
     char text[4096];
     snprintf(text, sizeof text,
@@ -741,11 +680,11 @@ static void test_gen_recipe(void **state)
              "network: %s/network.yml\nsystem: %s/system.json\n"
              "axes:\n  gen.size: [64KiB, 1MiB, 4MiB]\n  network.bandwidth[0]: [25, 100]\n",
              RING, RING);
-    write_file(tpath("gen.yaml"), text);
+    loomrun_write(tpath("gen.yaml"), text);
     const char *out = tpath("gen.csv");
-    int rc = run_loom("sweep", tpath("gen.yaml"), "-j", "2", "--out", out, "-q", NULL);
+    int rc = loomrun_run(tmpdir, "sweep", tpath("gen.yaml"), "-j", "2", "--out", out, "-q", NULL);
     if (rc != 0)
-        fail_msg("exit %d: %s", rc, err_text);
+        fail_msg("exit %d: %s", rc, loomrun_err);
     csv c = csv_read(out);
     assert_int_equal(check_shape(&c), 6);
     for (int r = 1; r < c.n; r++) {
@@ -767,17 +706,17 @@ static void test_gen_recipe(void **state)
              "gen:\n  generator: micro\n  collective: all_reduce\n  ranks: 8\n  size: 1MiB\n"
              "network: %s/network.yml\nsystem: %s/system.json\n"
              "axes:\n  gen.size: [1MiB, 3 parsecs]\n", RING, RING);
-    write_file(tpath("gen2.yaml"), text);
-    assert_int_equal(run_loom("sweep", tpath("gen2.yaml"), "--out", tpath("gen2.csv"), NULL), 2);
-    assert_non_null(strstr(err_text, "axis 'gen.size' value 3 parsecs"));
+    loomrun_write(tpath("gen2.yaml"), text);
+    assert_int_equal(loomrun_run(tmpdir, "sweep", tpath("gen2.yaml"), "--out", tpath("gen2.csv"), NULL), 2);
+    assert_non_null(strstr(loomrun_err, "axis 'gen.size' value 3 parsecs"));
     /* a generated trace that does not fit the network is a failed row whose
      * error names no scratch path */
     snprintf(text, sizeof text,
              "gen:\n  generator: micro\n  collective: all_reduce\n  size: 1MiB\n"
              "network: %s/network.yml\nsystem: %s/system.json\n"
              "axes:\n  gen.ranks: [8, 16]\n", RING, RING);
-    write_file(tpath("gen3.yaml"), text);
-    assert_int_equal(run_loom("sweep", tpath("gen3.yaml"), "--out", tpath("gen3.csv"), NULL), 4);
+    loomrun_write(tpath("gen3.yaml"), text);
+    assert_int_equal(loomrun_run(tmpdir, "sweep", tpath("gen3.yaml"), "--out", tpath("gen3.csv"), NULL), 4);
     c = csv_read(tpath("gen3.csv"));
     assert_int_equal(check_shape(&c), 2);
     for (int r = 1; r < c.n; r++)
@@ -792,14 +731,14 @@ static void test_gen_recipe(void **state)
 static void test_help(void **state)
 {
     (void)state;
-    assert_int_equal(run_loom("sweep", "--help", NULL), 0);
+    assert_int_equal(loomrun_run(tmpdir, "sweep", "--help", NULL), 0);
     const char *flags[] = {"--out", "--jobs", "--shard", "--timeout", "--retry-failed",
                            "--dry-run", "--quiet", "--help", "SECONDS", "0-based", "default"};
     for (size_t i = 0; i < sizeof flags / sizeof flags[0]; i++)
-        if (strstr(out_text, flags[i]) == NULL)
+        if (strstr(loomrun_out, flags[i]) == NULL)
             fail_msg("loom sweep --help does not mention %s", flags[i]);
-    assert_int_equal(run_loom("--help", NULL), 0);
-    assert_non_null(strstr(out_text, "sweep"));
+    assert_int_equal(loomrun_run(tmpdir, "--help", NULL), 0);
+    assert_non_null(strstr(loomrun_out, "sweep"));
 }
 
 /* The 216-configuration example of docs/SWEEP.md runs as written. */
@@ -807,21 +746,21 @@ static void test_example_spec(void **state)
 {
     (void)state;
     const char *out = tpath("ex.csv");
-    int rc = run_loom("sweep", EX "/sweeps/allreduce_ring8.yaml", "-j", "2", "--out", out, "-q",
+    int rc = loomrun_run(tmpdir, "sweep", EX "/sweeps/allreduce_ring8.yaml", "-j", "2", "--out", out, "-q",
                       NULL);
     if (rc != 0)
-        fail_msg("exit %d: %s", rc, err_text);
+        fail_msg("exit %d: %s", rc, loomrun_err);
     csv c = csv_read(out);
     assert_int_equal(check_shape(&c), 216);
     csv_free(&c);
-    rc = run_loom("sweep", EX "/sweeps/mlp_dgx_h100_scaleout.yaml", "--dry-run", NULL);
+    rc = loomrun_run(tmpdir, "sweep", EX "/sweeps/mlp_dgx_h100_scaleout.yaml", "--dry-run", NULL);
     assert_int_equal(rc, 0);
     assert_int_equal(count_lines(so_path), 12);
-    if (run_loom("gen", "--help", NULL) == 0) { /* the generated-workload example */
-        rc = run_loom("sweep", EX "/sweeps/gen_allreduce_sizes.yaml", "-j", "2", "--out",
+    if (loomrun_run(tmpdir, "gen", "--help", NULL) == 0) { /* the generated-workload example */
+        rc = loomrun_run(tmpdir, "sweep", EX "/sweeps/gen_allreduce_sizes.yaml", "-j", "2", "--out",
                       tpath("gen_ex.csv"), "-q", NULL);
         if (rc != 0)
-            fail_msg("exit %d: %s", rc, err_text);
+            fail_msg("exit %d: %s", rc, loomrun_err);
         assert_int_equal(count_lines(tpath("gen_ex.csv")), 13);
     }
 }

@@ -21,51 +21,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "loomrun.h"
 #include "et_graph.h"
 
 static char tmpdir[64];
-static char out_text[1 << 16], err_text[1 << 16];
-
-static void slurp(const char *path, char *buf, size_t cap)
-{
-    FILE *f = fopen(path, "rb");
-    size_t n = f ? fread(buf, 1, cap - 1, f) : 0;
-    buf[n] = '\0';
-    if (f)
-        fclose(f);
-}
-
-static int run_loom(const char *first, ...)
-{
-    const char *argv[64];
-    int argc = 0;
-    argv[argc++] = LOOM_BIN;
-    va_list ap;
-    va_start(ap, first);
-    for (const char *a = first; a && argc < 63; a = va_arg(ap, const char *))
-        argv[argc++] = a;
-    va_end(ap);
-    argv[argc] = NULL;
-    char so[128], se[128];
-    snprintf(so, sizeof so, "%s/stdout", tmpdir);
-    snprintf(se, sizeof se, "%s/stderr", tmpdir);
-    pid_t pid = fork();
-    if (pid == 0) {
-        int fo = open(so, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        int fe = open(se, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        dup2(fo, 1);
-        dup2(fe, 2);
-        execv(LOOM_BIN, (char *const *)argv);
-        _exit(127);
-    }
-    int st;
-    waitpid(pid, &st, 0);
-    slurp(so, out_text, sizeof out_text);
-    slurp(se, err_text, sizeof err_text);
-    if (WIFSIGNALED(st))
-        return 128 + WTERMSIG(st);
-    return WEXITSTATUS(st);
-}
 
 static const char *tp(const char *name)
 {
@@ -120,9 +79,9 @@ static double step_ns(const char *json)
 static void expect_exit(int rc, int want, const char *needle)
 {
     if (rc != want)
-        fail_msg("exit %d, expected %d; stderr: %s", rc, want, err_text);
-    if (needle && strstr(err_text, needle) == NULL && strstr(out_text, needle) == NULL)
-        fail_msg("output lacks '%s'; stderr: %s", needle, err_text);
+        fail_msg("exit %d, expected %d; stderr: %s", rc, want, loomrun_err);
+    if (needle && strstr(loomrun_err, needle) == NULL && strstr(loomrun_out, needle) == NULL)
+        fail_msg("output lacks '%s'; stderr: %s", needle, loomrun_err);
 }
 
 static ino_t inode(const char *path)
@@ -154,7 +113,7 @@ static void micro(const char *coll, int p, double expect)
     snprintf(sys, sizeof sys, "%s/m_%s.json", tmpdir, coll);
     snprintf(json, sizeof json, "%s/m_%s.out.json", tmpdir, coll);
     snprintf(rr, sizeof rr, "%d", p);
-    int rc = run_loom("gen", "micro", "--collective", coll, "--size", "1MiB", "--ranks", rr, "--out",
+    int rc = loomrun_run(tmpdir, "gen", "micro", "--collective", coll, "--size", "1MiB", "--ranks", rr, "--out",
                       prefix, "--network-out", net, "--system-out", sys, "--bandwidth", "50",
                       "--latency", "500", NULL);
     expect_exit(rc, 0, "hard link");
@@ -172,7 +131,7 @@ static void micro(const char *coll, int p, double expect)
     assert_int_equal(g->nodes[0].type, ET_COMM_COLL_NODE);
     assert_int_equal(g->nodes[0].comm_size, 1048576);
     et_graph_free(g);
-    rc = run_loom("run", "-w", prefix, "-n", net, "-s", sys, "-j", json, "-q", NULL);
+    rc = loomrun_run(tmpdir, "run", "-w", prefix, "-n", net, "-s", sys, "-j", json, "-q", NULL);
     expect_exit(rc, 0, NULL);
     double got = step_ns(json);
     if (fabs(got - expect) > 0.002)
@@ -197,22 +156,22 @@ static void test_micro_errors(void **state)
 {
     (void)state;
     const char *o = tp("bad/x");
-    expect_exit(run_loom("gen", "micro", "-c", "all_sum", "-b", "1", "-r", "2", "-o", o, NULL), 2,
+    expect_exit(loomrun_run(tmpdir, "gen", "micro", "-c", "all_sum", "-b", "1", "-r", "2", "-o", o, NULL), 2,
                 "--collective 'all_sum'");
-    expect_exit(run_loom("gen", "micro", "-c", "all_reduce", "-b", "12XB", "-r", "2", "-o", o, NULL),
+    expect_exit(loomrun_run(tmpdir, "gen", "micro", "-c", "all_reduce", "-b", "12XB", "-r", "2", "-o", o, NULL),
                 2, "--size '12XB'");
-    expect_exit(run_loom("gen", "micro", "-c", "all_reduce", "-b", "9000000TiB", "-r", "2", "-o", o,
+    expect_exit(loomrun_run(tmpdir, "gen", "micro", "-c", "all_reduce", "-b", "9000000TiB", "-r", "2", "-o", o,
                          NULL), 2, "--size '9000000TiB'");
-    expect_exit(run_loom("gen", "micro", "-c", "all_reduce", "-b", "1", "-r", "0", "-o", o, NULL), 2,
+    expect_exit(loomrun_run(tmpdir, "gen", "micro", "-c", "all_reduce", "-b", "1", "-r", "0", "-o", o, NULL), 2,
                 "--ranks '0'");
-    expect_exit(run_loom("gen", "micro", "-c", "all_reduce", "-b", "1", "-o", o, NULL), 2,
+    expect_exit(loomrun_run(tmpdir, "gen", "micro", "-c", "all_reduce", "-b", "1", "-o", o, NULL), 2,
                 "needs --collective, --size, --ranks and --out");
-    expect_exit(run_loom("gen", "micro", "-c", "all_reduce", "-b", "1", "-r", "2", "-o", o,
+    expect_exit(loomrun_run(tmpdir, "gen", "micro", "-c", "all_reduce", "-b", "1", "-r", "2", "-o", o,
                          "--bandwidth", "5", NULL), 2, "--network-out");
-    expect_exit(run_loom("gen", "nano", NULL), 2, "unknown generator 'nano'");
-    expect_exit(run_loom("gen", "micro", "--help", NULL), 0, "--collective OP");
-    assert_non_null(strstr(out_text, "KiB/MiB/GiB"));
-    expect_exit(run_loom("gen", "--help", NULL), 0, "llm");
+    expect_exit(loomrun_run(tmpdir, "gen", "nano", NULL), 2, "unknown generator 'nano'");
+    expect_exit(loomrun_run(tmpdir, "gen", "micro", "--help", NULL), 0, "--collective OP");
+    assert_non_null(strstr(loomrun_out, "KiB/MiB/GiB"));
+    expect_exit(loomrun_run(tmpdir, "gen", "--help", NULL), 0, "llm");
 }
 
 /* ---- devices -------------------------------------------------------------- */
@@ -220,16 +179,16 @@ static void test_micro_errors(void **state)
 static void test_devices(void **state)
 {
     (void)state;
-    expect_exit(run_loom("devices", NULL), 0, "TFLOP/s");
+    expect_exit(loomrun_run(tmpdir, "devices", NULL), 0, "TFLOP/s");
     const char *names[] = {"a100-40g", "a100-80g", "h100-sxm", "h200", "b200", "mi300x"};
     for (int i = 0; i < 6; i++)
-        assert_non_null(strstr(out_text, names[i]));
-    assert_non_null(strstr(out_text, "GiB"));
-    expect_exit(run_loom("devices", "--sources", NULL), 0, "datasheet");
-    expect_exit(run_loom("devices", "--help", NULL), 0, "--devices FILE");
+        assert_non_null(strstr(loomrun_out, names[i]));
+    assert_non_null(strstr(loomrun_out, "GiB"));
+    expect_exit(loomrun_run(tmpdir, "devices", "--sources", NULL), 0, "datasheet");
+    expect_exit(loomrun_run(tmpdir, "devices", "--help", NULL), 0, "--devices FILE");
     put("bad.yaml", "x:\n  description: d\n  colour: red\n");
-    expect_exit(run_loom("devices", "--devices", tp("bad.yaml"), NULL), 2, "unknown key 'colour'");
-    expect_exit(run_loom("devices", "--frobnicate", NULL), 2, "unknown option");
+    expect_exit(loomrun_run(tmpdir, "devices", "--devices", tp("bad.yaml"), NULL), 2, "unknown key 'colour'");
+    expect_exit(loomrun_run(tmpdir, "devices", "--frobnicate", NULL), 2, "unknown option");
 }
 
 /* ---- gen llm -------------------------------------------------------------- */
@@ -290,7 +249,7 @@ static void test_llm_counts(void **state)
 {
     (void)state;
     const char *pre = tp("llm/s");
-    int rc = run_loom("gen", "llm", SMALL, "--out", pre, NULL);
+    int rc = loomrun_run(tmpdir, "gen", "llm", SMALL, "--out", pre, NULL);
     expect_exit(rc, 0, "memory per rank");
     for (int r = 0; r < 8; r++) {
         char path[160];
@@ -315,7 +274,7 @@ static void test_llm_counts(void **state)
      * reduce-scatter (input T*h*e) and an all-gather of the rank's part
      * (T/t*h*e = 262144); the pipeline sends the rank's sequence shard */
     const char *sp = tp("llm/sp");
-    rc = run_loom("gen", "llm", SMALL, "--sequence-parallel", "--out", sp, "-q", NULL);
+    rc = loomrun_run(tmpdir, "gen", "llm", SMALL, "--sequence-parallel", "--out", sp, "-q", NULL);
     expect_exit(rc, 0, NULL);
     char p0[160];
     snprintf(p0, sizeof p0, "%s.0.et", sp);
@@ -330,7 +289,7 @@ static void test_llm_counts(void **state)
     /* ZeRO 1: the DP all-reduce becomes reduce-scatter + all-gather of the
      * bf16 parameters' share 7087616 / 2 * 2 bytes */
     const char *z = tp("llm/z1");
-    rc = run_loom("gen", "llm", SMALL, "--zero", "1", "--out", z, "-q", NULL);
+    rc = loomrun_run(tmpdir, "gen", "llm", SMALL, "--zero", "1", "--out", z, "-q", NULL);
     expect_exit(rc, 0, NULL);
     snprintf(p0, sizeof p0, "%s.0.et", z);
     t = count(p0);
@@ -342,7 +301,7 @@ static void test_llm_counts(void **state)
      * reaches 4 MiB; stage 0's units (layer 25204736 bytes, embedding
      * 3145728) make two buckets */
     const char *bk = tp("llm/bk");
-    rc = run_loom("gen", "llm", SMALL, "--grad-bucket", "4MiB", "--overlap-grad-reduce", "--out", bk,
+    rc = loomrun_run(tmpdir, "gen", "llm", SMALL, "--grad-bucket", "4MiB", "--overlap-grad-reduce", "--out", bk,
                   "-q", NULL);
     expect_exit(rc, 0, NULL);
     snprintf(p0, sizeof p0, "%s.0.et", bk);
@@ -355,7 +314,7 @@ static void test_llm_roles(void **state)
 {
     (void)state;
     const char *pre = tp("role/s");
-    int rc = run_loom("gen", "llm", SMALL, "--groups", "role", "--out", pre, NULL);
+    int rc = loomrun_run(tmpdir, "gen", "llm", SMALL, "--groups", "role", "--out", pre, NULL);
     expect_exit(rc, 0, "2 written, 6 hard links");
     char a[160], b[160];
     for (int r = 1; r < 8; r++) {
@@ -380,7 +339,7 @@ static void test_llm_roles(void **state)
             assert_int_equal(g->nodes[i].comm_dst, 1);
     et_graph_free(g);
     char groups[1024];
-    slurp(tp("role/s.comm.json"), groups, sizeof groups);
+    loomrun_slurp(tp("role/s.comm.json"), groups, sizeof groups);
     assert_non_null(strstr(groups, "\"tp\": {\"stride\": 1, \"size\": 2}"));
     assert_non_null(strstr(groups, "\"dp\": {\"stride\": 2, \"size\": 2}"));
     assert_non_null(strstr(groups, "\"pp\": {\"stride\": 4, \"size\": 2}"));
@@ -420,13 +379,13 @@ static void test_roles_equal_explicit(void **state)
     (void)state;
     const char *ex = tp("eq/x"), *ro = tp("eq/r");
     /* MoE (ep, edp), tied embeddings (emb), interleaving, ZeRO 1, SP */
-    int rc = run_loom("gen", "llm", "--preset", "mixtral-8x7b", "--layers", "8", "--seq", "512",
+    int rc = loomrun_run(tmpdir, "gen", "llm", "--preset", "mixtral-8x7b", "--layers", "8", "--seq", "512",
                       "--tp", "2", "--pp", "4", "--dp", "4", "--ep", "2", "--schedule", "interleaved",
                       "--virtual-stages", "2", "--global-batch", "16", "--zero", "1",
                       "--sequence-parallel", "--embeddings", "tied", "--groups", "explicit", "--out",
                       ex, "-q", NULL);
     expect_exit(rc, 0, NULL);
-    rc = run_loom("gen", "llm", "--preset", "mixtral-8x7b", "--layers", "8", "--seq", "512", "--tp",
+    rc = loomrun_run(tmpdir, "gen", "llm", "--preset", "mixtral-8x7b", "--layers", "8", "--seq", "512", "--tp",
                   "2", "--pp", "4", "--dp", "4", "--ep", "2", "--schedule", "interleaved",
                   "--virtual-stages", "2", "--global-batch", "16", "--zero", "1",
                   "--sequence-parallel", "--embeddings", "tied", "--groups", "role", "--out", ro, "-q",
@@ -494,13 +453,13 @@ static void test_llm_step(void **state)
 {
     (void)state;
     const char *pre = tp("step/s");
-    int rc = run_loom("gen", "llm", "--hidden", "256", "--ffn", "1024", "--heads", "4", "--layers",
+    int rc = loomrun_run(tmpdir, "gen", "llm", "--hidden", "256", "--ffn", "1024", "--heads", "4", "--layers",
                       "1", "--seq", "128", "--vocab", "512", "--dp", "2", "--device", "h100-sxm",
                       "--out", pre, "-q", NULL);
     expect_exit(rc, 0, NULL);
     put("step/net.yml", "topology: [ Switch ]\nnpus_count: [ 2 ]\nbandwidth: [ 100 ]\n"
                         "latency: [ 1000 ]\n");
-    rc = run_loom("run", "-w", pre, "-s", tp("step/s.system.yaml"), "-n", tp("step/net.yml"), "-j",
+    rc = loomrun_run(tmpdir, "run", "-w", pre, "-s", tp("step/s.system.yaml"), "-n", tp("step/net.yml"), "-j",
                   tp("step/out.json"), "-q", NULL);
     expect_exit(rc, 0, NULL);
     char r0[160];
@@ -536,29 +495,29 @@ static void test_llm_errors(void **state)
 {
     (void)state;
     const char *o = tp("bad/l");
-    expect_exit(run_loom("gen", "llm", "--preset", "gpt-7", "--out", o, NULL), 2, "--preset 'gpt-7'");
-    expect_exit(run_loom("gen", "llm", "--preset", "llama3-8b", "--tp", "3", "--out", o, NULL), 2,
+    expect_exit(loomrun_run(tmpdir, "gen", "llm", "--preset", "gpt-7", "--out", o, NULL), 2, "--preset 'gpt-7'");
+    expect_exit(loomrun_run(tmpdir, "gen", "llm", "--preset", "llama3-8b", "--tp", "3", "--out", o, NULL), 2,
                 "--tp 3 does not divide --heads 32");
-    expect_exit(run_loom("gen", "llm", "--preset", "llama3-8b", "--tp", "2", "--pp", "2", "--ranks",
+    expect_exit(loomrun_run(tmpdir, "gen", "llm", "--preset", "llama3-8b", "--tp", "2", "--pp", "2", "--ranks",
                          "6", "--out", o, NULL), 2, "--ranks 6 is not a multiple");
-    expect_exit(run_loom("gen", "llm", "--preset", "llama3-8b", "--out", o, "--zero", "5", NULL), 2,
+    expect_exit(loomrun_run(tmpdir, "gen", "llm", "--preset", "llama3-8b", "--out", o, "--zero", "5", NULL), 2,
                 "--zero '5'");
-    expect_exit(run_loom("gen", "llm", "--preset", "llama3-8b", NULL), 2, "needs --out");
-    expect_exit(run_loom("gen", "llm", "--preset", "llama3-8b", "--out", o, "--schedule", "zb", NULL),
+    expect_exit(loomrun_run(tmpdir, "gen", "llm", "--preset", "llama3-8b", NULL), 2, "needs --out");
+    expect_exit(loomrun_run(tmpdir, "gen", "llm", "--preset", "llama3-8b", "--out", o, "--schedule", "zb", NULL),
                 2, "--schedule 'zb'");
-    expect_exit(run_loom("gen", "llm", "--help", NULL), 0, "--virtual-stages V");
+    expect_exit(loomrun_run(tmpdir, "gen", "llm", "--help", NULL), 0, "--virtual-stages V");
     const char *flags[] = {"--hidden", "--ffn", "--heads", "--kv-heads", "--layers", "--seq",
                            "--vocab", "--experts", "--topk", "--tp", "--pp", "--dp", "--ep",
                            "--sequence-parallel", "--micro-batch", "--global-batch", "--schedule",
                            "--recompute", "--zero", "--grad-bucket", "--overlap-grad-reduce",
                            "--dtype", "--device", "--groups", "--granularity"};
     for (size_t i = 0; i < sizeof flags / sizeof flags[0]; i++)
-        if (strstr(out_text, flags[i]) == NULL)
+        if (strstr(loomrun_out, flags[i]) == NULL)
             fail_msg("gen llm --help does not list %s", flags[i]);
     /* a model that does not fit warns, and still writes */
-    expect_exit(run_loom("gen", "llm", "--preset", "llama3-70b", "--layers", "2", "--seq", "512",
+    expect_exit(loomrun_run(tmpdir, "gen", "llm", "--preset", "llama3-70b", "--layers", "2", "--seq", "512",
                          "--device", "a100-40g", "--out", o, NULL), 0, "DOES NOT FIT");
-    assert_non_null(strstr(err_text, "warning: stage 0 needs"));
+    assert_non_null(strstr(loomrun_err, "warning: stage 0 needs"));
 }
 
 /* Every preset and feature generates and replays (interleaved, MoE with
@@ -607,9 +566,9 @@ static void test_llm_features(void **state)
             fail_msg("%s failed", cmd);
         char sys[200];
         snprintf(sys, sizeof sys, "%s.system.yaml", out);
-        int rc = run_loom("run", "-w", out, "-s", sys, "-n", tp("f/net.yml"), "-q", NULL);
+        int rc = loomrun_run(tmpdir, "run", "-w", out, "-s", sys, "-n", tp("f/net.yml"), "-q", NULL);
         if (rc != 0)
-            fail_msg("%s: loom run exited %d: %s", cases[i].name, rc, err_text);
+            fail_msg("%s: loom run exited %d: %s", cases[i].name, rc, loomrun_err);
     }
     /* MoE: the expert all-to-alls, 2 forward + 2 backward per layer and
      * microbatch on the ep group, of T/t * topk * h * e bytes */
@@ -629,7 +588,7 @@ static void test_convert_text(void **state)
                       "l0 -1 10 NONE 0 20 NONE 0 30 ALLREDUCE 1048576 10\n"
                       "l1 -1 40 NONE 0 50 NONE 0 60 ALLREDUCE 2097152 10\n");
     const char *pre = tp("t/d");
-    int rc = run_loom("trace", "convert-text", tp("t/data.txt"), "--ranks", "4", "--out", pre, NULL);
+    int rc = loomrun_run(tmpdir, "trace", "convert-text", tp("t/data.txt"), "--ranks", "4", "--out", pre, NULL);
     expect_exit(rc, 0, "DATA, 2 layers");
     char r0[160], r3[160];
     snprintf(r0, sizeof r0, "%s.0.et", pre);
@@ -644,10 +603,10 @@ static void test_convert_text(void **state)
      * compute 10 + 40 + 60 = 110 us, then the 2 MiB all-reduce (~64.6 us)
      * overlaps BWD_IG l1 and BWD_WG l0 (80 us); the 1 MiB all-reduce starts
      * when BWD_WG l0 ends at 190 us */
-    rc = run_loom("gen", "micro", "-c", "all_reduce", "-b", "1", "-r", "4", "-o", tp("t/unused"),
+    rc = loomrun_run(tmpdir, "gen", "micro", "-c", "all_reduce", "-b", "1", "-r", "4", "-o", tp("t/unused"),
                   "--network-out", tp("t/net.yml"), "--system-out", tp("t/sys.json"), "-q", NULL);
     expect_exit(rc, 0, NULL);
-    rc = run_loom("run", "-w", pre, "-n", tp("t/net.yml"), "-s", tp("t/sys.json"), "-j",
+    rc = loomrun_run(tmpdir, "run", "-w", pre, "-n", tp("t/net.yml"), "-s", tp("t/sys.json"), "-j",
                   tp("t/out.json"), "-q", NULL);
     expect_exit(rc, 0, NULL);
     double B = 50 * GIB;
@@ -659,7 +618,7 @@ static void test_convert_text(void **state)
         fail_msg("convert-text DATA step %.3f ns, expected %.3f", got, want);
     /* two passes: the second pass's forward of a layer waits for the first
      * pass's weight-gradient all-reduce of that layer */
-    rc = run_loom("trace", "convert-text", tp("t/data.txt"), "-r", "4", "-o", tp("t/d2"), "-p", "2",
+    rc = loomrun_run(tmpdir, "trace", "convert-text", tp("t/data.txt"), "-r", "4", "-o", tp("t/d2"), "-p", "2",
                   "-q", NULL);
     expect_exit(rc, 0, NULL);
     snprintf(r0, sizeof r0, "%s.0.et", tp("t/d2"));
@@ -670,13 +629,13 @@ static void test_convert_text(void **state)
     put("t/hdm.txt", "HYBRID_DATA_MODEL model_parallel_NPU_group: 2\n2\n"
                      "a -1 5 ALLGATHER 4096 5 ALLREDUCE 4096 5 ALLREDUCE 8192 1\n"
                      "b -1 5 ALLREDUCE 4096 5 NONE 0 5 ALLREDUCE 8192 1\n");
-    rc = run_loom("trace", "convert-text", tp("t/hdm.txt"), "-r", "4", "-o", tp("t/h"), NULL);
+    rc = loomrun_run(tmpdir, "trace", "convert-text", tp("t/hdm.txt"), "-r", "4", "-o", tp("t/h"), NULL);
     expect_exit(rc, 0, "comm.json");
     char groups[512];
-    slurp(tp("t/h.comm.json"), groups, sizeof groups);
+    loomrun_slurp(tp("t/h.comm.json"), groups, sizeof groups);
     assert_non_null(strstr(groups, "\"mp0\": [0, 1]"));
     assert_non_null(strstr(groups, "\"dp1\": [1, 3]"));
-    rc = run_loom("run", "-w", tp("t/h"), "-n", tp("t/net.yml"), "-s", tp("t/sys.json"), "-g",
+    rc = loomrun_run(tmpdir, "run", "-w", tp("t/h"), "-n", tp("t/net.yml"), "-s", tp("t/sys.json"), "-g",
                   tp("t/h.comm.json"), "-q", NULL);
     expect_exit(rc, 0, NULL);
     snprintf(r0, sizeof r0, "%s.0.et", tp("t/h"));
@@ -706,18 +665,18 @@ static void test_convert_text_errors(void **state)
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         put("t/bad.txt", bad[i].text);
-        int rc = run_loom("trace", "convert-text", tp("t/bad.txt"), "-r", "2", "-o", tp("t/b"), NULL);
+        int rc = loomrun_run(tmpdir, "trace", "convert-text", tp("t/bad.txt"), "-r", "2", "-o", tp("t/b"), NULL);
         expect_exit(rc, 2, bad[i].needle);
     }
     put("t/hdm3.txt", "HYBRID_DATA_MODEL model_parallel_NPU_group: 3\n1\n"
                       "a -1 5 ALLGATHER 4096 5 ALLREDUCE 4096 5 ALLREDUCE 8192 1\n");
-    expect_exit(run_loom("trace", "convert-text", tp("t/hdm3.txt"), "-r", "4", "-o", tp("t/b"), NULL),
+    expect_exit(loomrun_run(tmpdir, "trace", "convert-text", tp("t/hdm3.txt"), "-r", "4", "-o", tp("t/b"), NULL),
                 2, "not a multiple of the file's model_parallel_NPU_group 3");
-    expect_exit(run_loom("trace", "convert-text", "/nonexistent.txt", "-r", "2", "-o", tp("t/b"),
+    expect_exit(loomrun_run(tmpdir, "trace", "convert-text", "/nonexistent.txt", "-r", "2", "-o", tp("t/b"),
                          NULL), 2, "/nonexistent.txt");
-    expect_exit(run_loom("trace", "convert-text", tp("t/data.txt"), "-o", tp("t/b"), NULL), 2,
+    expect_exit(loomrun_run(tmpdir, "trace", "convert-text", tp("t/data.txt"), "-o", tp("t/b"), NULL), 2,
                 "needs --ranks and --out");
-    expect_exit(run_loom("trace", "convert-text", "--help", NULL), 0, "--time-scale X");
+    expect_exit(loomrun_run(tmpdir, "trace", "convert-text", "--help", NULL), 0, "--time-scale X");
 }
 
 int main(void)

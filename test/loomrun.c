@@ -1,0 +1,81 @@
+#include "loomrun.h"
+
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+char loomrun_out[1 << 16];
+char loomrun_err[1 << 16];
+
+void loomrun_slurp(const char *path, char *buf, size_t cap)
+{
+    FILE *f = fopen(path, "rb");
+    size_t n = f ? fread(buf, 1, cap - 1, f) : 0;
+    buf[n] = '\0';
+    if (f)
+        fclose(f);
+}
+
+void loomrun_write(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    if (f == NULL || fputs(text, f) == EOF || fclose(f) != 0) {
+        fprintf(stderr, "test: cannot write %s\n", path);
+        abort();
+    }
+}
+
+pid_t loomrun_startv(const char *dir, const char *const *args)
+{
+    const char *argv[64];
+    int argc = 0;
+    argv[argc++] = LOOM_BIN;
+    for (int i = 0; args[i] && argc < 63; i++)
+        argv[argc++] = args[i];
+    argv[argc] = NULL;
+    char so[600], se[600];
+    snprintf(so, sizeof so, "%s/stdout", dir);
+    snprintf(se, sizeof se, "%s/stderr", dir);
+    pid_t pid = fork();
+    if (pid == 0) {
+        int fo = open(so, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        int fe = open(se, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        dup2(fo, 1);
+        dup2(fe, 2);
+        execv(LOOM_BIN, (char *const *)argv);
+        _exit(127);
+    }
+    return pid;
+}
+
+int loomrun_wait(const char *dir, pid_t pid)
+{
+    int st;
+    waitpid(pid, &st, 0);
+    char so[600], se[600];
+    snprintf(so, sizeof so, "%s/stdout", dir);
+    snprintf(se, sizeof se, "%s/stderr", dir);
+    loomrun_slurp(so, loomrun_out, sizeof loomrun_out);
+    loomrun_slurp(se, loomrun_err, sizeof loomrun_err);
+    if (WIFSIGNALED(st)) {
+        fprintf(stderr, "loom died of signal %d\nstderr: %s\n", WTERMSIG(st), loomrun_err);
+        return 128 + WTERMSIG(st);
+    }
+    return WEXITSTATUS(st);
+}
+
+int loomrun_run(const char *dir, const char *first, ...)
+{
+    const char *args[64];
+    int n = 0;
+    va_list ap;
+    va_start(ap, first);
+    for (const char *a = first; a && n < 63; a = va_arg(ap, const char *))
+        args[n++] = a;
+    va_end(ap);
+    args[n] = NULL;
+    return loomrun_wait(dir, loomrun_startv(dir, args));
+}

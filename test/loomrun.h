@@ -1,0 +1,28 @@
+/*
+ * loomrun.h: running the loom binary from end-to-end tests (test/e2e,
+ * test/workloads).  A run's stdout and stderr go to DIR/stdout and
+ * DIR/stderr and are read back into loomrun_out and loomrun_err.  The
+ * binary is LOOM_BIN, which each test executable defines.
+ */
+#ifndef LOOM_TEST_LOOMRUN_H
+#define LOOM_TEST_LOOMRUN_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+extern char loomrun_out[1 << 16]; /* stdout of the last run */
+extern char loomrun_err[1 << 16]; /* stderr of the last run */
+
+/* The file's bytes (at most cap - 1) into buf, NUL-terminated; "" if absent. */
+void loomrun_slurp(const char *path, char *buf, size_t cap);
+/* Writes text to path; aborts the test program if it cannot. */
+void loomrun_write(const char *path, const char *text);
+
+/* Starts loom with args (NULL-terminated, without argv[0]); returns its pid. */
+pid_t loomrun_startv(const char *dir, const char *const *args);
+/* Waits for it, reads its output; returns its exit code (128 + signal). */
+int loomrun_wait(const char *dir, pid_t pid);
+/* Both, with the arguments listed and NULL at the end. */
+int loomrun_run(const char *dir, const char *first, ...);
+
+#endif
