@@ -459,6 +459,8 @@ static void coll_join(replay *rp, int rank, uint32_t i)
                  (unsigned long long)seq, c->name[0] ? c->name : "all ranks",
                  et_coll_type_name(in->type), (unsigned long long)in->bytes, in->first_rank,
                  (unsigned long long)in->first_id, (double)SIM_TIME_MAX / SIM_PS_PER_S);
+            free(in->node); /* retired from the queue above: nobody else frees it */
+            free(in);
             return;
         }
     }
