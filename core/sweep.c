@@ -1225,7 +1225,8 @@ typedef struct job {
     int fd;               /* read end of its stderr; -1 after EOF */
     int exited;           /* ev_child fired */
     int status;           /* its wait status */
-    int timed_out;        /* killed by --timeout */
+    int timed_out;        /* killed by --timeout, or outlived it */
+    double t_start;       /* monotonic seconds when the configuration started */
     int killed;           /* killed by us (timeout or interrupt) */
     char line[ERR_TEXT_MAX + 1]; /* first line of its stderr */
     size_t nline;         /* bytes in line */
@@ -1436,6 +1437,11 @@ static void on_child(struct ev_loop *loop, ev_child *w, int revents)
     ev_child_stop(loop, w);
     j->exited = 1;
     j->status = w->rstatus;
+    /* A run that outlived --timeout is a timeout even when its exit reached
+     * the loop before the timer did (a busy machine delays both): the row
+     * then does not depend on which event libev happened to run first. */
+    if (j->sw->timeout > 0 && !j->timed_out && now_s() - j->t_start > j->sw->timeout)
+        j->timed_out = 1;
     job_maybe_done(j->sw, j);
 }
 
@@ -1572,6 +1578,7 @@ static int spawn(sweep *sw, job *j, long long idx, int phase)
     if (phase == 0 || !s->gen) { /* --timeout covers generating and running */
         ev_timer_init(&j->tw, on_timeout, sw->timeout, 0);
         j->tw.data = j;
+        j->t_start = now_s();
     }
     int pfd[2];
     pid_t parent = getpid();
