@@ -221,8 +221,8 @@ static void warn_irregular(const net_model *m, const net_group *g,
               "modelled as one flat %s dimension of %d ranks at %.6g "
               "bytes/s and %.6g ns per hop",
               g->n, ranks[0], ranks[1], dims, prod, g->n,
-              kind_name(g->flat.kind), g->n, g->flat.bw,
-              g->flat.lat / SIM_PS_PER_NS);
+              kind_name(g->all.kind), g->n, g->all.bw,
+              g->all.lat / SIM_PS_PER_NS);
 }
 
 net_group *net_group_create(net_model *m, const int *ranks, int n,
@@ -298,27 +298,8 @@ net_group *net_group_create(net_model *m, const int *ranks, int n,
         for (int op = 0; op < NET_IMPL_OPS; op++)
             f->impl[op] = m->sys.impl[op][outer];
     }
-    if (!g->regular) {
-        net_vdim *f = &g->flat;
-        int outer = 0;
-        f->bw = INFINITY;
-        f->lat = 0;
-        for (int d = 0; d < m->topo.ndims; d++) {
-            if (!(g->span & (1u << d)))
-                continue;
-            outer = d;
-            f->bw = fmin(f->bw, m->topo.dims[d].bw);
-            f->lat = fmax(f->lat, (double)m->topo.dims[d].latency);
-        }
-        f->kind = m->topo.dims[outer].kind;
-        f->dim = NET_FLAT_DIM;
-        f->p = n;
-        f->gap = 1;
-        f->ring_npus = n;
-        for (int op = 0; op < NET_IMPL_OPS; op++)
-            f->impl[op] = m->sys.impl[op][outer];
+    if (!g->regular) /* modelled as `all`, the members as one flat dimension */
         warn_irregular(m, g, ranks, prod);
-    }
     return g;
 err:
     free(present);

@@ -381,16 +381,12 @@ static void add_phase(plan *pl, const net_vdim *v, phase_kind kind,
 static int used_dims(const net_model *m, const net_group *g, uint32_t mask,
                      int flat, net_vdim *out)
 {
-    if (flat) { /* a flat whole-collective algorithm: all members as one */
+    /* a flat whole-collective algorithm, or a group that is no sub-grid:
+     * all members as one dimension */
+    if (flat || !g->regular) {
         if (!(g->span & mask))
             return 0;
         out[0] = g->all;
-        return 1;
-    }
-    if (!g->regular) {
-        if (!(g->span & mask))
-            return 0;
-        out[0] = g->flat;
         return 1;
     }
     int q = 0;

@@ -73,10 +73,10 @@ struct net_group {
     uint32_t span;               /* bit d: p[d] > 1 */
     int p[NET_MAX_DIMS];         /* distinct coordinates per dim */
     int gap[NET_MAX_DIMS];       /* RING dims: see net.c group_gap() */
-    net_vdim flat;               /* irregular groups: the one dimension */
-    net_vdim all;                /* every group: all members as one flat
-                                    dimension (flat whole-collective
-                                    algorithms); same rule as `flat` */
+    net_vdim all;                /* all members as one flat dimension: flat
+                                    whole-collective algorithms and groups
+                                    that are no sub-grid (section 6) */
+
     int *ranks;                  /* members, ascending (owned) */
 };
 
