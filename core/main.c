@@ -204,7 +204,7 @@ static int cmd_run(int argc, char **argv)
     if (rc == 0) {
         loom_run_info info = {workload, files.network, files.system, files.comm_group};
         if (json)
-            rc = loom_report_json_opts(json, &info, &cfg, &res, repro, &err);
+            rc = loom_report_json(json, &info, &cfg, &res, repro, &err);
         if (rc == 0 && csv)
             rc = loom_report_csv_ranks(csv, &res, &err);
         if (rc == 0 && csvc)

@@ -147,13 +147,11 @@ struct replay {
     const loom_observer *obs;  /* callbacks, or NULL */
 };
 
-typedef enum { EV_NODE } ev_kind; /* collectives and messages complete through
-                                    * the network model's callbacks */
+/* The one event replay schedules itself: a node finishing.  Collectives and
+ * messages complete through the network model's callbacks. */
 typedef struct ev {
-    uint32_t kind;  /* ev_kind */
-    int32_t rank;   /* EV_NODE */
-    uint64_t node;  /* EV_NODE: node index */
-    void *p;        /* unused: keeps room for more kinds */
+    int32_t rank;   /* whose node */
+    uint32_t node;  /* node index */
 } ev;
 
 #define COMM_RULE(g) (-2 - (g))
@@ -344,7 +342,6 @@ static void post_node_event(replay *rp, int rank, uint32_t i, sim_time dur)
         return;
     }
     ev *e = sim_schedule(rp->eng, now + dur, on_event);
-    e->kind = EV_NODE;
     e->rank = rank;
     e->node = i;
 }
@@ -727,16 +724,10 @@ static void on_event(sim_engine *eng, void *payload, void *ctx)
     ev *e = payload;
     if (rp->failed)
         return;
-    switch (e->kind) {
-    case EV_NODE: {
-        rank_state *rs = &rp->r[e->rank];
-        if (rs->gi->g->nodes[e->node].type == ET_COMM_RECV_NODE)
-            recv_done(rp, e->rank, (uint32_t)e->node);
-        else
-            node_done(rp, e->rank, (uint32_t)e->node);
-        break;
-    }
-    }
+    if (rp->r[e->rank].gi->g->nodes[e->node].type == ET_COMM_RECV_NODE)
+        recv_done(rp, e->rank, e->node);
+    else
+        node_done(rp, e->rank, e->node);
 }
 
 /* ---- setup ---------------------------------------------------------------- */

@@ -347,13 +347,7 @@ static int dump_json(FILE *f, void *arg)
 }
 
 int loom_report_json(const char *path, const loom_run_info *info, const loom_cfg *cfg,
-                     const loom_result *res, loom_err *err)
-{
-    return loom_report_json_opts(path, info, cfg, res, 0, err);
-}
-
-int loom_report_json_opts(const char *path, const loom_run_info *info, const loom_cfg *cfg,
-                          const loom_result *res, int reproducible, loom_err *err)
+                     const loom_result *res, int reproducible, loom_err *err)
 {
     (void)cfg;
     json_job jb = {info, res, reproducible};

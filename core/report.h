@@ -21,13 +21,10 @@ typedef struct loom_run_info {
 
 void loom_report_text(FILE *out, const loom_run_info *info, const loom_cfg *cfg,
                       const loom_result *res);
+/* The JSON report; reproducible zeroes the wall time and peak RSS so that
+ * the same run gives byte-identical files. */
 int loom_report_json(const char *path, const loom_run_info *info, const loom_cfg *cfg,
-                     const loom_result *res, loom_err *err);
-
-/* JSON report options: reproducible zeroes the wall time and peak RSS so
- * that the same run gives byte-identical files. */
-int loom_report_json_opts(const char *path, const loom_run_info *info, const loom_cfg *cfg,
-                          const loom_result *res, int reproducible, loom_err *err);
+                     const loom_result *res, int reproducible, loom_err *err);
 
 /* One row per rank / per collective (docs/REPORT.md lists the columns). */
 int loom_report_csv_ranks(const char *path, const loom_result *res, loom_err *err);
