@@ -1,5 +1,7 @@
 #include "comp_dev.h"
 
+#include "../core/yamlio.h"
+
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -249,27 +251,9 @@ static int cmp_dev(const void *a, const void *b)
 
 int comp_catalog_add_file(comp_catalog *c, const char *path, loom_err *err)
 {
-    FILE *f = fopen(path, "rb");
-    if (f == NULL)
-        return loom_err_set(err, LOOM_EUSAGE, "%s: cannot open the device catalog: %s", path,
-                            strerror(errno));
     walk w = {.path = path, .err = err};
-    yaml_parser_t p;
-    if (!yaml_parser_initialize(&p)) {
-        fclose(f);
-        return loom_err_set(err, LOOM_EINTERNAL, "%s: cannot start the YAML parser", path);
-    }
-    yaml_parser_set_input_file(&p, f);
-    int ok = yaml_parser_load(&p, &w.doc);
-    fclose(f);
-    if (!ok) {
-        loom_err_set(err, LOOM_EUSAGE, "%s: line %zu, column %zu: %s", path,
-                     p.problem_mark.line + 1, p.problem_mark.column + 1,
-                     p.problem ? p.problem : "malformed YAML");
-        yaml_parser_delete(&p);
+    if (loom_yaml_load_file(path, &w.doc, err) < 0)
         return LOOM_EUSAGE;
-    }
-    yaml_parser_delete(&p);
     int rc = 0;
     yaml_node_t *root = yaml_document_get_root_node(&w.doc);
     if (root == NULL || root->type != YAML_MAPPING_NODE) {

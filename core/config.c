@@ -8,6 +8,7 @@
 #include <yaml.h>
 
 #include "comp_dev.h"
+#include "yamlio.h"
 
 /*
  * Loading goes file -> libyaml document -> --set overrides applied to the
@@ -26,28 +27,17 @@ typedef struct doc {
     int loaded;        /* d must be deleted */
 } doc;
 
-static int doc_parse(doc *dc, const char *path, const unsigned char *buf,
-                     size_t len, FILE *f, loom_err *err)
+/* A file (f != NULL) or len bytes of buf into dc; "the file is empty" is
+ * an error here, since every loom file has keys. */
+static int doc_parse(doc *dc, const char *path, const unsigned char *buf, size_t len,
+                     int from_file, loom_err *err)
 {
-    yaml_parser_t p;
-    memset(dc, 0, sizeof *dc);
+    memset(dc, 0, sizeof *dc); /* doc_free() on a file that did not load is a no-op */
     dc->path = path;
-    if (!yaml_parser_initialize(&p))
-        return loom_err_set(err, LOOM_EINTERNAL, "%s: cannot start the YAML parser", path);
-    if (f)
-        yaml_parser_set_input_file(&p, f);
-    else
-        yaml_parser_set_input_string(&p, buf, len);
-    int ok = yaml_parser_load(&p, &dc->d);
-    if (!ok) {
-        loom_err_set(err, LOOM_EUSAGE, "%s: line %zu, column %zu: %s%s%s", path,
-                     p.problem_mark.line + 1, p.problem_mark.column + 1,
-                     p.problem ? p.problem : "malformed YAML/JSON",
-                     p.context ? " " : "", p.context ? p.context : "");
-        yaml_parser_delete(&p);
-        return LOOM_EUSAGE;
-    }
-    yaml_parser_delete(&p);
+    int rc = from_file ? loom_yaml_load_file(path, &dc->d, err)
+                       : loom_yaml_load_string(path, buf, len, &dc->d, err);
+    if (rc < 0)
+        return rc;
     dc->loaded = 1;
     if (yaml_document_get_root_node(&dc->d) == NULL)
         return loom_err_set(err, LOOM_EUSAGE, "%s: the file is empty", path);
@@ -56,13 +46,7 @@ static int doc_parse(doc *dc, const char *path, const unsigned char *buf,
 
 static int doc_load(doc *dc, const char *path, loom_err *err)
 {
-    memset(dc, 0, sizeof *dc); /* doc_free() on a file that did not open is a no-op */
-    FILE *f = fopen(path, "rb");
-    if (f == NULL)
-        return loom_err_set(err, LOOM_EUSAGE, "%s: cannot open: %s", path, strerror(errno));
-    int rc = doc_parse(dc, path, NULL, 0, f, err);
-    fclose(f);
-    return rc;
+    return doc_parse(dc, path, NULL, 0, 1, err);
 }
 
 static void doc_free(doc *dc)
@@ -337,7 +321,7 @@ static int parse_override(const char *s, override *o, loom_err *err)
 static int apply_override(doc *dc, const override *o, loom_err *err)
 {
     doc val;
-    if (doc_parse(&val, "--set", (const unsigned char *)o->value, strlen(o->value), NULL, err) < 0) {
+    if (doc_parse(&val, "--set", (const unsigned char *)o->value, strlen(o->value), 0, err) < 0) {
         doc_free(&val);
         return LOOM_EUSAGE;
     }

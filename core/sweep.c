@@ -1,4 +1,5 @@
 #include "sweep.h"
+#include "yamlio.h"
 
 /*
  * sweep.c: `loom sweep`.
@@ -445,22 +446,8 @@ static int spec_load(sw_spec *s, const char *path, loom_err *err)
     memset(s, 0, sizeof *s);
     s->path = path;
     yctx y = {.path = path, .err = err};
-    FILE *f = fopen(path, "rb");
-    if (f == NULL)
-        return loom_err_set(err, LOOM_EUSAGE, "%s: cannot open: %s", path, strerror(errno));
-    yaml_parser_t p;
-    yaml_parser_initialize(&p);
-    yaml_parser_set_input_file(&p, f);
-    int ok = yaml_parser_load(&p, &y.d);
-    fclose(f);
-    if (!ok) {
-        loom_err_set(err, LOOM_EUSAGE, "%s: line %zu, column %zu: %s", path,
-                     p.problem_mark.line + 1, p.problem_mark.column + 1,
-                     p.problem ? p.problem : "malformed YAML");
-        yaml_parser_delete(&p);
+    if (loom_yaml_load_file(path, &y.d, err) < 0)
         return LOOM_EUSAGE;
-    }
-    yaml_parser_delete(&p);
 
     const char *slash = strrchr(path, '/');
     s->dir = slash ? strndup(path, (size_t)(slash - path) + (slash == path)) : loom_xstrdup(".");
