@@ -446,21 +446,8 @@ static void coll_join(replay *rp, int rank, uint32_t i)
     loom_coll_record *cr = &rp->res->colls[in->rec];
     cr->start = sim_now(rp->eng);
     net_coll_label(rp->net, c->ng, (net_coll)in->type, in->dims, cr->algo, sizeof cr->algo);
-    if (rp->cfg->sys.model != NET_MODEL_FLOW) {
-        /* the closed form is cheap: refuse an absurd time before the
-         * network model schedules it (the flow model checks per flow) */
-        sim_time dur = net_coll_time(rp->net, c->ng, (net_coll)in->type, in->bytes, in->dims);
-        if (dur >= SIM_TIME_MAX - cr->start) { /* SIM_TIME_MAX: the model saturated */
-            fail(rp, "collective #%llu on '%s' (%s of %llu bytes, rank %d node %llu): simulated "
-                     "time overflows (past %.3g s)",
-                 (unsigned long long)seq, c->name[0] ? c->name : "all ranks",
-                 et_coll_type_name(in->type), (unsigned long long)in->bytes, in->first_rank,
-                 (unsigned long long)in->first_id, (double)SIM_TIME_MAX / SIM_PS_PER_S);
-            free(in->node); /* retired from the queue above: nobody else frees it */
-            free(in);
-            return;
-        }
-    }
+    /* Every network model saturates a time past the end of representable
+     * time at SIM_TIME_MAX; on_coll_done reports it. */
     in->rp = rp;
     net_coll_start(rp->net, rp->eng, c->ng, (net_coll)in->type, in->bytes, in->dims, on_coll_done,
                    in);
@@ -511,20 +498,10 @@ static void send_issue(replay *rp, int rank, uint32_t i)
 {
     const et_gnode *n = &rp->r[rank].gi->g->nodes[i];
     int dst = peer_rank(rp, rank, n, n->comm_dst);
-    sim_time now = sim_now(rp->eng);
     if (dst >= rp->nranks) {
         fail(rp, "%s: node %llu: rank %d sends to rank %d, but the run has %d ranks",
              rp->r[rank].gi->g->path, (unsigned long long)n->id, rank, dst, rp->nranks);
         return;
-    }
-    if (rp->cfg->sys.model != NET_MODEL_FLOW) {
-        sim_time dur = net_p2p_time(rp->net, rank, dst, n->comm_size);
-        if (dur >= SIM_TIME_MAX - now) {
-            fail(rp, "%s: node %llu: a message of %llu bytes: simulated time overflows (past %.3g s)",
-                 rp->r[rank].gi->g->path, (unsigned long long)n->id,
-                 (unsigned long long)n->comm_size, (double)SIM_TIME_MAX / SIM_PS_PER_S);
-            return;
-        }
     }
     msg *m = loom_xcalloc(1, sizeof *m);
     m->rp = rp;
