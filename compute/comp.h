@@ -31,8 +31,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "../core/err.h"
-#include "../core/heap.h" /* sim_time */
+#include "err.h"
+#include "simtime.h"
 
 typedef enum comp_kind {
     COMP_TRACE = 0,    /* duration_micros from the trace */

@@ -1,6 +1,6 @@
 #include "comp_dev.h"
 
-#include "../core/yamlio.h"
+#include "yamlio.h"
 
 #include <errno.h>
 #include <math.h>

@@ -27,9 +27,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "../core/engine.h"
-#include "../core/err.h"
-#include "../core/heap.h" /* sim_time */
+#include "engine.h"
+#include "err.h"
+#include "simtime.h"
 
 #define NET_MAX_DIMS 8
 

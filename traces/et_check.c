@@ -11,6 +11,7 @@
 #include "et_graph.h"
 #include "et_ids.h"
 #include "et_io.h"
+#include "sbuf.h"
 
 /*
  * One scan per rank file serves both commands: it streams the nodes once,
@@ -61,16 +62,6 @@ typedef struct {
     size_t ndep, capdep; /* used and allocated in depid */
 } scan;
 
-static void *vgrow(void *p, size_t *cap, size_t need, size_t elem)
-{
-    if (need <= *cap)
-        return p;
-    size_t c = *cap ? *cap : 64;
-    while (c < need)
-        c *= 2;
-    *cap = c;
-    return loom_xrealloc(p, c * elem);
-}
 
 static void node_problem(scan *s, uint64_t id, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -174,7 +165,7 @@ static void keep_deps(scan *s, const ChakraProtoMsg__Node *nd)
 {
     size_t i = (size_t)s->n;
     size_t old = s->capn;
-    s->ids = vgrow(s->ids, &s->capn, i + 2, sizeof *s->ids); /* dstart: n+1 */
+    s->ids = loom_vgrow(s->ids, &s->capn, i + 2, sizeof *s->ids); /* dstart: n+1 */
     if (s->capn != old) {
         s->dstart = loom_xrealloc(s->dstart, s->capn * sizeof *s->dstart);
         s->ndata = loom_xrealloc(s->ndata, s->capn * sizeof *s->ndata);
@@ -184,7 +175,7 @@ static void keep_deps(scan *s, const ChakraProtoMsg__Node *nd)
     s->ndata[i] = (uint32_t)nd->n_data_deps;
     size_t nd_deps = nd->n_data_deps + nd->n_ctrl_deps;
     if (nd_deps > 0) {
-        s->depid = vgrow(s->depid, &s->capdep, s->ndep + nd_deps,
+        s->depid = loom_vgrow(s->depid, &s->capdep, s->ndep + nd_deps,
                          sizeof *s->depid);
         if (nd->n_data_deps > 0)
             memcpy(s->depid + s->ndep, nd->data_deps,

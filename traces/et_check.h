@@ -32,7 +32,7 @@
 
 #include <stdio.h>
 
-#include "../core/err.h"
+#include "err.h"
 
 int et_validate(const char *prefix, FILE *out, loom_err *err);
 int et_info(const char *prefix, FILE *out, loom_err *err);

@@ -8,6 +8,7 @@
 
 #include "et_attr.h"
 #include "et_ids.h"
+#include "sbuf.h"
 #include "et_io.h"
 
 /*
@@ -29,17 +30,6 @@
 #define NODE_BYTES (sizeof(et_gnode) + 64)
 
 
-/* Growable array of elem-sized items. */
-static void *vgrow(void *p, size_t *cap, size_t need, size_t elem)
-{
-    if (need <= *cap)
-        return p;
-    size_t c = *cap ? *cap : 64;
-    while (c < need)
-        c *= 2;
-    *cap = c;
-    return loom_xrealloc(p, c * elem);
-}
 
 
 
@@ -158,7 +148,7 @@ et_graph *et_graph_load(const char *path, loom_err *err)
                          loom_fmt_bytes((double)budget, b2));
             goto err;
         }
-        g->nodes = vgrow(g->nodes, &capnodes, g->n + 1, sizeof *g->nodes);
+        g->nodes = loom_vgrow(g->nodes, &capnodes, g->n + 1, sizeof *g->nodes);
         et_gnode *gn = &g->nodes[g->n];
         memset(gn, 0, sizeof *gn);
         gn->id = nd->id;
@@ -184,7 +174,7 @@ et_graph *et_graph_load(const char *path, loom_err *err)
                              "trace %s: node names exceed 4 GiB", path);
                 goto err;
             }
-            g->names = vgrow(g->names, &capnames, namelen + nl + 1, 1);
+            g->names = loom_vgrow(g->names, &capnames, namelen + nl + 1, 1);
             memcpy(g->names + namelen, nd->name, nl + 1);
             gn->name = (uint32_t)namelen;
             namelen += nl + 1;
@@ -200,7 +190,7 @@ et_graph *et_graph_load(const char *path, loom_err *err)
             goto err;
         }
         if (nd_deps > 0) {
-            depid = vgrow(depid, &capdep, ndepid + nd_deps, sizeof *depid);
+            depid = loom_vgrow(depid, &capdep, ndepid + nd_deps, sizeof *depid);
             if (nd->n_data_deps > 0)
                 memcpy(depid + ndepid, nd->data_deps,
                        nd->n_data_deps * sizeof *depid);

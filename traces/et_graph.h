@@ -20,7 +20,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "../core/err.h"
+#include "err.h"
 
 /* Chakra NodeType values (CHAKRA.md). */
 enum {

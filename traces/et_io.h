@@ -35,7 +35,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "../core/err.h"
+#include "err.h"
 #include "et_def.pb-c.h"
 
 /* Largest message accepted: 2^28 bytes, which is also what ASTRA-sim's

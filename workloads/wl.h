@@ -4,24 +4,17 @@
  *   loom gen micro     one collective on every rank          wl_micro.c
  *   loom gen llm       Megatron-style LLM training step      wl_llm.c
  *   loom trace convert-text  ASTRA-sim text workload         wl_text.c
- *   loom devices       the device catalog                    wl_cli.c
  *
  * Generators write Chakra traces through traces/et_io (wl_emit.h) and
  * never simulate.  Every entry point returns 0 or a negative LOOM_E* code
- * with err filled; the wl_cmd_* functions return the process exit code.
+ * with err filled.  Their command lines are core/cli/cmd_gen*.c.
  */
 #ifndef LOOM_WL_H
 #define LOOM_WL_H
 
 #include <stdint.h>
 
-#include "../core/err.h"
-
-/* ---- command-line entry points (core/main.c dispatches to these) --------- */
-
-int wl_cmd_gen(int argc, char **argv);          /* argv[0] = "gen" */
-int wl_cmd_devices(int argc, char **argv);      /* argv[0] = "devices" */
-int wl_cmd_convert_text(int argc, char **argv); /* argv[0] = "convert-text" */
+#include "err.h"
 
 /* ---- shared --------------------------------------------------------------- */
 

@@ -21,7 +21,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "../core/err.h"
+#include "err.h"
 
 #define WL_VERSION "0.0.4" /* GlobalMetadata.version written (Chakra schema) */
 

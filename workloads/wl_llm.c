@@ -24,6 +24,7 @@
 
 #include "et_graph.h"
 #include "wl.h"
+#include "sbuf.h"
 #include "wl_emit.h"
 
 /* ---- presets -------------------------------------------------------------- */
@@ -1247,28 +1248,6 @@ out:
 
 /* ---- the comm-group and system files -------------------------------------- */
 
-typedef struct sbuf {
-    char *s;
-    size_t n, cap;
-} sbuf;
-
-static void sb_printf(sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void sb_printf(sbuf *b, const char *fmt, ...)
-{
-    for (;;) {
-        va_list ap;
-        va_start(ap, fmt);
-        int k = vsnprintf(b->s + b->n, b->cap - b->n, fmt, ap);
-        va_end(ap);
-        LOOM_ASSERT(k >= 0);
-        if (b->n + (size_t)k < b->cap) {
-            b->n += (size_t)k;
-            return;
-        }
-        b->cap = b->cap ? 2 * b->cap + (size_t)k : 4096 + (size_t)k;
-        b->s = loom_xrealloc(b->s, b->cap);
-    }
-}
 
 static int write_groups(const wl_llm_plan *p, const char *path, int *any, loom_err *err)
 {
@@ -1303,8 +1282,8 @@ static int write_groups(const wl_llm_plan *p, const char *path, int *any, loom_e
     sb_printf(&b, "\n}\n");
     int rc = 0;
     if (*any)
-        rc = wl_write_text(path, b.s, b.n, err);
-    free(b.s);
+        rc = wl_write_text(path, b.p, b.n, err);
+    free(b.p);
     return rc;
 }
 
@@ -1338,8 +1317,8 @@ static int write_system(const wl_llm_plan *p, const char *path, const char *grou
     if (any)
         sb_printf(&b, "comm-group: %s%s\n", base_name(groups_path),
                   o->groups == WL_GROUPS_ROLE ? "   # role-named: {stride, size} rules" : "");
-    int rc = wl_write_text(path, b.s, b.n, err);
-    free(b.s);
+    int rc = wl_write_text(path, b.p, b.n, err);
+    free(b.p);
     return rc;
 }
 

@@ -20,7 +20,7 @@
 
 #include <stdint.h>
 
-#include "../core/err.h"
+#include "err.h"
 #include "comp_dev.h"
 
 typedef struct wl_model {
@@ -110,7 +110,5 @@ typedef struct wl_llm_stats {
  * PREFIX.system.yaml; prints the summary and memory table unless quiet. */
 int wl_llm_write(const wl_llm_plan *p, wl_llm_stats *st /* OUT, may be NULL */, loom_err *err);
 
-/* `loom gen llm ...` (argv[0] = "llm"). */
-int wl_llm_cmd(int argc, char **argv);
 
 #endif

@@ -168,7 +168,7 @@ static void test_ring_single_dim(void **state)
         }
 }
 
-/* ---- ASTRA-sim 2.x on the fixtures (shared/fixtures/README.md) -------
+/* ---- ASTRA-sim 2.x on the fixtures (test/data/README.md) -------
  * ASTRA-sim runs S = 4 chunks one after another; per chunk and step it
  * charges L + delta + floor(serialization in ns) (+ 3 floor(m/M in ns)
  * on reduce-scatter steps), plus one endpoint delay per chunk at the end:

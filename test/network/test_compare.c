@@ -21,7 +21,7 @@
 #include "net.h"
 #include "net_topo.h"
 
-int loom_cmd_compare(int argc, char **argv);
+#include "cmds.h"
 
 static int run(int argc, const char **argv)
 {

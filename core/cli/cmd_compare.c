@@ -1,0 +1,568 @@
+/*
+ * cmd_compare.c: `loom compare`: collective algorithms side by side.
+ *
+ *   loom compare --workload PREFIX --network NET --system SYS [options]
+ *       replays the workload once per algorithm (loom_cfg_load + loom_replay)
+ *       and prints step time, exposed communication and, per collective
+ *       type, time, algbw and busbw;
+ *   loom compare --collective OP --sizes A..B --ranks N --network NET
+ *       times one collective per size per algorithm, nccl-tests style.
+ *
+ * Bandwidths follow nccl-tests (its doc/PERFORMANCE.md): algbw = size /
+ * time, busbw = algbw x 2(n-1)/n (all-reduce), x (n-1)/n (all-gather,
+ * reduce-scatter, all-to-all), x 1 (broadcast, reduce), with size the
+ * whole buffer (an all-gather's output, a reduce-scatter's input) and
+ * GB/s = 10^9 bytes/s.  The CSV is written to OUT.tmp and renamed.
+ */
+#include "cmds.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cliutil.h"
+#include "config.h"
+#include "net_topo.h"
+#include "replay.h"
+
+#define MAX_ALGOS 16
+
+static void compare_help(FILE *o)
+{
+    fputs("usage: loom compare --workload PREFIX --network NET --system SYS [options]\n"
+          "       loom compare --collective OP --sizes A..B --network NET [options]\n"
+          "\n"
+          "Runs the same communication once per collective algorithm and prints one\n"
+          "table.  A workload is replayed in full (its compute too); a collective is\n"
+          "timed alone for each size.\n"
+          "\n"
+          "workload mode:\n"
+          "  -w, --workload PREFIX     traces PREFIX.0.et .. PREFIX.<N-1>.et\n"
+          "  -n, --network FILE        network file: ASTRA-sim's form or an explicit\n"
+          "                            fabric (docs/NETWORK.md); GB/s = 2^30 bytes/s, ns\n"
+          "  -s, --system FILE         ASTRA-sim system JSON/YAML (docs/CONFIG.md)\n"
+          "  -g, --comm-group FILE     communicators {\"name\": [ranks...]}\n"
+          "      --set KEY=VALUE       override a setting (as loom run), repeatable\n"
+          "  prints per algorithm: step time (us), exposed communication (us, mean\n"
+          "  over ranks) and per collective type: count, total time (us), algbw and\n"
+          "  busbw (GB/s, 10^9 bytes/s).\n"
+          "\n"
+          "collective mode:\n"
+          "  -c, --collective OP       all_reduce, all_gather, reduce_scatter,\n"
+          "                            all_to_all, broadcast, reduce\n"
+          "  -S, --sizes LIST          bytes per collective as nccl-tests counts them\n"
+          "                            (the whole buffer: all-gather output,\n"
+          "                            reduce-scatter input): A..B doubles from A to B,\n"
+          "                            or A,B,C; suffixes K/KiB=2^10, M/MiB=2^20,\n"
+          "                            G/GiB=2^30, KB=10^3, MB=10^6, GB=10^9\n"
+          "  -r, --ranks N             the first N ranks of the network (default all)\n"
+          "  -n, --network FILE        as above\n"
+          "  -s, --system FILE         optional; without it: 1 chunk, no endpoint delay,\n"
+          "                            reductions not charged (local-mem-bw unlimited)\n"
+          "  prints for each algorithm nccl-tests-style rows: size (B), time (us),\n"
+          "  algbw and busbw (GB/s), then the times side by side.\n"
+          "\n"
+          "both:\n"
+          "  -a, --algorithms LIST     comma-separated, from: ring (one direction), ring2\n"
+          "                            (both directions), direct, hd (halving-doubling),\n"
+          "                            dbt (double binary tree), hierarchical (ring per\n"
+          "                            dimension: RS in node, AR across, AG in node),\n"
+          "                            staggered (all-to-all rounds), nccl (NCCL 2.20's\n"
+          "                            tuner: Ring/Tree x LL/LL128/Simple), lists (the\n"
+          "                            system file's own per-dimension lists).\n"
+          "                            Default: ring,direct,hd,dbt,hierarchical,nccl\n"
+          "  -m, --model KIND          analytical or flow (default: the system file's\n"
+          "                            network-model, else analytical)\n"
+          "      --csv OUT             also write the table as CSV\n"
+          "  -q, --quiet               no warnings on stderr\n"
+          "  -h, --help                this help\n",
+          o);
+}
+
+/* ---- sizes ------------------------------------------------------------- */
+
+static int parse_size(const char *s, uint64_t *out)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (end == s || errno != 0 || !(v >= 0))
+        return -1;
+    static const struct {
+        const char *suf;
+        double mul;
+    } units[] = {{"", 1},           {"B", 1},           {"K", 1024.0},     {"KiB", 1024.0},
+                 {"M", 1048576.0},  {"MiB", 1048576.0}, {"G", 1073741824.0}, {"GiB", 1073741824.0},
+                 {"KB", 1e3},       {"MB", 1e6},        {"GB", 1e9}};
+    for (size_t i = 0; i < sizeof units / sizeof units[0]; i++)
+        if (strcmp(end, units[i].suf) == 0) {
+            double b = v * units[i].mul;
+            if (b != floor(b) || b > 1e18)
+                return -1;
+            *out = (uint64_t)b;
+            return 0;
+        }
+    return -1;
+}
+
+/* "A..B" (doubling) or "A,B,C"; returns the count, -1 on error */
+static int parse_sizes(const char *s, uint64_t **out)
+{
+    int n = 0, cap = 64;
+    uint64_t *v = malloc(cap * sizeof *v);
+    const char *dots = strstr(s, "..");
+    if (dots) {
+        char a[64];
+        size_t la = (size_t)(dots - s);
+        uint64_t lo, hi;
+        if (la >= sizeof a)
+            goto bad;
+        memcpy(a, s, la);
+        a[la] = '\0';
+        if (parse_size(a, &lo) < 0 || parse_size(dots + 2, &hi) < 0 || lo == 0 || hi < lo)
+            goto bad;
+        for (uint64_t x = lo; x <= hi; x *= 2) {
+            if (n == cap)
+                v = realloc(v, (cap *= 2) * sizeof *v);
+            v[n++] = x;
+            if (x > UINT64_MAX / 2)
+                break;
+        }
+    } else {
+        char *copy = strdup(s), *save = NULL;
+        for (char *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+            uint64_t x;
+            if (parse_size(t, &x) < 0) {
+                free(copy);
+                goto bad;
+            }
+            if (n == cap)
+                v = realloc(v, (cap *= 2) * sizeof *v);
+            v[n++] = x;
+        }
+        free(copy);
+        if (n == 0)
+            goto bad;
+    }
+    *out = v;
+    return n;
+bad:
+    free(v);
+    return -1;
+}
+
+/* ---- collectives: names and bandwidth factors --------------------------- */
+
+static const struct {
+    const char *name;
+    net_coll op;
+} ops[] = {
+    {"all_reduce", NET_ALL_REDUCE},     {"all_gather", NET_ALL_GATHER},
+    {"reduce_scatter", NET_REDUCE_SCATTER}, {"all_to_all", NET_ALL_TO_ALL},
+    {"broadcast", NET_BROADCAST},       {"reduce", NET_REDUCE},
+};
+
+/* nccl-tests' size: the whole buffer; comm_size is loom's (Chakra's) */
+static double nccl_size(int op, uint64_t comm_size, int n)
+{
+    return op == NET_ALL_GATHER || op == NET_GATHER ? (double)comm_size * n : (double)comm_size;
+}
+
+static double bus_factor(int op, int n)
+{
+    switch (op) {
+    case NET_ALL_REDUCE: return 2.0 * (n - 1) / n;
+    case NET_ALL_GATHER:
+    case NET_REDUCE_SCATTER:
+    case NET_REDUCE_SCATTER_BLOCK:
+    case NET_ALL_TO_ALL: return (double)(n - 1) / n;
+    default: return 1.0;
+    }
+}
+
+static int parse_algos(const char *list, net_calgo *out)
+{
+    int n = 0;
+    char *copy = strdup(list), *save = NULL;
+    for (char *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+        net_calgo a;
+        if (net_calgo_parse(t, &a) < 0 || n == MAX_ALGOS) {
+            fprintf(stderr, "loom compare: unknown algorithm '%s' (ring, ring2, direct, hd, dbt, "
+                            "hierarchical, staggered, nccl, lists)\n", t);
+            free(copy);
+            return -1;
+        }
+        out[n++] = a;
+    }
+    free(copy);
+    return n;
+}
+
+/* ---- CSV (to OUT.tmp, renamed when complete) ----------------------------- */
+
+typedef struct csv {
+    FILE *f;
+    char *path, *tmp;
+} csv;
+
+static int csv_open(csv *c, const char *path, const char *header, loom_err *err)
+{
+    memset(c, 0, sizeof *c);
+    if (path == NULL)
+        return 0;
+    c->path = strdup(path);
+    c->tmp = malloc(strlen(path) + 5);
+    sprintf(c->tmp, "%s.tmp", path);
+    c->f = fopen(c->tmp, "w");
+    if (c->f == NULL)
+        return loom_err_set(err, LOOM_EIO, "%s: cannot write: %s", c->tmp, strerror(errno));
+    fprintf(c->f, "%s\n", header);
+    return 0;
+}
+
+static int csv_close(csv *c, int ok, loom_err *err)
+{
+    int rc = 0;
+    if (c->f) {
+        if (fclose(c->f) != 0 && ok)
+            rc = loom_err_set(err, LOOM_EIO, "%s: write failed", c->tmp);
+        if (ok && rc == 0 && rename(c->tmp, c->path) != 0)
+            rc = loom_err_set(err, LOOM_EIO, "%s: cannot rename to %s: %s", c->tmp, c->path,
+                              strerror(errno));
+        if (!ok || rc < 0)
+            remove(c->tmp);
+    }
+    free(c->path);
+    free(c->tmp);
+    return rc;
+}
+
+/* ---- workload mode ------------------------------------------------------- */
+
+typedef struct per_type {
+    int count;
+    double time_ps;  /* sum of durations */
+    double size;     /* sum of nccl-tests sizes */
+    double bus_size; /* sum of size x bus factor */
+} per_type;
+
+static int compare_workload(const char *workload, loom_cfg_files *files, const net_calgo *algos,
+                            int nalgos, int model, const char *csv_path)
+{
+    loom_err err = {0};
+    csv c;
+    if (csv_open(&c, csv_path,
+                 "algorithm,model,step_time_us,exposed_comm_us,collective,count,time_us,"
+                 "algbw_GBps,busbw_GBps", &err) < 0)
+        return loom_fail(&err);
+    per_type pt[MAX_ALGOS][NET_COLLS];
+    double step[MAX_ALGOS], exposed[MAX_ALGOS];
+    const char *mname[MAX_ALGOS];
+    memset(pt, 0, sizeof pt);
+    int rc = 0;
+    for (int a = 0; a < nalgos && rc == 0; a++) {
+        loom_cfg cfg;
+        if (loom_cfg_load(&cfg, files, &err) < 0) {
+            rc = loom_fail(&err);
+            break;
+        }
+        cfg.sys.calgo = algos[a];
+        if (model >= 0)
+            cfg.sys.model = (net_model_kind)model;
+        mname[a] = cfg.sys.model == NET_MODEL_FLOW ? "flow" : "analytical";
+        loom_replay_opts ro = {.prefix = workload, .max_stuck = 8};
+        loom_result res;
+        if (loom_replay(&cfg, &ro, &res, &err) < 0) {
+            loom_cfg_free(&cfg);
+            rc = loom_fail(&err);
+            break;
+        }
+        step[a] = (double)res.step_time;
+        double ex = 0;
+        for (int r = 0; r < res.nranks; r++)
+            ex += (double)res.ranks[r].exposed_comm;
+        exposed[a] = res.nranks ? ex / res.nranks : 0;
+        for (size_t i = 0; i < res.ncolls; i++) {
+            const loom_coll_record *cr = &res.colls[i];
+            if (cr->type < 0 || cr->type >= NET_COLLS)
+                continue;
+            per_type *p = &pt[a][cr->type];
+            double sz = nccl_size(cr->type, cr->bytes, cr->nranks);
+            p->count++;
+            p->time_ps += (double)(cr->end - cr->start);
+            p->size += sz;
+            p->bus_size += sz * bus_factor(cr->type, cr->nranks);
+        }
+        loom_result_free(&res);
+        loom_cfg_free(&cfg);
+    }
+    if (rc != 0) {
+        csv_close(&c, 0, &err);
+        return rc;
+    }
+    /* the table: one row per algorithm; per collective type present: time,
+     * algbw, busbw */
+    int present[NET_COLLS] = {0};
+    for (int a = 0; a < nalgos; a++)
+        for (int t = 0; t < NET_COLLS; t++)
+            present[t] |= pt[a][t].count > 0;
+    printf("loom compare: %s on %s (%s), model %s\n", workload, files->network, files->system,
+           mname[0]);
+    printf("%-13s %14s %14s", "algorithm", "step (us)", "exposed (us)");
+    for (int t = 0; t < NET_COLLS; t++)
+        if (present[t])
+            printf(" | %-34.34s", net_coll_name((net_coll)t));
+    printf("\n%-13s %14s %14s", "", "", "mean/rank");
+    for (int t = 0; t < NET_COLLS; t++)
+        if (present[t])
+            printf(" | %5s %12s %7s %7s", "n", "time (us)", "algbw", "busbw");
+    printf("\n");
+    for (int a = 0; a < nalgos; a++) {
+        printf("%-13s %14.3f %14.3f", net_calgo_name(algos[a]), step[a] / 1e6, exposed[a] / 1e6);
+        for (int t = 0; t < NET_COLLS; t++) {
+            if (!present[t])
+                continue;
+            const per_type *p = &pt[a][t];
+            double alg = p->time_ps > 0 ? p->size / (p->time_ps * 1e-12) / 1e9 : 0;
+            double bus = p->time_ps > 0 ? p->bus_size / (p->time_ps * 1e-12) / 1e9 : 0;
+            printf(" | %5d %12.3f %7.2f %7.2f", p->count, p->time_ps / 1e6, alg, bus);
+            if (c.f)
+                fprintf(c.f, "%s,%s,%.6f,%.6f,%s,%d,%.6f,%.6f,%.6f\n", net_calgo_name(algos[a]),
+                        mname[a], step[a] / 1e6, exposed[a] / 1e6, net_coll_name((net_coll)t),
+                        p->count, p->time_ps / 1e6, alg, bus);
+        }
+        printf("\n");
+    }
+    printf("time: sum over the type's collectives of (end - start); algbw = size / time,\n"
+           "busbw = algbw x 2(n-1)/n (all-reduce), (n-1)/n (all-gather, reduce-scatter,\n"
+           "all-to-all), 1 (others); size as nccl-tests; GB/s = 10^9 bytes/s\n");
+    if (csv_close(&c, 1, &err) < 0)
+        return loom_fail(&err);
+    return 0;
+}
+
+/* ---- collective mode ----------------------------------------------------- */
+
+static int compare_collective(const char *opname, const char *sizes, int ranks,
+                              loom_cfg_files *files, const net_calgo *algos, int nalgos,
+                              int model, const char *csv_path)
+{
+    loom_err err = {0};
+    int op = -1;
+    for (size_t i = 0; i < sizeof ops / sizeof ops[0]; i++)
+        if (strcmp(opname, ops[i].name) == 0)
+            op = (int)ops[i].op;
+    if (op < 0)
+        return loom_usage("compare", "unknown collective '%s' (all_reduce, all_gather, reduce_scatter, "
+                     "all_to_all, broadcast, reduce)", opname);
+    uint64_t *sz;
+    int nsz = parse_sizes(sizes, &sz);
+    if (nsz < 0)
+        return loom_usage("compare", "--sizes '%s': expected A..B or A,B,C with B, K, KiB, M, MiB, G, GiB, KB, "
+                     "MB or GB", sizes);
+    net_topo topo;
+    net_sys sys;
+    loom_cfg cfg;
+    int have_cfg = 0;
+    if (files->system) {
+        if (loom_cfg_load(&cfg, files, &err) < 0) {
+            free(sz);
+            return loom_fail(&err);
+        }
+        have_cfg = 1;
+        topo = cfg.topo;
+        sys = cfg.sys;
+    } else {
+        if (net_topo_load_file(files->network, &topo, &err) < 0) {
+            free(sz);
+            return loom_fail(&err);
+        }
+        /* no system file: one chunk, no endpoint delay, reductions free */
+        memset(&sys, 0, sizeof sys);
+        sys.splits = sys.active_chunks = 1;
+        sys.local_mem_bw = 1e300;
+    }
+    if (model >= 0)
+        sys.model = (net_model_kind)model;
+    net_model *m[MAX_ALGOS] = {0};
+    net_group *g[MAX_ALGOS] = {0};
+    double *t = calloc((size_t)nalgos * nsz, sizeof *t);
+    char (*pick)[24] = calloc((size_t)nalgos * nsz, sizeof *pick);
+    int rc = 0, n = 0;
+    for (int a = 0; a < nalgos && rc == 0; a++) {
+        net_sys s = sys;
+        s.calgo = algos[a];
+        m[a] = net_model_create(&topo, &s, &err);
+        if (m[a] == NULL) {
+            rc = loom_fail(&err);
+            break;
+        }
+        n = ranks > 0 ? ranks : net_npus(m[a]);
+        if (n > net_npus(m[a]) || n < 1) {
+            char msg[160];
+            snprintf(msg, sizeof msg, "%d: the network has %d NPUs", ranks, net_npus(m[a]));
+            rc = loom_usage("compare", "--ranks %s", msg);
+            break;
+        }
+        int *all = malloc((size_t)n * sizeof *all);
+        for (int i = 0; i < n; i++)
+            all[i] = i;
+        g[a] = net_group_create(m[a], all, n, &err);
+        free(all);
+        if (g[a] == NULL) {
+            rc = loom_fail(&err);
+            break;
+        }
+        for (int k = 0; k < nsz; k++) {
+            uint64_t bytes = op == NET_ALL_GATHER ? sz[k] / (uint64_t)n : sz[k];
+            t[a * nsz + k] = (double)net_coll_time(m[a], g[a], (net_coll)op, bytes, 0xffffffffu);
+            if (algos[a] == NET_CALGO_NCCL && s.model == NET_MODEL_ANALYTICAL)
+                net_coll_label(m[a], g[a], (net_coll)op, 0xffffffffu, pick[a * nsz + k], 24);
+        }
+    }
+    csv c;
+    if (rc == 0 && csv_open(&c, csv_path, "algorithm,model,collective,ranks,size_B,time_us,"
+                                          "algbw_GBps,busbw_GBps", &err) < 0)
+        rc = loom_fail(&err);
+    if (rc == 0) {
+        const char *mn = sys.model == NET_MODEL_FLOW ? "flow" : "analytical";
+        double bf = bus_factor(op, n);
+        printf("# loom compare: %s on %d ranks of %s, model %s\n", opname, n, files->network, mn);
+        printf("# size: the whole buffer, as nccl-tests; algbw = size/time; busbw = algbw x "
+               "%.4g; GB/s = 10^9 bytes/s\n", bf);
+        for (int a = 0; a < nalgos; a++) {
+            printf("#\n# algorithm %s\n#%15s %14s %10s %10s\n#%15s %14s %10s %10s\n",
+                   net_calgo_name(algos[a]), "size", "time", "algbw", "busbw", "(B)", "(us)",
+                   "(GB/s)", "(GB/s)");
+            for (int k = 0; k < nsz; k++) {
+                double tt = t[a * nsz + k];
+                double alg = tt > 0 ? (double)sz[k] / (tt * 1e-12) / 1e9 : 0;
+                printf(" %15llu %14.3f %10.3f %10.3f\n", (unsigned long long)sz[k], tt / 1e6,
+                       alg, alg * bf);
+                if (c.f)
+                    fprintf(c.f, "%s,%s,%s,%d,%llu,%.6f,%.6f,%.6f\n", net_calgo_name(algos[a]),
+                            mn, opname, n, (unsigned long long)sz[k], tt / 1e6, alg, alg * bf);
+            }
+        }
+        printf("#\n# time (us) side by side\n#%15s", "size (B)");
+        for (int a = 0; a < nalgos; a++)
+            printf(" %13s", net_calgo_name(algos[a]));
+        printf(" %13s\n", "fastest");
+        for (int k = 0; k < nsz; k++) {
+            printf(" %15llu", (unsigned long long)sz[k]);
+            int best = 0;
+            for (int a = 0; a < nalgos; a++) {
+                printf(" %13.3f", t[a * nsz + k] / 1e6);
+                if (t[a * nsz + k] < t[best * nsz + k])
+                    best = a;
+            }
+            printf(" %13s\n", net_calgo_name(algos[best]));
+        }
+        if (csv_close(&c, 1, &err) < 0)
+            rc = loom_fail(&err);
+    }
+    for (int a = 0; a < nalgos; a++) {
+        net_group_destroy(g[a]);
+        net_model_destroy(m[a]);
+    }
+    if (have_cfg)
+        loom_cfg_free(&cfg);
+    free(t);
+    free(pick);
+    free(sz);
+    return rc;
+}
+
+/* Called from main.c for `loom compare ...`; argv[0] is "compare". */
+int loom_cmd_compare(int argc, char **argv)
+{
+    enum { O_CSV = 256, O_SET };
+    static const struct option opts[] = {
+        {"workload", required_argument, NULL, 'w'},
+        {"network", required_argument, NULL, 'n'},
+        {"system", required_argument, NULL, 's'},
+        {"comm-group", required_argument, NULL, 'g'},
+        {"collective", required_argument, NULL, 'c'},
+        {"sizes", required_argument, NULL, 'S'},
+        {"ranks", required_argument, NULL, 'r'},
+        {"algorithms", required_argument, NULL, 'a'},
+        {"model", required_argument, NULL, 'm'},
+        {"csv", required_argument, NULL, O_CSV},
+        {"set", required_argument, NULL, O_SET},
+        {"quiet", no_argument, NULL, 'q'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    loom_cfg_files files = {0};
+    const char *workload = NULL, *coll = NULL, *sizes = NULL, *alist = NULL, *csv_path = NULL;
+    const char **sets = calloc((size_t)argc + 1, sizeof *sets);
+    int nsets = 0, ranks = 0, model = -1, ch, rc;
+    optind = 1;
+    opterr = 0;
+    while ((ch = getopt_long(argc, argv, ":w:n:s:g:c:S:r:a:m:qh", opts, NULL)) != -1) {
+        switch (ch) {
+        case 'w': workload = optarg; break;
+        case 'n': files.network = optarg; break;
+        case 's': files.system = optarg; break;
+        case 'g': files.comm_group = optarg; break;
+        case 'c': coll = optarg; break;
+        case 'S': sizes = optarg; break;
+        case 'r': {
+            char *end;
+            long v = strtol(optarg, &end, 10);
+            if (*end || v < 1 || v > INT_MAX) {
+                free(sets);
+                return loom_usage("compare", "--ranks '%s': expected a positive integer", optarg);
+            }
+            ranks = (int)v;
+            break;
+        }
+        case 'a': alist = optarg; break;
+        case 'm':
+            if (strcmp(optarg, "analytical") == 0)
+                model = NET_MODEL_ANALYTICAL;
+            else if (strcmp(optarg, "flow") == 0)
+                model = NET_MODEL_FLOW;
+            else {
+                free(sets);
+                return loom_usage("compare", "--model '%s': expected analytical or flow", optarg);
+            }
+            break;
+        case O_CSV: csv_path = optarg; break;
+        case O_SET: sets[nsets++] = optarg; break;
+        case 'q': loom_set_quiet(1); break;
+        case 'h': compare_help(stdout); free(sets); return 0;
+        case ':': free(sets); return loom_usage("compare", "option '%s' needs a value", argv[optind - 1]);
+        default: free(sets); return loom_usage("compare", "unknown option '%s'", argv[optind - 1]);
+        }
+    }
+    files.sets = sets;
+    files.nsets = nsets;
+    net_calgo algos[MAX_ALGOS];
+    int nalgos;
+    if (optind < argc)
+        rc = loom_usage("compare", "unexpected argument '%s'", argv[optind]);
+    else if (files.network == NULL)
+        rc = loom_usage("compare", "%s", "needs --network");
+    else if ((workload == NULL) == (coll == NULL))
+        rc = loom_usage("compare", "%s", "needs exactly one of --workload (with --system) and --collective "
+                         "(with --sizes)");
+    else if ((nalgos = parse_algos(alist ? alist : "ring,direct,hd,dbt,hierarchical,nccl",
+                                   algos)) < 0)
+        rc = -LOOM_EUSAGE;
+    else if (workload) {
+        if (files.system == NULL)
+            rc = loom_usage("compare", "%s", "--workload needs --system");
+        else
+            rc = compare_workload(workload, &files, algos, nalgos, model, csv_path);
+    } else if (sizes == NULL)
+        rc = loom_usage("compare", "%s", "--collective needs --sizes");
+    else
+        rc = compare_collective(coll, sizes, ranks, &files, algos, nalgos, model, csv_path);
+    free(sets);
+    return rc;
+}

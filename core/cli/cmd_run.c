@@ -1,0 +1,167 @@
+/*
+ * cmd_run.c: `loom run`, replaying a workload on a network and system
+ * configuration.  Options are parsed with getopt_long (glibc); ASTRA-sim's
+ * long option spellings are accepted so its run scripts work by renaming
+ * the binary (main.c also sends an ASTRA-sim command line with no
+ * subcommand here).
+ */
+#include "cmds.h"
+
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cliutil.h"
+#include "config.h"
+#include "report.h"
+
+static void run_help(FILE *o)
+{
+    fputs("usage: loom run --workload PREFIX --network NET --system SYS [options]\n"
+          "\n"
+          "Replays PREFIX.<rank>.et (or .et.gz) for every NPU of the network and prints\n"
+          "the step time and, per rank, finish time, compute, exposed communication and\n"
+          "idle time.\n"
+          "\n"
+          "required:\n"
+          "  -w, --workload PREFIX     trace files PREFIX.0.et .. PREFIX.<N-1>.et\n"
+          "  -n, --network FILE        ASTRA-sim network YAML: topology, npus_count,\n"
+          "                            bandwidth (GB/s, GB = 2^30 bytes), latency (ns)\n"
+          "  -s, --system FILE         ASTRA-sim system JSON/YAML (docs/CONFIG.md)\n"
+          "options:\n"
+          "  -g, --comm-group FILE     communicators: {\"name\": [ranks...], ...}; a node's\n"
+          "                            pg_name picks one (\"\" or \"0\" = all ranks)\n"
+          "      --remote-memory FILE  ASTRA-sim remote memory JSON (NO_MEMORY_EXPANSION)\n"
+          "  -j, --json OUT            write the full report as JSON (docs/REPORT.md)\n"
+          "      --reproducible        JSON with wall time and peak RSS as 0, so the same\n"
+          "                            run gives a byte-identical file\n"
+          "      --csv OUT             one CSV row per rank (times in ns)\n"
+          "      --csv-collectives OUT one CSV row per collective (times in ns, GB/s)\n"
+          "      --timeline OUT        Chrome trace-event JSON (Perfetto, chrome://tracing);\n"
+          "                            gzip-compressed when OUT ends in .gz\n"
+          "      --set KEY=VALUE       override a setting, repeatable; KEY is\n"
+          "                            network.<key>[i] or system.<key>, e.g.\n"
+          "                            --set network.bandwidth[0]=100\n"
+          "                            --set system.preferred-dataset-splits=8\n"
+          "      --ignore-ctrl-deps    only data_deps gate readiness\n"
+          "  -q, --quiet               no warnings and no progress line on stderr\n"
+          "  -h, --help                this help\n"
+          "\n"
+          "ASTRA-sim spellings are accepted: --workload-configuration,\n"
+          "--network-configuration, --system-configuration,\n"
+          "--remote-memory-configuration, --comm-group-configuration.\n"
+          "Units: times are printed in us, JSON times in ns.\n",
+          o);
+}
+
+int loom_cmd_run(int argc, char **argv)
+{
+    enum { O_REMOTE = 256, O_SET, O_NOCTRL, O_CSV, O_CSVC, O_TIMELINE, O_REPRO };
+    static const struct option opts[] = {
+        {"workload", required_argument, NULL, 'w'},
+        {"workload-configuration", required_argument, NULL, 'w'},
+        {"network", required_argument, NULL, 'n'},
+        {"network-configuration", required_argument, NULL, 'n'},
+        {"system", required_argument, NULL, 's'},
+        {"system-configuration", required_argument, NULL, 's'},
+        {"comm-group", required_argument, NULL, 'g'},
+        {"comm-group-configuration", required_argument, NULL, 'g'},
+        {"remote-memory", required_argument, NULL, O_REMOTE},
+        {"remote-memory-configuration", required_argument, NULL, O_REMOTE},
+        {"json", required_argument, NULL, 'j'},
+        {"set", required_argument, NULL, O_SET},
+        {"ignore-ctrl-deps", no_argument, NULL, O_NOCTRL},
+        {"csv", required_argument, NULL, O_CSV},
+        {"csv-collectives", required_argument, NULL, O_CSVC},
+        {"timeline", required_argument, NULL, O_TIMELINE},
+        {"reproducible", no_argument, NULL, O_REPRO},
+        {"quiet", no_argument, NULL, 'q'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    loom_cfg_files files = {0};
+    const char *workload = NULL, *json = NULL, *csv = NULL, *csvc = NULL, *timeline = NULL;
+    int repro = 0, quiet = 0;
+    const char **sets = calloc(argc, sizeof *sets);
+    int nsets = 0, noctrl = 0, c;
+    optind = 1;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, ":w:n:s:g:j:qh", opts, NULL)) != -1) {
+        switch (c) {
+        case 'w': workload = optarg; break;
+        case 'n': files.network = optarg; break;
+        case 's': files.system = optarg; break;
+        case 'g': /* ASTRA-sim writes "empty" for no comm-group file */
+            files.comm_group = strcmp(optarg, "empty") == 0 ? NULL : optarg;
+            break;
+        case O_REMOTE: files.remote_mem = optarg; break;
+        case 'j': json = optarg; break;
+        case O_SET: sets[nsets++] = optarg; break;
+        case O_NOCTRL: noctrl = 1; break;
+        case O_CSV: csv = optarg; break;
+        case O_CSVC: csvc = optarg; break;
+        case O_TIMELINE: timeline = optarg; break;
+        case O_REPRO: repro = 1; break;
+        case 'q': loom_set_quiet(1); quiet = 1; break;
+        case 'h': run_help(stdout); free(sets); return 0;
+        case ':': free(sets); return loom_usage("run", "option '%s' needs a value", argv[optind - 1]);
+        default: free(sets); return loom_usage("run", "unknown option '%s'", argv[optind - 1]);
+        }
+    }
+    if (optind < argc) {
+        free(sets);
+        return loom_usage("run", "unexpected argument '%s'", argv[optind]);
+    }
+    if (!workload || !files.network || !files.system) {
+        free(sets);
+        return loom_usage("run", "%s", "needs --workload, --network and --system");
+    }
+    files.sets = sets;
+    files.nsets = nsets;
+
+    loom_err err = {0};
+    loom_cfg cfg;
+    if (loom_cfg_load(&cfg, &files, &err) < 0) {
+        free(sets);
+        return loom_fail(&err);
+    }
+    cfg.ctrl_deps = !noctrl;
+    loom_observer obs = {0};
+    loom_timeline *tl = NULL;
+    loom_progress *pg = quiet ? NULL : loom_progress_start();
+    if (timeline) {
+        if ((tl = loom_timeline_open(timeline, 0, &err)) == NULL) {
+            loom_cfg_free(&cfg);
+            free(sets);
+            return loom_fail(&err);
+        }
+        loom_timeline_observer(tl, &obs);
+    }
+    if (pg)
+        loom_progress_observer(pg, &obs);
+    loom_replay_opts ro = {.prefix = workload, .max_stuck = 8, .obs = &obs};
+    loom_result res;
+    int rc = loom_replay(&cfg, &ro, &res, &err);
+    loom_progress_done(pg);
+    if (tl) {
+        int trc = loom_timeline_finish(tl, rc == 0, &err);
+        if (rc == 0)
+            rc = trc;
+    }
+    if (rc == 0) {
+        loom_run_info info = {workload, files.network, files.system, files.comm_group};
+        if (json)
+            rc = loom_report_json(json, &info, &cfg, &res, repro, &err);
+        if (rc == 0 && csv)
+            rc = loom_report_csv_ranks(csv, &res, &err);
+        if (rc == 0 && csvc)
+            rc = loom_report_csv_colls(csvc, &res, &err);
+        if (rc == 0)
+            loom_report_text(stdout, &info, &cfg, &res);
+        loom_result_free(&res);
+    }
+    loom_cfg_free(&cfg);
+    free(sets);
+    return rc < 0 ? loom_fail(&err) : 0;
+}

@@ -1,0 +1,39 @@
+/*
+ * cmds.h: the commands of the loom binary, one file each (cmd_<name>.c),
+ * and the table main() dispatches through.
+ *
+ * Every command takes argv from its own name on (argv[0] = "run",
+ * "sweep", ...) and returns the process exit code (docs/CLI.md): 0 ok,
+ * 1 internal error, 2 usage or configuration, 3 trace, 4 simulation,
+ * 5 output.  A new command is one new file and one line in cmds.c.
+ */
+#ifndef LOOM_CMDS_H
+#define LOOM_CMDS_H
+
+typedef struct loom_cmd {
+    const char *name;               /* argv[1] that selects it */
+    int (*fn)(int argc, char **argv); /* argv[0] is the name */
+} loom_cmd;
+
+/* { NULL, NULL }-terminated, in the order `loom --help` lists them. */
+extern const loom_cmd loom_cmds[];
+
+int loom_cmd_run(int argc, char **argv);          /* cmd_run.c */
+int loom_cmd_trace(int argc, char **argv);        /* cmd_trace.c: info, validate */
+int loom_cmd_convert_text(int argc, char **argv); /* cmd_convert_text.c; argv[0] "convert-text" */
+int loom_cmd_topo(int argc, char **argv);         /* cmd_topo.c */
+int loom_cmd_compare(int argc, char **argv);      /* cmd_compare.c */
+int loom_cmd_gen(int argc, char **argv);          /* cmd_gen.c: gen micro */
+int loom_cmd_gen_llm(int argc, char **argv);      /* cmd_gen_llm.c; argv[0] "llm" */
+int loom_cmd_devices(int argc, char **argv);      /* cmd_devices.c */
+
+/* `loom sweep SPEC [options]` (sweep.c; docs/SWEEP.md).  A sweep spec
+ * names a base run and axes over --set keys and input files; each
+ * configuration runs as a child `loom run` on a libev loop, one CSV row
+ * appended and fsync'd per finished configuration, so a killed sweep
+ * resumes where it stopped.  Exit: 0 every configuration has an ok row,
+ * 4 some row is not ok, 2 usage or spec error, 5 the CSV cannot be
+ * written, 130/143 interrupted by SIGINT/SIGTERM. */
+int loom_cmd_sweep(int argc, char **argv);
+
+#endif

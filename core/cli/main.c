@@ -1,0 +1,71 @@
+/*
+ * main.c: the loom command line.
+ *
+ * main() finds the command in loom_cmds (cmds.c) and hands it argv from
+ * the command's name on.  Each command is one file, cmd_<name>.c.
+ * Exit codes (docs/CLI.md): 0 success, 1 internal error, 2 usage or
+ * configuration error, 3 trace error, 4 simulation error (a stalled or
+ * overflowing run), 5 output error.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "cliutil.h"
+#include "cmds.h"
+
+#define LOOM_VERSION "0.1.0"
+
+static void main_help(FILE *o)
+{
+    fputs("usage: loom <command> [options]\n"
+          "\n"
+          "loom simulates distributed ML training: it replays Chakra execution traces\n"
+          "(one file per rank) on a modeled accelerator and network and reports the\n"
+          "step time and where it went.\n"
+          "\n"
+          "commands:\n"
+          "  run             replay a workload on a network and system configuration\n"
+          "  trace info      summarize a workload's trace files\n"
+          "  trace validate  check a workload's trace files; exit 0 only when clean\n"
+          "  topo describe   counts, diameter and bisection of a network file\n"
+          "  compare         collective algorithms side by side (a workload or one size sweep)\n"
+          "  sweep           run many configurations in parallel, one CSV row each\n"
+          "  gen             write traces: gen micro (one collective), gen llm (a\n"
+          "                  Megatron-style training step)\n"
+          "  devices         list the device catalog (peak FLOP/s, HBM, links)\n"
+          "  trace convert-text  ASTRA-sim text workload to Chakra traces\n"
+          "\n"
+          "options:\n"
+          "  -h, --help      show this help (also: loom <command> --help)\n"
+          "  --version       print the version\n"
+          "\n"
+          "exit codes: 0 ok, 1 internal error, 2 usage/config error, 3 trace error,\n"
+          "4 simulation error (deadlock, time overflow), 5 output error.\n",
+          o);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        main_help(stderr);
+        return loom_exit_code(LOOM_EUSAGE);
+    }
+    const char *cmd = argv[1];
+    if (strcmp(cmd, "-h") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "help") == 0) {
+        main_help(stdout);
+        return 0;
+    }
+    if (strcmp(cmd, "--version") == 0) {
+        printf("loom %s\n", LOOM_VERSION);
+        return 0;
+    }
+    if (strcmp(cmd, "trace") == 0 && argc > 2 && strcmp(argv[2], "convert-text") == 0)
+        return loom_cmd_convert_text(argc - 2, argv + 2);
+    for (const loom_cmd *c = loom_cmds; c->name; c++)
+        if (strcmp(cmd, c->name) == 0)
+            return c->fn(argc - 1, argv + 1);
+    /* an ASTRA-sim command line has no subcommand: treat it as run */
+    if (strncmp(cmd, "--workload-configuration", 24) == 0)
+        return loom_cmd_run(argc, argv);
+    return loom_usage(NULL, "unknown command '%s'", cmd);
+}
