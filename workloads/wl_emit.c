@@ -12,6 +12,7 @@
 
 #include "et_graph.h"
 #include "et_io.h"
+#include "outfile.h"
 
 struct wl_trace {
     et_writer *w;   /* the streaming writer */
@@ -294,25 +295,6 @@ int wl_prepare_prefix(const char *prefix, loom_err *err)
     return 0;
 }
 
-int wl_write_text(const char *path, const char *text, size_t n, loom_err *err)
-{
-    char tmp[4200];
-    if (tmp_name(path, tmp, sizeof tmp) < 0)
-        return loom_err_set(err, LOOM_EUSAGE, "%s: path too long", path);
-    FILE *f = fopen(tmp, "w");
-    if (f == NULL)
-        return loom_err_set(err, LOOM_EIO, "%s: cannot create: %s", tmp, strerror(errno));
-    size_t w = fwrite(text, 1, n, f);
-    int bad = w != n || ferror(f);
-    if (fclose(f) != 0)
-        bad = 1;
-    if (bad || rename(tmp, path) != 0) {
-        int e = errno;
-        unlink(tmp);
-        return loom_err_set(err, LOOM_EIO, "%s: cannot write: %s", path, strerror(e));
-    }
-    return 0;
-}
 
 /* ---- sizes ---------------------------------------------------------------- */
 

@@ -22,6 +22,7 @@
 #include <stdint.h>
 
 #include "err.h"
+#include "outfile.h" /* loom_write_text */
 
 #define WL_VERSION "0.0.4" /* GlobalMetadata.version written (Chakra schema) */
 
@@ -67,7 +68,5 @@ int wl_prepare_prefix(const char *prefix, loom_err *err);
  * on values above INT64_MAX (comm_size is an int64 attribute). */
 int wl_parse_size(const char *s, uint64_t *out /* OUT */);
 
-/* Writes text atomically (temporary + rename). */
-int wl_write_text(const char *path, const char *text, size_t n, loom_err *err);
 
 #endif

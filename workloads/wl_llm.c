@@ -1282,7 +1282,7 @@ static int write_groups(const wl_llm_plan *p, const char *path, int *any, loom_e
     sb_printf(&b, "\n}\n");
     int rc = 0;
     if (*any)
-        rc = wl_write_text(path, b.p, b.n, err);
+        rc = loom_write_text(path, b.p, b.n, err);
     free(b.p);
     return rc;
 }
@@ -1317,7 +1317,7 @@ static int write_system(const wl_llm_plan *p, const char *path, const char *grou
     if (any)
         sb_printf(&b, "comm-group: %s%s\n", base_name(groups_path),
                   o->groups == WL_GROUPS_ROLE ? "   # role-named: {stride, size} rules" : "");
-    int rc = wl_write_text(path, b.p, b.n, err);
+    int rc = loom_write_text(path, b.p, b.n, err);
     free(b.p);
     return rc;
 }

@@ -87,7 +87,7 @@ int wl_micro_write(const wl_micro_opts *o, loom_err *err)
                          "latency: [ %.17g ]     # ns per hop\n",
                          o->topology, o->ranks, o->topology, o->ranks, o->bandwidth_gbs,
                          o->latency_ns);
-        if (wl_write_text(o->network_out, buf, (size_t)n, err) < 0)
+        if (loom_write_text(o->network_out, buf, (size_t)n, err) < 0)
             return err->code;
     }
     if (o->system_out) {
@@ -98,7 +98,7 @@ int wl_micro_write(const wl_micro_opts *o, loom_err *err)
             "  \"all-gather-implementation\": [\"ring\"],\n"
             "  \"reduce-scatter-implementation\": [\"ring\"],\n"
             "  \"all-to-all-implementation\": [\"ring\"]\n}\n";
-        if (wl_write_text(o->system_out, sys, sizeof sys - 1, err) < 0)
+        if (loom_write_text(o->system_out, sys, sizeof sys - 1, err) < 0)
             return err->code;
     }
     if (!o->quiet)

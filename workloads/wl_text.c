@@ -405,7 +405,7 @@ int wl_text_convert(const wl_text_opts *o, loom_err *err)
         char gpath[4200];
         snprintf(gpath, sizeof gpath, "%s.comm.json", o->out);
         if (rc == 0)
-            rc = wl_write_text(gpath, buf, n, err);
+            rc = loom_write_text(gpath, buf, n, err);
         free(buf);
     }
     if (rc == 0 && c.rounded)

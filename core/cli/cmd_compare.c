@@ -27,6 +27,7 @@
 #include "cliutil.h"
 #include "config.h"
 #include "net_topo.h"
+#include "outfile.h"
 #include "replay.h"
 
 #define MAX_ALGOS 16
@@ -202,43 +203,32 @@ static int parse_algos(const char *list, net_calgo *out)
     return n;
 }
 
-/* ---- CSV (to OUT.tmp, renamed when complete) ----------------------------- */
+/* ---- CSV (outfile.h: a temporary renamed into place when complete) ------ */
 
 typedef struct csv {
-    FILE *f;
-    char *path, *tmp;
+    loom_out *o; /* NULL when no CSV was asked for */
 } csv;
 
 static int csv_open(csv *c, const char *path, const char *header, loom_err *err)
 {
-    memset(c, 0, sizeof *c);
+    c->o = NULL;
     if (path == NULL)
         return 0;
-    c->path = strdup(path);
-    c->tmp = malloc(strlen(path) + 5);
-    sprintf(c->tmp, "%s.tmp", path);
-    c->f = fopen(c->tmp, "w");
-    if (c->f == NULL)
-        return loom_err_set(err, LOOM_EIO, "%s: cannot write: %s", c->tmp, strerror(errno));
-    fprintf(c->f, "%s\n", header);
+    if ((c->o = loom_out_open(path, err)) == NULL)
+        return err->code;
+    loom_out_printf(c->o, "%s\n", header);
     return 0;
 }
 
 static int csv_close(csv *c, int ok, loom_err *err)
 {
-    int rc = 0;
-    if (c->f) {
-        if (fclose(c->f) != 0 && ok)
-            rc = loom_err_set(err, LOOM_EIO, "%s: write failed", c->tmp);
-        if (ok && rc == 0 && rename(c->tmp, c->path) != 0)
-            rc = loom_err_set(err, LOOM_EIO, "%s: cannot rename to %s: %s", c->tmp, c->path,
-                              strerror(errno));
-        if (!ok || rc < 0)
-            remove(c->tmp);
+    if (c->o == NULL)
+        return 0;
+    if (!ok) {
+        loom_out_abort(c->o);
+        return 0;
     }
-    free(c->path);
-    free(c->tmp);
-    return rc;
+    return loom_out_commit(c->o, err);
 }
 
 /* ---- workload mode ------------------------------------------------------- */
@@ -330,8 +320,8 @@ static int compare_workload(const char *workload, loom_cfg_files *files, const n
             double alg = p->time_ps > 0 ? p->size / (p->time_ps * 1e-12) / 1e9 : 0;
             double bus = p->time_ps > 0 ? p->bus_size / (p->time_ps * 1e-12) / 1e9 : 0;
             printf(" | %5d %12.3f %7.2f %7.2f", p->count, p->time_ps / 1e6, alg, bus);
-            if (c.f)
-                fprintf(c.f, "%s,%s,%.6f,%.6f,%s,%d,%.6f,%.6f,%.6f\n", net_calgo_name(algos[a]),
+            if (c.o)
+                loom_out_printf(c.o, "%s,%s,%.6f,%.6f,%s,%d,%.6f,%.6f,%.6f\n", net_calgo_name(algos[a]),
                         mname[a], step[a] / 1e6, exposed[a] / 1e6, net_coll_name((net_coll)t),
                         p->count, p->time_ps / 1e6, alg, bus);
         }
@@ -443,8 +433,8 @@ static int compare_collective(const char *opname, const char *sizes, int ranks,
                 double alg = tt > 0 ? (double)sz[k] / (tt * 1e-12) / 1e9 : 0;
                 printf(" %15llu %14.3f %10.3f %10.3f\n", (unsigned long long)sz[k], tt / 1e6,
                        alg, alg * bf);
-                if (c.f)
-                    fprintf(c.f, "%s,%s,%s,%d,%llu,%.6f,%.6f,%.6f\n", net_calgo_name(algos[a]),
+                if (c.o)
+                    loom_out_printf(c.o, "%s,%s,%s,%d,%llu,%.6f,%.6f,%.6f\n", net_calgo_name(algos[a]),
                             mn, opname, n, (unsigned long long)sz[k], tt / 1e6, alg, alg * bf);
             }
         }

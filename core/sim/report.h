@@ -10,6 +10,7 @@
 
 #include <stdio.h>
 
+#include "outfile.h"
 #include "replay.h"
 
 typedef struct loom_run_info {
@@ -35,19 +36,6 @@ int loom_report_csv_colls(const char *path, const loom_result *res, loom_err *er
  * all-gather and gather, whose size is the output, ranks * comm_size. */
 double loom_busbw_factor(int type, int nranks);
 double loom_coll_size(int type, uint64_t bytes, int nranks);
-
-/* Writes `path` atomically: fn fills the temporary file; on success it is
- * renamed to path, on failure removed.  Shared by every output writer. */
-int loom_write_atomic(const char *path, int (*fn)(FILE *f, void *arg), void *arg, loom_err *err);
-
-/* An output stream written during a run (timelines): a temporary file,
- * gzip-compressed when the name ends in ".gz", renamed into place by
- * loom_out_commit() and removed by loom_out_abort(). */
-typedef struct loom_out loom_out;
-loom_out *loom_out_open(const char *path, loom_err *err);
-int loom_out_write(loom_out *o, const void *buf, size_t n); /* 0 or -1 */
-int loom_out_commit(loom_out *o, loom_err *err);            /* frees o */
-void loom_out_abort(loom_out *o);                           /* frees o */
 
 /* Chrome trace-event timeline (opens in Perfetto and chrome://tracing):
  * one process per rank, a thread per resource, a slice per node, flow
