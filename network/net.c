@@ -26,14 +26,12 @@
 #include <stdio.h>
 #include <string.h>
 
-static const char *kind_name(net_dim_kind k)
+/* ASTRA-sim's spellings, indexed by net_dim_kind. */
+const char *const net_dim_kind_names[NET_DIM_KINDS] = {"Ring", "FullyConnected", "Switch"};
+
+const char *net_dim_kind_name(net_dim_kind k)
 {
-    switch (k) {
-    case NET_RING: return "Ring";
-    case NET_FULLY_CONNECTED: return "FullyConnected";
-    case NET_SWITCH: return "Switch";
-    }
-    return "?";
+    return (unsigned)k < NET_DIM_KINDS ? net_dim_kind_names[k] : "?";
 }
 
 static const char *impl_key(int op)
@@ -221,7 +219,7 @@ static void warn_irregular(const net_model *m, const net_group *g,
               "modelled as one flat %s dimension of %d ranks at %.6g "
               "bytes/s and %.6g ns per hop",
               g->n, ranks[0], ranks[1], dims, prod, g->n,
-              kind_name(g->all.kind), g->n, g->all.bw,
+              net_dim_kind_name(g->all.kind), g->n, g->all.bw,
               g->all.lat / SIM_PS_PER_NS);
 }
 

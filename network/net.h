@@ -38,6 +38,12 @@ typedef enum net_dim_kind {
     NET_FULLY_CONNECTED = 1, /* a link between every pair */
     NET_SWITCH = 2,          /* every NPU one link to one switch */
 } net_dim_kind;
+#define NET_DIM_KINDS 3 /* kinds above (a macro: switches stay exhaustive) */
+
+/* "Ring", "FullyConnected", "Switch" (ASTRA-sim's topology names), indexed
+ * by kind; the name of k, or "?" when out of range. */
+extern const char *const net_dim_kind_names[NET_DIM_KINDS];
+const char *net_dim_kind_name(net_dim_kind k);
 
 typedef struct net_dim {
     net_dim_kind kind; /* shape of this dimension */

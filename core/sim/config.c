@@ -423,8 +423,6 @@ static yaml_node_t *lookup(doc *dc, const char *key)
 
 /* ---- network -------------------------------------------------------------- */
 
-static const char *const dim_kinds[] = {"Ring", "FullyConnected", "Switch"};
-
 static int load_network(loom_cfg *cfg, const loom_cfg_files *f, loom_err *err)
 {
     doc dc;
@@ -467,7 +465,7 @@ static int load_network(loom_cfg *cfg, const loom_cfg_files *f, loom_err *err)
             double dv;
             switch (k) {
             case 0:
-                if ((rc = get_enum(&c, it, dim_kinds, 3, &e)) < 0)
+                if ((rc = get_enum(&c, it, net_dim_kind_names, NET_DIM_KINDS, &e)) < 0)
                     goto out;
                 dim->kind = (net_dim_kind)e;
                 break;

@@ -14,11 +14,6 @@
 static double ns(sim_time t) { return (double)t / SIM_PS_PER_NS; }
 static double us(sim_time t) { return (double)t / SIM_PS_PER_US; }
 
-static const char *kind_name(net_dim_kind k)
-{
-    static const char *const n[] = {"Ring", "FullyConnected", "Switch"};
-    return (unsigned)k < 3 ? n[k] : "?";
-}
 
 static int same_stats(const loom_rank_stats *a, const loom_rank_stats *b)
 {
@@ -167,7 +162,7 @@ void loom_report_text(FILE *o, const loom_run_info *info, const loom_cfg *cfg,
     fprintf(o, "network    %s:", info->network);
     for (int d = 0; d < cfg->topo.ndims; d++) {
         const net_dim *dim = &cfg->topo.dims[d];
-        fprintf(o, "%s %s %d x %.4g GB/s (2^30 B/s) %.4g ns", d ? "," : "", kind_name(dim->kind),
+        fprintf(o, "%s %s %d x %.4g GB/s (2^30 B/s) %.4g ns", d ? "," : "", net_dim_kind_name(dim->kind),
                 dim->npus, dim->bw / 1073741824.0, ns(dim->latency));
     }
     fprintf(o, "\nsystem     %s: %d split%s, %d active chunk%s, endpoint delay %.4g ns, "
