@@ -82,12 +82,49 @@ static double curve_time(const comp_curve *cv, double x, double rate)
     return (x + cv->half) / (rate * cv->eff);
 }
 
+/* Seconds of one kernel under roofline (before the straggler factor). */
+static double roofline_s(const comp_cfg *c, double flops, double bytes)
+{
+    double t_ops = curve_time(&c->matrix, flops, c->peak_flops);
+    double t_mem = curve_time(&c->memory, bytes, c->mem_bw);
+    return t_ops > t_mem ? t_ops : t_mem;
+}
+
+/* A fused node: the sum of its kernels' times, each rounded to ps as if it
+ * ran alone, saturating.  Returns -1 when the table misses a kernel. */
+static sim_time fused_time(const comp_cfg *c, const comp_kernel *k)
+{
+    sim_time sum = 0;
+    for (uint32_t i = 0; i < k->nkern; i++) {
+        uint64_t f = k->kwork[2 * i], b = k->kwork[2 * i + 1];
+        double sec;
+        if (c->kind == COMP_TABLE) {
+            sec = comp_table_lookup(c->table, k->name ? k->name : "", f, b);
+            if (sec < 0)
+                return -1;
+        } else {
+            sec = roofline_s(c, (double)f, (double)b);
+        }
+        sim_time t = sec_to_ps(sec * slow(c));
+        sum = t > SIM_TIME_MAX - sum ? SIM_TIME_MAX : sum + t;
+    }
+    return sum;
+}
+
 sim_time comp_time(const comp_cfg *c, const comp_kernel *k, int *fell_back)
 {
     if (fell_back)
         *fell_back = 0;
     if (k->is_cpu || c->kind == COMP_TRACE)
         return trace_time(c, k->duration_us, !k->is_cpu);
+    if (k->nkern > 0) {
+        sim_time t = fused_time(c, k);
+        if (t >= 0)
+            return t;
+        if (fell_back)
+            *fell_back = 1;
+        return trace_time(c, k->duration_us, 1);
+    }
     if (c->kind == COMP_TABLE) {
         double s = comp_table_lookup(c->table, k->name ? k->name : "",
                                      k->has_ops ? k->num_ops : 0, k->tensor_size);
@@ -102,9 +139,7 @@ sim_time comp_time(const comp_cfg *c, const comp_kernel *k, int *fell_back)
             *fell_back = 1;
         return trace_time(c, k->duration_us, 1);
     }
-    double t_ops = curve_time(&c->matrix, (double)k->num_ops, c->peak_flops);
-    double t_mem = curve_time(&c->memory, (double)k->tensor_size, c->mem_bw);
-    return sec_to_ps((t_ops > t_mem ? t_ops : t_mem) * slow(c));
+    return sec_to_ps(roofline_s(c, (double)k->num_ops, (double)k->tensor_size) * slow(c));
 }
 
 sim_time comp_mem_time(const comp_cfg *c, uint64_t bytes)

@@ -13,6 +13,13 @@
  *             num_ops / min(P, M * num_ops / tensor_size).
  *   table     measured kernel times (comp_table), interpolated by size;
  *             a kernel no table row matches keeps its trace duration.
+ * A fused node (comp_kernel.nkern > 0: a layer's kernels in one node, as
+ * `loom gen llm --granularity layer` writes them) costs the sum of its
+ * kernels' times, each priced alone: roofline sums per-kernel times (so
+ * each kernel pays its own efficiency and overhead), table sums per-kernel
+ * lookups under the node's name (any kernel without a row: the node keeps
+ * its trace duration).  Cost is decided here, at replay, never baked into
+ * a generated trace.
  * Every accelerator time is then multiplied by the straggler factor
  * `slowdown` (0 or 1: none).  CPU operations (is_cpu_op) always keep their
  * trace duration: the device model describes the accelerator.  A node
@@ -66,6 +73,10 @@ typedef struct comp_kernel {
     int has_ops;          /* num_ops was present in the trace */
     int is_cpu;           /* runs on the host CPU */
     const char *name;     /* node name, for the table model's patterns; NULL = "" */
+    /* a fused node: nkern kernels, kwork[2i] FLOPs and kwork[2i+1] bytes
+     * of kernel i (not owned); nkern 0: one kernel, num_ops/tensor_size */
+    const uint64_t *kwork;
+    uint32_t nkern;
 } comp_kernel;
 
 /* Checks a configuration; errors name the field and the value. */

@@ -56,34 +56,50 @@ static long list_len(const ChakraProtoMsg__AttributeProto *a)
     }
 }
 
+/* Entry i of a list accepted by list_len(), as sign and magnitude. */
+static void list_int(const ChakraProtoMsg__AttributeProto *a, size_t i, int *neg,
+                     uint64_t *mag)
+{
+    int64_t v = 0;
+    int sgn = 0;
+    *mag = 0;
+    switch (a->value_case) {
+    case V(BOOL_LIST): *mag = a->bool_list->values[i] ? 1 : 0; break;
+    case V(INT32_LIST): v = a->int32_list->values[i]; sgn = 1; break;
+    case V(INT64_LIST): v = a->int64_list->values[i]; sgn = 1; break;
+    case V(SINT32_LIST): v = a->sint32_list->values[i]; sgn = 1; break;
+    case V(SINT64_LIST): v = a->sint64_list->values[i]; sgn = 1; break;
+    case V(SFIXED32_LIST): v = a->sfixed32_list->values[i]; sgn = 1; break;
+    case V(SFIXED64_LIST): v = a->sfixed64_list->values[i]; sgn = 1; break;
+    case V(UINT32_LIST): *mag = a->uint32_list->values[i]; break;
+    case V(UINT64_LIST): *mag = a->uint64_list->values[i]; break;
+    case V(FIXED32_LIST): *mag = a->fixed32_list->values[i]; break;
+    case V(FIXED64_LIST): *mag = a->fixed64_list->values[i]; break;
+    default: break;
+    }
+    *neg = sgn && v < 0;
+    if (sgn)
+        *mag = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+}
+
 /* Entry i of a list accepted by list_len(): 1 if it is nonzero, and
  * whether it is 0 or 1 at all. */
 static int list_bit(const ChakraProtoMsg__AttributeProto *a, size_t i,
                     int *is01)
 {
-    uint64_t u = 0;
-    int64_t s = 0;
-    int sgn = 0;
-    switch (a->value_case) {
-    case V(BOOL_LIST): u = a->bool_list->values[i] ? 1 : 0; break;
-    case V(INT32_LIST): s = a->int32_list->values[i]; sgn = 1; break;
-    case V(INT64_LIST): s = a->int64_list->values[i]; sgn = 1; break;
-    case V(SINT32_LIST): s = a->sint32_list->values[i]; sgn = 1; break;
-    case V(SINT64_LIST): s = a->sint64_list->values[i]; sgn = 1; break;
-    case V(SFIXED32_LIST): s = a->sfixed32_list->values[i]; sgn = 1; break;
-    case V(SFIXED64_LIST): s = a->sfixed64_list->values[i]; sgn = 1; break;
-    case V(UINT32_LIST): u = a->uint32_list->values[i]; break;
-    case V(UINT64_LIST): u = a->uint64_list->values[i]; break;
-    case V(FIXED32_LIST): u = a->fixed32_list->values[i]; break;
-    case V(FIXED64_LIST): u = a->fixed64_list->values[i]; break;
-    default: break;
-    }
-    if (sgn) {
-        *is01 = s == 0 || s == 1;
-        return s != 0;
-    }
-    *is01 = u <= 1;
-    return u != 0;
+    int neg;
+    uint64_t mag;
+    list_int(a, i, &neg, &mag);
+    *is01 = !neg && mag <= 1;
+    return mag != 0;
+}
+
+uint64_t et_attr_list_u64(const ChakraProtoMsg__AttributeProto *a, size_t i)
+{
+    int neg;
+    uint64_t mag;
+    list_int(a, i, &neg, &mag);
+    return neg ? 0 : mag;
 }
 
 const char *et_attr_kind(const ChakraProtoMsg__AttributeProto *a)
@@ -192,6 +208,55 @@ static void read_dims(sink *s, const ChakraProtoMsg__AttributeProto *a,
     o->involved_n = (uint8_t)n;
 }
 
+/* kernel_flops / kernel_bytes: equal-length lists of non-negative
+ * integers on a compute node (loom's fused nodes, docs/TRACES.md). */
+static void check_kernels(sink *s, const ChakraProtoMsg__Node *n, et_nattr *o)
+{
+    const ChakraProtoMsg__AttributeProto *l[2] = {o->kernel_flops, o->kernel_bytes};
+    static const char *const nm[2] = {"kernel_flops", "kernel_bytes"};
+    if (l[0] == NULL && l[1] == NULL)
+        return;
+    long len[2] = {-1, -1};
+    for (int k = 0; k < 2; k++) {
+        if (l[k] == NULL) {
+            problem(s, "attribute %s without %s: a fused node needs both", nm[1 - k], nm[k]);
+            goto bad;
+        }
+        len[k] = list_len(l[k]);
+        if (len[k] < 0 || l[k]->value_case == V(BOOL_LIST)) {
+            problem(s, "attribute %s is a %s, not an integer list", nm[k], et_attr_kind(l[k]));
+            goto bad;
+        }
+        for (long i = 0; i < len[k]; i++) {
+            int neg;
+            uint64_t mag;
+            list_int(l[k], (size_t)i, &neg, &mag);
+            if (neg) {
+                problem(s, "attribute %s entry %ld is negative", nm[k], i);
+                goto bad;
+            }
+        }
+    }
+    if (len[0] != len[1] || len[0] < 1 || len[0] > ET_MAX_KERNELS) {
+        problem(s, "attributes kernel_flops and kernel_bytes have %ld and %ld entries; "
+                "they need the same count, 1 .. %d", len[0], len[1], ET_MAX_KERNELS);
+        goto bad;
+    }
+    if ((int)n->type != ET_COMP_NODE) {
+        problem(s, "attribute kernel_flops on a %s; only compute nodes carry kernels",
+                et_node_type_name((int)n->type));
+        goto bad;
+    }
+    if (o->flags & (ET_F_HAS_SRC | ET_F_HAS_DST)) {
+        problem(s, "a compute node with kernel_flops has comm_src or comm_dst");
+        goto bad;
+    }
+    o->nkernels = (uint32_t)len[0];
+    return;
+bad:
+    o->kernel_flops = o->kernel_bytes = NULL;
+}
+
 static void read_pg(sink *s, const ChakraProtoMsg__AttributeProto *a,
                     et_nattr *o)
 {
@@ -264,7 +329,12 @@ int et_nattr_read(const ChakraProtoMsg__Node *n, et_nattr *o,
             read_dims(&s, a, o);
         } else if (strcmp(name, "pg_name") == 0) {
             read_pg(&s, a, o);
+        } else if (strcmp(name, "kernel_flops") == 0) {
+            o->kernel_flops = a;
+        } else if (strcmp(name, "kernel_bytes") == 0) {
+            o->kernel_bytes = a;
         }
     }
+    check_kernels(&s, n, o);
     return s.count;
 }

@@ -8,7 +8,10 @@
  * problem, as is a negative size, a value that does not fit, or a
  * collective's comm_type outside CollectiveCommType.  involved_dim is a
  * bool_list, or an integer list of 0/1, of at most 32 entries.  pg_name is
- * a string_val (an integer kind is taken as its decimal spelling).  An
+ * a string_val (an integer kind is taken as its decimal spelling).
+ * kernel_flops and kernel_bytes (a fused compute node's kernels, written by
+ * `loom gen llm --granularity layer`) are equal-length integer lists of
+ * non-negative values on a compute node, 1 .. ET_MAX_KERNELS entries.  An
  * attribute given twice takes its last value; unknown names are ignored.
  *
  * Both et_graph (which stops at the first problem) and et_check (which
@@ -39,6 +42,11 @@ typedef struct et_nattr {
     uint32_t involved_dim; /* bit d: dimension d involved (if has_dims) */
     uint8_t involved_n;    /* entries in the involved_dim list */
     const char *pg_name;   /* pg_name, NULL if absent */
+    /* a fused compute node's kernels (kernel_flops[i], kernel_bytes[i]);
+     * both NULL and nkernels 0 when absent or malformed */
+    const ChakraProtoMsg__AttributeProto *kernel_flops;
+    const ChakraProtoMsg__AttributeProto *kernel_bytes;
+    uint32_t nkernels;     /* entries in each list, 1 .. ET_MAX_KERNELS */
     char pg_buf[24];       /* decimal pg_name when given as an integer */
 } et_nattr;
 
@@ -55,6 +63,10 @@ int et_nattr_read(const ChakraProtoMsg__Node *n, et_nattr *out /* OUT */,
  * 0, or -1 if the attribute holds no integer (string, float, list, unset). */
 int et_attr_int(const ChakraProtoMsg__AttributeProto *a, int *neg /* OUT */,
                 uint64_t *mag /* OUT */);
+
+/* Entry i of an integer list attribute (any integer kind), 0 if negative;
+ * for the lists et_nattr_read has checked (kernel_flops, kernel_bytes). */
+uint64_t et_attr_list_u64(const ChakraProtoMsg__AttributeProto *a, size_t i);
 
 /* The name of the attribute's value field ("int64_val", "string_val",
  * ...), or "no value" when the oneof is unset. */

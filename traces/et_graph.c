@@ -90,131 +90,154 @@ static void attr_problem(void *ctx, const char *problem)
                  c->path, c->id, problem);
 }
 
-et_graph *et_graph_load(const char *path, loom_err *err)
+/* Loading state beside the graph being built. */
+typedef struct loader {
+    et_graph *g;        /* the graph being built */
+    const char *path;   /* file, for messages */
+    loom_err *err;      /* caller's record */
+    uint64_t *depid;    /* dependency ids: per node, data then ctrl */
+    size_t ndepid, capdep; /* used and allocated in depid */
+    size_t capnodes;    /* allocated in g->nodes */
+    size_t capnames, namelen; /* allocated and used in g->names */
+    size_t capkern;     /* allocated in g->kwork (uint64 pairs) */
+    size_t budget;      /* loom_memory_budget() */
+    pgtab pgt;          /* pg_name interning */
+} loader;
+
+/* Appends a fused node's kernels to the graph's kwork arena. */
+static int add_kernels(loader *L, et_gnode *gn, const et_nattr *at)
 {
-    et_graph *g = loom_xcalloc(1, sizeof *g);
-    et_reader *r = NULL;
-    ChakraProtoMsg__Node *nd = NULL;
-    uint64_t *depid = NULL; /* dependency ids: per node, data then ctrl */
-    size_t ndepid = 0, capdep = 0, capnodes = 0, capnames = 0, namelen = 0;
-    size_t budget = loom_memory_budget();
-    idpair *ids = NULL;
-    uint32_t *cnt = NULL;
-    pgtab pgt = {NULL, 0};
-    int rc;
+    et_graph *g = L->g;
+    if (g->nkwork + at->nkernels > UINT32_MAX)
+        return loom_err_set(L->err, LOOM_ETRACE, "trace %s: more than %u fused kernels", L->path,
+                            UINT32_MAX);
+    g->kwork = loom_vgrow(g->kwork, &L->capkern, 2 * (g->nkwork + at->nkernels),
+                          sizeof *g->kwork);
+    for (uint32_t k = 0; k < at->nkernels; k++) {
+        g->kwork[2 * (g->nkwork + k)] = et_attr_list_u64(at->kernel_flops, k);
+        g->kwork[2 * (g->nkwork + k) + 1] = et_attr_list_u64(at->kernel_bytes, k);
+    }
+    gn->kern = (uint32_t)g->nkwork;
+    gn->nkern = at->nkernels;
+    g->nkwork += at->nkernels;
+    return 0;
+}
 
-    g->path = loom_xstrdup(path);
-    g->names = loom_xmalloc(1);
-    g->names[0] = '\0'; /* offset 0 is "" for nameless nodes */
-    namelen = capnames = 1;
-    pgt.slot = loom_xcalloc(8, sizeof *pgt.slot);
-    pgt.mask = 7;
-    g->pg_names = loom_xcalloc(8, sizeof *g->pg_names);
-    g->pg_names[0] = loom_xstrdup("");
-    g->npg = 1;
+/* Converts one protobuf node into the next et_gnode; parks its
+ * dependency ids in L->depid. */
+static int add_node(loader *L, const ChakraProtoMsg__Node *nd)
+{
+    et_graph *g = L->g;
+    const char *path = L->path;
+    if (g->n >= UINT32_MAX)
+        return loom_err_set(L->err, LOOM_ETRACE, "trace %s: more than %u nodes", path,
+                            UINT32_MAX - 1);
+    if ((unsigned)nd->type >= ET_NODE_TYPES)
+        return loom_err_set(L->err, LOOM_ETRACE, "trace %s: node %" PRIu64 ": unknown node type %d",
+                            path, nd->id, (int)nd->type);
+    et_nattr at;
+    attr_ctx ac = {L->err, path, nd->id};
+    if (et_nattr_read(nd, &at, attr_problem, &ac) > 0)
+        return L->err->code;
 
-    r = et_reader_open(path, err);
-    if (r == NULL)
-        goto err;
-    const ChakraProtoMsg__GlobalMetadata *meta = et_reader_metadata(r);
-    g->has_metadata = meta != NULL;
-    g->version = loom_xstrdup(meta != NULL && meta->version ? meta->version
-                                                            : "");
-
-    while ((rc = et_reader_next(r, &nd, err)) == 1) {
-        if (g->n >= UINT32_MAX) {
-            loom_err_set(err, LOOM_ETRACE, "trace %s: more than %u nodes",
-                         path, UINT32_MAX - 1);
-            goto err;
-        }
-        if ((unsigned)nd->type >= ET_NODE_TYPES) {
-            loom_err_set(err, LOOM_ETRACE,
-                         "trace %s: node %" PRIu64 ": unknown node type %d",
-                         path, nd->id, (int)nd->type);
-            goto err;
-        }
-        et_nattr at;
-        attr_ctx ac = {err, path, nd->id};
-        if (et_nattr_read(nd, &at, attr_problem, &ac) > 0)
-            goto err;
-
-        if (g->n + 1 > capnodes && (g->n + 1) * 2 * NODE_BYTES > budget) {
-            /* the next doubling would pass the memory budget */
-            char b1[32], b2[32];
-            loom_err_set(err, LOOM_ETRACE,
-                         "trace %s: more than %zu nodes would need about %s, more than the %s "
-                         "loom may use (set LOOM_MEMORY_LIMIT to change it)",
-                         path, g->n, loom_fmt_bytes((double)(g->n + 1) * 2 * NODE_BYTES, b1),
-                         loom_fmt_bytes((double)budget, b2));
-            goto err;
-        }
-        g->nodes = loom_vgrow(g->nodes, &capnodes, g->n + 1, sizeof *g->nodes);
-        et_gnode *gn = &g->nodes[g->n];
-        memset(gn, 0, sizeof *gn);
-        gn->id = nd->id;
-        gn->duration_us = nd->duration_micros;
-        gn->type = (uint8_t)nd->type;
-        gn->num_ops = at.num_ops;
-        gn->tensor_size = at.tensor_size;
-        gn->comm_size = at.comm_size;
+    if (g->n + 1 > L->capnodes && (g->n + 1) * 2 * NODE_BYTES > L->budget) {
+        /* the next doubling would pass the memory budget */
+        char b1[32], b2[32];
+        return loom_err_set(L->err, LOOM_ETRACE,
+                            "trace %s: more than %zu nodes would need about %s, more than the %s "
+                            "loom may use (set LOOM_MEMORY_LIMIT to change it)",
+                            path, g->n, loom_fmt_bytes((double)(g->n + 1) * 2 * NODE_BYTES, b1),
+                            loom_fmt_bytes((double)L->budget, b2));
+    }
+    g->nodes = loom_vgrow(g->nodes, &L->capnodes, g->n + 1, sizeof *g->nodes);
+    et_gnode *gn = &g->nodes[g->n];
+    memset(gn, 0, sizeof *gn);
+    gn->id = nd->id;
+    gn->duration_us = nd->duration_micros;
+    gn->type = (uint8_t)nd->type;
+    gn->num_ops = at.num_ops;
+    gn->tensor_size = at.tensor_size;
+    gn->comm_size = at.comm_size;
+    gn->comm_tag = at.comm_tag;
+    gn->comm_priority = at.comm_priority;
+    gn->comm_type = (uint8_t)at.comm_type;
+    gn->flags = (uint8_t)at.flags;
+    gn->involved_dim = at.has_dims ? at.involved_dim : ET_DIMS_ALL;
+    gn->involved_n = at.involved_n;
+    gn->pg = at.pg_name != NULL ? pg_intern(g, &L->pgt, at.pg_name) : 0;
+    if (gn->type == ET_COMP_NODE) { /* kern/nkern share storage with comm_src/dst */
+        if (at.nkernels > 0 && add_kernels(L, gn, &at) < 0)
+            return L->err->code;
+    } else {
         gn->comm_src = at.comm_src;
         gn->comm_dst = at.comm_dst;
-        gn->comm_tag = at.comm_tag;
-        gn->comm_priority = at.comm_priority;
-        gn->comm_type = (uint8_t)at.comm_type;
-        gn->flags = (uint8_t)at.flags;
-        gn->involved_dim = at.has_dims ? at.involved_dim : ET_DIMS_ALL;
-        gn->involved_n = at.involved_n;
-        gn->pg = at.pg_name != NULL ? pg_intern(g, &pgt, at.pg_name) : 0;
+    }
 
-        size_t nl = nd->name != NULL ? strlen(nd->name) : 0;
-        if (nl > 0) {
-            if (namelen + nl + 1 > UINT32_MAX) {
-                loom_err_set(err, LOOM_ETRACE,
-                             "trace %s: node names exceed 4 GiB", path);
-                goto err;
-            }
-            g->names = loom_vgrow(g->names, &capnames, namelen + nl + 1, 1);
-            memcpy(g->names + namelen, nd->name, nl + 1);
-            gn->name = (uint32_t)namelen;
-            namelen += nl + 1;
-        }
+    size_t nl = nd->name != NULL ? strlen(nd->name) : 0;
+    if (nl > 0) {
+        if (L->namelen + nl + 1 > UINT32_MAX)
+            return loom_err_set(L->err, LOOM_ETRACE, "trace %s: node names exceed 4 GiB", path);
+        g->names = loom_vgrow(g->names, &L->capnames, L->namelen + nl + 1, 1);
+        memcpy(g->names + L->namelen, nd->name, nl + 1);
+        gn->name = (uint32_t)L->namelen;
+        L->namelen += nl + 1;
+    }
 
-        /* ids parked until every node is known; counts checked here so
-         * the uint32 fields and the later uint32 indices cannot wrap */
-        size_t nd_deps = nd->n_data_deps + nd->n_ctrl_deps;
-        if (ndepid + nd_deps > UINT32_MAX) {
-            loom_err_set(err, LOOM_ETRACE,
-                         "trace %s: more than %u dependencies", path,
-                         UINT32_MAX);
-            goto err;
-        }
-        if (nd_deps > 0) {
-            depid = loom_vgrow(depid, &capdep, ndepid + nd_deps, sizeof *depid);
-            if (nd->n_data_deps > 0)
-                memcpy(depid + ndepid, nd->data_deps,
-                       nd->n_data_deps * sizeof *depid);
-            if (nd->n_ctrl_deps > 0)
-                memcpy(depid + ndepid + nd->n_data_deps, nd->ctrl_deps,
-                       nd->n_ctrl_deps * sizeof *depid);
-        }
-        gn->dep = (uint32_t)ndepid;
-        gn->ndata = (uint32_t)nd->n_data_deps;
-        gn->nctrl = (uint32_t)nd->n_ctrl_deps;
-        ndepid += nd_deps;
-        g->n++;
+    /* ids parked until every node is known; counts checked here so the
+     * uint32 fields and the later uint32 indices cannot wrap */
+    size_t nd_deps = nd->n_data_deps + nd->n_ctrl_deps;
+    if (L->ndepid + nd_deps > UINT32_MAX)
+        return loom_err_set(L->err, LOOM_ETRACE, "trace %s: more than %u dependencies", path,
+                            UINT32_MAX);
+    if (nd_deps > 0) {
+        L->depid = loom_vgrow(L->depid, &L->capdep, L->ndepid + nd_deps, sizeof *L->depid);
+        if (nd->n_data_deps > 0)
+            memcpy(L->depid + L->ndepid, nd->data_deps, nd->n_data_deps * sizeof *L->depid);
+        if (nd->n_ctrl_deps > 0)
+            memcpy(L->depid + L->ndepid + nd->n_data_deps, nd->ctrl_deps,
+                   nd->n_ctrl_deps * sizeof *L->depid);
+    }
+    gn->dep = (uint32_t)L->ndepid;
+    gn->ndata = (uint32_t)nd->n_data_deps;
+    gn->nctrl = (uint32_t)nd->n_ctrl_deps;
+    L->ndepid += nd_deps;
+    g->n++;
+    return 0;
+}
+
+/* Streams the file into g->nodes; fills file_bytes and digest. */
+static int read_nodes(loader *L)
+{
+    et_graph *g = L->g;
+    et_reader *r = et_reader_open(L->path, L->err);
+    if (r == NULL)
+        return L->err->code;
+    const ChakraProtoMsg__GlobalMetadata *meta = et_reader_metadata(r);
+    g->has_metadata = meta != NULL;
+    g->version = loom_xstrdup(meta != NULL && meta->version ? meta->version : "");
+    ChakraProtoMsg__Node *nd = NULL;
+    int rc;
+    while ((rc = et_reader_next(r, &nd, L->err)) == 1) {
+        rc = add_node(L, nd);
         et_node_free(nd);
         nd = NULL;
+        if (rc < 0)
+            break;
     }
-    if (rc < 0)
-        goto err;
-    g->file_bytes = et_reader_offset(r);
-    g->digest = et_reader_digest(r);
+    if (rc == 0) {
+        g->file_bytes = et_reader_offset(r);
+        g->digest = et_reader_digest(r);
+    }
     et_reader_close(r);
-    r = NULL;
+    return rc < 0 ? L->err->code : 0;
+}
 
-    /* ids → indices */
-    ids = loom_xmalloc((g->n ? g->n : 1) * sizeof *ids);
+/* Dependency ids to node indices, in place: kept deps never overtake the
+ * ids still to read.  Fails on a duplicate node id. */
+static int resolve_deps(loader *L)
+{
+    et_graph *g = L->g;
+    idpair *ids = loom_xmalloc((g->n ? g->n : 1) * sizeof *ids);
     for (size_t i = 0; i < g->n; i++) {
         ids[i].id = g->nodes[i].id;
         ids[i].idx = (uint32_t)i;
@@ -222,15 +245,15 @@ et_graph *et_graph_load(const char *path, loom_err *err)
     qsort(ids, g->n, sizeof *ids, et_cmp_idpair);
     for (size_t i = 1; i < g->n; i++)
         if (ids[i].id == ids[i - 1].id) {
-            loom_err_set(err, LOOM_ETRACE,
+            loom_err_set(L->err, LOOM_ETRACE,
                          "trace %s: node id %" PRIu64 " appears twice (nodes "
                          "%u and %u in file order)",
-                         path, ids[i].id, ids[i - 1].idx + 1, ids[i].idx + 1);
-            goto err;
+                         L->path, ids[i].id, ids[i - 1].idx + 1, ids[i].idx + 1);
+            free(ids);
+            return L->err->code;
         }
 
-    /* resolve in place: kept deps never overtake the ids still to read */
-    g->deps = loom_xmalloc((ndepid ? ndepid : 1) * sizeof *g->deps);
+    g->deps = loom_xmalloc((L->ndepid ? L->ndepid : 1) * sizeof *g->deps);
     size_t out = 0;
     uint64_t first_dangling = 0, first_owner = 0;
     for (size_t i = 0; i < g->n; i++) {
@@ -241,10 +264,10 @@ et_graph *et_graph_load(const char *path, loom_err *err)
         for (int k = 0; k < 2; k++) {
             uint32_t kept = 0;
             for (uint32_t j = 0; j < nkind[k]; j++) {
-                int64_t idx = et_find_id(ids, g->n, depid[at++]);
+                int64_t idx = et_find_id(ids, g->n, L->depid[at++]);
                 if (idx < 0) {
                     if (g->dangling_deps++ == 0) {
-                        first_dangling = depid[at - 1];
+                        first_dangling = L->depid[at - 1];
                         first_owner = gn->id;
                     }
                     continue;
@@ -258,15 +281,24 @@ et_graph *et_graph_load(const char *path, loom_err *err)
                 gn->nctrl = kept;
         }
     }
-    free(depid);
-    depid = NULL;
     free(ids);
-    ids = NULL;
+    if (g->dangling_deps > 0)
+        loom_warn("trace %s: %" PRIu64 " dependencies on node ids absent "
+                  "from the file dropped (first: node %" PRIu64 " depends "
+                  "on %" PRIu64 ")",
+                  L->path, g->dangling_deps, first_owner, first_dangling);
+    return 0;
+}
 
-    /* successors by counting sort: cnt[2j] data, cnt[2j+1] ctrl */
-    cnt = loom_xcalloc(2 * (g->n ? g->n : 1), sizeof *cnt);
+/* Successor lists by counting sort: cnt[2j] data, cnt[2j+1] ctrl, so each
+ * node's successors appear in file order, data ones first. */
+static void build_succ(et_graph *g)
+{
+    uint32_t *cnt = loom_xcalloc(2 * (g->n ? g->n : 1), sizeof *cnt);
+    size_t total = 0;
     for (size_t i = 0; i < g->n; i++) {
         const et_gnode *gn = &g->nodes[i];
+        total += gn->ndata + gn->nctrl;
         for (uint32_t j = 0; j < gn->ndata + gn->nctrl; j++)
             cnt[2 * g->deps[gn->dep + j] + (j >= gn->ndata)]++;
     }
@@ -276,36 +308,44 @@ et_graph *et_graph_load(const char *path, loom_err *err)
         gn->succ = run;
         gn->nsucc_data = cnt[2 * i];
         gn->nsucc_ctrl = cnt[2 * i + 1];
-        cnt[2 * i] = run;                  /* cursor for data successors */
+        cnt[2 * i] = run;                      /* cursor for data successors */
         cnt[2 * i + 1] = run + gn->nsucc_data; /* ... and ctrl ones */
         run += gn->nsucc_data + gn->nsucc_ctrl;
     }
-    g->succ = loom_xmalloc((out ? out : 1) * sizeof *g->succ);
+    g->succ = loom_xmalloc((total ? total : 1) * sizeof *g->succ);
     for (size_t i = 0; i < g->n; i++) {
         const et_gnode *gn = &g->nodes[i];
         for (uint32_t j = 0; j < gn->ndata + gn->nctrl; j++)
-            g->succ[cnt[2 * g->deps[gn->dep + j] + (j >= gn->ndata)]++] =
-                (uint32_t)i;
+            g->succ[cnt[2 * g->deps[gn->dep + j] + (j >= gn->ndata)]++] = (uint32_t)i;
     }
     free(cnt);
-    free(pgt.slot);
+}
 
-    if (g->dangling_deps > 0)
-        loom_warn("trace %s: %" PRIu64 " dependencies on node ids absent "
-                  "from the file dropped (first: node %" PRIu64 " depends "
-                  "on %" PRIu64 ")",
-                  path, g->dangling_deps, first_owner, first_dangling);
+et_graph *et_graph_load(const char *path, loom_err *err)
+{
+    et_graph *g = loom_xcalloc(1, sizeof *g);
+    loader L = {.g = g, .path = path, .err = err, .budget = loom_memory_budget()};
+    g->path = loom_xstrdup(path);
+    g->names = loom_xmalloc(1);
+    g->names[0] = '\0'; /* offset 0 is "" for nameless nodes */
+    L.namelen = L.capnames = 1;
+    L.pgt.slot = loom_xcalloc(8, sizeof *L.pgt.slot);
+    L.pgt.mask = 7;
+    g->pg_names = loom_xcalloc(8, sizeof *g->pg_names);
+    g->pg_names[0] = loom_xstrdup("");
+    g->npg = 1;
+
+    int rc = read_nodes(&L);
+    if (rc == 0)
+        rc = resolve_deps(&L);
+    free(L.depid);
+    free(L.pgt.slot);
+    if (rc < 0) {
+        et_graph_free(g);
+        return NULL;
+    }
+    build_succ(g);
     return g;
-
-err:
-    et_node_free(nd);
-    et_reader_close(r);
-    free(depid);
-    free(ids);
-    free(cnt);
-    free(pgt.slot);
-    et_graph_free(g);
-    return NULL;
 }
 
 void et_graph_free(et_graph *g)
@@ -321,6 +361,7 @@ void et_graph_free(et_graph *g)
     free(g->deps);
     free(g->succ);
     free(g->names);
+    free(g->kwork);
     free(g);
 }
 

@@ -8,6 +8,10 @@
  * A dependency on an id absent from the file is dropped and counted
  * (dangling_deps), as CHAKRA.md asks; the loader warns once per file.
  *
+ * A fused compute node (attributes kernel_flops and kernel_bytes, written by
+ * `loom gen llm --granularity layer`) keeps its kernels' work in kwork, so
+ * the compute model prices each kernel at replay.
+ *
  * Ranks whose files are byte-identical share one et_graph (the caller
  * compares et_graph.digest and file sizes); replay keeps its own counters.
  *
@@ -63,6 +67,7 @@ enum {
 };
 
 #define ET_DIMS_ALL 0xffffffffu /* involved_dim absent: every dimension */
+#define ET_MAX_KERNELS 65535    /* kernels one fused compute node may carry */
 
 typedef struct et_gnode {
     uint64_t id;          /* Node.id as in the file */
@@ -79,8 +84,16 @@ typedef struct et_gnode {
     uint32_t name;        /* offset of its NUL-terminated name in names */
     uint32_t pg;          /* index into et_graph.pg_names; 0 is "" */
     uint32_t involved_dim;/* bit d set: dimension d involved; ET_DIMS_ALL */
-    int32_t comm_src;     /* attr comm_src (valid if ET_F_HAS_SRC) */
-    int32_t comm_dst;     /* attr comm_dst (valid if ET_F_HAS_DST) */
+    union {
+        struct {
+            int32_t comm_src; /* attr comm_src (valid if ET_F_HAS_SRC) */
+            int32_t comm_dst; /* attr comm_dst (valid if ET_F_HAS_DST) */
+        };
+        struct {              /* a compute node (comm_src/dst are not kept): */
+            uint32_t kern;    /* its first kernel in et_graph.kwork */
+            uint32_t nkern;   /* its kernels; 0: not fused */
+        };
+    };
     int32_t comm_tag;     /* attr comm_tag (valid if ET_F_HAS_TAG) */
     int32_t comm_priority;/* attr comm_priority, 0 if absent */
     uint8_t type;         /* ET_*_NODE */
@@ -100,6 +113,8 @@ typedef struct et_graph {
     char *names;            /* name arena */
     char **pg_names;        /* distinct pg_name values; [0] is "" */
     uint32_t npg;           /* entries in pg_names */
+    uint64_t *kwork;        /* fused kernels: (FLOPs, bytes) pairs, 2 x nkwork */
+    size_t nkwork;          /* kernels in kwork */
     uint64_t dangling_deps; /* dependencies on ids absent from the file */
     uint64_t file_bytes;    /* bytes read (decompressed) */
     uint64_t digest;        /* FNV-1a 64 of the decompressed bytes */

@@ -153,6 +153,36 @@ uint64_t wl_comp(wl_trace *t, const char *name, uint64_t flops, uint64_t bytes,
     return emit(t, name, ET_COMP_NODE, duration_us, &s, deps, ndeps);
 }
 
+uint64_t wl_comp_fused(wl_trace *t, const char *name, uint64_t flops, uint64_t bytes,
+                       uint64_t duration_us, const uint64_t *kwork, uint32_t nkern,
+                       const uint64_t *deps, int ndeps)
+{
+    LOOM_ASSERT(nkern >= 1 && nkern <= ET_MAX_KERNELS);
+    attrs s = {.n = 0};
+    a_i64(&s, "num_ops", (int64_t)flops);
+    a_u64(&s, "tensor_size", bytes);
+    /* the lists are written from copies: kwork holds (FLOPs, bytes) pairs */
+    uint64_t *kv = loom_xmalloc(2 * (size_t)nkern * sizeof *kv);
+    for (uint32_t i = 0; i < nkern; i++) {
+        kv[i] = kwork[2 * i];
+        kv[nkern + i] = kwork[2 * i + 1];
+    }
+    ChakraProtoMsg__Uint64List lf = CHAKRA_PROTO_MSG__UINT64_LIST__INIT;
+    ChakraProtoMsg__Uint64List lb = CHAKRA_PROTO_MSG__UINT64_LIST__INIT;
+    lf.n_values = lb.n_values = nkern;
+    lf.values = kv;
+    lb.values = kv + nkern;
+    ChakraProtoMsg__AttributeProto *a = attr(&s, "kernel_flops");
+    a->value_case = V(UINT64_LIST);
+    a->uint64_list = &lf;
+    a = attr(&s, "kernel_bytes");
+    a->value_case = V(UINT64_LIST);
+    a->uint64_list = &lb;
+    uint64_t id = emit(t, name, ET_COMP_NODE, duration_us, &s, deps, ndeps);
+    free(kv);
+    return id;
+}
+
 uint64_t wl_comp_dur(wl_trace *t, const char *name, uint64_t duration_us, const uint64_t *deps,
                      int ndeps)
 {

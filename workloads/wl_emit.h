@@ -10,7 +10,9 @@
  *
  * Attribute kinds written: num_ops int64, tensor_size uint64, comm_type
  * int64, comm_size int64, comm_src/comm_dst/comm_tag int32, pg_name string
- * (the kinds ASTRA-sim's own generators use, CHAKRA.md).
+ * (the kinds ASTRA-sim's own generators use, CHAKRA.md); a fused node adds
+ * kernel_flops and kernel_bytes as uint64_list (loom's own; other readers
+ * ignore attributes they do not know).
  *
  * Ownership: wl_trace_open() returns a trace freed by wl_trace_close()
  * (or wl_trace_abort()).
@@ -37,6 +39,14 @@ uint64_t wl_trace_nodes(const wl_trace *t);     /* nodes written so far */
  * ids; a 0 entry is skipped, so callers can pass "no previous node" as 0. */
 uint64_t wl_comp(wl_trace *t, const char *name, uint64_t flops, uint64_t bytes,
                  uint64_t duration_us, const uint64_t *deps, int ndeps);
+/* A fused compute node: several kernels in one node.  num_ops and
+ * tensor_size are the sums, duration_us the sum of their times on the
+ * generating device (for readers that only know durations), and the
+ * kernels themselves go in kernel_flops / kernel_bytes (uint64 lists; kwork
+ * holds nkern (FLOPs, bytes) pairs) so loom prices each at replay. */
+uint64_t wl_comp_fused(wl_trace *t, const char *name, uint64_t flops, uint64_t bytes,
+                       uint64_t duration_us, const uint64_t *kwork, uint32_t nkern,
+                       const uint64_t *deps, int ndeps);
 /* A compute node with a duration and no num_ops/tensor_size (the roofline
  * model then keeps its duration). */
 uint64_t wl_comp_dur(wl_trace *t, const char *name, uint64_t duration_us, const uint64_t *deps,

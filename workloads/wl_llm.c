@@ -561,6 +561,9 @@ typedef struct gen {
     int fusing;
     char fname[96];
     double ff, fb, fsec; /* its FLOPs, bytes, seconds */
+    uint64_t *kw;        /* its kernels: (FLOPs, bytes) pairs */
+    uint32_t nkw;        /* kernels in kw */
+    size_t capkw;        /* uint64s allocated in kw */
     uint64_t fdeps[MAXNEED + 1];
     int nfdeps;
     /* ZeRO-3 prefetch: the stream position at the start of the previous layer */
@@ -601,8 +604,8 @@ static void flush(gen *g)
     if (!g->fusing)
         return;
     g->fusing = 0;
-    uint64_t id = wl_comp(g->tr, g->fname, to_u64(g, g->ff), to_u64(g, g->fb), us_of(g->fsec),
-                          g->fdeps, g->nfdeps);
+    uint64_t id = wl_comp_fused(g->tr, g->fname, to_u64(g, g->ff), to_u64(g, g->fb),
+                                us_of(g->fsec), g->kw, g->nkw, g->fdeps, g->nfdeps);
     if (id)
         g->last = id;
 }
@@ -642,6 +645,7 @@ static void kern(gen *g, int layer, char ph, int mb, const char *k, double flops
     if (!g->fusing) {
         g->fusing = 1;
         g->ff = g->fb = g->fsec = 0;
+        g->nkw = 0;
         g->nfdeps = 0;
         g->fdeps[g->nfdeps++] = g->last;
         for (int i = 0; i < g->nneed; i++)
@@ -652,6 +656,15 @@ static void kern(gen *g, int layer, char ph, int mb, const char *k, double flops
         else
             snprintf(g->fname, sizeof g->fname, "%c%d.%s+", ph, mb, k);
     }
+    if (g->nkw == ET_MAX_KERNELS) { /* a span that long: close it, open a new one */
+        flush(g);
+        kern(g, layer, ph, mb, k, flops, bytes);
+        return;
+    }
+    g->kw = loom_vgrow(g->kw, &g->capkw, 2 * ((size_t)g->nkw + 1), sizeof *g->kw);
+    g->kw[2 * g->nkw] = to_u64(g, flops);
+    g->kw[2 * g->nkw + 1] = to_u64(g, bytes);
+    g->nkw++;
     g->ff += flops;
     g->fb += bytes;
     g->fsec += sec;
@@ -1242,6 +1255,7 @@ out:
     free(ops);
     free(g->layer_end);
     free(g->layer_end_tmp);
+    free(g->kw);
     free(g);
     return rc;
 }
@@ -1308,11 +1322,12 @@ static int write_system(const wl_llm_plan *p, const char *path, const char *grou
         sb_printf(&b, "device-file: %s\n", abs ? abs : p->devices_file);
         free(abs);
     }
-    int trace = o->compute_model_trace || o->gran == WL_GRAN_LAYER;
-    sb_printf(&b, "compute-model: %s%s\n", trace ? "trace" : "roofline",
-              o->gran == WL_GRAN_LAYER
-                  ? "   # fused nodes carry the sum of their kernels' roofline times"
-                  : "");
+    /* cost is decided at replay: nodes carry their work (num_ops,
+     * tensor_size; fused nodes each kernel's in kernel_flops/kernel_bytes)
+     * and the compute model prices it, so --set system.device=... or an
+     * efficiency change takes effect on this trace */
+    sb_printf(&b, "compute-model: %s%s\n", o->compute_model_trace ? "trace" : "roofline",
+              o->compute_model_trace ? "   # durations as generated for this device" : "");
     sb_printf(&b, "compute-dtype: %s\n", comp_dtype_name(o->dtype));
     if (any)
         sb_printf(&b, "comm-group: %s%s\n", base_name(groups_path),

@@ -636,7 +636,9 @@ static void start(replay *rp, int rank, uint32_t i)
                          .tensor_size = n->tensor_size,
                          .has_ops = (n->flags & ET_F_HAS_OPS) != 0,
                          .is_cpu = (n->flags & ET_F_CPU) != 0,
-                         .name = et_gnode_name(g, n)};
+                         .name = et_gnode_name(g, n),
+                         .kwork = n->nkern ? g->kwork + 2 * (size_t)n->kern : NULL,
+                         .nkern = n->nkern};
         int fb;
         sim_time t = comp_time(loom_cfg_comp(rp->cfg, rank), &k, &fb);
         rp->fallbacks += fb;

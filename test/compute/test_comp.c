@@ -164,6 +164,56 @@ static void test_table(void **state)
     free(path);
 }
 
+/* A fused node costs the sum of its kernels, each priced alone (cost is
+ * decided at replay, docs/DEVICES.md). */
+static void test_fused(void **state)
+{
+    (void)state;
+    /* 1e12 FLOP/s, 1e9 B/s, no curves: kernel 1 is 2e6 FLOPs on 1e3 B,
+     * compute bound, 2 us; kernel 2 is 1 FLOP on 5e3 B, memory bound, 5 us.
+     * The node's own num_ops/tensor_size (sums) would give 5.001 us: the
+     * kernels give 7 us. */
+    const uint64_t kw[4] = {2000000, 1000, 1, 5000};
+    comp_cfg c = {.kind = COMP_ROOFLINE, .peak_flops = 1e12, .mem_bw = 1e9};
+    comp_kernel k = {.duration_us = 99, .num_ops = 2000001, .tensor_size = 6000, .has_ops = 1,
+                     .kwork = kw, .nkern = 2};
+    int fb = 9;
+    assert_int_equal(comp_time(&c, &k, &fb), 7 * SIM_PS_PER_US);
+    assert_int_equal(fb, 0);
+    /* each kernel pays its own overhead: with a 4 us matrix and memory
+     * overhead (half sizes 4e-6 x rate x eff) at eff 1, 6 + 9 = 15 us */
+    c.matrix = (comp_curve){1, 4e-6 * 1e12};
+    c.memory = (comp_curve){1, 4e-6 * 1e9};
+    assert_int_equal(comp_time(&c, &k, NULL), 15 * SIM_PS_PER_US);
+    /* a straggler factor scales every kernel */
+    c.slowdown = 2;
+    assert_int_equal(comp_time(&c, &k, NULL), 30 * SIM_PS_PER_US);
+    /* the trace model keeps the recorded duration */
+    c.kind = COMP_TRACE;
+    c.slowdown = 0;
+    assert_int_equal(comp_time(&c, &k, NULL), 99 * SIM_PS_PER_US);
+
+    /* table: per-kernel lookups under the node's name ("*" by bytes here:
+     * 1000 B -> 2 us, 5000 B -> 6 us), 8 us in all */
+    char *path = write_tmp("kernel,flops,bytes,time_us\n*,0,1000,2\n*,0,5000,6\n");
+    loom_err err = {0};
+    comp_table *t = comp_table_load(path, &err);
+    assert_non_null(t);
+    comp_cfg ct = {.kind = COMP_TABLE, .mem_bw = 1e9, .table = t};
+    k.name = "L0.F0.qkv+";
+    assert_int_equal(comp_time(&ct, &k, &fb), 8 * SIM_PS_PER_US);
+    assert_int_equal(fb, 0);
+    /* a kernel with no row (0 bytes fits no series): the node keeps its
+     * duration, counted */
+    const uint64_t kw0[4] = {2000000, 1000, 5, 0};
+    k.kwork = kw0;
+    assert_int_equal(comp_time(&ct, &k, &fb), 99 * SIM_PS_PER_US);
+    assert_int_equal(fb, 1);
+    comp_table_free(t);
+    unlink(path);
+    free(path);
+}
+
 static void expect_table_error(const char *text, const char *needle)
 {
     char *path = write_tmp(text);
@@ -221,6 +271,7 @@ int main(void)
         cmocka_unit_test(test_efficiency_curves),
         cmocka_unit_test(test_straggler),
         cmocka_unit_test(test_table),
+        cmocka_unit_test(test_fused),
         cmocka_unit_test(test_table_errors),
         cmocka_unit_test(test_curve_errors),
     };

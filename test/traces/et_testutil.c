@@ -251,6 +251,19 @@ void tb_bools(tb *b, ChakraProtoMsg__Node *n, const char *name, const int *v,
     a->bool_list = l;
 }
 
+void tb_i64s(tb *b, ChakraProtoMsg__Node *n, const char *name, const int64_t *v, size_t k)
+{
+    ChakraProtoMsg__AttributeProto *a = tb_attr(b, n, name);
+    ChakraProtoMsg__Int64List *l = tb_alloc(b, sizeof *l);
+    chakra_proto_msg__int64_list__init(l);
+    l->values = tb_alloc(b, (k ? k : 1) * sizeof *l->values);
+    for (size_t i = 0; i < k; i++)
+        l->values[i] = v[i];
+    l->n_values = k;
+    a->value_case = V(INT64_LIST);
+    a->int64_list = l;
+}
+
 void tb_write(const char *path, const char *version,
               ChakraProtoMsg__Node **nodes, size_t n, int gzip)
 {

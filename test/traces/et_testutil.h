@@ -57,6 +57,8 @@ void tb_dbl(tb *b, ChakraProtoMsg__Node *n, const char *name, double v);
 void tb_bools(tb *b, ChakraProtoMsg__Node *n, const char *name,
               const int *v, size_t k);
 
+void tb_i64s(tb *b, ChakraProtoMsg__Node *n, const char *name, const int64_t *v, size_t k);
+
 /* Writes a trace: metadata with version (NULL: legacy layout, none), then
  * the nodes; asserts success. */
 void tb_write(const char *path, const char *version,

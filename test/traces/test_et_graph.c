@@ -515,6 +515,89 @@ static void test_bad_graphs(void **state)
     tu_rmtree(tmp);
 }
 
+/* A fused compute node (loom gen llm --granularity layer) keeps its
+ * kernels' (FLOPs, bytes) in kwork; malformed kernel lists are refused with
+ * the node named. */
+static void test_fused_kernels(void **state)
+{
+    (void)state;
+    char *tmp = tu_tmpdir(), *p;
+    tb b = {0};
+    const int64_t fl[3] = {100, 0, 300}, by[3] = {10, 20, 30}, neg[2] = {1, -2};
+
+    ChakraProtoMsg__Node *n[3];
+    n[0] = tb_node(&b, 1, ET_COMP_NODE, "plain");
+    tb_i64(&b, n[0], "num_ops", 7);
+    n[1] = tb_node(&b, 2, ET_COMP_NODE, "L0.F0.qkv+");
+    tb_data(&b, n[1], 1);
+    tb_i64(&b, n[1], "num_ops", 400);
+    tb_i64s(&b, n[1], "kernel_flops", fl, 3);
+    tb_i64s(&b, n[1], "kernel_bytes", by, 3);
+    n[2] = tb_node(&b, 3, ET_COMP_NODE, "L1.F0.qkv+");
+    tb_data(&b, n[2], 2);
+    tb_i64s(&b, n[2], "kernel_flops", fl + 2, 1);
+    tb_i64s(&b, n[2], "kernel_bytes", by + 2, 1);
+    p = tu_path(tmp, "fused.0.et");
+    tb_write(p, "0.0.4", n, 3, 0);
+    et_graph *g = load_ok(p);
+    assert_int_equal(g->n, 3);
+    assert_int_equal(g->nodes[0].nkern, 0);
+    assert_int_equal(g->nodes[1].nkern, 3);
+    assert_int_equal(g->nodes[2].nkern, 1);
+    assert_int_equal(g->nkwork, 4);
+    const uint64_t want[8] = {100, 10, 0, 20, 300, 30, 300, 30};
+    for (int i = 0; i < 8; i++)
+        assert_int_equal(g->kwork[i], want[i]);
+    assert_int_equal(g->nodes[2].kern, 3);
+    et_graph_free(g);
+    free(p);
+
+    ChakraProtoMsg__Node *x;
+    x = tb_node(&b, 20, ET_COMP_NODE, "half");
+    tb_i64s(&b, x, "kernel_flops", fl, 3);
+    p = one_bad(tmp, "half.0.et", x);
+    load_bad(p, "node 20", "kernel_flops without kernel_bytes");
+    free(p);
+
+    x = tb_node(&b, 21, ET_COMP_NODE, "len");
+    tb_i64s(&b, x, "kernel_flops", fl, 3);
+    tb_i64s(&b, x, "kernel_bytes", by, 2);
+    p = one_bad(tmp, "len.0.et", x);
+    load_bad(p, "node 21", "have 3 and 2 entries");
+    free(p);
+
+    x = tb_node(&b, 22, ET_COMP_NODE, "neg");
+    tb_i64s(&b, x, "kernel_flops", neg, 2);
+    tb_i64s(&b, x, "kernel_bytes", by, 2);
+    p = one_bad(tmp, "negk.0.et", x);
+    load_bad(p, "node 22", "kernel_flops entry 1 is negative");
+    free(p);
+
+    x = tb_node(&b, 23, ET_COMM_COLL_NODE, "coll");
+    tb_i64s(&b, x, "kernel_flops", fl, 1);
+    tb_i64s(&b, x, "kernel_bytes", by, 1);
+    p = one_bad(tmp, "coll.0.et", x);
+    load_bad(p, "node 23", "only compute nodes carry kernels");
+    free(p);
+
+    x = tb_node(&b, 24, ET_COMP_NODE, "str");
+    tb_str(&b, x, "kernel_flops", "1,2");
+    tb_i64s(&b, x, "kernel_bytes", by, 1);
+    p = one_bad(tmp, "str.0.et", x);
+    load_bad(p, "node 24", "kernel_flops is a string_val, not an integer list");
+    free(p);
+
+    x = tb_node(&b, 25, ET_COMP_NODE, "empty");
+    tb_i64s(&b, x, "kernel_flops", fl, 0);
+    tb_i64s(&b, x, "kernel_bytes", by, 0);
+    p = one_bad(tmp, "empty.0.et", x);
+    load_bad(p, "node 25", "have 0 and 0 entries");
+    free(p);
+
+    tb_free(&b);
+    tu_rmtree(tmp);
+}
+
 static void test_rank_paths_and_names(void **state)
 {
     (void)state;
@@ -565,6 +648,7 @@ int main(void)
         cmocka_unit_test(test_attribute_kinds),
         cmocka_unit_test(test_many_pg_names),
         cmocka_unit_test(test_bad_graphs),
+        cmocka_unit_test(test_fused_kernels),
         cmocka_unit_test(test_rank_paths_and_names),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

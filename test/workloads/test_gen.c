@@ -491,6 +491,99 @@ static void test_llm_step(void **state)
         fail_msg("step %.3f ns, expected %.3f (compute %.3f + all-reduce %.3f)", got, sum + ar, sum, ar);
 }
 
+/* Roofline time of one kernel, ns: the overhead plus the larger of the
+ * matrix and memory terms (docs/DEVICES.md; both curves 4 us). */
+static double kernel_ns(double F, double B, double P, double e_mat, double M)
+{
+    double tf = F / (P * e_mat), tm = B / (M * 0.9);
+    return 4e3 + (tf > tm ? tf : tm) * 1e9;
+}
+
+/* Sum of kernel_ns over every kernel of a trace: a kernel node is one
+ * kernel, a fused node (--granularity layer) lists its kernels. */
+static double compute_ns(const char *path, double P, double e_mat, double M, size_t *kernels)
+{
+    loom_err err = {0};
+    et_graph *g = et_graph_load(path, &err);
+    if (g == NULL)
+        fail_msg("%s", err.msg);
+    double sum = 0;
+    *kernels = 0;
+    for (size_t i = 0; i < g->n; i++) {
+        const et_gnode *n = &g->nodes[i];
+        if (n->type != ET_COMP_NODE)
+            continue;
+        if (n->nkern == 0) {
+            sum += kernel_ns((double)n->num_ops, (double)n->tensor_size, P, e_mat, M);
+            ++*kernels;
+        }
+        for (uint32_t k = 0; k < n->nkern; k++, ++*kernels)
+            sum += kernel_ns((double)g->kwork[2 * (n->kern + k)],
+                             (double)g->kwork[2 * (n->kern + k) + 1], P, e_mat, M);
+    }
+    et_graph_free(g);
+    return sum;
+}
+
+/*
+ * Cost is decided at replay (issue 9): the same generated trace, kernel by
+ * kernel or fused by layer, replays to the roofline sum of its kernels on
+ * whatever device or efficiency the run names, not the one it was
+ * generated for.  The model is test_llm_step's (one all-reduce of the
+ * gradients, its reductions at the device's HBM bandwidth).
+ */
+static void test_llm_cost_at_replay(void **state)
+{
+    (void)state;
+    const char *gran[2] = {"kernel", "layer"};
+    put("car/net.yml", "topology: [ Switch ]\nnpus_count: [ 2 ]\nbandwidth: [ 100 ]\n"
+                       "latency: [ 1000 ]\n");
+    size_t kernels[2];
+    double N = 0; /* gradient bytes: the all-reduce's comm_size */
+    for (int gi = 0; gi < 2; gi++) {
+        char pre[96], r0[128], sys[128];
+        snprintf(pre, sizeof pre, "%s/%s", tp("car"), gran[gi]);
+        int rc = loomrun_run(tmpdir, "gen", "llm", "--hidden", "256", "--ffn", "1024", "--heads", "4",
+                             "--layers", "2", "--seq", "128", "--vocab", "512", "--dp", "2",
+                             "--device", "h100-sxm", "--granularity", gran[gi], "--out", pre, "-q", NULL);
+        expect_exit(rc, 0, NULL);
+        snprintf(r0, sizeof r0, "%s.0.et", pre);
+        snprintf(sys, sizeof sys, "%s.system.yaml", pre);
+        loom_err err = {0};
+        et_graph *g = et_graph_load(r0, &err);
+        assert_non_null(g);
+        for (size_t i = 0; i < g->n; i++)
+            if (g->nodes[i].type == ET_COMM_COLL_NODE)
+                N = (double)g->nodes[i].comm_size;
+        et_graph_free(g);
+        struct {
+            const char *set;     /* --set, or NULL */
+            double P, e, M;      /* bf16 peak, matrix efficiency, HBM bytes/s */
+        } c[] = {
+            {NULL, 989.5e12, 0.801, 3350e9},                          /* as generated */
+            {"system.device=a100-80g", 312e12, 0.859, 2039e9},       /* another device */
+            {"system.compute-matrix-efficiency=0.5", 989.5e12, 0.5, 3350e9},
+        };
+        for (size_t k = 0; k < sizeof c / sizeof c[0]; k++) {
+            const char *json = tp("car/out.json");
+            rc = c[k].set ? loomrun_run(tmpdir, "run", "-w", pre, "-s", sys, "-n", tp("car/net.yml"),
+                                        "--set", c[k].set, "-j", json, "-q", NULL)
+                          : loomrun_run(tmpdir, "run", "-w", pre, "-s", sys, "-n", tp("car/net.yml"),
+                                        "-j", json, "-q", NULL);
+            expect_exit(rc, 0, NULL);
+            double comp = compute_ns(r0, c[k].P, c[k].e, c[k].M, &kernels[gi]);
+            double want = comp + ring_ar(2, N, 100 * GIB, 1000, 10, c[k].M, 2);
+            double got = step_ns(json);
+            if (fabs(got - want) > 0.001 * (double)kernels[gi] + 0.01) /* 1 ps per kernel */
+                fail_msg("%s granularity, --set %s: step %.3f ns, expected %.3f", gran[gi],
+                         c[k].set ? c[k].set : "(none)", got, want);
+        }
+    }
+    /* the fused trace carries every kernel of the per-kernel one */
+    assert_int_equal(kernels[0], kernels[1]);
+    assert_true(kernels[0] > 10);
+}
+
 static void test_llm_errors(void **state)
 {
     (void)state;
@@ -689,6 +782,7 @@ int main(void)
         cmocka_unit_test(test_llm_roles),
         cmocka_unit_test(test_roles_equal_explicit),
         cmocka_unit_test(test_llm_step),
+        cmocka_unit_test(test_llm_cost_at_replay),
         cmocka_unit_test(test_llm_errors),
         cmocka_unit_test(test_llm_features),
         cmocka_unit_test(test_convert_text),
