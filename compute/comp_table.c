@@ -2,12 +2,15 @@
  * comp_table.c: measured kernel times from a CSV, interpolated by size
  * (the `table` compute model; format in comp.h and docs/DEVICES.md).
  *
+ * The CSV is split by libcsv (RFC 4180 quoting, so a pattern may hold a
+ * comma inside quotes), one line at a time so errors name the line.
  * A table is a list of series, each one kernel-name glob with its rows
  * sorted by size.  Lookup is a linear scan over series (tables hold tens
  * of kernels, not thousands) and a binary search inside one.
  */
 #include "comp.h"
 
+#include <csv.h>
 #include <errno.h>
 #include <fnmatch.h>
 #include <math.h>
@@ -87,6 +90,155 @@ static int cmp_row(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
+/* One CSV record as libcsv hands it over (RFC 4180: quotes, commas in a
+ * quoted kernel pattern).  More than 4 fields are counted, not kept. */
+typedef struct rec {
+    char col[4][1024]; /* fields, NUL-terminated (longer ones cut) */
+    int nc;            /* fields seen */
+} rec;
+
+static void on_field(void *s, size_t len, void *data)
+{
+    rec *r = data;
+    if (r->nc < 4) {
+        size_t n = len < sizeof r->col[0] - 1 ? len : sizeof r->col[0] - 1;
+        memcpy(r->col[r->nc], s, n);
+        r->col[r->nc][n] = '\0';
+    }
+    r->nc++;
+}
+
+/* Splits one line (the file is read a line at a time, so messages can
+ * name the line; a quoted field cannot span lines). */
+static int split_line(struct csv_parser *cp, const char *line, rec *r)
+{
+    memset(r, 0, sizeof *r);
+    csv_init(cp, CSV_APPEND_NULL);
+    size_t n = strlen(line);
+    int bad = csv_parse(cp, line, n, on_field, NULL, r) != n || csv_fini(cp, on_field, NULL, r) != 0;
+    csv_free(cp);
+    for (int i = 0; i < 4 && i < r->nc; i++)
+        memmove(r->col[i], trim(r->col[i]), strlen(trim(r->col[i])) + 1);
+    return bad ? -1 : 0;
+}
+
+/* The series for a kernel pattern, made on its first row. */
+static series *series_for(comp_table *t, const char *glob)
+{
+    for (size_t i = 0; i < t->n; i++)
+        if (strcmp(t->s[i].glob, glob) == 0)
+            return &t->s[i];
+    t->s = loom_xrealloc(t->s, (t->n + 1) * sizeof *t->s);
+    series *se = &t->s[t->n++];
+    memset(se, 0, sizeof *se);
+    se->glob = loom_xstrdup(glob);
+    return se;
+}
+
+/* Checks one data row and appends it to its series. */
+static int add_row(comp_table *t, const rec *r, const char *path, int lineno, loom_err *err)
+{
+    if (r->nc != 4)
+        return loom_err_set(err, LOOM_EUSAGE, "%s: line %d: expected 4 columns "
+                            "(kernel,flops,bytes,time_us), found %d", path, lineno, r->nc);
+    double fl, by, tm;
+    if (r->col[0][0] == '\0')
+        return loom_err_set(err, LOOM_EUSAGE, "%s: line %d: empty kernel name (use * for any)",
+                            path, lineno);
+    if (num(r->col[1], 0, &fl) < 0 || num(r->col[2], 0, &by) < 0)
+        return loom_err_set(err, LOOM_EUSAGE, "%s: line %d: flops and bytes must be numbers >= 0 "
+                            "(got '%s', '%s')", path, lineno, r->col[1], r->col[2]);
+    if (num(r->col[3], 1, &tm) < 0)
+        return loom_err_set(err, LOOM_EUSAGE, "%s: line %d: time_us must be a number > 0 (got '%s')",
+                            path, lineno, r->col[3]);
+    if (fl == 0 && by == 0)
+        return loom_err_set(err, LOOM_EUSAGE, "%s: line %d: a row needs flops or bytes > 0", path,
+                            lineno);
+    series *se = series_for(t, r->col[0]);
+    if (se->n == se->cap) {
+        se->cap = se->cap ? 2 * se->cap : 8;
+        se->fl = loom_xrealloc(se->fl, se->cap * sizeof *se->fl);
+        se->by = loom_xrealloc(se->by, se->cap * sizeof *se->by);
+        se->tm = loom_xrealloc(se->tm, se->cap * sizeof *se->tm);
+        se->line = loom_xrealloc(se->line, se->cap * sizeof *se->line);
+    }
+    se->fl[se->n] = fl;
+    se->by[se->n] = by;
+    se->tm[se->n] = tm * 1e-6;
+    se->line[se->n] = lineno;
+    se->n++;
+    t->rows++;
+    return 0;
+}
+
+/* Settles a series' axis, sorts it, refuses rows that cannot be placed,
+ * and drops the raw columns. */
+static int settle(series *se, const char *path, loom_err *err)
+{
+    for (size_t j = 0; j < se->n; j++)
+        se->by_flops |= se->fl[j] > 0;
+    se->rows = loom_xmalloc(se->n * sizeof *se->rows);
+    for (size_t j = 0; j < se->n; j++) {
+        double x = se->by_flops ? se->fl[j] : se->by[j];
+        if (x == 0)
+            return loom_err_set(err, LOOM_EUSAGE, "%s: line %d: kernel '%s' is indexed by flops "
+                                "(another of its rows has flops > 0), but this row has flops 0",
+                                path, se->line[j], se->glob);
+        se->rows[j] = (row){x, se->tm[j]};
+    }
+    qsort(se->rows, se->n, sizeof *se->rows, cmp_row);
+    for (size_t j = 1; j < se->n; j++)
+        if (se->rows[j].x == se->rows[j - 1].x)
+            return loom_err_set(err, LOOM_EUSAGE, "%s: kernel '%s' has two rows at %s %.17g", path,
+                                se->glob, se->by_flops ? "flops" : "bytes", se->rows[j].x);
+    free(se->fl);
+    free(se->by);
+    free(se->tm);
+    free(se->line);
+    se->fl = se->by = se->tm = NULL;
+    se->line = NULL;
+    return 0;
+}
+
+/* Reads every line of f into t (header first); blank lines and '#'
+ * comments are skipped. */
+static int read_rows(comp_table *t, FILE *f, const char *path, loom_err *err)
+{
+    char buf[4096];
+    int lineno = 0, header = 0;
+    struct csv_parser cp;
+    rec r;
+    while (fgets(buf, sizeof buf, f)) {
+        lineno++;
+        if (strchr(buf, '\n') == NULL && !feof(f))
+            return loom_err_set(err, LOOM_EUSAGE, "%s: line %d is longer than %zu characters", path,
+                                lineno, sizeof buf - 2);
+        char *s = trim(buf);
+        if (*s == '\0' || *s == '#')
+            continue;
+        if (split_line(&cp, s, &r) < 0)
+            return loom_err_set(err, LOOM_EUSAGE, "%s: line %d: malformed CSV (%s)", path, lineno,
+                                csv_strerror(csv_error(&cp)));
+        if (header) {
+            if (add_row(t, &r, path, lineno, err) < 0)
+                return err->code;
+            continue;
+        }
+        if (r.nc != 4 || strcmp(r.col[0], "kernel") || strcmp(r.col[1], "flops") ||
+            strcmp(r.col[2], "bytes") || strcmp(r.col[3], "time_us"))
+            return loom_err_set(err, LOOM_EUSAGE,
+                                "%s: line %d: the first line must be the header "
+                                "'kernel,flops,bytes,time_us'", path, lineno);
+        header = 1;
+    }
+    if (ferror(f))
+        return loom_err_set(err, LOOM_EUSAGE, "%s: read error: %s", path, strerror(errno));
+    if (!header || t->rows == 0)
+        return loom_err_set(err, LOOM_EUSAGE, "%s: no rows (expected the header "
+                            "'kernel,flops,bytes,time_us' and at least one row)", path);
+    return 0;
+}
+
 comp_table *comp_table_load(const char *path, loom_err *err)
 {
     FILE *f = fopen(path, "r");
@@ -95,136 +247,15 @@ comp_table *comp_table_load(const char *path, loom_err *err)
         return NULL;
     }
     comp_table *t = loom_xcalloc(1, sizeof *t);
-    char buf[4096];
-    int lineno = 0, header = 0;
-    while (fgets(buf, sizeof buf, f)) {
-        lineno++;
-        if (strchr(buf, '\n') == NULL && !feof(f)) {
-            loom_err_set(err, LOOM_EUSAGE, "%s: line %d is longer than %zu characters", path, lineno,
-                         sizeof buf - 2);
-            goto err;
-        }
-        char *s = trim(buf);
-        if (*s == '\0' || *s == '#')
-            continue;
-        char *col[5];
-        int nc = 0;
-        for (char *p = s; nc < 5;) {
-            col[nc++] = p;
-            char *c = strchr(p, ',');
-            if (c == NULL)
-                break;
-            *c = '\0';
-            p = c + 1;
-        }
-        for (int i = 0; i < nc; i++)
-            col[i] = trim(col[i]);
-        if (!header) {
-            if (nc != 4 || strcmp(col[0], "kernel") || strcmp(col[1], "flops") ||
-                strcmp(col[2], "bytes") || strcmp(col[3], "time_us")) {
-                loom_err_set(err, LOOM_EUSAGE,
-                             "%s: line %d: the first line must be the header "
-                             "'kernel,flops,bytes,time_us'", path, lineno);
-                goto err;
-            }
-            header = 1;
-            continue;
-        }
-        if (nc != 4) {
-            loom_err_set(err, LOOM_EUSAGE, "%s: line %d: expected 4 columns "
-                         "(kernel,flops,bytes,time_us), found %d", path, lineno, nc);
-            goto err;
-        }
-        double fl, by, tm;
-        if (*col[0] == '\0') {
-            loom_err_set(err, LOOM_EUSAGE, "%s: line %d: empty kernel name (use * for any)", path,
-                         lineno);
-            goto err;
-        }
-        if (num(col[1], 0, &fl) < 0 || num(col[2], 0, &by) < 0) {
-            loom_err_set(err, LOOM_EUSAGE, "%s: line %d: flops and bytes must be numbers >= 0 "
-                         "(got '%s', '%s')", path, lineno, col[1], col[2]);
-            goto err;
-        }
-        if (num(col[3], 1, &tm) < 0) {
-            loom_err_set(err, LOOM_EUSAGE, "%s: line %d: time_us must be a number > 0 (got '%s')",
-                         path, lineno, col[3]);
-            goto err;
-        }
-        if (fl == 0 && by == 0) {
-            loom_err_set(err, LOOM_EUSAGE, "%s: line %d: a row needs flops or bytes > 0", path,
-                         lineno);
-            goto err;
-        }
-        series *se = NULL;
-        for (size_t i = 0; i < t->n; i++)
-            if (strcmp(t->s[i].glob, col[0]) == 0)
-                se = &t->s[i];
-        if (se == NULL) {
-            t->s = loom_xrealloc(t->s, (t->n + 1) * sizeof *t->s);
-            se = &t->s[t->n++];
-            memset(se, 0, sizeof *se);
-            se->glob = loom_xstrdup(col[0]);
-        }
-        if (se->n == se->cap) {
-            se->cap = se->cap ? 2 * se->cap : 8;
-            se->fl = loom_xrealloc(se->fl, se->cap * sizeof *se->fl);
-            se->by = loom_xrealloc(se->by, se->cap * sizeof *se->by);
-            se->tm = loom_xrealloc(se->tm, se->cap * sizeof *se->tm);
-            se->line = loom_xrealloc(se->line, se->cap * sizeof *se->line);
-        }
-        se->fl[se->n] = fl;
-        se->by[se->n] = by;
-        se->tm[se->n] = tm * 1e-6;
-        se->line[se->n] = lineno;
-        se->n++;
-        t->rows++;
-    }
-    if (ferror(f)) {
-        loom_err_set(err, LOOM_EUSAGE, "%s: read error", path);
-        goto err;
-    }
-    if (!header || t->rows == 0) {
-        loom_err_set(err, LOOM_EUSAGE, "%s: no rows (expected the header "
-                     "'kernel,flops,bytes,time_us' and at least one row)", path);
-        goto err;
-    }
-    /* settle each series' axis, sort, refuse rows that cannot be placed */
-    for (size_t i = 0; i < t->n; i++) {
-        series *se = &t->s[i];
-        for (size_t j = 0; j < se->n; j++)
-            se->by_flops |= se->fl[j] > 0;
-        se->rows = loom_xmalloc(se->n * sizeof *se->rows);
-        for (size_t j = 0; j < se->n; j++) {
-            double x = se->by_flops ? se->fl[j] : se->by[j];
-            if (x == 0) {
-                loom_err_set(err, LOOM_EUSAGE, "%s: line %d: kernel '%s' is indexed by flops "
-                             "(another of its rows has flops > 0), but this row has flops 0",
-                             path, se->line[j], se->glob);
-                goto err;
-            }
-            se->rows[j] = (row){x, se->tm[j]};
-        }
-        qsort(se->rows, se->n, sizeof *se->rows, cmp_row);
-        for (size_t j = 1; j < se->n; j++)
-            if (se->rows[j].x == se->rows[j - 1].x) {
-                loom_err_set(err, LOOM_EUSAGE, "%s: kernel '%s' has two rows at %s %.17g", path,
-                             se->glob, se->by_flops ? "flops" : "bytes", se->rows[j].x);
-                goto err;
-            }
-        free(se->fl);
-        free(se->by);
-        free(se->tm);
-        free(se->line);
-        se->fl = se->by = se->tm = NULL;
-        se->line = NULL;
-    }
+    int rc = read_rows(t, f, path, err);
+    for (size_t i = 0; rc == 0 && i < t->n; i++)
+        rc = settle(&t->s[i], path, err);
     fclose(f);
+    if (rc < 0) {
+        comp_table_free(t);
+        return NULL;
+    }
     return t;
-err:
-    fclose(f);
-    comp_table_free(t);
-    return NULL;
 }
 
 double comp_table_lookup(const comp_table *t, const char *name, uint64_t flops, uint64_t bytes)

@@ -1,6 +1,7 @@
 /* Compute models: trace durations, ASTRA-sim's roofline, the roofline with
  * size-dependent efficiency, stragglers, and measured kernel tables.  Every
  * expected time is worked out here from the formulas of docs/DEVICES.md. */
+#include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -214,6 +215,28 @@ static void test_fused(void **state)
     free(path);
 }
 
+/* The file is RFC 4180 CSV (libcsv): quoted fields, a comma inside a
+ * quoted pattern. */
+static void test_table_quoting(void **state)
+{
+    (void)state;
+    char *path = write_tmp("\"kernel\",\"flops\",\"bytes\",\"time_us\"\n"
+                           "\"{a,b}*\",0,\"1000\",3\n"
+                           "*, 0 ,2000, 5\n");
+    loom_err err = {0};
+    comp_table *t = comp_table_load(path, &err);
+    if (t == NULL)
+        fail_msg("%s", err.msg);
+    assert_int_equal(comp_table_rows(t), 2);
+    /* "{a,b}*" is one fnmatch pattern with a comma in it: no brace
+     * expansion, so only a name starting "{a,b}" matches it */
+    assert_true(fabs(comp_table_lookup(t, "{a,b}x", 0, 1000) - 3e-6) < 1e-15);
+    assert_true(fabs(comp_table_lookup(t, "ax", 0, 2000) - 5e-6) < 1e-15);
+    comp_table_free(t);
+    unlink(path);
+    free(path);
+}
+
 static void expect_table_error(const char *text, const char *needle)
 {
     char *path = write_tmp(text);
@@ -272,6 +295,7 @@ int main(void)
         cmocka_unit_test(test_straggler),
         cmocka_unit_test(test_table),
         cmocka_unit_test(test_fused),
+        cmocka_unit_test(test_table_quoting),
         cmocka_unit_test(test_table_errors),
         cmocka_unit_test(test_curve_errors),
     };
