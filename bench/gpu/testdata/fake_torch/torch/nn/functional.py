@@ -1,0 +1,33 @@
+import torch
+from . import attention as _att
+
+
+def _same(x, *a, **k):
+    return torch.Tensor(x.shape, x.dtype)
+
+
+gelu = silu = _same
+
+
+def layer_norm(x, shape, w=None, b=None):
+    assert tuple(shape) == x.shape[-1:] and w.shape == tuple(shape)
+    return _same(x)
+
+
+def rms_norm(x, shape, w=None):
+    assert tuple(shape) == x.shape[-1:] and w.shape == tuple(shape)
+    return _same(x)
+
+
+def dropout(x, p=0.5, training=True):
+    return _same(x)
+
+
+def scaled_dot_product_attention(q, k, v, is_causal=False, enable_gqa=False):
+    assert len(q.shape) == 4 and k.shape == v.shape and q.shape[-1] == k.shape[-1]
+    if k.shape[1] != q.shape[1]:
+        assert enable_gqa and q.shape[1] % k.shape[1] == 0, (q.shape, k.shape)
+    if _att._current == "CUDNN_ATTENTION" and enable_gqa:
+        raise RuntimeError("No available kernel. Aborting execution. (fake: cudnn without GQA)")
+    r = torch.Tensor(q.shape, q.dtype)
+    return r
