@@ -1,0 +1,162 @@
+/*
+ * wl_llm_int.h: what the files of `loom gen llm` share, private to them
+ * (the public side is wl_llm.h).  One job per file:
+ *
+ *   wl_llm_plan.c    presets, the plan and its checks, parameters per rank,
+ *                    the pipeline schedule, the memory estimate
+ *   wl_llm_layers.c  emission primitives (kernel, GEMM, collective, fused
+ *                    span) and the model's pieces: one transformer layer
+ *                    forward and backward, the embedding, the output layer
+ *   wl_llm.c         pipeline operations (send, receive, gradient buckets),
+ *                    one rank's file, the comm-group and system files, the
+ *                    whole job
+ *
+ * Names shared across these files start with llm_; what one file alone
+ * uses stays static there.
+ *
+ * Invariants of an emitted trace:
+ * - compute nodes form one chain in program order (a CUDA stream): each
+ *   depends on the previous one, plus the communication results it needs;
+ * - a collective or send depends on the compute node that produced its
+ *   data, so it overlaps with whatever compute does not need its result;
+ * - a receive is posted when the rank reaches the operation that needs it;
+ * - node ids only refer backwards (wl_emit asserts it).
+ * Ranks of one pipeline stage run the same program; with role-named
+ * communicators (--groups role) their files are byte-identical.
+ *
+ * Ownership: the plan owns its strings and per-chunk arrays (freed by
+ * wl_llm_plan_free); an llm_gen belongs to the one rank file being written
+ * (wl_llm.c's write_rank) and borrows the plan.
+ */
+#ifndef LOOM_WL_LLM_INT_H
+#define LOOM_WL_LLM_INT_H
+
+#include <stdint.h>
+
+#include "wl_llm.h"
+#include "et_graph.h" /* ET_COLL_TYPES */
+#include "wl_emit.h"
+
+/* ---- the plan (wl_llm_plan.c) --------------------------------------------- */
+
+struct wl_llm_plan {
+    wl_llm_opts o;       /* options (strings owned below) */
+    char *out, *device, *devices_file;
+    wl_model m;          /* the shape */
+    int t, pp, dp, ep;   /* degrees */
+    int V;               /* model chunks per stage */
+    int nmb;             /* microbatches per step per pipeline */
+    int world;           /* ranks */
+    int chunks;          /* pp * V virtual stages */
+    int *chunk_layers;   /* [chunks]: layers of virtual stage v */
+    int *chunk_first;    /* [chunks]: its first layer (global index) */
+    int vocab;           /* padded vocabulary */
+    int moe;             /* experts > 1 */
+    int a_loc, kv_loc;   /* query and key/value heads per TP rank */
+    double dh;           /* head dimension, h / a */
+    double nqkv;         /* Q, K and V columns per TP rank, (a_loc + 2 kv_loc) * dh */
+    int e_mm, e_act, e_w, e_g; /* bytes: GEMM operands, activations, weights, grads */
+    double T;            /* tokens per microbatch, b * s */
+    double Tl;           /* tokens in replicated/elementwise parts: T/t with SP */
+    comp_cfg dev;        /* the device at the dtype (roofline with curves) */
+    double capacity;     /* device HBM bytes */
+    int e_loc;           /* experts per rank */
+};
+
+/* Parameters on one rank (WORKLOADS.md, "Parameters"): of one layer, dense
+ * (data-parallel) and expert; of the input embedding; of the output layer
+ * (final norm, and the output matrix unless pp = 1 and it is the
+ * embedding); and of all of stage `stage`'s model chunks. */
+double llm_layer_dense(const wl_llm_plan *p);
+double llm_layer_expert(const wl_llm_plan *p);
+double llm_embed_params(const wl_llm_plan *p);
+double llm_head_params(const wl_llm_plan *p);
+void llm_stage_params(const wl_llm_plan *p, int stage, double *dense /* OUT */,
+                      double *expert /* OUT */);
+
+/* One step of the pipeline schedule (Megatron-LM's, schedules.py). */
+typedef struct llm_op {
+    int fwd;   /* 1: forward, 0: backward */
+    int mb;    /* microbatch */
+    int chunk; /* model chunk on this stage, 0..V-1 */
+} llm_op;
+
+/* The ops of stage s in program order into out (room for 2 * nmb * V);
+ * returns how many. */
+int llm_schedule(const wl_llm_plan *p, int s, llm_op *out /* OUT */);
+
+/* ---- emission state (wl_llm_layers.c writes nodes through it) ------------- */
+
+enum { LLM_MAXNEED = 8 }; /* communication results one kernel may wait for */
+
+/* What one rank file holds, for the summary. */
+typedef struct llm_counts {
+    uint64_t colls[ET_COLL_TYPES]; /* collectives per type */
+    double coll_bytes[ET_COLL_TYPES];
+    uint64_t sends, recvs;         /* point to point */
+    double send_bytes;
+} llm_counts;
+
+/* The writer of one rank file. */
+typedef struct llm_gen {
+    const wl_llm_plan *p;
+    wl_trace *tr;
+    int stage;           /* pipeline stage */
+    int rank;            /* global rank; -1 for role-named (shared) files */
+    uint64_t last;       /* latest compute node: the stream position */
+    uint64_t need[LLM_MAXNEED]; /* results the next compute node waits for */
+    int nneed;
+    /* a fused span (--granularity layer) */
+    int fusing;
+    char fname[96];
+    double ff, fb, fsec; /* its FLOPs, bytes, seconds */
+    uint64_t *kw;        /* its kernels: (FLOPs, bytes) pairs */
+    uint32_t nkw;        /* kernels in kw */
+    size_t capkw;        /* uint64s allocated in kw */
+    uint64_t fdeps[LLM_MAXNEED + 1];
+    int nfdeps;
+    /* ZeRO-3 prefetch: the stream position at the start of the previous layer */
+    uint64_t prev_layer_start;
+    /* overlap: per local chunk and layer, the node ending that layer's backward */
+    uint64_t *layer_end; /* [V * (max_layers + 2)], in unit order (see units()) */
+    uint64_t *layer_end_tmp; /* [max_layers]: per layer of the current backward */
+    int max_layers;
+    /* communicator names of this rank (or roles) */
+    char pg_tp[24], pg_dp[24], pg_ep[24], pg_edp[24], pg_emb[24], pg_pp[24];
+    char nm[128];
+    double overflow;     /* largest value that did not fit */
+    llm_counts cnt;      /* what this file holds (summary) */
+} llm_gen;
+
+/* v as a trace's uint64; a value that does not fit is remembered in
+ * g->overflow (write_rank then refuses the file) and written as 0. */
+uint64_t llm_to_u64(llm_gen *g, double v);
+
+/* Closes the fused span being built, if any, as one node. */
+void llm_flush(llm_gen *g);
+
+/* The next compute node also waits for node id (0: nothing). */
+void llm_need(llm_gen *g, uint64_t id);
+
+/* One compute kernel, after the stream position and what it needs; layer
+ * -1 names it without a layer ("F3.embed"), ph is F, B, R (recompute) or
+ * S (step). */
+void llm_kern(llm_gen *g, int layer, char ph, int mb, const char *k, double flops, double bytes);
+
+/* A collective named `name` after deps (closes the fused span first);
+ * returns its node id. */
+uint64_t llm_coll_after(llm_gen *g, const char *name, int type, double bytes, const char *pg,
+                        const uint64_t *deps, int ndeps);
+
+/* ---- the model's pieces (wl_llm_layers.c) --------------------------------- */
+
+/* Layer l (global index) of microbatch mb; ph is 'F' or 'R' (recompute). */
+void llm_layer_fwd(llm_gen *g, int l, char ph, int mb);
+/* Its backward; lc is the layer's index in its chunk (for layer_end_tmp). */
+void llm_layer_bwd(llm_gen *g, int l, int mb, int lc);
+void llm_embed_fwd(llm_gen *g, int mb);
+void llm_embed_bwd(llm_gen *g, int mb);
+void llm_head_fwd(llm_gen *g, int mb); /* final norm, logits, loss */
+void llm_head_bwd(llm_gen *g, int mb);
+
+#endif

@@ -1,0 +1,395 @@
+/*
+ * wl_llm_layers.c: what `loom gen llm` emits for the model itself.  The
+ * primitives (a kernel, a GEMM, a weight-gradient GEMM, a collective, a
+ * fused span for --granularity layer) keep the stream order and the
+ * dependencies stated in wl_llm_int.h; on them, one transformer layer
+ * forward and backward, the embedding and the output layer, with the
+ * FLOPs and bytes of docs/WORKLOADS.md.
+ */
+#include "wl_llm_int.h"
+
+#include <math.h>
+#include <stdio.h>
+
+#include "err.h"
+#include "sbuf.h" /* loom_vgrow */
+
+/* ---- emission ------------------------------------------------------------- */
+
+uint64_t llm_to_u64(llm_gen *g, double v)
+{
+    if (!(v < 9.2e18)) {
+        if (v > g->overflow)
+            g->overflow = v;
+        return 0;
+    }
+    return (uint64_t)llround(v);
+}
+
+static double kernel_seconds(const llm_gen *g, double flops, double bytes)
+{
+    comp_kernel k = {.num_ops = (uint64_t)(flops < 9.2e18 ? flops : 9.2e18),
+                     .tensor_size = (uint64_t)(bytes < 9.2e18 ? bytes : 9.2e18),
+                     .has_ops = 1};
+    return (double)comp_time(&g->p->dev, &k, NULL) / (double)SIM_PS_PER_S;
+}
+
+static uint64_t us_of(double sec) { return (uint64_t)llround(sec * 1e6); }
+
+void llm_flush(llm_gen *g)
+{
+    if (!g->fusing)
+        return;
+    g->fusing = 0;
+    uint64_t id = wl_comp_fused(g->tr, g->fname, llm_to_u64(g, g->ff), llm_to_u64(g, g->fb),
+                                us_of(g->fsec), g->kw, g->nkw, g->fdeps, g->nfdeps);
+    if (id)
+        g->last = id;
+}
+
+void llm_need(llm_gen *g, uint64_t id)
+{
+    if (id == 0)
+        return;
+    LOOM_ASSERT(g->nneed < LLM_MAXNEED);
+    g->need[g->nneed++] = id;
+}
+
+/* One compute kernel, after the stream position and what it needs. */
+void llm_kern(llm_gen *g, int layer, char ph, int mb, const char *k, double flops, double bytes)
+{
+    double sec = kernel_seconds(g, flops, bytes);
+    if (g->p->o.gran == WL_GRAN_KERNEL) {
+        uint64_t deps[LLM_MAXNEED + 1];
+        int n = 0;
+        deps[n++] = g->last;
+        for (int i = 0; i < g->nneed; i++)
+            deps[n++] = g->need[i];
+        g->nneed = 0;
+        if (layer >= 0)
+            snprintf(g->nm, sizeof g->nm, "L%d.%c%d.%s", layer, ph, mb, k);
+        else
+            snprintf(g->nm, sizeof g->nm, "%c%d.%s", ph, mb, k);
+        uint64_t id = wl_comp(g->tr, g->nm, llm_to_u64(g, flops), llm_to_u64(g, bytes),
+                              us_of(sec), deps, n);
+        if (id)
+            g->last = id;
+        return;
+    }
+    /* fused: a node waits for all its inputs at its start, so a kernel that
+     * needs a communication result starts a new span */
+    if (g->fusing && g->nneed > 0)
+        llm_flush(g);
+    if (!g->fusing) {
+        g->fusing = 1;
+        g->ff = g->fb = g->fsec = 0;
+        g->nkw = 0;
+        g->nfdeps = 0;
+        g->fdeps[g->nfdeps++] = g->last;
+        for (int i = 0; i < g->nneed; i++)
+            g->fdeps[g->nfdeps++] = g->need[i];
+        g->nneed = 0;
+        if (layer >= 0)
+            snprintf(g->fname, sizeof g->fname, "L%d.%c%d.%s+", layer, ph, mb, k);
+        else
+            snprintf(g->fname, sizeof g->fname, "%c%d.%s+", ph, mb, k);
+    }
+    if (g->nkw == ET_MAX_KERNELS) { /* a span that long: close it, open a new one */
+        llm_flush(g);
+        llm_kern(g, layer, ph, mb, k, flops, bytes);
+        return;
+    }
+    g->kw = loom_vgrow(g->kw, &g->capkw, 2 * ((size_t)g->nkw + 1), sizeof *g->kw);
+    g->kw[2 * g->nkw] = llm_to_u64(g, flops);
+    g->kw[2 * g->nkw + 1] = llm_to_u64(g, bytes);
+    g->nkw++;
+    g->ff += flops;
+    g->fb += bytes;
+    g->fsec += sec;
+}
+
+/* A GEMM of (M x K) times (K x N): 2MKN FLOPs; reads both operands, writes
+ * the product. */
+static void gemm(llm_gen *g, int layer, char ph, int mb, const char *k, double M, double K, double N)
+{
+    const wl_llm_plan *p = g->p;
+    llm_kern(g, layer, ph, mb, k, 2 * M * K * N, p->e_mm * (M * K + K * N) + p->e_act * M * N);
+}
+
+/* A weight-gradient GEMM: reads both activations, accumulates into the
+ * gradient buffer (read + write at the gradient width). */
+static void wgrad(llm_gen *g, int layer, char ph, int mb, const char *k, double M, double K, double N)
+{
+    const wl_llm_plan *p = g->p;
+    llm_kern(g, layer, ph, mb, k, 2 * M * K * N, p->e_mm * (M * K + M * N) + 2.0 * p->e_g * K * N);
+}
+
+uint64_t llm_coll_after(llm_gen *g, const char *name, int type, double bytes, const char *pg,
+                        const uint64_t *deps, int ndeps)
+{
+    llm_flush(g);
+    g->cnt.colls[type]++;
+    g->cnt.coll_bytes[type] += bytes;
+    return wl_coll(g->tr, name, type, llm_to_u64(g, bytes), pg, deps, ndeps);
+}
+
+/* A collective on the data the stream has just produced. */
+static uint64_t coll(llm_gen *g, int layer, char ph, int mb, const char *k, int type, double bytes,
+                     const char *pg)
+{
+    llm_flush(g);
+    if (layer >= 0)
+        snprintf(g->nm, sizeof g->nm, "L%d.%c%d.%s", layer, ph, mb, k);
+    else
+        snprintf(g->nm, sizeof g->nm, "%c%d.%s", ph, mb, k);
+    g->cnt.colls[type]++;
+    g->cnt.coll_bytes[type] += bytes;
+    return wl_coll(g->tr, g->nm, type, llm_to_u64(g, bytes), pg, &g->last, 1);
+}
+
+/* A tensor-parallel collective whose result the next kernel needs. */
+static void tp_coll(llm_gen *g, int layer, char ph, int mb, const char *k, int type, double bytes)
+{
+    if (g->p->t > 1)
+        llm_need(g, coll(g, layer, ph, mb, k, type, bytes, g->pg_tp));
+}
+
+/* ---- one transformer layer ------------------------------------------------ */
+
+static double layer_dense_bytes_w(const wl_llm_plan *p) { return llm_layer_dense(p) * p->e_w; }
+
+static void zero3_gather(llm_gen *g, int l, char ph, int mb)
+{
+    const wl_llm_plan *p = g->p;
+    if (p->o.zero < 3)
+        return;
+    uint64_t dep = g->prev_layer_start ? g->prev_layer_start : g->last;
+    g->prev_layer_start = g->last;
+    snprintf(g->nm, sizeof g->nm, "L%d.%c%d.zero3_ag", l, ph, mb);
+    if (p->dp > 1)
+        llm_need(g, llm_coll_after(g, g->nm, ET_ALL_GATHER, layer_dense_bytes_w(p) / p->dp,
+                                   g->pg_dp, &dep, 1));
+    int edp = p->moe ? p->dp / p->ep : 0;
+    if (edp > 1) {
+        snprintf(g->nm, sizeof g->nm, "L%d.%c%d.zero3_ag_exp", l, ph, mb);
+        llm_need(g, llm_coll_after(g, g->nm, ET_ALL_GATHER, llm_layer_expert(p) * p->e_w / edp,
+                                   g->pg_edp, &dep, 1));
+    }
+}
+
+static void attn_core_fwd(llm_gen *g, int l, char ph, int mb)
+{
+    const wl_llm_plan *p = g->p;
+    const wl_model *m = &p->m;
+    double b = p->o.micro_batch, s = m->seq, d = p->dh, e = p->e_act;
+    double A = p->a_loc, T = p->T;
+    if (m->flash) { /* causal: the kernel skips the masked half */
+        llm_kern(g, l, ph, mb, "flash_attn", 0.5 * 4 * b * A * s * s * d,
+                 e * (2 * T * A * d + 2 * T * p->kv_loc * d));
+        return;
+    }
+    llm_kern(g, l, ph, mb, "attn_score", 2 * b * A * s * s * d,
+             e * (T * A * d + T * p->kv_loc * d + b * A * s * s));
+    llm_kern(g, l, ph, mb, "softmax", 5 * b * A * s * s, (2 * e + 1) * b * A * s * s);
+    llm_kern(g, l, ph, mb, "attn_ctx", 2 * b * A * s * s * d,
+             e * (b * A * s * s + T * p->kv_loc * d + T * A * d));
+}
+
+void llm_layer_fwd(llm_gen *g, int l, char ph, int mb)
+{
+    const wl_llm_plan *p = g->p;
+    const wl_model *m = &p->m;
+    double T = p->T, Tl = p->Tl, h = m->hidden, e = p->e_act, t = p->t;
+    double d = p->dh, nqkv = p->nqkv;
+    int sp = p->o.sp;
+    zero3_gather(g, l, ph, mb);
+    llm_kern(g, l, ph, mb, "ln1", 5 * Tl * h, 2 * e * Tl * h);
+    if (sp)
+        tp_coll(g, l, ph, mb, "ag_qkv", ET_ALL_GATHER, Tl * h * e);
+    gemm(g, l, ph, mb, "qkv", T, h, nqkv);
+    attn_core_fwd(g, l, ph, mb);
+    gemm(g, l, ph, mb, "proj", T, p->a_loc * d, h);
+    tp_coll(g, l, ph, mb, sp ? "rs_proj" : "ar_proj", sp ? ET_REDUCE_SCATTER : ET_ALL_REDUCE, T * h * e);
+    llm_kern(g, l, ph, mb, "resid1", 2 * Tl * h, (3 * e + 1) * Tl * h);
+    llm_kern(g, l, ph, mb, "ln2", 5 * Tl * h, 2 * e * Tl * h);
+    if (p->moe) {
+        double E = m->experts, k = m->topk, f = m->ffn, Tx = Tl * k, El = p->e_loc;
+        int nin = m->swiglu ? 2 : 1;
+        gemm(g, l, ph, mb, "router", Tl, h, E);
+        if (p->ep > 1)
+            llm_need(g, coll(g, l, ph, mb, "a2a_dispatch", ET_ALL_TO_ALL, Tx * h * e, g->pg_ep));
+        llm_kern(g, l, ph, mb, "exp_fc1", 2 * Tx * h * f * nin,
+                 p->e_mm * (Tx * h + El * h * f * nin) + e * Tx * f * nin);
+        llm_kern(g, l, ph, mb, "exp_act", 8 * Tx * f, (nin + 1) * e * Tx * f);
+        llm_kern(g, l, ph, mb, "exp_fc2", 2 * Tx * f * h,
+                 p->e_mm * (Tx * f + El * f * h) + e * Tx * h);
+        if (p->ep > 1)
+            llm_need(g, coll(g, l, ph, mb, "a2a_combine", ET_ALL_TO_ALL, Tx * h * e, g->pg_ep));
+        llm_kern(g, l, ph, mb, "resid2", 2 * Tl * h + Tx * h, (3 * e + 1) * Tl * h + e * Tx * h);
+        return;
+    }
+    double fl = (double)m->ffn / t, nin = m->swiglu ? 2 : 1;
+    if (sp)
+        tp_coll(g, l, ph, mb, "ag_fc1", ET_ALL_GATHER, Tl * h * e);
+    gemm(g, l, ph, mb, "fc1", T, h, fl * nin);
+    llm_kern(g, l, ph, mb, m->swiglu ? "swiglu" : "gelu", 8 * T * fl, (nin + 1) * e * T * fl);
+    gemm(g, l, ph, mb, "fc2", T, fl, h);
+    tp_coll(g, l, ph, mb, sp ? "rs_fc2" : "ar_fc2", sp ? ET_REDUCE_SCATTER : ET_ALL_REDUCE, T * h * e);
+    llm_kern(g, l, ph, mb, "resid2", 2 * Tl * h, (3 * e + 1) * Tl * h);
+}
+
+static void attn_core_bwd(llm_gen *g, int l, int mb)
+{
+    const wl_llm_plan *p = g->p;
+    const wl_model *m = &p->m;
+    double b = p->o.micro_batch, s = m->seq, d = p->dh, e = p->e_act;
+    double A = p->a_loc, T = p->T;
+    if (m->flash) { /* FlashAttention-2 backward: 2.5x the forward's work */
+        llm_kern(g, l, 'B', mb, "flash_attn_bwd", 0.5 * 10 * b * A * s * s * d,
+                 e * (4 * T * A * d + 4 * T * p->kv_loc * d));
+        return;
+    }
+    if (p->o.recompute == WL_RC_SELECTIVE)
+        attn_core_fwd(g, l, 'R', mb);
+    llm_kern(g, l, 'B', mb, "attn_ctx_dgrad", 2 * b * A * s * s * d,
+             e * (b * A * s * s + T * A * d + T * p->kv_loc * d));
+    llm_kern(g, l, 'B', mb, "attn_ctx_vgrad", 2 * b * A * s * s * d,
+             e * (b * A * s * s + T * A * d + T * p->kv_loc * d));
+    llm_kern(g, l, 'B', mb, "softmax_bwd", 5 * b * A * s * s, (3 * e + 1) * b * A * s * s);
+    llm_kern(g, l, 'B', mb, "attn_score_qgrad", 2 * b * A * s * s * d,
+             e * (b * A * s * s + T * p->kv_loc * d + T * A * d));
+    llm_kern(g, l, 'B', mb, "attn_score_kgrad", 2 * b * A * s * s * d,
+             e * (b * A * s * s + T * A * d + T * p->kv_loc * d));
+}
+
+void llm_layer_bwd(llm_gen *g, int l, int mb, int lc)
+{
+    const wl_llm_plan *p = g->p;
+    const wl_model *m = &p->m;
+    double T = p->T, Tl = p->Tl, h = m->hidden, e = p->e_act, t = p->t;
+    double d = p->dh, nqkv = p->nqkv;
+    int sp = p->o.sp;
+    if (p->o.recompute == WL_RC_FULL)
+        llm_layer_fwd(g, l, 'R', mb);
+    else
+        zero3_gather(g, l, 'B', mb);
+    llm_kern(g, l, 'B', mb, "resid2_bwd", Tl * h, (2 * e + 1) * Tl * h);
+    if (p->moe) {
+        double k = m->topk, f = m->ffn, Tx = Tl * k, El = p->e_loc;
+        int nin = m->swiglu ? 2 : 1;
+        if (p->ep > 1)
+            llm_need(g, coll(g, l, 'B', mb, "a2a_combine_bwd", ET_ALL_TO_ALL, Tx * h * e, g->pg_ep));
+        llm_kern(g, l, 'B', mb, "exp_fc2_dgrad", 2 * Tx * f * h,
+                 p->e_mm * (Tx * h + El * f * h) + e * Tx * f);
+        llm_kern(g, l, 'B', mb, "exp_fc2_wgrad", 2 * Tx * f * h,
+                 p->e_mm * (Tx * f + Tx * h) + 2.0 * p->e_g * El * f * h);
+        llm_kern(g, l, 'B', mb, "exp_act_bwd", 8 * Tx * f, (2 * nin + 1) * e * Tx * f);
+        llm_kern(g, l, 'B', mb, "exp_fc1_dgrad", 2 * Tx * h * f * nin,
+                 p->e_mm * (Tx * f * nin + El * h * f * nin) + e * Tx * h);
+        llm_kern(g, l, 'B', mb, "exp_fc1_wgrad", 2 * Tx * h * f * nin,
+                 p->e_mm * (Tx * h + Tx * f * nin) + 2.0 * p->e_g * El * h * f * nin);
+        if (p->ep > 1)
+            llm_need(g, coll(g, l, 'B', mb, "a2a_dispatch_bwd", ET_ALL_TO_ALL, Tx * h * e, g->pg_ep));
+        llm_kern(g, l, 'B', mb, "router_bwd", 4 * Tl * h * m->experts,
+                 p->e_mm * (2 * Tl * m->experts + h * m->experts) + e * Tl * h);
+    } else {
+        double fl = (double)m->ffn / t, nin = m->swiglu ? 2 : 1;
+        if (sp)
+            tp_coll(g, l, 'B', mb, "ag_fc2_bwd", ET_ALL_GATHER, Tl * h * e);
+        gemm(g, l, 'B', mb, "fc2_dgrad", T, h, fl);
+        wgrad(g, l, 'B', mb, "fc2_wgrad", T, fl, h);
+        llm_kern(g, l, 'B', mb, m->swiglu ? "swiglu_bwd" : "gelu_bwd", 8 * T * fl,
+                 (2 * nin + 1) * e * T * fl);
+        gemm(g, l, 'B', mb, "fc1_dgrad", T, fl * nin, h);
+        /* the input-gradient reduction overlaps the weight-gradient GEMM
+         * (Megatron's asynchronous tensor-parallel all-reduce) */
+        uint64_t c = 0;
+        if (p->t > 1)
+            c = coll(g, l, 'B', mb, sp ? "rs_fc1_bwd" : "ar_fc1_bwd",
+                     sp ? ET_REDUCE_SCATTER : ET_ALL_REDUCE, T * h * e, g->pg_tp);
+        wgrad(g, l, 'B', mb, "fc1_wgrad", T, h, fl * nin);
+        llm_need(g, c);
+    }
+    llm_kern(g, l, 'B', mb, "ln2_bwd", 8 * Tl * h, 3 * e * Tl * h);
+    llm_kern(g, l, 'B', mb, "resid1_bwd", Tl * h, (2 * e + 1) * Tl * h);
+    if (sp)
+        tp_coll(g, l, 'B', mb, "ag_proj_bwd", ET_ALL_GATHER, Tl * h * e);
+    gemm(g, l, 'B', mb, "proj_dgrad", T, h, p->a_loc * d);
+    wgrad(g, l, 'B', mb, "proj_wgrad", T, p->a_loc * d, h);
+    attn_core_bwd(g, l, mb);
+    gemm(g, l, 'B', mb, "qkv_dgrad", T, nqkv, h);
+    uint64_t c = 0;
+    if (p->t > 1)
+        c = coll(g, l, 'B', mb, sp ? "rs_qkv_bwd" : "ar_qkv_bwd", sp ? ET_REDUCE_SCATTER : ET_ALL_REDUCE,
+                 T * h * e, g->pg_tp);
+    wgrad(g, l, 'B', mb, "qkv_wgrad", T, h, nqkv);
+    llm_need(g, c);
+    llm_kern(g, l, 'B', mb, "ln1_bwd", 8 * Tl * h, 3 * e * Tl * h);
+    llm_flush(g);
+    g->layer_end_tmp[lc] = g->last;
+    if (p->o.zero == 3) { /* the layer's gradients leave at once */
+        snprintf(g->nm, sizeof g->nm, "L%d.B%d.zero3_rs", l, mb);
+        if (p->dp > 1)
+            llm_coll_after(g, g->nm, ET_REDUCE_SCATTER, llm_layer_dense(p) * p->e_g, g->pg_dp,
+                           &g->last, 1);
+        int edp = p->moe ? p->dp / p->ep : 0;
+        if (edp > 1) {
+            snprintf(g->nm, sizeof g->nm, "L%d.B%d.zero3_rs_exp", l, mb);
+            llm_coll_after(g, g->nm, ET_REDUCE_SCATTER, llm_layer_expert(p) * p->e_g, g->pg_edp,
+                           &g->last, 1);
+        }
+    }
+}
+
+/* ---- embedding and output layer ------------------------------------------ */
+
+void llm_embed_fwd(llm_gen *g, int mb)
+{
+    const wl_llm_plan *p = g->p;
+    double T = p->T, h = p->m.hidden, e = p->e_act;
+    double bytes = e * T * h * (p->m.swiglu ? 2 : 3); /* rows read, output written (+ positions) */
+    llm_kern(g, -1, 'F', mb, "embed", T * h, bytes);
+    tp_coll(g, -1, 'F', mb, p->o.sp ? "rs_embed" : "ar_embed",
+            p->o.sp ? ET_REDUCE_SCATTER : ET_ALL_REDUCE, T * h * e);
+}
+
+void llm_embed_bwd(llm_gen *g, int mb)
+{
+    const wl_llm_plan *p = g->p;
+    double T = p->T, h = p->m.hidden, e = p->e_act;
+    if (p->o.sp)
+        tp_coll(g, -1, 'B', mb, "ag_embed_bwd", ET_ALL_GATHER, p->Tl * h * e);
+    llm_kern(g, -1, 'B', mb, "embed_wgrad", T * h, e * T * h + 2.0 * p->e_g * T * h);
+}
+
+void llm_head_fwd(llm_gen *g, int mb)
+{
+    const wl_llm_plan *p = g->p;
+    double T = p->T, Tl = p->Tl, h = p->m.hidden, e = p->e_act, Vl = (double)p->vocab / p->t;
+    llm_kern(g, -1, 'F', mb, "final_norm", 5 * Tl * h, 2 * e * Tl * h);
+    if (p->o.sp)
+        tp_coll(g, -1, 'F', mb, "ag_logits", ET_ALL_GATHER, Tl * h * e);
+    gemm(g, -1, 'F', mb, "logits", T, h, Vl);
+    llm_kern(g, -1, 'F', mb, "cross_entropy", 5 * T * Vl, T * Vl * (e + 4));
+    if (p->t > 1) { /* vocab-parallel cross entropy: max, target logit, sum of exp (fp32) */
+        tp_coll(g, -1, 'F', mb, "ar_ce_max", ET_ALL_REDUCE, T * 4);
+        tp_coll(g, -1, 'F', mb, "ar_ce_target", ET_ALL_REDUCE, T * 4);
+        tp_coll(g, -1, 'F', mb, "ar_ce_sumexp", ET_ALL_REDUCE, T * 4);
+        llm_kern(g, -1, 'F', mb, "loss", 4 * T, 4 * 4 * T);
+    }
+}
+
+void llm_head_bwd(llm_gen *g, int mb)
+{
+    const wl_llm_plan *p = g->p;
+    double T = p->T, Tl = p->Tl, h = p->m.hidden, e = p->e_act, Vl = (double)p->vocab / p->t;
+    llm_kern(g, -1, 'B', mb, "cross_entropy_bwd", 2 * T * Vl, T * Vl * (4 + e));
+    gemm(g, -1, 'B', mb, "logits_dgrad", T, Vl, h);
+    uint64_t c = 0;
+    if (p->t > 1)
+        c = coll(g, -1, 'B', mb, p->o.sp ? "rs_logits_bwd" : "ar_logits_bwd",
+                 p->o.sp ? ET_REDUCE_SCATTER : ET_ALL_REDUCE, T * h * e, g->pg_tp);
+    wgrad(g, -1, 'B', mb, "logits_wgrad", T, h, Vl);
+    llm_need(g, c);
+    llm_kern(g, -1, 'B', mb, "final_norm_bwd", 8 * Tl * h, 3 * e * Tl * h);
+}

@@ -1,0 +1,535 @@
+/*
+ * wl_llm_plan.c: the plan of `loom gen llm`: presets, the checked options
+ * and what they imply (degrees, microbatches, layers per virtual stage,
+ * bytes per element), parameters per rank, the pipeline schedule and the
+ * memory estimate.  Nothing here writes a trace (wl_llm_layers.c and
+ * wl_llm.c do); docs/WORKLOADS.md has every formula.
+ */
+#include "wl_llm_int.h"
+
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "err.h"
+
+/* ---- presets -------------------------------------------------------------- */
+
+/* Shapes from the models' papers and released configurations (WORKLOADS.md
+ * lists the source of each). */
+static const wl_model presets[] = {
+    /* name         h      f      a    g    L    s     V       E  k sw tied flash */
+    {"gpt3-175b", 12288, 49152, 96, 96, 96, 2048, 50257, 0, 0, 0, 1, 0},
+    {"llama3-8b", 4096, 14336, 32, 8, 32, 8192, 128256, 0, 0, 1, 0, 1},
+    {"llama3-70b", 8192, 28672, 64, 8, 80, 8192, 128256, 0, 0, 1, 0, 1},
+    {"llama3-405b", 16384, 53248, 128, 8, 126, 8192, 128256, 0, 0, 1, 0, 1},
+    {"mixtral-8x7b", 4096, 14336, 32, 8, 32, 4096, 32000, 8, 2, 1, 0, 1},
+    {"mt-nlg-530b", 20480, 81920, 128, 128, 105, 2048, 50257, 0, 0, 0, 1, 0},
+};
+
+int wl_llm_preset(const char *name, wl_model *m)
+{
+    for (size_t i = 0; i < sizeof presets / sizeof presets[0]; i++)
+        if (strcmp(name, presets[i].name) == 0) {
+            *m = presets[i];
+            return 0;
+        }
+    return -1;
+}
+
+const char *wl_llm_preset_names(void)
+{
+    return "gpt3-175b, llama3-8b, llama3-70b, llama3-405b, mixtral-8x7b, mt-nlg-530b";
+}
+
+/* ---- the plan ------------------------------------------------------------- */
+
+int wl_llm_world(const wl_llm_plan *p) { return p->world; }
+int wl_llm_microbatches(const wl_llm_plan *p) { return p->nmb; }
+int wl_llm_vocab_padded(const wl_llm_plan *p) { return p->vocab; }
+
+void wl_llm_plan_free(wl_llm_plan *p)
+{
+    if (p == NULL)
+        return;
+    free(p->out);
+    free(p->device);
+    free(p->devices_file);
+    free(p->chunk_layers);
+    free(p->chunk_first);
+    free(p);
+}
+
+/* The largest size, count or rank total accepted, 2^24 = 16,777,216: what
+ * cmd_gen_llm.c accepts for these flags too. */
+enum { BIG = 1 << 24 };
+
+static int positive(loom_err *err, const char *flag, long long v, long long hi)
+{
+    if (v < 1 || v > hi)
+        return loom_err_set(err, LOOM_EUSAGE, "%s %lld: allowed 1 .. %lld", flag, v, hi);
+    return 0;
+}
+
+/* Layers of virtual stage v when L does not divide evenly: the extra
+ * layers go to the inner virtual stages first, so the first and last,
+ * which also hold the embedding and the output layer, get fewer (the
+ * arrangement Llama 3 405B was trained with: 126 layers on 16 stages,
+ * 7 on the first and last, 8 elsewhere). */
+static void split_layers(int L, int C, int *out)
+{
+    int base = L / C, extra = L % C;
+    for (int v = 0; v < C; v++)
+        out[v] = base;
+    for (int v = 1; v < C - 1 && extra > 0; v++, extra--)
+        out[v]++;
+    if (extra > 0) {
+        out[0]++;
+        extra--;
+    }
+    if (extra > 0)
+        out[C - 1]++;
+}
+
+/* The plan is built in steps, each checking what it derives; they run in
+ * this order so that of several mistakes the same one is reported first. */
+
+/* Every number in range, and the attention heads consistent. */
+static int check_shape(const wl_llm_opts *o, loom_err *err)
+{
+    const wl_model *m = &o->m;
+    if (positive(err, "--hidden", m->hidden, BIG) < 0 || positive(err, "--ffn", m->ffn, BIG) < 0 ||
+        positive(err, "--heads", m->heads, 65536) < 0 ||
+        positive(err, "--kv-heads", m->kv_heads, 65536) < 0 ||
+        positive(err, "--layers", m->layers, 65536) < 0 || positive(err, "--seq", m->seq, BIG) < 0 ||
+        positive(err, "--vocab", m->vocab, BIG) < 0 || positive(err, "--tp", o->tp, 65536) < 0 ||
+        positive(err, "--pp", o->pp, 65536) < 0 || positive(err, "--ep", o->ep, 65536) < 0 ||
+        positive(err, "--micro-batch", o->micro_batch, BIG) < 0 ||
+        positive(err, "--virtual-stages", o->vstages, 1024) < 0)
+        return LOOM_EUSAGE;
+    if (m->experts < 0 || m->experts > 65536 || m->topk < 0)
+        return loom_err_set(err, LOOM_EUSAGE, "--experts %d / --topk %d: allowed experts 0 .. "
+                            "65536, topk >= 0", m->experts, m->topk);
+    if (m->hidden % m->heads)
+        return loom_err_set(err, LOOM_EUSAGE, "--hidden %d is not a multiple of --heads %d",
+                            m->hidden, m->heads);
+    if (m->kv_heads > m->heads || m->heads % m->kv_heads)
+        return loom_err_set(err, LOOM_EUSAGE, "--kv-heads %d must divide --heads %d", m->kv_heads,
+                            m->heads);
+    return 0;
+}
+
+/* Tensor parallelism splits heads, the MLP and (with SP) the sequence. */
+static int plan_tensor(wl_llm_plan *p, loom_err *err)
+{
+    const wl_model *m = &p->m;
+    const wl_llm_opts *o = &p->o;
+    p->t = o->tp;
+    p->pp = o->pp;
+    p->ep = o->ep;
+    if (m->heads % p->t)
+        return loom_err_set(err, LOOM_EUSAGE, "--tp %d does not divide --heads %d", p->t, m->heads);
+    if (m->kv_heads % p->t && p->t % m->kv_heads)
+        return loom_err_set(err, LOOM_EUSAGE, "--tp %d and --kv-heads %d: one must divide the "
+                            "other (key/value heads are split, or replicated, across "
+                            "tensor-parallel ranks)", p->t, m->kv_heads);
+    if (m->ffn % p->t)
+        return loom_err_set(err, LOOM_EUSAGE, "--tp %d does not divide --ffn %d", p->t, m->ffn);
+    if (m->hidden % p->t)
+        return loom_err_set(err, LOOM_EUSAGE, "--tp %d does not divide --hidden %d", p->t,
+                            m->hidden);
+    if (o->sp && p->t < 2)
+        return loom_err_set(err, LOOM_EUSAGE, "--sequence-parallel needs --tp > 1");
+    if (o->sp && m->seq % p->t)
+        return loom_err_set(err, LOOM_EUSAGE, "--sequence-parallel: --tp %d does not divide "
+                            "--seq %d", p->t, m->seq);
+    return 0;
+}
+
+/* ranks: tp * pp * dp, dp given or from --ranks */
+static int plan_ranks(wl_llm_plan *p, loom_err *err)
+{
+    const wl_llm_opts *o = &p->o;
+    long long tpp = (long long)p->t * p->pp;
+    if (o->dp > 0) {
+        p->dp = o->dp;
+        if (o->ranks > 0 && (long long)o->ranks != tpp * o->dp)
+            return loom_err_set(err, LOOM_EUSAGE, "--ranks %d is not --tp %d x --pp %d x --dp %d "
+                                "= %lld", o->ranks, p->t, p->pp, o->dp, tpp * o->dp);
+    } else if (o->ranks > 0) {
+        if (o->ranks % tpp)
+            return loom_err_set(err, LOOM_EUSAGE, "--ranks %d is not a multiple of --tp %d x "
+                                "--pp %d = %lld", o->ranks, p->t, p->pp, tpp);
+        p->dp = (int)(o->ranks / tpp);
+    } else {
+        p->dp = 1;
+    }
+    if (tpp * p->dp > BIG)
+        return loom_err_set(err, LOOM_EUSAGE, "--tp x --pp x --dp = %lld ranks: at most %d",
+                            tpp * p->dp, BIG);
+    p->world = (int)(tpp * p->dp);
+    return 0;
+}
+
+/* experts: top-k routing, expert parallelism carved out of dp */
+static int plan_experts(wl_llm_plan *p, loom_err *err)
+{
+    const wl_model *m = &p->m;
+    p->moe = m->experts > 1;
+    if (!p->moe && p->ep > 1)
+        return loom_err_set(err, LOOM_EUSAGE, "--ep %d needs --experts > 1", p->ep);
+    if (!p->moe)
+        return 0;
+    if (m->topk < 1 || m->topk > m->experts)
+        return loom_err_set(err, LOOM_EUSAGE, "--topk %d: allowed 1 .. --experts %d", m->topk,
+                            m->experts);
+    if (m->experts % p->ep)
+        return loom_err_set(err, LOOM_EUSAGE, "--ep %d does not divide --experts %d", p->ep,
+                            m->experts);
+    if (p->dp % p->ep)
+        return loom_err_set(err, LOOM_EUSAGE, "--ep %d does not divide the data-parallel size %d "
+                            "(expert parallelism is carved out of data parallelism)", p->ep, p->dp);
+    if (p->t > 1 && !p->o.sp)
+        return loom_err_set(err, LOOM_EUSAGE, "--experts with --tp %d needs --sequence-parallel "
+                            "(as Megatron-Core requires)", p->t);
+    p->e_loc = m->experts / p->ep;
+    return 0;
+}
+
+/* microbatches per pipeline (at most 2^20: the schedule holds 2 * nmb * V
+ * ops in memory), and the schedule that runs them */
+static int plan_batch(wl_llm_plan *p, loom_err *err)
+{
+    const wl_llm_opts *o = &p->o;
+    long long per = (long long)o->micro_batch * p->dp;
+    long long gb = o->global_batch > 0 ? o->global_batch : per;
+    if (gb % per)
+        return loom_err_set(err, LOOM_EUSAGE, "--global-batch %lld is not a multiple of "
+                            "--micro-batch %d x data-parallel size %d = %lld", gb, o->micro_batch,
+                            p->dp, per);
+    if (gb / per > (1 << 20))
+        return loom_err_set(err, LOOM_EUSAGE, "--global-batch %lld: %lld microbatches per "
+                            "pipeline, at most %d", gb, gb / per, 1 << 20);
+    p->nmb = (int)(gb / per);
+    p->V = o->sched == WL_SCHED_INTERLEAVED ? o->vstages : 1;
+    if (o->sched == WL_SCHED_1F1B && o->vstages != 1)
+        return loom_err_set(err, LOOM_EUSAGE, "--virtual-stages %d needs --schedule interleaved",
+                            o->vstages);
+    if (o->sched != WL_SCHED_INTERLEAVED)
+        return 0;
+    if (p->pp < 2 || p->V < 2)
+        return loom_err_set(err, LOOM_EUSAGE, "--schedule interleaved needs --pp >= 2 and "
+                            "--virtual-stages >= 2 (got %d, %d)", p->pp, p->V);
+    if (p->nmb % p->pp)
+        return loom_err_set(err, LOOM_EUSAGE, "--schedule interleaved: the %d microbatches per "
+                            "pipeline are not a multiple of --pp %d (Megatron-LM requires it)",
+                            p->nmb, p->pp);
+    return 0;
+}
+
+/* layers per virtual stage (split_layers) and each one's first layer */
+static int plan_layers(wl_llm_plan *p, loom_err *err)
+{
+    p->chunks = p->pp * p->V;
+    if (p->m.layers < p->chunks)
+        return loom_err_set(err, LOOM_EUSAGE, "--layers %d: fewer than --pp x --virtual-stages "
+                            "= %d", p->m.layers, p->chunks);
+    p->chunk_layers = loom_xcalloc(p->chunks, sizeof *p->chunk_layers);
+    p->chunk_first = loom_xcalloc(p->chunks, sizeof *p->chunk_first);
+    split_layers(p->m.layers, p->chunks, p->chunk_layers);
+    for (int v = 1; v < p->chunks; v++)
+        p->chunk_first[v] = p->chunk_first[v - 1] + p->chunk_layers[v - 1];
+    return 0;
+}
+
+/* the options no step above reads */
+static int check_rest(const wl_llm_opts *o, loom_err *err)
+{
+    if (o->zero < 0 || o->zero > 3)
+        return loom_err_set(err, LOOM_EUSAGE, "--zero %d: allowed 0, 1, 2, 3", o->zero);
+    if (o->out == NULL || *o->out == '\0')
+        return loom_err_set(err, LOOM_EUSAGE, "needs --out DIR/prefix");
+    if (o->bucket_bytes > (uint64_t)INT64_MAX)
+        return loom_err_set(err, LOOM_EUSAGE, "--grad-bucket overflows");
+    return 0;
+}
+
+/* bytes per element, padded vocabulary, heads and tokens per rank */
+static void plan_sizes(wl_llm_plan *p)
+{
+    const wl_llm_opts *o = &p->o;
+    const wl_model *m = &p->m;
+    /* bytes per element (WORKLOADS.md, "Datatypes") */
+    p->e_act = o->dtype == COMP_FP32 || o->dtype == COMP_TF32 ? 4 : 2;
+    p->e_mm = o->dtype == COMP_FP8 ? 1 : p->e_act;
+    p->e_w = p->e_act;
+    p->e_g = o->grad_bytes ? o->grad_bytes : (o->dtype == COMP_FP16 ? 2 : 4);
+    /* Megatron pads the vocabulary to a multiple of 128 * tp */
+    long long q = 128LL * p->t;
+    p->vocab = (int)(((long long)m->vocab + q - 1) / q * q);
+    p->a_loc = m->heads / p->t;
+    p->kv_loc = m->kv_heads >= p->t ? m->kv_heads / p->t : 1;
+    p->dh = (double)m->hidden / m->heads;
+    p->nqkv = (p->a_loc + 2.0 * p->kv_loc) * p->dh;
+    p->T = (double)o->micro_batch * m->seq;
+    p->Tl = o->sp ? p->T / p->t : p->T;
+}
+
+/* the device from the catalog, as a roofline at the math dtype */
+static int plan_device(wl_llm_plan *p, loom_err *err)
+{
+    const wl_llm_opts *o = &p->o;
+    comp_catalog *cat = comp_catalog_load(o->devices_file, err);
+    if (cat == NULL)
+        return err->code ? err->code : LOOM_EUSAGE;
+    int rc = 0;
+    const comp_device *d = comp_catalog_find(cat, o->device);
+    if (d == NULL) {
+        char names[512];
+        int off = 0;
+        for (size_t i = 0; i < comp_catalog_count(cat) && off < (int)sizeof names; i++)
+            off += snprintf(names + off, sizeof names - off, "%s%s", i ? ", " : "",
+                            comp_catalog_at(cat, i)->name);
+        rc = loom_err_set(err, LOOM_EUSAGE, "--device '%s' is not in the catalog (%s)", o->device,
+                          names);
+    } else {
+        p->dev.kind = COMP_ROOFLINE;
+        rc = comp_device_cfg(d, o->dtype, &p->dev, err);
+        if (rc >= 0)
+            p->capacity = d->mem_bytes;
+    }
+    comp_catalog_free(cat);
+    return rc < 0 ? rc : 0;
+}
+
+wl_llm_plan *wl_llm_plan_new(const wl_llm_opts *o, loom_err *err)
+{
+    wl_llm_plan *p = loom_xcalloc(1, sizeof *p);
+    p->o = *o;
+    p->m = o->m;
+    if (check_shape(o, err) < 0 || plan_tensor(p, err) < 0 || plan_ranks(p, err) < 0 ||
+        plan_experts(p, err) < 0 || plan_batch(p, err) < 0 || plan_layers(p, err) < 0 ||
+        check_rest(o, err) < 0)
+        goto err;
+    plan_sizes(p);
+    if (plan_device(p, err) < 0)
+        goto err;
+    /* the plan keeps its own copies of the strings */
+    p->out = loom_xstrdup(o->out);
+    p->device = loom_xstrdup(o->device);
+    p->devices_file = o->devices_file ? loom_xstrdup(o->devices_file) : NULL;
+    p->o.out = p->out;
+    p->o.device = p->device;
+    p->o.devices_file = p->devices_file;
+    return p;
+err:
+    wl_llm_plan_free(p);
+    return NULL;
+}
+
+/* ---- parameters per rank (WORKLOADS.md, "Parameters") -------------------- */
+
+static double attn_params(const wl_llm_plan *p)
+{
+    const wl_model *m = &p->m;
+    double h = m->hidden, d = p->dh;
+    double nq = (double)p->a_loc * d, nkv = (double)p->kv_loc * d;
+    double w = h * (nq + 2 * nkv) + nq * h;           /* QKV and output projection */
+    double b = m->swiglu ? 0 : (nq + 2 * nkv) + h;    /* their biases */
+    double norm = m->swiglu ? h : 2 * h;              /* RMSNorm weight / LayerNorm weight+bias */
+    return w + b + norm;
+}
+
+static double mlp_dense_params(const wl_llm_plan *p)
+{
+    const wl_model *m = &p->m;
+    double h = m->hidden, f = (double)m->ffn / p->t;
+    double w = h * f * (m->swiglu ? 3 : 2);
+    double b = m->swiglu ? 0 : f + h;
+    double norm = m->swiglu ? h : 2 * h;
+    return w + b + norm;
+}
+
+/* expert weights on this rank, and the replicated router and norm */
+static double mlp_expert_params(const wl_llm_plan *p)
+{
+    const wl_model *m = &p->m;
+    return (double)p->e_loc * m->hidden * m->ffn * (m->swiglu ? 3 : 2);
+}
+
+static double mlp_router_params(const wl_llm_plan *p)
+{
+    const wl_model *m = &p->m;
+    return (double)m->hidden * m->experts + (m->swiglu ? m->hidden : 2.0 * m->hidden);
+}
+
+/* dense (data-parallel) parameters of one layer on one rank */
+double llm_layer_dense(const wl_llm_plan *p)
+{
+    return attn_params(p) + (p->moe ? mlp_router_params(p) : mlp_dense_params(p));
+}
+
+double llm_layer_expert(const wl_llm_plan *p) { return p->moe ? mlp_expert_params(p) : 0; }
+
+double llm_embed_params(const wl_llm_plan *p)
+{
+    double w = (double)p->vocab / p->t * p->m.hidden;
+    if (!p->m.swiglu) /* GPT: learned position embeddings, replicated */
+        w += (double)p->m.seq * p->m.hidden;
+    return w;
+}
+
+/* final norm, and the output matrix unless pp = 1 and it is the embedding */
+double llm_head_params(const wl_llm_plan *p)
+{
+    double norm = p->m.swiglu ? p->m.hidden : 2.0 * p->m.hidden;
+    int shared = p->m.tied && p->chunks == 1;
+    return norm + (shared ? 0 : (double)p->vocab / p->t * p->m.hidden);
+}
+
+/* dense and expert parameters of virtual stage v on one rank */
+static void chunk_params(const wl_llm_plan *p, int v, double *dense, double *expert)
+{
+    *dense = p->chunk_layers[v] * llm_layer_dense(p);
+    *expert = p->chunk_layers[v] * llm_layer_expert(p);
+    if (v == 0)
+        *dense += llm_embed_params(p);
+    if (v == p->chunks - 1)
+        *dense += llm_head_params(p);
+}
+
+/* stage s holds virtual stages s, s + pp, ... (one per local chunk) */
+void llm_stage_params(const wl_llm_plan *p, int stage, double *dense, double *expert)
+{
+    *dense = *expert = 0;
+    for (int c = 0; c < p->V; c++) {
+        double dd, ee;
+        chunk_params(p, c * p->pp + stage, &dd, &ee);
+        *dense += dd;
+        *expert += ee;
+    }
+}
+
+/* ---- the pipeline schedule (Megatron-LM's, schedules.py) ----------------- */
+
+/* 1F1B: warm-up forwards, then one forward and one backward each, then
+ * the remaining backwards.  Interleaved: the same over V chunks, in
+ * groups of pp microbatches per chunk (VOP maps op k to its microbatch
+ * and chunk as Megatron-LM's get_model_chunk_id does). */
+int llm_schedule(const wl_llm_plan *p, int s, llm_op *out)
+{
+    int n = 0, pp = p->pp, V = p->V, M = p->nmb;
+    if (V == 1) {
+        int warm = pp - s - 1 < M ? pp - s - 1 : M;
+        int f = 0, b = 0;
+        for (int i = 0; i < warm; i++)
+            out[n++] = (llm_op){1, f++, 0};
+        for (int i = 0; i < M - warm; i++) {
+            out[n++] = (llm_op){1, f++, 0};
+            out[n++] = (llm_op){0, b++, 0};
+        }
+        while (b < M)
+            out[n++] = (llm_op){0, b++, 0};
+        return n;
+    }
+    int total = M * V;
+    int warm = (pp - s - 1) * 2 + (V - 1) * pp;
+    if (warm > total)
+        warm = total;
+#define VOP(fw, k)                                                              \
+    (llm_op)                                                                    \
+    {                                                                           \
+        (fw), ((k) / (pp * V)) * pp + (k) % pp,                                 \
+            (fw) ? ((k) % (pp * V)) / pp : V - 1 - ((k) % (pp * V)) / pp        \
+    }
+    for (int k = 0; k < warm; k++)
+        out[n++] = VOP(1, k);
+    for (int i = 0; i < total - warm; i++) {
+        out[n++] = VOP(1, warm + i);
+        out[n++] = VOP(0, i);
+    }
+    for (int i = total - warm; i < total; i++)
+        out[n++] = VOP(0, i);
+#undef VOP
+    return n;
+}
+
+/* ---- memory (WORKLOADS.md, "Memory") -------------------------------------- */
+
+/* bytes one layer keeps for its backward, one microbatch, one rank */
+static double layer_activations(const wl_llm_plan *p, wl_recompute rc)
+{
+    const wl_model *m = &p->m;
+    double e = p->e_act, T = p->T, t = p->t, h = m->hidden, f = m->ffn;
+    double d = p->dh;
+    double b = p->o.micro_batch, s = m->seq;
+    if (rc == WL_RC_FULL) /* only the layer input */
+        return e * T * h / (p->o.sp ? t : 1);
+    /* replicated across TP unless SP: 2 norm inputs, QKV and fc1 inputs,
+     * 2 dropout masks (1 byte) */
+    double R = (4 * e + 2) * T * h;
+    /* split across TP: Q, K, V, projection input, MLP intermediates */
+    double S = e * T * (p->a_loc + 2 * p->kv_loc) * d + e * T * p->a_loc * d;
+    if (p->moe) {
+        double Tx = p->Tl * m->topk; /* tokens this rank's experts see */
+        S += e * Tx * f * ((m->swiglu ? 2 : 1) + 1) + e * Tx * h;
+        R -= e * T * h; /* the fc1 input is the experts' input, counted above */
+    } else {
+        S += e * T * f / t * ((m->swiglu ? 2 : 1) + 1);
+    }
+    /* the attention core: softmax output, dropout mask and output */
+    if (!m->flash && rc != WL_RC_SELECTIVE)
+        S += (2 * e + 1) * b * p->a_loc * s * s;
+    if (m->flash)
+        S += 4.0 * b * p->a_loc * s; /* the softmax statistics (fp32) */
+    return p->o.sp ? (R / t + S) : (R + S);
+}
+
+void wl_llm_memory(const wl_llm_plan *p, int stage, wl_llm_mem *out)
+{
+    memset(out, 0, sizeof *out);
+    double dense, expert;
+    llm_stage_params(p, stage, &dense, &expert);
+    int edp = p->moe ? p->dp / p->ep : p->dp;
+    double P = dense + expert;
+    out->params = P;
+    int z = p->o.zero;
+    int mixed = p->e_w < 4; /* a separate fp32 master copy */
+    double opt_per = mixed ? 12 : 8;
+    out->weights = (z >= 3 ? dense / p->dp + expert / edp : P) * p->e_w;
+    out->grads = (z >= 2 ? dense / p->dp + expert / edp : P) * p->e_g;
+    out->optimizer = (z >= 1 ? dense / p->dp + expert / edp : P) * opt_per;
+    /* activations: walk the schedule, count layers of microbatches whose
+     * forward ran and backward did not */
+    llm_op *ops = loom_xmalloc(2 * (size_t)p->nmb * p->V * sizeof *ops);
+    int n = llm_schedule(p, stage, ops);
+    double live = 0, peak = 0;
+    int live_mb = 0, peak_mb = 0;
+    for (int i = 0; i < n; i++) {
+        int v = ops[i].chunk * p->pp + stage;
+        double layers = p->chunk_layers[v];
+        if (ops[i].fwd) {
+            live += layers;
+            live_mb++;
+        }
+        if (live > peak) {
+            peak = live;
+            peak_mb = live_mb;
+        }
+        if (!ops[i].fwd) {
+            live -= layers;
+            live_mb--;
+        }
+    }
+    free(ops);
+    out->inflight = peak_mb;
+    out->activations = peak * layer_activations(p, p->o.recompute);
+    if (p->o.recompute == WL_RC_FULL) /* the layer being recomputed holds everything */
+        out->activations += layer_activations(p, WL_RC_NONE);
+    /* the output layer's fp32 softmax for the loss on the last stage */
+    if (stage == p->pp - 1)
+        out->activations += 4.0 * p->T * p->vocab / p->t;
+    out->total = out->weights + out->grads + out->optimizer + out->activations;
+    out->capacity = p->capacity;
+}
