@@ -1,11 +1,14 @@
 /*
  * cmd_gen_llm.c: the command line of `loom gen llm` (getopt_long), turned
- * into wl_llm_opts (workloads/wl_llm.c); every flag is checked with a
- * message naming it.
+ * into wl_llm_opts (workloads/wl_llm.h); every flag is checked with a
+ * message naming it.  Two passes: the first finds --help, --preset and
+ * malformed lines; the second applies each flag over the preset's shape
+ * (apply_opt), then finish() fills what follows from the whole line.
  */
 #include "cmds.h"
 
 #include <getopt.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -85,60 +88,107 @@ static void llm_help(FILE *o)
         wl_llm_preset_names());
 }
 
-int loom_cmd_gen_llm(int argc, char **argv)
+enum {
+    O_PRESET = 256, O_HIDDEN, O_FFN, O_HEADS, O_KV, O_LAYERS, O_SEQ, O_VOCAB, O_EXPERTS,
+    O_TOPK, /* the shape flags end here: a value for any of them renames the model "+custom" */
+    O_MLP, O_ATTN, O_EMB, O_TP, O_PP, O_DP, O_RANKS, O_EP, O_SP, O_MB, O_GB, O_SCHED,
+    O_VS, O_RC, O_ZERO, O_BUCKET, O_OVERLAP, O_DTYPE, O_GDTYPE, O_DEVICE, O_DEVICES, O_CM,
+    O_GROUPS, O_GRAN,
+};
+
+static const struct option opts[] = {
+    {"out", required_argument, NULL, 'o'},
+    {"quiet", no_argument, NULL, 'q'},
+    {"help", no_argument, NULL, 'h'},
+    {"preset", required_argument, NULL, O_PRESET},
+    {"hidden", required_argument, NULL, O_HIDDEN},
+    {"ffn", required_argument, NULL, O_FFN},
+    {"heads", required_argument, NULL, O_HEADS},
+    {"kv-heads", required_argument, NULL, O_KV},
+    {"layers", required_argument, NULL, O_LAYERS},
+    {"seq", required_argument, NULL, O_SEQ},
+    {"vocab", required_argument, NULL, O_VOCAB},
+    {"experts", required_argument, NULL, O_EXPERTS},
+    {"topk", required_argument, NULL, O_TOPK},
+    {"mlp", required_argument, NULL, O_MLP},
+    {"attention", required_argument, NULL, O_ATTN},
+    {"embeddings", required_argument, NULL, O_EMB},
+    {"tp", required_argument, NULL, O_TP},
+    {"pp", required_argument, NULL, O_PP},
+    {"dp", required_argument, NULL, O_DP},
+    {"ranks", required_argument, NULL, O_RANKS},
+    {"ep", required_argument, NULL, O_EP},
+    {"sequence-parallel", no_argument, NULL, O_SP},
+    {"micro-batch", required_argument, NULL, O_MB},
+    {"global-batch", required_argument, NULL, O_GB},
+    {"schedule", required_argument, NULL, O_SCHED},
+    {"virtual-stages", required_argument, NULL, O_VS},
+    {"recompute", required_argument, NULL, O_RC},
+    {"zero", required_argument, NULL, O_ZERO},
+    {"grad-bucket", required_argument, NULL, O_BUCKET},
+    {"overlap-grad-reduce", no_argument, NULL, O_OVERLAP},
+    {"dtype", required_argument, NULL, O_DTYPE},
+    {"grad-dtype", required_argument, NULL, O_GDTYPE},
+    {"device", required_argument, NULL, O_DEVICE},
+    {"devices", required_argument, NULL, O_DEVICES},
+    {"compute-model", required_argument, NULL, O_CM},
+    {"groups", required_argument, NULL, O_GROUPS},
+    {"granularity", required_argument, NULL, O_GRAN},
+    {NULL, 0, NULL, 0},
+};
+
+/* The integer flags: where each value goes in wl_llm_opts and its range.
+ * Sizes and counts stop at 2^24, head, layer, expert and parallel counts
+ * at 65536 (wl_llm_plan_new checks the same bounds). */
+static const struct int_flag {
+    int code;
+    const char *flag;
+    long lo, hi;
+    size_t off; /* offsetof(wl_llm_opts, ...) */
+} int_flags[] = {
+    {O_HIDDEN, "--hidden", 1, 1 << 24, offsetof(wl_llm_opts, m.hidden)},
+    {O_FFN, "--ffn", 1, 1 << 24, offsetof(wl_llm_opts, m.ffn)},
+    {O_HEADS, "--heads", 1, 65536, offsetof(wl_llm_opts, m.heads)},
+    {O_KV, "--kv-heads", 1, 65536, offsetof(wl_llm_opts, m.kv_heads)},
+    {O_LAYERS, "--layers", 1, 65536, offsetof(wl_llm_opts, m.layers)},
+    {O_SEQ, "--seq", 1, 1 << 24, offsetof(wl_llm_opts, m.seq)},
+    {O_VOCAB, "--vocab", 1, 1 << 24, offsetof(wl_llm_opts, m.vocab)},
+    {O_EXPERTS, "--experts", 0, 65536, offsetof(wl_llm_opts, m.experts)},
+    {O_TOPK, "--topk", 1, 65536, offsetof(wl_llm_opts, m.topk)},
+    {O_TP, "--tp", 1, 65536, offsetof(wl_llm_opts, tp)},
+    {O_PP, "--pp", 1, 65536, offsetof(wl_llm_opts, pp)},
+    {O_DP, "--dp", 1, 1 << 24, offsetof(wl_llm_opts, dp)},
+    {O_RANKS, "--ranks", 1, 1 << 24, offsetof(wl_llm_opts, ranks)},
+    {O_EP, "--ep", 1, 65536, offsetof(wl_llm_opts, ep)},
+    {O_MB, "--micro-batch", 1, 1 << 24, offsetof(wl_llm_opts, micro_batch)},
+    {O_GB, "--global-batch", 1, 1 << 30, offsetof(wl_llm_opts, global_batch)},
+    {O_VS, "--virtual-stages", 1, 1024, offsetof(wl_llm_opts, vstages)},
+    {O_ZERO, "--zero", 0, 3, offsetof(wl_llm_opts, zero)},
+};
+
+/* What the command line has said so far. */
+typedef struct llm_args {
+    wl_llm_opts o;      /* the options, over the preset's shape */
+    const char *preset; /* --preset (default gpt3-175b) */
+    int kv_given;       /* --kv-heads was given: --heads leaves it alone */
+    int shape_changed;  /* a shape flag changed the preset */
+} llm_args;
+
+/* The index of arg in the NULL-terminated words, or -1. */
+static int pick(const char *arg, const char *const *words)
 {
-    enum {
-        O_PRESET = 256, O_HIDDEN, O_FFN, O_HEADS, O_KV, O_LAYERS, O_SEQ, O_VOCAB, O_EXPERTS,
-        O_TOPK, O_MLP, O_ATTN, O_EMB, O_TP, O_PP, O_DP, O_RANKS, O_EP, O_SP, O_MB, O_GB, O_SCHED,
-        O_VS, O_RC, O_ZERO, O_BUCKET, O_OVERLAP, O_DTYPE, O_GDTYPE, O_DEVICE, O_DEVICES, O_CM,
-        O_GROUPS, O_GRAN,
-    };
-    static const struct option opts[] = {
-        {"out", required_argument, NULL, 'o'},
-        {"quiet", no_argument, NULL, 'q'},
-        {"help", no_argument, NULL, 'h'},
-        {"preset", required_argument, NULL, O_PRESET},
-        {"hidden", required_argument, NULL, O_HIDDEN},
-        {"ffn", required_argument, NULL, O_FFN},
-        {"heads", required_argument, NULL, O_HEADS},
-        {"kv-heads", required_argument, NULL, O_KV},
-        {"layers", required_argument, NULL, O_LAYERS},
-        {"seq", required_argument, NULL, O_SEQ},
-        {"vocab", required_argument, NULL, O_VOCAB},
-        {"experts", required_argument, NULL, O_EXPERTS},
-        {"topk", required_argument, NULL, O_TOPK},
-        {"mlp", required_argument, NULL, O_MLP},
-        {"attention", required_argument, NULL, O_ATTN},
-        {"embeddings", required_argument, NULL, O_EMB},
-        {"tp", required_argument, NULL, O_TP},
-        {"pp", required_argument, NULL, O_PP},
-        {"dp", required_argument, NULL, O_DP},
-        {"ranks", required_argument, NULL, O_RANKS},
-        {"ep", required_argument, NULL, O_EP},
-        {"sequence-parallel", no_argument, NULL, O_SP},
-        {"micro-batch", required_argument, NULL, O_MB},
-        {"global-batch", required_argument, NULL, O_GB},
-        {"schedule", required_argument, NULL, O_SCHED},
-        {"virtual-stages", required_argument, NULL, O_VS},
-        {"recompute", required_argument, NULL, O_RC},
-        {"zero", required_argument, NULL, O_ZERO},
-        {"grad-bucket", required_argument, NULL, O_BUCKET},
-        {"overlap-grad-reduce", no_argument, NULL, O_OVERLAP},
-        {"dtype", required_argument, NULL, O_DTYPE},
-        {"grad-dtype", required_argument, NULL, O_GDTYPE},
-        {"device", required_argument, NULL, O_DEVICE},
-        {"devices", required_argument, NULL, O_DEVICES},
-        {"compute-model", required_argument, NULL, O_CM},
-        {"groups", required_argument, NULL, O_GROUPS},
-        {"granularity", required_argument, NULL, O_GRAN},
-        {NULL, 0, NULL, 0},
-    };
-    /* two passes: the preset first, so shape flags override it wherever
-     * they appear on the line */
-    wl_llm_opts o = {.tp = 1, .pp = 1, .ep = 1, .micro_batch = 1, .vstages = 1,
-                     .dtype = COMP_BF16, .device = "h100-sxm", .groups = WL_GROUPS_ROLE};
-    const char *preset = "gpt3-175b";
-    int c, kv_given = 0;
+    for (int i = 0; words[i]; i++)
+        if (strcmp(arg, words[i]) == 0)
+            return i;
+    return -1;
+}
+
+/* First pass: --help, --preset and malformed lines, so that shape flags
+ * override the preset wherever they appear.  Returns an exit code, or -1
+ * to go on. */
+static int first_pass(int argc, char **argv, const char **preset /* OUT */)
+{
+    int c;
     optind = 1;
     opterr = 0;
     while ((c = getopt_long(argc, argv, ":o:qh", opts, NULL)) != -1) {
@@ -147,7 +197,7 @@ int loom_cmd_gen_llm(int argc, char **argv)
             return 0;
         }
         if (c == O_PRESET)
-            preset = optarg;
+            *preset = optarg;
         if (c == ':')
             return loom_usage("gen llm", "option '%s' needs a value", argv[optind - 1]);
         if (c == '?')
@@ -155,136 +205,143 @@ int loom_cmd_gen_llm(int argc, char **argv)
     }
     if (optind < argc)
         return loom_usage("gen llm", "unexpected argument '%s'", argv[optind]);
-    if (wl_llm_preset(preset, &o.m) < 0) {
+    return -1;
+}
+
+/* An integer flag; 0, or the exit code of a bad value. */
+static int int_opt(llm_args *a, const struct int_flag *f, const char *arg)
+{
+    if (f->code == O_KV)
+        a->kv_given = 1;
+    int *dst = (int *)((char *)&a->o + f->off);
+    if (loom_opt_int("gen llm", f->flag, arg, f->lo, f->hi, dst) < 0)
+        return 2;
+    if (f->code <= O_TOPK)
+        a->shape_changed = 1;
+    return 0;
+}
+
+/* Option c of the second pass, its value in optarg; 0, or an exit code. */
+static int apply_opt(llm_args *a, int c, char **argv)
+{
+    wl_llm_opts *o = &a->o;
+    int k;
+    for (size_t i = 0; i < sizeof int_flags / sizeof int_flags[0]; i++)
+        if (int_flags[i].code == c)
+            return int_opt(a, &int_flags[i], optarg);
+    switch (c) {
+    case 'o': o->out = optarg; break;
+    case 'q': o->quiet = 1; break;
+    case O_PRESET: break;
+    case O_SP: o->sp = 1; break;
+    case O_OVERLAP: o->overlap_grad = 1; break;
+    case O_DEVICE: o->device = optarg; break;
+    case O_DEVICES: o->devices_file = optarg; break;
+    case O_MLP:
+        if ((k = pick(optarg, (const char *const[]){"gelu", "swiglu", NULL})) < 0)
+            return loom_usage("gen llm", "--mlp '%s': expected gelu or swiglu", optarg);
+        o->m.swiglu = k;
+        a->shape_changed = 1;
+        break;
+    case O_ATTN:
+        if ((k = pick(optarg, (const char *const[]){"standard", "flash", NULL})) < 0)
+            return loom_usage("gen llm", "--attention '%s': expected standard or flash", optarg);
+        o->m.flash = k;
+        a->shape_changed = 1;
+        break;
+    case O_EMB:
+        if ((k = pick(optarg, (const char *const[]){"untied", "tied", NULL})) < 0)
+            return loom_usage("gen llm", "--embeddings '%s': expected tied or untied", optarg);
+        o->m.tied = k;
+        a->shape_changed = 1;
+        break;
+    case O_SCHED: /* the words in the order of wl_sched's values (0, 1) */
+        if ((k = pick(optarg, (const char *const[]){"1f1b", "interleaved", NULL})) < 0)
+            return loom_usage("gen llm", "--schedule '%s': expected 1f1b or interleaved", optarg);
+        o->sched = (wl_sched)k;
+        break;
+    case O_RC: /* likewise, wl_recompute (0, 1, 2) */
+        if ((k = pick(optarg, (const char *const[]){"none", "selective", "full", NULL})) < 0)
+            return loom_usage("gen llm", "--recompute '%s': expected none, selective or full",
+                              optarg);
+        o->recompute = (wl_recompute)k;
+        break;
+    case O_BUCKET:
+        if (wl_parse_size(optarg, &o->bucket_bytes) < 0)
+            return loom_usage("gen llm", "--grad-bucket '%s': expected a byte count such as 40MiB",
+                              optarg);
+        break;
+    case O_DTYPE:
+        if (comp_dtype_parse(optarg, &o->dtype) < 0)
+            return loom_usage("gen llm", "--dtype '%s': expected bf16, fp16, fp8, tf32 or fp32",
+                              optarg);
+        break;
+    case O_GDTYPE: /* bytes per gradient element */
+        if ((k = pick(optarg, (const char *const[]){"fp32", "bf16", "fp16", NULL})) < 0)
+            return loom_usage("gen llm", "--grad-dtype '%s': expected fp32, bf16 or fp16", optarg);
+        o->grad_bytes = k == 0 ? 4 : 2;
+        break;
+    case O_CM:
+        if ((k = pick(optarg, (const char *const[]){"roofline", "trace", NULL})) < 0)
+            return loom_usage("gen llm", "--compute-model '%s': expected roofline or trace",
+                              optarg);
+        o->compute_model_trace = k;
+        break;
+    case O_GROUPS: /* likewise, wl_groups */
+        if ((k = pick(optarg, (const char *const[]){"explicit", "role", NULL})) < 0)
+            return loom_usage("gen llm", "--groups '%s': expected explicit or role", optarg);
+        o->groups = (wl_groups)k;
+        break;
+    case O_GRAN: /* likewise, wl_gran */
+        if ((k = pick(optarg, (const char *const[]){"kernel", "layer", NULL})) < 0)
+            return loom_usage("gen llm", "--granularity '%s': expected kernel or layer", optarg);
+        o->gran = (wl_gran)k;
+        break;
+    default:
+        return loom_usage("gen llm", "unknown option '%s'", argv[optind - 1]);
+    }
+    return 0;
+}
+
+/* After the second pass: --out is required; a changed preset is named
+ * "<preset>+custom"; key/value heads follow --heads unless given (or the
+ * preset had grouped-query attention that still fits).  0 or an exit
+ * code. */
+static int finish(llm_args *a, int preset_mha)
+{
+    wl_llm_opts *o = &a->o;
+    if (o->out == NULL)
+        return loom_usage("gen llm", "%s", "needs --out DIR/prefix");
+    if (a->shape_changed)
+        snprintf(o->m.name, sizeof o->m.name, "%.22s+custom", a->preset);
+    if (!a->kv_given && (preset_mha || o->m.kv_heads > o->m.heads)) /* --heads changed a preset */
+        o->m.kv_heads = o->m.heads;
+    return 0;
+}
+
+int loom_cmd_gen_llm(int argc, char **argv)
+{
+    llm_args a = {.o = {.tp = 1, .pp = 1, .ep = 1, .micro_batch = 1, .vstages = 1,
+                        .dtype = COMP_BF16, .device = "h100-sxm", .groups = WL_GROUPS_ROLE},
+                  .preset = "gpt3-175b"};
+    int rc = first_pass(argc, argv, &a.preset);
+    if (rc >= 0)
+        return rc;
+    if (wl_llm_preset(a.preset, &a.o.m) < 0) {
         fprintf(stderr, "loom gen llm: --preset '%s' is not one of %s\nTry 'loom gen llm --help'.\n",
-                preset, wl_llm_preset_names());
+                a.preset, wl_llm_preset_names());
         return 2;
     }
-    int shape_changed = 0, preset_mha = o.m.kv_heads == o.m.heads;
+    int preset_mha = a.o.m.kv_heads == a.o.m.heads;
+    int c;
     optind = 1;
-    while ((c = getopt_long(argc, argv, ":o:qh", opts, NULL)) != -1) {
-        int *ip = NULL, lo = 1, hi = 1 << 24;
-        const char *flag = NULL;
-        switch (c) {
-        case 'o': o.out = optarg; break;
-        case 'q': o.quiet = 1; break;
-        case O_PRESET: break;
-        case O_HIDDEN: ip = &o.m.hidden; flag = "--hidden"; break;
-        case O_FFN: ip = &o.m.ffn; flag = "--ffn"; break;
-        case O_HEADS: ip = &o.m.heads; flag = "--heads"; hi = 65536; break;
-        case O_KV: ip = &o.m.kv_heads; flag = "--kv-heads"; hi = 65536; kv_given = 1; break;
-        case O_LAYERS: ip = &o.m.layers; flag = "--layers"; hi = 65536; break;
-        case O_SEQ: ip = &o.m.seq; flag = "--seq"; break;
-        case O_VOCAB: ip = &o.m.vocab; flag = "--vocab"; break;
-        case O_EXPERTS: ip = &o.m.experts; flag = "--experts"; lo = 0; hi = 65536; break;
-        case O_TOPK: ip = &o.m.topk; flag = "--topk"; hi = 65536; break;
-        case O_TP: ip = &o.tp; flag = "--tp"; hi = 65536; break;
-        case O_PP: ip = &o.pp; flag = "--pp"; hi = 65536; break;
-        case O_DP: ip = &o.dp; flag = "--dp"; break;
-        case O_RANKS: ip = &o.ranks; flag = "--ranks"; break;
-        case O_EP: ip = &o.ep; flag = "--ep"; hi = 65536; break;
-        case O_MB: ip = &o.micro_batch; flag = "--micro-batch"; break;
-        case O_GB: ip = &o.global_batch; flag = "--global-batch"; hi = 1 << 30; break;
-        case O_VS: ip = &o.vstages; flag = "--virtual-stages"; hi = 1024; break;
-        case O_ZERO: ip = &o.zero; flag = "--zero"; lo = 0; hi = 3; break;
-        case O_SP: o.sp = 1; break;
-        case O_OVERLAP: o.overlap_grad = 1; break;
-        case O_MLP:
-            if (strcmp(optarg, "gelu") && strcmp(optarg, "swiglu"))
-                return loom_usage("gen llm", "--mlp '%s': expected gelu or swiglu", optarg);
-            o.m.swiglu = strcmp(optarg, "swiglu") == 0;
-            shape_changed = 1;
-            break;
-        case O_ATTN:
-            if (strcmp(optarg, "standard") && strcmp(optarg, "flash"))
-                return loom_usage("gen llm", "--attention '%s': expected standard or flash", optarg);
-            o.m.flash = strcmp(optarg, "flash") == 0;
-            shape_changed = 1;
-            break;
-        case O_EMB:
-            if (strcmp(optarg, "tied") && strcmp(optarg, "untied"))
-                return loom_usage("gen llm", "--embeddings '%s': expected tied or untied", optarg);
-            o.m.tied = strcmp(optarg, "tied") == 0;
-            shape_changed = 1;
-            break;
-        case O_SCHED:
-            if (strcmp(optarg, "1f1b") == 0)
-                o.sched = WL_SCHED_1F1B;
-            else if (strcmp(optarg, "interleaved") == 0)
-                o.sched = WL_SCHED_INTERLEAVED;
-            else
-                return loom_usage("gen llm", "--schedule '%s': expected 1f1b or interleaved", optarg);
-            break;
-        case O_RC:
-            if (strcmp(optarg, "none") == 0)
-                o.recompute = WL_RC_NONE;
-            else if (strcmp(optarg, "selective") == 0)
-                o.recompute = WL_RC_SELECTIVE;
-            else if (strcmp(optarg, "full") == 0)
-                o.recompute = WL_RC_FULL;
-            else
-                return loom_usage("gen llm", "--recompute '%s': expected none, selective or full", optarg);
-            break;
-        case O_BUCKET:
-            if (wl_parse_size(optarg, &o.bucket_bytes) < 0)
-                return loom_usage("gen llm", "--grad-bucket '%s': expected a byte count such as 40MiB", optarg);
-            break;
-        case O_DTYPE:
-            if (comp_dtype_parse(optarg, &o.dtype) < 0)
-                return loom_usage("gen llm", "--dtype '%s': expected bf16, fp16, fp8, tf32 or fp32", optarg);
-            break;
-        case O_GDTYPE:
-            if (strcmp(optarg, "fp32") == 0)
-                o.grad_bytes = 4;
-            else if (strcmp(optarg, "bf16") == 0 || strcmp(optarg, "fp16") == 0)
-                o.grad_bytes = 2;
-            else
-                return loom_usage("gen llm", "--grad-dtype '%s': expected fp32, bf16 or fp16", optarg);
-            break;
-        case O_DEVICE: o.device = optarg; break;
-        case O_DEVICES: o.devices_file = optarg; break;
-        case O_CM:
-            if (strcmp(optarg, "roofline") == 0)
-                o.compute_model_trace = 0;
-            else if (strcmp(optarg, "trace") == 0)
-                o.compute_model_trace = 1;
-            else
-                return loom_usage("gen llm", "--compute-model '%s': expected roofline or trace", optarg);
-            break;
-        case O_GROUPS:
-            if (strcmp(optarg, "explicit") == 0)
-                o.groups = WL_GROUPS_EXPLICIT;
-            else if (strcmp(optarg, "role") == 0)
-                o.groups = WL_GROUPS_ROLE;
-            else
-                return loom_usage("gen llm", "--groups '%s': expected explicit or role", optarg);
-            break;
-        case O_GRAN:
-            if (strcmp(optarg, "kernel") == 0)
-                o.gran = WL_GRAN_KERNEL;
-            else if (strcmp(optarg, "layer") == 0)
-                o.gran = WL_GRAN_LAYER;
-            else
-                return loom_usage("gen llm", "--granularity '%s': expected kernel or layer", optarg);
-            break;
-        default:
-            return loom_usage("gen llm", "unknown option '%s'", argv[optind - 1]);
-        }
-        if (ip) {
-            if (loom_opt_int("gen llm", flag, optarg, lo, hi, ip) < 0)
-                return 2;
-            if (c <= O_TOPK)
-                shape_changed = 1;
-        }
-    }
-    if (o.out == NULL)
-        return loom_usage("gen llm", "%s", "needs --out DIR/prefix");
-    if (shape_changed)
-        snprintf(o.m.name, sizeof o.m.name, "%.22s+custom", preset);
-    if (!kv_given && (preset_mha || o.m.kv_heads > o.m.heads)) /* --heads changed a preset */
-        o.m.kv_heads = o.m.heads;
+    while ((c = getopt_long(argc, argv, ":o:qh", opts, NULL)) != -1)
+        if ((rc = apply_opt(&a, c, argv)) != 0)
+            return rc;
+    if ((rc = finish(&a, preset_mha)) != 0)
+        return rc;
     loom_err err = {0};
-    wl_llm_plan *p = wl_llm_plan_new(&o, &err);
+    wl_llm_plan *p = wl_llm_plan_new(&a.o, &err);
     if (p == NULL || wl_llm_write(p, NULL, &err) < 0) {
         wl_llm_plan_free(p);
         fprintf(stderr, "loom: error: %s\n", err.msg);
