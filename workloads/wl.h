@@ -2,7 +2,7 @@
  * wl.h: trace generators (workloads/), the public side.
  *
  *   loom gen micro     one collective on every rank          wl_micro.c
- *   loom gen llm       Megatron-style LLM training step      wl_llm.c
+ *   loom gen llm       Megatron-style LLM training step      wl_llm*.c
  *   loom trace convert-text  ASTRA-sim text workload         wl_text.c
  *
  * Generators write Chakra traces through traces/et_io (wl_emit.h) and

@@ -139,7 +139,8 @@ static const struct option opts[] = {
 
 /* The integer flags: where each value goes in wl_llm_opts and its range.
  * Sizes and counts stop at 2^24, head, layer, expert and parallel counts
- * at 65536 (wl_llm_plan_new checks the same bounds). */
+ * at 65536 (wl_llm_plan_new checks the shape and degree bounds again, for
+ * callers other than this command). */
 static const struct int_flag {
     int code;
     const char *flag;
