@@ -200,34 +200,22 @@ static uint64_t *all_keys(const sw_spec *s, loom_err *err)
     return keys;
 }
 
-/* This shard's configurations: those without a row go to sw->todo; with
- * --dry-run each is listed on stdout. */
-static void plan(const sw_spec *s, const sw_csv *rd, const sw_opts *o, sw_run_state *sw,
-                 loom_err *err)
+/* --dry-run: this shard's configurations, one line each, with "done" (or
+ * "done (not ok)") where the CSV has the row. */
+static void dry_list(const sw_spec *s, const sw_csv *rd, const uint64_t *keys, const sw_opts *o)
 {
-    uint64_t *keys = all_keys(s, err);
     int *pos = loom_xcalloc((size_t)s->ngroups, sizeof *pos);
-    sw->todo = loom_xmalloc((size_t)(s->nconf / o->shard_n + 1) * sizeof *sw->todo);
     sbuf line = {0};
-    for (long long i = o->shard_k; i < s->nconf && !err->code; i += o->shard_n) {
+    for (long long i = o->shard_k; i < s->nconf; i += o->shard_n) {
         const sw_done *d = sw_csv_find(rd, keys[i]);
-        sw->total++;
-        if (d) {
-            sw->skipped++;
-            sw->old_bad += !d->ok;
-        } else
-            sw->todo[sw->ntodo++] = i;
-        if (o->dry) {
-            sw_conf_pos(s, i, pos);
-            line.n = 0;
-            sw_conf_describe(s, pos, &line);
-            printf("%lld %016llx %s%s\n", i, (unsigned long long)keys[i], line.p,
-                   d ? (d->ok ? " done" : " done (not ok)") : "");
-        }
+        sw_conf_pos(s, i, pos);
+        line.n = 0;
+        sw_conf_describe(s, pos, &line);
+        printf("%lld %016llx %s%s\n", i, (unsigned long long)keys[i], line.p,
+               d ? (d->ok ? " done" : " done (not ok)") : "");
     }
     free(line.p);
     free(pos);
-    free(keys);
 }
 
 static void summary(const sw_spec *s, const sw_opts *o, const sw_run_state *sw)
@@ -274,8 +262,13 @@ int loom_cmd_sweep(int argc, char **argv)
     sw_run_state sw = {.spec = &spec, .out = o.out, .outfd = fd, .jobs = (int)o.jobs,
                        .timeout = o.timeout, .bar = !o.quiet && !o.dry && isatty(2),
                        .t0 = sw_now()};
-    if (!err.code)
-        plan(&spec, &rd, &o, &sw, &err);
+    uint64_t *keys = err.code ? NULL : all_keys(&spec, &err);
+    if (!err.code) {
+        sw_csv_plan(&rd, keys, o.shard_k, o.shard_n, &sw);
+        if (o.dry)
+            dry_list(&spec, &rd, keys, &o);
+    }
+    free(keys);
     if (!err.code && !o.dry && sw_run(&sw) < 0)
         err = sw.err;
     free(sw.todo);

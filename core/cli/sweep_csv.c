@@ -253,6 +253,20 @@ const sw_done *sw_csv_find(const sw_csv *r, uint64_t key)
     return bsearch(&k, r->rows, r->nrows, sizeof *r->rows, cmp_done);
 }
 
+void sw_csv_plan(const sw_csv *r, const uint64_t *keys, long k, long n, sw_run_state *sw)
+{
+    sw->todo = loom_xmalloc((size_t)(r->s->nconf / n + 1) * sizeof *sw->todo);
+    for (long long i = k; i < r->s->nconf; i += n) {
+        const sw_done *d = sw_csv_find(r, keys[i]);
+        sw->total++;
+        if (d) {
+            sw->skipped++;
+            sw->old_bad += !d->ok;
+        } else
+            sw->todo[sw->ntodo++] = i;
+    }
+}
+
 void sw_csv_free(sw_csv *r)
 {
     free(r->rows);

@@ -168,6 +168,13 @@ int sw_csv_load(sw_csv *r, int fd, int fix, int quiet);
 const sw_done *sw_csv_find(const sw_csv *r, uint64_t key);
 void sw_csv_free(sw_csv *r);
 
+typedef struct sw_run_state sw_run_state;
+/* Shard k of n: the configurations i with i mod n == k (keys[i] their
+ * keys).  Those without a row in r go to sw->todo (malloc'd, in index
+ * order; the caller frees it); sw->total, skipped and old_bad count the
+ * shard, its rows found and those of them not ok. */
+void sw_csv_plan(const sw_csv *r, const uint64_t *keys, long k, long n, sw_run_state *sw);
+
 /* Opens r->path for appending under an exclusive lock (LOOM_EIO when
  * another sweep holds it), reads its rows into r as sw_csv_load does, and
  * writes the header to a new or empty file.  Returns the descriptor, or -1
@@ -182,7 +189,7 @@ typedef struct sw_job sw_job;
 
 /* A sweep being run: the caller fills the settings and the work; sw_run
  * fills the counts. */
-typedef struct sw_run_state {
+struct sw_run_state {
     const sw_spec *spec;     /* what to run */
     const char *out;         /* the CSV path, for messages */
     int outfd;               /* O_APPEND descriptor of it, locked */
@@ -207,7 +214,7 @@ typedef struct sw_run_state {
     struct ev_loop *loop;    /* libev's default loop */
     ev_timer bar_w;          /* redraws the progress bar */
     ev_signal sig_w[3];      /* SIGINT, SIGTERM, SIGHUP */
-} sw_run_state;
+};
 
 /* Runs sw->todo on a libev loop, appending one row per finished
  * configuration; returns 0 or sw->err.code. */
