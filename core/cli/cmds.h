@@ -27,7 +27,7 @@ int loom_cmd_gen(int argc, char **argv);          /* cmd_gen.c: gen micro */
 int loom_cmd_gen_llm(int argc, char **argv);      /* cmd_gen_llm.c; argv[0] "llm" */
 int loom_cmd_devices(int argc, char **argv);      /* cmd_devices.c */
 
-/* `loom sweep SPEC [options]` (sweep.c; docs/SWEEP.md).  A sweep spec
+/* `loom sweep SPEC [options]` (cmd_sweep.c; docs/SWEEP.md).  A sweep spec
  * names a base run and axes over --set keys and input files; each
  * configuration runs as a child `loom run` on a libev loop, one CSV row
  * appended and fsync'd per finished configuration, so a killed sweep
