@@ -342,13 +342,19 @@ int net_hops(const net_vdim *v, long j)
     return h > 1 ? (int)h : 1;
 }
 
-void net_warn_once(net_model *m, net_warn_reason r, int dim, const char *fmt,
-                   ...)
+void net_warn_once(net_model *m, int dim, const char *fmt, ...)
 {
     uint32_t bit = 1u << dim;
-    if (m->warned[r] & bit)
+    int i = 0;
+    while (i < m->nwarned && m->warned[i].fmt != fmt)
+        i++;
+    if (i == m->nwarned) { /* a message not printed yet on any dimension */
+        LOOM_ASSERT(i < NET_WARN_SLOTS);
+        m->warned[m->nwarned++].fmt = fmt;
+    }
+    if (m->warned[i].dims & bit)
         return;
-    m->warned[r] |= bit;
+    m->warned[i].dims |= bit;
     char msg[512];
     va_list ap;
     va_start(ap, fmt);
@@ -388,60 +394,6 @@ sim_time net_p2p_time(net_model *m, int src, int dst, uint64_t bytes)
     }
     return net_round_ps(lat + (double)bytes * 1e12 / bw +
                         (double)m->sys.endpoint_delay);
-}
-
-const char *net_algo_name(net_algo a)
-{
-    switch (a) {
-    case NET_ALGO_RING: return "ring";
-    case NET_ALGO_DIRECT: return "direct";
-    case NET_ALGO_HD: return "halvingDoubling";
-    case NET_ALGO_DBT: return "doubleBinaryTree";
-    case NET_ALGOS: break;
-    }
-    return "?";
-}
-
-int net_algo_parse(const char *name, net_algo *out)
-{
-    static const struct {
-        const char *name;
-        net_algo algo;
-    } names[] = {
-        {"ring", NET_ALGO_RING},
-        {"oneRing", NET_ALGO_RING},
-        {"direct", NET_ALGO_DIRECT},
-        {"oneDirect", NET_ALGO_DIRECT},
-        {"halvingDoubling", NET_ALGO_HD},
-        {"oneHalvingDoubling", NET_ALGO_HD},
-        {"doubleBinaryTree", NET_ALGO_DBT},
-    };
-    if (name == NULL)
-        return -1;
-    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
-        if (strcmp(name, names[i].name) == 0) {
-            if (out)
-                *out = names[i].algo;
-            return 0;
-        }
-    /* "direct<N>": ASTRA-sim's window of N concurrent transfers.  The
-     * contention-free model has nothing for a window to limit, so N is
-     * checked (a positive integer) and then not kept. */
-    if (strncmp(name, "direct", 6) == 0) {
-        const char *s = name + 6;
-        long w = 0;
-        for (; *s >= '0' && *s <= '9'; s++) {
-            w = w * 10 + (*s - '0');
-            if (w > INT_MAX)
-                return -1;
-        }
-        if (*s != '\0' || s == name + 6 || w < 1)
-            return -1;
-        if (out)
-            *out = NET_ALGO_DIRECT;
-        return 0;
-    }
-    return -1;
 }
 
 const char *net_coll_name(net_coll op)
@@ -522,43 +474,4 @@ int net_top_links(const net_model *m, net_link_stat *out, int n)
     if (m->flow == NULL || m->graph == NULL || n <= 0)
         return 0;
     return nf_top_links(m->flow, m->graph, out, n);
-}
-
-/* ---- whole-collective algorithm names --------------------------------- */
-
-static const char *const calgo_names[NET_CALGOS] = {
-    "lists", "ring", "ring2", "direct", "hd", "dbt", "hierarchical",
-    "staggered", "nccl",
-};
-
-const char *net_calgo_name(net_calgo a)
-{
-    return (unsigned)a < NET_CALGOS ? calgo_names[a] : "?";
-}
-
-int net_calgo_parse(const char *name, net_calgo *out)
-{
-    static const struct {
-        const char *name;
-        net_calgo a;
-    } alias[] = {
-        {"halvingDoubling", NET_CALGO_HD}, {"doubleBinaryTree", NET_CALGO_DBT},
-        {"hier", NET_CALGO_HIER},          {"stagger", NET_CALGO_STAGGER},
-        {"bidir", NET_CALGO_RING2},
-    };
-    if (name == NULL)
-        return -1;
-    for (int i = 0; i < NET_CALGOS; i++)
-        if (strcmp(name, calgo_names[i]) == 0) {
-            if (out)
-                *out = (net_calgo)i;
-            return 0;
-        }
-    for (size_t i = 0; i < sizeof alias / sizeof alias[0]; i++)
-        if (strcmp(name, alias[i].name) == 0) {
-            if (out)
-                *out = alias[i].a;
-            return 0;
-        }
-    return -1;
 }

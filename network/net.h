@@ -140,18 +140,15 @@ typedef enum net_model_kind {
 
 /* A whole-collective algorithm choice that replaces the per-dimension
  * implementation lists (what `loom compare --algorithms` selects).  The
- * flat ones run over all members of the group as one dimension. */
+ * flat ones run over all members of the group as one dimension.  The
+ * values and what each is come from network/net_algos.def, the table of
+ * algorithms (one line each: NET_CALGO_LISTS 0, _RING, _RING2, _DIRECT,
+ * _HD, _DBT, _HIER, _STAGGER, _NCCL 8, then any appended). */
 typedef enum net_calgo {
-    NET_CALGO_LISTS = 0, /* ASTRA-sim's per-dimension lists (default) */
-    NET_CALGO_RING = 1,  /* flat ring, one direction */
-    NET_CALGO_RING2 = 2, /* flat ring, both directions, half the data each */
-    NET_CALGO_DIRECT = 3,/* flat direct (all-to-all: pairwise, all at once) */
-    NET_CALGO_HD = 4,    /* flat halving-doubling / recursive doubling */
-    NET_CALGO_DBT = 5,   /* flat double binary tree (all-reduce) */
-    NET_CALGO_HIER = 6,  /* ring per dimension: RS in node, AR across, AG in node */
-    NET_CALGO_STAGGER = 7,/* all-to-all in p-1 staggered pairwise rounds */
-    NET_CALGO_NCCL = 8,  /* NCCL 2.20's tuner: Ring/Tree x LL/LL128/Simple */
-    NET_CALGOS = 9,
+#define NET_ALGO(id, ops) NET_CALGO_##id,
+#include "net_algos.def"
+#undef NET_ALGO
+    NET_CALGOS
 } net_calgo;
 
 typedef struct net_sys {

@@ -1,35 +1,28 @@
 /*
  * net_int.h: private to network/: the layout of the model and of a group,
- * and the seams between net.c (topology, groups, point-to-point, names),
- * net_coll.c (collective algorithms, closed forms and their
- * multi-dimension plan), net_graph.c (explicit graphs and routing),
- * net_flow.c (max-min fair flows), net_sched.c (collectives as step
- * schedules run as flows), net_nccl.c (NCCL's tuner) and net_topo.c
- * (explicit-fabric files, describe).
+ * and the seams between net.c (topology, groups, point-to-point),
+ * net_coll.c (the multi-dimension plan of a collective and its analytical
+ * time), the algorithms (net_algo.h: one file each, one ops table),
+ * net_graph.c (explicit graphs and routing), net_flow.c (max-min fair
+ * flows), net_sched.c (collectives as step schedules run as flows),
+ * net_algo_nccl.c (NCCL's tuner) and net_topo.c (explicit-fabric files,
+ * describe).
  *
- * Nothing outside network/ includes this file.  Formulas and units are
- * written out in docs/MODEL.md; the code cites its sections.
+ * Nothing outside network/ includes this file (tests of network/ do).
+ * Formulas and units are written out in docs/MODEL.md; the code cites
+ * its sections.
  */
 #ifndef LOOM_NET_INT_H
 #define LOOM_NET_INT_H
 
 #include "net.h"
 
-/* Reasons for a warning; each is printed once per model per dimension. */
-typedef enum net_warn_reason {
-    NET_WARN_HD_NONPOW2 = 0, /* halvingDoubling on p != 2^k, not an AR */
-    NET_WARN_DBT_OP = 1,     /* doubleBinaryTree named for a non-AR op */
-    NET_WARN_DBT_INNER = 2,  /* doubleBinaryTree on a lower AR phase */
-    NET_WARN_RING2_OP = 3,   /* bidirectional ring named for all-to-all */
-    NET_WARN_STAGGER_OP = 4, /* staggered named for a non-all-to-all op */
-    NET_WARN_NCCL_OP = 5,    /* NCCL mode: op not in NCCL's tuner */
-    NET_WARN_REASONS = 6,
-} net_warn_reason;
+/* The table of collective algorithms (net_algo.h). */
+typedef struct net_algo_ops net_algo_ops;
 
-/* Algorithms beyond ASTRA-sim's four, used by whole-collective choices
- * (net_calgo); a phase's algo is a net_algo or one of these. */
-#define NET_XALGO_RING2 ((int)NET_ALGOS + 0)   /* bidirectional ring */
-#define NET_XALGO_STAGGER ((int)NET_ALGOS + 1) /* staggered pairwise A2A */
+/* Warnings printed once per model per dimension, told apart by their
+ * format string (net_warn_once): distinct messages, distinct slots. */
+#define NET_WARN_SLOTS 16
 
 /* Index used in warned[] for the flat dimension of an irregular group. */
 #define NET_FLAT_DIM NET_MAX_DIMS
@@ -43,7 +36,11 @@ struct net_model {
     int npus;                            /* product of npus over dims */
     int stride[NET_MAX_DIMS];            /* prod of npus below dim d */
     int waves;                           /* W = ceil(splits/active_chunks) */
-    uint32_t warned[NET_WARN_REASONS];   /* bit d: reason already printed */
+    struct {
+        const char *fmt;                 /* the warning's format string */
+        uint32_t dims;                   /* bit d: printed for dimension d */
+    } warned[NET_WARN_SLOTS];            /* warnings already printed */
+    int nwarned;                         /* slots used */
     int npn;                             /* NPUs per node (hierarchical, NCCL) */
     net_graph *graph;                    /* explicit graph: flow model only */
     nf *flow;                            /* flow state of the bound engine */
@@ -88,9 +85,10 @@ int net_hops(const net_vdim *v, long j);
 void net_vdim_of(const net_model *m, const net_group *g, int d,
                  net_vdim *v);
 
-/* Prints the warning for (reason, dim) unless it was printed before. */
-void net_warn_once(net_model *m, net_warn_reason r, int dim,
-                   const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+/* Prints the warning unless the same fmt (the same call site's literal)
+ * was printed before for dim. */
+void net_warn_once(net_model *m, int dim, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 /* ps from a double, rounded once; aborts when it cannot fit sim_time. */
 sim_time net_round_ps(double ps);
@@ -114,7 +112,7 @@ typedef enum net_phase_kind {
 typedef struct net_phase {
     net_vdim v;          /* dimension it runs on */
     net_phase_kind kind; /* shape */
-    int algo;            /* net_algo or NET_XALGO_*, after fallbacks */
+    const net_algo_ops *algo; /* its algorithm, after fallbacks */
     double buf;          /* phase buffer N, bytes (see net_phase_kind) */
     int reduce;          /* 1: pay the local reduction */
 } net_phase;
@@ -133,11 +131,7 @@ typedef struct net_plan {
 void net_make_plan(net_model *m, const net_group *g, net_coll op,
                    uint64_t bytes, uint32_t dim_mask, int warn, net_plan *pl);
 
-/* Member-step time of a phase's algorithm with no contention, ps: the
- * closed form of docs/MODEL.md 5 (and NETWORK.md 4 for ring2/stagger). */
-double net_phase_time(const net_model *m, const net_phase *ph, int waves);
-
-/* ---- NCCL 2.20's tuner (net_nccl.c) ------------------------------------- */
+/* ---- NCCL 2.20's tuner (net_algo_nccl.c) ------------------------------------- */
 
 enum { NET_NCCL_TREE = 0, NET_NCCL_RING = 1 };
 enum { NET_NCCL_LL = 0, NET_NCCL_LL128 = 1, NET_NCCL_SIMPLE = 2 };

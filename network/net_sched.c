@@ -6,9 +6,10 @@
  * model (the same phases, dimensions, algorithms and fallbacks), so the
  * two models differ only in how transfers are timed.  Each phase is cut
  * into W waves of buf/W bytes (W = ceil(splits / active-chunks)); a wave
- * is the phase's algorithm, a fixed sequence of steps.  In a step a member
- * sends some bytes to some peers (one flow each) and expects some
- * receives; the step ends when its sends have been delivered and its
+ * is the phase's algorithm, a fixed sequence of steps (its steps() and
+ * step() hooks, net_algo.h; this file knows no algorithm by name).  In a
+ * step a member sends some bytes to some peers (one flow each) and
+ * expects some receives; the step ends when its sends have been delivered and its
  * receives have arrived, then the member waits the endpoint delay (if the
  * step moved anything) and its local reduction (3r/M for r reduced bytes)
  * and starts its next step.  Members advance independently: a step waits
@@ -25,26 +26,13 @@
  * A receive that arrives before its member reached that step is kept in
  * the member's inbox, keyed by (phase, step), until it does.
  */
-#include "net_int.h"
+#include "net_algo.h"
 
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
-typedef struct xs_phase {
-    net_phase ph;     /* from the plan */
-    int p;            /* members per line */
-    int steps;        /* steps per wave */
-    int dim;          /* topology dimension or NET_FLAT_DIM */
-    int stride;       /* stride of dim */
-    int *coords;      /* dim phases: the group's coordinates, ascending */
-    int *pos_of;      /* dim phases: coordinate -> position, -1 if absent */
-    uint64_t buf;     /* phase buffer, bytes (rounded) */
-    int D;            /* DBT: depth of the deeper tree */
-    int *tpar[2];     /* DBT: parent position per tree, -1 at the root */
-    int *tdep[2];     /* DBT: depth per tree */
-    int *tch[2];      /* DBT: two children per position, -1 if none */
-} xs_phase;
+typedef net_xphase xs_phase; /* net_algo.h: the phase as flows run it */
 
 typedef struct xs_inbox {
     int ph;    /* phase */
@@ -90,291 +78,6 @@ typedef struct ev_done {
 } ev_done;
 
 _Static_assert(sizeof(ev_step) <= NET_EV_PAYLOAD_MAX, "payload too big");
-
-/* The k-th of p nearly equal pieces of T bytes; the pieces sum to T. */
-static uint64_t piece(uint64_t T, uint64_t p, uint64_t k)
-{
-    unsigned __int128 a = (unsigned __int128)T * (k + 1) / p;
-    unsigned __int128 b = (unsigned __int128)T * k / p;
-    return (uint64_t)(a - b);
-}
-
-static int ilog2i(int p)
-{
-    int k = 0;
-    while (p >>= 1)
-        k++;
-    return k;
-}
-
-static int ceil_log2(int p)
-{
-    int k = 0;
-    while ((1 << k) < p)
-        k++;
-    return k;
-}
-
-/* ---- double binary tree (NCCL's construction, restated) ---------------- */
-
-/* In-order binary tree over 0..n-1: a rank's parent and children follow
- * from its lowest set bit; rank 0 is the root with one child. */
-static void btree(int n, int r, int *up, int *d0, int *d1)
-{
-    int bit;
-    for (bit = 1; bit < n; bit <<= 1)
-        if (bit & r)
-            break;
-    if (r == 0) {
-        *up = -1;
-        *d0 = -1;
-        *d1 = n > 1 ? bit >> 1 : -1;
-        return;
-    }
-    int u = (r ^ bit) | (bit << 1);
-    if (u >= n)
-        u = r ^ bit;
-    *up = u;
-    int low = bit >> 1;
-    *d0 = low == 0 ? -1 : r - low;
-    int x = low == 0 ? -1 : r + low;
-    while (low > 0 && x >= n) {
-        low >>= 1;
-        x = low == 0 ? -1 : r + low;
-    }
-    *d1 = x;
-}
-
-/* The second tree: mirrored (n even) or shifted by one (n odd), so that
- * a leaf of one tree is an inner node of the other. */
-static int t2_map(int n, int r) { return n % 2 == 0 ? n - 1 - r : (r + n - 1) % n; }
-static int t2_unmap(int n, int r) { return n % 2 == 0 ? n - 1 - r : (r + 1) % n; }
-
-static void build_dbt(xs_phase *P)
-{
-    int p = P->p;
-    for (int t = 0; t < 2; t++) {
-        P->tpar[t] = loom_xmalloc((size_t)p * sizeof(int));
-        P->tdep[t] = loom_xmalloc((size_t)p * sizeof(int));
-        P->tch[t] = loom_xmalloc(2 * (size_t)p * sizeof(int));
-        for (int i = 0; i < p; i++) {
-            int r = t == 0 ? i : t2_map(p, i), u, a, b;
-            btree(p, r, &u, &a, &b);
-            if (t == 1) {
-                u = u < 0 ? -1 : t2_unmap(p, u);
-                a = a < 0 ? -1 : t2_unmap(p, a);
-                b = b < 0 ? -1 : t2_unmap(p, b);
-            }
-            P->tpar[t][i] = u;
-            P->tch[t][2 * i] = a;
-            P->tch[t][2 * i + 1] = b;
-        }
-        P->D = 0;
-    }
-    for (int t = 0; t < 2; t++)
-        for (int i = 0; i < p; i++) {
-            int d = 0;
-            for (int x = i; P->tpar[t][x] >= 0; x = P->tpar[t][x])
-                d++;
-            P->tdep[t][i] = d;
-        }
-    for (int t = 0; t < 2; t++)
-        for (int i = 0; i < p; i++)
-            if (P->tdep[t][i] > P->D)
-                P->D = P->tdep[t][i];
-}
-
-/* ---- steps of each algorithm ---------------------------------------------- */
-
-static int steps_of(const xs_phase *P)
-{
-    int p = P->p;
-    if (P->ph.kind == PH_BARRIER)
-        return ceil_log2(p);
-    switch (P->ph.algo) {
-    case NET_ALGO_RING:
-        switch (P->ph.kind) {
-        case PH_RS:
-        case PH_AG: return p - 1;
-        case PH_AR: return 2 * (p - 1);
-        case PH_A2A: return p * (p - 1) / 2;
-        default: break;
-        }
-        break;
-    case NET_XALGO_RING2: return P->ph.kind == PH_AR ? 2 * (p - 1) : p - 1;
-    case NET_ALGO_DIRECT: return P->ph.kind == PH_AR ? 2 : 1;
-    case NET_ALGO_HD: {
-        int q = 1 << ilog2i(p), lg = ilog2i(q);
-        if (P->ph.kind == PH_AR)
-            return q == p ? 2 * lg : 2 * lg + 2;
-        return lg; /* RS, AG, A2A: p is a power of two (choose() saw to it) */
-    }
-    case NET_ALGO_DBT: return 2 * P->D;
-    case NET_XALGO_STAGGER: return p - 1;
-    default: break;
-    }
-    LOOM_ASSERT(0);
-    return 0;
-}
-
-/* The sends of position i in step s of a wave of T bytes: peers (as
- * positions) into in->sp, bytes into in->sb; returns their number, the
- * receives expected in *nrecv, the bytes reduced after the step (in the
- * step formula's units: time 3r/M) in *red. */
-static int step_plan(xs_inst *in, const xs_phase *P, int i, int s, uint64_t T, int *nrecv,
-                     double *red)
-{
-    int p = P->p, ns = 0;
-    int *sp = in->sp;
-    uint64_t *sb = in->sb;
-    int reduce = P->ph.reduce;
-    net_phase_kind kind = P->ph.kind;
-    *nrecv = 0;
-    *red = 0;
-    if (kind == PH_BARRIER) { /* dissemination: 0 bytes to i + 2^s */
-        sp[0] = (i + (1 << s)) % p;
-        sb[0] = 0;
-        *nrecv = 1;
-        return 1;
-    }
-    switch (P->ph.algo) {
-    case NET_ALGO_RING: {
-        int rs = kind == PH_RS || (kind == PH_AR && s < p - 1);
-        int ss = kind == PH_AR && s >= p - 1 ? s - (p - 1) : s;
-        if (kind == PH_A2A) {
-            sp[0] = (i + 1) % p;
-            sb[0] = piece(T, (uint64_t)p, (uint64_t)((i + s) % p));
-            *nrecv = 1;
-            return 1;
-        }
-        sp[0] = (i + 1) % p;
-        sb[0] = piece(T, (uint64_t)p, (uint64_t)((i - ss % p + p) % p));
-        *nrecv = 1;
-        if (rs && reduce)
-            *red = (double)piece(T, (uint64_t)p, (uint64_t)((i - 1 - ss % p + 2 * p) % p));
-        return 1;
-    }
-    case NET_XALGO_RING2: {
-        int rs = kind == PH_RS || (kind == PH_AR && s < p - 1);
-        int ss = kind == PH_AR && s >= p - 1 ? s - (p - 1) : s;
-        uint64_t h0 = piece(T, 2, 0), h1 = piece(T, 2, 1);
-        sp[0] = (i + 1) % p;
-        sb[0] = piece(h0, (uint64_t)p, (uint64_t)((i - ss % p + p) % p));
-        sp[1] = (i - 1 + p) % p;
-        sb[1] = piece(h1, (uint64_t)p, (uint64_t)((i + ss) % p));
-        *nrecv = 2;
-        if (rs && reduce)
-            *red = (double)(piece(h0, (uint64_t)p, (uint64_t)((i - 1 - ss % p + 2 * p) % p)) +
-                            piece(h1, (uint64_t)p, (uint64_t)((i + 1 + ss) % p)));
-        return 2;
-    }
-    case NET_ALGO_DIRECT: {
-        int rs = kind == PH_RS || (kind == PH_AR && s == 0);
-        for (int j = 0; j < p; j++) {
-            if (j == i)
-                continue;
-            sp[ns] = j;
-            /* RS, A2A: the piece for j; AG (and AR's second step): my own */
-            sb[ns++] = piece(T, (uint64_t)p, (uint64_t)(rs || kind == PH_A2A ? j : i));
-        }
-        *nrecv = p - 1;
-        if (rs && reduce) /* one p-way pass: (p+1)T/p bytes of traffic */
-            *red = (p + 1) * (double)T / (3.0 * p);
-        return ns;
-    }
-    case NET_ALGO_HD: {
-        int q = 1 << ilog2i(p), lg = ilog2i(q);
-        if (kind == PH_A2A) { /* Bruck: T/2 to i + 2^s */
-            sp[0] = (i + (1 << s)) % p;
-            sb[0] = piece(T, 2, 0);
-            *nrecv = 1;
-            return 1;
-        }
-        int ss = s;
-        if (kind == PH_AR && q != p) { /* fold the p - q extra members in */
-            int e = p - q;
-            if (s == 0 || s == 2 * lg + 1) {
-                int fold = s == 0;
-                if (i >= q && fold) {
-                    sp[ns] = i - q;
-                    sb[ns++] = T;
-                }
-                if (i < e && !fold) {
-                    sp[ns] = i + q;
-                    sb[ns++] = T;
-                }
-                if (i < e && fold) {
-                    *nrecv = 1;
-                    if (reduce)
-                        *red = (double)T;
-                }
-                if (i >= q && !fold)
-                    *nrecv = 1;
-                return ns;
-            }
-            if (i >= q)
-                return 0; /* waits for the unfold */
-            ss = s - 1;
-        }
-        int rsstep = kind == PH_RS || (kind == PH_AR && ss < lg);
-        if (rsstep) { /* recursive halving: T/2^(s+1) to i ^ q/2^(s+1) */
-            int dist = q >> (ss + 1);
-            sp[0] = i ^ dist;
-            sb[0] = piece(T, (uint64_t)1 << (ss + 1), 0);
-            *nrecv = 1;
-            if (reduce)
-                *red = (double)sb[0];
-            return 1;
-        }
-        int as = kind == PH_AR ? ss - lg : ss; /* recursive doubling */
-        sp[0] = i ^ (1 << as);
-        sb[0] = piece(T, (uint64_t)(q >> as), 0);
-        *nrecv = 1;
-        return 1;
-    }
-    case NET_ALGO_DBT: {
-        int D = P->D;
-        for (int t = 0; t < 2; t++) {
-            uint64_t half = piece(T, 2, (uint64_t)t);
-            int dep = P->tdep[t][i];
-            if (s < D) { /* up: depth D-s sends to its parent */
-                if (dep == D - s && P->tpar[t][i] >= 0) {
-                    sp[ns] = P->tpar[t][i];
-                    sb[ns++] = half;
-                }
-                if (dep == D - s - 1)
-                    for (int c = 0; c < 2; c++)
-                        if (P->tch[t][2 * i + c] >= 0) {
-                            (*nrecv)++;
-                            if (reduce)
-                                *red += (double)half;
-                        }
-            } else { /* down: depth s-D sends to its children */
-                int k = s - D;
-                if (dep == k)
-                    for (int c = 0; c < 2; c++)
-                        if (P->tch[t][2 * i + c] >= 0) {
-                            sp[ns] = P->tch[t][2 * i + c];
-                            sb[ns++] = half;
-                        }
-                if (dep == k + 1)
-                    (*nrecv)++;
-            }
-        }
-        return ns;
-    }
-    case NET_XALGO_STAGGER: {
-        int k = s + 1;
-        sp[0] = (i + k) % p;
-        sb[0] = piece(T, (uint64_t)p, (uint64_t)((i + k) % p));
-        *nrecv = 1;
-        return 1;
-    }
-    default: break;
-    }
-    LOOM_ASSERT(0); /* steps_of() checked the algorithm */
-    return 0;
-}
 
 /* ---- positions, ranks, members ------------------------------------------ */
 
@@ -443,11 +146,8 @@ static void inst_free(xs_inst *in)
     for (int k = 0; k < in->nph; k++) {
         free(in->ph[k].coords);
         free(in->ph[k].pos_of);
-        for (int t = 0; t < 2; t++) {
-            free(in->ph[k].tpar[t]);
-            free(in->ph[k].tdep[t]);
-            free(in->ph[k].tch[t]);
-        }
+        if (in->ph[k].ph.algo->teardown)
+            in->ph[k].ph.algo->teardown(&in->ph[k]);
     }
     for (int i = 0; i < in->n; i++)
         free(in->mb[i].in);
@@ -566,16 +266,14 @@ static void step_start(xs_inst *in, int mbr, int k)
     int64_t g = in->cur[idx];
     int s = (int)(g % P->steps);
     uint64_t w = (uint64_t)(g / P->steps);
-    uint64_t T = piece(P->buf, (uint64_t)in->W, w);
-    int nrecv;
-    double red;
-    int i = pos_of(in, P, mbr);
-    int ns = step_plan(in, P, i, s, T, &nrecv, &red);
+    uint64_t T = net_piece(P->buf, (uint64_t)in->W, w);
+    net_xstep st = {.peer = in->sp, .bytes = in->sb, .nrecv = 0, .red = 0};
+    int ns = P->ph.algo->step(P, pos_of(in, P, mbr), s, T, &st);
     int early = inbox_take(in, mbr, k, g);
-    in->pend[idx] = ns + nrecv - early;
+    in->pend[idx] = ns + st.nrecv - early;
     LOOM_ASSERT(in->pend[idx] >= 0);
-    in->red[idx] = red;
-    in->comm[idx] = (uint8_t)(ns + nrecv > 0);
+    in->red[idx] = st.red;
+    in->comm[idx] = (uint8_t)(ns + st.nrecv > 0);
     int rank = in->ranks[mbr];
     for (int j = 0; j < ns; j++) {
         int pr = rank_at(in, P, mbr, in->sp[j]);
@@ -640,9 +338,9 @@ static void coll_on(net_model *m, nf *fl, sim_engine *eng, const net_group *g, n
                 }
             LOOM_ASSERT(pos == P->p);
         }
-        if (P->ph.algo == NET_ALGO_DBT && P->ph.kind != PH_BARRIER)
-            build_dbt(P);
-        P->steps = steps_of(P);
+        if (P->ph.algo->setup)
+            P->ph.algo->setup(P);
+        P->steps = P->ph.algo->steps(P);
         LOOM_ASSERT(P->steps >= 1);
         if (P->p > maxp)
             maxp = P->p;

@@ -1,5 +1,5 @@
 /*
- * net_nccl.c: NCCL's own cost model and automatic algorithm/protocol
+ * net_algo_nccl.c: NCCL's own cost model and automatic algorithm/protocol
  * choice, as NCCL 2.20.3 computes them (src/graph/tuning.cc,
  * ncclTopoTuneModel and ncclTopoGetAlgoTime; src/enqueue.cc, getAlgoInfo).
  * The constants below are NCCL's published tables (facts); the code is
@@ -21,9 +21,10 @@
  * multi-node ring the same per-channel speed inside and between nodes, so
  * with more than one node both are min(intra, inter) / channels.
  */
-#include "net_int.h"
+#include "net_algo.h"
 
 #include <math.h>
+#include <stdio.h>
 
 /* indexes: algorithm Tree 0, Ring 1; protocol LL 0, LL128 1, Simple 2;
  * hardware NVLink 0, PCI 1, NET 2 */
@@ -57,14 +58,6 @@ static const double tree_corr[3][23] = {
 
 /* NCCL's functions */
 enum { F_BCAST, F_REDUCE, F_AG, F_RS, F_AR };
-
-static int log2i(long long n)
-{
-    int l = 0;
-    while (n >>= 1)
-        l++;
-    return l;
-}
 
 const char *net_nccl_algo_name(int a) { return a == NET_NCCL_TREE ? "Tree" : "Ring"; }
 
@@ -161,11 +154,11 @@ int net_nccl_choose(const net_model *m, const net_group *g, net_coll op, uint64_
                     lat += (nsteps - ninter) * intra_lat + ninter * inter_lat;
                 }
             } else {
-                lat += 2 * ((nranks / nnodes - 1) * intra_lat + log2i(nnodes) * inter_lat);
+                lat += 2 * ((nranks / nnodes - 1) * intra_lat + net_ilog2(nnodes) * inter_lat);
             }
 
             /* ncclTopoGetAlgoTime */
-            int ls = log2i((long long)nbytes >> 6);
+            int ls = net_ilog2((long long)nbytes >> 6);
             if (a == NET_NCCL_TREE && ls < 23)
                 algbw *= tree_corr[p][ls];
             if (a == NET_NCCL_RING && p == NET_NCCL_SIMPLE && nnodes > 1 && fn == F_AR &&
@@ -188,3 +181,57 @@ int net_nccl_choose(const net_model *m, const net_group *g, net_coll op, uint64_
     out->nnodes = nnodes;
     return 0;
 }
+
+/* ---- as a whole-collective choice ---------------------------------------
+ *
+ * The analytical model takes the tuner's time for the whole collective;
+ * the flow model runs the algorithm it picks (Ring: ring, Tree: double
+ * binary tree) flat.  Ops outside NCCL's table use the lists. */
+
+static const net_algo_ops *nccl_force(const net_model *m, const net_group *g, net_coll op,
+                                      uint64_t bytes, int *flat)
+{
+    net_nccl_pick pk;
+    if (net_nccl_choose(m, g, op, bytes, &pk) == 0) {
+        *flat = 1;
+        return pk.algo == NET_NCCL_TREE ? &net_algo_dbt : &net_algo_ring;
+    }
+    *flat = 0;
+    return NULL;
+}
+
+static int nccl_coll_time(net_model *m, const net_group *g, net_coll op, uint64_t bytes,
+                          uint32_t mask, sim_time *out)
+{
+    net_nccl_pick pk;
+    if (g->n > 1 && (g->span & mask) && net_nccl_choose(m, g, op, bytes, &pk) == 0) {
+        *out = net_round_ps(pk.time_us * 1e6);
+        return 1;
+    }
+    /* outside NCCL's table: the per-dimension lists, said once */
+    if (g->n > 1 && (g->span & mask) && op != NET_BARRIER)
+        net_warn_once(m, 0,
+                      "NCCL's tuner has no model for %s; the NCCL mode "
+                      "times it with the system's implementation lists",
+                      net_coll_name(op));
+    return 0;
+}
+
+static int nccl_coll_label(net_model *m, const net_group *g, net_coll op, uint32_t mask,
+                           char *buf, size_t sz)
+{
+    net_nccl_pick pk;
+    if (g->n > 1 && (g->span & mask) && net_nccl_choose(m, g, op, 1, &pk) == 0) {
+        snprintf(buf, sz, "nccl(size-dependent)");
+        return 1;
+    }
+    return 0;
+}
+
+const net_algo_ops net_algo_nccl = {
+    .name = "nccl",
+    .astra = -1,
+    .force = nccl_force,
+    .coll_time = nccl_coll_time,
+    .coll_label = nccl_coll_label,
+};
