@@ -53,14 +53,15 @@ typedef struct net_dim {
 } net_dim;
 
 /* Explicit fabrics (docs/NETWORK.md section 3).  NET_X_DIMS is
- * ASTRA-sim's multi-dimensional form, described by net_topo.dims alone. */
+ * ASTRA-sim's multi-dimensional form, described by net_topo.dims alone.
+ * The values and what each is come from network/net_fabrics.def, the
+ * table of fabric kinds (one line each: NET_X_DIMS 0, _FAT_TREE, _RAIL,
+ * _TORUS, _DRAGONFLY 4, then any appended). */
 typedef enum net_xkind {
-    NET_X_DIMS = 0,      /* Ring / FullyConnected / Switch per dimension */
-    NET_X_FAT_TREE = 1,  /* 2- or 3-tier Clos with oversubscription */
-    NET_X_RAIL = 2,      /* NVSwitch per node + one rail switch per GPU index */
-    NET_X_TORUS = 3,     /* 2D/3D torus: Ring dimensions, dimension-order routing */
-    NET_X_DRAGONFLY = 4, /* groups of all-to-all routers, one global link per group pair */
-    NET_XKINDS = 5,
+#define NET_FABRIC(id, ops) NET_X_##id,
+#include "net_fabrics.def"
+#undef NET_FABRIC
+    NET_XKINDS
 } net_xkind;
 
 /* One class of links of an explicit fabric (which class is which depends on

@@ -19,6 +19,8 @@
 
 /* The table of collective algorithms (net_algo.h). */
 typedef struct net_algo_ops net_algo_ops;
+/* The table of fabric kinds (net_fabric.h). */
+typedef struct net_fabric_ops net_fabric_ops;
 
 /* Warnings printed once per model per dimension, told apart by their
  * format string (net_warn_once): distinct messages, distinct slots. */
@@ -160,6 +162,7 @@ const char *net_nccl_proto_name(int p);
  * Links are directed; every cable is two links. */
 struct net_graph {
     net_xkind kind;      /* what it was built from */
+    const net_fabric_ops *fabric; /* its kind's builder and router */
     const net_topo *t;   /* the model's topology (not owned) */
     int npus;            /* NPU nodes */
     int nnodes;          /* NPUs + switches */

@@ -10,7 +10,11 @@
  *   - every step plan is balanced: in each step, the sends addressed to a
  *     member are exactly the receives that member waits for (a flow
  *     delivers into the same step index on both ends), on 2..12 members
- *     and every phase kind the algorithm says it runs.
+ *     and every phase kind the algorithm says it runs;
+ *   - every fabric kind (one file and one line of net_fabrics.def) has a
+ *     name, a builder and a router; every explicit kind a loader, a view
+ *     and `kind:` words that reach it; the keys --set accepts
+ *     (net_xtopo_keys) are exactly the keys the kinds read.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -21,9 +25,11 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <yaml.h>
 
 #include "net.h"
 #include "net_algo.h"
+#include "net_fabric.h"
 
 static void test_calgo_names(void **state)
 {
@@ -158,12 +164,89 @@ static void test_step_plans_balanced(void **state)
     }
 }
 
+static int in_list(const char *const *w, const char *k)
+{
+    for (; w && *w; w++)
+        if (strcmp(*w, k) == 0)
+            return 1;
+    return 0;
+}
+
+/* Loads "kind: <word>" alone: it must get past the kind (and fail on a
+ * missing key of that kind, not on the word). */
+static void kind_word_reaches(const char *word, int kind)
+{
+    char text[128];
+    snprintf(text, sizeof text, "kind: %s\n", word);
+    yaml_parser_t p;
+    yaml_document_t d;
+    assert_true(yaml_parser_initialize(&p));
+    yaml_parser_set_input_string(&p, (const unsigned char *)text, strlen(text));
+    assert_true(yaml_parser_load(&p, &d));
+    net_topo t;
+    loom_err e = {0};
+    assert_true(net_xtopo_load(&d, "t.yml", &t, &e) < 0);
+    assert_int_equal(t.x.kind, kind);
+    assert_null(strstr(e.msg, "is not one of"));
+    assert_non_null(strstr(e.msg, "missing key"));
+    yaml_document_delete(&d);
+    yaml_parser_delete(&p);
+}
+
+static void test_fabric_table(void **state)
+{
+    (void)state;
+    static const char *const common[] = {"kind", "npus", "bandwidth", "latency", "nccl", NULL};
+    for (int k = 0; k < NET_XKINDS; k++) {
+        const net_fabric_ops *f = net_fabrics[k];
+        assert_non_null(f);
+        assert_ptr_equal(net_fabric_of((net_xkind)k), f);
+        assert_non_null(f->name);
+        assert_string_equal(net_xkind_name((net_xkind)k), f->name);
+        assert_non_null(f->load);
+        assert_non_null(f->build);
+        assert_non_null(f->route);
+        if (k == NET_X_DIMS) { /* ASTRA-sim's form: no kind word, no view */
+            assert_null(f->kind_names);
+            assert_null(f->view);
+            continue;
+        }
+        assert_non_null(f->view);
+        assert_non_null(f->kind_names);
+        for (const char *const *w = f->kind_names; *w; w++) {
+            for (int j = k + 1; j < NET_XKINDS; j++)
+                assert_false(in_list(net_fabrics[j]->kind_names, *w));
+            kind_word_reaches(*w, k);
+        }
+        for (const char *const *key = f->keys; key && *key; key++) {
+            assert_false(in_list(common, *key));
+            int found = 0;
+            for (int i = 0; i < net_xtopo_nkeys; i++)
+                found += strcmp(net_xtopo_keys[i], *key) == 0;
+            if (found != 1)
+                fail_msg("kind %s: key '%s' is not in net_xtopo_keys (net_fabric.c) once",
+                         f->name, *key);
+        }
+    }
+    for (int i = 0; i < net_xtopo_nkeys; i++) {
+        int owners = in_list(common, net_xtopo_keys[i]);
+        for (int k = 0; k < NET_XKINDS; k++)
+            owners += in_list(net_fabrics[k]->keys, net_xtopo_keys[i]);
+        if (owners == 0)
+            fail_msg("net_xtopo_keys: '%s' is read by no kind", net_xtopo_keys[i]);
+    }
+    assert_null(net_fabric_of(NET_XKINDS));
+    assert_string_equal(net_xkind_name(NET_XKINDS), "?");
+}
+
 int main(void)
 {
+    loom_set_quiet(1);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_calgo_names),
         cmocka_unit_test(test_astra_names),
         cmocka_unit_test(test_step_plans_balanced),
+        cmocka_unit_test(test_fabric_table),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
