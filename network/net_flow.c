@@ -446,16 +446,16 @@ static void push_cf(nf *f, size_t *ncf, uint32_t id)
     f->cf[(*ncf)++] = id;
 }
 
-static void rerate(nf *f, sim_engine *eng)
+/* Re-rating runs in five passes over the flows and links a batch of
+ * arrivals and departures touched (docs/NETWORK.md 2.3), a function each;
+ * rerate() strings them together.  st stamps what this re-rating has
+ * seen; f->cl and f->cf collect the links and flows it re-rates. */
+
+/* 0. theta: the smallest departed rate, and for each arrival the
+ * smallest equal share over its links (a lower bound on its rate) */
+static double rerate_theta(nf *f)
 {
     const net_graph *g = f->g;
-    sim_time now = sim_now(eng);
-    uint32_t st = ++f->stamp;
-    LOOM_ASSERT(st != 0);
-    size_t ncl = 0, ncf = 0;
-
-    /* 0. theta: the smallest departed rate, and for each arrival the
-     * smallest equal share over its links (a lower bound on its rate) */
     double theta = f->theta;
     for (size_t i = 0; i < f->nfresh; i++) {
         nf_flow *fl = &f->f[f->fresh[i]];
@@ -473,10 +473,16 @@ static void rerate(nf *f, sim_engine *eng)
     /* rates at one level differ in their last bits (different sums of
      * shares); a lower theta is always safe, it only re-rates more flows */
     theta *= 1 - 1e-9;
+    return theta;
+}
 
-    /* 1. from the dirty links outwards, through flows at >= theta and new
-     * flows; each link reached is scanned once: its other flows are fixed
-     * consumption */
+/* 1. from the dirty links outwards, through flows at >= theta and new
+ * flows; each link reached is scanned once: its other flows are fixed
+ * consumption */
+static void rerate_collect(nf *f, uint32_t st, double theta, size_t *ncl_out, size_t *ncf_out)
+{
+    const net_graph *g = f->g;
+    size_t ncl = 0, ncf = 0;
     for (size_t i = 0; i < f->ndirty; i++) {
         uint32_t li = f->dirty[i];
         nf_link *l = &f->l[li];
@@ -522,8 +528,13 @@ static void rerate(nf *f, sim_engine *eng)
         l->nun = nact;
         l->mxi = mx;
     }
+    *ncl_out = ncl;
+    *ncf_out = ncf;
+}
 
-    /* 2. progressive filling of those flows */
+/* 2. progressive filling of those flows */
+static void rerate_fill(nf *f, uint32_t st, double theta, size_t ncl)
+{
     f->hn = 0;
     for (size_t i = 0; i < ncl; i++) {
         nf_link *l = &f->l[f->cl[i]];
@@ -557,8 +568,12 @@ static void rerate(nf *f, sim_engine *eng)
             }
         }
     }
+}
 
-    /* 3. new rates: settle, reschedule the flows whose rate changed */
+/* 3. new rates: settle, reschedule the flows whose rate changed */
+static void rerate_settle(nf *f, sim_engine *eng, uint32_t st, size_t ncf)
+{
+    sim_time now = sim_now(eng);
     for (size_t i = 0; i < ncf; i++) {
         uint32_t id = f->cf[i];
         nf_flow *fl = &f->f[id];
@@ -586,8 +601,12 @@ static void rerate(nf *f, sim_engine *eng)
         e->id = id;
         e->gen = fl->gen;
     }
+}
 
-    /* 4. the links scanned: their largest rate, their saturation */
+/* 4. the links scanned: their largest rate, their saturation */
+static void rerate_links(nf *f, sim_time now, size_t ncl)
+{
+    const net_graph *g = f->g;
     for (size_t i = 0; i < ncl; i++) {
         uint32_t li = f->cl[i];
         nf_link *l = &f->l[li];
@@ -599,6 +618,18 @@ static void rerate(nf *f, sim_engine *eng)
             l->sat += now - l->sat_since;
         l->saturated = (uint8_t)sat;
     }
+}
+
+static void rerate(nf *f, sim_engine *eng)
+{
+    uint32_t st = ++f->stamp;
+    LOOM_ASSERT(st != 0);
+    size_t ncl, ncf;
+    double theta = rerate_theta(f);
+    rerate_collect(f, st, theta, &ncl, &ncf);
+    rerate_fill(f, st, theta, ncl);
+    rerate_settle(f, eng, st, ncf);
+    rerate_links(f, sim_now(eng), ncl);
     f->tot.rerates++;
     f->tot.rerated_flows += ncf;
 }
