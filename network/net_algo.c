@@ -32,15 +32,22 @@ const net_algo_ops *const net_algos[NET_CALGOS] = {
 #undef NET_ALGO
 };
 
+/* The phase algorithm listed as a, or NULL.  A linear look over nine
+ * entries per phase: cheaper than the phase's closed form, and no second
+ * table to keep in step. */
+static const net_algo_ops *listed(net_algo a)
+{
+    for (int i = 0; i < NET_CALGOS; i++)
+        if (net_algos[i]->astra >= 0 && net_algos[i]->astra == (int)a)
+            return net_algos[i];
+    return NULL;
+}
+
 const net_algo_ops *net_algo_ops_of(net_algo a)
 {
-    /* a linear look over nine entries per phase: cheaper than the phase's
-     * closed form, and no second table to keep in step */
-    for (int i = 0; i < NET_CALGOS; i++)
-        if (net_algos[i]->astra == (int)a)
-            return net_algos[i];
-    LOOM_ASSERT(0); /* check_sys() let only listed values in */
-    return NULL;
+    const net_algo_ops *o = listed(a);
+    LOOM_ASSERT(o != NULL); /* check_sys() let only listed values in */
+    return o;
 }
 
 const char *net_dim_label(int dim, char *buf, size_t sz)
@@ -63,10 +70,8 @@ static int in_words(const char *const *words, const char *name)
 
 const char *net_algo_name(net_algo a)
 {
-    for (int i = 0; i < NET_CALGOS; i++)
-        if (net_algos[i]->astra >= 0 && net_algos[i]->astra == (int)a)
-            return net_algos[i]->label;
-    return "?";
+    const net_algo_ops *o = listed(a);
+    return o ? o->label : "?";
 }
 
 int net_algo_parse(const char *name, net_algo *out)
