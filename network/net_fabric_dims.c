@@ -56,7 +56,8 @@ static int dims_load(net_rd *r, yaml_node_t *root, net_topo *out)
             int e;
             switch (k) {
             case 0:
-                if ((rc = net_rd_word(r, n, k4[k], net_dim_kind_names, NULL, NET_DIM_KINDS, &e)) < 0)
+                rc = net_rd_word(r, n, k4[k], net_dim_kind_names, NULL, NET_DIM_KINDS, &e);
+                if (rc < 0)
                     return rc;
                 dim->kind = (net_dim_kind)e;
                 break;
