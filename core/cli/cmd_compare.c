@@ -337,21 +337,111 @@ static int compare_workload(const char *workload, loom_cfg_files *files, const n
 
 /* ---- collective mode ----------------------------------------------------- */
 
+/* Collective mode's results: t[a * nsz + k] is algorithm a's time (ps)
+ * at size k over n ranks. */
+typedef struct ctimes {
+    const char *opname; /* as given */
+    int op;             /* net_coll */
+    uint64_t *sz;       /* sizes, bytes as nccl-tests counts them */
+    int nsz;            /* sizes */
+    int n;              /* ranks */
+    double *t;          /* nalgos x nsz times, ps */
+} ctimes;
+
+/* Times every algorithm at every size on the first ranks of the network;
+ * returns 0 or an exit code. */
+static int time_sizes(ctimes *ct, const net_topo *topo, const net_sys *sys, int ranks,
+                      const net_calgo *algos, int nalgos)
+{
+    loom_err err = {0};
+    int rc = 0;
+    for (int a = 0; a < nalgos && rc == 0; a++) {
+        net_sys s = *sys;
+        s.calgo = algos[a];
+        net_model *m = net_model_create(topo, &s, &err);
+        if (m == NULL)
+            return loom_fail(&err);
+        ct->n = ranks > 0 ? ranks : net_npus(m);
+        net_group *g = NULL;
+        if (ct->n > net_npus(m) || ct->n < 1) {
+            char msg[160];
+            snprintf(msg, sizeof msg, "%d: the network has %d NPUs", ranks, net_npus(m));
+            rc = loom_usage("compare", "--ranks %s", msg);
+        } else {
+            int *all = loom_xmalloc((size_t)ct->n * sizeof *all);
+            for (int i = 0; i < ct->n; i++)
+                all[i] = i;
+            g = net_group_create(m, all, ct->n, &err);
+            free(all);
+            if (g == NULL)
+                rc = loom_fail(&err);
+        }
+        for (int k = 0; rc == 0 && k < ct->nsz; k++) {
+            uint64_t bytes = ct->op == NET_ALL_GATHER ? ct->sz[k] / (uint64_t)ct->n : ct->sz[k];
+            ct->t[a * ct->nsz + k] =
+                (double)net_coll_time(m, g, (net_coll)ct->op, bytes, 0xffffffffu);
+        }
+        net_group_destroy(g);
+        net_model_destroy(m);
+    }
+    return rc;
+}
+
+/* Prints the per-algorithm tables and the side-by-side one, and the CSV
+ * rows when c has a file. */
+static void print_sizes(const ctimes *ct, const char *network, const char *mn,
+                        const net_calgo *algos, int nalgos, csv *c)
+{
+    double bf = bus_factor(ct->op, ct->n);
+    int nsz = ct->nsz;
+    printf("# loom compare: %s on %d ranks of %s, model %s\n", ct->opname, ct->n, network, mn);
+    printf("# size: the whole buffer, as nccl-tests; algbw = size/time; busbw = algbw x "
+           "%.4g; GB/s = 10^9 bytes/s\n", bf);
+    for (int a = 0; a < nalgos; a++) {
+        printf("#\n# algorithm %s\n#%15s %14s %10s %10s\n#%15s %14s %10s %10s\n",
+               net_calgo_name(algos[a]), "size", "time", "algbw", "busbw", "(B)", "(us)",
+               "(GB/s)", "(GB/s)");
+        for (int k = 0; k < nsz; k++) {
+            double tt = ct->t[a * nsz + k];
+            double alg = tt > 0 ? (double)ct->sz[k] / (tt * 1e-12) / 1e9 : 0;
+            printf(" %15llu %14.3f %10.3f %10.3f\n", (unsigned long long)ct->sz[k], tt / 1e6,
+                   alg, alg * bf);
+            if (c->o)
+                loom_out_printf(c->o, "%s,%s,%s,%d,%llu,%.6f,%.6f,%.6f\n",
+                                net_calgo_name(algos[a]), mn, ct->opname, ct->n,
+                                (unsigned long long)ct->sz[k], tt / 1e6, alg, alg * bf);
+        }
+    }
+    printf("#\n# time (us) side by side\n#%15s", "size (B)");
+    for (int a = 0; a < nalgos; a++)
+        printf(" %13s", net_calgo_name(algos[a]));
+    printf(" %13s\n", "fastest");
+    for (int k = 0; k < nsz; k++) {
+        printf(" %15llu", (unsigned long long)ct->sz[k]);
+        int best = 0;
+        for (int a = 0; a < nalgos; a++) {
+            printf(" %13.3f", ct->t[a * nsz + k] / 1e6);
+            if (ct->t[a * nsz + k] < ct->t[best * nsz + k])
+                best = a;
+        }
+        printf(" %13s\n", net_calgo_name(algos[best]));
+    }
+}
+
 static int compare_collective(const char *opname, const char *sizes, int ranks,
                               loom_cfg_files *files, const net_calgo *algos, int nalgos,
                               int model, const char *csv_path)
 {
     loom_err err = {0};
-    int op = -1;
+    ctimes ct = {.opname = opname, .op = -1};
     for (size_t i = 0; i < sizeof ops / sizeof ops[0]; i++)
         if (strcmp(opname, ops[i].name) == 0)
-            op = (int)ops[i].op;
-    if (op < 0)
+            ct.op = (int)ops[i].op;
+    if (ct.op < 0)
         return loom_usage("compare", "unknown collective '%s' (all_reduce, all_gather, reduce_scatter, "
                      "all_to_all, broadcast, reduce)", opname);
-    uint64_t *sz;
-    int nsz = parse_sizes(sizes, &sz);
-    if (nsz < 0)
+    ct.nsz = parse_sizes(sizes, &ct.sz);
+    if (ct.nsz < 0)
         return loom_usage("compare", "--sizes '%s': expected A..B or A,B,C with B, K, KiB, M, MiB, G, GiB, KB, "
                      "MB or GB", sizes);
     net_topo topo;
@@ -360,7 +450,7 @@ static int compare_collective(const char *opname, const char *sizes, int ranks,
     int have_cfg = 0;
     if (files->system) {
         if (loom_cfg_load(&cfg, files, &err) < 0) {
-            free(sz);
+            free(ct.sz);
             return loom_fail(&err);
         }
         have_cfg = 1;
@@ -368,7 +458,7 @@ static int compare_collective(const char *opname, const char *sizes, int ranks,
         sys = cfg.sys;
     } else {
         if (net_topo_load_file(files->network, &topo, &err) < 0) {
-            free(sz);
+            free(ct.sz);
             return loom_fail(&err);
         }
         /* no system file: one chunk, no endpoint delay, reductions free */
@@ -378,92 +468,22 @@ static int compare_collective(const char *opname, const char *sizes, int ranks,
     }
     if (model >= 0)
         sys.model = (net_model_kind)model;
-    net_model *m[MAX_ALGOS] = {0};
-    net_group *g[MAX_ALGOS] = {0};
-    double *t = calloc((size_t)nalgos * nsz, sizeof *t);
-    char (*pick)[24] = calloc((size_t)nalgos * nsz, sizeof *pick);
-    int rc = 0, n = 0;
-    for (int a = 0; a < nalgos && rc == 0; a++) {
-        net_sys s = sys;
-        s.calgo = algos[a];
-        m[a] = net_model_create(&topo, &s, &err);
-        if (m[a] == NULL) {
-            rc = loom_fail(&err);
-            break;
-        }
-        n = ranks > 0 ? ranks : net_npus(m[a]);
-        if (n > net_npus(m[a]) || n < 1) {
-            char msg[160];
-            snprintf(msg, sizeof msg, "%d: the network has %d NPUs", ranks, net_npus(m[a]));
-            rc = loom_usage("compare", "--ranks %s", msg);
-            break;
-        }
-        int *all = malloc((size_t)n * sizeof *all);
-        for (int i = 0; i < n; i++)
-            all[i] = i;
-        g[a] = net_group_create(m[a], all, n, &err);
-        free(all);
-        if (g[a] == NULL) {
-            rc = loom_fail(&err);
-            break;
-        }
-        for (int k = 0; k < nsz; k++) {
-            uint64_t bytes = op == NET_ALL_GATHER ? sz[k] / (uint64_t)n : sz[k];
-            t[a * nsz + k] = (double)net_coll_time(m[a], g[a], (net_coll)op, bytes, 0xffffffffu);
-            if (algos[a] == NET_CALGO_NCCL && s.model == NET_MODEL_ANALYTICAL)
-                net_coll_label(m[a], g[a], (net_coll)op, 0xffffffffu, pick[a * nsz + k], 24);
-        }
-    }
+    ct.t = loom_xcalloc((size_t)nalgos * (size_t)ct.nsz, sizeof *ct.t);
+    int rc = time_sizes(&ct, &topo, &sys, ranks, algos, nalgos);
     csv c;
     if (rc == 0 && csv_open(&c, csv_path, "algorithm,model,collective,ranks,size_B,time_us,"
                                           "algbw_GBps,busbw_GBps", &err) < 0)
         rc = loom_fail(&err);
     if (rc == 0) {
-        const char *mn = sys.model == NET_MODEL_FLOW ? "flow" : "analytical";
-        double bf = bus_factor(op, n);
-        printf("# loom compare: %s on %d ranks of %s, model %s\n", opname, n, files->network, mn);
-        printf("# size: the whole buffer, as nccl-tests; algbw = size/time; busbw = algbw x "
-               "%.4g; GB/s = 10^9 bytes/s\n", bf);
-        for (int a = 0; a < nalgos; a++) {
-            printf("#\n# algorithm %s\n#%15s %14s %10s %10s\n#%15s %14s %10s %10s\n",
-                   net_calgo_name(algos[a]), "size", "time", "algbw", "busbw", "(B)", "(us)",
-                   "(GB/s)", "(GB/s)");
-            for (int k = 0; k < nsz; k++) {
-                double tt = t[a * nsz + k];
-                double alg = tt > 0 ? (double)sz[k] / (tt * 1e-12) / 1e9 : 0;
-                printf(" %15llu %14.3f %10.3f %10.3f\n", (unsigned long long)sz[k], tt / 1e6,
-                       alg, alg * bf);
-                if (c.o)
-                    loom_out_printf(c.o, "%s,%s,%s,%d,%llu,%.6f,%.6f,%.6f\n", net_calgo_name(algos[a]),
-                            mn, opname, n, (unsigned long long)sz[k], tt / 1e6, alg, alg * bf);
-            }
-        }
-        printf("#\n# time (us) side by side\n#%15s", "size (B)");
-        for (int a = 0; a < nalgos; a++)
-            printf(" %13s", net_calgo_name(algos[a]));
-        printf(" %13s\n", "fastest");
-        for (int k = 0; k < nsz; k++) {
-            printf(" %15llu", (unsigned long long)sz[k]);
-            int best = 0;
-            for (int a = 0; a < nalgos; a++) {
-                printf(" %13.3f", t[a * nsz + k] / 1e6);
-                if (t[a * nsz + k] < t[best * nsz + k])
-                    best = a;
-            }
-            printf(" %13s\n", net_calgo_name(algos[best]));
-        }
+        print_sizes(&ct, files->network, sys.model == NET_MODEL_FLOW ? "flow" : "analytical",
+                    algos, nalgos, &c);
         if (csv_close(&c, 1, &err) < 0)
             rc = loom_fail(&err);
     }
-    for (int a = 0; a < nalgos; a++) {
-        net_group_destroy(g[a]);
-        net_model_destroy(m[a]);
-    }
     if (have_cfg)
         loom_cfg_free(&cfg);
-    free(t);
-    free(pick);
-    free(sz);
+    free(ct.t);
+    free(ct.sz);
     return rc;
 }
 
