@@ -683,8 +683,7 @@ static int load_compute(loom_cfg *cfg, doc *dc, sys_comp *sc, const loom_cfg_fil
         (sc->roofline_key == 1) != (sc->model == COMP_ROOFLINE))
         return loom_err_set(err, LOOM_EUSAGE, "%s: 'roofline-enabled: %d' contradicts "
                             "'compute-model: %s'", path, sc->roofline_key,
-                            sc->model == COMP_TRACE ? "trace" : sc->model == COMP_TABLE ? "table"
-                                                                                       : "roofline");
+                            comp_kind_name((comp_kind)sc->model));
     if (sc->model >= 0)
         cfg->comp.kind = (comp_kind)sc->model;
     if (sc->device || sc->rank_dev) {
@@ -892,10 +891,9 @@ static int load_system(loom_cfg *cfg, const loom_cfg_files *f, loom_err *err)
             free(*dst);
             *dst = sys_path(f->system, s);
         } else if (strcmp(k, "compute-model") == 0) {
-            static const char *const models[] = {"trace", "roofline", "table"};
-            if ((rc = get_enum(&c, v, models, 3, &e)) < 0)
+            if ((rc = get_enum(&c, v, comp_kind_names, COMP_KINDS, &e)) < 0)
                 goto out;
-            sc.model = e; /* comp_kind has the same order */
+            sc.model = e; /* comp_kind_names is in comp_kind order */
         } else if (strcmp(k, "compute-dtype") == 0) {
             static const char *const dts[] = {"fp32", "tf32", "fp16", "bf16", "fp8"};
             if ((rc = get_enum(&c, v, dts, 5, &e)) < 0)

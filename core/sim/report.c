@@ -169,7 +169,7 @@ void loom_report_text(FILE *o, const loom_run_info *info, const loom_cfg *cfg,
                "local memory %.4g GB/s, compute model %s\n",
             info->system, cfg->sys.splits, cfg->sys.splits == 1 ? "" : "s", cfg->sys.active_chunks,
             cfg->sys.active_chunks == 1 ? "" : "s", ns(cfg->sys.endpoint_delay),
-            cfg->sys.local_mem_bw / 1e9, cfg->comp.kind == COMP_ROOFLINE ? "roofline" : "trace");
+            cfg->sys.local_mem_bw / 1e9, comp_kind_name(cfg->comp.kind));
     for (int i = 0; i < cfg->nnotes; i++)
         fprintf(o, "%s%s", i ? "; " : "note       accepted, not modelled: ", cfg->notes[i]);
     if (cfg->nnotes)
