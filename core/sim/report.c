@@ -55,7 +55,7 @@ static loom_fval f_real(double d) { return (loom_fval){.kind = LOOM_FK_REAL, .d 
 /* algbw in GB/s: B/ns; 0 for an instant collective */
 static double algbw(const loom_coll_record *c)
 {
-    double t = rp_ns(c->end - c->start);
+    double t = rpt_ns(c->end - c->start);
     return t > 0 ? loom_coll_size(c->type, c->bytes, c->nranks) / t : 0;
 }
 

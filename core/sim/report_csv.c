@@ -30,7 +30,7 @@ static void csv_value(FILE *f, loom_fval v)
     fputc(',', f);
     switch (v.kind) {
     case LOOM_FK_TIME:
-        fprintf(f, "%.3f", rp_ns(v.t));
+        fprintf(f, "%.3f", rpt_ns(v.t));
         break;
     case LOOM_FK_COUNT:
         fprintf(f, "%llu", (unsigned long long)v.u);

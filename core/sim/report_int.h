@@ -8,11 +8,11 @@
 
 #include "report.h"
 
-static inline double rp_ns(sim_time t) { return (double)t / SIM_PS_PER_NS; }
-static inline double rp_us(sim_time t) { return (double)t / SIM_PS_PER_US; }
+static inline double rpt_ns(sim_time t) { return (double)t / SIM_PS_PER_NS; }
+static inline double rpt_us(sim_time t) { return (double)t / SIM_PS_PER_US; }
 
 /* -1, 0, 1 as a is below, equal to, above b (same kind; TIME or COUNT). */
-static inline int rp_cmp(loom_fval a, loom_fval b)
+static inline int rpt_cmp(loom_fval a, loom_fval b)
 {
     if (a.kind == LOOM_FK_COUNT)
         return (a.u > b.u) - (a.u < b.u);

@@ -20,7 +20,7 @@ typedef struct json_job {
 
 #define JFLAGS (JSON_COMPACT | JSON_REAL_PRECISION(15))
 
-static json_t *jreal(sim_time t) { return json_real(rp_ns(t)); }
+static json_t *jreal(sim_time t) { return json_real(rpt_ns(t)); }
 
 static json_t *jvalue(loom_fval v)
 {
@@ -82,8 +82,8 @@ static json_t *links_array(const loom_result *res)
         const net_link_stat *l = &res->links[k];
         json_array_append_new(links, json_pack("{s:s, s:f, s:I, s:f, s:f, s:i}", "link", l->name,
                                                "bw_GBps", l->bw / 1e9, "bytes", (json_int_t)l->bytes,
-                                               "busy_ns", rp_ns(l->busy), "saturated_ns",
-                                               rp_ns(l->saturated), "peak_flows", (int)l->peak_flows));
+                                               "busy_ns", rpt_ns(l->busy), "saturated_ns",
+                                               rpt_ns(l->saturated), "peak_flows", (int)l->peak_flows));
     }
     return links;
 }

@@ -23,7 +23,7 @@ static int cmp_group(const loom_rank_stats *x, const loom_rank_stats *y)
         const loom_rank_field *f = &loom_rank_fields[k];
         if (!(f->show & LOOM_SHOW_GROUP))
             continue;
-        int c = rp_cmp(loom_rank_value(f, x), loom_rank_value(f, y));
+        int c = rpt_cmp(loom_rank_value(f, x), loom_rank_value(f, y));
         if (c)
             return c;
     }
@@ -94,7 +94,7 @@ static void print_rank_row(FILE *o, const char *label, const loom_rank_stats *s)
         if (v.kind == LOOM_FK_COUNT)
             fprintf(o, " %12llu", (unsigned long long)v.u);
         else
-            fprintf(o, " %12.3f", rp_us(v.t));
+            fprintf(o, " %12.3f", rpt_us(v.t));
         if (f->show & LOOM_SHOW_TEXT_PCT)
             fprintf(o, " %6.1f", pct(v.kind == LOOM_FK_COUNT ? 0 : v.t, s->finish));
     }
@@ -178,11 +178,11 @@ static void print_collectives(FILE *o, const loom_result *res)
             "ranks", "algorithm", "time(us)", "exposed(us)", "algbw", "busbw");
     for (size_t r = 0; r < nr && r < 10; r++) {
         const coll_row *w = &rows[r];
-        double t = rp_ns(w->time) / w->count;
+        double t = rpt_ns(w->time) / w->count;
         double alg = t > 0 ? loom_coll_size(w->type, w->bytes, w->nranks) / t : 0;
         fprintf(o, "%-15s %6llu %12llu %6d %-36s %12.3f %12.3f %9.2f %9.2f\n", et_coll_type_name(w->type),
                 (unsigned long long)w->count, (unsigned long long)w->bytes, w->nranks, w->algo,
-                rp_us(w->time), rp_us(w->exposed), alg, alg * loom_busbw_factor(w->type, w->nranks));
+                rpt_us(w->time), rpt_us(w->exposed), alg, alg * loom_busbw_factor(w->type, w->nranks));
     }
     if (nr > 10)
         fprintf(o, "... %zu more kinds (--csv-collectives lists every collective)\n", nr - 10);
@@ -199,19 +199,19 @@ void loom_report_text(FILE *o, const loom_run_info *info, const loom_cfg *cfg,
     for (int d = 0; d < cfg->topo.ndims; d++) {
         const net_dim *dim = &cfg->topo.dims[d];
         fprintf(o, "%s %s %d x %.4g GB/s (2^30 B/s) %.4g ns", d ? "," : "", net_dim_kind_name(dim->kind),
-                dim->npus, dim->bw / 1073741824.0, rp_ns(dim->latency));
+                dim->npus, dim->bw / 1073741824.0, rpt_ns(dim->latency));
     }
     fprintf(o, "\nsystem     %s: %d split%s, %d active chunk%s, endpoint delay %.4g ns, "
                "local memory %.4g GB/s, compute model %s\n",
             info->system, cfg->sys.splits, cfg->sys.splits == 1 ? "" : "s", cfg->sys.active_chunks,
-            cfg->sys.active_chunks == 1 ? "" : "s", rp_ns(cfg->sys.endpoint_delay),
+            cfg->sys.active_chunks == 1 ? "" : "s", rpt_ns(cfg->sys.endpoint_delay),
             cfg->sys.local_mem_bw / 1e9, comp_kind_name(cfg->comp.kind));
     for (int i = 0; i < cfg->nnotes; i++)
         fprintf(o, "%s%s", i ? "; " : "note       accepted, not modelled: ", cfg->notes[i]);
     if (cfg->nnotes)
         fputc('\n', o);
 
-    fprintf(o, "\nstep time  %.3f us\n\n", rp_us(res->step_time));
+    fprintf(o, "\nstep time  %.3f us\n\n", rpt_us(res->step_time));
     print_rank_groups(o, res);
     if (res->ncolls)
         print_collectives(o, res);
@@ -223,7 +223,7 @@ void loom_report_text(FILE *o, const loom_run_info *info, const loom_cfg *cfg,
         for (int k = 0; k < res->nlinks; k++) {
             const net_link_stat *l = &res->links[k];
             fprintf(o, "%-28s %10.2f %14llu %12.3f %14.3f %6u\n", l->name, l->bw / 1e9,
-                    (unsigned long long)l->bytes, rp_us(l->busy), rp_us(l->saturated), l->peak_flows);
+                    (unsigned long long)l->bytes, rpt_us(l->busy), rpt_us(l->saturated), l->peak_flows);
         }
     }
     if (res->p2p_messages)
