@@ -1,6 +1,7 @@
 #include "comp.h"
 
 #include <math.h>
+#include <string.h>
 
 /*
  * Invariant: every time this file returns is a non-negative sim_time, and
@@ -145,4 +146,23 @@ sim_time comp_time(const comp_cfg *c, const comp_kernel *k, int *fell_back)
 sim_time comp_mem_time(const comp_cfg *c, uint64_t bytes)
 {
     return sec_to_ps((double)bytes / c->mem_bw * slow(c));
+}
+
+/* ---- model names ------------------------------------------------------------ */
+
+const char *const comp_kind_names[COMP_KINDS] = {"trace", "roofline", "table"};
+
+const char *comp_kind_name(comp_kind k)
+{
+    return (unsigned)k < COMP_KINDS ? comp_kind_names[k] : "?";
+}
+
+int comp_kind_parse(const char *s, comp_kind *out)
+{
+    for (int i = 0; i < COMP_KINDS; i++)
+        if (strcmp(s, comp_kind_names[i]) == 0) {
+            *out = (comp_kind)i;
+            return 0;
+        }
+    return -1;
 }

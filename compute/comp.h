@@ -46,6 +46,14 @@ typedef enum comp_kind {
     COMP_ROOFLINE = 1, /* num_ops and tensor_size against the device */
     COMP_TABLE = 2,    /* measured kernel times, interpolated */
 } comp_kind;
+enum { COMP_KINDS = 3 };
+
+/* The model names of the system file's `compute-model` key, in comp_kind
+ * order: "trace", "roofline", "table".  One table here, used by the config
+ * loader and the report. */
+extern const char *const comp_kind_names[COMP_KINDS];
+const char *comp_kind_name(comp_kind k); /* "?" for a value out of range */
+int comp_kind_parse(const char *s, comp_kind *out /* OUT */); /* 0, or -1: no such model */
 
 /* e(x) = eff * x / (x + half): reaches eff for x >> half and eff/2 at
  * x = half.  eff = 0 means "no curve": e = 1 for every size. */

@@ -12,8 +12,8 @@
  * `loom gen llm --granularity layer`) keeps its kernels' work in kwork, so
  * the compute model prices each kernel at replay.
  *
- * Ranks whose files are byte-identical share one et_graph (the caller
- * compares et_graph.digest and file sizes); replay keeps its own counters.
+ * Ranks whose files are the same share one et_graph (traces/et_set.h
+ * finds them); replay keeps its own counters.
  *
  * Ownership: et_graph_load() returns a graph the caller frees with
  * et_graph_free(); every pointer inside lives and dies with it.

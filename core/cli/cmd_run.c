@@ -14,7 +14,9 @@
 
 #include "cliutil.h"
 #include "config.h"
+#include "progress.h"
 #include "report.h"
+#include "timeline.h"
 
 static void run_help(FILE *o)
 {

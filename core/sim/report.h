@@ -1,22 +1,33 @@
 /*
- * report.h: what a run prints and writes.
+ * report.h: what a run prints and writes: the text report (report_text.c),
+ * the JSON report (report_json.c) and the CSV tables (report_csv.c).  The
+ * Chrome timeline and the progress line are beside them (timeline.h,
+ * progress.h).  Field meanings: docs/REPORT.md.
  *
- * The text report goes to a FILE (stdout); the JSON report is written to a
- * temporary name beside OUT and renamed into place only when complete, so
- * a failed run leaves no half file.  Field meanings: docs/REPORT.md.
+ * The figures the writers show are listed once, in the field tables of
+ * report.c (loom_rank_fields, loom_coll_fields): each entry names a JSON
+ * key and CSV column, its unit, how to read it from a record and which
+ * writers show it.  The writers iterate the tables, so a new column is one
+ * table line (plus, for a new figure, the member that replay fills).
+ *
+ * The text report goes to a FILE (stdout); the JSON and CSV files are
+ * written to a temporary name beside OUT and renamed into place only when
+ * complete, so a failed run leaves no half file.  Nothing here owns the
+ * result or the configuration it is given.
  */
 #ifndef LOOM_REPORT_H
 #define LOOM_REPORT_H
 
+#include <stddef.h>
 #include <stdio.h>
 
 #include "outfile.h"
 #include "replay.h"
 
 typedef struct loom_run_info {
-    const char *workload; /* trace prefix */
-    const char *network;  /* network file */
-    const char *system;   /* system file */
+    const char *workload;   /* trace prefix */
+    const char *network;    /* network file */
+    const char *system;     /* system file */
     const char *comm_group; /* comm-group file or NULL */
 } loom_run_info;
 
@@ -37,20 +48,62 @@ int loom_report_csv_colls(const char *path, const loom_result *res, loom_err *er
 double loom_busbw_factor(int type, int nranks);
 double loom_coll_size(int type, uint64_t bytes, int nranks);
 
-/* Chrome trace-event timeline (opens in Perfetto and chrome://tracing):
- * one process per rank, a thread per resource, a slice per node, flow
- * arrows linking each collective's members.  Feed it to loom_replay as
- * the observer; finish after the run. */
-typedef struct loom_timeline loom_timeline;
-loom_timeline *loom_timeline_open(const char *path, int nranks_hint, loom_err *err);
-void loom_timeline_observer(loom_timeline *t, loom_observer *obs);
-int loom_timeline_finish(loom_timeline *t, int ok, loom_err *err); /* frees t */
+/* ---- the field tables ------------------------------------------------------ */
 
-/* A progress line on stderr for runs over a second when stderr is a
- * terminal: simulated time reached and events per second. */
-typedef struct loom_progress loom_progress;
-loom_progress *loom_progress_start(void); /* NULL when stderr is no terminal */
-void loom_progress_observer(loom_progress *p, loom_observer *obs);
-void loom_progress_done(loom_progress *p); /* clears the line; frees p */
+/* Which writers show a field (loom_field.show). */
+enum {
+    LOOM_SHOW_JSON = 1,      /* a key of each JSON object */
+    LOOM_SHOW_CSV = 2,       /* a column of the CSV file */
+    LOOM_SHOW_TEXT = 4,      /* a column of the text report's rank table, in us */
+    LOOM_SHOW_TEXT_PCT = 8,  /* ... followed by its percentage of the rank's finish */
+    LOOM_SHOW_GROUP = 16,    /* ranks share a text row only when this field agrees */
+    LOOM_SHOW_JSON_LAST = 32,/* JSON writes it after the other keys (the collective
+                              * instants have always closed each object) */
+};
+
+/* How a value is typed, and so printed: JSON number kind, CSV format. */
+typedef enum loom_fkind {
+    LOOM_FK_TIME,  /* sim_time, shown in ns (JSON real, CSV %.3f) */
+    LOOM_FK_COUNT, /* uint64_t count or size (JSON integer, CSV %llu) */
+    LOOM_FK_REAL,  /* double (JSON real, CSV %.3f) */
+    LOOM_FK_STR,   /* string (JSON string, CSV quoted as RFC 4180 says) */
+} loom_fkind;
+
+typedef struct loom_fval {
+    loom_fkind kind; /* which member holds the value */
+    sim_time t;      /* LOOM_FK_TIME */
+    uint64_t u;      /* LOOM_FK_COUNT */
+    double d;        /* LOOM_FK_REAL */
+    const char *s;   /* LOOM_FK_STR; owned by the record */
+} loom_fval;
+
+/* A per-rank figure.  Every one is a member of loom_rank_stats, so the
+ * accessor is its offset; kind is TIME or COUNT. */
+typedef struct loom_rank_field {
+    const char *name;  /* JSON key and CSV column, e.g. "compute_ns" */
+    const char *unit;  /* "ns", or "" for a count */
+    loom_fkind kind;   /* LOOM_FK_TIME (a sim_time) or LOOM_FK_COUNT (a uint64_t) */
+    size_t off;        /* offsetof(loom_rank_stats, member) */
+    unsigned show;     /* LOOM_SHOW_* */
+    const char *text;  /* text-table heading before "(us)"; NULL when not shown */
+} loom_rank_field;
+
+/* A per-collective figure; get() reads (or derives) it from a record. */
+typedef struct loom_coll_field {
+    const char *name;  /* JSON key and CSV column, e.g. "exposed_ns" */
+    const char *unit;  /* "ns", "bytes", "GB/s", or "" */
+    loom_fval (*get)(const loom_coll_record *c);
+    unsigned show;     /* LOOM_SHOW_JSON, _CSV, _JSON_LAST */
+} loom_coll_field;
+
+/* In output order (JSON keys after "rank"; CSV columns after "rank"). */
+extern const loom_rank_field loom_rank_fields[];
+extern const int loom_nrank_fields;
+/* In CSV order (after "index"); JSON order differs only by JSON_LAST. */
+extern const loom_coll_field loom_coll_fields[];
+extern const int loom_ncoll_fields;
+
+/* Field f of rank stats s. */
+loom_fval loom_rank_value(const loom_rank_field *f, const loom_rank_stats *s);
 
 #endif

@@ -1,0 +1,215 @@
+/*
+ * replay_graph.c: one distinct trace file made ready to replay, once
+ * however many ranks share it: its nodes ranked in id order (the ready
+ * queues' keys), each node's resource, the checks that make a bad trace
+ * an error naming the file and node before the run starts (sends and
+ * receives without peers, collectives without a type, dependency cycles),
+ * and its pg names resolved to communicators (comms.c).
+ */
+#include "replay_int.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const et_graph *sort_graph; /* qsort has no context argument */
+static int by_id(const void *a, const void *b)
+{
+    uint64_t x = sort_graph->nodes[*(const uint32_t *)a].id;
+    uint64_t y = sort_graph->nodes[*(const uint32_t *)b].id;
+    return (x > y) - (x < y);
+}
+
+/* Ready queues order nodes by id; ranking the ids once per graph lets the
+ * queues hold and compare 4-byte positions instead of chasing nodes[]. */
+static void order_graph(graph_info *gi)
+{
+    const et_graph *g = gi->g;
+    size_t n = g->n ? g->n : 1;
+    gi->at = loom_xmalloc(n * sizeof *gi->at);
+    gi->pos = loom_xmalloc(n * sizeof *gi->pos);
+    int sorted = 1;
+    for (size_t i = 0; i < g->n; i++) {
+        gi->at[i] = (uint32_t)i;
+        if (i > 0 && g->nodes[i].id < g->nodes[i - 1].id)
+            sorted = 0;
+    }
+    if (!sorted) { /* ids are unique (the loader refuses duplicates) */
+        sort_graph = g;
+        qsort(gi->at, g->n, sizeof *gi->at, by_id);
+    }
+    for (size_t k = 0; k < g->n; k++)
+        gi->pos[gi->at[k]] = (uint32_t)k;
+}
+
+/* Resolves a graph's pg names to communicators and checks every node that
+ * replay will need to understand. */
+static int prepare_graph(replay *rp, graph_info *gi, loom_err *err)
+{
+    et_graph *g = gi->g;
+    rpl_pg_tables(rp, gi);
+    gi->res = loom_xmalloc(g->n ? g->n : 1);
+    for (size_t i = 0; i < g->n; i++) {
+        const et_gnode *n = &g->nodes[i];
+        unsigned long long id = (unsigned long long)n->id;
+        switch (n->type) {
+        case ET_COMP_NODE:
+            gi->res[i] = (n->flags & ET_F_CPU) ? RES_CPU : RES_COMPUTE;
+            break;
+        case ET_MEM_LOAD_NODE:
+        case ET_MEM_STORE_NODE:
+            gi->res[i] = RES_MEM;
+            break;
+        case ET_COMM_SEND_NODE:
+            if (!(n->flags & ET_F_HAS_DST) || !(n->flags & ET_F_HAS_TAG))
+                return loom_err_set(err, LOOM_ETRACE,
+                                    "%s: node %llu: COMM_SEND_NODE without %s: loom cannot tell "
+                                    "where the message goes",
+                                    g->path, id, (n->flags & ET_F_HAS_DST) ? "comm_tag" : "comm_dst");
+            if (gi->p2p_rule[n->pg] >= 0) { /* an index in the sender's group */
+                const loom_group *grp = &rp->cfg->groups[gi->p2p_rule[n->pg]];
+                if (n->comm_dst < 0 || n->comm_dst >= grp->n)
+                    return loom_err_set(err, LOOM_ETRACE,
+                                        "%s: node %llu: comm_dst %d is not an index of group '%s' "
+                                        "(0..%d)", g->path, id, n->comm_dst, grp->name, grp->n - 1);
+            } else if (n->comm_dst < 0 || n->comm_dst >= rp->nranks) {
+                return loom_err_set(err, LOOM_ETRACE, "%s: node %llu: comm_dst %d is not a rank (0..%d)",
+                                    g->path, id, n->comm_dst, rp->nranks - 1);
+            }
+            gi->res[i] = RES_COMM;
+            break;
+        case ET_COMM_RECV_NODE:
+            if (!(n->flags & ET_F_HAS_SRC) || !(n->flags & ET_F_HAS_TAG))
+                return loom_err_set(err, LOOM_ETRACE,
+                                    "%s: node %llu: COMM_RECV_NODE without %s: loom cannot match it "
+                                    "to a send",
+                                    g->path, id, (n->flags & ET_F_HAS_SRC) ? "comm_tag" : "comm_src");
+            if (gi->p2p_rule[n->pg] >= 0) {
+                const loom_group *grp = &rp->cfg->groups[gi->p2p_rule[n->pg]];
+                if (n->comm_src < 0 || n->comm_src >= grp->n)
+                    return loom_err_set(err, LOOM_ETRACE,
+                                        "%s: node %llu: comm_src %d is not an index of group '%s' "
+                                        "(0..%d)", g->path, id, n->comm_src, grp->name, grp->n - 1);
+            } else if (n->comm_src < 0 || n->comm_src >= rp->nranks) {
+                return loom_err_set(err, LOOM_ETRACE, "%s: node %llu: comm_src %d is not a rank (0..%d)",
+                                    g->path, id, n->comm_src, rp->nranks - 1);
+            }
+            gi->res[i] = RES_NONE;
+            break;
+        case ET_COMM_COLL_NODE: {
+            if (!(n->flags & ET_F_HAS_CTYPE) && (n->flags & ET_F_CPU)) {
+                /* PyTorch-converted traces mark the host side of a c10d call
+                 * (no comm_type, is_cpu_op) as a collective; the GPU kernel
+                 * beside it carries the real one.  Run it as a CPU op. */
+                gi->res[i] = RES_CPU;
+                gi->host_colls++;
+                break;
+            }
+            if (!(n->flags & ET_F_HAS_CTYPE) || n->comm_type >= ET_COLL_TYPES)
+                return loom_err_set(err, LOOM_ETRACE,
+                                    "%s: node %llu: COMM_COLL_NODE without a known comm_type", g->path, id);
+            gi->res[i] = RES_COMM;
+            if (gi->comm_of_pg[n->pg] != -1)
+                break;
+            int rc = rpl_resolve_pg(rp, gi, n, err);
+            if (rc < 0)
+                return rc;
+            break;
+        }
+        case ET_METADATA_NODE:
+        case ET_INVALID_NODE:
+            gi->res[i] = RES_NONE;
+            break;
+        default:
+            return loom_err_set(err, LOOM_ETRACE, "%s: node %llu: unknown node type %d", g->path, id,
+                                n->type);
+        }
+    }
+    return 0;
+}
+
+/* Kahn's algorithm over the edges replay will honour: a node on a cycle
+ * can never become ready, so refuse the trace now, naming nodes on it,
+ * rather than simulate up to a stall.  O(nodes + edges), once per file. */
+static int check_acyclic(replay *rp, const et_graph *g, loom_err *err)
+{
+    int ctrl = rp->cfg->ctrl_deps;
+    uint32_t *pend = loom_xmalloc((g->n ? g->n : 1) * sizeof *pend);
+    uint32_t *stack = loom_xmalloc((g->n ? g->n : 1) * sizeof *stack);
+    size_t top = 0, seen = 0;
+    for (size_t i = 0; i < g->n; i++) {
+        pend[i] = g->nodes[i].ndata + (ctrl ? g->nodes[i].nctrl : 0);
+        if (pend[i] == 0)
+            stack[top++] = (uint32_t)i;
+    }
+    while (top > 0) {
+        const et_gnode *n = &g->nodes[stack[--top]];
+        seen++;
+        uint32_t ns = n->nsucc_data + (ctrl ? n->nsucc_ctrl : 0);
+        for (uint32_t k = 0; k < ns; k++) {
+            uint32_t s = g->succ[n->succ + k];
+            if (--pend[s] == 0)
+                stack[top++] = s;
+        }
+    }
+    int rc = 0;
+    if (seen < g->n) {
+        char ids[256] = "";
+        size_t off = 0;
+        int shown = 0;
+        for (size_t i = 0; i < g->n && shown < 5; i++)
+            if (pend[i] > 0) {
+                uint32_t d;
+                int self = 0;
+                for (d = 0; d < g->nodes[i].ndata + g->nodes[i].nctrl; d++)
+                    self |= g->deps[g->nodes[i].dep + d] == i;
+                off += snprintf(ids + off, sizeof ids - off, "%s%llu%s", shown ? ", " : "",
+                                (unsigned long long)g->nodes[i].id, self ? " (on itself)" : "");
+                shown++;
+            }
+        rc = loom_err_set(err, LOOM_ETRACE,
+                          "%s: %zu of %zu nodes can never become ready: they depend on each other "
+                          "in a cycle or wait on such nodes (first: %s). `loom trace validate` lists "
+                          "the cycles%s",
+                          g->path, g->n - seen, g->n, ids,
+                          ctrl ? "; PyTorch-converted traces often have such ctrl_deps: "
+                                 "--ignore-ctrl-deps runs on data_deps alone"
+                               : "");
+    }
+    free(pend);
+    free(stack);
+    return rc;
+}
+
+
+int rpl_graph_ready(void *ctx, et_graph *g, int idx, int rep, loom_err *err)
+{
+    replay *rp = ctx;
+    (void)rep;
+    if (g->n >= UINT32_MAX) /* node indices are uint32_t */
+        return loom_err_set(err, LOOM_ETRACE, "%s: more than 2^32 nodes", g->path);
+    graph_info *gi = &rp->graphs[idx]; /* sized for one graph per rank */
+    rp->ngraphs = idx + 1;
+    gi->g = g;
+    order_graph(gi);
+    int rc;
+    if ((rc = prepare_graph(rp, gi, err)) < 0 || (rc = check_acyclic(rp, g, err)) < 0)
+        return rc;
+    if (gi->host_colls)
+        loom_warn("%s: %llu COMM_COLL_NODEs without comm_type but with is_cpu_op run as "
+                  "CPU operations (the host side of a collective call)",
+                  g->path, (unsigned long long)gi->host_colls);
+    return 0;
+}
+
+void rpl_graphs_free(replay *rp)
+{
+    for (int q = 0; q < rp->ngraphs; q++) {
+        free(rp->graphs[q].comm_of_pg);
+        free(rp->graphs[q].p2p_rule);
+        free(rp->graphs[q].res);
+        free(rp->graphs[q].pos);
+        free(rp->graphs[q].at);
+    }
+    free(rp->graphs);
+}

@@ -1,0 +1,81 @@
+/*
+ * replay_stuck.c: the report of a stuck run.  When the event queue runs
+ * dry with nodes left (a collective some member never issues, a receive
+ * without a send, a dependency that never completes), the error names, for
+ * each stuck rank, the nodes in flight and whom they wait for, so a user
+ * sees the cause rather than a hang or a zero.
+ */
+#include "replay_int.h"
+
+#include <stdio.h>
+
+void rpl_describe_stuck(replay *rp, int max_ranks)
+{
+    char buf[4000];
+    size_t off = 0;
+    int stuck = 0;
+    for (int r = 0; r < rp->nranks; r++)
+        stuck += rp->r[r].left > 0;
+    off += snprintf(buf + off, sizeof buf - off,
+                    "simulation stalled at %.3f us: %d of %d ranks cannot finish", 
+                    (double)sim_now(rp->eng) / SIM_PS_PER_US, stuck, rp->nranks);
+    int listed = 0;
+    for (int r = 0; r < rp->nranks && off < sizeof buf - 200; r++) {
+        rank_state *rs = &rp->r[r];
+        if (rs->left == 0)
+            continue;
+        if (listed++ == max_ranks) {
+            off += snprintf(buf + off, sizeof buf - off, "\n  ... and %d more ranks", stuck - max_ranks);
+            break;
+        }
+        const et_graph *g = rs->gi->g;
+        uint64_t blocked = 0;
+        off += snprintf(buf + off, sizeof buf - off, "\n  rank %d (%s):", r, g->path);
+        int shown = 0;
+        for (size_t i = 0; i < g->n && off < sizeof buf - 200; i++) {
+            const et_gnode *n = &g->nodes[i];
+            if (rs->state[i] == ST_WAIT) {
+                blocked++;
+                continue;
+            }
+            if (rs->state[i] != ST_ISSUED || shown >= 4)
+                continue;
+            shown++;
+            if (n->type == ET_COMM_COLL_NODE) {
+                int ci = comm_of(rs, n->pg);
+                comm *c = &rp->comms[ci];
+                off += snprintf(buf + off, sizeof buf - off,
+                                "\n    node %llu '%s': %s on group '%s' waits for ranks",
+                                (unsigned long long)n->id, et_gnode_name(g, n),
+                                et_coll_type_name(n->comm_type), c->name[0] ? c->name : "all");
+                int missing = 0;
+                for (size_t q = 0; q < c->nq; q++) {
+                    coll_inst *in = c->q[q];
+                    if (in == NULL || in == &rpl_inst_done || rpl_member_index(c, r) < 0 || in->node[rpl_member_index(c, r)] != i)
+                        continue;
+                    for (int m = 0; m < c->n && off < sizeof buf - 100; m++)
+                        if (in->node[m] == UINT32_MAX && missing++ < 8)
+                            off += snprintf(buf + off, sizeof buf - off, " %d", c->ranks[m]);
+                }
+                if (missing > 8)
+                    off += snprintf(buf + off, sizeof buf - off, " (and %d more)", missing - 8);
+                off += snprintf(buf + off, sizeof buf - off, " that never issue it");
+            } else if (n->type == ET_COMM_RECV_NODE) {
+                off += snprintf(buf + off, sizeof buf - off,
+                                "\n    node %llu '%s': receive from rank %d (tag %d, %llu bytes) has "
+                                "no matching send",
+                                (unsigned long long)n->id, et_gnode_name(g, n), n->comm_src,
+                                n->comm_tag, (unsigned long long)n->comm_size);
+            } else {
+                off += snprintf(buf + off, sizeof buf - off, "\n    node %llu '%s' (%s) in flight",
+                                (unsigned long long)n->id, et_gnode_name(g, n),
+                                et_node_type_name(n->type));
+            }
+        }
+        if (blocked && off < sizeof buf - 200)
+            off += snprintf(buf + off, sizeof buf - off,
+                            "\n    %llu node%s wait on dependencies that never complete",
+                            (unsigned long long)blocked, blocked == 1 ? "" : "s");
+    }
+    loom_err_set(rp->err, LOOM_ESIM, "%s", buf);
+}

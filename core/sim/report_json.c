@@ -1,0 +1,127 @@
+/*
+ * report_json.c: the JSON report (--json OUT; docs/REPORT.md, "JSON").
+ * Each rank's and each collective's object holds the LOOM_SHOW_JSON
+ * entries of the field tables, in table order (LOOM_SHOW_JSON_LAST ones
+ * last).
+ *
+ * The report is streamed: the top level is written by hand and each rank
+ * and collective is built, dumped and freed one at a time, so a run with
+ * millions of collectives needs no tree of millions of objects.
+ */
+#include "report_int.h"
+
+#include <jansson.h>
+
+typedef struct json_job {
+    const loom_run_info *info; /* inputs */
+    const loom_result *res;    /* figures */
+    int reproducible;          /* zero the wall time and peak RSS */
+} json_job;
+
+#define JFLAGS (JSON_COMPACT | JSON_REAL_PRECISION(15))
+
+static json_t *jreal(sim_time t) { return json_real(rpt_ns(t)); }
+
+static json_t *jvalue(loom_fval v)
+{
+    switch (v.kind) {
+    case LOOM_FK_TIME:
+        return jreal(v.t);
+    case LOOM_FK_COUNT:
+        return json_integer((json_int_t)v.u);
+    case LOOM_FK_REAL:
+        return json_real(v.d);
+    default:
+        return json_string(v.s);
+    }
+}
+
+/* ,\n "key": <value> ; steals v */
+static void jkey(FILE *f, const char *key, json_t *v, int first)
+{
+    fprintf(f, "%s \"%s\": ", first ? "" : ",\n", key);
+    json_dumpf(v, f, JFLAGS | JSON_ENCODE_ANY);
+    json_decref(v);
+}
+
+static void jitem(FILE *f, json_t *v, int first)
+{
+    fputs(first ? "\n  " : ",\n  ", f);
+    json_dumpf(v, f, JFLAGS);
+    json_decref(v);
+}
+
+static json_t *rank_object(int r, const loom_rank_stats *s)
+{
+    json_t *o = json_object();
+    json_object_set_new(o, "rank", json_integer(r));
+    for (int k = 0; k < loom_nrank_fields; k++) {
+        const loom_rank_field *f = &loom_rank_fields[k];
+        if (f->show & LOOM_SHOW_JSON)
+            json_object_set_new(o, f->name, jvalue(loom_rank_value(f, s)));
+    }
+    return o;
+}
+
+static json_t *coll_object(const loom_coll_record *c)
+{
+    json_t *o = json_object();
+    for (int pass = 0; pass < 2; pass++) /* the JSON_LAST fields on the second */
+        for (int k = 0; k < loom_ncoll_fields; k++) {
+            const loom_coll_field *f = &loom_coll_fields[k];
+            if ((f->show & LOOM_SHOW_JSON) && !(f->show & LOOM_SHOW_JSON_LAST) == !pass)
+                json_object_set_new(o, f->name, jvalue(f->get(c)));
+        }
+    return o;
+}
+
+static json_t *links_array(const loom_result *res)
+{
+    json_t *links = json_array();
+    for (int k = 0; k < res->nlinks; k++) {
+        const net_link_stat *l = &res->links[k];
+        json_array_append_new(links, json_pack("{s:s, s:f, s:I, s:f, s:f, s:i}", "link", l->name,
+                                               "bw_GBps", l->bw / 1e9, "bytes", (json_int_t)l->bytes,
+                                               "busy_ns", rpt_ns(l->busy), "saturated_ns",
+                                               rpt_ns(l->saturated), "peak_flows", (int)l->peak_flows));
+    }
+    return links;
+}
+
+static int dump_json(FILE *f, void *arg)
+{
+    const json_job *jb = arg;
+    const loom_result *res = jb->res;
+    fputs("{\n", f);
+    jkey(f, "workload", json_string(jb->info->workload), 1);
+    jkey(f, "network", json_string(jb->info->network), 0);
+    jkey(f, "system", json_string(jb->info->system), 0);
+    jkey(f, "step_time_ns", jreal(res->step_time), 0);
+    fputs(",\n \"ranks\": [", f);
+    for (int r = 0; r < res->nranks; r++)
+        jitem(f, rank_object(r, &res->ranks[r]), r == 0);
+    fputs("\n ],\n \"collectives\": [", f);
+    for (size_t k = 0; k < res->ncolls; k++)
+        jitem(f, coll_object(&res->colls[k]), k == 0);
+    fputs("\n ]", f);
+    jkey(f, "p2p_messages", json_integer((json_int_t)res->p2p_messages), 0);
+    jkey(f, "congested_links", links_array(res), 0);
+    json_t *sim = json_object();
+    json_object_set_new(sim, "events", json_integer((json_int_t)res->events));
+    json_object_set_new(sim, "queue_high_water", json_integer((json_int_t)res->queue_high));
+    json_object_set_new(sim, "distinct_traces", json_integer(res->distinct_graphs));
+    json_object_set_new(sim, "wall_seconds", json_real(jb->reproducible ? 0 : res->wall_seconds));
+    json_object_set_new(sim, "peak_rss_bytes",
+                        json_integer(jb->reproducible ? 0 : res->peak_rss_bytes));
+    jkey(f, "sim", sim, 0);
+    fputs("\n}\n", f);
+    return ferror(f) ? -1 : 0;
+}
+
+int loom_report_json(const char *path, const loom_run_info *info, const loom_cfg *cfg,
+                     const loom_result *res, int reproducible, loom_err *err)
+{
+    (void)cfg;
+    json_job jb = {info, res, reproducible};
+    return loom_write_atomic(path, dump_json, &jb, err);
+}

@@ -1,0 +1,248 @@
+/* Loading a run's configuration (core/sim/config*.c): the network and
+ * system files in loom's units, --set overrides, comm groups, and errors
+ * that name the file and the key.  Expected values are converted by hand
+ * from the units docs/CONFIG.md gives (network GB/s = 2^30 B/s, latency
+ * and endpoint-delay in ns, local-mem-bw 10^9 B/s, peak-perf 10^12 FLOP/s). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "config.h"
+#include "sim_testutil.h"
+
+static const char net2[] = "topology: [ Ring, Switch ]\nnpus_count: [ 2, 4 ]\n"
+                           "bandwidth: [ 50, 12.5 ]\nlatency: [ 500, 1000 ]\n";
+static const char sys_min[] = "local-mem-bw: 100\n";
+
+static void load_ok(loom_cfg *cfg, const char *net, const char *sys, const char *const *sets,
+                    int nsets)
+{
+    loom_err err;
+    if (st_load(cfg, net, sys, sets, nsets, &err) < 0)
+        fail_msg("%s", err.msg);
+}
+
+/* Loads expecting LOOM_EUSAGE with every one of words[] in the message. */
+static void load_bad(const char *net, const char *sys, const char *const *sets, int nsets,
+                     const char *const *words)
+{
+    loom_cfg cfg;
+    loom_err err;
+    int rc = st_load(&cfg, net, sys, sets, nsets, &err);
+    if (rc != LOOM_EUSAGE)
+        fail_msg("loaded with %d (%s), wanted an error", rc, err.msg);
+    for (const char *const *w = words; *w; w++)
+        if (strstr(err.msg, *w) == NULL)
+            fail_msg("message \"%s\" lacks \"%s\"", err.msg, *w);
+}
+
+/* 50 GB/s = 50 * 2^30 B/s; 500 ns = 500,000 ps. */
+static void test_network_units(void **state)
+{
+    (void)state;
+    loom_cfg cfg;
+    load_ok(&cfg, net2, sys_min, NULL, 0);
+    assert_int_equal(cfg.topo.ndims, 2);
+    assert_int_equal(cfg.topo.dims[0].kind, NET_RING);
+    assert_int_equal(cfg.topo.dims[1].kind, NET_SWITCH);
+    assert_int_equal(cfg.topo.dims[0].npus, 2);
+    assert_int_equal(cfg.topo.dims[1].npus, 4);
+    assert_true(cfg.topo.dims[0].bw == 50.0 * 1073741824.0);
+    assert_true(cfg.topo.dims[1].bw == 12.5 * 1073741824.0);
+    assert_true(cfg.topo.dims[0].latency == 500000);
+    assert_true(cfg.topo.dims[1].latency == 1000000);
+    loom_cfg_free(&cfg);
+}
+
+/* A file with only local-mem-bw takes ASTRA-sim's defaults: one split, one
+ * active chunk, 10 ns endpoint delay, ring everywhere, trace durations. */
+static void test_system_defaults(void **state)
+{
+    (void)state;
+    loom_cfg cfg;
+    load_ok(&cfg, net2, sys_min, NULL, 0);
+    assert_int_equal(cfg.sys.splits, 1);
+    assert_int_equal(cfg.sys.active_chunks, 1);
+    assert_true(cfg.sys.endpoint_delay == 10000);
+    assert_true(cfg.sys.local_mem_bw == 100e9);
+    for (int op = 0; op < NET_IMPL_OPS; op++)
+        for (int d = 0; d < 2; d++)
+            assert_int_equal(cfg.sys.impl[op][d], NET_ALGO_RING);
+    assert_int_equal(cfg.comp.kind, COMP_TRACE);
+    assert_int_equal(cfg.ctrl_deps, 1);
+    assert_int_equal(cfg.nnotes, 0);
+    assert_null(cfg.rank_comp);
+    loom_cfg_free(&cfg);
+}
+
+static void test_system_keys(void **state)
+{
+    (void)state;
+    loom_cfg cfg;
+    load_ok(&cfg, net2,
+            "endpoint-delay: 25\nactive-chunks-per-dimension: 2\npreferred-dataset-splits: 8\n"
+            "all-reduce-implementation: [direct, halvingDoubling]\nlocal-mem-bw: 1600\n"
+            "peak-perf: 312\nroofline-enabled: 1\nnetwork-model: flow\n",
+            NULL, 0);
+    assert_true(cfg.sys.endpoint_delay == 25000);
+    assert_int_equal(cfg.sys.active_chunks, 2);
+    assert_int_equal(cfg.sys.splits, 8);
+    assert_int_equal(cfg.sys.impl[NET_IMPL_ALL_REDUCE][0], NET_ALGO_DIRECT);
+    assert_int_equal(cfg.sys.impl[NET_IMPL_ALL_REDUCE][1], NET_ALGO_HD);
+    assert_int_equal(cfg.sys.impl[NET_IMPL_ALL_GATHER][0], NET_ALGO_RING);
+    assert_true(cfg.sys.local_mem_bw == 1600e9);
+    assert_true(cfg.comp.mem_bw == 1600e9);
+    assert_true(cfg.comp.peak_flops == 312e12);
+    assert_int_equal(cfg.comp.kind, COMP_ROOFLINE);
+    assert_int_equal(cfg.sys.model, NET_MODEL_FLOW);
+    loom_cfg_free(&cfg);
+}
+
+/* Keys loom accepts without modelling become notes for the report. */
+static void test_notes(void **state)
+{
+    (void)state;
+    loom_cfg cfg;
+    load_ok(&cfg, net2, "local-mem-bw: 100\nscheduling-policy: FIFO\nboost-mode: 0\nL: 3\n", NULL, 0);
+    assert_int_equal(cfg.nnotes, 2); /* boost-mode 0 is the default: no note */
+    assert_non_null(strstr(cfg.notes[0], "scheduling-policy FIFO"));
+    assert_string_equal(cfg.notes[1], "L");
+    loom_cfg_free(&cfg);
+}
+
+/* --set changes a list entry, a whole key, a key the file lacks, and a
+ * dimension through network.dims[i].key: the same units as the file. */
+static void test_set_overrides(void **state)
+{
+    (void)state;
+    static const char *const sets[] = {
+        "network.bandwidth[1]=25",        /* 25 * 2^30 B/s */
+        "network.dims[0].latency=750",    /* 750 ns */
+        "system.local-mem-bw=200",        /* replaces the file's 100 */
+        "system.preferred-dataset-splits=4", /* not in the file: added */
+        "system.all-gather-implementation=[direct, direct]",
+    };
+    loom_cfg cfg;
+    load_ok(&cfg, net2, sys_min, sets, 5);
+    assert_true(cfg.topo.dims[0].bw == 50.0 * 1073741824.0);
+    assert_true(cfg.topo.dims[1].bw == 25.0 * 1073741824.0);
+    assert_true(cfg.topo.dims[0].latency == 750000);
+    assert_true(cfg.topo.dims[1].latency == 1000000);
+    assert_true(cfg.sys.local_mem_bw == 200e9);
+    assert_int_equal(cfg.sys.splits, 4);
+    assert_int_equal(cfg.sys.impl[NET_IMPL_ALL_GATHER][1], NET_ALGO_DIRECT);
+    loom_cfg_free(&cfg);
+}
+
+static void test_set_errors(void **state)
+{
+    (void)state;
+    const char *s1[] = {"system.nokey=1"};
+    load_bad(net2, sys_min, s1, 1, (const char *[]){"--set", "unknown key 'nokey'", NULL});
+    const char *s2[] = {"nosection.x=1"};
+    load_bad(net2, sys_min, s2, 1, (const char *[]){"--set nosection.x=1", "unknown section", NULL});
+    const char *s3[] = {"network.bandwidth[5]=1"};
+    load_bad(net2, sys_min, s3, 1, (const char *[]){"index 5", "'bandwidth'", NULL});
+    const char *s4[] = {"system.local-mem-bw=-1"}; /* checked by the file's own reader */
+    load_bad(net2, sys_min, s4, 1, (const char *[]){"key 'local-mem-bw'", "out of range", NULL});
+    const char *s5[] = {"system.local-mem-bw"};
+    load_bad(net2, sys_min, s5, 1, (const char *[]){"--set system.local-mem-bw", "SECTION.KEY=VALUE", NULL});
+}
+
+/* Errors name the file and the key (and the line where there is one). */
+static void test_file_errors(void **state)
+{
+    (void)state;
+    const char *net = st_path("net.yml"), *sys = st_path("sys.yaml");
+    load_bad(net2, "local-mem-bw: 100\nbogus: 1\n", NULL, 0,
+             (const char *[]){sys, "line 2", "unknown key 'bogus'", NULL});
+    load_bad(net2, "local-mem-bw: 100\nlocal-mem-bw: 100\n", NULL, 0,
+             (const char *[]){sys, "key 'local-mem-bw' appears twice", NULL});
+    load_bad(net2, "local-mem-bw: abc\n", NULL, 0,
+             (const char *[]){sys, "key 'local-mem-bw' (line 1)", "'abc' is not a number", NULL});
+    load_bad(net2, "endpoint-delay: 10\n", NULL, 0,
+             (const char *[]){sys, "missing key 'local-mem-bw'", NULL});
+    load_bad(net2, "local-mem-bw: 100\nall-reduce-implementation: [ring]\n", NULL, 0,
+             (const char *[]){sys, "'all-reduce-implementation'", "network has 2 dimensions", NULL});
+    load_bad(net2, "local-mem-bw: 100\ncompute-model: banana\n", NULL, 0,
+             (const char *[]){sys, "key 'compute-model'", "trace, roofline, table", NULL});
+    load_bad(net2, "local-mem-bw: 100\nroofline-enabled: 1\n", NULL, 0,
+             (const char *[]){sys, "'peak-perf'", NULL});
+    load_bad("topology: [ Ring ]\nnpus_count: [ 2 ]\nbandwidth: [ 50 ]\n", sys_min, NULL, 0,
+             (const char *[]){net, "missing key 'latency'", NULL});
+    load_bad("topology: [ Ring, Ring ]\nnpus_count: [ 2 ]\nbandwidth: [ 50, 50 ]\nlatency: [ 1, 1 ]\n",
+             sys_min, NULL, 0, (const char *[]){net, "'npus_count' has 1", NULL});
+    load_bad("topology: [ Rung ]\nnpus_count: [ 2 ]\nbandwidth: [ 50 ]\nlatency: [ 1 ]\n", sys_min,
+             NULL, 0, (const char *[]){net, "key 'topology'", "'Rung' is not one of", NULL});
+    load_bad("topology: [ Ring ]\nnpus_count: [ 2 ]\nbandwidth: [ 0 ]\nlatency: [ 1 ]\n", sys_min,
+             NULL, 0, (const char *[]){net, "key 'bandwidth'", "out of range", NULL});
+    load_bad(net2, "", NULL, 0, (const char *[]){sys, "the file is empty", NULL});
+    load_bad(net2, "[1, 2]\n", NULL, 0, (const char *[]){sys, "mapping", NULL});
+
+    loom_cfg cfg;
+    loom_err err = {0};
+    loom_cfg_files none = {.network = NULL, .system = sys};
+    assert_int_equal(loom_cfg_load(&cfg, &none, &err), LOOM_EUSAGE);
+    assert_non_null(strstr(err.msg, "--network"));
+}
+
+/* A list group and a rule {stride: 2, size: 4}: rank 5's group has base
+ * 5 - ((5 / 2) mod 4) * 2 = 5 - 2 * 2 = 1, so its members are 1, 3, 5, 7. */
+static void test_groups(void **state)
+{
+    (void)state;
+    st_put("cg.json", "{\"1\": [3, 0, 2], \"dp\": {\"stride\": 2, \"size\": 4}}");
+    st_put("net.yml", net2);
+    st_put("sys.yaml", sys_min);
+    char net[512], sys[512], cg[512];
+    snprintf(net, sizeof net, "%s", st_path("net.yml"));
+    snprintf(sys, sizeof sys, "%s", st_path("sys.yaml"));
+    snprintf(cg, sizeof cg, "%s", st_path("cg.json"));
+    loom_cfg_files f = {.network = net, .system = sys, .comm_group = cg};
+    loom_cfg cfg;
+    loom_err err = {0};
+    if (loom_cfg_load(&cfg, &f, &err) < 0)
+        fail_msg("%s", err.msg);
+    assert_int_equal(cfg.ngroups, 2);
+    const loom_group *g = loom_cfg_group(&cfg, "1");
+    assert_non_null(g);
+    assert_int_equal(g->n, 3);
+    assert_int_equal(g->ranks[0], 0); /* sorted */
+    assert_int_equal(g->ranks[1], 2);
+    assert_int_equal(g->ranks[2], 3);
+    const loom_group *dp = loom_cfg_group(&cfg, "dp");
+    assert_non_null(dp);
+    assert_null(dp->ranks);
+    assert_int_equal(dp->stride, 2);
+    assert_int_equal(dp->n, 4);
+    assert_int_equal(loom_group_base(dp, 5), 1);
+    assert_int_equal(loom_group_base(dp, 6), 0);
+    assert_int_equal(loom_group_base(dp, 9), 9 - ((9 / 2) % 4) * 2); /* 9 - 0 = 9 */
+    assert_null(loom_cfg_group(&cfg, "2"));
+    loom_cfg_free(&cfg);
+
+    st_put("cg.json", "{\"1\": [0, 1, 1]}");
+    assert_int_equal(loom_cfg_load(&cfg, &f, &err), LOOM_EUSAGE);
+    assert_non_null(strstr(err.msg, cg));
+    assert_non_null(strstr(err.msg, "group '1' lists rank 1 twice"));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_network_units),
+        cmocka_unit_test(test_system_defaults),
+        cmocka_unit_test(test_system_keys),
+        cmocka_unit_test(test_notes),
+        cmocka_unit_test(test_set_overrides),
+        cmocka_unit_test(test_set_errors),
+        cmocka_unit_test(test_file_errors),
+        cmocka_unit_test(test_groups),
+    };
+    return cmocka_run_group_tests(tests, st_setup, st_teardown);
+}

@@ -1,0 +1,171 @@
+#include "et_set.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "et_io.h"
+
+/*
+ * Invariant: graphs[k] was parsed from the file of rank rep[k], and every
+ * rank r has of[r] = k for the graph its file shares; a file is read whole
+ * (digest) at most once before the one parse that follows.
+ */
+
+typedef struct set_graph {
+    et_graph *g;   /* the parsed graph */
+    int rep;       /* the rank whose file it was parsed from */
+    dev_t dev;     /* that file's device and inode: hard links */
+    ino_t ino;     /*   of it share the graph unread */
+} set_graph;
+
+struct et_set {
+    set_graph *graphs; /* distinct graphs, in order of first use */
+    int ngraphs;       /* entries in graphs */
+    int *of;           /* per rank: index in graphs */
+    int nranks;        /* entries in of */
+};
+
+/* FNV-1a 64 over a file's raw bytes, to find byte-identical rank files
+ * before parsing any. */
+static int file_digest(const char *path, uint64_t *digest, uint64_t *size)
+{
+    FILE *f = fopen(path, "rb");
+    if (f == NULL)
+        return -1;
+    unsigned char buf[1 << 16];
+    uint64_t h = ET_FNV_OFFSET, n = 0;
+    size_t got;
+    while ((got = fread(buf, 1, sizeof buf, f)) > 0) {
+        h = et_fnv1a(h, buf, got);
+        n += got;
+    }
+    int bad = ferror(f);
+    fclose(f);
+    *digest = h;
+    *size = n;
+    return bad ? -1 : 0;
+}
+
+static int same_bytes(const char *a, const char *b)
+{
+    FILE *fa = fopen(a, "rb"), *fb = fopen(b, "rb");
+    int same = fa && fb;
+    unsigned char x[1 << 15], y[1 << 15];
+    while (same) {
+        size_t na = fread(x, 1, sizeof x, fa), nb = fread(y, 1, sizeof y, fb);
+        if (na != nb || memcmp(x, y, na) != 0)
+            same = 0;
+        if (na == 0)
+            break;
+    }
+    if (fa)
+        fclose(fa);
+    if (fb)
+        fclose(fb);
+    return same;
+}
+
+/* The graph rank r's file shares, or -1: a hard link first, then equal
+ * bytes (dig/sz hold the digests of the ranks read so far). */
+static int find_shared(const et_set *s, char **paths, int r, const struct stat *st, uint64_t *dig,
+                       uint64_t *sz, loom_err *err)
+{
+    for (int q = 0; q < s->ngraphs; q++)
+        if (s->graphs[q].dev == st->st_dev && s->graphs[q].ino == st->st_ino)
+            return q;
+    if (file_digest(paths[r], &dig[r], &sz[r]) < 0) {
+        loom_err_set(err, LOOM_ETRACE, "%s: cannot read", paths[r]);
+        return -2;
+    }
+    for (int q = 0; q < s->ngraphs; q++) {
+        int rep = s->graphs[q].rep;
+        if (dig[rep] == dig[r] && sz[rep] == sz[r] && same_bytes(paths[rep], paths[r]))
+            return q;
+    }
+    return -1;
+}
+
+static int load_ranks(et_set *s, const et_set_opts *o, loom_err *err)
+{
+    char path[4096];
+    int n = o->nranks, rc = 0;
+    uint64_t *dig = loom_xcalloc(n, sizeof *dig), *sz = loom_xcalloc(n, sizeof *sz);
+    char **paths = loom_xcalloc(n, sizeof *paths);
+    for (int r = 0; r < n; r++) {
+        if (et_rank_path(o->prefix, r, path, sizeof path) < 0) {
+            rc = loom_err_set(err, LOOM_ETRACE,
+                              "missing rank file %s (%s has %d NPUs, so ranks 0..%d need a "
+                              "trace each)", path, o->nranks_from, n, n - 1);
+            goto out;
+        }
+        paths[r] = loom_xstrdup(path);
+        struct stat st;
+        if (stat(path, &st) != 0) {
+            rc = loom_err_set(err, LOOM_ETRACE, "%s: cannot read: %s", path, strerror(errno));
+            goto out;
+        }
+        int share = find_shared(s, paths, r, &st, dig, sz, err);
+        if (share == -2) {
+            rc = LOOM_ETRACE;
+            goto out;
+        }
+        if (share < 0) {
+            et_graph *g = et_graph_load(path, err);
+            if (g == NULL) {
+                rc = LOOM_ETRACE;
+                goto out;
+            }
+            share = s->ngraphs++;
+            s->graphs[share] = (set_graph){g, r, st.st_dev, st.st_ino};
+            if (o->on_graph && (rc = o->on_graph(o->ctx, g, share, r, err)) < 0)
+                goto out;
+        }
+        s->of[r] = share;
+    }
+out:
+    for (int r = 0; r < n; r++)
+        free(paths[r]);
+    free(paths);
+    free(dig);
+    free(sz);
+    return rc;
+}
+
+int et_set_load(const et_set_opts *o, et_set **out, loom_err *err)
+{
+    *out = NULL;
+    int nfiles = et_count_ranks(o->prefix);
+    if (nfiles > o->nranks)
+        return loom_err_set(err, LOOM_ETRACE, "workload %s has %d rank files but %s has %d NPUs",
+                            o->prefix, nfiles, o->nranks_from, o->nranks);
+    et_set *s = loom_xcalloc(1, sizeof *s);
+    s->nranks = o->nranks;
+    s->of = loom_xcalloc(o->nranks ? o->nranks : 1, sizeof *s->of);
+    /* at most one graph per rank: sized once */
+    s->graphs = loom_xcalloc(o->nranks ? o->nranks : 1, sizeof *s->graphs);
+    int rc = load_ranks(s, o, err);
+    if (rc < 0) {
+        et_set_free(s);
+        return rc;
+    }
+    *out = s;
+    return 0;
+}
+
+void et_set_free(et_set *s)
+{
+    if (s == NULL)
+        return;
+    for (int q = 0; q < s->ngraphs; q++)
+        et_graph_free(s->graphs[q].g);
+    free(s->graphs);
+    free(s->of);
+    free(s);
+}
+
+int et_set_ngraphs(const et_set *s) { return s->ngraphs; }
+et_graph *et_set_graph(const et_set *s, int idx) { return s->graphs[idx].g; }
+int et_set_index(const et_set *s, int rank) { return s->of[rank]; }
