@@ -371,3 +371,17 @@ int comp_device_cfg(const comp_device *d, comp_dtype t, comp_cfg *out, loom_err 
         out->memory = (comp_curve){d->memory_eff, d->memory_overhead * d->mem_bw * d->memory_eff};
     return 0;
 }
+
+const char *comp_catalog_names(const comp_catalog *c, char *buf, size_t n)
+{
+    size_t off = 0;
+    if (n > 0)
+        buf[0] = '\0';
+    for (size_t i = 0; i < comp_catalog_count(c) && off < n; i++) {
+        int k = snprintf(buf + off, n - off, "%s%s", i ? ", " : "", comp_catalog_at(c, i)->name);
+        if (k < 0)
+            break;
+        off += (size_t)k;
+    }
+    return buf;
+}

@@ -84,6 +84,8 @@ const char *comp_catalog_file(const comp_catalog *c, size_t i);
 
 size_t comp_catalog_count(const comp_catalog *c);
 const comp_device *comp_catalog_at(const comp_catalog *c, size_t i); /* sorted by name */
+/* "a100-40g, a100-80g, ..." into buf (cut at n bytes), for messages. */
+const char *comp_catalog_names(const comp_catalog *c, char *buf, size_t n);
 const comp_device *comp_catalog_find(const comp_catalog *c, const char *name);
 
 /* "fp32", "tf32", "fp16", "bf16", "fp8". */

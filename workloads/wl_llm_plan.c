@@ -287,12 +287,8 @@ static int plan_device(wl_llm_plan *p, loom_err *err)
     const comp_device *d = comp_catalog_find(cat, o->device);
     if (d == NULL) {
         char names[512];
-        int off = 0;
-        for (size_t i = 0; i < comp_catalog_count(cat) && off < (int)sizeof names; i++)
-            off += snprintf(names + off, sizeof names - off, "%s%s", i ? ", " : "",
-                            comp_catalog_at(cat, i)->name);
         rc = loom_err_set(err, LOOM_EUSAGE, "--device '%s' is not in the catalog (%s)", o->device,
-                          names);
+                          comp_catalog_names(cat, names, sizeof names));
     } else {
         p->dev.kind = COMP_ROOFLINE;
         rc = comp_device_cfg(d, o->dtype, &p->dev, err);

@@ -31,11 +31,21 @@
 #include <unistd.h>
 
 #include "outfile.h"
+#include "report.h"
 
-static const char *const fixed_cols[C_FIXED] = {
-    "status", "exit_code", "ranks", "step_time_ns", "compute_mean_ns", "compute_max_ns",
-    "exposed_comm_mean_ns", "exposed_comm_max_ns", "idle_mean_ns", "idle_max_ns", "error",
-    "spec"};
+static const char *const head_cols[C_FIGURES] = {"status", "exit_code", "ranks",
+                                                 "step_time_ns"};
+
+/* Rank fields the results CSV summarizes (LOOM_SHOW_SWEEP), in table order. */
+static int swept(int i) { return (loom_rank_fields[i].show & LOOM_SHOW_SWEEP) != 0; }
+
+int sw_csv_nfixed(void)
+{
+    int n = C_FIGURES + 2; /* ..., error, spec */
+    for (int i = 0; i < loom_nrank_fields; i++)
+        n += 2 * swept(i);
+    return n;
+}
 
 /* ---- writing -------------------------------------------------------------- */
 
@@ -62,8 +72,21 @@ void sw_csv_header(const sw_spec *s, sbuf *b)
     sw_csv_field(b, "key", 1);
     for (int a = 0; a < s->naxes; a++)
         sw_csv_field(b, s->axes[a].key, 0);
-    for (int c = 0; c < C_FIXED; c++)
-        sw_csv_field(b, fixed_cols[c], 0);
+    for (int c = 0; c < C_FIGURES; c++)
+        sw_csv_field(b, head_cols[c], 0);
+    for (int i = 0; i < loom_nrank_fields; i++) {
+        if (!swept(i))
+            continue;
+        const char *nm = loom_rank_fields[i].name;
+        size_t stem = strlen(nm) - (strlen(nm) > 3 && !strcmp(nm + strlen(nm) - 3, "_ns") ? 3 : 0);
+        char col[96];
+        snprintf(col, sizeof col, "%.*s_mean_ns", (int)stem, nm);
+        sw_csv_field(b, col, 0);
+        snprintf(col, sizeof col, "%.*s_max_ns", (int)stem, nm);
+        sw_csv_field(b, col, 0);
+    }
+    sw_csv_field(b, "error", 0);
+    sw_csv_field(b, "spec", 0);
     sb_str(b, "\n");
 }
 
@@ -99,10 +122,11 @@ static void figures(sbuf *b, json_t *report)
     snprintf(t, sizeof t, "%zu", json_array_size(ranks));
     sw_csv_field(b, t, 0);
     num_field(b, json_number_value(json_object_get(report, "step_time_ns")));
-    static const char *const f[3] = {"compute_ns", "exposed_comm_ns", "idle_ns"};
-    for (int k = 0; k < 3; k++) {
+    for (int i = 0; i < loom_nrank_fields; i++) {
+        if (!swept(i))
+            continue;
         double mean, max;
-        stats(ranks, f[k], &mean, &max);
+        stats(ranks, loom_rank_fields[i].name, &mean, &max);
         num_field(b, mean);
         num_field(b, max);
     }
@@ -125,7 +149,7 @@ void sw_csv_row(const sw_spec *s, long long idx, const char *status, int code,
     if (report)
         figures(b, report);
     else
-        for (int k = C_RANKS; k <= C_IMAX; k++)
+        for (int k = C_RANKS; k < sw_csv_nfixed() - 2; k++) /* no figures */
             sw_csv_field(b, "", 0);
     char *line = loom_xstrdup(err);
     for (char *c = line; *c; c++) /* one line, printable */
@@ -187,7 +211,7 @@ static void rd_header(sw_csv *r)
  * drops it. */
 static void rd_row(sw_csv *r, long rec)
 {
-    int ncols = 1 + r->s->naxes + C_FIXED;
+    int ncols = 1 + r->s->naxes + sw_csv_nfixed();
     if (r->nf != ncols) {
         loom_err_set(r->err, LOOM_EUSAGE, "%s: row %ld has %d fields, the header %d", r->path,
                      rec, r->nf, ncols);

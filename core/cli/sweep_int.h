@@ -120,9 +120,11 @@ int sw_spec_check(const sw_spec *s, int quiet, loom_err *err);
 
 /* ---- sweep_csv.c ---------------------------------------------------------- */
 
-/* The fixed columns after the key and the axes. */
-enum { C_STATUS, C_EXIT, C_RANKS, C_STEP, C_CMEAN, C_CMAX, C_EMEAN, C_EMAX, C_IMEAN, C_IMAX,
-       C_ERROR, C_SPEC, C_FIXED };
+/* The fixed columns after the key and the axes: status, exit_code, ranks,
+ * step_time_ns, then a mean and a max column per rank field marked
+ * LOOM_SHOW_SWEEP (core/sim/report.c), then error and spec. */
+enum { C_STATUS, C_EXIT, C_RANKS, C_STEP, C_FIGURES };
+int sw_csv_nfixed(void); /* how many fixed columns in all */
 
 /* A row already in the CSV. */
 typedef struct sw_done {

@@ -96,12 +96,8 @@ static int device_cfg(loom_cfg *cfg, const cfg_sys_comp *sc, const comp_catalog 
     const comp_device *d = comp_catalog_find(cat, name);
     if (d == NULL) {
         char list[512];
-        int off = 0;
-        for (size_t i = 0; i < comp_catalog_count(cat) && off < (int)sizeof list; i++)
-            off += snprintf(list + off, sizeof list - off, "%s%s", i ? ", " : "",
-                            comp_catalog_at(cat, i)->name);
         return loom_err_set(err, LOOM_EUSAGE, "%s: device '%s' is not in the catalog (%s; see "
-                            "loom devices)", path, name, list);
+                            "loom devices)", path, name, comp_catalog_names(cat, list, sizeof list));
     }
     if (comp_device_cfg(d, sc->dtype, out, err) < 0)
         return LOOM_EUSAGE;

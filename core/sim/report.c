@@ -4,7 +4,8 @@
  *
  * A new per-rank figure: add its member to loom_rank_stats (replay.h), fill
  * it in replay, and add one line to loom_rank_fields below; the JSON and
- * CSV writers (and, with LOOM_SHOW_TEXT, the text table) pick it up.  A new
+ * CSV writers (and, with LOOM_SHOW_TEXT, the text table; with
+ * LOOM_SHOW_SWEEP, loom sweep's results CSV) pick it up.  A new
  * per-collective figure: one getter and one line in loom_coll_fields.
  * docs/REPORT.md documents each name.
  */
@@ -17,19 +18,19 @@
 #define RANK_TIME(m) LOOM_FK_TIME, offsetof(loom_rank_stats, m)
 #define RANK_COUNT(m) LOOM_FK_COUNT, offsetof(loom_rank_stats, m)
 enum { J = LOOM_SHOW_JSON, C = LOOM_SHOW_CSV, T = LOOM_SHOW_TEXT, P = LOOM_SHOW_TEXT_PCT,
-       G = LOOM_SHOW_GROUP, L = LOOM_SHOW_JSON_LAST };
+       G = LOOM_SHOW_GROUP, L = LOOM_SHOW_JSON_LAST, S = LOOM_SHOW_SWEEP };
 
 /* Ranks whose G fields all agree share a row of the text table. */
 const loom_rank_field loom_rank_fields[] = {
     /* name                 unit  member                  show          text */
     {"finish_ns",          "ns", RANK_TIME(finish),          J | C | T | G,     "finish"},
-    {"compute_ns",         "ns", RANK_TIME(compute),         J | C | T | P | G, "compute"},
+    {"compute_ns",         "ns", RANK_TIME(compute),         J | C | T | P | G | S, "compute"},
     {"comm_ns",            "ns", RANK_TIME(comm),            J | C | G,         NULL},
-    {"exposed_comm_ns",    "ns", RANK_TIME(exposed_comm),    J | C | T | P | G, "exp.comm"},
+    {"exposed_comm_ns",    "ns", RANK_TIME(exposed_comm),    J | C | T | P | G | S, "exp.comm"},
     {"overlapped_comm_ns", "ns", RANK_TIME(overlapped_comm), J | C | T | P,     "ovl.comm"},
     {"cpu_ns",             "ns", RANK_TIME(cpu),             J | C | G,         NULL},
     {"mem_ns",             "ns", RANK_TIME(mem),             J | C,             NULL},
-    {"idle_ns",            "ns", RANK_TIME(idle),            J | C | T | P | G, "idle"},
+    {"idle_ns",            "ns", RANK_TIME(idle),            J | C | T | P | G | S, "idle"},
     {"nodes",              "",   RANK_COUNT(nodes),          J | C,             NULL},
 };
 const int loom_nrank_fields = sizeof loom_rank_fields / sizeof loom_rank_fields[0];

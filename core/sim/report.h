@@ -59,6 +59,9 @@ enum {
     LOOM_SHOW_GROUP = 16,    /* ranks share a text row only when this field agrees */
     LOOM_SHOW_JSON_LAST = 32,/* JSON writes it after the other keys (the collective
                               * instants have always closed each object) */
+    LOOM_SHOW_SWEEP = 64,    /* loom sweep's results CSV: its mean and max over
+                              * ranks, as NAME_mean_ns and NAME_max_ns (the field's
+                              * name less "_ns"), read from each run's JSON */
 };
 
 /* How a value is typed, and so printed: JSON number kind, CSV format. */
