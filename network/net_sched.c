@@ -25,6 +25,17 @@
  *
  * A receive that arrives before its member reached that step is kept in
  * the member's inbox, keyed by (phase, step), until it does.
+ *
+ * Each (member, phase) is in one of three states, kept in pend[]: running
+ * a step (pend >= 0: transfers outstanding), waiting out the delay after a
+ * step (XS_DELAY: the step's transfers are done, cur[] not yet advanced),
+ * or idle (XS_IDLE: cur[] is the next step, started once its wave has come
+ * out of the previous phase).  Only an idle cell may start a step.  The
+ * delay state has to be told apart from idle: the previous phase ends a
+ * wave at whatever moment its own steps end, and when that falls inside
+ * the delay of this phase's step, starting "the next step" there would run
+ * the step still at cur[] a second time (its sends twice, then the
+ * assertion in on_flow or a wrong time; issue 14: Ring 2 x 4, 4 splits).
  */
 #include "net_algo.h"
 
@@ -33,6 +44,9 @@
 #include <string.h>
 
 typedef net_xphase xs_phase; /* net_algo.h: the phase as flows run it */
+
+/* pend[] values of a (member, phase) that runs no step (see above) */
+enum { XS_IDLE = -1, XS_DELAY = -2 };
 
 typedef struct xs_inbox {
     int ph;    /* phase */
@@ -55,7 +69,7 @@ typedef struct xs_inst {
     xs_phase ph[NET_MAX_PHASES];
     int W;            /* waves */
     int64_t *cur;     /* n * nph: current (or next) step index */
-    int *pend;        /* n * nph: transfers outstanding; -1: not running */
+    int *pend;        /* n * nph: transfers outstanding, or XS_IDLE, XS_DELAY */
     double *red;      /* n * nph: bytes reduced after the current step */
     uint8_t *comm;    /* n * nph: the current step moves data */
     xs_member *mb;    /* n */
@@ -149,8 +163,10 @@ static void inst_free(xs_inst *in)
         if (in->ph[k].ph.algo->teardown)
             in->ph[k].ph.algo->teardown(&in->ph[k]);
     }
-    for (int i = 0; i < in->n; i++)
+    for (int i = 0; i < in->n; i++) {
+        LOOM_ASSERT(in->mb[i].nin == 0); /* every early receive was taken */
         free(in->mb[i].in);
+    }
     free(in->mb);
     free(in->ranks);
     free(in->cur);
@@ -169,8 +185,8 @@ static void try_start(xs_inst *in, int mbr, int k)
 {
     int idx = mbr * in->nph + k;
     const xs_phase *P = &in->ph[k];
-    if (in->pend[idx] >= 0 || in->cur[idx] == (int64_t)in->W * P->steps)
-        return;
+    if (in->pend[idx] != XS_IDLE || in->cur[idx] == (int64_t)in->W * P->steps)
+        return; /* running or in its delay: it comes back here when done */
     int64_t w = in->cur[idx] / P->steps;
     if (k > 0 && in->cur[idx - 1] < (w + 1) * in->ph[k - 1].steps)
         return; /* this wave has not come out of the previous phase yet */
@@ -212,19 +228,20 @@ static void on_step(sim_engine *eng, void *payload, void *engine_ctx)
     (void)eng;
     (void)engine_ctx;
     ev_step *e = payload;
+    e->in->pend[(int)e->mbr * e->in->nph + (int)e->k] = XS_IDLE;
     step_advance(e->in, (int)e->mbr, (int)e->k);
 }
 
 static void step_done(xs_inst *in, int mbr, int k)
 {
     int idx = mbr * in->nph + k;
-    in->pend[idx] = -1;
     const net_sys *sys = &in->m->sys;
     double d = in->comm[idx] ? (double)sys->endpoint_delay : 0;
     if (in->red[idx] > 0)
         d += 3.0 * in->red[idx] * 1e12 / sys->local_mem_bw;
     sim_time delay = net_round_ps(d);
     if (delay > 0) {
+        in->pend[idx] = XS_DELAY;
         sim_time now = sim_now(in->eng);
         ev_step *e = sim_schedule(in->eng, delay < SIM_TIME_MAX - now ? now + delay : SIM_TIME_MAX,
                                   on_step); /* saturates; replay reports it */
@@ -232,6 +249,7 @@ static void step_done(xs_inst *in, int mbr, int k)
         e->mbr = (uint32_t)mbr;
         e->k = (uint32_t)k;
     } else {
+        in->pend[idx] = XS_IDLE;
         step_advance(in, mbr, k);
     }
 }
@@ -249,8 +267,11 @@ static void on_flow(sim_engine *eng, void *ctx, uint64_t a, uint64_t b)
     int dst_ready = 0;
     if (in->pend[di] > 0 && in->cur[di] == g)
         dst_ready = --in->pend[di] == 0;
-    else
+    else {
+        /* early, never late: a step ends only once all its receives came */
+        LOOM_ASSERT(in->cur[di] < g || (in->cur[di] == g && in->pend[di] == XS_IDLE));
         inbox_add(in, dst, k, g);
+    }
     /* neither can finish the collective while the other still has a step
      * to end, so `in` is alive for the second call */
     if (src_ready)
@@ -349,7 +370,7 @@ static void coll_on(net_model *m, nf *fl, sim_engine *eng, const net_group *g, n
     in->cur = loom_xcalloc(cells, sizeof *in->cur);
     in->pend = loom_xmalloc(cells * sizeof *in->pend);
     for (size_t i = 0; i < cells; i++)
-        in->pend[i] = -1;
+        in->pend[i] = XS_IDLE;
     in->red = loom_xcalloc(cells, sizeof *in->red);
     in->comm = loom_xcalloc(cells, 1);
     in->mb = loom_xcalloc((size_t)in->n, sizeof *in->mb);
