@@ -7,9 +7,10 @@
  * Where the closed form applies, the flow model must give its time to
  * 1 ps per step of rounding (NETWORK.md 4.1): the flow model rounds every
  * flow and every delay, the closed form once.  It applies when no link is
- * shared, which this file decides from the plan (closed_form_applies):
- * every phase's algorithm is contention-free on its dimension, and no two
- * phases that use the same dimension's links overlap in time.  The second
+ * shared, which this file decides from the plan (closed_form_relation):
+ * every phase's algorithm is contention-free on its dimension (phase_kind
+ * names the schedules whose own flows share links), and no two phases
+ * that use the same dimension's links overlap in time.  The second
  * part matters for an all-reduce over several dimensions cut into W >= 2
  * waves: its reduce-scatter and all-gather on dimension d use the same
  * links, and when the phases between them are quicker than d's
@@ -18,7 +19,7 @@
  * flow model is slower than the closed form (which charges each phase as
  * if alone), never faster.
  *
- * Issue 14: on Ring 2 x 4 with 4 splits a member's phase restarted a
+ * Issue 14: on Ring 2 x 4 with 3, 4 or 6 splits a member's phase restarted a
  * step still waiting out its delay (net_sched.c's XS_DELAY), which sent
  * its flows twice and stopped the run on an assertion.
  */
@@ -309,6 +310,10 @@ static void test_ring_2xn_all_splits(void **state)
     print_message("ring 2 x n: %d cases, %d equal to the closed form, %d with shared links "
                   "(at most %.3f x the closed form)\n",
                   t.cases, t.exact, t.slower, t.worst);
+    /* W = 1 and 2 on both shapes, with and without delay: from W = 3 on,
+     * dimension 0's reduce-scatter (tau_0 about N/(2W B)) still runs when
+     * wave 0 has passed dimension 1 (tau_1 about 3N/(4W B) on 2 x 4) */
+    assert_int_equal(t.exact, 8);
 }
 
 /* The bidirectional ring on 2 members: both halves go to the one other
