@@ -115,6 +115,19 @@ static int check_sys(const net_sys *s, int ndims, loom_err *err)
     return 0;
 }
 
+int net_topo_npus(const net_topo *topo, loom_err *err)
+{
+    net_topo view = *topo;
+    if (topo->x.kind != NET_X_DIMS && net_xtopo_view(&view, err) < 0)
+        return LOOM_EUSAGE;
+    if (check_topo(&view, err) < 0)
+        return LOOM_EUSAGE;
+    long long n = 1;
+    for (int d = 0; d < view.ndims; d++)
+        n *= view.dims[d].npus; /* check_topo: <= INT_MAX */
+    return (int)n;
+}
+
 net_model *net_model_create(const net_topo *topo, const net_sys *sys,
                             loom_err *err)
 {

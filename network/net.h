@@ -184,6 +184,10 @@ net_model *net_model_create(const net_topo *topo, const net_sys *sys,
 void net_model_destroy(net_model *m);
 
 int net_npus(const net_model *m); /* product of npus over dimensions */
+/* The NPUs a model of topo would have, or a negative LOOM_E* code (err
+ * set) when net_model_create() would refuse the topology; allocates
+ * nothing, so callers can check inputs against it first. */
+int net_topo_npus(const net_topo *topo, loom_err *err);
 
 /* A communicator mapped onto the topology: which dimensions its members
  * span and how many distinct coordinates (members) it has in each.

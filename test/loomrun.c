@@ -4,9 +4,12 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+unsigned loomrun_alarm_s = 240;
+unsigned long long loomrun_as_limit;
 char loomrun_out[1 << 16];
 char loomrun_err[1 << 16];
 
@@ -45,6 +48,11 @@ pid_t loomrun_startv(const char *dir, const char *const *args)
         int fe = open(se, O_WRONLY | O_CREAT | O_TRUNC, 0644);
         dup2(fo, 1);
         dup2(fe, 2);
+        if (loomrun_as_limit) {
+            struct rlimit rl = {(rlim_t)loomrun_as_limit, (rlim_t)loomrun_as_limit};
+            setrlimit(RLIMIT_AS, &rl);
+        }
+        alarm(loomrun_alarm_s); /* survives execv */
         execv(LOOM_BIN, (char *const *)argv);
         _exit(127);
     }

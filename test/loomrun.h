@@ -13,6 +13,14 @@
 extern char loomrun_out[1 << 16]; /* stdout of the last run */
 extern char loomrun_err[1 << 16]; /* stderr of the last run */
 
+/* Limits each run gets (set before starting it): loom is killed by
+ * SIGALRM after loomrun_alarm_s seconds (default 240, so a regression that
+ * hangs fails the test instead of hanging it; 0: none), and its address
+ * space is capped at loomrun_as_limit bytes (0: none; not under ASan,
+ * whose shadow memory needs terabytes of address space). */
+extern unsigned loomrun_alarm_s;
+extern unsigned long long loomrun_as_limit;
+
 /* The file's bytes (at most cap - 1) into buf, NUL-terminated; "" if absent. */
 void loomrun_slurp(const char *path, char *buf, size_t cap);
 /* Writes text to path; aborts the test program if it cannot. */

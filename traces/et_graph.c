@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "et_attr.h"
@@ -378,6 +379,17 @@ int et_rank_path(const char *prefix, int rank, char *out, size_t outsz)
         return 0;
     out[n - 3] = '.';
     if (access(out, F_OK) == 0)
+        return 0;
+    /* Neither name leads to a file, but one may still be there: a symlink
+     * loop or a dangling link, a name under a directory that cannot be
+     * searched.  That name is the rank's file, so opening it reports the
+     * OS reason (ELOOP, ENOENT) instead of "missing rank file". */
+    struct stat st;
+    out[n - 3] = '\0';
+    if (lstat(out, &st) == 0)
+        return 0;
+    out[n - 3] = '.';
+    if (lstat(out, &st) == 0)
         return 0;
     out[n - 3] = '\0';
     return -1;

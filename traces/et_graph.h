@@ -134,7 +134,9 @@ static inline const char *et_gnode_name(const et_graph *g, const et_gnode *n)
 }
 
 /* Path of rank r's file for PREFIX: "<prefix>.<r>.et" if it exists, else
- * "<prefix>.<r>.et.gz" if that exists; returns 0 and the name in out.
+ * "<prefix>.<r>.et.gz" if that exists; returns 0 and the name in out.  A
+ * name that is there but leads nowhere (a symlink loop, a dangling link)
+ * counts as the rank's file, so opening it names the OS reason.
  * Else returns -1 (the .et name goes in out for messages); also -1 if the
  * name does not fit.  out must hold at least outsz bytes. */
 int et_rank_path(const char *prefix, int rank, char *out, size_t outsz);

@@ -1,6 +1,7 @@
 #include "et_io.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -16,11 +17,15 @@
  *
  * Invariant: r->offset and r->digest always cover exactly the bytes
  * consumed from the decompressed stream, so a caller that reads to EOF
- * gets the size and FNV-1a of the whole decompressed file.
+ * gets the size and FNV-1a of the whole decompressed file (but for bytes
+ * beyond the first DRAIN_MAX after a 0 length, which are never consumed).
  */
 
 #define VARINT_MAX 10     /* bytes in a 64-bit base-128 varint */
 #define DRAIN_CHUNK 65536 /* read size when hashing bytes after a 0 length */
+#define DRAIN_MAX (1u << 20) /* bytes after a 0 length read at most */
+#define READ_CHUNK (1u << 20) /* a message's buffer grows by at most this, or
+                                 by what has arrived, per read */
 
 struct et_reader {
     char *path;           /* file name, for messages */
@@ -94,14 +99,31 @@ static int gz_failed(et_reader *r, uint64_t at, loom_err *err)
     return 1;
 }
 
-/* Hashes whatever follows a 0 length so the digest covers the whole file.
- * A 0 length ends the trace (as in Chakra's Python reader): bytes after it
- * are not read as messages, but a warning says how many there were. */
+/* Hashes what follows a 0 length, up to DRAIN_MAX bytes.  A 0 length ends
+ * the trace (as in Chakra's Python reader): bytes after it are not read as
+ * messages, but a warning says how many there were.  They are not part of
+ * the trace, so reading them is bounded: a 4 MB gzip file that inflates to
+ * 4 GiB of zeros after its 0 length costs 1 MiB of inflating, not 15 s.
+ * The digest then covers the trace and the first DRAIN_MAX bytes after it;
+ * two files that differ only beyond that hold the same trace anyway. */
 static int drain(et_reader *r, uint64_t at, loom_err *err)
 {
     uint64_t extra = 0;
+    int more = 0;
     grow(&r->buf, &r->cap, DRAIN_CHUNK);
     for (;;) {
+        if (extra >= DRAIN_MAX) {
+            int c = gzgetc(r->gz); /* one byte: is there anything past the bound? */
+            if (c < 0 && gz_failed(r, at, err))
+                return LOOM_ETRACE;
+            if (c >= 0) {
+                unsigned char b = (unsigned char)c;
+                r->digest = et_fnv1a(r->digest, &b, 1);
+                r->offset++;
+                more = 1;
+            }
+            break;
+        }
         int got = gzread(r->gz, r->buf, DRAIN_CHUNK);
         if (got < DRAIN_CHUNK && gz_failed(r, at, err))
             return LOOM_ETRACE;
@@ -115,7 +137,11 @@ static int drain(et_reader *r, uint64_t at, loom_err *err)
         if (got < DRAIN_CHUNK)
             break;
     }
-    if (extra > 0)
+    if (more)
+        loom_warn("trace %s: length 0 at byte %llu ends the trace; more than %u bytes "
+                  "after it ignored (not read further)",
+                  r->path, (unsigned long long)at, DRAIN_MAX);
+    else if (extra > 0)
         loom_warn("trace %s: length 0 at byte %llu ends the trace; %llu bytes "
                   "after it ignored",
                   r->path, (unsigned long long)at, (unsigned long long)extra);
@@ -164,17 +190,32 @@ static int read_msg(et_reader *r, loom_err *err)
                             r->path, (unsigned long long)r->msg,
                             (unsigned long long)at, (unsigned long long)len,
                             ET_MAX_MSG);
-    grow(&r->buf, &r->cap, (size_t)len);
-    int got = gzread(r->gz, r->buf, (unsigned)len);
-    if (got < 0 || (uint64_t)got < len) {
+    /* The buffer grows with the bytes that arrive, never ahead of them by
+     * more than READ_CHUNK or the bytes already read: a length prefix that
+     * claims 200 MB in an 11-byte file costs a 1 MiB buffer, not 256 MiB
+     * (the decompressed size is not known up front, so the check is the
+     * read itself). */
+    size_t got = 0;
+    for (;;) {
+        size_t want = (size_t)len - got, step = got > READ_CHUNK ? got : READ_CHUNK;
+        if (want > step)
+            want = step;
+        grow(&r->buf, &r->cap, got + want);
+        int n = gzread(r->gz, r->buf + got, (unsigned)want);
+        if (n > 0)
+            got += (size_t)n;
+        if (n < 0 || (size_t)n < want || got == len)
+            break;
+    }
+    if (got < len) {
         if (gz_failed(r, at, err))
             return LOOM_ETRACE;
         return loom_err_set(err, LOOM_ETRACE,
                             "trace %s: message %llu at byte %llu: length %llu "
-                            "runs past the end of the file (%d bytes left)",
+                            "runs past the end of the file (%zu bytes left)",
                             r->path, (unsigned long long)r->msg,
                             (unsigned long long)at, (unsigned long long)len,
-                            got < 0 ? 0 : got);
+                            got);
     }
     r->digest = et_fnv1a(r->digest, r->buf, (size_t)len);
     r->offset += len;
@@ -239,13 +280,44 @@ static int looks_like_node(const uint8_t *p, size_t n)
     return node;
 }
 
+int et_open_regular(const char *path, const char *what, loom_err *err)
+{
+    /* O_NONBLOCK: opening a FIFO for reading must not wait for a writer;
+     * it is cleared again once the file is known to be regular */
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0)
+        return loom_err_set(err, LOOM_ETRACE, "%s %s: cannot open: %s", what, path,
+                            strerror(errno));
+    struct stat st;
+    if (fstat(fd, &st) != 0) {
+        int e = errno;
+        close(fd);
+        return loom_err_set(err, LOOM_ETRACE, "%s %s: cannot read: %s", what, path,
+                            strerror(e));
+    }
+    if (!S_ISREG(st.st_mode)) {
+        close(fd);
+        return loom_err_set(err, LOOM_ETRACE,
+                            "%s %s: is %s, not a regular file (a trace is read from a file "
+                            "on disk)", what, path, loom_file_kind(st.st_mode));
+    }
+    int fl = fcntl(fd, F_GETFL);
+    if (fl >= 0)
+        (void)fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
+    return fd;
+}
+
 et_reader *et_reader_open(const char *path, loom_err *err)
 {
     et_reader *r = loom_xcalloc(1, sizeof *r);
     r->path = loom_xstrdup(path);
     r->digest = ET_FNV_OFFSET;
-    r->gz = gzopen(path, "rb");
+    int fd = et_open_regular(path, "trace", err);
+    if (fd < 0)
+        goto err;
+    r->gz = gzdopen(fd, "rb");
     if (r->gz == NULL) {
+        close(fd);
         loom_err_set(err, LOOM_ETRACE, "trace %s: cannot open: %s", path,
                      errno ? strerror(errno) : "out of memory");
         goto err;

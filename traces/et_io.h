@@ -45,6 +45,12 @@
 typedef struct et_reader et_reader;
 typedef struct et_writer et_writer;
 
+/* Opens path for reading if it is a regular file (a symlink to one
+ * included): returns the descriptor, or LOOM_ETRACE with "WHAT PATH: ..."
+ * naming the OS reason (ENOENT, ELOOP, EACCES) or what the file is (a
+ * directory, a FIFO, a device), never blocking on a FIFO. */
+int et_open_regular(const char *path, const char *what, loom_err *err);
+
 /* Opens path and reads its first message (the metadata, or the first node
  * of a legacy file).  An empty file is an error. */
 et_reader *et_reader_open(const char *path, loom_err *err);
@@ -77,7 +83,8 @@ uint64_t et_reader_nodes(const et_reader *r);  /* nodes handed out so far */
 uint64_t et_reader_offset(const et_reader *r); /* decompressed bytes read */
 
 /* FNV-1a 64 over every decompressed byte read so far; once a next call has
- * returned 0 this covers the whole file, bytes after a 0 length included. */
+ * returned 0 this covers the whole file, bytes after a 0 length included up
+ * to the first 1 MiB of them (they are not read further). */
 uint64_t et_reader_digest(const et_reader *r);
 
 /* FNV-1a 64, exposed so callers and tests can hash the same way. */

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "et_io.h"
 
@@ -29,12 +30,19 @@ struct et_set {
 };
 
 /* FNV-1a 64 over a file's raw bytes, to find byte-identical rank files
- * before parsing any. */
-static int file_digest(const char *path, uint64_t *digest, uint64_t *size)
+ * before parsing any.  Only a regular file is read (et_open_regular): a
+ * FIFO or /dev/zero would never end. */
+static int file_digest(const char *path, uint64_t *digest, uint64_t *size, loom_err *err)
 {
-    FILE *f = fopen(path, "rb");
-    if (f == NULL)
-        return -1;
+    int fd = et_open_regular(path, "rank file", err);
+    if (fd < 0)
+        return fd;
+    FILE *f = fdopen(fd, "rb");
+    if (f == NULL) {
+        close(fd);
+        return loom_err_set(err, LOOM_ETRACE, "rank file %s: cannot read: %s", path,
+                            strerror(errno));
+    }
     unsigned char buf[1 << 16];
     uint64_t h = ET_FNV_OFFSET, n = 0;
     size_t got;
@@ -42,11 +50,14 @@ static int file_digest(const char *path, uint64_t *digest, uint64_t *size)
         h = et_fnv1a(h, buf, got);
         n += got;
     }
-    int bad = ferror(f);
+    int bad = ferror(f) ? errno : 0;
     fclose(f);
     *digest = h;
     *size = n;
-    return bad ? -1 : 0;
+    if (bad)
+        return loom_err_set(err, LOOM_ETRACE, "rank file %s: cannot read: %s", path,
+                            strerror(bad));
+    return 0;
 }
 
 static int same_bytes(const char *a, const char *b)
@@ -76,16 +87,27 @@ static int find_shared(const et_set *s, char **paths, int r, const struct stat *
     for (int q = 0; q < s->ngraphs; q++)
         if (s->graphs[q].dev == st->st_dev && s->graphs[q].ino == st->st_ino)
             return q;
-    if (file_digest(paths[r], &dig[r], &sz[r]) < 0) {
-        loom_err_set(err, LOOM_ETRACE, "%s: cannot read", paths[r]);
+    if (file_digest(paths[r], &dig[r], &sz[r], err) < 0)
         return -2;
-    }
     for (int q = 0; q < s->ngraphs; q++) {
         int rep = s->graphs[q].rep;
         if (dig[rep] == dig[r] && sz[rep] == sz[r] && same_bytes(paths[rep], paths[r]))
             return q;
     }
     return -1;
+}
+
+/* "missing rank file", with the OS reason when it is not plain absence
+ * (a directory on the way that cannot be searched). */
+static int missing(const et_set_opts *o, const char *path, loom_err *err)
+{
+    int n = o->nranks;
+    char why[160] = "";
+    if (access(path, F_OK) != 0 && errno != ENOENT)
+        snprintf(why, sizeof why, ": %s", strerror(errno));
+    return loom_err_set(err, LOOM_ETRACE,
+                        "missing rank file %s%s (%s has %d NPUs, so ranks 0..%d need a "
+                        "trace each)", path, why, o->nranks_from, n, n - 1);
 }
 
 static int load_ranks(et_set *s, const et_set_opts *o, loom_err *err)
@@ -96,15 +118,20 @@ static int load_ranks(et_set *s, const et_set_opts *o, loom_err *err)
     char **paths = loom_xcalloc(n, sizeof *paths);
     for (int r = 0; r < n; r++) {
         if (et_rank_path(o->prefix, r, path, sizeof path) < 0) {
-            rc = loom_err_set(err, LOOM_ETRACE,
-                              "missing rank file %s (%s has %d NPUs, so ranks 0..%d need a "
-                              "trace each)", path, o->nranks_from, n, n - 1);
+            rc = missing(o, path, err);
             goto out;
         }
         paths[r] = loom_xstrdup(path);
         struct stat st;
         if (stat(path, &st) != 0) {
-            rc = loom_err_set(err, LOOM_ETRACE, "%s: cannot read: %s", path, strerror(errno));
+            rc = loom_err_set(err, LOOM_ETRACE, "rank file %s: cannot open: %s", path,
+                              strerror(errno));
+            goto out;
+        }
+        if (!S_ISREG(st.st_mode)) {
+            rc = loom_err_set(err, LOOM_ETRACE,
+                              "rank file %s: is %s, not a regular file (a trace is read from "
+                              "a file on disk)", path, loom_file_kind(st.st_mode));
             goto out;
         }
         int share = find_shared(s, paths, r, &st, dig, sz, err);
@@ -134,19 +161,32 @@ out:
     return rc;
 }
 
-int et_set_load(const et_set_opts *o, et_set **out, loom_err *err)
+int et_set_check_count(const et_set_opts *o, loom_err *err)
 {
-    *out = NULL;
+    char path[4096];
     int nfiles = et_count_ranks(o->prefix);
     if (nfiles > o->nranks)
         return loom_err_set(err, LOOM_ETRACE, "workload %s has %d rank files but %s has %d NPUs",
                             o->prefix, nfiles, o->nranks_from, o->nranks);
+    if (nfiles < o->nranks) { /* the first gap: what load_ranks would stop at */
+        et_rank_path(o->prefix, nfiles, path, sizeof path);
+        return missing(o, path, err);
+    }
+    return 0;
+}
+
+int et_set_load(const et_set_opts *o, et_set **out, loom_err *err)
+{
+    *out = NULL;
+    int rc = et_set_check_count(o, err);
+    if (rc < 0)
+        return rc;
     et_set *s = loom_xcalloc(1, sizeof *s);
     s->nranks = o->nranks;
     s->of = loom_xcalloc(o->nranks ? o->nranks : 1, sizeof *s->of);
     /* at most one graph per rank: sized once */
     s->graphs = loom_xcalloc(o->nranks ? o->nranks : 1, sizeof *s->graphs);
-    int rc = load_ranks(s, o, err);
+    rc = load_ranks(s, o, err);
     if (rc < 0) {
         et_set_free(s);
         return rc;

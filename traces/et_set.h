@@ -36,6 +36,12 @@ typedef struct et_set_opts {
     void *ctx;               /* for on_graph */
 } et_set_opts;
 
+/* The cheap check et_set_load() starts with: as many rank files as
+ * nranks (counting names only, reading nothing).  Callers about to
+ * allocate per-rank state for nranks run it first, so a 2^24-NPU network
+ * with an 8-rank trace is refused before 2^24 of anything is allocated. */
+int et_set_check_count(const et_set_opts *o, loom_err *err);
+
 /* Loads the set into *out (NULL on failure).  Fails with LOOM_ETRACE on
  * more rank files than nranks, a missing or unreadable one, or one that
  * does not parse; with on_graph's status when that refuses a graph. */

@@ -2,6 +2,7 @@
 
 #include <stdint.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 static int quiet;
@@ -38,10 +39,18 @@ void loom_warn(const char *fmt, ...)
     va_end(ap);
 }
 
+/* Out of memory ends the program with exit code 1 ("internal error",
+ * docs/CLI.md) and one message, never SIGABRT: under a memory cap (ulimit
+ * -v, a cgroup) the user sees what happened and a sweep records a failed
+ * row, not a crash.  exit() rather than _exit() so stdio is flushed and
+ * any atexit() cleanup runs; nothing here allocates. */
 static void oom(size_t n)
 {
-    fprintf(stderr, "loom: out of memory allocating %zu bytes\n", n);
-    abort();
+    char b[32];
+    fprintf(stderr, "loom: error: out of memory: cannot allocate %s (%zu bytes); the input "
+                    "needs more memory than this machine or its limit (ulimit -v, a cgroup) "
+                    "gives loom\n", loom_fmt_bytes((double)n, b), n);
+    exit(LOOM_EXIT_OOM);
 }
 
 void *loom_xmalloc(size_t n)
@@ -56,7 +65,7 @@ void *loom_xcalloc(size_t n, size_t size)
 {
     void *p = calloc(n ? n : 1, size ? size : 1);
     if (p == NULL)
-        oom(n * size);
+        oom(size && n > SIZE_MAX / size ? SIZE_MAX : n * size);
     return p;
 }
 
@@ -109,4 +118,18 @@ const char *loom_fmt_bytes(double b, char buf[32])
     }
     snprintf(buf, 32, u ? "%.2f %s" : "%.0f %s", b, unit[u]);
     return buf;
+}
+
+const char *loom_file_kind(unsigned mode)
+{
+    switch (mode & S_IFMT) {
+    case S_IFREG: return "a regular file";
+    case S_IFDIR: return "a directory";
+    case S_IFIFO: return "a FIFO (named pipe)";
+    case S_IFCHR: return "a character device";
+    case S_IFBLK: return "a block device";
+    case S_IFSOCK: return "a socket";
+    case S_IFLNK: return "a symbolic link";
+    default: return "not a regular file";
+    }
 }

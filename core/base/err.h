@@ -42,8 +42,11 @@ void loom_err_clear(loom_err *e);
 void loom_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void loom_set_quiet(int quiet);
 
-/* Allocation that never returns NULL: out of memory aborts with a message.
- * Used where a failure could only be reported as "internal error" anyway. */
+/* Allocation that never returns NULL: out of memory prints "loom: error:
+ * out of memory: ..." and exits with LOOM_EXIT_OOM (1, "internal error" in
+ * docs/CLI.md), never a signal.  Used where a failure could only be
+ * reported as "internal error" anyway. */
+#define LOOM_EXIT_OOM 1
 void *loom_xmalloc(size_t n);
 void *loom_xcalloc(size_t n, size_t size);
 void *loom_xrealloc(void *p, size_t n);
@@ -54,6 +57,11 @@ char *loom_xstrdup(const char *s);
  * their estimates against it, so an input that would exhaust memory ends
  * with an error that says so instead of an OOM kill. */
 size_t loom_memory_budget(void);
+/* What a file of this st_mode is, for messages that refuse anything but a
+ * regular file: "a directory", "a FIFO (named pipe)", "a character
+ * device", ... */
+const char *loom_file_kind(unsigned mode);
+
 /* "1.50 GiB" for messages; buf holds 32 bytes. */
 const char *loom_fmt_bytes(double bytes, char buf[32]);
 

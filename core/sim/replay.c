@@ -682,9 +682,29 @@ static int setup(replay *rp, const loom_replay_opts *opts, loom_err *err)
 {
     const loom_cfg *cfg = rp->cfg;
     int rc;
+    /* cheap checks first: the rank files against the network's NPUs, by
+     * name only, then what per-rank state will cost, before the model or
+     * anything per rank is allocated (a 2^24-NPU network with an 8-rank
+     * trace is refused at once, not after 6.9 GB) */
+    int npus = net_topo_npus(&cfg->topo, err);
+    if (npus < 0)
+        return npus;
+    et_set_opts so = {.prefix = opts->prefix, .nranks = npus, .nranks_from = "the network"};
+    if ((rc = et_set_check_count(&so, err)) < 0)
+        return rc;
+    double need = (double)npus * (sizeof *rp->r + sizeof *rp->graphs + 2 * sizeof(int));
+    if (need > (double)loom_memory_budget()) {
+        char b1[32], b2[32];
+        return loom_err_set(err, LOOM_ESIM,
+                            "%d ranks need about %s of per-rank state, more than the %s loom "
+                            "may use (set LOOM_MEMORY_LIMIT to change it)",
+                            npus, loom_fmt_bytes(need, b1),
+                            loom_fmt_bytes((double)loom_memory_budget(), b2));
+    }
     if ((rp->net = net_model_create(&cfg->topo, &cfg->sys, err)) == NULL)
         return LOOM_EUSAGE;
     rp->nranks = net_npus(rp->net);
+    LOOM_ASSERT(rp->nranks == npus);
     rp->r = loom_xcalloc(rp->nranks, sizeof *rp->r);
     int *all = loom_xmalloc(rp->nranks * sizeof *all);
     for (int r = 0; r < rp->nranks; r++)

@@ -12,6 +12,7 @@
 #include <cmocka.h>
 
 #include <dirent.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
 #include <math.h>
@@ -904,6 +905,70 @@ static void test_resource_limits(void **state)
     assert_non_null(strstr(loomrun_err, "chakra.0.et.gz"));
 }
 
+
+/* ---- resources: cheap checks before big allocations; special files ------- */
+
+/* A 2^24-NPU network with an 8-rank trace: refused by the rank count at
+ * once, before any per-NPU state (it used to allocate 6.9 GB first, and
+ * died of SIGABRT under a memory cap).  Run under a 512 MiB cap. */
+static void test_rank_count_before_allocation(void **state)
+{
+    (void)state;
+    loomrun_write(tpath("huge.yml"), "topology: [ Ring ]\nnpus_count: [ 16777216 ]\n"
+                                     "bandwidth: [ 50 ]\nlatency: [ 500 ]\n");
+#if !defined(__SANITIZE_ADDRESS__)
+    loomrun_as_limit = 512ull << 20;
+#endif
+    loomrun_alarm_s = 20;
+    int rc = loomrun_run(tmpdir, "run", "-w", FIX "/micro_all_reduce_8npus_1MB/all_reduce", "-n",
+                         tpath("huge.yml"), "-s", CFG "/Ring_4chunks.json", NULL);
+    loomrun_as_limit = 0;
+    loomrun_alarm_s = 240;
+    expect_failure(rc, 3, "missing rank file", NULL);
+    assert_non_null(strstr(loomrun_err, "all_reduce.8.et"));
+    assert_non_null(strstr(loomrun_err, "the network has 16777216 NPUs"));
+    /* the same count, but a budget too small for per-rank state: refused
+     * before allocating it, with the figure */
+    loomrun_write(tpath("r8.yml"), "topology: [ Ring ]\nnpus_count: [ 8 ]\n"
+                                   "bandwidth: [ 50 ]\nlatency: [ 500 ]\n");
+    setenv("LOOM_MEMORY_LIMIT", "1K", 1);
+    rc = loomrun_run(tmpdir, "run", "-w", FIX "/micro_all_reduce_8npus_1MB/all_reduce", "-n",
+                     tpath("r8.yml"), "-s", CFG "/Ring_4chunks.json", NULL);
+    unsetenv("LOOM_MEMORY_LIMIT");
+    expect_failure(rc, 4, "8 ranks need about", NULL);
+    assert_non_null(strstr(loomrun_err, "LOOM_MEMORY_LIMIT"));
+}
+
+/* A FIFO or /dev/zero as a rank file: refused at once, naming the file and
+ * what it is (they used to hang forever); a symlink loop names ELOOP. */
+static void test_special_rank_files(void **state)
+{
+    (void)state;
+    for (int r = 0; r < 4; r++) {
+        char from[512], to[64];
+        snprintf(from, sizeof from, "%s/micro_all_reduce_4npus_1MB/all_reduce.%d.et", FIX, r);
+        snprintf(to, sizeof to, "sp.%d.et", r);
+        copy_file(from, tpath(to));
+    }
+    loomrun_alarm_s = 20;
+    const char *what[3] = {"is a FIFO (named pipe), not a regular file",
+                           "is a character device, not a regular file", strerror(ELOOP)};
+    for (int k = 0; k < 3; k++) {
+        unlink(tpath("sp.2.et"));
+        if (k == 0)
+            assert_int_equal(mkfifo(tpath("sp.2.et"), 0600), 0);
+        else
+            assert_int_equal(symlink(k == 1 ? "/dev/zero" : tpath("sp.2.et"), tpath("sp.2.et")), 0);
+        int rc = loomrun_run(tmpdir, "run", "-w", tpath("sp"), "-n", CFG "/Ring_4npus.yml", "-s",
+                             CFG "/Ring_4chunks.json", NULL);
+        expect_failure(rc, 3, "sp.2.et", NULL);
+        if (!strstr(loomrun_err, what[k]) || strstr(loomrun_err, "missing rank file"))
+            fail_msg("case %d: %s", k, loomrun_err);
+    }
+    unlink(tpath("sp.2.et"));
+    loomrun_alarm_s = 240;
+}
+
 /* ---- every fixture folder runs ------------------------------------------- */
 
 static void test_legacy_resnet(void **state)
@@ -1053,6 +1118,8 @@ int main(void)
         cmocka_unit_test(test_timeline_and_csv),
         cmocka_unit_test(test_deterministic_json),
         cmocka_unit_test(test_resource_limits),
+        cmocka_unit_test(test_rank_count_before_allocation),
+        cmocka_unit_test(test_special_rank_files),
         cmocka_unit_test(test_legacy_resnet),
         cmocka_unit_test(test_every_fixture_runs),
         cmocka_unit_test(test_pytorch_converted),

@@ -18,7 +18,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <errno.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "et_testutil.h"
 
@@ -281,11 +285,11 @@ static void test_bad_inputs(void **state)
 
     expect_bad(tmp, "empty.et", "", 0, "empty");
 
-    /* a folder opens but cannot be read */
+    /* a folder is refused for what it is */
     loom_err_clear(&err);
     assert_null(et_reader_open(tmp, &err));
     assert_non_null(strstr(err.msg, tmp));
-    assert_non_null(strstr(err.msg, "read error"));
+    assert_non_null(strstr(err.msg, "is a directory, not a regular file"));
     loom_err_clear(&err);
 
     /* a real file cut in the middle of its node message */
@@ -478,6 +482,145 @@ static void test_protobuf_c_fidelity(void **state)
              0xff, 0xff, 0xff, 0xff, 0x01));
 }
 
+
+/* Runs fn(arg) in a child whose address space may grow by at most extra
+ * bytes; returns its exit status (0: fn returned), or -1 where the cap
+ * cannot be applied (ASan reserves terabytes of shadow up front). */
+static int run_capped(size_t extra, void (*fn)(void *), void *arg)
+{
+#if defined(__SANITIZE_ADDRESS__)
+    (void)extra, (void)fn, (void)arg;
+    return -1;
+#else
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        alarm(30); /* a regression hangs nothing */
+        unsigned long pages = 0;
+        FILE *f = fopen("/proc/self/statm", "r");
+        if (f == NULL || fscanf(f, "%lu", &pages) != 1)
+            _exit(99);
+        fclose(f);
+        size_t now = (size_t)pages * (size_t)sysconf(_SC_PAGESIZE);
+        struct rlimit rl = {now + extra, now + extra};
+        if (setrlimit(RLIMIT_AS, &rl) != 0)
+            _exit(98);
+        fn(arg);
+        _exit(0);
+    }
+    int st;
+    assert_int_equal(waitpid(pid, &st, 0), pid);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+#endif
+}
+
+/* An 11-byte file whose second length prefix claims 221 MB: the reader
+ * must say it runs past the end without first allocating the 221 MB. */
+static void read_claim(void *path)
+{
+    loom_err err = {0, ""};
+    if (read_through(path, &err) != LOOM_ETRACE || !strstr(err.msg, "runs past the end") ||
+        !strstr(err.msg, "(1 bytes left)"))
+        _exit(2);
+}
+
+static void test_length_claim(void **state)
+{
+    (void)state;
+    char *tmp = tu_tmpdir();
+    /* 221,000,000 as a varint: c0 e2 b0 69; then one byte of it */
+    uint8_t c[13];
+    memcpy(c, meta, sizeof meta);
+    c[8] = 0xc0, c[9] = 0xe2, c[10] = 0xb0, c[11] = 0x69, c[12] = 0x08;
+    char *p = tu_path(tmp, "claim.et");
+    tu_write(p, c, 13);
+    loom_err err = {0, ""};
+    assert_int_equal(read_through(p, &err), LOOM_ETRACE);
+    if (!strstr(err.msg, "length 221000000 runs past the end of the file (1 bytes left)"))
+        fail_msg("%s", err.msg);
+    /* and it costs no 221 MB: under a 64 MiB cap the same read still
+     * fails cleanly (before, it died allocating 256 MiB) */
+    int rc = run_capped(64u << 20, read_claim, p);
+    if (rc != -1 && rc != 0)
+        fail_msg("capped read: exit %d", rc);
+    free(p);
+    tu_rmtree(tmp);
+}
+
+/* Refused for what they are, at once: nothing that is not a regular file
+ * is read (a FIFO would block forever, /dev/zero would never end). */
+static void test_special_files(void **state)
+{
+    (void)state;
+    alarm(20);
+    char *tmp = tu_tmpdir();
+    loom_err err = {0, ""};
+    char *fifo = tu_path(tmp, "fifo.0.et");
+    assert_int_equal(mkfifo(fifo, 0600), 0);
+    assert_null(et_reader_open(fifo, &err));
+    if (!strstr(err.msg, fifo) || !strstr(err.msg, "is a FIFO (named pipe), not a regular file"))
+        fail_msg("%s", err.msg);
+    loom_err_clear(&err);
+    assert_null(et_reader_open("/dev/zero", &err));
+    if (!strstr(err.msg, "/dev/zero: is a character device, not a regular file"))
+        fail_msg("%s", err.msg);
+    /* a symlink loop: the OS reason */
+    loom_err_clear(&err);
+    char *loop = tu_path(tmp, "loop.0.et");
+    assert_int_equal(symlink(loop, loop), 0);
+    assert_null(et_reader_open(loop, &err));
+    if (!strstr(err.msg, loop) || !strstr(err.msg, strerror(ELOOP)))
+        fail_msg("%s", err.msg);
+    unlink(fifo);
+    unlink(loop);
+    free(fifo);
+    free(loop);
+    tu_rmtree(tmp);
+    alarm(0);
+}
+
+/* A 0 length ends the trace; what follows is not read past 1 MiB: a gzip
+ * file holding 48 MiB of zeros after it is read only that far, with the
+ * trace intact. */
+static void test_zero_length_bound(void **state)
+{
+    (void)state;
+    char *tmp = tu_tmpdir();
+    size_t n;
+    uint8_t *ar = tu_read_raw(CHAKRA "/micro_all_reduce_8npus_1MB/all_reduce.0.et", &n);
+    size_t big = 48u << 20;
+    uint8_t *buf = calloc(1, n + 1 + big);
+    memcpy(buf, ar, n); /* the trace, then 0 (the end), then zeros */
+    char *p = tu_path(tmp, "bomb.0.et.gz");
+    tu_write_gz(p, buf, n + 1 + big);
+    loom_err err = {0, ""};
+    et_reader *r = et_reader_open(p, &err);
+    assert_non_null(r);
+    ChakraProtoMsg__Node *nd;
+    int rc, nodes = 0;
+    while ((rc = et_reader_next(r, &nd, &err)) == 1) {
+        et_node_free(nd);
+        nodes++;
+    }
+    assert_int_equal(rc, 0);
+    assert_true(nodes > 0);
+    uint64_t off = et_reader_offset(r);
+    if (off > n + 1 + (1u << 20) + 1)
+        fail_msg("read %llu decompressed bytes of a %zu-byte trace", (unsigned long long)off, n);
+    et_reader_close(r);
+    /* a short tail is still read whole (and warned about) */
+    tu_write(p, buf, n + 1 + 100);
+    r = et_reader_open(p, &err);
+    while ((rc = et_reader_next(r, &nd, &err)) == 1)
+        et_node_free(nd);
+    assert_int_equal(et_reader_offset(r), n + 1 + 100);
+    et_reader_close(r);
+    free(buf);
+    free(ar);
+    free(p);
+    tu_rmtree(tmp);
+}
+
 int main(void)
 {
     loom_set_quiet(1); /* the 0-length test warns by design */
@@ -487,6 +630,9 @@ int main(void)
         cmocka_unit_test(test_metadata_and_legacy),
         cmocka_unit_test(test_legacy_written),
         cmocka_unit_test(test_bad_inputs),
+        cmocka_unit_test(test_length_claim),
+        cmocka_unit_test(test_special_files),
+        cmocka_unit_test(test_zero_length_bound),
         cmocka_unit_test(test_writer),
         cmocka_unit_test(test_protobuf_c_fidelity),
     };

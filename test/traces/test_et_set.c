@@ -13,6 +13,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <errno.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "et_testutil.h"
@@ -161,12 +164,105 @@ static void test_errors(void **state)
     free(pre);
 }
 
+
+/* Loads PREFIX (dir/name) for n ranks: 1 if it fails with LOOM_ETRACE,
+ * every needle in the message and "missing rank file" absent.  No cmocka
+ * asserts: a forked child calls it too. */
+static int refused(const char *name, int n, const char *a, const char *b, char *msg, size_t cap)
+{
+    char *pre = prefix(name);
+    et_set *set = (et_set *)1;
+    loom_err err = {0, ""};
+    et_set_opts o = {pre, n, "the network", NULL, NULL};
+    int rc = et_set_load(&o, &set, &err);
+    free(pre);
+    snprintf(msg, cap, "%s", err.msg);
+    return rc == LOOM_ETRACE && set == NULL && strstr(err.msg, a) && (!b || strstr(err.msg, b)) &&
+           !strstr(err.msg, "missing rank file");
+}
+
+static void expect_refused(const char *name, int n, const char *a, const char *b)
+{
+    char msg[4096];
+    if (!refused(name, n, a, b, msg, sizeof msg))
+        fail_msg("%s: %s", name, msg);
+}
+
+/* Rank files that are there but cannot be read say why: the OS reason or
+ * what the file is, never "missing rank file" or a bare "cannot read";
+ * none of them blocks (a FIFO would wait for a writer forever). */
+static void test_unreadable(void **state)
+{
+    (void)state;
+    alarm(20);
+    write_trace("u.0.et", 1, 0);
+    char *p = tu_path(dir, "u.1.et");
+    assert_int_equal(symlink(p, p), 0); /* a symlink loop */
+    expect_refused("u", 2, "u.1.et", strerror(ELOOP));
+    unlink(p);
+    assert_int_equal(mkfifo(p, 0600), 0);
+    expect_refused("u", 2, "u.1.et: is a FIFO (named pipe), not a regular file", NULL);
+    unlink(p);
+    assert_int_equal(mkdir(p, 0700), 0);
+    expect_refused("u", 2, "u.1.et: is a directory, not a regular file", NULL);
+    rmdir(p);
+    assert_int_equal(symlink("/dev/zero", p), 0);
+    expect_refused("u", 2, "u.1.et: is a character device", NULL);
+    unlink(p);
+    assert_int_equal(symlink("nowhere", p), 0); /* dangling */
+    expect_refused("u", 2, "u.1.et", strerror(ENOENT));
+    unlink(p);
+    /* a file without read permission: EACCES named (as root, checked in a
+     * child that gives up root, so the test needs no root and works as it) */
+    write_trace("u.1.et", 2, 0);
+    assert_int_equal(chmod(p, 0), 0);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        if (geteuid() == 0 &&
+            (chmod(dir, 0755) != 0 || setgid(65534) != 0 || setuid(65534) != 0))
+            _exit(77);
+        char msg[4096];
+        _exit(refused("u", 2, "u.1.et", strerror(EACCES), msg, sizeof msg) ? 0 : 1);
+    }
+    int st;
+    assert_int_equal(waitpid(pid, &st, 0), pid);
+    assert_true(WIFEXITED(st) && (WEXITSTATUS(st) == 0 || WEXITSTATUS(st) == 77));
+    unlink(p);
+    free(p);
+    alarm(0);
+}
+
+/* The rank count is checked before any file is read: a set short of ranks
+ * reports the missing file even when rank 0 does not parse, and at once
+ * for 2^24 ranks. */
+static void test_count_first(void **state)
+{
+    (void)state;
+    char *p = tu_path(dir, "c.0.et");
+    tu_write(p, "garbage", 7);
+    char *pre = prefix("c");
+    loom_err err = {0, ""};
+    et_set_opts o = {pre, 1 << 24, "the network", NULL, NULL};
+    assert_int_equal(et_set_check_count(&o, &err), LOOM_ETRACE);
+    if (!strstr(err.msg, "missing rank file") || !strstr(err.msg, "c.1.et") ||
+        !strstr(err.msg, "16777216 NPUs"))
+        fail_msg("%s", err.msg);
+    o.nranks = 1;
+    loom_err_clear(&err);
+    assert_int_equal(et_set_check_count(&o, &err), 0);
+    free(pre);
+    free(p);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_sharing),
         cmocka_unit_test(test_gzip),
         cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_unreadable),
+        cmocka_unit_test(test_count_first),
     };
     loom_set_quiet(1);
     return cmocka_run_group_tests(tests, setup, teardown);

@@ -1,0 +1,122 @@
+/*
+ * test_err.c: the error record's allocators end an out-of-memory with a
+ * message and exit code 1 (docs/CLI.md), never SIGABRT, and the file-kind
+ * names used by messages that refuse special files.
+ */
+#include "err.h"
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#if !defined(__SANITIZE_ADDRESS__)
+/* In a child with its address space capped at 256 MiB more than now, and
+ * stderr to a file: allocates 1 GiB with which (0 malloc, 1 calloc, 2
+ * realloc).  Returns the exit status (128 + signal), stderr in msg. */
+static int oom_child(int which, char *msg, size_t cap)
+{
+    char path[] = "/tmp/loom_test_errXXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        alarm(30);
+        dup2(fd, 2);
+        unsigned long pages = 0;
+        FILE *f = fopen("/proc/self/statm", "r");
+        if (f == NULL || fscanf(f, "%lu", &pages) != 1)
+            _exit(99);
+        fclose(f);
+        rlim_t lim = (rlim_t)pages * (rlim_t)sysconf(_SC_PAGESIZE) + (256u << 20);
+        struct rlimit rl = {lim, lim};
+        if (setrlimit(RLIMIT_AS, &rl) != 0)
+            _exit(98);
+        size_t big = (size_t)1 << 30;
+        void *p = which == 0   ? loom_xmalloc(big)
+                  : which == 1 ? loom_xcalloc(big / 8, 8)
+                               : loom_xrealloc(loom_xmalloc(16), big);
+        (void)p;
+        _exit(0); /* not reached: the allocation cannot succeed */
+    }
+    int st;
+    assert_int_equal(waitpid(pid, &st, 0), pid);
+    ssize_t n = pread(fd, msg, cap - 1, 0);
+    msg[n > 0 ? n : 0] = '\0';
+    close(fd);
+    unlink(path);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+#endif
+
+static void test_oom_exits(void **state)
+{
+    (void)state;
+#if defined(__SANITIZE_ADDRESS__)
+    skip(); /* ASan reserves terabytes up front: no address-space cap */
+#else
+    char msg[4096];
+    for (int which = 0; which < 3; which++) {
+        int rc = oom_child(which, msg, sizeof msg);
+        if (rc != LOOM_EXIT_OOM ||
+            !strstr(msg, "loom: error: out of memory: cannot allocate 1.00 GiB (1073741824 bytes)"))
+            fail_msg("allocator %d: exit %d, stderr \"%s\"", which, rc, msg);
+    }
+#endif
+}
+
+/* n * size overflowing size_t is reported as out of memory, not wrapped */
+static void test_calloc_overflow(void **state)
+{
+    (void)state;
+#if defined(__SANITIZE_ADDRESS__)
+    skip(); /* ASan reports the overflow itself */
+#else
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        alarm(30);
+        int null = open("/dev/null", O_WRONLY);
+        dup2(null, 2);
+        (void)loom_xcalloc(SIZE_MAX / 2, 4);
+        _exit(0);
+    }
+    int st;
+    assert_int_equal(waitpid(pid, &st, 0), pid);
+    assert_true(WIFEXITED(st));
+    assert_int_equal(WEXITSTATUS(st), LOOM_EXIT_OOM);
+#endif
+}
+
+static void test_file_kind(void **state)
+{
+    (void)state;
+    assert_string_equal(loom_file_kind(S_IFIFO | 0600), "a FIFO (named pipe)");
+    assert_string_equal(loom_file_kind(S_IFDIR | 0755), "a directory");
+    assert_string_equal(loom_file_kind(S_IFCHR | 0666), "a character device");
+    assert_string_equal(loom_file_kind(S_IFREG | 0644), "a regular file");
+    struct stat st;
+    assert_int_equal(stat("/dev/zero", &st), 0);
+    assert_string_equal(loom_file_kind(st.st_mode), "a character device");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_oom_exits),
+        cmocka_unit_test(test_calloc_overflow),
+        cmocka_unit_test(test_file_kind),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
