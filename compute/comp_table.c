@@ -5,18 +5,27 @@
  * The CSV is split by libcsv (RFC 4180 quoting, so a pattern may hold a
  * comma inside quotes), one line at a time so errors name the line.
  * A table is a list of series, each one kernel-name glob with its rows
- * sorted by size.  Lookup is a linear scan over series (tables hold tens
- * of kernels, not thousands) and a binary search inside one.
+ * sorted by size.  Measured tables can name every kernel of a model
+ * (100,000 series), so neither loading nor lookup scans the series: a
+ * hash of patterns finds a row's series while loading, and a hash of the
+ * patterns without glob characters (exact names) finds a node's series in
+ * O(1); only the wildcard patterns listed before it in the file are tried
+ * with fnmatch, in order, which keeps "the first series in file order
+ * that matches" exact.  Inside a series, a binary search.
  */
 #include "comp.h"
 
 #include <csv.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <fnmatch.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <uthash.h>
 
 typedef struct row {
     double x; /* size on the series' axis: FLOPs or bytes */
@@ -25,6 +34,7 @@ typedef struct row {
 
 typedef struct series {
     char *glob;   /* kernel-name pattern */
+    int exact;    /* 1: no glob characters, so it matches its own text only */
     int by_flops; /* 1: x is FLOPs; 0: bytes */
     row *rows;    /* sorted by x, distinct */
     size_t n;     /* rows */
@@ -34,10 +44,23 @@ typedef struct series {
     size_t cap;
 } series;
 
+/* A pattern's series, by index (t->s moves as it grows). */
+typedef struct pat {
+    const char *glob;  /* key: the series' glob (owned by the series) */
+    size_t idx;        /* its index in t->s */
+    UT_hash_handle hh;
+} pat;
+
 struct comp_table {
-    series *s; /* in file order of first appearance */
-    size_t n;  /* series */
+    series *s;     /* in file order of first appearance */
+    size_t n;      /* series */
+    size_t cap;    /* allocated in s */
     size_t rows;
+    pat *all;      /* every pattern (loading) */
+    pat *exact;    /* patterns without glob characters (lookup) */
+    pat *pats;     /* the entries of both hashes, 2 per series */
+    size_t *wild;  /* indices of the wildcard series, ascending */
+    size_t nwild;  /* entries in wild */
 };
 
 static void table_free_series(series *s)
@@ -54,9 +77,17 @@ void comp_table_free(comp_table *t)
 {
     if (t == NULL)
         return;
+    pat *p, *tmp;
+    HASH_ITER(hh, t->all, p, tmp) { /* a load that failed before index_series */
+        HASH_DEL(t->all, p);
+        free(p);
+    }
+    HASH_CLEAR(hh, t->exact); /* its entries live in t->pats */
     for (size_t i = 0; i < t->n; i++)
         table_free_series(&t->s[i]);
     free(t->s);
+    free(t->pats);
+    free(t->wild);
     free(t);
 }
 
@@ -122,17 +153,50 @@ static int split_line(struct csv_parser *cp, const char *line, rec *r)
     return bad ? -1 : 0;
 }
 
-/* The series for a kernel pattern, made on its first row. */
+/* The series for a kernel pattern, made on its first row.  The hash's
+ * entries are one malloc'd record each while loading (t->s moves as it
+ * grows, so they hold an index); index() rebuilds them in one array. */
 static series *series_for(comp_table *t, const char *glob)
 {
-    for (size_t i = 0; i < t->n; i++)
-        if (strcmp(t->s[i].glob, glob) == 0)
-            return &t->s[i];
-    t->s = loom_xrealloc(t->s, (t->n + 1) * sizeof *t->s);
-    series *se = &t->s[t->n++];
+    pat *p;
+    HASH_FIND_STR(t->all, glob, p);
+    if (p)
+        return &t->s[p->idx];
+    if (t->n == t->cap) {
+        t->cap = t->cap ? 2 * t->cap : 16;
+        t->s = loom_xrealloc(t->s, t->cap * sizeof *t->s);
+    }
+    series *se = &t->s[t->n];
     memset(se, 0, sizeof *se);
     se->glob = loom_xstrdup(glob);
+    se->exact = strpbrk(glob, "*?[\\") == NULL; /* fnmatch(glob, name, 0) == strcmp */
+    p = loom_xcalloc(1, sizeof *p);
+    p->glob = se->glob;
+    p->idx = t->n++;
+    HASH_ADD_KEYPTR(hh, t->all, p->glob, strlen(p->glob), p);
     return se;
+}
+
+/* The lookup indexes: exact names in a hash, wildcards in file order. */
+static void index_series(comp_table *t)
+{
+    pat *p, *tmp;
+    HASH_ITER(hh, t->all, p, tmp) {
+        HASH_DEL(t->all, p);
+        free(p);
+    }
+    t->pats = loom_xcalloc(t->n ? t->n : 1, sizeof *t->pats);
+    t->wild = loom_xmalloc((t->n ? t->n : 1) * sizeof *t->wild);
+    for (size_t i = 0; i < t->n; i++) {
+        if (!t->s[i].exact) {
+            t->wild[t->nwild++] = i;
+            continue;
+        }
+        p = &t->pats[i];
+        p->glob = t->s[i].glob;
+        p->idx = i;
+        HASH_ADD_KEYPTR(hh, t->exact, p->glob, strlen(p->glob), p);
+    }
 }
 
 /* Checks one data row and appends it to its series. */
@@ -202,17 +266,40 @@ static int settle(series *se, const char *path, loom_err *err)
 
 /* Reads every line of f into t (header first); blank lines and '#'
  * comments are skipped. */
+static int read_lines(comp_table *t, FILE *f, const char *path, char **bufp, size_t *cap,
+                      loom_err *err);
+
+#define LINE_MAX_CHARS 4094 /* a row is 4 short fields; longer is not a table */
+
+/* One line into *buf (getline), so a NUL inside is seen for what it is. */
 static int read_rows(comp_table *t, FILE *f, const char *path, loom_err *err)
 {
-    char buf[4096];
+    char *buf = NULL;
+    size_t cap = 0;
+    int rc = read_lines(t, f, path, &buf, &cap, err);
+    free(buf);
+    return rc;
+}
+
+static int read_lines(comp_table *t, FILE *f, const char *path, char **bufp, size_t *cap,
+                      loom_err *err)
+{
     int lineno = 0, header = 0;
     struct csv_parser cp;
     rec r;
-    while (fgets(buf, sizeof buf, f)) {
+    ssize_t len;
+    errno = 0;
+    while ((len = getline(bufp, cap, f)) >= 0) {
+        char *buf = *bufp;
         lineno++;
-        if (strchr(buf, '\n') == NULL && !feof(f))
-            return loom_err_set(err, LOOM_EUSAGE, "%s: line %d is longer than %zu characters", path,
-                                lineno, sizeof buf - 2);
+        const char *nul = memchr(buf, '\0', (size_t)len);
+        if (nul)
+            return loom_err_set(err, LOOM_EUSAGE, "%s: line %d, column %d: a NUL byte (the "
+                                "table must be text: kernel,flops,bytes,time_us)", path, lineno,
+                                (int)(nul - buf) + 1);
+        if (len - (buf[len - 1] == '\n') > LINE_MAX_CHARS)
+            return loom_err_set(err, LOOM_EUSAGE, "%s: line %d is longer than %d characters", path,
+                                lineno, LINE_MAX_CHARS);
         char *s = trim(buf);
         if (*s == '\0' || *s == '#')
             continue;
@@ -241,9 +328,26 @@ static int read_rows(comp_table *t, FILE *f, const char *path, loom_err *err)
 
 comp_table *comp_table_load(const char *path, loom_err *err)
 {
-    FILE *f = fopen(path, "r");
+    /* a regular file only: a FIFO would block the open and the read */
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    struct stat st;
+    if (fd < 0 || fstat(fd, &st) != 0) {
+        loom_err_set(err, LOOM_EUSAGE, "%s: cannot open the kernel table: %s", path, strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        return NULL;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        loom_err_set(err, LOOM_EUSAGE, "%s: the kernel table is %s, not a regular file", path,
+                     loom_file_kind(st.st_mode));
+        close(fd);
+        return NULL;
+    }
+    (void)fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+    FILE *f = fdopen(fd, "r");
     if (f == NULL) {
         loom_err_set(err, LOOM_EUSAGE, "%s: cannot open the kernel table: %s", path, strerror(errno));
+        close(fd);
         return NULL;
     }
     comp_table *t = loom_xcalloc(1, sizeof *t);
@@ -251,6 +355,7 @@ comp_table *comp_table_load(const char *path, loom_err *err)
     for (size_t i = 0; rc == 0 && i < t->n; i++)
         rc = settle(&t->s[i], path, err);
     fclose(f);
+    index_series(t);
     if (rc < 0) {
         comp_table_free(t);
         return NULL;
@@ -258,31 +363,51 @@ comp_table *comp_table_load(const char *path, loom_err *err)
     return t;
 }
 
+/* Series i's time at x (> 0). */
+static double interpolate(const series *se, double x)
+{
+    const row *r = se->rows;
+    size_t n = se->n;
+    if (x <= r[0].x)
+        return r[0].t;
+    if (x >= r[n - 1].x)
+        return r[n - 1].t * (x / r[n - 1].x);
+    size_t lo = 0, hi = n - 1; /* r[lo].x < x < r[hi].x */
+    while (hi - lo > 1) {
+        size_t mid = (lo + hi) / 2;
+        if (r[mid].x <= x)
+            lo = mid;
+        else
+            hi = mid;
+    }
+    double w = (x - r[lo].x) / (r[hi].x - r[lo].x);
+    return r[lo].t + w * (r[hi].t - r[lo].t);
+}
+
+static double axis(const series *se, uint64_t flops, uint64_t bytes)
+{
+    return se->by_flops ? (double)flops : (double)bytes;
+}
+
 double comp_table_lookup(const comp_table *t, const char *name, uint64_t flops, uint64_t bytes)
 {
     if (t == NULL)
         return -1;
-    for (size_t i = 0; i < t->n; i++) {
-        const series *se = &t->s[i];
-        double x = se->by_flops ? (double)flops : (double)bytes;
-        if (x <= 0 || fnmatch(se->glob, name, 0) != 0)
-            continue;
-        const row *r = se->rows;
-        size_t n = se->n;
-        if (x <= r[0].x)
-            return r[0].t;
-        if (x >= r[n - 1].x)
-            return r[n - 1].t * (x / r[n - 1].x);
-        size_t lo = 0, hi = n - 1; /* r[lo].x < x < r[hi].x */
-        while (hi - lo > 1) {
-            size_t mid = (lo + hi) / 2;
-            if (r[mid].x <= x)
-                lo = mid;
-            else
-                hi = mid;
+    /* the exact series of this name, if the node has its axis; a wildcard
+     * series before it in the file wins (first in file order) */
+    size_t first = t->n;
+    pat *p;
+    HASH_FIND_STR(t->exact, name, p);
+    if (p && axis(&t->s[p->idx], flops, bytes) > 0)
+        first = p->idx;
+    for (size_t k = 0; k < t->nwild && t->wild[k] < first; k++) {
+        const series *se = &t->s[t->wild[k]];
+        if (axis(se, flops, bytes) > 0 && fnmatch(se->glob, name, 0) == 0) {
+            first = t->wild[k];
+            break;
         }
-        double w = (x - r[lo].x) / (r[hi].x - r[lo].x);
-        return r[lo].t + w * (r[hi].t - r[lo].t);
     }
-    return -1;
+    if (first == t->n)
+        return -1;
+    return interpolate(&t->s[first], axis(&t->s[first], flops, bytes));
 }

@@ -1,7 +1,9 @@
 /* Compute models: trace durations, ASTRA-sim's roofline, the roofline with
  * size-dependent efficiency, stragglers, and measured kernel tables.  Every
  * expected time is worked out here from the formulas of docs/DEVICES.md. */
+#include <fnmatch.h>
 #include <math.h>
+#include <sys/stat.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -270,6 +272,127 @@ static void test_table_errors(void **state)
     assert_int_equal(comp_cfg_check(&c, &e2), LOOM_EUSAGE);
 }
 
+
+/* write_tmp with n raw bytes (a NUL among them). */
+static char *write_tmp_raw(const char *buf, size_t n)
+{
+    char *path = strdup("/tmp/loom_comp_tableXXXXXX");
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, buf, n), (ssize_t)n);
+    close(fd);
+    return path;
+}
+
+/* A NUL says so, with line and column (it used to read as a line longer
+ * than 4094); a long line still says that; a FIFO is refused at once. */
+static void test_table_not_text(void **state)
+{
+    (void)state;
+    static const char nul[] = "kernel,flops,bytes,time_us\ngemm,1\0,0,1\n";
+    char *path = write_tmp_raw(nul, sizeof nul - 1);
+    loom_err err = {0};
+    assert_null(comp_table_load(path, &err));
+    if (!strstr(err.msg, path) || !strstr(err.msg, "line 2, column 7: a NUL byte"))
+        fail_msg("%s", err.msg);
+    unlink(path);
+    free(path);
+    char *longl = malloc(5000);
+    snprintf(longl, 5000, "kernel,flops,bytes,time_us\n%04090d,1,0,1\n", 7); /* 4096 chars */
+    expect_table_error(longl, "line 2 is longer than 4094 characters");
+    snprintf(longl, 5000, "kernel,flops,bytes,time_us\n%04088d,1,0,1\n", 7); /* 4094: fine */
+    path = write_tmp(longl);
+    loom_err_clear(&err);
+    comp_table *t = comp_table_load(path, &err);
+    if (t == NULL)
+        fail_msg("%s", err.msg);
+    comp_table_free(t);
+    unlink(path);
+    free(path);
+    free(longl);
+    alarm(20);
+    char fifo[] = "/tmp/loom_comp_fifoXXXXXX";
+    int fd = mkstemp(fifo);
+    close(fd);
+    unlink(fifo);
+    assert_int_equal(mkfifo(fifo, 0600), 0);
+    loom_err_clear(&err);
+    assert_null(comp_table_load(fifo, &err));
+    if (!strstr(err.msg, fifo) || !strstr(err.msg, "is a FIFO (named pipe), not a regular file"))
+        fail_msg("%s", err.msg);
+    unlink(fifo);
+    alarm(0);
+}
+
+/* The indexed lookup against the rule it implements, written the obvious
+ * way: the first series in file order whose pattern fnmatches the name and
+ * whose axis the node has.  Random tables mix exact names and wildcards
+ * (before and after them, on both axes); every name and axis is tried. */
+typedef struct ref_series {
+    char glob[16];
+    int by_flops;
+    double x, t; /* one row: lookup = t * (v / x) past it, t below */
+} ref_series;
+
+static double ref_lookup(const ref_series *s, int n, const char *name, uint64_t fl, uint64_t by)
+{
+    for (int i = 0; i < n; i++) {
+        double v = s[i].by_flops ? (double)fl : (double)by;
+        if (v > 0 && fnmatch(s[i].glob, name, 0) == 0)
+            return v <= s[i].x ? s[i].t : s[i].t * (v / s[i].x);
+    }
+    return -1;
+}
+
+static void test_table_lookup_randomized(void **state)
+{
+    (void)state;
+    static const char *const wild[] = {"k1*", "*7", "k?", "k[0-3]*", "*", "x*"};
+    srand(12345);
+    for (int round = 0; round < 40; round++) {
+        ref_series s[64];
+        int n = 1 + rand() % 64, m = 0;
+        char text[8192] = "kernel,flops,bytes,time_us\n";
+        size_t len = strlen(text);
+        for (int i = 0; i < n; i++) {
+            ref_series *e = &s[m];
+            if (rand() % 4 == 0)
+                snprintf(e->glob, sizeof e->glob, "%s", wild[rand() % 6]);
+            else
+                snprintf(e->glob, sizeof e->glob, "k%d", rand() % 40);
+            int dup = 0;
+            for (int j = 0; j < m; j++)
+                dup |= strcmp(s[j].glob, e->glob) == 0;
+            if (dup)
+                continue;
+            e->by_flops = rand() % 2;
+            e->x = 1000 * (1 + rand() % 9);
+            e->t = (1 + rand() % 50) * 1e-6;
+            len += (size_t)snprintf(text + len, sizeof text - len, "%s,%.0f,%.0f,%g\n", e->glob,
+                                    e->by_flops ? e->x : 0, e->by_flops ? 0 : e->x, e->t * 1e6);
+            m++;
+        }
+        char *path = write_tmp(text);
+        loom_err err = {0};
+        comp_table *t = comp_table_load(path, &err);
+        if (t == NULL)
+            fail_msg("%s", err.msg);
+        for (int k = 0; k < 45; k++)
+            for (int ax = 0; ax < 3; ax++) {
+                char name[16];
+                snprintf(name, sizeof name, k < 40 ? "k%d" : "x%d", k);
+                uint64_t fl = ax != 1 ? 4321 : 0, by = ax != 0 ? 8765 : 0;
+                double want = ref_lookup(s, m, name, fl, by), got = comp_table_lookup(t, name, fl, by);
+                if (fabs(got - want) > 1e-15)
+                    fail_msg("round %d %s axis %d: indexed %g, reference %g", round, name, ax,
+                             got, want);
+            }
+        comp_table_free(t);
+        unlink(path);
+        free(path);
+    }
+}
+
 static void test_curve_errors(void **state)
 {
     (void)state;
@@ -297,6 +420,8 @@ int main(void)
         cmocka_unit_test(test_fused),
         cmocka_unit_test(test_table_quoting),
         cmocka_unit_test(test_table_errors),
+        cmocka_unit_test(test_table_not_text),
+        cmocka_unit_test(test_table_lookup_randomized),
         cmocka_unit_test(test_curve_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
