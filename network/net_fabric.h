@@ -54,6 +54,11 @@ struct net_fabric_ops {
     int (*route)(const net_graph *g, int src, int dst, uint64_t hash, uint32_t *out);
     /* 1 and buf when node (a switch: >= g->npus) has a name of its kind */
     int (*node_name)(const net_graph *g, int node, char *buf, size_t sz);
+    /* optional, for `topo describe`: the most links (*hops) and the largest
+     * latency (*lat) over route(src, d) for every NPU d != src, exactly as
+     * that loop would find them, but faster; returns -1 when it cannot
+     * (describe then runs the loop).  NULL: the loop. */
+    int (*farthest)(const net_graph *g, int src, int *hops, sim_time *lat);
 };
 
 /* The table (net_fabric.c), indexed by net_xkind; every entry non-NULL. */
@@ -111,6 +116,12 @@ void net_graph_set_link(net_graph *g, int id, int src, int dst, double bw, sim_t
 /* ASTRA-sim's dimensions as a graph (net_fabric_dims.c), shared with the
  * torus, whose rings are dimensions. */
 void net_fabric_dims_build(net_graph *g, const net_topo *t);
+/* Routes in dimension order: the part of a route in dimension d depends
+ * only on the source's and destination's coordinates d (the links of a
+ * dimension share one latency), so the farthest destination is the sum,
+ * over dimensions, of the farthest along each: sum(n_d) routes instead
+ * of prod(n_d). */
+int net_fabric_dims_farthest(const net_graph *g, int src, int *hops, sim_time *lat);
 int net_fabric_dims_route(const net_graph *g, int src, int dst, uint64_t hash, uint32_t *out);
 int net_fabric_dims_node_name(const net_graph *g, int node, char *buf, size_t sz);
 

@@ -192,11 +192,17 @@ int net_fabric_dims_route(const net_graph *g, int src, int dst, uint64_t hash, u
             int cw = (b - a + n) % n, kk = g->ring_k[d];
             int dir = cw <= n - cw ? 0 : 1; /* ties clockwise */
             int steps = dir == 0 ? cw : n - cw;
-            for (int i = 0; i < steps; i++) {
+            /* fast path: the coordinate is tracked, not divided out per hop;
+             * the wrap is a jump of -(n-1)*s */
+            for (int i = 0, c = a; i < steps; i++) {
                 out[k++] = (uint32_t)(g->base[d] + cur * kk + (kk == 2 ? dir : 0));
-                int c = (cur / s) % n;
-                int nc = dir == 0 ? (c + 1) % n : (c + n - 1) % n;
-                cur += (nc - c) * s;
+                if (dir == 0) {
+                    cur += c == n - 1 ? -(n - 1) * s : s;
+                    c = c == n - 1 ? 0 : c + 1;
+                } else {
+                    cur += c == 0 ? (n - 1) * s : -s;
+                    c = c == 0 ? n - 1 : c - 1;
+                }
             }
             break;
         }
@@ -214,6 +220,40 @@ int net_fabric_dims_route(const net_graph *g, int src, int dst, uint64_t hash, u
         }
     }
     return k;
+}
+
+int net_fabric_dims_farthest(const net_graph *g, int src, int *hops, sim_time *lat)
+{
+    /* exact because net_fabric_dims_build gives every link of dimension d
+     * the latency t->dims[d].latency, and a route handles dimension d from
+     * a node whose coordinate d is still src's, so its part in d is the
+     * route from src to src moved along d alone, whatever the other
+     * coordinates are (test_topo checks it against the all-pairs loop) */
+    const net_topo *t = g->t;
+    uint32_t *path = loom_xmalloc(((size_t)g->max_hops + 1) * sizeof *path);
+    int h = 0;
+    sim_time l = 0;
+    for (int d = 0; d < t->ndims; d++) {
+        int n = t->dims[d].npus, s = stride_of(t, d), a = dcoord(t, src, d);
+        int hd = 0;
+        sim_time ld = 0;
+        for (int b = 0; b < n; b++) { /* src with coordinate d moved to b */
+            if (b == a)
+                continue;
+            int np = net_fabric_dims_route(g, src, src + (b - a) * s, 0, path);
+            sim_time x = 0;
+            for (int i = 0; i < np; i++)
+                x += g->llat[path[i]];
+            hd = np > hd ? np : hd;
+            ld = x > ld ? x : ld;
+        }
+        h += hd;
+        l += ld;
+    }
+    free(path);
+    *hops = h;
+    *lat = l;
+    return 0;
 }
 
 /* the switch of a Switch dimension's line: "sw<dim>.<line>" */
@@ -235,4 +275,5 @@ const net_fabric_ops net_fabric_dims = {
     .build = net_fabric_dims_build,
     .route = net_fabric_dims_route,
     .node_name = net_fabric_dims_node_name,
+    .farthest = net_fabric_dims_farthest,
 };

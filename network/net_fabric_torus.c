@@ -85,4 +85,5 @@ const net_fabric_ops net_fabric_torus = {
     .build = torus_build,
     .route = net_fabric_dims_route,
     .node_name = net_fabric_dims_node_name,
+    .farthest = net_fabric_dims_farthest,
 };

@@ -200,7 +200,15 @@ static void facts_of(const net_graph *g, net_topo_facts *f)
     uint32_t *path = loom_xmalloc(((size_t)g->max_hops + 1) * sizeof *path);
     int step = g->npus <= 2048 ? 1 : g->npus / 256;
     f->sampled = step > 1;
-    for (int s = 0; s < g->npus; s += step)
+    const net_fabric_ops *ops = net_fabric_of(g->t->x.kind);
+    for (int s = 0; s < g->npus; s += step) {
+        int h;
+        sim_time l;
+        if (g->npus >= 2 && ops && ops->farthest && ops->farthest(g, s, &h, &l) == 0) {
+            f->diameter = h > f->diameter ? h : f->diameter;
+            f->diameter_ps = l > f->diameter_ps ? l : f->diameter_ps;
+            continue;
+        }
         for (int d = 0; d < g->npus; d++) {
             if (s == d)
                 continue;
@@ -213,6 +221,7 @@ static void facts_of(const net_graph *g, net_topo_facts *f)
             if (l > f->diameter_ps)
                 f->diameter_ps = l;
         }
+    }
     free(path);
     f->bisection = g->npus >= 2 ? bisection(g) : 0;
 }

@@ -22,6 +22,7 @@
 #include "config.h"
 #include "engine.h"
 #include "net.h"
+#include "net_fabric.h"
 #include "net_int.h"
 #include "net_topo.h"
 
@@ -439,6 +440,72 @@ static void test_describe_text(void **state)
     free(buf);
 }
 
+
+/* The farthest-destination shortcut of dimension-ordered fabrics (ASTRA-sim
+ * dimensions and tori) against the all-pairs loop it replaces in `topo
+ * describe`: every source, every destination, most links and largest
+ * latency, for mixes of Ring, FullyConnected and Switch with odd and even
+ * sizes and different latencies per dimension. */
+static void test_farthest_matches_all_pairs(void **state)
+{
+    (void)state;
+    static const struct {
+        int nd, kind[3], n[3];
+    } cases[] = {
+        {1, {NET_RING}, {7}},
+        {1, {NET_RING}, {2}},
+        {2, {NET_RING, NET_RING}, {4, 5}},
+        {2, {NET_SWITCH, NET_RING}, {3, 6}},
+        {3, {NET_FULLY_CONNECTED, NET_RING, NET_SWITCH}, {3, 4, 2}},
+        {3, {NET_RING, NET_FULLY_CONNECTED, NET_RING}, {5, 1, 3}},
+    };
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        net_topo t;
+        memset(&t, 0, sizeof t);
+        t.ndims = cases[c].nd;
+        for (int d = 0; d < t.ndims; d++)
+            t.dims[d] = (net_dim){cases[c].kind[d], cases[c].n[d], 50 * GIB,
+                                  (sim_time)(300 + 200 * d) * 1000};
+        loom_err err = {0};
+        net_graph *g = net_graph_build(&t, &err);
+        assert_non_null(g);
+        uint32_t path[256];
+        for (int s = 0; s < g->npus; s++) {
+            int h = 0, fh = -1;
+            sim_time l = 0, fl = -1;
+            for (int d = 0; d < g->npus; d++) {
+                if (d == s)
+                    continue;
+                int np = net_graph_route(g, s, d, 0, path);
+                sim_time x = 0;
+                for (int i = 0; i < np; i++)
+                    x += g->llat[path[i]];
+                h = np > h ? np : h;
+                l = x > l ? x : l;
+            }
+            assert_int_equal(net_fabric_dims_farthest(g, s, &fh, &fl), 0);
+            if (fh != h || fl != l)
+                fail_msg("case %zu source %d: farthest %d links %lld ps, all pairs %d, %lld",
+                         c, s, fh, (long long)fl, h, (long long)l);
+        }
+        net_graph_destroy(g);
+    }
+    /* and `topo describe` on a 256 x 256 torus (65,536 NPUs) gives the
+     * closed forms: 128 + 128 links, 2 x 2 x 256 links across the cut */
+    net_topo t;
+    memset(&t, 0, sizeof t);
+    t.x.kind = NET_X_TORUS;
+    t.ndims = 2;
+    for (int d = 0; d < 2; d++)
+        t.dims[d] = (net_dim){NET_RING, 256, 50 * GIB, 500 * 1000};
+    net_topo_facts f;
+    loom_err err = {0};
+    assert_int_equal(net_topo_measure(&t, &f, &err), 0);
+    assert_int_equal(f.diameter, 256);
+    assert_int_equal(f.diameter_ps, 256 * 500 * 1000LL);
+    assert_true(fabs(f.bisection - 2 * 256 * 50 * GIB) < 1);
+}
+
 int main(void)
 {
     loom_set_quiet(1);
@@ -451,6 +518,7 @@ int main(void)
         cmocka_unit_test(test_config_delegation),
         cmocka_unit_test(test_flow_on_fabrics),
         cmocka_unit_test(test_describe_text),
+        cmocka_unit_test(test_farthest_matches_all_pairs),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
