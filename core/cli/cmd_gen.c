@@ -64,23 +64,25 @@ static void micro_help(FILE *o)
           o);
 }
 
+enum { O_NET = 256, O_SYS, O_TOPO, O_BW, O_LAT };
+/* gen micro's options (also what a sweep recipe may name: loom_gen_options) */
+static const struct option opts[] = {
+    {"collective", required_argument, NULL, 'c'},
+    {"size", required_argument, NULL, 'b'},
+    {"ranks", required_argument, NULL, 'r'},
+    {"out", required_argument, NULL, 'o'},
+    {"network-out", required_argument, NULL, O_NET},
+    {"system-out", required_argument, NULL, O_SYS},
+    {"topology", required_argument, NULL, O_TOPO},
+    {"bandwidth", required_argument, NULL, O_BW},
+    {"latency", required_argument, NULL, O_LAT},
+    {"quiet", no_argument, NULL, 'q'},
+    {"help", no_argument, NULL, 'h'},
+    {NULL, 0, NULL, 0},
+};
+
 static int gen_micro(int argc, char **argv)
 {
-    enum { O_NET = 256, O_SYS, O_TOPO, O_BW, O_LAT };
-    static const struct option opts[] = {
-        {"collective", required_argument, NULL, 'c'},
-        {"size", required_argument, NULL, 'b'},
-        {"ranks", required_argument, NULL, 'r'},
-        {"out", required_argument, NULL, 'o'},
-        {"network-out", required_argument, NULL, O_NET},
-        {"system-out", required_argument, NULL, O_SYS},
-        {"topology", required_argument, NULL, O_TOPO},
-        {"bandwidth", required_argument, NULL, O_BW},
-        {"latency", required_argument, NULL, O_LAT},
-        {"quiet", no_argument, NULL, 'q'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
     const char *cmd = "gen micro";
     wl_micro_opts o = {.coll = -1, .topology = "Ring", .bandwidth_gbs = 50, .latency_ns = 500};
     int have_size = 0, c, topo_given = 0;
@@ -139,6 +141,15 @@ static int gen_micro(int argc, char **argv)
     if (wl_micro_write(&o, &err) < 0)
         return loom_fail(&err);
     return 0;
+}
+
+const struct option *loom_gen_options(const char *generator)
+{
+    if (strcmp(generator, "micro") == 0)
+        return opts;
+    if (strcmp(generator, "llm") == 0)
+        return loom_gen_llm_options();
+    return NULL;
 }
 
 int loom_cmd_gen(int argc, char **argv)

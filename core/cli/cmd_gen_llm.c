@@ -320,6 +320,8 @@ static int finish(llm_args *a, int preset_mha)
     return 0;
 }
 
+const struct option *loom_gen_llm_options(void) { return opts; }
+
 int loom_cmd_gen_llm(int argc, char **argv)
 {
     llm_args a = {.o = {.tp = 1, .pp = 1, .ep = 1, .micro_batch = 1, .vstages = 1,

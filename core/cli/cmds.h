@@ -27,6 +27,14 @@ int loom_cmd_gen(int argc, char **argv);          /* cmd_gen.c: gen micro */
 int loom_cmd_gen_llm(int argc, char **argv);      /* cmd_gen_llm.c; argv[0] "llm" */
 int loom_cmd_devices(int argc, char **argv);      /* cmd_devices.c */
 
+/* The long options of `loom gen GENERATOR` as getopt_long reads them
+ * ({NULL, ...}-ended), or NULL for an unknown generator: a sweep's gen
+ * recipe names its flags by these exact names (getopt_long would also take
+ * an abbreviation, e.g. --network-o for --network-out). */
+struct option;
+const struct option *loom_gen_options(const char *generator); /* cmd_gen.c */
+const struct option *loom_gen_llm_options(void);              /* cmd_gen_llm.c */
+
 /* `loom sweep SPEC [options]` (cmd_sweep.c; docs/SWEEP.md).  A sweep spec
  * names a base run and axes over --set keys and input files; each
  * configuration runs as a child `loom run` on a libev loop, one CSV row

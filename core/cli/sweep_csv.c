@@ -300,22 +300,47 @@ void sw_csv_free(sw_csv *r)
     r->nrows = r->caprows = r->kept.n = r->kept.cap = 0;
 }
 
+/* A results file must be a regular file: a FIFO would block the sweep
+ * forever (opening it waits for a reader, reading it for a writer), and a
+ * device or a directory holds no rows. */
+static int not_regular(sw_csv *r, int code, const struct stat *st)
+{
+    return loom_err_set(r->err, code, "%s: is %s, not a regular file (the results CSV is "
+                        "read back and appended to)", r->path, loom_file_kind(st->st_mode));
+}
+
 /* The whole file into b; absent: empty. */
 static int slurp(sw_csv *r, sbuf *b)
 {
-    FILE *f = fopen(r->path, "rb");
-    if (f == NULL)
+    int fd = open(r->path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0)
         return errno == ENOENT ? 0
                                : loom_err_set(r->err, LOOM_EUSAGE, "%s: cannot read: %s", r->path,
                                               strerror(errno));
+    struct stat st;
+    if (fstat(fd, &st) != 0) {
+        int e = errno;
+        close(fd);
+        return loom_err_set(r->err, LOOM_EUSAGE, "%s: cannot read: %s", r->path, strerror(e));
+    }
+    if (!S_ISREG(st.st_mode)) {
+        close(fd);
+        return not_regular(r, LOOM_EUSAGE, &st);
+    }
+    (void)fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+    FILE *f = fdopen(fd, "rb");
+    if (f == NULL) {
+        close(fd);
+        return loom_err_set(r->err, LOOM_EUSAGE, "%s: cannot read: %s", r->path, strerror(errno));
+    }
     char buf[1 << 16];
     size_t n;
     while ((n = fread(buf, 1, sizeof buf, f)) > 0)
         sb_add(b, buf, n);
-    int rerr = ferror(f);
+    int rerr = ferror(f) ? errno : 0;
     fclose(f);
     if (rerr)
-        return loom_err_set(r->err, LOOM_EUSAGE, "%s: cannot read", r->path);
+        return loom_err_set(r->err, LOOM_EUSAGE, "%s: cannot read: %s", r->path, strerror(rerr));
     return 0;
 }
 
@@ -430,22 +455,75 @@ static int lock(sw_csv *r, int fd)
                                              : strerror(errno));
 }
 
+/* Opens r->path for appending (creating it with O_CREAT) and locks it:
+ * the descriptor, or -1 with r->err set.  The lock is on an inode, and
+ * --retry-failed replaces the file by rename: a sweep that waited on the
+ * old inode would get its lock and append to a deleted file.  So after
+ * locking, the path must still name the locked inode; if not, the file
+ * was replaced meanwhile: open the path again and lock that. */
+static int open_path_locked(sw_csv *r, int flags, int *existed)
+{
+    for (int tries = 0;; tries++) {
+        struct stat st, at;
+        int there = stat(r->path, &st) == 0;
+        if (there && !S_ISREG(st.st_mode)) {
+            not_regular(r, LOOM_EIO, &st);
+            return -1;
+        }
+        if (existed)
+            *existed = there;
+        /* O_NONBLOCK: a FIFO put there after the stat fails the open (no
+         * reader) instead of blocking; cleared below for the file */
+        int fd = open(r->path, flags | O_WRONLY | O_APPEND | O_CLOEXEC | O_NONBLOCK, 0644);
+        if (fd < 0) {
+            loom_err_set(r->err, LOOM_EIO, "%s: cannot open: %s", r->path, strerror(errno));
+            return -1;
+        }
+        if (fstat(fd, &at) != 0) {
+            loom_err_set(r->err, LOOM_EIO, "%s: cannot open: %s", r->path, strerror(errno));
+            close(fd);
+            return -1;
+        }
+        if (!S_ISREG(at.st_mode)) {
+            not_regular(r, LOOM_EIO, &at);
+            close(fd);
+            return -1;
+        }
+        (void)fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+        if (lock(r, fd) < 0) {
+            close(fd);
+            return -1;
+        }
+        if (fstat(fd, &at) == 0 && stat(r->path, &st) == 0 && st.st_dev == at.st_dev &&
+            st.st_ino == at.st_ino)
+            return fd; /* the lock is on the file the path names */
+        close(fd);
+        if (tries == 100) {
+            loom_err_set(r->err, LOOM_EIO, "%s: keeps being replaced while this sweep opens it",
+                         r->path);
+            return -1;
+        }
+    }
+}
+
 /* The rest of sw_csv_open once fd is locked; -1 with r->err set. */
 static int open_locked(sw_csv *r, int fd, int existed, int quiet)
 {
     if (!existed)
         fsync_dir_of(r->path);
-    if (sw_csv_load(r, fd, 1, quiet) < 0)
-        return -1;
-    if (r->retry && r->dropped > 0) { /* the file was replaced: reopen and relock */
+    if (sw_csv_load(r, fd, 1, quiet) < 0) {
         close(fd);
-        fd = open(r->path, O_WRONLY | O_APPEND | O_CLOEXEC);
-        if (fd < 0 || flock(fd, LOCK_EX | LOCK_NB) != 0) {
-            loom_err_set(r->err, LOOM_EIO, "%s: cannot reopen: %s", r->path, strerror(errno));
-            if (fd >= 0)
-                close(fd);
+        return -1;
+    }
+    if (r->retry && r->dropped > 0) {
+        /* the file was replaced by rename: lock the new one before letting
+         * go of the old, so a sweep waiting on the old inode finds, when it
+         * gets that lock, a path that names another (locked) file */
+        int nfd = open_path_locked(r, 0, NULL);
+        close(fd);
+        if (nfd < 0)
             return -1;
-        }
+        fd = nfd;
     }
     if (r->rec == 0) { /* new or empty file: the header */
         sbuf h = {0};
@@ -463,16 +541,9 @@ static int open_locked(sw_csv *r, int fd, int existed, int quiet)
 
 int sw_csv_open(sw_csv *r, int quiet)
 {
-    struct stat st;
-    int existed = stat(r->path, &st) == 0;
-    int fd = open(r->path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
-    if (fd < 0) {
-        loom_err_set(r->err, LOOM_EIO, "%s: cannot open: %s", r->path, strerror(errno));
+    int existed = 0;
+    int fd = open_path_locked(r, O_CREAT, &existed);
+    if (fd < 0)
         return -1;
-    }
-    if (lock(r, fd) < 0) {
-        close(fd);
-        return -1;
-    }
     return open_locked(r, fd, existed, quiet);
 }

@@ -1,5 +1,9 @@
 #include "sweep_int.h"
 
+#include <getopt.h>
+
+#include "cmds.h"
+
 /*
  * sweep_spec.c: a sweep spec (docs/SWEEP.md, "The spec") read from YAML,
  * and what each of its configurations runs.
@@ -220,15 +224,25 @@ static int axis_kind(const char *k)
     return -1;
 }
 
-/* A `loom gen` flag a spec may set: the sweep owns the output and the noise. */
-static int gen_flag_ok(const char *f)
+/* Whether a spec may set `loom gen GEN --f V`: f must be, by its exact
+ * name, a flag of that generator that takes a value, and not one the
+ * sweep owns (the output and the noise).  Exact, because getopt_long
+ * would also take an abbreviation: `network-o` reached --network-out and
+ * wrote a file anywhere.  NULL if it may; else why not. */
+static const char *gen_flag_refused(const char *gen, const char *f)
 {
-    static const char *const owned[] = {"out", "o", "quiet", "q", "help", "h", "network-out",
-                                        "system-out"};
+    static const char *const owned[] = {"out", "quiet", "help", "network-out", "system-out"};
+    const struct option *o = loom_gen_options(gen);
+    if (o == NULL)
+        return "the generator is not micro or llm";
     for (size_t i = 0; i < sizeof owned / sizeof owned[0]; i++)
         if (strcmp(f, owned[i]) == 0)
-            return 0;
-    return f[0] != '-';
+            return "the sweep sets --out and --quiet itself, and writes no network or system "
+                   "file";
+    for (; o->name; o++)
+        if (strcmp(o->name, f) == 0)
+            return o->has_arg == required_argument ? NULL : "it takes no value";
+    return "no such flag (flags are named in full, as `loom gen GENERATOR --help` lists them)";
 }
 
 /* The kind of axis `key` (at kn), or an error naming it. */
@@ -238,9 +252,10 @@ static int axis_key_kind(yctx *y, const sw_spec *s, yaml_node_t *kn, const char 
     if (strncmp(key, "gen.", 4) == 0) {
         if (s->gen == NULL)
             return spec_bad(y, kn, "axis '%s': a generator flag needs a 'gen' recipe", key);
-        if (!key[4] || !gen_flag_ok(key + 4))
-            return spec_bad(y, kn, "axis '%s': not a flag the sweep may set (it sets --out "
-                                   "and --quiet itself)", key);
+        const char *why = gen_flag_refused(s->gen, key + 4);
+        if (why)
+            return spec_bad(y, kn, "axis '%s': not a flag of `loom gen %s` the sweep may set: "
+                                   "%s", key, s->gen, why);
         kind = AX_GEN;
     }
     if (kind == AX_WORKLOAD && s->gen)
@@ -405,22 +420,30 @@ static int spec_gen(yctx *y, sw_spec *s, int vi)
         return rc;
     int n = (int)(vn->data.mapping.pairs.top - vn->data.mapping.pairs.start);
     s->genflags = loom_xcalloc((size_t)(2 * n) + 1, sizeof *s->genflags);
-    for (int j = 0; j < n; j++) {
-        yaml_node_pair_t gp = ynode(y, vi)->data.mapping.pairs.start[j];
-        yaml_node_t *gk = ynode(y, gp.key), *gv = ynode(y, gp.value);
-        const char *name = yscalar(gk), *val = yscalar(gv);
-        if (val == NULL)
-            return spec_bad(y, gv, "gen: '%s' must be a single value", name);
-        if (strcmp(name, "generator") == 0) {
-            s->gen = loom_xstrdup(val);
-            continue;
+    for (int pass = 0; pass < 2; pass++) /* the generator first: it decides the flags */
+        for (int j = 0; j < n; j++) {
+            yaml_node_pair_t gp = ynode(y, vi)->data.mapping.pairs.start[j];
+            yaml_node_t *gk = ynode(y, gp.key), *gv = ynode(y, gp.value);
+            const char *name = yscalar(gk), *val = yscalar(gv);
+            if ((strcmp(name, "generator") == 0) != (pass == 0))
+                continue;
+            if (val == NULL)
+                return spec_bad(y, gv, "gen: '%s' must be a single value", name);
+            if (pass == 0) {
+                if (loom_gen_options(val) == NULL)
+                    return spec_bad(y, gv, "gen: generator '%s' is not micro or llm", val);
+                s->gen = loom_xstrdup(val);
+                continue;
+            }
+            if (s->gen == NULL)
+                break;
+            const char *why = gen_flag_refused(s->gen, name);
+            if (why)
+                return spec_bad(y, gk, "gen: '%s' is not a flag of `loom gen %s` the sweep may "
+                                       "set: %s", name, s->gen, why);
+            s->genflags[2 * s->ngenflags] = loom_xstrdup(name);
+            s->genflags[2 * s->ngenflags++ + 1] = loom_xstrdup(val);
         }
-        if (!gen_flag_ok(name))
-            return spec_bad(y, gk, "gen: '%s' is not a flag the sweep may set (it sets "
-                                   "--out and --quiet itself)", name);
-        s->genflags[2 * s->ngenflags] = loom_xstrdup(name);
-        s->genflags[2 * s->ngenflags++ + 1] = loom_xstrdup(val);
-    }
     if (s->gen == NULL)
         return spec_bad(y, vn, "gen: 'generator' is missing (micro or llm: `loom gen "
                                "--help`)");

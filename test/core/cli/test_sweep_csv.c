@@ -12,6 +12,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -389,6 +394,97 @@ static void test_lock(void **state)
     sw_spec_free(&s);
 }
 
+
+/* The lock follows the path, not only the inode.  --retry-failed replaces
+ * the file by rename: a sweep that was waiting on the old inode's lock
+ * used to get it once the first sweep let go, append its rows to the
+ * deleted file and exit 0.  Here a child sweep waits on the old file's
+ * lock while this process replaces the file, locks the new one and only
+ * then lets go of the old (as sw_csv_open does after its rewrite): the
+ * child must notice the path names another file and be refused, never
+ * hand back a descriptor of the deleted one. */
+static void test_lock_follows_rename(void **state)
+{
+    (void)state;
+    alarm(30);
+    sw_spec s;
+    load2(&s);
+    long long idx[] = {0};
+    int ok[] = {1};
+    write_csv(&s, "race.csv", idx, ok, 1);
+    const char *path = su_path("race.csv");
+    char keep[600];
+    snprintf(keep, sizeof keep, "%s", path);
+    int old = open(keep, O_WRONLY | O_APPEND);
+    assert_true(old >= 0);
+    assert_int_equal(flock(old, LOCK_EX), 0);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) { /* the second sweep: no cmocka here */
+        close(old); /* its copy would keep the old file's lock held */
+        loom_err e = {0};
+        sw_csv b = {.s = &s, .path = keep, .err = &e};
+        int fd = sw_csv_open(&b, 1);
+        if (fd >= 0) {
+            struct stat a, p;
+            int same = fstat(fd, &a) == 0 && stat(keep, &p) == 0 && a.st_ino == p.st_ino;
+            _exit(same ? 3 : 2); /* 2: the bug, a deleted file's descriptor */
+        }
+        _exit(strstr(e.msg, "another loom sweep is writing it") ? 0 : 4);
+    }
+    nanosleep(&(struct timespec){0, 300000000}, NULL); /* the child opens the old file */
+    char tmp[620];
+    snprintf(tmp, sizeof tmp, "%s.new", keep);
+    char *text = su_read("race.csv");
+    FILE *f = fopen(tmp, "w");
+    fputs(text, f);
+    fclose(f);
+    free(text);
+    assert_int_equal(rename(tmp, keep), 0);
+    int nfd = open(keep, O_WRONLY | O_APPEND);
+    assert_int_equal(flock(nfd, LOCK_EX), 0);
+    close(old); /* the child now gets the old inode's lock */
+    int st;
+    assert_int_equal(waitpid(pid, &st, 0), pid);
+    close(nfd);
+    assert_true(WIFEXITED(st));
+    if (WEXITSTATUS(st) != 0)
+        fail_msg("second sweep: exit %d (2: it got the deleted file)", WEXITSTATUS(st));
+    sw_spec_free(&s);
+    alarm(0);
+}
+
+/* A FIFO (or anything not a regular file) as the results file is refused
+ * at once, by the sweep and by --dry-run's reading (it used to hang). */
+static void test_results_not_regular(void **state)
+{
+    (void)state;
+    alarm(20);
+    sw_spec s;
+    load2(&s);
+    const char *path = su_path("fifo.csv");
+    char keep[600];
+    snprintf(keep, sizeof keep, "%s", path);
+    assert_int_equal(mkfifo(keep, 0600), 0);
+    loom_err e1 = {0}, e2 = {0};
+    sw_csv a = {.s = &s, .path = keep, .err = &e1};
+    assert_int_equal(sw_csv_open(&a, 1), -1);
+    assert_int_equal(e1.code, LOOM_EIO);
+    char want[700];
+    snprintf(want, sizeof want, "%s: is a FIFO (named pipe), not a regular file", keep);
+    if (!strstr(e1.msg, want))
+        fail_msg("%s", e1.msg);
+    sw_csv b = {.s = &s, .path = keep, .err = &e2};
+    assert_true(sw_csv_load(&b, -1, 0, 1) < 0);
+    if (!strstr(e2.msg, want))
+        fail_msg("%s", e2.msg);
+    unlink(keep);
+    sw_csv_free(&a);
+    sw_csv_free(&b);
+    sw_spec_free(&s);
+    alarm(0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -399,6 +495,8 @@ int main(void)
         cmocka_unit_test(test_shards_partition),
         cmocka_unit_test(test_partial_last_line),
         cmocka_unit_test(test_retry_failed),
+        cmocka_unit_test(test_lock_follows_rename),
+        cmocka_unit_test(test_results_not_regular),
         cmocka_unit_test(test_new_file),
         cmocka_unit_test(test_refusals),
         cmocka_unit_test(test_lock),

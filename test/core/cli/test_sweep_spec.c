@@ -285,7 +285,34 @@ static void test_errors(void **state)
          "'workload' and 'gen' exclude each other: name a trace or a recipe"},
         {BASE "axes:\n  gen.size: [1MiB]\n", "line 5: axis 'gen.size': a generator flag needs a 'gen' recipe"},
         {"gen:\n  generator: micro\n  out: x\nnetwork: n\nsystem: s\naxes:\n  gen.size: [1]\n",
-         "line 3: gen: 'out' is not a flag the sweep may set (it sets --out and --quiet itself)"},
+         "line 3: gen: 'out' is not a flag of `loom gen micro` the sweep may set: the sweep sets "
+         "--out and --quiet itself, and writes no network or system file"},
+        /* flags by their exact names only: getopt_long would take an
+         * abbreviation of an owned flag (--network-o wrote a file anywhere)
+         * or of any other */
+        {"gen:\n  generator: micro\n  network-o: /tmp/x\nnetwork: n\nsystem: s\naxes:\n"
+         "  gen.size: [1]\n",
+         "line 3: gen: 'network-o' is not a flag of `loom gen micro` the sweep may set: "
+         "no such flag (flags are named in full, as `loom gen GENERATOR --help` lists them)"},
+        {"gen:\n  collective: all_reduce\n  system-o: /tmp/x\n  generator: llm\nnetwork: n\n"
+         "system: s\naxes:\n  gen.tp: [1]\n",
+         "line 2: gen: 'collective' is not a flag of `loom gen llm` the sweep may set: "
+         "no such flag (flags are named in full, as `loom gen GENERATOR --help` lists them)"},
+        {"gen:\n  generator: micro\n  coll: all_reduce\nnetwork: n\nsystem: s\naxes:\n"
+         "  gen.size: [1]\n", "line 3: gen: 'coll' is not a flag of `loom gen micro` the sweep may set: "
+         "no such flag (flags are named in full, as `loom gen GENERATOR --help` lists them)"},
+        {"gen:\n  generator: micro\n  o: x\nnetwork: n\nsystem: s\naxes:\n  gen.size: [1]\n",
+         "line 3: gen: 'o' is not a flag of `loom gen micro` the sweep may set: "
+         "no such flag (flags are named in full, as `loom gen GENERATOR --help` lists them)"},
+        {"gen:\n  generator: llm\n  sequence-parallel: '--network-out=/tmp/x'\nnetwork: n\n"
+         "system: s\naxes:\n  gen.tp: [1]\n",
+         "line 3: gen: 'sequence-parallel' is not a flag of `loom gen llm` the sweep may set: it takes no "
+         "value"},
+        {"gen:\n  generator: micro\nnetwork: n\nsystem: s\naxes:\n  gen.network-o: [a, b]\n",
+         "line 6: axis 'gen.network-o': not a flag of `loom gen micro` the sweep may set: "
+         "no such flag (flags are named in full, as `loom gen GENERATOR --help` lists them)"},
+        {"gen:\n  generator: --network-out=x\nnetwork: n\nsystem: s\naxes:\n  gen.size: [1]\n",
+         "line 2: gen: generator '--network-out=x' is not micro or llm"},
         {"gen:\n  ranks: 8\nnetwork: n\nsystem: s\naxes:\n  gen.size: [1]\n",
          "line 2: gen: 'generator' is missing (micro or llm: `loom gen --help`)"},
         {BASE "ignore-ctrl-deps: yes\naxes:\n  network.bandwidth[0]: [1]\n",
