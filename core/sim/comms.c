@@ -56,6 +56,13 @@ int rpl_resolve_pg(replay *rp, graph_info *gi, const et_gnode *n, loom_err *err)
     unsigned long long id = (unsigned long long)n->id;
     const char *pg = g->pg_names[n->pg];
     int ci;
+    if (strcmp(pg, "0") == 0 && loom_cfg_group(rp->cfg, "0") != NULL)
+        /* "0" is ASTRA-sim's default group, all ranks; a file that also
+         * defines a group "0" makes the trace ambiguous: refuse, not guess */
+        return loom_err_set(err, LOOM_EUSAGE,
+                            "%s: node %llu: pg_name '0' means all ranks (ASTRA-sim's default "
+                            "group), but the comm-group file also defines a group '0'; give "
+                            "that group another name", g->path, id);
     if (pg[0] == '\0' || strcmp(pg, "0") == 0) {
         ci = comm_by_name(rp, "");
     } else if ((ci = comm_by_name(rp, pg)) < 0) {

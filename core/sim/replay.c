@@ -435,6 +435,56 @@ static void recv_post(replay *rp, int rank, uint32_t i)
     e->recvs_tail = w;
 }
 
+int rpl_recv_hint(replay *rp, int rank, uint32_t i, char *buf, size_t cap)
+{
+    const et_gnode *n = &rp->r[rank].gi->g->nodes[i];
+    int src = peer_rank(rp, rank, n, n->comm_src), found = 0;
+    buf[0] = '\0';
+    p2p_entry *e, *tmp;
+    HASH_ITER(hh, rp->p2p, e, tmp) {
+        if (e->sends == NULL || e->key.src != src || e->key.dst != rank ||
+            e->key.tag != n->comm_tag || e->key.size == n->comm_size)
+            continue;
+        const et_graph *sg = rp->r[src].gi->g;
+        snprintf(buf, cap, "; rank %d sent %llu bytes with that tag (its node %llu): a send and "
+                 "its receive must give the same comm_size", src, (unsigned long long)e->key.size,
+                 (unsigned long long)sg->nodes[e->sends->snode].id);
+        found = 1;
+        break;
+    }
+    return found;
+}
+
+/* Sends whose receive never came: the run can finish (a send completes on
+ * arrival), but the traces disagree, so say so, with the first one in
+ * (src, dst, tag) order so the message does not depend on hash order. */
+static void warn_unreceived(replay *rp)
+{
+    uint64_t n = 0;
+    const p2p_entry *first = NULL;
+    p2p_entry *e, *tmp;
+    HASH_ITER(hh, rp->p2p, e, tmp) {
+        if (e->sends == NULL)
+            continue;
+        for (const msg *m = e->sends; m; m = m->next)
+            n++;
+        const p2p_key *k = &e->key, *f = first ? &first->key : NULL;
+        if (!f || k->src < f->src || (k->src == f->src && (k->dst < f->dst ||
+            (k->dst == f->dst && (k->tag < f->tag || (k->tag == f->tag && k->size < f->size))))))
+            first = e;
+    }
+    if (n == 0)
+        return;
+    const et_graph *g = rp->r[first->key.src].gi->g;
+    loom_warn("%llu send%s never received: e.g. %s: node %llu, rank %d to rank %d, tag %d, %llu "
+              "bytes, has no COMM_RECV_NODE on rank %d with that source, tag and comm_size; "
+              "loom completed %s on arrival, as if received",
+              (unsigned long long)n, n == 1 ? " was" : "s were", g->path,
+              (unsigned long long)g->nodes[first->sends->snode].id, first->key.src,
+              first->key.dst, first->key.tag, (unsigned long long)first->key.size,
+              first->key.dst, n == 1 ? "it" : "each");
+}
+
 static void recv_done(replay *rp, int rank, uint32_t i)
 {
     rank_state *rs = &rp->r[rank];
@@ -747,6 +797,7 @@ static int run(replay *rp, const loom_replay_opts *opts)
         rpl_describe_stuck(rp, opts->max_stuck > 0 ? opts->max_stuck : 8);
         return LOOM_ESIM;
     }
+    warn_unreceived(rp);
     if (rp->ignored_dims)
         loom_warn("%llu collective%s list more involved_dim entries than the network's %d "
                   "dimensions; the extra entries are ignored",

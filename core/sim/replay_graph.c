@@ -49,9 +49,16 @@ static int prepare_graph(replay *rp, graph_info *gi, loom_err *err)
     et_graph *g = gi->g;
     rpl_pg_tables(rp, gi);
     gi->res = loom_xmalloc(g->n ? g->n : 1);
+    uint64_t nosize = 0; /* sends, receives, collectives without comm_size */
+    const et_gnode *first_nosize = NULL;
     for (size_t i = 0; i < g->n; i++) {
         const et_gnode *n = &g->nodes[i];
         unsigned long long id = (unsigned long long)n->id;
+        if ((n->type == ET_COMM_SEND_NODE || n->type == ET_COMM_RECV_NODE ||
+             (n->type == ET_COMM_COLL_NODE && (n->flags & ET_F_HAS_CTYPE) &&
+              n->comm_type != ET_BARRIER)) &&
+            !(n->flags & ET_F_HAS_CSIZE) && nosize++ == 0)
+            first_nosize = n;
         switch (n->type) {
         case ET_COMP_NODE:
             gi->res[i] = (n->flags & ET_F_CPU) ? RES_CPU : RES_COMPUTE;
@@ -125,6 +132,17 @@ static int prepare_graph(replay *rp, graph_info *gi, loom_err *err)
                                 n->type);
         }
     }
+    /* ASTRA-sim reads a missing comm_size as 0; so does loom, but says so
+     * (`loom trace validate` reports each one) */
+    if (nosize)
+        loom_warn("%s: %llu communication node%s without comm_size (e.g. node %llu, %s): loom "
+                  "moves 0 bytes for %s, so only latency is simulated",
+                  g->path, (unsigned long long)nosize, nosize == 1 ? "" : "s",
+                  (unsigned long long)first_nosize->id,
+                  first_nosize->type == ET_COMM_COLL_NODE
+                      ? et_coll_type_name(first_nosize->comm_type)
+                      : et_node_type_name(first_nosize->type),
+                  nosize == 1 ? "it" : "each");
     return 0;
 }
 

@@ -183,4 +183,9 @@ void rpl_graphs_free(replay *rp);
  * how many nodes wait on dependencies that never complete. */
 void rpl_describe_stuck(replay *rp, int max_ranks);
 
+/* For a receive (node i of rank) with no matching send: when its source
+ * sent a message with its tag but another size, "; rank S sent N bytes
+ * with that tag ..." into buf and 1; else "" and 0 (replay.c). */
+int rpl_recv_hint(replay *rp, int rank, uint32_t i, char *buf, size_t cap);
+
 #endif

@@ -969,6 +969,148 @@ static void test_special_rank_files(void **state)
     loomrun_alarm_s = 240;
 }
 
+
+/* ---- messages that say what happened ------------------------------------- */
+
+/* One p2p node (type SEND or RECV) with peer, tag and size (size < 0:
+ * absent) into an open writer. */
+static void put_p2p(et_writer *w, uint64_t id, int type, int peer, int tag, int64_t size)
+{
+    loom_err err = {0};
+    ChakraProtoMsg__AttributeProto a[3];
+    ChakraProtoMsg__AttributeProto *ap[3];
+    const char *names[3] = {type == CHAKRA_PROTO_MSG__NODE_TYPE__COMM_SEND_NODE ? "comm_dst"
+                                                                                 : "comm_src",
+                            "comm_tag", "comm_size"};
+    int64_t v[3] = {peer, tag, size};
+    int na = size < 0 ? 2 : 3;
+    for (int k = 0; k < na; k++) {
+        a[k] = (ChakraProtoMsg__AttributeProto)CHAKRA_PROTO_MSG__ATTRIBUTE_PROTO__INIT;
+        a[k].name = (char *)names[k];
+        a[k].value_case = CHAKRA_PROTO_MSG__ATTRIBUTE_PROTO__VALUE_INT64_VAL;
+        a[k].int64_val = v[k];
+        ap[k] = &a[k];
+    }
+    ChakraProtoMsg__Node n = CHAKRA_PROTO_MSG__NODE__INIT;
+    n.id = id;
+    n.name = "p2p";
+    n.type = type;
+    n.n_attr = (size_t)na;
+    n.attr = ap;
+    assert_int_equal(et_writer_node(w, &n, &err), 0);
+}
+
+static et_writer *open_rank(const char *name)
+{
+    loom_err err = {0};
+    et_writer *w = et_writer_open(tpath(name), 0, &err);
+    assert_non_null(w);
+    ChakraProtoMsg__GlobalMetadata md = CHAKRA_PROTO_MSG__GLOBAL_METADATA__INIT;
+    md.version = "1.0.0";
+    assert_int_equal(et_writer_metadata(w, &md, &err), 0);
+    return w;
+}
+
+static void close_rank(et_writer *w)
+{
+    loom_err err = {0};
+    assert_int_equal(et_writer_close(w, &err), 0);
+}
+
+#define SEND CHAKRA_PROTO_MSG__NODE_TYPE__COMM_SEND_NODE
+#define RECV CHAKRA_PROTO_MSG__NODE_TYPE__COMM_RECV_NODE
+
+/* A 1,024-byte send against a 4,096-byte receive (same peers and tag):
+ * the stall names both sizes; a send nobody receives finishes the run
+ * with a warning that says what loom assumed; a send without comm_size
+ * warns that it moves 0 bytes. */
+static void test_p2p_messages(void **state)
+{
+    (void)state;
+    loomrun_write(tpath("r2.yml"), "topology: [ Ring ]\nnpus_count: [ 2 ]\nbandwidth: [ 50 ]\n"
+                                   "latency: [ 500 ]\n");
+    et_writer *w = open_rank("sz.0.et");
+    put_p2p(w, 5, SEND, 1, 7, 1024);
+    close_rank(w);
+    w = open_rank("sz.1.et");
+    put_p2p(w, 9, RECV, 0, 7, 4096);
+    close_rank(w);
+    int rc = loomrun_run(tmpdir, "run", "-w", tpath("sz"), "-n", tpath("r2.yml"), "-s",
+                         CFG "/Ring_4chunks.json", NULL);
+    expect_failure(rc, 4, "no matching send", NULL);
+    if (!strstr(loomrun_err, "receive from rank 0 (tag 7, 4096 bytes) has no matching send; "
+                             "rank 0 sent 1024 bytes with that tag (its node 5): a send and "
+                             "its receive must give the same comm_size"))
+        fail_msg("%s", loomrun_err);
+
+    w = open_rank("lone.0.et");
+    put_p2p(w, 5, SEND, 1, 7, 1024);
+    put_p2p(w, 6, SEND, 1, 8, 64);
+    close_rank(w);
+    w = open_rank("lone.1.et");
+    put_p2p(w, 9, RECV, 0, 8, 64);
+    close_rank(w);
+    rc = loomrun_run(tmpdir, "run", "-w", tpath("lone"), "-n", tpath("r2.yml"), "-s",
+                     CFG "/Ring_4chunks.json", "-j", tpath("lone.json"), NULL);
+    if (rc != 0)
+        fail_msg("exit %d: %s", rc, loomrun_err);
+    if (!strstr(loomrun_err, "loom: warning: 1 send was never received: e.g. ") ||
+        !strstr(loomrun_err, "lone.0.et: node 5, rank 0 to rank 1, tag 7, 1024 bytes, has no "
+                             "COMM_RECV_NODE on rank 1") ||
+        !strstr(loomrun_err, "as if received"))
+        fail_msg("%s", loomrun_err);
+
+    w = open_rank("nosz.0.et");
+    put_p2p(w, 5, SEND, 1, 7, -1);
+    close_rank(w);
+    w = open_rank("nosz.1.et");
+    put_p2p(w, 9, RECV, 0, 7, -1);
+    close_rank(w);
+    rc = loomrun_run(tmpdir, "run", "-w", tpath("nosz"), "-n", tpath("r2.yml"), "-s",
+                     CFG "/Ring_4chunks.json", NULL);
+    if (rc != 0)
+        fail_msg("exit %d: %s", rc, loomrun_err);
+    if (!strstr(loomrun_err, "nosz.0.et: 1 communication node without comm_size (e.g. node 5, "
+                             "COMM_SEND_NODE): loom moves 0 bytes for it"))
+        fail_msg("%s", loomrun_err);
+}
+
+/* A collective without comm_size runs as 0 bytes, with a warning naming
+ * the file and node; pg_name "0" with a comm-group file that defines a
+ * group "0" is refused as ambiguous ("0" is all ranks). */
+static void test_collective_messages(void **state)
+{
+    (void)state;
+    loomrun_write(tpath("r2.yml"), "topology: [ Ring ]\nnpus_count: [ 2 ]\nbandwidth: [ 50 ]\n"
+                                   "latency: [ 500 ]\n");
+    tnode c = {.id = 3, .type = COLL, .ctype = 0, .size = -1, .ops = -1, .tsize = -1};
+    write_trace(tpath("cs.0.et"), &c, 1);
+    write_trace(tpath("cs.1.et"), &c, 1);
+    int rc = loomrun_run(tmpdir, "run", "-w", tpath("cs"), "-n", tpath("r2.yml"), "-s",
+                         CFG "/Ring_4chunks.json", NULL);
+    if (rc != 0)
+        fail_msg("exit %d: %s", rc, loomrun_err);
+    if (!strstr(loomrun_err, "cs.0.et: 1 communication node without comm_size (e.g. node 3, "
+                             "ALL_REDUCE): loom moves 0 bytes for it, so only latency is "
+                             "simulated"))
+        fail_msg("%s", loomrun_err);
+
+    tnode z = {.id = 3, .type = COLL, .ctype = 0, .size = 1024, .pg = "0", .ops = -1, .tsize = -1};
+    write_trace(tpath("pg.0.et"), &z, 1);
+    write_trace(tpath("pg.1.et"), &z, 1);
+    loomrun_write(tpath("groups.json"), "{\"0\": [0], \"1\": [1]}\n");
+    rc = loomrun_run(tmpdir, "run", "-w", tpath("pg"), "-n", tpath("r2.yml"), "-s",
+                     CFG "/Ring_4chunks.json", "--comm-group", tpath("groups.json"), NULL);
+    expect_failure(rc, 2, "pg.0.et: node 3: pg_name '0' means all ranks", NULL);
+    assert_non_null(strstr(loomrun_err, "also defines a group '0'"));
+    /* without such a group, "0" is all ranks, as documented: it runs */
+    loomrun_write(tpath("groups.json"), "{\"1\": [1]}\n");
+    rc = loomrun_run(tmpdir, "run", "-w", tpath("pg"), "-n", tpath("r2.yml"), "-s",
+                     CFG "/Ring_4chunks.json", "--comm-group", tpath("groups.json"), "-q", NULL);
+    if (rc != 0)
+        fail_msg("exit %d: %s", rc, loomrun_err);
+}
+
 /* ---- every fixture folder runs ------------------------------------------- */
 
 static void test_legacy_resnet(void **state)
@@ -1120,6 +1262,8 @@ int main(void)
         cmocka_unit_test(test_resource_limits),
         cmocka_unit_test(test_rank_count_before_allocation),
         cmocka_unit_test(test_special_rank_files),
+        cmocka_unit_test(test_p2p_messages),
+        cmocka_unit_test(test_collective_messages),
         cmocka_unit_test(test_legacy_resnet),
         cmocka_unit_test(test_every_fixture_runs),
         cmocka_unit_test(test_pytorch_converted),
