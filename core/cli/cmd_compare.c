@@ -26,6 +26,7 @@
 
 #include "cliutil.h"
 #include "config.h"
+#include "et_graph.h"
 #include "net_topo.h"
 #include "outfile.h"
 #include "replay.h"
@@ -203,32 +204,53 @@ static int parse_algos(const char *list, net_calgo *out)
     return n;
 }
 
-/* ---- CSV (outfile.h: a temporary renamed into place when complete) ------ */
+/* ---- CSV (outfile.h: checked before any timing, put into place at the end) */
 
 typedef struct csv {
-    loom_out *o; /* NULL when no CSV was asked for */
+    loom_outset *set; /* NULL when no CSV was asked for */
+    loom_out *o;      /* the CSV stream */
 } csv;
 
-static int csv_open(csv *c, const char *path, const char *header, loom_err *err)
+/* Checks --csv against the inputs (the network, system and comm-group
+ * files, the workload's rank traces) and opens it. */
+static int csv_open(csv *c, const char *path, const char *header, const loom_cfg_files *files,
+                    const char *workload, loom_err *err)
 {
+    c->set = NULL;
     c->o = NULL;
     if (path == NULL)
         return 0;
-    if ((c->o = loom_out_open(path, err)) == NULL)
+    c->set = loom_outset_create();
+    loom_outset_add(c->set, path, "--csv");
+    loom_outset_input(c->set, files->network, "the network file");
+    loom_outset_input(c->set, files->system, "the system file");
+    loom_outset_input(c->set, files->comm_group, "the comm-group file");
+    loom_outset_input(c->set, files->remote_mem, "the remote-memory file");
+    char rp[4200];
+    for (int r = 0; workload && et_rank_path(workload, r, rp, sizeof rp) == 0; r++)
+        loom_outset_input(c->set, rp, "the rank trace");
+    if (loom_outset_check(c->set, err) < 0 || (c->o = loom_outset_stream(c->set, 0, err)) == NULL) {
+        loom_outset_free(c->set);
+        c->set = NULL;
         return err->code;
+    }
     loom_out_printf(c->o, "%s\n", header);
     return 0;
 }
 
+/* ok: put the CSV into place; else remove it.  Frees c's contents. */
 static int csv_close(csv *c, int ok, loom_err *err)
 {
-    if (c->o == NULL)
+    if (c->set == NULL)
         return 0;
-    if (!ok) {
+    int rc = 0;
+    if (!ok)
         loom_out_abort(c->o);
-        return 0;
-    }
-    return loom_out_commit(c->o, err);
+    else if ((rc = loom_out_commit(c->o, err)) == 0)
+        rc = loom_outset_commit(c->set, err);
+    loom_outset_free(c->set);
+    c->set = NULL;
+    return rc;
 }
 
 /* ---- workload mode ------------------------------------------------------- */
@@ -247,7 +269,7 @@ static int compare_workload(const char *workload, loom_cfg_files *files, const n
     csv c;
     if (csv_open(&c, csv_path,
                  "algorithm,model,step_time_us,exposed_comm_us,collective,count,time_us,"
-                 "algbw_GBps,busbw_GBps", &err) < 0)
+                 "algbw_GBps,busbw_GBps", files, workload, &err) < 0)
         return loom_fail(&err);
     per_type pt[MAX_ALGOS][NET_COLLS];
     double step[MAX_ALGOS], exposed[MAX_ALGOS];
@@ -444,12 +466,19 @@ static int compare_collective(const char *opname, const char *sizes, int ranks,
     if (ct.nsz < 0)
         return loom_usage("compare", "--sizes '%s': expected A..B or A,B,C with B, K, KiB, M, MiB, G, GiB, KB, "
                      "MB or GB", sizes);
+    csv c;
+    if (csv_open(&c, csv_path, "algorithm,model,collective,ranks,size_B,time_us,"
+                               "algbw_GBps,busbw_GBps", files, NULL, &err) < 0) {
+        free(ct.sz);
+        return loom_fail(&err);
+    }
     net_topo topo;
     net_sys sys;
     loom_cfg cfg;
     int have_cfg = 0;
     if (files->system) {
         if (loom_cfg_load(&cfg, files, &err) < 0) {
+            csv_close(&c, 0, &err);
             free(ct.sz);
             return loom_fail(&err);
         }
@@ -458,6 +487,7 @@ static int compare_collective(const char *opname, const char *sizes, int ranks,
         sys = cfg.sys;
     } else {
         if (net_topo_load_file(files->network, &topo, &err) < 0) {
+            csv_close(&c, 0, &err);
             free(ct.sz);
             return loom_fail(&err);
         }
@@ -470,15 +500,13 @@ static int compare_collective(const char *opname, const char *sizes, int ranks,
         sys.model = (net_model_kind)model;
     ct.t = loom_xcalloc((size_t)nalgos * (size_t)ct.nsz, sizeof *ct.t);
     int rc = time_sizes(&ct, &topo, &sys, ranks, algos, nalgos);
-    csv c;
-    if (rc == 0 && csv_open(&c, csv_path, "algorithm,model,collective,ranks,size_B,time_us,"
-                                          "algbw_GBps,busbw_GBps", &err) < 0)
-        rc = loom_fail(&err);
     if (rc == 0) {
         print_sizes(&ct, files->network, sys.model == NET_MODEL_FLOW ? "flow" : "analytical",
                     algos, nalgos, &c);
         if (csv_close(&c, 1, &err) < 0)
             rc = loom_fail(&err);
+    } else {
+        csv_close(&c, 0, &err);
     }
     if (have_cfg)
         loom_cfg_free(&cfg);

@@ -14,6 +14,8 @@
 
 #include "cliutil.h"
 #include "config.h"
+#include "et_graph.h"
+#include "outfile.h"
 #include "progress.h"
 #include "report.h"
 #include "timeline.h"
@@ -55,6 +57,19 @@ static void run_help(FILE *o)
           "--remote-memory-configuration, --comm-group-configuration.\n"
           "Units: times are printed in us, JSON times in ns.\n",
           o);
+}
+
+/* The files a run reads, which no output may be: the configuration files
+ * and every rank trace (PREFIX.<r>.et or .et.gz, as replay finds them). */
+static void run_inputs(loom_outset *outs, const char *workload, const loom_cfg_files *files)
+{
+    loom_outset_input(outs, files->network, "the network file");
+    loom_outset_input(outs, files->system, "the system file");
+    loom_outset_input(outs, files->comm_group, "the comm-group file");
+    loom_outset_input(outs, files->remote_mem, "the remote-memory file");
+    char path[4200];
+    for (int r = 0; et_rank_path(workload, r, path, sizeof path) == 0; r++)
+        loom_outset_input(outs, path, "the rank trace");
 }
 
 int loom_cmd_run(int argc, char **argv)
@@ -122,24 +137,41 @@ int loom_cmd_run(int argc, char **argv)
     files.sets = sets;
     files.nsets = nsets;
 
+    /* every output is checked before anything is loaded or simulated, and
+     * all of them are put into place together at the end (outfile.h) */
     loom_err err = {0};
+    loom_outset *outs = loom_outset_create();
+    int kj = json ? loom_outset_add(outs, json, "--json") : -1;
+    int kc = csv ? loom_outset_add(outs, csv, "--csv") : -1;
+    int kcc = csvc ? loom_outset_add(outs, csvc, "--csv-collectives") : -1;
+    int kt = timeline ? loom_outset_add(outs, timeline, "--timeline") : -1;
+    run_inputs(outs, workload, &files);
+    if (loom_outset_check(outs, &err) < 0) {
+        loom_outset_free(outs);
+        free(sets);
+        return loom_fail(&err);
+    }
     loom_cfg cfg;
     if (loom_cfg_load(&cfg, &files, &err) < 0) {
+        loom_outset_free(outs);
         free(sets);
         return loom_fail(&err);
     }
     cfg.ctrl_deps = !noctrl;
     loom_observer obs = {0};
     loom_timeline *tl = NULL;
-    loom_progress *pg = quiet ? NULL : loom_progress_start();
     if (timeline) {
-        if ((tl = loom_timeline_open(timeline, 0, &err)) == NULL) {
+        loom_out *o = loom_outset_stream(outs, kt, &err);
+        if (o == NULL) {
+            loom_outset_free(outs);
             loom_cfg_free(&cfg);
             free(sets);
             return loom_fail(&err);
         }
+        tl = loom_timeline_open(o, 0);
         loom_timeline_observer(tl, &obs);
     }
+    loom_progress *pg = quiet ? NULL : loom_progress_start();
     if (pg)
         loom_progress_observer(pg, &obs);
     loom_replay_opts ro = {.prefix = workload, .max_stuck = 8, .obs = &obs};
@@ -154,15 +186,20 @@ int loom_cmd_run(int argc, char **argv)
     if (rc == 0) {
         loom_run_info info = {workload, files.network, files.system, files.comm_group};
         if (json)
-            rc = loom_report_json(json, &info, &cfg, &res, repro, &err);
+            rc = loom_report_json_out(outs, kj, &info, &cfg, &res, repro, &err);
         if (rc == 0 && csv)
-            rc = loom_report_csv_ranks(csv, &res, &err);
+            rc = loom_report_csv_ranks_out(outs, kc, &res, &err);
         if (rc == 0 && csvc)
-            rc = loom_report_csv_colls(csvc, &res, &err);
+            rc = loom_report_csv_colls_out(outs, kcc, &res, &err);
         if (rc == 0)
-            loom_report_text(stdout, &info, &cfg, &res);
+            rc = loom_outset_commit(outs, &err);
+        /* standard output taken by an output: the text report goes beside
+         * the progress line and the warnings */
+        if (rc == 0)
+            loom_report_text(loom_outset_stdout(outs) ? stderr : stdout, &info, &cfg, &res);
         loom_result_free(&res);
     }
+    loom_outset_free(outs); /* after a failure: removes every temporary */
     loom_cfg_free(&cfg);
     free(sets);
     return rc < 0 ? loom_fail(&err) : 0;

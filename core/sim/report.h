@@ -11,9 +11,12 @@
  * table line (plus, for a new figure, the member that replay fills).
  *
  * The text report goes to a FILE (stdout); the JSON and CSV files are
- * written to a temporary name beside OUT and renamed into place only when
- * complete, so a failed run leaves no half file.  Nothing here owns the
- * result or the configuration it is given.
+ * written through outfile.h: as output k of the command's output set
+ * (the *_out forms: put into place with the run's other outputs, at the
+ * set's commit), or on their own (the path forms).  Either way a failed
+ * run leaves no half file.  Strings that come from inputs (paths, pg
+ * names) are made valid UTF-8 (loom_utf8), so the JSON is always JSON.
+ * Nothing here owns the result or the configuration it is given.
  */
 #ifndef LOOM_REPORT_H
 #define LOOM_REPORT_H
@@ -37,10 +40,14 @@ void loom_report_text(FILE *out, const loom_run_info *info, const loom_cfg *cfg,
  * the same run gives byte-identical files. */
 int loom_report_json(const char *path, const loom_run_info *info, const loom_cfg *cfg,
                      const loom_result *res, int reproducible, loom_err *err);
+int loom_report_json_out(loom_outset *set, int k, const loom_run_info *info, const loom_cfg *cfg,
+                         const loom_result *res, int reproducible, loom_err *err);
 
 /* One row per rank / per collective (docs/REPORT.md lists the columns). */
 int loom_report_csv_ranks(const char *path, const loom_result *res, loom_err *err);
 int loom_report_csv_colls(const char *path, const loom_result *res, loom_err *err);
+int loom_report_csv_ranks_out(loom_outset *set, int k, const loom_result *res, loom_err *err);
+int loom_report_csv_colls_out(loom_outset *set, int k, const loom_result *res, loom_err *err);
 
 /* nccl-tests' bus bandwidth factor and data size of a collective: algbw =
  * size / time, busbw = algbw * factor.  size is comm_size, except for

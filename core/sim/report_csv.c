@@ -88,3 +88,13 @@ int loom_report_csv_colls(const char *path, const loom_result *res, loom_err *er
 {
     return loom_write_atomic(path, write_csv_colls, (void *)res, err);
 }
+
+int loom_report_csv_ranks_out(loom_outset *set, int k, const loom_result *res, loom_err *err)
+{
+    return loom_outset_write(set, k, write_csv_ranks, (void *)res, err);
+}
+
+int loom_report_csv_colls_out(loom_outset *set, int k, const loom_result *res, loom_err *err)
+{
+    return loom_outset_write(set, k, write_csv_colls, (void *)res, err);
+}

@@ -11,6 +11,7 @@
 #include "report_int.h"
 
 #include <jansson.h>
+#include <stdlib.h>
 
 typedef struct json_job {
     const loom_run_info *info; /* inputs */
@@ -22,6 +23,16 @@ typedef struct json_job {
 
 static json_t *jreal(sim_time t) { return json_real(rpt_ns(t)); }
 
+/* A string from the inputs (a path, a pg name): jansson refuses invalid
+ * UTF-8 (json_string returns NULL), so invalid bytes become U+FFFD. */
+static json_t *jstr(const char *s)
+{
+    char *fixed;
+    json_t *v = json_string(loom_utf8(s, &fixed));
+    free(fixed);
+    return v;
+}
+
 static json_t *jvalue(loom_fval v)
 {
     switch (v.kind) {
@@ -32,13 +43,14 @@ static json_t *jvalue(loom_fval v)
     case LOOM_FK_REAL:
         return json_real(v.d);
     default:
-        return json_string(v.s);
+        return jstr(v.s);
     }
 }
 
 /* ,\n "key": <value> ; steals v */
 static void jkey(FILE *f, const char *key, json_t *v, int first)
 {
+    LOOM_ASSERT(v != NULL); /* never a key without a value */
     fprintf(f, "%s \"%s\": ", first ? "" : ",\n", key);
     json_dumpf(v, f, JFLAGS | JSON_ENCODE_ANY);
     json_decref(v);
@@ -46,6 +58,7 @@ static void jkey(FILE *f, const char *key, json_t *v, int first)
 
 static void jitem(FILE *f, json_t *v, int first)
 {
+    LOOM_ASSERT(v != NULL);
     fputs(first ? "\n  " : ",\n  ", f);
     json_dumpf(v, f, JFLAGS);
     json_decref(v);
@@ -80,7 +93,7 @@ static json_t *links_array(const loom_result *res)
     json_t *links = json_array();
     for (int k = 0; k < res->nlinks; k++) {
         const net_link_stat *l = &res->links[k];
-        json_array_append_new(links, json_pack("{s:s, s:f, s:I, s:f, s:f, s:i}", "link", l->name,
+        json_array_append_new(links, json_pack("{s:o, s:f, s:I, s:f, s:f, s:i}", "link", jstr(l->name),
                                                "bw_GBps", l->bw / 1e9, "bytes", (json_int_t)l->bytes,
                                                "busy_ns", rpt_ns(l->busy), "saturated_ns",
                                                rpt_ns(l->saturated), "peak_flows", (int)l->peak_flows));
@@ -93,9 +106,9 @@ static int dump_json(FILE *f, void *arg)
     const json_job *jb = arg;
     const loom_result *res = jb->res;
     fputs("{\n", f);
-    jkey(f, "workload", json_string(jb->info->workload), 1);
-    jkey(f, "network", json_string(jb->info->network), 0);
-    jkey(f, "system", json_string(jb->info->system), 0);
+    jkey(f, "workload", jstr(jb->info->workload), 1);
+    jkey(f, "network", jstr(jb->info->network), 0);
+    jkey(f, "system", jstr(jb->info->system), 0);
     jkey(f, "step_time_ns", jreal(res->step_time), 0);
     fputs(",\n \"ranks\": [", f);
     for (int r = 0; r < res->nranks; r++)
@@ -124,4 +137,12 @@ int loom_report_json(const char *path, const loom_run_info *info, const loom_cfg
     (void)cfg;
     json_job jb = {info, res, reproducible};
     return loom_write_atomic(path, dump_json, &jb, err);
+}
+
+int loom_report_json_out(loom_outset *set, int k, const loom_run_info *info, const loom_cfg *cfg,
+                         const loom_result *res, int reproducible, loom_err *err)
+{
+    (void)cfg;
+    json_job jb = {info, res, reproducible};
+    return loom_outset_write(set, k, dump_json, &jb, err);
 }

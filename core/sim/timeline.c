@@ -34,6 +34,7 @@ static int tl_cb(const char *buf, size_t n, void *data)
 
 static void tl_emit(loom_timeline *t, json_t *ev)
 {
+    LOOM_ASSERT(ev != NULL); /* every string in it is valid UTF-8 (loom_utf8) */
     if (!t->first)
         loom_out_write(t->out, ",\n", 2);
     t->first = 0;
@@ -81,12 +82,14 @@ static void tl_node(void *ctx, int rank, const et_graph *g, uint32_t i, int reso
         json_object_set_new(args, "flops", json_integer((json_int_t)n->num_ops));
     if (n->flags & ET_F_HAS_TSIZE)
         json_object_set_new(args, "tensor_bytes", json_integer((json_int_t)n->tensor_size));
-    const char *name = et_gnode_name(g, n);
+    char *fixed; /* a trace's name need not be UTF-8; JSON must */
+    const char *name = loom_utf8(et_gnode_name(g, n), &fixed);
     int tid = resource + 1;
     double ts = (double)start / SIM_PS_PER_US, dur = (double)(end - start) / SIM_PS_PER_US;
     tl_emit(t, json_pack("{s:s, s:s, s:s, s:i, s:i, s:f, s:f, s:o}", "name",
                          name[0] ? name : et_node_type_name(n->type), "cat", res_names[resource],
                          "ph", "X", "pid", rank, "tid", tid, "ts", ts, "dur", dur, "args", args));
+    free(fixed);
     if (coll >= 0) { /* flow arrows chain a collective's members in completion order */
         if ((size_t)coll >= t->nlinks) {
             size_t n = (size_t)coll + 1 > 2 * t->nlinks ? (size_t)coll + 1 : 2 * t->nlinks;
@@ -112,11 +115,8 @@ static void tl_node(void *ctx, int rank, const et_graph *g, uint32_t i, int reso
     }
 }
 
-loom_timeline *loom_timeline_open(const char *path, int nranks_hint, loom_err *err)
+loom_timeline *loom_timeline_open(loom_out *o, int nranks_hint)
 {
-    loom_out *o = loom_out_open(path, err);
-    if (o == NULL)
-        return NULL;
     loom_timeline *t = loom_xcalloc(1, sizeof *t);
     t->out = o;
     t->first = 1;

@@ -4,18 +4,22 @@
  * one process per rank, a thread per resource, a slice per node, flow
  * arrows linking each collective's members.
  *
- * Feed it to loom_replay as the observer; finish after the run.  The file
- * is written to a temporary name (gzip when OUT ends in .gz) and renamed
- * into place only by a successful finish.  loom_timeline_finish frees the
- * handle whatever it returns.
+ * Feed it to loom_replay as the observer; finish after the run.  It writes
+ * to a stream of the command's output set (outfile.h: gzip when OUT ends
+ * in .gz), which a successful finish closes with loom_out_commit (the set
+ * puts it into place with the command's other outputs) and a failed one
+ * with loom_out_abort.  loom_timeline_finish frees the handle and the
+ * stream whatever it returns.  Node names that are not valid UTF-8 are
+ * written with U+FFFD for each invalid byte, so the file is always JSON.
  */
 #ifndef LOOM_TIMELINE_H
 #define LOOM_TIMELINE_H
 
+#include "outfile.h"
 #include "replay.h"
 
 typedef struct loom_timeline loom_timeline;
-loom_timeline *loom_timeline_open(const char *path, int nranks_hint, loom_err *err);
+loom_timeline *loom_timeline_open(loom_out *out, int nranks_hint);
 void loom_timeline_observer(loom_timeline *t, loom_observer *obs);
 int loom_timeline_finish(loom_timeline *t, int ok, loom_err *err); /* frees t */
 
