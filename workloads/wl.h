@@ -15,6 +15,7 @@
 #include <stdint.h>
 
 #include "err.h"
+#include "outfile.h"
 
 /* ---- shared --------------------------------------------------------------- */
 
@@ -23,9 +24,10 @@ typedef struct wl_link_stats {
     uint64_t copies; /* rank files copied (the file system refused a link) */
 } wl_link_stats;
 
-/* Makes PREFIX.<r>.et for r in (first, first+count) the same file as
- * PREFIX.<first>.et. */
-int wl_write_ranks_linked(const char *prefix, int first, int count, wl_link_stats *st,
+/* Makes rank r's file for r in (first, first+count) the same file as rank
+ * first's: the temporaries of output k of set (loom_outset_add_ranks), put
+ * into place with the rest at the set's commit. */
+int wl_write_ranks_linked(loom_outset *set, int k, int first, int count, wl_link_stats *st,
                           loom_err *err);
 
 /* "all_reduce" etc. to the Chakra CollectiveCommType; -1 if unknown. */

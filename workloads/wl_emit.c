@@ -303,9 +303,11 @@ int wl_link_or_copy(const char *src, const char *dst, int *copied, loom_err *err
     return 0;
 }
 
-int wl_prepare_prefix(const char *prefix, loom_err *err)
+int wl_prepare_prefix(const char *prefix, int *made, loom_err *err)
 {
     char buf[4096];
+    if (made)
+        *made = 0;
     if (snprintf(buf, sizeof buf, "%s", prefix) >= (int)sizeof buf)
         return loom_err_set(err, LOOM_EUSAGE, "--out %s: path too long", prefix);
     const char *base = strrchr(prefix, '/');
@@ -319,10 +321,22 @@ int wl_prepare_prefix(const char *prefix, loom_err *err)
             return loom_err_set(err, LOOM_EUSAGE, "--out %s: %s is not a folder", prefix, dir);
         return 0;
     }
-    if (mkdir(dir, 0755) != 0 && errno != EEXIST)
+    if (mkdir(dir, 0755) != 0) {
+        if (errno == EEXIST)
+            return 0;
         return loom_err_set(err, LOOM_EIO, "--out %s: cannot create folder %s: %s", prefix, dir,
                             strerror(errno));
+    }
+    if (made)
+        *made = 1;
     return 0;
+}
+
+void wl_unprepare_prefix(const char *prefix)
+{
+    char buf[4096];
+    if (snprintf(buf, sizeof buf, "%s", prefix) < (int)sizeof buf)
+        rmdir(dirname(buf));
 }
 
 

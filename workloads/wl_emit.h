@@ -24,7 +24,7 @@
 #include <stdint.h>
 
 #include "err.h"
-#include "outfile.h" /* loom_write_text */
+#include "outfile.h" /* the output set every generator writes through */
 
 #define WL_VERSION "0.0.4" /* GlobalMetadata.version written (Chakra schema) */
 
@@ -68,8 +68,12 @@ int wl_link_or_copy(const char *src, const char *dst, int *copied, loom_err *err
 /* "<prefix>.<rank>.et" into out; -1 if it does not fit. */
 int wl_rank_path(const char *prefix, int rank, char *out, size_t n);
 
-/* Creates the folder of "DIR/prefix" (one level, like mkdir) if missing. */
-int wl_prepare_prefix(const char *prefix, loom_err *err);
+/* Creates the folder of "DIR/prefix" (one level, like mkdir) if missing;
+ * *made (may be NULL) is set to 1 when it did, for wl_unprepare_prefix. */
+int wl_prepare_prefix(const char *prefix, int *made /* OUT */, loom_err *err);
+/* After a failed generation: removes the folder wl_prepare_prefix made
+ * (rmdir: only while empty). */
+void wl_unprepare_prefix(const char *prefix);
 
 /* Parses a byte count: an integer with an optional unit, B, KB/MB/GB/TB
  * (10^3 steps), KiB/MiB/GiB/TiB (2^10 steps), or K/M/G/T (taken as the

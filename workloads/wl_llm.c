@@ -335,7 +335,7 @@ out:
 
 /* ---- the comm-group and system files -------------------------------------- */
 
-static int write_groups(const wl_llm_plan *p, const char *path, int *any, loom_err *err)
+static int write_groups(const wl_llm_plan *p, loom_outset *set, int k, int *any, loom_err *err)
 {
     role r[R_N];
     roles(p, r);
@@ -368,7 +368,7 @@ static int write_groups(const wl_llm_plan *p, const char *path, int *any, loom_e
     sb_printf(&b, "\n}\n");
     int rc = 0;
     if (*any)
-        rc = loom_write_text(path, b.p, b.n, err);
+        rc = loom_outset_text(set, k, b.p, b.n, err);
     free(b.p);
     return rc;
 }
@@ -379,8 +379,8 @@ static const char *base_name(const char *path)
     return s ? s + 1 : path;
 }
 
-static int write_system(const wl_llm_plan *p, const char *path, const char *groups_path, int any,
-                        loom_err *err)
+static int write_system(const wl_llm_plan *p, loom_outset *set, int k, const char *path,
+                        const char *groups_path, int any, loom_err *err)
 {
     sbuf b = {0};
     const wl_llm_opts *o = &p->o;
@@ -404,7 +404,7 @@ static int write_system(const wl_llm_plan *p, const char *path, const char *grou
     if (any)
         sb_printf(&b, "comm-group: %s%s\n", base_name(groups_path),
                   o->groups == WL_GROUPS_ROLE ? "   # role-named: {stride, size} rules" : "");
-    int rc = loom_write_text(path, b.p, b.n, err);
+    int rc = loom_outset_text(set, k, b.p, b.n, err);
     free(b.p);
     return rc;
 }
@@ -477,11 +477,11 @@ static void print_summary(const wl_llm_plan *p, const wl_llm_stats *s, const llm
            any ? gpath : "", spath);
 }
 
+/* The files are checked first and put into place together at the end
+ * (outfile.h), so a failed generation leaves none of them. */
 int wl_llm_write(const wl_llm_plan *p, wl_llm_stats *st, loom_err *err)
 {
     wl_llm_stats s = {0, 0, 0, 0};
-    if (wl_prepare_prefix(p->out, err) < 0)
-        return err->code;
     char path[4200], gpath[4200], spath[4200];
     if (snprintf(gpath, sizeof gpath, "%s.comm.json", p->out) >= (int)sizeof gpath ||
         snprintf(spath, sizeof spath, "%s.system.yaml", p->out) >= (int)sizeof spath)
@@ -489,34 +489,41 @@ int wl_llm_write(const wl_llm_plan *p, wl_llm_stats *st, loom_err *err)
     if (2LL * p->chunks * p->nmb > INT_MAX)
         return loom_err_set(err, LOOM_EUSAGE, "%d virtual stages x %d microbatches: too many for "
                             "32-bit send/receive tags", p->chunks, p->nmb);
+    int made = 0;
+    if (wl_prepare_prefix(p->out, &made, err) < 0)
+        return err->code;
+    loom_outset *set = loom_outset_create();
+    int kr = loom_outset_add_ranks(set, p->out, p->world, "--out");
+    int kg = loom_outset_add(set, gpath, "--out");
+    int ks = loom_outset_add(set, spath, "--out");
+    loom_outset_input(set, p->devices_file, "the device catalog");
+    int rc = loom_outset_check(set, err);
     int td = p->t * p->dp;
     llm_counts *per_stage = loom_xcalloc(p->pp, sizeof *per_stage);
     uint64_t *stage_nodes = loom_xcalloc(p->pp, sizeof *stage_nodes);
-    int rc = 0;
-    if (p->o.groups == WL_GROUPS_ROLE) {
+    if (rc == 0 && p->o.groups == WL_GROUPS_ROLE) {
         for (int stg = 0; stg < p->pp && rc == 0; stg++) {
             int first = stg * td;
-            wl_rank_path(p->out, first, path, sizeof path);
-            rc = write_rank(p, stg, -1, path, &per_stage[stg], &stage_nodes[stg], err);
+            rc = loom_outset_member(set, kr, first, path, sizeof path, err);
+            if (rc == 0)
+                rc = write_rank(p, stg, -1, path, &per_stage[stg], &stage_nodes[stg], err);
             if (rc == 0) {
                 wl_link_stats ls = {0, 0};
-                rc = wl_write_ranks_linked(p->out, first, td, &ls, err);
+                rc = wl_write_ranks_linked(set, kr, first, td, &ls, err);
                 s.links += ls.links;
                 s.copies += ls.copies;
                 s.files_written++;
                 s.nodes += stage_nodes[stg];
             }
         }
-    } else {
+    } else if (rc == 0) {
         for (int r = 0; r < p->world && rc == 0; r++) {
             int stg = r / td;
             llm_counts c;
             uint64_t n = 0;
-            if (wl_rank_path(p->out, r, path, sizeof path) < 0) {
-                rc = loom_err_set(err, LOOM_EUSAGE, "--out %s: path too long", p->out);
-                break;
-            }
-            rc = write_rank(p, stg, r, path, &c, &n, err);
+            rc = loom_outset_member(set, kr, r, path, sizeof path, err);
+            if (rc == 0)
+                rc = write_rank(p, stg, r, path, &c, &n, err);
             if (rc == 0) {
                 s.files_written++;
                 s.nodes += n;
@@ -529,9 +536,14 @@ int wl_llm_write(const wl_llm_plan *p, wl_llm_stats *st, loom_err *err)
     }
     int any = 0;
     if (rc == 0)
-        rc = write_groups(p, gpath, &any, err);
+        rc = write_groups(p, set, kg, &any, err);
     if (rc == 0)
-        rc = write_system(p, spath, gpath, any, err);
+        rc = write_system(p, set, ks, spath, gpath, any, err);
+    if (rc == 0)
+        rc = loom_outset_commit(set, err); /* the comm-group file only if written */
+    loom_outset_free(set); /* after a failure: removes every temporary */
+    if (rc < 0 && made)
+        wl_unprepare_prefix(p->out);
     if (rc == 0 && !p->o.quiet)
         print_summary(p, &s, per_stage, stage_nodes, any, gpath, spath);
     free(per_stage);

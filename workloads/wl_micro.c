@@ -35,15 +35,15 @@ int wl_coll_parse(const char *s, int *type)
     return -1;
 }
 
-int wl_write_ranks_linked(const char *prefix, int first, int count, wl_link_stats *st,
+int wl_write_ranks_linked(loom_outset *set, int k, int first, int count, wl_link_stats *st,
                           loom_err *err)
 {
-    char src[4096], dst[4096];
-    if (wl_rank_path(prefix, first, src, sizeof src) < 0)
-        return loom_err_set(err, LOOM_EUSAGE, "--out %s: path too long", prefix);
+    char src[4200], dst[4200];
+    if (loom_outset_member(set, k, first, src, sizeof src, err) < 0)
+        return err->code;
     for (int r = first + 1; r < first + count; r++) {
-        if (wl_rank_path(prefix, r, dst, sizeof dst) < 0)
-            return loom_err_set(err, LOOM_EUSAGE, "--out %s: path too long", prefix);
+        if (loom_outset_member(set, k, r, dst, sizeof dst, err) < 0)
+            return err->code;
         int copied = 0;
         if (wl_link_or_copy(src, dst, &copied, err) < 0)
             return LOOM_EIO;
@@ -55,6 +55,8 @@ int wl_write_ranks_linked(const char *prefix, int first, int count, wl_link_stat
     return 0;
 }
 
+/* The files are checked first and put into place together at the end
+ * (outfile.h), so a failed generation leaves none of them. */
 int wl_micro_write(const wl_micro_opts *o, loom_err *err)
 {
     if (o->ranks < 1 || o->ranks > (1 << 24))
@@ -62,23 +64,32 @@ int wl_micro_write(const wl_micro_opts *o, loom_err *err)
     if ((uint64_t)o->size > (uint64_t)INT64_MAX)
         return loom_err_set(err, LOOM_EUSAGE, "--size: %llu bytes overflows comm_size (int64)",
                             (unsigned long long)o->size);
-    if (wl_prepare_prefix(o->out, err) < 0)
+    int made = 0;
+    if (wl_prepare_prefix(o->out, &made, err) < 0)
         return err->code;
-    char path[4096];
-    if (wl_rank_path(o->out, 0, path, sizeof path) < 0)
-        return loom_err_set(err, LOOM_EUSAGE, "--out %s: path too long", o->out);
-    wl_trace *t = wl_trace_open(path, err);
-    if (t == NULL)
-        return err->code ? err->code : LOOM_EIO;
-    char name[64];
-    snprintf(name, sizeof name, "%s_%s", et_coll_type_name(o->coll), "micro");
-    wl_coll(t, name, o->coll, o->size, NULL, NULL, 0);
-    if (wl_trace_close(t, err) < 0)
-        return err->code;
+    loom_outset *set = loom_outset_create();
+    int kr = loom_outset_add_ranks(set, o->out, o->ranks, "--out");
+    int kn = o->network_out ? loom_outset_add(set, o->network_out, "--network-out") : -1;
+    int ks = o->system_out ? loom_outset_add(set, o->system_out, "--system-out") : -1;
+    int rc = loom_outset_check(set, err);
+    char path[4200];
+    if (rc == 0)
+        rc = loom_outset_member(set, kr, 0, path, sizeof path, err);
+    if (rc == 0) {
+        wl_trace *t = wl_trace_open(path, err);
+        if (t == NULL) {
+            rc = err->code ? err->code : LOOM_EIO;
+        } else {
+            char name[64];
+            snprintf(name, sizeof name, "%s_%s", et_coll_type_name(o->coll), "micro");
+            wl_coll(t, name, o->coll, o->size, NULL, NULL, 0);
+            rc = wl_trace_close(t, err);
+        }
+    }
     wl_link_stats st = {0, 0};
-    if (wl_write_ranks_linked(o->out, 0, o->ranks, &st, err) < 0)
-        return err->code;
-    if (o->network_out) {
+    if (rc == 0)
+        rc = wl_write_ranks_linked(set, kr, 0, o->ranks, &st, err);
+    if (rc == 0 && kn >= 0) {
         char buf[512];
         int n = snprintf(buf, sizeof buf,
                          "# written by loom gen micro: one %s dimension of %d NPUs\n"
@@ -87,10 +98,9 @@ int wl_micro_write(const wl_micro_opts *o, loom_err *err)
                          "latency: [ %.17g ]     # ns per hop\n",
                          o->topology, o->ranks, o->topology, o->ranks, o->bandwidth_gbs,
                          o->latency_ns);
-        if (loom_write_text(o->network_out, buf, (size_t)n, err) < 0)
-            return err->code;
+        rc = loom_outset_text(set, kn, buf, (size_t)n, err);
     }
-    if (o->system_out) {
+    if (rc == 0 && ks >= 0) {
         static const char sys[] =
             "{\n  \"local-mem-bw\": 1600,\n  \"endpoint-delay\": 10,\n"
             "  \"preferred-dataset-splits\": 1,\n  \"active-chunks-per-dimension\": 1,\n"
@@ -98,8 +108,15 @@ int wl_micro_write(const wl_micro_opts *o, loom_err *err)
             "  \"all-gather-implementation\": [\"ring\"],\n"
             "  \"reduce-scatter-implementation\": [\"ring\"],\n"
             "  \"all-to-all-implementation\": [\"ring\"]\n}\n";
-        if (loom_write_text(o->system_out, sys, sizeof sys - 1, err) < 0)
-            return err->code;
+        rc = loom_outset_text(set, ks, sys, sizeof sys - 1, err);
+    }
+    if (rc == 0)
+        rc = loom_outset_commit(set, err);
+    loom_outset_free(set); /* after a failure: removes every temporary */
+    if (rc < 0) {
+        if (made)
+            wl_unprepare_prefix(o->out);
+        return rc;
     }
     if (!o->quiet)
         printf("%s: %d rank file%s, 1 written, %llu hard link%s, %llu cop%s; %s of %llu bytes "

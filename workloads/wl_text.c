@@ -351,17 +351,32 @@ int wl_text_convert(const wl_text_opts *o, loom_err *err)
     if (rc == 0 && groups && o->ranks % c.mp)
         rc = loom_err_set(err, LOOM_EUSAGE, "--ranks %d is not a multiple of the file's "
                           "model_parallel_NPU_group %d", o->ranks, c.mp);
+    /* the files are checked first and put into place together at the end
+     * (outfile.h), so a failed conversion leaves none of them */
+    int made = 0;
     if (rc == 0)
-        rc = wl_prepare_prefix(o->out, err);
-    char path[4200];
+        rc = wl_prepare_prefix(o->out, &made, err);
+    loom_outset *set = NULL;
+    int kr = -1, kg = -1;
+    char path[4200], gpath[4200];
+    if (rc == 0) {
+        set = loom_outset_create();
+        kr = loom_outset_add_ranks(set, o->out, o->ranks, "--out");
+        snprintf(gpath, sizeof gpath, "%s.comm.json", o->out);
+        if (groups)
+            kg = loom_outset_add(set, gpath, "--out");
+        loom_outset_input(set, o->in, "the text workload");
+        rc = loom_outset_check(set, err);
+    }
     uint64_t written = 0, links = 0;
     if (rc == 0 && !groups) { /* every rank is the same: one file, hard links */
-        wl_rank_path(o->out, 0, path, sizeof path);
         c.pg_mp = c.pg_dp = "";
-        rc = write_rank(&c, path, err);
+        rc = loom_outset_member(set, kr, 0, path, sizeof path, err);
+        if (rc == 0)
+            rc = write_rank(&c, path, err);
         wl_link_stats st = {0, 0};
         if (rc == 0)
-            rc = wl_write_ranks_linked(o->out, 0, o->ranks, &st, err);
+            rc = wl_write_ranks_linked(set, kr, 0, o->ranks, &st, err);
         written = 1;
         links = st.links + st.copies;
     } else if (rc == 0) {
@@ -379,8 +394,9 @@ int wl_text_convert(const wl_text_opts *o, loom_err *err)
             }
             c.pg_mp = mpn;
             c.pg_dp = dpnm;
-            wl_rank_path(o->out, r, path, sizeof path);
-            rc = write_rank(&c, path, err);
+            rc = loom_outset_member(set, kr, r, path, sizeof path, err);
+            if (rc == 0)
+                rc = write_rank(&c, path, err);
             written++;
         }
         /* the comm-group file */
@@ -402,12 +418,15 @@ int wl_text_convert(const wl_text_opts *o, loom_err *err)
             n += (size_t)snprintf(buf + n, cap - n, "]");
         }
         n += (size_t)snprintf(buf + n, cap - n, "\n}\n");
-        char gpath[4200];
-        snprintf(gpath, sizeof gpath, "%s.comm.json", o->out);
         if (rc == 0)
-            rc = loom_write_text(gpath, buf, n, err);
+            rc = loom_outset_text(set, kg, buf, n, err);
         free(buf);
     }
+    if (rc == 0)
+        rc = loom_outset_commit(set, err);
+    loom_outset_free(set); /* after a failure: removes every temporary */
+    if (rc < 0 && made)
+        wl_unprepare_prefix(o->out);
     if (rc == 0 && c.rounded)
         loom_warn("%s: compute times x --time-scale %g are not whole microseconds; rounded to the "
                   "nearest (Chakra's duration_micros is an integer)", o->in, o->time_scale);
