@@ -7,6 +7,7 @@
  */
 #include "cmds.h"
 
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -51,6 +52,11 @@ static void run_help(FILE *o)
           "      --ignore-ctrl-deps    only data_deps gate readiness\n"
           "  -q, --quiet               no warnings and no progress line on stderr\n"
           "  -h, --help                this help\n"
+          "\n"
+          "Every OUT is checked before the run (its folder exists; no OUT is another or\n"
+          "an input) and all are put into place together when the run succeeds; a link\n"
+          "is written through, '-' is standard output (the text report then goes to\n"
+          "standard error), a FIFO or device is written directly (docs/CLI.md).\n"
           "\n"
           "ASTRA-sim spellings are accepted: --workload-configuration,\n"
           "--network-configuration, --system-configuration,\n"
@@ -191,12 +197,19 @@ int loom_cmd_run(int argc, char **argv)
             rc = loom_report_csv_ranks_out(outs, kc, &res, &err);
         if (rc == 0 && csvc)
             rc = loom_report_csv_colls_out(outs, kcc, &res, &err);
+        /* standard output taken by an output: the text report goes beside
+         * the progress line and the warnings.  It is printed before the
+         * commit, so a report that cannot be printed leaves no file either */
+        if (rc == 0) {
+            FILE *txt = loom_outset_stdout(outs) ? stderr : stdout;
+            errno = 0;
+            loom_report_text(txt, &info, &cfg, &res);
+            if (txt == stdout && (fflush(stdout) != 0 || ferror(stdout)))
+                rc = loom_err_set(&err, LOOM_EIO, "standard output: cannot write the report: %s",
+                                  strerror(errno ? errno : EIO));
+        }
         if (rc == 0)
             rc = loom_outset_commit(outs, &err);
-        /* standard output taken by an output: the text report goes beside
-         * the progress line and the warnings */
-        if (rc == 0)
-            loom_report_text(loom_outset_stdout(outs) ? stderr : stdout, &info, &cfg, &res);
         loom_result_free(&res);
     }
     loom_outset_free(outs); /* after a failure: removes every temporary */

@@ -357,6 +357,23 @@ static void test_full_device(void **state)
     rc = RUN_AR4("--timeline", full, "--json", tpath("full.json"));
     expect(rc, 5, "--timeline", "No space left on device");
     assert_false(exists("full.json"));
+    /* the text report on a full standard output: exit 5, and no file */
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        int fd = open("/dev/full", O_WRONLY), fe = open("/dev/null", O_WRONLY);
+        dup2(fd, 1);
+        dup2(fe, 2);
+        execl(LOOM_BIN, LOOM_BIN, "run", "-w", tpath("ar"), "-n", tpath("net.yml"), "-s",
+              CFG "/Ring_4chunks.json", "-q", "--json", tpath("full2.json"), (char *)NULL);
+        _exit(127);
+    }
+    int st;
+    waitpid(pid, &st, 0);
+    assert_true(WIFEXITED(st));
+    assert_int_equal(WEXITSTATUS(st), 5);
+    assert_false(exists("full2.json"));
+    assert_no_temporaries();
 }
 
 /* Starts loom under a file-size limit of `bytes` (as `ulimit -f` does:
