@@ -327,12 +327,17 @@ static int same_output(const os_ent *a, const os_ent *b)
     return a->exists && b->exists && a->dev == b->dev && a->ino == b->ino && !S_ISCHR(a->mode);
 }
 
-static const os_in *is_input(const loom_outset *s, dev_t dev, ino_t ino)
+/* The input that is (dev, ino): the one named `path` if several are (hard
+ * links, such as gen micro's rank files), so the message names that one. */
+static const os_in *is_input(const loom_outset *s, dev_t dev, ino_t ino, const char *path)
 {
+    const os_in *hit = NULL;
     for (int i = 0; i < s->nin; i++)
-        if (s->in[i].dev == dev && s->in[i].ino == ino)
-            return &s->in[i];
-    return NULL;
+        if (s->in[i].dev == dev && s->in[i].ino == ino) {
+            if (hit == NULL || strcmp(s->in[i].path, path) == 0)
+                hit = &s->in[i];
+        }
+    return hit;
 }
 
 static int refuse_input(const os_ent *e, const char *name, const os_in *in, loom_err *err)
@@ -380,7 +385,7 @@ static int check_family(loom_outset *s, os_ent *f, loom_err *err)
             }
         }
         const os_in *in;
-        if (rc == 0 && stat(name, &st) == 0 && (in = is_input(s, st.st_dev, st.st_ino)) != NULL)
+        if (rc == 0 && stat(name, &st) == 0 && (in = is_input(s, st.st_dev, st.st_ino, name)) != NULL)
             rc = refuse_input(f, name, in, err);
         free(name);
         if (rc < 0)
@@ -408,7 +413,8 @@ int loom_outset_check(loom_outset *s, loom_err *err)
                                   label(e, lb, sizeof lb), label(&s->e[b], lb2, sizeof lb2),
                                   e->kind == OS_FILE ? " " : "", e->kind == OS_FILE ? e->final : "");
         const os_in *in;
-        if (rc == 0 && e->exists && !S_ISCHR(e->mode) && (in = is_input(s, e->dev, e->ino)) != NULL)
+        if (rc == 0 && e->exists && !S_ISCHR(e->mode) &&
+            (in = is_input(s, e->dev, e->ino, e->path)) != NULL)
             rc = refuse_input(e, NULL, in, err);
     }
     /* only now create anything: each single file's temporary, and a probe

@@ -183,6 +183,7 @@ int loom_cmd_run(int argc, char **argv)
     loom_replay_opts ro = {.prefix = workload, .max_stuck = 8, .obs = &obs};
     loom_result res;
     int rc = loom_replay(&cfg, &ro, &res, &err);
+    int have_res = rc == 0; /* res is freed whatever fails after the replay */
     loom_progress_done(pg);
     if (tl) {
         int trc = loom_timeline_finish(tl, rc == 0, &err);
@@ -210,8 +211,9 @@ int loom_cmd_run(int argc, char **argv)
         }
         if (rc == 0)
             rc = loom_outset_commit(outs, &err);
-        loom_result_free(&res);
     }
+    if (have_res)
+        loom_result_free(&res);
     loom_outset_free(outs); /* after a failure: removes every temporary */
     loom_cfg_free(&cfg);
     free(sets);
