@@ -7,6 +7,7 @@
  * configuration error, 3 trace error, 4 simulation error (a stalled or
  * overflowing run), 5 output error.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -44,7 +45,8 @@ static void main_help(FILE *o)
           o);
 }
 
-int main(int argc, char **argv)
+/* Runs the command named by argv[1]; returns its exit code. */
+static int dispatch(int argc, char **argv)
 {
     if (argc < 2) {
         main_help(stderr);
@@ -68,4 +70,21 @@ int main(int argc, char **argv)
     if (strncmp(cmd, "--workload-configuration", 24) == 0)
         return loom_cmd_run(argc, argv);
     return loom_usage(NULL, "unknown command '%s'", cmd);
+}
+
+int main(int argc, char **argv)
+{
+    int rc = dispatch(argc, argv);
+    /* Whatever a command printed must have reached stdout: a report, a
+     * table or a listing lost to a full disk or a closed pipe is an output
+     * error (exit 5), not a success. */
+    errno = 0;
+    if (fflush(stdout) != 0 || ferror(stdout)) {
+        int e = errno;
+        fprintf(stderr, "loom: error: cannot write to standard output: %s\n",
+                e ? strerror(e) : "write error");
+        if (rc == 0)
+            rc = loom_exit_code(LOOM_EIO);
+    }
+    return rc;
 }

@@ -376,6 +376,44 @@ static void test_full_device(void **state)
     assert_no_temporaries();
 }
 
+/* Every command's standard output is checked at exit (core/cli/main.c):
+ * a listing, a table or a summary lost to a full device is exit 5, with
+ * the reason on stderr. */
+static void test_full_stdout_every_command(void **state)
+{
+    (void)state;
+    const char *const cmds[][4] = {
+        {"devices", NULL},
+        {"trace", "info", FIX "/micro_all_reduce_4npus_1MB/all_reduce", NULL},
+        {"--version", NULL},
+        {"topo", "describe", CFG "/Ring_8npus.yml", NULL},
+    };
+    for (size_t c = 0; c < sizeof cmds / sizeof cmds[0]; c++) {
+        char errpath[512];
+        snprintf(errpath, sizeof errpath, "%s", tpath("stdout-full.err"));
+        pid_t pid = fork();
+        assert_true(pid >= 0);
+        if (pid == 0) {
+            int fd = open("/dev/full", O_WRONLY);
+            int fe = open(errpath, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+            dup2(fd, 1);
+            dup2(fe, 2);
+            execl(LOOM_BIN, LOOM_BIN, cmds[c][0], cmds[c][1], cmds[c][2], cmds[c][3],
+                  (char *)NULL);
+            _exit(127);
+        }
+        int st;
+        waitpid(pid, &st, 0);
+        assert_true(WIFEXITED(st));
+        if (WEXITSTATUS(st) != 5)
+            fail_msg("loom %s > /dev/full: exit %d, expected 5", cmds[c][0], WEXITSTATUS(st));
+        char err[4096];
+        loomrun_slurp(errpath, err, sizeof err);
+        if (strstr(err, "No space left on device") == NULL)
+            fail_msg("loom %s > /dev/full: stderr '%s' does not name the reason", cmds[c][0], err);
+    }
+}
+
 /* Starts loom under a file-size limit of `bytes` (as `ulimit -f` does:
  * the soft limit, which an unprivileged process may restore). */
 static int run_limited(rlim_t bytes, const char *const *args)
@@ -435,6 +473,7 @@ int main(void)
         cmocka_unit_test(test_missing_folder),
         cmocka_unit_test(test_invalid_utf8),
         cmocka_unit_test(test_full_device),
+        cmocka_unit_test(test_full_stdout_every_command),
         cmocka_unit_test(test_file_size_limit),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
