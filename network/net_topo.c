@@ -8,36 +8,20 @@
 #include "net_topo.h"
 #include "net_fabric.h"
 
-#include <errno.h>
 #include <limits.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <yaml.h>
 
+#include "yamlio.h"
+
 int net_topo_load_file(const char *path, net_topo *out, loom_err *err)
 {
-    FILE *fp = fopen(path, "rb");
-    if (fp == NULL)
-        return loom_err_set(err, LOOM_EUSAGE, "%s: cannot open: %s", path, strerror(errno));
-    yaml_parser_t p;
     yaml_document_t d;
-    int rc = 0;
-    if (!yaml_parser_initialize(&p)) {
-        fclose(fp);
-        return loom_err_set(err, LOOM_EINTERNAL, "%s: cannot start the YAML parser", path);
-    }
-    yaml_parser_set_input_file(&p, fp);
-    if (!yaml_parser_load(&p, &d)) {
-        rc = loom_err_set(err, LOOM_EUSAGE, "%s: line %zu, column %zu: %s", path,
-                          p.problem_mark.line + 1, p.problem_mark.column + 1,
-                          p.problem ? p.problem : "malformed YAML");
-        yaml_parser_delete(&p);
-        fclose(fp);
+    int rc = loom_yaml_load_file(path, &d, err);
+    if (rc < 0)
         return rc;
-    }
-    yaml_parser_delete(&p);
-    fclose(fp);
     memset(out, 0, sizeof *out);
     yaml_node_t *root = yaml_document_get_root_node(&d);
     net_rd r = {&d, path, err};

@@ -132,9 +132,13 @@ static void yflow_scalar(const char *s, size_t len, sbuf *b)
     sb_str(b, "\"");
 }
 
-/* Node i as YAML flow text: what `--set KEY=TEXT` parses back to the same value. */
-static void yflow(yctx *y, int i, sbuf *b)
+/* Node i as YAML flow text: what `--set KEY=TEXT` parses back to the same
+ * value.  Aliases are written out expanded; yamlio.h bounds that text (at
+ * most LOOM_YAML_MAX_NODES nodes, LOOM_YAML_MAX_TEXT bytes of scalars) and
+ * the recursion (acyclic, at most LOOM_YAML_MAX_DEPTH levels). */
+static void yflow(yctx *y, int i, sbuf *b, int depth)
 {
+    LOOM_ASSERT(depth <= LOOM_YAML_MAX_DEPTH);
     yaml_node_t *n = ynode(y, i);
     switch (n->type) {
     case YAML_SCALAR_NODE:
@@ -146,7 +150,7 @@ static void yflow(yctx *y, int i, sbuf *b)
         for (int k = 0; k < cnt; k++) {
             if (k)
                 sb_str(b, ",");
-            yflow(y, ynode(y, i)->data.sequence.items.start[k], b);
+            yflow(y, ynode(y, i)->data.sequence.items.start[k], b, depth + 1);
         }
         sb_str(b, "]");
         break;
@@ -158,9 +162,9 @@ static void yflow(yctx *y, int i, sbuf *b)
             yaml_node_pair_t p = ynode(y, i)->data.mapping.pairs.start[k];
             if (k)
                 sb_str(b, ",");
-            yflow(y, p.key, b);
+            yflow(y, p.key, b, depth + 1);
             sb_str(b, ": ");
-            yflow(y, p.value, b);
+            yflow(y, p.value, b, depth + 1);
         }
         sb_str(b, "}");
         break;
@@ -173,7 +177,7 @@ static void yflow(yctx *y, int i, sbuf *b)
 static char *yflow_dup(yctx *y, int i)
 {
     sbuf b = {0};
-    yflow(y, i, &b);
+    yflow(y, i, &b, 1);
     if (b.p == NULL)
         return loom_xstrdup("");
     return b.p;

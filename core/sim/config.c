@@ -37,7 +37,7 @@ static int cfg_doc_parse(cfg_doc *dc, const char *path, const unsigned char *buf
         return rc;
     dc->loaded = 1;
     if (yaml_document_get_root_node(&dc->d) == NULL)
-        return loom_err_set(err, LOOM_EUSAGE, "%s: the file is empty", path);
+        return loom_err_set(err, LOOM_EUSAGE, "%s: the %s is empty", path, from_file ? "file" : "value");
     return 0;
 }
 
@@ -53,38 +53,50 @@ void cfg_doc_free(cfg_doc *dc)
     dc->loaded = 0;
 }
 
-/* Deep copy of node `i` of `src` into `dst`; returns its index in dst. */
-static int copy_node(cfg_doc *dst, cfg_doc *src, int i)
+/* Copies node i of src, and what it holds, into dst; returns its index
+ * there.  done[j - 1] is node j's copy, or 0: a node that aliases make
+ * appear twice is copied once and shared the same way, so the copy costs
+ * the nodes as written, not as expanded.  yamlio.h bounds the recursion:
+ * src is acyclic and at most LOOM_YAML_MAX_DEPTH levels deep. */
+static int copy_node(cfg_doc *dst, cfg_doc *src, int i, int *done, int depth)
 {
+    LOOM_ASSERT(depth <= LOOM_YAML_MAX_DEPTH);
+    if (done[i - 1])
+        return done[i - 1];
     yaml_node_t *n = cfg_node(src, i);
+    int c = 0;
     switch (n->type) {
     case YAML_SCALAR_NODE:
-        return yaml_document_add_scalar(&dst->d, NULL, n->data.scalar.value,
-                                        (int)n->data.scalar.length, n->data.scalar.style);
+        c = yaml_document_add_scalar(&dst->d, NULL, n->data.scalar.value,
+                                     (int)n->data.scalar.length, n->data.scalar.style);
+        break;
     case YAML_SEQUENCE_NODE: {
-        int s = yaml_document_add_sequence(&dst->d, NULL, YAML_FLOW_SEQUENCE_STYLE);
+        c = yaml_document_add_sequence(&dst->d, NULL, YAML_FLOW_SEQUENCE_STYLE);
         /* node pointers move when dst grows: re-fetch n after each add */
         int count = (int)(n->data.sequence.items.top - n->data.sequence.items.start);
         for (int k = 0; k < count; k++) {
             int item = cfg_node(src, i)->data.sequence.items.start[k];
-            yaml_document_append_sequence_item(&dst->d, s, copy_node(dst, src, item));
+            yaml_document_append_sequence_item(&dst->d, c, copy_node(dst, src, item, done, depth + 1));
         }
-        return s;
+        break;
     }
     case YAML_MAPPING_NODE: {
-        int m = yaml_document_add_mapping(&dst->d, NULL, YAML_FLOW_MAPPING_STYLE);
+        c = yaml_document_add_mapping(&dst->d, NULL, YAML_FLOW_MAPPING_STYLE);
         int count = (int)(n->data.mapping.pairs.top - n->data.mapping.pairs.start);
         for (int k = 0; k < count; k++) {
             yaml_node_pair_t pr = cfg_node(src, i)->data.mapping.pairs.start[k];
-            int kk = copy_node(dst, src, pr.key);
-            int vv = copy_node(dst, src, pr.value);
-            yaml_document_append_mapping_pair(&dst->d, m, kk, vv);
+            int kk = copy_node(dst, src, pr.key, done, depth + 1);
+            int vv = copy_node(dst, src, pr.value, done, depth + 1);
+            yaml_document_append_mapping_pair(&dst->d, c, kk, vv);
         }
-        return m;
+        break;
     }
     default:
-        return 0;
+        LOOM_ASSERT(0);
     }
+    LOOM_ASSERT(c > 0);
+    done[i - 1] = c;
+    return c;
 }
 
 /* ---- typed values --------------------------------------------------------- */
@@ -281,7 +293,9 @@ static int parse_override(const char *s, override *o, loom_err *err)
 static int apply_override(cfg_doc *dc, const override *o, loom_err *err)
 {
     cfg_doc val;
-    if (cfg_doc_parse(&val, "--set", (const unsigned char *)o->value, strlen(o->value), 0, err) < 0) {
+    char name[300]; /* "--set network.bandwidth[1]": the value's messages name its key */
+    snprintf(name, sizeof name, "--set %.*s", (int)(o->value - 1 - o->text), o->text);
+    if (cfg_doc_parse(&val, name, (const unsigned char *)o->value, strlen(o->value), 0, err) < 0) {
         cfg_doc_free(&val);
         return LOOM_EUSAGE;
     }
@@ -291,7 +305,10 @@ static int apply_override(cfg_doc *dc, const override *o, loom_err *err)
         return loom_err_set(err, LOOM_EUSAGE, "%s: the top level must be a mapping of keys", dc->path);
     }
     int root_i = (int)(root - dc->d.nodes.start) + 1;
-    int v = copy_node(dc, &val, 1);
+    int nsrc = (int)(val.d.nodes.top - val.d.nodes.start);
+    int *done = loom_xcalloc((size_t)nsrc, sizeof *done);
+    int v = copy_node(dc, &val, 1, done, 1);
+    free(done);
     cfg_doc_free(&val);
     root = cfg_node(dc, root_i);
     for (yaml_node_pair_t *p = root->data.mapping.pairs.start; p < root->data.mapping.pairs.top; p++) {
@@ -314,7 +331,15 @@ static int apply_override(cfg_doc *dc, const override *o, loom_err *err)
         if (o->index >= count)
             return loom_err_set(err, LOOM_EUSAGE, "--set %s: index %d is past the %d entries of '%s'",
                                 o->text, o->index, count, o->key);
-        list->data.sequence.items.start[o->index] = v;
+        /* a list aliases may share (bandwidth: &b [...], latency: *b):
+         * the override changes this key's own copy of it */
+        int li = p->value, copy = yaml_document_add_sequence(&dc->d, NULL, YAML_FLOW_SEQUENCE_STYLE);
+        LOOM_ASSERT(copy > 0);
+        for (int k = 0; k < count; k++)
+            yaml_document_append_sequence_item(&dc->d, copy, k == o->index ? v
+                                               : cfg_node(dc, li)->data.sequence.items.start[k]);
+        cfg_node(dc, copy)->start_mark = cfg_node(dc, li)->start_mark;
+        p->value = copy;
         return 0;
     }
     if (o->index > 0)
@@ -375,9 +400,11 @@ yaml_node_t *cfg_lookup(cfg_doc *dc, const char *key)
 {
     int n = 0;
     yaml_node_pair_t *p = cfg_pairs(dc, &n, NULL);
-    for (int i = 0; p && i < n; i++)
-        if (strcmp(cfg_scalar(cfg_node(dc, p[i].key)), key) == 0)
+    for (int i = 0; p && i < n; i++) {
+        const char *k = cfg_scalar(cfg_node(dc, p[i].key)); /* never NULL after yamlio */
+        if (k && strcmp(k, key) == 0)
             return cfg_node(dc, p[i].value);
+    }
     return NULL;
 }
 
