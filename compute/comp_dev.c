@@ -294,7 +294,8 @@ int comp_catalog_add_file(comp_catalog *c, const char *path, loom_err *err)
             c->d[c->n++] = d;
         }
     }
-    qsort(c->d, c->n, sizeof *c->d, cmp_dev);
+    if (c->n > 1) /* qsort(NULL, 0, ...) is undefined: an empty first catalog */
+        qsort(c->d, c->n, sizeof *c->d, cmp_dev);
     c->files = loom_xrealloc(c->files, (c->nfiles + 1) * sizeof *c->files);
     c->files[c->nfiles++] = loom_xstrdup(path);
 out:

@@ -38,7 +38,7 @@ typedef struct frame {
 
 typedef struct anchor {
     char *name; /* NULL: a free slot */
-    int node;   /* the node it names (the latest definition wins, as YAML says) */
+    int node;   /* the node it names */
 } anchor;
 
 typedef struct builder {
@@ -88,7 +88,9 @@ static anchor *anc_slot(anchor *tab, size_t cap, const char *name)
             return &tab[i];
 }
 
-static void anc_put(builder *b, const char *name, int node)
+/* Names node with anchor `name`; an anchor defined twice is refused, as
+ * libyaml's own loader did before this file replaced it. */
+static int anc_put(builder *b, const char *name, int node, yaml_mark_t m)
 {
     if (2 * (b->nanc + 1) > b->anccap) { /* at most half full */
         size_t cap = b->anccap ? 2 * b->anccap : 64;
@@ -101,11 +103,13 @@ static void anc_put(builder *b, const char *name, int node)
         b->anccap = cap;
     }
     anchor *a = anc_slot(b->anc, b->anccap, name);
-    if (a->name == NULL) {
-        a->name = loom_xstrdup(name);
-        b->nanc++;
-    }
+    if (a->name)
+        return bad(b, m, "anchor '&%s' is defined twice (first on line %zu)", name,
+                   yaml_document_get_node(b->doc, a->node)->start_mark.line + 1);
+    a->name = loom_xstrdup(name);
     a->node = node;
+    b->nanc++;
+    return 0;
 }
 
 static int anc_get(builder *b, const char *name)
@@ -206,8 +210,8 @@ static int add_node(builder *b, const yaml_event_t *e)
         *s = (nsize){1, e->data.scalar.length, 1};
     else
         *s = (nsize){0, 0, 0}; /* open: an alias to it now is a cycle */
-    if (anchor)
-        anc_put(b, (const char *)anchor, i);
+    if (anchor && anc_put(b, (const char *)anchor, i, e->start_mark) < 0)
+        return LOOM_EUSAGE;
     return i;
 }
 
