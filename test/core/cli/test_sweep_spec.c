@@ -325,6 +325,13 @@ static void test_errors(void **state)
         {BASE "axes: 5\n", "line 4: 'axes' must be a mapping (one axis per key) or a list of "
                            "mappings (each a group of lists that advance together)"},
         {BASE "axes: {}\n", "line 4: 'axes' names no axis"},
+        /* core/base/yamlio's checks, before the spec is walked (docs/CONFIG.md) */
+        {BASE "axes:\n  system.x: [&a [*a]]\n",
+         "line 5, column 18: alias '*a' refers to a collection that contains it (a cycle)"},
+        {BASE "axes:\n  ? [system.x]\n  : [1]\n",
+         "line 5, column 5: a mapping key must be a scalar (a name), not a list"},
+        {BASE "axes: {system.x: [1]}\n---\naxes: {system.x: [2]}\n",
+         "line 5, column 1: a second document (a file holds one YAML document or JSON value)"},
         {"", "the file is empty"},
         {"[1, 2]\n", "line 1: the top level must be a mapping of keys (workload, ...)"},
     };
@@ -353,6 +360,37 @@ static void test_yaml_syntax(void **state)
     snprintf(want, sizeof want, "%s: line 4, column ", su_path("syntax.yaml"));
     assert_memory_equal(err.msg, want, strlen(want));
     sw_spec_free(&s);
+}
+
+/* Aliases in a spec: an axis value that names an anchor is written out
+ * whole (the flow text does not depend on how YAML spelled it); a
+ * billion laughs (8 levels of 10 aliases: 10^8 nodes expanded) is refused
+ * while it is read, naming the budget, before any text is built. */
+static void test_aliases(void **state)
+{
+    (void)state;
+    sw_spec s;
+    loom_err err;
+    assert_int_equal(su_spec(&s, "alias.yaml", BASE "set:\n  system.y: &v [1, {k: v}]\n"
+                                 "axes:\n  system.x: [*v, [3]]\n", &err), 0);
+    assert_string_equal(s.axes[0].vals[0], "[1,{k: v}]");
+    assert_string_equal(s.sets[0], "system.y=[1,{k: v}]");
+    sw_spec_free(&s);
+
+    sbuf t = {0};
+    sb_str(&t, BASE "axes:\n  system.x: [&l0 [x, x, x, x, x, x, x, x, x, x]");
+    for (int k = 1; k < 8; k++) {
+        sb_printf(&t, ",\n    &l%d [", k);
+        for (int j = 0; j < 10; j++)
+            sb_printf(&t, "%s*l%d", j ? ", " : "", k - 1);
+        sb_str(&t, "]");
+    }
+    sb_str(&t, "]\n");
+    assert_int_equal(su_spec(&s, "laughs.yaml", t.p, &err), LOOM_EUSAGE);
+    assert_non_null(strstr(err.msg, "more than 4194304 nodes with aliases expanded"));
+    assert_non_null(strstr(err.msg, "laughs.yaml: line 11, column "));
+    sw_spec_free(&s);
+    free(t.p);
 }
 
 /* More than 10^8 configurations is refused before anything is allocated per
@@ -387,6 +425,7 @@ int main(void)
         cmocka_unit_test(test_conf_gen),
         cmocka_unit_test(test_errors),
         cmocka_unit_test(test_yaml_syntax),
+        cmocka_unit_test(test_aliases),
         cmocka_unit_test(test_too_many),
     };
     return cmocka_run_group_tests(tests, su_setup, su_teardown);
