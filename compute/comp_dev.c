@@ -262,21 +262,25 @@ int comp_catalog_add_file(comp_catalog *c, const char *path, loom_err *err)
         goto out;
     }
     size_t first_new = c->n;
-    for (yaml_node_pair_t *pr = root->data.mapping.pairs.start; pr < root->data.mapping.pairs.top;
-         pr++) {
-        yaml_node_t *kn = node(&w, pr->key);
-        const char *name = scalar(kn);
-        if (name == NULL || *name == '\0') {
+    /* names first, unique within the file: a sort, not a pairwise search */
+    int npairs = (int)(root->data.mapping.pairs.top - root->data.mapping.pairs.start), twice, w0;
+    const char **names = loom_xcalloc((size_t)npairs + 1, sizeof *names);
+    for (int i = 0; i < npairs && rc == 0; i++) {
+        yaml_node_t *kn = node(&w, root->data.mapping.pairs.start[i].key);
+        names[i] = scalar(kn);
+        if (names[i] == NULL || *names[i] == '\0')
             rc = loom_err_set(err, LOOM_EUSAGE, "%s: line %zu: a device name must be plain text",
                               path, line_of(kn));
-            goto out;
-        }
-        for (size_t i = first_new; i < c->n; i++)
-            if (strcmp(c->d[i].name, name) == 0) {
-                rc = loom_err_set(err, LOOM_EUSAGE, "%s: line %zu: device '%s' appears twice", path,
-                                  line_of(kn), name);
-                goto out;
-            }
+    }
+    if (rc == 0 && (twice = loom_yaml_first_dup(names, npairs, &w0)) >= 0)
+        rc = loom_err_set(err, LOOM_EUSAGE, "%s: line %zu: device '%s' appears twice", path,
+                          line_of(node(&w, root->data.mapping.pairs.start[twice].key)), names[twice]);
+    free(names);
+    if (rc < 0)
+        goto out;
+    for (yaml_node_pair_t *pr = root->data.mapping.pairs.start; pr < root->data.mapping.pairs.top;
+         pr++) {
+        const char *name = scalar(node(&w, pr->key));
         comp_device d;
         if ((rc = parse_device(&w, name, node(&w, pr->value), &d)) < 0) {
             dev_free(&d);

@@ -402,3 +402,38 @@ int loom_yaml_load_string(const char *name, const unsigned char *text, size_t le
 {
     return load(name, text, len, doc, err);
 }
+
+/* ---- duplicates ------------------------------------------------------------ */
+
+typedef struct dup_ent {
+    const char *s; /* the string */
+    int i;         /* its index */
+} dup_ent;
+
+static int dup_cmp(const void *a, const void *b)
+{
+    const dup_ent *x = a, *y = b;
+    int c = strcmp(x->s, y->s);
+    return c ? c : (x->i > y->i) - (x->i < y->i);
+}
+
+int loom_yaml_first_dup(const char *const *s, int n, int *earlier)
+{
+    if (n < 2)
+        return -1;
+    dup_ent *e = loom_xmalloc((size_t)n * sizeof *e);
+    for (int i = 0; i < n; i++)
+        e[i] = (dup_ent){s[i], i};
+    qsort(e, (size_t)n, sizeof *e, dup_cmp);
+    int best = -1;
+    /* in a run of equal strings (sorted by index) the second is the first
+     * repeat and the first its least earlier twin */
+    for (int k = 1; k < n; k++)
+        if (strcmp(e[k].s, e[k - 1].s) == 0 && (k < 2 || strcmp(e[k - 1].s, e[k - 2].s) != 0) &&
+            (best < 0 || e[k].i < best)) {
+            best = e[k].i;
+            *earlier = e[k - 1].i;
+        }
+    free(e);
+    return best;
+}

@@ -186,15 +186,19 @@ static char *yflow_dup(yctx *y, int i)
 static int check_unique_keys(yctx *y, yaml_node_t *map)
 {
     yaml_node_pair_t *p = map->data.mapping.pairs.start;
-    int n = (int)(map->data.mapping.pairs.top - p);
+    int n = (int)(map->data.mapping.pairs.top - p), w;
+    const char **keys = loom_xcalloc((size_t)n + 1, sizeof *keys);
     for (int i = 0; i < n; i++) {
-        yaml_node_t *kn = ynode(y, p[i].key);
-        if (yscalar(kn) == NULL)
-            return spec_bad(y, kn, "a key must be a plain name");
-        for (int j = 0; j < i; j++)
-            if (strcmp(yscalar(ynode(y, p[j].key)), yscalar(kn)) == 0)
-                return spec_bad(y, kn, "key '%s' appears twice", yscalar(kn));
+        keys[i] = yscalar(ynode(y, p[i].key));
+        if (keys[i] == NULL) { /* yamlio refuses these; kept for the message */
+            free(keys);
+            return spec_bad(y, ynode(y, p[i].key), "a key must be a plain name");
+        }
     }
+    int j = loom_yaml_first_dup(keys, n, &w);
+    free(keys);
+    if (j >= 0)
+        return spec_bad(y, ynode(y, p[j].key), "key '%s' appears twice", yscalar(ynode(y, p[j].key)));
     return 0;
 }
 
@@ -269,10 +273,7 @@ static int axis_key_kind(yctx *y, const sw_spec *s, yaml_node_t *kn, const char 
                                "network.bandwidth[1] or system.preferred-dataset-splits, "
                                "or an input file: workload, network, system, comm-group)",
                         key);
-    for (int a = 0; a < s->naxes; a++)
-        if (strcmp(s->axes[a].key, key) == 0)
-            return spec_bad(y, kn, "axis '%s' is given twice", key);
-    return kind;
+    return kind; /* an axis given twice: axes_unique(), once all are read */
 }
 
 /* Adds the axis of pair p (key: [values]) to group g, the last group. */
@@ -329,17 +330,37 @@ static int add_group(yctx *y, sw_spec *s, yaml_node_t *map, int zipped)
     for (int k = 0; k < n; k++)
         if ((rc = add_axis(y, s, g, map->data.mapping.pairs.start[k])) < 0)
             return rc;
-    /* a repeated value (or tuple, for a zip group) would make two rows with one key */
-    for (int v = 0; v < g->len; v++)
-        for (int w = 0; w < v; w++) {
-            int same = 1;
-            for (int a = g->first; a < g->first + g->naxes && same; a++)
-                same = strcmp(s->axes[a].vals[v], s->axes[a].vals[w]) == 0;
-            if (same)
-                return spec_bad(y, map, "%s '%s' lists value %s twice (entries %d and %d)",
-                                zipped ? "zip group of" : "axis", s->axes[g->first].key,
-                                s->axes[g->first].vals[v], w, v);
-        }
+    /* a repeated value (or tuple, for a zip group) would make two rows with
+     * one key; a tuple is compared as its values, each length-prefixed */
+    char **tup = loom_xcalloc((size_t)g->len, sizeof *tup);
+    for (int v = 0; v < g->len; v++) {
+        sbuf t = {0};
+        for (int a = g->first; a < g->first + g->naxes; a++)
+            sb_printf(&t, "%zu:%s", strlen(s->axes[a].vals[v]), s->axes[a].vals[v]);
+        tup[v] = t.p;
+    }
+    int w, v = loom_yaml_first_dup((const char *const *)tup, g->len, &w);
+    for (int k = 0; k < g->len; k++)
+        free(tup[k]);
+    free(tup);
+    if (v >= 0)
+        return spec_bad(y, map, "%s '%s' lists value %s twice (entries %d and %d)",
+                        zipped ? "zip group of" : "axis", s->axes[g->first].key,
+                        s->axes[g->first].vals[v], w, v);
+    return 0;
+}
+
+/* No axis twice, across groups; the later one is named. */
+static int axes_unique(yctx *y, const sw_spec *s)
+{
+    const char **keys = loom_xcalloc((size_t)s->naxes + 1, sizeof *keys);
+    for (int a = 0; a < s->naxes; a++)
+        keys[a] = s->axes[a].key;
+    int w, a = loom_yaml_first_dup(keys, s->naxes, &w);
+    free(keys);
+    if (a >= 0)
+        return loom_err_set(y->err, LOOM_EUSAGE, "%s: line %d: axis '%s' is given twice", y->path,
+                            s->axes[a].line, s->axes[a].key);
     return 0;
 }
 
@@ -365,7 +386,7 @@ static int spec_axes(yctx *y, sw_spec *s, int axes_i)
             if ((rc = add_group(y, s, ynode(y, m), 0)) < 0)
                 return rc;
         }
-        return 0;
+        return axes_unique(y, s);
     }
     if (axes->type == YAML_SEQUENCE_NODE) {
         int n = (int)(axes->data.sequence.items.top - axes->data.sequence.items.start);
@@ -379,7 +400,7 @@ static int spec_axes(yctx *y, sw_spec *s, int axes_i)
             if ((rc = add_group(y, s, g, nk > 1)) < 0)
                 return rc;
         }
-        return 0;
+        return axes_unique(y, s);
     }
     return spec_bad(y, axes, "'axes' must be a mapping (one axis per key) or a list of "
                              "mappings (each a group of lists that advance together)");
@@ -510,12 +531,21 @@ static int spec_complete(yctx *y, const sw_spec *s, int axes_i)
 /* The axes against `set`, their product, and the spec's hash. */
 static int spec_finish(yctx *y, sw_spec *s)
 {
+    /* set keys and axis keys are each unique: a repeat in both lists
+     * together is a key in both */
+    char **keys = loom_xcalloc((size_t)(s->nsets + s->naxes) + 1, sizeof *keys);
     for (int i = 0; i < s->nsets; i++)
-        for (int a = 0; a < s->naxes; a++) {
-            size_t kl = strlen(s->axes[a].key);
-            if (strncmp(s->sets[i], s->axes[a].key, kl) == 0 && s->sets[i][kl] == '=')
-                return spec_bad(y, NULL, "'%s' is both in 'set' and an axis", s->axes[a].key);
-        }
+        keys[i] = loom_xstrdup(s->sets[i]);
+    for (int i = 0; i < s->nsets; i++)
+        *strchr(keys[i], '=') = '\0';
+    for (int a = 0; a < s->naxes; a++)
+        keys[s->nsets + a] = s->axes[a].key;
+    int w, j = loom_yaml_first_dup((const char *const *)keys, s->nsets + s->naxes, &w);
+    for (int i = 0; i < s->nsets; i++)
+        free(keys[i]);
+    free(keys);
+    if (j >= 0)
+        return spec_bad(y, NULL, "'%s' is both in 'set' and an axis", s->axes[j - s->nsets].key);
     s->nconf = 1;
     for (int g = 0; g < s->ngroups; g++) {
         s->nconf *= s->groups[g].len;

@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "yamlio.h"
+
 static int cmp_int(const void *a, const void *b)
 {
     int x = *(const int *)a, y = *(const int *)b;
@@ -26,19 +28,24 @@ int cfg_load_groups(loom_cfg *cfg, const char *path, loom_err *err)
         rc = LOOM_EUSAGE;
         goto out;
     }
-    cfg->groups = loom_xcalloc(n, sizeof *cfg->groups);
-    for (int i = 0; i < n; i++) {
+    /* names first: a file may hold a group per rank, so no pairwise search */
+    const char **names = loom_xcalloc((size_t)n + 1, sizeof *names);
+    for (int i = 0; i < n && rc == 0; i++) {
         yaml_node_t *kn = cfg_node(&dc, p[i].key);
-        const char *k = cfg_scalar(kn);
-        if (k == NULL || *k == '\0') {
+        names[i] = cfg_scalar(kn);
+        if (names[i] == NULL || *names[i] == '\0')
             rc = loom_err_set(err, LOOM_EUSAGE, "%s: line %zu: a group name must be a plain string",
                               path, kn->start_mark.line + 1);
-            goto out;
-        }
-        if (loom_cfg_group(cfg, k) != NULL) {
-            rc = loom_err_set(err, LOOM_EUSAGE, "%s: group '%s' appears twice", path, k);
-            goto out;
-        }
+    }
+    int w, twice = rc == 0 ? loom_yaml_first_dup(names, n, &w) : -1;
+    if (twice >= 0)
+        rc = loom_err_set(err, LOOM_EUSAGE, "%s: group '%s' appears twice", path, names[twice]);
+    free(names);
+    if (rc < 0)
+        goto out;
+    cfg->groups = loom_xcalloc(n, sizeof *cfg->groups);
+    for (int i = 0; i < n; i++) {
+        const char *k = cfg_scalar(cfg_node(&dc, p[i].key));
         yaml_node_t *v = cfg_node(&dc, p[i].value);
         if (v->type == YAML_MAPPING_NODE) { /* a rule: {stride: S, size: N} */
             loom_group *g = &cfg->groups[cfg->ngroups++];

@@ -351,6 +351,35 @@ static void test_files(void **state)
     rmdir(dir);
 }
 
+/* loom_yaml_first_dup against the pairwise loop it replaced: the first j
+ * with an equal earlier string, and the least such earlier one. */
+static void test_first_dup(void **state)
+{
+    (void)state;
+    static const char *const pool[] = {"a", "b", "c", "d", "e", "f", "g", "h", "", "ab"};
+    unsigned seed = 12345;
+    for (int round = 0; round < 2000; round++) {
+        int n = round % 13;
+        const char *s[16];
+        for (int i = 0; i < n; i++) {
+            seed = seed * 1103515245u + 12345u;
+            s[i] = pool[(seed >> 16) % (3 + (unsigned)round % 8)];
+        }
+        int want = -1, want_w = -1;
+        for (int j = 0; j < n && want < 0; j++)
+            for (int i = 0; i < j; i++)
+                if (strcmp(s[i], s[j]) == 0) {
+                    want = j;
+                    want_w = i;
+                    break;
+                }
+        int w = -1, got = loom_yaml_first_dup(s, n, &w);
+        assert_int_equal(got, want);
+        if (want >= 0)
+            assert_int_equal(w, want_w);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -360,6 +389,7 @@ int main(void)
         cmocka_unit_test(test_laughs),       cmocka_unit_test(test_text_budget),
         cmocka_unit_test(test_one_document), cmocka_unit_test(test_bad_bytes),
         cmocka_unit_test(test_syntax),       cmocka_unit_test(test_files),
+        cmocka_unit_test(test_first_dup),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
