@@ -132,6 +132,15 @@ static void test_rank_devices_and_stragglers(void **state)
     assert_true(cfg.rank_comp[0].slowdown == 1.25 && cfg.rank_comp[1].slowdown == 0 &&
                 cfg.rank_comp[2].slowdown == 1.25);
     loom_cfg_free(&cfg);
+    /* entries apply in file order, a later one over an earlier (a key is
+     * text: a list as a key is refused, core/base/yamlio) */
+    if (load(&cfg, "local-mem-bw: 100\nstraggler: {\"0-5\": 1.5, \"2,4\": 3, \"4\": 2}\n",
+             &err) < 0)
+        fail_msg("%s", err.msg);
+    static const double want[8] = {1.5, 1.5, 3, 1.5, 2, 1.5, 0, 0};
+    for (int r = 0; r < 8; r++)
+        assert_true(cfg.rank_comp[r].slowdown == want[r]);
+    loom_cfg_free(&cfg);
 }
 
 static void test_table_and_groups(void **state)
