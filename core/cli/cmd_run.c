@@ -51,6 +51,8 @@ static void run_help(FILE *o)
           "                            --set system.preferred-dataset-splits=8\n"
           "      --ignore-ctrl-deps    only data_deps gate readiness\n"
           "  -q, --quiet               no warnings and no progress line on stderr\n"
+          "      --astra-log           ASTRA-sim's log lines on stdout (sys[N] finished, ...,\n"
+          "                            Wall time, Comm time; ns), the report on stderr\n"
           "  -h, --help                this help\n"
           "\n"
           "Every OUT is checked before the run (its folder exists; no OUT is another or\n"
@@ -60,7 +62,8 @@ static void run_help(FILE *o)
           "\n"
           "ASTRA-sim spellings are accepted: --workload-configuration,\n"
           "--network-configuration, --system-configuration,\n"
-          "--remote-memory-configuration, --comm-group-configuration.\n"
+          "--remote-memory-configuration, --comm-group-configuration; a command line\n"
+          "starting with them (no 'run') prints ASTRA-sim's log, as --astra-log.\n"
           "Units: times are printed in us, JSON times in ns.\n",
           o);
 }
@@ -78,9 +81,20 @@ static void run_inputs(loom_outset *outs, const char *workload, const loom_cfg_f
         loom_outset_input(outs, path, "the rank trace");
 }
 
+/* 1 while an ASTRA-sim command line runs: its log is the default (main.c) */
+static int astra_cmdline;
+
+int loom_cmd_run_astra(int argc, char **argv)
+{
+    astra_cmdline = 1;
+    int rc = loom_cmd_run(argc, argv);
+    astra_cmdline = 0;
+    return rc;
+}
+
 int loom_cmd_run(int argc, char **argv)
 {
-    enum { O_REMOTE = 256, O_SET, O_NOCTRL, O_CSV, O_CSVC, O_TIMELINE, O_REPRO };
+    enum { O_REMOTE = 256, O_SET, O_NOCTRL, O_CSV, O_CSVC, O_TIMELINE, O_REPRO, O_ASTRA };
     static const struct option opts[] = {
         {"workload", required_argument, NULL, 'w'},
         {"workload-configuration", required_argument, NULL, 'w'},
@@ -99,13 +113,14 @@ int loom_cmd_run(int argc, char **argv)
         {"csv-collectives", required_argument, NULL, O_CSVC},
         {"timeline", required_argument, NULL, O_TIMELINE},
         {"reproducible", no_argument, NULL, O_REPRO},
+        {"astra-log", no_argument, NULL, O_ASTRA},
         {"quiet", no_argument, NULL, 'q'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     loom_cfg_files files = {0};
     const char *workload = NULL, *json = NULL, *csv = NULL, *csvc = NULL, *timeline = NULL;
-    int repro = 0, quiet = 0;
+    int repro = 0, quiet = 0, astra = astra_cmdline;
     const char **sets = calloc(argc, sizeof *sets);
     int nsets = 0, noctrl = 0, c;
     optind = 1;
@@ -126,6 +141,7 @@ int loom_cmd_run(int argc, char **argv)
         case O_CSVC: csvc = optarg; break;
         case O_TIMELINE: timeline = optarg; break;
         case O_REPRO: repro = 1; break;
+        case O_ASTRA: astra = 1; break;
         case 'q': loom_set_quiet(1); quiet = 1; break;
         case 'h': run_help(stdout); free(sets); return 0;
         case ':': free(sets); return loom_usage("run", "option '%s' needs a value", argv[optind - 1]);
@@ -204,7 +220,12 @@ int loom_cmd_run(int argc, char **argv)
         if (rc == 0) {
             FILE *txt = loom_outset_stdout(outs) ? stderr : stdout;
             errno = 0;
-            loom_report_text(txt, &info, &cfg, &res);
+            if (astra) { /* ASTRA-sim's log takes loom's place; the report moves aside */
+                loom_report_astra(txt, &cfg, &res);
+                loom_report_text(stderr, &info, &cfg, &res);
+            } else {
+                loom_report_text(txt, &info, &cfg, &res);
+            }
             if (txt == stdout && (fflush(stdout) != 0 || ferror(stdout)))
                 rc = loom_err_set(&err, LOOM_EIO, "standard output: cannot write the report: %s",
                                   strerror(errno ? errno : EIO));

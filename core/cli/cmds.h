@@ -19,6 +19,8 @@ typedef struct loom_cmd {
 extern const loom_cmd loom_cmds[];
 
 int loom_cmd_run(int argc, char **argv);          /* cmd_run.c */
+/* run with ASTRA-sim's log as the default output: an ASTRA-sim command line */
+int loom_cmd_run_astra(int argc, char **argv);    /* cmd_run.c */
 int loom_cmd_trace(int argc, char **argv);        /* cmd_trace.c: info, validate */
 int loom_cmd_convert_text(int argc, char **argv); /* cmd_convert_text.c; argv[0] "convert-text" */
 int loom_cmd_topo(int argc, char **argv);         /* cmd_topo.c */

@@ -66,9 +66,10 @@ static int dispatch(int argc, char **argv)
     for (const loom_cmd *c = loom_cmds; c->name; c++)
         if (strcmp(cmd, c->name) == 0)
             return c->fn(argc - 1, argv + 1);
-    /* an ASTRA-sim command line has no subcommand: treat it as run */
+    /* an ASTRA-sim command line has no subcommand: treat it as run, with
+     * ASTRA-sim's log on stdout as its scripts expect */
     if (strncmp(cmd, "--workload-configuration", 24) == 0)
-        return loom_cmd_run(argc, argv);
+        return loom_cmd_run_astra(argc, argv);
     return loom_usage(NULL, "unknown command '%s'", cmd);
 }
 

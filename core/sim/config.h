@@ -52,6 +52,10 @@ typedef struct loom_cfg {
                                entries; NULL when every rank uses comp */
     int nrank_comp;         /* entries in rank_comp: the network's rank count */
     comp_table *comp_table; /* compute-table, owned; comp.table points at it */
+    int impl_n[NET_IMPL_OPS];        /* names in each *-implementation list (0: key
+                                        absent); for ASTRA-sim's log (report_astra.c) */
+    unsigned impl_one[NET_IMPL_OPS]; /* bit d: dimension d's name starts with "one"
+                                        (oneRing, oneDirect, oneHalvingDoubling) */
 } loom_cfg;
 
 /* The compute model of one rank: its entry in rank_comp, or comp. */

@@ -60,7 +60,10 @@ static int load_impl(loom_cfg *cfg, cfg_doc *dc, yaml_node_t *v, const char *key
         }
         if (d < NET_MAX_DIMS)
             cfg->sys.impl[op][d] = a;
+        if (d < 32 && strncmp(s, "one", 3) == 0)
+            cfg->impl_one[op] |= 1u << d;
     }
+    cfg->impl_n[op] = cnt;
     return 0;
 }
 

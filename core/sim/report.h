@@ -36,6 +36,10 @@ typedef struct loom_run_info {
 
 void loom_report_text(FILE *out, const loom_run_info *info, const loom_cfg *cfg,
                       const loom_result *res);
+/* ASTRA-sim's log lines (its rings of node 0, per rank "sys[N] finished,
+ * ..." and its statistics, "Exiting"), each behind three bracketed fields
+ * as its logger writes them; times in whole ns (report_astra.c). */
+void loom_report_astra(FILE *out, const loom_cfg *cfg, const loom_result *res);
 /* The JSON report; reproducible zeroes the wall time and peak RSS so that
  * the same run gives byte-identical files. */
 int loom_report_json(const char *path, const loom_run_info *info, const loom_cfg *cfg,
