@@ -68,8 +68,12 @@ static int dispatch(int argc, char **argv)
             return c->fn(argc - 1, argv + 1);
     /* an ASTRA-sim command line has no subcommand: treat it as run, with
      * ASTRA-sim's log on stdout as its scripts expect */
-    if (strncmp(cmd, "--workload-configuration", 24) == 0)
-        return loom_cmd_run_astra(argc, argv);
+    static const char *const astra_opts[] = {
+        "--workload-configuration", "--system-configuration", "--network-configuration",
+        "--remote-memory-configuration", "--comm-group-configuration", NULL};
+    for (const char *const *o = astra_opts; *o; o++)
+        if (strncmp(cmd, *o, strlen(*o)) == 0 && (cmd[strlen(*o)] == '=' || cmd[strlen(*o)] == '\0'))
+            return loom_cmd_run_astra(argc, argv);
     return loom_usage(NULL, "unknown command '%s'", cmd);
 }
 
