@@ -1,6 +1,7 @@
 /*
  * report.h: what a run prints and writes: the text report (report_text.c),
- * the JSON report (report_json.c) and the CSV tables (report_csv.c).  The
+ * the JSON report (report_json.c), the CSV tables (report_csv.c) and
+ * ASTRA-sim's log lines (report_astra.c, `run --astra-log`).  The
  * Chrome timeline and the progress line are beside them (timeline.h,
  * progress.h).  Field meanings: docs/REPORT.md.
  *
