@@ -101,6 +101,11 @@ typedef struct net_xtopo {
     int routers;            /* routers per group */
     int hosts_per_router;   /* NPUs per router */
     int globals_per_router; /* global ports per router */
+    /* ns-3 topology file (file above names it; net_fabric_ns3.c) */
+    int ns3_nodes;          /* nodes: NPUs and switches */
+    int ns3_links;          /* cables (two directed links each) */
+    int nlogical;           /* logical dims given (0: one of all NPUs) */
+    int logical[NET_MAX_DIMS]; /* --logical-topology-configuration's dims */
     net_link_class cls[NET_X_CLASSES]; /* per link class, see net_topo.h */
     net_nccl_hw nccl;       /* hardware facts for the NCCL cost mode */
 } net_xtopo;

@@ -370,7 +370,28 @@ int net_xtopo_view(net_topo *t, loom_err *err)
     if (f == NULL)
         return loom_err_set(err, LOOM_EUSAGE, "%s: unknown topology kind %d",
                             net_fabric_file(&t->x), (int)t->x.kind);
-    return f->view ? f->view(t, err) : 0;
+    int rc = f->view ? f->view(t, err) : 0;
+    if (rc < 0 || t->x.nlogical == 0)
+        return rc;
+    /* logical dims given (ASTRA-sim's ns-3 and htsim front ends): each a
+     * Switch at the view's slowest bandwidth and largest latency */
+    long prod = 1;
+    double bw = t->dims[0].bw;
+    sim_time lat = 0;
+    for (int i = 0; i < t->x.nlogical; i++)
+        prod *= t->x.logical[i];
+    for (int d = 0; d < t->ndims; d++) {
+        bw = fmin(bw, t->dims[d].bw);
+        lat = t->dims[d].latency > lat ? t->dims[d].latency : lat;
+    }
+    if (prod != t->x.npus)
+        return loom_err_set(err, LOOM_EUSAGE,
+                            "%s: the logical dims multiply to %ld NPUs but the network has %d",
+                            net_fabric_file(&t->x), prod, t->x.npus);
+    t->ndims = t->x.nlogical;
+    for (int i = 0; i < t->x.nlogical; i++)
+        net_fabric_switch_dim(&t->dims[i], t->x.logical[i], bw, lat);
+    return 0;
 }
 
 int net_xtopo_npus_per_node(const net_topo *t)

@@ -64,6 +64,7 @@ void net_graph_destroy(net_graph *g)
     free(g->lcls);
     free(g->off);
     free(g->adj);
+    free(g->dist);
     free(g);
 }
 

@@ -179,6 +179,8 @@ struct net_graph {
     int nbase[8];                   /* first node id of each switch group */
     int ring_k[NET_MAX_DIMS];       /* RING dims: links per rank (1 or 2) */
     int up1, up2;                   /* fat tree: uplinks per leaf, per agg */
+    int *dist;                      /* ns-3: hops to each NPU, [npu * nnodes + node]
+                                       (owned; NULL for the other kinds) */
     int *off, *adj;                 /* CSR of out-links (for BFS), built lazily */
 };
 

@@ -18,6 +18,11 @@
 
 int net_topo_load_file(const char *path, net_topo *out, loom_err *err)
 {
+    int form = net_file_form(path);
+    if (form == NET_FORM_NS3_CONFIG || form == NET_FORM_NS3_TOPO)
+        return net_ns3_load(path, NULL, out, NULL, NULL, err);
+    if (form == NET_FORM_HTSIM)
+        return net_htsim_load(path, out, NULL, NULL, err);
     yaml_document_t d;
     int rc = loom_yaml_load_file(path, &d, err);
     if (rc < 0)

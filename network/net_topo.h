@@ -47,6 +47,32 @@ int net_xtopo_view(net_topo *t, loom_err *err);
  * single-dimension network is one node. */
 int net_xtopo_npus_per_node(const net_topo *t);
 
+/* ASTRA-sim's other network back ends' files (docs/NETWORK.md 3.8).
+ * net_file_form() tells them from YAML by their first line: */
+enum {
+    NET_FORM_YAML = 0,       /* ASTRA-sim's analytical YAML or a `kind:` fabric */
+    NET_FORM_NS3_CONFIG = 1, /* ns-3's config.txt: `KEY value` lines */
+    NET_FORM_NS3_TOPO = 2,   /* an ns-3 topology file: `<nodes> <switches> <links>` */
+    NET_FORM_HTSIM = 3,      /* an htsim .topo: `Nodes <n>` */
+};
+int net_file_form(const char *path);
+
+/* A setting read but not modelled, told to the caller as text. */
+typedef void (*net_note_fn)(void *ctx, const char *text);
+
+/* Reads ns-3's config.txt (its TOPOLOGY_FILE relative to the config's
+ * folder) or a topology file itself (path), and the logical dims of
+ * logical (ASTRA-sim's --logical-topology-configuration JSON; NULL: one
+ * dimension of all NPUs) into out as kind ns3 (net_fabric_ns3.c).  The
+ * config's settings loom does not model go to note (may be NULL). */
+int net_ns3_load(const char *path, const char *logical, net_topo *out, net_note_fn note,
+                 void *ctx, loom_err *err);
+
+/* Reads an htsim fat tree by tiers into out as a fat_tree
+ * (net_fabric_htsim.c). */
+int net_htsim_load(const char *path, net_topo *out, net_note_fn note, void *ctx,
+                   loom_err *err);
+
 /* Fat tree: uplinks of a leaf (tier 0) or of an aggregation switch
  * (tier 1): ports / oversubscription. */
 int net_xtopo_uplinks(const net_xtopo *x, int tier);

@@ -32,12 +32,15 @@ static void run_help(FILE *o)
           "required:\n"
           "  -w, --workload PREFIX     trace files PREFIX.0.et .. PREFIX.<N-1>.et\n"
           "  -n, --network FILE        ASTRA-sim network YAML: topology, npus_count,\n"
-          "                            bandwidth (GB/s, GB = 2^30 bytes), latency (ns)\n"
+          "                            bandwidth (GB/s, GB = 2^30 bytes), latency (ns);\n"
+          "                            or ns-3's config.txt or topology file (flow model)\n"
           "  -s, --system FILE         ASTRA-sim system JSON/YAML (docs/CONFIG.md)\n"
           "options:\n"
           "  -g, --comm-group FILE     communicators: {\"name\": [ranks...], ...}; a node's\n"
           "                            pg_name picks one (\"\" or \"0\" = all ranks)\n"
           "      --remote-memory FILE  ASTRA-sim remote memory JSON (NO_MEMORY_EXPANSION)\n"
+          "      --logical-topology-configuration FILE  ns-3: {\"logical-dims\": [...]}\n"
+          "      --htsim_opts -topo FILE  htsim's fat tree by tiers, instead of --network\n"
           "  -j, --json OUT            write the full report as JSON (docs/REPORT.md)\n"
           "      --reproducible        JSON with wall time and peak RSS as 0, so the same\n"
           "                            run gives a byte-identical file\n"
@@ -76,6 +79,8 @@ static void run_inputs(loom_outset *outs, const char *workload, const loom_cfg_f
     loom_outset_input(outs, files->system, "the system file");
     loom_outset_input(outs, files->comm_group, "the comm-group file");
     loom_outset_input(outs, files->remote_mem, "the remote-memory file");
+    loom_outset_input(outs, files->logical, "the logical topology file");
+    loom_outset_input(outs, files->htsim_topo, "the htsim topology file");
     char path[4200];
     for (int r = 0; et_rank_path(workload, r, path, sizeof path) == 0; r++)
         loom_outset_input(outs, path, "the rank trace");
@@ -95,6 +100,7 @@ int loom_cmd_run_astra(int argc, char **argv)
 int loom_cmd_run(int argc, char **argv)
 {
     enum { O_REMOTE = 256, O_SET, O_NOCTRL, O_CSV, O_CSVC, O_TIMELINE, O_REPRO, O_ASTRA };
+    enum { O_LOGICAL = 384, O_HTSIM }; /* ASTRA-sim's ns-3 and htsim front ends */
     static const struct option opts[] = {
         {"workload", required_argument, NULL, 'w'},
         {"workload-configuration", required_argument, NULL, 'w'},
@@ -114,6 +120,8 @@ int loom_cmd_run(int argc, char **argv)
         {"timeline", required_argument, NULL, O_TIMELINE},
         {"reproducible", no_argument, NULL, O_REPRO},
         {"astra-log", no_argument, NULL, O_ASTRA},
+        {"logical-topology-configuration", required_argument, NULL, O_LOGICAL},
+        {"htsim_opts", required_argument, NULL, O_HTSIM},
         {"quiet", no_argument, NULL, 'q'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -122,7 +130,7 @@ int loom_cmd_run(int argc, char **argv)
     const char *workload = NULL, *json = NULL, *csv = NULL, *csvc = NULL, *timeline = NULL;
     int repro = 0, quiet = 0, astra = astra_cmdline;
     const char **sets = calloc(argc, sizeof *sets);
-    int nsets = 0, noctrl = 0, c;
+    int nsets = 0, noctrl = 0, c, topo_next = 0;
     optind = 1;
     opterr = 0;
     while ((c = getopt_long(argc, argv, ":w:n:s:g:j:qh", opts, NULL)) != -1) {
@@ -142,17 +150,30 @@ int loom_cmd_run(int argc, char **argv)
         case O_TIMELINE: timeline = optarg; break;
         case O_REPRO: repro = 1; break;
         case O_ASTRA: astra = 1; break;
+        case O_LOGICAL: files.logical = optarg; break;
+        case O_HTSIM: /* "-topo FILE": FILE is left as an argument; or "-topo=FILE" */
+            if (strncmp(optarg, "-topo", 5) != 0 || (optarg[5] && !strchr("= ", optarg[5]))) {
+                free(sets);
+                return loom_usage("run", "--htsim_opts '%s': loom reads only -topo FILE", optarg);
+            }
+            files.htsim_topo = optarg[5] ? optarg + 6 : NULL;
+            topo_next = !optarg[5];
+            break;
         case 'q': loom_set_quiet(1); quiet = 1; break;
         case 'h': run_help(stdout); free(sets); return 0;
         case ':': free(sets); return loom_usage("run", "option '%s' needs a value", argv[optind - 1]);
         default: free(sets); return loom_usage("run", "unknown option '%s'", argv[optind - 1]);
         }
     }
-    if (optind < argc) {
+    if (topo_next && optind < argc)
+        files.htsim_topo = argv[optind++];
+    if (optind < argc || (topo_next && !files.htsim_topo)) {
         free(sets);
+        if (optind >= argc)
+            return loom_usage("run", "%s", "--htsim_opts -topo needs a FILE");
         return loom_usage("run", "unexpected argument '%s'", argv[optind]);
     }
-    if (!workload || !files.network || !files.system) {
+    if (!workload || !(files.network || files.htsim_topo) || !files.system) {
         free(sets);
         return loom_usage("run", "%s", "needs --workload, --network and --system");
     }
@@ -207,7 +228,8 @@ int loom_cmd_run(int argc, char **argv)
             rc = trc;
     }
     if (rc == 0) {
-        loom_run_info info = {workload, files.network, files.system, files.comm_group};
+        loom_run_info info = {workload, files.htsim_topo ? files.htsim_topo : files.network,
+                              files.system, files.comm_group};
         if (json)
             rc = loom_report_json_out(outs, kj, &info, &cfg, &res, repro, &err);
         if (rc == 0 && csv)

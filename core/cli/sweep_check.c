@@ -92,7 +92,7 @@ static int conf_check(const sw_spec *s, const int *pos, int only, loom_err *err)
         rc = workload_check(c.file[0], err);
     if (rc == 0) {
         loom_cfg_files files = {c.file[1], c.file[2], c.file[3], NULL,
-                                (const char *const *)c.sets, c.nsets};
+                                (const char *const *)c.sets, c.nsets, NULL, NULL};
         loom_cfg cfg;
         rc = loom_cfg_load(&cfg, &files, err);
         if (rc == 0)

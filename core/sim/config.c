@@ -430,7 +430,7 @@ int loom_cfg_load(loom_cfg *cfg, const loom_cfg_files *f, loom_err *err)
         if ((rc = parse_override(f->sets[i], &o, err)) < 0)
             return rc;
     }
-    if (f->network == NULL || f->system == NULL)
+    if ((f->network == NULL && f->htsim_topo == NULL) || f->system == NULL)
         return loom_err_set(err, LOOM_EUSAGE, "a run needs --network and --system files");
     if ((rc = cfg_load_network(cfg, f, err)) < 0 || (rc = cfg_load_system(cfg, f, err)) < 0)
         goto err;

@@ -65,12 +65,15 @@ static inline const comp_cfg *loom_cfg_comp(const loom_cfg *cfg, int rank)
 }
 
 typedef struct loom_cfg_files {
-    const char *network;     /* ASTRA-sim network YAML (required) */
+    const char *network;     /* ASTRA-sim network YAML or ns-3 config (required
+                                unless htsim_topo) */
     const char *system;      /* ASTRA-sim system JSON/YAML (required) */
     const char *comm_group;  /* comm-group JSON, or NULL */
     const char *remote_mem;  /* remote-memory JSON, or NULL */
     const char *const *sets; /* "section.key[i]=value" overrides */
     int nsets;               /* entries in sets */
+    const char *logical;     /* ns-3's --logical-topology-configuration JSON, or NULL */
+    const char *htsim_topo;  /* htsim's --htsim_opts -topo FILE, or NULL: the fabric */
 } loom_cfg_files;
 
 int loom_cfg_load(loom_cfg *cfg, const loom_cfg_files *files, loom_err *err);

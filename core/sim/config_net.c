@@ -9,6 +9,7 @@
 #include "config_int.h"
 
 #include <math.h>
+#include <string.h>
 
 #include "net_topo.h"
 
@@ -18,8 +19,53 @@
  * list in messages. */
 const char *const cfg_net_keys[CFG_NET_KEYS] = {"topology", "npus_count", "bandwidth", "latency"};
 
+static void note_cb(void *ctx, const char *text) { cfg_note(ctx, "%s", text); }
+
+/* ASTRA-sim's ns-3 (config.txt or a topology file) and htsim (.topo)
+ * networks: congestion-aware back ends, so the flow model unless the
+ * system file names network-model. */
+static int load_other(loom_cfg *cfg, const loom_cfg_files *f, int form, loom_err *err)
+{
+    const char *what = f->htsim_topo ? f->htsim_topo : f->network;
+    for (int i = 0; i < f->nsets; i++)
+        if (strncmp(f->sets[i], "network.", 8) == 0)
+            return loom_err_set(err, LOOM_EUSAGE,
+                                "--set %s: %s is not a YAML network file; edit it instead",
+                                f->sets[i], what);
+    int rc;
+    if (f->htsim_topo || form == NET_FORM_HTSIM) {
+        if (f->logical)
+            return loom_err_set(err, LOOM_EUSAGE, "--logical-topology-configuration %s: applies "
+                                "to an ns-3 network, not htsim's %s", f->logical, what);
+        /* ASTRA-sim's htsim front end takes the logical dims from the
+         * network YAML, the fabric from -topo */
+        net_topo lg = {0};
+        if (f->htsim_topo && f->network && (rc = net_topo_load_file(f->network, &lg, err)) < 0)
+            return rc;
+        if ((rc = net_htsim_load(what, &cfg->topo, note_cb, cfg, err)) < 0)
+            return rc;
+        net_xtopo *x = &cfg->topo.x;
+        x->nlogical = lg.ndims ? lg.ndims : 1;
+        for (int d = 0; d < x->nlogical; d++)
+            x->logical[d] = lg.ndims ? lg.dims[d].npus : x->npus;
+        rc = net_xtopo_view(&cfg->topo, err);
+    } else {
+        rc = net_ns3_load(f->network, f->logical, &cfg->topo, note_cb, cfg, err);
+    }
+    cfg->sys.model = NET_MODEL_FLOW;
+    return rc;
+}
+
 int cfg_load_network(loom_cfg *cfg, const loom_cfg_files *f, loom_err *err)
 {
+    int form = f->network ? net_file_form(f->network) : NET_FORM_YAML;
+    if (f->htsim_topo || form != NET_FORM_YAML)
+        return load_other(cfg, f, form, err);
+    if (f->logical)
+        return loom_err_set(err, LOOM_EUSAGE,
+                            "--logical-topology-configuration %s: applies to an ns-3 network "
+                            "(config.txt or a topology file), and %s is YAML", f->logical,
+                            f->network);
     cfg_doc dc;
     int rc = cfg_doc_load(&dc, f->network, err);
     if (rc == 0)
