@@ -548,7 +548,7 @@ int net_ns3_load(const char *path, const char *logical, net_topo *out, net_note_
     net_xtopo *x = &out->x;
     x->kind = NET_X_NS3;
     int rc;
-    if (net_file_form(path) == NET_FORM_NS3_TOPO) {
+    if (net_file_form(path) != NET_FORM_NS3_CONFIG) { /* a topology file itself */
         snprintf(x->file, sizeof x->file, "%s", path);
     } else {
         FILE *fp = fopen(path, "r");
