@@ -1,6 +1,6 @@
 /*
  * net_fabric_htsim.c: ASTRA-sim's htsim back end's fat tree by tiers
- * (`--htsim_opts -topo FILE`; docs/NETWORK.md 3.8), read into loom's
+ * (`--htsim_opts -topo FILE`; docs/NETWORK.md 3.9), read into loom's
  * fat_tree kind, whose builder and up/down ECMP routing it then uses.
  *
  * The file: `Nodes n`, `Tiers 2|3`, `Podsize p` (3 tiers), then per

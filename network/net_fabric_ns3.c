@@ -1,6 +1,6 @@
 /*
  * net_fabric_ns3.c: ASTRA-sim's ns-3 back end's network (kind ns3;
- * docs/NETWORK.md 3.8): its config.txt (`KEY value` lines; TOPOLOGY_FILE
+ * docs/NETWORK.md 3.9): its config.txt (`KEY value` lines; TOPOLOGY_FILE
  * names the topology) and the topology file: line 1 `<nodes> <switches>
  * <links>`, then the switch ids, then one cable a line: `<a> <b> <rate>
  * <latency> <error rate>`.  Nodes and cables as given; NPUs are the nodes

@@ -47,7 +47,7 @@ int net_xtopo_view(net_topo *t, loom_err *err);
  * single-dimension network is one node. */
 int net_xtopo_npus_per_node(const net_topo *t);
 
-/* ASTRA-sim's other network back ends' files (docs/NETWORK.md 3.8).
+/* ASTRA-sim's other network back ends' files (docs/NETWORK.md 3.9).
  * net_file_form() tells them from YAML by their first line: */
 enum {
     NET_FORM_YAML = 0,       /* ASTRA-sim's analytical YAML or a `kind:` fabric */

@@ -209,6 +209,11 @@ static void test_fabric_table(void **state)
             continue;
         }
         assert_non_null(f->view);
+        if (k == NET_X_NS3) { /* read from ns-3's own files, not a `kind:` YAML */
+            assert_null(f->kind_names);
+            assert_null(f->keys);
+            continue;
+        }
         assert_non_null(f->kind_names);
         for (const char *const *w = f->kind_names; *w; w++) {
             for (int j = k + 1; j < NET_XKINDS; j++)
