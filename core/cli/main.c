@@ -70,7 +70,8 @@ static int dispatch(int argc, char **argv)
      * ASTRA-sim's log on stdout as its scripts expect */
     static const char *const astra_opts[] = {
         "--workload-configuration", "--system-configuration", "--network-configuration",
-        "--remote-memory-configuration", "--comm-group-configuration", NULL};
+        "--remote-memory-configuration", "--comm-group-configuration",
+        "--logical-topology-configuration", "--htsim_opts", NULL};
     for (const char *const *o = astra_opts; *o; o++)
         if (strncmp(cmd, *o, strlen(*o)) == 0 && (cmd[strlen(*o)] == '=' || cmd[strlen(*o)] == '\0'))
             return loom_cmd_run_astra(argc, argv);

@@ -119,6 +119,15 @@ static void test_htsim(void **state)
     if (rc != 0)
         fail_msg("exit %d: %s", rc, loomrun_err);
     near(step_ns(), ring_ar_ns(6, 1000, 2.5e10));
+    /* ASTRA-sim's htsim command line as its run script writes it, no
+     * `run`: its log, whose times are whole ns */
+    rc = loomrun_run(tmpdir, "--workload-configuration=" W8, SYS,
+                     "--remote-memory-configuration=" CFG "/no_memory_expansion.json",
+                     "--network-configuration=" CFG "/Ring_8npus.yml", "--htsim_opts", "-topo",
+                     CFG "/htsim/8nodes.topo", NULL);
+    if (rc != 0)
+        fail_msg("exit %d: %s", rc, loomrun_err);
+    assert_non_null(strstr(loomrun_out, "sys[7], Wall time: 411681"));
     rc = loomrun_run(tmpdir, "run", "-w", W8, SYS, "--htsim_opts", "-nodes", NULL);
     assert_int_equal(rc, 2);
     assert_non_null(strstr(loomrun_err, "loom reads only -topo FILE"));
