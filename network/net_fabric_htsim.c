@@ -53,10 +53,11 @@ int net_htsim_load(const char *path, net_topo *out, net_note_fn note, void *ctx,
     size_t cap = 0;
     while (getline(&line, &cap, fp) >= 0) {
         ln++;
-        char *k = strtok(line, " \t\r\n");
+        char *sv;
+        char *k = strtok_r(line, " \t\r\n", &sv);
         if (k == NULL || k[0] == '#')
             continue;
-        char *v = strtok(NULL, " \t\r\n"), *end = NULL;
+        char *v = strtok_r(NULL, " \t\r\n", &sv), *end = NULL;
         double d = v ? strtod(v, &end) : 0;
         if (v == NULL || end == v || *end || !isfinite(d) || d < 0) {
             rc = loom_err_set(err, LOOM_EUSAGE, "%s: line %d: '%s' needs a number >= 0", path, ln,
@@ -125,6 +126,9 @@ int net_htsim_load(const char *path, net_topo *out, net_note_fn note, void *ctx,
                                 "%s: Tier %d needs Downlink_speed_Gbps > 0, Downlink_Latency_ns, "
                                 "Radix_Down%s", path, i, i < tiers - 1 ? " and Radix_Up" : "");
     }
+    if (strlen(path) >= sizeof x->file)
+        return loom_err_set(err, LOOM_EUSAGE, "%s: path longer than %zu bytes", path,
+                            sizeof x->file - 1);
     snprintf(x->file, sizeof x->file, "%s", path);
     x->kind = NET_X_FAT_TREE;
     x->npus = nodes;

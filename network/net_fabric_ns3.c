@@ -107,7 +107,8 @@ static int parse_int(const char *s, long lo, long hi, int *out)
 static int words(char *line, char **w, int max)
 {
     int n = 0;
-    for (char *p = strtok(line, " \t\r\n"); p; p = strtok(NULL, " \t\r\n"))
+    char *sv;
+    for (char *p = strtok_r(line, " \t\r\n", &sv); p; p = strtok_r(NULL, " \t\r\n", &sv))
         if (n < max)
             w[n++] = p;
         else
@@ -152,7 +153,9 @@ static int ns3_read(const char *path, ns3_file *f, loom_err *err)
     while (getline(&line, &cap, fp) >= 0) {
         ln++;
         if (stage == 1) { /* switch ids, possibly over several lines */
-            for (char *p = strtok(line, " \t\r\n"); p; p = strtok(NULL, " \t\r\n")) {
+            char *sv;
+            for (char *p = strtok_r(line, " \t\r\n", &sv); p;
+                 p = strtok_r(NULL, " \t\r\n", &sv)) {
                 int id;
                 if (sw_seen == f->nsw) {
                     rc = loom_err_set(err, LOOM_EUSAGE,
@@ -549,6 +552,9 @@ int net_ns3_load(const char *path, const char *logical, net_topo *out, net_note_
     x->kind = NET_X_NS3;
     int rc;
     if (net_file_form(path) != NET_FORM_NS3_CONFIG) { /* a topology file itself */
+        if (strlen(path) >= sizeof x->file)
+            return loom_err_set(err, LOOM_EUSAGE, "%s: path longer than %zu bytes", path,
+                                sizeof x->file - 1);
         snprintf(x->file, sizeof x->file, "%s", path);
     } else {
         FILE *fp = fopen(path, "r");

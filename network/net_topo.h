@@ -11,6 +11,8 @@
  *   rail       nvlink (GPU-NVSwitch), rail (GPU-rail switch)
  *   torus      one per dimension
  *   dragonfly  host-router, local (router-router in a group), global
+ *   ns3        npu-switch, switch-switch, npu-npu (read from ns-3's files,
+ *              not a `kind:` YAML; net_ns3_load below)
  * Units in the file are ASTRA-sim's: GB/s with GB = 2^30 bytes, ns.
  *
  * Ownership: everything is filled into caller-owned structs.
