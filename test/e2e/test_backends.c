@@ -95,6 +95,11 @@ static void test_ns3(void **state)
     assert_int_equal(rc, 0);
     assert_null(strstr(loomrun_out, "(flow model;"));
     near(step_ns(), ring_ar_ns(2, 500, 5e10));
+    /* ns-3's files are not YAML: --set network.* cannot edit them */
+    rc = loomrun_run(tmpdir, "run", "-w", W8, "-n", CFG "/ns3/config.txt", SYS, "--set",
+                     "network.bandwidth[0]=1", NULL);
+    assert_int_equal(rc, 2);
+    assert_non_null(strstr(loomrun_err, "config.txt is not a YAML network file"));
     /* a logical topology that does not fit */
     rc = loomrun_run(tmpdir, "run", "-w", W8, "-n", CFG "/ns3/config.txt",
                      "--logical-topology-configuration", CFG "/ns3/sample_16nodes_2D.json", SYS,
