@@ -120,6 +120,10 @@ int net_htsim_load(const char *path, net_topo *out, net_note_fn note, void *ctx,
     if (nodes < 1 || (tiers != 2 && tiers != 3))
         return loom_err_set(err, LOOM_EUSAGE, "%s: needs 'Nodes <n>' and 'Tiers 2' or 'Tiers 3' "
                             "(loom's fat tree has 2 or 3 tiers)", path);
+    for (int i = tiers; i < HT_TIERS; i++)
+        if (t[i].speed >= 0 || t[i].lat >= 0 || t[i].down >= 0 || t[i].up >= 0)
+            return loom_err_set(err, LOOM_EUSAGE, "%s: a 'Tier %d' section, but Tiers is %d",
+                                path, i, tiers);
     for (int i = 0; i < tiers; i++) {
         if (!(t[i].speed > 0) || t[i].lat < 0 || t[i].down < 1 || (i < tiers - 1 && t[i].up < 1))
             return loom_err_set(err, LOOM_EUSAGE,

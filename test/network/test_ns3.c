@@ -284,6 +284,14 @@ static void test_htsim(void **state)
     fclose(f);
     assert_int_equal(net_htsim_load(p, &t, NULL, NULL, &e), LOOM_EUSAGE);
     assert_non_null(strstr(e.msg, "bad.topo: line 8: 'Downlink_speed_Gbps' needs a number"));
+    f = fopen(p, "w");
+    fprintf(f, "Nodes 8\nTiers 2\nTier 0\nDownlink_speed_Gbps 100\nRadix_Down 4\nRadix_Up 2\n"
+               "Downlink_Latency_ns 10\nTier 1\nDownlink_speed_Gbps 100\nRadix_Down 2\n"
+               "Downlink_Latency_ns 10\nTier 2\nRadix_Down 2\n");
+    fclose(f);
+    memset(&e, 0, sizeof e);
+    assert_int_equal(net_htsim_load(p, &t, NULL, NULL, &e), LOOM_EUSAGE);
+    assert_non_null(strstr(e.msg, "bad.topo: a 'Tier 2' section, but Tiers is 2"));
 }
 
 static int setup(void **state)
