@@ -139,135 +139,107 @@ static void bfs(const ns3_file *f, int s, int *d, int *q)
 }
 
 /* Reads the topology file at path into f; errors name the file and line. */
-static int ns3_read(const char *path, ns3_file *f, loom_err *err)
+/* Line 2 (and on): the switch ids, possibly over several lines. */
+static int ns3_switch_ids(ns3_file *f, char *line, char *isw, int *seen, const char *path, int ln,
+                          loom_err *err)
 {
-    memset(f, 0, sizeof *f);
-    FILE *fp = fopen(path, "r");
-    if (fp == NULL)
-        return loom_err_set(err, LOOM_EIO, "%s: cannot open the ns-3 topology file: %s", path,
-                            strerror(errno));
-    char *line = NULL, *w[10];
-    size_t cap = 0;
-    int ln = 0, rc = 0, nw, stage = 0, sw_seen = 0, cab = 0;
-    char *isw = NULL;
-    while (getline(&line, &cap, fp) >= 0) {
-        ln++;
-        if (stage == 1) { /* switch ids, possibly over several lines */
-            char *sv;
-            for (char *p = strtok_r(line, " \t\r\n", &sv); p;
-                 p = strtok_r(NULL, " \t\r\n", &sv)) {
-                int id;
-                if (sw_seen == f->nsw) {
-                    rc = loom_err_set(err, LOOM_EUSAGE,
-                                      "%s: line %d: more switch ids than the header's %d", path,
-                                      ln, f->nsw);
-                    goto out;
-                }
-                if (parse_int(p, 0, f->nodes - 1, &id) < 0) {
-                    rc = loom_err_set(err, LOOM_EUSAGE,
-                                      "%s: line %d: switch id '%s' is not a node id 0..%d", path,
-                                      ln, p, f->nodes - 1);
-                    goto out;
-                }
-                if (isw[id]) {
-                    rc = loom_err_set(err, LOOM_EUSAGE, "%s: line %d: switch %d listed twice",
-                                      path, ln, id);
-                    goto out;
-                }
-                isw[id] = 1;
-                sw_seen++;
-            }
-            if (sw_seen == f->nsw)
-                stage = 2;
-            continue;
-        }
-        if ((nw = words(line, w, 9)) == 0)
-            continue;
-        if (stage == 0) {
-            if (nw != 3 || parse_int(w[0], 1, 1 << 24, &f->nodes) < 0 ||
-                parse_int(w[1], 0, f->nodes - 1, &f->nsw) < 0 ||
-                parse_int(w[2], 0, 1 << 26, &f->ncab) < 0) {
-                rc = loom_err_set(err, LOOM_EUSAGE,
-                                  "%s: line %d: the header must be '<nodes> <switches> <links>' "
-                                  "(nodes >= 1, switches < nodes, links >= 0)", path, ln);
-                goto out;
-            }
-            f->npus = f->nodes - f->nsw;
-            isw = loom_xcalloc((size_t)f->nodes, 1);
-            f->a = loom_xmalloc(((size_t)f->ncab + 1) * sizeof *f->a);
-            f->b = loom_xmalloc(((size_t)f->ncab + 1) * sizeof *f->b);
-            f->bw = loom_xmalloc(((size_t)f->ncab + 1) * sizeof *f->bw);
-            f->lat = loom_xmalloc(((size_t)f->ncab + 1) * sizeof *f->lat);
-            stage = f->nsw ? 1 : 2;
-            continue;
-        }
-        /* a cable */
-        if (cab == f->ncab) {
-            rc = loom_err_set(err, LOOM_EUSAGE, "%s: line %d: more links than the header's %d",
-                              path, ln, f->ncab);
-            goto out;
-        }
-        if (nw < 4 || nw > 5) {
-            rc = loom_err_set(err, LOOM_EUSAGE,
-                              "%s: line %d: a link is '<a> <b> <rate> <latency> <error rate>' "
-                              "(%d words here)", path, ln, nw);
-            goto out;
-        }
-        double er = 0;
-        char *end;
-        if (parse_int(w[0], 0, f->nodes - 1, &f->a[cab]) < 0 ||
-            parse_int(w[1], 0, f->nodes - 1, &f->b[cab]) < 0) {
-            rc = loom_err_set(err, LOOM_EUSAGE, "%s: line %d: link ends '%s %s': node ids are 0..%d",
-                              path, ln, w[0], w[1], f->nodes - 1);
-            goto out;
-        }
-        if (f->a[cab] == f->b[cab]) {
-            rc = loom_err_set(err, LOOM_EUSAGE, "%s: line %d: a link from node %d to itself", path,
-                              ln, f->a[cab]);
-            goto out;
-        }
-        if (parse_rate(w[2], &f->bw[cab]) < 0) {
-            rc = loom_err_set(err, LOOM_EUSAGE,
-                              "%s: line %d: rate '%s': a number > 0 and Gbps, Mbps, Kbps or bps",
-                              path, ln, w[2]);
-            goto out;
-        }
-        if (parse_lat(w[3], &f->lat[cab]) < 0) {
-            rc = loom_err_set(err, LOOM_EUSAGE,
-                              "%s: line %d: latency '%s': a number >= 0 and s, ms, us, ns or ps",
-                              path, ln, w[3]);
-            goto out;
-        }
-        if (nw == 5) {
-            er = strtod(w[4], &end);
-            if (end == w[4] || *end || !(er >= 0 && er <= 1)) {
-                rc = loom_err_set(err, LOOM_EUSAGE,
-                                  "%s: line %d: error rate '%s': a number in 0..1", path, ln,
-                                  w[4]);
-                goto out;
-            }
-            f->max_err = fmax(f->max_err, er);
-        }
-        cab++;
+    char *sv;
+    for (char *p = strtok_r(line, " \t\r\n", &sv); p; p = strtok_r(NULL, " \t\r\n", &sv)) {
+        int id;
+        if (*seen == f->nsw)
+            return loom_err_set(err, LOOM_EUSAGE, "%s: line %d: more switch ids than the header's %d",
+                                path, ln, f->nsw);
+        if (parse_int(p, 0, f->nodes - 1, &id) < 0)
+            return loom_err_set(err, LOOM_EUSAGE,
+                                "%s: line %d: switch id '%s' is not a node id 0..%d", path, ln, p,
+                                f->nodes - 1);
+        if (isw[id])
+            return loom_err_set(err, LOOM_EUSAGE, "%s: line %d: switch %d listed twice", path, ln,
+                                id);
+        isw[id] = 1;
+        ++*seen;
     }
-    if (stage == 0)
-        rc = loom_err_set(err, LOOM_EUSAGE, "%s: empty: no '<nodes> <switches> <links>' line",
-                          path);
-    else if (stage == 1)
-        rc = loom_err_set(err, LOOM_EUSAGE, "%s: line %d: %d switch ids, the header says %d", path,
-                          ln, sw_seen, f->nsw);
-    else if (cab != f->ncab)
-        rc = loom_err_set(err, LOOM_EUSAGE, "%s: line %d: %d links, the header says %d", path, ln,
-                          cab, f->ncab);
-    else if (f->npus < 1)
-        rc = loom_err_set(err, LOOM_EUSAGE, "%s: every node is a switch: no NPUs", path);
-    else if ((long)f->npus * f->nodes > NS3_MAX_TABLE)
-        rc = loom_err_set(err, LOOM_EUSAGE, "%s: %d NPUs x %d nodes: too large for loom's "
-                          "route tables (at most %ld)", path, f->npus, f->nodes, NS3_MAX_TABLE);
-    if (rc < 0)
-        goto out;
+    return 0;
+}
 
-    /* NPUs first in id order, then switches */
+/* Line 1: '<nodes> <switches> <links>'; sizes the arrays. */
+static int ns3_header(ns3_file *f, char **w, int nw, const char *path, int ln, loom_err *err)
+{
+    if (nw != 3 || parse_int(w[0], 1, 1 << 24, &f->nodes) < 0 ||
+        parse_int(w[1], 0, f->nodes - 1, &f->nsw) < 0 || parse_int(w[2], 0, 1 << 26, &f->ncab) < 0)
+        return loom_err_set(err, LOOM_EUSAGE,
+                            "%s: line %d: the header must be '<nodes> <switches> <links>' "
+                            "(nodes >= 1, switches < nodes, links >= 0)", path, ln);
+    f->npus = f->nodes - f->nsw;
+    f->a = loom_xmalloc(((size_t)f->ncab + 1) * sizeof *f->a);
+    f->b = loom_xmalloc(((size_t)f->ncab + 1) * sizeof *f->b);
+    f->bw = loom_xmalloc(((size_t)f->ncab + 1) * sizeof *f->bw);
+    f->lat = loom_xmalloc(((size_t)f->ncab + 1) * sizeof *f->lat);
+    return 0;
+}
+
+/* One link line, '<a> <b> <rate> <latency> [<error rate>]', into cable c. */
+static int ns3_cable(ns3_file *f, char **w, int nw, int c, const char *path, int ln, loom_err *err)
+{
+    if (c == f->ncab)
+        return loom_err_set(err, LOOM_EUSAGE, "%s: line %d: more links than the header's %d", path,
+                            ln, f->ncab);
+    if (nw < 4 || nw > 5)
+        return loom_err_set(err, LOOM_EUSAGE,
+                            "%s: line %d: a link is '<a> <b> <rate> <latency> <error rate>' "
+                            "(%d words here)", path, ln, nw);
+    if (parse_int(w[0], 0, f->nodes - 1, &f->a[c]) < 0 ||
+        parse_int(w[1], 0, f->nodes - 1, &f->b[c]) < 0)
+        return loom_err_set(err, LOOM_EUSAGE, "%s: line %d: link ends '%s %s': node ids are 0..%d",
+                            path, ln, w[0], w[1], f->nodes - 1);
+    if (f->a[c] == f->b[c])
+        return loom_err_set(err, LOOM_EUSAGE, "%s: line %d: a link from node %d to itself", path,
+                            ln, f->a[c]);
+    if (parse_rate(w[2], &f->bw[c]) < 0)
+        return loom_err_set(err, LOOM_EUSAGE,
+                            "%s: line %d: rate '%s': a number > 0 and Gbps, Mbps, Kbps or bps",
+                            path, ln, w[2]);
+    if (parse_lat(w[3], &f->lat[c]) < 0)
+        return loom_err_set(err, LOOM_EUSAGE,
+                            "%s: line %d: latency '%s': a number >= 0 and s, ms, us, ns or ps",
+                            path, ln, w[3]);
+    if (nw == 5) {
+        char *end;
+        double er = strtod(w[4], &end);
+        if (end == w[4] || *end || !(er >= 0 && er <= 1))
+            return loom_err_set(err, LOOM_EUSAGE, "%s: line %d: error rate '%s': a number in 0..1",
+                                path, ln, w[4]);
+        f->max_err = fmax(f->max_err, er);
+    }
+    return 0;
+}
+
+/* After the last line: the counts the header promised. */
+static int ns3_counts(const ns3_file *f, int stage, int seen, int cab, const char *path, int ln,
+                      loom_err *err)
+{
+    if (stage == 0)
+        return loom_err_set(err, LOOM_EUSAGE, "%s: empty: no '<nodes> <switches> <links>' line",
+                            path);
+    if (stage == 1)
+        return loom_err_set(err, LOOM_EUSAGE, "%s: line %d: %d switch ids, the header says %d",
+                            path, ln, seen, f->nsw);
+    if (cab != f->ncab)
+        return loom_err_set(err, LOOM_EUSAGE, "%s: line %d: %d links, the header says %d", path, ln,
+                            cab, f->ncab);
+    if (f->npus < 1)
+        return loom_err_set(err, LOOM_EUSAGE, "%s: every node is a switch: no NPUs", path);
+    if ((long)f->npus * f->nodes > NS3_MAX_TABLE)
+        return loom_err_set(err, LOOM_EUSAGE, "%s: %d NPUs x %d nodes: too large for loom's "
+                            "route tables (at most %ld)", path, f->npus, f->nodes, NS3_MAX_TABLE);
+    return 0;
+}
+
+/* Renumbers nodes (NPUs first in id order, then switches), builds the
+ * adjacency (link l runs a->b for even l, b->a for odd) and the distance
+ * table by BFS from every NPU; every NPU must reach NPU 0. */
+static int ns3_index(ns3_file *f, const char *isw, const char *path, loom_err *err)
+{
     int *rank = loom_xmalloc((size_t)f->nodes * sizeof *rank);
     f->id = loom_xmalloc((size_t)f->nodes * sizeof *f->id);
     int n = 0;
@@ -302,12 +274,45 @@ static int ns3_read(const char *path, ns3_file *f, loom_err *err)
         bfs(f, s, f->dist + (size_t)s * f->nodes, fill);
     free(fill);
     for (int s = 1; s < f->npus; s++)
-        if (f->dist[(size_t)s * f->nodes] < 0) {
-            rc = loom_err_set(err, LOOM_EUSAGE, "%s: NPU %d (node %d) has no path to NPU 0 (node %d)",
-                              path, s, f->id[s], f->id[0]);
-            goto out;
+        if (f->dist[(size_t)s * f->nodes] < 0)
+            return loom_err_set(err, LOOM_EUSAGE, "%s: NPU %d (node %d) has no path to NPU 0 (node %d)",
+                                path, s, f->id[s], f->id[0]);
+    return 0;
+}
+
+static int ns3_read(const char *path, ns3_file *f, loom_err *err)
+{
+    memset(f, 0, sizeof *f);
+    FILE *fp = fopen(path, "r");
+    if (fp == NULL)
+        return loom_err_set(err, LOOM_EIO, "%s: cannot open the ns-3 topology file: %s", path,
+                            strerror(errno));
+    char *line = NULL, *w[10];
+    size_t cap = 0;
+    int ln = 0, rc = 0, nw, stage = 0, seen = 0, cab = 0; /* stage 0 header, 1 switches, 2 links */
+    char *isw = NULL;                                      /* [nodes]: 1 for a switch */
+    while (rc == 0 && getline(&line, &cap, fp) >= 0) {
+        ln++;
+        if (stage == 1) {
+            rc = ns3_switch_ids(f, line, isw, &seen, path, ln, err);
+            if (seen == f->nsw)
+                stage = 2;
+        } else if ((nw = words(line, w, 9)) == 0) {
+            continue;
+        } else if (stage == 0) {
+            rc = ns3_header(f, w, nw, path, ln, err);
+            if (rc == 0) {
+                isw = loom_xcalloc((size_t)f->nodes, 1);
+                stage = f->nsw ? 1 : 2;
+            }
+        } else if ((rc = ns3_cable(f, w, nw, cab, path, ln, err)) == 0) {
+            cab++;
         }
-out:
+    }
+    if (rc == 0)
+        rc = ns3_counts(f, stage, seen, cab, path, ln, err);
+    if (rc == 0)
+        rc = ns3_index(f, isw, path, err);
     free(isw);
     free(line);
     fclose(fp);
