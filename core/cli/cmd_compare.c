@@ -77,7 +77,8 @@ static void compare_help(FILE *o)
           "                            tuner: Ring/Tree x LL/LL128/Simple), lists (the\n"
           "                            system file's own per-dimension lists).\n"
           "                            Default: ring,direct,hd,dbt,hierarchical,nccl\n"
-          "  -m, --model KIND          analytical or flow (default: the system file's\n"
+          "  -m, --model KIND          analytical or flow (also --network-model, as in\n"
+          "                            loom run; default: the system file's\n"
           "                            network-model, else analytical)\n"
           "      --csv OUT             also write the table as CSV\n"
           "  -q, --quiet               no warnings on stderr\n"
@@ -529,6 +530,7 @@ int loom_cmd_compare(int argc, char **argv)
         {"ranks", required_argument, NULL, 'r'},
         {"algorithms", required_argument, NULL, 'a'},
         {"model", required_argument, NULL, 'm'},
+        {"network-model", required_argument, NULL, 'm'}, /* loom run's spelling */
         {"csv", required_argument, NULL, O_CSV},
         {"set", required_argument, NULL, O_SET},
         {"quiet", no_argument, NULL, 'q'},

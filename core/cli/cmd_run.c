@@ -9,6 +9,7 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <sys/stat.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -65,10 +66,56 @@ static void run_help(FILE *o)
           "\n"
           "ASTRA-sim spellings are accepted: --workload-configuration,\n"
           "--network-configuration, --system-configuration,\n"
-          "--remote-memory-configuration, --comm-group-configuration; a command line\n"
-          "starting with them (no 'run') prints ASTRA-sim's log, as --astra-log.\n"
+          "--remote-memory-configuration, --comm-group-configuration, and the\n"
+          "front-end flags above; a command line starting with them (no 'run')\n"
+          "prints ASTRA-sim's log, as --astra-log.\n"
           "Units: times are printed in us, JSON times in ns.\n",
           o);
+}
+
+/* ASTRA-sim's front-end flags (docs/CLI.md): the scales and the network
+ * model are applied, the rest become notes unless at their default. */
+typedef struct astra_flags {
+    const char *logcfg, *logdir, *queues, *rdv, *inject; /* as given, or NULL */
+    double compute_scale, comm_scale;                    /* 0: not given */
+    int model;                                           /* net_model_kind, or -1 */
+} astra_flags;
+
+static void astra_apply(loom_cfg *cfg, const astra_flags *af)
+{
+    char note[600];
+    cfg->compute_scale = af->compute_scale;
+    cfg->comm_scale = af->comm_scale;
+    if (af->model >= 0)
+        cfg->sys.model = (net_model_kind)af->model;
+    if (af->logcfg && strcmp(af->logcfg, "empty") != 0) {
+        snprintf(note, sizeof note, "--logging-configuration %.400s (loom has no spdlog)", af->logcfg);
+        loom_cfg_add_note(cfg, note);
+    }
+    const char *const flag[] = {"--num-queues-per-dim", "--rendezvous-protocol", "--injection-scale"};
+    const char *const val[] = {af->queues, af->rdv, af->inject};
+    for (int i = 0; i < 3; i++) {
+        char *end;
+        if (val[i] == NULL || (i == 1 ? strcmp(val[i], "false") == 0 || strcmp(val[i], "0") == 0
+                                      : strtod(val[i], &end) == 1 && *end == '\0'))
+            continue; /* ASTRA-sim's default: nothing to model */
+        snprintf(note, sizeof note, "%s %.100s", flag[i], val[i]);
+        loom_cfg_add_note(cfg, note);
+    }
+}
+
+/* The text report into --logging-folder's log.log. */
+typedef struct text_job {
+    const loom_run_info *info;
+    const loom_cfg *cfg;
+    const loom_result *res;
+} text_job;
+
+static int write_text(FILE *f, void *arg)
+{
+    const text_job *t = arg;
+    loom_report_text(f, t->info, t->cfg, t->res);
+    return 0;
 }
 
 /* The files a run reads, which no output may be: the configuration files
@@ -99,7 +146,8 @@ int loom_cmd_run_astra(int argc, char **argv)
 
 int loom_cmd_run(int argc, char **argv)
 {
-    enum { O_REMOTE = 256, O_SET, O_NOCTRL, O_CSV, O_CSVC, O_TIMELINE, O_REPRO, O_ASTRA };
+    enum { O_REMOTE = 256, O_SET, O_NOCTRL, O_CSV, O_CSVC, O_TIMELINE, O_REPRO, O_ASTRA, O_LOGCFG,
+           O_LOGDIR, O_QUEUES, O_RDV, O_INJECT, O_CSCALE, O_MSCALE, O_NETMODEL };
     enum { O_LOGICAL = 384, O_HTSIM }; /* ASTRA-sim's ns-3 and htsim front ends */
     static const struct option opts[] = {
         {"workload", required_argument, NULL, 'w'},
@@ -122,13 +170,23 @@ int loom_cmd_run(int argc, char **argv)
         {"astra-log", no_argument, NULL, O_ASTRA},
         {"logical-topology-configuration", required_argument, NULL, O_LOGICAL},
         {"htsim_opts", required_argument, NULL, O_HTSIM},
+        {"network-model", required_argument, NULL, O_NETMODEL},
+        {"compute-scale", required_argument, NULL, O_CSCALE},
+        {"comm-scale", required_argument, NULL, O_MSCALE},
+        {"logging-configuration", required_argument, NULL, O_LOGCFG},
+        {"logging-folder", required_argument, NULL, O_LOGDIR},
+        {"num-queues-per-dim", required_argument, NULL, O_QUEUES},
+        {"rendezvous-protocol", required_argument, NULL, O_RDV},
+        {"injection-scale", required_argument, NULL, O_INJECT},
         {"quiet", no_argument, NULL, 'q'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     loom_cfg_files files = {0};
     const char *workload = NULL, *json = NULL, *csv = NULL, *csvc = NULL, *timeline = NULL;
-    int repro = 0, quiet = 0, astra = astra_cmdline;
+    int repro = 0, quiet = 0, astra = astra_cmdline, iv;
+    astra_flags af = {.model = -1};
+    double dv;
     const char **sets = calloc(argc, sizeof *sets);
     int nsets = 0, noctrl = 0, c, topo_next = 0;
     optind = 1;
@@ -159,6 +217,49 @@ int loom_cmd_run(int argc, char **argv)
             files.htsim_topo = optarg[5] ? optarg + 6 : NULL;
             topo_next = !optarg[5];
             break;
+        /* ASTRA-sim's flags: checked here, applied by astra_apply() */
+        case O_NETMODEL:
+            af.model = strcmp(optarg, "analytical") == 0 ? NET_MODEL_ANALYTICAL
+                       : strcmp(optarg, "flow") == 0     ? NET_MODEL_FLOW : -1;
+            if (af.model < 0) {
+                free(sets);
+                return loom_usage("run", "--network-model '%s': expected analytical or flow", optarg);
+            }
+            break;
+        case O_CSCALE:
+        case O_MSCALE:
+        case O_INJECT: {
+            const char *nm = c == O_CSCALE ? "--compute-scale" : c == O_MSCALE ? "--comm-scale"
+                                                                                : "--injection-scale";
+            if (loom_opt_double("run", nm, optarg, 0, 1, 1e6, &dv) < 0) {
+                free(sets);
+                return loom_exit_code(LOOM_EUSAGE);
+            }
+            if (c == O_CSCALE)
+                af.compute_scale = dv;
+            else if (c == O_MSCALE)
+                af.comm_scale = dv;
+            else
+                af.inject = optarg;
+            break;
+        }
+        case O_QUEUES:
+            if (loom_opt_int("run", "--num-queues-per-dim", optarg, 1, 1 << 20, &iv) < 0) {
+                free(sets);
+                return loom_exit_code(LOOM_EUSAGE);
+            }
+            af.queues = optarg;
+            break;
+        case O_RDV:
+            if (strcmp(optarg, "true") && strcmp(optarg, "false") && strcmp(optarg, "1") &&
+                strcmp(optarg, "0")) {
+                free(sets);
+                return loom_usage("run", "--rendezvous-protocol '%s': expected true or false", optarg);
+            }
+            af.rdv = optarg;
+            break;
+        case O_LOGCFG: af.logcfg = optarg; break;
+        case O_LOGDIR: af.logdir = optarg; break;
         case 'q': loom_set_quiet(1); quiet = 1; break;
         case 'h': run_help(stdout); free(sets); return 0;
         case ':': free(sets); return loom_usage("run", "option '%s' needs a value", argv[optind - 1]);
@@ -188,6 +289,19 @@ int loom_cmd_run(int argc, char **argv)
     int kc = csv ? loom_outset_add(outs, csv, "--csv") : -1;
     int kcc = csvc ? loom_outset_add(outs, csvc, "--csv-collectives") : -1;
     int kt = timeline ? loom_outset_add(outs, timeline, "--timeline") : -1;
+    char logpath[4200];
+    int kl = -1;
+    if (af.logdir) { /* ASTRA-sim creates its log folder; so does loom */
+        if (mkdir(af.logdir, 0777) < 0 && errno != EEXIST) {
+            loom_outset_free(outs);
+            free(sets);
+            loom_err_set(&err, LOOM_EIO, "--logging-folder %s: cannot create it: %s", af.logdir,
+                         strerror(errno));
+            return loom_fail(&err);
+        }
+        snprintf(logpath, sizeof logpath, "%s/log.log", af.logdir);
+        kl = loom_outset_add(outs, logpath, "--logging-folder");
+    }
     run_inputs(outs, workload, &files);
     if (loom_outset_check(outs, &err) < 0) {
         loom_outset_free(outs);
@@ -201,6 +315,7 @@ int loom_cmd_run(int argc, char **argv)
         return loom_fail(&err);
     }
     cfg.ctrl_deps = !noctrl;
+    astra_apply(&cfg, &af);
     loom_observer obs = {0};
     loom_timeline *tl = NULL;
     if (timeline) {
@@ -236,6 +351,8 @@ int loom_cmd_run(int argc, char **argv)
             rc = loom_report_csv_ranks_out(outs, kc, &res, &err);
         if (rc == 0 && csvc)
             rc = loom_report_csv_colls_out(outs, kcc, &res, &err);
+        if (rc == 0 && kl >= 0)
+            rc = loom_outset_write(outs, kl, write_text, &(text_job){&info, &cfg, &res}, &err);
         /* standard output taken by an output: the text report goes beside
          * the progress line and the warnings.  It is printed before the
          * commit, so a report that cannot be printed leaves no file either */

@@ -418,6 +418,11 @@ void cfg_note(loom_cfg *cfg, const char *fmt, const char *a)
     cfg->notes[cfg->nnotes++] = loom_xstrdup(buf);
 }
 
+void loom_cfg_add_note(loom_cfg *cfg, const char *text)
+{
+    cfg_note(cfg, "%s", text);
+}
+
 /* ---- entry points --------------------------------------------------------- */
 
 int loom_cfg_load(loom_cfg *cfg, const loom_cfg_files *f, loom_err *err)

@@ -56,6 +56,8 @@ typedef struct loom_cfg {
                                         absent); for ASTRA-sim's log (report_astra.c) */
     unsigned impl_one[NET_IMPL_OPS]; /* bit d: dimension d's name starts with "one"
                                         (oneRing, oneDirect, oneHalvingDoubling) */
+    double compute_scale;   /* --compute-scale: compute node times x this; 0 or 1: none */
+    double comm_scale;      /* --comm-scale: collective and send sizes x this; 0 or 1: none */
 } loom_cfg;
 
 /* The compute model of one rank: its entry in rank_comp, or comp. */
@@ -78,6 +80,10 @@ typedef struct loom_cfg_files {
 
 int loom_cfg_load(loom_cfg *cfg, const loom_cfg_files *files, loom_err *err);
 void loom_cfg_free(loom_cfg *cfg);
+
+/* Adds `text` to the settings accepted but not modelled (the report's
+ * note line); for command-line flags, after loom_cfg_load(). */
+void loom_cfg_add_note(loom_cfg *cfg, const char *text);
 
 /* The group named `name`, or NULL. */
 const loom_group *loom_cfg_group(const loom_cfg *cfg, const char *name);

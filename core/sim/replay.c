@@ -10,6 +10,7 @@
  */
 #include "replay_int.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -158,6 +159,21 @@ static void update_mask(replay *rp, rank_state *rs)
     set_mask(rp, rs, m);
 }
 
+/* --compute-scale and --comm-scale (loom_cfg): ASTRA-sim's factors on
+ * compute times and communication sizes, rounded to the picosecond and
+ * the byte; 0 or 1 leaves the value as it is. */
+static sim_time compute_scaled(const replay *rp, sim_time t)
+{
+    double s = rp->cfg->compute_scale;
+    return s > 0 && s != 1 ? (sim_time)llround((double)t * s) : t;
+}
+
+static uint64_t comm_scaled(const replay *rp, uint64_t bytes)
+{
+    double s = rp->cfg->comm_scale;
+    return s > 0 && s != 1 ? (uint64_t)llround((double)bytes * s) : bytes;
+}
+
 /* ---- failure -------------------------------------------------------------- */
 
 static void fail(replay *rp, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -268,7 +284,7 @@ static void coll_join(replay *rp, int rank, uint32_t i)
         in->comm = ci;
         in->seq = seq;
         in->type = n->comm_type;
-        in->bytes = n->comm_size;
+        in->bytes = comm_scaled(rp, n->comm_size);
         in->dims = dims;
         in->first_rank = rank;
         in->first_id = n->id;
@@ -289,7 +305,7 @@ static void coll_join(replay *rp, int rank, uint32_t i)
         cr->seq = seq;
         cr->first_join = in->first_join;
         cr->start = cr->end = -1; /* until every member joins */
-    } else if (in->type != n->comm_type || in->bytes != n->comm_size) {
+    } else if (in->type != n->comm_type || in->bytes != comm_scaled(rp, n->comm_size)) {
         fail(rp, "collective mismatch on communicator '%s' (collective #%llu): rank %d node %llu "
                  "issues %s of %llu bytes, but rank %d node %llu issued %s of %llu bytes",
              c->name, (unsigned long long)seq, rank, (unsigned long long)n->id,
@@ -393,7 +409,7 @@ static void send_issue(replay *rp, int rank, uint32_t i)
             e->sends = m;
         e->sends_tail = m;
     }
-    net_p2p_start(rp->net, rp->eng, rank, dst, n->comm_size, on_msg_done, m);
+    net_p2p_start(rp->net, rp->eng, rank, dst, comm_scaled(rp, n->comm_size), on_msg_done, m);
 }
 
 static void recv_post(replay *rp, int rank, uint32_t i)
@@ -559,7 +575,7 @@ static void start(replay *rp, int rank, uint32_t i)
                          .kwork = n->nkern ? g->kwork + 2 * (size_t)n->kern : NULL,
                          .nkern = n->nkern};
         int fb;
-        sim_time t = comp_time(loom_cfg_comp(rp->cfg, rank), &k, &fb);
+        sim_time t = compute_scaled(rp, comp_time(loom_cfg_comp(rp->cfg, rank), &k, &fb));
         rp->fallbacks += fb;
         post_node_event(rp, rank, i, t);
         break;

@@ -17,6 +17,7 @@ typedef struct json_job {
     const loom_run_info *info; /* inputs */
     const loom_result *res;    /* figures */
     int reproducible;          /* zero the wall time and peak RSS */
+    const loom_cfg *cfg;       /* the network model's name */
 } json_job;
 
 #define JFLAGS (JSON_COMPACT | JSON_REAL_PRECISION(15))
@@ -109,6 +110,8 @@ static int dump_json(FILE *f, void *arg)
     jkey(f, "workload", jstr(jb->info->workload), 1);
     jkey(f, "network", jstr(jb->info->network), 0);
     jkey(f, "system", jstr(jb->info->system), 0);
+    if (jb->cfg) /* NULL: a caller with no configuration (unit tests) */
+        jkey(f, "network_model", jstr(rpt_net_model(jb->cfg->sys.model)), 0);
     jkey(f, "step_time_ns", jreal(res->step_time), 0);
     fputs(",\n \"ranks\": [", f);
     for (int r = 0; r < res->nranks; r++)
@@ -134,15 +137,13 @@ static int dump_json(FILE *f, void *arg)
 int loom_report_json(const char *path, const loom_run_info *info, const loom_cfg *cfg,
                      const loom_result *res, int reproducible, loom_err *err)
 {
-    (void)cfg;
-    json_job jb = {info, res, reproducible};
+    json_job jb = {info, res, reproducible, cfg};
     return loom_write_atomic(path, dump_json, &jb, err);
 }
 
 int loom_report_json_out(loom_outset *set, int k, const loom_run_info *info, const loom_cfg *cfg,
                          const loom_result *res, int reproducible, loom_err *err)
 {
-    (void)cfg;
-    json_job jb = {info, res, reproducible};
+    json_job jb = {info, res, reproducible, cfg};
     return loom_outset_write(set, k, dump_json, &jb, err);
 }

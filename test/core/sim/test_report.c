@@ -142,8 +142,9 @@ static void test_json(void **state)
     loom_run_info info = {"wl", "net.yml", "sys.json", NULL};
     loom_err err = {0};
     const char *p = st_path("r.json");
+    loom_cfg cfg = {.sys = {.model = NET_MODEL_FLOW}};
     for (int repro = 0; repro < 2; repro++) {
-        assert_int_equal(loom_report_json(p, &info, NULL, &res, repro, &err), 0);
+        assert_int_equal(loom_report_json(p, &info, repro ? &cfg : NULL, &res, repro, &err), 0);
         json_error_t je;
         json_t *root = json_load_file(p, 0, &je);
         if (root == NULL)
@@ -151,6 +152,11 @@ static void test_json(void **state)
         assert_string_equal(json_string_value(json_object_get(root, "workload")), "wl");
         assert_string_equal(json_string_value(json_object_get(root, "network")), "net.yml");
         assert_string_equal(json_string_value(json_object_get(root, "system")), "sys.json");
+        /* the network model that ran, when the caller gives the configuration */
+        if (repro)
+            assert_string_equal(json_string_value(json_object_get(root, "network_model")), "flow");
+        else
+            assert_null(json_object_get(root, "network_model"));
         assert_true(num(root, "step_time_ns") == 10000.0);
         assert_true(num(root, "p2p_messages") == 9);
         json_t *ranks = json_object_get(root, "ranks");

@@ -1,0 +1,320 @@
+/*
+ * End-to-end tests of ASTRA-sim's front-end flags in `loom run` (issue 13):
+ * --compute-scale, --comm-scale, --network-model, the logging flags, and
+ * the flags loom accepts without modelling them (named in the note line).
+ * Expected times come from the closed forms of docs/MODEL.md, written out
+ * here, and from traces whose durations are set by hand.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <jansson.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "et_io.h"
+#include "loomrun.h"
+
+#define FIX FIXTURES "/chakra"
+#define CFG FIXTURES "/astra-sim-configs"
+#define AR8 FIX "/micro_all_reduce_8npus_1MB/all_reduce"
+#define RING8 CFG "/Ring_8npus.yml"
+#define SYS CFG "/Ring_4chunks.json"
+#define MIB 1048576.0
+
+static char tmpdir[256];
+
+static char *tpath(const char *name)
+{
+    static char buf[8][512];
+    static int k;
+    char *p = buf[k++ % 8];
+    snprintf(p, 512, "%s/%s", tmpdir, name);
+    return p;
+}
+
+static json_t *load_json(const char *path)
+{
+    json_error_t je;
+    json_t *j = json_load_file(path, 0, &je);
+    if (j == NULL)
+        fail_msg("%s: %s", path, je.text);
+    return j;
+}
+
+static double step_ns(json_t *j) { return json_real_value(json_object_get(j, "step_time_ns")); }
+
+/* Ring_4chunks on links of 50 GiB/s and 500 ns (docs/MODEL.md): one ring
+ * step is W*(L + delta) + m/B (+ 3m/M with a reduction), W = 4 waves. */
+static double step(double m, int reduce)
+{
+    const double B = 50.0 * 1073741824.0, L = 500, delta = 10, M = 1600e9, W = 4;
+    return W * (L + delta) + m / B * 1e9 + (reduce ? 3 * m / M * 1e9 : 0);
+}
+
+static double ring_ar(int p, double N) { return (p - 1) * (step(N / p, 1) + step(N / p, 0)); }
+
+static void expect_ok(int rc)
+{
+    if (rc != 0)
+        fail_msg("loom exited %d: %s", rc, loomrun_err);
+}
+
+static void expect_near(double got, double want, const char *what)
+{
+    if (fabs(got - want) > 0.002) /* loom rounds to the picosecond */
+        fail_msg("%s: loom %.3f ns, expected %.3f ns", what, got, want);
+}
+
+/* Two ranks: a 10 us and a 25 us kernel, then an all-reduce of `bytes`. */
+static void write_two_rank_trace(const char *prefix, int64_t bytes)
+{
+    for (int r = 0; r < 2; r++) {
+        char path[600];
+        snprintf(path, sizeof path, "%s.%d.et", prefix, r);
+        loom_err err = {0};
+        et_writer *w = et_writer_open(path, 0, &err);
+        assert_non_null(w);
+        ChakraProtoMsg__GlobalMetadata md = CHAKRA_PROTO_MSG__GLOBAL_METADATA__INIT;
+        md.version = "1.0.0";
+        assert_int_equal(et_writer_metadata(w, &md, &err), 0);
+        for (uint64_t id = 1; id <= 3; id++) {
+            ChakraProtoMsg__AttributeProto a[2] = {CHAKRA_PROTO_MSG__ATTRIBUTE_PROTO__INIT,
+                                                   CHAKRA_PROTO_MSG__ATTRIBUTE_PROTO__INIT};
+            ChakraProtoMsg__AttributeProto *ap[2] = {&a[0], &a[1]};
+            a[0].name = "comm_type";
+            a[0].value_case = CHAKRA_PROTO_MSG__ATTRIBUTE_PROTO__VALUE_INT64_VAL;
+            a[0].int64_val = 0; /* ALL_REDUCE */
+            a[1].name = "comm_size";
+            a[1].value_case = CHAKRA_PROTO_MSG__ATTRIBUTE_PROTO__VALUE_INT64_VAL;
+            a[1].int64_val = bytes;
+            ChakraProtoMsg__Node n = CHAKRA_PROTO_MSG__NODE__INIT;
+            uint64_t dep = id - 1;
+            n.id = id;
+            n.name = "n";
+            if (id > 1) {
+                n.n_data_deps = 1;
+                n.data_deps = &dep;
+            }
+            if (id < 3) {
+                n.type = CHAKRA_PROTO_MSG__NODE_TYPE__COMP_NODE;
+                n.duration_micros = id == 1 ? 10 : 25;
+            } else {
+                n.type = CHAKRA_PROTO_MSG__NODE_TYPE__COMM_COLL_NODE;
+                n.n_attr = 2;
+                n.attr = ap;
+            }
+            assert_int_equal(et_writer_node(w, &n, &err), 0);
+        }
+        assert_int_equal(et_writer_close(w, &err), 0);
+    }
+    loomrun_write(tpath("ring2.yml"), "topology: [ Ring ]\nnpus_count: [ 2 ]\nbandwidth: [ 50 ]\n"
+                                      "latency: [ 500 ]\n");
+}
+
+/* --compute-scale 2: each rank computes 2 x (10 + 25) us = 70 us, then
+ * the 1 MiB all-reduce as without the flag; 0.5 halves the compute. */
+static void test_compute_scale(void **state)
+{
+    (void)state;
+    write_two_rank_trace(tpath("cs"), 1048576);
+    const double scales[] = {1, 2, 0.5};
+    for (int i = 0; i < 3; i++) {
+        char sc[16];
+        snprintf(sc, sizeof sc, "%g", scales[i]);
+        expect_ok(loomrun_run(tmpdir, "run", "-w", tpath("cs"), "-n", tpath("ring2.yml"), "-s", SYS,
+                              "--compute-scale", sc, "-j", tpath("cs.json"), "-q", NULL));
+        json_t *j = load_json(tpath("cs.json"));
+        double comp = scales[i] * 35000.0;
+        for (int r = 0; r < 2; r++)
+            expect_near(json_real_value(json_object_get(json_array_get(json_object_get(j, "ranks"), r),
+                                                        "compute_ns")),
+                        comp, "compute_ns");
+        expect_near(step_ns(j), comp + ring_ar(2, MIB), "step time");
+        json_decref(j);
+    }
+}
+
+/* --comm-scale 2 on the 1 MiB all-reduce is the closed form at 2 MiB, and
+ * the same step as a 2 MiB trace from `loom gen micro`; the collective's
+ * bytes are the scaled size.  0.5 gives the 512 KiB closed form. */
+static void test_comm_scale(void **state)
+{
+    (void)state;
+    expect_ok(loomrun_run(tmpdir, "run", "-w", AR8, "-n", RING8, "-s", SYS, "--comm-scale", "2",
+                          "-j", tpath("c2.json"), "-q", NULL));
+    json_t *j = load_json(tpath("c2.json"));
+    expect_near(step_ns(j), ring_ar(8, 2 * MIB), "--comm-scale 2");
+    assert_int_equal(json_integer_value(json_object_get(
+                         json_array_get(json_object_get(j, "collectives"), 0), "bytes")),
+                     2097152);
+    expect_ok(loomrun_run(tmpdir, "gen", "micro", "-c", "all_reduce", "-b", "2097152", "-r", "8",
+                          "-o", tpath("ar2/ar"), "-q", NULL));
+    expect_ok(loomrun_run(tmpdir, "run", "-w", tpath("ar2/ar"), "-n", RING8, "-s", SYS, "-j",
+                          tpath("g2.json"), "-q", NULL));
+    json_t *g = load_json(tpath("g2.json"));
+    assert_true(step_ns(g) == step_ns(j));
+    json_decref(g);
+    json_decref(j);
+
+    /* ASTRA-sim's spelling, with no subcommand */
+    expect_ok(loomrun_run(tmpdir, "--workload-configuration=" AR8, "--network-configuration=" RING8,
+                          "--system-configuration=" SYS, "--comm-scale=0.5", "--json",
+                          tpath("c05.json"), "-q", NULL));
+    j = load_json(tpath("c05.json"));
+    expect_near(step_ns(j), ring_ar(8, MIB / 2), "--comm-scale 0.5");
+    json_decref(j);
+
+    /* compute and communication scales on one run: 2 x 35 us + the 2 MiB form */
+    write_two_rank_trace(tpath("both"), 1048576);
+    expect_ok(loomrun_run(tmpdir, "run", "-w", tpath("both"), "-n", tpath("ring2.yml"), "-s", SYS,
+                          "--compute-scale", "2", "--comm-scale", "2", "-j", tpath("b.json"), "-q",
+                          NULL));
+    j = load_json(tpath("b.json"));
+    expect_near(step_ns(j), 70000.0 + ring_ar(2, 2 * MIB), "both scales");
+    json_decref(j);
+}
+
+/* Values that are no scale are usage errors naming the flag. */
+static void test_bad_values(void **state)
+{
+    (void)state;
+    static const char *const bad[][2] = {
+        {"--compute-scale", "0"},        {"--comm-scale", "-1"},       {"--injection-scale", "x"},
+        {"--num-queues-per-dim", "0"},   {"--rendezvous-protocol", "maybe"},
+        {"--network-model", "garnet"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        int rc = loomrun_run(tmpdir, "run", "-w", AR8, "-n", RING8, "-s", SYS, bad[i][0], bad[i][1],
+                             "-q", NULL);
+        assert_int_equal(rc, 2);
+        if (strstr(loomrun_err, bad[i][0]) == NULL)
+            fail_msg("%s %s: message does not name the flag: %s", bad[i][0], bad[i][1], loomrun_err);
+    }
+}
+
+/* Flags loom does not model: a value other than ASTRA-sim's default is
+ * named in the one note line; the default changes nothing and is not. */
+static void test_not_modelled_notes(void **state)
+{
+    (void)state;
+    expect_ok(loomrun_run(tmpdir, "run", "-w", AR8, "-n", RING8, "-s", SYS, "--num-queues-per-dim",
+                          "2", "--rendezvous-protocol", "true", "--injection-scale", "4",
+                          "--logging-configuration", "log.toml", "-q", NULL));
+    char *note = strstr(loomrun_out, "\nnote       accepted, not modelled: ");
+    assert_non_null(note);
+    char *eol = strchr(note + 1, '\n');
+    assert_non_null(eol);
+    *eol = '\0';
+    const char *want[] = {"--num-queues-per-dim 2", "--rendezvous-protocol true",
+                          "--injection-scale 4", "--logging-configuration log.toml"};
+    for (int i = 0; i < 4; i++)
+        if (strstr(note, want[i]) == NULL)
+            fail_msg("note line lacks '%s': %s", want[i], note);
+    /* one note line only */
+    assert_null(strstr(eol + 1, "\nnote "));
+
+    expect_ok(loomrun_run(tmpdir, "run", "-w", AR8, "-n", RING8, "-s", SYS, "--num-queues-per-dim",
+                          "1", "--rendezvous-protocol", "false", "--injection-scale", "1",
+                          "--logging-configuration", "empty", "-j", tpath("d.json"), "-q", NULL));
+    assert_null(strstr(loomrun_out, "--num-queues"));
+    assert_null(strstr(loomrun_out, "--rendezvous"));
+    assert_null(strstr(loomrun_out, "--injection"));
+    assert_null(strstr(loomrun_out, "--logging"));
+    json_t *j = load_json(tpath("d.json"));
+    expect_near(step_ns(j), ring_ar(8, MIB), "defaults");
+    json_decref(j);
+}
+
+/* --logging-folder DIR: created when missing, and DIR/log.log holds the
+ * text report that went to standard output. */
+static void test_logging_folder(void **state)
+{
+    (void)state;
+    char *dir = tpath("logs");
+    expect_ok(loomrun_run(tmpdir, "run", "-w", AR8, "-n", RING8, "-s", SYS, "--logging-folder", dir,
+                          "-q", NULL));
+    static char log[1 << 16];
+    loomrun_slurp(tpath("logs/log.log"), log, sizeof log);
+    assert_true(log[0] != '\0');
+    assert_string_equal(log, loomrun_out);
+    /* an existing folder is fine; the log is replaced */
+    expect_ok(loomrun_run(tmpdir, "run", "-w", AR8, "-n", RING8, "-s", SYS, "--logging-folder", dir,
+                          "--comm-scale", "2", "-q", NULL));
+    loomrun_slurp(tpath("logs/log.log"), log, sizeof log);
+    assert_string_equal(log, loomrun_out);
+    assert_non_null(strstr(log, "\nstep time  "));
+    /* a folder that cannot be created: exit 5, naming it */
+    int rc = loomrun_run(tmpdir, "run", "-w", AR8, "-n", RING8, "-s", SYS, "--logging-folder",
+                         tpath("no/such/dir"), "-q", NULL);
+    assert_int_equal(rc, 5);
+    assert_non_null(strstr(loomrun_err, "--logging-folder"));
+}
+
+/* --network-model: the text report's model line and the JSON name the
+ * model that ran; the flag overrides the system file's network-model. */
+static void test_network_model(void **state)
+{
+    (void)state;
+    expect_ok(loomrun_run(tmpdir, "run", "-w", AR8, "-n", RING8, "-s", SYS, "-j", tpath("a.json"),
+                          "-q", NULL));
+    assert_non_null(strstr(loomrun_out, "\nmodel      network analytical (congestion-unaware"));
+    json_t *j = load_json(tpath("a.json"));
+    assert_string_equal(json_string_value(json_object_get(j, "network_model")), "analytical");
+    json_decref(j);
+
+    expect_ok(loomrun_run(tmpdir, "run", "-w", AR8, "-n", RING8, "-s", SYS, "--network-model",
+                          "flow", "-j", tpath("f.json"), "-q", NULL));
+    assert_non_null(strstr(loomrun_out, "\nmodel      network flow (congestion-aware"));
+    j = load_json(tpath("f.json"));
+    assert_string_equal(json_string_value(json_object_get(j, "network_model")), "flow");
+    json_decref(j);
+
+    /* the flag wins over the system file (and over --set, given after it) */
+    expect_ok(loomrun_run(tmpdir, "run", "-w", AR8, "-n", RING8, "-s", SYS, "--set",
+                          "system.network-model=flow", "--network-model", "analytical", "-q", NULL));
+    assert_non_null(strstr(loomrun_out, "\nmodel      network analytical"));
+    expect_ok(loomrun_run(tmpdir, "run", "-w", AR8, "-n", RING8, "-s", SYS, "--set",
+                          "system.network-model=flow", "-q", NULL));
+    assert_non_null(strstr(loomrun_out, "\nmodel      network flow"));
+
+    /* loom compare: --model and its --network-model spelling */
+    expect_ok(loomrun_run(tmpdir, "compare", "-w", AR8, "-n", RING8, "-s", SYS, "--model", "flow",
+                          "-q", NULL));
+    assert_non_null(strstr(loomrun_out, "model flow"));
+    expect_ok(loomrun_run(tmpdir, "compare", "-w", AR8, "-n", RING8, "-s", SYS, "--network-model",
+                          "flow", "-q", NULL));
+    assert_non_null(strstr(loomrun_out, "model flow"));
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    snprintf(tmpdir, sizeof tmpdir, "/tmp/loom_astraflags_XXXXXX");
+    return mkdtemp(tmpdir) ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    char cmd[400];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
+    return system(cmd) == 0 ? 0 : -1;
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_compute_scale),    cmocka_unit_test(test_comm_scale),
+        cmocka_unit_test(test_bad_values),       cmocka_unit_test(test_not_modelled_notes),
+        cmocka_unit_test(test_logging_folder),   cmocka_unit_test(test_network_model),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
