@@ -452,6 +452,11 @@ static int list_files(const char *prefix, char ***paths, loom_err *err)
             (*paths)[0] = loom_xstrdup(prefix);
             return 1;
         }
+        char meant[4096];
+        if (et_prefix_hint(prefix, meant, sizeof meant))
+            return loom_err_set(err, LOOM_ETRACE,
+                                "trace %s: no rank files (%s.0.et or %s.0.et.gz): did you "
+                                "mean %s?", prefix, prefix, prefix, meant);
         return loom_err_set(err, LOOM_ETRACE,
                             "trace %s: no rank files (%s.0.et or %s.0.et.gz)",
                             prefix, prefix, prefix);
@@ -606,6 +611,14 @@ int et_info(const char *prefix, FILE *out, loom_err *err)
     char g[32], b[64];
     fprintf(out, LBL "%s\n", "trace", prefix);
     fprintf(out, LBL "%d\n", "ranks", n);
+    if (n == 1 && et_count_ranks(prefix) == 0) { /* list_files took one file as itself */
+        char meant[4096];
+        fprintf(out, LBL "%s is one rank file, summarized alone", "note", prefix);
+        if (et_prefix_hint(prefix, meant, sizeof meant))
+            fprintf(out, "; the workload is %s (%d rank file%s): loom trace info %s", meant,
+                    et_count_ranks(meant), et_count_ranks(meant) == 1 ? "" : "s", meant);
+        fputc('\n', out);
+    }
     fprintf(out, LBL "%d (%d distinct by content", "files", n, distinct);
     if (gz > 0)
         fprintf(out, ", %d gzip", gz);

@@ -1,5 +1,6 @@
 #include "et_graph.h"
 
+#include <dirent.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -404,6 +405,60 @@ int et_count_ranks(const char *prefix)
         r++;
     free(buf);
     return r;
+}
+
+int et_prefix_hint(const char *given, char *out, size_t outsz)
+{
+    size_t len = strlen(given);
+    /* "X.<digits>.et" or "X.<digits>.et.gz": drop ".<digits>.et[.gz]" */
+    size_t end = len;
+    if (end >= 3 && strcmp(given + end - 3, ".gz") == 0)
+        end -= 3;
+    if (end >= 3 && strncmp(given + end - 3, ".et", 3) == 0) {
+        size_t d = end - 3;
+        while (d > 0 && given[d - 1] >= '0' && given[d - 1] <= '9')
+            d--;
+        if (d < end - 3 && d > 1 && given[d - 1] == '.' && d - 1 < outsz) {
+            memcpy(out, given, d - 1);
+            out[d - 1] = '\0';
+            if (et_count_ranks(out) > 0)
+                return 1;
+        }
+    }
+    /* a folder: the first stem S of its S.0.et / S.0.et.gz files */
+    struct stat sb;
+    if (stat(given, &sb) != 0 || !S_ISDIR(sb.st_mode))
+        return 0;
+    DIR *dir = opendir(given);
+    if (dir == NULL)
+        return 0;
+    char *best = NULL;
+    struct dirent *e;
+    while ((e = readdir(dir)) != NULL) {
+        size_t n = strlen(e->d_name), cut = 0;
+        if (n > 5 && strcmp(e->d_name + n - 5, ".0.et") == 0)
+            cut = n - 5;
+        else if (n > 8 && strcmp(e->d_name + n - 8, ".0.et.gz") == 0)
+            cut = n - 8;
+        if (cut == 0)
+            continue;
+        if (best == NULL || strncmp(e->d_name, best, cut) < 0 ||
+            (strncmp(e->d_name, best, cut) == 0 && strlen(best) > cut)) {
+            free(best);
+            best = loom_xstrdup(e->d_name);
+            best[cut] = '\0';
+        }
+    }
+    closedir(dir);
+    int ok = 0;
+    if (best) {
+        while (len > 1 && given[len - 1] == '/') /* "dir/" -> "dir/S", not "dir//S" */
+            len--;
+        ok = snprintf(out, outsz, "%.*s/%s", (int)len, given, best) < (int)outsz &&
+             et_count_ranks(out) > 0;
+    }
+    free(best);
+    return ok;
 }
 
 const char *et_node_type_name(int type)

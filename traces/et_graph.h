@@ -144,6 +144,13 @@ int et_rank_path(const char *prefix, int rank, char *out, size_t outsz);
 /* Number of consecutive rank files prefix.0.et, prefix.1.et, ... present. */
 int et_count_ranks(const char *prefix);
 
+/* The prefix a user most likely meant by `given` when it names no rank
+ * files: a rank file's own name ("X.3.et", "X.0.et.gz" -> "X"), or a
+ * folder holding "S.0.et" (-> "FOLDER/S", the first S in name order when
+ * there are several).  Returns 1 with the prefix in out (which holds
+ * outsz bytes) when that prefix has rank files, else 0. */
+int et_prefix_hint(const char *given, char *out, size_t outsz);
+
 const char *et_node_type_name(int type);  /* "COMP_NODE", ...; "?" */
 const char *et_coll_type_name(int ctype); /* "ALL_REDUCE", ...; "?" */
 

@@ -98,16 +98,20 @@ static int find_shared(const et_set *s, char **paths, int r, const struct stat *
 }
 
 /* "missing rank file", with the OS reason when it is not plain absence
- * (a directory on the way that cannot be searched). */
-static int missing(const et_set_opts *o, const char *path, loom_err *err)
+ * (a directory on the way that cannot be searched), and for rank 0 the
+ * prefix the user likely meant (a folder or a rank file given instead). */
+static int missing(const et_set_opts *o, int r, const char *path, loom_err *err)
 {
     int n = o->nranks;
-    char why[160] = "";
+    char why[160] = "", hint[4200] = "", meant[4096];
     if (access(path, F_OK) != 0 && errno != ENOENT)
         snprintf(why, sizeof why, ": %s", strerror(errno));
+    if (r == 0 && et_prefix_hint(o->prefix, meant, sizeof meant))
+        snprintf(hint, sizeof hint, "; %s is no trace prefix: did you mean --workload %s?",
+                 o->prefix, meant);
     return loom_err_set(err, LOOM_ETRACE,
                         "missing rank file %s%s (%s has %d NPUs, so ranks 0..%d need a "
-                        "trace each)", path, why, o->nranks_from, n, n - 1);
+                        "trace each)%s", path, why, o->nranks_from, n, n - 1, hint);
 }
 
 static int load_ranks(et_set *s, const et_set_opts *o, loom_err *err)
@@ -118,7 +122,7 @@ static int load_ranks(et_set *s, const et_set_opts *o, loom_err *err)
     char **paths = loom_xcalloc(n, sizeof *paths);
     for (int r = 0; r < n; r++) {
         if (et_rank_path(o->prefix, r, path, sizeof path) < 0) {
-            rc = missing(o, path, err);
+            rc = missing(o, r, path, err);
             goto out;
         }
         paths[r] = loom_xstrdup(path);
@@ -170,7 +174,7 @@ int et_set_check_count(const et_set_opts *o, loom_err *err)
                             o->prefix, nfiles, o->nranks_from, o->nranks);
     if (nfiles < o->nranks) { /* the first gap: what load_ranks would stop at */
         et_rank_path(o->prefix, nfiles, path, sizeof path);
-        return missing(o, path, err);
+        return missing(o, nfiles, path, err);
     }
     return 0;
 }

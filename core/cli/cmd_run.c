@@ -200,7 +200,15 @@ int loom_cmd_run(int argc, char **argv)
             files.comm_group = strcmp(optarg, "empty") == 0 ? NULL : optarg;
             break;
         case O_REMOTE: files.remote_mem = optarg; break;
-        case 'j': json = optarg; break;
+        case 'j': /* `run -j 4` meaning sweep's --jobs: refused, ./4 names such a file */
+            json = optarg;
+            if (optarg[strspn(optarg, "0123456789")] == '\0' && *optarg) {
+                free(sets);
+                return loom_usage("run", "-j/--json '%s' looks like a job count: in loom run, -j is "
+                                  "--json (the JSON report's file; loom sweep's -j is --jobs); "
+                                  "write ./N to name a file N", optarg);
+            }
+            break;
         case O_SET: sets[nsets++] = optarg; break;
         case O_NOCTRL: noctrl = 1; break;
         case O_CSV: csv = optarg; break;

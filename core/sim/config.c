@@ -215,17 +215,85 @@ int cfg_key_index(const char *const *keys, int n, const char *k)
     return -1;
 }
 
+/* Edit distance (insertions, deletions, substitutions) between a and b,
+ * stopping at 99: keys are short, so O(|a| |b|) is nothing. */
+static int edit_distance(const char *a, const char *b)
+{
+    size_t la = strlen(a), lb = strlen(b);
+    if (la > 98 || lb > 98)
+        return 99;
+    int row[100];
+    for (size_t j = 0; j <= lb; j++)
+        row[j] = (int)j;
+    for (size_t i = 1; i <= la; i++) {
+        int diag = row[0];
+        row[0] = (int)i;
+        for (size_t j = 1; j <= lb; j++) {
+            int up = row[j];
+            int best = diag + (a[i - 1] != b[j - 1]);
+            if (up + 1 < best)
+                best = up + 1;
+            if (row[j - 1] + 1 < best)
+                best = row[j - 1] + 1;
+            row[j] = best;
+            diag = up;
+        }
+    }
+    return row[lb];
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* The other file kind k belongs to, when the network and system files
+ * look swapped ("this looks like a system file"); else NULL. */
+static const char *swapped_kind(const char *const *keys, const char *k)
+{
+    if (keys == cfg_net_keys && cfg_key_index(cfg_sys_keys, cfg_nsys_keys, k) >= 0)
+        return "a system file (--system)";
+    if (keys == cfg_sys_keys && (cfg_key_index(cfg_net_keys, CFG_NET_KEYS, k) >= 0 ||
+                                 cfg_key_index(net_xtopo_keys, net_xtopo_nkeys, k) >= 0))
+        return "a network file (--network)";
+    return NULL;
+}
+
+/* "unknown key 'K'": for a file, with its line, or what kind of file it
+ * looks like when network and system are swapped; else the nearest known
+ * key (edit distance at most a third of the longer name, at least 1, and
+ * less than the known key's length) and the known keys sorted. */
 int cfg_unknown_key(loom_err *err, const char *path, const yaml_node_t *kn, const char *k,
                        const char *const *keys, int n)
 {
-    char list[1024];
-    int off = 0;
-    for (int i = 0; i < n && off < (int)sizeof list; i++)
-        off += snprintf(list + off, sizeof list - off, "%s%s", i ? ", " : "", keys[i]);
-    if (kn && strcmp(path, "--set") != 0)
-        return loom_err_set(err, LOOM_EUSAGE, "%s: line %zu: unknown key '%s' (known keys: %s)",
-                            path, kn->start_mark.line + 1, k, list);
-    return loom_err_set(err, LOOM_EUSAGE, "%s: unknown key '%s' (known keys: %s)", path, k, list);
+    char where[64] = "";
+    if (kn && strcmp(path, "--set") != 0) {
+        snprintf(where, sizeof where, " line %zu:", kn->start_mark.line + 1);
+        const char *other = swapped_kind(keys, k);
+        if (other)
+            return loom_err_set(err, LOOM_EUSAGE,
+                                "%s:%s unknown key '%s': this looks like %s, not a %s file: "
+                                "are --network and --system swapped?", path, where, k, other,
+                                keys == cfg_net_keys ? "network" : "system");
+    }
+    const char **sorted = loom_xmalloc((size_t)n * sizeof *sorted);
+    memcpy(sorted, keys, (size_t)n * sizeof *sorted);
+    qsort(sorted, (size_t)n, sizeof *sorted, cmp_str);
+    char list[3000], near[300] = "";
+    int off = 0, best = 99;
+    for (int i = 0; i < n; i++) {
+        if (off < (int)sizeof list)
+            off += snprintf(list + off, sizeof list - off, "%s%s", i ? ", " : "", sorted[i]);
+        int lk = (int)strlen(k), lo = (int)strlen(sorted[i]);
+        int d = edit_distance(k, sorted[i]), lim = (lk > lo ? lk : lo) / 3;
+        if (d < best && d < lo && d <= (lim > 1 ? lim : 1)) {
+            best = d;
+            snprintf(near, sizeof near, "; did you mean '%s'?", sorted[i]);
+        }
+    }
+    free(sorted);
+    return loom_err_set(err, LOOM_EUSAGE, "%s:%s unknown key '%s'%s (known keys: %s)", path, where,
+                        k, near, list);
 }
 
 /* ---- --set ---------------------------------------------------------------- */

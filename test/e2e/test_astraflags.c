@@ -294,6 +294,95 @@ static void test_network_model(void **state)
     assert_non_null(strstr(loomrun_out, "model flow"));
 }
 
+/* ---- frictions of issue 13 ------------------------------------------------ */
+
+/* `run -j 4` (sweep's "jobs") would write the JSON to a file named 4:
+ * refused with the hint, no file made; ./4 names that file on purpose. */
+static void test_json_named_like_jobs(void **state)
+{
+    (void)state;
+    assert_int_equal(chdir(tmpdir), 0);
+    int rc = loomrun_run(tmpdir, "run", "-w", AR8, "-n", RING8, "-s", SYS, "-j", "4", "-q", NULL);
+    assert_int_equal(rc, 2);
+    assert_non_null(strstr(loomrun_err, "looks like a job count"));
+    assert_non_null(strstr(loomrun_err, "--jobs"));
+    assert_int_equal(access(tpath("4"), F_OK), -1);
+    expect_ok(loomrun_run(tmpdir, "run", "-w", AR8, "-n", RING8, "-s", SYS, "--json", "./4", "-q",
+                          NULL));
+    assert_int_equal(access(tpath("4"), F_OK), 0);
+}
+
+/* A folder or a rank file given as the prefix: the error names the prefix
+ * meant; `trace info` on one rank file says it read that file alone. */
+static void test_prefix_hints(void **state)
+{
+    (void)state;
+    const char *dir = FIX "/micro_all_reduce_8npus_1MB";
+    const char *given[] = {dir, FIX "/micro_all_reduce_8npus_1MB/", AR8 ".0.et", AR8 ".5.et"};
+    for (int i = 0; i < 4; i++) {
+        int rc = loomrun_run(tmpdir, "run", "-w", given[i], "-n", RING8, "-s", SYS, "-q", NULL);
+        assert_int_equal(rc, 3);
+        if (strstr(loomrun_err, "did you mean --workload " AR8 "?") == NULL)
+            fail_msg("%s: no hint: %s", given[i], loomrun_err);
+    }
+    /* a prefix with nothing near it: no hint */
+    assert_int_equal(loomrun_run(tmpdir, "run", "-w", tpath("none"), "-n", RING8, "-s", SYS, "-q",
+                                 NULL), 3);
+    assert_null(strstr(loomrun_err, "did you mean"));
+    /* trace info / validate on the folder */
+    assert_int_equal(loomrun_run(tmpdir, "trace", "info", dir, NULL), 3);
+    assert_non_null(strstr(loomrun_err, "did you mean " AR8 "?"));
+    /* trace info on one rank file */
+    expect_ok(loomrun_run(tmpdir, "trace", "info", AR8 ".3.et", NULL));
+    assert_non_null(strstr(loomrun_out, "is one rank file, summarized alone; the workload is " AR8
+                                        " (8 rank files): loom trace info " AR8 "\n"));
+    expect_ok(loomrun_run(tmpdir, "trace", "info", AR8, NULL));
+    assert_null(strstr(loomrun_out, "one rank file"));
+}
+
+/* Network and system files swapped: said so; a misspelt key: the nearest
+ * key, and the known keys sorted. */
+static void test_config_key_messages(void **state)
+{
+    (void)state;
+    int rc = loomrun_run(tmpdir, "run", "-w", AR8, "-n", SYS, "-s", RING8, "-q", NULL);
+    assert_int_equal(rc, 2);
+    assert_non_null(strstr(loomrun_err, "this looks like a system file (--system), not a network "
+                                        "file: are --network and --system swapped?"));
+    rc = loomrun_run(tmpdir, "run", "-w", AR8, "-n", RING8, "-s", RING8, "-q", NULL);
+    assert_int_equal(rc, 2);
+    assert_non_null(strstr(loomrun_err, "this looks like a network file (--network), not a system "
+                                        "file"));
+    loomrun_write(tpath("typo.json"), "{\"scheduling-polcy\": \"LIFO\", \"local-mem-bw\": 50}\n");
+    rc = loomrun_run(tmpdir, "run", "-w", AR8, "-n", RING8, "-s", tpath("typo.json"), "-q", NULL);
+    assert_int_equal(rc, 2);
+    assert_non_null(strstr(loomrun_err, "unknown key 'scheduling-polcy'; did you mean "
+                                        "'scheduling-policy'? (known keys: G, L, active-chunks"));
+    /* sorted: every listed key is >= the one before it */
+    char *list = strstr(loomrun_err, "(known keys: ") + 13;
+    char prev[128] = "", cur[128];
+    for (char *p = list; *p && *p != ')';) {
+        size_t n = strcspn(p, ",)");
+        snprintf(cur, sizeof cur, "%.*s", (int)n, p);
+        if (strcmp(prev, cur) > 0)
+            fail_msg("keys not sorted: '%s' before '%s'", prev, cur);
+        snprintf(prev, sizeof prev, "%s", cur);
+        p += n;
+        if (*p == ',')
+            p += 2;
+    }
+    rc = loomrun_run(tmpdir, "run", "-w", AR8, "-n", RING8, "-s", SYS, "--set",
+                     "network.latncy[0]=5", "-q", NULL);
+    assert_int_equal(rc, 2);
+    assert_non_null(strstr(loomrun_err, "unknown key 'latncy'; did you mean 'latency'? (known keys: "
+                                        "bandwidth, latency, npus_count, topology)"));
+    /* nothing near: no suggestion */
+    rc = loomrun_run(tmpdir, "run", "-w", AR8, "-n", RING8, "-s", SYS, "--set",
+                     "system.colour=red", "-q", NULL);
+    assert_int_equal(rc, 2);
+    assert_null(strstr(loomrun_err, "did you mean"));
+}
+
 static int setup(void **state)
 {
     (void)state;
@@ -315,6 +404,8 @@ int main(void)
         cmocka_unit_test(test_compute_scale),    cmocka_unit_test(test_comm_scale),
         cmocka_unit_test(test_bad_values),       cmocka_unit_test(test_not_modelled_notes),
         cmocka_unit_test(test_logging_folder),   cmocka_unit_test(test_network_model),
+        cmocka_unit_test(test_json_named_like_jobs), cmocka_unit_test(test_prefix_hints),
+        cmocka_unit_test(test_config_key_messages),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
