@@ -109,6 +109,10 @@ static int missing(const et_set_opts *o, int r, const char *path, loom_err *err)
     if (r == 0 && et_prefix_hint(o->prefix, meant, sizeof meant))
         snprintf(hint, sizeof hint, "; %s is no trace prefix: did you mean --workload %s?",
                  o->prefix, meant);
+    if (n == 1)
+        return loom_err_set(err, LOOM_ETRACE,
+                            "missing rank file %s%s (%s has 1 NPU, so rank 0 needs a trace)%s",
+                            path, why, o->nranks_from, hint);
     return loom_err_set(err, LOOM_ETRACE,
                         "missing rank file %s%s (%s has %d NPUs, so ranks 0..%d need a "
                         "trace each)%s", path, why, o->nranks_from, n, n - 1, hint);
@@ -170,8 +174,8 @@ int et_set_check_count(const et_set_opts *o, loom_err *err)
     char path[4096];
     int nfiles = et_count_ranks(o->prefix);
     if (nfiles > o->nranks)
-        return loom_err_set(err, LOOM_ETRACE, "workload %s has %d rank files but %s has %d NPUs",
-                            o->prefix, nfiles, o->nranks_from, o->nranks);
+        return loom_err_set(err, LOOM_ETRACE, "workload %s has %d rank files but %s has %d NPU%s",
+                            o->prefix, nfiles, o->nranks_from, o->nranks, o->nranks == 1 ? "" : "s");
     if (nfiles < o->nranks) { /* the first gap: what load_ranks would stop at */
         et_rank_path(o->prefix, nfiles, path, sizeof path);
         return missing(o, nfiles, path, err);

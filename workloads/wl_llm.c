@@ -411,19 +411,29 @@ static int write_system(const wl_llm_plan *p, loom_outset *set, int k, const cha
 
 /* ---- the whole job -------------------------------------------------------- */
 
+/* Bytes as a plain number of MiB, never in exponent form ("41472",
+ * "12.5", "0.031"): buf holds 32 bytes. */
+static const char *mib(char *buf, double bytes)
+{
+    double v = bytes / 1048576.0;
+    snprintf(buf, 32, v >= 100 || v == 0 ? "%.0f" : v >= 1 ? "%.1f" : "%.3f", v);
+    return buf;
+}
+
 static void print_counts(FILE *f, const llm_counts *c)
 {
     int any = 0;
+    char m[32];
     for (int t = 0; t < ET_COLL_TYPES; t++)
         if (c->colls[t]) {
-            fprintf(f, "%s %llu %s (%.4g MiB)", any ? "," : "", (unsigned long long)c->colls[t],
-                    et_coll_type_name(t), c->coll_bytes[t] / 1048576.0);
+            fprintf(f, "%s %llu %s (%s MiB)", any ? "," : "", (unsigned long long)c->colls[t],
+                    et_coll_type_name(t), mib(m, (double)c->coll_bytes[t]));
             any = 1;
         }
     if (!any)
         fprintf(f, " no collectives");
-    fprintf(f, "; %llu sends (%.4g MiB), %llu recvs\n", (unsigned long long)c->sends,
-            c->send_bytes / 1048576.0, (unsigned long long)c->recvs);
+    fprintf(f, "; %llu sends (%s MiB), %llu recvs\n", (unsigned long long)c->sends,
+            mib(m, (double)c->send_bytes), (unsigned long long)c->recvs);
 }
 
 /* The summary on stdout: the model, the layout, what the files hold per
@@ -445,9 +455,9 @@ static void print_summary(const wl_llm_plan *p, const wl_llm_stats *s, const llm
         snprintf(sched, sizeof sched, "interleaved, %d chunks per stage", p->V);
     else
         snprintf(sched, sizeof sched, "1f1b");
-    printf("  %d ranks = tp %d x pp %d x dp %d%s; %d microbatch%s of %d x %d tokens per "
+    printf("  %d rank%s = tp %d x pp %d x dp %d%s; %d microbatch%s of %d x %d tokens per "
            "pipeline; %s; recompute %s; zero %d; %s on %s\n",
-           p->world, p->t, p->pp, p->dp, o->sp ? " (sequence parallel)" : "", p->nmb,
+           p->world, p->world == 1 ? "" : "s", p->t, p->pp, p->dp, o->sp ? " (sequence parallel)" : "", p->nmb,
            p->nmb == 1 ? "" : "es", o->micro_batch, p->m.seq, sched, rcn[o->recompute],
            o->zero, comp_dtype_name(o->dtype), p->device);
     printf("  files: %llu written, %llu hard link%s%s; %llu nodes written; groups %s\n",
@@ -473,8 +483,9 @@ static void print_summary(const wl_llm_plan *p, const wl_llm_stats *s, const llm
                       "fit (try --recompute full, --zero, a larger --tp/--pp, or a smaller "
                       "--micro-batch)", stg, mm.total / G, p->device, mm.capacity / G);
     }
-    printf("  wrote %s.{0..%d}.et%s%s, %s\n", p->out, p->world - 1, any ? ", " : "",
-           any ? gpath : "", spath);
+    char ranks[32]; /* "{0..7}", or "0" for one rank */
+    snprintf(ranks, sizeof ranks, p->world == 1 ? "0" : "{0..%d}", p->world - 1);
+    printf("  wrote %s.%s.et%s%s, %s\n", p->out, ranks, any ? ", " : "", any ? gpath : "", spath);
 }
 
 /* The files are checked first and put into place together at the end

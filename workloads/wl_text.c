@@ -433,9 +433,11 @@ int wl_text_convert(const wl_text_opts *o, loom_err *err)
     if (rc == 0 && !o->quiet) {
         static const char *const pn[] = {"MICRO", "DATA", "MODEL", "HYBRID_DATA_MODEL",
                                          "HYBRID_MODEL_DATA", "HYBRID_DLRM"};
-        printf("%s: %s, %d layers, %d pass%s -> %s.{0..%d}.et: %llu file%s written, %llu "
+        char ranks[32]; /* "{0..7}", or "0" for one rank */
+        snprintf(ranks, sizeof ranks, o->ranks == 1 ? "0" : "{0..%d}", o->ranks - 1);
+        printf("%s: %s, %d layers, %d pass%s -> %s.%s.et: %llu file%s written, %llu "
                "hard-linked%s\n", o->in, pn[c.pt], c.nl, o->passes, o->passes == 1 ? "" : "es",
-               o->out, o->ranks - 1, (unsigned long long)written, written == 1 ? "" : "s",
+               o->out, ranks, (unsigned long long)written, written == 1 ? "" : "s",
                (unsigned long long)links,
                groups ? " (and the communicators in PREFIX.comm.json: pass --comm-group)" : "");
     }

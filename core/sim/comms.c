@@ -80,8 +80,8 @@ int rpl_resolve_pg(replay *rp, graph_info *gi, const et_gnode *n, loom_err *err)
         for (int k = 0; k < grp->n; k++)
             if (grp->ranks[k] >= rp->nranks)
                 return loom_err_set(err, LOOM_EUSAGE,
-                                    "comm group '%s' lists rank %d, but the run has %d ranks",
-                                    pg, grp->ranks[k], rp->nranks);
+                                    "comm group '%s' lists rank %d, but the run has %d rank%s",
+                                    pg, grp->ranks[k], rp->nranks, rp->nranks == 1 ? "" : "s");
         if ((ci = rpl_add_comm(rp, pg, grp->ranks, grp->n)) < 0)
             return LOOM_EUSAGE;
     }
@@ -127,8 +127,9 @@ int rpl_resolve_rules(replay *rp, loom_err *err)
                     if (members[k] >= rp->nranks) {
                         rc = loom_err_set(err, LOOM_EUSAGE,
                                           "comm group '%s' {stride: %d, size: %d}: rank %d's group "
-                                          "would include rank %d, but the run has %d ranks",
-                                          grp->name, S, N, r, members[k], rp->nranks);
+                                          "would include rank %d, but the run has %d rank%s",
+                                          grp->name, S, N, r, members[k], rp->nranks,
+                                          rp->nranks == 1 ? "" : "s");
                         free(members);
                         goto out;
                     }

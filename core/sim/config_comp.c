@@ -74,8 +74,8 @@ static int rank_spec(cfg_doc *dc, const cfg_ctx *c, yaml_node_t *v, int nranks, 
                 goto malformed;
         }
         if (b >= nranks) {
-            snprintf(msg, sizeof msg, "rank %ld is out of range: the network has %d ranks (0 .. %d)",
-                     b, nranks, nranks - 1);
+            snprintf(msg, sizeof msg, "rank %ld is out of range: the network has %d rank%s (0 .. %d)",
+                     b, nranks, nranks == 1 ? "" : "s", nranks - 1);
             return cfg_bad(c, v, msg);
         }
         range_add(rr, a, b);

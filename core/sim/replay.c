@@ -384,8 +384,9 @@ static void send_issue(replay *rp, int rank, uint32_t i)
     const et_gnode *n = &rp->r[rank].gi->g->nodes[i];
     int dst = peer_rank(rp, rank, n, n->comm_dst);
     if (dst >= rp->nranks) {
-        fail(rp, "%s: node %llu: rank %d sends to rank %d, but the run has %d ranks",
-             rp->r[rank].gi->g->path, (unsigned long long)n->id, rank, dst, rp->nranks);
+        fail(rp, "%s: node %llu: rank %d sends to rank %d, but the run has %d rank%s",
+             rp->r[rank].gi->g->path, (unsigned long long)n->id, rank, dst, rp->nranks,
+             rp->nranks == 1 ? "" : "s");
         return;
     }
     msg *m = loom_xcalloc(1, sizeof *m);
@@ -423,8 +424,9 @@ static void recv_post(replay *rp, int rank, uint32_t i)
     update_mask(rp, rs);
     int src = peer_rank(rp, rank, n, n->comm_src);
     if (src >= rp->nranks) {
-        fail(rp, "%s: node %llu: rank %d receives from rank %d, but the run has %d ranks",
-             rs->gi->g->path, (unsigned long long)n->id, rank, src, rp->nranks);
+        fail(rp, "%s: node %llu: rank %d receives from rank %d, but the run has %d rank%s",
+             rs->gi->g->path, (unsigned long long)n->id, rank, src, rp->nranks,
+             rp->nranks == 1 ? "" : "s");
         return;
     }
     p2p_entry *e = p2p_find(rp, src, rank, n->comm_tag, n->comm_size);

@@ -142,7 +142,7 @@ typedef struct coll_row {
     uint64_t bytes;         /* key */
     const char *algo;       /* key */
     uint64_t count;         /* instances */
-    sim_time time, exposed; /* summed transfer time and mean exposed time */
+    sim_time time, exposed; /* transfer and exposed time, summed over instances */
 } coll_row;
 
 static int cmp_row(const void *a, const void *b)
@@ -173,7 +173,8 @@ static void print_collectives(FILE *o, const loom_result *res)
         rows[r].exposed += c->exposed;
     }
     qsort(rows, nr, sizeof *rows, cmp_row);
-    fprintf(o, "\ncollectives by exposed time (algbw, busbw as nccl-tests: GB/s = 10^9 B/s)\n");
+    fprintf(o, "\ncollectives by exposed time (time and exposed: sums over the count instances; "
+               "algbw, busbw per instance as nccl-tests: GB/s = 10^9 B/s)\n");
     fprintf(o, "%-15s %6s %12s %6s %-36s %12s %12s %9s %9s\n", "type", "count", "bytes/rank",
             "ranks", "algorithm", "time(us)", "exposed(us)", "algbw", "busbw");
     for (size_t r = 0; r < nr && r < 10; r++) {
@@ -192,8 +193,8 @@ static void print_collectives(FILE *o, const loom_result *res)
 void loom_report_text(FILE *o, const loom_run_info *info, const loom_cfg *cfg,
                       const loom_result *res)
 {
-    fprintf(o, "workload   %s (%d ranks, %d distinct trace file%s, %llu nodes)\n", info->workload,
-            res->nranks, res->distinct_graphs, res->distinct_graphs == 1 ? "" : "s",
+    fprintf(o, "workload   %s (%d rank%s, %d distinct trace file%s, %llu nodes)\n", info->workload,
+            res->nranks, res->nranks == 1 ? "" : "s", res->distinct_graphs, res->distinct_graphs == 1 ? "" : "s",
             (unsigned long long)res->nodes);
     fprintf(o, "network    %s:", info->network);
     for (int d = 0; d < cfg->topo.ndims; d++) {

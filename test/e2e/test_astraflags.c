@@ -383,6 +383,44 @@ static void test_config_key_messages(void **state)
     assert_null(strstr(loomrun_err, "did you mean"));
 }
 
+/* The collective table says its times are sums over instances. */
+static void test_collective_table_header(void **state)
+{
+    (void)state;
+    expect_ok(loomrun_run(tmpdir, "run", "-w", AR8, "-n", RING8, "-s", SYS, "-q", NULL));
+    assert_non_null(strstr(loomrun_out, "\ncollectives by exposed time (time and exposed: sums "
+                                        "over the count instances; algbw, busbw per instance"));
+}
+
+/* One rank is "1 rank", "1 NPU", "rank 0"; the gen llm summary prints
+ * MiB as plain numbers (1296 all-gathers of 16 MiB are 20736 MiB, once
+ * printed 2.074e+04). */
+static void test_plurals_and_plain_numbers(void **state)
+{
+    (void)state;
+    const char *pt = FIX "/pytorch_converted_1rank/chakra";
+    expect_ok(loomrun_run(tmpdir, "run", "-w", pt, "-n", CFG "/Ring_4npus.yml", "-s", SYS,
+                          "--ignore-ctrl-deps", "--set", "network.npus_count[0]=1", "-q", NULL));
+    assert_non_null(strstr(loomrun_out, " (1 rank, 1 distinct trace file, "));
+    int rc = loomrun_run(tmpdir, "run", "-w", tpath("none"), "-n", CFG "/Ring_4npus.yml", "-s", SYS,
+                         "--set", "network.npus_count[0]=1", "-q", NULL);
+    assert_int_equal(rc, 3);
+    assert_non_null(strstr(loomrun_err, "has 1 NPU, so rank 0 needs a trace)"));
+    assert_null(strstr(loomrun_err, "0..0"));
+
+    expect_ok(loomrun_run(tmpdir, "gen", "llm", "-o", tpath("l70/l"), "--preset", "llama3-70b",
+                          "--tp", "8", "--pp", "4", "--dp", "2", "--sequence-parallel",
+                          "--global-batch", "32", "--device", "h100-sxm", NULL));
+    assert_non_null(strstr(loomrun_out, "1296 ALL_GATHER (20736 MiB)"));
+    assert_null(strstr(loomrun_out, "e+"));
+    assert_non_null(strstr(loomrun_out, "  64 ranks = tp 8"));
+    expect_ok(loomrun_run(tmpdir, "gen", "llm", "-o", tpath("one/g"), "--layers", "2", NULL));
+    assert_non_null(strstr(loomrun_out, "  1 rank = tp 1 x pp 1 x dp 1;"));
+    assert_non_null(strstr(loomrun_out, "0 sends (0 MiB)"));
+    assert_non_null(strstr(loomrun_out, "wrote "));
+    assert_null(strstr(loomrun_out, "{0..0}"));
+}
+
 static int setup(void **state)
 {
     (void)state;
@@ -405,7 +443,8 @@ int main(void)
         cmocka_unit_test(test_bad_values),       cmocka_unit_test(test_not_modelled_notes),
         cmocka_unit_test(test_logging_folder),   cmocka_unit_test(test_network_model),
         cmocka_unit_test(test_json_named_like_jobs), cmocka_unit_test(test_prefix_hints),
-        cmocka_unit_test(test_config_key_messages),
+        cmocka_unit_test(test_config_key_messages), cmocka_unit_test(test_collective_table_header),
+        cmocka_unit_test(test_plurals_and_plain_numbers),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
