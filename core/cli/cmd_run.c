@@ -54,6 +54,19 @@ static void run_help(FILE *o)
           "                            --set network.bandwidth[0]=100\n"
           "                            --set system.preferred-dataset-splits=8\n"
           "      --ignore-ctrl-deps    only data_deps gate readiness\n"
+          "      --network-model KIND  analytical (default; ASTRA-sim's congestion-unaware\n"
+          "                            analytical backend: each transfer has its links to\n"
+          "                            itself) or flow (congestion-aware: flows share links\n"
+          "                            max-min fairly; docs/NETWORK.md); overrides the\n"
+          "                            system file's network-model\n"
+          "      --compute-scale X     compute node times x X (ASTRA-sim's flag; X > 0)\n"
+          "      --comm-scale X        collective and send sizes x X (ASTRA-sim's flag)\n"
+          "      --logging-folder DIR  also write the text report to DIR/log.log (DIR is\n"
+          "                            created when missing)\n"
+          "      --logging-configuration FILE, --num-queues-per-dim N,\n"
+          "      --rendezvous-protocol[=BOOL], --injection-scale X\n"
+          "                            ASTRA-sim's flags, not modelled: a value other than\n"
+          "                            ASTRA-sim's default is named in the report's note\n"
           "  -q, --quiet               no warnings and no progress line on stderr\n"
           "      --astra-log           ASTRA-sim's log lines on stdout (sys[N] finished, ...,\n"
           "                            Wall time, Comm time; ns), the report on stderr\n"
@@ -81,6 +94,11 @@ typedef struct astra_flags {
     int model;                                           /* net_model_kind, or -1 */
 } astra_flags;
 
+static int is_bool(const char *s)
+{
+    return !strcmp(s, "true") || !strcmp(s, "false") || !strcmp(s, "1") || !strcmp(s, "0");
+}
+
 static void astra_apply(loom_cfg *cfg, const astra_flags *af)
 {
     char note[600];
@@ -104,17 +122,22 @@ static void astra_apply(loom_cfg *cfg, const astra_flags *af)
     }
 }
 
-/* The text report into --logging-folder's log.log. */
+/* --logging-folder's log.log: what standard output carries, as ASTRA-sim's
+ * log file repeats its console (ASTRA-sim's log lines, or the text report) */
 typedef struct text_job {
     const loom_run_info *info;
     const loom_cfg *cfg;
     const loom_result *res;
+    int astra; /* ASTRA-sim's log lines, not the text report */
 } text_job;
 
 static int write_text(FILE *f, void *arg)
 {
     const text_job *t = arg;
-    loom_report_text(f, t->info, t->cfg, t->res);
+    if (t->astra)
+        loom_report_astra(f, t->cfg, t->res);
+    else
+        loom_report_text(f, t->info, t->cfg, t->res);
     return 0;
 }
 
@@ -176,7 +199,7 @@ int loom_cmd_run(int argc, char **argv)
         {"logging-configuration", required_argument, NULL, O_LOGCFG},
         {"logging-folder", required_argument, NULL, O_LOGDIR},
         {"num-queues-per-dim", required_argument, NULL, O_QUEUES},
-        {"rendezvous-protocol", required_argument, NULL, O_RDV},
+        {"rendezvous-protocol", optional_argument, NULL, O_RDV}, /* a bare flag is true */
         {"injection-scale", required_argument, NULL, O_INJECT},
         {"quiet", no_argument, NULL, 'q'},
         {"help", no_argument, NULL, 'h'},
@@ -258,13 +281,14 @@ int loom_cmd_run(int argc, char **argv)
             }
             af.queues = optarg;
             break;
-        case O_RDV:
-            if (strcmp(optarg, "true") && strcmp(optarg, "false") && strcmp(optarg, "1") &&
-                strcmp(optarg, "0")) {
+        case O_RDV: /* cxxopts' bool: bare (true), =VALUE, or a following VALUE */
+            if (optarg == NULL && optind < argc && is_bool(argv[optind]))
+                optarg = argv[optind++];
+            af.rdv = optarg ? optarg : "true";
+            if (!is_bool(af.rdv)) {
                 free(sets);
-                return loom_usage("run", "--rendezvous-protocol '%s': expected true or false", optarg);
+                return loom_usage("run", "--rendezvous-protocol '%s': expected true or false", af.rdv);
             }
-            af.rdv = optarg;
             break;
         case O_LOGCFG: af.logcfg = optarg; break;
         case O_LOGDIR: af.logdir = optarg; break;
@@ -360,7 +384,7 @@ int loom_cmd_run(int argc, char **argv)
         if (rc == 0 && csvc)
             rc = loom_report_csv_colls_out(outs, kcc, &res, &err);
         if (rc == 0 && kl >= 0)
-            rc = loom_outset_write(outs, kl, write_text, &(text_job){&info, &cfg, &res}, &err);
+            rc = loom_outset_write(outs, kl, write_text, &(text_job){&info, &cfg, &res, astra}, &err);
         /* standard output taken by an output: the text report goes beside
          * the progress line and the warnings.  It is printed before the
          * commit, so a report that cannot be printed leaves no file either */

@@ -188,7 +188,7 @@ static void test_bad_values(void **state)
     (void)state;
     static const char *const bad[][2] = {
         {"--compute-scale", "0"},        {"--comm-scale", "-1"},       {"--injection-scale", "x"},
-        {"--num-queues-per-dim", "0"},   {"--rendezvous-protocol", "maybe"},
+        {"--num-queues-per-dim", "0"},
         {"--network-model", "garnet"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
@@ -198,6 +198,9 @@ static void test_bad_values(void **state)
         if (strstr(loomrun_err, bad[i][0]) == NULL)
             fail_msg("%s %s: message does not name the flag: %s", bad[i][0], bad[i][1], loomrun_err);
     }
+    assert_int_equal(loomrun_run(tmpdir, "run", "-w", AR8, "-n", RING8, "-s", SYS,
+                                 "--rendezvous-protocol=maybe", "-q", NULL), 2);
+    assert_non_null(strstr(loomrun_err, "--rendezvous-protocol 'maybe': expected true or false"));
 }
 
 /* Flags loom does not model: a value other than ASTRA-sim's default is
@@ -218,6 +221,22 @@ static void test_not_modelled_notes(void **state)
     for (int i = 0; i < 4; i++)
         if (strstr(note, want[i]) == NULL)
             fail_msg("note line lacks '%s': %s", want[i], note);
+    /* cxxopts' bool spellings: bare is true, =false is false.  An ASTRA-sim
+     * command line (no subcommand) prints ASTRA-sim's log on stdout and the
+     * text report, note line included, on stderr */
+    expect_ok(loomrun_run(tmpdir, "--network-configuration=" RING8, "--rendezvous-protocol",
+                          "--workload-configuration=" AR8, "--system-configuration=" SYS, NULL));
+    assert_non_null(strstr(loomrun_err, "; --rendezvous-protocol true"));
+    expect_ok(loomrun_run(tmpdir, "--network-configuration=" RING8, "--rendezvous-protocol=false",
+                          "--workload-configuration=" AR8, "--system-configuration=" SYS, NULL));
+    assert_non_null(strstr(loomrun_err, "\nstep time  "));
+    assert_null(strstr(loomrun_err, "--rendezvous-protocol"));
+    expect_ok(loomrun_run(tmpdir, "run", "-w", AR8, "-n", RING8, "-s", SYS, "--num-queues-per-dim",
+                          "2", "--rendezvous-protocol", "true", "--injection-scale", "4",
+                          "--logging-configuration", "log.toml", "-q", NULL));
+    note = strstr(loomrun_out, "\nnote       accepted, not modelled: ");
+    eol = strchr(note + 1, '\n');
+    *eol = '\0';
     /* one note line only */
     assert_null(strstr(eol + 1, "\nnote "));
 
@@ -251,6 +270,12 @@ static void test_logging_folder(void **state)
     loomrun_slurp(tpath("logs/log.log"), log, sizeof log);
     assert_string_equal(log, loomrun_out);
     assert_non_null(strstr(log, "\nstep time  "));
+    /* an ASTRA-sim command line: log.log holds ASTRA-sim's log lines, as stdout */
+    expect_ok(loomrun_run(tmpdir, "--workload-configuration=" AR8, "--network-configuration=" RING8,
+                          "--system-configuration=" SYS, "--logging-folder", tpath("alog"), NULL));
+    loomrun_slurp(tpath("alog/log.log"), log, sizeof log);
+    assert_string_equal(log, loomrun_out);
+    assert_non_null(strstr(log, "sys[0] finished, "));
     /* a folder that cannot be created: exit 5, naming it */
     int rc = loomrun_run(tmpdir, "run", "-w", AR8, "-n", RING8, "-s", SYS, "--logging-folder",
                          tpath("no/such/dir"), "-q", NULL);
@@ -284,6 +309,17 @@ static void test_network_model(void **state)
     expect_ok(loomrun_run(tmpdir, "run", "-w", AR8, "-n", RING8, "-s", SYS, "--set",
                           "system.network-model=flow", "-q", NULL));
     assert_non_null(strstr(loomrun_out, "\nmodel      network flow"));
+
+    /* the help names both models with ASTRA-sim's meaning */
+    expect_ok(loomrun_run(tmpdir, "run", "--help", NULL));
+    assert_non_null(strstr(loomrun_out, "--network-model KIND  analytical"));
+    assert_non_null(strstr(loomrun_out, "congestion-unaware"));
+    assert_non_null(strstr(loomrun_out, "or flow (congestion-aware"));
+    for (const char *const *f = (const char *const[]){"--compute-scale", "--comm-scale",
+             "--logging-folder", "--logging-configuration", "--num-queues-per-dim",
+             "--rendezvous-protocol", "--injection-scale", NULL}; *f; f++)
+        if (strstr(loomrun_out, *f) == NULL)
+            fail_msg("run --help does not list %s", *f);
 
     /* loom compare: --model and its --network-model spelling */
     expect_ok(loomrun_run(tmpdir, "compare", "-w", AR8, "-n", RING8, "-s", SYS, "--model", "flow",
