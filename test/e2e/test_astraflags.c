@@ -172,6 +172,27 @@ static void test_comm_scale(void **state)
     expect_near(step_ns(j), ring_ar(8, MIB / 2), "--comm-scale 0.5");
     json_decref(j);
 
+    /* sends: the custom ring all-reduce is 14 dependent steps of a 128 KiB
+     * send per rank (2 (p - 1), p = 8), so each unit of --comm-scale adds
+     * 14 x 131072 B / 50 GiB/s to the step; the latencies stay */
+    double st[3];
+    for (int k = 0; k < 3; k++) {
+        char sc[4];
+        snprintf(sc, sizeof sc, "%d", k + 1);
+        expect_ok(loomrun_run(tmpdir, "run", "-w", FIX "/custom_ring_allreduce_8npus_1MB/custom_allreduce",
+                              "-n", RING8, "-s", FIX "/custom_ring_allreduce_8npus_1MB/system.json",
+                              "--comm-scale", sc, "-j", tpath("p.json"), "-q", NULL));
+        j = load_json(tpath("p.json"));
+        st[k] = step_ns(j);
+        assert_int_equal(json_integer_value(json_object_get(j, "p2p_messages")), 112);
+        json_decref(j);
+    }
+    double slope = 14 * 131072.0 / (50.0 * 1073741824.0) * 1e9;
+    /* each of the 14 sends is rounded to the picosecond on both runs */
+    if (fabs(st[1] - st[0] - slope) > 0.015 || fabs(st[2] - st[1] - slope) > 0.015)
+        fail_msg("sends: steps %.3f %.3f %.3f ns, expected +%.3f ns per unit", st[0], st[1], st[2],
+                 slope);
+
     /* compute and communication scales on one run: 2 x 35 us + the 2 MiB form */
     write_two_rank_trace(tpath("both"), 1048576);
     expect_ok(loomrun_run(tmpdir, "run", "-w", tpath("both"), "-n", tpath("ring2.yml"), "-s", SYS,
