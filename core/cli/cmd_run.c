@@ -9,10 +9,10 @@
 
 #include <errno.h>
 #include <getopt.h>
-#include <sys/stat.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "cliutil.h"
 #include "config.h"
@@ -61,8 +61,8 @@ static void run_help(FILE *o)
           "                            system file's network-model\n"
           "      --compute-scale X     compute node times x X (ASTRA-sim's flag; X > 0)\n"
           "      --comm-scale X        collective and send sizes x X (ASTRA-sim's flag)\n"
-          "      --logging-folder DIR  also write the text report to DIR/log.log (DIR is\n"
-          "                            created when missing)\n"
+          "      --logging-folder DIR  also write what stdout carries (the report, or\n"
+          "                            ASTRA-sim's log) to DIR/log.log; DIR is created\n"
           "      --logging-configuration FILE, --num-queues-per-dim N,\n"
           "      --rendezvous-protocol[=BOOL], --injection-scale X\n"
           "                            ASTRA-sim's flags, not modelled: a value other than\n"
