@@ -167,151 +167,173 @@ int loom_cmd_run_astra(int argc, char **argv)
     return rc;
 }
 
-int loom_cmd_run(int argc, char **argv)
+/* What `loom run`'s command line asks for. */
+typedef struct run_args {
+    loom_cfg_files files;       /* configuration files; sets point into argv */
+    const char *workload;       /* trace prefix */
+    const char *json, *csv, *csvc, *timeline; /* outputs, or NULL */
+    const char **sets;          /* --set values (argc entries allocated) */
+    int nsets;                  /* used */
+    int repro, quiet, astra;    /* --reproducible, -q, ASTRA-sim's log */
+    int noctrl;                 /* --ignore-ctrl-deps */
+    int topo_next;              /* --htsim_opts -topo: FILE is the next argument */
+    astra_flags af;             /* ASTRA-sim's front-end flags */
+} run_args;
+
+enum { O_REMOTE = 256, O_SET, O_NOCTRL, O_CSV, O_CSVC, O_TIMELINE, O_REPRO, O_ASTRA, O_LOGCFG,
+       O_LOGDIR, O_QUEUES, O_RDV, O_INJECT, O_CSCALE, O_MSCALE, O_NETMODEL };
+enum { O_LOGICAL = 384, O_HTSIM }; /* ASTRA-sim's ns-3 and htsim front ends */
+static const struct option run_opts[] = {
+    {"workload", required_argument, NULL, 'w'},
+    {"workload-configuration", required_argument, NULL, 'w'},
+    {"network", required_argument, NULL, 'n'},
+    {"network-configuration", required_argument, NULL, 'n'},
+    {"system", required_argument, NULL, 's'},
+    {"system-configuration", required_argument, NULL, 's'},
+    {"comm-group", required_argument, NULL, 'g'},
+    {"comm-group-configuration", required_argument, NULL, 'g'},
+    {"remote-memory", required_argument, NULL, O_REMOTE},
+    {"remote-memory-configuration", required_argument, NULL, O_REMOTE},
+    {"json", required_argument, NULL, 'j'},
+    {"set", required_argument, NULL, O_SET},
+    {"ignore-ctrl-deps", no_argument, NULL, O_NOCTRL},
+    {"csv", required_argument, NULL, O_CSV},
+    {"csv-collectives", required_argument, NULL, O_CSVC},
+    {"timeline", required_argument, NULL, O_TIMELINE},
+    {"reproducible", no_argument, NULL, O_REPRO},
+    {"astra-log", no_argument, NULL, O_ASTRA},
+    {"logical-topology-configuration", required_argument, NULL, O_LOGICAL},
+    {"htsim_opts", required_argument, NULL, O_HTSIM},
+    {"network-model", required_argument, NULL, O_NETMODEL},
+    {"compute-scale", required_argument, NULL, O_CSCALE},
+    {"comm-scale", required_argument, NULL, O_MSCALE},
+    {"logging-configuration", required_argument, NULL, O_LOGCFG},
+    {"logging-folder", required_argument, NULL, O_LOGDIR},
+    {"num-queues-per-dim", required_argument, NULL, O_QUEUES},
+    {"rendezvous-protocol", optional_argument, NULL, O_RDV}, /* a bare flag is true */
+    {"injection-scale", required_argument, NULL, O_INJECT},
+    {"quiet", no_argument, NULL, 'q'},
+    {"help", no_argument, NULL, 'h'},
+    {NULL, 0, NULL, 0},
+};
+
+/* One option; returns -1 to go on, else the exit code to end with. */
+static int run_opt(run_args *a, int c, int argc, char **argv)
 {
-    enum { O_REMOTE = 256, O_SET, O_NOCTRL, O_CSV, O_CSVC, O_TIMELINE, O_REPRO, O_ASTRA, O_LOGCFG,
-           O_LOGDIR, O_QUEUES, O_RDV, O_INJECT, O_CSCALE, O_MSCALE, O_NETMODEL };
-    enum { O_LOGICAL = 384, O_HTSIM }; /* ASTRA-sim's ns-3 and htsim front ends */
-    static const struct option opts[] = {
-        {"workload", required_argument, NULL, 'w'},
-        {"workload-configuration", required_argument, NULL, 'w'},
-        {"network", required_argument, NULL, 'n'},
-        {"network-configuration", required_argument, NULL, 'n'},
-        {"system", required_argument, NULL, 's'},
-        {"system-configuration", required_argument, NULL, 's'},
-        {"comm-group", required_argument, NULL, 'g'},
-        {"comm-group-configuration", required_argument, NULL, 'g'},
-        {"remote-memory", required_argument, NULL, O_REMOTE},
-        {"remote-memory-configuration", required_argument, NULL, O_REMOTE},
-        {"json", required_argument, NULL, 'j'},
-        {"set", required_argument, NULL, O_SET},
-        {"ignore-ctrl-deps", no_argument, NULL, O_NOCTRL},
-        {"csv", required_argument, NULL, O_CSV},
-        {"csv-collectives", required_argument, NULL, O_CSVC},
-        {"timeline", required_argument, NULL, O_TIMELINE},
-        {"reproducible", no_argument, NULL, O_REPRO},
-        {"astra-log", no_argument, NULL, O_ASTRA},
-        {"logical-topology-configuration", required_argument, NULL, O_LOGICAL},
-        {"htsim_opts", required_argument, NULL, O_HTSIM},
-        {"network-model", required_argument, NULL, O_NETMODEL},
-        {"compute-scale", required_argument, NULL, O_CSCALE},
-        {"comm-scale", required_argument, NULL, O_MSCALE},
-        {"logging-configuration", required_argument, NULL, O_LOGCFG},
-        {"logging-folder", required_argument, NULL, O_LOGDIR},
-        {"num-queues-per-dim", required_argument, NULL, O_QUEUES},
-        {"rendezvous-protocol", optional_argument, NULL, O_RDV}, /* a bare flag is true */
-        {"injection-scale", required_argument, NULL, O_INJECT},
-        {"quiet", no_argument, NULL, 'q'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
-    loom_cfg_files files = {0};
-    const char *workload = NULL, *json = NULL, *csv = NULL, *csvc = NULL, *timeline = NULL;
-    int repro = 0, quiet = 0, astra = astra_cmdline, iv;
-    astra_flags af = {.model = -1};
     double dv;
-    const char **sets = calloc(argc, sizeof *sets);
-    int nsets = 0, noctrl = 0, c, topo_next = 0;
+    int iv;
+    switch (c) {
+    case 'w': a->workload = optarg; break;
+    case 'n': a->files.network = optarg; break;
+    case 's': a->files.system = optarg; break;
+    case 'g': /* ASTRA-sim writes "empty" for no comm-group file */
+        a->files.comm_group = strcmp(optarg, "empty") == 0 ? NULL : optarg;
+        break;
+    case O_REMOTE: a->files.remote_mem = optarg; break;
+    case 'j': /* `run -j 4` meaning sweep's --jobs: refused, ./4 names such a file */
+        a->json = optarg;
+        if (optarg[strspn(optarg, "0123456789")] == '\0' && *optarg)
+            return loom_usage("run", "-j/--json '%s' looks like a job count: in loom run, -j is "
+                              "--json (the JSON report's file; loom sweep's -j is --jobs); "
+                              "write ./N to name a file N", optarg);
+        break;
+    case O_SET: a->sets[a->nsets++] = optarg; break;
+    case O_NOCTRL: a->noctrl = 1; break;
+    case O_CSV: a->csv = optarg; break;
+    case O_CSVC: a->csvc = optarg; break;
+    case O_TIMELINE: a->timeline = optarg; break;
+    case O_REPRO: a->repro = 1; break;
+    case O_ASTRA: a->astra = 1; break;
+    case O_LOGICAL: a->files.logical = optarg; break;
+    case O_HTSIM: /* "-topo FILE": FILE is left as an argument; or "-topo=FILE" */
+        if (strncmp(optarg, "-topo", 5) != 0 || (optarg[5] && !strchr("= ", optarg[5])))
+            return loom_usage("run", "--htsim_opts '%s': loom reads only -topo FILE", optarg);
+        a->files.htsim_topo = optarg[5] ? optarg + 6 : NULL;
+        a->topo_next = !optarg[5];
+        break;
+    /* ASTRA-sim's flags: checked here, applied by astra_apply() */
+    case O_NETMODEL:
+        a->af.model = strcmp(optarg, "analytical") == 0 ? NET_MODEL_ANALYTICAL
+                   : strcmp(optarg, "flow") == 0     ? NET_MODEL_FLOW : -1;
+        if (a->af.model < 0)
+            return loom_usage("run", "--network-model '%s': expected analytical or flow", optarg);
+        break;
+    case O_CSCALE:
+    case O_MSCALE:
+    case O_INJECT: {
+        const char *nm = c == O_CSCALE ? "--compute-scale" : c == O_MSCALE ? "--comm-scale"
+                                                                            : "--injection-scale";
+        if (loom_opt_double("run", nm, optarg, 0, 1, 1e6, &dv) < 0)
+            return loom_exit_code(LOOM_EUSAGE);
+        if (c == O_CSCALE)
+            a->af.compute_scale = dv;
+        else if (c == O_MSCALE)
+            a->af.comm_scale = dv;
+        else
+            a->af.inject = optarg;
+        break;
+    }
+    case O_QUEUES:
+        if (loom_opt_int("run", "--num-queues-per-dim", optarg, 1, 1 << 20, &iv) < 0)
+            return loom_exit_code(LOOM_EUSAGE);
+        a->af.queues = optarg;
+        break;
+    case O_RDV: /* cxxopts' bool: bare (true), =VALUE, or a following VALUE */
+        if (optarg == NULL && optind < argc && is_bool(argv[optind]))
+            optarg = argv[optind++];
+        a->af.rdv = optarg ? optarg : "true";
+        if (!is_bool(a->af.rdv))
+            return loom_usage("run", "--rendezvous-protocol '%s': expected true or false", a->af.rdv);
+        break;
+    case O_LOGCFG: a->af.logcfg = optarg; break;
+    case O_LOGDIR: a->af.logdir = optarg; break;
+    case 'q': loom_set_quiet(1); a->quiet = 1; break;
+    case 'h': run_help(stdout); return 0; /* done: exit 0 */
+    case ':': return loom_usage("run", "option '%s' needs a value", argv[optind - 1]);
+    default: return loom_usage("run", "unknown option '%s'", argv[optind - 1]);
+    }
+    return -1;
+}
+
+/* Parses argv into a; returns -1 when the run should go on, else the exit
+ * code to end with (help, a usage error). */
+static int run_parse(run_args *a, int argc, char **argv)
+{
+    int c, rc;
     optind = 1;
     opterr = 0;
-    while ((c = getopt_long(argc, argv, ":w:n:s:g:j:qh", opts, NULL)) != -1) {
-        switch (c) {
-        case 'w': workload = optarg; break;
-        case 'n': files.network = optarg; break;
-        case 's': files.system = optarg; break;
-        case 'g': /* ASTRA-sim writes "empty" for no comm-group file */
-            files.comm_group = strcmp(optarg, "empty") == 0 ? NULL : optarg;
-            break;
-        case O_REMOTE: files.remote_mem = optarg; break;
-        case 'j': /* `run -j 4` meaning sweep's --jobs: refused, ./4 names such a file */
-            json = optarg;
-            if (optarg[strspn(optarg, "0123456789")] == '\0' && *optarg) {
-                free(sets);
-                return loom_usage("run", "-j/--json '%s' looks like a job count: in loom run, -j is "
-                                  "--json (the JSON report's file; loom sweep's -j is --jobs); "
-                                  "write ./N to name a file N", optarg);
-            }
-            break;
-        case O_SET: sets[nsets++] = optarg; break;
-        case O_NOCTRL: noctrl = 1; break;
-        case O_CSV: csv = optarg; break;
-        case O_CSVC: csvc = optarg; break;
-        case O_TIMELINE: timeline = optarg; break;
-        case O_REPRO: repro = 1; break;
-        case O_ASTRA: astra = 1; break;
-        case O_LOGICAL: files.logical = optarg; break;
-        case O_HTSIM: /* "-topo FILE": FILE is left as an argument; or "-topo=FILE" */
-            if (strncmp(optarg, "-topo", 5) != 0 || (optarg[5] && !strchr("= ", optarg[5]))) {
-                free(sets);
-                return loom_usage("run", "--htsim_opts '%s': loom reads only -topo FILE", optarg);
-            }
-            files.htsim_topo = optarg[5] ? optarg + 6 : NULL;
-            topo_next = !optarg[5];
-            break;
-        /* ASTRA-sim's flags: checked here, applied by astra_apply() */
-        case O_NETMODEL:
-            af.model = strcmp(optarg, "analytical") == 0 ? NET_MODEL_ANALYTICAL
-                       : strcmp(optarg, "flow") == 0     ? NET_MODEL_FLOW : -1;
-            if (af.model < 0) {
-                free(sets);
-                return loom_usage("run", "--network-model '%s': expected analytical or flow", optarg);
-            }
-            break;
-        case O_CSCALE:
-        case O_MSCALE:
-        case O_INJECT: {
-            const char *nm = c == O_CSCALE ? "--compute-scale" : c == O_MSCALE ? "--comm-scale"
-                                                                                : "--injection-scale";
-            if (loom_opt_double("run", nm, optarg, 0, 1, 1e6, &dv) < 0) {
-                free(sets);
-                return loom_exit_code(LOOM_EUSAGE);
-            }
-            if (c == O_CSCALE)
-                af.compute_scale = dv;
-            else if (c == O_MSCALE)
-                af.comm_scale = dv;
-            else
-                af.inject = optarg;
-            break;
-        }
-        case O_QUEUES:
-            if (loom_opt_int("run", "--num-queues-per-dim", optarg, 1, 1 << 20, &iv) < 0) {
-                free(sets);
-                return loom_exit_code(LOOM_EUSAGE);
-            }
-            af.queues = optarg;
-            break;
-        case O_RDV: /* cxxopts' bool: bare (true), =VALUE, or a following VALUE */
-            if (optarg == NULL && optind < argc && is_bool(argv[optind]))
-                optarg = argv[optind++];
-            af.rdv = optarg ? optarg : "true";
-            if (!is_bool(af.rdv)) {
-                free(sets);
-                return loom_usage("run", "--rendezvous-protocol '%s': expected true or false", af.rdv);
-            }
-            break;
-        case O_LOGCFG: af.logcfg = optarg; break;
-        case O_LOGDIR: af.logdir = optarg; break;
-        case 'q': loom_set_quiet(1); quiet = 1; break;
-        case 'h': run_help(stdout); free(sets); return 0;
-        case ':': free(sets); return loom_usage("run", "option '%s' needs a value", argv[optind - 1]);
-        default: free(sets); return loom_usage("run", "unknown option '%s'", argv[optind - 1]);
-        }
-    }
-    if (topo_next && optind < argc)
-        files.htsim_topo = argv[optind++];
-    if (optind < argc || (topo_next && !files.htsim_topo)) {
-        free(sets);
+    while ((c = getopt_long(argc, argv, ":w:n:s:g:j:qh", run_opts, NULL)) != -1)
+        if ((rc = run_opt(a, c, argc, argv)) >= 0)
+            return rc;
+    if (a->topo_next && optind < argc)
+        a->files.htsim_topo = argv[optind++];
+    if (optind < argc || (a->topo_next && !a->files.htsim_topo)) {
         if (optind >= argc)
             return loom_usage("run", "%s", "--htsim_opts -topo needs a FILE");
         return loom_usage("run", "unexpected argument '%s'", argv[optind]);
     }
-    if (!workload || !(files.network || files.htsim_topo) || !files.system) {
-        free(sets);
+    if (!a->workload || !(a->files.network || a->files.htsim_topo) || !a->files.system)
         return loom_usage("run", "%s", "needs --workload, --network and --system");
+    return -1;
+}
+
+int loom_cmd_run(int argc, char **argv)
+{
+    run_args A = {.astra = astra_cmdline, .af = {.model = -1}};
+    A.sets = calloc((size_t)argc, sizeof *A.sets);
+    int prc = run_parse(&A, argc, argv);
+    if (prc >= 0) {
+        free(A.sets);
+        return prc;
     }
+    loom_cfg_files files = A.files;
+    const char *workload = A.workload, *json = A.json, *csv = A.csv, *csvc = A.csvc,
+               *timeline = A.timeline;
+    const char **sets = A.sets;
+    int repro = A.repro, quiet = A.quiet, astra = A.astra, noctrl = A.noctrl;
+    astra_flags af = A.af;
     files.sets = sets;
-    files.nsets = nsets;
+    files.nsets = A.nsets;
 
     /* every output is checked before anything is loaded or simulated, and
      * all of them are put into place together at the end (outfile.h) */
