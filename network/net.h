@@ -165,6 +165,8 @@ typedef struct net_sys {
     double local_mem_bw;    /* local-mem-bw: bytes/s, for reductions (> 0) */
     net_model_kind model;   /* network-model: analytical (0) or flow */
     net_calgo calgo;        /* NET_CALGO_LISTS (0): the impl lists above */
+    int astra_timing;       /* timing: astra-sim: the analytical model rounds as
+                             * ASTRA-sim does (net_algo.h, docs/MODEL.md 9) */
 } net_sys;
 
 /* Collective operation (same values as Chakra's CollectiveCommType). */

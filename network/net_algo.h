@@ -23,6 +23,7 @@
 
 #include "net_int.h"
 
+#include <math.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -31,15 +32,27 @@ typedef struct net_cost {
     double W;     /* waves */
     double delta; /* endpoint delay, ps */
     double M;     /* local memory bandwidth, bytes/s */
+    int astra;    /* ASTRA-sim's rounding (net_sys.astra_timing) */
 } net_cost;
+
+/* Whole ns below x ps, in ps (ASTRA-sim's cycles are integer ns). */
+static inline double net_floor_ns(double ps) { return floor(ps / 1e3) * 1e3; }
 
 /* One step moving m bytes over `hops` hops and reducing red bytes:
  *     W*(h*L + delta) + m/B + 3*red/M
  * latency and endpoint delay once per wave, bandwidth and reduction once
- * on the whole data (a reduction reads two operands and writes one). */
+ * on the whole data (a reduction reads two operands and writes one).
+ * ASTRA-sim's analytical backend instead truncates each chunk's
+ * serialization, and each of the reduction's three passes, to whole ns:
+ *     W*(h*L + delta) + W*floor(m/(W B)) + 3 W*floor(red/(W M))
+ * (it reproduces every number ASTRA-sim printed on the fixtures,
+ * test/network/test_analytical.c). */
 static inline double net_step(const net_vdim *v, const net_cost *c, int hops, double m,
                               double red)
 {
+    if (c->astra)
+        return c->W * (hops * v->lat + c->delta + net_floor_ns(m * 1e12 / v->bw / c->W) +
+                       3.0 * net_floor_ns(red * 1e12 / c->M / c->W));
     return c->W * (hops * v->lat + c->delta) + m * 1e12 / v->bw + 3.0 * red * 1e12 / c->M;
 }
 

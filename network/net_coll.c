@@ -30,7 +30,8 @@ static net_cost cost_of(const net_model *m, int waves)
 {
     return (net_cost){.W = waves,
                       .delta = (double)m->sys.endpoint_delay,
-                      .M = m->sys.local_mem_bw};
+                      .M = m->sys.local_mem_bw,
+                      .astra = m->sys.astra_timing};
 }
 
 /* ---- the plan: which phases, on which dims, with which algorithm */
@@ -193,6 +194,8 @@ sim_time net_coll_time(net_model *m, const net_group *g, net_coll op,
     double sum = 0, slowest = 0;
     for (int i = 0; i < pl.n; i++) {
         double tau = pl.ph[i].algo->time(&pl.ph[i], &c) / pl.waves;
+        if (c.astra) /* ASTRA-sim: one more endpoint delay as each chunk ends */
+            tau += c.delta;
         sum += tau;
         slowest = fmax(slowest, tau);
     }

@@ -370,6 +370,8 @@ int loom_cmd_run(int argc, char **argv)
     }
     cfg.ctrl_deps = !noctrl;
     astra_apply(&cfg, &af);
+    if (astra_cmdline && !cfg.timing_set) /* a drop-in prints ASTRA-sim's numbers */
+        cfg.sys.astra_timing = 1;
     loom_observer obs = {0};
     loom_timeline *tl = NULL;
     if (timeline) {

@@ -58,6 +58,7 @@ typedef struct loom_cfg {
                                         (oneRing, oneDirect, oneHalvingDoubling) */
     double compute_scale;   /* --compute-scale: compute node times x this; 0 or 1: none */
     double comm_scale;      /* --comm-scale: collective and send sizes x this; 0 or 1: none */
+    int timing_set;         /* the system file named `timing` (sys.astra_timing) */
 } loom_cfg;
 
 /* The compute model of one rank: its entry in rank_comp, or comp. */

@@ -19,7 +19,7 @@ const char *const cfg_sys_keys[] = {
     "endpoint-delay", "active-chunks-per-dimension", "preferred-dataset-splits",
     "all-reduce-implementation", "all-gather-implementation",
     "reduce-scatter-implementation", "all-to-all-implementation", "local-mem-bw",
-    "roofline-enabled", "peak-perf", "network-model",
+    "roofline-enabled", "peak-perf", "network-model", "timing",
     /* device and compute model (docs/CONFIG.md, docs/DEVICES.md) */
     "device", "device-file", "compute-model", "compute-dtype", "compute-table",
     "compute-matrix-efficiency", "compute-matrix-overhead-us", "compute-memory-efficiency",
@@ -100,6 +100,12 @@ static int sys_key(loom_cfg *cfg, cfg_doc *dc, const cfg_ctx *c, const char *k, 
         if ((rc = cfg_get_enum(c, v, models, 2, &e)) < 0)
             return rc;
         cfg->sys.model = (net_model_kind)e;
+    } else if (strcmp(k, "timing") == 0) { /* docs/MODEL.md 9 */
+        static const char *const timings[] = {"loom", "astra-sim"};
+        if ((rc = cfg_get_enum(c, v, timings, 2, &e)) < 0)
+            return rc;
+        cfg->sys.astra_timing = e;
+        cfg->timing_set = 1;
     } else if (strcmp(k, "scheduling-policy") == 0) {
         static const char *const pol[] = {"LIFO", "FIFO", "EXPLICIT"};
         if ((rc = cfg_get_enum(c, v, pol, 3, &e)) < 0)
