@@ -1,6 +1,8 @@
+#define _XOPEN_SOURCE 700 /* nftw */
 #include "loomrun.h"
 
 #include <fcntl.h>
+#include <ftw.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -86,4 +88,28 @@ int loomrun_run(const char *dir, const char *first, ...)
     va_end(ap);
     args[n] = NULL;
     return loomrun_wait(dir, loomrun_startv(dir, args));
+}
+
+char loomrun_tmp[256];
+
+int loomrun_setup(void **state)
+{
+    (void)state;
+    snprintf(loomrun_tmp, sizeof loomrun_tmp, "/tmp/loom-e2e-XXXXXX");
+    return mkdtemp(loomrun_tmp) ? 0 : -1;
+}
+
+static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st;
+    (void)flag;
+    (void)ftw;
+    return remove(path) == 0 ? 0 : -1;
+}
+
+int loomrun_teardown(void **state)
+{
+    (void)state;
+    /* depth first, not following links: a test's symlinks go, their targets stay */
+    return nftw(loomrun_tmp, rm_one, 16, FTW_DEPTH | FTW_PHYS) == 0 ? 0 : -1;
 }

@@ -26,6 +26,13 @@ void loomrun_slurp(const char *path, char *buf, size_t cap);
 /* Writes text to path; aborts the test program if it cannot. */
 void loomrun_write(const char *path, const char *text);
 
+/* A scratch folder per test program: cmocka group setup and teardown.
+ * loomrun_setup makes /tmp/loom-e2e-XXXXXX into loomrun_tmp;
+ * loomrun_teardown removes it and everything in it. */
+extern char loomrun_tmp[256];
+int loomrun_setup(void **state);
+int loomrun_teardown(void **state);
+
 /* Starts loom with args (NULL-terminated, without argv[0]); returns its pid. */
 pid_t loomrun_startv(const char *dir, const char *const *args);
 /* Waits for it, reads its output; returns its exit code (128 + signal). */

@@ -31,7 +31,6 @@
 #define CFG FIXTURES "/astra-sim-configs"
 #define GIB 1073741824.0
 
-static char tmpdir[256];
 static char buf[1 << 16];
 
 static char *tpath(const char *name)
@@ -39,7 +38,7 @@ static char *tpath(const char *name)
     static char p[8][512];
     static int k;
     char *s = p[k++ % 8];
-    snprintf(s, 512, "%s/%s", tmpdir, name);
+    snprintf(s, 512, "%s/%s", loomrun_tmp, name);
     return s;
 }
 
@@ -93,7 +92,7 @@ static void test_rt_template(void **state)
 {
     (void)state;
     /* run.sh's command line, binary renamed */
-    int rc = loomrun_run(tmpdir, "--workload-configuration=" RT "/inputs/workload/chakra_trace",
+    int rc = loomrun_run(loomrun_tmp, "--workload-configuration=" RT "/inputs/workload/chakra_trace",
                          "--system-configuration=" RT "/inputs/system_cfg.json",
                          "--network-configuration=" RT "/inputs/network_cfg.yml",
                          "--remote-memory-configuration=" RT "/inputs/remote_memory_cfg.json",
@@ -121,7 +120,7 @@ static void test_rt_template(void **state)
     assert_non_null(strstr(loomrun_err, "step time  117.780 us"));
     assert_non_null(strstr(loomrun_err, "timing: astra-sim"));
     /* the same command with timing: loom gives loom's closed form */
-    rc = loomrun_run(tmpdir, "--workload-configuration=" RT "/inputs/workload/chakra_trace",
+    rc = loomrun_run(loomrun_tmp, "--workload-configuration=" RT "/inputs/workload/chakra_trace",
                      "--system-configuration=" RT "/inputs/system_cfg.json",
                      "--network-configuration=" RT "/inputs/network_cfg.yml",
                      "--remote-memory-configuration=" RT "/inputs/remote_memory_cfg.json",
@@ -142,7 +141,7 @@ static void test_rt_template(void **state)
 static void test_astra_log_all_gather(void **state)
 {
     (void)state;
-    int rc = loomrun_run(tmpdir, "run", "--astra-log", "-w",
+    int rc = loomrun_run(loomrun_tmp, "run", "--astra-log", "-w",
                          FIXTURES "/chakra/micro_all_gather_8npus_1MB/all_gather", "-n",
                          CFG "/Ring_8npus.yml", "-s", CFG "/Ring_4chunks.json", NULL);
     if (rc != 0)
@@ -170,7 +169,7 @@ static void test_astra_log_all_gather(void **state)
     assert_non_null(strstr(loomrun_err, "step time  150.999 us"));
 
     /* without the flag nothing of it */
-    rc = loomrun_run(tmpdir, "run", "-w", FIXTURES "/chakra/micro_all_gather_8npus_1MB/all_gather",
+    rc = loomrun_run(loomrun_tmp, "run", "-w", FIXTURES "/chakra/micro_all_gather_8npus_1MB/all_gather",
                      "-n", CFG "/Ring_8npus.yml", "-s", CFG "/Ring_4chunks.json", NULL);
     assert_int_equal(rc, 0);
     assert_null(strstr(loomrun_out, "sys["));
@@ -201,7 +200,7 @@ static void test_ring_lines(void **state)
     snprintf(net, sizeof net, "--network-configuration=%s", tpath("net.yml"));
     snprintf(sys, sizeof sys, "--system-configuration=%s", tpath("sys.json"));
     /* ASTRA-sim's options in any order still make an ASTRA-sim command line */
-    int rc = loomrun_run(tmpdir, net, sys, wl, NULL);
+    int rc = loomrun_run(loomrun_tmp, net, sys, wl, NULL);
     if (rc != 0)
         fail_msg("exit %d: %s", rc, loomrun_err);
     clean_log(loomrun_out, buf, sizeof buf);
@@ -216,21 +215,6 @@ static void test_ring_lines(void **state)
         fail_msg("ring lines:\n%s", buf);
 }
 
-static int setup(void **state)
-{
-    (void)state;
-    snprintf(tmpdir, sizeof tmpdir, "/tmp/loom-e2e-astra-XXXXXX");
-    return mkdtemp(tmpdir) ? 0 : -1;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    char cmd[300];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
-    return system(cmd) == 0 ? 0 : -1;
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -239,5 +223,5 @@ int main(void)
         cmocka_unit_test(test_astra_log_all_gather),
         cmocka_unit_test(test_ring_lines),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, loomrun_setup, loomrun_teardown);
 }

@@ -29,14 +29,13 @@
 #define SYS CFG "/Ring_4chunks.json"
 #define MIB 1048576.0
 
-static char tmpdir[256];
 
 static char *tpath(const char *name)
 {
     static char buf[8][512];
     static int k;
     char *p = buf[k++ % 8];
-    snprintf(p, 512, "%s/%s", tmpdir, name);
+    snprintf(p, 512, "%s/%s", loomrun_tmp, name);
     return p;
 }
 
@@ -129,7 +128,7 @@ static void test_compute_scale(void **state)
     for (int i = 0; i < 3; i++) {
         char sc[16];
         snprintf(sc, sizeof sc, "%g", scales[i]);
-        expect_ok(loomrun_run(tmpdir, "run", "-w", tpath("cs"), "-n", tpath("ring2.yml"), "-s", SYS,
+        expect_ok(loomrun_run(loomrun_tmp, "run", "-w", tpath("cs"), "-n", tpath("ring2.yml"), "-s", SYS,
                               "--compute-scale", sc, "-j", tpath("cs.json"), "-q", NULL));
         json_t *j = load_json(tpath("cs.json"));
         double comp = scales[i] * 35000.0;
@@ -148,16 +147,16 @@ static void test_compute_scale(void **state)
 static void test_comm_scale(void **state)
 {
     (void)state;
-    expect_ok(loomrun_run(tmpdir, "run", "-w", AR8, "-n", RING8, "-s", SYS, "--comm-scale", "2",
+    expect_ok(loomrun_run(loomrun_tmp, "run", "-w", AR8, "-n", RING8, "-s", SYS, "--comm-scale", "2",
                           "-j", tpath("c2.json"), "-q", NULL));
     json_t *j = load_json(tpath("c2.json"));
     expect_near(step_ns(j), ring_ar(8, 2 * MIB), "--comm-scale 2");
     assert_int_equal(json_integer_value(json_object_get(
                          json_array_get(json_object_get(j, "collectives"), 0), "bytes")),
                      2097152);
-    expect_ok(loomrun_run(tmpdir, "gen", "micro", "-c", "all_reduce", "-b", "2097152", "-r", "8",
+    expect_ok(loomrun_run(loomrun_tmp, "gen", "micro", "-c", "all_reduce", "-b", "2097152", "-r", "8",
                           "-o", tpath("ar2/ar"), "-q", NULL));
-    expect_ok(loomrun_run(tmpdir, "run", "-w", tpath("ar2/ar"), "-n", RING8, "-s", SYS, "-j",
+    expect_ok(loomrun_run(loomrun_tmp, "run", "-w", tpath("ar2/ar"), "-n", RING8, "-s", SYS, "-j",
                           tpath("g2.json"), "-q", NULL));
     json_t *g = load_json(tpath("g2.json"));
     assert_true(step_ns(g) == step_ns(j));
@@ -166,7 +165,7 @@ static void test_comm_scale(void **state)
 
     /* ASTRA-sim's spelling, with no subcommand (loom's own timing asked
      * for: an ASTRA-sim command line otherwise rounds as ASTRA-sim does) */
-    expect_ok(loomrun_run(tmpdir, "--workload-configuration=" AR8, "--network-configuration=" RING8,
+    expect_ok(loomrun_run(loomrun_tmp, "--workload-configuration=" AR8, "--network-configuration=" RING8,
                           "--system-configuration=" SYS, "--comm-scale=0.5", "--json",
                           tpath("c05.json"), "--set", "system.timing=loom", "-q", NULL));
     j = load_json(tpath("c05.json"));
@@ -180,7 +179,7 @@ static void test_comm_scale(void **state)
     for (int k = 0; k < 3; k++) {
         char sc[4];
         snprintf(sc, sizeof sc, "%d", k + 1);
-        expect_ok(loomrun_run(tmpdir, "run", "-w", FIX "/custom_ring_allreduce_8npus_1MB/custom_allreduce",
+        expect_ok(loomrun_run(loomrun_tmp, "run", "-w", FIX "/custom_ring_allreduce_8npus_1MB/custom_allreduce",
                               "-n", RING8, "-s", FIX "/custom_ring_allreduce_8npus_1MB/system.json",
                               "--comm-scale", sc, "-j", tpath("p.json"), "-q", NULL));
         j = load_json(tpath("p.json"));
@@ -196,7 +195,7 @@ static void test_comm_scale(void **state)
 
     /* compute and communication scales on one run: 2 x 35 us + the 2 MiB form */
     write_two_rank_trace(tpath("both"), 1048576);
-    expect_ok(loomrun_run(tmpdir, "run", "-w", tpath("both"), "-n", tpath("ring2.yml"), "-s", SYS,
+    expect_ok(loomrun_run(loomrun_tmp, "run", "-w", tpath("both"), "-n", tpath("ring2.yml"), "-s", SYS,
                           "--compute-scale", "2", "--comm-scale", "2", "-j", tpath("b.json"), "-q",
                           NULL));
     j = load_json(tpath("b.json"));
@@ -214,13 +213,13 @@ static void test_bad_values(void **state)
         {"--network-model", "garnet"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-        int rc = loomrun_run(tmpdir, "run", "-w", AR8, "-n", RING8, "-s", SYS, bad[i][0], bad[i][1],
+        int rc = loomrun_run(loomrun_tmp, "run", "-w", AR8, "-n", RING8, "-s", SYS, bad[i][0], bad[i][1],
                              "-q", NULL);
         assert_int_equal(rc, 2);
         if (strstr(loomrun_err, bad[i][0]) == NULL)
             fail_msg("%s %s: message does not name the flag: %s", bad[i][0], bad[i][1], loomrun_err);
     }
-    assert_int_equal(loomrun_run(tmpdir, "run", "-w", AR8, "-n", RING8, "-s", SYS,
+    assert_int_equal(loomrun_run(loomrun_tmp, "run", "-w", AR8, "-n", RING8, "-s", SYS,
                                  "--rendezvous-protocol=maybe", "-q", NULL), 2);
     assert_non_null(strstr(loomrun_err, "--rendezvous-protocol 'maybe': expected true or false"));
 }
@@ -230,7 +229,7 @@ static void test_bad_values(void **state)
 static void test_not_modelled_notes(void **state)
 {
     (void)state;
-    expect_ok(loomrun_run(tmpdir, "run", "-w", AR8, "-n", RING8, "-s", SYS, "--num-queues-per-dim",
+    expect_ok(loomrun_run(loomrun_tmp, "run", "-w", AR8, "-n", RING8, "-s", SYS, "--num-queues-per-dim",
                           "2", "--rendezvous-protocol", "true", "--injection-scale", "4",
                           "--logging-configuration", "log.toml", "-q", NULL));
     char *note = strstr(loomrun_out, "\nnote       accepted, not modelled: ");
@@ -246,14 +245,14 @@ static void test_not_modelled_notes(void **state)
     /* cxxopts' bool spellings: bare is true, =false is false.  An ASTRA-sim
      * command line (no subcommand) prints ASTRA-sim's log on stdout and the
      * text report, note line included, on stderr */
-    expect_ok(loomrun_run(tmpdir, "--network-configuration=" RING8, "--rendezvous-protocol",
+    expect_ok(loomrun_run(loomrun_tmp, "--network-configuration=" RING8, "--rendezvous-protocol",
                           "--workload-configuration=" AR8, "--system-configuration=" SYS, NULL));
     assert_non_null(strstr(loomrun_err, "; --rendezvous-protocol true"));
-    expect_ok(loomrun_run(tmpdir, "--network-configuration=" RING8, "--rendezvous-protocol=false",
+    expect_ok(loomrun_run(loomrun_tmp, "--network-configuration=" RING8, "--rendezvous-protocol=false",
                           "--workload-configuration=" AR8, "--system-configuration=" SYS, NULL));
     assert_non_null(strstr(loomrun_err, "\nstep time  "));
     assert_null(strstr(loomrun_err, "--rendezvous-protocol"));
-    expect_ok(loomrun_run(tmpdir, "run", "-w", AR8, "-n", RING8, "-s", SYS, "--num-queues-per-dim",
+    expect_ok(loomrun_run(loomrun_tmp, "run", "-w", AR8, "-n", RING8, "-s", SYS, "--num-queues-per-dim",
                           "2", "--rendezvous-protocol", "true", "--injection-scale", "4",
                           "--logging-configuration", "log.toml", "-q", NULL));
     note = strstr(loomrun_out, "\nnote       accepted, not modelled: ");
@@ -262,7 +261,7 @@ static void test_not_modelled_notes(void **state)
     /* one note line only */
     assert_null(strstr(eol + 1, "\nnote "));
 
-    expect_ok(loomrun_run(tmpdir, "run", "-w", AR8, "-n", RING8, "-s", SYS, "--num-queues-per-dim",
+    expect_ok(loomrun_run(loomrun_tmp, "run", "-w", AR8, "-n", RING8, "-s", SYS, "--num-queues-per-dim",
                           "1", "--rendezvous-protocol", "false", "--injection-scale", "1",
                           "--logging-configuration", "empty", "-j", tpath("d.json"), "-q", NULL));
     assert_null(strstr(loomrun_out, "--num-queues"));
@@ -280,26 +279,26 @@ static void test_logging_folder(void **state)
 {
     (void)state;
     char *dir = tpath("logs");
-    expect_ok(loomrun_run(tmpdir, "run", "-w", AR8, "-n", RING8, "-s", SYS, "--logging-folder", dir,
+    expect_ok(loomrun_run(loomrun_tmp, "run", "-w", AR8, "-n", RING8, "-s", SYS, "--logging-folder", dir,
                           "-q", NULL));
     static char log[1 << 16];
     loomrun_slurp(tpath("logs/log.log"), log, sizeof log);
     assert_true(log[0] != '\0');
     assert_string_equal(log, loomrun_out);
     /* an existing folder is fine; the log is replaced */
-    expect_ok(loomrun_run(tmpdir, "run", "-w", AR8, "-n", RING8, "-s", SYS, "--logging-folder", dir,
+    expect_ok(loomrun_run(loomrun_tmp, "run", "-w", AR8, "-n", RING8, "-s", SYS, "--logging-folder", dir,
                           "--comm-scale", "2", "-q", NULL));
     loomrun_slurp(tpath("logs/log.log"), log, sizeof log);
     assert_string_equal(log, loomrun_out);
     assert_non_null(strstr(log, "\nstep time  "));
     /* an ASTRA-sim command line: log.log holds ASTRA-sim's log lines, as stdout */
-    expect_ok(loomrun_run(tmpdir, "--workload-configuration=" AR8, "--network-configuration=" RING8,
+    expect_ok(loomrun_run(loomrun_tmp, "--workload-configuration=" AR8, "--network-configuration=" RING8,
                           "--system-configuration=" SYS, "--logging-folder", tpath("alog"), NULL));
     loomrun_slurp(tpath("alog/log.log"), log, sizeof log);
     assert_string_equal(log, loomrun_out);
     assert_non_null(strstr(log, "sys[0] finished, "));
     /* a folder that cannot be created: exit 5, naming it */
-    int rc = loomrun_run(tmpdir, "run", "-w", AR8, "-n", RING8, "-s", SYS, "--logging-folder",
+    int rc = loomrun_run(loomrun_tmp, "run", "-w", AR8, "-n", RING8, "-s", SYS, "--logging-folder",
                          tpath("no/such/dir"), "-q", NULL);
     assert_int_equal(rc, 5);
     assert_non_null(strstr(loomrun_err, "--logging-folder"));
@@ -310,14 +309,14 @@ static void test_logging_folder(void **state)
 static void test_network_model(void **state)
 {
     (void)state;
-    expect_ok(loomrun_run(tmpdir, "run", "-w", AR8, "-n", RING8, "-s", SYS, "-j", tpath("a.json"),
+    expect_ok(loomrun_run(loomrun_tmp, "run", "-w", AR8, "-n", RING8, "-s", SYS, "-j", tpath("a.json"),
                           "-q", NULL));
     assert_non_null(strstr(loomrun_out, "\nmodel      network analytical (congestion-unaware"));
     json_t *j = load_json(tpath("a.json"));
     assert_string_equal(json_string_value(json_object_get(j, "network_model")), "analytical");
     json_decref(j);
 
-    expect_ok(loomrun_run(tmpdir, "run", "-w", AR8, "-n", RING8, "-s", SYS, "--network-model",
+    expect_ok(loomrun_run(loomrun_tmp, "run", "-w", AR8, "-n", RING8, "-s", SYS, "--network-model",
                           "flow", "-j", tpath("f.json"), "-q", NULL));
     assert_non_null(strstr(loomrun_out, "\nmodel      network flow (congestion-aware"));
     j = load_json(tpath("f.json"));
@@ -325,15 +324,15 @@ static void test_network_model(void **state)
     json_decref(j);
 
     /* the flag wins over the system file (and over --set, given after it) */
-    expect_ok(loomrun_run(tmpdir, "run", "-w", AR8, "-n", RING8, "-s", SYS, "--set",
+    expect_ok(loomrun_run(loomrun_tmp, "run", "-w", AR8, "-n", RING8, "-s", SYS, "--set",
                           "system.network-model=flow", "--network-model", "analytical", "-q", NULL));
     assert_non_null(strstr(loomrun_out, "\nmodel      network analytical"));
-    expect_ok(loomrun_run(tmpdir, "run", "-w", AR8, "-n", RING8, "-s", SYS, "--set",
+    expect_ok(loomrun_run(loomrun_tmp, "run", "-w", AR8, "-n", RING8, "-s", SYS, "--set",
                           "system.network-model=flow", "-q", NULL));
     assert_non_null(strstr(loomrun_out, "\nmodel      network flow"));
 
     /* the help names both models with ASTRA-sim's meaning */
-    expect_ok(loomrun_run(tmpdir, "run", "--help", NULL));
+    expect_ok(loomrun_run(loomrun_tmp, "run", "--help", NULL));
     assert_non_null(strstr(loomrun_out, "--network-model KIND  analytical"));
     assert_non_null(strstr(loomrun_out, "congestion-unaware"));
     assert_non_null(strstr(loomrun_out, "or flow (congestion-aware"));
@@ -344,10 +343,10 @@ static void test_network_model(void **state)
             fail_msg("run --help does not list %s", *f);
 
     /* loom compare: --model and its --network-model spelling */
-    expect_ok(loomrun_run(tmpdir, "compare", "-w", AR8, "-n", RING8, "-s", SYS, "--model", "flow",
+    expect_ok(loomrun_run(loomrun_tmp, "compare", "-w", AR8, "-n", RING8, "-s", SYS, "--model", "flow",
                           "-q", NULL));
     assert_non_null(strstr(loomrun_out, "model flow"));
-    expect_ok(loomrun_run(tmpdir, "compare", "-w", AR8, "-n", RING8, "-s", SYS, "--network-model",
+    expect_ok(loomrun_run(loomrun_tmp, "compare", "-w", AR8, "-n", RING8, "-s", SYS, "--network-model",
                           "flow", "-q", NULL));
     assert_non_null(strstr(loomrun_out, "model flow"));
 }
@@ -359,13 +358,13 @@ static void test_network_model(void **state)
 static void test_json_named_like_jobs(void **state)
 {
     (void)state;
-    assert_int_equal(chdir(tmpdir), 0);
-    int rc = loomrun_run(tmpdir, "run", "-w", AR8, "-n", RING8, "-s", SYS, "-j", "4", "-q", NULL);
+    assert_int_equal(chdir(loomrun_tmp), 0);
+    int rc = loomrun_run(loomrun_tmp, "run", "-w", AR8, "-n", RING8, "-s", SYS, "-j", "4", "-q", NULL);
     assert_int_equal(rc, 2);
     assert_non_null(strstr(loomrun_err, "looks like a job count"));
     assert_non_null(strstr(loomrun_err, "--jobs"));
     assert_int_equal(access(tpath("4"), F_OK), -1);
-    expect_ok(loomrun_run(tmpdir, "run", "-w", AR8, "-n", RING8, "-s", SYS, "--json", "./4", "-q",
+    expect_ok(loomrun_run(loomrun_tmp, "run", "-w", AR8, "-n", RING8, "-s", SYS, "--json", "./4", "-q",
                           NULL));
     assert_int_equal(access(tpath("4"), F_OK), 0);
 }
@@ -378,23 +377,23 @@ static void test_prefix_hints(void **state)
     const char *dir = FIX "/micro_all_reduce_8npus_1MB";
     const char *given[] = {dir, FIX "/micro_all_reduce_8npus_1MB/", AR8 ".0.et", AR8 ".5.et"};
     for (int i = 0; i < 4; i++) {
-        int rc = loomrun_run(tmpdir, "run", "-w", given[i], "-n", RING8, "-s", SYS, "-q", NULL);
+        int rc = loomrun_run(loomrun_tmp, "run", "-w", given[i], "-n", RING8, "-s", SYS, "-q", NULL);
         assert_int_equal(rc, 3);
         if (strstr(loomrun_err, "did you mean --workload " AR8 "?") == NULL)
             fail_msg("%s: no hint: %s", given[i], loomrun_err);
     }
     /* a prefix with nothing near it: no hint */
-    assert_int_equal(loomrun_run(tmpdir, "run", "-w", tpath("none"), "-n", RING8, "-s", SYS, "-q",
+    assert_int_equal(loomrun_run(loomrun_tmp, "run", "-w", tpath("none"), "-n", RING8, "-s", SYS, "-q",
                                  NULL), 3);
     assert_null(strstr(loomrun_err, "did you mean"));
     /* trace info / validate on the folder */
-    assert_int_equal(loomrun_run(tmpdir, "trace", "info", dir, NULL), 3);
+    assert_int_equal(loomrun_run(loomrun_tmp, "trace", "info", dir, NULL), 3);
     assert_non_null(strstr(loomrun_err, "did you mean " AR8 "?"));
     /* trace info on one rank file */
-    expect_ok(loomrun_run(tmpdir, "trace", "info", AR8 ".3.et", NULL));
+    expect_ok(loomrun_run(loomrun_tmp, "trace", "info", AR8 ".3.et", NULL));
     assert_non_null(strstr(loomrun_out, "is one rank file, summarized alone; the workload is " AR8
                                         " (8 rank files): loom trace info " AR8 "\n"));
-    expect_ok(loomrun_run(tmpdir, "trace", "info", AR8, NULL));
+    expect_ok(loomrun_run(loomrun_tmp, "trace", "info", AR8, NULL));
     assert_null(strstr(loomrun_out, "one rank file"));
 }
 
@@ -403,16 +402,16 @@ static void test_prefix_hints(void **state)
 static void test_config_key_messages(void **state)
 {
     (void)state;
-    int rc = loomrun_run(tmpdir, "run", "-w", AR8, "-n", SYS, "-s", RING8, "-q", NULL);
+    int rc = loomrun_run(loomrun_tmp, "run", "-w", AR8, "-n", SYS, "-s", RING8, "-q", NULL);
     assert_int_equal(rc, 2);
     assert_non_null(strstr(loomrun_err, "this looks like a system file (--system), not a network "
                                         "file: are --network and --system swapped?"));
-    rc = loomrun_run(tmpdir, "run", "-w", AR8, "-n", RING8, "-s", RING8, "-q", NULL);
+    rc = loomrun_run(loomrun_tmp, "run", "-w", AR8, "-n", RING8, "-s", RING8, "-q", NULL);
     assert_int_equal(rc, 2);
     assert_non_null(strstr(loomrun_err, "this looks like a network file (--network), not a system "
                                         "file"));
     loomrun_write(tpath("typo.json"), "{\"scheduling-polcy\": \"LIFO\", \"local-mem-bw\": 50}\n");
-    rc = loomrun_run(tmpdir, "run", "-w", AR8, "-n", RING8, "-s", tpath("typo.json"), "-q", NULL);
+    rc = loomrun_run(loomrun_tmp, "run", "-w", AR8, "-n", RING8, "-s", tpath("typo.json"), "-q", NULL);
     assert_int_equal(rc, 2);
     assert_non_null(strstr(loomrun_err, "unknown key 'scheduling-polcy'; did you mean "
                                         "'scheduling-policy'? (known keys: G, L, active-chunks"));
@@ -429,13 +428,13 @@ static void test_config_key_messages(void **state)
         if (*p == ',')
             p += 2;
     }
-    rc = loomrun_run(tmpdir, "run", "-w", AR8, "-n", RING8, "-s", SYS, "--set",
+    rc = loomrun_run(loomrun_tmp, "run", "-w", AR8, "-n", RING8, "-s", SYS, "--set",
                      "network.latncy[0]=5", "-q", NULL);
     assert_int_equal(rc, 2);
     assert_non_null(strstr(loomrun_err, "unknown key 'latncy'; did you mean 'latency'? (known keys: "
                                         "bandwidth, latency, npus_count, topology)"));
     /* nothing near: no suggestion */
-    rc = loomrun_run(tmpdir, "run", "-w", AR8, "-n", RING8, "-s", SYS, "--set",
+    rc = loomrun_run(loomrun_tmp, "run", "-w", AR8, "-n", RING8, "-s", SYS, "--set",
                      "system.colour=red", "-q", NULL);
     assert_int_equal(rc, 2);
     assert_null(strstr(loomrun_err, "did you mean"));
@@ -445,7 +444,7 @@ static void test_config_key_messages(void **state)
 static void test_collective_table_header(void **state)
 {
     (void)state;
-    expect_ok(loomrun_run(tmpdir, "run", "-w", AR8, "-n", RING8, "-s", SYS, "-q", NULL));
+    expect_ok(loomrun_run(loomrun_tmp, "run", "-w", AR8, "-n", RING8, "-s", SYS, "-q", NULL));
     assert_non_null(strstr(loomrun_out, "\ncollectives by exposed time (time and exposed: sums "
                                         "over the count instances; algbw, busbw per instance"));
 }
@@ -457,41 +456,26 @@ static void test_plurals_and_plain_numbers(void **state)
 {
     (void)state;
     const char *pt = FIX "/pytorch_converted_1rank/chakra";
-    expect_ok(loomrun_run(tmpdir, "run", "-w", pt, "-n", CFG "/Ring_4npus.yml", "-s", SYS,
+    expect_ok(loomrun_run(loomrun_tmp, "run", "-w", pt, "-n", CFG "/Ring_4npus.yml", "-s", SYS,
                           "--ignore-ctrl-deps", "--set", "network.npus_count[0]=1", "-q", NULL));
     assert_non_null(strstr(loomrun_out, " (1 rank, 1 distinct trace file, "));
-    int rc = loomrun_run(tmpdir, "run", "-w", tpath("none"), "-n", CFG "/Ring_4npus.yml", "-s", SYS,
+    int rc = loomrun_run(loomrun_tmp, "run", "-w", tpath("none"), "-n", CFG "/Ring_4npus.yml", "-s", SYS,
                          "--set", "network.npus_count[0]=1", "-q", NULL);
     assert_int_equal(rc, 3);
     assert_non_null(strstr(loomrun_err, "has 1 NPU, so rank 0 needs a trace)"));
     assert_null(strstr(loomrun_err, "0..0"));
 
-    expect_ok(loomrun_run(tmpdir, "gen", "llm", "-o", tpath("l70/l"), "--preset", "llama3-70b",
+    expect_ok(loomrun_run(loomrun_tmp, "gen", "llm", "-o", tpath("l70/l"), "--preset", "llama3-70b",
                           "--tp", "8", "--pp", "4", "--dp", "2", "--sequence-parallel",
                           "--global-batch", "32", "--device", "h100-sxm", NULL));
     assert_non_null(strstr(loomrun_out, "1296 ALL_GATHER (20736 MiB)"));
     assert_null(strstr(loomrun_out, "e+"));
     assert_non_null(strstr(loomrun_out, "  64 ranks = tp 8"));
-    expect_ok(loomrun_run(tmpdir, "gen", "llm", "-o", tpath("one/g"), "--layers", "2", NULL));
+    expect_ok(loomrun_run(loomrun_tmp, "gen", "llm", "-o", tpath("one/g"), "--layers", "2", NULL));
     assert_non_null(strstr(loomrun_out, "  1 rank = tp 1 x pp 1 x dp 1;"));
     assert_non_null(strstr(loomrun_out, "0 sends (0 MiB)"));
     assert_non_null(strstr(loomrun_out, "wrote "));
     assert_null(strstr(loomrun_out, "{0..0}"));
-}
-
-static int setup(void **state)
-{
-    (void)state;
-    snprintf(tmpdir, sizeof tmpdir, "/tmp/loom_astraflags_XXXXXX");
-    return mkdtemp(tmpdir) ? 0 : -1;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    char cmd[400];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
-    return system(cmd) == 0 ? 0 : -1;
 }
 
 int main(void)
@@ -504,5 +488,5 @@ int main(void)
         cmocka_unit_test(test_config_key_messages), cmocka_unit_test(test_collective_table_header),
         cmocka_unit_test(test_plurals_and_plain_numbers),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, loomrun_setup, loomrun_teardown);
 }

@@ -38,14 +38,13 @@
 #define W8 FIXTURES "/chakra/micro_all_reduce_8npus_1MB/all_reduce"
 #define SYS "--system-configuration=" CFG "/Ring_4chunks.json"
 
-static char tmpdir[256];
 
 static char *tpath(const char *name)
 {
     static char buf[4][512];
     static int k;
     char *p = buf[k++ % 4];
-    snprintf(p, 512, "%s/%s", tmpdir, name);
+    snprintf(p, 512, "%s/%s", loomrun_tmp, name);
     return p;
 }
 
@@ -78,7 +77,7 @@ static void near(double got, double want)
 static void test_ns3(void **state)
 {
     (void)state;
-    int rc = loomrun_run(tmpdir, "run", "--workload-configuration=" W8,
+    int rc = loomrun_run(loomrun_tmp, "run", "--workload-configuration=" W8,
                          "--network-configuration=" CFG "/ns3/config.txt",
                          "--logical-topology-configuration=" CFG "/ns3/sample_8nodes_1D.json", SYS,
                          "--comm-group-configuration=empty", "--json", tpath("r.json"), NULL);
@@ -90,18 +89,18 @@ static void test_ns3(void **state)
     assert_non_null(strstr(loomrun_out, "ns-3 congestion control: ENABLE_QCN 1, CC_MODE 12"));
     assert_non_null(strstr(loomrun_out, "BUFFER_SIZE 32"));
     /* the analytical view is exact on one switch; the user's choice wins */
-    rc = loomrun_run(tmpdir, "run", "-w", W8, "-n", CFG "/ns3/config.txt", SYS, "--set",
+    rc = loomrun_run(loomrun_tmp, "run", "-w", W8, "-n", CFG "/ns3/config.txt", SYS, "--set",
                      "system.network-model=analytical", "--json", tpath("r.json"), NULL);
     assert_int_equal(rc, 0);
     assert_null(strstr(loomrun_out, "(flow model;"));
     near(step_ns(), ring_ar_ns(2, 500, 5e10));
     /* ns-3's files are not YAML: --set network.* cannot edit them */
-    rc = loomrun_run(tmpdir, "run", "-w", W8, "-n", CFG "/ns3/config.txt", SYS, "--set",
+    rc = loomrun_run(loomrun_tmp, "run", "-w", W8, "-n", CFG "/ns3/config.txt", SYS, "--set",
                      "network.bandwidth[0]=1", NULL);
     assert_int_equal(rc, 2);
     assert_non_null(strstr(loomrun_err, "config.txt is not a YAML network file"));
     /* a logical topology that does not fit */
-    rc = loomrun_run(tmpdir, "run", "-w", W8, "-n", CFG "/ns3/config.txt",
+    rc = loomrun_run(loomrun_tmp, "run", "-w", W8, "-n", CFG "/ns3/config.txt",
                      "--logical-topology-configuration", CFG "/ns3/sample_16nodes_2D.json", SYS,
                      NULL);
     assert_int_equal(rc, 2);
@@ -111,7 +110,7 @@ static void test_ns3(void **state)
 static void test_htsim(void **state)
 {
     (void)state;
-    int rc = loomrun_run(tmpdir, "run", "--workload-configuration=" W8, SYS,
+    int rc = loomrun_run(loomrun_tmp, "run", "--workload-configuration=" W8, SYS,
                          "--network-configuration=" CFG "/Ring_8npus.yml", "--htsim_opts", "-topo",
                          CFG "/htsim/8nodes.topo", "--json", tpath("r.json"), NULL);
     if (rc != 0)
@@ -119,21 +118,21 @@ static void test_htsim(void **state)
     near(step_ns(), ring_ar_ns(6, 1000, 2.5e10)); /* 411680.64 ns */
     assert_non_null(strstr(loomrun_out, "(flow model;"));
     /* without the YAML: one logical dimension of all NPUs */
-    rc = loomrun_run(tmpdir, "run", "-w", W8, SYS, "--htsim_opts", "-topo",
+    rc = loomrun_run(loomrun_tmp, "run", "-w", W8, SYS, "--htsim_opts", "-topo",
                      CFG "/htsim/8nodes.topo", "--json", tpath("r.json"), NULL);
     if (rc != 0)
         fail_msg("exit %d: %s", rc, loomrun_err);
     near(step_ns(), ring_ar_ns(6, 1000, 2.5e10));
     /* ASTRA-sim's htsim command line as its run script writes it, no
      * `run`: its log, whose times are whole ns */
-    rc = loomrun_run(tmpdir, "--workload-configuration=" W8, SYS,
+    rc = loomrun_run(loomrun_tmp, "--workload-configuration=" W8, SYS,
                      "--remote-memory-configuration=" CFG "/no_memory_expansion.json",
                      "--network-configuration=" CFG "/Ring_8npus.yml", "--htsim_opts", "-topo",
                      CFG "/htsim/8nodes.topo", NULL);
     if (rc != 0)
         fail_msg("exit %d: %s", rc, loomrun_err);
     assert_non_null(strstr(loomrun_out, "sys[7], Wall time: 411681"));
-    rc = loomrun_run(tmpdir, "run", "-w", W8, SYS, "--htsim_opts", "-nodes", NULL);
+    rc = loomrun_run(loomrun_tmp, "run", "-w", W8, SYS, "--htsim_opts", "-nodes", NULL);
     assert_int_equal(rc, 2);
     assert_non_null(strstr(loomrun_err, "loom reads only -topo FILE"));
 }
@@ -141,28 +140,13 @@ static void test_htsim(void **state)
 static void test_describe(void **state)
 {
     (void)state;
-    assert_int_equal(loomrun_run(tmpdir, "topo", "describe", CFG "/ns3/config.txt", NULL), 0);
+    assert_int_equal(loomrun_run(loomrun_tmp, "topo", "describe", CFG "/ns3/config.txt", NULL), 0);
     assert_non_null(strstr(loomrun_out, "8_nodes_1_switch_topology.txt: ns3"));
     assert_non_null(strstr(loomrun_out, "16 directed (8 cables"));
     assert_non_null(strstr(loomrun_out, "npu-switch                 16      46.5661          500"));
-    assert_int_equal(loomrun_run(tmpdir, "topo", "describe", CFG "/htsim/8nodes.topo", NULL), 0);
+    assert_int_equal(loomrun_run(loomrun_tmp, "topo", "describe", CFG "/htsim/8nodes.topo", NULL), 0);
     assert_non_null(strstr(loomrun_out, "8nodes.topo: fat_tree"));
     assert_non_null(strstr(loomrun_out, "diameter         6 links, 6000 ns"));
-}
-
-static int setup(void **state)
-{
-    (void)state;
-    snprintf(tmpdir, sizeof tmpdir, "/tmp/loom-e2e-backends-XXXXXX");
-    return mkdtemp(tmpdir) ? 0 : -1;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    char cmd[300];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
-    return system(cmd) == 0 ? 0 : -1;
 }
 
 int main(void)
@@ -172,5 +156,5 @@ int main(void)
         cmocka_unit_test(test_htsim),
         cmocka_unit_test(test_describe),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, loomrun_setup, loomrun_teardown);
 }

@@ -35,7 +35,6 @@
 #define CFG FIXTURES "/astra-sim-configs"
 #define EX SRCDIR "/examples"
 
-static char tmpdir[256];
 
 typedef struct run {
     const char *folder;  /* under test/data/chakra or examples/ */
@@ -116,7 +115,7 @@ static char *tpath(const char *name)
     static char buf[4][512];
     static int k;
     char *p = buf[k++ % 4];
-    snprintf(p, 512, "%s/%s", tmpdir, name);
+    snprintf(p, 512, "%s/%s", loomrun_tmp, name);
     return p;
 }
 
@@ -141,7 +140,7 @@ static double step_of(const run *r, int flow)
     args[n++] = json;
     args[n++] = "-q";
     args[n] = NULL;
-    int rc = loomrun_wait(tmpdir, loomrun_startv(tmpdir, args));
+    int rc = loomrun_wait(loomrun_tmp, loomrun_startv(loomrun_tmp, args));
     if (rc != 0)
         fail_msg("%s on %s, %s model: exit %d: %s", r->prefix, r->net,
                  flow ? "flow" : "analytical", rc, loomrun_err);
@@ -235,21 +234,6 @@ static void test_tables_cover_every_folder(void **state)
     assert_int_equal(seen, 2);
 }
 
-static int setup(void **state)
-{
-    (void)state;
-    snprintf(tmpdir, sizeof tmpdir, "/tmp/loom-models-XXXXXX");
-    return mkdtemp(tmpdir) ? 0 : -1;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    char cmd[300];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
-    return system(cmd) == 0 ? 0 : -1;
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -257,5 +241,5 @@ int main(void)
         cmocka_unit_test(test_fixtures_both_models),
         cmocka_unit_test(test_examples_both_models),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, loomrun_setup, loomrun_teardown);
 }

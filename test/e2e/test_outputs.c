@@ -35,14 +35,13 @@
 #define AR4 FIX "/micro_all_reduce_4npus_1MB/all_reduce"
 #define MLP FIX "/tutorial_mlp_model_parallel_32npus"
 
-static char tmpdir[256];
 
 static char *tpath(const char *name)
 {
     static char buf[8][512];
     static int k;
     char *p = buf[k++ % 8];
-    snprintf(p, 512, "%s/%s", tmpdir, name);
+    snprintf(p, 512, "%s/%s", loomrun_tmp, name);
     return p;
 }
 
@@ -55,7 +54,7 @@ static int exists(const char *name)
 /* No name in the scratch folder holds ".tmp." (a temporary left behind). */
 static void assert_no_temporaries(void)
 {
-    DIR *d = opendir(tmpdir);
+    DIR *d = opendir(loomrun_tmp);
     struct dirent *e;
     while ((e = readdir(d)) != NULL)
         if (strstr(e->d_name, ".tmp."))
@@ -129,7 +128,7 @@ static int same_bytes(const char *a, const char *b)
 }
 
 #define RUN_AR4(...)                                                                               \
-    loomrun_run(tmpdir, "run", "-w", tpath("ar"), "-n", tpath("net.yml"), "-s",                     \
+    loomrun_run(loomrun_tmp, "run", "-w", tpath("ar"), "-n", tpath("net.yml"), "-s",                     \
                 CFG "/Ring_4chunks.json", "-q", __VA_ARGS__, NULL)
 
 /* ---- where outputs land --------------------------------------------------- */
@@ -230,14 +229,14 @@ static void test_output_is_input(void **state)
     rc = RUN_AR4("--csv", tpath("sys.link"));
     expect(rc, 2, "--csv", "the system file");
     /* loom compare's CSV */
-    rc = loomrun_run(tmpdir, "compare", "-c", "all_reduce", "-S", "1K..4K", "-n", tpath("net.yml"),
+    rc = loomrun_run(loomrun_tmp, "compare", "-c", "all_reduce", "-S", "1K..4K", "-n", tpath("net.yml"),
                      "--csv", tpath("net.yml"), NULL);
     expect(rc, 2, "--csv", "the network file");
     assert_true(same_bytes(tpath("net.yml"), tpath("keep.yml")));
     /* convert-text whose rank files would overwrite the text it reads */
     loomrun_write(tpath("txt.0.et"), "MICRO\n1\nl0 -1 10 NONE 0 20 NONE 0 30 ALLREDUCE 1024 10\n");
     copy_file(tpath("txt.0.et"), tpath("keep.txt"));
-    rc = loomrun_run(tmpdir, "trace", "convert-text", tpath("txt.0.et"), "-r", "2", "-o", tpath("txt"),
+    rc = loomrun_run(loomrun_tmp, "trace", "convert-text", tpath("txt.0.et"), "-r", "2", "-o", tpath("txt"),
                      NULL);
     expect(rc, 2, "--out", "the text workload");
     assert_true(same_bytes(tpath("txt.0.et"), tpath("keep.txt")));
@@ -260,7 +259,7 @@ static void test_outputs_alike(void **state)
     rc = RUN_AR4("--json", "-", "--csv", "/proc/self/fd/1");
     expect(rc, 2, "--json", "--csv");
     /* gen micro: a side file that is one of the rank files */
-    rc = loomrun_run(tmpdir, "gen", "micro", "-c", "all_reduce", "-b", "1K", "-r", "4", "-o",
+    rc = loomrun_run(loomrun_tmp, "gen", "micro", "-c", "all_reduce", "-b", "1K", "-r", "4", "-o",
                      tpath("gm/x"), "--network-out", tpath("gm/x.2.et"), NULL);
     expect(rc, 2, "--network-out", "x.2.et");
     assert_false(exists("gm"));
@@ -279,11 +278,11 @@ static void test_missing_folder(void **state)
     assert_false(exists("mf.tl.json"));
     /* refused before any trace is read: a broken trace is not reached */
     loomrun_write(tpath("broken.0.et"), "garbage");
-    rc = loomrun_run(tmpdir, "run", "-w", tpath("broken"), "-n", CFG "/Ring_4npus.yml", "-s",
+    rc = loomrun_run(loomrun_tmp, "run", "-w", tpath("broken"), "-n", CFG "/Ring_4npus.yml", "-s",
                      CFG "/Ring_4chunks.json", "--json", tpath("nodir/j.json"), NULL);
     expect(rc, 5, "nodir", NULL);
     /* generators: nothing written, the folder they made removed */
-    rc = loomrun_run(tmpdir, "gen", "micro", "-c", "all_reduce", "-b", "1K", "-r", "4", "-o",
+    rc = loomrun_run(loomrun_tmp, "gen", "micro", "-c", "all_reduce", "-b", "1K", "-r", "4", "-o",
                      tpath("gm2/x"), "--system-out", tpath("nodir/s.json"), NULL);
     expect(rc, 5, "nodir", NULL);
     assert_false(exists("gm2"));
@@ -318,7 +317,7 @@ static void test_invalid_utf8(void **state)
     loomrun_write(tpath("r1.yml"), "topology: [ Ring ]\nnpus_count: [ 1 ]\nbandwidth: [ 50 ]\n"
                                    "latency: [ 500 ]\n");
     write_named(tpath("bad\xff.0.et"), "\xff\xfe");
-    int rc = loomrun_run(tmpdir, "run", "-w", tpath("bad\xff"), "-n", tpath("r1.yml"), "-s",
+    int rc = loomrun_run(loomrun_tmp, "run", "-w", tpath("bad\xff"), "-n", tpath("r1.yml"), "-s",
                          CFG "/Ring_4chunks.json", "--json", tpath("u.json"), "--timeline",
                          tpath("u.tl.json"), "-q", NULL);
     expect(rc, 0, NULL, NULL);
@@ -423,9 +422,9 @@ static int run_limited(rlim_t bytes, const char *const *args)
     rl = old;
     rl.rlim_cur = old.rlim_max != RLIM_INFINITY && old.rlim_max < bytes ? old.rlim_max : bytes;
     assert_int_equal(setrlimit(RLIMIT_FSIZE, &rl), 0);
-    pid_t pid = loomrun_startv(tmpdir, args); /* the child inherits the limit */
+    pid_t pid = loomrun_startv(loomrun_tmp, args); /* the child inherits the limit */
     assert_int_equal(setrlimit(RLIMIT_FSIZE, &old), 0);
-    return loomrun_wait(tmpdir, pid);
+    return loomrun_wait(loomrun_tmp, pid);
 }
 
 /* Beyond the file-size limit: exit 5 ("File too large"), not SIGXFSZ, and
@@ -447,21 +446,6 @@ static void test_file_size_limit(void **state)
     assert_false(exists("lim"));
 }
 
-static int setup(void **state)
-{
-    (void)state;
-    snprintf(tmpdir, sizeof tmpdir, "/tmp/loom-e2e-out-XXXXXX");
-    return mkdtemp(tmpdir) ? 0 : -1;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    char cmd[300];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
-    return system(cmd) == 0 ? 0 : -1;
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -476,5 +460,5 @@ int main(void)
         cmocka_unit_test(test_full_stdout_every_command),
         cmocka_unit_test(test_file_size_limit),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, loomrun_setup, loomrun_teardown);
 }

@@ -25,14 +25,13 @@
 #define NET CFG "/Ring_4npus.yml"
 #define SYS CFG "/Ring_4chunks.json"
 
-static char tmpdir[256];
 
 static char *tpath(const char *name)
 {
     static char buf[8][512];
     static int k;
     char *p = buf[k++ % 8];
-    snprintf(p, 512, "%s/%s", tmpdir, name);
+    snprintf(p, 512, "%s/%s", loomrun_tmp, name);
     return p;
 }
 
@@ -50,7 +49,7 @@ static void refused(int rc, const char *const *needles)
 
 static int run_set(const char *set)
 {
-    return loomrun_run(tmpdir, "run", "-w", W, "-n", NET, "-s", SYS, "--set", set, "--json",
+    return loomrun_run(loomrun_tmp, "run", "-w", W, "-n", NET, "-s", SYS, "--set", set, "--json",
                        tpath("r.json"), NULL);
 }
 
@@ -76,14 +75,14 @@ static void test_network(void **state)
 {
     (void)state;
     loomrun_write(tpath("ck.yml"), "topology: [Ring]\n? [a, b]\n: 1\n");
-    int rc = loomrun_run(tmpdir, "run", "-w", W, "-n", tpath("ck.yml"), "-s", SYS, NULL);
+    int rc = loomrun_run(loomrun_tmp, "run", "-w", W, "-n", tpath("ck.yml"), "-s", SYS, NULL);
     REFUSED(rc, "ck.yml: line 2, column 3: a mapping key must be a scalar (a name), not a list");
     loomrun_write(tpath("ck2.yml"), "kind: rail\n{a: 1}: 2\n");
-    rc = loomrun_run(tmpdir, "topo", "describe", tpath("ck2.yml"), NULL);
+    rc = loomrun_run(loomrun_tmp, "topo", "describe", tpath("ck2.yml"), NULL);
     REFUSED(rc, "ck2.yml: line 2, column 1: a mapping key must be a scalar (a name), not a mapping");
     loomrun_write(tpath("two.yml"), "topology: [Ring]\nnpus_count: [4]\nbandwidth: [50]\n"
                                     "latency: [500]\n---\ntopology: [Switch]\n");
-    rc = loomrun_run(tmpdir, "run", "-w", W, "-n", tpath("two.yml"), "-s", SYS, NULL);
+    rc = loomrun_run(loomrun_tmp, "run", "-w", W, "-n", tpath("two.yml"), "-s", SYS, NULL);
     REFUSED(rc, "two.yml: line 5, column 1: a second document");
     /* 100,000 levels: refused at the 65th, in well under the two minutes it took */
     size_t n = 100000;
@@ -94,7 +93,7 @@ static void test_network(void **state)
     strcpy(deep + 10 + 2 * n, "\n");
     loomrun_write(tpath("deep.yml"), deep);
     free(deep);
-    rc = loomrun_run(tmpdir, "run", "-w", W, "-n", tpath("deep.yml"), "-s", SYS, NULL);
+    rc = loomrun_run(loomrun_tmp, "run", "-w", W, "-n", tpath("deep.yml"), "-s", SYS, NULL);
     REFUSED(rc, "deep.yml: line 1, column 74: nested deeper than 64 levels");
 }
 
@@ -106,12 +105,12 @@ static void test_bytes(void **state)
     assert_non_null(f);
     fputs("{\"local-mem-bw\": 50,\n  \"endpoint-delay\": \"\xc3\xa9\xff\"}\n", f);
     fclose(f);
-    int rc = loomrun_run(tmpdir, "run", "-w", W, "-n", NET, "-s", tpath("bad.json"), NULL);
+    int rc = loomrun_run(loomrun_tmp, "run", "-w", W, "-n", NET, "-s", tpath("bad.json"), NULL);
     REFUSED(rc, "bad.json: line 2, column 23: invalid leading UTF-8 octet (byte 0xFF)");
     f = fopen(tpath("nul.yml"), "wb");
     fwrite("topology: [Ring]\nnpus_count: [4\0]\n", 1, 34, f);
     fclose(f);
-    rc = loomrun_run(tmpdir, "run", "-w", W, "-n", tpath("nul.yml"), "-s", SYS, NULL);
+    rc = loomrun_run(loomrun_tmp, "run", "-w", W, "-n", tpath("nul.yml"), "-s", SYS, NULL);
     REFUSED(rc, "nul.yml: line 2, column 15: control characters are not allowed (a NUL byte)");
 }
 
@@ -124,7 +123,7 @@ static void test_sweep(void **state)
     char spec[4096];
     snprintf(spec, sizeof spec, "%s  network.bandwidth[0]: [&a [1, *a]]\n", base);
     loomrun_write(tpath("cyc.yaml"), spec);
-    int rc = loomrun_run(tmpdir, "sweep", tpath("cyc.yaml"), "--dry-run", NULL);
+    int rc = loomrun_run(loomrun_tmp, "sweep", tpath("cyc.yaml"), "--dry-run", NULL);
     REFUSED(rc, "cyc.yaml: line 5, column 33: alias '*a' refers to a collection that contains it");
     /* nine levels of ten aliases: 10^10 nodes expanded */
     int off = snprintf(spec, sizeof spec, "%s  network.bandwidth[0]: [&l0 [1,1,1,1,1,1,1,1,1,1]", base);
@@ -136,7 +135,7 @@ static void test_sweep(void **state)
     }
     snprintf(spec + off, sizeof spec - (size_t)off, "]\n");
     loomrun_write(tpath("laughs.yaml"), spec);
-    rc = loomrun_run(tmpdir, "sweep", tpath("laughs.yaml"), "--dry-run", NULL);
+    rc = loomrun_run(loomrun_tmp, "sweep", tpath("laughs.yaml"), "--dry-run", NULL);
     REFUSED(rc, "laughs.yaml: line 11, column ",
             "more than 4194304 nodes with aliases expanded (the limit for every loom file, "
             "docs/CONFIG.md)");
@@ -147,23 +146,8 @@ static void test_devices(void **state)
 {
     (void)state;
     loomrun_write(tpath("dev.yaml"), "x: &d\n  description: *d\n");
-    int rc = loomrun_run(tmpdir, "devices", "--devices", tpath("dev.yaml"), NULL);
+    int rc = loomrun_run(loomrun_tmp, "devices", "--devices", tpath("dev.yaml"), NULL);
     REFUSED(rc, "dev.yaml: line 2, column 16: alias '*d' refers to a collection that contains it");
-}
-
-static int setup(void **state)
-{
-    (void)state;
-    snprintf(tmpdir, sizeof tmpdir, "/tmp/loom-e2e-yaml-XXXXXX");
-    return mkdtemp(tmpdir) ? 0 : -1;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    char cmd[300];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
-    return system(cmd) == 0 ? 0 : -1;
 }
 
 int main(void)
@@ -172,5 +156,5 @@ int main(void)
         cmocka_unit_test(test_set),   cmocka_unit_test(test_network), cmocka_unit_test(test_bytes),
         cmocka_unit_test(test_sweep), cmocka_unit_test(test_devices),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, loomrun_setup, loomrun_teardown);
 }
