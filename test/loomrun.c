@@ -113,3 +113,31 @@ int loomrun_teardown(void **state)
     /* depth first, not following links: a test's symlinks go, their targets stay */
     return nftw(loomrun_tmp, rm_one, 16, FTW_DEPTH | FTW_PHYS) == 0 ? 0 : -1;
 }
+
+char *loomrun_path(const char *name)
+{
+    static char buf[8][512];
+    static int k;
+    char *p = buf[k++ % 8];
+    snprintf(p, sizeof buf[0], "%s/%s", loomrun_tmp, name);
+    return p;
+}
+
+void loomrun_copy(const char *from, const char *to)
+{
+    FILE *a = fopen(from, "rb"), *b = fopen(to, "wb");
+    if (a == NULL || b == NULL) {
+        fprintf(stderr, "loomrun_copy %s -> %s: cannot open\n", from, to);
+        abort();
+    }
+    char buf[1 << 15];
+    size_t n;
+    while ((n = fread(buf, 1, sizeof buf, a)) > 0)
+        if (fwrite(buf, 1, n, b) != n) {
+            fprintf(stderr, "loomrun_copy %s -> %s: write failed\n", from, to);
+            abort();
+        }
+    fclose(a);
+    if (fclose(b) != 0)
+        abort();
+}

@@ -32,6 +32,10 @@ void loomrun_write(const char *path, const char *text);
 extern char loomrun_tmp[256];
 int loomrun_setup(void **state);
 int loomrun_teardown(void **state);
+/* "loomrun_tmp/name" in one of 8 rotating buffers (valid for 8 calls). */
+char *loomrun_path(const char *name);
+/* Copies a file byte for byte; aborts the test program if it cannot. */
+void loomrun_copy(const char *from, const char *to);
 
 /* Starts loom with args (NULL-terminated, without argv[0]); returns its pid. */
 pid_t loomrun_startv(const char *dir, const char *const *args);

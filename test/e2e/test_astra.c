@@ -33,15 +33,6 @@
 
 static char buf[1 << 16];
 
-static char *tpath(const char *name)
-{
-    static char p[8][512];
-    static int k;
-    char *s = p[k++ % 8];
-    snprintf(s, 512, "%s/%s", loomrun_tmp, name);
-    return s;
-}
-
 /* run.sh's clean_log: sed -E 's/\[[^]]+\] //' three times on each line,
  * each removing the leftmost "[" + one or more non-"]" + "] ". */
 static void clean_log(const char *in, char *out, size_t cap)
@@ -184,9 +175,9 @@ static void test_astra_log_all_gather(void **state)
 static void test_ring_lines(void **state)
 {
     (void)state;
-    loomrun_write(tpath("net.yml"), "topology: [ Ring, Ring ]\nnpus_count: [ 2, 4 ]\n"
+    loomrun_write(loomrun_path("net.yml"), "topology: [ Ring, Ring ]\nnpus_count: [ 2, 4 ]\n"
                                     "bandwidth: [ 50.0, 50.0 ]\nlatency: [ 500.0, 500.0 ]\n");
-    loomrun_write(tpath("sys.json"),
+    loomrun_write(loomrun_path("sys.json"),
                   "{\"preferred-dataset-splits\": 4, \"endpoint-delay\": 10,\n"
                   " \"all-reduce-implementation\": [\"ring\", \"ring\"],\n"
                   " \"reduce-scatter-implementation\": [\"doubleBinaryTree\", \"direct\"],\n"
@@ -197,8 +188,8 @@ static void test_ring_lines(void **state)
     snprintf(wl, sizeof wl, "--workload-configuration=%s",
              FIXTURES "/chakra/micro_all_reduce_8npus_1MB/all_reduce");
     char net[600], sys[600];
-    snprintf(net, sizeof net, "--network-configuration=%s", tpath("net.yml"));
-    snprintf(sys, sizeof sys, "--system-configuration=%s", tpath("sys.json"));
+    snprintf(net, sizeof net, "--network-configuration=%s", loomrun_path("net.yml"));
+    snprintf(sys, sizeof sys, "--system-configuration=%s", loomrun_path("sys.json"));
     /* ASTRA-sim's options in any order still make an ASTRA-sim command line */
     int rc = loomrun_run(loomrun_tmp, net, sys, wl, NULL);
     if (rc != 0)

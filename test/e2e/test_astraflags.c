@@ -29,16 +29,6 @@
 #define SYS CFG "/Ring_4chunks.json"
 #define MIB 1048576.0
 
-
-static char *tpath(const char *name)
-{
-    static char buf[8][512];
-    static int k;
-    char *p = buf[k++ % 8];
-    snprintf(p, 512, "%s/%s", loomrun_tmp, name);
-    return p;
-}
-
 static json_t *load_json(const char *path)
 {
     json_error_t je;
@@ -114,7 +104,7 @@ static void write_two_rank_trace(const char *prefix, int64_t bytes)
         }
         assert_int_equal(et_writer_close(w, &err), 0);
     }
-    loomrun_write(tpath("ring2.yml"), "topology: [ Ring ]\nnpus_count: [ 2 ]\nbandwidth: [ 50 ]\n"
+    loomrun_write(loomrun_path("ring2.yml"), "topology: [ Ring ]\nnpus_count: [ 2 ]\nbandwidth: [ 50 ]\n"
                                       "latency: [ 500 ]\n");
 }
 
@@ -123,14 +113,14 @@ static void write_two_rank_trace(const char *prefix, int64_t bytes)
 static void test_compute_scale(void **state)
 {
     (void)state;
-    write_two_rank_trace(tpath("cs"), 1048576);
+    write_two_rank_trace(loomrun_path("cs"), 1048576);
     const double scales[] = {1, 2, 0.5};
     for (int i = 0; i < 3; i++) {
         char sc[16];
         snprintf(sc, sizeof sc, "%g", scales[i]);
-        expect_ok(loomrun_run(loomrun_tmp, "run", "-w", tpath("cs"), "-n", tpath("ring2.yml"), "-s", SYS,
-                              "--compute-scale", sc, "-j", tpath("cs.json"), "-q", NULL));
-        json_t *j = load_json(tpath("cs.json"));
+        expect_ok(loomrun_run(loomrun_tmp, "run", "-w", loomrun_path("cs"), "-n", loomrun_path("ring2.yml"), "-s", SYS,
+                              "--compute-scale", sc, "-j", loomrun_path("cs.json"), "-q", NULL));
+        json_t *j = load_json(loomrun_path("cs.json"));
         double comp = scales[i] * 35000.0;
         for (int r = 0; r < 2; r++)
             expect_near(json_real_value(json_object_get(json_array_get(json_object_get(j, "ranks"), r),
@@ -148,17 +138,17 @@ static void test_comm_scale(void **state)
 {
     (void)state;
     expect_ok(loomrun_run(loomrun_tmp, "run", "-w", AR8, "-n", RING8, "-s", SYS, "--comm-scale", "2",
-                          "-j", tpath("c2.json"), "-q", NULL));
-    json_t *j = load_json(tpath("c2.json"));
+                          "-j", loomrun_path("c2.json"), "-q", NULL));
+    json_t *j = load_json(loomrun_path("c2.json"));
     expect_near(step_ns(j), ring_ar(8, 2 * MIB), "--comm-scale 2");
     assert_int_equal(json_integer_value(json_object_get(
                          json_array_get(json_object_get(j, "collectives"), 0), "bytes")),
                      2097152);
     expect_ok(loomrun_run(loomrun_tmp, "gen", "micro", "-c", "all_reduce", "-b", "2097152", "-r", "8",
-                          "-o", tpath("ar2/ar"), "-q", NULL));
-    expect_ok(loomrun_run(loomrun_tmp, "run", "-w", tpath("ar2/ar"), "-n", RING8, "-s", SYS, "-j",
-                          tpath("g2.json"), "-q", NULL));
-    json_t *g = load_json(tpath("g2.json"));
+                          "-o", loomrun_path("ar2/ar"), "-q", NULL));
+    expect_ok(loomrun_run(loomrun_tmp, "run", "-w", loomrun_path("ar2/ar"), "-n", RING8, "-s", SYS, "-j",
+                          loomrun_path("g2.json"), "-q", NULL));
+    json_t *g = load_json(loomrun_path("g2.json"));
     assert_true(step_ns(g) == step_ns(j));
     json_decref(g);
     json_decref(j);
@@ -167,8 +157,8 @@ static void test_comm_scale(void **state)
      * for: an ASTRA-sim command line otherwise rounds as ASTRA-sim does) */
     expect_ok(loomrun_run(loomrun_tmp, "--workload-configuration=" AR8, "--network-configuration=" RING8,
                           "--system-configuration=" SYS, "--comm-scale=0.5", "--json",
-                          tpath("c05.json"), "--set", "system.timing=loom", "-q", NULL));
-    j = load_json(tpath("c05.json"));
+                          loomrun_path("c05.json"), "--set", "system.timing=loom", "-q", NULL));
+    j = load_json(loomrun_path("c05.json"));
     expect_near(step_ns(j), ring_ar(8, MIB / 2), "--comm-scale 0.5");
     json_decref(j);
 
@@ -181,8 +171,8 @@ static void test_comm_scale(void **state)
         snprintf(sc, sizeof sc, "%d", k + 1);
         expect_ok(loomrun_run(loomrun_tmp, "run", "-w", FIX "/custom_ring_allreduce_8npus_1MB/custom_allreduce",
                               "-n", RING8, "-s", FIX "/custom_ring_allreduce_8npus_1MB/system.json",
-                              "--comm-scale", sc, "-j", tpath("p.json"), "-q", NULL));
-        j = load_json(tpath("p.json"));
+                              "--comm-scale", sc, "-j", loomrun_path("p.json"), "-q", NULL));
+        j = load_json(loomrun_path("p.json"));
         st[k] = step_ns(j);
         assert_int_equal(json_integer_value(json_object_get(j, "p2p_messages")), 112);
         json_decref(j);
@@ -194,11 +184,11 @@ static void test_comm_scale(void **state)
                  slope);
 
     /* compute and communication scales on one run: 2 x 35 us + the 2 MiB form */
-    write_two_rank_trace(tpath("both"), 1048576);
-    expect_ok(loomrun_run(loomrun_tmp, "run", "-w", tpath("both"), "-n", tpath("ring2.yml"), "-s", SYS,
-                          "--compute-scale", "2", "--comm-scale", "2", "-j", tpath("b.json"), "-q",
+    write_two_rank_trace(loomrun_path("both"), 1048576);
+    expect_ok(loomrun_run(loomrun_tmp, "run", "-w", loomrun_path("both"), "-n", loomrun_path("ring2.yml"), "-s", SYS,
+                          "--compute-scale", "2", "--comm-scale", "2", "-j", loomrun_path("b.json"), "-q",
                           NULL));
-    j = load_json(tpath("b.json"));
+    j = load_json(loomrun_path("b.json"));
     expect_near(step_ns(j), 70000.0 + ring_ar(2, 2 * MIB), "both scales");
     json_decref(j);
 }
@@ -263,12 +253,12 @@ static void test_not_modelled_notes(void **state)
 
     expect_ok(loomrun_run(loomrun_tmp, "run", "-w", AR8, "-n", RING8, "-s", SYS, "--num-queues-per-dim",
                           "1", "--rendezvous-protocol", "false", "--injection-scale", "1",
-                          "--logging-configuration", "empty", "-j", tpath("d.json"), "-q", NULL));
+                          "--logging-configuration", "empty", "-j", loomrun_path("d.json"), "-q", NULL));
     assert_null(strstr(loomrun_out, "--num-queues"));
     assert_null(strstr(loomrun_out, "--rendezvous"));
     assert_null(strstr(loomrun_out, "--injection"));
     assert_null(strstr(loomrun_out, "--logging"));
-    json_t *j = load_json(tpath("d.json"));
+    json_t *j = load_json(loomrun_path("d.json"));
     expect_near(step_ns(j), ring_ar(8, MIB), "defaults");
     json_decref(j);
 }
@@ -278,28 +268,28 @@ static void test_not_modelled_notes(void **state)
 static void test_logging_folder(void **state)
 {
     (void)state;
-    char *dir = tpath("logs");
+    char *dir = loomrun_path("logs");
     expect_ok(loomrun_run(loomrun_tmp, "run", "-w", AR8, "-n", RING8, "-s", SYS, "--logging-folder", dir,
                           "-q", NULL));
     static char log[1 << 16];
-    loomrun_slurp(tpath("logs/log.log"), log, sizeof log);
+    loomrun_slurp(loomrun_path("logs/log.log"), log, sizeof log);
     assert_true(log[0] != '\0');
     assert_string_equal(log, loomrun_out);
     /* an existing folder is fine; the log is replaced */
     expect_ok(loomrun_run(loomrun_tmp, "run", "-w", AR8, "-n", RING8, "-s", SYS, "--logging-folder", dir,
                           "--comm-scale", "2", "-q", NULL));
-    loomrun_slurp(tpath("logs/log.log"), log, sizeof log);
+    loomrun_slurp(loomrun_path("logs/log.log"), log, sizeof log);
     assert_string_equal(log, loomrun_out);
     assert_non_null(strstr(log, "\nstep time  "));
     /* an ASTRA-sim command line: log.log holds ASTRA-sim's log lines, as stdout */
     expect_ok(loomrun_run(loomrun_tmp, "--workload-configuration=" AR8, "--network-configuration=" RING8,
-                          "--system-configuration=" SYS, "--logging-folder", tpath("alog"), NULL));
-    loomrun_slurp(tpath("alog/log.log"), log, sizeof log);
+                          "--system-configuration=" SYS, "--logging-folder", loomrun_path("alog"), NULL));
+    loomrun_slurp(loomrun_path("alog/log.log"), log, sizeof log);
     assert_string_equal(log, loomrun_out);
     assert_non_null(strstr(log, "sys[0] finished, "));
     /* a folder that cannot be created: exit 5, naming it */
     int rc = loomrun_run(loomrun_tmp, "run", "-w", AR8, "-n", RING8, "-s", SYS, "--logging-folder",
-                         tpath("no/such/dir"), "-q", NULL);
+                         loomrun_path("no/such/dir"), "-q", NULL);
     assert_int_equal(rc, 5);
     assert_non_null(strstr(loomrun_err, "--logging-folder"));
 }
@@ -309,17 +299,17 @@ static void test_logging_folder(void **state)
 static void test_network_model(void **state)
 {
     (void)state;
-    expect_ok(loomrun_run(loomrun_tmp, "run", "-w", AR8, "-n", RING8, "-s", SYS, "-j", tpath("a.json"),
+    expect_ok(loomrun_run(loomrun_tmp, "run", "-w", AR8, "-n", RING8, "-s", SYS, "-j", loomrun_path("a.json"),
                           "-q", NULL));
     assert_non_null(strstr(loomrun_out, "\nmodel      network analytical (congestion-unaware"));
-    json_t *j = load_json(tpath("a.json"));
+    json_t *j = load_json(loomrun_path("a.json"));
     assert_string_equal(json_string_value(json_object_get(j, "network_model")), "analytical");
     json_decref(j);
 
     expect_ok(loomrun_run(loomrun_tmp, "run", "-w", AR8, "-n", RING8, "-s", SYS, "--network-model",
-                          "flow", "-j", tpath("f.json"), "-q", NULL));
+                          "flow", "-j", loomrun_path("f.json"), "-q", NULL));
     assert_non_null(strstr(loomrun_out, "\nmodel      network flow (congestion-aware"));
-    j = load_json(tpath("f.json"));
+    j = load_json(loomrun_path("f.json"));
     assert_string_equal(json_string_value(json_object_get(j, "network_model")), "flow");
     json_decref(j);
 
@@ -363,10 +353,10 @@ static void test_json_named_like_jobs(void **state)
     assert_int_equal(rc, 2);
     assert_non_null(strstr(loomrun_err, "looks like a job count"));
     assert_non_null(strstr(loomrun_err, "--jobs"));
-    assert_int_equal(access(tpath("4"), F_OK), -1);
+    assert_int_equal(access(loomrun_path("4"), F_OK), -1);
     expect_ok(loomrun_run(loomrun_tmp, "run", "-w", AR8, "-n", RING8, "-s", SYS, "--json", "./4", "-q",
                           NULL));
-    assert_int_equal(access(tpath("4"), F_OK), 0);
+    assert_int_equal(access(loomrun_path("4"), F_OK), 0);
 }
 
 /* A folder or a rank file given as the prefix: the error names the prefix
@@ -383,7 +373,7 @@ static void test_prefix_hints(void **state)
             fail_msg("%s: no hint: %s", given[i], loomrun_err);
     }
     /* a prefix with nothing near it: no hint */
-    assert_int_equal(loomrun_run(loomrun_tmp, "run", "-w", tpath("none"), "-n", RING8, "-s", SYS, "-q",
+    assert_int_equal(loomrun_run(loomrun_tmp, "run", "-w", loomrun_path("none"), "-n", RING8, "-s", SYS, "-q",
                                  NULL), 3);
     assert_null(strstr(loomrun_err, "did you mean"));
     /* trace info / validate on the folder */
@@ -410,8 +400,8 @@ static void test_config_key_messages(void **state)
     assert_int_equal(rc, 2);
     assert_non_null(strstr(loomrun_err, "this looks like a network file (--network), not a system "
                                         "file"));
-    loomrun_write(tpath("typo.json"), "{\"scheduling-polcy\": \"LIFO\", \"local-mem-bw\": 50}\n");
-    rc = loomrun_run(loomrun_tmp, "run", "-w", AR8, "-n", RING8, "-s", tpath("typo.json"), "-q", NULL);
+    loomrun_write(loomrun_path("typo.json"), "{\"scheduling-polcy\": \"LIFO\", \"local-mem-bw\": 50}\n");
+    rc = loomrun_run(loomrun_tmp, "run", "-w", AR8, "-n", RING8, "-s", loomrun_path("typo.json"), "-q", NULL);
     assert_int_equal(rc, 2);
     assert_non_null(strstr(loomrun_err, "unknown key 'scheduling-polcy'; did you mean "
                                         "'scheduling-policy'? (known keys: G, L, active-chunks"));
@@ -459,19 +449,19 @@ static void test_plurals_and_plain_numbers(void **state)
     expect_ok(loomrun_run(loomrun_tmp, "run", "-w", pt, "-n", CFG "/Ring_4npus.yml", "-s", SYS,
                           "--ignore-ctrl-deps", "--set", "network.npus_count[0]=1", "-q", NULL));
     assert_non_null(strstr(loomrun_out, " (1 rank, 1 distinct trace file, "));
-    int rc = loomrun_run(loomrun_tmp, "run", "-w", tpath("none"), "-n", CFG "/Ring_4npus.yml", "-s", SYS,
+    int rc = loomrun_run(loomrun_tmp, "run", "-w", loomrun_path("none"), "-n", CFG "/Ring_4npus.yml", "-s", SYS,
                          "--set", "network.npus_count[0]=1", "-q", NULL);
     assert_int_equal(rc, 3);
     assert_non_null(strstr(loomrun_err, "has 1 NPU, so rank 0 needs a trace)"));
     assert_null(strstr(loomrun_err, "0..0"));
 
-    expect_ok(loomrun_run(loomrun_tmp, "gen", "llm", "-o", tpath("l70/l"), "--preset", "llama3-70b",
+    expect_ok(loomrun_run(loomrun_tmp, "gen", "llm", "-o", loomrun_path("l70/l"), "--preset", "llama3-70b",
                           "--tp", "8", "--pp", "4", "--dp", "2", "--sequence-parallel",
                           "--global-batch", "32", "--device", "h100-sxm", NULL));
     assert_non_null(strstr(loomrun_out, "1296 ALL_GATHER (20736 MiB)"));
     assert_null(strstr(loomrun_out, "e+"));
     assert_non_null(strstr(loomrun_out, "  64 ranks = tp 8"));
-    expect_ok(loomrun_run(loomrun_tmp, "gen", "llm", "-o", tpath("one/g"), "--layers", "2", NULL));
+    expect_ok(loomrun_run(loomrun_tmp, "gen", "llm", "-o", loomrun_path("one/g"), "--layers", "2", NULL));
     assert_non_null(strstr(loomrun_out, "  1 rank = tp 1 x pp 1 x dp 1;"));
     assert_non_null(strstr(loomrun_out, "0 sends (0 MiB)"));
     assert_non_null(strstr(loomrun_out, "wrote "));

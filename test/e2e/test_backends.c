@@ -38,16 +38,6 @@
 #define W8 FIXTURES "/chakra/micro_all_reduce_8npus_1MB/all_reduce"
 #define SYS "--system-configuration=" CFG "/Ring_4chunks.json"
 
-
-static char *tpath(const char *name)
-{
-    static char buf[4][512];
-    static int k;
-    char *p = buf[k++ % 4];
-    snprintf(p, 512, "%s/%s", loomrun_tmp, name);
-    return p;
-}
-
 /* T above, ns */
 static double ring_ar_ns(int hops, double lat_ns, double bw)
 {
@@ -60,7 +50,7 @@ static double ring_ar_ns(int hops, double lat_ns, double bw)
 static double step_ns(void)
 {
     json_error_t je;
-    json_t *j = json_load_file(tpath("r.json"), 0, &je);
+    json_t *j = json_load_file(loomrun_path("r.json"), 0, &je);
     assert_non_null(j);
     double t = json_real_value(json_object_get(j, "step_time_ns"));
     json_decref(j);
@@ -80,7 +70,7 @@ static void test_ns3(void **state)
     int rc = loomrun_run(loomrun_tmp, "run", "--workload-configuration=" W8,
                          "--network-configuration=" CFG "/ns3/config.txt",
                          "--logical-topology-configuration=" CFG "/ns3/sample_8nodes_1D.json", SYS,
-                         "--comm-group-configuration=empty", "--json", tpath("r.json"), NULL);
+                         "--comm-group-configuration=empty", "--json", loomrun_path("r.json"), NULL);
     if (rc != 0)
         fail_msg("exit %d: %s", rc, loomrun_err);
     near(step_ns(), ring_ar_ns(2, 500, 5e10)); /* 94980.48 ns */
@@ -90,7 +80,7 @@ static void test_ns3(void **state)
     assert_non_null(strstr(loomrun_out, "BUFFER_SIZE 32"));
     /* the analytical view is exact on one switch; the user's choice wins */
     rc = loomrun_run(loomrun_tmp, "run", "-w", W8, "-n", CFG "/ns3/config.txt", SYS, "--set",
-                     "system.network-model=analytical", "--json", tpath("r.json"), NULL);
+                     "system.network-model=analytical", "--json", loomrun_path("r.json"), NULL);
     assert_int_equal(rc, 0);
     assert_null(strstr(loomrun_out, "(flow model;"));
     near(step_ns(), ring_ar_ns(2, 500, 5e10));
@@ -112,14 +102,14 @@ static void test_htsim(void **state)
     (void)state;
     int rc = loomrun_run(loomrun_tmp, "run", "--workload-configuration=" W8, SYS,
                          "--network-configuration=" CFG "/Ring_8npus.yml", "--htsim_opts", "-topo",
-                         CFG "/htsim/8nodes.topo", "--json", tpath("r.json"), NULL);
+                         CFG "/htsim/8nodes.topo", "--json", loomrun_path("r.json"), NULL);
     if (rc != 0)
         fail_msg("exit %d: %s", rc, loomrun_err);
     near(step_ns(), ring_ar_ns(6, 1000, 2.5e10)); /* 411680.64 ns */
     assert_non_null(strstr(loomrun_out, "(flow model;"));
     /* without the YAML: one logical dimension of all NPUs */
     rc = loomrun_run(loomrun_tmp, "run", "-w", W8, SYS, "--htsim_opts", "-topo",
-                     CFG "/htsim/8nodes.topo", "--json", tpath("r.json"), NULL);
+                     CFG "/htsim/8nodes.topo", "--json", loomrun_path("r.json"), NULL);
     if (rc != 0)
         fail_msg("exit %d: %s", rc, loomrun_err);
     near(step_ns(), ring_ar_ns(6, 1000, 2.5e10));

@@ -33,28 +33,6 @@
 
 /* ---- helpers -------------------------------------------------------------- */
 
-static char *tpath(const char *name)
-{
-    static char buf[8][512];
-    static int k;
-    char *p = buf[k++ % 8];
-    snprintf(p, 512, "%s/%s", loomrun_tmp, name);
-    return p;
-}
-
-static void copy_file(const char *from, const char *to)
-{
-    FILE *a = fopen(from, "rb"), *b = fopen(to, "wb");
-    assert_non_null(a);
-    assert_non_null(b);
-    char buf[1 << 15];
-    size_t n;
-    while ((n = fread(buf, 1, sizeof buf, a)) > 0)
-        fwrite(buf, 1, n, b);
-    fclose(a);
-    fclose(b);
-}
-
 /* Copies <FIX>/<dir>/<name>.<r>.et for r < n into tmp as <name>.<r>.et. */
 static void copy_ranks(const char *dir, const char *name, int n)
 {
@@ -62,7 +40,7 @@ static void copy_ranks(const char *dir, const char *name, int n)
         char from[512], to[64];
         snprintf(from, sizeof from, "%s/%s/%s.%d.et", FIX, dir, name, r);
         snprintf(to, sizeof to, "%s.%d.et", name, r);
-        copy_file(from, tpath(to));
+        loomrun_copy(from, loomrun_path(to));
     }
 }
 
@@ -183,7 +161,7 @@ static void test_micro_all_to_all(void **state)
 static void test_set_overrides(void **state)
 {
     (void)state;
-    const char *json = tpath("set.json");
+    const char *json = loomrun_path("set.json");
     int rc = loomrun_run(loomrun_tmp, "run", "-w", FIX "/micro_all_reduce_8npus_1MB/all_reduce", "-n",
                       CFG "/Ring_8npus.yml", "-s", CFG "/Ring_4chunks.json", "--set",
                       "network.bandwidth[0]=100", "--set", "system.preferred-dataset-splits=2",
@@ -203,7 +181,7 @@ static void test_set_overrides(void **state)
 static void test_astra_spellings(void **state)
 {
     (void)state;
-    const char *json = tpath("astra.json");
+    const char *json = loomrun_path("astra.json");
     char jopt[600];
     snprintf(jopt, sizeof jopt, "--json=%s", json);
     int rc = loomrun_run(loomrun_tmp, "--workload-configuration=" FIX "/micro_all_reduce_4npus_1MB/all_reduce",
@@ -247,13 +225,13 @@ static void test_tutorial_direct(void **state)
     snprintf(w, sizeof w, "%s/allreduce", d);
     snprintf(n, sizeof n, "%s/FullyConnected_8.yml", d);
     snprintf(s_, sizeof s_, "%s/Direct_sys.json", d);
-    int rc = loomrun_run(loomrun_tmp, "run", "-w", w, "-n", n, "-s", s_, "-j", tpath("fc.json"), "-q", NULL);
+    int rc = loomrun_run(loomrun_tmp, "run", "-w", w, "-n", n, "-s", s_, "-j", loomrun_path("fc.json"), "-q", NULL);
     if (rc != 0)
         fail_msg("exit %d: %s", rc, loomrun_err);
     sysp s = {50.0 * 1073741824.0, 500, 10, 50e9, 4};
     double p = 8, N = MIB;
     double expect = 2 * s.W * (s.L + s.delta) + 2 * (N / p) / s.B * 1e9 + (p + 1) * N / p / s.M * 1e9;
-    json_t *j = load_json(tpath("fc.json"));
+    json_t *j = load_json(loomrun_path("fc.json"));
     if (fabs(step_ns(j) - expect) > 0.002)
         fail_msg("loom %.3f ns, closed form %.3f ns", step_ns(j), expect);
     json_decref(j);
@@ -269,7 +247,7 @@ static void test_custom_ring_sends(void **state)
     (void)state;
     int rc = loomrun_run(loomrun_tmp, "run", "-w", FIX "/custom_ring_allreduce_8npus_1MB/custom_allreduce", "-n",
                       CFG "/Ring_8npus.yml", "-s", FIX "/custom_ring_allreduce_8npus_1MB/system.json",
-                      "-j", tpath("cr.json"), "-q", NULL);
+                      "-j", loomrun_path("cr.json"), "-q", NULL);
     if (rc != 0)
         fail_msg("exit %d: %s", rc, loomrun_err);
     et_graph *g = et_graph_load(FIX "/custom_ring_allreduce_8npus_1MB/custom_allreduce.0.et",
@@ -290,7 +268,7 @@ static void test_custom_ring_sends(void **state)
     assert_int_equal(sends, 14);
     double msg = 500 + (double)m / (50.0 * 1073741824.0) * 1e9 + 10;
     double expect = sends * msg + comp_us * 1000;
-    json_t *j = load_json(tpath("cr.json"));
+    json_t *j = load_json(loomrun_path("cr.json"));
     if (fabs(step_ns(j) - expect) > 0.01)
         fail_msg("loom %.3f ns, by hand %.3f ns", step_ns(j), expect);
     assert_true(fabs(step_ns(j) - 90174) / 90174 < 0.005);
@@ -314,9 +292,9 @@ static void test_missing_rank_file(void **state)
 {
     (void)state;
     copy_ranks("micro_all_reduce_4npus_1MB", "all_reduce", 4);
-    unlink(tpath("all_reduce.2.et"));
-    int rc = loomrun_run(loomrun_tmp, "run", "-w", tpath("all_reduce"), "-n", CFG "/Ring_4npus.yml", "-s",
-                      CFG "/Ring_4chunks.json", "-j", tpath("bad1.json"), NULL);
+    unlink(loomrun_path("all_reduce.2.et"));
+    int rc = loomrun_run(loomrun_tmp, "run", "-w", loomrun_path("all_reduce"), "-n", CFG "/Ring_4npus.yml", "-s",
+                      CFG "/Ring_4chunks.json", "-j", loomrun_path("bad1.json"), NULL);
     expect_failure(rc, 3, "all_reduce.2.et", "bad1.json");
 }
 
@@ -325,20 +303,20 @@ static void test_truncated_and_garbage_trace(void **state)
     (void)state;
     copy_ranks("micro_all_reduce_4npus_1MB", "all_reduce", 4);
     /* truncate rank 1 in the middle of its node message */
-    assert_int_equal(truncate(tpath("all_reduce.1.et"), 40), 0);
-    int rc = loomrun_run(loomrun_tmp, "run", "-w", tpath("all_reduce"), "-n", CFG "/Ring_4npus.yml", "-s",
-                      CFG "/Ring_4chunks.json", "-j", tpath("bad2.json"), NULL);
+    assert_int_equal(truncate(loomrun_path("all_reduce.1.et"), 40), 0);
+    int rc = loomrun_run(loomrun_tmp, "run", "-w", loomrun_path("all_reduce"), "-n", CFG "/Ring_4npus.yml", "-s",
+                      CFG "/Ring_4chunks.json", "-j", loomrun_path("bad2.json"), NULL);
     expect_failure(rc, 3, "all_reduce.1.et", "bad2.json");
     /* garbage bytes in rank 3 */
     copy_ranks("micro_all_reduce_4npus_1MB", "all_reduce", 4);
-    loomrun_write(tpath("all_reduce.3.et"), "\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\x01garbage");
-    rc = loomrun_run(loomrun_tmp, "run", "-w", tpath("all_reduce"), "-n", CFG "/Ring_4npus.yml", "-s",
-                  CFG "/Ring_4chunks.json", "-j", tpath("bad2.json"), NULL);
+    loomrun_write(loomrun_path("all_reduce.3.et"), "\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\x01garbage");
+    rc = loomrun_run(loomrun_tmp, "run", "-w", loomrun_path("all_reduce"), "-n", CFG "/Ring_4npus.yml", "-s",
+                  CFG "/Ring_4chunks.json", "-j", loomrun_path("bad2.json"), NULL);
     expect_failure(rc, 3, "all_reduce.3.et", "bad2.json");
     /* an empty file is a truncated trace, not an empty workload */
     copy_ranks("micro_all_reduce_4npus_1MB", "all_reduce", 4);
-    loomrun_write(tpath("all_reduce.0.et"), "");
-    rc = loomrun_run(loomrun_tmp, "run", "-w", tpath("all_reduce"), "-n", CFG "/Ring_4npus.yml", "-s",
+    loomrun_write(loomrun_path("all_reduce.0.et"), "");
+    rc = loomrun_run(loomrun_tmp, "run", "-w", loomrun_path("all_reduce"), "-n", CFG "/Ring_4npus.yml", "-s",
                   CFG "/Ring_4chunks.json", NULL);
     assert_int_not_equal(rc, 0);
 }
@@ -348,16 +326,16 @@ static void test_config_errors(void **state)
     (void)state;
     const char *w = FIX "/micro_all_reduce_4npus_1MB/all_reduce";
     /* a misspelled key in the network file */
-    loomrun_write(tpath("typo.yml"), "topology: [ Ring ]\nnpus_count: [ 4 ]\nbandwith: [ 50 ]\n"
+    loomrun_write(loomrun_path("typo.yml"), "topology: [ Ring ]\nnpus_count: [ 4 ]\nbandwith: [ 50 ]\n"
                                   "latency: [ 500 ]\n");
-    int rc = loomrun_run(loomrun_tmp, "run", "-w", w, "-n", tpath("typo.yml"), "-s", CFG "/Ring_4chunks.json",
-                      "-j", tpath("bad3.json"), NULL);
+    int rc = loomrun_run(loomrun_tmp, "run", "-w", w, "-n", loomrun_path("typo.yml"), "-s", CFG "/Ring_4chunks.json",
+                      "-j", loomrun_path("bad3.json"), NULL);
     expect_failure(rc, 2, "bandwith", "bad3.json");
     assert_non_null(strstr(loomrun_err, "typo.yml"));
     /* zero and negative bandwidth */
-    loomrun_write(tpath("zero.yml"), "topology: [ Ring ]\nnpus_count: [ 4 ]\nbandwidth: [ 0 ]\n"
+    loomrun_write(loomrun_path("zero.yml"), "topology: [ Ring ]\nnpus_count: [ 4 ]\nbandwidth: [ 0 ]\n"
                                   "latency: [ 500 ]\n");
-    rc = loomrun_run(loomrun_tmp, "run", "-w", w, "-n", tpath("zero.yml"), "-s", CFG "/Ring_4chunks.json", NULL);
+    rc = loomrun_run(loomrun_tmp, "run", "-w", w, "-n", loomrun_path("zero.yml"), "-s", CFG "/Ring_4chunks.json", NULL);
     expect_failure(rc, 2, "bandwidth", NULL);
     rc = loomrun_run(loomrun_tmp, "run", "-w", w, "-n", CFG "/Ring_4npus.yml", "-s", CFG "/Ring_4chunks.json",
                   "--set", "network.bandwidth[0]=-5", NULL);
@@ -367,15 +345,15 @@ static void test_config_errors(void **state)
                   "--set", "system.endpoint-dealy=5", NULL);
     expect_failure(rc, 2, "endpoint-dealy", NULL);
     /* an unknown algorithm */
-    loomrun_write(tpath("sys.json"), "{\"all-reduce-implementation\": [\"rnig\"], \"local-mem-bw\": 50}");
-    rc = loomrun_run(loomrun_tmp, "run", "-w", w, "-n", CFG "/Ring_4npus.yml", "-s", tpath("sys.json"), NULL);
+    loomrun_write(loomrun_path("sys.json"), "{\"all-reduce-implementation\": [\"rnig\"], \"local-mem-bw\": 50}");
+    rc = loomrun_run(loomrun_tmp, "run", "-w", w, "-n", CFG "/Ring_4npus.yml", "-s", loomrun_path("sys.json"), NULL);
     expect_failure(rc, 2, "rnig", NULL);
     /* malformed JSON names the file and line */
-    loomrun_write(tpath("broken.json"), "{\"local-mem-bw\": 50,\n  \"endpoint-delay\": [\n");
-    rc = loomrun_run(loomrun_tmp, "run", "-w", w, "-n", CFG "/Ring_4npus.yml", "-s", tpath("broken.json"), NULL);
+    loomrun_write(loomrun_path("broken.json"), "{\"local-mem-bw\": 50,\n  \"endpoint-delay\": [\n");
+    rc = loomrun_run(loomrun_tmp, "run", "-w", w, "-n", CFG "/Ring_4npus.yml", "-s", loomrun_path("broken.json"), NULL);
     expect_failure(rc, 2, "broken.json", NULL);
     /* missing file */
-    rc = loomrun_run(loomrun_tmp, "run", "-w", w, "-n", tpath("nope.yml"), "-s", CFG "/Ring_4chunks.json", NULL);
+    rc = loomrun_run(loomrun_tmp, "run", "-w", w, "-n", loomrun_path("nope.yml"), "-s", CFG "/Ring_4chunks.json", NULL);
     expect_failure(rc, 2, "nope.yml", NULL);
     /* usage */
     rc = loomrun_run(loomrun_tmp, "run", "-w", w, NULL);
@@ -391,14 +369,14 @@ static void test_collective_never_joined(void **state)
     (void)state;
     copy_ranks("micro_all_reduce_4npus_1MB", "all_reduce", 4);
     loom_err err = {0};
-    et_writer *w = et_writer_open(tpath("all_reduce.3.et"), 0, &err);
+    et_writer *w = et_writer_open(loomrun_path("all_reduce.3.et"), 0, &err);
     assert_non_null(w);
     ChakraProtoMsg__GlobalMetadata md = CHAKRA_PROTO_MSG__GLOBAL_METADATA__INIT;
     md.version = "0.0.4";
     assert_int_equal(et_writer_metadata(w, &md, &err), 0);
     assert_int_equal(et_writer_close(w, &err), 0);
-    int rc = loomrun_run(loomrun_tmp, "run", "-w", tpath("all_reduce"), "-n", CFG "/Ring_4npus.yml", "-s",
-                      CFG "/Ring_4chunks.json", "-j", tpath("dead.json"), NULL);
+    int rc = loomrun_run(loomrun_tmp, "run", "-w", loomrun_path("all_reduce"), "-n", CFG "/Ring_4npus.yml", "-s",
+                      CFG "/Ring_4chunks.json", "-j", loomrun_path("dead.json"), NULL);
     expect_failure(rc, 4, "never issue", "dead.json");
     assert_non_null(strstr(loomrun_err, "rank 0"));
     assert_non_null(strstr(loomrun_err, " 3 "));
@@ -412,7 +390,7 @@ static void test_recv_without_send(void **state)
     for (int r = 0; r < 2; r++) {
         char name[32];
         snprintf(name, sizeof name, "p2p.%d.et", r);
-        et_writer *w = et_writer_open(tpath(name), 0, &err);
+        et_writer *w = et_writer_open(loomrun_path(name), 0, &err);
         assert_non_null(w);
         ChakraProtoMsg__GlobalMetadata md = CHAKRA_PROTO_MSG__GLOBAL_METADATA__INIT;
         md.version = "1.0.0";
@@ -440,9 +418,9 @@ static void test_recv_without_send(void **state)
         }
         assert_int_equal(et_writer_close(w, &err), 0);
     }
-    loomrun_write(tpath("ring2.yml"), "topology: [ Ring ]\nnpus_count: [ 2 ]\nbandwidth: [ 50 ]\n"
+    loomrun_write(loomrun_path("ring2.yml"), "topology: [ Ring ]\nnpus_count: [ 2 ]\nbandwidth: [ 50 ]\n"
                                    "latency: [ 500 ]\n");
-    int rc = loomrun_run(loomrun_tmp, "run", "-w", tpath("p2p"), "-n", tpath("ring2.yml"), "-s",
+    int rc = loomrun_run(loomrun_tmp, "run", "-w", loomrun_path("p2p"), "-n", loomrun_path("ring2.yml"), "-s",
                       CFG "/Ring_4chunks.json", NULL);
     expect_failure(rc, 4, "no matching send", NULL);
     assert_non_null(strstr(loomrun_err, "node 42"));
@@ -544,11 +522,11 @@ static void write_trace(const char *path, const tnode *nodes, int n)
 static void test_comm_groups_and_involved_dim(void **state)
 {
     (void)state;
-    loomrun_write(tpath("r42.yml"), "topology: [ Ring, Ring ]\nnpus_count: [ 4, 2 ]\n"
+    loomrun_write(loomrun_path("r42.yml"), "topology: [ Ring, Ring ]\nnpus_count: [ 4, 2 ]\n"
                                  "bandwidth: [ 50, 50 ]\nlatency: [ 500, 500 ]\n");
-    loomrun_write(tpath("groups.json"), "{\"1\": [0, 1, 2, 3], \"2\": [7, 6, 5, 4]}");
+    loomrun_write(loomrun_path("groups.json"), "{\"1\": [0, 1, 2, 3], \"2\": [7, 6, 5, 4]}");
     /* Ring_4chunks.json's settings, one ring per dimension */
-    loomrun_write(tpath("sys2.json"),
+    loomrun_write(loomrun_path("sys2.json"),
                "{\"endpoint-delay\": 10, \"active-chunks-per-dimension\": 1,\n"
                " \"preferred-dataset-splits\": 4, \"local-mem-bw\": 1600,\n"
                " \"all-reduce-implementation\": [\"ring\", \"ring\"],\n"
@@ -565,14 +543,14 @@ static void test_comm_groups_and_involved_dim(void **state)
         };
         char name[32];
         snprintf(name, sizeof name, "grp.%d.et", r);
-        write_trace(tpath(name), t, 3);
+        write_trace(loomrun_path(name), t, 3);
     }
-    int rc = loomrun_run(loomrun_tmp, "run", "-w", tpath("grp"), "-n", tpath("r42.yml"), "-s",
-                      tpath("sys2.json"), "-g", tpath("groups.json"), "-j", tpath("grp.json"),
+    int rc = loomrun_run(loomrun_tmp, "run", "-w", loomrun_path("grp"), "-n", loomrun_path("r42.yml"), "-s",
+                      loomrun_path("sys2.json"), "-g", loomrun_path("groups.json"), "-j", loomrun_path("grp.json"),
                       "-q", NULL);
     if (rc != 0)
         fail_msg("exit %d: %s", rc, loomrun_err);
-    json_t *j = load_json(tpath("grp.json"));
+    json_t *j = load_json(loomrun_path("grp.json"));
     double expect = 10000 + 2 * ring_ar(4, MIB);
     if (fabs(step_ns(j) - expect) > 0.002)
         fail_msg("loom %.3f ns, closed form %.3f ns", step_ns(j), expect);
@@ -586,12 +564,12 @@ static void test_comm_groups_and_involved_dim(void **state)
     json_decref(j);
 
     /* pg_name naming no group, and a rank outside its group */
-    rc = loomrun_run(loomrun_tmp, "run", "-w", tpath("grp"), "-n", tpath("r42.yml"), "-s", tpath("sys2.json"),
+    rc = loomrun_run(loomrun_tmp, "run", "-w", loomrun_path("grp"), "-n", loomrun_path("r42.yml"), "-s", loomrun_path("sys2.json"),
                   NULL);
     expect_failure(rc, 3, "pg_name '1'", NULL);
-    loomrun_write(tpath("groups2.json"), "{\"1\": [0, 1, 2], \"2\": [3, 4, 5, 6, 7]}");
-    rc = loomrun_run(loomrun_tmp, "run", "-w", tpath("grp"), "-n", tpath("r42.yml"), "-s", tpath("sys2.json"),
-                  "-g", tpath("groups2.json"), NULL);
+    loomrun_write(loomrun_path("groups2.json"), "{\"1\": [0, 1, 2], \"2\": [3, 4, 5, 6, 7]}");
+    rc = loomrun_run(loomrun_tmp, "run", "-w", loomrun_path("grp"), "-n", loomrun_path("r42.yml"), "-s", loomrun_path("sys2.json"),
+                  "-g", loomrun_path("groups2.json"), NULL);
     expect_failure(rc, 3, "does not include it", NULL);
 }
 
@@ -604,13 +582,13 @@ static void test_comm_groups_and_involved_dim(void **state)
 static void test_flow_model_contention(void **state)
 {
     (void)state;
-    loomrun_write(tpath("inter.json"), "{\"a\": [0, 2, 4, 6], \"b\": [1, 3, 5, 7]}");
+    loomrun_write(loomrun_path("inter.json"), "{\"a\": [0, 2, 4, 6], \"b\": [1, 3, 5, 7]}");
     for (int r = 0; r < 8; r++) {
         tnode t = {.id = 1, .type = COLL, .ctype = 0, .size = 1048576, .pg = r % 2 ? "b" : "a",
                    .ops = -1, .tsize = -1};
         char name[32];
         snprintf(name, sizeof name, "inter.%d.et", r);
-        write_trace(tpath(name), &t, 1);
+        write_trace(loomrun_path(name), &t, 1);
     }
     double p = 4, m = MIB / p;
     sysp s = ring_sys;
@@ -620,12 +598,12 @@ static void test_flow_model_contention(void **state)
     const char *models[2] = {"system.network-model=analytical", "system.network-model=flow"};
     double want[2] = {ana50, ana25};
     for (int k = 0; k < 2; k++) {
-        int rc = loomrun_run(loomrun_tmp, "run", "-w", tpath("inter"), "-n", CFG "/Ring_8npus.yml", "-s",
-                          CFG "/Ring_4chunks.json", "-g", tpath("inter.json"), "--set", models[k],
-                          "-j", tpath("inter.out.json"), "-q", NULL);
+        int rc = loomrun_run(loomrun_tmp, "run", "-w", loomrun_path("inter"), "-n", CFG "/Ring_8npus.yml", "-s",
+                          CFG "/Ring_4chunks.json", "-g", loomrun_path("inter.json"), "--set", models[k],
+                          "-j", loomrun_path("inter.out.json"), "-q", NULL);
         if (rc != 0)
             fail_msg("exit %d: %s", rc, loomrun_err);
-        json_t *j = load_json(tpath("inter.out.json"));
+        json_t *j = load_json(loomrun_path("inter.out.json"));
         if (fabs(step_ns(j) - want[k]) > 0.01)
             fail_msg("%s: loom %.3f ns, expected %.3f ns", models[k], step_ns(j), want[k]);
         json_decref(j);
@@ -640,7 +618,7 @@ static void test_flow_model_contention(void **state)
 static void test_role_groups_equal_explicit(void **state)
 {
     (void)state;
-    loomrun_write(tpath("n8.yml"), "topology: [ Switch, Switch ]\nnpus_count: [ 2, 4 ]\n"
+    loomrun_write(loomrun_path("n8.yml"), "topology: [ Switch, Switch ]\nnpus_count: [ 2, 4 ]\n"
                                 "bandwidth: [ 300, 25 ]\nlatency: [ 500, 1000 ]\n");
     const char *modes[2] = {"explicit", "role"};
     double step[2];
@@ -655,7 +633,7 @@ static void test_role_groups_equal_explicit(void **state)
                           "--groups", modes[k], "--out", out, NULL);
         if (rc != 0)
             fail_msg("gen %s: exit %d: %s", modes[k], rc, loomrun_err);
-        rc = loomrun_run(loomrun_tmp, "run", "-w", out, "-s", sys, "-n", tpath("n8.yml"), "-j", json, "-q", NULL);
+        rc = loomrun_run(loomrun_tmp, "run", "-w", out, "-s", sys, "-n", loomrun_path("n8.yml"), "-j", json, "-q", NULL);
         if (rc != 0)
             fail_msg("run %s: exit %d: %s", modes[k], rc, loomrun_err);
         json_t *j = load_json(json);
@@ -672,13 +650,13 @@ static void test_role_groups_equal_explicit(void **state)
     json_decref(ranks[0]);
     json_decref(ranks[1]);
     /* a rule whose groups run past the ranks is refused, naming the group */
-    loomrun_write(tpath("badrule.json"), "{\"tp\": {\"stride\": 1, \"size\": 3}, "
+    loomrun_write(loomrun_path("badrule.json"), "{\"tp\": {\"stride\": 1, \"size\": 3}, "
                                       "\"dp\": {\"stride\": 2, \"size\": 2}, "
                                       "\"pp\": {\"stride\": 4, \"size\": 2}}");
     char w[400], sys[512];
     snprintf(w, sizeof w, "%s/role/l", loomrun_tmp);
     snprintf(sys, sizeof sys, "%s.system.yaml", w);
-    int rc = loomrun_run(loomrun_tmp, "run", "-w", w, "-s", sys, "-n", tpath("n8.yml"), "-g", tpath("badrule.json"),
+    int rc = loomrun_run(loomrun_tmp, "run", "-w", w, "-s", sys, "-n", loomrun_path("n8.yml"), "-g", loomrun_path("badrule.json"),
                       "-q", NULL);
     expect_failure(rc, 2, "'tp'", NULL);
 }
@@ -688,14 +666,14 @@ static void test_role_groups_equal_explicit(void **state)
 static void test_collective_mismatch(void **state)
 {
     (void)state;
-    loomrun_write(tpath("ring2.yml"), "topology: [ Ring ]\nnpus_count: [ 2 ]\nbandwidth: [ 50 ]\n"
+    loomrun_write(loomrun_path("ring2.yml"), "topology: [ Ring ]\nnpus_count: [ 2 ]\nbandwidth: [ 50 ]\n"
                                    "latency: [ 500 ]\n");
     tnode a = {.id = 1, .type = COLL, .ctype = 0, .size = 4096, .ops = -1, .tsize = -1};
     tnode b = {.id = 2, .type = COLL, .ctype = 2, .size = 4096, .ops = -1, .tsize = -1};
-    write_trace(tpath("mm.0.et"), &a, 1);
-    write_trace(tpath("mm.1.et"), &b, 1);
-    int rc = loomrun_run(loomrun_tmp, "run", "-w", tpath("mm"), "-n", tpath("ring2.yml"), "-s",
-                      CFG "/Ring_4chunks.json", "-j", tpath("mm.json"), NULL);
+    write_trace(loomrun_path("mm.0.et"), &a, 1);
+    write_trace(loomrun_path("mm.1.et"), &b, 1);
+    int rc = loomrun_run(loomrun_tmp, "run", "-w", loomrun_path("mm"), "-n", loomrun_path("ring2.yml"), "-s",
+                      CFG "/Ring_4chunks.json", "-j", loomrun_path("mm.json"), NULL);
     expect_failure(rc, 4, "mismatch", "mm.json");
     assert_non_null(strstr(loomrun_err, "ALL_GATHER"));
 }
@@ -705,10 +683,10 @@ static void test_collective_mismatch(void **state)
 static void test_memory_and_roofline(void **state)
 {
     (void)state;
-    loomrun_write(tpath("one.yml"), "topology: [ Switch ]\nnpus_count: [ 1 ]\nbandwidth: [ 50 ]\n"
+    loomrun_write(loomrun_path("one.yml"), "topology: [ Switch ]\nnpus_count: [ 1 ]\nbandwidth: [ 50 ]\n"
                                  "latency: [ 500 ]\n");
     /* local-mem-bw 1600 GB/s (10^9), peak-perf 900 TFLOP/s */
-    loomrun_write(tpath("roof.json"), "{\"local-mem-bw\": 1600, \"roofline-enabled\": 1, "
+    loomrun_write(loomrun_path("roof.json"), "{\"local-mem-bw\": 1600, \"roofline-enabled\": 1, "
                                    "\"peak-perf\": 900}");
     tnode t[3] = {
         {.id = 1, .type = CHAKRA_PROTO_MSG__NODE_TYPE__MEM_LOAD_NODE, .ctype = -1, .size = -1,
@@ -718,20 +696,20 @@ static void test_memory_and_roofline(void **state)
         {.id = 3, .type = COMP, .dep = 2, .dur_us = 999, .ctype = -1, .size = -1,
          .ops = 1000, .tsize = 32000000},                      /* memory bound: 20 us */
     };
-    write_trace(tpath("roof.0.et"), t, 3);
-    int rc = loomrun_run(loomrun_tmp, "run", "-w", tpath("roof"), "-n", tpath("one.yml"), "-s", tpath("roof.json"),
-                      "-j", tpath("roof.out.json"), "-q", NULL);
+    write_trace(loomrun_path("roof.0.et"), t, 3);
+    int rc = loomrun_run(loomrun_tmp, "run", "-w", loomrun_path("roof"), "-n", loomrun_path("one.yml"), "-s", loomrun_path("roof.json"),
+                      "-j", loomrun_path("roof.out.json"), "-q", NULL);
     if (rc != 0)
         fail_msg("exit %d: %s", rc, loomrun_err);
-    json_t *j = load_json(tpath("roof.out.json"));
+    json_t *j = load_json(loomrun_path("roof.out.json"));
     assert_true(fabs(step_ns(j) - 40000) < 0.002);
     json_t *r0 = json_array_get(json_object_get(j, "ranks"), 0);
     assert_true(fabs(json_real_value(json_object_get(r0, "mem_ns")) - 10000) < 0.002);
     assert_true(fabs(json_real_value(json_object_get(r0, "compute_ns")) - 30000) < 0.002);
     json_decref(j);
     /* roofline without peak-perf is a configuration error */
-    loomrun_write(tpath("roof2.json"), "{\"local-mem-bw\": 1600, \"roofline-enabled\": 1}");
-    rc = loomrun_run(loomrun_tmp, "run", "-w", tpath("roof"), "-n", tpath("one.yml"), "-s", tpath("roof2.json"), NULL);
+    loomrun_write(loomrun_path("roof2.json"), "{\"local-mem-bw\": 1600, \"roofline-enabled\": 1}");
+    rc = loomrun_run(loomrun_tmp, "run", "-w", loomrun_path("roof"), "-n", loomrun_path("one.yml"), "-s", loomrun_path("roof2.json"), NULL);
     expect_failure(rc, 2, "peak-perf", NULL);
 }
 
@@ -746,15 +724,15 @@ static void test_timeline_and_csv(void **state)
     const char *w = FIX "/tutorial_mlp_model_parallel_32npus/MLP_ModelParallel";
     int rc = loomrun_run(loomrun_tmp, "run", "-w", w, "-n", FIX "/tutorial_mlp_model_parallel_32npus/DGX_H100-32.yml",
                       "-s", FIX "/tutorial_mlp_model_parallel_32npus/DGX_H100.json", "--timeline",
-                      tpath("tl.json.gz"), "--csv", tpath("ranks.csv"), "--csv-collectives",
-                      tpath("colls.csv"), "-j", tpath("tl_run.json"), "-q", NULL);
+                      loomrun_path("tl.json.gz"), "--csv", loomrun_path("ranks.csv"), "--csv-collectives",
+                      loomrun_path("colls.csv"), "-j", loomrun_path("tl_run.json"), "-q", NULL);
     if (rc != 0)
         fail_msg("exit %d: %s", rc, loomrun_err);
     /* gzip by name: jansson reads it through zlib's transparent reader */
     char cmd[600];
-    snprintf(cmd, sizeof cmd, "gzip -dc '%s' > '%s'", tpath("tl.json.gz"), tpath("tl.json"));
+    snprintf(cmd, sizeof cmd, "gzip -dc '%s' > '%s'", loomrun_path("tl.json.gz"), loomrun_path("tl.json"));
     assert_int_equal(system(cmd), 0);
-    json_t *tl = load_json(tpath("tl.json"));
+    json_t *tl = load_json(loomrun_path("tl.json"));
     json_t *evs = json_object_get(tl, "traceEvents");
     assert_non_null(evs);
     size_t slices = 0, starts = 0, finishes = 0;
@@ -802,7 +780,7 @@ static void test_timeline_and_csv(void **state)
     json_decref(tl);
 
     /* CSV: a header and one row per rank; per collective */
-    FILE *f = fopen(tpath("ranks.csv"), "r");
+    FILE *f = fopen(loomrun_path("ranks.csv"), "r");
     assert_non_null(f);
     char line[1024];
     int lines = 0;
@@ -810,7 +788,7 @@ static void test_timeline_and_csv(void **state)
         lines++;
     fclose(f);
     assert_int_equal(lines, 1 + 32);
-    f = fopen(tpath("colls.csv"), "r");
+    f = fopen(loomrun_path("colls.csv"), "r");
     assert_non_null(f);
     lines = 0;
     while (fgets(line, sizeof line, f))
@@ -827,12 +805,12 @@ static void test_deterministic_json(void **state)
     for (int k = 0; k < 2; k++) {
         int rc = loomrun_run(loomrun_tmp, "run", "-w", w, "-n", FIX "/legacy_resnet50_dp_64npus/network.yml", "-s",
                           FIX "/legacy_resnet50_dp_64npus/system.json", "-j",
-                          tpath(k ? "det2.json" : "det1.json"), "--reproducible", "-q", NULL);
+                          loomrun_path(k ? "det2.json" : "det1.json"), "--reproducible", "-q", NULL);
         assert_int_equal(rc, 0);
     }
     static char a[1 << 20], b[1 << 20];
-    loomrun_slurp(tpath("det1.json"), a, sizeof a);
-    loomrun_slurp(tpath("det2.json"), b, sizeof b);
+    loomrun_slurp(loomrun_path("det1.json"), a, sizeof a);
+    loomrun_slurp(loomrun_path("det2.json"), b, sizeof b);
     assert_true(strlen(a) > 1000);
     assert_string_equal(a, b);
 }
@@ -882,38 +860,38 @@ static void write_pair(const char *path, uint64_t id, int type, uint64_t dur, ui
 static void test_resource_limits(void **state)
 {
     (void)state;
-    loomrun_write(tpath("r2.yml"), "topology: [ Ring ]\nnpus_count: [ 2 ]\nbandwidth: [ 50 ]\n"
+    loomrun_write(loomrun_path("r2.yml"), "topology: [ Ring ]\nnpus_count: [ 2 ]\nbandwidth: [ 50 ]\n"
                                 "latency: [ 500 ]\n");
-    loomrun_write(tpath("r1.yml"), "topology: [ Ring ]\nnpus_count: [ 1 ]\nbandwidth: [ 50 ]\n"
+    loomrun_write(loomrun_path("r1.yml"), "topology: [ Ring ]\nnpus_count: [ 1 ]\nbandwidth: [ 50 ]\n"
                                 "latency: [ 500 ]\n");
     /* a 2^63-byte all-reduce: in both network models, an error, not an abort */
-    write_pair(tpath("huge.0.et"), 100, COLL, 0, 1ULL << 63);
-    write_pair(tpath("huge.1.et"), 100, COLL, 0, 1ULL << 63);
+    write_pair(loomrun_path("huge.0.et"), 100, COLL, 0, 1ULL << 63);
+    write_pair(loomrun_path("huge.1.et"), 100, COLL, 0, 1ULL << 63);
     const char *models[2] = {"system.network-model=analytical", "system.network-model=flow"};
     for (int k = 0; k < 2; k++) {
-        int rc = loomrun_run(loomrun_tmp, "run", "-w", tpath("huge"), "-n", tpath("r2.yml"), "-s",
-                          CFG "/Ring_4chunks.json", "--set", models[k], "-j", tpath("huge.json"), NULL);
+        int rc = loomrun_run(loomrun_tmp, "run", "-w", loomrun_path("huge"), "-n", loomrun_path("r2.yml"), "-s",
+                          CFG "/Ring_4chunks.json", "--set", models[k], "-j", loomrun_path("huge.json"), NULL);
         expect_failure(rc, 4, "overflows", "huge.json");
         assert_non_null(strstr(loomrun_err, "9223372036854775808"));
     }
     /* a kernel of 2^64-1 us */
-    write_pair(tpath("long.0.et"), 100, COMP, UINT64_MAX, 0);
-    int rc = loomrun_run(loomrun_tmp, "run", "-w", tpath("long"), "-n", tpath("r1.yml"), "-s",
+    write_pair(loomrun_path("long.0.et"), 100, COMP, UINT64_MAX, 0);
+    int rc = loomrun_run(loomrun_tmp, "run", "-w", loomrun_path("long"), "-n", loomrun_path("r1.yml"), "-s",
                       CFG "/Ring_4chunks.json", NULL);
     expect_failure(rc, 4, "overflows", NULL);
     assert_non_null(strstr(loomrun_err, "node 100"));
     /* ids at the top of uint64: a 3 us kernel then the 5 us one */
-    write_pair(tpath("ids.0.et"), UINT64_MAX, COMP, 3, 0);
-    rc = loomrun_run(loomrun_tmp, "run", "-w", tpath("ids"), "-n", tpath("r1.yml"), "-s", CFG "/Ring_4chunks.json",
-                  "-j", tpath("ids.json"), "-q", NULL);
+    write_pair(loomrun_path("ids.0.et"), UINT64_MAX, COMP, 3, 0);
+    rc = loomrun_run(loomrun_tmp, "run", "-w", loomrun_path("ids"), "-n", loomrun_path("r1.yml"), "-s", CFG "/Ring_4chunks.json",
+                  "-j", loomrun_path("ids.json"), "-q", NULL);
     if (rc != 0)
         fail_msg("exit %d: %s", rc, loomrun_err);
-    json_t *j = load_json(tpath("ids.json"));
+    json_t *j = load_json(loomrun_path("ids.json"));
     assert_true(fabs(step_ns(j) - 8000) < 1e-6);
     json_decref(j);
     /* more nodes than memory allows: refused while loading, naming the file */
     setenv("LOOM_MEMORY_LIMIT", "200K", 1);
-    rc = loomrun_run(loomrun_tmp, "run", "-w", FIX "/pytorch_converted_1rank/chakra", "-n", tpath("r1.yml"), "-s",
+    rc = loomrun_run(loomrun_tmp, "run", "-w", FIX "/pytorch_converted_1rank/chakra", "-n", loomrun_path("r1.yml"), "-s",
                   CFG "/Ring_4chunks.json", "--ignore-ctrl-deps", NULL);
     unsetenv("LOOM_MEMORY_LIMIT");
     expect_failure(rc, 3, "LOOM_MEMORY_LIMIT", NULL);
@@ -929,14 +907,14 @@ static void test_resource_limits(void **state)
 static void test_rank_count_before_allocation(void **state)
 {
     (void)state;
-    loomrun_write(tpath("huge.yml"), "topology: [ Ring ]\nnpus_count: [ 16777216 ]\n"
+    loomrun_write(loomrun_path("huge.yml"), "topology: [ Ring ]\nnpus_count: [ 16777216 ]\n"
                                      "bandwidth: [ 50 ]\nlatency: [ 500 ]\n");
 #if !defined(__SANITIZE_ADDRESS__)
     loomrun_as_limit = 512ull << 20;
 #endif
     loomrun_alarm_s = 20;
     int rc = loomrun_run(loomrun_tmp, "run", "-w", FIX "/micro_all_reduce_8npus_1MB/all_reduce", "-n",
-                         tpath("huge.yml"), "-s", CFG "/Ring_4chunks.json", NULL);
+                         loomrun_path("huge.yml"), "-s", CFG "/Ring_4chunks.json", NULL);
     loomrun_as_limit = 0;
     loomrun_alarm_s = 240;
     expect_failure(rc, 3, "missing rank file", NULL);
@@ -944,11 +922,11 @@ static void test_rank_count_before_allocation(void **state)
     assert_non_null(strstr(loomrun_err, "the network has 16777216 NPUs"));
     /* the same count, but a budget too small for per-rank state: refused
      * before allocating it, with the figure */
-    loomrun_write(tpath("r8.yml"), "topology: [ Ring ]\nnpus_count: [ 8 ]\n"
+    loomrun_write(loomrun_path("r8.yml"), "topology: [ Ring ]\nnpus_count: [ 8 ]\n"
                                    "bandwidth: [ 50 ]\nlatency: [ 500 ]\n");
     setenv("LOOM_MEMORY_LIMIT", "1K", 1);
     rc = loomrun_run(loomrun_tmp, "run", "-w", FIX "/micro_all_reduce_8npus_1MB/all_reduce", "-n",
-                     tpath("r8.yml"), "-s", CFG "/Ring_4chunks.json", NULL);
+                     loomrun_path("r8.yml"), "-s", CFG "/Ring_4chunks.json", NULL);
     unsetenv("LOOM_MEMORY_LIMIT");
     expect_failure(rc, 4, "8 ranks need about", NULL);
     assert_non_null(strstr(loomrun_err, "LOOM_MEMORY_LIMIT"));
@@ -963,24 +941,24 @@ static void test_special_rank_files(void **state)
         char from[512], to[64];
         snprintf(from, sizeof from, "%s/micro_all_reduce_4npus_1MB/all_reduce.%d.et", FIX, r);
         snprintf(to, sizeof to, "sp.%d.et", r);
-        copy_file(from, tpath(to));
+        loomrun_copy(from, loomrun_path(to));
     }
     loomrun_alarm_s = 20;
     const char *what[3] = {"is a FIFO (named pipe), not a regular file",
                            "is a character device, not a regular file", strerror(ELOOP)};
     for (int k = 0; k < 3; k++) {
-        unlink(tpath("sp.2.et"));
+        unlink(loomrun_path("sp.2.et"));
         if (k == 0)
-            assert_int_equal(mkfifo(tpath("sp.2.et"), 0600), 0);
+            assert_int_equal(mkfifo(loomrun_path("sp.2.et"), 0600), 0);
         else
-            assert_int_equal(symlink(k == 1 ? "/dev/zero" : tpath("sp.2.et"), tpath("sp.2.et")), 0);
-        int rc = loomrun_run(loomrun_tmp, "run", "-w", tpath("sp"), "-n", CFG "/Ring_4npus.yml", "-s",
+            assert_int_equal(symlink(k == 1 ? "/dev/zero" : loomrun_path("sp.2.et"), loomrun_path("sp.2.et")), 0);
+        int rc = loomrun_run(loomrun_tmp, "run", "-w", loomrun_path("sp"), "-n", CFG "/Ring_4npus.yml", "-s",
                              CFG "/Ring_4chunks.json", NULL);
         expect_failure(rc, 3, "sp.2.et", NULL);
         if (!strstr(loomrun_err, what[k]) || strstr(loomrun_err, "missing rank file"))
             fail_msg("case %d: %s", k, loomrun_err);
     }
-    unlink(tpath("sp.2.et"));
+    unlink(loomrun_path("sp.2.et"));
     loomrun_alarm_s = 240;
 }
 
@@ -1018,7 +996,7 @@ static void put_p2p(et_writer *w, uint64_t id, int type, int peer, int tag, int6
 static et_writer *open_rank(const char *name)
 {
     loom_err err = {0};
-    et_writer *w = et_writer_open(tpath(name), 0, &err);
+    et_writer *w = et_writer_open(loomrun_path(name), 0, &err);
     assert_non_null(w);
     ChakraProtoMsg__GlobalMetadata md = CHAKRA_PROTO_MSG__GLOBAL_METADATA__INIT;
     md.version = "1.0.0";
@@ -1042,7 +1020,7 @@ static void close_rank(et_writer *w)
 static void test_p2p_messages(void **state)
 {
     (void)state;
-    loomrun_write(tpath("r2.yml"), "topology: [ Ring ]\nnpus_count: [ 2 ]\nbandwidth: [ 50 ]\n"
+    loomrun_write(loomrun_path("r2.yml"), "topology: [ Ring ]\nnpus_count: [ 2 ]\nbandwidth: [ 50 ]\n"
                                    "latency: [ 500 ]\n");
     et_writer *w = open_rank("sz.0.et");
     put_p2p(w, 5, SEND, 1, 7, 1024);
@@ -1050,7 +1028,7 @@ static void test_p2p_messages(void **state)
     w = open_rank("sz.1.et");
     put_p2p(w, 9, RECV, 0, 7, 4096);
     close_rank(w);
-    int rc = loomrun_run(loomrun_tmp, "run", "-w", tpath("sz"), "-n", tpath("r2.yml"), "-s",
+    int rc = loomrun_run(loomrun_tmp, "run", "-w", loomrun_path("sz"), "-n", loomrun_path("r2.yml"), "-s",
                          CFG "/Ring_4chunks.json", NULL);
     expect_failure(rc, 4, "no matching send", NULL);
     if (!strstr(loomrun_err, "receive from rank 0 (tag 7, 4096 bytes) has no matching send; "
@@ -1065,8 +1043,8 @@ static void test_p2p_messages(void **state)
     w = open_rank("lone.1.et");
     put_p2p(w, 9, RECV, 0, 8, 64);
     close_rank(w);
-    rc = loomrun_run(loomrun_tmp, "run", "-w", tpath("lone"), "-n", tpath("r2.yml"), "-s",
-                     CFG "/Ring_4chunks.json", "-j", tpath("lone.json"), NULL);
+    rc = loomrun_run(loomrun_tmp, "run", "-w", loomrun_path("lone"), "-n", loomrun_path("r2.yml"), "-s",
+                     CFG "/Ring_4chunks.json", "-j", loomrun_path("lone.json"), NULL);
     if (rc != 0)
         fail_msg("exit %d: %s", rc, loomrun_err);
     if (!strstr(loomrun_err, "loom: warning: 1 send was never received: e.g. ") ||
@@ -1081,7 +1059,7 @@ static void test_p2p_messages(void **state)
     w = open_rank("nosz.1.et");
     put_p2p(w, 9, RECV, 0, 7, -1);
     close_rank(w);
-    rc = loomrun_run(loomrun_tmp, "run", "-w", tpath("nosz"), "-n", tpath("r2.yml"), "-s",
+    rc = loomrun_run(loomrun_tmp, "run", "-w", loomrun_path("nosz"), "-n", loomrun_path("r2.yml"), "-s",
                      CFG "/Ring_4chunks.json", NULL);
     if (rc != 0)
         fail_msg("exit %d: %s", rc, loomrun_err);
@@ -1096,12 +1074,12 @@ static void test_p2p_messages(void **state)
 static void test_collective_messages(void **state)
 {
     (void)state;
-    loomrun_write(tpath("r2.yml"), "topology: [ Ring ]\nnpus_count: [ 2 ]\nbandwidth: [ 50 ]\n"
+    loomrun_write(loomrun_path("r2.yml"), "topology: [ Ring ]\nnpus_count: [ 2 ]\nbandwidth: [ 50 ]\n"
                                    "latency: [ 500 ]\n");
     tnode c = {.id = 3, .type = COLL, .ctype = 0, .size = -1, .ops = -1, .tsize = -1};
-    write_trace(tpath("cs.0.et"), &c, 1);
-    write_trace(tpath("cs.1.et"), &c, 1);
-    int rc = loomrun_run(loomrun_tmp, "run", "-w", tpath("cs"), "-n", tpath("r2.yml"), "-s",
+    write_trace(loomrun_path("cs.0.et"), &c, 1);
+    write_trace(loomrun_path("cs.1.et"), &c, 1);
+    int rc = loomrun_run(loomrun_tmp, "run", "-w", loomrun_path("cs"), "-n", loomrun_path("r2.yml"), "-s",
                          CFG "/Ring_4chunks.json", NULL);
     if (rc != 0)
         fail_msg("exit %d: %s", rc, loomrun_err);
@@ -1111,17 +1089,17 @@ static void test_collective_messages(void **state)
         fail_msg("%s", loomrun_err);
 
     tnode z = {.id = 3, .type = COLL, .ctype = 0, .size = 1024, .pg = "0", .ops = -1, .tsize = -1};
-    write_trace(tpath("pg.0.et"), &z, 1);
-    write_trace(tpath("pg.1.et"), &z, 1);
-    loomrun_write(tpath("groups.json"), "{\"0\": [0], \"1\": [1]}\n");
-    rc = loomrun_run(loomrun_tmp, "run", "-w", tpath("pg"), "-n", tpath("r2.yml"), "-s",
-                     CFG "/Ring_4chunks.json", "--comm-group", tpath("groups.json"), NULL);
+    write_trace(loomrun_path("pg.0.et"), &z, 1);
+    write_trace(loomrun_path("pg.1.et"), &z, 1);
+    loomrun_write(loomrun_path("groups.json"), "{\"0\": [0], \"1\": [1]}\n");
+    rc = loomrun_run(loomrun_tmp, "run", "-w", loomrun_path("pg"), "-n", loomrun_path("r2.yml"), "-s",
+                     CFG "/Ring_4chunks.json", "--comm-group", loomrun_path("groups.json"), NULL);
     expect_failure(rc, 2, "pg.0.et: node 3: pg_name '0' means all ranks", NULL);
     assert_non_null(strstr(loomrun_err, "also defines a group '0'"));
     /* without such a group, "0" is all ranks, as documented: it runs */
-    loomrun_write(tpath("groups.json"), "{\"1\": [1]}\n");
-    rc = loomrun_run(loomrun_tmp, "run", "-w", tpath("pg"), "-n", tpath("r2.yml"), "-s",
-                     CFG "/Ring_4chunks.json", "--comm-group", tpath("groups.json"), "-q", NULL);
+    loomrun_write(loomrun_path("groups.json"), "{\"1\": [1]}\n");
+    rc = loomrun_run(loomrun_tmp, "run", "-w", loomrun_path("pg"), "-n", loomrun_path("r2.yml"), "-s",
+                     CFG "/Ring_4chunks.json", "--comm-group", loomrun_path("groups.json"), "-q", NULL);
     if (rc != 0)
         fail_msg("exit %d: %s", rc, loomrun_err);
 }
@@ -1132,7 +1110,7 @@ static void test_legacy_resnet(void **state)
 {
     (void)state;
     const char *d = FIX "/legacy_resnet50_dp_64npus";
-    const char *json = tpath("resnet.json");
+    const char *json = loomrun_path("resnet.json");
     int rc = loomrun_run(loomrun_tmp, "run", "-w", FIX "/legacy_resnet50_dp_64npus/resnet50_DataParallel", "-n",
                       FIX "/legacy_resnet50_dp_64npus/network.yml", "-s",
                       FIX "/legacy_resnet50_dp_64npus/system.json", "--remote-memory",
@@ -1182,10 +1160,10 @@ static void test_every_fixture_runs(void **state)
     };
     for (size_t k = 0; k < sizeof runs / sizeof runs[0]; k++) {
         int rc = loomrun_run(loomrun_tmp, "run", "-w", runs[k].prefix, "-n", runs[k].net, "-s", runs[k].sys,
-                          "-j", tpath("fx.json"), "-q", NULL);
+                          "-j", loomrun_path("fx.json"), "-q", NULL);
         if (rc != 0)
             fail_msg("%s on %s: exit %d: %s", runs[k].prefix, runs[k].net, rc, loomrun_err);
-        json_t *j = load_json(tpath("fx.json"));
+        json_t *j = load_json(loomrun_path("fx.json"));
         assert_true(step_ns(j) > 0);
         json_decref(j);
     }
@@ -1194,21 +1172,21 @@ static void test_every_fixture_runs(void **state)
 static void test_pytorch_converted(void **state)
 {
     (void)state;
-    loomrun_write(tpath("one.yml"), "topology: [ Switch ]\nnpus_count: [ 1 ]\nbandwidth: [ 50 ]\n"
+    loomrun_write(loomrun_path("one.yml"), "topology: [ Switch ]\nnpus_count: [ 1 ]\nbandwidth: [ 50 ]\n"
                                  "latency: [ 500 ]\n");
     /* its ctrl_deps hold cycles (383 nodes list themselves): refused clearly */
-    int rc = loomrun_run(loomrun_tmp, "run", "-w", FIX "/pytorch_converted_1rank/chakra", "-n", tpath("one.yml"),
-                      "-s", CFG "/Ring_4chunks.json", "-j", tpath("pt.json"), NULL);
+    int rc = loomrun_run(loomrun_tmp, "run", "-w", FIX "/pytorch_converted_1rank/chakra", "-n", loomrun_path("one.yml"),
+                      "-s", CFG "/Ring_4chunks.json", "-j", loomrun_path("pt.json"), NULL);
     expect_failure(rc, 3, "cycle", "pt.json");
     assert_non_null(strstr(loomrun_err, "--ignore-ctrl-deps"));
     /* the dangling ctrl_deps are dropped with one counted warning */
     assert_non_null(strstr(loomrun_err, "1277"));
-    rc = loomrun_run(loomrun_tmp, "run", "-w", FIX "/pytorch_converted_1rank/chakra", "-n", tpath("one.yml"),
-                  "-s", CFG "/Ring_4chunks.json", "-j", tpath("pt.json"), "--ignore-ctrl-deps",
+    rc = loomrun_run(loomrun_tmp, "run", "-w", FIX "/pytorch_converted_1rank/chakra", "-n", loomrun_path("one.yml"),
+                  "-s", CFG "/Ring_4chunks.json", "-j", loomrun_path("pt.json"), "--ignore-ctrl-deps",
                   NULL);
     if (rc != 0)
         fail_msg("exit %d: %s", rc, loomrun_err);
-    json_t *j = load_json(tpath("pt.json"));
+    json_t *j = load_json(loomrun_path("pt.json"));
     json_t *r0 = json_array_get(json_object_get(j, "ranks"), 0);
     assert_int_equal(json_integer_value(json_object_get(r0, "nodes")), 3664);
     /* one rank: every collective is a group of one and takes no time */

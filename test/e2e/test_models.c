@@ -110,21 +110,12 @@ static const run examples[] = {
      EX "/mlp_dgx_h100/system.json", {NULL}, 0},
 };
 
-static char *tpath(const char *name)
-{
-    static char buf[4][512];
-    static int k;
-    char *p = buf[k++ % 4];
-    snprintf(p, 512, "%s/%s", loomrun_tmp, name);
-    return p;
-}
-
 /* Runs r under one model; returns its step time in ns. */
 static double step_of(const run *r, int flow)
 {
     const char *args[24];
     int n = 0;
-    const char *json = tpath(flow ? "flow.json" : "analytical.json");
+    const char *json = loomrun_path(flow ? "flow.json" : "analytical.json");
     args[n++] = "run";
     args[n++] = "-w";
     args[n++] = r->prefix;

@@ -35,20 +35,10 @@
 #define AR4 FIX "/micro_all_reduce_4npus_1MB/all_reduce"
 #define MLP FIX "/tutorial_mlp_model_parallel_32npus"
 
-
-static char *tpath(const char *name)
-{
-    static char buf[8][512];
-    static int k;
-    char *p = buf[k++ % 8];
-    snprintf(p, 512, "%s/%s", loomrun_tmp, name);
-    return p;
-}
-
 static int exists(const char *name)
 {
     struct stat st;
-    return lstat(tpath(name), &st) == 0;
+    return lstat(loomrun_path(name), &st) == 0;
 }
 
 /* No name in the scratch folder holds ".tmp." (a temporary left behind). */
@@ -95,19 +85,6 @@ static const char *dev_path(const char *dev)
     return p;
 }
 
-static void copy_file(const char *from, const char *to)
-{
-    FILE *a = fopen(from, "rb"), *b = fopen(to, "wb");
-    assert_non_null(a);
-    assert_non_null(b);
-    char buf[1 << 15];
-    size_t n;
-    while ((n = fread(buf, 1, sizeof buf, a)) > 0)
-        fwrite(buf, 1, n, b);
-    fclose(a);
-    fclose(b);
-}
-
 /* The 4-rank 1 MiB all-reduce copied to tmp as ar.<r>.et, and its network. */
 static void copy_ar4(void)
 {
@@ -115,9 +92,9 @@ static void copy_ar4(void)
         char from[512], to[64];
         snprintf(from, sizeof from, "%s.%d.et", AR4, r);
         snprintf(to, sizeof to, "ar.%d.et", r);
-        copy_file(from, tpath(to));
+        loomrun_copy(from, loomrun_path(to));
     }
-    copy_file(CFG "/Ring_4npus.yml", tpath("net.yml"));
+    loomrun_copy(CFG "/Ring_4npus.yml", loomrun_path("net.yml"));
 }
 
 static int same_bytes(const char *a, const char *b)
@@ -128,7 +105,7 @@ static int same_bytes(const char *a, const char *b)
 }
 
 #define RUN_AR4(...)                                                                               \
-    loomrun_run(loomrun_tmp, "run", "-w", tpath("ar"), "-n", tpath("net.yml"), "-s",                     \
+    loomrun_run(loomrun_tmp, "run", "-w", loomrun_path("ar"), "-n", loomrun_path("net.yml"), "-s",                     \
                 CFG "/Ring_4chunks.json", "-q", __VA_ARGS__, NULL)
 
 /* ---- where outputs land --------------------------------------------------- */
@@ -138,15 +115,15 @@ static void test_symlink_output(void **state)
 {
     (void)state;
     copy_ar4();
-    loomrun_write(tpath("target.json"), "old");
-    unlink(tpath("link.json"));
-    assert_int_equal(symlink("target.json", tpath("link.json")), 0);
-    int rc = RUN_AR4("--json", tpath("link.json"));
+    loomrun_write(loomrun_path("target.json"), "old");
+    unlink(loomrun_path("link.json"));
+    assert_int_equal(symlink("target.json", loomrun_path("link.json")), 0);
+    int rc = RUN_AR4("--json", loomrun_path("link.json"));
     expect(rc, 0, NULL, NULL);
     struct stat st;
-    assert_int_equal(lstat(tpath("link.json"), &st), 0);
+    assert_int_equal(lstat(loomrun_path("link.json"), &st), 0);
     assert_true(S_ISLNK(st.st_mode));
-    json_t *j = load_json(tpath("target.json"));
+    json_t *j = load_json(loomrun_path("target.json"));
     assert_non_null(json_object_get(j, "step_time_ns"));
     json_decref(j);
 }
@@ -181,14 +158,14 @@ static void test_fifo_output(void **state)
 {
     (void)state;
     copy_ar4();
-    unlink(tpath("tl.fifo"));
-    assert_int_equal(mkfifo(tpath("tl.fifo"), 0600), 0);
+    unlink(loomrun_path("tl.fifo"));
+    assert_int_equal(mkfifo(loomrun_path("tl.fifo"), 0600), 0);
     pid_t pid = fork();
     assert_true(pid >= 0);
     if (pid == 0) {
         alarm(30); /* a FIFO replaced by a file would leave this open waiting */
-        int in = open(tpath("tl.fifo"), O_RDONLY);
-        int out = open(tpath("tl.got"), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        int in = open(loomrun_path("tl.fifo"), O_RDONLY);
+        int out = open(loomrun_path("tl.got"), O_WRONLY | O_CREAT | O_TRUNC, 0644);
         char buf[4096];
         ssize_t n;
         while (in >= 0 && out >= 0 && (n = read(in, buf, sizeof buf)) > 0)
@@ -196,15 +173,15 @@ static void test_fifo_output(void **state)
                 _exit(2);
         _exit(in >= 0 && out >= 0 ? 0 : 1);
     }
-    int rc = RUN_AR4("--timeline", tpath("tl.fifo"), "--json", tpath("fifo.json"));
+    int rc = RUN_AR4("--timeline", loomrun_path("tl.fifo"), "--json", loomrun_path("fifo.json"));
     int st;
     waitpid(pid, &st, 0);
     expect(rc, 0, NULL, NULL);
     assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
     struct stat sb;
-    assert_int_equal(lstat(tpath("tl.fifo"), &sb), 0);
+    assert_int_equal(lstat(loomrun_path("tl.fifo"), &sb), 0);
     assert_true(S_ISFIFO(sb.st_mode));
-    json_t *j = load_json(tpath("tl.got"));
+    json_t *j = load_json(loomrun_path("tl.got"));
     assert_true(json_array_size(json_object_get(j, "traceEvents")) > 4);
     json_decref(j);
 }
@@ -215,31 +192,31 @@ static void test_output_is_input(void **state)
 {
     (void)state;
     copy_ar4();
-    copy_file(tpath("ar.2.et"), tpath("keep.et"));
-    int rc = RUN_AR4("--json", tpath("ar.2.et"));
+    loomrun_copy(loomrun_path("ar.2.et"), loomrun_path("keep.et"));
+    int rc = RUN_AR4("--json", loomrun_path("ar.2.et"));
     expect(rc, 2, "--json", "the rank trace");
-    assert_true(same_bytes(tpath("ar.2.et"), tpath("keep.et")));
-    copy_file(tpath("net.yml"), tpath("keep.yml"));
-    rc = RUN_AR4("--timeline", tpath("net.yml"));
+    assert_true(same_bytes(loomrun_path("ar.2.et"), loomrun_path("keep.et")));
+    loomrun_copy(loomrun_path("net.yml"), loomrun_path("keep.yml"));
+    rc = RUN_AR4("--timeline", loomrun_path("net.yml"));
     expect(rc, 2, "--timeline", "the network file");
-    assert_true(same_bytes(tpath("net.yml"), tpath("keep.yml")));
+    assert_true(same_bytes(loomrun_path("net.yml"), loomrun_path("keep.yml")));
     /* through a symbolic link to the input */
-    unlink(tpath("sys.link"));
-    assert_int_equal(symlink(CFG "/Ring_4chunks.json", tpath("sys.link")), 0);
-    rc = RUN_AR4("--csv", tpath("sys.link"));
+    unlink(loomrun_path("sys.link"));
+    assert_int_equal(symlink(CFG "/Ring_4chunks.json", loomrun_path("sys.link")), 0);
+    rc = RUN_AR4("--csv", loomrun_path("sys.link"));
     expect(rc, 2, "--csv", "the system file");
     /* loom compare's CSV */
-    rc = loomrun_run(loomrun_tmp, "compare", "-c", "all_reduce", "-S", "1K..4K", "-n", tpath("net.yml"),
-                     "--csv", tpath("net.yml"), NULL);
+    rc = loomrun_run(loomrun_tmp, "compare", "-c", "all_reduce", "-S", "1K..4K", "-n", loomrun_path("net.yml"),
+                     "--csv", loomrun_path("net.yml"), NULL);
     expect(rc, 2, "--csv", "the network file");
-    assert_true(same_bytes(tpath("net.yml"), tpath("keep.yml")));
+    assert_true(same_bytes(loomrun_path("net.yml"), loomrun_path("keep.yml")));
     /* convert-text whose rank files would overwrite the text it reads */
-    loomrun_write(tpath("txt.0.et"), "MICRO\n1\nl0 -1 10 NONE 0 20 NONE 0 30 ALLREDUCE 1024 10\n");
-    copy_file(tpath("txt.0.et"), tpath("keep.txt"));
-    rc = loomrun_run(loomrun_tmp, "trace", "convert-text", tpath("txt.0.et"), "-r", "2", "-o", tpath("txt"),
+    loomrun_write(loomrun_path("txt.0.et"), "MICRO\n1\nl0 -1 10 NONE 0 20 NONE 0 30 ALLREDUCE 1024 10\n");
+    loomrun_copy(loomrun_path("txt.0.et"), loomrun_path("keep.txt"));
+    rc = loomrun_run(loomrun_tmp, "trace", "convert-text", loomrun_path("txt.0.et"), "-r", "2", "-o", loomrun_path("txt"),
                      NULL);
     expect(rc, 2, "--out", "the text workload");
-    assert_true(same_bytes(tpath("txt.0.et"), tpath("keep.txt")));
+    assert_true(same_bytes(loomrun_path("txt.0.et"), loomrun_path("keep.txt")));
     assert_false(exists("txt.1.et"));
 }
 
@@ -247,20 +224,20 @@ static void test_outputs_alike(void **state)
 {
     (void)state;
     copy_ar4();
-    unlink(tpath("same.out"));
-    int rc = RUN_AR4("--json", tpath("same.out"), "--csv", tpath("same.out"));
+    unlink(loomrun_path("same.out"));
+    int rc = RUN_AR4("--json", loomrun_path("same.out"), "--csv", loomrun_path("same.out"));
     expect(rc, 2, "--json", "--csv");
     assert_false(exists("same.out"));
-    unlink(tpath("other.link"));
-    assert_int_equal(symlink("same.out", tpath("other.link")), 0);
-    rc = RUN_AR4("--timeline", tpath("same.out"), "--csv-collectives", tpath("other.link"));
+    unlink(loomrun_path("other.link"));
+    assert_int_equal(symlink("same.out", loomrun_path("other.link")), 0);
+    rc = RUN_AR4("--timeline", loomrun_path("same.out"), "--csv-collectives", loomrun_path("other.link"));
     expect(rc, 2, "--timeline", "--csv-collectives");
     assert_false(exists("same.out"));
     rc = RUN_AR4("--json", "-", "--csv", "/proc/self/fd/1");
     expect(rc, 2, "--json", "--csv");
     /* gen micro: a side file that is one of the rank files */
     rc = loomrun_run(loomrun_tmp, "gen", "micro", "-c", "all_reduce", "-b", "1K", "-r", "4", "-o",
-                     tpath("gm/x"), "--network-out", tpath("gm/x.2.et"), NULL);
+                     loomrun_path("gm/x"), "--network-out", loomrun_path("gm/x.2.et"), NULL);
     expect(rc, 2, "--network-out", "x.2.et");
     assert_false(exists("gm"));
 }
@@ -271,19 +248,19 @@ static void test_missing_folder(void **state)
 {
     (void)state;
     copy_ar4();
-    int rc = RUN_AR4("--json", tpath("mf.json"), "--timeline", tpath("mf.tl.json"), "--csv",
-                     tpath("nodir/x.csv"));
+    int rc = RUN_AR4("--json", loomrun_path("mf.json"), "--timeline", loomrun_path("mf.tl.json"), "--csv",
+                     loomrun_path("nodir/x.csv"));
     expect(rc, 5, "nodir", "No such file or directory");
     assert_false(exists("mf.json"));
     assert_false(exists("mf.tl.json"));
     /* refused before any trace is read: a broken trace is not reached */
-    loomrun_write(tpath("broken.0.et"), "garbage");
-    rc = loomrun_run(loomrun_tmp, "run", "-w", tpath("broken"), "-n", CFG "/Ring_4npus.yml", "-s",
-                     CFG "/Ring_4chunks.json", "--json", tpath("nodir/j.json"), NULL);
+    loomrun_write(loomrun_path("broken.0.et"), "garbage");
+    rc = loomrun_run(loomrun_tmp, "run", "-w", loomrun_path("broken"), "-n", CFG "/Ring_4npus.yml", "-s",
+                     CFG "/Ring_4chunks.json", "--json", loomrun_path("nodir/j.json"), NULL);
     expect(rc, 5, "nodir", NULL);
     /* generators: nothing written, the folder they made removed */
     rc = loomrun_run(loomrun_tmp, "gen", "micro", "-c", "all_reduce", "-b", "1K", "-r", "4", "-o",
-                     tpath("gm2/x"), "--system-out", tpath("nodir/s.json"), NULL);
+                     loomrun_path("gm2/x"), "--system-out", loomrun_path("nodir/s.json"), NULL);
     expect(rc, 5, "nodir", NULL);
     assert_false(exists("gm2"));
 }
@@ -314,19 +291,19 @@ static void write_named(const char *path, const char *name)
 static void test_invalid_utf8(void **state)
 {
     (void)state;
-    loomrun_write(tpath("r1.yml"), "topology: [ Ring ]\nnpus_count: [ 1 ]\nbandwidth: [ 50 ]\n"
+    loomrun_write(loomrun_path("r1.yml"), "topology: [ Ring ]\nnpus_count: [ 1 ]\nbandwidth: [ 50 ]\n"
                                    "latency: [ 500 ]\n");
-    write_named(tpath("bad\xff.0.et"), "\xff\xfe");
-    int rc = loomrun_run(loomrun_tmp, "run", "-w", tpath("bad\xff"), "-n", tpath("r1.yml"), "-s",
-                         CFG "/Ring_4chunks.json", "--json", tpath("u.json"), "--timeline",
-                         tpath("u.tl.json"), "-q", NULL);
+    write_named(loomrun_path("bad\xff.0.et"), "\xff\xfe");
+    int rc = loomrun_run(loomrun_tmp, "run", "-w", loomrun_path("bad\xff"), "-n", loomrun_path("r1.yml"), "-s",
+                         CFG "/Ring_4chunks.json", "--json", loomrun_path("u.json"), "--timeline",
+                         loomrun_path("u.tl.json"), "-q", NULL);
     expect(rc, 0, NULL, NULL);
-    json_t *j = load_json(tpath("u.json"));
+    json_t *j = load_json(loomrun_path("u.json"));
     const char *wl = json_string_value(json_object_get(j, "workload"));
     assert_non_null(wl);
     assert_non_null(strstr(wl, "bad\xEF\xBF\xBD"));
     json_decref(j);
-    j = load_json(tpath("u.tl.json"));
+    j = load_json(loomrun_path("u.tl.json"));
     json_t *evs = json_object_get(j, "traceEvents");
     int found = 0;
     for (size_t k = 0; k < json_array_size(evs); k++) {
@@ -353,7 +330,7 @@ static void test_full_device(void **state)
     const char *full = dev_path("/dev/full");
     int rc = RUN_AR4("--json", full);
     expect(rc, 5, full, "No space left on device");
-    rc = RUN_AR4("--timeline", full, "--json", tpath("full.json"));
+    rc = RUN_AR4("--timeline", full, "--json", loomrun_path("full.json"));
     expect(rc, 5, "--timeline", "No space left on device");
     assert_false(exists("full.json"));
     /* the text report on a full standard output: exit 5, and no file */
@@ -363,8 +340,8 @@ static void test_full_device(void **state)
         int fd = open("/dev/full", O_WRONLY), fe = open("/dev/null", O_WRONLY);
         dup2(fd, 1);
         dup2(fe, 2);
-        execl(LOOM_BIN, LOOM_BIN, "run", "-w", tpath("ar"), "-n", tpath("net.yml"), "-s",
-              CFG "/Ring_4chunks.json", "-q", "--json", tpath("full2.json"), (char *)NULL);
+        execl(LOOM_BIN, LOOM_BIN, "run", "-w", loomrun_path("ar"), "-n", loomrun_path("net.yml"), "-s",
+              CFG "/Ring_4chunks.json", "-q", "--json", loomrun_path("full2.json"), (char *)NULL);
         _exit(127);
     }
     int st;
@@ -389,7 +366,7 @@ static void test_full_stdout_every_command(void **state)
     };
     for (size_t c = 0; c < sizeof cmds / sizeof cmds[0]; c++) {
         char errpath[512];
-        snprintf(errpath, sizeof errpath, "%s", tpath("stdout-full.err"));
+        snprintf(errpath, sizeof errpath, "%s", loomrun_path("stdout-full.err"));
         pid_t pid = fork();
         assert_true(pid >= 0);
         if (pid == 0) {
@@ -433,14 +410,14 @@ static void test_file_size_limit(void **state)
 {
     (void)state;
     const char *run[] = {"run", "-w", MLP "/MLP_ModelParallel", "-n", MLP "/DGX_H100-32.yml", "-s",
-                         MLP "/DGX_H100.json", "-q", "--json", tpath("lim.json"), "--timeline",
-                         tpath("lim.tl.json"), NULL};
+                         MLP "/DGX_H100.json", "-q", "--json", loomrun_path("lim.json"), "--timeline",
+                         loomrun_path("lim.tl.json"), NULL};
     int rc = run_limited(16384, run);
     expect(rc, 5, "lim.tl.json", "File too large");
     assert_false(exists("lim.json"));
     assert_false(exists("lim.tl.json"));
     const char *llm[] = {"gen", "llm", "--preset", "llama3-8b", "--tp", "2", "--pp", "2", "--dp",
-                         "1", "-q", "--out", tpath("lim/l"), NULL};
+                         "1", "-q", "--out", loomrun_path("lim/l"), NULL};
     rc = run_limited(16384, llm);
     expect(rc, 5, "File too large", NULL);
     assert_false(exists("lim"));

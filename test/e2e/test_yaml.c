@@ -25,16 +25,6 @@
 #define NET CFG "/Ring_4npus.yml"
 #define SYS CFG "/Ring_4chunks.json"
 
-
-static char *tpath(const char *name)
-{
-    static char buf[8][512];
-    static int k;
-    char *p = buf[k++ % 8];
-    snprintf(p, 512, "%s/%s", loomrun_tmp, name);
-    return p;
-}
-
 /* Exit 2 and every needle in stderr. */
 static void refused(int rc, const char *const *needles)
 {
@@ -50,7 +40,7 @@ static void refused(int rc, const char *const *needles)
 static int run_set(const char *set)
 {
     return loomrun_run(loomrun_tmp, "run", "-w", W, "-n", NET, "-s", SYS, "--set", set, "--json",
-                       tpath("r.json"), NULL);
+                       loomrun_path("r.json"), NULL);
 }
 
 /* --set: a recursive alias overflowed the stack copying the node; text
@@ -65,7 +55,7 @@ static void test_set(void **state)
             "--set network.bandwidth[0]: line 1, column 5: text after the end of the document");
     REFUSED(run_set("system.straggler={\"0\": 2}{\"1\": 3}"),
             "--set system.straggler: line 1, column 9: text after the end of the document");
-    assert_int_equal(access(tpath("r.json"), F_OK), -1); /* nothing written */
+    assert_int_equal(access(loomrun_path("r.json"), F_OK), -1); /* nothing written */
     /* and what is right still runs */
     assert_int_equal(run_set("network.bandwidth=[&b 50]"), 0);
 }
@@ -74,15 +64,15 @@ static void test_set(void **state)
 static void test_network(void **state)
 {
     (void)state;
-    loomrun_write(tpath("ck.yml"), "topology: [Ring]\n? [a, b]\n: 1\n");
-    int rc = loomrun_run(loomrun_tmp, "run", "-w", W, "-n", tpath("ck.yml"), "-s", SYS, NULL);
+    loomrun_write(loomrun_path("ck.yml"), "topology: [Ring]\n? [a, b]\n: 1\n");
+    int rc = loomrun_run(loomrun_tmp, "run", "-w", W, "-n", loomrun_path("ck.yml"), "-s", SYS, NULL);
     REFUSED(rc, "ck.yml: line 2, column 3: a mapping key must be a scalar (a name), not a list");
-    loomrun_write(tpath("ck2.yml"), "kind: rail\n{a: 1}: 2\n");
-    rc = loomrun_run(loomrun_tmp, "topo", "describe", tpath("ck2.yml"), NULL);
+    loomrun_write(loomrun_path("ck2.yml"), "kind: rail\n{a: 1}: 2\n");
+    rc = loomrun_run(loomrun_tmp, "topo", "describe", loomrun_path("ck2.yml"), NULL);
     REFUSED(rc, "ck2.yml: line 2, column 1: a mapping key must be a scalar (a name), not a mapping");
-    loomrun_write(tpath("two.yml"), "topology: [Ring]\nnpus_count: [4]\nbandwidth: [50]\n"
+    loomrun_write(loomrun_path("two.yml"), "topology: [Ring]\nnpus_count: [4]\nbandwidth: [50]\n"
                                     "latency: [500]\n---\ntopology: [Switch]\n");
-    rc = loomrun_run(loomrun_tmp, "run", "-w", W, "-n", tpath("two.yml"), "-s", SYS, NULL);
+    rc = loomrun_run(loomrun_tmp, "run", "-w", W, "-n", loomrun_path("two.yml"), "-s", SYS, NULL);
     REFUSED(rc, "two.yml: line 5, column 1: a second document");
     /* 100,000 levels: refused at the 65th, in well under the two minutes it took */
     size_t n = 100000;
@@ -91,9 +81,9 @@ static void test_network(void **state)
     memset(deep + 10, '[', n);
     memset(deep + 10 + n, ']', n);
     strcpy(deep + 10 + 2 * n, "\n");
-    loomrun_write(tpath("deep.yml"), deep);
+    loomrun_write(loomrun_path("deep.yml"), deep);
     free(deep);
-    rc = loomrun_run(loomrun_tmp, "run", "-w", W, "-n", tpath("deep.yml"), "-s", SYS, NULL);
+    rc = loomrun_run(loomrun_tmp, "run", "-w", W, "-n", loomrun_path("deep.yml"), "-s", SYS, NULL);
     REFUSED(rc, "deep.yml: line 1, column 74: nested deeper than 64 levels");
 }
 
@@ -101,16 +91,16 @@ static void test_network(void **state)
 static void test_bytes(void **state)
 {
     (void)state;
-    FILE *f = fopen(tpath("bad.json"), "wb");
+    FILE *f = fopen(loomrun_path("bad.json"), "wb");
     assert_non_null(f);
     fputs("{\"local-mem-bw\": 50,\n  \"endpoint-delay\": \"\xc3\xa9\xff\"}\n", f);
     fclose(f);
-    int rc = loomrun_run(loomrun_tmp, "run", "-w", W, "-n", NET, "-s", tpath("bad.json"), NULL);
+    int rc = loomrun_run(loomrun_tmp, "run", "-w", W, "-n", NET, "-s", loomrun_path("bad.json"), NULL);
     REFUSED(rc, "bad.json: line 2, column 23: invalid leading UTF-8 octet (byte 0xFF)");
-    f = fopen(tpath("nul.yml"), "wb");
+    f = fopen(loomrun_path("nul.yml"), "wb");
     fwrite("topology: [Ring]\nnpus_count: [4\0]\n", 1, 34, f);
     fclose(f);
-    rc = loomrun_run(loomrun_tmp, "run", "-w", W, "-n", tpath("nul.yml"), "-s", SYS, NULL);
+    rc = loomrun_run(loomrun_tmp, "run", "-w", W, "-n", loomrun_path("nul.yml"), "-s", SYS, NULL);
     REFUSED(rc, "nul.yml: line 2, column 15: control characters are not allowed (a NUL byte)");
 }
 
@@ -122,8 +112,8 @@ static void test_sweep(void **state)
     static const char base[] = "workload: w\nnetwork: " NET "\nsystem: " SYS "\naxes:\n";
     char spec[4096];
     snprintf(spec, sizeof spec, "%s  network.bandwidth[0]: [&a [1, *a]]\n", base);
-    loomrun_write(tpath("cyc.yaml"), spec);
-    int rc = loomrun_run(loomrun_tmp, "sweep", tpath("cyc.yaml"), "--dry-run", NULL);
+    loomrun_write(loomrun_path("cyc.yaml"), spec);
+    int rc = loomrun_run(loomrun_tmp, "sweep", loomrun_path("cyc.yaml"), "--dry-run", NULL);
     REFUSED(rc, "cyc.yaml: line 5, column 33: alias '*a' refers to a collection that contains it");
     /* nine levels of ten aliases: 10^10 nodes expanded */
     int off = snprintf(spec, sizeof spec, "%s  network.bandwidth[0]: [&l0 [1,1,1,1,1,1,1,1,1,1]", base);
@@ -134,8 +124,8 @@ static void test_sweep(void **state)
         off += snprintf(spec + off, sizeof spec - (size_t)off, "]");
     }
     snprintf(spec + off, sizeof spec - (size_t)off, "]\n");
-    loomrun_write(tpath("laughs.yaml"), spec);
-    rc = loomrun_run(loomrun_tmp, "sweep", tpath("laughs.yaml"), "--dry-run", NULL);
+    loomrun_write(loomrun_path("laughs.yaml"), spec);
+    rc = loomrun_run(loomrun_tmp, "sweep", loomrun_path("laughs.yaml"), "--dry-run", NULL);
     REFUSED(rc, "laughs.yaml: line 11, column ",
             "more than 4194304 nodes with aliases expanded (the limit for every loom file, "
             "docs/CONFIG.md)");
@@ -145,8 +135,8 @@ static void test_sweep(void **state)
 static void test_devices(void **state)
 {
     (void)state;
-    loomrun_write(tpath("dev.yaml"), "x: &d\n  description: *d\n");
-    int rc = loomrun_run(loomrun_tmp, "devices", "--devices", tpath("dev.yaml"), NULL);
+    loomrun_write(loomrun_path("dev.yaml"), "x: &d\n  description: *d\n");
+    int rc = loomrun_run(loomrun_tmp, "devices", "--devices", loomrun_path("dev.yaml"), NULL);
     REFUSED(rc, "dev.yaml: line 2, column 16: alias '*d' refers to a collection that contains it");
 }
 
