@@ -170,6 +170,18 @@ static void test_ring_single_dim(void **state)
         }
 }
 
+/* What ASTRA-sim printed on the microbenchmark fixtures (test/data/README.md). */
+static const struct {
+    net_coll op;
+    double ns[3]; /* Ring_4, Ring_8, Ring_16 */
+} ref[] = {
+    {NET_ALL_REDUCE, {43000, 64440, 99640}},
+    {NET_REDUCE_SCATTER, {22240, 33080, 50740}},
+    {NET_ALL_GATHER, {64744, 151016, 323560}},
+    {NET_ALL_TO_ALL, {41560, 125480, 391240}},
+};
+static const int ps[] = {4, 8, 16};
+
 /* ---- ASTRA-sim 2.x on the fixtures (test/data/README.md) -------
  * ASTRA-sim runs S = 4 chunks one after another; per chunk and step it
  * charges L + delta + floor(serialization in ns) (+ 3 floor(m/M in ns)
@@ -194,16 +206,6 @@ static double astra_formula(int p, net_coll op, double M)
 static void test_astra_sim_reference(void **state)
 {
     (void)state;
-    static const struct {
-        net_coll op;
-        double ns[3]; /* Ring_4, Ring_8, Ring_16, as ASTRA-sim printed */
-    } ref[] = {
-        {NET_ALL_REDUCE, {43000, 64440, 99640}},
-        {NET_REDUCE_SCATTER, {22240, 33080, 50740}},
-        {NET_ALL_GATHER, {64744, 151016, 323560}},
-        {NET_ALL_TO_ALL, {41560, 125480, 391240}},
-    };
-    const int ps[] = {4, 8, 16};
     for (size_t r = 0; r < sizeof ref / sizeof ref[0]; r++)
         for (int i = 0; i < 3; i++) {
             net_model *m = model1(NET_RING, ps[i], NET_ALGO_RING);
@@ -232,16 +234,6 @@ static void test_astra_sim_reference(void **state)
 static void test_astra_timing(void **state)
 {
     (void)state;
-    static const struct {
-        net_coll op;
-        double ns[3]; /* Ring_4, Ring_8, Ring_16, as ASTRA-sim printed */
-    } ref[] = {
-        {NET_ALL_REDUCE, {43000, 64440, 99640}},
-        {NET_REDUCE_SCATTER, {22240, 33080, 50740}},
-        {NET_ALL_GATHER, {64744, 151016, 323560}},
-        {NET_ALL_TO_ALL, {41560, 125480, 391240}},
-    };
-    const int ps[] = {4, 8, 16};
     astra_timing = 1;
     for (size_t r = 0; r < sizeof ref / sizeof ref[0]; r++)
         for (int i = 0; i < 3; i++) {
