@@ -81,7 +81,8 @@ static void run_help(FILE *o)
           "--network-configuration, --system-configuration,\n"
           "--remote-memory-configuration, --comm-group-configuration, and the\n"
           "front-end flags above; a command line starting with them (no 'run')\n"
-          "prints ASTRA-sim's log, as --astra-log.\n"
+          "prints ASTRA-sim's log, as --astra-log, and rounds as ASTRA-sim does\n"
+          "(system key timing: astra-sim; --set system.timing=loom to keep loom's).\n"
           "Units: times are printed in us, JSON times in ns.\n",
           o);
 }
