@@ -30,6 +30,7 @@
 #include "net_topo.h"
 #include "outfile.h"
 #include "replay.h"
+#include "report.h"
 
 #define MAX_ALGOS 16
 
@@ -116,7 +117,7 @@ static int parse_size(const char *s, uint64_t *out)
 static int parse_sizes(const char *s, uint64_t **out)
 {
     int n = 0, cap = 64;
-    uint64_t *v = malloc(cap * sizeof *v);
+    uint64_t *v = loom_xmalloc(cap * sizeof *v);
     const char *dots = strstr(s, "..");
     if (dots) {
         char a[64];
@@ -130,13 +131,13 @@ static int parse_sizes(const char *s, uint64_t **out)
             goto bad;
         for (uint64_t x = lo; x <= hi; x *= 2) {
             if (n == cap)
-                v = realloc(v, (cap *= 2) * sizeof *v);
+                v = loom_xrealloc(v, (cap *= 2) * sizeof *v);
             v[n++] = x;
             if (x > UINT64_MAX / 2)
                 break;
         }
     } else {
-        char *copy = strdup(s), *save = NULL;
+        char *copy = loom_xstrdup(s), *save = NULL;
         for (char *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
             uint64_t x;
             if (parse_size(t, &x) < 0) {
@@ -144,7 +145,7 @@ static int parse_sizes(const char *s, uint64_t **out)
                 goto bad;
             }
             if (n == cap)
-                v = realloc(v, (cap *= 2) * sizeof *v);
+                v = loom_xrealloc(v, (cap *= 2) * sizeof *v);
             v[n++] = x;
         }
         free(copy);
@@ -169,31 +170,18 @@ static const struct {
     {"broadcast", NET_BROADCAST},       {"reduce", NET_REDUCE},
 };
 
-/* nccl-tests' size: the whole buffer; comm_size is loom's (Chakra's) */
-static double nccl_size(int op, uint64_t comm_size, int n)
-{
-    return op == NET_ALL_GATHER || op == NET_GATHER ? (double)comm_size * n : (double)comm_size;
-}
-
-static double bus_factor(int op, int n)
-{
-    switch (op) {
-    case NET_ALL_REDUCE: return 2.0 * (n - 1) / n;
-    case NET_ALL_GATHER:
-    case NET_REDUCE_SCATTER:
-    case NET_REDUCE_SCATTER_BLOCK:
-    case NET_ALL_TO_ALL: return (double)(n - 1) / n;
-    default: return 1.0;
-    }
-}
-
 static int parse_algos(const char *list, net_calgo *out)
 {
     int n = 0;
-    char *copy = strdup(list), *save = NULL;
+    char *copy = loom_xstrdup(list), *save = NULL;
     for (char *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
         net_calgo a;
-        if (net_calgo_parse(t, &a) < 0 || n == MAX_ALGOS) {
+        if (n == MAX_ALGOS) {
+            fprintf(stderr, "loom compare: --algorithms: at most %d\n", MAX_ALGOS);
+            free(copy);
+            return -1;
+        }
+        if (net_calgo_parse(t, &a) < 0) {
             fprintf(stderr, "loom compare: unknown algorithm '%s' (ring, ring2, direct, hd, dbt, "
                             "hierarchical, staggered, nccl, lists)\n", t);
             free(copy);
@@ -304,11 +292,11 @@ static int compare_workload(const char *workload, loom_cfg_files *files, const n
             if (cr->type < 0 || cr->type >= NET_COLLS)
                 continue;
             per_type *p = &pt[a][cr->type];
-            double sz = nccl_size(cr->type, cr->bytes, cr->nranks);
+            double sz = loom_coll_size(cr->type, cr->bytes, cr->nranks);
             p->count++;
             p->time_ps += (double)(cr->end - cr->start);
             p->size += sz;
-            p->bus_size += sz * bus_factor(cr->type, cr->nranks);
+            p->bus_size += sz * loom_busbw_factor(cr->type, cr->nranks);
         }
         loom_result_free(&res);
         loom_cfg_free(&cfg);
@@ -415,7 +403,7 @@ static int time_sizes(ctimes *ct, const net_topo *topo, const net_sys *sys, int 
 static void print_sizes(const ctimes *ct, const char *network, const char *mn,
                         const net_calgo *algos, int nalgos, csv *c)
 {
-    double bf = bus_factor(ct->op, ct->n);
+    double bf = loom_busbw_factor(ct->op, ct->n);
     int nsz = ct->nsz;
     printf("# loom compare: %s on %d ranks of %s, model %s\n", ct->opname, ct->n, network, mn);
     printf("# size: the whole buffer, as nccl-tests; algbw = size/time; busbw = algbw x "
@@ -467,6 +455,13 @@ static int compare_collective(const char *opname, const char *sizes, int ranks,
     if (ct.nsz < 0)
         return loom_usage("compare", "--sizes '%s': expected A..B or A,B,C with B, K, KiB, M, MiB, G, GiB, KB, "
                      "MB or GB", sizes);
+    if (files->system == NULL && (files->nsets > 0 || files->comm_group)) {
+        /* without a system file only the network file is read: a --set or
+         * a comm-group file would be silently ignored */
+        free(ct.sz);
+        return loom_usage("compare", "%s", "--set and --comm-group need --system in collective "
+                          "mode (without it only the network file is read)");
+    }
     csv c;
     if (csv_open(&c, csv_path, "algorithm,model,collective,ranks,size_B,time_us,"
                                "algbw_GBps,busbw_GBps", files, NULL, &err) < 0) {
@@ -539,7 +534,7 @@ int loom_cmd_compare(int argc, char **argv)
     };
     loom_cfg_files files = {0};
     const char *workload = NULL, *coll = NULL, *sizes = NULL, *alist = NULL, *csv_path = NULL;
-    const char **sets = calloc((size_t)argc + 1, sizeof *sets);
+    const char **sets = loom_xcalloc((size_t)argc + 1, sizeof *sets);
     int nsets = 0, ranks = 0, model = -1, ch, rc;
     optind = 1;
     opterr = 0;

@@ -321,7 +321,7 @@ static int run_parse(run_args *a, int argc, char **argv)
 int loom_cmd_run(int argc, char **argv)
 {
     run_args A = {.astra = astra_cmdline, .af = {.model = -1}};
-    A.sets = calloc((size_t)argc, sizeof *A.sets);
+    A.sets = loom_xcalloc((size_t)argc, sizeof *A.sets);
     int prc = run_parse(&A, argc, argv);
     if (prc >= 0) {
         free(A.sets);

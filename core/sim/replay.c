@@ -9,6 +9,7 @@
  * in comms.c, the stuck report in replay_stuck.c.
  */
 #include "replay_int.h"
+#include "sbuf.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -274,16 +275,17 @@ static void coll_join(replay *rp, int rank, uint32_t i)
         c->q[c->nq++] = NULL;
     }
     coll_inst *in = c->q[slot];
-    uint32_t dims = n->involved_dim;
-    if (n->involved_n > rp->cfg->topo.ndims) {
-        rp->ignored_dims++;
-        dims &= (1u << rp->cfg->topo.ndims) - 1;
-    }
-    if (in == NULL) {
+    if (in == NULL) { /* the first member: its node sets the collective */
+        uint32_t dims = n->involved_dim;
+        if (n->involved_n > rp->cfg->topo.ndims) {
+            rp->ignored_dims++;
+            dims &= (1u << rp->cfg->topo.ndims) - 1;
+        }
         in = loom_xcalloc(1, sizeof *in);
         in->comm = ci;
         in->seq = seq;
         in->type = n->comm_type;
+        in->trace_bytes = n->comm_size;
         in->bytes = comm_scaled(rp, n->comm_size);
         in->dims = dims;
         in->first_rank = rank;
@@ -293,8 +295,7 @@ static void coll_join(replay *rp, int rank, uint32_t i)
         memset(in->node, 0xff, c->n * sizeof *in->node);
         c->q[slot] = in;
         loom_result *res = rp->res;
-        if (res->ncolls % 1024 == 0)
-            res->colls = loom_xrealloc(res->colls, (res->ncolls + 1024) * sizeof *res->colls);
+        res->colls = loom_vgrow(res->colls, &rp->capcolls, res->ncolls + 1, sizeof *res->colls);
         in->rec = (long)res->ncolls++;
         loom_coll_record *cr = &res->colls[in->rec];
         memset(cr, 0, sizeof *cr);
@@ -305,13 +306,13 @@ static void coll_join(replay *rp, int rank, uint32_t i)
         cr->seq = seq;
         cr->first_join = in->first_join;
         cr->start = cr->end = -1; /* until every member joins */
-    } else if (in->type != n->comm_type || in->bytes != comm_scaled(rp, n->comm_size)) {
+    } else if (in->type != n->comm_type || in->trace_bytes != n->comm_size) {
         fail(rp, "collective mismatch on communicator '%s' (collective #%llu): rank %d node %llu "
                  "issues %s of %llu bytes, but rank %d node %llu issued %s of %llu bytes",
              c->name, (unsigned long long)seq, rank, (unsigned long long)n->id,
              et_coll_type_name(n->comm_type), (unsigned long long)n->comm_size, in->first_rank,
              (unsigned long long)in->first_id, et_coll_type_name(in->type),
-             (unsigned long long)in->bytes);
+             (unsigned long long)in->trace_bytes);
         return;
     }
     int mi = rpl_member_index(c, rank);

@@ -79,7 +79,8 @@ typedef struct coll_inst {
     int comm;            /* communicator index */
     uint64_t seq;        /* sequence number on it */
     int type;            /* ET_* collective type */
-    uint64_t bytes;      /* comm_size */
+    uint64_t bytes;      /* comm_size x --comm-scale: what the network moves */
+    uint64_t trace_bytes;/* comm_size as the first member's trace gives it */
     uint32_t dims;       /* involved dimensions */
     int first_rank;      /* who issued it first (for mismatch messages) */
     uint64_t first_id;   /* that rank's node id */
@@ -116,6 +117,7 @@ struct replay {
     int ncomms;                /* entries in comms */
     struct p2p_entry *p2p;     /* uthash table of sends and receives */
     loom_result *res;          /* what the run fills */
+    size_t capcolls;           /* records allocated in res->colls */
     loom_err *err;             /* where a failure during the run goes */
     int failed;                /* stop issuing: err is set */
     uint64_t fallbacks;        /* roofline fall-backs */

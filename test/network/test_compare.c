@@ -143,6 +143,15 @@ static void test_bad_command_lines(void **state)
     assert_int_equal(run(5, a5), 2);
     const char *a6[] = {"compare", "--collective", "scan", "--sizes", "1KiB", "--network", net};
     assert_int_equal(run(7, a6), 2);
+    /* without --system only the network file is read: --set is refused,
+     * not silently ignored; more than 16 algorithms is refused as such */
+    const char *a8[] = {"compare", "--collective", "all_reduce", "--sizes", "1KiB",
+                        "--network", net, "--set", "network.bandwidth[0]=1"};
+    assert_int_equal(run(9, a8), 2);
+    const char *a9[] = {"compare", "--collective", "all_reduce", "--sizes", "1KiB", "--network",
+                        net, "--algorithms", "ring,ring,ring,ring,ring,ring,ring,ring,ring,ring,"
+                        "ring,ring,ring,ring,ring,ring,ring"};
+    assert_int_equal(run(9, a9), 2);
     const char *a7[] = {"compare", "--help"};
     assert_int_equal(run(2, a7), 0);
 }
