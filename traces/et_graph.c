@@ -168,6 +168,7 @@ static int add_node(loader *L, const ChakraProtoMsg__Node *nd)
     gn->involved_n = at.involved_n;
     gn->pg = at.pg_name != NULL ? pg_intern(g, &L->pgt, at.pg_name) : 0;
     if (gn->type == ET_COMP_NODE) { /* kern/nkern share storage with comm_src/dst */
+        gn->flags &= (uint8_t) ~(ET_F_HAS_SRC | ET_F_HAS_DST); /* not kept: no stale flag */
         if (at.nkernels > 0 && add_kernels(L, gn, &at) < 0)
             return L->err->code;
     } else {

@@ -54,7 +54,19 @@ struct loom_outset {
     char token[32];  /* family temporaries are "NAME.tmp.<token>" */
     int checked;     /* loom_outset_check succeeded */
     int done;        /* committed or aborted */
+    struct loom_outset *next; /* the live sets, for the exit handler */
 };
+
+/* Sets not yet freed.  An exit() while one is live (out of memory:
+ * loom_x* end with exit(1)) removes its temporaries, so only a signal or
+ * a crash can leave a NAME.tmp.* behind (docs/CLI.md, "Outputs"). */
+static loom_outset *live;
+
+static void abort_live(void)
+{
+    for (loom_outset *s = live; s; s = s->next)
+        loom_outset_abort(s);
+}
 
 /* ---- names ---------------------------------------------------------------- */
 
@@ -207,8 +219,13 @@ loom_outset *loom_outset_create(void)
      * temporaries are removed, instead of SIGXFSZ killing us beside them */
     signal(SIGXFSZ, SIG_IGN);
     static unsigned seq;
+    static int registered;
+    if (!registered)
+        registered = atexit(abort_live) == 0;
     loom_outset *s = loom_xcalloc(1, sizeof *s);
     snprintf(s->token, sizeof s->token, "%lx%x", (long)getpid(), seq++);
+    s->next = live;
+    live = s;
     return s;
 }
 
@@ -628,6 +645,22 @@ int loom_outset_commit(loom_outset *s, loom_err *err)
             loom_outset_abort(s);
             return LOOM_EIO;
         }
+    /* every rank file of a family written, before anything is renamed:
+     * a set lands whole or not at all */
+    for (int k = 0; k < s->n; k++) {
+        os_ent *e = &s->e[k];
+        for (int r = 0; e->count && e->hw > 0 && r < e->count; r++) {
+            char *t = member_tmp(s, e, r);
+            int ok = t != NULL && access(t, F_OK) == 0;
+            free(t);
+            if (!ok) {
+                loom_err_set(err, LOOM_EIO, "%s: rank %d was not written",
+                             label(e, lb, sizeof lb), r);
+                loom_outset_abort(s);
+                return LOOM_EIO;
+            }
+        }
+    }
     int rc = 0;
     for (int k = 0; k < s->n && rc == 0; k++) {
         os_ent *e = &s->e[k];
@@ -653,6 +686,11 @@ void loom_outset_free(loom_outset *s)
     if (s == NULL)
         return;
     loom_outset_abort(s);
+    for (loom_outset **p = &live; *p; p = &(*p)->next)
+        if (*p == s) {
+            *p = s->next;
+            break;
+        }
     for (int k = 0; k < s->n; k++) {
         free(s->e[k].path);
         free(s->e[k].what);

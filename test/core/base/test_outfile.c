@@ -442,6 +442,19 @@ static void test_commit_together(void **state)
     put(strrchr(tmp, '/') + 1, "half");
     loom_outset_free(s);
     assert_int_equal(entries(), 5);
+    /* a family committed with a rank missing: refused before any rename,
+     * so the files already there keep their old contents */
+    s = loom_outset_create();
+    r = loom_outset_add_ranks(s, P("w"), 3, "--out");
+    assert_int_equal(loom_outset_check(s, &err), 0);
+    assert_int_equal(loom_outset_member(s, r, 0, tmp, sizeof tmp, &err), 0);
+    put(strrchr(tmp, '/') + 1, "new 0");
+    loom_err e2 = {0};
+    assert_int_equal(loom_outset_commit(s, &e2), LOOM_EIO);
+    assert_non_null(strstr(e2.msg, "rank 1 was not written"));
+    loom_outset_free(s);
+    assert_string_equal(get("w.0.et"), "rank 0");
+    assert_int_equal(entries(), 5);
 }
 
 /* ---- failed writes --------------------------------------------------------- */
