@@ -66,7 +66,10 @@ static int parse_rate(const char *s, double *out)
         {"Gbps", 1e9}, {"Mbps", 1e6}, {"Kbps", 1e3}, {"kbps", 1e3}, {"bps", 1}};
     for (size_t i = 0; i < sizeof units / sizeof units[0]; i++)
         if (strcmp(end, units[i].u) == 0) {
-            *out = v * units[i].m / 8;
+            double bps = v * units[i].m;
+            if (!isfinite(bps) || bps < 1 || bps > 1e18) /* 1 bit/s .. 1 Eb/s */
+                return -1;
+            *out = bps / 8;
             return 0;
         }
     return -1;
@@ -197,7 +200,7 @@ static int ns3_cable(ns3_file *f, char **w, int nw, int c, const char *path, int
                             ln, f->a[c]);
     if (parse_rate(w[2], &f->bw[c]) < 0)
         return loom_err_set(err, LOOM_EUSAGE,
-                            "%s: line %d: rate '%s': a number > 0 and Gbps, Mbps, Kbps or bps",
+                            "%s: line %d: rate '%s': 1 bps .. 1e9 Gbps, as a number and Gbps, Mbps, Kbps or bps",
                             path, ln, w[2]);
     if (parse_lat(w[3], &f->lat[c]) < 0)
         return loom_err_set(err, LOOM_EUSAGE,

@@ -211,6 +211,8 @@ static void test_malformed(void **state)
     refused(1, "9 1", "the header must be '<nodes> <switches> <links>'");
     refused(2, "12", "switch id '12' is not a node id 0..8");
     refused(3, "8 0 400Gbit 0.0005ms 0", "rate '400Gbit'");
+    refused(3, "8 0 1e308Gbps 0.0005ms 0", "rate '1e308Gbps'"); /* infinite once scaled */
+    refused(3, "8 0 1e-300bps 0.0005ms 0", "rate '1e-300bps'"); /* below 1 bit/s */
     refused(4, "8 1 400Gbps 0.5 0", "latency '0.5'");
     refused(5, "8 2 400Gbps", "a link is '<a> <b> <rate> <latency> <error rate>'");
     refused(6, "8 9 400Gbps 1us 0", "link ends '8 9'");
