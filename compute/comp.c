@@ -55,14 +55,17 @@ static sim_time sec_to_ps(double s)
 
 static double slow(const comp_cfg *c) { return c->slowdown > 0 ? c->slowdown : 1.0; }
 
-/* Trace duration times the straggler factor (exact when there is none). */
-static sim_time trace_time(const comp_cfg *c, uint64_t us, int accel)
+/* Trace duration times the straggler factor (exact when there is none).
+ * A whole number of microseconds scales as microseconds, so a trace
+ * without duration_ns gives the same picoseconds as it always did. */
+static sim_time trace_time(const comp_cfg *c, uint64_t ns, int accel)
 {
     if (accel && slow(c) != 1.0)
-        return sec_to_ps((double)us * 1e-6 * slow(c));
-    if (us > (uint64_t)(SIM_TIME_MAX / SIM_PS_PER_US))
+        return sec_to_ps(ns % 1000 == 0 ? (double)(ns / 1000) * 1e-6 * slow(c)
+                                        : (double)ns * 1e-9 * slow(c));
+    if (ns > (uint64_t)(SIM_TIME_MAX / SIM_PS_PER_NS))
         return SIM_TIME_MAX;
-    return (sim_time)us * SIM_PS_PER_US;
+    return (sim_time)ns * SIM_PS_PER_NS;
 }
 
 double comp_curve_eff(const comp_curve *cv, double x)
@@ -117,14 +120,14 @@ sim_time comp_time(const comp_cfg *c, const comp_kernel *k, int *fell_back)
     if (fell_back)
         *fell_back = 0;
     if (k->is_cpu || c->kind == COMP_TRACE)
-        return trace_time(c, k->duration_us, !k->is_cpu);
+        return trace_time(c, k->duration_ns, !k->is_cpu);
     if (k->nkern > 0) {
         sim_time t = fused_time(c, k);
         if (t >= 0)
             return t;
         if (fell_back)
             *fell_back = 1;
-        return trace_time(c, k->duration_us, 1);
+        return trace_time(c, k->duration_ns, 1);
     }
     if (c->kind == COMP_TABLE) {
         double s = comp_table_lookup(c->table, k->name ? k->name : "",
@@ -133,12 +136,12 @@ sim_time comp_time(const comp_cfg *c, const comp_kernel *k, int *fell_back)
             return sec_to_ps(s * slow(c));
         if (fell_back)
             *fell_back = 1;
-        return trace_time(c, k->duration_us, 1);
+        return trace_time(c, k->duration_ns, 1);
     }
     if (!k->has_ops) {
         if (fell_back)
             *fell_back = 1;
-        return trace_time(c, k->duration_us, 1);
+        return trace_time(c, k->duration_ns, 1);
     }
     return sec_to_ps(roofline_s(c, (double)k->num_ops, (double)k->tensor_size) * slow(c));
 }

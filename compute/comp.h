@@ -2,7 +2,7 @@
  * comp.h: how long a compute node takes on a modeled device.
  *
  * Models (docs/MODEL.md, "Compute"; docs/DEVICES.md for the curves):
- *   trace     t = duration_micros
+ *   trace     t = the trace's duration (duration_ns, else duration_micros)
  *   roofline  t = max(num_ops / (P * e_mat(num_ops)),
  *                     tensor_size / (M * e_mem(tensor_size)))
  *             with the size-dependent efficiency
@@ -75,7 +75,7 @@ typedef struct comp_cfg {
 } comp_cfg;
 
 typedef struct comp_kernel {
-    uint64_t duration_us; /* duration_micros */
+    uint64_t duration_ns; /* the trace's duration (duration_ns, else duration_micros) */
     uint64_t num_ops;     /* FLOPs */
     uint64_t tensor_size; /* bytes moved */
     int has_ops;          /* num_ops was present in the trace */

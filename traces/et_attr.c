@@ -329,6 +329,22 @@ int et_nattr_read(const ChakraProtoMsg__Node *n, et_nattr *o,
             read_dims(&s, a, o);
         } else if (strcmp(name, "pg_name") == 0) {
             read_pg(&s, a, o);
+        } else if (strcmp(name, "stream") == 0) {
+            if (get_int(&s, a, &neg, &mag) == 0) {
+                if (mag > (uint64_t)INT64_MAX) {
+                    problem(&s, "attribute stream %s%" PRIu64 " does not fit in 64 bits",
+                            neg ? "-" : "", mag);
+                    continue;
+                }
+                o->has_stream = 1;
+                o->stream = neg ? -(int64_t)mag : (int64_t)mag;
+            }
+        } else if (strcmp(name, "duration_ns") == 0) {
+            if (get_size(&s, a, &o->duration_ns) == 0)
+                o->has_duration_ns = 1;
+        } else if (strcmp(name, "is_delay") == 0) {
+            if (get_int(&s, a, &neg, &mag) == 0)
+                o->is_delay = mag != 0;
         } else if (strcmp(name, "kernel_flops") == 0) {
             o->kernel_flops = a;
         } else if (strcmp(name, "kernel_bytes") == 0) {

@@ -11,7 +11,11 @@
  * a string_val (an integer kind is taken as its decimal spelling).
  * kernel_flops and kernel_bytes (a fused compute node's kernels, written by
  * `loom gen llm --granularity layer`) are equal-length integer lists of
- * non-negative values on a compute node, 1 .. ET_MAX_KERNELS entries.  An
+ * non-negative values on a compute node, 1 .. ET_MAX_KERNELS entries.
+ * loom's own attributes (written by `loom import pytorch`): `stream` (any
+ * integer: the GPU stream, or the host thread, a node ran on), `duration_ns`
+ * (a non-negative integer: the exact duration) and `is_delay` (bool: a wait
+ * that occupies no resource).  An
  * attribute given twice takes its last value; unknown names are ignored.
  *
  * Both et_graph (which stops at the first problem) and et_check (which
@@ -47,6 +51,12 @@ typedef struct et_nattr {
     const ChakraProtoMsg__AttributeProto *kernel_flops;
     const ChakraProtoMsg__AttributeProto *kernel_bytes;
     uint32_t nkernels;     /* entries in each list, 1 .. ET_MAX_KERNELS */
+    /* loom's own attributes (docs/TRACES.md; ASTRA-sim ignores them) */
+    int has_stream;        /* stream present */
+    int64_t stream;        /* the stream (GPU) or thread (CPU) the node ran on */
+    int has_duration_ns;   /* duration_ns present */
+    uint64_t duration_ns;  /* exact duration, ns; preferred to duration_micros */
+    int is_delay;          /* is_delay true: a wait on no resource */
     char pg_buf[24];       /* decimal pg_name when given as an integer */
 } et_nattr;
 

@@ -104,7 +104,34 @@ typedef struct loader {
     size_t capkern;     /* allocated in g->kwork (uint64 pairs) */
     size_t budget;      /* loom_memory_budget() */
     pgtab pgt;          /* pg_name interning */
+    size_t capstreams;  /* allocated in g->streams */
+    uint32_t last_stream; /* stream index of the last node with one */
 } loader;
+
+/* The node's stream index (1-based) for a `stream` value: distinct values
+ * are few (a handful of GPU streams and host threads), and nodes of one
+ * stream come in runs, so a linear search behind a last-hit check does. */
+static int stream_intern(loader *L, int64_t v, uint16_t *out)
+{
+    et_graph *g = L->g;
+    if (L->last_stream > 0 && g->streams[L->last_stream - 1] == v) {
+        *out = (uint16_t)L->last_stream;
+        return 0;
+    }
+    uint32_t k;
+    for (k = 0; k < g->nstreams && g->streams[k] != v; k++)
+        ;
+    if (k == g->nstreams) {
+        if (g->nstreams == ET_MAX_STREAMS)
+            return loom_err_set(L->err, LOOM_ETRACE, "trace %s: more than %d distinct stream "
+                                "values", L->path, ET_MAX_STREAMS);
+        g->streams = loom_vgrow(g->streams, &L->capstreams, g->nstreams + 1, sizeof *g->streams);
+        g->streams[g->nstreams++] = v;
+    }
+    L->last_stream = k + 1;
+    *out = (uint16_t)(k + 1);
+    return 0;
+}
 
 /* Appends a fused node's kernels to the graph's kwork arena. */
 static int add_kernels(loader *L, et_gnode *gn, const et_nattr *at)
@@ -155,7 +182,17 @@ static int add_node(loader *L, const ChakraProtoMsg__Node *nd)
     et_gnode *gn = &g->nodes[g->n];
     memset(gn, 0, sizeof *gn);
     gn->id = nd->id;
-    gn->duration_us = nd->duration_micros;
+    if (at.has_duration_ns) {
+        gn->duration_ns = at.duration_ns;
+        gn->xflags |= ET_X_HAS_DNS;
+    } else {
+        gn->duration_ns = nd->duration_micros > UINT64_MAX / 1000 ? UINT64_MAX
+                                                                  : nd->duration_micros * 1000;
+    }
+    if (at.is_delay)
+        gn->xflags |= ET_X_DELAY;
+    if (at.has_stream && stream_intern(L, at.stream, &gn->stream) < 0)
+        return L->err->code;
     gn->type = (uint8_t)nd->type;
     gn->num_ops = at.num_ops;
     gn->tensor_size = at.tensor_size;
@@ -358,6 +395,7 @@ void et_graph_free(et_graph *g)
     for (uint32_t i = 0; i < g->npg; i++)
         free(g->pg_names[i]);
     free(g->pg_names);
+    free(g->streams);
     free(g->path);
     free(g->version);
     free(g->nodes);

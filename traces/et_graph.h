@@ -66,12 +66,20 @@ enum {
     ET_F_HAS_CSIZE = 1u << 7, /* comm_size present */
 };
 
+/* et_gnode.xflags: loom's own attributes */
+enum {
+    ET_X_DELAY = 1u << 0,      /* is_delay true: waits its duration on no resource */
+    ET_X_HAS_DNS = 1u << 1,    /* duration_ns present */
+};
+
+#define ET_MAX_STREAMS 65535    /* distinct stream values in one file */
 #define ET_DIMS_ALL 0xffffffffu /* involved_dim absent: every dimension */
 #define ET_MAX_KERNELS 65535    /* kernels one fused compute node may carry */
 
 typedef struct et_gnode {
     uint64_t id;          /* Node.id as in the file */
-    uint64_t duration_us; /* duration_micros */
+    uint64_t duration_ns; /* attr duration_ns, else duration_micros x 1000
+                           * (saturating at UINT64_MAX) */
     uint64_t num_ops;     /* attr num_ops (FLOPs), 0 if absent */
     uint64_t tensor_size; /* attr tensor_size (bytes), 0 if absent */
     uint64_t comm_size;   /* attr comm_size (bytes), 0 if absent */
@@ -100,6 +108,8 @@ typedef struct et_gnode {
     uint8_t comm_type;    /* ET_ALL_REDUCE..ET_BARRIER if ET_F_HAS_CTYPE */
     uint8_t flags;        /* ET_F_* */
     uint8_t involved_n;   /* entries in involved_dim list; 0 if absent */
+    uint8_t xflags;       /* ET_X_* */
+    uint16_t stream;      /* 1 + index into et_graph.streams; 0: no stream attr */
 } et_gnode;
 
 typedef struct et_graph {
@@ -115,6 +125,8 @@ typedef struct et_graph {
     uint32_t npg;           /* entries in pg_names */
     uint64_t *kwork;        /* fused kernels: (FLOPs, bytes) pairs, 2 x nkwork */
     size_t nkwork;          /* kernels in kwork */
+    int64_t *streams;       /* distinct `stream` attribute values, first-seen order */
+    uint32_t nstreams;      /* entries in streams */
     uint64_t dangling_deps; /* dependencies on ids absent from the file */
     uint64_t file_bytes;    /* bytes read (decompressed) */
     uint64_t digest;        /* FNV-1a 64 of the decompressed bytes */

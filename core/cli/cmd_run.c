@@ -54,6 +54,8 @@ static void run_help(FILE *o)
           "                            --set network.bandwidth[0]=100\n"
           "                            --set system.preferred-dataset-splits=8\n"
           "      --ignore-ctrl-deps    only data_deps gate readiness\n"
+          "      --strict              refuse a trace whose ctrl_deps close a cycle (by\n"
+          "                            default loom drops those edges and warns once)\n"
           "      --network-model KIND  analytical (default; ASTRA-sim's congestion-unaware\n"
           "                            analytical backend: each transfer has its links to\n"
           "                            itself) or flow (congestion-aware: flows share links\n"
@@ -177,12 +179,13 @@ typedef struct run_args {
     int nsets;                  /* used */
     int repro, quiet, astra;    /* --reproducible, -q, ASTRA-sim's log */
     int noctrl;                 /* --ignore-ctrl-deps */
+    int strict;                 /* --strict */
     int topo_next;              /* --htsim_opts -topo: FILE is the next argument */
     astra_flags af;             /* ASTRA-sim's front-end flags */
 } run_args;
 
 enum { O_REMOTE = 256, O_SET, O_NOCTRL, O_CSV, O_CSVC, O_TIMELINE, O_REPRO, O_ASTRA, O_LOGCFG,
-       O_LOGDIR, O_QUEUES, O_RDV, O_INJECT, O_CSCALE, O_MSCALE, O_NETMODEL };
+       O_LOGDIR, O_QUEUES, O_RDV, O_INJECT, O_CSCALE, O_MSCALE, O_NETMODEL, O_STRICT };
 enum { O_LOGICAL = 384, O_HTSIM }; /* ASTRA-sim's ns-3 and htsim front ends */
 static const struct option run_opts[] = {
     {"workload", required_argument, NULL, 'w'},
@@ -198,6 +201,7 @@ static const struct option run_opts[] = {
     {"json", required_argument, NULL, 'j'},
     {"set", required_argument, NULL, O_SET},
     {"ignore-ctrl-deps", no_argument, NULL, O_NOCTRL},
+    {"strict", no_argument, NULL, O_STRICT},
     {"csv", required_argument, NULL, O_CSV},
     {"csv-collectives", required_argument, NULL, O_CSVC},
     {"timeline", required_argument, NULL, O_TIMELINE},
@@ -240,6 +244,7 @@ static int run_opt(run_args *a, int c, int argc, char **argv)
         break;
     case O_SET: a->sets[a->nsets++] = optarg; break;
     case O_NOCTRL: a->noctrl = 1; break;
+    case O_STRICT: a->strict = 1; break;
     case O_CSV: a->csv = optarg; break;
     case O_CSVC: a->csvc = optarg; break;
     case O_TIMELINE: a->timeline = optarg; break;
@@ -370,6 +375,7 @@ int loom_cmd_run(int argc, char **argv)
         return loom_fail(&err);
     }
     cfg.ctrl_deps = !noctrl;
+    cfg.strict_deps = A.strict;
     astra_apply(&cfg, &af);
     if (astra_cmdline && !cfg.timing_set) /* a drop-in prints ASTRA-sim's numbers */
         cfg.sys.astra_timing = 1;

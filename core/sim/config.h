@@ -44,6 +44,10 @@ typedef struct loom_cfg {
     net_sys sys;            /* collective settings from the system file */
     comp_cfg comp;          /* compute model from the system file */
     int ctrl_deps;          /* 1: ctrl_deps gate readiness (default) */
+    int strict_deps;        /* --strict: refuse cycles closed by ctrl_deps
+                               (default: drop those edges, with a warning) */
+    int comm_captured;      /* comm-model: captured: collectives and messages take
+                               their traced durations (docs/IMPORT.md) */
     loom_group *groups;     /* from the comm-group file, in file order */
     int ngroups;            /* entries in groups */
     char **notes;           /* settings accepted but not modelled */

@@ -19,7 +19,7 @@ const char *const cfg_sys_keys[] = {
     "endpoint-delay", "active-chunks-per-dimension", "preferred-dataset-splits",
     "all-reduce-implementation", "all-gather-implementation",
     "reduce-scatter-implementation", "all-to-all-implementation", "local-mem-bw",
-    "roofline-enabled", "peak-perf", "network-model", "timing",
+    "roofline-enabled", "peak-perf", "network-model", "timing", "comm-model",
     /* device and compute model (docs/CONFIG.md, docs/DEVICES.md) */
     "device", "device-file", "compute-model", "compute-dtype", "compute-table",
     "compute-matrix-efficiency", "compute-matrix-overhead-us", "compute-memory-efficiency",
@@ -100,6 +100,11 @@ static int sys_key(loom_cfg *cfg, cfg_doc *dc, const cfg_ctx *c, const char *k, 
         if ((rc = cfg_get_enum(c, v, models, 2, &e)) < 0)
             return rc;
         cfg->sys.model = (net_model_kind)e;
+    } else if (strcmp(k, "comm-model") == 0) { /* docs/IMPORT.md */
+        static const char *const cm[] = {"network", "captured"};
+        if ((rc = cfg_get_enum(c, v, cm, 2, &e)) < 0)
+            return rc;
+        cfg->comm_captured = e;
     } else if (strcmp(k, "timing") == 0) { /* docs/MODEL.md 9 */
         static const char *const timings[] = {"loom", "astra-sim"};
         if ((rc = cfg_get_enum(c, v, timings, 2, &e)) < 0)

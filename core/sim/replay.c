@@ -25,6 +25,8 @@ typedef struct msg { /* one send, matched or waiting for its receive */
     uint32_t snode;        /* send node index on src */
     int64_t rnode;         /* recv node index on dst, -1 until matched */
     int arrived;           /* its last byte has arrived */
+    int started;           /* its transfer is under way (comm-model: captured
+                            * starts it when the receive is posted) */
     struct msg *next;      /* FIFO link */
 } msg;
 
@@ -129,8 +131,12 @@ static uint32_t idq_pop(idq *q)
 static void close_interval(replay *rp, rank_state *rs)
 {
     sim_time now = sim_now(rp->eng);
-    if ((rs->mask & A_COMM) && !(rs->mask & A_COMPUTE) && rs->comm_rec >= 0)
-        rp->res->colls[rs->comm_rec].exposed += now - rs->last; /* summed; averaged at the end */
+    if ((rs->mask & A_COMM) && !(rs->mask & A_COMPUTE))
+        for (int k = 0; k < rs->gi->ncomm_lanes; k++) { /* each collective in flight */
+            long rec = rs->lanes[rs->gi->comm_lanes[k]].rec;
+            if (rec >= 0)
+                rp->res->colls[rec].exposed += now - rs->last; /* summed; averaged at the end */
+        }
     rs->acc[rs->mask] += now - rs->last;
     rs->last = now;
 }
@@ -153,7 +159,7 @@ static void update_mask(replay *rp, rank_state *rs)
 {
     unsigned m = 0;
     for (int k = 0; k < RES_N; k++)
-        if (rs->cur[k] >= 0)
+        if (rs->busy[k])
             m |= res_bit(k);
     if (rs->recvs)
         m |= A_COMM;
@@ -193,7 +199,7 @@ static void fail(replay *rp, const char *fmt, ...)
 
 /* ---- node life cycle ------------------------------------------------------ */
 
-static void try_issue(replay *rp, int rank, int res);
+static void try_issue(replay *rp, int rank, int l);
 static void node_done(replay *rp, int rank, uint32_t i);
 
 /* Makes node i of rank ready: queue it on its resource, or start it. */
@@ -224,18 +230,20 @@ static void node_done(replay *rp, int rank, uint32_t i)
     rs->done++;
     rs->finish = sim_now(rp->eng);
     int res = rs->gi->res[i];
+    lane *ln = res != RES_NONE ? &rs->lanes[lane_of(rs->gi, i)] : NULL;
     if (rp->obs && rp->obs->node)
         rp->obs->node(rp->obs->node_ctx, rank, rs->gi->g, i, res, rs->t0[i], rs->finish,
-                      res == RES_COMM ? rs->comm_rec : -1);
-    if (res != RES_NONE && rs->cur[res] == (int64_t)i) {
-        rs->cur[res] = -1;
+                      res == RES_COMM ? ln->rec : -1);
+    if (ln && ln->cur == (int64_t)i) {
+        ln->cur = -1;
+        rs->busy[res]--;
         update_mask(rp, rs);
         if (res == RES_COMM)
-            rs->comm_rec = -1;
+            ln->rec = -1;
     }
     release(rp, rank, i);
-    if (res != RES_NONE)
-        try_issue(rp, rank, res);
+    if (ln)
+        try_issue(rp, rank, (int)(ln - rs->lanes));
 }
 
 static void post_node_event(replay *rp, int rank, uint32_t i, sim_time dur)
@@ -256,6 +264,62 @@ static void post_node_event(replay *rp, int rank, uint32_t i, sim_time dur)
 
 static void on_coll_done(sim_engine *eng, void *ctx);
 static void on_msg_done(sim_engine *eng, void *ctx);
+
+/* ---- comm-model: captured -------------------------------------------------
+ * A collective takes the least traced duration among its members' nodes:
+ * each member's measured kernel time includes waiting for the members that
+ * came later, and the last to arrive waited least, so the least is the
+ * transfer itself (docs/IMPORT.md).  A message likewise takes the lesser
+ * of its send's and its receive's durations, from when both are posted.
+ * Nodes without a duration (0) fall back to the network model, counted. */
+
+static sim_time ns_to_ps(uint64_t ns)
+{
+    return ns > (uint64_t)(SIM_TIME_MAX / SIM_PS_PER_NS) ? SIM_TIME_MAX
+                                                         : (sim_time)ns * SIM_PS_PER_NS;
+}
+
+typedef struct timer_ev { void *what; } timer_ev; /* a captured transfer's end */
+
+static void on_coll_timer(sim_engine *eng, void *payload, void *ctx)
+{
+    (void)ctx;
+    on_coll_done(eng, ((timer_ev *)payload)->what);
+}
+
+static void on_msg_timer(sim_engine *eng, void *payload, void *ctx)
+{
+    (void)ctx;
+    on_msg_done(eng, ((timer_ev *)payload)->what);
+}
+
+static void schedule_timer(replay *rp, sim_time dur, sim_handler fn, void *what)
+{
+    sim_time now = sim_now(rp->eng);
+    timer_ev *t = sim_schedule(rp->eng, dur >= SIM_TIME_MAX - now ? SIM_TIME_MAX : now + dur, fn);
+    t->what = what;
+}
+
+/* Starts collective in with its captured time; 0 when no member's node
+ * has a duration (the network model times it). */
+static int captured_coll(replay *rp, coll_inst *in, loom_coll_record *cr)
+{
+    const comm *c = &rp->comms[in->comm];
+    uint64_t least = UINT64_MAX;
+    for (int m = 0; m < c->n; m++) {
+        const rank_state *rs = &rp->r[c->ranks[m]];
+        uint64_t d = rs->gi->g->nodes[in->node[m]].duration_ns;
+        if (d < least)
+            least = d;
+    }
+    if (least == 0 || least == UINT64_MAX) {
+        rp->captured_fallbacks++;
+        return 0;
+    }
+    snprintf(cr->algo, sizeof cr->algo, "captured");
+    schedule_timer(rp, ns_to_ps(least), on_coll_timer, in);
+    return 1;
+}
 
 static void coll_join(replay *rp, int rank, uint32_t i)
 {
@@ -319,7 +383,7 @@ static void coll_join(replay *rp, int rank, uint32_t i)
     LOOM_ASSERT(mi >= 0 && in->node[mi] == UINT32_MAX);
     in->node[mi] = i;
     close_interval(rp, rs); /* before the record in flight changes */
-    rs->comm_rec = in->rec;
+    rs->lanes[lane_of(rs->gi, i)].rec = in->rec;
     if (++in->joined < c->n)
         return;
     /* everyone is here: the transfer starts now; retire its slot */
@@ -331,10 +395,12 @@ static void coll_join(replay *rp, int rank, uint32_t i)
     }
     loom_coll_record *cr = &rp->res->colls[in->rec];
     cr->start = sim_now(rp->eng);
+    in->rp = rp;
+    if (rp->cfg->comm_captured && captured_coll(rp, in, cr))
+        return;
     net_coll_label(rp->net, c->ng, (net_coll)in->type, in->dims, cr->algo, sizeof cr->algo);
     /* Every network model saturates a time past the end of representable
      * time at SIM_TIME_MAX; on_coll_done reports it. */
-    in->rp = rp;
     net_coll_start(rp->net, rp->eng, c->ng, (net_coll)in->type, in->bytes, in->dims, on_coll_done,
                    in);
 }
@@ -380,6 +446,25 @@ static p2p_entry *p2p_find(replay *rp, int src, int dst, int tag, uint64_t size)
     return e;
 }
 
+/* Puts message m on its way: at once through the network, or (captured)
+ * for the lesser traced duration of its send and receive, which must be
+ * matched by then. */
+static void msg_start(replay *rp, msg *m, uint64_t bytes)
+{
+    m->started = 1;
+    if (rp->cfg->comm_captured) {
+        uint64_t ds = rp->r[m->src].gi->g->nodes[m->snode].duration_ns;
+        uint64_t dr = rp->r[m->dst].gi->g->nodes[m->rnode].duration_ns;
+        uint64_t d = ds < dr ? ds : dr;
+        if (d > 0) {
+            schedule_timer(rp, ns_to_ps(d), on_msg_timer, m);
+            return;
+        }
+        rp->captured_fallbacks++;
+    }
+    net_p2p_start(rp->net, rp->eng, m->src, m->dst, bytes, on_msg_done, m);
+}
+
 static void send_issue(replay *rp, int rank, uint32_t i)
 {
     const et_gnode *n = &rp->r[rank].gi->g->nodes[i];
@@ -411,7 +496,8 @@ static void send_issue(replay *rp, int rank, uint32_t i)
             e->sends = m;
         e->sends_tail = m;
     }
-    net_p2p_start(rp->net, rp->eng, rank, dst, comm_scaled(rp, n->comm_size), on_msg_done, m);
+    if (!rp->cfg->comm_captured || m->rnode >= 0) /* captured: when the receive is posted */
+        msg_start(rp, m, comm_scaled(rp, n->comm_size));
 }
 
 static void recv_post(replay *rp, int rank, uint32_t i)
@@ -442,6 +528,8 @@ static void recv_post(replay *rp, int rank, uint32_t i)
             post_node_event(rp, rank, i, 0);
         } else {
             m->rnode = i;
+            if (!m->started)
+                msg_start(rp, m, comm_scaled(rp, n->comm_size));
         }
         return;
     }
@@ -569,7 +657,7 @@ static void start(replay *rp, int rank, uint32_t i)
         rs->t0[i] = sim_now(rp->eng);
     switch (n->type) {
     case ET_COMP_NODE: {
-        comp_kernel k = {.duration_us = n->duration_us,
+        comp_kernel k = {.duration_ns = n->duration_ns,
                          .num_ops = n->num_ops,
                          .tensor_size = n->tensor_size,
                          .has_ops = (n->flags & ET_F_HAS_OPS) != 0,
@@ -590,7 +678,7 @@ static void start(replay *rp, int rank, uint32_t i)
     case ET_COMM_COLL_NODE:
         if (rs->gi->res[i] == RES_CPU) /* host side of a c10d call */
             post_node_event(rp, rank, i, comp_time(loom_cfg_comp(rp->cfg, rank), &(comp_kernel){
-                                                       .duration_us = n->duration_us, .is_cpu = 1},
+                                                       .duration_ns = n->duration_ns, .is_cpu = 1},
                                                    NULL));
         else
             coll_join(rp, rank, i);
@@ -603,13 +691,15 @@ static void start(replay *rp, int rank, uint32_t i)
     }
 }
 
-static void try_issue(replay *rp, int rank, int res)
+static void try_issue(replay *rp, int rank, int l)
 {
     rank_state *rs = &rp->r[rank];
-    if (rp->failed || rs->cur[res] >= 0 || idq_size(&rs->ready[res]) == 0)
+    lane *ln = &rs->lanes[l];
+    if (rp->failed || ln->cur >= 0 || idq_size(&ln->ready) == 0)
         return;
-    uint32_t i = rs->gi->at[idq_pop(&rs->ready[res])];
-    rs->cur[res] = i;
+    uint32_t i = rs->gi->at[idq_pop(&ln->ready)];
+    ln->cur = i;
+    rs->busy[rs->gi->res[i]]++;
     update_mask(rp, rs);
     start(rp, rank, i);
 }
@@ -621,16 +711,22 @@ static void make_ready(replay *rp, int rank, uint32_t i)
     rs->state[i] = ST_READY;
     int res = rs->gi->res[i];
     if (res != RES_NONE) {
-        idq_push(&rs->ready[res], rs->gi->pos[i]);
-        try_issue(rp, rank, res);
+        int l = lane_of(rs->gi, i);
+        idq_push(&rs->lanes[l].ready, rs->gi->pos[i]);
+        try_issue(rp, rank, l);
     } else if (n->type == ET_COMM_RECV_NODE) {
         recv_post(rp, rank, i);
-    } else { /* METADATA, INVALID: done at once, through the queue so that
-              * long chains of them never recurse */
+    } else { /* a delay waits its time on no resource; METADATA, INVALID are
+              * done at once, through the queue so that long chains of them
+              * never recurse */
         rs->state[i] = ST_ISSUED;
         if (rs->t0)
             rs->t0[i] = sim_now(rp->eng);
-        post_node_event(rp, rank, i, 0);
+        sim_time d = 0;
+        if (n->xflags & ET_X_DELAY)
+            d = n->duration_ns > (uint64_t)(SIM_TIME_MAX / SIM_PS_PER_NS)
+                    ? SIM_TIME_MAX : (sim_time)n->duration_ns * SIM_PS_PER_NS;
+        post_node_event(rp, rank, i, d);
     }
 }
 
@@ -665,10 +761,11 @@ static void replay_free(replay *rp)
         free(rs->t0);
         free(rs->comm);
         free(rs->seq);
-        for (int k = 0; k < RES_N; k++) {
-            free(rs->ready[k].fifo);
-            free(rs->ready[k].heap);
+        for (int k = 0; rs->lanes && k < rs->gi->nlanes; k++) {
+            free(rs->lanes[k].ready.fifo);
+            free(rs->lanes[k].ready.heap);
         }
+        free(rs->lanes);
     }
     free(rp->r);
     rpl_graphs_free(rp);
@@ -717,7 +814,8 @@ static int alloc_ranks(replay *rp, const loom_replay_opts *opts, loom_err *err)
     double need = 0;
     for (int r = 0; r < rp->nranks; r++)
         need += (double)rp->r[r].gi->g->n *
-                (sizeof(uint32_t) + 1 + (opts->obs && opts->obs->node ? sizeof(sim_time) : 0));
+                (sizeof(uint32_t) + 1 + (opts->obs && opts->obs->node ? sizeof(sim_time) : 0)) +
+                (double)rp->r[r].gi->nlanes * sizeof(lane);
     if (need > (double)loom_memory_budget()) {
         char b1[32], b2[32];
         return loom_err_set(err, LOOM_ESIM,
@@ -732,9 +830,9 @@ static int alloc_ranks(replay *rp, const loom_replay_opts *opts, loom_err *err)
         rs->pending = loom_xmalloc((g->n ? g->n : 1) * sizeof *rs->pending);
         rs->state = loom_xcalloc(g->n ? g->n : 1, 1);
         rs->seq = loom_xcalloc(rp->ncomms, sizeof *rs->seq);
-        for (int k = 0; k < RES_N; k++)
-            rs->cur[k] = -1;
-        rs->comm_rec = -1;
+        rs->lanes = loom_xcalloc(rs->gi->nlanes, sizeof *rs->lanes);
+        for (int k = 0; k < rs->gi->nlanes; k++)
+            rs->lanes[k].cur = rs->lanes[k].rec = -1;
         if (opts->obs && opts->obs->node)
             rs->t0 = loom_xcalloc(g->n ? g->n : 1, sizeof *rs->t0);
         rs->left = g->n;
@@ -817,6 +915,10 @@ static int run(replay *rp, const loom_replay_opts *opts)
         return LOOM_ESIM;
     }
     warn_unreceived(rp);
+    if (rp->captured_fallbacks)
+        loom_warn("comm-model captured: %llu collective%s and message%s had no traced duration; "
+                  "the network model timed them", (unsigned long long)rp->captured_fallbacks,
+                  rp->captured_fallbacks == 1 ? "" : "s", rp->captured_fallbacks == 1 ? "" : "s");
     if (rp->ignored_dims)
         loom_warn("%llu collective%s list more involved_dim entries than the network's %d "
                   "dimensions; the extra entries are ignored",

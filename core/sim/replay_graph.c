@@ -59,9 +59,15 @@ static int prepare_graph(replay *rp, graph_info *gi, loom_err *err)
               n->comm_type != ET_BARRIER)) &&
             !(n->flags & ET_F_HAS_CSIZE) && nosize++ == 0)
             first_nosize = n;
+        if ((n->xflags & ET_X_DELAY) && n->type != ET_COMP_NODE)
+            return loom_err_set(err, LOOM_ETRACE,
+                                "%s: node %llu: is_delay on a %s; only a COMP_NODE can be a delay",
+                                g->path, id, et_node_type_name(n->type));
         switch (n->type) {
         case ET_COMP_NODE:
-            gi->res[i] = (n->flags & ET_F_CPU) ? RES_CPU : RES_COMPUTE;
+            gi->res[i] = (n->xflags & ET_X_DELAY) ? RES_NONE
+                         : (n->flags & ET_F_CPU)  ? RES_CPU
+                                                  : RES_COMPUTE;
             break;
         case ET_MEM_LOAD_NODE:
         case ET_MEM_STORE_NODE:
@@ -146,14 +152,125 @@ static int prepare_graph(replay *rp, graph_info *gi, loom_err *err)
     return 0;
 }
 
+/* The lanes of a graph: the RES_N default ones, then one per (resource,
+ * stream) pair its nodes use, numbered in node order. */
+static int build_lanes(graph_info *gi, loom_err *err)
+{
+    const et_graph *g = gi->g;
+    int cap = RES_N;
+    gi->nlanes = RES_N;
+    gi->lane_res = loom_xmalloc(RES_N);
+    for (int k = 0; k < RES_N; k++)
+        gi->lane_res[k] = (uint8_t)k;
+    if (g->nstreams > 0) {
+        size_t nmap = (size_t)RES_N * g->nstreams;
+        uint16_t *map = loom_xmalloc(nmap * sizeof *map);
+        memset(map, 0xff, nmap * sizeof *map);
+        gi->lane = loom_xmalloc((g->n ? g->n : 1) * sizeof *gi->lane);
+        for (size_t i = 0; i < g->n; i++) {
+            int res = gi->res[i];
+            uint16_t st = g->nodes[i].stream;
+            if (res == RES_NONE || st == 0) {
+                gi->lane[i] = (uint16_t)(res == RES_NONE ? 0 : res);
+                continue;
+            }
+            size_t key = (size_t)res * g->nstreams + (st - 1);
+            if (map[key] == UINT16_MAX) {
+                if (gi->nlanes == UINT16_MAX) {
+                    free(map);
+                    return loom_err_set(err, LOOM_ETRACE, "%s: more than %d (resource, stream) "
+                                        "pairs", g->path, UINT16_MAX - 1);
+                }
+                if (gi->nlanes == cap) {
+                    cap *= 2;
+                    gi->lane_res = loom_xrealloc(gi->lane_res, (size_t)cap);
+                }
+                gi->lane_res[gi->nlanes] = (uint8_t)res;
+                map[key] = (uint16_t)gi->nlanes++;
+            }
+            gi->lane[i] = map[key];
+        }
+        free(map);
+    }
+    gi->comm_lanes = loom_xmalloc((size_t)gi->nlanes * sizeof *gi->comm_lanes);
+    for (int l = 0; l < gi->nlanes; l++)
+        if (gi->lane_res[l] == RES_COMM)
+            gi->comm_lanes[gi->ncomm_lanes++] = (uint16_t)l;
+    return 0;
+}
+
+/* Removes the ctrl edge from node u to its successor at succ index k (in
+ * u's ctrl part), from both of its lists. */
+static void drop_ctrl_edge(et_graph *g, uint32_t u, uint32_t k)
+{
+    et_gnode *nu = &g->nodes[u];
+    uint32_t s = g->succ[k], last = nu->succ + nu->nsucc_data + nu->nsucc_ctrl - 1;
+    g->succ[k] = g->succ[last];
+    nu->nsucc_ctrl--;
+    et_gnode *ns = &g->nodes[s];
+    uint32_t a = ns->dep + ns->ndata, b = a + ns->nctrl;
+    for (uint32_t d = a; d < b; d++)
+        if (g->deps[d] == u) {
+            g->deps[d] = g->deps[b - 1];
+            ns->nctrl--;
+            return;
+        }
+    LOOM_ASSERT(0);
+}
+
+/* Breaks the cycles among the nodes Kahn's walk could not reach (pend > 0)
+ * by dropping every ctrl edge that closes one: a depth-first walk in id
+ * order, where an edge back to a node on the walk's path closes a cycle.
+ * Data edges are never dropped.  Returns the edges dropped. */
+static uint64_t break_ctrl_cycles(graph_info *gi, const uint32_t *pend)
+{
+    et_graph *g = gi->g;
+    size_t n = g->n ? g->n : 1;
+    uint8_t *color = loom_xcalloc(n, 1); /* 0 new, 1 on the path, 2 finished */
+    uint32_t *stk = loom_xmalloc(n * sizeof *stk), *next = loom_xmalloc(n * sizeof *next);
+    uint64_t dropped = 0;
+    for (size_t p = 0; p < g->n; p++) {
+        uint32_t root = gi->at[p];
+        if (pend[root] == 0 || color[root])
+            continue;
+        size_t top = 0;
+        stk[top] = root;
+        next[top++] = 0;
+        color[root] = 1;
+        while (top > 0) {
+            uint32_t u = stk[top - 1];
+            et_gnode *nu = &g->nodes[u];
+            uint32_t k = next[top - 1];
+            if (k >= nu->nsucc_data + nu->nsucc_ctrl) {
+                color[u] = 2;
+                top--;
+                continue;
+            }
+            uint32_t s = g->succ[nu->succ + k];
+            if (color[s] == 1 && k >= nu->nsucc_data) { /* a ctrl edge closes a cycle */
+                drop_ctrl_edge(g, u, nu->succ + k); /* k now holds another edge */
+                dropped++;
+                continue;
+            }
+            next[top - 1] = k + 1;
+            if (color[s] == 0 && pend[s] > 0) {
+                color[s] = 1;
+                stk[top] = s;
+                next[top++] = 0;
+            }
+        }
+    }
+    free(color);
+    free(stk);
+    free(next);
+    return dropped;
+}
+
 /* Kahn's algorithm over the edges replay will honour: a node on a cycle
  * can never become ready, so refuse the trace now, naming nodes on it,
  * rather than simulate up to a stall.  O(nodes + edges), once per file. */
-static int check_acyclic(replay *rp, const et_graph *g, loom_err *err)
+static size_t kahn(const et_graph *g, int ctrl, uint32_t *pend, uint32_t *stack)
 {
-    int ctrl = rp->cfg->ctrl_deps;
-    uint32_t *pend = loom_xmalloc((g->n ? g->n : 1) * sizeof *pend);
-    uint32_t *stack = loom_xmalloc((g->n ? g->n : 1) * sizeof *stack);
     size_t top = 0, seen = 0;
     for (size_t i = 0; i < g->n; i++) {
         pend[i] = g->nodes[i].ndata + (ctrl ? g->nodes[i].nctrl : 0);
@@ -169,6 +286,24 @@ static int check_acyclic(replay *rp, const et_graph *g, loom_err *err)
             if (--pend[s] == 0)
                 stack[top++] = s;
         }
+    }
+    return seen;
+}
+
+/* Refuses a graph whose honoured edges form a cycle; unless --strict,
+ * first breaks cycles closed by ctrl_deps (PyTorch-converted traces have
+ * hundreds), counting what it dropped in gi->dropped_ctrl. */
+static int check_acyclic(replay *rp, graph_info *gi, loom_err *err)
+{
+    const et_graph *g = gi->g;
+    int ctrl = rp->cfg->ctrl_deps;
+    uint32_t *pend = loom_xmalloc((g->n ? g->n : 1) * sizeof *pend);
+    uint32_t *stack = loom_xmalloc((g->n ? g->n : 1) * sizeof *stack);
+    size_t seen = kahn(g, ctrl, pend, stack);
+    if (seen < g->n && ctrl && !rp->cfg->strict_deps) {
+        gi->dropped_ctrl = break_ctrl_cycles(gi, pend);
+        if (gi->dropped_ctrl)
+            seen = kahn(g, ctrl, pend, stack);
     }
     int rc = 0;
     if (seen < g->n) {
@@ -190,9 +325,12 @@ static int check_acyclic(replay *rp, const et_graph *g, loom_err *err)
                           "in a cycle or wait on such nodes (first: %s). `loom trace validate` lists "
                           "the cycles%s",
                           g->path, g->n - seen, g->n, ids,
-                          ctrl ? "; PyTorch-converted traces often have such ctrl_deps: "
-                                 "--ignore-ctrl-deps runs on data_deps alone"
-                               : "");
+                          !ctrl ? ""
+                          : rp->cfg->strict_deps
+                              ? "; --strict refuses cycles closed by ctrl_deps: without it loom "
+                                "drops those edges, --ignore-ctrl-deps runs on data_deps alone"
+                              : "; loom drops only ctrl_deps that close a cycle, and this one is "
+                                "closed by a data_dep");
     }
     free(pend);
     free(stack);
@@ -211,8 +349,13 @@ int rpl_graph_ready(void *ctx, et_graph *g, int idx, int rep, loom_err *err)
     gi->g = g;
     order_graph(gi);
     int rc;
-    if ((rc = prepare_graph(rp, gi, err)) < 0 || (rc = check_acyclic(rp, g, err)) < 0)
+    if ((rc = prepare_graph(rp, gi, err)) < 0 || (rc = build_lanes(gi, err)) < 0 ||
+        (rc = check_acyclic(rp, gi, err)) < 0)
         return rc;
+    if (gi->dropped_ctrl)
+        loom_warn("%s: %llu ctrl_dep%s closed dependency cycles; loom dropped %s (--strict "
+                  "refuses such a trace)", g->path, (unsigned long long)gi->dropped_ctrl,
+                  gi->dropped_ctrl == 1 ? "" : "s", gi->dropped_ctrl == 1 ? "it" : "them");
     if (gi->host_colls)
         loom_warn("%s: %llu COMM_COLL_NODEs without comm_type but with is_cpu_op run as "
                   "CPU operations (the host side of a collective call)",
@@ -226,6 +369,9 @@ void rpl_graphs_free(replay *rp)
         free(rp->graphs[q].comm_of_pg);
         free(rp->graphs[q].p2p_rule);
         free(rp->graphs[q].res);
+        free(rp->graphs[q].lane);
+        free(rp->graphs[q].lane_res);
+        free(rp->graphs[q].comm_lanes);
         free(rp->graphs[q].pos);
         free(rp->graphs[q].at);
     }

@@ -8,7 +8,11 @@
  *
  * Invariants:
  * - a node's state only moves forward: WAIT -> READY -> ISSUED -> DONE;
- * - a resource holds at most one ISSUED node; cur[res] names it;
+ * - a lane holds at most one ISSUED node; lanes[l].cur names it.  A lane
+ *   is one resource of a rank: the default compute, CPU, communication
+ *   and memory lanes (index = RES_*), plus one per (resource, `stream`
+ *   attribute value) a trace uses, so nodes on different streams overlap;
+ * - busy[res] counts the lanes of kind res that hold a node;
  * - a collective instance is freed only after every member has joined and
  *   its completion event has run;
  * - bucket accounting: acc[mask] grows by (now - last) whenever the set of
@@ -50,17 +54,37 @@ typedef struct graph_info {  /* per distinct trace file */
                              * peer is, or -1 (peer is a global rank) */
     int has_rules;          /* some collective's pg is a rule group */
     uint8_t *res;           /* per node: RES_* or RES_NONE */
+    uint16_t *lane;         /* per node: its lane; NULL when the file has no
+                             * `stream` attribute (then the lane is res) */
+    int nlanes;             /* lanes: RES_N defaults, then one per
+                             * (resource, stream) pair in use */
+    uint8_t *lane_res;      /* per lane: its RES_* kind */
+    uint16_t *comm_lanes;   /* the lanes of kind RES_COMM */
+    int ncomm_lanes;        /* entries in comm_lanes */
+    uint64_t dropped_ctrl;  /* ctrl_deps dropped to break cycles */
     uint64_t host_colls;    /* host-side collective nodes run on the CPU */
     uint32_t *pos;          /* node index -> its position in id order */
     uint32_t *at;           /* position in id order -> node index */
 } graph_info;
 
+typedef struct lane {
+    idq ready;               /* its ready nodes */
+    int64_t cur;             /* node in flight, -1 if free */
+    long rec;                /* a comm lane's collective record in flight, or -1 */
+} lane;
+
+/* Node i's lane in graph gi. */
+static inline int lane_of(const graph_info *gi, uint32_t i)
+{
+    return gi->lane ? gi->lane[i] : gi->res[i];
+}
+
 typedef struct rank_state {
     graph_info *gi;          /* its graph */
     uint32_t *pending;       /* per node: unmet dependencies */
     uint8_t *state;          /* per node: ST_* */
-    idq ready[RES_N];        /* ready nodes per resource */
-    int64_t cur[RES_N];      /* node in flight per resource, -1 if free */
+    lane *lanes;             /* gi->nlanes lanes */
+    uint16_t busy[RES_N];    /* lanes of each kind holding a node */
     uint64_t left;           /* nodes not done */
     uint32_t *seq;           /* per communicator: collectives issued */
     uint32_t recvs;          /* receives posted, not done */
@@ -69,7 +93,6 @@ typedef struct rank_state {
     sim_time acc[A_N];       /* time spent per activity mask */
     sim_time finish;         /* last completion */
     uint64_t done;           /* nodes completed */
-    long comm_rec;           /* collective record its comm resource holds, or -1 */
     int *comm;               /* per pg: communicator, when the graph has rule
                               * groups (else gi->comm_of_pg serves) */
     sim_time *t0;            /* per node: start time (only with an observer) */
@@ -122,6 +145,8 @@ struct replay {
     int failed;                /* stop issuing: err is set */
     uint64_t fallbacks;        /* roofline fall-backs */
     uint64_t messages;         /* p2p completed */
+    uint64_t captured_fallbacks; /* comm-model captured: transfers without a
+                                  * traced duration, timed by the network */
     uint32_t ignored_dims;     /* involved_dim entries past the topology */
     const loom_observer *obs;  /* callbacks, or NULL */
 };

@@ -112,6 +112,8 @@ static int dump_json(FILE *f, void *arg)
     jkey(f, "system", jstr(jb->info->system), 0);
     if (jb->cfg) /* NULL: a caller with no configuration (unit tests) */
         jkey(f, "network_model", jstr(rpt_net_model(jb->cfg->sys.model)), 0);
+    if (jb->cfg && jb->cfg->comm_captured) /* absent: the network model times communication */
+        jkey(f, "comm_model", jstr("captured"), 0);
     jkey(f, "step_time_ns", jreal(res->step_time), 0);
     fputs(",\n \"ranks\": [", f);
     for (int r = 0; r < res->nranks; r++)

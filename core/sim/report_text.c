@@ -207,12 +207,15 @@ void loom_report_text(FILE *o, const loom_run_info *info, const loom_cfg *cfg,
             info->system, cfg->sys.splits, cfg->sys.splits == 1 ? "" : "s", cfg->sys.active_chunks,
             cfg->sys.active_chunks == 1 ? "" : "s", rpt_ns(cfg->sys.endpoint_delay),
             cfg->sys.local_mem_bw / 1e9, comp_kind_name(cfg->comp.kind));
-    fprintf(o, "model      network %s (%s)%s\n", rpt_net_model(cfg->sys.model),
+    fprintf(o, "model      network %s (%s)%s%s\n", rpt_net_model(cfg->sys.model),
             cfg->sys.model == NET_MODEL_FLOW ? "congestion-aware: flows share links"
                                              : "congestion-unaware: no link sharing",
             cfg->sys.astra_timing && cfg->sys.model == NET_MODEL_ANALYTICAL
                 ? ", ASTRA-sim's whole-ns rounding (timing: astra-sim)"
-                : "");
+                : "",
+            cfg->comm_captured ? "; communication captured (each collective and message "
+                                 "takes its traced duration)"
+                               : "");
     for (int i = 0; i < cfg->nnotes; i++)
         fprintf(o, "%s%s", i ? "; " : "note       accepted, not modelled: ", cfg->notes[i]);
     if (cfg->nnotes)

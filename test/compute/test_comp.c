@@ -20,7 +20,7 @@ static void test_trace(void **state)
 {
     (void)state;
     comp_cfg c = {.kind = COMP_TRACE, .peak_flops = 0, .mem_bw = 1e9};
-    comp_kernel k = {.duration_us = 1234, .num_ops = 1, .has_ops = 1};
+    comp_kernel k = {.duration_ns = 1234000, .num_ops = 1, .has_ops = 1};
     assert_int_equal(comp_time(&c, &k, NULL), 1234 * SIM_PS_PER_US);
 }
 
@@ -43,10 +43,10 @@ static void test_roofline_fallbacks(void **state)
     (void)state;
     comp_cfg c = {.kind = COMP_ROOFLINE, .peak_flops = 1e12, .mem_bw = 1e9};
     int fb = 0;
-    comp_kernel nops = {.duration_us = 5};
+    comp_kernel nops = {.duration_ns = 5000};
     assert_int_equal(comp_time(&c, &nops, &fb), 5 * SIM_PS_PER_US);
     assert_int_equal(fb, 1);
-    comp_kernel cpu = {.duration_us = 7, .num_ops = 1000000, .has_ops = 1, .is_cpu = 1};
+    comp_kernel cpu = {.duration_ns = 7000, .num_ops = 1000000, .has_ops = 1, .is_cpu = 1};
     assert_int_equal(comp_time(&c, &cpu, &fb), 7 * SIM_PS_PER_US);
     assert_int_equal(fb, 0);
 }
@@ -97,9 +97,9 @@ static void test_straggler(void **state)
 {
     (void)state;
     comp_cfg c = {.kind = COMP_TRACE, .mem_bw = 1e9, .slowdown = 1.5};
-    comp_kernel k = {.duration_us = 100};
+    comp_kernel k = {.duration_ns = 100000};
     assert_int_equal(comp_time(&c, &k, NULL), 150 * SIM_PS_PER_US);
-    comp_kernel cpu = {.duration_us = 100, .is_cpu = 1};
+    comp_kernel cpu = {.duration_ns = 100000, .is_cpu = 1};
     assert_int_equal(comp_time(&c, &cpu, NULL), 100 * SIM_PS_PER_US);
     assert_int_equal(comp_mem_time(&c, 1000000), 1500 * SIM_PS_PER_US); /* 1 MB at 1 GB/s x 1.5 */
     c.kind = COMP_ROOFLINE;
@@ -159,7 +159,7 @@ static void test_table(void **state)
     assert_int_equal(comp_time(&c, &g0, &fb), 2 * SIM_PS_PER_US);
     assert_int_equal(fb, 0);
     /* nothing applies: the trace duration, counted */
-    comp_kernel none = {.duration_us = 77, .name = "x"};
+    comp_kernel none = {.duration_ns = 77000, .name = "x"};
     assert_int_equal(comp_time(&c, &none, &fb), 77 * SIM_PS_PER_US);
     assert_int_equal(fb, 1);
     comp_table_free(t);
@@ -178,7 +178,7 @@ static void test_fused(void **state)
      * kernels give 7 us. */
     const uint64_t kw[4] = {2000000, 1000, 1, 5000};
     comp_cfg c = {.kind = COMP_ROOFLINE, .peak_flops = 1e12, .mem_bw = 1e9};
-    comp_kernel k = {.duration_us = 99, .num_ops = 2000001, .tensor_size = 6000, .has_ops = 1,
+    comp_kernel k = {.duration_ns = 99000, .num_ops = 2000001, .tensor_size = 6000, .has_ops = 1,
                      .kwork = kw, .nkern = 2};
     int fb = 9;
     assert_int_equal(comp_time(&c, &k, &fb), 7 * SIM_PS_PER_US);

@@ -263,7 +263,7 @@ static void test_custom_ring_sends(void **state)
     uint64_t m = 0;
     for (size_t i = 0; i < g->n; i++) {
         if (g->nodes[i].type == ET_COMP_NODE)
-            comp_us += (double)g->nodes[i].duration_us;
+            comp_us += (double)g->nodes[i].duration_ns / 1000;
         if (g->nodes[i].type == ET_COMM_SEND_NODE) {
             sends++;
             m = g->nodes[i].comm_size;
@@ -1134,7 +1134,7 @@ static void test_legacy_resnet(void **state)
     double sum_us = 0;
     for (size_t i = 0; i < g->n; i++)
         if (g->nodes[i].type == ET_COMP_NODE && !(g->nodes[i].flags & ET_F_CPU))
-            sum_us += (double)g->nodes[i].duration_us;
+            sum_us += (double)g->nodes[i].duration_ns / 1000;
     json_t *r0 = json_array_get(ranks, 0);
     assert_true(fabs(json_real_value(json_object_get(r0, "compute_ns")) - sum_us * 1000) < 1e-3);
     assert_int_equal(json_integer_value(json_object_get(r0, "nodes")), (json_int_t)g->n);
@@ -1179,19 +1179,34 @@ static void test_pytorch_converted(void **state)
     (void)state;
     loomrun_write(loomrun_path("one.yml"), "topology: [ Switch ]\nnpus_count: [ 1 ]\nbandwidth: [ 50 ]\n"
                                  "latency: [ 500 ]\n");
-    /* its ctrl_deps hold cycles (383 nodes list themselves): refused clearly */
+    /* its ctrl_deps hold cycles (383 nodes list themselves): --strict
+     * refuses them clearly */
     int rc = loomrun_run(loomrun_tmp, "run", "-w", FIX "/pytorch_converted_1rank/chakra", "-n", loomrun_path("one.yml"),
-                      "-s", CFG "/Ring_4chunks.json", "-j", loomrun_path("pt.json"), NULL);
+                      "-s", CFG "/Ring_4chunks.json", "-j", loomrun_path("pt.json"), "--strict", NULL);
     expect_failure(rc, 3, "cycle", "pt.json");
     assert_non_null(strstr(loomrun_err, "--ignore-ctrl-deps"));
+    assert_non_null(strstr(loomrun_err, "--strict"));
     /* the dangling ctrl_deps are dropped with one counted warning */
     assert_non_null(strstr(loomrun_err, "1277"));
+    /* without --strict it runs: the edges closing cycles are dropped with
+     * one warning, every node runs, and keeping the other ctrl_deps can
+     * only make the step longer than data_deps alone */
+    rc = loomrun_run(loomrun_tmp, "run", "-w", FIX "/pytorch_converted_1rank/chakra", "-n", loomrun_path("one.yml"),
+                     "-s", CFG "/Ring_4chunks.json", "-j", loomrun_path("tol.json"), NULL);
+    if (rc != 0)
+        fail_msg("exit %d: %s", rc, loomrun_err);
+    assert_non_null(strstr(loomrun_err, "closed dependency cycles; loom dropped them"));
+    json_t *tol = load_json(loomrun_path("tol.json"));
     rc = loomrun_run(loomrun_tmp, "run", "-w", FIX "/pytorch_converted_1rank/chakra", "-n", loomrun_path("one.yml"),
                   "-s", CFG "/Ring_4chunks.json", "-j", loomrun_path("pt.json"), "--ignore-ctrl-deps",
                   NULL);
     if (rc != 0)
         fail_msg("exit %d: %s", rc, loomrun_err);
     json_t *j = load_json(loomrun_path("pt.json"));
+    assert_true(step_ns(tol) >= step_ns(j));
+    assert_int_equal(json_integer_value(json_object_get(json_array_get(json_object_get(tol, "ranks"), 0),
+                                                        "nodes")), 3664);
+    json_decref(tol);
     json_t *r0 = json_array_get(json_object_get(j, "ranks"), 0);
     assert_int_equal(json_integer_value(json_object_get(r0, "nodes")), 3664);
     /* one rank: every collective is a group of one and takes no time */

@@ -61,7 +61,7 @@ static void check_against_file(const et_graph *g)
         const et_gnode *gn = &g->nodes[i];
         assert_true(gn->id == nd->id);
         assert_int_equal(gn->type, nd->type);
-        assert_true(gn->duration_us == nd->duration_micros);
+        assert_true(gn->duration_ns == nd->duration_micros * 1000);
         assert_string_equal(et_gnode_name(g, gn), nd->name);
         for (int kind = 0; kind < 2; kind++) {
             size_t nraw = kind ? nd->n_ctrl_deps : nd->n_data_deps;

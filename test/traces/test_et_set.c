@@ -99,8 +99,8 @@ static void test_sharing(void **state)
     assert_int_equal(s.rep[0], 0);
     assert_int_equal(s.idx[1], 1);
     assert_int_equal(s.rep[1], 1);
-    assert_true(et_set_graph(set, 0)->nodes[0].duration_us == 5);
-    assert_true(et_set_graph(set, 1)->nodes[0].duration_us == 7);
+    assert_true(et_set_graph(set, 0)->nodes[0].duration_ns == 5000);
+    assert_true(et_set_graph(set, 1)->nodes[0].duration_ns == 7000);
     et_set_free(set);
     free(pre);
 }
@@ -120,7 +120,7 @@ static void test_gzip(void **state)
         fail_msg("%s", err.msg);
     assert_int_equal(et_set_ngraphs(set), 2);
     assert_non_null(strstr(et_set_graph(set, 0)->path, "g.0.et.gz"));
-    assert_true(et_set_graph(set, 0)->nodes[0].duration_us == 3);
+    assert_true(et_set_graph(set, 0)->nodes[0].duration_ns == 3000);
     et_set_free(set);
     free(pre);
 }

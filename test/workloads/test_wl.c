@@ -89,7 +89,7 @@ static void test_emit_and_link(void **state)
     assert_int_equal(g->n, 4);
     assert_int_equal(g->nodes[0].num_ops, 1000);
     assert_int_equal(g->nodes[0].tensor_size, 2000);
-    assert_int_equal(g->nodes[0].duration_us, 3);
+    assert_int_equal(g->nodes[0].duration_ns, 3000);
     assert_int_equal(g->nodes[1].comm_type, ET_ALL_GATHER);
     assert_int_equal(g->nodes[1].comm_size, 4096);
     assert_int_equal(g->nodes[1].ndata, 1);
