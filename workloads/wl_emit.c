@@ -19,6 +19,9 @@ struct wl_trace {
     uint64_t next;  /* id of the next node */
     loom_err err;   /* first error */
     int failed;     /* err is set */
+    int pg_streams; /* collectives and sends carry a stream per pg_name */
+    char *spg[WL_MAX_STREAMS]; /* the pg names seen, in first-seen order */
+    int nspg;       /* entries in spg */
 };
 
 #define V(x) CHAKRA_PROTO_MSG__ATTRIBUTE_PROTO__VALUE_##x
@@ -40,16 +43,24 @@ wl_trace *wl_trace_open(const char *path, loom_err *err)
     return t;
 }
 
+static void free_streams(wl_trace *t)
+{
+    for (int i = 0; i < t->nspg; i++)
+        free(t->spg[i]);
+}
+
 int wl_trace_close(wl_trace *t, loom_err *err)
 {
     if (t->failed) {
         et_writer_abort(t->w);
         int code = t->err.code;
         loom_err_set(err, code, "%s", t->err.msg);
+        free_streams(t);
         free(t);
         return code;
     }
     int rc = et_writer_close(t->w, err);
+    free_streams(t);
     free(t);
     return rc;
 }
@@ -59,7 +70,22 @@ void wl_trace_abort(wl_trace *t)
     if (t == NULL)
         return;
     et_writer_abort(t->w);
+    free_streams(t);
     free(t);
+}
+
+void wl_trace_pg_streams(wl_trace *t, int on) { t->pg_streams = on; }
+
+/* The stream of communicator pg: 1 + its index in first-seen order. */
+static int64_t pg_stream(wl_trace *t, const char *pg)
+{
+    const char *k = pg ? pg : "";
+    for (int i = 0; i < t->nspg; i++)
+        if (strcmp(t->spg[i], k) == 0)
+            return i + 1;
+    LOOM_ASSERT(t->nspg < WL_MAX_STREAMS);
+    t->spg[t->nspg++] = loom_xstrdup(k);
+    return t->nspg;
 }
 
 uint64_t wl_trace_nodes(const wl_trace *t) { return t->next - 1; }
@@ -198,6 +224,8 @@ uint64_t wl_coll(wl_trace *t, const char *name, int comm_type, uint64_t bytes, c
     a_i64(&s, "comm_size", (int64_t)bytes);
     if (pg && *pg)
         a_str(&s, "pg_name", pg);
+    if (t->pg_streams)
+        a_i64(&s, "stream", pg_stream(t, pg));
     return emit(t, name, ET_COMM_COLL_NODE, 0, &s, deps, ndeps);
 }
 
@@ -213,6 +241,8 @@ static uint64_t p2p(wl_trace *t, const char *name, int type, int src, int dst, i
     a_i64(&s, "comm_size", (int64_t)bytes);
     if (pg && *pg)
         a_str(&s, "pg_name", pg);
+    if (t->pg_streams && type == ET_COMM_SEND_NODE)
+        a_i64(&s, "stream", pg_stream(t, pg));
     return emit(t, name, type, 0, &s, deps, ndeps);
 }
 

@@ -11,7 +11,8 @@
  * Attribute kinds written: num_ops int64, tensor_size uint64, comm_type
  * int64, comm_size int64, comm_src/comm_dst/comm_tag int32, pg_name string
  * (the kinds ASTRA-sim's own generators use, CHAKRA.md); a fused node adds
- * kernel_flops and kernel_bytes as uint64_list (loom's own; other readers
+ * kernel_flops and kernel_bytes as uint64_list, and wl_trace_pg_streams()
+ * a `stream` int64 on collectives and sends (loom's own; other readers
  * ignore attributes they do not know).
  *
  * Ownership: wl_trace_open() returns a trace freed by wl_trace_close()
@@ -34,6 +35,12 @@ wl_trace *wl_trace_open(const char *path, loom_err *err);
 int wl_trace_close(wl_trace *t, loom_err *err); /* renames into place; frees t */
 void wl_trace_abort(wl_trace *t);               /* removes the temporary; frees t */
 uint64_t wl_trace_nodes(const wl_trace *t);     /* nodes written so far */
+
+#define WL_MAX_STREAMS 16 /* distinct pg names one trace's streams may name */
+/* on: every later collective and send carries loom's `stream` attribute,
+ * one stream per pg_name (1 + its first-seen index), so replay runs
+ * communicators on their own lanes, side by side (docs/MODEL.md 12). */
+void wl_trace_pg_streams(wl_trace *t, int on);
 
 /* Each returns the new node's id (0 after an error).  deps lists earlier
  * ids; a 0 entry is skipped, so callers can pass "no previous node" as 0. */

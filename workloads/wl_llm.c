@@ -131,21 +131,85 @@ static uint64_t grad_buckets(llm_gen *g, int c, int overlap, const char *tagname
     return lastc;
 }
 
+/* --overlap-param-gather (ZeRO 1/2): every local chunk's updated
+ * parameters gathered at the start of the step, bucket by bucket in forward
+ * order (embedding, layers first to last, output layer), a bucket holding
+ * --grad-bucket bytes of parameters at the weight width (one per chunk
+ * without it), as Megatron-LM's overlap_param_gather dispatches them after
+ * the optimizer step; each unit's first forward waits for its buckets
+ * (param_wait).  No dependency: they start at once, on the DP stream. */
+static void param_gather_start(llm_gen *g)
+{
+    const wl_llm_plan *p = g->p;
+    int edp = p->moe ? p->dp / p->ep : 1;
+    size_t per = (size_t)g->max_layers + 2;
+    for (int k = 0; k < 2; k++)
+        g->param_ag[k] = loom_xcalloc((size_t)p->V * per, sizeof *g->param_ag[k]);
+    g->fwd_seen = loom_xcalloc((size_t)p->V, 1);
+    double cap = (double)p->o.bucket_bytes;
+    for (int c = 0; c < p->V; c++) {
+        int v = c * p->pp + g->stage, nu = units(p, v);
+        double acc[2] = {0, 0};
+        int from[2] = {nu - 1, nu - 1}, nb[2] = {0, 0};
+        for (int u = nu - 1; u >= 0; u--) {
+            double pw[2];
+            unit_params(p, v, u, &pw[0], &pw[1]);
+            for (int k = 0; k < 2; k++) {
+                int size = k == 0 ? p->dp : edp;
+                acc[k] += pw[k] * p->e_w;
+                int full = (cap > 0 && acc[k] >= cap) || u == 0;
+                if (!full || acc[k] == 0 || size < 2)
+                    continue;
+                snprintf(g->nm, sizeof g->nm, "c%d.param_ag%s.b%d", v, k ? "_exp" : "", nb[k]++);
+                uint64_t none = 0;
+                uint64_t id = llm_coll_after(g, g->nm, ET_ALL_GATHER, acc[k] / size,
+                                             k ? g->pg_edp : g->pg_dp, &none, 1);
+                for (int w = from[k]; w >= u; w--)
+                    g->param_ag[k][(size_t)c * per + w] = id;
+                from[k] = u - 1;
+                acc[k] = 0;
+            }
+        }
+    }
+}
+
+/* The next kernel of chunk c's first forward waits for unit u's buckets. */
+static void param_wait(llm_gen *g, int c, int u)
+{
+    if (g->param_ag[0] == NULL || g->fwd_seen[c])
+        return;
+    size_t at = (size_t)c * (g->max_layers + 2) + u;
+    for (int k = 0; k < 2; k++) { /* a bucket once: later units of it follow anyway */
+        uint64_t id = g->param_ag[k][at];
+        if (id != g->ag_waited[k])
+            llm_need(g, id);
+        g->ag_waited[k] = id;
+    }
+}
+
 static void op_fwd(llm_gen *g, int c, int mb)
 {
     const wl_llm_plan *p = g->p;
-    int v = c * p->pp + g->stage;
+    int v = c * p->pp + g->stage, nl = p->chunk_layers[v];
     g->prev_layer_start = 0;
     if (v > 0)
         recv_from(g, v - 1, p2p_tag(p, 0, v, mb), "act", mb);
-    if (v == 0)
+    if (v == 0) {
+        param_wait(g, c, nl + 1);
         llm_embed_fwd(g, mb);
-    for (int i = 0; i < p->chunk_layers[v]; i++)
+    }
+    for (int i = 0; i < nl; i++) {
+        param_wait(g, c, nl - i);
         llm_layer_fwd(g, p->chunk_first[v] + i, 'F', mb);
-    if (v == p->chunks - 1)
+    }
+    if (v == p->chunks - 1) {
+        param_wait(g, c, 0);
         llm_head_fwd(g, mb);
-    else
+    } else {
         send_to(g, v + 1, p2p_tag(p, 0, v + 1, mb), "act", mb);
+    }
+    if (g->fwd_seen)
+        g->fwd_seen[c] = 1;
     llm_flush(g);
 }
 
@@ -269,7 +333,7 @@ static void step_end(llm_gen *g, uint64_t lastc)
     llm_need(g, lastc);
     llm_kern(g, -1, 'S', 0, "optimizer", 12 * own, bpp * own);
     llm_flush(g);
-    if (p->o.zero == 1 || p->o.zero == 2) { /* gather the updated parameters */
+    if ((p->o.zero == 1 || p->o.zero == 2) && !p->o.overlap_param) { /* gather the updated parameters */
         if (p->dp > 1)
             llm_coll_after(g, "S0.param_ag", ET_ALL_GATHER, dense / p->dp * p->e_w, g->pg_dp,
                            &g->last, 1);
@@ -300,6 +364,9 @@ static int write_rank(const wl_llm_plan *p, int stage, int rank, const char *pat
         rc = err->code ? err->code : LOOM_EIO;
         goto out;
     }
+    wl_trace_pg_streams(g->tr, !p->o.shared_comm);
+    if (p->o.overlap_param)
+        param_gather_start(g);
     uint64_t lastc = 0;
     for (int i = 0; i < n; i++) {
         if (ops[i].fwd) {
@@ -328,6 +395,9 @@ out:
     free(ops);
     free(g->layer_end);
     free(g->layer_end_tmp);
+    free(g->param_ag[0]);
+    free(g->param_ag[1]);
+    free(g->fwd_seen);
     free(g->kw);
     free(g);
     return rc;

@@ -58,6 +58,12 @@ typedef struct wl_llm_opts {
     int zero;              /* 0..3 */
     uint64_t bucket_bytes; /* gradient bucket size; 0 = one per model chunk */
     int overlap_grad;      /* start bucket reductions during the last backward */
+    int overlap_param;     /* ZeRO 1/2: gather the updated parameters at the step's
+                              start, bucket by bucket, each before its first use */
+    int shared_comm;       /* 1: one communication stream per rank (collectives and
+                              sends of every group queue behind each other); 0
+                              (default): a stream per communicator, as Megatron-LM
+                              runs TP, DP and PP communication */
     comp_dtype dtype;      /* math datatype */
     int grad_bytes;        /* bytes per gradient element; 0 = by dtype */
     const char *device;    /* catalog name */

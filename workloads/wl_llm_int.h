@@ -120,6 +120,11 @@ typedef struct llm_gen {
     /* overlap: per local chunk and layer, the node ending that layer's backward */
     uint64_t *layer_end; /* [V * (max_layers + 2)], in unit order (see units()) */
     uint64_t *layer_end_tmp; /* [max_layers]: per layer of the current backward */
+    /* --overlap-param-gather: per local chunk and unit (units() order), the
+     * all-gathers of its dense and expert parameters' buckets; NULL if off */
+    uint64_t *param_ag[2];
+    uint8_t *fwd_seen;   /* [V]: a forward of the chunk was written */
+    uint64_t ag_waited[2]; /* the buckets the latest param_wait asked for */
     int max_layers;
     /* communicator names of this rank (or roles) */
     char pg_tp[24], pg_dp[24], pg_ep[24], pg_edp[24], pg_emb[24], pg_pp[24];

@@ -77,6 +77,13 @@ static void llm_help(FILE *o)
         "                           per model chunk)\n"
         "      --overlap-grad-reduce  start each bucket's reduction as soon as the last\n"
         "                           microbatch's backward has produced it\n"
+        "      --overlap-param-gather  ZeRO 1/2: gather the updated parameters at the\n"
+        "                           start of the step, bucket by bucket, overlapping the\n"
+        "                           forward (default: after the optimizer step)\n"
+        "      --comm-streams S     per-group (default: each communicator on its own\n"
+        "                           stream, so TP, DP and PP communication overlap as in\n"
+        "                           Megatron-LM) or shared (one communication stream per\n"
+        "                           rank, ASTRA-sim's rule)\n"
         "device and numbers:\n"
         "      --dtype T            bf16 (default), fp16, fp8, tf32, fp32\n"
         "      --grad-dtype T       gradient reduction width: fp32 or bf16/fp16 (default:\n"
@@ -93,7 +100,7 @@ enum {
     O_TOPK, /* the shape flags end here: a value for any of them renames the model "+custom" */
     O_MLP, O_ATTN, O_EMB, O_TP, O_PP, O_DP, O_RANKS, O_EP, O_SP, O_MB, O_GB, O_SCHED,
     O_VS, O_RC, O_ZERO, O_BUCKET, O_OVERLAP, O_DTYPE, O_GDTYPE, O_DEVICE, O_DEVICES, O_CM,
-    O_GROUPS, O_GRAN,
+    O_GROUPS, O_GRAN, O_OVERLAP_PARAM, O_COMM_STREAMS,
 };
 
 static const struct option opts[] = {
@@ -127,6 +134,8 @@ static const struct option opts[] = {
     {"zero", required_argument, NULL, O_ZERO},
     {"grad-bucket", required_argument, NULL, O_BUCKET},
     {"overlap-grad-reduce", no_argument, NULL, O_OVERLAP},
+    {"overlap-param-gather", no_argument, NULL, O_OVERLAP_PARAM},
+    {"comm-streams", required_argument, NULL, O_COMM_STREAMS},
     {"dtype", required_argument, NULL, O_DTYPE},
     {"grad-dtype", required_argument, NULL, O_GDTYPE},
     {"device", required_argument, NULL, O_DEVICE},
@@ -236,6 +245,13 @@ static int apply_opt(llm_args *a, int c, char **argv)
     case O_PRESET: break;
     case O_SP: o->sp = 1; break;
     case O_OVERLAP: o->overlap_grad = 1; break;
+    case O_OVERLAP_PARAM: o->overlap_param = 1; break;
+    case O_COMM_STREAMS:
+        if ((k = pick(optarg, (const char *const[]){"per-group", "shared", NULL})) < 0)
+            return loom_usage("gen llm", "--comm-streams '%s': expected per-group or shared",
+                              optarg);
+        o->shared_comm = k;
+        break;
     case O_DEVICE: o->device = optarg; break;
     case O_DEVICES: o->devices_file = optarg; break;
     case O_MLP:

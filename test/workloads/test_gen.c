@@ -309,6 +309,89 @@ static void test_llm_counts(void **state)
     assert_int_equal(t.colls[ET_ALL_REDUCE], 20 + 2 + 1);
 }
 
+/* Communication streams: by default every collective and send carries
+ * loom's `stream` attribute, one stream per communicator (so replay runs
+ * TP, DP and PP communication side by side, as Megatron-LM does);
+ * --comm-streams shared writes none (one communication stream per rank).
+ * --overlap-param-gather (ZeRO 1) moves the gather of the updated
+ * parameters to the start of the step: stage 0's units in forward order are
+ * the embedding (786432 parameters, 1572864 bf16 bytes, under the 4 MiB
+ * bucket) and its layer (6301184 parameters: the bucket is full), so one
+ * bucket of 7087616 parameters, gathered as each rank's share 7087616 x 2 /
+ * dp 2 = 7087616 bytes: the file's first node, with no dependency, which
+ * the embedding's first kernel waits for; nothing is gathered after the
+ * optimizer any more. */
+static void test_llm_streams(void **state)
+{
+    (void)state;
+    const char *pre = tp("st/s"), *sh = tp("st/sh"), *op = tp("st/op");
+    expect_exit(loomrun_run(tmpdir, "gen", "llm", SMALL, "--out", pre, "-q", NULL), 0, NULL);
+    expect_exit(loomrun_run(tmpdir, "gen", "llm", SMALL, "--comm-streams", "shared", "--out", sh, "-q",
+                            NULL), 0, NULL);
+    char path[200];
+    loom_err err = {0};
+    snprintf(path, sizeof path, "%s.0.et", pre);
+    et_graph *g = et_graph_load(path, &err);
+    assert_non_null(g);
+    uint16_t of_pg[16] = {0};
+    int npg = 0;
+    for (size_t i = 0; i < g->n; i++) {
+        const et_gnode *n = &g->nodes[i];
+        if (n->type != ET_COMM_COLL_NODE && n->type != ET_COMM_SEND_NODE) {
+            assert_int_equal(n->stream, 0);
+            continue;
+        }
+        assert_true(n->stream > 0 && n->pg < 16);
+        if (of_pg[n->pg] == 0) {
+            of_pg[n->pg] = n->stream;
+            npg++;
+        }
+        assert_int_equal(of_pg[n->pg], n->stream); /* one stream per communicator */
+    }
+    assert_int_equal(g->nstreams, npg);
+    assert_true(npg >= 3); /* tp, dp, pp at least */
+    et_graph_free(g);
+    snprintf(path, sizeof path, "%s.0.et", sh);
+    g = et_graph_load(path, &err);
+    assert_non_null(g);
+    assert_int_equal(g->nstreams, 0);
+    et_graph_free(g);
+
+    expect_exit(loomrun_run(tmpdir, "gen", "llm", SMALL, "--zero", "1", "--grad-bucket", "4MiB",
+                            "--overlap-param-gather", "--out", op, "-q", NULL), 0, NULL);
+    snprintf(path, sizeof path, "%s.0.et", op);
+    g = et_graph_load(path, &err);
+    assert_non_null(g);
+    const et_gnode *ag = &g->nodes[0];
+    assert_string_equal(et_gnode_name(g, ag), "c0.param_ag.b0");
+    assert_int_equal(ag->type, ET_COMM_COLL_NODE);
+    assert_int_equal(ag->comm_type, ET_ALL_GATHER);
+    assert_true(ag->comm_size == 7087616);
+    assert_int_equal(ag->ndata, 0);
+    int waits = 0, late = 0;
+    for (uint32_t k = 0; k < ag->nsucc_data; k++)
+        waits += g->nodes[g->succ[ag->succ + k]].type == ET_COMP_NODE;
+    for (size_t i = 1; i < g->n; i++)
+        late += strstr(et_gnode_name(g, &g->nodes[i]), "param_ag") != NULL;
+    assert_int_equal(waits, 1);
+    assert_int_equal(late, 0);
+    et_graph_free(g);
+    put("st/net.yml", "topology: [ Switch, Switch ]\nnpus_count: [ 4, 2 ]\nbandwidth: [ 400, 50 ]\n"
+                      "latency: [ 500, 2000 ]\n");
+    const char *pres[3] = {pre, sh, op};
+    for (int k = 0; k < 3; k++) {
+        char sys[200];
+        snprintf(sys, sizeof sys, "%s.system.yaml", pres[k]);
+        int rc = loomrun_run(tmpdir, "run", "-w", pres[k], "-s", sys, "-n", tp("st/net.yml"), "-q", NULL);
+        if (rc != 0)
+            fail_msg("%s: loom run exited %d: %s", pres[k], rc, loomrun_err);
+    }
+    expect_exit(loomrun_run(tmpdir, "gen", "llm", SMALL, "--overlap-param-gather", "--out", op, NULL), 2,
+                "--overlap-param-gather needs --zero 1 or 2");
+    expect_exit(loomrun_run(tmpdir, "gen", "llm", SMALL, "--comm-streams", "two", "--out", op, NULL), 2,
+                "--comm-streams 'two'");
+}
+
 /* Role-named communicators: the four ranks of a stage share one file. */
 static void test_llm_roles(void **state)
 {
@@ -603,6 +686,7 @@ static void test_llm_errors(void **state)
                            "--vocab", "--experts", "--topk", "--tp", "--pp", "--dp", "--ep",
                            "--sequence-parallel", "--micro-batch", "--global-batch", "--schedule",
                            "--recompute", "--zero", "--grad-bucket", "--overlap-grad-reduce",
+                           "--overlap-param-gather", "--comm-streams",
                            "--dtype", "--device", "--groups", "--granularity"};
     for (size_t i = 0; i < sizeof flags / sizeof flags[0]; i++)
         if (strstr(loomrun_out, flags[i]) == NULL)
@@ -780,6 +864,7 @@ int main(void)
         cmocka_unit_test(test_devices),
         cmocka_unit_test(test_llm_counts),
         cmocka_unit_test(test_llm_roles),
+        cmocka_unit_test(test_llm_streams),
         cmocka_unit_test(test_roles_equal_explicit),
         cmocka_unit_test(test_llm_step),
         cmocka_unit_test(test_llm_cost_at_replay),
