@@ -105,8 +105,17 @@ static void idq_push(idq *q, uint32_t key)
             q->head = 0;
         }
         if (q->tail == q->fcap) {
-            q->fcap = q->fcap ? 2 * q->fcap : 4;
-            q->fifo = loom_xrealloc(q->fifo, q->fcap * sizeof *q->fifo);
+            if (q->fcap == 0) {
+                q->fifo = q->inl;
+                q->fcap = IDQ_INLINE;
+            } else if (q->fifo == q->inl) {
+                q->fifo = loom_xmalloc(2 * q->fcap * sizeof *q->fifo);
+                memcpy(q->fifo, q->inl, q->tail * sizeof *q->fifo);
+                q->fcap *= 2;
+            } else {
+                q->fcap *= 2;
+                q->fifo = loom_xrealloc(q->fifo, q->fcap * sizeof *q->fifo);
+            }
         }
     }
     q->fifo[q->tail++] = key;
@@ -213,8 +222,8 @@ static void release(replay *rp, int rank, uint32_t i)
     uint32_t nsucc = n->nsucc_data + (rp->cfg->ctrl_deps ? n->nsucc_ctrl : 0);
     for (uint32_t k = 0; k < nsucc; k++) {
         uint32_t s = g->succ[n->succ + k];
-        LOOM_ASSERT(rs->pending[s] > 0);
-        if (--rs->pending[s] == 0)
+        LOOM_ASSERT(ps_pend(*PS(rs, s)) > 0);
+        if (ps_pend(--*PS(rs, s)) == 0)
             make_ready(rp, rank, s);
     }
 }
@@ -224,8 +233,8 @@ static void on_event(sim_engine *eng, void *payload, void *ctx);
 static void node_done(replay *rp, int rank, uint32_t i)
 {
     rank_state *rs = &rp->r[rank];
-    LOOM_ASSERT(rs->state[i] == ST_ISSUED);
-    rs->state[i] = ST_DONE;
+    LOOM_ASSERT(ps_state(*PS(rs, i)) == ST_ISSUED);
+    *PS(rs, i) = ps_with_state(*PS(rs, i), ST_DONE);
     rs->left--;
     rs->done++;
     rs->finish = sim_now(rp->eng);
@@ -504,7 +513,7 @@ static void recv_post(replay *rp, int rank, uint32_t i)
 {
     rank_state *rs = &rp->r[rank];
     const et_gnode *n = &rs->gi->g->nodes[i];
-    rs->state[i] = ST_ISSUED;
+    *PS(rs, i) = ps_with_state(*PS(rs, i), ST_ISSUED);
     if (rs->t0)
         rs->t0[i] = sim_now(rp->eng);
     rs->recvs++;
@@ -652,7 +661,7 @@ static void start(replay *rp, int rank, uint32_t i)
     rank_state *rs = &rp->r[rank];
     const et_graph *g = rs->gi->g;
     const et_gnode *n = &g->nodes[i];
-    rs->state[i] = ST_ISSUED;
+    *PS(rs, i) = ps_with_state(*PS(rs, i), ST_ISSUED);
     if (rs->t0)
         rs->t0[i] = sim_now(rp->eng);
     switch (n->type) {
@@ -708,7 +717,7 @@ static void make_ready(replay *rp, int rank, uint32_t i)
 {
     rank_state *rs = &rp->r[rank];
     const et_gnode *n = &rs->gi->g->nodes[i];
-    rs->state[i] = ST_READY;
+    *PS(rs, i) = ps_with_state(*PS(rs, i), ST_READY);
     int res = rs->gi->res[i];
     if (res != RES_NONE) {
         int l = lane_of(rs->gi, i);
@@ -719,7 +728,7 @@ static void make_ready(replay *rp, int rank, uint32_t i)
     } else { /* a delay waits its time on no resource; METADATA, INVALID are
               * done at once, through the queue so that long chains of them
               * never recurse */
-        rs->state[i] = ST_ISSUED;
+        *PS(rs, i) = ps_with_state(*PS(rs, i), ST_ISSUED);
         if (rs->t0)
             rs->t0[i] = sim_now(rp->eng);
         sim_time d = 0;
@@ -756,18 +765,20 @@ static void replay_free(replay *rp)
 {
     for (int r = 0; r < rp->nranks && rp->r; r++) {
         rank_state *rs = &rp->r[r];
-        free(rs->pending);
-        free(rs->state);
         free(rs->t0);
         free(rs->comm);
         free(rs->seq);
         for (int k = 0; rs->lanes && k < rs->gi->nlanes; k++) {
-            free(rs->lanes[k].ready.fifo);
+            if (rs->lanes[k].ready.fifo != rs->lanes[k].ready.inl)
+                free(rs->lanes[k].ready.fifo);
             free(rs->lanes[k].ready.heap);
         }
-        free(rs->lanes);
+        if (rs->lanes != rs->lane0)
+            free(rs->lanes);
     }
     free(rp->r);
+    for (int q = 0; q < rp->ngraphs; q++)
+        free(rp->graphs[q].ps_block);
     rpl_graphs_free(rp);
     et_set_free(rp->set);
     rpl_comms_free(rp);
@@ -814,8 +825,8 @@ static int alloc_ranks(replay *rp, const loom_replay_opts *opts, loom_err *err)
     double need = 0;
     for (int r = 0; r < rp->nranks; r++)
         need += (double)rp->r[r].gi->g->n *
-                (sizeof(uint32_t) + 1 + (opts->obs && opts->obs->node ? sizeof(sim_time) : 0)) +
-                (double)rp->r[r].gi->nlanes * sizeof(lane);
+                (sizeof(uint32_t) + (opts->obs && opts->obs->node ? sizeof(sim_time) : 0)) +
+                (rp->r[r].gi->nlanes > RES_N ? (double)rp->r[r].gi->nlanes * sizeof(lane) : 0);
     if (need > (double)loom_memory_budget()) {
         char b1[32], b2[32];
         return loom_err_set(err, LOOM_ESIM,
@@ -824,22 +835,33 @@ static int alloc_ranks(replay *rp, const loom_replay_opts *opts, loom_err *err)
                             rp->nranks, loom_fmt_bytes(need, b1),
                             loom_fmt_bytes((double)loom_memory_budget(), b2));
     }
+    /* the ps words of the ranks sharing a graph, node-major (PS) */
+    for (int r = 0; r < rp->nranks; r++)
+        rp->r[r].gi->nshare++;
+    size_t *slot = loom_xcalloc((size_t)rp->ngraphs, sizeof *slot);
+    for (int q = 0; q < rp->ngraphs; q++) {
+        graph_info *gi = &rp->graphs[q];
+        if (gi->nshare)
+            gi->ps_block = loom_xmalloc((gi->g->n ? gi->g->n : 1) * gi->nshare * sizeof(uint32_t));
+    }
     for (int r = 0; r < rp->nranks; r++) {
         rank_state *rs = &rp->r[r];
         const et_graph *g = rs->gi->g;
-        rs->pending = loom_xmalloc((g->n ? g->n : 1) * sizeof *rs->pending);
-        rs->state = loom_xcalloc(g->n ? g->n : 1, 1);
+        rs->ps = rs->gi->ps_block + slot[rs->gi - rp->graphs]++;
+        rs->pstride = rs->gi->nshare;
         rs->seq = loom_xcalloc(rp->ncomms, sizeof *rs->seq);
-        rs->lanes = loom_xcalloc(rs->gi->nlanes, sizeof *rs->lanes);
+        rs->lanes = rs->gi->nlanes > RES_N ? loom_xcalloc(rs->gi->nlanes, sizeof *rs->lanes)
+                                           : rs->lane0;
         for (int k = 0; k < rs->gi->nlanes; k++)
             rs->lanes[k].cur = rs->lanes[k].rec = -1;
         if (opts->obs && opts->obs->node)
             rs->t0 = loom_xcalloc(g->n ? g->n : 1, sizeof *rs->t0);
         rs->left = g->n;
         for (size_t i = 0; i < g->n; i++)
-            rs->pending[i] = g->nodes[i].ndata + (rp->cfg->ctrl_deps ? g->nodes[i].nctrl : 0);
+            *PS(rs, i) = g->nodes[i].ndata + (rp->cfg->ctrl_deps ? g->nodes[i].nctrl : 0); /* WAIT */
         rp->res->nodes += g->n;
     }
+    free(slot);
     return 0;
 }
 
@@ -896,7 +918,7 @@ static int run(replay *rp, const loom_replay_opts *opts)
     for (int r = 0; r < rp->nranks && !rp->failed; r++) {
         rank_state *rs = &rp->r[r];
         for (size_t i = 0; i < rs->gi->g->n; i++)
-            if (rs->pending[i] == 0 && rs->state[i] == ST_WAIT)
+            if (*PS(rs, i) == 0) /* WAIT, nothing pending */
                 make_ready(rp, r, (uint32_t)i);
     }
     if (rp->obs && rp->obs->progress) {

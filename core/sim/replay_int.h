@@ -39,11 +39,15 @@ enum { A_COMPUTE = 1, A_CPU = 2, A_COMM = 4, A_MEM = 8, A_N = 16 };
  * keys that arrive in order go to a FIFO (O(1), one cache line per pop);
  * a key smaller than the FIFO's last goes to a binary heap beside it.  A pop
  * takes the smaller of the two heads. */
+enum { IDQ_INLINE = 4 };      /* keys a queue holds without allocating */
 typedef struct idq {
-    uint32_t *fifo;              /* fifo[head..tail): ascending keys */
+    uint32_t *fifo;              /* fifo[head..tail): ascending keys; inl or
+                                  * allocated, NULL before the first push */
     uint32_t head, tail, fcap;   /* FIFO bounds and capacity */
     uint32_t *heap;              /* out-of-order keys, a min-heap */
     uint32_t hn, hcap;           /* heap entries and capacity */
+    uint32_t inl[IDQ_INLINE];    /* the FIFO's first storage: a lane's queue is
+                                  * mostly empty or one deep, so no miss */
 } idq;
 
 typedef struct graph_info {  /* per distinct trace file */
@@ -62,6 +66,8 @@ typedef struct graph_info {  /* per distinct trace file */
     uint16_t *comm_lanes;   /* the lanes of kind RES_COMM */
     int ncomm_lanes;        /* entries in comm_lanes */
     uint64_t dropped_ctrl;  /* ctrl_deps dropped to break cycles */
+    uint32_t *ps_block;     /* the ps words of every rank replaying it */
+    size_t nshare;          /* those ranks */
     uint64_t host_colls;    /* host-side collective nodes run on the CPU */
     uint32_t *pos;          /* node index -> its position in id order */
     uint32_t *at;           /* position in id order -> node index */
@@ -79,11 +85,28 @@ static inline int lane_of(const graph_info *gi, uint32_t i)
     return gi->lane ? gi->lane[i] : gi->res[i];
 }
 
+/* A node's state and its unmet dependencies share one word (one cache
+ * line for both): ST_* in the top two bits, the count below. */
+#define PS_SHIFT 30
+#define PS_PEND_MAX ((1u << PS_SHIFT) - 1)
+static inline unsigned ps_state(uint32_t w) { return w >> PS_SHIFT; }
+static inline uint32_t ps_pend(uint32_t w) { return w & PS_PEND_MAX; }
+#define PS(rs, i) (&(rs)->ps[(size_t)(i) * (rs)->pstride])
+static inline uint32_t ps_with_state(uint32_t w, unsigned st)
+{
+    return (w & PS_PEND_MAX) | ((uint32_t)st << PS_SHIFT);
+}
+
 typedef struct rank_state {
     graph_info *gi;          /* its graph */
-    uint32_t *pending;       /* per node: unmet dependencies */
-    uint8_t *state;          /* per node: ST_* */
-    lane *lanes;             /* gi->nlanes lanes */
+    uint32_t *ps;            /* per node: state and unmet dependencies (ps_*),
+                              * node i at ps[i * pstride] (PS) */
+    size_t pstride;          /* ranks sharing the graph: their words of one
+                              * node are adjacent, so replaying node i on every
+                              * rank of a symmetric job walks one array in
+                              * order instead of missing once per rank */
+    lane *lanes;             /* gi->nlanes lanes: lane0, or allocated */
+    lane lane0[RES_N];       /* the default lanes, beside the rank's counters */
     uint16_t busy[RES_N];    /* lanes of each kind holding a node */
     uint64_t left;           /* nodes not done */
     uint32_t *seq;           /* per communicator: collectives issued */

@@ -52,11 +52,11 @@ void rpl_describe_stuck(replay *rp, int max_ranks)
         int shown = 0;
         for (size_t i = 0; i < g->n && off < sizeof buf - 200; i++) {
             const et_gnode *n = &g->nodes[i];
-            if (rs->state[i] == ST_WAIT) {
+            if (ps_state(*PS(rs, i)) == ST_WAIT) {
                 blocked++;
                 continue;
             }
-            if (rs->state[i] != ST_ISSUED || shown >= 4)
+            if (ps_state(*PS(rs, i)) != ST_ISSUED || shown >= 4)
                 continue;
             shown++;
             if (n->type == ET_COMM_COLL_NODE) {
