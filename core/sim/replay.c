@@ -337,7 +337,12 @@ static void coll_join(replay *rp, int rank, uint32_t i)
     const et_gnode *n = &g->nodes[i];
     int ci = comm_of(rs, n->pg);
     comm *c = &rp->comms[ci];
-    uint64_t seq = rs->seq[ci]++;
+    struct seq_slot *sl = rs->seq;
+    while (sl->comm != ci && sl->comm != -1) /* a rank uses a handful: npg slots */
+        sl++;
+    LOOM_ASSERT(sl < rs->seq + g->npg);
+    sl->comm = ci;
+    uint64_t seq = sl->n++;
     LOOM_ASSERT(seq >= c->base);
     size_t slot = (size_t)(seq - c->base);
     while (slot >= c->nq) { /* open instances up to this seq */
@@ -849,7 +854,9 @@ static int alloc_ranks(replay *rp, const loom_replay_opts *opts, loom_err *err)
         const et_graph *g = rs->gi->g;
         rs->ps = rs->gi->ps_block + slot[rs->gi - rp->graphs]++;
         rs->pstride = rs->gi->nshare;
-        rs->seq = loom_xcalloc(rp->ncomms, sizeof *rs->seq);
+        rs->seq = loom_xmalloc(g->npg * sizeof *rs->seq); /* npg >= 1: "" */
+        for (uint32_t k = 0; k < g->npg; k++)
+            rs->seq[k] = (struct seq_slot){-1, 0};
         rs->lanes = rs->gi->nlanes > RES_N ? loom_xcalloc(rs->gi->nlanes, sizeof *rs->lanes)
                                            : rs->lane0;
         for (int k = 0; k < rs->gi->nlanes; k++)

@@ -109,7 +109,13 @@ typedef struct rank_state {
     lane lane0[RES_N];       /* the default lanes, beside the rank's counters */
     uint16_t busy[RES_N];    /* lanes of each kind holding a node */
     uint64_t left;           /* nodes not done */
-    uint32_t *seq;           /* per communicator: collectives issued */
+    struct seq_slot {        /* per communicator this rank uses (at most one per
+                              * pg name of its graph): collectives issued on it */
+        int comm;            /* communicator index; -1: slot unused */
+        uint32_t n;          /* issued so far */
+    } *seq;                  /* gi->g->npg slots, not one per communicator of
+                              * the run: 131,072 ranks x 24,000 communicators
+                              * would be 12 GB */
     uint32_t recvs;          /* receives posted, not done */
     unsigned mask;           /* busy activities now (A_*) */
     sim_time last;           /* when mask last changed */
