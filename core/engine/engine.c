@@ -7,19 +7,41 @@
  * carved from slabs of SLAB_SLOTS and recycled through an intrusive free
  * list.  A slab is never returned before the engine dies, so the memory
  * high-water mark is the most events ever pending, times the slot size.
+ *
+ * Same-time batches: the heap holds batches, each a FIFO of events of one
+ * time, not events.  An event scheduled at the time of the batch created
+ * last joins it (O(1), no heap operation); any other time starts a new
+ * batch.  A batch stops growing once a later one exists, so for every time
+ * its batches hold events in insertion order, and the heap's (time, seq)
+ * order of batches gives exactly the (time, seq) order of events that a
+ * heap of events would.  A symmetric job (every rank's kernel ending at
+ * the same time) then pops thousands of events from one heap entry.
  */
 
 #define SLAB_SLOTS 4096
 
 typedef struct sim_ev {
     sim_handler fn;      /* called at the event's time */
-    struct sim_ev *next; /* free-list link while the slot is free */
+    struct sim_ev *next; /* next in its batch while pending; free-list link
+                          * while the slot is free */
 } sim_ev;
+
+typedef struct batch {
+    sim_time t;          /* its events' time */
+    sim_ev *head, *tail; /* its events, FIFO */
+    struct batch *next;  /* free-list link */
+} batch;
 
 #define HDR_SIZE ((sizeof(sim_ev) + 15) & ~(size_t)15)
 
 struct sim_engine {
-    sim_heap q;          /* pending events by (time, seq) */
+    sim_heap q;          /* pending batches by (time, seq) */
+    batch *last;         /* the batch created last, while pending; else NULL */
+    batch *free_b;       /* free batches (malloc'd one by one, kept) */
+    batch **bslabs;      /* every batch block allocated */
+    size_t nbslabs, cap_bslabs;
+    size_t pending;      /* events queued */
+    size_t high;         /* most events queued at once */
     sim_time now;        /* the clock */
     uint64_t nrun;       /* events run */
     size_t slot;         /* bytes per slot: header + payload */
@@ -51,6 +73,9 @@ void sim_engine_destroy(sim_engine *e)
     for (size_t i = 0; i < e->nslabs; i++)
         free(e->slabs[i]);
     free(e->slabs);
+    for (size_t i = 0; i < e->nbslabs; i++)
+        free(e->bslabs[i]);
+    free(e->bslabs);
     sim_heap_free(&e->q);
     free(e);
 }
@@ -70,6 +95,25 @@ static void grow(sim_engine *e)
     }
 }
 
+static batch *new_batch(sim_engine *e)
+{
+    if (e->free_b == NULL) {
+        if (e->nbslabs == e->cap_bslabs) {
+            e->cap_bslabs = e->cap_bslabs ? 2 * e->cap_bslabs : 16;
+            e->bslabs = loom_xrealloc(e->bslabs, e->cap_bslabs * sizeof *e->bslabs);
+        }
+        batch *blk = loom_xmalloc(SLAB_SLOTS * sizeof *blk);
+        e->bslabs[e->nbslabs++] = blk;
+        for (size_t i = SLAB_SLOTS; i-- > 0;) {
+            blk[i].next = e->free_b;
+            e->free_b = &blk[i];
+        }
+    }
+    batch *b = e->free_b;
+    e->free_b = b->next;
+    return b;
+}
+
 void *sim_schedule(sim_engine *e, sim_time t, sim_handler fn)
 {
     LOOM_ASSERT(t >= e->now); /* the clock never goes backwards */
@@ -78,7 +122,20 @@ void *sim_schedule(sim_engine *e, sim_time t, sim_handler fn)
     sim_ev *ev = e->free;
     e->free = ev->next;
     ev->fn = fn;
-    sim_heap_push(&e->q, t, ev);
+    ev->next = NULL;
+    batch *b = e->last;
+    if (b != NULL && b->t == t) {
+        b->tail->next = ev;
+        b->tail = ev;
+    } else {
+        b = new_batch(e);
+        b->t = t;
+        b->head = b->tail = ev;
+        sim_heap_push(&e->q, t, b);
+        e->last = b;
+    }
+    if (++e->pending > e->high)
+        e->high = e->pending;
     return (char *)ev + HDR_SIZE;
 }
 
@@ -93,10 +150,19 @@ uint64_t sim_run_budget(sim_engine *e, sim_time until, uint64_t max)
     uint64_t ran = 0;
     const sim_heap_entry *top;
     while (ran < max && (top = sim_heap_top(&e->q)) != NULL && top->time <= until) {
-        sim_heap_entry ent;
-        sim_heap_pop(&e->q, &ent);
-        sim_ev *ev = ent.item;
-        e->now = ent.time;
+        batch *b = top->item;
+        sim_ev *ev = b->head;
+        e->now = b->t;
+        b->head = ev->next;
+        if (b->head == NULL) { /* drained: events its handler adds start a new batch */
+            sim_heap_entry ent;
+            sim_heap_pop(&e->q, &ent);
+            if (e->last == b)
+                e->last = NULL;
+            b->next = e->free_b;
+            e->free_b = b;
+        }
+        e->pending--;
         ev->fn(e, (char *)ev + HDR_SIZE, e->ctx);
         ev->next = e->free; /* recycle after the handler is done with it */
         e->free = ev;
@@ -110,5 +176,5 @@ uint64_t sim_run(sim_engine *e, sim_time until) { return sim_run_budget(e, until
 
 sim_time sim_now(const sim_engine *e) { return e->now; }
 uint64_t sim_events(const sim_engine *e) { return e->nrun; }
-size_t sim_pending(const sim_engine *e) { return e->q.n; }
-size_t sim_high_water(const sim_engine *e) { return e->q.high; }
+size_t sim_pending(const sim_engine *e) { return e->pending; }
+size_t sim_high_water(const sim_engine *e) { return e->high; }
