@@ -67,6 +67,54 @@ static void test_chain_reuses_slots(void **state)
     sim_engine_destroy(e);
 }
 
+/* Same-time batches keep (time, seq) order: A and C at 10 are in two
+ * batches (B at 20 came between them), D joins C's batch, and events a
+ * handler schedules at the current time run after every event already
+ * pending at that time (E, from A's handler, after C and D).  Checked
+ * against a random mix: the order must be by time, then insertion. */
+static void spawn(sim_engine *eng, void *payload, void *ctx)
+{
+    on_ev(eng, payload, ctx);
+    if (*(int *)payload == 1)
+        *(int *)sim_schedule(eng, sim_now(eng), on_ev) = 5;
+}
+
+static void test_batches_keep_order(void **state)
+{
+    (void)state;
+    rec r = {0};
+    loom_err err = {0};
+    sim_engine *e = sim_engine_create(sizeof(int), &r, &err);
+    *(int *)sim_schedule(e, 10, spawn) = 1; /* A */
+    *(int *)sim_schedule(e, 20, on_ev) = 6; /* B */
+    *(int *)sim_schedule(e, 10, on_ev) = 2; /* C */
+    *(int *)sim_schedule(e, 10, on_ev) = 3; /* D */
+    sim_run(e, SIM_TIME_MAX);
+    int want[] = {1, 2, 3, 5, 6};
+    assert_int_equal(r.n, 5);
+    for (int i = 0; i < 5; i++)
+        assert_int_equal(r.tag[i], want[i]);
+    assert_int_equal(sim_high_water(e), 4);
+    sim_engine_destroy(e);
+
+    rec q = {0};
+    e = sim_engine_create(sizeof(int), &q, &err);
+    sim_time t[64];
+    unsigned x = 12345;
+    for (int i = 0; i < 64; i++) {
+        x = x * 1103515245u + 12345u;
+        t[i] = (x >> 16) % 4; /* many ties, batches interleaved */
+        *(int *)sim_schedule(e, t[i], on_ev) = i;
+    }
+    sim_run(e, SIM_TIME_MAX);
+    assert_int_equal(q.n, 64);
+    for (int i = 1; i < 64; i++) {
+        int a = q.tag[i - 1], b = q.tag[i];
+        assert_true(t[a] < t[b] || (t[a] == t[b] && a < b));
+    }
+    sim_engine_destroy(e);
+}
+
 static void test_destroy_null(void **state)
 {
     (void)state;
@@ -78,6 +126,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_order_and_clock),
         cmocka_unit_test(test_chain_reuses_slots),
+        cmocka_unit_test(test_batches_keep_order),
         cmocka_unit_test(test_destroy_null),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
