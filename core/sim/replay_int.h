@@ -97,7 +97,7 @@ static inline uint32_t ps_with_state(uint32_t w, unsigned st)
     return (w & PS_PEND_MAX) | ((uint32_t)st << PS_SHIFT);
 }
 
-typedef struct rank_state {
+typedef struct rank_state { /* what every event of the rank touches first */
     graph_info *gi;          /* its graph */
     uint32_t *ps;            /* per node: state and unmet dependencies (ps_*),
                               * node i at ps[i * pstride] (PS) */
@@ -106,9 +106,15 @@ typedef struct rank_state {
                               * rank of a symmetric job walks one array in
                               * order instead of missing once per rank */
     lane *lanes;             /* gi->nlanes lanes: lane0, or allocated */
-    lane lane0[RES_N];       /* the default lanes, beside the rank's counters */
     uint16_t busy[RES_N];    /* lanes of each kind holding a node */
+    unsigned mask;           /* busy activities now (A_*) */
+    uint32_t recvs;          /* receives posted, not done */
+    sim_time last;           /* when mask last changed */
+    sim_time finish;         /* last completion */
     uint64_t left;           /* nodes not done */
+    uint64_t done;           /* nodes completed */
+    sim_time acc[A_N];       /* time spent per activity mask */
+    lane lane0[RES_N];       /* the default lanes, beside the rank's counters */
     struct seq_slot {        /* per communicator this rank uses (at most one per
                               * pg name of its graph): collectives issued on it */
         int comm;            /* communicator index; -1: slot unused */
@@ -116,12 +122,6 @@ typedef struct rank_state {
     } *seq;                  /* gi->g->npg slots, not one per communicator of
                               * the run: 131,072 ranks x 24,000 communicators
                               * would be 12 GB */
-    uint32_t recvs;          /* receives posted, not done */
-    unsigned mask;           /* busy activities now (A_*) */
-    sim_time last;           /* when mask last changed */
-    sim_time acc[A_N];       /* time spent per activity mask */
-    sim_time finish;         /* last completion */
-    uint64_t done;           /* nodes completed */
     int *comm;               /* per pg: communicator, when the graph has rule
                               * groups (else gi->comm_of_pg serves) */
     sim_time *t0;            /* per node: start time (only with an observer) */
