@@ -60,6 +60,8 @@ typedef struct wl_llm_opts {
     int overlap_grad;      /* start bucket reductions during the last backward */
     int overlap_param;     /* ZeRO 1/2: gather the updated parameters at the step's
                               start, bucket by bucket, each before its first use */
+    int tp_overlap;        /* --tp-comm-overlap: TP all-gathers and reduce-scatters
+                              pipelined with their GEMMs (needs sp) */
     int shared_comm;       /* 1: one communication stream per rank (collectives and
                               sends of every group queue behind each other); 0
                               (default): a stream per communicator, as Megatron-LM

@@ -154,6 +154,30 @@ static void tp_coll(llm_gen *g, int layer, char ph, int mb, const char *k, int t
         llm_need(g, coll(g, layer, ph, mb, k, type, bytes, g->pg_tp));
 }
 
+/* A tensor-parallel all-gather feeding a GEMM (before = 1) or a
+ * reduce-scatter of its output (before = 0).  With --tp-comm-overlap
+ * (Transformer Engine's userbuffer overlap, as Megatron-LM's flag of that
+ * name turns on) the two are pipelined chunk by chunk, so the pair takes
+ * max(collective, GEMM), not their sum: the collective is issued first,
+ * from the stream position, the GEMM beside it, and the next kernel waits
+ * for both.  The pipeline's fill (one chunk) and the SMs the
+ * communication kernels take are not modelled. */
+static void tp_gemm(llm_gen *g, int l, char ph, int mb, int before, const char *kc, int type,
+                    double bytes, const char *kg, double M, double K, double N)
+{
+    if (g->p->o.tp_overlap && g->p->t > 1) {
+        uint64_t c = coll(g, l, ph, mb, kc, type, bytes, g->pg_tp);
+        gemm(g, l, ph, mb, kg, M, K, N);
+        llm_need(g, c);
+        return;
+    }
+    if (before)
+        tp_coll(g, l, ph, mb, kc, type, bytes);
+    gemm(g, l, ph, mb, kg, M, K, N);
+    if (!before)
+        tp_coll(g, l, ph, mb, kc, type, bytes);
+}
+
 /* ---- one transformer layer ------------------------------------------------ */
 
 static double layer_dense_bytes_w(const wl_llm_plan *p) { return llm_layer_dense(p) * p->e_w; }
@@ -205,11 +229,12 @@ void llm_layer_fwd(llm_gen *g, int l, char ph, int mb)
     zero3_gather(g, l, ph, mb);
     llm_kern(g, l, ph, mb, "ln1", 5 * Tl * h, 2 * e * Tl * h);
     if (sp)
-        tp_coll(g, l, ph, mb, "ag_qkv", ET_ALL_GATHER, Tl * h * e);
-    gemm(g, l, ph, mb, "qkv", T, h, nqkv);
+        tp_gemm(g, l, ph, mb, 1, "ag_qkv", ET_ALL_GATHER, Tl * h * e, "qkv", T, h, nqkv);
+    else
+        gemm(g, l, ph, mb, "qkv", T, h, nqkv);
     attn_core_fwd(g, l, ph, mb);
-    gemm(g, l, ph, mb, "proj", T, p->a_loc * d, h);
-    tp_coll(g, l, ph, mb, sp ? "rs_proj" : "ar_proj", sp ? ET_REDUCE_SCATTER : ET_ALL_REDUCE, T * h * e);
+    tp_gemm(g, l, ph, mb, 0, sp ? "rs_proj" : "ar_proj", sp ? ET_REDUCE_SCATTER : ET_ALL_REDUCE,
+            T * h * e, "proj", T, p->a_loc * d, h);
     llm_kern(g, l, ph, mb, "resid1", 2 * Tl * h, (3 * e + 1) * Tl * h);
     llm_kern(g, l, ph, mb, "ln2", 5 * Tl * h, 2 * e * Tl * h);
     if (p->moe) {
@@ -230,11 +255,12 @@ void llm_layer_fwd(llm_gen *g, int l, char ph, int mb)
     }
     double fl = (double)m->ffn / t, nin = m->swiglu ? 2 : 1;
     if (sp)
-        tp_coll(g, l, ph, mb, "ag_fc1", ET_ALL_GATHER, Tl * h * e);
-    gemm(g, l, ph, mb, "fc1", T, h, fl * nin);
+        tp_gemm(g, l, ph, mb, 1, "ag_fc1", ET_ALL_GATHER, Tl * h * e, "fc1", T, h, fl * nin);
+    else
+        gemm(g, l, ph, mb, "fc1", T, h, fl * nin);
     llm_kern(g, l, ph, mb, m->swiglu ? "swiglu" : "gelu", 8 * T * fl, (nin + 1) * e * T * fl);
-    gemm(g, l, ph, mb, "fc2", T, fl, h);
-    tp_coll(g, l, ph, mb, sp ? "rs_fc2" : "ar_fc2", sp ? ET_REDUCE_SCATTER : ET_ALL_REDUCE, T * h * e);
+    tp_gemm(g, l, ph, mb, 0, sp ? "rs_fc2" : "ar_fc2", sp ? ET_REDUCE_SCATTER : ET_ALL_REDUCE,
+            T * h * e, "fc2", T, fl, h);
     llm_kern(g, l, ph, mb, "resid2", 2 * Tl * h, (3 * e + 1) * Tl * h);
 }
 
@@ -295,8 +321,9 @@ void llm_layer_bwd(llm_gen *g, int l, int mb, int lc)
     } else {
         double fl = (double)m->ffn / t, nin = m->swiglu ? 2 : 1;
         if (sp)
-            tp_coll(g, l, 'B', mb, "ag_fc2_bwd", ET_ALL_GATHER, Tl * h * e);
-        gemm(g, l, 'B', mb, "fc2_dgrad", T, h, fl);
+            tp_gemm(g, l, 'B', mb, 1, "ag_fc2_bwd", ET_ALL_GATHER, Tl * h * e, "fc2_dgrad", T, h, fl);
+        else
+            gemm(g, l, 'B', mb, "fc2_dgrad", T, h, fl);
         wgrad(g, l, 'B', mb, "fc2_wgrad", T, fl, h);
         llm_kern(g, l, 'B', mb, m->swiglu ? "swiglu_bwd" : "gelu_bwd", 8 * T * fl,
                  (2 * nin + 1) * e * T * fl);
@@ -313,8 +340,10 @@ void llm_layer_bwd(llm_gen *g, int l, int mb, int lc)
     llm_kern(g, l, 'B', mb, "ln2_bwd", 8 * Tl * h, 3 * e * Tl * h);
     llm_kern(g, l, 'B', mb, "resid1_bwd", Tl * h, (2 * e + 1) * Tl * h);
     if (sp)
-        tp_coll(g, l, 'B', mb, "ag_proj_bwd", ET_ALL_GATHER, Tl * h * e);
-    gemm(g, l, 'B', mb, "proj_dgrad", T, h, p->a_loc * d);
+        tp_gemm(g, l, 'B', mb, 1, "ag_proj_bwd", ET_ALL_GATHER, Tl * h * e, "proj_dgrad", T, h,
+                p->a_loc * d);
+    else
+        gemm(g, l, 'B', mb, "proj_dgrad", T, h, p->a_loc * d);
     wgrad(g, l, 'B', mb, "proj_wgrad", T, p->a_loc * d, h);
     attn_core_bwd(g, l, mb);
     gemm(g, l, 'B', mb, "qkv_dgrad", T, nqkv, h);

@@ -252,6 +252,10 @@ static int check_rest(const wl_llm_opts *o, loom_err *err)
         return loom_err_set(err, LOOM_EUSAGE, "needs --out DIR/prefix");
     if (o->bucket_bytes > (uint64_t)INT64_MAX)
         return loom_err_set(err, LOOM_EUSAGE, "--grad-bucket overflows");
+    if (o->tp_overlap && !o->sp)
+        return loom_err_set(err, LOOM_EUSAGE, "--tp-comm-overlap needs --sequence-parallel "
+                            "(Transformer Engine overlaps the all-gathers and reduce-scatters "
+                            "of sequence parallelism with their GEMMs)");
     if (o->overlap_param && o->zero != 1 && o->zero != 2)
         return loom_err_set(err, LOOM_EUSAGE, "--overlap-param-gather needs --zero 1 or 2 "
                             "(ZeRO 0 keeps whole parameters; ZeRO 3 gathers every layer "

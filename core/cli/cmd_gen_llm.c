@@ -80,6 +80,9 @@ static void llm_help(FILE *o)
         "      --overlap-param-gather  ZeRO 1/2: gather the updated parameters at the\n"
         "                           start of the step, bucket by bucket, overlapping the\n"
         "                           forward (default: after the optimizer step)\n"
+        "      --tp-comm-overlap    pipeline each TP all-gather / reduce-scatter with its\n"
+        "                           GEMM (Transformer Engine userbuffers; needs\n"
+        "                           --sequence-parallel): the pair takes max, not sum\n"
         "      --comm-streams S     per-group (default: each communicator on its own\n"
         "                           stream, so TP, DP and PP communication overlap as in\n"
         "                           Megatron-LM) or shared (one communication stream per\n"
@@ -100,7 +103,7 @@ enum {
     O_TOPK, /* the shape flags end here: a value for any of them renames the model "+custom" */
     O_MLP, O_ATTN, O_EMB, O_TP, O_PP, O_DP, O_RANKS, O_EP, O_SP, O_MB, O_GB, O_SCHED,
     O_VS, O_RC, O_ZERO, O_BUCKET, O_OVERLAP, O_DTYPE, O_GDTYPE, O_DEVICE, O_DEVICES, O_CM,
-    O_GROUPS, O_GRAN, O_OVERLAP_PARAM, O_COMM_STREAMS,
+    O_GROUPS, O_GRAN, O_OVERLAP_PARAM, O_COMM_STREAMS, O_TP_OVERLAP,
 };
 
 static const struct option opts[] = {
@@ -136,6 +139,7 @@ static const struct option opts[] = {
     {"overlap-grad-reduce", no_argument, NULL, O_OVERLAP},
     {"overlap-param-gather", no_argument, NULL, O_OVERLAP_PARAM},
     {"comm-streams", required_argument, NULL, O_COMM_STREAMS},
+    {"tp-comm-overlap", no_argument, NULL, O_TP_OVERLAP},
     {"dtype", required_argument, NULL, O_DTYPE},
     {"grad-dtype", required_argument, NULL, O_GDTYPE},
     {"device", required_argument, NULL, O_DEVICE},
@@ -246,6 +250,7 @@ static int apply_opt(llm_args *a, int c, char **argv)
     case O_SP: o->sp = 1; break;
     case O_OVERLAP: o->overlap_grad = 1; break;
     case O_OVERLAP_PARAM: o->overlap_param = 1; break;
+    case O_TP_OVERLAP: o->tp_overlap = 1; break;
     case O_COMM_STREAMS:
         if ((k = pick(optarg, (const char *const[]){"per-group", "shared", NULL})) < 0)
             return loom_usage("gen llm", "--comm-streams '%s': expected per-group or shared",

@@ -392,6 +392,59 @@ static void test_llm_streams(void **state)
                 "--comm-streams 'two'");
 }
 
+/* --tp-comm-overlap: each sequence-parallel all-gather is issued beside
+ * the GEMM it feeds, and each reduce-scatter beside the GEMM it reduces,
+ * both from the same stream position (ln1 for ag_qkv and qkv), and the
+ * kernel after the GEMM waits for both; without the flag the GEMM waits
+ * for the all-gather.  Without --sequence-parallel the flag is refused. */
+static const et_gnode *named(const et_graph *g, const char *name)
+{
+    for (size_t i = 0; i < g->n; i++)
+        if (strcmp(et_gnode_name(g, &g->nodes[i]), name) == 0)
+            return &g->nodes[i];
+    fail_msg("no node %s", name);
+    return NULL;
+}
+
+static int depends(const et_graph *g, const et_gnode *n, const et_gnode *on)
+{
+    for (uint32_t k = 0; k < n->ndata; k++)
+        if (&g->nodes[g->deps[n->dep + k]] == on)
+            return 1;
+    return 0;
+}
+
+static void test_llm_tp_overlap(void **state)
+{
+    (void)state;
+    const char *ov = tp("tpo/o"), *no = tp("tpo/n");
+    expect_exit(loomrun_run(tmpdir, "gen", "llm", SMALL, "--sequence-parallel", "--tp-comm-overlap",
+                            "--out", ov, "-q", NULL), 0, NULL);
+    expect_exit(loomrun_run(tmpdir, "gen", "llm", SMALL, "--sequence-parallel", "--out", no, "-q",
+                            NULL), 0, NULL);
+    char path[200];
+    loom_err err = {0};
+    snprintf(path, sizeof path, "%s.0.et", ov);
+    et_graph *g = et_graph_load(path, &err);
+    assert_non_null(g);
+    const et_gnode *ln1 = named(g, "L0.F0.ln1"), *ag = named(g, "L0.F0.ag_qkv"),
+                   *qkv = named(g, "L0.F0.qkv"), *proj = named(g, "L0.F0.proj"),
+                   *rs = named(g, "L0.F0.rs_proj"), *res = named(g, "L0.F0.resid1");
+    assert_true(depends(g, ag, ln1) && depends(g, qkv, ln1) && !depends(g, qkv, ag));
+    const et_gnode *after = &g->nodes[qkv - g->nodes + 1]; /* the attention core's first kernel */
+    assert_true(depends(g, after, qkv) && depends(g, after, ag));
+    assert_true(!depends(g, rs, proj) && depends(g, res, rs) && depends(g, res, proj));
+    et_graph_free(g);
+    snprintf(path, sizeof path, "%s.0.et", no);
+    g = et_graph_load(path, &err);
+    assert_non_null(g);
+    assert_true(depends(g, named(g, "L0.F0.qkv"), named(g, "L0.F0.ag_qkv")));
+    assert_true(depends(g, named(g, "L0.F0.rs_proj"), named(g, "L0.F0.proj")));
+    et_graph_free(g);
+    expect_exit(loomrun_run(tmpdir, "gen", "llm", SMALL, "--tp-comm-overlap", "--out", ov, NULL), 2,
+                "--tp-comm-overlap needs --sequence-parallel");
+}
+
 /* Role-named communicators: the four ranks of a stage share one file. */
 static void test_llm_roles(void **state)
 {
@@ -686,7 +739,7 @@ static void test_llm_errors(void **state)
                            "--vocab", "--experts", "--topk", "--tp", "--pp", "--dp", "--ep",
                            "--sequence-parallel", "--micro-batch", "--global-batch", "--schedule",
                            "--recompute", "--zero", "--grad-bucket", "--overlap-grad-reduce",
-                           "--overlap-param-gather", "--comm-streams",
+                           "--overlap-param-gather", "--comm-streams", "--tp-comm-overlap",
                            "--dtype", "--device", "--groups", "--granularity"};
     for (size_t i = 0; i < sizeof flags / sizeof flags[0]; i++)
         if (strstr(loomrun_out, flags[i]) == NULL)
@@ -865,6 +918,7 @@ int main(void)
         cmocka_unit_test(test_llm_counts),
         cmocka_unit_test(test_llm_roles),
         cmocka_unit_test(test_llm_streams),
+        cmocka_unit_test(test_llm_tp_overlap),
         cmocka_unit_test(test_roles_equal_explicit),
         cmocka_unit_test(test_llm_step),
         cmocka_unit_test(test_llm_cost_at_replay),
