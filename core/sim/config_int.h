@@ -94,7 +94,7 @@ extern const int cfg_nsys_keys;                     /* entries in cfg_sys_keys *
 int cfg_load_network(loom_cfg *cfg, const loom_cfg_files *f, loom_err *err);
 int cfg_load_system(loom_cfg *cfg, const loom_cfg_files *f, loom_err *err);
 int cfg_load_groups(loom_cfg *cfg, const char *path, loom_err *err);
-int cfg_load_remote_mem(const char *path, loom_err *err);
+int cfg_load_remote_mem(loom_cfg *cfg, const char *path, loom_err *err);
 
 /* ---- the system file's device and compute keys (config_comp.c) ------------- */
 

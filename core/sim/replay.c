@@ -559,6 +559,25 @@ static void on_msg_done(sim_engine *eng, void *ctx)
 
 /* ---- issue ---------------------------------------------------------------- */
 
+/* A memory load or store: local memory at local-mem-bw without remote
+ * memory; else ASTRA-sim's AnalyticalRemoteMemory::issue, where a node's
+ * (PER_NODE) or the pool's channel serves one access at a time, in the
+ * order they were issued, and PER_NPU accesses never wait. */
+static sim_time mem_time(replay *rp, int rank, uint64_t bytes)
+{
+    const loom_rmem *m = &rp->cfg->rmem;
+    if (m->kind == LOOM_RMEM_NONE)
+        return comp_mem_time(loom_cfg_comp(rp->cfg, rank), bytes);
+    sim_time t = loom_rmem_time(m, bytes);
+    if (m->kind == LOOM_RMEM_PER_NPU)
+        return t;
+    sim_time now = sim_now(rp->eng);
+    sim_time *free_at = &rp->rmem_free[m->kind == LOOM_RMEM_PER_NODE ? rank / m->npus_per_node : 0];
+    sim_time begin = *free_at > now ? *free_at : now;
+    *free_at = begin + t;
+    return *free_at - now;
+}
+
 static void start(replay *rp, int rank, uint32_t i)
 {
     rank_state *rs = &rp->r[rank];
@@ -585,7 +604,7 @@ static void start(replay *rp, int rank, uint32_t i)
     }
     case ET_MEM_LOAD_NODE:
     case ET_MEM_STORE_NODE:
-        post_node_event(rp, rank, i, comp_mem_time(loom_cfg_comp(rp->cfg, rank), n->tensor_size));
+        post_node_event(rp, rank, i, mem_time(rp, rank, n->tensor_size));
         break;
     case ET_COMM_COLL_NODE:
         if (rs->gi->res[i] == RES_CPU) /* host side of a c10d call */
@@ -671,6 +690,7 @@ static void replay_free(replay *rp)
         }
     }
     free(rp->r);
+    free(rp->rmem_free);
     rpl_graphs_free(rp);
     et_set_free(rp->set);
     rpl_comms_free(rp);
@@ -774,6 +794,16 @@ static int setup(replay *rp, const loom_replay_opts *opts, loom_err *err)
         return LOOM_EUSAGE;
     rp->nranks = net_npus(rp->net);
     LOOM_ASSERT(rp->nranks == npus);
+    const loom_rmem *m = &cfg->rmem;
+    if (m->kind == LOOM_RMEM_PER_NODE && (long long)m->num_nodes * m->npus_per_node < npus)
+        return loom_err_set(err, LOOM_EUSAGE,
+                            "%s: num-nodes %d x num-npus-per-node %d cover %lld NPUs, but the "
+                            "network has %d (every rank needs a node)",
+                            m->path, m->num_nodes, m->npus_per_node,
+                            (long long)m->num_nodes * m->npus_per_node, npus);
+    if (m->kind == LOOM_RMEM_PER_NODE || m->kind == LOOM_RMEM_POOL)
+        rp->rmem_free = loom_xcalloc(m->kind == LOOM_RMEM_POOL ? 1 : m->num_nodes,
+                                     sizeof *rp->rmem_free);
     rp->r = loom_xcalloc(rp->nranks, sizeof *rp->r);
     int *all = loom_xmalloc(rp->nranks * sizeof *all);
     for (int r = 0; r < rp->nranks; r++)
