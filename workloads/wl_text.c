@@ -470,6 +470,41 @@ static int parse(conv *c, FILE *f, const char *path, loom_err *err)
     return apply_marks(c, path, err);
 }
 
+/* PREFIX.comm.json: the model- and data-parallel groups (and for a
+ * HYBRID_CUSTOMIZED file with HYBRID_MODEL_DATA layers, theirs too). */
+static int write_groups(const conv *c, loom_outset *set, int kg, int ranks, loom_err *err)
+{
+    int mp = c->mp, dpn = ranks / mp;
+    /* per set: a name of at most 32 bytes per group, at most 12 per rank in
+     * each of the two kinds of group */
+    size_t cap = 2 * ((size_t)(dpn + mp) * 32 + (size_t)ranks * 24) + 64, n = 0;
+    char *buf = loom_xmalloc(cap);
+    n += (size_t)snprintf(buf + n, cap - n, "{");
+    for (int set = 0; set < (c->has_hmd ? 2 : 1); set++) {
+        int hdm = set == 0 && c->pt != P_HMD; /* else HYBRID_MODEL_DATA's groups */
+        const char *pre = set ? "hmd_" : "";
+        for (int g = 0; g < dpn; g++) { /* model-parallel groups */
+            n += (size_t)snprintf(buf + n, cap - n, "%s\n  \"%smp%d\": [", n > 1 ? "," : "",
+                                  pre, g);
+            for (int k = 0; k < mp; k++)
+                n += (size_t)snprintf(buf + n, cap - n, "%s%d", k ? ", " : "",
+                                      hdm ? g * mp + k : g + k * dpn);
+            n += (size_t)snprintf(buf + n, cap - n, "]");
+        }
+        for (int g = 0; g < mp; g++) { /* data-parallel groups */
+            n += (size_t)snprintf(buf + n, cap - n, ",\n  \"%sdp%d\": [", pre, g);
+            for (int k = 0; k < dpn; k++)
+                n += (size_t)snprintf(buf + n, cap - n, "%s%d", k ? ", " : "",
+                                      hdm ? g + k * mp : g * dpn + k);
+            n += (size_t)snprintf(buf + n, cap - n, "]");
+        }
+    }
+    n += (size_t)snprintf(buf + n, cap - n, "\n}\n");
+    int rc = loom_outset_text(set, kg, buf, n, err);
+    free(buf);
+    return rc;
+}
+
 int wl_text_convert(const wl_text_opts *o, loom_err *err)
 {
     if (o->ranks < 1 || o->ranks > (1 << 24))
@@ -545,33 +580,8 @@ int wl_text_convert(const wl_text_opts *o, loom_err *err)
                 rc = write_rank(&c, path, err);
             written++;
         }
-        /* the comm-group file */
-        size_t cap = (size_t)o->ranks * 48 + 512, n = 0;
-        char *buf = loom_xmalloc(cap);
-        n += (size_t)snprintf(buf + n, cap - n, "{");
-        for (int set = 0; set < (c.has_hmd ? 2 : 1) && rc == 0; set++) {
-            int hdm = set == 0 && c.pt != P_HMD; /* else HYBRID_MODEL_DATA's groups */
-            const char *pre = set ? "hmd_" : "";
-            for (int g = 0; g < dpn; g++) { /* model-parallel groups */
-                n += (size_t)snprintf(buf + n, cap - n, "%s\n  \"%smp%d\": [", n > 1 ? "," : "",
-                                      pre, g);
-                for (int k = 0; k < mp; k++)
-                    n += (size_t)snprintf(buf + n, cap - n, "%s%d", k ? ", " : "",
-                                          hdm ? g * mp + k : g + k * dpn);
-                n += (size_t)snprintf(buf + n, cap - n, "]");
-            }
-            for (int g = 0; g < mp; g++) { /* data-parallel groups */
-                n += (size_t)snprintf(buf + n, cap - n, ",\n  \"%sdp%d\": [", pre, g);
-                for (int k = 0; k < dpn; k++)
-                    n += (size_t)snprintf(buf + n, cap - n, "%s%d", k ? ", " : "",
-                                          hdm ? g + k * mp : g * dpn + k);
-                n += (size_t)snprintf(buf + n, cap - n, "]");
-            }
-        }
-        n += (size_t)snprintf(buf + n, cap - n, "\n}\n");
         if (rc == 0)
-            rc = loom_outset_text(set, kg, buf, n, err);
-        free(buf);
+            rc = write_groups(&c, set, kg, o->ranks, err);
     }
     if (rc == 0)
         rc = loom_outset_commit(set, err);
