@@ -530,6 +530,10 @@ void loom_cfg_free(loom_cfg *cfg)
     free(cfg->rank_comp);
     free(cfg->rmem.path);
     cfg->rmem.path = NULL;
+    for (int op = 0; op < NET_IMPL_OPS; op++) {
+        net_cplan_free(cfg->custom[op]);
+        cfg->custom[op] = NULL;
+    }
     comp_table_free(cfg->comp_table);
     cfg->rank_comp = NULL;
     cfg->comp_table = NULL;

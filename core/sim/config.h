@@ -88,6 +88,7 @@ typedef struct loom_cfg {
     double comm_scale;      /* --comm-scale: collective and send sizes x this; 0 or 1: none */
     int timing_set;         /* the system file named `timing` (sys.astra_timing) */
     loom_rmem rmem;         /* the remote-memory file; kind NONE without one */
+    net_cplan *custom[NET_IMPL_OPS]; /* *-implementation-custom plans, owned; NULL: none */
 } loom_cfg;
 
 /* The compute model of one rank: its entry in rank_comp, or comp. */

@@ -257,6 +257,25 @@ static void post_node_event(replay *rp, int rank, uint32_t i, sim_time dur)
 static void on_coll_done(sim_engine *eng, void *ctx);
 static void on_msg_done(sim_engine *eng, void *ctx);
 
+/* The custom algorithm that runs this collective, or NULL; a plan for
+ * another member count fails the run (ASTRA-sim would wait forever on
+ * positions the group lacks). */
+static const net_cplan *custom_plan(replay *rp, const coll_inst *in, const comm *c)
+{
+    int op = in->type == ET_ALL_REDUCE       ? NET_IMPL_ALL_REDUCE
+             : in->type == ET_ALL_GATHER     ? NET_IMPL_ALL_GATHER
+             : in->type == ET_REDUCE_SCATTER ? NET_IMPL_REDUCE_SCATTER
+             : in->type == ET_ALL_TO_ALL     ? NET_IMPL_ALL_TO_ALL
+                                             : -1;
+    const net_cplan *p = op >= 0 ? rp->cfg->custom[op] : NULL;
+    if (p && p->members != c->n)
+        fail(rp, "a %s on '%s' (%d ranks; rank %d node %llu) and the custom algorithm %s for "
+                 "%d: ASTRA-sim runs it on groups of exactly that many",
+             et_coll_type_name(in->type), c->name[0] ? c->name : "all ranks", c->n,
+             in->first_rank, (unsigned long long)in->first_id, p->name, p->members);
+    return p && p->members == c->n ? p : NULL;
+}
+
 static void coll_join(replay *rp, int rank, uint32_t i)
 {
     rank_state *rs = &rp->r[rank];
@@ -331,10 +350,18 @@ static void coll_join(replay *rp, int rank, uint32_t i)
     }
     loom_coll_record *cr = &rp->res->colls[in->rec];
     cr->start = sim_now(rp->eng);
-    net_coll_label(rp->net, c->ng, (net_coll)in->type, in->dims, cr->algo, sizeof cr->algo);
     /* Every network model saturates a time past the end of representable
      * time at SIM_TIME_MAX; on_coll_done reports it. */
     in->rp = rp;
+    const net_cplan *plan = custom_plan(rp, in, c);
+    if (rp->failed)
+        return;
+    if (plan) { /* the system file's *-implementation-custom */
+        snprintf(cr->algo, sizeof cr->algo, "custom(%s)", plan->name);
+        net_cplan_start(rp->net, rp->eng, plan, c->ranks, in->bytes, on_coll_done, in);
+        return;
+    }
+    net_coll_label(rp->net, c->ng, (net_coll)in->type, in->dims, cr->algo, sizeof cr->algo);
     net_coll_start(rp->net, rp->eng, c->ng, (net_coll)in->type, in->bytes, in->dims, on_coll_done,
                    in);
 }

@@ -1,9 +1,10 @@
 /*
- * End-to-end tests of ASTRA-sim's remote memory and the system keys of
- * issue 13 in `loom run`: every --remote-memory-configuration memory type
- * with its keys, priced on memory load/store nodes, and the system keys
- * local-mem-trace-filename and per-node-custom-implementation (accepted,
- * named in the note line).
+ * End-to-end tests of ASTRA-sim's remote memory, custom collectives and
+ * the system keys of issue 13 in `loom run`: every
+ * --remote-memory-configuration memory type with its keys, priced on
+ * memory load/store nodes; `*-implementation-custom` running the
+ * Chakra-defined algorithm; the system keys local-mem-trace-filename and
+ * per-node-custom-implementation (accepted, named in the note line).
  *
  * Times come from ASTRA-sim's formula (AnalyticalRemoteMemory::
  * get_remote_mem_runtime, docs/CONFIG.md), written out per case here:
@@ -94,9 +95,11 @@ static double run_mem(const char *rmem_json)
     return step_of(loomrun_path("mem.out.json"));
 }
 
+static double tolerance = 0.002; /* loom rounds to the picosecond */
+
 static void expect_near(double got, double want, const char *what)
 {
-    if (fabs(got - want) > 0.002) /* loom rounds to the picosecond */
+    if (fabs(got - want) > tolerance)
         fail_msg("%s: loom %.3f ns, expected %.3f ns", what, got, want);
 }
 
@@ -196,12 +199,78 @@ static void test_system_keys(void **state)
     assert_non_null(strstr(loomrun_err, "local-mem-trace-filename"));
 }
 
+#define CUSTOM FIXTURES "/chakra/custom_ring_allreduce_8npus_1MB"
+#define AR8 FIXTURES "/chakra/micro_all_reduce_8npus_1MB/all_reduce"
+
+/* One custom ring step of m bytes on Ring_8npus (50 GiB/s, 500 ns, the
+ * system file's default endpoint delay 10 ns): a point-to-point message,
+ * L + delta + m/B (docs/MODEL.md). */
+static double p2p_ns(double m) { return 500 + 10 + m / (50.0 * 1073741824.0) * 1e9; }
+
+/* The fixture's algorithm: per member 14 sends of 128 KiB to the next
+ * member, each after the previous receive (and, the first 7, after a
+ * reduction of 7 us: duration_micros 7): 14 p2p steps + 7 x 7 us.
+ * ASTRA-sim printed 90,174 ns (14 x (500 + 2441) + 49,000: it truncates
+ * the serialization to whole ns and adds no endpoint delay to a send). */
+static void test_custom_collective(void **state)
+{
+    (void)state;
+    tolerance = 0.008; /* each of the 14 messages rounded to the ps on its own */
+    /* the fixture's own system.json names the prefix relative to
+     * ASTRA-sim's folder; loom finds the traces beside it */
+    expect_ok(loomrun_run(loomrun_tmp, "run", "-w", AR8, "-n", CFG "/Ring_8npus.yml", "-s",
+                          CUSTOM "/system.json", "-j", loomrun_path("cu.json"), NULL));
+    expect_near(step_of(loomrun_path("cu.json")), 14 * p2p_ns(131072) + 7 * 7000.0, "custom 1 MiB");
+    assert_non_null(strstr(loomrun_out, "custom(custom_allreduce)"));
+    assert_null(strstr(loomrun_out, "implementation-custom")); /* run, not a note */
+    /* the congestion-aware model: one message per link at a time, the same */
+    expect_ok(loomrun_run(loomrun_tmp, "run", "-w", AR8, "-n", CFG "/Ring_8npus.yml", "-s",
+                          CUSTOM "/system.json", "--network-model", "flow", "-j",
+                          loomrun_path("cuf.json"), "-q", NULL));
+    expect_near(step_of(loomrun_path("cuf.json")), 14 * p2p_ns(131072) + 7 * 7000.0, "custom, flow");
+    /* a 2 MiB all-reduce: the plan is for 1 MiB (14 x 128 KiB sent =
+     * 2 (p-1)/p x 1 MiB), so every send moves twice its bytes */
+    expect_ok(loomrun_run(loomrun_tmp, "gen", "micro", "-c", "all_reduce", "-b", "2097152", "-r", "8",
+                          "-o", loomrun_path("ar2"), "-q", NULL));
+    expect_ok(loomrun_run(loomrun_tmp, "run", "-w", loomrun_path("ar2"), "-n", CFG "/Ring_8npus.yml",
+                          "-s", CUSTOM "/system.json", "-j", loomrun_path("cu2.json"), "-q", NULL));
+    expect_near(step_of(loomrun_path("cu2.json")), 14 * p2p_ns(262144) + 7 * 7000.0, "custom 2 MiB");
+    /* an absolute prefix in a system file of our own */
+    char sys[1024];
+    snprintf(sys, sizeof sys, "{\"local-mem-bw\": 50, \"all-reduce-implementation-custom\": "
+                              "[\"%s/custom_allreduce\"]}", CUSTOM);
+    loomrun_write(loomrun_path("cs.json"), sys);
+    expect_ok(loomrun_run(loomrun_tmp, "run", "-w", AR8, "-n", CFG "/Ring_8npus.yml", "-s",
+                          loomrun_path("cs.json"), "-j", loomrun_path("cu3.json"), "-q", NULL));
+    expect_near(step_of(loomrun_path("cu3.json")), 14 * p2p_ns(131072) + 7 * 7000.0, "absolute");
+    /* a 4-rank all-reduce cannot run the 8-member algorithm */
+    int rc = loomrun_run(loomrun_tmp, "run", "-w", FIXTURES "/chakra/micro_all_reduce_4npus_1MB/all_reduce",
+                         "-n", CFG "/Ring_4npus.yml", "-s", loomrun_path("cs.json"), "-q", NULL);
+    if (rc != 4 || strstr(loomrun_err, "custom algorithm custom_allreduce for 8") == NULL)
+        fail_msg("4 ranks: exit %d: %s", rc, loomrun_err);
+    /* a prefix with no traces, and a list of two */
+    loomrun_write(loomrun_path("cs2.json"), "{\"local-mem-bw\": 50, \"all-reduce-implementation-custom\": "
+                                            "[\"nowhere/x\"]}");
+    rc = loomrun_run(loomrun_tmp, "run", "-w", AR8, "-n", CFG "/Ring_8npus.yml", "-s",
+                     loomrun_path("cs2.json"), "-q", NULL);
+    if (rc != 2 || strstr(loomrun_err, "no rank files nowhere/x.0.et") == NULL)
+        fail_msg("missing traces: exit %d: %s", rc, loomrun_err);
+    loomrun_write(loomrun_path("cs3.json"), "{\"local-mem-bw\": 50, \"all-reduce-implementation-custom\": "
+                                            "[\"a\", \"b\"]}");
+    rc = loomrun_run(loomrun_tmp, "run", "-w", AR8, "-n", CFG "/Ring_8npus.yml", "-s",
+                     loomrun_path("cs3.json"), "-q", NULL);
+    if (rc != 2 || strstr(loomrun_err, "a list of one trace prefix") == NULL)
+        fail_msg("two prefixes: exit %d: %s", rc, loomrun_err);
+    tolerance = 0.002;
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_memory_types),
         cmocka_unit_test(test_memory_refusals),
         cmocka_unit_test(test_system_keys),
+        cmocka_unit_test(test_custom_collective),
     };
     return cmocka_run_group_tests(tests, loomrun_setup, loomrun_teardown);
 }
