@@ -353,6 +353,49 @@ static void test_remote_memory(void **state)
     assert_non_null(strstr(err.msg, "remote-mem-bw"));
 }
 
+/* *-implementation-custom: the fixture's ring all-reduce becomes a plan of
+ * 8 members x (14 sends + 14 receives + 7 compute nodes); its busiest
+ * member sends 14 x 131,072 B, so the plan is for
+ * 14 x 131,072 x 8 / (2 x 7) = 1,048,576 B; a compute node of
+ * duration_micros 7 takes 7 us. */
+static void test_custom_plan(void **state)
+{
+    (void)state;
+    char sys[1024];
+    snprintf(sys, sizeof sys, "local-mem-bw: 50\nall-reduce-implementation-custom: "
+                              "[\"%s/chakra/custom_ring_allreduce_8npus_1MB/custom_allreduce\"]\n",
+             FIXTURES);
+    loom_cfg cfg;
+    load_ok(&cfg, "topology: [ Ring ]\nnpus_count: [ 8 ]\nbandwidth: [ 50 ]\nlatency: [ 500 ]\n", sys,
+            NULL, 0);
+    const net_cplan *p = cfg.custom[NET_IMPL_ALL_REDUCE];
+    assert_non_null(p);
+    assert_null(cfg.custom[NET_IMPL_ALL_GATHER]);
+    assert_int_equal(p->members, 8);
+    assert_int_equal(p->first[8], 8 * 35);
+    assert_int_equal(p->bytes, 1048576);
+    assert_string_equal(p->name, "custom_allreduce");
+    int sends = 0, recvs = 0, comps = 0;
+    for (uint32_t i = p->first[3]; i < p->first[4]; i++) {
+        sends += p->nodes[i].kind == NET_PSEND;
+        recvs += p->nodes[i].kind == NET_PRECV;
+        if (p->nodes[i].kind == NET_PCOMP) {
+            comps++;
+            assert_int_equal(p->nodes[i].dur, 7 * SIM_PS_PER_US);
+        } else {
+            assert_int_equal(p->nodes[i].bytes, 131072);
+        }
+    }
+    assert_int_equal(sends, 14);
+    assert_int_equal(recvs, 14);
+    assert_int_equal(comps, 7);
+    assert_int_equal(cfg.nnotes, 0); /* run, not noted */
+    loom_cfg_free(&cfg);
+    load_bad("topology: [ Ring ]\nnpus_count: [ 8 ]\nbandwidth: [ 50 ]\nlatency: [ 500 ]\n",
+             "local-mem-bw: 50\nall-gather-implementation-custom: [nowhere/x]\n", NULL, 0,
+             (const char *[]){"custom collective 'nowhere/x'", "no rank files", NULL});
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -365,6 +408,7 @@ int main(void)
         cmocka_unit_test(test_file_errors),
         cmocka_unit_test(test_groups),
         cmocka_unit_test(test_remote_memory),
+        cmocka_unit_test(test_custom_plan),
         cmocka_unit_test(test_yaml_layer),
         cmocka_unit_test(test_yaml_aliases),
     };
