@@ -647,6 +647,26 @@ int net_ns3_load(const char *path, const char *logical, net_topo *out, net_note_
     return net_xtopo_view(out, err);
 }
 
+int net_ns3_topology_file(const char *config, char *out, size_t sz)
+{
+    if (net_file_form(config) != NET_FORM_NS3_CONFIG)
+        return 0;
+    FILE *fp = fopen(config, "r");
+    if (fp == NULL)
+        return 0;
+    char *line = NULL;
+    size_t cap = 0;
+    int found = 0;
+    while (!found && getline(&line, &cap, fp) >= 0) {
+        char *w[3];
+        if (words(line, w, 2) == 2 && strcmp(w[0], "TOPOLOGY_FILE") == 0)
+            found = resolve(config, w[1], out, sz) == 0;
+    }
+    free(line);
+    fclose(fp);
+    return found;
+}
+
 /* ---- telling the forms apart ------------------------------------------- */
 
 int net_file_form(const char *path)
@@ -662,7 +682,7 @@ int net_file_form(const char *path)
         if (n == 0 || w[0][0] == '#')
             continue;
         int a;
-        if (strcmp(w[0], "Nodes") == 0 && n == 2)
+        if ((strcmp(w[0], "Nodes") == 0 || strcmp(w[0], "Tiers") == 0) && n == 2)
             form = NET_FORM_HTSIM;
         else if (n == 3 && parse_int(w[0], 0, 1L << 30, &a) == 0 &&
                  parse_int(w[1], 0, 1L << 30, &a) == 0 && parse_int(w[2], 0, 1L << 30, &a) == 0)

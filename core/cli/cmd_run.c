@@ -17,6 +17,7 @@
 #include "cliutil.h"
 #include "config.h"
 #include "et_graph.h"
+#include "net_topo.h"
 #include "outfile.h"
 #include "progress.h"
 #include "report.h"
@@ -157,6 +158,8 @@ static void run_inputs(loom_outset *outs, const char *workload, const loom_cfg_f
     loom_outset_input(outs, files->logical, "the logical topology file");
     loom_outset_input(outs, files->htsim_topo, "the htsim topology file");
     char path[4200];
+    if (files->network && net_ns3_topology_file(files->network, path, sizeof path))
+        loom_outset_input(outs, path, "the ns-3 topology file");
     for (int r = 0; et_rank_path(workload, r, path, sizeof path) == 0; r++)
         loom_outset_input(outs, path, "the rank trace");
 }

@@ -95,6 +95,19 @@ static void test_ns3(void **state)
                      NULL);
     assert_int_equal(rc, 2);
     assert_non_null(strstr(loomrun_err, "the logical dims multiply to 16 NPUs but the network has 8"));
+    /* the TOPOLOGY_FILE config.txt names is an input: no output may be it
+     * (a copy, so that a failure could not clobber the fixture) */
+    loomrun_copy(CFG "/ns3/config.txt", loomrun_path("config.txt"));
+    loomrun_copy(CFG "/ns3/8_nodes_1_switch_topology.txt",
+                 loomrun_path("8_nodes_1_switch_topology.txt"));
+    char before[4096], after[4096];
+    loomrun_slurp(loomrun_path("8_nodes_1_switch_topology.txt"), before, sizeof before);
+    rc = loomrun_run(loomrun_tmp, "run", "-w", W8, "-n", loomrun_path("config.txt"), SYS, "--json",
+                     loomrun_path("8_nodes_1_switch_topology.txt"), NULL);
+    assert_int_equal(rc, 2);
+    assert_non_null(strstr(loomrun_err, "the ns-3 topology file"));
+    loomrun_slurp(loomrun_path("8_nodes_1_switch_topology.txt"), after, sizeof after);
+    assert_string_equal(before, after);
 }
 
 static void test_htsim(void **state)
