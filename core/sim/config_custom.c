@@ -93,7 +93,8 @@ static int add_member(net_cplan *p, int m, const et_graph *g, size_t *cap_n, siz
         }
         n->dep = (uint32_t)*nd;
         n->ndeps = k;
-        memcpy(p->deps + *nd, g->deps + e->dep, k * sizeof *p->deps);
+        if (k)
+            memcpy(p->deps + *nd, g->deps + e->dep, k * sizeof *p->deps);
         *nd += k;
     }
     return 0;

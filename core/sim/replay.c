@@ -259,9 +259,13 @@ static void on_msg_done(sim_engine *eng, void *ctx);
 
 /* The custom algorithm that runs this collective, or NULL; a plan for
  * another member count fails the run (ASTRA-sim would wait forever on
- * positions the group lacks). */
+ * positions the group lacks).  Part of the system file's choice, so a
+ * whole-collective algorithm chosen instead (`loom compare --algorithms`)
+ * replaces it as it replaces the *-implementation lists. */
 static const net_cplan *custom_plan(replay *rp, const coll_inst *in, const comm *c)
 {
+    if (rp->cfg->sys.calgo != NET_CALGO_LISTS)
+        return NULL;
     int op = in->type == ET_ALL_REDUCE       ? NET_IMPL_ALL_REDUCE
              : in->type == ET_ALL_GATHER     ? NET_IMPL_ALL_GATHER
              : in->type == ET_REDUCE_SCATTER ? NET_IMPL_REDUCE_SCATTER

@@ -235,6 +235,12 @@ static void test_custom_collective(void **state)
     expect_ok(loomrun_run(loomrun_tmp, "run", "-w", loomrun_path("ar2"), "-n", CFG "/Ring_8npus.yml",
                           "-s", CUSTOM "/system.json", "-j", loomrun_path("cu2.json"), "-q", NULL));
     expect_near(step_of(loomrun_path("cu2.json")), 14 * p2p_ns(262144) + 7 * 7000.0, "custom 2 MiB");
+    /* loom compare: `lists` (the system file's choice) runs the custom
+     * algorithm, a forced ring replaces it (the ring's 96.37 us differs) */
+    expect_ok(loomrun_run(loomrun_tmp, "compare", "-w", AR8, "-n", CFG "/Ring_8npus.yml", "-s",
+                          CUSTOM "/system.json", "--algorithms", "lists,ring", NULL));
+    assert_non_null(strstr(loomrun_out, "\nlists                 90.320"));
+    assert_null(strstr(loomrun_out, "\nring                  90.320"));
     /* an absolute prefix in a system file of our own */
     char sys[1024];
     snprintf(sys, sizeof sys, "{\"local-mem-bw\": 50, \"all-reduce-implementation-custom\": "
