@@ -273,7 +273,7 @@ static const net_cplan *custom_plan(replay *rp, const coll_inst *in, const comm 
                                              : -1;
     const net_cplan *p = op >= 0 ? rp->cfg->custom[op] : NULL;
     if (p && p->members != c->n)
-        fail(rp, "a %s on '%s' (%d ranks; rank %d node %llu) and the custom algorithm %s for "
+        fail(rp, "the %s on '%s' (%d ranks; rank %d node %llu) and the custom algorithm %s for "
                  "%d: ASTRA-sim runs it on groups of exactly that many",
              et_coll_type_name(in->type), c->name[0] ? c->name : "all ranks", c->n,
              in->first_rank, (unsigned long long)in->first_id, p->name, p->members);
@@ -358,8 +358,11 @@ static void coll_join(replay *rp, int rank, uint32_t i)
      * time at SIM_TIME_MAX; on_coll_done reports it. */
     in->rp = rp;
     const net_cplan *plan = custom_plan(rp, in, c);
-    if (rp->failed)
+    if (rp->failed) { /* retired from the queue above: nobody else frees it */
+        free(in->node);
+        free(in);
         return;
+    }
     if (plan) { /* the system file's *-implementation-custom */
         snprintf(cr->algo, sizeof cr->algo, "custom(%s)", plan->name);
         net_cplan_start(rp->net, rp->eng, plan, c->ranks, in->bytes, on_coll_done, in);
