@@ -104,6 +104,9 @@ typedef struct net_xtopo {
     /* ns-3 topology file (file above names it; net_fabric_ns3.c) */
     int ns3_nodes;          /* nodes: NPUs and switches */
     int ns3_links;          /* cables (two directed links each) */
+    double ns3_bw;          /* its view's bandwidth (bytes/s) and latency (ps), */
+    sim_time ns3_lat;       /*   kept so later views need not read it again */
+    uint64_t ns3_digest;    /* of its cables, so the graph's read can tell a change */
     int nlogical;           /* logical dims given (0: one of all NPUs) */
     int logical[NET_MAX_DIMS]; /* --logical-topology-configuration's dims */
     net_link_class cls[NET_X_CLASSES]; /* per link class, see net_topo.h */
