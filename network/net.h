@@ -104,6 +104,9 @@ typedef struct net_xtopo {
     /* ns-3 topology file (file above names it; net_fabric_ns3.c) */
     int ns3_nodes;          /* nodes: NPUs and switches */
     int ns3_links;          /* cables (two directed links each) */
+    double ns3_bw;          /* its view's bandwidth (bytes/s) and latency (ps), */
+    sim_time ns3_lat;       /*   kept so later views need not read it again */
+    uint64_t ns3_digest;    /* of its cables, so the graph's read can tell a change */
     int nlogical;           /* logical dims given (0: one of all NPUs) */
     int logical[NET_MAX_DIMS]; /* --logical-topology-configuration's dims */
     net_link_class cls[NET_X_CLASSES]; /* per link class, see net_topo.h */
@@ -248,6 +251,45 @@ void net_coll_start(net_model *m, sim_engine *eng, const net_group *g,
 /* Starts a message now; calls done(eng, ctx) once, when it has arrived. */
 void net_p2p_start(net_model *m, sim_engine *eng, int src, int dst,
                    uint64_t bytes, net_done_fn done, void *ctx);
+
+/* ---- custom collectives (net_algo_custom.c) ---------------------------
+ *
+ * A collective algorithm given as a plan: per member, a DAG of sends,
+ * receives and compute steps (ASTRA-sim's `*-implementation-custom`, a
+ * Chakra trace per member; core/sim turns those into this, so nothing
+ * here knows the trace format).  Members are positions in the
+ * collective's group; peers name positions too.
+ */
+typedef enum net_pkind { NET_PSEND, NET_PRECV, NET_PCOMP } net_pkind;
+
+typedef struct net_pnode {
+    net_pkind kind;
+    int peer;        /* SEND: destination position; RECV: source position */
+    int tag;         /* SEND/RECV: matched by (source, destination, tag) */
+    uint64_t bytes;  /* SEND/RECV: bytes at the plan's size */
+    sim_time dur;    /* COMP: its time, ps */
+    uint32_t dep;    /* deps[dep .. dep+ndeps): this member's earlier nodes */
+    uint32_t ndeps;
+} net_pnode;
+
+typedef struct net_cplan {
+    char *name;       /* for labels: "custom(NAME)" */
+    int members;      /* positions 0 .. members-1 */
+    uint32_t *first;  /* member m's nodes: nodes[first[m] .. first[m+1]) */
+    net_pnode *nodes;
+    uint32_t *deps;   /* indices into the member's own nodes */
+    uint64_t bytes;   /* the collective size (comm_size) the plan moves */
+} net_cplan;
+
+void net_cplan_free(net_cplan *p);
+
+/* Runs plan p now for the members ranks[0 .. p->members) (ranks[i] is
+ * position i), every send's bytes times `bytes / p->bytes` (rounded to
+ * the byte); sends go through net_p2p_start (so the flow model shares
+ * links), compute steps take their time.  done(eng, ctx) once, when every
+ * node of every member has finished.  ranks is copied. */
+void net_cplan_start(net_model *m, sim_engine *eng, const net_cplan *p, const int *ranks,
+                    uint64_t bytes, net_done_fn done, void *ctx);
 
 /* ---- link statistics (flow model) ------------------------------------- */
 

@@ -48,8 +48,9 @@ struct net_fabric_ops {
      * view; NULL: t->dims already is the topology */
     int (*view)(net_topo *t, loom_err *err);
     /* sets g->npus and lays out nodes, links (net_graph_add_links/
-     * set_link), link-class names, max_hops */
-    void (*build)(net_graph *g, const net_topo *t);
+     * set_link), link-class names, max_hops; < 0 (err set) only when a
+     * file it reads again no longer matches the view (ns3) */
+    int (*build)(net_graph *g, const net_topo *t, loom_err *err);
     /* the hot path: route src -> dst (src != dst) as link ids into out */
     int (*route)(const net_graph *g, int src, int dst, uint64_t hash, uint32_t *out);
     /* 1 and buf when node (a switch: >= g->npus) has a name of its kind */
@@ -115,7 +116,7 @@ void net_graph_set_link(net_graph *g, int id, int src, int dst, double bw, sim_t
 
 /* ASTRA-sim's dimensions as a graph (net_fabric_dims.c), shared with the
  * torus, whose rings are dimensions. */
-void net_fabric_dims_build(net_graph *g, const net_topo *t);
+int net_fabric_dims_build(net_graph *g, const net_topo *t, loom_err *err);
 /* Routes in dimension order: the part of a route in dimension d depends
  * only on the source's and destination's coordinates d (the links of a
  * dimension share one latency), so the farthest destination is the sum,

@@ -85,8 +85,9 @@ static int df_local(const net_graph *g, const net_xtopo *x, int R, int R2)
     return g->base[2] + R * (a - 1) + (y < xr ? y : y - 1);
 }
 
-static void df_build(net_graph *g, const net_topo *t)
+static int df_build(net_graph *g, const net_topo *t, loom_err *err)
 {
+    (void)err; /* the view refused what cannot be built */
     const net_xtopo *x = &t->x;
     int gr = x->groups, a = x->routers, hp = x->hosts_per_router;
     int N = gr * a * hp, R = gr * a;
@@ -127,6 +128,7 @@ static void df_build(net_graph *g, const net_topo *t)
     snprintf(g->clsname[0], sizeof g->clsname[0], "host-router");
     snprintf(g->clsname[1], sizeof g->clsname[1], "local");
     snprintf(g->clsname[2], sizeof g->clsname[2], "global");
+    return 0;
 }
 
 static int df_route(const net_graph *g, int src, int dst, uint64_t hash, uint32_t *out)

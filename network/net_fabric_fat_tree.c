@@ -109,8 +109,9 @@ static int fat_view(net_topo *t, loom_err *err)
     return 0;
 }
 
-static void fat_build(net_graph *g, const net_topo *t)
+static int fat_build(net_graph *g, const net_topo *t, loom_err *err)
 {
+    (void)err; /* the view refused what cannot be built */
     const net_xtopo *x = &t->x;
     g->npus = x->npus;
     g->up1 = net_xtopo_uplinks(x, 0);
@@ -166,6 +167,7 @@ static void fat_build(net_graph *g, const net_topo *t)
     snprintf(g->clsname[1], sizeof g->clsname[1],
              x->tiers == 2 ? "leaf-spine" : "leaf-aggregation");
     snprintf(g->clsname[2], sizeof g->clsname[2], "aggregation-core");
+    return 0;
 }
 
 static int fat_route(const net_graph *g, int src, int dst, uint64_t h, uint32_t *out)

@@ -34,7 +34,35 @@ typedef struct ht_tier {
     double speed;  /* Downlink_speed_Gbps, -1 absent */
     double lat;    /* Downlink_Latency_ns, -1 absent */
     int down, up;  /* Radix_Down, Radix_Up; -1 absent */
+    int bundle;    /* Bundle: parallel links per neighbour below, 1 absent */
 } ht_tier;
+
+/* Radix_Down above tier 0 against the tree it builds: a tier-1 switch
+ * faces every leaf of its pod (3 tiers) or every leaf (2 tiers), a tier-2
+ * switch every pod, each through Bundle parallel links, so its down ports
+ * are that count times Bundle (htsim derives the switches below a parent
+ * from Radix_Down / Bundle).  Nodes must fill whole leaves and pods. */
+static int check_radixes(const char *path, const ht_tier *t, int tiers, int nodes, int pod,
+                         loom_err *err)
+{
+    int hpl = t[0].down;
+    if (nodes % hpl != 0)
+        return loom_err_set(err, LOOM_EUSAGE, "%s: Nodes %d is not a multiple of tier 0's "
+                            "Radix_Down %d (hosts per leaf)", path, nodes, hpl);
+    if (tiers == 3 && pod >= 1 && nodes % pod != 0)
+        return loom_err_set(err, LOOM_EUSAGE, "%s: Nodes %d is not a multiple of Podsize %d",
+                            path, nodes, pod);
+    for (int i = 1; i < tiers; i++) {
+        int below = tiers == 2 ? nodes / hpl : i == 1 ? (pod >= 1 ? pod / hpl : 0) : nodes / pod;
+        const char *what = tiers == 2 ? "leaves" : i == 1 ? "leaves of a pod" : "pods";
+        if (below >= 1 && (long long)below * t[i].bundle != t[i].down)
+            return loom_err_set(err, LOOM_EUSAGE, "%s: Tier %d Radix_Down %d: its switches face "
+                                "the %d %s through Bundle %d link%s each, so %lld ports", path, i,
+                                t[i].down, below, what, t[i].bundle, t[i].bundle == 1 ? "" : "s",
+                                (long long)below * t[i].bundle);
+    }
+    return 0;
+}
 
 int net_htsim_load(const char *path, net_topo *out, net_note_fn note, void *ctx,
                    loom_err *err)
@@ -47,7 +75,7 @@ int net_htsim_load(const char *path, net_topo *out, net_note_fn note, void *ctx,
                             strerror(errno));
     ht_tier t[HT_TIERS];
     for (int i = 0; i < HT_TIERS; i++)
-        t[i] = (ht_tier){-1, -1, -1, -1};
+        t[i] = (ht_tier){-1, -1, -1, -1, 1};
     int nodes = -1, tiers = -1, pod = -1, cur = -1, ln = 0, rc = 0;
     char *line = NULL;
     size_t cap = 0;
@@ -94,7 +122,7 @@ int net_htsim_load(const char *path, net_topo *out, net_note_fn note, void *ctx,
         else if (strcasecmp(k, "Radix_Up") == 0)
             slot = &t[cur].up;
         else if (strcasecmp(k, "Bundle") == 0)
-            continue; /* groups ports: the capacity is in the radixes */
+            slot = &t[cur].bundle; /* groups ports: the capacity is in the radixes */
         else {
             if (note) {
                 char msg[160];
@@ -145,6 +173,8 @@ int net_htsim_load(const char *path, net_topo *out, net_note_fn note, void *ctx,
                                 pod, t[0].down);
         x->leaves_per_pod = pod / t[0].down;
     }
+    if ((rc = check_radixes(path, t, tiers, nodes, pod, err)) < 0)
+        return rc;
     for (int i = 0; i < tiers; i++) {
         x->cls[i].bw = t[i].speed * 1e9 / 8;
         x->cls[i].latency = (sim_time)llround(t[i].lat * SIM_PS_PER_NS);

@@ -13,9 +13,13 @@
  * Units: rates bps, Kbps, Mbps, Gbps (bits, 10^3 steps) -> bytes/s;
  * latencies s, ms, us, ns, ps -> ps.
  *
- * The topology struct holds no heap, so the view and the build read the
- * file again (x->file names it); the load checked it, so they cannot fail
- * on it.  Layout: cable i is links 2i (a -> b) and 2i + 1 (b -> a).
+ * The topology struct holds no heap, so the load keeps what the views need
+ * (the NPU and cable counts, the view's bandwidth and latency, a digest of
+ * the cables) in net_xtopo and every later view uses that; the flow
+ * model's graph reads the file once more (x->file names it) and refuses
+ * it, naming the file, when it no longer matches that digest: a file
+ * changed while loom runs is an error, not an assertion.  Layout: cable i
+ * is links 2i (a -> b) and 2i + 1 (b -> a).
  */
 #include "net_fabric.h"
 
@@ -38,7 +42,17 @@ typedef struct ns3_file {
     double max_err;        /* the largest error rate given */
     int *off, *adj, *dst;  /* CSR of directed links by source; link heads (owned) */
     int *dist;             /* [npu * nodes + node]: hops to that NPU, -1 unreached */
+    uint64_t digest;       /* FNV-1a of the cables (ends, rates, latencies) */
 } ns3_file;
+
+/* FNV-1a 64 over n bytes, continuing from h */
+static uint64_t fnv(uint64_t h, const void *p, size_t n)
+{
+    const unsigned char *b = p;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ b[i]) * 1099511628211ULL;
+    return h;
+}
 
 static void ns3_free(ns3_file *f)
 {
@@ -316,6 +330,13 @@ static int ns3_read(const char *path, ns3_file *f, loom_err *err)
         rc = ns3_counts(f, stage, seen, cab, path, ln, err);
     if (rc == 0)
         rc = ns3_index(f, isw, path, err);
+    if (rc == 0) {
+        uint64_t h = 14695981039346656037ULL;
+        h = fnv(h, f->a, (size_t)f->ncab * sizeof *f->a);
+        h = fnv(h, f->b, (size_t)f->ncab * sizeof *f->b);
+        h = fnv(h, f->bw, (size_t)f->ncab * sizeof *f->bw);
+        f->digest = fnv(h, f->lat, (size_t)f->ncab * sizeof *f->lat);
+    }
     free(isw);
     free(line);
     fclose(fp);
@@ -359,47 +380,68 @@ static int ns3_load_yaml(net_rd *r, yaml_node_t *root, net_topo *out)
  * bottleneck of NPU 0's routes: the smallest bandwidth on any of them,
  * and half the latency of the longest (a Switch dimension crosses two
  * links), so on one switch the view is exact. */
-static int ns3_view(net_topo *t, loom_err *err)
+/* The view from a file read: kept in t->x (npus, counts, bandwidth,
+ * latency, digest) so that later views need not read the file again. */
+static void ns3_set_view(net_topo *t, const ns3_file *f)
 {
     net_xtopo *x = &t->x;
-    ns3_file f;
-    int rc = ns3_read(x->file, &f, err);
-    if (rc < 0)
-        return rc;
     double bw = INFINITY;
     sim_time lat = 0;
     int hops = 0;
-    uint32_t *path = loom_xmalloc(((size_t)f.nodes + 1) * sizeof *path);
-    for (int d = 1; d < f.npus; d++) {
-        int n = walk(f.off, f.adj, f.dst, f.dist + (size_t)d * f.nodes, 0, d, 0, path);
+    uint32_t *path = loom_xmalloc(((size_t)f->nodes + 1) * sizeof *path);
+    for (int d = 1; d < f->npus; d++) {
+        int n = walk(f->off, f->adj, f->dst, f->dist + (size_t)d * f->nodes, 0, d, 0, path);
         sim_time l = 0;
         for (int i = 0; i < n; i++) {
-            bw = fmin(bw, f.bw[path[i] / 2]);
-            l += f.lat[path[i] / 2];
+            bw = fmin(bw, f->bw[path[i] / 2]);
+            l += f->lat[path[i] / 2];
         }
         if (n > hops || (n == hops && l > lat))
             hops = n, lat = l;
     }
     free(path);
-    if (f.npus == 1 && f.ncab > 0)
-        bw = f.bw[0];
+    if (f->npus == 1 && f->ncab > 0)
+        bw = f->bw[0];
     if (!isfinite(bw))
         bw = 1e9; /* one NPU and no links: nothing is ever sent */
-    x->npus = f.npus;
-    x->ns3_nodes = f.nodes;
-    x->ns3_links = f.ncab;
+    x->npus = f->npus;
+    x->ns3_nodes = f->nodes;
+    x->ns3_links = f->ncab;
+    x->ns3_bw = bw;
+    x->ns3_lat = lat / 2;
+    x->ns3_digest = f->digest;
+}
+
+static int ns3_view(net_topo *t, loom_err *err)
+{
+    net_xtopo *x = &t->x;
+    if (x->ns3_nodes == 0) { /* not read at a load (a topology built by hand) */
+        ns3_file f;
+        int rc = ns3_read(x->file, &f, err);
+        if (rc < 0)
+            return rc;
+        ns3_set_view(t, &f);
+        ns3_free(&f);
+    }
     t->ndims = 1; /* net_xtopo_view applies the logical dims */
-    net_fabric_switch_dim(&t->dims[0], f.npus, bw, lat / 2);
-    ns3_free(&f);
+    net_fabric_switch_dim(&t->dims[0], x->npus, x->ns3_bw, x->ns3_lat);
     return 0;
 }
 
-static void ns3_build(net_graph *g, const net_topo *t)
+static int ns3_build(net_graph *g, const net_topo *t, loom_err *err)
 {
     ns3_file f;
-    loom_err e = {0};
-    int rc = ns3_read(t->x.file, &f, &e);
-    LOOM_ASSERT(rc == 0); /* the view read it */
+    int rc = ns3_read(t->x.file, &f, err); /* the one read after the load's */
+    if (rc < 0)
+        return rc;
+    if (f.npus != t->x.npus || f.nodes != t->x.ns3_nodes || f.ncab != t->x.ns3_links ||
+        f.digest != t->x.ns3_digest) {
+        rc = loom_err_set(err, LOOM_EUSAGE, "%s: changed while loom ran (%d nodes, %d links "
+                          "when first read; now %d, %d, or other rates and latencies)",
+                          t->x.file, t->x.ns3_nodes, t->x.ns3_links, f.nodes, f.ncab);
+        ns3_free(&f);
+        return rc;
+    }
     g->npus = f.npus;
     g->nnodes = f.nodes;
     net_graph_add_links(g, 2 * f.ncab);
@@ -424,6 +466,7 @@ static void ns3_build(net_graph *g, const net_topo *t)
      * ns-3 id, recomputed from the order (switches ascending) */
     ns3_free(&f);
     net_graph_csr(g); /* link ids ascending per node: the order walk() saw */
+    return 0;
 }
 
 static int ns3_route(const net_graph *g, int src, int dst, uint64_t hash, uint32_t *out)
@@ -641,10 +684,31 @@ int net_ns3_load(const char *path, const char *logical, net_topo *out, net_note_
                  f.max_err);
         note(ctx, msg);
     }
+    ns3_set_view(out, &f); /* the one read the views use */
     ns3_free(&f);
     if (logical && (rc = read_logical(logical, x, err)) < 0)
         return rc;
     return net_xtopo_view(out, err);
+}
+
+int net_ns3_topology_file(const char *config, char *out, size_t sz)
+{
+    if (net_file_form(config) != NET_FORM_NS3_CONFIG)
+        return 0;
+    FILE *fp = fopen(config, "r");
+    if (fp == NULL)
+        return 0;
+    char *line = NULL;
+    size_t cap = 0;
+    int found = 0;
+    while (!found && getline(&line, &cap, fp) >= 0) {
+        char *w[3];
+        if (words(line, w, 2) == 2 && strcmp(w[0], "TOPOLOGY_FILE") == 0)
+            found = resolve(config, w[1], out, sz) == 0;
+    }
+    free(line);
+    fclose(fp);
+    return found;
 }
 
 /* ---- telling the forms apart ------------------------------------------- */
@@ -662,7 +726,7 @@ int net_file_form(const char *path)
         if (n == 0 || w[0][0] == '#')
             continue;
         int a;
-        if (strcmp(w[0], "Nodes") == 0 && n == 2)
+        if ((strcmp(w[0], "Nodes") == 0 || strcmp(w[0], "Tiers") == 0) && n == 2)
             form = NET_FORM_HTSIM;
         else if (n == 3 && parse_int(w[0], 0, 1L << 30, &a) == 0 &&
                  parse_int(w[1], 0, 1L << 30, &a) == 0 && parse_int(w[2], 0, 1L << 30, &a) == 0)

@@ -51,8 +51,9 @@ static int rail_view(net_topo *t, loom_err *err)
     return 0;
 }
 
-static void rail_build(net_graph *g, const net_topo *t)
+static int rail_build(net_graph *g, const net_topo *t, loom_err *err)
 {
+    (void)err; /* the view refused what cannot be built */
     const net_xtopo *x = &t->x;
     int S = x->nodes, G = x->gpus_per_node, N = S * G;
     const net_link_class *c = x->cls;
@@ -75,6 +76,7 @@ static void rail_build(net_graph *g, const net_topo *t)
     g->ncls = 2;
     snprintf(g->clsname[0], sizeof g->clsname[0], "nvlink");
     snprintf(g->clsname[1], sizeof g->clsname[1], "rail");
+    return 0;
 }
 
 static int rail_route(const net_graph *g, int src, int dst, uint64_t hash, uint32_t *out)

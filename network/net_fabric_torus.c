@@ -65,11 +65,12 @@ static int torus_view(net_topo *t, loom_err *err)
     return 0;
 }
 
-static void torus_build(net_graph *g, const net_topo *t)
+static int torus_build(net_graph *g, const net_topo *t, loom_err *err)
 {
-    net_fabric_dims_build(g, t);
+    net_fabric_dims_build(g, t, err);
     for (int d = 0; d < t->ndims; d++)
         snprintf(g->clsname[d], sizeof g->clsname[d], "torus dim %d", d);
+    return 0;
 }
 
 static const char *const kind_names[] = {"torus", NULL};

@@ -41,13 +41,15 @@ void net_graph_set_link(net_graph *g, int id, int src, int dst, double bw, sim_t
 
 net_graph *net_graph_build(const net_topo *t, loom_err *err)
 {
-    (void)err; /* the view (net_xtopo_view) refused what cannot be built */
     net_graph *g = loom_xcalloc(1, sizeof *g);
     g->kind = t->x.kind;
     g->t = t;
     g->fabric = net_fabric_of(t->x.kind);
     LOOM_ASSERT(g->fabric != NULL);
-    g->fabric->build(g, t);
+    if (g->fabric->build(g, t, err) < 0) { /* the view refused all else */
+        net_graph_destroy(g);
+        return NULL;
+    }
     if (g->max_hops < 1)
         g->max_hops = 1;
     return g;

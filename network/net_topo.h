@@ -59,6 +59,12 @@ enum {
 };
 int net_file_form(const char *path);
 
+/* For an ns-3 config.txt: 1 and its TOPOLOGY_FILE, resolved as
+ * net_ns3_load() does, in out (sz bytes); 0 for any other file (or one
+ * without the line), so a command can list the file among its inputs
+ * before reading anything. */
+int net_ns3_topology_file(const char *config, char *out, size_t sz);
+
 /* A setting read but not modelled, told to the caller as text. */
 typedef void (*net_note_fn)(void *ctx, const char *text);
 

@@ -30,7 +30,7 @@
 #include "wl_emit.h"
 
 typedef enum {
-    P_MICRO, P_DATA, P_MODEL, P_HDM, P_HMD, P_DLRM,
+    P_MICRO, P_DATA, P_MODEL, P_HDM, P_HMD, P_DLRM, P_FIB, P_CUSTOM,
 } ptype;
 
 typedef struct tlayer {
@@ -38,6 +38,10 @@ typedef struct tlayer {
     uint64_t t[3];  /* fwd, input-grad, weight-grad compute: file units */
     int type[3];    /* Chakra collective, or -1 for NONE */
     uint64_t sz[3]; /* bytes */
+    ptype pol;      /* HYBRID_CUSTOMIZED: the layer's own parallelism */
+    int ckpt;       /* HYBRID_TRANSFORMER_FWD_IN_BCKWD: a checkpoint layer */
+    int init;       /* ... a layer whose input gradient first recomputes the
+                       forward from the checkpoint before it */
     /* node ids in the current pass (0: none) */
     uint64_t fwd_comp, fwd_comm, ig_comp, ig_comm, wg_comp, wg_comm;
 } tlayer;
@@ -80,6 +84,10 @@ typedef struct conv {
     int rounded;      /* some time had a fraction of a microsecond */
     wl_trace *tr;
     const char *pg_mp, *pg_dp; /* this rank's groups ("" = all ranks) */
+    const char *pg_mp2, *pg_dp2; /* HYBRID_CUSTOMIZED: for its HYBRID_MODEL_DATA layers */
+    int has_hmd;      /* HYBRID_CUSTOMIZED has a HYBRID_MODEL_DATA layer */
+    uint64_t *marks;  /* FWD_IN_BCKWD: checkpoint layers, then initiating ones */
+    int nck, ninit;   /* entries of each in marks */
 } conv;
 
 static uint64_t dur(conv *c, uint64_t t)
@@ -105,6 +113,11 @@ static uint64_t comm(conv *c, tlayer *l, int k, const char *tag, const uint64_t 
 {
     if (l->type[k] < 0)
         return 0;
+    /* HYBRID_CUSTOMIZED: ASTRA-sim's involved dimensions per layer policy
+     * (Workload::decode_involved_dimensions): DATA has none for forward and
+     * input gradient, MODEL none for the weight gradient */
+    if (c->pt == P_CUSTOM && ((l->pol == P_DATA && k < 2) || (l->pol == P_MODEL && k == 2)))
+        return 0;
     static const char *const tn[] = {"ALLREDUCE", "REDUCE", "ALLGATHER", "GATHER", "SCATTER",
                                      "BROADCAST", "ALLTOALL", "REDUCESCATTER"};
     char nm[128];
@@ -112,6 +125,10 @@ static uint64_t comm(conv *c, tlayer *l, int k, const char *tag, const uint64_t 
     /* fwd and input-grad communication is the model-parallel kind, the
      * weight-gradient one the data-parallel kind */
     const char *pg = k == 2 ? c->pg_dp : c->pg_mp;
+    if (c->pt == P_CUSTOM && (l->pol == P_DATA || l->pol == P_MODEL))
+        pg = "";
+    else if (c->pt == P_CUSTOM && l->pol == P_HMD)
+        pg = k == 2 ? c->pg_dp2 : c->pg_mp2;
     return wl_coll(c->tr, nm, l->type[k], l->sz[k], pg, deps, nd);
 }
 
@@ -137,6 +154,26 @@ static void pass_data(conv *c)
     }
 }
 
+/* HYBRID_TRANSFORMER_FWD_IN_BCKWD: before layer i's input gradient, the
+ * forward of layers ck .. i-1 again (ck the nearest checkpoint layer
+ * before i), compute then collective each, as ASTRA-sim 1.0's
+ * Forward_In_BackPass state runs it; the chain's first node waits for
+ * d[0..1] (what the input gradient waited for), its last is returned. */
+static uint64_t recompute(conv *c, int i, const uint64_t *d)
+{
+    int ck = i - 1;
+    while (!c->L[ck].ckpt) /* parse() checked that there is one */
+        ck--;
+    uint64_t last = 0;
+    for (int j = ck; j < i; j++) {
+        tlayer *l = &c->L[j];
+        uint64_t id = j == ck ? comp(c, l, "FWD_IN_BCKWD", l->t[0], d, 2)
+                              : comp(c, l, "FWD_IN_BCKWD", l->t[0], &last, 1);
+        last = or_(comm(c, l, 0, "_FWD_IN_BCKWD", &id, 1), id);
+    }
+    return last;
+}
+
 /* MODEL, HYBRID_DATA_MODEL and HYBRID_MODEL_DATA (wg: the latter two also
  * reduce weight gradients) */
 static void pass_model(conv *c, int hybrid)
@@ -159,6 +196,10 @@ static void pass_model(conv *c, int hybrid)
             tlayer *prev = &L[n - k];
             d[0] = prev->wg_comp;
             d[1] = or_(prev->ig_comm, prev->ig_comp);
+        }
+        if (l->init) { /* the gradient waits for the recomputation */
+            d[0] = recompute(c, n - 1 - k, d);
+            d[1] = 0;
         }
         l->ig_comp = comp(c, l, "BWD_IG", l->t[1], d, 2);
         l->ig_comm = k != n - 1 ? comm(c, l, 1, hybrid ? "_IG_COMM_" : "", &l->ig_comp, 1) : 0;
@@ -211,7 +252,9 @@ static int write_rank(conv *c, const char *path, loom_err *err)
         case P_DATA: pass_data(c); break;
         case P_MODEL: pass_model(c, 0); break;
         case P_HDM:
-        case P_HMD: pass_model(c, 1); break;
+        case P_HMD:
+        case P_FIB:
+        case P_CUSTOM: pass_model(c, 1); break;
         case P_DLRM: pass_dlrm(c); break;
         }
         /* the next pass's forward of a layer waits for this pass's weight
@@ -225,6 +268,123 @@ static int write_rank(conv *c, const char *path, loom_err *err)
     return rc;
 }
 
+/* The parallelism names of line 1 (and of a HYBRID_CUSTOMIZED layer's
+ * 13th column, where only the first four are allowed). */
+static const struct {
+    const char *name;
+    ptype t;
+} kinds[] = {{"DATA", P_DATA}, {"MODEL", P_MODEL}, {"HYBRID_DATA_MODEL", P_HDM},
+             {"HYBRID_MODEL_DATA", P_HMD}, {"MICRO", P_MICRO}, {"HYBRID_TRANSFORMER", P_HDM},
+             {"HYBRID_TRANSFORMER_FWD_IN_BCKWD", P_FIB}, {"HYBRID_CUSTOMIZED", P_CUSTOM},
+             {"HYBRID_DLRM", P_DLRM}, {"HYBRID_DLRM_ENHANCED", P_DLRM}};
+
+static int kind_of(const char *s, int n)
+{
+    for (int i = 0; i < n; i++)
+        if (strcmp(s, kinds[i].name) == 0)
+            return (int)kinds[i].t;
+    return -1;
+}
+
+/* "NAME: N l1 .. lN" of a HYBRID_TRANSFORMER_FWD_IN_BCKWD first line, at
+ * tok[*i]; the layer indices go to c->marks. */
+static int layer_list(conv *c, char **tok, int nt, int *i, const char *what, int *count,
+                      const char *path, loom_err *err)
+{
+    uint64_t n;
+    if (*i + 1 >= nt || strcmp(tok[*i], what) != 0 || parse_u64(tok[*i + 1], &n) < 0 ||
+        n > (uint64_t)(nt - *i - 2))
+        return loom_err_set(err, LOOM_EUSAGE, "%s: line 1: HYBRID_TRANSFORMER_FWD_IN_BCKWD needs "
+                            "'%s N' and N layer indices after it (ASTRA-sim 1.0's form: "
+                            "model_parallel_NPU_group: G checkpoints: N ... "
+                            "checkpoint_initiates: M ...)", path, what);
+    *i += 2;
+    c->marks = loom_xrealloc(c->marks, (size_t)(c->nck + c->ninit + n + 1) * sizeof *c->marks);
+    for (uint64_t k = 0; k < n; k++, (*i)++)
+        if (parse_u64(tok[*i], &c->marks[c->nck + c->ninit + k]) < 0)
+            return loom_err_set(err, LOOM_EUSAGE, "%s: line 1: %s: '%s' is not a layer index",
+                                path, what, tok[*i]);
+    *count = (int)n;
+    return 0;
+}
+
+/* Line 1: the parallelism and what follows it. */
+static int parse_header(conv *c, char **tok, int nt, const char *path, loom_err *err)
+{
+    int k = kind_of(tok[0], (int)(sizeof kinds / sizeof kinds[0]));
+    if (k < 0)
+        return loom_err_set(err, LOOM_EUSAGE, "%s: line 1: parallelism '%s' is not one of "
+                            "MICRO, DATA, MODEL, HYBRID_DATA_MODEL, HYBRID_MODEL_DATA, "
+                            "HYBRID_TRANSFORMER, HYBRID_TRANSFORMER_FWD_IN_BCKWD, HYBRID_CUSTOMIZED, "
+                            "HYBRID_DLRM, HYBRID_DLRM_ENHANCED", path, tok[0]);
+    c->pt = (ptype)k;
+    int seen_ck = 0, seen_init = 0;
+    for (int i = 1; i < nt; i++) {
+        if (strcmp(tok[i], "model_parallel_NPU_group:") == 0 && i + 1 < nt) {
+            uint64_t g;
+            if (parse_u64(tok[i + 1], &g) < 0 || g < 1 || g > (1 << 24))
+                return loom_err_set(err, LOOM_EUSAGE, "%s: line 1: model_parallel_NPU_group "
+                                    "'%s' is not a positive integer", path, tok[i + 1]);
+            c->mp = (int)g;
+            i++;
+        } else if (c->pt == P_FIB && !seen_ck && strcmp(tok[i], "checkpoints:") == 0) {
+            int rc = layer_list(c, tok, nt, &i, "checkpoints:", &c->nck, path, err);
+            if (rc < 0)
+                return rc;
+            seen_ck = 1;
+            i--;
+        } else if (c->pt == P_FIB && seen_ck && !seen_init &&
+                   strcmp(tok[i], "checkpoint_initiates:") == 0) {
+            int rc = layer_list(c, tok, nt, &i, "checkpoint_initiates:", &c->ninit, path, err);
+            if (rc < 0)
+                return rc;
+            seen_init = 1;
+            i--;
+        }
+    }
+    if (c->pt == P_FIB && !seen_init)
+        return loom_err_set(err, LOOM_EUSAGE, "%s: line 1: HYBRID_TRANSFORMER_FWD_IN_BCKWD needs "
+                            "'model_parallel_NPU_group: G checkpoints: N ... "
+                            "checkpoint_initiates: M ...' (ASTRA-sim 1.0's form)", path);
+    if (c->pt == P_DLRM) {
+        uint64_t lb;
+        if (nt < 2 || parse_u64(tok[1], &lb) < 0)
+            return loom_err_set(err, LOOM_EUSAGE, "%s: line 1: %s needs the index of the last "
+                                "bottom layer after it", path, tok[0]);
+        c->last_bottom = (int)lb;
+    }
+    return 0;
+}
+
+/* After the layers: mark FWD_IN_BCKWD's checkpoint and initiating layers;
+ * an initiating layer needs a checkpoint before it (ASTRA-sim 1.0 walks
+ * back to one and past layer 0 without), and may not be one itself (there
+ * it would recompute forward past the layer). */
+static int apply_marks(conv *c, const char *path, loom_err *err)
+{
+    for (int k = 0; k < c->nck + c->ninit; k++) {
+        uint64_t l = c->marks[k];
+        if (l >= (uint64_t)c->nl)
+            return loom_err_set(err, LOOM_EUSAGE, "%s: line 1: %s layer %llu: the file has layers "
+                                "0 .. %d", path, k < c->nck ? "checkpoints:" : "checkpoint_initiates:",
+                                (unsigned long long)l, c->nl - 1);
+        if (k < c->nck)
+            c->L[l].ckpt = 1;
+        else
+            c->L[l].init = 1;
+    }
+    for (int i = 0; i < c->nl; i++) {
+        int before = 0;
+        for (int j = 0; j < i; j++)
+            before |= c->L[j].ckpt;
+        if (c->L[i].init && (c->L[i].ckpt || !before))
+            return loom_err_set(err, LOOM_EUSAGE, "%s: line 1: layer %d initiates a recomputation "
+                                "but %s", path, i, c->L[i].ckpt ? "is a checkpoint itself"
+                                                                 : "no checkpoint layer is before it");
+    }
+    return 0;
+}
+
 static int parse(conv *c, FILE *f, const char *path, loom_err *err)
 {
     char line[4096];
@@ -234,48 +394,16 @@ static int parse(conv *c, FILE *f, const char *path, loom_err *err)
         if (strchr(line, '\n') == NULL && !feof(f))
             return loom_err_set(err, LOOM_EUSAGE, "%s: line %d is longer than %zu characters", path,
                                 lineno, sizeof line - 2);
-        char *tok[16];
+        char *tok[2048];
         int nt = 0;
-        for (char *s = strtok(line, " \t\r\n"); s && nt < 16; s = strtok(NULL, " \t\r\n"))
+        for (char *s = strtok(line, " \t\r\n"); s && nt < 2048; s = strtok(NULL, " \t\r\n"))
             tok[nt++] = s;
         if (nt == 0)
             continue;
         if (stage == 0) {
-            static const struct {
-                const char *name;
-                ptype t;
-            } kinds[] = {{"MICRO", P_MICRO}, {"DATA", P_DATA}, {"MODEL", P_MODEL},
-                         {"HYBRID_DATA_MODEL", P_HDM}, {"HYBRID_MODEL_DATA", P_HMD},
-                         {"HYBRID_TRANSFORMER", P_HDM}, {"HYBRID_DLRM", P_DLRM},
-                         {"HYBRID_DLRM_ENHANCED", P_DLRM}};
-            int found = 0;
-            for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++)
-                if (strcmp(tok[0], kinds[i].name) == 0) {
-                    c->pt = kinds[i].t;
-                    found = 1;
-                }
-            if (!found)
-                return loom_err_set(err, LOOM_EUSAGE, "%s: line %d: parallelism '%s' is not one of "
-                                    "MICRO, DATA, MODEL, HYBRID_DATA_MODEL, HYBRID_MODEL_DATA, "
-                                    "HYBRID_TRANSFORMER, HYBRID_DLRM, HYBRID_DLRM_ENHANCED",
-                                    path, lineno, tok[0]);
-            for (int i = 1; i < nt; i++) {
-                if (strcmp(tok[i], "model_parallel_NPU_group:") == 0 && i + 1 < nt) {
-                    uint64_t g;
-                    if (parse_u64(tok[i + 1], &g) < 0 || g < 1 || g > (1 << 24))
-                        return loom_err_set(err, LOOM_EUSAGE, "%s: line %d: model_parallel_NPU_group "
-                                            "'%s' is not a positive integer", path, lineno, tok[i + 1]);
-                    c->mp = (int)g;
-                    i++;
-                }
-            }
-            if (c->pt == P_DLRM) {
-                uint64_t lb;
-                if (nt < 2 || parse_u64(tok[1], &lb) < 0)
-                    return loom_err_set(err, LOOM_EUSAGE, "%s: line %d: %s needs the index of the last "
-                                        "bottom layer after it", path, lineno, tok[0]);
-                c->last_bottom = (int)lb;
-            }
+            int rc = parse_header(c, tok, nt, path, err);
+            if (rc < 0)
+                return rc;
             stage = 1;
             continue;
         }
@@ -292,12 +420,23 @@ static int parse(conv *c, FILE *f, const char *path, loom_err *err)
         if (c->nl == want)
             return loom_err_set(err, LOOM_EUSAGE, "%s: line %d: more layer lines than the %d the "
                                 "second line announces", path, lineno, want);
-        if (nt != 12)
-            return loom_err_set(err, LOOM_EUSAGE, "%s: line %d: a layer has 12 columns (name, "
+        int cols = c->pt == P_CUSTOM ? 13 : 12;
+        if (nt != cols)
+            return loom_err_set(err, LOOM_EUSAGE, "%s: line %d: a layer has %d columns (name, "
                                 "reserved, then time/type/bytes for forward, input gradient and "
-                                "weight gradient, then the update delay); found %d", path,
-                                lineno, nt);
+                                "weight gradient, then the update delay%s); found %d", path,
+                                lineno, cols, cols == 13 ? ", then the layer's parallelism" : "",
+                                nt);
         tlayer *l = &c->L[c->nl];
+        if (cols == 13) {
+            int k = kind_of(tok[12], 4);
+            if (k < 0)
+                return loom_err_set(err, LOOM_EUSAGE, "%s: line %d: layer '%s': parallelism '%s' "
+                                    "is not DATA, MODEL, HYBRID_DATA_MODEL or HYBRID_MODEL_DATA",
+                                    path, lineno, tok[0], tok[12]);
+            l->pol = (ptype)k;
+            c->has_hmd |= k == P_HMD;
+        }
         snprintf(l->name, sizeof l->name, "%s", tok[0]);
         static const char *const what[3] = {"forward", "input-gradient", "weight-gradient"};
         for (int k = 0; k < 3; k++) {
@@ -328,7 +467,42 @@ static int parse(conv *c, FILE *f, const char *path, loom_err *err)
     if (c->pt == P_DLRM && (c->last_bottom < 0 || c->last_bottom + 1 >= c->nl))
         return loom_err_set(err, LOOM_EUSAGE, "%s: HYBRID_DLRM last bottom layer %d: allowed 0 .. %d",
                             path, c->last_bottom, c->nl - 2);
-    return 0;
+    return apply_marks(c, path, err);
+}
+
+/* PREFIX.comm.json: the model- and data-parallel groups (and for a
+ * HYBRID_CUSTOMIZED file with HYBRID_MODEL_DATA layers, theirs too). */
+static int write_groups(const conv *c, loom_outset *set, int kg, int ranks, loom_err *err)
+{
+    int mp = c->mp, dpn = ranks / mp;
+    /* per set: a name of at most 32 bytes per group, at most 12 per rank in
+     * each of the two kinds of group */
+    size_t cap = 2 * ((size_t)(dpn + mp) * 32 + (size_t)ranks * 24) + 64, n = 0;
+    char *buf = loom_xmalloc(cap);
+    n += (size_t)snprintf(buf + n, cap - n, "{");
+    for (int set = 0; set < (c->has_hmd ? 2 : 1); set++) {
+        int hdm = set == 0 && c->pt != P_HMD; /* else HYBRID_MODEL_DATA's groups */
+        const char *pre = set ? "hmd_" : "";
+        for (int g = 0; g < dpn; g++) { /* model-parallel groups */
+            n += (size_t)snprintf(buf + n, cap - n, "%s\n  \"%smp%d\": [", n > 1 ? "," : "",
+                                  pre, g);
+            for (int k = 0; k < mp; k++)
+                n += (size_t)snprintf(buf + n, cap - n, "%s%d", k ? ", " : "",
+                                      hdm ? g * mp + k : g + k * dpn);
+            n += (size_t)snprintf(buf + n, cap - n, "]");
+        }
+        for (int g = 0; g < mp; g++) { /* data-parallel groups */
+            n += (size_t)snprintf(buf + n, cap - n, ",\n  \"%sdp%d\": [", pre, g);
+            for (int k = 0; k < dpn; k++)
+                n += (size_t)snprintf(buf + n, cap - n, "%s%d", k ? ", " : "",
+                                      hdm ? g + k * mp : g * dpn + k);
+            n += (size_t)snprintf(buf + n, cap - n, "]");
+        }
+    }
+    n += (size_t)snprintf(buf + n, cap - n, "\n}\n");
+    int rc = loom_outset_text(set, kg, buf, n, err);
+    free(buf);
+    return rc;
 }
 
 int wl_text_convert(const wl_text_opts *o, loom_err *err)
@@ -345,8 +519,9 @@ int wl_text_convert(const wl_text_opts *o, loom_err *err)
     conv c = {.o = o, .last_bottom = -1};
     int rc = parse(&c, f, o->in, err);
     fclose(f);
-    int groups = c.mp > 1 && (c.pt == P_HDM || c.pt == P_HMD);
-    if (rc == 0 && c.mp > 0 && !(c.pt == P_HDM || c.pt == P_HMD))
+    int hybrid = c.pt == P_HDM || c.pt == P_HMD || c.pt == P_FIB || c.pt == P_CUSTOM;
+    int groups = c.mp > 1 && hybrid;
+    if (rc == 0 && c.mp > 0 && !hybrid)
         loom_warn("%s: model_parallel_NPU_group is used by the HYBRID_* types only; ignored", o->in);
     if (rc == 0 && groups && o->ranks % c.mp)
         rc = loom_err_set(err, LOOM_EUSAGE, "--ranks %d is not a multiple of the file's "
@@ -385,42 +560,28 @@ int wl_text_convert(const wl_text_opts *o, loom_err *err)
         int mp = c.mp, dpn = o->ranks / mp;
         for (int r = 0; r < o->ranks && rc == 0; r++) {
             char mpn[32], dpnm[32];
-            if (c.pt == P_HDM) {
+            char mpn2[40], dpn2[40];
+            if (c.pt != P_HMD) {
                 snprintf(mpn, sizeof mpn, "mp%d", r / mp);
                 snprintf(dpnm, sizeof dpnm, "dp%d", r % mp);
             } else {
                 snprintf(mpn, sizeof mpn, "mp%d", r % dpn);
                 snprintf(dpnm, sizeof dpnm, "dp%d", r / dpn);
             }
+            /* HYBRID_CUSTOMIZED's HYBRID_MODEL_DATA layers: the reverse */
+            snprintf(mpn2, sizeof mpn2, "hmd_mp%d", r % dpn);
+            snprintf(dpn2, sizeof dpn2, "hmd_dp%d", r / dpn);
             c.pg_mp = mpn;
             c.pg_dp = dpnm;
+            c.pg_mp2 = mpn2;
+            c.pg_dp2 = dpn2;
             rc = loom_outset_member(set, kr, r, path, sizeof path, err);
             if (rc == 0)
                 rc = write_rank(&c, path, err);
             written++;
         }
-        /* the comm-group file */
-        size_t cap = (size_t)o->ranks * 24 + 256, n = 0;
-        char *buf = loom_xmalloc(cap);
-        n += (size_t)snprintf(buf + n, cap - n, "{");
-        for (int g = 0; g < dpn && rc == 0; g++) { /* model-parallel groups */
-            n += (size_t)snprintf(buf + n, cap - n, "%s\n  \"mp%d\": [", g ? "," : "", g);
-            for (int k = 0; k < mp; k++)
-                n += (size_t)snprintf(buf + n, cap - n, "%s%d", k ? ", " : "",
-                                      c.pt == P_HDM ? g * mp + k : g + k * dpn);
-            n += (size_t)snprintf(buf + n, cap - n, "]");
-        }
-        for (int g = 0; g < mp && rc == 0; g++) { /* data-parallel groups */
-            n += (size_t)snprintf(buf + n, cap - n, ",\n  \"dp%d\": [", g);
-            for (int k = 0; k < dpn; k++)
-                n += (size_t)snprintf(buf + n, cap - n, "%s%d", k ? ", " : "",
-                                      c.pt == P_HDM ? g + k * mp : g * dpn + k);
-            n += (size_t)snprintf(buf + n, cap - n, "]");
-        }
-        n += (size_t)snprintf(buf + n, cap - n, "\n}\n");
         if (rc == 0)
-            rc = loom_outset_text(set, kg, buf, n, err);
-        free(buf);
+            rc = write_groups(&c, set, kg, o->ranks, err);
     }
     if (rc == 0)
         rc = loom_outset_commit(set, err);
@@ -432,7 +593,8 @@ int wl_text_convert(const wl_text_opts *o, loom_err *err)
                   "nearest (Chakra's duration_micros is an integer)", o->in, o->time_scale);
     if (rc == 0 && !o->quiet) {
         static const char *const pn[] = {"MICRO", "DATA", "MODEL", "HYBRID_DATA_MODEL",
-                                         "HYBRID_MODEL_DATA", "HYBRID_DLRM"};
+                                         "HYBRID_MODEL_DATA", "HYBRID_DLRM",
+                                         "HYBRID_TRANSFORMER_FWD_IN_BCKWD", "HYBRID_CUSTOMIZED"};
         char ranks[32]; /* "{0..7}", or "0" for one rank */
         snprintf(ranks, sizeof ranks, o->ranks == 1 ? "0" : "{0..%d}", o->ranks - 1);
         printf("%s: %s, %d layers, %d pass%s -> %s.%s.et: %llu file%s written, %llu "
@@ -442,5 +604,6 @@ int wl_text_convert(const wl_text_opts *o, loom_err *err)
                groups ? " (and the communicators in PREFIX.comm.json: pass --comm-group)" : "");
     }
     free(c.L);
+    free(c.marks);
     return rc;
 }

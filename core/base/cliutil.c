@@ -14,9 +14,9 @@ int loom_fail(const loom_err *err)
 
 int loom_usage(const char *cmd, const char *fmt, const char *arg)
 {
-    fprintf(stderr, "loom%s%s: ", cmd ? " " : "", cmd ? cmd : "");
+    fprintf(stderr, "loom: error: %s%s", cmd ? cmd : "", cmd ? ": " : "");
     fprintf(stderr, fmt, arg);
-    fprintf(stderr, "\nTry 'loom%s%s --help'.\n", cmd ? " " : "", cmd ? cmd : "");
+    fprintf(stderr, " (see 'loom%s%s --help')\n", cmd ? " " : "", cmd ? cmd : "");
     return loom_exit_code(LOOM_EUSAGE);
 }
 
@@ -27,7 +27,7 @@ int loom_opt_double(const char *cmd, const char *opt, const char *s, double lo, 
     double v = strtod(s, &end);
     if (*s == '\0' || *end != '\0' || !isfinite(v) || (lo_open ? !(v > lo) : !(v >= lo)) ||
         !(v <= hi)) {
-        fprintf(stderr, "loom %s: %s '%s': expected a number %s%g .. %g\nTry 'loom %s --help'.\n",
+        fprintf(stderr, "loom: error: %s: %s '%s': expected a number %s%g .. %g (see 'loom %s --help')\n",
                 cmd, opt, s, lo_open ? "> " : "", lo, hi, cmd);
         return -1;
     }
@@ -40,7 +40,7 @@ int loom_opt_int(const char *cmd, const char *opt, const char *s, long lo, long 
     char *end;
     long v = strtol(s, &end, 10);
     if (*s == '\0' || *end != '\0' || v < lo || v > hi) {
-        fprintf(stderr, "loom %s: %s '%s': expected an integer %ld .. %ld\nTry 'loom %s --help'.\n",
+        fprintf(stderr, "loom: error: %s: %s '%s': expected an integer %ld .. %ld (see 'loom %s --help')\n",
                 cmd, opt, s, lo, hi, cmd);
         return -1;
     }

@@ -4,9 +4,9 @@
  *
  * Exit codes (docs/CLI.md) are the negated LOOM_E* codes: 0 ok, 1
  * internal, 2 usage or configuration, 3 trace, 4 simulation, 5 output.
- * Messages: "loom: error: MSG" for a failure, and for a usage error
- *   loom CMD: MSG
- *   Try 'loom CMD --help'.
+ * Messages: one line each, "loom: error: MSG" for a failure, and for a
+ * usage error
+ *   loom: error: CMD: MSG (see 'loom CMD --help')
  */
 #ifndef LOOM_CLIUTIL_H
 #define LOOM_CLIUTIL_H

@@ -20,6 +20,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "sbuf.h"
 
@@ -344,9 +345,57 @@ static int build(builder *b, yaml_parser_t *p)
     }
 }
 
+/* A trailing comma ({"a": 1,} or [1, 2,]) is YAML but not JSON: libyaml
+ * reads it without a word, while ASTRA-sim's JSON parser (nlohmann) stops
+ * on it.  A file named *.json is therefore scanned for a comma token right
+ * before a closing bracket first.  The scan stops at the first scanner
+ * error (build() reports it) and past LOOM_YAML_MAX_DEPTH open brackets
+ * (build() refuses that depth; the scanner's cost grows with it). */
+static int json_trailing_comma(const char *name, const unsigned char *text, size_t len,
+                               loom_err *err)
+{
+    size_t n = strlen(name);
+    if (n < 5 || strcasecmp(name + n - 5, ".json") != 0)
+        return 0;
+    yaml_parser_t p;
+    if (!yaml_parser_initialize(&p))
+        return loom_err_set(err, LOOM_EINTERNAL, "%s: cannot start the YAML parser", name);
+    yaml_parser_set_input_string(&p, text, len);
+    int rc = 0, depth = 0, comma = 0;
+    yaml_mark_t at = {0};
+    for (;;) {
+        yaml_token_t t;
+        if (!yaml_parser_scan(&p, &t))
+            break;
+        yaml_token_type_t ty = t.type;
+        if ((ty == YAML_FLOW_SEQUENCE_END_TOKEN || ty == YAML_FLOW_MAPPING_END_TOKEN) && comma)
+            rc = loom_err_set(err, LOOM_EUSAGE,
+                              "%s: line %zu, column %zu: a comma before the closing '%c' (JSON "
+                              "allows no trailing comma; ASTRA-sim refuses it too)",
+                              name, at.line + 1, at.column + 1,
+                              ty == YAML_FLOW_SEQUENCE_END_TOKEN ? ']' : '}');
+        comma = ty == YAML_FLOW_ENTRY_TOKEN;
+        at = t.start_mark;
+        if (ty == YAML_FLOW_SEQUENCE_START_TOKEN || ty == YAML_FLOW_MAPPING_START_TOKEN)
+            depth++;
+        else if (ty == YAML_FLOW_SEQUENCE_END_TOKEN || ty == YAML_FLOW_MAPPING_END_TOKEN)
+            depth--;
+        yaml_token_delete(&t);
+        if (rc < 0 || ty == YAML_STREAM_END_TOKEN || depth > LOOM_YAML_MAX_DEPTH)
+            break;
+    }
+    yaml_parser_delete(&p);
+    return rc;
+}
+
 static int load(const char *name, const unsigned char *text, size_t len, yaml_document_t *doc,
                 loom_err *err)
 {
+    int rc0 = json_trailing_comma(name, text, len, err);
+    if (rc0 < 0) {
+        memset(doc, 0, sizeof *doc);
+        return rc0;
+    }
     yaml_parser_t p;
     memset(doc, 0, sizeof *doc);
     if (!yaml_parser_initialize(&p))

@@ -177,12 +177,12 @@ static int parse_algos(const char *list, net_calgo *out)
     for (char *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
         net_calgo a;
         if (n == MAX_ALGOS) {
-            fprintf(stderr, "loom compare: --algorithms: at most %d\n", MAX_ALGOS);
+            fprintf(stderr, "loom: error: compare: --algorithms: at most %d\n", MAX_ALGOS);
             free(copy);
             return -1;
         }
         if (net_calgo_parse(t, &a) < 0) {
-            fprintf(stderr, "loom compare: unknown algorithm '%s' (ring, ring2, direct, hd, dbt, "
+            fprintf(stderr, "loom: error: compare: unknown algorithm '%s' (ring, ring2, direct, hd, dbt, "
                             "hierarchical, staggered, nccl, lists)\n", t);
             free(copy);
             return -1;

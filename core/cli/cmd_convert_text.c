@@ -19,10 +19,15 @@ static void text_help(FILE *o)
 {
     fputs("usage: loom trace convert-text FILE --ranks N --out DIR/prefix [--passes N]\n"
           "                                [--time-scale X] [--quiet]\n"
+          "       loom trace convert-text [Text] --input FILE --output PREFIX --num-npus N\n"
+          "                                [--num-passes N]   (Chakra's converter's spelling)\n"
           "\n"
           "Converts an ASTRA-sim 1.0 text workload (first line the parallelism: MICRO,\n"
           "DATA, MODEL, HYBRID_DATA_MODEL, HYBRID_MODEL_DATA, HYBRID_TRANSFORMER,\n"
-          "HYBRID_DLRM; second line the layer count; then per layer: name, reserved,\n"
+          "HYBRID_TRANSFORMER_FWD_IN_BCKWD (recomputes the forward from checkpoint\n"
+          "layers), HYBRID_CUSTOMIZED (a 13th column: each layer's DATA, MODEL,\n"
+          "HYBRID_DATA_MODEL or HYBRID_MODEL_DATA), HYBRID_DLRM; second line the layer\n"
+          "count; then per layer: name, reserved,\n"
           "forward time, type, bytes, input-gradient time, type, bytes, weight-gradient\n"
           "time, type, bytes, update delay) into Chakra traces PREFIX.<rank>.et, with the\n"
           "dependencies of Chakra's converter (docs/WORKLOADS.md).  Ranks with the same\n"
@@ -40,7 +45,13 @@ static void text_help(FILE *o)
           "                        Chakra's converter: times taken as microseconds;\n"
           "                        0.001 for ASTRA-sim 1.0's cycles at 1 GHz)\n"
           "  -q, --quiet           no summary line\n"
-          "  -h, --help            this help\n",
+          "  -h, --help            this help\n"
+          "Chakra's converter's spellings are accepted too: --input FILE (or\n"
+          "--input_filename), --output (--output_filename) for --out, --num-npus\n"
+          "(--num_npus) for --ranks, --num-passes (--num_passes) for --passes, and\n"
+          "--input_type Text; --num-dims (--num_dims) and --log-filename\n"
+          "(--log_filename) are accepted and not used (a warning says so: loom's\n"
+          "traces do not depend on the dimensions, and it writes no log).\n",
           o);
 }
 
@@ -53,11 +64,26 @@ int loom_cmd_convert_text(int argc, char **argv)
         {"time-scale", required_argument, NULL, 't'},
         {"quiet", no_argument, NULL, 'q'},
         {"help", no_argument, NULL, 'h'},
+        /* Chakra's converter (chakra_converter Text ...; et_converter) */
+        {"input", required_argument, NULL, 'i'},
+        {"input_filename", required_argument, NULL, 'i'},
+        {"output", required_argument, NULL, 'o'},
+        {"output_filename", required_argument, NULL, 'o'},
+        {"num-npus", required_argument, NULL, 'r'},
+        {"num_npus", required_argument, NULL, 'r'},
+        {"num-passes", required_argument, NULL, 'p'},
+        {"num_passes", required_argument, NULL, 'p'},
+        {"input_type", required_argument, NULL, 'T'},
+        {"input-type", required_argument, NULL, 'T'},
+        {"num-dims", required_argument, NULL, 'D'},
+        {"num_dims", required_argument, NULL, 'D'},
+        {"log-filename", required_argument, NULL, 'L'},
+        {"log_filename", required_argument, NULL, 'L'},
         {NULL, 0, NULL, 0},
     };
     const char *cmd = "trace convert-text";
     wl_text_opts o = {.passes = 1, .time_scale = 1};
-    int c;
+    int c, dims;
     optind = 1;
     opterr = 0;
     while ((c = getopt_long(argc, argv, ":r:o:p:t:qh", opts, NULL)) != -1) {
@@ -77,13 +103,33 @@ int loom_cmd_convert_text(int argc, char **argv)
             break;
         case 'q': o.quiet = 1; break;
         case 'h': text_help(stdout); return 0;
+        case 'i': o.in = optarg; break;
+        case 'T':
+            if (strcmp(optarg, "Text") != 0)
+                return loom_usage(cmd, "--input_type '%s': loom converts Text only", optarg);
+            break;
+        case 'D':
+            if (loom_opt_int(cmd, "--num-dims", optarg, 1, 1 << 20, &dims) < 0)
+                return loom_exit_code(LOOM_EUSAGE);
+            loom_warn("trace convert-text: --num-dims %d is not used (the traces do not depend on "
+                      "the network's dimensions)", dims);
+            break;
+        case 'L':
+            loom_warn("trace convert-text: --log-filename %s is not used (loom writes no "
+                      "converter log)", optarg);
+            break;
         case ':': return loom_usage(cmd, "option '%s' needs a value", argv[optind - 1]);
         default: return loom_usage(cmd, "unknown option '%s'", argv[optind - 1]);
         }
     }
-    if (optind + 1 != argc)
-        return loom_usage(cmd, "%s", optind < argc ? "expects one FILE" : "needs the text workload FILE");
-    o.in = argv[optind];
+    /* Chakra's `chakra_converter Text --input ...`: the subcommand word */
+    if (optind < argc && strcmp(argv[optind], "Text") == 0 && o.in)
+        optind++;
+    if (o.in == NULL && optind + 1 == argc)
+        o.in = argv[optind++];
+    if (o.in == NULL || optind != argc)
+        return loom_usage(cmd, "%s", o.in ? "expects one FILE (or --input FILE)"
+                                          : "needs the text workload FILE (or --input FILE)");
     if (o.ranks == 0 || o.out == NULL)
         return loom_usage(cmd, "%s", "needs --ranks and --out");
     loom_err err = {0};

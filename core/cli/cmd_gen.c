@@ -154,10 +154,8 @@ const struct option *loom_gen_options(const char *generator)
 
 int loom_cmd_gen(int argc, char **argv)
 {
-    if (argc < 2) {
-        gen_help(stderr);
-        return loom_exit_code(LOOM_EUSAGE);
-    }
+    if (argc < 2)
+        return loom_usage("gen", "%s", "expects a generator: micro or llm");
     if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "help") == 0) {
         gen_help(stdout);
         return 0;

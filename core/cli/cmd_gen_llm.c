@@ -352,7 +352,7 @@ int loom_cmd_gen_llm(int argc, char **argv)
     if (rc >= 0)
         return rc;
     if (wl_llm_preset(a.preset, &a.o.m) < 0) {
-        fprintf(stderr, "loom gen llm: --preset '%s' is not one of %s\nTry 'loom gen llm --help'.\n",
+        fprintf(stderr, "loom: error: gen llm: --preset '%s' is not one of %s (see 'loom gen llm --help')\n",
                 a.preset, wl_llm_preset_names());
         return 2;
     }

@@ -17,6 +17,7 @@
 #include "cliutil.h"
 #include "config.h"
 #include "et_graph.h"
+#include "net_topo.h"
 #include "outfile.h"
 #include "progress.h"
 #include "report.h"
@@ -35,11 +36,15 @@ static void run_help(FILE *o)
           "  -n, --network FILE        ASTRA-sim network YAML: topology, npus_count,\n"
           "                            bandwidth (GB/s, GB = 2^30 bytes), latency (ns);\n"
           "                            or ns-3's config.txt or topology file (flow model)\n"
-          "  -s, --system FILE         ASTRA-sim system JSON/YAML (docs/CONFIG.md)\n"
+          "  -s, --system FILE         ASTRA-sim system JSON/YAML (docs/CONFIG.md); its\n"
+          "                            *-implementation-custom: [PREFIX] runs that Chakra-\n"
+          "                            defined algorithm (docs/NETWORK.md 4.7)\n"
           "options:\n"
           "  -g, --comm-group FILE     communicators: {\"name\": [ranks...], ...}; a node's\n"
           "                            pg_name picks one (\"\" or \"0\" = all ranks)\n"
-          "      --remote-memory FILE  ASTRA-sim remote memory JSON (NO_MEMORY_EXPANSION)\n"
+          "      --remote-memory FILE  ASTRA-sim remote memory JSON: memory nodes use\n"
+          "                            PER_NPU_/PER_NODE_MEMORY_EXPANSION or MEMORY_POOL\n"
+          "                            (docs/CONFIG.md); NO_MEMORY_EXPANSION: local-mem-bw\n"
           "      --logical-topology-configuration FILE  ns-3: {\"logical-dims\": [...]}\n"
           "      --htsim_opts -topo FILE  htsim's fat tree by tiers, instead of --network\n"
           "  -j, --json OUT            write the full report as JSON (docs/REPORT.md)\n"
@@ -155,6 +160,8 @@ static void run_inputs(loom_outset *outs, const char *workload, const loom_cfg_f
     loom_outset_input(outs, files->logical, "the logical topology file");
     loom_outset_input(outs, files->htsim_topo, "the htsim topology file");
     char path[4200];
+    if (files->network && net_ns3_topology_file(files->network, path, sizeof path))
+        loom_outset_input(outs, path, "the ns-3 topology file");
     for (int r = 0; et_rank_path(workload, r, path, sizeof path) == 0; r++)
         loom_outset_input(outs, path, "the rank trace");
 }

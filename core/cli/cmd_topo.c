@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "cliutil.h"
 #include "err.h"
 #include "net_topo.h"
 
@@ -35,12 +36,14 @@ static void topo_help(FILE *o)
 /* Called from main.c for `loom topo ...`; argv[0] is "topo". */
 int loom_cmd_topo(int argc, char **argv)
 {
-    if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
-        topo_help(argc < 2 ? stderr : stdout);
-        return argc < 2 ? -LOOM_EUSAGE : 0;
+    if (argc < 2)
+        return loom_usage("topo", "%s", "expects: describe FILE");
+    if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+        topo_help(stdout);
+        return 0;
     }
     if (strcmp(argv[1], "describe") != 0) {
-        fprintf(stderr, "loom topo: unknown subcommand '%s' (describe)\nTry 'loom topo --help'.\n",
+        fprintf(stderr, "loom: error: topo: unknown subcommand '%s' (describe; see 'loom topo --help')\n",
                 argv[1]);
         return -LOOM_EUSAGE;
     }
@@ -49,7 +52,7 @@ int loom_cmd_topo(int argc, char **argv)
         return 0;
     }
     if (argc != 3) {
-        fprintf(stderr, "loom topo describe: expects one FILE\nTry 'loom topo --help'.\n");
+        fprintf(stderr, "loom: error: topo describe: expects one FILE (see 'loom topo --help')\n");
         return -LOOM_EUSAGE;
     }
     loom_err err = {0};

@@ -26,9 +26,11 @@ static void trace_help(FILE *o)
 
 int loom_cmd_trace(int argc, char **argv)
 {
-    if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
-        trace_help(argc < 2 ? stderr : stdout);
-        return argc < 2 ? loom_exit_code(LOOM_EUSAGE) : 0;
+    if (argc < 2)
+        return loom_usage("trace", "%s", "expects: info PREFIX | validate PREFIX");
+    if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+        trace_help(stdout);
+        return 0;
     }
     if (argc > 2 && (strcmp(argv[2], "--help") == 0 || strcmp(argv[2], "-h") == 0)) {
         trace_help(stdout);
@@ -47,7 +49,7 @@ int loom_cmd_trace(int argc, char **argv)
         if (n < 0)
             return loom_fail(&err);
         if (n > 0) {
-            fprintf(stderr, "loom: %d problem%s found\n", n, n == 1 ? "" : "s");
+            fprintf(stderr, "loom: error: trace validate: %d problem%s found\n", n, n == 1 ? "" : "s");
             return loom_exit_code(LOOM_ETRACE);
         }
         printf("%s: clean\n", argv[2]);

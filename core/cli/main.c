@@ -49,7 +49,7 @@ static void main_help(FILE *o)
 static int dispatch(int argc, char **argv)
 {
     if (argc < 2) {
-        main_help(stderr);
+        fputs("loom: error: no command given (see 'loom --help')\n", stderr);
         return loom_exit_code(LOOM_EUSAGE);
     }
     const char *cmd = argv[1];

@@ -509,7 +509,7 @@ int loom_cfg_load(loom_cfg *cfg, const loom_cfg_files *f, loom_err *err)
         goto err;
     if (f->comm_group && (rc = cfg_load_groups(cfg, f->comm_group, err)) < 0)
         goto err;
-    if (f->remote_mem && (rc = cfg_load_remote_mem(f->remote_mem, err)) < 0)
+    if (f->remote_mem && (rc = cfg_load_remote_mem(cfg, f->remote_mem, err)) < 0)
         goto err;
     return 0;
 err:
@@ -528,6 +528,12 @@ void loom_cfg_free(loom_cfg *cfg)
         free(cfg->notes[i]);
     free(cfg->notes);
     free(cfg->rank_comp);
+    free(cfg->rmem.path);
+    cfg->rmem.path = NULL;
+    for (int op = 0; op < NET_IMPL_OPS; op++) {
+        net_cplan_free(cfg->custom[op]);
+        cfg->custom[op] = NULL;
+    }
     comp_table_free(cfg->comp_table);
     cfg->rank_comp = NULL;
     cfg->comp_table = NULL;

@@ -39,6 +39,34 @@ static inline int loom_group_base(const loom_group *g, int r)
     return r - ((r / g->stride) % g->n) * g->stride;
 }
 
+/* ASTRA-sim's remote memory (--remote-memory-configuration), as its
+ * AnalyticalRemoteMemory reads it.  Memory load/store nodes cost
+ *     latency + floor(bytes / (bw * 10^9 B/s) * 10^9) ns
+ * (get_remote_mem_runtime); NONE prices them with local-mem-bw instead,
+ * PER_NPU gives every access its own channel, PER_NODE one FIFO channel per
+ * node of npus_per_node ranks, POOL one FIFO channel for every rank. */
+typedef enum {
+    LOOM_RMEM_NONE,     /* NO_MEMORY_EXPANSION, or no file */
+    LOOM_RMEM_PER_NODE, /* PER_NODE_MEMORY_EXPANSION */
+    LOOM_RMEM_PER_NPU,  /* PER_NPU_MEMORY_EXPANSION */
+    LOOM_RMEM_POOL,     /* MEMORY_POOL */
+    LOOM_RMEM_KINDS
+} loom_rmem_kind;
+
+typedef struct loom_rmem {
+    loom_rmem_kind kind;
+    long long latency_ns;  /* remote-mem-latency: ns, an integer */
+    long long bw_gbps;     /* remote-mem-bw: 10^9 bytes/s, an integer */
+    int num_nodes;         /* PER_NODE: num-nodes */
+    int npus_per_node;     /* PER_NODE: num-npus-per-node */
+    char *path;            /* the file, for messages; owned, or NULL */
+} loom_rmem;
+
+extern const char *const loom_rmem_names[LOOM_RMEM_KINDS]; /* ASTRA-sim's spellings */
+
+/* The time of one access of `bytes` (a kind other than NONE). */
+sim_time loom_rmem_time(const loom_rmem *m, uint64_t bytes);
+
 typedef struct loom_cfg {
     net_topo topo;          /* from the network file */
     net_sys sys;            /* collective settings from the system file */
@@ -63,6 +91,8 @@ typedef struct loom_cfg {
     double compute_scale;   /* --compute-scale: compute node times x this; 0 or 1: none */
     double comm_scale;      /* --comm-scale: collective and send sizes x this; 0 or 1: none */
     int timing_set;         /* the system file named `timing` (sys.astra_timing) */
+    loom_rmem rmem;         /* the remote-memory file; kind NONE without one */
+    net_cplan *custom[NET_IMPL_OPS]; /* *-implementation-custom plans, owned; NULL: none */
 } loom_cfg;
 
 /* The compute model of one rank: its entry in rank_comp, or comp. */

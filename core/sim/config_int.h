@@ -94,7 +94,11 @@ extern const int cfg_nsys_keys;                     /* entries in cfg_sys_keys *
 int cfg_load_network(loom_cfg *cfg, const loom_cfg_files *f, loom_err *err);
 int cfg_load_system(loom_cfg *cfg, const loom_cfg_files *f, loom_err *err);
 int cfg_load_groups(loom_cfg *cfg, const char *path, loom_err *err);
-int cfg_load_remote_mem(const char *path, loom_err *err);
+int cfg_load_remote_mem(loom_cfg *cfg, const char *path, loom_err *err);
+/* config_custom.c: *-implementation-custom's traces into cfg->custom[op];
+ * sys is the system file (relative prefixes are also looked for beside it). */
+int cfg_load_custom(loom_cfg *cfg, net_impl_op op, const char *prefix, const char *sys,
+                    loom_err *err);
 
 /* ---- the system file's device and compute keys (config_comp.c) ------------- */
 

@@ -29,7 +29,8 @@ const char *const cfg_sys_keys[] = {
     "replay-only", "track-local-mem", "local-reduction-delay", "L", "o", "g", "G",
     "model-shared-bus", "intra-dimension-scheduling", "inter-dimension-scheduling",
     "all-reduce-implementation-custom", "all-gather-implementation-custom",
-    "reduce-scatter-implementation-custom", "all-to-all-implementation-custom"};
+    "reduce-scatter-implementation-custom", "all-to-all-implementation-custom",
+    "local-mem-trace-filename", "per-node-custom-implementation"};
 const int cfg_nsys_keys = sizeof cfg_sys_keys / sizeof cfg_sys_keys[0];
 
 static int load_impl(loom_cfg *cfg, cfg_doc *dc, yaml_node_t *v, const char *key, net_impl_op op,
@@ -122,8 +123,32 @@ static int sys_key(loom_cfg *cfg, cfg_doc *dc, const cfg_ctx *c, const char *k, 
             return rc;
         cfg_note(cfg, "collective-optimization %s", opt[e]);
     } else if (strstr(k, "-implementation-custom") != NULL) {
-        cfg_note(cfg, "%s (custom collective files are not run; traces with explicit "
-                  "sends and receives replay as written)", k);
+        /* ASTRA-sim: a list holding one prefix (CollectiveImplLookup:
+         * "There should be 1 Chakra ET only") */
+        static const char *const ops[] = {"all-reduce", "all-gather", "reduce-scatter",
+                                          "all-to-all"};
+        int *items, one, cnt, op = 0;
+        while (strncmp(k, ops[op], strlen(ops[op])) != 0)
+            op++;
+        if (cfg_list_items(dc, v, &items, &cnt, &one) < 0 || cnt != 1 ||
+            cfg_scalar(cfg_node(dc, items[0])) == NULL)
+            return cfg_bad(c, v, "expected a list of one trace prefix (ASTRA-sim runs one "
+                                 "custom algorithm per operation)");
+        rc = cfg_load_custom(cfg, (net_impl_op)op, cfg_scalar(cfg_node(dc, items[0])), dc->path,
+                             err);
+    } else if (strcmp(k, "local-mem-trace-filename") == 0) {
+        /* ASTRA-sim's Sys: where track-local-mem writes its local-memory trace */
+        if (cfg_scalar(v) == NULL)
+            return cfg_bad(c, v, "expected a file name");
+        cfg_note(cfg, "local-mem-trace-filename %s (ASTRA-sim's track-local-mem trace; loom "
+                      "writes none)", cfg_scalar(v));
+    } else if (strcmp(k, "per-node-custom-implementation") == 0) {
+        /* ASTRA-sim's CollectiveImplLookup: a YAML file mapping Chakra node ids
+         * to custom algorithm traces, above *-implementation-custom */
+        if (cfg_scalar(v) == NULL)
+            return cfg_bad(c, v, "expected a file name");
+        cfg_note(cfg, "per-node-custom-implementation %s (those nodes run the operation's "
+                      "*-implementation-custom or *-implementation)", cfg_scalar(v));
     } else if (strcmp(k, "intra-dimension-scheduling") == 0 ||
                strcmp(k, "inter-dimension-scheduling") == 0) {
         if (cfg_scalar(v) == NULL)

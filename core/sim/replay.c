@@ -330,6 +330,29 @@ static int captured_coll(replay *rp, coll_inst *in, loom_coll_record *cr)
     return 1;
 }
 
+/* The custom algorithm that runs this collective, or NULL; a plan for
+ * another member count fails the run (ASTRA-sim would wait forever on
+ * positions the group lacks).  Part of the system file's choice, so a
+ * whole-collective algorithm chosen instead (`loom compare --algorithms`)
+ * replaces it as it replaces the *-implementation lists. */
+static const net_cplan *custom_plan(replay *rp, const coll_inst *in, const comm *c)
+{
+    if (rp->cfg->sys.calgo != NET_CALGO_LISTS)
+        return NULL;
+    int op = in->type == ET_ALL_REDUCE       ? NET_IMPL_ALL_REDUCE
+             : in->type == ET_ALL_GATHER     ? NET_IMPL_ALL_GATHER
+             : in->type == ET_REDUCE_SCATTER ? NET_IMPL_REDUCE_SCATTER
+             : in->type == ET_ALL_TO_ALL     ? NET_IMPL_ALL_TO_ALL
+                                             : -1;
+    const net_cplan *p = op >= 0 ? rp->cfg->custom[op] : NULL;
+    if (p && p->members != c->n)
+        fail(rp, "the %s on '%s' (%d ranks; rank %d node %llu) and the custom algorithm %s for "
+                 "%d: ASTRA-sim runs it on groups of exactly that many",
+             et_coll_type_name(in->type), c->name[0] ? c->name : "all ranks", c->n,
+             in->first_rank, (unsigned long long)in->first_id, p->name, p->members);
+    return p && p->members == c->n ? p : NULL;
+}
+
 static void coll_join(replay *rp, int rank, uint32_t i)
 {
     rank_state *rs = &rp->r[rank];
@@ -412,9 +435,20 @@ static void coll_join(replay *rp, int rank, uint32_t i)
     in->rp = rp;
     if (rp->cfg->comm_captured && captured_coll(rp, in, cr))
         return;
-    net_coll_label(rp->net, c->ng, (net_coll)in->type, in->dims, cr->algo, sizeof cr->algo);
     /* Every network model saturates a time past the end of representable
      * time at SIM_TIME_MAX; on_coll_done reports it. */
+    const net_cplan *plan = custom_plan(rp, in, c);
+    if (rp->failed) { /* retired from the queue above: nobody else frees it */
+        free(in->node);
+        free(in);
+        return;
+    }
+    if (plan) { /* the system file's *-implementation-custom */
+        snprintf(cr->algo, sizeof cr->algo, "custom(%s)", plan->name);
+        net_cplan_start(rp->net, rp->eng, plan, c->ranks, in->bytes, on_coll_done, in);
+        return;
+    }
+    net_coll_label(rp->net, c->ng, (net_coll)in->type, in->dims, cr->algo, sizeof cr->algo);
     net_coll_start(rp->net, rp->eng, c->ng, (net_coll)in->type, in->bytes, in->dims, on_coll_done,
                    in);
 }
@@ -661,6 +695,25 @@ static void on_msg_done(sim_engine *eng, void *ctx)
 
 /* ---- issue ---------------------------------------------------------------- */
 
+/* A memory load or store: local memory at local-mem-bw without remote
+ * memory; else ASTRA-sim's AnalyticalRemoteMemory::issue, where a node's
+ * (PER_NODE) or the pool's channel serves one access at a time, in the
+ * order they were issued, and PER_NPU accesses never wait. */
+static sim_time mem_time(replay *rp, int rank, uint64_t bytes)
+{
+    const loom_rmem *m = &rp->cfg->rmem;
+    if (m->kind == LOOM_RMEM_NONE)
+        return comp_mem_time(loom_cfg_comp(rp->cfg, rank), bytes);
+    sim_time t = loom_rmem_time(m, bytes);
+    if (m->kind == LOOM_RMEM_PER_NPU)
+        return t;
+    sim_time now = sim_now(rp->eng);
+    sim_time *free_at = &rp->rmem_free[m->kind == LOOM_RMEM_PER_NODE ? rank / m->npus_per_node : 0];
+    sim_time begin = *free_at > now ? *free_at : now;
+    *free_at = begin + t;
+    return *free_at - now;
+}
+
 static void start(replay *rp, int rank, uint32_t i)
 {
     rank_state *rs = &rp->r[rank];
@@ -687,7 +740,7 @@ static void start(replay *rp, int rank, uint32_t i)
     }
     case ET_MEM_LOAD_NODE:
     case ET_MEM_STORE_NODE:
-        post_node_event(rp, rank, i, comp_mem_time(loom_cfg_comp(rp->cfg, rank), n->tensor_size));
+        post_node_event(rp, rank, i, mem_time(rp, rank, n->tensor_size));
         break;
     case ET_COMM_COLL_NODE:
         if (rs->gi->res[i] == RES_CPU) /* host side of a c10d call */
@@ -784,6 +837,7 @@ static void replay_free(replay *rp)
     free(rp->r);
     for (int q = 0; q < rp->ngraphs; q++)
         free(rp->graphs[q].ps_block);
+    free(rp->rmem_free);
     rpl_graphs_free(rp);
     et_set_free(rp->set);
     rpl_comms_free(rp);
@@ -901,6 +955,16 @@ static int setup(replay *rp, const loom_replay_opts *opts, loom_err *err)
         return LOOM_EUSAGE;
     rp->nranks = net_npus(rp->net);
     LOOM_ASSERT(rp->nranks == npus);
+    const loom_rmem *m = &cfg->rmem;
+    if (m->kind == LOOM_RMEM_PER_NODE && (long long)m->num_nodes * m->npus_per_node < npus)
+        return loom_err_set(err, LOOM_EUSAGE,
+                            "%s: num-nodes %d x num-npus-per-node %d cover %lld NPUs, but the "
+                            "network has %d (every rank needs a node)",
+                            m->path, m->num_nodes, m->npus_per_node,
+                            (long long)m->num_nodes * m->npus_per_node, npus);
+    if (m->kind == LOOM_RMEM_PER_NODE || m->kind == LOOM_RMEM_POOL)
+        rp->rmem_free = loom_xcalloc(m->kind == LOOM_RMEM_POOL ? 1 : m->num_nodes,
+                                     sizeof *rp->rmem_free);
     rp->r = loom_xcalloc(rp->nranks, sizeof *rp->r);
     int *all = loom_xmalloc(rp->nranks * sizeof *all);
     for (int r = 0; r < rp->nranks; r++)

@@ -178,6 +178,8 @@ struct replay {
                                   * traced duration, timed by the network */
     uint32_t ignored_dims;     /* involved_dim entries past the topology */
     const loom_observer *obs;  /* callbacks, or NULL */
+    sim_time *rmem_free;       /* remote memory: when each FIFO channel (a node's, or
+                                  the pool's) is next free; NULL for NONE and PER_NPU */
 };
 
 /* comm_of_pg entries below -1 name a rule group resolved per rank */

@@ -468,6 +468,35 @@ static void test_plurals_and_plain_numbers(void **state)
     assert_null(strstr(loomrun_out, "{0..0}"));
 }
 
+/* Friction 8: every usage error is one line starting "loom: error:"
+ * (docs/CLI.md), naming the command and its --help. */
+static void test_usage_errors_one_line(void **state)
+{
+    (void)state;
+    const char *const cases[][4] = {
+        {"run", "--bogus", NULL, "run: unknown option '--bogus' (see 'loom run --help')"},
+        {"run", "-w", NULL, "run: option '-w' needs a value"},
+        {"frob", NULL, NULL, "unknown command 'frob' (see 'loom --help')"},
+        {"sweep", "--jobs", NULL, "sweep: option '--jobs' needs a value"},
+        {"run", "--compute-scale", "x", "run: --compute-scale 'x': expected a number"},
+        {"topo", NULL, NULL, "topo: expects: describe FILE"},
+        {"trace", NULL, NULL, "trace: expects: info PREFIX"},
+        {"gen", NULL, NULL, "gen: expects a generator"},
+        {"trace", "convert-text", "--zzz", "trace convert-text: unknown option '--zzz'"},
+        {"gen", "llm", "--preset", "gen llm: option '--preset' needs a value"},
+        {NULL, NULL, NULL, "no command given"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        int rc = loomrun_run(loomrun_tmp, cases[i][0], cases[i][1], cases[i][2], NULL);
+        if (rc != 2)
+            fail_msg("case %zu: exit %d, expected 2", i, rc);
+        const char *nl = strchr(loomrun_err, '\n');
+        if (strncmp(loomrun_err, "loom: error: ", 13) != 0 || nl == NULL || nl[1] != '\0' ||
+            strstr(loomrun_err, cases[i][3]) == NULL)
+            fail_msg("case %zu: not one line 'loom: error: ...%s': %s", i, cases[i][3], loomrun_err);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -477,6 +506,7 @@ int main(void)
         cmocka_unit_test(test_json_named_like_jobs), cmocka_unit_test(test_prefix_hints),
         cmocka_unit_test(test_config_key_messages), cmocka_unit_test(test_collective_table_header),
         cmocka_unit_test(test_plurals_and_plain_numbers),
+        cmocka_unit_test(test_usage_errors_one_line),
     };
     return cmocka_run_group_tests(tests, loomrun_setup, loomrun_teardown);
 }

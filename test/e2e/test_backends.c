@@ -95,6 +95,19 @@ static void test_ns3(void **state)
                      NULL);
     assert_int_equal(rc, 2);
     assert_non_null(strstr(loomrun_err, "the logical dims multiply to 16 NPUs but the network has 8"));
+    /* the TOPOLOGY_FILE config.txt names is an input: no output may be it
+     * (a copy, so that a failure could not clobber the fixture) */
+    loomrun_copy(CFG "/ns3/config.txt", loomrun_path("config.txt"));
+    loomrun_copy(CFG "/ns3/8_nodes_1_switch_topology.txt",
+                 loomrun_path("8_nodes_1_switch_topology.txt"));
+    char before[4096], after[4096];
+    loomrun_slurp(loomrun_path("8_nodes_1_switch_topology.txt"), before, sizeof before);
+    rc = loomrun_run(loomrun_tmp, "run", "-w", W8, "-n", loomrun_path("config.txt"), SYS, "--json",
+                     loomrun_path("8_nodes_1_switch_topology.txt"), NULL);
+    assert_int_equal(rc, 2);
+    assert_non_null(strstr(loomrun_err, "the ns-3 topology file"));
+    loomrun_slurp(loomrun_path("8_nodes_1_switch_topology.txt"), after, sizeof after);
+    assert_string_equal(before, after);
 }
 
 static void test_htsim(void **state)
@@ -125,6 +138,28 @@ static void test_htsim(void **state)
     rc = loomrun_run(loomrun_tmp, "run", "-w", W8, SYS, "--htsim_opts", "-nodes", NULL);
     assert_int_equal(rc, 2);
     assert_non_null(strstr(loomrun_err, "loom reads only -topo FILE"));
+    /* the sample with Tiers first is still htsim's form through --network;
+     * a Radix_Down that does not match the tree is refused with the count */
+    loomrun_write(loomrun_path("t.topo"), "Tiers 3\nNodes 8\nPodsize 4\nTier 0\n"
+                  "Downlink_speed_Gbps 200\nRadix_Down 2\nRadix_Up 2\nDownlink_Latency_ns 1000\n"
+                  "Tier 1\nDownlink_speed_Gbps 200\nRadix_Down 2\nRadix_Up 4\n"
+                  "Downlink_Latency_ns 1000\nBundle 1\nTier 2\nDownlink_speed_Gbps 100\n"
+                  "Radix_Down 4\nDownlink_Latency_ns 1000\nBundle 2\n");
+    rc = loomrun_run(loomrun_tmp, "run", "-w", W8, SYS, "-n", loomrun_path("t.topo"), "--json",
+                     loomrun_path("r.json"), NULL);
+    if (rc != 0)
+        fail_msg("exit %d: %s", rc, loomrun_err);
+    near(step_ns(), ring_ar_ns(6, 1000, 2.5e10));
+    loomrun_write(loomrun_path("t.topo"), "Tiers 3\nNodes 8\nPodsize 4\nTier 0\n"
+                  "Downlink_speed_Gbps 200\nRadix_Down 2\nRadix_Up 2\nDownlink_Latency_ns 1000\n"
+                  "Tier 1\nDownlink_speed_Gbps 200\nRadix_Down 2\nRadix_Up 4\n"
+                  "Downlink_Latency_ns 1000\nBundle 1\nTier 2\nDownlink_speed_Gbps 100\n"
+                  "Radix_Down 8\nDownlink_Latency_ns 1000\nBundle 2\n");
+    rc = loomrun_run(loomrun_tmp, "run", "-w", W8, SYS, "--htsim_opts", "-topo",
+                     loomrun_path("t.topo"), NULL);
+    assert_int_equal(rc, 2);
+    assert_non_null(strstr(loomrun_err, "t.topo: Tier 2 Radix_Down 8: its switches face the 2 pods "
+                                        "through Bundle 2 links each, so 4 ports"));
 }
 
 static void test_describe(void **state)

@@ -132,6 +132,28 @@ static void test_sweep(void **state)
 }
 
 /* The device catalog, through `loom devices --devices FILE`. */
+/* A trailing comma in a .json file (issue 13, friction 4): refused with
+ * the file, line and column of the comma; the same text named .yaml is
+ * YAML flow syntax and loads.  Columns: "  \"memory-type\": " is 17
+ * characters, the 21-character value ends at 38, the comma is 39; in
+ * tc2.json "[" is column 53, "ring" in quotes 54..59, the comma 60. */
+static void test_json_trailing_comma(void **state)
+{
+    (void)state;
+    loomrun_write(loomrun_path("tc.json"), "{\n  \"memory-type\": \"NO_MEMORY_EXPANSION\",\n}\n");
+    REFUSED(loomrun_run(loomrun_tmp, "run", "-w", W, "-n", NET, "-s", SYS, "--remote-memory",
+                        loomrun_path("tc.json"), NULL),
+            "tc.json: line 2, column 39: a comma before the closing '}'");
+    loomrun_write(loomrun_path("tc2.json"), "{\"local-mem-bw\": 1600, \"all-reduce-implementation\": "
+                                            "[\"ring\",]}");
+    REFUSED(loomrun_run(loomrun_tmp, "run", "-w", W, "-n", NET, "-s", loomrun_path("tc2.json"), NULL),
+            "tc2.json: line 1, column 60: a comma before the closing ']'");
+    loomrun_write(loomrun_path("tc.yaml"), "{\n  \"memory-type\": \"NO_MEMORY_EXPANSION\",\n}\n");
+    assert_int_equal(loomrun_run(loomrun_tmp, "run", "-w", W, "-n", NET, "-s", SYS, "--remote-memory",
+                                 loomrun_path("tc.yaml"), "-q", NULL),
+                     0);
+}
+
 static void test_devices(void **state)
 {
     (void)state;
@@ -145,6 +167,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_set),   cmocka_unit_test(test_network), cmocka_unit_test(test_bytes),
         cmocka_unit_test(test_sweep), cmocka_unit_test(test_devices),
+        cmocka_unit_test(test_json_trailing_comma),
     };
     return cmocka_run_group_tests(tests, loomrun_setup, loomrun_teardown);
 }

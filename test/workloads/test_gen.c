@@ -909,6 +909,123 @@ static void test_convert_text_errors(void **state)
     expect_exit(loomrun_run(tmpdir, "trace", "convert-text", "--help", NULL), 0, "--time-scale X");
 }
 
+#define TXT FIXTURES "/text-workloads"
+
+/* HYBRID_TRANSFORMER_FWD_IN_BCKWD (ASTRA-sim 1.0): before layer 2's input
+ * gradient the forward of layers 0 .. 1 runs again (layer 0 is the
+ * checkpoint).  Compute only, one chain on each rank:
+ *     forward 10 + 20 + 30, recompute 10 + 20, input gradients 3 + 2 + 1,
+ *     weight gradients 6 + 5 + 4  = 111 us. */
+static void test_convert_fwd_in_bckwd(void **state)
+{
+    (void)state;
+    int rc = loomrun_run(tmpdir, "trace", "convert-text", TXT "/fwd_in_bckwd.txt", "-r", "2", "-o",
+                         tp("t/fib"), NULL);
+    expect_exit(rc, 0, "HYBRID_TRANSFORMER_FWD_IN_BCKWD, 3 layers");
+    char r0[160];
+    snprintf(r0, sizeof r0, "%s.0.et", tp("t/fib"));
+    tally t = count(r0);
+    assert_int_equal(t.comps, 3 + 2 + 3 + 3);
+    rc = loomrun_run(tmpdir, "gen", "micro", "-c", "all_reduce", "-b", "1", "-r", "2", "-o", tp("t/unused2"),
+                     "--network-out", tp("t/net2.yml"), "--system-out", tp("t/sys2.json"), "-q", NULL);
+    expect_exit(rc, 0, NULL);
+    rc = loomrun_run(tmpdir, "run", "-w", tp("t/fib"), "-n", tp("t/net2.yml"), "-s", tp("t/sys2.json"),
+                     "-g", tp("t/fib.comm.json"), "-j", tp("t/fib.json"), "-q", NULL);
+    expect_exit(rc, 0, NULL);
+    if (fabs(step_ns(tp("t/fib.json")) - 111000) > 0.01)
+        fail_msg("FWD_IN_BCKWD step %.3f ns, expected 111000", step_ns(tp("t/fib.json")));
+    /* with collectives: the forward all-reduce of layer 0 and all-gather of
+     * layer 1 run again in the recomputation; input-gradient collectives of
+     * layers 2 and 1 (none for layer 0), weight-gradient ones of all three */
+    rc = loomrun_run(tmpdir, "trace", "convert-text", TXT "/fwd_in_bckwd_comm.txt", "-r", "4", "-o",
+                     tp("t/fibc"), "-q", NULL);
+    expect_exit(rc, 0, NULL);
+    snprintf(r0, sizeof r0, "%s.0.et", tp("t/fibc"));
+    t = count(r0);
+    assert_int_equal(t.colls[ET_ALL_GATHER], 2);
+    assert_int_equal(t.colls[ET_ALL_REDUCE], 2 + 2 + 3);
+    /* an initiating layer with no checkpoint before it, or one out of range */
+    put("t/fib_bad.txt", "HYBRID_TRANSFORMER_FWD_IN_BCKWD model_parallel_NPU_group: 2 checkpoints: 1 "
+                         "1 checkpoint_initiates: 1 1\n2\na -1 1 NONE 0 1 NONE 0 1 NONE 0 1\n"
+                         "b -1 1 NONE 0 1 NONE 0 1 NONE 0 1\n");
+    expect_exit(loomrun_run(tmpdir, "trace", "convert-text", tp("t/fib_bad.txt"), "-r", "2", "-o",
+                            tp("t/b"), NULL), 2, "layer 1 initiates a recomputation but is a checkpoint");
+    put("t/fib_bad.txt", "HYBRID_TRANSFORMER_FWD_IN_BCKWD model_parallel_NPU_group: 2 checkpoints: 1 "
+                         "5 checkpoint_initiates: 0\n1\na -1 1 NONE 0 1 NONE 0 1 NONE 0 1\n");
+    expect_exit(loomrun_run(tmpdir, "trace", "convert-text", tp("t/fib_bad.txt"), "-r", "2", "-o",
+                            tp("t/b"), NULL), 2, "checkpoints: layer 5: the file has layers 0 .. 0");
+    put("t/fib_bad.txt", "HYBRID_TRANSFORMER_FWD_IN_BCKWD model_parallel_NPU_group: 2\n1\n"
+                         "a -1 1 NONE 0 1 NONE 0 1 NONE 0 1\n");
+    expect_exit(loomrun_run(tmpdir, "trace", "convert-text", tp("t/fib_bad.txt"), "-r", "2", "-o",
+                            tp("t/b"), NULL), 2, "checkpoint_initiates");
+}
+
+/* HYBRID_CUSTOMIZED: each layer's 13th column picks its collectives, as
+ * ASTRA-sim 1.0's involved dimensions do: emb (MODEL) keeps its forward
+ * all-reduce (its input gradient is the first layer's, never written) and
+ * drops the weight gradient's; mlp (DATA) keeps only the weight
+ * gradient's; att (HYBRID_MODEL_DATA) keeps all three, on the groups of
+ * HYBRID_MODEL_DATA (model-parallel across, data-parallel within). */
+static void test_convert_customized(void **state)
+{
+    (void)state;
+    int rc = loomrun_run(tmpdir, "trace", "convert-text", TXT "/customized.txt", "-r", "4", "-o",
+                         tp("t/cu"), NULL);
+    expect_exit(rc, 0, "HYBRID_CUSTOMIZED, 3 layers");
+    char r0[160];
+    snprintf(r0, sizeof r0, "%s.0.et", tp("t/cu"));
+    tally t = count(r0);
+    assert_int_equal(t.colls[ET_ALL_REDUCE], 1 + 1 + 3);
+    assert_int_equal(t.colls[ET_ALL_GATHER], 0);
+    assert_int_equal(t.colls[ET_REDUCE_SCATTER], 0);
+    char groups[1024];
+    loomrun_slurp(tp("t/cu.comm.json"), groups, sizeof groups);
+    assert_non_null(strstr(groups, "\"mp0\": [0, 1]"));
+    assert_non_null(strstr(groups, "\"hmd_mp0\": [0, 2]"));
+    assert_non_null(strstr(groups, "\"hmd_dp1\": [2, 3]"));
+    rc = loomrun_run(tmpdir, "gen", "micro", "-c", "all_reduce", "-b", "1", "-r", "4", "-o", tp("t/unused3"),
+                     "--network-out", tp("t/net4.yml"), "--system-out", tp("t/sys4.json"), "-q", NULL);
+    expect_exit(rc, 0, NULL);
+    rc = loomrun_run(tmpdir, "run", "-w", tp("t/cu"), "-n", tp("t/net4.yml"), "-s", tp("t/sys4.json"),
+                     "-g", tp("t/cu.comm.json"), "-q", NULL);
+    expect_exit(rc, 0, NULL);
+    put("t/cu_bad.txt", "HYBRID_CUSTOMIZED\n1\na -1 1 NONE 0 1 NONE 0 1 NONE 0 1 PIPELINE\n");
+    expect_exit(loomrun_run(tmpdir, "trace", "convert-text", tp("t/cu_bad.txt"), "-r", "2", "-o",
+                            tp("t/b"), NULL), 2, "parallelism 'PIPELINE' is not DATA, MODEL");
+    put("t/cu_bad.txt", "HYBRID_CUSTOMIZED\n1\na -1 1 NONE 0 1 NONE 0 1 NONE 0 1\n");
+    expect_exit(loomrun_run(tmpdir, "trace", "convert-text", tp("t/cu_bad.txt"), "-r", "2", "-o",
+                            tp("t/b"), NULL), 2, "a layer has 13 columns");
+}
+
+/* Chakra's converter's spellings: `chakra_converter Text --input F
+ * --output P --num-npus N --num-passes K` and et_converter's underscores;
+ * the same files as loom's own flags. */
+static void test_convert_chakra_flags(void **state)
+{
+    (void)state;
+    int rc = loomrun_run(tmpdir, "trace", "convert-text", "Text", "--input", TXT "/fwd_in_bckwd.txt",
+                         "--output", tp("t/ch"), "--num-npus", "2", "--num-passes", "2",
+                         "--num-dims", "1", "-q", NULL);
+    expect_exit(rc, 0, NULL);
+    assert_non_null(strstr(loomrun_err, "--num-dims 1 is not used"));
+    rc = loomrun_run(tmpdir, "trace", "convert-text", "--input_type", "Text", "--input_filename",
+                     TXT "/fwd_in_bckwd.txt", "--output_filename", tp("t/ch2"), "--num_npus", "2",
+                     "--num_passes", "2", "-q", NULL);
+    expect_exit(rc, 0, NULL);
+    rc = loomrun_run(tmpdir, "trace", "convert-text", TXT "/fwd_in_bckwd.txt", "-r", "2", "-p", "2",
+                     "-o", tp("t/ch3"), "-q", NULL);
+    expect_exit(rc, 0, NULL);
+    char a[160], b[160], c[160];
+    snprintf(a, sizeof a, "%s.1.et", tp("t/ch"));
+    snprintf(b, sizeof b, "%s.1.et", tp("t/ch2"));
+    snprintf(c, sizeof c, "%s.1.et", tp("t/ch3"));
+    char cmd[800];
+    snprintf(cmd, sizeof cmd, "cmp -s '%s' '%s' && cmp -s '%s' '%s'", a, b, a, c);
+    assert_int_equal(system(cmd), 0);
+    expect_exit(loomrun_run(tmpdir, "trace", "convert-text", "--input_type", "PyTorch", "--input", "x",
+                            NULL), 2, "--input_type 'PyTorch': loom converts Text only");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -926,6 +1043,9 @@ int main(void)
         cmocka_unit_test(test_llm_features),
         cmocka_unit_test(test_convert_text),
         cmocka_unit_test(test_convert_text_errors),
+        cmocka_unit_test(test_convert_fwd_in_bckwd),
+        cmocka_unit_test(test_convert_customized),
+        cmocka_unit_test(test_convert_chakra_flags),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

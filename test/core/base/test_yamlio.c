@@ -353,6 +353,44 @@ static void test_files(void **state)
 
 /* loom_yaml_first_dup against the pairwise loop it replaced: the first j
  * with an equal earlier string, and the least such earlier one. */
+/* A trailing comma in a file named *.json is refused at the comma (JSON
+ * has none, ASTRA-sim's parser stops on it); in YAML it is flow syntax. */
+static void test_json_trailing_comma(void **state)
+{
+    (void)state;
+    const struct {
+        const char *text;
+        int line, col;
+        char close;
+    } cases[] = {
+        {"{\"a\": 1,}", 1, 8, '}'},
+        {"[1, 2,]", 1, 6, ']'},
+        {"{\"a\": [1,\n  2 ,\n ],\n \"b\": 2}", 2, 5, ']'},
+        {"{\"a\": {\"b\": 1 , }}", 1, 15, '}'},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        yaml_document_t d;
+        loom_err err = {0};
+        const char *t = cases[i].text;
+        assert_int_equal(loom_yaml_load_string("x.JSON", (const unsigned char *)t, strlen(t), &d,
+                                               &err),
+                         LOOM_EUSAGE);
+        char want[96];
+        snprintf(want, sizeof want, "x.JSON: line %d, column %d: a comma before the closing '%c'",
+                 cases[i].line, cases[i].col, cases[i].close);
+        if (strncmp(err.msg, want, strlen(want)) != 0)
+            fail_msg("\"%s\": message \"%s\", wanted \"%s...\"", t, err.msg, want);
+        ok(t, &d); /* t.yaml: YAML's flow syntax allows it */
+        yaml_document_delete(&d);
+    }
+    yaml_document_t d;
+    loom_err err = {0};
+    const char *good = "{\"a\": [1, 2], \"b\": \"x,]\"}"; /* a comma in a string is no token */
+    assert_int_equal(loom_yaml_load_string("g.json", (const unsigned char *)good, strlen(good), &d,
+                                           &err), 0);
+    yaml_document_delete(&d);
+}
+
 static void test_first_dup(void **state)
 {
     (void)state;
@@ -389,7 +427,7 @@ int main(void)
         cmocka_unit_test(test_laughs),       cmocka_unit_test(test_text_budget),
         cmocka_unit_test(test_one_document), cmocka_unit_test(test_bad_bytes),
         cmocka_unit_test(test_syntax),       cmocka_unit_test(test_files),
-        cmocka_unit_test(test_first_dup),
+        cmocka_unit_test(test_first_dup),    cmocka_unit_test(test_json_trailing_comma),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

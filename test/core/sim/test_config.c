@@ -304,6 +304,98 @@ static void test_groups(void **state)
     assert_non_null(strstr(err.msg, "group '1' lists rank 1 twice"));
 }
 
+/* The remote-memory file: each memory type and its keys; one access of
+ * 1,000,005 bytes at latency 100 ns and 10 GB/s takes
+ * 100 + floor(1,000,005 / 10e9 * 1e9) = 100,100 ns (AnalyticalRemoteMemory). */
+static void test_remote_memory(void **state)
+{
+    (void)state;
+    st_put("net.yml", net2);
+    st_put("sys.yaml", sys_min);
+    char net[512], sys[512], rm[512];
+    snprintf(net, sizeof net, "%s", st_path("net.yml"));
+    snprintf(sys, sizeof sys, "%s", st_path("sys.yaml"));
+    snprintf(rm, sizeof rm, "%s", st_path("rm.json"));
+    loom_cfg_files f = {.network = net, .system = sys, .remote_mem = rm};
+    loom_cfg cfg;
+    loom_err err = {0};
+    st_put("rm.json", "{\"memory-type\": \"PER_NODE_MEMORY_EXPANSION\", \"remote-mem-latency\": 100, "
+                      "\"remote-mem-bw\": 10, \"num-nodes\": 2, \"num-npus-per-node\": 4}");
+    if (loom_cfg_load(&cfg, &f, &err) < 0)
+        fail_msg("%s", err.msg);
+    assert_int_equal(cfg.rmem.kind, LOOM_RMEM_PER_NODE);
+    assert_int_equal(cfg.rmem.latency_ns, 100);
+    assert_int_equal(cfg.rmem.bw_gbps, 10);
+    assert_int_equal(cfg.rmem.num_nodes, 2);
+    assert_int_equal(cfg.rmem.npus_per_node, 4);
+    assert_int_equal(loom_rmem_time(&cfg.rmem, 1000005), 100100 * SIM_PS_PER_NS);
+    assert_int_equal(cfg.nnotes, 0);
+    loom_cfg_free(&cfg);
+    static const char *const kinds[] = {"NO_MEMORY_EXPANSION", "PER_NODE_MEMORY_EXPANSION",
+                                        "PER_NPU_MEMORY_EXPANSION", "MEMORY_POOL"};
+    for (int k = 0; k < 4; k++) {
+        char text[200];
+        snprintf(text, sizeof text, "{\"memory-type\": \"%s\", \"remote-mem-bw\": 3%s}", kinds[k],
+                 k == 1 ? ", \"num-nodes\": 1, \"num-npus-per-node\": 8" : "");
+        st_put("rm.json", text);
+        if (loom_cfg_load(&cfg, &f, &err) < 0)
+            fail_msg("%s: %s", kinds[k], err.msg);
+        assert_int_equal(cfg.rmem.kind, k);
+        assert_int_equal(cfg.rmem.latency_ns, 0); /* ASTRA-sim's default */
+        /* floor(1,000,005 / 3) = 333,335 ns */
+        assert_int_equal(loom_rmem_time(&cfg.rmem, 1000005), 333335 * SIM_PS_PER_NS);
+        assert_int_equal(cfg.nnotes, k == 0); /* NO_MEMORY_EXPANSION ignores the bandwidth */
+        loom_cfg_free(&cfg);
+    }
+    st_put("rm.json", "{\"memory-type\": \"PER_NPU_MEMORY_EXPANSION\", \"remote-mem-bw\": -1}");
+    assert_int_equal(loom_cfg_load(&cfg, &f, &err), LOOM_EUSAGE);
+    assert_non_null(strstr(err.msg, rm));
+    assert_non_null(strstr(err.msg, "remote-mem-bw"));
+}
+
+/* *-implementation-custom: the fixture's ring all-reduce becomes a plan of
+ * 8 members x (14 sends + 14 receives + 7 compute nodes); its busiest
+ * member sends 14 x 131,072 B, so the plan is for
+ * 14 x 131,072 x 8 / (2 x 7) = 1,048,576 B; a compute node of
+ * duration_micros 7 takes 7 us. */
+static void test_custom_plan(void **state)
+{
+    (void)state;
+    char sys[1024];
+    snprintf(sys, sizeof sys, "local-mem-bw: 50\nall-reduce-implementation-custom: "
+                              "[\"%s/chakra/custom_ring_allreduce_8npus_1MB/custom_allreduce\"]\n",
+             FIXTURES);
+    loom_cfg cfg;
+    load_ok(&cfg, "topology: [ Ring ]\nnpus_count: [ 8 ]\nbandwidth: [ 50 ]\nlatency: [ 500 ]\n", sys,
+            NULL, 0);
+    const net_cplan *p = cfg.custom[NET_IMPL_ALL_REDUCE];
+    assert_non_null(p);
+    assert_null(cfg.custom[NET_IMPL_ALL_GATHER]);
+    assert_int_equal(p->members, 8);
+    assert_int_equal(p->first[8], 8 * 35);
+    assert_int_equal(p->bytes, 1048576);
+    assert_string_equal(p->name, "custom_allreduce");
+    int sends = 0, recvs = 0, comps = 0;
+    for (uint32_t i = p->first[3]; i < p->first[4]; i++) {
+        sends += p->nodes[i].kind == NET_PSEND;
+        recvs += p->nodes[i].kind == NET_PRECV;
+        if (p->nodes[i].kind == NET_PCOMP) {
+            comps++;
+            assert_int_equal(p->nodes[i].dur, 7 * SIM_PS_PER_US);
+        } else {
+            assert_int_equal(p->nodes[i].bytes, 131072);
+        }
+    }
+    assert_int_equal(sends, 14);
+    assert_int_equal(recvs, 14);
+    assert_int_equal(comps, 7);
+    assert_int_equal(cfg.nnotes, 0); /* run, not noted */
+    loom_cfg_free(&cfg);
+    load_bad("topology: [ Ring ]\nnpus_count: [ 8 ]\nbandwidth: [ 50 ]\nlatency: [ 500 ]\n",
+             "local-mem-bw: 50\nall-gather-implementation-custom: [nowhere/x]\n", NULL, 0,
+             (const char *[]){"custom collective 'nowhere/x'", "no rank files", NULL});
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -315,6 +407,8 @@ int main(void)
         cmocka_unit_test(test_set_errors),
         cmocka_unit_test(test_file_errors),
         cmocka_unit_test(test_groups),
+        cmocka_unit_test(test_remote_memory),
+        cmocka_unit_test(test_custom_plan),
         cmocka_unit_test(test_yaml_layer),
         cmocka_unit_test(test_yaml_aliases),
     };
