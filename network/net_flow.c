@@ -87,12 +87,16 @@ typedef struct nf_link {
     uint8_t dirty;       /* 1: in nf.dirty */
 } nf_link;
 
-/* What is due in a bucket: a flow's completion or its delivery. */
-enum { NF_DUE_COMPLETE, NF_DUE_DELIVER };
+/* What is due in a bucket: a flow's completion or its delivery, or a
+ * caller's callback (nf_at). */
+enum { NF_DUE_COMPLETE, NF_DUE_DELIVER, NF_DUE_CALL };
 typedef struct nf_due {
+    uint32_t kind; /* NF_DUE_* */
     uint32_t id;   /* flow slot */
     uint32_t gen;  /* its generation when scheduled */
-    uint32_t kind; /* NF_DUE_* */
+    nf_cb cb;      /* NF_DUE_CALL: cb(eng, ctx, a, b) */
+    void *ctx;
+    uint64_t a, b;
 } nf_due;
 
 /* Everything due at time t that was scheduled before it fired. */
@@ -324,9 +328,9 @@ static uint32_t btab_slot(sim_time t)
     return (uint32_t)(net_mix64((uint64_t)t) & (NF_BTAB - 1));
 }
 
-/* Flow id (generation gen) has `kind` due at time t: into the open bucket
- * of t, or a new one with its own event. */
-static void due_at(nf *f, sim_engine *eng, sim_time t, uint32_t id, uint32_t gen, uint32_t kind)
+/* d is due at time t: into the open bucket of t, or a new one with its
+ * own event. */
+static void due(nf *f, sim_engine *eng, sim_time t, const nf_due *d)
 {
     uint32_t slot = btab_slot(t), b = f->btab[slot];
     nf_bucket *bk = b ? &f->bk[b - 1] : NULL;
@@ -355,7 +359,22 @@ static void due_at(nf *f, sim_engine *eng, sim_time t, uint32_t id, uint32_t gen
         bk->cap = bk->cap ? 2 * bk->cap : 8;
         bk->v = loom_xrealloc(bk->v, bk->cap * sizeof *bk->v);
     }
-    bk->v[bk->n++] = (nf_due){id, gen, kind};
+    bk->v[bk->n++] = *d;
+}
+
+static void due_at(nf *f, sim_engine *eng, sim_time t, uint32_t id, uint32_t gen, uint32_t kind)
+{
+    nf_due d = {.kind = kind, .id = id, .gen = gen};
+    due(f, eng, t, &d);
+}
+
+void nf_at(nf *f, sim_engine *eng, sim_time t, nf_cb cb, void *ctx, uint64_t a, uint64_t b)
+{
+    if (f->eng == NULL)
+        f->eng = eng;
+    LOOM_ASSERT(f->eng == eng && t >= sim_now(eng));
+    nf_due d = {.kind = NF_DUE_CALL, .cb = cb, .ctx = ctx, .a = a, .b = b};
+    due(f, eng, t, &d);
 }
 
 static void complete(nf *f, sim_engine *eng, uint32_t id, uint32_t gen);
@@ -516,6 +535,8 @@ static void on_bucket(sim_engine *eng, void *payload, void *engine_ctx)
         nf_due d = f->bk[b].v[i];
         if (d.kind == NF_DUE_COMPLETE) {
             complete(f, eng, d.id, d.gen);
+        } else if (d.kind == NF_DUE_CALL) {
+            d.cb(eng, d.ctx, d.a, d.b);
         } else {
             LOOM_ASSERT(f->f[d.id].live && f->f[d.id].gen == d.gen);
             deliver(f, eng, d.id);

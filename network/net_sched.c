@@ -80,18 +80,11 @@ typedef struct xs_inst {
     void *ctx;
 } xs_inst;
 
-typedef struct ev_step {
-    xs_inst *in;
-    uint32_t mbr; /* member */
-    uint32_t k;   /* phase */
-} ev_step;
-
 typedef struct ev_done {
     net_done_fn done;
     void *ctx;
 } ev_done;
 
-_Static_assert(sizeof(ev_step) <= NET_EV_PAYLOAD_MAX, "payload too big");
 
 /* ---- positions, ranks, members ------------------------------------------ */
 
@@ -223,13 +216,14 @@ static void step_advance(xs_inst *in, int mbr, int k)
     try_start(in, mbr, k);
 }
 
-static void on_step(sim_engine *eng, void *payload, void *engine_ctx)
+/* A step's delay is over (a: member, b: phase); called from the flow
+ * model's same-time batch, so members in lockstep share one event. */
+static void on_step(sim_engine *eng, void *ctx, uint64_t a, uint64_t b)
 {
     (void)eng;
-    (void)engine_ctx;
-    ev_step *e = payload;
-    e->in->pend[(int)e->mbr * e->in->nph + (int)e->k] = XS_IDLE;
-    step_advance(e->in, (int)e->mbr, (int)e->k);
+    xs_inst *in = ctx;
+    in->pend[(int)a * in->nph + (int)b] = XS_IDLE;
+    step_advance(in, (int)a, (int)b);
 }
 
 static void step_done(xs_inst *in, int mbr, int k)
@@ -243,11 +237,8 @@ static void step_done(xs_inst *in, int mbr, int k)
     if (delay > 0) {
         in->pend[idx] = XS_DELAY;
         sim_time now = sim_now(in->eng);
-        ev_step *e = sim_schedule(in->eng, delay < SIM_TIME_MAX - now ? now + delay : SIM_TIME_MAX,
-                                  on_step); /* saturates; replay reports it */
-        e->in = in;
-        e->mbr = (uint32_t)mbr;
-        e->k = (uint32_t)k;
+        nf_at(in->fl, in->eng, delay < SIM_TIME_MAX - now ? now + delay : SIM_TIME_MAX, on_step, in,
+              (uint64_t)mbr, (uint64_t)k); /* saturates; replay reports it */
     } else {
         in->pend[idx] = XS_IDLE;
         step_advance(in, mbr, k);
