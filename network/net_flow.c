@@ -92,12 +92,17 @@ typedef struct nf_link {
 enum { NF_DUE_COMPLETE, NF_DUE_DELIVER, NF_DUE_CALL };
 typedef struct nf_due {
     uint32_t kind; /* NF_DUE_* */
-    uint32_t id;   /* flow slot */
-    uint32_t gen;  /* its generation when scheduled */
-    nf_cb cb;      /* NF_DUE_CALL: cb(eng, ctx, a, b) */
+    uint32_t id;   /* flow slot, or NF_DUE_CALL: its entry in nf.calls */
+    uint32_t gen;  /* the flow's generation when scheduled */
+} nf_due;
+
+/* A caller's callback waiting in a bucket (nf_at): cb(eng, ctx, a, b). */
+typedef struct nf_call {
+    nf_cb cb;
     void *ctx;
     uint64_t a, b;
-} nf_due;
+    uint32_t next; /* free list */
+} nf_call;
 
 /* Everything due at time t that was scheduled before it fired. */
 typedef struct nf_bucket {
@@ -158,6 +163,9 @@ struct nf {
     uint32_t nbk, capbk;  /* used, allocated */
     uint32_t bfree;       /* first free bucket, UINT32_MAX if none */
     uint32_t btab[NF_BTAB]; /* open bucket id + 1 by hash of its time, 0: none */
+    nf_call *calls;       /* callbacks waiting (nf_at) */
+    uint32_t ncalls, capcalls; /* used, allocated */
+    uint32_t cfree;       /* first free call, UINT32_MAX if none */
 };
 
 /* Event payloads: each carries the nf it belongs to. */
@@ -181,6 +189,7 @@ nf *nf_create(const net_graph *g)
     f->route = loom_xmalloc(((size_t)g->max_hops + 1) * sizeof *f->route);
     f->free = UINT32_MAX;
     f->bfree = UINT32_MAX;
+    f->cfree = UINT32_MAX;
     f->theta = INFINITY;
     f->hopw = 2 * (size_t)g->max_hops;
     return f;
@@ -197,6 +206,7 @@ void nf_destroy(nf *f)
     for (uint32_t i = 0; i < f->nbk; i++)
         free(f->bk[i].v);
     free(f->bk);
+    free(f->calls);
     free(f->hops);
     free(f->l);
     free(f->f);
@@ -373,7 +383,19 @@ void nf_at(nf *f, sim_engine *eng, sim_time t, nf_cb cb, void *ctx, uint64_t a, 
     if (f->eng == NULL)
         f->eng = eng;
     LOOM_ASSERT(f->eng == eng && t >= sim_now(eng));
-    nf_due d = {.kind = NF_DUE_CALL, .cb = cb, .ctx = ctx, .a = a, .b = b};
+    uint32_t c;
+    if (f->cfree != UINT32_MAX) {
+        c = f->cfree;
+        f->cfree = f->calls[c].next;
+    } else {
+        if (f->ncalls == f->capcalls) {
+            f->capcalls = f->capcalls ? 2 * f->capcalls : 256;
+            f->calls = loom_xrealloc(f->calls, (size_t)f->capcalls * sizeof *f->calls);
+        }
+        c = f->ncalls++;
+    }
+    f->calls[c] = (nf_call){cb, ctx, a, b, 0};
+    nf_due d = {.kind = NF_DUE_CALL, .id = c};
     due(f, eng, t, &d);
 }
 
@@ -536,7 +558,10 @@ static void on_bucket(sim_engine *eng, void *payload, void *engine_ctx)
         if (d.kind == NF_DUE_COMPLETE) {
             complete(f, eng, d.id, d.gen);
         } else if (d.kind == NF_DUE_CALL) {
-            d.cb(eng, d.ctx, d.a, d.b);
+            nf_call c = f->calls[d.id]; /* freed first: the call may schedule more */
+            f->calls[d.id].next = f->cfree;
+            f->cfree = d.id;
+            c.cb(eng, c.ctx, c.a, c.b);
         } else {
             LOOM_ASSERT(f->f[d.id].live && f->f[d.id].gen == d.gen);
             deliver(f, eng, d.id);
