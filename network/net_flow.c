@@ -163,6 +163,7 @@ struct nf {
     uint32_t nbk, capbk;  /* used, allocated */
     uint32_t bfree;       /* first free bucket, UINT32_MAX if none */
     uint32_t btab[NF_BTAB]; /* open bucket id + 1 by hash of its time, 0: none */
+    uint32_t blast;       /* the bucket last appended to, + 1; 0: none */
     nf_call *calls;       /* callbacks waiting (nf_at) */
     uint32_t ncalls, capcalls; /* used, allocated */
     uint32_t cfree;       /* first free call, UINT32_MAX if none */
@@ -342,28 +343,34 @@ static uint32_t btab_slot(sim_time t)
  * own event. */
 static void due(nf *f, sim_engine *eng, sim_time t, const nf_due *d)
 {
-    uint32_t slot = btab_slot(t), b = f->btab[slot];
-    nf_bucket *bk = b ? &f->bk[b - 1] : NULL;
-    if (bk == NULL || bk->t != t) { /* none open at t (or another time's in the slot) */
-        if (f->bfree != UINT32_MAX) {
-            b = f->bfree;
-            f->bfree = f->bk[b].next;
-        } else {
-            if (f->nbk == f->capbk) {
-                f->capbk = f->capbk ? 2 * f->capbk : 64;
-                f->bk = loom_xrealloc(f->bk, (size_t)f->capbk * sizeof *f->bk);
+    nf_bucket *bk = f->blast ? &f->bk[f->blast - 1] : NULL;
+    /* the bucket last appended to, if still open at t (a lockstep batch),
+     * else the table's */
+    if (bk == NULL || bk->t != t || f->btab[bk->slot] != f->blast) {
+        uint32_t slot = btab_slot(t), b = f->btab[slot];
+        bk = b ? &f->bk[b - 1] : NULL;
+        if (bk == NULL || bk->t != t) { /* none open at t (or another time's in the slot) */
+            if (f->bfree != UINT32_MAX) {
+                b = f->bfree;
+                f->bfree = f->bk[b].next;
+            } else {
+                if (f->nbk == f->capbk) {
+                    f->capbk = f->capbk ? 2 * f->capbk : 64;
+                    f->bk = loom_xrealloc(f->bk, (size_t)f->capbk * sizeof *f->bk);
+                }
+                b = f->nbk++;
+                f->bk[b] = (nf_bucket){0};
             }
-            b = f->nbk++;
-            f->bk[b] = (nf_bucket){0};
+            bk = &f->bk[b];
+            bk->t = t;
+            bk->n = 0;
+            bk->slot = slot;
+            f->btab[slot] = b + 1; /* an older bucket there stays scheduled, closed */
+            ev_bucket *e = sim_schedule(eng, t, on_bucket);
+            e->f = f;
+            e->b = b;
         }
-        bk = &f->bk[b];
-        bk->t = t;
-        bk->n = 0;
-        bk->slot = slot;
-        f->btab[slot] = b + 1; /* an older bucket there stays scheduled, closed */
-        ev_bucket *e = sim_schedule(eng, t, on_bucket);
-        e->f = f;
-        e->b = b;
+        f->blast = (uint32_t)(bk - f->bk) + 1;
     }
     if (bk->n == bk->cap) {
         bk->cap = bk->cap ? 2 * bk->cap : 8;

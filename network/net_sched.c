@@ -65,6 +65,7 @@ typedef struct xs_inst {
     sim_engine *eng;
     int n;            /* members */
     int *ranks;       /* members' ranks, ascending (owned) */
+    int contig;       /* 1: ranks[i] == ranks[0] + i */
     int nph;          /* phases */
     xs_phase ph[NET_MAX_PHASES];
     int W;            /* waves */
@@ -105,6 +106,8 @@ static int rank_at(const xs_inst *in, const xs_phase *P, int mbr, int pos)
 
 static int member_of(const xs_inst *in, int rank)
 {
+    if (in->contig) /* ranks r0 .. r0 + n - 1, the usual group */
+        return rank - in->ranks[0];
     int lo = 0, hi = in->n - 1;
     while (lo <= hi) {
         int mid = (lo + hi) / 2;
@@ -322,6 +325,7 @@ static void coll_on(net_model *m, nf *fl, sim_engine *eng, const net_group *g, n
     in->n = g->n;
     in->ranks = loom_xmalloc((size_t)g->n * sizeof *in->ranks);
     memcpy(in->ranks, g->ranks, (size_t)g->n * sizeof *in->ranks);
+    in->contig = in->ranks[g->n - 1] - in->ranks[0] == g->n - 1; /* ascending, distinct */
     in->nph = pl.n;
     in->W = pl.waves;
     in->done = done;
