@@ -116,7 +116,11 @@ typedef struct nf_bucket {
 enum { NF_BTAB = 4096 }; /* direct-mapped table of open buckets by time */
 
 typedef struct nf_flow {
-    uint32_t *hop;     /* npath link ids, then npath positions (in nf.hops) */
+    uint32_t *hop;     /* npath link ids, then npath positions: hbuf while
+                          draining, else NULL */
+    uint32_t *hbuf;    /* the slot's hop storage, kept when the slot is
+                          reused (owned; one malloc per slot, not per flow) */
+    uint32_t hcap;     /* words in hbuf */
     uint32_t npath;    /* links; 0 while not draining */
     uint32_t gen;      /* bumped on every rate change and at the end */
     uint32_t stamp;    /* component mark */
@@ -157,8 +161,6 @@ struct nf {
     size_t nfresh, capfresh;
     double theta;         /* smallest departed rate since the last re-rate */
     net_flow_totals tot;  /* counters */
-    uint32_t *hops;       /* 2 * max_hops words per flow slot: its hop[] */
-    size_t hopw;          /* 2 * max_hops */
     nf_bucket *bk;        /* buckets (index = id) */
     uint32_t nbk, capbk;  /* used, allocated */
     uint32_t bfree;       /* first free bucket, UINT32_MAX if none */
@@ -192,7 +194,6 @@ nf *nf_create(const net_graph *g)
     f->bfree = UINT32_MAX;
     f->cfree = UINT32_MAX;
     f->theta = INFINITY;
-    f->hopw = 2 * (size_t)g->max_hops;
     return f;
 }
 
@@ -208,7 +209,8 @@ void nf_destroy(nf *f)
         free(f->bk[i].v);
     free(f->bk);
     free(f->calls);
-    free(f->hops);
+    for (uint32_t i = 0; i < f->nf; i++)
+        free(f->f[i].hbuf);
     free(f->l);
     free(f->f);
     free(f->dirty);
@@ -303,18 +305,16 @@ static uint32_t slot_alloc(nf *f)
         if (f->nf == f->capf) {
             f->capf = f->capf ? 2 * f->capf : 1024;
             f->f = loom_xrealloc(f->f, (size_t)f->capf * sizeof *f->f);
-            f->hops = loom_xrealloc(f->hops, (size_t)f->capf * f->hopw * sizeof *f->hops);
-            for (uint32_t i = 0; i < f->nf; i++) /* the hop arrays moved */
-                if (f->f[i].hop)
-                    f->f[i].hop = f->hops + i * f->hopw;
         }
         id = f->nf++;
         memset(&f->f[id], 0, sizeof f->f[id]);
     }
     nf_flow *fl = &f->f[id];
-    uint32_t gen = fl->gen;
+    uint32_t gen = fl->gen, *hbuf = fl->hbuf, hcap = fl->hcap;
     memset(fl, 0, sizeof *fl);
     fl->gen = gen + 1;
+    fl->hbuf = hbuf;
+    fl->hcap = hcap;
     fl->live = 1;
     return id;
 }
@@ -471,7 +471,11 @@ void nf_start(nf *f, sim_engine *eng, int src, int dst, uint64_t bytes,
         schedule_tail(f, eng, id);
         return;
     }
-    fl->hop = f->hops + id * f->hopw;
+    if (fl->hcap < 2 * (uint32_t)np) {
+        fl->hcap = 2 * (uint32_t)np;
+        fl->hbuf = loom_xrealloc(fl->hbuf, fl->hcap * sizeof *fl->hbuf);
+    }
+    fl->hop = fl->hbuf;
     fl->npath = (uint32_t)np;
     fl->rem = (double)bytes;
     fl->last = now;
