@@ -79,6 +79,10 @@ static inline int net_ceil_log2(int p)
 /* The k-th of p nearly equal pieces of T bytes; the pieces sum to T. */
 static inline uint64_t net_piece(uint64_t T, uint64_t p, uint64_t k)
 {
+    if (T % p == 0) /* equal pieces, the usual case: one division (the % shares it) */
+        return T / p;
+    if (T <= UINT32_MAX && k < UINT32_MAX) /* the products fit in 64 bits: the same, faster */
+        return T * (k + 1) / p - T * k / p;
     unsigned __int128 a = (unsigned __int128)T * (k + 1) / p;
     unsigned __int128 b = (unsigned __int128)T * k / p;
     return (uint64_t)(a - b);

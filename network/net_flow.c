@@ -51,6 +51,15 @@
  * A completed flow's last byte reaches the destination after its path
  * latency (plus the caller's delay): the link is occupied while the flow
  * drains, the latency is added once (cut-through).
+ *
+ * Same-time batching: completions and deliveries due at the same
+ * picosecond share one engine event (a bucket of (flow, generation) in the
+ * order they were scheduled), found through a small direct-mapped table by
+ * time.  A collective whose members move in lockstep (a ring step: N
+ * flows that end together) costs one event per step, not N, and the
+ * engine's queue holds one entry per distinct time.  A bucket is taken
+ * off the table when it fires, so whatever is scheduled at that time from
+ * then on goes into a new bucket, after it, as separate events did.
  */
 #include "net_int.h"
 
@@ -78,8 +87,40 @@ typedef struct nf_link {
     uint8_t dirty;       /* 1: in nf.dirty */
 } nf_link;
 
+/* What is due in a bucket: a flow's completion or its delivery, or a
+ * caller's callback (nf_at). */
+enum { NF_DUE_COMPLETE, NF_DUE_DELIVER, NF_DUE_CALL };
+typedef struct nf_due {
+    uint32_t kind; /* NF_DUE_* */
+    uint32_t id;   /* flow slot, or NF_DUE_CALL: its entry in nf.calls */
+    uint32_t gen;  /* the flow's generation when scheduled */
+} nf_due;
+
+/* A caller's callback waiting in a bucket (nf_at): cb(eng, ctx, a, b). */
+typedef struct nf_call {
+    nf_cb cb;
+    void *ctx;
+    uint64_t a, b;
+    uint32_t next; /* free list */
+} nf_call;
+
+/* Everything due at time t that was scheduled before it fired. */
+typedef struct nf_bucket {
+    sim_time t;
+    nf_due *v;       /* in scheduling order */
+    uint32_t n, cap; /* entries, capacity */
+    uint32_t slot;   /* its entry in nf.btab while it takes more */
+    uint32_t next;   /* free list */
+} nf_bucket;
+
+enum { NF_BTAB = 4096 }; /* direct-mapped table of open buckets by time */
+
 typedef struct nf_flow {
-    uint32_t *hop;     /* npath link ids, then npath positions (owned) */
+    uint32_t *hop;     /* npath link ids, then npath positions: hbuf while
+                          draining, else NULL */
+    uint32_t *hbuf;    /* the slot's hop storage, kept when the slot is
+                          reused (owned; one malloc per slot, not per flow) */
+    uint32_t hcap;     /* words in hbuf */
     uint32_t npath;    /* links; 0 while not draining */
     uint32_t gen;      /* bumped on every rate change and at the end */
     uint32_t stamp;    /* component mark */
@@ -120,20 +161,27 @@ struct nf {
     size_t nfresh, capfresh;
     double theta;         /* smallest departed rate since the last re-rate */
     net_flow_totals tot;  /* counters */
+    nf_bucket *bk;        /* buckets (index = id) */
+    uint32_t nbk, capbk;  /* used, allocated */
+    uint32_t bfree;       /* first free bucket, UINT32_MAX if none */
+    uint32_t btab[NF_BTAB]; /* open bucket id + 1 by hash of its time, 0: none */
+    uint32_t blast;       /* the bucket last appended to, + 1; 0: none */
+    nf_call *calls;       /* callbacks waiting (nf_at) */
+    uint32_t ncalls, capcalls; /* used, allocated */
+    uint32_t cfree;       /* first free call, UINT32_MAX if none */
 };
 
 /* Event payloads: each carries the nf it belongs to. */
-typedef struct ev_flow {
-    nf *f;        /* owner */
-    uint32_t id;  /* flow slot */
-    uint32_t gen; /* generation when scheduled */
-} ev_flow;
-
 typedef struct ev_rerate {
     nf *f; /* owner */
 } ev_rerate;
 
-_Static_assert(sizeof(ev_flow) <= NET_EV_PAYLOAD_MAX, "payload too big");
+typedef struct ev_bucket {
+    nf *f;      /* owner */
+    uint32_t b; /* bucket */
+} ev_bucket;
+
+_Static_assert(sizeof(ev_bucket) <= NET_EV_PAYLOAD_MAX, "payload too big");
 
 nf *nf_create(const net_graph *g)
 {
@@ -143,6 +191,8 @@ nf *nf_create(const net_graph *g)
     f->cl = loom_xmalloc(((size_t)g->nlinks + 1) * sizeof *f->cl);
     f->route = loom_xmalloc(((size_t)g->max_hops + 1) * sizeof *f->route);
     f->free = UINT32_MAX;
+    f->bfree = UINT32_MAX;
+    f->cfree = UINT32_MAX;
     f->theta = INFINITY;
     return f;
 }
@@ -155,8 +205,12 @@ void nf_destroy(nf *f)
         free(f->l[i].fl);
         free(f->l[i].fr);
     }
+    for (uint32_t i = 0; i < f->nbk; i++)
+        free(f->bk[i].v);
+    free(f->bk);
+    free(f->calls);
     for (uint32_t i = 0; i < f->nf; i++)
-        free(f->f[i].hop);
+        free(f->f[i].hbuf);
     free(f->l);
     free(f->f);
     free(f->dirty);
@@ -256,9 +310,11 @@ static uint32_t slot_alloc(nf *f)
         memset(&f->f[id], 0, sizeof f->f[id]);
     }
     nf_flow *fl = &f->f[id];
-    uint32_t gen = fl->gen;
+    uint32_t gen = fl->gen, *hbuf = fl->hbuf, hcap = fl->hcap;
     memset(fl, 0, sizeof *fl);
     fl->gen = gen + 1;
+    fl->hbuf = hbuf;
+    fl->hcap = hcap;
     fl->live = 1;
     return id;
 }
@@ -266,7 +322,6 @@ static uint32_t slot_alloc(nf *f)
 static void slot_free(nf *f, uint32_t id)
 {
     nf_flow *fl = &f->f[id];
-    free(fl->hop);
     fl->hop = NULL;
     fl->npath = 0;
     fl->live = 0;
@@ -275,8 +330,86 @@ static void slot_free(nf *f, uint32_t id)
     f->free = id;
 }
 
-static void on_complete(sim_engine *eng, void *payload, void *engine_ctx);
-static void on_deliver(sim_engine *eng, void *payload, void *engine_ctx);
+static void on_bucket(sim_engine *eng, void *payload, void *engine_ctx);
+
+/* ---- same-time buckets ----------------------------------------------------- */
+
+static uint32_t btab_slot(sim_time t)
+{
+    return (uint32_t)(net_mix64((uint64_t)t) & (NF_BTAB - 1));
+}
+
+/* (kind, id, gen) is due at time t: into the open bucket of t, or a new
+ * one with its own event.  Scalars, not an nf_due built by the caller: a
+ * struct of 4-byte fields written then read 8 bytes at a time stalls the
+ * store forwarding (it was a tenth of the ring all-reduce's time). */
+static void due(nf *f, sim_engine *eng, sim_time t, uint32_t kind, uint32_t id, uint32_t gen)
+{
+    nf_bucket *bk = f->blast ? &f->bk[f->blast - 1] : NULL;
+    /* the bucket last appended to, if still open at t (a lockstep batch),
+     * else the table's */
+    if (bk == NULL || bk->t != t || f->btab[bk->slot] != f->blast) {
+        uint32_t slot = btab_slot(t), b = f->btab[slot];
+        bk = b ? &f->bk[b - 1] : NULL;
+        if (bk == NULL || bk->t != t) { /* none open at t (or another time's in the slot) */
+            if (f->bfree != UINT32_MAX) {
+                b = f->bfree;
+                f->bfree = f->bk[b].next;
+            } else {
+                if (f->nbk == f->capbk) {
+                    f->capbk = f->capbk ? 2 * f->capbk : 64;
+                    f->bk = loom_xrealloc(f->bk, (size_t)f->capbk * sizeof *f->bk);
+                }
+                b = f->nbk++;
+                f->bk[b] = (nf_bucket){0};
+            }
+            bk = &f->bk[b];
+            bk->t = t;
+            bk->n = 0;
+            bk->slot = slot;
+            f->btab[slot] = b + 1; /* an older bucket there stays scheduled, closed */
+            ev_bucket *e = sim_schedule(eng, t, on_bucket);
+            e->f = f;
+            e->b = b;
+        }
+        f->blast = (uint32_t)(bk - f->bk) + 1;
+    }
+    if (bk->n == bk->cap) {
+        bk->cap = bk->cap ? 2 * bk->cap : 8;
+        bk->v = loom_xrealloc(bk->v, bk->cap * sizeof *bk->v);
+    }
+    nf_due *d = &bk->v[bk->n++];
+    d->kind = kind;
+    d->id = id;
+    d->gen = gen;
+}
+
+static void due_at(nf *f, sim_engine *eng, sim_time t, uint32_t id, uint32_t gen, uint32_t kind)
+{
+    due(f, eng, t, kind, id, gen);
+}
+
+void nf_at(nf *f, sim_engine *eng, sim_time t, nf_cb cb, void *ctx, uint64_t a, uint64_t b)
+{
+    if (f->eng == NULL)
+        f->eng = eng;
+    LOOM_ASSERT(f->eng == eng && t >= sim_now(eng));
+    uint32_t c;
+    if (f->cfree != UINT32_MAX) {
+        c = f->cfree;
+        f->cfree = f->calls[c].next;
+    } else {
+        if (f->ncalls == f->capcalls) {
+            f->capcalls = f->capcalls ? 2 * f->capcalls : 256;
+            f->calls = loom_xrealloc(f->calls, (size_t)f->capcalls * sizeof *f->calls);
+        }
+        c = f->ncalls++;
+    }
+    f->calls[c] = (nf_call){cb, ctx, a, b, 0};
+    due(f, eng, t, NF_DUE_CALL, c, 0);
+}
+
+static void complete(nf *f, sim_engine *eng, uint32_t id, uint32_t gen);
 
 static void deliver(nf *f, sim_engine *eng, uint32_t id)
 {
@@ -295,11 +428,8 @@ static void schedule_tail(nf *f, sim_engine *eng, uint32_t id)
     sim_time now = sim_now(eng);
     LOOM_ASSERT(fl->tail >= 0);
     /* past the end of representable time: saturate, replay reports it */
-    ev_flow *e = sim_schedule(eng, fl->tail < SIM_TIME_MAX - now ? now + fl->tail : SIM_TIME_MAX,
-                              on_deliver);
-    e->f = f;
-    e->id = id;
-    e->gen = fl->gen;
+    due_at(f, eng, fl->tail < SIM_TIME_MAX - now ? now + fl->tail : SIM_TIME_MAX, id, fl->gen,
+           NF_DUE_DELIVER);
 }
 
 void nf_start(nf *f, sim_engine *eng, int src, int dst, uint64_t bytes,
@@ -341,7 +471,11 @@ void nf_start(nf *f, sim_engine *eng, int src, int dst, uint64_t bytes,
         schedule_tail(f, eng, id);
         return;
     }
-    fl->hop = loom_xmalloc(2 * (size_t)np * sizeof *fl->hop);
+    if (fl->hcap < 2 * (uint32_t)np) {
+        fl->hcap = 2 * (uint32_t)np;
+        fl->hbuf = loom_xrealloc(fl->hbuf, fl->hcap * sizeof *fl->hbuf);
+    }
+    fl->hop = fl->hbuf;
     fl->npath = (uint32_t)np;
     fl->rem = (double)bytes;
     fl->last = now;
@@ -403,36 +537,53 @@ static void unlink_flow(nf *f, uint32_t id, sim_time now)
     f->live--;
 }
 
-static void on_complete(sim_engine *eng, void *payload, void *engine_ctx)
+static void complete(nf *f, sim_engine *eng, uint32_t id, uint32_t gen)
 {
-    (void)engine_ctx;
-    ev_flow *e = payload;
-    nf *f = e->f;
-    nf_flow *fl = &f->f[e->id];
-    if (!fl->live || fl->gen != e->gen || fl->npath == 0)
-        return; /* re-rated since: a newer event stands for it */
+    nf_flow *fl = &f->f[id];
+    if (!fl->live || fl->gen != gen || fl->npath == 0)
+        return; /* re-rated since: a newer entry stands for it */
     sim_time now = sim_now(eng);
     if (fl->rate < f->theta)
         f->theta = fl->rate;
-    unlink_flow(f, e->id, now);
+    unlink_flow(f, id, now);
     fl->npath = 0; /* drained: its tail (latency) is all that is left */
     fl->rem = 0;
     fl->rate = 0;
     fl->gen++;
     want_rerate(f, eng);
     if (fl->tail == 0)
-        deliver(f, eng, e->id);
+        deliver(f, eng, id);
     else
-        schedule_tail(f, eng, e->id);
+        schedule_tail(f, eng, id);
 }
 
-static void on_deliver(sim_engine *eng, void *payload, void *engine_ctx)
+/* Runs a bucket's entries in order.  It is closed first (taken off the
+ * table), so what they schedule at this same time opens a new one. */
+static void on_bucket(sim_engine *eng, void *payload, void *engine_ctx)
 {
     (void)engine_ctx;
-    ev_flow *e = payload;
+    ev_bucket *e = payload;
     nf *f = e->f;
-    LOOM_ASSERT(f->f[e->id].live && f->f[e->id].gen == e->gen);
-    deliver(f, eng, e->id);
+    uint32_t b = e->b;
+    if (f->btab[f->bk[b].slot] == b + 1)
+        f->btab[f->bk[b].slot] = 0;
+    for (uint32_t i = 0; i < f->bk[b].n; i++) { /* f->bk may move: index it */
+        nf_due d = f->bk[b].v[i];
+        if (d.kind == NF_DUE_COMPLETE) {
+            complete(f, eng, d.id, d.gen);
+        } else if (d.kind == NF_DUE_CALL) {
+            nf_call c = f->calls[d.id]; /* freed first: the call may schedule more */
+            f->calls[d.id].next = f->cfree;
+            f->cfree = d.id;
+            c.cb(eng, c.ctx, c.a, c.b);
+        } else {
+            LOOM_ASSERT(f->f[d.id].live && f->f[d.id].gen == d.gen);
+            deliver(f, eng, d.id);
+        }
+    }
+    f->bk[b].n = 0;
+    f->bk[b].next = f->bfree;
+    f->bfree = b;
 }
 
 /* ---- re-rating ---------------------------------------------------------- */
@@ -463,7 +614,8 @@ static double rerate_theta(nf *f)
             continue;
         for (uint32_t h = 0; h < fl->npath; h++) {
             uint32_t li = fl->hop[h];
-            double eq = g->lbw[li] / f->l[li].n;
+            uint32_t n = f->l[li].n; /* a division saved when alone (B / 1 == B) */
+            double eq = n == 1 ? g->lbw[li] : g->lbw[li] / n;
             if (eq < theta)
                 theta = eq;
         }
@@ -532,7 +684,37 @@ static void rerate_collect(nf *f, uint32_t st, double theta, size_t *ncl_out, si
     *ncf_out = ncf;
 }
 
-/* 2. progressive filling of those flows */
+/* 2a. a flow alone on every link of its path is its own component: its
+ * rate is its narrowest link's bandwidth.  Progressive filling would give
+ * the same double (that link's share is lbw / 1, popped first); fixing it
+ * here keeps a lockstep collective's flows (a ring step) out of the heap. */
+static void rerate_alone(nf *f, uint32_t st, size_t ncf)
+{
+    const net_graph *g = f->g;
+    for (size_t i = 0; i < ncf; i++) {
+        nf_flow *fl = &f->f[f->cf[i]];
+        double bw = INFINITY;
+        uint32_t h;
+        for (h = 0; h < fl->npath; h++) {
+            uint32_t li = fl->hop[h];
+            if (f->l[li].n != 1)
+                break;
+            if (g->lbw[li] < bw)
+                bw = g->lbw[li];
+        }
+        if (h < fl->npath)
+            continue;
+        fl->fixed = st;
+        fl->newrate = bw;
+        for (h = 0; h < fl->npath; h++) {
+            nf_link *l2 = &f->l[fl->hop[h]];
+            l2->rem -= bw;
+            l2->nun--;
+        }
+    }
+}
+
+/* 2b. progressive filling of the other flows */
 static void rerate_fill(nf *f, uint32_t st, double theta, size_t ncl)
 {
     f->hn = 0;
@@ -596,10 +778,7 @@ static void rerate_settle(nf *f, sim_engine *eng, uint32_t st, size_t ncf)
         /* a time past the end of representable time saturates (absurd
          * inputs: a 2^63-byte message); replay reports the overflow */
         sim_time at = dt < (double)(SIM_TIME_MAX - now) ? now + (sim_time)llround(dt) : SIM_TIME_MAX;
-        ev_flow *e = sim_schedule(eng, at, on_complete);
-        e->f = f;
-        e->id = id;
-        e->gen = fl->gen;
+        due_at(f, eng, at, id, fl->gen, NF_DUE_COMPLETE);
     }
 }
 
@@ -627,6 +806,7 @@ static void rerate(nf *f, sim_engine *eng)
     size_t ncl, ncf;
     double theta = rerate_theta(f);
     rerate_collect(f, st, theta, &ncl, &ncf);
+    rerate_alone(f, st, ncf);
     rerate_fill(f, st, theta, ncl);
     rerate_settle(f, eng, st, ncf);
     rerate_links(f, sim_now(eng), ncl);

@@ -219,6 +219,10 @@ void nf_destroy(nf *f);
  * no links, the callback runs after the path latency plus delay. */
 void nf_start(nf *f, sim_engine *eng, int src, int dst, uint64_t bytes,
               sim_time delay, nf_cb cb, void *ctx, uint64_t a, uint64_t b);
+/* Calls cb(eng, ctx, a, b) at time t (>= now), in the same batch as the
+ * flows' completions and deliveries due then (one engine event per time;
+ * net_flow.c, "Same-time batching"). */
+void nf_at(nf *f, sim_engine *eng, sim_time t, nf_cb cb, void *ctx, uint64_t a, uint64_t b);
 void nf_totals(const nf *f, net_flow_totals *out);
 int nf_top_links(const nf *f, const net_graph *g, net_link_stat *out, int n);
 /* Test hooks: current rate (bytes/s) of every flow in flight, in start

@@ -47,7 +47,12 @@ static void run_help(FILE *o)
           "                            (docs/CONFIG.md); NO_MEMORY_EXPANSION: local-mem-bw\n"
           "      --logical-topology-configuration FILE  ns-3: {\"logical-dims\": [...]}\n"
           "      --htsim_opts -topo FILE  htsim's fat tree by tiers, instead of --network\n"
-          "  -j, --json OUT            write the full report as JSON (docs/REPORT.md)\n"
+          "  -j, --json OUT            write the report as JSON (docs/REPORT.md): per-rank\n"
+          "                            figures (one object per rank up to 1,024 ranks;\n"
+          "                            beyond, min/p50/p99/max/mean and the slowest\n"
+          "                            ranks) and the collectives summed by kind\n"
+          "      --json-detail         --json also lists every rank and every collective\n"
+          "                            instance (large: millions of objects at scale)\n"
           "      --reproducible        JSON with wall time and peak RSS as 0, so the same\n"
           "                            run gives a byte-identical file\n"
           "      --csv OUT             one CSV row per rank (times in ns)\n"
@@ -185,6 +190,7 @@ typedef struct run_args {
     const char **sets;          /* --set values (argc entries allocated) */
     int nsets;                  /* used */
     int repro, quiet, astra;    /* --reproducible, -q, ASTRA-sim's log */
+    int detail;                 /* --json-detail */
     int noctrl;                 /* --ignore-ctrl-deps */
     int strict;                 /* --strict */
     int topo_next;              /* --htsim_opts -topo: FILE is the next argument */
@@ -192,7 +198,7 @@ typedef struct run_args {
 } run_args;
 
 enum { O_REMOTE = 256, O_SET, O_NOCTRL, O_CSV, O_CSVC, O_TIMELINE, O_REPRO, O_ASTRA, O_LOGCFG,
-       O_LOGDIR, O_QUEUES, O_RDV, O_INJECT, O_CSCALE, O_MSCALE, O_NETMODEL, O_STRICT };
+       O_LOGDIR, O_QUEUES, O_RDV, O_INJECT, O_CSCALE, O_MSCALE, O_NETMODEL, O_STRICT, O_DETAIL };
 enum { O_LOGICAL = 384, O_HTSIM }; /* ASTRA-sim's ns-3 and htsim front ends */
 static const struct option run_opts[] = {
     {"workload", required_argument, NULL, 'w'},
@@ -213,6 +219,7 @@ static const struct option run_opts[] = {
     {"csv-collectives", required_argument, NULL, O_CSVC},
     {"timeline", required_argument, NULL, O_TIMELINE},
     {"reproducible", no_argument, NULL, O_REPRO},
+    {"json-detail", no_argument, NULL, O_DETAIL},
     {"astra-log", no_argument, NULL, O_ASTRA},
     {"logical-topology-configuration", required_argument, NULL, O_LOGICAL},
     {"htsim_opts", required_argument, NULL, O_HTSIM},
@@ -256,6 +263,7 @@ static int run_opt(run_args *a, int c, int argc, char **argv)
     case O_CSVC: a->csvc = optarg; break;
     case O_TIMELINE: a->timeline = optarg; break;
     case O_REPRO: a->repro = 1; break;
+    case O_DETAIL: a->detail = 1; break;
     case O_ASTRA: a->astra = 1; break;
     case O_LOGICAL: a->files.logical = optarg; break;
     case O_HTSIM: /* "-topo FILE": FILE is left as an argument; or "-topo=FILE" */
@@ -327,6 +335,8 @@ static int run_parse(run_args *a, int argc, char **argv)
     }
     if (!a->workload || !(a->files.network || a->files.htsim_topo) || !a->files.system)
         return loom_usage("run", "%s", "needs --workload, --network and --system");
+    if (a->detail && !a->json)
+        return loom_usage("run", "%s", "--json-detail needs --json OUT (it adds to that file)");
     return -1;
 }
 
@@ -416,7 +426,10 @@ int loom_cmd_run(int argc, char **argv)
         loom_run_info info = {workload, files.htsim_topo ? files.htsim_topo : files.network,
                               files.system, files.comm_group};
         if (json)
-            rc = loom_report_json_out(outs, kj, &info, &cfg, &res, repro, &err);
+            rc = loom_report_json_out(outs, kj, &info, &cfg, &res,
+                                      (repro ? LOOM_JSON_REPRODUCIBLE : 0) |
+                                          (A.detail ? LOOM_JSON_DETAIL : 0),
+                                      &err);
         if (rc == 0 && csv)
             rc = loom_report_csv_ranks_out(outs, kc, &res, &err);
         if (rc == 0 && csvc)

@@ -114,19 +114,31 @@ static void num_field(sbuf *b, double v)
     sw_csv_field(b, t, 0);
 }
 
-/* ranks, step_time_ns, and the mean and max of each breakdown figure. */
+/* ranks, step_time_ns, and the mean and max of each breakdown figure: from
+ * the ranks listed one by one, or else (over LOOM_JSON_RANKS_LISTED ranks)
+ * from the report's rank_summary, whose mean is exact. */
 static void figures(sbuf *b, json_t *report)
 {
     char t[64];
     json_t *ranks = json_object_get(report, "ranks");
-    snprintf(t, sizeof t, "%zu", json_array_size(ranks));
+    json_t *sum = json_object_get(report, "rank_summary");
+    if (json_is_array(ranks))
+        snprintf(t, sizeof t, "%zu", json_array_size(ranks));
+    else
+        snprintf(t, sizeof t, "%lld", (long long)json_integer_value(json_object_get(sum, "ranks")));
     sw_csv_field(b, t, 0);
     num_field(b, json_number_value(json_object_get(report, "step_time_ns")));
     for (int i = 0; i < loom_nrank_fields; i++) {
         if (!swept(i))
             continue;
         double mean, max;
-        stats(ranks, loom_rank_fields[i].name, &mean, &max);
+        if (json_is_array(ranks)) {
+            stats(ranks, loom_rank_fields[i].name, &mean, &max);
+        } else {
+            json_t *d = json_object_get(json_object_get(sum, "fields"), loom_rank_fields[i].name);
+            mean = round(json_number_value(json_object_get(d, "mean")) * 1000.0) / 1000.0;
+            max = json_number_value(json_object_get(d, "max"));
+        }
         num_field(b, mean);
         num_field(b, max);
     }

@@ -184,9 +184,10 @@ static const char *job_outcome(sw_run_state *sw, sw_job *j, int *code, char *err
     json_error_t je;
     json_t *root = json_load_file(j->json, 0, &je);
     if (root == NULL || !json_is_number(json_object_get(root, "step_time_ns")) ||
-        !json_is_array(json_object_get(root, "ranks"))) {
+        !(json_is_array(json_object_get(root, "ranks")) ||
+          json_is_object(json_object_get(root, "rank_summary")))) {
         snprintf(err, cap, "worker exited 0 but its JSON report is unreadable: %s",
-                 root ? "no step_time_ns or ranks" : je.text);
+                 root ? "no step_time_ns, ranks or rank_summary" : je.text);
         sw->n_failed++;
         json_decref(root);
         return "failed";

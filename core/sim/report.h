@@ -41,12 +41,17 @@ void loom_report_text(FILE *out, const loom_run_info *info, const loom_cfg *cfg,
  * ..." and its statistics, "Exiting"), each behind three bracketed fields
  * as its logger writes them; times in whole ns (report_astra.c). */
 void loom_report_astra(FILE *out, const loom_cfg *cfg, const loom_result *res);
-/* The JSON report; reproducible zeroes the wall time and peak RSS so that
- * the same run gives byte-identical files. */
+/* The JSON report's flags.  REPRODUCIBLE zeroes the wall time and peak RSS
+ * so that the same run gives byte-identical files; DETAIL adds every
+ * collective instance and every rank (`run --json-detail`).  Without
+ * DETAIL the report summarises: ranks are listed one by one only up to
+ * LOOM_JSON_RANKS_LISTED of them, collectives by kind (docs/REPORT.md). */
+enum { LOOM_JSON_REPRODUCIBLE = 1, LOOM_JSON_DETAIL = 2 };
+enum { LOOM_JSON_RANKS_LISTED = 1024 };
 int loom_report_json(const char *path, const loom_run_info *info, const loom_cfg *cfg,
-                     const loom_result *res, int reproducible, loom_err *err);
+                     const loom_result *res, int flags, loom_err *err);
 int loom_report_json_out(loom_outset *set, int k, const loom_run_info *info, const loom_cfg *cfg,
-                         const loom_result *res, int reproducible, loom_err *err);
+                         const loom_result *res, int flags, loom_err *err);
 
 /* One row per rank / per collective (docs/REPORT.md lists the columns). */
 int loom_report_csv_ranks(const char *path, const loom_result *res, loom_err *err);

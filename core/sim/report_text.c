@@ -136,54 +136,25 @@ static void print_rank_groups(FILE *o, const loom_result *res)
 }
 
 /* Collectives with the same type, size, communicator size and algorithm
- * form one row; rows by exposed time, the costliest first. */
-typedef struct coll_row {
-    int type, nranks;       /* key */
-    uint64_t bytes;         /* key */
-    const char *algo;       /* key */
-    uint64_t count;         /* instances */
-    sim_time time, exposed; /* transfer and exposed time, summed over instances */
-} coll_row;
-
-static int cmp_row(const void *a, const void *b)
-{
-    const coll_row *x = a, *y = b;
-    if (x->exposed != y->exposed)
-        return x->exposed > y->exposed ? -1 : 1;
-    if (x->time != y->time)
-        return x->time > y->time ? -1 : 1;
-    return (x->type > y->type) - (x->type < y->type);
-}
-
+ * form one row (a kind, report_sum.c); rows by exposed time, the costliest
+ * first.  Times are per instance, except the exposed total. */
 static void print_collectives(FILE *o, const loom_result *res)
 {
-    coll_row *rows = loom_xcalloc(res->ncolls, sizeof *rows);
-    size_t nr = 0;
-    for (size_t k = 0; k < res->ncolls; k++) { /* O(collectives x rows): rows are few */
-        const loom_coll_record *c = &res->colls[k];
-        size_t r = 0;
-        while (r < nr && !(rows[r].type == c->type && rows[r].bytes == c->bytes &&
-                           rows[r].nranks == c->nranks && strcmp(rows[r].algo, c->algo) == 0))
-            r++;
-        if (r == nr) {
-            rows[nr++] = (coll_row){c->type, c->nranks, c->bytes, c->algo, 0, 0, 0};
-        }
-        rows[r].count++;
-        rows[r].time += c->end - c->start;
-        rows[r].exposed += c->exposed;
-    }
-    qsort(rows, nr, sizeof *rows, cmp_row);
-    fprintf(o, "\ncollectives by exposed time (time and exposed: sums over the count instances; "
-               "algbw, busbw per instance as nccl-tests: GB/s = 10^9 B/s)\n");
-    fprintf(o, "%-15s %6s %12s %6s %-36s %12s %12s %9s %9s\n", "type", "count", "bytes/rank",
-            "ranks", "algorithm", "time(us)", "exposed(us)", "algbw", "busbw");
+    rpt_kind *rows;
+    size_t nr = rpt_coll_kinds(res, &rows);
+    fprintf(o, "\ncollectives by kind, most exposed first (mean and p99: transfer time per "
+               "instance; exposed: total over the count instances; algbw, busbw at the mean "
+               "time as nccl-tests: GB/s = 10^9 B/s)\n");
+    fprintf(o, "%-15s %8s %12s %6s %-36s %12s %12s %14s %9s %9s\n", "type", "count", "bytes/rank",
+            "ranks", "algorithm", "mean(us)", "p99(us)", "exposed(us)", "algbw", "busbw");
     for (size_t r = 0; r < nr && r < 10; r++) {
-        const coll_row *w = &rows[r];
-        double t = rpt_ns(w->time) / w->count;
+        const rpt_kind *w = &rows[r];
+        double t = w->time.mean / SIM_PS_PER_NS; /* ns */
         double alg = t > 0 ? loom_coll_size(w->type, w->bytes, w->nranks) / t : 0;
-        fprintf(o, "%-15s %6llu %12llu %6d %-36s %12.3f %12.3f %9.2f %9.2f\n", et_coll_type_name(w->type),
-                (unsigned long long)w->count, (unsigned long long)w->bytes, w->nranks, w->algo,
-                rpt_us(w->time), rpt_us(w->exposed), alg, alg * loom_busbw_factor(w->type, w->nranks));
+        fprintf(o, "%-15s %8llu %12llu %6d %-36s %12.3f %12.3f %14.3f %9.2f %9.2f\n",
+                et_coll_type_name(w->type), (unsigned long long)w->count, (unsigned long long)w->bytes,
+                w->nranks, w->algo, t / 1000.0, rpt_us(w->time.p99), rpt_us(w->exposed), alg,
+                alg * loom_busbw_factor(w->type, w->nranks));
     }
     if (nr > 10)
         fprintf(o, "... %zu more kinds (--csv-collectives lists every collective)\n", nr - 10);

@@ -142,7 +142,7 @@ static void test_comm_scale(void **state)
     json_t *j = load_json(loomrun_path("c2.json"));
     expect_near(step_ns(j), ring_ar(8, 2 * MIB), "--comm-scale 2");
     assert_int_equal(json_integer_value(json_object_get(
-                         json_array_get(json_object_get(j, "collectives"), 0), "bytes")),
+                         json_array_get(json_object_get(j, "collective_kinds"), 0), "bytes")),
                      2097152);
     expect_ok(loomrun_run(loomrun_tmp, "gen", "micro", "-c", "all_reduce", "-b", "2097152", "-r", "8",
                           "-o", loomrun_path("ar2/ar"), "-q", NULL));
@@ -430,13 +430,20 @@ static void test_config_key_messages(void **state)
     assert_null(strstr(loomrun_err, "did you mean"));
 }
 
-/* The collective table says its times are sums over instances. */
+/* The collective table says which figures are per instance and which is a
+ * total (issue 12: a time summed over 3.1 M instances read as nonsense). */
 static void test_collective_table_header(void **state)
 {
     (void)state;
     expect_ok(loomrun_run(loomrun_tmp, "run", "-w", AR8, "-n", RING8, "-s", SYS, "-q", NULL));
-    assert_non_null(strstr(loomrun_out, "\ncollectives by exposed time (time and exposed: sums "
-                                        "over the count instances; algbw, busbw per instance"));
+    assert_non_null(strstr(loomrun_out, "\ncollectives by kind, most exposed first (mean and p99: "
+                                        "transfer time per instance; exposed: total over the count "
+                                        "instances; algbw, busbw at the mean time"));
+    assert_non_null(strstr(loomrun_out, " mean(us)      p99(us)    exposed(us) "));
+    /* --json-detail adds to --json: alone it is refused */
+    assert_int_equal(loomrun_run(loomrun_tmp, "run", "-w", AR8, "-n", RING8, "-s", SYS, "--json-detail",
+                                 "-q", NULL), 2);
+    assert_non_null(strstr(loomrun_err, "--json-detail needs --json OUT"));
 }
 
 /* One rank is "1 rank", "1 NPU", "rank 0"; the gen llm summary prints

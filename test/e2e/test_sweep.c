@@ -283,6 +283,43 @@ static void test_rows_match_run(void **state)
     csv_free(&c);
 }
 
+/* Over 1,024 ranks a run's JSON summarises its ranks (docs/REPORT.md): the
+ * sweep reads the mean and max from rank_summary.  2,048 ranks of one ring
+ * all-reduce: every rank is exposed communication for the whole step (the
+ * closed form with 2,048 ranks), never computing nor idle. */
+static void test_many_ranks_summary(void **state)
+{
+    (void)state;
+    int rc = loomrun_run(tmpdir, "gen", "micro", "-c", "all_reduce", "-b", "1048576", "-r", "2048",
+                         "-o", tpath("ar2048/ar"), "-q", NULL);
+    assert_int_equal(rc, 0);
+    loomrun_write(tpath("ring2048.yml"),
+                  "topology: [ Ring ]\nnpus_count: [ 2048 ]\nbandwidth: [ 50 ]\nlatency: [ 500 ]\n");
+    char text[4096];
+    snprintf(text, sizeof text,
+             "workload: %s\nnetwork: %s\nsystem: %s/system.json\n"
+             "axes:\n  system.preferred-dataset-splits: [1]\n",
+             tpath("ar2048/ar"), tpath("ring2048.yml"), RING);
+    loomrun_write(tpath("big.yaml"), text);
+    rc = loomrun_run(tmpdir, "sweep", tpath("big.yaml"), "--out", tpath("big.csv"), "--quiet", NULL);
+    if (rc != 0)
+        fail_msg("exit %d: %s", rc, loomrun_err);
+    csv c = csv_read(tpath("big.csv"));
+    assert_int_equal(check_shape(&c), 1);
+    char **f = c.rows[1];
+    assert_string_equal(f[col(&c, "status")], "ok");
+    assert_string_equal(f[col(&c, "ranks")], "2048");
+    double step = strtod(f[col(&c, "step_time_ns")], NULL);
+    double want = ring_ar_ns(2048, 1048576.0, 50 * 1073741824.0, 500, 10, 1600e9, 1);
+    if (fabs(step - want) > 0.002)
+        fail_msg("sweep %.3f ns, closed form %.3f ns", step, want);
+    assert_true(fabs(strtod(f[col(&c, "exposed_comm_mean_ns")], NULL) - step) < 1e-3);
+    assert_true(fabs(strtod(f[col(&c, "exposed_comm_max_ns")], NULL) - step) < 1e-3);
+    assert_true(strtod(f[col(&c, "compute_mean_ns")], NULL) == 0);
+    assert_true(strtod(f[col(&c, "idle_max_ns")], NULL) == 0);
+    csv_free(&c);
+}
+
 /* -j 1 and -j 3 write the same set of rows, byte for byte. */
 static void test_jobs_same_rows(void **state)
 {
@@ -790,6 +827,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_rows_match_run),
         cmocka_unit_test(test_jobs_same_rows),
+        cmocka_unit_test(test_many_ranks_summary),
         cmocka_unit_test(test_kill_and_resume),
         cmocka_unit_test(test_sigint_and_resume),
         cmocka_unit_test(test_shards),

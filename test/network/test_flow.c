@@ -103,6 +103,48 @@ static void test_one_flow_equals_analytical(void **state)
     net_model_destroy(am);
 }
 
+/* ---- same-time batching ------------------------------------------------------ */
+
+typedef struct blog {
+    char s[16];
+    int n;
+    sim_time at[16];
+    nf *f;
+} blog;
+
+static void bcall(sim_engine *eng, void *ctx, uint64_t a, uint64_t b)
+{
+    blog *l = ctx;
+    l->at[l->n] = sim_now(eng);
+    l->s[l->n++] = (char)a;
+    if (b) /* scheduled now, at this same time: after the batch that runs */
+        nf_at(l->f, eng, sim_now(eng), bcall, l, b, 0);
+}
+
+/* Callbacks due at one time share one engine event, in the order they
+ * were scheduled; one scheduled at that time while its batch runs goes
+ * after it (a new batch), as a separate event would. */
+static void test_same_time_batch(void **state)
+{
+    (void)state;
+    net_dim d = {NET_RING, 2, 40 * GIB, 300 * NS};
+    net_model *m = mk(1, &d, NET_MODEL_FLOW, NET_ALGO_RING, 1, 0, NET_CALGO_LISTS);
+    loom_err e = {0};
+    sim_engine *eng = sim_engine_create(NET_EV_PAYLOAD_MAX, NULL, &e);
+    net_flow_bind(m, eng);
+    blog l = {.f = m->flow};
+    nf_at(m->flow, eng, 10, bcall, &l, 'a', 'c');
+    nf_at(m->flow, eng, 5, bcall, &l, 'x', 0);
+    nf_at(m->flow, eng, 10, bcall, &l, 'b', 0);
+    sim_run(eng, SIM_TIME_MAX);
+    l.s[l.n] = 0;
+    assert_string_equal(l.s, "xabc");
+    assert_true(l.at[0] == 5 && l.at[1] == 10 && l.at[2] == 10 && l.at[3] == 10);
+    assert_int_equal(sim_events(eng), 3); /* t=5, t=10 (a, b), t=10 again (c) */
+    net_model_destroy(m);
+    sim_engine_destroy(eng);
+}
+
 /* ---- n flows on one link ---------------------------------------------------- */
 
 static void test_n_flows_share_one_link(void **state)
@@ -575,6 +617,7 @@ int main(void)
     loom_set_quiet(1);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_one_flow_equals_analytical),
+        cmocka_unit_test(test_same_time_batch),
         cmocka_unit_test(test_n_flows_share_one_link),
         cmocka_unit_test(test_departure_rerates),
         cmocka_unit_test(test_random_vs_global_maxmin),

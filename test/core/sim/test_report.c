@@ -1,6 +1,7 @@
 /* The report writers (core/sim/report_*.c) on hand-built results: every
  * expected figure below is worked out from the record's fields by hand,
  * not copied from what the writer printed. */
+#include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -144,7 +145,9 @@ static void test_json(void **state)
     const char *p = st_path("r.json");
     loom_cfg cfg = {.sys = {.model = NET_MODEL_FLOW}};
     for (int repro = 0; repro < 2; repro++) {
-        assert_int_equal(loom_report_json(p, &info, repro ? &cfg : NULL, &res, repro, &err), 0);
+        /* --json-detail: every rank and every collective instance */
+        int flags = (repro ? LOOM_JSON_REPRODUCIBLE : 0) | LOOM_JSON_DETAIL;
+        assert_int_equal(loom_report_json(p, &info, repro ? &cfg : NULL, &res, flags, &err), 0);
         json_error_t je;
         json_t *root = json_load_file(p, 0, &je);
         if (root == NULL)
@@ -207,6 +210,138 @@ static void test_json(void **state)
     free(s);
 }
 
+static json_t *get(json_t *o, const char *path) /* "a.b.c" */
+{
+    char key[64];
+    while (o && *path) {
+        size_t n = strcspn(path, ".");
+        snprintf(key, sizeof key, "%.*s", (int)n, path);
+        o = json_object_get(o, key);
+        path += n + (path[n] == '.');
+    }
+    if (o == NULL)
+        fail_msg("no '%s'", path);
+    return o;
+}
+
+/* The default JSON summarises.  result3's finish times are 10, 8, 10 us:
+ * sorted 8, 10, 10; nearest-rank p50 is the ceil(0.5*3) = 2nd (10 us), p99
+ * the ceil(0.99*3) = 3rd (10 us); mean 28/3 us = 9333.333 ns.  Nodes 7, 5,
+ * 7: mean 19/3.  Slowest: finish descending, rank ascending: 0, 2, 1.
+ * One instance per kind: every time statistic is that instance's. */
+static void test_json_summary(void **state)
+{
+    (void)state;
+    loom_result res = result3();
+    loom_run_info info = {"wl", "net.yml", "sys.json", NULL};
+    loom_err err = {0};
+    const char *p = st_path("s.json");
+    assert_int_equal(loom_report_json(p, &info, NULL, &res, LOOM_JSON_REPRODUCIBLE, &err), 0);
+    json_error_t je;
+    json_t *root = json_load_file(p, 0, &je);
+    if (root == NULL)
+        fail_msg("%s", je.text);
+    assert_null(json_object_get(root, "collectives")); /* only with --json-detail */
+    assert_int_equal(json_array_size(get(root, "ranks")), 3); /* few ranks: listed */
+    assert_true(json_is_true(get(root, "rank_summary.listed")));
+    assert_true(num(get(root, "rank_summary"), "ranks") == 3);
+    json_t *fin = get(root, "rank_summary.fields.finish_ns");
+    assert_true(num(fin, "min") == 8000.0);
+    assert_true(num(fin, "p50") == 10000.0);
+    assert_true(num(fin, "p99") == 10000.0);
+    assert_true(num(fin, "max") == 10000.0);
+    assert_true(fabs(num(fin, "mean") - 28000.0 / 3) < 1e-9);
+    json_t *nodes = get(root, "rank_summary.fields.nodes");
+    assert_true(json_is_integer(json_object_get(nodes, "min")) && num(nodes, "min") == 5);
+    assert_true(fabs(num(nodes, "mean") - 19.0 / 3) < 1e-12);
+    json_t *slow = get(root, "rank_summary.slowest");
+    assert_int_equal(json_array_size(slow), 3);
+    assert_true(num(json_array_get(slow, 0), "rank") == 0);
+    assert_true(num(json_array_get(slow, 1), "rank") == 2);
+    assert_true(num(json_array_get(slow, 2), "rank") == 1);
+    json_t *kinds = get(root, "collective_kinds");
+    assert_int_equal(json_array_size(kinds), 2);
+    json_t *k = json_array_get(kinds, 0); /* the all-reduce: 1.5 us exposed against 0 */
+    assert_string_equal(json_string_value(json_object_get(k, "type")), "ALL_REDUCE");
+    assert_string_equal(json_string_value(json_object_get(k, "algorithm")), "ring@0");
+    assert_true(num(k, "count") == 1 && num(k, "bytes") == 1e6 && num(k, "ranks") == 2);
+    assert_true(num(k, "time_total_ns") == 2000.0 && num(k, "time_mean_ns") == 2000.0);
+    assert_true(num(k, "time_p50_ns") == 2000.0 && num(k, "time_p99_ns") == 2000.0);
+    assert_true(num(k, "exposed_total_ns") == 1500.0);
+    assert_true(num(k, "algbw_GBps") == 500.0 && num(k, "busbw_GBps") == 500.0);
+    k = json_array_get(kinds, 1);
+    assert_true(num(k, "algbw_GBps") == 4.0 && num(k, "busbw_GBps") == 3.0);
+    json_decref(root);
+}
+
+/* Over LOOM_JSON_RANKS_LISTED ranks the default JSON lists none, only the
+ * summary.  2,000 ranks finishing at (r+1) us: min 1 us, p50 the 1,000th
+ * (1,000 us), p99 the ceil(0.99*2000) = 1,980th (1,980 us), max 2,000 us,
+ * mean 2001/2 us; the slowest 8 are ranks 1999 down to 1992.  200
+ * all-reduces of one kind taking 1..200 us: p50 the 100th (100 us), p99
+ * the 198th (198 us), mean 100.5 us, total 200*201/2 = 20,100 us; in the
+ * text table, mean 100.500 and p99 198.000 us, exposed 200 x 1 us. */
+static void test_json_many_ranks(void **state)
+{
+    (void)state;
+    enum { N = 2000, C = 200 };
+    loom_rank_stats *rk = calloc(N, sizeof *rk);
+    loom_coll_record *cs = calloc(C, sizeof *cs);
+    for (int r = 0; r < N; r++)
+        rk[r].finish = rk[r].idle = (r + 1) * US;
+    for (int c = 0; c < C; c++) /* in a shuffled order: 7 is prime to 200 */
+        cs[c] = (loom_coll_record){.type = ET_ALL_REDUCE, .bytes = 4096, .nranks = N, .group = "",
+                                   .seq = (uint64_t)c, .exposed = US, .start = 0,
+                                   .end = ((c * 7) % C + 1) * US, .algo = "ring@0"};
+    loom_result res = {.nranks = N, .ranks = rk, .colls = cs, .ncolls = C, .step_time = N * US};
+    loom_run_info info = {"wl", "net.yml", "sys.json", NULL};
+    loom_err err = {0};
+    const char *p = st_path("m.json");
+    assert_int_equal(loom_report_json(p, &info, NULL, &res, LOOM_JSON_REPRODUCIBLE, &err), 0);
+    json_error_t je;
+    json_t *root = json_load_file(p, 0, &je);
+    if (root == NULL)
+        fail_msg("%s", je.text);
+    assert_null(json_object_get(root, "ranks"));
+    assert_null(json_object_get(root, "collectives"));
+    assert_true(json_is_false(get(root, "rank_summary.listed")));
+    json_t *fin = get(root, "rank_summary.fields.finish_ns");
+    assert_true(num(fin, "min") == 1e3 && num(fin, "p50") == 1e6 && num(fin, "p99") == 1.98e6 &&
+                num(fin, "max") == 2e6 && num(fin, "mean") == 1000500.0);
+    json_t *slow = get(root, "rank_summary.slowest");
+    assert_int_equal(json_array_size(slow), 8);
+    for (int i = 0; i < 8; i++)
+        assert_true(num(json_array_get(slow, i), "rank") == N - 1 - i);
+    json_t *k = json_array_get(get(root, "collective_kinds"), 0);
+    assert_true(num(k, "count") == C && num(k, "time_min_ns") == 1e3 && num(k, "time_max_ns") == 2e5);
+    assert_true(num(k, "time_p50_ns") == 1e5 && num(k, "time_p99_ns") == 1.98e5);
+    assert_true(num(k, "time_mean_ns") == 100500.0 && num(k, "time_total_ns") == 2.01e7);
+    assert_true(num(k, "exposed_total_ns") == 2e5);
+    json_decref(root);
+    /* --json-detail lists them all again */
+    assert_int_equal(loom_report_json(p, &info, NULL, &res, LOOM_JSON_DETAIL, &err), 0);
+    root = json_load_file(p, 0, &je);
+    assert_int_equal(json_array_size(get(root, "ranks")), N);
+    assert_int_equal(json_array_size(get(root, "collectives")), C);
+    assert_true(json_is_true(get(root, "rank_summary.listed")));
+    json_decref(root);
+    loom_cfg cfg;
+    if (st_load(&cfg, net1, "local-mem-bw: 100\n", NULL, 0, &err) < 0)
+        fail_msg("%s", err.msg);
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    loom_report_text(f, &info, &cfg, &res);
+    fclose(f);
+    if (!strstr(buf, "ALL_REDUCE           200         4096   2000 ring@0                              "
+                     "      100.500      198.000        200.000"))
+        fail_msg("collective row not as derived:\n%s", strstr(buf, "\ncollectives by"));
+    free(buf);
+    loom_cfg_free(&cfg);
+    free(rk);
+    free(cs);
+}
+
 /* Ranks 0 and 2 agree on every figure: one row "0,2"; rank 1 its own.
  * Columns: finish, then compute, exposed, overlapped and idle, each with
  * its share of the rank's finish: 6/10 = 60.0 %, 3/10, 2/10, 1/10. */
@@ -235,7 +370,7 @@ static void test_text_ranks(void **state)
         fail_msg("rank table not as derived:\n%s", buf);
     assert_non_null(strstr(buf, "\nstep time  10.000 us\n"));
     /* all-reduce first: 1.5 us exposed against 0 */
-    assert_non_null(strstr(buf, "ALL_REDUCE           1      1000000      2 ring@0"));
+    assert_non_null(strstr(buf, "ALL_REDUCE             1      1000000      2 ring@0"));
     free(buf);
     loom_cfg_free(&cfg);
 }
@@ -280,6 +415,8 @@ int main(void)
         cmocka_unit_test(test_csv_ranks),
         cmocka_unit_test(test_csv_colls),
         cmocka_unit_test(test_json),
+        cmocka_unit_test(test_json_summary),
+        cmocka_unit_test(test_json_many_ranks),
         cmocka_unit_test(test_text_ranks),
         cmocka_unit_test(test_fields_documented),
     };
