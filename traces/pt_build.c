@@ -2,9 +2,10 @@
  * pt_build.c: one rank's Kineto events of one step -> replay nodes.
  *
  * The step: ProfilerStep#N's span [ts, ts + dur) (--step N; by default
- * the last step all of whose launches have their GPU op in the file), or
- * the whole trace when it has no ProfilerStep.  Kept: host events that
- * start in the span and the GPU ops they launched.
+ * the last step whose last launch has its GPU op in the file); kept: the
+ * host events that start in it and the GPU ops they launched.  A trace
+ * without ProfilerStep: its GPU-busy span (first GPU op start to last GPU
+ * op end), with the host events and GPU ops that start in it.
  *
  * Host threads: each thread's events nest (a cpu_op holds the ops it
  * calls, and the runtime calls they make); only the leaves become nodes,
@@ -170,7 +171,7 @@ typedef struct bld {
     size_t nrt, ngpu;
     int32_t *node_of;   /* event -> node, -1 */
     int32_t *parent;    /* host event -> its innermost enclosing host event, -1 */
-    char *keep;         /* host event in the step */
+    int whole;          /* no ProfilerStep: the window is the GPU-busy span */
 } bld;
 
 static int64_t ev_end(const pt_kev *e) { return e->ts + e->dur; }
@@ -261,19 +262,18 @@ static int choose_step(bld *b, int step, loom_err *err)
         b->r->step = chosen;
         return 0;
     }
-    /* no steps: the span of the GPU work, from the first GPU op's launch */
+    /* no steps: the GPU-busy span, first GPU op start to last GPU op end */
     int64_t lo = INT64_MAX, hi = INT64_MIN;
     for (size_t i = 0; i < k->nev; i++) {
         const pt_kev *e = &k->ev[i];
         if (!is_gpu(e->kind))
             continue;
-        int64_t rt = e->corr >= 0 ? find_key(b->rt_by_corr, b->nrt, e->corr) : -1;
-        int64_t t = rt >= 0 && k->ev[rt].ts < e->ts ? k->ev[rt].ts : e->ts;
-        lo = t < lo ? t : lo;
+        lo = e->ts < lo ? e->ts : lo;
         hi = ev_end(e) > hi ? ev_end(e) : hi;
     }
     b->w0 = lo;
     b->w1 = hi;
+    b->whole = 1;
     b->r->step = -1;
     return 0;
 }
@@ -494,7 +494,9 @@ static void gpu_ops(bld *b, uint32_t start)
         if (!is_gpu(e->kind))
             continue;
         int64_t rt = launch_of(b, e);
-        int in = rt >= 0 ? b->node_of[rt] >= 0 : (e->ts >= b->w0 && e->ts < b->w1);
+        /* launched in the step; without steps, anything that ran in it */
+        int in = (rt >= 0 && b->node_of[rt] >= 0) ||
+                 ((b->whole || rt < 0) && e->ts >= b->w0 && e->ts < b->w1);
         if (in)
             gpu[ng++] = (uint32_t)i;
     }
@@ -608,6 +610,44 @@ static void cross_stream(bld *b)
     free(rt);
 }
 
+/* ---- launch latency ------------------------------------------------------- */
+
+/* A GPU op that started later than everything it is known to wait for
+ * (its launch, the op before it on its stream, a waited op) was held by
+ * something the trace does not show (launch latency, lazy module loading,
+ * an unseen event): an is_delay node between its launch and it keeps that
+ * wait, so that replay starts it when the capture did. */
+static void launch_gaps(bld *b, uint32_t first_gpu, uint32_t start)
+{
+    pt_rank *r = b->r;
+    uint32_t name = pt_str(b->strs, "loom:launch_gap", 15);
+    size_t nn = r->nn;
+    for (size_t i = first_gpu; i < nn; i++) {
+        if (r->n[i].cpu || r->n[i].nd == 0)
+            continue;
+        int64_t ready = b->w0;
+        for (uint32_t k = 0; k < r->n[i].nd; k++) {
+            const pt_node *d = &r->n[r->n[i].deps[k]];
+            int64_t e = r->n[i].deps[k] == start ? b->w0 : d->t0 + (int64_t)d->dur_ns;
+            ready = e > ready ? e : ready;
+        }
+        if (r->n[i].ctrl >= 0) {
+            const pt_node *d = &r->n[r->n[i].ctrl];
+            ready = d->t0 + (int64_t)d->dur_ns > ready ? d->t0 + (int64_t)d->dur_ns : ready;
+        }
+        if (r->n[i].t0 <= ready + TOL_NS)
+            continue;
+        uint32_t l = r->n[i].deps[0]; /* the launch, or the start node */
+        int64_t from = l == start ? b->w0 : r->n[l].t0 + (int64_t)r->n[l].dur_ns;
+        pt_node d = mk(from, name, PT_NOSTREAM, (uint64_t)(r->n[i].t0 - from));
+        d.cpu = d.delay = 1;
+        uint32_t di = pt_add(r, &d); /* r->n may move */
+        pt_dep(r, di, l);
+        r->n[i].deps[0] = di;
+        r->ndelay++;
+    }
+}
+
 /* ---- the rank ------------------------------------------------------------ */
 
 int pt_build_kineto(const pt_kineto *k, pt_strs *strs, int step, pt_rank *r, loom_err *err)
@@ -636,8 +676,10 @@ int pt_build_kineto(const pt_kineto *k, pt_strs *strs, int step, pt_rank *r, loo
         s.cpu = s.delay = 1;
         uint32_t start = pt_add(r, &s);
         host_threads(&b, start);
+        uint32_t first_gpu = (uint32_t)r->nn;
         gpu_ops(&b, start);
         cross_stream(&b);
+        launch_gaps(&b, first_gpu, start);
         if (r->nkernels + r->ncoll + r->np2p == 0)
             rc = loom_err_set(err, LOOM_ETRACE, "%s: no GPU events in the chosen step%s", k->path,
                               r->step >= 0 ? "" : " (the whole trace)");
