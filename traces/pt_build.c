@@ -92,6 +92,8 @@ int pt_coll_type(const char *name)
     } else {
         if (strncmp(p, "nccl:", 5) == 0)
             p += 5;
+        else if (strncmp(p, "c10d::", 6) == 0)
+            p += 6;
         for (; *p && n + 1 < sizeof s; p++)
             if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9'))
                 s[n++] = (char)(*p | 0x20);
@@ -224,7 +226,7 @@ static int step_complete(const bld *b, int64_t w0, int64_t w1)
     return last && find_key(b->gpu_by_corr, b->ngpu, last->corr) >= 0;
 }
 
-static int choose_step(bld *b, int step, loom_err *err)
+static int choose_step(bld *b, int step, int strict, loom_err *err)
 {
     const pt_kineto *k = b->k;
     int found = 0, first = -1, last = -1, chosen = -1, any = 0;
@@ -251,10 +253,13 @@ static int choose_step(bld *b, int step, loom_err *err)
     if (step >= 0 && !found)
         return loom_err_set(err, LOOM_EUSAGE, "%s: --step %d: no ProfilerStep#%d (steps %d .. %d)",
                             k->path, step, step, first, last);
+    if (any && !found && strict)
+        return loom_err_set(err, LOOM_ETRACE, "%s: --strict: no ProfilerStep is complete (its last "
+                            "launch has no GPU op in the file)", k->path);
     if (any && !found) { /* none complete: the last one, said so */
-        loom_warn("%s: no ProfilerStep is complete (launches without their GPU op); using #%d",
-                  k->path, last);
-        return choose_step(b, last, err);
+        loom_warn("%s: no ProfilerStep is complete (its last launch has no GPU op in the file); "
+                  "using #%d", k->path, last);
+        return choose_step(b, last, 0, err);
     }
     if (found) {
         b->w0 = cw0;
@@ -650,7 +655,8 @@ static void launch_gaps(bld *b, uint32_t first_gpu, uint32_t start)
 
 /* ---- the rank ------------------------------------------------------------ */
 
-int pt_build_kineto(const pt_kineto *k, pt_strs *strs, int step, pt_rank *r, loom_err *err)
+int pt_build_kineto(const pt_kineto *k, pt_strs *strs, int step, int strict, pt_rank *r,
+                    loom_err *err)
 {
     memset(r, 0, sizeof *r);
     size_t ngpu = 0;
@@ -662,7 +668,7 @@ int pt_build_kineto(const pt_kineto *k, pt_strs *strs, int step, pt_rank *r, loo
                             k->path);
     bld b = {.k = k, .strs = strs, .r = r};
     index_corr(&b);
-    int rc = choose_step(&b, step, err);
+    int rc = choose_step(&b, step, strict, err);
     if (rc == 0) {
         b.node_of = loom_xmalloc((k->nev + 1) * sizeof *b.node_of);
         b.parent = loom_xmalloc((k->nev + 1) * sizeof *b.parent);

@@ -136,9 +136,10 @@ int pt_coll_type(const char *name);
 int pt_dtype_bytes(const char *dtype);
 
 /* Builds rank r's nodes from a Kineto trace: step -1 = the last complete
- * ProfilerStep (the whole trace without any). */
-int pt_build_kineto(const pt_kineto *k, pt_strs *strs, int step, pt_rank *r /* OUT */,
-                    loom_err *err);
+ * ProfilerStep (the GPU-busy span without any); strict refuses a trace
+ * whose steps are all incomplete instead of taking the last. */
+int pt_build_kineto(const pt_kineto *k, pt_strs *strs, int step, int strict,
+                    pt_rank *r /* OUT */, loom_err *err);
 
 /* ---- ET ------------------------------------------------------------------ */
 
@@ -169,7 +170,7 @@ typedef struct pt_import_opts {
     const char *out;      /* PREFIX */
     int step;             /* --step, -1 none */
     const char *device;   /* --device, NULL none */
-    int strict;           /* --strict */
+    int strict;           /* --strict: refuse what is otherwise repaired with a warning */
     int quiet;
 } pt_import_opts;
 

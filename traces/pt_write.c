@@ -280,7 +280,7 @@ static int read_one(const pt_import_opts *o, rank_in *in, pt_strs *strs, pt_rank
     if (rc == 0 && in->et)
         pt_et_link(&in->et_info, &k, strs);
     if (rc == 0)
-        rc = pt_build_kineto(&k, strs, o->step, r, err);
+        rc = pt_build_kineto(&k, strs, o->step, o->strict, r, err);
     pt_kineto_free(&k);
     return rc;
 }
@@ -310,7 +310,7 @@ static void place(rank_in *in, int n, int *slot)
 
 /* Start offsets: the first node of each rank waits its step's start less
  * the earliest rank's. */
-static int64_t offsets(pt_rank *ranks, int n)
+static int64_t offsets(pt_rank *ranks, int n, int strict, int *rc, loom_err *err)
 {
     int64_t lo = INT64_MAX, hi = INT64_MIN;
     for (int r = 0; r < n; r++)
@@ -320,6 +320,11 @@ static int64_t offsets(pt_rank *ranks, int n)
         }
     if (lo == INT64_MAX)
         return 0;
+    if (hi - lo > MAX_SPREAD_NS && strict) {
+        *rc = loom_err_set(err, LOOM_ETRACE, "import pytorch: --strict: the ranks' steps start "
+                           "%.1f s apart (clocks not shared)", (double)(hi - lo) / 1e9);
+        return lo;
+    }
     if (hi - lo > MAX_SPREAD_NS) {
         loom_warn("the ranks' steps start %.1f s apart: taken as unsynchronised clocks, every rank "
                   "starts at 0", (double)(hi - lo) / 1e9);
@@ -338,7 +343,7 @@ static int64_t offsets(pt_rank *ranks, int n)
  * with uneven splits (or shapes recorded per rank) disagree: every
  * member takes the largest, with a warning that counts them; members
  * that disagree on the type (a filtered capture) take the lowest rank's. */
-static void harmonise(pt_rank *ranks, int n)
+static int harmonise(pt_rank *ranks, int n, int strict, loom_err *err)
 {
     size_t *at = loom_xcalloc((size_t)n, sizeof *at);
     uint64_t fixed = 0, retyped = 0;
@@ -369,6 +374,11 @@ static void harmonise(pt_rank *ranks, int n)
             }
         }
     }
+    free(at);
+    if (strict && (fixed || retyped))
+        return loom_err_set(err, LOOM_ETRACE, "import pytorch: --strict: %llu collectives disagree "
+                            "across ranks on their size, %llu on their type",
+                            (unsigned long long)fixed, (unsigned long long)retyped);
     if (fixed)
         loom_warn("%llu collective%s of the ranks disagree on their size (uneven splits, or "
                   "shapes recorded per rank): each takes its largest member's",
@@ -377,7 +387,7 @@ static void harmonise(pt_rank *ranks, int n)
         loom_warn("%llu collective%s disagree on their type across ranks in issue order (a "
                   "filtered or partial capture): each takes the lowest rank's type",
                   (unsigned long long)retyped, retyped == 1 ? "" : "s");
-    free(at);
+    return 0;
 }
 
 /* ---- the system and network files ---------------------------------------- */
@@ -550,11 +560,9 @@ int pt_import(const pt_import_opts *o, loom_err *err)
         for (int i = 0; i < n; i++)
             ranks[slot[i]] = built[i];
         memset(built, 0, (size_t)n * sizeof *built);
-        lo = offsets(ranks, n);
-        if (n > 1)
-            harmonise(ranks, n);
-        if (o->strict && n > 1 && !ranks[0].has_clock && kineto)
-            rc = loom_err_set(err, LOOM_ETRACE, "import pytorch: --strict: the ranks' clocks disagree");
+        lo = offsets(ranks, n, o->strict, &rc, err);
+        if (rc == 0 && n > 1)
+            rc = harmonise(ranks, n, o->strict, err);
     }
     if (rc == 0)
         rc = outputs(o, ranks, n, kineto, strs, in, &ngroups, err);

@@ -88,6 +88,11 @@ grep -q 'no ProfilerStep#7 (steps 551 .. 552)' "$T/x.log" || bad "step: $(cat "$
 refuse 2 "step without steps" --kineto "$D/simple_add_kineto.json.gz" --step 1
 refuse 2 "uneven pairs" --et "$D/linear_et.json.gz" --et "$D/linear_et.json.gz" --kineto "$D/linear_kineto.json.gz"
 refuse 3 "missing file" --kineto "$T/nope.json"
+# --strict refuses what is otherwise repaired with a warning: the sampled
+# ranks issue their collectives in different orders (a filtered capture of
+# a 128-rank job whose groups the trace does not name)
+refuse 3 "strict" --strict --kineto "$D/sampled_kineto_rank0.json.gz" --kineto "$D/sampled_kineto_rank1.json.gz"
+grep -q -- '--strict: 3 collectives disagree' "$T/x.log" || bad "strict: $(cat "$T/x.log")"
 
 [ $fail -eq 0 ] && echo "e2e.import: ok"
 exit $fail
