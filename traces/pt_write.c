@@ -471,8 +471,10 @@ static void summary(const pt_import_opts *o, const rank_in *in, const int *slot,
                    (double)(r->start_ns - lo) / 1e3);
             jhi = r->end_ns > jhi ? r->end_ns : jhi;
         }
-        if (r->device)
-            printf("    captured on %s\n", pt_str_get(strs, r->device));
+        if (f->kin)
+            printf("    Kineto: %.1f MB of JSON, %llu events%s%s\n", (double)f->kbytes / 1e6,
+                   (unsigned long long)f->kevents, r->device ? ", captured on " : "",
+                   r->device ? pt_str_get(strs, r->device) : "");
     }
     if (jhi != INT64_MIN)
         printf("  captured step of the job: %.3f us (earliest rank start to latest rank end)\n",
