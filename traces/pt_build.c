@@ -444,6 +444,31 @@ static void coll_info(const bld *b, const pt_kev *g, int64_t rt, int *type, pt_c
     }
 }
 
+/* waited -> node when the capture agrees (wn: the waited op's node, or
+ * -1 to look it up); sync nodes start when the waited op ended and keep
+ * the rest of their measured time. */
+static void wait_edge(bld *b, int64_t waited_ev, uint32_t node, int host, int64_t wn)
+{
+    if (wn < 0)
+        wn = b->node_of[waited_ev];
+    if (wn < 0)
+        return;
+    const pt_kev *w = &b->k->ev[waited_ev];
+    pt_node *n = &b->r->n[node];
+    int64_t n_end = n->t0 + (int64_t)n->dur_ns;
+    if (host) {
+        if (ev_end(w) > n_end + TOL_NS || ev_end(w) <= n->t0)
+            return; /* it had ended before the call, or after it returned */
+        int64_t end = ev_end(w) > n_end ? ev_end(w) : n_end;
+        n->dur_ns = (uint64_t)(end - ev_end(w));
+        n->t0 = ev_end(w);
+    } else if (ev_end(w) > n->t0 + TOL_NS || b->r->n[wn].stream == n->stream) {
+        return;
+    }
+    pt_dep(b->r, node, (uint32_t)wn);
+    b->r->nsync++;
+}
+
 static void gpu_node(bld *b, uint32_t gi, uint32_t start, int64_t *last_on, int64_t *streams,
                      int *nstreams)
 {
@@ -473,7 +498,16 @@ static void gpu_node(bld *b, uint32_t gi, uint32_t start, int64_t *last_on, int6
         b->r->nkernels++;
     uint32_t ni = pt_add(b->r, &n);
     int64_t ln = rt >= 0 ? b->node_of[rt] : -1;
-    pt_dep(b->r, ni, ln >= 0 ? (uint32_t)ln : start);
+    if (ln >= 0 && g->ts < ev_end(&b->k->ev[rt]) && b->r->n[ln].nd > 0) {
+        /* a blocking call (a copy from pageable memory, cudaMemcpy): the
+         * op ran while the call was still in progress, which returned when
+         * it ended: the op follows what came before the call, and the call
+         * waits for the op */
+        pt_dep(b->r, ni, b->r->n[ln].deps[0]);
+        wait_edge(b, (int64_t)gi, (uint32_t)ln, 1, ni);
+    } else {
+        pt_dep(b->r, ni, ln >= 0 ? (uint32_t)ln : start);
+    }
     int s = 0;
     while (s < *nstreams && streams[s] != g->tid)
         s++;
@@ -529,29 +563,6 @@ static void gpu_ops(bld *b, uint32_t start)
 
 static int cmp_rt(const void *a, const void *b) { return cmp_host(a, b); }
 
-/* waited -> node when the capture agrees; sync nodes start when the
- * waited op ended and keep the rest of their measured time. */
-static void wait_edge(bld *b, int64_t waited_ev, uint32_t node, int host)
-{
-    int64_t wn = b->node_of[waited_ev];
-    if (wn < 0)
-        return;
-    const pt_kev *w = &b->k->ev[waited_ev];
-    pt_node *n = &b->r->n[node];
-    int64_t n_end = n->t0 + (int64_t)n->dur_ns;
-    if (host) {
-        if (ev_end(w) > n_end + TOL_NS || ev_end(w) <= n->t0)
-            return; /* it had ended before the call, or after it returned */
-        int64_t end = ev_end(w) > n_end ? ev_end(w) : n_end;
-        n->dur_ns = (uint64_t)(end - ev_end(w));
-        n->t0 = ev_end(w);
-    } else if (ev_end(w) > n->t0 + TOL_NS || b->r->n[wn].stream == n->stream) {
-        return;
-    }
-    pt_dep(b->r, node, (uint32_t)wn);
-    b->r->nsync++;
-}
-
 typedef struct tstate {
     int64_t last_gpu;      /* last GPU op this thread launched */
     int64_t recorded;      /* the op the last cudaEventRecord captured */
@@ -564,11 +575,11 @@ static void sync_call(bld *b, const tstate *t, const char *name, uint32_t node,
     if (strcmp(name, "cudaDeviceSynchronize") == 0) {
         for (int s = 0; s < nst; s++)
             if (last_of_stream[s] >= 0)
-                wait_edge(b, last_of_stream[s], node, 1);
+                wait_edge(b, last_of_stream[s], node, 1, -1);
     } else if (strcmp(name, "cudaStreamSynchronize") == 0 && t->last_gpu >= 0) {
-        wait_edge(b, t->last_gpu, node, 1);
+        wait_edge(b, t->last_gpu, node, 1, -1);
     } else if (strcmp(name, "cudaEventSynchronize") == 0 && t->recorded >= 0) {
-        wait_edge(b, t->recorded, node, 1);
+        wait_edge(b, t->recorded, node, 1, -1);
     }
 }
 
@@ -593,7 +604,7 @@ static void cross_stream(bld *b)
         int64_t g = find_key(b->gpu_by_corr, b->ngpu, e->corr);
         if (g >= 0 && b->node_of[g] >= 0) {
             if (t.pending >= 0)
-                wait_edge(b, t.pending, (uint32_t)b->node_of[g], 0);
+                wait_edge(b, t.pending, (uint32_t)b->node_of[g], 0, -1);
             t.pending = -1;
             t.last_gpu = g;
             int s = 0;

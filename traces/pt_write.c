@@ -96,7 +96,8 @@ static void fill_attrs(const pt_node *n, const pt_strs *strs, attrs *s)
     }
 }
 
-static int write_rank(const pt_rank *r, const pt_strs *strs, const char *path, loom_err *err)
+static int write_rank(const pt_rank *r, const pt_strs *strs, int64_t origin, const char *path,
+                      loom_err *err)
 {
     uint32_t *ord = loom_xmalloc((r->nn + 1) * sizeof *ord);
     uint64_t *id = loom_xmalloc((r->nn + 1) * sizeof *id);
@@ -130,6 +131,8 @@ static int write_rank(const pt_rank *r, const pt_strs *strs, const char *path, l
         m.n_ctrl_deps = ctrl ? 1 : 0;
         m.ctrl_deps = &ctrl;
         m.duration_micros = n->has_dur ? (n->dur_ns + 500) / 1000 : 0;
+        if (r->has_clock && n->t0 > origin) /* captured start, us from the job's start */
+            m.start_time_micros = (uint64_t)((n->t0 - origin + 500) / 1000);
         attrs s = {.n = 0};
         fill_attrs(n, strs, &s);
         m.n_attr = (size_t)s.n;
@@ -488,7 +491,7 @@ static void summary(const pt_import_opts *o, const rank_in *in, const int *slot,
 /* ---- the import ---------------------------------------------------------- */
 
 static int outputs(const pt_import_opts *o, pt_rank *ranks, int n, int kineto, pt_strs *strs,
-                   const rank_in *in, int *ngroups, loom_err *err)
+                   const rank_in *in, int64_t origin, int *ngroups, loom_err *err)
 {
     pgroup *g = NULL;
     int ng = 0;
@@ -515,7 +518,7 @@ static int outputs(const pt_import_opts *o, pt_rank *ranks, int n, int kineto, p
     for (int r = 0; r < n && rc == 0; r++) {
         rc = loom_outset_member(set, kr, r, path, sizeof path, err);
         if (rc == 0)
-            rc = write_rank(&ranks[r], strs, path, err);
+            rc = write_rank(&ranks[r], strs, origin, path, err);
     }
     if (rc == 0)
         rc = write_system(o, kineto, n, spath, nlist ? gpath : NULL, npath, set, ks, err);
@@ -567,7 +570,7 @@ int pt_import(const pt_import_opts *o, loom_err *err)
             rc = harmonise(ranks, n, o->strict, err);
     }
     if (rc == 0)
-        rc = outputs(o, ranks, n, kineto, strs, in, &ngroups, err);
+        rc = outputs(o, ranks, n, kineto, strs, in, lo, &ngroups, err);
     if (rc == 0 && !o->quiet)
         summary(o, in, slot, ranks, n, lo, strs, ngroups);
     for (int i = 0; i < n; i++) {

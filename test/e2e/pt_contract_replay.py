@@ -66,6 +66,10 @@ def node(b):
             n["id"] = v
         elif f == 3:
             n["type"] = v
+        elif f == 2:
+            n["name"] = v.decode(errors="replace")
+        elif f == 6:
+            n["start_us"] = v
         elif f in (4, 5):
             n["deps"] += packed(v, w)
         elif f == 10:
