@@ -11,7 +11,27 @@
 #include <string.h>
 
 #include "cliutil.h"
+#include "comp_dev.h"
 #include "pt_import.h"
+
+/* --device must be a catalog name: checked here, before reading a byte,
+ * since the replay would refuse the system file later. */
+static int check_device(const char *name)
+{
+    loom_err err = {0};
+    comp_catalog *cat = comp_catalog_load(NULL, &err);
+    if (cat == NULL)
+        return loom_fail(&err);
+    int rc = 0;
+    if (comp_catalog_find(cat, name) == NULL) {
+        char names[1024];
+        loom_err_set(&err, LOOM_EUSAGE, "import pytorch: --device '%s' is not in the catalog (%s)",
+                     name, comp_catalog_names(cat, names, sizeof names));
+        rc = loom_fail(&err);
+    }
+    comp_catalog_free(cat);
+    return rc;
+}
 
 static void import_help(FILE *o)
 {
@@ -96,6 +116,8 @@ int loom_cmd_import(int argc, char **argv)
         rc = loom_usage(cmd, "unexpected argument '%s' (files go after --et or --kineto)", argv[optind]);
     if (rc == 0 && o.out == NULL)
         rc = loom_usage(cmd, "%s", "needs -o PREFIX");
+    if (rc == 0 && o.device)
+        rc = check_device(o.device);
     if (rc == 0) {
         loom_err err = {0};
         if (pt_import(&o, &err) < 0)

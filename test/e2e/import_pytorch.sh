@@ -88,6 +88,8 @@ grep -q 'no ProfilerStep#7 (steps 551 .. 552)' "$T/x.log" || bad "step: $(cat "$
 refuse 2 "step without steps" --kineto "$D/simple_add_kineto.json.gz" --step 1
 refuse 2 "uneven pairs" --et "$D/linear_et.json.gz" --et "$D/linear_et.json.gz" --kineto "$D/linear_kineto.json.gz"
 refuse 3 "missing file" --kineto "$T/nope.json"
+refuse 2 "unknown device" --et "$D/pt2_et.json.gz" --device nope
+grep -q "device 'nope' is not in the catalog" "$T/x.log" || bad "device: $(cat "$T/x.log")"
 # --strict refuses what is otherwise repaired with a warning: the sampled
 # ranks issue their collectives in different orders (a filtered capture of
 # a 128-rank job whose groups the trace does not name)
