@@ -298,9 +298,9 @@ typedef struct etree {
     size_t nopen, copen;
     int64_t seq;
     int waiting;         /* a wait was met: the next op depends on open */
-    ecoll pend[64];      /* collectives met in the op being priced */
-    const char *pend_name[64];
-    int npend;
+    ecoll *pend;         /* collectives met in the op being priced */
+    const char **pend_name;
+    size_t npend, cpend, cname;
     uint64_t flops, bytes; /* the op being priced */
 } etree;
 
@@ -369,7 +369,9 @@ static void walk(etree *t, uint32_t i)
         if (c.type == -3) {
             t->waiting = 1; /* the next op waits for every open collective */
             t->r->nsync++;
-        } else if (c.type >= 0 && t->npend < 64) {
+        } else if (c.type >= 0) {
+            t->pend = loom_vgrow(t->pend, &t->cpend, t->npend + 1, sizeof *t->pend);
+            t->pend_name = loom_vgrow(t->pend_name, &t->cname, t->npend + 1, sizeof *t->pend_name);
             t->pend_name[t->npend] = e->name;
             t->pend[t->npend++] = c;
         } else if (c.type == -2) {
@@ -419,7 +421,7 @@ static void top_op(etree *t, uint32_t i)
         t->r->nkernels++;
         t->info->ops++;
     }
-    for (int k = 0; k < t->npend; k++)
+    for (size_t k = 0; k < t->npend; k++)
         emit_coll(t, &t->pend[k], t->pend_name[k]);
 }
 
@@ -533,6 +535,8 @@ int pt_et_read(const char *path, pt_strs *strs, pt_rank *r, pt_et_info *info, lo
         free(t.n[i].kids);
     free(t.n);
     free(t.open);
+    free(t.pend);
+    free(t.pend_name);
     r->nstreams = r->ncoll ? 2 : 1;
     if (rc < 0)
         pt_rank_free(r);

@@ -349,12 +349,12 @@ static int64_t offsets(pt_rank *ranks, int n, int strict, int *rc, loom_err *err
 static int harmonise(pt_rank *ranks, int n, int strict, loom_err *err)
 {
     size_t *at = loom_xcalloc((size_t)n, sizeof *at);
+    pt_node **m = loom_xcalloc((size_t)n, sizeof *m);
     uint64_t fixed = 0, retyped = 0;
     for (;;) {
-        pt_node *m[64];
         int nm = 0;
         uint64_t big = 0;
-        for (int r = 0; r < n && r < 64; r++) {
+        for (int r = 0; r < n; r++) {
             while (at[r] < ranks[r].nn && (ranks[r].n[at[r]].type != ET_COMM_COLL_NODE ||
                                            ranks[r].n[at[r]].pg != 0))
                 at[r]++;
@@ -378,6 +378,7 @@ static int harmonise(pt_rank *ranks, int n, int strict, loom_err *err)
         }
     }
     free(at);
+    free(m);
     if (strict && (fixed || retyped))
         return loom_err_set(err, LOOM_ETRACE, "import pytorch: --strict: %llu collectives disagree "
                             "across ranks on their size, %llu on their type",

@@ -340,6 +340,75 @@ static void test_mismatch(void **state)
     free(out);
 }
 
+
+/* Thread 5 launches kernel A on stream 7 (runs 10 .. 20 us), records an
+ * event, makes stream 20 wait for it, and launches B on stream 20 (runs
+ * 21 .. 22 us): B waits for A.  Then a blocking copy: cudaMemcpyAsync
+ * 30 .. 41 us whose copy ran 31 .. 40 us: the copy follows the gap before
+ * the call (not the call), and the call waits for the copy. */
+static const char waits[] =
+    "{\"traceEvents\": ["
+    "{\"ph\": \"X\", \"cat\": \"user_annotation\", \"name\": \"ProfilerStep#0\", \"pid\": 5,"
+    "  \"tid\": 5, \"ts\": 0, \"dur\": 50},"
+    "{\"ph\": \"X\", \"cat\": \"cuda_runtime\", \"name\": \"cudaLaunchKernel\", \"pid\": 5, \"tid\": 5,"
+    "  \"ts\": 1, \"dur\": 2, \"args\": {\"correlation\": 1}},"
+    "{\"ph\": \"X\", \"cat\": \"cuda_runtime\", \"name\": \"cudaEventRecord\", \"pid\": 5, \"tid\": 5,"
+    "  \"ts\": 4, \"dur\": 1, \"args\": {\"correlation\": 2}},"
+    "{\"ph\": \"X\", \"cat\": \"cuda_runtime\", \"name\": \"cudaStreamWaitEvent\", \"pid\": 5, \"tid\": 5,"
+    "  \"ts\": 6, \"dur\": 1, \"args\": {\"correlation\": 3}},"
+    "{\"ph\": \"X\", \"cat\": \"cuda_runtime\", \"name\": \"cudaLaunchKernel\", \"pid\": 5, \"tid\": 5,"
+    "  \"ts\": 8, \"dur\": 1, \"args\": {\"correlation\": 4}},"
+    "{\"ph\": \"X\", \"cat\": \"cuda_runtime\", \"name\": \"cudaMemcpyAsync\", \"pid\": 5, \"tid\": 5,"
+    "  \"ts\": 30, \"dur\": 11, \"args\": {\"correlation\": 5}},"
+    "{\"ph\": \"X\", \"cat\": \"kernel\", \"name\": \"A\", \"pid\": 0, \"tid\": 7,"
+    "  \"ts\": 10, \"dur\": 10, \"args\": {\"stream\": 7, \"correlation\": 1}},"
+    "{\"ph\": \"X\", \"cat\": \"kernel\", \"name\": \"B\", \"pid\": 0, \"tid\": 20,"
+    "  \"ts\": 21, \"dur\": 1, \"args\": {\"stream\": 20, \"correlation\": 4}},"
+    "{\"ph\": \"X\", \"cat\": \"gpu_memcpy\", \"name\": \"Memcpy HtoD (Pageable -> Device)\","
+    "  \"pid\": 0, \"tid\": 7, \"ts\": 31, \"dur\": 9, \"args\": {\"stream\": 7, \"correlation\": 5}}"
+    "]}";
+
+static int find_node(const pt_rank *r, const pt_strs *s, const char *name)
+{
+    for (size_t i = 0; i < r->nn; i++)
+        if (strcmp(pt_str_get(s, r->n[i].name), name) == 0)
+            return (int)i;
+    return -1;
+}
+
+static int has_dep(const pt_node *n, int d)
+{
+    for (uint32_t i = 0; i < n->nd; i++)
+        if ((int)n->deps[i] == d)
+            return 1;
+    return 0;
+}
+
+static void test_waits(void **state)
+{
+    (void)state;
+    pt_strs *s = pt_strs_new();
+    pt_kineto k;
+    loom_err err = {0};
+    assert_int_equal(pt_kineto_parse("w.json", waits, sizeof waits - 1, s, &k, &err), 0);
+    pt_rank r;
+    assert_int_equal(pt_build_kineto(&k, s, -1, 0, &r, &err), 0);
+    int a = find_node(&r, s, "A"), b = find_node(&r, s, "B");
+    int cp = find_node(&r, s, "Memcpy HtoD (Pageable -> Device)");
+    int call = find_node(&r, s, "cudaMemcpyAsync");
+    assert_true(a >= 0 && b >= 0 && cp >= 0 && call >= 0);
+    assert_true(has_dep(&r.n[b], a));     /* the cross-stream wait */
+    assert_false(has_dep(&r.n[cp], call)); /* the copy does not wait for its call */
+    assert_true(has_dep(&r.n[call], cp));  /* the call waits for the copy */
+    /* the call starts when the copy ended (40 us) and keeps 1 us */
+    assert_int_equal(r.n[call].t0, 40000);
+    assert_int_equal(r.n[call].dur_ns, 1000);
+    assert_int_equal(r.nsync, 2);
+    pt_rank_free(&r);
+    pt_kineto_free(&k);
+    pt_strs_free(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -347,6 +416,7 @@ int main(void)
         cmocka_unit_test(test_kineto_read),
         cmocka_unit_test(test_kineto_build),
         cmocka_unit_test(test_kineto_bad),
+        cmocka_unit_test(test_waits),
         cmocka_unit_test(test_et_layouts),
         cmocka_unit_test(test_et_bad),
         cmocka_unit_test(test_link),
