@@ -150,6 +150,15 @@ typedef struct kstate {
 
 static const char *cur_key(const kstate *s, int d) { return d >= 0 && d < MAXD ? s->key[d] : ""; }
 
+/* Copies n bytes of p into dst (cap bytes), truncated, NUL-terminated
+ * (snprintf per key cost a tenth of the import). */
+static void set_str(char *dst, size_t cap, const void *p, size_t n)
+{
+    n = n < cap - 1 ? n : cap - 1;
+    memcpy(dst, p, n);
+    dst[n] = '\0';
+}
+
 /* Microseconds as text ("1689180448563241", "4458676416788.066", "1e3")
  * to ns, exactly when there is no exponent. */
 static int us_to_ns(const char *t, size_t n, int64_t *out)
@@ -297,9 +306,9 @@ static int cb_string(void *ctx, const unsigned char *v, size_t n)
     const char *key = cur_key(s, s->depth - 1);
     if (s->sec == SEC_EVENTS && s->depth == 3) {
         if (strcmp(key, "ph") == 0)
-            snprintf(s->ph, sizeof s->ph, "%.*s", (int)n, p);
+            set_str(s->ph, sizeof s->ph, p, n);
         else if (strcmp(key, "cat") == 0)
-            snprintf(s->cat, sizeof s->cat, "%.*s", (int)n, p);
+            set_str(s->cat, sizeof s->cat, p, n);
         else if (strcmp(key, "name") == 0)
             sb_add(&s->name, p, n);
     } else if (s->sec == SEC_EVENTS && s->depth == 4 && strcmp(cur_key(s, 2), "args") == 0) {
@@ -382,7 +391,7 @@ static int cb_map_key(void *ctx, const unsigned char *v, size_t n)
 {
     kstate *s = ctx;
     if (s->depth >= 1 && s->depth <= MAXD)
-        snprintf(s->key[s->depth - 1], sizeof s->key[0], "%.*s", (int)n, (const char *)v);
+        set_str(s->key[s->depth - 1], sizeof s->key[0], v, n);
     return 1;
 }
 
