@@ -10,5 +10,6 @@ const loom_cmd loom_cmds[] = {
     {"sweep", loom_cmd_sweep},
     {"gen", loom_cmd_gen},
     {"devices", loom_cmd_devices},
+    {"import", loom_cmd_import},
     {NULL, NULL},
 };

@@ -28,6 +28,7 @@ int loom_cmd_compare(int argc, char **argv);      /* cmd_compare.c */
 int loom_cmd_gen(int argc, char **argv);          /* cmd_gen.c: gen micro */
 int loom_cmd_gen_llm(int argc, char **argv);      /* cmd_gen_llm.c; argv[0] "llm" */
 int loom_cmd_devices(int argc, char **argv);      /* cmd_devices.c */
+int loom_cmd_import(int argc, char **argv);       /* cmd_import.c: import pytorch */
 
 /* The long options of `loom gen GENERATOR` as getopt_long reads them
  * ({NULL, ...}-ended), or NULL for an unknown generator: a sweep's gen

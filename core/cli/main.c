@@ -34,6 +34,7 @@ static void main_help(FILE *o)
           "  gen             write traces: gen micro (one collective), gen llm (a\n"
           "                  Megatron-style training step)\n"
           "  devices         list the device catalog (peak FLOP/s, HBM, links)\n"
+          "  import pytorch  PyTorch captures (execution / Kineto traces) to Chakra traces\n"
           "  trace convert-text  ASTRA-sim text workload to Chakra traces\n"
           "\n"
           "options:\n"

@@ -1,0 +1,426 @@
+/*
+ * test_pt_import.c: the PyTorch importer's readers and linking: Kineto
+ * events streamed (ns from fractional us, args, distributedInfo), both ET
+ * layouts (1.0.1 and 1.1.x-chakra, plain and gzip), GEMM pricing, the
+ * rf_id link, kernels tied to launches by correlation, and every bad
+ * input: truncated JSON, no GPU events, mismatched pids, unknown schema.
+ * Expected numbers are worked out in the comments from the inputs.
+ */
+#include "pt_import.h"
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "et_graph.h"
+#include "et_testutil.h"
+
+static char *dir;
+
+static int setup(void **state)
+{
+    (void)state;
+    dir = tu_tmpdir();
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    tu_rmtree(dir);
+    return 0;
+}
+
+/* One step: a cpu_op aten::mm (10 .. 30 us) launching (12.5 .. 14.5 us)
+ * a kernel on stream 7 (20.25 .. 25.25 us), then an NCCL all-reduce of
+ * 1024 floats on stream 20 launched at 31 us, ran 40 .. 50 us. */
+static const char kineto[] =
+    "{\"schemaVersion\": 1, \"distributedInfo\": {\"rank\": 1, \"world_size\": 2},"
+    " \"deviceProperties\": [{\"id\": 0, \"name\": \"GPU X\"}],"
+    " \"traceEvents\": ["
+    "{\"ph\": \"X\", \"cat\": \"user_annotation\", \"name\": \"ProfilerStep#3\", \"pid\": 5, \"tid\": 5,"
+    "  \"ts\": 10, \"dur\": 40, \"args\": {\"External id\": 1}},"
+    "{\"ph\": \"X\", \"cat\": \"cpu_op\", \"name\": \"aten::mm\", \"pid\": 5, \"tid\": 5,"
+    "  \"ts\": 10, \"dur\": 20, \"args\": {\"External id\": 2, \"Record function id\": 7}},"
+    "{\"ph\": \"X\", \"cat\": \"cuda_runtime\", \"name\": \"cudaLaunchKernel\", \"pid\": 5, \"tid\": 5,"
+    "  \"ts\": 12.5, \"dur\": 2, \"args\": {\"External id\": 2, \"correlation\": 100}},"
+    "{\"ph\": \"f\", \"cat\": \"ac2g\", \"name\": \"ac2g\", \"id\": 100, \"pid\": 0, \"tid\": 7, \"ts\": 20.25},"
+    "{\"ph\": \"X\", \"cat\": \"kernel\", \"name\": \"gemm\", \"pid\": 0, \"tid\": 7,"
+    "  \"ts\": 20.25, \"dur\": 5, \"args\": {\"stream\": 7, \"correlation\": 100, \"grid\": [1, 2, 3]}},"
+    "{\"ph\": \"X\", \"cat\": \"cuda_runtime\", \"name\": \"cudaLaunchKernel\", \"pid\": 5, \"tid\": 5,"
+    "  \"ts\": 31, \"dur\": 2, \"args\": {\"correlation\": 101}},"
+    "{\"ph\": \"X\", \"cat\": \"kernel\", \"name\": \"ncclKernel_AllReduce_RING_LL_Sum_float(x)\","
+    "  \"pid\": 0, \"tid\": 20, \"ts\": 40, \"dur\": 10, \"args\": {\"stream\": 20, \"correlation\": 101,"
+    "  \"In msg nelems\": 1024, \"Out msg nelems\": 1024, \"dtype\": \"Float\","
+    "  \"Process Group Name\": \"0\", \"Process Group Ranks\": \"[0, 1]\"}}"
+    "]}";
+
+static void test_names(void **state)
+{
+    (void)state;
+    assert_int_equal(pt_coll_type("ncclKernel_AllReduce_RING_LL_Sum_float(ncclDevComm*)"), 0);
+    assert_int_equal(pt_coll_type("ncclDevKernel_AllGather_RING_LL(x)"), 2);
+    assert_int_equal(pt_coll_type("ncclKernel_SendRecv_RING_SIMPLE_Sum_int8_t(x)"), -2);
+    assert_int_equal(pt_coll_type("nccl:all_reduce"), 0);
+    assert_int_equal(pt_coll_type("nccl:_all_gather_base"), 2);
+    assert_int_equal(pt_coll_type("nccl:all_to_all"), 6);
+    assert_int_equal(pt_coll_type("c10d::alltoall_base_"), 6);
+    assert_int_equal(pt_coll_type("reduce_scatter_tensor"), 7);
+    assert_int_equal(pt_coll_type("broadcast"), 5);
+    assert_int_equal(pt_coll_type("aten::mm"), -1);
+    assert_int_equal(pt_dtype_bytes("Float"), 4);
+    assert_int_equal(pt_dtype_bytes("Tensor(c10::BFloat16)"), 2);
+    assert_int_equal(pt_dtype_bytes("Tensor(long)"), 8);
+    assert_int_equal(pt_dtype_bytes("Tensor(weird)"), 0);
+}
+
+static void test_kineto_read(void **state)
+{
+    (void)state;
+    pt_strs *s = pt_strs_new();
+    pt_kineto k;
+    loom_err err = {0};
+    assert_int_equal(pt_kineto_parse("k.json", kineto, sizeof kineto - 1, s, &k, &err), 0);
+    assert_int_equal(k.rank, 1);
+    assert_int_equal(k.world, 2);
+    assert_string_equal(pt_str_get(s, k.device), "GPU X");
+    assert_int_equal(k.nflows, 1);
+    assert_int_equal(k.nev, 6); /* the flow is counted, not kept */
+    /* 12.5 us and 20.25 us become exact ns */
+    assert_int_equal(k.ev[2].ts, 12500);
+    assert_int_equal(k.ev[3].ts, 20250);
+    assert_int_equal(k.ev[3].tid, 7); /* the stream */
+    assert_int_equal(k.ev[1].rfid, 7);
+    assert_int_equal(k.ev[2].corr, 100);
+    assert_true(k.ev[5].comm >= 0);
+    assert_int_equal(k.comms[k.ev[5].comm].in_nelems, 1024);
+    pt_kineto_free(&k);
+    pt_strs_free(s);
+}
+
+static void test_kineto_build(void **state)
+{
+    (void)state;
+    pt_strs *s = pt_strs_new();
+    pt_kineto k;
+    loom_err err = {0};
+    assert_int_equal(pt_kineto_parse("k.json", kineto, sizeof kineto - 1, s, &k, &err), 0);
+    pt_rank r;
+    assert_int_equal(pt_build_kineto(&k, s, -1, 0, &r, &err), 0);
+    assert_int_equal(r.step, 3);
+    assert_int_equal(r.start_ns, 10000);
+    assert_int_equal(r.end_ns, 50000); /* the all-reduce ends at 50 us */
+    assert_int_equal(r.nkernels, 1);
+    assert_int_equal(r.ncoll, 1);
+    assert_int_equal(r.nstreams, 2);
+    /* leaves of thread 5: the two launches (aten::mm holds the first) */
+    assert_int_equal(r.nops, 2);
+    int gemm = -1, coll = -1, launch = -1;
+    for (size_t i = 0; i < r.nn; i++) {
+        const char *n = pt_str_get(s, r.n[i].name);
+        if (strcmp(n, "gemm") == 0)
+            gemm = (int)i;
+        if (r.n[i].type == ET_COMM_COLL_NODE)
+            coll = (int)i;
+        if (strcmp(n, "cudaLaunchKernel") == 0 && launch < 0)
+            launch = (int)i;
+    }
+    assert_true(gemm >= 0 && coll >= 0 && launch >= 0);
+    assert_int_equal(r.n[gemm].stream, 7);
+    assert_int_equal(r.n[gemm].dur_ns, 5000);
+    /* the kernel started 5.75 us after its launch ended (14.5 us): a
+     * launch-gap delay sits between them */
+    uint32_t d = r.n[gemm].deps[0];
+    assert_true(r.n[d].delay);
+    assert_int_equal(r.n[d].dur_ns, 5750);
+    assert_int_equal(r.n[d].deps[0], (uint32_t)launch);
+    assert_int_equal(r.n[coll].comm_type, 0);
+    assert_int_equal(r.n[coll].comm_size, 4096); /* 1024 floats */
+    assert_int_equal(r.n[coll].stream, 20);
+    assert_int_equal(r.n[coll].dur_ns, 10000);
+    assert_int_equal(r.n[0].delay, 1); /* loom:start_offset */
+    assert_string_equal(pt_str_get(s, r.n[0].name), "loom:start_offset");
+    pt_rank_free(&r);
+    /* --step that is not there */
+    assert_true(pt_build_kineto(&k, s, 9, 0, &r, &err) < 0);
+    assert_non_null(strstr(err.msg, "no ProfilerStep#9 (steps 3 .. 3)"));
+    pt_kineto_free(&k);
+    pt_strs_free(s);
+}
+
+static void test_kineto_bad(void **state)
+{
+    (void)state;
+    pt_strs *s = pt_strs_new();
+    pt_kineto k;
+    loom_err err = {0};
+    /* truncated in the middle of the events */
+    assert_true(pt_kineto_parse("t.json", kineto, 300, s, &k, &err) < 0);
+    assert_non_null(strstr(err.msg, "t.json: truncated JSON"));
+    loom_err_clear(&err);
+    assert_true(pt_kineto_parse("m.json", "{\"traceEvents\": [}", 18, s, &k, &err) < 0);
+    assert_non_null(strstr(err.msg, "m.json: malformed JSON"));
+    loom_err_clear(&err);
+    /* no GPU events */
+    static const char nogpu[] =
+        "{\"traceEvents\": [{\"ph\": \"X\", \"cat\": \"cpu_op\", \"name\": \"a\", \"pid\": 1,"
+        " \"tid\": 1, \"ts\": 1, \"dur\": 1}]}";
+    assert_int_equal(pt_kineto_parse("n.json", nogpu, sizeof nogpu - 1, s, &k, &err), 0);
+    pt_rank r;
+    assert_true(pt_build_kineto(&k, s, -1, 0, &r, &err) < 0);
+    assert_non_null(strstr(err.msg, "n.json: no GPU events"));
+    pt_kineto_free(&k);
+    /* a file that cannot be opened */
+    loom_err_clear(&err);
+    char *p = tu_path(dir, "missing.json");
+    assert_true(pt_kineto_read(p, s, &k, &err) < 0);
+    assert_non_null(strstr(err.msg, "No such file"));
+    free(p);
+    pt_strs_free(s);
+}
+
+/* aten::mm of [64, 32] x [32, 16] floats: 2*64*32*16 = 65,536 FLOPs and
+ * (64*32 + 32*16 + 64*16) * 4 = 14,336 bytes; its child aten::empty is
+ * not priced again.  aten::relu of [64, 16] floats in and out: 8,192 B. */
+static const char et_101[] =
+    "{\"schema\": \"1.0.1\", \"pid\": 42, \"nodes\": ["
+    "{\"name\": \"[pytorch|profiler|execution_trace|thread]\", \"id\": 2, \"rf_id\": 0, \"parent\": 1, \"tid\": 1},"
+    "{\"name\": \"aten::mm\", \"id\": 3, \"rf_id\": 7, \"parent\": 2, \"tid\": 1,"
+    " \"inputs\": [[1,2,0,2048,4,\"cuda:0\"], [3,4,0,512,4,\"cuda:0\"]],"
+    " \"input_shapes\": [[64, 32], [32, 16]], \"input_types\": [\"Tensor(float)\", \"Tensor(float)\"],"
+    " \"outputs\": [[5,6,0,1024,4,\"cuda:0\"]], \"output_shapes\": [[64, 16]], \"output_types\": [\"Tensor(float)\"]},"
+    "{\"name\": \"aten::empty\", \"id\": 4, \"rf_id\": 8, \"parent\": 3, \"tid\": 1, \"inputs\": [],"
+    " \"input_shapes\": [], \"input_types\": [], \"outputs\": [], \"output_shapes\": [[64, 16]],"
+    " \"output_types\": [\"Tensor(float)\"]},"
+    "{\"name\": \"aten::relu\", \"id\": 5, \"rf_id\": 9, \"parent\": 2, \"tid\": 1,"
+    " \"inputs\": [[5,6,0,1024,4,\"cuda:0\"]], \"input_shapes\": [[64, 16]], \"input_types\": [\"Tensor(float)\"],"
+    " \"outputs\": [[7,8,0,1024,4,\"cuda:0\"]], \"output_shapes\": [[64, 16]], \"output_types\": [\"Tensor(float)\"]}"
+    "]}";
+
+/* The same program in the 1.1.x-chakra layout, plus a broadcast of 53,120
+ * floats (212,480 bytes) through record_param_comms on group "7". */
+static const char et_110[] =
+    "{\"schema\": \"1.1.0-chakra.0.0.4\", \"pid\": 43, \"nodes\": ["
+    "{\"id\": 2, \"name\": \"[pytorch|profiler|execution_trace|thread]\", \"ctrl_deps\": 1,"
+    " \"attrs\": [{\"name\": \"rf_id\", \"type\": \"uint64\", \"value\": 0}]},"
+    "{\"id\": 3, \"name\": \"aten::mm\", \"ctrl_deps\": 2,"
+    " \"inputs\": {\"values\": [[1,2,0,2048,4,\"cuda:0\"], [3,4,0,512,4,\"cuda:0\"]],"
+    "  \"shapes\": [[64, 32], [32, 16]], \"types\": [\"Tensor(float)\", \"Tensor(float)\"]},"
+    " \"outputs\": {\"values\": [[5,6,0,1024,4,\"cuda:0\"]], \"shapes\": [[64, 16]], \"types\": [\"Tensor(float)\"]},"
+    " \"attrs\": [{\"name\": \"rf_id\", \"type\": \"uint64\", \"value\": 7}]},"
+    "{\"id\": 4, \"name\": \"record_param_comms\", \"ctrl_deps\": 2,"
+    " \"inputs\": {\"values\": [], \"shapes\": [], \"types\": []},"
+    " \"outputs\": {\"values\": [], \"shapes\": [], \"types\": []},"
+    " \"attrs\": [{\"name\": \"rf_id\", \"type\": \"uint64\", \"value\": 8},"
+    "  {\"name\": \"collective_name\", \"type\": \"string\", \"value\": \"broadcast\"},"
+    "  {\"name\": \"dtype\", \"type\": \"string\", \"value\": \"Float\"},"
+    "  {\"name\": \"in_msg_nelems\", \"type\": \"uint64\", \"value\": 53120},"
+    "  {\"name\": \"out_msg_nelems\", \"type\": \"uint64\", \"value\": 53120},"
+    "  {\"name\": \"pg_name\", \"type\": \"string\", \"value\": \"7\"}]}"
+    "]}";
+
+static void test_et_layouts(void **state)
+{
+    (void)state;
+    pt_strs *s = pt_strs_new();
+    loom_err err = {0};
+    char *p1 = tu_path(dir, "a.json"), *p2 = tu_path(dir, "b.json.gz");
+    tu_write(p1, et_101, sizeof et_101 - 1);
+    tu_write_gz(p2, et_110, sizeof et_110 - 1); /* gzip: told by its magic */
+    pt_rank r;
+    pt_et_info info;
+    assert_int_equal(pt_et_read(p1, s, &r, &info, &err), 0);
+    assert_string_equal(info.schema, "1.0.1");
+    assert_int_equal(info.pid, 42);
+    assert_int_equal(info.gemm, 1);
+    assert_int_equal(info.membound, 1);
+    assert_int_equal(r.nn, 3); /* start, aten::mm, aten::relu */
+    assert_int_equal(r.n[1].num_ops, 65536);
+    assert_int_equal(r.n[1].tensor_size, 14336);
+    assert_int_equal(r.n[2].num_ops, 0);
+    assert_int_equal(r.n[2].tensor_size, 8192);
+    assert_int_equal(r.n[2].deps[0], 1); /* in thread order */
+    pt_rank_free(&r);
+    pt_et_done(&info);
+    assert_int_equal(pt_et_read(p2, s, &r, &info, &err), 0);
+    assert_string_equal(info.schema, "1.1.0-chakra.0.0.4");
+    assert_int_equal(r.nn, 3); /* start, aten::mm, the broadcast */
+    assert_int_equal(r.n[1].num_ops, 65536);
+    assert_int_equal(r.n[2].type, ET_COMM_COLL_NODE);
+    assert_int_equal(r.n[2].comm_type, 5);
+    assert_int_equal(r.n[2].comm_size, 212480);
+    assert_string_equal(pt_str_get(s, r.n[2].pg), "7");
+    pt_rank_free(&r);
+    pt_et_done(&info);
+    free(p1);
+    free(p2);
+    pt_strs_free(s);
+}
+
+static void test_et_bad(void **state)
+{
+    (void)state;
+    pt_strs *s = pt_strs_new();
+    loom_err err = {0};
+    pt_et_info info;
+    pt_rank r;
+    char *p = tu_path(dir, "bad.json");
+    char buf[sizeof et_101];
+    memcpy(buf, et_101, sizeof et_101);
+    memcpy(strstr(buf, "1.0.1"), "9.0.0", 5);
+    tu_write(p, buf, sizeof buf - 1);
+    assert_true(pt_et_read(p, s, &r, &info, &err) < 0);
+    assert_non_null(strstr(err.msg, "unknown execution-trace schema \"9.0.0\""));
+    pt_et_done(&info);
+    loom_err_clear(&err);
+    tu_write(p, et_101, 200);
+    assert_true(pt_et_read(p, s, &r, &info, &err) < 0);
+    assert_non_null(strstr(err.msg, "truncated JSON"));
+    assert_non_null(strstr(err.msg, p));
+    pt_et_done(&info);
+    free(p);
+    pt_strs_free(s);
+}
+
+/* The ET's aten::mm has rf_id 7; the Kineto aten::mm has Record function
+ * id 7: one link. */
+static void test_link(void **state)
+{
+    (void)state;
+    pt_strs *s = pt_strs_new();
+    loom_err err = {0};
+    char *p = tu_path(dir, "l.json");
+    tu_write(p, et_101, sizeof et_101 - 1);
+    pt_et_info info;
+    assert_int_equal(pt_et_read(p, s, NULL, &info, &err), 0);
+    pt_kineto k;
+    assert_int_equal(pt_kineto_parse("k.json", kineto, sizeof kineto - 1, s, &k, &err), 0);
+    pt_et_link(&info, &k, s);
+    assert_int_equal(info.linked, 1);
+    pt_kineto_free(&k);
+    pt_et_done(&info);
+    free(p);
+    pt_strs_free(s);
+}
+
+/* A pair from two processes (ET pid 42, Kineto pid 5) is refused, naming
+ * both files and both pids, and nothing is written. */
+static void test_mismatch(void **state)
+{
+    (void)state;
+    char *pe = tu_path(dir, "e.json"), *pk = tu_path(dir, "k.json"), *out = tu_path(dir, "o");
+    tu_write(pe, et_101, sizeof et_101 - 1);
+    tu_write(pk, kineto, sizeof kineto - 1);
+    const char *et[] = {pe}, *kin[] = {pk};
+    pt_import_opts o = {.et = et, .net = 1, .kineto = kin, .nkineto = 1, .out = out, .step = -1,
+                        .quiet = 1};
+    loom_err err = {0};
+    assert_int_equal(pt_import(&o, &err), LOOM_ETRACE);
+    assert_non_null(strstr(err.msg, "(pid 42)"));
+    assert_non_null(strstr(err.msg, "(pid 5)"));
+    assert_non_null(strstr(err.msg, pe));
+    char *o0 = tu_path(dir, "o.0.et");
+    assert_int_equal(access(o0, F_OK), -1);
+    /* the Kineto file alone imports: rank 1 of distributedInfo is not
+     * 0 .. n-1 for one file, so the order gives rank 0 */
+    o.net = 0;
+    loom_set_quiet(1);
+    assert_int_equal(pt_import(&o, &err), 0);
+    loom_set_quiet(0);
+    assert_int_equal(access(o0, F_OK), 0);
+    free(o0);
+    free(pe);
+    free(pk);
+    free(out);
+}
+
+
+/* Thread 5 launches kernel A on stream 7 (runs 10 .. 20 us), records an
+ * event, makes stream 20 wait for it, and launches B on stream 20 (runs
+ * 21 .. 22 us): B waits for A.  Then a blocking copy: cudaMemcpyAsync
+ * 30 .. 41 us whose copy ran 31 .. 40 us: the copy follows the gap before
+ * the call (not the call), and the call waits for the copy. */
+static const char waits[] =
+    "{\"traceEvents\": ["
+    "{\"ph\": \"X\", \"cat\": \"user_annotation\", \"name\": \"ProfilerStep#0\", \"pid\": 5,"
+    "  \"tid\": 5, \"ts\": 0, \"dur\": 50},"
+    "{\"ph\": \"X\", \"cat\": \"cuda_runtime\", \"name\": \"cudaLaunchKernel\", \"pid\": 5, \"tid\": 5,"
+    "  \"ts\": 1, \"dur\": 2, \"args\": {\"correlation\": 1}},"
+    "{\"ph\": \"X\", \"cat\": \"cuda_runtime\", \"name\": \"cudaEventRecord\", \"pid\": 5, \"tid\": 5,"
+    "  \"ts\": 4, \"dur\": 1, \"args\": {\"correlation\": 2}},"
+    "{\"ph\": \"X\", \"cat\": \"cuda_runtime\", \"name\": \"cudaStreamWaitEvent\", \"pid\": 5, \"tid\": 5,"
+    "  \"ts\": 6, \"dur\": 1, \"args\": {\"correlation\": 3}},"
+    "{\"ph\": \"X\", \"cat\": \"cuda_runtime\", \"name\": \"cudaLaunchKernel\", \"pid\": 5, \"tid\": 5,"
+    "  \"ts\": 8, \"dur\": 1, \"args\": {\"correlation\": 4}},"
+    "{\"ph\": \"X\", \"cat\": \"cuda_runtime\", \"name\": \"cudaMemcpyAsync\", \"pid\": 5, \"tid\": 5,"
+    "  \"ts\": 30, \"dur\": 11, \"args\": {\"correlation\": 5}},"
+    "{\"ph\": \"X\", \"cat\": \"kernel\", \"name\": \"A\", \"pid\": 0, \"tid\": 7,"
+    "  \"ts\": 10, \"dur\": 10, \"args\": {\"stream\": 7, \"correlation\": 1}},"
+    "{\"ph\": \"X\", \"cat\": \"kernel\", \"name\": \"B\", \"pid\": 0, \"tid\": 20,"
+    "  \"ts\": 21, \"dur\": 1, \"args\": {\"stream\": 20, \"correlation\": 4}},"
+    "{\"ph\": \"X\", \"cat\": \"gpu_memcpy\", \"name\": \"Memcpy HtoD (Pageable -> Device)\","
+    "  \"pid\": 0, \"tid\": 7, \"ts\": 31, \"dur\": 9, \"args\": {\"stream\": 7, \"correlation\": 5}}"
+    "]}";
+
+static int find_node(const pt_rank *r, const pt_strs *s, const char *name)
+{
+    for (size_t i = 0; i < r->nn; i++)
+        if (strcmp(pt_str_get(s, r->n[i].name), name) == 0)
+            return (int)i;
+    return -1;
+}
+
+static int has_dep(const pt_node *n, int d)
+{
+    for (uint32_t i = 0; i < n->nd; i++)
+        if ((int)n->deps[i] == d)
+            return 1;
+    return 0;
+}
+
+static void test_waits(void **state)
+{
+    (void)state;
+    pt_strs *s = pt_strs_new();
+    pt_kineto k;
+    loom_err err = {0};
+    assert_int_equal(pt_kineto_parse("w.json", waits, sizeof waits - 1, s, &k, &err), 0);
+    pt_rank r;
+    assert_int_equal(pt_build_kineto(&k, s, -1, 0, &r, &err), 0);
+    int a = find_node(&r, s, "A"), b = find_node(&r, s, "B");
+    int cp = find_node(&r, s, "Memcpy HtoD (Pageable -> Device)");
+    int call = find_node(&r, s, "cudaMemcpyAsync");
+    assert_true(a >= 0 && b >= 0 && cp >= 0 && call >= 0);
+    assert_true(has_dep(&r.n[b], a));     /* the cross-stream wait */
+    assert_false(has_dep(&r.n[cp], call)); /* the copy does not wait for its call */
+    assert_true(has_dep(&r.n[call], cp));  /* the call waits for the copy */
+    /* the call starts when the copy ended (40 us) and keeps 1 us */
+    assert_int_equal(r.n[call].t0, 40000);
+    assert_int_equal(r.n[call].dur_ns, 1000);
+    assert_int_equal(r.nsync, 2);
+    pt_rank_free(&r);
+    pt_kineto_free(&k);
+    pt_strs_free(s);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_names),
+        cmocka_unit_test(test_kineto_read),
+        cmocka_unit_test(test_kineto_build),
+        cmocka_unit_test(test_kineto_bad),
+        cmocka_unit_test(test_waits),
+        cmocka_unit_test(test_et_layouts),
+        cmocka_unit_test(test_et_bad),
+        cmocka_unit_test(test_link),
+        cmocka_unit_test(test_mismatch),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
