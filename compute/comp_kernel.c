@@ -40,15 +40,15 @@ comp_kparams comp_kparams_default(void)
      * (docs/DEVICES.md).  Devices other than the H200 take the same
      * constants until measured: they are the software's, not the chip's. */
     comp_kparams k = {0};
-    k.gemm_eff = 0.72;
-    k.gemm_k0 = 32;
+    k.gemm_eff = 0.73;
+    k.gemm_k0 = 64;
     k.gemm_mem_eff = 0.70;
-    k.gemm_fp8 = 0.85;
+    k.gemm_fp8 = 0.92;
     k.gemm_launch = 5e-6;
-    k.attn_eff = 0.32;
-    k.attn_bwd_eff = 0.28;
-    k.attn_launch = 20e-6;
-    k.elem_eff = 0.75;
+    k.attn_eff = 0.31;
+    k.attn_bwd_eff = 0.25;
+    k.attn_launch = 50e-6;
+    k.elem_eff = 0.83;
     k.elem_launch = 5e-6;
     return k;
 }
