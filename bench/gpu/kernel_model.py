@@ -233,6 +233,14 @@ def table(g, a, e, hw, dev, kp):
         lines.append("| %s | %d | %.1f / %.1f | %.1f / %.1f | %+.1f |" % (
             name, len(held), mae(er), max(abs(x) for x in er), mae(ek), max(abs(x) for x in ek),
             statistics.mean(ek)))
+    for grp in ("GEMM", "elementwise"):  # the classes together
+        held = [(k, r) for name, items in order if name.startswith(grp) for k, r in items
+                if id(r) not in fitted]
+        er = [r["err"] for _, r in held]
+        ek = [compare.err_pct(pred(k, r), r["meas"]) for k, r in held]
+        lines.append("| **%s, all** | %d | %.1f / %.1f | %.1f / %.1f | %+.1f |" % (
+            grp, len(held), mae(er), max(abs(x) for x in er), mae(ek),
+            max(abs(x) for x in ek), statistics.mean(ek)))
     lines.append("| **all held-out rows** | %d | %.1f / %.1f | %.1f / %.1f | %+.1f |" % (
         len(tot_k), mae(tot_r), max(abs(x) for x in tot_r), mae(tot_k),
         max(abs(x) for x in tot_k), statistics.mean(tot_k)))
