@@ -261,7 +261,16 @@ def self_test():
     t = gemm_s(kp, hw, 989.5e12, 4800e9, 8192, 8192, 8192, 1, 0, False)
     want = 5e-6 + 16 * 2 * 128 * 256 * (8192 + 64) / (989.5e12 / 132 * 0.73)
     assert abs(t - want) < 1e-12, (t, want)
-    print("kernel_model.py self-test: ok (8192^3 bf16 on h200: %.2f us)" % (t * 1e6))
+    # the shipped constants are what --fit finds on the shipped measurements
+    data = os.path.join(HERE, "h200-2026-11-28")
+    dev = compare.load_device(compare.DEFAULT_DEVICES, "h200")
+    rd = lambda f: compare.read_csv(os.path.join(data, f))  # noqa: E731
+    got = fit(compare.gemm_rows(rd("gemm.csv"), dev), compare.attn_rows(rd("attention.csv"), dev),
+              compare.elem_rows(rd("elementwise.csv"), dev), hw, dev)
+    for k, v in DEFAULT.items():
+        assert abs(got[k] - v) < 1e-9 * max(1.0, v), (k, got[k], v)
+    print("kernel_model.py self-test: ok (8192^3 bf16 on h200: %.2f us; --fit reproduces the "
+          "shipped constants)" % (t * 1e6))
     return 0
 
 
