@@ -18,12 +18,15 @@ static int curve_ok(const comp_curve *cv)
 
 int comp_cfg_check(const comp_cfg *c, loom_err *err)
 {
-    if (c->kind != COMP_TRACE && c->kind != COMP_ROOFLINE && c->kind != COMP_TABLE)
+    if ((unsigned)c->kind >= COMP_KINDS)
         return loom_err_set(err, LOOM_EUSAGE, "compute: unknown model %d", (int)c->kind);
-    if (c->kind == COMP_ROOFLINE && !(c->peak_flops > 0 && isfinite(c->peak_flops)))
+    if ((c->kind == COMP_ROOFLINE || c->kind == COMP_KERNEL) &&
+        !(c->peak_flops > 0 && isfinite(c->peak_flops)))
         return loom_err_set(err, LOOM_EUSAGE,
-                            "compute: peak-perf must be > 0 for the roofline model (got %g FLOP/s)",
-                            c->peak_flops);
+                            "compute: peak-perf must be > 0 for the %s model (got %g FLOP/s)",
+                            comp_kind_name(c->kind), c->peak_flops);
+    if (c->kind == COMP_KERNEL && comp_kparams_check(&c->kp, err) < 0)
+        return LOOM_EUSAGE;
     if (!(c->mem_bw > 0 && isfinite(c->mem_bw)))
         return loom_err_set(err, LOOM_EUSAGE,
                             "compute: memory bandwidth must be > 0 (got %g bytes/s)", c->mem_bw);
@@ -87,7 +90,7 @@ static double curve_time(const comp_curve *cv, double x, double rate)
 }
 
 /* Seconds of one kernel under roofline (before the straggler factor). */
-static double roofline_s(const comp_cfg *c, double flops, double bytes)
+double comp_roofline_seconds(const comp_cfg *c, double flops, double bytes)
 {
     double t_ops = curve_time(&c->matrix, flops, c->peak_flops);
     double t_mem = curve_time(&c->memory, bytes, c->mem_bw);
@@ -106,8 +109,10 @@ static sim_time fused_time(const comp_cfg *c, const comp_kernel *k)
             sec = comp_table_lookup(c->table, k->name ? k->name : "", f, b);
             if (sec < 0)
                 return -1;
+        } else if (c->kind == COMP_KERNEL) {
+            sec = comp_kernel_seconds(c, (double)f, (double)b, k->shape ? &k->shape[i] : NULL);
         } else {
-            sec = roofline_s(c, (double)f, (double)b);
+            sec = comp_roofline_seconds(c, (double)f, (double)b);
         }
         sim_time t = sec_to_ps(sec * slow(c));
         sum = t > SIM_TIME_MAX - sum ? SIM_TIME_MAX : sum + t;
@@ -138,12 +143,16 @@ sim_time comp_time(const comp_cfg *c, const comp_kernel *k, int *fell_back)
             *fell_back = 1;
         return trace_time(c, k->duration_ns, 1);
     }
+    if (c->kind == COMP_KERNEL && k->shape && k->shape->cls != LOOM_K_NONE)
+        return sec_to_ps(comp_kernel_seconds(c, (double)k->num_ops, (double)k->tensor_size,
+                                             k->shape) * slow(c));
     if (!k->has_ops) {
         if (fell_back)
             *fell_back = 1;
         return trace_time(c, k->duration_ns, 1);
     }
-    return sec_to_ps(roofline_s(c, (double)k->num_ops, (double)k->tensor_size) * slow(c));
+    return sec_to_ps(comp_roofline_seconds(c, (double)k->num_ops, (double)k->tensor_size) *
+                     slow(c));
 }
 
 sim_time comp_mem_time(const comp_cfg *c, uint64_t bytes)
@@ -153,7 +162,8 @@ sim_time comp_mem_time(const comp_cfg *c, uint64_t bytes)
 
 /* ---- model names ------------------------------------------------------------ */
 
-const char *const comp_kind_names[COMP_KINDS] = {"trace", "roofline", "table"};
+const char *const comp_kind_names[COMP_KINDS] = {"trace", "roofline", "table",
+                                                "kernel"};
 
 const char *comp_kind_name(comp_kind k)
 {

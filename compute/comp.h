@@ -13,6 +13,13 @@
  *             num_ops / min(P, M * num_ops / tensor_size).
  *   table     measured kernel times (comp_table), interpolated by size;
  *             a kernel no table row matches keeps its trace duration.
+ *   kernel    a kernel whose shape the trace states (loom_kshape: GEMM
+ *             dimensions, flash attention, elementwise) is priced as it
+ *             runs (compute/comp_kernel.c: tile and wave quantization on
+ *             the device's SMs, attention at its own efficiency, bytes at
+ *             a fraction of HBM bandwidth, a launch cost each); a kernel
+ *             without a shape is priced by roofline.  A separate name, so
+ *             ASTRA-sim's `roofline-enabled` keeps meaning its roofline.
  * A fused node (comp_kernel.nkern > 0: a layer's kernels in one node, as
  * `loom gen llm --granularity layer` writes them) costs the sum of its
  * kernels' times, each priced alone: roofline sums per-kernel times (so
@@ -39,17 +46,19 @@
 #include <stdint.h>
 
 #include "err.h"
+#include "kshape.h"
 #include "simtime.h"
 
 typedef enum comp_kind {
     COMP_TRACE = 0,    /* duration_micros from the trace */
     COMP_ROOFLINE = 1, /* num_ops and tensor_size against the device */
     COMP_TABLE = 2,    /* measured kernel times, interpolated */
+    COMP_KERNEL = 3,   /* shapes priced as the kernels run; roofline without */
 } comp_kind;
-enum { COMP_KINDS = 3 };
+enum { COMP_KINDS = 4 };
 
 /* The model names of the system file's `compute-model` key, in comp_kind
- * order: "trace", "roofline", "table".  One table here, used by the config
+ * order: "trace", "roofline", "table", "kernel".  One table here, used by the config
  * loader and the report. */
 extern const char *const comp_kind_names[COMP_KINDS];
 const char *comp_kind_name(comp_kind k); /* "?" for a value out of range */
@@ -64,6 +73,29 @@ typedef struct comp_curve {
 
 typedef struct comp_table comp_table;
 
+enum { COMP_MAX_TILES = 4 }; /* GEMM tile shapes one device may list */
+
+/* The kernel model's figures (docs/DEVICES.md "The kernel model").  The
+ * hardware half comes from the device catalog (sms, gemm-tiles); the
+ * fitted half from comp_kparams_default() (fitted on kernel measurements:
+ * bench/gpu/h200-2026-11-28), which a software-stack profile may replace. */
+typedef struct comp_kparams {
+    uint32_t sms;            /* streaming multiprocessors (compute units); 0: none */
+    uint32_t ntiles;         /* GEMM output tiles the library chooses among */
+    uint16_t tile_m[COMP_MAX_TILES], tile_n[COMP_MAX_TILES];
+    double peak_fp8;         /* FLOP/s of 1-byte operands (dtype_bytes 1); 0: peak_flops */
+    double gemm_eff;         /* fraction of one SM's peak a tile's main loop reaches */
+    double gemm_k0;          /* per-tile fixed cost (prologue, epilogue), in K steps */
+    double gemm_mem_eff;     /* fraction of HBM bandwidth a memory-bound GEMM reaches */
+    double gemm_fp8;         /* gemm_eff multiplier for fp8 operands */
+    double gemm_launch;      /* seconds per GEMM: launch and tail */
+    double attn_eff;         /* flash attention forward: fraction of one SM's peak */
+    double attn_bwd_eff;     /* flash attention backward */
+    double attn_launch;      /* seconds per attention kernel */
+    double elem_eff;         /* elementwise: fraction of HBM bandwidth at large sizes */
+    double elem_launch;      /* seconds per elementwise kernel */
+} comp_kparams;
+
 typedef struct comp_cfg {
     comp_kind kind;           /* which model */
     double peak_flops;        /* FLOP/s at the run's datatype (> 0 for roofline) */
@@ -72,6 +104,7 @@ typedef struct comp_cfg {
     comp_curve memory;        /* efficiency of the tensor_size term, by tensor_size */
     double slowdown;          /* straggler factor on accelerator times; 0 or 1: none */
     const comp_table *table;  /* COMP_TABLE: the measured times (not owned) */
+    comp_kparams kp;          /* COMP_KERNEL: the kernel model's figures */
 } comp_cfg;
 
 typedef struct comp_kernel {
@@ -85,6 +118,9 @@ typedef struct comp_kernel {
      * of kernel i (not owned); nkern 0: one kernel, num_ops/tensor_size */
     const uint64_t *kwork;
     uint32_t nkern;
+    /* shapes (COMP_KERNEL): one for a plain node, nkern for a fused one, in
+     * kwork's order; NULL: none (not owned) */
+    const loom_kshape *shape;
 } comp_kernel;
 
 /* Checks a configuration; errors name the field and the value. */
@@ -98,6 +134,28 @@ sim_time comp_time(const comp_cfg *c, const comp_kernel *k, int *fell_back);
 /* Time to move `bytes` through device memory at mem_bw (MEM_LOAD/STORE),
  * times the straggler factor.  No efficiency curve: ASTRA-sim's rule. */
 sim_time comp_mem_time(const comp_cfg *c, uint64_t bytes);
+
+/* ---- the kernel model (compute/comp_kernel.c) ---------------------------- */
+
+/* The fitted constants every device starts with (docs/DEVICES.md). */
+comp_kparams comp_kparams_default(void);
+
+/* Checks the figures (an SM count and tiles present, efficiencies in
+ * (0, 1], launch costs in [0, 1) s); errors name the figure. */
+int comp_kparams_check(const comp_kparams *k, loom_err *err);
+
+/* Seconds of one kernel of `flops` FLOPs and `bytes` bytes under the
+ * kernel model, before the straggler factor: by its shape when s gives a
+ * class the device's figures can price, else by c's roofline. */
+double comp_kernel_seconds(const comp_cfg *c, double flops, double bytes, const loom_kshape *s);
+
+/* The roofline (with c's curves) of one kernel, before the straggler factor. */
+double comp_roofline_seconds(const comp_cfg *c, double flops, double bytes);
+
+/* The GEMM part alone, for tests and reports: output tiles, waves and the
+ * tile the model picked (any pointer may be NULL). */
+double comp_gemm_seconds(const comp_cfg *c, const loom_kshape *s, double bytes,
+                         uint64_t *tiles, uint64_t *waves, int *tile);
 
 /* The efficiency e(x) of a curve (1 when the curve is unset). */
 double comp_curve_eff(const comp_curve *cv, double x);

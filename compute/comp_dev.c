@@ -60,6 +60,7 @@ static void dev_free(comp_device *d)
     free(d->description);
     free(d->source);
     free(d->eff_source);
+    free(d->kernel_source);
     free(d->file);
 }
 
@@ -150,7 +151,7 @@ static int get_str(walk *w, const yaml_node_t *n, const char *dev, const char *k
 static const char *const dev_keys[] = {
     "description", "source", "peak-tflops", "memory-gib", "memory-bw-gbs", "link-bw-gbs",
     "matrix-efficiency", "matrix-overhead-us", "memory-efficiency", "memory-overhead-us",
-    "efficiency-source"};
+    "efficiency-source", "sms", "gemm-tiles", "kernel-source"};
 enum { DEV_KEYS = sizeof dev_keys / sizeof dev_keys[0] };
 
 static int unknown(walk *w, const yaml_node_t *kn, const char *dev, const char *k,
@@ -190,6 +191,37 @@ static int parse_peaks(walk *w, yaml_node_t *m, comp_device *d)
     return 0;
 }
 
+/* gemm-tiles: a sequence of "MxN", 1 .. COMP_MAX_TILES entries, each side
+ * 1 .. 4096. */
+static int parse_tiles(walk *w, yaml_node_t *m, comp_device *d)
+{
+    const char *key = "gemm-tiles";
+    if (m->type != YAML_SEQUENCE_NODE)
+        return bad(w, m, d->name, key, "expected a list of tile shapes such as [128x256, 128x128]");
+    long n = m->data.sequence.items.top - m->data.sequence.items.start;
+    if (n < 1 || n > COMP_MAX_TILES) {
+        char msg[80];
+        snprintf(msg, sizeof msg, "%ld tiles; give 1 .. %d", n, COMP_MAX_TILES);
+        return bad(w, m, d->name, key, msg);
+    }
+    for (long i = 0; i < n; i++) {
+        yaml_node_t *t = node(w, m->data.sequence.items.start[i]);
+        const char *s = scalar(t);
+        unsigned a, b;
+        char tail, msg[160];
+        if (s == NULL || sscanf(s, "%ux%u%c", &a, &b, &tail) != 2 || a < 1 || b < 1 || a > 4096 ||
+            b > 4096) {
+            snprintf(msg, sizeof msg, "'%s' is not a tile shape MxN with sides 1 .. 4096",
+                     s ? s : "?");
+            return bad(w, t, d->name, key, msg);
+        }
+        d->tile_m[i] = (uint16_t)a;
+        d->tile_n[i] = (uint16_t)b;
+    }
+    d->ntiles = (uint32_t)n;
+    return 0;
+}
+
 static int parse_device(walk *w, const char *name, yaml_node_t *m, comp_device *d)
 {
     memset(d, 0, sizeof *d);
@@ -225,6 +257,16 @@ static int parse_device(walk *w, const char *name, yaml_node_t *m, comp_device *
         case 8: rc = get_num(w, v, name, k, 0, 1, 1, &d->memory_eff); break;
         case 9: rc = get_num(w, v, name, k, 0, 1e6, 0, &t_mem); break;
         case 10: rc = get_str(w, v, name, k, &d->eff_source); break;
+        case 11: {
+            double sms;
+            rc = get_num(w, v, name, k, 1, 100000, 0, &sms);
+            if (rc == 0 && sms != floor(sms))
+                rc = bad(w, v, name, k, "expected a whole number of SMs");
+            d->sms = (uint32_t)sms;
+            break;
+        }
+        case 12: rc = parse_tiles(w, v, d); break;
+        case 13: rc = get_str(w, v, name, k, &d->kernel_source); break;
         }
         if (rc < 0)
             return rc;
@@ -241,6 +283,10 @@ static int parse_device(walk *w, const char *name, yaml_node_t *m, comp_device *
                             "matrix-efficiency, matrix-overhead-us, memory-efficiency, "
                             "memory-overhead-us and efficiency-source, or none", w->path,
                             line_of(m), name);
+    int kern = seen[11] + seen[12] + seen[13];
+    if (kern != 0 && kern != 3)
+        return loom_err_set(w->err, LOOM_EUSAGE, "%s: line %zu: device '%s': give all of sms, "
+                            "gemm-tiles and kernel-source, or none", w->path, line_of(m), name);
     return 0;
 }
 
@@ -374,6 +420,12 @@ int comp_device_cfg(const comp_device *d, comp_dtype t, comp_cfg *out, loom_err 
         out->matrix = (comp_curve){d->matrix_eff, d->matrix_overhead * d->peak[t] * d->matrix_eff};
     if (d->memory_eff > 0)
         out->memory = (comp_curve){d->memory_eff, d->memory_overhead * d->mem_bw * d->memory_eff};
+    out->kp = comp_kparams_default();
+    out->kp.sms = d->sms;
+    out->kp.ntiles = d->ntiles;
+    memcpy(out->kp.tile_m, d->tile_m, sizeof d->tile_m);
+    memcpy(out->kp.tile_n, d->tile_n, sizeof d->tile_n);
+    out->kp.peak_fp8 = d->peak[COMP_FP8];
     return 0;
 }
 

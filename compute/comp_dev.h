@@ -29,6 +29,12 @@
  *                    fixed overhead t0 plus the rest at eff, with
  *                    half = t0 * rate * eff; the file gives eff and t0
  *                    (us), so one curve serves every datatype.
+ *   sms, gemm-tiles, kernel-source
+ *                    the kernel model's hardware figures (optional: all
+ *                    three or none): streaming multiprocessors (compute
+ *                    units), the GEMM output tiles the vendor library
+ *                    chooses among as a list of "MxN" (at most
+ *                    COMP_MAX_TILES), and where both come from.
  * Unknown keys, duplicates, missing required keys and values out of range
  * are errors naming the file, the line, the device and the key.
  *
@@ -65,6 +71,11 @@ typedef struct comp_device {
     double matrix_overhead; /* seconds per matrix kernel at small sizes */
     double memory_eff;      /* asymptotic fraction of HBM bandwidth; 0: no curve */
     double memory_overhead; /* seconds per memory-bound kernel */
+    /* the kernel model (0 sms: the device has no figures for it) */
+    uint32_t sms;           /* streaming multiprocessors / compute units */
+    uint32_t ntiles;        /* GEMM tiles in tile_m/tile_n */
+    uint16_t tile_m[COMP_MAX_TILES], tile_n[COMP_MAX_TILES];
+    char *kernel_source;    /* where sms and the tiles come from */
 } comp_device;
 
 typedef struct comp_catalog comp_catalog;
@@ -94,9 +105,10 @@ int comp_dtype_parse(const char *s, comp_dtype *out /* OUT */);
 /* Bytes per element of a datatype as stored (tf32 is stored as fp32). */
 int comp_dtype_bytes(comp_dtype t);
 
-/* Fills peak_flops, mem_bw and both curves of *out from the device at the
- * datatype (half = overhead * rate * eff); leaves kind, slowdown and table
- * alone.  Fails when the device has no peak for that datatype. */
+/* Fills peak_flops, mem_bw, both curves and the kernel model's figures
+ * (the device's sms and tiles, comp_kparams_default()'s fitted constants)
+ * of *out from the device at the datatype (half = overhead * rate * eff);
+ * leaves kind, slowdown and table alone.  Fails when the device has no peak for that datatype. */
 int comp_device_cfg(const comp_device *d, comp_dtype t, comp_cfg *out, loom_err *err);
 
 /* The paths searched for the built-in and the user catalog (NULL where

@@ -354,3 +354,13 @@ int et_nattr_read(const ChakraProtoMsg__Node *n, et_nattr *o,
     check_kernels(&s, n, o);
     return s.count;
 }
+
+long et_attr_list_len(const ChakraProtoMsg__AttributeProto *a)
+{
+    return a->value_case == V(BOOL_LIST) ? -1 : list_len(a);
+}
+
+void et_attr_list_int(const ChakraProtoMsg__AttributeProto *a, size_t i, int *neg, uint64_t *mag)
+{
+    list_int(a, i, neg, mag);
+}

@@ -78,6 +78,12 @@ int et_attr_int(const ChakraProtoMsg__AttributeProto *a, int *neg /* OUT */,
  * for the lists et_nattr_read has checked (kernel_flops, kernel_bytes). */
 uint64_t et_attr_list_u64(const ChakraProtoMsg__AttributeProto *a, size_t i);
 
+/* Entries of an integer list attribute (any integer list kind), or -1
+ * when it is not one (a bool_list is not); entry i as sign and magnitude. */
+long et_attr_list_len(const ChakraProtoMsg__AttributeProto *a);
+void et_attr_list_int(const ChakraProtoMsg__AttributeProto *a, size_t i, int *neg /* OUT */,
+                      uint64_t *mag /* OUT */);
+
 /* The name of the attribute's value field ("int64_val", "string_val",
  * ...), or "no value" when the oneof is unset. */
 const char *et_attr_kind(const ChakraProtoMsg__AttributeProto *a);

@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 
 #include "et_attr.h"
+#include "et_shape.h"
 #include "et_graph.h"
 #include "et_ids.h"
 #include "et_io.h"
@@ -118,6 +119,8 @@ static void check_node(scan *s, const ChakraProtoMsg__Node *nd, fstats *st)
     et_nattr at;
     s->id = nd->id;
     et_nattr_read(nd, &at, attr_problem, s);
+    et_nshape sh;
+    et_shape_read(nd, at.nkernels, &sh, attr_problem, s);
     int type = (int)nd->type;
     if (type < 0 || type >= ET_NODE_TYPES) {
         node_problem(s, nd->id, "unknown node type %d", type);

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "et_attr.h"
+#include "et_shape.h"
 #include "et_ids.h"
 #include "sbuf.h"
 #include "et_io.h"
@@ -102,6 +103,7 @@ typedef struct loader {
     size_t capnodes;    /* allocated in g->nodes */
     size_t capnames, namelen; /* allocated and used in g->names */
     size_t capkern;     /* allocated in g->kwork (uint64 pairs) */
+    size_t capshape;    /* allocated in g->kshape */
     size_t budget;      /* loom_memory_budget() */
     pgtab pgt;          /* pg_name interning */
     size_t capstreams;  /* allocated in g->streams */
@@ -152,6 +154,25 @@ static int add_kernels(loader *L, et_gnode *gn, const et_nattr *at)
     return 0;
 }
 
+/* Appends a compute node's shapes (one, or one per fused kernel). */
+static int add_shapes(loader *L, et_gnode *gn, const et_nshape *sh)
+{
+    et_graph *g = L->g;
+    /* a fused node's shapes come from its list only: comp_time reads nkern */
+    uint32_t n = gn->nkern ? (sh->list ? gn->nkern : 0) : (sh->has_one ? 1 : 0);
+    if (n == 0)
+        return 0;
+    if (g->nkshape + n >= UINT32_MAX)
+        return loom_err_set(L->err, LOOM_ETRACE, "trace %s: more than %u kernel shapes", L->path,
+                            UINT32_MAX - 1);
+    g->kshape = loom_vgrow(g->kshape, &L->capshape, g->nkshape + n, sizeof *g->kshape);
+    for (uint32_t k = 0; k < n; k++)
+        g->kshape[g->nkshape + k] = sh->list ? et_shape_at(sh, k) : sh->one;
+    gn->shape = (uint32_t)g->nkshape + 1;
+    g->nkshape += n;
+    return 0;
+}
+
 /* Converts one protobuf node into the next et_gnode; parks its
  * dependency ids in L->depid. */
 static int add_node(loader *L, const ChakraProtoMsg__Node *nd)
@@ -167,6 +188,9 @@ static int add_node(loader *L, const ChakraProtoMsg__Node *nd)
     et_nattr at;
     attr_ctx ac = {L->err, path, nd->id};
     if (et_nattr_read(nd, &at, attr_problem, &ac) > 0)
+        return L->err->code;
+    et_nshape sh;
+    if (et_shape_read(nd, at.nkernels, &sh, attr_problem, &ac) > 0)
         return L->err->code;
 
     if (g->n + 1 > L->capnodes && (g->n + 1) * 2 * NODE_BYTES > L->budget) {
@@ -207,6 +231,8 @@ static int add_node(loader *L, const ChakraProtoMsg__Node *nd)
     if (gn->type == ET_COMP_NODE) { /* kern/nkern share storage with comm_src/dst */
         gn->flags &= (uint8_t) ~(ET_F_HAS_SRC | ET_F_HAS_DST); /* not kept: no stale flag */
         if (at.nkernels > 0 && add_kernels(L, gn, &at) < 0)
+            return L->err->code;
+        if (add_shapes(L, gn, &sh) < 0)
             return L->err->code;
     } else {
         gn->comm_src = at.comm_src;
@@ -403,6 +429,7 @@ void et_graph_free(et_graph *g)
     free(g->succ);
     free(g->names);
     free(g->kwork);
+    free(g->kshape);
     free(g);
 }
 

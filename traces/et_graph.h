@@ -12,6 +12,11 @@
  * `loom gen llm --granularity layer`) keeps its kernels' work in kwork, so
  * the compute model prices each kernel at replay.
  *
+ * Kernel shapes (traces/et_shape.h: kernel_class, gemm_m/n/k/batch,
+ * dtype_bytes, causal; a fused node's kernel_shape) go to the kshape arena
+ * for the `kernel` compute model: a plain node's one shape, or a fused
+ * node's nkern shapes in kwork's order.
+ *
  * Ranks whose files are the same share one et_graph (traces/et_set.h
  * finds them); replay keeps its own counters.
  *
@@ -25,6 +30,7 @@
 #include <stdint.h>
 
 #include "err.h"
+#include "kshape.h"
 
 /* Chakra NodeType values (CHAKRA.md). */
 enum {
@@ -110,6 +116,10 @@ typedef struct et_gnode {
     uint8_t involved_n;   /* entries in involved_dim list; 0 if absent */
     uint8_t xflags;       /* ET_X_* */
     uint16_t stream;      /* 1 + index into et_graph.streams; 0: no stream attr */
+    /* ---- kernel shapes (issue 11, the kernel model) ---- */
+    uint32_t shape;       /* 1 + index into et_graph.kshape of its (first
+                           * kernel's) shape; 0: no shape */
+    /* ---- end kernel shapes ---- */
 } et_gnode;
 
 typedef struct et_graph {
@@ -127,6 +137,8 @@ typedef struct et_graph {
     size_t nkwork;          /* kernels in kwork */
     int64_t *streams;       /* distinct `stream` attribute values, first-seen order */
     uint32_t nstreams;      /* entries in streams */
+    loom_kshape *kshape;    /* kernel shapes (et_gnode.shape), nkshape of them */
+    size_t nkshape;
     uint64_t dangling_deps; /* dependencies on ids absent from the file */
     uint64_t file_bytes;    /* bytes read (decompressed) */
     uint64_t digest;        /* FNV-1a 64 of the decompressed bytes */

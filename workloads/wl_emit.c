@@ -90,15 +90,16 @@ static int64_t pg_stream(wl_trace *t, const char *pg)
 
 uint64_t wl_trace_nodes(const wl_trace *t) { return t->next - 1; }
 
-/* Up to 8 attributes per node: enough for every node kind written here. */
+/* Up to 12 attributes per node: enough for every node kind written here. */
 typedef struct attrs {
-    ChakraProtoMsg__AttributeProto a[8];
-    ChakraProtoMsg__AttributeProto *p[8];
+    ChakraProtoMsg__AttributeProto a[12];
+    ChakraProtoMsg__AttributeProto *p[12];
     int n;
 } attrs;
 
 static ChakraProtoMsg__AttributeProto *attr(attrs *s, const char *name)
 {
+    LOOM_ASSERT(s->n < 12);
     ChakraProtoMsg__AttributeProto *a = &s->a[s->n];
     chakra_proto_msg__attribute_proto__init(a);
     a->name = (char *)name;
@@ -179,9 +180,37 @@ uint64_t wl_comp(wl_trace *t, const char *name, uint64_t flops, uint64_t bytes,
     return emit(t, name, ET_COMP_NODE, duration_us, &s, deps, ndeps);
 }
 
+static const char *const kclass[LOOM_K_CLASSES] = {"", "gemm", "attention", "attention_bwd",
+                                                   "elementwise"};
+
+uint64_t wl_comp_shaped(wl_trace *t, const char *name, uint64_t flops, uint64_t bytes,
+                        uint64_t duration_us, const loom_kshape *k, const uint64_t *deps,
+                        int ndeps)
+{
+    attrs s = {.n = 0};
+    a_i64(&s, "num_ops", (int64_t)flops);
+    a_u64(&s, "tensor_size", bytes);
+    if (k && k->cls != LOOM_K_NONE && k->cls < LOOM_K_CLASSES) {
+        a_str(&s, "kernel_class", kclass[k->cls]);
+        if (k->m)
+            a_u64(&s, "gemm_m", k->m);
+        if (k->n)
+            a_u64(&s, "gemm_n", k->n);
+        if (k->k)
+            a_u64(&s, "gemm_k", k->k);
+        if (k->batch > 1)
+            a_u64(&s, "gemm_batch", k->batch);
+        if (k->dtype_bytes)
+            a_i64(&s, "dtype_bytes", k->dtype_bytes);
+        if (k->causal)
+            a_i64(&s, "causal", 1);
+    }
+    return emit(t, name, ET_COMP_NODE, duration_us, &s, deps, ndeps);
+}
+
 uint64_t wl_comp_fused(wl_trace *t, const char *name, uint64_t flops, uint64_t bytes,
                        uint64_t duration_us, const uint64_t *kwork, uint32_t nkern,
-                       const uint64_t *deps, int ndeps)
+                       const loom_kshape *shapes, const uint64_t *deps, int ndeps)
 {
     LOOM_ASSERT(nkern >= 1 && nkern <= ET_MAX_KERNELS);
     attrs s = {.n = 0};
@@ -204,8 +233,29 @@ uint64_t wl_comp_fused(wl_trace *t, const char *name, uint64_t flops, uint64_t b
     a = attr(&s, "kernel_bytes");
     a->value_case = V(UINT64_LIST);
     a->uint64_list = &lb;
+    ChakraProtoMsg__Uint64List ls = CHAKRA_PROTO_MSG__UINT64_LIST__INIT;
+    uint64_t *sv = NULL;
+    if (shapes) { /* LOOM_KSHAPE_FIELDS per kernel: class, m, n, k, batch, dtype | causal << 8 */
+        sv = loom_xmalloc((size_t)LOOM_KSHAPE_FIELDS * nkern * sizeof *sv);
+        for (uint32_t i = 0; i < nkern; i++) {
+            const loom_kshape *k = &shapes[i];
+            uint64_t *f = sv + (size_t)LOOM_KSHAPE_FIELDS * i;
+            f[0] = k->cls;
+            f[1] = k->m;
+            f[2] = k->n;
+            f[3] = k->k;
+            f[4] = k->batch;
+            f[5] = k->dtype_bytes | (uint64_t)(k->causal ? 1 : 0) << 8;
+        }
+        ls.n_values = (size_t)LOOM_KSHAPE_FIELDS * nkern;
+        ls.values = sv;
+        a = attr(&s, "kernel_shape");
+        a->value_case = V(UINT64_LIST);
+        a->uint64_list = &ls;
+    }
     uint64_t id = emit(t, name, ET_COMP_NODE, duration_us, &s, deps, ndeps);
     free(kv);
+    free(sv);
     return id;
 }
 

@@ -13,7 +13,9 @@
  * (the kinds ASTRA-sim's own generators use, CHAKRA.md); a fused node adds
  * kernel_flops and kernel_bytes as uint64_list, and wl_trace_pg_streams()
  * a `stream` int64 on collectives and sends (loom's own; other readers
- * ignore attributes they do not know).
+ * ignore attributes they do not know).  Kernel shapes (traces/et_shape.h):
+ * kernel_class string, gemm_m/gemm_n/gemm_k/gemm_batch uint64, dtype_bytes
+ * and causal int64 on a plain node; kernel_shape uint64_list on a fused one.
  *
  * Ownership: wl_trace_open() returns a trace freed by wl_trace_close()
  * (or wl_trace_abort()).
@@ -25,6 +27,7 @@
 #include <stdint.h>
 
 #include "err.h"
+#include "kshape.h"
 #include "outfile.h" /* the output set every generator writes through */
 
 #define WL_VERSION "0.0.4" /* GlobalMetadata.version written (Chakra schema) */
@@ -46,14 +49,19 @@ void wl_trace_pg_streams(wl_trace *t, int on);
  * ids; a 0 entry is skipped, so callers can pass "no previous node" as 0. */
 uint64_t wl_comp(wl_trace *t, const char *name, uint64_t flops, uint64_t bytes,
                  uint64_t duration_us, const uint64_t *deps, int ndeps);
+/* A compute node with its kernel's shape (s may be NULL: wl_comp). */
+uint64_t wl_comp_shaped(wl_trace *t, const char *name, uint64_t flops, uint64_t bytes,
+                        uint64_t duration_us, const loom_kshape *s, const uint64_t *deps,
+                        int ndeps);
 /* A fused compute node: several kernels in one node.  num_ops and
  * tensor_size are the sums, duration_us the sum of their times on the
  * generating device (for readers that only know durations), and the
  * kernels themselves go in kernel_flops / kernel_bytes (uint64 lists; kwork
- * holds nkern (FLOPs, bytes) pairs) so loom prices each at replay. */
+ * holds nkern (FLOPs, bytes) pairs) so loom prices each at replay;
+ * shapes (NULL: none) holds their nkern shapes, written as kernel_shape. */
 uint64_t wl_comp_fused(wl_trace *t, const char *name, uint64_t flops, uint64_t bytes,
                        uint64_t duration_us, const uint64_t *kwork, uint32_t nkern,
-                       const uint64_t *deps, int ndeps);
+                       const loom_kshape *shapes, const uint64_t *deps, int ndeps);
 /* A compute node with a duration and no num_ops/tensor_size (the roofline
  * model then keeps its duration). */
 uint64_t wl_comp_dur(wl_trace *t, const char *name, uint64_t duration_us, const uint64_t *deps,

@@ -399,6 +399,7 @@ out:
     free(g->param_ag[1]);
     free(g->fwd_seen);
     free(g->kw);
+    free(g->ks);
     free(g);
     return rc;
 }
@@ -468,8 +469,9 @@ static int write_system(const wl_llm_plan *p, loom_outset *set, int k, const cha
      * tensor_size; fused nodes each kernel's in kernel_flops/kernel_bytes)
      * and the compute model prices it, so --set system.device=... or an
      * efficiency change takes effect on this trace */
-    sb_printf(&b, "compute-model: %s%s\n", o->compute_model_trace ? "trace" : "roofline",
-              o->compute_model_trace ? "   # durations as generated for this device" : "");
+    static const char *const cm[3] = {"kernel", "roofline", "trace"};
+    sb_printf(&b, "compute-model: %s%s\n", cm[o->compute_model],
+              o->compute_model == 2 ? "   # durations as generated for this device" : "");
     sb_printf(&b, "compute-dtype: %s\n", comp_dtype_name(o->dtype));
     if (any)
         sb_printf(&b, "comm-group: %s%s\n", base_name(groups_path),

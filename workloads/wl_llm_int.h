@@ -113,6 +113,8 @@ typedef struct llm_gen {
     uint64_t *kw;        /* its kernels: (FLOPs, bytes) pairs */
     uint32_t nkw;        /* kernels in kw */
     size_t capkw;        /* uint64s allocated in kw */
+    loom_kshape *ks;     /* their shapes, nkw of them (the kernel model) */
+    size_t capks;        /* allocated in ks */
     uint64_t fdeps[LLM_MAXNEED + 1];
     int nfdeps;
     /* ZeRO-3 prefetch: the stream position at the start of the previous layer */
@@ -145,8 +147,15 @@ void llm_need(llm_gen *g, uint64_t id);
 
 /* One compute kernel, after the stream position and what it needs; layer
  * -1 names it without a layer ("F3.embed"), ph is F, B, R (recompute) or
- * S (step). */
+ * S (step).  llm_kern_s states the kernel's shape (s NULL: none, priced by
+ * FLOPs and bytes); llm_kern is an elementwise kernel (memory bound). */
+void llm_kern_s(llm_gen *g, int layer, char ph, int mb, const char *k, double flops, double bytes,
+                const loom_kshape *s);
 void llm_kern(llm_gen *g, int layer, char ph, int mb, const char *k, double flops, double bytes);
+
+/* A shape from the model's (double) dimensions; one that does not fit in
+ * 32 bits leaves the kernel without a shape (class none). */
+loom_kshape llm_shape(int cls, double m, double n, double k, double batch, int dtype_bytes);
 
 /* A collective named `name` after deps (closes the fused span first);
  * returns its node id. */

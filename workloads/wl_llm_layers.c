@@ -26,12 +26,26 @@ uint64_t llm_to_u64(llm_gen *g, double v)
     return (uint64_t)llround(v);
 }
 
-static double kernel_seconds(const llm_gen *g, double flops, double bytes)
+static double kernel_seconds(const llm_gen *g, double flops, double bytes, const loom_kshape *s)
 {
     comp_kernel k = {.num_ops = (uint64_t)(flops < 9.2e18 ? flops : 9.2e18),
                      .tensor_size = (uint64_t)(bytes < 9.2e18 ? bytes : 9.2e18),
-                     .has_ops = 1};
+                     .has_ops = 1, .shape = s};
     return (double)comp_time(&g->p->dev, &k, NULL) / (double)SIM_PS_PER_S;
+}
+
+loom_kshape llm_shape(int cls, double m, double n, double k, double batch, int dtype_bytes)
+{
+    loom_kshape s = {0};
+    if (!(m < 4294967295.0 && n < 4294967295.0 && k < 4294967295.0 && batch < 4294967295.0))
+        return s;
+    s.cls = (uint8_t)cls;
+    s.m = (uint32_t)llround(m);
+    s.n = (uint32_t)llround(n);
+    s.k = (uint32_t)llround(k);
+    s.batch = (uint32_t)llround(batch);
+    s.dtype_bytes = (uint8_t)dtype_bytes;
+    return s;
 }
 
 static uint64_t us_of(double sec) { return (uint64_t)llround(sec * 1e6); }
@@ -42,7 +56,7 @@ void llm_flush(llm_gen *g)
         return;
     g->fusing = 0;
     uint64_t id = wl_comp_fused(g->tr, g->fname, llm_to_u64(g, g->ff), llm_to_u64(g, g->fb),
-                                us_of(g->fsec), g->kw, g->nkw, g->fdeps, g->nfdeps);
+                                us_of(g->fsec), g->kw, g->nkw, g->ks, g->fdeps, g->nfdeps);
     if (id)
         g->last = id;
 }
@@ -55,10 +69,17 @@ void llm_need(llm_gen *g, uint64_t id)
     g->need[g->nneed++] = id;
 }
 
-/* One compute kernel, after the stream position and what it needs. */
 void llm_kern(llm_gen *g, int layer, char ph, int mb, const char *k, double flops, double bytes)
 {
-    double sec = kernel_seconds(g, flops, bytes);
+    loom_kshape s = {.cls = LOOM_K_ELEM};
+    llm_kern_s(g, layer, ph, mb, k, flops, bytes, &s);
+}
+
+/* One compute kernel, after the stream position and what it needs. */
+void llm_kern_s(llm_gen *g, int layer, char ph, int mb, const char *k, double flops, double bytes,
+                const loom_kshape *s)
+{
+    double sec = kernel_seconds(g, flops, bytes, s);
     if (g->p->o.gran == WL_GRAN_KERNEL) {
         uint64_t deps[LLM_MAXNEED + 1];
         int n = 0;
@@ -70,8 +91,8 @@ void llm_kern(llm_gen *g, int layer, char ph, int mb, const char *k, double flop
             snprintf(g->nm, sizeof g->nm, "L%d.%c%d.%s", layer, ph, mb, k);
         else
             snprintf(g->nm, sizeof g->nm, "%c%d.%s", ph, mb, k);
-        uint64_t id = wl_comp(g->tr, g->nm, llm_to_u64(g, flops), llm_to_u64(g, bytes),
-                              us_of(sec), deps, n);
+        uint64_t id = wl_comp_shaped(g->tr, g->nm, llm_to_u64(g, flops), llm_to_u64(g, bytes),
+                                     us_of(sec), s, deps, n);
         if (id)
             g->last = id;
         return;
@@ -96,10 +117,12 @@ void llm_kern(llm_gen *g, int layer, char ph, int mb, const char *k, double flop
     }
     if (g->nkw == ET_MAX_KERNELS) { /* a span that long: close it, open a new one */
         llm_flush(g);
-        llm_kern(g, layer, ph, mb, k, flops, bytes);
+        llm_kern_s(g, layer, ph, mb, k, flops, bytes, s);
         return;
     }
     g->kw = loom_vgrow(g->kw, &g->capkw, 2 * ((size_t)g->nkw + 1), sizeof *g->kw);
+    g->ks = loom_vgrow(g->ks, &g->capks, (size_t)g->nkw + 1, sizeof *g->ks);
+    g->ks[g->nkw] = s ? *s : (loom_kshape){0};
     g->kw[2 * g->nkw] = llm_to_u64(g, flops);
     g->kw[2 * g->nkw + 1] = llm_to_u64(g, bytes);
     g->nkw++;
@@ -113,7 +136,17 @@ void llm_kern(llm_gen *g, int layer, char ph, int mb, const char *k, double flop
 static void gemm(llm_gen *g, int layer, char ph, int mb, const char *k, double M, double K, double N)
 {
     const wl_llm_plan *p = g->p;
-    llm_kern(g, layer, ph, mb, k, 2 * M * K * N, p->e_mm * (M * K + K * N) + p->e_act * M * N);
+    loom_kshape s = llm_shape(LOOM_K_GEMM, M, N, K, 1, p->e_mm);
+    llm_kern_s(g, layer, ph, mb, k, 2 * M * K * N, p->e_mm * (M * K + K * N) + p->e_act * M * N, &s);
+}
+
+/* batch GEMMs of (M x K)(K x N) in one kernel (attention's, experts'),
+ * with the FLOPs and bytes the caller counts. */
+static void bgemm(llm_gen *g, int layer, char ph, int mb, const char *k, double batch, double M,
+                  double K, double N, double flops, double bytes)
+{
+    loom_kshape s = llm_shape(LOOM_K_GEMM, M, N, K, batch, g->p->e_mm);
+    llm_kern_s(g, layer, ph, mb, k, flops, bytes, &s);
 }
 
 /* A weight-gradient GEMM: reads both activations, accumulates into the
@@ -121,7 +154,10 @@ static void gemm(llm_gen *g, int layer, char ph, int mb, const char *k, double M
 static void wgrad(llm_gen *g, int layer, char ph, int mb, const char *k, double M, double K, double N)
 {
     const wl_llm_plan *p = g->p;
-    llm_kern(g, layer, ph, mb, k, 2 * M * K * N, p->e_mm * (M * K + M * N) + 2.0 * p->e_g * K * N);
+    /* (K x M)(M x N): the K x N gradient, reduced over the M tokens */
+    loom_kshape s = llm_shape(LOOM_K_GEMM, K, N, M, 1, p->e_mm);
+    llm_kern_s(g, layer, ph, mb, k, 2 * M * K * N, p->e_mm * (M * K + M * N) + 2.0 * p->e_g * K * N,
+               &s);
 }
 
 uint64_t llm_coll_after(llm_gen *g, const char *name, int type, double bytes, const char *pg,
@@ -208,15 +244,18 @@ static void attn_core_fwd(llm_gen *g, int l, char ph, int mb)
     double b = p->o.micro_batch, s = m->seq, d = p->dh, e = p->e_act;
     double A = p->a_loc, T = p->T;
     if (m->flash) { /* causal: the kernel skips the masked half */
-        llm_kern(g, l, ph, mb, "flash_attn", 0.5 * 4 * b * A * s * s * d,
-                 e * (2 * T * A * d + 2 * T * p->kv_loc * d));
+        loom_kshape fs = llm_shape(LOOM_K_ATTN, s, s, d, b * A, 0);
+        fs.causal = 1;
+        llm_kern_s(g, l, ph, mb, "flash_attn", 0.5 * 4 * b * A * s * s * d,
+                   e * (2 * T * A * d + 2 * T * p->kv_loc * d), &fs);
         return;
     }
-    llm_kern(g, l, ph, mb, "attn_score", 2 * b * A * s * s * d,
-             e * (T * A * d + T * p->kv_loc * d + b * A * s * s));
+    /* unfused: per head, scores Q K^T (s x d)(d x s), then P V (s x s)(s x d) */
+    bgemm(g, l, ph, mb, "attn_score", b * A, s, d, s, 2 * b * A * s * s * d,
+          e * (T * A * d + T * p->kv_loc * d + b * A * s * s));
     llm_kern(g, l, ph, mb, "softmax", 5 * b * A * s * s, (2 * e + 1) * b * A * s * s);
-    llm_kern(g, l, ph, mb, "attn_ctx", 2 * b * A * s * s * d,
-             e * (b * A * s * s + T * p->kv_loc * d + T * A * d));
+    bgemm(g, l, ph, mb, "attn_ctx", b * A, s, s, d, 2 * b * A * s * s * d,
+          e * (b * A * s * s + T * p->kv_loc * d + T * A * d));
 }
 
 void llm_layer_fwd(llm_gen *g, int l, char ph, int mb)
@@ -243,11 +282,12 @@ void llm_layer_fwd(llm_gen *g, int l, char ph, int mb)
         gemm(g, l, ph, mb, "router", Tl, h, E);
         if (p->ep > 1)
             llm_need(g, coll(g, l, ph, mb, "a2a_dispatch", ET_ALL_TO_ALL, Tx * h * e, g->pg_ep));
-        llm_kern(g, l, ph, mb, "exp_fc1", 2 * Tx * h * f * nin,
-                 p->e_mm * (Tx * h + El * h * f * nin) + e * Tx * f * nin);
+        /* grouped GEMMs: El experts, Tx / El tokens each (balanced routing) */
+        bgemm(g, l, ph, mb, "exp_fc1", El, Tx / El, h, f * nin, 2 * Tx * h * f * nin,
+              p->e_mm * (Tx * h + El * h * f * nin) + e * Tx * f * nin);
         llm_kern(g, l, ph, mb, "exp_act", 8 * Tx * f, (nin + 1) * e * Tx * f);
-        llm_kern(g, l, ph, mb, "exp_fc2", 2 * Tx * f * h,
-                 p->e_mm * (Tx * f + El * f * h) + e * Tx * h);
+        bgemm(g, l, ph, mb, "exp_fc2", El, Tx / El, f, h, 2 * Tx * f * h,
+              p->e_mm * (Tx * f + El * f * h) + e * Tx * h);
         if (p->ep > 1)
             llm_need(g, coll(g, l, ph, mb, "a2a_combine", ET_ALL_TO_ALL, Tx * h * e, g->pg_ep));
         llm_kern(g, l, ph, mb, "resid2", 2 * Tl * h + Tx * h, (3 * e + 1) * Tl * h + e * Tx * h);
@@ -271,21 +311,24 @@ static void attn_core_bwd(llm_gen *g, int l, int mb)
     double b = p->o.micro_batch, s = m->seq, d = p->dh, e = p->e_act;
     double A = p->a_loc, T = p->T;
     if (m->flash) { /* FlashAttention-2 backward: 2.5x the forward's work */
-        llm_kern(g, l, 'B', mb, "flash_attn_bwd", 0.5 * 10 * b * A * s * s * d,
-                 e * (4 * T * A * d + 4 * T * p->kv_loc * d));
+        loom_kshape fs = llm_shape(LOOM_K_ATTN_BWD, s, s, d, b * A, 0);
+        fs.causal = 1;
+        llm_kern_s(g, l, 'B', mb, "flash_attn_bwd", 0.5 * 10 * b * A * s * s * d,
+                   e * (4 * T * A * d + 4 * T * p->kv_loc * d), &fs);
         return;
     }
     if (p->o.recompute == WL_RC_SELECTIVE)
         attn_core_fwd(g, l, 'R', mb);
-    llm_kern(g, l, 'B', mb, "attn_ctx_dgrad", 2 * b * A * s * s * d,
-             e * (b * A * s * s + T * A * d + T * p->kv_loc * d));
-    llm_kern(g, l, 'B', mb, "attn_ctx_vgrad", 2 * b * A * s * s * d,
-             e * (b * A * s * s + T * A * d + T * p->kv_loc * d));
+    /* dP = dO V^T (s x d)(d x s); dV = P^T dO, dQ = dS K, dK = dS^T Q: (s x s)(s x d) */
+    bgemm(g, l, 'B', mb, "attn_ctx_dgrad", b * A, s, d, s, 2 * b * A * s * s * d,
+          e * (b * A * s * s + T * A * d + T * p->kv_loc * d));
+    bgemm(g, l, 'B', mb, "attn_ctx_vgrad", b * A, s, s, d, 2 * b * A * s * s * d,
+          e * (b * A * s * s + T * A * d + T * p->kv_loc * d));
     llm_kern(g, l, 'B', mb, "softmax_bwd", 5 * b * A * s * s, (3 * e + 1) * b * A * s * s);
-    llm_kern(g, l, 'B', mb, "attn_score_qgrad", 2 * b * A * s * s * d,
-             e * (b * A * s * s + T * p->kv_loc * d + T * A * d));
-    llm_kern(g, l, 'B', mb, "attn_score_kgrad", 2 * b * A * s * s * d,
-             e * (b * A * s * s + T * A * d + T * p->kv_loc * d));
+    bgemm(g, l, 'B', mb, "attn_score_qgrad", b * A, s, s, d, 2 * b * A * s * s * d,
+          e * (b * A * s * s + T * p->kv_loc * d + T * A * d));
+    bgemm(g, l, 'B', mb, "attn_score_kgrad", b * A, s, s, d, 2 * b * A * s * s * d,
+          e * (b * A * s * s + T * A * d + T * p->kv_loc * d));
 }
 
 void llm_layer_bwd(llm_gen *g, int l, int mb, int lc)
@@ -305,19 +348,21 @@ void llm_layer_bwd(llm_gen *g, int l, int mb, int lc)
         int nin = m->swiglu ? 2 : 1;
         if (p->ep > 1)
             llm_need(g, coll(g, l, 'B', mb, "a2a_combine_bwd", ET_ALL_TO_ALL, Tx * h * e, g->pg_ep));
-        llm_kern(g, l, 'B', mb, "exp_fc2_dgrad", 2 * Tx * f * h,
-                 p->e_mm * (Tx * h + El * f * h) + e * Tx * f);
-        llm_kern(g, l, 'B', mb, "exp_fc2_wgrad", 2 * Tx * f * h,
-                 p->e_mm * (Tx * f + Tx * h) + 2.0 * p->e_g * El * f * h);
+        double Te = Tx / El; /* tokens per local expert */
+        bgemm(g, l, 'B', mb, "exp_fc2_dgrad", El, Te, h, f, 2 * Tx * f * h,
+              p->e_mm * (Tx * h + El * f * h) + e * Tx * f);
+        bgemm(g, l, 'B', mb, "exp_fc2_wgrad", El, f, Te, h, 2 * Tx * f * h,
+              p->e_mm * (Tx * f + Tx * h) + 2.0 * p->e_g * El * f * h);
         llm_kern(g, l, 'B', mb, "exp_act_bwd", 8 * Tx * f, (2 * nin + 1) * e * Tx * f);
-        llm_kern(g, l, 'B', mb, "exp_fc1_dgrad", 2 * Tx * h * f * nin,
-                 p->e_mm * (Tx * f * nin + El * h * f * nin) + e * Tx * h);
-        llm_kern(g, l, 'B', mb, "exp_fc1_wgrad", 2 * Tx * h * f * nin,
-                 p->e_mm * (Tx * h + Tx * f * nin) + 2.0 * p->e_g * El * h * f * nin);
+        bgemm(g, l, 'B', mb, "exp_fc1_dgrad", El, Te, f * nin, h, 2 * Tx * h * f * nin,
+              p->e_mm * (Tx * f * nin + El * h * f * nin) + e * Tx * h);
+        bgemm(g, l, 'B', mb, "exp_fc1_wgrad", El, h, Te, f * nin, 2 * Tx * h * f * nin,
+              p->e_mm * (Tx * h + Tx * f * nin) + 2.0 * p->e_g * El * h * f * nin);
         if (p->ep > 1)
             llm_need(g, coll(g, l, 'B', mb, "a2a_dispatch_bwd", ET_ALL_TO_ALL, Tx * h * e, g->pg_ep));
-        llm_kern(g, l, 'B', mb, "router_bwd", 4 * Tl * h * m->experts,
-                 p->e_mm * (2 * Tl * m->experts + h * m->experts) + e * Tl * h);
+        /* its data and weight gradients in one node: no single GEMM shape */
+        llm_kern_s(g, l, 'B', mb, "router_bwd", 4 * Tl * h * m->experts,
+                   p->e_mm * (2 * Tl * m->experts + h * m->experts) + e * Tl * h, NULL);
     } else {
         double fl = (double)m->ffn / t, nin = m->swiglu ? 2 : 1;
         if (sp)

@@ -298,8 +298,17 @@ static int plan_device(wl_llm_plan *p, loom_err *err)
         rc = loom_err_set(err, LOOM_EUSAGE, "--device '%s' is not in the catalog (%s)", o->device,
                           comp_catalog_names(cat, names, sizeof names));
     } else {
-        p->dev.kind = COMP_ROOFLINE;
+        /* durations written for readers that only know them: priced by the
+         * model the system file selects (trace keeps the kernel model's) */
+        p->dev.kind = o->compute_model == 1 ? COMP_ROOFLINE : COMP_KERNEL;
         rc = comp_device_cfg(d, o->dtype, &p->dev, err);
+        if (rc >= 0 && p->dev.kind == COMP_KERNEL && p->dev.kp.sms == 0) {
+            /* a user's device without the kernel model's figures: the
+             * system file selects roofline, which it can price */
+            p->dev.kind = COMP_ROOFLINE;
+            if (p->o.compute_model == 0)
+                p->o.compute_model = 1;
+        }
         if (rc >= 0)
             p->capacity = d->mem_bytes;
     }

@@ -89,6 +89,12 @@ int loom_cmd_devices(int argc, char **argv)
             printf("    figures: %s\n", d->source);
             if (d->eff_source)
                 printf("    curves:  %s\n", d->eff_source);
+            if (d->sms > 0) {
+                printf("    kernel:  %u SMs, GEMM tiles", d->sms);
+                for (uint32_t k = 0; k < d->ntiles; k++)
+                    printf("%s %ux%u", k ? "," : "", d->tile_m[k], d->tile_n[k]);
+                printf(" (%s)\n", d->kernel_source);
+            }
             printf("    from:    %s\n", d->file);
         }
     }

@@ -93,7 +93,8 @@ static void llm_help(FILE *o)
         "                           fp16 for fp16, else fp32, as Megatron-LM does)\n"
         "      --device NAME        catalog device (default h100-sxm; see loom devices)\n"
         "      --devices FILE       extra device catalog\n"
-        "      --compute-model M    roofline (default) or trace, written to the system file\n"
+        "      --compute-model M    kernel (default: shapes priced as the kernels run),\n"
+        "                           roofline or trace, written to the system file\n"
         "  -h, --help               this help\n",
         wl_llm_preset_names());
 }
@@ -304,10 +305,10 @@ static int apply_opt(llm_args *a, int c, char **argv)
         o->grad_bytes = k == 0 ? 4 : 2;
         break;
     case O_CM:
-        if ((k = pick(optarg, (const char *const[]){"roofline", "trace", NULL})) < 0)
-            return loom_usage("gen llm", "--compute-model '%s': expected roofline or trace",
+        if ((k = pick(optarg, (const char *const[]){"kernel", "roofline", "trace", NULL})) < 0)
+            return loom_usage("gen llm", "--compute-model '%s': expected kernel, roofline or trace",
                               optarg);
-        o->compute_model_trace = k;
+        o->compute_model = k;
         break;
     case O_GROUPS: /* likewise, wl_groups */
         if ((k = pick(optarg, (const char *const[]){"explicit", "role", NULL})) < 0)

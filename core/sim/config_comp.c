@@ -294,6 +294,13 @@ int cfg_load_compute(loom_cfg *cfg, cfg_doc *dc, cfg_sys_comp *sc, const loom_cf
                           "(TFLOP/s) or a 'device'", path);
         goto out;
     }
+    if (cfg->comp.kind == COMP_KERNEL && cfg->comp.kp.sms == 0) {
+        rc = loom_err_set(err, LOOM_EUSAGE, "%s: 'compute-model: kernel' needs a 'device' whose "
+                          "catalog entry has sms and gemm-tiles (%s%s%s; docs/DEVICES.md)", path,
+                          sc->device ? "device '" : "no device given",
+                          sc->device ? sc->device : "", sc->device ? "' has none" : "");
+        goto out;
+    }
     if (sc->table && cfg->comp.kind != COMP_TABLE) {
         rc = loom_err_set(err, LOOM_EUSAGE, "%s: 'compute-table' is set but 'compute-model' is not "
                           "table", path);

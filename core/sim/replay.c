@@ -731,7 +731,8 @@ static void start(replay *rp, int rank, uint32_t i)
                          .is_cpu = (n->flags & ET_F_CPU) != 0,
                          .name = et_gnode_name(g, n),
                          .kwork = n->nkern ? g->kwork + 2 * (size_t)n->kern : NULL,
-                         .nkern = n->nkern};
+                         .nkern = n->nkern,
+                         .shape = n->shape ? g->kshape + (n->shape - 1) : NULL};
         int fb;
         sim_time t = compute_scaled(rp, comp_time(loom_cfg_comp(rp->cfg, rank), &k, &fb));
         rp->fallbacks += fb;

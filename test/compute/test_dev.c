@@ -50,6 +50,22 @@ static void test_builtin_figures(void **state)
     near(a->mem_bytes, 40 * GIB);
     near(a->mem_bw, 1555e9);
     near(a->link_bw, 300e9);
+    /* the kernel model's hardware: whitepaper SM counts, cuBLAS tiles */
+    assert_int_equal(a->sms, 108);
+    assert_int_equal(a->ntiles, 3);
+    assert_int_equal(a->tile_m[0], 256);
+    assert_int_equal(a->tile_n[0], 128);
+    assert_int_equal(find(c, "h200")->sms, 132);
+    assert_int_equal(find(c, "h100-sxm")->sms, 132);
+    comp_cfg kc = {.kind = COMP_KERNEL};
+    loom_err ke = {0};
+    assert_int_equal(comp_device_cfg(find(c, "h200"), COMP_BF16, &kc, &ke), 0);
+    assert_int_equal(kc.kp.sms, 132);
+    assert_int_equal(kc.kp.tile_m[0], 128);
+    assert_int_equal(kc.kp.tile_n[0], 256);
+    near(kc.kp.peak_fp8, 3958 * T12 / 2);
+    near(kc.kp.gemm_eff, comp_kparams_default().gemm_eff);
+    assert_int_equal(comp_cfg_check(&kc, &ke), 0);
     const comp_device *a8 = find(c, "a100-80g");
     near(a8->mem_bw, 2039e9);
     near(a8->mem_bytes, 80 * GIB);
@@ -162,6 +178,16 @@ static void test_malformed(void **state)
     expect_error("x:\n" GOOD_DEV "  matrix-efficiency: 0.8\n", "give all of");
     expect_error("x:\n" GOOD_DEV "  matrix-efficiency: 1.5\n", "out of range");
     expect_error("x:\n" GOOD_DEV "x:\n" GOOD_DEV, "device 'x' appears twice");
+    /* the kernel model's figures: all three or none, tiles "MxN" */
+    expect_error("x:\n" GOOD_DEV "  sms: 10\n", "give all of sms, gemm-tiles and kernel-source");
+    expect_error("x:\n" GOOD_DEV "  sms: 10.5\n  gemm-tiles: [128x128]\n  kernel-source: s\n",
+                 "whole number");
+    expect_error("x:\n" GOOD_DEV "  sms: 10\n  gemm-tiles: [128by128]\n  kernel-source: s\n",
+                 "'128by128' is not a tile shape");
+    expect_error("x:\n" GOOD_DEV "  sms: 10\n  gemm-tiles: 128x128\n  kernel-source: s\n",
+                 "key 'gemm-tiles': expected a list");
+    expect_error("x:\n" GOOD_DEV "  sms: 10\n  gemm-tiles: [1x1, 2x2, 3x3, 4x4, 5x5]\n"
+                 "  kernel-source: s\n", "5 tiles; give 1 .. 4");
     /* through core/base/yamlio: keys are names, aliases end (docs/CONFIG.md) */
     expect_error("? [x]\n:\n" GOOD_DEV, "line 1, column 3: a mapping key must be a scalar");
     expect_error("x: &d\n  description: *d\n", "line 2, column 16: alias '*d' refers to a collection");

@@ -635,6 +635,88 @@ static void test_rank_paths_and_names(void **state)
     tu_rmtree(tmp);
 }
 
+/* Kernel shapes (traces/et_shape.h): a plain node's named attributes, a
+ * fused node's kernel_shape list, gemm_m/n/k without a class taken as a
+ * GEMM, and malformed values named. */
+static void test_kernel_shapes(void **state)
+{
+    (void)state;
+    char *tmp = tu_tmpdir(), *p;
+    tb b = {0};
+    ChakraProtoMsg__Node *n[4];
+    n[0] = tb_node(&b, 1, ET_COMP_NODE, "gemm");
+    tb_str(&b, n[0], "kernel_class", "gemm");
+    tb_u64(&b, n[0], "gemm_m", 4096);
+    tb_u64(&b, n[0], "gemm_n", 1025);
+    tb_u64(&b, n[0], "gemm_k", 512);
+    tb_u64(&b, n[0], "gemm_batch", 3);
+    tb_i64(&b, n[0], "dtype_bytes", 2);
+    n[1] = tb_node(&b, 2, ET_COMP_NODE, "attn");
+    tb_str(&b, n[1], "kernel_class", "attention_bwd");
+    tb_u64(&b, n[1], "gemm_m", 2048);
+    tb_bool(&b, n[1], "causal", 1);
+    n[2] = tb_node(&b, 3, ET_COMP_NODE, "noclass");
+    tb_i64(&b, n[2], "gemm_m", 1);
+    tb_i64(&b, n[2], "gemm_n", 2);
+    tb_i64(&b, n[2], "gemm_k", 3);
+    n[3] = tb_node(&b, 4, ET_COMP_NODE, "fused+");
+    const int64_t fl[2] = {100, 200}, by[2] = {10, 20};
+    /* kernel 0: GEMM 8 x 16 x 32 batch 1 bf16; kernel 1: causal attention */
+    const int64_t sh[12] = {1, 8, 16, 32, 1, 2, 2, 64, 64, 128, 4, 2 + 256};
+    tb_i64s(&b, n[3], "kernel_flops", fl, 2);
+    tb_i64s(&b, n[3], "kernel_bytes", by, 2);
+    tb_i64s(&b, n[3], "kernel_shape", sh, 12);
+    p = tu_path(tmp, "shapes.0.et");
+    tb_write(p, "0.0.4", n, 4, 0);
+    et_graph *g = load_ok(p);
+    assert_int_equal(g->nkshape, 5);
+    const loom_kshape *s = &g->kshape[g->nodes[0].shape - 1];
+    assert_int_equal(s->cls, LOOM_K_GEMM);
+    assert_int_equal(s->m, 4096);
+    assert_int_equal(s->n, 1025);
+    assert_int_equal(s->k, 512);
+    assert_int_equal(s->batch, 3);
+    assert_int_equal(s->dtype_bytes, 2);
+    s = &g->kshape[g->nodes[1].shape - 1];
+    assert_int_equal(s->cls, LOOM_K_ATTN_BWD);
+    assert_int_equal(s->causal, 1);
+    assert_int_equal(g->kshape[g->nodes[2].shape - 1].cls, LOOM_K_GEMM);
+    s = &g->kshape[g->nodes[3].shape - 1];
+    assert_int_equal(s[0].cls, LOOM_K_GEMM);
+    assert_int_equal(s[0].k, 32);
+    assert_int_equal(s[1].cls, LOOM_K_ATTN);
+    assert_int_equal(s[1].batch, 4);
+    assert_int_equal(s[1].dtype_bytes, 2);
+    assert_int_equal(s[1].causal, 1);
+    et_graph_free(g);
+    free(p);
+
+    ChakraProtoMsg__Node *x = tb_node(&b, 30, ET_COMP_NODE, "bad");
+    tb_str(&b, x, "kernel_class", "matmul");
+    p = one_bad(tmp, "cls.0.et", x);
+    load_bad(p, "node 30", "kernel_class is not one of gemm");
+    free(p);
+    x = tb_node(&b, 31, ET_COMP_NODE, "neg");
+    tb_i64(&b, x, "gemm_m", -4);
+    p = one_bad(tmp, "neg.0.et", x);
+    load_bad(p, "node 31", "gemm_m = -4 is out of range");
+    free(p);
+    x = tb_node(&b, 32, ET_COMP_NODE, "len");
+    tb_i64s(&b, x, "kernel_flops", fl, 2);
+    tb_i64s(&b, x, "kernel_bytes", by, 2);
+    tb_i64s(&b, x, "kernel_shape", sh, 6);
+    p = one_bad(tmp, "len.0.et", x);
+    load_bad(p, "node 32", "kernel_shape has 6 entries; 2 kernels need 12");
+    free(p);
+    x = tb_node(&b, 33, ET_COMM_COLL_NODE, "coll");
+    tb_u64(&b, x, "gemm_m", 4);
+    p = one_bad(tmp, "coll.0.et", x);
+    load_bad(p, "node 33", "only compute nodes have kernel shapes");
+    free(p);
+    tb_free(&b);
+    tu_rmtree(tmp);
+}
+
 int main(void)
 {
     loom_set_quiet(1); /* dangling-dependency warnings are expected here */
@@ -649,6 +731,7 @@ int main(void)
         cmocka_unit_test(test_many_pg_names),
         cmocka_unit_test(test_bad_graphs),
         cmocka_unit_test(test_fused_kernels),
+        cmocka_unit_test(test_kernel_shapes),
         cmocka_unit_test(test_rank_paths_and_names),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

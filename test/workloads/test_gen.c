@@ -581,8 +581,9 @@ static void test_roles_equal_explicit(void **state)
  * compute node runs one after another on a rank; the gradient all-reduce
  * waits for the last backward kernel and the optimizer for the all-reduce.
  * So the step is the sum of the compute nodes' roofline times plus the
- * all-reduce's closed form.  The roofline with the H100's curve (docs/
- * DEVICES.md): t = 4 us + max(F / (989.5e12 * 0.801), B / (3350e9 * 0.9)),
+ * all-reduce's closed form.  Generated with --compute-model roofline (the
+ * kernel model, gen llm's default, is test/e2e/test_kernel.c's); the
+ * roofline with the H100's curve (docs/DEVICES.md): t = 4 us + max(F / (989.5e12 * 0.801), B / (3350e9 * 0.9)),
  * both curves having a 4 us overhead.
  */
 static void test_llm_step(void **state)
@@ -591,7 +592,7 @@ static void test_llm_step(void **state)
     const char *pre = tp("step/s");
     int rc = loomrun_run(tmpdir, "gen", "llm", "--hidden", "256", "--ffn", "1024", "--heads", "4", "--layers",
                       "1", "--seq", "128", "--vocab", "512", "--dp", "2", "--device", "h100-sxm",
-                      "--out", pre, "-q", NULL);
+                      "--compute-model", "roofline", "--out", pre, "-q", NULL);
     expect_exit(rc, 0, NULL);
     put("step/net.yml", "topology: [ Switch ]\nnpus_count: [ 2 ]\nbandwidth: [ 100 ]\n"
                         "latency: [ 1000 ]\n");
@@ -666,7 +667,8 @@ static double compute_ns(const char *path, double P, double e_mat, double M, siz
  * kernel or fused by layer, replays to the roofline sum of its kernels on
  * whatever device or efficiency the run names, not the one it was
  * generated for.  The model is test_llm_step's (one all-reduce of the
- * gradients, its reductions at the device's HBM bandwidth).
+ * gradients, its reductions at the device's HBM bandwidth), under
+ * --compute-model roofline.
  */
 static void test_llm_cost_at_replay(void **state)
 {
@@ -681,7 +683,8 @@ static void test_llm_cost_at_replay(void **state)
         snprintf(pre, sizeof pre, "%s/%s", tp("car"), gran[gi]);
         int rc = loomrun_run(tmpdir, "gen", "llm", "--hidden", "256", "--ffn", "1024", "--heads", "4",
                              "--layers", "2", "--seq", "128", "--vocab", "512", "--dp", "2",
-                             "--device", "h100-sxm", "--granularity", gran[gi], "--out", pre, "-q", NULL);
+                             "--device", "h100-sxm", "--compute-model", "roofline",
+                             "--granularity", gran[gi], "--out", pre, "-q", NULL);
         expect_exit(rc, 0, NULL);
         snprintf(r0, sizeof r0, "%s.0.et", pre);
         snprintf(sys, sizeof sys, "%s.system.yaml", pre);

@@ -391,11 +391,11 @@ static void test_fields_documented(void **state)
     free(doc);
 }
 
-/* comp_kind_name and comp_kind_parse are inverse on the three names. */
+/* comp_kind_name and comp_kind_parse are inverse on the four names. */
 static void test_kind_names(void **state)
 {
     (void)state;
-    static const char *const names[] = {"trace", "roofline", "table"};
+    static const char *const names[] = {"trace", "roofline", "table", "kernel"};
     for (int k = 0; k < COMP_KINDS; k++) {
         comp_kind got;
         assert_string_equal(comp_kind_name((comp_kind)k), names[k]);

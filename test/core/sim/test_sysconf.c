@@ -98,6 +98,15 @@ static void test_device(void **state)
     near(cfg.comp.memory.eff, 0.9);
     assert_true(cfg.comp.memory.half == 0);
     loom_cfg_free(&cfg);
+    /* the kernel model: the device's SMs and tiles, the shipped constants */
+    if (load(&cfg, "device: a100-80g\ncompute-model: kernel\n", &err) < 0)
+        fail_msg("%s", err.msg);
+    assert_int_equal(cfg.comp.kind, COMP_KERNEL);
+    assert_int_equal(cfg.comp.kp.sms, 108);
+    assert_int_equal(cfg.comp.kp.ntiles, 3);
+    near(cfg.comp.kp.gemm_eff, comp_kparams_default().gemm_eff);
+    near(cfg.comp.peak_flops, 312e12);
+    loom_cfg_free(&cfg);
     /* a plain roofline with an overhead and no device */
     if (load(&cfg, "local-mem-bw: 100\npeak-perf: 10\ncompute-model: roofline\n"
                    "compute-matrix-overhead-us: 2\n", &err) < 0)
@@ -183,6 +192,9 @@ static void test_errors(void **state)
     expect("local-mem-bw: 1\ncompute-table: x.csv\n", "'compute-model' is not table");
     expect("local-mem-bw: 1\ncompute-model: table\ncompute-table: missing.csv\n", "missing.csv");
     expect("device: a100-40g\nroofline-enabled: 0\ncompute-model: roofline\n", "contradicts");
+    expect("local-mem-bw: 1\npeak-perf: 10\ncompute-model: kernel\n",
+           "'compute-model: kernel' needs a 'device' whose catalog entry has sms");
+    expect("device: a100-40g\nroofline-enabled: 1\ncompute-model: kernel\n", "contradicts");
     expect("device: a100-40g\ncompute-matrix-efficiency: 1.5\n", "'compute-matrix-efficiency'");
     expect("device: a100-40g\ncompute-memory-overhead-us: -1\n", "'compute-memory-overhead-us'");
     expect("device: a100-40g\nstraggler: {\"9\": 2}\n", "rank 9 is out of range");

@@ -1,0 +1,312 @@
+#!/usr/bin/env python3
+"""Measured kernel times against loom's `kernel` compute model, and the fit
+of its constants (docs/DEVICES.md "The kernel model").
+
+compute/comp_kernel.c, written out again here (the self-test checks the
+hand-worked examples of test/compute/test_comp_kernel.c give the same):
+
+  GEMM batch x (m x k)(k x n), S SMs, peak P, each tile tm x tn of the
+  device's gemm-tiles:
+    tiles = batch ceil(m/tm) ceil(n/tn)
+    split = tiles < S ? max(1, min(S // tiles, k // 512)) : 1
+    waves = ceil(tiles split / S)
+    t = launch_g + max(min_tiles waves 2 tm tn (ceil(k/split) + k0) / (P/S e_g),
+                       bytes / (M e_gmem))
+  flash attention (fwd; bwd with e_ab and key blocks):
+    blocks = batch ceil(rows / 128); waves = ceil(blocks / S)
+    t = launch_a + max(waves (F / blocks) / (P/S e_a), bytes / (M e_e))
+  elementwise: t = launch_e + bytes / (M e_e)
+
+Fitting (--fit): the constants are fitted on the EVEN rows (0, 2, 4, ...)
+of each CSV and the error is reported on the ODD rows (held out), next to
+the roofline of the catalog as shipped on the same rows.  Only kernel-level
+measurements are used; no step-level training run.  The fit is a
+coordinate search on a fixed grid (deterministic; standard library only):
+    GEMM e_g, k0, e_gmem, launch_g   on bf16 GEMMs; fp8 factor on fp8 GEMMs
+    e_a, launch_a                    on flash forward rows
+    e_ab                             on flash fwd+bwd rows (fwd + bwd kernels)
+    e_e, launch_e                    on elementwise rows
+
+Usage: python3 bench/gpu/kernel_model.py --in DIR [--fit] [--out FILE.md]
+       python3 bench/gpu/kernel_model.py --self-test
+"""
+import argparse
+import math
+import os
+import re
+import statistics
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+import compare  # noqa: E402  (the roofline, the CSV readers)
+
+# comp_kparams_default() in compute/comp_kernel.c: keep the two equal (the
+# self-test reads the C file and checks).
+DEFAULT = dict(gemm_eff=0.73, gemm_k0=64, gemm_mem_eff=0.70, gemm_fp8=0.92, gemm_launch=5e-6,
+               attn_eff=0.31, attn_bwd_eff=0.25, attn_launch=50e-6, elem_eff=0.83,
+               elem_launch=5e-6)
+SPLITK_MIN_K = 512
+ATTN_BLOCK = 128
+
+
+def kernel_hw(devices_path, name):
+    """sms and gemm-tiles of a catalog device (the kernel model's figures)."""
+    src = open(devices_path).read()
+    m = re.search(r"^%s:\n((?:(?:  .*|\s*)\n)+)" % re.escape(name), src, re.M)
+    if not m:
+        raise SystemExit("kernel_model.py: device %s not in %s" % (name, devices_path))
+    block = m.group(1)
+    sms = int(re.search(r"^  sms: (\d+)", block, re.M).group(1))
+    tiles = re.search(r"^  gemm-tiles: \[([^\]]*)\]", block, re.M).group(1)
+    tl = [tuple(int(v) for v in t.strip().split("x")) for t in tiles.split(",")]
+    return sms, tl
+
+
+def cdiv(a, b):
+    return a // b + (a % b != 0)
+
+
+def gemm_s(kp, hw, peak, mem_bw, m, n, k, batch, nbytes, fp8):
+    sms, tiles = hw
+    eff = kp["gemm_eff"] * (kp["gemm_fp8"] if fp8 else 1.0)
+    per_sm = peak / sms
+    best = math.inf
+    for tm, tn in tiles:
+        nt = batch * cdiv(m, tm) * cdiv(n, tn)
+        split = 1
+        if nt < sms:
+            split = max(1, min(sms // nt, k // SPLITK_MIN_K))
+        w = cdiv(nt * split, sms)
+        t = w * 2.0 * tm * tn * (cdiv(k, split) + kp["gemm_k0"]) / (per_sm * eff)
+        best = min(best, t)
+    return kp["gemm_launch"] + max(best, nbytes / (mem_bw * kp["gemm_mem_eff"]))
+
+
+def attn_s(kp, hw, peak, mem_bw, flops, nbytes, batch, m, n, bwd):
+    sms = hw[0]
+    blocks = batch * cdiv(n if bwd else m, ATTN_BLOCK)
+    w = cdiv(blocks, sms)
+    e = kp["attn_bwd_eff"] if bwd else kp["attn_eff"]
+    t = w * (flops / blocks) / (peak / sms * e)
+    return kp["attn_launch"] + max(t, nbytes / (mem_bw * kp["elem_eff"]))
+
+
+def elem_s(kp, mem_bw, nbytes):
+    return kp["elem_launch"] + nbytes / (mem_bw * kp["elem_eff"])
+
+
+# ---- predictions of the measured rows ----------------------------------------
+def predict_gemm(kp, hw, dev, r):
+    fp8 = r["dtype"] == "fp8"
+    peak = dev["peak"][r["dtype"]]
+    return 1e6 * gemm_s(kp, hw, peak, dev["mem_bw"], r["M"], r["N"], r["K"], 1, r["bytes"], fp8)
+
+
+def predict_attn(kp, hw, dev, r):
+    """The kernels gen llm emits for this attention (compare.attn_kernels),
+    each priced by its class: flash as attention, unfused as batched GEMMs
+    and an elementwise softmax."""
+    P, M = dev["peak"]["bf16"], dev["mem_bw"]
+    b, A, s, d = r["b"], r["A"], r["s"], r["d"]
+    t = 0.0
+    shapes = {"attn_score": (s, s, d), "attn_ctx": (s, d, s), "attn_ctx_dgrad": (s, s, d),
+              "attn_ctx_vgrad": (s, d, s), "attn_score_qgrad": (s, d, s),
+              "attn_score_kgrad": (s, d, s)}
+    for name, fl, by in compare.attn_kernels(r["backend"], r["pas"], b, A, r["kv"], s, d):
+        if name in ("flash_attn", "flash_attn_bwd"):
+            t += attn_s(kp, hw, P, M, fl, by, b * A, s, s, name.endswith("bwd"))
+        elif name in shapes:
+            m, n, k = shapes[name]
+            t += gemm_s(kp, hw, P, M, m, n, k, b * A, by, False)
+        else:
+            t += elem_s(kp, M, by)
+    return 1e6 * t
+
+
+def predict_elem(kp, dev, r):
+    return 1e6 * elem_s(kp, dev["mem_bw"], r["bytes"])
+
+
+def errs(rows, pred):
+    return [compare.err_pct(pred(r), r["meas"]) for r in rows]
+
+
+def mae(e):
+    return statistics.mean(abs(x) for x in e) if e else float("nan")
+
+
+# ---- the fit ------------------------------------------------------------------
+GRID = {
+    "gemm_eff": [0.60 + 0.01 * i for i in range(36)],
+    "gemm_k0": [0, 8, 16, 24, 32, 48, 64, 96, 128],
+    "gemm_mem_eff": [0.40 + 0.05 * i for i in range(13)],
+    "gemm_launch": [1e-6 * i for i in range(0, 13)],
+    "gemm_fp8": [0.60 + 0.01 * i for i in range(41)],
+    "attn_eff": [0.20 + 0.01 * i for i in range(51)],
+    "attn_launch": [1e-6 * i for i in range(0, 61, 2)],
+    "attn_bwd_eff": [0.15 + 0.01 * i for i in range(56)],
+    "elem_eff": [0.40 + 0.01 * i for i in range(56)],
+    "elem_launch": [0.5e-6 * i for i in range(0, 25)],
+}
+
+
+def coord_fit(kp, names, loss, rounds=4):
+    for _ in range(rounds):
+        for nm in names:
+            best = None
+            for v in GRID[nm]:
+                trial = dict(kp, **{nm: v})
+                l = loss(trial)
+                if best is None or l < best[0] - 1e-12:
+                    best = (l, v)
+            kp[nm] = best[1]
+    return kp
+
+
+def fit(g, a, e, hw, dev):
+    kp = dict(DEFAULT)
+    half = lambda rows: rows[0::2]  # noqa: E731
+    gb = half([r for r in g if r["dtype"] == "bf16"])
+    g8 = half([r for r in g if r["dtype"] == "fp8"])
+    fa = half([r for r in a if r["backend"] == "flash" and r["pas"] == "fwd"])
+    fb = half([r for r in a if r["backend"] == "flash" and r["pas"] == "fwd+bwd"])
+    ee = half(e)
+    coord_fit(kp, ["gemm_eff", "gemm_k0", "gemm_mem_eff", "gemm_launch"],
+              lambda k: mae(errs(gb, lambda r: predict_gemm(k, hw, dev, r))))
+    coord_fit(kp, ["gemm_fp8"], lambda k: mae(errs(g8, lambda r: predict_gemm(k, hw, dev, r))))
+    coord_fit(kp, ["elem_eff", "elem_launch"],
+              lambda k: mae(errs(ee, lambda r: predict_elem(k, dev, r))))
+    coord_fit(kp, ["attn_eff", "attn_launch"],
+              lambda k: mae(errs(fa, lambda r: predict_attn(k, hw, dev, r))))
+    coord_fit(kp, ["attn_bwd_eff"], lambda k: mae(errs(fb, lambda r: predict_attn(k, hw, dev, r))))
+    return kp
+
+
+# ---- the report ---------------------------------------------------------------
+def classes(g, a, e):
+    out = {}
+    for r in g:
+        if r["dtype"] == "fp8":
+            k = "GEMM fp8"
+        elif r["cls"].startswith("llm"):
+            k = "GEMM LLM layer"
+        else:
+            k = "GEMM " + {"square": "square", "skinny": "skinny", "wave": "wave (N sweep)"}.get(
+                r["cls"], r["cls"])
+        out.setdefault(k, []).append(("g", r))
+    for r in a:
+        out.setdefault("attention %s %s" % (r["backend"], r["pas"]), []).append(("a", r))
+    for r in e:
+        out.setdefault("elementwise " + r["kernel"], []).append(("e", r))
+    return out
+
+
+def table(g, a, e, hw, dev, kp):
+    def pred(kind, r):
+        if kind == "g":
+            return predict_gemm(kp, hw, dev, r)
+        if kind == "a":
+            return predict_attn(kp, hw, dev, r)
+        return predict_elem(kp, dev, r)
+
+    # held-out = odd rows of each CSV's subset used in the fit; index by identity
+    fitted = set()
+    for rows in ([r for r in g if r["dtype"] == "bf16"], [r for r in g if r["dtype"] == "fp8"],
+                 [r for r in a if r["backend"] == "flash" and r["pas"] == "fwd"],
+                 [r for r in a if r["backend"] == "flash" and r["pas"] == "fwd+bwd"], e):
+        fitted.update(id(r) for r in rows[0::2])
+    lines = ["| class | n held out | roofline mean / max abs err % | kernel model mean / max abs "
+             "err % | kernel model signed % |", "|---|---:|---:|---:|---:|"]
+    tot_r, tot_k = [], []
+    order = sorted(classes(g, a, e).items(), key=lambda kv: (kv[0].split()[0] != "GEMM",
+                                                             kv[0].split()[0] != "attention",
+                                                             kv[0]))
+    for name, items in order:
+        held = [(k, r) for k, r in items if id(r) not in fitted]
+        if not held:
+            continue
+        er = [r["err"] for _, r in held]  # compare.py's roofline error
+        ek = [compare.err_pct(pred(k, r), r["meas"]) for k, r in held]
+        tot_r += er
+        tot_k += ek
+        lines.append("| %s | %d | %.1f / %.1f | %.1f / %.1f | %+.1f |" % (
+            name, len(held), mae(er), max(abs(x) for x in er), mae(ek), max(abs(x) for x in ek),
+            statistics.mean(ek)))
+    for grp in ("GEMM", "elementwise"):  # the classes together
+        held = [(k, r) for name, items in order if name.startswith(grp) for k, r in items
+                if id(r) not in fitted]
+        er = [r["err"] for _, r in held]
+        ek = [compare.err_pct(pred(k, r), r["meas"]) for k, r in held]
+        lines.append("| **%s, all** | %d | %.1f / %.1f | %.1f / %.1f | %+.1f |" % (
+            grp, len(held), mae(er), max(abs(x) for x in er), mae(ek),
+            max(abs(x) for x in ek), statistics.mean(ek)))
+    lines.append("| **all held-out rows** | %d | %.1f / %.1f | %.1f / %.1f | %+.1f |" % (
+        len(tot_k), mae(tot_r), max(abs(x) for x in tot_r), mae(tot_k),
+        max(abs(x) for x in tot_k), statistics.mean(tot_k)))
+    return "\n".join(lines)
+
+
+def self_test():
+    hw = kernel_hw(compare.DEFAULT_DEVICES, "h200")
+    assert hw == (132, [(128, 256), (256, 128), (128, 128)]), hw
+    src = open(os.path.join(HERE, "..", "..", "compute", "comp_kernel.c")).read()
+    for k, v in DEFAULT.items():
+        m = re.search(r"k\.%s = ([0-9.e-]+);" % k, src)
+        assert m and abs(float(m.group(1)) - v) < 1e-15, (k, m and m.group(1), v)
+    kp = dict(DEFAULT)
+    # test/compute/test_comp_kernel.c's 8192 x 8192 x 8192 bf16 GEMM on h200:
+    # 128x256: 64 x 32 = 2048 tiles, 16 waves; t = 5 us + 16 * 2*128*256*(8192+64)
+    # / (989.5e12/132 * 0.73)
+    t = gemm_s(kp, hw, 989.5e12, 4800e9, 8192, 8192, 8192, 1, 0, False)
+    want = 5e-6 + 16 * 2 * 128 * 256 * (8192 + 64) / (989.5e12 / 132 * 0.73)
+    assert abs(t - want) < 1e-12, (t, want)
+    # the shipped constants are what --fit finds on the shipped measurements
+    data = os.path.join(HERE, "h200-2026-11-28")
+    dev = compare.load_device(compare.DEFAULT_DEVICES, "h200")
+    rd = lambda f: compare.read_csv(os.path.join(data, f))  # noqa: E731
+    got = fit(compare.gemm_rows(rd("gemm.csv"), dev), compare.attn_rows(rd("attention.csv"), dev),
+              compare.elem_rows(rd("elementwise.csv"), dev), hw, dev)
+    for k, v in DEFAULT.items():
+        assert abs(got[k] - v) < 1e-9 * max(1.0, v), (k, got[k], v)
+    print("kernel_model.py self-test: ok (8192^3 bf16 on h200: %.2f us; --fit reproduces the "
+          "shipped constants)" % (t * 1e6))
+    return 0
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--in", dest="inp", help="folder with kernels.py's CSVs")
+    ap.add_argument("--device", default="h200")
+    ap.add_argument("--devices", default=compare.DEFAULT_DEVICES)
+    ap.add_argument("--fit", action="store_true",
+                    help="fit the constants on the even rows (else: comp_kparams_default)")
+    ap.add_argument("--out", help="write the table (markdown) here")
+    ap.add_argument("--self-test", action="store_true")
+    args = ap.parse_args()
+    if args.self_test:
+        return self_test()
+    if not args.inp:
+        ap.error("--in DIR is required")
+    dev = compare.load_device(args.devices, args.device)
+    hw = kernel_hw(args.devices, args.device)
+    rd = lambda f: compare.read_csv(os.path.join(args.inp, f))  # noqa: E731
+    g = compare.gemm_rows(rd("gemm.csv"), dev)
+    a = compare.attn_rows(rd("attention.csv"), dev)
+    e = compare.elem_rows(rd("elementwise.csv"), dev)
+    kp = fit(g, a, e, hw, dev) if args.fit else dict(DEFAULT)
+    text = ["Constants (%s): " % ("fitted on the even rows" if args.fit else
+                                  "comp_kparams_default") +
+            ", ".join("%s %s" % (k, ("%.3g" % v) if v >= 1e-3 or v == 0 else "%.1f us" % (v * 1e6))
+                      for k, v in kp.items()), "", table(g, a, e, hw, dev, kp)]
+    out = "\n".join(text) + "\n"
+    print(out)
+    if args.out:
+        with open(args.out + ".tmp", "w") as f:
+            f.write(out)
+        os.replace(args.out + ".tmp", args.out)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,164 @@
+/*
+ * comp_kernel.c: the `kernel` compute model, a kernel priced by its shape
+ * as it runs on the device (docs/MODEL.md "The kernel model";
+ * docs/DEVICES.md for the figures and how they were fitted).
+ *
+ * GEMM (batch x (m x k)(k x n)), for each output tile tm x tn the device's
+ * library chooses among (the catalog's gemm-tiles), on S SMs of peak P/S:
+ *     tiles = batch * ceil(m / tm) * ceil(n / tn)
+ *     split = tiles < S ? max(1, min(floor(S / tiles), floor(k / 512))) : 1
+ *                                          (split-K when a wave is not full)
+ *     waves = ceil(tiles * split / S)
+ *     t_tile = 2 tm tn (ceil(k / split) + k0) / (P/S * e_gemm)
+ *     t = launch + max(min over tiles of waves * t_tile, bytes / (M * e_mem))
+ * Flash attention (forward; backward likewise with its own efficiency):
+ *     blocks = batch * ceil(rows / 128)     (rows: queries forward, keys
+ *                                           backward; FlashAttention-2)
+ *     waves = ceil(blocks / S)
+ *     t = launch + max(waves * (F / blocks) / (P/S * e_attn), bytes / (M * e_elem))
+ * Elementwise, norm and softmax kernels:
+ *     t = launch + bytes / (M * e_elem)
+ *       (= bytes / (M * e(bytes)), e(x) = e_elem * x / (x + launch * M * e_elem):
+ *        a fraction of HBM bandwidth that grows with size)
+ * A kernel without a class, or whose class lacks the dimensions, is priced
+ * by the roofline of the same comp_cfg.
+ */
+#include "comp.h"
+
+#include <math.h>
+
+enum {
+    SPLITK_MIN_K = 512, /* the least K one split-K slice keeps */
+    ATTN_BLOCK = 128,   /* FlashAttention-2's row block on Hopper/Ampere */
+};
+
+comp_kparams comp_kparams_default(void)
+{
+    /* Fitted on half of the H200 measurements of bench/gpu/h200-2026-11-28
+     * (every even row of gemm.csv, attention.csv and elementwise.csv) by
+     * bench/gpu/compare.py --fit; the other half is the held-out check
+     * (docs/DEVICES.md).  Devices other than the H200 take the same
+     * constants until measured: they are the software's, not the chip's. */
+    comp_kparams k = {0};
+    k.gemm_eff = 0.73;
+    k.gemm_k0 = 64;
+    k.gemm_mem_eff = 0.70;
+    k.gemm_fp8 = 0.92;
+    k.gemm_launch = 5e-6;
+    k.attn_eff = 0.31;
+    k.attn_bwd_eff = 0.25;
+    k.attn_launch = 50e-6;
+    k.elem_eff = 0.83;
+    k.elem_launch = 5e-6;
+    return k;
+}
+
+static uint64_t ceil_div(uint64_t a, uint64_t b) { return a / b + (a % b != 0); }
+
+static double peak_of(const comp_cfg *c, const loom_kshape *s)
+{
+    return s->dtype_bytes == 1 && c->kp.peak_fp8 > 0 ? c->kp.peak_fp8 : c->peak_flops;
+}
+
+double comp_gemm_seconds(const comp_cfg *c, const loom_kshape *s, double bytes, uint64_t *tiles,
+                         uint64_t *waves, int *tile)
+{
+    const comp_kparams *kp = &c->kp;
+    double eff = kp->gemm_eff * (s->dtype_bytes == 1 && kp->gemm_fp8 > 0 ? kp->gemm_fp8 : 1.0);
+    double per_sm = peak_of(c, s) / kp->sms;
+    uint64_t batch = s->batch ? s->batch : 1, S = kp->sms;
+    double best = INFINITY;
+    for (uint32_t i = 0; i < kp->ntiles; i++) {
+        uint64_t tm = kp->tile_m[i], tn = kp->tile_n[i];
+        uint64_t nt = batch * ceil_div(s->m, tm) * ceil_div(s->n, tn), split = 1;
+        if (nt < S) {
+            split = S / nt;
+            if (split > s->k / SPLITK_MIN_K)
+                split = s->k / SPLITK_MIN_K;
+            if (split < 1)
+                split = 1;
+        }
+        uint64_t w = ceil_div(nt * split, S);
+        double t = (double)w * 2.0 * (double)tm * (double)tn *
+                   ((double)ceil_div(s->k, split) + kp->gemm_k0) / (per_sm * eff);
+        if (t < best) {
+            best = t;
+            if (tiles)
+                *tiles = nt;
+            if (waves)
+                *waves = w;
+            if (tile)
+                *tile = (int)i;
+        }
+    }
+    double t_mem = bytes / (c->mem_bw * kp->gemm_mem_eff);
+    return kp->gemm_launch + (best > t_mem ? best : t_mem);
+}
+
+/* Flash attention; flops 0 takes them from the shape. */
+static double attn_seconds(const comp_cfg *c, double flops, double bytes, const loom_kshape *s)
+{
+    const comp_kparams *kp = &c->kp;
+    int bwd = s->cls == LOOM_K_ATTN_BWD;
+    uint64_t batch = s->batch ? s->batch : 1;
+    if (flops <= 0) /* forward 4 b m n d (QK^T and PV); backward 2.5 times that */
+        flops = (bwd ? 10.0 : 4.0) * (double)batch * s->m * s->n * s->k * (s->causal ? 0.5 : 1.0);
+    uint64_t blocks = batch * ceil_div(bwd ? s->n : s->m, ATTN_BLOCK);
+    uint64_t w = ceil_div(blocks, kp->sms);
+    double per_sm = peak_of(c, s) / kp->sms;
+    double t = (double)w * (flops / (double)blocks) / (per_sm * (bwd ? kp->attn_bwd_eff : kp->attn_eff));
+    double t_mem = bytes / (c->mem_bw * kp->elem_eff);
+    return kp->attn_launch + (t > t_mem ? t : t_mem);
+}
+
+double comp_kernel_seconds(const comp_cfg *c, double flops, double bytes, const loom_kshape *s)
+{
+    const comp_kparams *kp = &c->kp;
+    if (s == NULL || kp->sms == 0)
+        return comp_roofline_seconds(c, flops, bytes);
+    switch (s->cls) {
+    case LOOM_K_GEMM:
+        if (s->m && s->n && s->k && kp->ntiles > 0)
+            return comp_gemm_seconds(c, s, bytes, NULL, NULL, NULL);
+        break;
+    case LOOM_K_ATTN:
+    case LOOM_K_ATTN_BWD:
+        if (s->m && s->n && (flops > 0 || s->k))
+            return attn_seconds(c, flops, bytes, s);
+        break;
+    case LOOM_K_ELEM:
+        return kp->elem_launch + bytes / (c->mem_bw * kp->elem_eff);
+    default:
+        break;
+    }
+    return comp_roofline_seconds(c, flops, bytes);
+}
+
+static int frac_ok(double x) { return x > 0 && x <= 1; }
+static int secs_ok(double x) { return x >= 0 && x < 1; }
+
+int comp_kparams_check(const comp_kparams *k, loom_err *err)
+{
+    if (k->sms == 0 || k->ntiles == 0)
+        return loom_err_set(err, LOOM_EUSAGE, "compute: the kernel model needs the device's SM "
+                            "count and GEMM tiles (catalog keys sms and gemm-tiles; a 'device' "
+                            "that has them, see loom devices)");
+    for (uint32_t i = 0; i < k->ntiles; i++)
+        if (k->tile_m[i] == 0 || k->tile_n[i] == 0)
+            return loom_err_set(err, LOOM_EUSAGE, "compute: GEMM tile %u is %ux%u; both sides "
+                                "must be > 0", i, k->tile_m[i], k->tile_n[i]);
+    const struct { const char *name; double v; int frac; } f[] = {
+        {"gemm efficiency", k->gemm_eff, 1},      {"gemm memory efficiency", k->gemm_mem_eff, 1},
+        {"fp8 gemm factor", k->gemm_fp8, 1},      {"attention efficiency", k->attn_eff, 1},
+        {"attention backward efficiency", k->attn_bwd_eff, 1},
+        {"elementwise efficiency", k->elem_eff, 1}, {"gemm launch", k->gemm_launch, 0},
+        {"attention launch", k->attn_launch, 0},  {"elementwise launch", k->elem_launch, 0}};
+    for (size_t i = 0; i < sizeof f / sizeof f[0]; i++)
+        if (f[i].frac ? !frac_ok(f[i].v) : !secs_ok(f[i].v))
+            return loom_err_set(err, LOOM_EUSAGE, "compute: kernel model %s must be %s (got %g)",
+                                f[i].name, f[i].frac ? "in (0, 1]" : "in [0, 1) s", f[i].v);
+    if (!(k->gemm_k0 >= 0 && k->gemm_k0 < 1e6))
+        return loom_err_set(err, LOOM_EUSAGE, "compute: kernel model gemm k0 must be in [0, 1e6) "
+                            "(got %g)", k->gemm_k0);
+    return 0;
+}

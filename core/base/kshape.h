@@ -1,0 +1,46 @@
+/*
+ * kshape.h: the shape of one GPU kernel, as a trace states it and as the
+ * `kernel` compute model prices it (docs/MODEL.md "The kernel model",
+ * docs/TRACES.md "Kernel shapes").
+ *
+ * A plain value type on the ground floor because two floors share it
+ * without seeing each other: traces/ reads it from node attributes
+ * (kernel_class, gemm_m, gemm_n, gemm_k, gemm_batch, dtype_bytes, causal;
+ * a fused node's kernel_shape list) and compute/ prices it.  Neither owns
+ * the other's types; this header has no code.
+ *
+ * Meaning of the fields by class:
+ *   GEMM           batch independent products of (m x k) by (k x n)
+ *   ATTN, ATTN_BWD flash attention forward / backward: batch = batch x
+ *                  query heads, m = query length, n = key length,
+ *                  k = head dimension, causal = 1 for a causal mask
+ *   ELEM           elementwise, norm or softmax: no dimensions (bytes tell)
+ * dtype_bytes is the operand width (2 for bf16/fp16, 1 for fp8, 4 for
+ * fp32); 0 means the run's datatype.
+ */
+#ifndef LOOM_KSHAPE_H
+#define LOOM_KSHAPE_H
+
+#include <stdint.h>
+
+enum {
+    LOOM_K_NONE = 0,     /* no class: priced by FLOPs and bytes alone */
+    LOOM_K_GEMM = 1,     /* matrix product */
+    LOOM_K_ATTN = 2,     /* flash attention, forward */
+    LOOM_K_ATTN_BWD = 3, /* flash attention, backward */
+    LOOM_K_ELEM = 4,     /* elementwise / norm / softmax: memory bound */
+    LOOM_K_CLASSES = 5,
+};
+
+/* Values stored per kernel in a fused node's kernel_shape list. */
+#define LOOM_KSHAPE_FIELDS 6 /* class, m, n, k, batch, dtype_bytes | causal << 8 */
+
+typedef struct loom_kshape {
+    uint32_t m, n, k; /* dimensions (see above); 0 where the class has none */
+    uint32_t batch;   /* independent problems; 0 is taken as 1 */
+    uint8_t cls;      /* LOOM_K_* */
+    uint8_t dtype_bytes; /* operand bytes per element; 0: the run's datatype */
+    uint8_t causal;   /* attention: causal mask (half the score matrix) */
+} loom_kshape;
+
+#endif
