@@ -64,6 +64,26 @@ static int check_radixes(const char *path, const ht_tier *t, int tiers, int node
     return 0;
 }
 
+/* The file names 2 or 3 tiers, each with its speed, latency and radixes,
+ * and no section past the last tier. */
+static int check_tiers(const char *path, const ht_tier *t, int tiers, int nodes, loom_err *err)
+{
+    if (nodes < 1 || (tiers != 2 && tiers != 3))
+        return loom_err_set(err, LOOM_EUSAGE, "%s: needs 'Nodes <n>' and 'Tiers 2' or 'Tiers 3' "
+                            "(loom's fat tree has 2 or 3 tiers)", path);
+    for (int i = tiers; i < HT_TIERS; i++)
+        if (t[i].speed >= 0 || t[i].lat >= 0 || t[i].down >= 0 || t[i].up >= 0)
+            return loom_err_set(err, LOOM_EUSAGE, "%s: a 'Tier %d' section, but Tiers is %d",
+                                path, i, tiers);
+    for (int i = 0; i < tiers; i++) {
+        if (!(t[i].speed > 0) || t[i].lat < 0 || t[i].down < 1 || (i < tiers - 1 && t[i].up < 1))
+            return loom_err_set(err, LOOM_EUSAGE,
+                                "%s: Tier %d needs Downlink_speed_Gbps > 0, Downlink_Latency_ns, "
+                                "Radix_Down%s", path, i, i < tiers - 1 ? " and Radix_Up" : "");
+    }
+    return 0;
+}
+
 int net_htsim_load(const char *path, net_topo *out, net_note_fn note, void *ctx,
                    loom_err *err)
 {
@@ -145,19 +165,8 @@ int net_htsim_load(const char *path, net_topo *out, net_note_fn note, void *ctx,
     fclose(fp);
     if (rc < 0)
         return rc;
-    if (nodes < 1 || (tiers != 2 && tiers != 3))
-        return loom_err_set(err, LOOM_EUSAGE, "%s: needs 'Nodes <n>' and 'Tiers 2' or 'Tiers 3' "
-                            "(loom's fat tree has 2 or 3 tiers)", path);
-    for (int i = tiers; i < HT_TIERS; i++)
-        if (t[i].speed >= 0 || t[i].lat >= 0 || t[i].down >= 0 || t[i].up >= 0)
-            return loom_err_set(err, LOOM_EUSAGE, "%s: a 'Tier %d' section, but Tiers is %d",
-                                path, i, tiers);
-    for (int i = 0; i < tiers; i++) {
-        if (!(t[i].speed > 0) || t[i].lat < 0 || t[i].down < 1 || (i < tiers - 1 && t[i].up < 1))
-            return loom_err_set(err, LOOM_EUSAGE,
-                                "%s: Tier %d needs Downlink_speed_Gbps > 0, Downlink_Latency_ns, "
-                                "Radix_Down%s", path, i, i < tiers - 1 ? " and Radix_Up" : "");
-    }
+    if ((rc = check_tiers(path, t, tiers, nodes, err)) < 0)
+        return rc;
     if (strlen(path) >= sizeof x->file)
         return loom_err_set(err, LOOM_EUSAGE, "%s: path longer than %zu bytes", path,
                             sizeof x->file - 1);

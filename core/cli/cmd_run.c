@@ -340,6 +340,45 @@ static int run_parse(run_args *a, int argc, char **argv)
     return -1;
 }
 
+/* Output-set slots of `loom run`'s outputs (-1: not asked for). */
+typedef struct run_keys { int json, csv, csvc, log; } run_keys;
+
+/* Every report of a finished run, then the commit: the text report is
+ * printed before it, so a report that cannot be printed leaves no file. */
+static int write_reports(loom_outset *outs, const run_keys *k, const run_args *A,
+                         const loom_run_info *info, const loom_cfg *cfg, const loom_result *res,
+                         loom_err *err)
+{
+    int rc = 0;
+    if (A->json)
+        rc = loom_report_json_out(outs, k->json, info, cfg, res,
+                                  (A->repro ? LOOM_JSON_REPRODUCIBLE : 0) |
+                                      (A->detail ? LOOM_JSON_DETAIL : 0),
+                                  err);
+    if (rc == 0 && A->csv)
+        rc = loom_report_csv_ranks_out(outs, k->csv, res, err);
+    if (rc == 0 && A->csvc)
+        rc = loom_report_csv_colls_out(outs, k->csvc, res, err);
+    if (rc == 0 && k->log >= 0)
+        rc = loom_outset_write(outs, k->log, write_text, &(text_job){info, cfg, res, A->astra}, err);
+    if (rc != 0)
+        return rc;
+    /* standard output taken by an output: the text report goes beside the
+     * progress line and the warnings */
+    FILE *txt = loom_outset_stdout(outs) ? stderr : stdout;
+    errno = 0;
+    if (A->astra) { /* ASTRA-sim's log takes loom's place; the report moves aside */
+        loom_report_astra(txt, cfg, res);
+        loom_report_text(stderr, info, cfg, res);
+    } else {
+        loom_report_text(txt, info, cfg, res);
+    }
+    if (txt == stdout && (fflush(stdout) != 0 || ferror(stdout)))
+        return loom_err_set(err, LOOM_EIO, "standard output: cannot write the report: %s",
+                            strerror(errno ? errno : EIO));
+    return loom_outset_commit(outs, err);
+}
+
 int loom_cmd_run(int argc, char **argv)
 {
     run_args A = {.astra = astra_cmdline, .af = {.model = -1}};
@@ -353,7 +392,7 @@ int loom_cmd_run(int argc, char **argv)
     const char *workload = A.workload, *json = A.json, *csv = A.csv, *csvc = A.csvc,
                *timeline = A.timeline;
     const char **sets = A.sets;
-    int repro = A.repro, quiet = A.quiet, astra = A.astra, noctrl = A.noctrl;
+    int quiet = A.quiet, noctrl = A.noctrl;
     astra_flags af = A.af;
     files.sets = sets;
     files.nsets = A.nsets;
@@ -425,35 +464,8 @@ int loom_cmd_run(int argc, char **argv)
     if (rc == 0) {
         loom_run_info info = {workload, files.htsim_topo ? files.htsim_topo : files.network,
                               files.system, files.comm_group};
-        if (json)
-            rc = loom_report_json_out(outs, kj, &info, &cfg, &res,
-                                      (repro ? LOOM_JSON_REPRODUCIBLE : 0) |
-                                          (A.detail ? LOOM_JSON_DETAIL : 0),
-                                      &err);
-        if (rc == 0 && csv)
-            rc = loom_report_csv_ranks_out(outs, kc, &res, &err);
-        if (rc == 0 && csvc)
-            rc = loom_report_csv_colls_out(outs, kcc, &res, &err);
-        if (rc == 0 && kl >= 0)
-            rc = loom_outset_write(outs, kl, write_text, &(text_job){&info, &cfg, &res, astra}, &err);
-        /* standard output taken by an output: the text report goes beside
-         * the progress line and the warnings.  It is printed before the
-         * commit, so a report that cannot be printed leaves no file either */
-        if (rc == 0) {
-            FILE *txt = loom_outset_stdout(outs) ? stderr : stdout;
-            errno = 0;
-            if (astra) { /* ASTRA-sim's log takes loom's place; the report moves aside */
-                loom_report_astra(txt, &cfg, &res);
-                loom_report_text(stderr, &info, &cfg, &res);
-            } else {
-                loom_report_text(txt, &info, &cfg, &res);
-            }
-            if (txt == stdout && (fflush(stdout) != 0 || ferror(stdout)))
-                rc = loom_err_set(&err, LOOM_EIO, "standard output: cannot write the report: %s",
-                                  strerror(errno ? errno : EIO));
-        }
-        if (rc == 0)
-            rc = loom_outset_commit(outs, &err);
+        run_keys k = {kj, kc, kcc, kl};
+        rc = write_reports(outs, &k, &A, &info, &cfg, &res, &err);
     }
     if (have_res)
         loom_result_free(&res);

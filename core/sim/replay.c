@@ -4,9 +4,9 @@
  * ready as their dependencies complete, queue per resource in id order,
  * and run one at a time per resource; collectives join on their
  * communicator and start when the last member joins; sends and receives
- * match by (src, dst, tag, size).  Setup lives beside it: rank files in
- * traces/et_set.c, per-graph preparation in replay_graph.c, communicators
- * in comms.c, the stuck report in replay_stuck.c.
+ * match by (src, dst, tag, size) in replay_p2p.c.  Setup lives beside it:
+ * rank files in traces/et_set.c, per-graph preparation in replay_graph.c,
+ * communicators in comms.c, the stuck report in replay_stuck.c.
  */
 #include "replay_int.h"
 #include "sbuf.h"
@@ -17,35 +17,6 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <time.h>
-#include <uthash.h>
-
-typedef struct msg { /* one send, matched or waiting for its receive */
-    struct replay *rp;     /* for the network's completion callback */
-    int src, dst;          /* ranks */
-    uint32_t snode;        /* send node index on src */
-    int64_t rnode;         /* recv node index on dst, -1 until matched */
-    int arrived;           /* its last byte has arrived */
-    int started;           /* its transfer is under way (comm-model: captured
-                            * starts it when the receive is posted) */
-    struct msg *next;      /* FIFO link */
-} msg;
-
-typedef struct p2p_key {
-    int src, dst, tag;     /* peers and tag */
-    uint64_t size;         /* bytes */
-} p2p_key;
-
-typedef struct recv_wait {
-    uint32_t node;         /* recv node index on key.dst */
-    struct recv_wait *next;/* FIFO link */
-} recv_wait;
-
-typedef struct p2p_entry {
-    p2p_key key;               /* hash key */
-    msg *sends, *sends_tail;   /* sends not yet received, FIFO */
-    recv_wait *recvs, *recvs_tail; /* receives not yet matched, FIFO */
-    UT_hash_handle hh;
-} p2p_entry;
 
 /* The one event replay schedules itself: a node finishing.  Collectives and
  * messages complete through the network model's callbacks. */
@@ -164,7 +135,7 @@ static unsigned res_bit(int res)
     return bit[res];
 }
 
-static void update_mask(replay *rp, rank_state *rs)
+void rpl_update_mask(replay *rp, rank_state *rs)
 {
     unsigned m = 0;
     for (int k = 0; k < RES_N; k++)
@@ -184,7 +155,7 @@ static sim_time compute_scaled(const replay *rp, sim_time t)
     return s > 0 && s != 1 ? (sim_time)llround((double)t * s) : t;
 }
 
-static uint64_t comm_scaled(const replay *rp, uint64_t bytes)
+uint64_t rpl_comm_scaled(const replay *rp, uint64_t bytes)
 {
     double s = rp->cfg->comm_scale;
     return s > 0 && s != 1 ? (uint64_t)llround((double)bytes * s) : bytes;
@@ -192,8 +163,7 @@ static uint64_t comm_scaled(const replay *rp, uint64_t bytes)
 
 /* ---- failure -------------------------------------------------------------- */
 
-static void fail(replay *rp, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void fail(replay *rp, const char *fmt, ...)
+void rpl_fail(replay *rp, const char *fmt, ...)
 {
     if (rp->failed)
         return;
@@ -209,7 +179,7 @@ static void fail(replay *rp, const char *fmt, ...)
 /* ---- node life cycle ------------------------------------------------------ */
 
 static void try_issue(replay *rp, int rank, int l);
-static void node_done(replay *rp, int rank, uint32_t i);
+void rpl_node_done(replay *rp, int rank, uint32_t i);
 
 /* Makes node i of rank ready: queue it on its resource, or start it. */
 static void make_ready(replay *rp, int rank, uint32_t i);
@@ -230,7 +200,7 @@ static void release(replay *rp, int rank, uint32_t i)
 
 static void on_event(sim_engine *eng, void *payload, void *ctx);
 
-static void node_done(replay *rp, int rank, uint32_t i)
+void rpl_node_done(replay *rp, int rank, uint32_t i)
 {
     rank_state *rs = &rp->r[rank];
     LOOM_ASSERT(ps_state(*PS(rs, i)) == ST_ISSUED);
@@ -246,7 +216,7 @@ static void node_done(replay *rp, int rank, uint32_t i)
     if (ln && ln->cur == (int64_t)i) {
         ln->cur = -1;
         rs->busy[res]--;
-        update_mask(rp, rs);
+        rpl_update_mask(rp, rs);
         if (res == RES_COMM)
             ln->rec = -1;
     }
@@ -255,12 +225,12 @@ static void node_done(replay *rp, int rank, uint32_t i)
         try_issue(rp, rank, (int)(ln - rs->lanes));
 }
 
-static void post_node_event(replay *rp, int rank, uint32_t i, sim_time dur)
+void rpl_post_node_event(replay *rp, int rank, uint32_t i, sim_time dur)
 {
     sim_time now = sim_now(rp->eng);
     if (dur < 0 || dur >= SIM_TIME_MAX - now) {
         const et_graph *g = rp->r[rank].gi->g;
-        fail(rp, "%s: node %llu: simulated time overflows (past %.3g s)", g->path,
+        rpl_fail(rp, "%s: node %llu: simulated time overflows (past %.3g s)", g->path,
              (unsigned long long)g->nodes[i].id, (double)SIM_TIME_MAX / SIM_PS_PER_S);
         return;
     }
@@ -272,7 +242,6 @@ static void post_node_event(replay *rp, int rank, uint32_t i, sim_time dur)
 /* ---- collectives ---------------------------------------------------------- */
 
 static void on_coll_done(sim_engine *eng, void *ctx);
-static void on_msg_done(sim_engine *eng, void *ctx);
 
 /* ---- comm-model: captured -------------------------------------------------
  * A collective takes the least traced duration among its members' nodes:
@@ -282,13 +251,12 @@ static void on_msg_done(sim_engine *eng, void *ctx);
  * of its send's and its receive's durations, from when both are posted.
  * Nodes without a duration (0) fall back to the network model, counted. */
 
-static sim_time ns_to_ps(uint64_t ns)
+sim_time rpl_ns_to_ps(uint64_t ns)
 {
     return ns > (uint64_t)(SIM_TIME_MAX / SIM_PS_PER_NS) ? SIM_TIME_MAX
                                                          : (sim_time)ns * SIM_PS_PER_NS;
 }
 
-typedef struct timer_ev { void *what; } timer_ev; /* a captured transfer's end */
 
 static void on_coll_timer(sim_engine *eng, void *payload, void *ctx)
 {
@@ -296,13 +264,7 @@ static void on_coll_timer(sim_engine *eng, void *payload, void *ctx)
     on_coll_done(eng, ((timer_ev *)payload)->what);
 }
 
-static void on_msg_timer(sim_engine *eng, void *payload, void *ctx)
-{
-    (void)ctx;
-    on_msg_done(eng, ((timer_ev *)payload)->what);
-}
-
-static void schedule_timer(replay *rp, sim_time dur, sim_handler fn, void *what)
+void rpl_schedule_timer(replay *rp, sim_time dur, sim_handler fn, void *what)
 {
     sim_time now = sim_now(rp->eng);
     timer_ev *t = sim_schedule(rp->eng, dur >= SIM_TIME_MAX - now ? SIM_TIME_MAX : now + dur, fn);
@@ -326,7 +288,7 @@ static int captured_coll(replay *rp, coll_inst *in, loom_coll_record *cr)
         return 0;
     }
     snprintf(cr->algo, sizeof cr->algo, "captured");
-    schedule_timer(rp, ns_to_ps(least), on_coll_timer, in);
+    rpl_schedule_timer(rp, rpl_ns_to_ps(least), on_coll_timer, in);
     return 1;
 }
 
@@ -346,7 +308,7 @@ static const net_cplan *custom_plan(replay *rp, const coll_inst *in, const comm 
                                              : -1;
     const net_cplan *p = op >= 0 ? rp->cfg->custom[op] : NULL;
     if (p && p->members != c->n)
-        fail(rp, "the %s on '%s' (%d ranks; rank %d node %llu) and the custom algorithm %s for "
+        rpl_fail(rp, "the %s on '%s' (%d ranks; rank %d node %llu) and the custom algorithm %s for "
                  "%d: ASTRA-sim runs it on groups of exactly that many",
              et_coll_type_name(in->type), c->name[0] ? c->name : "all ranks", c->n,
              in->first_rank, (unsigned long long)in->first_id, p->name, p->members);
@@ -387,7 +349,7 @@ static void coll_join(replay *rp, int rank, uint32_t i)
         in->seq = seq;
         in->type = n->comm_type;
         in->trace_bytes = n->comm_size;
-        in->bytes = comm_scaled(rp, n->comm_size);
+        in->bytes = rpl_comm_scaled(rp, n->comm_size);
         in->dims = dims;
         in->first_rank = rank;
         in->first_id = n->id;
@@ -408,7 +370,7 @@ static void coll_join(replay *rp, int rank, uint32_t i)
         cr->first_join = in->first_join;
         cr->start = cr->end = -1; /* until every member joins */
     } else if (in->type != n->comm_type || in->trace_bytes != n->comm_size) {
-        fail(rp, "collective mismatch on communicator '%s' (collective #%llu): rank %d node %llu "
+        rpl_fail(rp, "collective mismatch on communicator '%s' (collective #%llu): rank %d node %llu "
                  "issues %s of %llu bytes, but rank %d node %llu issued %s of %llu bytes",
              c->name, (unsigned long long)seq, rank, (unsigned long long)n->id,
              et_coll_type_name(n->comm_type), (unsigned long long)n->comm_size, in->first_rank,
@@ -458,213 +420,16 @@ static void coll_done(replay *rp, coll_inst *in)
     comm *c = &rp->comms[in->comm];
     rp->res->colls[in->rec].end = sim_now(rp->eng);
     for (int m = 0; m < c->n; m++)
-        node_done(rp, c->ranks[m], in->node[m]);
+        rpl_node_done(rp, c->ranks[m], in->node[m]);
     free(in->node);
     free(in);
-}
-
-/* ---- point to point ------------------------------------------------------- */
-
-/* A send's destination or a receive's source as a global rank: the trace
- * gives a rank, or (pg_name naming a rule group) an index in the group. */
-static int peer_rank(const replay *rp, int rank, const et_gnode *n, int idx)
-{
-    int gx = rp->r[rank].gi->p2p_rule[n->pg];
-    if (gx < 0)
-        return idx;
-    const loom_group *grp = &rp->cfg->groups[gx];
-    return loom_group_base(grp, rank) + idx * grp->stride;
-}
-
-static p2p_entry *p2p_find(replay *rp, int src, int dst, int tag, uint64_t size)
-{
-    p2p_key k;
-    memset(&k, 0, sizeof k); /* padding takes part in the hash */
-    k.src = src;
-    k.dst = dst;
-    k.tag = tag;
-    k.size = size;
-    p2p_entry *e;
-    HASH_FIND(hh, rp->p2p, &k, sizeof k, e);
-    if (e == NULL) {
-        e = loom_xcalloc(1, sizeof *e);
-        e->key = k;
-        HASH_ADD(hh, rp->p2p, key, sizeof k, e);
-    }
-    return e;
-}
-
-/* Puts message m on its way: at once through the network, or (captured)
- * for the lesser traced duration of its send and receive, which must be
- * matched by then. */
-static void msg_start(replay *rp, msg *m, uint64_t bytes)
-{
-    m->started = 1;
-    if (rp->cfg->comm_captured) {
-        uint64_t ds = rp->r[m->src].gi->g->nodes[m->snode].duration_ns;
-        uint64_t dr = rp->r[m->dst].gi->g->nodes[m->rnode].duration_ns;
-        uint64_t d = ds < dr ? ds : dr;
-        if (d > 0) {
-            schedule_timer(rp, ns_to_ps(d), on_msg_timer, m);
-            return;
-        }
-        rp->captured_fallbacks++;
-    }
-    net_p2p_start(rp->net, rp->eng, m->src, m->dst, bytes, on_msg_done, m);
-}
-
-static void send_issue(replay *rp, int rank, uint32_t i)
-{
-    const et_gnode *n = &rp->r[rank].gi->g->nodes[i];
-    int dst = peer_rank(rp, rank, n, n->comm_dst);
-    if (dst >= rp->nranks) {
-        fail(rp, "%s: node %llu: rank %d sends to rank %d, but the run has %d rank%s",
-             rp->r[rank].gi->g->path, (unsigned long long)n->id, rank, dst, rp->nranks,
-             rp->nranks == 1 ? "" : "s");
-        return;
-    }
-    msg *m = loom_xcalloc(1, sizeof *m);
-    m->rp = rp;
-    m->src = rank;
-    m->dst = dst;
-    m->snode = i;
-    m->rnode = -1;
-    p2p_entry *e = p2p_find(rp, rank, dst, n->comm_tag, n->comm_size);
-    if (e->recvs) { /* a receive is waiting: match it */
-        recv_wait *w = e->recvs;
-        e->recvs = w->next;
-        if (e->recvs == NULL)
-            e->recvs_tail = NULL;
-        m->rnode = w->node;
-        free(w);
-    } else {
-        if (e->sends_tail)
-            e->sends_tail->next = m;
-        else
-            e->sends = m;
-        e->sends_tail = m;
-    }
-    if (!rp->cfg->comm_captured || m->rnode >= 0) /* captured: when the receive is posted */
-        msg_start(rp, m, comm_scaled(rp, n->comm_size));
-}
-
-static void recv_post(replay *rp, int rank, uint32_t i)
-{
-    rank_state *rs = &rp->r[rank];
-    const et_gnode *n = &rs->gi->g->nodes[i];
-    *PS(rs, i) = ps_with_state(*PS(rs, i), ST_ISSUED);
-    if (rs->t0)
-        rs->t0[i] = sim_now(rp->eng);
-    rs->recvs++;
-    update_mask(rp, rs);
-    int src = peer_rank(rp, rank, n, n->comm_src);
-    if (src >= rp->nranks) {
-        fail(rp, "%s: node %llu: rank %d receives from rank %d, but the run has %d rank%s",
-             rs->gi->g->path, (unsigned long long)n->id, rank, src, rp->nranks,
-             rp->nranks == 1 ? "" : "s");
-        return;
-    }
-    p2p_entry *e = p2p_find(rp, src, rank, n->comm_tag, n->comm_size);
-    if (e->sends) { /* the message was sent already */
-        msg *m = e->sends;
-        e->sends = m->next;
-        if (e->sends == NULL)
-            e->sends_tail = NULL;
-        if (m->arrived) { /* and has arrived: done now */
-            free(m);
-            rp->messages++;
-            post_node_event(rp, rank, i, 0);
-        } else {
-            m->rnode = i;
-            if (!m->started)
-                msg_start(rp, m, comm_scaled(rp, n->comm_size));
-        }
-        return;
-    }
-    recv_wait *w = loom_xcalloc(1, sizeof *w);
-    w->node = i;
-    if (e->recvs_tail)
-        e->recvs_tail->next = w;
-    else
-        e->recvs = w;
-    e->recvs_tail = w;
-}
-
-int rpl_recv_hint(replay *rp, int rank, uint32_t i, char *buf, size_t cap)
-{
-    const et_gnode *n = &rp->r[rank].gi->g->nodes[i];
-    int src = peer_rank(rp, rank, n, n->comm_src), found = 0;
-    buf[0] = '\0';
-    p2p_entry *e, *tmp;
-    HASH_ITER(hh, rp->p2p, e, tmp) {
-        if (e->sends == NULL || e->key.src != src || e->key.dst != rank ||
-            e->key.tag != n->comm_tag || e->key.size == n->comm_size)
-            continue;
-        const et_graph *sg = rp->r[src].gi->g;
-        snprintf(buf, cap, "; rank %d sent %llu bytes with that tag (its node %llu): a send and "
-                 "its receive must give the same comm_size", src, (unsigned long long)e->key.size,
-                 (unsigned long long)sg->nodes[e->sends->snode].id);
-        found = 1;
-        break;
-    }
-    return found;
-}
-
-/* Sends whose receive never came: the run can finish (a send completes on
- * arrival), but the traces disagree, so say so, with the first one in
- * (src, dst, tag) order so the message does not depend on hash order. */
-static void warn_unreceived(replay *rp)
-{
-    uint64_t n = 0;
-    const p2p_entry *first = NULL;
-    p2p_entry *e, *tmp;
-    HASH_ITER(hh, rp->p2p, e, tmp) {
-        if (e->sends == NULL)
-            continue;
-        for (const msg *m = e->sends; m; m = m->next)
-            n++;
-        const p2p_key *k = &e->key, *f = first ? &first->key : NULL;
-        if (!f || k->src < f->src || (k->src == f->src && (k->dst < f->dst ||
-            (k->dst == f->dst && (k->tag < f->tag || (k->tag == f->tag && k->size < f->size))))))
-            first = e;
-    }
-    if (n == 0)
-        return;
-    const et_graph *g = rp->r[first->key.src].gi->g;
-    loom_warn("%llu send%s never received: e.g. %s: node %llu, rank %d to rank %d, tag %d, %llu "
-              "bytes, has no COMM_RECV_NODE on rank %d with that source, tag and comm_size; "
-              "loom completed %s on arrival, as if received",
-              (unsigned long long)n, n == 1 ? " was" : "s were", g->path,
-              (unsigned long long)g->nodes[first->sends->snode].id, first->key.src,
-              first->key.dst, first->key.tag, (unsigned long long)first->key.size,
-              first->key.dst, n == 1 ? "it" : "each");
-}
-
-static void recv_done(replay *rp, int rank, uint32_t i)
-{
-    rank_state *rs = &rp->r[rank];
-    rs->recvs--;
-    update_mask(rp, rs);
-    node_done(rp, rank, i);
-}
-
-static void msg_arrived(replay *rp, msg *m)
-{
-    node_done(rp, m->src, m->snode); /* eager: the send completes on arrival */
-    if (m->rnode >= 0) {
-        rp->messages++;
-        recv_done(rp, m->dst, (uint32_t)m->rnode);
-        free(m);
-    } else {
-        m->arrived = 1; /* stays in the FIFO until its receive is posted */
-    }
 }
 
 static void on_coll_done(sim_engine *eng, void *ctx)
 {
     coll_inst *in = ctx;
     if (sim_now(eng) == SIM_TIME_MAX) /* the network model saturated */
-        fail(in->rp, "a %s of %llu bytes on '%s' (rank %d node %llu): simulated time overflows "
+        rpl_fail(in->rp, "a %s of %llu bytes on '%s' (rank %d node %llu): simulated time overflows "
                      "(past %.3g s)",
              et_coll_type_name(in->type), (unsigned long long)in->bytes,
              in->rp->comms[in->comm].name[0] ? in->rp->comms[in->comm].name : "all ranks",
@@ -675,22 +440,6 @@ static void on_coll_done(sim_engine *eng, void *ctx)
         free(in->node);
         free(in);
     }
-}
-
-static void on_msg_done(sim_engine *eng, void *ctx)
-{
-    msg *m = ctx;
-    if (sim_now(eng) == SIM_TIME_MAX) {
-        const et_graph *g = m->rp->r[m->src].gi->g;
-        fail(m->rp, "%s: node %llu: a message from rank %d to rank %d: simulated time overflows "
-                    "(past %.3g s)",
-             g->path, (unsigned long long)g->nodes[m->snode].id, m->src, m->dst,
-             (double)SIM_TIME_MAX / SIM_PS_PER_S);
-    }
-    if (!m->rp->failed)
-        msg_arrived(m->rp, m);
-    else if (m->rnode >= 0) /* matched: no FIFO holds it any more */
-        free(m);
 }
 
 /* ---- issue ---------------------------------------------------------------- */
@@ -736,23 +485,23 @@ static void start(replay *rp, int rank, uint32_t i)
         int fb;
         sim_time t = compute_scaled(rp, comp_time(loom_cfg_comp(rp->cfg, rank), &k, &fb));
         rp->fallbacks += fb;
-        post_node_event(rp, rank, i, t);
+        rpl_post_node_event(rp, rank, i, t);
         break;
     }
     case ET_MEM_LOAD_NODE:
     case ET_MEM_STORE_NODE:
-        post_node_event(rp, rank, i, mem_time(rp, rank, n->tensor_size));
+        rpl_post_node_event(rp, rank, i, mem_time(rp, rank, n->tensor_size));
         break;
     case ET_COMM_COLL_NODE:
         if (rs->gi->res[i] == RES_CPU) /* host side of a c10d call */
-            post_node_event(rp, rank, i, comp_time(loom_cfg_comp(rp->cfg, rank), &(comp_kernel){
+            rpl_post_node_event(rp, rank, i, comp_time(loom_cfg_comp(rp->cfg, rank), &(comp_kernel){
                                                        .duration_ns = n->duration_ns, .is_cpu = 1},
                                                    NULL));
         else
             coll_join(rp, rank, i);
         break;
     case ET_COMM_SEND_NODE:
-        send_issue(rp, rank, i);
+        rpl_send_issue(rp, rank, i);
         break;
     default:
         LOOM_ASSERT(0);
@@ -768,7 +517,7 @@ static void try_issue(replay *rp, int rank, int l)
     uint32_t i = rs->gi->at[idq_pop(&ln->ready)];
     ln->cur = i;
     rs->busy[rs->gi->res[i]]++;
-    update_mask(rp, rs);
+    rpl_update_mask(rp, rs);
     start(rp, rank, i);
 }
 
@@ -783,7 +532,7 @@ static void make_ready(replay *rp, int rank, uint32_t i)
         idq_push(&rs->lanes[l].ready, rs->gi->pos[i]);
         try_issue(rp, rank, l);
     } else if (n->type == ET_COMM_RECV_NODE) {
-        recv_post(rp, rank, i);
+        rpl_recv_post(rp, rank, i);
     } else { /* a delay waits its time on no resource; METADATA, INVALID are
               * done at once, through the queue so that long chains of them
               * never recurse */
@@ -794,7 +543,7 @@ static void make_ready(replay *rp, int rank, uint32_t i)
         if (n->xflags & ET_X_DELAY)
             d = n->duration_ns > (uint64_t)(SIM_TIME_MAX / SIM_PS_PER_NS)
                     ? SIM_TIME_MAX : (sim_time)n->duration_ns * SIM_PS_PER_NS;
-        post_node_event(rp, rank, i, d);
+        rpl_post_node_event(rp, rank, i, d);
     }
 }
 
@@ -806,9 +555,9 @@ static void on_event(sim_engine *eng, void *payload, void *ctx)
     if (rp->failed)
         return;
     if (rp->r[e->rank].gi->g->nodes[e->node].type == ET_COMM_RECV_NODE)
-        recv_done(rp, e->rank, e->node);
+        rpl_recv_done(rp, e->rank, e->node);
     else
-        node_done(rp, e->rank, e->node);
+        rpl_node_done(rp, e->rank, e->node);
 }
 
 /* ---- entry ---------------------------------------------------------------- */
@@ -842,21 +591,7 @@ static void replay_free(replay *rp)
     rpl_graphs_free(rp);
     et_set_free(rp->set);
     rpl_comms_free(rp);
-    p2p_entry *e, *tmp;
-    HASH_ITER(hh, rp->p2p, e, tmp) {
-        HASH_DEL(rp->p2p, e);
-        while (e->sends) {
-            msg *m = e->sends;
-            e->sends = m->next;
-            free(m);
-        }
-        while (e->recvs) {
-            recv_wait *w = e->recvs;
-            e->recvs = w->next;
-            free(w);
-        }
-        free(e);
-    }
+    rpl_p2p_free(rp);
     sim_engine_destroy(rp->eng);
     net_model_destroy(rp->net);
 }
@@ -1008,7 +743,7 @@ static int run(replay *rp, const loom_replay_opts *opts)
         rpl_describe_stuck(rp, opts->max_stuck > 0 ? opts->max_stuck : 8);
         return LOOM_ESIM;
     }
-    warn_unreceived(rp);
+    rpl_warn_unreceived(rp);
     if (rp->captured_fallbacks)
         loom_warn("comm-model captured: %llu collective%s and message%s had no traced duration; "
                   "the network model timed them", (unsigned long long)rp->captured_fallbacks,

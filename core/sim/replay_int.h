@@ -228,6 +228,27 @@ int rpl_resolve_rules(replay *rp, loom_err *err);
 int rpl_check_membership(replay *rp, loom_err *err);
 void rpl_comms_free(replay *rp);
 
+/* ---- replay.c, for replay_p2p.c ------------------------------------------------ */
+
+/* Stops issuing and sets rp->err (LOOM_ESIM); the first failure wins. */
+void rpl_fail(replay *rp, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void rpl_node_done(replay *rp, int rank, uint32_t i);   /* node i of rank completes now */
+void rpl_post_node_event(replay *rp, int rank, uint32_t i, sim_time dur); /* ... after dur */
+void rpl_update_mask(replay *rp, rank_state *rs);       /* after busy lanes or recvs change */
+uint64_t rpl_comm_scaled(const replay *rp, uint64_t bytes); /* --comm-scale */
+sim_time rpl_ns_to_ps(uint64_t ns);                     /* saturating */
+typedef struct timer_ev { void *what; } timer_ev;       /* a captured transfer's end */
+/* Schedules fn at now + dur (saturating) with a timer_ev payload. */
+void rpl_schedule_timer(replay *rp, sim_time dur, sim_handler fn, void *what);
+
+/* ---- replay_p2p.c -------------------------------------------------------------- */
+
+void rpl_send_issue(replay *rp, int rank, uint32_t i); /* a send starts */
+void rpl_recv_post(replay *rp, int rank, uint32_t i);  /* a receive is posted */
+void rpl_recv_done(replay *rp, int rank, uint32_t i);  /* ... and completes */
+void rpl_warn_unreceived(replay *rp);                  /* sends nobody received */
+void rpl_p2p_free(replay *rp);
+
 /* ---- replay_graph.c ----------------------------------------------------------- */
 
 /* et_set's on_graph: makes graph idx ready to replay (ctx is the replay). */
