@@ -84,6 +84,8 @@ typedef struct comp_kparams {
     uint32_t ntiles;         /* GEMM output tiles the library chooses among */
     uint16_t tile_m[COMP_MAX_TILES], tile_n[COMP_MAX_TILES];
     double peak_fp8;         /* FLOP/s of 1-byte operands (dtype_bytes 1); 0: peak_flops */
+    double peak_16;          /* FLOP/s of 2-byte operands (dtype_bytes 2) in an FP8 run
+                                (the FP8 recipe's bf16 attention); 0: peak_flops */
     double gemm_eff;         /* fraction of one SM's peak a tile's main loop reaches */
     double gemm_k0;          /* per-tile fixed cost (prologue, epilogue), in K steps */
     double gemm_mem_eff;     /* fraction of HBM bandwidth a memory-bound GEMM reaches */

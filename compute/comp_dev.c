@@ -426,6 +426,9 @@ int comp_device_cfg(const comp_device *d, comp_dtype t, comp_cfg *out, loom_err 
     memcpy(out->kp.tile_m, d->tile_m, sizeof d->tile_m);
     memcpy(out->kp.tile_n, d->tile_n, sizeof d->tile_n);
     out->kp.peak_fp8 = d->peak[COMP_FP8];
+    /* an FP8 run (Transformer Engine's recipe) keeps attention in bf16:
+     * kernels that say 2-byte operands take the bf16 peak */
+    out->kp.peak_16 = t == COMP_FP8 ? d->peak[COMP_BF16] : 0;
     return 0;
 }
 

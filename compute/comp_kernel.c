@@ -55,9 +55,16 @@ comp_kparams comp_kparams_default(void)
 
 static uint64_t ceil_div(uint64_t a, uint64_t b) { return a / b + (a % b != 0); }
 
+/* The peak a kernel's operands get: FP8 GEMMs the FP8 peak; in an FP8
+ * run, kernels with 2-byte operands (attention under the FP8 recipe) the
+ * bf16 peak; everything else the run's. */
 static double peak_of(const comp_cfg *c, const loom_kshape *s)
 {
-    return s->dtype_bytes == 1 && c->kp.peak_fp8 > 0 ? c->kp.peak_fp8 : c->peak_flops;
+    if (s->dtype_bytes == 1 && c->kp.peak_fp8 > 0)
+        return c->kp.peak_fp8;
+    if (s->dtype_bytes == 2 && c->kp.peak_16 > 0)
+        return c->kp.peak_16;
+    return c->peak_flops;
 }
 
 double comp_gemm_seconds(const comp_cfg *c, const loom_kshape *s, double bytes, uint64_t *tiles,

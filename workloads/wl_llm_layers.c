@@ -141,11 +141,12 @@ static void gemm(llm_gen *g, int layer, char ph, int mb, const char *k, double M
 }
 
 /* batch GEMMs of (M x K)(K x N) in one kernel (attention's, experts'),
- * with the FLOPs and bytes the caller counts. */
-static void bgemm(llm_gen *g, int layer, char ph, int mb, const char *k, double batch, double M,
-                  double K, double N, double flops, double bytes)
+ * with the FLOPs and bytes the caller counts; operands of eb bytes
+ * (attention keeps 16-bit operands under the FP8 recipe). */
+static void bgemm(llm_gen *g, int layer, char ph, int mb, const char *k, double eb, double batch,
+                  double M, double K, double N, double flops, double bytes)
 {
-    loom_kshape s = llm_shape(LOOM_K_GEMM, M, N, K, batch, g->p->e_mm);
+    loom_kshape s = llm_shape(LOOM_K_GEMM, M, N, K, batch, (int)eb);
     llm_kern_s(g, layer, ph, mb, k, flops, bytes, &s);
 }
 
@@ -244,17 +245,17 @@ static void attn_core_fwd(llm_gen *g, int l, char ph, int mb)
     double b = p->o.micro_batch, s = m->seq, d = p->dh, e = p->e_act;
     double A = p->a_loc, T = p->T;
     if (m->flash) { /* causal: the kernel skips the masked half */
-        loom_kshape fs = llm_shape(LOOM_K_ATTN, s, s, d, b * A, 0);
+        loom_kshape fs = llm_shape(LOOM_K_ATTN, s, s, d, b * A, (int)e); /* bf16 under FP8 */
         fs.causal = 1;
         llm_kern_s(g, l, ph, mb, "flash_attn", 0.5 * 4 * b * A * s * s * d,
                    e * (2 * T * A * d + 2 * T * p->kv_loc * d), &fs);
         return;
     }
     /* unfused: per head, scores Q K^T (s x d)(d x s), then P V (s x s)(s x d) */
-    bgemm(g, l, ph, mb, "attn_score", b * A, s, d, s, 2 * b * A * s * s * d,
+    bgemm(g, l, ph, mb, "attn_score", e, b * A, s, d, s, 2 * b * A * s * s * d,
           e * (T * A * d + T * p->kv_loc * d + b * A * s * s));
     llm_kern(g, l, ph, mb, "softmax", 5 * b * A * s * s, (2 * e + 1) * b * A * s * s);
-    bgemm(g, l, ph, mb, "attn_ctx", b * A, s, s, d, 2 * b * A * s * s * d,
+    bgemm(g, l, ph, mb, "attn_ctx", e, b * A, s, s, d, 2 * b * A * s * s * d,
           e * (b * A * s * s + T * p->kv_loc * d + T * A * d));
 }
 
@@ -283,10 +284,10 @@ void llm_layer_fwd(llm_gen *g, int l, char ph, int mb)
         if (p->ep > 1)
             llm_need(g, coll(g, l, ph, mb, "a2a_dispatch", ET_ALL_TO_ALL, Tx * h * e, g->pg_ep));
         /* grouped GEMMs: El experts, Tx / El tokens each (balanced routing) */
-        bgemm(g, l, ph, mb, "exp_fc1", El, Tx / El, h, f * nin, 2 * Tx * h * f * nin,
+        bgemm(g, l, ph, mb, "exp_fc1", p->e_mm, El, Tx / El, h, f * nin, 2 * Tx * h * f * nin,
               p->e_mm * (Tx * h + El * h * f * nin) + e * Tx * f * nin);
         llm_kern(g, l, ph, mb, "exp_act", 8 * Tx * f, (nin + 1) * e * Tx * f);
-        bgemm(g, l, ph, mb, "exp_fc2", El, Tx / El, f, h, 2 * Tx * f * h,
+        bgemm(g, l, ph, mb, "exp_fc2", p->e_mm, El, Tx / El, f, h, 2 * Tx * f * h,
               p->e_mm * (Tx * f + El * f * h) + e * Tx * h);
         if (p->ep > 1)
             llm_need(g, coll(g, l, ph, mb, "a2a_combine", ET_ALL_TO_ALL, Tx * h * e, g->pg_ep));
@@ -311,7 +312,7 @@ static void attn_core_bwd(llm_gen *g, int l, int mb)
     double b = p->o.micro_batch, s = m->seq, d = p->dh, e = p->e_act;
     double A = p->a_loc, T = p->T;
     if (m->flash) { /* FlashAttention-2 backward: 2.5x the forward's work */
-        loom_kshape fs = llm_shape(LOOM_K_ATTN_BWD, s, s, d, b * A, 0);
+        loom_kshape fs = llm_shape(LOOM_K_ATTN_BWD, s, s, d, b * A, (int)e);
         fs.causal = 1;
         llm_kern_s(g, l, 'B', mb, "flash_attn_bwd", 0.5 * 10 * b * A * s * s * d,
                    e * (4 * T * A * d + 4 * T * p->kv_loc * d), &fs);
@@ -320,14 +321,14 @@ static void attn_core_bwd(llm_gen *g, int l, int mb)
     if (p->o.recompute == WL_RC_SELECTIVE)
         attn_core_fwd(g, l, 'R', mb);
     /* dP = dO V^T (s x d)(d x s); dV = P^T dO, dQ = dS K, dK = dS^T Q: (s x s)(s x d) */
-    bgemm(g, l, 'B', mb, "attn_ctx_dgrad", b * A, s, d, s, 2 * b * A * s * s * d,
+    bgemm(g, l, 'B', mb, "attn_ctx_dgrad", e, b * A, s, d, s, 2 * b * A * s * s * d,
           e * (b * A * s * s + T * A * d + T * p->kv_loc * d));
-    bgemm(g, l, 'B', mb, "attn_ctx_vgrad", b * A, s, s, d, 2 * b * A * s * s * d,
+    bgemm(g, l, 'B', mb, "attn_ctx_vgrad", e, b * A, s, s, d, 2 * b * A * s * s * d,
           e * (b * A * s * s + T * A * d + T * p->kv_loc * d));
     llm_kern(g, l, 'B', mb, "softmax_bwd", 5 * b * A * s * s, (3 * e + 1) * b * A * s * s);
-    bgemm(g, l, 'B', mb, "attn_score_qgrad", b * A, s, s, d, 2 * b * A * s * s * d,
+    bgemm(g, l, 'B', mb, "attn_score_qgrad", e, b * A, s, s, d, 2 * b * A * s * s * d,
           e * (b * A * s * s + T * p->kv_loc * d + T * A * d));
-    bgemm(g, l, 'B', mb, "attn_score_kgrad", b * A, s, s, d, 2 * b * A * s * s * d,
+    bgemm(g, l, 'B', mb, "attn_score_kgrad", e, b * A, s, s, d, 2 * b * A * s * s * d,
           e * (b * A * s * s + T * A * d + T * p->kv_loc * d));
 }
 
@@ -349,14 +350,14 @@ void llm_layer_bwd(llm_gen *g, int l, int mb, int lc)
         if (p->ep > 1)
             llm_need(g, coll(g, l, 'B', mb, "a2a_combine_bwd", ET_ALL_TO_ALL, Tx * h * e, g->pg_ep));
         double Te = Tx / El; /* tokens per local expert */
-        bgemm(g, l, 'B', mb, "exp_fc2_dgrad", El, Te, h, f, 2 * Tx * f * h,
+        bgemm(g, l, 'B', mb, "exp_fc2_dgrad", p->e_mm, El, Te, h, f, 2 * Tx * f * h,
               p->e_mm * (Tx * h + El * f * h) + e * Tx * f);
-        bgemm(g, l, 'B', mb, "exp_fc2_wgrad", El, f, Te, h, 2 * Tx * f * h,
+        bgemm(g, l, 'B', mb, "exp_fc2_wgrad", p->e_mm, El, f, Te, h, 2 * Tx * f * h,
               p->e_mm * (Tx * f + Tx * h) + 2.0 * p->e_g * El * f * h);
         llm_kern(g, l, 'B', mb, "exp_act_bwd", 8 * Tx * f, (2 * nin + 1) * e * Tx * f);
-        bgemm(g, l, 'B', mb, "exp_fc1_dgrad", El, Te, f * nin, h, 2 * Tx * h * f * nin,
+        bgemm(g, l, 'B', mb, "exp_fc1_dgrad", p->e_mm, El, Te, f * nin, h, 2 * Tx * h * f * nin,
               p->e_mm * (Tx * f * nin + El * h * f * nin) + e * Tx * h);
-        bgemm(g, l, 'B', mb, "exp_fc1_wgrad", El, h, Te, f * nin, 2 * Tx * h * f * nin,
+        bgemm(g, l, 'B', mb, "exp_fc1_wgrad", p->e_mm, El, h, Te, f * nin, 2 * Tx * h * f * nin,
               p->e_mm * (Tx * h + Tx * f * nin) + 2.0 * p->e_g * El * h * f * nin);
         if (p->ep > 1)
             llm_need(g, coll(g, l, 'B', mb, "a2a_dispatch_bwd", ET_ALL_TO_ALL, Tx * h * e, g->pg_ep));

@@ -143,6 +143,19 @@ static void test_attention(void **state)
     c.kp.attn_launch = 3 * US;
     s.cls = LOOM_K_ATTN;
     near(comp_kernel_seconds(&c, 0, 1e7, &s), 23 * US);
+    /* the FP8 recipe: in an FP8 run (peak_flops the FP8 peak, 8e12; peak_16
+     * the bf16 peak, 4e12) attention with 2-byte operands runs at the bf16
+     * peak: the forward case above again, 8.388608 us; without dtype_bytes
+     * it takes the run's FP8 peak, half that */
+    c = dev();
+    c.peak_flops = 8e12;
+    c.kp.peak_fp8 = 8e12;
+    c.kp.peak_16 = 4e12;
+    s = (loom_kshape){.cls = LOOM_K_ATTN, .m = 256, .n = 256, .k = 64, .batch = 2, .causal = 1,
+                      .dtype_bytes = 2};
+    near(comp_kernel_seconds(&c, 0, 0, &s), 8.388608 * US);
+    s.dtype_bytes = 0;
+    near(comp_kernel_seconds(&c, 0, 0, &s), 8.388608 / 2 * US);
 }
 
 static void test_elementwise_and_fallback(void **state)
