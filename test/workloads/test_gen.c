@@ -445,6 +445,44 @@ static void test_llm_tp_overlap(void **state)
                 "--tp-comm-overlap needs --sequence-parallel");
 }
 
+/* Layouts that trained (docs/WORKLOADS.md, "Memory estimate", cites each):
+ * the estimate must not flag them.  Llama 3 405B at 8K tokens as Meta ran
+ * it (TP8 PP16 DP64 on 80 GB H100s, FSDP: gradients and optimizer state
+ * sharded, parameters not resharded after the forward: --zero 2), GPT 1T
+ * of Narayanan et al. 2021 (TP8 PP64 DP6, full recomputation, A100 80GB),
+ * MT-NLG 530B (TP8 PP35 DP8, ZeRO 1, fp16). */
+static void test_llm_memory_published(void **state)
+{
+    (void)state;
+    struct { const char *name; const char *args[32]; } runs[] = {
+        {"l405", {"--preset", "llama3-405b", "--tp", "8", "--pp", "16", "--dp", "64", "--seq", "8192",
+                  "--global-batch", "1024", "--sequence-parallel", "--zero", "2", "--device",
+                  "h100-sxm", NULL}},
+        {"g1t", {"--preset", "gpt3-175b", "--hidden", "25600", "--ffn", "102400", "--heads", "160",
+                 "--layers", "128", "--seq", "2048", "--vocab", "51200", "--tp", "8", "--pp", "64",
+                 "--dp", "6", "--global-batch", "3072", "--recompute", "full", "--device",
+                 "a100-80g", NULL}},
+        {"mtnlg", {"--preset", "mt-nlg-530b", "--tp", "8", "--pp", "35", "--dp", "8", "--global-batch",
+                   "1920", "--recompute", "full", "--zero", "1", "--dtype", "fp16", "--device",
+                   "a100-80g", NULL}},
+    };
+    for (size_t i = 0; i < sizeof runs / sizeof runs[0]; i++) {
+        const char *argv[40] = {"gen", "llm"};
+        int n = 2;
+        for (int k = 0; runs[i].args[k]; k++)
+            argv[n++] = runs[i].args[k];
+        char out[160];
+        snprintf(out, sizeof out, "%s/mem/%s", tmpdir, runs[i].name);
+        argv[n++] = "--out";
+        argv[n++] = out;
+        argv[n] = NULL;
+        int rc = loomrun_wait(tmpdir, loomrun_startv(tmpdir, argv));
+        expect_exit(rc, 0, "memory per rank");
+        if (strstr(loomrun_out, "DOES NOT FIT"))
+            fail_msg("%s: a layout that trained is flagged:\n%s", runs[i].name, loomrun_out);
+    }
+}
+
 /* Role-named communicators: the four ranks of a stage share one file. */
 static void test_llm_roles(void **state)
 {
@@ -1039,6 +1077,7 @@ int main(void)
         cmocka_unit_test(test_llm_roles),
         cmocka_unit_test(test_llm_streams),
         cmocka_unit_test(test_llm_tp_overlap),
+        cmocka_unit_test(test_llm_memory_published),
         cmocka_unit_test(test_roles_equal_explicit),
         cmocka_unit_test(test_llm_step),
         cmocka_unit_test(test_llm_cost_at_replay),
