@@ -13,6 +13,7 @@
 #include "cliutil.h"
 #include "comp_dev.h"
 #include "pt_import.h"
+#include "wl_emit.h" /* wl_prepare_prefix: the output folder, as gen makes it */
 
 /* --device must be a catalog name: checked here, before reading a byte,
  * since the replay would refuse the system file later. */
@@ -54,7 +55,7 @@ static void import_help(FILE *o)
           "options:\n"
           "  --et FILE        an execution trace (schema 1.0.1 .. 1.1.x-chakra); repeatable\n"
           "  --kineto FILE    a Kineto trace (JSON); repeatable\n"
-          "  -o, --out PREFIX output prefix (its folder must exist)\n"
+          "  -o, --out PREFIX output prefix DIR/prefix (DIR is created)\n"
           "  --step N         import ProfilerStep#N (default: the last complete step; the\n"
           "                   whole trace when it has no ProfilerStep)\n"
           "  --device NAME    the device written to the system file (`loom devices`;\n"
@@ -118,10 +119,14 @@ int loom_cmd_import(int argc, char **argv)
         rc = loom_usage(cmd, "%s", "needs -o PREFIX");
     if (rc == 0 && o.device)
         rc = check_device(o.device);
-    if (rc == 0) {
+    if (rc == 0) { /* DIR of DIR/prefix is created (one level), and removed on failure */
         loom_err err = {0};
-        if (pt_import(&o, &err) < 0)
+        int made = 0;
+        if (wl_prepare_prefix(o.out, &made, &err) < 0 || pt_import(&o, &err) < 0) {
+            if (made)
+                wl_unprepare_prefix(o.out);
             rc = loom_fail(&err);
+        }
     }
 done:
     free(o.et);

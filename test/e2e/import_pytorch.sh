@@ -95,5 +95,11 @@ grep -q "device 'nope' is not in the catalog" "$T/x.log" || bad "device: $(cat "
 refuse 3 "strict" --strict --kineto "$D/sampled_kineto_rank0.json.gz" --kineto "$D/sampled_kineto_rank1.json.gz"
 grep -q -- '--strict: 3 collectives disagree' "$T/x.log" || bad "strict: $(cat "$T/x.log")"
 
+# -o DIR/prefix creates DIR (as gen does), and a failed import removes it
+"$LOOM" import pytorch -q --kineto "$D/simple_add_kineto.json.gz" -o "$T/newdir/p" || bad "newdir"
+[ -f "$T/newdir/p.0.et" ] || bad "newdir: no trace"
+"$LOOM" import pytorch -q --kineto "$T/nope.json" -o "$T/gone/p" 2> /dev/null && bad "gone: exit 0"
+[ -e "$T/gone" ] && bad "a failed import left its folder"
+
 [ $fail -eq 0 ] && echo "e2e.import: ok"
 exit $fail
