@@ -271,7 +271,7 @@ typedef struct role {
     int used;         /* collectives or sends on it */
 } role;
 
-enum { R_TP, R_DP, R_PP, R_EP, R_EDP, R_EMB, R_N };
+enum { R_TP, R_DP, R_PP, R_EP, R_EDP, R_EMB, R_CP, R_N };
 
 static void roles(const wl_llm_plan *p, role *r)
 {
@@ -283,13 +283,14 @@ static void roles(const wl_llm_plan *p, role *r)
     r[R_EP] = (role){"ep", p->t, p->ep, p->moe && p->ep > 1};
     r[R_EDP] = (role){"edp", p->t * p->ep, edp, p->moe && edp > 1};
     r[R_EMB] = (role){"emb", td * (p->pp > 1 ? p->pp - 1 : 1), 2, p->m.tied && p->pp > 1};
+    r[R_CP] = (role){"cp", p->t, p->cp, p->cp > 1}; /* the dp role holds cp x dp_data */
 }
 
 static void set_names(llm_gen *g)
 {
     role r[R_N];
     roles(g->p, r);
-    char *dst[R_N] = {g->pg_tp, g->pg_dp, g->pg_pp, g->pg_ep, g->pg_edp, g->pg_emb};
+    char *dst[R_N] = {g->pg_tp, g->pg_dp, g->pg_pp, g->pg_ep, g->pg_edp, g->pg_emb, g->pg_cp};
     for (int i = 0; i < R_N; i++) {
         if (g->rank < 0) {
             snprintf(dst[i], 24, "%s", r[i].name);
@@ -527,9 +528,13 @@ static void print_summary(const wl_llm_plan *p, const wl_llm_stats *s, const llm
         snprintf(sched, sizeof sched, "interleaved, %d chunks per stage", p->V);
     else
         snprintf(sched, sizeof sched, "1f1b");
-    printf("  %d rank%s = tp %d x pp %d x dp %d%s; %d microbatch%s of %d x %d tokens per "
+    char cps[32] = "";
+    if (p->cp > 1)
+        snprintf(cps, sizeof cps, " x cp %d", p->cp);
+    printf("  %d rank%s = tp %d%s x pp %d x dp %d%s; %d microbatch%s of %d x %d tokens per "
            "pipeline; %s; recompute %s; zero %d; %s on %s\n",
-           p->world, p->world == 1 ? "" : "s", p->t, p->pp, p->dp, o->sp ? " (sequence parallel)" : "", p->nmb,
+           p->world, p->world == 1 ? "" : "s", p->t, cps, p->pp, p->dp_data,
+           o->sp ? " (sequence parallel)" : "", p->nmb,
            p->nmb == 1 ? "" : "es", o->micro_batch, p->m.seq, sched, rcn[o->recompute],
            o->zero, comp_dtype_name(o->dtype), p->device);
     printf("  files: %llu written, %llu hard link%s%s; %llu nodes written; groups %s\n",

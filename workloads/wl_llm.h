@@ -7,8 +7,9 @@
  * per rank).  wl_llm_write() writes one trace per distinct kind of rank,
  * hard-links the others, the comm-group file and PREFIX.system.yaml.
  *
- * Ranks are laid out tensor-parallel fastest, then data-parallel, then
- * pipeline:  rank = t + tp * (d + dp * p).  Communicators are strided
+ * Ranks are laid out tensor-parallel fastest, then context-parallel, then
+ * data-parallel, then pipeline:  rank = t + tp * (c + cp * (d + dp * p))
+ * (Megatron-Core's order); with cp = 1 that is t + tp * (d + dp * p).  Communicators are strided
  * groups of that layout: tp (stride 1, size tp), dp (stride tp, size dp),
  * pp (stride tp*dp, size pp), ep (stride tp, size ep), edp (stride tp*ep,
  * size dp/ep), emb (stride tp*dp*(pp-1), size 2: first and last stage).
@@ -48,6 +49,8 @@ typedef enum { WL_GRAN_KERNEL = 0, WL_GRAN_LAYER = 1 } wl_gran;
 typedef struct wl_llm_opts {
     wl_model m;            /* the model shape */
     int tp, pp, dp, ep;    /* parallel degrees (dp = 0: from ranks) */
+    int cp;                /* context parallel (0 or 1: none): the sequence split
+                              over cp ranks, K and V all-gathered per layer */
     int ranks;             /* 0, or the total that tp*pp*dp must equal */
     int sp;                /* Megatron sequence parallelism (needs tp > 1) */
     int micro_batch;       /* sequences per microbatch */

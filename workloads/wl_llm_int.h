@@ -43,7 +43,9 @@ struct wl_llm_plan {
     wl_llm_opts o;       /* options (strings owned below) */
     char *out, *device, *devices_file;
     wl_model m;          /* the shape */
-    int t, pp, dp, ep;   /* degrees */
+    int t, pp, dp, ep;   /* degrees; dp is the data-parallel group with context
+                          * parallelism (dp_data x cp ranks: gradients, ZeRO) */
+    int cp, dp_data;     /* context parallel; data-parallel replicas (the batch) */
     int V;               /* model chunks per stage */
     int nmb;             /* microbatches per step per pipeline */
     int world;           /* ranks */
@@ -129,7 +131,7 @@ typedef struct llm_gen {
     uint64_t ag_waited[2]; /* the buckets the latest param_wait asked for */
     int max_layers;
     /* communicator names of this rank (or roles) */
-    char pg_tp[24], pg_dp[24], pg_ep[24], pg_edp[24], pg_emb[24], pg_pp[24];
+    char pg_tp[24], pg_dp[24], pg_ep[24], pg_edp[24], pg_emb[24], pg_pp[24], pg_cp[24];
     char nm[128];
     double overflow;     /* largest value that did not fit */
     llm_counts cnt;      /* what this file holds (summary) */

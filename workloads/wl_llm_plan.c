@@ -141,34 +141,57 @@ static int plan_tensor(wl_llm_plan *p, loom_err *err)
                             m->hidden);
     if (o->sp && p->t < 2)
         return loom_err_set(err, LOOM_EUSAGE, "--sequence-parallel needs --tp > 1");
-    if (o->sp && m->seq % p->t)
+    p->cp = o->cp > 1 ? o->cp : 1;
+    if (m->seq % p->cp)
+        return loom_err_set(err, LOOM_EUSAGE, "--cp %d does not divide --seq %d", p->cp, m->seq);
+    if (o->sp && (m->seq / p->cp) % p->t)
         return loom_err_set(err, LOOM_EUSAGE, "--sequence-parallel: --tp %d does not divide "
-                            "--seq %d", p->t, m->seq);
+                            "the %d tokens per rank (--seq %d / --cp %d)", p->t, m->seq / p->cp,
+                            m->seq, p->cp);
+    if (p->cp > 1 && !m->flash)
+        return loom_err_set(err, LOOM_EUSAGE, "--cp %d needs --attention flash (context "
+                            "parallelism runs in Transformer Engine's fused attention)", p->cp);
+    if (p->cp > 1 && m->experts > 1)
+        return loom_err_set(err, LOOM_EUSAGE, "--cp with --experts is not generated yet");
     return 0;
 }
 
-/* ranks: tp * pp * dp, dp given or from --ranks */
+/* "--tp T x --pp P", with " x --cp C" between them when cp > 1 */
+static const char *degrees(const wl_llm_plan *p, char *buf, size_t n)
+{
+    if (p->cp > 1)
+        snprintf(buf, n, "--tp %d x --cp %d x --pp %d", p->t, p->cp, p->pp);
+    else
+        snprintf(buf, n, "--tp %d x --pp %d", p->t, p->pp);
+    return buf;
+}
+
+/* ranks: tp * cp * pp * dp, dp given or from --ranks; then dp becomes the
+ * data-parallel group with context parallelism, dp x cp */
 static int plan_ranks(wl_llm_plan *p, loom_err *err)
 {
     const wl_llm_opts *o = &p->o;
-    long long tpp = (long long)p->t * p->pp;
+    long long tpp = (long long)p->t * p->pp * p->cp;
+    char dg[96];
     if (o->dp > 0) {
         p->dp = o->dp;
         if (o->ranks > 0 && (long long)o->ranks != tpp * o->dp)
-            return loom_err_set(err, LOOM_EUSAGE, "--ranks %d is not --tp %d x --pp %d x --dp %d "
-                                "= %lld", o->ranks, p->t, p->pp, o->dp, tpp * o->dp);
+            return loom_err_set(err, LOOM_EUSAGE, "--ranks %d is not %s x --dp %d = %lld",
+                                o->ranks, degrees(p, dg, sizeof dg), o->dp, tpp * o->dp);
     } else if (o->ranks > 0) {
         if (o->ranks % tpp)
-            return loom_err_set(err, LOOM_EUSAGE, "--ranks %d is not a multiple of --tp %d x "
-                                "--pp %d = %lld", o->ranks, p->t, p->pp, tpp);
+            return loom_err_set(err, LOOM_EUSAGE, "--ranks %d is not a multiple of %s = %lld",
+                                o->ranks, degrees(p, dg, sizeof dg), tpp);
         p->dp = (int)(o->ranks / tpp);
     } else {
         p->dp = 1;
     }
     if (tpp * p->dp > BIG)
-        return loom_err_set(err, LOOM_EUSAGE, "--tp x --pp x --dp = %lld ranks: at most %d",
+        return loom_err_set(err, LOOM_EUSAGE, "--tp x --cp x --pp x --dp = %lld ranks: at most %d",
                             tpp * p->dp, BIG);
     p->world = (int)(tpp * p->dp);
+    p->dp_data = p->dp;
+    p->dp *= p->cp; /* the gradient and ZeRO group: contiguous in the layout */
     return 0;
 }
 
@@ -202,12 +225,12 @@ static int plan_experts(wl_llm_plan *p, loom_err *err)
 static int plan_batch(wl_llm_plan *p, loom_err *err)
 {
     const wl_llm_opts *o = &p->o;
-    long long per = (long long)o->micro_batch * p->dp;
+    long long per = (long long)o->micro_batch * p->dp_data;
     long long gb = o->global_batch > 0 ? o->global_batch : per;
     if (gb % per)
         return loom_err_set(err, LOOM_EUSAGE, "--global-batch %lld is not a multiple of "
                             "--micro-batch %d x data-parallel size %d = %lld", gb, o->micro_batch,
-                            p->dp, per);
+                            p->dp_data, per);
     if (gb / per > (1 << 20))
         return loom_err_set(err, LOOM_EUSAGE, "--global-batch %lld: %lld microbatches per "
                             "pipeline, at most %d", gb, gb / per, 1 << 20);
@@ -280,7 +303,7 @@ static void plan_sizes(wl_llm_plan *p)
     p->kv_loc = m->kv_heads >= p->t ? m->kv_heads / p->t : 1;
     p->dh = (double)m->hidden / m->heads;
     p->nqkv = (p->a_loc + 2.0 * p->kv_loc) * p->dh;
-    p->T = (double)o->micro_batch * m->seq;
+    p->T = (double)o->micro_batch * m->seq / p->cp; /* this rank's share of the sequence */
     p->Tl = o->sp ? p->T / p->t : p->T;
 }
 
@@ -495,7 +518,7 @@ static double layer_activations(const wl_llm_plan *p, wl_recompute rc)
     if (!m->flash && rc != WL_RC_SELECTIVE)
         S += (2 * e + 1) * b * p->a_loc * s * s;
     if (m->flash)
-        S += 4.0 * b * p->a_loc * s; /* the softmax statistics (fp32) */
+        S += 4.0 * b * p->a_loc * s / p->cp; /* the softmax statistics (fp32) of its queries */
     return p->o.sp ? (R / t + S) : (R + S);
 }
 

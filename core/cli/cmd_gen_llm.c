@@ -56,12 +56,15 @@ static void llm_help(FILE *o)
         "                           (3 matrices, RMSNorm, no biases: LLaMA)\n"
         "      --attention standard|flash  scores in memory (s^2) or fused (FlashAttention)\n"
         "      --embeddings tied|untied    output layer shares the input embedding\n"
-        "parallelism (ranks = tp x pp x dp, laid out tp fastest, then dp, then pp):\n"
+        "parallelism (ranks = tp x cp x pp x dp, laid out tp fastest, then cp, dp, pp):\n"
         "      --tp N               tensor parallel (default 1)\n"
         "      --pp N               pipeline stages (default 1)\n"
         "      --dp N               data parallel (default: --ranks / (tp x pp), else 1)\n"
         "      --ranks N            total ranks, checked against tp x pp x dp\n"
         "      --ep N               expert parallel, carved out of dp (default 1)\n"
+        "      --cp N               context parallel (default 1): each rank holds seq/N\n"
+        "                           tokens; K and V all-gathered per layer over the cp\n"
+        "                           group (Llama 3's all-gather CP; needs flash attention)\n"
         "      --sequence-parallel  Megatron sequence parallelism (reduce-scatter and\n"
         "                           all-gather instead of all-reduce; needs tp > 1)\n"
         "      --micro-batch N      sequences per microbatch (default 1)\n"
@@ -104,7 +107,7 @@ enum {
     O_TOPK, /* the shape flags end here: a value for any of them renames the model "+custom" */
     O_MLP, O_ATTN, O_EMB, O_TP, O_PP, O_DP, O_RANKS, O_EP, O_SP, O_MB, O_GB, O_SCHED,
     O_VS, O_RC, O_ZERO, O_BUCKET, O_OVERLAP, O_DTYPE, O_GDTYPE, O_DEVICE, O_DEVICES, O_CM,
-    O_GROUPS, O_GRAN, O_OVERLAP_PARAM, O_COMM_STREAMS, O_TP_OVERLAP,
+    O_GROUPS, O_GRAN, O_OVERLAP_PARAM, O_COMM_STREAMS, O_TP_OVERLAP, O_CP,
 };
 
 static const struct option opts[] = {
@@ -129,6 +132,7 @@ static const struct option opts[] = {
     {"dp", required_argument, NULL, O_DP},
     {"ranks", required_argument, NULL, O_RANKS},
     {"ep", required_argument, NULL, O_EP},
+    {"cp", required_argument, NULL, O_CP},
     {"sequence-parallel", no_argument, NULL, O_SP},
     {"micro-batch", required_argument, NULL, O_MB},
     {"global-batch", required_argument, NULL, O_GB},
@@ -175,6 +179,7 @@ static const struct int_flag {
     {O_DP, "--dp", 1, 1 << 24, offsetof(wl_llm_opts, dp)},
     {O_RANKS, "--ranks", 1, 1 << 24, offsetof(wl_llm_opts, ranks)},
     {O_EP, "--ep", 1, 65536, offsetof(wl_llm_opts, ep)},
+    {O_CP, "--cp", 1, 65536, offsetof(wl_llm_opts, cp)},
     {O_MB, "--micro-batch", 1, 1 << 24, offsetof(wl_llm_opts, micro_batch)},
     {O_GB, "--global-batch", 1, 1 << 30, offsetof(wl_llm_opts, global_batch)},
     {O_VS, "--virtual-stages", 1, 1024, offsetof(wl_llm_opts, vstages)},

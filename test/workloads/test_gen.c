@@ -448,7 +448,8 @@ static void test_llm_tp_overlap(void **state)
 /* Layouts that trained (docs/WORKLOADS.md, "Memory estimate", cites each):
  * the estimate must not flag them.  Llama 3 405B at 8K tokens as Meta ran
  * it (TP8 PP16 DP64 on 80 GB H100s, FSDP: gradients and optimizer state
- * sharded, parameters not resharded after the forward: --zero 2), GPT 1T
+ * sharded, parameters not resharded after the forward: --zero 2) and at
+ * 128K tokens (TP8 CP16 PP16 DP8), GPT 1T
  * of Narayanan et al. 2021 (TP8 PP64 DP6, full recomputation, A100 80GB),
  * MT-NLG 530B (TP8 PP35 DP8, ZeRO 1, fp16). */
 static void test_llm_memory_published(void **state)
@@ -458,6 +459,9 @@ static void test_llm_memory_published(void **state)
         {"l405", {"--preset", "llama3-405b", "--tp", "8", "--pp", "16", "--dp", "64", "--seq", "8192",
                   "--global-batch", "1024", "--sequence-parallel", "--zero", "2", "--device",
                   "h100-sxm", NULL}},
+        {"l405cp", {"--preset", "llama3-405b", "--tp", "8", "--cp", "16", "--pp", "16", "--dp", "8",
+                    "--seq", "131072", "--global-batch", "128", "--sequence-parallel", "--zero", "2",
+                    "--device", "h100-sxm", NULL}},
         {"g1t", {"--preset", "gpt3-175b", "--hidden", "25600", "--ffn", "102400", "--heads", "160",
                  "--layers", "128", "--seq", "2048", "--vocab", "51200", "--tp", "8", "--pp", "64",
                  "--dp", "6", "--global-batch", "3072", "--recompute", "full", "--device",
@@ -481,6 +485,73 @@ static void test_llm_memory_published(void **state)
         if (strstr(loomrun_out, "DOES NOT FIT"))
             fail_msg("%s: a layout that trained is flagged:\n%s", runs[i].name, loomrun_out);
     }
+}
+
+/*
+ * Context parallelism, --cp 2 on the SMALL model with flash attention
+ * (16 ranks = tp 2 x cp 2 x pp 2 x dp 2; 4 microbatches: global batch 8 /
+ * dp 2): each rank holds T = 256 / 2 = 128 tokens.  Stage 0 (one layer),
+ * per microbatch: the forward all-gathers its K and V over the cp group,
+ * 2 T (g/tp) d e = 2 x 128 x 8 x 64 x 2 = 262144 bytes, and the backward
+ * gathers them again and reduce-scatters the whole sequence's dK, dV,
+ * 2 x 128 x 2 x 8 x 64 x 2 = 524288 bytes: 8 all-gathers and 4
+ * reduce-scatters on "cp"; the TP all-reduces carry T h e = 262144 bytes
+ * (half of SMALL's 524288); gradients are reduced over dp x cp = 4 ranks.
+ */
+static void test_llm_cp(void **state)
+{
+    (void)state;
+    const char *pre = tp("cp/s");
+    expect_exit(loomrun_run(tmpdir, "gen", "llm", SMALL, "--attention", "flash", "--cp", "2", "--out",
+                            pre, NULL), 0, "16 ranks = tp 2 x cp 2 x pp 2 x dp 2");
+    char path[200];
+    loom_err err = {0};
+    snprintf(path, sizeof path, "%s.0.et", pre);
+    et_graph *g = et_graph_load(path, &err);
+    assert_non_null(g);
+    int ag = 0, rs = 0, ar_tp = 0;
+    for (size_t i = 0; i < g->n; i++) {
+        const et_gnode *n = &g->nodes[i];
+        const char *nm = et_gnode_name(g, n), *pg = g->pg_names[n->pg];
+        if (strstr(nm, "ag_kv_cp")) {
+            ag++;
+            assert_true(n->comm_size == 262144 && strcmp(pg, "cp") == 0);
+        } else if (strstr(nm, "rs_dkv_cp")) {
+            rs++;
+            assert_true(n->comm_size == 524288 && n->comm_type == ET_REDUCE_SCATTER);
+        } else if (n->type == ET_COMM_COLL_NODE && strcmp(pg, "tp") == 0 &&
+                   n->comm_type == ET_ALL_REDUCE) {
+            ar_tp++;
+            assert_true(n->comm_size == 262144);
+        }
+    }
+    assert_int_equal(ag, 8);
+    assert_int_equal(rs, 4);
+    assert_true(ar_tp > 0);
+    et_graph_free(g);
+    snprintf(path, sizeof path, "%s.comm.json", pre);
+    json_error_t je;
+    json_t *groups = json_load_file(path, 0, &je);
+    assert_non_null(groups);
+    json_t *dp = json_object_get(groups, "dp"), *cp = json_object_get(groups, "cp");
+    assert_non_null(dp);
+    assert_non_null(cp);
+    assert_int_equal(json_integer_value(json_object_get(dp, "size")), 4);
+    assert_int_equal(json_integer_value(json_object_get(dp, "stride")), 2);
+    assert_int_equal(json_integer_value(json_object_get(cp, "size")), 2);
+    assert_int_equal(json_integer_value(json_object_get(cp, "stride")), 2);
+    json_decref(groups);
+    put("cp/net.yml", "topology: [ Switch, Switch ]\nnpus_count: [ 4, 4 ]\nbandwidth: [ 400, 50 ]\n"
+                      "latency: [ 500, 2000 ]\n");
+    char sys[200];
+    snprintf(sys, sizeof sys, "%s.system.yaml", pre);
+    int rc = loomrun_run(tmpdir, "run", "-w", pre, "-s", sys, "-n", tp("cp/net.yml"), "-q", NULL);
+    if (rc != 0)
+        fail_msg("loom run exited %d: %s", rc, loomrun_err);
+    expect_exit(loomrun_run(tmpdir, "gen", "llm", SMALL, "--attention", "flash", "--cp", "3", "--out",
+                            pre, NULL), 2, "--cp 3 does not divide --seq 256");
+    expect_exit(loomrun_run(tmpdir, "gen", "llm", SMALL, "--attention", "standard", "--cp", "2",
+                            "--out", pre, NULL), 2, "needs --attention flash");
 }
 
 /* Role-named communicators: the four ranks of a stage share one file. */
@@ -780,7 +851,7 @@ static void test_llm_errors(void **state)
                            "--vocab", "--experts", "--topk", "--tp", "--pp", "--dp", "--ep",
                            "--sequence-parallel", "--micro-batch", "--global-batch", "--schedule",
                            "--recompute", "--zero", "--grad-bucket", "--overlap-grad-reduce",
-                           "--overlap-param-gather", "--comm-streams", "--tp-comm-overlap",
+                           "--overlap-param-gather", "--comm-streams", "--tp-comm-overlap", "--cp",
                            "--dtype", "--device", "--groups", "--granularity"};
     for (size_t i = 0; i < sizeof flags / sizeof flags[0]; i++)
         if (strstr(loomrun_out, flags[i]) == NULL)
@@ -1078,6 +1149,7 @@ int main(void)
         cmocka_unit_test(test_llm_streams),
         cmocka_unit_test(test_llm_tp_overlap),
         cmocka_unit_test(test_llm_memory_published),
+        cmocka_unit_test(test_llm_cp),
         cmocka_unit_test(test_roles_equal_explicit),
         cmocka_unit_test(test_llm_step),
         cmocka_unit_test(test_llm_cost_at_replay),
