@@ -174,6 +174,16 @@ uint64_t sim_run_budget(sim_engine *e, sim_time until, uint64_t max)
 
 uint64_t sim_run(sim_engine *e, sim_time until) { return sim_run_budget(e, until, UINT64_MAX); }
 
+const void *sim_next_payload(const sim_engine *e, sim_handler *fn)
+{
+    const sim_heap_entry *top = sim_heap_top(&e->q);
+    if (top == NULL)
+        return NULL;
+    const sim_ev *ev = ((const batch *)top->item)->head;
+    *fn = ev->fn;
+    return (const char *)ev + HDR_SIZE;
+}
+
 sim_time sim_now(const sim_engine *e) { return e->now; }
 uint64_t sim_events(const sim_engine *e) { return e->nrun; }
 size_t sim_pending(const sim_engine *e) { return e->pending; }

@@ -36,6 +36,11 @@ uint64_t sim_run(sim_engine *eng, sim_time until);
 /* Same, but stops after at most max events (for progress reporting). */
 uint64_t sim_run_budget(sim_engine *eng, sim_time until, uint64_t max);
 
+/* The payload of the event that will run next if the running handler
+ * schedules nothing before it, and its handler in *fn; NULL when none is
+ * pending.  A hint for prefetching, nothing more. */
+const void *sim_next_payload(const sim_engine *eng, sim_handler *fn /* OUT */);
+
 sim_time sim_now(const sim_engine *eng);
 uint64_t sim_events(const sim_engine *eng);  /* events run so far */
 size_t sim_pending(const sim_engine *eng);   /* events queued now */

@@ -549,11 +549,19 @@ static void make_ready(replay *rp, int rank, uint32_t i)
 
 static void on_event(sim_engine *eng, void *payload, void *ctx)
 {
-    (void)eng;
     replay *rp = ctx;
     ev *e = payload;
     if (rp->failed)
         return;
+    /* the next event is most often another rank's same node: start loading
+     * its rank record (and its default compute lane) while this one runs */
+    sim_handler fn;
+    const ev *nx = sim_next_payload(eng, &fn);
+    if (nx && fn == on_event) { /* the whole record: ~9 lines, each a miss */
+        const char *ns = (const char *)&rp->r[nx->rank];
+        for (size_t off = 0; off < sizeof(rank_state); off += 64)
+            __builtin_prefetch(ns + off, 1);
+    }
     if (rp->r[e->rank].gi->g->nodes[e->node].type == ET_COMM_RECV_NODE)
         rpl_recv_done(rp, e->rank, e->node);
     else
