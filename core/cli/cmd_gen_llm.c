@@ -98,6 +98,9 @@ static void llm_help(FILE *o)
         "      --devices FILE       extra device catalog\n"
         "      --compute-model M    kernel (default: shapes priced as the kernels run),\n"
         "                           roofline or trace, written to the system file\n"
+        "      --stack NAME|FILE    a software-stack profile, written to the system file\n"
+        "                           (megatron-lm, megatron-deepspeed, or `loom calibrate`'s\n"
+        "                           output; docs/VALIDATION.md)\n"
         "  -h, --help               this help\n",
         wl_llm_preset_names());
 }
@@ -107,7 +110,7 @@ enum {
     O_TOPK, /* the shape flags end here: a value for any of them renames the model "+custom" */
     O_MLP, O_ATTN, O_EMB, O_TP, O_PP, O_DP, O_RANKS, O_EP, O_SP, O_MB, O_GB, O_SCHED,
     O_VS, O_RC, O_ZERO, O_BUCKET, O_OVERLAP, O_DTYPE, O_GDTYPE, O_DEVICE, O_DEVICES, O_CM,
-    O_GROUPS, O_GRAN, O_OVERLAP_PARAM, O_COMM_STREAMS, O_TP_OVERLAP, O_CP,
+    O_GROUPS, O_GRAN, O_OVERLAP_PARAM, O_COMM_STREAMS, O_TP_OVERLAP, O_CP, O_STACK,
 };
 
 static const struct option opts[] = {
@@ -145,6 +148,7 @@ static const struct option opts[] = {
     {"overlap-param-gather", no_argument, NULL, O_OVERLAP_PARAM},
     {"comm-streams", required_argument, NULL, O_COMM_STREAMS},
     {"tp-comm-overlap", no_argument, NULL, O_TP_OVERLAP},
+    {"stack", required_argument, NULL, O_STACK},
     {"dtype", required_argument, NULL, O_DTYPE},
     {"grad-dtype", required_argument, NULL, O_GDTYPE},
     {"device", required_argument, NULL, O_DEVICE},
@@ -257,6 +261,7 @@ static int apply_opt(llm_args *a, int c, char **argv)
     case O_OVERLAP: o->overlap_grad = 1; break;
     case O_OVERLAP_PARAM: o->overlap_param = 1; break;
     case O_TP_OVERLAP: o->tp_overlap = 1; break;
+    case O_STACK: o->stack = optarg; break;
     case O_COMM_STREAMS:
         if ((k = pick(optarg, (const char *const[]){"per-group", "shared", NULL})) < 0)
             return loom_usage("gen llm", "--comm-streams '%s': expected per-group or shared",

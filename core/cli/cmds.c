@@ -11,5 +11,6 @@ const loom_cmd loom_cmds[] = {
     {"gen", loom_cmd_gen},
     {"devices", loom_cmd_devices},
     {"import", loom_cmd_import},
+    {"calibrate", loom_cmd_calibrate},
     {NULL, NULL},
 };

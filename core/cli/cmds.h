@@ -27,6 +27,10 @@ int loom_cmd_topo(int argc, char **argv);         /* cmd_topo.c */
 int loom_cmd_compare(int argc, char **argv);      /* cmd_compare.c */
 int loom_cmd_gen(int argc, char **argv);          /* cmd_gen.c: gen micro */
 int loom_cmd_gen_llm(int argc, char **argv);      /* cmd_gen_llm.c; argv[0] "llm" */
+int loom_cmd_calibrate(int argc, char **argv);    /* cmd_calibrate.c */
+/* The work of `loom calibrate` (cmd_calibrate.c); an exit code. */
+int loom_calibrate(const char *runs, const char *out, const char *name, const char *work,
+                   int quiet);
 int loom_cmd_devices(int argc, char **argv);      /* cmd_devices.c */
 int loom_cmd_import(int argc, char **argv);       /* cmd_import.c: import pytorch */
 

@@ -35,6 +35,7 @@ static void main_help(FILE *o)
           "                  Megatron-style training step)\n"
           "  devices         list the device catalog (peak FLOP/s, HBM, links)\n"
           "  import pytorch  PyTorch captures (execution / Kineto traces) to Chakra traces\n"
+          "  calibrate       fit a software-stack profile to measured runs (gen llm --stack)\n"
           "  trace convert-text  ASTRA-sim text workload to Chakra traces\n"
           "\n"
           "options:\n"

@@ -528,6 +528,8 @@ void loom_cfg_free(loom_cfg *cfg)
         free(cfg->notes[i]);
     free(cfg->notes);
     free(cfg->rank_comp);
+    free(cfg->stack_name);
+    cfg->stack_name = NULL;
     free(cfg->rmem.path);
     cfg->rmem.path = NULL;
     for (int op = 0; op < NET_IMPL_OPS; op++) {

@@ -74,6 +74,9 @@ typedef struct loom_cfg {
     int ctrl_deps;          /* 1: ctrl_deps gate readiness (default) */
     int strict_deps;        /* --strict: refuse cycles closed by ctrl_deps
                                (default: drop those edges, with a warning) */
+    double stack_scale;     /* the system file's stack profile: accelerator kernel
+                               times x this (0: no profile); with compute_scale */
+    char *stack_name;       /* its name, or NULL */
     int comm_captured;      /* comm-model: captured: collectives and messages take
                                their traced durations (docs/IMPORT.md) */
     loom_group *groups;     /* from the comm-group file, in file order */

@@ -95,6 +95,9 @@ int cfg_load_network(loom_cfg *cfg, const loom_cfg_files *f, loom_err *err);
 int cfg_load_system(loom_cfg *cfg, const loom_cfg_files *f, loom_err *err);
 int cfg_load_groups(loom_cfg *cfg, const char *path, loom_err *err);
 int cfg_load_remote_mem(loom_cfg *cfg, const char *path, loom_err *err);
+/* The system key `stack: NAME|FILE` (config_stack.c): sets stack_scale
+ * and stack_name. */
+int cfg_load_stack(loom_cfg *cfg, const char *value, const char *sys_path, loom_err *err);
 /* config_custom.c: *-implementation-custom's traces into cfg->custom[op];
  * sys is the system file (relative prefixes are also looked for beside it). */
 int cfg_load_custom(loom_cfg *cfg, net_impl_op op, const char *prefix, const char *sys,

@@ -19,7 +19,7 @@ const char *const cfg_sys_keys[] = {
     "endpoint-delay", "active-chunks-per-dimension", "preferred-dataset-splits",
     "all-reduce-implementation", "all-gather-implementation",
     "reduce-scatter-implementation", "all-to-all-implementation", "local-mem-bw",
-    "roofline-enabled", "peak-perf", "network-model", "timing", "comm-model",
+    "roofline-enabled", "peak-perf", "network-model", "timing", "comm-model", "stack",
     /* device and compute model (docs/CONFIG.md, docs/DEVICES.md) */
     "device", "device-file", "compute-model", "compute-dtype", "compute-table",
     "compute-matrix-efficiency", "compute-matrix-overhead-us", "compute-memory-efficiency",
@@ -101,6 +101,10 @@ static int sys_key(loom_cfg *cfg, cfg_doc *dc, const cfg_ctx *c, const char *k, 
         if ((rc = cfg_get_enum(c, v, models, 2, &e)) < 0)
             return rc;
         cfg->sys.model = (net_model_kind)e;
+    } else if (strcmp(k, "stack") == 0) { /* docs/VALIDATION.md, stack profiles */
+        if (cfg_scalar(v) == NULL || !*cfg_scalar(v))
+            return cfg_bad(c, v, "expected a stack profile's name or file");
+        rc = cfg_load_stack(cfg, cfg_scalar(v), dc->path, c->err);
     } else if (strcmp(k, "comm-model") == 0) { /* docs/IMPORT.md */
         static const char *const cm[] = {"network", "captured"};
         if ((rc = cfg_get_enum(c, v, cm, 2, &e)) < 0)

@@ -151,7 +151,9 @@ void rpl_update_mask(replay *rp, rank_state *rs)
  * the byte; 0 or 1 leaves the value as it is. */
 static sim_time compute_scaled(const replay *rp, sim_time t)
 {
-    double s = rp->cfg->compute_scale;
+    double s = rp->cfg->compute_scale, k = rp->cfg->stack_scale;
+    if (k > 0 && k != 1) /* a stack profile (config_stack.c) on top */
+        s = (s > 0 ? s : 1) * k;
     return s > 0 && s != 1 ? (sim_time)llround((double)t * s) : t;
 }
 

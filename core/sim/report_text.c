@@ -178,6 +178,9 @@ void loom_report_text(FILE *o, const loom_run_info *info, const loom_cfg *cfg,
             info->system, cfg->sys.splits, cfg->sys.splits == 1 ? "" : "s", cfg->sys.active_chunks,
             cfg->sys.active_chunks == 1 ? "" : "s", rpt_ns(cfg->sys.endpoint_delay),
             cfg->sys.local_mem_bw / 1e9, comp_kind_name(cfg->comp.kind));
+    if (cfg->stack_name) /* a stack profile: one line, absent otherwise */
+        fprintf(o, "stack      %s: compute times x %.4g (docs/VALIDATION.md)\n", cfg->stack_name,
+                cfg->stack_scale);
     fprintf(o, "model      network %s (%s)%s%s\n", rpt_net_model(cfg->sys.model),
             cfg->sys.model == NET_MODEL_FLOW ? "congestion-aware: flows share links"
                                              : "congestion-unaware: no link sharing",

@@ -1,0 +1,401 @@
+/*
+ * cmd_calibrate.c: `loom calibrate`, a software-stack profile fitted to
+ * measured runs (docs/VALIDATION.md, "Stack profiles").
+ *
+ * Input: a CSV (read with libcsv) with the columns id, seconds, network
+ * and gen: a run's name, its measured seconds per iteration, the network
+ * file (relative paths are relative to the CSV's folder) and the `loom gen
+ * llm` flags that describe it (separated by spaces).
+ *
+ * Each run is generated once and replayed twice, with every compute node's
+ * time scaled by 1 and by 2, which gives the line through both points,
+ *     T_i(s) = a_i + b_i s,   a_i = 2 T_i(1) - T_i(2),   b_i = T_i(2) - T_i(1),
+ * a step that is compute-bound in part b_i and not at all in a_i.  The
+ * profile's compute-time-scale s minimises the squared relative errors,
+ *     s = sum (b_i/m_i)(1 - a_i/m_i) / sum (b_i/m_i)^2     (m_i measured),
+ * leave-one-out predicts each run with the s fitted to the others, and a
+ * third replay of every run at s reports the fit as loom really replays
+ * it (T is linear in s only while the schedule's overlaps keep their
+ * shape).  The profile is written as YAML that `gen llm --stack FILE` and
+ * the system key `stack` read (core/sim/config_stack.c).
+ */
+#define _XOPEN_SOURCE 700 /* nftw */
+#include "cmds.h"
+
+#include <csv.h>
+#include <errno.h>
+#include <getopt.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <ftw.h>
+#include <unistd.h>
+
+#include "cliutil.h"
+#include "config.h"
+#include "outfile.h"
+#include "replay.h"
+#include "sbuf.h"
+
+typedef struct cal_run {
+    char *id, *network, *gen; /* from the CSV; network resolved */
+    double measured;          /* seconds */
+    double t1, t2, ts;        /* replayed seconds at scale 1, 2 and the fit */
+} cal_run;
+
+typedef struct cal_csv {
+    const char *path;
+    cal_run *runs;
+    int n, cap;
+    int col[4];   /* header position of id, seconds, network, gen */
+    int row, field;
+    char *cell[4];
+    loom_err *err;
+} cal_csv;
+
+static const char *const cal_cols[4] = {"id", "seconds", "network", "gen"};
+
+static void cal_field(void *s, size_t len, void *arg)
+{
+    cal_csv *c = arg;
+    char *v = loom_xmalloc(len + 1);
+    memcpy(v, s, len);
+    v[len] = '\0';
+    if (c->row == 0) {
+        for (int k = 0; k < 4; k++)
+            if (strcmp(v, cal_cols[k]) == 0)
+                c->col[k] = c->field;
+        free(v);
+    } else {
+        int k;
+        for (k = 0; k < 4 && c->col[k] != c->field; k++)
+            ;
+        if (k < 4) {
+            free(c->cell[k]);
+            c->cell[k] = v;
+        } else {
+            free(v);
+        }
+    }
+    c->field++;
+}
+
+static void cal_record(int term, void *arg)
+{
+    (void)term;
+    cal_csv *c = arg;
+    if (c->row++ == 0 || c->err->code) {
+        for (int k = 0; k < 4 && !c->err->code; k++)
+            if (c->col[k] < 0)
+                loom_err_set(c->err, LOOM_EUSAGE, "%s: the header lacks the column '%s' (columns: "
+                             "id, seconds, network, gen)", c->path, cal_cols[k]);
+        c->field = 0;
+        return;
+    }
+    char *end = NULL;
+    double m = c->cell[1] ? strtod(c->cell[1], &end) : 0;
+    if (!c->cell[0] || !c->cell[2] || !c->cell[3] || !end || *end || !(m > 0) || !isfinite(m)) {
+        loom_err_set(c->err, LOOM_EUSAGE, "%s: row %d: needs an id, seconds > 0, a network and "
+                     "gen flags", c->path, c->row);
+    } else {
+        if (c->n == c->cap) {
+            c->cap = c->cap ? 2 * c->cap : 8;
+            c->runs = loom_xrealloc(c->runs, (size_t)c->cap * sizeof *c->runs);
+        }
+        cal_run *r = &c->runs[c->n++];
+        memset(r, 0, sizeof *r);
+        r->id = c->cell[0];
+        r->network = c->cell[2];
+        r->gen = c->cell[3];
+        r->measured = m;
+        c->cell[0] = c->cell[2] = c->cell[3] = NULL;
+    }
+    for (int k = 0; k < 4; k++) {
+        free(c->cell[k]);
+        c->cell[k] = NULL;
+    }
+    c->field = 0;
+}
+
+/* Reads the runs; network paths relative to the CSV's folder. */
+static int read_runs(const char *path, cal_csv *c, loom_err *err)
+{
+    memset(c, 0, sizeof *c);
+    c->path = path;
+    c->err = err;
+    for (int k = 0; k < 4; k++)
+        c->col[k] = -1;
+    FILE *fp = fopen(path, "rb");
+    if (fp == NULL)
+        return loom_err_set(err, LOOM_EIO, "%s: cannot open: %s", path, strerror(errno));
+    sbuf tb = {0};
+    char chunk[65536];
+    size_t got;
+    while ((got = fread(chunk, 1, sizeof chunk, fp)) > 0)
+        sb_add(&tb, chunk, got);
+    int bad = ferror(fp);
+    fclose(fp);
+    if (bad) {
+        free(tb.p);
+        return loom_err_set(err, LOOM_EIO, "%s: cannot read: %s", path, strerror(errno));
+    }
+    char *text = tb.p ? tb.p : loom_xstrdup("");
+    size_t len = tb.n;
+    struct csv_parser p;
+    csv_init(&p, CSV_STRICT | CSV_STRICT_FINI | CSV_APPEND_NULL);
+    if (csv_parse(&p, text, len, cal_field, cal_record, c) != len && !err->code)
+        loom_err_set(err, LOOM_EUSAGE, "%s: not CSV: %s", path, csv_strerror(csv_error(&p)));
+    if (!err->code && csv_fini(&p, cal_field, cal_record, c) != 0)
+        loom_err_set(err, LOOM_EUSAGE, "%s: not CSV: %s", path, csv_strerror(csv_error(&p)));
+    csv_free(&p);
+    free(text);
+    for (int k = 0; k < 4; k++)
+        free(c->cell[k]);
+    if (!err->code && c->n == 0)
+        loom_err_set(err, LOOM_EUSAGE, "%s: no runs", path);
+    const char *slash = strrchr(path, '/');
+    for (int i = 0; !err->code && slash && i < c->n; i++) {
+        cal_run *r = &c->runs[i];
+        if (r->network[0] == '/' || access(r->network, F_OK) == 0)
+            continue;
+        sbuf b = {0};
+        sb_printf(&b, "%.*s/%s", (int)(slash - path), path, r->network);
+        free(r->network);
+        r->network = b.p;
+    }
+    return err->code ? err->code : 0;
+}
+
+static void free_runs(cal_csv *c)
+{
+    for (int i = 0; i < c->n; i++) {
+        free(c->runs[i].id);
+        free(c->runs[i].network);
+        free(c->runs[i].gen);
+    }
+    free(c->runs);
+}
+
+/* gen llm with the run's flags into DIR/step; 0 or an exit code. */
+static int gen_run(const cal_run *r, const char *prefix)
+{
+    char *copy = loom_xstrdup(r->gen);
+    char *argv[256];
+    int argc = 0;
+    argv[argc++] = "llm";
+    for (char *sv, *t = strtok_r(copy, " \t", &sv); t && argc < 250; t = strtok_r(NULL, " \t", &sv))
+        argv[argc++] = t;
+    argv[argc++] = "--out";
+    argv[argc++] = (char *)prefix;
+    argv[argc++] = "-q";
+    argv[argc] = NULL;
+    int rc = loom_cmd_gen_llm(argc, argv);
+    free(copy);
+    return rc;
+}
+
+/* The step in seconds with every compute node's time x scale (the
+ * system file's own stack profile, if any, is left out). */
+static int replay_at(const cal_run *r, const char *prefix, double scale, double *sec, loom_err *err)
+{
+    char sys[4200];
+    snprintf(sys, sizeof sys, "%s.system.yaml", prefix);
+    loom_cfg_files f = {.network = r->network, .system = sys};
+    loom_cfg cfg;
+    if (loom_cfg_load(&cfg, &f, err) < 0)
+        return err->code;
+    cfg.stack_scale = 0;
+    cfg.compute_scale = scale;
+    loom_replay_opts ro = {.prefix = prefix, .max_stuck = 8};
+    loom_result res;
+    int rc = loom_replay(&cfg, &ro, &res, err);
+    if (rc == 0) {
+        *sec = (double)res.step_time / SIM_PS_PER_S;
+        loom_result_free(&res);
+    }
+    loom_cfg_free(&cfg);
+    return rc;
+}
+
+/* The least-squares scale over runs[0..n) except skip (-1: none). */
+static double fit_scale(const cal_run *r, int n, int skip)
+{
+    double num = 0, den = 0;
+    for (int i = 0; i < n; i++) {
+        if (i == skip)
+            continue;
+        double a = 2 * r[i].t1 - r[i].t2, b = r[i].t2 - r[i].t1, m = r[i].measured;
+        num += (b / m) * (1 - a / m);
+        den += (b / m) * (b / m);
+    }
+    return den > 0 ? num / den : 1;
+}
+
+
+static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st;
+    (void)flag;
+    (void)ftw;
+    return remove(path) == 0 ? 0 : -1;
+}
+
+/* The profile's YAML: the scale, then the fit as comments and `fit`. */
+static char *profile_text(const char *name, const char *runs, const cal_run *r, int n, double s,
+                          const double *loo)
+{
+    sbuf b = {0};
+    double mae = 0, mx = 0, lmae = 0, lmx = 0;
+    for (int i = 0; i < n; i++) {
+        double e = fabs(r[i].ts / r[i].measured - 1), l = fabs(loo[i]);
+        mae += e / n;
+        lmae += l / n;
+        mx = e > mx ? e : mx;
+        lmx = l > lmx ? l : lmx;
+    }
+    sb_printf(&b, "# A software-stack profile written by `loom calibrate --runs %s`\n"
+                  "# (docs/VALIDATION.md, \"Stack profiles\"): every compute node's modelled\n"
+                  "# time x compute-time-scale.  Per run: measured s, replayed s at the scale,\n"
+                  "# error; leave-one-out error (the scale fitted without the run).\n",
+              runs);
+    for (int i = 0; i < n; i++)
+        sb_printf(&b, "#   %-16s %10.4f %10.4f %+7.2f%%  loo %+7.2f%%\n", r[i].id, r[i].measured,
+                  r[i].ts, 100 * (r[i].ts / r[i].measured - 1), 100 * loo[i]);
+    sb_printf(&b, "stack: %s\ncompute-time-scale: %.6f\nfit:\n  runs: %d\n"
+                  "  mean-abs-error: %.4f\n  max-abs-error: %.4f\n"
+                  "  loo-mean-abs-error: %.4f\n  loo-max-abs-error: %.4f\n",
+              name, s, n, mae, mx, lmae, lmx);
+    return b.p;
+}
+
+/* One run: generated, replayed at x1 and x2; 0 or an exit code. */
+static int measure_run(cal_run *r, const char *dir, loom_err *err)
+{
+    char prefix[4200];
+    snprintf(prefix, sizeof prefix, "%s/%s/step", dir, r->id);
+    int rc = gen_run(r, prefix);
+    if (rc != 0)
+        return loom_err_set(err, LOOM_EUSAGE, "run '%s': gen llm %s failed (exit %d)", r->id,
+                            r->gen, rc);
+    if ((rc = replay_at(r, prefix, 1, &r->t1, err)) < 0 ||
+        (rc = replay_at(r, prefix, 2, &r->t2, err)) < 0)
+        return rc;
+    return 0;
+}
+
+int loom_calibrate(const char *runs, const char *out, const char *name, const char *work,
+                   int quiet)
+{
+    loom_err err = {0};
+    loom_outset *set = loom_outset_create();
+    int k = loom_outset_add(set, out, "-o");
+    loom_outset_input(set, runs, "--runs");
+    cal_csv c;
+    memset(&c, 0, sizeof c);
+    char tmp[64] = "";
+    int rc = loom_outset_check(set, &err);
+    if (rc == 0)
+        rc = read_runs(runs, &c, &err);
+    if (rc == 0 && work == NULL) {
+        snprintf(tmp, sizeof tmp, "/tmp/loom-calibrate-XXXXXX");
+        if (mkdtemp(tmp) == NULL)
+            rc = loom_err_set(&err, LOOM_EIO, "cannot make a work folder: %s", strerror(errno));
+        work = tmp;
+    }
+    for (int i = 0; rc == 0 && i < c.n; i++) {
+        if (!quiet)
+            fprintf(stderr, "calibrate: %s (%d of %d)\n", c.runs[i].id, i + 1, c.n);
+        rc = measure_run(&c.runs[i], work, &err);
+    }
+    double s = rc == 0 ? fit_scale(c.runs, c.n, -1) : 0;
+    if (rc == 0 && !(s > 0 && s <= 1000))
+        rc = loom_err_set(&err, LOOM_EUSAGE, "%s: the fitted compute-time-scale %.4g is out of "
+                          "(0, 1000]: the runs' measured times are not explained by compute",
+                          runs, s);
+    double *loo = loom_xcalloc((size_t)(c.n ? c.n : 1), sizeof *loo);
+    for (int i = 0; rc == 0 && i < c.n; i++) {
+        cal_run *r = &c.runs[i];
+        double sl = c.n > 1 ? fit_scale(c.runs, c.n, i) : s;
+        loo[i] = (2 * r->t1 - r->t2 + (r->t2 - r->t1) * sl) / r->measured - 1;
+        char prefix[4200];
+        snprintf(prefix, sizeof prefix, "%s/%s/step", work, r->id);
+        rc = replay_at(r, prefix, s, &r->ts, &err);
+    }
+    if (rc == 0) {
+        char nm[256];
+        if (name == NULL) {
+            const char *base = strrchr(out, '/') ? strrchr(out, '/') + 1 : out;
+            snprintf(nm, sizeof nm, "%.*s", (int)strcspn(base, "."), base);
+            name = nm;
+        }
+        char *text = profile_text(name, runs, c.runs, c.n, s, loo);
+        if (!quiet)
+            fputs(text, stdout);
+        rc = loom_outset_text(set, k, text, strlen(text), &err);
+        free(text);
+        if (rc == 0)
+            rc = loom_outset_commit(set, &err);
+    }
+    if (tmp[0])
+        nftw(tmp, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+    free(loo);
+    free_runs(&c);
+    loom_outset_free(set);
+    return rc < 0 ? loom_fail(&err) : 0;
+}
+
+static void cal_help(FILE *o)
+{
+    fputs("usage: loom calibrate --runs FILE.csv -o PROFILE.yaml [--name NAME] [--work DIR] [-q]\n"
+          "\n"
+          "Fits a software-stack profile to measured training runs: each run of the CSV\n"
+          "(columns id, seconds, network, gen: its measured seconds per iteration, a network\n"
+          "file relative to the CSV, and the `loom gen llm` flags that describe it) is\n"
+          "generated and replayed with compute times x1 and x2; the profile's\n"
+          "compute-time-scale minimises the squared relative errors over the runs, and each\n"
+          "run is replayed once more at it.  Prints every run's error and the leave-one-out\n"
+          "error; writes PROFILE.yaml for `gen llm --stack PROFILE.yaml` (or the system key\n"
+          "`stack`).  docs/VALIDATION.md, \"Stack profiles\".\n"
+          "\n"
+          "  --runs FILE      the measured runs (CSV)\n"
+          "  -o, --out FILE   the profile (YAML)\n"
+          "  --name NAME      the profile's name (default: FILE's name without .yaml)\n"
+          "  --work DIR       where the runs are generated (default: a temporary folder,\n"
+          "                   removed at the end)\n"
+          "  -q, --quiet      no table\n"
+          "\n"
+          "exit: 0 ok, 2 usage or a bad CSV, 3-5 a run that cannot be generated or replayed.\n",
+          o);
+}
+
+int loom_cmd_calibrate(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"runs", required_argument, NULL, 'r'}, {"out", required_argument, NULL, 'o'},
+        {"name", required_argument, NULL, 'n'}, {"work", required_argument, NULL, 'w'},
+        {"quiet", no_argument, NULL, 'q'},      {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *runs = NULL, *out = NULL, *name = NULL, *work = NULL;
+    int quiet = 0, c;
+    optind = 1;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, ":o:qh", opts, NULL)) != -1) {
+        switch (c) {
+        case 'r': runs = optarg; break;
+        case 'o': out = optarg; break;
+        case 'n': name = optarg; break;
+        case 'w': work = optarg; break;
+        case 'q': quiet = 1; break;
+        case 'h': cal_help(stdout); return 0;
+        case ':': return loom_usage("calibrate", "option '%s' needs a value", argv[optind - 1]);
+        default: return loom_usage("calibrate", "unknown option '%s'", argv[optind - 1]);
+        }
+    }
+    if (optind < argc)
+        return loom_usage("calibrate", "unexpected argument '%s'", argv[optind]);
+    if (!runs || !out)
+        return loom_usage("calibrate", "%s", "needs --runs FILE.csv and -o PROFILE.yaml");
+    return loom_calibrate(runs, out, name, work, quiet);
+}

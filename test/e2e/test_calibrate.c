@@ -1,0 +1,153 @@
+/*
+ * test_calibrate.c: `loom calibrate` and stack profiles (issue 11, items
+ * 6 and 7; docs/VALIDATION.md, "Stack profiles").
+ *
+ * The truth is made by construction: two small `gen llm` runs replayed
+ * with every compute node's time x 1.25 (--compute-scale 1.25) give the
+ * "measured" seconds.  A stack whose kernels are 1.25 times the model's is
+ * then what calibrate must find: compute-time-scale 1.25 (within 0.1%:
+ * the fit is a line through x1 and x2, and a step is linear in the scale
+ * only while its overlaps keep their shape), and `gen llm --stack` with
+ * the profile must replay each run to within 0.1% of its measured time.
+ * Bad input: a missing column, a bad number, a run that does not generate:
+ * exit 2, one line naming the file, no profile written.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <jansson.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "loomrun.h"
+
+#define G1 "--preset llama3-8b --layers 2 --seq 1024 --tp 2 --pp 2 --dp 2 --global-batch 8 " \
+           "--sequence-parallel"
+#define G2 "--preset llama3-8b --layers 4 --seq 2048 --tp 4 --pp 1 --dp 2 --global-batch 4"
+
+static double step_s(const char *json)
+{
+    json_error_t je;
+    json_t *j = json_load_file(json, 0, &je);
+    if (j == NULL)
+        fail_msg("%s: %s", json, je.text);
+    double s = json_real_value(json_object_get(j, "step_time_ns")) / 1e9;
+    json_decref(j);
+    return s;
+}
+
+/* gen llm with the flags in one string, into loomrun_tmp/name/s */
+static void gen(const char *name, const char *flags, const char *extra)
+{
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd, "%s gen llm %s %s -o %s/%s/s -q", LOOM_BIN, flags, extra ? extra : "",
+             loomrun_tmp, name);
+    if (system(cmd) != 0)
+        fail_msg("%s failed", cmd);
+}
+
+static double replay(const char *name, const char *scale)
+{
+    char w[300], s[300], j[300];
+    snprintf(w, sizeof w, "%s/%s/s", loomrun_tmp, name);
+    snprintf(s, sizeof s, "%s/%s/s.system.yaml", loomrun_tmp, name);
+    snprintf(j, sizeof j, "%s/%s.json", loomrun_tmp, name);
+    int rc = scale ? loomrun_run(loomrun_tmp, "run", "-w", w, "-s", s, "-n", loomrun_path("net.yml"),
+                                 "--compute-scale", scale, "-j", j, "-q", NULL)
+                   : loomrun_run(loomrun_tmp, "run", "-w", w, "-s", s, "-n", loomrun_path("net.yml"),
+                                 "-j", j, "-q", NULL);
+    if (rc != 0)
+        fail_msg("loom run %s: exit %d: %s", name, rc, loomrun_err);
+    return step_s(j);
+}
+
+static void test_recovers_scale(void **state)
+{
+    (void)state;
+    loomrun_write(loomrun_path("net.yml"), "topology: [ Switch, Switch ]\nnpus_count: [ 4, 2 ]\n"
+                                           "bandwidth: [ 400, 50 ]\nlatency: [ 500, 2000 ]\n");
+    gen("t1", G1, NULL);
+    gen("t2", G2, NULL);
+    double m1 = replay("t1", "1.25"), m2 = replay("t2", "1.25");
+    char csv[1024];
+    snprintf(csv, sizeof csv, "id,seconds,network,gen\nr1,%.9f,net.yml,%s\nr2,%.9f,net.yml,%s\n",
+             m1, G1, m2, G2);
+    loomrun_write(loomrun_path("runs.csv"), csv);
+    int rc = loomrun_run(loomrun_tmp, "calibrate", "--runs", loomrun_path("runs.csv"), "-o",
+                         loomrun_path("prof.yaml"), "-q", NULL);
+    if (rc != 0)
+        fail_msg("calibrate: exit %d: %s", rc, loomrun_err);
+    char path[300];
+    snprintf(path, sizeof path, "%s/prof.yaml", loomrun_tmp);
+    FILE *f = fopen(path, "r");
+    assert_non_null(f);
+    char line[256];
+    double s = 0;
+    int named = 0;
+    while (fgets(line, sizeof line, f)) {
+        sscanf(line, "compute-time-scale: %lf", &s);
+        named |= strcmp(line, "stack: prof\n") == 0;
+    }
+    fclose(f);
+    assert_true(named);
+    if (fabs(s / 1.25 - 1) > 1e-3)
+        fail_msg("compute-time-scale %.6f, built with 1.25", s);
+    /* the profile through gen llm --stack and the system file */
+    char flags[600];
+    snprintf(flags, sizeof flags, "%s --stack %s", G1, path);
+    gen("p1", flags, NULL);
+    snprintf(flags, sizeof flags, "%s --stack %s", G2, path);
+    gen("p2", flags, NULL);
+    double p1 = replay("p1", NULL), p2 = replay("p2", NULL);
+    if (fabs(p1 / m1 - 1) > 1e-3 || fabs(p2 / m2 - 1) > 1e-3)
+        fail_msg("with the profile: %.6f vs %.6f s, %.6f vs %.6f s", p1, m1, p2, m2);
+    /* the report says which stack ran */
+    char w[300], sys[300];
+    snprintf(w, sizeof w, "%s/p1/s", loomrun_tmp);
+    snprintf(sys, sizeof sys, "%s/p1/s.system.yaml", loomrun_tmp);
+    rc = loomrun_run(loomrun_tmp, "run", "-w", w, "-s", sys, "-n", loomrun_path("net.yml"), NULL);
+    assert_int_equal(rc, 0);
+    assert_non_null(strstr(loomrun_out, "stack      prof: compute times x 1.2"));
+}
+
+static void test_bad_input(void **state)
+{
+    (void)state;
+    struct { const char *csv, *needle; } bad[] = {
+        {"id,seconds,gen\nr1,1,--tp 1\n", "lacks the column 'network'"},
+        {"id,seconds,network,gen\nr1,fast,net.yml,--tp 1\n", "row 2: needs an id, seconds > 0"},
+        {"id,seconds,network,gen\nr1,1,net.yml,--tp 3 --preset llama3-8b\n", "run 'r1': gen llm"},
+        {"id,seconds,network,gen\n", "no runs"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        loomrun_write(loomrun_path("bad.csv"), bad[i].csv);
+        unlink(loomrun_path("bad.yaml"));
+        int rc = loomrun_run(loomrun_tmp, "calibrate", "--runs", loomrun_path("bad.csv"), "-o",
+                             loomrun_path("bad.yaml"), "-q", NULL);
+        assert_int_equal(rc, 2);
+        if (strstr(loomrun_err, bad[i].needle) == NULL)
+            fail_msg("case %zu: %s", i, loomrun_err);
+        assert_int_equal(access(loomrun_path("bad.yaml"), F_OK), -1);
+    }
+    /* a system file naming a stack that is not there */
+    loomrun_write(loomrun_path("s.yaml"), "stack: nosuchstack\n");
+    int rc = loomrun_run(loomrun_tmp, "run", "-w", loomrun_path("t1/s"), "-s", loomrun_path("s.yaml"),
+                         "-n", loomrun_path("net.yml"), NULL);
+    assert_int_equal(rc, 2);
+    assert_non_null(strstr(loomrun_err, "stack 'nosuchstack' is neither a shipped profile"));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_recovers_scale),
+        cmocka_unit_test(test_bad_input),
+    };
+    return cmocka_run_group_tests(tests, loomrun_setup, loomrun_teardown);
+}
