@@ -95,9 +95,19 @@ static void cal_record(int term, void *arg)
     }
     char *end = NULL;
     double m = c->cell[1] ? strtod(c->cell[1], &end) : 0;
-    if (!c->cell[0] || !c->cell[2] || !c->cell[3] || !end || *end || !(m > 0) || !isfinite(m)) {
+    const char *id = c->cell[0];
+    int dup = 0;
+    for (int i = 0; id && i < c->n; i++)
+        dup |= strcmp(c->runs[i].id, id) == 0;
+    if (!id || !c->cell[2] || !c->cell[3] || !end || *end || !(m > 0) || !isfinite(m)) {
         loom_err_set(c->err, LOOM_EUSAGE, "%s: row %d: needs an id, seconds > 0, a network and "
                      "gen flags", c->path, c->row);
+    } else if (!*id || id[strspn(id, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                      "0123456789._-")] || id[0] == '.') {
+        loom_err_set(c->err, LOOM_EUSAGE, "%s: row %d: id '%s': letters, digits, '.', '_' and "
+                     "'-' only (it names the run's folder)", c->path, c->row, id);
+    } else if (dup) {
+        loom_err_set(c->err, LOOM_EUSAGE, "%s: row %d: id '%s' twice", c->path, c->row, id);
     } else {
         if (c->n == c->cap) {
             c->cap = c->cap ? 2 * c->cap : 8;
@@ -184,8 +194,13 @@ static int gen_run(const cal_run *r, const char *prefix)
     char *argv[256];
     int argc = 0;
     argv[argc++] = "llm";
-    for (char *sv, *t = strtok_r(copy, " \t", &sv); t && argc < 250; t = strtok_r(NULL, " \t", &sv))
+    for (char *sv, *t = strtok_r(copy, " \t", &sv); t; t = strtok_r(NULL, " \t", &sv)) {
+        if (argc == 250) {
+            free(copy);
+            return loom_usage("calibrate", "run '%s': more than 248 gen flags", r->id);
+        }
         argv[argc++] = t;
+    }
     argv[argc++] = "--out";
     argv[argc++] = (char *)prefix;
     argv[argc++] = "-q";

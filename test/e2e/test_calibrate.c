@@ -124,6 +124,8 @@ static void test_bad_input(void **state)
         {"id,seconds,network,gen\nr1,fast,net.yml,--tp 1\n", "row 2: needs an id, seconds > 0"},
         {"id,seconds,network,gen\nr1,1,net.yml,--tp 3 --preset llama3-8b\n", "run 'r1': gen llm"},
         {"id,seconds,network,gen\n", "no runs"},
+        {"id,seconds,network,gen\n../x,1,net.yml,--tp 1\n", "id '../x': letters, digits"},
+        {"id,seconds,network,gen\na,1,net.yml,--tp 1\na,2,net.yml,--tp 1\n", "id 'a' twice"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         loomrun_write(loomrun_path("bad.csv"), bad[i].csv);
