@@ -114,6 +114,20 @@ static void test_recovers_scale(void **state)
     rc = loomrun_run(loomrun_tmp, "run", "-w", w, "-s", sys, "-n", loomrun_path("net.yml"), NULL);
     assert_int_equal(rc, 0);
     assert_non_null(strstr(loomrun_out, "stack      prof: compute times x 1.2"));
+    /* the shipped profiles by name (compute/stacks/, docs/VALIDATION.md) */
+    const char *names[2] = {"megatron-lm", "megatron-deepspeed"};
+    const char *want[2] = {"stack      megatron-lm: compute times x 1.046",
+                           "stack      megatron-deepspeed: compute times x 1.337"};
+    for (int k = 0; k < 2; k++) {
+        snprintf(flags, sizeof flags, "%s --stack %s", G1, names[k]);
+        gen("p3", flags, NULL);
+        snprintf(w, sizeof w, "%s/p3/s", loomrun_tmp);
+        snprintf(sys, sizeof sys, "%s/p3/s.system.yaml", loomrun_tmp);
+        rc = loomrun_run(loomrun_tmp, "run", "-w", w, "-s", sys, "-n", loomrun_path("net.yml"), NULL);
+        assert_int_equal(rc, 0);
+        if (!strstr(loomrun_out, want[k]))
+            fail_msg("%s: %s", names[k], loomrun_out);
+    }
 }
 
 static void test_bad_input(void **state)
