@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs every ```sh block of docs/GUIDE.md, in order, as a user would: in a
-# fresh directory holding examples/ and scripts/ (links into the source
+# fresh directory holding examples/, scripts/ and test/ (links into the source
 # tree), with the loom under test first on PATH.  Each block runs under
 # `bash -euo pipefail`; the first failing block fails the test with its
 # output.  Exit 77 (meson: skipped) when matplotlib is missing, since the
@@ -19,6 +19,7 @@ mkdir "$tmp/bin" "$tmp/blocks"
 ln -s "$loom_bin" "$tmp/bin/loom"
 ln -s "$src/examples" "$tmp/examples"
 ln -s "$src/scripts" "$tmp/scripts"
+ln -s "$src/test" "$tmp/test"   # the PyTorch captures of section 4
 awk -v dir="$tmp/blocks" '
   /^```sh[ \t]*$/ { on = 1; n++; f = sprintf("%s/%02d.sh", dir, n); next }
   /^```/          { on = 0; next }
