@@ -30,6 +30,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <ftw.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cliutil.h"
@@ -167,7 +168,7 @@ static int read_runs(const char *path, cal_csv *c, loom_err *err)
     const char *slash = strrchr(path, '/');
     for (int i = 0; !err->code && slash && i < c->n; i++) {
         cal_run *r = &c->runs[i];
-        if (r->network[0] == '/' || access(r->network, F_OK) == 0)
+        if (r->network[0] == '/')
             continue;
         sbuf b = {0};
         sb_printf(&b, "%.*s/%s", (int)(slash - path), path, r->network);
@@ -312,6 +313,10 @@ int loom_calibrate(const char *runs, const char *out, const char *name, const ch
     int rc = loom_outset_check(set, &err);
     if (rc == 0)
         rc = read_runs(runs, &c, &err);
+    struct stat wst;
+    if (rc == 0 && work && (stat(work, &wst) != 0 || !S_ISDIR(wst.st_mode)))
+        rc = loom_err_set(&err, LOOM_EUSAGE, "--work %s: %s", work,
+                          errno && stat(work, &wst) != 0 ? strerror(errno) : "not a folder");
     if (rc == 0 && work == NULL) {
         snprintf(tmp, sizeof tmp, "/tmp/loom-calibrate-XXXXXX");
         if (mkdtemp(tmp) == NULL)
