@@ -216,6 +216,11 @@ void rpl_node_done(replay *rp, int rank, uint32_t i)
         rp->obs->node(rp->obs->node_ctx, rank, rs->gi->g, i, res, rs->t0[i], rs->finish,
                       res == RES_COMM ? ln->rec : -1);
     if (ln && ln->cur == (int64_t)i) {
+        /* the time up to now is this collective's too: closed before its
+         * record leaves the lane, even when another comm lane (or a posted
+         * receive) keeps the mask as it is */
+        if (res == RES_COMM)
+            close_interval(rp, rs);
         ln->cur = -1;
         rs->busy[res]--;
         rpl_update_mask(rp, rs);

@@ -225,6 +225,32 @@ static void test_captured_comm_streams(void **state)
     }
 }
 
+/* A collective's exposed time is every interval it is in flight with no
+ * compute busy: all-reduces of 10 and 20 us (captured) on two streams from
+ * time 0, no compute: 10 us and 20 us exposed.  (The first used to lose
+ * its 10 us: its end changed no activity, since the other kept the rank
+ * communicating, and its record left before the interval was closed.) */
+static void test_exposed_two_streams(void **state)
+{
+    (void)state;
+    for (int r = 0; r < 2; r++) {
+        tb b = {0};
+        ChakraProtoMsg__Node *n[2] = {on_stream(&b, coll(&b, 1, 64, 10000), 1),
+                                      on_stream(&b, coll(&b, 2, 64, 20000), 2)};
+        write_rank("ex2", r, n, 2);
+        tb_free(&b);
+    }
+    loom_result res;
+    loom_err err;
+    if (run(net2, sys_captured, 0, "ex2", &res, &err) < 0)
+        fail_msg("%s", err.msg);
+    assert_int_equal(res.ncolls, 2);
+    assert_true(res.colls[0].exposed == 10 * US);
+    assert_true(res.colls[1].exposed == 20 * US);
+    assert_true(res.ranks[0].exposed_comm == 20 * US);
+    loom_result_free(&res);
+}
+
 /* Captured messages: rank 1 posts its receive at 0 (measured 3,000 ns);
  * rank 0 sends after a 1 us kernel (measured 2,000 ns).  The transfer
  * starts when both are there (1 us) and takes the lesser, 2 us: step 3 us. */
@@ -258,6 +284,7 @@ int main(void)
         cmocka_unit_test(test_captured_collective),
         cmocka_unit_test(test_captured_comm_streams),
         cmocka_unit_test(test_captured_p2p),
+        cmocka_unit_test(test_exposed_two_streams),
     };
     loom_set_quiet(1);
     return cmocka_run_group_tests(tests, st_setup, st_teardown);
