@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "cliutil.h"
+#include "config.h" /* loom_stack_check */
 #include "wl.h"
 #include "wl_llm.h"
 #include "wl_emit.h"
@@ -376,6 +377,8 @@ int loom_cmd_gen_llm(int argc, char **argv)
     if ((rc = finish(&a, preset_mha)) != 0)
         return rc;
     loom_err err = {0};
+    if (a.o.stack && loom_stack_check(a.o.stack, &err) < 0) /* a typo costs nothing */
+        return loom_fail(&err);
     wl_llm_plan *p = wl_llm_plan_new(&a.o, &err);
     if (p == NULL || wl_llm_write(p, NULL, &err) < 0) {
         wl_llm_plan_free(p);

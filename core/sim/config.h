@@ -123,6 +123,11 @@ void loom_cfg_free(loom_cfg *cfg);
  * note line); for command-line flags, after loom_cfg_load(). */
 void loom_cfg_add_note(loom_cfg *cfg, const char *text);
 
+/* Checks a stack profile (a name or a file, as the system key `stack`
+ * takes it, files relative to the working directory): 0, or an error
+ * naming the profile.  For `gen llm --stack`, before anything is written. */
+int loom_stack_check(const char *value, loom_err *err);
+
 /* The group named `name`, or NULL. */
 const loom_group *loom_cfg_group(const loom_cfg *cfg, const char *name);
 

@@ -51,6 +51,15 @@ static int stack_path(const char *value, const char *sys_path, char *out, size_t
     return k < 0 || (size_t)k >= n ? -1 : 0;
 }
 
+int loom_stack_check(const char *value, loom_err *err)
+{
+    loom_cfg cfg;
+    memset(&cfg, 0, sizeof cfg);
+    int rc = cfg_load_stack(&cfg, value, "--stack", err);
+    free(cfg.stack_name);
+    return rc;
+}
+
 int cfg_load_stack(loom_cfg *cfg, const char *value, const char *sys_path, loom_err *err)
 {
     char path[4096];

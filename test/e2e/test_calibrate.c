@@ -157,6 +157,12 @@ static void test_bad_input(void **state)
                          "-n", loomrun_path("net.yml"), NULL);
     assert_int_equal(rc, 2);
     assert_non_null(strstr(loomrun_err, "stack 'nosuchstack' is neither a shipped profile"));
+    /* gen llm checks --stack before it writes anything */
+    rc = loomrun_run(loomrun_tmp, "gen", "llm", "--preset", "llama3-8b", "--layers", "2", "--stack",
+                     "megatron-llm", "-o", loomrun_path("typo/s"), NULL);
+    assert_int_equal(rc, 2);
+    assert_non_null(strstr(loomrun_err, "stack 'megatron-llm'"));
+    assert_int_equal(access(loomrun_path("typo"), F_OK), -1);
 }
 
 int main(void)
