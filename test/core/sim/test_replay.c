@@ -11,25 +11,13 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "et_graph.h"
-#include "et_testutil.h"
-#include "replay.h"
-#include "sim_testutil.h"
-
-#define US 1000000LL /* ps */
+#include "replay_testutil.h"
 
 static const char net1[] = "topology: [ Ring ]\nnpus_count: [ 1 ]\nbandwidth: [ 1 ]\nlatency: [ 0 ]\n";
 /* Ring of 2: B = 1 GB/s = 2^30 B/s, L = 500 ns */
 static const char net2[] = "topology: [ Ring ]\nnpus_count: [ 2 ]\nbandwidth: [ 1 ]\nlatency: [ 500 ]\n";
 /* M = 1000 GB/s = 10^12 B/s; endpoint delay 10 ns by default */
 static const char sys[] = "local-mem-bw: 1000\n";
-
-static ChakraProtoMsg__Node *comp(tb *b, uint64_t id, uint64_t dur_us)
-{
-    ChakraProtoMsg__Node *n = tb_node(b, id, ET_COMP_NODE, "k");
-    n->duration_micros = dur_us;
-    return n;
-}
 
 static ChakraProtoMsg__Node *allreduce(tb *b, uint64_t id, uint64_t bytes)
 {
@@ -39,27 +27,10 @@ static ChakraProtoMsg__Node *allreduce(tb *b, uint64_t id, uint64_t bytes)
     return n;
 }
 
-static void write_rank(const char *prefix, int rank, ChakraProtoMsg__Node **nodes, size_t n)
-{
-    char name[128];
-    snprintf(name, sizeof name, "%s.%d.et", prefix, rank);
-    tb_write(st_path(name), "1.0.0", nodes, n, 0);
-}
-
 static int run(const char *net, const char *sysf, const char *sets, const char *prefix,
                loom_result *res, loom_err *err)
 {
-    loom_cfg cfg;
-    const char *sv[1] = {sets};
-    if (st_load(&cfg, net, sysf, sets ? sv : NULL, sets ? 1 : 0, err) < 0)
-        fail_msg("%s", err->msg);
-    char pre[512];
-    snprintf(pre, sizeof pre, "%s", st_path(prefix));
-    loom_replay_opts o = {.prefix = pre};
-    memset(err, 0, sizeof *err);
-    int rc = loom_replay(&cfg, &o, res, err);
-    loom_cfg_free(&cfg);
-    return rc;
+    return replay_run(net, sysf, sets, 0, prefix, res, err);
 }
 
 /* Two compute nodes, the second depending on the first: 3 us + 4 us = 7 us,

@@ -12,25 +12,14 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "et_graph.h"
-#include "et_testutil.h"
-#include "replay.h"
-#include "sim_testutil.h"
+#include "replay_testutil.h"
 
-#define US 1000000LL /* ps */
 #define NS 1000LL    /* ps */
 
 static const char net1[] = "topology: [ Ring ]\nnpus_count: [ 1 ]\nbandwidth: [ 1 ]\nlatency: [ 0 ]\n";
 static const char net2[] = "topology: [ Ring ]\nnpus_count: [ 2 ]\nbandwidth: [ 1 ]\nlatency: [ 500 ]\n";
 static const char sys[] = "local-mem-bw: 1000\n";
 static const char sys_captured[] = "local-mem-bw: 1000\ncomm-model: captured\n";
-
-static ChakraProtoMsg__Node *comp(tb *b, uint64_t id, uint64_t dur_us)
-{
-    ChakraProtoMsg__Node *n = tb_node(b, id, ET_COMP_NODE, "k");
-    n->duration_micros = dur_us;
-    return n;
-}
 
 static ChakraProtoMsg__Node *on_stream(tb *b, ChakraProtoMsg__Node *n, int64_t stream)
 {
@@ -47,27 +36,10 @@ static ChakraProtoMsg__Node *coll(tb *b, uint64_t id, uint64_t bytes, uint64_t d
     return n;
 }
 
-static void write_rank(const char *prefix, int rank, ChakraProtoMsg__Node **nodes, size_t n)
-{
-    char name[128];
-    snprintf(name, sizeof name, "%s.%d.et", prefix, rank);
-    tb_write(st_path(name), "1.0.0", nodes, n, 0);
-}
-
 static int run(const char *net, const char *sysf, int strict, const char *prefix,
                loom_result *res, loom_err *err)
 {
-    loom_cfg cfg;
-    if (st_load(&cfg, net, sysf, NULL, 0, err) < 0)
-        fail_msg("%s", err->msg);
-    cfg.strict_deps = strict;
-    char pre[512];
-    snprintf(pre, sizeof pre, "%s", st_path(prefix));
-    loom_replay_opts o = {.prefix = pre};
-    memset(err, 0, sizeof *err);
-    int rc = loom_replay(&cfg, &o, res, err);
-    loom_cfg_free(&cfg);
-    return rc;
+    return replay_run(net, sysf, NULL, strict, prefix, res, err);
 }
 
 static sim_time step_of(const char *net, const char *sysf, const char *prefix)
