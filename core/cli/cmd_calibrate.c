@@ -57,6 +57,14 @@ typedef struct cal_csv {
 
 static const char *const cal_cols[4] = {"id", "seconds", "network", "gen"};
 
+/* A run id names a folder and a profile name is written bare into YAML:
+ * letters, digits, '.', '_', '-', not starting with '.'. */
+static int plain_name(const char *s)
+{
+    return *s && s[0] != '.' &&
+           !s[strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-")];
+}
+
 static void cal_field(void *s, size_t len, void *arg)
 {
     cal_csv *c = arg;
@@ -82,6 +90,38 @@ static void cal_field(void *s, size_t len, void *arg)
     c->field++;
 }
 
+/* The first gen flag calibrate must own (-o/--out, -h/--help), copied
+ * into buf, or NULL. */
+static const char *owned_flag(const char *gen, char *buf, size_t n)
+{
+    char *g = loom_xstrdup(gen);
+    const char *hit = NULL;
+    for (char *sv, *t = strtok_r(g, " \t", &sv); t && !hit; t = strtok_r(NULL, " \t", &sv))
+        if (!strcmp(t, "-h") || !strcmp(t, "--help") || !strncmp(t, "-o", 2) ||
+            !strcmp(t, "--out") || !strncmp(t, "--out=", 6)) {
+            snprintf(buf, n, "%s", t);
+            hit = buf;
+        }
+    free(g);
+    return hit;
+}
+
+/* Takes the row's cells (id, network, gen) into a new run. */
+static void add_run(cal_csv *c, double measured)
+{
+    if (c->n == c->cap) {
+        c->cap = c->cap ? 2 * c->cap : 8;
+        c->runs = loom_xrealloc(c->runs, (size_t)c->cap * sizeof *c->runs);
+    }
+    cal_run *r = &c->runs[c->n++];
+    memset(r, 0, sizeof *r);
+    r->id = c->cell[0];
+    r->network = c->cell[2];
+    r->gen = c->cell[3];
+    r->measured = measured;
+    c->cell[0] = c->cell[2] = c->cell[3] = NULL;
+}
+
 static void cal_record(int term, void *arg)
 {
     (void)term;
@@ -96,32 +136,26 @@ static void cal_record(int term, void *arg)
     }
     char *end = NULL;
     double m = c->cell[1] ? strtod(c->cell[1], &end) : 0;
-    const char *id = c->cell[0];
+    const char *id = c->cell[0], *owned = NULL;
     int dup = 0;
     for (int i = 0; id && i < c->n; i++)
         dup |= strcmp(c->runs[i].id, id) == 0;
-    if (!id || !c->cell[2] || !c->cell[3] || !end || *end || !(m > 0) || !isfinite(m)) {
+    char flag[64];
+    if (c->cell[3])
+        owned = owned_flag(c->cell[3], flag, sizeof flag);
+    if (!id || !c->cell[2] || !c->cell[3] || !end || *end || !(m > 0) || !isfinite(m))
         loom_err_set(c->err, LOOM_EUSAGE, "%s: row %d: needs an id, seconds > 0, a network and "
                      "gen flags", c->path, c->row);
-    } else if (!*id || id[strspn(id, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-                                      "0123456789._-")] || id[0] == '.') {
+    else if (!plain_name(id))
         loom_err_set(c->err, LOOM_EUSAGE, "%s: row %d: id '%s': letters, digits, '.', '_' and "
                      "'-' only (it names the run's folder)", c->path, c->row, id);
-    } else if (dup) {
+    else if (dup)
         loom_err_set(c->err, LOOM_EUSAGE, "%s: row %d: id '%s' twice", c->path, c->row, id);
-    } else {
-        if (c->n == c->cap) {
-            c->cap = c->cap ? 2 * c->cap : 8;
-            c->runs = loom_xrealloc(c->runs, (size_t)c->cap * sizeof *c->runs);
-        }
-        cal_run *r = &c->runs[c->n++];
-        memset(r, 0, sizeof *r);
-        r->id = c->cell[0];
-        r->network = c->cell[2];
-        r->gen = c->cell[3];
-        r->measured = m;
-        c->cell[0] = c->cell[2] = c->cell[3] = NULL;
-    }
+    else if (owned)
+        loom_err_set(c->err, LOOM_EUSAGE, "%s: row %d: gen flag '%s': calibrate chooses where "
+                     "each run is written (and --help writes nothing)", c->path, c->row, owned);
+    else
+        add_run(c, m);
     for (int k = 0; k < 4; k++) {
         free(c->cell[k]);
         c->cell[k] = NULL;
@@ -275,13 +309,18 @@ static char *profile_text(const char *name, const char *runs, const cal_run *r, 
                   "# time x compute-time-scale.  Per run: measured s, replayed s at the scale,\n"
                   "# error; leave-one-out error (the scale fitted without the run).\n",
               runs);
-    for (int i = 0; i < n; i++)
-        sb_printf(&b, "#   %-16s %10.4f %10.4f %+7.2f%%  loo %+7.2f%%\n", r[i].id, r[i].measured,
-                  r[i].ts, 100 * (r[i].ts / r[i].measured - 1), 100 * loo[i]);
+    for (int i = 0; i < n; i++) { /* one run leaves none out: no loo column */
+        sb_printf(&b, "#   %-16s %10.4f %10.4f %+7.2f%%", r[i].id, r[i].measured, r[i].ts,
+                  100 * (r[i].ts / r[i].measured - 1));
+        if (n > 1)
+            sb_printf(&b, "  loo %+7.2f%%", 100 * loo[i]);
+        sb_str(&b, "\n");
+    }
     sb_printf(&b, "stack: %s\ncompute-time-scale: %.6f\nfit:\n  runs: %d\n"
-                  "  mean-abs-error: %.4f\n  max-abs-error: %.4f\n"
-                  "  loo-mean-abs-error: %.4f\n  loo-max-abs-error: %.4f\n",
-              name, s, n, mae, mx, lmae, lmx);
+                  "  mean-abs-error: %.4f\n  max-abs-error: %.4f\n",
+              name, s, n, mae, mx);
+    if (n > 1)
+        sb_printf(&b, "  loo-mean-abs-error: %.4f\n  loo-max-abs-error: %.4f\n", lmae, lmx);
     return b.p;
 }
 
@@ -292,7 +331,7 @@ static int measure_run(cal_run *r, const char *dir, loom_err *err)
     snprintf(prefix, sizeof prefix, "%s/%s/step", dir, r->id);
     int rc = gen_run(r, prefix);
     if (rc != 0)
-        return loom_err_set(err, LOOM_EUSAGE, "run '%s': gen llm %s failed (exit %d)", r->id,
+        return loom_err_set(err, rc == 2 ? LOOM_EUSAGE : -rc, "run '%s': gen llm %s failed (exit %d)", r->id,
                             r->gen, rc);
     if ((rc = replay_at(r, prefix, 1, &r->t1, err)) < 0 ||
         (rc = replay_at(r, prefix, 2, &r->t2, err)) < 0)
@@ -304,6 +343,15 @@ int loom_calibrate(const char *runs, const char *out, const char *name, const ch
                    int quiet)
 {
     loom_err err = {0};
+    char nm[256]; /* the profile's name: --name, else the file's without .yaml */
+    if (name == NULL) {
+        const char *base = strrchr(out, '/') ? strrchr(out, '/') + 1 : out;
+        snprintf(nm, sizeof nm, "%.*s", (int)strcspn(base, "."), base);
+        name = nm;
+    }
+    if (!plain_name(name))
+        return loom_usage("calibrate", "profile name '%s': letters, digits, '.', '_' and '-' "
+                          "only (it is written bare into the YAML; choose one with --name)", name);
     loom_outset *set = loom_outset_create();
     int k = loom_outset_add(set, out, "-o");
     loom_outset_input(set, runs, "--runs");
@@ -314,9 +362,10 @@ int loom_calibrate(const char *runs, const char *out, const char *name, const ch
     if (rc == 0)
         rc = read_runs(runs, &c, &err);
     struct stat wst;
-    if (rc == 0 && work && (stat(work, &wst) != 0 || !S_ISDIR(wst.st_mode)))
+    int we = work && stat(work, &wst) != 0 ? errno : 0;
+    if (rc == 0 && work && (we || !S_ISDIR(wst.st_mode)))
         rc = loom_err_set(&err, LOOM_EUSAGE, "--work %s: %s", work,
-                          errno && stat(work, &wst) != 0 ? strerror(errno) : "not a folder");
+                          we ? strerror(we) : "not a folder");
     if (rc == 0 && work == NULL) {
         snprintf(tmp, sizeof tmp, "/tmp/loom-calibrate-XXXXXX");
         if (mkdtemp(tmp) == NULL)
@@ -343,12 +392,6 @@ int loom_calibrate(const char *runs, const char *out, const char *name, const ch
         rc = replay_at(r, prefix, s, &r->ts, &err);
     }
     if (rc == 0) {
-        char nm[256];
-        if (name == NULL) {
-            const char *base = strrchr(out, '/') ? strrchr(out, '/') + 1 : out;
-            snprintf(nm, sizeof nm, "%.*s", (int)strcspn(base, "."), base);
-            name = nm;
-        }
         char *text = profile_text(name, runs, c.runs, c.n, s, loo);
         if (!quiet)
             fputs(text, stdout);
@@ -385,7 +428,8 @@ static void cal_help(FILE *o)
           "                   removed at the end)\n"
           "  -q, --quiet      no table\n"
           "\n"
-          "exit: 0 ok, 2 usage or a bad CSV, 3-5 a run that cannot be generated or replayed.\n",
+          "exit: 0 ok, 2 usage, a bad CSV or gen flags gen llm refuses, 3-5 a run that\n"
+          "cannot be replayed or a profile that cannot be written.\n",
           o);
 }
 

@@ -140,6 +140,8 @@ static void test_bad_input(void **state)
         {"id,seconds,network,gen\n", "no runs"},
         {"id,seconds,network,gen\n../x,1,net.yml,--tp 1\n", "id '../x': letters, digits"},
         {"id,seconds,network,gen\na,1,net.yml,--tp 1\na,2,net.yml,--tp 1\n", "id 'a' twice"},
+        {"id,seconds,network,gen\na,1,net.yml,--tp 1 --out x\n", "gen flag '--out'"},
+        {"id,seconds,network,gen\na,1,net.yml,--help\n", "gen flag '--help'"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         loomrun_write(loomrun_path("bad.csv"), bad[i].csv);
@@ -151,6 +153,25 @@ static void test_bad_input(void **state)
             fail_msg("case %zu: %s", i, loomrun_err);
         assert_int_equal(access(loomrun_path("bad.yaml"), F_OK), -1);
     }
+    /* a profile name is written bare into the YAML */
+    loomrun_write(loomrun_path("bad.csv"), "id,seconds,network,gen\nr1,1,net.yml,--tp 1\n");
+    int rc0 = loomrun_run(loomrun_tmp, "calibrate", "--runs", loomrun_path("bad.csv"), "-o",
+                          loomrun_path("bad.yaml"), "--name", "a: b", "-q", NULL);
+    assert_int_equal(rc0, 2);
+    assert_non_null(strstr(loomrun_err, "profile name 'a: b'"));
+    /* one run: nothing is left out, so no leave-one-out figures */
+    char one[512];
+    snprintf(one, sizeof one, "id,seconds,network,gen\nr1,0.04,net.yml,%s\n", G1);
+    loomrun_write(loomrun_path("one.csv"), one);
+    rc0 = loomrun_run(loomrun_tmp, "calibrate", "--runs", loomrun_path("one.csv"), "-o",
+                      loomrun_path("one.yaml"), "-q", NULL);
+    assert_int_equal(rc0, 0);
+    FILE *f = fopen(loomrun_path("one.yaml"), "r");
+    assert_non_null(f);
+    char line[256];
+    while (fgets(line, sizeof line, f))
+        assert_true(strstr(line, "loo-") == NULL && strstr(line, " loo ") == NULL);
+    fclose(f);
     /* a system file naming a stack that is not there */
     loomrun_write(loomrun_path("s.yaml"), "stack: nosuchstack\n");
     int rc = loomrun_run(loomrun_tmp, "run", "-w", loomrun_path("t1/s"), "-s", loomrun_path("s.yaml"),
