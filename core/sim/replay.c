@@ -256,7 +256,8 @@ static void on_coll_done(sim_engine *eng, void *ctx);
  * came later, and the last to arrive waited least, so the least is the
  * transfer itself (docs/IMPORT.md).  A message likewise takes the lesser
  * of its send's and its receive's durations, from when both are posted.
- * Nodes without a duration (0) fall back to the network model, counted. */
+ * Nodes without a duration (0) are left out of the least; a transfer none
+ * of whose nodes has one falls back to the network model, counted. */
 
 sim_time rpl_ns_to_ps(uint64_t ns)
 {
@@ -287,10 +288,10 @@ static int captured_coll(replay *rp, coll_inst *in, loom_coll_record *cr)
     for (int m = 0; m < c->n; m++) {
         const rank_state *rs = &rp->r[c->ranks[m]];
         uint64_t d = rs->gi->g->nodes[in->node[m]].duration_ns;
-        if (d < least)
+        if (d > 0 && d < least) /* a member without a duration says nothing */
             least = d;
     }
-    if (least == 0 || least == UINT64_MAX) {
+    if (least == UINT64_MAX) {
         rp->captured_fallbacks++;
         return 0;
     }

@@ -82,7 +82,7 @@ static void msg_start(replay *rp, msg *m, uint64_t bytes)
     if (rp->cfg->comm_captured) {
         uint64_t ds = rp->r[m->src].gi->g->nodes[m->snode].duration_ns;
         uint64_t dr = rp->r[m->dst].gi->g->nodes[m->rnode].duration_ns;
-        uint64_t d = ds < dr ? ds : dr;
+        uint64_t d = ds && dr ? (ds < dr ? ds : dr) : ds ? ds : dr; /* 0: no duration */
         if (d > 0) {
             rpl_schedule_timer(rp, rpl_ns_to_ps(d), on_msg_timer, m);
             return;

@@ -197,6 +197,23 @@ static void test_captured_comm_streams(void **state)
     }
 }
 
+/* A member without a duration says nothing about the transfer: the
+ * all-reduce of test_captured_collective with rank 1's node carrying no
+ * duration still takes rank 0's 4 us (from its join at 5 us: 9 us), not
+ * the network model's time. */
+static void test_captured_partial(void **state)
+{
+    (void)state;
+    for (int r = 0; r < 2; r++) {
+        tb b = {0};
+        ChakraProtoMsg__Node *n[2] = {comp(&b, 1, r ? 0 : 5), coll(&b, 2, 1u << 20, r ? 0 : 4000)};
+        tb_data(&b, n[1], 1);
+        write_rank("capp", r, n, 2);
+        tb_free(&b);
+    }
+    assert_true(step_of(net2, sys_captured, "capp") == 9 * US);
+}
+
 /* A collective's exposed time is every interval it is in flight with no
  * compute busy: all-reduces of 10 and 20 us (captured) on two streams from
  * time 0, no compute: 10 us and 20 us exposed.  (The first used to lose
@@ -257,6 +274,7 @@ int main(void)
         cmocka_unit_test(test_captured_comm_streams),
         cmocka_unit_test(test_captured_p2p),
         cmocka_unit_test(test_exposed_two_streams),
+        cmocka_unit_test(test_captured_partial),
     };
     loom_set_quiet(1);
     return cmocka_run_group_tests(tests, st_setup, st_teardown);
