@@ -11,11 +11,13 @@
  * `correlation`, which the flows' ids repeat).  Timestamps are parsed from
  * the number's text, so microseconds with a fraction become exact ns.
  */
+#include "et_io.h"
 #include "pt_import.h"
 
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <uthash.h>
 #include <yajl/yajl_parse.h>
@@ -75,13 +77,20 @@ const char *pt_str_get(const pt_strs *s, uint32_t i) { return i < s->n ? s->v[i]
 
 /* ---- input --------------------------------------------------------------- */
 
+/* A regular file only (et_io's rule: a FIFO or a directory is refused at
+ * once, never waited on), read through zlib whether gzip or not. */
 static gzFile open_gz(const char *path, loom_err *err)
 {
-    gzFile g = gzopen(path, "rb");
-    if (g == NULL)
-        loom_err_set(err, LOOM_ETRACE, "%s: %s", path, errno ? strerror(errno) : "cannot open");
-    else
-        gzbuffer(g, 1 << 18);
+    int fd = et_open_regular(path, "capture", err);
+    if (fd < 0)
+        return NULL;
+    gzFile g = gzdopen(fd, "rb");
+    if (g == NULL) {
+        close(fd);
+        loom_err_set(err, LOOM_ETRACE, "%s: cannot open: out of memory", path);
+        return NULL;
+    }
+    gzbuffer(g, 1 << 18);
     return g;
 }
 

@@ -87,6 +87,11 @@ grep -q 'no ProfilerStep#7 (steps 551 .. 552)' "$T/x.log" || bad "step: $(cat "$
 refuse 2 "step without steps" --kineto "$D/simple_add_kineto.json.gz" --step 1
 refuse 2 "uneven pairs" --et "$D/linear_et.json.gz" --et "$D/linear_et.json.gz" --kineto "$D/linear_kineto.json.gz"
 refuse 3 "missing file" --kineto "$T/nope.json"
+# a FIFO nobody writes to, or a folder: refused at once (et_io's regular-file rule), never waited on
+mkfifo "$T/fifo"
+refuse 3 "fifo" --kineto "$T/fifo"
+refuse 3 "fifo et" --et "$T/fifo"
+refuse 3 "folder" --kineto "$T"
 refuse 2 "unknown device" --et "$D/pt2_et.json.gz" --device nope
 grep -q "device 'nope' is not in the catalog" "$T/x.log" || bad "device: $(cat "$T/x.log")"
 # --strict refuses what is otherwise repaired with a warning: the sampled
