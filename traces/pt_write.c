@@ -12,6 +12,8 @@
  */
 #include "pt_import.h"
 
+#include <jansson.h>
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -155,28 +157,38 @@ typedef struct pgroup {
     int all;              /* every imported rank: written as "" */
 } pgroup;
 
-/* "[0, 1, 5]" -> 1 when it holds every rank 0 .. nranks-1 (ranks not
- * imported, of a larger job, aside); an unknown list (NULL, "") is all. */
-static int all_ranks(const char *s, int nranks)
+/* The ranks below nranks that "[0, 1, 5]" lists, each once, in order, into
+ * out (room for nranks); returns how many. */
+static int parse_ranks(const char *s, int nranks, int *out)
 {
-    if (s == NULL || *s == '\0')
-        return 1;
     char *seen = loom_xcalloc((size_t)nranks, 1);
     int n = 0;
-    for (const char *p = s; *p;) {
+    for (const char *p = s ? s : ""; *p;) {
         if (*p >= '0' && *p <= '9') {
             char *end;
             long v = strtol(p, &end, 10);
             p = end;
             if (v < nranks && !seen[v]) {
                 seen[v] = 1;
-                n++;
+                out[n++] = (int)v;
             }
         } else {
             p++;
         }
     }
     free(seen);
+    return n;
+}
+
+/* "[0, 1, 5]" -> 1 when it holds every rank 0 .. nranks-1 (ranks not
+ * imported, of a larger job, aside); an unknown list (NULL, "") is all. */
+static int all_ranks(const char *s, int nranks)
+{
+    if (s == NULL || *s == '\0')
+        return 1;
+    int *r = loom_xmalloc((size_t)nranks * sizeof *r);
+    int n = parse_ranks(s, nranks, r);
+    free(r);
     return n == nranks;
 }
 
@@ -207,32 +219,32 @@ static void groups(pt_rank *ranks, int nranks, const pt_strs *strs, pgroup **out
     *nout = ng;
 }
 
+/* ASTRA-sim's comm-group JSON, {"name": [ranks]}, through jansson so a
+ * name with quotes or backslashes stays JSON (invalid UTF-8 becomes
+ * U+FFFD, as in every JSON loom writes). */
 static int write_groups(const pgroup *g, int ng, int nranks, const pt_strs *strs, loom_outset *set,
                         int k, loom_err *err)
 {
-    sbuf b = {0};
-    sb_str(&b, "{");
-    int first = 1;
+    json_t *o = json_object();
+    int *r = loom_xmalloc((size_t)nranks * sizeof *r);
     for (int i = 0; i < ng; i++) {
         if (g[i].all)
             continue;
-        sb_printf(&b, "%s\n  \"%s\": [", first ? "" : ",", pt_str_get(strs, g[i].name));
-        first = 0;
-        int m = 0;
-        for (const char *p = pt_str_get(strs, g[i].ranks); *p;) {
-            if (*p >= '0' && *p <= '9') {
-                char *end;
-                long v = strtol(p, &end, 10);
-                p = end;
-                if (v < nranks)
-                    sb_printf(&b, "%s%ld", m++ ? ", " : "", v);
-            } else {
-                p++;
-            }
-        }
-        sb_str(&b, "]");
+        json_t *a = json_array();
+        int n = parse_ranks(pt_str_get(strs, g[i].ranks), nranks, r);
+        for (int m = 0; m < n; m++)
+            json_array_append_new(a, json_integer(r[m]));
+        char *fixed;
+        json_object_set_new(o, loom_utf8(pt_str_get(strs, g[i].name), &fixed), a);
+        free(fixed);
     }
-    sb_str(&b, "\n}\n");
+    free(r);
+    char *text = json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+    json_decref(o);
+    sbuf b = {0};
+    sb_str(&b, text);
+    sb_str(&b, "\n");
+    free(text);
     int rc = loom_outset_text(set, k, b.p, b.n, err);
     free(b.p);
     return rc;
