@@ -302,7 +302,12 @@ typedef struct etree {
     const char **pend_name;
     size_t npend, cpend, cname;
     uint64_t flops, bytes; /* the op being priced */
+    int too_deep;        /* an op nested deeper than ET_MAX_DEPTH */
 } etree;
+
+/* Ops nest a few dozen levels in real traces; the walks recurse, so a
+ * file nested deeper is refused rather than allowed to exhaust the stack. */
+#define ET_MAX_DEPTH 4096
 
 static void kid(etn *p, uint32_t c)
 {
@@ -345,17 +350,25 @@ static void emit_coll(etree *t, const ecoll *c, const char *name)
 
 /* A comm op's subtree: one collective (or a wait) from it and the comm
  * ops inside it. */
-static void walk_comm(etree *t, uint32_t i, ecoll *c)
+static void walk_comm(etree *t, uint32_t i, ecoll *c, int depth)
 {
+    if (depth > ET_MAX_DEPTH) {
+        t->too_deep = 1;
+        return;
+    }
     comm_fields(t->n[i].j, t->n[i].name, c);
     for (uint32_t k = 0; k < t->n[i].nk; k++)
         if (comm_op(t->n[t->n[i].kids[k]].name))
-            walk_comm(t, t->n[i].kids[k], c);
+            walk_comm(t, t->n[i].kids[k], c, depth + 1);
 }
 
-static void walk(etree *t, uint32_t i)
+static void walk(etree *t, uint32_t i, int depth)
 {
     etn *e = &t->n[i];
+    if (depth > ET_MAX_DEPTH) {
+        t->too_deep = 1;
+        return;
+    }
     uint64_t f = gemm_flops(e->j, e->name);
     if (f) {
         t->flops += f;
@@ -365,7 +378,7 @@ static void walk(etree *t, uint32_t i)
     }
     if (comm_op(e->name)) {
         ecoll c = {-1, 0, NULL};
-        walk_comm(t, i, &c);
+        walk_comm(t, i, &c, depth + 1);
         if (c.type == -3) {
             t->waiting = 1; /* the next op waits for every open collective */
             t->r->nsync++;
@@ -388,7 +401,7 @@ static void walk(etree *t, uint32_t i)
         return;
     }
     for (uint32_t k = 0; k < e->nk; k++)
-        walk(t, e->kids[k]);
+        walk(t, e->kids[k], depth + 1);
 }
 
 /* One top-level op: its priced work as a COMP_NODE, then the collectives
@@ -397,7 +410,7 @@ static void top_op(etree *t, uint32_t i)
 {
     t->flops = t->bytes = 0;
     t->npend = 0;
-    walk(t, i);
+    walk(t, i, 0);
     if (t->flops || t->bytes) {
         pt_node n;
         memset(&n, 0, sizeof n);
@@ -463,11 +476,11 @@ static int build_tree(etree *t, json_t *nodes)
         if (t->n[i].nk > 1)
             qsort(t->n[i].kids, t->n[i].nk, sizeof *t->n[i].kids, cmp_rf);
     qsort(top, ntop, sizeof *top, cmp_rf);
-    for (size_t i = 0; i < ntop; i++)
+    for (size_t i = 0; i < ntop && !t->too_deep; i++)
         top_op(t, top[i]);
     free(top);
     free(ids);
-    return 0;
+    return t->too_deep ? -1 : 0;
 }
 
 /* ---- the file ------------------------------------------------------------ */
@@ -530,7 +543,9 @@ int pt_et_read(const char *path, pt_strs *strs, pt_rank *r, pt_et_info *info, lo
     s.stream = PT_NOSTREAM;
     s.name = pt_str(strs, "loom:start_offset", 17);
     t.start = pt_add(r, &s);
-    rc = build_tree(&t, nodes);
+    if ((rc = build_tree(&t, nodes)) < 0) /* its one failure */
+        rc = loom_err_set(err, LOOM_ETRACE, "%s: ops nested deeper than %d levels", path,
+                          ET_MAX_DEPTH);
     for (size_t i = 0; i < t.nn; i++)
         free(t.n[i].kids);
     free(t.n);

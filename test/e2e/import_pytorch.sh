@@ -92,6 +92,16 @@ mkfifo "$T/fifo"
 refuse 3 "fifo" --kineto "$T/fifo"
 refuse 3 "fifo et" --et "$T/fifo"
 refuse 3 "folder" --kineto "$T"
+# ops nested 20,000 deep (a chain of parents): refused, not a stack overflow
+python3 -c '
+import json,gzip,copy,sys
+d=json.load(gzip.open(sys.argv[1])); t=[n for n in d["nodes"] if n["id"]==7][0]
+nodes=[n for n in d["nodes"] if n["id"]==2]; prev=2
+for k in range(20000):
+    n=copy.deepcopy(t); n["id"]=100+k; n["ctrl_deps"]=prev; n["name"]="aten::relu"; nodes.append(n); prev=n["id"]
+d["nodes"]=nodes; json.dump(d,open(sys.argv[2],"w"))' "$D/pt2_et.json.gz" "$T/deep.json"
+refuse 3 "deep" --et "$T/deep.json"
+grep -q 'nested deeper than' "$T/x.log" || bad "deep: $(cat "$T/x.log")"
 refuse 2 "unknown device" --et "$D/pt2_et.json.gz" --device nope
 grep -q "device 'nope' is not in the catalog" "$T/x.log" || bad "device: $(cat "$T/x.log")"
 # --strict refuses what is otherwise repaired with a warning: the sampled
