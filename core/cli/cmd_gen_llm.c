@@ -382,8 +382,7 @@ int loom_cmd_gen_llm(int argc, char **argv)
     wl_llm_plan *p = wl_llm_plan_new(&a.o, &err);
     if (p == NULL || wl_llm_write(p, NULL, &err) < 0) {
         wl_llm_plan_free(p);
-        fprintf(stderr, "loom: error: %s\n", err.msg);
-        return err.code ? -err.code : 1;
+        return loom_fail(&err);
     }
     wl_llm_plan_free(p);
     return 0;

@@ -37,7 +37,7 @@ typedef struct batch {
 struct sim_engine {
     sim_heap q;          /* pending batches by (time, seq) */
     batch *last;         /* the batch created last, while pending; else NULL */
-    batch *free_b;       /* free batches (malloc'd one by one, kept) */
+    batch *free_b;       /* free batches (from blocks of SLAB_SLOTS, kept) */
     batch **bslabs;      /* every batch block allocated */
     size_t nbslabs, cap_bslabs;
     size_t pending;      /* events queued */

@@ -7,6 +7,7 @@
  * sequence number), in replay.c.
  */
 #include "replay_int.h"
+#include "sbuf.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,7 +17,7 @@ coll_inst rpl_inst_done;
 
 int rpl_add_comm(replay *rp, const char *name, const int *ranks, int n)
 {
-    rp->comms = loom_xrealloc(rp->comms, (rp->ncomms + 1) * sizeof *rp->comms);
+    rp->comms = loom_vgrow(rp->comms, &rp->capcomms, (size_t)rp->ncomms + 1, sizeof *rp->comms);
     comm *c = &rp->comms[rp->ncomms];
     memset(c, 0, sizeof *c);
     c->name = loom_xstrdup(name);

@@ -3,9 +3,10 @@
  * profiles"): the system key `stack: NAME|FILE` names a small YAML file of
  * fitted parameters, written by `loom calibrate` or shipped in
  * compute/stacks/NAME.yaml.  Today a profile holds one parameter,
- * `compute-time-scale`: every accelerator kernel's modelled time is
- * multiplied by it (the stack's kernels, launches and host overheads
- * against the kernel-level model), on top of --compute-scale.
+ * `compute-time-scale`: every COMP_NODE's modelled time is multiplied by
+ * it (the stack's kernels, launches and host overheads against the
+ * kernel-level model), on top of --compute-scale; the host side of a
+ * collective call keeps its trace duration.
  *
  * A value with a '/' or ending in .yaml/.yml is a file: relative to the
  * working directory, else to the system file's folder.  Any other value

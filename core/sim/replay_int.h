@@ -167,6 +167,7 @@ struct replay {
     int ngraphs;               /* entries in graphs */
     comm *comms;               /* communicators; 0 is all ranks */
     int ncomms;                /* entries in comms */
+    size_t capcomms;           /* allocated in comms */
     struct p2p_entry *p2p;     /* uthash table of sends and receives */
     loom_result *res;          /* what the run fills */
     size_t capcolls;           /* records allocated in res->colls */
