@@ -474,12 +474,8 @@ static int write_system(const wl_llm_plan *p, loom_outset *set, int k, const cha
     sb_printf(&b, "compute-model: %s%s\n", cm[o->compute_model],
               o->compute_model == 2 ? "   # durations as generated for this device" : "");
     sb_printf(&b, "compute-dtype: %s\n", comp_dtype_name(o->dtype));
-    if (o->stack) { /* a file goes in as an absolute path: the system file moves */
-        int file = strchr(o->stack, '/') || strstr(o->stack, ".yaml") || strstr(o->stack, ".yml");
-        char *abs = file ? realpath(o->stack, NULL) : NULL;
-        sb_printf(&b, "stack: %s\n", abs ? abs : o->stack);
-        free(abs);
-    }
+    if (o->stack) /* as the command line resolved it (a file: absolute) */
+        sb_printf(&b, "stack: %s\n", o->stack);
     if (any)
         sb_printf(&b, "comm-group: %s%s\n", base_name(groups_path),
                   o->groups == WL_GROUPS_ROLE ? "   # role-named: {stride, size} rules" : "");

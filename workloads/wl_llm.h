@@ -63,8 +63,8 @@ typedef struct wl_llm_opts {
     int overlap_grad;      /* start bucket reductions during the last backward */
     int overlap_param;     /* ZeRO 1/2: gather the updated parameters at the step's
                               start, bucket by bucket, each before its first use */
-    const char *stack;     /* --stack NAME|FILE: written as the system file's `stack`
-                              (a FILE as an absolute path), or NULL */
+    const char *stack;     /* the system file's `stack` (a name, or a file's absolute
+                              path: the caller resolves --stack), or NULL */
     int tp_overlap;        /* --tp-comm-overlap: TP all-gathers and reduce-scatters
                               pipelined with their GEMMs (needs sp) */
     int shared_comm;       /* 1: one communication stream per rank (collectives and

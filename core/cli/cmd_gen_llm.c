@@ -379,11 +379,16 @@ int loom_cmd_gen_llm(int argc, char **argv)
     loom_err err = {0};
     if (a.o.stack && loom_stack_check(a.o.stack, &err) < 0) /* a typo costs nothing */
         return loom_fail(&err);
+    char *stack_abs = a.o.stack && loom_stack_is_file(a.o.stack) ? realpath(a.o.stack, NULL) : NULL;
+    if (stack_abs) /* the system file moves with the traces: an absolute path */
+        a.o.stack = stack_abs;
     wl_llm_plan *p = wl_llm_plan_new(&a.o, &err);
     if (p == NULL || wl_llm_write(p, NULL, &err) < 0) {
         wl_llm_plan_free(p);
+        free(stack_abs);
         return loom_fail(&err);
     }
     wl_llm_plan_free(p);
+    free(stack_abs);
     return 0;
 }

@@ -127,6 +127,9 @@ void loom_cfg_add_note(loom_cfg *cfg, const char *text);
  * takes it, files relative to the working directory): 0, or an error
  * naming the profile.  For `gen llm --stack`, before anything is written. */
 int loom_stack_check(const char *value, loom_err *err);
+/* 1 when the system key `stack` takes value as a file, 0 as a shipped name
+ * (config_stack.c's one rule). */
+int loom_stack_is_file(const char *value);
 
 /* The group named `name`, or NULL. */
 const loom_group *loom_cfg_group(const loom_cfg *cfg, const char *name);

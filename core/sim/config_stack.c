@@ -34,11 +34,16 @@ static int ends_with(const char *s, const char *suf)
     return a >= b && strcmp(s + a - b, suf) == 0;
 }
 
+int loom_stack_is_file(const char *value)
+{
+    return strchr(value, '/') || ends_with(value, ".yaml") || ends_with(value, ".yml");
+}
+
 /* The profile file `value` names, into out (n bytes); -1 if too long. */
 static int stack_path(const char *value, const char *sys_path, char *out, size_t n)
 {
     int k;
-    if (strchr(value, '/') || ends_with(value, ".yaml") || ends_with(value, ".yml")) {
+    if (loom_stack_is_file(value)) {
         k = snprintf(out, n, "%s", value);
         if (value[0] != '/' && access(out, F_OK) != 0 && strchr(sys_path, '/')) {
             int dir = (int)(strrchr(sys_path, '/') - sys_path);
@@ -67,8 +72,7 @@ int cfg_load_stack(loom_cfg *cfg, const char *value, const char *sys_path, loom_
     if (stack_path(value, sys_path, path, sizeof path) < 0)
         return loom_err_set(err, LOOM_EUSAGE, "%s: stack '%.64s...': name too long", sys_path,
                             value);
-    if (access(path, R_OK) != 0 && !strchr(value, '/') && !ends_with(value, ".yaml") &&
-        !ends_with(value, ".yml"))
+    if (access(path, R_OK) != 0 && !loom_stack_is_file(value))
         return loom_err_set(err, LOOM_EUSAGE, "%s: stack '%s' is neither a shipped profile "
                             "(megatron-lm, megatron-deepspeed: %s) nor a file", sys_path, value,
                             LOOM_STACKS_SRC);

@@ -191,6 +191,10 @@ static int dump_json(FILE *f, void *arg)
         jkey(f, "network_model", jstr(rpt_net_model(jb->cfg->sys.model)), 0);
     if (jb->cfg && jb->cfg->comm_captured) /* absent: the network model times communication */
         jkey(f, "comm_model", jstr("captured"), 0);
+    if (jb->cfg && jb->cfg->stack_name) { /* absent: no stack profile */
+        jkey(f, "stack", jstr(jb->cfg->stack_name), 0);
+        jkey(f, "stack_compute_time_scale", json_real(jb->cfg->stack_scale), 0);
+    }
     jkey(f, "step_time_ns", jreal(res->step_time), 0);
     int detail = jb->flags & LOOM_JSON_DETAIL;
     int listed = detail || res->nranks <= LOOM_JSON_RANKS_LISTED;

@@ -114,6 +114,14 @@ static void test_recovers_scale(void **state)
     rc = loomrun_run(loomrun_tmp, "run", "-w", w, "-s", sys, "-n", loomrun_path("net.yml"), NULL);
     assert_int_equal(rc, 0);
     assert_non_null(strstr(loomrun_out, "stack      prof: compute times x 1.2"));
+    char js[300];
+    snprintf(js, sizeof js, "%s/p1.json", loomrun_tmp); /* written by replay("p1") above */
+    json_error_t je;
+    json_t *j = json_load_file(js, 0, &je);
+    assert_non_null(j);
+    assert_string_equal(json_string_value(json_object_get(j, "stack")), "prof");
+    assert_true(fabs(json_real_value(json_object_get(j, "stack_compute_time_scale")) - s) < 1e-9);
+    json_decref(j);
     /* the shipped profiles by name (compute/stacks/, docs/VALIDATION.md) */
     const char *names[2] = {"megatron-lm", "megatron-deepspeed"};
     const char *want[2] = {"stack      megatron-lm: compute times x 1.046",
