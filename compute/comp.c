@@ -143,7 +143,11 @@ sim_time comp_time(const comp_cfg *c, const comp_kernel *k, int *fell_back)
             *fell_back = 1;
         return trace_time(c, k->duration_ns, 1);
     }
-    if (c->kind == COMP_KERNEL && k->shape && k->shape->cls != LOOM_K_NONE)
+    /* a shape the model cannot price (a GEMM without its sizes, an
+     * elementwise kernel without bytes) goes on as the roofline would:
+     * by num_ops, else the trace's duration, counted as a fall-back */
+    if (c->kind == COMP_KERNEL &&
+        comp_kernel_by_shape(c, (double)k->num_ops, (double)k->tensor_size, k->shape))
         return sec_to_ps(comp_kernel_seconds(c, (double)k->num_ops, (double)k->tensor_size,
                                              k->shape) * slow(c));
     if (!k->has_ops) {

@@ -150,6 +150,10 @@ int comp_kparams_check(const comp_kparams *k, loom_err *err);
  * kernel model, before the straggler factor: by its shape when s gives a
  * class the device's figures can price, else by c's roofline. */
 double comp_kernel_seconds(const comp_cfg *c, double flops, double bytes, const loom_kshape *s);
+/* 1 when the kernel model prices this kernel by its shape: a GEMM with
+ * m, n, k (and tiles), attention with m, n and k or FLOPs, elementwise
+ * with bytes, on a device with SMs. */
+int comp_kernel_by_shape(const comp_cfg *c, double flops, double bytes, const loom_kshape *s);
 
 /* The roofline (with c's curves) of one kernel, before the straggler factor. */
 double comp_roofline_seconds(const comp_cfg *c, double flops, double bytes);

@@ -118,27 +118,30 @@ static double attn_seconds(const comp_cfg *c, double flops, double bytes, const 
     return kp->attn_launch + (t > t_mem ? t : t_mem);
 }
 
-double comp_kernel_seconds(const comp_cfg *c, double flops, double bytes, const loom_kshape *s)
+int comp_kernel_by_shape(const comp_cfg *c, double flops, double bytes, const loom_kshape *s)
 {
     const comp_kparams *kp = &c->kp;
     if (s == NULL || kp->sms == 0)
-        return comp_roofline_seconds(c, flops, bytes);
+        return 0;
     switch (s->cls) {
-    case LOOM_K_GEMM:
-        if (s->m && s->n && s->k && kp->ntiles > 0)
-            return comp_gemm_seconds(c, s, bytes, NULL, NULL, NULL);
-        break;
+    case LOOM_K_GEMM: return s->m && s->n && s->k && kp->ntiles > 0;
     case LOOM_K_ATTN:
-    case LOOM_K_ATTN_BWD:
-        if (s->m && s->n && (flops > 0 || s->k))
-            return attn_seconds(c, flops, bytes, s);
-        break;
-    case LOOM_K_ELEM:
-        return kp->elem_launch + bytes / (c->mem_bw * kp->elem_eff);
-    default:
-        break;
+    case LOOM_K_ATTN_BWD: return s->m && s->n && (flops > 0 || s->k);
+    case LOOM_K_ELEM: return bytes > 0;
+    default: return 0;
     }
-    return comp_roofline_seconds(c, flops, bytes);
+}
+
+double comp_kernel_seconds(const comp_cfg *c, double flops, double bytes, const loom_kshape *s)
+{
+    const comp_kparams *kp = &c->kp;
+    if (!comp_kernel_by_shape(c, flops, bytes, s))
+        return comp_roofline_seconds(c, flops, bytes);
+    if (s->cls == LOOM_K_GEMM)
+        return comp_gemm_seconds(c, s, bytes, NULL, NULL, NULL);
+    if (s->cls == LOOM_K_ELEM)
+        return kp->elem_launch + bytes / (c->mem_bw * kp->elem_eff);
+    return attn_seconds(c, flops, bytes, s);
 }
 
 static int frac_ok(double x) { return x > 0 && x <= 1; }

@@ -215,6 +215,25 @@ static void test_comp_time_nodes(void **state)
     assert_int_equal(comp_time(&c, &kf, NULL), 33554432 + 1000000 + 1000000);
 }
 
+/* A plain node whose shape the model cannot price keeps the roofline's
+ * rules: a GEMM without its sizes and without num_ops keeps its trace
+ * duration (7 us), counted as a fall-back, instead of ~0; an elementwise
+ * node without tensor_size likewise. */
+static void test_unpriceable_shape(void **state)
+{
+    (void)state;
+    comp_cfg c = dev();
+    loom_kshape g = {.cls = LOOM_K_GEMM}, e = {.cls = LOOM_K_ELEM};
+    comp_kernel k = {.duration_ns = 7000, .shape = &g};
+    int fb = 0;
+    assert_int_equal(comp_time(&c, &k, &fb), 7000000);
+    assert_int_equal(fb, 1);
+    k.shape = &e;
+    fb = 0;
+    assert_int_equal(comp_time(&c, &k, &fb), 7000000);
+    assert_int_equal(fb, 1);
+}
+
 static void test_check(void **state)
 {
     (void)state;
@@ -252,6 +271,7 @@ int main(void)
         cmocka_unit_test(test_attention),
         cmocka_unit_test(test_elementwise_and_fallback),
         cmocka_unit_test(test_comp_time_nodes),
+        cmocka_unit_test(test_unpriceable_shape),
         cmocka_unit_test(test_check),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
