@@ -470,9 +470,8 @@ static int write_system(const wl_llm_plan *p, loom_outset *set, int k, const cha
      * tensor_size; fused nodes each kernel's in kernel_flops/kernel_bytes)
      * and the compute model prices it, so --set system.device=... or an
      * efficiency change takes effect on this trace */
-    static const char *const cm[3] = {"kernel", "roofline", "trace"};
-    sb_printf(&b, "compute-model: %s%s\n", cm[o->compute_model],
-              o->compute_model == 2 ? "   # durations as generated for this device" : "");
+    sb_printf(&b, "compute-model: %s%s\n", comp_kind_name(p->cm),
+              p->cm == COMP_TRACE ? "   # durations as generated for this device" : "");
     sb_printf(&b, "compute-dtype: %s\n", comp_dtype_name(o->dtype));
     if (o->stack) /* as the command line resolved it (a file: absolute) */
         sb_printf(&b, "stack: %s\n", o->stack);

@@ -75,7 +75,9 @@ typedef struct wl_llm_opts {
     int grad_bytes;        /* bytes per gradient element; 0 = by dtype */
     const char *device;    /* catalog name */
     const char *devices_file; /* extra catalog, or NULL */
-    int compute_model;     /* the system file's model: 0 kernel (default), 1 roofline, 2 trace */
+    const char *compute_model; /* --compute-model: "kernel", "roofline" or "trace"
+                              (comp_kind_names); NULL: kernel, or roofline on a
+                              device without the kernel model's figures */
     wl_gran gran;          /* node per kernel, or per fused span */
     wl_groups groups;      /* communicator naming */
     const char *out;       /* DIR/prefix */

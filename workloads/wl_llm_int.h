@@ -61,6 +61,7 @@ struct wl_llm_plan {
     double T;            /* tokens per microbatch, b * s */
     double Tl;           /* tokens in replicated/elementwise parts: T/t with SP */
     comp_cfg dev;        /* the device at the dtype (roofline with curves) */
+    comp_kind cm;        /* the system file's compute model (--compute-model resolved) */
     double capacity;     /* device HBM bytes */
     int e_loc;           /* experts per rank */
 };

@@ -315,6 +315,12 @@ static int plan_device(wl_llm_plan *p, loom_err *err)
     if (cat == NULL)
         return err->code ? err->code : LOOM_EUSAGE;
     int rc = 0;
+    p->cm = COMP_KERNEL;
+    if (o->compute_model && (comp_kind_parse(o->compute_model, &p->cm) < 0 || p->cm == COMP_TABLE)) {
+        comp_catalog_free(cat);
+        return loom_err_set(err, LOOM_EUSAGE, "--compute-model '%s': expected kernel, roofline or "
+                            "trace", o->compute_model);
+    }
     const comp_device *d = comp_catalog_find(cat, o->device);
     if (d == NULL) {
         char names[512];
@@ -323,14 +329,19 @@ static int plan_device(wl_llm_plan *p, loom_err *err)
     } else {
         /* durations written for readers that only know them: priced by the
          * model the system file selects (trace keeps the kernel model's) */
-        p->dev.kind = o->compute_model == 1 ? COMP_ROOFLINE : COMP_KERNEL;
+        p->dev.kind = p->cm == COMP_ROOFLINE ? COMP_ROOFLINE : COMP_KERNEL;
         rc = comp_device_cfg(d, o->dtype, &p->dev, err);
         if (rc >= 0 && p->dev.kind == COMP_KERNEL && p->dev.kp.sms == 0) {
-            /* a user's device without the kernel model's figures: the
-             * system file selects roofline, which it can price */
+            /* a user's device without the kernel model's figures: by
+             * default the system file selects roofline, which it can
+             * price; asked for by name, kernel is refused, as loom run
+             * would refuse it */
+            if (o->compute_model && p->cm == COMP_KERNEL)
+                rc = loom_err_set(err, LOOM_EUSAGE, "--compute-model kernel: device '%s' (%s) has "
+                                  "no sms/gemm-tiles for the kernel model", d->name, d->file);
             p->dev.kind = COMP_ROOFLINE;
-            if (p->o.compute_model == 0)
-                p->o.compute_model = 1;
+            if (!o->compute_model)
+                p->cm = COMP_ROOFLINE;
         }
         if (rc >= 0)
             p->capacity = d->mem_bytes;

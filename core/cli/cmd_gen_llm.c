@@ -315,12 +315,7 @@ static int apply_opt(llm_args *a, int c, char **argv)
             return loom_usage("gen llm", "--grad-dtype '%s': expected fp32, bf16 or fp16", optarg);
         o->grad_bytes = k == 0 ? 4 : 2;
         break;
-    case O_CM:
-        if ((k = pick(optarg, (const char *const[]){"kernel", "roofline", "trace", NULL})) < 0)
-            return loom_usage("gen llm", "--compute-model '%s': expected kernel, roofline or trace",
-                              optarg);
-        o->compute_model = k;
-        break;
+    case O_CM: o->compute_model = optarg; break; /* checked by the plan */
     case O_GROUPS: /* likewise, wl_groups */
         if ((k = pick(optarg, (const char *const[]){"explicit", "role", NULL})) < 0)
             return loom_usage("gen llm", "--groups '%s': expected explicit or role", optarg);

@@ -856,6 +856,17 @@ static void test_llm_errors(void **state)
     for (size_t i = 0; i < sizeof flags / sizeof flags[0]; i++)
         if (strstr(loomrun_out, flags[i]) == NULL)
             fail_msg("gen llm --help does not list %s", flags[i]);
+    /* --compute-model: comp_kind's names, table refused; kernel asked for
+     * on a device without the kernel model's figures is refused (as loom
+     * run refuses it), while the default falls back to roofline */
+    expect_exit(loomrun_run(tmpdir, "gen", "llm", "--preset", "llama3-8b", "--compute-model", "table",
+                            "--out", o, NULL), 2, "--compute-model 'table'");
+    put("nosms.yaml", "nosms:\n  description: no SM figures\n  source: none, a test\n"
+                      "  peak-tflops: {fp32: 10, bf16: 100}\n  memory-gib: 16\n"
+                      "  memory-bw-gbs: 1000\n  link-bw-gbs: 100\n");
+    expect_exit(loomrun_run(tmpdir, "gen", "llm", "--preset", "llama3-8b", "--layers", "2", "--devices",
+                            tp("nosms.yaml"), "--device", "nosms", "--compute-model", "kernel", "--out",
+                            o, NULL), 2, "--compute-model kernel: device 'nosms'");
     /* a model that does not fit warns, and still writes */
     expect_exit(loomrun_run(tmpdir, "gen", "llm", "--preset", "llama3-70b", "--layers", "2", "--seq", "512",
                          "--device", "a100-40g", "--out", o, NULL), 0, "DOES NOT FIT");
