@@ -384,11 +384,6 @@ static void due(nf *f, sim_engine *eng, sim_time t, uint32_t kind, uint32_t id, 
     d->gen = gen;
 }
 
-static void due_at(nf *f, sim_engine *eng, sim_time t, uint32_t id, uint32_t gen, uint32_t kind)
-{
-    due(f, eng, t, kind, id, gen);
-}
-
 void nf_at(nf *f, sim_engine *eng, sim_time t, nf_cb cb, void *ctx, uint64_t a, uint64_t b)
 {
     if (f->eng == NULL)
@@ -428,8 +423,8 @@ static void schedule_tail(nf *f, sim_engine *eng, uint32_t id)
     sim_time now = sim_now(eng);
     LOOM_ASSERT(fl->tail >= 0);
     /* past the end of representable time: saturate, replay reports it */
-    due_at(f, eng, fl->tail < SIM_TIME_MAX - now ? now + fl->tail : SIM_TIME_MAX, id, fl->gen,
-           NF_DUE_DELIVER);
+    due(f, eng, fl->tail < SIM_TIME_MAX - now ? now + fl->tail : SIM_TIME_MAX, NF_DUE_DELIVER, id,
+        fl->gen);
 }
 
 void nf_start(nf *f, sim_engine *eng, int src, int dst, uint64_t bytes,
@@ -778,7 +773,7 @@ static void rerate_settle(nf *f, sim_engine *eng, uint32_t st, size_t ncf)
         /* a time past the end of representable time saturates (absurd
          * inputs: a 2^63-byte message); replay reports the overflow */
         sim_time at = dt < (double)(SIM_TIME_MAX - now) ? now + (sim_time)llround(dt) : SIM_TIME_MAX;
-        due_at(f, eng, at, id, fl->gen, NF_DUE_COMPLETE);
+        due(f, eng, at, NF_DUE_COMPLETE, id, fl->gen);
     }
 }
 

@@ -146,6 +146,16 @@ int et_shape_read(const ChakraProtoMsg__Node *n, uint32_t nkernels, et_nshape *o
     return s.count;
 }
 
+void et_shape_pack(const loom_kshape *k, uint64_t *f)
+{
+    f[0] = k->cls;
+    f[1] = k->m;
+    f[2] = k->n;
+    f[3] = k->k;
+    f[4] = k->batch;
+    f[5] = k->dtype_bytes | (uint64_t)(k->causal ? 1 : 0) << 8;
+}
+
 loom_kshape et_shape_at(const et_nshape *s, uint32_t i)
 {
     uint64_t f[LOOM_KSHAPE_FIELDS];

@@ -39,6 +39,9 @@ int et_shape_read(const ChakraProtoMsg__Node *n, uint32_t nkernels, et_nshape *o
 
 /* Kernel i of a checked kernel_shape list. */
 loom_kshape et_shape_at(const et_nshape *s, uint32_t i);
+/* k as the LOOM_KSHAPE_FIELDS integers of a kernel_shape entry, into f:
+ * the one place, with et_shape_at, that knows the layout. */
+void et_shape_pack(const loom_kshape *k, uint64_t *f);
 
 /* "gemm", "attention", "attention_bwd", "elementwise"; "" for none. */
 const char *et_kclass_name(int cls);

@@ -12,6 +12,7 @@
 
 #include "et_graph.h"
 #include "et_io.h"
+#include "et_shape.h"
 #include "outfile.h"
 
 struct wl_trace {
@@ -180,9 +181,6 @@ uint64_t wl_comp(wl_trace *t, const char *name, uint64_t flops, uint64_t bytes,
     return emit(t, name, ET_COMP_NODE, duration_us, &s, deps, ndeps);
 }
 
-static const char *const kclass[LOOM_K_CLASSES] = {"", "gemm", "attention", "attention_bwd",
-                                                   "elementwise"};
-
 uint64_t wl_comp_shaped(wl_trace *t, const char *name, uint64_t flops, uint64_t bytes,
                         uint64_t duration_us, const loom_kshape *k, const uint64_t *deps,
                         int ndeps)
@@ -191,7 +189,7 @@ uint64_t wl_comp_shaped(wl_trace *t, const char *name, uint64_t flops, uint64_t 
     a_i64(&s, "num_ops", (int64_t)flops);
     a_u64(&s, "tensor_size", bytes);
     if (k && k->cls != LOOM_K_NONE && k->cls < LOOM_K_CLASSES) {
-        a_str(&s, "kernel_class", kclass[k->cls]);
+        a_str(&s, "kernel_class", et_kclass_name(k->cls));
         if (k->m)
             a_u64(&s, "gemm_m", k->m);
         if (k->n)
@@ -237,16 +235,8 @@ uint64_t wl_comp_fused(wl_trace *t, const char *name, uint64_t flops, uint64_t b
     uint64_t *sv = NULL;
     if (shapes) { /* LOOM_KSHAPE_FIELDS per kernel: class, m, n, k, batch, dtype | causal << 8 */
         sv = loom_xmalloc((size_t)LOOM_KSHAPE_FIELDS * nkern * sizeof *sv);
-        for (uint32_t i = 0; i < nkern; i++) {
-            const loom_kshape *k = &shapes[i];
-            uint64_t *f = sv + (size_t)LOOM_KSHAPE_FIELDS * i;
-            f[0] = k->cls;
-            f[1] = k->m;
-            f[2] = k->n;
-            f[3] = k->k;
-            f[4] = k->batch;
-            f[5] = k->dtype_bytes | (uint64_t)(k->causal ? 1 : 0) << 8;
-        }
+        for (uint32_t i = 0; i < nkern; i++)
+            et_shape_pack(&shapes[i], sv + (size_t)LOOM_KSHAPE_FIELDS * i);
         ls.n_values = (size_t)LOOM_KSHAPE_FIELDS * nkern;
         ls.values = sv;
         a = attr(&s, "kernel_shape");
