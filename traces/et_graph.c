@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <uthash.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -108,11 +109,18 @@ typedef struct loader {
     pgtab pgt;          /* pg_name interning */
     size_t capstreams;  /* allocated in g->streams */
     uint32_t last_stream; /* stream index of the last node with one */
+    struct sentry *sh;  /* stream value -> index (uthash) */
 } loader;
 
-/* The node's stream index (1-based) for a `stream` value: distinct values
- * are few (a handful of GPU streams and host threads), and nodes of one
- * stream come in runs, so a linear search behind a last-hit check does. */
+struct sentry {
+    int64_t v;       /* a stream value */
+    uint32_t idx;    /* its index in g->streams */
+    UT_hash_handle hh;
+};
+
+/* The node's stream index (1-based) for a `stream` value: nodes of one
+ * stream come in runs (a last-hit check), and a hash finds the others, so
+ * a trace that puts a per-op id in `stream` is refused in linear time. */
 static int stream_intern(loader *L, int64_t v, uint16_t *out)
 {
     et_graph *g = L->g;
@@ -120,18 +128,21 @@ static int stream_intern(loader *L, int64_t v, uint16_t *out)
         *out = (uint16_t)L->last_stream;
         return 0;
     }
-    uint32_t k;
-    for (k = 0; k < g->nstreams && g->streams[k] != v; k++)
-        ;
-    if (k == g->nstreams) {
+    struct sentry *e;
+    HASH_FIND(hh, L->sh, &v, sizeof v, e);
+    if (e == NULL) {
         if (g->nstreams == ET_MAX_STREAMS)
             return loom_err_set(L->err, LOOM_ETRACE, "trace %s: more than %d distinct stream "
                                 "values", L->path, ET_MAX_STREAMS);
         g->streams = loom_vgrow(g->streams, &L->capstreams, g->nstreams + 1, sizeof *g->streams);
+        e = loom_xmalloc(sizeof *e);
+        e->v = v;
+        e->idx = g->nstreams;
+        HASH_ADD(hh, L->sh, v, sizeof e->v, e);
         g->streams[g->nstreams++] = v;
     }
-    L->last_stream = k + 1;
-    *out = (uint16_t)(k + 1);
+    L->last_stream = e->idx + 1;
+    *out = (uint16_t)(e->idx + 1);
     return 0;
 }
 
@@ -406,6 +417,11 @@ et_graph *et_graph_load(const char *path, loom_err *err)
         rc = resolve_deps(&L);
     free(L.depid);
     free(L.pgt.slot);
+    struct sentry *se, *stmp;
+    HASH_ITER(hh, L.sh, se, stmp) {
+        HASH_DEL(L.sh, se);
+        free(se);
+    }
     if (rc < 0) {
         et_graph_free(g);
         return NULL;

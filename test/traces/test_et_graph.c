@@ -419,6 +419,42 @@ static void test_many_pg_names(void **state)
     tu_rmtree(tmp);
 }
 
+/* Stream values: interned in first-seen order (nodes of one stream share
+ * an index, 0 means none); a file with more than ET_MAX_STREAMS distinct
+ * values (a per-op id in `stream`) is refused, naming the limit. */
+static void test_stream_values(void **state)
+{
+    (void)state;
+    char *tmp = tu_tmpdir(), *p = tu_path(tmp, "st.0.et");
+    tb b = {0};
+    enum { N = ET_MAX_STREAMS + 1 };
+    ChakraProtoMsg__Node **n = tb_alloc(&b, N * sizeof *n);
+    for (int i = 0; i < 6; i++) {
+        n[i] = tb_node(&b, (uint64_t)i + 1, ET_COMP_NODE, NULL);
+        if (i != 5)
+            tb_i64(&b, n[i], "stream", i % 2 ? 20 : -7);
+    }
+    tb_write(p, "0.0.4", n, 6, 0);
+    et_graph *g = load_ok(p);
+    assert_int_equal(g->nstreams, 2);
+    assert_true(g->streams[0] == -7 && g->streams[1] == 20);
+    int want[6] = {1, 2, 1, 2, 1, 0};
+    for (int i = 0; i < 6; i++)
+        assert_int_equal(g->nodes[i].stream, want[i]);
+    et_graph_free(g);
+    for (int i = 0; i < N; i++) {
+        n[i] = tb_node(&b, (uint64_t)i + 1, ET_COMP_NODE, NULL);
+        tb_i64(&b, n[i], "stream", 1000 + i);
+    }
+    tb_write(p, "0.0.4", n, N, 0);
+    loom_err err = {0};
+    assert_null(et_graph_load(p, &err));
+    assert_non_null(strstr(err.msg, "more than 65535 distinct stream values"));
+    tb_free(&b);
+    free(p);
+    tu_rmtree(tmp);
+}
+
 /* Writes one node to dir/name after a fine node 1 and returns the path. */
 static char *one_bad(const char *dir, const char *name,
                      ChakraProtoMsg__Node *bad)
@@ -729,6 +765,7 @@ int main(void)
         cmocka_unit_test(test_ids_sparse_forward_dangling),
         cmocka_unit_test(test_attribute_kinds),
         cmocka_unit_test(test_many_pg_names),
+        cmocka_unit_test(test_stream_values),
         cmocka_unit_test(test_bad_graphs),
         cmocka_unit_test(test_fused_kernels),
         cmocka_unit_test(test_kernel_shapes),
