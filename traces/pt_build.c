@@ -27,6 +27,7 @@
  * replay below what was measured.
  */
 #include "pt_import.h"
+#include "et_ids.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -138,28 +139,8 @@ int pt_dtype_bytes(const char *d)
 
 /* ---- lookups ------------------------------------------------------------- */
 
-typedef struct { int64_t key; uint32_t idx; } kpair;
-
-static int cmp_kpair(const void *a, const void *b)
-{
-    const kpair *x = a, *y = b;
-    if (x->key != y->key)
-        return x->key < y->key ? -1 : 1;
-    return x->idx < y->idx ? -1 : x->idx > y->idx;
-}
-
-static int64_t find_key(const kpair *v, size_t n, int64_t key)
-{
-    size_t lo = 0, hi = n;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (v[mid].key < key)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return lo < n && v[lo].key == key ? (int64_t)v[lo].idx : -1;
-}
+/* correlation ids (never negative where stored) to event indices: et_ids.h's
+ * sorted (id, index) pairs, as the graph loader maps node ids */
 
 static int is_gpu(int kind) { return kind >= PT_K_KERNEL; }
 
@@ -169,7 +150,7 @@ typedef struct bld {
     pt_strs *strs;
     pt_rank *r;
     int64_t w0, w1;
-    kpair *rt_by_corr, *gpu_by_corr;
+    idpair *rt_by_corr, *gpu_by_corr;
     size_t nrt, ngpu;
     int32_t *node_of;   /* event -> node, -1 */
     int32_t *parent;    /* host event -> its innermost enclosing host event, -1 */
@@ -188,12 +169,12 @@ static void index_corr(bld *b)
         if (e->corr < 0)
             continue;
         if (e->kind == PT_K_RT)
-            b->rt_by_corr[b->nrt++] = (kpair){e->corr, (uint32_t)i};
+            b->rt_by_corr[b->nrt++] = (idpair){(uint64_t)e->corr, (uint32_t)i};
         else if (is_gpu(e->kind))
-            b->gpu_by_corr[b->ngpu++] = (kpair){e->corr, (uint32_t)i};
+            b->gpu_by_corr[b->ngpu++] = (idpair){(uint64_t)e->corr, (uint32_t)i};
     }
-    qsort(b->rt_by_corr, b->nrt, sizeof *b->rt_by_corr, cmp_kpair);
-    qsort(b->gpu_by_corr, b->ngpu, sizeof *b->gpu_by_corr, cmp_kpair);
+    qsort(b->rt_by_corr, b->nrt, sizeof *b->rt_by_corr, et_cmp_idpair);
+    qsort(b->gpu_by_corr, b->ngpu, sizeof *b->gpu_by_corr, et_cmp_idpair);
 }
 
 /* ---- the step ------------------------------------------------------------ */
@@ -223,7 +204,7 @@ static int step_complete(const bld *b, int64_t w0, int64_t w1)
             (last == NULL || e->ts > last->ts))
             last = e;
     }
-    return last && find_key(b->gpu_by_corr, b->ngpu, last->corr) >= 0;
+    return last && et_find_id(b->gpu_by_corr, b->ngpu, (uint64_t)last->corr) >= 0;
 }
 
 static int choose_step(bld *b, int step, int strict, loom_err *err)
@@ -400,7 +381,7 @@ static int cmp_gpu(const void *a, const void *b)
 /* The launching runtime event of GPU op g, -1 if not in the file. */
 static int64_t launch_of(const bld *b, const pt_kev *g)
 {
-    return g->corr >= 0 ? find_key(b->rt_by_corr, b->nrt, g->corr) : -1;
+    return g->corr >= 0 ? et_find_id(b->rt_by_corr, b->nrt, (uint64_t)g->corr) : -1;
 }
 
 /* What the collective launched by runtime event rt is: the NCCL kernel's
@@ -561,7 +542,6 @@ static void gpu_ops(bld *b, uint32_t start)
 
 /* ---- cross-stream waits and host syncs ------------------------------------ */
 
-static int cmp_rt(const void *a, const void *b) { return cmp_host(a, b); }
 
 typedef struct tstate {
     int64_t last_gpu;      /* last GPU op this thread launched */
@@ -592,7 +572,7 @@ static void cross_stream(bld *b)
         if (k->ev[i].kind == PT_K_RT && b->node_of[i] >= 0)
             rt[n++] = (uint32_t)i;
     g_ev = k->ev;
-    qsort(rt, n, sizeof *rt, cmp_rt);
+    qsort(rt, n, sizeof *rt, cmp_host);
     int64_t sid[64], last[64];
     int nst = 0;
     tstate t = {-1, -1, -1};
@@ -601,7 +581,7 @@ static void cross_stream(bld *b)
         if (i == 0 || e->tid != k->ev[rt[i - 1]].tid)
             t = (tstate){-1, -1, -1};
         const char *name = pt_str_get(b->strs, e->name);
-        int64_t g = find_key(b->gpu_by_corr, b->ngpu, e->corr);
+        int64_t g = et_find_id(b->gpu_by_corr, b->ngpu, (uint64_t)e->corr);
         if (g >= 0 && b->node_of[g] >= 0) {
             if (t.pending >= 0)
                 wait_edge(b, t.pending, (uint32_t)b->node_of[g], 0, -1);

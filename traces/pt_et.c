@@ -168,7 +168,7 @@ static uint64_t conv_flops(json_t *n, int backward)
     json_t *vals, *shapes, *types;
     io_of(n, backward ? 0 : 1, &vals, &shapes, &types);
     /* output elements: the forward's output, or the backward's grad input 0 */
-    uint64_t outel = backward ? prod(json_array_get(shapes, 0)) : prod(json_array_get(shapes, 0));
+    uint64_t outel = prod(json_array_get(shapes, 0));
     uint64_t per = 1; /* C/g * R * S ... : the weight's dims after the first */
     for (int i = 1; i < nw; i++)
         per *= up(w[i]);
@@ -501,7 +501,7 @@ static int load(const char *path, pt_et_info *info, json_t **nodes, loom_err *er
     if (rc < 0)
         return rc;
     json_error_t je;
-    json_t *root = json_loadb(buf, len, JSON_DECODE_INT_AS_REAL * 0, &je);
+    json_t *root = json_loadb(buf, len, 0, &je);
     free(buf);
     if (root == NULL) {
         int trunc = je.position >= (int)len - 1 || strstr(je.text, "premature") ||
