@@ -3,7 +3,7 @@
  * fed 256 KiB at a time through zlib), and the intern table and
  * whole-file reader the importer shares.
  *
- * Memory is bounded by the events kept (a pt_kev each, 80 bytes, and the
+ * Memory is bounded by the events kept (a pt_kev each, 72 bytes, and the
  * distinct names), never by the file's text: a 500 MB trace is never
  * held.  Kept: complete events ("ph": "X") of the categories cpu_op,
  * user_annotation, cuda_runtime, cuda_driver, kernel, gpu_memcpy,
