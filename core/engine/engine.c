@@ -9,12 +9,14 @@
  * high-water mark is the most events ever pending, times the slot size.
  *
  * Same-time batches: the heap holds batches, each a FIFO of events of one
- * time, not events.  An event scheduled at the time of the batch created
- * last joins it (O(1), no heap operation); any other time starts a new
- * batch.  A batch stops growing once a later one exists, so for every time
- * its batches hold events in insertion order, and the heap's (time, seq)
- * order of batches gives exactly the (time, seq) order of events that a
- * heap of events would.  A symmetric job (every rank's kernel ending at
+ * time, not events.  An event joins the last batch created at its time
+ * when that is the batch created last of all (`last`) or the last one
+ * created for the time it was created at (`now_b`: a handler's zero-delay
+ * events, between its events for later times); any other time starts a
+ * new batch.  A batch stops growing once a later batch of its own time
+ * exists, so for every time its batches hold events in insertion order,
+ * and the heap's (time, seq) order of batches gives exactly the (time,
+ * seq) order of events that a heap of events would.  A symmetric job (every rank's kernel ending at
  * the same time) then pops thousands of events from one heap entry.
  */
 
@@ -37,6 +39,8 @@ typedef struct batch {
 struct sim_engine {
     sim_heap q;          /* pending batches by (time, seq) */
     batch *last;         /* the batch created last, while pending; else NULL */
+    batch *now_b;        /* the batch created last at the time it was created at
+                          * (zero-delay events), while pending; else NULL */
     batch *free_b;       /* free batches (from blocks of SLAB_SLOTS, kept) */
     batch **bslabs;      /* every batch block allocated */
     size_t nbslabs, cap_bslabs;
@@ -123,8 +127,8 @@ void *sim_schedule(sim_engine *e, sim_time t, sim_handler fn)
     e->free = ev->next;
     ev->fn = fn;
     ev->next = NULL;
-    batch *b = e->last;
-    if (b != NULL && b->t == t) {
+    batch *b = e->last && e->last->t == t ? e->last : e->now_b && e->now_b->t == t ? e->now_b : NULL;
+    if (b != NULL) {
         b->tail->next = ev;
         b->tail = ev;
     } else {
@@ -133,6 +137,8 @@ void *sim_schedule(sim_engine *e, sim_time t, sim_handler fn)
         b->head = b->tail = ev;
         sim_heap_push(&e->q, t, b);
         e->last = b;
+        if (t == e->now)
+            e->now_b = b;
     }
     if (++e->pending > e->high)
         e->high = e->pending;
@@ -159,6 +165,8 @@ uint64_t sim_run_budget(sim_engine *e, sim_time until, uint64_t max)
             sim_heap_pop(&e->q, &ent);
             if (e->last == b)
                 e->last = NULL;
+            if (e->now_b == b)
+                e->now_b = NULL;
             b->next = e->free_b;
             e->free_b = b;
         }

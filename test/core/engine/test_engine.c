@@ -140,6 +140,43 @@ static void test_budget_inside_batch(void **state)
     sim_engine_destroy(e);
 }
 
+/* Handlers that schedule both at their own time and later, many times
+ * over: events must still run in (time, insertion) order, the order a heap
+ * of events keyed by (time, a counter) gives. */
+typedef struct mix {
+    sim_time time[512];
+    int seq[512];  /* insertion counter of each run event */
+    int n, next;   /* run so far, next counter */
+} mix;
+
+static void mix_ev(sim_engine *eng, void *payload, void *ctx)
+{
+    mix *m = ctx;
+    int tag = *(int *)payload;
+    m->time[m->n] = sim_now(eng);
+    m->seq[m->n++] = tag;
+    if (m->next < 400) {
+        *(int *)sim_schedule(eng, sim_now(eng), mix_ev) = m->next++;         /* zero delay */
+        *(int *)sim_schedule(eng, sim_now(eng) + tag % 3, mix_ev) = m->next++; /* later, or now */
+    }
+}
+
+static void test_handler_mix_order(void **state)
+{
+    (void)state;
+    mix m = {0};
+    loom_err err = {0};
+    sim_engine *e = sim_engine_create(sizeof(int), &m, &err);
+    for (int i = 0; i < 4; i++)
+        *(int *)sim_schedule(e, i % 2, mix_ev) = m.next++;
+    sim_run(e, SIM_TIME_MAX);
+    assert_int_equal(m.n, m.next);
+    for (int i = 1; i < m.n; i++)
+        assert_true(m.time[i - 1] < m.time[i] ||
+                    (m.time[i - 1] == m.time[i] && m.seq[i - 1] < m.seq[i]));
+    sim_engine_destroy(e);
+}
+
 static void test_destroy_null(void **state)
 {
     (void)state;
@@ -153,6 +190,7 @@ int main(void)
         cmocka_unit_test(test_chain_reuses_slots),
         cmocka_unit_test(test_batches_keep_order),
         cmocka_unit_test(test_budget_inside_batch),
+        cmocka_unit_test(test_handler_mix_order),
         cmocka_unit_test(test_destroy_null),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
