@@ -301,8 +301,8 @@ static void thread_chain(bld *b, const uint32_t *host, size_t lo, size_t hi, uin
                          uint32_t delay_name)
 {
     const pt_kev *ev = b->k->ev;
-    uint32_t stack[256];
-    int sp = 0;
+    uint32_t *stack = loom_xmalloc((hi - lo + 1) * sizeof *stack); /* nesting: at most every op */
+    size_t sp = 0;
     char *leaf = loom_xcalloc(hi - lo, 1);
     for (size_t i = lo; i < hi; i++) {
         const pt_kev *e = &ev[host[i]];
@@ -313,8 +313,7 @@ static void thread_chain(bld *b, const uint32_t *host, size_t lo, size_t hi, uin
             b->parent[host[i]] = (int32_t)host[stack[sp - 1]];
         }
         leaf[i - lo] = 1;
-        if (sp < 256)
-            stack[sp++] = (uint32_t)i;
+        stack[sp++] = (uint32_t)i;
     }
     uint32_t prev = start;
     int64_t prev_end = b->w0;
@@ -342,6 +341,7 @@ static void thread_chain(bld *b, const uint32_t *host, size_t lo, size_t hi, uin
         b->r->nops++;
     }
     free(leaf);
+    free(stack);
 }
 
 static void host_threads(bld *b, uint32_t start)
@@ -492,15 +492,14 @@ static void gpu_node(bld *b, uint32_t gi, uint32_t start, int64_t *last_on, int6
     int s = 0;
     while (s < *nstreams && streams[s] != g->tid)
         s++;
-    if (s == *nstreams && s < 256) {
+    if (s == *nstreams) { /* the tables hold one entry per GPU op at most */
         streams[s] = g->tid;
         last_on[s] = -1;
         (*nstreams)++;
     }
-    if (s < 256 && last_on[s] >= 0)
+    if (last_on[s] >= 0)
         b->r->n[ni].ctrl = (int32_t)last_on[s];
-    if (s < 256)
-        last_on[s] = ni;
+    last_on[s] = ni;
     b->node_of[gi] = (int32_t)ni;
 }
 
@@ -522,7 +521,8 @@ static void gpu_ops(bld *b, uint32_t start)
     }
     g_ev = k->ev;
     qsort(gpu, ng, sizeof *gpu, cmp_gpu);
-    int64_t streams[256], last_on[256];
+    int64_t *streams = loom_xmalloc((ng + 1) * sizeof *streams);
+    int64_t *last_on = loom_xmalloc((ng + 1) * sizeof *last_on);
     int nstreams = 0;
     b->r->busy_ns = 0;
     int64_t lo = INT64_MAX, hi = INT64_MIN;
@@ -538,6 +538,8 @@ static void gpu_ops(bld *b, uint32_t start)
         b->r->end_ns = hi > b->r->end_ns ? hi : b->r->end_ns;
     }
     free(gpu);
+    free(streams);
+    free(last_on);
 }
 
 /* ---- cross-stream waits and host syncs ------------------------------------ */
@@ -573,7 +575,7 @@ static void cross_stream(bld *b)
             rt[n++] = (uint32_t)i;
     g_ev = k->ev;
     qsort(rt, n, sizeof *rt, cmp_host);
-    int64_t sid[64], last[64];
+    int64_t *sid = loom_xmalloc((n + 1) * sizeof *sid), *last = loom_xmalloc((n + 1) * sizeof *last);
     int nst = 0;
     tstate t = {-1, -1, -1};
     for (size_t i = 0; i < n; i++) {
@@ -590,11 +592,9 @@ static void cross_stream(bld *b)
             int s = 0;
             while (s < nst && sid[s] != k->ev[g].tid)
                 s++;
-            if (s < 64) {
-                sid[s] = k->ev[g].tid;
-                last[s] = g;
-                nst += s == nst;
-            }
+            sid[s] = k->ev[g].tid; /* at most one stream per runtime call */
+            last[s] = g;
+            nst += s == nst;
         } else if (strcmp(name, "cudaEventRecord") == 0) {
             t.recorded = t.last_gpu;
         } else if (strcmp(name, "cudaStreamWaitEvent") == 0) {
@@ -604,6 +604,8 @@ static void cross_stream(bld *b)
         }
     }
     free(rt);
+    free(sid);
+    free(last);
 }
 
 /* ---- launch latency ------------------------------------------------------- */
