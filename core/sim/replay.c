@@ -111,11 +111,13 @@ static uint32_t idq_pop(idq *q)
 static void close_interval(replay *rp, rank_state *rs)
 {
     sim_time now = sim_now(rp->eng);
-    if ((rs->mask & A_COMM) && !(rs->mask & A_COMPUTE))
-        for (int k = 0; k < rs->gi->ncomm_lanes; k++) { /* each collective in flight */
-            long rec = rs->lanes[rs->gi->comm_lanes[k]].rec;
-            if (rec >= 0)
+    if ((rs->mask & A_COMM) && !(rs->mask & A_COMPUTE)) /* each collective in flight: */
+        for (int k = 0, found = 0; k < rs->gi->ncomm_lanes && found < rs->busy[RES_COMM]; k++) {
+            long rec = rs->lanes[rs->gi->comm_lanes[k]].rec; /* only busy lanes hold one */
+            if (rec >= 0) {
                 rp->res->colls[rec].exposed += now - rs->last; /* summed; averaged at the end */
+                found++;
+            }
         }
     rs->acc[rs->mask] += now - rs->last;
     rs->last = now;
