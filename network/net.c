@@ -387,6 +387,24 @@ sim_time net_round_ps(double ps)
     return (sim_time)llround(ps);
 }
 
+/* A dimension-order route's latency (ps) and bottleneck bandwidth. */
+static void route(const net_model *m, int src, int dst, double *lat_ps, double *bw)
+{
+    double lat = 0, b = INFINITY;
+    for (int d = 0; d < m->topo.ndims; d++) {
+        int x0 = coord(m, src, d), x1 = coord(m, dst, d);
+        if (x0 == x1)
+            continue;
+        const net_dim *x = &m->topo.dims[d];
+        net_vdim v = {.kind = x->kind, .gap = 1, .ring_npus = x->npus};
+        long j = x0 > x1 ? x0 - x1 : x1 - x0;
+        lat += net_hops(&v, j) * (double)x->latency;
+        b = fmin(b, x->bw);
+    }
+    *lat_ps = lat;
+    *bw = b;
+}
+
 sim_time net_p2p_time(net_model *m, int src, int dst, uint64_t bytes)
 {
     LOOM_ASSERT(src >= 0 && src < m->npus && dst >= 0 && dst < m->npus);
@@ -394,17 +412,8 @@ sim_time net_p2p_time(net_model *m, int src, int dst, uint64_t bytes)
         return net_sched_p2p_alone(m, src, dst, bytes);
     if (src == dst) /* a local copy: one pass at local-mem-bw */
         return net_round_ps((double)bytes * 1e12 / m->sys.local_mem_bw);
-    double lat = 0, bw = INFINITY;
-    for (int d = 0; d < m->topo.ndims; d++) {
-        int a = coord(m, src, d), b = coord(m, dst, d);
-        if (a == b)
-            continue;
-        const net_dim *x = &m->topo.dims[d];
-        net_vdim v = {.kind = x->kind, .gap = 1, .ring_npus = x->npus};
-        long j = a > b ? a - b : b - a;
-        lat += net_hops(&v, j) * (double)x->latency;
-        bw = fmin(bw, x->bw);
-    }
+    double lat, bw;
+    route(m, src, dst, &lat, &bw);
     return net_round_ps(lat + (double)bytes * 1e12 / bw +
                         (double)m->sys.endpoint_delay);
 }
@@ -487,4 +496,57 @@ int net_top_links(const net_model *m, net_link_stat *out, int n)
     if (m->flow == NULL || m->graph == NULL || n <= 0)
         return 0;
     return nf_top_links(m->flow, m->graph, out, n);
+}
+
+/* ---- symmetry keys (net.h) ------------------------------------------------- */
+
+int net_group_key_of(const net_group *g, net_group_key *k)
+{
+    memset(k, 0, sizeof *k);
+    const net_model *m = g->m;
+    if (m->sys.model != NET_MODEL_ANALYTICAL)
+        return -1;
+    int nnodes = 0, prev = -1; /* what the NCCL cost mode reads of the ranks */
+    for (int i = 0; i < g->n && m->npn > 0; i++) {
+        int node = g->ranks[i] / m->npn;
+        nnodes += node != prev;
+        prev = node;
+    }
+    int64_t *w = k->w;
+    *w++ = g->n;
+    *w++ = g->regular;
+    *w++ = g->span;
+    *w++ = nnodes;
+    for (int d = 0; d < NET_MAX_DIMS; d++) {
+        *w++ = g->p[d];
+        *w++ = g->gap[d];
+    }
+    const net_vdim *f = &g->all;
+    *w++ = f->kind;
+    *w++ = f->p;
+    *w++ = f->gap;
+    *w++ = f->ring_npus;
+    memcpy(w++, &f->bw, sizeof f->bw); /* the bits: equal bits, equal times */
+    memcpy(w++, &f->lat, sizeof f->lat);
+    for (int op = 0; op < NET_IMPL_OPS; op++)
+        *w++ = f->impl[op];
+    LOOM_ASSERT(w <= k->w + sizeof k->w / sizeof k->w[0]);
+    return 0;
+}
+
+int net_p2p_key_of(const net_model *m, int src, int dst, net_p2p_key *k)
+{
+    memset(k, 0, sizeof *k);
+    if (m->sys.model != NET_MODEL_ANALYTICAL)
+        return -1;
+    if (src == dst) {
+        k->lat_ps = -1;
+        k->bw = m->sys.local_mem_bw;
+        return 0;
+    }
+    double lat, bw;
+    route(m, src, dst, &lat, &bw);
+    k->lat_ps = lat;
+    k->bw = bw;
+    return 0;
 }

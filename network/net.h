@@ -333,4 +333,25 @@ const char *net_algo_name(net_algo a);
 int net_algo_parse(const char *name, net_algo *out);
 const char *net_coll_name(net_coll op); /* "ALL_REDUCE", ... */
 
+/* ---- symmetry: when two groups or two pairs take the same time ---------
+ *
+ * core/sim simulates one rank of a class of equivalent ranks (docs/MODEL.md
+ * 13); it needs to know when the network promises equal times.  A key is
+ * everything a time depends on besides the operation, the bytes and the
+ * dimension mask: two groups (two pairs) with equal keys take equal times
+ * for every operation and size.  The analytical model keys a group by its
+ * shape on the topology (members, distinct coordinates and gaps per
+ * dimension, its flat view, nodes spanned) and a pair by its route's
+ * latency and bottleneck bandwidth; the flow model promises nothing
+ * (transfers share links), and both functions return -1 there. */
+typedef struct net_group_key {
+    int64_t w[32]; /* compared with memcmp: zeroed, then filled */
+} net_group_key;
+int net_group_key_of(const net_group *g, net_group_key *k);
+typedef struct net_p2p_key {
+    double lat_ps, bw; /* route latency and bottleneck bandwidth; a copy to
+                        * itself: lat_ps -1, bw local-mem-bw */
+} net_p2p_key;
+int net_p2p_key_of(const net_model *m, int src, int dst, net_p2p_key *k);
+
 #endif

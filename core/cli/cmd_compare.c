@@ -293,10 +293,11 @@ static int compare_workload(const char *workload, loom_cfg_files *files, const n
                 continue;
             per_type *p = &pt[a][cr->type];
             double sz = loom_coll_size(cr->type, cr->bytes, cr->nranks);
-            p->count++;
-            p->time_ps += (double)(cr->end - cr->start);
-            p->size += sz;
-            p->bus_size += sz * loom_busbw_factor(cr->type, cr->nranks);
+            double wt = cr->weight ? (double)cr->weight : 1; /* instances it stands for */
+            p->count += cr->weight ? cr->weight : 1;
+            p->time_ps += (double)(cr->end - cr->start) * wt;
+            p->size += sz * wt;
+            p->bus_size += sz * loom_busbw_factor(cr->type, cr->nranks) * wt;
         }
         loom_result_free(&res);
         loom_cfg_free(&cfg);

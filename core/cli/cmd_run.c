@@ -52,9 +52,15 @@ static void run_help(FILE *o)
           "                            beyond, min/p50/p99/max/mean and the slowest\n"
           "                            ranks) and the collectives summed by kind\n"
           "      --json-detail         --json also lists every rank and every collective\n"
-          "                            instance (large: millions of objects at scale)\n"
-          "      --reproducible        JSON with wall time and peak RSS as 0, so the same\n"
-          "                            run gives a byte-identical file\n"
+          "                            instance (large: millions of objects at scale;\n"
+          "                            replays every rank, see --no-collapse)\n"
+          "      --reproducible        JSON with wall time, peak RSS, events and queue\n"
+          "                            depth as 0, so the same run gives a byte-identical\n"
+          "                            file, with or without --no-collapse\n"
+          "      --no-collapse         replay every rank; by default ranks that replay\n"
+          "                            alike are replayed once (docs/MODEL.md 13; the\n"
+          "                            results are identical, the report's sim line says\n"
+          "                            how many ranks ran)\n"
           "      --csv OUT             one CSV row per rank (times in ns)\n"
           "      --csv-collectives OUT one CSV row per collective (times in ns, GB/s)\n"
           "      --timeline OUT        Chrome trace-event JSON (Perfetto, chrome://tracing);\n"
@@ -191,6 +197,7 @@ typedef struct run_args {
     int nsets;                  /* used */
     int repro, quiet, astra;    /* --reproducible, -q, ASTRA-sim's log */
     int detail;                 /* --json-detail */
+    int no_collapse;            /* --no-collapse */
     int noctrl;                 /* --ignore-ctrl-deps */
     int strict;                 /* --strict */
     int topo_next;              /* --htsim_opts -topo: FILE is the next argument */
@@ -198,7 +205,8 @@ typedef struct run_args {
 } run_args;
 
 enum { O_REMOTE = 256, O_SET, O_NOCTRL, O_CSV, O_CSVC, O_TIMELINE, O_REPRO, O_ASTRA, O_LOGCFG,
-       O_LOGDIR, O_QUEUES, O_RDV, O_INJECT, O_CSCALE, O_MSCALE, O_NETMODEL, O_STRICT, O_DETAIL };
+       O_LOGDIR, O_QUEUES, O_RDV, O_INJECT, O_CSCALE, O_MSCALE, O_NETMODEL, O_STRICT, O_DETAIL,
+       O_NOCOLLAPSE };
 enum { O_LOGICAL = 384, O_HTSIM }; /* ASTRA-sim's ns-3 and htsim front ends */
 static const struct option run_opts[] = {
     {"workload", required_argument, NULL, 'w'},
@@ -220,6 +228,7 @@ static const struct option run_opts[] = {
     {"timeline", required_argument, NULL, O_TIMELINE},
     {"reproducible", no_argument, NULL, O_REPRO},
     {"json-detail", no_argument, NULL, O_DETAIL},
+    {"no-collapse", no_argument, NULL, O_NOCOLLAPSE},
     {"astra-log", no_argument, NULL, O_ASTRA},
     {"logical-topology-configuration", required_argument, NULL, O_LOGICAL},
     {"htsim_opts", required_argument, NULL, O_HTSIM},
@@ -264,6 +273,7 @@ static int run_opt(run_args *a, int c, int argc, char **argv)
     case O_TIMELINE: a->timeline = optarg; break;
     case O_REPRO: a->repro = 1; break;
     case O_DETAIL: a->detail = 1; break;
+    case O_NOCOLLAPSE: a->no_collapse = 1; break;
     case O_ASTRA: a->astra = 1; break;
     case O_LOGICAL: a->files.logical = optarg; break;
     case O_HTSIM: /* "-topo FILE": FILE is left as an argument; or "-topo=FILE" */
@@ -451,7 +461,9 @@ int loom_cmd_run(int argc, char **argv)
     loom_progress *pg = quiet ? NULL : loom_progress_start();
     if (pg)
         loom_progress_observer(pg, &obs);
-    loom_replay_opts ro = {.prefix = workload, .max_stuck = 8, .obs = &obs};
+    loom_replay_opts ro = {.prefix = workload, .max_stuck = 8, .obs = &obs,
+                           .no_collapse = A.no_collapse ? LOOM_COLLAPSE_OFF
+                                          : A.detail || csvc ? LOOM_COLLAPSE_INSTANCES : 0};
     loom_result res;
     int rc = loom_replay(&cfg, &ro, &res, &err);
     int have_res = rc == 0; /* res is freed whatever fails after the replay */

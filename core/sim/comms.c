@@ -24,9 +24,31 @@ int rpl_add_comm(replay *rp, const char *name, const int *ranks, int n)
     c->n = n;
     c->ranks = loom_xmalloc(n * sizeof *c->ranks);
     memcpy(c->ranks, ranks, n * sizeof *ranks);
+    c->nreal = n;
+    c->weight = 1;
     rp->ncomms++;
     c->ng = net_group_create(rp->net, ranks, n, rp->err);
     return c->ng ? rp->ncomms - 1 : -1;
+}
+
+int rpl_add_quotient(replay *rp, int real, const int *reps, const uint32_t *mult, int n,
+                     uint64_t weight)
+{
+    rp->comms = loom_vgrow(rp->comms, &rp->capcomms, (size_t)rp->ncomms + 1, sizeof *rp->comms);
+    comm *c = &rp->comms[rp->ncomms];
+    const comm *rc = &rp->comms[real];
+    memset(c, 0, sizeof *c);
+    c->name = loom_xstrdup(rc->name);
+    c->n = n;
+    c->ranks = loom_xmalloc(n * sizeof *c->ranks);
+    memcpy(c->ranks, reps, n * sizeof *reps);
+    c->mult = loom_xmalloc(n * sizeof *c->mult);
+    memcpy(c->mult, mult, n * sizeof *mult);
+    c->ng = rc->ng;
+    c->borrowed = 1;
+    c->nreal = rc->n;
+    c->weight = weight;
+    return rp->ncomms++;
 }
 
 static int comm_by_name(replay *rp, const char *name)
@@ -184,7 +206,9 @@ void rpl_comms_free(replay *rp)
         free(c->q);
         free(c->ranks);
         free(c->name);
-        net_group_destroy(c->ng);
+        free(c->mult);
+        if (!c->borrowed)
+            net_group_destroy(c->ng);
     }
     free(rp->comms);
 }

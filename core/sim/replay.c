@@ -115,7 +115,8 @@ static void close_interval(replay *rp, rank_state *rs)
         for (int k = 0, found = 0; k < rs->gi->ncomm_lanes && found < rs->busy[RES_COMM]; k++) {
             long rec = rs->lanes[rs->gi->comm_lanes[k]].rec; /* only busy lanes hold one */
             if (rec >= 0) {
-                rp->res->colls[rec].exposed += now - rs->last; /* summed; averaged at the end */
+                rp->res->colls[rec].exposed += (now - rs->last) * /* summed; averaged at the end */
+                                               (sim_time)rs->lanes[rs->gi->comm_lanes[k]].mult;
                 found++;
             }
         }
@@ -294,7 +295,7 @@ static int captured_coll(replay *rp, coll_inst *in, loom_coll_record *cr)
             least = d;
     }
     if (least == UINT64_MAX) {
-        rp->captured_fallbacks++;
+        rp->captured_fallbacks += c->weight;
         return 0;
     }
     snprintf(cr->algo, sizeof cr->algo, "captured");
@@ -351,7 +352,7 @@ static void coll_join(replay *rp, int rank, uint32_t i)
     if (in == NULL) { /* the first member: its node sets the collective */
         uint32_t dims = n->involved_dim;
         if (n->involved_n > rp->cfg->topo.ndims) {
-            rp->ignored_dims++;
+            rp->ignored_dims += c->weight;
             dims &= (1u << rp->cfg->topo.ndims) - 1;
         }
         in = loom_xcalloc(1, sizeof *in);
@@ -374,7 +375,8 @@ static void coll_join(replay *rp, int rank, uint32_t i)
         memset(cr, 0, sizeof *cr);
         cr->type = in->type;
         cr->bytes = in->bytes;
-        cr->nranks = c->n;
+        cr->nranks = c->nreal;
+        cr->weight = c->weight;
         cr->group = c->name;
         cr->seq = seq;
         cr->first_join = in->first_join;
@@ -392,7 +394,9 @@ static void coll_join(replay *rp, int rank, uint32_t i)
     LOOM_ASSERT(mi >= 0 && in->node[mi] == UINT32_MAX);
     in->node[mi] = i;
     close_interval(rp, rs); /* before the record in flight changes */
-    rs->lanes[lane_of(rs->gi, i)].rec = in->rec;
+    lane *ln = &rs->lanes[lane_of(rs->gi, i)];
+    ln->rec = in->rec;
+    ln->mult = c->mult ? c->mult[mi] : 1;
     if (++in->joined < c->n)
         return;
     /* everyone is here: the transfer starts now; retire its slot */
@@ -494,7 +498,7 @@ static void start(replay *rp, int rank, uint32_t i)
                          .shape = n->shape ? g->kshape + (n->shape - 1) : NULL};
         int fb;
         sim_time t = compute_scaled(rp, comp_time(loom_cfg_comp(rp->cfg, rank), &k, &fb));
-        rp->fallbacks += fb;
+        rp->fallbacks += fb * rpl_class_size(rp, rank);
         rpl_post_node_event(rp, rank, i, t);
         break;
     }
@@ -606,6 +610,8 @@ static void replay_free(replay *rp)
     for (int q = 0; q < rp->ngraphs; q++)
         free(rp->graphs[q].ps_block);
     free(rp->rmem_free);
+    free(rp->rep);
+    free(rp->csize);
     rpl_graphs_free(rp);
     et_set_free(rp->set);
     rpl_comms_free(rp);
@@ -616,10 +622,10 @@ static void replay_free(replay *rp)
 
 /* The rank files, each distinct one made ready once (replay_graph.c), then
  * the communicators of rule groups and the membership check. */
-static int load_ranks(replay *rp, const char *prefix, loom_err *err)
+static int load_ranks(replay *rp, const loom_replay_opts *opts, loom_err *err)
 {
     rp->graphs = loom_xcalloc(rp->nranks, sizeof *rp->graphs); /* at most one per rank */
-    et_set_opts so = {.prefix = prefix, .nranks = rp->nranks, .nranks_from = "the network",
+    et_set_opts so = {.prefix = opts->prefix, .nranks = rp->nranks, .nranks_from = "the network",
                       .on_graph = rpl_graph_ready, .ctx = rp};
     int rc = et_set_load(&so, &rp->set, err);
     if (rc < 0)
@@ -628,6 +634,7 @@ static int load_ranks(replay *rp, const char *prefix, loom_err *err)
         rp->r[r].gi = &rp->graphs[et_set_index(rp->set, r)];
     if ((rc = rpl_resolve_rules(rp, err)) < 0 || (rc = rpl_check_membership(rp, err)) < 0)
         return rc;
+    rpl_sym_plan(rp, opts);
     return 0;
 }
 
@@ -637,7 +644,8 @@ static int alloc_ranks(replay *rp, const loom_replay_opts *opts, loom_err *err)
 {
     double need = 0;
     for (int r = 0; r < rp->nranks; r++)
-        need += (double)rp->r[r].gi->g->n *
+        if (!rp->rep || rp->rep[r] == r) /* only the ranks replayed */
+            need += (double)rp->r[r].gi->g->n *
                 (sizeof(uint32_t) + (opts->obs && opts->obs->node ? sizeof(sim_time) : 0)) +
                 (rp->r[r].gi->nlanes > RES_N ? (double)rp->r[r].gi->nlanes * sizeof(lane) : 0);
     if (need > (double)loom_memory_budget()) {
@@ -648,9 +656,11 @@ static int alloc_ranks(replay *rp, const loom_replay_opts *opts, loom_err *err)
                             rp->nranks, loom_fmt_bytes(need, b1),
                             loom_fmt_bytes((double)loom_memory_budget(), b2));
     }
-    /* the ps words of the ranks sharing a graph, node-major (PS) */
+    /* the ps words of the ranks sharing a graph, node-major (PS); a rank
+     * another replays for (symmetry collapse) has none and never runs */
     for (int r = 0; r < rp->nranks; r++)
-        rp->r[r].gi->nshare++;
+        if (!rp->rep || rp->rep[r] == r)
+            rp->r[r].gi->nshare++;
     size_t *slot = loom_xcalloc((size_t)rp->ngraphs, sizeof *slot);
     for (int q = 0; q < rp->ngraphs; q++) {
         graph_info *gi = &rp->graphs[q];
@@ -660,6 +670,9 @@ static int alloc_ranks(replay *rp, const loom_replay_opts *opts, loom_err *err)
     for (int r = 0; r < rp->nranks; r++) {
         rank_state *rs = &rp->r[r];
         const et_graph *g = rs->gi->g;
+        rp->res->nodes += g->n;
+        if (rp->rep && rp->rep[r] != r)
+            continue;
         rs->ps = rs->gi->ps_block + slot[rs->gi - rp->graphs]++;
         rs->pstride = rs->gi->nshare;
         rs->seq = loom_xmalloc(g->npg * sizeof *rs->seq); /* npg >= 1: "" */
@@ -667,14 +680,15 @@ static int alloc_ranks(replay *rp, const loom_replay_opts *opts, loom_err *err)
             rs->seq[k] = (struct seq_slot){-1, 0};
         rs->lanes = rs->gi->nlanes > RES_N ? loom_xcalloc(rs->gi->nlanes, sizeof *rs->lanes)
                                            : rs->lane0;
-        for (int k = 0; k < rs->gi->nlanes; k++)
+        for (int k = 0; k < rs->gi->nlanes; k++) {
             rs->lanes[k].cur = rs->lanes[k].rec = -1;
+            rs->lanes[k].mult = 1;
+        }
         if (opts->obs && opts->obs->node)
             rs->t0 = loom_xcalloc(g->n ? g->n : 1, sizeof *rs->t0);
         rs->left = g->n;
         for (size_t i = 0; i < g->n; i++)
             *PS(rs, i) = g->nodes[i].ndata + (rp->cfg->ctrl_deps ? g->nodes[i].nctrl : 0); /* WAIT */
-        rp->res->nodes += g->n;
     }
     free(slot);
     return 0;
@@ -727,7 +741,7 @@ static int setup(replay *rp, const loom_replay_opts *opts, loom_err *err)
     free(all);
     if (ci < 0)
         return LOOM_EUSAGE;
-    if ((rc = load_ranks(rp, opts->prefix, err)) < 0)
+    if ((rc = load_ranks(rp, opts, err)) < 0)
         return rc;
     rp->eng = sim_engine_create(sizeof(ev) > NET_EV_PAYLOAD_MAX ? sizeof(ev) : NET_EV_PAYLOAD_MAX,
                                 rp, err);
@@ -742,6 +756,8 @@ static int run(replay *rp, const loom_replay_opts *opts)
 {
     for (int r = 0; r < rp->nranks && !rp->failed; r++) {
         rank_state *rs = &rp->r[r];
+        if (rs->ps == NULL) /* replayed by its class's representative */
+            continue;
         for (size_t i = 0; i < rs->gi->g->n; i++)
             if (*PS(rs, i) == 0) /* WAIT, nothing pending */
                 make_ready(rp, r, (uint32_t)i);
@@ -785,6 +801,10 @@ static void collect(replay *rp)
     for (int r = 0; r < rp->nranks; r++) {
         rank_state *rs = &rp->r[r];
         loom_rank_stats *st = &res->ranks[r];
+        if (rp->rep && rp->rep[r] != r) { /* its representative ran for it: lower, done */
+            *st = res->ranks[rp->rep[r]];
+            continue;
+        }
         rs->acc[rs->mask] += rs->finish - rs->last; /* close the last interval */
         st->finish = rs->finish;
         st->nodes = rs->done;
@@ -843,6 +863,9 @@ int loom_replay(const loom_cfg *cfg, const loom_replay_opts *opts, loom_result *
     res->distinct_graphs = rp.ngraphs;
     res->roofline_fallbacks = rp.fallbacks;
     res->p2p_messages = rp.messages;
+    res->simulated_ranks = rp.rep ? rp.sim_ranks : rp.nranks;
+    res->collapse_alone = rp.rep ? rp.sym_alone : 0;
+    snprintf(res->collapse_off, sizeof res->collapse_off, "%s", rp.sym_why);
     replay_free(&rp);
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);

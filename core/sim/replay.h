@@ -45,6 +45,9 @@ typedef struct loom_coll_record {
     sim_time start;     /* last member issued it: the transfer starts */
     sim_time end;       /* all members done */
     char algo[48];      /* algorithm label from the network model */
+    uint64_t weight;    /* instances it stands for: 1, or with symmetry
+                         * collapse the alike communicators' instances
+                         * (docs/MODEL.md 13); counts and totals weigh it */
 } loom_coll_record;
 
 typedef struct loom_result {
@@ -66,6 +69,11 @@ typedef struct loom_result {
     net_link_stat links[10];  /* flow model: most congested links first */
     int nlinks;               /* entries in links (0 for analytical) */
     net_flow_totals flow;     /* flow model totals (zero for analytical) */
+    int simulated_ranks;      /* ranks replayed: nranks, or the classes'
+                               * representatives under symmetry collapse */
+    int collapse_alone;       /* ranks put in classes of their own where
+                               * symmetry broke */
+    char collapse_off[160];   /* why every rank was replayed, or "" */
 } loom_result;
 
 /* Resources a node runs on (timeline threads). */
@@ -85,10 +93,16 @@ typedef struct loom_observer {
     void *progress_ctx;
 } loom_observer;
 
+enum { LOOM_COLLAPSE_OFF = 1, LOOM_COLLAPSE_INSTANCES = 2 };
+
 typedef struct loom_replay_opts {
     const char *prefix;       /* workload: <prefix>.<rank>.et */
     int max_stuck;            /* stuck ranks listed in a deadlock message */
     const loom_observer *obs; /* or NULL */
+    int no_collapse;          /* 0: alike ranks are replayed once (MODEL.md 13);
+                               * LOOM_COLLAPSE_OFF (--no-collapse) or
+                               * LOOM_COLLAPSE_INSTANCES (every instance is
+                               * listed): every rank is replayed */
 } loom_replay_opts;
 
 /* Runs the workload.  On a stuck simulation (a collective some member never

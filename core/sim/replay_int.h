@@ -77,6 +77,9 @@ typedef struct lane {
     idq ready;               /* its ready nodes */
     int64_t cur;             /* node in flight, -1 if free */
     long rec;                /* a comm lane's collective record in flight, or -1 */
+    uint32_t mult;           /* members that rank stands for in that collective
+                              * (symmetry collapse; 1 without): its exposed
+                              * time counts that many times */
 } lane;
 
 /* Node i's lane in graph gi. */
@@ -148,6 +151,12 @@ typedef struct comm {
     int *ranks;          /* members, ascending */
     int n;               /* members */
     net_group *ng;       /* its mapping onto the topology */
+    /* a quotient communicator (replay_sym.c) joins representatives; it is
+     * timed and named as one of the real ones it stands for */
+    int nreal;           /* members of the real communicator (n when real) */
+    uint64_t weight;     /* real instances each instance stands for (1) */
+    uint32_t *mult;      /* per member: real members it stands for; NULL: 1 */
+    int borrowed;        /* ng belongs to the real communicator */
     coll_inst **q;       /* open instances: q[i] has seq base+i */
     uint64_t base;       /* seq of q[0] */
     size_t nq, capq;     /* entries, capacity */
@@ -179,6 +188,12 @@ struct replay {
                                   * traced duration, timed by the network */
     uint32_t ignored_dims;     /* involved_dim entries past the topology */
     const loom_observer *obs;  /* callbacks, or NULL */
+    int *rep;                  /* symmetry collapse (replay_sym.c): per rank, the
+                                * rank it replays as; NULL when every rank runs */
+    uint32_t *csize;           /* per rank: ranks its class holds */
+    int sim_ranks;             /* ranks simulated (representatives) */
+    int sym_alone;             /* ranks forced into classes of their own */
+    char sym_why[160];         /* why collapse is off, or "" */
     sim_time *rmem_free;       /* remote memory: when each FIFO channel (a node's, or
                                   the pool's) is next free; NULL for NONE and PER_NPU */
 };
@@ -229,6 +244,24 @@ int rpl_resolve_rules(replay *rp, loom_err *err);
 int rpl_check_membership(replay *rp, loom_err *err);
 void rpl_comms_free(replay *rp);
 
+/* A quotient communicator of members reps (ascending), timed and named as
+ * real communicator `real`; its index. */
+int rpl_add_quotient(replay *rp, int real, const int *reps, const uint32_t *mult, int n,
+                     uint64_t weight);
+
+/* ---- replay_sym.c ------------------------------------------------------------ */
+
+/* Decides the classes of alike ranks and their quotient communicators
+ * (rp->rep, rp->csize), or leaves every rank to run, saying why in
+ * rp->sym_why.  After the rank files and communicators, before the
+ * per-rank state is allocated. */
+void rpl_sym_plan(replay *rp, const loom_replay_opts *opts);
+/* Ranks rank stands for (1 without collapse). */
+static inline uint64_t rpl_class_size(const replay *rp, int rank)
+{
+    return rp->csize ? rp->csize[rank] : 1;
+}
+
 /* ---- replay.c, for replay_p2p.c ------------------------------------------------ */
 
 /* Stops issuing and sets rp->err (LOOM_ESIM); the first failure wins. */
@@ -249,6 +282,9 @@ void rpl_recv_post(replay *rp, int rank, uint32_t i);  /* a receive is posted */
 void rpl_recv_done(replay *rp, int rank, uint32_t i);  /* ... and completes */
 void rpl_warn_unreceived(replay *rp);                  /* sends nobody received */
 void rpl_p2p_free(replay *rp);
+/* The global rank a send's destination or a receive's source (idx) names
+ * on rank's node of pg pg: idx, or an index in a rule group. */
+int rpl_peer_rank(const replay *rp, int rank, uint32_t pg, int idx);
 
 /* ---- replay_graph.c ----------------------------------------------------------- */
 

@@ -15,7 +15,9 @@
 
 typedef struct msg { /* one send, matched or waiting for its receive */
     struct replay *rp;     /* for the network's completion callback */
-    int src, dst;          /* ranks */
+    int src, dst;          /* ranks (with symmetry collapse, the representatives
+                            * that replay the two ends) */
+    int net_dst;           /* the destination the network times: the real one */
     uint32_t snode;        /* send node index on src */
     int64_t rnode;         /* recv node index on dst, -1 until matched */
     int arrived;           /* its last byte has arrived */
@@ -46,9 +48,9 @@ typedef struct p2p_entry {
 static void on_msg_done(sim_engine *eng, void *ctx);
 static void on_msg_timer(sim_engine *eng, void *payload, void *ctx);
 
-static int peer_rank(const replay *rp, int rank, const et_gnode *n, int idx)
+int rpl_peer_rank(const replay *rp, int rank, uint32_t pg, int idx)
 {
-    int gx = rp->r[rank].gi->p2p_rule[n->pg];
+    int gx = rp->r[rank].gi->p2p_rule[pg];
     if (gx < 0)
         return idx;
     const loom_group *grp = &rp->cfg->groups[gx];
@@ -87,15 +89,15 @@ static void msg_start(replay *rp, msg *m, uint64_t bytes)
             rpl_schedule_timer(rp, rpl_ns_to_ps(d), on_msg_timer, m);
             return;
         }
-        rp->captured_fallbacks++;
+        rp->captured_fallbacks += rpl_class_size(rp, m->dst);
     }
-    net_p2p_start(rp->net, rp->eng, m->src, m->dst, bytes, on_msg_done, m);
+    net_p2p_start(rp->net, rp->eng, m->src, m->net_dst, bytes, on_msg_done, m);
 }
 
 void rpl_send_issue(replay *rp, int rank, uint32_t i)
 {
     const et_gnode *n = &rp->r[rank].gi->g->nodes[i];
-    int dst = peer_rank(rp, rank, n, n->comm_dst);
+    int dst = rpl_peer_rank(rp, rank, n->pg, n->comm_dst);
     if (dst >= rp->nranks) {
         rpl_fail(rp, "%s: node %llu: rank %d sends to rank %d, but the run has %d rank%s",
              rp->r[rank].gi->g->path, (unsigned long long)n->id, rank, dst, rp->nranks,
@@ -105,6 +107,9 @@ void rpl_send_issue(replay *rp, int rank, uint32_t i)
     msg *m = loom_xcalloc(1, sizeof *m);
     m->rp = rp;
     m->src = rank;
+    m->net_dst = dst;
+    if (rp->rep) /* the receive is posted by the rank that replays dst */
+        dst = rp->rep[dst];
     m->dst = dst;
     m->snode = i;
     m->rnode = -1;
@@ -136,13 +141,15 @@ void rpl_recv_post(replay *rp, int rank, uint32_t i)
         rs->t0[i] = sim_now(rp->eng);
     rs->recvs++;
     rpl_update_mask(rp, rs);
-    int src = peer_rank(rp, rank, n, n->comm_src);
+    int src = rpl_peer_rank(rp, rank, n->pg, n->comm_src);
     if (src >= rp->nranks) {
         rpl_fail(rp, "%s: node %llu: rank %d receives from rank %d, but the run has %d rank%s",
              rs->gi->g->path, (unsigned long long)n->id, rank, src, rp->nranks,
              rp->nranks == 1 ? "" : "s");
         return;
     }
+    if (rp->rep) /* the send comes from the rank that replays src */
+        src = rp->rep[src];
     p2p_entry *e = p2p_find(rp, src, rank, n->comm_tag, n->comm_size);
     if (e->sends) { /* the message was sent already */
         msg *m = e->sends;
@@ -151,7 +158,7 @@ void rpl_recv_post(replay *rp, int rank, uint32_t i)
             e->sends_tail = NULL;
         if (m->arrived) { /* and has arrived: done now */
             free(m);
-            rp->messages++;
+            rp->messages += rpl_class_size(rp, rank);
             rpl_post_node_event(rp, rank, i, 0);
         } else {
             m->rnode = i;
@@ -172,7 +179,9 @@ void rpl_recv_post(replay *rp, int rank, uint32_t i)
 int rpl_recv_hint(replay *rp, int rank, uint32_t i, char *buf, size_t cap)
 {
     const et_gnode *n = &rp->r[rank].gi->g->nodes[i];
-    int src = peer_rank(rp, rank, n, n->comm_src), found = 0;
+    int src = rpl_peer_rank(rp, rank, n->pg, n->comm_src), found = 0;
+    if (rp->rep && src >= 0 && src < rp->nranks)
+        src = rp->rep[src];
     buf[0] = '\0';
     p2p_entry *e, *tmp;
     HASH_ITER(hh, rp->p2p, e, tmp) {
@@ -201,7 +210,7 @@ void rpl_warn_unreceived(replay *rp)
         if (e->sends == NULL)
             continue;
         for (const msg *m = e->sends; m; m = m->next)
-            n++;
+            n += rpl_class_size(rp, m->src);
         const p2p_key *k = &e->key, *f = first ? &first->key : NULL;
         if (!f || k->src < f->src || (k->src == f->src && (k->dst < f->dst ||
             (k->dst == f->dst && (k->tag < f->tag || (k->tag == f->tag && k->size < f->size))))))
@@ -231,7 +240,7 @@ static void msg_arrived(replay *rp, msg *m)
 {
     rpl_node_done(rp, m->src, m->snode); /* eager: the send completes on arrival */
     if (m->rnode >= 0) {
-        rp->messages++;
+        rp->messages += rpl_class_size(rp, m->dst);
         rpl_recv_done(rp, m->dst, (uint32_t)m->rnode);
         free(m);
     } else {

@@ -215,8 +215,12 @@ static int dump_json(FILE *f, void *arg)
     jkey(f, "p2p_messages", json_integer((json_int_t)res->p2p_messages), 0);
     jkey(f, "congested_links", links_array(res), 0);
     json_t *sim = json_object();
-    json_object_set_new(sim, "events", json_integer((json_int_t)res->events));
-    json_object_set_new(sim, "queue_high_water", json_integer((json_int_t)res->queue_high));
+    /* how the run was computed, not what it computed: 0 when reproducible
+     * (the same with and without symmetry collapse, docs/REPORT.md) */
+    int repro = (jb->flags & LOOM_JSON_REPRODUCIBLE) != 0;
+    json_object_set_new(sim, "events", json_integer(repro ? 0 : (json_int_t)res->events));
+    json_object_set_new(sim, "queue_high_water", json_integer(repro ? 0 : (json_int_t)res->queue_high));
+    json_object_set_new(sim, "simulated_ranks", json_integer(repro ? 0 : res->simulated_ranks));
     json_object_set_new(sim, "distinct_traces", json_integer(res->distinct_graphs));
     json_object_set_new(sim, "wall_seconds", json_real((jb->flags & LOOM_JSON_REPRODUCIBLE) ? 0 : res->wall_seconds));
     json_object_set_new(sim, "peak_rss_bytes",

@@ -58,6 +58,52 @@ static void distribution(int64_t *a, size_t n, rpt_dist *d)
     d->mean = exact_mean(a, n);
 }
 
+/* A value that stands for w equal ones (a collective record's weight). */
+typedef struct wval {
+    int64_t v;
+    uint64_t w;
+} wval;
+
+static int cmp_wval(const void *a, const void *b)
+{
+    const wval *x = a, *y = b;
+    return (x->v > y->v) - (x->v < y->v);
+}
+
+/* distribution() of the values each a[i].v counted a[i].w times: the same
+ * figures as if they had been listed one by one (nearest-rank percentiles;
+ * the mean floor(sum / n) + (sum mod n) / n, which is exact_mean's). */
+static void distribution_w(wval *a, size_t n, rpt_dist *d)
+{
+    memset(d, 0, sizeof *d);
+    unsigned __int128 sum = 0;
+    uint64_t total = 0;
+    for (size_t i = 0; i < n; i++) {
+        total += a[i].w;
+        sum += (unsigned __int128)(uint64_t)a[i].v * a[i].w; /* times are >= 0 */
+    }
+    if (total == 0)
+        return;
+    qsort(a, n, sizeof *a, cmp_wval);
+    d->min = a[0].v;
+    d->max = a[n - 1].v;
+    uint64_t k50 = (50 * (unsigned __int128)total + 99) / 100, k99 = (99 * (unsigned __int128)total + 99) / 100;
+    uint64_t seen = 0;
+    int got50 = 0;
+    for (size_t i = 0; i < n; i++) {
+        seen += a[i].w;
+        if (!got50 && seen >= (k50 ? k50 : 1)) {
+            d->p50 = a[i].v;
+            got50 = 1;
+        }
+        if (seen >= (k99 ? k99 : 1)) {
+            d->p99 = a[i].v;
+            break;
+        }
+    }
+    d->mean = (double)(uint64_t)(sum / total) + (double)(uint64_t)(sum % total) / (double)total;
+}
+
 static int64_t rank_raw(const loom_rank_field *f, const loom_rank_stats *s)
 {
     loom_fval v = loom_rank_value(f, s);
@@ -177,19 +223,20 @@ size_t rpt_coll_kinds(const loom_result *res, rpt_kind **out)
         from[id[k] + 1]++;
     for (size_t i = 0; i < nk; i++)
         from[i + 1] += from[i];
-    int64_t *t = loom_xmalloc((res->ncolls ? res->ncolls : 1) * sizeof *t);
+    wval *t = loom_xmalloc((res->ncolls ? res->ncolls : 1) * sizeof *t);
     size_t *at = loom_xmalloc((nk ? nk : 1) * sizeof *at);
     memcpy(at, from, (nk ? nk : 1) * sizeof *at);
     for (size_t k = 0; k < res->ncolls; k++) {
         const loom_coll_record *c = &res->colls[k];
         rpt_kind *w = &kinds[id[k]];
-        t[at[id[k]]++] = c->end - c->start;
-        w->count++;
-        w->total += c->end - c->start;
-        w->exposed += c->exposed;
+        uint64_t wt = c->weight ? c->weight : 1; /* instances it stands for */
+        t[at[id[k]]++] = (wval){c->end - c->start, wt};
+        w->count += wt;
+        w->total += (c->end - c->start) * (sim_time)wt;
+        w->exposed += c->exposed * (sim_time)wt;
     }
     for (size_t i = 0; i < nk; i++)
-        distribution(t + from[i], from[i + 1] - from[i], &kinds[i].time);
+        distribution_w(t + from[i], from[i + 1] - from[i], &kinds[i].time);
     free(at);
     free(t);
     free(from);

@@ -215,6 +215,12 @@ void loom_report_text(FILE *o, const loom_run_info *info, const loom_cfg *cfg,
     if (res->roofline_fallbacks)
         fprintf(o, "\n%llu compute node%s had no num_ops and kept their trace duration\n",
                 (unsigned long long)res->roofline_fallbacks, res->roofline_fallbacks == 1 ? "" : "s");
-    fprintf(o, "\nsim        %llu events, %.3f s wall, %.1f MB peak RSS\n",
+    fprintf(o, "\nsim        %llu events, %.3f s wall, %.1f MB peak RSS; ",
             (unsigned long long)res->events, res->wall_seconds, res->peak_rss_bytes / 1e6);
+    if (res->collapse_off[0]) /* docs/MODEL.md 13 */
+        fprintf(o, "every rank replayed (%s)\n", res->collapse_off);
+    else
+        fprintf(o, "%d of %d ranks replayed, the others alike (symmetry)%s\n",
+                res->simulated_ranks, res->nranks,
+                res->collapse_alone ? "; some classes broke into single ranks" : "");
 }

@@ -15,6 +15,12 @@
  *
  * A folder added to test/data/chakra or an example with traces that is
  * missing from the tables below fails test_tables_cover_every_folder.
+ *
+ * Symmetry collapse (docs/MODEL.md 13): every folder, example and a set of
+ * generated LLM steps give the byte-identical `--json --reproducible`
+ * with and without --no-collapse, and the generated steps replay the
+ * number of ranks the classes predict (one per pipeline stage, more with
+ * a straggler).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -172,6 +178,131 @@ static void test_examples_both_models(void **state)
     both_models(examples, sizeof examples / sizeof examples[0]);
 }
 
+/* Runs loom with args (NULL-ended, after "run") plus -q; fails on a
+ * nonzero exit. */
+static void run_args(const char *const *args)
+{
+    const char *v[40];
+    int n = 0;
+    v[n++] = "run";
+    for (int k = 0; args[k]; k++)
+        v[n++] = args[k];
+    v[n++] = "-q";
+    v[n] = NULL;
+    int rc = loomrun_wait(loomrun_tmp, loomrun_startv(loomrun_tmp, v));
+    if (rc != 0)
+        fail_msg("loom run -w %s: exit %d: %s", args[1], rc, loomrun_err);
+}
+
+/* Whole file into a malloc'd buffer; *len its size. */
+static char *slurp(const char *path, long *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (f == NULL)
+        fail_msg("%s: cannot open", path);
+    fseek(f, 0, SEEK_END);
+    *len = ftell(f);
+    rewind(f);
+    char *b = malloc(*len + 1);
+    assert_true(fread(b, 1, *len, f) == (size_t)*len);
+    fclose(f);
+    return b;
+}
+
+/* The workload w on net and sys (extra arguments x, NULL-ended): the
+ * reproducible JSON with and without --no-collapse must be the same bytes;
+ * returns the ranks the collapsed run replayed. */
+static int collapse_same(const char *w, const char *net, const char *sys, const char *const *x)
+{
+    const char *a = loomrun_path("collapsed.json"), *b = loomrun_path("every.json"),
+               *c = loomrun_path("sim.json");
+    for (int k = 0; k < 3; k++) {
+        const char *v[32] = {"-w", w, "-n", net, "-s", sys, "-j", k == 0 ? a : k == 1 ? b : c};
+        int n = 8;
+        for (int i = 0; x && x[i]; i++)
+            v[n++] = x[i];
+        if (k < 2)
+            v[n++] = "--reproducible";
+        if (k == 1)
+            v[n++] = "--no-collapse";
+        v[n] = NULL;
+        run_args(v);
+    }
+    long la, lb;
+    char *ba = slurp(a, &la), *bb = slurp(b, &lb);
+    if (la != lb || memcmp(ba, bb, la) != 0)
+        fail_msg("%s on %s: --json --reproducible differs with --no-collapse", w, net);
+    free(ba);
+    free(bb);
+    json_error_t je;
+    json_t *j = json_load_file(c, 0, &je);
+    if (j == NULL)
+        fail_msg("%s: %s", c, je.text);
+    int sim = (int)json_integer_value(json_object_get(json_object_get(j, "sim"), "simulated_ranks"));
+    json_decref(j);
+    return sim;
+}
+
+static void test_collapse_identical(void **state)
+{
+    (void)state;
+    int collapsed = 0;
+    const run *tables[2] = {fixtures, examples};
+    size_t sizes[2] = {sizeof fixtures / sizeof fixtures[0], sizeof examples / sizeof examples[0]};
+    for (int t = 0; t < 2; t++)
+        for (size_t k = 0; k < sizes[t]; k++) {
+            const run *r = &tables[t][k];
+            int sim = collapse_same(r->prefix, r->net, r->sys, r->extra);
+            collapsed += sim > 0 && sim < 8; /* the ASTRA-sim fixtures have 8+ ranks or 1 */
+        }
+    /* the tutorial's all-reduce: one file for 8 ranks, replayed once */
+    assert_true(collapsed >= 2);
+}
+
+/* Generated LLM steps: tp 2 x pp 2 x dp 2 (8 ranks, a file per stage), and
+ * variants: one class per stage, 2 ranks replayed.  With rank 1 a
+ * straggler no two ranks are alike: 1 is slower; 0 is its tensor-parallel
+ * partner; 2 and 3 are the data-parallel partners of 0 and of 1 ({0, 2},
+ * {1, 3}); ranks 4-7 receive from 0-3 down the pipeline, each from a
+ * different one: all 8 replayed, and still the same results. */
+static void test_collapse_generated(void **state)
+{
+    (void)state;
+    char net[512];
+    snprintf(net, sizeof net, "%s", loomrun_path("net8.yml"));
+    loomrun_write(net, "topology: [ Switch, Switch ]\nnpus_count: [ 2, 4 ]\n"
+                       "bandwidth: [ 450, 50 ]\nlatency: [ 500, 2000 ]\n");
+    struct { const char *name, *args[12]; int sim; } g[] = {
+        {"sp", {"--sequence-parallel", NULL}, 2},
+        {"il", {"--schedule", "interleaved", "--virtual-stages", "2", NULL}, 2},
+        {"z3", {"--zero", "3", "--overlap-grad-reduce", NULL}, 2},
+    };
+    for (size_t k = 0; k < sizeof g / sizeof g[0]; k++) {
+        char out[512], sys[600];
+        snprintf(out, sizeof out, "%s", loomrun_path(g[k].name));
+        const char *v[32] = {"gen", "llm", "-q", "--preset", "llama3-8b", "--layers", "4",
+                             "--tp", "2", "--pp", "2", "--dp", "2", "--global-batch", "8",
+                             "--out", out};
+        int n = 17;
+        for (int i = 0; g[k].args[i]; i++)
+            v[n++] = g[k].args[i];
+        v[n] = NULL;
+        int rc = loomrun_wait(loomrun_tmp, loomrun_startv(loomrun_tmp, v));
+        if (rc != 0)
+            fail_msg("gen llm %s: exit %d: %s", g[k].name, rc, loomrun_err);
+        snprintf(sys, sizeof sys, "%s.system.yaml", out);
+        assert_int_equal(collapse_same(out, net, sys, NULL), g[k].sim);
+    }
+    /* a straggler: rank 1 at 1.5x breaks every class (above) */
+    char sys[600], sys2[600], text[4096];
+    snprintf(sys, sizeof sys, "%s.system.yaml", loomrun_path("sp"));
+    snprintf(sys2, sizeof sys2, "%s", loomrun_path("sp.straggler.yaml"));
+    loomrun_slurp(sys, text, sizeof text);
+    strncat(text, "straggler: {\"1\": 1.5}\n", sizeof text - strlen(text) - 1);
+    loomrun_write(sys2, text);
+    assert_int_equal(collapse_same(loomrun_path("sp"), net, sys2, NULL), 8);
+}
+
 /* Is a folder named `name` in runs[]? */
 static int listed(const run *runs, size_t n, const char *name)
 {
@@ -231,6 +362,8 @@ int main(void)
         cmocka_unit_test(test_tables_cover_every_folder),
         cmocka_unit_test(test_fixtures_both_models),
         cmocka_unit_test(test_examples_both_models),
+        cmocka_unit_test(test_collapse_identical),
+        cmocka_unit_test(test_collapse_generated),
     };
     return cmocka_run_group_tests(tests, loomrun_setup, loomrun_teardown);
 }

@@ -196,8 +196,8 @@ static void test_json(void **state)
         assert_true(num(c, "busbw_GBps") == 3.0);
         assert_int_equal(json_array_size(json_object_get(root, "congested_links")), 0);
         json_t *sim = json_object_get(root, "sim");
-        assert_true(num(sim, "events") == 42);
-        assert_true(num(sim, "queue_high_water") == 5);
+        assert_true(num(sim, "events") == (repro ? 0 : 42)); /* how, not what: 0 */
+        assert_true(num(sim, "queue_high_water") == (repro ? 0 : 5));
         assert_true(num(sim, "distinct_traces") == 2);
         assert_true(num(sim, "wall_seconds") == (repro ? 0 : 1.5));
         assert_true(num(sim, "peak_rss_bytes") == (repro ? 0 : 1 << 20));
