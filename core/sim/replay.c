@@ -23,6 +23,8 @@
 typedef struct ev {
     int32_t rank;   /* whose node */
     uint32_t node;  /* node index */
+    sim_time at;    /* when it was scheduled, */
+    uint64_t by;    /* by which handler (the tie check, replay_int.h) */
 } ev;
 
 
@@ -219,6 +221,8 @@ void rpl_node_done(replay *rp, int rank, uint32_t i)
         rp->obs->node(rp->obs->node_ctx, rank, rs->gi->g, i, res, rs->t0[i], rs->finish,
                       res == RES_COMM ? ln->rec : -1);
     if (ln && ln->cur == (int64_t)i) {
+        if (rs->tie)
+            rpl_tie_free(rp, rank, (int)(ln - rs->lanes));
         /* the time up to now is this collective's too: closed before its
          * record leaves the lane, even when another comm lane (or a posted
          * receive) keeps the mask as it is */
@@ -247,6 +251,8 @@ void rpl_post_node_event(replay *rp, int rank, uint32_t i, sim_time dur)
     ev *e = sim_schedule(rp->eng, now + dur, on_event);
     e->rank = rank;
     e->node = i;
+    e->at = now;
+    e->by = rp->hid;
 }
 
 /* ---- collectives ---------------------------------------------------------- */
@@ -409,6 +415,7 @@ static void coll_join(replay *rp, int rank, uint32_t i)
     loom_coll_record *cr = &rp->res->colls[in->rec];
     cr->start = sim_now(rp->eng);
     in->rp = rp;
+    in->by = rp->hid;
     if (rp->cfg->comm_captured && captured_coll(rp, in, cr))
         return;
     /* Every network model saturates a time past the end of representable
@@ -432,9 +439,15 @@ static void coll_join(replay *rp, int rank, uint32_t i)
 static void coll_done(replay *rp, coll_inst *in)
 {
     comm *c = &rp->comms[in->comm];
-    rp->res->colls[in->rec].end = sim_now(rp->eng);
-    for (int m = 0; m < c->n; m++)
+    loom_coll_record *cr = &rp->res->colls[in->rec];
+    cr->end = sim_now(rp->eng);
+    for (int m = 0; m < c->n; m++) {
+        if (rp->rep) /* without collapse the last member to join scheduled it:
+                      * for the others another rank's handler, never their own */
+            rpl_tie_event(rp, c->ranks[m], cr->end, cr->start,
+                          c->nreal > 1 ? ++rp->hid : in->by);
         rpl_node_done(rp, c->ranks[m], in->node[m]);
+    }
     free(in->node);
     free(in);
 }
@@ -442,6 +455,7 @@ static void coll_done(replay *rp, coll_inst *in)
 static void on_coll_done(sim_engine *eng, void *ctx)
 {
     coll_inst *in = ctx;
+    in->rp->hid++;
     if (sim_now(eng) == SIM_TIME_MAX) /* the network model saturated */
         rpl_fail(in->rp, "a %s of %llu bytes on '%s' (rank %d node %llu): simulated time overflows "
                      "(past %.3g s)",
@@ -528,7 +542,9 @@ static void try_issue(replay *rp, int rank, int l)
     lane *ln = &rs->lanes[l];
     if (rp->failed || ln->cur >= 0 || idq_size(&ln->ready) == 0)
         return;
-    uint32_t i = rs->gi->at[idq_pop(&ln->ready)];
+    uint32_t k = idq_pop(&ln->ready), i = rs->gi->at[k];
+    if (rs->tie)
+        rpl_tie_issue(rp, rank, l, k, idq_size(&ln->ready));
     ln->cur = i;
     rs->busy[rs->gi->res[i]]++;
     rpl_update_mask(rp, rs);
@@ -543,6 +559,8 @@ static void make_ready(replay *rp, int rank, uint32_t i)
     int res = rs->gi->res[i];
     if (res != RES_NONE) {
         int l = lane_of(rs->gi, i);
+        if (rs->tie)
+            rpl_tie_push(rp, rank, l, rs->gi->pos[i]);
         idq_push(&rs->lanes[l].ready, rs->gi->pos[i]);
         try_issue(rp, rank, l);
     } else if (n->type == ET_COMM_RECV_NODE) {
@@ -576,6 +594,9 @@ static void on_event(sim_engine *eng, void *payload, void *ctx)
         for (size_t off = 0; off < sizeof(rank_state); off += 64)
             __builtin_prefetch(ns + off, 1);
     }
+    rp->hid++;
+    if (rp->rep) /* symmetry collapse: its one assumption */
+        rpl_tie_event(rp, e->rank, sim_now(eng), e->at, e->by);
     if (rp->r[e->rank].gi->g->nodes[e->node].type == ET_COMM_RECV_NODE)
         rpl_recv_done(rp, e->rank, e->node);
     else
@@ -596,6 +617,7 @@ static void replay_free(replay *rp)
     for (int r = 0; r < rp->nranks && rp->r; r++) {
         rank_state *rs = &rp->r[r];
         free(rs->t0);
+        free(rs->tie);
         free(rs->comm);
         free(rs->seq);
         for (int k = 0; rs->lanes && k < rs->gi->nlanes; k++) {
@@ -680,6 +702,12 @@ static int alloc_ranks(replay *rp, const loom_replay_opts *opts, loom_err *err)
             rs->seq[k] = (struct seq_slot){-1, 0};
         rs->lanes = rs->gi->nlanes > RES_N ? loom_xcalloc(rs->gi->nlanes, sizeof *rs->lanes)
                                            : rs->lane0;
+        if (rp->rep) { /* the tie check (replay_int.h): seeding is one handler */
+            rs->tie = loom_xcalloc(1, sizeof *rs->tie + (rs->gi->nlanes + 1) * sizeof(tie_lane));
+            rs->tie->cur = (tie_ev){0, -1, 0};
+            for (int k = 0; k <= rs->gi->nlanes; k++)
+                rs->tie->lane[k].t = -1;
+        }
         for (int k = 0; k < rs->gi->nlanes; k++) {
             rs->lanes[k].cur = rs->lanes[k].rec = -1;
             rs->lanes[k].mult = 1;
@@ -839,9 +867,11 @@ static void collect(replay *rp)
      * to res->groups, they were not copied */
 }
 
-int loom_replay(const loom_cfg *cfg, const loom_replay_opts *opts, loom_result *res, loom_err *err)
+/* One replay; *tie: the representative whose same-time events could have
+ * run in another order (the tie check, replay_int.h), or -1. */
+static int replay_once(const loom_cfg *cfg, const loom_replay_opts *opts, loom_result *res,
+                       loom_err *err, int *tie)
 {
-    double t0 = now_s();
     memset(res, 0, sizeof *res);
     replay rp;
     memset(&rp, 0, sizeof rp);
@@ -849,6 +879,7 @@ int loom_replay(const loom_cfg *cfg, const loom_replay_opts *opts, loom_result *
     rp.res = res;
     rp.obs = opts->obs;
     rp.err = err;
+    rp.tie_rank = -1;
     int rc = setup(&rp, opts, err);
     if (rc == 0)
         rc = run(&rp, opts);
@@ -866,7 +897,25 @@ int loom_replay(const loom_cfg *cfg, const loom_replay_opts *opts, loom_result *
     res->simulated_ranks = rp.rep ? rp.sim_ranks : rp.nranks;
     res->collapse_alone = rp.rep ? rp.sym_alone : 0;
     snprintf(res->collapse_off, sizeof res->collapse_off, "%s", rp.sym_why);
+    *tie = rp.rep ? rp.tie_rank : -1;
     replay_free(&rp);
+    return rc;
+}
+
+int loom_replay(const loom_cfg *cfg, const loom_replay_opts *opts, loom_result *res, loom_err *err)
+{
+    double t0 = now_s();
+    int tie, tie0;
+    int rc = replay_once(cfg, opts, res, err, &tie);
+    if (rc == 0 && (tie0 = tie) >= 0) { /* collapse's assumption failed: replay every rank */
+        loom_result_free(res);
+        loom_replay_opts every = *opts;
+        every.no_collapse = LOOM_COLLAPSE_OFF;
+        rc = replay_once(cfg, &every, res, err, &tie);
+        snprintf(res->collapse_off, sizeof res->collapse_off,
+                 "rank %d had two events at one picosecond, scheduled at one instant by two "
+                 "handlers, acting on one lane: their order could differ with collapse", tie0);
+    }
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
     res->peak_rss_bytes = ru.ru_maxrss * 1024L;

@@ -28,6 +28,9 @@
 #include "et_set.h"
 #include "replay.h"
 
+#include <stdio.h>
+#include <stdlib.h>
+
 enum { RES_COMPUTE = LOOM_RES_COMPUTE, RES_CPU = LOOM_RES_CPU, RES_COMM = LOOM_RES_COMM,
        RES_MEM = LOOM_RES_MEM, RES_N, RES_NONE = LOOM_RES_NONE };
 enum { ST_WAIT, ST_READY, ST_ISSUED, ST_DONE };
@@ -128,6 +131,8 @@ typedef struct rank_state { /* what every event of the rank touches first */
     int *comm;               /* per pg: communicator, when the graph has rule
                               * groups (else gi->comm_of_pg serves) */
     sim_time *t0;            /* per node: start time (only with an observer) */
+    struct tie_state *tie;   /* symmetry collapse's tie check (rpl_tie_*), for
+                              * representatives; NULL without collapse */
 } rank_state;
 
 typedef struct coll_inst {
@@ -144,6 +149,7 @@ typedef struct coll_inst {
     uint32_t *node;      /* per member index: node index, UINT32_MAX if not yet */
     long rec;            /* its record in loom_result.colls */
     struct replay *rp;   /* for the network's completion callback */
+    uint64_t by;         /* the handler that started it (the tie check, replay_int.h) */
 } coll_inst;
 
 typedef struct comm {
@@ -194,6 +200,9 @@ struct replay {
     int sim_ranks;             /* ranks simulated (representatives) */
     int sym_alone;             /* ranks forced into classes of their own */
     char sym_why[160];         /* why collapse is off, or "" */
+    int tie_rank;              /* a representative whose same-time events could
+                                * run in another order without collapse, or -1 */
+    uint64_t hid;              /* handlers run so far: the one running now */
     sim_time *rmem_free;       /* remote memory: when each FIFO channel (a node's, or
                                   the pool's) is next free; NULL for NONE and PER_NPU */
 };
@@ -256,6 +265,99 @@ int rpl_add_quotient(replay *rp, int real, const int *reps, const uint32_t *mult
  * rp->sym_why.  After the rank files and communicators, before the
  * per-rank state is allocated. */
 void rpl_sym_plan(replay *rp, const loom_replay_opts *opts);
+/* Symmetry collapse's one assumption (docs/MODEL.md 13).  Events at one
+ * time run in the order they were scheduled; two events of a rank
+ * scheduled at the same instant by two different handlers run in the
+ * order those handlers ran, and that order among ranks is not the same
+ * with and without collapse (a collective's completion is scheduled by
+ * its last member to join: another rank, without collapse).  Such a pair
+ * changes nothing unless it decides which node a lane issues: a node one
+ * of them queues that the other's issue would have taken instead, or
+ * that an issue by the other took.  rpl_tie_push/_free/_issue/_recv find
+ * exactly those (per lane, per group of events of one time and one
+ * scheduling instant) and set rp->tie_rank; the run is then replayed
+ * again without collapse. */
+typedef struct tie_ev {
+    sim_time t, s;           /* the event being handled: its time, when it was */
+    uint64_t by;             /*   scheduled, and by which handler */
+} tie_ev;
+typedef struct tie_lane {
+    sim_time t, s;           /* the group the fields below are for */
+    uint64_t dby;            /* handler of the group's last issue (0: none) */
+    uint64_t pby;            /* handler of its pushes (0 none, UINT64_MAX several) */
+    uint64_t fby;            /* handler that freed the lane in the group (0 none) */
+    uint32_t dpos;           /* the node that issue took (position in id order) */
+    uint32_t pmin;           /* least position pushed (receives: the key's hash) */
+} tie_lane;
+typedef struct tie_state {
+    tie_ev cur;              /* the event of this rank being handled */
+    tie_lane lane[];         /* per lane, then one for receives */
+} tie_state;
+
+/* Rank's event now, scheduled at sched by handler by, is being handled. */
+static inline void rpl_tie_event(replay *rp, int rank, sim_time now, sim_time sched, uint64_t by)
+{
+    rp->r[rank].tie->cur = (tie_ev){now, sched, by};
+}
+
+static inline tie_lane *rpl_tie_group(tie_state *ts, int l)
+{
+    tie_lane *x = &ts->lane[l];
+    if (x->t != ts->cur.t || x->s != ts->cur.s)
+        *x = (tie_lane){.t = ts->cur.t, .s = ts->cur.s};
+    return x;
+}
+
+static inline void rpl_tie_flag(replay *rp, int rank)
+{
+    if (rp->tie_rank < 0)
+        rp->tie_rank = rank;
+}
+
+/* A node at position pos is queued on lane l: had it come first, an issue
+ * another handler made from a free lane would have taken it, or one made
+ * when that handler freed the lane would have preferred it. */
+static inline void rpl_tie_push(replay *rp, int rank, int l, uint32_t pos)
+{
+    tie_state *ts = rp->r[rank].tie;
+    tie_lane *x = rpl_tie_group(ts, l);
+    if (x->dby && x->dby != ts->cur.by && (x->fby != x->dby || pos < x->dpos))
+        rpl_tie_flag(rp, rank);
+    x->pby = !x->pby || x->pby == ts->cur.by ? ts->cur.by : UINT64_MAX;
+    if (x->pmin == 0 || pos + 1 < x->pmin)
+        x->pmin = pos + 1; /* 0: none */
+}
+
+static inline void rpl_tie_free(replay *rp, int rank, int l)
+{
+    tie_state *ts = rp->r[rank].tie;
+    rpl_tie_group(ts, l)->fby = ts->cur.by;
+}
+
+/* Lane l issues the node at pos, with `left` nodes still queued: had the
+ * handler that queued it in this group come later, another node would
+ * have been issued (when one is left to take its place). */
+static inline void rpl_tie_issue(replay *rp, int rank, int l, uint32_t pos, uint32_t left)
+{
+    tie_state *ts = rp->r[rank].tie;
+    tie_lane *x = rpl_tie_group(ts, l);
+    if (left && x->pby && x->pby != ts->cur.by && x->pmin <= pos + 1)
+        rpl_tie_flag(rp, rank);
+    x->dby = ts->cur.by;
+    x->dpos = pos;
+}
+
+/* A receive with key hash k is posted (receives match in posting order). */
+static inline void rpl_tie_recv(replay *rp, int rank, int l, uint32_t k)
+{
+    tie_state *ts = rp->r[rank].tie;
+    tie_lane *x = rpl_tie_group(ts, l);
+    if (x->pby && x->pby != ts->cur.by && x->pmin == k)
+        rpl_tie_flag(rp, rank);
+    x->pby = ts->cur.by;
+    x->pmin = k;
+}
+
 /* Ranks rank stands for (1 without collapse). */
 static inline uint64_t rpl_class_size(const replay *rp, int rank)
 {

@@ -23,6 +23,9 @@ typedef struct msg { /* one send, matched or waiting for its receive */
     int arrived;           /* its last byte has arrived */
     int started;           /* its transfer is under way (comm-model: captured
                             * starts it when the receive is posted) */
+    sim_time t_start;      /* when it was put on its way, */
+    uint64_t by;           /* by which handler (the tie check, replay_int.h), */
+    int by_dst;            /*   the receiver's (1) or the sender's (0) */
     struct msg *next;      /* FIFO link */
 } msg;
 
@@ -78,9 +81,12 @@ static p2p_entry *p2p_find(replay *rp, int src, int dst, int tag, uint64_t size)
 /* Puts message m on its way: at once through the network, or (captured)
  * for the lesser traced duration of its send and receive, which must be
  * matched by then. */
-static void msg_start(replay *rp, msg *m, uint64_t bytes)
+static void msg_start(replay *rp, msg *m, uint64_t bytes, int by_dst)
 {
     m->started = 1;
+    m->t_start = sim_now(rp->eng);
+    m->by = rp->hid;
+    m->by_dst = by_dst;
     if (rp->cfg->comm_captured) {
         uint64_t ds = rp->r[m->src].gi->g->nodes[m->snode].duration_ns;
         uint64_t dr = rp->r[m->dst].gi->g->nodes[m->rnode].duration_ns;
@@ -129,7 +135,7 @@ void rpl_send_issue(replay *rp, int rank, uint32_t i)
         e->sends_tail = m;
     }
     if (!rp->cfg->comm_captured || m->rnode >= 0) /* captured: when the receive is posted */
-        msg_start(rp, m, rpl_comm_scaled(rp, n->comm_size));
+        msg_start(rp, m, rpl_comm_scaled(rp, n->comm_size), 0);
 }
 
 void rpl_recv_post(replay *rp, int rank, uint32_t i)
@@ -150,6 +156,10 @@ void rpl_recv_post(replay *rp, int rank, uint32_t i)
     }
     if (rp->rep) /* the send comes from the rank that replays src */
         src = rp->rep[src];
+    if (rs->tie) /* receives match in posting order: one more "lane" */
+        rpl_tie_recv(rp, rank, rs->gi->nlanes,
+                     (uint32_t)(((uint64_t)src * 0x9e3779b1u) ^ ((uint64_t)n->comm_tag << 16) ^
+                                n->comm_size ^ (n->comm_size >> 32)) | 1u);
     p2p_entry *e = p2p_find(rp, src, rank, n->comm_tag, n->comm_size);
     if (e->sends) { /* the message was sent already */
         msg *m = e->sends;
@@ -163,7 +173,7 @@ void rpl_recv_post(replay *rp, int rank, uint32_t i)
         } else {
             m->rnode = i;
             if (!m->started)
-                msg_start(rp, m, rpl_comm_scaled(rp, n->comm_size));
+                msg_start(rp, m, rpl_comm_scaled(rp, n->comm_size), 1);
         }
         return;
     }
@@ -238,8 +248,14 @@ void rpl_recv_done(replay *rp, int rank, uint32_t i)
 
 static void msg_arrived(replay *rp, msg *m)
 {
+    if (rp->rep) /* symmetry collapse: its one assumption */
+        rpl_tie_event(rp, m->src, sim_now(rp->eng), m->t_start,
+                      m->by_dst && m->src != m->net_dst ? ++rp->hid : m->by); /* the other end's: */
     rpl_node_done(rp, m->src, m->snode); /* eager: the send completes on arrival */
     if (m->rnode >= 0) {
+        if (rp->rep)
+            rpl_tie_event(rp, m->dst, sim_now(rp->eng), m->t_start, /* foreign */
+                          !m->by_dst && m->src != m->net_dst ? ++rp->hid : m->by);
         rp->messages += rpl_class_size(rp, m->dst);
         rpl_recv_done(rp, m->dst, (uint32_t)m->rnode);
         free(m);
@@ -257,6 +273,7 @@ static void on_msg_timer(sim_engine *eng, void *payload, void *ctx)
 static void on_msg_done(sim_engine *eng, void *ctx)
 {
     msg *m = ctx;
+    m->rp->hid++;
     if (sim_now(eng) == SIM_TIME_MAX) {
         const et_graph *g = m->rp->r[m->src].gi->g;
         rpl_fail(m->rp, "%s: node %llu: a message from rank %d to rank %d: simulated time overflows "

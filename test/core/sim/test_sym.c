@@ -191,6 +191,55 @@ static void test_sym_rank_specific(void **state)
     loom_result_free(&res);
 }
 
+/* A tie that breaks the one assumption (docs/MODEL.md 13).  Each of 8
+ * ranks: A (10 us), then B, an all-reduce of 0 bytes on all ranks (0 s on
+ * a network without latency), and C (0 us) both after A; D (1 us) after B,
+ * E (5 us) after C; F, a 1 MiB all-reduce, after D.  At 10 us, D and E
+ * become ready on the compute lane in the same picosecond, from two
+ * events scheduled in the same instant: C's completion, scheduled by the
+ * rank itself, and B's, scheduled by the last rank to join.  Without
+ * collapse, rank 7 (last to join) sees B end first, queues D behind C and
+ * runs D, then E; ranks 0-6 see C end first and run E, then D.  Replaying
+ * one rank for all cannot tell them apart: loom notices and replays every
+ * rank, so the results are the same both ways. */
+static void test_sym_tie(void **state)
+{
+    (void)state;
+    for (int r = 0; r < 8; r++) {
+        tb b = {0};
+        ChakraProtoMsg__Node *n[6] = {comp(&b, 1, 10), coll(&b, 2, NULL, 0), comp(&b, 3, 0),
+                                      comp(&b, 4, 1), comp(&b, 5, 5), coll(&b, 6, NULL, 1 << 20)};
+        tb_data(&b, n[1], 1);
+        tb_data(&b, n[2], 1);
+        tb_data(&b, n[3], 2);
+        tb_data(&b, n[4], 3);
+        tb_data(&b, n[5], 4);
+        write_rank("tie", r, n, 6);
+        tb_free(&b);
+    }
+    loom_result r[2];
+    for (int k = 0; k < 2; k++) {
+        loom_cfg cfg;
+        loom_err err;
+        if (st_load(&cfg, "topology: [ Switch ]\nnpus_count: [ 8 ]\nbandwidth: [ 100 ]\nlatency: [ 0 ]\n",
+                    "local-mem-bw: 1000\nendpoint-delay: 0\n", NULL, 0, &err) < 0)
+            fail_msg("%s", err.msg);
+        char pre[512];
+        snprintf(pre, sizeof pre, "%s", st_path("tie"));
+        loom_replay_opts o = {.prefix = pre, .no_collapse = k ? LOOM_COLLAPSE_OFF : 0};
+        if (loom_replay(&cfg, &o, &r[k], &err) < 0)
+            fail_msg("%s", err.msg);
+        loom_cfg_free(&cfg);
+    }
+    /* the ranks really differ: rank 7 ran D before E, so F waited on it */
+    assert_true(r[1].ranks[7].overlapped_comm != r[1].ranks[0].overlapped_comm);
+    assert_int_equal(r[0].simulated_ranks, 8);
+    assert_non_null(strstr(r[0].collapse_off, "picosecond"));
+    assert_memory_equal(r[0].ranks, r[1].ranks, 8 * sizeof *r[0].ranks);
+    loom_result_free(&r[0]);
+    loom_result_free(&r[1]);
+}
+
 /* The flow model shares links: collapse is off and says why. */
 static void test_sym_flow_off(void **state)
 {
@@ -218,6 +267,7 @@ int main(void)
         cmocka_unit_test(test_sym_straggler),
         cmocka_unit_test(test_sym_pipeline),
         cmocka_unit_test(test_sym_rank_specific),
+        cmocka_unit_test(test_sym_tie),
         cmocka_unit_test(test_sym_flow_off),
     };
     return cmocka_run_group_tests(tests, st_setup, st_teardown);
