@@ -15,6 +15,9 @@
  * ranks x K compute events plus K collective events, which is where the
  * events/s figure means something.
  *
+ * The step runs twice: every rank replayed (dp_1000: the raw speed
+ * figures) and with symmetry collapse, loom's default (dp_1000/sym).
+ *
  *   bench_replay [RANKS...]      default: 512 4096 16384
  */
 #include <errno.h>
@@ -132,7 +135,9 @@ static int write_micro(const char *dir, int ctype, uint64_t size, int ranks)
     return link_ranks(dir, ranks);
 }
 
-static void run(const char *label, int ctype, uint64_t size, int ranks)
+/* collapse 0: every rank replayed (the raw speed figures); 1: symmetry
+ * collapse, loom's default (docs/MODEL.md 13) */
+static void run(const char *label, int ctype, uint64_t size, int ranks, int collapse)
 {
     char dir[] = "/tmp/loom-bench-XXXXXX";
     int bad = mkdtemp(dir) == NULL;
@@ -156,7 +161,8 @@ static void run(const char *label, int ctype, uint64_t size, int ranks)
     cfg.comp.mem_bw = 1600e9;
     char prefix[600];
     snprintf(prefix, sizeof prefix, "%s/m", dir);
-    loom_replay_opts ro = {.prefix = prefix, .max_stuck = 8};
+    loom_replay_opts ro = {.prefix = prefix, .max_stuck = 8,
+                           .no_collapse = collapse ? 0 : LOOM_COLLAPSE_OFF};
     loom_result res;
     loom_err err = {0};
     loom_set_quiet(1);
@@ -193,10 +199,12 @@ int main(int argc, char **argv)
     printf("%-12s %8s %12s %10s %12s %12s %10s\n", "collective", "ranks", "sim(us)", "wall(s)",
            "events", "events/s", "RSS(MB)");
     for (int i = 0; i < n; i++) {
-        run("all_reduce", 0, 1 << 20, sizes[i]);
-        run("all_to_all", 6, 1 << 20, sizes[i]);
+        run("all_reduce", 0, 1 << 20, sizes[i], 0);
+        run("all_to_all", 6, 1 << 20, sizes[i], 0);
     }
-    for (int i = 0; i < n; i++)
-        run("dp_1000", -1, 1000, sizes[i]);
+    for (int i = 0; i < n; i++) {
+        run("dp_1000", -1, 1000, sizes[i], 0);
+        run("dp_1000/sym", -1, 1000, sizes[i], 1);
+    }
     return 0;
 }
