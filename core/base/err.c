@@ -26,6 +26,7 @@ void loom_err_clear(loom_err *e)
 }
 
 void loom_set_quiet(int q) { quiet = q; }
+int loom_quiet(void) { return quiet; }
 
 void loom_warn(const char *fmt, ...)
 {

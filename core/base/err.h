@@ -41,6 +41,7 @@ void loom_err_clear(loom_err *e);
 /* Warnings go to stderr, prefixed "loom: warning: ", unless silenced. */
 void loom_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void loom_set_quiet(int quiet);
+int loom_quiet(void); /* the current setting, to restore it */
 
 /* Allocation that never returns NULL: out of memory prints "loom: error:
  * out of memory: ..." and exits with LOOM_EXIT_OOM (1, "internal error" in

@@ -868,9 +868,10 @@ static void collect(replay *rp)
 }
 
 /* One replay; *tie: the representative whose same-time events could have
- * run in another order (the tie check, replay_int.h), or -1. */
+ * run in another order (the tie check, replay_int.h), or -1; *collapsed:
+ * whether alike ranks were replayed once. */
 static int replay_once(const loom_cfg *cfg, const loom_replay_opts *opts, loom_result *res,
-                       loom_err *err, int *tie)
+                       loom_err *err, int *tie, int *collapsed)
 {
     memset(res, 0, sizeof *res);
     replay rp;
@@ -898,6 +899,7 @@ static int replay_once(const loom_cfg *cfg, const loom_replay_opts *opts, loom_r
     res->collapse_alone = rp.rep ? rp.sym_alone : 0;
     snprintf(res->collapse_off, sizeof res->collapse_off, "%s", rp.sym_why);
     *tie = rp.rep ? rp.tie_rank : -1;
+    *collapsed = rp.rep != NULL;
     replay_free(&rp);
     return rc;
 }
@@ -905,16 +907,24 @@ static int replay_once(const loom_cfg *cfg, const loom_replay_opts *opts, loom_r
 int loom_replay(const loom_cfg *cfg, const loom_replay_opts *opts, loom_result *res, loom_err *err)
 {
     double t0 = now_s();
-    int tie, tie0;
-    int rc = replay_once(cfg, opts, res, err, &tie);
-    if (rc == 0 && (tie0 = tie) >= 0) { /* collapse's assumption failed: replay every rank */
+    int tie, collapsed;
+    int rc = replay_once(cfg, opts, res, err, &tie, &collapsed);
+    if (collapsed && (rc < 0 || tie >= 0)) {
+        /* collapse's assumption failed, or the run did: replay every rank,
+         * so results and error messages are the full replay's; its warnings
+         * were printed once already */
+        int tie0 = tie, q = loom_quiet();
         loom_result_free(res);
+        loom_err_clear(err);
         loom_replay_opts every = *opts;
         every.no_collapse = LOOM_COLLAPSE_OFF;
-        rc = replay_once(cfg, &every, res, err, &tie);
-        snprintf(res->collapse_off, sizeof res->collapse_off,
-                 "rank %d had two events at one picosecond, scheduled at one instant by two "
-                 "handlers, acting on one lane: their order could differ with collapse", tie0);
+        loom_set_quiet(1);
+        rc = replay_once(cfg, &every, res, err, &tie, &collapsed);
+        loom_set_quiet(q);
+        if (tie0 >= 0)
+            snprintf(res->collapse_off, sizeof res->collapse_off,
+                     "rank %d had two events at one picosecond, scheduled at one instant by two "
+                     "handlers, acting on one lane: their order could differ with collapse", tie0);
     }
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);

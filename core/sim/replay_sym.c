@@ -123,7 +123,7 @@ static uint32_t densify(const uint64_t *h, uint32_t n, uint32_t *id)
 
 /* ---- what each graph uses ---------------------------------------------- */
 
-static void graph_specs(const replay *rp, const graph_info *gi, gsym *s)
+static void graph_specs(const graph_info *gi, gsym *s)
 {
     const et_graph *g = gi->g;
     s->cpg = loom_xmalloc((g->npg ? g->npg : 1) * sizeof *s->cpg);
@@ -134,8 +134,6 @@ static void graph_specs(const replay *rp, const graph_info *gi, gsym *s)
     for (size_t i = 0; i < g->n; i++) {
         const et_gnode *n = &g->nodes[i];
         if (n->type != ET_COMM_SEND_NODE && n->type != ET_COMM_RECV_NODE)
-            continue;
-        if (gi->res[i] == RES_CPU) /* host side: no message */
             continue;
         spec x = {n->pg, n->type == ET_COMM_SEND_NODE ? n->comm_dst : n->comm_src,
                   n->type == ET_COMM_RECV_NODE};
@@ -150,7 +148,6 @@ static void graph_specs(const replay *rp, const graph_info *gi, gsym *s)
                 s->sp[k++] = s->sp[i];
         s->nsp = k;
     }
-    (void)rp;
 }
 
 static inline const gsym *gs_of(const sym *S, int r)
@@ -582,7 +579,7 @@ static const char *prepare(sym *S)
     densify(h, (uint32_t)rp->ncomms, S->netk);
     free(h);
     for (int q = 0; q < rp->ngraphs; q++) {
-        graph_specs(rp, &rp->graphs[q], &S->gs[q]);
+        graph_specs(&rp->graphs[q], &S->gs[q]);
         if (S->gs[q].nsp > 64)
             return "a trace names more than 64 message peers";
     }

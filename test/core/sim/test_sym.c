@@ -240,6 +240,44 @@ static void test_sym_tie(void **state)
     loom_result_free(&r[1]);
 }
 
+/* A run that fails fails the same way: rank 3's file lacks the pair's
+ * all-reduce, so rank 2 waits forever; the message (which ranks are stuck,
+ * on what) is the full replay's, not the representatives'. */
+static void test_sym_stuck(void **state)
+{
+    (void)state;
+    for (int r = 0; r < 8; r++) {
+        tb b = {0};
+        ChakraProtoMsg__Node *n[3] = {comp(&b, 1, 10), coll(&b, 2, "tp", 1 << 20), comp(&b, 3, 5)};
+        tb_data(&b, n[1], 1);
+        tb_data(&b, n[2], 2);
+        if (r == 3) {
+            n[1] = comp(&b, 2, 1);
+            tb_data(&b, n[1], 1);
+        }
+        write_rank("stuck", r, n, 3);
+        tb_free(&b);
+    }
+    char sysf[600], msg[2][sizeof ((loom_err *)0)->msg];
+    snprintf(sysf, sizeof sysf, "local-mem-bw: 1000\ncomm-group: %s\n", st_path("pairs.json"));
+    for (int k = 0; k < 2; k++) {
+        loom_cfg cfg;
+        loom_err err;
+        if (st_load(&cfg, net8, sysf, NULL, 0, &err) < 0)
+            fail_msg("%s", err.msg);
+        char pre[512];
+        snprintf(pre, sizeof pre, "%s", st_path("stuck"));
+        loom_replay_opts o = {.prefix = pre, .max_stuck = 8, .no_collapse = k ? LOOM_COLLAPSE_OFF : 0};
+        loom_result res;
+        memset(&err, 0, sizeof err);
+        assert_int_equal(loom_replay(&cfg, &o, &res, &err), LOOM_ESIM);
+        snprintf(msg[k], sizeof msg[k], "%s", err.msg);
+        loom_cfg_free(&cfg);
+    }
+    assert_string_equal(msg[0], msg[1]);
+    assert_non_null(strstr(msg[0], "rank 2"));
+}
+
 /* The flow model shares links: collapse is off and says why. */
 static void test_sym_flow_off(void **state)
 {
@@ -268,6 +306,7 @@ int main(void)
         cmocka_unit_test(test_sym_pipeline),
         cmocka_unit_test(test_sym_rank_specific),
         cmocka_unit_test(test_sym_tie),
+        cmocka_unit_test(test_sym_stuck),
         cmocka_unit_test(test_sym_flow_off),
     };
     return cmocka_run_group_tests(tests, st_setup, st_teardown);
