@@ -39,23 +39,32 @@ static ChakraProtoMsg__Node *p2p(tb *b, uint64_t id, int send, const char *pg, i
     return n;
 }
 
+/* Replays the scratch folder's prefix on net and sysf, every rank
+ * (`--no-collapse`) or not; loom_replay's status. */
+static int replay_mode(const char *net, const char *sysf, const char *prefix, int every,
+                       loom_result *res, loom_err *err)
+{
+    loom_cfg cfg;
+    if (st_load(&cfg, net, sysf, NULL, 0, err) < 0)
+        fail_msg("%s", err->msg);
+    char pre[512];
+    snprintf(pre, sizeof pre, "%s", st_path(prefix));
+    loom_replay_opts o = {.prefix = pre, .max_stuck = 8, .no_collapse = every ? LOOM_COLLAPSE_OFF : 0};
+    memset(err, 0, sizeof *err);
+    int rc = loom_replay(&cfg, &o, res, err);
+    loom_cfg_free(&cfg);
+    return rc;
+}
+
 /* Replays prefix both ways; checks that they agree figure by figure and
  * returns the collapsed result (the caller frees it). */
 static loom_result both(const char *sysf, const char *prefix, int expect_simulated)
 {
     loom_result r[2];
     for (int k = 0; k < 2; k++) {
-        loom_cfg cfg;
         loom_err err;
-        if (st_load(&cfg, net8, sysf, NULL, 0, &err) < 0)
+        if (replay_mode(net8, sysf, prefix, k, &r[k], &err) < 0)
             fail_msg("%s", err.msg);
-        char pre[512];
-        snprintf(pre, sizeof pre, "%s", st_path(prefix));
-        loom_replay_opts o = {.prefix = pre, .no_collapse = k ? LOOM_COLLAPSE_OFF : 0};
-        memset(&err, 0, sizeof err);
-        if (loom_replay(&cfg, &o, &r[k], &err) < 0)
-            fail_msg("%s", err.msg);
-        loom_cfg_free(&cfg);
     }
     assert_int_equal(r[0].simulated_ranks, expect_simulated);
     assert_int_equal(r[1].simulated_ranks, 8);
@@ -219,17 +228,10 @@ static void test_sym_tie(void **state)
     }
     loom_result r[2];
     for (int k = 0; k < 2; k++) {
-        loom_cfg cfg;
         loom_err err;
-        if (st_load(&cfg, "topology: [ Switch ]\nnpus_count: [ 8 ]\nbandwidth: [ 100 ]\nlatency: [ 0 ]\n",
-                    "local-mem-bw: 1000\nendpoint-delay: 0\n", NULL, 0, &err) < 0)
+        if (replay_mode("topology: [ Switch ]\nnpus_count: [ 8 ]\nbandwidth: [ 100 ]\nlatency: [ 0 ]\n",
+                        "local-mem-bw: 1000\nendpoint-delay: 0\n", "tie", k, &r[k], &err) < 0)
             fail_msg("%s", err.msg);
-        char pre[512];
-        snprintf(pre, sizeof pre, "%s", st_path("tie"));
-        loom_replay_opts o = {.prefix = pre, .no_collapse = k ? LOOM_COLLAPSE_OFF : 0};
-        if (loom_replay(&cfg, &o, &r[k], &err) < 0)
-            fail_msg("%s", err.msg);
-        loom_cfg_free(&cfg);
     }
     /* the ranks really differ: rank 7 ran D before E, so F waited on it */
     assert_true(r[1].ranks[7].overlapped_comm != r[1].ranks[0].overlapped_comm);
@@ -261,18 +263,10 @@ static void test_sym_stuck(void **state)
     char sysf[600], msg[2][sizeof ((loom_err *)0)->msg];
     snprintf(sysf, sizeof sysf, "local-mem-bw: 1000\ncomm-group: %s\n", st_path("pairs.json"));
     for (int k = 0; k < 2; k++) {
-        loom_cfg cfg;
         loom_err err;
-        if (st_load(&cfg, net8, sysf, NULL, 0, &err) < 0)
-            fail_msg("%s", err.msg);
-        char pre[512];
-        snprintf(pre, sizeof pre, "%s", st_path("stuck"));
-        loom_replay_opts o = {.prefix = pre, .max_stuck = 8, .no_collapse = k ? LOOM_COLLAPSE_OFF : 0};
         loom_result res;
-        memset(&err, 0, sizeof err);
-        assert_int_equal(loom_replay(&cfg, &o, &res, &err), LOOM_ESIM);
+        assert_int_equal(replay_mode(net8, sysf, "stuck", k, &res, &err), LOOM_ESIM);
         snprintf(msg[k], sizeof msg[k], "%s", err.msg);
-        loom_cfg_free(&cfg);
     }
     assert_string_equal(msg[0], msg[1]);
     assert_non_null(strstr(msg[0], "rank 2"));
@@ -282,17 +276,10 @@ static void test_sym_stuck(void **state)
 static void test_sym_flow_off(void **state)
 {
     (void)state;
-    loom_cfg cfg;
     loom_err err;
-    if (st_load(&cfg, net8, "local-mem-bw: 1000\nnetwork-model: flow\n", NULL, 0, &err) < 0)
-        fail_msg("%s", err.msg);
-    char pre[512];
-    snprintf(pre, sizeof pre, "%s", st_path("one"));
-    loom_replay_opts o = {.prefix = pre};
     loom_result res;
-    if (loom_replay(&cfg, &o, &res, &err) < 0)
+    if (replay_mode(net8, "local-mem-bw: 1000\nnetwork-model: flow\n", "one", 0, &res, &err) < 0)
         fail_msg("%s", err.msg);
-    loom_cfg_free(&cfg);
     assert_int_equal(res.simulated_ranks, 8);
     assert_non_null(strstr(res.collapse_off, "flow model"));
     loom_result_free(&res);
