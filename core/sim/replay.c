@@ -67,7 +67,7 @@ static uint32_t heap_pop(idq *q)
 
 static void idq_push(idq *q, uint32_t key)
 {
-    if (q->tail > q->head && key < q->fifo[q->tail - 1]) {
+    if (q->tail > q->head && key < q->last) {
         heap_push(q, key);
         return;
     }
@@ -92,6 +92,7 @@ static void idq_push(idq *q, uint32_t key)
         }
     }
     q->fifo[q->tail++] = key;
+    q->last = key;
 }
 
 static uint32_t idq_pop(idq *q)

@@ -49,6 +49,9 @@ typedef struct idq {
     uint32_t head, tail, fcap;   /* FIFO bounds and capacity */
     uint32_t *heap;              /* out-of-order keys, a min-heap */
     uint32_t hn, hcap;           /* heap entries and capacity */
+    uint32_t last;               /* fifo[tail - 1] when the FIFO is not empty,
+                                  * kept here so a push reads no FIFO memory
+                                  * (a miss per rank when the FIFO is allocated) */
     uint32_t inl[IDQ_INLINE];    /* the FIFO's first storage: a lane's queue is
                                   * mostly empty or one deep, so no miss */
 } idq;
