@@ -90,18 +90,25 @@ def fit(loom, rows, tmp):
         n = int(rs[0]["ranks"])
         t1 = run_loom(loom, "all_reduce", sizes, net, sysf, ["lists"], n)
         t2 = run_loom(loom, "all_reduce", sizes, scaled_net(tmp, net, 2.0), sysf, ["lists"], n)
-        effs = []
+        effs, parts = [], []
         for r in rs:
             S = int(r["bytes"])
             tm = S * busbw_factor("all_reduce", n) / (float(r["busbw_GBps"]) * 1e3)  # us
             X = 2 * (t1[("lists", S)] - t2[("lists", S)])
             L = t1[("lists", S)] - X
             effs.append(X / (tm - L) if tm > L else None)
+            parts.append((L, X, tm))
         for i in range(len(effs) - 2, -1, -1):
             if effs[i] is None:
                 effs[i] = effs[i + 1]
-        print("%s (%s, %d rows, sizes 2^%d .. 2^%d bytes):" %
-              (curve, system, len(rs), sizes[0].bit_length() - 1, sizes[-1].bit_length() - 1))
+        # held out: every odd size predicted from its two neighbours' factors
+        # (the table read halfway in log2), as if it had not been published
+        ho = [abs(tm / (L + X / ((effs[i - 1] + effs[i + 1]) / 2)) - 1)
+              for i, (L, X, tm) in enumerate(parts) if i % 2 == 1 and i + 1 < len(parts)]
+        print("%s (%s, %d rows, sizes 2^%d .. 2^%d bytes); every other size held out and read "
+              "from its neighbours: busbw |error| mean %.1f%%, max %.1f%% (%d sizes):" %
+              (curve, system, len(rs), sizes[0].bit_length() - 1, sizes[-1].bit_length() - 1,
+               100 * sum(ho) / len(ho), 100 * max(ho), len(ho)))
         for i in range(0, len(effs), 6):
             print("    " + " ".join("%.4f," % e for e in effs[i:i + 6]))
 
