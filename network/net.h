@@ -170,6 +170,8 @@ typedef struct net_sys {
     net_calgo calgo;        /* NET_CALGO_LISTS (0): the impl lists above */
     int astra_timing;       /* timing: astra-sim: the analytical model rounds as
                              * ASTRA-sim does (net_algo.h, docs/MODEL.md 9) */
+    uint8_t eff[NET_MAX_DIMS]; /* comm-efficiency: achieved-bandwidth curve per
+                                * dimension (net_eff.c); 0 (none): link rate */
 } net_sys;
 
 /* Collective operation (same values as Chakra's CollectiveCommType). */
@@ -353,5 +355,23 @@ typedef struct net_p2p_key {
                         * itself: lat_ps -1, bw local-mem-bw */
 } net_p2p_key;
 int net_p2p_key_of(const net_model *m, int src, int dst, net_p2p_key *k);
+
+/* ---- achieved bandwidth (net_eff.c, docs/NETWORK.md 9) ------------------
+ *
+ * Curves of NCCL's achieved bus bandwidth against message size, fitted to
+ * published nccl-tests figures (bench/nccl/): with curve c on a dimension
+ * (net_sys.eff), both models move a collective's data over it at
+ * net_eff_factor() times its link bandwidth.  Curve 0 is "none" (factor 1).
+ */
+/* Parses a curve name ("none", "nvlink3", "nvlink4"); -1 if unknown. */
+int net_eff_parse(const char *name, int *out);
+const char *net_eff_name(int curve); /* "?" when out of range */
+/* The names, comma-separated, for messages. */
+const char *net_eff_names(void);
+/* The curve's factor at size (its table read linearly in log2 size, flat
+ * past the ends; net_eff.c): size is the collective's bytes as nccl-tests
+ * counts them (the whole buffer; all-gather: the output), > 0; 1 for
+ * curve 0. */
+double net_eff_factor(int curve, net_coll op, double size);
 
 #endif

@@ -170,6 +170,7 @@ void net_make_plan(net_model *m, const net_group *g, net_coll op,
         phase *ph = &pl->ph[i];
         ph->algo = choose(m, &ph->v, list, ph->kind, op, forced, warn);
     }
+    net_eff_apply(m, g, op, bytes, mask, pl);
 }
 
 sim_time net_coll_time(net_model *m, const net_group *g, net_coll op,

@@ -132,6 +132,10 @@ typedef struct net_plan {
  * NET_CALGO_NCCL plans its chosen algorithm (Ring or Tree) flat. */
 void net_make_plan(net_model *m, const net_group *g, net_coll op,
                    uint64_t bytes, uint32_t dim_mask, int warn, net_plan *pl);
+/* Applies net_sys.eff to a plan of `bytes` (net_eff.c): analytical, each
+ * phase's bandwidth x the factor; flow, its buffer / the factor. */
+void net_eff_apply(const net_model *m, const net_group *g, net_coll op,
+                   uint64_t bytes, uint32_t dim_mask, net_plan *pl);
 
 /* ---- NCCL 2.20's tuner (net_algo_nccl.c) ------------------------------------- */
 

@@ -451,6 +451,19 @@ static const char *base_name(const char *path)
     return s ? s + 1 : path;
 }
 
+/* The achieved-bandwidth curve of the device's node fabric (network/net_eff.c,
+ * docs/NETWORK.md 9), or NULL: NVLink 3 on A100 SXM, NVLink 4 on H100 SXM
+ * and H200 (the same NVLink 4 and NVSwitch); the others have no published
+ * curve in bench/nccl/. */
+static const char *node_curve(const char *device)
+{
+    if (strncmp(device, "a100", 4) == 0)
+        return "nvlink3";
+    if (strcmp(device, "h100-sxm") == 0 || strcmp(device, "h200") == 0)
+        return "nvlink4";
+    return NULL;
+}
+
 static int write_system(const wl_llm_plan *p, loom_outset *set, int k, const char *path,
                         const char *groups_path, int any, loom_err *err)
 {
@@ -475,6 +488,9 @@ static int write_system(const wl_llm_plan *p, loom_outset *set, int k, const cha
     sb_printf(&b, "compute-dtype: %s\n", comp_dtype_name(o->dtype));
     if (o->stack) /* as the command line resolved it (a file: absolute) */
         sb_printf(&b, "stack: %s\n", o->stack);
+    if (node_curve(p->device)) /* dimension 0 is the node; the rest at link rate */
+        sb_printf(&b, "comm-efficiency: [ %s ]   # NCCL's achieved bandwidth in the node "
+                      "(nccl-tests); [ none ]: link rate\n", node_curve(p->device));
     if (any)
         sb_printf(&b, "comm-group: %s%s\n", base_name(groups_path),
                   o->groups == WL_GROUPS_ROLE ? "   # role-named: {stride, size} rules" : "");

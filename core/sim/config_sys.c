@@ -20,6 +20,7 @@ const char *const cfg_sys_keys[] = {
     "all-reduce-implementation", "all-gather-implementation",
     "reduce-scatter-implementation", "all-to-all-implementation", "local-mem-bw",
     "roofline-enabled", "peak-perf", "network-model", "timing", "comm-model", "stack",
+    "comm-efficiency",
     /* device and compute model (docs/CONFIG.md, docs/DEVICES.md) */
     "device", "device-file", "compute-model", "compute-dtype", "compute-table",
     "compute-matrix-efficiency", "compute-matrix-overhead-us", "compute-memory-efficiency",
@@ -68,6 +69,34 @@ static int load_impl(loom_cfg *cfg, cfg_doc *dc, yaml_node_t *v, const char *key
     return 0;
 }
 
+/* comm-efficiency: an achieved-bandwidth curve per dimension from
+ * dimension 0 (docs/NETWORK.md 9); dimensions past the list keep none. */
+static int load_eff(loom_cfg *cfg, cfg_doc *dc, yaml_node_t *v, const char *key, loom_err *err)
+{
+    int *items, one, cnt;
+    if (cfg_list_items(dc, v, &items, &cnt, &one) < 0 || cnt < 1)
+        return loom_err_set(err, LOOM_EUSAGE, "%s: key '%s' must be a list of curve names (%s), "
+                            "one per dimension from dimension 0", dc->path, key, net_eff_names());
+    if (cnt > cfg->topo.ndims)
+        return loom_err_set(err, LOOM_EUSAGE, "%s: key '%s' names %d curves but the network has "
+                            "%d dimension%s", dc->path, key, cnt, cfg->topo.ndims,
+                            cfg->topo.ndims == 1 ? "" : "s");
+    for (int d = 0; d < cnt; d++) {
+        yaml_node_t *it = cfg_node(dc, items[d]);
+        const char *s = cfg_scalar(it);
+        int c;
+        if (s == NULL || net_eff_parse(s, &c) < 0) {
+            cfg_ctx cx = {dc->path, key, d, err};
+            char msg[200];
+            snprintf(msg, sizeof msg, "'%s' is not a curve (%s)", s ? s : "(not a name)",
+                     net_eff_names());
+            return cfg_bad(&cx, it, msg);
+        }
+        cfg->sys.eff[d] = (uint8_t)c;
+    }
+    return 0;
+}
+
 /* Reads one collective or not-modelled key into cfg (the device and
  * compute keys went to cfg_comp_key first). */
 static int sys_key(loom_cfg *cfg, cfg_doc *dc, const cfg_ctx *c, const char *k, yaml_node_t *v)
@@ -96,6 +125,8 @@ static int sys_key(loom_cfg *cfg, cfg_doc *dc, const cfg_ctx *c, const char *k, 
         rc = load_impl(cfg, dc, v, k, NET_IMPL_REDUCE_SCATTER, err);
     } else if (strcmp(k, "all-to-all-implementation") == 0) {
         rc = load_impl(cfg, dc, v, k, NET_IMPL_ALL_TO_ALL, err);
+    } else if (strcmp(k, "comm-efficiency") == 0) { /* docs/NETWORK.md 9 */
+        rc = load_eff(cfg, dc, v, k, err);
     } else if (strcmp(k, "network-model") == 0) { /* docs/NETWORK.md */
         static const char *const models[] = {"analytical", "flow"};
         if ((rc = cfg_get_enum(c, v, models, 2, &e)) < 0)

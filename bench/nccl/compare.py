@@ -1,0 +1,180 @@
+#!/usr/bin/env python3
+"""Published nccl-tests bus bandwidth against loom's prediction.
+
+Reads bench/nccl/published.csv (every row cited there), times the same
+collective at the same sizes with `loom compare` on the matching network
+of this folder, and prints one table: measured busbw, loom's with the
+system file's per-dimension algorithms (`lists`) and with NCCL's cost mode
+(`nccl`), each with its error, before and after `comm-efficiency`
+(docs/NETWORK.md section 9).
+
+    bench/nccl/compare.py [--loom build-rel/loom] [--markdown] [--fit]
+
+--fit prints the tables of network/net_eff.c from the single-node rows
+(the only ones fitted): loom's time at each size is split into a part
+that does not scale with bandwidth (latency, endpoint delay, reductions:
+L) and one that does (X, found from a second run at twice the bandwidth);
+the curve's factor at that size is eff = X / (Tm - L), so that
+L + X / eff is the measured time Tm.
+"""
+import argparse
+import csv
+import os
+import subprocess
+import sys
+import tempfile
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+# system (published.csv) -> network file, loom system file, curves (after)
+SYSTEMS = {
+    "azure-nd-a100-v4": ("a100-8.yml", "a100-80g", ["nvlink3"]),
+    "azure-nd-h100-v5": ("h100-8.yml", "h100-sxm", ["nvlink4"]),
+    "oci-bm-gpu-h100-8": ("h100-2x8-roce.yml", "h100-sxm", ["nvlink4", "none"]),
+    "aws-p4de-24xlarge": ("a100-2x8-efa.yml", "a100-80g", ["nvlink3", "none"]),
+    "aws-p5-48xlarge": ("h100-2x8-efa.yml", "h100-sxm", ["nvlink4", "none"]),
+}
+FIT = {"nvlink3": "azure-nd-a100-v4", "nvlink4": "azure-nd-h100-v5"}
+
+
+def busbw_factor(op, n):
+    return 2.0 * (n - 1) / n if op == "all_reduce" else (n - 1) / n
+
+
+def system_file(tmp, device, curves, name):
+    path = os.path.join(tmp, name)
+    with open(path, "w") as f:
+        f.write("device: %s\n" % device)
+        if curves:
+            f.write("comm-efficiency: [ %s ]\n" % ", ".join(curves))
+    return path
+
+
+def run_loom(loom, op, sizes, net, system, algos, ranks):
+    """{(algorithm, size): time_us} from `loom compare --csv`."""
+    with tempfile.NamedTemporaryFile(suffix=".csv") as out:
+        cmd = [loom, "compare", "-c", op, "-S", ",".join(str(s) for s in sizes),
+               "-n", net, "-s", system, "-a", ",".join(algos), "-r", str(ranks),
+               "-q", "--csv", out.name]
+        subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
+        with open(out.name) as f:
+            return {(r["algorithm"], int(r["size_B"])): float(r["time_us"])
+                    for r in csv.DictReader(f)}
+
+
+def scaled_net(tmp, net, factor):
+    """The network file with every bandwidth x factor."""
+    lines = open(net).read().splitlines()
+    out = []
+    for ln in lines:
+        if ln.startswith("bandwidth:"):
+            vals = ln.split("[")[1].split("]")[0].split(",")
+            ln = "bandwidth: [ %s ]" % ", ".join("%.6f" % (float(v) * factor) for v in vals)
+        out.append(ln)
+    path = os.path.join(tmp, "x%g-%s" % (factor, os.path.basename(net)))
+    with open(path, "w") as f:
+        f.write("\n".join(out) + "\n")
+    return path
+
+
+def fit(loom, rows, tmp):
+    """Per published size: the factor on the bandwidth part that makes
+    loom's time the measured one, eff = X / (Tm - L); where the measured
+    time is below loom's latency part alone (Tm <= L: loom's alpha is the
+    error there, not the bandwidth) the next larger size's factor."""
+    for curve, system in FIT.items():
+        rs = sorted((r for r in rows if r["system"] == system), key=lambda r: int(r["bytes"]))
+        net = os.path.join(HERE, SYSTEMS[system][0])
+        sysf = system_file(tmp, SYSTEMS[system][1], None, "fit.yml")
+        sizes = [int(r["bytes"]) for r in rs]
+        n = int(rs[0]["ranks"])
+        t1 = run_loom(loom, "all_reduce", sizes, net, sysf, ["lists"], n)
+        t2 = run_loom(loom, "all_reduce", sizes, scaled_net(tmp, net, 2.0), sysf, ["lists"], n)
+        effs, parts = [], []
+        for r in rs:
+            S = int(r["bytes"])
+            tm = S * busbw_factor("all_reduce", n) / (float(r["busbw_GBps"]) * 1e3)  # us
+            X = 2 * (t1[("lists", S)] - t2[("lists", S)])
+            L = t1[("lists", S)] - X
+            effs.append(X / (tm - L) if tm > L else None)
+            parts.append((L, X, tm))
+        for i in range(len(effs) - 2, -1, -1):
+            if effs[i] is None:
+                effs[i] = effs[i + 1]
+        # held out: every odd size predicted from its two neighbours' factors
+        # (the table read halfway in log2), as if it had not been published
+        ho = [abs(tm / (L + X / ((effs[i - 1] + effs[i + 1]) / 2)) - 1)
+              for i, (L, X, tm) in enumerate(parts) if i % 2 == 1 and i + 1 < len(parts)]
+        print("%s (%s, %d rows, sizes 2^%d .. 2^%d bytes); every other size held out and read "
+              "from its neighbours: busbw |error| mean %.1f%%, max %.1f%% (%d sizes):" %
+              (curve, system, len(rs), sizes[0].bit_length() - 1, sizes[-1].bit_length() - 1,
+               100 * sum(ho) / len(ho), 100 * max(ho), len(ho)))
+        for i in range(0, len(effs), 6):
+            print("    " + " ".join("%.4f," % e for e in effs[i:i + 6]))
+
+
+def pct(pred, meas):
+    return 100.0 * (pred - meas) / meas
+
+
+def table(loom, rows, tmp, markdown):
+    groups = {}
+    for r in rows:
+        groups.setdefault((r["system"], r["op"], int(r["ranks"])), []).append(r)
+    out = []
+    errs = {k: [] for k in ("lists", "nccl", "lists+eff")}
+    for (system, op, n), rs in groups.items():
+        netf, dev, curves = SYSTEMS[system]
+        net = os.path.join(HERE, netf)
+        sizes = [int(r["bytes"]) for r in rs]
+        before = run_loom(loom, op, sizes, net, system_file(tmp, dev, None, "b.yml"),
+                          ["lists", "nccl"], n)
+        after = run_loom(loom, op, sizes, net, system_file(tmp, dev, curves, "a.yml"),
+                         ["lists"], n)
+        f = busbw_factor(op, n)
+        for r in rs:
+            S = int(r["bytes"])
+            meas = float(r["busbw_GBps"])
+            bw = {k: S * f / (t * 1e3) for k, t in
+                  (("lists", before[("lists", S)]), ("nccl", before[("nccl", S)]),
+                   ("lists+eff", after[("lists", S)]))}
+            for k in errs:
+                errs[k].append(abs(pct(bw[k], meas)))
+            out.append((r["fabric"], system, op, n, S, meas, bw["lists"], pct(bw["lists"], meas),
+                        bw["nccl"], pct(bw["nccl"], meas), bw["lists+eff"],
+                        pct(bw["lists+eff"], meas)))
+    if markdown:
+        print("| fabric | system | op | ranks | size (B) | measured busbw (GB/s) | loom lists "
+              "| error | loom nccl | error | loom lists + comm-efficiency | error |")
+        print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+        for o in out:
+            print("| %s | %s | %s | %d | %d | %.2f | %.2f | %+.1f%% | %.2f | %+.1f%% | %.2f | %+.1f%% |" % o)
+    else:
+        print("%-18s %-18s %-10s %5s %12s %9s %9s %8s %9s %8s %9s %8s" %
+              ("fabric", "system", "op", "ranks", "size_B", "measured", "lists", "err",
+               "nccl", "err", "lists+eff", "err"))
+        for o in out:
+            print("%-18s %-18s %-10s %5d %12d %9.2f %9.2f %+7.1f%% %9.2f %+7.1f%% %9.2f %+7.1f%%" % o)
+    print()
+    for k, e in errs.items():
+        print("%s: mean |error| %.1f%%, max %.1f%% over %d rows" %
+              (k, sum(e) / len(e), max(e), len(e)))
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--loom", default=os.path.join(HERE, "..", "..", "build-rel", "loom"))
+    ap.add_argument("--markdown", action="store_true")
+    ap.add_argument("--fit", action="store_true")
+    a = ap.parse_args()
+    with open(os.path.join(HERE, "published.csv")) as f:
+        rows = list(csv.DictReader(f))
+    with tempfile.TemporaryDirectory() as tmp:
+        if a.fit:
+            fit(a.loom, rows, tmp)
+        else:
+            table(a.loom, rows, tmp, a.markdown)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
