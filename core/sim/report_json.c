@@ -189,6 +189,18 @@ static int dump_json(FILE *f, void *arg)
     jkey(f, "system", jstr(jb->info->system), 0);
     if (jb->cfg) /* NULL: a caller with no configuration (unit tests) */
         jkey(f, "network_model", jstr(rpt_net_model(jb->cfg->sys.model)), 0);
+    if (jb->cfg) { /* absent: every dimension at link rate */
+        json_t *eff = json_array();
+        int on = 0;
+        for (int d = 0; d < jb->cfg->topo.ndims; d++) {
+            json_array_append_new(eff, json_string(net_eff_name(jb->cfg->sys.eff[d])));
+            on |= jb->cfg->sys.eff[d];
+        }
+        if (on)
+            jkey(f, "comm_efficiency", eff, 0);
+        else
+            json_decref(eff);
+    }
     if (jb->cfg && jb->cfg->comm_captured) /* absent: the network model times communication */
         jkey(f, "comm_model", jstr("captured"), 0);
     if (jb->cfg && jb->cfg->stack_name) { /* absent: no stack profile */

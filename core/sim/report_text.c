@@ -190,6 +190,14 @@ void loom_report_text(FILE *o, const loom_run_info *info, const loom_cfg *cfg,
             cfg->comm_captured ? "; communication captured (each collective and message "
                                  "takes its traced duration)"
                                : "");
+    int neff = 0; /* comm-efficiency, when on: one line */
+    for (int d = 0; d < cfg->topo.ndims; d++)
+        if (cfg->sys.eff[d])
+            fprintf(o, "%s%s on dimension %d",
+                    neff++ ? ", " : "bandwidth  NCCL's achieved (comm-efficiency, NETWORK.md 9): ",
+                    net_eff_name(cfg->sys.eff[d]), d);
+    if (neff)
+        fputc('\n', o);
     for (int i = 0; i < cfg->nnotes; i++)
         fprintf(o, "%s%s", i ? "; " : "note       accepted, not modelled: ", cfg->notes[i]);
     if (cfg->nnotes)
