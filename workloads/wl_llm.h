@@ -39,7 +39,15 @@ typedef struct wl_model {
                        0: GELU MLP, 2 matrices, LayerNorm, biases (GPT) */
     int tied;       /* input and output embeddings share one matrix */
     int flash;      /* 1: fused attention (no s^2 score tensor in memory) */
+    int pos;        /* positions (wl_pos): WL_POS_AUTO (0) follows the MLP: rotary
+                       with SwiGLU (LLaMA), learned with GELU (GPT) */
 } wl_model;
+
+/* How a model encodes positions (docs/WORKLOADS.md): learned absolute
+ * embeddings added to the input (GPT-3), rotary embeddings applied to q and
+ * k in every layer (LLaMA, Mixtral), or ALiBi's bias on the attention
+ * scores (BLOOM: fused into the score GEMM, no kernel of its own). */
+typedef enum { WL_POS_AUTO = 0, WL_POS_LEARNED = 1, WL_POS_ROPE = 2, WL_POS_ALIBI = 3 } wl_pos;
 
 typedef enum { WL_SCHED_1F1B = 0, WL_SCHED_INTERLEAVED = 1 } wl_sched;
 typedef enum { WL_RC_NONE = 0, WL_RC_SELECTIVE = 1, WL_RC_FULL = 2 } wl_recompute;

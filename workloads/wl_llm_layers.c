@@ -238,6 +238,18 @@ static void zero3_gather(llm_gen *g, int l, char ph, int mb)
     }
 }
 
+/* Rotary position embeddings on the rank's queries and keys (forward) or
+ * their gradients (backward): each element x becomes x cos + rot(x) sin,
+ * 3 FLOPs, read and written once (the cos/sin table stays in cache). */
+static void rope(llm_gen *g, int l, char ph, int mb, const char *k)
+{
+    const wl_llm_plan *p = g->p;
+    if (p->m.pos != WL_POS_ROPE)
+        return;
+    double n = p->T * (p->a_loc + p->kv_loc) * p->dh;
+    llm_kern(g, l, ph, mb, k, 3 * n, 2 * p->e_act * n);
+}
+
 static void attn_core_fwd(llm_gen *g, int l, char ph, int mb)
 {
     const wl_llm_plan *p = g->p;
@@ -278,6 +290,7 @@ void llm_layer_fwd(llm_gen *g, int l, char ph, int mb)
         tp_gemm(g, l, ph, mb, 1, "ag_qkv", ET_ALL_GATHER, Tl * h * e, "qkv", T, h, nqkv);
     else
         gemm(g, l, ph, mb, "qkv", T, h, nqkv);
+    rope(g, l, ph, mb, "rope");
     attn_core_fwd(g, l, ph, mb);
     tp_gemm(g, l, ph, mb, 0, sp ? "rs_proj" : "ar_proj", sp ? ET_REDUCE_SCATTER : ET_ALL_REDUCE,
             T * h * e, "proj", T, p->a_loc * d, h);
@@ -406,6 +419,7 @@ void llm_layer_bwd(llm_gen *g, int l, int mb, int lc)
         gemm(g, l, 'B', mb, "proj_dgrad", T, h, p->a_loc * d);
     wgrad(g, l, 'B', mb, "proj_wgrad", T, p->a_loc * d, h);
     attn_core_bwd(g, l, mb);
+    rope(g, l, 'B', mb, "rope_bwd");
     gemm(g, l, 'B', mb, "qkv_dgrad", T, nqkv, h);
     uint64_t c = 0;
     if (p->t > 1)
@@ -436,7 +450,8 @@ void llm_embed_fwd(llm_gen *g, int mb)
 {
     const wl_llm_plan *p = g->p;
     double T = p->T, h = p->m.hidden, e = p->e_act;
-    double bytes = e * T * h * (p->m.swiglu ? 2 : 3); /* rows read, output written (+ positions) */
+    /* rows read, output written (+ learned positions read) */
+    double bytes = e * T * h * (p->m.pos == WL_POS_LEARNED ? 3 : 2);
     llm_kern(g, -1, 'F', mb, "embed", T * h, bytes);
     tp_coll(g, -1, 'F', mb, p->o.sp ? "rs_embed" : "ar_embed",
             p->o.sp ? ET_REDUCE_SCATTER : ET_ALL_REDUCE, T * h * e);

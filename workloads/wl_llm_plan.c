@@ -19,13 +19,13 @@
 /* Shapes from the models' papers and released configurations (WORKLOADS.md
  * lists the source of each). */
 static const wl_model presets[] = {
-    /* name         h      f      a    g    L    s     V       E  k sw tied flash */
-    {"gpt3-175b", 12288, 49152, 96, 96, 96, 2048, 50257, 0, 0, 0, 1, 0},
-    {"llama3-8b", 4096, 14336, 32, 8, 32, 8192, 128256, 0, 0, 1, 0, 1},
-    {"llama3-70b", 8192, 28672, 64, 8, 80, 8192, 128256, 0, 0, 1, 0, 1},
-    {"llama3-405b", 16384, 53248, 128, 8, 126, 8192, 128256, 0, 0, 1, 0, 1},
-    {"mixtral-8x7b", 4096, 14336, 32, 8, 32, 4096, 32000, 8, 2, 1, 0, 1},
-    {"mt-nlg-530b", 20480, 81920, 128, 128, 105, 2048, 50257, 0, 0, 0, 1, 0},
+    /* name         h      f      a    g    L    s     V       E  k sw tied flash pos */
+    {"gpt3-175b", 12288, 49152, 96, 96, 96, 2048, 50257, 0, 0, 0, 1, 0, WL_POS_LEARNED},
+    {"llama3-8b", 4096, 14336, 32, 8, 32, 8192, 128256, 0, 0, 1, 0, 1, WL_POS_ROPE},
+    {"llama3-70b", 8192, 28672, 64, 8, 80, 8192, 128256, 0, 0, 1, 0, 1, WL_POS_ROPE},
+    {"llama3-405b", 16384, 53248, 128, 8, 126, 8192, 128256, 0, 0, 1, 0, 1, WL_POS_ROPE},
+    {"mixtral-8x7b", 4096, 14336, 32, 8, 32, 4096, 32000, 8, 2, 1, 0, 1, WL_POS_ROPE},
+    {"mt-nlg-530b", 20480, 81920, 128, 128, 105, 2048, 50257, 0, 0, 0, 1, 0, WL_POS_LEARNED},
 };
 
 int wl_llm_preset(const char *name, wl_model *m)
@@ -355,6 +355,8 @@ wl_llm_plan *wl_llm_plan_new(const wl_llm_opts *o, loom_err *err)
     wl_llm_plan *p = loom_xcalloc(1, sizeof *p);
     p->o = *o;
     p->m = o->m;
+    if (p->m.pos == WL_POS_AUTO)
+        p->m.pos = p->m.swiglu ? WL_POS_ROPE : WL_POS_LEARNED;
     if (check_shape(o, err) < 0 || plan_tensor(p, err) < 0 || plan_ranks(p, err) < 0 ||
         plan_experts(p, err) < 0 || plan_batch(p, err) < 0 || plan_layers(p, err) < 0 ||
         check_rest(o, err) < 0)
@@ -422,7 +424,7 @@ double llm_layer_expert(const wl_llm_plan *p) { return p->moe ? mlp_expert_param
 double llm_embed_params(const wl_llm_plan *p)
 {
     double w = (double)p->vocab / p->t * p->m.hidden;
-    if (!p->m.swiglu) /* GPT: learned position embeddings, replicated */
+    if (p->m.pos == WL_POS_LEARNED) /* GPT: learned position embeddings, replicated */
         w += (double)p->m.seq * p->m.hidden;
     return w;
 }

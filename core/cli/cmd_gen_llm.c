@@ -57,6 +57,11 @@ static void llm_help(FILE *o)
         "      --mlp gelu|swiglu    GELU (2 matrices, LayerNorm, biases: GPT) or SwiGLU\n"
         "                           (3 matrices, RMSNorm, no biases: LLaMA)\n"
         "      --attention standard|flash  scores in memory (s^2) or fused (FlashAttention)\n"
+        "      --position P         learned (absolute embeddings added to the input: GPT),\n"
+        "                           rope (rotary, applied to q and k in every layer:\n"
+        "                           LLaMA) or alibi (a bias on the scores, fused: BLOOM);\n"
+        "                           default: the preset's (rope: LLaMA, Mixtral;\n"
+        "                           learned: GPT-3, MT-NLG)\n"
         "      --embeddings tied|untied    output layer shares the input embedding\n"
         "parallelism (ranks = tp x cp x pp x dp, laid out tp fastest, then cp, dp, pp):\n"
         "      --tp N               tensor parallel (default 1)\n"
@@ -110,7 +115,7 @@ static void llm_help(FILE *o)
 enum {
     O_PRESET = 256, O_HIDDEN, O_FFN, O_HEADS, O_KV, O_LAYERS, O_SEQ, O_VOCAB, O_EXPERTS,
     O_TOPK, /* the shape flags end here: a value for any of them renames the model "+custom" */
-    O_MLP, O_ATTN, O_EMB, O_TP, O_PP, O_DP, O_RANKS, O_EP, O_SP, O_MB, O_GB, O_SCHED,
+    O_MLP, O_POS, O_ATTN, O_EMB, O_TP, O_PP, O_DP, O_RANKS, O_EP, O_SP, O_MB, O_GB, O_SCHED,
     O_VS, O_RC, O_ZERO, O_BUCKET, O_OVERLAP, O_DTYPE, O_GDTYPE, O_DEVICE, O_DEVICES, O_CM,
     O_GROUPS, O_GRAN, O_OVERLAP_PARAM, O_COMM_STREAMS, O_TP_OVERLAP, O_CP, O_STACK,
 };
@@ -130,6 +135,7 @@ static const struct option opts[] = {
     {"experts", required_argument, NULL, O_EXPERTS},
     {"topk", required_argument, NULL, O_TOPK},
     {"mlp", required_argument, NULL, O_MLP},
+    {"position", required_argument, NULL, O_POS},
     {"attention", required_argument, NULL, O_ATTN},
     {"embeddings", required_argument, NULL, O_EMB},
     {"tp", required_argument, NULL, O_TP},
@@ -276,6 +282,12 @@ static int apply_opt(llm_args *a, int c, char **argv)
         if ((k = pick(optarg, (const char *const[]){"gelu", "swiglu", NULL})) < 0)
             return loom_usage("gen llm", "--mlp '%s': expected gelu or swiglu", optarg);
         o->m.swiglu = k;
+        a->shape_changed = 1;
+        break;
+    case O_POS: /* wl_pos: 0 is "follow the MLP" */
+        if ((k = pick(optarg, (const char *const[]){"learned", "rope", "alibi", NULL})) < 0)
+            return loom_usage("gen llm", "--position '%s': expected learned, rope or alibi", optarg);
+        o->m.pos = WL_POS_LEARNED + k;
         a->shape_changed = 1;
         break;
     case O_ATTN:
