@@ -349,9 +349,10 @@ static void uf_union(int *uf, int a, int b)
         uf[a > b ? a : b] = a < b ? a : b; /* the lower root wins: deterministic */
 }
 
-/* Joins each representative's (pg, communicator) to the (pg,
- * communicator) of every other member's representative that issues the
- * same collectives. */
+/* Joins the (representative, pg) pairs that issue the same collectives:
+ * for each communicator, the pair of each member's representative whose pg
+ * names that communicator on the member.  One pass over the communicators'
+ * members: O(memberships x pgs), not per representative. */
 static void quotient_union(sym *S, quo *Q)
 {
     replay *rp = S->rp;
@@ -365,19 +366,20 @@ static void quotient_union(sym *S, quo *Q)
     Q->uf = loom_xmalloc((Q->nnodes ? Q->nnodes : 1) * sizeof *Q->uf);
     for (uint32_t i = 0; i < Q->nnodes; i++)
         Q->uf[i] = (int)i;
-    for (int r = 0; r < S->n; r++) {
-        if (S->rep[r] != r)
-            continue;
-        const gsym *gs = gs_of(S, r);
-        for (uint32_t k = 0; k < gs->ncpg; k++) {
-            int c = comm_of(&rp->r[r], gs->cpg[k]);
-            const comm *cm = &rp->comms[c];
-            for (int m = 0; m < cm->n; m++) {
-                int x = cm->ranks[m], q = S->rep[x];
-                const gsym *gq = gs_of(S, q);
-                for (uint32_t j = 0; j < gq->ncpg; j++)
-                    if (comm_of(&rp->r[x], gq->cpg[j]) == c)
-                        uf_union(Q->uf, (int)(Q->base[r] + k), (int)(Q->base[q] + j));
+    for (int c = 0; c < rp->ncomms; c++) {
+        const comm *cm = &rp->comms[c];
+        int anchor = -1;
+        for (int m = 0; m < cm->n; m++) {
+            int x = cm->ranks[m], q = S->rep[x];
+            const gsym *gq = gs_of(S, q);
+            for (uint32_t j = 0; j < gq->ncpg; j++) {
+                if (comm_of(&rp->r[x], gq->cpg[j]) != c)
+                    continue;
+                int node = (int)(Q->base[q] + j);
+                if (anchor < 0)
+                    anchor = node;
+                else
+                    uf_union(Q->uf, anchor, node);
             }
         }
     }
