@@ -233,6 +233,7 @@ static int dump_json(FILE *f, void *arg)
     json_object_set_new(sim, "events", json_integer(repro ? 0 : (json_int_t)res->events));
     json_object_set_new(sim, "queue_high_water", json_integer(repro ? 0 : (json_int_t)res->queue_high));
     json_object_set_new(sim, "simulated_ranks", json_integer(repro ? 0 : res->simulated_ranks));
+    json_object_set_new(sim, "collapse_off", json_string(repro ? "" : res->collapse_off));
     json_object_set_new(sim, "distinct_traces", json_integer(res->distinct_graphs));
     json_object_set_new(sim, "wall_seconds", json_real((jb->flags & LOOM_JSON_REPRODUCIBLE) ? 0 : res->wall_seconds));
     json_object_set_new(sim, "peak_rss_bytes",
