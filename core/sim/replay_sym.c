@@ -211,7 +211,12 @@ static uint64_t rank_hash(const sym *S, int r)
     return h;
 }
 
-/* Refines S->col to the coarsest stable colouring; returns the classes. */
+enum { REFINE_ROUNDS = 64 }; /* a chain of unlike ranks longer than this
+                               * (a straggler on a ring of p2p) does not
+                               * settle: replayed in full */
+
+/* Refines S->col to the coarsest stable colouring; returns the classes, or
+ * 0 when REFINE_ROUNDS rounds did not settle it. */
 static uint32_t refine(sym *S)
 {
     replay *rp = S->rp;
@@ -226,19 +231,19 @@ static uint32_t refine(sym *S)
         h[r] = mix(mix(mix(1, (uint64_t)(rp->r[r].gi - rp->graphs)), S->comp[r]),
                    S->forced[r] ? (uint64_t)r + 1 : 0);
     uint32_t k = densify(h, n, S->col);
-    for (int round = 0; round < 64; round++) {
+    int settled = 0;
+    for (int round = 0; round < REFINE_ROUNDS && !settled; round++) {
         comm_colours(S, tmp);
         for (int r = 0; r < n; r++)
             h[r] = rank_hash(S, r);
         uint32_t k2 = densify(h, n, S->col);
-        if (k2 == k)
-            break;
+        settled = k2 == k;
         k = k2;
     }
     comm_colours(S, tmp);
     free(tmp);
     free(h);
-    return k;
+    return settled ? k : 0;
 }
 
 /* ---- the exact check ----------------------------------------------------- */
@@ -606,6 +611,10 @@ static int classes(sym *S)
     int done = 0;
     for (int attempt = 0; attempt < 8 && !done; attempt++) {
         uint32_t k = refine(S);
+        if (k == 0) {
+            snprintf(S->why, sizeof S->why, "the classes did not settle in %d rounds", REFINE_ROUNDS);
+            break;
+        }
         if (k == (uint32_t)S->n) {
             snprintf(S->why, sizeof S->why, "no two ranks replay alike");
             break;
