@@ -11,6 +11,11 @@
  * the profile must replay each run to within 0.1% of its measured time.
  * Bad input: a missing column, a bad number, a run that does not generate:
  * exit 2, one line naming the file, no profile written.
+ *
+ * And the shipped profiles: calibrate on their fit data (examples/
+ * validation/runs-NAME.csv, the published runs of issue 11's fit set)
+ * writes compute/stacks/NAME.yaml again, every value line the same (a
+ * minute of replays since symmetry collapse replays one rank per stage).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -138,6 +143,39 @@ static void test_recovers_scale(void **state)
     }
 }
 
+/* The lines of a profile that are not comments. */
+static void values(const char *path, char *out, size_t cap)
+{
+    char text[8192];
+    loomrun_slurp(path, text, sizeof text);
+    out[0] = '\0';
+    for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n"))
+        if (line[0] != '#') {
+            strncat(out, line, cap - strlen(out) - 2);
+            strcat(out, "\n");
+        }
+}
+
+static void test_reproduces_shipped(void **state)
+{
+    (void)state;
+    const char *names[2] = {"megatron-lm", "megatron-deepspeed"};
+    for (int k = 0; k < 2; k++) {
+        char csv[400], shipped[400], got[2][4096];
+        snprintf(csv, sizeof csv, "%s/examples/validation/runs-%s.csv", SRCDIR, names[k]);
+        snprintf(shipped, sizeof shipped, "%s/compute/stacks/%s.yaml", SRCDIR, names[k]);
+        const char *out = loomrun_path("refit.yaml");
+        int rc = loomrun_run(loomrun_tmp, "calibrate", "--runs", csv, "-o", out, "--name", names[k],
+                             NULL);
+        if (rc != 0)
+            fail_msg("calibrate %s: exit %d: %s", names[k], rc, loomrun_err);
+        values(out, got[0], sizeof got[0]);
+        values(shipped, got[1], sizeof got[1]);
+        if (strcmp(got[0], got[1]) != 0)
+            fail_msg("%s: calibrate wrote\n%s\nbut compute/stacks has\n%s", names[k], got[0], got[1]);
+    }
+}
+
 static void test_bad_input(void **state)
 {
     (void)state;
@@ -199,6 +237,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_recovers_scale),
         cmocka_unit_test(test_bad_input),
+        cmocka_unit_test(test_reproduces_shipped),
     };
     return cmocka_run_group_tests(tests, loomrun_setup, loomrun_teardown);
 }
