@@ -61,115 +61,11 @@
  * off the table when it fires, so whatever is scheduled at that time from
  * then on goes into a new bucket, after it, as separate events did.
  */
-#include "net_int.h"
+#include "net_flow_int.h"
 
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-
-typedef struct nf_link {
-    uint32_t *fl;        /* flows draining through it now */
-    double *fr;          /* their rates (copies; 0 until first rated), so
-                            a scan reads one array, not every flow */
-    uint32_t n, cap;     /* entries, capacity of fl */
-    uint32_t stamp;      /* component mark of the current re-rate */
-    uint32_t nun;        /* water-filling: flows not yet fixed */
-    double rem;          /* water-filling: bandwidth not yet allocated */
-    uint64_t bytes;      /* bytes of drained flows that crossed it */
-    sim_time busy;       /* time with >= 1 flow, closed intervals */
-    sim_time busy_since; /* start of the open busy interval */
-    sim_time sat;        /* time fully allocated, closed intervals */
-    sim_time sat_since;  /* start of the open saturated interval */
-    uint32_t peak;       /* most flows at once */
-    double ub;           /* >= the largest rate of its flows */
-    double mxi;          /* re-rate scratch: largest rate not re-rated */
-    uint8_t saturated;   /* 1: all of its bandwidth is allocated */
-    uint8_t dirty;       /* 1: in nf.dirty */
-} nf_link;
-
-/* What is due in a bucket: a flow's completion or its delivery, or a
- * caller's callback (nf_at). */
-enum { NF_DUE_COMPLETE, NF_DUE_DELIVER, NF_DUE_CALL };
-typedef struct nf_due {
-    uint32_t kind; /* NF_DUE_* */
-    uint32_t id;   /* flow slot, or NF_DUE_CALL: its entry in nf.calls */
-    uint32_t gen;  /* the flow's generation when scheduled */
-} nf_due;
-
-/* A caller's callback waiting in a bucket (nf_at): cb(eng, ctx, a, b). */
-typedef struct nf_call {
-    nf_cb cb;
-    void *ctx;
-    uint64_t a, b;
-    uint32_t next; /* free list */
-} nf_call;
-
-/* Everything due at time t that was scheduled before it fired. */
-typedef struct nf_bucket {
-    sim_time t;
-    nf_due *v;       /* in scheduling order */
-    uint32_t n, cap; /* entries, capacity */
-    uint32_t slot;   /* its entry in nf.btab while it takes more */
-    uint32_t next;   /* free list */
-} nf_bucket;
-
-enum { NF_BTAB = 4096 }; /* direct-mapped table of open buckets by time */
-
-typedef struct nf_flow {
-    uint32_t *hop;     /* npath link ids, then npath positions: hbuf while
-                          draining, else NULL */
-    uint32_t *hbuf;    /* the slot's hop storage, kept when the slot is
-                          reused (owned; one malloc per slot, not per flow) */
-    uint32_t hcap;     /* words in hbuf */
-    uint32_t npath;    /* links; 0 while not draining */
-    uint32_t gen;      /* bumped on every rate change and at the end */
-    uint32_t stamp;    /* component mark */
-    uint32_t fixed;    /* stamp of the re-rate that fixed its new rate */
-    uint32_t next;     /* free-list link */
-    uint8_t live;      /* slot in use (draining or in its tail) */
-    uint8_t fresh;     /* arrived, not yet rated */
-    double rem;        /* bytes left at `last` */
-    double rate;       /* bytes/s, 0 before the first re-rate */
-    double newrate;    /* water-filling result */
-    sim_time last;     /* when rem was settled */
-    uint64_t bytes;    /* size */
-    sim_time tail;     /* path latency + caller's delay, ps */
-    nf_cb cb;          /* the starter's callback */
-    void *ctx;         /* its context */
-    uint64_t a, b;     /* its words */
-} nf_flow;
-
-struct nf {
-    const net_graph *g;   /* links' bandwidth and latency */
-    sim_engine *eng;      /* the engine it runs on (first start binds) */
-    nf_link *l;           /* g->nlinks entries */
-    nf_flow *f;           /* flow slots */
-    uint32_t nf, capf;    /* slots used, allocated */
-    uint32_t free;        /* first free slot, UINT32_MAX if none */
-    size_t live;          /* flows draining */
-    uint32_t *dirty;      /* links changed since the last re-rate */
-    size_t ndirty, capdirty;
-    int pending;          /* a re-rate event is queued */
-    uint32_t stamp;       /* re-rate counter */
-    uint32_t *cl, *cf;    /* component links, flows (scratch) */
-    size_t capcf;         /* capacity of cf (cl has nlinks) */
-    double *hk;           /* heap keys */
-    uint32_t *hv;         /* heap values (links) */
-    size_t hn, hcap;      /* heap entries, capacity */
-    uint32_t *route;      /* scratch route of g->max_hops */
-    uint32_t *fresh;      /* flows arrived since the last re-rate */
-    size_t nfresh, capfresh;
-    double theta;         /* smallest departed rate since the last re-rate */
-    net_flow_totals tot;  /* counters */
-    nf_bucket *bk;        /* buckets (index = id) */
-    uint32_t nbk, capbk;  /* used, allocated */
-    uint32_t bfree;       /* first free bucket, UINT32_MAX if none */
-    uint32_t btab[NF_BTAB]; /* open bucket id + 1 by hash of its time, 0: none */
-    uint32_t blast;       /* the bucket last appended to, + 1; 0: none */
-    nf_call *calls;       /* callbacks waiting (nf_at) */
-    uint32_t ncalls, capcalls; /* used, allocated */
-    uint32_t cfree;       /* first free call, UINT32_MAX if none */
-};
 
 /* Event payloads: each carries the nf it belongs to. */
 typedef struct ev_rerate {
@@ -220,6 +116,7 @@ void nf_destroy(nf *f)
     free(f->hv);
     free(f->route);
     free(f->fresh);
+    nf_lock_free(f);
     free(f);
 }
 
@@ -319,7 +216,7 @@ static uint32_t slot_alloc(nf *f)
     return id;
 }
 
-static void slot_free(nf *f, uint32_t id)
+void nf_slot_free(nf *f, uint32_t id)
 {
     nf_flow *fl = &f->f[id];
     fl->hop = NULL;
@@ -413,7 +310,7 @@ static void deliver(nf *f, sim_engine *eng, uint32_t id)
     void *ctx = fl->ctx;
     uint64_t a = fl->a, b = fl->b;
     f->tot.bytes_delivered += fl->bytes;
-    slot_free(f, id);
+    nf_slot_free(f, id);
     cb(eng, ctx, a, b);
 }
 
@@ -814,6 +711,12 @@ static void on_rerate(sim_engine *eng, void *payload, void *engine_ctx)
     (void)engine_ctx;
     nf *f = ((ev_rerate *)payload)->f;
     f->pending = 0;
+    if (f->lk.hook != NULL) { /* a class was offered: nothing else left? */
+        nf_lock_hook hook = f->lk.hook;
+        f->lk.hook = NULL;
+        if (sim_pending(eng) == 0 && hook(f, eng, f->lk.hctx))
+            return; /* nf_lock_run ran this re-rate */
+    }
     rerate(f, eng);
 }
 
@@ -846,13 +749,16 @@ int nf_top_links(const nf *f, const net_graph *g, net_link_stat *out, int n)
         const nf_link *l = &f->l[i];
         sim_time busy = l->busy + (l->n > 0 ? now - l->busy_since : 0);
         sim_time sat = l->sat + (l->saturated ? now - l->sat_since : 0);
-        if (busy == 0 && l->bytes == 0)
+        uint64_t bytes = l->bytes;
+        if (l->lock) /* a class runs in bulk: what it has not added yet */
+            nf_lock_stats(f, i, now, &bytes, &busy, &sat);
+        if (busy == 0 && bytes == 0)
             continue;
         net_link_stat *s = &all[k++];
         memset(s, 0, sizeof *s);
         s->link = i;
         s->bw = g->lbw[i];
-        s->bytes = l->bytes;
+        s->bytes = bytes;
         s->busy = busy;
         s->saturated = sat;
         s->peak_flows = l->peak;

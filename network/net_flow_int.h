@@ -1,0 +1,152 @@
+/*
+ * net_flow_int.h: private to net_flow.c and net_flow_lock.c: the flow
+ * model's state (links, flows, same-time buckets, the lockstep class).
+ * net_flow.c's head comment gives the invariants, net_flow_lock.c's the
+ * lockstep classes'.
+ */
+#ifndef LOOM_NET_FLOW_INT_H
+#define LOOM_NET_FLOW_INT_H
+
+#include "net_int.h"
+
+typedef struct nf_link {
+    uint32_t *fl;        /* flows draining through it now */
+    double *fr;          /* their rates (copies; 0 until first rated), so
+                            a scan reads one array, not every flow */
+    uint32_t n, cap;     /* entries, capacity of fl */
+    uint32_t stamp;      /* component mark of the current re-rate */
+    uint32_t nun;        /* water-filling: flows not yet fixed */
+    double rem;          /* water-filling: bandwidth not yet allocated */
+    uint64_t bytes;      /* bytes of drained flows that crossed it */
+    sim_time busy;       /* time with >= 1 flow, closed intervals */
+    sim_time busy_since; /* start of the open busy interval */
+    sim_time sat;        /* time fully allocated, closed intervals */
+    sim_time sat_since;  /* start of the open saturated interval */
+    uint32_t peak;       /* most flows at once */
+    double ub;           /* >= the largest rate of its flows */
+    double mxi;          /* re-rate scratch: largest rate not re-rated */
+    uint8_t saturated;   /* 1: all of its bandwidth is allocated */
+    uint8_t dirty;       /* 1: in nf.dirty */
+    uint8_t lock;        /* 1: a link of the lockstep class running in bulk */
+} nf_link;
+
+/* What is due in a bucket: a flow's completion or its delivery, or a
+ * caller's callback (nf_at). */
+enum { NF_DUE_COMPLETE, NF_DUE_DELIVER, NF_DUE_CALL };
+typedef struct nf_due {
+    uint32_t kind; /* NF_DUE_* */
+    uint32_t id;   /* flow slot, or NF_DUE_CALL: its entry in nf.calls */
+    uint32_t gen;  /* the flow's generation when scheduled */
+} nf_due;
+
+/* A caller's callback waiting in a bucket (nf_at): cb(eng, ctx, a, b). */
+typedef struct nf_call {
+    nf_cb cb;
+    void *ctx;
+    uint64_t a, b;
+    uint32_t next; /* free list */
+} nf_call;
+
+/* Everything due at time t that was scheduled before it fired. */
+typedef struct nf_bucket {
+    sim_time t;
+    nf_due *v;       /* in scheduling order */
+    uint32_t n, cap; /* entries, capacity */
+    uint32_t slot;   /* its entry in nf.btab while it takes more */
+    uint32_t next;   /* free list */
+} nf_bucket;
+
+enum { NF_BTAB = 4096 }; /* direct-mapped table of open buckets by time */
+
+typedef struct nf_flow {
+    uint32_t *hop;     /* npath link ids, then npath positions: hbuf while
+                          draining, else NULL */
+    uint32_t *hbuf;    /* the slot's hop storage, kept when the slot is
+                          reused (owned; one malloc per slot, not per flow) */
+    uint32_t hcap;     /* words in hbuf */
+    uint32_t npath;    /* links; 0 while not draining */
+    uint32_t gen;      /* bumped on every rate change and at the end */
+    uint32_t stamp;    /* component mark */
+    uint32_t fixed;    /* stamp of the re-rate that fixed its new rate */
+    uint32_t next;     /* free-list link */
+    uint8_t live;      /* slot in use (draining or in its tail) */
+    uint8_t fresh;     /* arrived, not yet rated */
+    double rem;        /* bytes left at `last` */
+    double rate;       /* bytes/s, 0 before the first re-rate */
+    double newrate;    /* water-filling result */
+    sim_time last;     /* when rem was settled */
+    uint64_t bytes;    /* size */
+    sim_time tail;     /* path latency + caller's delay, ps */
+    nf_cb cb;          /* the starter's callback */
+    void *ctx;         /* its context */
+    uint64_t a, b;     /* its words */
+} nf_flow;
+
+/* A lockstep class run in bulk (net_flow_lock.c). */
+typedef struct nf_lock {
+    nf_lock_hook hook;     /* offered: asked at the next re-rate */
+    void *hctx;            /* its context */
+    int on;                /* 1: a class runs in bulk */
+    int drain;             /* 1: its flows drain now (E0 to E2) */
+    int sat;               /* 1: its saturated links are so now (E1 to E3) */
+    uint32_t nfl;          /* flows per step */
+    uint32_t *links;       /* its links, each once (owned) */
+    uint8_t *satl;         /* per entry of links: saturated while draining */
+    size_t nlinks;         /* entries */
+    double rate;           /* every flow's rate, bytes/s */
+    sim_time tail;         /* every flow's path latency, ps */
+    size_t nsteps, s;      /* steps, the current one */
+    uint64_t *bytes;       /* per step: bytes per flow (owned) */
+    sim_time *delay;       /* per step: the members' delay after it (owned) */
+    sim_time t0;           /* the current step's start */
+    uint64_t acc_bytes;    /* link statistics not yet added to the links: */
+    sim_time acc_busy;     /* the same on every link of the class */
+    sim_time acc_sat;      /* on the links of satl */
+    void (*fin)(sim_engine *eng, void *ctx); /* after the last step */
+    void *ctx;             /* its context */
+    uint64_t runs;         /* classes run in bulk so far (tests) */
+} nf_lock;
+
+struct nf {
+    const net_graph *g;   /* links' bandwidth and latency */
+    sim_engine *eng;      /* the engine it runs on (first start binds) */
+    nf_link *l;           /* g->nlinks entries */
+    nf_flow *f;           /* flow slots */
+    uint32_t nf, capf;    /* slots used, allocated */
+    uint32_t free;        /* first free slot, UINT32_MAX if none */
+    size_t live;          /* flows draining */
+    uint32_t *dirty;      /* links changed since the last re-rate */
+    size_t ndirty, capdirty;
+    int pending;          /* a re-rate event is queued */
+    uint32_t stamp;       /* re-rate counter */
+    uint32_t *cl, *cf;    /* component links, flows (scratch) */
+    size_t capcf;         /* capacity of cf (cl has nlinks) */
+    double *hk;           /* heap keys */
+    uint32_t *hv;         /* heap values (links) */
+    size_t hn, hcap;      /* heap entries, capacity */
+    uint32_t *route;      /* scratch route of g->max_hops */
+    uint32_t *fresh;      /* flows arrived since the last re-rate */
+    size_t nfresh, capfresh;
+    double theta;         /* smallest departed rate since the last re-rate */
+    net_flow_totals tot;  /* counters */
+    nf_bucket *bk;        /* buckets (index = id) */
+    uint32_t nbk, capbk;  /* used, allocated */
+    uint32_t bfree;       /* first free bucket, UINT32_MAX if none */
+    uint32_t btab[NF_BTAB]; /* open bucket id + 1 by hash of its time, 0: none */
+    uint32_t blast;       /* the bucket last appended to, + 1; 0: none */
+    nf_call *calls;       /* callbacks waiting (nf_at) */
+    uint32_t ncalls, capcalls; /* used, allocated */
+    uint32_t cfree;       /* first free call, UINT32_MAX if none */
+    nf_lock lk;           /* the lockstep class (net_flow_lock.c) */
+};
+
+/* Frees a flow's slot (its generation moves on: stale entries die). */
+void nf_slot_free(nf *f, uint32_t id);
+
+/* net_flow_lock.c: adds what the class running in bulk has not yet
+ * added to link i's statistics (nf_top_links); frees its arrays. */
+void nf_lock_stats(const nf *f, int i, sim_time now, uint64_t *bytes, sim_time *busy,
+                   sim_time *sat);
+void nf_lock_free(nf *f);
+
+#endif
