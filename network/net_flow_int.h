@@ -138,6 +138,8 @@ struct nf {
     uint32_t ncalls, capcalls; /* used, allocated */
     uint32_t cfree;       /* first free call, UINT32_MAX if none */
     nf_lock lk;           /* the lockstep class (net_flow_lock.c) */
+    int scan_inorder;     /* 1: every link scanned in order (tests) */
+    uint64_t fast_scans;  /* links that scan_fixed settled (tests) */
 };
 
 /* Frees a flow's slot (its generation moves on: stale entries die). */

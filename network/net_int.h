@@ -231,6 +231,9 @@ int nf_top_links(const nf *f, const net_graph *g, net_link_stat *out, int n);
 /* Test hooks: current rate (bytes/s) of every flow in flight, in start
  * order, and the links of each (for the fair-share checks). */
 size_t nf_in_flight(const nf *f);
+/* on: every re-rate scans each link in order (net_flow.c scan_fixed's
+ * shortcut off); returns the links the shortcut settled so far. */
+uint64_t nf_scan_inorder(nf *f, int on);
 void nf_snapshot(const nf *f, double *rate, int *npath, uint32_t *links,
                  size_t max_links);
 
