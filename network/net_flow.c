@@ -202,6 +202,9 @@ static uint32_t slot_alloc(nf *f)
         if (f->nf == f->capf) {
             f->capf = f->capf ? 2 * f->capf : 1024;
             f->f = loom_xrealloc(f->f, (size_t)f->capf * sizeof *f->f);
+            for (uint32_t i = 0; i < f->nf; i++) /* the slots moved: their own hops too */
+                if (f->f[i].hop != NULL && f->f[i].hop != f->f[i].hbuf)
+                    f->f[i].hop = f->f[i].ih;
         }
         id = f->nf++;
         memset(&f->f[id], 0, sizeof f->f[id]);
@@ -363,11 +366,15 @@ void nf_start(nf *f, sim_engine *eng, int src, int dst, uint64_t bytes,
         schedule_tail(f, eng, id);
         return;
     }
-    if (fl->hcap < 2 * (uint32_t)np) {
-        fl->hcap = 2 * (uint32_t)np;
-        fl->hbuf = loom_xrealloc(fl->hbuf, fl->hcap * sizeof *fl->hbuf);
+    if (np <= NF_IH) {
+        fl->hop = fl->ih;
+    } else {
+        if (fl->hcap < 2 * (uint32_t)np) {
+            fl->hcap = 2 * (uint32_t)np;
+            fl->hbuf = loom_xrealloc(fl->hbuf, fl->hcap * sizeof *fl->hbuf);
+        }
+        fl->hop = fl->hbuf;
     }
-    fl->hop = fl->hbuf;
     fl->npath = (uint32_t)np;
     fl->rem = (double)bytes;
     fl->last = now;

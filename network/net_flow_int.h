@@ -58,14 +58,22 @@ typedef struct nf_bucket {
 
 enum { NF_BTAB = 4096 }; /* direct-mapped table of open buckets by time */
 
+/* Routes of up to NF_IH links (fat trees of three tiers, rings' and
+ * switches' neighbours) keep their hops in the flow itself: the unlink of
+ * a departing flow moves another flow of each link and rewrites that
+ * flow's position there, one cache miss instead of two (its slot, then a
+ * separate allocation), and 64 fewer bytes a flow. */
+enum { NF_IH = 6 };
+
 typedef struct nf_flow {
-    uint32_t *hop;     /* npath link ids, then npath positions: hbuf while
-                          draining, else NULL */
-    uint32_t *hbuf;    /* the slot's hop storage, kept when the slot is
-                          reused (owned; one malloc per slot, not per flow) */
-    uint32_t hcap;     /* words in hbuf */
+    uint32_t *hop;     /* npath link ids, then npath positions: ih or hbuf
+                          while draining, else NULL */
     uint32_t npath;    /* links; 0 while not draining */
     uint32_t gen;      /* bumped on every rate change and at the end */
+    uint32_t ih[2 * NF_IH]; /* the hops of a route of <= NF_IH links */
+    uint32_t *hbuf;    /* longer routes' hop storage, kept when the slot is
+                          reused (owned; one malloc per slot, not per flow) */
+    uint32_t hcap;     /* words in hbuf */
     uint32_t stamp;    /* component mark */
     uint32_t fixed;    /* stamp of the re-rate that fixed its new rate */
     uint32_t next;     /* free-list link */
