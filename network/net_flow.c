@@ -288,7 +288,7 @@ void nf_at(nf *f, sim_engine *eng, sim_time t, nf_cb cb, void *ctx, uint64_t a, 
 {
     if (f->eng == NULL)
         f->eng = eng;
-    LOOM_ASSERT(f->eng == eng && t >= sim_now(eng));
+    LOOM_ASSERT(f->eng == eng && t >= sim_now(eng) && !f->lk.on);
     uint32_t c;
     if (f->cfree != UINT32_MAX) {
         c = f->cfree;
@@ -333,6 +333,10 @@ void nf_start(nf *f, sim_engine *eng, int src, int dst, uint64_t bytes,
     const net_graph *g = f->g;
     LOOM_ASSERT(src >= 0 && src < g->npus && dst >= 0 && dst < g->npus);
     LOOM_ASSERT(delay >= 0 && cb != NULL);
+    /* a class in bulk holds the links it stands for as empty: nothing may
+     * start while it runs (nothing can, the engine holding only its events,
+     * unless a caller stops the engine half-way and starts more) */
+    LOOM_ASSERT(!f->lk.on);
     if (f->eng == NULL)
         f->eng = eng;
     LOOM_ASSERT(f->eng == eng);

@@ -1,6 +1,6 @@
 /*
  * net_flow_lock.c: lockstep classes, the flow model's bulk path
- * (docs/NETWORK.md 2.4).
+ * (docs/PERFORMANCE.md, "Flow model at scale").
  *
  * A ring step is N flows that start together, carry the same bytes over
  * links of the same bandwidth and latency, each alone on its links; a ring
