@@ -394,6 +394,7 @@ void nf_start(nf *f, sim_engine *eng, int src, int dst, uint64_t bytes,
         fl->hop[np + i] = l->n;
         l->fr[l->n] = 0;
         l->fl[l->n++] = id;
+        l->nfr++;
         if (l->n == 1)
             l->busy_since = now;
         if (l->n > l->peak)
@@ -433,8 +434,14 @@ static void unlink_flow(nf *f, uint32_t id, sim_time now)
             mv->hop[mv->npath + k] = pos;
         }
         l->bytes += fl->bytes;
-        if (l->n == 0)
+        if (fl->rate > 0)
+            nf_sum_del(l, fl->rate);
+        else
+            l->nfr--;
+        if (l->n == 0) {
             l->busy += now - l->busy_since;
+            nf_sum_reset(l); /* exact again */
+        }
         mark_dirty(f, li);
     }
     f->live--;
@@ -583,6 +590,40 @@ static int scan_fixed(nf_link *l, double lbw, double theta)
     m0 = m0 > m1 ? m0 : m1;
     m2 = m2 > m3 ? m2 : m3;
     l->mxi = m0 > m2 ? m0 : m2; /* a maximum is exact in any order */
+    /* the summary anew (the rates are in the cache now): levels exact
+     * again, the sum within e */
+    nf_sum_reset(l);
+    for (k = 0; k < n; k++) {
+        double r = fr[k];
+        if (l->nk == NF_TOPK && r < l->top[NF_TOPK - 1]) { /* the common case */
+            if (r > l->rest)
+                l->rest = r;
+        } else {
+            nf_sum_level(l, r);
+        }
+    }
+    l->srun = sum;
+    l->serr = e;
+    return 1;
+}
+
+/* 1b. The same verdict from the link's summary alone ("Link summaries",
+ * net_flow_int.h), when no flow on it is unrated and its largest rate is
+ * below theta: the in-order sum is within gamma_(n-1) T of the exact sum
+ * T, and T within serr of srun, so within e = serr + gamma (srun + serr)
+ * of srun (doubled below for the rounding of these bounds). */
+static int scan_none(nf_link *l, double lbw, double theta)
+{
+    if (l->nfr != 0 || !(nf_sum_max(l) < theta))
+        return 0;
+    double e = l->serr + 1.2e-16 * (double)l->n * (l->srun + l->serr), thr = lbw * 1e-9;
+    int lo = lbw - (l->srun - 2 * e) <= thr;
+    int hi = lbw - (l->srun + 2 * e) <= thr;
+    if (lo != hi)
+        return 0;
+    l->rem = lo ? 0 : lbw;
+    l->nun = 0;
+    l->mxi = nf_sum_max(l);
     return 1;
 }
 
@@ -606,7 +647,8 @@ static void rerate_collect(nf *f, uint32_t st, double theta, size_t *ncl_out, si
     for (size_t i = 0; i < ncl; i++) {
         uint32_t li = f->cl[i];
         nf_link *l = &f->l[li];
-        if (l->n >= 16 && !f->scan_inorder && scan_fixed(l, g->lbw[li], theta)) {
+        if (l->n >= 16 && !f->scan_inorder &&
+            (scan_none(l, g->lbw[li], theta) || scan_fixed(l, g->lbw[li], theta))) {
             f->fast_scans++;
             continue;
         }
@@ -730,8 +772,15 @@ static void rerate_settle(nf *f, sim_engine *eng, uint32_t st, size_t ncf)
         }
         if (fl->newrate == fl->rate)
             continue;
-        for (uint32_t h = 0; h < fl->npath; h++) /* the links' copies */
-            f->l[fl->hop[h]].fr[fl->hop[fl->npath + h]] = fl->newrate;
+        for (uint32_t h = 0; h < fl->npath; h++) { /* the links' copies, summaries */
+            nf_link *l2 = &f->l[fl->hop[h]];
+            l2->fr[fl->hop[fl->npath + h]] = fl->newrate;
+            if (fl->rate == 0) /* its first rate */
+                l2->nfr--;
+            else
+                nf_sum_del(l2, fl->rate);
+            nf_sum_add(l2, fl->newrate);
+        }
         fl->rem -= fl->rate * (double)(now - fl->last) * 1e-12;
         fl->last = now;
         fl->rate = fl->newrate;
@@ -848,6 +897,39 @@ int nf_top_links(const nf *f, const net_graph *g, net_link_stat *out, int n)
 }
 
 size_t nf_in_flight(const nf *f) { return f->live; }
+
+int nf_check_summaries(const nf *f)
+{
+    for (int i = 0; i < f->g->nlinks; i++) {
+        const nf_link *l = &f->l[i];
+        uint32_t zeros = 0, cnt[NF_TOPK] = {0};
+        long double sum = 0; /* 64-bit mantissa: the exact sum to ~1e-19 n */
+        for (uint32_t k = 0; k < l->n; k++) {
+            double r = l->fr[k];
+            uint32_t j;
+            sum += r;
+            if (r == 0) {
+                zeros++;
+                continue;
+            }
+            for (j = 0; j < l->nk && l->top[j] != r; j++)
+                ;
+            if (j < l->nk)
+                cnt[j]++;
+            else if (r > l->rest)
+                return -1 - i; /* a rate above the bound */
+        }
+        if (zeros != l->nfr)
+            return -1 - i;
+        for (uint32_t j = 0; j < l->nk; j++)
+            if (cnt[j] != l->ctop[j] || l->top[j] <= l->rest || (j > 0 && l->top[j] >= l->top[j - 1]))
+                return -1 - i;
+        long double d = (long double)l->srun - sum;
+        if ((d < 0 ? -d : d) > (long double)l->serr + 1e-18L * (l->n + 1) * sum)
+            return -1 - i;
+    }
+    return 0;
+}
 
 uint64_t nf_scan_inorder(nf *f, int on)
 {

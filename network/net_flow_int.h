@@ -9,6 +9,10 @@
 
 #include "net_int.h"
 
+#include <math.h>
+
+enum { NF_TOPK = 16 }; /* rate levels a link summary tracks exactly */
+
 typedef struct nf_link {
     uint32_t *fl;        /* flows draining through it now */
     double *fr;          /* their rates (copies; 0 until first rated), so
@@ -28,6 +32,15 @@ typedef struct nf_link {
     uint8_t saturated;   /* 1: all of its bandwidth is allocated */
     uint8_t dirty;       /* 1: in nf.dirty */
     uint8_t lock;        /* 1: a link of the lockstep class running in bulk */
+    /* what a re-rate may know of its flows without reading them
+     * (net_flow.c, "Link summaries"): */
+    uint32_t nfr;        /* flows not yet rated (rate 0) */
+    uint32_t nk;         /* levels used in top */
+    double top[NF_TOPK]; /* the largest rates, descending, each distinct */
+    uint32_t ctop[NF_TOPK]; /* flows at each */
+    double rest;         /* >= every other rate, < every level */
+    double srun;         /* running sum of the rates */
+    double serr;         /* >= |srun - the exact sum| */
 } nf_link;
 
 /* What is due in a bucket: a flow's completion or its delivery, or a
@@ -149,6 +162,88 @@ struct nf {
     int scan_inorder;     /* 1: every link scanned in order (tests) */
     uint64_t fast_scans;  /* links that scan_fixed settled (tests) */
 };
+
+/* ---- link summaries ---------------------------------------------------------
+ *
+ * A departure marks its links dirty, and the re-rate used to read every
+ * flow of each (N of them on a host's link in an all-to-all) to learn
+ * whether any is to be re-rated (rate 0 or >= theta) and, when none is,
+ * only to sum their rates for the saturation verdict.  Each link keeps a
+ * summary, updated on every change of its flows' rates, that often
+ * answers both without reading them:
+ *   - nfr: flows not yet rated;
+ *   - the NF_TOPK largest rates with their exact counts, every other rate
+ *     <= rest < every level (a level that falls out joins rest; a level
+ *     emptied by departures goes, and the next one is exact), so the
+ *     largest rate is top[0], or at most rest when no level is left;
+ *   - srun, the rates' running sum, and serr >= |srun - exact sum|: every
+ *     addition or subtraction rounds by at most u |result| (u = 2^-53),
+ *     serr adds twice that.
+ * rerate_collect's quick path uses them (net_flow.c, scan_fixed's
+ * comment gives the verdict's argument); an exact scan rebuilds them. */
+#define NF_U2 2.3e-16 /* 2u, with room for serr's own rounding */
+
+static inline void nf_sum_reset(nf_link *l)
+{
+    l->nfr = 0;
+    l->nk = 0;
+    l->rest = 0;
+    l->srun = 0;
+    l->serr = 0;
+}
+
+/* A rated flow of rate r joins the levels. */
+static inline void nf_sum_level(nf_link *l, double r)
+{
+    uint32_t k = l->nk, i;
+    for (i = 0; i < k; i++)
+        if (l->top[i] == r) {
+            l->ctop[i]++;
+            return;
+        }
+    if (r <= l->rest || (k == NF_TOPK && r < l->top[k - 1])) {
+        if (r > l->rest)
+            l->rest = r; /* still below every level */
+        return;
+    }
+    if (k == NF_TOPK) /* the smallest level joins the rest */
+        l->rest = l->top[--k];
+    for (i = k; i > 0 && l->top[i - 1] < r; i--) {
+        l->top[i] = l->top[i - 1];
+        l->ctop[i] = l->ctop[i - 1];
+    }
+    l->top[i] = r;
+    l->ctop[i] = 1;
+    l->nk = k + 1;
+}
+
+static inline void nf_sum_add(nf_link *l, double r)
+{
+    l->srun += r;
+    l->serr += NF_U2 * fabs(l->srun);
+    nf_sum_level(l, r);
+}
+
+static inline void nf_sum_del(nf_link *l, double r)
+{
+    l->srun -= r;
+    l->serr += NF_U2 * fabs(l->srun);
+    for (uint32_t i = 0; i < l->nk; i++)
+        if (l->top[i] == r) {
+            if (--l->ctop[i] == 0) {
+                for (uint32_t j = i + 1; j < l->nk; j++) {
+                    l->top[j - 1] = l->top[j];
+                    l->ctop[j - 1] = l->ctop[j];
+                }
+                l->nk--;
+            }
+            return;
+        }
+    /* one of the rest: rest stays a bound */
+}
+
+/* >= the largest rate of its rated flows */
+static inline double nf_sum_max(const nf_link *l) { return l->nk ? l->top[0] : l->rest; }
 
 /* Frees a flow's slot (its generation moves on: stale entries die). */
 void nf_slot_free(nf *f, uint32_t id);

@@ -157,6 +157,7 @@ void nf_lock_run(nf *f, sim_engine *eng, size_t nsteps, const uint64_t *bytes,
             nf_link *l = &f->l[li];
             LOOM_ASSERT(l->n == 1 && l->fl[0] == id && !l->lock);
             l->n = 0;
+            nf_sum_reset(l);
             l->lock = 1;
             l->dirty = 0;
             lk->links[nl++] = li;

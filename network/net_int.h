@@ -234,6 +234,9 @@ size_t nf_in_flight(const nf *f);
 /* on: every re-rate scans each link in order (net_flow.c scan_fixed's
  * shortcut off); returns the links the shortcut settled so far. */
 uint64_t nf_scan_inorder(nf *f, int on);
+/* Checks every link's summary (net_flow_int.h, "Link summaries") against
+ * its flows, slowly: 0, or -1 - the first link that fails. */
+int nf_check_summaries(const nf *f);
 void nf_snapshot(const nf *f, double *rate, int *npath, uint32_t *links,
                  size_t max_links);
 

@@ -291,6 +291,7 @@ static void rnd_start(sim_engine *eng, void *payload, void *ctx)
 
 static void check_against_slow(nf *f, const net_graph *g)
 {
+    assert_int_equal(nf_check_summaries(f), 0);
     size_t n = nf_in_flight(f);
     if (n == 0)
         return;
@@ -612,9 +613,9 @@ static void test_contention_slows(void **state)
     sim_engine_destroy(eng);
 }
 
-/* scan_fixed (net_flow.c): a link none of whose flows is re-rated has its
- * saturation decided from four unordered sums and a bound on their error,
- * not the in-order sum.  Bursts of flows over a fat tree put tens of
+/* scan_fixed and scan_none (net_flow.c): a link none of whose flows is
+ * re-rated has its saturation decided from four unordered sums, or from its
+ * summary, and a bound on their error, not the in-order sum.  Bursts of flows over a fat tree put tens of
  * flows on each uplink; every completion time, every link's statistics
  * and the totals must be those of the in-order scan, and the shortcut
  * must have been taken. */
@@ -673,6 +674,10 @@ static uint64_t burst_run(int inorder, uint64_t seed, sim_time *at, net_link_sta
     uint64_t s2 = seed ^ 0x7777;
     for (int i = 0; i < 50; i++) /* 50 bursts of 40 flows over ~200 us */
         sim_schedule(eng, (sim_time)(rng(&s2) % 200) * 1000000, burst_start);
+    for (sim_time t = 0; t < 4000000000; t += 3456789) { /* the summaries hold throughout */
+        sim_run(eng, t);
+        assert_int_equal(nf_check_summaries(f), 0);
+    }
     sim_run(eng, SIM_TIME_MAX);
     nf_totals(f, tot);
     *ntop = nf_top_links(f, g, top, 512);
