@@ -394,7 +394,8 @@ void nf_start(nf *f, sim_engine *eng, int src, int dst, uint64_t bytes,
         fl->hop[np + i] = l->n;
         l->fr[l->n] = 0;
         l->fl[l->n++] = id;
-        l->nfr++;
+        if (nf_sum_keep(l))
+            l->nfr++;
         if (l->n == 1)
             l->busy_since = now;
         if (l->n > l->peak)
@@ -434,14 +435,14 @@ static void unlink_flow(nf *f, uint32_t id, sim_time now)
             mv->hop[mv->npath + k] = pos;
         }
         l->bytes += fl->bytes;
-        if (fl->rate > 0)
-            nf_sum_del(l, fl->rate);
-        else
-            l->nfr--;
-        if (l->n == 0) {
-            l->busy += now - l->busy_since;
-            nf_sum_reset(l); /* exact again */
+        if (nf_sum_keep(l)) {
+            if (fl->rate > 0)
+                nf_sum_del(l, fl->rate);
+            else
+                l->nfr--;
         }
+        if (l->n == 0)
+            l->busy += now - l->busy_since;
         mark_dirty(f, li);
     }
     f->live--;
@@ -562,6 +563,8 @@ static int scan_fixed(nf_link *l, double lbw, double theta)
         double a = fr[k], b = fr[k + 1], c = fr[k + 2], d = fr[k + 3];
         out |= !(a > 0 && a < theta) | !(b > 0 && b < theta) | !(c > 0 && c < theta) |
                !(d > 0 && d < theta);
+        if (out)
+            return 0; /* a flow to re-rate: the in-order scan, at once */
         s0 += a;
         s1 += b;
         s2 += c;
@@ -604,6 +607,7 @@ static int scan_fixed(nf_link *l, double lbw, double theta)
     }
     l->srun = sum;
     l->serr = e;
+    l->sumok = 1; /* n >= NF_SUM_MIN here */
     return 1;
 }
 
@@ -614,7 +618,7 @@ static int scan_fixed(nf_link *l, double lbw, double theta)
  * of srun (doubled below for the rounding of these bounds). */
 static int scan_none(nf_link *l, double lbw, double theta)
 {
-    if (l->nfr != 0 || !(nf_sum_max(l) < theta))
+    if (!l->sumok || l->nfr != 0 || !(nf_sum_max(l) < theta))
         return 0;
     double e = l->serr + 1.2e-16 * (double)l->n * (l->srun + l->serr), thr = lbw * 1e-9;
     int lo = lbw - (l->srun - 2 * e) <= thr;
@@ -647,7 +651,7 @@ static void rerate_collect(nf *f, uint32_t st, double theta, size_t *ncl_out, si
     for (size_t i = 0; i < ncl; i++) {
         uint32_t li = f->cl[i];
         nf_link *l = &f->l[li];
-        if (l->n >= 16 && !f->scan_inorder &&
+        if (l->n >= NF_SUM_MIN && !f->scan_inorder &&
             (scan_none(l, g->lbw[li], theta) || scan_fixed(l, g->lbw[li], theta))) {
             f->fast_scans++;
             continue;
@@ -775,6 +779,8 @@ static void rerate_settle(nf *f, sim_engine *eng, uint32_t st, size_t ncf)
         for (uint32_t h = 0; h < fl->npath; h++) { /* the links' copies, summaries */
             nf_link *l2 = &f->l[fl->hop[h]];
             l2->fr[fl->hop[fl->npath + h]] = fl->newrate;
+            if (!nf_sum_keep(l2))
+                continue;
             if (fl->rate == 0) /* its first rate */
                 l2->nfr--;
             else
@@ -902,6 +908,8 @@ int nf_check_summaries(const nf *f)
 {
     for (int i = 0; i < f->g->nlinks; i++) {
         const nf_link *l = &f->l[i];
+        if (!l->sumok)
+            continue;
         uint32_t zeros = 0, cnt[NF_TOPK] = {0};
         long double sum = 0; /* 64-bit mantissa: the exact sum to ~1e-19 n */
         for (uint32_t k = 0; k < l->n; k++) {

@@ -32,6 +32,7 @@ typedef struct nf_link {
     uint8_t saturated;   /* 1: all of its bandwidth is allocated */
     uint8_t dirty;       /* 1: in nf.dirty */
     uint8_t lock;        /* 1: a link of the lockstep class running in bulk */
+    uint8_t sumok;       /* 1: the summary below is kept (NF_SUM_MIN flows) */
     /* what a re-rate may know of its flows without reading them
      * (net_flow.c, "Link summaries"): */
     uint32_t nfr;        /* flows not yet rated (rate 0) */
@@ -183,8 +184,27 @@ struct nf {
  * comment gives the verdict's argument); an exact scan rebuilds them. */
 #define NF_U2 2.3e-16 /* 2u, with room for serr's own rounding */
 
+/* Links of fewer flows keep no summary (sumok 0: the scan is short, and
+ * the upkeep cost the staggered all-to-all 10%); an exact scan of a link
+ * of at least that many starts one again (scan_fixed). */
+enum { NF_SUM_MIN = 16 };
+
+/* 1 when l's summary is to be updated for a change that leaves it n
+ * flows; else the summary is dropped. */
+static inline int nf_sum_keep(nf_link *l)
+{
+    if (!l->sumok)
+        return 0;
+    if (l->n < NF_SUM_MIN) {
+        l->sumok = 0;
+        return 0;
+    }
+    return 1;
+}
+
 static inline void nf_sum_reset(nf_link *l)
 {
+    l->sumok = 0;
     l->nfr = 0;
     l->nk = 0;
     l->rest = 0;
@@ -192,25 +212,28 @@ static inline void nf_sum_reset(nf_link *l)
     l->serr = 0;
 }
 
-/* A rated flow of rate r joins the levels. */
+/* A rated flow of rate r joins the levels (sorted, descending: a rate
+ * below the smallest level of a full table is decided by one comparison,
+ * the common case on a link of many flows). */
 static inline void nf_sum_level(nf_link *l, double r)
 {
-    uint32_t k = l->nk, i;
-    for (i = 0; i < k; i++)
-        if (l->top[i] == r) {
-            l->ctop[i]++;
-            return;
-        }
-    if (r <= l->rest || (k == NF_TOPK && r < l->top[k - 1])) {
+    uint32_t k = l->nk, i, j;
+    if (r <= l->rest || (k == NF_TOPK && r < l->top[k - 1])) { /* no level */
         if (r > l->rest)
             l->rest = r; /* still below every level */
         return;
     }
-    if (k == NF_TOPK) /* the smallest level joins the rest */
+    for (i = 0; i < k && l->top[i] > r; i++)
+        ;
+    if (i < k && l->top[i] == r) {
+        l->ctop[i]++;
+        return;
+    }
+    if (k == NF_TOPK) /* the smallest level (below r) joins the rest */
         l->rest = l->top[--k];
-    for (i = k; i > 0 && l->top[i - 1] < r; i--) {
-        l->top[i] = l->top[i - 1];
-        l->ctop[i] = l->ctop[i - 1];
+    for (j = k; j > i; j--) {
+        l->top[j] = l->top[j - 1];
+        l->ctop[j] = l->ctop[j - 1];
     }
     l->top[i] = r;
     l->ctop[i] = 1;
@@ -228,18 +251,20 @@ static inline void nf_sum_del(nf_link *l, double r)
 {
     l->srun -= r;
     l->serr += NF_U2 * fabs(l->srun);
-    for (uint32_t i = 0; i < l->nk; i++)
-        if (l->top[i] == r) {
-            if (--l->ctop[i] == 0) {
-                for (uint32_t j = i + 1; j < l->nk; j++) {
-                    l->top[j - 1] = l->top[j];
-                    l->ctop[j - 1] = l->ctop[j];
-                }
-                l->nk--;
-            }
-            return;
+    uint32_t k = l->nk, i;
+    if (k == 0 || r < l->top[k - 1])
+        return; /* one of the rest: rest stays a bound */
+    for (i = 0; i < k && l->top[i] > r; i++)
+        ;
+    if (i == k || l->top[i] != r)
+        return; /* cannot be: a rate >= the smallest level is a level */
+    if (--l->ctop[i] == 0) {
+        for (uint32_t j = i + 1; j < k; j++) {
+            l->top[j - 1] = l->top[j];
+            l->ctop[j - 1] = l->ctop[j];
         }
-    /* one of the rest: rest stays a bound */
+        l->nk = k - 1;
+    }
 }
 
 /* >= the largest rate of its rated flows */
