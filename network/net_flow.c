@@ -420,6 +420,13 @@ static void unlink_flow(nf *f, uint32_t id, sim_time now)
 {
     nf_flow *fl = &f->f[id];
     uint32_t np = fl->npath;
+    /* the flows to move (each link's last) are scattered over the slots:
+     * ask for all of them first, so that their cache misses overlap
+     * instead of following one another, hop after hop */
+    for (uint32_t i = 0; i < np; i++) {
+        const nf_link *l = &f->l[fl->hop[i]];
+        __builtin_prefetch(&f->f[l->fl[l->n - 1]]);
+    }
     for (uint32_t i = 0; i < np; i++) {
         uint32_t li = fl->hop[i], pos = fl->hop[np + i];
         nf_link *l = &f->l[li];
@@ -480,6 +487,8 @@ static void on_bucket(sim_engine *eng, void *payload, void *engine_ctx)
         f->btab[f->bk[b].slot] = 0;
     for (uint32_t i = 0; i < f->bk[b].n; i++) { /* f->bk may move: index it */
         nf_due d = f->bk[b].v[i];
+        if (i + 4 < f->bk[b].n && f->bk[b].v[i + 4].kind != NF_DUE_CALL)
+            __builtin_prefetch(&f->f[f->bk[b].v[i + 4].id]); /* the slots ahead, meanwhile */
         if (d.kind == NF_DUE_COMPLETE) {
             complete(f, eng, d.id, d.gen);
         } else if (d.kind == NF_DUE_CALL) {
