@@ -61,115 +61,11 @@
  * off the table when it fires, so whatever is scheduled at that time from
  * then on goes into a new bucket, after it, as separate events did.
  */
-#include "net_int.h"
+#include "net_flow_int.h"
 
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-
-typedef struct nf_link {
-    uint32_t *fl;        /* flows draining through it now */
-    double *fr;          /* their rates (copies; 0 until first rated), so
-                            a scan reads one array, not every flow */
-    uint32_t n, cap;     /* entries, capacity of fl */
-    uint32_t stamp;      /* component mark of the current re-rate */
-    uint32_t nun;        /* water-filling: flows not yet fixed */
-    double rem;          /* water-filling: bandwidth not yet allocated */
-    uint64_t bytes;      /* bytes of drained flows that crossed it */
-    sim_time busy;       /* time with >= 1 flow, closed intervals */
-    sim_time busy_since; /* start of the open busy interval */
-    sim_time sat;        /* time fully allocated, closed intervals */
-    sim_time sat_since;  /* start of the open saturated interval */
-    uint32_t peak;       /* most flows at once */
-    double ub;           /* >= the largest rate of its flows */
-    double mxi;          /* re-rate scratch: largest rate not re-rated */
-    uint8_t saturated;   /* 1: all of its bandwidth is allocated */
-    uint8_t dirty;       /* 1: in nf.dirty */
-} nf_link;
-
-/* What is due in a bucket: a flow's completion or its delivery, or a
- * caller's callback (nf_at). */
-enum { NF_DUE_COMPLETE, NF_DUE_DELIVER, NF_DUE_CALL };
-typedef struct nf_due {
-    uint32_t kind; /* NF_DUE_* */
-    uint32_t id;   /* flow slot, or NF_DUE_CALL: its entry in nf.calls */
-    uint32_t gen;  /* the flow's generation when scheduled */
-} nf_due;
-
-/* A caller's callback waiting in a bucket (nf_at): cb(eng, ctx, a, b). */
-typedef struct nf_call {
-    nf_cb cb;
-    void *ctx;
-    uint64_t a, b;
-    uint32_t next; /* free list */
-} nf_call;
-
-/* Everything due at time t that was scheduled before it fired. */
-typedef struct nf_bucket {
-    sim_time t;
-    nf_due *v;       /* in scheduling order */
-    uint32_t n, cap; /* entries, capacity */
-    uint32_t slot;   /* its entry in nf.btab while it takes more */
-    uint32_t next;   /* free list */
-} nf_bucket;
-
-enum { NF_BTAB = 4096 }; /* direct-mapped table of open buckets by time */
-
-typedef struct nf_flow {
-    uint32_t *hop;     /* npath link ids, then npath positions: hbuf while
-                          draining, else NULL */
-    uint32_t *hbuf;    /* the slot's hop storage, kept when the slot is
-                          reused (owned; one malloc per slot, not per flow) */
-    uint32_t hcap;     /* words in hbuf */
-    uint32_t npath;    /* links; 0 while not draining */
-    uint32_t gen;      /* bumped on every rate change and at the end */
-    uint32_t stamp;    /* component mark */
-    uint32_t fixed;    /* stamp of the re-rate that fixed its new rate */
-    uint32_t next;     /* free-list link */
-    uint8_t live;      /* slot in use (draining or in its tail) */
-    uint8_t fresh;     /* arrived, not yet rated */
-    double rem;        /* bytes left at `last` */
-    double rate;       /* bytes/s, 0 before the first re-rate */
-    double newrate;    /* water-filling result */
-    sim_time last;     /* when rem was settled */
-    uint64_t bytes;    /* size */
-    sim_time tail;     /* path latency + caller's delay, ps */
-    nf_cb cb;          /* the starter's callback */
-    void *ctx;         /* its context */
-    uint64_t a, b;     /* its words */
-} nf_flow;
-
-struct nf {
-    const net_graph *g;   /* links' bandwidth and latency */
-    sim_engine *eng;      /* the engine it runs on (first start binds) */
-    nf_link *l;           /* g->nlinks entries */
-    nf_flow *f;           /* flow slots */
-    uint32_t nf, capf;    /* slots used, allocated */
-    uint32_t free;        /* first free slot, UINT32_MAX if none */
-    size_t live;          /* flows draining */
-    uint32_t *dirty;      /* links changed since the last re-rate */
-    size_t ndirty, capdirty;
-    int pending;          /* a re-rate event is queued */
-    uint32_t stamp;       /* re-rate counter */
-    uint32_t *cl, *cf;    /* component links, flows (scratch) */
-    size_t capcf;         /* capacity of cf (cl has nlinks) */
-    double *hk;           /* heap keys */
-    uint32_t *hv;         /* heap values (links) */
-    size_t hn, hcap;      /* heap entries, capacity */
-    uint32_t *route;      /* scratch route of g->max_hops */
-    uint32_t *fresh;      /* flows arrived since the last re-rate */
-    size_t nfresh, capfresh;
-    double theta;         /* smallest departed rate since the last re-rate */
-    net_flow_totals tot;  /* counters */
-    nf_bucket *bk;        /* buckets (index = id) */
-    uint32_t nbk, capbk;  /* used, allocated */
-    uint32_t bfree;       /* first free bucket, UINT32_MAX if none */
-    uint32_t btab[NF_BTAB]; /* open bucket id + 1 by hash of its time, 0: none */
-    uint32_t blast;       /* the bucket last appended to, + 1; 0: none */
-    nf_call *calls;       /* callbacks waiting (nf_at) */
-    uint32_t ncalls, capcalls; /* used, allocated */
-    uint32_t cfree;       /* first free call, UINT32_MAX if none */
-};
 
 /* Event payloads: each carries the nf it belongs to. */
 typedef struct ev_rerate {
@@ -220,6 +116,7 @@ void nf_destroy(nf *f)
     free(f->hv);
     free(f->route);
     free(f->fresh);
+    nf_lock_free(f);
     free(f);
 }
 
@@ -305,6 +202,9 @@ static uint32_t slot_alloc(nf *f)
         if (f->nf == f->capf) {
             f->capf = f->capf ? 2 * f->capf : 1024;
             f->f = loom_xrealloc(f->f, (size_t)f->capf * sizeof *f->f);
+            for (uint32_t i = 0; i < f->nf; i++) /* the slots moved: their own hops too */
+                if (f->f[i].hop != NULL && f->f[i].hop != f->f[i].hbuf)
+                    f->f[i].hop = f->f[i].ih;
         }
         id = f->nf++;
         memset(&f->f[id], 0, sizeof f->f[id]);
@@ -319,7 +219,7 @@ static uint32_t slot_alloc(nf *f)
     return id;
 }
 
-static void slot_free(nf *f, uint32_t id)
+void nf_slot_free(nf *f, uint32_t id)
 {
     nf_flow *fl = &f->f[id];
     fl->hop = NULL;
@@ -388,7 +288,7 @@ void nf_at(nf *f, sim_engine *eng, sim_time t, nf_cb cb, void *ctx, uint64_t a, 
 {
     if (f->eng == NULL)
         f->eng = eng;
-    LOOM_ASSERT(f->eng == eng && t >= sim_now(eng));
+    LOOM_ASSERT(f->eng == eng && t >= sim_now(eng) && !f->lk.on);
     uint32_t c;
     if (f->cfree != UINT32_MAX) {
         c = f->cfree;
@@ -413,7 +313,7 @@ static void deliver(nf *f, sim_engine *eng, uint32_t id)
     void *ctx = fl->ctx;
     uint64_t a = fl->a, b = fl->b;
     f->tot.bytes_delivered += fl->bytes;
-    slot_free(f, id);
+    nf_slot_free(f, id);
     cb(eng, ctx, a, b);
 }
 
@@ -433,6 +333,10 @@ void nf_start(nf *f, sim_engine *eng, int src, int dst, uint64_t bytes,
     const net_graph *g = f->g;
     LOOM_ASSERT(src >= 0 && src < g->npus && dst >= 0 && dst < g->npus);
     LOOM_ASSERT(delay >= 0 && cb != NULL);
+    /* a class in bulk holds the links it stands for as empty: nothing may
+     * start while it runs (nothing can, the engine holding only its events,
+     * unless a caller stops the engine half-way and starts more) */
+    LOOM_ASSERT(!f->lk.on);
     if (f->eng == NULL)
         f->eng = eng;
     LOOM_ASSERT(f->eng == eng);
@@ -466,11 +370,15 @@ void nf_start(nf *f, sim_engine *eng, int src, int dst, uint64_t bytes,
         schedule_tail(f, eng, id);
         return;
     }
-    if (fl->hcap < 2 * (uint32_t)np) {
-        fl->hcap = 2 * (uint32_t)np;
-        fl->hbuf = loom_xrealloc(fl->hbuf, fl->hcap * sizeof *fl->hbuf);
+    if (np <= NF_IH) {
+        fl->hop = fl->ih;
+    } else {
+        if (fl->hcap < 2 * (uint32_t)np) {
+            fl->hcap = 2 * (uint32_t)np;
+            fl->hbuf = loom_xrealloc(fl->hbuf, fl->hcap * sizeof *fl->hbuf);
+        }
+        fl->hop = fl->hbuf;
     }
-    fl->hop = fl->hbuf;
     fl->npath = (uint32_t)np;
     fl->rem = (double)bytes;
     fl->last = now;
@@ -486,6 +394,8 @@ void nf_start(nf *f, sim_engine *eng, int src, int dst, uint64_t bytes,
         fl->hop[np + i] = l->n;
         l->fr[l->n] = 0;
         l->fl[l->n++] = id;
+        if (nf_sum_keep(l))
+            l->nfr++;
         if (l->n == 1)
             l->busy_since = now;
         if (l->n > l->peak)
@@ -510,6 +420,13 @@ static void unlink_flow(nf *f, uint32_t id, sim_time now)
 {
     nf_flow *fl = &f->f[id];
     uint32_t np = fl->npath;
+    /* the flows to move (each link's last) are scattered over the slots:
+     * ask for all of them first, so that their cache misses overlap
+     * instead of following one another, hop after hop */
+    for (uint32_t i = 0; i < np; i++) {
+        const nf_link *l = &f->l[fl->hop[i]];
+        __builtin_prefetch(&f->f[l->fl[l->n - 1]]);
+    }
     for (uint32_t i = 0; i < np; i++) {
         uint32_t li = fl->hop[i], pos = fl->hop[np + i];
         nf_link *l = &f->l[li];
@@ -525,6 +442,12 @@ static void unlink_flow(nf *f, uint32_t id, sim_time now)
             mv->hop[mv->npath + k] = pos;
         }
         l->bytes += fl->bytes;
+        if (nf_sum_keep(l)) {
+            if (fl->rate > 0)
+                nf_sum_del(l, fl->rate);
+            else
+                l->nfr--;
+        }
         if (l->n == 0)
             l->busy += now - l->busy_since;
         mark_dirty(f, li);
@@ -564,6 +487,8 @@ static void on_bucket(sim_engine *eng, void *payload, void *engine_ctx)
         f->btab[f->bk[b].slot] = 0;
     for (uint32_t i = 0; i < f->bk[b].n; i++) { /* f->bk may move: index it */
         nf_due d = f->bk[b].v[i];
+        if (i + 4 < f->bk[b].n && f->bk[b].v[i + 4].kind != NF_DUE_CALL)
+            __builtin_prefetch(&f->f[f->bk[b].v[i + 4].id]); /* the slots ahead, meanwhile */
         if (d.kind == NF_DUE_COMPLETE) {
             complete(f, eng, d.id, d.gen);
         } else if (d.kind == NF_DUE_CALL) {
@@ -623,6 +548,98 @@ static double rerate_theta(nf *f)
     return theta;
 }
 
+/* 1a. A link none of whose flows is re-rated (every rate > 0 and below
+ * theta): the common case once departures outnumber rate changes (on the
+ * direct all-to-all no flow is re-rated after the first re-rate, yet
+ * every departure rescans its links: N flows each).  Nothing on it joins
+ * the filling (nun 0); its fixed sum only decides its saturation in
+ * rerate_links, and in-order summation is a chain of dependent additions
+ * (4 cycles a flow).  Here four independent sums s bound it instead: any
+ * order of adding n positive terms is within gamma_(n-1) = (n-1)u/(1-(n-1)u)
+ * (u = 2^-53) of the exact sum, so the in-order sum lies in [s - e, s + e]
+ * for e = 4.5e-16 (n + 4) s (over twice 2 gamma_n s plus the rounding of
+ * s +- e); lbw - x is monotone in x, so when both ends give the same
+ * verdict the in-order sum gives it too, and l->rem is set to a value
+ * that gives it (0: saturated, lbw: not).  Otherwise (a flow to re-rate,
+ * or a sum within e of the threshold) returns 0: the in-order scan. */
+static int scan_fixed(nf_link *l, double lbw, double theta)
+{
+    const double *fr = l->fr;
+    uint32_t n = l->n, k = 0;
+    double s0 = 0, s1 = 0, s2 = 0, s3 = 0, m0 = 0, m1 = 0, m2 = 0, m3 = 0;
+    int out = 0;
+    for (; k + 4 <= n; k += 4) {
+        double a = fr[k], b = fr[k + 1], c = fr[k + 2], d = fr[k + 3];
+        out |= !(a > 0 && a < theta) | !(b > 0 && b < theta) | !(c > 0 && c < theta) |
+               !(d > 0 && d < theta);
+        if (out)
+            return 0; /* a flow to re-rate: the in-order scan, at once */
+        s0 += a;
+        s1 += b;
+        s2 += c;
+        s3 += d;
+        m0 = a > m0 ? a : m0;
+        m1 = b > m1 ? b : m1;
+        m2 = c > m2 ? c : m2;
+        m3 = d > m3 ? d : m3;
+    }
+    for (; k < n; k++) {
+        double a = fr[k];
+        out |= !(a > 0 && a < theta);
+        s0 += a;
+        m0 = a > m0 ? a : m0;
+    }
+    if (out)
+        return 0;
+    double sum = (s0 + s1) + (s2 + s3);
+    double e = 4.5e-16 * ((double)n + 4) * sum, thr = lbw * 1e-9;
+    int lo = lbw - (sum - e) <= thr; /* the verdict at the smallest sum */
+    int hi = lbw - (sum + e) <= thr; /* at the largest */
+    if (lo != hi)
+        return 0;
+    l->rem = lo ? 0 : lbw;
+    l->nun = 0;
+    m0 = m0 > m1 ? m0 : m1;
+    m2 = m2 > m3 ? m2 : m3;
+    l->mxi = m0 > m2 ? m0 : m2; /* a maximum is exact in any order */
+    /* the summary anew (the rates are in the cache now): levels exact
+     * again, the sum within e */
+    nf_sum_reset(l);
+    for (k = 0; k < n; k++) {
+        double r = fr[k];
+        if (l->nk == NF_TOPK && r < l->top[NF_TOPK - 1]) { /* the common case */
+            if (r > l->rest)
+                l->rest = r;
+        } else {
+            nf_sum_level(l, r);
+        }
+    }
+    l->srun = sum;
+    l->serr = e;
+    l->sumok = 1; /* n >= NF_SUM_MIN here */
+    return 1;
+}
+
+/* 1b. The same verdict from the link's summary alone ("Link summaries",
+ * net_flow_int.h), when no flow on it is unrated and its largest rate is
+ * below theta: the in-order sum is within gamma_(n-1) T of the exact sum
+ * T, and T within serr of srun, so within e = serr + gamma (srun + serr)
+ * of srun (doubled below for the rounding of these bounds). */
+static int scan_none(nf_link *l, double lbw, double theta)
+{
+    if (!l->sumok || l->nfr != 0 || !(nf_sum_max(l) < theta))
+        return 0;
+    double e = l->serr + 1.2e-16 * (double)l->n * (l->srun + l->serr), thr = lbw * 1e-9;
+    int lo = lbw - (l->srun - 2 * e) <= thr;
+    int hi = lbw - (l->srun + 2 * e) <= thr;
+    if (lo != hi)
+        return 0;
+    l->rem = lo ? 0 : lbw;
+    l->nun = 0;
+    l->mxi = nf_sum_max(l);
+    return 1;
+}
+
 /* 1. from the dirty links outwards, through flows at >= theta and new
  * flows; each link reached is scanned once: its other flows are fixed
  * consumption */
@@ -643,6 +660,11 @@ static void rerate_collect(nf *f, uint32_t st, double theta, size_t *ncl_out, si
     for (size_t i = 0; i < ncl; i++) {
         uint32_t li = f->cl[i];
         nf_link *l = &f->l[li];
+        if (l->n >= NF_SUM_MIN && !f->scan_inorder &&
+            (scan_none(l, g->lbw[li], theta) || scan_fixed(l, g->lbw[li], theta))) {
+            f->fast_scans++;
+            continue;
+        }
         double fixed = 0, mx = 0;
         uint32_t nact = 0;
         const double *fr = l->fr;
@@ -763,8 +785,17 @@ static void rerate_settle(nf *f, sim_engine *eng, uint32_t st, size_t ncf)
         }
         if (fl->newrate == fl->rate)
             continue;
-        for (uint32_t h = 0; h < fl->npath; h++) /* the links' copies */
-            f->l[fl->hop[h]].fr[fl->hop[fl->npath + h]] = fl->newrate;
+        for (uint32_t h = 0; h < fl->npath; h++) { /* the links' copies, summaries */
+            nf_link *l2 = &f->l[fl->hop[h]];
+            l2->fr[fl->hop[fl->npath + h]] = fl->newrate;
+            if (!nf_sum_keep(l2))
+                continue;
+            if (fl->rate == 0) /* its first rate */
+                l2->nfr--;
+            else
+                nf_sum_del(l2, fl->rate);
+            nf_sum_add(l2, fl->newrate);
+        }
         fl->rem -= fl->rate * (double)(now - fl->last) * 1e-12;
         fl->last = now;
         fl->rate = fl->newrate;
@@ -814,6 +845,12 @@ static void on_rerate(sim_engine *eng, void *payload, void *engine_ctx)
     (void)engine_ctx;
     nf *f = ((ev_rerate *)payload)->f;
     f->pending = 0;
+    if (f->lk.hook != NULL) { /* a class was offered: nothing else left? */
+        nf_lock_hook hook = f->lk.hook;
+        f->lk.hook = NULL;
+        if (sim_pending(eng) == 0 && hook(f, eng, f->lk.hctx))
+            return; /* nf_lock_run ran this re-rate */
+    }
     rerate(f, eng);
 }
 
@@ -846,13 +883,16 @@ int nf_top_links(const nf *f, const net_graph *g, net_link_stat *out, int n)
         const nf_link *l = &f->l[i];
         sim_time busy = l->busy + (l->n > 0 ? now - l->busy_since : 0);
         sim_time sat = l->sat + (l->saturated ? now - l->sat_since : 0);
-        if (busy == 0 && l->bytes == 0)
+        uint64_t bytes = l->bytes;
+        if (l->lock) /* a class runs in bulk: what it has not added yet */
+            nf_lock_stats(f, i, now, &bytes, &busy, &sat);
+        if (busy == 0 && bytes == 0)
             continue;
         net_link_stat *s = &all[k++];
         memset(s, 0, sizeof *s);
         s->link = i;
         s->bw = g->lbw[i];
-        s->bytes = l->bytes;
+        s->bytes = bytes;
         s->busy = busy;
         s->saturated = sat;
         s->peak_flows = l->peak;
@@ -872,6 +912,47 @@ int nf_top_links(const nf *f, const net_graph *g, net_link_stat *out, int n)
 }
 
 size_t nf_in_flight(const nf *f) { return f->live; }
+
+int nf_check_summaries(const nf *f)
+{
+    for (int i = 0; i < f->g->nlinks; i++) {
+        const nf_link *l = &f->l[i];
+        if (!l->sumok)
+            continue;
+        uint32_t zeros = 0, cnt[NF_TOPK] = {0};
+        long double sum = 0; /* 64-bit mantissa: the exact sum to ~1e-19 n */
+        for (uint32_t k = 0; k < l->n; k++) {
+            double r = l->fr[k];
+            uint32_t j;
+            sum += r;
+            if (r == 0) {
+                zeros++;
+                continue;
+            }
+            for (j = 0; j < l->nk && l->top[j] != r; j++)
+                ;
+            if (j < l->nk)
+                cnt[j]++;
+            else if (r > l->rest)
+                return -1 - i; /* a rate above the bound */
+        }
+        if (zeros != l->nfr)
+            return -1 - i;
+        for (uint32_t j = 0; j < l->nk; j++)
+            if (cnt[j] != l->ctop[j] || l->top[j] <= l->rest || (j > 0 && l->top[j] >= l->top[j - 1]))
+                return -1 - i;
+        long double d = (long double)l->srun - sum;
+        if ((d < 0 ? -d : d) > (long double)l->serr + 1e-18L * (l->n + 1) * sum)
+            return -1 - i;
+    }
+    return 0;
+}
+
+uint64_t nf_scan_inorder(nf *f, int on)
+{
+    f->scan_inorder = on;
+    return f->fast_scans;
+}
 
 void nf_snapshot(const nf *f, double *rate, int *npath, uint32_t *links,
                  size_t max_links)

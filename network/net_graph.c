@@ -212,3 +212,11 @@ int net_graph_check(net_graph *g, loom_err *err)
     free(visit);
     return rc;
 }
+
+int net_graph_route_fixed(const net_graph *g)
+{
+    /* the kinds whose route ignores its hash (one path per pair); a kind
+     * that spreads over equal-cost paths is not listed */
+    return g->fabric == &net_fabric_dims || g->fabric == &net_fabric_rail ||
+           g->fabric == &net_fabric_dragonfly;
+}

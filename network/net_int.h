@@ -50,6 +50,9 @@ struct net_model {
     uint64_t p2p_serial;                 /* messages started (ECMP input) */
     void *cache;                         /* net_sched.c: results of
                                             collectives run alone */
+    int lockstep_off;                    /* 1: net_sched.c never runs a
+                                            lockstep class in bulk (tests
+                                            compare both ways) */
 };
 
 /* One dimension as a collective phase sees it: a real dimension of the
@@ -232,8 +235,40 @@ int nf_top_links(const nf *f, const net_graph *g, net_link_stat *out, int n);
 /* Test hooks: current rate (bytes/s) of every flow in flight, in start
  * order, and the links of each (for the fair-share checks). */
 size_t nf_in_flight(const nf *f);
+/* on: every re-rate scans each link in order (net_flow.c scan_fixed's
+ * shortcut off); returns the links the shortcut settled so far. */
+uint64_t nf_scan_inorder(nf *f, int on);
+/* Checks every link's summary (net_flow_int.h, "Link summaries") against
+ * its flows, slowly: 0, or -1 - the first link that fails. */
+int nf_check_summaries(const nf *f);
 void nf_snapshot(const nf *f, double *rate, int *npath, uint32_t *links,
                  size_t max_links);
+
+/* Lockstep classes (net_flow_lock.c): a collective whose members all
+ * send one flow per step, each alone on its links, runs in bulk
+ * once nothing else is left in the simulation.  The collective offers its
+ * class when its first step starts; at the re-rate after that, if the engine holds no other
+ * event, the flow model asks hook, which checks the members' remaining
+ * steps and either calls nf_lock_run and returns 1, or returns 0. */
+typedef int (*nf_lock_hook)(nf *f, sim_engine *eng, void *ctx);
+void nf_lock_offer(nf *f, nf_lock_hook hook, void *ctx);
+/* The flows in flight, when they can be a class: each fresh (not yet
+ * rated), alone on every link of its path, from cb and ctx, of the same
+ * bytes, rate (their narrowest link) and path latency (> 0).  Returns how
+ * many (their words a[] in start order, room for nf_in_flight), else 0. */
+size_t nf_lock_flows(const nf *f, nf_cb cb, const void *ctx, uint64_t *a, uint64_t *bytes,
+                     double *rate, sim_time *tail);
+/* Runs the class: the flows in flight are its step 0, nsteps steps in all,
+ * step s of bytes[s] per flow, on the same links, the members waiting
+ * delay[s] after it; fin(eng, ctx) comes when the last member would have
+ * finished.  Every engine event of the flows it stands for happens at its
+ * time, in its order, so the engine's counts do not change. */
+void nf_lock_run(nf *f, sim_engine *eng, size_t nsteps, const uint64_t *bytes,
+                 const sim_time *delay, void (*fin)(sim_engine *eng, void *ctx), void *ctx);
+/* Classes run in bulk so far (a test hook). */
+uint64_t nf_lock_runs(const nf *f);
+/* 1 when routes do not depend on the ECMP hash (one path per pair). */
+int net_graph_route_fixed(const net_graph *g);
 
 /* ---- collectives as flows (net_sched.c) ---------------------------------- */
 

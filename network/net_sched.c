@@ -229,14 +229,21 @@ static void on_step(sim_engine *eng, void *ctx, uint64_t a, uint64_t b)
     step_advance(in, (int)a, (int)b);
 }
 
+/* A member's wait after a step: the endpoint delay if it moved data, and
+ * its local reduction (3r/M for r reduced bytes). */
+static sim_time step_delay(const xs_inst *in, int comm, double red)
+{
+    const net_sys *sys = &in->m->sys;
+    double d = comm ? (double)sys->endpoint_delay : 0;
+    if (red > 0)
+        d += 3.0 * red * 1e12 / sys->local_mem_bw;
+    return net_round_ps(d);
+}
+
 static void step_done(xs_inst *in, int mbr, int k)
 {
     int idx = mbr * in->nph + k;
-    const net_sys *sys = &in->m->sys;
-    double d = in->comm[idx] ? (double)sys->endpoint_delay : 0;
-    if (in->red[idx] > 0)
-        d += 3.0 * in->red[idx] * 1e12 / sys->local_mem_bw;
-    sim_time delay = net_round_ps(d);
+    sim_time delay = step_delay(in, in->comm[idx], in->red[idx]);
     if (delay > 0) {
         in->pend[idx] = XS_DELAY;
         sim_time now = sim_now(in->eng);
@@ -298,6 +305,101 @@ static void step_start(xs_inst *in, int mbr, int k)
     }
     if (in->pend[idx] == 0)
         step_done(in, mbr, k);
+}
+
+/* ---- lockstep classes (net_flow_lock.c) ---------------------------------- */
+
+static void lock_fin(sim_engine *eng, void *ctx)
+{
+    (void)eng;
+    xs_inst *in = ctx;
+    in->left = 1; /* every member finishes now; the last calls done */
+    member_finished(in);
+}
+
+/* The steps after `g` of every member: each one send to the peer it has
+ * now and one receive, the same bytes (> 0) and reduction as every other
+ * member's.  Fills bytes[] and delay[] from index 1; 0 when one is not. */
+static int lock_steps(xs_inst *in, int64_t g, const int *peer, uint64_t *bytes, sim_time *delay)
+{
+    const xs_phase *P = &in->ph[0];
+    int n = in->n;
+    int *pos = loom_xmalloc(2 * (size_t)n * sizeof *pos), *ppos = pos + n;
+    for (int m = 0; m < n; m++) {
+        pos[m] = pos_of(in, P, m);
+        ppos[m] = pos_of(in, P, peer[m]);
+    }
+    int ok = 1;
+    int64_t total = (int64_t)in->W * P->steps;
+    for (int64_t s = g + 1; s < total && ok; s++) {
+        uint64_t T = net_piece(P->buf, (uint64_t)in->W, (uint64_t)(s / P->steps));
+        int ss = (int)(s % P->steps);
+        uint64_t B = 0;
+        double R = 0;
+        for (int m = 0; m < n; m++) {
+            net_xstep st = {.peer = in->sp, .bytes = in->sb, .nrecv = 0, .red = 0};
+            int ns = P->ph.algo->step(P, pos[m], ss, T, &st);
+            if (m == 0) {
+                B = in->sb[0];
+                R = st.red;
+            }
+            if (ns != 1 || st.nrecv != 1 || in->sp[0] != ppos[m] || in->sb[0] != B || B == 0 ||
+                st.red != R) {
+                ok = 0;
+                break;
+            }
+        }
+        bytes[s - g] = B;
+        delay[s - g] = step_delay(in, 1, R);
+    }
+    free(pos);
+    return ok;
+}
+
+/* nf's question at the re-rate after the collective's first step started,
+ * when nothing else is left in the simulation: are the members a lockstep
+ * class for the rest of the collective?  Then it runs in bulk. */
+static int lock_hook(nf *f, sim_engine *eng, void *ctx)
+{
+    xs_inst *in = ctx;
+    size_t nfl = nf_in_flight(f);
+    uint64_t *a = loom_xmalloc(nfl * sizeof *a), B0;
+    double rate;
+    sim_time tail;
+    int n = in->n, ok = nf_lock_flows(f, on_flow, in, a, &B0, &rate, &tail) == (size_t)n &&
+                        in->nph == 1;
+    int *peer = loom_xmalloc(2 * (size_t)n * sizeof *peer), *recv = peer + n;
+    for (int m = 0; m < n; m++)
+        peer[m] = recv[m] = -1;
+    int64_t g = in->cur[0];
+    for (int m = 0; ok && m < n; m++) /* every member one step in, one send and one receive */
+        ok = in->cur[m] == g && in->pend[m] == 2 && in->mb[m].nin == 0 && in->comm[m] &&
+             in->red[m] == in->red[0];
+    for (size_t i = 0; ok && i < nfl; i++) { /* the sends: a permutation */
+        int src = (int)(a[i] >> 32), dst = (int)(a[i] & 0xffffffffu);
+        ok = src != dst && peer[src] < 0 && recv[dst] < 0;
+        if (ok) {
+            peer[src] = dst;
+            recv[dst] = src;
+        }
+    }
+    int64_t nsteps = (int64_t)in->W * in->ph[0].steps - g;
+    uint64_t *bytes = NULL;
+    sim_time *delay = NULL;
+    if (ok) {
+        bytes = loom_xmalloc((size_t)nsteps * sizeof *bytes);
+        delay = loom_xmalloc((size_t)nsteps * sizeof *delay);
+        bytes[0] = B0;
+        delay[0] = step_delay(in, 1, in->red[0]);
+        ok = lock_steps(in, g, peer, bytes, delay);
+    }
+    if (ok)
+        nf_lock_run(f, eng, (size_t)nsteps, bytes, delay, lock_fin, in);
+    free(a);
+    free(peer);
+    free(bytes);
+    free(delay);
+    return ok;
 }
 
 static void on_done_ev(sim_engine *eng, void *payload, void *engine_ctx)
@@ -371,10 +473,13 @@ static void coll_on(net_model *m, nf *fl, sim_engine *eng, const net_group *g, n
     in->mb = loom_xcalloc((size_t)in->n, sizeof *in->mb);
     in->sp = loom_xmalloc((size_t)maxp * sizeof *in->sp);
     in->sb = loom_xmalloc((size_t)maxp * sizeof *in->sb);
-    in->left = in->n;
-    int n = in->n; /* in may be freed by the last start */
-    for (int mbr = 0; mbr < n; mbr++)
+    in->left = in->n + 1; /* + 1: held by this loop, so in outlives it */
+    for (int mbr = 0; mbr < in->n; mbr++)
         try_start(in, mbr, 0);
+    if (in->left > 1 && !m->lockstep_off && in->nph == 1 && nf_in_flight(fl) > 0 &&
+        net_graph_route_fixed(m->graph))
+        nf_lock_offer(fl, lock_hook, in); /* asked at the re-rate now queued */
+    member_finished(in); /* the loop's hold: the last one calls done */
 }
 
 /* ---- entry points ---------------------------------------------------------- */

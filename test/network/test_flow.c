@@ -291,6 +291,7 @@ static void rnd_start(sim_engine *eng, void *payload, void *ctx)
 
 static void check_against_slow(nf *f, const net_graph *g)
 {
+    assert_int_equal(nf_check_summaries(f), 0);
     size_t n = nf_in_flight(f);
     if (n == 0)
         return;
@@ -612,6 +613,99 @@ static void test_contention_slows(void **state)
     sim_engine_destroy(eng);
 }
 
+/* scan_fixed and scan_none (net_flow.c): a link none of whose flows is
+ * re-rated has its saturation decided from four unordered sums, or from its
+ * summary, and a bound on their error, not the in-order sum.  Bursts of flows over a fat tree put tens of
+ * flows on each uplink; every completion time, every link's statistics
+ * and the totals must be those of the in-order scan, and the shortcut
+ * must have been taken. */
+typedef struct burst {
+    nf *f;
+    int npus;
+    uint64_t seed;
+    int started;
+    sim_time *at; /* per flow: delivery */
+} burst;
+
+static burst *g_burst;
+
+static void burst_done(sim_engine *eng, void *ctx, uint64_t a, uint64_t b)
+{
+    (void)b;
+    ((burst *)ctx)->at[a] = sim_now(eng);
+}
+
+static void burst_start(sim_engine *eng, void *payload, void *ctx)
+{
+    (void)payload;
+    (void)ctx;
+    burst *c = g_burst;
+    for (int k = 0; k < 40; k++) {
+        int s = (int)(rng(&c->seed) % c->npus), d;
+        do
+            d = (int)(rng(&c->seed) % c->npus);
+        while (d == s);
+        uint64_t bytes = 1000 + rng(&c->seed) % 3000000;
+        nf_start(c->f, eng, s, d, bytes, 0, burst_done, c, (uint64_t)c->started, (uint64_t)c->started);
+        c->started++;
+    }
+}
+
+static uint64_t burst_run(int inorder, uint64_t seed, sim_time *at, net_link_stat *top, int *ntop,
+                          net_flow_totals *tot)
+{
+    net_topo t = {0};
+    t.x.kind = NET_X_FAT_TREE;
+    t.x.npus = 64;
+    t.x.tiers = 2;
+    t.x.hosts_per_leaf = 16;
+    t.x.oversub[0] = 4;
+    t.x.cls[0] = (net_link_class){50 * GIB, 100 * NS};
+    t.x.cls[1] = (net_link_class){50 * GIB, 300 * NS};
+    loom_err e = {0};
+    assert_int_equal(net_xtopo_view(&t, &e), 0);
+    net_graph *g = net_graph_build(&t, &e);
+    assert_non_null(g);
+    nf *f = nf_create(g);
+    nf_scan_inorder(f, inorder);
+    sim_engine *eng = sim_engine_create(NET_EV_PAYLOAD_MAX, NULL, &e);
+    burst c = {f, g->npus, seed, 0, at};
+    g_burst = &c;
+    uint64_t s2 = seed ^ 0x7777;
+    for (int i = 0; i < 50; i++) /* 50 bursts of 40 flows over ~200 us */
+        sim_schedule(eng, (sim_time)(rng(&s2) % 200) * 1000000, burst_start);
+    for (sim_time t = 0; t < 4000000000; t += 3456789) { /* the summaries hold throughout */
+        sim_run(eng, t);
+        assert_int_equal(nf_check_summaries(f), 0);
+    }
+    sim_run(eng, SIM_TIME_MAX);
+    nf_totals(f, tot);
+    *ntop = nf_top_links(f, g, top, 512);
+    uint64_t fast = nf_scan_inorder(f, inorder);
+    nf_destroy(f);
+    sim_engine_destroy(eng);
+    net_graph_destroy(g);
+    return fast;
+}
+
+static void test_fixed_scan_same(void **state)
+{
+    (void)state;
+    static sim_time a[2000], b[2000];
+    static net_link_stat ta[512], tb[512];
+    for (uint64_t seed = 1; seed <= 3; seed++) {
+        int na, nb;
+        net_flow_totals xa, xb;
+        uint64_t fast = burst_run(0, seed, a, ta, &na, &xa);
+        assert_int_equal(burst_run(1, seed, b, tb, &nb, &xb), 0);
+        assert_true(fast > 100);
+        assert_memory_equal(a, b, sizeof a);
+        assert_memory_equal(&xa, &xb, sizeof xa);
+        assert_int_equal(na, nb);
+        assert_memory_equal(ta, tb, (size_t)na * sizeof ta[0]);
+    }
+}
+
 int main(void)
 {
     loom_set_quiet(1);
@@ -625,6 +719,7 @@ int main(void)
         cmocka_unit_test(test_rerate_is_local),
         cmocka_unit_test(test_collectives_match_closed_forms),
         cmocka_unit_test(test_contention_slows),
+        cmocka_unit_test(test_fixed_scan_same),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
