@@ -352,6 +352,21 @@ static void random_against_slow(const net_topo *t, uint64_t seed, int nflows)
     net_graph_destroy(g);
 }
 
+/* A two-tier fat tree of npus hosts, hpl per leaf, uplinks oversubscribed
+ * 4:1; 50 GiB/s links, 100 ns to a leaf and 300 ns above. */
+static net_topo fat_tree2(int npus, int hpl)
+{
+    net_topo t = {0};
+    t.x.kind = NET_X_FAT_TREE;
+    t.x.npus = npus;
+    t.x.tiers = 2;
+    t.x.hosts_per_leaf = hpl;
+    t.x.oversub[0] = 4;
+    t.x.cls[0] = (net_link_class){50 * GIB, 100 * NS};
+    t.x.cls[1] = (net_link_class){50 * GIB, 300 * NS};
+    return t;
+}
+
 static void test_random_vs_global_maxmin(void **state)
 {
     (void)state;
@@ -360,14 +375,7 @@ static void test_random_vs_global_maxmin(void **state)
     t.dims[1] = (net_dim){NET_SWITCH, 3, 20 * GIB, 900 * NS};
     random_against_slow(&t, 1, 60);
     random_against_slow(&t, 2, 400);
-    net_topo ft = {0};
-    ft.x.kind = NET_X_FAT_TREE;
-    ft.x.npus = 32;
-    ft.x.tiers = 2;
-    ft.x.hosts_per_leaf = 8;
-    ft.x.oversub[0] = 4;
-    ft.x.cls[0] = (net_link_class){50 * GIB, 100 * NS};
-    ft.x.cls[1] = (net_link_class){50 * GIB, 300 * NS};
+    net_topo ft = fat_tree2(32, 8);
     random_against_slow(&ft, 3, 600);
     random_against_slow(&ft, 5, 300);
     net_topo df = {0};
@@ -654,14 +662,7 @@ static void burst_start(sim_engine *eng, void *payload, void *ctx)
 static uint64_t burst_run(int inorder, uint64_t seed, sim_time *at, net_link_stat *top, int *ntop,
                           net_flow_totals *tot)
 {
-    net_topo t = {0};
-    t.x.kind = NET_X_FAT_TREE;
-    t.x.npus = 64;
-    t.x.tiers = 2;
-    t.x.hosts_per_leaf = 16;
-    t.x.oversub[0] = 4;
-    t.x.cls[0] = (net_link_class){50 * GIB, 100 * NS};
-    t.x.cls[1] = (net_link_class){50 * GIB, 300 * NS};
+    net_topo t = fat_tree2(64, 16);
     loom_err e = {0};
     assert_int_equal(net_xtopo_view(&t, &e), 0);
     net_graph *g = net_graph_build(&t, &e);
