@@ -13,6 +13,8 @@
 #include <cmocka.h>
 
 #include "config.h"
+#include "et_graph.h"
+#include "et_testutil.h"
 #include "sbuf.h"
 #include "sim_testutil.h"
 
@@ -396,6 +398,35 @@ static void test_custom_plan(void **state)
              (const char *[]){"custom collective 'nowhere/x'", "no rank files", NULL});
 }
 
+/* A custom collective whose members disagree: member 0 sends tag 5 to
+ * member 1, which receives tag 6 from member 0.  ASTRA-sim would wait
+ * forever; loom refuses the plan at load, naming both members and the tag
+ * (config_custom.c, check_matching), with the trace error's code. */
+static void test_custom_unmatched(void **state)
+{
+    (void)state;
+    for (int m = 0; m < 2; m++) {
+        tb b = {0};
+        ChakraProtoMsg__Node *n = tb_node(&b, 1, m == 0 ? ET_COMM_SEND_NODE : ET_COMM_RECV_NODE, "x");
+        tb_i64(&b, n, m == 0 ? "comm_dst" : "comm_src", 1 - m);
+        tb_i64(&b, n, "comm_tag", m == 0 ? 5 : 6);
+        tb_u64(&b, n, "comm_size", 1024);
+        char name[64];
+        snprintf(name, sizeof name, "bad_custom.%d.et", m);
+        tb_write(st_path(name), "1.0.0", &n, 1, 0);
+        tb_free(&b);
+    }
+    char sys[700];
+    snprintf(sys, sizeof sys, "local-mem-bw: 50\nall-reduce-implementation-custom: [\"%s\"]\n",
+             st_path("bad_custom"));
+    loom_cfg cfg;
+    loom_err err;
+    int rc = st_load(&cfg, "topology: [ Ring ]\nnpus_count: [ 2 ]\nbandwidth: [ 50 ]\nlatency: [ 500 ]\n",
+                     sys, NULL, 0, &err);
+    assert_int_equal(rc, LOOM_ETRACE);
+    assert_non_null(strstr(err.msg, "member 0 sends 1 message with tag 5 to member 1, which receives 0"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -409,6 +440,7 @@ int main(void)
         cmocka_unit_test(test_groups),
         cmocka_unit_test(test_remote_memory),
         cmocka_unit_test(test_custom_plan),
+        cmocka_unit_test(test_custom_unmatched),
         cmocka_unit_test(test_yaml_layer),
         cmocka_unit_test(test_yaml_aliases),
     };
