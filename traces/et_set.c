@@ -9,6 +9,8 @@
 
 #include "et_io.h"
 
+#include <uthash.h>
+
 /*
  * Invariant: graphs[k] was parsed from the file of rank rep[k], and every
  * rank r has of[r] = k for the graph its file shares; a file is read whole
@@ -18,11 +20,26 @@
 typedef struct set_graph {
     et_graph *g;   /* the parsed graph */
     int rep;       /* the rank whose file it was parsed from */
-    dev_t dev;     /* that file's device and inode: hard links */
-    ino_t ino;     /*   of it share the graph unread */
 } set_graph;
 
+/* A file (device, inode) already known to hold graph q: every hard link
+ * to it shares the graph without being read again.  Beside the graphs'
+ * own files, copies found byte-identical are entered too, so a copy with
+ * 65,000 links (ext4's limit, which `loom gen` works around with copies)
+ * is read once, not once per rank. */
+typedef struct inode_key {
+    dev_t dev;
+    ino_t ino;
+} inode_key;
+
+typedef struct inode_ent {
+    inode_key key;     /* hashed as bytes: zeroed first */
+    int graph;
+    UT_hash_handle hh;
+} inode_ent;
+
 struct et_set {
+    inode_ent *inodes; /* uthash: (dev, ino) -> graph */
     set_graph *graphs; /* distinct graphs, in order of first use */
     int ngraphs;       /* entries in graphs */
     int *of;           /* per rank: index in graphs */
@@ -79,14 +96,38 @@ static int same_bytes(const char *a, const char *b)
     return same;
 }
 
-/* The graph rank r's file shares, or -1: a hard link first, then equal
- * bytes (dig/sz hold the digests of the ranks read so far). */
+static inode_key key_of(const struct stat *st)
+{
+    inode_key k;
+    memset(&k, 0, sizeof k); /* padding takes part in the hash */
+    k.dev = st->st_dev;
+    k.ino = st->st_ino;
+    return k;
+}
+
+static void remember_inode(et_set *s, const struct stat *st, int graph)
+{
+    inode_key k = key_of(st);
+    inode_ent *e;
+    HASH_FIND(hh, s->inodes, &k, sizeof k, e);
+    if (e != NULL)
+        return;
+    e = loom_xcalloc(1, sizeof *e);
+    e->key = k;
+    e->graph = graph;
+    HASH_ADD(hh, s->inodes, key, sizeof k, e);
+}
+
+/* The graph rank r's file shares, or -1: a file known by its inode first,
+ * then equal bytes (dig/sz hold the digests of the ranks read so far). */
 static int find_shared(const et_set *s, char **paths, int r, const struct stat *st, uint64_t *dig,
                        uint64_t *sz, loom_err *err)
 {
-    for (int q = 0; q < s->ngraphs; q++)
-        if (s->graphs[q].dev == st->st_dev && s->graphs[q].ino == st->st_ino)
-            return q;
+    inode_key k = key_of(st);
+    inode_ent *e;
+    HASH_FIND(hh, s->inodes, &k, sizeof k, e);
+    if (e != NULL)
+        return e->graph;
     if (file_digest(paths[r], &dig[r], &sz[r], err) < 0)
         return -2;
     for (int q = 0; q < s->ngraphs; q++) {
@@ -154,10 +195,11 @@ static int load_ranks(et_set *s, const et_set_opts *o, loom_err *err)
                 goto out;
             }
             share = s->ngraphs++;
-            s->graphs[share] = (set_graph){g, r, st.st_dev, st.st_ino};
+            s->graphs[share] = (set_graph){g, r};
             if (o->on_graph && (rc = o->on_graph(o->ctx, g, share, r, err)) < 0)
                 goto out;
         }
+        remember_inode(s, &st, share);
         s->of[r] = share;
     }
 out:
@@ -209,6 +251,11 @@ void et_set_free(et_set *s)
         return;
     for (int q = 0; q < s->ngraphs; q++)
         et_graph_free(s->graphs[q].g);
+    inode_ent *e, *tmp;
+    HASH_ITER(hh, s->inodes, e, tmp) {
+        HASH_DEL(s->inodes, e);
+        free(e);
+    }
     free(s->graphs);
     free(s->of);
     free(s);

@@ -47,6 +47,9 @@ int wl_write_ranks_linked(loom_outset *set, int k, int first, int count, wl_link
         int copied = 0;
         if (wl_link_or_copy(src, dst, &copied, err) < 0)
             return LOOM_EIO;
+        if (copied) /* src has all the links it may have (ext4: 65,000): the
+                     * copy takes the next ones, not a copy per rank */
+            snprintf(src, sizeof src, "%s", dst);
         if (st) {
             st->links += !copied;
             st->copies += copied;
