@@ -189,30 +189,35 @@ static int coord(const net_model *m, int r, int d)
  * arc's opening and is left out; g is the largest of the others.
  * {0,1,2,3} of 8 -> 1 (gaps 1,1,1,[5]); {0,2,4,6} of 8 -> 2;
  * {0,7} of 8 -> 1 (gaps [7],1); {0,3} of 8 -> 3. */
-static int group_gap(const unsigned char *present, int npus)
+static int cmp_int(const void *a, const void *b)
 {
-    int first = -1, prev = -1, largest = 0, second = 0;
-    for (int c = 0; c < npus; c++) {
-        if (!present[c])
-            continue;
-        if (first < 0)
-            first = c;
-        else {
-            int gap = c - prev;
-            if (gap > largest) {
-                second = largest;
-                largest = gap;
-            } else if (gap > second)
-                second = gap;
-        }
-        prev = c;
+    int x = *(const int *)a, y = *(const int *)b;
+    return (x > y) - (x < y);
+}
+
+/* The members' coordinates c[0..n) along a dimension of npus positions:
+ * sorted and made distinct in place; *p gets how many.  Returns the
+ * second-largest cyclic gap between consecutive distinct coordinates (the
+ * last back round to the first), or 1 (see net_vdim's gap).  Sorting the
+ * n members, not scanning all npus positions: a group of 8 on a dimension
+ * of 131,072 costs 8, not 131,072. */
+static int group_gap(int *c, int n, int npus, int *p)
+{
+    qsort(c, (size_t)n, sizeof *c, cmp_int);
+    int k = 0;
+    for (int i = 0; i < n; i++)
+        if (k == 0 || c[i] != c[k - 1])
+            c[k++] = c[i];
+    *p = k;
+    int largest = 0, second = 0;
+    for (int i = 1; i <= k; i++) {
+        int gap = i < k ? c[i] - c[i - 1] : c[0] + npus - c[k - 1]; /* wrap last */
+        if (gap > largest) {
+            second = largest;
+            largest = gap;
+        } else if (gap > second)
+            second = gap;
     }
-    int wrap = first + npus - prev; /* last member back round to the first */
-    if (wrap > largest) {
-        second = largest;
-        largest = wrap;
-    } else if (wrap > second)
-        second = wrap;
     return second > 0 ? second : 1;
 }
 
@@ -240,7 +245,7 @@ net_group *net_group_create(net_model *m, const int *ranks, int n,
                             loom_err *err)
 {
     net_group *g = NULL;
-    unsigned char *present = NULL;
+    int *coords = NULL;
     if (n < 1 || ranks == NULL) {
         loom_err_set(err, LOOM_EUSAGE, "communicator with %d ranks: needs "
                      "at least one", n);
@@ -265,23 +270,19 @@ net_group *net_group_create(net_model *m, const int *ranks, int n,
     g->m = m;
     g->n = n;
     long long prod = 1;
+    coords = loom_xmalloc((size_t)n * sizeof *coords);
     for (int d = 0; d < m->topo.ndims; d++) {
-        int np = m->topo.dims[d].npus;
-        present = loom_xcalloc((size_t)np, 1);
-        int p = 0;
-        for (int i = 0; i < n; i++) {
-            int c = coord(m, ranks[i], d);
-            p += !present[c];
-            present[c] = 1;
-        }
+        for (int i = 0; i < n; i++)
+            coords[i] = coord(m, ranks[i], d);
+        int p, gap = group_gap(coords, n, m->topo.dims[d].npus, &p);
         g->p[d] = p;
-        g->gap[d] = p > 1 ? group_gap(present, np) : 1;
+        g->gap[d] = p > 1 ? gap : 1;
         if (p > 1)
             g->span |= 1u << d;
         prod *= p;
-        free(present);
-        present = NULL;
     }
+    free(coords);
+    coords = NULL;
     /* n distinct members inside C_0 x ... x C_{D-1}, which has prod
      * elements: equal sizes mean the members are that whole product. */
     g->regular = prod == n;
@@ -313,7 +314,7 @@ net_group *net_group_create(net_model *m, const int *ranks, int n,
         warn_irregular(m, g, ranks, prod);
     return g;
 err:
-    free(present);
+    free(coords);
     free(g);
     return NULL;
 }
