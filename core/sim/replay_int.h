@@ -286,10 +286,14 @@ typedef struct tie_ev {
 } tie_ev;
 typedef struct tie_lane {
     sim_time t, s;           /* the group the fields below are for */
-    uint64_t dby;            /* handler of the group's last issue (0: none) */
+    uint64_t dby;            /* handler of the group's issues (0 none, UINT64_MAX
+                              * several) */
     uint64_t pby;            /* handler of its pushes (0 none, UINT64_MAX several) */
-    uint64_t fby;            /* handler that freed the lane in the group (0 none) */
-    uint32_t dpos;           /* the node that issue took (position in id order) */
+    uint64_t fby;            /* handler that last freed the lane in the group (0 none) */
+    uint32_t dpos;           /* least position an issue took from a lane its own
+                              * handler had freed (UINT32_MAX: none) */
+    uint32_t dfree;          /* an issue took a node from a lane free before its
+                              * handler ran (a push onto an idle lane) */
     uint32_t pmin;           /* least position pushed (receives: the key's hash) */
 } tie_lane;
 typedef struct tie_state {
@@ -307,7 +311,7 @@ static inline tie_lane *rpl_tie_group(tie_state *ts, int l)
 {
     tie_lane *x = &ts->lane[l];
     if (x->t != ts->cur.t || x->s != ts->cur.s)
-        *x = (tie_lane){.t = ts->cur.t, .s = ts->cur.s};
+        *x = (tie_lane){.t = ts->cur.t, .s = ts->cur.s, .dpos = UINT32_MAX};
     return x;
 }
 
@@ -318,13 +322,15 @@ static inline void rpl_tie_flag(replay *rp, int rank)
 }
 
 /* A node at position pos is queued on lane l: had it come first, an issue
- * another handler made from a free lane would have taken it, or one made
- * when that handler freed the lane would have preferred it. */
+ * another handler made in this group from an idle lane would have taken
+ * it, or one made when that handler freed the lane would have preferred
+ * it.  Every issue of the group counts (several issues by several
+ * handlers: judged as if by another). */
 static inline void rpl_tie_push(replay *rp, int rank, int l, uint32_t pos)
 {
     tie_state *ts = rp->r[rank].tie;
     tie_lane *x = rpl_tie_group(ts, l);
-    if (x->dby && x->dby != ts->cur.by && (x->fby != x->dby || pos < x->dpos))
+    if (x->dby && x->dby != ts->cur.by && (x->dfree || pos < x->dpos))
         rpl_tie_flag(rp, rank);
     x->pby = !x->pby || x->pby == ts->cur.by ? ts->cur.by : UINT64_MAX;
     if (x->pmin == 0 || pos + 1 < x->pmin)
@@ -346,8 +352,11 @@ static inline void rpl_tie_issue(replay *rp, int rank, int l, uint32_t pos, uint
     tie_lane *x = rpl_tie_group(ts, l);
     if (left && x->pby && x->pby != ts->cur.by && x->pmin <= pos + 1)
         rpl_tie_flag(rp, rank);
-    x->dby = ts->cur.by;
-    x->dpos = pos;
+    x->dby = !x->dby || x->dby == ts->cur.by ? ts->cur.by : UINT64_MAX;
+    if (x->fby != ts->cur.by)
+        x->dfree = 1;
+    else if (pos < x->dpos)
+        x->dpos = pos;
 }
 
 /* A receive with key hash k is posted (receives match in posting order). */
