@@ -704,9 +704,10 @@ static int alloc_ranks(replay *rp, const loom_replay_opts *opts, loom_err *err)
         rs->lanes = rs->gi->nlanes > RES_N ? loom_xcalloc(rs->gi->nlanes, sizeof *rs->lanes)
                                            : rs->lane0;
         if (rp->rep) { /* the tie check (replay_int.h): seeding is one handler */
-            rs->tie = loom_xcalloc(1, sizeof *rs->tie + (rs->gi->nlanes + 1) * sizeof(tie_lane));
+            rs->tie = loom_xcalloc(1, sizeof *rs->tie + rs->gi->nlanes * sizeof(tie_lane));
             rs->tie->cur = (tie_ev){0, -1, 0};
-            for (int k = 0; k <= rs->gi->nlanes; k++)
+            rs->tie->recv.t = -1;
+            for (int k = 0; k < rs->gi->nlanes; k++)
                 rs->tie->lane[k].t = -1;
         }
         for (int k = 0; k < rs->gi->nlanes; k++) {

@@ -296,9 +296,17 @@ typedef struct tie_lane {
                               * handler ran (a push onto an idle lane) */
     uint32_t pmin;           /* least position pushed (receives: the key's hash) */
 } tie_lane;
+enum { TIE_RECVS = 4 }; /* receives of one group told apart; more: judged as racing */
+typedef struct tie_recv {
+    sim_time t, s;           /* the group */
+    int n;                   /* receives posted in it (capped at TIE_RECVS) */
+    uint64_t by[TIE_RECVS];  /* by which handler, */
+    uint32_t key[TIE_RECVS]; /*   with which (source, tag, size) hash */
+} tie_recv;
 typedef struct tie_state {
     tie_ev cur;              /* the event of this rank being handled */
-    tie_lane lane[];         /* per lane, then one for receives */
+    tie_recv recv;           /* receives posted */
+    tie_lane lane[];         /* per lane */
 } tie_state;
 
 /* Rank's event now, scheduled at sched by handler by, is being handled. */
@@ -359,15 +367,24 @@ static inline void rpl_tie_issue(replay *rp, int rank, int l, uint32_t pos, uint
         x->dpos = pos;
 }
 
-/* A receive with key hash k is posted (receives match in posting order). */
-static inline void rpl_tie_recv(replay *rp, int rank, int l, uint32_t k)
+/* A receive with key hash k is posted: receives match in posting order,
+ * so two with one key from two handlers in one group could swap partners. */
+static inline void rpl_tie_recv(replay *rp, int rank, uint32_t k)
 {
     tie_state *ts = rp->r[rank].tie;
-    tie_lane *x = rpl_tie_group(ts, l);
-    if (x->pby && x->pby != ts->cur.by && x->pmin == k)
-        rpl_tie_flag(rp, rank);
-    x->pby = ts->cur.by;
-    x->pmin = k;
+    tie_recv *x = &ts->recv;
+    if (x->t != ts->cur.t || x->s != ts->cur.s) {
+        x->t = ts->cur.t;
+        x->s = ts->cur.s;
+        x->n = 0;
+    }
+    for (int i = 0; i < x->n; i++)
+        if (x->by[i] != ts->cur.by && (x->key[i] == k || x->n == TIE_RECVS))
+            rpl_tie_flag(rp, rank);
+    if (x->n < TIE_RECVS) {
+        x->by[x->n] = ts->cur.by;
+        x->key[x->n++] = k;
+    }
 }
 
 /* Ranks rank stands for (1 without collapse). */

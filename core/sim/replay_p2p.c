@@ -157,7 +157,7 @@ void rpl_recv_post(replay *rp, int rank, uint32_t i)
     if (rp->rep) /* the send comes from the rank that replays src */
         src = rp->rep[src];
     if (rs->tie) /* receives match in posting order: one more "lane" */
-        rpl_tie_recv(rp, rank, rs->gi->nlanes,
+        rpl_tie_recv(rp, rank,
                      (uint32_t)(((uint64_t)src * 0x9e3779b1u) ^ ((uint64_t)n->comm_tag << 16) ^
                                 n->comm_size ^ (n->comm_size >> 32)) | 1u);
     p2p_entry *e = p2p_find(rp, src, rank, n->comm_tag, n->comm_size);
