@@ -113,16 +113,9 @@ const char *et_attr_kind(const ChakraProtoMsg__AttributeProto *a)
     return f != NULL ? f->name : "unknown kind";
 }
 
-typedef struct {
-    et_problem_fn report; /* caller's callback */
-    void *ctx;            /* its context */
-    int count;            /* problems so far */
-} sink;
+typedef et_sink sink;
 
-static void problem(sink *s, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-static void problem(sink *s, const char *fmt, ...)
+void et_problem(et_sink *s, const char *fmt, ...)
 {
     char msg[512];
     va_list ap;
@@ -140,7 +133,7 @@ static int get_int(sink *s, const ChakraProtoMsg__AttributeProto *a, int *neg,
 {
     if (et_attr_int(a, neg, mag) == 0)
         return 0;
-    problem(s, "attribute %s is a %s, not an integer", a->name,
+    et_problem(s, "attribute %s is a %s, not an integer", a->name,
             et_attr_kind(a));
     return -1;
 }
@@ -154,7 +147,7 @@ static int get_size(sink *s, const ChakraProtoMsg__AttributeProto *a,
     if (get_int(s, a, &neg, &mag) < 0)
         return -1;
     if (neg && mag != 0) {
-        problem(s, "attribute %s is negative (-%" PRIu64 ")", a->name, mag);
+        et_problem(s, "attribute %s is negative (-%" PRIu64 ")", a->name, mag);
         return -1;
     }
     *out = mag;
@@ -170,7 +163,7 @@ static int get_i32(sink *s, const ChakraProtoMsg__AttributeProto *a,
     if (get_int(s, a, &neg, &mag) < 0)
         return -1;
     if (neg ? mag > (uint64_t)INT32_MAX + 1 : mag > (uint64_t)INT32_MAX) {
-        problem(s, "attribute %s = %s%" PRIu64 " does not fit in int32",
+        et_problem(s, "attribute %s = %s%" PRIu64 " does not fit in int32",
                 a->name, neg ? "-" : "", mag);
         return -1;
     }
@@ -183,12 +176,12 @@ static void read_dims(sink *s, const ChakraProtoMsg__AttributeProto *a,
 {
     long n = list_len(a);
     if (n < 0) {
-        problem(s, "attribute involved_dim is a %s, not a bool_list",
+        et_problem(s, "attribute involved_dim is a %s, not a bool_list",
                 et_attr_kind(a));
         return;
     }
     if (n > 32) {
-        problem(s, "attribute involved_dim has %ld entries; at most 32 "
+        et_problem(s, "attribute involved_dim has %ld entries; at most 32 "
                 "network dimensions are supported", n);
         return;
     }
@@ -197,7 +190,7 @@ static void read_dims(sink *s, const ChakraProtoMsg__AttributeProto *a,
         int is01;
         int bit = list_bit(a, (size_t)i, &is01);
         if (!is01) {
-            problem(s, "attribute involved_dim entry %ld is not 0 or 1", i);
+            et_problem(s, "attribute involved_dim entry %ld is not 0 or 1", i);
             return;
         }
         if (bit)
@@ -219,12 +212,12 @@ static void check_kernels(sink *s, const ChakraProtoMsg__Node *n, et_nattr *o)
     long len[2] = {-1, -1};
     for (int k = 0; k < 2; k++) {
         if (l[k] == NULL) {
-            problem(s, "attribute %s without %s: a fused node needs both", nm[1 - k], nm[k]);
+            et_problem(s, "attribute %s without %s: a fused node needs both", nm[1 - k], nm[k]);
             goto bad;
         }
         len[k] = list_len(l[k]);
         if (len[k] < 0 || l[k]->value_case == V(BOOL_LIST)) {
-            problem(s, "attribute %s is a %s, not an integer list", nm[k], et_attr_kind(l[k]));
+            et_problem(s, "attribute %s is a %s, not an integer list", nm[k], et_attr_kind(l[k]));
             goto bad;
         }
         for (long i = 0; i < len[k]; i++) {
@@ -232,23 +225,23 @@ static void check_kernels(sink *s, const ChakraProtoMsg__Node *n, et_nattr *o)
             uint64_t mag;
             list_int(l[k], (size_t)i, &neg, &mag);
             if (neg) {
-                problem(s, "attribute %s entry %ld is negative", nm[k], i);
+                et_problem(s, "attribute %s entry %ld is negative", nm[k], i);
                 goto bad;
             }
         }
     }
     if (len[0] != len[1] || len[0] < 1 || len[0] > ET_MAX_KERNELS) {
-        problem(s, "attributes kernel_flops and kernel_bytes have %ld and %ld entries; "
+        et_problem(s, "attributes kernel_flops and kernel_bytes have %ld and %ld entries; "
                 "they need the same count, 1 .. %d", len[0], len[1], ET_MAX_KERNELS);
         goto bad;
     }
     if ((int)n->type != ET_COMP_NODE) {
-        problem(s, "attribute kernel_flops on a %s; only compute nodes carry kernels",
+        et_problem(s, "attribute kernel_flops on a %s; only compute nodes carry kernels",
                 et_node_type_name((int)n->type));
         goto bad;
     }
     if (o->flags & (ET_F_HAS_SRC | ET_F_HAS_DST)) {
-        problem(s, "a compute node with kernel_flops has comm_src or comm_dst");
+        et_problem(s, "a compute node with kernel_flops has comm_src or comm_dst");
         goto bad;
     }
     o->nkernels = (uint32_t)len[0];
@@ -269,7 +262,7 @@ static void read_pg(sink *s, const ChakraProtoMsg__AttributeProto *a,
                  mag);
         o->pg_name = o->pg_buf;
     } else {
-        problem(s, "attribute pg_name is a %s, not a string_val",
+        et_problem(s, "attribute pg_name is a %s, not a string_val",
                 et_attr_kind(a));
     }
 }
@@ -309,7 +302,7 @@ int et_nattr_read(const ChakraProtoMsg__Node *n, et_nattr *o,
             } else if ((int)n->type == ET_COMM_COLL_NODE) {
                 /* only a collective needs it; converters store other
                  * values on sends and receives, which nothing reads */
-                problem(&s, "comm_type %s%" PRIu64 " is not a "
+                et_problem(&s, "comm_type %s%" PRIu64 " is not a "
                         "CollectiveCommType (0..%d)",
                         neg ? "-" : "", mag, ET_COLL_TYPES - 1);
             }
@@ -332,7 +325,7 @@ int et_nattr_read(const ChakraProtoMsg__Node *n, et_nattr *o,
         } else if (strcmp(name, "stream") == 0) {
             if (get_int(&s, a, &neg, &mag) == 0) {
                 if (mag > (uint64_t)INT64_MAX) {
-                    problem(&s, "attribute stream %s%" PRIu64 " does not fit in 64 bits",
+                    et_problem(&s, "attribute stream %s%" PRIu64 " does not fit in 64 bits",
                             neg ? "-" : "", mag);
                     continue;
                 }

@@ -64,6 +64,16 @@ typedef struct et_nattr {
  * a string_val, not a number"); ctx is the caller's. */
 typedef void (*et_problem_fn)(void *ctx, const char *problem);
 
+/* Where checks report problems: the caller's callback and a count.  A
+ * checker fills one and reports through et_problem(). */
+typedef struct et_sink {
+    et_problem_fn report; /* caller's callback, or NULL */
+    void *ctx;            /* its context */
+    int count;            /* problems so far */
+} et_sink;
+/* Formats one problem (512 bytes at most), counts it, reports it. */
+void et_problem(et_sink *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
 /* Reads node n's attributes into *out; calls report for every problem and
  * returns how many there were (0 = all well-formed). */
 int et_nattr_read(const ChakraProtoMsg__Node *n, et_nattr *out /* OUT */,

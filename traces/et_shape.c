@@ -15,24 +15,7 @@ const char *et_kclass_name(int cls)
     return cls >= 0 && cls < LOOM_K_CLASSES ? cls_names[cls] : "";
 }
 
-typedef struct {
-    et_problem_fn report;
-    void *ctx;
-    int count;
-} sink;
-
-static void problem(sink *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void problem(sink *s, const char *fmt, ...)
-{
-    char msg[256];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    s->count++;
-    if (s->report)
-        s->report(s->ctx, msg);
-}
+typedef et_sink sink;
 
 /* An integer attribute 0 .. max. */
 static int get_u(sink *s, const ChakraProtoMsg__AttributeProto *a, uint64_t max, uint64_t *out)
@@ -40,11 +23,11 @@ static int get_u(sink *s, const ChakraProtoMsg__AttributeProto *a, uint64_t max,
     int neg;
     uint64_t mag;
     if (et_attr_int(a, &neg, &mag) < 0) {
-        problem(s, "attribute %s is a %s, not an integer", a->name, et_attr_kind(a));
+        et_problem(s, "attribute %s is a %s, not an integer", a->name, et_attr_kind(a));
         return -1;
     }
     if ((neg && mag != 0) || mag > max) {
-        problem(s, "attribute %s = %s%" PRIu64 " is out of range 0 .. %" PRIu64, a->name,
+        et_problem(s, "attribute %s = %s%" PRIu64 " is out of range 0 .. %" PRIu64, a->name,
                 neg ? "-" : "", mag, max);
         return -1;
     }
@@ -57,15 +40,15 @@ static void check_list(sink *s, const ChakraProtoMsg__AttributeProto *a, uint32_
 {
     long n = et_attr_list_len(a);
     if (n < 0) {
-        problem(s, "attribute kernel_shape is a %s, not an integer list", et_attr_kind(a));
+        et_problem(s, "attribute kernel_shape is a %s, not an integer list", et_attr_kind(a));
         return;
     }
     if (nk == 0) {
-        problem(s, "attribute kernel_shape without kernel_flops: only a fused node lists shapes");
+        et_problem(s, "attribute kernel_shape without kernel_flops: only a fused node lists shapes");
         return;
     }
     if (n != (long)nk * LOOM_KSHAPE_FIELDS) {
-        problem(s, "attribute kernel_shape has %ld entries; %u kernels need %ld (%d each)", n, nk,
+        et_problem(s, "attribute kernel_shape has %ld entries; %u kernels need %ld (%d each)", n, nk,
                 (long)nk * LOOM_KSHAPE_FIELDS, LOOM_KSHAPE_FIELDS);
         return;
     }
@@ -78,7 +61,7 @@ static void check_list(sink *s, const ChakraProtoMsg__AttributeProto *a, uint32_
         else if (i % LOOM_KSHAPE_FIELDS == 5)
             max = 8 + 256; /* dtype_bytes 0 .. 8, plus 256 when causal */
         if ((neg && mag != 0) || mag > max || (i % LOOM_KSHAPE_FIELDS == 5 && (mag & 0xff) > 8)) {
-            problem(s, "attribute kernel_shape entry %ld (kernel %ld) = %s%" PRIu64 " is out of "
+            et_problem(s, "attribute kernel_shape entry %ld (kernel %ld) = %s%" PRIu64 " is out of "
                     "range 0 .. %" PRIu64, i, i / LOOM_KSHAPE_FIELDS, neg ? "-" : "", mag, max);
             return;
         }
@@ -100,7 +83,7 @@ int et_shape_read(const ChakraProtoMsg__Node *n, uint32_t nkernels, et_nshape *o
             strcmp(name, "causal") == 0 || strcmp(name, "kernel_class") == 0 ||
             strcmp(name, "kernel_shape") == 0) {
             if ((int)n->type != ET_COMP_NODE) {
-                problem(&s, "attribute %s on a %s; only compute nodes have kernel shapes", name,
+                et_problem(&s, "attribute %s on a %s; only compute nodes have kernel shapes", name,
                         et_node_type_name((int)n->type));
                 continue;
             }
@@ -114,7 +97,7 @@ int et_shape_read(const ChakraProtoMsg__Node *n, uint32_t nkernels, et_nshape *o
                 if (strcmp(a->string_val, cls_names[k]) == 0)
                     c = k;
             if (c < 0)
-                problem(&s, "attribute kernel_class is not one of gemm, attention, attention_bwd, "
+                et_problem(&s, "attribute kernel_class is not one of gemm, attention, attention_bwd, "
                         "elementwise (a string_val)");
             else {
                 o->one.cls = (uint8_t)c;
