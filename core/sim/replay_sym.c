@@ -390,7 +390,12 @@ static void quotient_union(sym *S, quo *Q)
     }
 }
 
-typedef struct qnode { int root, rep; uint32_t k; } qnode;
+typedef struct qnode {
+    int root, rep;   /* its union's root; the representative */
+    uint32_t k;      /* its cpg index */
+    uint32_t own;    /* members of its communicator in the representative's
+                      * class (quotient_check fills it, build_quotient reads it) */
+} qnode;
 
 static int cmp_qnode(const void *a, const void *b)
 {
@@ -419,7 +424,7 @@ static int quotient_check(sym *S, quo *Q, qnode *v, uint8_t *badcol)
     for (int r = 0; r < S->n; r++)
         if (S->rep[r] == r)
             for (uint32_t k = 0; k < gs_of(S, r)->ncpg; k++)
-                v[nv++] = (qnode){uf_find(Q->uf, (int)(Q->base[r] + k)), r, k};
+                v[nv++] = (qnode){uf_find(Q->uf, (int)(Q->base[r] + k)), r, k, 0};
     qsort(v, nv, sizeof *v, cmp_qnode);
     int ok = 1;
     for (uint32_t i = 0, j; i < nv; i = j) {
@@ -432,7 +437,7 @@ static int quotient_check(sym *S, quo *Q, qnode *v, uint8_t *badcol)
             const comm *cm = &rp->comms[c];
             bad |= j > i && v[j].rep == v[j - 1].rep; /* it would meet itself */
             bad |= cm->n != c0->n || S->netk[c] != S->netk[c0 - rp->comms];
-            uint32_t a = own_members(S, r, c);
+            uint32_t a = v[j].own = own_members(S, r, c);
             bad |= a == 0 || S->csize[r] % a != 0;
             if (!bad) {
                 bad |= weight && weight != S->csize[r] / a;
@@ -490,7 +495,7 @@ static void build_quotient(sym *S, const quo *Q, const qnode *v)
         for (j = i; j < nv && v[j].root == v[i].root; j++) {
             int r = v[j].rep;
             reps[j - i] = r;
-            mult[j - i] = own_members(S, r, comm_of(&rp->r[r], gs_of(S, r)->cpg[v[j].k]));
+            mult[j - i] = v[j].own;
         }
         int r0 = v[i].rep, c0 = comm_of(&rp->r[r0], gs_of(S, r0)->cpg[v[i].k]);
         int qi = rpl_add_quotient(rp, c0, reps, mult, (int)(j - i), S->csize[r0] / mult[0]);
