@@ -2,6 +2,7 @@
 
 #include <stdint.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -67,6 +68,33 @@ void *loom_xcalloc(size_t n, size_t size)
     void *p = calloc(n ? n : 1, size ? size : 1);
     if (p == NULL)
         oom(size && n > SIZE_MAX / size ? SIZE_MAX : n * size);
+    return p;
+}
+
+void *loom_xcalloc_aligned(size_t n, size_t size, size_t align)
+{
+    if (size && n > SIZE_MAX / size)
+        oom(SIZE_MAX);
+    size_t bytes = n * size;
+    if (bytes == 0)
+        bytes = 1;
+    void *p = NULL;
+#ifdef MADV_HUGEPAGE
+    /* a large array read at random (per-rank records, one or two lines per
+     * rank in turn) misses the TLB on nearly every access with 4 KiB pages:
+     * ask for 2 MiB ones (transparent huge pages; advice only) */
+    const size_t huge = (size_t)2 << 20;
+    if (bytes >= huge && align < huge) {
+        if (posix_memalign(&p, huge, bytes) != 0)
+            oom(bytes);
+        madvise(p, bytes - bytes % huge, MADV_HUGEPAGE);
+        memset(p, 0, bytes);
+        return p;
+    }
+#endif
+    if (posix_memalign(&p, align, bytes) != 0)
+        oom(bytes);
+    memset(p, 0, bytes);
     return p;
 }
 

@@ -51,6 +51,9 @@ int loom_quiet(void); /* the current setting, to restore it */
 void *loom_xmalloc(size_t n);
 void *loom_xcalloc(size_t n, size_t size);
 void *loom_xrealloc(void *p, size_t n);
+/* n zeroed elements of size bytes at an address that is a multiple of
+ * align (a power of two, at least sizeof(void *)); freed with free(). */
+void *loom_xcalloc_aligned(size_t n, size_t size, size_t align);
 char *loom_xstrdup(const char *s);
 
 /* Bytes loom may plan to hold: $LOOM_MEMORY_LIMIT (bytes; K/M/G/T suffixes

@@ -21,6 +21,7 @@
  */
 
 #define SLAB_SLOTS 4096
+#define AHEAD 8 /* sim_ahead_payload's distance, in events */
 
 typedef struct sim_ev {
     sim_handler fn;      /* called at the event's time */
@@ -54,6 +55,8 @@ struct sim_engine {
     size_t nslabs;       /* slabs in use */
     size_t cap_slabs;    /* capacity of slabs[] */
     void *ctx;           /* handed to every handler */
+    batch *ab;           /* the batch `ahead` walks, while pending; else NULL */
+    sim_ev *ahead;       /* the event AHEAD after the running one in ab, or NULL */
 };
 
 sim_engine *sim_engine_create(size_t payload_size, void *ctx, loom_err *err)
@@ -160,9 +163,19 @@ uint64_t sim_run_budget(sim_engine *e, sim_time until, uint64_t max)
         sim_ev *ev = b->head;
         e->now = b->t;
         b->head = ev->next;
+        if (e->ab == b) {
+            if (e->ahead)
+                e->ahead = e->ahead->next;
+        } else { /* a new batch: AHEAD events on, or its end */
+            e->ab = b;
+            e->ahead = b->head;
+            for (int k = 1; k < AHEAD && e->ahead; k++)
+                e->ahead = e->ahead->next;
+        }
         if (b->head == NULL) { /* drained: events its handler adds start a new batch */
             sim_heap_entry ent;
             sim_heap_pop(&e->q, &ent);
+            e->ab = NULL;
             if (e->last == b)
                 e->last = NULL;
             if (e->now_b == b)
@@ -190,6 +203,14 @@ const void *sim_next_payload(const sim_engine *e, sim_handler *fn)
     const sim_ev *ev = ((const batch *)top->item)->head;
     *fn = ev->fn;
     return (const char *)ev + HDR_SIZE;
+}
+
+const void *sim_ahead_payload(const sim_engine *e, sim_handler *fn)
+{
+    if (e->ahead == NULL)
+        return NULL;
+    *fn = e->ahead->fn;
+    return (const char *)e->ahead + HDR_SIZE;
 }
 
 sim_time sim_now(const sim_engine *e) { return e->now; }

@@ -41,6 +41,12 @@ uint64_t sim_run_budget(sim_engine *eng, sim_time until, uint64_t max);
  * pending.  A hint for prefetching, nothing more. */
 const void *sim_next_payload(const sim_engine *eng, sim_handler *fn /* OUT */);
 
+/* The payload of a pending event of the running event's time some events
+ * (8) after it, and its handler in *fn; NULL when there is none (the time's
+ * events end sooner).  A hint for prefetching a loop's worth of misses at
+ * once, nothing more. */
+const void *sim_ahead_payload(const sim_engine *eng, sim_handler *fn /* OUT */);
+
 sim_time sim_now(const sim_engine *eng);
 uint64_t sim_events(const sim_engine *eng);  /* events run so far */
 size_t sim_pending(const sim_engine *eng);   /* events queued now */

@@ -30,7 +30,10 @@ typedef struct ev {
 
 /* ---- ready queues --------------------------------------------------------- */
 
-static inline uint32_t idq_size(const idq *q) { return q->tail - q->head + q->hn; }
+static inline uint32_t idq_size(const idq *q)
+{
+    return q->rhi - q->rlo + q->tail - q->head + q->hn;
+}
 
 static void heap_push(idq *q, uint32_t key)
 {
@@ -67,6 +70,15 @@ static uint32_t heap_pop(idq *q)
 
 static void idq_push(idq *q, uint32_t key)
 {
+    if (q->rlo == q->rhi) { /* the run is empty: it starts here */
+        q->rlo = key;
+        q->rhi = key + 1;
+        return;
+    }
+    if (key == q->rhi) {
+        q->rhi++;
+        return;
+    }
     if (q->tail > q->head && key < q->last) {
         heap_push(q, key);
         return;
@@ -78,17 +90,8 @@ static void idq_push(idq *q, uint32_t key)
             q->head = 0;
         }
         if (q->tail == q->fcap) {
-            if (q->fcap == 0) {
-                q->fifo = q->inl;
-                q->fcap = IDQ_INLINE;
-            } else if (q->fifo == q->inl) {
-                q->fifo = loom_xmalloc(2 * q->fcap * sizeof *q->fifo);
-                memcpy(q->fifo, q->inl, q->tail * sizeof *q->fifo);
-                q->fcap *= 2;
-            } else {
-                q->fcap *= 2;
-                q->fifo = loom_xrealloc(q->fifo, q->fcap * sizeof *q->fifo);
-            }
+            q->fcap = q->fcap ? 2 * q->fcap : 4;
+            q->fifo = loom_xrealloc(q->fifo, q->fcap * sizeof *q->fifo);
         }
     }
     q->fifo[q->tail++] = key;
@@ -98,7 +101,11 @@ static void idq_push(idq *q, uint32_t key)
 static uint32_t idq_pop(idq *q)
 {
     uint32_t key;
-    if (q->hn > 0 && (q->tail == q->head || q->heap[0] < q->fifo[q->head]))
+    int fifo = q->tail > q->head;
+    if (q->rlo < q->rhi && (!fifo || q->rlo < q->fifo[q->head]) &&
+        (q->hn == 0 || q->rlo < q->heap[0]))
+        return q->rlo++;
+    if (q->hn > 0 && (!fifo || q->heap[0] < q->fifo[q->head]))
         key = heap_pop(q);
     else
         key = q->fifo[q->head++];
@@ -114,6 +121,8 @@ static uint32_t idq_pop(idq *q)
 static void close_interval(replay *rp, rank_state *rs)
 {
     sim_time now = sim_now(rp->eng);
+    if (now == rs->last) /* nothing to add (a node ending as the next starts) */
+        return;
     if ((rs->mask & A_COMM) && !(rs->mask & A_COMPUTE)) /* each collective in flight: */
         for (int k = 0, found = 0; k < rs->gi->ncomm_lanes && found < rs->busy[RES_COMM]; k++) {
             long rec = rs->lanes[rs->gi->comm_lanes[k]].rec; /* only busy lanes hold one */
@@ -135,20 +144,12 @@ static void set_mask(replay *rp, rank_state *rs, unsigned mask)
     rs->mask = mask;
 }
 
-static unsigned res_bit(int res)
-{
-    static const unsigned bit[RES_N] = {A_COMPUTE, A_CPU, A_COMM, A_MEM};
-    return bit[res];
-}
-
 void rpl_update_mask(replay *rp, rank_state *rs)
 {
-    unsigned m = 0;
-    for (int k = 0; k < RES_N; k++)
-        if (rs->busy[k])
-            m |= res_bit(k);
-    if (rs->recvs)
-        m |= A_COMM;
+    /* one load per counter: a wider load of busy[] right after the store of
+     * one of them cannot be forwarded from it and waits for the store */
+    unsigned m = (rs->busy[RES_COMPUTE] ? A_COMPUTE : 0) | (rs->busy[RES_CPU] ? A_CPU : 0) |
+                 (rs->busy[RES_COMM] || rs->recvs ? A_COMM : 0) | (rs->busy[RES_MEM] ? A_MEM : 0);
     set_mask(rp, rs, m);
 }
 
@@ -213,7 +214,6 @@ void rpl_node_done(replay *rp, int rank, uint32_t i)
     rank_state *rs = &rp->r[rank];
     LOOM_ASSERT(ps_state(*PS(rs, i)) == ST_ISSUED);
     *PS(rs, i) = ps_with_state(*PS(rs, i), ST_DONE);
-    rs->left--;
     rs->done++;
     rs->finish = sim_now(rp->eng);
     int res = rs->gi->res[i];
@@ -221,15 +221,15 @@ void rpl_node_done(replay *rp, int rank, uint32_t i)
     if (rp->obs && rp->obs->node)
         rp->obs->node(rp->obs->node_ctx, rank, rs->gi->g, i, res, rs->t0[i], rs->finish,
                       res == RES_COMM ? ln->rec : -1);
-    if (ln && ln->cur == (int64_t)i) {
-        if (rs->tie)
+    if (ln && ln->cur == i) {
+        if (rp->rep)
             rpl_tie_free(rp, rank, (int)(ln - rs->lanes));
         /* the time up to now is this collective's too: closed before its
          * record leaves the lane, even when another comm lane (or a posted
          * receive) keeps the mask as it is */
         if (res == RES_COMM)
             close_interval(rp, rs);
-        ln->cur = -1;
+        ln->cur = LANE_FREE;
         rs->busy[res]--;
         rpl_update_mask(rp, rs);
         if (res == RES_COMM)
@@ -437,12 +437,28 @@ static void coll_join(replay *rp, int rank, uint32_t i)
                    in);
 }
 
+/* Starts loading what a rank's next event touches (its record's first two
+ * lines, its default compute and communication lanes), so that a loop over ranks waits for
+ * several misses at once instead of one after the other. */
+static inline void prefetch_rank(const replay *rp, int rank)
+{
+    const char *p = (const char *)&rp->r[rank];
+    __builtin_prefetch(p, 1);
+    __builtin_prefetch(p + 64, 1);
+    __builtin_prefetch(&rp->r[rank].lane0[RES_COMPUTE], 1);
+    __builtin_prefetch(&rp->r[rank].lane0[RES_COMM], 1);
+}
+
+enum { PREFETCH_AHEAD = 8 }; /* ranks ahead: enough misses in flight to hide one */
+
 static void coll_done(replay *rp, coll_inst *in)
 {
     comm *c = &rp->comms[in->comm];
     loom_coll_record *cr = &rp->res->colls[in->rec];
     cr->end = sim_now(rp->eng);
     for (int m = 0; m < c->n; m++) {
+        if (m + PREFETCH_AHEAD < c->n)
+            prefetch_rank(rp, c->ranks[m + PREFETCH_AHEAD]);
         if (rp->rep) /* without collapse the last member to join scheduled it:
                       * for the others another rank's handler, never their own */
             rpl_tie_event(rp, c->ranks[m], cr->end, cr->start,
@@ -498,7 +514,7 @@ static void start(replay *rp, int rank, uint32_t i)
     const et_graph *g = rs->gi->g;
     const et_gnode *n = &g->nodes[i];
     *PS(rs, i) = ps_with_state(*PS(rs, i), ST_ISSUED);
-    if (rs->t0)
+    if (rp->obs && rp->obs->node)
         rs->t0[i] = sim_now(rp->eng);
     switch (n->type) {
     case ET_COMP_NODE: {
@@ -541,10 +557,10 @@ static void try_issue(replay *rp, int rank, int l)
 {
     rank_state *rs = &rp->r[rank];
     lane *ln = &rs->lanes[l];
-    if (rp->failed || ln->cur >= 0 || idq_size(&ln->ready) == 0)
+    if (rp->failed || ln->cur != LANE_FREE || idq_size(&ln->ready) == 0)
         return;
-    uint32_t k = idq_pop(&ln->ready), i = rs->gi->at[k];
-    if (rs->tie)
+    uint32_t k = idq_pop(&ln->ready), i = rs->gi->lnode[rs->gi->lane_off[l] + k];
+    if (rp->rep)
         rpl_tie_issue(rp, rank, l, k, idq_size(&ln->ready));
     ln->cur = i;
     rs->busy[rs->gi->res[i]]++;
@@ -560,9 +576,9 @@ static void make_ready(replay *rp, int rank, uint32_t i)
     int res = rs->gi->res[i];
     if (res != RES_NONE) {
         int l = lane_of(rs->gi, i);
-        if (rs->tie)
-            rpl_tie_push(rp, rank, l, rs->gi->pos[i]);
-        idq_push(&rs->lanes[l].ready, rs->gi->pos[i]);
+        if (rp->rep)
+            rpl_tie_push(rp, rank, l, rs->gi->lidx[i]);
+        idq_push(&rs->lanes[l].ready, rs->gi->lidx[i]);
         try_issue(rp, rank, l);
     } else if (n->type == ET_COMM_RECV_NODE) {
         rpl_recv_post(rp, rank, i);
@@ -570,7 +586,7 @@ static void make_ready(replay *rp, int rank, uint32_t i)
               * done at once, through the queue so that long chains of them
               * never recurse */
         *PS(rs, i) = ps_with_state(*PS(rs, i), ST_ISSUED);
-        if (rs->t0)
+        if (rp->obs && rp->obs->node)
             rs->t0[i] = sim_now(rp->eng);
         sim_time d = 0;
         if (n->xflags & ET_X_DELAY)
@@ -586,15 +602,12 @@ static void on_event(sim_engine *eng, void *payload, void *ctx)
     ev *e = payload;
     if (rp->failed)
         return;
-    /* the next event is most often another rank's same node: start loading
-     * its rank record (and its default compute lane) while this one runs */
+    /* the events after this one are most often other ranks' same node:
+     * start loading the record of the rank a few events on */
     sim_handler fn;
-    const ev *nx = sim_next_payload(eng, &fn);
-    if (nx && fn == on_event) { /* the whole record: ~9 lines, each a miss */
-        const char *ns = (const char *)&rp->r[nx->rank];
-        for (size_t off = 0; off < sizeof(rank_state); off += 64)
-            __builtin_prefetch(ns + off, 1);
-    }
+    const ev *nx = sim_ahead_payload(eng, &fn);
+    if (nx && fn == on_event)
+        prefetch_rank(rp, nx->rank);
     rp->hid++;
     if (rp->rep) /* symmetry collapse: its one assumption */
         rpl_tie_event(rp, e->rank, sim_now(eng), e->at, e->by);
@@ -620,16 +633,15 @@ static void replay_free(replay *rp)
         free(rs->t0);
         free(rs->tie);
         free(rs->comm);
-        free(rs->seq);
         for (int k = 0; rs->lanes && k < rs->gi->nlanes; k++) {
-            if (rs->lanes[k].ready.fifo != rs->lanes[k].ready.inl)
-                free(rs->lanes[k].ready.fifo);
+            free(rs->lanes[k].ready.fifo);
             free(rs->lanes[k].ready.heap);
         }
         if (rs->lanes != rs->lane0)
             free(rs->lanes);
     }
     free(rp->r);
+    free(rp->seq_block);
     for (int q = 0; q < rp->ngraphs; q++)
         free(rp->graphs[q].ps_block);
     free(rp->rmem_free);
@@ -685,6 +697,11 @@ static int alloc_ranks(replay *rp, const loom_replay_opts *opts, loom_err *err)
         if (!rp->rep || rp->rep[r] == r)
             rp->r[r].gi->nshare++;
     size_t *slot = loom_xcalloc((size_t)rp->ngraphs, sizeof *slot);
+    size_t nseq = 0, seq_at = 0; /* every replayed rank's seq slots, in rank order */
+    for (int r = 0; r < rp->nranks; r++)
+        if (!rp->rep || rp->rep[r] == r)
+            nseq += rp->r[r].gi->g->npg;
+    rp->seq_block = loom_xmalloc((nseq ? nseq : 1) * sizeof *rp->seq_block);
     for (int q = 0; q < rp->ngraphs; q++) {
         graph_info *gi = &rp->graphs[q];
         if (gi->nshare)
@@ -697,8 +714,8 @@ static int alloc_ranks(replay *rp, const loom_replay_opts *opts, loom_err *err)
         if (rp->rep && rp->rep[r] != r)
             continue;
         rs->ps = rs->gi->ps_block + slot[rs->gi - rp->graphs]++;
-        rs->pstride = rs->gi->nshare;
-        rs->seq = loom_xmalloc(g->npg * sizeof *rs->seq); /* npg >= 1: "" */
+        rs->seq = rp->seq_block + seq_at;
+        seq_at += g->npg; /* npg >= 1: "" */
         for (uint32_t k = 0; k < g->npg; k++)
             rs->seq[k] = (struct seq_slot){-1, 0};
         rs->lanes = rs->gi->nlanes > RES_N ? loom_xcalloc(rs->gi->nlanes, sizeof *rs->lanes)
@@ -711,16 +728,24 @@ static int alloc_ranks(replay *rp, const loom_replay_opts *opts, loom_err *err)
                 rs->tie->lane[k].t = -1;
         }
         for (int k = 0; k < rs->gi->nlanes; k++) {
-            rs->lanes[k].cur = rs->lanes[k].rec = -1;
+            rs->lanes[k].cur = LANE_FREE;
+            rs->lanes[k].rec = -1;
             rs->lanes[k].mult = 1;
         }
         if (opts->obs && opts->obs->node)
             rs->t0 = loom_xcalloc(g->n ? g->n : 1, sizeof *rs->t0);
-        rs->left = g->n;
-        for (size_t i = 0; i < g->n; i++)
-            *PS(rs, i) = g->nodes[i].ndata + (rp->cfg->ctrl_deps ? g->nodes[i].nctrl : 0); /* WAIT */
     }
     free(slot);
+    for (int q = 0; q < rp->ngraphs; q++) { /* WAIT, every dependency pending: node-major,
+                                             * one row of the block per node */
+        graph_info *gi = &rp->graphs[q];
+        for (size_t i = 0; i < gi->g->n && gi->nshare; i++) {
+            uint32_t w = gi->g->nodes[i].ndata + (rp->cfg->ctrl_deps ? gi->g->nodes[i].nctrl : 0);
+            uint32_t *row = gi->ps_block + i * gi->nshare;
+            for (size_t k = 0; k < gi->nshare; k++)
+                row[k] = w;
+        }
+    }
     return 0;
 }
 
@@ -763,7 +788,7 @@ static int setup(replay *rp, const loom_replay_opts *opts, loom_err *err)
     if (m->kind == LOOM_RMEM_PER_NODE || m->kind == LOOM_RMEM_POOL)
         rp->rmem_free = loom_xcalloc(m->kind == LOOM_RMEM_POOL ? 1 : m->num_nodes,
                                      sizeof *rp->rmem_free);
-    rp->r = loom_xcalloc(rp->nranks, sizeof *rp->r);
+    rp->r = loom_xcalloc_aligned(rp->nranks, sizeof *rp->r, _Alignof(rank_state));
     int *all = loom_xmalloc(rp->nranks * sizeof *all);
     for (int r = 0; r < rp->nranks; r++)
         all[r] = r;
@@ -784,14 +809,31 @@ static int setup(replay *rp, const loom_replay_opts *opts, loom_err *err)
  * until nothing is left; a stuck run is an error naming who waits. */
 static int run(replay *rp, const loom_replay_opts *opts)
 {
+    /* each graph's roots, ascending: a rank's nodes with nothing pending
+     * before its seeding are its roots not yet seeded (a node whose count
+     * reaches 0 is made ready at once, leaving WAIT) */
+    uint32_t **roots = loom_xcalloc((size_t)rp->ngraphs, sizeof *roots);
+    size_t *nroots = loom_xcalloc((size_t)rp->ngraphs, sizeof *nroots);
+    for (int q = 0; q < rp->ngraphs; q++) {
+        const et_graph *g = rp->graphs[q].g;
+        roots[q] = loom_xmalloc((g->n ? g->n : 1) * sizeof **roots);
+        for (size_t i = 0; i < g->n; i++)
+            if (g->nodes[i].ndata + (rp->cfg->ctrl_deps ? g->nodes[i].nctrl : 0) == 0)
+                roots[q][nroots[q]++] = (uint32_t)i;
+    }
     for (int r = 0; r < rp->nranks && !rp->failed; r++) {
         rank_state *rs = &rp->r[r];
         if (rs->ps == NULL) /* replayed by its class's representative */
             continue;
-        for (size_t i = 0; i < rs->gi->g->n; i++)
-            if (*PS(rs, i) == 0) /* WAIT, nothing pending */
-                make_ready(rp, r, (uint32_t)i);
+        size_t q = (size_t)(rs->gi - rp->graphs);
+        for (size_t k = 0; k < nroots[q]; k++)
+            if (*PS(rs, roots[q][k]) == 0) /* WAIT, nothing pending */
+                make_ready(rp, r, roots[q][k]);
     }
+    for (int q = 0; q < rp->ngraphs; q++)
+        free(roots[q]);
+    free(roots);
+    free(nroots);
     if (rp->obs && rp->obs->progress) {
         while (sim_run_budget(rp->eng, SIM_TIME_MAX, 1 << 16) > 0)
             rp->obs->progress(rp->obs->progress_ctx, sim_now(rp->eng), sim_events(rp->eng));
@@ -802,7 +844,7 @@ static int run(replay *rp, const loom_replay_opts *opts)
         return LOOM_ESIM;
     int stuck = 0;
     for (int r = 0; r < rp->nranks; r++)
-        stuck |= rp->r[r].left > 0;
+        stuck |= rpl_left(&rp->r[r]) > 0;
     if (stuck) {
         rpl_describe_stuck(rp, opts->max_stuck > 0 ? opts->max_stuck : 8);
         return LOOM_ESIM;

@@ -203,6 +203,34 @@ static int build_lanes(graph_info *gi, loom_err *err)
     return 0;
 }
 
+/* Each lane's nodes in id order: lidx (node -> index in its lane) and
+ * lnode (lane_off[l] + index -> node), the ready queues' keys. */
+static void order_lanes(graph_info *gi)
+{
+    const et_graph *g = gi->g;
+    size_t n = g->n ? g->n : 1;
+    gi->lidx = loom_xmalloc(n * sizeof *gi->lidx);
+    gi->lnode = loom_xmalloc(n * sizeof *gi->lnode);
+    gi->lane_off = loom_xcalloc((size_t)gi->nlanes + 1, sizeof *gi->lane_off);
+    for (size_t i = 0; i < g->n; i++)
+        if (gi->res[i] != RES_NONE)
+            gi->lane_off[lane_of(gi, (uint32_t)i) + 1]++;
+    for (int l = 0; l < gi->nlanes; l++)
+        gi->lane_off[l + 1] += gi->lane_off[l];
+    uint32_t *fill = loom_xmalloc((size_t)gi->nlanes * sizeof *fill);
+    for (int l = 0; l < gi->nlanes; l++)
+        fill[l] = 0;
+    for (size_t k = 0; k < g->n; k++) {
+        uint32_t i = gi->at[k];
+        if (gi->res[i] == RES_NONE)
+            continue;
+        int l = lane_of(gi, i);
+        gi->lidx[i] = fill[l];
+        gi->lnode[gi->lane_off[l] + fill[l]++] = i;
+    }
+    free(fill);
+}
+
 /* Removes the ctrl edge from node u to its successor at succ index k (in
  * u's ctrl part), from both of its lists. */
 static void drop_ctrl_edge(et_graph *g, uint32_t u, uint32_t k)
@@ -356,6 +384,7 @@ int rpl_graph_ready(void *ctx, et_graph *g, int idx, int rep, loom_err *err)
     if ((rc = prepare_graph(rp, gi, err)) < 0 || (rc = build_lanes(gi, err)) < 0 ||
         (rc = check_acyclic(rp, gi, err)) < 0)
         return rc;
+    order_lanes(gi);
     if (gi->dropped_ctrl)
         loom_warn("%s: %llu ctrl_dep%s closed dependency cycles; loom dropped %s (--strict "
                   "refuses such a trace)", g->path, (unsigned long long)gi->dropped_ctrl,
@@ -378,6 +407,9 @@ void rpl_graphs_free(replay *rp)
         free(rp->graphs[q].comm_lanes);
         free(rp->graphs[q].pos);
         free(rp->graphs[q].at);
+        free(rp->graphs[q].lidx);
+        free(rp->graphs[q].lane_off);
+        free(rp->graphs[q].lnode);
     }
     free(rp->graphs);
 }

@@ -37,23 +37,23 @@ enum { ST_WAIT, ST_READY, ST_ISSUED, ST_DONE };
 /* activity bits for accounting */
 enum { A_COMPUTE = 1, A_CPU = 2, A_COMM = 4, A_MEM = 8, A_N = 16 };
 
-/* Ready nodes of one resource, keyed by their position in id order
- * (graph_info.pos).  Nodes usually become ready in increasing id order, so
- * keys that arrive in order go to a FIFO (O(1), one cache line per pop);
- * a key smaller than the FIFO's last goes to a binary heap beside it.  A pop
- * takes the smaller of the two heads. */
-enum { IDQ_INLINE = 4 };      /* keys a queue holds without allocating */
+/* Ready nodes of one lane, keyed by their index in the lane's id order
+ * (graph_info.lidx).  Nodes usually become ready in the lane's order, one
+ * after the other, so the queue is first a run: every index in [rlo, rhi)
+ * is queued, and such a push or pop touches no memory but these two words
+ * (the node comes from the graph's shared lnode[], the same line for every
+ * rank replaying the file).  A key that does not extend the run goes to a
+ * FIFO when it is larger than the FIFO's last, else to a binary heap beside
+ * it.  A pop takes the least of the three heads. */
 typedef struct idq {
-    uint32_t *fifo;              /* fifo[head..tail): ascending keys; inl or
-                                  * allocated, NULL before the first push */
+    uint32_t rlo, rhi;           /* the run (empty when rlo == rhi) */
     uint32_t head, tail, fcap;   /* FIFO bounds and capacity */
-    uint32_t *heap;              /* out-of-order keys, a min-heap */
     uint32_t hn, hcap;           /* heap entries and capacity */
     uint32_t last;               /* fifo[tail - 1] when the FIFO is not empty,
-                                  * kept here so a push reads no FIFO memory
-                                  * (a miss per rank when the FIFO is allocated) */
-    uint32_t inl[IDQ_INLINE];    /* the FIFO's first storage: a lane's queue is
-                                  * mostly empty or one deep, so no miss */
+                                  * kept here so a push reads no FIFO memory */
+    uint32_t *fifo;              /* fifo[head..tail): ascending keys; NULL
+                                  * before the first key that misses the run */
+    uint32_t *heap;              /* out-of-order keys, a min-heap */
 } idq;
 
 typedef struct graph_info {  /* per distinct trace file */
@@ -77,15 +77,20 @@ typedef struct graph_info {  /* per distinct trace file */
     uint64_t host_colls;    /* host-side collective nodes run on the CPU */
     uint32_t *pos;          /* node index -> its position in id order */
     uint32_t *at;           /* position in id order -> node index */
+    uint32_t *lidx;         /* node index -> its index among its lane's nodes
+                             * in id order (the ready queues' key) */
+    uint32_t *lane_off;     /* per lane: where its nodes start in lnode */
+    uint32_t *lnode;        /* lane_off[l] + lidx -> node index */
 } graph_info;
 
-typedef struct lane {
+#define LANE_FREE UINT32_MAX
+typedef struct lane {        /* 64 bytes: one line */
     idq ready;               /* its ready nodes */
-    int64_t cur;             /* node in flight, -1 if free */
-    long rec;                /* a comm lane's collective record in flight, or -1 */
+    uint32_t cur;            /* node in flight, LANE_FREE if none */
     uint32_t mult;           /* members that rank stands for in that collective
                               * (symmetry collapse; 1 without): its exposed
                               * time counts that many times */
+    long rec;                /* a comm lane's collective record in flight, or -1 */
 } lane;
 
 /* Node i's lane in graph gi. */
@@ -100,43 +105,56 @@ static inline int lane_of(const graph_info *gi, uint32_t i)
 #define PS_PEND_MAX ((1u << PS_SHIFT) - 1)
 static inline unsigned ps_state(uint32_t w) { return w >> PS_SHIFT; }
 static inline uint32_t ps_pend(uint32_t w) { return w & PS_PEND_MAX; }
-#define PS(rs, i) (&(rs)->ps[(size_t)(i) * (rs)->pstride])
+#define PS(rs, i) (&(rs)->ps[(size_t)(i) * (rs)->gi->nshare])
 static inline uint32_t ps_with_state(uint32_t w, unsigned st)
 {
     return (w & PS_PEND_MAX) | ((uint32_t)st << PS_SHIFT);
 }
 
-typedef struct rank_state { /* what every event of the rank touches first */
-    graph_info *gi;          /* its graph */
+/* A rank's state, laid out by use (one line each, the record aligned to
+ * 64 bytes): line 0 is what every event of the rank touches, line 1 the
+ * accounting of the activity mask's common values (idle, compute,
+ * communication, both), then the four default lanes.  A symmetric job's
+ * node completes on every rank in turn, so a rank costs the lines it
+ * touches, not its size. */
+typedef struct rank_state {
+    _Alignas(64) graph_info *gi; /* its graph */
     uint32_t *ps;            /* per node: state and unmet dependencies (ps_*),
-                              * node i at ps[i * pstride] (PS) */
-    size_t pstride;          /* ranks sharing the graph: their words of one
-                              * node are adjacent, so replaying node i on every
-                              * rank of a symmetric job walks one array in
-                              * order instead of missing once per rank */
+                              * node i at ps[i * gi->nshare] (PS): ranks sharing
+                              * the graph have their words of one node adjacent,
+                              * so replaying node i on every rank of a symmetric
+                              * job walks one array in order */
     lane *lanes;             /* gi->nlanes lanes: lane0, or allocated */
-    uint16_t busy[RES_N];    /* lanes of each kind holding a node */
-    unsigned mask;           /* busy activities now (A_*) */
-    uint32_t recvs;          /* receives posted, not done */
-    sim_time last;           /* when mask last changed */
-    sim_time finish;         /* last completion */
-    uint64_t left;           /* nodes not done */
-    uint64_t done;           /* nodes completed */
-    sim_time acc[A_N];       /* time spent per activity mask */
-    lane lane0[RES_N];       /* the default lanes, beside the rank's counters */
     struct seq_slot {        /* per communicator this rank uses (at most one per
                               * pg name of its graph): collectives issued on it */
         int comm;            /* communicator index; -1: slot unused */
         uint32_t n;          /* issued so far */
-    } *seq;                  /* gi->g->npg slots, not one per communicator of
-                              * the run: 131,072 ranks x 24,000 communicators
-                              * would be 12 GB */
+    } *seq;                  /* gi->g->npg slots in replay.seq_block, not one per
+                              * communicator of the run: 131,072 ranks x 24,000
+                              * communicators would be 12 GB */
     int *comm;               /* per pg: communicator, when the graph has rule
-                              * groups (else gi->comm_of_pg serves) */
+                              * groups or symmetry collapse joins it to quotient
+                              * communicators (else gi->comm_of_pg serves) */
+    sim_time finish;         /* last completion */
+    uint32_t done;           /* nodes completed (of gi->g->n) */
+    uint32_t recvs;          /* receives posted, not done */
+    uint16_t busy[RES_N];    /* lanes of each kind holding a node */
+    /* line 1 */
+    sim_time last;           /* when mask last changed */
+    unsigned mask;           /* busy activities now (A_*) */
+    sim_time acc[A_N];       /* time spent per activity mask */
     sim_time *t0;            /* per node: start time (only with an observer) */
     struct tie_state *tie;   /* symmetry collapse's tie check (rpl_tie_*), for
                               * representatives; NULL without collapse */
+    _Alignas(64) lane lane0[RES_N]; /* the default lanes */
 } rank_state;
+
+/* Nodes a rank has not completed; 0 for a rank another replays for
+ * (symmetry collapse: no ps words). */
+static inline uint64_t rpl_left(const rank_state *rs)
+{
+    return rs->ps ? rs->gi->g->n - rs->done : 0;
+}
 
 typedef struct coll_inst {
     int comm;            /* communicator index */
@@ -179,7 +197,8 @@ struct replay {
     net_model *net;            /* the network model */
     sim_engine *eng;           /* the clock and event queue */
     int nranks;                /* ranks simulated: the network's NPUs */
-    rank_state *r;             /* per rank */
+    rank_state *r;             /* per rank (64-byte aligned) */
+    struct seq_slot *seq_block;/* every replayed rank's seq slots, in rank order */
     et_set *set;               /* the rank files' graphs, owned */
     graph_info *graphs;        /* per distinct graph (et_set index) */
     int ngraphs;               /* entries in graphs */
@@ -220,12 +239,21 @@ static inline int comm_of(const rank_state *rs, uint32_t pg)
 }
 
 
-/* A member's index in a communicator, or -1.  O(log members). */
+/* A member's index in a communicator, or -1.  O(1) when the members are
+ * evenly spaced (all ranks, a node, a data-parallel group: the guess by
+ * interpolation is the index), else O(log members). */
 static inline int rpl_member_index(const comm *c, int rank)
 {
     if (c->n == 0)
         return -1;
     int lo = 0, hi = c->n - 1;
+    int64_t span = (int64_t)c->ranks[hi] - c->ranks[0];
+    if (rank >= c->ranks[0] && rank <= c->ranks[hi]) {
+        int64_t d = (int64_t)rank - c->ranks[0]; /* consecutive members: no division */
+        int guess = span == hi ? (int)d : span ? (int)(d * hi / span) : 0;
+        if (c->ranks[guess] == rank)
+            return guess;
+    }
     while (lo <= hi) {
         int mid = (lo + hi) / 2;
         if (c->ranks[mid] == rank)
@@ -329,7 +357,7 @@ static inline void rpl_tie_flag(replay *rp, int rank)
         rp->tie_rank = rank;
 }
 
-/* A node at position pos is queued on lane l: had it come first, an issue
+/* A node of key pos (its lidx) is queued on lane l: had it come first, an issue
  * another handler made in this group from an idle lane would have taken
  * it, or one made when that handler freed the lane would have preferred
  * it.  Every issue of the group counts (several issues by several

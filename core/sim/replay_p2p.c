@@ -143,7 +143,7 @@ void rpl_recv_post(replay *rp, int rank, uint32_t i)
     rank_state *rs = &rp->r[rank];
     const et_gnode *n = &rs->gi->g->nodes[i];
     *PS(rs, i) = ps_with_state(*PS(rs, i), ST_ISSUED);
-    if (rs->t0)
+    if (rp->obs && rp->obs->node)
         rs->t0[i] = sim_now(rp->eng);
     rs->recvs++;
     rpl_update_mask(rp, rs);
@@ -156,7 +156,7 @@ void rpl_recv_post(replay *rp, int rank, uint32_t i)
     }
     if (rp->rep) /* the send comes from the rank that replays src */
         src = rp->rep[src];
-    if (rs->tie) /* receives match in posting order: one more "lane" */
+    if (rp->rep) /* receives match in posting order: one more "lane" */
         rpl_tie_recv(rp, rank,
                      (uint32_t)(((uint64_t)src * 0x9e3779b1u) ^ ((uint64_t)n->comm_tag << 16) ^
                                 n->comm_size ^ (n->comm_size >> 32)) | 1u);

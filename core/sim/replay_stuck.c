@@ -33,14 +33,14 @@ void rpl_describe_stuck(replay *rp, int max_ranks)
     size_t off = 0;
     int stuck = 0;
     for (int r = 0; r < rp->nranks; r++)
-        stuck += rp->r[r].left > 0;
+        stuck += rpl_left(&rp->r[r]) > 0;
     put(buf, sizeof buf, &off,
                     "simulation stalled at %.3f us: %d of %d ranks cannot finish", 
                     (double)sim_now(rp->eng) / SIM_PS_PER_US, stuck, rp->nranks);
     int listed = 0;
     for (int r = 0; r < rp->nranks && off < sizeof buf - 200; r++) {
         rank_state *rs = &rp->r[r];
-        if (rs->left == 0)
+        if (rpl_left(rs) == 0)
             continue;
         if (listed++ == max_ranks) {
             put(buf, sizeof buf, &off, "\n  ... and %d more ranks", stuck - max_ranks);
