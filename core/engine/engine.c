@@ -55,6 +55,8 @@ struct sim_engine {
     size_t nslabs;       /* slabs in use */
     size_t cap_slabs;    /* capacity of slabs[] */
     void *ctx;           /* handed to every handler */
+    sim_ev *lastev;      /* the event scheduled last, while pending; else NULL */
+    sim_time lastev_t;   /* its time */
     batch *ab;           /* the batch `ahead` walks, while pending; else NULL */
     sim_ev *ahead;       /* the event AHEAD after the running one in ab, or NULL */
 };
@@ -145,6 +147,8 @@ void *sim_schedule(sim_engine *e, sim_time t, sim_handler fn)
     }
     if (++e->pending > e->high)
         e->high = e->pending;
+    e->lastev = ev;
+    e->lastev_t = t;
     return (char *)ev + HDR_SIZE;
 }
 
@@ -184,6 +188,8 @@ uint64_t sim_run_budget(sim_engine *e, sim_time until, uint64_t max)
             e->free_b = b;
         }
         e->pending--;
+        if (ev == e->lastev)
+            e->lastev = NULL;
         ev->fn(e, (char *)ev + HDR_SIZE, e->ctx);
         ev->next = e->free; /* recycle after the handler is done with it */
         e->free = ev;
@@ -203,6 +209,12 @@ const void *sim_next_payload(const sim_engine *e, sim_handler *fn)
     const sim_ev *ev = ((const batch *)top->item)->head;
     *fn = ev->fn;
     return (const char *)ev + HDR_SIZE;
+}
+
+void *sim_last_payload(sim_engine *e, sim_time t, sim_handler fn)
+{
+    return e->lastev && e->lastev_t == t && e->lastev->fn == fn ? (char *)e->lastev + HDR_SIZE
+                                                                : NULL;
 }
 
 const void *sim_ahead_payload(const sim_engine *e, sim_handler *fn)

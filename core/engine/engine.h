@@ -41,6 +41,14 @@ uint64_t sim_run_budget(sim_engine *eng, sim_time until, uint64_t max);
  * pending.  A hint for prefetching, nothing more. */
 const void *sim_next_payload(const sim_engine *eng, sim_handler *fn /* OUT */);
 
+/* The payload of the event scheduled last, when it is still pending and is
+ * at time t with handler fn; else NULL.  An event scheduled right after
+ * another of the same time runs right after it (same batch, next in line),
+ * so the caller may fold the new one into this payload instead (one event
+ * standing for two handled back to back): the order of handling, and so
+ * every result, is the same; only the count of events run differs. */
+void *sim_last_payload(sim_engine *eng, sim_time t, sim_handler fn);
+
 /* The payload of a pending event of the running event's time some events
  * (8) after it, and its handler in *fn; NULL when there is none (the time's
  * events end sooner).  A hint for prefetching a loop's worth of misses at

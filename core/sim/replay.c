@@ -18,13 +18,17 @@
 #include <sys/resource.h>
 #include <time.h>
 
-/* The one event replay schedules itself: a node finishing.  Collectives and
- * messages complete through the network model's callbacks. */
+/* The one event replay schedules itself: a node finishing, on n ranks in
+ * a row (rank, rank + 1, ...: without symmetry collapse, consecutive ranks
+ * of one graph whose same node ends at the same time, scheduled one right
+ * after the other, are one event handled rank by rank: sim_last_payload).
+ * Collectives and messages complete through the network model's callbacks. */
 typedef struct ev {
-    int32_t rank;   /* whose node */
+    int32_t rank;   /* whose node (the first of n) */
     uint32_t node;  /* node index */
     sim_time at;    /* when it was scheduled, */
     uint64_t by;    /* by which handler (the tie check, replay_int.h) */
+    uint32_t n;     /* ranks */
 } ev;
 
 
@@ -249,11 +253,18 @@ void rpl_post_node_event(replay *rp, int rank, uint32_t i, sim_time dur)
              (unsigned long long)g->nodes[i].id, (double)SIM_TIME_MAX / SIM_PS_PER_S);
         return;
     }
-    ev *e = sim_schedule(rp->eng, now + dur, on_event);
+    ev *e;
+    if (!rp->rep && (e = sim_last_payload(rp->eng, now + dur, on_event)) != NULL &&
+        e->node == i && e->rank + (int64_t)e->n == rank && rp->r[e->rank].gi == rp->r[rank].gi) {
+        e->n++; /* handled right after the ranks before it, as its own event would be */
+        return;
+    }
+    e = sim_schedule(rp->eng, now + dur, on_event);
     e->rank = rank;
     e->node = i;
     e->at = now;
     e->by = rp->hid;
+    e->n = 1;
 }
 
 /* ---- collectives ---------------------------------------------------------- */
@@ -608,13 +619,19 @@ static void on_event(sim_engine *eng, void *payload, void *ctx)
     const ev *nx = sim_ahead_payload(eng, &fn);
     if (nx && fn == on_event)
         prefetch_rank(rp, nx->rank);
-    rp->hid++;
-    if (rp->rep) /* symmetry collapse: its one assumption */
-        rpl_tie_event(rp, e->rank, sim_now(eng), e->at, e->by);
-    if (rp->r[e->rank].gi->g->nodes[e->node].type == ET_COMM_RECV_NODE)
-        rpl_recv_done(rp, e->rank, e->node);
-    else
-        rpl_node_done(rp, e->rank, e->node);
+    int recv = rp->r[e->rank].gi->g->nodes[e->node].type == ET_COMM_RECV_NODE;
+    for (uint32_t k = 0; k < e->n && !rp->failed; k++) {
+        int rank = e->rank + (int)k;
+        if (k + PREFETCH_AHEAD < e->n)
+            prefetch_rank(rp, rank + PREFETCH_AHEAD);
+        rp->hid++;
+        if (rp->rep) /* symmetry collapse: its one assumption */
+            rpl_tie_event(rp, rank, sim_now(eng), e->at, e->by);
+        if (recv)
+            rpl_recv_done(rp, rank, e->node);
+        else
+            rpl_node_done(rp, rank, e->node);
+    }
 }
 
 /* ---- entry ---------------------------------------------------------------- */

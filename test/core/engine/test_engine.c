@@ -177,6 +177,108 @@ static void test_handler_mix_order(void **state)
     sim_engine_destroy(e);
 }
 
+/* sim_ahead_payload names the event 8 after the running one in its batch,
+ * and NULL when the batch ends sooner. */
+typedef struct ahead_rec {
+    int tag[32], ahead[32], n;
+} ahead_rec;
+
+static void ahead_ev(sim_engine *eng, void *payload, void *ctx)
+{
+    ahead_rec *a = ctx;
+    sim_handler fn;
+    const int *nx = sim_ahead_payload(eng, &fn);
+    a->tag[a->n] = *(int *)payload;
+    a->ahead[a->n++] = nx ? *nx : -1;
+    if (nx)
+        assert_true(fn == ahead_ev);
+}
+
+static void test_ahead_payload(void **state)
+{
+    (void)state;
+    ahead_rec a = {0};
+    loom_err err = {0};
+    sim_engine *e = sim_engine_create(sizeof(int), &a, &err);
+    for (int i = 1; i <= 20; i++)
+        *(int *)sim_schedule(e, 5, ahead_ev) = i;
+    *(int *)sim_schedule(e, 6, ahead_ev) = 21; /* another batch: not ahead of 13 */
+    sim_run(e, SIM_TIME_MAX);
+    assert_int_equal(a.n, 21);
+    for (int i = 0; i < 21; i++)
+        assert_int_equal(a.ahead[i], a.tag[i] + 8 <= 20 ? a.tag[i] + 8 : -1);
+    sim_engine_destroy(e);
+}
+
+/* Folding: an event that sim_last_payload offers may stand for the next
+ * one (its payload lists both); handling the list in order must give
+ * exactly the sequence of the unfolded run, on a mix of handlers that
+ * schedule at their own time and later. */
+typedef struct fold_ev {
+    int n, tag[6];
+} fold_ev;
+typedef struct fold {
+    sim_time time[1200];
+    int tag[1200];
+    int n, next, folding, folded;
+} fold;
+
+static void fold_handler(sim_engine *eng, void *payload, void *ctx);
+
+static void fold_post(sim_engine *eng, fold *f, sim_time t)
+{
+    fold_ev *p = f->folding ? sim_last_payload(eng, t, fold_handler) : NULL;
+    if (p && p->n < 6) {
+        p->tag[p->n++] = f->next++;
+        f->folded++;
+        return;
+    }
+    p = sim_schedule(eng, t, fold_handler);
+    p->n = 1;
+    p->tag[0] = f->next++;
+}
+
+static void fold_handler(sim_engine *eng, void *payload, void *ctx)
+{
+    fold *f = ctx;
+    fold_ev ev = *(fold_ev *)payload;
+    for (int k = 0; k < ev.n; k++) {
+        f->time[f->n] = sim_now(eng);
+        f->tag[f->n++] = ev.tag[k];
+        if (f->next < 1000) {
+            fold_post(eng, f, sim_now(eng));                 /* zero delay */
+            fold_post(eng, f, sim_now(eng) + ev.tag[k] % 3); /* later, or now */
+            if (ev.tag[k] % 5 == 0)
+                fold_post(eng, f, sim_now(eng) + 2);
+        }
+    }
+}
+
+static void test_fold_keeps_order(void **state)
+{
+    (void)state;
+    static fold runs[2];
+    for (int folding = 0; folding < 2; folding++) {
+        fold *f = &runs[folding];
+        *f = (fold){.folding = folding};
+        loom_err err = {0};
+        sim_engine *e = sim_engine_create(sizeof(fold_ev), f, &err);
+        for (int i = 0; i < 4; i++)
+            fold_post(e, f, i % 2);
+        assert_null(sim_last_payload(e, 0, fold_handler)); /* the last is at 1 */
+        assert_null(sim_last_payload(e, 1, on_ev));        /* another handler */
+        sim_run(e, SIM_TIME_MAX);
+        assert_null(sim_last_payload(e, sim_now(e), fold_handler)); /* it ran */
+        sim_engine_destroy(e);
+    }
+    assert_true(runs[1].folded > 100); /* the test folds something */
+    assert_int_equal(runs[0].n, runs[1].n);
+    for (int i = 0; i < runs[0].n; i++) {
+        assert_int_equal(runs[0].tag[i], runs[1].tag[i]);
+        assert_int_equal(runs[0].time[i], runs[1].time[i]);
+    }
+}
+
 static void test_destroy_null(void **state)
 {
     (void)state;
@@ -191,6 +293,8 @@ int main(void)
         cmocka_unit_test(test_batches_keep_order),
         cmocka_unit_test(test_budget_inside_batch),
         cmocka_unit_test(test_handler_mix_order),
+        cmocka_unit_test(test_ahead_payload),
+        cmocka_unit_test(test_fold_keeps_order),
         cmocka_unit_test(test_destroy_null),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
