@@ -20,6 +20,7 @@ int rpl_add_comm(replay *rp, const char *name, const int *ranks, int n)
     rp->comms = loom_vgrow(rp->comms, &rp->capcomms, (size_t)rp->ncomms + 1, sizeof *rp->comms);
     comm *c = &rp->comms[rp->ncomms];
     memset(c, 0, sizeof *c);
+    c->ltype = -1;
     c->name = loom_xstrdup(name);
     c->n = n;
     c->ranks = loom_xmalloc(n * sizeof *c->ranks);
@@ -38,6 +39,7 @@ int rpl_add_quotient(replay *rp, int real, const int *reps, const uint32_t *mult
     comm *c = &rp->comms[rp->ncomms];
     const comm *rc = &rp->comms[real];
     memset(c, 0, sizeof *c);
+    c->ltype = -1;
     c->name = loom_xstrdup(rc->name);
     c->n = n;
     c->ranks = loom_xmalloc(n * sizeof *c->ranks);

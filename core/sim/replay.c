@@ -443,7 +443,13 @@ static void coll_join(replay *rp, int rank, uint32_t i)
         net_cplan_start(rp->net, rp->eng, plan, c->ranks, in->bytes, on_coll_done, in);
         return;
     }
-    net_coll_label(rp->net, c->ng, (net_coll)in->type, in->dims, cr->algo, sizeof cr->algo);
+    if (c->ltype != in->type || c->ldims != in->dims) {
+        net_coll_label(rp->net, c->ng, (net_coll)in->type, in->dims, c->label, sizeof c->label);
+        c->ltype = in->type;
+        c->ldims = in->dims;
+    }
+    _Static_assert(sizeof cr->algo == sizeof c->label, "a label fits a record's algo");
+    memcpy(cr->algo, c->label, sizeof cr->algo);
     net_coll_start(rp->net, rp->eng, c->ng, (net_coll)in->type, in->bytes, in->dims, on_coll_done,
                    in);
 }
@@ -529,6 +535,12 @@ static void start(replay *rp, int rank, uint32_t i)
         rs->t0[i] = sim_now(rp->eng);
     switch (n->type) {
     case ET_COMP_NODE: {
+        graph_info *gi = rs->gi;
+        if (gi->dur && gi->dur[i] >= 0) { /* priced on an earlier rank */
+            rp->fallbacks += gi->dur_fb[i] * rpl_class_size(rp, rank);
+            rpl_post_node_event(rp, rank, i, gi->dur[i]);
+            break;
+        }
         comp_kernel k = {.duration_ns = n->duration_ns,
                          .num_ops = n->num_ops,
                          .tensor_size = n->tensor_size,
@@ -541,6 +553,10 @@ static void start(replay *rp, int rank, uint32_t i)
         int fb;
         sim_time t = compute_scaled(rp, comp_time(loom_cfg_comp(rp->cfg, rank), &k, &fb));
         rp->fallbacks += fb * rpl_class_size(rp, rank);
+        if (gi->dur) {
+            gi->dur[i] = t;
+            gi->dur_fb[i] = (uint8_t)fb;
+        }
         rpl_post_node_event(rp, rank, i, t);
         break;
     }
@@ -753,6 +769,15 @@ static int alloc_ranks(replay *rp, const loom_replay_opts *opts, loom_err *err)
             rs->t0 = loom_xcalloc(g->n ? g->n : 1, sizeof *rs->t0);
     }
     free(slot);
+    for (int q = 0; q < rp->ngraphs && !rp->cfg->rank_comp; q++) {
+        /* one compute model for every rank: a node's time is the same on each
+         * rank replaying its graph, priced once (-1: not yet) */
+        graph_info *gi = &rp->graphs[q];
+        size_t n = gi->g->n ? gi->g->n : 1;
+        gi->dur = loom_xmalloc(n * sizeof *gi->dur);
+        memset(gi->dur, 0xff, n * sizeof *gi->dur);
+        gi->dur_fb = loom_xcalloc(n, 1);
+    }
     for (int q = 0; q < rp->ngraphs; q++) { /* WAIT, every dependency pending: node-major,
                                              * one row of the block per node */
         graph_info *gi = &rp->graphs[q];

@@ -410,6 +410,8 @@ void rpl_graphs_free(replay *rp)
         free(rp->graphs[q].lidx);
         free(rp->graphs[q].lane_off);
         free(rp->graphs[q].lnode);
+        free(rp->graphs[q].dur);
+        free(rp->graphs[q].dur_fb);
     }
     free(rp->graphs);
 }

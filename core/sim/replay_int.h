@@ -81,6 +81,10 @@ typedef struct graph_info {  /* per distinct trace file */
                              * in id order (the ready queues' key) */
     uint32_t *lane_off;     /* per lane: where its nodes start in lnode */
     uint32_t *lnode;        /* lane_off[l] + lidx -> node index */
+    sim_time *dur;          /* per compute node: its time once priced (-1
+                             * before); NULL when ranks have their own compute
+                             * models (stragglers, per-rank devices) */
+    uint8_t *dur_fb;        /* per node: that pricing fell back (comp_time) */
 } graph_info;
 
 #define LANE_FREE UINT32_MAX
@@ -184,6 +188,10 @@ typedef struct comm {
     uint64_t weight;     /* real instances each instance stands for (1) */
     uint32_t *mult;      /* per member: real members it stands for; NULL: 1 */
     int borrowed;        /* ng belongs to the real communicator */
+    int ltype;           /* the collective type and dimensions whose network */
+    uint32_t ldims;      /*   label `label` holds (ltype -1: none yet): a    */
+    char label[48];      /*   label depends on nothing else, and formatting  */
+                         /*   it per instance was 4% of a replay             */
     coll_inst **q;       /* open instances: q[i] has seq base+i */
     uint64_t base;       /* seq of q[0] */
     size_t nq, capq;     /* entries, capacity */
