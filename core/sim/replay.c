@@ -148,7 +148,7 @@ static void set_mask(replay *rp, rank_state *rs, unsigned mask)
     rs->mask = mask;
 }
 
-void rpl_update_mask(replay *rp, rank_state *rs)
+static inline void update_mask(replay *rp, rank_state *rs)
 {
     /* one load per counter: a wider load of busy[] right after the store of
      * one of them cannot be forwarded from it and waits for the store */
@@ -156,6 +156,8 @@ void rpl_update_mask(replay *rp, rank_state *rs)
                  (rs->busy[RES_COMM] || rs->recvs ? A_COMM : 0) | (rs->busy[RES_MEM] ? A_MEM : 0);
     set_mask(rp, rs, m);
 }
+
+void rpl_update_mask(replay *rp, rank_state *rs) { update_mask(rp, rs); }
 
 /* --compute-scale and --comm-scale (loom_cfg): ASTRA-sim's factors on
  * compute times and communication sizes, rounded to the picosecond and
@@ -235,7 +237,7 @@ void rpl_node_done(replay *rp, int rank, uint32_t i)
             close_interval(rp, rs);
         ln->cur = LANE_FREE;
         rs->busy[res]--;
-        rpl_update_mask(rp, rs);
+        update_mask(rp, rs);
         if (res == RES_COMM)
             ln->rec = -1;
     }
@@ -591,7 +593,7 @@ static void try_issue(replay *rp, int rank, int l)
         rpl_tie_issue(rp, rank, l, k, idq_size(&ln->ready));
     ln->cur = i;
     rs->busy[rs->gi->res[i]]++;
-    rpl_update_mask(rp, rs);
+    update_mask(rp, rs);
     start(rp, rank, i);
 }
 
