@@ -34,9 +34,11 @@ typedef struct ev {
 
 /* ---- ready queues --------------------------------------------------------- */
 
-static inline uint32_t idq_size(const idq *q)
+/* Ready nodes queued on a lane. */
+static inline uint32_t lane_queued(const lane *ln)
 {
-    return q->rhi - q->rlo + q->tail - q->head + q->hn;
+    const idq *q = ln->more;
+    return ln->rhi - ln->rlo + (q ? q->tail - q->head + q->hn : 0);
 }
 
 static void heap_push(idq *q, uint32_t key)
@@ -74,15 +76,6 @@ static uint32_t heap_pop(idq *q)
 
 static void idq_push(idq *q, uint32_t key)
 {
-    if (q->rlo == q->rhi) { /* the run is empty: it starts here */
-        q->rlo = key;
-        q->rhi = key + 1;
-        return;
-    }
-    if (key == q->rhi) {
-        q->rhi++;
-        return;
-    }
     if (q->tail > q->head && key < q->last) {
         heap_push(q, key);
         return;
@@ -102,13 +95,29 @@ static void idq_push(idq *q, uint32_t key)
     q->last = key;
 }
 
-static uint32_t idq_pop(idq *q)
+static void lane_push(lane *ln, uint32_t key)
 {
+    if (ln->rlo == ln->rhi) { /* the run is empty: it starts here */
+        ln->rlo = key;
+        ln->rhi = key + 1;
+    } else if (key == ln->rhi) {
+        ln->rhi++;
+    } else {
+        if (ln->more == NULL)
+            ln->more = loom_xcalloc(1, sizeof *ln->more);
+        idq_push(ln->more, key);
+    }
+}
+
+/* The least key queued on a lane that has one. */
+static uint32_t lane_pop(lane *ln)
+{
+    idq *q = ln->more;
     uint32_t key;
-    int fifo = q->tail > q->head;
-    if (q->rlo < q->rhi && (!fifo || q->rlo < q->fifo[q->head]) &&
-        (q->hn == 0 || q->rlo < q->heap[0]))
-        return q->rlo++;
+    int fifo = q && q->tail > q->head;
+    if (ln->rlo < ln->rhi && (!fifo || ln->rlo < q->fifo[q->head]) &&
+        (!q || q->hn == 0 || ln->rlo < q->heap[0]))
+        return ln->rlo++;
     if (q->hn > 0 && (!fifo || q->heap[0] < q->fifo[q->head]))
         key = heap_pop(q);
     else
@@ -225,7 +234,7 @@ void rpl_node_done(replay *rp, int rank, uint32_t i)
     int res = rs->gi->res[i];
     lane *ln = res != RES_NONE ? &rs->lanes[lane_of(rs->gi, i)] : NULL;
     if (rp->obs && rp->obs->node)
-        rp->obs->node(rp->obs->node_ctx, rank, rs->gi->g, i, res, rs->t0[i], rs->finish,
+        rp->obs->node(rp->obs->node_ctx, rank, rs->gi->g, i, res_public(res), rs->t0[i], rs->finish,
                       res == RES_COMM ? ln->rec : -1);
     if (ln && ln->cur == i) {
         if (rp->rep)
@@ -464,8 +473,7 @@ static inline void prefetch_rank(const replay *rp, int rank)
     const char *p = (const char *)&rp->r[rank];
     __builtin_prefetch(p, 1);
     __builtin_prefetch(p + 64, 1);
-    __builtin_prefetch(&rp->r[rank].lane0[RES_COMPUTE], 1);
-    __builtin_prefetch(&rp->r[rank].lane0[RES_COMM], 1);
+    __builtin_prefetch(&rp->r[rank].lane0[RES_COMPUTE], 1); /* and RES_COMM */
 }
 
 enum { PREFETCH_AHEAD = 8 }; /* ranks ahead: enough misses in flight to hide one */
@@ -586,11 +594,11 @@ static void try_issue(replay *rp, int rank, int l)
 {
     rank_state *rs = &rp->r[rank];
     lane *ln = &rs->lanes[l];
-    if (rp->failed || ln->cur != LANE_FREE || idq_size(&ln->ready) == 0)
+    if (rp->failed || ln->cur != LANE_FREE || lane_queued(ln) == 0)
         return;
-    uint32_t k = idq_pop(&ln->ready), i = rs->gi->lnode[rs->gi->lane_off[l] + k];
+    uint32_t k = lane_pop(ln), i = rs->gi->lnode[rs->gi->lane_off[l] + k];
     if (rp->rep)
-        rpl_tie_issue(rp, rank, l, k, idq_size(&ln->ready));
+        rpl_tie_issue(rp, rank, l, k, lane_queued(ln));
     ln->cur = i;
     rs->busy[rs->gi->res[i]]++;
     update_mask(rp, rs);
@@ -607,7 +615,7 @@ static void make_ready(replay *rp, int rank, uint32_t i)
         int l = lane_of(rs->gi, i);
         if (rp->rep)
             rpl_tie_push(rp, rank, l, rs->gi->lidx[i]);
-        idq_push(&rs->lanes[l].ready, rs->gi->lidx[i]);
+        lane_push(&rs->lanes[l], rs->gi->lidx[i]);
         try_issue(rp, rank, l);
     } else if (n->type == ET_COMM_RECV_NODE) {
         rpl_recv_post(rp, rank, i);
@@ -669,8 +677,11 @@ static void replay_free(replay *rp)
         free(rs->tie);
         free(rs->comm);
         for (int k = 0; rs->lanes && k < rs->gi->nlanes; k++) {
-            free(rs->lanes[k].ready.fifo);
-            free(rs->lanes[k].ready.heap);
+            if (rs->lanes[k].more) {
+                free(rs->lanes[k].more->fifo);
+                free(rs->lanes[k].more->heap);
+                free(rs->lanes[k].more);
+            }
         }
         if (rs->lanes != rs->lane0)
             free(rs->lanes);

@@ -31,28 +31,35 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-enum { RES_COMPUTE = LOOM_RES_COMPUTE, RES_CPU = LOOM_RES_CPU, RES_COMM = LOOM_RES_COMM,
-       RES_MEM = LOOM_RES_MEM, RES_N, RES_NONE = LOOM_RES_NONE };
+/* Resources, numbered for the layout: the default lane of resource r is
+ * lanes[r], and compute and communication, the two every step uses, share
+ * a cache line (rank_state.lane0).  LOOM_RES_* (replay.h) is the public
+ * numbering (observers): res_public(). */
+enum { RES_COMPUTE, RES_COMM, RES_CPU, RES_MEM, RES_N, RES_NONE = LOOM_RES_NONE };
+static inline int res_public(int res)
+{
+    static const int pub[RES_N] = {LOOM_RES_COMPUTE, LOOM_RES_COMM, LOOM_RES_CPU, LOOM_RES_MEM};
+    return res == RES_NONE ? LOOM_RES_NONE : pub[res];
+}
 enum { ST_WAIT, ST_READY, ST_ISSUED, ST_DONE };
 /* activity bits for accounting */
 enum { A_COMPUTE = 1, A_CPU = 2, A_COMM = 4, A_MEM = 8, A_N = 16 };
 
 /* Ready nodes of one lane, keyed by their index in the lane's id order
  * (graph_info.lidx).  Nodes usually become ready in the lane's order, one
- * after the other, so the queue is first a run: every index in [rlo, rhi)
- * is queued, and such a push or pop touches no memory but these two words
- * (the node comes from the graph's shared lnode[], the same line for every
- * rank replaying the file).  A key that does not extend the run goes to a
- * FIFO when it is larger than the FIFO's last, else to a binary heap beside
- * it.  A pop takes the least of the three heads. */
+ * after the other, so a lane's queue is first a run: every index in
+ * [lane.rlo, lane.rhi) is queued, and such a push or pop touches no memory
+ * but those two words (the node comes from the graph's shared lnode[], the
+ * same line for every rank replaying the file).  A key that does not
+ * extend the run goes to the lane's idq, allocated then: a FIFO when it is
+ * larger than the FIFO's last, else a binary heap beside it.  A pop takes
+ * the least of the three heads. */
 typedef struct idq {
-    uint32_t rlo, rhi;           /* the run (empty when rlo == rhi) */
     uint32_t head, tail, fcap;   /* FIFO bounds and capacity */
     uint32_t hn, hcap;           /* heap entries and capacity */
     uint32_t last;               /* fifo[tail - 1] when the FIFO is not empty,
                                   * kept here so a push reads no FIFO memory */
-    uint32_t *fifo;              /* fifo[head..tail): ascending keys; NULL
-                                  * before the first key that misses the run */
+    uint32_t *fifo;              /* fifo[head..tail): ascending keys */
     uint32_t *heap;              /* out-of-order keys, a min-heap */
 } idq;
 
@@ -88,13 +95,14 @@ typedef struct graph_info {  /* per distinct trace file */
 } graph_info;
 
 #define LANE_FREE UINT32_MAX
-typedef struct lane {        /* 64 bytes: one line */
-    idq ready;               /* its ready nodes */
+typedef struct lane {        /* 32 bytes: two to a cache line */
+    uint32_t rlo, rhi;       /* the run of its ready nodes (empty: rlo == rhi) */
     uint32_t cur;            /* node in flight, LANE_FREE if none */
     uint32_t mult;           /* members that rank stands for in that collective
                               * (symmetry collapse; 1 without): its exposed
                               * time counts that many times */
     long rec;                /* a comm lane's collective record in flight, or -1 */
+    idq *more;               /* ready nodes off the run; NULL until one is */
 } lane;
 
 /* Node i's lane in graph gi. */
@@ -118,7 +126,8 @@ static inline uint32_t ps_with_state(uint32_t w, unsigned st)
 /* A rank's state, laid out by use (one line each, the record aligned to
  * 64 bytes): line 0 is what every event of the rank touches, line 1 the
  * accounting of the activity mask's common values (idle, compute,
- * communication, both), then the four default lanes.  A symmetric job's
+ * communication, both), then the four default lanes, compute and
+ * communication in one line.  A symmetric job's
  * node completes on every rank in turn, so a rank costs the lines it
  * touches, not its size. */
 typedef struct rank_state {
