@@ -38,6 +38,7 @@ typedef struct batch {
 #define HDR_SIZE ((sizeof(sim_ev) + 15) & ~(size_t)15)
 
 struct sim_engine {
+    struct sim_clock clock; /* first: sim_now() reads it inline (engine.h) */
     sim_heap q;          /* pending batches by (time, seq) */
     batch *last;         /* the batch created last, while pending; else NULL */
     batch *now_b;        /* the batch created last at the time it was created at
@@ -47,7 +48,6 @@ struct sim_engine {
     size_t nbslabs, cap_bslabs;
     size_t pending;      /* events queued */
     size_t high;         /* most events queued at once */
-    sim_time now;        /* the clock */
     uint64_t nrun;       /* events run */
     size_t slot;         /* bytes per slot: header + payload */
     sim_ev *free;        /* free slots */
@@ -125,7 +125,7 @@ static batch *new_batch(sim_engine *e)
 
 void *sim_schedule(sim_engine *e, sim_time t, sim_handler fn)
 {
-    LOOM_ASSERT(t >= e->now); /* the clock never goes backwards */
+    LOOM_ASSERT(t >= e->clock.now); /* the clock never goes backwards */
     if (e->free == NULL)
         grow(e);
     sim_ev *ev = e->free;
@@ -142,7 +142,7 @@ void *sim_schedule(sim_engine *e, sim_time t, sim_handler fn)
         b->head = b->tail = ev;
         sim_heap_push(&e->q, t, b);
         e->last = b;
-        if (t == e->now)
+        if (t == e->clock.now)
             e->now_b = b;
     }
     if (++e->pending > e->high)
@@ -154,8 +154,8 @@ void *sim_schedule(sim_engine *e, sim_time t, sim_handler fn)
 
 void *sim_schedule_in(sim_engine *e, sim_time delay, sim_handler fn)
 {
-    LOOM_ASSERT(delay >= 0 && e->now <= SIM_TIME_MAX - delay);
-    return sim_schedule(e, e->now + delay, fn);
+    LOOM_ASSERT(delay >= 0 && e->clock.now <= SIM_TIME_MAX - delay);
+    return sim_schedule(e, e->clock.now + delay, fn);
 }
 
 uint64_t sim_run_budget(sim_engine *e, sim_time until, uint64_t max)
@@ -165,7 +165,7 @@ uint64_t sim_run_budget(sim_engine *e, sim_time until, uint64_t max)
     while (ran < max && (top = sim_heap_top(&e->q)) != NULL && top->time <= until) {
         batch *b = top->item;
         sim_ev *ev = b->head;
-        e->now = b->t;
+        e->clock.now = b->t;
         b->head = ev->next;
         if (e->ab == b) {
             if (e->ahead)
@@ -225,7 +225,6 @@ const void *sim_ahead_payload(const sim_engine *e, sim_handler *fn)
     return (const char *)e->ahead + HDR_SIZE;
 }
 
-sim_time sim_now(const sim_engine *e) { return e->now; }
 uint64_t sim_events(const sim_engine *e) { return e->nrun; }
 size_t sim_pending(const sim_engine *e) { return e->pending; }
 size_t sim_high_water(const sim_engine *e) { return e->high; }

@@ -168,6 +168,24 @@ static inline void update_mask(replay *rp, rank_state *rs)
 
 void rpl_update_mask(replay *rp, rank_state *rs) { update_mask(rp, rs); }
 
+/* A lane of kind res takes a node, or frees one: only that counter moved,
+ * so the mask (which update_mask would recompute from all of them) changes
+ * only when it leaves or reaches 0. */
+static const unsigned res_bit[RES_N] = {
+    [RES_COMPUTE] = A_COMPUTE, [RES_COMM] = A_COMM, [RES_CPU] = A_CPU, [RES_MEM] = A_MEM};
+
+static inline void busy_inc(replay *rp, rank_state *rs, int res)
+{
+    if (rs->busy[res]++ == 0)
+        set_mask(rp, rs, rs->mask | res_bit[res]);
+}
+
+static inline void busy_dec(replay *rp, rank_state *rs, int res)
+{
+    if (--rs->busy[res] == 0 && !(res == RES_COMM && rs->recvs))
+        set_mask(rp, rs, rs->mask & ~res_bit[res]);
+}
+
 /* --compute-scale and --comm-scale (loom_cfg): ASTRA-sim's factors on
  * compute times and communication sizes, rounded to the picosecond and
  * the byte; 0 or 1 leaves the value as it is. */
@@ -245,8 +263,7 @@ void rpl_node_done(replay *rp, int rank, uint32_t i)
         if (res == RES_COMM)
             close_interval(rp, rs);
         ln->cur = LANE_FREE;
-        rs->busy[res]--;
-        update_mask(rp, rs);
+        busy_dec(rp, rs, res);
         if (res == RES_COMM)
             ln->rec = -1;
     }
@@ -600,8 +617,7 @@ static void try_issue(replay *rp, int rank, int l)
     if (rp->rep)
         rpl_tie_issue(rp, rank, l, k, lane_queued(ln));
     ln->cur = i;
-    rs->busy[rs->gi->res[i]]++;
-    update_mask(rp, rs);
+    busy_inc(rp, rs, rs->gi->res[i]);
     start(rp, rank, i);
 }
 
