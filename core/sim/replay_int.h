@@ -4,6 +4,7 @@
  * (each distinct trace file made ready to replay: id order, resources,
  * checks), comms.c (communicators: pg names and comm groups resolved,
  * members checked) and replay_stuck.c (the report of a stuck run).
+ * replay_queue.h holds a lane's ready queue (inline, for replay.c).
  * Loading the rank files and sharing identical ones is traces/et_set.c.
  *
  * Invariants:
