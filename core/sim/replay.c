@@ -389,8 +389,8 @@ static void coll_join(replay *rp, int rank, uint32_t i)
 }
 
 /* Starts loading what a rank's next event touches (its record's first two
- * lines, its default compute and communication lanes), so that a loop over ranks waits for
- * several misses at once instead of one after the other. */
+ * lines, its default compute and communication lanes), so that a loop over
+ * ranks waits for several misses at once instead of one after the other. */
 static inline void prefetch_rank(const replay *rp, int rank)
 {
     const char *p = (const char *)&rp->r[rank];
