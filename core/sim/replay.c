@@ -37,11 +37,8 @@ typedef struct ev {
 
 /* Adds the time since the last change to the bucket of the current mask
  * (and, while communication is exposed, to the collective in flight). */
-static void close_interval(replay *rp, rank_state *rs)
+static void close_interval_at(replay *rp, rank_state *rs, sim_time now)
 {
-    sim_time now = sim_now(rp->eng);
-    if (now == rs->last) /* nothing to add (a node ending as the next starts) */
-        return;
     if ((rs->mask & A_COMM) && !(rs->mask & A_COMPUTE)) /* each collective in flight: */
         for (int k = 0, found = 0; k < rs->gi->ncomm_lanes && found < rs->busy[RES_COMM]; k++) {
             long rec = rs->lanes[rs->gi->comm_lanes[k]].rec; /* only busy lanes hold one */
@@ -55,7 +52,16 @@ static void close_interval(replay *rp, rank_state *rs)
     rs->last = now;
 }
 
-static void set_mask(replay *rp, rank_state *rs, unsigned mask)
+/* Most calls find nothing to add (a node ending as the next starts): that
+ * test inline, the work out of line. */
+static inline void close_interval(replay *rp, rank_state *rs)
+{
+    sim_time now = sim_now(rp->eng);
+    if (now != rs->last)
+        close_interval_at(rp, rs, now);
+}
+
+static inline void set_mask(replay *rp, rank_state *rs, unsigned mask)
 {
     if (mask == rs->mask)
         return;
@@ -126,11 +132,11 @@ void rpl_fail(replay *rp, const char *fmt, ...)
 
 /* ---- node life cycle ------------------------------------------------------ */
 
-static void try_issue(replay *rp, int rank, int l);
+static inline void try_issue(replay *rp, int rank, int l);
 void rpl_node_done(replay *rp, int rank, uint32_t i);
 
 /* Makes node i of rank ready: queue it on its resource, or start it. */
-static void make_ready(replay *rp, int rank, uint32_t i);
+static inline void make_ready(replay *rp, int rank, uint32_t i);
 
 static void release(replay *rp, int rank, uint32_t i)
 {
@@ -513,12 +519,21 @@ static void start(replay *rp, int rank, uint32_t i)
     }
 }
 
-static void try_issue(replay *rp, int rank, int l)
+static void issue(replay *rp, int rank, int l);
+
+/* Most calls find the lane busy: that test inline, the issue out of line. */
+static inline void try_issue(replay *rp, int rank, int l)
+{
+    const lane *ln = &rp->r[rank].lanes[l];
+    if (ln->cur == LANE_FREE && lane_queued(ln) != 0 && !rp->failed)
+        issue(rp, rank, l);
+}
+
+/* Lane l of rank is free and has a ready node: the least starts. */
+static void issue(replay *rp, int rank, int l)
 {
     rank_state *rs = &rp->r[rank];
     lane *ln = &rs->lanes[l];
-    if (rp->failed || ln->cur != LANE_FREE || lane_queued(ln) == 0)
-        return;
     uint32_t k = lane_pop(ln), i = rs->gi->lnode[rs->gi->lane_off[l] + k];
     if (rp->rep)
         rpl_tie_issue(rp, rank, l, k, lane_queued(ln));
@@ -527,7 +542,7 @@ static void try_issue(replay *rp, int rank, int l)
     start(rp, rank, i);
 }
 
-static void make_ready(replay *rp, int rank, uint32_t i)
+static inline __attribute__((always_inline)) void make_ready(replay *rp, int rank, uint32_t i)
 {
     rank_state *rs = &rp->r[rank];
     const et_gnode *n = &rs->gi->g->nodes[i];
