@@ -184,7 +184,7 @@ void rpl_node_done(replay *rp, int rank, uint32_t i)
         try_issue(rp, rank, (int)(ln - rs->lanes));
 }
 
-void rpl_post_node_event(replay *rp, int rank, uint32_t i, sim_time dur)
+static inline void post_node_event(replay *rp, int rank, uint32_t i, sim_time dur)
 {
     sim_time now = sim_now(rp->eng);
     if (dur < 0 || dur >= SIM_TIME_MAX - now) {
@@ -205,6 +205,11 @@ void rpl_post_node_event(replay *rp, int rank, uint32_t i, sim_time dur)
     e->at = now;
     e->by = rp->hid;
     e->n = 1;
+}
+
+void rpl_post_node_event(replay *rp, int rank, uint32_t i, sim_time dur)
+{
+    post_node_event(rp, rank, i, dur);
 }
 
 /* ---- collectives ---------------------------------------------------------- */
@@ -477,7 +482,7 @@ static void start(replay *rp, int rank, uint32_t i)
         graph_info *gi = rs->gi;
         if (gi->dur && gi->dur[i] >= 0) { /* priced on an earlier rank */
             rp->fallbacks += gi->dur_fb[i] * rpl_class_size(rp, rank);
-            rpl_post_node_event(rp, rank, i, gi->dur[i]);
+            post_node_event(rp, rank, i, gi->dur[i]);
             break;
         }
         comp_kernel k = {.duration_ns = n->duration_ns,
