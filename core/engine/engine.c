@@ -201,16 +201,6 @@ uint64_t sim_run_budget(sim_engine *e, sim_time until, uint64_t max)
 
 uint64_t sim_run(sim_engine *e, sim_time until) { return sim_run_budget(e, until, UINT64_MAX); }
 
-const void *sim_next_payload(const sim_engine *e, sim_handler *fn)
-{
-    const sim_heap_entry *top = sim_heap_top(&e->q);
-    if (top == NULL)
-        return NULL;
-    const sim_ev *ev = ((const batch *)top->item)->head;
-    *fn = ev->fn;
-    return (const char *)ev + HDR_SIZE;
-}
-
 void *sim_last_payload(sim_engine *e, sim_time t, sim_handler fn)
 {
     return e->lastev && e->lastev_t == t && e->lastev->fn == fn ? (char *)e->lastev + HDR_SIZE

@@ -36,11 +36,6 @@ uint64_t sim_run(sim_engine *eng, sim_time until);
 /* Same, but stops after at most max events (for progress reporting). */
 uint64_t sim_run_budget(sim_engine *eng, sim_time until, uint64_t max);
 
-/* The payload of the event that will run next if the running handler
- * schedules nothing before it, and its handler in *fn; NULL when none is
- * pending.  A hint for prefetching, nothing more. */
-const void *sim_next_payload(const sim_engine *eng, sim_handler *fn /* OUT */);
-
 /* The payload of the event scheduled last, when it is still pending and is
  * at time t with handler fn; else NULL.  An event scheduled right after
  * another of the same time runs right after it (same batch, next in line),
