@@ -618,13 +618,8 @@ static void replay_free(replay *rp)
         free(rs->t0);
         free(rs->tie);
         free(rs->comm);
-        for (int k = 0; rs->lanes && k < rs->gi->nlanes; k++) {
-            if (rs->lanes[k].more) {
-                free(rs->lanes[k].more->fifo);
-                free(rs->lanes[k].more->heap);
-                free(rs->lanes[k].more);
-            }
-        }
+        for (int k = 0; rs->lanes && k < rs->gi->nlanes; k++)
+            lane_release(&rs->lanes[k]);
         if (rs->lanes != rs->lane0)
             free(rs->lanes);
     }

@@ -104,4 +104,15 @@ static inline uint32_t lane_pop(lane *ln)
     return key;
 }
 
+/* Frees what a lane's queue allocated (its keys off the run). */
+static inline void lane_release(lane *ln)
+{
+    if (ln->more) {
+        free(ln->more->fifo);
+        free(ln->more->heap);
+        free(ln->more);
+        ln->more = NULL;
+    }
+}
+
 #endif

@@ -28,15 +28,6 @@ static uint32_t ref_min(const unsigned char *in)
     return UINT32_MAX;
 }
 
-static void lane_free_more(lane *ln)
-{
-    if (ln->more) {
-        free(ln->more->fifo);
-        free(ln->more->heap);
-        free(ln->more);
-    }
-}
-
 /* mostly in order (the run), sometimes ahead (FIFO), sometimes behind
  * (heap), popped now and then: every pop is the least key queued */
 static void test_random_against_reference(void **state)
@@ -77,7 +68,7 @@ static void test_random_against_reference(void **state)
             queued--;
         }
         assert_int_equal(lane_queued(&ln), 0);
-        lane_free_more(&ln);
+        lane_release(&ln);
     }
 }
 
@@ -101,7 +92,7 @@ static void test_in_order_stays_a_run(void **state)
     assert_int_equal(lane_pop(&ln), 5000);
     assert_int_equal(lane_pop(&ln), 5001);
     assert_int_equal(lane_queued(&ln), 0);
-    lane_free_more(&ln);
+    lane_release(&ln);
 }
 
 int main(void)
