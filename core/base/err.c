@@ -71,31 +71,46 @@ void *loom_xcalloc(size_t n, size_t size)
     return p;
 }
 
-void *loom_xcalloc_aligned(size_t n, size_t size, size_t align)
+void *loom_xmalloc_aligned(size_t bytes, size_t align)
 {
-    if (size && n > SIZE_MAX / size)
-        oom(SIZE_MAX);
-    size_t bytes = n * size;
+    void *p = NULL;
     if (bytes == 0)
         bytes = 1;
-    void *p = NULL;
 #ifdef MADV_HUGEPAGE
-    /* a large array read at random (per-rank records, one or two lines per
-     * rank in turn) misses the TLB on nearly every access with 4 KiB pages:
-     * ask for 2 MiB ones (transparent huge pages; advice only) */
+    /* a large array read at random (per-rank records, flow slots) misses
+     * the TLB on nearly every access with 4 KiB pages: ask for 2 MiB ones
+     * (transparent huge pages; advice only) */
     const size_t huge = (size_t)2 << 20;
     if (bytes >= huge && align < huge) {
         if (posix_memalign(&p, huge, bytes) != 0)
             oom(bytes);
         madvise(p, bytes - bytes % huge, MADV_HUGEPAGE);
-        memset(p, 0, bytes);
         return p;
     }
 #endif
     if (posix_memalign(&p, align, bytes) != 0)
         oom(bytes);
-    memset(p, 0, bytes);
     return p;
+}
+
+void *loom_xcalloc_aligned(size_t n, size_t size, size_t align)
+{
+    if (size && n > SIZE_MAX / size)
+        oom(SIZE_MAX);
+    size_t bytes = n * size;
+    void *p = loom_xmalloc_aligned(bytes, align);
+    memset(p, 0, bytes > 0 ? bytes : 1);
+    return p;
+}
+
+void *loom_xrealloc_aligned(void *p, size_t old, size_t n, size_t align)
+{
+    LOOM_ASSERT(old <= n);
+    void *q = loom_xmalloc_aligned(n, align);
+    if (old > 0)
+        memcpy(q, p, old);
+    free(p);
+    return q;
 }
 
 void *loom_xrealloc(void *p, size_t n)

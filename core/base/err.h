@@ -54,6 +54,12 @@ void *loom_xrealloc(void *p, size_t n);
 /* n zeroed elements of size bytes at an address that is a multiple of
  * align (a power of two, at least sizeof(void *)); freed with free(). */
 void *loom_xcalloc_aligned(size_t n, size_t size, size_t align);
+/* The same uninitialised, of bytes bytes (2 MiB pages asked for when that
+ * large: arrays read at random). */
+void *loom_xmalloc_aligned(size_t bytes, size_t align);
+/* p (from one of these, its first old bytes in use) grown to n bytes at an
+ * aligned address: a new block, those bytes copied, p freed. */
+void *loom_xrealloc_aligned(void *p, size_t old, size_t n, size_t align);
 char *loom_xstrdup(const char *s);
 
 /* Bytes loom may plan to hold: $LOOM_MEMORY_LIMIT (bytes; K/M/G/T suffixes

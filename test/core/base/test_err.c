@@ -1,7 +1,8 @@
 /*
  * test_err.c: the error record's allocators end an out-of-memory with a
- * message and exit code 1 (docs/CLI.md), never SIGABRT, and the file-kind
- * names used by messages that refuse special files.
+ * message and exit code 1 (docs/CLI.md), never SIGABRT, the aligned ones
+ * align and keep what they hold, and the file-kind names used by messages
+ * that refuse special files.
  */
 #include "err.h"
 
@@ -99,6 +100,34 @@ static void test_calloc_overflow(void **state)
 #endif
 }
 
+/* loom_xrealloc_aligned: the address aligned (to 2 MiB once that large:
+ * huge pages), the old bytes kept, small and large, growing past the
+ * 2 MiB mark (the flow model's slot arrays grow so) */
+static void test_realloc_aligned(void **state)
+{
+    (void)state;
+    size_t old = 0;
+    unsigned char *p = NULL;
+    for (size_t n = 100; n <= ((size_t)8 << 20); n = n * 3 + 1) {
+        p = loom_xrealloc_aligned(p, old, n, 64);
+        assert_int_equal((uintptr_t)p % 64, 0);
+        if (n >= ((size_t)2 << 20))
+            assert_int_equal((uintptr_t)p % ((size_t)2 << 20), 0);
+        for (size_t i = 0; i < old; i++)
+            if (p[i] != (unsigned char)(i * 7))
+                fail_msg("byte %zu lost growing %zu -> %zu", i, old, n);
+        for (size_t i = old; i < n; i++)
+            p[i] = (unsigned char)(i * 7);
+        old = n;
+    }
+    free(p);
+    unsigned char *z = loom_xcalloc_aligned(3, 1000, 256);
+    assert_int_equal((uintptr_t)z % 256, 0);
+    for (size_t i = 0; i < 3000; i++)
+        assert_int_equal(z[i], 0);
+    free(z);
+}
+
 static void test_file_kind(void **state)
 {
     (void)state;
@@ -117,6 +146,7 @@ int main(void)
         cmocka_unit_test(test_oom_exits),
         cmocka_unit_test(test_calloc_overflow),
         cmocka_unit_test(test_file_kind),
+        cmocka_unit_test(test_realloc_aligned),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
