@@ -83,13 +83,14 @@ nf *nf_create(const net_graph *g)
 {
     nf *f = loom_xcalloc(1, sizeof *f);
     f->g = g;
-    f->l = loom_xcalloc((size_t)g->nlinks, sizeof *f->l);
+    f->l = loom_xcalloc_aligned((size_t)g->nlinks, sizeof *f->l, 64);
     f->cl = loom_xmalloc(((size_t)g->nlinks + 1) * sizeof *f->cl);
     f->route = loom_xmalloc(((size_t)g->max_hops + 1) * sizeof *f->route);
     f->free = UINT32_MAX;
     f->bfree = UINT32_MAX;
     f->cfree = UINT32_MAX;
     f->theta = INFINITY;
+    f->lvmax = NF_LVMAX;
     return f;
 }
 
@@ -98,8 +99,9 @@ void nf_destroy(nf *f)
     if (f == NULL)
         return;
     for (int i = 0; i < f->g->nlinks; i++) {
-        free(f->l[i].fl);
-        free(f->l[i].fr);
+        free(f->l[i].e);
+        free(f->l[i].top);
+        free(f->l[i].ctop);
     }
     for (uint32_t i = 0; i < f->nbk; i++)
         free(f->bk[i].v);
@@ -109,6 +111,7 @@ void nf_destroy(nf *f)
         free(f->f[i].hbuf);
     free(f->l);
     free(f->f);
+    free(f->c);
     free(f->dirty);
     free(f->cl);
     free(f->cf);
@@ -116,6 +119,7 @@ void nf_destroy(nf *f)
     free(f->hv);
     free(f->route);
     free(f->fresh);
+    free(f->rs);
     nf_lock_free(f);
     free(f);
 }
@@ -199,12 +203,13 @@ static uint32_t slot_alloc(nf *f)
         id = f->free;
         f->free = f->f[id].next;
     } else {
-        if (f->nf == f->capf) {
-            f->capf = f->capf ? 2 * f->capf : 1024;
-            f->f = loom_xrealloc(f->f, (size_t)f->capf * sizeof *f->f);
-            for (uint32_t i = 0; i < f->nf; i++) /* the slots moved: their own hops too */
-                if (f->f[i].hop != NULL && f->f[i].hop != f->f[i].hbuf)
-                    f->f[i].hop = f->f[i].ih;
+        if (f->nf == f->capf) { /* aligned (two lines a slot), 2 MiB pages */
+            uint32_t cap = f->capf ? 2 * f->capf : 1024;
+            f->f = loom_xrealloc_aligned(f->f, (size_t)f->nf * sizeof *f->f,
+                                         (size_t)cap * sizeof *f->f, 64);
+            f->c = loom_xrealloc_aligned(f->c, (size_t)f->nf * sizeof *f->c,
+                                         (size_t)cap * sizeof *f->c, 64);
+            f->capf = cap;
         }
         id = f->nf++;
         memset(&f->f[id], 0, sizeof f->f[id]);
@@ -222,7 +227,6 @@ static uint32_t slot_alloc(nf *f)
 void nf_slot_free(nf *f, uint32_t id)
 {
     nf_flow *fl = &f->f[id];
-    fl->hop = NULL;
     fl->npath = 0;
     fl->live = 0;
     fl->gen++;
@@ -308,11 +312,11 @@ static void complete(nf *f, sim_engine *eng, uint32_t id, uint32_t gen);
 
 static void deliver(nf *f, sim_engine *eng, uint32_t id)
 {
-    nf_flow *fl = &f->f[id];
-    nf_cb cb = fl->cb;
-    void *ctx = fl->ctx;
-    uint64_t a = fl->a, b = fl->b;
-    f->tot.bytes_delivered += fl->bytes;
+    const nf_cold *c = &f->c[id];
+    nf_cb cb = c->cb;
+    void *ctx = c->ctx;
+    uint64_t a = c->a, b = c->b;
+    f->tot.bytes_delivered += f->f[id].bytes;
     nf_slot_free(f, id);
     cb(eng, ctx, a, b);
 }
@@ -346,10 +350,7 @@ void nf_start(nf *f, sim_engine *eng, int src, int dst, uint64_t bytes,
     uint32_t id = slot_alloc(f);
     nf_flow *fl = &f->f[id];
     fl->bytes = bytes;
-    fl->cb = cb;
-    fl->ctx = ctx;
-    fl->a = a;
-    fl->b = b;
+    f->c[id] = (nf_cold){cb, ctx, a, b};
     fl->tail = delay;
     if (src == dst) { /* nothing crosses a link */
         schedule_tail(f, eng, id);
@@ -370,16 +371,13 @@ void nf_start(nf *f, sim_engine *eng, int src, int dst, uint64_t bytes,
         schedule_tail(f, eng, id);
         return;
     }
-    if (np <= NF_IH) {
-        fl->hop = fl->ih;
-    } else {
-        if (fl->hcap < 2 * (uint32_t)np) {
-            fl->hcap = 2 * (uint32_t)np;
-            fl->hbuf = loom_xrealloc(fl->hbuf, fl->hcap * sizeof *fl->hbuf);
-        }
-        fl->hop = fl->hbuf;
+    if (np > NF_IH && fl->hcap < 2 * (uint32_t)np) {
+        fl->hcap = 2 * (uint32_t)np;
+        fl->hbuf = loom_xrealloc(fl->hbuf, fl->hcap * sizeof *fl->hbuf);
     }
     fl->npath = (uint32_t)np;
+    fl->lng = np > NF_IH;
+    uint32_t *hop = nf_hop(fl);
     fl->rem = (double)bytes;
     fl->last = now;
     for (int i = 0; i < np; i++) {
@@ -387,20 +385,17 @@ void nf_start(nf *f, sim_engine *eng, int src, int dst, uint64_t bytes,
         nf_link *l = &f->l[li];
         if (l->n == l->cap) {
             l->cap = l->cap ? 2 * l->cap : 4;
-            l->fl = loom_xrealloc(l->fl, l->cap * sizeof *l->fl);
-            l->fr = loom_xrealloc(l->fr, l->cap * sizeof *l->fr);
+            l->e = loom_xrealloc(l->e, l->cap * sizeof *l->e);
         }
-        fl->hop[i] = li;
-        fl->hop[np + i] = l->n;
-        l->fr[l->n] = 0;
-        l->fl[l->n++] = id;
+        hop[2 * i] = li;
+        hop[2 * i + 1] = l->n;
+        l->e[l->n++] = (nf_ent){0, id};
         if (nf_sum_keep(l))
             l->nfr++;
         if (l->n == 1)
             l->busy_since = now;
         if (l->n > l->peak)
             l->peak = l->n;
-        l->ub = INFINITY; /* scan it at the next re-rate */
         mark_dirty(f, li);
     }
     fl->fresh = 1;
@@ -424,22 +419,22 @@ static void unlink_flow(nf *f, uint32_t id, sim_time now)
      * ask for all of them first, so that their cache misses overlap
      * instead of following one another, hop after hop */
     for (uint32_t i = 0; i < np; i++) {
-        const nf_link *l = &f->l[fl->hop[i]];
-        __builtin_prefetch(&f->f[l->fl[l->n - 1]]);
+        const nf_link *l = &f->l[nf_hop(fl)[2 * i]];
+        __builtin_prefetch(f->f[l->e[l->n - 1].id].ih); /* its hops */
     }
     for (uint32_t i = 0; i < np; i++) {
-        uint32_t li = fl->hop[i], pos = fl->hop[np + i];
+        uint32_t li = nf_hop(fl)[2 * i], pos = nf_hop(fl)[2 * i + 1];
         nf_link *l = &f->l[li];
-        LOOM_ASSERT(pos < l->n && l->fl[pos] == id);
-        uint32_t last = l->fl[--l->n];
+        LOOM_ASSERT(pos < l->n && l->e[pos].id == id);
+        uint32_t last = l->e[--l->n].id;
         if (last != id) { /* move the last flow into the hole */
-            l->fl[pos] = last;
-            l->fr[pos] = l->fr[l->n];
+            l->e[pos] = l->e[l->n];
             nf_flow *mv = &f->f[last];
             uint32_t k = 0;
-            while (mv->hop[k] != li)
-                k++;
-            mv->hop[mv->npath + k] = pos;
+            uint32_t *mh = nf_hop(mv); /* line 1 only: the position follows the link */
+            while (mh[k] != li)
+                k += 2;
+            mh[k + 1] = pos;
         }
         l->bytes += fl->bytes;
         if (nf_sum_keep(l)) {
@@ -475,6 +470,40 @@ static void complete(nf *f, sim_engine *eng, uint32_t id, uint32_t gen)
         schedule_tail(f, eng, id);
 }
 
+/* What the entries ahead of a bucket's i-th will touch, asked for in
+ * stages so that each stage's addresses are in the cache when read: the
+ * slot 12 ahead; the links of a completion 6 ahead (from its hops, in
+ * line 1 of its slot); their lists' last entry and its own, 3 ahead
+ * (unlink_flow asks for the moved flows' hops itself).  A delivery's
+ * callback words 6 ahead.  Stale entries are asked for too: harmless. */
+static inline void bucket_ahead(const nf *f, const nf_due *v, uint32_t i, uint32_t n)
+{
+    if (i + 12 < n && v[i + 12].kind != NF_DUE_CALL)
+        NF_PREFETCH(f, v[i + 12].id);
+    if (i + 6 < n && v[i + 6].kind != NF_DUE_CALL) {
+        const nf_flow *fl = &f->f[v[i + 6].id];
+        if (v[i + 6].kind == NF_DUE_DELIVER) {
+            __builtin_prefetch(&f->c[v[i + 6].id]);
+        } else {
+            const uint32_t *hop = nf_chop(fl);
+            for (uint32_t h = 0; h < fl->npath && h < NF_IH; h++)
+                __builtin_prefetch(&f->l[hop[2 * h]]);
+        }
+    }
+    if (i + 3 < n && v[i + 3].kind == NF_DUE_COMPLETE) {
+        const nf_flow *fl = &f->f[v[i + 3].id];
+        const uint32_t *hop = nf_chop(fl);
+        for (uint32_t h = 0; h < fl->npath && h < NF_IH; h++) {
+            const nf_link *l = &f->l[hop[2 * h]];
+            if (l->n > 0) {
+                __builtin_prefetch(&l->e[l->n - 1]);
+                if (hop[2 * h + 1] < l->n)
+                    __builtin_prefetch(&l->e[hop[2 * h + 1]]);
+            }
+        }
+    }
+}
+
 /* Runs a bucket's entries in order.  It is closed first (taken off the
  * table), so what they schedule at this same time opens a new one. */
 static void on_bucket(sim_engine *eng, void *payload, void *engine_ctx)
@@ -487,8 +516,7 @@ static void on_bucket(sim_engine *eng, void *payload, void *engine_ctx)
         f->btab[f->bk[b].slot] = 0;
     for (uint32_t i = 0; i < f->bk[b].n; i++) { /* f->bk may move: index it */
         nf_due d = f->bk[b].v[i];
-        if (i + 4 < f->bk[b].n && f->bk[b].v[i + 4].kind != NF_DUE_CALL)
-            __builtin_prefetch(&f->f[f->bk[b].v[i + 4].id]); /* the slots ahead, meanwhile */
+        bucket_ahead(f, f->bk[b].v, i, f->bk[b].n);
         if (d.kind == NF_DUE_COMPLETE) {
             complete(f, eng, d.id, d.gen);
         } else if (d.kind == NF_DUE_CALL) {
@@ -530,10 +558,12 @@ static double rerate_theta(nf *f)
     double theta = f->theta;
     for (size_t i = 0; i < f->nfresh; i++) {
         nf_flow *fl = &f->f[f->fresh[i]];
+        if (i + 16 < f->nfresh)
+            NF_PREFETCH(f, f->fresh[i + 16]);
         if (!fl->live || !fl->fresh)
             continue;
         for (uint32_t h = 0; h < fl->npath; h++) {
-            uint32_t li = fl->hop[h];
+            uint32_t li = nf_hop(fl)[2 * h];
             uint32_t n = f->l[li].n; /* a division saved when alone (B / 1 == B) */
             double eq = n == 1 ? g->lbw[li] : g->lbw[li] / n;
             if (eq < theta)
@@ -546,98 +576,6 @@ static double rerate_theta(nf *f)
      * shares); a lower theta is always safe, it only re-rates more flows */
     theta *= 1 - 1e-9;
     return theta;
-}
-
-/* 1a. A link none of whose flows is re-rated (every rate > 0 and below
- * theta): the common case once departures outnumber rate changes (on the
- * direct all-to-all no flow is re-rated after the first re-rate, yet
- * every departure rescans its links: N flows each).  Nothing on it joins
- * the filling (nun 0); its fixed sum only decides its saturation in
- * rerate_links, and in-order summation is a chain of dependent additions
- * (4 cycles a flow).  Here four independent sums s bound it instead: any
- * order of adding n positive terms is within gamma_(n-1) = (n-1)u/(1-(n-1)u)
- * (u = 2^-53) of the exact sum, so the in-order sum lies in [s - e, s + e]
- * for e = 4.5e-16 (n + 4) s (over twice 2 gamma_n s plus the rounding of
- * s +- e); lbw - x is monotone in x, so when both ends give the same
- * verdict the in-order sum gives it too, and l->rem is set to a value
- * that gives it (0: saturated, lbw: not).  Otherwise (a flow to re-rate,
- * or a sum within e of the threshold) returns 0: the in-order scan. */
-static int scan_fixed(nf_link *l, double lbw, double theta)
-{
-    const double *fr = l->fr;
-    uint32_t n = l->n, k = 0;
-    double s0 = 0, s1 = 0, s2 = 0, s3 = 0, m0 = 0, m1 = 0, m2 = 0, m3 = 0;
-    int out = 0;
-    for (; k + 4 <= n; k += 4) {
-        double a = fr[k], b = fr[k + 1], c = fr[k + 2], d = fr[k + 3];
-        out |= !(a > 0 && a < theta) | !(b > 0 && b < theta) | !(c > 0 && c < theta) |
-               !(d > 0 && d < theta);
-        if (out)
-            return 0; /* a flow to re-rate: the in-order scan, at once */
-        s0 += a;
-        s1 += b;
-        s2 += c;
-        s3 += d;
-        m0 = a > m0 ? a : m0;
-        m1 = b > m1 ? b : m1;
-        m2 = c > m2 ? c : m2;
-        m3 = d > m3 ? d : m3;
-    }
-    for (; k < n; k++) {
-        double a = fr[k];
-        out |= !(a > 0 && a < theta);
-        s0 += a;
-        m0 = a > m0 ? a : m0;
-    }
-    if (out)
-        return 0;
-    double sum = (s0 + s1) + (s2 + s3);
-    double e = 4.5e-16 * ((double)n + 4) * sum, thr = lbw * 1e-9;
-    int lo = lbw - (sum - e) <= thr; /* the verdict at the smallest sum */
-    int hi = lbw - (sum + e) <= thr; /* at the largest */
-    if (lo != hi)
-        return 0;
-    l->rem = lo ? 0 : lbw;
-    l->nun = 0;
-    m0 = m0 > m1 ? m0 : m1;
-    m2 = m2 > m3 ? m2 : m3;
-    l->mxi = m0 > m2 ? m0 : m2; /* a maximum is exact in any order */
-    /* the summary anew (the rates are in the cache now): levels exact
-     * again, the sum within e */
-    nf_sum_reset(l);
-    for (k = 0; k < n; k++) {
-        double r = fr[k];
-        if (l->nk == NF_TOPK && r < l->top[NF_TOPK - 1]) { /* the common case */
-            if (r > l->rest)
-                l->rest = r;
-        } else {
-            nf_sum_level(l, r);
-        }
-    }
-    l->srun = sum;
-    l->serr = e;
-    l->sumok = 1; /* n >= NF_SUM_MIN here */
-    return 1;
-}
-
-/* 1b. The same verdict from the link's summary alone ("Link summaries",
- * net_flow_int.h), when no flow on it is unrated and its largest rate is
- * below theta: the in-order sum is within gamma_(n-1) T of the exact sum
- * T, and T within serr of srun, so within e = serr + gamma (srun + serr)
- * of srun (doubled below for the rounding of these bounds). */
-static int scan_none(nf_link *l, double lbw, double theta)
-{
-    if (!l->sumok || l->nfr != 0 || !(nf_sum_max(l) < theta))
-        return 0;
-    double e = l->serr + 1.2e-16 * (double)l->n * (l->srun + l->serr), thr = lbw * 1e-9;
-    int lo = lbw - (l->srun - 2 * e) <= thr;
-    int hi = lbw - (l->srun + 2 * e) <= thr;
-    if (lo != hi)
-        return 0;
-    l->rem = lo ? 0 : lbw;
-    l->nun = 0;
-    l->mxi = nf_sum_max(l);
-    return 1;
 }
 
 /* 1. from the dirty links outwards, through flows at >= theta and new
@@ -661,22 +599,22 @@ static void rerate_collect(nf *f, uint32_t st, double theta, size_t *ncl_out, si
         uint32_t li = f->cl[i];
         nf_link *l = &f->l[li];
         if (l->n >= NF_SUM_MIN && !f->scan_inorder &&
-            (scan_none(l, g->lbw[li], theta) || scan_fixed(l, g->lbw[li], theta))) {
+            (nf_scan_none(l, g->lbw[li], theta) || nf_scan_fixed(f, l, g->lbw[li], theta))) {
             f->fast_scans++;
             continue;
         }
-        double fixed = 0, mx = 0;
+        double fixed = 0;
         uint32_t nact = 0;
-        const double *fr = l->fr;
+        const nf_ent *fr = l->e;
         for (uint32_t k = 0; k < l->n; k++) {
-            double r = fr[k];
+            double r = fr[k].r;
+            if (k + 8 < l->n && !(fr[k + 8].r > 0 && fr[k + 8].r < theta))
+                NF_PREFETCH(f, fr[k + 8].id); /* a flow it will visit */
             if (r > 0 && r < theta) { /* the common case: fixed, untouched */
                 fixed += r;
-                if (r > mx)
-                    mx = r;
                 continue;
             }
-            uint32_t id = l->fl[k];
+            uint32_t id = fr[k].id;
             nf_flow *fl = &f->f[id];
             if (fl->stamp == st) {
                 nact++;
@@ -686,16 +624,15 @@ static void rerate_collect(nf *f, uint32_t st, double theta, size_t *ncl_out, si
             nact++;
             push_cf(f, &ncf, id);
             for (uint32_t h = 0; h < fl->npath; h++) {
-                nf_link *l2 = &f->l[fl->hop[h]];
+                nf_link *l2 = &f->l[nf_hop(fl)[2 * h]];
                 if (l2->stamp != st) {
                     l2->stamp = st;
-                    f->cl[ncl++] = fl->hop[h];
+                    f->cl[ncl++] = nf_hop(fl)[2 * h];
                 }
             }
         }
         l->rem = g->lbw[li] - fixed;
         l->nun = nact;
-        l->mxi = mx;
     }
     *ncl_out = ncl;
     *ncf_out = ncf;
@@ -710,10 +647,12 @@ static void rerate_alone(nf *f, uint32_t st, size_t ncf)
     const net_graph *g = f->g;
     for (size_t i = 0; i < ncf; i++) {
         nf_flow *fl = &f->f[f->cf[i]];
+        if (i + 16 < ncf)
+            NF_PREFETCH(f, f->cf[i + 16]);
         double bw = INFINITY;
         uint32_t h;
         for (h = 0; h < fl->npath; h++) {
-            uint32_t li = fl->hop[h];
+            uint32_t li = nf_hop(fl)[2 * h];
             if (f->l[li].n != 1)
                 break;
             if (g->lbw[li] < bw)
@@ -724,7 +663,7 @@ static void rerate_alone(nf *f, uint32_t st, size_t ncf)
         fl->fixed = st;
         fl->newrate = bw;
         for (h = 0; h < fl->npath; h++) {
-            nf_link *l2 = &f->l[fl->hop[h]];
+            nf_link *l2 = &f->l[nf_hop(fl)[2 * h]];
             l2->rem -= bw;
             l2->nun--;
         }
@@ -753,15 +692,17 @@ static void rerate_fill(nf *f, uint32_t st, double theta, size_t ncl)
             continue;
         }
         for (uint32_t k = 0; k < l->n; k++) {
-            if (l->fr[k] > 0 && l->fr[k] < theta)
+            if (k + 8 < l->n && !(l->e[k + 8].r > 0 && l->e[k + 8].r < theta))
+                NF_PREFETCH(f, l->e[k + 8].id);
+            if (l->e[k].r > 0 && l->e[k].r < theta)
                 continue; /* not re-rated */
-            nf_flow *fl = &f->f[l->fl[k]];
+            nf_flow *fl = &f->f[l->e[k].id];
             if (fl->stamp != st || fl->fixed == st)
                 continue;
             fl->fixed = st;
             fl->newrate = share;
             for (uint32_t h = 0; h < fl->npath; h++) {
-                nf_link *l2 = &f->l[fl->hop[h]];
+                nf_link *l2 = &f->l[nf_hop(fl)[2 * h]];
                 l2->rem -= share;
                 l2->nun--;
             }
@@ -776,25 +717,28 @@ static void rerate_settle(nf *f, sim_engine *eng, uint32_t st, size_t ncf)
     for (size_t i = 0; i < ncf; i++) {
         uint32_t id = f->cf[i];
         nf_flow *fl = &f->f[id];
+        if (i + 16 < ncf)
+            NF_PREFETCH(f, f->cf[i + 16]);
+        if (i + 8 < ncf) { /* its rate's copies, from its hops (asked for above) */
+            const nf_flow *ah = &f->f[f->cf[i + 8]];
+            const uint32_t *hop = nf_chop(ah);
+            for (uint32_t h = 0; h < ah->npath && h < NF_IH; h++)
+                __builtin_prefetch(&f->l[hop[2 * h]].e[hop[2 * h + 1]], 1);
+        }
         LOOM_ASSERT(fl->fixed == st && fl->newrate > 0);
         fl->fresh = 0;
-        for (uint32_t h = 0; h < fl->npath; h++) {
-            nf_link *l2 = &f->l[fl->hop[h]];
-            if (fl->newrate > l2->mxi)
-                l2->mxi = fl->newrate;
-        }
         if (fl->newrate == fl->rate)
             continue;
         for (uint32_t h = 0; h < fl->npath; h++) { /* the links' copies, summaries */
-            nf_link *l2 = &f->l[fl->hop[h]];
-            l2->fr[fl->hop[fl->npath + h]] = fl->newrate;
+            nf_link *l2 = &f->l[nf_hop(fl)[2 * h]];
+            l2->e[nf_hop(fl)[2 * h + 1]].r = fl->newrate;
             if (!nf_sum_keep(l2))
                 continue;
             if (fl->rate == 0) /* its first rate */
                 l2->nfr--;
             else
                 nf_sum_del(l2, fl->rate);
-            nf_sum_add(l2, fl->newrate);
+            nf_sum_add(l2, fl->newrate, f->lvmax);
         }
         fl->rem -= fl->rate * (double)(now - fl->last) * 1e-12;
         fl->last = now;
@@ -808,14 +752,13 @@ static void rerate_settle(nf *f, sim_engine *eng, uint32_t st, size_t ncf)
     }
 }
 
-/* 4. the links scanned: their largest rate, their saturation */
+/* 4. the links scanned: their saturation */
 static void rerate_links(nf *f, sim_time now, size_t ncl)
 {
     const net_graph *g = f->g;
     for (size_t i = 0; i < ncl; i++) {
         uint32_t li = f->cl[i];
         nf_link *l = &f->l[li];
-        l->ub = l->mxi;
         int sat = l->n > 0 && l->rem <= g->lbw[li] * 1e-9;
         if (sat && !l->saturated)
             l->sat_since = now;
@@ -913,41 +856,6 @@ int nf_top_links(const nf *f, const net_graph *g, net_link_stat *out, int n)
 
 size_t nf_in_flight(const nf *f) { return f->live; }
 
-int nf_check_summaries(const nf *f)
-{
-    for (int i = 0; i < f->g->nlinks; i++) {
-        const nf_link *l = &f->l[i];
-        if (!l->sumok)
-            continue;
-        uint32_t zeros = 0, cnt[NF_TOPK] = {0};
-        long double sum = 0; /* 64-bit mantissa: the exact sum to ~1e-19 n */
-        for (uint32_t k = 0; k < l->n; k++) {
-            double r = l->fr[k];
-            uint32_t j;
-            sum += r;
-            if (r == 0) {
-                zeros++;
-                continue;
-            }
-            for (j = 0; j < l->nk && l->top[j] != r; j++)
-                ;
-            if (j < l->nk)
-                cnt[j]++;
-            else if (r > l->rest)
-                return -1 - i; /* a rate above the bound */
-        }
-        if (zeros != l->nfr)
-            return -1 - i;
-        for (uint32_t j = 0; j < l->nk; j++)
-            if (cnt[j] != l->ctop[j] || l->top[j] <= l->rest || (j > 0 && l->top[j] >= l->top[j - 1]))
-                return -1 - i;
-        long double d = (long double)l->srun - sum;
-        if ((d < 0 ? -d : d) > (long double)l->serr + 1e-18L * (l->n + 1) * sum)
-            return -1 - i;
-    }
-    return 0;
-}
-
 uint64_t nf_scan_inorder(nf *f, int on)
 {
     f->scan_inorder = on;
@@ -965,7 +873,7 @@ void nf_snapshot(const nf *f, double *rate, int *npath, uint32_t *links,
         rate[k] = fl->rate;
         npath[k] = (int)fl->npath;
         for (uint32_t h = 0; h < fl->npath && used < max_links; h++)
-            links[used++] = fl->hop[h];
+            links[used++] = nf_chop(fl)[2 * h];
         k++;
     }
 }

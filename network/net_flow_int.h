@@ -10,39 +10,53 @@
 #include "net_int.h"
 
 #include <math.h>
+#include <string.h>
 
-enum { NF_TOPK = 16 }; /* rate levels a link summary tracks exactly */
+/* Rate levels a link summary tracks exactly, at most: every distinct rate
+ * of a link of the direct all-to-all at 4,096 ranks (up to ~1,400), so
+ * that one rebuild lasts the link's life (48 KB at most a link). */
+enum { NF_LVMAX = 4096 };
+
+/* A flow draining through a link: its slot and a copy of its rate (0
+ * until first rated), so that a scan reads one array, not every flow, and
+ * an unlink moves one entry (mostly one cache line, not one in each of two
+ * arrays). */
+typedef struct __attribute__((packed)) nf_ent {
+    double r;
+    uint32_t id;
+} nf_ent; /* 12 bytes: 94 M of them at 4,096 ranks (x86 and arm64 read the
+             unaligned double at no cost) */
 
 typedef struct nf_link {
-    uint32_t *fl;        /* flows draining through it now */
-    double *fr;          /* their rates (copies; 0 until first rated), so
-                            a scan reads one array, not every flow */
-    uint32_t n, cap;     /* entries, capacity of fl */
+    /* line 0: what an unlink, a re-rate's visit and the settle touch */
+    _Alignas(64) nf_ent *e; /* the flows draining through it now */
+    uint32_t n, cap;     /* entries, capacity of e */
     uint32_t stamp;      /* component mark of the current re-rate */
     uint32_t nun;        /* water-filling: flows not yet fixed */
+    uint32_t nfr;        /* summary: flows not yet rated (rate 0) */
+    uint32_t nk;         /* summary: levels used in top */
+    uint8_t saturated;   /* 1: all of its bandwidth is allocated */
+    uint8_t dirty;       /* 1: in nf.dirty */
+    uint8_t lock;        /* 1: a link of the lockstep class running in bulk */
+    uint8_t sumok;       /* 1: the summary is kept (NF_SUM_MIN flows) */
+    uint32_t peak;       /* most flows at once */
     double rem;          /* water-filling: bandwidth not yet allocated */
+    double srun;         /* summary: running sum of the rates */
+    double serr;         /* summary: >= |srun - the exact sum| */
+    /* line 1 */
+    double rest;         /* summary: >= every rate not a level, < every level */
     uint64_t bytes;      /* bytes of drained flows that crossed it */
     sim_time busy;       /* time with >= 1 flow, closed intervals */
     sim_time busy_since; /* start of the open busy interval */
     sim_time sat;        /* time fully allocated, closed intervals */
     sim_time sat_since;  /* start of the open saturated interval */
-    uint32_t peak;       /* most flows at once */
-    double ub;           /* >= the largest rate of its flows */
-    double mxi;          /* re-rate scratch: largest rate not re-rated */
-    uint8_t saturated;   /* 1: all of its bandwidth is allocated */
-    uint8_t dirty;       /* 1: in nf.dirty */
-    uint8_t lock;        /* 1: a link of the lockstep class running in bulk */
-    uint8_t sumok;       /* 1: the summary below is kept (NF_SUM_MIN flows) */
-    /* what a re-rate may know of its flows without reading them
-     * (net_flow.c, "Link summaries"): */
-    uint32_t nfr;        /* flows not yet rated (rate 0) */
-    uint32_t nk;         /* levels used in top */
-    double top[NF_TOPK]; /* the largest rates, descending, each distinct */
-    uint32_t ctop[NF_TOPK]; /* flows at each */
-    double rest;         /* >= every other rate, < every level */
-    double srun;         /* running sum of the rates */
-    double serr;         /* >= |srun - the exact sum| */
+    /* what else a re-rate may know of its flows without reading them
+     * (net_flow.c, "Link summaries") */
+    double *top;         /* the largest rates, ascending, each distinct */
+    uint32_t *ctop;      /* flows at each */
+    uint32_t capk;       /* entries allocated in top and ctop */
 } nf_link;
+_Static_assert(sizeof(nf_link) % 64 == 0, "nf_link: whole cache lines");
 
 /* What is due in a bucket: a flow's completion or its delivery, or a
  * caller's callback (nf_at). */
@@ -79,30 +93,67 @@ enum { NF_BTAB = 4096 }; /* direct-mapped table of open buckets by time */
  * separate allocation), and 64 fewer bytes a flow. */
 enum { NF_IH = 6 };
 
+/* A flow slot, by use: what the re-rate, a completion and the unlink of
+ * another flow touch is two aligned cache lines (line 0 its state, line 1
+ * its hops); what only its start and its delivery read is apart in
+ * nf_cold.  Re-rating the direct all-to-all's 16.7 M flows at 4,096 ranks
+ * reads slots in an order no prefetcher guesses (a link's flows in list
+ * order), so every line a slot spans is a miss (the slot was 176 bytes,
+ * 3-4 lines). */
 typedef struct nf_flow {
-    uint32_t *hop;     /* npath link ids, then npath positions: ih or hbuf
-                          while draining, else NULL */
-    uint32_t npath;    /* links; 0 while not draining */
+    /* line 0 */
+    _Alignas(64) double rem; /* bytes left at `last` */
+    double rate;       /* bytes/s, 0 before the first re-rate */
+    double newrate;    /* water-filling result */
+    sim_time last;     /* when rem was settled */
     uint32_t gen;      /* bumped on every rate change and at the end */
+    union {
+        uint32_t stamp; /* component mark (live) */
+        uint32_t next;  /* free-list link (free) */
+    };
+    uint32_t fixed;    /* stamp of the re-rate that fixed its new rate */
+    uint32_t npath;    /* links; 0 while not draining */
+    sim_time tail;     /* path latency + caller's delay, ps */
+    uint64_t bytes;    /* size */
+    /* line 1: the hops (nf_hop) */
     uint32_t ih[2 * NF_IH]; /* the hops of a route of <= NF_IH links */
     uint32_t *hbuf;    /* longer routes' hop storage, kept when the slot is
                           reused (owned; one malloc per slot, not per flow) */
     uint32_t hcap;     /* words in hbuf */
-    uint32_t stamp;    /* component mark */
-    uint32_t fixed;    /* stamp of the re-rate that fixed its new rate */
-    uint32_t next;     /* free-list link */
     uint8_t live;      /* slot in use (draining or in its tail) */
     uint8_t fresh;     /* arrived, not yet rated */
-    double rem;        /* bytes left at `last` */
-    double rate;       /* bytes/s, 0 before the first re-rate */
-    double newrate;    /* water-filling result */
-    sim_time last;     /* when rem was settled */
-    uint64_t bytes;    /* size */
-    sim_time tail;     /* path latency + caller's delay, ps */
+    uint8_t lng;       /* 1: its hops are in hbuf (more than NF_IH) */
+} nf_flow;
+_Static_assert(sizeof(nf_flow) == 128, "nf_flow: two cache lines");
+
+/* A draining flow's hops: npath pairs (link id, its position in that
+ * link's list), read from line 1 alone (an unlink rewrites the position
+ * of the flow it moves, which is all it touches of that flow). */
+static inline uint32_t *nf_hop(nf_flow *fl)
+{
+    return fl->lng ? fl->hbuf : fl->ih;
+}
+
+static inline const uint32_t *nf_chop(const nf_flow *fl)
+{
+    return fl->lng ? fl->hbuf : fl->ih;
+}
+
+/* Both lines of slot id, ahead of use (re-rates and completions visit
+ * slots in an order the hardware prefetcher cannot follow). */
+#define NF_PREFETCH(f, id)                                                                 \
+    do {                                                                                   \
+        const nf_flow *pf_ = &(f)->f[(id)];                                                \
+        __builtin_prefetch(pf_);                                                           \
+        __builtin_prefetch(pf_->ih);                                                       \
+    } while (0)
+
+/* What only a flow's start writes and its delivery reads (f->c[id]). */
+typedef struct nf_cold {
     nf_cb cb;          /* the starter's callback */
     void *ctx;         /* its context */
     uint64_t a, b;     /* its words */
-} nf_flow;
+} nf_cold;
 
 /* A lockstep class run in bulk (net_flow_lock.c). */
 typedef struct nf_lock {
@@ -133,7 +184,8 @@ struct nf {
     const net_graph *g;   /* links' bandwidth and latency */
     sim_engine *eng;      /* the engine it runs on (first start binds) */
     nf_link *l;           /* g->nlinks entries */
-    nf_flow *f;           /* flow slots */
+    nf_flow *f;           /* flow slots (64-byte aligned) */
+    nf_cold *c;           /* their cold parts, same index */
     uint32_t nf, capf;    /* slots used, allocated */
     uint32_t free;        /* first free slot, UINT32_MAX if none */
     size_t live;          /* flows draining */
@@ -161,7 +213,10 @@ struct nf {
     uint32_t cfree;       /* first free call, UINT32_MAX if none */
     nf_lock lk;           /* the lockstep class (net_flow_lock.c) */
     int scan_inorder;     /* 1: every link scanned in order (tests) */
-    uint64_t fast_scans;  /* links that scan_fixed settled (tests) */
+    uint64_t fast_scans;  /* links that nf_scan_fixed settled (tests) */
+    uint32_t lvmax;       /* levels a summary keeps: NF_LVMAX (tests: fewer) */
+    uint64_t *rs;         /* radix sort scratch (sum_build): 2 x caprs */
+    size_t caprs;
 };
 
 /* ---- link summaries ---------------------------------------------------------
@@ -173,20 +228,20 @@ struct nf {
  * summary, updated on every change of its flows' rates, that often
  * answers both without reading them:
  *   - nfr: flows not yet rated;
- *   - the NF_TOPK largest rates with their exact counts, every other rate
+ *   - the NF_LVMAX largest rates with their exact counts, every other rate
  *     <= rest < every level (a level that falls out joins rest; a level
  *     emptied by departures goes, and the next one is exact), so the
- *     largest rate is top[0], or at most rest when no level is left;
+ *     largest rate is top[nk - 1], or at most rest when no level is left;
  *   - srun, the rates' running sum, and serr >= |srun - exact sum|: every
  *     addition or subtraction rounds by at most u |result| (u = 2^-53),
  *     serr adds twice that.
- * rerate_collect's quick path uses them (net_flow.c, scan_fixed's
+ * rerate_collect's quick path uses them (net_flow_sum.c, nf_scan_fixed's
  * comment gives the verdict's argument); an exact scan rebuilds them. */
 #define NF_U2 2.3e-16 /* 2u, with room for serr's own rounding */
 
 /* Links of fewer flows keep no summary (sumok 0: the scan is short, and
  * the upkeep cost the staggered all-to-all 10%); an exact scan of a link
- * of at least that many starts one again (scan_fixed). */
+ * of at least that many starts one again (nf_scan_fixed). */
 enum { NF_SUM_MIN = 16 };
 
 /* 1 when l's summary is to be updated for a change that leaves it n
@@ -212,39 +267,61 @@ static inline void nf_sum_reset(nf_link *l)
     l->serr = 0;
 }
 
-/* A rated flow of rate r joins the levels (sorted, descending: a rate
- * below the smallest level of a full table is decided by one comparison,
- * the common case on a link of many flows). */
-static inline void nf_sum_level(nf_link *l, double r)
+/* The first level >= r (nk when none): levels ascend, so the largest,
+ * which departures usually take (the fastest flows end first), is the
+ * last, and leaves without moving the others. */
+static inline uint32_t nf_sum_find(const nf_link *l, double r)
 {
-    uint32_t k = l->nk, i, j;
-    if (r <= l->rest || (k == NF_TOPK && r < l->top[k - 1])) { /* no level */
+    uint32_t lo = 0, hi = l->nk;
+    while (lo < hi) {
+        uint32_t m = (lo + hi) / 2;
+        if (l->top[m] < r)
+            lo = m + 1;
+        else
+            hi = m;
+    }
+    return lo;
+}
+
+/* A rated flow of rate r joins the levels (sorted, ascending: a rate
+ * below the smallest level of a full table is decided by one comparison). */
+static inline void nf_sum_level(nf_link *l, double r, uint32_t cap)
+{
+    uint32_t k = l->nk, i;
+    if (r <= l->rest || (k >= cap && r < l->top[0])) { /* no level */
         if (r > l->rest)
             l->rest = r; /* still below every level */
         return;
     }
-    for (i = 0; i < k && l->top[i] > r; i++)
-        ;
+    i = k > 0 && r > l->top[k - 1] ? k : nf_sum_find(l, r);
     if (i < k && l->top[i] == r) {
         l->ctop[i]++;
         return;
     }
-    if (k == NF_TOPK) /* the smallest level (below r) joins the rest */
-        l->rest = l->top[--k];
-    for (j = k; j > i; j--) {
-        l->top[j] = l->top[j - 1];
-        l->ctop[j] = l->ctop[j - 1];
+    if (k >= cap) { /* the smallest level (below r) joins the rest */
+        l->rest = l->top[0];
+        i--;
+        memmove(l->top, l->top + 1, i * sizeof *l->top);
+        memmove(l->ctop, l->ctop + 1, i * sizeof *l->ctop);
+    } else {
+        if (k == l->capk) {
+            l->capk = l->capk ? 2 * l->capk : 16;
+            l->top = loom_xrealloc(l->top, l->capk * sizeof *l->top);
+            l->ctop = loom_xrealloc(l->ctop, l->capk * sizeof *l->ctop);
+        }
+        memmove(l->top + i + 1, l->top + i, (k - i) * sizeof *l->top);
+        memmove(l->ctop + i + 1, l->ctop + i, (k - i) * sizeof *l->ctop);
+        l->nk = k + 1;
     }
     l->top[i] = r;
     l->ctop[i] = 1;
-    l->nk = k + 1;
 }
 
-static inline void nf_sum_add(nf_link *l, double r)
+static inline void nf_sum_add(nf_link *l, double r, uint32_t cap)
 {
     l->srun += r;
     l->serr += NF_U2 * fabs(l->srun);
-    nf_sum_level(l, r);
+    nf_sum_level(l, r, cap);
 }
 
 static inline void nf_sum_del(nf_link *l, double r)
@@ -252,23 +329,28 @@ static inline void nf_sum_del(nf_link *l, double r)
     l->srun -= r;
     l->serr += NF_U2 * fabs(l->srun);
     uint32_t k = l->nk, i;
-    if (k == 0 || r < l->top[k - 1])
+    if (k == 0 || r < l->top[0])
         return; /* one of the rest: rest stays a bound */
-    for (i = 0; i < k && l->top[i] > r; i++)
-        ;
+    i = r == l->top[k - 1] ? k - 1 : nf_sum_find(l, r);
     if (i == k || l->top[i] != r)
         return; /* cannot be: a rate >= the smallest level is a level */
     if (--l->ctop[i] == 0) {
-        for (uint32_t j = i + 1; j < k; j++) {
-            l->top[j - 1] = l->top[j];
-            l->ctop[j - 1] = l->ctop[j];
-        }
+        memmove(l->top + i, l->top + i + 1, (k - 1 - i) * sizeof *l->top);
+        memmove(l->ctop + i, l->ctop + i + 1, (k - 1 - i) * sizeof *l->ctop);
         l->nk = k - 1;
     }
 }
 
 /* >= the largest rate of its rated flows */
-static inline double nf_sum_max(const nf_link *l) { return l->nk ? l->top[0] : l->rest; }
+static inline double nf_sum_max(const nf_link *l) { return l->nk ? l->top[l->nk - 1] : l->rest; }
+
+/* net_flow_sum.c: the verdict of the in-order scan of link l (with
+ * bandwidth lbw, at threshold theta) when none of its flows is to be
+ * re-rated, from its summary alone (nf_scan_none) or from four unordered
+ * sums over its rates, the summary rebuilt (nf_scan_fixed): l->rem and
+ * l->nun set, 1; else 0 and the in-order scan is to run. */
+int nf_scan_none(nf_link *l, double lbw, double theta);
+int nf_scan_fixed(nf *f, nf_link *l, double lbw, double theta);
 
 /* Frees a flow's slot (its generation moves on: stale entries die). */
 void nf_slot_free(nf *f, uint32_t id);

@@ -81,12 +81,13 @@ size_t nf_lock_flows(const nf *f, nf_cb cb, const void *ctx, uint64_t *a, uint64
         return 0;
     for (size_t i = 0; i < f->nfresh; i++) {
         const nf_flow *fl = &f->f[f->fresh[i]];
-        if (!fl->live || !fl->fresh || fl->npath == 0 || fl->cb != cb || fl->ctx != ctx)
+        const nf_cold *c = &f->c[f->fresh[i]];
+        if (!fl->live || !fl->fresh || fl->npath == 0 || c->cb != cb || c->ctx != ctx)
             return 0;
         double bw = INFINITY; /* rerate_alone's rate */
         sim_time lat = 0;
         for (uint32_t h = 0; h < fl->npath; h++) {
-            uint32_t li = fl->hop[h];
+            uint32_t li = nf_chop(fl)[2 * h];
             if (f->l[li].n != 1 || f->l[li].saturated)
                 return 0;
             if (g->lbw[li] < bw)
@@ -101,7 +102,7 @@ size_t nf_lock_flows(const nf *f, nf_cb cb, const void *ctx, uint64_t *a, uint64
         if (fl->bytes != *bytes || bw != *rate || fl->tail != *tail || fl->tail != lat ||
             fl->tail <= 0)
             return 0;
-        a[i] = fl->a;
+        a[i] = c->a;
     }
     return f->nfresh;
 }
@@ -153,9 +154,9 @@ void nf_lock_run(nf *f, sim_engine *eng, size_t nsteps, const uint64_t *bytes,
         nf_flow *fl = &f->f[id];
         double bw = INFINITY;
         for (uint32_t h = 0; h < fl->npath; h++) {
-            uint32_t li = fl->hop[h];
+            uint32_t li = nf_hop(fl)[2 * h];
             nf_link *l = &f->l[li];
-            LOOM_ASSERT(l->n == 1 && l->fl[0] == id && !l->lock);
+            LOOM_ASSERT(l->n == 1 && l->e[0].id == id && !l->lock);
             l->n = 0;
             nf_sum_reset(l);
             l->lock = 1;

@@ -235,9 +235,12 @@ int nf_top_links(const nf *f, const net_graph *g, net_link_stat *out, int n);
 /* Test hooks: current rate (bytes/s) of every flow in flight, in start
  * order, and the links of each (for the fair-share checks). */
 size_t nf_in_flight(const nf *f);
-/* on: every re-rate scans each link in order (net_flow.c scan_fixed's
+/* on: every re-rate scans each link in order (net_flow_sum.c nf_scan_fixed's
  * shortcut off); returns the links the shortcut settled so far. */
 uint64_t nf_scan_inorder(nf *f, int on);
+/* At most cap rate levels in each link's summary (net_flow_int.h, "Link
+ * summaries"; NF_LVMAX unless a test asks for fewer to reach its bound). */
+void nf_level_cap(nf *f, uint32_t cap);
 /* Checks every link's summary (net_flow_int.h, "Link summaries") against
  * its flows, slowly: 0, or -1 - the first link that fails. */
 int nf_check_summaries(const nf *f);

@@ -1,0 +1,212 @@
+/*
+ * net_flow_sum.c: link summaries, the flow model's shortcut through the
+ * re-rate's scan of a link (net_flow_int.h, "Link summaries";
+ * docs/PERFORMANCE.md, "Flow model at scale").
+ *
+ * A departure marks the links of its path; the re-rate must learn, for
+ * each, whether any of its flows is to be re-rated (unrated, or at or
+ * above theta) and, when none is, only whether the link is saturated.
+ * On the direct all-to-all that is every departure's links, N flows each,
+ * and almost never a flow to re-rate.  nf_scan_none answers from the
+ * link's summary alone; nf_scan_fixed reads the rates once, with four
+ * independent sums instead of the in-order chain, and rebuilds the
+ * summary (sum_build).  Either gives the verdict the in-order scan would
+ * give, or declines and the in-order scan runs (net_flow.c).
+ */
+#include "net_flow_int.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* A link's levels from its rates, every one rated (nf_scan_fixed's
+ * rebuild): the rates sorted, the largest f->lvmax (NF_LVMAX) distinct
+ * ones kept with their counts, the next below them as rest.  An LSD radix
+ * sort of the rates' bit patterns (a positive double's order is its bits'
+ * order), a pass per byte that is not the same in every rate (a link's
+ * rates share their sign, exponent and leading bits): O(n).  Keeping 16
+ * levels by insertion cost a search and a move per rate above the table's
+ * floor, and was redone every 16 levels as the fastest flows left (a fifth
+ * of the 4,096-rank all-to-all's time); qsort would be n log n calls of a
+ * comparison function. */
+static void sum_build(nf *f, nf_link *l)
+{
+    uint32_t n = l->n;
+    if (f->caprs < n) {
+        f->caprs = 2 * (size_t)n;
+        f->rs = loom_xrealloc(f->rs, 2 * f->caprs * sizeof *f->rs);
+    }
+    uint64_t *a = f->rs, *b = f->rs + f->caprs;
+    uint64_t all = ~(uint64_t)0, any = 0;
+    for (uint32_t k = 0; k < n; k++) {
+        double r = l->e[k].r;
+        memcpy(&a[k], &r, sizeof r);
+        all &= a[k];
+        any |= a[k];
+    }
+    for (int sh = 0; sh < 64; sh += 8) {
+        if ((((all ^ any) >> sh) & 0xff) == 0)
+            continue; /* the same byte in every rate */
+        uint32_t cnt[256] = {0};
+        for (uint32_t k = 0; k < n; k++)
+            cnt[(a[k] >> sh) & 0xff]++;
+        for (uint32_t d = 0, sum = 0; d < 256; d++) {
+            uint32_t c = cnt[d];
+            cnt[d] = sum;
+            sum += c;
+        }
+        for (uint32_t k = 0; k < n; k++)
+            b[cnt[(a[k] >> sh) & 0xff]++] = a[k];
+        uint64_t *t = a;
+        a = b;
+        b = t;
+    }
+    /* the distinct rates from the largest down: levels, then rest */
+    uint32_t most = 1, nl = 0, k = n;
+    for (uint32_t j = 1; j < n && most < f->lvmax; j++)
+        most += a[j] != a[j - 1];
+    if (l->capk < most) {
+        l->capk = most;
+        l->top = loom_xrealloc(l->top, l->capk * sizeof *l->top);
+        l->ctop = loom_xrealloc(l->ctop, l->capk * sizeof *l->ctop);
+    }
+    nf_sum_reset(l);
+    while (k > 0 && nl < f->lvmax) { /* descending first */
+        uint64_t v = a[--k];
+        uint32_t c = 1;
+        while (k > 0 && a[k - 1] == v) {
+            k--;
+            c++;
+        }
+        memcpy(&l->top[nl], &v, sizeof v);
+        l->ctop[nl++] = c;
+    }
+    if (k > 0)
+        memcpy(&l->rest, &a[k - 1], sizeof l->rest);
+    for (uint32_t i = 0, j = nl - 1; i < j; i++, j--) { /* then ascending */
+        double t = l->top[i];
+        uint32_t c = l->ctop[i];
+        l->top[i] = l->top[j];
+        l->ctop[i] = l->ctop[j];
+        l->top[j] = t;
+        l->ctop[j] = c;
+    }
+    l->nk = nl;
+}
+
+/* 1a. A link none of whose flows is re-rated (every rate > 0 and below
+ * theta): the common case once departures outnumber rate changes (on the
+ * direct all-to-all no flow is re-rated after the first re-rate, yet
+ * every departure rescans its links: N flows each).  Nothing on it joins
+ * the filling (nun 0); its fixed sum only decides its saturation in
+ * rerate_links, and in-order summation is a chain of dependent additions
+ * (4 cycles a flow).  Here four independent sums s bound it instead: any
+ * order of adding n positive terms is within gamma_(n-1) = (n-1)u/(1-(n-1)u)
+ * (u = 2^-53) of the exact sum, so the in-order sum lies in [s - e, s + e]
+ * for e = 4.5e-16 (n + 4) s (over twice 2 gamma_n s plus the rounding of
+ * s +- e); lbw - x is monotone in x, so when both ends give the same
+ * verdict the in-order sum gives it too, and l->rem is set to a value
+ * that gives it (0: saturated, lbw: not).  Otherwise (a flow to re-rate,
+ * or a sum within e of the threshold) returns 0: the in-order scan. */
+int nf_scan_fixed(nf *f, nf_link *l, double lbw, double theta)
+{
+    const nf_ent *fr = l->e;
+    uint32_t n = l->n, k = 0;
+    double s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+    int out = 0;
+    for (; k + 4 <= n; k += 4) {
+        double a = fr[k].r, b = fr[k + 1].r, c = fr[k + 2].r, d = fr[k + 3].r;
+        out |= !(a > 0 && a < theta) | !(b > 0 && b < theta) | !(c > 0 && c < theta) |
+               !(d > 0 && d < theta);
+        if (out)
+            return 0; /* a flow to re-rate: the in-order scan, at once */
+        s0 += a;
+        s1 += b;
+        s2 += c;
+        s3 += d;
+    }
+    for (; k < n; k++) {
+        double a = fr[k].r;
+        out |= !(a > 0 && a < theta);
+        s0 += a;
+    }
+    if (out)
+        return 0;
+    double sum = (s0 + s1) + (s2 + s3);
+    double e = 4.5e-16 * ((double)n + 4) * sum, thr = lbw * 1e-9;
+    int lo = lbw - (sum - e) <= thr; /* the verdict at the smallest sum */
+    int hi = lbw - (sum + e) <= thr; /* at the largest */
+    if (lo != hi)
+        return 0;
+    l->rem = lo ? 0 : lbw;
+    l->nun = 0;
+    /* the summary anew (the rates are in the cache now): levels exact
+     * again, the sum within e */
+    sum_build(f, l);
+    l->srun = sum;
+    l->serr = e;
+    l->sumok = 1; /* n >= NF_SUM_MIN here */
+    return 1;
+}
+
+/* 1b. The same verdict from the link's summary alone ("Link summaries",
+ * net_flow_int.h), when no flow on it is unrated and its largest rate is
+ * below theta: the in-order sum is within gamma_(n-1) T of the exact sum
+ * T, and T within serr of srun, so within e = serr + gamma (srun + serr)
+ * of srun (doubled below for the rounding of these bounds). */
+int nf_scan_none(nf_link *l, double lbw, double theta)
+{
+    if (!l->sumok || l->nfr != 0 || !(nf_sum_max(l) < theta))
+        return 0;
+    double e = l->serr + 1.2e-16 * (double)l->n * (l->srun + l->serr), thr = lbw * 1e-9;
+    int lo = lbw - (l->srun - 2 * e) <= thr;
+    int hi = lbw - (l->srun + 2 * e) <= thr;
+    if (lo != hi)
+        return 0;
+    l->rem = lo ? 0 : lbw;
+    l->nun = 0;
+    return 1;
+}
+
+int nf_check_summaries(const nf *f)
+{
+    for (int i = 0; i < f->g->nlinks; i++) {
+        const nf_link *l = &f->l[i];
+        if (!l->sumok)
+            continue;
+        uint32_t zeros = 0, *cnt = loom_xcalloc(l->nk + 1, sizeof *cnt);
+        long double sum = 0; /* 64-bit mantissa: the exact sum to ~1e-19 n */
+        for (uint32_t k = 0; k < l->n; k++) {
+            double r = l->e[k].r;
+            uint32_t j;
+            sum += r;
+            if (r == 0) {
+                zeros++;
+                continue;
+            }
+            for (j = 0; j < l->nk && l->top[j] != r; j++)
+                ;
+            if (j < l->nk)
+                cnt[j]++;
+            else if (r > l->rest)
+                zeros = UINT32_MAX; /* a rate above the bound: fails below */
+        }
+        int bad = zeros != l->nfr;
+        for (uint32_t j = 0; j < l->nk; j++)
+            if (cnt[j] != l->ctop[j] || l->top[j] <= l->rest || (j > 0 && l->top[j] <= l->top[j - 1]))
+                bad = 1;
+        free(cnt);
+        if (bad)
+            return -1 - i;
+        long double d = (long double)l->srun - sum;
+        if ((d < 0 ? -d : d) > (long double)l->serr + 1e-18L * (l->n + 1) * sum)
+            return -1 - i;
+    }
+    return 0;
+}
+
+void nf_level_cap(nf *f, uint32_t cap)
+{
+    LOOM_ASSERT(cap >= 1 && cap <= NF_LVMAX);
+    f->lvmax = cap;
+}
