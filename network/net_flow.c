@@ -479,7 +479,7 @@ static void complete(nf *f, sim_engine *eng, uint32_t id, uint32_t gen)
 static inline void bucket_ahead(const nf *f, const nf_due *v, uint32_t i, uint32_t n)
 {
     if (i + 12 < n && v[i + 12].kind != NF_DUE_CALL)
-        NF_PREFETCH(f, v[i + 12].id);
+        nf_prefetch(f, v[i + 12].id);
     if (i + 6 < n && v[i + 6].kind != NF_DUE_CALL) {
         const nf_flow *fl = &f->f[v[i + 6].id];
         if (v[i + 6].kind == NF_DUE_DELIVER) {
@@ -559,7 +559,7 @@ static double rerate_theta(nf *f)
     for (size_t i = 0; i < f->nfresh; i++) {
         nf_flow *fl = &f->f[f->fresh[i]];
         if (i + 16 < f->nfresh)
-            NF_PREFETCH(f, f->fresh[i + 16]);
+            nf_prefetch(f, f->fresh[i + 16]);
         if (!fl->live || !fl->fresh)
             continue;
         for (uint32_t h = 0; h < fl->npath; h++) {
@@ -609,7 +609,7 @@ static void rerate_collect(nf *f, uint32_t st, double theta, size_t *ncl_out, si
         for (uint32_t k = 0; k < l->n; k++) {
             double r = fr[k].r;
             if (k + 8 < l->n && !(fr[k + 8].r > 0 && fr[k + 8].r < theta))
-                NF_PREFETCH(f, fr[k + 8].id); /* a flow it will visit */
+                nf_prefetch(f, fr[k + 8].id); /* a flow it will visit */
             if (r > 0 && r < theta) { /* the common case: fixed, untouched */
                 fixed += r;
                 continue;
@@ -648,7 +648,7 @@ static void rerate_alone(nf *f, uint32_t st, size_t ncf)
     for (size_t i = 0; i < ncf; i++) {
         nf_flow *fl = &f->f[f->cf[i]];
         if (i + 16 < ncf)
-            NF_PREFETCH(f, f->cf[i + 16]);
+            nf_prefetch(f, f->cf[i + 16]);
         double bw = INFINITY;
         uint32_t h;
         for (h = 0; h < fl->npath; h++) {
@@ -693,7 +693,7 @@ static void rerate_fill(nf *f, uint32_t st, double theta, size_t ncl)
         }
         for (uint32_t k = 0; k < l->n; k++) {
             if (k + 8 < l->n && !(l->e[k + 8].r > 0 && l->e[k + 8].r < theta))
-                NF_PREFETCH(f, l->e[k + 8].id);
+                nf_prefetch(f, l->e[k + 8].id);
             if (l->e[k].r > 0 && l->e[k].r < theta)
                 continue; /* not re-rated */
             nf_flow *fl = &f->f[l->e[k].id];
@@ -718,7 +718,7 @@ static void rerate_settle(nf *f, sim_engine *eng, uint32_t st, size_t ncf)
         uint32_t id = f->cf[i];
         nf_flow *fl = &f->f[id];
         if (i + 16 < ncf)
-            NF_PREFETCH(f, f->cf[i + 16]);
+            nf_prefetch(f, f->cf[i + 16]);
         if (i + 8 < ncf) { /* its rate's copies, from its hops (asked for above) */
             const nf_flow *ah = &f->f[f->cf[i + 8]];
             const uint32_t *hop = nf_chop(ah);

@@ -1,8 +1,8 @@
 /*
- * net_flow_int.h: private to net_flow.c and net_flow_lock.c: the flow
- * model's state (links, flows, same-time buckets, the lockstep class).
- * net_flow.c's head comment gives the invariants, net_flow_lock.c's the
- * lockstep classes'.
+ * net_flow_int.h: private to net_flow.c, net_flow_lock.c and
+ * net_flow_sum.c: the flow model's state (links, flows, same-time buckets,
+ * the lockstep class, link summaries).  net_flow.c's head comment gives
+ * the invariants, net_flow_lock.c's the lockstep classes'.
  */
 #ifndef LOOM_NET_FLOW_INT_H
 #define LOOM_NET_FLOW_INT_H
@@ -51,7 +51,7 @@ typedef struct nf_link {
     sim_time sat;        /* time fully allocated, closed intervals */
     sim_time sat_since;  /* start of the open saturated interval */
     /* what else a re-rate may know of its flows without reading them
-     * (net_flow.c, "Link summaries") */
+     * ("Link summaries" below) */
     double *top;         /* the largest rates, ascending, each distinct */
     uint32_t *ctop;      /* flows at each */
     uint32_t capk;       /* entries allocated in top and ctop */
@@ -139,15 +139,6 @@ static inline const uint32_t *nf_chop(const nf_flow *fl)
     return fl->lng ? fl->hbuf : fl->ih;
 }
 
-/* Both lines of slot id, ahead of use (re-rates and completions visit
- * slots in an order the hardware prefetcher cannot follow). */
-#define NF_PREFETCH(f, id)                                                                 \
-    do {                                                                                   \
-        const nf_flow *pf_ = &(f)->f[(id)];                                                \
-        __builtin_prefetch(pf_);                                                           \
-        __builtin_prefetch(pf_->ih);                                                       \
-    } while (0)
-
 /* What only a flow's start writes and its delivery reads (f->c[id]). */
 typedef struct nf_cold {
     nf_cb cb;          /* the starter's callback */
@@ -219,6 +210,15 @@ struct nf {
     size_t caprs;
 };
 
+/* Both lines of slot id, ahead of use (re-rates and completions visit
+ * slots in an order the hardware prefetcher cannot follow). */
+static inline void nf_prefetch(const nf *f, uint32_t id)
+{
+    const nf_flow *fl = &f->f[id];
+    __builtin_prefetch(fl);
+    __builtin_prefetch(fl->ih);
+}
+
 /* ---- link summaries ---------------------------------------------------------
  *
  * A departure marks its links dirty, and the re-rate used to read every
@@ -284,7 +284,9 @@ static inline uint32_t nf_sum_find(const nf_link *l, double r)
 }
 
 /* A rated flow of rate r joins the levels (sorted, ascending: a rate
- * below the smallest level of a full table is decided by one comparison). */
+ * below the smallest level of a full table is decided by one comparison;
+ * a new level moves the ones above it, fewer than the link's flows, which
+ * any re-rate that reads the link in order also reads). */
 static inline void nf_sum_level(nf_link *l, double r, uint32_t cap)
 {
     uint32_t k = l->nk, i;

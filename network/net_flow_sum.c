@@ -175,6 +175,7 @@ int nf_check_summaries(const nf *f)
         if (!l->sumok)
             continue;
         uint32_t zeros = 0, *cnt = loom_xcalloc(l->nk + 1, sizeof *cnt);
+        int bad = l->nk > f->lvmax;
         long double sum = 0; /* 64-bit mantissa: the exact sum to ~1e-19 n */
         for (uint32_t k = 0; k < l->n; k++) {
             double r = l->e[k].r;
@@ -184,14 +185,15 @@ int nf_check_summaries(const nf *f)
                 zeros++;
                 continue;
             }
-            for (j = 0; j < l->nk && l->top[j] != r; j++)
-                ;
+            for (j = 0; j < l->nk && l->top[j] != r; j++) /* not nf_sum_find: */
+                ;                                          /* order checked below */
             if (j < l->nk)
                 cnt[j]++;
             else if (r > l->rest)
-                zeros = UINT32_MAX; /* a rate above the bound: fails below */
+                bad = 1; /* a rate above the bound */
         }
-        int bad = zeros != l->nfr;
+        if (zeros != l->nfr)
+            bad = 1;
         for (uint32_t j = 0; j < l->nk; j++)
             if (cnt[j] != l->ctop[j] || l->top[j] <= l->rest || (j > 0 && l->top[j] <= l->top[j - 1]))
                 bad = 1;
