@@ -488,6 +488,8 @@ static int write_system(const wl_llm_plan *p, loom_outset *set, int k, const cha
     sb_printf(&b, "compute-dtype: %s\n", comp_dtype_name(o->dtype));
     if (o->stack) /* as the command line resolved it (a file: absolute) */
         sb_printf(&b, "stack: %s\n", o->stack);
+    if (o->host_launch_us > 0) /* docs/MODEL.md, "The host" */
+        sb_printf(&b, "host-launch-us: %.15g\n", o->host_launch_us);
     if (node_curve(p->device)) /* dimension 0 is the node; the rest at link rate */
         sb_printf(&b, "comm-efficiency: [ %s ]   # NCCL's achieved bandwidth in the node "
                       "(nccl-tests); [ none ]: link rate\n", node_curve(p->device));

@@ -73,6 +73,7 @@ typedef struct wl_llm_opts {
                               start, bucket by bucket, each before its first use */
     const char *stack;     /* the system file's `stack` (a name, or a file's absolute
                               path: the caller resolves --stack), or NULL */
+    double host_launch_us; /* the system file's `host-launch-us` (0: not written) */
     int tp_overlap;        /* --tp-comm-overlap: TP all-gathers and reduce-scatters
                               pipelined with their GEMMs (needs sp) */
     int shared_comm;       /* 1: one communication stream per rank (collectives and

@@ -7,6 +7,7 @@
  */
 #include "cmds.h"
 
+#include <errno.h>
 #include <getopt.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -108,6 +109,9 @@ static void llm_help(FILE *o)
         "      --stack NAME|FILE    a software-stack profile, written to the system file\n"
         "                           (megatron-lm, megatron-deepspeed, or `loom calibrate`'s\n"
         "                           output; docs/VALIDATION.md)\n"
+        "      --host-launch-us US  the host's time per GPU launch, written to the system\n"
+        "                           file: kernels shorter than it wait for the host\n"
+        "                           (docs/MODEL.md, \"The host\"; default: not modelled)\n"
         "  -h, --help               this help\n",
         wl_llm_preset_names());
 }
@@ -117,7 +121,7 @@ enum {
     O_TOPK, /* the shape flags end here: a value for any of them renames the model "+custom" */
     O_MLP, O_POS, O_ATTN, O_EMB, O_TP, O_PP, O_DP, O_RANKS, O_EP, O_SP, O_MB, O_GB, O_SCHED,
     O_VS, O_RC, O_ZERO, O_BUCKET, O_OVERLAP, O_DTYPE, O_GDTYPE, O_DEVICE, O_DEVICES, O_CM,
-    O_GROUPS, O_GRAN, O_OVERLAP_PARAM, O_COMM_STREAMS, O_TP_OVERLAP, O_CP, O_STACK,
+    O_GROUPS, O_GRAN, O_OVERLAP_PARAM, O_COMM_STREAMS, O_TP_OVERLAP, O_CP, O_STACK, O_HOST,
 };
 
 static const struct option opts[] = {
@@ -157,6 +161,7 @@ static const struct option opts[] = {
     {"comm-streams", required_argument, NULL, O_COMM_STREAMS},
     {"tp-comm-overlap", no_argument, NULL, O_TP_OVERLAP},
     {"stack", required_argument, NULL, O_STACK},
+    {"host-launch-us", required_argument, NULL, O_HOST},
     {"dtype", required_argument, NULL, O_DTYPE},
     {"grad-dtype", required_argument, NULL, O_GDTYPE},
     {"device", required_argument, NULL, O_DEVICE},
@@ -270,6 +275,16 @@ static int apply_opt(llm_args *a, int c, char **argv)
     case O_OVERLAP_PARAM: o->overlap_param = 1; break;
     case O_TP_OVERLAP: o->tp_overlap = 1; break;
     case O_STACK: o->stack = optarg; break;
+    case O_HOST: { /* the system key's range */
+        char *end;
+        errno = 0;
+        double v = strtod(optarg, &end);
+        if (errno || end == optarg || *end || !(v >= 0) || v > 1e6)
+            return loom_usage("gen llm", "--host-launch-us '%s': expected microseconds, 0 to 10^6",
+                              optarg);
+        o->host_launch_us = v;
+        break;
+    }
     case O_COMM_STREAMS:
         if ((k = pick(optarg, (const char *const[]){"per-group", "shared", NULL})) < 0)
             return loom_usage("gen llm", "--comm-streams '%s': expected per-group or shared",

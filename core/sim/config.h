@@ -74,6 +74,8 @@ typedef struct loom_cfg {
     int ctrl_deps;          /* 1: ctrl_deps gate readiness (default) */
     int strict_deps;        /* --strict: refuse cycles closed by ctrl_deps
                                (default: drop those edges, with a warning) */
+    sim_time host_launch;   /* host-launch-us in ps: the host's time per GPU launch
+                               (core/sim/replay_host.c); 0: the host is not modelled */
     double stack_scale;     /* the system file's stack profile: accelerator kernel
                                times x this (0: no profile); with compute_scale */
     char *stack_name;       /* its name, or NULL */

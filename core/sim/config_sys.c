@@ -11,6 +11,7 @@
  */
 #include "config_int.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -20,7 +21,7 @@ const char *const cfg_sys_keys[] = {
     "all-reduce-implementation", "all-gather-implementation",
     "reduce-scatter-implementation", "all-to-all-implementation", "local-mem-bw",
     "roofline-enabled", "peak-perf", "network-model", "timing", "comm-model", "stack",
-    "comm-efficiency",
+    "comm-efficiency", "host-launch-us",
     /* device and compute model (docs/CONFIG.md, docs/DEVICES.md) */
     "device", "device-file", "compute-model", "compute-dtype", "compute-table",
     "compute-matrix-efficiency", "compute-matrix-overhead-us", "compute-memory-efficiency",
@@ -136,6 +137,10 @@ static int sys_key(loom_cfg *cfg, cfg_doc *dc, const cfg_ctx *c, const char *k, 
         if (cfg_scalar(v) == NULL || !*cfg_scalar(v))
             return cfg_bad(c, v, "expected a stack profile's name or file");
         rc = cfg_load_stack(cfg, cfg_scalar(v), dc->path, c->err);
+    } else if (strcmp(k, "host-launch-us") == 0) { /* docs/MODEL.md, the host */
+        if ((rc = cfg_get_double(c, v, 0, 1e6, 0, &dv)) < 0)
+            return rc;
+        cfg->host_launch = (sim_time)llround(dv * SIM_PS_PER_US);
     } else if (strcmp(k, "comm-model") == 0) { /* docs/IMPORT.md */
         static const char *const cm[] = {"network", "captured"};
         if ((rc = cfg_get_enum(c, v, cm, 2, &e)) < 0)

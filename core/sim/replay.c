@@ -184,7 +184,9 @@ void rpl_node_done(replay *rp, int rank, uint32_t i)
         try_issue(rp, rank, (int)(ln - rs->lanes));
 }
 
-static inline void post_node_event(replay *rp, int rank, uint32_t i, sim_time dur)
+/* Node i of rank is due at now + dur on handler fn: its end (on_event) or
+ * its launch's (on_launch). */
+static inline void post_event(replay *rp, int rank, uint32_t i, sim_time dur, sim_handler fn)
 {
     sim_time now = sim_now(rp->eng);
     if (dur < 0 || dur >= SIM_TIME_MAX - now) {
@@ -194,17 +196,39 @@ static inline void post_node_event(replay *rp, int rank, uint32_t i, sim_time du
         return;
     }
     ev *e;
-    if (!rp->rep && (e = sim_last_payload(rp->eng, now + dur, on_event)) != NULL &&
+    if (!rp->rep && (e = sim_last_payload(rp->eng, now + dur, fn)) != NULL &&
         e->node == i && e->rank + (int64_t)e->n == rank && rp->r[e->rank].gi == rp->r[rank].gi) {
         e->n++; /* handled right after the ranks before it, as its own event would be */
         return;
     }
-    e = sim_schedule(rp->eng, now + dur, on_event);
+    e = sim_schedule(rp->eng, now + dur, fn);
     e->rank = rank;
     e->node = i;
     e->at = now;
     e->by = rp->hid;
     e->n = 1;
+}
+
+static inline void post_node_event(replay *rp, int rank, uint32_t i, sim_time dur)
+{
+    post_event(rp, rank, i, dur, on_event);
+}
+
+static void on_launch(sim_engine *eng, void *payload, void *ctx);
+
+/* Node i of rank may start now unless its launch has not ended (the host,
+ * replay_host.c): then 1, and on_launch starts it when it has. */
+static inline int host_wait(replay *rp, int rank, uint32_t i)
+{
+    const graph_info *gi = rp->r[rank].gi;
+    if (gi->hlb == NULL)
+        return 0;
+    sim_time t = rpl_host_ready(rp, gi, i), now = sim_now(rp->eng);
+    if (t <= now)
+        return 0;
+    rp->host_waits += rpl_class_size(rp, rank);
+    post_event(rp, rank, i, t - now, on_launch);
+    return 1;
 }
 
 void rpl_post_node_event(replay *rp, int rank, uint32_t i, sim_time dur)
@@ -216,54 +240,10 @@ void rpl_post_node_event(replay *rp, int rank, uint32_t i, sim_time dur)
 
 static void on_coll_done(sim_engine *eng, void *ctx);
 
-/* ---- comm-model: captured -------------------------------------------------
- * A collective takes the least traced duration among its members' nodes:
- * each member's measured kernel time includes waiting for the members that
- * came later, and the last to arrive waited least, so the least is the
- * transfer itself (docs/IMPORT.md).  A message likewise takes the lesser
- * of its send's and its receive's durations, from when both are posted.
- * Nodes without a duration (0) are left out of the least; a transfer none
- * of whose nodes has one falls back to the network model, counted. */
-
-sim_time rpl_ns_to_ps(uint64_t ns)
-{
-    return ns > (uint64_t)(SIM_TIME_MAX / SIM_PS_PER_NS) ? SIM_TIME_MAX
-                                                         : (sim_time)ns * SIM_PS_PER_NS;
-}
-
-
 static void on_coll_timer(sim_engine *eng, void *payload, void *ctx)
 {
     (void)ctx;
     on_coll_done(eng, ((timer_ev *)payload)->what);
-}
-
-void rpl_schedule_timer(replay *rp, sim_time dur, sim_handler fn, void *what)
-{
-    sim_time now = sim_now(rp->eng);
-    timer_ev *t = sim_schedule(rp->eng, dur >= SIM_TIME_MAX - now ? SIM_TIME_MAX : now + dur, fn);
-    t->what = what;
-}
-
-/* Starts collective in with its captured time; 0 when no member's node
- * has a duration (the network model times it). */
-static int captured_coll(replay *rp, coll_inst *in, loom_coll_record *cr)
-{
-    const comm *c = &rp->comms[in->comm];
-    uint64_t least = UINT64_MAX;
-    for (int m = 0; m < c->n; m++) {
-        const rank_state *rs = &rp->r[c->ranks[m]];
-        uint64_t d = rs->gi->g->nodes[in->node[m]].duration_ns;
-        if (d > 0 && d < least) /* a member without a duration says nothing */
-            least = d;
-    }
-    if (least == UINT64_MAX) {
-        rp->captured_fallbacks += c->weight;
-        return 0;
-    }
-    snprintf(cr->algo, sizeof cr->algo, "captured");
-    rpl_schedule_timer(rp, rpl_ns_to_ps(least), on_coll_timer, in);
-    return 1;
 }
 
 /* The custom algorithm that runs this collective, or NULL; a plan for
@@ -373,7 +353,7 @@ static void coll_join(replay *rp, int rank, uint32_t i)
     cr->start = sim_now(rp->eng);
     in->rp = rp;
     in->by = rp->hid;
-    if (rp->cfg->comm_captured && captured_coll(rp, in, cr))
+    if (rp->cfg->comm_captured && rpl_captured_coll(rp, in, cr, on_coll_timer))
         return;
     /* Every network model saturates a time past the end of representable
      * time at SIM_TIME_MAX; on_coll_done reports it. */
@@ -482,7 +462,7 @@ static void start(replay *rp, int rank, uint32_t i)
         graph_info *gi = rs->gi;
         if (gi->dur && gi->dur[i] >= 0) { /* priced on an earlier rank */
             rp->fallbacks += gi->dur_fb[i] * rpl_class_size(rp, rank);
-            post_node_event(rp, rank, i, gi->dur[i]);
+            post_node_event(rp, rank, i, rpl_host_fused(rp, gi, i, sim_now(rp->eng), gi->dur[i]));
             break;
         }
         comp_kernel k = {.duration_ns = n->duration_ns,
@@ -501,7 +481,7 @@ static void start(replay *rp, int rank, uint32_t i)
             gi->dur[i] = t;
             gi->dur_fb[i] = (uint8_t)fb;
         }
-        rpl_post_node_event(rp, rank, i, t);
+        post_node_event(rp, rank, i, rpl_host_fused(rp, gi, i, sim_now(rp->eng), t));
         break;
     }
     case ET_MEM_LOAD_NODE:
@@ -543,6 +523,8 @@ static void issue(replay *rp, int rank, int l)
     if (rp->rep)
         rpl_tie_issue(rp, rank, l, k, lane_queued(ln));
     ln->cur = i;
+    if (host_wait(rp, rank, i))
+        return; /* the lane holds it, idle, until its launch ends */
     busy_inc(rp, rs, rs->gi->res[i]);
     start(rp, rank, i);
 }
@@ -560,7 +542,8 @@ static inline __attribute__((always_inline)) void make_ready(replay *rp, int ran
         lane_push(&rs->lanes[l], rs->gi->lidx[i]);
         try_issue(rp, rank, l);
     } else if (n->type == ET_COMM_RECV_NODE) {
-        rpl_recv_post(rp, rank, i);
+        if (!host_wait(rp, rank, i))
+            rpl_recv_post(rp, rank, i);
     } else { /* a delay waits its time on no resource; METADATA, INVALID are
               * done at once, through the queue so that long chains of them
               * never recurse */
@@ -599,6 +582,28 @@ static void on_event(sim_engine *eng, void *payload, void *ctx)
             rpl_recv_done(rp, rank, e->node);
         else
             rpl_node_done(rp, rank, e->node);
+    }
+}
+
+/* Launches have ended: each rank's node starts (a receive is posted). */
+static void on_launch(sim_engine *eng, void *payload, void *ctx)
+{
+    replay *rp = ctx;
+    const ev *e = payload;
+    if (rp->failed)
+        return;
+    for (uint32_t k = 0; k < e->n && !rp->failed; k++) {
+        int rank = e->rank + (int)k;
+        rank_state *rs = &rp->r[rank];
+        rp->hid++;
+        if (rp->rep)
+            rpl_tie_event(rp, rank, sim_now(eng), e->at, e->by);
+        if (rs->gi->g->nodes[e->node].type == ET_COMM_RECV_NODE) {
+            rpl_recv_post(rp, rank, e->node);
+        } else {
+            busy_inc(rp, rs, rs->gi->res[e->node]);
+            start(rp, rank, e->node);
+        }
     }
 }
 
@@ -870,6 +875,7 @@ static void collect(replay *rp)
             continue;
         }
         rs->acc[rs->mask] += rs->finish - rs->last; /* close the last interval */
+        res->host_launches += rs->gi->hl_total * rpl_class_size(rp, r);
         st->finish = rs->finish;
         st->nodes = rs->done;
         for (unsigned m = 0; m < A_N; m++) {
@@ -930,6 +936,7 @@ static int replay_once(const loom_cfg *cfg, const loom_replay_opts *opts, loom_r
     res->queue_high = rp.eng ? sim_high_water(rp.eng) : 0;
     res->distinct_graphs = rp.ngraphs;
     res->roofline_fallbacks = rp.fallbacks;
+    res->host_waits = rp.host_waits;
     res->p2p_messages = rp.messages;
     res->simulated_ranks = rp.rep ? rp.sim_ranks : rp.nranks;
     res->collapse_alone = rp.rep ? rp.sym_alone : 0;

@@ -62,6 +62,8 @@ typedef struct loom_result {
     int distinct_graphs;      /* trace files parsed (identical files share) */
     uint64_t nodes;           /* nodes over all ranks */
     uint64_t roofline_fallbacks; /* compute nodes without num_ops under roofline */
+    uint64_t host_launches;   /* with host-launch-us: GPU launches over all ranks */
+    uint64_t host_waits;      /* ... of which a GPU operation waited for (host-bound) */
     double wall_seconds;      /* time spent in setup + simulation */
     long peak_rss_bytes;      /* process high-water mark */
     char **groups;            /* communicator names, owned */

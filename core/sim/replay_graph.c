@@ -385,6 +385,7 @@ int rpl_graph_ready(void *ctx, et_graph *g, int idx, int rep, loom_err *err)
         (rc = check_acyclic(rp, gi, err)) < 0)
         return rc;
     order_lanes(gi);
+    rpl_host_prep(rp, gi);
     if (gi->dropped_ctrl)
         loom_warn("%s: %llu ctrl_dep%s closed dependency cycles; loom dropped %s (--strict "
                   "refuses such a trace)", g->path, (unsigned long long)gi->dropped_ctrl,
@@ -412,6 +413,7 @@ void rpl_graphs_free(replay *rp)
         free(rp->graphs[q].lnode);
         free(rp->graphs[q].dur);
         free(rp->graphs[q].dur_fb);
+        free(rp->graphs[q].hlb);
     }
     free(rp->graphs);
 }

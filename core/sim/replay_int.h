@@ -93,6 +93,9 @@ typedef struct graph_info {  /* per distinct trace file */
                              * before); NULL when ranks have their own compute
                              * models (stragglers, per-rank devices) */
     uint8_t *dur_fb;        /* per node: that pricing fell back (comp_time) */
+    uint64_t *hlb;          /* per node: the rank's GPU launches before it in id
+                             * order (replay_host.c); NULL: host not modelled */
+    uint64_t hl_total;      /* launches of the whole graph */
 } graph_info;
 
 #define LANE_FREE UINT32_MAX
@@ -230,6 +233,7 @@ struct replay {
     int failed;                /* stop issuing: err is set */
     uint64_t fallbacks;        /* roofline fall-backs */
     uint64_t messages;         /* p2p completed */
+    uint64_t host_waits;       /* launches a GPU operation waited for (replay_host.c) */
     uint64_t captured_fallbacks; /* comm-model captured: transfers without a
                                   * traced duration, timed by the network */
     uint32_t ignored_dims;     /* involved_dim entries past the topology */
@@ -459,9 +463,25 @@ void rpl_recv_post(replay *rp, int rank, uint32_t i);  /* a receive is posted */
 void rpl_recv_done(replay *rp, int rank, uint32_t i);  /* ... and completes */
 void rpl_warn_unreceived(replay *rp);                  /* sends nobody received */
 void rpl_p2p_free(replay *rp);
+/* comm-model captured: starts collective in with the least traced duration
+ * of its members' nodes, done(in) at its end, 1; 0 when no member's node
+ * has a duration (the network model times it, counted). */
+int rpl_captured_coll(replay *rp, coll_inst *in, loom_coll_record *cr, sim_handler done);
 /* The global rank a send's destination or a receive's source (idx) names
  * on rank's node of pg pg: idx, or an index in a rule group. */
 int rpl_peer_rank(const replay *rp, int rank, uint32_t pg, int idx);
+
+/* ---- replay_host.c: the host that launches GPU work ------------------------ */
+
+/* Per graph: hlb and hl_total, when host-launch-us is set. */
+void rpl_host_prep(const replay *rp, graph_info *gi);
+/* When node i's (first) launch ends; 0 when it makes none or the host is
+ * not modelled. */
+sim_time rpl_host_ready(const replay *rp, const graph_info *gi, uint32_t i);
+/* A fused compute node's time d, started now, with its later kernels
+ * waiting for their launches. */
+sim_time rpl_host_fused(const replay *rp, const graph_info *gi, uint32_t i, sim_time now,
+                        sim_time d);
 
 /* ---- replay_graph.c ----------------------------------------------------------- */
 

@@ -207,6 +207,11 @@ static int dump_json(FILE *f, void *arg)
         jkey(f, "stack", jstr(jb->cfg->stack_name), 0);
         jkey(f, "stack_compute_time_scale", json_real(jb->cfg->stack_scale), 0);
     }
+    if (jb->cfg && jb->cfg->host_launch) { /* absent: the host is not modelled */
+        jkey(f, "host_launch_us", json_real(rpt_us(jb->cfg->host_launch)), 0);
+        jkey(f, "host_launches", json_integer((json_int_t)res->host_launches), 0);
+        jkey(f, "host_waits", json_integer((json_int_t)res->host_waits), 0);
+    }
     jkey(f, "step_time_ns", jreal(res->step_time), 0);
     int detail = jb->flags & LOOM_JSON_DETAIL;
     int listed = detail || res->nranks <= LOOM_JSON_RANKS_LISTED;

@@ -220,6 +220,10 @@ void loom_report_text(FILE *o, const loom_run_info *info, const loom_cfg *cfg,
     }
     if (res->p2p_messages)
         fprintf(o, "\npoint-to-point messages: %llu\n", (unsigned long long)res->p2p_messages);
+    if (cfg->host_launch) /* the host (docs/MODEL.md): absent when not modelled */
+        fprintf(o, "\nhost       %.4g us a GPU launch (host-launch-us): %llu launches, the GPU "
+                   "waited for %llu of them (host-bound)\n", rpt_us(cfg->host_launch),
+                (unsigned long long)res->host_launches, (unsigned long long)res->host_waits);
     if (res->roofline_fallbacks)
         fprintf(o, "\n%llu compute node%s had no num_ops and kept their trace duration\n",
                 (unsigned long long)res->roofline_fallbacks, res->roofline_fallbacks == 1 ? "" : "s");
