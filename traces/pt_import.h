@@ -59,6 +59,16 @@ typedef struct pt_comm {
     uint64_t in_nelems, out_nelems; /* 0 when unknown */
 } pt_comm;
 
+/* A host op's "Input Dims" (record_shapes=True): its first PT_DIMS_T
+ * tensors' first PT_DIMS_D dimensions, and "Input type"'s first entry. */
+enum { PT_DIMS_T = 4, PT_DIMS_D = 4 };
+typedef struct pt_dims {
+    int64_t d[PT_DIMS_T][PT_DIMS_D];
+    uint8_t nd[PT_DIMS_T]; /* dimensions of each tensor (more than PT_DIMS_D: 255) */
+    uint8_t nt;            /* tensors (at most PT_DIMS_T) */
+    uint32_t dtype;        /* the first input's type ("float", "c10::BFloat16"), or 0 */
+} pt_dims;
+
 typedef struct pt_kev {
     int64_t ts, dur;    /* ns */
     int64_t tid;        /* host thread, or the GPU stream */
@@ -66,6 +76,7 @@ typedef struct pt_kev {
     int64_t ext, corr, rfid; /* External id, correlation, Record function id; -1 absent */
     uint32_t name;
     int32_t comm;       /* index into comms, or -1 */
+    int32_t dims;       /* a host op's shapes: index into dims, or -1 */
     uint8_t kind;       /* PT_K_* */
 } pt_kev;
 
@@ -75,6 +86,8 @@ typedef struct pt_kineto {
     size_t nev, cap;
     pt_comm *comms;
     size_t ncomms, ccap;
+    pt_dims *dims;      /* host ops' shapes (record_shapes) */
+    size_t ndims, dcap;
     int rank;           /* distributedInfo.rank, -1 absent */
     int world;          /* distributedInfo.world_size, 0 absent */
     uint32_t device;    /* deviceProperties[0].name, 0 absent */

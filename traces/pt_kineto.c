@@ -155,6 +155,7 @@ typedef struct kstate {
     uint64_t dims_prod;      /* "Input Dims": product of the first tensor's dims */
     int dims_tensor;         /* tensors opened so far in Input Dims */
     int in_type_n;           /* strings of "Input type" seen */
+    pt_dims dm;              /* Input Dims as read (pt_dims) */
 } kstate;
 
 static const char *cur_key(const kstate *s, int d) { return d >= 0 && d < MAXD ? s->key[d] : ""; }
@@ -241,6 +242,7 @@ static void event_reset(kstate *s)
     s->dims_prod = 0;
     s->dims_tensor = 0;
     s->in_type_n = 0;
+    memset(&s->dm, 0, sizeof s->dm);
 }
 
 static int kind_of(const char *cat)
@@ -288,6 +290,12 @@ static void event_end(kstate *s)
         k->comms[k->ncomms] = s->cm;
         e->comm = (int32_t)k->ncomms++;
     }
+    e->dims = -1;
+    if (kind == PT_K_CPU && s->dm.nt > 0) { /* calibrate's kernels by shape */
+        k->dims = loom_vgrow(k->dims, &k->dcap, k->ndims + 1, sizeof *k->dims);
+        k->dims[k->ndims] = s->dm;
+        e->dims = (int32_t)k->ndims++;
+    }
 }
 
 /* ---- callbacks ----------------------------------------------------------- */
@@ -323,8 +331,12 @@ static int cb_string(void *ctx, const unsigned char *v, size_t n)
     } else if (s->sec == SEC_EVENTS && s->depth == 4 && strcmp(cur_key(s, 2), "args") == 0) {
         arg_string(s, key, p, n);
     } else if (s->sec == SEC_EVENTS && s->depth == 5 && strcmp(cur_key(s, 3), "Input type") == 0) {
-        if (s->in_type_n++ == 0 && s->cm.dtype == 0)
-            s->cm.dtype = pt_str(s->strs, p, n); /* an annotation's shapes (record_shapes) */
+        if (s->in_type_n++ == 0) {
+            uint32_t id = pt_str(s->strs, p, n);
+            s->dm.dtype = id;
+            if (s->cm.dtype == 0)
+                s->cm.dtype = id; /* an annotation's shapes (record_shapes) */
+        }
     } else if (s->sec == SEC_DEV && s->depth == 3 && s->devn == 1 && strcmp(key, "name") == 0) {
         s->k->device = pt_str(s->strs, p, n);
     }
@@ -374,11 +386,19 @@ static int cb_number(void *ctx, const char *t, size_t n)
         event_number(s, key, t, n);
     } else if (s->sec == SEC_EVENTS && s->depth == 4 && strcmp(cur_key(s, 2), "args") == 0) {
         arg_number(s, key, t, n);
-    } else if (s->sec == SEC_EVENTS && s->depth == 6 && strcmp(cur_key(s, 3), "Input Dims") == 0 &&
-               s->dims_tensor == 1) {
+    } else if (s->sec == SEC_EVENTS && s->depth == 6 && strcmp(cur_key(s, 3), "Input Dims") == 0) {
         int64_t v;
-        if (num_i64(t, n, &v) == 0 && v >= 0)
+        int ok = num_i64(t, n, &v) == 0 && v >= 0;
+        if (ok && s->dims_tensor == 1)
             s->dims_prod = (s->dims_prod ? s->dims_prod : 1) * (uint64_t)v;
+        int ti = s->dims_tensor - 1;
+        if (ti >= 0 && ti < PT_DIMS_T) { /* its dims, in order (a bad one: unusable, 255) */
+            uint8_t *nd = &s->dm.nd[ti];
+            if (!ok || *nd >= PT_DIMS_D)
+                *nd = 255;
+            else
+                s->dm.d[ti][(*nd)++] = v;
+        }
     } else if (s->sec == SEC_DIST && s->depth == 2) {
         int64_t v;
         if (num_i64(t, n, &v) == 0 && v >= 0 && v < (1 << 24)) {
@@ -417,8 +437,9 @@ static int open_container(kstate *s)
         event_reset(s);
     if (s->sec == SEC_DEV && s->depth == 2)
         s->devn++;
-    if (s->sec == SEC_EVENTS && s->depth == 5 && strcmp(cur_key(s, 3), "Input Dims") == 0)
-        s->dims_tensor++;
+    if (s->sec == SEC_EVENTS && s->depth == 5 && strcmp(cur_key(s, 3), "Input Dims") == 0 &&
+        ++s->dims_tensor <= PT_DIMS_T)
+        s->dm.nt = (uint8_t)s->dims_tensor;
     if (s->depth < MAXD)
         s->key[s->depth][0] = '\0';
     s->depth++;
@@ -551,7 +572,9 @@ void pt_kineto_free(pt_kineto *k)
 {
     free(k->ev);
     free(k->comms);
+    free(k->dims);
     k->ev = NULL;
     k->comms = NULL;
-    k->nev = k->ncomms = k->cap = k->ccap = 0;
+    k->dims = NULL;
+    k->nev = k->ncomms = k->cap = k->ccap = k->ndims = k->dcap = 0;
 }

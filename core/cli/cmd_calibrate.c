@@ -17,7 +17,8 @@
  * third replay of every run at s reports the fit as loom really replays
  * it (T is linear in s only while the schedule's overlaps keep their
  * shape).  The profile is written as YAML that `gen llm --stack FILE` and
- * the system key `stack` read (core/sim/config_stack.c).
+ * the system key `stack` read (core/sim/config_stack.c).  `--kineto` fits
+ * the same key to measured kernels by shape instead (calibrate_kineto.c).
  */
 #define _XOPEN_SOURCE 700 /* nftw */
 #include "cmds.h"
@@ -411,37 +412,58 @@ int loom_calibrate(const char *runs, const char *out, const char *name, const ch
 static void cal_help(FILE *o)
 {
     fputs("usage: loom calibrate --runs FILE.csv -o PROFILE.yaml [--name NAME] [--work DIR] [-q]\n"
+          "       loom calibrate --kineto TRACE.json[.gz] --device NAME --dtype T -o PROFILE.yaml\n"
+          "                      [--devices FILE] [--name NAME] [-q]\n"
           "\n"
-          "Fits a software-stack profile to measured training runs: each run of the CSV\n"
-          "(columns id, seconds, network, gen: its measured seconds per iteration, a network\n"
-          "file relative to the CSV, and the `loom gen llm` flags that describe it) is\n"
-          "generated and replayed with compute times x1 and x2; the profile's\n"
-          "compute-time-scale minimises the squared relative errors over the runs, and each\n"
-          "run is replayed once more at it.  Prints every run's error and the leave-one-out\n"
-          "error; writes PROFILE.yaml for `gen llm --stack PROFILE.yaml` (or the system key\n"
-          "`stack`).  docs/VALIDATION.md, \"Stack profiles\".\n"
+          "Fits a software-stack profile's compute-time-scale (docs/VALIDATION.md, \"Stack\n"
+          "profiles\") and writes PROFILE.yaml for `gen llm --stack PROFILE.yaml` (or the\n"
+          "system key `stack`), printing the fit and the leave-one-out error.\n"
+          "\n"
+          "--runs: measured training runs.  Each run of the CSV (columns id, seconds,\n"
+          "network, gen: its measured seconds per iteration, a network file relative to the\n"
+          "CSV, and the `loom gen llm` flags that describe it) is generated and replayed\n"
+          "with compute times x1 and x2; the scale minimises the squared relative errors over\n"
+          "the runs, and each run is replayed once more at it.\n"
+          "\n"
+          "--kineto: measured kernels by shape.  In a torch.profiler capture taken with\n"
+          "record_shapes=True, every kernel a matrix product launched (aten::mm, addmm, bmm,\n"
+          "baddbmm, matmul, linear, by their Input Dims) is compared with the kernel model's\n"
+          "time for that shape on --device at --dtype; the scale minimises the squared\n"
+          "relative errors over the ops.\n"
           "\n"
           "  --runs FILE      the measured runs (CSV)\n"
+          "  --kineto FILE    the capture (Kineto JSON, gzip or plain)\n"
+          "  --device NAME    with --kineto: the catalog device it ran on (loom devices)\n"
+          "  --devices FILE   with --kineto: an extra device catalog\n"
+          "  --dtype T        with --kineto: the GEMMs' math: bf16, fp16, fp8, tf32 (fp32\n"
+          "                   inputs with TF32 allowed) or fp32\n"
           "  -o, --out FILE   the profile (YAML)\n"
           "  --name NAME      the profile's name (default: FILE's name without .yaml)\n"
-          "  --work DIR       where the runs are generated (default: a temporary folder,\n"
-          "                   removed at the end)\n"
+          "  --work DIR       with --runs: where the runs are generated (default: a\n"
+          "                   temporary folder, removed at the end)\n"
           "  -q, --quiet      no table\n"
           "\n"
-          "exit: 0 ok, 2 usage, a bad CSV or gen flags gen llm refuses, 3-5 a run that\n"
+          "exit: 0 ok, 2 usage, a bad CSV, gen flags gen llm refuses or an unknown device,\n"
+          "3 a capture that cannot be read or has no shaped matrix product, 4-5 a run that\n"
           "cannot be replayed or a profile that cannot be written.\n",
           o);
 }
 
 int loom_cmd_calibrate(int argc, char **argv)
 {
+    enum { O_KINETO = 256, O_DEVICE, O_DEVICES, O_DTYPE };
     static const struct option opts[] = {
         {"runs", required_argument, NULL, 'r'}, {"out", required_argument, NULL, 'o'},
         {"name", required_argument, NULL, 'n'}, {"work", required_argument, NULL, 'w'},
         {"quiet", no_argument, NULL, 'q'},      {"help", no_argument, NULL, 'h'},
+        {"kineto", required_argument, NULL, O_KINETO},
+        {"device", required_argument, NULL, O_DEVICE},
+        {"devices", required_argument, NULL, O_DEVICES},
+        {"dtype", required_argument, NULL, O_DTYPE},
         {NULL, 0, NULL, 0},
     };
     const char *runs = NULL, *out = NULL, *name = NULL, *work = NULL;
+    loom_calk_opts ko = {0};
     int quiet = 0, c;
     optind = 1;
     opterr = 0;
@@ -452,6 +474,10 @@ int loom_cmd_calibrate(int argc, char **argv)
         case 'n': name = optarg; break;
         case 'w': work = optarg; break;
         case 'q': quiet = 1; break;
+        case O_KINETO: ko.kineto = optarg; break;
+        case O_DEVICE: ko.device = optarg; break;
+        case O_DEVICES: ko.devices = optarg; break;
+        case O_DTYPE: ko.dtype = optarg; break;
         case 'h': cal_help(stdout); return 0;
         case ':': return loom_usage("calibrate", "option '%s' needs a value", argv[optind - 1]);
         default: return loom_usage("calibrate", "unknown option '%s'", argv[optind - 1]);
@@ -459,7 +485,29 @@ int loom_cmd_calibrate(int argc, char **argv)
     }
     if (optind < argc)
         return loom_usage("calibrate", "unexpected argument '%s'", argv[optind]);
-    if (!runs || !out)
-        return loom_usage("calibrate", "%s", "needs --runs FILE.csv and -o PROFILE.yaml");
-    return loom_calibrate(runs, out, name, work, quiet);
+    if (!out || !!runs == !!ko.kineto)
+        return loom_usage("calibrate", "%s", "needs --runs FILE.csv or --kineto TRACE (one of "
+                          "them) and -o PROFILE.yaml");
+    if (runs && (ko.device || ko.devices || ko.dtype))
+        return loom_usage("calibrate", "%s", "--device, --devices and --dtype go with --kineto");
+    if (runs)
+        return loom_calibrate(runs, out, name, work, quiet);
+    if (!ko.device || !ko.dtype)
+        return loom_usage("calibrate", "%s", "--kineto needs --device NAME and --dtype T (the "
+                          "device the capture ran on, the GEMMs' math)");
+    if (work)
+        return loom_usage("calibrate", "%s", "--work goes with --runs");
+    char nm[256];
+    if (name == NULL) {
+        const char *base = strrchr(out, '/') ? strrchr(out, '/') + 1 : out;
+        snprintf(nm, sizeof nm, "%.*s", (int)strcspn(base, "."), base);
+        name = nm;
+    }
+    if (!plain_name(name))
+        return loom_usage("calibrate", "profile name '%s': letters, digits, '.', '_' and '-' "
+                          "only (it is written bare into the YAML; choose one with --name)", name);
+    ko.out = out;
+    ko.name = name;
+    ko.quiet = quiet;
+    return loom_calibrate_kineto(&ko);
 }

@@ -31,6 +31,18 @@ int loom_cmd_calibrate(int argc, char **argv);    /* cmd_calibrate.c */
 /* The work of `loom calibrate` (cmd_calibrate.c); an exit code. */
 int loom_calibrate(const char *runs, const char *out, const char *name, const char *work,
                    int quiet);
+/* `loom calibrate --kineto`: the profile fitted to a Kineto capture's
+ * matrix-product kernels by shape (calibrate_kineto.c); an exit code. */
+typedef struct loom_calk_opts {
+    const char *kineto;  /* the capture */
+    const char *device;  /* catalog device that ran it */
+    const char *devices; /* extra catalog, or NULL */
+    const char *dtype;   /* the GEMMs' math (compute-dtype) */
+    const char *out;     /* the profile */
+    const char *name;    /* its name, or NULL: out's */
+    int quiet;
+} loom_calk_opts;
+int loom_calibrate_kineto(const loom_calk_opts *o);
 int loom_cmd_devices(int argc, char **argv);      /* cmd_devices.c */
 int loom_cmd_import(int argc, char **argv);       /* cmd_import.c: import pytorch */
 

@@ -1,0 +1,371 @@
+/*
+ * calibrate_kineto.c: `loom calibrate --kineto`, a software-stack profile
+ * fitted to measured kernel times by shape (docs/VALIDATION.md, "Stack
+ * profiles").
+ *
+ * Input: a Kineto trace (torch.profiler's JSON, gzip or plain) captured
+ * with record_shapes=True, read by traces/pt_kineto.c.  Every GPU kernel
+ * is traced back to its launch (the runtime call of the same
+ * `correlation`) and from there to the innermost matrix-product host op
+ * that encloses the launch on its thread (aten::mm, addmm, bmm, baddbmm,
+ * matmul, linear) whose "Input Dims" give (batch, m, n, k).  An op's
+ * measured time is the sum of its kernels' (a split-K GEMM launches more
+ * than one); its predicted time is the kernel model's for that shape on
+ * --device at --dtype (compute/comp_kernel.c, docs/DEVICES.md), exactly
+ * as replay prices a GEMM node of that shape.  With x_i = predicted_i /
+ * measured_i, the profile's compute-time-scale s minimises the squared
+ * relative errors sum (s x_i - 1)^2:
+ *     s = sum x_i / sum x_i^2,
+ * and leave-one-out predicts each op with the s fitted to the others.
+ * Ops without shapes, of other kinds, or whose dimensions do not agree
+ * are counted and left out.
+ */
+#include "cmds.h"
+
+#include "cliutil.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "comp.h"
+#include "config.h"
+#include "outfile.h"
+#include "pt_import.h"
+#include "sbuf.h"
+
+typedef struct kop {    /* one matrix-product host op with its kernels */
+    uint32_t ev;        /* its event */
+    loom_kshape s;      /* its shape */
+    double bytes;       /* operands and result */
+    double meas, pred;  /* seconds: its kernels' sum, the model's */
+    uint32_t nk;        /* kernels */
+} kop;
+
+/* The op's GEMM shape from its name and Input Dims; 0, or -1 when it is
+ * not a matrix product loom knows or its dimensions disagree. */
+static int gemm_shape(const char *name, const pt_dims *d, int ebytes, loom_kshape *s,
+                      double *bytes)
+{
+    int a = -1; /* the first operand's tensor; the second is a + 1 */
+    if (strcmp(name, "aten::mm") == 0 || strcmp(name, "aten::bmm") == 0 ||
+        strcmp(name, "aten::matmul") == 0 || strcmp(name, "aten::linear") == 0)
+        a = 0;
+    else if (strcmp(name, "aten::addmm") == 0 || strcmp(name, "aten::baddbmm") == 0)
+        a = 1;
+    if (a < 0 || d->nt < a + 2 || d->nd[a] < 2 || d->nd[a] > PT_DIMS_D || d->nd[a + 1] < 2 ||
+        d->nd[a + 1] > PT_DIMS_D)
+        return -1;
+    const int64_t *x = d->d[a], *w = d->d[a + 1];
+    int nx = d->nd[a], nw = d->nd[a + 1];
+    double rows = 1, batch = 1, m, k, n, k2;
+    for (int i = 0; i < nx - 1; i++)
+        rows *= (double)x[i];
+    k = (double)x[nx - 1];
+    if (strcmp(name, "aten::linear") == 0) { /* x[.., in] W[out, in] */
+        if (nw != 2)
+            return -1;
+        m = rows;
+        n = (double)w[0];
+        k2 = (double)w[1];
+    } else if (nw == 2) { /* a matrix on the right: the rows of x are one product */
+        m = rows;
+        k2 = (double)w[0];
+        n = (double)w[1];
+    } else { /* batched: x[.., m, k] w[.., k, n] */
+        m = (double)x[nx - 2];
+        batch = rows / (m > 0 ? m : 1);
+        k2 = (double)w[nw - 2];
+        n = (double)w[nw - 1];
+    }
+    if (k != k2 || !(m >= 1 && n >= 1 && k >= 1 && batch >= 1) || m > UINT32_MAX ||
+        n > UINT32_MAX || k > UINT32_MAX || batch > UINT32_MAX)
+        return -1;
+    *s = (loom_kshape){.m = (uint32_t)m, .n = (uint32_t)n, .k = (uint32_t)k,
+                       .batch = (uint32_t)batch, .cls = LOOM_K_GEMM};
+    *bytes = batch * (m * k + k * n + m * n) * ebytes;
+    return 0;
+}
+
+static const pt_kineto *sort_k; /* qsort has no context argument */
+
+static int by_thread_time(const void *pa, const void *pb) /* host ops: (tid, start) */
+{
+    const pt_kev *a = &sort_k->ev[*(const uint32_t *)pa], *b = &sort_k->ev[*(const uint32_t *)pb];
+    if (a->tid != b->tid)
+        return a->tid < b->tid ? -1 : 1;
+    return (a->ts > b->ts) - (a->ts < b->ts);
+}
+
+static int by_corr(const void *pa, const void *pb) /* runtime calls: correlation */
+{
+    const pt_kev *a = &sort_k->ev[*(const uint32_t *)pa], *b = &sort_k->ev[*(const uint32_t *)pb];
+    return (a->corr > b->corr) - (a->corr < b->corr);
+}
+
+/* The index in ops (sorted by thread and start) of the innermost op of
+ * thread tid that encloses time t: the latest-starting one that has not
+ * ended (ops nest); -1 if none. */
+static long enclosing(const pt_kineto *k, const uint32_t *ops, size_t n, int64_t tid, int64_t t)
+{
+    size_t lo = 0, hi = n; /* first op after (tid, t) */
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        const pt_kev *e = &k->ev[ops[mid]];
+        if (e->tid < tid || (e->tid == tid && e->ts <= t))
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    for (size_t i = lo; i-- > 0;) {
+        const pt_kev *e = &k->ev[ops[i]];
+        if (e->tid != tid)
+            return -1;
+        if (e->ts + e->dur >= t)
+            return (long)i;
+    }
+    return -1;
+}
+
+/* The matrix-product ops with shapes, each with its kernels' measured sum. */
+static kop *collect_ops(const pt_kineto *k, pt_strs *strs, size_t *nops, uint64_t *kernels,
+                        uint64_t *unmatched)
+{
+    uint32_t *ops = loom_xmalloc((k->nev + 1) * sizeof *ops), *rt = loom_xmalloc((k->nev + 1) * sizeof *rt);
+    size_t no = 0, nr = 0;
+    for (size_t i = 0; i < k->nev; i++) {
+        const pt_kev *e = &k->ev[i];
+        if (e->kind == PT_K_CPU && e->dims >= 0)
+            ops[no++] = (uint32_t)i;
+        else if (e->kind == PT_K_RT && e->corr >= 0)
+            rt[nr++] = (uint32_t)i;
+    }
+    sort_k = k;
+    qsort(ops, no, sizeof *ops, by_thread_time);
+    qsort(rt, nr, sizeof *rt, by_corr);
+    kop *out = loom_xcalloc(no + 1, sizeof *out);
+    long *slot = loom_xmalloc((no + 1) * sizeof *slot); /* ops index -> out index, -1 */
+    size_t n = 0;
+    for (size_t i = 0; i < no; i++) {
+        const pt_kev *e = &k->ev[ops[i]];
+        const pt_dims *d = &k->dims[e->dims];
+        int eb = d->dtype ? pt_dtype_bytes(pt_str_get(strs, d->dtype)) : 0;
+        slot[i] = -1;
+        if (gemm_shape(pt_str_get(strs, e->name), d, eb ? eb : 2, &out[n].s, &out[n].bytes) == 0) {
+            out[n].ev = ops[i];
+            slot[i] = (long)n++;
+        }
+    }
+    for (size_t i = 0; i < k->nev; i++) {
+        const pt_kev *e = &k->ev[i];
+        if (e->kind != PT_K_KERNEL || e->corr < 0)
+            continue;
+        size_t lo = 0, hi = nr; /* its launch */
+        while (lo < hi) {
+            size_t mid = (lo + hi) / 2;
+            if (k->ev[rt[mid]].corr < e->corr)
+                lo = mid + 1;
+            else
+                hi = mid;
+        }
+        if (lo == nr || k->ev[rt[lo]].corr != e->corr) {
+            ++*unmatched;
+            continue;
+        }
+        const pt_kev *r = &k->ev[rt[lo]];
+        long o = enclosing(k, ops, no, r->tid, r->ts);
+        /* the innermost op with shapes; a matrix product's (an aten::linear
+         * around an aten::addmm: the addmm) */
+        if (o < 0 || slot[o] < 0)
+            continue;
+        out[slot[o]].meas += (double)e->dur * 1e-9;
+        out[slot[o]].nk++;
+        ++*kernels;
+    }
+    size_t m = 0; /* ops whose kernels were found */
+    for (size_t i = 0; i < n; i++)
+        if (out[i].nk > 0 && out[i].meas > 0)
+            out[m++] = out[i];
+    free(ops);
+    free(rt);
+    free(slot);
+    *nops = m;
+    return out;
+}
+
+/* The device's kernel model at dtype, as replay builds it from a system
+ * file (written into dir). */
+static int device_cfg(const loom_calk_opts *o, const char *dir, loom_cfg *cfg, loom_err *err)
+{
+    char sys[4200], net[4200];
+    snprintf(sys, sizeof sys, "%s/system.yaml", dir);
+    snprintf(net, sizeof net, "%s/network.yaml", dir);
+    sbuf b = {0};
+    sb_printf(&b, "device: %s\ncompute-model: kernel\ncompute-dtype: %s\n", o->device, o->dtype);
+    if (o->devices)
+        sb_printf(&b, "device-file: %s\n", o->devices);
+    const char *nt = "topology: [ Switch ]\nnpus_count: [ 1 ]\nbandwidth: [ 1 ]\nlatency: [ 0 ]\n";
+    FILE *f = fopen(sys, "w"), *g = fopen(net, "w");
+    int ok = f && g && fputs(b.p, f) >= 0 && fputs(nt, g) >= 0;
+    ok = (f ? fclose(f) == 0 : 0) && ok;
+    ok = (g ? fclose(g) == 0 : 0) && ok;
+    free(b.p);
+    if (!ok)
+        return loom_err_set(err, LOOM_EIO, "%s: cannot write: %s", dir, strerror(errno));
+    loom_cfg_files fl = {.network = net, .system = sys};
+    int rc = loom_cfg_load(cfg, &fl, err);
+    if (rc < 0) { /* say which option, not the scratch file */
+        char why[1024];
+        const char *p = strstr(err->msg, ": ");
+        snprintf(why, sizeof why, "%.1000s", p ? p + 2 : err->msg);
+        snprintf(err->msg, sizeof err->msg, "--device %.200s --dtype %.32s%s%.1000s: %s", o->device,
+                 o->dtype, o->devices ? " --devices " : "", o->devices ? o->devices : "", why);
+    }
+    return rc;
+}
+
+/* Groups of one (batch, m, n, k): "#   1x2048x512x2048 ..." lines, the
+ * costliest measured first, at most max of them. */
+static void shape_lines(sbuf *b, kop *op, size_t n, double s, int max)
+{
+    char *done = loom_xcalloc(n + 1, 1);
+    for (int row = 0; row < max; row++) {
+        size_t best = n;
+        double tot = 0;
+        for (size_t i = 0; i < n; i++) { /* the next group: largest measured sum */
+            if (done[i])
+                continue;
+            double t = 0;
+            for (size_t j = i; j < n; j++)
+                if (!done[j] && memcmp(&op[j].s, &op[i].s, sizeof op[i].s) == 0)
+                    t += op[j].meas;
+            if (best == n || t > tot) {
+                best = i;
+                tot = t;
+            }
+        }
+        if (best == n)
+            break;
+        double pred = op[best].pred;
+        unsigned cnt = 0;
+        for (size_t j = best; j < n; j++)
+            if (!done[j] && memcmp(&op[j].s, &op[best].s, sizeof op[best].s) == 0) {
+                done[j] = 1;
+                cnt++;
+            }
+        sb_printf(b, "#   %5ux%6ux%6ux%6u %6u %12.2f %12.2f %+8.1f%%\n", op[best].s.batch,
+                  op[best].s.m, op[best].s.n, op[best].s.k, cnt, 1e6 * tot / cnt, 1e6 * pred,
+                  100 * (s * pred / (tot / cnt) - 1));
+    }
+    free(done);
+}
+
+static char *profile_text(const loom_calk_opts *o, const char *name, kop *op, size_t n, double s,
+                          double mae, double mx, double lmae, double lmx, const char *device)
+{
+    sbuf b = {0};
+    sb_printf(&b, "# A software-stack profile written by `loom calibrate --kineto %s --device %s "
+                  "--dtype %s`\n# (docs/VALIDATION.md, \"Stack profiles\"): every compute node's "
+                  "modelled time\n# x compute-time-scale, fitted to %zu matrix-product ops of the "
+                  "capture (%s)\n# by their shapes.  The costliest shapes: batch x m x n x k, ops, "
+                  "measured us a op,\n# modelled us, error at the scale:\n",
+              o->kineto, o->device, o->dtype, n, device);
+    shape_lines(&b, op, n, s, 12);
+    sb_printf(&b, "stack: %s\ncompute-time-scale: %.6f\nfit:\n  kernels-by-shape: %zu\n"
+                  "  mean-abs-error: %.4f\n  max-abs-error: %.4f\n",
+              name, s, n, mae, mx);
+    if (n > 1)
+        sb_printf(&b, "  loo-mean-abs-error: %.4f\n  loo-max-abs-error: %.4f\n", lmae, lmx);
+    return b.p;
+}
+
+int loom_calibrate_kineto(const loom_calk_opts *o)
+{
+    loom_err err = {0};
+    loom_outset *set = loom_outset_create();
+    int k = loom_outset_add(set, o->out, "-o");
+    loom_outset_input(set, o->kineto, "--kineto");
+    pt_strs *strs = pt_strs_new();
+    pt_kineto kt;
+    memset(&kt, 0, sizeof kt);
+    loom_cfg cfg;
+    memset(&cfg, 0, sizeof cfg);
+    int have_cfg = 0;
+    char tmp[64] = "/tmp/loom-calibrate-XXXXXX";
+    int rc = loom_outset_check(set, &err);
+    if (rc == 0 && mkdtemp(tmp) == NULL) {
+        rc = loom_err_set(&err, LOOM_EIO, "cannot make a work folder: %s", strerror(errno));
+        tmp[0] = '\0';
+    }
+    if (rc == 0 && (rc = device_cfg(o, tmp, &cfg, &err)) == 0)
+        have_cfg = 1;
+    if (rc == 0)
+        rc = pt_kineto_read(o->kineto, strs, &kt, &err);
+    size_t n = 0;
+    uint64_t kernels = 0, unmatched = 0;
+    kop *op = rc == 0 ? collect_ops(&kt, strs, &n, &kernels, &unmatched) : NULL;
+    if (rc == 0 && n == 0)
+        rc = loom_err_set(&err, LOOM_ETRACE, "%s: no GPU kernel launched by a matrix product "
+                          "(aten::mm, addmm, bmm, baddbmm, matmul, linear) with its shapes: capture "
+                          "with torch.profiler(record_shapes=True)", o->kineto);
+    double sx = 0, sxx = 0, s = 0, mae = 0, mx = 0, lmae = 0, lmx = 0;
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        op[i].pred = comp_kernel_seconds(&cfg.comp, 2.0 * op[i].s.batch * op[i].s.m * op[i].s.n *
+                                                        op[i].s.k, op[i].bytes, &op[i].s);
+        double x = op[i].pred / op[i].meas;
+        sx += x;
+        sxx += x * x;
+    }
+    if (rc == 0) {
+        s = sx / sxx;
+        if (!(s > 0 && s <= 1000))
+            rc = loom_err_set(&err, LOOM_EUSAGE, "%s: the fitted compute-time-scale %.4g is out "
+                              "of (0, 1000]", o->kineto, s);
+    }
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        double x = op[i].pred / op[i].meas, e = fabs(s * x - 1);
+        double sl = n > 1 ? (sx - x) / (sxx - x * x) : s, l = fabs(sl * x - 1);
+        mae += e / (double)n;
+        mx = e > mx ? e : mx;
+        lmae += l / (double)n;
+        lmx = l > lmx ? l : lmx;
+    }
+    if (rc == 0) {
+        char nm[256]; /* --name, else the file's name without .yaml */
+        const char *name = o->name;
+        if (name == NULL) {
+            const char *base = strrchr(o->out, '/') ? strrchr(o->out, '/') + 1 : o->out;
+            snprintf(nm, sizeof nm, "%.*s", (int)strcspn(base, "."), base);
+            name = nm;
+        }
+        char *text = profile_text(o, name, op, n, s, mae, mx, lmae, lmx,
+                                  kt.device ? pt_str_get(strs, kt.device) : "device not named");
+        if (!o->quiet) {
+            fputs(text, stdout);
+            printf("# %llu kernels of %zu ops fitted; %llu kernels without their launch\n",
+                   (unsigned long long)kernels, n, (unsigned long long)unmatched);
+        }
+        rc = loom_outset_text(set, k, text, strlen(text), &err);
+        free(text);
+        if (rc == 0)
+            rc = loom_outset_commit(set, &err);
+    }
+    if (tmp[0]) {
+        char p[4200];
+        snprintf(p, sizeof p, "%s/system.yaml", tmp);
+        unlink(p);
+        snprintf(p, sizeof p, "%s/network.yaml", tmp);
+        unlink(p);
+        rmdir(tmp);
+    }
+    free(op);
+    if (have_cfg)
+        loom_cfg_free(&cfg);
+    pt_kineto_free(&kt);
+    pt_strs_free(strs);
+    loom_outset_free(set);
+    return rc < 0 ? loom_fail(&err) : 0;
+}
