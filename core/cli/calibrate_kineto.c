@@ -196,6 +196,81 @@ static kop *collect_ops(const pt_kineto *k, pt_strs *strs, size_t *nops, uint64_
     return out;
 }
 
+static int by_corr_kernel(const void *pa, const void *pb) /* kernels: correlation */
+{
+    return by_corr(pa, pb);
+}
+
+typedef struct launch { /* a kernel launch and its kernel, for the host fit */
+    int64_t tid, ts, end; /* the launch call */
+    int64_t kts, kend;    /* its kernel */
+} launch;
+
+static int by_launch(const void *pa, const void *pb)
+{
+    const launch *a = pa, *b = pb;
+    if (a->tid != b->tid)
+        return a->tid < b->tid ? -1 : 1;
+    return (a->ts > b->ts) - (a->ts < b->ts);
+}
+
+static int by_double(const void *pa, const void *pb)
+{
+    double a = *(const double *)pa, b = *(const double *)pb;
+    return (a > b) - (a < b);
+}
+
+/* host-launch-us (docs/MODEL.md 12, "The host"): the median interval
+ * between consecutive kernel launches of one host thread where the GPU
+ * waited for the second (the previous kernel had ended by the time the
+ * launch call returned, and the kernel started within 20 us of it): in
+ * such a stretch the host's time per launch is the step.  *pairs: how
+ * many intervals; the median in us, or -1 with fewer than 10. */
+static double host_interval(const pt_kineto *k, pt_strs *strs, size_t *pairs, size_t *nlaunch)
+{
+    uint32_t *kn = loom_xmalloc((k->nev + 1) * sizeof *kn);
+    size_t nk = 0;
+    for (size_t i = 0; i < k->nev; i++)
+        if (k->ev[i].kind == PT_K_KERNEL && k->ev[i].corr >= 0)
+            kn[nk++] = (uint32_t)i;
+    sort_k = k;
+    qsort(kn, nk, sizeof *kn, by_corr_kernel);
+    launch *l = loom_xmalloc((k->nev + 1) * sizeof *l);
+    size_t nl = 0;
+    for (size_t i = 0; i < k->nev; i++) {
+        const pt_kev *e = &k->ev[i];
+        if (e->kind != PT_K_RT || e->corr < 0 || !strstr(pt_str_get(strs, e->name), "aunch"))
+            continue; /* cudaLaunchKernel, cuLaunchKernel, cudaLaunchKernelExC */
+        size_t lo = 0, hi = nk;
+        while (lo < hi) {
+            size_t mid = (lo + hi) / 2;
+            if (k->ev[kn[mid]].corr < e->corr)
+                lo = mid + 1;
+            else
+                hi = mid;
+        }
+        if (lo == nk || k->ev[kn[lo]].corr != e->corr)
+            continue;
+        const pt_kev *g = &k->ev[kn[lo]];
+        l[nl++] = (launch){e->tid, e->ts, e->ts + e->dur, g->ts, g->ts + g->dur};
+    }
+    qsort(l, nl, sizeof *l, by_launch);
+    double *iv = loom_xmalloc((nl + 1) * sizeof *iv);
+    size_t n = 0;
+    for (size_t i = 1; i < nl; i++)
+        if (l[i].tid == l[i - 1].tid && l[i - 1].kend <= l[i].end && l[i].kts >= l[i].end &&
+            l[i].kts - l[i].end < 20000)
+            iv[n++] = (double)(l[i].ts - l[i - 1].ts) * 1e-3;
+    qsort(iv, n, sizeof *iv, by_double);
+    double med = n < 10 ? -1 : n % 2 ? iv[n / 2] : (iv[n / 2 - 1] + iv[n / 2]) / 2;
+    *pairs = n;
+    *nlaunch = nl;
+    free(kn);
+    free(l);
+    free(iv);
+    return med;
+}
+
 /* The device's kernel model at dtype, as replay builds it from a system
  * file (written into dir). */
 static int device_cfg(const loom_calk_opts *o, const char *dir, loom_cfg *cfg, loom_err *err)
@@ -263,9 +338,16 @@ static void shape_lines(sbuf *b, kop *op, size_t n, double s, int max)
     free(done);
 }
 
-static char *profile_text(const loom_calk_opts *o, const char *name, kop *op, size_t n, double s,
-                          double mae, double mx, double lmae, double lmx, const char *device)
+typedef struct kfit { /* what the profile says of its fit */
+    double s, mae, mx, lmae, lmx; /* the scale; its errors, fitted and left out */
+    double host;                  /* host-launch-us, or < 0: not fitted */
+    size_t pairs, launches;       /* its intervals, the launches seen */
+} kfit;
+
+static char *profile_text(const loom_calk_opts *o, const char *name, kop *op, size_t n,
+                          const kfit *f, const char *device)
 {
+    double s = f->s;
     sbuf b = {0};
     sb_printf(&b, "# A software-stack profile written by `loom calibrate --kineto %s --device %s "
                   "--dtype %s`\n# (docs/VALIDATION.md, \"Stack profiles\"): every compute node's "
@@ -274,11 +356,19 @@ static char *profile_text(const loom_calk_opts *o, const char *name, kop *op, si
                   "measured us a op,\n# modelled us, error at the scale:\n",
               o->kineto, o->device, o->dtype, n, device);
     shape_lines(&b, op, n, s, 12);
-    sb_printf(&b, "stack: %s\ncompute-time-scale: %.6f\nfit:\n  kernels-by-shape: %zu\n"
-                  "  mean-abs-error: %.4f\n  max-abs-error: %.4f\n",
-              name, s, n, mae, mx);
+    sb_printf(&b, "# host-launch-us: the median interval between consecutive launches of one host\n"
+                  "# thread where the GPU waited for the launch (docs/MODEL.md 12, \"The host\"):\n"
+                  "# %zu such intervals among %zu launches%s\n",
+              f->pairs, f->launches, f->host < 0 ? "; fewer than 10, not fitted" : "");
+    sb_printf(&b, "stack: %s\ncompute-time-scale: %.6f\n", name, s);
+    if (f->host >= 0)
+        sb_printf(&b, "host-launch-us: %.3f\n", f->host);
+    sb_printf(&b, "fit:\n  kernels-by-shape: %zu\n  mean-abs-error: %.4f\n  max-abs-error: %.4f\n",
+              n, f->mae, f->mx);
     if (n > 1)
-        sb_printf(&b, "  loo-mean-abs-error: %.4f\n  loo-max-abs-error: %.4f\n", lmae, lmx);
+        sb_printf(&b, "  loo-mean-abs-error: %.4f\n  loo-max-abs-error: %.4f\n", f->lmae, f->lmx);
+    if (f->host >= 0)
+        sb_printf(&b, "  host-bound-intervals: %zu\n", f->pairs);
     return b.p;
 }
 
@@ -341,7 +431,9 @@ int loom_calibrate_kineto(const loom_calk_opts *o)
             snprintf(nm, sizeof nm, "%.*s", (int)strcspn(base, "."), base);
             name = nm;
         }
-        char *text = profile_text(o, name, op, n, s, mae, mx, lmae, lmx,
+        kfit f = {s, mae, mx, lmae, lmx, -1, 0, 0};
+        f.host = host_interval(&kt, strs, &f.pairs, &f.launches);
+        char *text = profile_text(o, name, op, n, &f,
                                   kt.device ? pt_str_get(strs, kt.device) : "device not named");
         if (!o->quiet) {
             fputs(text, stdout);

@@ -76,6 +76,9 @@ typedef struct loom_cfg {
                                (default: drop those edges, with a warning) */
     sim_time host_launch;   /* host-launch-us in ps: the host's time per GPU launch
                                (core/sim/replay_host.c); 0: the host is not modelled */
+    int host_set;           /* the system file (or --set) gave host-launch-us */
+    sim_time stack_host;    /* the stack profile's host-launch-us (ps), used when the
+                               system file gives none; 0: none */
     double stack_scale;     /* the system file's stack profile: accelerator kernel
                                times x this (0: no profile); with compute_scale */
     char *stack_name;       /* its name, or NULL */

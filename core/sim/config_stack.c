@@ -2,11 +2,13 @@
  * config_stack.c: software-stack profiles (docs/VALIDATION.md, "Stack
  * profiles"): the system key `stack: NAME|FILE` names a small YAML file of
  * fitted parameters, written by `loom calibrate` or shipped in
- * compute/stacks/NAME.yaml.  Today a profile holds one parameter,
- * `compute-time-scale`: every COMP_NODE's modelled time is multiplied by
- * it (the stack's kernels, launches and host overheads against the
- * kernel-level model), on top of --compute-scale; the host side of a
- * collective call keeps its trace duration.
+ * compute/stacks/NAME.yaml.  A profile holds `compute-time-scale`: every
+ * COMP_NODE's modelled time is multiplied by it (the stack's kernels,
+ * launches and host overheads against the kernel-level model), on top of
+ * --compute-scale; the host side of a collective call keeps its trace
+ * duration.  It may hold `host-launch-us` (`loom calibrate --kineto` fits
+ * it): the host's time per GPU launch, which the system file's own
+ * host-launch-us overrides (config_sys.c).
  *
  * A value with a '/' or ending in .yaml/.yml is a file: relative to the
  * working directory, else to the system file's folder.  Any other value
@@ -14,6 +16,7 @@
  */
 #include "config_int.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,7 +29,7 @@
 #define LOOM_STACKS_INSTALLED "/usr/local/share/loom/stacks"
 #endif
 
-static const char *const stack_keys[] = {"stack", "compute-time-scale", "fit"};
+static const char *const stack_keys[] = {"stack", "compute-time-scale", "host-launch-us", "fit"};
 
 static int ends_with(const char *s, const char *suf)
 {
@@ -88,6 +91,12 @@ int cfg_load_stack(loom_cfg *cfg, const char *value, const char *sys_path, loom_
         cfg_ctx c = {path, "compute-time-scale", -1, err};
         rc = cfg_get_double(&c, v, 0, 1000, 1, &s);
     }
+    yaml_node_t *hv = rc == 0 ? cfg_lookup(&dc, "host-launch-us") : NULL;
+    double h = 0;
+    if (hv) {
+        cfg_ctx c = {path, "host-launch-us", -1, err};
+        rc = cfg_get_double(&c, hv, 0, 1e6, 0, &h);
+    }
     yaml_node_t *nm = rc == 0 ? cfg_lookup(&dc, "stack") : NULL;
     const char *name = nm ? cfg_scalar(nm) : NULL;
     if (rc == 0 && nm && name == NULL) {
@@ -96,6 +105,7 @@ int cfg_load_stack(loom_cfg *cfg, const char *value, const char *sys_path, loom_
     }
     if (rc == 0) {
         cfg->stack_scale = s;
+        cfg->stack_host = (sim_time)llround(h * SIM_PS_PER_US);
         free(cfg->stack_name);
         cfg->stack_name = loom_xstrdup(name ? name : value);
     }

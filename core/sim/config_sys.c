@@ -141,6 +141,7 @@ static int sys_key(loom_cfg *cfg, cfg_doc *dc, const cfg_ctx *c, const char *k, 
         if ((rc = cfg_get_double(c, v, 0, 1e6, 0, &dv)) < 0)
             return rc;
         cfg->host_launch = (sim_time)llround(dv * SIM_PS_PER_US);
+        cfg->host_set = 1;
     } else if (strcmp(k, "comm-model") == 0) { /* docs/IMPORT.md */
         static const char *const cm[] = {"network", "captured"};
         if ((rc = cfg_get_enum(c, v, cm, 2, &e)) < 0)
@@ -238,6 +239,8 @@ int cfg_load_system(loom_cfg *cfg, const loom_cfg_files *f, loom_err *err)
     }
     if ((rc = cfg_load_compute(cfg, &dc, &sc, f, err)) < 0)
         goto out;
+    if (!cfg->host_set) /* the stack profile's, when the file gives none */
+        cfg->host_launch = cfg->stack_host;
     if (!sc.have_mem) {
         rc = loom_err_set(err, LOOM_EUSAGE,
                           "%s: missing key 'local-mem-bw' (GB/s, 10^9 bytes/s) or 'device': loom "

@@ -149,6 +149,47 @@ static void test_recovers_scale(void **state)
     assert_non_null(strstr(loomrun_out, "stack      p: compute times x 1.25"));
 }
 
+/* host-launch-us: 12 launches 50 us apart on one thread, each kernel
+ * (an aten::mm of 256 x 64 x 1024 at 1.25 times the model, about 31 us)
+ * starting 2 us after its launch returns and ending before the next
+ * launch: the GPU waited for every launch after the first, so the 11
+ * intervals are 50 us and the profile says host-launch-us 50.  The
+ * capture of test_recovers_scale has only 5 launches: none fitted. */
+static void test_host_launch(void **state)
+{
+    (void)state;
+    loomrun_write(loomrun_path("tiny.yaml"), tiny);
+    FILE *f = fopen(loomrun_path("host.json"), "w");
+    assert_non_null(f);
+    fprintf(f, "{\"schemaVersion\": 1, \"traceEvents\": [\n");
+    double d = 1.25 * gemm_us(4, 64);
+    assert_true(d < 45);
+    for (int i = 0; i < 12; i++)
+        event(f, "aten::mm", "[[256, 64], [64, 1024]]", 100 + 50.0 * i, 10, i + 1, d);
+    fprintf(f, "{\"ph\": \"i\", \"cat\": \"marker\", \"name\": \"end\", \"pid\": 1, \"tid\": 1, "
+               "\"ts\": 5000}\n]}\n");
+    assert_int_equal(fclose(f), 0);
+    int rc = loomrun_run(loomrun_tmp, "calibrate", "--kineto", loomrun_path("host.json"),
+                         "--device", "tiny", "--devices", loomrun_path("tiny.yaml"), "--dtype",
+                         "bf16", "-o", loomrun_path("h.yaml"), "-q", NULL);
+    if (rc != 0)
+        fail_msg("calibrate: exit %d: %s", rc, loomrun_err);
+    char text[8192];
+    loomrun_slurp(loomrun_path("h.yaml"), text, sizeof text);
+    assert_true(fabs(yaml_num(text, "\nhost-launch-us: ") - 50) < 1e-3);
+    assert_true(yaml_num(text, "\n  host-bound-intervals: ") == 11);
+    assert_true(fabs(yaml_num(text, "\ncompute-time-scale: ") - 1.25) < 1e-5);
+
+    write_capture(loomrun_path("cap.json"));
+    rc = loomrun_run(loomrun_tmp, "calibrate", "--kineto", loomrun_path("cap.json"), "--device",
+                     "tiny", "--devices", loomrun_path("tiny.yaml"), "--dtype", "bf16", "-o",
+                     loomrun_path("p.yaml"), "-q", NULL);
+    assert_int_equal(rc, 0);
+    loomrun_slurp(loomrun_path("p.yaml"), text, sizeof text);
+    assert_null(strstr(text, "\nhost-launch-us:"));
+    assert_non_null(strstr(text, "fewer than 10, not fitted"));
+}
+
 static void test_real_and_bad(void **state)
 {
     (void)state;
@@ -191,6 +232,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_recovers_scale),
+        cmocka_unit_test(test_host_launch),
         cmocka_unit_test(test_real_and_bad),
     };
     return cmocka_run_group_tests(tests, loomrun_setup, loomrun_teardown);
