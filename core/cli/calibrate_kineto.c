@@ -8,7 +8,8 @@
  * is traced back to its launch (the runtime call of the same
  * `correlation`) and from there to the innermost matrix-product host op
  * that encloses the launch on its thread (aten::mm, addmm, bmm, baddbmm,
- * matmul, linear) whose "Input Dims" give (batch, m, n, k).  An op's
+ * matmul, linear) whose "Input Dims" give (batch, m, n, k), among the
+ * ENCLOSE_LOOK ops with shapes that started last before the launch.  An op's
  * measured time is the sum of its kernels' (a split-K GEMM launches more
  * than one); its predicted time is the kernel model's for that shape on
  * --device at --dtype (compute/comp_kernel.c, docs/DEVICES.md), exactly
@@ -92,19 +93,37 @@ static int gemm_shape(const char *name, const pt_dims *d, int ebytes, loom_kshap
 
 static const pt_kineto *sort_k; /* qsort has no context argument */
 
-static int by_thread_time(const void *pa, const void *pb) /* host ops: (tid, start) */
+/* Host ops by (tid, start), an enclosing op before the ops it holds
+ * (longer first at one start), then file order: a total order, so the
+ * result does not depend on qsort. */
+static int by_thread_time(const void *pa, const void *pb)
 {
-    const pt_kev *a = &sort_k->ev[*(const uint32_t *)pa], *b = &sort_k->ev[*(const uint32_t *)pb];
+    uint32_t ia = *(const uint32_t *)pa, ib = *(const uint32_t *)pb;
+    const pt_kev *a = &sort_k->ev[ia], *b = &sort_k->ev[ib];
     if (a->tid != b->tid)
         return a->tid < b->tid ? -1 : 1;
-    return (a->ts > b->ts) - (a->ts < b->ts);
+    if (a->ts != b->ts)
+        return a->ts < b->ts ? -1 : 1;
+    if (a->dur != b->dur)
+        return a->dur > b->dur ? -1 : 1;
+    return (ia > ib) - (ia < ib);
 }
 
-static int by_corr(const void *pa, const void *pb) /* runtime calls: correlation */
+/* Runtime calls and kernels by correlation, then file order. */
+static int by_corr(const void *pa, const void *pb)
 {
-    const pt_kev *a = &sort_k->ev[*(const uint32_t *)pa], *b = &sort_k->ev[*(const uint32_t *)pb];
-    return (a->corr > b->corr) - (a->corr < b->corr);
+    uint32_t ia = *(const uint32_t *)pa, ib = *(const uint32_t *)pb;
+    const pt_kev *a = &sort_k->ev[ia], *b = &sort_k->ev[ib];
+    if (a->corr != b->corr)
+        return a->corr < b->corr ? -1 : 1;
+    return (ia > ib) - (ia < ib);
 }
+
+/* Ops looked at, back from a launch, for the one around it: a matrix
+ * product's launch is inside it, a few ops after its start (its
+ * aten::t, its own children); the bound keeps a capture of many ops
+ * without shapes from costing ops x kernels. */
+enum { ENCLOSE_LOOK = 64 };
 
 /* The index in ops (sorted by thread and start) of the innermost op of
  * thread tid that encloses time t: the latest-starting one that has not
@@ -120,7 +139,7 @@ static long enclosing(const pt_kineto *k, const uint32_t *ops, size_t n, int64_t
         else
             hi = mid;
     }
-    for (size_t i = lo; i-- > 0;) {
+    for (size_t i = lo, look = 0; i-- > 0 && look++ < ENCLOSE_LOOK;) {
         const pt_kev *e = &k->ev[ops[i]];
         if (e->tid != tid)
             return -1;
@@ -206,12 +225,14 @@ typedef struct launch { /* a kernel launch and its kernel, for the host fit */
     int64_t kts, kend;    /* its kernel */
 } launch;
 
-static int by_launch(const void *pa, const void *pb)
+static int by_launch(const void *pa, const void *pb) /* (tid, start, kernel start) */
 {
     const launch *a = pa, *b = pb;
     if (a->tid != b->tid)
         return a->tid < b->tid ? -1 : 1;
-    return (a->ts > b->ts) - (a->ts < b->ts);
+    if (a->ts != b->ts)
+        return a->ts < b->ts ? -1 : 1;
+    return (a->kts > b->kts) - (a->kts < b->kts);
 }
 
 static int by_double(const void *pa, const void *pb)
