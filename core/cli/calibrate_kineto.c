@@ -119,6 +119,21 @@ static int by_corr(const void *pa, const void *pb)
     return (ia > ib) - (ia < ib);
 }
 
+/* The first of idx[0..n) (sorted by correlation) whose event has
+ * correlation corr, or -1. */
+static long find_corr(const pt_kineto *k, const uint32_t *idx, size_t n, int64_t corr)
+{
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if (k->ev[idx[mid]].corr < corr)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < n && k->ev[idx[lo]].corr == corr ? (long)lo : -1;
+}
+
 /* Ops looked at, back from a launch, for the one around it: a matrix
  * product's launch is inside it, a few ops after its start (its
  * aten::t, its own children); the bound keeps a capture of many ops
@@ -182,19 +197,12 @@ static kop *collect_ops(const pt_kineto *k, pt_strs *strs, size_t *nops, uint64_
         const pt_kev *e = &k->ev[i];
         if (e->kind != PT_K_KERNEL || e->corr < 0)
             continue;
-        size_t lo = 0, hi = nr; /* its launch */
-        while (lo < hi) {
-            size_t mid = (lo + hi) / 2;
-            if (k->ev[rt[mid]].corr < e->corr)
-                lo = mid + 1;
-            else
-                hi = mid;
-        }
-        if (lo == nr || k->ev[rt[lo]].corr != e->corr) {
+        long at = find_corr(k, rt, nr, e->corr); /* its launch */
+        if (at < 0) {
             ++*unmatched;
             continue;
         }
-        const pt_kev *r = &k->ev[rt[lo]];
+        const pt_kev *r = &k->ev[rt[at]];
         long o = enclosing(k, ops, no, r->tid, r->ts);
         /* the innermost op with shapes; a matrix product's (an aten::linear
          * around an aten::addmm: the addmm) */
@@ -213,11 +221,6 @@ static kop *collect_ops(const pt_kineto *k, pt_strs *strs, size_t *nops, uint64_
     free(slot);
     *nops = m;
     return out;
-}
-
-static int by_corr_kernel(const void *pa, const void *pb) /* kernels: correlation */
-{
-    return by_corr(pa, pb);
 }
 
 typedef struct launch { /* a kernel launch and its kernel, for the host fit */
@@ -255,24 +258,17 @@ static double host_interval(const pt_kineto *k, pt_strs *strs, size_t *pairs, si
         if (k->ev[i].kind == PT_K_KERNEL && k->ev[i].corr >= 0)
             kn[nk++] = (uint32_t)i;
     sort_k = k;
-    qsort(kn, nk, sizeof *kn, by_corr_kernel);
+    qsort(kn, nk, sizeof *kn, by_corr);
     launch *l = loom_xmalloc((k->nev + 1) * sizeof *l);
     size_t nl = 0;
     for (size_t i = 0; i < k->nev; i++) {
         const pt_kev *e = &k->ev[i];
         if (e->kind != PT_K_RT || e->corr < 0 || !strstr(pt_str_get(strs, e->name), "aunch"))
             continue; /* cudaLaunchKernel, cuLaunchKernel, cudaLaunchKernelExC */
-        size_t lo = 0, hi = nk;
-        while (lo < hi) {
-            size_t mid = (lo + hi) / 2;
-            if (k->ev[kn[mid]].corr < e->corr)
-                lo = mid + 1;
-            else
-                hi = mid;
-        }
-        if (lo == nk || k->ev[kn[lo]].corr != e->corr)
+        long at = find_corr(k, kn, nk, e->corr); /* its kernel */
+        if (at < 0)
             continue;
-        const pt_kev *g = &k->ev[kn[lo]];
+        const pt_kev *g = &k->ev[kn[at]];
         l[nl++] = (launch){e->tid, e->ts, e->ts + e->dur, g->ts, g->ts + g->dur};
     }
     qsort(l, nl, sizeof *l, by_launch);
@@ -445,16 +441,9 @@ int loom_calibrate_kineto(const loom_calk_opts *o)
         lmx = l > lmx ? l : lmx;
     }
     if (rc == 0) {
-        char nm[256]; /* --name, else the file's name without .yaml */
-        const char *name = o->name;
-        if (name == NULL) {
-            const char *base = strrchr(o->out, '/') ? strrchr(o->out, '/') + 1 : o->out;
-            snprintf(nm, sizeof nm, "%.*s", (int)strcspn(base, "."), base);
-            name = nm;
-        }
         kfit f = {s, mae, mx, lmae, lmx, -1, 0, 0};
         f.host = host_interval(&kt, strs, &f.pairs, &f.launches);
-        char *text = profile_text(o, name, op, n, &f,
+        char *text = profile_text(o, o->name, op, n, &f,
                                   kt.device ? pt_str_get(strs, kt.device) : "device not named");
         if (!o->quiet) {
             fputs(text, stdout);

@@ -344,15 +344,6 @@ int loom_calibrate(const char *runs, const char *out, const char *name, const ch
                    int quiet)
 {
     loom_err err = {0};
-    char nm[256]; /* the profile's name: --name, else the file's without .yaml */
-    if (name == NULL) {
-        const char *base = strrchr(out, '/') ? strrchr(out, '/') + 1 : out;
-        snprintf(nm, sizeof nm, "%.*s", (int)strcspn(base, "."), base);
-        name = nm;
-    }
-    if (!plain_name(name))
-        return loom_usage("calibrate", "profile name '%s': letters, digits, '.', '_' and '-' "
-                          "only (it is written bare into the YAML; choose one with --name)", name);
     loom_outset *set = loom_outset_create();
     int k = loom_outset_add(set, out, "-o");
     loom_outset_input(set, runs, "--runs");
@@ -492,14 +483,7 @@ int loom_cmd_calibrate(int argc, char **argv)
                           "them) and -o PROFILE.yaml");
     if (runs && (ko.device || ko.devices || ko.dtype))
         return loom_usage("calibrate", "%s", "--device, --devices and --dtype go with --kineto");
-    if (runs)
-        return loom_calibrate(runs, out, name, work, quiet);
-    if (!ko.device || !ko.dtype)
-        return loom_usage("calibrate", "%s", "--kineto needs --device NAME and --dtype T (the "
-                          "device the capture ran on, the GEMMs' math)");
-    if (work)
-        return loom_usage("calibrate", "%s", "--work goes with --runs");
-    char nm[256];
+    char nm[256]; /* the profile's name: --name, else the file's without .yaml */
     if (name == NULL) {
         const char *base = strrchr(out, '/') ? strrchr(out, '/') + 1 : out;
         snprintf(nm, sizeof nm, "%.*s", (int)strcspn(base, "."), base);
@@ -508,6 +492,13 @@ int loom_cmd_calibrate(int argc, char **argv)
     if (!plain_name(name))
         return loom_usage("calibrate", "profile name '%s': letters, digits, '.', '_' and '-' "
                           "only (it is written bare into the YAML; choose one with --name)", name);
+    if (runs)
+        return loom_calibrate(runs, out, name, work, quiet);
+    if (!ko.device || !ko.dtype)
+        return loom_usage("calibrate", "%s", "--kineto needs --device NAME and --dtype T (the "
+                          "device the capture ran on, the GEMMs' math)");
+    if (work)
+        return loom_usage("calibrate", "%s", "--work goes with --runs");
     ko.out = out;
     ko.name = name;
     ko.quiet = quiet;

@@ -28,7 +28,8 @@ int loom_cmd_compare(int argc, char **argv);      /* cmd_compare.c */
 int loom_cmd_gen(int argc, char **argv);          /* cmd_gen.c: gen micro */
 int loom_cmd_gen_llm(int argc, char **argv);      /* cmd_gen_llm.c; argv[0] "llm" */
 int loom_cmd_calibrate(int argc, char **argv);    /* cmd_calibrate.c */
-/* The work of `loom calibrate` (cmd_calibrate.c); an exit code. */
+/* The work of `loom calibrate --runs` (cmd_calibrate.c), the profile named
+ * name (checked by the caller); an exit code. */
 int loom_calibrate(const char *runs, const char *out, const char *name, const char *work,
                    int quiet);
 /* `loom calibrate --kineto`: the profile fitted to a Kineto capture's
@@ -39,7 +40,7 @@ typedef struct loom_calk_opts {
     const char *devices; /* extra catalog, or NULL */
     const char *dtype;   /* the GEMMs' math (compute-dtype) */
     const char *out;     /* the profile */
-    const char *name;    /* its name, or NULL: out's */
+    const char *name;    /* its name (checked by the caller) */
     int quiet;
 } loom_calk_opts;
 int loom_calibrate_kineto(const loom_calk_opts *o);

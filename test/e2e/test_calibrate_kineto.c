@@ -3,14 +3,13 @@
  * a profile fitted to Kineto kernel times by shape; core/cli/
  * calibrate_kineto.c).
  *
- * The truth is made by construction.  A made-up device (tiny.yaml: 4 SMs,
- * one 128 x 128 tile, 1e12 FLOP/s per SM at bf16, HBM 1e16 bytes/s so no
- * GEMM here is memory bound) prices a GEMM of (m x k)(k x n) in the kernel
- * model as
+ * The truth is made by construction.  A made-up device (tiny_device.h:
+ * 4 SMs, one 128 x 128 tile, 1e12 FLOP/s per SM at bf16, no GEMM memory
+ * bound) prices a GEMM of (m x k)(k x n) in the kernel model as
  *     launch + waves * 2 * 128 * 128 * (k + k0) / (1e12 * e_gemm),
  *     waves = ceil(ceil(m / 128) ceil(n / 128) / 4)
- * (docs/DEVICES.md "The kernel model", constants from comp_kparams_default;
- * test_kernel.c checks the same formula through replay).  The capture
+ * (docs/DEVICES.md "The kernel model"; test_kernel.c checks the same
+ * formula through replay).  The capture
  * below has three matrix-product ops whose kernels take exactly 1.25 times
  * that: an aten::mm of 256 x 512 x 1024 (16 tiles, 4 waves), one of
  * 256 x 512 x 1025 (18 tiles, 5 waves), and an aten::linear of x[2, 128,
@@ -36,26 +35,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "comp.h"
 #include "loomrun.h"
+#include "tiny_device.h"
 
-static const char tiny[] =
-    "tiny:\n"
-    "  description: a made-up device for test_calibrate_kineto.c\n"
-    "  source: none, a test\n"
-    "  peak-tflops: {fp32: 4, bf16: 4}\n"
-    "  memory-gib: 16\n"
-    "  memory-bw-gbs: 10000000\n"
-    "  link-bw-gbs: 100\n"
-    "  sms: 4\n"
-    "  gemm-tiles: [128x128]\n"
-    "  kernel-source: a test\n";
-
-static double gemm_us(int waves, int k)
-{
-    comp_kparams p = comp_kparams_default();
-    return 1e6 * (p.gemm_launch + waves * 2.0 * 128 * 128 * (k + p.gemm_k0) / (1e12 * p.gemm_eff));
-}
+static double gemm_us(int waves, int k) { return tiny_gemm_us(waves, k); }
 
 /* One host op (with shapes, or none: dims NULL), its launch and its kernel
  * of dur us, at ts; corr < 0: the kernel's launch is not in the file. */
@@ -109,7 +92,7 @@ static double yaml_num(const char *text, const char *key)
 static void test_recovers_scale(void **state)
 {
     (void)state;
-    loomrun_write(loomrun_path("tiny.yaml"), tiny);
+    loomrun_write(loomrun_path("tiny.yaml"), tiny_device_yaml);
     write_capture(loomrun_path("cap.json"));
     int rc = loomrun_run(loomrun_tmp, "calibrate", "--kineto", loomrun_path("cap.json"),
                          "--device", "tiny", "--devices", loomrun_path("tiny.yaml"), "--dtype",
@@ -158,7 +141,7 @@ static void test_recovers_scale(void **state)
 static void test_host_launch(void **state)
 {
     (void)state;
-    loomrun_write(loomrun_path("tiny.yaml"), tiny);
+    loomrun_write(loomrun_path("tiny.yaml"), tiny_device_yaml);
     FILE *f = fopen(loomrun_path("host.json"), "w");
     assert_non_null(f);
     fprintf(f, "{\"schemaVersion\": 1, \"traceEvents\": [\n");

@@ -4,7 +4,7 @@
  * prices it at replay by tile and wave quantization, and ASTRA-sim's
  * roofline stays what `compute-model: roofline` selects.
  *
- * A made-up device (tiny.yaml below) makes the arithmetic short: 4 SMs,
+ * A made-up device (tiny_device.h) makes the arithmetic short: 4 SMs,
  * one 128 x 128 tile, bf16 peak 4e12 FLOP/s (1e12 per SM), HBM 1e16
  * bytes/s so no GEMM here is memory bound.  With GPT's gelu MLP, b = 1,
  * s = 256 (M = 256 tokens), h = 512, the forward fc1 is a GEMM of
@@ -30,18 +30,7 @@
 
 #include "comp.h"
 #include "loomrun.h"
-
-static const char tiny[] =
-    "tiny:\n"
-    "  description: a made-up device for test_kernel.c\n"
-    "  source: none, a test\n"
-    "  peak-tflops: {fp32: 4, bf16: 4}\n"
-    "  memory-gib: 16\n"
-    "  memory-bw-gbs: 10000000\n"
-    "  link-bw-gbs: 100\n"
-    "  sms: 4\n"
-    "  gemm-tiles: [128x128]\n"
-    "  kernel-source: a test\n";
+#include "tiny_device.h"
 
 static const char net1[] = "topology: [ Switch ]\nnpus_count: [ 1 ]\nbandwidth: [ 100 ]\n"
                            "latency: [ 500 ]\n";
@@ -93,16 +82,12 @@ static double node_us(const char *prefix, const char *sys, const char *node)
     return dur;
 }
 
-static double fc1_us(int waves)
-{
-    comp_kparams k = comp_kparams_default();
-    return 1e6 * (k.gemm_launch + waves * 2.0 * 128 * 128 * (512 + k.gemm_k0) / (1e12 * k.gemm_eff));
-}
+static double fc1_us(int waves) { return tiny_gemm_us(waves, 512); }
 
 static void test_one_more_column_one_more_wave(void **state)
 {
     (void)state;
-    loomrun_write(loomrun_path("tiny.yaml"), tiny);
+    loomrun_write(loomrun_path("tiny.yaml"), tiny_device_yaml);
     loomrun_write(loomrun_path("net1.yml"), net1);
     const char *a = gen("a", "1024");
     double ta = node_us(a, NULL, "L0.F0.fc1");
