@@ -462,7 +462,7 @@ static void start(replay *rp, int rank, uint32_t i)
         graph_info *gi = rs->gi;
         if (gi->dur && gi->dur[i] >= 0) { /* priced on an earlier rank */
             rp->fallbacks += gi->dur_fb[i] * rpl_class_size(rp, rank);
-            post_node_event(rp, rank, i, rpl_host_fused(rp, gi, i, sim_now(rp->eng), gi->dur[i]));
+            post_node_event(rp, rank, i, rpl_host_fused_now(rp, gi, i, gi->dur[i]));
             break;
         }
         comp_kernel k = {.duration_ns = n->duration_ns,
@@ -481,7 +481,7 @@ static void start(replay *rp, int rank, uint32_t i)
             gi->dur[i] = t;
             gi->dur_fb[i] = (uint8_t)fb;
         }
-        post_node_event(rp, rank, i, rpl_host_fused(rp, gi, i, sim_now(rp->eng), t));
+        post_node_event(rp, rank, i, rpl_host_fused_now(rp, gi, i, t));
         break;
     }
     case ET_MEM_LOAD_NODE:

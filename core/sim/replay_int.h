@@ -482,6 +482,13 @@ sim_time rpl_host_ready(const replay *rp, const graph_info *gi, uint32_t i);
  * waiting for their launches. */
 sim_time rpl_host_fused(const replay *rp, const graph_info *gi, uint32_t i, sim_time now,
                         sim_time d);
+/* The same at the engine's now, and no call when the host is not modelled
+ * (replay.c's start, every compute node). */
+static inline sim_time rpl_host_fused_now(const replay *rp, const graph_info *gi, uint32_t i,
+                                          sim_time d)
+{
+    return gi->hlb ? rpl_host_fused(rp, gi, i, sim_now(rp->eng), d) : d;
+}
 
 /* ---- replay_graph.c ----------------------------------------------------------- */
 
