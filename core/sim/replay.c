@@ -217,18 +217,21 @@ static inline void post_node_event(replay *rp, int rank, uint32_t i, sim_time du
 static void on_launch(sim_engine *eng, void *payload, void *ctx);
 
 /* Node i of rank may start now unless its launch has not ended (the host,
- * replay_host.c): then 1, and on_launch starts it when it has. */
-static inline int host_wait(replay *rp, int rank, uint32_t i)
+ * replay_host.c): then 1, and on_launch starts it when it has (cold). */
+static __attribute__((noinline, cold)) int host_wait_at(replay *rp, int rank, uint32_t i)
 {
     const graph_info *gi = rp->r[rank].gi;
-    if (gi->hlb == NULL)
-        return 0;
     sim_time t = rpl_host_ready(rp, gi, i), now = sim_now(rp->eng);
     if (t <= now)
         return 0;
     rp->host_waits += rpl_class_size(rp, rank);
     post_event(rp, rank, i, t - now, on_launch);
     return 1;
+}
+
+static inline int host_wait(replay *rp, int rank, uint32_t i)
+{
+    return rp->r[rank].gi->hlb != NULL && host_wait_at(rp, rank, i);
 }
 
 void rpl_post_node_event(replay *rp, int rank, uint32_t i, sim_time dur)
@@ -269,7 +272,7 @@ static const net_cplan *custom_plan(replay *rp, const coll_inst *in, const comm 
     return p && p->members == c->n ? p : NULL;
 }
 
-static void coll_join(replay *rp, int rank, uint32_t i)
+static inline __attribute__((always_inline)) void coll_join(replay *rp, int rank, uint32_t i)
 {
     rank_state *rs = &rp->r[rank];
     const et_graph *g = rs->gi->g;
@@ -449,7 +452,9 @@ static sim_time mem_time(replay *rp, int rank, uint64_t bytes)
     return *free_at - now;
 }
 
-static void start(replay *rp, int rank, uint32_t i)
+/* Inline in issue() (its hot caller) and in on_launch(), a second caller
+ * that would otherwise keep it out of line. */
+static inline __attribute__((always_inline)) void start(replay *rp, int rank, uint32_t i)
 {
     rank_state *rs = &rp->r[rank];
     const et_graph *g = rs->gi->g;
