@@ -7,6 +7,8 @@
  * replay_queue.h holds a lane's ready queue (inline, for replay.c).
  * Loading the rank files and sharing identical ones is traces/et_set.c.
  *
+ * replay_setup.c allocates and frees the run's state.
+ *
  * Invariants:
  * - a node's state only moves forward: WAIT -> READY -> ISSUED -> DONE;
  * - a lane holds at most one ISSUED node; lanes[l].cur names it.  A lane
@@ -72,6 +74,10 @@ typedef struct graph_info {  /* per distinct trace file */
                              * peer is, or -1 (peer is a global rank) */
     int has_rules;          /* some collective's pg is a rule group */
     uint8_t *res;           /* per node: RES_* or RES_NONE */
+    uint64_t *hlb;          /* per node: the rank's GPU launches before it in id
+                             * order (replay_host.c); NULL: host not modelled (read
+                             * by every issue: beside res, on a line issue reads) */
+    uint64_t hl_total;      /* launches of the whole graph */
     uint16_t *lane;         /* per node: its lane; NULL when the file has no
                              * `stream` attribute (then the lane is res) */
     int nlanes;             /* lanes: RES_N defaults, then one per
@@ -93,9 +99,6 @@ typedef struct graph_info {  /* per distinct trace file */
                              * before); NULL when ranks have their own compute
                              * models (stragglers, per-rank devices) */
     uint8_t *dur_fb;        /* per node: that pricing fell back (comp_time) */
-    uint64_t *hlb;          /* per node: the rank's GPU launches before it in id
-                             * order (replay_host.c); NULL: host not modelled */
-    uint64_t hl_total;      /* launches of the whole graph */
 } graph_info;
 
 #define LANE_FREE UINT32_MAX
@@ -489,6 +492,15 @@ static inline sim_time rpl_host_fused_now(const replay *rp, const graph_info *gi
 {
     return gi->hlb ? rpl_host_fused(rp, gi, i, sim_now(rp->eng), d) : d;
 }
+
+/* ---- replay_setup.c ----------------------------------------------------------- */
+
+/* Everything before the first event: the network, the all-ranks
+ * communicator (index 0), the rank files, the engine (events of up to
+ * ev_size bytes, replay.c's), the counters.  0, or an error in err. */
+int rpl_setup(replay *rp, const loom_replay_opts *opts, size_t ev_size, loom_err *err);
+/* Frees what rpl_setup and the run allocated (not the result). */
+void rpl_free(replay *rp);
 
 /* ---- replay_graph.c ----------------------------------------------------------- */
 
