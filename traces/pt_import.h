@@ -104,6 +104,20 @@ void pt_kineto_free(pt_kineto *k);
 int pt_kineto_parse(const char *path, const char *buf, size_t len, pt_strs *strs,
                     pt_kineto *k /* OUT */, loom_err *err);
 
+/* The host's time per GPU launch (docs/MODEL.md 12, "The host"): the
+ * median interval between consecutive kernel launches of one host thread
+ * where the GPU waited for the second (the previous kernel had ended by
+ * the time the launch call returned, and the kernel started within 20 us
+ * of it), over the whole file: in such a stretch the host's time per
+ * launch is the interval.  `loom calibrate --kineto` writes it as a
+ * profile's host-launch-us; `loom import pytorch` reports it. */
+typedef struct pt_host_fit {
+    size_t launches;  /* kernel launches whose kernel is in the file */
+    size_t pairs;     /* intervals where the GPU waited */
+    double median_us; /* their median, or -1 with fewer than 10 */
+} pt_host_fit;
+void pt_host_fit_of(const pt_kineto *k, const pt_strs *strs, pt_host_fit *out);
+
 /* ---- replay nodes (what pt_write writes) -------------------------------- */
 
 #define PT_NOSTREAM INT64_MIN

@@ -578,3 +578,82 @@ void pt_kineto_free(pt_kineto *k)
     k->dims = NULL;
     k->nev = k->ncomms = k->cap = k->ccap = k->ndims = k->dcap = 0;
 }
+
+/* ---- the host's time per launch (pt_host_fit_of) -------------------------- */
+
+typedef struct kcorr { /* a kernel by its correlation */
+    int64_t corr;
+    uint32_t ev;
+} kcorr;
+
+static int by_kcorr(const void *pa, const void *pb)
+{
+    const kcorr *a = pa, *b = pb;
+    if (a->corr != b->corr)
+        return a->corr < b->corr ? -1 : 1;
+    return (a->ev > b->ev) - (a->ev < b->ev);
+}
+
+typedef struct launch { /* a kernel launch and its kernel */
+    int64_t tid, ts, end; /* the launch call */
+    int64_t kts, kend;    /* its kernel */
+} launch;
+
+static int by_launch(const void *pa, const void *pb) /* (tid, start, kernel start) */
+{
+    const launch *a = pa, *b = pb;
+    if (a->tid != b->tid)
+        return a->tid < b->tid ? -1 : 1;
+    if (a->ts != b->ts)
+        return a->ts < b->ts ? -1 : 1;
+    return (a->kts > b->kts) - (a->kts < b->kts);
+}
+
+static int by_double(const void *pa, const void *pb)
+{
+    double a = *(const double *)pa, b = *(const double *)pb;
+    return (a > b) - (a < b);
+}
+
+void pt_host_fit_of(const pt_kineto *k, const pt_strs *strs, pt_host_fit *out)
+{
+    kcorr *kc = loom_xmalloc((k->nev + 1) * sizeof *kc);
+    size_t nk = 0;
+    for (size_t i = 0; i < k->nev; i++)
+        if (k->ev[i].kind == PT_K_KERNEL && k->ev[i].corr >= 0)
+            kc[nk++] = (kcorr){k->ev[i].corr, (uint32_t)i};
+    qsort(kc, nk, sizeof *kc, by_kcorr);
+    launch *l = loom_xmalloc((k->nev + 1) * sizeof *l);
+    size_t nl = 0;
+    for (size_t i = 0; i < k->nev; i++) {
+        const pt_kev *e = &k->ev[i];
+        if (e->kind != PT_K_RT || e->corr < 0 || !strstr(pt_str_get(strs, e->name), "aunch"))
+            continue; /* cudaLaunchKernel, cuLaunchKernel, cudaLaunchKernelExC */
+        size_t lo = 0, hi = nk; /* its kernel: the first of its correlation */
+        while (lo < hi) {
+            size_t mid = (lo + hi) / 2;
+            if (kc[mid].corr < e->corr)
+                lo = mid + 1;
+            else
+                hi = mid;
+        }
+        if (lo == nk || kc[lo].corr != e->corr)
+            continue;
+        const pt_kev *g = &k->ev[kc[lo].ev];
+        l[nl++] = (launch){e->tid, e->ts, e->ts + e->dur, g->ts, g->ts + g->dur};
+    }
+    qsort(l, nl, sizeof *l, by_launch);
+    double *iv = loom_xmalloc((nl + 1) * sizeof *iv);
+    size_t n = 0;
+    for (size_t i = 1; i < nl; i++)
+        if (l[i].tid == l[i - 1].tid && l[i - 1].kend <= l[i].end && l[i].kts >= l[i].end &&
+            l[i].kts - l[i].end < 20000)
+            iv[n++] = (double)(l[i].ts - l[i - 1].ts) * 1e-3;
+    qsort(iv, n, sizeof *iv, by_double);
+    out->launches = nl;
+    out->pairs = n;
+    out->median_us = n < 10 ? -1 : n % 2 ? iv[n / 2] : (iv[n / 2 - 1] + iv[n / 2]) / 2;
+    free(kc);
+    free(l);
+    free(iv);
+}

@@ -266,6 +266,7 @@ typedef struct rank_in {
     pt_et_info et_info;
     int64_t kpid;
     uint64_t kbytes, kevents;
+    pt_host_fit host; /* the host's launches (Kineto) */
 } rank_in;
 
 /* Reads input i into rank slot *r. */
@@ -287,6 +288,7 @@ static int read_one(const pt_import_opts *o, rank_in *in, pt_strs *strs, pt_rank
     in->kpid = host_pid(&k);
     in->kbytes = k.bytes;
     in->kevents = k.nevents;
+    pt_host_fit_of(&k, strs, &in->host);
     if (in->et && in->et_info.pid != in->kpid) {
         rc = loom_err_set(err, LOOM_ETRACE, "%s (pid %lld) and %s (pid %lld) are not the same "
                           "process: pair each --et with the --kineto captured with it",
@@ -491,6 +493,13 @@ static void summary(const pt_import_opts *o, const rank_in *in, const int *slot,
             printf("    Kineto: %.1f MB of JSON, %llu events%s%s\n", (double)f->kbytes / 1e6,
                    (unsigned long long)f->kevents, r->device ? ", captured on " : "",
                    r->device ? pt_str_get(strs, r->device) : "");
+        if (f->kin && f->host.launches) { /* docs/MODEL.md 12, "The host" */
+            printf("    host: %zu kernel launches in the file, the GPU waited for %zu", f->host.launches,
+                   f->host.pairs);
+            if (f->host.median_us >= 0)
+                printf(", %.1f us apart there (median)", f->host.median_us);
+            printf("\n");
+        }
     }
     if (jhi != INT64_MIN)
         printf("  captured step of the job: %.3f us (earliest rank start to latest rank end)\n",

@@ -223,71 +223,6 @@ static kop *collect_ops(const pt_kineto *k, pt_strs *strs, size_t *nops, uint64_
     return out;
 }
 
-typedef struct launch { /* a kernel launch and its kernel, for the host fit */
-    int64_t tid, ts, end; /* the launch call */
-    int64_t kts, kend;    /* its kernel */
-} launch;
-
-static int by_launch(const void *pa, const void *pb) /* (tid, start, kernel start) */
-{
-    const launch *a = pa, *b = pb;
-    if (a->tid != b->tid)
-        return a->tid < b->tid ? -1 : 1;
-    if (a->ts != b->ts)
-        return a->ts < b->ts ? -1 : 1;
-    return (a->kts > b->kts) - (a->kts < b->kts);
-}
-
-static int by_double(const void *pa, const void *pb)
-{
-    double a = *(const double *)pa, b = *(const double *)pb;
-    return (a > b) - (a < b);
-}
-
-/* host-launch-us (docs/MODEL.md 12, "The host"): the median interval
- * between consecutive kernel launches of one host thread where the GPU
- * waited for the second (the previous kernel had ended by the time the
- * launch call returned, and the kernel started within 20 us of it): in
- * such a stretch the host's time per launch is the step.  *pairs: how
- * many intervals; the median in us, or -1 with fewer than 10. */
-static double host_interval(const pt_kineto *k, pt_strs *strs, size_t *pairs, size_t *nlaunch)
-{
-    uint32_t *kn = loom_xmalloc((k->nev + 1) * sizeof *kn);
-    size_t nk = 0;
-    for (size_t i = 0; i < k->nev; i++)
-        if (k->ev[i].kind == PT_K_KERNEL && k->ev[i].corr >= 0)
-            kn[nk++] = (uint32_t)i;
-    sort_k = k;
-    qsort(kn, nk, sizeof *kn, by_corr);
-    launch *l = loom_xmalloc((k->nev + 1) * sizeof *l);
-    size_t nl = 0;
-    for (size_t i = 0; i < k->nev; i++) {
-        const pt_kev *e = &k->ev[i];
-        if (e->kind != PT_K_RT || e->corr < 0 || !strstr(pt_str_get(strs, e->name), "aunch"))
-            continue; /* cudaLaunchKernel, cuLaunchKernel, cudaLaunchKernelExC */
-        long at = find_corr(k, kn, nk, e->corr); /* its kernel */
-        if (at < 0)
-            continue;
-        const pt_kev *g = &k->ev[kn[at]];
-        l[nl++] = (launch){e->tid, e->ts, e->ts + e->dur, g->ts, g->ts + g->dur};
-    }
-    qsort(l, nl, sizeof *l, by_launch);
-    double *iv = loom_xmalloc((nl + 1) * sizeof *iv);
-    size_t n = 0;
-    for (size_t i = 1; i < nl; i++)
-        if (l[i].tid == l[i - 1].tid && l[i - 1].kend <= l[i].end && l[i].kts >= l[i].end &&
-            l[i].kts - l[i].end < 20000)
-            iv[n++] = (double)(l[i].ts - l[i - 1].ts) * 1e-3;
-    qsort(iv, n, sizeof *iv, by_double);
-    double med = n < 10 ? -1 : n % 2 ? iv[n / 2] : (iv[n / 2 - 1] + iv[n / 2]) / 2;
-    *pairs = n;
-    *nlaunch = nl;
-    free(kn);
-    free(l);
-    free(iv);
-    return med;
-}
-
 /* The device's kernel model at dtype, as replay builds it from a system
  * file (written into dir). */
 static int device_cfg(const loom_calk_opts *o, const char *dir, loom_cfg *cfg, loom_err *err)
@@ -441,8 +376,9 @@ int loom_calibrate_kineto(const loom_calk_opts *o)
         lmx = l > lmx ? l : lmx;
     }
     if (rc == 0) {
-        kfit f = {s, mae, mx, lmae, lmx, -1, 0, 0};
-        f.host = host_interval(&kt, strs, &f.pairs, &f.launches);
+        pt_host_fit hf;
+        pt_host_fit_of(&kt, strs, &hf);
+        kfit f = {s, mae, mx, lmae, lmx, hf.median_us, hf.pairs, hf.launches};
         char *text = profile_text(o, o->name, op, n, &f,
                                   kt.device ? pt_str_get(strs, kt.device) : "device not named");
         if (!o->quiet) {

@@ -48,6 +48,13 @@ grep -q 'comm-model: captured' "$T/sa.system.yaml" || bad "sa: no comm-model: ca
 # measured it (622,928 us and 630,639 us)
 grep -q 'ProfilerStep#552: 622928.000 us' "$T/samp.out" || bad "samp: rank 0 step: $(cat "$T/samp.out")"
 grep -q 'ProfilerStep#552: 630639.000 us' "$T/samp.out" || bad "samp: rank 1 step"
+# the host (docs/MODEL.md 12): rank 0's launches and the intervals where
+# the GPU waited for one, as counted with Python from the Kineto file
+# (every cudaLaunchKernel whose kernel is there: 1,154; consecutive ones
+# of a thread where the previous kernel had ended when the call returned
+# and the kernel started within 20 us: 160, median 86 us)
+grep -q 'host: 1154 kernel launches in the file, the GPU waited for 160, 86.0 us apart there (median)' \
+  "$T/samp.out" || bad "samp: host line: $(grep host: "$T/samp.out")"
 # --step picks another iteration (README: #551 took 607,312 us on rank 0)
 "$LOOM" import pytorch --kineto "$D/sampled_kineto_rank0.json.gz" --step 551 -o "$T/s551" > "$T/s551.out" 2>&1
 grep -q 'ProfilerStep#551: 607312.000 us' "$T/s551.out" || bad "--step 551: $(cat "$T/s551.out")"
