@@ -12,6 +12,8 @@
  *                and a node's fields come in any order) and prices ops
  *   pt_build.c   Kineto events of one step -> replay nodes (host threads,
  *                streams, launches, cross-stream waits, collectives)
+ *   pt_links.c   what events say of each other: launches, nesting, the
+ *                host's time per launch (calibrate, the import's summary)
  *   pt_write.c   nodes -> PREFIX.<r>.et, PREFIX.system.yaml,
  *                PREFIX.comm.json, PREFIX.network.yaml, all through one
  *                output set (all land or none)
@@ -103,6 +105,13 @@ void pt_kineto_free(pt_kineto *k);
 /* The same, from a buffer (tests). */
 int pt_kineto_parse(const char *path, const char *buf, size_t len, pt_strs *strs,
                     pt_kineto *k /* OUT */, loom_err *err);
+
+/* pt_links.c: for every event, a GPU op's launching runtime call
+ * (launch[i], -1 for other events or when its call is not in the file)
+ * and, unless parent is NULL, a host event's (op or runtime call)
+ * innermost enclosing op on its thread (parent[i], -1 none).  Both
+ * arrays hold k->nev entries. */
+void pt_kineto_links(const pt_kineto *k, int32_t *launch, int32_t *parent);
 
 /* The host's time per GPU launch (docs/MODEL.md 12, "The host"): the
  * median interval between consecutive kernel launches of one host thread

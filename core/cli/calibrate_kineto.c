@@ -6,10 +6,10 @@
  * Input: a Kineto trace (torch.profiler's JSON, gzip or plain) captured
  * with record_shapes=True, read by traces/pt_kineto.c.  Every GPU kernel
  * is traced back to its launch (the runtime call of the same
- * `correlation`) and from there to the innermost matrix-product host op
- * that encloses the launch on its thread (aten::mm, addmm, bmm, baddbmm,
- * matmul, linear) whose "Input Dims" give (batch, m, n, k), among the
- * ENCLOSE_LOOK ops with shapes that started last before the launch.  An op's
+ * `correlation`) and from there to the innermost host op around the
+ * launch that has "Input Dims" (traces/pt_links.c); when that op is a
+ * matrix product (aten::mm, addmm, bmm, baddbmm, matmul, linear) its
+ * dims give (batch, m, n, k).  An op's
  * measured time is the sum of its kernels' (a split-K GEMM launches more
  * than one); its predicted time is the kernel model's for that shape on
  * --device at --dtype (compute/comp_kernel.c, docs/DEVICES.md), exactly
@@ -91,121 +91,41 @@ static int gemm_shape(const char *name, const pt_dims *d, int ebytes, loom_kshap
     return 0;
 }
 
-static const pt_kineto *sort_k; /* qsort has no context argument */
-
-/* Host ops by (tid, start), an enclosing op before the ops it holds
- * (longer first at one start), then file order: a total order, so the
- * result does not depend on qsort. */
-static int by_thread_time(const void *pa, const void *pb)
-{
-    uint32_t ia = *(const uint32_t *)pa, ib = *(const uint32_t *)pb;
-    const pt_kev *a = &sort_k->ev[ia], *b = &sort_k->ev[ib];
-    if (a->tid != b->tid)
-        return a->tid < b->tid ? -1 : 1;
-    if (a->ts != b->ts)
-        return a->ts < b->ts ? -1 : 1;
-    if (a->dur != b->dur)
-        return a->dur > b->dur ? -1 : 1;
-    return (ia > ib) - (ia < ib);
-}
-
-/* Runtime calls and kernels by correlation, then file order. */
-static int by_corr(const void *pa, const void *pb)
-{
-    uint32_t ia = *(const uint32_t *)pa, ib = *(const uint32_t *)pb;
-    const pt_kev *a = &sort_k->ev[ia], *b = &sort_k->ev[ib];
-    if (a->corr != b->corr)
-        return a->corr < b->corr ? -1 : 1;
-    return (ia > ib) - (ia < ib);
-}
-
-/* The first of idx[0..n) (sorted by correlation) whose event has
- * correlation corr, or -1. */
-static long find_corr(const pt_kineto *k, const uint32_t *idx, size_t n, int64_t corr)
-{
-    size_t lo = 0, hi = n;
-    while (lo < hi) {
-        size_t mid = (lo + hi) / 2;
-        if (k->ev[idx[mid]].corr < corr)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return lo < n && k->ev[idx[lo]].corr == corr ? (long)lo : -1;
-}
-
-/* Ops looked at, back from a launch, for the one around it: a matrix
- * product's launch is inside it, a few ops after its start (its
- * aten::t, its own children); the bound keeps a capture of many ops
- * without shapes from costing ops x kernels. */
-enum { ENCLOSE_LOOK = 64 };
-
-/* The index in ops (sorted by thread and start) of the innermost op of
- * thread tid that encloses time t: the latest-starting one that has not
- * ended (ops nest); -1 if none. */
-static long enclosing(const pt_kineto *k, const uint32_t *ops, size_t n, int64_t tid, int64_t t)
-{
-    size_t lo = 0, hi = n; /* first op after (tid, t) */
-    while (lo < hi) {
-        size_t mid = (lo + hi) / 2;
-        const pt_kev *e = &k->ev[ops[mid]];
-        if (e->tid < tid || (e->tid == tid && e->ts <= t))
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    for (size_t i = lo, look = 0; i-- > 0 && look++ < ENCLOSE_LOOK;) {
-        const pt_kev *e = &k->ev[ops[i]];
-        if (e->tid != tid)
-            return -1;
-        if (e->ts + e->dur >= t)
-            return (long)i;
-    }
-    return -1;
-}
-
-/* The matrix-product ops with shapes, each with its kernels' measured sum. */
+/* The matrix-product ops with shapes, each with its kernels' measured sum:
+ * a kernel's launch (pt_kineto_links), the innermost op around it with
+ * shapes (up its enclosing ops), if that op is a matrix product. */
 static kop *collect_ops(const pt_kineto *k, pt_strs *strs, size_t *nops, uint64_t *kernels,
                         uint64_t *unmatched)
 {
-    uint32_t *ops = loom_xmalloc((k->nev + 1) * sizeof *ops), *rt = loom_xmalloc((k->nev + 1) * sizeof *rt);
-    size_t no = 0, nr = 0;
+    int32_t *launch = loom_xmalloc((k->nev + 1) * sizeof *launch);
+    int32_t *parent = loom_xmalloc((k->nev + 1) * sizeof *parent);
+    int32_t *slot = loom_xmalloc((k->nev + 1) * sizeof *slot); /* event -> out, -1 */
+    pt_kineto_links(k, launch, parent);
+    kop *out = loom_xcalloc(k->ndims + 1, sizeof *out);
+    size_t n = 0;
     for (size_t i = 0; i < k->nev; i++) {
         const pt_kev *e = &k->ev[i];
-        if (e->kind == PT_K_CPU && e->dims >= 0)
-            ops[no++] = (uint32_t)i;
-        else if (e->kind == PT_K_RT && e->corr >= 0)
-            rt[nr++] = (uint32_t)i;
-    }
-    sort_k = k;
-    qsort(ops, no, sizeof *ops, by_thread_time);
-    qsort(rt, nr, sizeof *rt, by_corr);
-    kop *out = loom_xcalloc(no + 1, sizeof *out);
-    long *slot = loom_xmalloc((no + 1) * sizeof *slot); /* ops index -> out index, -1 */
-    size_t n = 0;
-    for (size_t i = 0; i < no; i++) {
-        const pt_kev *e = &k->ev[ops[i]];
+        slot[i] = -1;
+        if (e->kind != PT_K_CPU || e->dims < 0)
+            continue;
         const pt_dims *d = &k->dims[e->dims];
         int eb = d->dtype ? pt_dtype_bytes(pt_str_get(strs, d->dtype)) : 0;
-        slot[i] = -1;
         if (gemm_shape(pt_str_get(strs, e->name), d, eb ? eb : 2, &out[n].s, &out[n].bytes) == 0) {
-            out[n].ev = ops[i];
-            slot[i] = (long)n++;
+            out[n].ev = (uint32_t)i;
+            slot[i] = (int32_t)n++;
         }
     }
     for (size_t i = 0; i < k->nev; i++) {
         const pt_kev *e = &k->ev[i];
         if (e->kind != PT_K_KERNEL || e->corr < 0)
             continue;
-        long at = find_corr(k, rt, nr, e->corr); /* its launch */
-        if (at < 0) {
+        if (launch[i] < 0) {
             ++*unmatched;
             continue;
         }
-        const pt_kev *r = &k->ev[rt[at]];
-        long o = enclosing(k, ops, no, r->tid, r->ts);
-        /* the innermost op with shapes; a matrix product's (an aten::linear
-         * around an aten::addmm: the addmm) */
+        int32_t o = parent[launch[i]]; /* an aten::linear around an aten::addmm: the addmm */
+        while (o >= 0 && k->ev[o].dims < 0)
+            o = parent[o];
         if (o < 0 || slot[o] < 0)
             continue;
         out[slot[o]].meas += (double)e->dur * 1e-9;
@@ -216,8 +136,8 @@ static kop *collect_ops(const pt_kineto *k, pt_strs *strs, size_t *nops, uint64_
     for (size_t i = 0; i < n; i++)
         if (out[i].nk > 0 && out[i].meas > 0)
             out[m++] = out[i];
-    free(ops);
-    free(rt);
+    free(launch);
+    free(parent);
     free(slot);
     *nops = m;
     return out;
@@ -254,40 +174,59 @@ static int device_cfg(const loom_calk_opts *o, const char *dir, loom_cfg *cfg, l
     return rc;
 }
 
-/* Groups of one (batch, m, n, k): "#   1x2048x512x2048 ..." lines, the
- * costliest measured first, at most max of them. */
-static void shape_lines(sbuf *b, kop *op, size_t n, double s, int max)
+static int shape_cmp(const loom_kshape *a, const loom_kshape *b)
 {
-    char *done = loom_xcalloc(n + 1, 1);
-    for (int row = 0; row < max; row++) {
-        size_t best = n;
-        double tot = 0;
-        for (size_t i = 0; i < n; i++) { /* the next group: largest measured sum */
-            if (done[i])
-                continue;
-            double t = 0;
-            for (size_t j = i; j < n; j++)
-                if (!done[j] && memcmp(&op[j].s, &op[i].s, sizeof op[i].s) == 0)
-                    t += op[j].meas;
-            if (best == n || t > tot) {
-                best = i;
-                tot = t;
-            }
-        }
-        if (best == n)
-            break;
-        double pred = op[best].pred;
-        unsigned cnt = 0;
-        for (size_t j = best; j < n; j++)
-            if (!done[j] && memcmp(&op[j].s, &op[best].s, sizeof op[best].s) == 0) {
-                done[j] = 1;
-                cnt++;
-            }
-        sb_printf(b, "#   %5ux%6ux%6ux%6u %6u %12.2f %12.2f %+8.1f%%\n", op[best].s.batch,
-                  op[best].s.m, op[best].s.n, op[best].s.k, cnt, 1e6 * tot / cnt, 1e6 * pred,
-                  100 * (s * pred / (tot / cnt) - 1));
+    const uint32_t x[] = {a->cls, a->batch, a->m, a->n, a->k}, y[] = {b->cls, b->batch, b->m, b->n, b->k};
+    for (int i = 0; i < 5; i++)
+        if (x[i] != y[i])
+            return x[i] < y[i] ? -1 : 1;
+    return 0;
+}
+
+static int by_shape(const void *pa, const void *pb) /* ops: shape, then event */
+{
+    const kop *a = pa, *b = pb;
+    int c = shape_cmp(&a->s, &b->s);
+    return c ? c : (a->ev > b->ev) - (a->ev < b->ev);
+}
+
+typedef struct kgroup { /* ops of one shape */
+    size_t first, n;    /* in the ops sorted by shape */
+    double meas;        /* their measured sum */
+} kgroup;
+
+static int by_cost(const void *pa, const void *pb) /* groups: costliest, then shape order */
+{
+    const kgroup *a = pa, *b = pb;
+    if (a->meas != b->meas)
+        return a->meas > b->meas ? -1 : 1;
+    return (a->first > b->first) - (a->first < b->first);
+}
+
+/* Ops of one (batch, m, n, k): "#   1x2048x512x2048 ..." lines, the
+ * costliest measured first, at most max of them (one sort, one pass). */
+static void shape_lines(sbuf *b, const kop *op, size_t n, double s, int max)
+{
+    kop *v = loom_xmalloc((n + 1) * sizeof *v);
+    memcpy(v, op, n * sizeof *v);
+    qsort(v, n, sizeof *v, by_shape);
+    kgroup *g = loom_xmalloc((n + 1) * sizeof *g);
+    size_t ng = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (i == 0 || shape_cmp(&v[i].s, &v[i - 1].s) != 0)
+            g[ng++] = (kgroup){i, 0, 0};
+        g[ng - 1].n++;
+        g[ng - 1].meas += v[i].meas;
     }
-    free(done);
+    qsort(g, ng, sizeof *g, by_cost);
+    for (size_t r = 0; r < ng && r < (size_t)max; r++) {
+        const kop *o = &v[g[r].first];
+        double mean = g[r].meas / (double)g[r].n;
+        sb_printf(b, "#   %5ux%6ux%6ux%6u %6zu %12.2f %12.2f %+8.1f%%\n", o->s.batch, o->s.m,
+                  o->s.n, o->s.k, g[r].n, 1e6 * mean, 1e6 * o->pred, 100 * (s * o->pred / mean - 1));
+    }
+    free(v);
+    free(g);
 }
 
 typedef struct kfit { /* what the profile says of its fit */

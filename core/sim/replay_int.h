@@ -11,11 +11,14 @@
  *
  * Invariants:
  * - a node's state only moves forward: WAIT -> READY -> ISSUED -> DONE;
- * - a lane holds at most one ISSUED node; lanes[l].cur names it.  A lane
+ * - a lane holds at most one node; lanes[l].cur names it: ISSUED, or
+ *   READY while it waits for its launch to end (replay_host.c, with
+ *   host-launch-us), which lets nothing else onto the lane.  A lane
  *   is one resource of a rank: the default compute, CPU, communication
  *   and memory lanes (index = RES_*), plus one per (resource, `stream`
  *   attribute value) a trace uses, so nodes on different streams overlap;
- * - busy[res] counts the lanes of kind res that hold a node;
+ * - busy[res] counts the lanes of kind res whose node has started (a node
+ *   waiting for its launch is idle time);
  * - a collective instance is freed only after every member has joined and
  *   its completion event has run;
  * - bucket accounting: acc[mask] grows by (now - last) whenever the set of

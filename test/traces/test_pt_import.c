@@ -104,6 +104,81 @@ static void test_kineto_read(void **state)
     pt_strs_free(s);
 }
 
+/* pt_links.c and the shapes pt_kineto.c keeps: an op [0, 100] holding
+ * aten::mm [10, 40] (Input Dims [[4, 8], [8, 2]], type float) whose
+ * runtime call [20, 25] has correlation 5; a second runtime call [60, 62]
+ * (correlation 6) in the outer op only; kernels of correlation 5, 6 and
+ * 9 (no call).  Then launches 50 us apart on one thread, each kernel
+ * starting 1 us after its call returns and ending before the next: the
+ * GPU waited for all but the first, so 11 of 12 give the interval, 50 us;
+ * 3 such launches are too few for a median. */
+static void test_links(void **state)
+{
+    (void)state;
+    static const char nest[] =
+        "{\"traceEvents\": ["
+        "{\"ph\": \"X\", \"cat\": \"cpu_op\", \"name\": \"outer\", \"pid\": 1, \"tid\": 1, \"ts\": 0, \"dur\": 100},"
+        "{\"ph\": \"X\", \"cat\": \"cpu_op\", \"name\": \"aten::mm\", \"pid\": 1, \"tid\": 1, \"ts\": 10, \"dur\": 30,"
+        " \"args\": {\"Input Dims\": [[4, 8], [8, 2]], \"Input type\": [\"float\", \"float\"]}},"
+        "{\"ph\": \"X\", \"cat\": \"cuda_runtime\", \"name\": \"cudaLaunchKernel\", \"pid\": 1, \"tid\": 1, \"ts\": 20, \"dur\": 5, \"args\": {\"correlation\": 5}},"
+        "{\"ph\": \"X\", \"cat\": \"cuda_runtime\", \"name\": \"cudaLaunchKernel\", \"pid\": 1, \"tid\": 1, \"ts\": 60, \"dur\": 2, \"args\": {\"correlation\": 6}},"
+        "{\"ph\": \"X\", \"cat\": \"kernel\", \"name\": \"k5\", \"pid\": 0, \"tid\": 7, \"ts\": 30, \"dur\": 4, \"args\": {\"correlation\": 5, \"stream\": 7}},"
+        "{\"ph\": \"X\", \"cat\": \"kernel\", \"name\": \"k6\", \"pid\": 0, \"tid\": 7, \"ts\": 70, \"dur\": 4, \"args\": {\"correlation\": 6, \"stream\": 7}},"
+        "{\"ph\": \"X\", \"cat\": \"kernel\", \"name\": \"k9\", \"pid\": 0, \"tid\": 7, \"ts\": 80, \"dur\": 4, \"args\": {\"correlation\": 9, \"stream\": 7}}"
+        "]}";
+    pt_strs *s = pt_strs_new();
+    pt_kineto k;
+    loom_err err = {0};
+    assert_int_equal(pt_kineto_parse("n.json", nest, sizeof nest - 1, s, &k, &err), 0);
+    assert_int_equal(k.nev, 7);
+    assert_int_equal(k.ev[0].dims, -1);
+    assert_true(k.ev[1].dims >= 0);
+    const pt_dims *d = &k.dims[k.ev[1].dims];
+    assert_int_equal(d->nt, 2);
+    assert_int_equal(d->nd[0], 2);
+    assert_int_equal(d->d[0][0], 4);
+    assert_int_equal(d->d[1][1], 2);
+    assert_string_equal(pt_str_get(s, d->dtype), "float");
+    int32_t launch[7], parent[7];
+    pt_kineto_links(&k, launch, parent);
+    const int32_t wl[7] = {-1, -1, -1, -1, 2, 3, -1}, wp[7] = {-1, 0, 1, 0, -1, -1, -1};
+    for (int i = 0; i < 7; i++) {
+        assert_int_equal(launch[i], wl[i]);
+        assert_int_equal(parent[i], wp[i]);
+    }
+    pt_host_fit f;
+    pt_host_fit_of(&k, s, &f);
+    assert_int_equal(f.launches, 2);
+    assert_true(f.median_us < 0);
+    pt_kineto_free(&k);
+
+    for (int nl = 12; nl >= 3; nl -= 9) {
+        char buf[8192];
+        size_t n = (size_t)snprintf(buf, sizeof buf, "{\"traceEvents\": [");
+        for (int i = 0; i < nl; i++)
+            n += (size_t)snprintf(buf + n, sizeof buf - n,
+                                  "%s{\"ph\": \"X\", \"cat\": \"cuda_runtime\", \"name\": "
+                                  "\"cudaLaunchKernel\", \"pid\": 1, \"tid\": 1, \"ts\": %d, "
+                                  "\"dur\": 3, \"args\": {\"correlation\": %d}},"
+                                  "{\"ph\": \"X\", \"cat\": \"kernel\", \"name\": \"k\", "
+                                  "\"pid\": 0, \"tid\": 7, \"ts\": %d, \"dur\": 20, \"args\": "
+                                  "{\"correlation\": %d, \"stream\": 7}}",
+                                  i ? "," : "", 50 * i, i + 1, 50 * i + 4, i + 1);
+        n += (size_t)snprintf(buf + n, sizeof buf - n, "]}");
+        assert_true(n < sizeof buf);
+        assert_int_equal(pt_kineto_parse("h.json", buf, n, s, &k, &err), 0);
+        pt_host_fit_of(&k, s, &f);
+        assert_int_equal(f.launches, (size_t)nl);
+        assert_int_equal(f.pairs, (size_t)nl - 1);
+        if (nl >= 11)
+            assert_true(f.median_us == 50);
+        else
+            assert_true(f.median_us < 0);
+        pt_kineto_free(&k);
+    }
+    pt_strs_free(s);
+}
+
 static void test_kineto_build(void **state)
 {
     (void)state;
@@ -414,6 +489,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_names),
         cmocka_unit_test(test_kineto_read),
+        cmocka_unit_test(test_links),
         cmocka_unit_test(test_kineto_build),
         cmocka_unit_test(test_kineto_bad),
         cmocka_unit_test(test_waits),

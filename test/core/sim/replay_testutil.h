@@ -1,7 +1,8 @@
 /*
- * replay_testutil.h: what test_replay.c and test_streams.c both need to
- * write tiny traces into the scratch folder and replay them (inline, so a
- * file that does not use one of them does not warn).
+ * replay_testutil.h: what the replay tests (test_replay.c, test_streams.c,
+ * test_sym.c, test_host.c) share to write tiny traces into the scratch
+ * folder and replay them (inline, so a file that does not use one of them
+ * does not warn).
  */
 #ifndef LOOM_REPLAY_TESTUTIL_H
 #define LOOM_REPLAY_TESTUTIL_H
@@ -21,6 +22,21 @@ static inline ChakraProtoMsg__Node *comp(tb *b, uint64_t id, uint64_t dur_us)
 {
     ChakraProtoMsg__Node *n = tb_node(b, id, ET_COMP_NODE, "k");
     n->duration_micros = dur_us;
+    return n;
+}
+
+/* An all-reduce of bytes a rank named "ar", on communicator pg (NULL: all
+ * ranks), with a traced duration_ns (0: none). */
+static inline ChakraProtoMsg__Node *allreduce(tb *b, uint64_t id, uint64_t bytes, const char *pg,
+                                              uint64_t dur_ns)
+{
+    ChakraProtoMsg__Node *n = tb_node(b, id, ET_COMM_COLL_NODE, "ar");
+    tb_i64(b, n, "comm_type", ET_ALL_REDUCE);
+    tb_u64(b, n, "comm_size", bytes);
+    if (pg)
+        tb_str(b, n, "pg_name", pg);
+    if (dur_ns)
+        tb_u64(b, n, "duration_ns", dur_ns);
     return n;
 }
 

@@ -23,16 +23,6 @@ static const char sys_h10[] = "local-mem-bw: 1000\nhost-launch-us: 10\n";
 static const char sys_none[] = "local-mem-bw: 1000\n";
 static const char sys_cap_h10[] = "local-mem-bw: 1000\nhost-launch-us: 10\ncomm-model: captured\n";
 
-static ChakraProtoMsg__Node *coll(tb *b, uint64_t id, uint64_t bytes, uint64_t dur_ns)
-{
-    ChakraProtoMsg__Node *n = tb_node(b, id, ET_COMM_COLL_NODE, "ar");
-    tb_i64(b, n, "comm_type", ET_ALL_REDUCE);
-    tb_u64(b, n, "comm_size", bytes);
-    if (dur_ns)
-        tb_u64(b, n, "duration_ns", dur_ns);
-    return n;
-}
-
 static ChakraProtoMsg__Node *p2p(tb *b, uint64_t id, int send, int peer, uint64_t dur_ns)
 {
     ChakraProtoMsg__Node *n = tb_node(b, id, send ? ET_COMM_SEND_NODE : ET_COMM_RECV_NODE, "m");
@@ -151,8 +141,8 @@ static void test_comm_waits(void **state)
     (void)state;
     tb b = {0};
     ChakraProtoMsg__Node *r0[4] = {comp(&b, 1, 1), comp(&b, 2, 1), comp(&b, 3, 1),
-                                   coll(&b, 4, 1024, 5000)};
-    ChakraProtoMsg__Node *r1[1] = {coll(&b, 1, 1024, 5000)};
+                                   allreduce(&b, 4, 1024, NULL, 5000)};
+    ChakraProtoMsg__Node *r1[1] = {allreduce(&b, 1, 1024, NULL, 5000)};
     write_rank("ar", 0, r0, 4);
     write_rank("ar", 1, r1, 1);
     ChakraProtoMsg__Node *s0[1] = {p2p(&b, 1, 1, 1, 4000)};
@@ -190,7 +180,7 @@ static void test_collapse_same(void **state)
         if (i)
             tb_data(&b, n[i], i);
     }
-    n[5] = coll(&b, 6, 1 << 20, 0);
+    n[5] = allreduce(&b, 6, 1 << 20, NULL, 0);
     tb_data(&b, n[5], 5);
     for (int r = 0; r < 8; r++)
         write_rank("sym", r, n, 6);

@@ -19,14 +19,6 @@ static const char net2[] = "topology: [ Ring ]\nnpus_count: [ 2 ]\nbandwidth: [ 
 /* M = 1000 GB/s = 10^12 B/s; endpoint delay 10 ns by default */
 static const char sys[] = "local-mem-bw: 1000\n";
 
-static ChakraProtoMsg__Node *allreduce(tb *b, uint64_t id, uint64_t bytes)
-{
-    ChakraProtoMsg__Node *n = tb_node(b, id, ET_COMM_COLL_NODE, "ar");
-    tb_i64(b, n, "comm_type", ET_ALL_REDUCE);
-    tb_u64(b, n, "comm_size", bytes);
-    return n;
-}
-
 static int run(const char *net, const char *sysf, const char *sets, const char *prefix,
                loom_result *res, loom_err *err)
 {
@@ -121,7 +113,7 @@ static void test_allreduce_ring2(void **state)
     const sim_time T = 979155364;
     for (int r = 0; r < 2; r++) {
         tb b = {0};
-        ChakraProtoMsg__Node *n[3] = {comp(&b, 1, r ? 20 : 10), allreduce(&b, 2, 1u << 20),
+        ChakraProtoMsg__Node *n[3] = {comp(&b, 1, r ? 20 : 10), allreduce(&b, 2, 1u << 20, NULL, 0),
                                       comp(&b, 3, 5)};
         tb_data(&b, n[1], 1);
         tb_data(&b, n[2], 2);
@@ -166,7 +158,7 @@ static void test_stuck(void **state)
 {
     (void)state;
     tb b = {0};
-    ChakraProtoMsg__Node *n0[1] = {allreduce(&b, 7, 64)};
+    ChakraProtoMsg__Node *n0[1] = {allreduce(&b, 7, 64, NULL, 0)};
     write_rank("stuck", 0, n0, 1);
     ChakraProtoMsg__Node *n1[1] = {comp(&b, 1, 1)};
     write_rank("stuck", 1, n1, 1);

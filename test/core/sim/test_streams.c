@@ -27,15 +27,6 @@ static ChakraProtoMsg__Node *on_stream(tb *b, ChakraProtoMsg__Node *n, int64_t s
     return n;
 }
 
-static ChakraProtoMsg__Node *coll(tb *b, uint64_t id, uint64_t bytes, uint64_t dur_ns)
-{
-    ChakraProtoMsg__Node *n = tb_node(b, id, ET_COMM_COLL_NODE, "ar");
-    tb_i64(b, n, "comm_type", ET_ALL_REDUCE);
-    tb_u64(b, n, "comm_size", bytes);
-    tb_u64(b, n, "duration_ns", dur_ns);
-    return n;
-}
-
 static int run(const char *net, const char *sysf, int strict, const char *prefix,
                loom_result *res, loom_err *err)
 {
@@ -103,7 +94,7 @@ static void test_delay_and_ns(void **state)
     ChakraProtoMsg__Node *k[1] = {comp(&b, 1, 2)};
     tb_u64(&b, k[0], "duration_ns", 1500);
     write_rank("ns", 0, k, 1);
-    ChakraProtoMsg__Node *bad[1] = {coll(&b, 1, 64, 10)};
+    ChakraProtoMsg__Node *bad[1] = {allreduce(&b, 1, 64, NULL, 10)};
     tb_bool(&b, bad[0], "is_delay", 1);
     write_rank("baddelay", 0, bad, 1);
     tb_free(&b);
@@ -159,7 +150,8 @@ static void test_captured_collective(void **state)
     (void)state;
     for (int r = 0; r < 2; r++) {
         tb b = {0};
-        ChakraProtoMsg__Node *n[2] = {comp(&b, 1, r ? 0 : 5), coll(&b, 2, 1u << 20, r ? 9000 : 4000)};
+        ChakraProtoMsg__Node *n[2] = {comp(&b, 1, r ? 0 : 5),
+                                      allreduce(&b, 2, 1u << 20, NULL, r ? 9000 : 4000)};
         tb_data(&b, n[1], 1);
         write_rank("cap", r, n, 2);
         tb_free(&b);
@@ -188,8 +180,8 @@ static void test_captured_comm_streams(void **state)
     for (size_t c = 0; c < 2; c++) {
         for (int r = 0; r < 2; r++) {
             tb b = {0};
-            ChakraProtoMsg__Node *n[2] = {on_stream(&b, coll(&b, 1, 64, 10000), 1),
-                                          on_stream(&b, coll(&b, 2, 64, 10000), cases[c].s1)};
+            ChakraProtoMsg__Node *n[2] = {on_stream(&b, allreduce(&b, 1, 64, NULL, 10000), 1),
+                                          on_stream(&b, allreduce(&b, 2, 64, NULL, 10000), cases[c].s1)};
             write_rank(cases[c].name, r, n, 2);
             tb_free(&b);
         }
@@ -206,7 +198,8 @@ static void test_captured_partial(void **state)
     (void)state;
     for (int r = 0; r < 2; r++) {
         tb b = {0};
-        ChakraProtoMsg__Node *n[2] = {comp(&b, 1, r ? 0 : 5), coll(&b, 2, 1u << 20, r ? 0 : 4000)};
+        ChakraProtoMsg__Node *n[2] = {comp(&b, 1, r ? 0 : 5),
+                                      allreduce(&b, 2, 1u << 20, NULL, r ? 0 : 4000)};
         tb_data(&b, n[1], 1);
         write_rank("capp", r, n, 2);
         tb_free(&b);
@@ -224,8 +217,8 @@ static void test_exposed_two_streams(void **state)
     (void)state;
     for (int r = 0; r < 2; r++) {
         tb b = {0};
-        ChakraProtoMsg__Node *n[2] = {on_stream(&b, coll(&b, 1, 64, 10000), 1),
-                                      on_stream(&b, coll(&b, 2, 64, 20000), 2)};
+        ChakraProtoMsg__Node *n[2] = {on_stream(&b, allreduce(&b, 1, 64, NULL, 10000), 1),
+                                      on_stream(&b, allreduce(&b, 2, 64, NULL, 20000), 2)};
         write_rank("ex2", r, n, 2);
         tb_free(&b);
     }

@@ -18,16 +18,6 @@
 /* 8 ranks on one switch: 100 GB/s (2^30 B/s), 1 us per hop */
 static const char net8[] = "topology: [ Switch ]\nnpus_count: [ 8 ]\nbandwidth: [ 100 ]\nlatency: [ 1000 ]\n";
 
-static ChakraProtoMsg__Node *coll(tb *b, uint64_t id, const char *pg, uint64_t bytes)
-{
-    ChakraProtoMsg__Node *n = tb_node(b, id, ET_COMM_COLL_NODE, "ar");
-    tb_i64(b, n, "comm_type", ET_ALL_REDUCE);
-    tb_u64(b, n, "comm_size", bytes);
-    if (pg)
-        tb_str(b, n, "pg_name", pg);
-    return n;
-}
-
 static ChakraProtoMsg__Node *p2p(tb *b, uint64_t id, int send, const char *pg, int peer,
                                  uint64_t bytes)
 {
@@ -100,7 +90,8 @@ static void test_sym_pairs(void **state)
     snprintf(sysf, sizeof sysf, "local-mem-bw: 1000\ncomm-group: %s\n", st_path("pairs.json"));
     for (int r = 0; r < 8; r++) {
         tb b = {0};
-        ChakraProtoMsg__Node *n[3] = {comp(&b, 1, 10), coll(&b, 2, "tp", 1 << 20), comp(&b, 3, 5)};
+        ChakraProtoMsg__Node *n[3] = {comp(&b, 1, 10), allreduce(&b, 2, 1 << 20, "tp", 0),
+                                      comp(&b, 3, 5)};
         tb_data(&b, n[1], 1);
         tb_data(&b, n[2], 2);
         write_rank("pairs", r, n, 3);
@@ -184,7 +175,8 @@ static void test_sym_rank_specific(void **state)
     (void)state;
     for (int r = 0; r < 8; r++) {
         tb b = {0};
-        ChakraProtoMsg__Node *n[3] = {comp(&b, 1, r == 5 ? 20 : 10), coll(&b, 2, NULL, 1 << 20),
+        ChakraProtoMsg__Node *n[3] = {comp(&b, 1, r == 5 ? 20 : 10),
+                                      allreduce(&b, 2, 1 << 20, NULL, 0),
                                       comp(&b, 3, 5)};
         tb_data(&b, n[1], 1);
         tb_data(&b, n[2], 2);
@@ -216,8 +208,9 @@ static void test_sym_tie(void **state)
     (void)state;
     for (int r = 0; r < 8; r++) {
         tb b = {0};
-        ChakraProtoMsg__Node *n[6] = {comp(&b, 1, 10), coll(&b, 2, NULL, 0), comp(&b, 3, 0),
-                                      comp(&b, 4, 1), comp(&b, 5, 5), coll(&b, 6, NULL, 1 << 20)};
+        ChakraProtoMsg__Node *n[6] = {comp(&b, 1, 10), allreduce(&b, 2, 0, NULL, 0), comp(&b, 3, 0),
+                                      comp(&b, 4, 1), comp(&b, 5, 5),
+                                      allreduce(&b, 6, 1 << 20, NULL, 0)};
         tb_data(&b, n[1], 1);
         tb_data(&b, n[2], 1);
         tb_data(&b, n[3], 2);
@@ -250,7 +243,8 @@ static void test_sym_stuck(void **state)
     (void)state;
     for (int r = 0; r < 8; r++) {
         tb b = {0};
-        ChakraProtoMsg__Node *n[3] = {comp(&b, 1, 10), coll(&b, 2, "tp", 1 << 20), comp(&b, 3, 5)};
+        ChakraProtoMsg__Node *n[3] = {comp(&b, 1, 10), allreduce(&b, 2, 1 << 20, "tp", 0),
+                                      comp(&b, 3, 5)};
         tb_data(&b, n[1], 1);
         tb_data(&b, n[2], 2);
         if (r == 3) {
