@@ -13,10 +13,12 @@
  * a step that is compute-bound in part b_i and not at all in a_i.  The
  * profile's compute-time-scale s minimises the squared relative errors,
  *     s = sum (b_i/m_i)(1 - a_i/m_i) / sum (b_i/m_i)^2     (m_i measured),
- * leave-one-out predicts each run with the s fitted to the others, and a
- * third replay of every run at s reports the fit as loom really replays
- * it (T is linear in s only while the schedule's overlaps keep their
- * shape).  The profile is written as YAML that `gen llm --stack FILE` and
+ * and, with three runs or more, a second fit adds step-overhead-us c, time
+ * per step outside the trace (T_i = a_i + b_i s + c); it is kept only when
+ * it predicts the runs left out better (calibrate_fit.c).  Leave-one-out
+ * predicts each run with the fit to the others, and a third replay of
+ * every run at s reports the fit as loom really replays it (T is linear in
+ * s only while the schedule's overlaps keep their shape).  The profile is written as YAML that `gen llm --stack FILE` and
  * the system key `stack` read (core/sim/config_stack.c).  `--kineto` fits
  * the same key to measured kernels by shape instead (calibrate_kineto.c).
  */
@@ -34,6 +36,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "calibrate_fit.h"
 #include "cliutil.h"
 #include "config.h"
 #include "outfile.h"
@@ -257,6 +260,8 @@ static int replay_at(const cal_run *r, const char *prefix, double scale, double 
     if (loom_cfg_load(&cfg, &f, err) < 0)
         return err->code;
     cfg.stack_scale = 0;
+    if (!cfg.overhead_set)
+        cfg.step_overhead = 0;
     cfg.compute_scale = scale;
     loom_replay_opts ro = {.prefix = prefix, .max_stuck = 8};
     loom_result res;
@@ -269,21 +274,6 @@ static int replay_at(const cal_run *r, const char *prefix, double scale, double 
     return rc;
 }
 
-/* The least-squares scale over runs[0..n) except skip (-1: none). */
-static double fit_scale(const cal_run *r, int n, int skip)
-{
-    double num = 0, den = 0;
-    for (int i = 0; i < n; i++) {
-        if (i == skip)
-            continue;
-        double a = 2 * r[i].t1 - r[i].t2, b = r[i].t2 - r[i].t1, m = r[i].measured;
-        num += (b / m) * (1 - a / m);
-        den += (b / m) * (b / m);
-    }
-    return den > 0 ? num / den : 1;
-}
-
-
 static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
 {
     (void)st;
@@ -292,36 +282,62 @@ static int rm_one(const char *path, const struct stat *st, int flag, struct FTW 
     return remove(path) == 0 ? 0 : -1;
 }
 
-/* The profile's YAML: the scale, then the fit as comments and `fit`. */
-static char *profile_text(const char *name, const char *runs, const cal_run *r, int n, double s,
-                          const double *loo)
+/* Mean and max |e| over n errors. */
+static void err_stats(const double *e, int n, double *mean, double *max)
+{
+    *mean = *max = 0;
+    for (int i = 0; i < n; i++) {
+        *mean += fabs(e[i]) / n;
+        *max = fabs(e[i]) > *max ? fabs(e[i]) : *max;
+    }
+}
+
+/* The profile's YAML: the fit (s and, when kept, c), the runs and both
+ * fits' leave-one-out errors as comments, then `fit`. */
+static char *profile_text(const char *name, const char *runs, const cal_run *r, int n,
+                          const cal_fit *one, const cal_fit *two, int keep, const double *loo1,
+                          const double *loo2)
 {
     sbuf b = {0};
-    double mae = 0, mx = 0, lmae = 0, lmx = 0;
-    for (int i = 0; i < n; i++) {
-        double e = fabs(r[i].ts / r[i].measured - 1), l = fabs(loo[i]);
-        mae += e / n;
-        lmae += l / n;
-        mx = e > mx ? e : mx;
-        lmx = l > lmx ? l : lmx;
-    }
+    cal_fit f = keep ? *two : *one;
+    const double *loo = keep ? loo2 : loo1;
+    double *e = loom_xcalloc((size_t)n, sizeof *e);
+    for (int i = 0; i < n; i++)
+        e[i] = (r[i].ts + f.c) / r[i].measured - 1;
+    double mae, mx, lmae, lmx, m1, x1, m2, x2;
+    err_stats(e, n, &mae, &mx);
+    err_stats(loo, n, &lmae, &lmx);
+    err_stats(loo1, n, &m1, &x1);
+    err_stats(loo2, n, &m2, &x2);
     sb_printf(&b, "# A software-stack profile written by `loom calibrate --runs %s`\n"
                   "# (docs/VALIDATION.md, \"Stack profiles\"): every compute node's modelled\n"
-                  "# time x compute-time-scale.  Per run: measured s, replayed s at the scale,\n"
-                  "# error; leave-one-out error (the scale fitted without the run).\n",
-              runs);
+                  "# time x compute-time-scale%s.  Per run: measured s, replayed s at the\n"
+                  "# profile, error; leave-one-out error (the profile fitted without the run).\n",
+              runs, keep ? ", and step-overhead-us after each\n# rank's last node" : "");
     for (int i = 0; i < n; i++) { /* one run leaves none out: no loo column */
-        sb_printf(&b, "#   %-16s %10.4f %10.4f %+7.2f%%", r[i].id, r[i].measured, r[i].ts,
-                  100 * (r[i].ts / r[i].measured - 1));
+        sb_printf(&b, "#   %-16s %10.4f %10.4f %+7.2f%%", r[i].id, r[i].measured,
+                  r[i].ts + f.c, 100 * e[i]);
         if (n > 1)
             sb_printf(&b, "  loo %+7.2f%%", 100 * loo[i]);
         sb_str(&b, "\n");
     }
-    sb_printf(&b, "stack: %s\ncompute-time-scale: %.6f\nfit:\n  runs: %d\n"
-                  "  mean-abs-error: %.4f\n  max-abs-error: %.4f\n",
-              name, s, n, mae, mx);
+    if (n >= 3) /* both fits, and why one was kept */
+        sb_printf(&b, "# scale alone: %.6f, leave-one-out mean %.2f%%, max %.2f%%\n"
+                      "# scale %.6f and %.1f us a step: leave-one-out mean %.2f%%, max %.2f%%\n"
+                      "# kept: %s\n",
+                  one->s, 100 * m1, 100 * x1, two->s, two->c * 1e6, 100 * m2, 100 * x2,
+                  keep ? "the step overhead (it predicts the runs left out better)"
+                  : two->c > 0 ? "the scale alone (the overhead does not predict the runs "
+                                 "left out better)"
+                               : "the scale alone (the overhead fits as zero)");
+    sb_printf(&b, "stack: %s\ncompute-time-scale: %.6f\n", name, f.s);
+    if (keep)
+        sb_printf(&b, "step-overhead-us: %.1f\n", f.c * 1e6);
+    sb_printf(&b, "fit:\n  runs: %d\n  mean-abs-error: %.4f\n  max-abs-error: %.4f\n", n, mae,
+              mx);
     if (n > 1)
         sb_printf(&b, "  loo-mean-abs-error: %.4f\n  loo-max-abs-error: %.4f\n", lmae, lmx);
+    free(e);
     return b.p;
 }
 
@@ -369,22 +385,30 @@ int loom_calibrate(const char *runs, const char *out, const char *name, const ch
             fprintf(stderr, "calibrate: %s (%d of %d)\n", c.runs[i].id, i + 1, c.n);
         rc = measure_run(&c.runs[i], work, &err);
     }
-    double s = rc == 0 ? fit_scale(c.runs, c.n, -1) : 0;
+    cal_point *pt = loom_xcalloc((size_t)(c.n ? c.n : 1), sizeof *pt);
+    double *loo1 = loom_xcalloc((size_t)(c.n ? c.n : 1), sizeof *loo1);
+    double *loo2 = loom_xcalloc((size_t)(c.n ? c.n : 1), sizeof *loo2);
+    for (int i = 0; i < c.n; i++)
+        pt[i] = (cal_point){2 * c.runs[i].t1 - c.runs[i].t2, c.runs[i].t2 - c.runs[i].t1,
+                            c.runs[i].measured};
+    cal_fit one = {0, 0}, two = {0, 0};
+    int keep = rc == 0 ? cal_choose(pt, c.n, &one, &two, loo1, loo2) : 0;
+    double s = keep ? two.s : one.s;
     if (rc == 0 && !(s > 0 && s <= 1000))
         rc = loom_err_set(&err, LOOM_EUSAGE, "%s: the fitted compute-time-scale %.4g is out of "
                           "(0, 1000]: the runs' measured times are not explained by compute",
                           runs, s);
-    double *loo = loom_xcalloc((size_t)(c.n ? c.n : 1), sizeof *loo);
+    if (rc == 0 && keep && two.c > 1000)
+        rc = loom_err_set(&err, LOOM_EUSAGE, "%s: the fitted step overhead %.4g s is over "
+                          "1000 s: the runs' measured times are not explained by their steps",
+                          runs, two.c);
     for (int i = 0; rc == 0 && i < c.n; i++) {
-        cal_run *r = &c.runs[i];
-        double sl = c.n > 1 ? fit_scale(c.runs, c.n, i) : s;
-        loo[i] = (2 * r->t1 - r->t2 + (r->t2 - r->t1) * sl) / r->measured - 1;
         char prefix[4200];
-        snprintf(prefix, sizeof prefix, "%s/%s/step", work, r->id);
-        rc = replay_at(r, prefix, s, &r->ts, &err);
+        snprintf(prefix, sizeof prefix, "%s/%s/step", work, c.runs[i].id);
+        rc = replay_at(&c.runs[i], prefix, s, &c.runs[i].ts, &err);
     }
     if (rc == 0) {
-        char *text = profile_text(name, runs, c.runs, c.n, s, loo);
+        char *text = profile_text(name, runs, c.runs, c.n, &one, &two, keep, loo1, loo2);
         if (!quiet)
             fputs(text, stdout);
         rc = loom_outset_text(set, k, text, strlen(text), &err);
@@ -394,7 +418,9 @@ int loom_calibrate(const char *runs, const char *out, const char *name, const ch
     }
     if (tmp[0])
         nftw(tmp, rm_one, 16, FTW_DEPTH | FTW_PHYS);
-    free(loo);
+    free(pt);
+    free(loo1);
+    free(loo2);
     free_runs(&c);
     loom_outset_free(set);
     return rc < 0 ? loom_fail(&err) : 0;
@@ -406,15 +432,18 @@ static void cal_help(FILE *o)
           "       loom calibrate --kineto TRACE.json[.gz] --device NAME --dtype T -o PROFILE.yaml\n"
           "                      [--devices FILE] [--name NAME] [-q]\n"
           "\n"
-          "Fits a software-stack profile's compute-time-scale (docs/VALIDATION.md, \"Stack\n"
-          "profiles\") and writes PROFILE.yaml for `gen llm --stack PROFILE.yaml` (or the\n"
-          "system key `stack`), printing the fit and the leave-one-out error.\n"
+          "Fits a software-stack profile (docs/VALIDATION.md, \"Stack profiles\") and writes\n"
+          "PROFILE.yaml for `gen llm --stack PROFILE.yaml` (or the system key `stack`),\n"
+          "printing the fit and the leave-one-out error.\n"
           "\n"
           "--runs: measured training runs.  Each run of the CSV (columns id, seconds,\n"
           "network, gen: its measured seconds per iteration, a network file relative to the\n"
           "CSV, and the `loom gen llm` flags that describe it) is generated and replayed\n"
           "with compute times x1 and x2; the scale minimises the squared relative errors over\n"
-          "the runs, and each run is replayed once more at it.\n"
+          "the runs, and each run is replayed once more at it.  With three runs or more, a\n"
+          "second fit adds step-overhead-us (time a step outside the trace, after each\n"
+          "rank's last node); the profile keeps it only when it predicts each run left out\n"
+          "better than the scale alone.\n"
           "\n"
           "--kineto: measured kernels by shape.  In a torch.profiler capture taken with\n"
           "record_shapes=True, every kernel a matrix product launched (aten::mm, addmm, bmm,\n"

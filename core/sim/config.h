@@ -79,6 +79,12 @@ typedef struct loom_cfg {
     int host_set;           /* the system file (or --set) gave host-launch-us */
     sim_time stack_host;    /* the stack profile's host-launch-us (ps), used when the
                                system file gives none; 0: none */
+    sim_time step_overhead; /* step-overhead-us in ps: time each rank spends after its
+                               last node, outside the trace (a stack profile's
+                               fitted per-step cost); 0: none */
+    int overhead_set;       /* the system file (or --set) gave step-overhead-us */
+    sim_time stack_overhead;/* the stack profile's step-overhead-us (ps), used when
+                               the system file gives none */
     double stack_scale;     /* the system file's stack profile: accelerator kernel
                                times x this (0: no profile); with compute_scale */
     char *stack_name;       /* its name, or NULL */

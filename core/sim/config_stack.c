@@ -8,7 +8,10 @@
  * --compute-scale; the host side of a collective call keeps its trace
  * duration.  It may hold `host-launch-us` (`loom calibrate --kineto` fits
  * it): the host's time per GPU launch, which the system file's own
- * host-launch-us overrides (config_sys.c).
+ * host-launch-us overrides (config_sys.c).  It may hold `step-overhead-us`
+ * (`loom calibrate --runs` fits it where it predicts the runs better): time
+ * each rank spends after its last node, per step, outside the trace; the
+ * system file's own step-overhead-us overrides it.
  *
  * A value with a '/' or ending in .yaml/.yml is a file: relative to the
  * working directory, else to the system file's folder.  Any other value
@@ -29,7 +32,8 @@
 #define LOOM_STACKS_INSTALLED "/usr/local/share/loom/stacks"
 #endif
 
-static const char *const stack_keys[] = {"stack", "compute-time-scale", "host-launch-us", "fit"};
+static const char *const stack_keys[] = {"stack", "compute-time-scale", "host-launch-us",
+                                         "step-overhead-us", "fit"};
 
 static int ends_with(const char *s, const char *suf)
 {
@@ -97,6 +101,12 @@ int cfg_load_stack(loom_cfg *cfg, const char *value, const char *sys_path, loom_
         cfg_ctx c = {path, "host-launch-us", -1, err};
         rc = cfg_get_double(&c, hv, 0, 1e6, 0, &h);
     }
+    yaml_node_t *ov = rc == 0 ? cfg_lookup(&dc, "step-overhead-us") : NULL;
+    double o = 0;
+    if (ov) {
+        cfg_ctx c = {path, "step-overhead-us", -1, err};
+        rc = cfg_get_double(&c, ov, 0, 1e9, 0, &o);
+    }
     yaml_node_t *nm = rc == 0 ? cfg_lookup(&dc, "stack") : NULL;
     const char *name = nm ? cfg_scalar(nm) : NULL;
     if (rc == 0 && nm && name == NULL) {
@@ -106,6 +116,7 @@ int cfg_load_stack(loom_cfg *cfg, const char *value, const char *sys_path, loom_
     if (rc == 0) {
         cfg->stack_scale = s;
         cfg->stack_host = (sim_time)llround(h * SIM_PS_PER_US);
+        cfg->stack_overhead = (sim_time)llround(o * SIM_PS_PER_US);
         free(cfg->stack_name);
         cfg->stack_name = loom_xstrdup(name ? name : value);
     }

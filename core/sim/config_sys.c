@@ -21,7 +21,7 @@ const char *const cfg_sys_keys[] = {
     "all-reduce-implementation", "all-gather-implementation",
     "reduce-scatter-implementation", "all-to-all-implementation", "local-mem-bw",
     "roofline-enabled", "peak-perf", "network-model", "timing", "comm-model", "stack",
-    "comm-efficiency", "host-launch-us",
+    "comm-efficiency", "host-launch-us", "step-overhead-us",
     /* device and compute model (docs/CONFIG.md, docs/DEVICES.md) */
     "device", "device-file", "compute-model", "compute-dtype", "compute-table",
     "compute-matrix-efficiency", "compute-matrix-overhead-us", "compute-memory-efficiency",
@@ -142,6 +142,11 @@ static int sys_key(loom_cfg *cfg, cfg_doc *dc, const cfg_ctx *c, const char *k, 
             return rc;
         cfg->host_launch = (sim_time)llround(dv * SIM_PS_PER_US);
         cfg->host_set = 1;
+    } else if (strcmp(k, "step-overhead-us") == 0) { /* docs/VALIDATION.md, stack profiles */
+        if ((rc = cfg_get_double(c, v, 0, 1e9, 0, &dv)) < 0)
+            return rc;
+        cfg->step_overhead = (sim_time)llround(dv * SIM_PS_PER_US);
+        cfg->overhead_set = 1;
     } else if (strcmp(k, "comm-model") == 0) { /* docs/IMPORT.md */
         static const char *const cm[] = {"network", "captured"};
         if ((rc = cfg_get_enum(c, v, cm, 2, &e)) < 0)
@@ -241,6 +246,8 @@ int cfg_load_system(loom_cfg *cfg, const loom_cfg_files *f, loom_err *err)
         goto out;
     if (!cfg->host_set) /* the stack profile's, when the file gives none */
         cfg->host_launch = cfg->stack_host;
+    if (!cfg->overhead_set)
+        cfg->step_overhead = cfg->stack_overhead;
     if (!sc.have_mem) {
         rc = loom_err_set(err, LOOM_EUSAGE,
                           "%s: missing key 'local-mem-bw' (GB/s, 10^9 bytes/s) or 'device': loom "

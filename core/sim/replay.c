@@ -696,7 +696,8 @@ static void collect(replay *rp)
         }
         rs->acc[rs->mask] += rs->finish - rs->last; /* close the last interval */
         res->host_launches += rs->gi->hl_total * rpl_class_size(rp, r);
-        st->finish = rs->finish;
+        st->finish = rs->finish + rp->cfg->step_overhead; /* the stack's time after the
+                                                             * trace (step-overhead-us) */
         st->nodes = rs->done;
         for (unsigned m = 0; m < A_N; m++) {
             if (m & A_COMPUTE)

@@ -207,6 +207,8 @@ static int dump_json(FILE *f, void *arg)
         jkey(f, "stack", jstr(jb->cfg->stack_name), 0);
         jkey(f, "stack_compute_time_scale", json_real(jb->cfg->stack_scale), 0);
     }
+    if (jb->cfg && jb->cfg->step_overhead) /* absent: none */
+        jkey(f, "step_overhead_us", json_real(rpt_us(jb->cfg->step_overhead)), 0);
     if (jb->cfg && jb->cfg->host_launch) { /* absent: the host is not modelled */
         jkey(f, "host_launch_us", json_real(rpt_us(jb->cfg->host_launch)), 0);
         jkey(f, "host_launches", json_integer((json_int_t)res->host_launches), 0);

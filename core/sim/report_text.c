@@ -181,6 +181,9 @@ void loom_report_text(FILE *o, const loom_run_info *info, const loom_cfg *cfg,
     if (cfg->stack_name) /* a stack profile: one line, absent otherwise */
         fprintf(o, "stack      %s: compute times x %.4g (docs/VALIDATION.md)\n", cfg->stack_name,
                 cfg->stack_scale);
+    if (cfg->step_overhead) /* step-overhead-us: one line, absent otherwise */
+        fprintf(o, "overhead   %.1f us a step after each rank's last node (step-overhead-us), "
+                   "in every finish and the step time\n", rpt_us(cfg->step_overhead));
     fprintf(o, "model      network %s (%s)%s%s\n", rpt_net_model(cfg->sys.model),
             cfg->sys.model == NET_MODEL_FLOW ? "congestion-aware: flows share links"
                                              : "congestion-unaware: no link sharing",
