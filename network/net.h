@@ -172,6 +172,9 @@ typedef struct net_sys {
                              * ASTRA-sim does (net_algo.h, docs/MODEL.md 9) */
     uint8_t eff[NET_MAX_DIMS]; /* comm-efficiency: achieved-bandwidth curve per
                                 * dimension (net_eff.c); 0 (none): link rate */
+    int ag_descending;      /* all-gather-order: descending: an all-gather's
+                             * phases run from the outermost dimension in
+                             * (docs/MODEL.md 7); 0: ascending, ASTRA-sim's */
 } net_sys;
 
 /* Collective operation (same values as Chakra's CollectiveCommType). */

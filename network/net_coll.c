@@ -147,7 +147,13 @@ void net_make_plan(net_model *m, const net_group *g, net_coll op,
     case NET_GATHER: { /* N is each rank's part; output grows by p */
         double b = N;
         list = op == NET_GATHER ? NET_IMPL_ALL_REDUCE : NET_IMPL_ALL_GATHER;
-        for (int i = 0; i < q; i++) {
+        /* ascending (ASTRA-sim's): u_0 first, so the outer dimensions move
+         * what the inner ones gathered; descending (all-gather-order):
+         * each rank's part crosses the outer dimensions first, as an
+         * all-reduce's gather half does and as NCCL's rings move 1/p_0 of
+         * the output over the network (docs/MODEL.md 7) */
+        for (int k = 0; k < q; k++) {
+            int i = m->sys.ag_descending ? q - 1 - k : k;
             b *= u[i].p;
             add_phase(pl, &u[i], PH_AG, b, 0);
         }
@@ -221,8 +227,9 @@ void net_coll_label(net_model *m, const net_group *g, net_coll op,
         snprintf(buf, sz, "none");
         return;
     }
-    /* One entry per dimension, ascending: the AG phases of an all-reduce
-     * repeat the RS phases' dimensions and algorithms. */
+    /* One entry per dimension, in phase order (ascending, but for an
+     * all-gather with all-gather-order: descending): the AG phases of an
+     * all-reduce repeat the RS phases' dimensions and algorithms. */
     size_t len = 0;
     uint32_t seen = 0;
     for (int i = 0; i < pl.n && len < sz; i++) {

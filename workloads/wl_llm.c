@@ -493,6 +493,9 @@ static int write_system(const wl_llm_plan *p, loom_outset *set, int k, const cha
     if (node_curve(p->device)) /* dimension 0 is the node; the rest at link rate */
         sb_printf(&b, "comm-efficiency: [ %s ]   # NCCL's achieved bandwidth in the node "
                       "(nccl-tests); [ none ]: link rate\n", node_curve(p->device));
+    /* NCCL's order for an all-gather over several dimensions (docs/MODEL.md 7) */
+    sb_printf(&b, "all-gather-order: descending   # each rank's part over the network first, "
+                  "as NCCL's rings; ascending: ASTRA-sim's\n");
     if (any)
         sb_printf(&b, "comm-group: %s%s\n", base_name(groups_path),
                   o->groups == WL_GROUPS_ROLE ? "   # role-named: {stride, size} rules" : "");

@@ -5,8 +5,9 @@ Reads bench/nccl/published.csv (every row cited there), times the same
 collective at the same sizes with `loom compare` on the matching network
 of this folder, and prints one table: measured busbw, loom's with the
 system file's per-dimension algorithms (`lists`) and with NCCL's cost mode
-(`nccl`), each with its error, before and after `comm-efficiency`
-(docs/NETWORK.md section 9).
+(`nccl`), each with its error, before and after what `gen llm` writes:
+`comm-efficiency` (docs/NETWORK.md section 9) and `all-gather-order:
+descending` (docs/MODEL.md section 7).
 
     bench/nccl/compare.py [--loom build-rel/loom] [--markdown] [--fit]
 
@@ -33,6 +34,11 @@ SYSTEMS = {
     "oci-bm-gpu-h100-8": ("h100-2x8-roce.yml", "h100-sxm", ["nvlink4", "none"]),
     "aws-p4de-24xlarge": ("a100-2x8-efa.yml", "a100-80g", ["nvlink3", "none"]),
     "aws-p5-48xlarge": ("h100-2x8-efa.yml", "h100-sxm", ["nvlink4", "none"]),
+    "voltagepark-h100-4x8": ("h100-4x8-ib.yml", "h100-sxm", ["nvlink4", "none"]),
+    "i309-h100-4x8": ("h100-4x8-ib.yml", "h100-sxm", ["nvlink4", "none"]),
+    "i309-h100-4x8b": ("h100-4x8-ib.yml", "h100-sxm", ["nvlink4", "none"]),
+    "i309-h100-8x8": ("h100-8x8-ib.yml", "h100-sxm", ["nvlink4", "none"]),
+    "i322-h100-128x8": ("h100-128x8-ib.yml", "h100-sxm", ["nvlink4", "none"]),
 }
 FIT = {"nvlink3": "azure-nd-a100-v4", "nvlink4": "azure-nd-h100-v5"}
 
@@ -45,8 +51,9 @@ def system_file(tmp, device, curves, name):
     path = os.path.join(tmp, name)
     with open(path, "w") as f:
         f.write("device: %s\n" % device)
-        if curves:
+        if curves:  # as gen llm writes them (docs/NETWORK.md 9, docs/MODEL.md 7)
             f.write("comm-efficiency: [ %s ]\n" % ", ".join(curves))
+            f.write("all-gather-order: descending\n")
     return path
 
 

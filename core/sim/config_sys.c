@@ -21,7 +21,7 @@ const char *const cfg_sys_keys[] = {
     "all-reduce-implementation", "all-gather-implementation",
     "reduce-scatter-implementation", "all-to-all-implementation", "local-mem-bw",
     "roofline-enabled", "peak-perf", "network-model", "timing", "comm-model", "stack",
-    "comm-efficiency", "host-launch-us", "step-overhead-us",
+    "comm-efficiency", "host-launch-us", "step-overhead-us", "all-gather-order",
     /* device and compute model (docs/CONFIG.md, docs/DEVICES.md) */
     "device", "device-file", "compute-model", "compute-dtype", "compute-table",
     "compute-matrix-efficiency", "compute-matrix-overhead-us", "compute-memory-efficiency",
@@ -128,6 +128,11 @@ static int sys_key(loom_cfg *cfg, cfg_doc *dc, const cfg_ctx *c, const char *k, 
         rc = load_impl(cfg, dc, v, k, NET_IMPL_ALL_TO_ALL, err);
     } else if (strcmp(k, "comm-efficiency") == 0) { /* docs/NETWORK.md 9 */
         rc = load_eff(cfg, dc, v, k, err);
+    } else if (strcmp(k, "all-gather-order") == 0) { /* docs/MODEL.md 7 */
+        static const char *const orders[] = {"ascending", "descending"};
+        if ((rc = cfg_get_enum(c, v, orders, 2, &e)) < 0)
+            return rc;
+        cfg->sys.ag_descending = e;
     } else if (strcmp(k, "network-model") == 0) { /* docs/NETWORK.md */
         static const char *const models[] = {"analytical", "flow"};
         if ((rc = cfg_get_enum(c, v, models, 2, &e)) < 0)

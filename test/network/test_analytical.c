@@ -53,6 +53,7 @@ typedef struct dimspec {
 
 /* A model with the same algorithm for every op on every dimension. */
 static int astra_timing; /* models made with timing: astra-sim */
+static int ag_descending; /* models made with all-gather-order: descending */
 
 static net_model *model(int ndims, const dimspec *ds, net_algo algo,
                         int splits, int chunks, double delta, double M)
@@ -60,7 +61,8 @@ static net_model *model(int ndims, const dimspec *ds, net_algo algo,
     net_topo t = {.ndims = ndims};
     net_sys s = {.splits = splits, .active_chunks = chunks,
                  .endpoint_delay = (sim_time)llround(delta),
-                 .local_mem_bw = M, .astra_timing = astra_timing};
+                 .local_mem_bw = M, .astra_timing = astra_timing,
+                 .ag_descending = ag_descending};
     for (int d = 0; d < ndims; d++) {
         t.dims[d] = (net_dim){ds[d].kind, ds[d].npus, ds[d].bw,
                               (sim_time)llround(ds[d].lat)};
@@ -497,6 +499,35 @@ static void test_hierarchical(void **state)
     net_model_destroy(m);
 }
 
+/* all-gather-order: descending on the same DGX-like model: an AG of C per
+ * rank runs dim 1 first, output 4C in steps of C, then dim 0, output 32C
+ * in steps of 4C: the network moves 3C a rank where ascending moved 3 x 8C.
+ * GATHER follows; the all-reduce (its AG half already descends) and the
+ * reduce-scatter do not change. */
+static void test_all_gather_descending(void **state)
+{
+    (void)state;
+    double C = MIB, N = 64 * MIB, W = 3, M = 3350e9;
+    double B0 = 400 * GIB, L0 = 936.25 * NS, B1 = 50 * GIB, L1 = 2000 * NS;
+    double s0 = W * (2 * L0 + D10), s1 = W * (2 * L1 + D10);
+    ag_descending = 1;
+    net_model *m = dgx();
+    ag_descending = 0;
+    double ag[2] = {3 * (s1 + ser(C, B1)), 7 * (s0 + ser(4 * C, B0))};
+    assert_ps(all(m, NET_ALL_GATHER, C), pipelined(ag, 2, W));
+    assert_ps(all(m, NET_GATHER, C), pipelined(ag, 2, W));
+    double ar[3] = {
+        7 * (s0 + ser(N / 8, B0) + red(N / 8, M)),
+        3 * (2 * s1 + 2 * ser(N / 32, B1) + red(N / 32, M)),
+        7 * (s0 + ser(N / 8, B0)),
+    };
+    assert_ps(all(m, NET_ALL_REDUCE, N), pipelined(ar, 3, W));
+    double rs[2] = {7 * (s0 + ser(N / 8, B0) + red(N / 8, M)),
+                    3 * (s1 + ser(N / 32, B1) + red(N / 32, M))};
+    assert_ps(all(m, NET_REDUCE_SCATTER, N), pipelined(rs, 2, W));
+    net_model_destroy(m);
+}
+
 /* ---- groups ------------------------------------------------------------ */
 
 static void test_subgroups(void **state)
@@ -829,6 +860,7 @@ int main(void)
         cmocka_unit_test(test_barrier),
         cmocka_unit_test(test_p2p),
         cmocka_unit_test(test_hierarchical),
+        cmocka_unit_test(test_all_gather_descending),
         cmocka_unit_test(test_subgroups),
         cmocka_unit_test(test_irregular_group),
         cmocka_unit_test(test_group_errors),

@@ -79,6 +79,7 @@ static void test_system_defaults(void **state)
     assert_int_equal(cfg.comp.kind, COMP_TRACE);
     assert_int_equal(cfg.ctrl_deps, 1);
     assert_int_equal(cfg.nnotes, 0);
+    assert_int_equal(cfg.sys.ag_descending, 0); /* ASTRA-sim's order */
     assert_null(cfg.rank_comp);
     loom_cfg_free(&cfg);
 }
@@ -90,7 +91,8 @@ static void test_system_keys(void **state)
     load_ok(&cfg, net2,
             "endpoint-delay: 25\nactive-chunks-per-dimension: 2\npreferred-dataset-splits: 8\n"
             "all-reduce-implementation: [direct, halvingDoubling]\nlocal-mem-bw: 1600\n"
-            "peak-perf: 312\nroofline-enabled: 1\nnetwork-model: flow\n",
+            "peak-perf: 312\nroofline-enabled: 1\nnetwork-model: flow\n"
+            "all-gather-order: descending\n",
             NULL, 0);
     assert_true(cfg.sys.endpoint_delay == 25000);
     assert_int_equal(cfg.sys.active_chunks, 2);
@@ -103,6 +105,7 @@ static void test_system_keys(void **state)
     assert_true(cfg.comp.peak_flops == 312e12);
     assert_int_equal(cfg.comp.kind, COMP_ROOFLINE);
     assert_int_equal(cfg.sys.model, NET_MODEL_FLOW);
+    assert_int_equal(cfg.sys.ag_descending, 1);
     loom_cfg_free(&cfg);
 }
 
@@ -174,6 +177,8 @@ static void test_file_errors(void **state)
              (const char *[]){sys, "'all-reduce-implementation'", "network has 2 dimensions", NULL});
     load_bad(net2, "local-mem-bw: 100\ncompute-model: banana\n", NULL, 0,
              (const char *[]){sys, "key 'compute-model'", "trace, roofline, table", NULL});
+    load_bad(net2, "local-mem-bw: 100\nall-gather-order: outward\n", NULL, 0,
+             (const char *[]){sys, "key 'all-gather-order'", "ascending, descending", NULL});
     load_bad(net2, "local-mem-bw: 100\nroofline-enabled: 1\n", NULL, 0,
              (const char *[]){sys, "'peak-perf'", NULL});
     load_bad("topology: [ Ring ]\nnpus_count: [ 2 ]\nbandwidth: [ 50 ]\n", sys_min, NULL, 0,
