@@ -106,7 +106,50 @@ static void test_gen(void **state)
         loomrun_slurp(sys, buf, sizeof buf);
         if (dev[i].want ? strstr(buf, dev[i].want) == NULL : strstr(buf, "comm-efficiency") != NULL)
             fail_msg("%s: %s", dev[i].device, buf);
+        if (strstr(buf, "\nall-gather-order: descending") == NULL) /* every device */
+            fail_msg("%s: no all-gather-order: %s", dev[i].device, buf);
     }
+}
+
+/* The order as gen llm writes it reaches the replay: with TP 2 and ZeRO 1
+ * on nodes of 4 GPUs, the data-parallel parameter all-gather (8 ranks, two
+ * a node) spans both dimensions; descending runs the network first
+ * (label ring@1+ring@0) and takes less time than ascending (ring@0+ring@1:
+ * the network then moves the node's gathered half, 2x the bytes). */
+static void test_gen_order(void **state)
+{
+    (void)state;
+    loomrun_write(loomrun_path("n44.yml"), "topology: [ Switch, Switch ]\nnpus_count: [ 4, 4 ]\n"
+                                           "bandwidth: [ 400, 50 ]\nlatency: [ 500, 2000 ]\n");
+    char out[300], sys[320];
+    snprintf(out, sizeof out, "%s/ord/s", loomrun_tmp);
+    snprintf(sys, sizeof sys, "%s.system.yaml", out);
+    int rc = loomrun_run(loomrun_tmp, "gen", "llm", "--out", out, "--preset", "llama3-8b", "--layers",
+                         "2", "--tp", "2", "--dp", "8", "--global-batch", "8", "--zero", "1", "-q",
+                         NULL);
+    if (rc != 0)
+        fail_msg("gen llm: %s", loomrun_err);
+    const char *label[2] = {"ring@1+ring@0", "ring@0+ring@1"};
+    double t[2];
+    for (int k = 0; k < 2; k++) {
+        rc = k ? loomrun_run(loomrun_tmp, "run", "-w", out, "-s", sys, "-n", loomrun_path("n44.yml"),
+                             "--set", "system.all-gather-order=ascending", NULL)
+               : loomrun_run(loomrun_tmp, "run", "-w", out, "-s", sys, "-n", loomrun_path("n44.yml"),
+                             NULL);
+        if (rc != 0)
+            fail_msg("run: %s", loomrun_err);
+        const char *ag = strstr(loomrun_out, "\nALL_GATHER");
+        char *p = NULL;
+        for (; ag && !(p = strstr(ag, label[k])); ag = strstr(ag + 1, "\nALL_GATHER"))
+            ;
+        if (p == NULL || memchr(ag + 1, '\n', (size_t)(p - ag - 1)) != NULL)
+            fail_msg("no ALL_GATHER row with %s:\n%s", label[k], loomrun_out);
+        const char *st = strstr(loomrun_out, "step time  ");
+        assert_non_null(st);
+        t[k] = atof(st + 11);
+    }
+    if (!(t[0] < t[1]))
+        fail_msg("descending %.3f us, ascending %.3f us", t[0], t[1]);
 }
 
 int main(void)
@@ -115,6 +158,7 @@ int main(void)
         cmocka_unit_test(test_opt_in),
         cmocka_unit_test(test_bad),
         cmocka_unit_test(test_gen),
+        cmocka_unit_test(test_gen_order),
     };
     return cmocka_run_group_tests(tests, loomrun_setup, loomrun_teardown);
 }
