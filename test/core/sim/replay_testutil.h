@@ -1,6 +1,6 @@
 /*
  * replay_testutil.h: what the replay tests (test_replay.c, test_streams.c,
- * test_sym.c, test_host.c) share to write tiny traces into the scratch
+ * test_sym.c, test_host.c, test_overhead.c) share to write tiny traces into the scratch
  * folder and replay them (inline, so a file that does not use one of them
  * does not warn).
  */
@@ -65,6 +65,40 @@ static inline int replay_run(const char *net, const char *sysf, const char *set,
     int rc = loom_replay(&cfg, &o, res, err);
     loom_cfg_free(&cfg);
     return rc;
+}
+
+/* A stack profile's time key (host-launch-us, step-overhead-us) applies
+ * when the system file gives none, in either order of the keys; the
+ * system file's own (0 included) wins; a bad value stops with the profile
+ * and the key named.  get: the loaded value, ps. */
+static inline void stack_time_key_check(const char *net, const char *key,
+                                        sim_time (*get)(const loom_cfg *))
+{
+    char prof[200], bad[200], sys[3][700], bsys[700];
+    snprintf(prof, sizeof prof, "stack: p\ncompute-time-scale: 1\n%s: 7\n", key);
+    snprintf(bad, sizeof bad, "stack: b\ncompute-time-scale: 1\n%s: -2\n", key);
+    st_put("kp.yaml", prof);
+    st_put("kbad.yaml", bad);
+    snprintf(sys[0], sizeof sys[0], "local-mem-bw: 1000\nstack: %s\n", st_path("kp.yaml"));
+    snprintf(sys[1], sizeof sys[1], "local-mem-bw: 1000\n%s: 3\nstack: %s\n", key,
+             st_path("kp.yaml"));
+    snprintf(sys[2], sizeof sys[2], "local-mem-bw: 1000\nstack: %s\n%s: 0\n", st_path("kp.yaml"),
+             key);
+    snprintf(bsys, sizeof bsys, "local-mem-bw: 1000\nstack: %s\n", st_path("kbad.yaml"));
+    const sim_time want[3] = {7 * US, 3 * US, 0};
+    for (int i = 0; i < 3; i++) {
+        loom_cfg cfg;
+        loom_err err;
+        if (st_load(&cfg, net, sys[i], NULL, 0, &err) < 0)
+            fail_msg("%s", err.msg);
+        assert_int_equal(get(&cfg), want[i]);
+        loom_cfg_free(&cfg);
+    }
+    loom_cfg cfg;
+    loom_err err;
+    assert_int_equal(st_load(&cfg, net, bsys, NULL, 0, &err), LOOM_EUSAGE);
+    assert_non_null(strstr(err.msg, "kbad.yaml"));
+    assert_non_null(strstr(err.msg, key));
 }
 
 #endif

@@ -235,35 +235,13 @@ static void test_key_and_report(void **state)
     loom_cfg_free(&cfg);
 }
 
-/* A stack profile's host-launch-us applies when the system file gives
- * none, in either order of the keys; the system file's own (0 included)
- * wins; a bad value stops with the profile and the key named. */
+static sim_time host_of(const loom_cfg *c) { return c->host_launch; }
+
+/* A stack profile's host-launch-us (replay_testutil.h's rule). */
 static void test_stack_profile(void **state)
 {
     (void)state;
-    st_put("hp.yaml", "stack: hp\ncompute-time-scale: 1\nhost-launch-us: 7\n");
-    st_put("bad.yaml", "stack: bad\ncompute-time-scale: 1\nhost-launch-us: -2\n");
-    char sys[4][600];
-    snprintf(sys[0], sizeof sys[0], "local-mem-bw: 1000\nstack: %s\n", st_path("hp.yaml"));
-    snprintf(sys[1], sizeof sys[1], "local-mem-bw: 1000\nhost-launch-us: 3\nstack: %s\n",
-             st_path("hp.yaml"));
-    snprintf(sys[2], sizeof sys[2], "local-mem-bw: 1000\nstack: %s\nhost-launch-us: 0\n",
-             st_path("hp.yaml"));
-    snprintf(sys[3], sizeof sys[3], "local-mem-bw: 1000\nstack: %s\n", st_path("bad.yaml"));
-    const sim_time want[3] = {7 * US, 3 * US, 0};
-    for (int i = 0; i < 3; i++) {
-        loom_cfg cfg;
-        loom_err err;
-        if (st_load(&cfg, net1, sys[i], NULL, 0, &err) < 0)
-            fail_msg("%s", err.msg);
-        assert_int_equal(cfg.host_launch, want[i]);
-        loom_cfg_free(&cfg);
-    }
-    loom_cfg cfg;
-    loom_err err;
-    assert_int_equal(st_load(&cfg, net1, sys[3], NULL, 0, &err), LOOM_EUSAGE);
-    assert_non_null(strstr(err.msg, "bad.yaml"));
-    assert_non_null(strstr(err.msg, "host-launch-us"));
+    stack_time_key_check(net1, "host-launch-us", host_of);
 }
 
 int main(void)
