@@ -18,9 +18,10 @@
  * it predicts the runs left out better (calibrate_fit.c).  Leave-one-out
  * predicts each run with the fit to the others, and a third replay of
  * every run at s reports the fit as loom really replays it (T is linear in
- * s only while the schedule's overlaps keep their shape).  The profile is written as YAML that `gen llm --stack FILE` and
- * the system key `stack` read (core/sim/config_stack.c).  `--kineto` fits
- * the same key to measured kernels by shape instead (calibrate_kineto.c).
+ * s only while the schedule's overlaps keep their shape).  The profile is
+ * written as YAML that `gen llm --stack FILE` and the system key `stack`
+ * read (core/sim/config_stack.c).  `--kineto` fits the same key to
+ * measured kernels by shape instead (calibrate_kineto.c).
  */
 #define _XOPEN_SOURCE 700 /* nftw */
 #include "cmds.h"
