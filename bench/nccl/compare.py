@@ -152,7 +152,7 @@ def table(loom, rows, tmp, markdown):
                         pct(bw["lists+eff"], meas)))
     if markdown:
         print("| fabric | system | op | ranks | size (B) | measured busbw (GB/s) | loom lists "
-              "| error | loom nccl | error | loom lists + comm-efficiency | error |")
+              "| error | loom nccl | error | loom lists + gen llm's keys | error |")
         print("|---|---|---|---|---|---|---|---|---|---|---|---|")
         for o in out:
             print("| %s | %s | %s | %d | %d | %.2f | %.2f | %+.1f%% | %.2f | %+.1f%% | %.2f | %+.1f%% |" % o)
