@@ -17,9 +17,13 @@
  *
  * From loom's topology: a node is one instance of dimension 0 of the
  * (view) dimensions; intra-node bandwidth is dimension 0's link bandwidth,
- * inter-node the slowest of the other dimensions.  NCCL's search gives a
- * multi-node ring the same per-channel speed inside and between nodes, so
- * with more than one node both are min(intra, inter) / channels.
+ * inter-node the slowest of the other dimensions times the group's GPUs
+ * per node: those bandwidths are each NPU's own (a NIC per GPU, as the
+ * network files and rail fabrics describe them), and NCCL spreads its
+ * channels over the NICs of the node, so a ring's channels together leave
+ * a node at ppn NICs' rate.  NCCL's search gives a multi-node ring the
+ * same per-channel speed inside and between nodes, so with more than one
+ * node both are min(intra, inter) / channels.
  */
 #include "net_algo.h"
 
@@ -96,6 +100,7 @@ int net_nccl_choose(const net_model *m, const net_group *g, net_coll op, uint64_
     for (int d = 1; d < m->topo.ndims; d++)
         if (m->topo.dims[d].npus > 1)
             inter = fmin(inter, m->topo.dims[d].bw / 1e9);
+    inter *= floor(ppn); /* the channels leave the node over ppn NICs */
     double bw_intra = intra / nch, bw_inter = inter / nch;
     if (nnodes > 1)
         bw_intra = bw_inter = fmin(intra, inter) / nch;

@@ -265,16 +265,22 @@ static void test_nccl_single_node(void **state)
     assert_true(fabs(pk.time_us - us(8.4 + 7 * 3.4, 8.0 * (1 << 24), 400.0 * 8 / 7)) < 1e-6);
 }
 
-/* 16 rail nodes x 8 GPUs (NVLink 450 GiB/s, NIC 46.566 GiB/s = 50e9
- * bytes/s), 128 ranks, all-reduce of 1 GiB.  More than 2 nodes: the
- * per-channel bandwidth is the NIC's, 50/16 GB/s, bus 50 GB/s.
- *   Ring Simple: alg 50 x 128/254; lat = 8.4 + (254 - 32) x max(3.4,
+/* 16 rail nodes x 8 GPUs (NVLink 450 GiB/s = 483.2 GB/s, a NIC of 50e9
+ * bytes/s per GPU), 128 ranks, all-reduce of 1 GiB.  More than 2 nodes:
+ * the channels leave a node over its 8 NICs, inter = 8 x 50 = 400 GB/s <
+ * intra, per channel 400/16 = 25 GB/s, bus 400 GB/s.
+ *   Ring Simple: alg 400 x 128/254; lat = 8.4 + (254 - 32) x max(3.4,
  *     1.0 x 3) + 32 x 14.0 = 1211.2, x 1.4 (plateau: 1 GiB/(16 x 128)
- *     >= 64 on Hopper) = 1695.68
- *   Ring LL128: bus min(50 x .92, 16 x 36.7) = 46; lat 14 + 222 x
- *     max(1.9, 1.0) + 32 x 4.0 = 563.8
- *   Tree Simple: bus min(50 x .92, 16 x 36.0) = 46, alg 23; lat 2 x (7 x
- *     28 + log2(16) x 28) = 616 (no correction past 256 MiB) */
+ *     >= 64 on Hopper) = 1695.68: 1695.68 + 5326.9 = 7022.6 us
+ *   Ring LL128: bus min(400 x .92, 16 x 36.7) = 368; lat 14 + 222 x
+ *     max(1.9, 1.0) + 32 x 4.0 = 563.8: 563.8 + 5789.9 = 6353.7 us
+ *   Tree Simple: bus min(400 x .92, 16 x 36.0) = 368, alg 184; lat 2 x (7 x
+ *     28 + log2(16) x 28) = 616 (no correction past 256 MiB): 6451.6 us
+ *   Tree LL128: bus min(368 x 120/128, 16 x 29.0) = 345, alg 172.5; lat 14
+ *     + 2 x (7 x 1.25 + 4 x 8.5) = 99.5: 99.5 + 6224.6 = 6324.1 us, the pick
+ * (busbw 1 GiB x 254/128 / 6324.1 us = 337 GB/s; 4 and 8 such nodes
+ * measured 320-365 GB/s, bench/nccl).  A group of one GPU a node (16
+ * ranks) leaves each node over one NIC: bus 50 GB/s. */
 static void test_nccl_multi_node(void **state)
 {
     (void)state;
@@ -288,13 +294,14 @@ static void test_nccl_multi_node(void **state)
     double b = GIB;
     nccl_pick(&t, 128, NET_ALL_REDUCE, (uint64_t)b, &pk);
     assert_int_equal(pk.nnodes, 16);
-    assert_int_equal(pk.algo, NET_NCCL_RING);
-    assert_int_equal(pk.proto, NET_NCCL_SIMPLE);
-    double want = us(1211.2 * 1.4, b, 50.0 * 128 / 254);
+    assert_int_equal(pk.algo, NET_NCCL_TREE);
+    assert_int_equal(pk.proto, NET_NCCL_LL128);
+    double want = us(99.5, b, 172.5);
     if (fabs(pk.time_us - want) > 1e-6 * want)
-        fail_msg("NCCL ring/simple %.3f us, by hand %.3f", pk.time_us, want);
-    assert_true(pk.time_us < us(563.8, b, 46.0 * 128 / 254));
-    assert_true(pk.time_us < us(616, b, 23.0));
+        fail_msg("NCCL tree/LL128 %.3f us, by hand %.3f", pk.time_us, want);
+    assert_true(pk.time_us < us(563.8, b, 368.0 * 128 / 254));
+    assert_true(pk.time_us < us(1211.2 * 1.4, b, 400.0 * 128 / 254));
+    assert_true(pk.time_us < us(616, b, 184.0));
     /* a small all-reduce on the same 128 ranks: tree wins on latency:
      * Tree LL lat 6.8 + 2 x (7 x 0.6 + 4 x 5.0) = 55.2 vs Ring LL 6.6 +
      * 222 x 1.0 + 32 x 2.7 = 315 */
@@ -311,6 +318,12 @@ static void test_nccl_multi_node(void **state)
     net_group *g = net_group_create(m, all, 16, &e);
     assert_int_equal(net_nccl_choose(m, g, NET_ALL_TO_ALL, 1 << 20, &pk), -1);
     assert_true(net_coll_time(m, g, NET_ALL_TO_ALL, 1 << 20, 0xff) > 0);
+    /* one GPU a node: one NIC, bus 50 GB/s; Ring Simple (alg 50 x 16/30)
+     * beats LL128 (bus 50 x 0.7 with ppn < 2) and Tree (alg 46 x .5) */
+    assert_int_equal(net_nccl_choose(m, g, NET_ALL_REDUCE, (uint64_t)GIB, &pk), 0);
+    assert_int_equal(pk.algo, NET_NCCL_RING);
+    assert_int_equal(pk.proto, NET_NCCL_SIMPLE);
+    assert_true(fabs(pk.bw - 50.0 * 16 / 30) < 1e-9);
     net_group_destroy(g);
     net_model_destroy(m);
 }
