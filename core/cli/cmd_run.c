@@ -469,6 +469,8 @@ int loom_cmd_run(int argc, char **argv)
     int have_res = rc == 0; /* res is freed whatever fails after the replay */
     loom_progress_done(pg);
     if (tl) {
+        if (rc == 0) /* the stack's time after each rank's last node */
+            loom_timeline_overhead(tl, &res, cfg.step_overhead);
         int trc = loom_timeline_finish(tl, rc == 0, &err);
         if (rc == 0)
             rc = trc;

@@ -134,6 +134,21 @@ void loom_timeline_observer(loom_timeline *t, loom_observer *obs)
     obs->node_ctx = t;
 }
 
+void loom_timeline_overhead(loom_timeline *t, const loom_result *res, sim_time overhead)
+{
+    if (overhead <= 0)
+        return;
+    double dur = (double)overhead / SIM_PS_PER_US;
+    for (int r = 0; r < res->nranks; r++) {
+        tl_names(t, r);
+        double ts = (double)(res->ranks[r].finish - overhead) / SIM_PS_PER_US;
+        tl_emit(t, json_pack("{s:s, s:s, s:s, s:i, s:i, s:f, s:f, s:{s:f}}", "name",
+                             "step overhead", "cat", res_names[LOOM_RES_CPU], "ph", "X", "pid", r,
+                             "tid", LOOM_RES_CPU + 1, "ts", ts, "dur", dur, "args",
+                             "step_overhead_us", dur));
+    }
+}
+
 int loom_timeline_finish(loom_timeline *t, int ok, loom_err *err)
 {
     int rc = 0;

@@ -21,6 +21,10 @@
 typedef struct loom_timeline loom_timeline;
 loom_timeline *loom_timeline_open(loom_out *out, int nranks_hint);
 void loom_timeline_observer(loom_timeline *t, loom_observer *obs);
+/* After a successful run with step-overhead-us (> 0): each rank's
+ * overhead as a slice "step overhead" on its cpu thread, ending at its
+ * finish (docs/REPORT.md). */
+void loom_timeline_overhead(loom_timeline *t, const loom_result *res, sim_time overhead);
 int loom_timeline_finish(loom_timeline *t, int ok, loom_err *err); /* frees t */
 
 #endif

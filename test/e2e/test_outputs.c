@@ -19,6 +19,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <jansson.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -285,6 +286,47 @@ static void write_named(const char *path, const char *name)
     assert_int_equal(et_writer_close(w, &err), 0);
 }
 
+/* With step-overhead-us the timeline has a "step overhead" slice per rank
+ * on its cpu thread that ends at the rank's finish as the JSON report
+ * gives it, and lasts the overhead (100 us); without the key, none. */
+static void test_timeline_overhead(void **state)
+{
+    (void)state;
+    copy_ar4();
+    for (int on = 0; on < 2; on++) {
+        int rc = on ? RUN_AR4("--set", "system.step-overhead-us=100", "--json",
+                              loomrun_path("ov.json"), "--timeline", loomrun_path("ov.tl.json"))
+                    : RUN_AR4("--json", loomrun_path("ov.json"), "--timeline",
+                              loomrun_path("ov.tl.json"));
+        expect(rc, 0, NULL, NULL);
+        json_error_t je;
+        json_t *rep = json_load_file(loomrun_path("ov.json"), 0, &je);
+        json_t *tl = json_load_file(loomrun_path("ov.tl.json"), 0, &je);
+        assert_non_null(rep);
+        assert_non_null(tl);
+        json_t *ranks = json_object_get(rep, "ranks"), *ev = json_object_get(tl, "traceEvents");
+        size_t i, seen = 0;
+        json_t *e;
+        json_array_foreach(ev, i, e)
+        {
+            if (strcmp(json_string_value(json_object_get(e, "name")), "step overhead") != 0)
+                continue;
+            seen++;
+            int pid = (int)json_integer_value(json_object_get(e, "pid"));
+            double end = json_real_value(json_object_get(e, "ts")) +
+                         json_real_value(json_object_get(e, "dur"));
+            double fin = json_real_value(
+                             json_object_get(json_array_get(ranks, (size_t)pid), "finish_ns")) / 1e3;
+            assert_true(fabs(end - fin) < 1e-3);
+            assert_true(fabs(json_real_value(json_object_get(e, "dur")) - 100) < 1e-9);
+            assert_int_equal(json_integer_value(json_object_get(e, "tid")), 2);
+        }
+        assert_int_equal(seen, on ? 4 : 0);
+        json_decref(rep);
+        json_decref(tl);
+    }
+}
+
 /* A node name "\xff\xfe" and a workload path with a byte that is not
  * UTF-8: the JSON report and the timeline parse (jansson checks UTF-8),
  * with U+FFFD for each invalid byte. */
@@ -433,6 +475,7 @@ int main(void)
         cmocka_unit_test(test_outputs_alike),
         cmocka_unit_test(test_missing_folder),
         cmocka_unit_test(test_invalid_utf8),
+        cmocka_unit_test(test_timeline_overhead),
         cmocka_unit_test(test_full_device),
         cmocka_unit_test(test_full_stdout_every_command),
         cmocka_unit_test(test_file_size_limit),
