@@ -13,6 +13,7 @@
 #include "et_graph.h"
 #include "et_testutil.h"
 #include "replay.h"
+#include "report.h"
 #include "sim_testutil.h"
 
 #define US 1000000LL /* ps */
@@ -65,6 +66,19 @@ static inline int replay_run(const char *net, const char *sysf, const char *set,
     int rc = loom_replay(&cfg, &o, res, err);
     loom_cfg_free(&cfg);
     return rc;
+}
+
+/* The text report of a run (malloc'd, the caller frees it). */
+static inline char *text_report(const loom_cfg *cfg, const loom_result *res)
+{
+    loom_run_info info = {"w", "n.yml", "s.yaml", NULL};
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    assert_non_null(f);
+    loom_report_text(f, &info, cfg, res);
+    fclose(f);
+    return buf;
 }
 
 /* A stack profile's time key (host-launch-us, step-overhead-us) applies

@@ -221,13 +221,7 @@ static void test_key_and_report(void **state)
     assert_int_equal(cfg.host_launch, 10 * US);
     loom_result res;
     replay(net1, sys_h10, "rep", 0, &res);
-    loom_run_info info = {"w", "n.yml", "s.yaml", NULL};
-    char *buf = NULL;
-    size_t len = 0;
-    FILE *f = open_memstream(&buf, &len);
-    assert_non_null(f);
-    loom_report_text(f, &info, &cfg, &res);
-    fclose(f);
+    char *buf = text_report(&cfg, &res);
     assert_non_null(strstr(buf, "host       10 us a GPU launch (host-launch-us): 5 launches, "
                                 "the GPU waited for 5 of them"));
     free(buf);

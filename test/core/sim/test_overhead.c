@@ -78,12 +78,7 @@ static void test_report(void **state)
     loom_result res;
     replay("local-mem-bw: 1000\nstep-overhead-us: 100\n", &cfg, &res);
     loom_run_info info = {"w", "n.yml", "s.yaml", NULL};
-    char *buf = NULL;
-    size_t len = 0;
-    FILE *f = open_memstream(&buf, &len);
-    assert_non_null(f);
-    loom_report_text(f, &info, &cfg, &res);
-    fclose(f);
+    char *buf = text_report(&cfg, &res);
     assert_non_null(strstr(buf, "overhead   100.0 us a step after each rank's last node"));
     assert_non_null(strstr(buf, "step time  150.000 us"));
     free(buf);
