@@ -260,9 +260,7 @@ static int replay_at(const cal_run *r, const char *prefix, double scale, double 
     loom_cfg cfg;
     if (loom_cfg_load(&cfg, &f, err) < 0)
         return err->code;
-    cfg.stack_scale = 0;
-    if (!cfg.overhead_set)
-        cfg.step_overhead = 0;
+    loom_cfg_drop_stack(&cfg);
     cfg.compute_scale = scale;
     loom_replay_opts ro = {.prefix = prefix, .max_stuck = 8};
     loom_result res;

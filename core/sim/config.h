@@ -67,6 +67,8 @@ extern const char *const loom_rmem_names[LOOM_RMEM_KINDS]; /* ASTRA-sim's spelli
 /* The time of one access of `bytes` (a kind other than NONE). */
 sim_time loom_rmem_time(const loom_rmem *m, uint64_t bytes);
 
+enum { LOOM_STACK_HOST, LOOM_STACK_OVERHEAD, LOOM_STACK_TIMES }; /* loom_cfg.stack_time */
+
 typedef struct loom_cfg {
     net_topo topo;          /* from the network file */
     net_sys sys;            /* collective settings from the system file */
@@ -76,15 +78,14 @@ typedef struct loom_cfg {
                                (default: drop those edges, with a warning) */
     sim_time host_launch;   /* host-launch-us in ps: the host's time per GPU launch
                                (core/sim/replay_host.c); 0: the host is not modelled */
-    int host_set;           /* the system file (or --set) gave host-launch-us */
-    sim_time stack_host;    /* the stack profile's host-launch-us (ps), used when the
-                               system file gives none; 0: none */
     sim_time step_overhead; /* step-overhead-us in ps: time each rank spends after its
                                last node, outside the trace (a stack profile's
                                fitted per-step cost); 0: none */
-    int overhead_set;       /* the system file (or --set) gave step-overhead-us */
-    sim_time stack_overhead;/* the stack profile's step-overhead-us (ps), used when
-                               the system file gives none */
+    /* the times a stack profile may give (host-launch-us, step-overhead-us:
+     * LOOM_STACK_*), which the system file's own override: the profile's
+     * values (ps, 0: none) and whether the file gave its own */
+    sim_time stack_time[LOOM_STACK_TIMES];
+    uint8_t time_set[LOOM_STACK_TIMES];
     double stack_scale;     /* the system file's stack profile: accelerator kernel
                                times x this (0: no profile); with compute_scale */
     char *stack_name;       /* its name, or NULL */
@@ -138,6 +139,9 @@ void loom_cfg_add_note(loom_cfg *cfg, const char *text);
  * takes it, files relative to the working directory): 0, or an error
  * naming the profile.  For `gen llm --stack`, before anything is written. */
 int loom_stack_check(const char *value, loom_err *err);
+/* Leaves the system file's stack profile out of a loaded configuration:
+ * its scale and the times it gave (the file's own times stay). */
+void loom_cfg_drop_stack(loom_cfg *cfg);
 /* 1 when the system key `stack` takes value as a file, 0 as a shipped name
  * (config_stack.c's one rule). */
 int loom_stack_is_file(const char *value);

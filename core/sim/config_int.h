@@ -98,6 +98,19 @@ int cfg_load_remote_mem(loom_cfg *cfg, const char *path, loom_err *err);
 /* The system key `stack: NAME|FILE` (config_stack.c): sets stack_scale
  * and stack_name. */
 int cfg_load_stack(loom_cfg *cfg, const char *value, const char *sys_path, loom_err *err);
+/* The time keys a stack profile may carry and the system file may give
+ * (us, 0 .. max_us; config_stack.c): index LOOM_STACK_*, or -1. */
+typedef struct cfg_stack_time {
+    const char *key;
+    double max_us;
+} cfg_stack_time;
+extern const cfg_stack_time cfg_stack_times[LOOM_STACK_TIMES];
+int cfg_stack_time_index(const char *key);
+/* The configuration's value of time key i (&cfg->host_launch, ...). */
+sim_time *cfg_stack_time_field(loom_cfg *cfg, int i);
+/* After the system file: each time key it did not give takes the
+ * profile's (0 without one). */
+void cfg_apply_stack_times(loom_cfg *cfg);
 /* config_custom.c: *-implementation-custom's traces into cfg->custom[op];
  * sys is the system file (relative prefixes are also looked for beside it). */
 int cfg_load_custom(loom_cfg *cfg, net_impl_op op, const char *prefix, const char *sys,

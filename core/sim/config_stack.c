@@ -35,6 +35,41 @@
 static const char *const stack_keys[] = {"stack", "compute-time-scale", "host-launch-us",
                                          "step-overhead-us", "fit"};
 
+const cfg_stack_time cfg_stack_times[LOOM_STACK_TIMES] = {
+    [LOOM_STACK_HOST] = {"host-launch-us", 1e6},      /* docs/MODEL.md, the host */
+    [LOOM_STACK_OVERHEAD] = {"step-overhead-us", 1e9}, /* docs/VALIDATION.md */
+};
+
+int cfg_stack_time_index(const char *key)
+{
+    for (int i = 0; i < LOOM_STACK_TIMES; i++)
+        if (strcmp(key, cfg_stack_times[i].key) == 0)
+            return i;
+    return -1;
+}
+
+sim_time *cfg_stack_time_field(loom_cfg *cfg, int i)
+{
+    return i == LOOM_STACK_HOST ? &cfg->host_launch : &cfg->step_overhead;
+}
+
+void cfg_apply_stack_times(loom_cfg *cfg)
+{
+    for (int i = 0; i < LOOM_STACK_TIMES; i++)
+        if (!cfg->time_set[i])
+            *cfg_stack_time_field(cfg, i) = cfg->stack_time[i];
+}
+
+void loom_cfg_drop_stack(loom_cfg *cfg)
+{
+    cfg->stack_scale = 0;
+    for (int i = 0; i < LOOM_STACK_TIMES; i++) {
+        if (!cfg->time_set[i])
+            *cfg_stack_time_field(cfg, i) = 0;
+        cfg->stack_time[i] = 0;
+    }
+}
+
 static int ends_with(const char *s, const char *suf)
 {
     size_t a = strlen(s), b = strlen(suf);
@@ -95,17 +130,12 @@ int cfg_load_stack(loom_cfg *cfg, const char *value, const char *sys_path, loom_
         cfg_ctx c = {path, "compute-time-scale", -1, err};
         rc = cfg_get_double(&c, v, 0, 1000, 1, &s);
     }
-    yaml_node_t *hv = rc == 0 ? cfg_lookup(&dc, "host-launch-us") : NULL;
-    double h = 0;
-    if (hv) {
-        cfg_ctx c = {path, "host-launch-us", -1, err};
-        rc = cfg_get_double(&c, hv, 0, 1e6, 0, &h);
-    }
-    yaml_node_t *ov = rc == 0 ? cfg_lookup(&dc, "step-overhead-us") : NULL;
-    double o = 0;
-    if (ov) {
-        cfg_ctx c = {path, "step-overhead-us", -1, err};
-        rc = cfg_get_double(&c, ov, 0, 1e9, 0, &o);
+    double t[LOOM_STACK_TIMES] = {0};
+    for (int i = 0; rc == 0 && i < LOOM_STACK_TIMES; i++) {
+        yaml_node_t *tv = cfg_lookup(&dc, cfg_stack_times[i].key);
+        cfg_ctx c = {path, cfg_stack_times[i].key, -1, err};
+        if (tv)
+            rc = cfg_get_double(&c, tv, 0, cfg_stack_times[i].max_us, 0, &t[i]);
     }
     yaml_node_t *nm = rc == 0 ? cfg_lookup(&dc, "stack") : NULL;
     const char *name = nm ? cfg_scalar(nm) : NULL;
@@ -115,8 +145,8 @@ int cfg_load_stack(loom_cfg *cfg, const char *value, const char *sys_path, loom_
     }
     if (rc == 0) {
         cfg->stack_scale = s;
-        cfg->stack_host = (sim_time)llround(h * SIM_PS_PER_US);
-        cfg->stack_overhead = (sim_time)llround(o * SIM_PS_PER_US);
+        for (int i = 0; i < LOOM_STACK_TIMES; i++)
+            cfg->stack_time[i] = (sim_time)llround(t[i] * SIM_PS_PER_US);
         free(cfg->stack_name);
         cfg->stack_name = loom_xstrdup(name ? name : value);
     }

@@ -142,16 +142,11 @@ static int sys_key(loom_cfg *cfg, cfg_doc *dc, const cfg_ctx *c, const char *k, 
         if (cfg_scalar(v) == NULL || !*cfg_scalar(v))
             return cfg_bad(c, v, "expected a stack profile's name or file");
         rc = cfg_load_stack(cfg, cfg_scalar(v), dc->path, c->err);
-    } else if (strcmp(k, "host-launch-us") == 0) { /* docs/MODEL.md, the host */
-        if ((rc = cfg_get_double(c, v, 0, 1e6, 0, &dv)) < 0)
+    } else if ((e = cfg_stack_time_index(k)) >= 0) { /* host-launch-us, step-overhead-us */
+        if ((rc = cfg_get_double(c, v, 0, cfg_stack_times[e].max_us, 0, &dv)) < 0)
             return rc;
-        cfg->host_launch = (sim_time)llround(dv * SIM_PS_PER_US);
-        cfg->host_set = 1;
-    } else if (strcmp(k, "step-overhead-us") == 0) { /* docs/VALIDATION.md, stack profiles */
-        if ((rc = cfg_get_double(c, v, 0, 1e9, 0, &dv)) < 0)
-            return rc;
-        cfg->step_overhead = (sim_time)llround(dv * SIM_PS_PER_US);
-        cfg->overhead_set = 1;
+        *cfg_stack_time_field(cfg, e) = (sim_time)llround(dv * SIM_PS_PER_US);
+        cfg->time_set[e] = 1;
     } else if (strcmp(k, "comm-model") == 0) { /* docs/IMPORT.md */
         static const char *const cm[] = {"network", "captured"};
         if ((rc = cfg_get_enum(c, v, cm, 2, &e)) < 0)
@@ -249,10 +244,7 @@ int cfg_load_system(loom_cfg *cfg, const loom_cfg_files *f, loom_err *err)
     }
     if ((rc = cfg_load_compute(cfg, &dc, &sc, f, err)) < 0)
         goto out;
-    if (!cfg->host_set) /* the stack profile's, when the file gives none */
-        cfg->host_launch = cfg->stack_host;
-    if (!cfg->overhead_set)
-        cfg->step_overhead = cfg->stack_overhead;
+    cfg_apply_stack_times(cfg); /* the stack profile's, where the file gives none */
     if (!sc.have_mem) {
         rc = loom_err_set(err, LOOM_EUSAGE,
                           "%s: missing key 'local-mem-bw' (GB/s, 10^9 bytes/s) or 'device': loom "
