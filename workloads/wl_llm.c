@@ -301,6 +301,20 @@ static void set_names(llm_gen *g)
     }
 }
 
+/* Before the first forward: the gradient buffer this rank accumulates
+ * into is zeroed (Megatron-LM's zero_grad_buffer at the start of each
+ * iteration): every parameter the rank holds, or its shard under ZeRO 2
+ * and 3, at e_g bytes. */
+static void step_start(llm_gen *g)
+{
+    const wl_llm_plan *p = g->p;
+    double dense, expert;
+    llm_stage_params(p, g->stage, &dense, &expert);
+    int edp = p->moe ? p->dp / p->ep : 1;
+    double held = p->o.zero >= 2 ? dense / p->dp + expert / edp : dense + expert;
+    llm_kern(g, -1, 'S', 0, "zero_grad", 0, p->e_g * held);
+}
+
 /* After the last backward: the gradient reductions still to do, the tied
  * embeddings' sum, the optimizer step on what this rank owns and, with
  * ZeRO 1 and 2, the gather of the updated parameters.  lastc is the
@@ -325,14 +339,19 @@ static void step_end(llm_gen *g, uint64_t lastc)
                                (double)p->vocab / p->t * p->m.hidden * p->e_g, g->pg_emb,
                                &g->last, 1);
     }
-    /* the optimizer step on what this rank owns */
+    /* the optimizer step on what this rank owns, as Megatron-LM's
+     * mixed-precision optimizer runs it (docs/WORKLOADS.md): the norm of
+     * the fp32 gradients for clipping, Adam, then the copy of the updated
+     * fp32 master weights into the e_w model weights */
     double dense, expert;
     llm_stage_params(p, g->stage, &dense, &expert);
     int edp = p->moe ? p->dp / p->ep : 1;
     double own = p->o.zero >= 1 ? dense / p->dp + expert / edp : dense + expert;
-    double bpp = p->e_g + 24.0 + (p->e_w < 4 ? p->e_w : 0);
     llm_need(g, lastc);
-    llm_kern(g, -1, 'S', 0, "optimizer", 12 * own, bpp * own);
+    llm_kern(g, -1, 'S', 0, "grad_norm", 2 * own, p->e_g * own);
+    llm_kern(g, -1, 'S', 0, "optimizer", 12 * own, (p->e_g + 24.0) * own);
+    if (p->e_w < 4)
+        llm_kern(g, -1, 'S', 0, "param_copy", own, (4.0 + p->e_w) * own);
     llm_flush(g);
     if ((p->o.zero == 1 || p->o.zero == 2) && !p->o.overlap_param) { /* gather the updated parameters */
         if (p->dp > 1)
@@ -366,8 +385,9 @@ static int write_rank(const wl_llm_plan *p, int stage, int rank, const char *pat
         goto out;
     }
     wl_trace_pg_streams(g->tr, !p->o.shared_comm);
-    if (p->o.overlap_param)
+    if (p->o.overlap_param) /* dispatched by the last step's optimizer */
         param_gather_start(g);
+    step_start(g);
     uint64_t lastc = 0;
     for (int i = 0; i < n; i++) {
         if (ops[i].fwd) {

@@ -686,6 +686,64 @@ static void test_roles_equal_explicit(void **state)
 }
 
 /*
+ * The optimizer step as Megatron-LM's mixed-precision optimizer runs it
+ * (docs/WORKLOADS.md, "The step's optimizer kernels"), on SMALL's stage 0
+ * (7087616 parameters, bf16 weights, fp32 gradients, dp 2), one node a
+ * kernel: zero_grad first, with no dependency, over the whole fp32
+ * gradient buffer (4 x 7087616 bytes; ZeRO 2 shards it: / 2); at the end
+ * grad_norm (4 bytes a parameter owned), Adam (4 + 24), param_copy (fp32
+ * read, bf16 written: 6), on the 7087616 parameters the rank owns, or
+ * 7087616 / 2 under ZeRO 1 and 2; fp32 training has no param_copy.
+ */
+static double node_bytes(const et_graph *g, const char *name)
+{
+    for (size_t i = 0; i < g->n; i++)
+        if (strcmp(et_gnode_name(g, &g->nodes[i]), name) == 0)
+            return (double)g->nodes[i].tensor_size;
+    return -1;
+}
+
+static void test_llm_optimizer_step(void **state)
+{
+    (void)state;
+    const double P = 7087616;
+    static const struct {
+        const char *zero, *dtype;
+        double held, own, copy;
+    } c[] = {{"0", "bf16", 1, 1, 6}, {"1", "bf16", 1, 0.5, 6}, {"2", "bf16", 0.5, 0.5, 6},
+             {"0", "fp32", 1, 1, -1}};
+    for (size_t k = 0; k < sizeof c / sizeof c[0]; k++) {
+        char pre[64], path[200];
+        snprintf(pre, sizeof pre, "opt/z%s%s", c[k].zero, c[k].dtype);
+        expect_exit(loomrun_run(tmpdir, "gen", "llm", SMALL, "--zero", c[k].zero, "--dtype",
+                                c[k].dtype, "--granularity", "kernel", "--out", tp(pre), "-q", NULL),
+                    0, NULL);
+        snprintf(path, sizeof path, "%s.0.et", tp(pre));
+        loom_err err = {0};
+        et_graph *g = et_graph_load(path, &err);
+        assert_non_null(g);
+        const et_gnode *z = &g->nodes[0];
+        assert_string_equal(et_gnode_name(g, z), "S0.zero_grad");
+        assert_int_equal(z->type, ET_COMP_NODE);
+        assert_int_equal(z->ndata + z->nctrl, 0);
+        assert_true(node_bytes(g, "S0.zero_grad") == 4 * P * c[k].held);
+        assert_true(node_bytes(g, "S0.grad_norm") == 4 * P * c[k].own);
+        assert_true(node_bytes(g, "S0.optimizer") == 28 * P * c[k].own);
+        assert_true(node_bytes(g, "S0.param_copy") == (c[k].copy < 0 ? -1 : c[k].copy * P * c[k].own));
+        /* grad_norm, optimizer and param_copy come in that order */
+        const char *last[3] = {"S0.grad_norm", "S0.optimizer", "S0.param_copy"};
+        int seen = 0;
+        for (size_t i = 0; i < g->n; i++) {
+            const char *nm = et_gnode_name(g, &g->nodes[i]);
+            if (seen < 3 && strcmp(nm, last[seen]) == 0)
+                seen++;
+        }
+        assert_int_equal(seen, c[k].copy < 0 ? 2 : 3);
+        et_graph_free(g);
+    }
+}
+
+/*
  * A step end to end: tp 1, pp 1, dp 2, one layer, one microbatch.  Every
  * compute node runs one after another on a rank; the gradient all-reduce
  * waits for the last backward kernel and the optimizer for the all-reduce.
@@ -1167,6 +1225,7 @@ int main(void)
         cmocka_unit_test(test_llm_memory_published),
         cmocka_unit_test(test_llm_cp),
         cmocka_unit_test(test_roles_equal_explicit),
+        cmocka_unit_test(test_llm_optimizer_step),
         cmocka_unit_test(test_llm_step),
         cmocka_unit_test(test_llm_cost_at_replay),
         cmocka_unit_test(test_llm_errors),
