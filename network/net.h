@@ -175,7 +175,12 @@ typedef struct net_sys {
     int ag_descending;      /* all-gather-order: descending: an all-gather's
                              * phases run from the outermost dimension in
                              * (docs/MODEL.md 7); 0: ascending, ASTRA-sim's */
+    double phase_overlap;   /* phase-overlap: fraction of a collective's other
+                             * phases' transfer time hidden behind its
+                             * slowest phase's, 0..1 (docs/MODEL.md 7); 0:
+                             * phases in turn, ASTRA-sim's */
 } net_sys;
+
 
 /* Collective operation (same values as Chakra's CollectiveCommType). */
 typedef enum net_coll {

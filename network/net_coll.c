@@ -179,6 +179,23 @@ void net_make_plan(net_model *m, const net_group *g, net_coll op,
     net_eff_apply(m, g, op, bytes, mask, pl);
 }
 
+/* phase-overlap's base (docs/MODEL.md 7): the first wave's transfer time
+ * in every phase but the one whose transfer is longest.  A phase's
+ * transfer is its time less its time on no bytes (latency and endpoint
+ * delays, which stay), per wave. */
+static double overlapped(const plan *pl, const net_cost *c)
+{
+    double xsum = 0, xmax = 0;
+    for (int i = 0; i < pl->n; i++) {
+        phase empty = pl->ph[i];
+        empty.buf = 0;
+        double x = (pl->ph[i].algo->time(&pl->ph[i], c) - empty.algo->time(&empty, c)) / pl->waves;
+        xsum += x;
+        xmax = fmax(xmax, x);
+    }
+    return xsum - xmax;
+}
+
 sim_time net_coll_time(net_model *m, const net_group *g, net_coll op,
                        uint64_t bytes, uint32_t dim_mask)
 {
@@ -206,7 +223,10 @@ sim_time net_coll_time(net_model *m, const net_group *g, net_coll op,
         sum += tau;
         slowest = fmax(slowest, tau);
     }
-    return net_round_ps(sum + (pl.waves - 1) * slowest);
+    double t = sum + (pl.waves - 1) * slowest;
+    if (m->sys.phase_overlap > 0 && pl.n > 1)
+        t -= m->sys.phase_overlap * overlapped(&pl, &c);
+    return net_round_ps(t);
 }
 
 void net_coll_label(net_model *m, const net_group *g, net_coll op,

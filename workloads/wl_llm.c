@@ -484,6 +484,13 @@ static const char *node_curve(const char *device)
     return NULL;
 }
 
+/* The phase-overlap written (docs/MODEL.md 7): fitted by bench/nccl/compare.py
+ * --fit-overlap to nccl-tests' all_reduce on 4 nodes of 8 H100 at 256 MiB
+ * and above (Voltage Park, NCCL 2.24.3; bench/nccl/README.md), with the
+ * other keys written here beside it; the other multi-node rows are its
+ * checks (docs/NETWORK.md 9). */
+#define NCCL_PHASE_OVERLAP 0.38
+
 static int write_system(const wl_llm_plan *p, loom_outset *set, int k, const char *path,
                         const char *groups_path, int any, loom_err *err)
 {
@@ -516,6 +523,10 @@ static int write_system(const wl_llm_plan *p, loom_outset *set, int k, const cha
     /* NCCL's order for an all-gather over several dimensions (docs/MODEL.md 7) */
     sb_printf(&b, "all-gather-order: descending   # each rank's part over the network first, "
                   "as NCCL's rings; ascending: ASTRA-sim's\n");
+    /* NCCL overlaps NVLink and network work that loom's phases run in turn */
+    sb_printf(&b, "phase-overlap: %.2f   # of a collective's other phases' transfers, hidden "
+                  "behind its slowest (NCCL, nccl-tests); 0: in turn, ASTRA-sim's\n",
+              NCCL_PHASE_OVERLAP);
     if (any)
         sb_printf(&b, "comm-group: %s%s\n", base_name(groups_path),
                   o->groups == WL_GROUPS_ROLE ? "   # role-named: {stride, size} rules" : "");

@@ -9,7 +9,7 @@ system file's per-dimension algorithms (`lists`) and with NCCL's cost mode
 `comm-efficiency` (docs/NETWORK.md section 9) and `all-gather-order:
 descending` (docs/MODEL.md section 7).
 
-    bench/nccl/compare.py [--loom build-rel/loom] [--markdown] [--fit]
+    bench/nccl/compare.py [--loom build-rel/loom] [--markdown] [--fit] [--fit-overlap]
 
 --fit prints the tables of network/net_eff.c from the single-node rows
 (the only ones fitted): loom's time at each size is split into a part
@@ -17,6 +17,15 @@ that does not scale with bandwidth (latency, endpoint delay, reductions:
 L) and one that does (X, found from a second run at twice the bandwidth);
 the curve's factor at that size is eff = X / (Tm - L), so that
 L + X / eff is the measured time Tm.
+
+--fit-overlap prints the `phase-overlap` (docs/MODEL.md section 7) that
+fits the multi-node rows of one system, FIT_OVERLAP, at 256 MiB and
+above (the only ones fitted; below, latency is most of the time and the
+overlap of transfers has little to act on): the value in 0..1, to 0.01, whose times have the least mean
+squared relative error with comm-efficiency and all-gather-order as gen
+llm writes them, and each other multi-node system's errors at it (checks).
+The "after" column uses the phase-overlap that `loom gen llm` writes (read
+from a system file it generates, so the value lives in one place).
 """
 import argparse
 import csv
@@ -41,19 +50,35 @@ SYSTEMS = {
     "i322-h100-128x8": ("h100-128x8-ib.yml", "h100-sxm", ["nvlink4", "none"]),
 }
 FIT = {"nvlink3": "azure-nd-a100-v4", "nvlink4": "azure-nd-h100-v5"}
+FIT_OVERLAP = ("voltagepark-h100-4x8", "all_reduce")
+BIG = 1 << 28  # bandwidth-bound sizes: the overlap is of transfers, not latencies
 
 
 def busbw_factor(op, n):
     return 2.0 * (n - 1) / n if op == "all_reduce" else (n - 1) / n
 
 
-def system_file(tmp, device, curves, name):
+def gen_overlap(loom, tmp):
+    """The phase-overlap `loom gen llm` writes into its system file."""
+    pre = os.path.join(tmp, "g", "s")
+    subprocess.run([loom, "gen", "llm", "--hidden", "256", "--ffn", "1024", "--heads", "4",
+                    "--layers", "1", "--seq", "128", "--vocab", "512", "-o", pre, "-q"],
+                   check=True, stdout=subprocess.DEVNULL)
+    with open(pre + ".system.yaml") as f:
+        for ln in f:
+            if ln.startswith("phase-overlap:"):
+                return float(ln.split(":")[1].split("#")[0])
+    return 0.0
+
+
+def system_file(tmp, device, curves, name, overlap=0.0):
     path = os.path.join(tmp, name)
     with open(path, "w") as f:
         f.write("device: %s\n" % device)
         if curves:  # as gen llm writes them (docs/NETWORK.md 9, docs/MODEL.md 7)
             f.write("comm-efficiency: [ %s ]\n" % ", ".join(curves))
             f.write("all-gather-order: descending\n")
+            f.write("phase-overlap: %r\n" % overlap)
     return path
 
 
@@ -120,11 +145,62 @@ def fit(loom, rows, tmp):
             print("    " + " ".join("%.4f," % e for e in effs[i:i + 6]))
 
 
+def overlap_errors(loom, rows, tmp, overlap):
+    """{(system, op): [relative time error per row]} of the multi-node
+    rows at this phase-overlap, the keys as gen llm writes them."""
+    groups = {}
+    for r in rows:
+        if int(r["nodes"]) > 1:
+            groups.setdefault((r["system"], r["op"], int(r["ranks"])), []).append(r)
+    out = {}
+    for (system, op, n), rs in groups.items():
+        netf, dev, curves = SYSTEMS[system]
+        sizes = [int(r["bytes"]) for r in rs]
+        t = run_loom(loom, op, sizes, os.path.join(HERE, netf),
+                     system_file(tmp, dev, curves, "o.yml", overlap), ["lists"], n)
+        f = busbw_factor(op, n)
+        out[(system, op)] = [t[("lists", int(r["bytes"]))] /
+                             (int(r["bytes"]) * f / (float(r["busbw_GBps"]) * 1e3)) - 1
+                             for r in rs]
+    return out
+
+
+def fit_overlap(loom, rows, tmp):
+    fitrows = [r for r in rows if (r["system"], r["op"]) == FIT_OVERLAP and
+               int(r["bytes"]) >= BIG]
+    best = None
+    for k in range(101):
+        e = overlap_errors(loom, fitrows, tmp, k / 100.0)[FIT_OVERLAP]
+        mse = sum(x * x for x in e) / len(e)
+        if best is None or mse < best[0]:
+            best = (mse, k / 100.0)
+    f = best[1]
+    print("phase-overlap %.2f fits %s %s (%d rows >= 256 MiB; time error, mean squared %.5f)" %
+          (f, FIT_OVERLAP[0], FIT_OVERLAP[1], len(fitrows), best[0]))
+    at = {0.0: overlap_errors(loom, rows, tmp, 0.0), f: overlap_errors(loom, rows, tmp, f)}
+    print("| system | op | rows | phase-overlap 0: busbw mean / max abs error "
+          "| %.2f: mean / max | at >= 256 MiB, 0 | at >= 256 MiB, %.2f |" % (f, f))
+    print("|---|---|---|---|---|---|---|")
+    for key in at[0.0]:
+        rs = [r for r in rows if (r["system"], r["op"]) == key and int(r["nodes"]) > 1]
+        big = [i for i, r in enumerate(rs) if int(r["bytes"]) >= BIG]
+        cols = []
+        for v in (0.0, f):
+            bw = [abs(1 / (1 + x) - 1) * 100 for x in at[v][key]]  # busbw error from time error
+            cols.append("%.1f%% / %.1f%%" % (sum(bw) / len(bw), max(bw)))
+        for v in (0.0, f):
+            bw = [abs(1 / (1 + at[v][key][i]) - 1) * 100 for i in big]
+            cols.append("%.1f%% / %.1f%%" % (sum(bw) / len(bw), max(bw)) if bw else "-")
+        print("| %s%s | %s | %d | %s |" % (key[0], " (fit)" if key == FIT_OVERLAP else "",
+                                          key[1], len(rs), " | ".join(cols)))
+
+
 def pct(pred, meas):
     return 100.0 * (pred - meas) / meas
 
 
 def table(loom, rows, tmp, markdown):
+    overlap = gen_overlap(loom, tmp)
     groups = {}
     for r in rows:
         groups.setdefault((r["system"], r["op"], int(r["ranks"])), []).append(r)
@@ -136,7 +212,7 @@ def table(loom, rows, tmp, markdown):
         sizes = [int(r["bytes"]) for r in rs]
         before = run_loom(loom, op, sizes, net, system_file(tmp, dev, None, "b.yml"),
                           ["lists", "nccl"], n)
-        after = run_loom(loom, op, sizes, net, system_file(tmp, dev, curves, "a.yml"),
+        after = run_loom(loom, op, sizes, net, system_file(tmp, dev, curves, "a.yml", overlap),
                          ["lists"], n)
         f = busbw_factor(op, n)
         for r in rs:
@@ -173,12 +249,15 @@ def main():
     ap.add_argument("--loom", default=os.path.join(HERE, "..", "..", "build-rel", "loom"))
     ap.add_argument("--markdown", action="store_true")
     ap.add_argument("--fit", action="store_true")
+    ap.add_argument("--fit-overlap", action="store_true")
     a = ap.parse_args()
     with open(os.path.join(HERE, "published.csv")) as f:
         rows = list(csv.DictReader(f))
     with tempfile.TemporaryDirectory() as tmp:
         if a.fit:
             fit(a.loom, rows, tmp)
+        elif a.fit_overlap:
+            fit_overlap(a.loom, rows, tmp)
         else:
             table(a.loom, rows, tmp, a.markdown)
 

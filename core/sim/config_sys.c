@@ -21,7 +21,7 @@ const char *const cfg_sys_keys[] = {
     "all-reduce-implementation", "all-gather-implementation",
     "reduce-scatter-implementation", "all-to-all-implementation", "local-mem-bw",
     "roofline-enabled", "peak-perf", "network-model", "timing", "comm-model", "stack",
-    "comm-efficiency", "host-launch-us", "step-overhead-us", "all-gather-order",
+    "comm-efficiency", "host-launch-us", "step-overhead-us", "all-gather-order", "phase-overlap",
     /* device and compute model (docs/CONFIG.md, docs/DEVICES.md) */
     "device", "device-file", "compute-model", "compute-dtype", "compute-table",
     "compute-matrix-efficiency", "compute-matrix-overhead-us", "compute-memory-efficiency",
@@ -133,6 +133,10 @@ static int sys_key(loom_cfg *cfg, cfg_doc *dc, const cfg_ctx *c, const char *k, 
         if ((rc = cfg_get_enum(c, v, orders, 2, &e)) < 0)
             return rc;
         cfg->sys.ag_descending = e;
+    } else if (strcmp(k, "phase-overlap") == 0) { /* docs/MODEL.md 7 */
+        if ((rc = cfg_get_double(c, v, 0, 1, 0, &dv)) < 0)
+            return rc;
+        cfg->sys.phase_overlap = dv;
     } else if (strcmp(k, "network-model") == 0) { /* docs/NETWORK.md */
         static const char *const models[] = {"analytical", "flow"};
         if ((rc = cfg_get_enum(c, v, models, 2, &e)) < 0)

@@ -193,6 +193,12 @@ void loom_report_text(FILE *o, const loom_run_info *info, const loom_cfg *cfg,
             cfg->comm_captured ? "; communication captured (each collective and message "
                                  "takes its traced duration)"
                                : "");
+    if (cfg->sys.phase_overlap > 0) /* phase-overlap: one line, absent at 0 */
+        fprintf(o, "phases     %.4g%% of a collective's other phases' transfers overlap its slowest "
+                   "(phase-overlap, MODEL.md 7)%s\n",
+                100 * cfg->sys.phase_overlap,
+                cfg->sys.model == NET_MODEL_FLOW ? "; not in the flow model, which runs them in turn"
+                                                 : "");
     int neff = 0; /* comm-efficiency, when on: one line */
     for (int d = 0; d < cfg->topo.ndims; d++)
         if (cfg->sys.eff[d])

@@ -108,6 +108,8 @@ static void test_gen(void **state)
             fail_msg("%s: %s", dev[i].device, buf);
         if (strstr(buf, "\nall-gather-order: descending") == NULL) /* every device */
             fail_msg("%s: no all-gather-order: %s", dev[i].device, buf);
+        if (strstr(buf, "\nphase-overlap: 0.38 ") == NULL) /* bench/nccl --fit-overlap */
+            fail_msg("%s: no phase-overlap: %s", dev[i].device, buf);
     }
 }
 
@@ -147,6 +149,8 @@ static void test_gen_order(void **state)
         const char *st = strstr(loomrun_out, "step time  ");
         assert_non_null(st);
         t[k] = atof(st + 11);
+        /* the phase-overlap gen llm wrote, named in the report's head */
+        assert_non_null(strstr(loomrun_out, "\nphases     38% of a collective's other phases' "));
     }
     if (!(t[0] < t[1]))
         fail_msg("descending %.3f us, ascending %.3f us", t[0], t[1]);

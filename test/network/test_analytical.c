@@ -54,6 +54,7 @@ typedef struct dimspec {
 /* A model with the same algorithm for every op on every dimension. */
 static int astra_timing; /* models made with timing: astra-sim */
 static int ag_descending; /* models made with all-gather-order: descending */
+static double overlap;    /* models made with this phase-overlap */
 
 static net_model *model(int ndims, const dimspec *ds, net_algo algo,
                         int splits, int chunks, double delta, double M)
@@ -62,7 +63,7 @@ static net_model *model(int ndims, const dimspec *ds, net_algo algo,
     net_sys s = {.splits = splits, .active_chunks = chunks,
                  .endpoint_delay = (sim_time)llround(delta),
                  .local_mem_bw = M, .astra_timing = astra_timing,
-                 .ag_descending = ag_descending};
+                 .ag_descending = ag_descending, .phase_overlap = overlap};
     for (int d = 0; d < ndims; d++) {
         t.dims[d] = (net_dim){ds[d].kind, ds[d].npus, ds[d].bw,
                               (sim_time)llround(ds[d].lat)};
@@ -528,6 +529,47 @@ static void test_all_gather_descending(void **state)
     net_model_destroy(m);
 }
 
+/* phase-overlap f (docs/MODEL.md 7): the pipelined time less f times the
+ * first wave's transfers (bytes and reductions: each phase's time less
+ * its time on no bytes, / W) in every phase but the longest.  On dgx()
+ * (W = 3), a 64 MiB all-reduce: transfers 7 (N/8 at B0 + its reduction),
+ * 3 (2 x N/32 at B1 + its reduction), 7 (N/8 at B0); the longest is the
+ * network's (3/800 N/GiB s against 7/3200), so f hides the other two.  A collective on one dimension (one
+ * phase) is unchanged, and so is everything at f = 0. */
+static void test_phase_overlap(void **state)
+{
+    (void)state;
+    double N = 64 * MIB, W = 3, M = 3350e9, C = MIB;
+    double B0 = 400 * GIB, L0 = 936.25 * NS, B1 = 50 * GIB, L1 = 2000 * NS;
+    double s0 = W * (2 * L0 + D10), s1 = W * (2 * L1 + D10);
+    double x[3] = {7 * (ser(N / 8, B0) + red(N / 8, M)), 3 * (2 * ser(N / 32, B1) + red(N / 32, M)),
+                   7 * ser(N / 8, B0)};
+    double ar[3] = {7 * s0 + x[0], 3 * 2 * s1 + x[1], 7 * s0 + x[2]};
+    assert_true(x[1] > x[0] && x[1] > x[2]);
+    net_model *plain = dgx();
+    for (int k = 0; k < 2; k++) {
+        overlap = k ? 1.0 : 0.5;
+        net_model *m = dgx();
+        overlap = 0;
+        assert_ps(all(m, NET_ALL_REDUCE, N), pipelined(ar, 3, W) - (k ? 1.0 : 0.5) * (x[0] + x[2]) / W);
+        /* all-gather (ascending): AG on dim 0 of output 8C, then dim 1 of 32C */
+        double ag[2] = {7 * (s0 + ser(C, B0)), 3 * (s1 + ser(8 * C, B1))};
+        double agx[2] = {7 * ser(C, B0), 3 * ser(8 * C, B1)};
+        assert_ps(all(m, NET_ALL_GATHER, C),
+                  pipelined(ag, 2, W) - (k ? 1.0 : 0.5) * fmin(agx[0], agx[1]) / W);
+        /* one dimension: {0..7} */
+        const int row[] = {0, 1, 2, 3, 4, 5, 6, 7};
+        net_group *g = group_of(m, row, 8), *h = group_of(plain, row, 8);
+        for (int op = 0; op < NET_COLLS; op++)
+            assert_int_equal(net_coll_time(m, g, (net_coll)op, (uint64_t)N, ~0u),
+                             net_coll_time(plain, h, (net_coll)op, (uint64_t)N, ~0u));
+        net_group_destroy(g);
+        net_group_destroy(h);
+        net_model_destroy(m);
+    }
+    net_model_destroy(plain);
+}
+
 /* ---- groups ------------------------------------------------------------ */
 
 static void test_subgroups(void **state)
@@ -861,6 +903,7 @@ int main(void)
         cmocka_unit_test(test_p2p),
         cmocka_unit_test(test_hierarchical),
         cmocka_unit_test(test_all_gather_descending),
+        cmocka_unit_test(test_phase_overlap),
         cmocka_unit_test(test_subgroups),
         cmocka_unit_test(test_irregular_group),
         cmocka_unit_test(test_group_errors),

@@ -80,6 +80,7 @@ static void test_system_defaults(void **state)
     assert_int_equal(cfg.ctrl_deps, 1);
     assert_int_equal(cfg.nnotes, 0);
     assert_int_equal(cfg.sys.ag_descending, 0); /* ASTRA-sim's order */
+    assert_true(cfg.sys.phase_overlap == 0);     /* phases in turn */
     assert_null(cfg.rank_comp);
     loom_cfg_free(&cfg);
 }
@@ -92,7 +93,7 @@ static void test_system_keys(void **state)
             "endpoint-delay: 25\nactive-chunks-per-dimension: 2\npreferred-dataset-splits: 8\n"
             "all-reduce-implementation: [direct, halvingDoubling]\nlocal-mem-bw: 1600\n"
             "peak-perf: 312\nroofline-enabled: 1\nnetwork-model: flow\n"
-            "all-gather-order: descending\n",
+            "all-gather-order: descending\nphase-overlap: 0.25\n",
             NULL, 0);
     assert_true(cfg.sys.endpoint_delay == 25000);
     assert_int_equal(cfg.sys.active_chunks, 2);
@@ -106,6 +107,7 @@ static void test_system_keys(void **state)
     assert_int_equal(cfg.comp.kind, COMP_ROOFLINE);
     assert_int_equal(cfg.sys.model, NET_MODEL_FLOW);
     assert_int_equal(cfg.sys.ag_descending, 1);
+    assert_true(cfg.sys.phase_overlap == 0.25);
     loom_cfg_free(&cfg);
 }
 
@@ -179,6 +181,10 @@ static void test_file_errors(void **state)
              (const char *[]){sys, "key 'compute-model'", "trace, roofline, table", NULL});
     load_bad(net2, "local-mem-bw: 100\nall-gather-order: outward\n", NULL, 0,
              (const char *[]){sys, "key 'all-gather-order'", "ascending, descending", NULL});
+    load_bad(net2, "local-mem-bw: 100\nphase-overlap: 1.5\n", NULL, 0,
+             (const char *[]){sys, "key 'phase-overlap'", NULL});
+    load_bad(net2, "local-mem-bw: 100\nphase-overlap: half\n", NULL, 0,
+             (const char *[]){sys, "key 'phase-overlap'", "'half' is not a number", NULL});
     load_bad(net2, "local-mem-bw: 100\nroofline-enabled: 1\n", NULL, 0,
              (const char *[]){sys, "'peak-perf'", NULL});
     load_bad("topology: [ Ring ]\nnpus_count: [ 2 ]\nbandwidth: [ 50 ]\n", sys_min, NULL, 0,
