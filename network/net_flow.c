@@ -110,8 +110,8 @@ void nf_destroy(nf *f)
     for (uint32_t i = 0; i < f->nf; i++)
         free(f->f[i].hbuf);
     free(f->l);
-    free(f->f);
-    free(f->c);
+    loom_big_free(f->f, (size_t)f->capf * sizeof *f->f);
+    loom_big_free(f->c, (size_t)f->capf * sizeof *f->c);
     free(f->dirty);
     free(f->cl);
     free(f->cf);
@@ -205,10 +205,8 @@ static uint32_t slot_alloc(nf *f)
     } else {
         if (f->nf == f->capf) { /* aligned (two lines a slot), 2 MiB pages */
             uint32_t cap = f->capf ? 2 * f->capf : 1024;
-            f->f = loom_xrealloc_aligned(f->f, (size_t)f->nf * sizeof *f->f,
-                                         (size_t)cap * sizeof *f->f, 64);
-            f->c = loom_xrealloc_aligned(f->c, (size_t)f->nf * sizeof *f->c,
-                                         (size_t)cap * sizeof *f->c, 64);
+            f->f = loom_big_grow(f->f, (size_t)f->capf * sizeof *f->f, (size_t)cap * sizeof *f->f);
+            f->c = loom_big_grow(f->c, (size_t)f->capf * sizeof *f->c, (size_t)cap * sizeof *f->c);
             f->capf = cap;
         }
         id = f->nf++;

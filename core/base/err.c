@@ -1,3 +1,4 @@
+#define _GNU_SOURCE /* mremap */
 #include "err.h"
 
 #include <stdint.h>
@@ -111,6 +112,52 @@ void *loom_xrealloc_aligned(void *p, size_t old, size_t n, size_t align)
         memcpy(q, p, old);
     free(p);
     return q;
+}
+
+#if defined(__linux__) && defined(MREMAP_MAYMOVE) && !defined(__SANITIZE_ADDRESS__)
+#define BIG_MAPS 1
+#else
+#define BIG_MAPS 0
+#endif
+
+void *loom_big_grow(void *p, size_t old, size_t n)
+{
+    LOOM_ASSERT(old <= n && (p != NULL || old == 0));
+#if BIG_MAPS
+    if (n >= LOOM_BIG_MAP) {
+        void *q;
+        if (old >= LOOM_BIG_MAP) {
+            q = mremap(p, old, n, MREMAP_MAYMOVE);
+        } else {
+            q = mmap(NULL, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+            if (q != MAP_FAILED) {
+                if (old > 0)
+                    memcpy(q, p, old);
+                free(p);
+            }
+        }
+        if (q == MAP_FAILED)
+            oom(n);
+#ifdef MADV_HUGEPAGE
+        madvise(q, n, MADV_HUGEPAGE); /* advice only; kept by later mremaps */
+#endif
+        return q;
+    }
+#endif
+    return loom_xrealloc_aligned(p, old, n, 64);
+}
+
+void loom_big_free(void *p, size_t cap)
+{
+#if BIG_MAPS
+    if (p != NULL && cap >= LOOM_BIG_MAP) {
+        munmap(p, cap);
+        return;
+    }
+#else
+    (void)cap;
+#endif
+    free(p);
 }
 
 void *loom_xrealloc(void *p, size_t n)

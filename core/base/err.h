@@ -60,6 +60,21 @@ void *loom_xmalloc_aligned(size_t bytes, size_t align);
 /* p (from one of these, its first old bytes in use) grown to n bytes at an
  * aligned address: a new block, those bytes copied, p freed. */
 void *loom_xrealloc_aligned(void *p, size_t old, size_t n, size_t align);
+/* Arrays that grow by doubling to gigabytes (the flow model's slots).
+ * Grown by a copy, each doubling touches every byte twice more (the copy
+ * and the new block's first-touch page faults): a tenth of a run at 16.7 M
+ * flows.  From LOOM_BIG_MAP bytes on, a block is a mapping of its own
+ * (Linux), grown by mremap: the kernel moves page tables, nothing is
+ * copied or faulted in twice; 2 MiB pages advised.  Below that, on other
+ * systems and under AddressSanitizer (which then still checks them), an
+ * aligned heap block.  64-byte aligned.  The caller keeps the capacity in
+ * bytes: it tells grow and free which kind of block p is. */
+#define LOOM_BIG_MAP ((size_t)2 << 20)
+/* p (NULL, or a block of old bytes from here) grown to n >= old bytes, its
+ * first old bytes kept. */
+void *loom_big_grow(void *p, size_t old, size_t n);
+/* Frees p, a block of cap bytes from loom_big_grow (NULL: nothing). */
+void loom_big_free(void *p, size_t cap);
 char *loom_xstrdup(const char *s);
 
 /* Bytes loom may plan to hold: $LOOM_MEMORY_LIMIT (bytes; K/M/G/T suffixes

@@ -121,6 +121,23 @@ static void test_realloc_aligned(void **state)
         old = n;
     }
     free(p);
+    /* loom_big_grow: the same through the heap block, the change to a
+     * mapping at LOOM_BIG_MAP (one copy) and the mremaps after it */
+    old = 0;
+    p = NULL;
+    for (size_t n = 1000; n <= ((size_t)24 << 20); n *= 2) {
+        p = loom_big_grow(p, old, n);
+        assert_int_equal((uintptr_t)p % 64, 0);
+        for (size_t i = 0; i < old; i++)
+            if (p[i] != (unsigned char)(i * 13))
+                fail_msg("byte %zu lost growing %zu -> %zu", i, old, n);
+        for (size_t i = old; i < n; i++)
+            p[i] = (unsigned char)(i * 13);
+        old = n;
+    }
+    assert_true(old >= LOOM_BIG_MAP);
+    loom_big_free(p, old);
+    loom_big_free(NULL, 0);
     unsigned char *z = loom_xcalloc_aligned(3, 1000, 256);
     assert_int_equal((uintptr_t)z % 256, 0);
     for (size_t i = 0; i < 3000; i++)
