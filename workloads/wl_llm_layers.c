@@ -131,13 +131,20 @@ void llm_kern_s(llm_gen *g, int layer, char ph, int mb, const char *k, double fl
     g->fsec += sec;
 }
 
-/* A GEMM of (M x K) times (K x N): 2MKN FLOPs; reads both operands, writes
- * the product. */
-static void gemm(llm_gen *g, int layer, char ph, int mb, const char *k, double M, double K, double N)
+/* A GEMM of (M x K) times (K x N) on operands of eb bytes: 2MKN FLOPs;
+ * reads both operands, writes the product. */
+static void gemm_e(llm_gen *g, int layer, char ph, int mb, const char *k, double M, double K,
+                   double N, int eb)
 {
     const wl_llm_plan *p = g->p;
-    loom_kshape s = llm_shape(LOOM_K_GEMM, M, N, K, 1, p->e_mm);
-    llm_kern_s(g, layer, ph, mb, k, 2 * M * K * N, p->e_mm * (M * K + K * N) + p->e_act * M * N, &s);
+    loom_kshape s = llm_shape(LOOM_K_GEMM, M, N, K, 1, eb);
+    llm_kern_s(g, layer, ph, mb, k, 2 * M * K * N, eb * (M * K + K * N) + p->e_act * M * N, &s);
+}
+
+/* A linear layer's GEMM: operands of e_mm bytes (1 under the FP8 recipe). */
+static void gemm(llm_gen *g, int layer, char ph, int mb, const char *k, double M, double K, double N)
+{
+    gemm_e(g, layer, ph, mb, k, M, K, N, g->p->e_mm);
 }
 
 /* batch GEMMs of (M x K)(K x N) in one kernel (attention's, experts'),
@@ -150,15 +157,21 @@ static void bgemm(llm_gen *g, int layer, char ph, int mb, const char *k, double 
     llm_kern_s(g, layer, ph, mb, k, flops, bytes, &s);
 }
 
-/* A weight-gradient GEMM: reads both activations, accumulates into the
- * gradient buffer (read + write at the gradient width). */
-static void wgrad(llm_gen *g, int layer, char ph, int mb, const char *k, double M, double K, double N)
+/* A weight-gradient GEMM on operands of eb bytes: reads both activations,
+ * accumulates into the gradient buffer (read + write at the gradient
+ * width). */
+static void wgrad_e(llm_gen *g, int layer, char ph, int mb, const char *k, double M, double K,
+                    double N, int eb)
 {
     const wl_llm_plan *p = g->p;
     /* (K x M)(M x N): the K x N gradient, reduced over the M tokens */
-    loom_kshape s = llm_shape(LOOM_K_GEMM, K, N, M, 1, p->e_mm);
-    llm_kern_s(g, layer, ph, mb, k, 2 * M * K * N, p->e_mm * (M * K + M * N) + 2.0 * p->e_g * K * N,
-               &s);
+    loom_kshape s = llm_shape(LOOM_K_GEMM, K, N, M, 1, eb);
+    llm_kern_s(g, layer, ph, mb, k, 2 * M * K * N, eb * (M * K + M * N) + 2.0 * p->e_g * K * N, &s);
+}
+
+static void wgrad(llm_gen *g, int layer, char ph, int mb, const char *k, double M, double K, double N)
+{
+    wgrad_e(g, layer, ph, mb, k, M, K, N, g->p->e_mm);
 }
 
 uint64_t llm_coll_after(llm_gen *g, const char *name, int type, double bytes, const char *pg,
@@ -299,7 +312,7 @@ void llm_layer_fwd(llm_gen *g, int l, char ph, int mb)
     if (p->moe) {
         double E = m->experts, k = m->topk, f = m->ffn, Tx = Tl * k, El = p->e_loc;
         int nin = m->swiglu ? 2 : 1;
-        gemm(g, l, ph, mb, "router", Tl, h, E);
+        gemm_e(g, l, ph, mb, "router", Tl, h, E, (int)e); /* not FP8: see llm_head_fwd */
         if (p->ep > 1)
             llm_need(g, coll(g, l, ph, mb, "a2a_dispatch", ET_ALL_TO_ALL, Tx * h * e, g->pg_ep));
         /* grouped GEMMs: El experts, Tx / El tokens each (balanced routing) */
@@ -390,7 +403,7 @@ void llm_layer_bwd(llm_gen *g, int l, int mb, int lc)
             llm_need(g, coll(g, l, 'B', mb, "a2a_dispatch_bwd", ET_ALL_TO_ALL, Tx * h * e, g->pg_ep));
         /* its data and weight gradients in one node: no single GEMM shape */
         llm_kern_s(g, l, 'B', mb, "router_bwd", 4 * Tl * h * m->experts,
-                   p->e_mm * (2 * Tl * m->experts + h * m->experts) + e * Tl * h, NULL);
+                   e * (2 * Tl * m->experts + h * m->experts) + e * Tl * h, NULL);
     } else {
         double fl = (double)m->ffn / t, nin = m->swiglu ? 2 : 1;
         if (sp)
@@ -473,7 +486,10 @@ void llm_head_fwd(llm_gen *g, int mb)
     llm_kern(g, -1, 'F', mb, "final_norm", 5 * Tl * h, 2 * e * Tl * h);
     if (p->o.sp)
         tp_coll(g, -1, 'F', mb, "ag_logits", ET_ALL_GATHER, Tl * h * e);
-    gemm(g, -1, 'F', mb, "logits", T, h, Vl);
+    /* 16-bit operands under the FP8 recipe too: Megatron-Core's output
+     * layer (and MoE router) is its own ColumnParallelLinear, not a
+     * Transformer Engine module, which FP8 autocast alone converts */
+    gemm_e(g, -1, 'F', mb, "logits", T, h, Vl, (int)e);
     llm_kern(g, -1, 'F', mb, "cross_entropy", 5 * T * Vl, T * Vl * (e + 4));
     if (p->t > 1) { /* vocab-parallel cross entropy: max, target logit, sum of exp (fp32) */
         tp_coll(g, -1, 'F', mb, "ar_ce_max", ET_ALL_REDUCE, T * 4);
@@ -488,12 +504,12 @@ void llm_head_bwd(llm_gen *g, int mb)
     const wl_llm_plan *p = g->p;
     double T = p->T, Tl = p->Tl, h = p->m.hidden, e = p->e_act, Vl = (double)p->vocab / p->t;
     llm_kern(g, -1, 'B', mb, "cross_entropy_bwd", 2 * T * Vl, T * Vl * (4 + e));
-    gemm(g, -1, 'B', mb, "logits_dgrad", T, Vl, h);
+    gemm_e(g, -1, 'B', mb, "logits_dgrad", T, Vl, h, (int)e);
     uint64_t c = 0;
     if (p->t > 1)
         c = coll(g, -1, 'B', mb, p->o.sp ? "rs_logits_bwd" : "ar_logits_bwd",
                  p->o.sp ? ET_REDUCE_SCATTER : ET_ALL_REDUCE, T * h * e, g->pg_tp);
-    wgrad(g, -1, 'B', mb, "logits_wgrad", T, h, Vl);
+    wgrad_e(g, -1, 'B', mb, "logits_wgrad", T, h, Vl, (int)e);
     llm_need(g, c);
     llm_kern(g, -1, 'B', mb, "final_norm_bwd", 8 * Tl * h, 3 * e * Tl * h);
 }

@@ -744,6 +744,53 @@ static void test_llm_optimizer_step(void **state)
 }
 
 /*
+ * The FP8 recipe converts Transformer Engine's modules only: Megatron-Core's
+ * output layer is its own ColumnParallelLinear, so the logits GEMMs keep
+ * 16-bit operands while the layers' linear GEMMs take FP8.  SMALL's last
+ * stage (rank 4: tp 2, pp 2), one kernel a node, microbatch 0: logits is
+ * (T x h)(h x V/tp) with T = 256, h = 1024, V/tp = 512 (the vocabulary of
+ * 1000 padded to a multiple of 128 tp, as Megatron does): operands 2 bytes,
+ * 2 (T h + h V/tp) + 2 T V/tp bytes read and written; its layer's fc2 reads
+ * 1-byte operands: (T x f/tp)(f/tp x h), f/tp = 2048, 1 (T f/tp + f/tp h)
+ * + 2 T h.  In bf16 both are 2-byte.
+ */
+static const et_gnode *gnode(const et_graph *g, const char *name)
+{
+    for (size_t i = 0; i < g->n; i++)
+        if (strcmp(et_gnode_name(g, &g->nodes[i]), name) == 0)
+            return &g->nodes[i];
+    fail_msg("no node %s", name);
+    return NULL;
+}
+
+static void test_llm_fp8_head(void **state)
+{
+    (void)state;
+    const double T = 256, h = 1024, V = 512, f = 2048;
+    for (int k = 0; k < 2; k++) {
+        char pre[64], path[200];
+        snprintf(pre, sizeof pre, "fp8h/%d", k);
+        expect_exit(loomrun_run(tmpdir, "gen", "llm", SMALL, "--dtype", k ? "fp8" : "bf16",
+                                "--device", "h100-sxm", "--granularity", "kernel", "--out", tp(pre),
+                                "-q", NULL), 0, NULL);
+        snprintf(path, sizeof path, "%s.4.et", tp(pre));
+        loom_err err = {0};
+        et_graph *g = et_graph_load(path, &err);
+        assert_non_null(g);
+        const et_gnode *lg = gnode(g, "F0.logits"), *fc2 = gnode(g, "L1.F0.fc2");
+        assert_true(lg->shape && fc2->shape);
+        assert_int_equal(g->kshape[lg->shape - 1].dtype_bytes, 2);
+        assert_true((double)lg->tensor_size == 2 * (T * h + h * V) + 2 * T * V);
+        int eb = k ? 1 : 2;
+        assert_int_equal(g->kshape[fc2->shape - 1].dtype_bytes, eb);
+        assert_true((double)fc2->tensor_size == eb * (T * f + f * h) + 2 * T * h);
+        assert_int_equal(g->kshape[gnode(g, "B0.logits_wgrad")->shape - 1].dtype_bytes, 2);
+        assert_int_equal(g->kshape[gnode(g, "B0.logits_dgrad")->shape - 1].dtype_bytes, 2);
+        et_graph_free(g);
+    }
+}
+
+/*
  * A step end to end: tp 1, pp 1, dp 2, one layer, one microbatch.  Every
  * compute node runs one after another on a rank; the gradient all-reduce
  * waits for the last backward kernel and the optimizer for the all-reduce.
@@ -1226,6 +1273,7 @@ int main(void)
         cmocka_unit_test(test_llm_cp),
         cmocka_unit_test(test_roles_equal_explicit),
         cmocka_unit_test(test_llm_optimizer_step),
+        cmocka_unit_test(test_llm_fp8_head),
         cmocka_unit_test(test_llm_step),
         cmocka_unit_test(test_llm_cost_at_replay),
         cmocka_unit_test(test_llm_errors),
