@@ -754,15 +754,6 @@ static void test_llm_optimizer_step(void **state)
  * 1-byte operands: (T x f/tp)(f/tp x h), f/tp = 2048, 1 (T f/tp + f/tp h)
  * + 2 T h.  In bf16 both are 2-byte.
  */
-static const et_gnode *gnode(const et_graph *g, const char *name)
-{
-    for (size_t i = 0; i < g->n; i++)
-        if (strcmp(et_gnode_name(g, &g->nodes[i]), name) == 0)
-            return &g->nodes[i];
-    fail_msg("no node %s", name);
-    return NULL;
-}
-
 static void test_llm_fp8_head(void **state)
 {
     (void)state;
@@ -777,15 +768,15 @@ static void test_llm_fp8_head(void **state)
         loom_err err = {0};
         et_graph *g = et_graph_load(path, &err);
         assert_non_null(g);
-        const et_gnode *lg = gnode(g, "F0.logits"), *fc2 = gnode(g, "L1.F0.fc2");
+        const et_gnode *lg = named(g, "F0.logits"), *fc2 = named(g, "L1.F0.fc2");
         assert_true(lg->shape && fc2->shape);
         assert_int_equal(g->kshape[lg->shape - 1].dtype_bytes, 2);
         assert_true((double)lg->tensor_size == 2 * (T * h + h * V) + 2 * T * V);
         int eb = k ? 1 : 2;
         assert_int_equal(g->kshape[fc2->shape - 1].dtype_bytes, eb);
         assert_true((double)fc2->tensor_size == eb * (T * f + f * h) + 2 * T * h);
-        assert_int_equal(g->kshape[gnode(g, "B0.logits_wgrad")->shape - 1].dtype_bytes, 2);
-        assert_int_equal(g->kshape[gnode(g, "B0.logits_dgrad")->shape - 1].dtype_bytes, 2);
+        assert_int_equal(g->kshape[named(g, "B0.logits_wgrad")->shape - 1].dtype_bytes, 2);
+        assert_int_equal(g->kshape[named(g, "B0.logits_dgrad")->shape - 1].dtype_bytes, 2);
         et_graph_free(g);
     }
 }

@@ -100,19 +100,25 @@ static void test_calloc_overflow(void **state)
 #endif
 }
 
-/* loom_xrealloc_aligned: the address aligned (to 2 MiB once that large:
- * huge pages), the old bytes kept, small and large, growing past the
- * 2 MiB mark (the flow model's slot arrays grow so) */
-static void test_realloc_aligned(void **state)
+static void *grow_aligned(void *p, size_t old, size_t n)
 {
-    (void)state;
+    return loom_xrealloc_aligned(p, old, n, 64);
+}
+
+/* Grows a block with grow from 0 through sizes first, first * mul + add,
+ * ... up to last, writing each new byte and checking every old one (and
+ * the 64-byte alignment; to `huge` too once that large, 0: not checked);
+ * the block, *cap its size. */
+static unsigned char *grow_checked(void *(*grow)(void *, size_t, size_t), size_t first,
+                                   size_t mul, size_t add, size_t last, size_t huge, size_t *cap)
+{
     size_t old = 0;
     unsigned char *p = NULL;
-    for (size_t n = 100; n <= ((size_t)8 << 20); n = n * 3 + 1) {
-        p = loom_xrealloc_aligned(p, old, n, 64);
+    for (size_t n = first; n <= last; n = n * mul + add) {
+        p = grow(p, old, n);
         assert_int_equal((uintptr_t)p % 64, 0);
-        if (n >= ((size_t)2 << 20))
-            assert_int_equal((uintptr_t)p % ((size_t)2 << 20), 0);
+        if (huge && n >= huge)
+            assert_int_equal((uintptr_t)p % huge, 0);
         for (size_t i = 0; i < old; i++)
             if (p[i] != (unsigned char)(i * 7))
                 fail_msg("byte %zu lost growing %zu -> %zu", i, old, n);
@@ -120,23 +126,24 @@ static void test_realloc_aligned(void **state)
             p[i] = (unsigned char)(i * 7);
         old = n;
     }
+    *cap = old;
+    return p;
+}
+
+/* loom_xrealloc_aligned: the address aligned (to 2 MiB once that large:
+ * huge pages), the old bytes kept, small and large, growing past the
+ * 2 MiB mark; loom_big_grow (the flow model's slot arrays): the same
+ * through the heap block, the change to a mapping at LOOM_BIG_MAP (one
+ * copy) and the mremaps after it */
+static void test_realloc_aligned(void **state)
+{
+    (void)state;
+    size_t cap;
+    unsigned char *p = grow_checked(grow_aligned, 100, 3, 1, (size_t)8 << 20, (size_t)2 << 20, &cap);
     free(p);
-    /* loom_big_grow: the same through the heap block, the change to a
-     * mapping at LOOM_BIG_MAP (one copy) and the mremaps after it */
-    old = 0;
-    p = NULL;
-    for (size_t n = 1000; n <= ((size_t)24 << 20); n *= 2) {
-        p = loom_big_grow(p, old, n);
-        assert_int_equal((uintptr_t)p % 64, 0);
-        for (size_t i = 0; i < old; i++)
-            if (p[i] != (unsigned char)(i * 13))
-                fail_msg("byte %zu lost growing %zu -> %zu", i, old, n);
-        for (size_t i = old; i < n; i++)
-            p[i] = (unsigned char)(i * 13);
-        old = n;
-    }
-    assert_true(old >= LOOM_BIG_MAP);
-    loom_big_free(p, old);
+    p = grow_checked(loom_big_grow, 1000, 2, 0, (size_t)24 << 20, 0, &cap);
+    assert_true(cap >= LOOM_BIG_MAP);
+    loom_big_free(p, cap);
     loom_big_free(NULL, 0);
     unsigned char *z = loom_xcalloc_aligned(3, 1000, 256);
     assert_int_equal((uintptr_t)z % 256, 0);
