@@ -313,17 +313,29 @@ void llm_layer_fwd(llm_gen *g, int l, char ph, int mb)
         double E = m->experts, k = m->topk, f = m->ffn, Tx = Tl * k, El = p->e_loc;
         int nin = m->swiglu ? 2 : 1;
         gemm_e(g, l, ph, mb, "router", Tl, h, E, (int)e); /* not FP8: see llm_head_fwd */
+        /* the token copies grouped by expert (Megatron-Core's permute: Tx
+         * rows gathered), and with several experts a rank, the chunks that
+         * arrive by source rank regrouped by expert around the experts
+         * (sort_chunks_by_idxs); each reads and writes Tx rows */
+        int regroup = p->ep > 1 && El > 1;
+        llm_kern(g, l, ph, mb, "permute", 0, 2 * e * Tx * h);
         if (p->ep > 1)
             llm_need(g, coll(g, l, ph, mb, "a2a_dispatch", ET_ALL_TO_ALL, Tx * h * e, g->pg_ep));
+        if (regroup)
+            llm_kern(g, l, ph, mb, "sort_chunks", 0, 2 * e * Tx * h);
         /* grouped GEMMs: El experts, Tx / El tokens each (balanced routing) */
         bgemm(g, l, ph, mb, "exp_fc1", p->e_mm, El, Tx / El, h, f * nin, 2 * Tx * h * f * nin,
               p->e_mm * (Tx * h + El * h * f * nin) + e * Tx * f * nin);
         llm_kern(g, l, ph, mb, "exp_act", 8 * Tx * f, (nin + 1) * e * Tx * f);
         bgemm(g, l, ph, mb, "exp_fc2", p->e_mm, El, Tx / El, f, h, 2 * Tx * f * h,
               p->e_mm * (Tx * f + El * f * h) + e * Tx * h);
+        if (regroup)
+            llm_kern(g, l, ph, mb, "unsort_chunks", 0, 2 * e * Tx * h);
         if (p->ep > 1)
             llm_need(g, coll(g, l, ph, mb, "a2a_combine", ET_ALL_TO_ALL, Tx * h * e, g->pg_ep));
-        llm_kern(g, l, ph, mb, "resid2", 2 * Tl * h + Tx * h, (3 * e + 1) * Tl * h + e * Tx * h);
+        /* each token's k copies weighted by their router scores and summed */
+        llm_kern(g, l, ph, mb, "unpermute", 2 * Tx * h, e * (Tx * h + Tl * h));
+        llm_kern(g, l, ph, mb, "resid2", 2 * Tl * h, (3 * e + 1) * Tl * h);
         return;
     }
     double fl = (double)m->ffn / t, nin = m->swiglu ? 2 : 1;
@@ -387,8 +399,14 @@ void llm_layer_bwd(llm_gen *g, int l, int mb, int lc)
     if (p->moe) {
         double k = m->topk, f = m->ffn, Tx = Tl * k, El = p->e_loc;
         int nin = m->swiglu ? 2 : 1;
+        int regroup = p->ep > 1 && El > 1;
+        /* the output gradient copied to each token's k experts (and the
+         * scores' gradient): Tx rows written */
+        llm_kern(g, l, 'B', mb, "unpermute_bwd", 2 * Tx * h, e * (Tl * h + 2 * Tx * h));
         if (p->ep > 1)
             llm_need(g, coll(g, l, 'B', mb, "a2a_combine_bwd", ET_ALL_TO_ALL, Tx * h * e, g->pg_ep));
+        if (regroup)
+            llm_kern(g, l, 'B', mb, "unsort_chunks_bwd", 0, 2 * e * Tx * h);
         double Te = Tx / El; /* tokens per local expert */
         bgemm(g, l, 'B', mb, "exp_fc2_dgrad", p->e_mm, El, Te, h, f, 2 * Tx * f * h,
               p->e_mm * (Tx * h + El * f * h) + e * Tx * f);
@@ -399,8 +417,12 @@ void llm_layer_bwd(llm_gen *g, int l, int mb, int lc)
               p->e_mm * (Tx * f * nin + El * h * f * nin) + e * Tx * h);
         bgemm(g, l, 'B', mb, "exp_fc1_wgrad", p->e_mm, El, h, Te, f * nin, 2 * Tx * h * f * nin,
               p->e_mm * (Tx * h + Tx * f * nin) + 2.0 * p->e_g * El * h * f * nin);
+        if (regroup)
+            llm_kern(g, l, 'B', mb, "sort_chunks_bwd", 0, 2 * e * Tx * h);
         if (p->ep > 1)
             llm_need(g, coll(g, l, 'B', mb, "a2a_dispatch_bwd", ET_ALL_TO_ALL, Tx * h * e, g->pg_ep));
+        /* the copies' gradients summed back into their tokens */
+        llm_kern(g, l, 'B', mb, "permute_bwd", Tx * h, e * (Tx * h + Tl * h));
         /* its data and weight gradients in one node: no single GEMM shape */
         llm_kern_s(g, l, 'B', mb, "router_bwd", 4 * Tl * h * m->experts,
                    e * (2 * Tl * m->experts + h * m->experts) + e * Tl * h, NULL);

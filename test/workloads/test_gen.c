@@ -782,6 +782,55 @@ static void test_llm_fp8_head(void **state)
 }
 
 /*
+ * MoE token movement around the experts (Megatron-Core's all-to-all
+ * dispatcher), one kernel a node: mixtral-8x7b (h 4096, 8 experts, top 2),
+ * sequence 512, tp 2 with SP, so Tl = 256 tokens a rank and Tx = 2 Tl =
+ * 512 copies, e = 2.  Forward: permute gathers the copies (2 e Tx h
+ * bytes); with ep 4 each rank holds 2 experts, so the arrivals are
+ * regrouped by expert and back (sort_chunks, unsort_chunks: 2 e Tx h
+ * each); unpermute reads the copies and writes the tokens (e (Tx + Tl) h).
+ * Backward: unpermute_bwd reads the tokens' gradient and writes the
+ * copies and the scores' gradient (e (Tl + 2 Tx) h), permute_bwd sums the
+ * copies back (e (Tx + Tl) h).  With ep 8 (one expert a rank) nothing is
+ * regrouped.
+ */
+static void test_llm_moe_kernels(void **state)
+{
+    (void)state;
+    const double e = 2, h = 4096, Tl = 256, Tx = 512;
+    for (int k = 0; k < 2; k++) {
+        char pre[64], path[200];
+        snprintf(pre, sizeof pre, "moek/%d", k);
+        expect_exit(loomrun_run(tmpdir, "gen", "llm", "--preset", "mixtral-8x7b", "--layers", "2",
+                                "--seq", "512", "--tp", "2", "--dp", "8", "--ep", k ? "8" : "4",
+                                "--sequence-parallel", "--global-batch", "8", "--granularity",
+                                "kernel", "--out", tp(pre), "-q", NULL),
+                    0, NULL);
+        snprintf(path, sizeof path, "%s.0.et", tp(pre));
+        loom_err err = {0};
+        et_graph *g = et_graph_load(path, &err);
+        assert_non_null(g);
+        assert_true((double)named(g, "L0.F0.permute")->tensor_size == 2 * e * Tx * h);
+        assert_true((double)named(g, "L0.F0.unpermute")->tensor_size == e * (Tx + Tl) * h);
+        assert_true((double)named(g, "L0.B0.unpermute_bwd")->tensor_size == e * (Tl + 2 * Tx) * h);
+        assert_true((double)named(g, "L0.B0.permute_bwd")->tensor_size == e * (Tx + Tl) * h);
+        const char *regroup[4] = {"L0.F0.sort_chunks", "L0.F0.unsort_chunks",
+                                  "L0.B0.unsort_chunks_bwd", "L0.B0.sort_chunks_bwd"};
+        for (int r = 0; r < 4; r++) {
+            const et_gnode *n = NULL;
+            for (size_t i = 0; i < g->n && !n; i++)
+                if (strcmp(et_gnode_name(g, &g->nodes[i]), regroup[r]) == 0)
+                    n = &g->nodes[i];
+            if (k)
+                assert_null(n);
+            else
+                assert_true(n && (double)n->tensor_size == 2 * e * Tx * h);
+        }
+        et_graph_free(g);
+    }
+}
+
+/*
  * A step end to end: tp 1, pp 1, dp 2, one layer, one microbatch.  Every
  * compute node runs one after another on a rank; the gradient all-reduce
  * waits for the last backward kernel and the optimizer for the all-reduce.
@@ -1265,6 +1314,7 @@ int main(void)
         cmocka_unit_test(test_roles_equal_explicit),
         cmocka_unit_test(test_llm_optimizer_step),
         cmocka_unit_test(test_llm_fp8_head),
+        cmocka_unit_test(test_llm_moe_kernels),
         cmocka_unit_test(test_llm_step),
         cmocka_unit_test(test_llm_cost_at_replay),
         cmocka_unit_test(test_llm_errors),
