@@ -201,6 +201,8 @@ static int dump_json(FILE *f, void *arg)
         else
             json_decref(eff);
     }
+    if (jb->cfg && jb->cfg->sys.phase_overlap > 0) /* absent: phases in turn */
+        jkey(f, "phase_overlap", json_real(jb->cfg->sys.phase_overlap), 0);
     if (jb->cfg && jb->cfg->comm_captured) /* absent: the network model times communication */
         jkey(f, "comm_model", jstr("captured"), 0);
     if (jb->cfg && jb->cfg->stack_name) { /* absent: no stack profile */

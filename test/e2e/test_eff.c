@@ -151,6 +151,15 @@ static void test_gen_order(void **state)
         t[k] = atof(st + 11);
         /* the phase-overlap gen llm wrote, named in the report's head */
         assert_non_null(strstr(loomrun_out, "\nphases     38% of a collective's other phases' "));
+        char js[320];
+        snprintf(js, sizeof js, "%s/ord/r%d.json", loomrun_tmp, k);
+        rc = loomrun_run(loomrun_tmp, "run", "-w", out, "-s", sys, "-n", loomrun_path("n44.yml"),
+                         "--set", "system.phase-overlap=0.5", "-j", js, "-q", NULL);
+        if (rc != 0)
+            fail_msg("run: %s", loomrun_err);
+        char jtext[8192];
+        loomrun_slurp(js, jtext, sizeof jtext);
+        assert_non_null(strstr(jtext, "\"phase_overlap\": 0.5"));
     }
     if (!(t[0] < t[1]))
         fail_msg("descending %.3f us, ascending %.3f us", t[0], t[1]);
