@@ -340,16 +340,19 @@ static void step_end(llm_gen *g, uint64_t lastc)
                                &g->last, 1);
     }
     /* the optimizer step on what this rank owns, as Megatron-LM's
-     * mixed-precision optimizer runs it (docs/WORKLOADS.md): the norm of
-     * the fp32 gradients for clipping, Adam, then the copy of the updated
-     * fp32 master weights into the e_w model weights */
+     * mixed-precision optimizer runs it (docs/WORKLOADS.md): 16-bit
+     * gradients copied to fp32 main gradients, their norm for clipping,
+     * Adam, then the copy of the updated fp32 master weights into the e_w
+     * model weights */
     double dense, expert;
     llm_stage_params(p, g->stage, &dense, &expert);
     int edp = p->moe ? p->dp / p->ep : 1;
     double own = p->o.zero >= 1 ? dense / p->dp + expert / edp : dense + expert;
     llm_need(g, lastc);
-    llm_kern(g, -1, 'S', 0, "grad_norm", 2 * own, p->e_g * own);
-    llm_kern(g, -1, 'S', 0, "optimizer", 12 * own, (p->e_g + 24.0) * own);
+    if (p->e_g < 4) /* 16-bit gradients: the optimizer's fp32 copy (.float()) */
+        llm_kern(g, -1, 'S', 0, "grad_copy", 0, (p->e_g + 4.0) * own);
+    llm_kern(g, -1, 'S', 0, "grad_norm", 2 * own, 4.0 * own);
+    llm_kern(g, -1, 'S', 0, "optimizer", 12 * own, 28.0 * own);
     if (p->e_w < 4)
         llm_kern(g, -1, 'S', 0, "param_copy", own, (4.0 + p->e_w) * own);
     llm_flush(g);

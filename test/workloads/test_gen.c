@@ -693,7 +693,9 @@ static void test_roles_equal_explicit(void **state)
  * gradient buffer (4 x 7087616 bytes; ZeRO 2 shards it: / 2); at the end
  * grad_norm (4 bytes a parameter owned), Adam (4 + 24), param_copy (fp32
  * read, bf16 written: 6), on the 7087616 parameters the rank owns, or
- * 7087616 / 2 under ZeRO 1 and 2; fp32 training has no param_copy.
+ * 7087616 / 2 under ZeRO 1 and 2; fp32 training has no param_copy.  With
+ * bf16 gradients the buffer is 2 bytes a parameter and the owned shard is
+ * first copied to fp32 (grad_copy: 2 + 4).
  */
 static double node_bytes(const et_graph *g, const char *name)
 {
@@ -708,15 +710,17 @@ static void test_llm_optimizer_step(void **state)
     (void)state;
     const double P = 7087616;
     static const struct {
-        const char *zero, *dtype;
-        double held, own, copy;
-    } c[] = {{"0", "bf16", 1, 1, 6}, {"1", "bf16", 1, 0.5, 6}, {"2", "bf16", 0.5, 0.5, 6},
-             {"0", "fp32", 1, 1, -1}};
+        const char *zero, *dtype, *grad;
+        double held, own, copy, eg;
+    } c[] = {{"0", "bf16", "fp32", 1, 1, 6, 4}, {"1", "bf16", "fp32", 1, 0.5, 6, 4},
+             {"2", "bf16", "fp32", 0.5, 0.5, 6, 4}, {"0", "fp32", "fp32", 1, 1, -1, 4},
+             {"1", "bf16", "bf16", 1, 0.5, 6, 2}};
     for (size_t k = 0; k < sizeof c / sizeof c[0]; k++) {
         char pre[64], path[200];
-        snprintf(pre, sizeof pre, "opt/z%s%s", c[k].zero, c[k].dtype);
+        snprintf(pre, sizeof pre, "opt/z%s%s%s", c[k].zero, c[k].dtype, c[k].grad);
         expect_exit(loomrun_run(tmpdir, "gen", "llm", SMALL, "--zero", c[k].zero, "--dtype",
-                                c[k].dtype, "--granularity", "kernel", "--out", tp(pre), "-q", NULL),
+                                c[k].dtype, "--grad-dtype", c[k].grad, "--granularity", "kernel",
+                                "--out", tp(pre), "-q", NULL),
                     0, NULL);
         snprintf(path, sizeof path, "%s.0.et", tp(pre));
         loom_err err = {0};
@@ -726,7 +730,9 @@ static void test_llm_optimizer_step(void **state)
         assert_string_equal(et_gnode_name(g, z), "S0.zero_grad");
         assert_int_equal(z->type, ET_COMP_NODE);
         assert_int_equal(z->ndata + z->nctrl, 0);
-        assert_true(node_bytes(g, "S0.zero_grad") == 4 * P * c[k].held);
+        assert_true(node_bytes(g, "S0.zero_grad") == c[k].eg * P * c[k].held);
+        /* 16-bit gradients: copied to fp32 first (e_g read, 4 written) */
+        assert_true(node_bytes(g, "S0.grad_copy") == (c[k].eg < 4 ? (2 + 4) * P * c[k].own : -1));
         assert_true(node_bytes(g, "S0.grad_norm") == 4 * P * c[k].own);
         assert_true(node_bytes(g, "S0.optimizer") == 28 * P * c[k].own);
         assert_true(node_bytes(g, "S0.param_copy") == (c[k].copy < 0 ? -1 : c[k].copy * P * c[k].own));
