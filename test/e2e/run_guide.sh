@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs every ```sh block of docs/GUIDE.md, in order, as a user would: in a
-# fresh directory holding examples/, scripts/ and test/ (links into the source
+# fresh directory holding examples/, scripts/, test/ and bench/ (links into the source
 # tree), with the loom under test first on PATH.  Each block runs under
 # `bash -euo pipefail`; the first failing block fails the test with its
 # output.  Exit 77 (meson: skipped) when matplotlib is missing, since the
@@ -20,6 +20,7 @@ ln -s "$loom_bin" "$tmp/bin/loom"
 ln -s "$src/examples" "$tmp/examples"
 ln -s "$src/scripts" "$tmp/scripts"
 ln -s "$src/test" "$tmp/test"   # the PyTorch captures of section 4
+ln -s "$src/bench" "$tmp/bench" # the nccl-tests clusters of section 3
 awk -v dir="$tmp/blocks" '
   /^```sh[ \t]*$/ { on = 1; n++; f = sprintf("%s/%02d.sh", dir, n); next }
   /^```/          { on = 0; next }
