@@ -315,6 +315,27 @@ static void step_start(llm_gen *g)
     llm_kern(g, -1, 'S', 0, "zero_grad", 0, p->e_g * held);
 }
 
+/* Parameters replicated across TP whose gradients, under sequence
+ * parallelism, each rank computes on its share of the tokens: the norms,
+ * the row-parallel linears' biases and an MoE router, on this stage's
+ * layers, and the final norm on the last virtual stage.  Megatron sums
+ * them over TP once a step, in one coalesced all-reduce
+ * (finalize_model_grads' _allreduce_layernorm_grads). */
+static double sp_replicated_params(const wl_llm_plan *p, int stage)
+{
+    const wl_model *m = &p->m;
+    double h = m->hidden, norm = m->swiglu ? h : 2 * h; /* RMSNorm; LayerNorm + bias */
+    double per_layer = 2 * norm + (m->swiglu ? 0 : 2 * h) + (p->moe ? h * m->experts : 0);
+    double n = 0;
+    for (int c = 0; c < p->V; c++) {
+        int v = c * p->pp + stage;
+        n += p->chunk_layers[v] * per_layer;
+        if (v == p->chunks - 1)
+            n += norm;
+    }
+    return n;
+}
+
 /* After the last backward: the gradient reductions still to do, the tied
  * embeddings' sum, the optimizer step on what this rank owns and, with
  * ZeRO 1 and 2, the gather of the updated parameters.  lastc is the
@@ -330,14 +351,22 @@ static void step_end(llm_gen *g, uint64_t lastc)
             if (id)
                 lastc = id;
         }
-    /* tied embeddings: the first and the last stage sum their copies */
+    /* tied embeddings: the first and the last stage sum their copies (on
+     * their own stream: the optimizer waits for this and the above) */
     role r[R_N];
     roles(p, r);
+    uint64_t embc = 0, spc = 0;
     if (r[R_EMB].used && (g->stage == 0 || g->stage == p->pp - 1)) {
         snprintf(g->nm, sizeof g->nm, "embed_grad_ar");
-        lastc = llm_coll_after(g, g->nm, ET_ALL_REDUCE,
-                               (double)p->vocab / p->t * p->m.hidden * p->e_g, g->pg_emb,
-                               &g->last, 1);
+        embc = llm_coll_after(g, g->nm, ET_ALL_REDUCE,
+                              (double)p->vocab / p->t * p->m.hidden * p->e_g, g->pg_emb,
+                              &g->last, 1);
+    }
+    if (p->o.sp && p->t > 1) {
+        double n = sp_replicated_params(p, g->stage);
+        if (n > 0)
+            spc = llm_coll_after(g, "S0.sp_grad_ar", ET_ALL_REDUCE, n * p->e_g, g->pg_tp,
+                                 &g->last, 1);
     }
     /* the optimizer step on what this rank owns, as Megatron-LM's
      * mixed-precision optimizer runs it (docs/WORKLOADS.md): 16-bit
@@ -349,6 +378,8 @@ static void step_end(llm_gen *g, uint64_t lastc)
     int edp = p->moe ? p->dp / p->ep : 1;
     double own = p->o.zero >= 1 ? dense / p->dp + expert / edp : dense + expert;
     llm_need(g, lastc);
+    llm_need(g, embc);
+    llm_need(g, spc);
     if (p->e_g < 4) /* 16-bit gradients: the optimizer's fp32 copy (.float()) */
         llm_kern(g, -1, 'S', 0, "grad_copy", 0, (p->e_g + 4.0) * own);
     llm_kern(g, -1, 'S', 0, "grad_norm", 2 * own, 4.0 * own);

@@ -285,7 +285,17 @@ static void test_llm_counts(void **state)
     /* AG: layer fwd 2 + bwd 2 + embedding bwd 1 per microbatch */
     assert_int_equal(t.colls[ET_ALL_GATHER], 4 * 5);
     assert_true(t.bytes[ET_ALL_GATHER] == 20 * 262144.0);
-    assert_int_equal(t.colls[ET_ALL_REDUCE], 2); /* DP and embedding only */
+    /* all-reduces: DP, embedding, and the once-a-step sum over TP of the
+     * gradients SP leaves partial (finalize_model_grads): stage 0's layer
+     * has 2 LayerNorms (weight and bias, 2h each) and 2 row-parallel biases
+     * (h each), 6h = 6144 parameters at 4 bytes; the last stage adds the
+     * final LayerNorm's 2h */
+    assert_int_equal(t.colls[ET_ALL_REDUCE], 3);
+    assert_true(t.bytes[ET_ALL_REDUCE] == 28350464 + 2097152 + 6 * 1024 * 4.0);
+    snprintf(p0, sizeof p0, "%s.4.et", sp);
+    t = count(p0);
+    assert_int_equal(t.colls[ET_ALL_REDUCE], 4 * 3 + 3); /* + the loss's 3 a microbatch */
+    assert_true(t.bytes[ET_ALL_REDUCE] == 12 * 1024.0 + 27310080 + 2097152 + 8 * 1024 * 4.0);
     /* ZeRO 1: the DP all-reduce becomes reduce-scatter + all-gather of the
      * bf16 parameters' share 7087616 / 2 * 2 bytes */
     const char *z = tp("llm/z1");
@@ -736,6 +746,19 @@ static void test_llm_optimizer_step(void **state)
         assert_true(node_bytes(g, "S0.grad_norm") == 4 * P * c[k].own);
         assert_true(node_bytes(g, "S0.optimizer") == 28 * P * c[k].own);
         assert_true(node_bytes(g, "S0.param_copy") == (c[k].copy < 0 ? -1 : c[k].copy * P * c[k].own));
+        /* the first optimizer kernel waits for the data-parallel gradient
+         * all-reduce and, on this tied-embedding first stage, for the
+         * embeddings' all-reduce, which runs on a stream of its own */
+        if (c[k].zero[0] == '0') {
+            const et_gnode *first = named(g, c[k].eg < 4 ? "S0.grad_copy" : "S0.grad_norm");
+            assert_true(depends(g, first, named(g, "embed_grad_ar")));
+            int on_dp = 0;
+            for (uint32_t d = 0; d < first->ndata; d++) {
+                const et_gnode *n = &g->nodes[g->deps[first->dep + d]];
+                on_dp += n->type == ET_COMM_COLL_NODE && strstr(et_gnode_name(g, n), "grad_ar");
+            }
+            assert_int_equal(on_dp, 2); /* the DP grad_ar and embed_grad_ar */
+        }
         /* grad_norm, optimizer and param_copy come in that order */
         const char *last[3] = {"S0.grad_norm", "S0.optimizer", "S0.param_copy"};
         int seen = 0;
