@@ -707,6 +707,18 @@ static void test_roles_equal_explicit(void **state)
  * bf16 gradients the buffer is 2 bytes a parameter and the owned shard is
  * first copied to fp32 (grad_copy: 2 + 4).
  */
+/* Rank `rank`'s trace of the gen llm output at tp(pre), loaded. */
+static et_graph *load_rank(const char *pre, int rank)
+{
+    char path[200];
+    snprintf(path, sizeof path, "%s.%d.et", tp(pre), rank);
+    loom_err err = {0};
+    et_graph *g = et_graph_load(path, &err);
+    if (g == NULL)
+        fail_msg("%s: %s", path, err.msg);
+    return g;
+}
+
 static double node_bytes(const et_graph *g, const char *name)
 {
     for (size_t i = 0; i < g->n; i++)
@@ -726,16 +738,13 @@ static void test_llm_optimizer_step(void **state)
              {"2", "bf16", "fp32", 0.5, 0.5, 6, 4}, {"0", "fp32", "fp32", 1, 1, -1, 4},
              {"1", "bf16", "bf16", 1, 0.5, 6, 2}};
     for (size_t k = 0; k < sizeof c / sizeof c[0]; k++) {
-        char pre[64], path[200];
+        char pre[64];
         snprintf(pre, sizeof pre, "opt/z%s%s%s", c[k].zero, c[k].dtype, c[k].grad);
         expect_exit(loomrun_run(tmpdir, "gen", "llm", SMALL, "--zero", c[k].zero, "--dtype",
                                 c[k].dtype, "--grad-dtype", c[k].grad, "--granularity", "kernel",
                                 "--out", tp(pre), "-q", NULL),
                     0, NULL);
-        snprintf(path, sizeof path, "%s.0.et", tp(pre));
-        loom_err err = {0};
-        et_graph *g = et_graph_load(path, &err);
-        assert_non_null(g);
+        et_graph *g = load_rank(pre, 0);
         const et_gnode *z = &g->nodes[0];
         assert_string_equal(et_gnode_name(g, z), "S0.zero_grad");
         assert_int_equal(z->type, ET_COMP_NODE);
@@ -788,15 +797,12 @@ static void test_llm_fp8_head(void **state)
     (void)state;
     const double T = 256, h = 1024, V = 512, f = 2048;
     for (int k = 0; k < 2; k++) {
-        char pre[64], path[200];
+        char pre[64];
         snprintf(pre, sizeof pre, "fp8h/%d", k);
         expect_exit(loomrun_run(tmpdir, "gen", "llm", SMALL, "--dtype", k ? "fp8" : "bf16",
                                 "--device", "h100-sxm", "--granularity", "kernel", "--out", tp(pre),
                                 "-q", NULL), 0, NULL);
-        snprintf(path, sizeof path, "%s.4.et", tp(pre));
-        loom_err err = {0};
-        et_graph *g = et_graph_load(path, &err);
-        assert_non_null(g);
+        et_graph *g = load_rank(pre, 4);
         const et_gnode *lg = named(g, "F0.logits"), *fc2 = named(g, "L1.F0.fc2");
         assert_true(lg->shape && fc2->shape);
         assert_int_equal(g->kshape[lg->shape - 1].dtype_bytes, 2);
@@ -828,17 +834,14 @@ static void test_llm_moe_kernels(void **state)
     (void)state;
     const double e = 2, h = 4096, Tl = 256, Tx = 512;
     for (int k = 0; k < 2; k++) {
-        char pre[64], path[200];
+        char pre[64];
         snprintf(pre, sizeof pre, "moek/%d", k);
         expect_exit(loomrun_run(tmpdir, "gen", "llm", "--preset", "mixtral-8x7b", "--layers", "2",
                                 "--seq", "512", "--tp", "2", "--dp", "8", "--ep", k ? "8" : "4",
                                 "--sequence-parallel", "--global-batch", "8", "--granularity",
                                 "kernel", "--out", tp(pre), "-q", NULL),
                     0, NULL);
-        snprintf(path, sizeof path, "%s.0.et", tp(pre));
-        loom_err err = {0};
-        et_graph *g = et_graph_load(path, &err);
-        assert_non_null(g);
+        et_graph *g = load_rank(pre, 0);
         assert_true((double)named(g, "L0.F0.permute")->tensor_size == 2 * e * Tx * h);
         assert_true((double)named(g, "L0.F0.unpermute")->tensor_size == e * (Tx + Tl) * h);
         assert_true((double)named(g, "L0.B0.unpermute_bwd")->tensor_size == e * (Tl + 2 * Tx) * h);
