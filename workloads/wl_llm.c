@@ -307,12 +307,7 @@ static void set_names(llm_gen *g)
  * and 3, at e_g bytes. */
 static void step_start(llm_gen *g)
 {
-    const wl_llm_plan *p = g->p;
-    double dense, expert;
-    llm_stage_params(p, g->stage, &dense, &expert);
-    int edp = p->moe ? p->dp / p->ep : 1;
-    double held = p->o.zero >= 2 ? dense / p->dp + expert / edp : dense + expert;
-    llm_kern(g, -1, 'S', 0, "zero_grad", 0, p->e_g * held);
+    llm_kern(g, -1, 'S', 0, "zero_grad", 0, g->p->e_g * llm_stage_share(g->p, g->stage, 2));
 }
 
 /* Parameters replicated across TP whose gradients, under sequence
@@ -324,7 +319,7 @@ static void step_start(llm_gen *g)
 static double sp_replicated_params(const wl_llm_plan *p, int stage)
 {
     const wl_model *m = &p->m;
-    double h = m->hidden, norm = m->swiglu ? h : 2 * h; /* RMSNorm; LayerNorm + bias */
+    double h = m->hidden, norm = llm_norm_params(m);
     double per_layer = 2 * norm + (m->swiglu ? 0 : 2 * h) + (p->moe ? h * m->experts : 0);
     double n = 0;
     for (int c = 0; c < p->V; c++) {
@@ -373,10 +368,7 @@ static void step_end(llm_gen *g, uint64_t lastc)
      * gradients copied to fp32 main gradients, their norm for clipping,
      * Adam, then the copy of the updated fp32 master weights into the e_w
      * model weights */
-    double dense, expert;
-    llm_stage_params(p, g->stage, &dense, &expert);
-    int edp = p->moe ? p->dp / p->ep : 1;
-    double own = p->o.zero >= 1 ? dense / p->dp + expert / edp : dense + expert;
+    double own = llm_stage_share(p, g->stage, 1);
     llm_need(g, lastc);
     llm_need(g, embc);
     llm_need(g, spc);
@@ -388,6 +380,9 @@ static void step_end(llm_gen *g, uint64_t lastc)
         llm_kern(g, -1, 'S', 0, "param_copy", own, (4.0 + p->e_w) * own);
     llm_flush(g);
     if ((p->o.zero == 1 || p->o.zero == 2) && !p->o.overlap_param) { /* gather the updated parameters */
+        double dense, expert;
+        llm_stage_params(p, g->stage, &dense, &expert);
+        int edp = p->moe ? p->dp / p->ep : 1;
         if (p->dp > 1)
             llm_coll_after(g, "S0.param_ag", ET_ALL_GATHER, dense / p->dp * p->e_w, g->pg_dp,
                            &g->last, 1);

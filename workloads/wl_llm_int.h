@@ -76,6 +76,16 @@ double llm_embed_params(const wl_llm_plan *p);
 double llm_head_params(const wl_llm_plan *p);
 void llm_stage_params(const wl_llm_plan *p, int stage, double *dense /* OUT */,
                       double *expert /* OUT */);
+/* Stage `stage`'s parameters this rank keeps of a state that ZeRO shards
+ * from level `from` on (optimizer 1, gradients 2, weights 3): all of them
+ * below it, else the dense ones over dp and the experts' over dp / ep. */
+double llm_stage_share(const wl_llm_plan *p, int stage, int from);
+/* A norm's parameters: RMSNorm's weight (the SwiGLU presets) or
+ * LayerNorm's weight and bias. */
+static inline double llm_norm_params(const wl_model *m)
+{
+    return m->swiglu ? m->hidden : 2.0 * m->hidden;
+}
 
 /* One step of the pipeline schedule (Megatron-LM's, schedules.py). */
 typedef struct llm_op {

@@ -386,8 +386,7 @@ static double attn_params(const wl_llm_plan *p)
     double nq = (double)p->a_loc * d, nkv = (double)p->kv_loc * d;
     double w = h * (nq + 2 * nkv) + nq * h;           /* QKV and output projection */
     double b = m->swiglu ? 0 : (nq + 2 * nkv) + h;    /* their biases */
-    double norm = m->swiglu ? h : 2 * h;              /* RMSNorm weight / LayerNorm weight+bias */
-    return w + b + norm;
+    return w + b + llm_norm_params(m);
 }
 
 static double mlp_dense_params(const wl_llm_plan *p)
@@ -396,8 +395,7 @@ static double mlp_dense_params(const wl_llm_plan *p)
     double h = m->hidden, f = (double)m->ffn / p->t;
     double w = h * f * (m->swiglu ? 3 : 2);
     double b = m->swiglu ? 0 : f + h;
-    double norm = m->swiglu ? h : 2 * h;
-    return w + b + norm;
+    return w + b + llm_norm_params(m);
 }
 
 /* expert weights on this rank, and the replicated router and norm */
@@ -410,7 +408,7 @@ static double mlp_expert_params(const wl_llm_plan *p)
 static double mlp_router_params(const wl_llm_plan *p)
 {
     const wl_model *m = &p->m;
-    return (double)m->hidden * m->experts + (m->swiglu ? m->hidden : 2.0 * m->hidden);
+    return (double)m->hidden * m->experts + llm_norm_params(m);
 }
 
 /* dense (data-parallel) parameters of one layer on one rank */
@@ -432,9 +430,8 @@ double llm_embed_params(const wl_llm_plan *p)
 /* final norm, and the output matrix unless pp = 1 and it is the embedding */
 double llm_head_params(const wl_llm_plan *p)
 {
-    double norm = p->m.swiglu ? p->m.hidden : 2.0 * p->m.hidden;
     int shared = p->m.tied && p->chunks == 1;
-    return norm + (shared ? 0 : (double)p->vocab / p->t * p->m.hidden);
+    return llm_norm_params(&p->m) + (shared ? 0 : (double)p->vocab / p->t * p->m.hidden);
 }
 
 /* dense and expert parameters of virtual stage v on one rank */
@@ -458,6 +455,15 @@ void llm_stage_params(const wl_llm_plan *p, int stage, double *dense, double *ex
         *dense += dd;
         *expert += ee;
     }
+}
+
+double llm_stage_share(const wl_llm_plan *p, int stage, int from)
+{
+    double dense, expert;
+    llm_stage_params(p, stage, &dense, &expert);
+    if (p->o.zero < from)
+        return dense + expert;
+    return dense / p->dp + (expert > 0 ? expert / (p->dp / p->ep) : 0);
 }
 
 /* ---- the pipeline schedule (Megatron-LM's, schedules.py) ----------------- */
@@ -540,15 +546,12 @@ void wl_llm_memory(const wl_llm_plan *p, int stage, wl_llm_mem *out)
     memset(out, 0, sizeof *out);
     double dense, expert;
     llm_stage_params(p, stage, &dense, &expert);
-    int edp = p->moe ? p->dp / p->ep : p->dp;
-    double P = dense + expert;
-    out->params = P;
-    int z = p->o.zero;
+    out->params = dense + expert;
     int mixed = p->e_w < 4; /* a separate fp32 master copy */
     double opt_per = mixed ? 12 : 8;
-    out->weights = (z >= 3 ? dense / p->dp + expert / edp : P) * p->e_w;
-    out->grads = (z >= 2 ? dense / p->dp + expert / edp : P) * p->e_g;
-    out->optimizer = (z >= 1 ? dense / p->dp + expert / edp : P) * opt_per;
+    out->weights = llm_stage_share(p, stage, 3) * p->e_w;
+    out->grads = llm_stage_share(p, stage, 2) * p->e_g;
+    out->optimizer = llm_stage_share(p, stage, 1) * opt_per;
     /* activations: walk the schedule, count layers of microbatches whose
      * forward ran and backward did not */
     llm_op *ops = loom_xmalloc(2 * (size_t)p->nmb * p->V * sizeof *ops);
