@@ -179,23 +179,6 @@ void net_make_plan(net_model *m, const net_group *g, net_coll op,
     net_eff_apply(m, g, op, bytes, mask, pl);
 }
 
-/* phase-overlap's base (docs/MODEL.md 7): the first wave's transfer time
- * in every phase but the one whose transfer is longest.  A phase's
- * transfer is its time less its time on no bytes (latency and endpoint
- * delays, which stay), per wave. */
-static double overlapped(const plan *pl, const net_cost *c)
-{
-    double xsum = 0, xmax = 0;
-    for (int i = 0; i < pl->n; i++) {
-        phase empty = pl->ph[i];
-        empty.buf = 0;
-        double x = (pl->ph[i].algo->time(&pl->ph[i], c) - empty.algo->time(&empty, c)) / pl->waves;
-        xsum += x;
-        xmax = fmax(xmax, x);
-    }
-    return xsum - xmax;
-}
-
 sim_time net_coll_time(net_model *m, const net_group *g, net_coll op,
                        uint64_t bytes, uint32_t dim_mask)
 {
@@ -215,17 +198,28 @@ sim_time net_coll_time(net_model *m, const net_group *g, net_coll op,
     /* Chunks pipeline across phases: each phase handles a wave in
      * tau_i = T_i / W; the first wave crosses all phases, the other W-1
      * follow behind the slowest. */
-    double sum = 0, slowest = 0;
+    double sum = 0, slowest = 0, xsum = 0, xmax = 0;
+    int overlap = m->sys.phase_overlap > 0 && pl.n > 1;
     for (int i = 0; i < pl.n; i++) {
-        double tau = pl.ph[i].algo->time(&pl.ph[i], &c) / pl.waves;
+        double T = pl.ph[i].algo->time(&pl.ph[i], &c);
+        double tau = T / pl.waves;
         if (c.astra) /* ASTRA-sim: one more endpoint delay as each chunk ends */
             tau += c.delta;
         sum += tau;
         slowest = fmax(slowest, tau);
+        if (overlap) { /* the wave's transfer: its time less its time on no
+                        * bytes (latencies and endpoint delays stay) */
+            phase empty = pl.ph[i];
+            empty.buf = 0;
+            double x = (T - empty.algo->time(&empty, &c)) / pl.waves;
+            xsum += x;
+            xmax = fmax(xmax, x);
+        }
     }
     double t = sum + (pl.waves - 1) * slowest;
-    if (m->sys.phase_overlap > 0 && pl.n > 1)
-        t -= m->sys.phase_overlap * overlapped(&pl, &c);
+    if (overlap) /* phase-overlap (docs/MODEL.md 7): that share of the first
+                  * wave's transfers in every phase but the longest hides */
+        t -= m->sys.phase_overlap * (xsum - xmax);
     return net_round_ps(t);
 }
 
