@@ -73,7 +73,10 @@ double comp_gemm_seconds(const comp_cfg *c, const loom_kshape *s, double bytes, 
     const comp_kparams *kp = &c->kp;
     double eff = kp->gemm_eff * (s->dtype_bytes == 1 && kp->gemm_fp8 > 0 ? kp->gemm_fp8 : 1.0);
     double per_sm = peak_of(c, s) / kp->sms;
-    uint64_t batch = s->batch ? s->batch : 1, S = kp->sms;
+    /* SMs held by a communication kernel beside it leave the GEMM fewer
+     * for its waves (at least one) */
+    uint64_t batch = s->batch ? s->batch : 1;
+    uint64_t S = s->comm_sms < kp->sms ? kp->sms - s->comm_sms : 1;
     double best = INFINITY;
     for (uint32_t i = 0; i < kp->ntiles; i++) {
         uint64_t tm = kp->tile_m[i], tn = kp->tile_n[i];

@@ -58,9 +58,10 @@ static void check_list(sink *s, const ChakraProtoMsg__AttributeProto *a, uint32_
         et_attr_list_int(a, (size_t)i, &neg, &mag);
         if (i % LOOM_KSHAPE_FIELDS == 0)
             max = LOOM_K_CLASSES - 1;
-        else if (i % LOOM_KSHAPE_FIELDS == 5)
-            max = 8 + 256; /* dtype_bytes 0 .. 8, plus 256 when causal */
-        if ((neg && mag != 0) || mag > max || (i % LOOM_KSHAPE_FIELDS == 5 && (mag & 0xff) > 8)) {
+        else if (i % LOOM_KSHAPE_FIELDS == 5) /* dtype_bytes 0 .. 8, + 256 when causal, */
+            max = (255u << 16) | 256 | 8;    /* + 65536 x comm_sms 0 .. 255 */
+        int badpack = i % LOOM_KSHAPE_FIELDS == 5 && ((mag & 0xff) > 8 || (mag & 0xfe00) != 0);
+        if ((neg && mag != 0) || mag > max || badpack) {
             et_problem(s, "attribute kernel_shape entry %ld (kernel %ld) = %s%" PRIu64 " is out of "
                     "range 0 .. %" PRIu64, i, i / LOOM_KSHAPE_FIELDS, neg ? "-" : "", mag, max);
             return;
@@ -80,7 +81,8 @@ int et_shape_read(const ChakraProtoMsg__Node *n, uint32_t nkernels, et_nshape *o
         const char *name = a->name;
         uint64_t v;
         if (strncmp(name, "gemm_", 5) == 0 || strcmp(name, "dtype_bytes") == 0 ||
-            strcmp(name, "causal") == 0 || strcmp(name, "kernel_class") == 0 ||
+            strcmp(name, "causal") == 0 || strcmp(name, "comm_sms") == 0 ||
+            strcmp(name, "kernel_class") == 0 ||
             strcmp(name, "kernel_shape") == 0) {
             if ((int)n->type != ET_COMP_NODE) {
                 et_problem(&s, "attribute %s on a %s; only compute nodes have kernel shapes", name,
@@ -119,6 +121,9 @@ int et_shape_read(const ChakraProtoMsg__Node *n, uint32_t nkernels, et_nshape *o
         } else if (strcmp(name, "causal") == 0) {
             if (get_u(&s, a, 1, &v) == 0)
                 o->one.causal = (uint8_t)v;
+        } else if (strcmp(name, "comm_sms") == 0) {
+            if (get_u(&s, a, 255, &v) == 0)
+                o->one.comm_sms = (uint8_t)v;
         } else if (strcmp(name, "kernel_shape") == 0) {
             check_list(&s, a, nkernels, o);
         }
@@ -136,7 +141,7 @@ void et_shape_pack(const loom_kshape *k, uint64_t *f)
     f[2] = k->n;
     f[3] = k->k;
     f[4] = k->batch;
-    f[5] = k->dtype_bytes | (uint64_t)(k->causal ? 1 : 0) << 8;
+    f[5] = k->dtype_bytes | (uint64_t)(k->causal ? 1 : 0) << 8 | (uint64_t)k->comm_sms << 16;
 }
 
 loom_kshape et_shape_at(const et_nshape *s, uint32_t i)
@@ -146,5 +151,6 @@ loom_kshape et_shape_at(const et_nshape *s, uint32_t i)
         f[j] = et_attr_list_u64(s->list, (size_t)i * LOOM_KSHAPE_FIELDS + j);
     return (loom_kshape){.cls = (uint8_t)f[0], .m = (uint32_t)f[1], .n = (uint32_t)f[2],
                          .k = (uint32_t)f[3], .batch = (uint32_t)f[4],
-                         .dtype_bytes = (uint8_t)(f[5] & 0xff), .causal = (uint8_t)(f[5] >> 8)};
+                         .dtype_bytes = (uint8_t)(f[5] & 0xff), .causal = (uint8_t)(f[5] >> 8 & 1),
+                         .comm_sms = (uint8_t)(f[5] >> 16)};
 }

@@ -202,6 +202,8 @@ uint64_t wl_comp_shaped(wl_trace *t, const char *name, uint64_t flops, uint64_t 
             a_i64(&s, "dtype_bytes", k->dtype_bytes);
         if (k->causal)
             a_i64(&s, "causal", 1);
+        if (k->comm_sms)
+            a_i64(&s, "comm_sms", k->comm_sms);
     }
     return emit(t, name, ET_COMP_NODE, duration_us, &s, deps, ndeps);
 }
@@ -233,7 +235,7 @@ uint64_t wl_comp_fused(wl_trace *t, const char *name, uint64_t flops, uint64_t b
     a->uint64_list = &lb;
     ChakraProtoMsg__Uint64List ls = CHAKRA_PROTO_MSG__UINT64_LIST__INIT;
     uint64_t *sv = NULL;
-    if (shapes) { /* LOOM_KSHAPE_FIELDS per kernel: class, m, n, k, batch, dtype | causal << 8 */
+    if (shapes) { /* LOOM_KSHAPE_FIELDS per kernel (kshape.h) */
         sv = loom_xmalloc((size_t)LOOM_KSHAPE_FIELDS * nkern * sizeof *sv);
         for (uint32_t i = 0; i < nkern; i++)
             et_shape_pack(&shapes[i], sv + (size_t)LOOM_KSHAPE_FIELDS * i);

@@ -5,8 +5,8 @@
  *
  * A plain value type on the ground floor because two floors share it
  * without seeing each other: traces/ reads it from node attributes
- * (kernel_class, gemm_m, gemm_n, gemm_k, gemm_batch, dtype_bytes, causal;
- * a fused node's kernel_shape list) and compute/ prices it.  Neither owns
+ * (kernel_class, gemm_m, gemm_n, gemm_k, gemm_batch, dtype_bytes, causal,
+ * comm_sms; a fused node's kernel_shape list) and compute/ prices it.  Neither owns
  * the other's types; this header has no code.
  *
  * Meaning of the fields by class:
@@ -16,7 +16,10 @@
  *                  k = head dimension, causal = 1 for a causal mask
  *   ELEM           elementwise, norm or softmax: no dimensions (bytes tell)
  * dtype_bytes is the operand width (2 for bf16/fp16, 1 for fp8, 4 for
- * fp32); 0 means the run's datatype.
+ * fp32); 0 means the run's datatype.  comm_sms (GEMM) is the number of the
+ * device's SMs a communication kernel running beside it holds (Transformer
+ * Engine's userbuffer overlap reserves them with set_sm_margin): the GEMM's
+ * tiles run in waves over the rest.
  */
 #ifndef LOOM_KSHAPE_H
 #define LOOM_KSHAPE_H
@@ -33,7 +36,8 @@ enum {
 };
 
 /* Values stored per kernel in a fused node's kernel_shape list. */
-#define LOOM_KSHAPE_FIELDS 6 /* class, m, n, k, batch, dtype_bytes | causal << 8 */
+#define LOOM_KSHAPE_FIELDS 6 /* class, m, n, k, batch,
+                               dtype_bytes | causal << 8 | comm_sms << 16 */
 
 typedef struct loom_kshape {
     uint32_t m, n, k; /* dimensions (see above); 0 where the class has none */
@@ -41,6 +45,7 @@ typedef struct loom_kshape {
     uint8_t cls;      /* LOOM_K_* */
     uint8_t dtype_bytes; /* operand bytes per element; 0: the run's datatype */
     uint8_t causal;   /* attention: causal mask (half the score matrix) */
+    uint8_t comm_sms; /* GEMM: SMs held by communication beside it; 0: none */
 } loom_kshape;
 
 #endif

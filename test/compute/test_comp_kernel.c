@@ -68,6 +68,18 @@ static void test_gemm_waves(void **state)
     c.kp.gemm_k0 = 1024;
     s = gemm(256, 256, 1024, 1);
     near(comp_gemm_seconds(&c, &s, 0, NULL, NULL, NULL), 2 * TILE_1024);
+    /* communication beside it on 2 of the 4 SMs (comm_sms): the 4 tiles
+     * take two waves on the other 2, each SM as fast as before */
+    c.kp.gemm_k0 = 0;
+    s.comm_sms = 2;
+    near(comp_gemm_seconds(&c, &s, 0, &tiles, &waves, NULL), 2 * TILE_1024);
+    assert_int_equal(waves, 2);
+    /* holding every SM (or more) leaves the GEMM one */
+    s.comm_sms = 4;
+    near(comp_gemm_seconds(&c, &s, 0, &tiles, &waves, NULL), 4 * TILE_1024);
+    assert_int_equal(waves, 4);
+    s.comm_sms = 0;
+    c.kp.gemm_k0 = 1024;
     /* and the launch cost is added once */
     c.kp.gemm_k0 = 0;
     c.kp.gemm_launch = 5 * US;

@@ -687,6 +687,7 @@ static void test_kernel_shapes(void **state)
     tb_u64(&b, n[0], "gemm_k", 512);
     tb_u64(&b, n[0], "gemm_batch", 3);
     tb_i64(&b, n[0], "dtype_bytes", 2);
+    tb_i64(&b, n[0], "comm_sms", 16);
     n[1] = tb_node(&b, 2, ET_COMP_NODE, "attn");
     tb_str(&b, n[1], "kernel_class", "attention_bwd");
     tb_u64(&b, n[1], "gemm_m", 2048);
@@ -697,8 +698,9 @@ static void test_kernel_shapes(void **state)
     tb_i64(&b, n[2], "gemm_k", 3);
     n[3] = tb_node(&b, 4, ET_COMP_NODE, "fused+");
     const int64_t fl[2] = {100, 200}, by[2] = {10, 20};
-    /* kernel 0: GEMM 8 x 16 x 32 batch 1 bf16; kernel 1: causal attention */
-    const int64_t sh[12] = {1, 8, 16, 32, 1, 2, 2, 64, 64, 128, 4, 2 + 256};
+    /* kernel 0: GEMM 8 x 16 x 32 batch 1 bf16 beside communication on 24
+     * SMs; kernel 1: causal attention */
+    const int64_t sh[12] = {1, 8, 16, 32, 1, 2 + 24 * 65536, 2, 64, 64, 128, 4, 2 + 256};
     tb_i64s(&b, n[3], "kernel_flops", fl, 2);
     tb_i64s(&b, n[3], "kernel_bytes", by, 2);
     tb_i64s(&b, n[3], "kernel_shape", sh, 12);
@@ -713,6 +715,7 @@ static void test_kernel_shapes(void **state)
     assert_int_equal(s->k, 512);
     assert_int_equal(s->batch, 3);
     assert_int_equal(s->dtype_bytes, 2);
+    assert_int_equal(s->comm_sms, 16);
     s = &g->kshape[g->nodes[1].shape - 1];
     assert_int_equal(s->cls, LOOM_K_ATTN_BWD);
     assert_int_equal(s->causal, 1);
@@ -720,7 +723,11 @@ static void test_kernel_shapes(void **state)
     s = &g->kshape[g->nodes[3].shape - 1];
     assert_int_equal(s[0].cls, LOOM_K_GEMM);
     assert_int_equal(s[0].k, 32);
+    assert_int_equal(s[0].dtype_bytes, 2);
+    assert_int_equal(s[0].comm_sms, 24);
+    assert_int_equal(s[0].causal, 0);
     assert_int_equal(s[1].cls, LOOM_K_ATTN);
+    assert_int_equal(s[1].comm_sms, 0);
     assert_int_equal(s[1].batch, 4);
     assert_int_equal(s[1].dtype_bytes, 2);
     assert_int_equal(s[1].causal, 1);
@@ -743,6 +750,20 @@ static void test_kernel_shapes(void **state)
     tb_i64s(&b, x, "kernel_shape", sh, 6);
     p = one_bad(tmp, "len.0.et", x);
     load_bad(p, "node 32", "kernel_shape has 6 entries; 2 kernels need 12");
+    free(p);
+    x = tb_node(&b, 34, ET_COMP_NODE, "sms");
+    tb_i64(&b, x, "comm_sms", 256);
+    p = one_bad(tmp, "sms.0.et", x);
+    load_bad(p, "node 34", "comm_sms = 256 is out of range 0 .. 255");
+    free(p);
+    /* a packed entry with bits between causal and comm_sms set */
+    const int64_t bad[6] = {1, 8, 16, 32, 1, 2 + 512};
+    x = tb_node(&b, 35, ET_COMP_NODE, "pack");
+    tb_i64s(&b, x, "kernel_flops", fl, 1);
+    tb_i64s(&b, x, "kernel_bytes", by, 1);
+    tb_i64s(&b, x, "kernel_shape", bad, 6);
+    p = one_bad(tmp, "pack.0.et", x);
+    load_bad(p, "node 35", "kernel_shape entry 5 (kernel 0) = 514 is out of range");
     free(p);
     x = tb_node(&b, 33, ET_COMM_COLL_NODE, "coll");
     tb_u64(&b, x, "gemm_m", 4);
