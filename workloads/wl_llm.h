@@ -24,6 +24,12 @@
 #include "err.h"
 #include "comp_dev.h"
 
+/* Transformer Engine's default userbuffer setting for its "pipeline" and
+ * "bulk" overlaps (transformer_engine/pytorch/module/base.py, initialize_ub:
+ * num_sm 16 with set_sm_margin), what Megatron-LM's --tp-comm-overlap runs
+ * without a --tp-comm-overlap-cfg file. */
+#define WL_TP_COMM_SMS 16
+
 typedef struct wl_model {
     char name[32];  /* preset name or "custom" */
     int hidden;     /* h */
@@ -76,6 +82,9 @@ typedef struct wl_llm_opts {
     double host_launch_us; /* the system file's `host-launch-us` (0: not written) */
     int tp_overlap;        /* --tp-comm-overlap: TP all-gathers and reduce-scatters
                               pipelined with their GEMMs (needs sp) */
+    int tp_comm_sms;       /* --tp-comm-sms: SMs the overlap's reduce-scatter and bulk
+                              transfers hold from the GEMMs beside them, 0..255
+                              (the command's default: WL_TP_COMM_SMS) */
     int shared_comm;       /* 1: one communication stream per rank (collectives and
                               sends of every group queue behind each other); 0
                               (default): a stream per communicator, as Megatron-LM

@@ -132,13 +132,21 @@ void llm_kern_s(llm_gen *g, int layer, char ph, int mb, const char *k, double fl
 }
 
 /* A GEMM of (M x K) times (K x N) on operands of eb bytes: 2MKN FLOPs;
- * reads both operands, writes the product. */
-static void gemm_e(llm_gen *g, int layer, char ph, int mb, const char *k, double M, double K,
-                   double N, int eb)
+ * reads both operands, writes the product; sms: SMs a communication
+ * kernel beside it holds (kshape.h comm_sms). */
+static void gemm_x(llm_gen *g, int layer, char ph, int mb, const char *k, double M, double K,
+                   double N, int eb, int sms)
 {
     const wl_llm_plan *p = g->p;
     loom_kshape s = llm_shape(LOOM_K_GEMM, M, N, K, 1, eb);
+    s.comm_sms = (uint8_t)sms;
     llm_kern_s(g, layer, ph, mb, k, 2 * M * K * N, eb * (M * K + K * N) + p->e_act * M * N, &s);
+}
+
+static void gemm_e(llm_gen *g, int layer, char ph, int mb, const char *k, double M, double K,
+                   double N, int eb)
+{
+    gemm_x(g, layer, ph, mb, k, M, K, N, eb, 0);
 }
 
 /* A linear layer's GEMM: operands of e_mm bytes (1 under the FP8 recipe). */
@@ -160,13 +168,20 @@ static void bgemm(llm_gen *g, int layer, char ph, int mb, const char *k, double 
 /* A weight-gradient GEMM on operands of eb bytes: reads both activations,
  * accumulates into the gradient buffer (read + write at the gradient
  * width). */
-static void wgrad_e(llm_gen *g, int layer, char ph, int mb, const char *k, double M, double K,
-                    double N, int eb)
+static void wgrad_x(llm_gen *g, int layer, char ph, int mb, const char *k, double M, double K,
+                    double N, int eb, int sms)
 {
     const wl_llm_plan *p = g->p;
     /* (K x M)(M x N): the K x N gradient, reduced over the M tokens */
     loom_kshape s = llm_shape(LOOM_K_GEMM, K, N, M, 1, eb);
+    s.comm_sms = (uint8_t)sms;
     llm_kern_s(g, layer, ph, mb, k, 2 * M * K * N, eb * (M * K + M * N) + 2.0 * p->e_g * K * N, &s);
+}
+
+static void wgrad_e(llm_gen *g, int layer, char ph, int mb, const char *k, double M, double K,
+                    double N, int eb)
+{
+    wgrad_x(g, layer, ph, mb, k, M, K, N, eb, 0);
 }
 
 static void wgrad(llm_gen *g, int layer, char ph, int mb, const char *k, double M, double K, double N)
@@ -204,33 +219,109 @@ static void tp_coll(llm_gen *g, int layer, char ph, int mb, const char *k, int t
         llm_need(g, coll(g, layer, ph, mb, k, type, bytes, g->pg_tp));
 }
 
-/* A tensor-parallel all-gather feeding a GEMM (before = 1) or a
- * reduce-scatter of its output (before = 0).  With --tp-comm-overlap
- * (Transformer Engine's userbuffer overlap, as Megatron-LM's flag of that
- * name turns on) the two are pipelined chunk by chunk, so the pair takes
- * max(collective, GEMM), not their sum: the collective is issued first,
- * from the stream position, the GEMM beside it, and the next kernel waits
- * for both.  The pipeline's fill (one chunk) and the SMs the
- * communication kernels take are not modelled. */
-static void tp_gemm(llm_gen *g, int l, char ph, int mb, int before, const char *kc, int type,
-                    double bytes, const char *kg, double M, double K, double N)
+/* --tp-comm-overlap as Transformer Engine runs it with its default
+ * userbuffer settings (transformer_engine/pytorch/module/base.py,
+ * initialize_ub: get_default_config): all-gathers feeding a GEMM by
+ * "ring_exchange" (copy-engine transfers, no SMs held, the GEMM in tp
+ * chunks as they arrive), reduce-scatters of a forward GEMM's output by
+ * "pipeline" (the GEMM in UB_SPLITS chunks, each chunk's reduce-scatter
+ * beside the next chunk), and the backward's bulk overlaps (a whole
+ * collective beside a whole GEMM); "pipeline" and "bulk" hold
+ * --tp-comm-sms SMs (its default, WL_TP_COMM_SMS, is TE's) for their
+ * communication kernels and start the GEMM with that margin
+ * (set_sm_margin). */
+enum { UB_SPLITS = 4 };
+
+static int ub_on(const llm_gen *g) { return g->p->o.tp_overlap && g->p->t > 1; }
+
+/* A tensor-parallel all-gather of `bytes` feeding a GEMM (M x K)(K x N).
+ * Overlapped (ring exchange): the gather runs from the stream position
+ * and the GEMM beside it on the chunks already there, so all but the last
+ * tp-th of its rows go at once and the last waits for the gather's end:
+ * max(gather, GEMM on (tp-1)/tp of M) + GEMM on M/tp.  Otherwise the gather,
+ * then the GEMM. */
+static void ag_gemm(llm_gen *g, int l, char ph, int mb, const char *kc, double bytes, const char *kg,
+                    double M, double K, double N)
 {
-    if (g->p->o.tp_overlap && g->p->t > 1) {
-        uint64_t c = coll(g, l, ph, mb, kc, type, bytes, g->pg_tp);
+    const wl_llm_plan *p = g->p;
+    if (!ub_on(g)) {
+        tp_coll(g, l, ph, mb, kc, ET_ALL_GATHER, bytes);
         gemm(g, l, ph, mb, kg, M, K, N);
-        llm_need(g, c);
         return;
     }
-    if (before)
-        tp_coll(g, l, ph, mb, kc, type, bytes);
-    gemm(g, l, ph, mb, kg, M, K, N);
-    if (!before)
-        tp_coll(g, l, ph, mb, kc, type, bytes);
+    uint64_t c = coll(g, l, ph, mb, kc, ET_ALL_GATHER, bytes, g->pg_tp);
+    double last = M / p->t;
+    gemm(g, l, ph, mb, kg, M - last, K, N);
+    llm_need(g, c);
+    char nm[64];
+    snprintf(nm, sizeof nm, "%s.last", kg);
+    gemm(g, l, ph, mb, nm, last, K, N);
+}
+
+/* A GEMM (M x K)(K x N) whose output is reduced over tensor parallelism:
+ * reduce-scattered (`bytes` in all) with sequence parallelism, else
+ * all-reduced.  Overlapped (pipeline): UB_SPLITS GEMMs of M / UB_SPLITS
+ * rows on the SMs the communication leaves (--tp-comm-sms), each chunk's reduce-scatter
+ * issued after it (the chunks' reductions queue on the tensor-parallel
+ * stream), the next kernel after the last. */
+static void gemm_rs(llm_gen *g, int l, char ph, int mb, const char *kc, double bytes, const char *kg,
+                    double M, double K, double N)
+{
+    const wl_llm_plan *p = g->p;
+    int sp = p->o.sp;
+    if (!ub_on(g) || !sp) {
+        gemm(g, l, ph, mb, kg, M, K, N);
+        tp_coll(g, l, ph, mb, kc, sp ? ET_REDUCE_SCATTER : ET_ALL_REDUCE, bytes);
+        return;
+    }
+    uint64_t c = 0;
+    for (int i = 0; i < UB_SPLITS; i++) {
+        char ng[64], nc[64];
+        snprintf(ng, sizeof ng, "%s.c%d", kg, i);
+        snprintf(nc, sizeof nc, "%s.c%d", kc, i);
+        gemm_x(g, l, ph, mb, ng, M / UB_SPLITS, K, N, p->e_mm, p->o.tp_comm_sms);
+        c = coll(g, l, ph, mb, nc, ET_REDUCE_SCATTER, bytes / UB_SPLITS, g->pg_tp);
+    }
+    llm_need(g, c);
+}
+
+/* The backward of a column-parallel linear layer (QKV, FC1) whose output
+ * gradient dY (M x N) arrives complete: its input gradient dX = dY W^T
+ * (M x N)(N x K), reduced over tensor parallelism, and its weight gradient
+ * X^T dY, which needs the whole input X.  With sequence parallelism X was
+ * kept as the rank's shard and is gathered again (`gbytes`) beside the
+ * input-gradient GEMM, and dX's reduce-scatter (`rbytes`) runs beside the
+ * weight-gradient GEMM (Megatron's and Transformer Engine's asynchronous
+ * tensor-parallel communication; without sequence parallelism, dX's
+ * all-reduce beside the weight gradient).  Overlapped (bulk), both GEMMs
+ * leave --tp-comm-sms SMs to the communication. */
+static void col_bwd(llm_gen *g, int l, int mb, const char *kag, double gbytes, const char *kd,
+                    const char *krs, double rbytes, const char *kw, double M, double K, double N)
+{
+    const wl_llm_plan *p = g->p;
+    int sp = p->o.sp, sms = ub_on(g) ? p->o.tp_comm_sms : 0;
+    uint64_t ca = 0, cr = 0;
+    if (p->t > 1 && sp)
+        ca = coll(g, l, 'B', mb, kag, ET_ALL_GATHER, gbytes, g->pg_tp);
+    gemm_x(g, l, 'B', mb, kd, M, N, K, p->e_mm, sms);
+    if (p->t > 1)
+        cr = coll(g, l, 'B', mb, krs, sp ? ET_REDUCE_SCATTER : ET_ALL_REDUCE, rbytes, g->pg_tp);
+    llm_need(g, ca);
+    wgrad_x(g, l, 'B', mb, kw, M, K, N, p->e_mm, sms);
+    llm_need(g, cr);
 }
 
 /* ---- one transformer layer ------------------------------------------------ */
 
 static double layer_dense_bytes_w(const wl_llm_plan *p) { return llm_layer_dense(p) * p->e_w; }
+
+/* Bytes per element of the sequence-parallel all-gathers feeding a linear
+ * layer's GEMM (its input forward, again for the weight gradient, and the
+ * output gradient of the row-parallel ones): the GEMM's operand width.
+ * Under the FP8 recipe Transformer Engine's norm writes its output in FP8
+ * (layernorm_linear.py, with_quantized_norm) and the gather moves that
+ * row-wise FP8 data; output gradients are cast before theirs likewise. */
+static double gather_bytes(const wl_llm_plan *p) { return p->e_mm; }
 
 static void zero3_gather(llm_gen *g, int l, char ph, int mb)
 {
@@ -295,18 +386,17 @@ void llm_layer_fwd(llm_gen *g, int l, char ph, int mb)
     const wl_llm_plan *p = g->p;
     const wl_model *m = &p->m;
     double T = p->T, Tl = p->Tl, h = m->hidden, e = p->e_act, t = p->t;
-    double d = p->dh, nqkv = p->nqkv;
+    double d = p->dh, nqkv = p->nqkv, eg = gather_bytes(p);
     int sp = p->o.sp;
     zero3_gather(g, l, ph, mb);
     llm_kern(g, l, ph, mb, "ln1", 5 * Tl * h, 2 * e * Tl * h);
     if (sp)
-        tp_gemm(g, l, ph, mb, 1, "ag_qkv", ET_ALL_GATHER, Tl * h * e, "qkv", T, h, nqkv);
+        ag_gemm(g, l, ph, mb, "ag_qkv", Tl * h * eg, "qkv", T, h, nqkv);
     else
         gemm(g, l, ph, mb, "qkv", T, h, nqkv);
     rope(g, l, ph, mb, "rope");
     attn_core_fwd(g, l, ph, mb);
-    tp_gemm(g, l, ph, mb, 0, sp ? "rs_proj" : "ar_proj", sp ? ET_REDUCE_SCATTER : ET_ALL_REDUCE,
-            T * h * e, "proj", T, p->a_loc * d, h);
+    gemm_rs(g, l, ph, mb, sp ? "rs_proj" : "ar_proj", T * h * e, "proj", T, p->a_loc * d, h);
     llm_kern(g, l, ph, mb, "resid1", 2 * Tl * h, (3 * e + 1) * Tl * h);
     llm_kern(g, l, ph, mb, "ln2", 5 * Tl * h, 2 * e * Tl * h);
     if (p->moe) {
@@ -340,12 +430,11 @@ void llm_layer_fwd(llm_gen *g, int l, char ph, int mb)
     }
     double fl = (double)m->ffn / t, nin = m->swiglu ? 2 : 1;
     if (sp)
-        tp_gemm(g, l, ph, mb, 1, "ag_fc1", ET_ALL_GATHER, Tl * h * e, "fc1", T, h, fl * nin);
+        ag_gemm(g, l, ph, mb, "ag_fc1", Tl * h * eg, "fc1", T, h, fl * nin);
     else
         gemm(g, l, ph, mb, "fc1", T, h, fl * nin);
     llm_kern(g, l, ph, mb, m->swiglu ? "swiglu" : "gelu", 8 * T * fl, (nin + 1) * e * T * fl);
-    tp_gemm(g, l, ph, mb, 0, sp ? "rs_fc2" : "ar_fc2", sp ? ET_REDUCE_SCATTER : ET_ALL_REDUCE,
-            T * h * e, "fc2", T, fl, h);
+    gemm_rs(g, l, ph, mb, sp ? "rs_fc2" : "ar_fc2", T * h * e, "fc2", T, fl, h);
     llm_kern(g, l, ph, mb, "resid2", 2 * Tl * h, (3 * e + 1) * Tl * h);
 }
 
@@ -389,7 +478,7 @@ void llm_layer_bwd(llm_gen *g, int l, int mb, int lc)
     const wl_llm_plan *p = g->p;
     const wl_model *m = &p->m;
     double T = p->T, Tl = p->Tl, h = m->hidden, e = p->e_act, t = p->t;
-    double d = p->dh, nqkv = p->nqkv;
+    double d = p->dh, nqkv = p->nqkv, eg = gather_bytes(p);
     int sp = p->o.sp;
     if (p->o.recompute == WL_RC_FULL)
         llm_layer_fwd(g, l, 'R', mb);
@@ -429,39 +518,26 @@ void llm_layer_bwd(llm_gen *g, int l, int mb, int lc)
     } else {
         double fl = (double)m->ffn / t, nin = m->swiglu ? 2 : 1;
         if (sp)
-            tp_gemm(g, l, 'B', mb, 1, "ag_fc2_bwd", ET_ALL_GATHER, Tl * h * e, "fc2_dgrad", T, h, fl);
+            ag_gemm(g, l, 'B', mb, "ag_fc2_bwd", Tl * h * eg, "fc2_dgrad", T, h, fl);
         else
             gemm(g, l, 'B', mb, "fc2_dgrad", T, h, fl);
         wgrad(g, l, 'B', mb, "fc2_wgrad", T, fl, h);
         llm_kern(g, l, 'B', mb, m->swiglu ? "swiglu_bwd" : "gelu_bwd", 8 * T * fl,
                  (2 * nin + 1) * e * T * fl);
-        gemm(g, l, 'B', mb, "fc1_dgrad", T, fl * nin, h);
-        /* the input-gradient reduction overlaps the weight-gradient GEMM
-         * (Megatron's asynchronous tensor-parallel all-reduce) */
-        uint64_t c = 0;
-        if (p->t > 1)
-            c = coll(g, l, 'B', mb, sp ? "rs_fc1_bwd" : "ar_fc1_bwd",
-                     sp ? ET_REDUCE_SCATTER : ET_ALL_REDUCE, T * h * e, g->pg_tp);
-        wgrad(g, l, 'B', mb, "fc1_wgrad", T, h, fl * nin);
-        llm_need(g, c);
+        col_bwd(g, l, mb, "ag_fc1_bwd", Tl * h * eg, "fc1_dgrad", sp ? "rs_fc1_bwd" : "ar_fc1_bwd",
+                T * h * e, "fc1_wgrad", T, h, fl * nin);
     }
     llm_kern(g, l, 'B', mb, "ln2_bwd", 8 * Tl * h, 3 * e * Tl * h);
     llm_kern(g, l, 'B', mb, "resid1_bwd", Tl * h, (2 * e + 1) * Tl * h);
     if (sp)
-        tp_gemm(g, l, 'B', mb, 1, "ag_proj_bwd", ET_ALL_GATHER, Tl * h * e, "proj_dgrad", T, h,
-                p->a_loc * d);
+        ag_gemm(g, l, 'B', mb, "ag_proj_bwd", Tl * h * eg, "proj_dgrad", T, h, p->a_loc * d);
     else
         gemm(g, l, 'B', mb, "proj_dgrad", T, h, p->a_loc * d);
     wgrad(g, l, 'B', mb, "proj_wgrad", T, p->a_loc * d, h);
     attn_core_bwd(g, l, mb);
     rope(g, l, 'B', mb, "rope_bwd");
-    gemm(g, l, 'B', mb, "qkv_dgrad", T, nqkv, h);
-    uint64_t c = 0;
-    if (p->t > 1)
-        c = coll(g, l, 'B', mb, sp ? "rs_qkv_bwd" : "ar_qkv_bwd", sp ? ET_REDUCE_SCATTER : ET_ALL_REDUCE,
-                 T * h * e, g->pg_tp);
-    wgrad(g, l, 'B', mb, "qkv_wgrad", T, h, nqkv);
-    llm_need(g, c);
+    col_bwd(g, l, mb, "ag_qkv_bwd", Tl * h * eg, "qkv_dgrad", sp ? "rs_qkv_bwd" : "ar_qkv_bwd",
+            T * h * e, "qkv_wgrad", T, h, nqkv);
     llm_kern(g, l, 'B', mb, "ln1_bwd", 8 * Tl * h, 3 * e * Tl * h);
     llm_flush(g);
     g->layer_end_tmp[lc] = g->last;

@@ -94,8 +94,12 @@ static void llm_help(FILE *o)
         "                           start of the step, bucket by bucket, overlapping the\n"
         "                           forward (default: after the optimizer step)\n"
         "      --tp-comm-overlap    pipeline each TP all-gather / reduce-scatter with its\n"
-        "                           GEMM (Transformer Engine userbuffers; needs\n"
-        "                           --sequence-parallel): the pair takes max, not sum\n"
+        "                           GEMM as Transformer Engine's userbuffers do (needs\n"
+        "                           --sequence-parallel): gathers in tp chunks, forward\n"
+        "                           reduce-scatters in 4, backward ones beside the GEMM\n"
+        "      --tp-comm-sms N      SMs those reduce-scatters and the backward's\n"
+        "                           transfers take from the GEMMs beside them (default\n"
+        "                           16, Transformer Engine's; tuned recipes use fewer)\n"
         "      --comm-streams S     per-group (default: each communicator on its own\n"
         "                           stream, so TP, DP and PP communication overlap as in\n"
         "                           Megatron-LM) or shared (one communication stream per\n"
@@ -126,7 +130,7 @@ enum {
     O_TOPK, /* the shape flags end here: a value for any of them renames the model "+custom" */
     O_MLP, O_POS, O_ATTN, O_EMB, O_TP, O_PP, O_DP, O_RANKS, O_EP, O_SP, O_MB, O_GB, O_SCHED,
     O_VS, O_RC, O_ZERO, O_BUCKET, O_OVERLAP, O_DTYPE, O_GDTYPE, O_DEVICE, O_DEVICES, O_CM,
-    O_GROUPS, O_GRAN, O_OVERLAP_PARAM, O_COMM_STREAMS, O_TP_OVERLAP, O_CP, O_STACK, O_HOST,
+    O_GROUPS, O_GRAN, O_OVERLAP_PARAM, O_COMM_STREAMS, O_TP_OVERLAP, O_TP_SMS, O_CP, O_STACK, O_HOST,
 };
 
 static const struct option opts[] = {
@@ -165,6 +169,7 @@ static const struct option opts[] = {
     {"overlap-param-gather", no_argument, NULL, O_OVERLAP_PARAM},
     {"comm-streams", required_argument, NULL, O_COMM_STREAMS},
     {"tp-comm-overlap", no_argument, NULL, O_TP_OVERLAP},
+    {"tp-comm-sms", required_argument, NULL, O_TP_SMS},
     {"stack", required_argument, NULL, O_STACK},
     {"host-launch-us", required_argument, NULL, O_HOST},
     {"dtype", required_argument, NULL, O_DTYPE},
@@ -206,6 +211,7 @@ static const struct int_flag {
     {O_GB, "--global-batch", 1, 1 << 30, offsetof(wl_llm_opts, global_batch)},
     {O_VS, "--virtual-stages", 1, 1024, offsetof(wl_llm_opts, vstages)},
     {O_ZERO, "--zero", 0, 3, offsetof(wl_llm_opts, zero)},
+    {O_TP_SMS, "--tp-comm-sms", 0, 255, offsetof(wl_llm_opts, tp_comm_sms)},
 };
 
 /* What the command line has said so far. */
@@ -386,6 +392,7 @@ const struct option *loom_gen_llm_options(void) { return opts; }
 int loom_cmd_gen_llm(int argc, char **argv)
 {
     llm_args a = {.o = {.tp = 1, .pp = 1, .ep = 1, .micro_batch = 1, .vstages = 1,
+                        .tp_comm_sms = WL_TP_COMM_SMS,
                         .dtype = COMP_BF16, .device = "h100-sxm", .groups = WL_GROUPS_ROLE},
                   .preset = "gpt3-175b"};
     int rc = first_pass(argc, argv, &a.preset);

@@ -282,9 +282,12 @@ static void test_llm_counts(void **state)
     /* stage 0: RS: embedding 1 + layer fwd 2 + bwd 2 per microbatch */
     assert_int_equal(t.colls[ET_REDUCE_SCATTER], 4 * 5);
     assert_true(t.bytes[ET_REDUCE_SCATTER] == 20 * 524288.0);
-    /* AG: layer fwd 2 + bwd 2 + embedding bwd 1 per microbatch */
-    assert_int_equal(t.colls[ET_ALL_GATHER], 4 * 5);
-    assert_true(t.bytes[ET_ALL_GATHER] == 20 * 262144.0);
+    /* AG per microbatch: layer fwd 2 (QKV's and FC1's inputs), bwd 2 (the
+     * row-parallel layers' output gradients) + 2 (QKV's and FC1's inputs
+     * again, for their weight gradients: the rank keeps its shard), the
+     * embedding's backward 1 */
+    assert_int_equal(t.colls[ET_ALL_GATHER], 4 * 7);
+    assert_true(t.bytes[ET_ALL_GATHER] == 28 * 262144.0);
     /* all-reduces: DP, embedding, and the once-a-step sum over TP of the
      * gradients SP leaves partial (finalize_model_grads): stage 0's layer
      * has 2 LayerNorms (weight and bias, 2h each) and 2 row-parallel biases
@@ -402,11 +405,6 @@ static void test_llm_streams(void **state)
                 "--comm-streams 'two'");
 }
 
-/* --tp-comm-overlap: each sequence-parallel all-gather is issued beside
- * the GEMM it feeds, and each reduce-scatter beside the GEMM it reduces,
- * both from the same stream position (ln1 for ag_qkv and qkv), and the
- * kernel after the GEMM waits for both; without the flag the GEMM waits
- * for the all-gather.  Without --sequence-parallel the flag is refused. */
 static const et_gnode *named(const et_graph *g, const char *name)
 {
     for (size_t i = 0; i < g->n; i++)
@@ -424,10 +422,28 @@ static int depends(const et_graph *g, const et_gnode *n, const et_gnode *on)
     return 0;
 }
 
+/* --tp-comm-overlap as Transformer Engine's default userbuffers run it
+ * (workloads/wl_llm_layers.c, docs/WORKLOADS.md), on SMALL with sequence
+ * parallelism (T = 256 tokens, tp 2, h 1024, bf16):
+ *   ring exchange: ag_qkv from ln1's position; the QKV GEMM's first
+ *     T - T/tp = 128 rows beside it, its last 128 rows (qkv.last) after
+ *     the gather; no SMs held;
+ *   pipeline: proj in 4 GEMMs of 64 rows on the SMs less 16, each
+ *     followed by its reduce-scatter of T*h*e/4 = 131072 bytes; the next
+ *     chunk does not wait for it; resid1 waits for the last chunk and its
+ *     reduce-scatter;
+ *   bulk (backward): the QKV input gathered again (T/tp*h*e = 262144)
+ *     beside qkv_dgrad, dX's reduce-scatter beside qkv_wgrad, which waits
+ *     for the gather; both GEMMs leave 16 SMs.
+ * Without the flag: the gather, then the whole GEMM; the GEMM, then its
+ * reduce-scatter; the backward's gather and reduce-scatter as with it but
+ * on all the SMs.  Under --dtype fp8 the gathers feeding the linear layers
+ * move 1-byte elements (131072), the output layer's stays 2-byte.
+ * Without --sequence-parallel the flag is refused. */
 static void test_llm_tp_overlap(void **state)
 {
     (void)state;
-    const char *ov = tp("tpo/o"), *no = tp("tpo/n");
+    const char *ov = tp("tpo/o"), *no = tp("tpo/n"), *f8 = tp("tpo/f");
     expect_exit(loomrun_run(tmpdir, "gen", "llm", SMALL, "--sequence-parallel", "--tp-comm-overlap",
                             "--out", ov, "-q", NULL), 0, NULL);
     expect_exit(loomrun_run(tmpdir, "gen", "llm", SMALL, "--sequence-parallel", "--out", no, "-q",
@@ -438,19 +454,74 @@ static void test_llm_tp_overlap(void **state)
     et_graph *g = et_graph_load(path, &err);
     assert_non_null(g);
     const et_gnode *ln1 = named(g, "L0.F0.ln1"), *ag = named(g, "L0.F0.ag_qkv"),
-                   *qkv = named(g, "L0.F0.qkv"), *proj = named(g, "L0.F0.proj"),
-                   *rs = named(g, "L0.F0.rs_proj"), *res = named(g, "L0.F0.resid1");
+                   *qkv = named(g, "L0.F0.qkv"), *qkl = named(g, "L0.F0.qkv.last"),
+                   *res = named(g, "L0.F0.resid1");
     assert_true(depends(g, ag, ln1) && depends(g, qkv, ln1) && !depends(g, qkv, ag));
-    const et_gnode *after = &g->nodes[qkv - g->nodes + 1]; /* the attention core's first kernel */
-    assert_true(depends(g, after, qkv) && depends(g, after, ag));
-    assert_true(!depends(g, rs, proj) && depends(g, res, rs) && depends(g, res, proj));
+    assert_true(depends(g, qkl, qkv) && depends(g, qkl, ag));
+    assert_int_equal(g->kshape[qkv->shape - 1].m, 128);
+    assert_int_equal(g->kshape[qkl->shape - 1].m, 128);
+    assert_int_equal(g->kshape[qkl->shape - 1].n, 1536);
+    assert_int_equal(g->kshape[qkl->shape - 1].comm_sms, 0);
+    assert_true(ag->comm_size == 262144);
+    const et_gnode *prev = NULL, *rs = NULL;
+    for (int i = 0; i < 4; i++) {
+        char a[40], b[40];
+        snprintf(a, sizeof a, "L0.F0.proj.c%d", i);
+        snprintf(b, sizeof b, "L0.F0.rs_proj.c%d", i);
+        const et_gnode *pj = named(g, a);
+        rs = named(g, b);
+        assert_int_equal(g->kshape[pj->shape - 1].m, 64);
+        assert_int_equal(g->kshape[pj->shape - 1].comm_sms, 16);
+        assert_true(depends(g, rs, pj) && rs->comm_size == 131072);
+        if (prev)
+            assert_true(depends(g, pj, prev) && !depends(g, pj, named(g, "L0.F0.rs_proj.c0")));
+        prev = pj;
+    }
+    assert_true(depends(g, res, prev) && depends(g, res, rs));
+    const et_gnode *agb = named(g, "L0.B0.ag_qkv_bwd"), *qd = named(g, "L0.B0.qkv_dgrad"),
+                   *rsb = named(g, "L0.B0.rs_qkv_bwd"), *qw = named(g, "L0.B0.qkv_wgrad");
+    assert_true(agb->comm_size == 262144 && !depends(g, qd, agb));
+    assert_true(depends(g, rsb, qd) && depends(g, qw, agb) && !depends(g, qw, rsb));
+    assert_true(depends(g, named(g, "L0.B0.ln1_bwd"), rsb));
+    assert_int_equal(g->kshape[qd->shape - 1].comm_sms, 16);
+    assert_int_equal(g->kshape[qw->shape - 1].comm_sms, 16);
     et_graph_free(g);
     snprintf(path, sizeof path, "%s.0.et", no);
     g = et_graph_load(path, &err);
     assert_non_null(g);
-    assert_true(depends(g, named(g, "L0.F0.qkv"), named(g, "L0.F0.ag_qkv")));
-    assert_true(depends(g, named(g, "L0.F0.rs_proj"), named(g, "L0.F0.proj")));
+    qkv = named(g, "L0.F0.qkv");
+    assert_true(depends(g, qkv, named(g, "L0.F0.ag_qkv")));
+    assert_int_equal(g->kshape[qkv->shape - 1].m, 256);
+    const et_gnode *pj = named(g, "L0.F0.proj");
+    assert_true(depends(g, named(g, "L0.F0.rs_proj"), pj));
+    assert_int_equal(g->kshape[pj->shape - 1].comm_sms, 0);
+    qw = named(g, "L0.B0.qkv_wgrad");
+    assert_true(depends(g, qw, named(g, "L0.B0.ag_qkv_bwd")));
+    assert_int_equal(g->kshape[qw->shape - 1].comm_sms, 0);
     et_graph_free(g);
+    expect_exit(loomrun_run(tmpdir, "gen", "llm", SMALL, "--sequence-parallel", "--dtype", "fp8",
+                            "--out", f8, "-q", NULL), 0, NULL);
+    snprintf(path, sizeof path, "%s.4.et", f8);
+    g = et_graph_load(path, &err);
+    assert_non_null(g);
+    assert_true(named(g, "L1.F0.ag_qkv")->comm_size == 131072);
+    assert_true(named(g, "L1.F0.ag_fc1")->comm_size == 131072);
+    assert_true(named(g, "L1.B0.ag_proj_bwd")->comm_size == 131072);
+    assert_true(named(g, "L1.B0.ag_qkv_bwd")->comm_size == 131072);
+    assert_true(named(g, "F0.ag_logits")->comm_size == 262144);
+    et_graph_free(g);
+    /* --tp-comm-sms sets the SMs held (0..255) */
+    expect_exit(loomrun_run(tmpdir, "gen", "llm", SMALL, "--sequence-parallel", "--tp-comm-overlap",
+                            "--tp-comm-sms", "4", "--out", ov, "-q", NULL), 0, NULL);
+    snprintf(path, sizeof path, "%s.0.et", ov);
+    g = et_graph_load(path, &err);
+    assert_non_null(g);
+    assert_int_equal(g->kshape[named(g, "L0.F0.fc2.c3")->shape - 1].comm_sms, 4);
+    assert_int_equal(g->kshape[named(g, "L0.B0.fc1_wgrad")->shape - 1].comm_sms, 4);
+    et_graph_free(g);
+    expect_exit(loomrun_run(tmpdir, "gen", "llm", SMALL, "--sequence-parallel", "--tp-comm-overlap",
+                            "--tp-comm-sms", "256", "--out", ov, NULL), 2,
+                "--tp-comm-sms '256': expected an integer 0 .. 255");
     expect_exit(loomrun_run(tmpdir, "gen", "llm", SMALL, "--tp-comm-overlap", "--out", ov, NULL), 2,
                 "--tp-comm-overlap needs --sequence-parallel");
 }
