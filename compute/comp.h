@@ -94,6 +94,7 @@ typedef struct comp_kparams {
     double attn_eff;         /* flash attention forward: fraction of one SM's peak */
     double attn_bwd_eff;     /* flash attention backward */
     double attn_launch;      /* seconds per attention kernel */
+    int attn_kind;           /* comp_attn: the family the three above are */
     double elem_eff;         /* elementwise: fraction of HBM bandwidth at large sizes */
     double elem_launch;      /* seconds per elementwise kernel */
 } comp_kparams;
@@ -139,8 +140,19 @@ sim_time comp_mem_time(const comp_cfg *c, uint64_t bytes);
 
 /* ---- the kernel model (compute/comp_kernel.c) ---------------------------- */
 
-/* The fitted constants every device starts with (docs/DEVICES.md). */
+/* The fitted constants every device starts with (docs/DEVICES.md);
+ * attention as COMP_ATTN_FLASH2. */
 comp_kparams comp_kparams_default(void);
+
+/* The attention kernels a software stack runs (the system file's
+ * `attention-kernel`), each with its fitted efficiencies and launch cost
+ * (docs/DEVICES.md "The kernel model"): FlashAttention-2 (PyTorch's flash
+ * back-end) or cuDNN's fused attention (what Transformer Engine picks on
+ * Hopper and later). */
+typedef enum { COMP_ATTN_FLASH2 = 0, COMP_ATTN_CUDNN = 1, COMP_ATTN_KINDS } comp_attn;
+extern const char *const comp_attn_names[COMP_ATTN_KINDS]; /* "flash2", "cudnn" */
+/* Sets k's attention efficiencies and launch cost to family a's. */
+void comp_kparams_attention(comp_kparams *k, comp_attn a);
 
 /* Checks the figures (an SM count and tiles present, efficiencies in
  * (0, 1], launch costs in [0, 1) s); errors name the figure. */

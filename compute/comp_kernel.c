@@ -45,12 +45,32 @@ comp_kparams comp_kparams_default(void)
     k.gemm_mem_eff = 0.70;
     k.gemm_fp8 = 0.92;
     k.gemm_launch = 5e-6;
-    k.attn_eff = 0.31;
-    k.attn_bwd_eff = 0.25;
-    k.attn_launch = 50e-6;
+    comp_kparams_attention(&k, COMP_ATTN_FLASH2);
     k.elem_eff = 0.83;
     k.elem_launch = 5e-6;
     return k;
+}
+
+/* Attention families, fitted like the rest on the even rows of the H200's
+ * attention.csv for their back-end (bench/gpu/kernel_model.py --fit):
+ * forward efficiency and launch on the forward rows, backward efficiency
+ * on the forward+backward rows. */
+const char *const comp_attn_names[COMP_ATTN_KINDS] = {"flash2", "cudnn"};
+static const struct {
+    double eff, bwd_eff, launch;
+} attn_fit[COMP_ATTN_KINDS] = {
+    [COMP_ATTN_FLASH2] = {0.31, 0.25, 50e-6},
+    [COMP_ATTN_CUDNN] = {0.66, 0.47, 32e-6},
+};
+
+void comp_kparams_attention(comp_kparams *k, comp_attn a)
+{
+    if ((unsigned)a >= COMP_ATTN_KINDS)
+        a = COMP_ATTN_FLASH2;
+    k->attn_eff = attn_fit[a].eff;
+    k->attn_bwd_eff = attn_fit[a].bwd_eff;
+    k->attn_launch = attn_fit[a].launch;
+    k->attn_kind = (int)a;
 }
 
 static uint64_t ceil_div(uint64_t a, uint64_t b) { return a / b + (a % b != 0); }

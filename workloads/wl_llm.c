@@ -542,6 +542,8 @@ static int write_system(const wl_llm_plan *p, loom_outset *set, int k, const cha
     sb_printf(&b, "compute-model: %s%s\n", comp_kind_name(p->cm),
               p->cm == COMP_TRACE ? "   # durations as generated for this device" : "");
     sb_printf(&b, "compute-dtype: %s\n", comp_dtype_name(o->dtype));
+    if (o->attn_kernel > 0) /* docs/DEVICES.md, "The kernel model" */
+        sb_printf(&b, "attention-kernel: %s\n", comp_attn_names[o->attn_kernel - 1]);
     if (o->stack) /* as the command line resolved it (a file: absolute) */
         sb_printf(&b, "stack: %s\n", o->stack);
     if (o->host_launch_us > 0) /* docs/MODEL.md, "The host" */

@@ -331,6 +331,8 @@ static int plan_device(wl_llm_plan *p, loom_err *err)
          * model the system file selects (trace keeps the kernel model's) */
         p->dev.kind = p->cm == COMP_ROOFLINE ? COMP_ROOFLINE : COMP_KERNEL;
         rc = comp_device_cfg(d, o->dtype, &p->dev, err);
+        if (o->attn_kernel > 0) /* as the system file will say */
+            comp_kparams_attention(&p->dev.kp, (comp_attn)(o->attn_kernel - 1));
         if (rc >= 0 && p->dev.kind == COMP_KERNEL && p->dev.kp.sms == 0) {
             /* a user's device without the kernel model's figures: by
              * default the system file selects roofline, which it can

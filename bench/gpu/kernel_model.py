@@ -25,6 +25,7 @@ coordinate search on a fixed grid (deterministic; standard library only):
     GEMM e_g, k0, e_gmem, launch_g   on bf16 GEMMs; fp8 factor on fp8 GEMMs
     e_a, launch_a                    on flash forward rows
     e_ab                             on flash fwd+bwd rows (fwd + bwd kernels)
+    the same three for cuDNN         on the cudnn rows (attention-kernel: cudnn)
     e_e, launch_e                    on elementwise rows
 
 Usage: python3 bench/gpu/kernel_model.py --in DIR [--fit] [--out FILE.md]
@@ -46,6 +47,9 @@ import compare  # noqa: E402  (the roofline, the CSV readers)
 DEFAULT = dict(gemm_eff=0.73, gemm_k0=64, gemm_mem_eff=0.70, gemm_fp8=0.92, gemm_launch=5e-6,
                attn_eff=0.31, attn_bwd_eff=0.25, attn_launch=50e-6, elem_eff=0.83,
                elem_launch=5e-6)
+# The cuDNN attention family (compute/comp_kernel.c's attn_fit table, the
+# system file's attention-kernel: cudnn); the self-test checks it too.
+CUDNN = dict(attn_eff=0.66, attn_bwd_eff=0.47, attn_launch=32e-6)
 SPLITK_MIN_K = 512
 ATTN_BLOCK = 128
 
@@ -143,9 +147,9 @@ GRID = {
     "gemm_mem_eff": [0.40 + 0.05 * i for i in range(13)],
     "gemm_launch": [1e-6 * i for i in range(0, 13)],
     "gemm_fp8": [0.60 + 0.01 * i for i in range(41)],
-    "attn_eff": [0.20 + 0.01 * i for i in range(51)],
+    "attn_eff": [0.20 + 0.01 * i for i in range(61)],
     "attn_launch": [1e-6 * i for i in range(0, 61, 2)],
-    "attn_bwd_eff": [0.15 + 0.01 * i for i in range(56)],
+    "attn_bwd_eff": [0.15 + 0.01 * i for i in range(66)],
     "elem_eff": [0.40 + 0.01 * i for i in range(56)],
     "elem_launch": [0.5e-6 * i for i in range(0, 25)],
 }
@@ -177,10 +181,26 @@ def fit(g, a, e, hw, dev):
     coord_fit(kp, ["gemm_fp8"], lambda k: mae(errs(g8, lambda r: predict_gemm(k, hw, dev, r))))
     coord_fit(kp, ["elem_eff", "elem_launch"],
               lambda k: mae(errs(ee, lambda r: predict_elem(k, dev, r))))
+    fit_attn(kp, a, "flash", hw, dev)
+    return kp
+
+
+def fit_attn(kp, a, backend, hw, dev):
+    """e_a and launch_a on the back-end's even forward rows, then e_ab on
+    its even forward+backward rows; into kp."""
+    fa = [r for r in a if r["backend"] == backend and r["pas"] == "fwd"][0::2]
+    fb = [r for r in a if r["backend"] == backend and r["pas"] == "fwd+bwd"][0::2]
     coord_fit(kp, ["attn_eff", "attn_launch"],
               lambda k: mae(errs(fa, lambda r: predict_attn(k, hw, dev, r))))
     coord_fit(kp, ["attn_bwd_eff"], lambda k: mae(errs(fb, lambda r: predict_attn(k, hw, dev, r))))
     return kp
+
+
+def fit_cudnn(kp, a, hw, dev):
+    """The cuDNN family: kp's other constants, attention fitted on the
+    cudnn rows; only the three attention constants are returned."""
+    got = fit_attn(dict(kp, **CUDNN), a, "cudnn", hw, dev)
+    return {k: got[k] for k in CUDNN}
 
 
 # ---- the report ---------------------------------------------------------------
@@ -202,19 +222,21 @@ def classes(g, a, e):
     return out
 
 
-def table(g, a, e, hw, dev, kp):
+def table(g, a, e, hw, dev, kp, cu=CUDNN):
     def pred(kind, r):
         if kind == "g":
             return predict_gemm(kp, hw, dev, r)
         if kind == "a":
-            return predict_attn(kp, hw, dev, r)
+            return predict_attn(dict(kp, **cu) if r["backend"] == "cudnn" else kp, hw, dev, r)
         return predict_elem(kp, dev, r)
 
     # held-out = odd rows of each CSV's subset used in the fit; index by identity
     fitted = set()
     for rows in ([r for r in g if r["dtype"] == "bf16"], [r for r in g if r["dtype"] == "fp8"],
                  [r for r in a if r["backend"] == "flash" and r["pas"] == "fwd"],
-                 [r for r in a if r["backend"] == "flash" and r["pas"] == "fwd+bwd"], e):
+                 [r for r in a if r["backend"] == "flash" and r["pas"] == "fwd+bwd"],
+                 [r for r in a if r["backend"] == "cudnn" and r["pas"] == "fwd"],
+                 [r for r in a if r["backend"] == "cudnn" and r["pas"] == "fwd+bwd"], e):
         fitted.update(id(r) for r in rows[0::2])
     lines = ["| class | n held out | roofline mean / max abs err % | kernel model mean / max abs "
              "err % | kernel model signed % |", "|---|---:|---:|---:|---:|"]
@@ -252,8 +274,16 @@ def self_test():
     assert hw == (132, [(128, 256), (256, 128), (128, 128)]), hw
     src = open(os.path.join(HERE, "..", "..", "compute", "comp_kernel.c")).read()
     for k, v in DEFAULT.items():
+        if k.startswith("attn_"):
+            continue
         m = re.search(r"k\.%s = ([0-9.e-]+);" % k, src)
         assert m and abs(float(m.group(1)) - v) < 1e-15, (k, m and m.group(1), v)
+    for fam, d in (("FLASH2", DEFAULT), ("CUDNN", CUDNN)):  # the attn_fit table's rows
+        m = re.search(r"\[COMP_ATTN_%s\] = \{([0-9.e-]+), ([0-9.e-]+), ([0-9.e-]+)\}" % fam, src)
+        assert m, fam
+        got = [float(x) for x in m.groups()]
+        want = [d["attn_eff"], d["attn_bwd_eff"], d["attn_launch"]]
+        assert all(abs(x - y) < 1e-15 for x, y in zip(got, want)), (fam, got, want)
     kp = dict(DEFAULT)
     # test/compute/test_comp_kernel.c's 8192 x 8192 x 8192 bf16 GEMM on h200:
     # 128x256: 64 x 32 = 2048 tiles, 16 waves; t = 5 us + 16 * 2*128*256*(8192+64)
@@ -269,6 +299,9 @@ def self_test():
               compare.elem_rows(rd("elementwise.csv"), dev), hw, dev)
     for k, v in DEFAULT.items():
         assert abs(got[k] - v) < 1e-9 * max(1.0, v), (k, got[k], v)
+    cu = fit_cudnn(got, compare.attn_rows(rd("attention.csv"), dev), hw, dev)
+    for k, v in CUDNN.items():
+        assert abs(cu[k] - v) < 1e-9 * max(1.0, v), (k, cu[k], v)
     print("kernel_model.py self-test: ok (8192^3 bf16 on h200: %.2f us; --fit reproduces the "
           "shipped constants)" % (t * 1e6))
     return 0
@@ -295,10 +328,13 @@ def main():
     a = compare.attn_rows(rd("attention.csv"), dev)
     e = compare.elem_rows(rd("elementwise.csv"), dev)
     kp = fit(g, a, e, hw, dev) if args.fit else dict(DEFAULT)
+    cu = fit_cudnn(kp, a, hw, dev) if args.fit else dict(CUDNN)
+    fmt = lambda d: ", ".join("%s %s" % (k, ("%.3g" % v) if v >= 1e-3 or v == 0  # noqa: E731
+                                         else "%.1f us" % (v * 1e6)) for k, v in d.items())
     text = ["Constants (%s): " % ("fitted on the even rows" if args.fit else
-                                  "comp_kparams_default") +
-            ", ".join("%s %s" % (k, ("%.3g" % v) if v >= 1e-3 or v == 0 else "%.1f us" % (v * 1e6))
-                      for k, v in kp.items()), "", table(g, a, e, hw, dev, kp)]
+                                  "comp_kparams_default") + fmt(kp),
+            "", "Attention, cudnn family (attention-kernel: cudnn): " + fmt(cu), "",
+            table(g, a, e, hw, dev, kp, cu)]
     out = "\n".join(text) + "\n"
     print(out)
     if args.out:

@@ -109,6 +109,10 @@ static void llm_help(FILE *o)
         "                           Transformer Engine's recipe: the layers' linear\n"
         "                           GEMMs in FP8; attention, the output layer and the\n"
         "                           MoE router in bf16\n"
+        "      --attention-kernel K  flash2 (FlashAttention-2's speed, the default) or\n"
+        "                           cudnn (cuDNN's fused attention, which Transformer\n"
+        "                           Engine runs on Hopper and later): written to the\n"
+        "                           system file's attention-kernel\n"
         "      --grad-dtype T       gradient reduction width: fp32 or bf16/fp16 (default:\n"
         "                           fp16 for fp16, else fp32, as Megatron-LM does)\n"
         "      --device NAME        catalog device (default h100-sxm; see loom devices)\n"
@@ -130,7 +134,7 @@ enum {
     O_TOPK, /* the shape flags end here: a value for any of them renames the model "+custom" */
     O_MLP, O_POS, O_ATTN, O_EMB, O_TP, O_PP, O_DP, O_RANKS, O_EP, O_SP, O_MB, O_GB, O_SCHED,
     O_VS, O_RC, O_ZERO, O_BUCKET, O_OVERLAP, O_DTYPE, O_GDTYPE, O_DEVICE, O_DEVICES, O_CM,
-    O_GROUPS, O_GRAN, O_OVERLAP_PARAM, O_COMM_STREAMS, O_TP_OVERLAP, O_TP_SMS, O_CP, O_STACK, O_HOST,
+    O_GROUPS, O_GRAN, O_OVERLAP_PARAM, O_COMM_STREAMS, O_TP_OVERLAP, O_TP_SMS, O_ATTN_KERNEL, O_CP, O_STACK, O_HOST,
 };
 
 static const struct option opts[] = {
@@ -170,6 +174,7 @@ static const struct option opts[] = {
     {"comm-streams", required_argument, NULL, O_COMM_STREAMS},
     {"tp-comm-overlap", no_argument, NULL, O_TP_OVERLAP},
     {"tp-comm-sms", required_argument, NULL, O_TP_SMS},
+    {"attention-kernel", required_argument, NULL, O_ATTN_KERNEL},
     {"stack", required_argument, NULL, O_STACK},
     {"host-launch-us", required_argument, NULL, O_HOST},
     {"dtype", required_argument, NULL, O_DTYPE},
@@ -296,6 +301,13 @@ static int apply_opt(llm_args *a, int c, char **argv)
         o->host_launch_us = v;
         break;
     }
+    case O_ATTN_KERNEL:
+        for (k = COMP_ATTN_KINDS - 1; k >= 0 && strcmp(optarg, comp_attn_names[k]) != 0; k--)
+            ;
+        if (k < 0)
+            return loom_usage("gen llm", "--attention-kernel '%s': expected flash2 or cudnn", optarg);
+        o->attn_kernel = k + 1;
+        break;
     case O_COMM_STREAMS:
         if ((k = pick(optarg, (const char *const[]){"per-group", "shared", NULL})) < 0)
             return loom_usage("gen llm", "--comm-streams '%s': expected per-group or shared",

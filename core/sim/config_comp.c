@@ -118,6 +118,8 @@ static int device_cfg(loom_cfg *cfg, const cfg_sys_comp *sc, const comp_catalog 
     }
     if (comp_device_cfg(d, sc->dtype, out, err) < 0)
         return LOOM_EUSAGE;
+    if (sc->attn >= 0)
+        comp_kparams_attention(&out->kp, (comp_attn)sc->attn);
     if (sc->peak > 0)
         out->peak_flops = sc->peak;
     if (sc->mem_bw > 0)
@@ -164,6 +166,10 @@ int cfg_comp_key(loom_cfg *cfg, cfg_sys_comp *sc, const cfg_ctx *c, const char *
         if ((rc = cfg_get_enum(c, v, comp_kind_names, COMP_KINDS, &e)) < 0)
             return rc;
         sc->model = e; /* comp_kind_names is in comp_kind order */
+    } else if (strcmp(k, "attention-kernel") == 0) {
+        if ((rc = cfg_get_enum(c, v, comp_attn_names, COMP_ATTN_KINDS, &e)) < 0)
+            return rc;
+        sc->attn = e;
     } else if (strcmp(k, "compute-dtype") == 0) {
         static const char *const dts[] = {"fp32", "tf32", "fp16", "bf16", "fp8"};
         if ((rc = cfg_get_enum(c, v, dts, 5, &e)) < 0)

@@ -132,6 +132,7 @@ typedef struct cfg_sys_comp {
     double mem_bw, peak;     /* explicit local-mem-bw and peak-perf (bytes/s, FLOP/s), or 0 */
     int have_mem;            /* local-mem-bw given (or taken from the device) */
     int have_peak;           /* peak-perf given */
+    int attn;                /* attention-kernel (comp_attn), or -1 when absent */
 } cfg_sys_comp;
 
 /* Reads key k (value v) into sc (and cfg) when it is a device or compute

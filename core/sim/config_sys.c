@@ -23,7 +23,7 @@ const char *const cfg_sys_keys[] = {
     "roofline-enabled", "peak-perf", "network-model", "timing", "comm-model", "stack",
     "comm-efficiency", "host-launch-us", "step-overhead-us", "all-gather-order", "phase-overlap",
     /* device and compute model (docs/CONFIG.md, docs/DEVICES.md) */
-    "device", "device-file", "compute-model", "compute-dtype", "compute-table",
+    "device", "device-file", "compute-model", "compute-dtype", "compute-table", "attention-kernel",
     "compute-matrix-efficiency", "compute-matrix-overhead-us", "compute-memory-efficiency",
     "compute-memory-overhead-us", "rank-devices", "straggler", "comm-group",
     /* accepted, not modelled (see docs/CONFIG.md) */
@@ -217,7 +217,7 @@ int cfg_load_system(loom_cfg *cfg, const loom_cfg_files *f, loom_err *err)
 {
     cfg_doc dc;
     cfg_sys_comp sc = {.model = -1, .roofline_key = -1, .dtype = COMP_BF16,
-                       .eff = {-1, -1}, .ovh = {-1, -1}};
+                       .eff = {-1, -1}, .ovh = {-1, -1}, .attn = -1};
     int rc = cfg_doc_load(&dc, f->system, err);
     if (rc == 0)
         rc = cfg_apply_overrides(&dc, "system", f, err);

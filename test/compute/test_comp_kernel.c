@@ -133,6 +133,32 @@ static void test_gemm_tile_choice_and_floor(void **state)
     near(comp_gemm_seconds(&c, &s, 0, NULL, NULL, NULL), 16.777216 * US);
 }
 
+/* The attention families: comp_kparams_attention sets each one's fitted
+ * figures (compute/comp_kernel.c's table), the default is flash2, and the
+ * same kernel under cudnn runs at its efficiency: the forward case of
+ * test_attention at 0.66 of the 1e12 per SM instead of 0.5, one wave of
+ * 4,194,304 FLOPs: 6.355 us plus the 32 us launch. */
+static void test_attention_families(void **state)
+{
+    (void)state;
+    comp_kparams k = comp_kparams_default();
+    assert_int_equal(k.attn_kind, COMP_ATTN_FLASH2);
+    near(k.attn_eff, 0.31);
+    near(k.attn_bwd_eff, 0.25);
+    near(k.attn_launch, 50 * US);
+    comp_kparams_attention(&k, COMP_ATTN_CUDNN);
+    assert_int_equal(k.attn_kind, COMP_ATTN_CUDNN);
+    near(k.attn_eff, 0.66);
+    near(k.attn_bwd_eff, 0.47);
+    near(k.attn_launch, 32 * US);
+    assert_string_equal(comp_attn_names[COMP_ATTN_CUDNN], "cudnn");
+    assert_string_equal(comp_attn_names[COMP_ATTN_FLASH2], "flash2");
+    comp_cfg c = dev();
+    comp_kparams_attention(&c.kp, COMP_ATTN_CUDNN);
+    loom_kshape s = {.cls = LOOM_K_ATTN, .m = 256, .n = 256, .k = 64, .batch = 2, .causal = 1};
+    near(comp_kernel_seconds(&c, 0, 0, &s), 32 * US + 4194304.0 / (1e12 * 0.66));
+}
+
 static void test_attention(void **state)
 {
     (void)state;
@@ -281,6 +307,7 @@ int main(void)
         cmocka_unit_test(test_gemm_split_k),
         cmocka_unit_test(test_gemm_tile_choice_and_floor),
         cmocka_unit_test(test_attention),
+        cmocka_unit_test(test_attention_families),
         cmocka_unit_test(test_elementwise_and_fallback),
         cmocka_unit_test(test_comp_time_nodes),
         cmocka_unit_test(test_unpriceable_shape),

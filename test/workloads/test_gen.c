@@ -526,6 +526,49 @@ static void test_llm_tp_overlap(void **state)
                 "--tp-comm-overlap needs --sequence-parallel");
 }
 
+/* --attention-kernel cudnn: the system file says so (absent without the
+ * flag), the report's system line and the JSON name it, and a step with
+ * flash attention is shorter than with flash2's figures (cuDNN's fitted
+ * efficiencies are about twice FlashAttention-2's); a bad name exits 2. */
+static void test_llm_attention_kernel(void **state)
+{
+    (void)state;
+    const char *cu = tp("ak/c"), *fl = tp("ak/f");
+    expect_exit(loomrun_run(tmpdir, "gen", "llm", SMALL, "--attention", "flash", "--attention-kernel",
+                            "cudnn", "--out", cu, "-q", NULL), 0, NULL);
+    expect_exit(loomrun_run(tmpdir, "gen", "llm", SMALL, "--attention", "flash", "--out", fl, "-q",
+                            NULL), 0, NULL);
+    char text[4096], sys[200], js[200];
+    snprintf(sys, sizeof sys, "%s.system.yaml", cu);
+    loomrun_slurp(sys, text, sizeof text);
+    assert_non_null(strstr(text, "\nattention-kernel: cudnn\n"));
+    snprintf(sys, sizeof sys, "%s.system.yaml", fl);
+    loomrun_slurp(sys, text, sizeof text);
+    assert_null(strstr(text, "attention-kernel"));
+    put("ak/net.yml", "topology: [ Switch, Switch ]\nnpus_count: [ 4, 2 ]\nbandwidth: [ 400, 50 ]\n"
+                      "latency: [ 500, 2000 ]\n");
+    double step[2];
+    const char *pres[2] = {cu, fl};
+    for (int k = 0; k < 2; k++) {
+        snprintf(sys, sizeof sys, "%s.system.yaml", pres[k]);
+        snprintf(js, sizeof js, "%s.json", pres[k]);
+        int rc = loomrun_run(tmpdir, "run", "-w", pres[k], "-s", sys, "-n", tp("ak/net.yml"), "-j", js,
+                             NULL);
+        if (rc != 0)
+            fail_msg("loom run exited %d: %s", rc, loomrun_err);
+        assert_true((strstr(loomrun_out, "compute model kernel, attention cudnn\n") != NULL) == (k == 0));
+        static char jt[1 << 16];
+        loomrun_slurp(js, jt, sizeof jt);
+        assert_true((strstr(jt, "\"attention_kernel\": \"cudnn\"") != NULL) == (k == 0));
+        const char *p = strstr(jt, "\"step_time_ns\":");
+        assert_non_null(p);
+        step[k] = strtod(p + strlen("\"step_time_ns\":"), NULL);
+    }
+    assert_true(step[0] < step[1]);
+    expect_exit(loomrun_run(tmpdir, "gen", "llm", SMALL, "--attention-kernel", "fa3", "--out", cu, NULL),
+                2, "--attention-kernel 'fa3': expected flash2 or cudnn");
+}
+
 /* Layouts that trained (docs/WORKLOADS.md, "Memory estimate", cites each):
  * the estimate must not flag them.  Llama 3 405B at 8K tokens as Meta ran
  * it (TP8 PP16 DP64 on 80 GB H100s, FSDP: gradients and optimizer state
@@ -1412,6 +1455,7 @@ int main(void)
         cmocka_unit_test(test_llm_roles),
         cmocka_unit_test(test_llm_streams),
         cmocka_unit_test(test_llm_tp_overlap),
+        cmocka_unit_test(test_llm_attention_kernel),
         cmocka_unit_test(test_llm_memory_published),
         cmocka_unit_test(test_llm_cp),
         cmocka_unit_test(test_roles_equal_explicit),

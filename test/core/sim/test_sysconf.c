@@ -106,6 +106,20 @@ static void test_device(void **state)
     assert_int_equal(cfg.comp.kp.ntiles, 3);
     near(cfg.comp.kp.gemm_eff, comp_kparams_default().gemm_eff);
     near(cfg.comp.peak_flops, 312e12);
+    assert_int_equal(cfg.comp.kp.attn_kind, COMP_ATTN_FLASH2);
+    near(cfg.comp.kp.attn_eff, 0.31);
+    loom_cfg_free(&cfg);
+    /* attention-kernel: cudnn takes that family's fitted figures
+     * (compute/comp_kernel.c), on every rank's device */
+    if (load(&cfg, "device: h100-sxm\ncompute-model: kernel\nattention-kernel: cudnn\n"
+                   "rank-devices: {h200: \"1\"}\n", &err) < 0)
+        fail_msg("%s", err.msg);
+    assert_int_equal(cfg.comp.kp.attn_kind, COMP_ATTN_CUDNN);
+    near(cfg.comp.kp.attn_eff, 0.66);
+    near(cfg.comp.kp.attn_bwd_eff, 0.47);
+    near(cfg.comp.kp.attn_launch, 32e-6);
+    assert_non_null(cfg.rank_comp);
+    near(cfg.rank_comp[1].kp.attn_eff, 0.66);
     loom_cfg_free(&cfg);
     /* a plain roofline with an overhead and no device */
     if (load(&cfg, "local-mem-bw: 100\npeak-perf: 10\ncompute-model: roofline\n"
@@ -187,6 +201,7 @@ static void test_errors(void **state)
     expect("device: a100-40g\ncompute-dtype: fp8\n", "no fp8");
     expect("device: a100-40g\ncompute-dtype: int4\n", "'compute-dtype'");
     expect("device: a100-40g\ncompute-model: magic\n", "'compute-model'");
+    expect("device: a100-40g\nattention-kernel: fa3\n", "'attention-kernel'");
     expect("local-mem-bw: 1\ncompute-model: roofline\n", "needs 'peak-perf' (TFLOP/s) or a 'device'");
     expect("local-mem-bw: 1\ncompute-model: table\n", "needs 'compute-table'");
     expect("local-mem-bw: 1\ncompute-table: x.csv\n", "'compute-model' is not table");
