@@ -10,6 +10,7 @@
 
 #include <math.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "err.h"
 #include "sbuf.h" /* loom_vgrow */
@@ -295,6 +296,8 @@ static void gemm_rs(llm_gen *g, int l, char ph, int mb, const char *kc, double b
  * tensor-parallel communication; without sequence parallelism, dX's
  * all-reduce beside the weight gradient).  Overlapped (bulk), both GEMMs
  * leave --tp-comm-sms SMs to the communication. */
+static void fp8_t(llm_gen *g, int l, char ph, int mb, const char *k, double n);
+
 static void col_bwd(llm_gen *g, int l, int mb, const char *kag, double gbytes, const char *kd,
                     const char *krs, double rbytes, const char *kw, double M, double K, double N)
 {
@@ -307,8 +310,53 @@ static void col_bwd(llm_gen *g, int l, int mb, const char *kag, double gbytes, c
     if (p->t > 1)
         cr = coll(g, l, 'B', mb, krs, sp ? ET_REDUCE_SCATTER : ET_ALL_REDUCE, rbytes, g->pg_tp);
     llm_need(g, ca);
+    char nm[64]; /* the gathered input's FP8 copy transposed for the weight gradient */
+    snprintf(nm, sizeof nm, "%.*s_in_t", (int)strcspn(kw, "_"), kw); /* qkv_wgrad: qkv_in_t */
+    fp8_t(g, l, 'B', mb, nm, M * K);
     wgrad_x(g, l, 'B', mb, kw, M, K, N, p->e_mm, sms);
     llm_need(g, cr);
+}
+
+/* ---- the FP8 recipe's casts ----------------------------------------------- */
+
+/* Under --dtype fp8 every input and output gradient of a linear layer's
+ * GEMM is cast to FP8 by Transformer Engine's current scaling
+ * (transformer_engine/pytorch/csrc/quantizer.cpp,
+ * Float8CurrentScalingQuantizer::quantize_impl): an amax pass that reads
+ * the n-element bf16 tensor (nvte_compute_amax), the scale, then the cast
+ * that reads it again and writes the FP8 copy (nvte_quantize_v2): row-wise,
+ * and column-wise too when a backward GEMM takes it transposed (Hopper's
+ * FP8 GEMMs).  The scale cannot be fused into the kernel that produced the
+ * tensor (csrc/extensions/activation.cpp: the activation writes bf16, then
+ * amax and cast), so a norm's or an activation's output is cast the same
+ * way.  A tensor about to be all-gathered (sequence parallelism) is cast
+ * row-wise only ("All-gather is not supported with FP8 column-wise data",
+ * layernorm_linear.py), its amax first all-reduced over tp (the quantizer's
+ * amax reduction group), and transposed after the gather where the weight
+ * gradient needs it (fp8_t).  The weights' own casts (once a step, on the
+ * first microbatch) are not emitted. */
+static void fp8_cast(llm_gen *g, int l, char ph, int mb, const char *k, double n, int gathered)
+{
+    const wl_llm_plan *p = g->p;
+    if (p->o.dtype != COMP_FP8)
+        return;
+    char nm[64];
+    snprintf(nm, sizeof nm, "%s_amax", k);
+    llm_kern(g, l, ph, mb, nm, n, 2 * n);
+    if (gathered) {
+        snprintf(nm, sizeof nm, "%s_amax_ar", k);
+        llm_need(g, coll(g, l, ph, mb, nm, ET_ALL_REDUCE, 4, g->pg_tp));
+    }
+    snprintf(nm, sizeof nm, "%s_cast", k);
+    llm_kern(g, l, ph, mb, nm, n, 2 * n + (gathered ? 1 : 2) * n);
+}
+
+/* The column-wise (transposed) FP8 copy of a gathered tensor of n
+ * elements: reads and writes one byte each. */
+static void fp8_t(llm_gen *g, int l, char ph, int mb, const char *k, double n)
+{
+    if (g->p->o.dtype == COMP_FP8 && g->p->o.sp)
+        llm_kern(g, l, ph, mb, k, 0, 2 * n);
 }
 
 /* ---- one transformer layer ------------------------------------------------ */
@@ -390,12 +438,14 @@ void llm_layer_fwd(llm_gen *g, int l, char ph, int mb)
     int sp = p->o.sp;
     zero3_gather(g, l, ph, mb);
     llm_kern(g, l, ph, mb, "ln1", 5 * Tl * h, 2 * e * Tl * h);
+    fp8_cast(g, l, ph, mb, "qkv_in", Tl * h, sp);
     if (sp)
         ag_gemm(g, l, ph, mb, "ag_qkv", Tl * h * eg, "qkv", T, h, nqkv);
     else
         gemm(g, l, ph, mb, "qkv", T, h, nqkv);
     rope(g, l, ph, mb, "rope");
     attn_core_fwd(g, l, ph, mb);
+    fp8_cast(g, l, ph, mb, "proj_in", T * p->a_loc * d, 0);
     gemm_rs(g, l, ph, mb, sp ? "rs_proj" : "ar_proj", T * h * e, "proj", T, p->a_loc * d, h);
     llm_kern(g, l, ph, mb, "resid1", 2 * Tl * h, (3 * e + 1) * Tl * h);
     llm_kern(g, l, ph, mb, "ln2", 5 * Tl * h, 2 * e * Tl * h);
@@ -414,9 +464,11 @@ void llm_layer_fwd(llm_gen *g, int l, char ph, int mb)
         if (regroup)
             llm_kern(g, l, ph, mb, "sort_chunks", 0, 2 * e * Tx * h);
         /* grouped GEMMs: El experts, Tx / El tokens each (balanced routing) */
+        fp8_cast(g, l, ph, mb, "exp_fc1_in", Tx * h, 0);
         bgemm(g, l, ph, mb, "exp_fc1", p->e_mm, El, Tx / El, h, f * nin, 2 * Tx * h * f * nin,
               p->e_mm * (Tx * h + El * h * f * nin) + e * Tx * f * nin);
         llm_kern(g, l, ph, mb, "exp_act", 8 * Tx * f, (nin + 1) * e * Tx * f);
+        fp8_cast(g, l, ph, mb, "exp_fc2_in", Tx * f, 0);
         bgemm(g, l, ph, mb, "exp_fc2", p->e_mm, El, Tx / El, f, h, 2 * Tx * f * h,
               p->e_mm * (Tx * f + El * f * h) + e * Tx * h);
         if (regroup)
@@ -429,11 +481,13 @@ void llm_layer_fwd(llm_gen *g, int l, char ph, int mb)
         return;
     }
     double fl = (double)m->ffn / t, nin = m->swiglu ? 2 : 1;
+    fp8_cast(g, l, ph, mb, "fc1_in", Tl * h, sp);
     if (sp)
         ag_gemm(g, l, ph, mb, "ag_fc1", Tl * h * eg, "fc1", T, h, fl * nin);
     else
         gemm(g, l, ph, mb, "fc1", T, h, fl * nin);
     llm_kern(g, l, ph, mb, m->swiglu ? "swiglu" : "gelu", 8 * T * fl, (nin + 1) * e * T * fl);
+    fp8_cast(g, l, ph, mb, "fc2_in", T * fl, 0);
     gemm_rs(g, l, ph, mb, sp ? "rs_fc2" : "ar_fc2", T * h * e, "fc2", T, fl, h);
     llm_kern(g, l, ph, mb, "resid2", 2 * Tl * h, (3 * e + 1) * Tl * h);
 }
@@ -497,11 +551,13 @@ void llm_layer_bwd(llm_gen *g, int l, int mb, int lc)
         if (regroup)
             llm_kern(g, l, 'B', mb, "unsort_chunks_bwd", 0, 2 * e * Tx * h);
         double Te = Tx / El; /* tokens per local expert */
+        fp8_cast(g, l, 'B', mb, "exp_fc2_dy", Tx * h, 0);
         bgemm(g, l, 'B', mb, "exp_fc2_dgrad", p->e_mm, El, Te, h, f, 2 * Tx * f * h,
               p->e_mm * (Tx * h + El * f * h) + e * Tx * f);
         bgemm(g, l, 'B', mb, "exp_fc2_wgrad", p->e_mm, El, f, Te, h, 2 * Tx * f * h,
               p->e_mm * (Tx * f + Tx * h) + 2.0 * p->e_g * El * f * h);
         llm_kern(g, l, 'B', mb, "exp_act_bwd", 8 * Tx * f, (2 * nin + 1) * e * Tx * f);
+        fp8_cast(g, l, 'B', mb, "exp_fc1_dy", Tx * f * nin, 0);
         bgemm(g, l, 'B', mb, "exp_fc1_dgrad", p->e_mm, El, Te, f * nin, h, 2 * Tx * h * f * nin,
               p->e_mm * (Tx * f * nin + El * h * f * nin) + e * Tx * h);
         bgemm(g, l, 'B', mb, "exp_fc1_wgrad", p->e_mm, El, h, Te, f * nin, 2 * Tx * h * f * nin,
@@ -517,25 +573,31 @@ void llm_layer_bwd(llm_gen *g, int l, int mb, int lc)
                    e * (2 * Tl * m->experts + h * m->experts) + e * Tl * h, NULL);
     } else {
         double fl = (double)m->ffn / t, nin = m->swiglu ? 2 : 1;
+        fp8_cast(g, l, 'B', mb, "fc2_dy", Tl * h, sp);
         if (sp)
             ag_gemm(g, l, 'B', mb, "ag_fc2_bwd", Tl * h * eg, "fc2_dgrad", T, h, fl);
         else
             gemm(g, l, 'B', mb, "fc2_dgrad", T, h, fl);
+        fp8_t(g, l, 'B', mb, "fc2_dy_t", T * h);
         wgrad(g, l, 'B', mb, "fc2_wgrad", T, fl, h);
         llm_kern(g, l, 'B', mb, m->swiglu ? "swiglu_bwd" : "gelu_bwd", 8 * T * fl,
                  (2 * nin + 1) * e * T * fl);
+        fp8_cast(g, l, 'B', mb, "fc1_dy", T * fl * nin, 0);
         col_bwd(g, l, mb, "ag_fc1_bwd", Tl * h * eg, "fc1_dgrad", sp ? "rs_fc1_bwd" : "ar_fc1_bwd",
                 T * h * e, "fc1_wgrad", T, h, fl * nin);
     }
     llm_kern(g, l, 'B', mb, "ln2_bwd", 8 * Tl * h, 3 * e * Tl * h);
     llm_kern(g, l, 'B', mb, "resid1_bwd", Tl * h, (2 * e + 1) * Tl * h);
+    fp8_cast(g, l, 'B', mb, "proj_dy", Tl * h, sp);
     if (sp)
         ag_gemm(g, l, 'B', mb, "ag_proj_bwd", Tl * h * eg, "proj_dgrad", T, h, p->a_loc * d);
     else
         gemm(g, l, 'B', mb, "proj_dgrad", T, h, p->a_loc * d);
+    fp8_t(g, l, 'B', mb, "proj_dy_t", T * h);
     wgrad(g, l, 'B', mb, "proj_wgrad", T, p->a_loc * d, h);
     attn_core_bwd(g, l, mb);
     rope(g, l, 'B', mb, "rope_bwd");
+    fp8_cast(g, l, 'B', mb, "qkv_dy", T * nqkv, 0);
     col_bwd(g, l, mb, "ag_qkv_bwd", Tl * h * eg, "qkv_dgrad", sp ? "rs_qkv_bwd" : "ar_qkv_bwd",
             T * h * e, "qkv_wgrad", T, h, nqkv);
     llm_kern(g, l, 'B', mb, "ln1_bwd", 8 * Tl * h, 3 * e * Tl * h);

@@ -526,6 +526,61 @@ static void test_llm_tp_overlap(void **state)
                 "--tp-comm-overlap needs --sequence-parallel");
 }
 
+/* The FP8 recipe's casts (wl_llm_layers.c, fp8_cast), on SMALL with
+ * sequence parallelism (T = 256, Tl = 128, h = 1024, tp 2: a/tp d = 512,
+ * f/tp = 2048, QKV 1536 columns), bytes by hand:
+ *   qkv_in: amax reads 2 Tl h = 262144; its amax all-reduced over tp (4
+ *     bytes) before the cast, which reads 2 Tl h and writes the row-wise
+ *     copy Tl h: 393216;
+ *   proj_in (not gathered): the cast writes both copies: 4 T a/tp d =
+ *     524288; fc2_in 4 T f/tp = 2097152;
+ *   backward: fc2_dy cast 3 Tl h = 393216 before its gather, its
+ *     transpose fc2_dy_t 2 T h = 524288 before fc2_wgrad; qkv_in_t (the
+ *     gathered input transposed) 524288, after ag_qkv_bwd and before
+ *     qkv_wgrad; fc1_dy 4 T f/tp = 2097152; qkv_dy 4 T 1536 = 1572864.
+ * A bf16 run has none of them. */
+static void test_llm_fp8_casts(void **state)
+{
+    (void)state;
+    const char *f8 = tp("f8c/f"), *bf = tp("f8c/b");
+    expect_exit(loomrun_run(tmpdir, "gen", "llm", SMALL, "--sequence-parallel", "--dtype", "fp8",
+                            "--out", f8, "-q", NULL), 0, NULL);
+    expect_exit(loomrun_run(tmpdir, "gen", "llm", SMALL, "--sequence-parallel", "--out", bf, "-q",
+                            NULL), 0, NULL);
+    char path[200];
+    loom_err err = {0};
+    snprintf(path, sizeof path, "%s.0.et", f8);
+    et_graph *g = et_graph_load(path, &err);
+    assert_non_null(g);
+    const et_gnode *am = named(g, "L0.F0.qkv_in_amax"), *ar = named(g, "L0.F0.qkv_in_amax_ar"),
+                   *ca = named(g, "L0.F0.qkv_in_cast");
+    assert_true(am->tensor_size == 262144 && ca->tensor_size == 393216);
+    assert_true(ar->comm_type == ET_ALL_REDUCE && ar->comm_size == 4);
+    assert_true(depends(g, ar, am) && depends(g, ca, ar));
+    assert_true(depends(g, named(g, "L0.F0.ag_qkv"), ca));
+    assert_true(named(g, "L0.F0.proj_in_cast")->tensor_size == 524288);
+    assert_true(named(g, "L0.F0.fc2_in_cast")->tensor_size == 2097152);
+    assert_true(named(g, "L0.B0.fc2_dy_cast")->tensor_size == 393216);
+    const et_gnode *t2 = named(g, "L0.B0.fc2_dy_t"), *qt = named(g, "L0.B0.qkv_in_t");
+    assert_true(t2->tensor_size == 524288 && qt->tensor_size == 524288);
+    assert_true(depends(g, named(g, "L0.B0.fc2_wgrad"), t2));
+    assert_true(depends(g, qt, named(g, "L0.B0.ag_qkv_bwd")));
+    assert_true(depends(g, named(g, "L0.B0.qkv_wgrad"), qt));
+    assert_true(named(g, "L0.B0.fc1_dy_cast")->tensor_size == 2097152);
+    assert_true(named(g, "L0.B0.qkv_dy_cast")->tensor_size == 1572864);
+    et_graph_free(g);
+    snprintf(path, sizeof path, "%s.0.et", bf);
+    g = et_graph_load(path, &err);
+    assert_non_null(g);
+    for (size_t i = 0; i < g->n; i++) {
+        const char *nm = et_gnode_name(g, &g->nodes[i]);
+        assert_null(strstr(nm, "_amax"));
+        assert_null(strstr(nm, "_cast"));
+        assert_null(strstr(nm, "_in_t"));
+    }
+    et_graph_free(g);
+}
+
 /* --attention-kernel cudnn: the system file says so (absent without the
  * flag), the report's system line and the JSON name it, and a step with
  * flash attention is shorter than with flash2's figures (cuDNN's fitted
@@ -1456,6 +1511,7 @@ int main(void)
         cmocka_unit_test(test_llm_streams),
         cmocka_unit_test(test_llm_tp_overlap),
         cmocka_unit_test(test_llm_attention_kernel),
+        cmocka_unit_test(test_llm_fp8_casts),
         cmocka_unit_test(test_llm_memory_published),
         cmocka_unit_test(test_llm_cp),
         cmocka_unit_test(test_roles_equal_explicit),
