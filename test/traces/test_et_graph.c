@@ -744,26 +744,28 @@ static void test_kernel_shapes(void **state)
     p = one_bad(tmp, "neg.0.et", x);
     load_bad(p, "node 31", "gemm_m = -4 is out of range");
     free(p);
-    x = tb_node(&b, 32, ET_COMP_NODE, "len");
-    tb_i64s(&b, x, "kernel_flops", fl, 2);
-    tb_i64s(&b, x, "kernel_bytes", by, 2);
-    tb_i64s(&b, x, "kernel_shape", sh, 6);
-    p = one_bad(tmp, "len.0.et", x);
-    load_bad(p, "node 32", "kernel_shape has 6 entries; 2 kernels need 12");
-    free(p);
+    /* a shape list for 2 kernels that holds one's; a packed entry with
+     * bits between causal and comm_sms set */
+    const int64_t bad[6] = {1, 8, 16, 32, 1, 2 + 512};
+    const struct { uint64_t id; const int64_t *sh; int nk; const char *want; } lists[] = {
+        {32, sh, 2, "kernel_shape has 6 entries; 2 kernels need 12"},
+        {35, bad, 1, "kernel_shape entry 5 (kernel 0) = 514 is out of range"},
+    };
+    for (size_t i = 0; i < sizeof lists / sizeof lists[0]; i++) {
+        char node[16];
+        x = tb_node(&b, lists[i].id, ET_COMP_NODE, "list");
+        tb_i64s(&b, x, "kernel_flops", fl, lists[i].nk);
+        tb_i64s(&b, x, "kernel_bytes", by, lists[i].nk);
+        tb_i64s(&b, x, "kernel_shape", lists[i].sh, 6);
+        p = one_bad(tmp, "list.0.et", x);
+        snprintf(node, sizeof node, "node %u", (unsigned)lists[i].id);
+        load_bad(p, node, lists[i].want);
+        free(p);
+    }
     x = tb_node(&b, 34, ET_COMP_NODE, "sms");
     tb_i64(&b, x, "comm_sms", 256);
     p = one_bad(tmp, "sms.0.et", x);
     load_bad(p, "node 34", "comm_sms = 256 is out of range 0 .. 255");
-    free(p);
-    /* a packed entry with bits between causal and comm_sms set */
-    const int64_t bad[6] = {1, 8, 16, 32, 1, 2 + 512};
-    x = tb_node(&b, 35, ET_COMP_NODE, "pack");
-    tb_i64s(&b, x, "kernel_flops", fl, 1);
-    tb_i64s(&b, x, "kernel_bytes", by, 1);
-    tb_i64s(&b, x, "kernel_shape", bad, 6);
-    p = one_bad(tmp, "pack.0.et", x);
-    load_bad(p, "node 35", "kernel_shape entry 5 (kernel 0) = 514 is out of range");
     free(p);
     x = tb_node(&b, 33, ET_COMM_COLL_NODE, "coll");
     tb_u64(&b, x, "gemm_m", 4);

@@ -422,6 +422,18 @@ static int depends(const et_graph *g, const et_gnode *n, const et_gnode *on)
     return 0;
 }
 
+/* Rank `rank`'s trace of the gen llm output at tp(pre), loaded. */
+static et_graph *load_rank(const char *pre, int rank)
+{
+    char path[200];
+    snprintf(path, sizeof path, "%s.%d.et", tp(pre), rank);
+    loom_err err = {0};
+    et_graph *g = et_graph_load(path, &err);
+    if (g == NULL)
+        fail_msg("%s: %s", path, err.msg);
+    return g;
+}
+
 /* --tp-comm-overlap as Transformer Engine's default userbuffers run it
  * (workloads/wl_llm_layers.c, docs/WORKLOADS.md), on SMALL with sequence
  * parallelism (T = 256 tokens, tp 2, h 1024, bf16):
@@ -448,11 +460,7 @@ static void test_llm_tp_overlap(void **state)
                             "--out", ov, "-q", NULL), 0, NULL);
     expect_exit(loomrun_run(tmpdir, "gen", "llm", SMALL, "--sequence-parallel", "--out", no, "-q",
                             NULL), 0, NULL);
-    char path[200];
-    loom_err err = {0};
-    snprintf(path, sizeof path, "%s.0.et", ov);
-    et_graph *g = et_graph_load(path, &err);
-    assert_non_null(g);
+    et_graph *g = load_rank("tpo/o", 0);
     const et_gnode *ln1 = named(g, "L0.F0.ln1"), *ag = named(g, "L0.F0.ag_qkv"),
                    *qkv = named(g, "L0.F0.qkv"), *qkl = named(g, "L0.F0.qkv.last"),
                    *res = named(g, "L0.F0.resid1");
@@ -486,9 +494,7 @@ static void test_llm_tp_overlap(void **state)
     assert_int_equal(g->kshape[qd->shape - 1].comm_sms, 16);
     assert_int_equal(g->kshape[qw->shape - 1].comm_sms, 16);
     et_graph_free(g);
-    snprintf(path, sizeof path, "%s.0.et", no);
-    g = et_graph_load(path, &err);
-    assert_non_null(g);
+    g = load_rank("tpo/n", 0);
     qkv = named(g, "L0.F0.qkv");
     assert_true(depends(g, qkv, named(g, "L0.F0.ag_qkv")));
     assert_int_equal(g->kshape[qkv->shape - 1].m, 256);
@@ -501,9 +507,7 @@ static void test_llm_tp_overlap(void **state)
     et_graph_free(g);
     expect_exit(loomrun_run(tmpdir, "gen", "llm", SMALL, "--sequence-parallel", "--dtype", "fp8",
                             "--out", f8, "-q", NULL), 0, NULL);
-    snprintf(path, sizeof path, "%s.4.et", f8);
-    g = et_graph_load(path, &err);
-    assert_non_null(g);
+    g = load_rank("tpo/f", 4);
     assert_true(named(g, "L1.F0.ag_qkv")->comm_size == 131072);
     assert_true(named(g, "L1.F0.ag_fc1")->comm_size == 131072);
     assert_true(named(g, "L1.B0.ag_proj_bwd")->comm_size == 131072);
@@ -513,9 +517,7 @@ static void test_llm_tp_overlap(void **state)
     /* --tp-comm-sms sets the SMs held (0..255) */
     expect_exit(loomrun_run(tmpdir, "gen", "llm", SMALL, "--sequence-parallel", "--tp-comm-overlap",
                             "--tp-comm-sms", "4", "--out", ov, "-q", NULL), 0, NULL);
-    snprintf(path, sizeof path, "%s.0.et", ov);
-    g = et_graph_load(path, &err);
-    assert_non_null(g);
+    g = load_rank("tpo/o", 0);
     assert_int_equal(g->kshape[named(g, "L0.F0.fc2.c3")->shape - 1].comm_sms, 4);
     assert_int_equal(g->kshape[named(g, "L0.B0.fc1_wgrad")->shape - 1].comm_sms, 4);
     et_graph_free(g);
@@ -547,11 +549,7 @@ static void test_llm_fp8_casts(void **state)
                             "--out", f8, "-q", NULL), 0, NULL);
     expect_exit(loomrun_run(tmpdir, "gen", "llm", SMALL, "--sequence-parallel", "--out", bf, "-q",
                             NULL), 0, NULL);
-    char path[200];
-    loom_err err = {0};
-    snprintf(path, sizeof path, "%s.0.et", f8);
-    et_graph *g = et_graph_load(path, &err);
-    assert_non_null(g);
+    et_graph *g = load_rank("f8c/f", 0);
     const et_gnode *am = named(g, "L0.F0.qkv_in_amax"), *ar = named(g, "L0.F0.qkv_in_amax_ar"),
                    *ca = named(g, "L0.F0.qkv_in_cast");
     assert_true(am->tensor_size == 262144 && ca->tensor_size == 393216);
@@ -569,9 +567,7 @@ static void test_llm_fp8_casts(void **state)
     assert_true(named(g, "L0.B0.fc1_dy_cast")->tensor_size == 2097152);
     assert_true(named(g, "L0.B0.qkv_dy_cast")->tensor_size == 1572864);
     et_graph_free(g);
-    snprintf(path, sizeof path, "%s.0.et", bf);
-    g = et_graph_load(path, &err);
-    assert_non_null(g);
+    g = load_rank("f8c/b", 0);
     for (size_t i = 0; i < g->n; i++) {
         const char *nm = et_gnode_name(g, &g->nodes[i]);
         assert_null(strstr(nm, "_amax"));
@@ -876,18 +872,6 @@ static void test_roles_equal_explicit(void **state)
  * bf16 gradients the buffer is 2 bytes a parameter and the owned shard is
  * first copied to fp32 (grad_copy: 2 + 4).
  */
-/* Rank `rank`'s trace of the gen llm output at tp(pre), loaded. */
-static et_graph *load_rank(const char *pre, int rank)
-{
-    char path[200];
-    snprintf(path, sizeof path, "%s.%d.et", tp(pre), rank);
-    loom_err err = {0};
-    et_graph *g = et_graph_load(path, &err);
-    if (g == NULL)
-        fail_msg("%s: %s", path, err.msg);
-    return g;
-}
-
 static double node_bytes(const et_graph *g, const char *name)
 {
     for (size_t i = 0; i < g->n; i++)
