@@ -664,11 +664,17 @@ void llm_head_bwd(llm_gen *g, int mb)
     const wl_llm_plan *p = g->p;
     double T = p->T, Tl = p->Tl, h = p->m.hidden, e = p->e_act, Vl = (double)p->vocab / p->t;
     llm_kern(g, -1, 'B', mb, "cross_entropy_bwd", 2 * T * Vl, T * Vl * (4 + e));
+    /* as the layers' column-parallel GEMMs (col_bwd), in Megatron's own
+     * linear: with SP the input is gathered again for the weight gradient
+     * beside the input-gradient GEMM, whose reduction runs beside it */
+    uint64_t ca = 0, c = 0;
+    if (p->t > 1 && p->o.sp)
+        ca = coll(g, -1, 'B', mb, "ag_logits_bwd", ET_ALL_GATHER, Tl * h * e, g->pg_tp);
     gemm_e(g, -1, 'B', mb, "logits_dgrad", T, Vl, h, (int)e);
-    uint64_t c = 0;
     if (p->t > 1)
         c = coll(g, -1, 'B', mb, p->o.sp ? "rs_logits_bwd" : "ar_logits_bwd",
                  p->o.sp ? ET_REDUCE_SCATTER : ET_ALL_REDUCE, T * h * e, g->pg_tp);
+    llm_need(g, ca);
     wgrad_e(g, -1, 'B', mb, "logits_wgrad", T, h, Vl, (int)e);
     llm_need(g, c);
     llm_kern(g, -1, 'B', mb, "final_norm_bwd", 8 * Tl * h, 3 * e * Tl * h);

@@ -298,6 +298,10 @@ static void test_llm_counts(void **state)
     snprintf(p0, sizeof p0, "%s.4.et", sp);
     t = count(p0);
     assert_int_equal(t.colls[ET_ALL_REDUCE], 4 * 3 + 3); /* + the loss's 3 a microbatch */
+    /* the last stage's AG per microbatch: its layer's 6 (as above), the
+     * output layer's input forward and again for its weight gradient */
+    assert_int_equal(t.colls[ET_ALL_GATHER], 4 * 8);
+    assert_true(t.bytes[ET_ALL_GATHER] == 32 * 262144.0);
     assert_true(t.bytes[ET_ALL_REDUCE] == 12 * 1024.0 + 27310080 + 2097152 + 8 * 1024 * 4.0);
     /* ZeRO 1: the DP all-reduce becomes reduce-scatter + all-gather of the
      * bf16 parameters' share 7087616 / 2 * 2 bytes */
