@@ -366,9 +366,10 @@ static double layer_dense_bytes_w(const wl_llm_plan *p) { return llm_layer_dense
 /* Bytes per element of the sequence-parallel all-gathers feeding a linear
  * layer's GEMM (its input forward, again for the weight gradient, and the
  * output gradient of the row-parallel ones): the GEMM's operand width.
- * Under the FP8 recipe Transformer Engine's norm writes its output in FP8
- * (layernorm_linear.py, with_quantized_norm) and the gather moves that
- * row-wise FP8 data; output gradients are cast before theirs likewise. */
+ * Under the FP8 recipe Transformer Engine casts the norm's output to FP8
+ * before the gather (layernorm_linear.py, with_quantized_norm; fp8_cast
+ * below) and the gather moves that row-wise FP8 data; output gradients
+ * are cast before theirs likewise. */
 static double gather_bytes(const wl_llm_plan *p) { return p->e_mm; }
 
 static void zero3_gather(llm_gen *g, int l, char ph, int mb)
