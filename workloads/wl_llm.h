@@ -82,6 +82,8 @@ typedef struct wl_llm_opts {
     double host_launch_us; /* the system file's `host-launch-us` (0: not written) */
     int tp_overlap;        /* --tp-comm-overlap: TP all-gathers and reduce-scatters
                               pipelined with their GEMMs (needs sp) */
+    int fp8_delayed;       /* --fp8-recipe delayed: Transformer Engine's delayed scaling
+                              (casts fused with the amax); 0: current scaling */
     int attn_kernel;       /* --attention-kernel: comp_attn + 1, written to the system
                               file; 0: not given (the kernel model's flash2) */
     int tp_comm_sms;       /* --tp-comm-sms: SMs the overlap's reduce-scatter and bulk

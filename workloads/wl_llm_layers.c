@@ -334,13 +334,24 @@ static void col_bwd(llm_gen *g, int l, int mb, const char *kag, double gbytes, c
  * layernorm_linear.py), its amax first all-reduced over tp (the quantizer's
  * amax reduction group), and transposed after the gather where the weight
  * gradient needs it (fp8_t).  The weights' own casts (once a step, on the
- * first microbatch) are not emitted. */
-static void fp8_cast(llm_gen *g, int l, char ph, int mb, const char *k, double n, int gathered)
+ * first microbatch) are not emitted.
+ * --fp8-recipe delayed (TE's DelayedScaling: the scale comes from past
+ * steps' amax history, and the amax of this one is taken by the cast
+ * kernel itself, reduced once a step): one cast kernel, no amax pass and
+ * no all-reduce, and a norm's output (norm = 1) is written in FP8 by the
+ * norm kernel (with_quantized_norm), so it costs no kernel of its own. */
+static void fp8_cast(llm_gen *g, int l, char ph, int mb, const char *k, double n, int gathered,
+                     int norm)
 {
     const wl_llm_plan *p = g->p;
-    if (p->o.dtype != COMP_FP8)
+    if (p->o.dtype != COMP_FP8 || (p->o.fp8_delayed && norm))
         return;
     char nm[64];
+    if (p->o.fp8_delayed) {
+        snprintf(nm, sizeof nm, "%s_cast", k);
+        llm_kern(g, l, ph, mb, nm, n, 2 * n + (gathered ? 1 : 2) * n);
+        return;
+    }
     snprintf(nm, sizeof nm, "%s_amax", k);
     llm_kern(g, l, ph, mb, nm, n, 2 * n);
     if (gathered) {
@@ -439,14 +450,14 @@ void llm_layer_fwd(llm_gen *g, int l, char ph, int mb)
     int sp = p->o.sp;
     zero3_gather(g, l, ph, mb);
     llm_kern(g, l, ph, mb, "ln1", 5 * Tl * h, 2 * e * Tl * h);
-    fp8_cast(g, l, ph, mb, "qkv_in", Tl * h, sp);
+    fp8_cast(g, l, ph, mb, "qkv_in", Tl * h, sp, 1);
     if (sp)
         ag_gemm(g, l, ph, mb, "ag_qkv", Tl * h * eg, "qkv", T, h, nqkv);
     else
         gemm(g, l, ph, mb, "qkv", T, h, nqkv);
     rope(g, l, ph, mb, "rope");
     attn_core_fwd(g, l, ph, mb);
-    fp8_cast(g, l, ph, mb, "proj_in", T * p->a_loc * d, 0);
+    fp8_cast(g, l, ph, mb, "proj_in", T * p->a_loc * d, 0, 0);
     gemm_rs(g, l, ph, mb, sp ? "rs_proj" : "ar_proj", T * h * e, "proj", T, p->a_loc * d, h);
     llm_kern(g, l, ph, mb, "resid1", 2 * Tl * h, (3 * e + 1) * Tl * h);
     llm_kern(g, l, ph, mb, "ln2", 5 * Tl * h, 2 * e * Tl * h);
@@ -465,11 +476,11 @@ void llm_layer_fwd(llm_gen *g, int l, char ph, int mb)
         if (regroup)
             llm_kern(g, l, ph, mb, "sort_chunks", 0, 2 * e * Tx * h);
         /* grouped GEMMs: El experts, Tx / El tokens each (balanced routing) */
-        fp8_cast(g, l, ph, mb, "exp_fc1_in", Tx * h, 0);
+        fp8_cast(g, l, ph, mb, "exp_fc1_in", Tx * h, 0, 0);
         bgemm(g, l, ph, mb, "exp_fc1", p->e_mm, El, Tx / El, h, f * nin, 2 * Tx * h * f * nin,
               p->e_mm * (Tx * h + El * h * f * nin) + e * Tx * f * nin);
         llm_kern(g, l, ph, mb, "exp_act", 8 * Tx * f, (nin + 1) * e * Tx * f);
-        fp8_cast(g, l, ph, mb, "exp_fc2_in", Tx * f, 0);
+        fp8_cast(g, l, ph, mb, "exp_fc2_in", Tx * f, 0, 0);
         bgemm(g, l, ph, mb, "exp_fc2", p->e_mm, El, Tx / El, f, h, 2 * Tx * f * h,
               p->e_mm * (Tx * f + El * f * h) + e * Tx * h);
         if (regroup)
@@ -482,13 +493,13 @@ void llm_layer_fwd(llm_gen *g, int l, char ph, int mb)
         return;
     }
     double fl = (double)m->ffn / t, nin = m->swiglu ? 2 : 1;
-    fp8_cast(g, l, ph, mb, "fc1_in", Tl * h, sp);
+    fp8_cast(g, l, ph, mb, "fc1_in", Tl * h, sp, 1);
     if (sp)
         ag_gemm(g, l, ph, mb, "ag_fc1", Tl * h * eg, "fc1", T, h, fl * nin);
     else
         gemm(g, l, ph, mb, "fc1", T, h, fl * nin);
     llm_kern(g, l, ph, mb, m->swiglu ? "swiglu" : "gelu", 8 * T * fl, (nin + 1) * e * T * fl);
-    fp8_cast(g, l, ph, mb, "fc2_in", T * fl, 0);
+    fp8_cast(g, l, ph, mb, "fc2_in", T * fl, 0, 0);
     gemm_rs(g, l, ph, mb, sp ? "rs_fc2" : "ar_fc2", T * h * e, "fc2", T, fl, h);
     llm_kern(g, l, ph, mb, "resid2", 2 * Tl * h, (3 * e + 1) * Tl * h);
 }
@@ -552,13 +563,13 @@ void llm_layer_bwd(llm_gen *g, int l, int mb, int lc)
         if (regroup)
             llm_kern(g, l, 'B', mb, "unsort_chunks_bwd", 0, 2 * e * Tx * h);
         double Te = Tx / El; /* tokens per local expert */
-        fp8_cast(g, l, 'B', mb, "exp_fc2_dy", Tx * h, 0);
+        fp8_cast(g, l, 'B', mb, "exp_fc2_dy", Tx * h, 0, 0);
         bgemm(g, l, 'B', mb, "exp_fc2_dgrad", p->e_mm, El, Te, h, f, 2 * Tx * f * h,
               p->e_mm * (Tx * h + El * f * h) + e * Tx * f);
         bgemm(g, l, 'B', mb, "exp_fc2_wgrad", p->e_mm, El, f, Te, h, 2 * Tx * f * h,
               p->e_mm * (Tx * f + Tx * h) + 2.0 * p->e_g * El * f * h);
         llm_kern(g, l, 'B', mb, "exp_act_bwd", 8 * Tx * f, (2 * nin + 1) * e * Tx * f);
-        fp8_cast(g, l, 'B', mb, "exp_fc1_dy", Tx * f * nin, 0);
+        fp8_cast(g, l, 'B', mb, "exp_fc1_dy", Tx * f * nin, 0, 0);
         bgemm(g, l, 'B', mb, "exp_fc1_dgrad", p->e_mm, El, Te, f * nin, h, 2 * Tx * h * f * nin,
               p->e_mm * (Tx * f * nin + El * h * f * nin) + e * Tx * h);
         bgemm(g, l, 'B', mb, "exp_fc1_wgrad", p->e_mm, El, h, Te, f * nin, 2 * Tx * h * f * nin,
@@ -574,7 +585,7 @@ void llm_layer_bwd(llm_gen *g, int l, int mb, int lc)
                    e * (2 * Tl * m->experts + h * m->experts) + e * Tl * h, NULL);
     } else {
         double fl = (double)m->ffn / t, nin = m->swiglu ? 2 : 1;
-        fp8_cast(g, l, 'B', mb, "fc2_dy", Tl * h, sp);
+        fp8_cast(g, l, 'B', mb, "fc2_dy", Tl * h, sp, 0);
         if (sp)
             ag_gemm(g, l, 'B', mb, "ag_fc2_bwd", Tl * h * eg, "fc2_dgrad", T, h, fl);
         else
@@ -583,13 +594,13 @@ void llm_layer_bwd(llm_gen *g, int l, int mb, int lc)
         wgrad(g, l, 'B', mb, "fc2_wgrad", T, fl, h);
         llm_kern(g, l, 'B', mb, m->swiglu ? "swiglu_bwd" : "gelu_bwd", 8 * T * fl,
                  (2 * nin + 1) * e * T * fl);
-        fp8_cast(g, l, 'B', mb, "fc1_dy", T * fl * nin, 0);
+        fp8_cast(g, l, 'B', mb, "fc1_dy", T * fl * nin, 0, 0);
         col_bwd(g, l, mb, "ag_fc1_bwd", Tl * h * eg, "fc1_dgrad", sp ? "rs_fc1_bwd" : "ar_fc1_bwd",
                 T * h * e, "fc1_wgrad", T, h, fl * nin);
     }
     llm_kern(g, l, 'B', mb, "ln2_bwd", 8 * Tl * h, 3 * e * Tl * h);
     llm_kern(g, l, 'B', mb, "resid1_bwd", Tl * h, (2 * e + 1) * Tl * h);
-    fp8_cast(g, l, 'B', mb, "proj_dy", Tl * h, sp);
+    fp8_cast(g, l, 'B', mb, "proj_dy", Tl * h, sp, 0);
     if (sp)
         ag_gemm(g, l, 'B', mb, "ag_proj_bwd", Tl * h * eg, "proj_dgrad", T, h, p->a_loc * d);
     else
@@ -598,7 +609,7 @@ void llm_layer_bwd(llm_gen *g, int l, int mb, int lc)
     wgrad(g, l, 'B', mb, "proj_wgrad", T, p->a_loc * d, h);
     attn_core_bwd(g, l, mb);
     rope(g, l, 'B', mb, "rope_bwd");
-    fp8_cast(g, l, 'B', mb, "qkv_dy", T * nqkv, 0);
+    fp8_cast(g, l, 'B', mb, "qkv_dy", T * nqkv, 0, 0);
     col_bwd(g, l, mb, "ag_qkv_bwd", Tl * h * eg, "qkv_dgrad", sp ? "rs_qkv_bwd" : "ar_qkv_bwd",
             T * h * e, "qkv_wgrad", T, h, nqkv);
     llm_kern(g, l, 'B', mb, "ln1_bwd", 8 * Tl * h, 3 * e * Tl * h);

@@ -275,6 +275,8 @@ static int check_rest(const wl_llm_opts *o, loom_err *err)
         return loom_err_set(err, LOOM_EUSAGE, "needs --out DIR/prefix");
     if (o->bucket_bytes > (uint64_t)INT64_MAX)
         return loom_err_set(err, LOOM_EUSAGE, "--grad-bucket overflows");
+    if (o->fp8_delayed && o->dtype != COMP_FP8)
+        return loom_err_set(err, LOOM_EUSAGE, "--fp8-recipe needs --dtype fp8");
     if (o->tp_overlap && !o->sp)
         return loom_err_set(err, LOOM_EUSAGE, "--tp-comm-overlap needs --sequence-parallel "
                             "(Transformer Engine overlaps the all-gathers and reduce-scatters "

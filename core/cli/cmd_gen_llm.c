@@ -110,6 +110,9 @@ static void llm_help(FILE *o)
         "                           layers' linear GEMMs in FP8, their inputs and output\n"
         "                           gradients cast (amax, then cast); attention, the\n"
         "                           output layer and the MoE router in bf16\n"
+        "      --fp8-recipe R       current (default: current scaling, an amax pass then\n"
+        "                           the cast, as NeMo's FP8-CS runs) or delayed (the scale\n"
+        "                           from past steps: one cast pass, the norm's fused)\n"
         "      --attention-kernel K  flash2 (FlashAttention-2's speed, the default) or\n"
         "                           cudnn (cuDNN's fused attention, which Transformer\n"
         "                           Engine runs on Hopper and later): written to the\n"
@@ -135,7 +138,7 @@ enum {
     O_TOPK, /* the shape flags end here: a value for any of them renames the model "+custom" */
     O_MLP, O_POS, O_ATTN, O_EMB, O_TP, O_PP, O_DP, O_RANKS, O_EP, O_SP, O_MB, O_GB, O_SCHED,
     O_VS, O_RC, O_ZERO, O_BUCKET, O_OVERLAP, O_DTYPE, O_GDTYPE, O_DEVICE, O_DEVICES, O_CM,
-    O_GROUPS, O_GRAN, O_OVERLAP_PARAM, O_COMM_STREAMS, O_TP_OVERLAP, O_TP_SMS, O_ATTN_KERNEL, O_CP, O_STACK, O_HOST,
+    O_GROUPS, O_GRAN, O_OVERLAP_PARAM, O_COMM_STREAMS, O_TP_OVERLAP, O_TP_SMS, O_ATTN_KERNEL, O_FP8_RECIPE, O_CP, O_STACK, O_HOST,
 };
 
 static const struct option opts[] = {
@@ -176,6 +179,7 @@ static const struct option opts[] = {
     {"tp-comm-overlap", no_argument, NULL, O_TP_OVERLAP},
     {"tp-comm-sms", required_argument, NULL, O_TP_SMS},
     {"attention-kernel", required_argument, NULL, O_ATTN_KERNEL},
+    {"fp8-recipe", required_argument, NULL, O_FP8_RECIPE},
     {"stack", required_argument, NULL, O_STACK},
     {"host-launch-us", required_argument, NULL, O_HOST},
     {"dtype", required_argument, NULL, O_DTYPE},
@@ -361,6 +365,11 @@ static int apply_opt(llm_args *a, int c, char **argv)
         if (comp_dtype_parse(optarg, &o->dtype) < 0)
             return loom_usage("gen llm", "--dtype '%s': expected bf16, fp16, fp8, tf32 or fp32",
                               optarg);
+        break;
+    case O_FP8_RECIPE:
+        if ((k = pick(optarg, (const char *const[]){"current", "delayed", NULL})) < 0)
+            return loom_usage("gen llm", "--fp8-recipe '%s': expected current or delayed", optarg);
+        o->fp8_delayed = k;
         break;
     case O_GDTYPE: /* bytes per gradient element */
         if ((k = pick(optarg, (const char *const[]){"fp32", "bf16", "fp16", NULL})) < 0)

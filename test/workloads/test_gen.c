@@ -571,6 +571,26 @@ static void test_llm_fp8_casts(void **state)
     assert_true(named(g, "L0.B0.fc1_dy_cast")->tensor_size == 2097152);
     assert_true(named(g, "L0.B0.qkv_dy_cast")->tensor_size == 1572864);
     et_graph_free(g);
+    /* --fp8-recipe delayed: one cast kernel a tensor (its amax taken by the
+     * cast), no all-reduce, the norms' outputs cast by the norms */
+    const char *dl = tp("f8c/d");
+    expect_exit(loomrun_run(tmpdir, "gen", "llm", SMALL, "--sequence-parallel", "--dtype", "fp8",
+                            "--fp8-recipe", "delayed", "--out", dl, "-q", NULL), 0, NULL);
+    g = load_rank("f8c/d", 0);
+    assert_true(named(g, "L0.F0.proj_in_cast")->tensor_size == 524288);
+    assert_true(named(g, "L0.B0.fc2_dy_cast")->tensor_size == 393216);
+    assert_true(depends(g, named(g, "L0.F0.ag_qkv"), named(g, "L0.F0.ln1")));
+    for (size_t i = 0; i < g->n; i++) {
+        const char *nm = et_gnode_name(g, &g->nodes[i]);
+        assert_null(strstr(nm, "_amax"));
+        assert_null(strstr(nm, "qkv_in_cast"));
+        assert_null(strstr(nm, "fc1_in_cast"));
+    }
+    et_graph_free(g);
+    expect_exit(loomrun_run(tmpdir, "gen", "llm", SMALL, "--fp8-recipe", "delayed", "--out", dl, NULL),
+                2, "--fp8-recipe needs --dtype fp8");
+    expect_exit(loomrun_run(tmpdir, "gen", "llm", SMALL, "--dtype", "fp8", "--fp8-recipe", "mx",
+                            "--out", dl, NULL), 2, "--fp8-recipe 'mx': expected current or delayed");
     g = load_rank("f8c/b", 0);
     for (size_t i = 0; i < g->n; i++) {
         const char *nm = et_gnode_name(g, &g->nodes[i]);
