@@ -307,6 +307,9 @@ int cfg_load_compute(loom_cfg *cfg, cfg_doc *dc, cfg_sys_comp *sc, const loom_cf
                           sc->device ? sc->device : "", sc->device ? "' has none" : "");
         goto out;
     }
+    if (sc->attn >= 0 && cfg->comp.kind != COMP_KERNEL) /* kept, and said */
+        cfg_note(cfg, "attention-kernel %s prices attention in the kernel compute model only; "
+                      "this run's compute model ignores it", comp_attn_names[sc->attn]);
     if (sc->table && cfg->comp.kind != COMP_TABLE) {
         rc = loom_err_set(err, LOOM_EUSAGE, "%s: 'compute-table' is set but 'compute-model' is not "
                           "table", path);

@@ -121,6 +121,13 @@ static void test_device(void **state)
     assert_non_null(cfg.rank_comp);
     near(cfg.rank_comp[1].kp.attn_eff, 0.66);
     loom_cfg_free(&cfg);
+    /* with another compute model the key is a note, not an error */
+    if (load(&cfg, "device: h100-sxm\ncompute-model: roofline\nattention-kernel: cudnn\n", &err) < 0)
+        fail_msg("%s", err.msg);
+    assert_true(cfg.nnotes >= 1);
+    assert_non_null(strstr(cfg.notes[cfg.nnotes - 1], "attention-kernel cudnn prices attention in "
+                                                      "the kernel compute model only"));
+    loom_cfg_free(&cfg);
     /* a plain roofline with an overhead and no device */
     if (load(&cfg, "local-mem-bw: 100\npeak-perf: 10\ncompute-model: roofline\n"
                    "compute-matrix-overhead-us: 2\n", &err) < 0)
