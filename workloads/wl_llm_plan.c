@@ -525,17 +525,23 @@ static double layer_activations(const wl_llm_plan *p, wl_recompute rc)
     double b = p->o.micro_batch, s = m->seq;
     if (rc == WL_RC_FULL) /* only the layer input */
         return e * T * h / (p->o.sp ? t : 1);
+    /* the GEMMs' inputs are kept at their operand width em: under the FP8
+     * recipe Transformer Engine saves the FP8 copy it cast for the GEMM
+     * (1 byte), not the bf16 tensor; the rest at e */
+    double em = p->e_mm, nin = m->swiglu ? 2 : 1;
     /* replicated across TP unless SP: 2 norm inputs, QKV and fc1 inputs,
      * 2 dropout masks (1 byte) */
-    double R = (4 * e + 2) * T * h;
-    /* split across TP: Q, K, V, projection input, MLP intermediates */
-    double S = e * T * (p->a_loc + 2 * p->kv_loc) * d + e * T * p->a_loc * d;
+    double R = (2 * e + 2 * em + 2) * T * h;
+    /* split across TP: Q, K, V, projection input, MLP intermediates (fc1's
+     * output for the activation's backward, the activation's output, fc2's
+     * input) */
+    double S = e * T * (p->a_loc + 2 * p->kv_loc) * d + em * T * p->a_loc * d;
     if (p->moe) {
         double Tx = p->Tl * m->topk; /* tokens this rank's experts see */
-        S += e * Tx * f * ((m->swiglu ? 2 : 1) + 1) + e * Tx * h;
-        R -= e * T * h; /* the fc1 input is the experts' input, counted above */
+        S += e * Tx * f * nin + em * Tx * f + em * Tx * h;
+        R -= em * T * h; /* the fc1 input is the experts' input, counted above */
     } else {
-        S += e * T * f / t * ((m->swiglu ? 2 : 1) + 1);
+        S += e * T * f / t * nin + em * T * f / t;
     }
     /* the attention core: softmax output, dropout mask and output */
     if (!m->flash && rc != WL_RC_SELECTIVE)

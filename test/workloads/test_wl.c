@@ -168,6 +168,17 @@ static void test_memory(void **state)
     assert_true(m.activations == 8388608.0 + 524288.0);
     assert_true(m.params == 6301184.0 + 2048 + 524288); /* layer + final norm + output copy */
     wl_llm_plan_free(p);
+    /* FP8: the GEMMs' inputs are kept as their 1-byte FP8 copies: with
+     * T h = 262144, R = (2e + 2 + 2) T h = 8 T h (the norms' inputs stay
+     * bf16), S = (e 3h + h + e f + f) T / t = (6 + 1 + 8 + 4) / 2 T h =
+     * 9.5 T h, the attention core's 10 T h as before: 27.5 T h a layer */
+    o.dtype = COMP_FP8;
+    p = wl_llm_plan_new(&o, &err);
+    assert_non_null(p);
+    wl_llm_memory(p, 0, &m);
+    assert_true(m.activations == 2 * 27.5 * 262144);
+    wl_llm_plan_free(p);
+    o.dtype = COMP_BF16;
     /* ZeRO 1 shards the optimizer state over dp = 2; full recomputation
      * keeps each layer's input, 2*s*b*h/t with sequence parallelism, plus
      * the one layer being recomputed */
