@@ -1,0 +1,311 @@
+/*
+ * test_layers.c: the layer kernels `loom gen llm` writes as Megatron-Core
+ * with Transformer Engine launches them (workloads/wl_llm_layers.c,
+ * docs/WORKLOADS.md): the userbuffer overlap of tensor-parallel
+ * communication, the FP8 recipe's casts and which GEMMs keep 16-bit
+ * operands, the attention kernel family, MoE token movements.  Shapes,
+ * bytes and dependencies are worked out by hand in the comments.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "gen_check.h"
+
+static et_graph *load_rank(const char *name, int rank) { return load_prefix(tp(name), rank); }
+
+/* --tp-comm-overlap as Transformer Engine's default userbuffers run it
+ * (workloads/wl_llm_layers.c, docs/WORKLOADS.md), on SMALL with sequence
+ * parallelism (T = 256 tokens, tp 2, h 1024, bf16):
+ *   ring exchange: ag_qkv from ln1's position; the QKV GEMM's first
+ *     T - T/tp = 128 rows beside it, its last 128 rows (qkv.last) after
+ *     the gather; no SMs held;
+ *   pipeline: proj in 4 GEMMs of 64 rows on the SMs less 16, each
+ *     followed by its reduce-scatter of T*h*e/4 = 131072 bytes; the next
+ *     chunk does not wait for it; resid1 waits for the last chunk and its
+ *     reduce-scatter;
+ *   bulk (backward): the QKV input gathered again (T/tp*h*e = 262144)
+ *     beside qkv_dgrad, dX's reduce-scatter beside qkv_wgrad, which waits
+ *     for the gather; both GEMMs leave 16 SMs.
+ * Without the flag: the gather, then the whole GEMM; the GEMM, then its
+ * reduce-scatter; the backward's gather and reduce-scatter as with it but
+ * on all the SMs.  Under --dtype fp8 the gathers feeding the linear layers
+ * move 1-byte elements (131072), the output layer's stays 2-byte.
+ * Without --sequence-parallel the flag is refused. */
+static void test_llm_tp_overlap(void **state)
+{
+    (void)state;
+    const char *ov = tp("tpo/o"), *no = tp("tpo/n"), *f8 = tp("tpo/f");
+    expect_exit(loomrun_run(loomrun_tmp, "gen", "llm", SMALL, "--sequence-parallel", "--tp-comm-overlap",
+                            "--out", ov, "-q", NULL), 0, NULL);
+    expect_exit(loomrun_run(loomrun_tmp, "gen", "llm", SMALL, "--sequence-parallel", "--out", no, "-q",
+                            NULL), 0, NULL);
+    et_graph *g = load_rank("tpo/o", 0);
+    const et_gnode *ln1 = named(g, "L0.F0.ln1"), *ag = named(g, "L0.F0.ag_qkv"),
+                   *qkv = named(g, "L0.F0.qkv"), *qkl = named(g, "L0.F0.qkv.last"),
+                   *res = named(g, "L0.F0.resid1");
+    assert_true(depends(g, ag, ln1) && depends(g, qkv, ln1) && !depends(g, qkv, ag));
+    assert_true(depends(g, qkl, qkv) && depends(g, qkl, ag));
+    assert_int_equal(g->kshape[qkv->shape - 1].m, 128);
+    assert_int_equal(g->kshape[qkl->shape - 1].m, 128);
+    assert_int_equal(g->kshape[qkl->shape - 1].n, 1536);
+    assert_int_equal(g->kshape[qkl->shape - 1].comm_sms, 0);
+    assert_true(ag->comm_size == 262144);
+    const et_gnode *prev = NULL, *rs = NULL;
+    for (int i = 0; i < 4; i++) {
+        char a[40], b[40];
+        snprintf(a, sizeof a, "L0.F0.proj.c%d", i);
+        snprintf(b, sizeof b, "L0.F0.rs_proj.c%d", i);
+        const et_gnode *pj = named(g, a);
+        rs = named(g, b);
+        assert_int_equal(g->kshape[pj->shape - 1].m, 64);
+        assert_int_equal(g->kshape[pj->shape - 1].comm_sms, 16);
+        assert_true(depends(g, rs, pj) && rs->comm_size == 131072);
+        if (prev)
+            assert_true(depends(g, pj, prev) && !depends(g, pj, named(g, "L0.F0.rs_proj.c0")));
+        prev = pj;
+    }
+    assert_true(depends(g, res, prev) && depends(g, res, rs));
+    const et_gnode *agb = named(g, "L0.B0.ag_qkv_bwd"), *qd = named(g, "L0.B0.qkv_dgrad"),
+                   *rsb = named(g, "L0.B0.rs_qkv_bwd"), *qw = named(g, "L0.B0.qkv_wgrad");
+    assert_true(agb->comm_size == 262144 && !depends(g, qd, agb));
+    assert_true(depends(g, rsb, qd) && depends(g, qw, agb) && !depends(g, qw, rsb));
+    assert_true(depends(g, named(g, "L0.B0.ln1_bwd"), rsb));
+    assert_int_equal(g->kshape[qd->shape - 1].comm_sms, 16);
+    assert_int_equal(g->kshape[qw->shape - 1].comm_sms, 16);
+    et_graph_free(g);
+    g = load_rank("tpo/n", 0);
+    qkv = named(g, "L0.F0.qkv");
+    assert_true(depends(g, qkv, named(g, "L0.F0.ag_qkv")));
+    assert_int_equal(g->kshape[qkv->shape - 1].m, 256);
+    const et_gnode *pj = named(g, "L0.F0.proj");
+    assert_true(depends(g, named(g, "L0.F0.rs_proj"), pj));
+    assert_int_equal(g->kshape[pj->shape - 1].comm_sms, 0);
+    qw = named(g, "L0.B0.qkv_wgrad");
+    assert_true(depends(g, qw, named(g, "L0.B0.ag_qkv_bwd")));
+    assert_int_equal(g->kshape[qw->shape - 1].comm_sms, 0);
+    et_graph_free(g);
+    expect_exit(loomrun_run(loomrun_tmp, "gen", "llm", SMALL, "--sequence-parallel", "--dtype", "fp8",
+                            "--out", f8, "-q", NULL), 0, NULL);
+    g = load_rank("tpo/f", 4);
+    assert_true(named(g, "L1.F0.ag_qkv")->comm_size == 131072);
+    assert_true(named(g, "L1.F0.ag_fc1")->comm_size == 131072);
+    assert_true(named(g, "L1.B0.ag_proj_bwd")->comm_size == 131072);
+    assert_true(named(g, "L1.B0.ag_qkv_bwd")->comm_size == 131072);
+    assert_true(named(g, "F0.ag_logits")->comm_size == 262144);
+    et_graph_free(g);
+    /* --tp-comm-sms sets the SMs held (0..255) */
+    expect_exit(loomrun_run(loomrun_tmp, "gen", "llm", SMALL, "--sequence-parallel", "--tp-comm-overlap",
+                            "--tp-comm-sms", "4", "--out", ov, "-q", NULL), 0, NULL);
+    g = load_rank("tpo/o", 0);
+    assert_int_equal(g->kshape[named(g, "L0.F0.fc2.c3")->shape - 1].comm_sms, 4);
+    assert_int_equal(g->kshape[named(g, "L0.B0.fc1_wgrad")->shape - 1].comm_sms, 4);
+    et_graph_free(g);
+    expect_exit(loomrun_run(loomrun_tmp, "gen", "llm", SMALL, "--sequence-parallel", "--tp-comm-overlap",
+                            "--tp-comm-sms", "256", "--out", ov, NULL), 2,
+                "--tp-comm-sms '256': expected an integer 0 .. 255");
+    expect_exit(loomrun_run(loomrun_tmp, "gen", "llm", SMALL, "--tp-comm-overlap", "--out", ov, NULL), 2,
+                "--tp-comm-overlap needs --sequence-parallel");
+}
+
+/* The FP8 recipe's casts (wl_llm_layers.c, fp8_cast), on SMALL with
+ * sequence parallelism (T = 256, Tl = 128, h = 1024, tp 2: a/tp d = 512,
+ * f/tp = 2048, QKV 1536 columns), bytes by hand:
+ *   qkv_in: amax reads 2 Tl h = 262144; its amax all-reduced over tp (4
+ *     bytes) before the cast, which reads 2 Tl h and writes the row-wise
+ *     copy Tl h: 393216;
+ *   proj_in (not gathered): the cast writes both copies: 4 T a/tp d =
+ *     524288; fc2_in 4 T f/tp = 2097152;
+ *   backward: fc2_dy cast 3 Tl h = 393216 before its gather, its
+ *     transpose fc2_dy_t 2 T h = 524288 before fc2_wgrad; qkv_in_t (the
+ *     gathered input transposed) 524288, after ag_qkv_bwd and before
+ *     qkv_wgrad; fc1_dy 4 T f/tp = 2097152; qkv_dy 4 T 1536 = 1572864.
+ * A bf16 run has none of them. */
+static void test_llm_fp8_casts(void **state)
+{
+    (void)state;
+    const char *f8 = tp("f8c/f"), *bf = tp("f8c/b");
+    expect_exit(loomrun_run(loomrun_tmp, "gen", "llm", SMALL, "--sequence-parallel", "--dtype", "fp8",
+                            "--out", f8, "-q", NULL), 0, NULL);
+    expect_exit(loomrun_run(loomrun_tmp, "gen", "llm", SMALL, "--sequence-parallel", "--out", bf, "-q",
+                            NULL), 0, NULL);
+    et_graph *g = load_rank("f8c/f", 0);
+    const et_gnode *am = named(g, "L0.F0.qkv_in_amax"), *ar = named(g, "L0.F0.qkv_in_amax_ar"),
+                   *ca = named(g, "L0.F0.qkv_in_cast");
+    assert_true(am->tensor_size == 262144 && ca->tensor_size == 393216);
+    assert_true(ar->comm_type == ET_ALL_REDUCE && ar->comm_size == 4);
+    assert_true(depends(g, ar, am) && depends(g, ca, ar));
+    assert_true(depends(g, named(g, "L0.F0.ag_qkv"), ca));
+    assert_true(named(g, "L0.F0.proj_in_cast")->tensor_size == 524288);
+    assert_true(named(g, "L0.F0.fc2_in_cast")->tensor_size == 2097152);
+    assert_true(named(g, "L0.B0.fc2_dy_cast")->tensor_size == 393216);
+    const et_gnode *t2 = named(g, "L0.B0.fc2_dy_t"), *qt = named(g, "L0.B0.qkv_in_t");
+    assert_true(t2->tensor_size == 524288 && qt->tensor_size == 524288);
+    assert_true(depends(g, named(g, "L0.B0.fc2_wgrad"), t2));
+    assert_true(depends(g, qt, named(g, "L0.B0.ag_qkv_bwd")));
+    assert_true(depends(g, named(g, "L0.B0.qkv_wgrad"), qt));
+    assert_true(named(g, "L0.B0.fc1_dy_cast")->tensor_size == 2097152);
+    assert_true(named(g, "L0.B0.qkv_dy_cast")->tensor_size == 1572864);
+    et_graph_free(g);
+    /* --fp8-recipe delayed: one cast kernel a tensor (its amax taken by the
+     * cast), no all-reduce, the norms' outputs cast by the norms */
+    const char *dl = tp("f8c/d");
+    expect_exit(loomrun_run(loomrun_tmp, "gen", "llm", SMALL, "--sequence-parallel", "--dtype", "fp8",
+                            "--fp8-recipe", "delayed", "--out", dl, "-q", NULL), 0, NULL);
+    g = load_rank("f8c/d", 0);
+    assert_true(named(g, "L0.F0.proj_in_cast")->tensor_size == 524288);
+    assert_true(named(g, "L0.B0.fc2_dy_cast")->tensor_size == 393216);
+    assert_true(depends(g, named(g, "L0.F0.ag_qkv"), named(g, "L0.F0.ln1")));
+    no_node_with(g, (const char *const[]){"_amax", "qkv_in_cast", "fc1_in_cast", NULL});
+    et_graph_free(g);
+    expect_exit(loomrun_run(loomrun_tmp, "gen", "llm", SMALL, "--fp8-recipe", "delayed", "--out", dl, NULL),
+                2, "--fp8-recipe needs --dtype fp8");
+    expect_exit(loomrun_run(loomrun_tmp, "gen", "llm", SMALL, "--dtype", "fp8", "--fp8-recipe", "mx",
+                            "--out", dl, NULL), 2, "--fp8-recipe 'mx': expected current or delayed");
+    g = load_rank("f8c/b", 0);
+    no_node_with(g, (const char *const[]){"_amax", "_cast", "_in_t", NULL});
+    et_graph_free(g);
+}
+
+/* --attention-kernel cudnn: the system file says so (absent without the
+ * flag), the report's system line and the JSON name it, and a step with
+ * flash attention is shorter than with flash2's figures (cuDNN's fitted
+ * efficiencies are about twice FlashAttention-2's); a bad name exits 2. */
+static void test_llm_attention_kernel(void **state)
+{
+    (void)state;
+    const char *cu = tp("ak/c"), *fl = tp("ak/f");
+    expect_exit(loomrun_run(loomrun_tmp, "gen", "llm", SMALL, "--attention", "flash", "--attention-kernel",
+                            "cudnn", "--out", cu, "-q", NULL), 0, NULL);
+    expect_exit(loomrun_run(loomrun_tmp, "gen", "llm", SMALL, "--attention", "flash", "--out", fl, "-q",
+                            NULL), 0, NULL);
+    char text[4096], sys[200], js[200];
+    snprintf(sys, sizeof sys, "%s.system.yaml", cu);
+    loomrun_slurp(sys, text, sizeof text);
+    assert_non_null(strstr(text, "\nattention-kernel: cudnn\n"));
+    snprintf(sys, sizeof sys, "%s.system.yaml", fl);
+    loomrun_slurp(sys, text, sizeof text);
+    assert_null(strstr(text, "attention-kernel"));
+    put("ak/net.yml", "topology: [ Switch, Switch ]\nnpus_count: [ 4, 2 ]\nbandwidth: [ 400, 50 ]\n"
+                      "latency: [ 500, 2000 ]\n");
+    double step[2];
+    const char *pres[2] = {cu, fl};
+    for (int k = 0; k < 2; k++) {
+        snprintf(sys, sizeof sys, "%s.system.yaml", pres[k]);
+        snprintf(js, sizeof js, "%s.json", pres[k]);
+        int rc = loomrun_run(loomrun_tmp, "run", "-w", pres[k], "-s", sys, "-n", tp("ak/net.yml"), "-j", js,
+                             NULL);
+        if (rc != 0)
+            fail_msg("loom run exited %d: %s", rc, loomrun_err);
+        assert_true((strstr(loomrun_out, "compute model kernel, attention cudnn\n") != NULL) == (k == 0));
+        static char jt[1 << 16];
+        loomrun_slurp(js, jt, sizeof jt);
+        assert_true((strstr(jt, "\"attention_kernel\": \"cudnn\"") != NULL) == (k == 0));
+        const char *p = strstr(jt, "\"step_time_ns\":");
+        assert_non_null(p);
+        step[k] = strtod(p + strlen("\"step_time_ns\":"), NULL);
+    }
+    assert_true(step[0] < step[1]);
+    expect_exit(loomrun_run(loomrun_tmp, "gen", "llm", SMALL, "--attention-kernel", "fa3", "--out", cu, NULL),
+                2, "--attention-kernel 'fa3': expected flash2 or cudnn");
+}
+
+/*
+ * The FP8 recipe converts Transformer Engine's modules only: Megatron-Core's
+ * output layer is its own ColumnParallelLinear, so the logits GEMMs keep
+ * 16-bit operands while the layers' linear GEMMs take FP8.  SMALL's last
+ * stage (rank 4: tp 2, pp 2), one kernel a node, microbatch 0: logits is
+ * (T x h)(h x V/tp) with T = 256, h = 1024, V/tp = 512 (the vocabulary of
+ * 1000 padded to a multiple of 128 tp, as Megatron does): operands 2 bytes,
+ * 2 (T h + h V/tp) + 2 T V/tp bytes read and written; its layer's fc2 reads
+ * 1-byte operands: (T x f/tp)(f/tp x h), f/tp = 2048, 1 (T f/tp + f/tp h)
+ * + 2 T h.  In bf16 both are 2-byte.
+ */
+static void test_llm_fp8_head(void **state)
+{
+    (void)state;
+    const double T = 256, h = 1024, V = 512, f = 2048;
+    for (int k = 0; k < 2; k++) {
+        char pre[64];
+        snprintf(pre, sizeof pre, "fp8h/%d", k);
+        expect_exit(loomrun_run(loomrun_tmp, "gen", "llm", SMALL, "--dtype", k ? "fp8" : "bf16",
+                                "--device", "h100-sxm", "--granularity", "kernel", "--out", tp(pre),
+                                "-q", NULL), 0, NULL);
+        et_graph *g = load_rank(pre, 4);
+        const et_gnode *lg = named(g, "F0.logits"), *fc2 = named(g, "L1.F0.fc2");
+        assert_true(lg->shape && fc2->shape);
+        assert_int_equal(g->kshape[lg->shape - 1].dtype_bytes, 2);
+        assert_true((double)lg->tensor_size == 2 * (T * h + h * V) + 2 * T * V);
+        int eb = k ? 1 : 2;
+        assert_int_equal(g->kshape[fc2->shape - 1].dtype_bytes, eb);
+        assert_true((double)fc2->tensor_size == eb * (T * f + f * h) + 2 * T * h);
+        assert_int_equal(g->kshape[named(g, "B0.logits_wgrad")->shape - 1].dtype_bytes, 2);
+        assert_int_equal(g->kshape[named(g, "B0.logits_dgrad")->shape - 1].dtype_bytes, 2);
+        et_graph_free(g);
+    }
+}
+
+/*
+ * MoE token movement around the experts (Megatron-Core's all-to-all
+ * dispatcher), one kernel a node: mixtral-8x7b (h 4096, 8 experts, top 2),
+ * sequence 512, tp 2 with SP, so Tl = 256 tokens a rank and Tx = 2 Tl =
+ * 512 copies, e = 2.  Forward: permute gathers the copies (2 e Tx h
+ * bytes); with ep 4 each rank holds 2 experts, so the arrivals are
+ * regrouped by expert and back (sort_chunks, unsort_chunks: 2 e Tx h
+ * each); unpermute reads the copies and writes the tokens (e (Tx + Tl) h).
+ * Backward: unpermute_bwd reads the tokens' gradient and writes the
+ * copies and the scores' gradient (e (Tl + 2 Tx) h), permute_bwd sums the
+ * copies back (e (Tx + Tl) h).  With ep 8 (one expert a rank) nothing is
+ * regrouped.
+ */
+static void test_llm_moe_kernels(void **state)
+{
+    (void)state;
+    const double e = 2, h = 4096, Tl = 256, Tx = 512;
+    for (int k = 0; k < 2; k++) {
+        char pre[64];
+        snprintf(pre, sizeof pre, "moek/%d", k);
+        expect_exit(loomrun_run(loomrun_tmp, "gen", "llm", "--preset", "mixtral-8x7b", "--layers", "2",
+                                "--seq", "512", "--tp", "2", "--dp", "8", "--ep", k ? "8" : "4",
+                                "--sequence-parallel", "--global-batch", "8", "--granularity",
+                                "kernel", "--out", tp(pre), "-q", NULL),
+                    0, NULL);
+        et_graph *g = load_rank(pre, 0);
+        assert_true((double)named(g, "L0.F0.permute")->tensor_size == 2 * e * Tx * h);
+        assert_true((double)named(g, "L0.F0.unpermute")->tensor_size == e * (Tx + Tl) * h);
+        assert_true((double)named(g, "L0.B0.unpermute_bwd")->tensor_size == e * (Tl + 2 * Tx) * h);
+        assert_true((double)named(g, "L0.B0.permute_bwd")->tensor_size == e * (Tx + Tl) * h);
+        const char *regroup[4] = {"L0.F0.sort_chunks", "L0.F0.unsort_chunks",
+                                  "L0.B0.unsort_chunks_bwd", "L0.B0.sort_chunks_bwd"};
+        for (int r = 0; r < 4; r++) {
+            const et_gnode *n = NULL;
+            for (size_t i = 0; i < g->n && !n; i++)
+                if (strcmp(et_gnode_name(g, &g->nodes[i]), regroup[r]) == 0)
+                    n = &g->nodes[i];
+            if (k)
+                assert_null(n);
+            else
+                assert_true(n && (double)n->tensor_size == 2 * e * Tx * h);
+        }
+        et_graph_free(g);
+    }
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_llm_tp_overlap),
+        cmocka_unit_test(test_llm_fp8_casts),
+        cmocka_unit_test(test_llm_attention_kernel),
+        cmocka_unit_test(test_llm_fp8_head),
+        cmocka_unit_test(test_llm_moe_kernels),
+    };
+    return cmocka_run_group_tests(tests, loomrun_setup, loomrun_teardown);
+}
