@@ -397,6 +397,7 @@ static int write_rank(const wl_llm_plan *p, int stage, int rank, const char *pat
 {
     llm_gen *g = loom_xcalloc(1, sizeof *g);
     g->p = p;
+    g->emm = p->e_mm;
     g->stage = stage;
     g->rank = rank;
     set_names(g);

@@ -82,6 +82,9 @@ typedef struct wl_llm_opts {
     double host_launch_us; /* the system file's `host-launch-us` (0: not written) */
     int tp_overlap;        /* --tp-comm-overlap: TP all-gathers and reduce-scatters
                               pipelined with their GEMMs (needs sp) */
+    int fp8_bf16_first;    /* --fp8-bf16-layers S,E: the model's first S and last E */
+    int fp8_bf16_last;     /* layers run in bf16 under --dtype fp8 (Megatron's
+                              --first-last-layers-bf16); 0, 0: none */
     int fp8_delayed;       /* --fp8-recipe delayed: Transformer Engine's delayed scaling
                               (casts fused with the amax); 0: current scaling */
     int attn_kernel;       /* --attention-kernel: comp_attn + 1, written to the system

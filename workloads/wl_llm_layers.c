@@ -153,7 +153,7 @@ static void gemm_e(llm_gen *g, int layer, char ph, int mb, const char *k, double
 /* A linear layer's GEMM: operands of e_mm bytes (1 under the FP8 recipe). */
 static void gemm(llm_gen *g, int layer, char ph, int mb, const char *k, double M, double K, double N)
 {
-    gemm_e(g, layer, ph, mb, k, M, K, N, g->p->e_mm);
+    gemm_e(g, layer, ph, mb, k, M, K, N, (int)g->emm);
 }
 
 /* batch GEMMs of (M x K)(K x N) in one kernel (attention's, experts'),
@@ -187,7 +187,7 @@ static void wgrad_e(llm_gen *g, int layer, char ph, int mb, const char *k, doubl
 
 static void wgrad(llm_gen *g, int layer, char ph, int mb, const char *k, double M, double K, double N)
 {
-    wgrad_e(g, layer, ph, mb, k, M, K, N, g->p->e_mm);
+    wgrad_e(g, layer, ph, mb, k, M, K, N, (int)g->emm);
 }
 
 uint64_t llm_coll_after(llm_gen *g, const char *name, int type, double bytes, const char *pg,
@@ -280,7 +280,7 @@ static void gemm_rs(llm_gen *g, int l, char ph, int mb, const char *kc, double b
         char ng[64], nc[64];
         snprintf(ng, sizeof ng, "%s.c%d", kg, i);
         snprintf(nc, sizeof nc, "%s.c%d", kc, i);
-        gemm_x(g, l, ph, mb, ng, M / UB_SPLITS, K, N, p->e_mm, p->o.tp_comm_sms);
+        gemm_x(g, l, ph, mb, ng, M / UB_SPLITS, K, N, (int)g->emm, p->o.tp_comm_sms);
         c = coll(g, l, ph, mb, nc, ET_REDUCE_SCATTER, bytes / UB_SPLITS, g->pg_tp);
     }
     llm_need(g, c);
@@ -306,14 +306,14 @@ static void col_bwd(llm_gen *g, int l, int mb, const char *kag, double gbytes, c
     uint64_t ca = 0, cr = 0;
     if (p->t > 1 && sp)
         ca = coll(g, l, 'B', mb, kag, ET_ALL_GATHER, gbytes, g->pg_tp);
-    gemm_x(g, l, 'B', mb, kd, M, N, K, p->e_mm, sms);
+    gemm_x(g, l, 'B', mb, kd, M, N, K, (int)g->emm, sms);
     if (p->t > 1)
         cr = coll(g, l, 'B', mb, krs, sp ? ET_REDUCE_SCATTER : ET_ALL_REDUCE, rbytes, g->pg_tp);
     llm_need(g, ca);
     char nm[64]; /* the gathered input's FP8 copy transposed for the weight gradient */
     snprintf(nm, sizeof nm, "%.*s_in_t", (int)strcspn(kw, "_"), kw); /* qkv_wgrad: qkv_in_t */
     fp8_t(g, l, 'B', mb, nm, M * K);
-    wgrad_x(g, l, 'B', mb, kw, M, K, N, p->e_mm, sms);
+    wgrad_x(g, l, 'B', mb, kw, M, K, N, (int)g->emm, sms);
     llm_need(g, cr);
 }
 
@@ -344,7 +344,7 @@ static void fp8_cast(llm_gen *g, int l, char ph, int mb, const char *k, double n
                      int norm)
 {
     const wl_llm_plan *p = g->p;
-    if (p->o.dtype != COMP_FP8 || (p->o.fp8_delayed && norm))
+    if (p->o.dtype != COMP_FP8 || g->emm != 1 || (p->o.fp8_delayed && norm))
         return;
     char nm[64];
     if (p->o.fp8_delayed) {
@@ -366,7 +366,7 @@ static void fp8_cast(llm_gen *g, int l, char ph, int mb, const char *k, double n
  * elements: reads and writes one byte each. */
 static void fp8_t(llm_gen *g, int l, char ph, int mb, const char *k, double n)
 {
-    if (g->p->o.dtype == COMP_FP8 && g->p->o.sp)
+    if (g->p->o.dtype == COMP_FP8 && g->emm == 1 && g->p->o.sp)
         llm_kern(g, l, ph, mb, k, 0, 2 * n);
 }
 
@@ -381,7 +381,7 @@ static double layer_dense_bytes_w(const wl_llm_plan *p) { return llm_layer_dense
  * before the gather (layernorm_linear.py, with_quantized_norm; fp8_cast
  * below) and the gather moves that row-wise FP8 data; output gradients
  * are cast before theirs likewise. */
-static double gather_bytes(const wl_llm_plan *p) { return p->e_mm; }
+static double gather_bytes(const llm_gen *g) { return g->emm; }
 
 static void zero3_gather(llm_gen *g, int l, char ph, int mb)
 {
@@ -441,12 +441,25 @@ static void attn_core_fwd(llm_gen *g, int l, char ph, int mb)
           e * (b * A * s * s + T * p->kv_loc * d + T * A * d));
 }
 
+/* The layer's GEMM operand width: --fp8-bf16-layers keeps the model's
+ * first and last layers in bf16 under FP8 (Megatron's
+ * --first-last-layers-bf16; Megatron-Bridge's current-scaling recipe keeps
+ * one at each end), their GEMMs, gathers and saved inputs at e_act and
+ * none of the FP8 casts. */
+static void layer_width(llm_gen *g, int l)
+{
+    const wl_llm_plan *p = g->p;
+    int bf16 = l < p->o.fp8_bf16_first || l >= p->m.layers - p->o.fp8_bf16_last;
+    g->emm = bf16 ? p->e_act : p->e_mm;
+}
+
 void llm_layer_fwd(llm_gen *g, int l, char ph, int mb)
 {
     const wl_llm_plan *p = g->p;
+    layer_width(g, l);
     const wl_model *m = &p->m;
     double T = p->T, Tl = p->Tl, h = m->hidden, e = p->e_act, t = p->t;
-    double d = p->dh, nqkv = p->nqkv, eg = gather_bytes(p);
+    double d = p->dh, nqkv = p->nqkv, eg = gather_bytes(g);
     int sp = p->o.sp;
     zero3_gather(g, l, ph, mb);
     llm_kern(g, l, ph, mb, "ln1", 5 * Tl * h, 2 * e * Tl * h);
@@ -477,12 +490,12 @@ void llm_layer_fwd(llm_gen *g, int l, char ph, int mb)
             llm_kern(g, l, ph, mb, "sort_chunks", 0, 2 * e * Tx * h);
         /* grouped GEMMs: El experts, Tx / El tokens each (balanced routing) */
         fp8_cast(g, l, ph, mb, "exp_fc1_in", Tx * h, 0, 0);
-        bgemm(g, l, ph, mb, "exp_fc1", p->e_mm, El, Tx / El, h, f * nin, 2 * Tx * h * f * nin,
-              p->e_mm * (Tx * h + El * h * f * nin) + e * Tx * f * nin);
+        bgemm(g, l, ph, mb, "exp_fc1", g->emm, El, Tx / El, h, f * nin, 2 * Tx * h * f * nin,
+              g->emm * (Tx * h + El * h * f * nin) + e * Tx * f * nin);
         llm_kern(g, l, ph, mb, "exp_act", 8 * Tx * f, (nin + 1) * e * Tx * f);
         fp8_cast(g, l, ph, mb, "exp_fc2_in", Tx * f, 0, 0);
-        bgemm(g, l, ph, mb, "exp_fc2", p->e_mm, El, Tx / El, f, h, 2 * Tx * f * h,
-              p->e_mm * (Tx * f + El * f * h) + e * Tx * h);
+        bgemm(g, l, ph, mb, "exp_fc2", g->emm, El, Tx / El, f, h, 2 * Tx * f * h,
+              g->emm * (Tx * f + El * f * h) + e * Tx * h);
         if (regroup)
             llm_kern(g, l, ph, mb, "unsort_chunks", 0, 2 * e * Tx * h);
         if (p->ep > 1)
@@ -542,9 +555,10 @@ static void attn_core_bwd(llm_gen *g, int l, int mb)
 void llm_layer_bwd(llm_gen *g, int l, int mb, int lc)
 {
     const wl_llm_plan *p = g->p;
+    layer_width(g, l);
     const wl_model *m = &p->m;
     double T = p->T, Tl = p->Tl, h = m->hidden, e = p->e_act, t = p->t;
-    double d = p->dh, nqkv = p->nqkv, eg = gather_bytes(p);
+    double d = p->dh, nqkv = p->nqkv, eg = gather_bytes(g);
     int sp = p->o.sp;
     if (p->o.recompute == WL_RC_FULL)
         llm_layer_fwd(g, l, 'R', mb);
@@ -564,16 +578,16 @@ void llm_layer_bwd(llm_gen *g, int l, int mb, int lc)
             llm_kern(g, l, 'B', mb, "unsort_chunks_bwd", 0, 2 * e * Tx * h);
         double Te = Tx / El; /* tokens per local expert */
         fp8_cast(g, l, 'B', mb, "exp_fc2_dy", Tx * h, 0, 0);
-        bgemm(g, l, 'B', mb, "exp_fc2_dgrad", p->e_mm, El, Te, h, f, 2 * Tx * f * h,
-              p->e_mm * (Tx * h + El * f * h) + e * Tx * f);
-        bgemm(g, l, 'B', mb, "exp_fc2_wgrad", p->e_mm, El, f, Te, h, 2 * Tx * f * h,
-              p->e_mm * (Tx * f + Tx * h) + 2.0 * p->e_g * El * f * h);
+        bgemm(g, l, 'B', mb, "exp_fc2_dgrad", g->emm, El, Te, h, f, 2 * Tx * f * h,
+              g->emm * (Tx * h + El * f * h) + e * Tx * f);
+        bgemm(g, l, 'B', mb, "exp_fc2_wgrad", g->emm, El, f, Te, h, 2 * Tx * f * h,
+              g->emm * (Tx * f + Tx * h) + 2.0 * p->e_g * El * f * h);
         llm_kern(g, l, 'B', mb, "exp_act_bwd", 8 * Tx * f, (2 * nin + 1) * e * Tx * f);
         fp8_cast(g, l, 'B', mb, "exp_fc1_dy", Tx * f * nin, 0, 0);
-        bgemm(g, l, 'B', mb, "exp_fc1_dgrad", p->e_mm, El, Te, f * nin, h, 2 * Tx * h * f * nin,
-              p->e_mm * (Tx * f * nin + El * h * f * nin) + e * Tx * h);
-        bgemm(g, l, 'B', mb, "exp_fc1_wgrad", p->e_mm, El, h, Te, f * nin, 2 * Tx * h * f * nin,
-              p->e_mm * (Tx * h + Tx * f * nin) + 2.0 * p->e_g * El * h * f * nin);
+        bgemm(g, l, 'B', mb, "exp_fc1_dgrad", g->emm, El, Te, f * nin, h, 2 * Tx * h * f * nin,
+              g->emm * (Tx * f * nin + El * h * f * nin) + e * Tx * h);
+        bgemm(g, l, 'B', mb, "exp_fc1_wgrad", g->emm, El, h, Te, f * nin, 2 * Tx * h * f * nin,
+              g->emm * (Tx * h + Tx * f * nin) + 2.0 * p->e_g * El * h * f * nin);
         if (regroup)
             llm_kern(g, l, 'B', mb, "sort_chunks_bwd", 0, 2 * e * Tx * h);
         if (p->ep > 1)

@@ -277,6 +277,12 @@ static int check_rest(const wl_llm_opts *o, loom_err *err)
         return loom_err_set(err, LOOM_EUSAGE, "--grad-bucket overflows");
     if (o->fp8_delayed && o->dtype != COMP_FP8)
         return loom_err_set(err, LOOM_EUSAGE, "--fp8-recipe needs --dtype fp8");
+    if ((o->fp8_bf16_first || o->fp8_bf16_last) && o->dtype != COMP_FP8)
+        return loom_err_set(err, LOOM_EUSAGE, "--fp8-bf16-layers needs --dtype fp8");
+    if (o->fp8_bf16_first < 0 || o->fp8_bf16_last < 0 ||
+        (long)o->fp8_bf16_first + o->fp8_bf16_last > o->m.layers)
+        return loom_err_set(err, LOOM_EUSAGE, "--fp8-bf16-layers %d,%d: more layers than the "
+                            "model's %d", o->fp8_bf16_first, o->fp8_bf16_last, o->m.layers);
     if (o->tp_overlap && !o->sp)
         return loom_err_set(err, LOOM_EUSAGE, "--tp-comm-overlap needs --sequence-parallel "
                             "(Transformer Engine overlaps the all-gathers and reduce-scatters "

@@ -113,6 +113,9 @@ static void llm_help(FILE *o)
         "      --fp8-recipe R       current (default: current scaling, an amax pass then\n"
         "                           the cast, as NeMo's FP8-CS runs) or delayed (the scale\n"
         "                           from past steps: one cast pass, the norm's fused)\n"
+        "      --fp8-bf16-layers S,E  under --dtype fp8, the model's first S and last E\n"
+        "                           layers in bf16 (Megatron's --first-last-layers-bf16;\n"
+        "                           NeMo's current-scaling recipe: 1,1; default 0,0)\n"
         "      --attention-kernel K  flash2 (FlashAttention-2's speed, the default) or\n"
         "                           cudnn (cuDNN's fused attention, which Transformer\n"
         "                           Engine runs on Hopper and later): written to the\n"
@@ -138,7 +141,7 @@ enum {
     O_TOPK, /* the shape flags end here: a value for any of them renames the model "+custom" */
     O_MLP, O_POS, O_ATTN, O_EMB, O_TP, O_PP, O_DP, O_RANKS, O_EP, O_SP, O_MB, O_GB, O_SCHED,
     O_VS, O_RC, O_ZERO, O_BUCKET, O_OVERLAP, O_DTYPE, O_GDTYPE, O_DEVICE, O_DEVICES, O_CM,
-    O_GROUPS, O_GRAN, O_OVERLAP_PARAM, O_COMM_STREAMS, O_TP_OVERLAP, O_TP_SMS, O_ATTN_KERNEL, O_FP8_RECIPE, O_CP, O_STACK, O_HOST,
+    O_GROUPS, O_GRAN, O_OVERLAP_PARAM, O_COMM_STREAMS, O_TP_OVERLAP, O_TP_SMS, O_ATTN_KERNEL, O_FP8_RECIPE, O_FP8_BF16, O_CP, O_STACK, O_HOST,
 };
 
 static const struct option opts[] = {
@@ -180,6 +183,7 @@ static const struct option opts[] = {
     {"tp-comm-sms", required_argument, NULL, O_TP_SMS},
     {"attention-kernel", required_argument, NULL, O_ATTN_KERNEL},
     {"fp8-recipe", required_argument, NULL, O_FP8_RECIPE},
+    {"fp8-bf16-layers", required_argument, NULL, O_FP8_BF16},
     {"stack", required_argument, NULL, O_STACK},
     {"host-launch-us", required_argument, NULL, O_HOST},
     {"dtype", required_argument, NULL, O_DTYPE},
@@ -366,6 +370,23 @@ static int apply_opt(llm_args *a, int c, char **argv)
             return loom_usage("gen llm", "--dtype '%s': expected bf16, fp16, fp8, tf32 or fp32",
                               optarg);
         break;
+    case O_FP8_BF16: { /* S,E: two counts */
+        char *end;
+        errno = 0;
+        long a = strtol(optarg, &end, 10), b = -1;
+        if (!errno && end != optarg && *end == ',') {
+            char *second = end + 1;
+            b = strtol(second, &end, 10);
+            if (end == second)
+                b = -1; /* nothing after the comma */
+        }
+        if (errno || *end || a < 0 || b < 0 || a > 65536 || b > 65536)
+            return loom_usage("gen llm", "--fp8-bf16-layers '%s': expected S,E (two counts, e.g. "
+                              "1,1)", optarg);
+        o->fp8_bf16_first = (int)a;
+        o->fp8_bf16_last = (int)b;
+        break;
+    }
     case O_FP8_RECIPE:
         if ((k = pick(optarg, (const char *const[]){"current", "delayed", NULL})) < 0)
             return loom_usage("gen llm", "--fp8-recipe '%s': expected current or delayed", optarg);

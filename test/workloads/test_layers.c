@@ -174,6 +174,36 @@ static void test_llm_fp8_casts(void **state)
     et_graph_free(g);
 }
 
+/* --fp8-bf16-layers 1,0 on SMALL (2 layers, one a stage): layer 0 (rank 0)
+ * stays bf16, its GEMMs' operands 2 bytes, its gather T/tp h e = 262144
+ * bytes, no cast; layer 1 (rank 4) is FP8: 1-byte operands, a 131072-byte
+ * gather, its casts.  Without --dtype fp8, or with more layers than the
+ * model has, the flag is refused. */
+static void test_llm_fp8_bf16_layers(void **state)
+{
+    (void)state;
+    expect_exit(loomrun_run(loomrun_tmp, "gen", "llm", SMALL, "--sequence-parallel", "--dtype", "fp8",
+                            "--fp8-bf16-layers", "1,0", "--out", tp("fbl/x"), "-q", NULL), 0, NULL);
+    et_graph *g = load_rank("fbl/x", 0);
+    const et_gnode *q = named(g, "L0.F0.qkv");
+    assert_int_equal(g->kshape[q->shape - 1].dtype_bytes, 2);
+    assert_true(named(g, "L0.F0.ag_qkv")->comm_size == 262144);
+    no_node_with(g, (const char *const[]){"_amax", "_cast", "_in_t", NULL});
+    et_graph_free(g);
+    g = load_rank("fbl/x", 4);
+    q = named(g, "L1.F0.qkv");
+    assert_int_equal(g->kshape[q->shape - 1].dtype_bytes, 1);
+    assert_true(named(g, "L1.F0.ag_qkv")->comm_size == 131072);
+    assert_true(named(g, "L1.F0.qkv_in_cast")->tensor_size == 393216);
+    et_graph_free(g);
+    expect_exit(loomrun_run(loomrun_tmp, "gen", "llm", SMALL, "--fp8-bf16-layers", "1,1", "--out",
+                            tp("fbl/y"), NULL), 2, "--fp8-bf16-layers needs --dtype fp8");
+    expect_exit(loomrun_run(loomrun_tmp, "gen", "llm", SMALL, "--dtype", "fp8", "--fp8-bf16-layers",
+                            "2,1", "--out", tp("fbl/y"), NULL), 2, "more layers than the model's 2");
+    expect_exit(loomrun_run(loomrun_tmp, "gen", "llm", SMALL, "--dtype", "fp8", "--fp8-bf16-layers",
+                            "1,", "--out", tp("fbl/y"), NULL), 2, "expected S,E");
+}
+
 /* --attention-kernel cudnn: the system file says so (absent without the
  * flag), the report's system line and the JSON name it, and a step with
  * flash attention is shorter than with flash2's figures (cuDNN's fitted
@@ -303,6 +333,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_llm_tp_overlap),
         cmocka_unit_test(test_llm_fp8_casts),
+        cmocka_unit_test(test_llm_fp8_bf16_layers),
         cmocka_unit_test(test_llm_attention_kernel),
         cmocka_unit_test(test_llm_fp8_head),
         cmocka_unit_test(test_llm_moe_kernels),
