@@ -3,6 +3,7 @@
 
 #include <fcntl.h>
 #include <ftw.h>
+#include <jansson.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,6 +32,19 @@ void loomrun_write(const char *path, const char *text)
         fprintf(stderr, "test: cannot write %s\n", path);
         abort();
     }
+}
+
+double loomrun_step_ns(const char *json)
+{
+    json_error_t je;
+    json_t *j = json_load_file(json, 0, &je);
+    if (j == NULL) {
+        fprintf(stderr, "test: %s: %s\n", json, je.text);
+        abort();
+    }
+    double v = json_number_value(json_object_get(j, "step_time_ns"));
+    json_decref(j);
+    return v;
 }
 
 pid_t loomrun_startv(const char *dir, const char *const *args)

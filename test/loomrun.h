@@ -25,6 +25,9 @@ extern unsigned long long loomrun_as_limit;
 void loomrun_slurp(const char *path, char *buf, size_t cap);
 /* Writes text to path; aborts the test program if it cannot. */
 void loomrun_write(const char *path, const char *text);
+/* The step time (ns) of a `loom run --json` file; aborts the test program
+ * if the file cannot be read as JSON. */
+double loomrun_step_ns(const char *json);
 
 /* A scratch folder per test program: cmocka group setup and teardown.
  * loomrun_setup makes /tmp/loom-e2e-XXXXXX into loomrun_tmp;

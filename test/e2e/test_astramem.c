@@ -38,17 +38,6 @@ static void expect_ok(int rc)
         fail_msg("loom exited %d: %s", rc, loomrun_err);
 }
 
-static double step_of(const char *json)
-{
-    json_error_t je;
-    json_t *j = json_load_file(json, 0, &je);
-    if (j == NULL)
-        fail_msg("%s: %s", json, je.text);
-    double s = json_real_value(json_object_get(j, "step_time_ns"));
-    json_decref(j);
-    return s;
-}
-
 /* Four ranks, each: a MEM_LOAD_NODE of BYTES, then a MEM_STORE_NODE of
  * BYTES that depends on it. */
 static void write_mem_trace(void)
@@ -92,7 +81,7 @@ static double run_mem(const char *rmem_json)
     expect_ok(loomrun_run(loomrun_tmp, "run", "-w", loomrun_path("mem"), "-n", CFG "/Ring_4npus.yml",
                           "-s", SYS, "--remote-memory-configuration", loomrun_path("rmem.json"),
                           "-j", loomrun_path("mem.out.json"), "-q", NULL));
-    return step_of(loomrun_path("mem.out.json"));
+    return loomrun_step_ns(loomrun_path("mem.out.json"));
 }
 
 static double tolerance = 0.002; /* loom rounds to the picosecond */
@@ -220,21 +209,21 @@ static void test_custom_collective(void **state)
      * ASTRA-sim's folder; loom finds the traces beside it */
     expect_ok(loomrun_run(loomrun_tmp, "run", "-w", AR8, "-n", CFG "/Ring_8npus.yml", "-s",
                           CUSTOM "/system.json", "-j", loomrun_path("cu.json"), NULL));
-    expect_near(step_of(loomrun_path("cu.json")), 14 * p2p_ns(131072) + 7 * 7000.0, "custom 1 MiB");
+    expect_near(loomrun_step_ns(loomrun_path("cu.json")), 14 * p2p_ns(131072) + 7 * 7000.0, "custom 1 MiB");
     assert_non_null(strstr(loomrun_out, "custom(custom_allreduce)"));
     assert_null(strstr(loomrun_out, "implementation-custom")); /* run, not a note */
     /* the congestion-aware model: one message per link at a time, the same */
     expect_ok(loomrun_run(loomrun_tmp, "run", "-w", AR8, "-n", CFG "/Ring_8npus.yml", "-s",
                           CUSTOM "/system.json", "--network-model", "flow", "-j",
                           loomrun_path("cuf.json"), "-q", NULL));
-    expect_near(step_of(loomrun_path("cuf.json")), 14 * p2p_ns(131072) + 7 * 7000.0, "custom, flow");
+    expect_near(loomrun_step_ns(loomrun_path("cuf.json")), 14 * p2p_ns(131072) + 7 * 7000.0, "custom, flow");
     /* a 2 MiB all-reduce: the plan is for 1 MiB (14 x 128 KiB sent =
      * 2 (p-1)/p x 1 MiB), so every send moves twice its bytes */
     expect_ok(loomrun_run(loomrun_tmp, "gen", "micro", "-c", "all_reduce", "-b", "2097152", "-r", "8",
                           "-o", loomrun_path("ar2"), "-q", NULL));
     expect_ok(loomrun_run(loomrun_tmp, "run", "-w", loomrun_path("ar2"), "-n", CFG "/Ring_8npus.yml",
                           "-s", CUSTOM "/system.json", "-j", loomrun_path("cu2.json"), "-q", NULL));
-    expect_near(step_of(loomrun_path("cu2.json")), 14 * p2p_ns(262144) + 7 * 7000.0, "custom 2 MiB");
+    expect_near(loomrun_step_ns(loomrun_path("cu2.json")), 14 * p2p_ns(262144) + 7 * 7000.0, "custom 2 MiB");
     /* loom compare: `lists` (the system file's choice) runs the custom
      * algorithm, a forced ring replaces it (the ring's 96.37 us differs) */
     expect_ok(loomrun_run(loomrun_tmp, "compare", "-w", AR8, "-n", CFG "/Ring_8npus.yml", "-s",
@@ -248,7 +237,7 @@ static void test_custom_collective(void **state)
     loomrun_write(loomrun_path("cs.json"), sys);
     expect_ok(loomrun_run(loomrun_tmp, "run", "-w", AR8, "-n", CFG "/Ring_8npus.yml", "-s",
                           loomrun_path("cs.json"), "-j", loomrun_path("cu3.json"), "-q", NULL));
-    expect_near(step_of(loomrun_path("cu3.json")), 14 * p2p_ns(131072) + 7 * 7000.0, "absolute");
+    expect_near(loomrun_step_ns(loomrun_path("cu3.json")), 14 * p2p_ns(131072) + 7 * 7000.0, "absolute");
     /* a 4-rank all-reduce cannot run the 8-member algorithm */
     int rc = loomrun_run(loomrun_tmp, "run", "-w", FIXTURES "/chakra/micro_all_reduce_4npus_1MB/all_reduce",
                          "-n", CFG "/Ring_4npus.yml", "-s", loomrun_path("cs.json"), "-q", NULL);

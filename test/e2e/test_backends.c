@@ -47,15 +47,7 @@ static double ring_ar_ns(int hops, double lat_ns, double bw)
            W * (p - 1) * 3 * m / M * 1e9;
 }
 
-static double step_ns(void)
-{
-    json_error_t je;
-    json_t *j = json_load_file(loomrun_path("r.json"), 0, &je);
-    assert_non_null(j);
-    double t = json_real_value(json_object_get(j, "step_time_ns"));
-    json_decref(j);
-    return t;
-}
+static double step_ns(void) { return loomrun_step_ns(loomrun_path("r.json")); }
 
 static void near(double got, double want)
 {

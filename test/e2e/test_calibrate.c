@@ -41,16 +41,7 @@
  * dimensions does not (its all-reduces' exposure changes near x1.5). */
 #define G3 "--preset llama3-8b --layers 2 --seq 4096 --tp 4 --pp 2 --dp 1 --global-batch 2"
 
-static double step_s(const char *json)
-{
-    json_error_t je;
-    json_t *j = json_load_file(json, 0, &je);
-    if (j == NULL)
-        fail_msg("%s: %s", json, je.text);
-    double s = json_real_value(json_object_get(j, "step_time_ns")) / 1e9;
-    json_decref(j);
-    return s;
-}
+static double step_s(const char *json) { return loomrun_step_ns(json) / 1e9; }
 
 /* gen llm with the flags in one string, into loomrun_tmp/name/s */
 static void gen(const char *name, const char *flags, const char *extra)

@@ -121,13 +121,7 @@ static double step_ns(const char *prefix)
                          loomrun_path("net1.yml"), "-j", js, "-q", NULL);
     if (rc != 0)
         fail_msg("run %s: exit %d: %s", prefix, rc, loomrun_err);
-    json_error_t je;
-    json_t *root = json_load_file(js, 0, &je);
-    if (root == NULL)
-        fail_msg("%s: %s", js, je.text);
-    double t = json_number_value(json_object_get(root, "step_time_ns"));
-    json_decref(root);
-    return t;
+    return loomrun_step_ns(js);
 }
 
 /* A fused trace (--granularity layer) carries the same shapes in

@@ -141,12 +141,7 @@ static double step_of(const run *r, int flow)
     if (rc != 0)
         fail_msg("%s on %s, %s model: exit %d: %s", r->prefix, r->net,
                  flow ? "flow" : "analytical", rc, loomrun_err);
-    json_error_t je;
-    json_t *j = json_load_file(json, 0, &je);
-    if (j == NULL)
-        fail_msg("%s: %s", json, je.text);
-    double t = json_real_value(json_object_get(j, "step_time_ns"));
-    json_decref(j);
+    double t = loomrun_step_ns(json);
     if (!(t > 0))
         fail_msg("%s on %s, %s model: step time %g ns", r->prefix, r->net,
                  flow ? "flow" : "analytical", t);

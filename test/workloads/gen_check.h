@@ -2,8 +2,7 @@
  * gen_check.h: how the `loom gen` tests (test_gen.c, test_layers.c)
  * (and test_convert.c, `loom trace convert-text`) look into what they
  * wrote: a node by name, a data dependency between two nodes, a rank's
- * trace loaded and tallied, a run's step time, an exit code with its
- * message, names that must not appear, a file's inode, the ring
+ * trace loaded and tallied, an exit code with its message, names that must not appear, a file's inode, the ring
  * all-reduce's closed form; and the small model they generate.  Included after
  * <cmocka.h>; every function is static inline, so each test program keeps
  * only what it uses.
@@ -14,8 +13,6 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
-
-#include <jansson.h>
 
 #include "et_graph.h"
 #include "loomrun.h"
@@ -85,18 +82,6 @@ static inline void no_node_with(const et_graph *g, const char *const *subs)
         for (const char *const *q = subs; *q; q++)
             if (strstr(et_gnode_name(g, &g->nodes[i]), *q))
                 fail_msg("node %s: no name should contain %s", et_gnode_name(g, &g->nodes[i]), *q);
-}
-
-/* A run's step time from its --json file. */
-static inline double step_ns(const char *json)
-{
-    json_error_t je;
-    json_t *j = json_load_file(json, 0, &je);
-    if (j == NULL)
-        fail_msg("%s: %s", json, je.text);
-    double v = json_real_value(json_object_get(j, "step_time_ns"));
-    json_decref(j);
-    return v;
 }
 
 /* What one rank's trace holds: collectives by type, sends, receives,

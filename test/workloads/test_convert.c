@@ -53,7 +53,7 @@ static void test_convert_text(void **state)
     double ar2 = ring_ar(4, 2097152, B, 500, 10, 1600e9, 1);
     assert_true(ar2 < 80000);
     double want = 190000 + ring_ar(4, 1048576, B, 500, 10, 1600e9, 1);
-    double got = step_ns(tp("t/out.json"));
+    double got = loomrun_step_ns(tp("t/out.json"));
     if (fabs(got - want) > 0.01)
         fail_msg("convert-text DATA step %.3f ns, expected %.3f", got, want);
     /* two passes: the second pass's forward of a layer waits for the first
@@ -142,8 +142,8 @@ static void test_convert_fwd_in_bckwd(void **state)
     rc = loomrun_run(loomrun_tmp, "run", "-w", tp("t/fib"), "-n", tp("t/net2.yml"), "-s", tp("t/sys2.json"),
                      "-g", tp("t/fib.comm.json"), "-j", tp("t/fib.json"), "-q", NULL);
     expect_exit(rc, 0, NULL);
-    if (fabs(step_ns(tp("t/fib.json")) - 111000) > 0.01)
-        fail_msg("FWD_IN_BCKWD step %.3f ns, expected 111000", step_ns(tp("t/fib.json")));
+    if (fabs(loomrun_step_ns(tp("t/fib.json")) - 111000) > 0.01)
+        fail_msg("FWD_IN_BCKWD step %.3f ns, expected 111000", loomrun_step_ns(tp("t/fib.json")));
     /* with collectives: the forward all-reduce of layer 0 and all-gather of
      * layer 1 run again in the recomputation; input-gradient collectives of
      * layers 2 and 1 (none for layer 0), weight-gradient ones of all three */

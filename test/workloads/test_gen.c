@@ -63,7 +63,7 @@ static void micro(const char *coll, int p, double expect)
     et_graph_free(g);
     rc = loomrun_run(loomrun_tmp, "run", "-w", prefix, "-n", net, "-s", sys, "-j", json, "-q", NULL);
     expect_exit(rc, 0, NULL);
-    double got = step_ns(json);
+    double got = loomrun_step_ns(json);
     if (fabs(got - expect) > 0.002)
         fail_msg("%s on %d ranks: loom %.3f ns, closed form %.3f ns", coll, p, got, expect);
 }
@@ -671,7 +671,7 @@ static void test_llm_step(void **state)
     /* the one all-reduce on a Switch of 2: 2 hops per step, reductions at
      * the device's HBM bandwidth, default endpoint delay 10 ns */
     double ar = ring_ar(2, N, 100 * GIB, 1000, 10, 3350e9, 2);
-    double got = step_ns(tp("step/out.json"));
+    double got = loomrun_step_ns(tp("step/out.json"));
     if (fabs(got - (sum + ar)) > 0.001 * nodes) /* each node rounds to 1 ps */
         fail_msg("step %.3f ns, expected %.3f (compute %.3f + all-reduce %.3f)", got, sum + ar, sum, ar);
 }
@@ -762,7 +762,7 @@ static void test_llm_cost_at_replay(void **state)
             expect_exit(rc, 0, NULL);
             double comp = compute_ns(r0, c[k].P, c[k].e, c[k].M, &kernels[gi]);
             double want = comp + ring_ar(2, N, 100 * GIB, 1000, 10, c[k].M, 2);
-            double got = step_ns(json);
+            double got = loomrun_step_ns(json);
             if (fabs(got - want) > 0.001 * (double)kernels[gi] + 0.01) /* 1 ps per kernel */
                 fail_msg("%s granularity, --set %s: step %.3f ns, expected %.3f", gran[gi],
                          c[k].set ? c[k].set : "(none)", got, want);
