@@ -115,7 +115,7 @@ typedef struct llm_gen {
     const wl_llm_plan *p;
     wl_trace *tr;
     int stage;           /* pipeline stage */
-    double emm;          /* the current layer's GEMM operand bytes: e_mm, or e_act in a
+    int emm;             /* the current layer's GEMM operand bytes: e_mm, or e_act in a
                             layer --fp8-bf16-layers keeps in bf16 */
     int rank;            /* global rank; -1 for role-named (shared) files */
     uint64_t last;       /* latest compute node: the stream position */

@@ -153,7 +153,7 @@ static void gemm_e(llm_gen *g, int layer, char ph, int mb, const char *k, double
 /* A linear layer's GEMM: operands of e_mm bytes (1 under the FP8 recipe). */
 static void gemm(llm_gen *g, int layer, char ph, int mb, const char *k, double M, double K, double N)
 {
-    gemm_e(g, layer, ph, mb, k, M, K, N, (int)g->emm);
+    gemm_e(g, layer, ph, mb, k, M, K, N, g->emm);
 }
 
 /* batch GEMMs of (M x K)(K x N) in one kernel (attention's, experts'),
@@ -187,7 +187,7 @@ static void wgrad_e(llm_gen *g, int layer, char ph, int mb, const char *k, doubl
 
 static void wgrad(llm_gen *g, int layer, char ph, int mb, const char *k, double M, double K, double N)
 {
-    wgrad_e(g, layer, ph, mb, k, M, K, N, (int)g->emm);
+    wgrad_e(g, layer, ph, mb, k, M, K, N, g->emm);
 }
 
 uint64_t llm_coll_after(llm_gen *g, const char *name, int type, double bytes, const char *pg,
@@ -269,10 +269,9 @@ static void gemm_rs(llm_gen *g, int l, char ph, int mb, const char *kc, double b
                     double M, double K, double N)
 {
     const wl_llm_plan *p = g->p;
-    int sp = p->o.sp;
-    if (!ub_on(g) || !sp) {
+    if (!ub_on(g)) { /* (the overlap needs sequence parallelism: the plan checks) */
         gemm(g, l, ph, mb, kg, M, K, N);
-        tp_coll(g, l, ph, mb, kc, sp ? ET_REDUCE_SCATTER : ET_ALL_REDUCE, bytes);
+        tp_coll(g, l, ph, mb, kc, p->o.sp ? ET_REDUCE_SCATTER : ET_ALL_REDUCE, bytes);
         return;
     }
     uint64_t c = 0;
@@ -280,41 +279,10 @@ static void gemm_rs(llm_gen *g, int l, char ph, int mb, const char *kc, double b
         char ng[64], nc[64];
         snprintf(ng, sizeof ng, "%s.c%d", kg, i);
         snprintf(nc, sizeof nc, "%s.c%d", kc, i);
-        gemm_x(g, l, ph, mb, ng, M / UB_SPLITS, K, N, (int)g->emm, p->o.tp_comm_sms);
+        gemm_x(g, l, ph, mb, ng, M / UB_SPLITS, K, N, g->emm, p->o.tp_comm_sms);
         c = coll(g, l, ph, mb, nc, ET_REDUCE_SCATTER, bytes / UB_SPLITS, g->pg_tp);
     }
     llm_need(g, c);
-}
-
-/* The backward of a column-parallel linear layer (QKV, FC1) whose output
- * gradient dY (M x N) arrives complete: its input gradient dX = dY W^T
- * (M x N)(N x K), reduced over tensor parallelism, and its weight gradient
- * X^T dY, which needs the whole input X.  With sequence parallelism X was
- * kept as the rank's shard and is gathered again (`gbytes`) beside the
- * input-gradient GEMM, and dX's reduce-scatter (`rbytes`) runs beside the
- * weight-gradient GEMM (Megatron's and Transformer Engine's asynchronous
- * tensor-parallel communication; without sequence parallelism, dX's
- * all-reduce beside the weight gradient).  Overlapped (bulk), both GEMMs
- * leave --tp-comm-sms SMs to the communication. */
-static void fp8_t(llm_gen *g, int l, char ph, int mb, const char *k, double n);
-
-static void col_bwd(llm_gen *g, int l, int mb, const char *kag, double gbytes, const char *kd,
-                    const char *krs, double rbytes, const char *kw, double M, double K, double N)
-{
-    const wl_llm_plan *p = g->p;
-    int sp = p->o.sp, sms = ub_on(g) ? p->o.tp_comm_sms : 0;
-    uint64_t ca = 0, cr = 0;
-    if (p->t > 1 && sp)
-        ca = coll(g, l, 'B', mb, kag, ET_ALL_GATHER, gbytes, g->pg_tp);
-    gemm_x(g, l, 'B', mb, kd, M, N, K, (int)g->emm, sms);
-    if (p->t > 1)
-        cr = coll(g, l, 'B', mb, krs, sp ? ET_REDUCE_SCATTER : ET_ALL_REDUCE, rbytes, g->pg_tp);
-    llm_need(g, ca);
-    char nm[64]; /* the gathered input's FP8 copy transposed for the weight gradient */
-    snprintf(nm, sizeof nm, "%.*s_in_t", (int)strcspn(kw, "_"), kw); /* qkv_wgrad: qkv_in_t */
-    fp8_t(g, l, 'B', mb, nm, M * K);
-    wgrad_x(g, l, 'B', mb, kw, M, K, N, (int)g->emm, sms);
-    llm_need(g, cr);
 }
 
 /* ---- the FP8 recipe's casts ----------------------------------------------- */
@@ -344,19 +312,16 @@ static void fp8_cast(llm_gen *g, int l, char ph, int mb, const char *k, double n
                      int norm)
 {
     const wl_llm_plan *p = g->p;
-    if (p->o.dtype != COMP_FP8 || g->emm != 1 || (p->o.fp8_delayed && norm))
+    if (g->emm != 1 || (p->o.fp8_delayed && norm)) /* emm is 1 in FP8 layers only */
         return;
     char nm[64];
-    if (p->o.fp8_delayed) {
-        snprintf(nm, sizeof nm, "%s_cast", k);
-        llm_kern(g, l, ph, mb, nm, n, 2 * n + (gathered ? 1 : 2) * n);
-        return;
-    }
-    snprintf(nm, sizeof nm, "%s_amax", k);
-    llm_kern(g, l, ph, mb, nm, n, 2 * n);
-    if (gathered) {
-        snprintf(nm, sizeof nm, "%s_amax_ar", k);
-        llm_need(g, coll(g, l, ph, mb, nm, ET_ALL_REDUCE, 4, g->pg_tp));
+    if (!p->o.fp8_delayed) { /* current scaling: the amax first */
+        snprintf(nm, sizeof nm, "%s_amax", k);
+        llm_kern(g, l, ph, mb, nm, n, 2 * n);
+        if (gathered) {
+            snprintf(nm, sizeof nm, "%s_amax_ar", k);
+            llm_need(g, coll(g, l, ph, mb, nm, ET_ALL_REDUCE, 4, g->pg_tp));
+        }
     }
     snprintf(nm, sizeof nm, "%s_cast", k);
     llm_kern(g, l, ph, mb, nm, n, 2 * n + (gathered ? 1 : 2) * n);
@@ -366,8 +331,48 @@ static void fp8_cast(llm_gen *g, int l, char ph, int mb, const char *k, double n
  * elements: reads and writes one byte each. */
 static void fp8_t(llm_gen *g, int l, char ph, int mb, const char *k, double n)
 {
-    if (g->p->o.dtype == COMP_FP8 && g->emm == 1 && g->p->o.sp)
+    if (g->emm == 1 && g->p->o.sp)
         llm_kern(g, l, ph, mb, k, 0, 2 * n);
+}
+
+/* The backward of a column-parallel linear layer (QKV, FC1) whose output
+ * gradient dY (M x N) arrives complete: its input gradient dX = dY W^T
+ * (M x N)(N x K), reduced over tensor parallelism, and its weight gradient
+ * X^T dY, which needs the whole input X.  With sequence parallelism X was
+ * kept as the rank's shard and is gathered again (`gbytes`) beside the
+ * input-gradient GEMM, and dX's reduce-scatter (`rbytes`) runs beside the
+ * weight-gradient GEMM (Megatron's and Transformer Engine's asynchronous
+ * tensor-parallel communication; without sequence parallelism, dX's
+ * all-reduce beside the weight gradient).  Overlapped (bulk), both GEMMs
+ * leave --tp-comm-sms SMs to the communication. */
+static void col_bwd_x(llm_gen *g, int l, int mb, const char *kag, double gbytes, const char *kd,
+                      const char *krs, double rbytes, const char *kw, double M, double K, double N,
+                      int eb, int sms)
+{
+    const wl_llm_plan *p = g->p;
+    int sp = p->o.sp;
+    uint64_t ca = 0, cr = 0;
+    if (p->t > 1 && sp)
+        ca = coll(g, l, 'B', mb, kag, ET_ALL_GATHER, gbytes, g->pg_tp);
+    gemm_x(g, l, 'B', mb, kd, M, N, K, eb, sms);
+    if (p->t > 1)
+        cr = coll(g, l, 'B', mb, krs, sp ? ET_REDUCE_SCATTER : ET_ALL_REDUCE, rbytes, g->pg_tp);
+    llm_need(g, ca);
+    if (eb == 1) { /* the gathered input's FP8 copy transposed for the weight gradient */
+        char nm[64];
+        snprintf(nm, sizeof nm, "%.*s_in_t", (int)strcspn(kw, "_"), kw); /* qkv_wgrad: qkv_in_t */
+        fp8_t(g, l, 'B', mb, nm, M * K);
+    }
+    wgrad_x(g, l, 'B', mb, kw, M, K, N, eb, sms);
+    llm_need(g, cr);
+}
+
+/* A layer's: at its operand width, the userbuffer SMs when overlapped. */
+static void col_bwd(llm_gen *g, int l, int mb, const char *kag, double gbytes, const char *kd,
+                    const char *krs, double rbytes, const char *kw, double M, double K, double N)
+{
+    col_bwd_x(g, l, mb, kag, gbytes, kd, krs, rbytes, kw, M, K, N, g->emm,
+              ub_on(g) ? g->p->o.tp_comm_sms : 0);
 }
 
 /* ---- one transformer layer ------------------------------------------------ */
@@ -690,18 +695,10 @@ void llm_head_bwd(llm_gen *g, int mb)
     const wl_llm_plan *p = g->p;
     double T = p->T, Tl = p->Tl, h = p->m.hidden, e = p->e_act, Vl = (double)p->vocab / p->t;
     llm_kern(g, -1, 'B', mb, "cross_entropy_bwd", 2 * T * Vl, T * Vl * (4 + e));
-    /* as the layers' column-parallel GEMMs (col_bwd), in Megatron's own
-     * linear: with SP the input is gathered again for the weight gradient
-     * beside the input-gradient GEMM, whose reduction runs beside it */
-    uint64_t ca = 0, c = 0;
-    if (p->t > 1 && p->o.sp)
-        ca = coll(g, -1, 'B', mb, "ag_logits_bwd", ET_ALL_GATHER, Tl * h * e, g->pg_tp);
-    gemm_e(g, -1, 'B', mb, "logits_dgrad", T, Vl, h, (int)e);
-    if (p->t > 1)
-        c = coll(g, -1, 'B', mb, p->o.sp ? "rs_logits_bwd" : "ar_logits_bwd",
-                 p->o.sp ? ET_REDUCE_SCATTER : ET_ALL_REDUCE, T * h * e, g->pg_tp);
-    llm_need(g, ca);
-    wgrad_e(g, -1, 'B', mb, "logits_wgrad", T, h, Vl, (int)e);
-    llm_need(g, c);
+    /* a column-parallel GEMM like the layers', in Megatron's own linear:
+     * 16-bit operands, no userbuffers */
+    col_bwd_x(g, -1, mb, "ag_logits_bwd", Tl * h * e, "logits_dgrad",
+              p->o.sp ? "rs_logits_bwd" : "ar_logits_bwd", T * h * e, "logits_wgrad", T, h, Vl,
+              (int)e, 0);
     llm_kern(g, -1, 'B', mb, "final_norm_bwd", 8 * Tl * h, 3 * e * Tl * h);
 }
