@@ -151,6 +151,7 @@ comp_kparams comp_kparams_default(void);
  * Hopper and later). */
 typedef enum { COMP_ATTN_FLASH2 = 0, COMP_ATTN_CUDNN = 1, COMP_ATTN_KINDS } comp_attn;
 extern const char *const comp_attn_names[COMP_ATTN_KINDS]; /* "flash2", "cudnn" */
+int comp_attn_parse(const char *s, comp_attn *out /* OUT */); /* 0, or -1: no such family */
 /* Sets k's attention efficiencies and launch cost to family a's. */
 void comp_kparams_attention(comp_kparams *k, comp_attn a);
 

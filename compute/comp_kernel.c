@@ -26,6 +26,7 @@
 #include "comp.h"
 
 #include <math.h>
+#include <string.h>
 
 enum {
     SPLITK_MIN_K = 512, /* the least K one split-K slice keeps */
@@ -62,6 +63,16 @@ static const struct {
     [COMP_ATTN_FLASH2] = {0.31, 0.25, 50e-6},
     [COMP_ATTN_CUDNN] = {0.66, 0.47, 32e-6},
 };
+
+int comp_attn_parse(const char *s, comp_attn *out)
+{
+    for (int i = 0; i < COMP_ATTN_KINDS; i++)
+        if (strcmp(s, comp_attn_names[i]) == 0) {
+            *out = (comp_attn)i;
+            return 0;
+        }
+    return -1;
+}
 
 void comp_kparams_attention(comp_kparams *k, comp_attn a)
 {

@@ -141,7 +141,8 @@ enum {
     O_TOPK, /* the shape flags end here: a value for any of them renames the model "+custom" */
     O_MLP, O_POS, O_ATTN, O_EMB, O_TP, O_PP, O_DP, O_RANKS, O_EP, O_SP, O_MB, O_GB, O_SCHED,
     O_VS, O_RC, O_ZERO, O_BUCKET, O_OVERLAP, O_DTYPE, O_GDTYPE, O_DEVICE, O_DEVICES, O_CM,
-    O_GROUPS, O_GRAN, O_OVERLAP_PARAM, O_COMM_STREAMS, O_TP_OVERLAP, O_TP_SMS, O_ATTN_KERNEL, O_FP8_RECIPE, O_FP8_BF16, O_CP, O_STACK, O_HOST,
+    O_GROUPS, O_GRAN, O_OVERLAP_PARAM, O_COMM_STREAMS, O_TP_OVERLAP, O_TP_SMS, O_ATTN_KERNEL,
+    O_FP8_RECIPE, O_FP8_BF16, O_CP, O_STACK, O_HOST,
 };
 
 static const struct option opts[] = {
@@ -310,13 +311,13 @@ static int apply_opt(llm_args *a, int c, char **argv)
         o->host_launch_us = v;
         break;
     }
-    case O_ATTN_KERNEL:
-        for (k = COMP_ATTN_KINDS - 1; k >= 0 && strcmp(optarg, comp_attn_names[k]) != 0; k--)
-            ;
-        if (k < 0)
+    case O_ATTN_KERNEL: {
+        comp_attn a;
+        if (comp_attn_parse(optarg, &a) < 0)
             return loom_usage("gen llm", "--attention-kernel '%s': expected flash2 or cudnn", optarg);
-        o->attn_kernel = k + 1;
+        o->attn_kernel = (int)a + 1;
         break;
+    }
     case O_COMM_STREAMS:
         if ((k = pick(optarg, (const char *const[]){"per-group", "shared", NULL})) < 0)
             return loom_usage("gen llm", "--comm-streams '%s': expected per-group or shared",

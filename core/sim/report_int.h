@@ -16,6 +16,16 @@ static inline const char *rpt_net_model(net_model_kind m)
     return m == NET_MODEL_FLOW ? "flow" : "analytical";
 }
 
+/* The attention family the kernel model prices the run's attention as,
+ * when not the default (flash2); NULL otherwise or without the kernel
+ * model.  The text report's system line and the JSON say it. */
+static inline const char *rpt_attention(const loom_cfg *cfg)
+{
+    if (cfg->comp.kind != COMP_KERNEL || cfg->comp.kp.attn_kind == COMP_ATTN_FLASH2)
+        return NULL;
+    return comp_attn_names[cfg->comp.kp.attn_kind];
+}
+
 /* -1, 0, 1 as a is below, equal to, above b (same kind; TIME or COUNT). */
 static inline int rpt_cmp(loom_fval a, loom_fval b)
 {

@@ -203,9 +203,8 @@ static int dump_json(FILE *f, void *arg)
     }
     if (jb->cfg && jb->cfg->sys.phase_overlap > 0) /* absent: phases in turn */
         jkey(f, "phase_overlap", json_real(jb->cfg->sys.phase_overlap), 0);
-    if (jb->cfg && jb->cfg->comp.kind == COMP_KERNEL &&
-        jb->cfg->comp.kp.attn_kind != COMP_ATTN_FLASH2) /* absent: flash2 (or not the kernel model) */
-        jkey(f, "attention_kernel", jstr(comp_attn_names[jb->cfg->comp.kp.attn_kind]), 0);
+    if (jb->cfg && rpt_attention(jb->cfg)) /* absent: flash2 (or not the kernel model) */
+        jkey(f, "attention_kernel", jstr(rpt_attention(jb->cfg)), 0);
     if (jb->cfg && jb->cfg->comm_captured) /* absent: the network model times communication */
         jkey(f, "comm_model", jstr("captured"), 0);
     if (jb->cfg && jb->cfg->stack_name) { /* absent: no stack profile */

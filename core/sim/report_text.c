@@ -173,14 +173,13 @@ void loom_report_text(FILE *o, const loom_run_info *info, const loom_cfg *cfg,
         fprintf(o, "%s %s %d x %.4g GB/s (2^30 B/s) %.4g ns", d ? "," : "", net_dim_kind_name(dim->kind),
                 dim->npus, dim->bw / 1073741824.0, rpt_ns(dim->latency));
     }
-    /* the attention family, when the kernel model prices a non-default one */
-    int attn = cfg->comp.kind == COMP_KERNEL && cfg->comp.kp.attn_kind != COMP_ATTN_FLASH2;
+    const char *attn = rpt_attention(cfg);
     fprintf(o, "\nsystem     %s: %d split%s, %d active chunk%s, endpoint delay %.4g ns, "
                "local memory %.4g GB/s, compute model %s%s%s\n",
             info->system, cfg->sys.splits, cfg->sys.splits == 1 ? "" : "s", cfg->sys.active_chunks,
             cfg->sys.active_chunks == 1 ? "" : "s", rpt_ns(cfg->sys.endpoint_delay),
             cfg->sys.local_mem_bw / 1e9, comp_kind_name(cfg->comp.kind), attn ? ", attention " : "",
-            attn ? comp_attn_names[cfg->comp.kp.attn_kind] : "");
+            attn ? attn : "");
     if (cfg->stack_name) /* a stack profile: one line, absent otherwise */
         fprintf(o, "stack      %s: compute times x %.4g (docs/VALIDATION.md)\n", cfg->stack_name,
                 cfg->stack_scale);

@@ -153,6 +153,10 @@ static void test_attention_families(void **state)
     near(k.attn_launch, 32 * US);
     assert_string_equal(comp_attn_names[COMP_ATTN_CUDNN], "cudnn");
     assert_string_equal(comp_attn_names[COMP_ATTN_FLASH2], "flash2");
+    comp_attn a;
+    assert_int_equal(comp_attn_parse("cudnn", &a), 0);
+    assert_int_equal(a, COMP_ATTN_CUDNN);
+    assert_int_equal(comp_attn_parse("fa3", &a), -1);
     comp_cfg c = dev();
     comp_kparams_attention(&c.kp, COMP_ATTN_CUDNN);
     loom_kshape s = {.cls = LOOM_K_ATTN, .m = 256, .n = 256, .k = 64, .batch = 2, .causal = 1};
