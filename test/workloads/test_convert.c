@@ -121,6 +121,17 @@ static void test_convert_text_errors(void **state)
 
 #define TXT FIXTURES "/text-workloads"
 
+/* Converts the fixture text workload `file` for `ranks` ranks to tp(out),
+ * its summary saying `says` (if given); rank 0's tally. */
+static tally convert(const char *file, const char *ranks, const char *out, const char *says)
+{
+    expect_exit(loomrun_run(loomrun_tmp, "trace", "convert-text", file, "-r", ranks, "-o", tp(out),
+                            NULL), 0, says);
+    char r0[600];
+    snprintf(r0, sizeof r0, "%s.0.et", tp(out));
+    return count(r0);
+}
+
 /* HYBRID_TRANSFORMER_FWD_IN_BCKWD (ASTRA-sim 1.0): before layer 2's input
  * gradient the forward of layers 0 .. 1 runs again (layer 0 is the
  * checkpoint).  Compute only, one chain on each rank:
@@ -129,14 +140,9 @@ static void test_convert_text_errors(void **state)
 static void test_convert_fwd_in_bckwd(void **state)
 {
     (void)state;
-    int rc = loomrun_run(loomrun_tmp, "trace", "convert-text", TXT "/fwd_in_bckwd.txt", "-r", "2", "-o",
-                         tp("t/fib"), NULL);
-    expect_exit(rc, 0, "HYBRID_TRANSFORMER_FWD_IN_BCKWD, 3 layers");
-    char r0[160];
-    snprintf(r0, sizeof r0, "%s.0.et", tp("t/fib"));
-    tally t = count(r0);
+    tally t = convert(TXT "/fwd_in_bckwd.txt", "2", "t/fib", "HYBRID_TRANSFORMER_FWD_IN_BCKWD, 3 layers");
     assert_int_equal(t.comps, 3 + 2 + 3 + 3);
-    rc = loomrun_run(loomrun_tmp, "gen", "micro", "-c", "all_reduce", "-b", "1", "-r", "2", "-o", tp("t/unused2"),
+    int rc = loomrun_run(loomrun_tmp, "gen", "micro", "-c", "all_reduce", "-b", "1", "-r", "2", "-o", tp("t/unused2"),
                      "--network-out", tp("t/net2.yml"), "--system-out", tp("t/sys2.json"), "-q", NULL);
     expect_exit(rc, 0, NULL);
     rc = loomrun_run(loomrun_tmp, "run", "-w", tp("t/fib"), "-n", tp("t/net2.yml"), "-s", tp("t/sys2.json"),
@@ -147,11 +153,7 @@ static void test_convert_fwd_in_bckwd(void **state)
     /* with collectives: the forward all-reduce of layer 0 and all-gather of
      * layer 1 run again in the recomputation; input-gradient collectives of
      * layers 2 and 1 (none for layer 0), weight-gradient ones of all three */
-    rc = loomrun_run(loomrun_tmp, "trace", "convert-text", TXT "/fwd_in_bckwd_comm.txt", "-r", "4", "-o",
-                     tp("t/fibc"), "-q", NULL);
-    expect_exit(rc, 0, NULL);
-    snprintf(r0, sizeof r0, "%s.0.et", tp("t/fibc"));
-    t = count(r0);
+    t = convert(TXT "/fwd_in_bckwd_comm.txt", "4", "t/fibc", NULL);
     assert_int_equal(t.colls[ET_ALL_GATHER], 2);
     assert_int_equal(t.colls[ET_ALL_REDUCE], 2 + 2 + 3);
     /* an initiating layer with no checkpoint before it, or one out of range */
@@ -179,12 +181,7 @@ static void test_convert_fwd_in_bckwd(void **state)
 static void test_convert_customized(void **state)
 {
     (void)state;
-    int rc = loomrun_run(loomrun_tmp, "trace", "convert-text", TXT "/customized.txt", "-r", "4", "-o",
-                         tp("t/cu"), NULL);
-    expect_exit(rc, 0, "HYBRID_CUSTOMIZED, 3 layers");
-    char r0[160];
-    snprintf(r0, sizeof r0, "%s.0.et", tp("t/cu"));
-    tally t = count(r0);
+    tally t = convert(TXT "/customized.txt", "4", "t/cu", "HYBRID_CUSTOMIZED, 3 layers");
     assert_int_equal(t.colls[ET_ALL_REDUCE], 1 + 1 + 3);
     assert_int_equal(t.colls[ET_ALL_GATHER], 0);
     assert_int_equal(t.colls[ET_REDUCE_SCATTER], 0);
@@ -193,7 +190,7 @@ static void test_convert_customized(void **state)
     assert_non_null(strstr(groups, "\"mp0\": [0, 1]"));
     assert_non_null(strstr(groups, "\"hmd_mp0\": [0, 2]"));
     assert_non_null(strstr(groups, "\"hmd_dp1\": [2, 3]"));
-    rc = loomrun_run(loomrun_tmp, "gen", "micro", "-c", "all_reduce", "-b", "1", "-r", "4", "-o", tp("t/unused3"),
+    int rc = loomrun_run(loomrun_tmp, "gen", "micro", "-c", "all_reduce", "-b", "1", "-r", "4", "-o", tp("t/unused3"),
                      "--network-out", tp("t/net4.yml"), "--system-out", tp("t/sys4.json"), "-q", NULL);
     expect_exit(rc, 0, NULL);
     rc = loomrun_run(loomrun_tmp, "run", "-w", tp("t/cu"), "-n", tp("t/net4.yml"), "-s", tp("t/sys4.json"),
