@@ -72,6 +72,18 @@ static const eff_curve curves[] = {
      {0.0314, 0.0314, 0.0314, 0.0314, 0.0314, 0.0237, 0.0182, 0.0358, 0.0734, 0.1414, 0.3130,
       0.5433, 0.6373, 0.6451, 0.7772, 0.9045, 1.0701, 1.1522, 1.1984, 1.2325, 1.3215, 1.3373,
       1.3457, 1.3562}},
+    /* NVLink 5 / NVSwitch, 8 x B200, 900e9 B/s per direction: OpenXLA's
+     * collective table for sm_100 (bench/nccl/published.csv xla-b200-8:
+     * XLA's median time of an executable holding the one collective),
+     * all_reduce 1 KiB .. 2 GiB, flat beyond.  Other collectives: x the
+     * all-gather's and reduce-scatter's mean busbw over the all-reduce's at
+     * 2 GiB, (616.4 + 641.8) / 2 / 613.8.  The same table's 8 x H100 rows
+     * run 5-15% below nccl-tests' on H100 at >= 256 MiB (docs/NETWORK.md
+     * 9): this curve is likely that much slow. */
+    {"nvlink5", 629.1 / 613.8,
+     {0.0001, 0.0003, 0.0004, 0.0003, 0.0019, 0.0029, 0.0076, 0.0094, 0.0205, 0.0289, 0.0992,
+      0.1214, 0.1528, 0.2584, 0.3356, 0.4154, 0.4956, 0.6819, 0.7217, 0.7469, 0.7674, 0.7787,
+      0.7787, 0.7787}},
 };
 #define NCURVES ((int)(sizeof curves / sizeof curves[0]))
 
@@ -92,7 +104,7 @@ const char *net_eff_name(int curve)
 
 const char *net_eff_names(void)
 {
-    return "none, nvlink3, nvlink4";
+    return "none, nvlink3, nvlink4, nvlink5";
 }
 
 double net_eff_factor(int curve, net_coll op, double size)

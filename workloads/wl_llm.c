@@ -503,14 +503,16 @@ static const char *base_name(const char *path)
 
 /* The achieved-bandwidth curve of the device's node fabric (network/net_eff.c,
  * docs/NETWORK.md 9), or NULL: NVLink 3 on A100 SXM, NVLink 4 on H100 SXM
- * and H200 (the same NVLink 4 and NVSwitch); the others have no published
- * curve in bench/nccl/. */
+ * and H200 (the same NVLink 4 and NVSwitch), NVLink 5 on B200; the others
+ * have no published curve in bench/nccl/. */
 static const char *node_curve(const char *device)
 {
     if (strncmp(device, "a100", 4) == 0)
         return "nvlink3";
     if (strcmp(device, "h100-sxm") == 0 || strcmp(device, "h200") == 0)
         return "nvlink4";
+    if (strcmp(device, "b200") == 0)
+        return "nvlink5";
     return NULL;
 }
 
@@ -551,7 +553,7 @@ static int write_system(const wl_llm_plan *p, loom_outset *set, int k, const cha
         sb_printf(&b, "host-launch-us: %.15g\n", o->host_launch_us);
     if (node_curve(p->device)) /* dimension 0 is the node; the rest at link rate */
         sb_printf(&b, "comm-efficiency: [ %s ]   # NCCL's achieved bandwidth in the node "
-                      "(nccl-tests); [ none ]: link rate\n", node_curve(p->device));
+                      "(docs/NETWORK.md 9); [ none ]: link rate\n", node_curve(p->device));
     /* NCCL's order for an all-gather over several dimensions (docs/MODEL.md 7) */
     sb_printf(&b, "all-gather-order: descending   # each rank's part over the network first, "
                   "as NCCL's rings; ascending: ASTRA-sim's\n");

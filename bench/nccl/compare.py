@@ -48,8 +48,10 @@ SYSTEMS = {
     "i309-h100-4x8b": ("h100-4x8-ib.yml", "h100-sxm", ["nvlink4", "none"]),
     "i309-h100-8x8": ("h100-8x8-ib.yml", "h100-sxm", ["nvlink4", "none"]),
     "i322-h100-128x8": ("h100-128x8-ib.yml", "h100-sxm", ["nvlink4", "none"]),
+    "xla-b200-8": ("b200-8.yml", "b200", ["nvlink5"]),
+    "xla-h100-8": ("h100-8.yml", "h100-sxm", ["nvlink4"]),
 }
-FIT = {"nvlink3": "azure-nd-a100-v4", "nvlink4": "azure-nd-h100-v5"}
+FIT = {"nvlink3": "azure-nd-a100-v4", "nvlink4": "azure-nd-h100-v5", "nvlink5": "xla-b200-8"}
 FIT_OVERLAP = ("voltagepark-h100-4x8", "all_reduce")
 BIG = 1 << 28  # bandwidth-bound sizes: the overlap is of transfers, not latencies
 
@@ -115,7 +117,8 @@ def fit(loom, rows, tmp):
     time is below loom's latency part alone (Tm <= L: loom's alpha is the
     error there, not the bandwidth) the next larger size's factor."""
     for curve, system in FIT.items():
-        rs = sorted((r for r in rows if r["system"] == system), key=lambda r: int(r["bytes"]))
+        rs = sorted((r for r in rows if r["system"] == system and r["op"] == "all_reduce"),
+                    key=lambda r: int(r["bytes"]))
         net = os.path.join(HERE, SYSTEMS[system][0])
         sysf = system_file(tmp, SYSTEMS[system][1], None, "fit.yml")
         sizes = [int(r["bytes"]) for r in rs]

@@ -70,7 +70,7 @@ static void test_bad(void **state)
     loomrun_write(loomrun_path("net.yml"), NET);
     struct { const char *sys, *needle; } bad[] = {
         {"local-mem-bw: 1e9\ncomm-efficiency: [ nvlink9 ]\n",
-         "bad.yml: key 'comm-efficiency'[0] (line 2): 'nvlink9' is not a curve (none, nvlink3, nvlink4)"},
+         "bad.yml: key 'comm-efficiency'[0] (line 2): 'nvlink9' is not a curve (none, nvlink3, nvlink4, nvlink5)"},
         {"local-mem-bw: 1e9\ncomm-efficiency: [ nvlink3, none ]\n",
          "bad.yml: key 'comm-efficiency' names 2 curves but the network has 1 dimension"},
         {"local-mem-bw: 1e9\ncomm-efficiency: { a: 1 }\n",
@@ -92,6 +92,7 @@ static void test_gen(void **state)
     struct { const char *device, *want; } dev[] = {
         {"a100-40g", "comm-efficiency: [ nvlink3 ]"},
         {"h100-sxm", "comm-efficiency: [ nvlink4 ]"},
+        {"b200", "comm-efficiency: [ nvlink5 ]"},
         {"mi300x", NULL},
     };
     for (size_t i = 0; i < sizeof dev / sizeof dev[0]; i++) {

@@ -36,7 +36,7 @@ static void test_factor(void **state)
     assert_string_equal(net_eff_name(c3), "nvlink3");
     assert_string_equal(net_eff_name(99), "?");
     int x;
-    assert_int_equal(net_eff_parse("nvlink5", &x), -1);
+    assert_int_equal(net_eff_parse("nvlink6", &x), -1);
     /* at points: 2^20 bytes is point 10, 2^33 the last */
     assert_float_equal(net_eff_factor(c3, NET_ALL_REDUCE, 1048576.0), 0.2889, 1e-12);
     assert_float_equal(net_eff_factor(c3, NET_ALL_REDUCE, 8589934592.0), 0.9309, 1e-12);
@@ -54,6 +54,15 @@ static void test_factor(void **state)
     /* nvlink4: all-reduce 1.3562 at 8 GiB (NVLS); the others at 370/450 there */
     assert_float_equal(net_eff_factor(c4, NET_ALL_REDUCE, 8589934592.0), 1.3562, 1e-12);
     assert_float_equal(net_eff_factor(c4, NET_REDUCE_SCATTER, 8589934592.0), 0.8222, 1e-12);
+    /* nvlink5 (OpenXLA's 8 x B200 table): 2 GiB is point 21, flat beyond;
+     * the others at the all-gather's and reduce-scatter's mean busbw over
+     * the all-reduce's there, 629.1 / 613.8 */
+    int c5 = curve("nvlink5");
+    assert_float_equal(net_eff_factor(c5, NET_ALL_REDUCE, 16777216.0), 0.3356, 1e-12);
+    assert_float_equal(net_eff_factor(c5, NET_ALL_REDUCE, 2147483648.0), 0.7787, 1e-12);
+    assert_float_equal(net_eff_factor(c5, NET_ALL_REDUCE, 8589934592.0), 0.7787, 1e-12);
+    assert_float_equal(net_eff_factor(c5, NET_ALL_GATHER, 2147483648.0), 0.7787 * 629.1 / 613.8,
+                       1e-12);
     assert_float_equal(net_eff_factor(none, NET_ALL_REDUCE, 1048576.0), 1.0, 0);
 }
 
