@@ -117,12 +117,12 @@ def fit(loom, rows, tmp):
     time is below loom's latency part alone (Tm <= L: loom's alpha is the
     error there, not the bandwidth) the next larger size's factor."""
     for curve, system in FIT.items():
-        rs = sorted((r for r in rows if r["system"] == system and r["op"] == "all_reduce"),
-                    key=lambda r: int(r["bytes"]))
+        rs = [r for r in rows if r["system"] == system and r["op"] == "all_reduce"]
+        n = max(int(r["ranks"]) for r in rs)  # the whole node; smaller groups are checks
+        rs = sorted((r for r in rs if int(r["ranks"]) == n), key=lambda r: int(r["bytes"]))
         net = os.path.join(HERE, SYSTEMS[system][0])
         sysf = system_file(tmp, SYSTEMS[system][1], None, "fit.yml")
         sizes = [int(r["bytes"]) for r in rs]
-        n = int(rs[0]["ranks"])
         t1 = run_loom(loom, "all_reduce", sizes, net, sysf, ["lists"], n)
         t2 = run_loom(loom, "all_reduce", sizes, scaled_net(tmp, net, 2.0), sysf, ["lists"], n)
         effs, parts = [], []
