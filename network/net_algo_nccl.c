@@ -191,12 +191,19 @@ int net_nccl_choose(const net_model *m, const net_group *g, net_coll op, uint64_
  *
  * The analytical model takes the tuner's time for the whole collective;
  * the flow model runs the algorithm it picks (Ring: ring, Tree: double
- * binary tree) flat.  Ops outside NCCL's table use the lists. */
+ * binary tree) flat.  An all-to-all, which NCCL runs as a group of sends
+ * and receives to every peer at once (ncclAllToAll in nccl-tests, torch's
+ * all_to_all_single), not through its tuner, is flat direct.  Other ops
+ * outside NCCL's table use the lists. */
 
 static const net_algo_ops *nccl_force(const net_model *m, const net_group *g, net_coll op,
                                       uint64_t bytes, int *flat)
 {
     net_nccl_pick pk;
+    if (op == NET_ALL_TO_ALL) {
+        *flat = 1;
+        return &net_algo_direct;
+    }
     if (net_nccl_choose(m, g, op, bytes, &pk) == 0) {
         *flat = 1;
         return pk.algo == NET_NCCL_TREE ? &net_algo_dbt : &net_algo_ring;
@@ -213,8 +220,9 @@ static int nccl_coll_time(net_model *m, const net_group *g, net_coll op, uint64_
         *out = net_round_ps(pk.time_us * 1e6);
         return 1;
     }
-    /* outside NCCL's table: the per-dimension lists, said once */
-    if (g->n > 1 && (g->span & mask) && op != NET_BARRIER)
+    /* outside NCCL's table: all-to-all as direct (nccl_force), the rest
+     * by the per-dimension lists, said once */
+    if (g->n > 1 && (g->span & mask) && op != NET_BARRIER && op != NET_ALL_TO_ALL)
         net_warn_once(m, 0,
                       "NCCL's tuner has no model for %s; the NCCL mode "
                       "times it with the system's implementation lists",

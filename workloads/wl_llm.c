@@ -561,6 +561,11 @@ static int write_system(const wl_llm_plan *p, loom_outset *set, int k, const cha
     sb_printf(&b, "phase-overlap: %.2f   # of a collective's other phases' transfers, hidden "
                   "behind its slowest (NCCL, nccl-tests); 0: in turn, ASTRA-sim's\n",
               NCCL_PHASE_OVERLAP);
+    /* NCCL's all-to-all is sends and receives to every peer at once, not
+     * ASTRA-sim's default ring (4x slower on 8 ranks): one name, every
+     * dimension (docs/CONFIG.md) */
+    sb_printf(&b, "all-to-all-implementation: direct   # NCCL's: every peer at once, on every "
+                  "dimension; [ ring, ... ]: ASTRA-sim's default\n");
     if (any)
         sb_printf(&b, "comm-group: %s%s\n", base_name(groups_path),
                   o->groups == WL_GROUPS_ROLE ? "   # role-named: {stride, size} rules" : "");

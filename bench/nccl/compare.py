@@ -6,8 +6,9 @@ collective at the same sizes with `loom compare` on the matching network
 of this folder, and prints one table: measured busbw, loom's with the
 system file's per-dimension algorithms (`lists`) and with NCCL's cost mode
 (`nccl`), each with its error, before and after what `gen llm` writes:
-`comm-efficiency` (docs/NETWORK.md section 9) and `all-gather-order:
-descending` (docs/MODEL.md section 7).
+`comm-efficiency` (docs/NETWORK.md section 9), `all-gather-order:
+descending` and `phase-overlap` (docs/MODEL.md section 7) and
+`all-to-all-implementation: direct`.
 
     bench/nccl/compare.py [--loom build-rel/loom] [--markdown] [--fit] [--fit-overlap]
 
@@ -81,6 +82,7 @@ def system_file(tmp, device, curves, name, overlap=0.0):
             f.write("comm-efficiency: [ %s ]\n" % ", ".join(curves))
             f.write("all-gather-order: descending\n")
             f.write("phase-overlap: %r\n" % overlap)
+            f.write("all-to-all-implementation: direct\n")
     return path
 
 

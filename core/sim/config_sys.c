@@ -42,6 +42,11 @@ static int load_impl(loom_cfg *cfg, cfg_doc *dc, yaml_node_t *v, const char *key
     if (cfg_list_items(dc, v, &items, &cnt, &one) < 0 || cnt < 1)
         return loom_err_set(err, LOOM_EUSAGE, "%s: key '%s' must be a list of algorithm names, one per dimension",
                             dc->path, key);
+    /* a single name, not a list: every dimension (loom's; what gen llm
+     * writes, not knowing the network) */
+    int every = v->type == YAML_SCALAR_NODE;
+    if (every && cfg->topo.ndims > 1)
+        cnt = cfg->topo.ndims;
     if (cnt < cfg->topo.ndims)
         return loom_err_set(err, LOOM_EUSAGE,
                             "%s: key '%s' names %d algorithm%s but the network has %d dimensions: give one per dimension",
@@ -50,11 +55,11 @@ static int load_impl(loom_cfg *cfg, cfg_doc *dc, yaml_node_t *v, const char *key
         loom_warn("%s: key '%s' names %d algorithms for %d dimensions; the extra ones are ignored",
                   dc->path, key, cnt, cfg->topo.ndims);
     for (int d = 0; d < cnt; d++) {
-        yaml_node_t *it = cfg_node(dc, items[d]);
+        yaml_node_t *it = cfg_node(dc, items[every ? 0 : d]);
         const char *s = cfg_scalar(it);
         net_algo a;
         if (s == NULL || net_algo_parse(s, &a) < 0) {
-            cfg_ctx c = {dc->path, key, d, err};
+            cfg_ctx c = {dc->path, key, every ? -1 : d, err};
             char msg[256];
             snprintf(msg, sizeof msg, "'%s' is not an algorithm (ring, oneRing, direct, directN, "
                      "oneDirect, halvingDoubling, oneHalvingDoubling, doubleBinaryTree)",

@@ -111,7 +111,48 @@ static void test_gen(void **state)
             fail_msg("%s: no all-gather-order: %s", dev[i].device, buf);
         if (strstr(buf, "\nphase-overlap: 0.38 ") == NULL) /* bench/nccl --fit-overlap */
             fail_msg("%s: no phase-overlap: %s", dev[i].device, buf);
+        if (strstr(buf, "\nall-to-all-implementation: direct ") == NULL) /* NCCL's */
+            fail_msg("%s: no all-to-all-implementation: %s", dev[i].device, buf);
     }
+}
+
+/* The all-to-all gen llm writes (one name: every dimension) reaches the
+ * replay: an MoE step's expert all-to-all over a 4 x 2 network runs
+ * direct on both dimensions, and ASTRA-sim's ring (the default without
+ * the key) takes longer: each of its steps forwards what direct sends
+ * once. */
+static void test_gen_all_to_all(void **state)
+{
+    (void)state;
+    loomrun_write(loomrun_path("n42.yml"), "topology: [ Switch, Switch ]\nnpus_count: [ 4, 2 ]\n"
+                                           "bandwidth: [ 400, 50 ]\nlatency: [ 500, 2000 ]\n");
+    char out[300], sys[320];
+    snprintf(out, sizeof out, "%s/a2a/s", loomrun_tmp);
+    snprintf(sys, sizeof sys, "%s.system.yaml", out);
+    int rc = loomrun_run(loomrun_tmp, "gen", "llm", "--out", out, "--preset", "llama3-8b", "--layers",
+                         "2", "--experts", "8", "--topk", "2", "--ep", "8", "--dp", "8",
+                         "--global-batch", "8", "-q", NULL);
+    if (rc != 0)
+        fail_msg("gen llm: %s", loomrun_err);
+    const char *label[2] = {"direct@0+direct@1", "ring@0+ring@1"};
+    double t[2];
+    for (int k = 0; k < 2; k++) {
+        rc = k ? loomrun_run(loomrun_tmp, "run", "-w", out, "-s", sys, "-n", loomrun_path("n42.yml"),
+                             "--set", "system.all-to-all-implementation=[ring,ring]", NULL)
+               : loomrun_run(loomrun_tmp, "run", "-w", out, "-s", sys, "-n", loomrun_path("n42.yml"),
+                             NULL);
+        if (rc != 0)
+            fail_msg("run: %s", loomrun_err);
+        const char *row = strstr(loomrun_out, "\nALL_TO_ALL");
+        if (row == NULL || strstr(row, label[k]) == NULL ||
+            memchr(row + 1, '\n', (size_t)(strstr(row, label[k]) - row - 1)) != NULL)
+            fail_msg("no ALL_TO_ALL row with %s:\n%s", label[k], loomrun_out);
+        const char *st = strstr(loomrun_out, "step time  ");
+        assert_non_null(st);
+        t[k] = atof(st + 11);
+    }
+    if (!(t[0] < t[1]))
+        fail_msg("direct %.3f us, ring %.3f us", t[0], t[1]);
 }
 
 /* The order as gen llm writes it reaches the replay: with TP 2 and ZeRO 1
@@ -173,6 +214,7 @@ int main(void)
         cmocka_unit_test(test_bad),
         cmocka_unit_test(test_gen),
         cmocka_unit_test(test_gen_order),
+        cmocka_unit_test(test_gen_all_to_all),
     };
     return cmocka_run_group_tests(tests, loomrun_setup, loomrun_teardown);
 }

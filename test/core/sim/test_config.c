@@ -109,6 +109,13 @@ static void test_system_keys(void **state)
     assert_int_equal(cfg.sys.ag_descending, 1);
     assert_true(cfg.sys.phase_overlap == 0.25);
     loom_cfg_free(&cfg);
+    /* one name, not a list: every dimension (what gen llm writes for
+     * NCCL's all-to-all, not knowing the network) */
+    load_ok(&cfg, net2, "local-mem-bw: 100\nall-to-all-implementation: direct\n", NULL, 0);
+    assert_int_equal(cfg.sys.impl[NET_IMPL_ALL_TO_ALL][0], NET_ALGO_DIRECT);
+    assert_int_equal(cfg.sys.impl[NET_IMPL_ALL_TO_ALL][1], NET_ALGO_DIRECT);
+    assert_int_equal(cfg.sys.impl[NET_IMPL_ALL_REDUCE][1], NET_ALGO_RING);
+    loom_cfg_free(&cfg);
 }
 
 /* Keys loom accepts without modelling become notes for the report. */
@@ -177,6 +184,9 @@ static void test_file_errors(void **state)
              (const char *[]){sys, "missing key 'local-mem-bw'", NULL});
     load_bad(net2, "local-mem-bw: 100\nall-reduce-implementation: [ring]\n", NULL, 0,
              (const char *[]){sys, "'all-reduce-implementation'", "network has 2 dimensions", NULL});
+    load_bad(net2, "local-mem-bw: 100\nall-to-all-implementation: sideways\n", NULL, 0,
+             (const char *[]){sys, "key 'all-to-all-implementation' (line 2)",
+                              "'sideways' is not an algorithm", NULL});
     load_bad(net2, "local-mem-bw: 100\ncompute-model: banana\n", NULL, 0,
              (const char *[]){sys, "key 'compute-model'", "trace, roofline, table", NULL});
     load_bad(net2, "local-mem-bw: 100\nall-gather-order: outward\n", NULL, 0,
