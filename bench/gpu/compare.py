@@ -207,6 +207,15 @@ def fnum(s):
     return v if math.isfinite(v) else None
 
 
+def write_text(path, text):
+    """text into path whole or not at all (a temporary file, renamed); the
+    folder is made if missing."""
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    with open(path + ".tmp", "w") as f:
+        f.write(text)
+    os.replace(path + ".tmp", path)
+
+
 def read_csv(path):
     if not os.path.exists(path):
         return None
@@ -529,12 +538,7 @@ def report(in_dir, dev, out_path):
 
     text = "\n".join(md.lines).rstrip() + "\n"
     if out_path:
-        d = os.path.dirname(os.path.abspath(out_path))
-        os.makedirs(d, exist_ok=True)
-        tmp = out_path + ".tmp"
-        with open(tmp, "w") as f:
-            f.write(text)
-        os.replace(tmp, out_path)
+        write_text(out_path, text)
     # the summary and the fits on stdout
     cut = text.find("### Elementwise by kernel")
     if cut < 0:

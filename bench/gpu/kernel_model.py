@@ -338,9 +338,7 @@ def main():
     out = "\n".join(text) + "\n"
     print(out)
     if args.out:
-        with open(args.out + ".tmp", "w") as f:
-            f.write(out)
-        os.replace(args.out + ".tmp", args.out)
+        compare.write_text(args.out, out)
     return 0
 
 

@@ -166,9 +166,7 @@ def main():
     out = "\n".join(text)
     print(out)
     if a.out:
-        with open(a.out + ".tmp", "w") as f:
-            f.write(out)
-        os.replace(a.out + ".tmp", a.out)
+        compare.write_text(a.out, out)
     return 0
 
 

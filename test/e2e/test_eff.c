@@ -116,6 +116,29 @@ static void test_gen(void **state)
     }
 }
 
+/* The step time of run k of a generated step on network net: k 0 as
+ * generated, k 1 with --set SET; the report's first row of kind (e.g.
+ * "\nALL_GATHER") whose algorithm column is label must be there. */
+static double run_labelled(const char *out, const char *net, int k, const char *set,
+                           const char *kind, const char *label)
+{
+    char sys[320];
+    snprintf(sys, sizeof sys, "%s.system.yaml", out);
+    int rc = k ? loomrun_run(loomrun_tmp, "run", "-w", out, "-s", sys, "-n", net, "--set", set, NULL)
+               : loomrun_run(loomrun_tmp, "run", "-w", out, "-s", sys, "-n", net, NULL);
+    if (rc != 0)
+        fail_msg("run: %s", loomrun_err);
+    const char *row = strstr(loomrun_out, kind);
+    char *p = NULL;
+    for (; row && !(p = strstr(row, label)); row = strstr(row + 1, kind))
+        ;
+    if (p == NULL || memchr(row + 1, '\n', (size_t)(p - row - 1)) != NULL)
+        fail_msg("no %s row with %s:\n%s", kind + 1, label, loomrun_out);
+    const char *st = strstr(loomrun_out, "step time  ");
+    assert_non_null(st);
+    return atof(st + 11);
+}
+
 /* The all-to-all gen llm writes (one name: every dimension) reaches the
  * replay: an MoE step's expert all-to-all over a 4 x 2 network runs
  * direct on both dimensions, and ASTRA-sim's ring (the default without
@@ -126,9 +149,8 @@ static void test_gen_all_to_all(void **state)
     (void)state;
     loomrun_write(loomrun_path("n42.yml"), "topology: [ Switch, Switch ]\nnpus_count: [ 4, 2 ]\n"
                                            "bandwidth: [ 400, 50 ]\nlatency: [ 500, 2000 ]\n");
-    char out[300], sys[320];
+    char out[300];
     snprintf(out, sizeof out, "%s/a2a/s", loomrun_tmp);
-    snprintf(sys, sizeof sys, "%s.system.yaml", out);
     int rc = loomrun_run(loomrun_tmp, "gen", "llm", "--out", out, "--preset", "llama3-8b", "--layers",
                          "2", "--experts", "8", "--topk", "2", "--ep", "8", "--dp", "8",
                          "--global-batch", "8", "-q", NULL);
@@ -136,21 +158,9 @@ static void test_gen_all_to_all(void **state)
         fail_msg("gen llm: %s", loomrun_err);
     const char *label[2] = {"direct@0+direct@1", "ring@0+ring@1"};
     double t[2];
-    for (int k = 0; k < 2; k++) {
-        rc = k ? loomrun_run(loomrun_tmp, "run", "-w", out, "-s", sys, "-n", loomrun_path("n42.yml"),
-                             "--set", "system.all-to-all-implementation=[ring,ring]", NULL)
-               : loomrun_run(loomrun_tmp, "run", "-w", out, "-s", sys, "-n", loomrun_path("n42.yml"),
-                             NULL);
-        if (rc != 0)
-            fail_msg("run: %s", loomrun_err);
-        const char *row = strstr(loomrun_out, "\nALL_TO_ALL");
-        if (row == NULL || strstr(row, label[k]) == NULL ||
-            memchr(row + 1, '\n', (size_t)(strstr(row, label[k]) - row - 1)) != NULL)
-            fail_msg("no ALL_TO_ALL row with %s:\n%s", label[k], loomrun_out);
-        const char *st = strstr(loomrun_out, "step time  ");
-        assert_non_null(st);
-        t[k] = atof(st + 11);
-    }
+    for (int k = 0; k < 2; k++)
+        t[k] = run_labelled(out, loomrun_path("n42.yml"), k,
+                            "system.all-to-all-implementation=[ring,ring]", "\nALL_TO_ALL", label[k]);
     if (!(t[0] < t[1]))
         fail_msg("direct %.3f us, ring %.3f us", t[0], t[1]);
 }
@@ -176,21 +186,8 @@ static void test_gen_order(void **state)
     const char *label[2] = {"ring@1+ring@0", "ring@0+ring@1"};
     double t[2];
     for (int k = 0; k < 2; k++) {
-        rc = k ? loomrun_run(loomrun_tmp, "run", "-w", out, "-s", sys, "-n", loomrun_path("n44.yml"),
-                             "--set", "system.all-gather-order=ascending", NULL)
-               : loomrun_run(loomrun_tmp, "run", "-w", out, "-s", sys, "-n", loomrun_path("n44.yml"),
-                             NULL);
-        if (rc != 0)
-            fail_msg("run: %s", loomrun_err);
-        const char *ag = strstr(loomrun_out, "\nALL_GATHER");
-        char *p = NULL;
-        for (; ag && !(p = strstr(ag, label[k])); ag = strstr(ag + 1, "\nALL_GATHER"))
-            ;
-        if (p == NULL || memchr(ag + 1, '\n', (size_t)(p - ag - 1)) != NULL)
-            fail_msg("no ALL_GATHER row with %s:\n%s", label[k], loomrun_out);
-        const char *st = strstr(loomrun_out, "step time  ");
-        assert_non_null(st);
-        t[k] = atof(st + 11);
+        t[k] = run_labelled(out, loomrun_path("n44.yml"), k, "system.all-gather-order=ascending",
+                            "\nALL_GATHER", label[k]);
         /* the phase-overlap gen llm wrote, named in the report's head */
         assert_non_null(strstr(loomrun_out, "\nphases     38% of a collective's other phases' "));
         char js[320];
