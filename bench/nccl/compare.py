@@ -61,28 +61,42 @@ def busbw_factor(op, n):
     return 2.0 * (n - 1) / n if op == "all_reduce" else (n - 1) / n
 
 
-def gen_overlap(loom, tmp):
-    """The phase-overlap `loom gen llm` writes into its system file."""
+# The system keys `loom gen llm` writes beside its comm-efficiency curve
+# (docs/NETWORK.md 9, docs/MODEL.md 7): read from a system file it
+# generates, so that this script and gen llm cannot drift apart.
+GEN_KEYS = ("all-gather-order", "phase-overlap", "all-to-all-implementation")
+
+
+def gen_keys(loom, tmp):
+    """{key: value} of GEN_KEYS as `loom gen llm` writes them."""
     pre = os.path.join(tmp, "g", "s")
     subprocess.run([loom, "gen", "llm", "--hidden", "256", "--ffn", "1024", "--heads", "4",
                     "--layers", "1", "--seq", "128", "--vocab", "512", "-o", pre, "-q"],
                    check=True, stdout=subprocess.DEVNULL)
+    got = {}
     with open(pre + ".system.yaml") as f:
         for ln in f:
-            if ln.startswith("phase-overlap:"):
-                return float(ln.split(":")[1].split("#")[0])
-    return 0.0
+            k, _, v = ln.partition(":")
+            if k in GEN_KEYS:
+                got[k] = v.split("#")[0].strip()
+    missing = [k for k in GEN_KEYS if k not in got]
+    if missing:
+        raise SystemExit("compare.py: gen llm's system file has no %s" % ", ".join(missing))
+    return got
 
 
-def system_file(tmp, device, curves, name, overlap=0.0):
+def system_file(tmp, device, curves, name, gen=None, overlap=None):
+    """A system file for `device`; with curves, the comm-efficiency curves
+    and gen llm's other keys (gen, from gen_keys), phase-overlap replaced
+    by `overlap` when given."""
     path = os.path.join(tmp, name)
     with open(path, "w") as f:
         f.write("device: %s\n" % device)
-        if curves:  # as gen llm writes them (docs/NETWORK.md 9, docs/MODEL.md 7)
+        if curves:
             f.write("comm-efficiency: [ %s ]\n" % ", ".join(curves))
-            f.write("all-gather-order: descending\n")
-            f.write("phase-overlap: %r\n" % overlap)
-            f.write("all-to-all-implementation: direct\n")
+            for k in GEN_KEYS:
+                v = repr(overlap) if k == "phase-overlap" and overlap is not None else gen[k]
+                f.write("%s: %s\n" % (k, v))
     return path
 
 
@@ -150,7 +164,7 @@ def fit(loom, rows, tmp):
             print("    " + " ".join("%.4f," % e for e in effs[i:i + 6]))
 
 
-def overlap_errors(loom, rows, tmp, overlap):
+def overlap_errors(loom, rows, tmp, gen, overlap):
     """{(system, op): [relative time error per row]} of the multi-node
     rows at this phase-overlap, the keys as gen llm writes them."""
     groups = {}
@@ -162,7 +176,7 @@ def overlap_errors(loom, rows, tmp, overlap):
         netf, dev, curves = SYSTEMS[system]
         sizes = [int(r["bytes"]) for r in rs]
         t = run_loom(loom, op, sizes, os.path.join(HERE, netf),
-                     system_file(tmp, dev, curves, "o.yml", overlap), ["lists"], n)
+                     system_file(tmp, dev, curves, "o.yml", gen, overlap), ["lists"], n)
         f = busbw_factor(op, n)
         out[(system, op)] = [t[("lists", int(r["bytes"]))] /
                              (int(r["bytes"]) * f / (float(r["busbw_GBps"]) * 1e3)) - 1
@@ -173,16 +187,17 @@ def overlap_errors(loom, rows, tmp, overlap):
 def fit_overlap(loom, rows, tmp):
     fitrows = [r for r in rows if (r["system"], r["op"]) == FIT_OVERLAP and
                int(r["bytes"]) >= BIG]
+    gen = gen_keys(loom, tmp)
     best = None
     for k in range(101):
-        e = overlap_errors(loom, fitrows, tmp, k / 100.0)[FIT_OVERLAP]
+        e = overlap_errors(loom, fitrows, tmp, gen, k / 100.0)[FIT_OVERLAP]
         mse = sum(x * x for x in e) / len(e)
         if best is None or mse < best[0]:
             best = (mse, k / 100.0)
     f = best[1]
     print("phase-overlap %.2f fits %s %s (%d rows >= 256 MiB; time error, mean squared %.5f)" %
           (f, FIT_OVERLAP[0], FIT_OVERLAP[1], len(fitrows), best[0]))
-    at = {0.0: overlap_errors(loom, rows, tmp, 0.0), f: overlap_errors(loom, rows, tmp, f)}
+    at = {v: overlap_errors(loom, rows, tmp, gen, v) for v in (0.0, f)}
     print("| system | op | rows | phase-overlap 0: busbw mean / max abs error "
           "| %.2f: mean / max | at >= 256 MiB, 0 | at >= 256 MiB, %.2f |" % (f, f))
     print("|---|---|---|---|---|---|---|")
@@ -205,7 +220,7 @@ def pct(pred, meas):
 
 
 def table(loom, rows, tmp, markdown):
-    overlap = gen_overlap(loom, tmp)
+    gen = gen_keys(loom, tmp)
     groups = {}
     for r in rows:
         groups.setdefault((r["system"], r["op"], int(r["ranks"])), []).append(r)
@@ -217,7 +232,7 @@ def table(loom, rows, tmp, markdown):
         sizes = [int(r["bytes"]) for r in rs]
         before = run_loom(loom, op, sizes, net, system_file(tmp, dev, None, "b.yml"),
                           ["lists", "nccl"], n)
-        after = run_loom(loom, op, sizes, net, system_file(tmp, dev, curves, "a.yml", overlap),
+        after = run_loom(loom, op, sizes, net, system_file(tmp, dev, curves, "a.yml", gen),
                          ["lists"], n)
         f = busbw_factor(op, n)
         for r in rs:
