@@ -22,7 +22,6 @@ Errors are (model - measured) / measured, in %: negative = loom too fast.
 Standard library only.
 """
 import argparse
-import csv
 import math
 import os
 import statistics
@@ -39,23 +38,29 @@ ARCH_DEVICE = {"sm_90": "h100-sxm", "sm_100": "b200"}
 BANDS = [(0, 1e9, "< 1 GFLOP"), (1e9, 1e10, "1-10 GFLOP"), (1e10, math.inf, ">= 10 GFLOP")]
 
 
-def rows_of(path, arch, peak=None):
-    """The rows of arch as (b, m, n, k, dtype, ...) dicts; with peak (the
-    device's FLOP/s by dtype) a row faster than its datasheet peak is left
-    out: it cannot be the GEMM it names (the sm_90 FP8 rows above 1,979
-    TFLOP/s)."""
+def read_table(path):
+    table = compare.read_csv(path)
+    if table is None:
+        raise SystemExit("xla_gemm.py: %s: no such file" % path)
+    return table
+
+
+def rows_of(table, arch, peak=None):
+    """The table's rows of arch as (b, m, n, k, dtype, ...) dicts; with
+    peak (the device's FLOP/s by dtype) a row faster than its datasheet
+    peak is left out: it cannot be the GEMM it names (the sm_90 FP8 rows
+    above 1,979 TFLOP/s)."""
     out = []
-    with open(path, newline="") as f:
-        for r in csv.DictReader(f):
-            if r["arch"] != arch:
-                continue
-            b, m, n, k = (int(r[x]) for x in ("b", "m", "n", "k"))
-            fl = 2.0 * b * m * n * k
-            for dt in ("bf16", "fp8"):
-                if r.get(dt) and not (peak and float(r[dt]) > peak[dt]):
-                    out.append(dict(b=b, m=m, n=n, k=k, dtype=dt, flops=fl,
-                                    bytes=b * compare.gemm_bytes(m, n, k, dt),
-                                    meas=1e6 * fl / float(r[dt])))
+    for r in table:
+        if r["arch"] != arch:
+            continue
+        b, m, n, k = (int(r[x]) for x in ("b", "m", "n", "k"))
+        fl = 2.0 * b * m * n * k
+        for dt in ("bf16", "fp8"):
+            if r.get(dt) and not (peak and float(r[dt]) > peak[dt]):
+                out.append(dict(b=b, m=m, n=n, k=k, dtype=dt, flops=fl,
+                                bytes=b * compare.gemm_bytes(m, n, k, dt),
+                                meas=1e6 * fl / float(r[dt])))
     return out
 
 
@@ -120,7 +125,7 @@ def self_test():
     want = 5.0 + 1e6 * 7 * 2 * 128 * 128 * (4096 + 64) / (2250e12 / 148 * 0.73)
     got = predict(dict(km.DEFAULT), hw, dev, r)
     assert abs(got - want) < 1e-9, (got, want)
-    rows = rows_of(DATA, "sm_100")
+    rows = rows_of(read_table(DATA), "sm_100")
     assert rows and all(r["meas"] > 0 for r in rows), len(rows)
     print("xla_gemm.py self-test: ok (4096^3 bf16 on b200: %.2f us; %d sm_100 rows)" % (
         got, len(rows)))
@@ -137,13 +142,14 @@ def main():
     a = ap.parse_args()
     if a.self_test:
         return self_test()
+    table = read_table(a.data)
     text = []
     for arch, name in ARCH_DEVICE.items():
         if a.fit and arch != a.fit:
             continue
         dev = compare.load_device(a.devices, name)
-        every = rows_of(a.data, arch)
-        rows = rows_of(a.data, arch, dev["peak"])
+        every = rows_of(table, arch)
+        rows = rows_of(table, arch, dev["peak"])
         if not rows:
             continue
         hw = km.kernel_hw(a.devices, name)
