@@ -75,6 +75,13 @@ typedef struct comp_table comp_table;
 
 enum { COMP_MAX_TILES = 4 }; /* GEMM tile shapes one device may list */
 
+/* The attention kernels a software stack runs (the system file's
+ * `attention-kernel`), each with its fitted efficiencies and launch cost
+ * (docs/DEVICES.md "The kernel model"): FlashAttention-2 (PyTorch's flash
+ * back-end) or cuDNN's fused attention (what Transformer Engine picks on
+ * Hopper and later). */
+typedef enum { COMP_ATTN_FLASH2 = 0, COMP_ATTN_CUDNN = 1, COMP_ATTN_KINDS } comp_attn;
+
 /* The kernel model's figures (docs/DEVICES.md "The kernel model").  The
  * hardware half comes from the device catalog (sms, gemm-tiles); the
  * fitted half from comp_kparams_default() (fitted on kernel measurements:
@@ -95,6 +102,9 @@ typedef struct comp_kparams {
     double attn_bwd_eff;     /* flash attention backward */
     double attn_launch;      /* seconds per attention kernel */
     int attn_kind;           /* comp_attn: the family the three above are */
+    /* a device's own forward and backward efficiency per family (catalog
+     * attention-efficiency); 0: the family's fitted ones */
+    double attn_dev[COMP_ATTN_KINDS][2];
     double elem_eff;         /* elementwise: fraction of HBM bandwidth at large sizes */
     double elem_launch;      /* seconds per elementwise kernel */
 } comp_kparams;
@@ -144,15 +154,10 @@ sim_time comp_mem_time(const comp_cfg *c, uint64_t bytes);
  * attention as COMP_ATTN_FLASH2. */
 comp_kparams comp_kparams_default(void);
 
-/* The attention kernels a software stack runs (the system file's
- * `attention-kernel`), each with its fitted efficiencies and launch cost
- * (docs/DEVICES.md "The kernel model"): FlashAttention-2 (PyTorch's flash
- * back-end) or cuDNN's fused attention (what Transformer Engine picks on
- * Hopper and later). */
-typedef enum { COMP_ATTN_FLASH2 = 0, COMP_ATTN_CUDNN = 1, COMP_ATTN_KINDS } comp_attn;
 extern const char *const comp_attn_names[COMP_ATTN_KINDS]; /* "flash2", "cudnn" */
 int comp_attn_parse(const char *s, comp_attn *out /* OUT */); /* 0, or -1: no such family */
-/* Sets k's attention efficiencies and launch cost to family a's. */
+/* Sets k's attention efficiencies and launch cost to family a's (its
+ * efficiencies k->attn_dev[a] where the device has its own). */
 void comp_kparams_attention(comp_kparams *k, comp_attn a);
 
 /* Checks the figures (an SM count and tiles present, efficiencies in

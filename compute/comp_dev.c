@@ -151,7 +151,7 @@ static int get_str(walk *w, const yaml_node_t *n, const char *dev, const char *k
 static const char *const dev_keys[] = {
     "description", "source", "peak-tflops", "memory-gib", "memory-bw-gbs", "link-bw-gbs",
     "matrix-efficiency", "matrix-overhead-us", "memory-efficiency", "memory-overhead-us",
-    "efficiency-source", "sms", "gemm-tiles", "kernel-source"};
+    "efficiency-source", "sms", "gemm-tiles", "kernel-source", "attention-efficiency"};
 enum { DEV_KEYS = sizeof dev_keys / sizeof dev_keys[0] };
 
 static int unknown(walk *w, const yaml_node_t *kn, const char *dev, const char *k,
@@ -222,6 +222,36 @@ static int parse_tiles(walk *w, yaml_node_t *m, comp_device *d)
     return 0;
 }
 
+/* attention-efficiency: a mapping of attention family (flash2, cudnn) to
+ * [forward, backward], each in (0, 1]: the family's efficiencies measured
+ * on this device, in place of the ones fitted on the H200. */
+static int parse_attn(walk *w, yaml_node_t *m, comp_device *d)
+{
+    const char *key = "attention-efficiency";
+    if (m->type != YAML_MAPPING_NODE)
+        return bad(w, m, d->name, key, "expected a mapping of attention family (flash2, cudnn) "
+                   "to [forward, backward] efficiencies");
+    for (yaml_node_pair_t *p = m->data.mapping.pairs.start; p < m->data.mapping.pairs.top; p++) {
+        yaml_node_t *kn = node(w, p->key), *v = node(w, p->value);
+        const char *k = scalar(kn);
+        comp_attn a;
+        if (k == NULL || comp_attn_parse(k, &a) < 0)
+            return unknown(w, kn, d->name, k ? k : "?", comp_attn_names, COMP_ATTN_KINDS);
+        if (d->attn_eff[a][0] > 0)
+            return bad(w, kn, d->name, key, "a family appears twice");
+        if (v->type != YAML_SEQUENCE_NODE ||
+            v->data.sequence.items.top - v->data.sequence.items.start != 2)
+            return bad(w, v, d->name, key, "expected [forward, backward], two efficiencies");
+        char sub[64];
+        snprintf(sub, sizeof sub, "%s.%s", key, k);
+        for (int i = 0; i < 2; i++)
+            if (get_num(w, node(w, v->data.sequence.items.start[i]), d->name, sub, 0, 1, 1,
+                        &d->attn_eff[a][i]) < 0)
+                return LOOM_EUSAGE;
+    }
+    return 0;
+}
+
 static int parse_device(walk *w, const char *name, yaml_node_t *m, comp_device *d)
 {
     memset(d, 0, sizeof *d);
@@ -267,6 +297,7 @@ static int parse_device(walk *w, const char *name, yaml_node_t *m, comp_device *
         }
         case 12: rc = parse_tiles(w, v, d); break;
         case 13: rc = get_str(w, v, name, k, &d->kernel_source); break;
+        case 14: rc = parse_attn(w, v, d); break;
         }
         if (rc < 0)
             return rc;
@@ -287,6 +318,10 @@ static int parse_device(walk *w, const char *name, yaml_node_t *m, comp_device *
     if (kern != 0 && kern != 3)
         return loom_err_set(w->err, LOOM_EUSAGE, "%s: line %zu: device '%s': give all of sms, "
                             "gemm-tiles and kernel-source, or none", w->path, line_of(m), name);
+    if (seen[14] && !kern)
+        return loom_err_set(w->err, LOOM_EUSAGE, "%s: line %zu: device '%s': attention-efficiency "
+                            "is the kernel model's; give sms, gemm-tiles and kernel-source too",
+                            w->path, line_of(m), name);
     return 0;
 }
 
@@ -429,6 +464,8 @@ int comp_device_cfg(const comp_device *d, comp_dtype t, comp_cfg *out, loom_err 
     /* an FP8 run (Transformer Engine's recipe) keeps attention in bf16:
      * kernels that say 2-byte operands take the bf16 peak */
     out->kp.peak_16 = t == COMP_FP8 ? d->peak[COMP_BF16] : 0;
+    memcpy(out->kp.attn_dev, d->attn_eff, sizeof d->attn_eff);
+    comp_kparams_attention(&out->kp, COMP_ATTN_FLASH2); /* the default family, as measured here */
     return 0;
 }
 

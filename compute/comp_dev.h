@@ -76,6 +76,9 @@ typedef struct comp_device {
     uint32_t ntiles;        /* GEMM tiles in tile_m/tile_n */
     uint16_t tile_m[COMP_MAX_TILES], tile_n[COMP_MAX_TILES];
     char *kernel_source;    /* where sms and the tiles come from */
+    /* attention-efficiency: this device's forward and backward efficiency
+     * per attention family (comp_attn), measured on it; 0: the family's */
+    double attn_eff[COMP_ATTN_KINDS][2];
 } comp_device;
 
 typedef struct comp_catalog comp_catalog;

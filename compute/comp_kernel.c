@@ -80,6 +80,10 @@ void comp_kparams_attention(comp_kparams *k, comp_attn a)
         a = COMP_ATTN_FLASH2;
     k->attn_eff = attn_fit[a].eff;
     k->attn_bwd_eff = attn_fit[a].bwd_eff;
+    if (k->attn_dev[a][0] > 0) { /* measured on this device (catalog) */
+        k->attn_eff = k->attn_dev[a][0];
+        k->attn_bwd_eff = k->attn_dev[a][1];
+    }
     k->attn_launch = attn_fit[a].launch;
     k->attn_kind = (int)a;
 }

@@ -67,6 +67,20 @@ def kernel_hw(devices_path, name):
     return sms, tl
 
 
+def attention_eff(devices_path, name):
+    """A catalog device's own attention efficiencies (attention-efficiency:
+    {family: [fwd, bwd]}), as {family: (fwd, bwd)}; {} when it has none."""
+    src = open(devices_path).read()
+    m = re.search(r"^%s:\n((?:(?:  .*|\s*)\n)+)" % re.escape(name), src, re.M)
+    if not m:
+        raise SystemExit("kernel_model.py: device %s not in %s" % (name, devices_path))
+    a = re.search(r"^  attention-efficiency: \{([^}]*)\}", m.group(1), re.M)
+    if not a:
+        return {}
+    return {f: (float(x), float(y)) for f, x, y in
+            re.findall(r"(\w+): \[([0-9.]+), ([0-9.]+)\]", a.group(1))}
+
+
 def cdiv(a, b):
     return a // b + (a % b != 0)
 

@@ -214,6 +214,63 @@ static void test_malformed(void **state)
     unsetenv("LOOM_DEVICE_CATALOG");
 }
 
+/* attention-efficiency: a device's own forward and backward efficiency per
+ * attention family replaces that family's H200 fit, for that family only
+ * and whichever family the system selects after the device (comp_kernel.c
+ * comp_kparams_attention); the built-in B200's FlashAttention-2 ones
+ * (bench/gpu/cudnn_sdpa.py --fit). */
+static void test_attention_efficiency(void **state)
+{
+    (void)state;
+    char *path = write_tmp("mydev:\n" GOOD_DEV "  sms: 10\n  gemm-tiles: [128x128]\n"
+                           "  kernel-source: s\n  attention-efficiency: {cudnn: [0.5, 0.25]}\n");
+    loom_err err = {0};
+    setenv("XDG_CONFIG_HOME", "/nonexistent-loom-test", 1);
+    comp_catalog *c = comp_catalog_load(path, &err);
+    if (c == NULL)
+        fail_msg("%s", err.msg);
+    comp_cfg cfg = {0};
+    assert_int_equal(comp_device_cfg(find(c, "mydev"), COMP_BF16, &cfg, &err), 0);
+    comp_kparams fit = comp_kparams_default(); /* the H200 fit, FlashAttention-2 */
+    near(cfg.kp.attn_eff, fit.attn_eff); /* flash2: the device has none of its own */
+    near(cfg.kp.attn_bwd_eff, fit.attn_bwd_eff);
+    comp_kparams_attention(&cfg.kp, COMP_ATTN_CUDNN);
+    near(cfg.kp.attn_eff, 0.5);
+    near(cfg.kp.attn_bwd_eff, 0.25);
+    assert_int_equal(cfg.kp.attn_kind, COMP_ATTN_CUDNN);
+    comp_kparams cu = fit;
+    comp_kparams_attention(&cu, COMP_ATTN_CUDNN);
+    near(cfg.kp.attn_launch, cu.attn_launch); /* the launch stays the family's */
+    /* the built-in B200: FlashAttention-2 its own, cuDNN the H200 fit */
+    assert_int_equal(comp_device_cfg(find(c, "b200"), COMP_BF16, &cfg, &err), 0);
+    near(cfg.kp.attn_eff, 0.19);
+    near(cfg.kp.attn_bwd_eff, 0.15);
+    comp_kparams_attention(&cfg.kp, COMP_ATTN_CUDNN);
+    near(cfg.kp.attn_eff, cu.attn_eff);
+    near(cfg.kp.attn_bwd_eff, cu.attn_bwd_eff);
+    comp_catalog_free(c);
+    unlink(path);
+    free(path);
+#define KERN "  sms: 10\n  gemm-tiles: [128x128]\n  kernel-source: s\n"
+    expect_error("x:\n" GOOD_DEV KERN "  attention-efficiency: {flash3: [0.5, 0.5]}\n",
+                 "unknown key 'flash3' (known keys: flash2, cudnn)");
+    expect_error("x:\n" GOOD_DEV KERN "  attention-efficiency: {flash2: [0.5]}\n",
+                 "expected [forward, backward]");
+    expect_error("x:\n" GOOD_DEV KERN "  attention-efficiency: {flash2: 0.5}\n",
+                 "expected [forward, backward]");
+    expect_error("x:\n" GOOD_DEV KERN "  attention-efficiency: {flash2: [0.5, 0]}\n",
+                 "key 'attention-efficiency.flash2': 0 is out of range");
+    expect_error("x:\n" GOOD_DEV KERN "  attention-efficiency: {flash2: [1.5, 0.5]}\n",
+                 "out of range");
+    expect_error("x:\n" GOOD_DEV KERN "  attention-efficiency: {flash2: [0.5, 0.5], flash2: "
+                 "[0.4, 0.4]}\n", "a family appears twice");
+    expect_error("x:\n" GOOD_DEV KERN "  attention-efficiency: [0.5, 0.5]\n",
+                 "expected a mapping of attention family");
+    expect_error("x:\n" GOOD_DEV "  attention-efficiency: {flash2: [0.5, 0.5]}\n",
+                 "attention-efficiency is the kernel model's");
+#undef KERN
+}
+
 static void test_dtypes(void **state)
 {
     (void)state;
@@ -233,6 +290,7 @@ int main(void)
         cmocka_unit_test(test_builtin_figures),
         cmocka_unit_test(test_override),
         cmocka_unit_test(test_malformed),
+        cmocka_unit_test(test_attention_efficiency),
         cmocka_unit_test(test_dtypes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
