@@ -54,7 +54,8 @@ static const char *const words[] = {
     /* device catalog */
     "description", "source", "peak-tflops", "memory-gib", "memory-bw-gbs", "link-bw-gbs",
     "matrix-efficiency", "matrix-overhead-us", "memory-efficiency", "memory-overhead-us",
-    "efficiency-source", "fp32", "fp16", "fp8",
+    "efficiency-source", "fp32", "fp16", "fp8", "sms", "gemm-tiles", "kernel-source",
+    "attention-efficiency", "flash2", "cudnn",
     /* sweep spec */
     "workload", "network", "system", "comm-group", "ignore-ctrl-deps", "set", "axes", "gen",
     "generator", "micro", "llm", "network.bandwidth[0]", "network.npus_count",
