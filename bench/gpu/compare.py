@@ -223,6 +223,15 @@ def read_csv(path):
         return list(csv.DictReader(f))
 
 
+def read_table(path, who):
+    """read_csv of a table a script cannot run without: a missing file is
+    one line naming it (who: the script), exit status 1."""
+    table = read_csv(path)
+    if table is None:
+        raise SystemExit("%s: %s: no such file" % (who, path))
+    return table
+
+
 def err_pct(pred, meas):
     return (pred - meas) / meas * 100.0
 

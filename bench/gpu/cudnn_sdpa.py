@@ -83,16 +83,9 @@ def fit(rows, fam, hw, dev, peak):
             return km.mae([compare.err_pct(predict(k, hw, dev, r, peak)[i], r[col])
                            for r in even])
         kp[key] = min(GRID, key=lambda e: (cost(e), e))
-    held = [(compare.err_pct(predict(kp, hw, dev, r, peak)[0], r["fwd_ms"]),
-             compare.err_pct(predict(kp, hw, dev, r, peak)[1], r["bwd_ms"])) for r in odd]
+    held = [(compare.err_pct(f, r["fwd_ms"]), compare.err_pct(b, r["bwd_ms"]))
+            for r, (f, b, _) in ((r, predict(kp, hw, dev, r, peak)) for r in odd)]
     return round(kp["attn_eff"], 2), round(kp["attn_bwd_eff"], 2), held
-
-
-def read_table(path):
-    table = compare.read_csv(path)
-    if table is None:
-        raise SystemExit("cudnn_sdpa.py: %s: no such file" % path)
-    return table
 
 
 def rows_of(table):
@@ -188,7 +181,7 @@ def self_test():
     assert hw[0] == 148, hw
     dev = compare.load_device(compare.DEFAULT_DEVICES, DEVICE)
     assert dev["peak"]["bf16"] == 2250e12 and dev["mem_bw"] == 7700e9, dev
-    rows = rows_of(read_table(DATA))
+    rows = rows_of(compare.read_table(DATA, "cudnn_sdpa.py"))
     assert len(rows) == sum(ROW_COUNT.values()), len(rows)
     for p, c in ROW_COUNT.items():
         assert sum(r["path"] == p for r in rows) == c, p
@@ -230,7 +223,7 @@ def main():
     a = ap.parse_args()
     if a.self_test:
         return self_test()
-    rows = rows_of(read_table(a.data))
+    rows = rows_of(compare.read_table(a.data, "cudnn_sdpa.py"))
     dev = compare.load_device(a.devices, DEVICE)
     hw = km.kernel_hw(a.devices, DEVICE)
     own = km.attention_eff(a.devices, DEVICE)

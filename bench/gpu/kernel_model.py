@@ -54,13 +54,18 @@ SPLITK_MIN_K = 512
 ATTN_BLOCK = 128
 
 
-def kernel_hw(devices_path, name):
-    """sms and gemm-tiles of a catalog device (the kernel model's figures)."""
+def device_block(devices_path, name):
+    """The text of a catalog device's entry (its indented keys)."""
     src = open(devices_path).read()
     m = re.search(r"^%s:\n((?:(?:  .*|\s*)\n)+)" % re.escape(name), src, re.M)
     if not m:
         raise SystemExit("kernel_model.py: device %s not in %s" % (name, devices_path))
-    block = m.group(1)
+    return m.group(1)
+
+
+def kernel_hw(devices_path, name):
+    """sms and gemm-tiles of a catalog device (the kernel model's figures)."""
+    block = device_block(devices_path, name)
     sms = int(re.search(r"^  sms: (\d+)", block, re.M).group(1))
     tiles = re.search(r"^  gemm-tiles: \[([^\]]*)\]", block, re.M).group(1)
     tl = [tuple(int(v) for v in t.strip().split("x")) for t in tiles.split(",")]
@@ -70,11 +75,8 @@ def kernel_hw(devices_path, name):
 def attention_eff(devices_path, name):
     """A catalog device's own attention efficiencies (attention-efficiency:
     {family: [fwd, bwd]}), as {family: (fwd, bwd)}; {} when it has none."""
-    src = open(devices_path).read()
-    m = re.search(r"^%s:\n((?:(?:  .*|\s*)\n)+)" % re.escape(name), src, re.M)
-    if not m:
-        raise SystemExit("kernel_model.py: device %s not in %s" % (name, devices_path))
-    a = re.search(r"^  attention-efficiency: \{([^}]*)\}", m.group(1), re.M)
+    a = re.search(r"^  attention-efficiency: \{([^}]*)\}", device_block(devices_path, name),
+                  re.M)
     if not a:
         return {}
     return {f: (float(x), float(y)) for f, x, y in

@@ -38,13 +38,6 @@ ARCH_DEVICE = {"sm_90": "h100-sxm", "sm_100": "b200"}
 BANDS = [(0, 1e9, "< 1 GFLOP"), (1e9, 1e10, "1-10 GFLOP"), (1e10, math.inf, ">= 10 GFLOP")]
 
 
-def read_table(path):
-    table = compare.read_csv(path)
-    if table is None:
-        raise SystemExit("xla_gemm.py: %s: no such file" % path)
-    return table
-
-
 def rows_of(table, arch, peak=None):
     """The table's rows of arch as (b, m, n, k, dtype, ...) dicts; with
     peak (the device's FLOP/s by dtype) a row faster than its datasheet
@@ -125,7 +118,7 @@ def self_test():
     want = 5.0 + 1e6 * 7 * 2 * 128 * 128 * (4096 + 64) / (2250e12 / 148 * 0.73)
     got = predict(dict(km.DEFAULT), hw, dev, r)
     assert abs(got - want) < 1e-9, (got, want)
-    rows = rows_of(read_table(DATA), "sm_100")
+    rows = rows_of(compare.read_table(DATA, "xla_gemm.py"), "sm_100")
     assert rows and all(r["meas"] > 0 for r in rows), len(rows)
     print("xla_gemm.py self-test: ok (4096^3 bf16 on b200: %.2f us; %d sm_100 rows)" % (
         got, len(rows)))
@@ -142,7 +135,7 @@ def main():
     a = ap.parse_args()
     if a.self_test:
         return self_test()
-    table = read_table(a.data)
+    table = compare.read_table(a.data, "xla_gemm.py")
     text = []
     for arch, name in ARCH_DEVICE.items():
         if a.fit and arch != a.fit:
