@@ -54,12 +54,16 @@
  *
  * Same-time batching: completions and deliveries due at the same
  * picosecond share one engine event (a bucket of (flow, generation) in the
- * order they were scheduled), found through a small direct-mapped table by
- * time.  A collective whose members move in lockstep (a ring step: N
- * flows that end together) costs one event per step, not N, and the
- * engine's queue holds one entry per distinct time.  A bucket is taken
- * off the table when it fires, so whatever is scheduled at that time from
- * then on goes into a new bucket, after it, as separate events did.
+ * order they were scheduled), found through a hash table of the open
+ * buckets by time that grows with them.  A collective whose members move
+ * in lockstep (a ring step: N flows that end together) costs one event
+ * per step, not N, and the engine's queue holds one entry per distinct
+ * time: the direct all-to-all's first re-rate schedules 16.7 M
+ * completions at ~11,600 distinct times (4,096 ranks), which a fixed
+ * table of 4,096 entries had spread over 2.1 M buckets and events.  A
+ * bucket is taken off the table when it fires, so whatever is scheduled
+ * at that time from then on goes into a new bucket, after it, as separate
+ * events did.
  */
 #include "net_flow_int.h"
 
@@ -106,6 +110,7 @@ void nf_destroy(nf *f)
     for (uint32_t i = 0; i < f->nbk; i++)
         free(f->bk[i].v);
     free(f->bk);
+    free(f->bt);
     free(f->calls);
     for (uint32_t i = 0; i < f->nf; i++)
         free(f->f[i].hbuf);
@@ -236,9 +241,61 @@ static void on_bucket(sim_engine *eng, void *payload, void *engine_ctx);
 
 /* ---- same-time buckets ----------------------------------------------------- */
 
-static uint32_t btab_slot(sim_time t)
+static uint32_t bt_home(const nf *f, sim_time t)
 {
-    return (uint32_t)(net_mix64((uint64_t)t) & (NF_BTAB - 1));
+    return (uint32_t)(net_mix64((uint64_t)t) & (f->capbt - 1));
+}
+
+/* The open bucket of time t + 1, or 0. */
+static uint32_t bt_find(const nf *f, sim_time t)
+{
+    if (f->nbt == 0)
+        return 0;
+    for (uint32_t i = bt_home(f, t);; i = (i + 1) & (f->capbt - 1)) {
+        if (f->bt[i].b == 0)
+            return 0;
+        if (f->bt[i].t == t)
+            return f->bt[i].b;
+    }
+}
+
+static void bt_put(nf *f, sim_time t, uint32_t b1)
+{
+    if (2 * (f->nbt + 1) > f->capbt) { /* grow: every open bucket anew */
+        nf_bt *old = f->bt;
+        uint32_t n = f->capbt;
+        f->capbt = n ? 2 * n : 1024;
+        f->bt = loom_xcalloc(f->capbt, sizeof *f->bt);
+        f->nbt = 0;
+        for (uint32_t i = 0; i < n; i++)
+            if (old[i].b != 0)
+                bt_put(f, old[i].t, old[i].b);
+        free(old);
+    }
+    uint32_t i = bt_home(f, t);
+    while (f->bt[i].b != 0)
+        i = (i + 1) & (f->capbt - 1);
+    f->bt[i] = (nf_bt){t, b1};
+    f->nbt++;
+}
+
+/* Takes time t's open bucket out; the entries after it in its run move
+ * back where a lookup starting at their home still finds them. */
+static void bt_del(nf *f, sim_time t)
+{
+    uint32_t mask = f->capbt - 1, i = bt_home(f, t);
+    while (f->bt[i].t != t || f->bt[i].b == 0)
+        i = (i + 1) & mask;
+    for (uint32_t j = (i + 1) & mask; f->bt[j].b != 0; j = (j + 1) & mask) {
+        uint32_t h = bt_home(f, f->bt[j].t);
+        /* j's entry may fill the hole at i when its home is not in (i, j] */
+        if (((j - h) & mask) >= ((j - i) & mask)) {
+            f->bt[i] = f->bt[j];
+            i = j;
+        }
+    }
+    f->bt[i].b = 0;
+    f->nbt--;
 }
 
 /* (kind, id, gen) is due at time t: into the open bucket of t, or a new
@@ -250,10 +307,10 @@ static void due(nf *f, sim_engine *eng, sim_time t, uint32_t kind, uint32_t id, 
     nf_bucket *bk = f->blast ? &f->bk[f->blast - 1] : NULL;
     /* the bucket last appended to, if still open at t (a lockstep batch),
      * else the table's */
-    if (bk == NULL || bk->t != t || f->btab[bk->slot] != f->blast) {
-        uint32_t slot = btab_slot(t), b = f->btab[slot];
+    if (bk == NULL || bk->t != t || !bk->open) {
+        uint32_t b = bt_find(f, t);
         bk = b ? &f->bk[b - 1] : NULL;
-        if (bk == NULL || bk->t != t) { /* none open at t (or another time's in the slot) */
+        if (bk == NULL) { /* none open at t */
             if (f->bfree != UINT32_MAX) {
                 b = f->bfree;
                 f->bfree = f->bk[b].next;
@@ -268,8 +325,8 @@ static void due(nf *f, sim_engine *eng, sim_time t, uint32_t kind, uint32_t id, 
             bk = &f->bk[b];
             bk->t = t;
             bk->n = 0;
-            bk->slot = slot;
-            f->btab[slot] = b + 1; /* an older bucket there stays scheduled, closed */
+            bk->open = 1;
+            bt_put(f, t, b + 1);
             ev_bucket *e = sim_schedule(eng, t, on_bucket);
             e->f = f;
             e->b = b;
@@ -510,8 +567,10 @@ static void on_bucket(sim_engine *eng, void *payload, void *engine_ctx)
     ev_bucket *e = payload;
     nf *f = e->f;
     uint32_t b = e->b;
-    if (f->btab[f->bk[b].slot] == b + 1)
-        f->btab[f->bk[b].slot] = 0;
+    if (f->bk[b].open) {
+        f->bk[b].open = 0;
+        bt_del(f, f->bk[b].t);
+    }
     for (uint32_t i = 0; i < f->bk[b].n; i++) { /* f->bk may move: index it */
         nf_due d = f->bk[b].v[i];
         bucket_ahead(f, f->bk[b].v, i, f->bk[b].n);

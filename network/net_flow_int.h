@@ -80,11 +80,16 @@ typedef struct nf_bucket {
     sim_time t;
     nf_due *v;       /* in scheduling order */
     uint32_t n, cap; /* entries, capacity */
-    uint32_t slot;   /* its entry in nf.btab while it takes more */
+    uint32_t open;   /* 1: in nf.bt, taking more */
     uint32_t next;   /* free list */
 } nf_bucket;
 
-enum { NF_BTAB = 4096 }; /* direct-mapped table of open buckets by time */
+/* An open bucket in the table by time (nf.bt): linear probing, at most
+ * half full, an entry removed by shifting its successors back. */
+typedef struct nf_bt {
+    sim_time t;  /* its time */
+    uint32_t b;  /* bucket id + 1; 0: an empty entry */
+} nf_bt;
 
 /* Routes of up to NF_IH links (fat trees of three tiers, rings' and
  * switches' neighbours) keep their hops in the flow itself: the unlink of
@@ -197,7 +202,8 @@ struct nf {
     nf_bucket *bk;        /* buckets (index = id) */
     uint32_t nbk, capbk;  /* used, allocated */
     uint32_t bfree;       /* first free bucket, UINT32_MAX if none */
-    uint32_t btab[NF_BTAB]; /* open bucket id + 1 by hash of its time, 0: none */
+    nf_bt *bt;            /* open buckets by time (a power of two entries) */
+    uint32_t nbt, capbt;  /* open buckets, entries of bt */
     uint32_t blast;       /* the bucket last appended to, + 1; 0: none */
     nf_call *calls;       /* callbacks waiting (nf_at) */
     uint32_t ncalls, capcalls; /* used, allocated */

@@ -145,6 +145,52 @@ static void test_same_time_batch(void **state)
     sim_engine_destroy(eng);
 }
 
+/* Many times open at once, each asked for twice, the rounds interleaved:
+ * one batch (one engine event) per time, its calls in the order they were
+ * scheduled.  A table of the open batches that forgets one when another
+ * time takes its place (a fixed direct-mapped table of 4,096 entries did)
+ * opens a second batch for the second call: more events than times. */
+typedef struct olog {
+    int n, bad;
+    sim_time last;
+    uint64_t prev;
+} olog;
+
+static void ocall(sim_engine *eng, void *ctx, uint64_t a, uint64_t b)
+{
+    olog *l = ctx;
+    /* times ascend; at each, round 0's call before round 1's */
+    if (sim_now(eng) != (sim_time)a || (l->n > 0 && (sim_now(eng) < l->last ||
+                                                     (sim_now(eng) == l->last && b <= l->prev))))
+        l->bad++;
+    l->last = sim_now(eng);
+    l->prev = b;
+    l->n++;
+}
+
+static void test_many_open_times(void **state)
+{
+    (void)state;
+    enum { T = 20000 };
+    net_dim d = {NET_RING, 2, 40 * GIB, 300 * NS};
+    net_model *m = mk(1, &d, NET_MODEL_FLOW, NET_ALGO_RING, 1, 0, NET_CALGO_LISTS);
+    loom_err e = {0};
+    sim_engine *eng = sim_engine_create(NET_EV_PAYLOAD_MAX, NULL, &e);
+    net_flow_bind(m, eng);
+    olog l = {0};
+    for (uint64_t round = 0; round < 2; round++)
+        for (uint64_t i = 0; i < T; i++) {
+            uint64_t t = 1 + (i * 7919) % T; /* every time once a round, scattered */
+            nf_at(m->flow, eng, (sim_time)t, ocall, &l, t, round);
+        }
+    sim_run(eng, SIM_TIME_MAX);
+    assert_int_equal(l.n, 2 * T);
+    assert_int_equal(l.bad, 0);
+    assert_int_equal(sim_events(eng), T);
+    net_model_destroy(m);
+    sim_engine_destroy(eng);
+}
+
 /* ---- n flows on one link ---------------------------------------------------- */
 
 static void test_n_flows_share_one_link(void **state)
@@ -721,6 +767,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_one_flow_equals_analytical),
         cmocka_unit_test(test_same_time_batch),
+        cmocka_unit_test(test_many_open_times),
         cmocka_unit_test(test_n_flows_share_one_link),
         cmocka_unit_test(test_departure_rerates),
         cmocka_unit_test(test_random_vs_global_maxmin),
