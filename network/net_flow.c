@@ -5,7 +5,15 @@
  *
  * Invariants, between events:
  *   - a live, draining flow appears exactly once in the flow list of every
- *     link of its path, at the position its hop records (pos[h]);
+ *     link of its path, at the position its hop records (pos[h]); a
+ *     departing flow's entry becomes a hole (rate -0.0, chained from
+ *     l->hole), which the next flow to start on the link fills, the last
+ *     hole made first; the last entry goes without a hole, and an emptied
+ *     list starts over.  Nothing else moves on a departure: moving the
+ *     list's last flow into the gap, as before, read that entry and
+ *     rewrote that flow's position, two cache misses a hop on large
+ *     fabrics.  A re-rate about to read a list that is more than half holes
+ *     first closes them up, in order (nf_compact, net_flow_sum.c);
  *   - after a re-rate has run, the rates are the max-min fair allocation of
  *     the flows in flight: no link is over its bandwidth, and every flow
  *     crosses a saturated link on which no flow has a higher rate;
@@ -88,6 +96,8 @@ nf *nf_create(const net_graph *g)
     nf *f = loom_xcalloc(1, sizeof *f);
     f->g = g;
     f->l = loom_xcalloc_aligned((size_t)g->nlinks, sizeof *f->l, 64);
+    for (int i = 0; i < g->nlinks; i++)
+        f->l[i].hole = NF_NOHOLE;
     f->cl = loom_xmalloc(((size_t)g->nlinks + 1) * sizeof *f->cl);
     f->route = loom_xmalloc(((size_t)g->max_hops + 1) * sizeof *f->route);
     f->free = UINT32_MAX;
@@ -438,13 +448,20 @@ void nf_start(nf *f, sim_engine *eng, int src, int dst, uint64_t bytes,
     for (int i = 0; i < np; i++) {
         uint32_t li = f->route[i];
         nf_link *l = &f->l[li];
-        if (l->n == l->cap) {
-            l->cap = l->cap ? 2 * l->cap : 4;
-            l->e = loom_xrealloc(l->e, l->cap * sizeof *l->e);
+        uint32_t pos = l->hole;
+        if (pos != NF_NOHOLE) {
+            l->hole = l->e[pos].id;
+        } else {
+            if (l->m == l->cap) {
+                l->cap = l->cap ? 2 * l->cap : 4;
+                l->e = loom_xrealloc(l->e, l->cap * sizeof *l->e);
+            }
+            pos = l->m++;
         }
         hop[2 * i] = li;
-        hop[2 * i + 1] = l->n;
-        l->e[l->n++] = (nf_ent){0, id};
+        hop[2 * i + 1] = pos;
+        l->e[pos] = (nf_ent){0, id};
+        l->n++;
         if (nf_sum_keep(l))
             l->nfr++;
         if (l->n == 1)
@@ -465,31 +482,27 @@ void nf_start(nf *f, sim_engine *eng, int src, int dst, uint64_t bytes,
     want_rerate(f, eng);
 }
 
-/* Takes a drained flow off its links. */
+/* Takes a drained flow off its links: each entry becomes a hole, or goes
+ * if it is the list's last (net_flow.c's invariants).  A store a hop: the
+ * entry is not read (its position is its hop's; nf_check_links checks
+ * that in the tests), no other flow moves. */
 static void unlink_flow(nf *f, uint32_t id, sim_time now)
 {
     nf_flow *fl = &f->f[id];
     uint32_t np = fl->npath;
-    /* the flows to move (each link's last) are scattered over the slots:
-     * ask for all of them first, so that their cache misses overlap
-     * instead of following one another, hop after hop */
-    for (uint32_t i = 0; i < np; i++) {
-        const nf_link *l = &f->l[nf_hop(fl)[2 * i]];
-        __builtin_prefetch(f->f[l->e[l->n - 1].id].ih); /* its hops */
-    }
     for (uint32_t i = 0; i < np; i++) {
         uint32_t li = nf_hop(fl)[2 * i], pos = nf_hop(fl)[2 * i + 1];
         nf_link *l = &f->l[li];
-        LOOM_ASSERT(pos < l->n && l->e[pos].id == id);
-        uint32_t last = l->e[--l->n].id;
-        if (last != id) { /* move the last flow into the hole */
-            l->e[pos] = l->e[l->n];
-            nf_flow *mv = &f->f[last];
-            uint32_t k = 0;
-            uint32_t *mh = nf_hop(mv); /* line 1 only: the position follows the link */
-            while (mh[k] != li)
-                k += 2;
-            mh[k + 1] = pos;
+        LOOM_ASSERT(pos < l->m);
+        l->n--;
+        if (l->n == 0) { /* the list is empty: holes and all */
+            l->m = 0;
+            l->hole = NF_NOHOLE;
+        } else if (pos == l->m - 1) { /* the last entry: no hole */
+            l->m--;
+        } else {
+            l->e[pos] = (nf_ent){-0.0, l->hole};
+            l->hole = pos;
         }
         l->bytes += fl->bytes;
         if (nf_sum_keep(l)) {
@@ -528,9 +541,9 @@ static void complete(nf *f, sim_engine *eng, uint32_t id, uint32_t gen)
 /* What the entries ahead of a bucket's i-th will touch, asked for in
  * stages so that each stage's addresses are in the cache when read: the
  * slot 12 ahead; the links of a completion 6 ahead (from its hops, in
- * line 1 of its slot); their lists' last entry and its own, 3 ahead
- * (unlink_flow asks for the moved flows' hops itself).  A delivery's
- * callback words 6 ahead.  Stale entries are asked for too: harmless. */
+ * line 1 of its slot); its entry in each list, to be written into a hole,
+ * 3 ahead.  A delivery's callback words 6 ahead.  Stale entries are asked
+ * for too: harmless. */
 static inline void bucket_ahead(const nf *f, const nf_due *v, uint32_t i, uint32_t n)
 {
     if (i + 12 < n && v[i + 12].kind != NF_DUE_CALL)
@@ -550,11 +563,8 @@ static inline void bucket_ahead(const nf *f, const nf_due *v, uint32_t i, uint32
         const uint32_t *hop = nf_chop(fl);
         for (uint32_t h = 0; h < fl->npath && h < NF_IH; h++) {
             const nf_link *l = &f->l[hop[2 * h]];
-            if (l->n > 0) {
-                __builtin_prefetch(&l->e[l->n - 1]);
-                if (hop[2 * h + 1] < l->n)
-                    __builtin_prefetch(&l->e[hop[2 * h + 1]]);
-            }
+            if (hop[2 * h + 1] < l->m)
+                __builtin_prefetch(&l->e[hop[2 * h + 1]], 1);
         }
     }
 }
@@ -655,22 +665,30 @@ static void rerate_collect(nf *f, uint32_t st, double theta, size_t *ncl_out, si
     for (size_t i = 0; i < ncl; i++) {
         uint32_t li = f->cl[i];
         nf_link *l = &f->l[li];
-        if (l->n >= NF_SUM_MIN && !f->scan_inorder &&
-            (nf_scan_none(l, g->lbw[li], theta) || nf_scan_fixed(f, l, g->lbw[li], theta))) {
+        if (l->n >= NF_SUM_MIN && !f->scan_inorder && nf_scan_none(l, g->lbw[li], theta)) {
+            f->fast_scans++;
+            continue;
+        }
+        if (l->m >= 2 * l->n + 16)
+            nf_compact(f, li);
+        if (l->n >= NF_SUM_MIN && !f->scan_inorder && nf_scan_fixed(f, l, g->lbw[li], theta)) {
             f->fast_scans++;
             continue;
         }
         double fixed = 0;
         uint32_t nact = 0;
         const nf_ent *fr = l->e;
-        for (uint32_t k = 0; k < l->n; k++) {
+        for (uint32_t k = 0; k < l->m; k++) {
             double r = fr[k].r;
-            if (k + 8 < l->n && !(fr[k + 8].r > 0 && fr[k + 8].r < theta))
+            if (k + 8 < l->m && !(fr[k + 8].r > 0 && fr[k + 8].r < theta) &&
+                !nf_dead(fr[k + 8].r))
                 nf_prefetch(f, fr[k + 8].id); /* a flow it will visit */
             if (r > 0 && r < theta) { /* the common case: fixed, untouched */
                 fixed += r;
                 continue;
             }
+            if (nf_dead(r))
+                continue; /* a hole */
             uint32_t id = fr[k].id;
             nf_flow *fl = &f->f[id];
             if (fl->stamp == st) {
@@ -748,11 +766,12 @@ static void rerate_fill(nf *f, uint32_t st, double theta, size_t ncl)
             hpush(f, share, li);
             continue;
         }
-        for (uint32_t k = 0; k < l->n; k++) {
-            if (k + 8 < l->n && !(l->e[k + 8].r > 0 && l->e[k + 8].r < theta))
+        for (uint32_t k = 0; k < l->m; k++) {
+            if (k + 8 < l->m && !(l->e[k + 8].r > 0 && l->e[k + 8].r < theta) &&
+                !nf_dead(l->e[k + 8].r))
                 nf_prefetch(f, l->e[k + 8].id);
-            if (l->e[k].r > 0 && l->e[k].r < theta)
-                continue; /* not re-rated */
+            if ((l->e[k].r > 0 && l->e[k].r < theta) || nf_dead(l->e[k].r))
+                continue; /* not re-rated, or a hole */
             nf_flow *fl = &f->f[l->e[k].id];
             if (fl->stamp != st || fl->fixed == st)
                 continue;
@@ -912,6 +931,11 @@ int nf_top_links(const nf *f, const net_graph *g, net_link_stat *out, int n)
 }
 
 size_t nf_in_flight(const nf *f) { return f->live; }
+
+uint64_t nf_compactions(const nf *f)
+{
+    return f->compactions;
+}
 
 uint64_t nf_scan_inorder(nf *f, int on)
 {

@@ -19,18 +19,28 @@ enum { NF_LVMAX = 4096 };
 
 /* A flow draining through a link: its slot and a copy of its rate (0
  * until first rated), so that a scan reads one array, not every flow, and
- * an unlink moves one entry (mostly one cache line, not one in each of two
- * arrays). */
+ * a departure writes one entry (mostly one cache line, not one in each of
+ * two arrays). */
 typedef struct __attribute__((packed)) nf_ent {
     double r;
     uint32_t id;
 } nf_ent; /* 12 bytes: 94 M of them at 4,096 ranks (x86 and arm64 read the
              unaligned double at no cost) */
 
+/* A hole in a link's list: the entry of a flow that left, rate -0.0 (it
+ * adds nothing to any sum: x + -0.0 == x for every x, +0 included; no
+ * rate is negative), id the next hole (NF_NOHOLE: none).  A start fills
+ * the last hole made first. */
+enum { NF_NOHOLE = UINT32_MAX };
+static inline int nf_dead(double r)
+{
+    return signbit(r);
+}
+
 typedef struct nf_link {
-    /* line 0: what an unlink, a re-rate's visit and the settle touch */
-    _Alignas(64) nf_ent *e; /* the flows draining through it now */
-    uint32_t n, cap;     /* entries, capacity of e */
+    /* line 0: what a departure, a re-rate's visit and the settle touch */
+    _Alignas(64) nf_ent *e; /* the flows draining through it now, and holes */
+    uint32_t n, m;       /* flows; entries used in e (flows and holes) */
     uint32_t stamp;      /* component mark of the current re-rate */
     uint32_t nun;        /* water-filling: flows not yet fixed */
     uint32_t nfr;        /* summary: flows not yet rated (rate 0) */
@@ -39,7 +49,7 @@ typedef struct nf_link {
     uint8_t dirty;       /* 1: in nf.dirty */
     uint8_t lock;        /* 1: a link of the lockstep class running in bulk */
     uint8_t sumok;       /* 1: the summary is kept (NF_SUM_MIN flows) */
-    uint32_t peak;       /* most flows at once */
+    uint32_t hole;       /* first hole in e (NF_NOHOLE: none) */
     double rem;          /* water-filling: bandwidth not yet allocated */
     double srun;         /* summary: running sum of the rates */
     double serr;         /* summary: >= |srun - the exact sum| */
@@ -55,6 +65,9 @@ typedef struct nf_link {
     double *top;         /* the largest rates, ascending, each distinct */
     uint32_t *ctop;      /* flows at each */
     uint32_t capk;       /* entries allocated in top and ctop */
+    /* line 2: what only a start touches */
+    uint32_t cap;        /* entries allocated in e */
+    uint32_t peak;       /* most flows at once */
 } nf_link;
 _Static_assert(sizeof(nf_link) % 64 == 0, "nf_link: whole cache lines");
 
@@ -92,14 +105,14 @@ typedef struct nf_bt {
 } nf_bt;
 
 /* Routes of up to NF_IH links (fat trees of three tiers, rings' and
- * switches' neighbours) keep their hops in the flow itself: the unlink of
- * a departing flow moves another flow of each link and rewrites that
- * flow's position there, one cache miss instead of two (its slot, then a
- * separate allocation), and 64 fewer bytes a flow. */
+ * switches' neighbours) keep their hops in the flow itself: a departure
+ * reads its own hops, and nf_compact rewrites a moved flow's position, in
+ * the slot's line 1, not a separate allocation, and 64 fewer bytes a
+ * flow. */
 enum { NF_IH = 6 };
 
-/* A flow slot, by use: what the re-rate, a completion and the unlink of
- * another flow touch is two aligned cache lines (line 0 its state, line 1
+/* A flow slot, by use: what the re-rate, a completion and a list's
+ * compaction touch is two aligned cache lines (line 0 its state, line 1
  * its hops); what only its start and its delivery read is apart in
  * nf_cold.  Re-rating the direct all-to-all's 16.7 M flows at 4,096 ranks
  * reads slots in an order no prefetcher guesses (a link's flows in list
@@ -132,8 +145,8 @@ typedef struct nf_flow {
 _Static_assert(sizeof(nf_flow) == 128, "nf_flow: two cache lines");
 
 /* A draining flow's hops: npath pairs (link id, its position in that
- * link's list), read from line 1 alone (an unlink rewrites the position
- * of the flow it moves, which is all it touches of that flow). */
+ * link's list), read from line 1 alone (nf_compact rewrites the position
+ * of a flow it moves, which is all it touches of that flow). */
 static inline uint32_t *nf_hop(nf_flow *fl)
 {
     return fl->lng ? fl->hbuf : fl->ih;
@@ -211,6 +224,7 @@ struct nf {
     nf_lock lk;           /* the lockstep class (net_flow_lock.c) */
     int scan_inorder;     /* 1: every link scanned in order (tests) */
     uint64_t fast_scans;  /* links that nf_scan_fixed settled (tests) */
+    uint64_t compactions; /* lists closed up (nf_compact; tests) */
     uint32_t lvmax;       /* levels a summary keeps: NF_LVMAX (tests: fewer) */
     uint64_t *rs;         /* radix sort scratch (sum_build): 2 x caprs */
     size_t caprs;
@@ -359,6 +373,8 @@ static inline double nf_sum_max(const nf_link *l) { return l->nk ? l->top[l->nk 
  * l->nun set, 1; else 0 and the in-order scan is to run. */
 int nf_scan_none(nf_link *l, double lbw, double theta);
 int nf_scan_fixed(nf *f, nf_link *l, double lbw, double theta);
+/* net_flow_sum.c: closes up link li's holes (net_flow.c's invariants). */
+void nf_compact(nf *f, uint32_t li);
 
 /* Frees a flow's slot (its generation moves on: stale entries die). */
 void nf_slot_free(nf *f, uint32_t id);

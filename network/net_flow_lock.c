@@ -156,8 +156,10 @@ void nf_lock_run(nf *f, sim_engine *eng, size_t nsteps, const uint64_t *bytes,
         for (uint32_t h = 0; h < fl->npath; h++) {
             uint32_t li = nf_hop(fl)[2 * h];
             nf_link *l = &f->l[li];
-            LOOM_ASSERT(l->n == 1 && l->e[0].id == id && !l->lock);
+            LOOM_ASSERT(l->n == 1 && l->e[nf_hop(fl)[2 * h + 1]].id == id && !l->lock);
             l->n = 0;
+            l->m = 0;
+            l->hole = NF_NOHOLE;
             nf_sum_reset(l);
             l->lock = 1;
             l->dirty = 0;

@@ -1,7 +1,8 @@
 /*
  * net_flow_sum.c: link summaries, the flow model's shortcut through the
  * re-rate's scan of a link (net_flow_int.h, "Link summaries";
- * docs/PERFORMANCE.md, "Flow model at scale").
+ * docs/PERFORMANCE.md, "Flow model at scale"), and the links' lists closed
+ * up and checked.
  *
  * A departure marks the links of its path; the re-rate must learn, for
  * each, whether any of its flows is to be re-rated (unrated, or at or
@@ -38,11 +39,13 @@ static void sum_build(nf *f, nf_link *l)
     }
     uint64_t *a = f->rs, *b = f->rs + f->caprs;
     uint64_t all = ~(uint64_t)0, any = 0;
-    for (uint32_t k = 0; k < n; k++) {
+    for (uint32_t k = 0, j = 0; k < l->m; k++) {
         double r = l->e[k].r;
-        memcpy(&a[k], &r, sizeof r);
-        all &= a[k];
-        any |= a[k];
+        if (nf_dead(r))
+            continue;
+        memcpy(&a[j], &r, sizeof r);
+        all &= a[j];
+        any |= a[j++];
     }
     for (int sh = 0; sh < 64; sh += 8) {
         if ((((all ^ any) >> sh) & 0xff) == 0)
@@ -111,13 +114,13 @@ static void sum_build(nf *f, nf_link *l)
 int nf_scan_fixed(nf *f, nf_link *l, double lbw, double theta)
 {
     const nf_ent *fr = l->e;
-    uint32_t n = l->n, k = 0;
+    uint32_t n = l->m, k = 0;
     double s0 = 0, s1 = 0, s2 = 0, s3 = 0;
     int out = 0;
     for (; k + 4 <= n; k += 4) {
         double a = fr[k].r, b = fr[k + 1].r, c = fr[k + 2].r, d = fr[k + 3].r;
-        out |= !(a > 0 && a < theta) | !(b > 0 && b < theta) | !(c > 0 && c < theta) |
-               !(d > 0 && d < theta);
+        out |= !((a > 0 && a < theta) || nf_dead(a)) | !((b > 0 && b < theta) || nf_dead(b)) |
+               !((c > 0 && c < theta) || nf_dead(c)) | !((d > 0 && d < theta) || nf_dead(d));
         if (out)
             return 0; /* a flow to re-rate: the in-order scan, at once */
         s0 += a;
@@ -127,13 +130,13 @@ int nf_scan_fixed(nf *f, nf_link *l, double lbw, double theta)
     }
     for (; k < n; k++) {
         double a = fr[k].r;
-        out |= !(a > 0 && a < theta);
+        out |= !((a > 0 && a < theta) || nf_dead(a));
         s0 += a;
     }
     if (out)
         return 0;
     double sum = (s0 + s1) + (s2 + s3);
-    double e = 4.5e-16 * ((double)n + 4) * sum, thr = lbw * 1e-9;
+    double e = 4.5e-16 * ((double)l->n + 4) * sum, thr = lbw * 1e-9;
     int lo = lbw - (sum - e) <= thr; /* the verdict at the smallest sum */
     int hi = lbw - (sum + e) <= thr; /* at the largest */
     if (lo != hi)
@@ -168,8 +171,73 @@ int nf_scan_none(nf_link *l, double lbw, double theta)
     return 1;
 }
 
-int nf_check_summaries(const nf *f)
+/* Link li's list without its holes, its flows in the same order (so every
+ * in-order sum is the same as before: a hole adds -0.0, which changes no
+ * sum); each flow moved learns its new position.  The flows are visited in
+ * list order, so a prefetch 8 ahead overlaps their misses. */
+void nf_compact(nf *f, uint32_t li)
 {
+    nf_link *l = &f->l[li];
+    uint32_t j = 0;
+    for (uint32_t k = 0; k < l->m; k++) {
+        if (nf_dead(l->e[k].r))
+            continue;
+        if (k + 8 < l->m && !nf_dead(l->e[k + 8].r))
+            __builtin_prefetch(f->f[l->e[k + 8].id].ih);
+        if (j != k) {
+            l->e[j] = l->e[k];
+            uint32_t *mh = nf_hop(&f->f[l->e[j].id]), h = 0;
+            while (mh[h] != li)
+                h += 2;
+            mh[h + 1] = j;
+        }
+        j++;
+    }
+    LOOM_ASSERT(j == l->n);
+    l->m = j;
+    l->hole = NF_NOHOLE;
+    f->compactions++;
+}
+
+/* Link li's list: its n flows each live, draining and at the position its
+ * hop records; its m - n holes (rate -0.0) chained once each from
+ * l->hole; the chain's positions below m. */
+static int check_list(const nf *f, int li)
+{
+    const nf_link *l = &f->l[li];
+    uint32_t live = 0, dead = 0, chain = 0;
+    if (l->n > l->m || l->m > l->cap || (l->n == 0 && l->m != 0))
+        return 0;
+    for (uint32_t k = 0; k < l->m; k++) {
+        const nf_ent *e = &l->e[k];
+        if (nf_dead(e->r)) {
+            dead += e->r == 0; /* -0.0, nothing else negative */
+            continue;
+        }
+        if (e->id >= f->nf || !f->f[e->id].live || f->f[e->id].npath == 0)
+            return 0;
+        const nf_flow *fl = &f->f[e->id];
+        const uint32_t *hop = nf_chop(fl);
+        uint32_t h = 0;
+        while (h < fl->npath && hop[2 * h] != (uint32_t)li)
+            h++;
+        if (h == fl->npath || hop[2 * h + 1] != k || e->r != fl->rate)
+            return 0;
+        live++;
+    }
+    for (uint32_t p = l->hole; p != NF_NOHOLE && chain <= dead; p = l->e[p].id) {
+        if (p >= l->m || !nf_dead(l->e[p].r))
+            return 0;
+        chain++;
+    }
+    return live == l->n && dead == l->m - l->n && chain == dead;
+}
+
+int nf_check_links(const nf *f)
+{
+    for (int i = 0; i < f->g->nlinks; i++)
+        if (!check_list(f, i))
+            return -1 - i;
     for (int i = 0; i < f->g->nlinks; i++) {
         const nf_link *l = &f->l[i];
         if (!l->sumok)
@@ -177,9 +245,11 @@ int nf_check_summaries(const nf *f)
         uint32_t zeros = 0, *cnt = loom_xcalloc(l->nk + 1, sizeof *cnt);
         int bad = l->nk > f->lvmax;
         long double sum = 0; /* 64-bit mantissa: the exact sum to ~1e-19 n */
-        for (uint32_t k = 0; k < l->n; k++) {
+        for (uint32_t k = 0; k < l->m; k++) {
             double r = l->e[k].r;
             uint32_t j;
+            if (nf_dead(r))
+                continue;
             sum += r;
             if (r == 0) {
                 zeros++;

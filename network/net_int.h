@@ -241,9 +241,14 @@ uint64_t nf_scan_inorder(nf *f, int on);
 /* At most cap rate levels in each link's summary (net_flow_int.h, "Link
  * summaries"; NF_LVMAX unless a test asks for fewer to reach its bound). */
 void nf_level_cap(nf *f, uint32_t cap);
-/* Checks every link's summary (net_flow_int.h, "Link summaries") against
- * its flows, slowly: 0, or -1 - the first link that fails. */
-int nf_check_summaries(const nf *f);
+/* Checks every link's list (its flows at the positions their hops record,
+ * its holes chained; net_flow.c's invariants) and summary (net_flow_int.h,
+ * "Link summaries") against its flows, slowly: 0, or -1 - the first link
+ * that fails. */
+int nf_check_links(const nf *f);
+/* Lists closed up so far (compact(): a re-rate about to read a list that
+ * is more than half holes). */
+uint64_t nf_compactions(const nf *f);
 void nf_snapshot(const nf *f, double *rate, int *npath, uint32_t *links,
                  size_t max_links);
 
