@@ -104,6 +104,10 @@ typedef struct nf_bt {
     uint32_t b;  /* bucket id + 1; 0: an empty entry */
 } nf_bt;
 
+/* Slots between two checks of the flows' memory against the budget
+ * (net_flow.c mem_check). */
+enum { NF_MEMCHECK = 1 << 16 };
+
 /* Routes of up to NF_IH links (fat trees of three tiers, rings' and
  * switches' neighbours) keep their hops in the flow itself: a departure
  * reads its own hops, and nf_compact rewrites a moved flow's position, in
@@ -196,6 +200,7 @@ struct nf {
     nf_flow *f;           /* flow slots (64-byte aligned) */
     nf_cold *c;           /* their cold parts, same index */
     uint32_t nf, capf;    /* slots used, allocated */
+    uint64_t ents;        /* entries allocated in all links' lists */
     uint32_t free;        /* first free slot, UINT32_MAX if none */
     size_t live;          /* flows draining */
     uint32_t *dirty;      /* links changed since the last re-rate */

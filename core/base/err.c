@@ -56,6 +56,18 @@ static void oom(size_t n)
     exit(LOOM_EXIT_OOM);
 }
 
+void loom_memory_check(double need, const char *what)
+{
+    size_t budget = loom_memory_budget();
+    if (need <= (double)budget)
+        return;
+    char b1[32], b2[32];
+    fprintf(stderr, "loom: error: out of memory: %s need about %s, more than the %s loom may use "
+                    "(set LOOM_MEMORY_LIMIT to change it; by default 90%% of physical memory)\n",
+            what, loom_fmt_bytes(need, b1), loom_fmt_bytes((double)budget, b2));
+    exit(LOOM_EXIT_OOM);
+}
+
 void *loom_xmalloc(size_t n)
 {
     void *p = malloc(n ? n : 1);

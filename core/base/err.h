@@ -43,6 +43,15 @@ void loom_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void loom_set_quiet(int quiet);
 int loom_quiet(void); /* the current setting, to restore it */
 
+/* For state that grows while a simulation runs (the flow model's flows in
+ * flight), where no loader could refuse the input first: when need bytes
+ * exceed loom_memory_budget(), ends the program as out of memory does
+ * (one line naming what needs them and LOOM_MEMORY_LIMIT, exit
+ * LOOM_EXIT_OOM, outputs' temporaries removed), instead of growing into
+ * the kernel's OOM killer (a signal, nothing said).  what: "the flow
+ * model's 65536 flows", say. */
+void loom_memory_check(double need, const char *what);
+
 /* Allocation that never returns NULL: out of memory prints "loom: error:
  * out of memory: ..." and exits with LOOM_EXIT_OOM (1, "internal error" in
  * docs/CLI.md), never a signal.  Used where a failure could only be

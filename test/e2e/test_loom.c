@@ -940,6 +940,42 @@ static void test_rank_count_before_allocation(void **state)
     assert_non_null(strstr(loomrun_err, "LOOM_MEMORY_LIMIT"));
 }
 
+/* The flow model's flows grow while the simulation runs, past anything a
+ * loader could refuse first: a 512-rank direct all-to-all on a switch
+ * holds 261,632 flows of two hops each.  The model counts 184 bytes a flow
+ * (slot 128, cold part 32, a completion and a delivery queued, 12 each)
+ * and 12 for each entry its links' lists allocated, checked every 65,536
+ * flows: at 65,536, 11.5 MiB + 131,072 entries (1.5 MiB) = 13 MiB, under a
+ * 16 MiB budget; at 131,072, 23 MiB + 262,144 entries (3 MiB) = 26 MiB,
+ * over it: one line naming the flows, the figure and LOOM_MEMORY_LIMIT,
+ * exit 1 as out of memory, no JSON written.  Under 1 GiB it runs. */
+static void test_flow_model_memory_budget(void **state)
+{
+    (void)state;
+    int rc = loomrun_run(loomrun_tmp, "gen", "micro", "-c", "all_to_all", "-b", "512K", "-r", "512",
+                         "-o", loomrun_path("a2a/a2a"), "--network-out", loomrun_path("sw512.yml"),
+                         "--topology", "Switch", "-q", NULL);
+    if (rc != 0)
+        fail_msg("exit %d: %s", rc, loomrun_err);
+    setenv("LOOM_MEMORY_LIMIT", "16M", 1);
+    rc = loomrun_run(loomrun_tmp, "run", "-w", loomrun_path("a2a/a2a"), "-n", loomrun_path("sw512.yml"),
+                         "-s", CFG "/Ring_4chunks.json", "--set", "system.network-model=flow",
+                         "--set", "system.all-to-all-implementation=direct", "-j",
+                         loomrun_path("a2a.json"), "-q", NULL);
+    unsetenv("LOOM_MEMORY_LIMIT");
+    expect_failure(rc, 1, "out of memory: the flow model's 131072 flows need about 26.00 MiB, more than the 16.00 MiB",
+                   loomrun_path("a2a.json"));
+    assert_non_null(strstr(loomrun_err, "LOOM_MEMORY_LIMIT"));
+    setenv("LOOM_MEMORY_LIMIT", "1G", 1);
+    rc = loomrun_run(loomrun_tmp, "run", "-w", loomrun_path("a2a/a2a"), "-n", loomrun_path("sw512.yml"),
+                     "-s", CFG "/Ring_4chunks.json", "--set", "system.network-model=flow",
+                     "--set", "system.all-to-all-implementation=direct", "-j",
+                     loomrun_path("a2a.json"), "-q", NULL);
+    unsetenv("LOOM_MEMORY_LIMIT");
+    if (rc != 0)
+        fail_msg("exit %d: %s", rc, loomrun_err);
+}
+
 /* A FIFO or /dev/zero as a rank file: refused at once, naming the file and
  * what it is (they used to hang forever); a symlink loop names ELOOP. */
 static void test_special_rank_files(void **state)
@@ -1262,6 +1298,7 @@ int main(void)
         cmocka_unit_test(test_deterministic_json),
         cmocka_unit_test(test_resource_limits),
         cmocka_unit_test(test_rank_count_before_allocation),
+        cmocka_unit_test(test_flow_model_memory_budget),
         cmocka_unit_test(test_special_rank_files),
         cmocka_unit_test(test_p2p_messages),
         cmocka_unit_test(test_collective_messages),
