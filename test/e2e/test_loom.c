@@ -940,6 +940,18 @@ static void test_rank_count_before_allocation(void **state)
     assert_non_null(strstr(loomrun_err, "LOOM_MEMORY_LIMIT"));
 }
 
+/* loom run of the 512-rank all-to-all below under LOOM_MEMORY_LIMIT=limit. */
+static int run_a2a_under(const char *limit)
+{
+    setenv("LOOM_MEMORY_LIMIT", limit, 1);
+    int rc = loomrun_run(loomrun_tmp, "run", "-w", loomrun_path("a2a/a2a"), "-n", loomrun_path("sw512.yml"),
+                         "-s", CFG "/Ring_4chunks.json", "--set", "system.network-model=flow",
+                         "--set", "system.all-to-all-implementation=direct", "-j",
+                         loomrun_path("a2a.json"), "-q", NULL);
+    unsetenv("LOOM_MEMORY_LIMIT");
+    return rc;
+}
+
 /* The flow model's flows grow while the simulation runs, past anything a
  * loader could refuse first: a 512-rank direct all-to-all on a switch
  * holds 261,632 flows of two hops each.  The model counts 184 bytes a flow
@@ -957,21 +969,11 @@ static void test_flow_model_memory_budget(void **state)
                          "--topology", "Switch", "-q", NULL);
     if (rc != 0)
         fail_msg("exit %d: %s", rc, loomrun_err);
-    setenv("LOOM_MEMORY_LIMIT", "16M", 1);
-    rc = loomrun_run(loomrun_tmp, "run", "-w", loomrun_path("a2a/a2a"), "-n", loomrun_path("sw512.yml"),
-                         "-s", CFG "/Ring_4chunks.json", "--set", "system.network-model=flow",
-                         "--set", "system.all-to-all-implementation=direct", "-j",
-                         loomrun_path("a2a.json"), "-q", NULL);
-    unsetenv("LOOM_MEMORY_LIMIT");
+    rc = run_a2a_under("16M");
     expect_failure(rc, 1, "out of memory: the flow model's 131072 flows need about 26.00 MiB, more than the 16.00 MiB",
                    loomrun_path("a2a.json"));
     assert_non_null(strstr(loomrun_err, "LOOM_MEMORY_LIMIT"));
-    setenv("LOOM_MEMORY_LIMIT", "1G", 1);
-    rc = loomrun_run(loomrun_tmp, "run", "-w", loomrun_path("a2a/a2a"), "-n", loomrun_path("sw512.yml"),
-                     "-s", CFG "/Ring_4chunks.json", "--set", "system.network-model=flow",
-                     "--set", "system.all-to-all-implementation=direct", "-j",
-                     loomrun_path("a2a.json"), "-q", NULL);
-    unsetenv("LOOM_MEMORY_LIMIT");
+    rc = run_a2a_under("1G");
     if (rc != 0)
         fail_msg("exit %d: %s", rc, loomrun_err);
 }
