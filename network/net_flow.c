@@ -75,6 +75,8 @@
  */
 #include "net_flow_int.h"
 
+#include "buddy.h"
+
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -106,6 +108,7 @@ nf *nf_create(const net_graph *g)
     f->cfree = UINT32_MAX;
     f->theta = INFINITY;
     f->lvmax = NF_LVMAX;
+    f->pool_from = NF_POOL_FROM;
     return f;
 }
 
@@ -114,7 +117,8 @@ void nf_destroy(nf *f)
     if (f == NULL)
         return;
     for (int i = 0; i < f->g->nlinks; i++) {
-        free(f->l[i].e);
+        if (!f->l[i].pooled) /* the pool's go with it */
+            free(f->l[i].e);
         free(f->l[i].top);
         free(f->l[i].ctop);
     }
@@ -137,6 +141,7 @@ void nf_destroy(nf *f)
     free(f->fresh);
     free(f->rs);
     nf_lock_free(f);
+    loom_buddy_destroy(f->pool);
     free(f);
 }
 
@@ -470,12 +475,8 @@ void nf_start(nf *f, sim_engine *eng, int src, int dst, uint64_t bytes,
         if (pos != NF_NOHOLE) {
             l->hole = l->e[pos].id;
         } else {
-            if (l->m == l->cap) {
-                uint32_t cap = l->cap ? 2 * l->cap : 4;
-                f->ents += cap - l->cap;
-                l->cap = cap;
-                l->e = loom_xrealloc(l->e, l->cap * sizeof *l->e);
-            }
+            if (l->m == l->cap)
+                nf_list_grow(f, l);
             pos = l->m++;
         }
         hop[2 * i] = li;
@@ -951,6 +952,11 @@ int nf_top_links(const nf *f, const net_graph *g, net_link_stat *out, int n)
 }
 
 size_t nf_in_flight(const nf *f) { return f->live; }
+
+void nf_pool_from(nf *f, uint64_t ents)
+{
+    f->pool_from = ents;
+}
 
 uint64_t nf_compactions(const nf *f)
 {

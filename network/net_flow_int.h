@@ -68,6 +68,7 @@ typedef struct nf_link {
     /* line 2: what only a start touches */
     uint32_t cap;        /* entries allocated in e */
     uint32_t peak;       /* most flows at once */
+    uint8_t pooled;      /* 1: e is a block of nf.pool, else malloc's */
 } nf_link;
 _Static_assert(sizeof(nf_link) % 64 == 0, "nf_link: whole cache lines");
 
@@ -103,6 +104,10 @@ typedef struct nf_bt {
     sim_time t;  /* its time */
     uint32_t b;  /* bucket id + 1; 0: an empty entry */
 } nf_bt;
+
+/* Entries in all lists from which a list that grows moves to the buddy
+ * allocator's 2 MiB pages (net_flow_sum.c nf_list_grow): 12 MB of lists. */
+enum { NF_POOL_FROM = 1 << 20 };
 
 /* Slots between two checks of the flows' memory against the budget
  * (net_flow.c mem_check). */
@@ -201,6 +206,8 @@ struct nf {
     nf_cold *c;           /* their cold parts, same index */
     uint32_t nf, capf;    /* slots used, allocated */
     uint64_t ents;        /* entries allocated in all links' lists */
+    struct loom_buddy *pool; /* lists' blocks once ents >= pool_from */
+    uint64_t pool_from;   /* NF_POOL_FROM (tests: fewer) */
     uint32_t free;        /* first free slot, UINT32_MAX if none */
     size_t live;          /* flows draining */
     uint32_t *dirty;      /* links changed since the last re-rate */
@@ -378,8 +385,10 @@ static inline double nf_sum_max(const nf_link *l) { return l->nk ? l->top[l->nk 
  * l->nun set, 1; else 0 and the in-order scan is to run. */
 int nf_scan_none(nf_link *l, double lbw, double theta);
 int nf_scan_fixed(nf *f, nf_link *l, double lbw, double theta);
-/* net_flow_sum.c: closes up link li's holes (net_flow.c's invariants). */
+/* net_flow_sum.c: closes up link li's holes (net_flow.c's invariants);
+ * doubles link l's list. */
 void nf_compact(nf *f, uint32_t li);
+void nf_list_grow(nf *f, nf_link *l);
 
 /* Frees a flow's slot (its generation moves on: stale entries die). */
 void nf_slot_free(nf *f, uint32_t id);

@@ -1,8 +1,8 @@
 /*
  * net_flow_sum.c: link summaries, the flow model's shortcut through the
  * re-rate's scan of a link (net_flow_int.h, "Link summaries";
- * docs/PERFORMANCE.md, "Flow model at scale"), and the links' lists closed
- * up and checked.
+ * docs/PERFORMANCE.md, "Flow model at scale"), and the links' lists grown,
+ * closed up and checked.
  *
  * A departure marks the links of its path; the re-rate must learn, for
  * each, whether any of its flows is to be re-rated (unrated, or at or
@@ -15,6 +15,8 @@
  * give, or declines and the in-order scan runs (net_flow.c).
  */
 #include "net_flow_int.h"
+
+#include "buddy.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -169,6 +171,43 @@ int nf_scan_none(nf_link *l, double lbw, double theta)
     l->rem = lo ? 0 : lbw;
     l->nun = 0;
     return 1;
+}
+
+/* Doubles link l's list.  Once the lists hold NF_POOL_FROM entries (12
+ * MB) a list that grows moves to the buddy allocator's chunks on 2 MiB
+ * pages (core/base/buddy.h): the lists are read and written at random, and
+ * on 4 KiB pages nearly every access was a TLB miss (docs/PERFORMANCE.md,
+ * "Lists on 2 MiB pages").  Smaller runs keep malloc's lists (no 2 MiB
+ * page touched for a few flows), and so do AddressSanitizer builds (its
+ * checks). */
+void nf_list_grow(nf *f, nf_link *l)
+{
+    uint32_t cap = l->cap ? 2 * l->cap : 4;
+    f->ents += cap - l->cap;
+    int k = __builtin_ctz(cap);
+    /* (a test's pool_from 0 asks for the pool anywhere, to check it) */
+    if (k <= LOOM_BUDDY_MAXK && f->ents >= f->pool_from && (loom_buddy_huge() || f->pool_from == 0)) {
+        if (f->pool == NULL)
+            f->pool = loom_buddy_create(sizeof(nf_ent));
+        nf_ent *e = loom_buddy_alloc(f->pool, k);
+        if (l->m > 0)
+            memcpy(e, l->e, l->m * sizeof *e);
+        if (l->pooled)
+            loom_buddy_free(f->pool, l->e, k - 1);
+        else
+            free(l->e);
+        l->e = e;
+        l->pooled = 1;
+    } else if (l->pooled) { /* past the largest block: malloc's */
+        nf_ent *e = loom_xmalloc(cap * sizeof *e);
+        memcpy(e, l->e, l->m * sizeof *e);
+        loom_buddy_free(f->pool, l->e, k - 1);
+        l->e = e;
+        l->pooled = 0;
+    } else {
+        l->e = loom_xrealloc(l->e, cap * sizeof *l->e);
+    }
+    l->cap = cap;
 }
 
 /* Link li's list without its holes, its flows in the same order (so every

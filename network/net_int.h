@@ -246,6 +246,9 @@ void nf_level_cap(nf *f, uint32_t cap);
  * "Link summaries") against its flows, slowly: 0, or -1 - the first link
  * that fails. */
 int nf_check_links(const nf *f);
+/* Lists move to the buddy allocator's 2 MiB pages once all lists hold
+ * ents entries (NF_POOL_FROM unless a test asks for 0: at once). */
+void nf_pool_from(nf *f, uint64_t ents);
 /* Lists closed up so far (compact(): a re-rate about to read a list that
  * is more than half holes). */
 uint64_t nf_compactions(const nf *f);

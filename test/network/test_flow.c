@@ -683,6 +683,7 @@ typedef struct burst {
 } burst;
 
 static burst *g_burst;
+static int g_pool_now; /* 1: the lists in the buddy allocator's blocks from the first */
 
 static void burst_done(sim_engine *eng, void *ctx, uint64_t a, uint64_t b)
 {
@@ -718,6 +719,8 @@ static uint64_t burst_run(int inorder, uint32_t cap, uint64_t seed, sim_time *at
     nf_scan_inorder(f, inorder);
     if (cap > 0)
         nf_level_cap(f, cap);
+    if (g_pool_now)
+        nf_pool_from(f, 0);
     sim_engine *eng = sim_engine_create(NET_EV_PAYLOAD_MAX, NULL, &e);
     burst c = {f, g->npus, seed, 0, at};
     g_burst = &c;
@@ -759,6 +762,16 @@ static void test_fixed_scan_same(void **state)
             assert_int_equal(na, nb);
             assert_memory_equal(ta, tb, (size_t)na * sizeof ta[0]);
         }
+        /* the lists in the buddy allocator's blocks (grown, moved, freed,
+         * merged): the same results, the lists checked throughout */
+        g_pool_now = 1;
+        memset(a, 0, sizeof a);
+        burst_run(0, 0, seed, a, ta, &na, &xa);
+        g_pool_now = 0;
+        assert_memory_equal(a, b, sizeof a);
+        assert_memory_equal(&xa, &xb, sizeof xa);
+        assert_int_equal(na, nb);
+        assert_memory_equal(ta, tb, (size_t)na * sizeof ta[0]);
     }
 }
 
