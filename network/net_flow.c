@@ -119,8 +119,7 @@ void nf_destroy(nf *f)
     for (int i = 0; i < f->g->nlinks; i++) {
         if (!f->l[i].pooled) /* the pool's go with it */
             free(f->l[i].e);
-        free(f->l[i].top);
-        free(f->l[i].ctop);
+        free(f->l[i].lv);
     }
     for (uint32_t i = 0; i < f->nbk; i++)
         free(f->bk[i].v);

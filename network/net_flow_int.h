@@ -37,6 +37,13 @@ static inline int nf_dead(double r)
     return signbit(r);
 }
 
+/* A summary's level: a rate and the flows at it (12 bytes; read together
+ * on every departure, so in one array, not two). */
+typedef struct __attribute__((packed)) nf_lvl {
+    double r;
+    uint32_t c;
+} nf_lvl;
+
 typedef struct nf_link {
     /* line 0: what a departure, a re-rate's visit and the settle touch */
     _Alignas(64) nf_ent *e; /* the flows draining through it now, and holes */
@@ -44,7 +51,7 @@ typedef struct nf_link {
     uint32_t stamp;      /* component mark of the current re-rate */
     uint32_t nun;        /* water-filling: flows not yet fixed */
     uint32_t nfr;        /* summary: flows not yet rated (rate 0) */
-    uint32_t nk;         /* summary: levels used in top */
+    uint32_t nk;         /* summary: levels used in lv */
     uint8_t saturated;   /* 1: all of its bandwidth is allocated */
     uint8_t dirty;       /* 1: in nf.dirty */
     uint8_t lock;        /* 1: a link of the lockstep class running in bulk */
@@ -62,9 +69,9 @@ typedef struct nf_link {
     sim_time sat_since;  /* start of the open saturated interval */
     /* what else a re-rate may know of its flows without reading them
      * ("Link summaries" below) */
-    double *top;         /* the largest rates, ascending, each distinct */
-    uint32_t *ctop;      /* flows at each */
-    uint32_t capk;       /* entries allocated in top and ctop */
+    nf_lvl *lv;          /* the largest rates, ascending, each distinct, and
+                            the flows at each (one array: one line a level) */
+    uint32_t capk;       /* entries allocated in lv */
     /* line 2: what only a start touches */
     uint32_t cap;        /* entries allocated in e */
     uint32_t peak;       /* most flows at once */
@@ -263,7 +270,7 @@ static inline void nf_prefetch(const nf *f, uint32_t id)
  *   - the NF_LVMAX largest rates with their exact counts, every other rate
  *     <= rest < every level (a level that falls out joins rest; a level
  *     emptied by departures goes, and the next one is exact), so the
- *     largest rate is top[nk - 1], or at most rest when no level is left;
+ *     largest rate is lv[nk - 1].r, or at most rest when no level is left;
  *   - srun, the rates' running sum, and serr >= |srun - exact sum|: every
  *     addition or subtraction rounds by at most u |result| (u = 2^-53),
  *     serr adds twice that.
@@ -307,7 +314,7 @@ static inline uint32_t nf_sum_find(const nf_link *l, double r)
     uint32_t lo = 0, hi = l->nk;
     while (lo < hi) {
         uint32_t m = (lo + hi) / 2;
-        if (l->top[m] < r)
+        if (l->lv[m].r < r)
             lo = m + 1;
         else
             hi = m;
@@ -322,33 +329,30 @@ static inline uint32_t nf_sum_find(const nf_link *l, double r)
 static inline void nf_sum_level(nf_link *l, double r, uint32_t cap)
 {
     uint32_t k = l->nk, i;
-    if (r <= l->rest || (k >= cap && r < l->top[0])) { /* no level */
+    if (r <= l->rest || (k >= cap && r < l->lv[0].r)) { /* no level */
         if (r > l->rest)
             l->rest = r; /* still below every level */
         return;
     }
-    i = k > 0 && r > l->top[k - 1] ? k : nf_sum_find(l, r);
-    if (i < k && l->top[i] == r) {
-        l->ctop[i]++;
+    i = k > 0 && r > l->lv[k - 1].r ? k : nf_sum_find(l, r);
+    if (i < k && l->lv[i].r == r) {
+        l->lv[i].c++;
         return;
     }
     if (k >= cap) { /* the smallest level (below r) joins the rest */
-        l->rest = l->top[0];
+        l->rest = l->lv[0].r;
         i--;
-        memmove(l->top, l->top + 1, i * sizeof *l->top);
-        memmove(l->ctop, l->ctop + 1, i * sizeof *l->ctop);
+        memmove(l->lv, l->lv + 1, i * sizeof *l->lv);
     } else {
         if (k == l->capk) {
             l->capk = l->capk ? 2 * l->capk : 16;
-            l->top = loom_xrealloc(l->top, l->capk * sizeof *l->top);
-            l->ctop = loom_xrealloc(l->ctop, l->capk * sizeof *l->ctop);
+            l->lv = loom_xrealloc(l->lv, l->capk * sizeof *l->lv);
         }
-        memmove(l->top + i + 1, l->top + i, (k - i) * sizeof *l->top);
-        memmove(l->ctop + i + 1, l->ctop + i, (k - i) * sizeof *l->ctop);
+        memmove(l->lv + i + 1, l->lv + i, (k - i) * sizeof *l->lv);
         l->nk = k + 1;
     }
-    l->top[i] = r;
-    l->ctop[i] = 1;
+    l->lv[i].r = r;
+    l->lv[i].c = 1;
 }
 
 static inline void nf_sum_add(nf_link *l, double r, uint32_t cap)
@@ -363,20 +367,20 @@ static inline void nf_sum_del(nf_link *l, double r)
     l->srun -= r;
     l->serr += NF_U2 * fabs(l->srun);
     uint32_t k = l->nk, i;
-    if (k == 0 || r < l->top[0])
-        return; /* one of the rest: rest stays a bound */
-    i = r == l->top[k - 1] ? k - 1 : nf_sum_find(l, r);
-    if (i == k || l->top[i] != r)
-        return; /* cannot be: a rate >= the smallest level is a level */
-    if (--l->ctop[i] == 0) {
-        memmove(l->top + i, l->top + i + 1, (k - 1 - i) * sizeof *l->top);
-        memmove(l->ctop + i, l->ctop + i + 1, (k - 1 - i) * sizeof *l->ctop);
+    if (k == 0 || r <= l->rest)
+        return; /* one of the rest (every rate not a level is <= rest <
+                   every level; the levels not read): rest stays a bound */
+    i = r == l->lv[k - 1].r ? k - 1 : nf_sum_find(l, r);
+    if (i == k || l->lv[i].r != r)
+        return; /* cannot be: a rate above rest is a level */
+    if (--l->lv[i].c == 0) {
+        memmove(l->lv + i, l->lv + i + 1, (k - 1 - i) * sizeof *l->lv);
         l->nk = k - 1;
     }
 }
 
 /* >= the largest rate of its rated flows */
-static inline double nf_sum_max(const nf_link *l) { return l->nk ? l->top[l->nk - 1] : l->rest; }
+static inline double nf_sum_max(const nf_link *l) { return l->nk ? l->lv[l->nk - 1].r : l->rest; }
 
 /* net_flow_sum.c: the verdict of the in-order scan of link l (with
  * bandwidth lbw, at threshold theta) when none of its flows is to be

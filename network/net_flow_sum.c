@@ -72,8 +72,7 @@ static void sum_build(nf *f, nf_link *l)
         most += a[j] != a[j - 1];
     if (l->capk < most) {
         l->capk = most;
-        l->top = loom_xrealloc(l->top, l->capk * sizeof *l->top);
-        l->ctop = loom_xrealloc(l->ctop, l->capk * sizeof *l->ctop);
+        l->lv = loom_xrealloc(l->lv, l->capk * sizeof *l->lv);
     }
     nf_sum_reset(l);
     while (k > 0 && nl < f->lvmax) { /* descending first */
@@ -83,18 +82,15 @@ static void sum_build(nf *f, nf_link *l)
             k--;
             c++;
         }
-        memcpy(&l->top[nl], &v, sizeof v);
-        l->ctop[nl++] = c;
+        memcpy(&l->lv[nl].r, &v, sizeof v);
+        l->lv[nl++].c = c;
     }
     if (k > 0)
         memcpy(&l->rest, &a[k - 1], sizeof l->rest);
     for (uint32_t i = 0, j = nl - 1; i < j; i++, j--) { /* then ascending */
-        double t = l->top[i];
-        uint32_t c = l->ctop[i];
-        l->top[i] = l->top[j];
-        l->ctop[i] = l->ctop[j];
-        l->top[j] = t;
-        l->ctop[j] = c;
+        nf_lvl t = l->lv[i];
+        l->lv[i] = l->lv[j];
+        l->lv[j] = t;
     }
     l->nk = nl;
 }
@@ -294,7 +290,7 @@ int nf_check_links(const nf *f)
                 zeros++;
                 continue;
             }
-            for (j = 0; j < l->nk && l->top[j] != r; j++) /* not nf_sum_find: */
+            for (j = 0; j < l->nk && l->lv[j].r != r; j++) /* not nf_sum_find: */
                 ;                                          /* order checked below */
             if (j < l->nk)
                 cnt[j]++;
@@ -304,7 +300,7 @@ int nf_check_links(const nf *f)
         if (zeros != l->nfr)
             bad = 1;
         for (uint32_t j = 0; j < l->nk; j++)
-            if (cnt[j] != l->ctop[j] || l->top[j] <= l->rest || (j > 0 && l->top[j] <= l->top[j - 1]))
+            if (cnt[j] != l->lv[j].c || l->lv[j].r <= l->rest || (j > 0 && l->lv[j].r <= l->lv[j - 1].r))
                 bad = 1;
         free(cnt);
         if (bad)
