@@ -207,6 +207,14 @@ def fnum(s):
     return v if math.isfinite(v) else None
 
 
+def emit(text, path=None):
+    """A report: text on stdout and, when path is given, into path
+    (write_text), the same bytes."""
+    print(text, end="" if text.endswith("\n") else "\n")
+    if path:
+        write_text(path, text)
+
+
 def write_text(path, text):
     """text into path whole or not at all (a temporary file, renamed); the
     folder is made if missing."""

@@ -270,9 +270,7 @@ def main():
                     "kernel." % (len(math_rows), sum(r["fwd_ms"] == float("inf")
                                                      for r in math_rows)))
     out = "\n".join(text) + "\n"
-    print(out, end="")
-    if a.out:
-        compare.write_text(a.out, out)
+    compare.emit(out, a.out)
     return 0
 
 

@@ -352,9 +352,7 @@ def main():
             "", "Attention, cudnn family (attention-kernel: cudnn): " + fmt(cu), "",
             table(g, a, e, hw, dev, kp, cu)]
     out = "\n".join(text) + "\n"
-    print(out)
-    if args.out:
-        compare.write_text(args.out, out)
+    compare.emit(out, args.out)
     return 0
 
 

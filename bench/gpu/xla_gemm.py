@@ -163,9 +163,7 @@ def main():
                                     for k, v in sorted(left.items()) if v))
         text.append("")
     out = "\n".join(text)
-    print(out)
-    if a.out:
-        compare.write_text(a.out, out)
+    compare.emit(out, a.out)
     return 0
 
 

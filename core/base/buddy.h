@@ -32,7 +32,9 @@ typedef struct loom_buddy loom_buddy;
 loom_buddy *loom_buddy_create(size_t unit);
 /* Unmaps every chunk: every block handed out is gone with it. */
 void loom_buddy_destroy(loom_buddy *b);
-/* A block of 2^k units, aligned to gcd(unit * 2^k, 2 MiB). */
+/* A block of 2^k units, at a multiple of unit * 2^k bytes from its
+ * chunk's start (which is 2 MiB-aligned where chunks are mappings, malloc's
+ * alignment elsewhere). */
 void *loom_buddy_alloc(loom_buddy *b, int k);
 /* Returns block p, allocated with this k. */
 void loom_buddy_free(loom_buddy *b, void *p, int k);
