@@ -98,7 +98,10 @@ nf *nf_create(const net_graph *g)
 {
     nf *f = loom_xcalloc(1, sizeof *f);
     f->g = g;
-    f->l = loom_xcalloc_aligned((size_t)g->nlinks, sizeof *f->l, 64);
+    /* read at random on every hop of every event: on 2 MiB pages where
+     * they are megabytes (24,576 links at 4,096 ranks, 4.7 MB) */
+    f->l = loom_big_grow(NULL, 0, (size_t)g->nlinks * sizeof *f->l);
+    memset(f->l, 0, (size_t)g->nlinks * sizeof *f->l);
     for (int i = 0; i < g->nlinks; i++)
         f->l[i].hole = NF_NOHOLE;
     f->cl = loom_xmalloc(((size_t)g->nlinks + 1) * sizeof *f->cl);
@@ -106,6 +109,10 @@ nf *nf_create(const net_graph *g)
     f->free = UINT32_MAX;
     f->bfree = UINT32_MAX;
     f->cfree = UINT32_MAX;
+    f->sfree = UINT32_MAX;
+    f->slast = UINT32_MAX;
+    LOOM_ASSERT(g->max_hops < (1 << 30)); /* nf_flow.npath */
+    LOOM_ASSERT((uint32_t)g->nlinks < NF_LONG);
     f->theta = INFINITY;
     f->lvmax = NF_LVMAX;
     f->pool_from = NF_POOL_FROM;
@@ -119,7 +126,8 @@ void nf_destroy(nf *f)
     for (int i = 0; i < f->g->nlinks; i++) {
         if (!f->l[i].pooled) /* the pool's go with it */
             free(f->l[i].e);
-        free(f->l[i].lv);
+        if (!f->l[i].lvpooled)
+            free(f->l[i].lv);
     }
     for (uint32_t i = 0; i < f->nbk; i++)
         free(f->bk[i].v);
@@ -127,10 +135,11 @@ void nf_destroy(nf *f)
     free(f->bt);
     free(f->calls);
     for (uint32_t i = 0; i < f->nf; i++)
-        free(f->f[i].hbuf);
-    free(f->l);
+        if (nf_long(&f->f[i]))
+            free(f->f[i].hop.lg.buf);
+    loom_big_free(f->l, (size_t)f->g->nlinks * sizeof *f->l);
     loom_big_free(f->f, (size_t)f->capf * sizeof *f->f);
-    loom_big_free(f->c, (size_t)f->capf * sizeof *f->c);
+    free(f->st);
     free(f->dirty);
     free(f->cl);
     free(f->cf);
@@ -217,15 +226,15 @@ static void want_rerate(nf *f, sim_engine *eng)
 }
 
 /* Every NF_MEMCHECK new slots: what the flows held so far take (their
- * slots, cold parts, the lists' entries allocated, a completion and a
- * delivery queued each), against the memory loom may use, so that a run
- * too big for the machine ends with a message before the kernel's OOM
- * killer ends it without one (4.48 GB for the 16.7 M flows of a 4,096-rank
- * all-to-all; docs/PERFORMANCE.md). */
+ * slots, the lists' entries allocated, a completion and a delivery queued
+ * each, the starter entries), against the memory loom may use, so that a
+ * run too big for the machine ends with a message before the kernel's OOM
+ * killer ends it without one (about 4 GB for the 16.7 M flows of a
+ * 4,096-rank all-to-all; docs/PERFORMANCE.md). */
 static void mem_check(const nf *f)
 {
-    double need = (double)f->nf * (sizeof(nf_flow) + sizeof(nf_cold) + 2 * sizeof(nf_due)) +
-                  (double)f->ents * sizeof(nf_ent);
+    double need = (double)f->nf * (sizeof(nf_flow) + 2 * sizeof(nf_due)) +
+                  (double)f->ents * sizeof(nf_ent) + (double)f->nst * sizeof(nf_starter);
     char what[96];
     snprintf(what, sizeof what, "the flow model's %u flows", f->nf);
     loom_memory_check(need, what);
@@ -241,8 +250,12 @@ static uint32_t slot_alloc(nf *f)
         if (f->nf == f->capf) { /* aligned (two lines a slot), 2 MiB pages */
             uint32_t cap = f->capf ? 2 * f->capf : 1024;
             f->f = loom_big_grow(f->f, (size_t)f->capf * sizeof *f->f, (size_t)cap * sizeof *f->f);
-            f->c = loom_big_grow(f->c, (size_t)f->capf * sizeof *f->c, (size_t)cap * sizeof *f->c);
             f->capf = cap;
+        }
+        if (f->nf == 1u << NF_DUE_SHIFT) { /* 137 GB of slots */
+            fprintf(stderr, "loom: error: out of memory: the flow model holds at most %u "
+                            "flows at once\n", f->nf);
+            exit(LOOM_EXIT_OOM);
         }
         id = f->nf++;
         memset(&f->f[id], 0, sizeof f->f[id]);
@@ -250,13 +263,51 @@ static uint32_t slot_alloc(nf *f)
             mem_check(f);
     }
     nf_flow *fl = &f->f[id];
-    uint32_t gen = fl->gen, *hbuf = fl->hbuf, hcap = fl->hcap;
+    uint32_t gen = fl->gen;
+    int lng = nf_long(fl);
+    uint32_t *buf = fl->hop.lg.buf, cap = fl->hop.lg.cap;
     memset(fl, 0, sizeof *fl);
     fl->gen = gen + 1;
-    fl->hbuf = hbuf;
-    fl->hcap = hcap;
+    if (lng) { /* a longer route's buffer, kept */
+        fl->hop.lg.mark = NF_LONG;
+        fl->hop.lg.buf = buf;
+        fl->hop.lg.cap = cap;
+    }
     fl->live = 1;
     return id;
+}
+
+/* The starter entry of (cb, ctx) for a new flow: the last start's when
+ * it is the same and still held, else a new one. */
+static uint32_t starter_hold(nf *f, nf_cb cb, void *ctx)
+{
+    uint32_t s = f->slast;
+    if (s != UINT32_MAX && f->st[s].refs > 0 && f->st[s].cb == cb && f->st[s].ctx == ctx) {
+        f->st[s].refs++;
+        return s;
+    }
+    if (f->sfree != UINT32_MAX) {
+        s = f->sfree;
+        f->sfree = f->st[s].next;
+    } else {
+        if (f->nst == f->capst) {
+            f->capst = f->capst ? 2 * f->capst : 64;
+            f->st = loom_xrealloc(f->st, (size_t)f->capst * sizeof *f->st);
+        }
+        s = f->nst++;
+    }
+    f->st[s] = (nf_starter){cb, ctx, 1, UINT32_MAX};
+    f->slast = s;
+    return s;
+}
+
+static void starter_drop(nf *f, uint32_t s)
+{
+    LOOM_ASSERT(f->st[s].refs > 0);
+    if (--f->st[s].refs == 0) {
+        f->st[s].next = f->sfree;
+        f->sfree = s;
+    }
 }
 
 void nf_slot_free(nf *f, uint32_t id)
@@ -369,9 +420,9 @@ static void due(nf *f, sim_engine *eng, sim_time t, uint32_t kind, uint32_t id, 
         bk->cap = bk->cap ? 2 * bk->cap : 8;
         bk->v = loom_xrealloc(bk->v, bk->cap * sizeof *bk->v);
     }
+    LOOM_ASSERT(id < 1u << NF_DUE_SHIFT);
     nf_due *d = &bk->v[bk->n++];
-    d->kind = kind;
-    d->id = id;
+    d->kid = kind << NF_DUE_SHIFT | id;
     d->gen = gen;
 }
 
@@ -399,11 +450,12 @@ static void complete(nf *f, sim_engine *eng, uint32_t id, uint32_t gen);
 
 static void deliver(nf *f, sim_engine *eng, uint32_t id)
 {
-    const nf_cold *c = &f->c[id];
-    nf_cb cb = c->cb;
-    void *ctx = c->ctx;
-    uint64_t a = c->a, b = c->b;
-    f->tot.bytes_delivered += f->f[id].bytes;
+    const nf_flow *fl = &f->f[id];
+    nf_cb cb = f->st[fl->starter].cb;
+    void *ctx = f->st[fl->starter].ctx;
+    uint64_t a = fl->a, b = fl->b;
+    starter_drop(f, fl->starter);
+    f->tot.bytes_delivered += fl->bytes;
     nf_slot_free(f, id);
     cb(eng, ctx, a, b);
 }
@@ -437,7 +489,9 @@ void nf_start(nf *f, sim_engine *eng, int src, int dst, uint64_t bytes,
     uint32_t id = slot_alloc(f);
     nf_flow *fl = &f->f[id];
     fl->bytes = bytes;
-    f->c[id] = (nf_cold){cb, ctx, a, b};
+    fl->starter = starter_hold(f, cb, ctx);
+    fl->a = a;
+    fl->b = b;
     fl->tail = delay;
     if (src == dst) { /* nothing crosses a link */
         schedule_tail(f, eng, id);
@@ -458,12 +512,16 @@ void nf_start(nf *f, sim_engine *eng, int src, int dst, uint64_t bytes,
         schedule_tail(f, eng, id);
         return;
     }
-    if (np > NF_IH && fl->hcap < 2 * (uint32_t)np) {
-        fl->hcap = 2 * (uint32_t)np;
-        fl->hbuf = loom_xrealloc(fl->hbuf, fl->hcap * sizeof *fl->hbuf);
+    if (np > NF_IH && (!nf_long(fl) || fl->hop.lg.cap < 2 * (uint32_t)np)) {
+        uint32_t cap = 2 * (uint32_t)np;
+        fl->hop.lg.buf = loom_xrealloc(nf_long(fl) ? fl->hop.lg.buf : NULL, cap * sizeof(uint32_t));
+        fl->hop.lg.cap = cap;
+        fl->hop.lg.mark = NF_LONG;
+    } else if (np <= NF_IH && nf_long(fl)) { /* its hops go in line 1 */
+        free(fl->hop.lg.buf);
+        fl->hop.lg.mark = 0;
     }
     fl->npath = (uint32_t)np;
-    fl->lng = np > NF_IH;
     uint32_t *hop = nf_hop(fl);
     fl->rem = (double)bytes;
     fl->last = now;
@@ -562,24 +620,20 @@ static void complete(nf *f, sim_engine *eng, uint32_t id, uint32_t gen)
  * stages so that each stage's addresses are in the cache when read: the
  * slot 12 ahead; the links of a completion 6 ahead (from its hops, in
  * line 1 of its slot); its entry in each list, to be written into a hole,
- * 3 ahead.  A delivery's callback words 6 ahead.  Stale entries are asked
- * for too: harmless. */
+ * 3 ahead.  A delivery reads its slot and its starter's entry (few, hot).
+ * Stale entries are asked for too: harmless. */
 static inline void bucket_ahead(const nf *f, const nf_due *v, uint32_t i, uint32_t n)
 {
-    if (i + 12 < n && v[i + 12].kind != NF_DUE_CALL)
-        nf_prefetch(f, v[i + 12].id);
-    if (i + 6 < n && v[i + 6].kind != NF_DUE_CALL) {
-        const nf_flow *fl = &f->f[v[i + 6].id];
-        if (v[i + 6].kind == NF_DUE_DELIVER) {
-            __builtin_prefetch(&f->c[v[i + 6].id]);
-        } else {
-            const uint32_t *hop = nf_chop(fl);
-            for (uint32_t h = 0; h < fl->npath && h < NF_IH; h++)
-                __builtin_prefetch(&f->l[hop[2 * h]]);
-        }
+    if (i + 12 < n && nf_due_kind(v[i + 12]) != NF_DUE_CALL)
+        nf_prefetch(f, nf_due_id(v[i + 12]));
+    if (i + 6 < n && nf_due_kind(v[i + 6]) == NF_DUE_COMPLETE) {
+        const nf_flow *fl = &f->f[nf_due_id(v[i + 6])];
+        const uint32_t *hop = nf_chop(fl);
+        for (uint32_t h = 0; h < fl->npath && h < NF_IH; h++)
+            __builtin_prefetch(&f->l[hop[2 * h]]);
     }
-    if (i + 3 < n && v[i + 3].kind == NF_DUE_COMPLETE) {
-        const nf_flow *fl = &f->f[v[i + 3].id];
+    if (i + 3 < n && nf_due_kind(v[i + 3]) == NF_DUE_COMPLETE) {
+        const nf_flow *fl = &f->f[nf_due_id(v[i + 3])];
         const uint32_t *hop = nf_chop(fl);
         for (uint32_t h = 0; h < fl->npath && h < NF_IH; h++) {
             const nf_link *l = &f->l[hop[2 * h]];
@@ -603,17 +657,18 @@ static void on_bucket(sim_engine *eng, void *payload, void *engine_ctx)
     }
     for (uint32_t i = 0; i < f->bk[b].n; i++) { /* f->bk may move: index it */
         nf_due d = f->bk[b].v[i];
+        uint32_t kind = nf_due_kind(d), id = nf_due_id(d);
         bucket_ahead(f, f->bk[b].v, i, f->bk[b].n);
-        if (d.kind == NF_DUE_COMPLETE) {
-            complete(f, eng, d.id, d.gen);
-        } else if (d.kind == NF_DUE_CALL) {
-            nf_call c = f->calls[d.id]; /* freed first: the call may schedule more */
-            f->calls[d.id].next = f->cfree;
-            f->cfree = d.id;
+        if (kind == NF_DUE_COMPLETE) {
+            complete(f, eng, id, d.gen);
+        } else if (kind == NF_DUE_CALL) {
+            nf_call c = f->calls[id]; /* freed first: the call may schedule more */
+            f->calls[id].next = f->cfree;
+            f->cfree = id;
             c.cb(eng, c.ctx, c.a, c.b);
         } else {
-            LOOM_ASSERT(f->f[d.id].live && f->f[d.id].gen == d.gen);
-            deliver(f, eng, d.id);
+            LOOM_ASSERT(f->f[id].live && f->f[id].gen == d.gen);
+            deliver(f, eng, id);
         }
     }
     f->bk[b].n = 0;
@@ -716,6 +771,7 @@ static void rerate_collect(nf *f, uint32_t st, double theta, size_t *ncl_out, si
                 continue;
             }
             fl->stamp = st;
+            fl->newrate = 0; /* not fixed yet */
             nact++;
             push_cf(f, &ncf, id);
             for (uint32_t h = 0; h < fl->npath; h++) {
@@ -737,7 +793,7 @@ static void rerate_collect(nf *f, uint32_t st, double theta, size_t *ncl_out, si
  * rate is its narrowest link's bandwidth.  Progressive filling would give
  * the same double (that link's share is lbw / 1, popped first); fixing it
  * here keeps a lockstep collective's flows (a ring step) out of the heap. */
-static void rerate_alone(nf *f, uint32_t st, size_t ncf)
+static void rerate_alone(nf *f, size_t ncf)
 {
     const net_graph *g = f->g;
     for (size_t i = 0; i < ncf; i++) {
@@ -755,7 +811,6 @@ static void rerate_alone(nf *f, uint32_t st, size_t ncf)
         }
         if (h < fl->npath)
             continue;
-        fl->fixed = st;
         fl->newrate = bw;
         for (h = 0; h < fl->npath; h++) {
             nf_link *l2 = &f->l[nf_hop(fl)[2 * h]];
@@ -793,9 +848,9 @@ static void rerate_fill(nf *f, uint32_t st, double theta, size_t ncl)
             if ((l->e[k].r > 0 && l->e[k].r < theta) || nf_dead(l->e[k].r))
                 continue; /* not re-rated, or a hole */
             nf_flow *fl = &f->f[l->e[k].id];
-            if (fl->stamp != st || fl->fixed == st)
-                continue;
-            fl->fixed = st;
+            if (fl->stamp != st || fl->newrate != 0)
+                continue; /* not of this re-rate, or fixed */
+            LOOM_ASSERT(share > 0);
             fl->newrate = share;
             for (uint32_t h = 0; h < fl->npath; h++) {
                 nf_link *l2 = &f->l[nf_hop(fl)[2 * h]];
@@ -821,7 +876,7 @@ static void rerate_settle(nf *f, sim_engine *eng, uint32_t st, size_t ncf)
             for (uint32_t h = 0; h < ah->npath && h < NF_IH; h++)
                 __builtin_prefetch(&f->l[hop[2 * h]].e[hop[2 * h + 1]], 1);
         }
-        LOOM_ASSERT(fl->fixed == st && fl->newrate > 0);
+        LOOM_ASSERT(fl->stamp == st && fl->newrate > 0);
         fl->fresh = 0;
         if (fl->newrate == fl->rate)
             continue;
@@ -834,7 +889,7 @@ static void rerate_settle(nf *f, sim_engine *eng, uint32_t st, size_t ncf)
                 l2->nfr--;
             else
                 nf_sum_del(l2, fl->rate);
-            nf_sum_add(l2, fl->newrate, f->lvmax);
+            nf_sum_add(f, l2, fl->newrate);
         }
         fl->rem -= fl->rate * (double)(now - fl->last) * 1e-12;
         fl->last = now;
@@ -871,7 +926,7 @@ static void rerate(nf *f, sim_engine *eng)
     size_t ncl, ncf;
     double theta = rerate_theta(f);
     rerate_collect(f, st, theta, &ncl, &ncf);
-    rerate_alone(f, st, ncf);
+    rerate_alone(f, ncf);
     rerate_fill(f, st, theta, ncl);
     rerate_settle(f, eng, st, ncf);
     rerate_links(f, sim_now(eng), ncl);
@@ -891,95 +946,4 @@ static void on_rerate(sim_engine *eng, void *payload, void *engine_ctx)
             return; /* nf_lock_run ran this re-rate */
     }
     rerate(f, eng);
-}
-
-/* ---- statistics ----------------------------------------------------------- */
-
-void nf_totals(const nf *f, net_flow_totals *out)
-{
-    *out = f->tot;
-    out->links = f->g->nlinks;
-}
-
-static int cmp_stat(const void *pa, const void *pb)
-{
-    const net_link_stat *a = pa, *b = pb;
-    if (a->saturated != b->saturated)
-        return a->saturated > b->saturated ? -1 : 1;
-    if (a->busy != b->busy)
-        return a->busy > b->busy ? -1 : 1;
-    if (a->bytes != b->bytes)
-        return a->bytes > b->bytes ? -1 : 1;
-    return (a->link > b->link) - (a->link < b->link);
-}
-
-int nf_top_links(const nf *f, const net_graph *g, net_link_stat *out, int n)
-{
-    sim_time now = f->eng ? sim_now(f->eng) : 0;
-    net_link_stat *all = loom_xmalloc((size_t)g->nlinks * sizeof *all);
-    int k = 0;
-    for (int i = 0; i < g->nlinks; i++) {
-        const nf_link *l = &f->l[i];
-        sim_time busy = l->busy + (l->n > 0 ? now - l->busy_since : 0);
-        sim_time sat = l->sat + (l->saturated ? now - l->sat_since : 0);
-        uint64_t bytes = l->bytes;
-        if (l->lock) /* a class runs in bulk: what it has not added yet */
-            nf_lock_stats(f, i, now, &bytes, &busy, &sat);
-        if (busy == 0 && bytes == 0)
-            continue;
-        net_link_stat *s = &all[k++];
-        memset(s, 0, sizeof *s);
-        s->link = i;
-        s->bw = g->lbw[i];
-        s->bytes = bytes;
-        s->busy = busy;
-        s->saturated = sat;
-        s->peak_flows = l->peak;
-    }
-    qsort(all, (size_t)k, sizeof *all, cmp_stat);
-    if (k > n)
-        k = n;
-    for (int i = 0; i < k; i++) {
-        char a[28], b[28];
-        out[i] = all[i];
-        net_graph_node_name(g, g->lsrc[all[i].link], a, sizeof a);
-        net_graph_node_name(g, g->ldst[all[i].link], b, sizeof b);
-        snprintf(out[i].name, sizeof out[i].name, "%s->%s", a, b);
-    }
-    free(all);
-    return k;
-}
-
-size_t nf_in_flight(const nf *f) { return f->live; }
-
-void nf_pool_from(nf *f, uint64_t ents)
-{
-    f->pool_from = ents;
-}
-
-uint64_t nf_compactions(const nf *f)
-{
-    return f->compactions;
-}
-
-uint64_t nf_scan_inorder(nf *f, int on)
-{
-    f->scan_inorder = on;
-    return f->fast_scans;
-}
-
-void nf_snapshot(const nf *f, double *rate, int *npath, uint32_t *links,
-                 size_t max_links)
-{
-    size_t k = 0, used = 0;
-    for (uint32_t i = 0; i < f->nf; i++) {
-        const nf_flow *fl = &f->f[i];
-        if (!fl->live || fl->npath == 0)
-            continue;
-        rate[k] = fl->rate;
-        npath[k] = (int)fl->npath;
-        for (uint32_t h = 0; h < fl->npath && used < max_links; h++)
-            links[used++] = nf_chop(fl)[2 * h];
-        k++;
-    }
 }

@@ -70,23 +70,30 @@ typedef struct nf_link {
     /* what else a re-rate may know of its flows without reading them
      * ("Link summaries" below) */
     nf_lvl *lv;          /* the largest rates, ascending, each distinct, and
-                            the flows at each (one array: one line a level) */
+                            the flows at each (one array: one line a level;
+                            nf_lv_grow) */
     uint32_t capk;       /* entries allocated in lv */
     /* line 2: what only a start touches */
     uint32_t cap;        /* entries allocated in e */
     uint32_t peak;       /* most flows at once */
     uint8_t pooled;      /* 1: e is a block of nf.pool, else malloc's */
+    uint8_t lvpooled;    /* 1: lv is a block of nf.pool, else malloc's */
 } nf_link;
 _Static_assert(sizeof(nf_link) % 64 == 0, "nf_link: whole cache lines");
 
 /* What is due in a bucket: a flow's completion or its delivery, or a
- * caller's callback (nf_at). */
+ * caller's callback (nf_at); 8 bytes (16.7 M completions queued at once
+ * at 4,096 ranks), the kind in the id's top two bits. */
 enum { NF_DUE_COMPLETE, NF_DUE_DELIVER, NF_DUE_CALL };
+enum { NF_DUE_SHIFT = 30 }; /* ids (slots, calls) below 2^30 */
 typedef struct nf_due {
-    uint32_t kind; /* NF_DUE_* */
-    uint32_t id;   /* flow slot, or NF_DUE_CALL: its entry in nf.calls */
+    uint32_t kid;  /* kind << NF_DUE_SHIFT | id: the flow slot, or
+                      NF_DUE_CALL: its entry in nf.calls */
     uint32_t gen;  /* the flow's generation when scheduled */
 } nf_due;
+
+static inline uint32_t nf_due_kind(nf_due d) { return d.kid >> NF_DUE_SHIFT; }
+static inline uint32_t nf_due_id(nf_due d) { return d.kid & ((1u << NF_DUE_SHIFT) - 1); }
 
 /* A caller's callback waiting in a bucket (nf_at): cb(eng, ctx, a, b). */
 typedef struct nf_call {
@@ -126,59 +133,80 @@ enum { NF_MEMCHECK = 1 << 16 };
  * the slot's line 1, not a separate allocation, and 64 fewer bytes a
  * flow. */
 enum { NF_IH = 6 };
+/* A slot whose line 1 holds a buffer for a longer route's hops: the first
+ * word, no link's id (nf_create checks that links are fewer). */
+#define NF_LONG UINT32_MAX
 
 /* A flow slot, by use: what the re-rate, a completion and a list's
  * compaction touch is two aligned cache lines (line 0 its state, line 1
- * its hops); what only its start and its delivery read is apart in
- * nf_cold.  Re-rating the direct all-to-all's 16.7 M flows at 4,096 ranks
- * reads slots in an order no prefetcher guesses (a link's flows in list
- * order), so every line a slot spans is a miss (the slot was 176 bytes,
- * 3-4 lines). */
+ * its hops), and its delivery reads nothing else (its starter's entry in
+ * nf.st aside, a few hot lines): the starter's words a and b are in line
+ * 1, its callback and context shared in nf.st.  Re-rating the direct
+ * all-to-all's 16.7 M flows at 4,096 ranks reads slots in an order no
+ * prefetcher guesses (a link's flows in list order), so every line a slot
+ * spans is a miss (the slot was 176 bytes, 3-4 lines), and every byte of
+ * it is a byte the kernel zeroes on first touch (the callback's 32 bytes
+ * apart, 537 MB at 4,096 ranks, went into nf.st and line 1). */
 typedef struct nf_flow {
     /* line 0 */
     _Alignas(64) double rem; /* bytes left at `last` */
     double rate;       /* bytes/s, 0 before the first re-rate */
-    double newrate;    /* water-filling result */
+    double newrate;    /* water-filling result; 0 until fixed in the
+                          current re-rate (a fixed rate is > 0) */
     sim_time last;     /* when rem was settled */
+    sim_time tail;     /* path latency + caller's delay, ps */
+    uint64_t bytes;    /* size */
     uint32_t gen;      /* bumped on every rate change and at the end */
     union {
         uint32_t stamp; /* component mark (live) */
         uint32_t next;  /* free-list link (free) */
     };
-    uint32_t fixed;    /* stamp of the re-rate that fixed its new rate */
-    uint32_t npath;    /* links; 0 while not draining */
-    sim_time tail;     /* path latency + caller's delay, ps */
-    uint64_t bytes;    /* size */
-    /* line 1: the hops (nf_hop) */
-    uint32_t ih[2 * NF_IH]; /* the hops of a route of <= NF_IH links */
-    uint32_t *hbuf;    /* longer routes' hop storage, kept when the slot is
-                          reused (owned; one malloc per slot, not per flow) */
-    uint32_t hcap;     /* words in hbuf */
-    uint8_t live;      /* slot in use (draining or in its tail) */
-    uint8_t fresh;     /* arrived, not yet rated */
-    uint8_t lng;       /* 1: its hops are in hbuf (more than NF_IH) */
+    uint32_t starter;  /* its entry in nf.st (live) */
+    unsigned npath : 30; /* links; 0 while not draining */
+    unsigned live : 1;   /* slot in use (draining or in its tail) */
+    unsigned fresh : 1;  /* arrived, not yet rated */
+    /* line 1: the hops (nf_hop), the starter's words */
+    union {
+        uint32_t ih[2 * NF_IH]; /* the hops of a route of <= NF_IH links */
+        struct {                /* a buffer for longer routes' hops, kept
+                                   when the slot is reused */
+            uint32_t mark;      /* NF_LONG (ih[0], a link id otherwise) */
+            uint32_t cap;       /* words in buf */
+            uint32_t *buf;      /* (owned) */
+        } lg;
+    } hop;
+    uint64_t a, b;     /* the starter's words, passed to its callback */
 } nf_flow;
 _Static_assert(sizeof(nf_flow) == 128, "nf_flow: two cache lines");
 
 /* A draining flow's hops: npath pairs (link id, its position in that
  * link's list), read from line 1 alone (nf_compact rewrites the position
  * of a flow it moves, which is all it touches of that flow). */
+static inline int nf_long(const nf_flow *fl)
+{
+    return fl->hop.lg.mark == NF_LONG;
+}
+
 static inline uint32_t *nf_hop(nf_flow *fl)
 {
-    return fl->lng ? fl->hbuf : fl->ih;
+    return nf_long(fl) ? fl->hop.lg.buf : fl->hop.ih;
 }
 
 static inline const uint32_t *nf_chop(const nf_flow *fl)
 {
-    return fl->lng ? fl->hbuf : fl->ih;
+    return nf_long(fl) ? fl->hop.lg.buf : fl->hop.ih;
 }
 
-/* What only a flow's start writes and its delivery reads (f->c[id]). */
-typedef struct nf_cold {
+/* Whom a flow's delivery calls: cb(eng, ctx, a, b), a and b the flow's.
+ * Consecutive starts of one (cb, ctx) share an entry (a collective's
+ * member starts all of its sends at once), counted; an entry no flow
+ * holds is free (nf.sfree). */
+typedef struct nf_starter {
     nf_cb cb;          /* the starter's callback */
     void *ctx;         /* its context */
-    uint64_t a, b;     /* its words */
-} nf_cold;
+    uint32_t refs;     /* flows that hold it; 0: free */
+    uint32_t next;     /* free list */
+} nf_starter;
 
 /* A lockstep class run in bulk (net_flow_lock.c). */
 typedef struct nf_lock {
@@ -210,8 +238,11 @@ struct nf {
     sim_engine *eng;      /* the engine it runs on (first start binds) */
     nf_link *l;           /* g->nlinks entries */
     nf_flow *f;           /* flow slots (64-byte aligned) */
-    nf_cold *c;           /* their cold parts, same index */
     uint32_t nf, capf;    /* slots used, allocated */
+    nf_starter *st;       /* the flows' starters (nf_flow.starter) */
+    uint32_t nst, capst;  /* entries used, allocated */
+    uint32_t sfree;       /* first free entry, UINT32_MAX if none */
+    uint32_t slast;       /* the entry the last start took (UINT32_MAX: none) */
     uint64_t ents;        /* entries allocated in all links' lists */
     struct loom_buddy *pool; /* lists' blocks once ents >= pool_from */
     uint64_t pool_from;   /* NF_POOL_FROM (tests: fewer) */
@@ -255,7 +286,7 @@ static inline void nf_prefetch(const nf *f, uint32_t id)
 {
     const nf_flow *fl = &f->f[id];
     __builtin_prefetch(fl);
-    __builtin_prefetch(fl->ih);
+    __builtin_prefetch(&fl->hop);
 }
 
 /* ---- link summaries ---------------------------------------------------------
@@ -282,6 +313,13 @@ static inline void nf_prefetch(const nf *f, uint32_t id)
  * the upkeep cost the staggered all-to-all 10%); an exact scan of a link
  * of at least that many starts one again (nf_scan_fixed). */
 enum { NF_SUM_MIN = 16 };
+
+/* net_flow_sum.c: room for at least want levels in l->lv, the levels
+ * kept: 2^k entries, from nf.pool once the lists use it (levels are read
+ * at random on every departure, 285 MB of them at 4,096 ranks: on 4 KiB
+ * pages a TLB miss each), else malloc's. */
+void nf_lv_grow(nf *f, nf_link *l, uint32_t want);
+_Static_assert(sizeof(nf_lvl) == sizeof(nf_ent), "levels and lists: one pool");
 
 /* 1 when l's summary is to be updated for a change that leaves it n
  * flows; else the summary is dropped. */
@@ -326,9 +364,9 @@ static inline uint32_t nf_sum_find(const nf_link *l, double r)
  * below the smallest level of a full table is decided by one comparison;
  * a new level moves the ones above it, fewer than the link's flows, which
  * any re-rate that reads the link in order also reads). */
-static inline void nf_sum_level(nf_link *l, double r, uint32_t cap)
+static inline void nf_sum_level(nf *f, nf_link *l, double r)
 {
-    uint32_t k = l->nk, i;
+    uint32_t k = l->nk, i, cap = f->lvmax;
     if (r <= l->rest || (k >= cap && r < l->lv[0].r)) { /* no level */
         if (r > l->rest)
             l->rest = r; /* still below every level */
@@ -344,10 +382,8 @@ static inline void nf_sum_level(nf_link *l, double r, uint32_t cap)
         i--;
         memmove(l->lv, l->lv + 1, i * sizeof *l->lv);
     } else {
-        if (k == l->capk) {
-            l->capk = l->capk ? 2 * l->capk : 16;
-            l->lv = loom_xrealloc(l->lv, l->capk * sizeof *l->lv);
-        }
+        if (k == l->capk)
+            nf_lv_grow(f, l, k + 1);
         memmove(l->lv + i + 1, l->lv + i, (k - i) * sizeof *l->lv);
         l->nk = k + 1;
     }
@@ -355,11 +391,11 @@ static inline void nf_sum_level(nf_link *l, double r, uint32_t cap)
     l->lv[i].c = 1;
 }
 
-static inline void nf_sum_add(nf_link *l, double r, uint32_t cap)
+static inline void nf_sum_add(nf *f, nf_link *l, double r)
 {
     l->srun += r;
     l->serr += NF_U2 * fabs(l->srun);
-    nf_sum_level(l, r, cap);
+    nf_sum_level(f, l, r);
 }
 
 static inline void nf_sum_del(nf_link *l, double r)

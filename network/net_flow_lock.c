@@ -81,7 +81,7 @@ size_t nf_lock_flows(const nf *f, nf_cb cb, const void *ctx, uint64_t *a, uint64
         return 0;
     for (size_t i = 0; i < f->nfresh; i++) {
         const nf_flow *fl = &f->f[f->fresh[i]];
-        const nf_cold *c = &f->c[f->fresh[i]];
+        const nf_starter *c = &f->st[fl->starter];
         if (!fl->live || !fl->fresh || fl->npath == 0 || c->cb != cb || c->ctx != ctx)
             return 0;
         double bw = INFINITY; /* rerate_alone's rate */
@@ -102,7 +102,7 @@ size_t nf_lock_flows(const nf *f, nf_cb cb, const void *ctx, uint64_t *a, uint64
         if (fl->bytes != *bytes || bw != *rate || fl->tail != *tail || fl->tail != lat ||
             fl->tail <= 0)
             return 0;
-        a[i] = c->a;
+        a[i] = fl->a;
     }
     return f->nfresh;
 }

@@ -70,10 +70,8 @@ static void sum_build(nf *f, nf_link *l)
     uint32_t most = 1, nl = 0, k = n;
     for (uint32_t j = 1; j < n && most < f->lvmax; j++)
         most += a[j] != a[j - 1];
-    if (l->capk < most) {
-        l->capk = most;
-        l->lv = loom_xrealloc(l->lv, l->capk * sizeof *l->lv);
-    }
+    l->nk = 0; /* rebuilt: nothing to keep */
+    nf_lv_grow(f, l, most);
     nf_sum_reset(l);
     while (k > 0 && nl < f->lvmax) { /* descending first */
         uint64_t v = a[--k];
@@ -206,6 +204,26 @@ void nf_list_grow(nf *f, nf_link *l)
     l->cap = cap;
 }
 
+void nf_lv_grow(nf *f, nf_link *l, uint32_t want)
+{
+    uint32_t cap = 16;
+    while (cap < want)
+        cap *= 2;
+    if (cap <= l->capk)
+        return;
+    int k = __builtin_ctz(cap), pool = f->pool != NULL && k <= LOOM_BUDDY_MAXK;
+    nf_lvl *lv = pool ? loom_buddy_alloc(f->pool, k) : loom_xmalloc(cap * sizeof *lv);
+    if (l->nk > 0)
+        memcpy(lv, l->lv, l->nk * sizeof *lv);
+    if (l->lvpooled)
+        loom_buddy_free(f->pool, l->lv, __builtin_ctz(l->capk));
+    else
+        free(l->lv);
+    l->lv = lv;
+    l->capk = cap;
+    l->lvpooled = (uint8_t)pool;
+}
+
 /* Link li's list without its holes, its flows in the same order (so every
  * in-order sum is the same as before: a hole adds -0.0, which changes no
  * sum); each flow moved learns its new position.  The flows are visited in
@@ -218,7 +236,7 @@ void nf_compact(nf *f, uint32_t li)
         if (nf_dead(l->e[k].r))
             continue;
         if (k + 8 < l->m && !nf_dead(l->e[k + 8].r))
-            __builtin_prefetch(f->f[l->e[k + 8].id].ih);
+            __builtin_prefetch(&f->f[l->e[k + 8].id].hop);
         if (j != k) {
             l->e[j] = l->e[k];
             uint32_t *mh = nf_hop(&f->f[l->e[j].id]), h = 0;

@@ -8,7 +8,8 @@
  * For many arrays read and written at random that grow by doubling: the
  * flow model's link lists (network/net_flow.c), 1.2 GB of 12-byte entries
  * in 24,576 arrays at 4,096 ranks, where 4 KiB pages made every access a
- * TLB miss (docs/PERFORMANCE.md, "Lists on 2 MiB pages").  glibc's malloc
+ * TLB miss (docs/PERFORMANCE.md, "Lists on 2 MiB pages"), and their
+ * summaries' levels, 12 bytes each as well.  glibc's malloc
  * puts them on 2 MiB pages only when the user sets
  * GLIBC_TUNABLES=glibc.malloc.hugetlb=1; Debian's mimalloc and jemalloc
  * replace malloc for the whole program once linked (libmimalloc.so exports
