@@ -775,6 +775,90 @@ static void test_fixed_scan_same(void **state)
     }
 }
 
+/* Starters and routes longer than a slot holds: flows of two callers,
+ * started in batches where the callers alternate one by one and run in
+ * streaks (consecutive starts of one caller share a counted entry,
+ * nf_starter), on a ring of 16 where a route takes up to 8 links (more
+ * than the slot's six: its hops in a buffer the slot keeps for its next
+ * flows, long or short; flows end and slots are reused throughout).
+ * Every delivery reaches the caller that started it, with its words,
+ * once; the lists stay consistent at every check. */
+typedef struct st_ctx {
+    int who;        /* 0 or 1 */
+    int *got;       /* per flow index: deliveries */
+    int n;          /* flows */
+} st_ctx;
+
+static int st_caller(uint64_t i) { return (int)((i % 7) % 3 == 1 || i % 11 == 0); }
+
+static void st_done(sim_engine *eng, void *ctx, uint64_t a, uint64_t b)
+{
+    (void)eng;
+    st_ctx *c = ctx;
+    assert_true(a < (uint64_t)c->n);
+    assert_int_equal(c->who, st_caller(a));
+    assert_int_equal(b, a * 7919 + (uint64_t)c->who);
+    c->got[a]++;
+}
+
+typedef struct st_run {
+    nf *f;
+    st_ctx who[2];
+    uint64_t seed;
+    int next;       /* next flow index */
+} st_run;
+
+static st_run *g_st;
+static void st_batch(sim_engine *eng, void *payload, void *ctx)
+{
+    (void)payload;
+    (void)ctx;
+    st_run *r = g_st;
+    int k = 1 + (int)(rng(&r->seed) % 6);
+    for (int j = 0; j < k && r->next < r->who[0].n; j++) {
+        uint64_t i = (uint64_t)r->next++;
+        int s = (int)(rng(&r->seed) % 16), d = (int)(rng(&r->seed) % 16);
+        int w = st_caller(i);
+        nf_start(r->f, eng, s, d, 1000 + rng(&r->seed) % 200000, 0, st_done, &r->who[w], i,
+                 i * 7919 + (uint64_t)w);
+    }
+}
+
+static void test_starters_and_long_routes(void **state)
+{
+    (void)state;
+    enum { N = 3000 };
+    static int got[N];
+    memset(got, 0, sizeof got);
+    net_topo t = {.ndims = 1};
+    t.dims[0] = (net_dim){NET_RING, 16, 50 * GIB, 500 * NS};
+    loom_err e = {0};
+    net_graph *g = net_graph_build(&t, &e);
+    assert_non_null(g);
+    assert_true(g->max_hops == 8); /* > NF_IH */
+    nf *f = nf_create(g);
+    sim_engine *eng = sim_engine_create(NET_EV_PAYLOAD_MAX, NULL, &e);
+    st_run r = {f, {{0, got, N}, {1, got, N}}, 42, 0};
+    g_st = &r;
+    for (int i = 0; i < N; i++) /* more batches than flows: the last start none */
+        sim_schedule(eng, (sim_time)i * 2000000, st_batch);
+    for (sim_time at = 0; at < 20000000000; at += 7654321) {
+        sim_run(eng, at);
+        assert_int_equal(nf_check_links(f), 0);
+    }
+    sim_run(eng, SIM_TIME_MAX);
+    assert_int_equal(r.next, N);
+    for (int i = 0; i < N; i++)
+        if (got[i] != 1)
+            fail_msg("flow %d delivered %d times", i, got[i]);
+    net_flow_totals tot;
+    nf_totals(f, &tot);
+    assert_int_equal(tot.bytes_delivered, tot.bytes_sent);
+    nf_destroy(f);
+    sim_engine_destroy(eng);
+    net_graph_destroy(g);
+}
+
 int main(void)
 {
     loom_set_quiet(1);
@@ -790,6 +874,7 @@ int main(void)
         cmocka_unit_test(test_collectives_match_closed_forms),
         cmocka_unit_test(test_contention_slows),
         cmocka_unit_test(test_fixed_scan_same),
+        cmocka_unit_test(test_starters_and_long_routes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
