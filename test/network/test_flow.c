@@ -367,6 +367,17 @@ static void check_against_slow(nf *f, const net_graph *g)
     free(load);
 }
 
+/* The end of a run that drained: every byte sent was delivered; frees. */
+static void end_run(nf *f, sim_engine *eng, net_graph *g)
+{
+    net_flow_totals tot;
+    nf_totals(f, &tot);
+    assert_int_equal(tot.bytes_delivered, tot.bytes_sent);
+    nf_destroy(f);
+    sim_engine_destroy(eng);
+    net_graph_destroy(g);
+}
+
 static void random_against_slow(const net_topo *t, uint64_t seed, int nflows)
 {
     net_topo tt = *t;
@@ -388,14 +399,7 @@ static void random_against_slow(const net_topo *t, uint64_t seed, int nflows)
     }
     sim_run(eng, SIM_TIME_MAX);
     assert_int_equal(c.finished, nflows);
-    net_flow_totals tot;
-    nf_totals(f, &tot);
-    assert_int_equal(tot.bytes_delivered, tot.bytes_sent);
-    /* every link's bytes: the sizes of the flows that crossed it; sum over
-     * links = sum over flows of size x hops */
-    nf_destroy(f);
-    sim_engine_destroy(eng);
-    net_graph_destroy(g);
+    end_run(f, eng, g);
 }
 
 /* A two-tier fat tree of npus hosts, hpl per leaf, uplinks oversubscribed
@@ -851,12 +855,7 @@ static void test_starters_and_long_routes(void **state)
     for (int i = 0; i < N; i++)
         if (got[i] != 1)
             fail_msg("flow %d delivered %d times", i, got[i]);
-    net_flow_totals tot;
-    nf_totals(f, &tot);
-    assert_int_equal(tot.bytes_delivered, tot.bytes_sent);
-    nf_destroy(f);
-    sim_engine_destroy(eng);
-    net_graph_destroy(g);
+    end_run(f, eng, g);
 }
 
 int main(void)
