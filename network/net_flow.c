@@ -247,15 +247,15 @@ static uint32_t slot_alloc(nf *f)
         id = f->free;
         f->free = f->f[id].next;
     } else {
+        if (f->nf == 1u << NF_DUE_SHIFT) { /* 137 GB of slots: before growing past */
+            fprintf(stderr, "loom: error: out of memory: the flow model holds at most %u "
+                            "flows at once\n", f->nf);
+            exit(LOOM_EXIT_OOM);
+        }
         if (f->nf == f->capf) { /* aligned (two lines a slot), 2 MiB pages */
             uint32_t cap = f->capf ? 2 * f->capf : 1024;
             f->f = loom_big_grow(f->f, (size_t)f->capf * sizeof *f->f, (size_t)cap * sizeof *f->f);
             f->capf = cap;
-        }
-        if (f->nf == 1u << NF_DUE_SHIFT) { /* 137 GB of slots */
-            fprintf(stderr, "loom: error: out of memory: the flow model holds at most %u "
-                            "flows at once\n", f->nf);
-            exit(LOOM_EXIT_OOM);
         }
         id = f->nf++;
         memset(&f->f[id], 0, sizeof f->f[id]);
@@ -313,6 +313,7 @@ static void starter_drop(nf *f, uint32_t s)
 void nf_slot_free(nf *f, uint32_t id)
 {
     nf_flow *fl = &f->f[id];
+    starter_drop(f, fl->starter); /* delivered, or run in bulk by a class */
     fl->npath = 0;
     fl->live = 0;
     fl->gen++;
@@ -454,7 +455,6 @@ static void deliver(nf *f, sim_engine *eng, uint32_t id)
     nf_cb cb = f->st[fl->starter].cb;
     void *ctx = f->st[fl->starter].ctx;
     uint64_t a = fl->a, b = fl->b;
-    starter_drop(f, fl->starter);
     f->tot.bytes_delivered += fl->bytes;
     nf_slot_free(f, id);
     cb(eng, ctx, a, b);

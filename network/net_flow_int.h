@@ -430,7 +430,8 @@ int nf_scan_fixed(nf *f, nf_link *l, double lbw, double theta);
 void nf_compact(nf *f, uint32_t li);
 void nf_list_grow(nf *f, nf_link *l);
 
-/* Frees a flow's slot (its generation moves on: stale entries die). */
+/* Frees a flow's slot (its generation moves on: stale entries die) and
+ * its hold on its starter entry. */
 void nf_slot_free(nf *f, uint32_t id);
 
 /* net_flow_lock.c: adds what the class running in bulk has not yet

@@ -76,6 +76,14 @@ uint64_t nf_compactions(const nf *f)
     return f->compactions;
 }
 
+uint32_t nf_starters_held(const nf *f)
+{
+    uint32_t n = 0;
+    for (uint32_t i = 0; i < f->nst; i++)
+        n += f->st[i].refs > 0;
+    return n;
+}
+
 uint64_t nf_scan_inorder(nf *f, int on)
 {
     f->scan_inorder = on;

@@ -252,6 +252,9 @@ void nf_pool_from(nf *f, uint64_t ents);
 /* Lists closed up so far (compact(): a re-rate about to read a list that
  * is more than half holes). */
 uint64_t nf_compactions(const nf *f);
+/* Starter entries some flow holds (nf_starter; 0 once every flow ended,
+ * delivered or run in bulk by a lockstep class). */
+uint32_t nf_starters_held(const nf *f);
 void nf_snapshot(const nf *f, double *rate, int *npath, uint32_t *links,
                  size_t max_links);
 

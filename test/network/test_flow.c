@@ -367,12 +367,14 @@ static void check_against_slow(nf *f, const net_graph *g)
     free(load);
 }
 
-/* The end of a run that drained: every byte sent was delivered; frees. */
+/* The end of a run that drained: every byte sent was delivered, no
+ * starter entry is held; frees. */
 static void end_run(nf *f, sim_engine *eng, net_graph *g)
 {
     net_flow_totals tot;
     nf_totals(f, &tot);
     assert_int_equal(tot.bytes_delivered, tot.bytes_sent);
+    assert_int_equal(nf_starters_held(f), 0);
     nf_destroy(f);
     sim_engine_destroy(eng);
     net_graph_destroy(g);

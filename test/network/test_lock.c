@@ -105,6 +105,8 @@ static void run(const lcase *c, int off, result *r)
     net_flow_totals_get(m, &r->tot);
     r->nl = net_top_links(m, r->top, 256);
     r->runs = m->flow ? nf_lock_runs(m->flow) : 0;
+    if (m->flow) /* every flow ended, in bulk or not: no starter held */
+        assert_int_equal(nf_starters_held(m->flow), 0);
     sim_engine_destroy(eng);
     net_group_destroy(g[0]);
     net_group_destroy(g[1]);
