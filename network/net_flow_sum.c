@@ -112,6 +112,15 @@ static void sum_build(nf *f, nf_link *l)
  * verdict the in-order sum gives it too, and l->rem is set to a value
  * that gives it (0: saturated, lbw: not).  Otherwise (a flow to re-rate,
  * or a sum within e of the threshold) returns 0: the in-order scan. */
+/* 1 when rate r is a flow the re-rate leaves as it is (rated, below
+ * theta) or a hole: an int, so that four of them combine with | without
+ * branches (bitwise on comparisons is what clang's -Wbitwise-instead-of-
+ * logical refuses). */
+static inline int nf_stays(double r, double theta)
+{
+    return (r > 0 && r < theta) || nf_dead(r);
+}
+
 int nf_scan_fixed(nf *f, nf_link *l, double lbw, double theta)
 {
     const nf_ent *fr = l->e;
@@ -120,8 +129,8 @@ int nf_scan_fixed(nf *f, nf_link *l, double lbw, double theta)
     int out = 0;
     for (; k + 4 <= n; k += 4) {
         double a = fr[k].r, b = fr[k + 1].r, c = fr[k + 2].r, d = fr[k + 3].r;
-        out |= !((a > 0 && a < theta) || nf_dead(a)) | !((b > 0 && b < theta) || nf_dead(b)) |
-               !((c > 0 && c < theta) || nf_dead(c)) | !((d > 0 && d < theta) || nf_dead(d));
+        out |= (nf_stays(a, theta) & nf_stays(b, theta) & nf_stays(c, theta) &
+                nf_stays(d, theta)) ^ 1;
         if (out)
             return 0; /* a flow to re-rate: the in-order scan, at once */
         s0 += a;
@@ -131,7 +140,7 @@ int nf_scan_fixed(nf *f, nf_link *l, double lbw, double theta)
     }
     for (; k < n; k++) {
         double a = fr[k].r;
-        out |= !((a > 0 && a < theta) || nf_dead(a));
+        out |= nf_stays(a, theta) ^ 1;
         s0 += a;
     }
     if (out)
