@@ -1,0 +1,88 @@
+/*
+ * libFuzzer target: arbitrary bytes as PyTorch captures (`loom import
+ * pytorch`, traces/pt_import.h).  Byte 0 picks what the rest is: 0 a
+ * Kineto trace, 1 an execution trace, 2 both of one rank (split at the
+ * first NUL byte: ET, then Kineto), 3 two ranks' Kineto traces (split
+ * likewise), each bit 2 of byte 0 set also asks for --strict.  The import
+ * runs end to end (reading, building the nodes, writing PREFIX.<r>.et and
+ * the side files), and what it wrote is replayed on a 2-NPU ring, so a
+ * crash anywhere from the JSON readers to the scheduler shows up.  Files
+ * go to /dev/shm because every reader takes a path.
+ */
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "pt_import.h"
+#include "replay.h"
+
+static char dir[64];
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static int put(const char *path, const uint8_t *p, size_t n)
+{
+    FILE *f = fopen(path, "wb");
+    if (f == NULL)
+        return -1;
+    fwrite(p, 1, n, f);
+    return fclose(f);
+}
+
+static void replay(const char *prefix, int ranks)
+{
+    loom_cfg cfg;
+    memset(&cfg, 0, sizeof cfg);
+    cfg.ctrl_deps = 1;
+    cfg.topo.ndims = 1;
+    cfg.topo.dims[0] = (net_dim){NET_RING, ranks, 50.0 * 1073741824.0, 500 * SIM_PS_PER_NS};
+    cfg.sys.splits = 4;
+    cfg.sys.active_chunks = 1;
+    cfg.sys.endpoint_delay = 10 * SIM_PS_PER_NS;
+    cfg.sys.local_mem_bw = 1600e9;
+    cfg.comp.kind = COMP_TRACE;
+    cfg.comp.mem_bw = 1600e9;
+    loom_replay_opts ro = {.prefix = prefix, .max_stuck = 8};
+    loom_result res;
+    loom_err err = {0};
+    if (loom_replay(&cfg, &ro, &res, &err) == 0)
+        loom_result_free(&res);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    char a[96], b[96], out[96];
+    if (!dir[0]) {
+        snprintf(dir, sizeof dir, "/dev/shm/loom-fuzz-pt-%d", (int)getpid());
+        mkdir(dir, 0700);
+        loom_set_quiet(1);
+    }
+    if (size < 1)
+        return 0;
+    int mode = data[0] & 3, strict = (data[0] >> 2) & 1;
+    data++;
+    size--;
+    const uint8_t *nul = memchr(data, 0, size);
+    size_t n1 = mode >= 2 && nul ? (size_t)(nul - data) : size;
+    snprintf(a, sizeof a, "%s/a.json", dir);
+    snprintf(b, sizeof b, "%s/b.json", dir);
+    snprintf(out, sizeof out, "%s/out", dir);
+    if (put(a, data, n1) != 0)
+        return 0;
+    if (mode >= 2 && put(b, nul ? nul + 1 : data, nul ? size - n1 - 1 : 0) != 0)
+        return 0;
+    const char *et[1] = {a}, *kin[2] = {a, b};
+    pt_import_opts o = {.out = out, .step = -1, .strict = strict, .quiet = 1};
+    switch (mode) {
+    case 0: o.kineto = kin; o.nkineto = 1; break;
+    case 1: o.et = et; o.net = 1; break;
+    case 2: o.et = et; o.net = 1; o.kineto = kin + 1; o.nkineto = 1; break;
+    default: o.kineto = kin; o.nkineto = 2; break;
+    }
+    loom_err err = {0};
+    if (pt_import(&o, &err) == 0)
+        replay(out, mode == 3 ? 2 : 1);
+    return 0;
+}
