@@ -16,7 +16,7 @@
 #include <unistd.h>
 
 #include "pt_import.h"
-#include "replay.h"
+#include "fuzz_replay.h"
 
 static char dir[64];
 
@@ -29,26 +29,6 @@ static int put(const char *path, const uint8_t *p, size_t n)
         return -1;
     fwrite(p, 1, n, f);
     return fclose(f);
-}
-
-static void replay(const char *prefix, int ranks)
-{
-    loom_cfg cfg;
-    memset(&cfg, 0, sizeof cfg);
-    cfg.ctrl_deps = 1;
-    cfg.topo.ndims = 1;
-    cfg.topo.dims[0] = (net_dim){NET_RING, ranks, 50.0 * 1073741824.0, 500 * SIM_PS_PER_NS};
-    cfg.sys.splits = 4;
-    cfg.sys.active_chunks = 1;
-    cfg.sys.endpoint_delay = 10 * SIM_PS_PER_NS;
-    cfg.sys.local_mem_bw = 1600e9;
-    cfg.comp.kind = COMP_TRACE;
-    cfg.comp.mem_bw = 1600e9;
-    loom_replay_opts ro = {.prefix = prefix, .max_stuck = 8};
-    loom_result res;
-    loom_err err = {0};
-    if (loom_replay(&cfg, &ro, &res, &err) == 0)
-        loom_result_free(&res);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -83,6 +63,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     loom_err err = {0};
     if (pt_import(&o, &err) == 0)
-        replay(out, mode == 3 ? 2 : 1);
+        fuzz_replay(out, mode == 3 ? 2 : 1);
     return 0;
 }

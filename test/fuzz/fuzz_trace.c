@@ -12,7 +12,7 @@
 
 #include "et_check.h"
 #include "et_graph.h"
-#include "replay.h"
+#include "fuzz_replay.h"
 
 static char dir[64];
 
@@ -45,21 +45,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     et_validate(prefix, null, &err);
     fclose(null);
 
-    loom_cfg cfg;
-    memset(&cfg, 0, sizeof cfg);
-    cfg.ctrl_deps = 1;
-    cfg.topo.ndims = 1;
-    cfg.topo.dims[0] = (net_dim){NET_RING, 2, 50.0 * 1073741824.0, 500 * SIM_PS_PER_NS};
-    cfg.sys.splits = 4;
-    cfg.sys.active_chunks = 1;
-    cfg.sys.endpoint_delay = 10 * SIM_PS_PER_NS;
-    cfg.sys.local_mem_bw = 1600e9;
-    cfg.comp.kind = COMP_TRACE;
-    cfg.comp.mem_bw = 1600e9;
-    loom_replay_opts ro = {.prefix = prefix, .max_stuck = 8};
-    loom_result res;
-    loom_err_clear(&err);
-    if (loom_replay(&cfg, &ro, &res, &err) == 0)
-        loom_result_free(&res);
+    fuzz_replay(prefix, 2);
     return 0;
 }
