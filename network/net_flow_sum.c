@@ -98,6 +98,15 @@ static void sum_build(nf *f, nf_link *l)
     l->nk = nl;
 }
 
+/* 1 when rate r is a flow the re-rate leaves as it is (rated, below
+ * theta) or a hole: an int, so that four of them combine with | without
+ * branches (bitwise on comparisons is what clang's -Wbitwise-instead-of-
+ * logical refuses). */
+static inline int nf_stays(double r, double theta)
+{
+    return (r > 0 && r < theta) || nf_dead(r);
+}
+
 /* 1a. A link none of whose flows is re-rated (every rate > 0 and below
  * theta): the common case once departures outnumber rate changes (on the
  * direct all-to-all no flow is re-rated after the first re-rate, yet
@@ -112,15 +121,6 @@ static void sum_build(nf *f, nf_link *l)
  * verdict the in-order sum gives it too, and l->rem is set to a value
  * that gives it (0: saturated, lbw: not).  Otherwise (a flow to re-rate,
  * or a sum within e of the threshold) returns 0: the in-order scan. */
-/* 1 when rate r is a flow the re-rate leaves as it is (rated, below
- * theta) or a hole: an int, so that four of them combine with | without
- * branches (bitwise on comparisons is what clang's -Wbitwise-instead-of-
- * logical refuses). */
-static inline int nf_stays(double r, double theta)
-{
-    return (r > 0 && r < theta) || nf_dead(r);
-}
-
 int nf_scan_fixed(nf *f, nf_link *l, double lbw, double theta)
 {
     const nf_ent *fr = l->e;

@@ -3,11 +3,12 @@
  * pytorch`, traces/pt_import.h).  Byte 0 picks what the rest is: 0 a
  * Kineto trace, 1 an execution trace, 2 both of one rank (split at the
  * first NUL byte: ET, then Kineto), 3 two ranks' Kineto traces (split
- * likewise), each bit 2 of byte 0 set also asks for --strict.  The import
+ * likewise); bit 2 of byte 0 set asks for --strict as well.  The import
  * runs end to end (reading, building the nodes, writing PREFIX.<r>.et and
- * the side files), and what it wrote is replayed on a 2-NPU ring, so a
- * crash anywhere from the JSON readers to the scheduler shows up.  Files
- * go to /dev/shm because every reader takes a path.
+ * the side files), and what it wrote is replayed on a ring of as many
+ * NPUs as ranks it imported, so a crash anywhere from the JSON readers to
+ * the scheduler shows up.  Files go to /dev/shm because every reader
+ * takes a path.
  */
 #include <stdint.h>
 #include <stdio.h>
