@@ -320,7 +320,7 @@ static double sp_replicated_params(const wl_llm_plan *p, int stage)
 {
     const wl_model *m = &p->m;
     double h = m->hidden, norm = llm_norm_params(m);
-    double per_layer = 2 * norm + (m->swiglu ? 0 : 2 * h) + (p->moe ? h * m->experts : 0);
+    double per_layer = 2 * norm + (llm_biases(m) ? 2 * h : 0) + (p->moe ? h * m->experts : 0);
     double n = 0;
     for (int c = 0; c < p->V; c++) {
         int v = c * p->pp + stage;

@@ -41,12 +41,15 @@ typedef struct wl_model {
     int vocab;      /* V before padding */
     int experts;    /* E: 0 or 1 = dense; > 1 = every layer's MLP is a mixture */
     int topk;       /* experts per token */
-    int swiglu;     /* 1: gated MLP, 3 matrices, RMSNorm, no biases (LLaMA);
-                       0: GELU MLP, 2 matrices, LayerNorm, biases (GPT) */
+    int mlp;        /* its activation (wl_mlp): GELU (0: 2 matrices, GPT), SwiGLU
+                       (1: gated, 3 matrices, LLaMA), squared ReLU (Nemotron),
+                       GeGLU (gated) */
     int tied;       /* input and output embeddings share one matrix */
     int flash;      /* 1: fused attention (no s^2 score tensor in memory) */
-    int pos;        /* positions (wl_pos): WL_POS_AUTO (0) follows the MLP: rotary
-                       with SwiGLU (LLaMA), learned with GELU (GPT) */
+    int pos;        /* positions (wl_pos): WL_POS_AUTO (0) follows the MLP: learned
+                       with GELU (GPT), else rotary (LLaMA, Nemotron) */
+    int norm;       /* wl_norm: WL_NORM_AUTO (0) follows the MLP (wl_mlp_kinds) */
+    int bias;       /* wl_bias: WL_BIAS_AUTO (0) follows the MLP: biases with GELU */
 } wl_model;
 
 /* How a model encodes positions (docs/WORKLOADS.md): learned absolute
@@ -54,6 +57,27 @@ typedef struct wl_model {
  * k in every layer (LLaMA, Mixtral), or ALiBi's bias on the attention
  * scores (BLOOM: fused into the score GEMM, no kernel of its own). */
 typedef enum { WL_POS_AUTO = 0, WL_POS_LEARNED = 1, WL_POS_ROPE = 2, WL_POS_ALIBI = 3 } wl_pos;
+
+/* The MLP's activation (docs/WORKLOADS.md, "MLP, norm and biases"); one
+ * row each in wl_mlp_kinds (wl_llm_plan.c): its name, whether it is gated
+ * (two input matrices), its kernels and what a model of that family
+ * takes by default for its norm, biases and positions. */
+typedef enum { WL_MLP_GELU = 0, WL_MLP_SWIGLU = 1, WL_MLP_RELU2 = 2, WL_MLP_GEGLU = 3,
+               WL_MLP_N } wl_mlp;
+typedef enum { WL_NORM_AUTO = 0, WL_NORM_LAYER = 1, WL_NORM_RMS = 2 } wl_norm;
+typedef enum { WL_BIAS_AUTO = 0, WL_BIAS_ON = 1, WL_BIAS_OFF = 2 } wl_bias;
+typedef struct wl_mlp_kind {
+    const char *name;    /* --mlp */
+    int gated;           /* 1: act(x W1) * (x W3), 3 matrices */
+    const char *act;     /* the activation kernel, forward */
+    const char *act_bwd; /* and backward */
+    double flops;        /* per output element, forward and backward */
+    wl_norm norm;        /* the family's norm */
+    wl_bias bias;        /* and biases */
+    wl_pos pos;          /* and positions */
+} wl_mlp_kind;
+extern const wl_mlp_kind wl_mlp_kinds[WL_MLP_N];
+int wl_mlp_parse(const char *s); /* its wl_mlp, or -1 */
 
 typedef enum { WL_SCHED_1F1B = 0, WL_SCHED_INTERLEAVED = 1 } wl_sched;
 typedef enum { WL_RC_NONE = 0, WL_RC_SELECTIVE = 1, WL_RC_FULL = 2 } wl_recompute;
@@ -110,7 +134,7 @@ typedef struct wl_llm_opts {
 } wl_llm_opts;
 
 /* Fills *m with a preset (gpt3-175b, llama3-8b, llama3-70b, llama3-405b,
- * mixtral-8x7b, mt-nlg-530b); -1 if unknown. */
+ * mixtral-8x7b, mt-nlg-530b, nemotron4-340b); -1 if unknown. */
 int wl_llm_preset(const char *name, wl_model *m /* OUT */);
 const char *wl_llm_preset_names(void); /* "gpt3-175b, llama3-8b, ..." */
 

@@ -80,11 +80,23 @@ void llm_stage_params(const wl_llm_plan *p, int stage, double *dense /* OUT */,
  * from level `from` on (optimizer 1, gradients 2, weights 3): all of them
  * below it, else the dense ones over dp and the experts' over dp / ep. */
 double llm_stage_share(const wl_llm_plan *p, int stage, int from);
-/* A norm's parameters: RMSNorm's weight (the SwiGLU presets) or
- * LayerNorm's weight and bias. */
+/* A norm's parameters: RMSNorm's weight or LayerNorm's weight and bias
+ * (the plan has resolved the model's norm, biases and positions). */
 static inline double llm_norm_params(const wl_model *m)
 {
-    return m->swiglu ? m->hidden : 2.0 * m->hidden;
+    return m->norm == WL_NORM_RMS ? m->hidden : 2.0 * m->hidden;
+}
+
+/* 1: the linear layers have biases. */
+static inline int llm_biases(const wl_model *m)
+{
+    return m->bias == WL_BIAS_ON;
+}
+
+/* Input matrices of the MLP's first layer: 2 for a gated activation. */
+static inline int llm_mlp_in(const wl_model *m)
+{
+    return wl_mlp_kinds[m->mlp].gated ? 2 : 1;
 }
 
 /* One step of the pipeline schedule (Megatron-LM's, schedules.py). */

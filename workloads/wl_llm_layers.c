@@ -481,7 +481,7 @@ void llm_layer_fwd(llm_gen *g, int l, char ph, int mb)
     llm_kern(g, l, ph, mb, "ln2", 5 * Tl * h, 2 * e * Tl * h);
     if (p->moe) {
         double E = m->experts, k = m->topk, f = m->ffn, Tx = Tl * k, El = p->e_loc;
-        int nin = m->swiglu ? 2 : 1;
+        int nin = llm_mlp_in(m);
         gemm_e(g, l, ph, mb, "router", Tl, h, E, (int)e); /* not FP8: see llm_head_fwd */
         /* the token copies grouped by expert (Megatron-Core's permute: Tx
          * rows gathered), and with several experts a rank, the chunks that
@@ -497,7 +497,8 @@ void llm_layer_fwd(llm_gen *g, int l, char ph, int mb)
         fp8_cast(g, l, ph, mb, "exp_fc1_in", Tx * h, 0, 0);
         bgemm(g, l, ph, mb, "exp_fc1", g->emm, El, Tx / El, h, f * nin, 2 * Tx * h * f * nin,
               g->emm * (Tx * h + El * h * f * nin) + e * Tx * f * nin);
-        llm_kern(g, l, ph, mb, "exp_act", 8 * Tx * f, (nin + 1) * e * Tx * f);
+        llm_kern(g, l, ph, mb, "exp_act", wl_mlp_kinds[m->mlp].flops * Tx * f,
+                 (nin + 1) * e * Tx * f);
         fp8_cast(g, l, ph, mb, "exp_fc2_in", Tx * f, 0, 0);
         bgemm(g, l, ph, mb, "exp_fc2", g->emm, El, Tx / El, f, h, 2 * Tx * f * h,
               g->emm * (Tx * f + El * f * h) + e * Tx * h);
@@ -510,13 +511,14 @@ void llm_layer_fwd(llm_gen *g, int l, char ph, int mb)
         llm_kern(g, l, ph, mb, "resid2", 2 * Tl * h, (3 * e + 1) * Tl * h);
         return;
     }
-    double fl = (double)m->ffn / t, nin = m->swiglu ? 2 : 1;
+    double fl = (double)m->ffn / t, nin = llm_mlp_in(m);
     fp8_cast(g, l, ph, mb, "fc1_in", Tl * h, sp, 1);
     if (sp)
         ag_gemm(g, l, ph, mb, "ag_fc1", Tl * h * eg, "fc1", T, h, fl * nin);
     else
         gemm(g, l, ph, mb, "fc1", T, h, fl * nin);
-    llm_kern(g, l, ph, mb, m->swiglu ? "swiglu" : "gelu", 8 * T * fl, (nin + 1) * e * T * fl);
+    llm_kern(g, l, ph, mb, wl_mlp_kinds[m->mlp].act, wl_mlp_kinds[m->mlp].flops * T * fl,
+             (nin + 1) * e * T * fl);
     fp8_cast(g, l, ph, mb, "fc2_in", T * fl, 0, 0);
     gemm_rs(g, l, ph, mb, sp ? "rs_fc2" : "ar_fc2", T * h * e, "fc2", T, fl, h);
     llm_kern(g, l, ph, mb, "resid2", 2 * Tl * h, (3 * e + 1) * Tl * h);
@@ -572,7 +574,7 @@ void llm_layer_bwd(llm_gen *g, int l, int mb, int lc)
     llm_kern(g, l, 'B', mb, "resid2_bwd", Tl * h, (2 * e + 1) * Tl * h);
     if (p->moe) {
         double k = m->topk, f = m->ffn, Tx = Tl * k, El = p->e_loc;
-        int nin = m->swiglu ? 2 : 1;
+        int nin = llm_mlp_in(m);
         int regroup = p->ep > 1 && El > 1;
         /* the output gradient copied to each token's k experts (and the
          * scores' gradient): Tx rows written */
@@ -587,7 +589,8 @@ void llm_layer_bwd(llm_gen *g, int l, int mb, int lc)
               g->emm * (Tx * h + El * f * h) + e * Tx * f);
         bgemm(g, l, 'B', mb, "exp_fc2_wgrad", g->emm, El, f, Te, h, 2 * Tx * f * h,
               g->emm * (Tx * f + Tx * h) + 2.0 * p->e_g * El * f * h);
-        llm_kern(g, l, 'B', mb, "exp_act_bwd", 8 * Tx * f, (2 * nin + 1) * e * Tx * f);
+        llm_kern(g, l, 'B', mb, "exp_act_bwd", wl_mlp_kinds[m->mlp].flops * Tx * f,
+                 (2 * nin + 1) * e * Tx * f);
         fp8_cast(g, l, 'B', mb, "exp_fc1_dy", Tx * f * nin, 0, 0);
         bgemm(g, l, 'B', mb, "exp_fc1_dgrad", g->emm, El, Te, f * nin, h, 2 * Tx * h * f * nin,
               g->emm * (Tx * f * nin + El * h * f * nin) + e * Tx * h);
@@ -603,7 +606,7 @@ void llm_layer_bwd(llm_gen *g, int l, int mb, int lc)
         llm_kern_s(g, l, 'B', mb, "router_bwd", 4 * Tl * h * m->experts,
                    e * (2 * Tl * m->experts + h * m->experts) + e * Tl * h, NULL);
     } else {
-        double fl = (double)m->ffn / t, nin = m->swiglu ? 2 : 1;
+        double fl = (double)m->ffn / t, nin = llm_mlp_in(m);
         fp8_cast(g, l, 'B', mb, "fc2_dy", Tl * h, sp, 0);
         if (sp)
             ag_gemm(g, l, 'B', mb, "ag_fc2_bwd", Tl * h * eg, "fc2_dgrad", T, h, fl);
@@ -611,7 +614,7 @@ void llm_layer_bwd(llm_gen *g, int l, int mb, int lc)
             gemm(g, l, 'B', mb, "fc2_dgrad", T, h, fl);
         fp8_t(g, l, 'B', mb, "fc2_dy_t", T * h);
         wgrad(g, l, 'B', mb, "fc2_wgrad", T, fl, h);
-        llm_kern(g, l, 'B', mb, m->swiglu ? "swiglu_bwd" : "gelu_bwd", 8 * T * fl,
+        llm_kern(g, l, 'B', mb, wl_mlp_kinds[m->mlp].act_bwd, wl_mlp_kinds[m->mlp].flops * T * fl,
                  (2 * nin + 1) * e * T * fl);
         fp8_cast(g, l, 'B', mb, "fc1_dy", T * fl * nin, 0, 0);
         col_bwd(g, l, mb, "ag_fc1_bwd", Tl * h * eg, "fc1_dgrad", sp ? "rs_fc1_bwd" : "ar_fc1_bwd",

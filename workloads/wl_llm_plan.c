@@ -19,14 +19,48 @@
 /* Shapes from the models' papers and released configurations (WORKLOADS.md
  * lists the source of each). */
 static const wl_model presets[] = {
-    /* name         h      f      a    g    L    s     V       E  k sw tied flash pos */
-    {"gpt3-175b", 12288, 49152, 96, 96, 96, 2048, 50257, 0, 0, 0, 1, 0, WL_POS_LEARNED},
-    {"llama3-8b", 4096, 14336, 32, 8, 32, 8192, 128256, 0, 0, 1, 0, 1, WL_POS_ROPE},
-    {"llama3-70b", 8192, 28672, 64, 8, 80, 8192, 128256, 0, 0, 1, 0, 1, WL_POS_ROPE},
-    {"llama3-405b", 16384, 53248, 128, 8, 126, 8192, 128256, 0, 0, 1, 0, 1, WL_POS_ROPE},
-    {"mixtral-8x7b", 4096, 14336, 32, 8, 32, 4096, 32000, 8, 2, 1, 0, 1, WL_POS_ROPE},
-    {"mt-nlg-530b", 20480, 81920, 128, 128, 105, 2048, 50257, 0, 0, 0, 1, 0, WL_POS_LEARNED},
+    /* name, h, f, a, g, L, s, V, E, k, mlp, tied, flash, pos, then norm and bias
+     * (0: the MLP's, wl_mlp_kinds) */
+    {"gpt3-175b", 12288, 49152, 96, 96, 96, 2048, 50257, 0, 0, WL_MLP_GELU, 1, 0, WL_POS_LEARNED,
+     0, 0},
+    {"llama3-8b", 4096, 14336, 32, 8, 32, 8192, 128256, 0, 0, WL_MLP_SWIGLU, 0, 1, WL_POS_ROPE, 0,
+     0},
+    {"llama3-70b", 8192, 28672, 64, 8, 80, 8192, 128256, 0, 0, WL_MLP_SWIGLU, 0, 1, WL_POS_ROPE, 0,
+     0},
+    {"llama3-405b", 16384, 53248, 128, 8, 126, 8192, 128256, 0, 0, WL_MLP_SWIGLU, 0, 1, WL_POS_ROPE,
+     0, 0},
+    {"mixtral-8x7b", 4096, 14336, 32, 8, 32, 4096, 32000, 8, 2, WL_MLP_SWIGLU, 0, 1, WL_POS_ROPE, 0,
+     0},
+    {"mt-nlg-530b", 20480, 81920, 128, 128, 105, 2048, 50257, 0, 0, WL_MLP_GELU, 1, 0,
+     WL_POS_LEARNED, 0, 0},
+    {"nemotron4-340b", 18432, 73728, 96, 8, 96, 4096, 256000, 0, 0, WL_MLP_RELU2, 0, 1, WL_POS_ROPE,
+     0, 0},
 };
+
+/* The MLP activations (WORKLOADS.md, "MLP, norm and biases"): GELU (GPT-2,
+ * GPT-3, BLOOM: LayerNorm, biases), SwiGLU (Shazeer 2020; LLaMA: RMSNorm,
+ * no biases), squared ReLU (So et al. 2021; Nemotron-4: LayerNorm, no
+ * biases, NeMo's NemotronConfig), GeGLU (Shazeer 2020; Gemma: RMSNorm, no
+ * biases).  FLOPs per element of the activation's output, forward or
+ * backward: 8 for the GELU family and SwiGLU (a transcendental, its
+ * product and the gate's), 2 for squared ReLU (a max and a product); the
+ * kernels are memory-bound, priced by their bytes. */
+const wl_mlp_kind wl_mlp_kinds[WL_MLP_N] = {
+    [WL_MLP_GELU] = {"gelu", 0, "gelu", "gelu_bwd", 8, WL_NORM_LAYER, WL_BIAS_ON, WL_POS_LEARNED},
+    [WL_MLP_SWIGLU] = {"swiglu", 1, "swiglu", "swiglu_bwd", 8, WL_NORM_RMS, WL_BIAS_OFF,
+                       WL_POS_ROPE},
+    [WL_MLP_RELU2] = {"relu2", 0, "relu2", "relu2_bwd", 2, WL_NORM_LAYER, WL_BIAS_OFF,
+                      WL_POS_ROPE},
+    [WL_MLP_GEGLU] = {"geglu", 1, "geglu", "geglu_bwd", 8, WL_NORM_RMS, WL_BIAS_OFF, WL_POS_ROPE},
+};
+
+int wl_mlp_parse(const char *s)
+{
+    for (int i = 0; i < WL_MLP_N; i++)
+        if (strcmp(s, wl_mlp_kinds[i].name) == 0)
+            return i;
+    return -1;
+}
 
 int wl_llm_preset(const char *name, wl_model *m)
 {
@@ -40,7 +74,8 @@ int wl_llm_preset(const char *name, wl_model *m)
 
 const char *wl_llm_preset_names(void)
 {
-    return "gpt3-175b, llama3-8b, llama3-70b, llama3-405b, mixtral-8x7b, mt-nlg-530b";
+    return "gpt3-175b, llama3-8b, llama3-70b, llama3-405b, mixtral-8x7b, mt-nlg-530b, "
+           "nemotron4-340b";
 }
 
 /* ---- the plan ------------------------------------------------------------- */
@@ -117,6 +152,10 @@ static int check_shape(const wl_llm_opts *o, loom_err *err)
     if (m->kv_heads > m->heads || m->heads % m->kv_heads)
         return loom_err_set(err, LOOM_EUSAGE, "--kv-heads %d must divide --heads %d", m->kv_heads,
                             m->heads);
+    if ((unsigned)m->mlp >= WL_MLP_N || (unsigned)m->norm > WL_NORM_RMS ||
+        (unsigned)m->bias > WL_BIAS_OFF)
+        return loom_err_set(err, LOOM_EUSAGE, "model: --mlp %d / --norm %d / --bias %d out of "
+                            "range", m->mlp, m->norm, m->bias);
     return 0;
 }
 
@@ -365,8 +404,15 @@ wl_llm_plan *wl_llm_plan_new(const wl_llm_opts *o, loom_err *err)
     wl_llm_plan *p = loom_xcalloc(1, sizeof *p);
     p->o = *o;
     p->m = o->m;
-    if (p->m.pos == WL_POS_AUTO)
-        p->m.pos = p->m.swiglu ? WL_POS_ROPE : WL_POS_LEARNED;
+    if ((unsigned)p->m.mlp < WL_MLP_N) { /* the family's norm, biases, positions */
+        const wl_mlp_kind *k = &wl_mlp_kinds[p->m.mlp];
+        if (p->m.pos == WL_POS_AUTO)
+            p->m.pos = k->pos;
+        if (p->m.norm == WL_NORM_AUTO)
+            p->m.norm = k->norm;
+        if (p->m.bias == WL_BIAS_AUTO)
+            p->m.bias = k->bias;
+    }
     if (check_shape(o, err) < 0 || plan_tensor(p, err) < 0 || plan_ranks(p, err) < 0 ||
         plan_experts(p, err) < 0 || plan_batch(p, err) < 0 || plan_layers(p, err) < 0 ||
         check_rest(o, err) < 0)
@@ -395,7 +441,7 @@ static double attn_params(const wl_llm_plan *p)
     double h = m->hidden, d = p->dh;
     double nq = (double)p->a_loc * d, nkv = (double)p->kv_loc * d;
     double w = h * (nq + 2 * nkv) + nq * h;           /* QKV and output projection */
-    double b = m->swiglu ? 0 : (nq + 2 * nkv) + h;    /* their biases */
+    double b = llm_biases(m) ? (nq + 2 * nkv) + h : 0; /* their biases */
     return w + b + llm_norm_params(m);
 }
 
@@ -403,8 +449,8 @@ static double mlp_dense_params(const wl_llm_plan *p)
 {
     const wl_model *m = &p->m;
     double h = m->hidden, f = (double)m->ffn / p->t;
-    double w = h * f * (m->swiglu ? 3 : 2);
-    double b = m->swiglu ? 0 : f + h;
+    double w = h * f * (llm_mlp_in(m) + 1);
+    double b = llm_biases(m) ? f * llm_mlp_in(m) + h : 0;
     return w + b + llm_norm_params(m);
 }
 
@@ -412,7 +458,7 @@ static double mlp_dense_params(const wl_llm_plan *p)
 static double mlp_expert_params(const wl_llm_plan *p)
 {
     const wl_model *m = &p->m;
-    return (double)p->e_loc * m->hidden * m->ffn * (m->swiglu ? 3 : 2);
+    return (double)p->e_loc * m->hidden * m->ffn * (llm_mlp_in(m) + 1);
 }
 
 static double mlp_router_params(const wl_llm_plan *p)
@@ -534,7 +580,7 @@ static double layer_activations(const wl_llm_plan *p, wl_recompute rc)
     /* the GEMMs' inputs are kept at their operand width em: under the FP8
      * recipe Transformer Engine saves the FP8 copy it cast for the GEMM
      * (1 byte), not the bf16 tensor; the rest at e */
-    double em = p->e_mm, nin = m->swiglu ? 2 : 1;
+    double em = p->e_mm, nin = llm_mlp_in(m);
     /* replicated across TP unless SP: 2 norm inputs, QKV and fc1 inputs,
      * 2 dropout masks (1 byte) */
     double R = (2 * e + 2 * em + 2) * T * h;

@@ -57,14 +57,20 @@ static void llm_help(FILE *o)
         "      --vocab N            vocabulary V (padded to a multiple of 128 x tp)\n"
         "      --experts N          experts per MoE layer (0: dense)\n"
         "      --topk N             experts per token\n"
-        "      --mlp gelu|swiglu    GELU (2 matrices, LayerNorm, biases: GPT) or SwiGLU\n"
-        "                           (3 matrices, RMSNorm, no biases: LLaMA)\n"
+        "      --mlp A              the MLP's activation: gelu (2 matrices: GPT), swiglu\n"
+        "                           (gated, 3 matrices: LLaMA), relu2 (squared ReLU, 2\n"
+        "                           matrices: Nemotron) or geglu (gated: Gemma); each\n"
+        "                           brings its family's norm, biases and positions\n"
+        "                           unless given: LayerNorm and biases with gelu,\n"
+        "                           LayerNorm with relu2, else RMSNorm; no biases\n"
+        "      --norm layernorm|rmsnorm    the layers' norms (default: the MLP's)\n"
+        "      --bias on|off        biases on the linear layers (default: the MLP's)\n"
         "      --attention standard|flash  scores in memory (s^2) or fused (FlashAttention)\n"
         "      --position P         learned (absolute embeddings added to the input: GPT),\n"
         "                           rope (rotary, applied to q and k in every layer:\n"
         "                           LLaMA) or alibi (a bias on the scores, fused: BLOOM);\n"
-        "                           default: the preset's (rope: LLaMA, Mixtral;\n"
-        "                           learned: GPT-3, MT-NLG)\n"
+        "                           default: the preset's (rope: LLaMA, Mixtral,\n"
+        "                           Nemotron; learned: GPT-3, MT-NLG)\n"
         "      --embeddings tied|untied    output layer shares the input embedding\n"
         "parallelism (ranks = tp x cp x pp x dp, laid out tp fastest, then cp, dp, pp):\n"
         "      --tp N               tensor parallel (default 1)\n"
@@ -141,7 +147,8 @@ static void llm_help(FILE *o)
 enum {
     O_PRESET = 256, O_HIDDEN, O_FFN, O_HEADS, O_KV, O_LAYERS, O_SEQ, O_VOCAB, O_EXPERTS,
     O_TOPK, /* the shape flags end here: a value for any of them renames the model "+custom" */
-    O_MLP, O_POS, O_ATTN, O_EMB, O_TP, O_PP, O_DP, O_RANKS, O_EP, O_SP, O_MB, O_GB, O_SCHED,
+    O_MLP, O_NORM, O_BIAS, O_POS, O_ATTN, O_EMB, O_TP, O_PP, O_DP, O_RANKS, O_EP, O_SP, O_MB,
+    O_GB, O_SCHED,
     O_VS, O_RC, O_ZERO, O_BUCKET, O_OVERLAP, O_DTYPE, O_GDTYPE, O_DEVICE, O_DEVICES, O_CM,
     O_GROUPS, O_GRAN, O_OVERLAP_PARAM, O_COMM_STREAMS, O_TP_OVERLAP, O_TP_SMS, O_ATTN_KERNEL,
     O_FP8_RECIPE, O_FP8_BF16, O_CP, O_STACK, O_HOST,
@@ -162,6 +169,8 @@ static const struct option opts[] = {
     {"experts", required_argument, NULL, O_EXPERTS},
     {"topk", required_argument, NULL, O_TOPK},
     {"mlp", required_argument, NULL, O_MLP},
+    {"norm", required_argument, NULL, O_NORM},
+    {"bias", required_argument, NULL, O_BIAS},
     {"position", required_argument, NULL, O_POS},
     {"attention", required_argument, NULL, O_ATTN},
     {"embeddings", required_argument, NULL, O_EMB},
@@ -329,9 +338,22 @@ static int apply_opt(llm_args *a, int c, char **argv)
     case O_DEVICE: o->device = optarg; break;
     case O_DEVICES: o->devices_file = optarg; break;
     case O_MLP:
-        if ((k = pick(optarg, (const char *const[]){"gelu", "swiglu", NULL})) < 0)
-            return loom_usage("gen llm", "--mlp '%s': expected gelu or swiglu", optarg);
-        o->m.swiglu = k;
+        if ((k = wl_mlp_parse(optarg)) < 0)
+            return loom_usage("gen llm", "--mlp '%s': expected gelu, swiglu, relu2 or geglu",
+                              optarg);
+        o->m.mlp = k;
+        a->shape_changed = 1;
+        break;
+    case O_NORM: /* wl_norm: 0 is "follow the MLP" */
+        if ((k = pick(optarg, (const char *const[]){"layernorm", "rmsnorm", NULL})) < 0)
+            return loom_usage("gen llm", "--norm '%s': expected layernorm or rmsnorm", optarg);
+        o->m.norm = WL_NORM_LAYER + k;
+        a->shape_changed = 1;
+        break;
+    case O_BIAS: /* wl_bias: 0 is "follow the MLP" */
+        if ((k = pick(optarg, (const char *const[]){"on", "off", NULL})) < 0)
+            return loom_usage("gen llm", "--bias '%s': expected on or off", optarg);
+        o->m.bias = WL_BIAS_ON + k;
         a->shape_changed = 1;
         break;
     case O_POS: /* wl_pos: 0 is "follow the MLP" */
