@@ -1,9 +1,10 @@
 /*
- * gen_check.h: how the `loom gen` tests (test_gen.c, test_layers.c)
- * (and test_convert.c, `loom trace convert-text`) look into what they
- * wrote: a node by name, a data dependency between two nodes, a rank's
- * trace loaded and tallied, an exit code with its message, names that must not appear, a file's inode, the ring
- * all-reduce's closed form; and the small model they generate.  Included after
+ * gen_check.h: how the `loom gen` tests (test_gen.c, test_layers.c,
+ * test_pos.c, test_mlp.c) (and test_convert.c, `loom trace convert-text`)
+ * look into what they wrote: a node by name or by the end of its name, a
+ * data dependency between two nodes, a rank's trace loaded and tallied, an
+ * exit code with its message, names that must not appear, a file's inode,
+ * the ring all-reduce's closed form; and the small model they generate.  Included after
  * <cmocka.h>; every function is static inline, so each test program keeps
  * only what it uses.
  */
@@ -43,6 +44,25 @@ static inline const et_gnode *named(const et_graph *g, const char *name)
             return &g->nodes[i];
     fail_msg("no node %s", name);
     return NULL;
+}
+
+/* Nodes whose name ends with "." suffix (every layer's kernel of that
+ * name); the last one's FLOPs and bytes. */
+static inline int ending_with(const et_graph *g, const char *suffix, uint64_t *flops,
+                              uint64_t *bytes)
+{
+    int n = 0;
+    size_t ls = strlen(suffix);
+    for (size_t i = 0; i < g->n; i++) {
+        const char *nm = et_gnode_name(g, &g->nodes[i]);
+        size_t ln = strlen(nm);
+        if (ln > ls && nm[ln - ls - 1] == '.' && strcmp(nm + ln - ls, suffix) == 0) {
+            n++;
+            *flops = g->nodes[i].num_ops;
+            *bytes = g->nodes[i].tensor_size;
+        }
+    }
+    return n;
 }
 
 /* 1 when n has a data dependency on `on`. */

@@ -22,8 +22,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "et_graph.h"
-#include "loomrun.h"
+#include "gen_check.h"
 
 /* Nemotron-4's family (squared ReLU, LayerNorm, no biases, rotary, untied)
  * on the small shape above */
@@ -42,17 +41,10 @@
 static et_graph *gen(const char *name, const char *a1, const char *a2, const char *a3,
                      const char *a4)
 {
-    const char *out = loomrun_path(name);
-    int rc = loomrun_run(loomrun_tmp, "gen", "llm", NEMO, "--out", out, a1, a2, a3, a4, NULL);
+    int rc = loomrun_run(loomrun_tmp, "gen", "llm", NEMO, "--out", tp(name), a1, a2, a3, a4, NULL);
     if (rc != 0)
         fail_msg("gen llm %s: exit %d: %s", name, rc, loomrun_err);
-    char path[600];
-    snprintf(path, sizeof path, "%s.0.et", out);
-    loom_err err = {0};
-    et_graph *g = et_graph_load(path, &err);
-    if (g == NULL)
-        fail_msg("%s", err.msg);
-    return g;
+    return load_prefix(tp(name), 0);
 }
 
 /* Parameters, from the bytes the data-parallel all-reduces carry (fp32). */
@@ -68,23 +60,6 @@ static double params(const et_graph *g)
     return bytes / 4;
 }
 
-/* Nodes whose name ends with "." suffix; the last one's FLOPs and bytes. */
-static int count(const et_graph *g, const char *suffix, uint64_t *flops, uint64_t *bytes)
-{
-    int n = 0;
-    size_t ls = strlen(suffix);
-    for (size_t i = 0; i < g->n; i++) {
-        const char *nm = et_gnode_name(g, &g->nodes[i]);
-        size_t ln = strlen(nm);
-        if (ln > ls && nm[ln - ls - 1] == '.' && strcmp(nm + ln - ls, suffix) == 0) {
-            n++;
-            *flops = g->nodes[i].num_ops;
-            *bytes = g->nodes[i].tensor_size;
-        }
-    }
-    return n;
-}
-
 /* Squared ReLU: two MLP matrices, LayerNorm, no biases, no position
  * parameters (rotary).  Its kernel reads T f and writes T f elements
  * (2 x 2 B x 256 x 4096 = 4,194,304 bytes) at 2 FLOPs each (2,097,152);
@@ -96,12 +71,12 @@ static void test_relu2(void **state)
     et_graph *g = gen("relu2", NULL, NULL, NULL, NULL);
     assert_true(params(g) == EMB + 2 * (ATTN + MLP2 + 2 * 2 * H) + 2 * H);
     uint64_t f = 0, b = 0;
-    assert_int_equal(count(g, "relu2", &f, &b), 2);
+    assert_int_equal(ending_with(g, "relu2", &f, &b), 2);
     assert_true(f == 2097152ull && b == 4194304ull);
-    assert_int_equal(count(g, "relu2_bwd", &f, &b), 2);
+    assert_int_equal(ending_with(g, "relu2_bwd", &f, &b), 2);
     assert_true(f == 2097152ull && b == 6291456ull);
-    assert_int_equal(count(g, "gelu", &f, &b) + count(g, "swiglu", &f, &b), 0);
-    assert_int_equal(count(g, "rope", &f, &b), 2);
+    assert_int_equal(ending_with(g, "gelu", &f, &b) + ending_with(g, "swiglu", &f, &b), 0);
+    assert_int_equal(ending_with(g, "rope", &f, &b), 2);
     et_graph_free(g);
 }
 
@@ -137,13 +112,13 @@ static void test_geglu_gelu(void **state)
     et_graph *g = gen("geglu", "--mlp", "geglu", NULL, NULL);
     assert_true(params(g) == EMB + 2 * (ATTN + MLP3 + 2 * H) + H);
     uint64_t f = 0, b = 0;
-    assert_int_equal(count(g, "geglu", &f, &b), 2);
+    assert_int_equal(ending_with(g, "geglu", &f, &b), 2);
     assert_true(f == 8ull * 256 * 4096 && b == 6291456ull);
     et_graph_free(g);
     g = gen("gelu", "--mlp", "gelu", NULL, NULL);
     assert_true(params(g) == EMB + 2 * (ATTN + MLP2 + 4 * H + 4 * H + F + H) + 2 * H);
-    assert_int_equal(count(g, "rope", &f, &b), 2);
-    assert_int_equal(count(g, "gelu", &f, &b), 2);
+    assert_int_equal(ending_with(g, "rope", &f, &b), 2);
+    assert_int_equal(ending_with(g, "gelu", &f, &b), 2);
     et_graph_free(g);
     assert_int_equal(loomrun_run(loomrun_tmp, "gen", "llm", NEMO, "--mlp", "relu", "--out",
                                  loomrun_path("bad"), NULL), 2);

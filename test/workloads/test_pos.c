@@ -16,8 +16,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "et_graph.h"
-#include "loomrun.h"
+#include "gen_check.h"
 
 /* llama3-8b's shape cut to 2 layers, TP 2: a = 32, g = 8, d = 128 */
 #define L8 "--preset", "llama3-8b", "--layers", "2", "--tp", "2", "--global-batch", "1", "-q"
@@ -25,34 +24,10 @@
 /* Generates with the extra arguments (NULL-ended) into name; loads rank 0. */
 static et_graph *gen(const char *name, const char *a1, const char *a2, const char *a3)
 {
-    const char *out = loomrun_path(name);
-    int rc = loomrun_run(loomrun_tmp, "gen", "llm", L8, "--out", out, a1, a2, a3, NULL);
+    int rc = loomrun_run(loomrun_tmp, "gen", "llm", L8, "--out", tp(name), a1, a2, a3, NULL);
     if (rc != 0)
         fail_msg("gen llm %s: exit %d: %s", name, rc, loomrun_err);
-    char path[600];
-    snprintf(path, sizeof path, "%s.0.et", out);
-    loom_err err = {0};
-    et_graph *g = et_graph_load(path, &err);
-    if (g == NULL)
-        fail_msg("%s", err.msg);
-    return g;
-}
-
-/* Nodes whose name ends with suffix; the last one's FLOPs and bytes. */
-static int count(const et_graph *g, const char *suffix, uint64_t *flops, uint64_t *bytes)
-{
-    int n = 0;
-    size_t ls = strlen(suffix);
-    for (size_t i = 0; i < g->n; i++) {
-        const char *nm = et_gnode_name(g, &g->nodes[i]);
-        size_t ln = strlen(nm);
-        if (ln > ls && nm[ln - ls - 1] == '.' && strcmp(nm + ln - ls, suffix) == 0) {
-            n++;
-            *flops = g->nodes[i].num_ops;
-            *bytes = g->nodes[i].tensor_size;
-        }
-    }
-    return n;
+    return load_prefix(tp(name), 0);
 }
 
 /* LLaMA's default: rotary.  One microbatch of 8192 tokens: T = 8192, on
@@ -64,12 +39,12 @@ static void test_rope(void **state)
     (void)state;
     uint64_t f = 0, b = 0;
     et_graph *g = gen("rope", NULL, NULL, NULL);
-    assert_int_equal(count(g, "rope", &f, &b), 2);
+    assert_int_equal(ending_with(g, "rope", &f, &b), 2);
     assert_true(f == 62914560ull && b == 83886080ull);
-    assert_int_equal(count(g, "rope_bwd", &f, &b), 2);
+    assert_int_equal(ending_with(g, "rope_bwd", &f, &b), 2);
     assert_true(f == 62914560ull && b == 83886080ull);
     uint64_t ef = 0, eb = 0;
-    assert_int_equal(count(g, "embed", &ef, &eb), 1);
+    assert_int_equal(ending_with(g, "embed", &ef, &eb), 1);
     assert_true(eb == 2ull * 8192 * 4096 * 2); /* rows read, output written */
     et_graph_free(g);
 }
@@ -81,13 +56,13 @@ static void test_learned_alibi(void **state)
     (void)state;
     uint64_t f = 0, b = 0;
     et_graph *g = gen("learned", "--position", "learned", NULL);
-    assert_int_equal(count(g, "rope", &f, &b) + count(g, "rope_bwd", &f, &b), 0);
-    assert_int_equal(count(g, "embed", &f, &b), 1);
+    assert_int_equal(ending_with(g, "rope", &f, &b) + ending_with(g, "rope_bwd", &f, &b), 0);
+    assert_int_equal(ending_with(g, "embed", &f, &b), 1);
     assert_true(b == 3ull * 8192 * 4096 * 2);
     et_graph_free(g);
     g = gen("alibi", "--position", "alibi", NULL);
-    assert_int_equal(count(g, "rope", &f, &b) + count(g, "rope_bwd", &f, &b), 0);
-    assert_int_equal(count(g, "embed", &f, &b), 1);
+    assert_int_equal(ending_with(g, "rope", &f, &b) + ending_with(g, "rope_bwd", &f, &b), 0);
+    assert_int_equal(ending_with(g, "embed", &f, &b), 1);
     assert_true(b == 2ull * 8192 * 4096 * 2);
     et_graph_free(g);
     assert_int_equal(loomrun_run(loomrun_tmp, "gen", "llm", L8, "--position", "sinusoid", "--out",
