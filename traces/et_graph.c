@@ -478,13 +478,89 @@ int et_rank_path(const char *prefix, int rank, char *out, size_t outsz)
     return -1;
 }
 
+int et_rank_stat(const char *prefix, int rank, char *out, size_t outsz, struct stat *st)
+{
+    /* what et_rank_path would choose, in one call for each name tried: the
+     * .et name if stat finds a file there, else the .et.gz name */
+    int n = snprintf(out, outsz, "%s.%d.et.gz", prefix, rank);
+    if (n > 3 && (size_t)n < outsz) {
+        out[n - 3] = '\0';
+        if (stat(out, st) == 0)
+            return 0;
+        out[n - 3] = '.';
+        if (stat(out, st) == 0)
+            return 0;
+    }
+    if (et_rank_path(prefix, rank, out, outsz) < 0)
+        return -1;
+    return stat(out, st) == 0 ? 0 : 1; /* a name that leads nowhere: errno says why */
+}
+
+/* The first rank r whose "<base>.<r>.et" and "<base>.<r>.et.gz" are both
+ * absent from the listing of prefix's folder (base: prefix's last
+ * component; r in decimal without leading zeros, as et_rank_path writes
+ * it), from one pass over the folder instead of a lookup per rank (131,072
+ * ranks are 131,072 metadata requests on a network file system); -1 when
+ * the folder cannot be listed. */
+static int count_listed(const char *prefix)
+{
+    const char *slash = strrchr(prefix, '/');
+    const char *base = slash ? slash + 1 : prefix;
+    char *dname = loom_xstrdup(slash ? prefix : ".");
+    if (slash) /* "dir/s" -> "dir", "/s" -> "/" */
+        dname[slash == prefix ? 1 : slash - prefix] = '\0';
+    DIR *dir = opendir(dname);
+    free(dname);
+    if (dir == NULL)
+        return -1;
+    size_t blen = strlen(base), nr = 0, cap = 0;
+    uint32_t *ranks = NULL;
+    struct dirent *e;
+    while ((e = readdir(dir)) != NULL) {
+        const char *p = e->d_name;
+        if (strncmp(p, base, blen) != 0 || p[blen] != '.')
+            continue;
+        p += blen + 1;
+        if (*p < '0' || *p > '9' || (*p == '0' && p[1] >= '0' && p[1] <= '9'))
+            continue;
+        uint64_t r = 0;
+        while (*p >= '0' && *p <= '9' && r < INT32_MAX)
+            r = 10 * r + (uint64_t)(*p++ - '0');
+        if (r >= INT32_MAX || (strcmp(p, ".et") != 0 && strcmp(p, ".et.gz") != 0))
+            continue;
+        if (nr == cap) {
+            cap = cap ? 2 * cap : 1024;
+            ranks = loom_xrealloc(ranks, cap * sizeof *ranks);
+        }
+        ranks[nr++] = (uint32_t)r;
+    }
+    closedir(dir);
+    /* the count is at most the names found: mark those below it */
+    uint8_t *seen = loom_xcalloc(nr + 1, 1);
+    for (size_t i = 0; i < nr; i++)
+        if (ranks[i] < nr)
+            seen[ranks[i]] = 1;
+    int n = 0;
+    while ((size_t)n < nr && seen[n])
+        n++;
+    free(seen);
+    free(ranks);
+    return n;
+}
+
 int et_count_ranks(const char *prefix)
 {
     size_t sz = strlen(prefix) + 32;
     char *buf = loom_xmalloc(sz);
-    int r = 0;
-    while (r < INT32_MAX && et_rank_path(prefix, r, buf, sz) == 0)
-        r++;
+    /* the listing's count, when the names agree with it at its edges (a
+     * folder that can be listed but not searched does not) */
+    int r = count_listed(prefix);
+    if (r < 0 || (r > 0 && et_rank_path(prefix, r - 1, buf, sz) != 0) ||
+        et_rank_path(prefix, r, buf, sz) == 0) {
+        r = 0;
+        while (r < INT32_MAX && et_rank_path(prefix, r, buf, sz) == 0)
+            r++;
+    }
     free(buf);
     return r;
 }

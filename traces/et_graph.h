@@ -28,6 +28,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/stat.h>
 
 #include "err.h"
 #include "kshape.h"
@@ -165,7 +166,15 @@ static inline const char *et_gnode_name(const et_graph *g, const et_gnode *n)
  * name does not fit.  out must hold at least outsz bytes. */
 int et_rank_path(const char *prefix, int rank, char *out, size_t outsz);
 
-/* Number of consecutive rank files prefix.0.et, prefix.1.et, ... present. */
+/* et_rank_path's choice and its stat in one go (one call per name tried,
+ * not an existence check and then a stat): 0 with *st filled; -1 when
+ * there is no such file (out as et_rank_path leaves it); 1 when the name
+ * is there but stat fails (errno says why: a symlink loop, a dangling
+ * link). */
+int et_rank_stat(const char *prefix, int rank, char *out, size_t outsz, struct stat *st);
+
+/* Number of consecutive rank files prefix.0.et, prefix.1.et, ... present
+ * (from one listing of their folder where it can). */
 int et_count_ranks(const char *prefix);
 
 /* The prefix a user most likely meant by `given` when it names no rank

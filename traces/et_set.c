@@ -166,17 +166,18 @@ static int load_ranks(et_set *s, const et_set_opts *o, loom_err *err)
     uint64_t *dig = loom_xcalloc(n, sizeof *dig), *sz = loom_xcalloc(n, sizeof *sz);
     char **paths = loom_xcalloc(n, sizeof *paths);
     for (int r = 0; r < n; r++) {
-        if (et_rank_path(o->prefix, r, path, sizeof path) < 0) {
+        struct stat st;
+        int k = et_rank_stat(o->prefix, r, path, sizeof path, &st);
+        if (k < 0) {
             rc = missing(o, r, path, err);
             goto out;
         }
-        paths[r] = loom_xstrdup(path);
-        struct stat st;
-        if (stat(path, &st) != 0) {
+        if (k > 0) {
             rc = loom_err_set(err, LOOM_ETRACE, "rank file %s: cannot open: %s", path,
                               strerror(errno));
             goto out;
         }
+        paths[r] = loom_xstrdup(path);
         if (!S_ISREG(st.st_mode)) {
             rc = loom_err_set(err, LOOM_ETRACE,
                               "rank file %s: is %s, not a regular file (a trace is read from "

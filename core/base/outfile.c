@@ -261,8 +261,15 @@ int loom_outset_add_ranks(loom_outset *s, const char *prefix, int count, const c
 void loom_outset_input(loom_outset *s, const char *path, const char *what)
 {
     struct stat st;
-    if (path == NULL || stat(path, &st) != 0 || S_ISCHR(st.st_mode))
-        return; /* its reader reports it; /dev/null as an input is no file to protect */
+    if (path != NULL && stat(path, &st) == 0) /* else its reader reports it */
+        loom_outset_input_stat(s, path, &st, what);
+}
+
+void loom_outset_input_stat(loom_outset *s, const char *path, const struct stat *st,
+                            const char *what)
+{
+    if (S_ISCHR(st->st_mode))
+        return; /* /dev/null as an input is no file to protect */
     if (s->nin == s->incap) {
         s->incap = s->incap ? 2 * s->incap : 8;
         s->in = loom_xrealloc(s->in, (size_t)s->incap * sizeof *s->in);
@@ -270,8 +277,8 @@ void loom_outset_input(loom_outset *s, const char *path, const char *what)
     os_in *in = &s->in[s->nin++];
     in->path = loom_xstrdup(path);
     in->what = loom_xstrdup(what ? what : "an input");
-    in->dev = st.st_dev;
-    in->ino = st.st_ino;
+    in->dev = st->st_dev;
+    in->ino = st->st_ino;
 }
 
 /* Decides where output e lands (the table in outfile.h). */

@@ -41,6 +41,7 @@
 
 #include <stddef.h>
 #include <stdio.h>
+#include <sys/stat.h>
 
 #include "err.h"
 
@@ -59,6 +60,10 @@ int loom_outset_add_ranks(loom_outset *s, const char *prefix, int count, const c
 /* Registers an input no output may be; one that does not exist is left to
  * its reader to report. */
 void loom_outset_input(loom_outset *s, const char *path, const char *what);
+/* The same for a file the caller has just stat'ed (no second lookup: a
+ * run's 131,072 rank files). */
+void loom_outset_input_stat(loom_outset *s, const char *path, const struct stat *st,
+                            const char *what);
 
 /* Checks the set (above) and creates the temporaries of single files. */
 int loom_outset_check(loom_outset *s, loom_err *err);

@@ -216,8 +216,11 @@ static int csv_open(csv *c, const char *path, const char *header, const loom_cfg
     loom_outset_input(c->set, files->comm_group, "the comm-group file");
     loom_outset_input(c->set, files->remote_mem, "the remote-memory file");
     char rp[4200];
-    for (int r = 0; workload && et_rank_path(workload, r, rp, sizeof rp) == 0; r++)
-        loom_outset_input(c->set, rp, "the rank trace");
+    struct stat st;
+    int k;
+    for (int r = 0; workload && (k = et_rank_stat(workload, r, rp, sizeof rp, &st)) >= 0; r++)
+        if (k == 0) /* else its reader reports it */
+            loom_outset_input_stat(c->set, rp, &st, "the rank trace");
     if (loom_outset_check(c->set, err) < 0 || (c->o = loom_outset_stream(c->set, 0, err)) == NULL) {
         loom_outset_free(c->set);
         c->set = NULL;

@@ -173,8 +173,11 @@ static void run_inputs(loom_outset *outs, const char *workload, const loom_cfg_f
     char path[4200];
     if (files->network && net_ns3_topology_file(files->network, path, sizeof path))
         loom_outset_input(outs, path, "the ns-3 topology file");
-    for (int r = 0; et_rank_path(workload, r, path, sizeof path) == 0; r++)
-        loom_outset_input(outs, path, "the rank trace");
+    struct stat st;
+    int k;
+    for (int r = 0; (k = et_rank_stat(workload, r, path, sizeof path, &st)) >= 0; r++)
+        if (k == 0) /* else its reader reports it */
+            loom_outset_input_stat(outs, path, &st, "the rank trace");
 }
 
 /* 1 while an ASTRA-sim command line runs: its log is the default (main.c) */

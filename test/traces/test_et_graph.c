@@ -13,9 +13,12 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "et_io.h"
 #include "et_testutil.h"
@@ -671,6 +674,74 @@ static void test_rank_paths_and_names(void **state)
     tu_rmtree(tmp);
 }
 
+/* The rank count by probing each name with et_rank_path, the definition
+ * et_count_ranks' listing must agree with. */
+static int probed(const char *prefix)
+{
+    char out[512];
+    int r = 0;
+    while (et_rank_path(prefix, r, out, sizeof out) == 0)
+        r++;
+    return r;
+}
+
+/* et_count_ranks from one listing of the folder: names that are not
+ * "<prefix>.<r>.et[.gz]" with r as et_rank_path writes it (no leading
+ * zero, no other stem or suffix) do not count, a gap ends the count, a
+ * dangling link is a rank (et_rank_path's rule), a prefix without a
+ * folder is in the working one, and a folder that can be listed but not
+ * searched counts what the names say (nothing).  Every count equals the
+ * probe's. */
+static void test_count_listing(void **state)
+{
+    (void)state;
+    char *tmp = tu_tmpdir(), *pre = tu_path(tmp, "c");
+    /* none of the names after c.2.et is rank 1's */
+    const char *names[] = {"c.0.et", "c.2.et", "c.4.et", "c.01.et", "cx.1.et", "c.1.txt",
+                           "c.1.et.bak", "c.1", "c..1.et", "c.+1.et", "c.1.et.gz"};
+    size_t nn = sizeof names / sizeof names[0];
+    for (size_t i = 0; i < nn; i++) {
+        char *p = tu_path(tmp, names[i]);
+        if (i < nn - 1)
+            tu_write(p, "x", 1);
+        free(p);
+    }
+    assert_int_equal(et_count_ranks(pre), 1);
+    assert_int_equal(probed(pre), 1);
+    char *gz = tu_path(tmp, names[nn - 1]);
+    tu_write(gz, "x", 1);
+    free(gz);
+    assert_int_equal(et_count_ranks(pre), 3);
+    assert_int_equal(probed(pre), 3);
+    char *link = tu_path(tmp, "c.3.et"), *gone = tu_path(tmp, "nowhere");
+    assert_int_equal(symlink(gone, link), 0);
+    assert_int_equal(et_count_ranks(pre), 5);
+    assert_int_equal(probed(pre), 5);
+    char out[512];
+    struct stat st;
+    assert_int_equal(et_rank_stat(pre, 3, out, sizeof out, &st), 1); /* there, leads nowhere */
+    assert_string_equal(out, link);
+    assert_int_equal(et_rank_stat(pre, 1, out, sizeof out, &st), 0);
+    assert_non_null(strstr(out, "c.1.et.gz"));
+    assert_int_equal(et_rank_stat(pre, 5, out, sizeof out, &st), -1);
+    int cwd = open(".", O_RDONLY);
+    assert_true(cwd >= 0 && chdir(tmp) == 0);
+    assert_int_equal(et_count_ranks("c"), 5);
+    assert_int_equal(fchdir(cwd), 0);
+    close(cwd);
+    if (geteuid() != 0) { /* root searches any folder */
+        assert_int_equal(chmod(tmp, 0600), 0);
+        assert_int_equal(et_count_ranks(pre), probed(pre));
+        assert_int_equal(et_count_ranks(pre), 0);
+        assert_int_equal(chmod(tmp, 0700), 0);
+    }
+    assert_int_equal(unlink(link), 0);
+    free(link);
+    free(gone);
+    free(pre);
+    tu_rmtree(tmp);
+}
+
 /* Kernel shapes (traces/et_shape.h): a plain node's named attributes, a
  * fused node's kernel_shape list, gemm_m/n/k without a class taken as a
  * GEMM, and malformed values named. */
@@ -793,6 +864,7 @@ int main(void)
         cmocka_unit_test(test_fused_kernels),
         cmocka_unit_test(test_kernel_shapes),
         cmocka_unit_test(test_rank_paths_and_names),
+        cmocka_unit_test(test_count_listing),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
