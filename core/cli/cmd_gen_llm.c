@@ -20,8 +20,32 @@
 #include "wl_llm.h"
 #include "wl_emit.h"
 
+/* The preset names, wrapped under the help's second column (27) at 80. */
+static const char *presets_wrapped(char *buf, size_t n)
+{
+    const char *s = wl_llm_preset_names();
+    size_t col = 27, used = 0;
+    buf[0] = '\0';
+    while (*s && used + 40 < n) {
+        const char *e = strstr(s, ", ");
+        size_t len = e ? (size_t)(e - s) + 1 : strlen(s); /* the name and its comma */
+        if (col > 27 && col + 1 + len > 80) {
+            used += (size_t)snprintf(buf + used, n - used, "\n%27s", "");
+            col = 27;
+        } else if (col > 27) {
+            used += (size_t)snprintf(buf + used, n - used, " ");
+            col++;
+        }
+        used += (size_t)snprintf(buf + used, n - used, "%.*s", (int)len, s);
+        col += len;
+        s += len + (e != NULL);
+    }
+    return buf;
+}
+
 static void llm_help(FILE *o)
 {
+    char names[1024];
     fprintf(o,
         "usage: loom gen llm --out DIR/prefix [--preset NAME] [shape] [parallelism] [...]\n"
         "\n"
@@ -60,9 +84,9 @@ static void llm_help(FILE *o)
         "      --mlp A              the MLP's activation: gelu (2 matrices: GPT), swiglu\n"
         "                           (gated, 3 matrices: LLaMA), relu2 (squared ReLU, 2\n"
         "                           matrices: Nemotron) or geglu (gated: Gemma); each\n"
-        "                           brings its family's norm, biases and positions\n"
-        "                           unless given: LayerNorm and biases with gelu,\n"
-        "                           LayerNorm with relu2, else RMSNorm; no biases\n"
+        "                           brings its family's norm and biases: LayerNorm and\n"
+        "                           biases with gelu, LayerNorm and none with relu2,\n"
+        "                           RMSNorm and none with swiglu and geglu\n"
         "      --norm layernorm|rmsnorm    the layers' norms (default: the MLP's)\n"
         "      --bias on|off        biases on the linear layers (default: the MLP's)\n"
         "      --attention standard|flash  scores in memory (s^2) or fused (FlashAttention)\n"
@@ -141,7 +165,7 @@ static void llm_help(FILE *o)
         "                           file: kernels shorter than it wait for the host\n"
         "                           (docs/MODEL.md, \"The host\"; default: not modelled)\n"
         "  -h, --help               this help\n",
-        wl_llm_preset_names());
+        presets_wrapped(names, sizeof names));
 }
 
 enum {
