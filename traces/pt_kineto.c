@@ -7,7 +7,11 @@
  * distinct names), never by the file's text: a 500 MB trace is never
  * held.  Kept: complete events ("ph": "X") of the categories cpu_op,
  * user_annotation, cuda_runtime, cuda_driver, kernel, gpu_memcpy,
- * gpu_memset; ac2g flows are counted (kernels are tied to their launch by
+ * gpu_memset, and their names in the traces of PyTorch 1.8 and 1.9
+ * (Operator, Runtime, Kernel, Memcpy, Memset; categories are compared
+ * without case, as PyTorch's TensorBoard plugin reads them, and so is
+ * "External id", which those traces spell "external id" on launches and
+ * kernels); ac2g flows are counted (kernels are tied to their launch by
  * `correlation`, which the flows' ids repeat).  Timestamps are parsed from
  * the number's text, so microseconds with a fraction become exact ns.
  */
@@ -17,6 +21,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include <uthash.h>
@@ -251,9 +256,12 @@ static int kind_of(const char *cat)
         {"cpu_op", PT_K_CPU}, {"user_annotation", PT_K_CPU}, {"cuda_runtime", PT_K_RT},
         {"cuda_driver", PT_K_RT}, {"kernel", PT_K_KERNEL}, {"gpu_memcpy", PT_K_MEMCPY},
         {"gpu_memset", PT_K_MEMSET},
+        /* PyTorch 1.8 and 1.9 */
+        {"operator", PT_K_CPU}, {"runtime", PT_K_RT}, {"memcpy", PT_K_MEMCPY},
+        {"memset", PT_K_MEMSET},
     };
     for (size_t i = 0; i < sizeof m / sizeof m[0]; i++)
-        if (strcmp(cat, m[i].cat) == 0)
+        if (strcasecmp(cat, m[i].cat) == 0)
             return m[i].kind;
     return 0;
 }
@@ -360,7 +368,7 @@ static void arg_number(kstate *s, const char *key, const char *t, size_t n)
     int64_t v;
     if (num_i64(t, n, &v) < 0)
         return;
-    if (strcmp(key, "External id") == 0)
+    if (strcasecmp(key, "External id") == 0)
         s->ext = v;
     else if (strcmp(key, "correlation") == 0)
         s->corr = v;

@@ -104,6 +104,48 @@ static void test_kineto_read(void **state)
     pt_strs_free(s);
 }
 
+/* The same step as PyTorch 1.8 and 1.9 wrote it: categories Operator,
+ * Runtime and Kernel, "external id" on the launch: read to the same
+ * events, field for field (names aside: the same strings). */
+static void test_kineto_old_names(void **state)
+{
+    (void)state;
+    static const char *const from[] = {"\"cpu_op\"", "\"cuda_runtime\"", "\"kernel\"",
+                                       "\"user_annotation\"", "\"External id\": 2, \"c"};
+    static const char *const to[] = {"\"Operator\"", "\"Runtime\"", "\"Kernel\"",
+                                     "\"Operator\"", "\"external id\": 2, \"c"};
+    char old[sizeof kineto + 256];
+    snprintf(old, sizeof old, "%s", kineto);
+    for (size_t i = 0; i < sizeof from / sizeof from[0]; i++) {
+        char *p;
+        int n = 0;
+        while ((p = strstr(old, from[i])) != NULL) { /* replace every one, in place */
+            size_t lf = strlen(from[i]), lt = strlen(to[i]);
+            memmove(p + lt, p + lf, strlen(p + lf) + 1);
+            memcpy(p, to[i], lt);
+            n++;
+        }
+        assert_true(n > 0);
+    }
+    assert_null(strstr(old, "cpu_op"));
+    pt_strs *s = pt_strs_new();
+    pt_kineto k, o;
+    loom_err err = {0};
+    assert_int_equal(pt_kineto_parse("k.json", kineto, sizeof kineto - 1, s, &k, &err), 0);
+    assert_int_equal(pt_kineto_parse("o.json", old, strlen(old), s, &o, &err), 0);
+    assert_int_equal(o.nev, k.nev);
+    for (size_t i = 0; i < k.nev; i++) {
+        const pt_kev *a = &k.ev[i], *b = &o.ev[i];
+        assert_true(a->ts == b->ts && a->dur == b->dur && a->tid == b->tid && a->pid == b->pid);
+        assert_true(a->ext == b->ext && a->corr == b->corr && a->rfid == b->rfid);
+        assert_true(a->name == b->name && a->kind == b->kind && (a->comm < 0) == (b->comm < 0));
+    }
+    assert_int_equal(o.ev[2].ext, 2); /* the launch's "external id" */
+    pt_kineto_free(&k);
+    pt_kineto_free(&o);
+    pt_strs_free(s);
+}
+
 /* pt_links.c and the shapes pt_kineto.c keeps: an op [0, 100] holding
  * aten::mm [10, 40] (Input Dims [[4, 8], [8, 2]], type float) whose
  * runtime call [20, 25] has correlation 5; a second runtime call [60, 62]
@@ -489,6 +531,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_names),
         cmocka_unit_test(test_kineto_read),
+        cmocka_unit_test(test_kineto_old_names),
         cmocka_unit_test(test_links),
         cmocka_unit_test(test_kineto_build),
         cmocka_unit_test(test_kineto_bad),
