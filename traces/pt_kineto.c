@@ -334,7 +334,16 @@ static int cb_string(void *ctx, const unsigned char *v, size_t n)
             set_str(s->ph, sizeof s->ph, p, n);
         else if (strcmp(key, "cat") == 0)
             set_str(s->cat, sizeof s->cat, p, n);
-        else if (strcmp(key, "name") == 0)
+        else if (strcmp(key, "tid") == 0 || strcmp(key, "pid") == 0) {
+            /* older traces' GPU lanes ("stream 7"; args.stream also says
+             * it) and ids written as strings ("123") */
+            if (n > 7 && memcmp(p, "stream ", 7) == 0)
+                p += 7, n -= 7;
+            if (key[0] == 't')
+                s->tid_ok = n > 0 && p[0] != '-' && num_i64(p, n, &s->tid) == 0;
+            else
+                s->pid_ok = n > 0 && p[0] != '-' && num_i64(p, n, &s->pid) == 0;
+        } else if (strcmp(key, "name") == 0)
             sb_add(&s->name, p, n);
     } else if (s->sec == SEC_EVENTS && s->depth == 4 && strcmp(cur_key(s, 2), "args") == 0) {
         arg_string(s, key, p, n);

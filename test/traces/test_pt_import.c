@@ -105,16 +105,20 @@ static void test_kineto_read(void **state)
 }
 
 /* The same step as PyTorch 1.8 and 1.9 wrote it: categories Operator,
- * Runtime and Kernel, "external id" on the launch: read to the same
- * events, field for field (names aside: the same strings). */
+ * Runtime and Kernel, "external id" on the launch, GPU lanes named
+ * "stream 7", and ids as strings ("5", as the TensorBoard plugin's test
+ * traces write them): read to the same events, field for field. */
 static void test_kineto_old_names(void **state)
 {
     (void)state;
     static const char *const from[] = {"\"cpu_op\"", "\"cuda_runtime\"", "\"kernel\"",
-                                       "\"user_annotation\"", "\"External id\": 2, \"c"};
+                                       "\"user_annotation\"", "\"External id\": 2, \"c",
+                                       "\"tid\": 5,", "\"pid\": 5,", "\"tid\": 7,"};
     static const char *const to[] = {"\"Operator\"", "\"Runtime\"", "\"Kernel\"",
-                                     "\"Operator\"", "\"external id\": 2, \"c"};
-    char old[sizeof kineto + 256];
+                                     "\"Operator\"", "\"external id\": 2, \"c",
+                                     "\"tid\": \"5\",", "\"pid\": \"5\",",
+                                     "\"tid\": \"stream 7\","};
+    char old[sizeof kineto + 512];
     snprintf(old, sizeof old, "%s", kineto);
     for (size_t i = 0; i < sizeof from / sizeof from[0]; i++) {
         char *p;
