@@ -21,10 +21,11 @@
  * cudaStreamWaitEvent makes the next GPU op the thread launches wait for
  * it (when on another stream); cudaStreamSynchronize waits for the last op
  * the thread launched, cudaEventSynchronize for the recorded one,
- * cudaDeviceSynchronize for the last op of every stream.  An edge is kept
- * only when the capture's times agree with it (the waited op ended before
- * the waiting one started, within 1 us), so a wrong guess never delays a
- * replay below what was measured.
+ * cudaDeviceSynchronize for the last op of every stream.  The driver API's
+ * and HIP's calls of the same meaning count the same (sync_kind).  An edge
+ * is kept only when the capture's times agree with it (the waited op ended
+ * before the waiting one started, within 1 us), so a wrong guess never
+ * delays a replay below what was measured.
  */
 #include "pt_import.h"
 #include "et_ids.h"
@@ -545,6 +546,36 @@ static void gpu_ops(bld *b, uint32_t start)
 /* ---- cross-stream waits and host syncs ------------------------------------ */
 
 
+/* What a runtime call does to the order of GPU work, by its name in the
+ * CUDA runtime (cudaStreamSynchronize), the driver API (cuStreamSynchronize,
+ * cuCtxSynchronize) or HIP (hipStreamSynchronize: ROCm's PyTorch), with
+ * any suffix after '_' (cuEventRecord_v2, cudaStreamSynchronize_ptsz). */
+enum { SY_NONE, SY_DEVICE, SY_STREAM, SY_EVENT_SYNC, SY_RECORD, SY_WAIT };
+
+static int sync_kind(const char *name)
+{
+    static const char *const pre[] = {"cuda", "hip", "cu"};
+    static const struct { const char *base; int kind; } m[] = {
+        {"DeviceSynchronize", SY_DEVICE}, {"CtxSynchronize", SY_DEVICE},
+        {"StreamSynchronize", SY_STREAM}, {"EventSynchronize", SY_EVENT_SYNC},
+        {"EventRecord", SY_RECORD},       {"EventRecordWithFlags", SY_RECORD},
+        {"StreamWaitEvent", SY_WAIT},
+    };
+    for (size_t p = 0; p < sizeof pre / sizeof pre[0]; p++) {
+        size_t lp = strlen(pre[p]);
+        if (strncmp(name, pre[p], lp) != 0)
+            continue;
+        for (size_t i = 0; i < sizeof m / sizeof m[0]; i++) {
+            size_t lb = strlen(m[i].base);
+            if (strncmp(name + lp, m[i].base, lb) == 0 &&
+                (name[lp + lb] == '\0' || name[lp + lb] == '_'))
+                return m[i].kind;
+        }
+        return SY_NONE; /* "cuda..." is not also "cu..." */
+    }
+    return SY_NONE;
+}
+
 typedef struct tstate {
     int64_t last_gpu;      /* last GPU op this thread launched */
     int64_t recorded;      /* the op the last cudaEventRecord captured */
@@ -554,13 +585,14 @@ typedef struct tstate {
 static void sync_call(bld *b, const tstate *t, const char *name, uint32_t node,
                       const int64_t *last_of_stream, int nst)
 {
-    if (strcmp(name, "cudaDeviceSynchronize") == 0) {
+    int kind = sync_kind(name);
+    if (kind == SY_DEVICE) {
         for (int s = 0; s < nst; s++)
             if (last_of_stream[s] >= 0)
                 wait_edge(b, last_of_stream[s], node, 1, -1);
-    } else if (strcmp(name, "cudaStreamSynchronize") == 0 && t->last_gpu >= 0) {
+    } else if (kind == SY_STREAM && t->last_gpu >= 0) {
         wait_edge(b, t->last_gpu, node, 1, -1);
-    } else if (strcmp(name, "cudaEventSynchronize") == 0 && t->recorded >= 0) {
+    } else if (kind == SY_EVENT_SYNC && t->recorded >= 0) {
         wait_edge(b, t->recorded, node, 1, -1);
     }
 }
@@ -595,9 +627,9 @@ static void cross_stream(bld *b)
             sid[s] = k->ev[g].tid; /* at most one stream per runtime call */
             last[s] = g;
             nst += s == nst;
-        } else if (strcmp(name, "cudaEventRecord") == 0) {
+        } else if (sync_kind(name) == SY_RECORD) {
             t.recorded = t.last_gpu;
-        } else if (strcmp(name, "cudaStreamWaitEvent") == 0) {
+        } else if (sync_kind(name) == SY_WAIT) {
             t.pending = t.recorded;
         } else {
             sync_call(b, &t, name, (uint32_t)b->node_of[rt[i]], last, nst);

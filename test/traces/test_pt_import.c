@@ -505,18 +505,18 @@ static int has_dep(const pt_node *n, int d)
     return 0;
 }
 
-static void test_waits(void **state)
+/* The waits read from json, its copy call named `copy`. */
+static void check_waits(const char *json, const char *copy)
 {
-    (void)state;
     pt_strs *s = pt_strs_new();
     pt_kineto k;
     loom_err err = {0};
-    assert_int_equal(pt_kineto_parse("w.json", waits, sizeof waits - 1, s, &k, &err), 0);
+    assert_int_equal(pt_kineto_parse("w.json", json, strlen(json), s, &k, &err), 0);
     pt_rank r;
     assert_int_equal(pt_build_kineto(&k, s, -1, 0, &r, &err), 0);
     int a = find_node(&r, s, "A"), b = find_node(&r, s, "B");
     int cp = find_node(&r, s, "Memcpy HtoD (Pageable -> Device)");
-    int call = find_node(&r, s, "cudaMemcpyAsync");
+    int call = find_node(&r, s, copy);
     assert_true(a >= 0 && b >= 0 && cp >= 0 && call >= 0);
     assert_true(has_dep(&r.n[b], a));     /* the cross-stream wait */
     assert_false(has_dep(&r.n[cp], call)); /* the copy does not wait for its call */
@@ -528,6 +528,26 @@ static void test_waits(void **state)
     pt_rank_free(&r);
     pt_kineto_free(&k);
     pt_strs_free(s);
+}
+
+/* The same calls as CUDA's runtime and as HIP's (ROCm's PyTorch, whose
+ * Kineto files them under the same category), whose event record and
+ * stream wait mean the same: the same edges. */
+static void test_waits(void **state)
+{
+    (void)state;
+    check_waits(waits, "cudaMemcpyAsync");
+    char hip[sizeof waits];
+    snprintf(hip, sizeof hip, "%s", waits);
+    int n = 0;
+    const char *key = "\"name\": \"cuda";
+    for (char *p = hip; (p = strstr(p, key)) != NULL; n++) { /* cudaX -> hipX, in place */
+        p += strlen(key) - 4;
+        memcpy(p, "hip", 3);
+        memmove(p + 3, p + 4, strlen(p + 4) + 1);
+    }
+    assert_true(n == 5 && strstr(hip, "\"hipStreamWaitEvent\""));
+    check_waits(hip, "hipMemcpyAsync");
 }
 
 int main(void)
