@@ -229,7 +229,7 @@ int et_set_check_count(const et_set_opts *o, loom_err *err)
 int et_set_load(const et_set_opts *o, et_set **out, loom_err *err)
 {
     *out = NULL;
-    int rc = et_set_check_count(o, err);
+    int rc = o->counted ? 0 : et_set_check_count(o, err);
     if (rc < 0)
         return rc;
     et_set *s = loom_xcalloc(1, sizeof *s);

@@ -34,6 +34,8 @@ typedef struct et_set_opts {
     const char *nranks_from; /* for messages: what has nranks NPUs, e.g. "the network" */
     et_set_graph_fn on_graph;/* or NULL */
     void *ctx;               /* for on_graph */
+    int counted;             /* 1: the caller has run et_set_check_count on these
+                                options, so et_set_load does not count again */
 } et_set_opts;
 
 /* The cheap check et_set_load() starts with: as many rank files as

@@ -44,8 +44,9 @@ void rpl_free(replay *rp)
 static int load_ranks(replay *rp, const loom_replay_opts *opts, loom_err *err)
 {
     rp->graphs = loom_xcalloc(rp->nranks, sizeof *rp->graphs); /* at most one per rank */
+    /* rpl_setup has counted the rank files, before anything per rank */
     et_set_opts so = {.prefix = opts->prefix, .nranks = rp->nranks, .nranks_from = "the network",
-                      .on_graph = rpl_graph_ready, .ctx = rp};
+                      .on_graph = rpl_graph_ready, .ctx = rp, .counted = 1};
     int rc = et_set_load(&so, &rp->set, err);
     if (rc < 0)
         return rc;

@@ -92,7 +92,7 @@ static void test_sharing(void **state)
     free(b);
     char *pre = prefix("s");
     seen s = {.n = 0};
-    et_set_opts o = {pre, 5, "the network", on_graph, &s};
+    et_set_opts o = {pre, 5, "the network", on_graph, &s, 0};
     et_set *set;
     loom_err err = {0, ""};
     if (et_set_load(&o, &set, &err) < 0)
@@ -120,7 +120,7 @@ static void test_gzip(void **state)
     write_trace("g.0.et.gz", 3, 1);
     write_trace("g.1.et", 3, 0);
     char *pre = prefix("g");
-    et_set_opts o = {pre, 2, "the network", NULL, NULL};
+    et_set_opts o = {pre, 2, "the network", NULL, NULL, 0};
     et_set *set;
     loom_err err = {0, ""};
     if (et_set_load(&o, &set, &err) < 0)
@@ -128,6 +128,17 @@ static void test_gzip(void **state)
     assert_int_equal(et_set_ngraphs(set), 2);
     assert_non_null(strstr(et_set_graph(set, 0)->path, "g.0.et.gz"));
     assert_true(et_set_graph(set, 0)->nodes[0].duration_ns == 3000);
+    et_set_free(set);
+    /* one NPU: the load counts the two files and refuses, unless the
+     * caller says it has counted (then it loads rank 0 alone) */
+    o.nranks = 1;
+    assert_int_equal(et_set_load(&o, &set, &err), LOOM_ETRACE);
+    assert_non_null(strstr(err.msg, "has 2 rank files but the network has 1 NPU"));
+    o.counted = 1;
+    loom_err_clear(&err);
+    if (et_set_load(&o, &set, &err) < 0)
+        fail_msg("%s", err.msg);
+    assert_int_equal(et_set_ngraphs(set), 1);
     et_set_free(set);
     free(pre);
 }
@@ -141,7 +152,7 @@ static void test_errors(void **state)
     et_set *set = (et_set *)1;
     loom_err err = {0, ""};
     /* a rank file missing: named, with where nranks came from */
-    et_set_opts o = {pre, 3, "the cluster", NULL, NULL};
+    et_set_opts o = {pre, 3, "the cluster", NULL, NULL, 0};
     assert_int_equal(et_set_load(&o, &set, &err), LOOM_ETRACE);
     assert_null(set);
     if (!strstr(err.msg, "missing rank file") || !strstr(err.msg, "e.2.et") ||
@@ -157,7 +168,7 @@ static void test_errors(void **state)
     /* on_graph refusing the second graph: its status, the set freed */
     loom_err_clear(&err);
     seen s = {.refuse = 2};
-    et_set_opts r = {pre, 2, "the network", on_graph, &s};
+    et_set_opts r = {pre, 2, "the network", on_graph, &s, 0};
     assert_int_equal(et_set_load(&r, &set, &err), LOOM_EUSAGE);
     assert_null(set);
     assert_string_equal(err.msg, "refused 1");
@@ -181,7 +192,7 @@ static int refused(const char *name, int n, const char *a, const char *b, char *
     char *pre = prefix(name);
     et_set *set = (et_set *)1;
     loom_err err = {0, ""};
-    et_set_opts o = {pre, n, "the network", NULL, NULL};
+    et_set_opts o = {pre, n, "the network", NULL, NULL, 0};
     int rc = et_set_load(&o, &set, &err);
     free(pre);
     snprintf(msg, cap, "%s", err.msg);
@@ -251,7 +262,7 @@ static void test_count_first(void **state)
     tu_write(p, "garbage", 7);
     char *pre = prefix("c");
     loom_err err = {0, ""};
-    et_set_opts o = {pre, 1 << 24, "the network", NULL, NULL};
+    et_set_opts o = {pre, 1 << 24, "the network", NULL, NULL, 0};
     assert_int_equal(et_set_check_count(&o, &err), LOOM_ETRACE);
     if (!strstr(err.msg, "missing rank file") || !strstr(err.msg, "c.1.et") ||
         !strstr(err.msg, "16777216 NPUs"))
