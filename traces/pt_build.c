@@ -582,10 +582,9 @@ typedef struct tstate {
     int64_t pending;       /* a cudaStreamWaitEvent's op, for the next launch */
 } tstate;
 
-static void sync_call(bld *b, const tstate *t, const char *name, uint32_t node,
+static void sync_call(bld *b, const tstate *t, int kind, uint32_t node,
                       const int64_t *last_of_stream, int nst)
 {
-    int kind = sync_kind(name);
     if (kind == SY_DEVICE) {
         for (int s = 0; s < nst; s++)
             if (last_of_stream[s] >= 0)
@@ -614,7 +613,7 @@ static void cross_stream(bld *b)
         const pt_kev *e = &k->ev[rt[i]];
         if (i == 0 || e->tid != k->ev[rt[i - 1]].tid)
             t = (tstate){-1, -1, -1};
-        const char *name = pt_str_get(b->strs, e->name);
+        int kind = sync_kind(pt_str_get(b->strs, e->name));
         int64_t g = et_find_id(b->gpu_by_corr, b->ngpu, (uint64_t)e->corr);
         if (g >= 0 && b->node_of[g] >= 0) {
             if (t.pending >= 0)
@@ -627,12 +626,12 @@ static void cross_stream(bld *b)
             sid[s] = k->ev[g].tid; /* at most one stream per runtime call */
             last[s] = g;
             nst += s == nst;
-        } else if (sync_kind(name) == SY_RECORD) {
+        } else if (kind == SY_RECORD) {
             t.recorded = t.last_gpu;
-        } else if (sync_kind(name) == SY_WAIT) {
+        } else if (kind == SY_WAIT) {
             t.pending = t.recorded;
         } else {
-            sync_call(b, &t, name, (uint32_t)b->node_of[rt[i]], last, nst);
+            sync_call(b, &t, kind, (uint32_t)b->node_of[rt[i]], last, nst);
         }
     }
     free(rt);
