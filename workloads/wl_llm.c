@@ -615,9 +615,10 @@ static void print_summary(const wl_llm_plan *p, const wl_llm_stats *s, const llm
            p->m.seq, p->m.vocab, p->vocab);
     if (p->moe)
         printf("  experts %d, top-%d, ep %d\n", p->m.experts, p->m.topk, p->ep);
-    char sched[48];
+    char sched[80];
     if (o->sched == WL_SCHED_INTERLEAVED)
-        snprintf(sched, sizeof sched, "interleaved, %d chunks per stage", p->V);
+        snprintf(sched, sizeof sched, "interleaved, %d chunks per stage, microbatches in groups "
+                 "of %d", p->V, p->N);
     else
         snprintf(sched, sizeof sched, "1f1b");
     char cps[32] = "";

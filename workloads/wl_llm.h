@@ -95,6 +95,9 @@ typedef struct wl_llm_opts {
     int global_batch;      /* sequences per step (0: micro_batch * dp) */
     wl_sched sched;        /* pipeline schedule */
     int vstages;           /* model chunks per stage (interleaved) */
+    int mb_group;          /* interleaved: microbatches a chunk runs in a row
+                              (Megatron-Core's microbatch_group_size_per_vp_stage;
+                              0: pp, Megatron's default) */
     wl_recompute recompute;/* activation recomputation */
     int zero;              /* 0..3 */
     uint64_t bucket_bytes; /* gradient bucket size; 0 = one per model chunk */

@@ -47,6 +47,7 @@ struct wl_llm_plan {
                           * parallelism (dp_data x cp ranks: gradients, ZeRO) */
     int cp, dp_data;     /* context parallel; data-parallel replicas (the batch) */
     int V;               /* model chunks per stage */
+    int N;               /* interleaved: microbatches per chunk in a row (pp..nmb) */
     int nmb;             /* microbatches per step per pipeline */
     int world;           /* ranks */
     int chunks;          /* pp * V virtual stages */

@@ -278,15 +278,30 @@ static int plan_batch(wl_llm_plan *p, loom_err *err)
     if (o->sched == WL_SCHED_1F1B && o->vstages != 1)
         return loom_err_set(err, LOOM_EUSAGE, "--virtual-stages %d needs --schedule interleaved",
                             o->vstages);
-    if (o->sched != WL_SCHED_INTERLEAVED)
+    if (o->sched != WL_SCHED_INTERLEAVED) {
+        if (o->mb_group)
+            return loom_err_set(err, LOOM_EUSAGE, "--microbatch-group %d needs --schedule "
+                                "interleaved", o->mb_group);
         return 0;
+    }
     if (p->pp < 2 || p->V < 2)
         return loom_err_set(err, LOOM_EUSAGE, "--schedule interleaved needs --pp >= 2 and "
                             "--virtual-stages >= 2 (got %d, %d)", p->pp, p->V);
-    if (p->nmb % p->pp)
+    /* Megatron-Core's checks (schedules.py,
+     * forward_backward_pipelining_with_interleaving): pp <= N <= M, and a
+     * last, shorter group of at least pp microbatches */
+    p->N = o->mb_group ? o->mb_group : p->pp;
+    if (p->N < p->pp || p->N > p->nmb)
+        return loom_err_set(err, LOOM_EUSAGE, "--schedule interleaved: %s %d must be in [--pp %d, "
+                            "the %d microbatches per pipeline] (Megatron-Core requires it)",
+                            o->mb_group ? "--microbatch-group" : "the microbatch group, --pp,",
+                            p->N, p->pp, p->nmb);
+    int r = p->nmb % p->N;
+    if (r > 0 && r < p->pp)
         return loom_err_set(err, LOOM_EUSAGE, "--schedule interleaved: the %d microbatches per "
-                            "pipeline are not a multiple of --pp %d (Megatron-LM requires it)",
-                            p->nmb, p->pp);
+                            "pipeline leave a last group of %d after groups of %d, fewer than "
+                            "--pp %d (Megatron-Core requires 0 or >= pp; set --microbatch-group)",
+                            p->nmb, r, p->N, p->pp);
     return 0;
 }
 
@@ -524,10 +539,30 @@ double llm_stage_share(const wl_llm_plan *p, int stage, int from)
 
 /* ---- the pipeline schedule (Megatron-LM's, schedules.py) ----------------- */
 
+/* Virtual microbatch k of an interleaved schedule: Megatron-Core's
+ * get_schedule_table.  Microbatches run in groups of N, each group through
+ * every chunk in turn (chunk 0 for the group's N, then chunk 1, ...); the
+ * last group takes the remaining M mod N when that is not 0.  The backward
+ * walks the same table with the chunks reversed. */
+static llm_op vop(const wl_llm_plan *p, int fwd, int k)
+{
+    int N = p->N, V = p->V, full = p->nmb / N, mb, chunk;
+    if (k < full * N * V) {
+        int w = k % (N * V);
+        chunk = w / N;
+        mb = (k / (N * V)) * N + w % N;
+    } else { /* the last, shorter group */
+        int r = p->nmb - full * N, w = k - full * N * V;
+        chunk = w / r;
+        mb = full * N + w % r;
+    }
+    return (llm_op){fwd, mb, fwd ? chunk : V - 1 - chunk};
+}
+
 /* 1F1B: warm-up forwards, then one forward and one backward each, then
- * the remaining backwards.  Interleaved: the same over V chunks, in
- * groups of pp microbatches per chunk (VOP maps op k to its microbatch
- * and chunk as Megatron-LM's get_model_chunk_id does). */
+ * the remaining backwards.  Interleaved: the same over V chunks, the
+ * warm-up (pp - s - 1) * 2 + (V - 1) * N virtual microbatches
+ * (get_pp_rank_microbatches), each op mapped by vop. */
 int llm_schedule(const wl_llm_plan *p, int s, llm_op *out)
 {
     int n = 0, pp = p->pp, V = p->V, M = p->nmb;
@@ -545,24 +580,16 @@ int llm_schedule(const wl_llm_plan *p, int s, llm_op *out)
         return n;
     }
     int total = M * V;
-    int warm = (pp - s - 1) * 2 + (V - 1) * pp;
-    if (warm > total)
-        warm = total;
-#define VOP(fw, k)                                                              \
-    (llm_op)                                                                    \
-    {                                                                           \
-        (fw), ((k) / (pp * V)) * pp + (k) % pp,                                 \
-            (fw) ? ((k) % (pp * V)) / pp : V - 1 - ((k) % (pp * V)) / pp        \
-    }
+    long long w = (long long)(pp - s - 1) * 2 + (long long)(V - 1) * p->N;
+    int warm = w > total ? total : (int)w;
     for (int k = 0; k < warm; k++)
-        out[n++] = VOP(1, k);
+        out[n++] = vop(p, 1, k);
     for (int i = 0; i < total - warm; i++) {
-        out[n++] = VOP(1, warm + i);
-        out[n++] = VOP(0, i);
+        out[n++] = vop(p, 1, warm + i);
+        out[n++] = vop(p, 0, i);
     }
     for (int i = total - warm; i < total; i++)
-        out[n++] = VOP(0, i);
-#undef VOP
+        out[n++] = vop(p, 0, i);
     return n;
 }
 

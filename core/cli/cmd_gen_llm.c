@@ -111,6 +111,9 @@ static void llm_help(FILE *o)
         "      --global-batch N     sequences per step (default micro-batch x dp)\n"
         "      --schedule S         1f1b (default) or interleaved\n"
         "      --virtual-stages V   model chunks per stage for interleaved (default 1)\n"
+        "      --microbatch-group N interleaved: microbatches each chunk runs in a row,\n"
+        "                           pp..microbatches (default pp; Megatron-Core's\n"
+        "                           --microbatch-group-size-per-virtual-pipeline-stage)\n"
         "      --recompute R        none (default), selective (attention core) or full\n"
         "      --zero Z             0 (default: all-reduce gradients), 1 (shard optimizer\n"
         "                           state: reduce-scatter + all-gather), 2 (also gradients:\n"
@@ -172,8 +175,8 @@ enum {
     O_PRESET = 256, O_HIDDEN, O_FFN, O_HEADS, O_KV, O_LAYERS, O_SEQ, O_VOCAB, O_EXPERTS,
     O_TOPK, /* the shape flags end here: a value for any of them renames the model "+custom" */
     O_MLP, O_NORM, O_BIAS, O_POS, O_ATTN, O_EMB, O_TP, O_PP, O_DP, O_RANKS, O_EP, O_SP, O_MB,
-    O_GB, O_SCHED,
-    O_VS, O_RC, O_ZERO, O_BUCKET, O_OVERLAP, O_DTYPE, O_GDTYPE, O_DEVICE, O_DEVICES, O_CM,
+    O_GB, O_SCHED, O_VS, O_MBG,
+    O_RC, O_ZERO, O_BUCKET, O_OVERLAP, O_DTYPE, O_GDTYPE, O_DEVICE, O_DEVICES, O_CM,
     O_GROUPS, O_GRAN, O_OVERLAP_PARAM, O_COMM_STREAMS, O_TP_OVERLAP, O_TP_SMS, O_ATTN_KERNEL,
     O_FP8_RECIPE, O_FP8_BF16, O_CP, O_STACK, O_HOST,
 };
@@ -209,6 +212,7 @@ static const struct option opts[] = {
     {"global-batch", required_argument, NULL, O_GB},
     {"schedule", required_argument, NULL, O_SCHED},
     {"virtual-stages", required_argument, NULL, O_VS},
+    {"microbatch-group", required_argument, NULL, O_MBG},
     {"recompute", required_argument, NULL, O_RC},
     {"zero", required_argument, NULL, O_ZERO},
     {"grad-bucket", required_argument, NULL, O_BUCKET},
@@ -260,6 +264,7 @@ static const struct int_flag {
     {O_MB, "--micro-batch", 1, 1 << 24, offsetof(wl_llm_opts, micro_batch)},
     {O_GB, "--global-batch", 1, 1 << 30, offsetof(wl_llm_opts, global_batch)},
     {O_VS, "--virtual-stages", 1, 1024, offsetof(wl_llm_opts, vstages)},
+    {O_MBG, "--microbatch-group", 1, 1 << 20, offsetof(wl_llm_opts, mb_group)},
     {O_ZERO, "--zero", 0, 3, offsetof(wl_llm_opts, zero)},
     {O_TP_SMS, "--tp-comm-sms", 0, 255, offsetof(wl_llm_opts, tp_comm_sms)},
 };

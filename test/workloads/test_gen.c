@@ -828,6 +828,10 @@ static void test_llm_features(void **state)
         {"il", {"--preset", "llama3-8b", "--layers", "8", "--seq", "1024", "--tp", "2", "--pp", "2",
                 "--dp", "4", "--schedule", "interleaved", "--virtual-stages", "2", "--global-batch",
                 "16", "--recompute", "selective", NULL}},
+        /* microbatch groups of 5, the last of 4 (14 microbatches, pp 4) */
+        {"ilg", {"--preset", "llama3-8b", "--layers", "8", "--seq", "512", "--tp", "2", "--pp", "4",
+                 "--dp", "2", "--schedule", "interleaved", "--virtual-stages", "2",
+                 "--microbatch-group", "5", "--global-batch", "28", NULL}},
         {"moe", {"--preset", "mixtral-8x7b", "--layers", "2", "--seq", "512", "--tp", "2", "--dp", "8",
                  "--ep", "4", "--sequence-parallel", "--global-batch", "8", NULL}},
         {"z3", {"--preset", "llama3-8b", "--layers", "2", "--seq", "512", "--dp", "16", "--zero", "3",

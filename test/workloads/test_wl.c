@@ -19,6 +19,7 @@
 #include "wl.h"
 #include "wl_emit.h"
 #include "wl_llm.h"
+#include "wl_llm_int.h"
 
 static void test_sizes(void **state)
 {
@@ -214,7 +215,15 @@ static void test_plan_errors(void **state)
     b = o; b.global_batch = 7; expect_plan_error(b, "--global-batch 7 is not a multiple");
     b = o; b.tp = 1; b.sp = 1; expect_plan_error(b, "--sequence-parallel needs --tp > 1");
     b = o; b.sched = WL_SCHED_INTERLEAVED; b.vstages = 2; b.m.layers = 4; b.global_batch = 6;
-    expect_plan_error(b, "not a multiple of --pp 2");
+    expect_plan_error(b, "leave a last group of 1 after groups of 2, fewer than --pp 2");
+    b.mb_group = 1; expect_plan_error(b, "--microbatch-group 1 must be in [--pp 2, the 3");
+    b.mb_group = 4; expect_plan_error(b, "--microbatch-group 4 must be in [--pp 2, the 3");
+    b.mb_group = 3; loom_err ok = {0}; /* one group of all 3: accepted */
+    wl_llm_plan *pg = wl_llm_plan_new(&b, &ok);
+    if (pg == NULL)
+        fail_msg("%s", ok.msg);
+    wl_llm_plan_free(pg);
+    b = o; b.mb_group = 2; expect_plan_error(b, "--microbatch-group 2 needs --schedule interleaved");
     b = o; b.sched = WL_SCHED_INTERLEAVED; b.vstages = 2; expect_plan_error(b, "--layers 2: fewer than");
     b = o; b.vstages = 2; expect_plan_error(b, "needs --schedule interleaved");
     b = o; b.ep = 2; expect_plan_error(b, "--ep 2 needs --experts > 1");
@@ -255,6 +264,54 @@ static void test_interleaved_inflight(void **state)
     wl_llm_plan_free(p);
 }
 
+/* Megatron-Core's schedule table with microbatch groups, its own example
+ * (schedules.py, forward_backward_pipelining_with_interleaving: "PP2 N3M5
+ * with VP2"): virtual microbatches 0..9 run microbatches 0 1 2 0 1 2 3 4 3 4
+ * on chunks 0 0 0 1 1 1 0 0 1 1 (the last group the remaining 2), the
+ * backward the same with the chunks reversed; the warm-up is
+ * (pp - s - 1) * 2 + (V - 1) * N (get_pp_rank_microbatches). */
+static void test_interleaved_groups(void **state)
+{
+    (void)state;
+    wl_llm_opts o = small("/tmp/unused/x");
+    o.m.layers = 8;
+    o.sched = WL_SCHED_INTERLEAVED;
+    o.vstages = 2;
+    o.mb_group = 3;
+    o.global_batch = 10; /* 5 microbatches per pipeline (dp 2) */
+    loom_err err = {0};
+    wl_llm_plan *p = wl_llm_plan_new(&o, &err);
+    if (p == NULL)
+        fail_msg("%s", err.msg);
+    static const int tmb[10] = {0, 1, 2, 0, 1, 2, 3, 4, 3, 4};
+    static const int tch[10] = {0, 0, 0, 1, 1, 1, 0, 0, 1, 1};
+    for (int s = 0; s < 2; s++) {
+        int warm = (2 - s - 1) * 2 + (2 - 1) * 3, f = 0, b = 0;
+        llm_op want[20], got[20];
+        int n = 0;
+        while (f < warm)
+            want[n++] = (llm_op){1, tmb[f], tch[f]}, f++;
+        while (f < 10) {
+            want[n++] = (llm_op){1, tmb[f], tch[f]}, f++;
+            want[n++] = (llm_op){0, tmb[b], 1 - tch[b]}, b++;
+        }
+        while (b < 10)
+            want[n++] = (llm_op){0, tmb[b], 1 - tch[b]}, b++;
+        assert_int_equal(llm_schedule(p, s, got), 20);
+        for (int i = 0; i < 20; i++) {
+            if (got[i].fwd != want[i].fwd || got[i].mb != want[i].mb ||
+                got[i].chunk != want[i].chunk)
+                fail_msg("stage %d op %d: got %s mb %d chunk %d, want %s mb %d chunk %d", s, i,
+                         got[i].fwd ? "F" : "B", got[i].mb, got[i].chunk,
+                         want[i].fwd ? "F" : "B", want[i].mb, want[i].chunk);
+        }
+        wl_llm_mem m;
+        wl_llm_memory(p, s, &m);
+        assert_int_equal(m.inflight, warm + 1);
+    }
+    wl_llm_plan_free(p);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -263,6 +320,7 @@ int main(void)
         cmocka_unit_test(test_memory),
         cmocka_unit_test(test_plan_errors),
         cmocka_unit_test(test_interleaved_inflight),
+        cmocka_unit_test(test_interleaved_groups),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
