@@ -223,7 +223,8 @@ static void test_plan_errors(void **state)
     if (pg == NULL)
         fail_msg("%s", ok.msg);
     wl_llm_plan_free(pg);
-    b = o; b.mb_group = 2; expect_plan_error(b, "--microbatch-group 2 needs --schedule interleaved");
+    b = o; b.mb_group = 2;
+    expect_plan_error(b, "--microbatch-group 2 needs --schedule interleaved");
     b = o; b.sched = WL_SCHED_INTERLEAVED; b.vstages = 2; expect_plan_error(b, "--layers 2: fewer than");
     b = o; b.vstages = 2; expect_plan_error(b, "needs --schedule interleaved");
     b = o; b.ep = 2; expect_plan_error(b, "--ep 2 needs --experts > 1");
