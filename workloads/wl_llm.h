@@ -107,6 +107,8 @@ typedef struct wl_llm_opts {
     const char *stack;     /* the system file's `stack` (a name, or a file's absolute
                               path: the caller resolves --stack), or NULL */
     double host_launch_us; /* the system file's `host-launch-us` (0: not written) */
+    int ce_fusion;         /* --cross-entropy-fusion: Megatron-Core's fused
+                              cross entropy (3 forward passes, not 6) */
     int tp_overlap;        /* --tp-comm-overlap: TP all-gathers and reduce-scatters
                               pipelined with their GEMMs (needs sp) */
     int fp8_bf16_first;    /* --fp8-bf16-layers S,E: the model's first S and last E */

@@ -684,20 +684,48 @@ void llm_head_fwd(llm_gen *g, int mb)
      * layer (and MoE router) is its own ColumnParallelLinear, not a
      * Transformer Engine module, which FP8 autocast alone converts */
     gemm_e(g, -1, 'F', mb, "logits", T, h, Vl, (int)e);
-    llm_kern(g, -1, 'F', mb, "cross_entropy", 5 * T * Vl, T * Vl * (e + 4));
-    if (p->t > 1) { /* vocab-parallel cross entropy: max, target logit, sum of exp (fp32) */
+    /* Megatron's vocab-parallel cross entropy (tensor_parallel/
+     * cross_entropy.py), one pass each over the T x Vl logits: cast to fp32
+     * (e read, 4 written), max (4), subtract it (4 + 4), exp (4 + 4), sum
+     * (4), divide by the sum (4 + 4), the softmax kept for the backward;
+     * with tp > 1 the max, the target's logit and the sum of exps are
+     * all-reduced (fp32, T each).  --cross-entropy-fusion
+     * (fusions/fused_cross_entropy.py, jit-fused): cast with max,
+     * subtract-exp-sum, divide, and the target's logit and the sum in one
+     * all-reduce */
+    double n = T * Vl;
+    int fused = p->o.ce_fusion, tp = p->t > 1;
+    llm_kern(g, -1, 'F', mb, "cross_entropy", n, n * (e + 4));
+    if (!fused)
+        llm_kern(g, -1, 'F', mb, "ce_max", n, 4 * n);
+    if (tp)
         tp_coll(g, -1, 'F', mb, "ar_ce_max", ET_ALL_REDUCE, T * 4);
+    if (!fused) {
+        llm_kern(g, -1, 'F', mb, "ce_sub", n, 8 * n);
+        llm_kern(g, -1, 'F', mb, "ce_exp", n, 8 * n);
+        llm_kern(g, -1, 'F', mb, "ce_sum", n, 4 * n);
+    } else {
+        llm_kern(g, -1, 'F', mb, "ce_exp", 3 * n, 8 * n);
+    }
+    if (tp && !fused) {
         tp_coll(g, -1, 'F', mb, "ar_ce_target", ET_ALL_REDUCE, T * 4);
         tp_coll(g, -1, 'F', mb, "ar_ce_sumexp", ET_ALL_REDUCE, T * 4);
-        llm_kern(g, -1, 'F', mb, "loss", 4 * T, 4 * 4 * T);
+    } else if (tp) {
+        tp_coll(g, -1, 'F', mb, "ar_ce_sumexp", ET_ALL_REDUCE, T * 8);
     }
+    llm_kern(g, -1, 'F', mb, "ce_softmax", n, 8 * n);
+    if (tp)
+        llm_kern(g, -1, 'F', mb, "loss", 4 * T, 4 * 4 * T);
 }
 
 void llm_head_bwd(llm_gen *g, int mb)
 {
     const wl_llm_plan *p = g->p;
     double T = p->T, Tl = p->Tl, h = p->m.hidden, e = p->e_act, Vl = (double)p->vocab / p->t;
-    llm_kern(g, -1, 'B', mb, "cross_entropy_bwd", 2 * T * Vl, T * Vl * (4 + e));
+    /* the softmax times the loss's gradient, in place (fp32), then the
+     * cast back to the logits' width for the output layer's GEMMs */
+    llm_kern(g, -1, 'B', mb, "cross_entropy_bwd", T * Vl, 8 * T * Vl);
+    llm_kern(g, -1, 'B', mb, "ce_grad_cast", 0, T * Vl * (4 + e));
     /* a column-parallel GEMM like the layers', in Megatron's own linear:
      * 16-bit operands, no userbuffers */
     col_bwd_x(g, -1, mb, "ag_logits_bwd", Tl * h * e, "logits_dgrad",

@@ -155,6 +155,9 @@ static void llm_help(FILE *o)
         "                           system file's attention-kernel; a catalog device\n"
         "                           may carry its own efficiencies for either (B200:\n"
         "                           FlashAttention-2's, a fifth of its peak)\n"
+        "      --cross-entropy-fusion  the loss as Megatron-Core's fused cross entropy\n"
+        "                           (--cross-entropy-loss-fusion; NeMo's default): 3\n"
+        "                           forward passes over the fp32 logits, not 6\n"
         "      --grad-dtype T       gradient reduction width: fp32 or bf16/fp16 (default:\n"
         "                           fp16 for fp16, else fp32, as Megatron-LM does)\n"
         "      --device NAME        catalog device (default h100-sxm; see loom devices)\n"
@@ -178,7 +181,7 @@ enum {
     O_GB, O_SCHED, O_VS, O_MBG,
     O_RC, O_ZERO, O_BUCKET, O_OVERLAP, O_DTYPE, O_GDTYPE, O_DEVICE, O_DEVICES, O_CM,
     O_GROUPS, O_GRAN, O_OVERLAP_PARAM, O_COMM_STREAMS, O_TP_OVERLAP, O_TP_SMS, O_ATTN_KERNEL,
-    O_FP8_RECIPE, O_FP8_BF16, O_CP, O_STACK, O_HOST,
+    O_FP8_RECIPE, O_FP8_BF16, O_CP, O_STACK, O_HOST, O_CE_FUSION,
 };
 
 static const struct option opts[] = {
@@ -220,6 +223,7 @@ static const struct option opts[] = {
     {"overlap-param-gather", no_argument, NULL, O_OVERLAP_PARAM},
     {"comm-streams", required_argument, NULL, O_COMM_STREAMS},
     {"tp-comm-overlap", no_argument, NULL, O_TP_OVERLAP},
+    {"cross-entropy-fusion", no_argument, NULL, O_CE_FUSION},
     {"tp-comm-sms", required_argument, NULL, O_TP_SMS},
     {"attention-kernel", required_argument, NULL, O_ATTN_KERNEL},
     {"fp8-recipe", required_argument, NULL, O_FP8_RECIPE},
@@ -340,6 +344,7 @@ static int apply_opt(llm_args *a, int c, char **argv)
     case O_OVERLAP: o->overlap_grad = 1; break;
     case O_OVERLAP_PARAM: o->overlap_param = 1; break;
     case O_TP_OVERLAP: o->tp_overlap = 1; break;
+    case O_CE_FUSION: o->ce_fusion = 1; break;
     case O_STACK: o->stack = optarg; break;
     case O_HOST: { /* the system key's range */
         char *end;

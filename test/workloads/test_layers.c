@@ -283,6 +283,63 @@ static void test_llm_fp8_head(void **state)
 }
 
 /*
+ * The cross entropy on the last stage as Megatron's passes over the n =
+ * T x V/tp logits (docs/WORKLOADS.md "Output layer"): SMALL, T = 256, V/tp
+ * = 512, n = 131072, bf16 logits (e = 2).  Unfused: cast (e + 4) n, max 4
+ * n, subtract 8 n, exp 8 n, sum 4 n, divide 8 n = 38 n forward, with the
+ * max all-reduced after the max and the target logit and the sum after
+ * the sum (T x 4 bytes each); backward: scale 8 n, cast back (4 + e) n =
+ * 14 n; each once per microbatch (4).  --cross-entropy-fusion: cast with max (e + 4) n, subtract-exp-sum
+ * 8 n, divide 8 n = 22 n forward, one all-reduce of T x 8 bytes for the
+ * two sums; the backward as without it.
+ */
+static void test_llm_cross_entropy(void **state)
+{
+    (void)state;
+    const double n = 256.0 * 512, T = 256;
+    static const char *const fwd_names[] = {"cross_entropy", "ce_max", "ce_sub", "ce_exp",
+                                            "ce_sum", "ce_softmax", NULL};
+    for (int fused = 0; fused < 2; fused++) {
+        char pre[64];
+        snprintf(pre, sizeof pre, "ce/%d", fused);
+        expect_exit(loomrun_run(loomrun_tmp, "gen", "llm", SMALL, "--granularity", "kernel",
+                                fused ? "--cross-entropy-fusion" : "-q", "--out", tp(pre), "-q",
+                                NULL), 0, NULL);
+        et_graph *g = load_rank(pre, 4); /* the last stage */
+        double fwd = 0;
+        int kernels = 0;
+        for (const char *const *k = fwd_names; *k; k++) {
+            uint64_t fl = 0, by = 0;
+            int c = ending_with(g, *k, &fl, &by); /* one a microbatch: 4 */
+            assert_true(c == 0 || c == 4);
+            kernels += c / 4;
+            fwd += c ? (double)by : 0;
+        }
+        assert_int_equal(kernels, fused ? 3 : 6);
+        assert_true(fwd == (fused ? 22 : 38) * n);
+        const et_gnode *bw = named(g, "B0.cross_entropy_bwd"), *bc = named(g, "B0.ce_grad_cast");
+        assert_true((double)bw->tensor_size == 8 * n && (double)bc->tensor_size == 6 * n);
+        assert_true(depends(g, bc, bw));
+        const et_gnode *sm = named(g, "F0.ce_softmax");
+        if (fused) {
+            const et_gnode *ar = named(g, "F0.ar_ce_sumexp");
+            assert_true((double)ar->comm_size == 8 * T);
+            assert_true(depends(g, ar, named(g, "F0.ce_exp")));
+            no_node_with(g, (const char *const[]){"ar_ce_target", ".ce_max", ".ce_sub", NULL});
+        } else {
+            const et_gnode *mx = named(g, "F0.ar_ce_max"), *sum = named(g, "F0.ar_ce_sumexp");
+            assert_true((double)mx->comm_size == 4 * T && (double)sum->comm_size == 4 * T);
+            assert_true(depends(g, mx, named(g, "F0.ce_max")));
+            assert_true(depends(g, named(g, "F0.ce_sub"), mx));
+            assert_true(depends(g, sum, named(g, "F0.ar_ce_target")) ||
+                        depends(g, sum, named(g, "F0.ce_sum")));
+        }
+        assert_true(sm->ndata > 0);
+        et_graph_free(g);
+    }
+}
+
+/*
  * MoE token movement around the experts (Megatron-Core's all-to-all
  * dispatcher), one kernel a node: mixtral-8x7b (h 4096, 8 experts, top 2),
  * sequence 512, tp 2 with SP, so Tl = 256 tokens a rank and Tx = 2 Tl =
@@ -336,6 +393,7 @@ int main(void)
         cmocka_unit_test(test_llm_fp8_bf16_layers),
         cmocka_unit_test(test_llm_attention_kernel),
         cmocka_unit_test(test_llm_fp8_head),
+        cmocka_unit_test(test_llm_cross_entropy),
         cmocka_unit_test(test_llm_moe_kernels),
     };
     return cmocka_run_group_tests(tests, loomrun_setup, loomrun_teardown);
