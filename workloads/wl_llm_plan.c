@@ -291,17 +291,20 @@ static int plan_batch(wl_llm_plan *p, loom_err *err)
      * forward_backward_pipelining_with_interleaving): pp <= N <= M, and a
      * last, shorter group of at least pp microbatches */
     p->N = o->mb_group ? o->mb_group : p->pp;
-    if (p->N < p->pp || p->N > p->nmb)
-        return loom_err_set(err, LOOM_EUSAGE, "--schedule interleaved: %s %d must be in [--pp %d, "
-                            "the %d microbatches per pipeline] (Megatron-Core requires it)",
-                            o->mb_group ? "--microbatch-group" : "the microbatch group, --pp,",
-                            p->N, p->pp, p->nmb);
     int r = p->nmb % p->N;
-    if (r > 0 && r < p->pp)
+    if (!o->mb_group && (p->nmb < p->pp || r))
         return loom_err_set(err, LOOM_EUSAGE, "--schedule interleaved: the %d microbatches per "
-                            "pipeline leave a last group of %d after groups of %d, fewer than "
-                            "--pp %d (Megatron-Core requires 0 or >= pp; set --microbatch-group)",
-                            p->nmb, r, p->N, p->pp);
+                            "pipeline are not a multiple of --pp %d (Megatron-Core requires it "
+                            "unless --microbatch-group N leaves a last group of at least pp)",
+                            p->nmb, p->pp);
+    if (p->N < p->pp || p->N > p->nmb)
+        return loom_err_set(err, LOOM_EUSAGE, "--microbatch-group %d must be in [--pp %d, the %d "
+                            "microbatches per pipeline] (Megatron-Core requires it)", p->N, p->pp,
+                            p->nmb);
+    if (r > 0 && r < p->pp)
+        return loom_err_set(err, LOOM_EUSAGE, "--microbatch-group %d leaves a last group of %d of "
+                            "the %d microbatches per pipeline, fewer than --pp %d (Megatron-Core "
+                            "requires 0 or at least pp)", p->N, r, p->nmb, p->pp);
     return 0;
 }
 

@@ -215,10 +215,12 @@ static void test_plan_errors(void **state)
     b = o; b.global_batch = 7; expect_plan_error(b, "--global-batch 7 is not a multiple");
     b = o; b.tp = 1; b.sp = 1; expect_plan_error(b, "--sequence-parallel needs --tp > 1");
     b = o; b.sched = WL_SCHED_INTERLEAVED; b.vstages = 2; b.m.layers = 4; b.global_batch = 6;
-    expect_plan_error(b, "leave a last group of 1 after groups of 2, fewer than --pp 2");
+    expect_plan_error(b, "the 3 microbatches per pipeline are not a multiple of --pp 2");
     b.mb_group = 1; expect_plan_error(b, "--microbatch-group 1 must be in [--pp 2, the 3");
     b.mb_group = 4; expect_plan_error(b, "--microbatch-group 4 must be in [--pp 2, the 3");
-    b.mb_group = 3; loom_err ok = {0}; /* one group of all 3: accepted */
+    b.global_batch = 10; b.mb_group = 4; /* 5 microbatches: groups of 4 leave 1 */
+    expect_plan_error(b, "--microbatch-group 4 leaves a last group of 1 of the 5");
+    b.global_batch = 6; b.mb_group = 3; loom_err ok = {0}; /* one group of all 3: accepted */
     wl_llm_plan *pg = wl_llm_plan_new(&b, &ok);
     if (pg == NULL)
         fail_msg("%s", ok.msg);
