@@ -197,11 +197,11 @@ def run(args):
                 failed[(mode, name)] = str(ex).splitlines()[0][:120] if str(ex) else type(ex).__name__
                 print("%s %s: %s" % (mode, name, failed[(mode, name)]), file=sys.stderr)
     smi_path = os.path.join(args.out, "smi.csv")
-    sampler = None
+    sampler, smi_out = None, open(smi_path, "w")
     try:
         sampler = subprocess.Popen(["nvidia-smi", "--query-gpu=" + SMI_QUERY,
                                     "--format=csv,noheader,nounits", "-lms", "100"],
-                                   stdout=open(smi_path, "w"), stderr=subprocess.DEVNULL)
+                                   stdout=smi_out, stderr=subprocess.DEVNULL)
     except OSError as ex:
         print("nvidia-smi: %s (no clocks in bursts.csv)" % ex, file=sys.stderr)
     rows = []
@@ -230,6 +230,7 @@ def run(args):
     if sampler:
         sampler.terminate()
         sampler.wait(timeout=10)
+    smi_out.close()
     smi_snapshot(dev, "after")
     samples = read_smi(smi_path)
     rows = [join(r, samples) for r in rows]
