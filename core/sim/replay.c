@@ -147,8 +147,14 @@ static void release(replay *rp, int rank, uint32_t i)
     uint32_t nsucc = n->nsucc_data + (rp->cfg->ctrl_deps ? n->nsucc_ctrl : 0);
     for (uint32_t k = 0; k < nsucc; k++) {
         uint32_t s = g->succ[n->succ + k];
-        LOOM_ASSERT(ps_pend(*PS(rs, s)) > 0);
-        if (ps_pend(--*PS(rs, s)) == 0)
+        ps_word *w = PS(rs, s);
+        if (__builtin_expect(ps_pend(*w) == PS_BIG, 0)) { /* counted in big_block */
+            if (rpl_big_release(rs, s))
+                make_ready(rp, rank, s);
+            continue;
+        }
+        LOOM_ASSERT(ps_pend(*w) > 0);
+        if (ps_pend(--*w) == 0)
             make_ready(rp, rank, s);
     }
 }

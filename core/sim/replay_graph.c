@@ -59,10 +59,10 @@ static int prepare_graph(replay *rp, graph_info *gi, loom_err *err)
               n->comm_type != ET_BARRIER)) &&
             !(n->flags & ET_F_HAS_CSIZE) && nosize++ == 0)
             first_nosize = n;
-        if ((uint64_t)n->ndata + n->nctrl > PS_PEND_MAX)
+        if ((uint64_t)n->ndata + n->nctrl > PS_DEPS_MAX)
             return loom_err_set(err, LOOM_ETRACE, "%s: node %llu: %llu dependencies, more than "
                                 "the %u replay counts", g->path, id,
-                                (unsigned long long)n->ndata + n->nctrl, PS_PEND_MAX);
+                                (unsigned long long)n->ndata + n->nctrl, PS_DEPS_MAX);
         if ((n->xflags & ET_X_DELAY) && n->type != ET_COMP_NODE)
             return loom_err_set(err, LOOM_ETRACE,
                                 "%s: node %llu: is_delay on a %s; only a COMP_NODE can be a delay",

@@ -69,6 +69,9 @@ typedef struct idq {
     uint32_t *heap;              /* out-of-order keys, a min-heap */
 } idq;
 
+/* A node's state and unmet dependencies on one rank (PS, below). */
+typedef uint16_t ps_word;
+
 typedef struct graph_info {  /* per distinct trace file */
     et_graph *g;            /* the parsed graph, shared by ranks */
     int *comm_of_pg;        /* pg index -> communicator index; -1 unused;
@@ -89,7 +92,11 @@ typedef struct graph_info {  /* per distinct trace file */
     uint16_t *comm_lanes;   /* the lanes of kind RES_COMM */
     int ncomm_lanes;        /* entries in comm_lanes */
     uint64_t dropped_ctrl;  /* ctrl_deps dropped to break cycles */
-    uint32_t *ps_block;     /* the ps words of every rank replaying it */
+    ps_word *ps_block;      /* the ps words of every rank replaying it */
+    uint32_t *big;          /* per node: 1 + its row in big_block when it has
+                             * more than PS_DIRECT_MAX dependencies, else 0
+                             * (NULL: no such node) */
+    uint32_t *big_block;    /* those nodes' counts, a row of nshare each */
     size_t nshare;          /* those ranks */
     uint64_t host_colls;    /* host-side collective nodes run on the CPU */
     uint32_t *pos;          /* node index -> its position in id order */
@@ -121,16 +128,23 @@ static inline int lane_of(const graph_info *gi, uint32_t i)
     return gi->lane ? gi->lane[i] : gi->res[i];
 }
 
-/* A node's state and its unmet dependencies share one word (one cache
- * line for both): ST_* in the top two bits, the count below. */
-#define PS_SHIFT 30
-#define PS_PEND_MAX ((1u << PS_SHIFT) - 1)
-static inline unsigned ps_state(uint32_t w) { return w >> PS_SHIFT; }
-static inline uint32_t ps_pend(uint32_t w) { return w & PS_PEND_MAX; }
+/* A node's state and its unmet dependencies share one 16-bit word (one
+ * cache line for both; a word a rank and node is a replay's largest state:
+ * 1 GB on the 131,072-GPU step replayed rank by rank): ST_* in the top two
+ * bits, the count below.  A node with more dependencies than the word counts
+ * (PS_DIRECT_MAX) holds PS_BIG there and its count in its graph's
+ * big_block, 32 bits a rank (rpl_big_release); such a node is rare, and
+ * its first test is the only cost the others pay. */
+#define PS_SHIFT 14
+#define PS_BIG ((1u << PS_SHIFT) - 1)
+#define PS_DIRECT_MAX (PS_BIG - 1)
+#define PS_DEPS_MAX ((1u << 30) - 1) /* dependencies a node may have */
+static inline unsigned ps_state(ps_word w) { return (unsigned)w >> PS_SHIFT; }
+static inline unsigned ps_pend(ps_word w) { return w & PS_BIG; }
 #define PS(rs, i) (&(rs)->ps[(size_t)(i) * (rs)->gi->nshare])
-static inline uint32_t ps_with_state(uint32_t w, unsigned st)
+static inline ps_word ps_with_state(ps_word w, unsigned st)
 {
-    return (w & PS_PEND_MAX) | ((uint32_t)st << PS_SHIFT);
+    return (ps_word)((w & PS_BIG) | (st << PS_SHIFT));
 }
 
 /* A rank's state, laid out by use (one line each, the record aligned to
@@ -142,7 +156,7 @@ static inline uint32_t ps_with_state(uint32_t w, unsigned st)
  * touches, not its size. */
 typedef struct rank_state {
     _Alignas(64) graph_info *gi; /* its graph */
-    uint32_t *ps;            /* per node: state and unmet dependencies (ps_*),
+    ps_word *ps;             /* per node: state and unmet dependencies (ps_*),
                               * node i at ps[i * gi->nshare] (PS): ranks sharing
                               * the graph have their words of one node adjacent,
                               * so replaying node i on every rank of a symmetric
@@ -454,6 +468,9 @@ static inline uint64_t rpl_class_size(const replay *rp, int rank)
 /* Stops issuing and sets rp->err (LOOM_ESIM); the first failure wins. */
 void rpl_fail(replay *rp, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void rpl_node_done(replay *rp, int rank, uint32_t i);   /* node i of rank completes now */
+/* One dependency of node s of rank met, s counted in its graph's big_block:
+ * 1 when it was the last (its ps word's count is then 0). */
+int rpl_big_release(rank_state *rs, uint32_t s) __attribute__((cold));
 void rpl_post_node_event(replay *rp, int rank, uint32_t i, sim_time dur); /* ... after dur */
 void rpl_update_mask(replay *rp, rank_state *rs);       /* after busy lanes or recvs change */
 uint64_t rpl_comm_scaled(const replay *rp, uint64_t bytes); /* --comm-scale */

@@ -26,8 +26,11 @@ void rpl_free(replay *rp)
     }
     free(rp->r);
     free(rp->seq_block);
-    for (int q = 0; q < rp->ngraphs; q++)
+    for (int q = 0; q < rp->ngraphs; q++) {
         free(rp->graphs[q].ps_block);
+        free(rp->graphs[q].big);
+        free(rp->graphs[q].big_block);
+    }
     free(rp->rmem_free);
     free(rp->rep);
     free(rp->csize);
@@ -58,6 +61,45 @@ static int load_ranks(replay *rp, const loom_replay_opts *opts, loom_err *err)
     return 0;
 }
 
+/* WAIT, every dependency pending, in every rank's ps word of gi's nodes:
+ * node-major, one row of the block per node; a node with more than
+ * PS_DIRECT_MAX dependencies counts them in big_block (replay_int.h). */
+static void init_ps(replay *rp, graph_info *gi)
+{
+    if (gi->nshare == 0)
+        return;
+    uint32_t nbig = 0;
+    for (size_t i = 0; i < gi->g->n; i++) {
+        const et_gnode *n = &gi->g->nodes[i];
+        uint32_t w = n->ndata + (rp->cfg->ctrl_deps ? n->nctrl : 0);
+        ps_word *row = gi->ps_block + i * gi->nshare;
+        if (w > PS_DIRECT_MAX) {
+            if (gi->big == NULL)
+                gi->big = loom_xcalloc(gi->g->n, sizeof *gi->big);
+            gi->big[i] = ++nbig;
+            gi->big_block = loom_xrealloc(gi->big_block, (size_t)nbig * gi->nshare *
+                                          sizeof *gi->big_block);
+            for (size_t k = 0; k < gi->nshare; k++)
+                gi->big_block[(size_t)(nbig - 1) * gi->nshare + k] = w;
+            w = PS_BIG;
+        }
+        for (size_t k = 0; k < gi->nshare; k++)
+            row[k] = (ps_word)w;
+    }
+}
+
+int rpl_big_release(rank_state *rs, uint32_t s)
+{
+    graph_info *gi = rs->gi;
+    size_t slot = (size_t)(rs->ps - gi->ps_block);
+    uint32_t *c = &gi->big_block[(size_t)(gi->big[s] - 1) * gi->nshare + slot];
+    LOOM_ASSERT(*c > 0);
+    if (--*c)
+        return 0;
+    *PS(rs, s) = ps_with_state(0, ps_state(*PS(rs, s)));
+    return 1;
+}
+
 /* Per-rank counters; ranks sharing a graph share nothing else.  A run that
  * cannot fit is refused before anything is allocated. */
 static int alloc_ranks(replay *rp, const loom_replay_opts *opts, loom_err *err)
@@ -66,7 +108,7 @@ static int alloc_ranks(replay *rp, const loom_replay_opts *opts, loom_err *err)
     for (int r = 0; r < rp->nranks; r++)
         if (!rp->rep || rp->rep[r] == r) /* only the ranks replayed */
             need += (double)rp->r[r].gi->g->n *
-                (sizeof(uint32_t) + (opts->obs && opts->obs->node ? sizeof(sim_time) : 0)) +
+                (sizeof(ps_word) + (opts->obs && opts->obs->node ? sizeof(sim_time) : 0)) +
                 (rp->r[r].gi->nlanes > RES_N ? (double)rp->r[r].gi->nlanes * sizeof(lane) : 0);
     if (need > (double)loom_memory_budget()) {
         char b1[32], b2[32];
@@ -90,7 +132,7 @@ static int alloc_ranks(replay *rp, const loom_replay_opts *opts, loom_err *err)
     for (int q = 0; q < rp->ngraphs; q++) {
         graph_info *gi = &rp->graphs[q];
         if (gi->nshare)
-            gi->ps_block = loom_xmalloc((gi->g->n ? gi->g->n : 1) * gi->nshare * sizeof(uint32_t));
+            gi->ps_block = loom_xmalloc((gi->g->n ? gi->g->n : 1) * gi->nshare * sizeof(ps_word));
     }
     for (int r = 0; r < rp->nranks; r++) {
         rank_state *rs = &rp->r[r];
@@ -130,16 +172,8 @@ static int alloc_ranks(replay *rp, const loom_replay_opts *opts, loom_err *err)
         memset(gi->dur, 0xff, n * sizeof *gi->dur);
         gi->dur_fb = loom_xcalloc(n, 1);
     }
-    for (int q = 0; q < rp->ngraphs; q++) { /* WAIT, every dependency pending: node-major,
-                                             * one row of the block per node */
-        graph_info *gi = &rp->graphs[q];
-        for (size_t i = 0; i < gi->g->n && gi->nshare; i++) {
-            uint32_t w = gi->g->nodes[i].ndata + (rp->cfg->ctrl_deps ? gi->g->nodes[i].nctrl : 0);
-            uint32_t *row = gi->ps_block + i * gi->nshare;
-            for (size_t k = 0; k < gi->nshare; k++)
-                row[k] = w;
-        }
-    }
+    for (int q = 0; q < rp->ngraphs; q++)
+        init_ps(rp, &rp->graphs[q]);
     return 0;
 }
 

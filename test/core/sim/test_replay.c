@@ -205,6 +205,58 @@ static void test_sharing(void **state)
     loom_result_free(&res);
 }
 
+/* A node's unmet dependencies fit its 16-bit word up to PS_DIRECT_MAX
+ * (16,382); above, its count lives beside (replay_int.h).  D = 16,383
+ * roots of 1 us, node A on the first 16,382 (the word's most), node B on
+ * all D (one more: counted beside), node C on A and B; 2, 3 and 4 us.  On
+ * the one compute stream in id order: the roots end at D us, A at D + 2,
+ * B at D + 5, C at D + 9 = 16,392 us.  Three ranks replay the file, every
+ * rank replayed (no collapse), so each has its own count of B's
+ * dependencies: one shared or misplaced would make B ready too early (and
+ * fail the count's check) or never. */
+static void test_many_deps(void **state)
+{
+    (void)state;
+    enum { D = 16383 };
+    tb b = {0};
+    ChakraProtoMsg__Node **n = malloc((D + 3) * sizeof *n);
+    assert_non_null(n);
+    for (uint64_t i = 0; i < D; i++)
+        n[i] = comp(&b, i + 1, 1);
+    n[D] = comp(&b, D + 1, 2);
+    n[D + 1] = comp(&b, D + 2, 3);
+    n[D + 2] = comp(&b, D + 3, 4);
+    for (uint64_t i = 1; i <= D; i++) {
+        if (i < D)
+            tb_data(&b, n[D], i);
+        tb_data(&b, n[D + 1], i);
+    }
+    tb_data(&b, n[D + 2], D + 1);
+    tb_data(&b, n[D + 2], D + 2);
+    for (int r = 0; r < 3; r++)
+        write_rank("deps", r, n, D + 3);
+    tb_free(&b);
+    free(n);
+    static const char net3[] = "topology: [ Ring ]\nnpus_count: [ 3 ]\nbandwidth: [ 1 ]\n"
+                               "latency: [ 500 ]\n";
+    loom_cfg cfg;
+    loom_err err = {0};
+    if (st_load(&cfg, net3, sys, NULL, 0, &err) < 0)
+        fail_msg("%s", err.msg);
+    char pre[512];
+    snprintf(pre, sizeof pre, "%s", st_path("deps"));
+    loom_replay_opts o = {.prefix = pre, .no_collapse = LOOM_COLLAPSE_OFF};
+    loom_result res;
+    if (loom_replay(&cfg, &o, &res, &err) < 0)
+        fail_msg("%s", err.msg);
+    assert_int_equal(res.nranks, 3);
+    assert_true(res.step_time == (D + 9) * US);
+    for (int r = 0; r < 3; r++)
+        assert_true(res.ranks[r].finish == (D + 9) * US);
+    loom_result_free(&res);
+    loom_cfg_free(&cfg);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -215,6 +267,7 @@ int main(void)
         cmocka_unit_test(test_stuck),
         cmocka_unit_test(test_missing_rank),
         cmocka_unit_test(test_sharing),
+        cmocka_unit_test(test_many_deps),
     };
     loom_set_quiet(1);
     return cmocka_run_group_tests(tests, st_setup, st_teardown);
