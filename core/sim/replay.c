@@ -331,6 +331,7 @@ static inline __attribute__((always_inline)) void coll_join(replay *rp, int rank
         cr->nranks = c->nreal;
         cr->weight = c->weight;
         cr->group = c->name;
+        cr->algo = ""; /* until it starts */
         cr->seq = seq;
         cr->first_join = in->first_join;
         cr->start = cr->end = -1; /* until every member joins */
@@ -374,17 +375,20 @@ static inline __attribute__((always_inline)) void coll_join(replay *rp, int rank
         return;
     }
     if (plan) { /* the system file's *-implementation-custom */
-        snprintf(cr->algo, sizeof cr->algo, "custom(%s)", plan->name);
+        char lb[LOOM_ALGO_LABEL_MAX];
+        snprintf(lb, sizeof lb, "custom(%s)", plan->name);
+        cr->algo = rpl_algo_label(rp, lb);
         net_cplan_start(rp->net, rp->eng, plan, c->ranks, in->bytes, on_coll_done, in);
         return;
     }
     if (c->ltype != in->type || c->ldims != in->dims) {
-        net_coll_label(rp->net, c->ng, (net_coll)in->type, in->dims, c->label, sizeof c->label);
+        char lb[LOOM_ALGO_LABEL_MAX];
+        net_coll_label(rp->net, c->ng, (net_coll)in->type, in->dims, lb, sizeof lb);
+        c->label = rpl_algo_label(rp, lb);
         c->ltype = in->type;
         c->ldims = in->dims;
     }
-    _Static_assert(sizeof cr->algo == sizeof c->label, "a label fits a record's algo");
-    memcpy(cr->algo, c->label, sizeof cr->algo);
+    cr->algo = c->label;
     net_coll_start(rp->net, rp->eng, c->ng, (net_coll)in->type, in->bytes, in->dims, on_coll_done,
                    in);
 }
@@ -807,6 +811,17 @@ int loom_replay(const loom_cfg *cfg, const loom_replay_opts *opts, loom_result *
     return 0;
 }
 
+const char *rpl_algo_label(replay *rp, const char *s)
+{
+    loom_result *res = rp->res;
+    for (int i = 0; i < res->nalgos; i++) /* a run has a handful */
+        if (strcmp(res->algos[i], s) == 0)
+            return res->algos[i];
+    res->algos = loom_xrealloc(res->algos, (size_t)(res->nalgos + 1) * sizeof *res->algos);
+    res->algos[res->nalgos] = loom_xstrdup(s);
+    return res->algos[res->nalgos++];
+}
+
 void loom_result_free(loom_result *res)
 {
     free(res->ranks);
@@ -814,9 +829,14 @@ void loom_result_free(loom_result *res)
     for (int i = 0; i < res->ngroups; i++)
         free(res->groups[i]);
     free(res->groups);
+    for (int i = 0; i < res->nalgos; i++)
+        free(res->algos[i]);
+    free(res->algos);
     res->ranks = NULL;
     res->colls = NULL;
     res->groups = NULL;
     res->ngroups = 0;
+    res->algos = NULL;
+    res->nalgos = 0;
     res->ncolls = 0;
 }

@@ -33,10 +33,15 @@ typedef struct loom_rank_stats {
     uint64_t nodes;        /* nodes completed */
 } loom_rank_stats;
 
+/* An algorithm label's longest (with its terminating 0). */
+enum { LOOM_ALGO_LABEL_MAX = 48 };
+
+/* One collective instance (88 bytes: a replay that does not collapse keeps
+ * millions). */
 typedef struct loom_coll_record {
     int type;           /* ET_ALL_REDUCE .. ET_BARRIER */
-    uint64_t bytes;     /* comm_size per rank */
     int nranks;         /* members of its communicator */
+    uint64_t bytes;     /* comm_size per rank */
     const char *group;  /* communicator name ("" = all ranks); owned by result */
     uint64_t seq;       /* its sequence number on that communicator */
     sim_time exposed;   /* mean over members of its time in flight while
@@ -44,7 +49,8 @@ typedef struct loom_coll_record {
     sim_time first_join;/* first member issued it */
     sim_time start;     /* last member issued it: the transfer starts */
     sim_time end;       /* all members done */
-    char algo[48];      /* algorithm label from the network model */
+    const char *algo;   /* algorithm label from the network model, one of the
+                         * result's algos (each distinct label once) */
     uint64_t weight;    /* instances it stands for: 1, or with symmetry
                          * collapse the alike communicators' instances
                          * (docs/MODEL.md 13); counts and totals weigh it */
@@ -68,6 +74,8 @@ typedef struct loom_result {
     long peak_rss_bytes;      /* process high-water mark */
     char **groups;            /* communicator names, owned */
     int ngroups;              /* entries in groups */
+    char **algos;             /* the records' algorithm labels, each once, owned */
+    int nalgos;               /* entries in algos */
     net_link_stat links[10];  /* flow model: most congested links first */
     int nlinks;               /* entries in links (0 for analytical) */
     net_flow_totals flow;     /* flow model totals (zero for analytical) */

@@ -223,8 +223,9 @@ typedef struct comm {
     int borrowed;        /* ng belongs to the real communicator */
     int ltype;           /* the collective type and dimensions whose network */
     uint32_t ldims;      /*   label `label` holds (ltype -1: none yet): a    */
-    char label[48];      /*   label depends on nothing else, and formatting  */
-                         /*   it per instance was 4% of a replay             */
+    const char *label;   /*   label depends on nothing else, and formatting  */
+                         /*   it per instance was 4% of a replay; the        */
+                         /*   result's copy (rpl_algo_label)                 */
     coll_inst **q;       /* open instances: q[i] has seq base+i */
     uint64_t base;       /* seq of q[0] */
     size_t nq, capq;     /* entries, capacity */
@@ -471,6 +472,9 @@ void rpl_node_done(replay *rp, int rank, uint32_t i);   /* node i of rank comple
 /* One dependency of node s of rank met, s counted in its graph's big_block:
  * 1 when it was the last (its ps word's count is then 0). */
 int rpl_big_release(rank_state *rs, uint32_t s) __attribute__((cold));
+/* The result's copy of algorithm label s (rp->res->algos, each distinct
+ * label once: a record points at it, not a copy of its own). */
+const char *rpl_algo_label(replay *rp, const char *s);
 void rpl_post_node_event(replay *rp, int rank, uint32_t i, sim_time dur); /* ... after dur */
 void rpl_update_mask(replay *rp, rank_state *rs);       /* after busy lanes or recvs change */
 uint64_t rpl_comm_scaled(const replay *rp, uint64_t bytes); /* --comm-scale */

@@ -344,7 +344,7 @@ int rpl_captured_coll(replay *rp, coll_inst *in, loom_coll_record *cr, sim_handl
         rp->captured_fallbacks += c->weight;
         return 0;
     }
-    snprintf(cr->algo, sizeof cr->algo, "captured");
+    cr->algo = rpl_algo_label(rp, "captured");
     rpl_schedule_timer(rp, rpl_ns_to_ps(least), done, in);
     return 1;
 }

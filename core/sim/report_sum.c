@@ -147,7 +147,7 @@ void rpt_rank_summary(const loom_result *res, rpt_rank_sum *s)
 typedef struct kind_key {
     int type, nranks;
     uint64_t bytes;
-    char algo[sizeof ((loom_coll_record *)0)->algo];
+    char algo[LOOM_ALGO_LABEL_MAX];
 } kind_key;
 
 typedef struct kind_ent {

@@ -138,6 +138,8 @@ static void test_allreduce_ring2(void **state)
     assert_true(c->end == 20 * US + T);
     assert_true(c->exposed == ((10 * US + T) + T) / 2); /* mean over members */
     assert_string_equal(c->algo, "ring@0");
+    assert_int_equal(res.nalgos, 1); /* the label is the result's one copy */
+    assert_ptr_equal(c->algo, res.algos[0]);
     for (int r = 0; r < 2; r++) {
         const loom_rank_stats *s = &res.ranks[r];
         sim_time wait = r ? 0 : 10 * US;
