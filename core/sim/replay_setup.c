@@ -61,6 +61,12 @@ static int load_ranks(replay *rp, const loom_replay_opts *opts, loom_err *err)
     return 0;
 }
 
+/* The dependencies a node waits for at replay. */
+static uint32_t node_deps(const replay *rp, const et_gnode *n)
+{
+    return n->ndata + (rp->cfg->ctrl_deps ? n->nctrl : 0);
+}
+
 /* WAIT, every dependency pending, in every rank's ps word of gi's nodes:
  * node-major, one row of the block per node; a node with more than
  * PS_DIRECT_MAX dependencies counts them in big_block (replay_int.h). */
@@ -69,18 +75,21 @@ static void init_ps(replay *rp, graph_info *gi)
     if (gi->nshare == 0)
         return;
     uint32_t nbig = 0;
+    for (size_t i = 0; i < gi->g->n; i++) /* counted first: one allocation */
+        nbig += node_deps(rp, &gi->g->nodes[i]) > PS_DIRECT_MAX;
+    if (nbig) {
+        gi->big = loom_xcalloc(gi->g->n, sizeof *gi->big);
+        gi->big_block = loom_xmalloc((size_t)nbig * gi->nshare * sizeof *gi->big_block);
+    }
+    nbig = 0;
     for (size_t i = 0; i < gi->g->n; i++) {
-        const et_gnode *n = &gi->g->nodes[i];
-        uint32_t w = n->ndata + (rp->cfg->ctrl_deps ? n->nctrl : 0);
+        uint32_t w = node_deps(rp, &gi->g->nodes[i]);
         ps_word *row = gi->ps_block + i * gi->nshare;
         if (w > PS_DIRECT_MAX) {
-            if (gi->big == NULL)
-                gi->big = loom_xcalloc(gi->g->n, sizeof *gi->big);
             gi->big[i] = ++nbig;
-            gi->big_block = loom_xrealloc(gi->big_block, (size_t)nbig * gi->nshare *
-                                          sizeof *gi->big_block);
+            uint32_t *brow = gi->big_block + (size_t)(nbig - 1) * gi->nshare;
             for (size_t k = 0; k < gi->nshare; k++)
-                gi->big_block[(size_t)(nbig - 1) * gi->nshare + k] = w;
+                brow[k] = w;
             w = PS_BIG;
         }
         for (size_t k = 0; k < gi->nshare; k++)
