@@ -111,7 +111,7 @@ static void llm_help(FILE *o)
         "      --global-batch N     sequences per step (default micro-batch x dp)\n"
         "      --schedule S         1f1b (default) or interleaved\n"
         "      --virtual-stages V   model chunks per stage for interleaved (default 1)\n"
-        "      --microbatch-group N interleaved: microbatches each chunk runs in a row,\n"
+        "      --microbatch-group N  interleaved: microbatches each chunk runs in a row,\n"
         "                           pp..microbatches (default pp; Megatron-Core's\n"
         "                           --microbatch-group-size-per-virtual-pipeline-stage)\n"
         "      --recompute R        none (default), selective (attention core) or full\n"
