@@ -29,6 +29,9 @@ typedef struct wl_link_stats {
  * into place with the rest at the set's commit. */
 int wl_write_ranks_linked(loom_outset *set, int k, int first, int count, wl_link_stats *st,
                           loom_err *err);
+/* The same for a list: ranks[1..n) made the same file as ranks[0]'s. */
+int wl_link_ranks(loom_outset *set, int k, const int *ranks, int n, wl_link_stats *st,
+                  loom_err *err);
 
 /* "all_reduce" etc. to the Chakra CollectiveCommType; -1 if unknown. */
 int wl_coll_parse(const char *s, int *type /* OUT */);

@@ -392,13 +392,16 @@ static void step_end(llm_gen *g, uint64_t lastc)
     }
 }
 
-static int write_rank(const wl_llm_plan *p, int stage, int rank, const char *path, llm_counts *cnt,
-                      uint64_t *nodes, loom_err *err)
+/* Rank file of pipeline stage `stage` and cp index cpi; rank -1: the
+ * role-named file every rank of that stage (and cp index) shares. */
+static int write_rank(const wl_llm_plan *p, int stage, int cpi, int rank, const char *path,
+                      llm_counts *cnt, uint64_t *nodes, loom_err *err)
 {
     llm_gen *g = loom_xcalloc(1, sizeof *g);
     g->p = p;
     g->emm = p->e_mm;
     g->stage = stage;
+    g->cpi = cpi;
     g->rank = rank;
     set_names(g);
     for (int v = 0; v < p->chunks; v++)
@@ -630,11 +633,14 @@ static void print_summary(const wl_llm_plan *p, const wl_llm_stats *s, const llm
            o->sp ? " (sequence parallel)" : "", p->nmb,
            p->nmb == 1 ? "" : "es", o->micro_batch, p->m.seq, sched, rcn[o->recompute],
            o->zero, comp_dtype_name(o->dtype), p->device);
+    const char *naming = o->groups != WL_GROUPS_ROLE ? "explicit (one file per rank)"
+                         : p->cp > 1 && o->cp_comm == WL_CP_P2P
+                             ? "by role (one file per stage and cp index)"
+                             : "by role (one file per stage)";
     printf("  files: %llu written, %llu hard link%s%s; %llu nodes written; groups %s\n",
            (unsigned long long)s->files_written, (unsigned long long)s->links,
            s->links == 1 ? "" : "s", s->copies ? " (some copied)" : "",
-           (unsigned long long)s->nodes, o->groups == WL_GROUPS_ROLE ?
-           "by role (one file per stage)" : "explicit (one file per rank)");
+           (unsigned long long)s->nodes, naming);
     for (int stg = 0; stg < p->pp; stg++) {
         printf("  stage %d: %llu nodes;", stg, (unsigned long long)stage_nodes[stg]);
         print_counts(stdout, &per_stage[stg]);
@@ -658,6 +664,44 @@ static void print_summary(const wl_llm_plan *p, const wl_llm_stats *s, const llm
     printf("  wrote %s.%s.et%s%s, %s\n", p->out, ranks, any ? ", " : "", any ? gpath : "", spath);
 }
 
+/* Role-named files: one a pipeline stage, linked to every rank of it; with
+ * --cp-comm p2p one a stage and cp index (a ring step's peers are the
+ * neighbours of the rank's own index).  per_stage and stage_nodes get cp
+ * index 0's. */
+static int write_roles(const wl_llm_plan *p, loom_outset *set, int kr, llm_counts *per_stage,
+                       uint64_t *stage_nodes, wl_llm_stats *s, loom_err *err)
+{
+    int td = p->t * p->dp, ncls = p->cp > 1 && p->o.cp_comm == WL_CP_P2P ? p->cp : 1, rc = 0;
+    int *members = loom_xmalloc((size_t)td * sizeof *members);
+    char path[4200];
+    for (int stg = 0; stg < p->pp && rc == 0; stg++)
+        for (int c = 0; c < ncls && rc == 0; c++) {
+            int n = 0;
+            for (int o = 0; o < td; o++) /* o = t + tp (c + cp d) */
+                if (ncls == 1 || (o / p->t) % p->cp == c)
+                    members[n++] = stg * td + o;
+            llm_counts cnt;
+            uint64_t nodes = 0;
+            rc = loom_outset_member(set, kr, members[0], path, sizeof path, err);
+            if (rc == 0)
+                rc = write_rank(p, stg, c, -1, path, &cnt, &nodes, err);
+            if (rc == 0) {
+                wl_link_stats ls = {0, 0};
+                rc = wl_link_ranks(set, kr, members, n, &ls, err);
+                s->links += ls.links;
+                s->copies += ls.copies;
+                s->files_written++;
+                s->nodes += nodes;
+            }
+            if (rc == 0 && c == 0) {
+                per_stage[stg] = cnt;
+                stage_nodes[stg] = nodes;
+            }
+        }
+    free(members);
+    return rc;
+}
+
 /* The files are checked first and put into place together at the end
  * (outfile.h), so a failed generation leaves none of them. */
 int wl_llm_write(const wl_llm_plan *p, wl_llm_stats *st, loom_err *err)
@@ -667,7 +711,7 @@ int wl_llm_write(const wl_llm_plan *p, wl_llm_stats *st, loom_err *err)
     if (snprintf(gpath, sizeof gpath, "%s.comm.json", p->out) >= (int)sizeof gpath ||
         snprintf(spath, sizeof spath, "%s.system.yaml", p->out) >= (int)sizeof spath)
         return loom_err_set(err, LOOM_EUSAGE, "--out %s: path too long", p->out);
-    if (2LL * p->chunks * p->nmb > INT_MAX)
+    if (2LL * p->chunks * p->nmb + 2 > INT_MAX) /* wl_llm_cp.c's two tags above */
         return loom_err_set(err, LOOM_EUSAGE, "%d virtual stages x %d microbatches: too many for "
                             "32-bit send/receive tags", p->chunks, p->nmb);
     int made = 0;
@@ -682,29 +726,16 @@ int wl_llm_write(const wl_llm_plan *p, wl_llm_stats *st, loom_err *err)
     int td = p->t * p->dp;
     llm_counts *per_stage = loom_xcalloc(p->pp, sizeof *per_stage);
     uint64_t *stage_nodes = loom_xcalloc(p->pp, sizeof *stage_nodes);
-    if (rc == 0 && p->o.groups == WL_GROUPS_ROLE) {
-        for (int stg = 0; stg < p->pp && rc == 0; stg++) {
-            int first = stg * td;
-            rc = loom_outset_member(set, kr, first, path, sizeof path, err);
-            if (rc == 0)
-                rc = write_rank(p, stg, -1, path, &per_stage[stg], &stage_nodes[stg], err);
-            if (rc == 0) {
-                wl_link_stats ls = {0, 0};
-                rc = wl_write_ranks_linked(set, kr, first, td, &ls, err);
-                s.links += ls.links;
-                s.copies += ls.copies;
-                s.files_written++;
-                s.nodes += stage_nodes[stg];
-            }
-        }
-    } else if (rc == 0) {
+    if (rc == 0 && p->o.groups == WL_GROUPS_ROLE)
+        rc = write_roles(p, set, kr, per_stage, stage_nodes, &s, err);
+    else if (rc == 0) {
         for (int r = 0; r < p->world && rc == 0; r++) {
             int stg = r / td;
             llm_counts c;
             uint64_t n = 0;
             rc = loom_outset_member(set, kr, r, path, sizeof path, err);
             if (rc == 0)
-                rc = write_rank(p, stg, r, path, &c, &n, err);
+                rc = write_rank(p, stg, (r / p->t) % p->cp, r, path, &c, &n, err);
             if (rc == 0) {
                 s.files_written++;
                 s.nodes += n;

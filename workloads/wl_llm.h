@@ -83,12 +83,18 @@ typedef enum { WL_SCHED_1F1B = 0, WL_SCHED_INTERLEAVED = 1 } wl_sched;
 typedef enum { WL_RC_NONE = 0, WL_RC_SELECTIVE = 1, WL_RC_FULL = 2 } wl_recompute;
 typedef enum { WL_GROUPS_EXPLICIT = 0, WL_GROUPS_ROLE = 1 } wl_groups;
 typedef enum { WL_GRAN_KERNEL = 0, WL_GRAN_LAYER = 1 } wl_gran;
+/* How context parallelism moves K and V (Transformer Engine's cp_comm_type;
+ * docs/WORKLOADS.md "Context parallelism"): p2p, TE's and Megatron-Core's
+ * default (a ring of sends, one step a peer's chunk), all-gather (Llama
+ * 3's) or a2a (DeepSpeed-Ulysses: heads split by all-to-all). */
+typedef enum { WL_CP_P2P = 0, WL_CP_ALLGATHER = 1, WL_CP_A2A = 2 } wl_cp_comm;
 
 typedef struct wl_llm_opts {
     wl_model m;            /* the model shape */
     int tp, pp, dp, ep;    /* parallel degrees (dp = 0: from ranks) */
     int cp;                /* context parallel (0 or 1: none): the sequence split
-                              over cp ranks, K and V all-gathered per layer */
+                              over cp ranks */
+    wl_cp_comm cp_comm;    /* how K and V reach the other cp ranks */
     int ranks;             /* 0, or the total that tp*pp*dp must equal */
     int sp;                /* Megatron sequence parallelism (needs tp > 1) */
     int micro_batch;       /* sequences per microbatch */

@@ -128,6 +128,7 @@ typedef struct llm_gen {
     const wl_llm_plan *p;
     wl_trace *tr;
     int stage;           /* pipeline stage */
+    int cpi;             /* index in the cp group (--cp-comm p2p: files differ by it) */
     int emm;             /* the current layer's GEMM operand bytes: e_mm, or e_act in a
                             layer --fp8-bf16-layers keeps in bf16 */
     int rank;            /* global rank; -1 for role-named (shared) files */
@@ -199,6 +200,13 @@ void llm_layer_bwd(llm_gen *g, int l, int mb, int lc);
 void llm_embed_fwd(llm_gen *g, int mb);
 void llm_embed_bwd(llm_gen *g, int mb);
 void llm_head_fwd(llm_gen *g, int mb); /* final norm, logits, loss */
+
+/* ---- context parallelism (wl_llm_cp.c) ------------------------------------ */
+
+/* The attention core of layer l under --cp > 1 (flash attention), as
+ * --cp-comm says: forward (ph F or R) and backward. */
+void llm_cp_attn_fwd(llm_gen *g, int l, char ph, int mb);
+void llm_cp_attn_bwd(llm_gen *g, int l, int mb);
 void llm_head_bwd(llm_gen *g, int mb);
 
 #endif

@@ -426,12 +426,10 @@ static void attn_core_fwd(llm_gen *g, int l, char ph, int mb)
     double b = p->o.micro_batch, s = m->seq, d = p->dh, e = p->e_act;
     double A = p->a_loc, T = p->T, cp = p->cp, sq = s / cp;
     if (m->flash) { /* causal: the kernel skips the masked half */
-        /* context parallelism (Llama 3's all-gather CP): the rank's queries
-         * (s/cp, load-balanced chunks) attend to the whole sequence's K and V,
-         * gathered over the cp group; causal work per rank is 1/cp of it */
-        if (p->cp > 1)
-            llm_need(g, coll(g, l, ph, mb, "ag_kv_cp", ET_ALL_GATHER, 2 * T * p->kv_loc * d * e,
-                             g->pg_cp));
+        if (p->cp > 1) { /* context parallelism: wl_llm_cp.c */
+            llm_cp_attn_fwd(g, l, ph, mb);
+            return;
+        }
         loom_kshape fs = llm_shape(LOOM_K_ATTN, sq, s, d, b * A, (int)e); /* bf16 under FP8 */
         fs.causal = 1;
         llm_kern_s(g, l, ph, mb, "flash_attn", 0.5 * 4 * b * A * sq * s * d,
@@ -531,18 +529,14 @@ static void attn_core_bwd(llm_gen *g, int l, int mb)
     double b = p->o.micro_batch, s = m->seq, d = p->dh, e = p->e_act;
     double A = p->a_loc, T = p->T, cp = p->cp, sq = s / cp;
     if (m->flash) { /* FlashAttention-2 backward: 2.5x the forward's work */
-        if (p->cp > 1 && p->o.recompute != WL_RC_FULL) /* K, V gathered again (not kept) */
-            llm_need(g, coll(g, l, 'B', mb, "ag_kv_cp", ET_ALL_GATHER, 2 * T * p->kv_loc * d * e,
-                             g->pg_cp));
+        if (p->cp > 1) {
+            llm_cp_attn_bwd(g, l, mb);
+            return;
+        }
         loom_kshape fs = llm_shape(LOOM_K_ATTN_BWD, sq, s, d, b * A, (int)e);
         fs.causal = 1;
         llm_kern_s(g, l, 'B', mb, "flash_attn_bwd", 0.5 * 10 * b * A * sq * s * d,
                    e * (4 * T * A * d + 4 * T * cp * p->kv_loc * d), &fs);
-        /* the gradients of the whole sequence's K and V, summed back to
-         * their owners before the QKV GEMM's input gradient */
-        if (p->cp > 1)
-            llm_need(g, coll(g, l, 'B', mb, "rs_dkv_cp", ET_REDUCE_SCATTER,
-                             2 * T * cp * p->kv_loc * d * e, g->pg_cp));
         return;
     }
     if (p->o.recompute == WL_RC_SELECTIVE)

@@ -192,6 +192,16 @@ static int plan_tensor(wl_llm_plan *p, loom_err *err)
                             "parallelism runs in Transformer Engine's fused attention)", p->cp);
     if (p->cp > 1 && m->experts > 1)
         return loom_err_set(err, LOOM_EUSAGE, "--cp with --experts is not generated yet");
+    if (p->cp > 1 && o->cp_comm == WL_CP_A2A &&
+        ((m->heads / p->t) % p->cp || (m->kv_heads >= p->t ? m->kv_heads / p->t : 1) % p->cp))
+        return loom_err_set(err, LOOM_EUSAGE, "--cp %d with --cp-comm a2a: the %d query and %d "
+                            "key/value heads a tensor-parallel rank holds must split over the cp "
+                            "group", p->cp, m->heads / p->t,
+                            m->kv_heads >= p->t ? m->kv_heads / p->t : 1);
+    if (p->cp > 1 && o->cp_comm == WL_CP_P2P && (m->seq / p->cp) % 2)
+        return loom_err_set(err, LOOM_EUSAGE, "--cp %d with --cp-comm p2p: the %d tokens per rank "
+                            "(--seq %d / --cp %d) must split in two load-balanced chunks",
+                            p->cp, m->seq / p->cp, m->seq, p->cp);
     return 0;
 }
 

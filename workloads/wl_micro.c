@@ -35,26 +35,48 @@ int wl_coll_parse(const char *s, int *type)
     return -1;
 }
 
+/* Makes rank r's file the same file as src's (updated to r's path when the
+ * file system refused a link and r's is a copy). */
+static int link_one(loom_outset *set, int k, int r, char *src, size_t n, wl_link_stats *st,
+                    loom_err *err)
+{
+    char dst[4200];
+    if (loom_outset_member(set, k, r, dst, sizeof dst, err) < 0)
+        return err->code;
+    int copied = 0;
+    if (wl_link_or_copy(src, dst, &copied, err) < 0)
+        return LOOM_EIO;
+    if (copied) /* src has all the links it may have (ext4: 65,000): the
+                 * copy takes the next ones, not a copy per rank */
+        snprintf(src, n, "%s", dst);
+    if (st) {
+        st->links += !copied;
+        st->copies += copied;
+    }
+    return 0;
+}
+
 int wl_write_ranks_linked(loom_outset *set, int k, int first, int count, wl_link_stats *st,
                           loom_err *err)
 {
-    char src[4200], dst[4200];
+    char src[4200];
     if (loom_outset_member(set, k, first, src, sizeof src, err) < 0)
         return err->code;
-    for (int r = first + 1; r < first + count; r++) {
-        if (loom_outset_member(set, k, r, dst, sizeof dst, err) < 0)
-            return err->code;
-        int copied = 0;
-        if (wl_link_or_copy(src, dst, &copied, err) < 0)
-            return LOOM_EIO;
-        if (copied) /* src has all the links it may have (ext4: 65,000): the
-                     * copy takes the next ones, not a copy per rank */
-            snprintf(src, sizeof src, "%s", dst);
-        if (st) {
-            st->links += !copied;
-            st->copies += copied;
-        }
-    }
+    for (int r = first + 1; r < first + count; r++)
+        if (link_one(set, k, r, src, sizeof src, st, err) < 0)
+            return err->code ? err->code : LOOM_EIO;
+    return 0;
+}
+
+int wl_link_ranks(loom_outset *set, int k, const int *ranks, int n, wl_link_stats *st,
+                  loom_err *err)
+{
+    char src[4200];
+    if (n < 1 || loom_outset_member(set, k, ranks[0], src, sizeof src, err) < 0)
+        return n < 1 ? 0 : err->code;
+    for (int i = 1; i < n; i++)
+        if (link_one(set, k, ranks[i], src, sizeof src, st, err) < 0)
+            return err->code ? err->code : LOOM_EIO;
     return 0;
 }
 

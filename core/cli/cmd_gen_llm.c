@@ -103,8 +103,14 @@ static void llm_help(FILE *o)
         "      --ranks N            total ranks, checked against tp x pp x dp\n"
         "      --ep N               expert parallel, carved out of dp (default 1)\n"
         "      --cp N               context parallel (default 1): each rank holds seq/N\n"
-        "                           tokens; K and V all-gathered per layer over the cp\n"
-        "                           group (Llama 3's all-gather CP; needs flash attention)\n"
+        "                           tokens (needs flash attention)\n"
+        "      --cp-comm C          how K and V reach the cp group: p2p (default; a ring\n"
+        "                           of sends overlapped with attention, one step a\n"
+        "                           peer's chunk, as Transformer Engine and Megatron-Core\n"
+        "                           run it), all-gather (Llama 3's: gathered once a\n"
+        "                           layer, the gradients reduce-scattered) or a2a\n"
+        "                           (DeepSpeed-Ulysses: all-to-alls give each rank the\n"
+        "                           whole sequence for 1/N of the heads)\n"
         "      --sequence-parallel  Megatron sequence parallelism (reduce-scatter and\n"
         "                           all-gather instead of all-reduce; needs tp > 1)\n"
         "      --micro-batch N      sequences per microbatch (default 1)\n"
@@ -181,7 +187,7 @@ enum {
     O_GB, O_SCHED, O_VS, O_MBG,
     O_RC, O_ZERO, O_BUCKET, O_OVERLAP, O_DTYPE, O_GDTYPE, O_DEVICE, O_DEVICES, O_CM,
     O_GROUPS, O_GRAN, O_OVERLAP_PARAM, O_COMM_STREAMS, O_TP_OVERLAP, O_TP_SMS, O_ATTN_KERNEL,
-    O_FP8_RECIPE, O_FP8_BF16, O_CP, O_STACK, O_HOST, O_CE_FUSION,
+    O_FP8_RECIPE, O_FP8_BF16, O_CP, O_CP_COMM, O_STACK, O_HOST, O_CE_FUSION,
 };
 
 static const struct option opts[] = {
@@ -210,6 +216,7 @@ static const struct option opts[] = {
     {"ranks", required_argument, NULL, O_RANKS},
     {"ep", required_argument, NULL, O_EP},
     {"cp", required_argument, NULL, O_CP},
+    {"cp-comm", required_argument, NULL, O_CP_COMM},
     {"sequence-parallel", no_argument, NULL, O_SP},
     {"micro-batch", required_argument, NULL, O_MB},
     {"global-batch", required_argument, NULL, O_GB},
@@ -363,6 +370,12 @@ static int apply_opt(llm_args *a, int c, char **argv)
         o->attn_kernel = (int)a + 1;
         break;
     }
+    case O_CP_COMM:
+        if ((k = pick(optarg, (const char *const[]){"p2p", "all-gather", "a2a", NULL})) < 0)
+            return loom_usage("gen llm", "--cp-comm '%s': expected p2p, all-gather or a2a",
+                              optarg);
+        o->cp_comm = (wl_cp_comm)k;
+        break;
     case O_COMM_STREAMS:
         if ((k = pick(optarg, (const char *const[]){"per-group", "shared", NULL})) < 0)
             return loom_usage("gen llm", "--comm-streams '%s': expected per-group or shared",

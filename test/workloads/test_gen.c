@@ -350,8 +350,8 @@ static void test_llm_memory_published(void **state)
 }
 
 /*
- * Context parallelism, --cp 2 on the SMALL model with flash attention
- * (16 ranks = tp 2 x cp 2 x pp 2 x dp 2; 4 microbatches: global batch 8 /
+ * Context parallelism, --cp 2 --cp-comm all-gather on the SMALL model with
+ * flash attention (16 ranks = tp 2 x cp 2 x pp 2 x dp 2; 4 microbatches: global batch 8 /
  * dp 2): each rank holds T = 256 / 2 = 128 tokens.  Stage 0 (one layer),
  * per microbatch: the forward all-gathers its K and V over the cp group,
  * 2 T (g/tp) d e = 2 x 128 x 8 x 64 x 2 = 262144 bytes, and the backward
@@ -364,8 +364,9 @@ static void test_llm_cp(void **state)
 {
     (void)state;
     const char *pre = tp("cp/s");
-    expect_exit(loomrun_run(loomrun_tmp, "gen", "llm", SMALL, "--attention", "flash", "--cp", "2", "--out",
-                            pre, NULL), 0, "16 ranks = tp 2 x cp 2 x pp 2 x dp 2");
+    expect_exit(loomrun_run(loomrun_tmp, "gen", "llm", SMALL, "--attention", "flash", "--cp", "2",
+                            "--cp-comm", "all-gather", "--out", pre, NULL),
+                0, "16 ranks = tp 2 x cp 2 x pp 2 x dp 2");
     char path[640];
     loom_err err = {0};
     snprintf(path, sizeof path, "%s.0.et", pre);
