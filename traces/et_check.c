@@ -14,6 +14,8 @@
 #include "et_io.h"
 #include "sbuf.h"
 
+#include <uthash.h>
+
 /*
  * One scan per rank file serves both commands: it streams the nodes once,
  * checks each node's attributes as it goes (et_attr, the same code the
@@ -480,6 +482,74 @@ static void free_files(char **paths, int n)
     free(paths);
 }
 
+/* Files already scanned, by device and inode: `loom gen` makes every rank
+ * of a stage a hard link of one file, so a 16,384-rank step of 16 files
+ * is 16 scans, not 16,384 (7.4 GB read, 137 s, before this). */
+typedef struct seen_key {
+    dev_t dev;
+    ino_t ino;
+} seen_key;
+
+typedef struct seen_file {
+    seen_key key;     /* hashed as bytes: zeroed first */
+    int first;        /* the path scanned */
+    fstats st;        /* what its scan found (version owned here) */
+    UT_hash_handle hh;
+} seen_file;
+
+static seen_key key_of(const struct stat *sb)
+{
+    seen_key k;
+    memset(&k, 0, sizeof k); /* padding takes part in the hash */
+    k.dev = sb->st_dev;
+    k.ino = sb->st_ino;
+    return k;
+}
+
+/* Path i's stats: a copy of those of a file it is a hard link of, or its
+ * own scan (remembered); 1 when copied, 0 when scanned, < 0 on a read
+ * error (not remembered). */
+static int scan_once(seen_file **tab, char **paths, int i, FILE *out, fstats *st, loom_err *err)
+{
+    struct stat sb;
+    int known = stat(paths[i], &sb) == 0 && S_ISREG(sb.st_mode);
+    seen_key k;
+    seen_file *f = NULL;
+    if (known) {
+        k = key_of(&sb);
+        HASH_FIND(hh, *tab, &k, sizeof k, f);
+    }
+    if (f != NULL) {
+        *st = f->st;
+        st->version = f->st.version ? loom_xstrdup(f->st.version) : NULL;
+        if (out != NULL && f->st.problems > 0)
+            fprintf(out, "%s: the same file as %s (a hard link): its %" PRIu64 " problem%s "
+                    "above\n", paths[i], paths[f->first], f->st.problems,
+                    f->st.problems == 1 ? "" : "s");
+        return 1;
+    }
+    int rc = scan_file(paths[i], out, st, err);
+    if (rc < 0 || !known)
+        return rc < 0 ? rc : 0;
+    f = loom_xcalloc(1, sizeof *f);
+    f->key = k;
+    f->first = i;
+    f->st = *st;
+    f->st.version = st->version ? loom_xstrdup(st->version) : NULL;
+    HASH_ADD(hh, *tab, key, sizeof k, f);
+    return 0;
+}
+
+static void seen_free(seen_file **tab)
+{
+    seen_file *f, *t;
+    HASH_ITER(hh, *tab, f, t) {
+        HASH_DEL(*tab, f);
+        free(f->st.version);
+        free(f);
+    }
+}
+
 int et_validate(const char *prefix, FILE *out, loom_err *err)
 {
     char **paths;
@@ -488,10 +558,11 @@ int et_validate(const char *prefix, FILE *out, loom_err *err)
         return n;
     uint64_t problems = 0;
     int rc = 0;
+    seen_file *tab = NULL;
     for (int i = 0; i < n; i++) {
         fstats st;
         loom_err ferr = {0, ""};
-        int frc = scan_file(paths[i], out, &st, &ferr);
+        int frc = scan_once(&tab, paths, i, out, &st, &ferr);
         if (frc < 0) {
             /* unreadable: said here, and the whole run fails */
             fprintf(out, "%s: cannot be read: %s\n", paths[i],
@@ -504,6 +575,7 @@ int et_validate(const char *prefix, FILE *out, loom_err *err)
         problems += st.problems;
         free(st.version);
     }
+    seen_free(&tab);
     free_files(paths, n);
     if (rc < 0)
         return rc;
@@ -571,9 +643,10 @@ int et_info(const char *prefix, FILE *out, loom_err *err)
     char **vers = loom_xcalloc((size_t)n, sizeof *vers);
     int *vcount = loom_xcalloc((size_t)n, sizeof *vcount);
     int nvers = 0, legacy = 0, gz = 0, rc = 0;
+    seen_file *tab = NULL;
     for (int i = 0; i < n; i++) {
         fstats st;
-        rc = scan_file(paths[i], NULL, &st, err);
+        rc = scan_once(&tab, paths, i, NULL, &st, err);
         if (rc < 0)
             goto done;
         keys[i].digest = st.digest;
@@ -663,6 +736,7 @@ int et_info(const char *prefix, FILE *out, loom_err *err)
     fprintf(out, LBL "%12s%s\n", "problems", grp(tot.problems, g),
             tot.problems ? "  (loom trace validate lists them)" : "");
 done:
+    seen_free(&tab);
     for (int v = 0; v < nvers; v++)
         free(vers[v]);
     free(vers);

@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "et_graph.h"
 #include "et_testutil.h"
@@ -310,6 +311,49 @@ static void test_info_fixtures(void **state)
     free(r.text);
 }
 
+/* Rank files that are hard links of one (as `loom gen` writes a stage's
+ * ranks) are scanned once: validate lists the file's problems at its
+ * first path and names the others as the same file; info counts every
+ * rank's share as before.  Rank 2 is a copy, not a link: scanned again. */
+static void test_hard_links(void **state)
+{
+    (void)state;
+    char *tmp = tu_tmpdir(), *pre = tu_path(tmp, "hl");
+    char *p0 = tu_path(tmp, "hl.0.et"), *p1 = tu_path(tmp, "hl.1.et"), *p2 = tu_path(tmp, "hl.2.et");
+    tb b = {0};
+    ChakraProtoMsg__Node *n[2];
+    n[0] = tb_node(&b, 1, ET_COMP_NODE, "self");
+    tb_data(&b, n[0], 1); /* one problem */
+    n[1] = tb_node(&b, 2, ET_COMM_COLL_NODE, "ar");
+    tb_i64(&b, n[1], "comm_type", ET_ALL_REDUCE), tb_i64(&b, n[1], "comm_size", 64);
+    tb_write(p0, "0.0.4", n, 2, 0);
+    assert_int_equal(link(p0, p1), 0);
+    size_t len;
+    uint8_t *bytes = tu_read_all(p0, &len);
+    tu_write(p2, bytes, len);
+    free(bytes);
+    run r = do_run(0, pre);
+    assert_int_equal(r.rc, 3); /* the file's one problem, for each of 3 ranks */
+    assert_int_equal(tu_count(r.text, "depends on itself"), 2); /* rank 0 and the copy */
+    char want[1600];
+    snprintf(want, sizeof want, "%s: the same file as %s (a hard link): its 1 problem above\n",
+             p1, p0);
+    assert_non_null(strstr(r.text, want));
+    free(r.text);
+    r = do_run(1, pre);
+    assert_int_equal(r.rc, 0);
+    assert_non_null(strstr(r.text, "files                 3 (1 distinct by content)\n"));
+    assert_non_null(strstr(r.text, "  ALL_REDUCE                     3  192 B\n"));
+    assert_non_null(strstr(r.text, "problems                         3"));
+    free(r.text);
+    tb_free(&b);
+    tu_rmtree(tmp);
+    free(pre);
+    free(p0);
+    free(p1);
+    free(p2);
+}
+
 int main(void)
 {
     loom_set_quiet(1);
@@ -320,6 +364,7 @@ int main(void)
         cmocka_unit_test(test_unreadable),
         cmocka_unit_test(test_long_cycle),
         cmocka_unit_test(test_info_fixtures),
+        cmocka_unit_test(test_hard_links),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
