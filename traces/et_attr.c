@@ -267,6 +267,51 @@ static void read_pg(sink *s, const ChakraProtoMsg__AttributeProto *a,
     }
 }
 
+/* The attributes et_nattr_read decodes, by name: the first letter picks
+ * the few candidates (gen llm's traces carry a dozen shape attributes a
+ * node that are none of these, and a chain of 16 strcmp calls per
+ * attribute was a tenth of loading them). */
+enum { K_OTHER, K_CPU, K_OPS, K_TSIZE, K_CSIZE, K_CTYPE, K_SRC, K_DST, K_TAG, K_PRIO, K_DIMS,
+       K_PG, K_STREAM, K_DUR, K_DELAY, K_KFLOPS, K_KBYTES };
+
+static int attr_key(const char *s)
+{
+    switch (s[0]) {
+    case 'c':
+        if (strncmp(s, "comm_", 5) != 0)
+            return K_OTHER;
+        s += 5;
+        return strcmp(s, "size") == 0       ? K_CSIZE
+               : strcmp(s, "type") == 0     ? K_CTYPE
+               : strcmp(s, "src") == 0      ? K_SRC
+               : strcmp(s, "dst") == 0      ? K_DST
+               : strcmp(s, "tag") == 0      ? K_TAG
+               : strcmp(s, "priority") == 0 ? K_PRIO
+                                            : K_OTHER;
+    case 'd':
+        return strcmp(s, "duration_ns") == 0 ? K_DUR : K_OTHER;
+    case 'i':
+        return strcmp(s, "is_cpu_op") == 0      ? K_CPU
+               : strcmp(s, "involved_dim") == 0 ? K_DIMS
+               : strcmp(s, "is_delay") == 0     ? K_DELAY
+                                                : K_OTHER;
+    case 'k':
+        return strcmp(s, "kernel_flops") == 0   ? K_KFLOPS
+               : strcmp(s, "kernel_bytes") == 0 ? K_KBYTES
+                                                : K_OTHER;
+    case 'n':
+        return strcmp(s, "num_ops") == 0 ? K_OPS : K_OTHER;
+    case 'p':
+        return strcmp(s, "pg_name") == 0 ? K_PG : K_OTHER;
+    case 's':
+        return strcmp(s, "stream") == 0 ? K_STREAM : K_OTHER;
+    case 't':
+        return strcmp(s, "tensor_size") == 0 ? K_TSIZE : K_OTHER;
+    default:
+        return K_OTHER;
+    }
+}
+
 int et_nattr_read(const ChakraProtoMsg__Node *n, et_nattr *o,
                   et_problem_fn report, void *ctx)
 {
@@ -274,26 +319,30 @@ int et_nattr_read(const ChakraProtoMsg__Node *n, et_nattr *o,
     memset(o, 0, sizeof *o);
     for (size_t i = 0; i < n->n_attr; i++) {
         const ChakraProtoMsg__AttributeProto *a = n->attr[i];
-        const char *name = a->name;
         int neg;
         uint64_t mag;
-        if (strcmp(name, "is_cpu_op") == 0) {
+        switch (attr_key(a->name)) {
+        case K_CPU:
             if (get_int(&s, a, &neg, &mag) == 0) {
                 if (mag != 0)
                     o->flags |= ET_F_CPU;
                 else
                     o->flags &= ~(unsigned)ET_F_CPU;
             }
-        } else if (strcmp(name, "num_ops") == 0) {
+            break;
+        case K_OPS:
             if (get_size(&s, a, &o->num_ops) == 0)
                 o->flags |= ET_F_HAS_OPS;
-        } else if (strcmp(name, "tensor_size") == 0) {
+            break;
+        case K_TSIZE:
             if (get_size(&s, a, &o->tensor_size) == 0)
                 o->flags |= ET_F_HAS_TSIZE;
-        } else if (strcmp(name, "comm_size") == 0) {
+            break;
+        case K_CSIZE:
             if (get_size(&s, a, &o->comm_size) == 0)
                 o->flags |= ET_F_HAS_CSIZE;
-        } else if (strcmp(name, "comm_type") == 0) {
+            break;
+        case K_CTYPE:
             if (get_int(&s, a, &neg, &mag) < 0)
                 continue;
             if (!neg && mag < ET_COLL_TYPES) {
@@ -306,23 +355,30 @@ int et_nattr_read(const ChakraProtoMsg__Node *n, et_nattr *o,
                         "CollectiveCommType (0..%d)",
                         neg ? "-" : "", mag, ET_COLL_TYPES - 1);
             }
-        } else if (strcmp(name, "comm_src") == 0) {
+            break;
+        case K_SRC:
             if (get_i32(&s, a, &o->comm_src) == 0)
                 o->flags |= ET_F_HAS_SRC;
-        } else if (strcmp(name, "comm_dst") == 0) {
+            break;
+        case K_DST:
             if (get_i32(&s, a, &o->comm_dst) == 0)
                 o->flags |= ET_F_HAS_DST;
-        } else if (strcmp(name, "comm_tag") == 0) {
+            break;
+        case K_TAG:
             if (get_i32(&s, a, &o->comm_tag) == 0)
                 o->flags |= ET_F_HAS_TAG;
-        } else if (strcmp(name, "comm_priority") == 0) {
+            break;
+        case K_PRIO:
             if (get_i32(&s, a, &o->comm_priority) == 0)
                 o->has_priority = 1;
-        } else if (strcmp(name, "involved_dim") == 0) {
+            break;
+        case K_DIMS:
             read_dims(&s, a, o);
-        } else if (strcmp(name, "pg_name") == 0) {
+            break;
+        case K_PG:
             read_pg(&s, a, o);
-        } else if (strcmp(name, "stream") == 0) {
+            break;
+        case K_STREAM:
             if (get_int(&s, a, &neg, &mag) == 0) {
                 if (mag > (uint64_t)INT64_MAX) {
                     et_problem(&s, "attribute stream %s%" PRIu64 " does not fit in 64 bits",
@@ -332,16 +388,23 @@ int et_nattr_read(const ChakraProtoMsg__Node *n, et_nattr *o,
                 o->has_stream = 1;
                 o->stream = neg ? -(int64_t)mag : (int64_t)mag;
             }
-        } else if (strcmp(name, "duration_ns") == 0) {
+            break;
+        case K_DUR:
             if (get_size(&s, a, &o->duration_ns) == 0)
                 o->has_duration_ns = 1;
-        } else if (strcmp(name, "is_delay") == 0) {
+            break;
+        case K_DELAY:
             if (get_int(&s, a, &neg, &mag) == 0)
                 o->is_delay = mag != 0;
-        } else if (strcmp(name, "kernel_flops") == 0) {
+            break;
+        case K_KFLOPS:
             o->kernel_flops = a;
-        } else if (strcmp(name, "kernel_bytes") == 0) {
+            break;
+        case K_KBYTES:
             o->kernel_bytes = a;
+            break;
+        default:
+            break;
         }
     }
     check_kernels(&s, n, o);

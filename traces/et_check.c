@@ -44,7 +44,7 @@ typedef struct {
     uint64_t dangling;                   /* deps on absent ids */
     uint64_t problems;                   /* what validate prints */
     uint64_t bytes;                      /* decompressed file size */
-    uint64_t digest;                     /* FNV-1a of those bytes */
+    uint64_t digest;                     /* et_digest of those bytes */
     int gzip;                            /* file was gzip */
     int has_meta;                        /* 0: legacy layout */
     char *version;                       /* version as printed; NULL: legacy */
@@ -616,7 +616,7 @@ static const char *bytes_str(uint64_t v, char buf[64])
 }
 
 typedef struct {
-    uint64_t digest; /* FNV-1a of the decompressed file */
+    uint64_t digest; /* et_digest of the decompressed file */
     uint64_t bytes;  /* its size */
 } fkey;
 

@@ -142,7 +142,7 @@ typedef struct et_graph {
     size_t nkshape;
     uint64_t dangling_deps; /* dependencies on ids absent from the file */
     uint64_t file_bytes;    /* bytes read (decompressed) */
-    uint64_t digest;        /* FNV-1a 64 of the decompressed bytes */
+    uint64_t digest;        /* et_digest (XXH3 64) of the decompressed bytes */
 } et_graph;
 
 /* Loads one trace file (.et or gzip, detected by magic).  Fails with

@@ -6,6 +6,8 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#define XXH_STATIC_LINKING_ONLY /* XXH3_state_t's size: allocated like the rest */
+#include <xxhash.h>
 #include <zlib.h>
 
 /*
@@ -17,7 +19,7 @@
  *
  * Invariant: r->offset and r->digest always cover exactly the bytes
  * consumed from the decompressed stream, so a caller that reads to EOF
- * gets the size and FNV-1a of the whole decompressed file (but for bytes
+ * gets the size and digest of the whole decompressed file (but for bytes
  * beyond the first DRAIN_MAX after a 0 length, which are never consumed).
  */
 
@@ -35,7 +37,7 @@ struct et_reader {
     size_t cap;           /* bytes allocated in buf */
     size_t len;           /* bytes of the current message in buf */
     uint64_t offset;      /* decompressed bytes consumed */
-    uint64_t digest;      /* FNV-1a 64 of those bytes */
+    XXH3_state_t *xs;     /* XXH3 64 of those bytes, so far (et_digest) */
     uint64_t msg;         /* index of the next message to read */
     uint64_t nodes;       /* nodes handed out */
     int pending;          /* legacy: buf holds node 0, not yet handed out */
@@ -43,7 +45,50 @@ struct et_reader {
     uint8_t *meta_raw;    /* metadata bytes as stored; NULL if legacy */
     size_t meta_len;      /* bytes in meta_raw */
     ChakraProtoMsg__GlobalMetadata *meta; /* unpacked metadata or NULL */
+    /* the current node's memory (node_alloc): protobuf-c unpacks each node
+     * into these blocks, emptied by the next et_reader_next, so a node costs
+     * neither its dozens of mallocs nor protobuf-c's walk to free them */
+    uint8_t **blk;        /* blocks, NODE_BLOCK bytes or one large request */
+    size_t *blksz;        /* their sizes */
+    int nblk, capblk;     /* blocks allocated, slots */
+    int cur;              /* the block being filled */
+    size_t used;          /* bytes of it handed out */
+    ProtobufCAllocator alloc; /* node_alloc over this reader */
 };
+
+enum { NODE_BLOCK = 64 * 1024 };
+
+/* protobuf-c's allocator for a node: bump allocation in the reader's blocks
+ * (16-byte aligned), a new block when one is full; et_reader_next starts
+ * again at the first. */
+static void *node_alloc(void *data, size_t size)
+{
+    et_reader *r = data;
+    size = (size + 15) & ~(size_t)15;
+    while (r->cur < r->nblk && r->used + size > r->blksz[r->cur]) {
+        r->cur++;
+        r->used = 0;
+    }
+    if (r->cur == r->nblk) {
+        if (r->nblk == r->capblk) {
+            r->capblk = r->capblk ? 2 * r->capblk : 4;
+            r->blk = loom_xrealloc(r->blk, (size_t)r->capblk * sizeof *r->blk);
+            r->blksz = loom_xrealloc(r->blksz, (size_t)r->capblk * sizeof *r->blksz);
+        }
+        size_t bs = size > NODE_BLOCK ? size : NODE_BLOCK;
+        r->blk[r->nblk] = loom_xmalloc(bs);
+        r->blksz[r->nblk++] = bs;
+        r->used = 0;
+    }
+    void *p = r->blk[r->cur] + r->used;
+    r->used += size;
+    return p;
+}
+
+static void node_free(void *data, void *p)
+{
+    (void)data, (void)p; /* emptied as a whole by the next node */
+}
 
 struct et_writer {
     char *path;  /* final name */
@@ -118,7 +163,7 @@ static int drain(et_reader *r, uint64_t at, loom_err *err)
                 return LOOM_ETRACE;
             if (c >= 0) {
                 unsigned char b = (unsigned char)c;
-                r->digest = et_fnv1a(r->digest, &b, 1);
+                XXH3_64bits_update(r->xs, &b, 1);
                 r->offset++;
                 more = 1;
             }
@@ -131,7 +176,7 @@ static int drain(et_reader *r, uint64_t at, loom_err *err)
             return loom_err_set(err, LOOM_ETRACE,
                                 "trace %s: read error after byte %llu",
                                 r->path, (unsigned long long)r->offset);
-        r->digest = et_fnv1a(r->digest, r->buf, (size_t)got);
+        XXH3_64bits_update(r->xs, r->buf, (size_t)got);
         r->offset += (uint64_t)got;
         extra += (uint64_t)got;
         if (got < DRAIN_CHUNK)
@@ -168,7 +213,7 @@ static int read_msg(et_reader *r, loom_err *err)
                                 (unsigned long long)at, i);
         }
         unsigned char b = (unsigned char)c;
-        r->digest = et_fnv1a(r->digest, &b, 1);
+        XXH3_64bits_update(r->xs, &b, 1);
         r->offset++;
         len |= (uint64_t)(b & 0x7f) << (7 * i);
         if (!(b & 0x80))
@@ -217,7 +262,7 @@ static int read_msg(et_reader *r, loom_err *err)
                             (unsigned long long)at, (unsigned long long)len,
                             got);
     }
-    r->digest = et_fnv1a(r->digest, r->buf, (size_t)len);
+    XXH3_64bits_update(r->xs, r->buf, (size_t)len);
     r->offset += len;
     r->len = (size_t)len;
     r->msg++;
@@ -311,7 +356,9 @@ et_reader *et_reader_open(const char *path, loom_err *err)
 {
     et_reader *r = loom_xcalloc(1, sizeof *r);
     r->path = loom_xstrdup(path);
-    r->digest = ET_FNV_OFFSET;
+    r->xs = loom_xcalloc_aligned(1, sizeof *r->xs, 64);
+    XXH3_INITSTATE(r->xs);
+    XXH3_64bits_reset(r->xs);
     int fd = et_open_regular(path, "trace", err);
     if (fd < 0)
         goto err;
@@ -372,6 +419,11 @@ void et_reader_close(et_reader *r)
     free(r->meta_raw);
     free(r->buf);
     free(r->path);
+    free(r->xs);
+    for (int i = 0; i < r->nblk; i++)
+        free(r->blk[i]);
+    free(r->blk);
+    free(r->blksz);
     free(r);
 }
 
@@ -418,7 +470,10 @@ int et_reader_next(et_reader *r, ChakraProtoMsg__Node **out, loom_err *err)
     int rc = et_reader_next_raw(r, &msg, &len, err);
     if (rc <= 0)
         return rc;
-    *out = chakra_proto_msg__node__unpack(NULL, len, msg);
+    r->cur = 0; /* the previous node's memory is reused */
+    r->used = 0;
+    r->alloc = (ProtobufCAllocator){node_alloc, node_free, r};
+    *out = chakra_proto_msg__node__unpack(&r->alloc, len, msg);
     if (*out == NULL) {
         uint64_t idx = r->msg - 1;
         if (r->nodes == 1 && r->meta == NULL)
@@ -434,15 +489,16 @@ int et_reader_next(et_reader *r, ChakraProtoMsg__Node **out, loom_err *err)
 
 void et_node_free(ChakraProtoMsg__Node *n)
 {
-    if (n != NULL)
-        chakra_proto_msg__node__free_unpacked(n, NULL);
+    (void)n; /* its memory is the reader's, reused by the next node */
 }
 
 const char *et_reader_path(const et_reader *r) { return r->path; }
 int et_reader_is_gzip(const et_reader *r) { return r->gzip; }
 uint64_t et_reader_nodes(const et_reader *r) { return r->nodes; }
 uint64_t et_reader_offset(const et_reader *r) { return r->offset; }
-uint64_t et_reader_digest(const et_reader *r) { return r->digest; }
+uint64_t et_reader_digest(const et_reader *r) { return XXH3_64bits_digest(r->xs); }
+
+uint64_t et_digest(const void *p, size_t n) { return XXH3_64bits(p, n); }
 
 /* ---- writer ---- */
 

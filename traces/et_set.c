@@ -10,6 +10,8 @@
 #include "et_io.h"
 
 #include <uthash.h>
+#define XXH_STATIC_LINKING_ONLY
+#include <xxhash.h>
 
 /*
  * Invariant: graphs[k] was parsed from the file of rank rep[k], and every
@@ -46,7 +48,7 @@ struct et_set {
     int nranks;        /* entries in of */
 };
 
-/* FNV-1a 64 over a file's raw bytes, to find byte-identical rank files
+/* XXH3 64 (et_digest's hash) over a file's raw bytes, to find byte-identical rank files
  * before parsing any.  Only a regular file is read (et_open_regular): a
  * FIFO or /dev/zero would never end. */
 static int file_digest(const char *path, uint64_t *digest, uint64_t *size, loom_err *err)
@@ -61,12 +63,17 @@ static int file_digest(const char *path, uint64_t *digest, uint64_t *size, loom_
                             strerror(errno));
     }
     unsigned char buf[1 << 16];
-    uint64_t h = ET_FNV_OFFSET, n = 0;
+    uint64_t n = 0;
     size_t got;
+    XXH3_state_t *xs = loom_xcalloc_aligned(1, sizeof *xs, 64);
+    XXH3_INITSTATE(xs);
+    XXH3_64bits_reset(xs);
     while ((got = fread(buf, 1, sizeof buf, f)) > 0) {
-        h = et_fnv1a(h, buf, got);
+        XXH3_64bits_update(xs, buf, got);
         n += got;
     }
+    uint64_t h = XXH3_64bits_digest(xs);
+    free(xs);
     int bad = ferror(f) ? errno : 0;
     fclose(f);
     *digest = h;

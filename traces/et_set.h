@@ -4,7 +4,7 @@
  * are the same share one parsed et_graph.  Two files are the same when one
  * is a hard link of the other (same device and inode: how `loom gen` writes
  * identical ranks, shared without reading a byte), or when their bytes are
- * equal (an FNV-1a digest and size, then a byte-by-byte compare, before
+ * equal (an XXH3 digest and size, then a byte-by-byte compare, before
  * either is parsed): a 16,384-rank job with 8 distinct stage traces parses
  * 8 files.
  *

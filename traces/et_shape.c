@@ -80,6 +80,8 @@ int et_shape_read(const ChakraProtoMsg__Node *n, uint32_t nkernels, et_nshape *o
         const ChakraProtoMsg__AttributeProto *a = n->attr[i];
         const char *name = a->name;
         uint64_t v;
+        if (name[0] != 'g' && name[0] != 'd' && name[0] != 'c' && name[0] != 'k')
+            continue; /* none of the names below: most of a node's attributes */
         if (strncmp(name, "gemm_", 5) == 0 || strcmp(name, "dtype_bytes") == 0 ||
             strcmp(name, "causal") == 0 || strcmp(name, "comm_sms") == 0 ||
             strcmp(name, "kernel_class") == 0 ||
