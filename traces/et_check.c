@@ -485,26 +485,12 @@ static void free_files(char **paths, int n)
 /* Files already scanned, by device and inode: `loom gen` makes every rank
  * of a stage a hard link of one file, so a 16,384-rank step of 16 files
  * is 16 scans, not 16,384 (7.4 GB read, 137 s, before this). */
-typedef struct seen_key {
-    dev_t dev;
-    ino_t ino;
-} seen_key;
-
 typedef struct seen_file {
-    seen_key key;     /* hashed as bytes: zeroed first */
+    et_inode_key key; /* hashed as bytes: zeroed first */
     int first;        /* the path scanned */
     fstats st;        /* what its scan found (version owned here) */
     UT_hash_handle hh;
 } seen_file;
-
-static seen_key key_of(const struct stat *sb)
-{
-    seen_key k;
-    memset(&k, 0, sizeof k); /* padding takes part in the hash */
-    k.dev = sb->st_dev;
-    k.ino = sb->st_ino;
-    return k;
-}
 
 /* Path i's stats: a copy of those of a file it is a hard link of, or its
  * own scan (remembered); 1 when copied, 0 when scanned, < 0 on a read
@@ -513,10 +499,10 @@ static int scan_once(seen_file **tab, char **paths, int i, FILE *out, fstats *st
 {
     struct stat sb;
     int known = stat(paths[i], &sb) == 0 && S_ISREG(sb.st_mode);
-    seen_key k;
+    et_inode_key k;
     seen_file *f = NULL;
     if (known) {
-        k = key_of(&sb);
+        k = et_inode_key_of(&sb);
         HASH_FIND(hh, *tab, &k, sizeof k, f);
     }
     if (f != NULL) {

@@ -34,6 +34,8 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
+#include <sys/stat.h>
 
 #include "err.h"
 #include "et_def.pb-c.h"
@@ -94,6 +96,22 @@ uint64_t et_reader_digest(const et_reader *r);
  * speed, which had been a tenth of loading a trace.  Exposed so callers
  * and tests hash the same way. */
 uint64_t et_digest(const void *p, size_t n);
+
+/* A file's identity, as a hash key: hard links share it (rank files that
+ * are read once, et_set and et_check). */
+typedef struct et_inode_key {
+    dev_t dev;
+    ino_t ino;
+} et_inode_key;
+
+static inline et_inode_key et_inode_key_of(const struct stat *st)
+{
+    et_inode_key k;
+    memset(&k, 0, sizeof k); /* padding takes part in the hash */
+    k.dev = st->st_dev;
+    k.ino = st->st_ino;
+    return k;
+}
 
 /* FNV-1a 64, for short keys (interned names). */
 #define ET_FNV_OFFSET 0xcbf29ce484222325ull

@@ -29,13 +29,8 @@ typedef struct set_graph {
  * own files, copies found byte-identical are entered too, so a copy with
  * 65,000 links (ext4's limit, which `loom gen` works around with copies)
  * is read once, not once per rank. */
-typedef struct inode_key {
-    dev_t dev;
-    ino_t ino;
-} inode_key;
-
 typedef struct inode_ent {
-    inode_key key;     /* hashed as bytes: zeroed first */
+    et_inode_key key;  /* hashed as bytes: zeroed first */
     int graph;
     UT_hash_handle hh;
 } inode_ent;
@@ -103,18 +98,9 @@ static int same_bytes(const char *a, const char *b)
     return same;
 }
 
-static inode_key key_of(const struct stat *st)
-{
-    inode_key k;
-    memset(&k, 0, sizeof k); /* padding takes part in the hash */
-    k.dev = st->st_dev;
-    k.ino = st->st_ino;
-    return k;
-}
-
 static void remember_inode(et_set *s, const struct stat *st, int graph)
 {
-    inode_key k = key_of(st);
+    et_inode_key k = et_inode_key_of(st);
     inode_ent *e;
     HASH_FIND(hh, s->inodes, &k, sizeof k, e);
     if (e != NULL)
@@ -130,7 +116,7 @@ static void remember_inode(et_set *s, const struct stat *st, int graph)
 static int find_shared(const et_set *s, char **paths, int r, const struct stat *st, uint64_t *dig,
                        uint64_t *sz, loom_err *err)
 {
-    inode_key k = key_of(st);
+    et_inode_key k = et_inode_key_of(st);
     inode_ent *e;
     HASH_FIND(hh, s->inodes, &k, sizeof k, e);
     if (e != NULL)
