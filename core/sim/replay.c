@@ -173,6 +173,7 @@ void rpl_node_done(replay *rp, int rank, uint32_t i)
     if (rp->obs && rp->obs->node)
         rp->obs->node(rp->obs->node_ctx, rank, rs->gi->g, i, res_public(res), rs->t0[i], rs->finish,
                       res == RES_COMM ? ln->rec : -1);
+    int held = 0;
     if (ln && ln->cur == i) {
         if (rp->rep)
             rpl_tie_free(rp, rank, (int)(ln - rs->lanes));
@@ -182,13 +183,20 @@ void rpl_node_done(replay *rp, int rank, uint32_t i)
         if (res == RES_COMM)
             close_interval(rp, rs);
         ln->cur = LANE_FREE;
-        busy_dec(rp, rs, res);
+        held = 1;
         if (res == RES_COMM)
             ln->rec = -1;
     }
     release(rp, rank, i);
     if (ln)
         try_issue(rp, rank, (int)(ln - rs->lanes));
+    /* The lane's count drops only now: a lane that took its next node at
+     * once kept its kind busy, so the mask does not change twice at this
+     * instant (every change at one instant closes a zero-length interval
+     * after the first, which closes [last, now) with the mask that held
+     * before it: the accounting is the same in either order) */
+    if (held)
+        busy_dec(rp, rs, res);
 }
 
 /* Node i of rank is due at now + dur on handler fn: its end (on_event) or
