@@ -359,6 +359,7 @@ et_reader *et_reader_open(const char *path, loom_err *err)
     r->xs = loom_xcalloc_aligned(1, sizeof *r->xs, 64);
     XXH3_INITSTATE(r->xs);
     XXH3_64bits_reset(r->xs);
+    r->alloc = (ProtobufCAllocator){node_alloc, node_free, r};
     int fd = et_open_regular(path, "trace", err);
     if (fd < 0)
         goto err;
@@ -472,7 +473,6 @@ int et_reader_next(et_reader *r, ChakraProtoMsg__Node **out, loom_err *err)
         return rc;
     r->cur = 0; /* the previous node's memory is reused */
     r->used = 0;
-    r->alloc = (ProtobufCAllocator){node_alloc, node_free, r};
     *out = chakra_proto_msg__node__unpack(&r->alloc, len, msg);
     if (*out == NULL) {
         uint64_t idx = r->msg - 1;

@@ -180,6 +180,8 @@ static int plan_tensor(wl_llm_plan *p, loom_err *err)
                             m->hidden);
     if (o->sp && p->t < 2)
         return loom_err_set(err, LOOM_EUSAGE, "--sequence-parallel needs --tp > 1");
+    p->a_loc = m->heads / p->t; /* heads a TP rank holds; key/value heads replicated */
+    p->kv_loc = m->kv_heads >= p->t ? m->kv_heads / p->t : 1; /* when fewer than tp */
     p->cp = o->cp > 1 ? o->cp : 1;
     if (m->seq % p->cp)
         return loom_err_set(err, LOOM_EUSAGE, "--cp %d does not divide --seq %d", p->cp, m->seq);
@@ -192,12 +194,10 @@ static int plan_tensor(wl_llm_plan *p, loom_err *err)
                             "parallelism runs in Transformer Engine's fused attention)", p->cp);
     if (p->cp > 1 && m->experts > 1)
         return loom_err_set(err, LOOM_EUSAGE, "--cp with --experts is not generated yet");
-    if (p->cp > 1 && o->cp_comm == WL_CP_A2A &&
-        ((m->heads / p->t) % p->cp || (m->kv_heads >= p->t ? m->kv_heads / p->t : 1) % p->cp))
+    if (p->cp > 1 && o->cp_comm == WL_CP_A2A && (p->a_loc % p->cp || p->kv_loc % p->cp))
         return loom_err_set(err, LOOM_EUSAGE, "--cp %d with --cp-comm a2a: the %d query and %d "
                             "key/value heads a tensor-parallel rank holds must split over the cp "
-                            "group", p->cp, m->heads / p->t,
-                            m->kv_heads >= p->t ? m->kv_heads / p->t : 1);
+                            "group", p->cp, p->a_loc, p->kv_loc);
     if (p->cp > 1 && o->cp_comm == WL_CP_P2P && (m->seq / p->cp) % 2)
         return loom_err_set(err, LOOM_EUSAGE, "--cp %d with --cp-comm p2p: the %d tokens per rank "
                             "(--seq %d / --cp %d) must split in two load-balanced chunks",
@@ -374,8 +374,6 @@ static void plan_sizes(wl_llm_plan *p)
     /* Megatron pads the vocabulary to a multiple of 128 * tp */
     long long q = 128LL * p->t;
     p->vocab = (int)(((long long)m->vocab + q - 1) / q * q);
-    p->a_loc = m->heads / p->t;
-    p->kv_loc = m->kv_heads >= p->t ? m->kv_heads / p->t : 1;
     p->dh = (double)m->hidden / m->heads;
     p->nqkv = (p->a_loc + 2.0 * p->kv_loc) * p->dh;
     p->T = (double)o->micro_batch * m->seq / p->cp; /* this rank's share of the sequence */

@@ -29,11 +29,6 @@
 
 #define CP4 SMALL, "--attention", "flash", "--cp", "4", "-q"
 
-static const et_gnode *nm(const et_graph *g, const char *what)
-{
-    return named(g, what);
-}
-
 /* Rank `rank` (cp index c) of the step written to pre: layer 0, microbatch
  * 0, forward and backward, as the head comment works out. */
 static void check_rank(const char *pre, int rank, int c)
@@ -42,7 +37,7 @@ static void check_rank(const char *pre, int rank, int c)
     char k[64];
     for (int j = 0; j < 4; j++) {
         snprintf(k, sizeof k, "L0.F0.flash_attn.s%d", j);
-        const et_gnode *a = nm(g, k);
+        const et_gnode *a = named(g, k);
         const loom_kshape *s = &g->kshape[a->shape - 1];
         assert_int_equal(a->num_ops, 4194304);
         assert_int_equal(s->causal, j == 0);
@@ -50,46 +45,46 @@ static void check_rank(const char *pre, int rank, int c)
         assert_int_equal(s->n, j == 0 || j > c ? 64 : 32);
         assert_int_equal(s->batch, 8);
         snprintf(k, sizeof k, "L0.B0.flash_attn_bwd.s%d", j);
-        assert_int_equal(nm(g, k)->num_ops, 10485760); /* 2.5 x */
+        assert_int_equal(named(g, k)->num_ops, 10485760); /* 2.5 x */
     }
     for (int i = 0; i < 3; i++) { /* forward: K, V on to c + 1 */
         snprintf(k, sizeof k, "L0.F0.cp_send%d", i);
-        const et_gnode *s = nm(g, k);
+        const et_gnode *s = named(g, k);
         assert_int_equal(s->type, ET_COMM_SEND_NODE);
         assert_int_equal(s->comm_size, 131072);
         assert_int_equal(s->comm_dst, (c + 1) % 4);
         assert_string_equal(g->pg_names[s->pg], "cp");
         snprintf(k, sizeof k, "L0.F0.cp_recv%d", i);
-        const et_gnode *r = nm(g, k);
+        const et_gnode *r = named(g, k);
         assert_int_equal(r->comm_src, (c + 3) % 4);
         /* step i + 1 attends what step i received */
         snprintf(k, sizeof k, "L0.F0.flash_attn.s%d", i + 1);
-        assert_true(depends(g, nm(g, k), r));
+        assert_true(depends(g, named(g, k), r));
     }
     /* the send of step 2 waits for step 1's receive and for step 0's
      * attention (TE's two streams: what ran before on its own) */
-    assert_true(depends(g, nm(g, "L0.F0.cp_send2"), nm(g, "L0.F0.cp_recv1")));
-    assert_true(depends(g, nm(g, "L0.F0.cp_send2"), nm(g, "L0.F0.flash_attn.s0")));
-    assert_false(depends(g, nm(g, "L0.F0.cp_send2"), nm(g, "L0.F0.flash_attn.s1")));
+    assert_true(depends(g, named(g, "L0.F0.cp_send2"), named(g, "L0.F0.cp_recv1")));
+    assert_true(depends(g, named(g, "L0.F0.cp_send2"), named(g, "L0.F0.flash_attn.s0")));
+    assert_false(depends(g, named(g, "L0.F0.cp_send2"), named(g, "L0.F0.flash_attn.s1")));
     static const uint64_t bwd[4] = {131072, 262144, 262144, 131072};
     for (int i = 0; i < 4; i++) { /* backward: the other way round */
         snprintf(k, sizeof k, "L0.B0.cp_send%d", i);
-        const et_gnode *s = nm(g, k);
+        const et_gnode *s = named(g, k);
         assert_int_equal(s->comm_size, bwd[i]);
         assert_int_equal(s->comm_dst, (c + 3) % 4);
         snprintf(k, sizeof k, "L0.B0.cp_recv%d", i);
-        assert_int_equal(nm(g, k)->comm_src, (c + 1) % 4);
+        assert_int_equal(named(g, k)->comm_src, (c + 1) % 4);
         /* what it sends on includes the dK, dV added at the step before */
         if (i > 0) {
             char a[64];
             snprintf(a, sizeof a, "L0.B0.cp_dkv_add.s%d", 4 - i);
-            assert_true(depends(g, s, nm(g, a)));
+            assert_true(depends(g, s, named(g, a)));
         }
     }
     /* the backward runs the forward's steps in reverse, and a step's dK, dV
      * are added to those received at that step */
-    assert_true(depends(g, nm(g, "L0.B0.cp_dkv_add.s3"), nm(g, "L0.B0.cp_recv0")));
-    assert_true(depends(g, nm(g, "L0.B0.cp_dkv_add.s0"), nm(g, "L0.B0.cp_recv3")));
+    assert_true(depends(g, named(g, "L0.B0.cp_dkv_add.s3"), named(g, "L0.B0.cp_recv0")));
+    assert_true(depends(g, named(g, "L0.B0.cp_dkv_add.s0"), named(g, "L0.B0.cp_recv3")));
     no_node_with(g, (const char *const[]){"ag_kv_cp", "rs_dkv_cp", NULL});
     et_graph_free(g);
 }
@@ -117,9 +112,9 @@ static void test_ring(void **state)
     expect_exit(loomrun_run(loomrun_tmp, "gen", "llm", CP4, "--groups", "explicit", "--out", px,
                             NULL), 0, NULL);
     et_graph *g = load_prefix(px, 6); /* c 3: its neighbours are ranks 0 and 4 */
-    assert_int_equal(nm(g, "L0.F0.cp_send0")->comm_dst, 0);
-    assert_int_equal(nm(g, "L0.F0.cp_recv0")->comm_src, 4);
-    assert_int_equal(nm(g, "L0.B0.cp_send0")->comm_dst, 4);
+    assert_int_equal(named(g, "L0.F0.cp_send0")->comm_dst, 0);
+    assert_int_equal(named(g, "L0.F0.cp_recv0")->comm_src, 4);
+    assert_int_equal(named(g, "L0.B0.cp_send0")->comm_dst, 4);
     et_graph_free(g);
 }
 
@@ -133,15 +128,15 @@ static void test_same_work(void **state)
                             NULL), 0, NULL);
     expect_exit(loomrun_run(loomrun_tmp, "gen", "llm", CP4, "--out", pp, NULL), 0, NULL);
     et_graph *ga = load_prefix(pa, 2), *gp = load_prefix(pp, 2);
-    uint64_t f = nm(ga, "L0.F0.flash_attn")->num_ops, fb = nm(ga, "L0.B0.flash_attn_bwd")->num_ops;
+    uint64_t f = named(ga, "L0.F0.flash_attn")->num_ops, fb = named(ga, "L0.B0.flash_attn_bwd")->num_ops;
     assert_int_equal(f, 16777216);
     uint64_t sf = 0, sb = 0;
     char k[64];
     for (int j = 0; j < 4; j++) {
         snprintf(k, sizeof k, "L0.F0.flash_attn.s%d", j);
-        sf += nm(gp, k)->num_ops;
+        sf += named(gp, k)->num_ops;
         snprintf(k, sizeof k, "L0.B0.flash_attn_bwd.s%d", j);
-        sb += nm(gp, k)->num_ops;
+        sb += named(gp, k)->num_ops;
     }
     assert_int_equal(sf, f);
     assert_int_equal(sb, fb);
@@ -166,19 +161,19 @@ static void test_ulysses(void **state)
                                       "L0.F0.cp_a2a_out", "L0.B0.cp_a2a_dout", "L0.B0.cp_a2a_dq",
                                       "L0.B0.cp_a2a_dk", "L0.B0.cp_a2a_dv"};
     for (size_t i = 0; i < sizeof a2a / sizeof a2a[0]; i++) {
-        const et_gnode *n = nm(g, a2a[i]);
+        const et_gnode *n = named(g, a2a[i]);
         assert_int_equal(n->comm_type, ET_ALL_TO_ALL);
         assert_int_equal(n->comm_size, 65536);
         assert_string_equal(g->pg_names[n->pg], "cp");
     }
-    const et_gnode *f = nm(g, "L0.F0.flash_attn");
+    const et_gnode *f = named(g, "L0.F0.flash_attn");
     const loom_kshape *s = &g->kshape[f->shape - 1];
     assert_int_equal(f->num_ops, 16777216);
     assert_true(s->m == 256 && s->n == 256 && s->batch == 2 && s->causal);
-    assert_int_equal(nm(g, "L0.B0.flash_attn_bwd")->num_ops, 41943040);
+    assert_int_equal(named(g, "L0.B0.flash_attn_bwd")->num_ops, 41943040);
     /* V's exchange, then its reordering, then the attention */
-    assert_true(depends(g, nm(g, "L0.F0.cp_a2a_v_unpack"), nm(g, "L0.F0.cp_a2a_v")));
-    assert_true(depends(g, f, nm(g, "L0.F0.cp_a2a_v_unpack")));
+    assert_true(depends(g, named(g, "L0.F0.cp_a2a_v_unpack"), named(g, "L0.F0.cp_a2a_v")));
+    assert_true(depends(g, f, named(g, "L0.F0.cp_a2a_v_unpack")));
     no_node_with(g, (const char *const[]){"cp_send", "ag_kv_cp", NULL});
     et_graph_free(g);
 }
