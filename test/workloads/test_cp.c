@@ -128,7 +128,8 @@ static void test_same_work(void **state)
                             NULL), 0, NULL);
     expect_exit(loomrun_run(loomrun_tmp, "gen", "llm", CP4, "--out", pp, NULL), 0, NULL);
     et_graph *ga = load_prefix(pa, 2), *gp = load_prefix(pp, 2);
-    uint64_t f = named(ga, "L0.F0.flash_attn")->num_ops, fb = named(ga, "L0.B0.flash_attn_bwd")->num_ops;
+    uint64_t f = named(ga, "L0.F0.flash_attn")->num_ops;
+    uint64_t fb = named(ga, "L0.B0.flash_attn_bwd")->num_ops;
     assert_int_equal(f, 16777216);
     uint64_t sf = 0, sb = 0;
     char k[64];
