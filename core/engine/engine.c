@@ -38,7 +38,7 @@ typedef struct batch {
 #define HDR_SIZE ((sizeof(sim_ev) + 15) & ~(size_t)15)
 
 struct sim_engine {
-    struct sim_clock clock; /* first: sim_now() reads it inline (engine.h) */
+    struct sim_clock clock; /* first: sim_now(), sim_last_payload() read it inline (engine.h) */
     sim_heap q;          /* pending batches by (time, seq) */
     batch *last;         /* the batch created last, while pending; else NULL */
     batch *now_b;        /* the batch created last at the time it was created at
@@ -55,8 +55,6 @@ struct sim_engine {
     size_t nslabs;       /* slabs in use */
     size_t cap_slabs;    /* capacity of slabs[] */
     void *ctx;           /* handed to every handler */
-    sim_ev *lastev;      /* the event scheduled last, while pending; else NULL */
-    sim_time lastev_t;   /* its time */
     batch *ab;           /* the batch `ahead` walks, while pending; else NULL */
     sim_ev *ahead;       /* the event AHEAD after the running one in ab, or NULL */
 };
@@ -147,9 +145,10 @@ void *sim_schedule(sim_engine *e, sim_time t, sim_handler fn)
     }
     if (++e->pending > e->high)
         e->high = e->pending;
-    e->lastev = ev;
-    e->lastev_t = t;
-    return (char *)ev + HDR_SIZE;
+    e->clock.last = (char *)ev + HDR_SIZE;
+    e->clock.last_t = t;
+    e->clock.last_fn = fn;
+    return e->clock.last;
 }
 
 void *sim_schedule_in(sim_engine *e, sim_time delay, sim_handler fn)
@@ -188,8 +187,8 @@ uint64_t sim_run_budget(sim_engine *e, sim_time until, uint64_t max)
             e->free_b = b;
         }
         e->pending--;
-        if (ev == e->lastev)
-            e->lastev = NULL;
+        if ((char *)ev + HDR_SIZE == e->clock.last)
+            e->clock.last = NULL;
         ev->fn(e, (char *)ev + HDR_SIZE, e->ctx);
         ev->next = e->free; /* recycle after the handler is done with it */
         e->free = ev;
@@ -200,12 +199,6 @@ uint64_t sim_run_budget(sim_engine *e, sim_time until, uint64_t max)
 }
 
 uint64_t sim_run(sim_engine *e, sim_time until) { return sim_run_budget(e, until, UINT64_MAX); }
-
-void *sim_last_payload(sim_engine *e, sim_time t, sim_handler fn)
-{
-    return e->lastev && e->lastev_t == t && e->lastev->fn == fn ? (char *)e->lastev + HDR_SIZE
-                                                                : NULL;
-}
 
 const void *sim_ahead_payload(const sim_engine *e, sim_handler *fn)
 {

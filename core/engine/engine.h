@@ -42,7 +42,7 @@ uint64_t sim_run_budget(sim_engine *eng, sim_time until, uint64_t max);
  * so the caller may fold the new one into this payload instead (one event
  * standing for two handled back to back): the order of handling, and so
  * every result, is the same; only the count of events run differs. */
-void *sim_last_payload(sim_engine *eng, sim_time t, sim_handler fn);
+static inline void *sim_last_payload(sim_engine *eng, sim_time t, sim_handler fn);
 
 /* The payload of a pending event of the running event's time some events
  * (8) after it, and its handler in *fn; NULL when there is none (the time's
@@ -50,14 +50,24 @@ void *sim_last_payload(sim_engine *eng, sim_time t, sim_handler fn);
  * once, nothing more. */
 const void *sim_ahead_payload(const sim_engine *eng, sim_handler *fn /* OUT */);
 
-/* The clock.  The engine's first member, so that reading it is a load, not
- * a call (replay reads it several times per event). */
+/* The clock, and the event scheduled last.  The engine's first member, so
+ * that reading them is a load, not a call (replay reads the clock several
+ * times per event, and asks for the last event once per node). */
 struct sim_clock {
     sim_time now;
+    void *last;          /* the payload of the event scheduled last, while it is
+                          * pending; else NULL */
+    sim_time last_t;     /* its time */
+    sim_handler last_fn; /* its handler */
 };
 static inline sim_time sim_now(const sim_engine *eng)
 {
     return ((const struct sim_clock *)(const void *)eng)->now;
+}
+static inline void *sim_last_payload(sim_engine *eng, sim_time t, sim_handler fn)
+{
+    const struct sim_clock *c = (const struct sim_clock *)(const void *)eng;
+    return c->last && c->last_t == t && c->last_fn == fn ? c->last : NULL;
 }
 uint64_t sim_events(const sim_engine *eng);  /* events run so far */
 size_t sim_pending(const sim_engine *eng);   /* events queued now */

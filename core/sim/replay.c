@@ -40,16 +40,18 @@ typedef struct ev {
  * (and, while communication is exposed, to the collective in flight). */
 static void close_interval_at(replay *rp, rank_state *rs, sim_time now)
 {
-    if ((rs->mask & A_COMM) && !(rs->mask & A_COMPUTE)) /* each collective in flight: */
-        for (int k = 0, found = 0; k < rs->gi->ncomm_lanes && found < rs->busy[RES_COMM]; k++) {
-            long rec = rs->lanes[rs->gi->comm_lanes[k]].rec; /* only busy lanes hold one */
-            if (rec >= 0) {
-                rp->res->colls[rec].exposed += (now - rs->last) * /* summed; averaged at the end */
-                                               (sim_time)rs->lanes[rs->gi->comm_lanes[k]].mult;
+    sim_time dt = now - rs->last;
+    if ((rs->mask & A_COMM) && !(rs->mask & A_COMPUTE)) { /* each collective in flight: */
+        const graph_info *gi = rs->gi;
+        for (int k = 0, found = 0; k < gi->ncomm_lanes && found < rs->busy[RES_COMM]; k++) {
+            const lane *ln = &rs->lanes[gi->comm_lanes[k]];
+            if (ln->rec >= 0) { /* only busy lanes hold one */
+                rp->res->colls[ln->rec].exposed += dt * (sim_time)ln->mult; /* averaged at the end */
                 found++;
             }
         }
-    rs->acc[rs->mask] += now - rs->last;
+    }
+    rs->acc[rs->mask] += dt;
     rs->last = now;
 }
 
@@ -138,45 +140,89 @@ void rpl_node_done(replay *rp, int rank, uint32_t i);
 
 /* Makes node i of rank ready: queue it on its resource, or start it. */
 static inline void make_ready(replay *rp, int rank, uint32_t i);
+static inline void ready_on_lane(replay *rp, int rank, ps_word *w, int l, uint32_t key);
 
-static void release(replay *rp, int rank, uint32_t i)
+/* What completing node i of a graph needs of the graph, the same on every
+ * rank replaying it: a batch of ranks (on_event, coll_done) reads it once. */
+typedef struct done_facts {
+    const graph_info *gi;
+    uint32_t i;
+    int res;               /* its RES_* */
+    int lane;              /* its lane; -1 without one (RES_NONE) */
+    uint32_t nsucc;        /* successors it releases */
+    const uint32_t *succ;  /* their indices */
+    size_t off;            /* its ps word's offset in a rank's ps */
+    struct {               /* the first DF_SUCC successors': */
+        size_t off;        /* ps word's offset */
+        int lane;          /* lane, -1 without one (make_ready then) */
+        uint32_t key;      /* queue key on it */
+    } s[4];
+} done_facts;
+enum { DF_SUCC = 4 };
+
+static inline void facts_of(const replay *rp, const graph_info *gi, uint32_t i, done_facts *d)
+{
+    const et_graph *g = gi->g;
+    const et_gnode *n = &g->nodes[i];
+    d->gi = gi;
+    d->i = i;
+    d->res = gi->res[i];
+    d->lane = d->res != RES_NONE ? lane_of(gi, i) : -1;
+    d->nsucc = n->nsucc_data + (rp->cfg->ctrl_deps ? n->nsucc_ctrl : 0);
+    d->succ = g->succ + n->succ;
+    d->off = (size_t)i * gi->nshare;
+    for (uint32_t k = 0; k < d->nsucc && k < DF_SUCC; k++) {
+        uint32_t j = d->succ[k];
+        d->s[k].off = (size_t)j * gi->nshare;
+        d->s[k].lane = gi->res[j] != RES_NONE ? lane_of(gi, j) : -1;
+        d->s[k].key = gi->lidx[j];
+    }
+}
+
+static inline __attribute__((always_inline)) void release(replay *rp, int rank,
+                                                          const done_facts *d)
 {
     rank_state *rs = &rp->r[rank];
-    const et_graph *g = rs->gi->g;
-    const et_gnode *n = &g->nodes[i];
-    uint32_t nsucc = n->nsucc_data + (rp->cfg->ctrl_deps ? n->nsucc_ctrl : 0);
-    for (uint32_t k = 0; k < nsucc; k++) {
-        uint32_t s = g->succ[n->succ + k];
-        ps_word *w = PS(rs, s);
+    for (uint32_t k = 0; k < d->nsucc; k++) {
+        uint32_t s = d->succ[k];
+        ps_word *w = k < DF_SUCC ? rs->ps + d->s[k].off : PS(rs, s);
         if (__builtin_expect(ps_pend(*w) == PS_BIG, 0)) { /* counted in big_block */
             if (rpl_big_release(rs, s))
                 make_ready(rp, rank, s);
             continue;
         }
         LOOM_ASSERT(ps_pend(*w) > 0);
-        if (ps_pend(--*w) == 0)
+        if (ps_pend(--*w) != 0)
+            continue;
+        if (k < DF_SUCC && d->s[k].lane >= 0)
+            ready_on_lane(rp, rank, w, d->s[k].lane, d->s[k].key);
+        else
             make_ready(rp, rank, s);
     }
 }
 
 static void on_event(sim_engine *eng, void *payload, void *ctx);
 
-void rpl_node_done(replay *rp, int rank, uint32_t i)
+/* Node i of rank (d: its facts) completes now. */
+static inline __attribute__((always_inline)) void node_done(replay *rp, int rank,
+                                                            const done_facts *d)
 {
     rank_state *rs = &rp->r[rank];
-    LOOM_ASSERT(ps_state(*PS(rs, i)) == ST_ISSUED);
-    *PS(rs, i) = ps_with_state(*PS(rs, i), ST_DONE);
+    uint32_t i = d->i;
+    ps_word *w = rs->ps + d->off;
+    LOOM_ASSERT(rs->gi == d->gi && ps_state(*w) == ST_ISSUED);
+    *w = ps_with_state(*w, ST_DONE);
     rs->done++;
     rs->finish = sim_now(rp->eng);
-    int res = rs->gi->res[i];
-    lane *ln = res != RES_NONE ? &rs->lanes[lane_of(rs->gi, i)] : NULL;
+    int res = d->res;
+    lane *ln = d->lane >= 0 ? &rs->lanes[d->lane] : NULL;
     if (rp->obs && rp->obs->node)
         rp->obs->node(rp->obs->node_ctx, rank, rs->gi->g, i, res_public(res), rs->t0[i], rs->finish,
                       res == RES_COMM ? ln->rec : -1);
     int held = 0;
     if (ln && ln->cur == i) {
         if (rp->rep)
-            rpl_tie_free(rp, rank, (int)(ln - rs->lanes));
+            rpl_tie_free(rp, rank, d->lane);
         /* the time up to now is this collective's too: closed before its
          * record leaves the lane, even when another comm lane (or a posted
          * receive) keeps the mask as it is */
@@ -187,9 +233,9 @@ void rpl_node_done(replay *rp, int rank, uint32_t i)
         if (res == RES_COMM)
             ln->rec = -1;
     }
-    release(rp, rank, i);
+    release(rp, rank, d);
     if (ln)
-        try_issue(rp, rank, (int)(ln - rs->lanes));
+        try_issue(rp, rank, d->lane);
     /* The lane's count drops only now: a lane that took its next node at
      * once kept its kind busy, so the mask does not change twice at this
      * instant (every change at one instant closes a zero-length interval
@@ -197,6 +243,13 @@ void rpl_node_done(replay *rp, int rank, uint32_t i)
      * before it: the accounting is the same in either order) */
     if (held)
         busy_dec(rp, rs, res);
+}
+
+void rpl_node_done(replay *rp, int rank, uint32_t i)
+{
+    done_facts d;
+    facts_of(rp, rp->r[rank].gi, i, &d);
+    node_done(rp, rank, &d);
 }
 
 /* Node i of rank is due at now + dur on handler fn: its end (on_event) or
@@ -298,7 +351,10 @@ static inline __attribute__((always_inline)) void coll_join(replay *rp, int rank
     while (sl->comm != ci && sl->comm != -1) /* a rank uses a handful: npg slots */
         sl++;
     LOOM_ASSERT(sl < rs->seq + g->npg);
-    sl->comm = ci;
+    if (sl->comm == -1) { /* its first collective on c */
+        sl->comm = ci;
+        sl->mi = rpl_member_index(c, rank);
+    }
     uint64_t seq = sl->n++;
     LOOM_ASSERT(seq >= c->base);
     size_t slot = (size_t)(seq - c->base);
@@ -352,7 +408,7 @@ static inline __attribute__((always_inline)) void coll_join(replay *rp, int rank
              (unsigned long long)in->trace_bytes);
         return;
     }
-    int mi = rpl_member_index(c, rank);
+    int mi = sl->mi;
     LOOM_ASSERT(mi >= 0 && in->node[mi] == UINT32_MAX);
     in->node[mi] = i;
     close_interval(rp, rs); /* before the record in flight changes */
@@ -419,6 +475,7 @@ static void coll_done(replay *rp, coll_inst *in)
     comm *c = &rp->comms[in->comm];
     loom_coll_record *cr = &rp->res->colls[in->rec];
     cr->end = sim_now(rp->eng);
+    done_facts d = {.gi = NULL};
     for (int m = 0; m < c->n; m++) {
         if (m + PREFETCH_AHEAD < c->n)
             prefetch_rank(rp, c->ranks[m + PREFETCH_AHEAD]);
@@ -426,7 +483,10 @@ static void coll_done(replay *rp, coll_inst *in)
                       * for the others another rank's handler, never their own */
             rpl_tie_event(rp, c->ranks[m], cr->end, cr->start,
                           c->nreal > 1 ? ++rp->hid : in->by);
-        rpl_node_done(rp, c->ranks[m], in->node[m]);
+        const graph_info *gi = rp->r[c->ranks[m]].gi;
+        if (gi != d.gi || in->node[m] != d.i) /* most often the member before's */
+            facts_of(rp, gi, in->node[m], &d);
+        node_done(rp, c->ranks[m], &d);
     }
     free(in->node);
     free(in);
@@ -485,7 +545,8 @@ static inline __attribute__((always_inline)) void start(replay *rp, int rank, ui
     case ET_COMP_NODE: {
         graph_info *gi = rs->gi;
         if (gi->dur && gi->dur[i] >= 0) { /* priced on an earlier rank */
-            rp->fallbacks += gi->dur_fb[i] * rpl_class_size(rp, rank);
+            if (gi->dur_fb[i])
+                rp->fallbacks += rpl_class_size(rp, rank);
             post_node_event(rp, rank, i, rpl_host_fused_now(rp, gi, i, gi->dur[i]));
             break;
         }
@@ -534,7 +595,7 @@ static void issue(replay *rp, int rank, int l);
 static inline void try_issue(replay *rp, int rank, int l)
 {
     const lane *ln = &rp->r[rank].lanes[l];
-    if (ln->cur == LANE_FREE && lane_queued(ln) != 0 && !rp->failed)
+    if (ln->cur == LANE_FREE && lane_any(ln) && !rp->failed)
         issue(rp, rank, l);
 }
 
@@ -553,19 +614,27 @@ static void issue(replay *rp, int rank, int l)
     start(rp, rank, i);
 }
 
+/* Node i, of lane l where its queue key is key, is ready on rank: queue it,
+ * start it if the lane is free.  Its ps word (w) is already found. */
+static inline __attribute__((always_inline)) void ready_on_lane(replay *rp, int rank, ps_word *w,
+                                                                int l, uint32_t key)
+{
+    *w = ps_with_state(*w, ST_READY);
+    if (rp->rep)
+        rpl_tie_push(rp, rank, l, key);
+    lane_push(&rp->r[rank].lanes[l], key);
+    try_issue(rp, rank, l);
+}
+
 static inline __attribute__((always_inline)) void make_ready(replay *rp, int rank, uint32_t i)
 {
     rank_state *rs = &rp->r[rank];
     const et_gnode *n = &rs->gi->g->nodes[i];
-    *PS(rs, i) = ps_with_state(*PS(rs, i), ST_READY);
     int res = rs->gi->res[i];
     if (res != RES_NONE) {
-        int l = lane_of(rs->gi, i);
-        if (rp->rep)
-            rpl_tie_push(rp, rank, l, rs->gi->lidx[i]);
-        lane_push(&rs->lanes[l], rs->gi->lidx[i]);
-        try_issue(rp, rank, l);
+        ready_on_lane(rp, rank, PS(rs, i), lane_of(rs->gi, i), rs->gi->lidx[i]);
     } else if (n->type == ET_COMM_RECV_NODE) {
+        *PS(rs, i) = ps_with_state(*PS(rs, i), ST_READY);
         if (!host_wait(rp, rank, i))
             rpl_recv_post(rp, rank, i);
     } else { /* a delay waits its time on no resource; METADATA, INVALID are
@@ -594,7 +663,10 @@ static void on_event(sim_engine *eng, void *payload, void *ctx)
     const ev *nx = sim_ahead_payload(eng, &fn);
     if (nx && fn == on_event)
         prefetch_rank(rp, nx->rank);
-    int recv = rp->r[e->rank].gi->g->nodes[e->node].type == ET_COMM_RECV_NODE;
+    const graph_info *gi = rp->r[e->rank].gi; /* every rank of the event's */
+    int recv = gi->g->nodes[e->node].type == ET_COMM_RECV_NODE;
+    done_facts d;
+    facts_of(rp, gi, e->node, &d);
     for (uint32_t k = 0; k < e->n && !rp->failed; k++) {
         int rank = e->rank + (int)k;
         if (k + PREFETCH_AHEAD < e->n)
@@ -605,7 +677,7 @@ static void on_event(sim_engine *eng, void *payload, void *ctx)
         if (recv)
             rpl_recv_done(rp, rank, e->node);
         else
-            rpl_node_done(rp, rank, e->node);
+            node_done(rp, rank, &d);
     }
 }
 

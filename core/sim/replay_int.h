@@ -165,6 +165,7 @@ typedef struct rank_state {
     struct seq_slot {        /* per communicator this rank uses (at most one per
                               * pg name of its graph): collectives issued on it */
         int comm;            /* communicator index; -1: slot unused */
+        int mi;              /* this rank's member index in it */
         uint32_t n;          /* issued so far */
     } *seq;                  /* gi->g->npg slots in replay.seq_block, not one per
                               * communicator of the run: 131,072 ranks x 24,000

@@ -18,6 +18,13 @@ static inline uint32_t lane_queued(const lane *ln)
     return ln->rhi - ln->rlo + (q ? q->tail - q->head + q->hn : 0);
 }
 
+/* Some ready node is queued on a lane (lane_queued(ln) != 0, in the run
+ * first: most often all that is read). */
+static inline int lane_any(const lane *ln)
+{
+    return ln->rlo != ln->rhi || (ln->more && (ln->more->tail != ln->more->head || ln->more->hn));
+}
+
 static inline void idq_heap_push(idq *q, uint32_t key)
 {
     if (q->hn == q->hcap) {

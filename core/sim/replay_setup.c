@@ -153,7 +153,7 @@ static int alloc_ranks(replay *rp, const loom_replay_opts *opts, loom_err *err)
         rs->seq = rp->seq_block + seq_at;
         seq_at += g->npg; /* npg >= 1: "" */
         for (uint32_t k = 0; k < g->npg; k++)
-            rs->seq[k] = (struct seq_slot){-1, 0};
+            rs->seq[k] = (struct seq_slot){-1, -1, 0};
         rs->lanes = rs->gi->nlanes > RES_N ? loom_xcalloc(rs->gi->nlanes, sizeof *rs->lanes)
                                            : rs->lane0;
         if (rp->rep) { /* the tie check (replay_int.h): seeding is one handler */
