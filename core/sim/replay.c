@@ -31,6 +31,7 @@ typedef struct ev {
     sim_time at;    /* when it was scheduled, */
     uint64_t by;    /* by which handler (the tie check, replay_int.h) */
     uint32_t n;     /* ranks */
+    const graph_info *gi; /* their graph (rank's) */
 } ev;
 
 
@@ -140,7 +141,8 @@ void rpl_node_done(replay *rp, int rank, uint32_t i);
 
 /* Makes node i of rank ready: queue it on its resource, or start it. */
 static inline void make_ready(replay *rp, int rank, uint32_t i);
-static inline void ready_on_lane(replay *rp, int rank, ps_word *w, int l, uint32_t key);
+static inline void ready_on_lane(replay *rp, int rank, rank_state *rs, ps_word *w, uint32_t i,
+                                 int l, uint32_t key);
 
 /* What completing node i of a graph needs of the graph, the same on every
  * rank replaying it: a batch of ranks (on_event, coll_done) reads it once. */
@@ -195,7 +197,7 @@ static inline __attribute__((always_inline)) void release(replay *rp, int rank,
         if (ps_pend(--*w) != 0)
             continue;
         if (k < DF_SUCC && d->s[k].lane >= 0)
-            ready_on_lane(rp, rank, w, d->s[k].lane, d->s[k].key);
+            ready_on_lane(rp, rank, rs, w, s, d->s[k].lane, d->s[k].key);
         else
             make_ready(rp, rank, s);
     }
@@ -264,14 +266,16 @@ static inline void post_event(replay *rp, int rank, uint32_t i, sim_time dur, si
         return;
     }
     ev *e;
+    const graph_info *gi = rp->r[rank].gi;
     if (!rp->rep && (e = sim_last_payload(rp->eng, now + dur, fn)) != NULL &&
-        e->node == i && e->rank + (int64_t)e->n == rank && rp->r[e->rank].gi == rp->r[rank].gi) {
+        e->node == i && e->rank + (int64_t)e->n == rank && e->gi == gi) {
         e->n++; /* handled right after the ranks before it, as its own event would be */
         return;
     }
     e = sim_schedule(rp->eng, now + dur, fn);
     e->rank = rank;
     e->node = i;
+    e->gi = gi;
     e->at = now;
     e->by = rp->hid;
     e->n = 1;
@@ -590,6 +594,7 @@ static inline __attribute__((always_inline)) void start(replay *rp, int rank, ui
 }
 
 static void issue(replay *rp, int rank, int l);
+static void issue_node(replay *rp, int rank, int l, uint32_t i);
 
 /* Most calls find the lane busy: that test inline, the issue out of line. */
 static inline void try_issue(replay *rp, int rank, int l)
@@ -607,7 +612,14 @@ static void issue(replay *rp, int rank, int l)
     uint32_t k = lane_pop(ln), i = rs->gi->lnode[rs->gi->lane_off[l] + k];
     if (rp->rep)
         rpl_tie_issue(rp, rank, l, k, lane_queued(ln));
-    ln->cur = i;
+    issue_node(rp, rank, l, i);
+}
+
+/* Node i takes lane l of rank, free until now, and starts. */
+static void issue_node(replay *rp, int rank, int l, uint32_t i)
+{
+    rank_state *rs = &rp->r[rank];
+    rs->lanes[l].cur = i;
     if (host_wait(rp, rank, i))
         return; /* the lane holds it, idle, until its launch ends */
     busy_inc(rp, rs, rs->gi->res[i]);
@@ -615,14 +627,24 @@ static void issue(replay *rp, int rank, int l)
 }
 
 /* Node i, of lane l where its queue key is key, is ready on rank: queue it,
- * start it if the lane is free.  Its ps word (w) is already found. */
-static inline __attribute__((always_inline)) void ready_on_lane(replay *rp, int rank, ps_word *w,
-                                                                int l, uint32_t key)
+ * start it if the lane is free.  Its rank state (rs) and ps word (w) are
+ * already found.  A free lane with nothing queued would pop what it was
+ * pushed: it takes the node at once (not with symmetry collapse, whose tie
+ * checks see every push). */
+static inline __attribute__((always_inline)) void ready_on_lane(replay *rp, int rank,
+                                                                rank_state *rs, ps_word *w,
+                                                                uint32_t i, int l, uint32_t key)
 {
     *w = ps_with_state(*w, ST_READY);
+    lane *ln = &rs->lanes[l];
+    if (ln->cur == LANE_FREE && !lane_any(ln) && !rp->rep) {
+        if (!rp->failed)
+            issue_node(rp, rank, l, i);
+        return;
+    }
     if (rp->rep)
         rpl_tie_push(rp, rank, l, key);
-    lane_push(&rp->r[rank].lanes[l], key);
+    lane_push(ln, key);
     try_issue(rp, rank, l);
 }
 
@@ -632,7 +654,7 @@ static inline __attribute__((always_inline)) void make_ready(replay *rp, int ran
     const et_gnode *n = &rs->gi->g->nodes[i];
     int res = rs->gi->res[i];
     if (res != RES_NONE) {
-        ready_on_lane(rp, rank, PS(rs, i), lane_of(rs->gi, i), rs->gi->lidx[i]);
+        ready_on_lane(rp, rank, rs, PS(rs, i), i, lane_of(rs->gi, i), rs->gi->lidx[i]);
     } else if (n->type == ET_COMM_RECV_NODE) {
         *PS(rs, i) = ps_with_state(*PS(rs, i), ST_READY);
         if (!host_wait(rp, rank, i))
