@@ -136,7 +136,7 @@ void rpl_fail(replay *rp, const char *fmt, ...)
 
 /* ---- node life cycle ------------------------------------------------------ */
 
-static inline void try_issue(replay *rp, int rank, int l);
+static inline void try_issue(replay *rp, rank_state *rs, int rank, int l);
 void rpl_node_done(replay *rp, int rank, uint32_t i);
 
 /* Makes node i of rank ready: queue it on its resource, or start it. */
@@ -237,7 +237,7 @@ static inline __attribute__((always_inline)) void node_done(replay *rp, int rank
     }
     release(rp, rank, d);
     if (ln)
-        try_issue(rp, rank, d->lane);
+        try_issue(rp, rs, rank, d->lane);
     /* The lane's count drops only now: a lane that took its next node at
      * once kept its kind busy, so the mask does not change twice at this
      * instant (every change at one instant closes a zero-length interval
@@ -593,32 +593,31 @@ static inline __attribute__((always_inline)) void start(replay *rp, int rank, ui
     }
 }
 
-static void issue(replay *rp, int rank, int l);
-static void issue_node(replay *rp, int rank, int l, uint32_t i);
+static void issue(replay *rp, rank_state *rs, int rank, int l);
+static void issue_node(replay *rp, rank_state *rs, int rank, int l, uint32_t i);
 
-/* Most calls find the lane busy: that test inline, the issue out of line. */
-static inline void try_issue(replay *rp, int rank, int l)
+/* Most calls find the lane busy: that test inline, the issue out of line.
+ * rs is rank's state (rp->r[rank]), as in the functions below. */
+static inline void try_issue(replay *rp, rank_state *rs, int rank, int l)
 {
-    const lane *ln = &rp->r[rank].lanes[l];
+    const lane *ln = &rs->lanes[l];
     if (ln->cur == LANE_FREE && lane_any(ln) && !rp->failed)
-        issue(rp, rank, l);
+        issue(rp, rs, rank, l);
 }
 
 /* Lane l of rank is free and has a ready node: the least starts. */
-static void issue(replay *rp, int rank, int l)
+static void issue(replay *rp, rank_state *rs, int rank, int l)
 {
-    rank_state *rs = &rp->r[rank];
     lane *ln = &rs->lanes[l];
     uint32_t k = lane_pop(ln), i = rs->gi->lnode[rs->gi->lane_off[l] + k];
     if (rp->rep)
         rpl_tie_issue(rp, rank, l, k, lane_queued(ln));
-    issue_node(rp, rank, l, i);
+    issue_node(rp, rs, rank, l, i);
 }
 
 /* Node i takes lane l of rank, free until now, and starts. */
-static void issue_node(replay *rp, int rank, int l, uint32_t i)
+static void issue_node(replay *rp, rank_state *rs, int rank, int l, uint32_t i)
 {
-    rank_state *rs = &rp->r[rank];
     rs->lanes[l].cur = i;
     if (host_wait(rp, rank, i))
         return; /* the lane holds it, idle, until its launch ends */
@@ -639,13 +638,13 @@ static inline __attribute__((always_inline)) void ready_on_lane(replay *rp, int 
     lane *ln = &rs->lanes[l];
     if (ln->cur == LANE_FREE && !lane_any(ln) && !rp->rep) {
         if (!rp->failed)
-            issue_node(rp, rank, l, i);
+            issue_node(rp, rs, rank, l, i);
         return;
     }
     if (rp->rep)
         rpl_tie_push(rp, rank, l, key);
     lane_push(ln, key);
-    try_issue(rp, rank, l);
+    try_issue(rp, rs, rank, l);
 }
 
 static inline __attribute__((always_inline)) void make_ready(replay *rp, int rank, uint32_t i)
