@@ -18,15 +18,21 @@
 
 #include "config.h"
 
-/* Runs the configuration's generator into a scratch directory and removes
- * what it wrote: how a gen recipe and its flags are checked. */
-static int gen_check(const sw_spec *s, const int *pos, loom_err *err)
+/* Runs the configuration's generator into a new scratch directory, dir
+ * (PATH_MAX bytes; the caller removes it), writing dir/w.*: how a gen
+ * recipe and its flags are checked, and what a generated system file is
+ * checked with.  On failure dir is removed and set to "". */
+static int gen_into(const sw_spec *s, const int *pos, char *dir, loom_err *err)
 {
     const char *tmp = getenv("TMPDIR");
-    char dir[PATH_MAX], prefix[PATH_MAX + 16], line[SW_ERR_TEXT_MAX + 1];
-    snprintf(dir, sizeof dir, "%s/loom-sweep-gen-XXXXXX", tmp && *tmp ? tmp : "/tmp");
-    if (mkdtemp(dir) == NULL)
-        return loom_err_set(err, LOOM_EIO, "%s: cannot create: %s", dir, strerror(errno));
+    char prefix[PATH_MAX + 16], line[SW_ERR_TEXT_MAX + 1];
+    snprintf(dir, PATH_MAX, "%s/loom-sweep-gen-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+    if (mkdtemp(dir) == NULL) {
+        int e = errno;
+        loom_err_set(err, LOOM_EIO, "%s: cannot create: %s", dir, strerror(e));
+        dir[0] = '\0';
+        return LOOM_EIO;
+    }
     snprintf(prefix, sizeof prefix, "%s/w", dir);
     sw_conf c;
     sw_conf_build(s, pos, &c);
@@ -34,10 +40,12 @@ static int gen_check(const sw_spec *s, const int *pos, loom_err *err)
     int code = sw_run_sync(argv, line, sizeof line);
     free(argv);
     sw_conf_free(&c);
-    sw_rm_dir(dir);
-    if (code != 0)
+    if (code != 0) {
+        sw_rm_dir(dir);
+        dir[0] = '\0';
         return loom_err_set(err, LOOM_EUSAGE, "loom gen %s (exit %d): %s", s->gen, code,
                             line[0] ? line : "no message");
+    }
     return 0;
 }
 
@@ -80,13 +88,20 @@ static int workload_check(const char *prefix, loom_err *err)
  * tables check the --set keys and values, and the trace's rank 0 file must
  * exist.  Replays nothing.  only >= 0: the base run plus that one axis at
  * pos (the other axes left at the base files' values); -2: the base alone;
- * -1: the whole configuration. */
-static int conf_check(const sw_spec *s, const int *pos, int only, loom_err *err)
+ * -1: the whole configuration.  gendir: where its generator wrote (gen_into),
+ * or NULL without a gen recipe. */
+static int conf_check(const sw_spec *s, const int *pos, int only, const char *gendir,
+                      loom_err *err)
 {
     sw_conf c;
     sw_conf_build(s, pos, &c);
     if (only != -1)
         conf_keep_only(s, &c, only);
+    if (gendir && gendir[0]) { /* what its generator wrote there (gen llm's system file) */
+        char prefix[PATH_MAX + 16];
+        snprintf(prefix, sizeof prefix, "%s/w", gendir);
+        sw_conf_generated(s, &c, prefix);
+    }
     int rc = 0;
     if (c.file[0]) /* a generated workload is checked by running its generator */
         rc = workload_check(c.file[0], err);
@@ -102,21 +117,27 @@ static int conf_check(const sw_spec *s, const int *pos, int only, loom_err *err)
     return rc;
 }
 
-/* Each value of group g but the first, the other groups at pos. */
-static int group_check(const sw_spec *s, int *pos, int g, loom_err *e, loom_err *err)
+/* Each value of group g but the first, the other groups at pos; gendir0:
+ * configuration 0's generated files, for a group with no gen axis. */
+static int group_check(const sw_spec *s, int *pos, int g, const char *gendir0, loom_err *e,
+                       loom_err *err)
 {
     int rc = 0;
     sbuf d = {0};
     const sw_group *gr = &s->groups[g];
+    int gen = 0;
+    for (int a = gr->first; a < gr->first + gr->naxes; a++)
+        gen |= s->axes[a].kind == AX_GEN;
     for (int v = 1; v < gr->len && rc == 0; v++) {
         pos[g] = v;
         loom_err_clear(e);
-        rc = conf_check(s, pos, -1, e);
-        for (int a = gr->first; rc == 0 && a < gr->first + gr->naxes; a++)
-            if (s->axes[a].kind == AX_GEN) { /* run the generator once per value */
-                rc = gen_check(s, pos, e);
-                break;
-            }
+        char dir[PATH_MAX] = "";
+        if (gen) /* run the generator once per value */
+            rc = gen_into(s, pos, dir, e);
+        if (rc == 0)
+            rc = conf_check(s, pos, -1, gen ? dir : gendir0, e);
+        if (dir[0])
+            sw_rm_dir(dir);
         if (rc < 0) {
             const sw_axis *ax = &s->axes[gr->first];
             sw_conf_describe(s, pos, &d);
@@ -129,19 +150,22 @@ static int group_check(const sw_spec *s, int *pos, int g, loom_err *e, loom_err 
     return rc;
 }
 
-/* The base run, then each --set axis alone (so that an unknown key is
- * blamed on its axis), then configuration 0, then every other value of
- * every axis.  Warnings are shown for configuration 0 only. */
+/* Configuration 0's generator first (with a gen recipe: what it writes is
+ * what gen llm's configurations are checked with), then the base run, then
+ * each --set axis alone (so that an unknown key is blamed on its axis),
+ * then configuration 0, then every other value of every axis.  Warnings
+ * are shown for configuration 0 only. */
 int sw_spec_check(const sw_spec *s, int quiet, loom_err *err)
 {
     int *pos = loom_xcalloc((size_t)s->ngroups, sizeof *pos);
     loom_err e = {0};
-    int rc = 0;
+    char dir0[PATH_MAX] = "";
+    int rc = s->gen ? gen_into(s, pos, dir0, &e) : 0;
     loom_set_quiet(1);
     for (int a = -2; a < s->naxes && rc == 0; a++) {
         if (a == -1 || (a >= 0 && s->axes[a].kind != AX_SET))
             continue;
-        if ((rc = conf_check(s, pos, a, &e)) < 0) {
+        if ((rc = conf_check(s, pos, a, dir0, &e)) < 0) {
             if (a < 0)
                 loom_err_set(err, rc, "%s: the base run: %s", s->path, e.msg);
             else
@@ -150,8 +174,8 @@ int sw_spec_check(const sw_spec *s, int quiet, loom_err *err)
         }
     }
     loom_set_quiet(quiet);
-    if (rc == 0 && (rc = conf_check(s, pos, -1, &e)) == 0 && s->gen)
-        rc = gen_check(s, pos, &e);
+    if (rc == 0)
+        rc = conf_check(s, pos, -1, dir0, &e);
     if (rc < 0 && !err->code) {
         sbuf d = {0};
         sw_conf_describe(s, pos, &d);
@@ -160,8 +184,10 @@ int sw_spec_check(const sw_spec *s, int quiet, loom_err *err)
     }
     loom_set_quiet(1);
     for (int g = 0; g < s->ngroups && rc == 0; g++)
-        rc = group_check(s, pos, g, &e, err);
+        rc = group_check(s, pos, g, dir0, &e, err);
     loom_set_quiet(quiet);
+    if (dir0[0])
+        sw_rm_dir(dir0);
     free(pos);
     return rc;
 }

@@ -103,6 +103,15 @@ uint64_t sw_conf_key(const sw_spec *s, const int *pos);
 void sw_conf_describe(const sw_spec *s, const int *pos, sbuf *b);
 
 void sw_conf_build(const sw_spec *s, const int *pos, sw_conf *c /* OUT */);
+/* 1 when the spec's generator writes its own system file beside the trace
+ * (PREFIX.system.yaml, which names PREFIX.comm.json): `loom gen llm`.  Such
+ * a spec may leave out `system`. */
+int sw_gen_system(const sw_spec *s);
+/* What the generator wrote to prefix, for a configuration of such a spec:
+ * its system file where the configuration names none, else its comm-group
+ * file where the configuration names none (the role-named groups the trace
+ * uses).  Nothing for other generators. */
+void sw_conf_generated(const sw_spec *s, sw_conf *c, const char *prefix);
 void sw_conf_free(sw_conf *c);
 /* argv of `loom gen` for c, writing the trace to prefix. */
 const char **sw_conf_gen_argv(const sw_spec *s, const sw_conf *c, const char *prefix);

@@ -435,6 +435,8 @@ static int spawn(sw_run_state *sw, sw_job *j, long long idx, int phase)
     snprintf(j->genprefix, sizeof j->genprefix, "%s/w", j->gendir);
     if (!s->gen)
         phase = 1;
+    else if (phase == 1)
+        sw_conf_generated(s, &c, j->genprefix);
     const char **argv = phase == 0 ? sw_conf_gen_argv(s, &c, j->genprefix)
                                    : sw_conf_run_argv(s, &c, c.file[0] ? c.file[0] : j->genprefix,
                                                       j->json);

@@ -23,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <yaml.h>
 
 #include "yamlio.h"
@@ -520,9 +521,10 @@ static int spec_complete(yctx *y, const sw_spec *s, int axes_i)
         return spec_bad(y, NULL, "'workload' and 'gen' exclude each other: name a trace or a "
                                  "recipe");
     for (int i = s->gen ? 1 : 0; i < 3; i++)
-        if (s->base[i] == NULL)
+        if (s->base[i] == NULL && !(i == 2 && sw_gen_system(s)))
             return spec_bad(y, NULL, "key '%s' is missing (a sweep needs workload (or gen), "
-                                     "network and system)", base_keys[i]);
+                                     "network and system; a gen llm recipe brings its own "
+                                     "system)", base_keys[i]);
     if (axes_i == 0)
         return spec_bad(y, NULL, "key 'axes' is missing: a sweep needs at least one axis");
     return 0;
@@ -696,6 +698,35 @@ void sw_conf_build(const sw_spec *s, const int *pos, sw_conf *c)
     }
     for (int i = 0; i < 4; i++) /* ASTRA-sim writes "empty" for no comm-group file */
         c->file[i] = f[i] && !(i == 3 && strcmp(f[i], "empty") == 0) ? resolve(s, f[i]) : NULL;
+}
+
+int sw_gen_system(const sw_spec *s)
+{
+    return s->gen != NULL && strcmp(s->gen, "llm") == 0;
+}
+
+/* PREFIX + suffix, allocated. */
+static char *with_suffix(const char *prefix, const char *suffix)
+{
+    size_t n = strlen(prefix) + strlen(suffix) + 1;
+    char *r = loom_xmalloc(n);
+    snprintf(r, n, "%s%s", prefix, suffix);
+    return r;
+}
+
+void sw_conf_generated(const sw_spec *s, sw_conf *c, const char *prefix)
+{
+    if (!sw_gen_system(s))
+        return;
+    if (c->file[2] == NULL) {
+        c->file[2] = with_suffix(prefix, ".system.yaml"); /* it names its comm-group file */
+    } else if (c->file[3] == NULL) {
+        char *comm = with_suffix(prefix, ".comm.json");
+        if (access(comm, F_OK) == 0)
+            c->file[3] = comm;
+        else
+            free(comm);
+    }
 }
 
 void sw_conf_free(sw_conf *c)

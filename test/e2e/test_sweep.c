@@ -765,6 +765,89 @@ static void test_gen_recipe(void **state)
     csv_free(&c);
 }
 
+/* `loom gen llm` writes its own system file (device, precision, compute
+ * model) naming its own communicators: a spec with no `system` runs each
+ * configuration on the file its generator wrote, so an axis over the
+ * generator's device changes the compute times; one with a `system` still
+ * gets the generated communicators.  Each row is checked against `loom gen
+ * llm` and `loom run` by hand on the same flags. */
+static void test_gen_llm_system(void **state)
+{
+    (void)state;
+    if (loomrun_run(tmpdir, "gen", "llm", "--help", NULL) != 0)
+        skip(); /* this loom has no `loom gen llm` */
+    static const char recipe[] =
+        "gen:\n  generator: llm\n  preset: llama3-8b\n  layers: 2\n  tp: 2\n  pp: 2\n"
+        "  dp: 2\n  global-batch: 4\n";
+    loomrun_write(tpath("llm_net.yml"), "topology: [ Switch, Switch ]\nnpus_count: [ 4, 2 ]\n"
+                                         "bandwidth: [ 450, 50 ]\nlatency: [ 500, 2000 ]\n");
+    char text[4096];
+    snprintf(text, sizeof text, "%snetwork: llm_net.yml\naxes:\n  gen.device: [h100-sxm, a100-80g]\n",
+             recipe);
+    loomrun_write(tpath("llm.yaml"), text);
+    const char *out = tpath("llm.csv");
+    int rc = loomrun_run(tmpdir, "sweep", tpath("llm.yaml"), "--out", out, "-q", NULL);
+    if (rc != 0)
+        fail_msg("exit %d: %s", rc, loomrun_err);
+    csv c = csv_read(out);
+    assert_int_equal(check_shape(&c), 2);
+    double compute[2] = {0, 0};
+    for (int r = 1; r < c.n; r++) {
+        char **f = c.rows[r];
+        assert_string_equal(f[col(&c, "status")], "ok");
+        const char *dev = f[col(&c, "gen.device")];
+        rc = loomrun_run(tmpdir, "gen", "llm", "--preset", "llama3-8b", "--layers", "2", "--tp",
+                         "2", "--pp", "2", "--dp", "2", "--global-batch", "4", "--device", dev,
+                         "-o", tpath("llm_by_hand/w"), "-q", NULL);
+        assert_int_equal(rc, 0);
+        rc = loomrun_run(tmpdir, "run", "-w", tpath("llm_by_hand/w"), "-n", tpath("llm_net.yml"),
+                         "-s", tpath("llm_by_hand/w.system.yaml"), "--json", tpath("llm.json"),
+                         "-q", NULL);
+        assert_int_equal(rc, 0);
+        json_error_t je;
+        json_t *j = json_load_file(tpath("llm.json"), 0, &je);
+        assert_non_null(j);
+        double run_ns = json_number_value(json_object_get(j, "step_time_ns"));
+        if (strtod(f[col(&c, "step_time_ns")], NULL) != run_ns)
+            fail_msg("%s: sweep %s ns, loom run %.3f ns", dev, f[col(&c, "step_time_ns")], run_ns);
+        json_decref(j);
+        compute[strcmp(dev, "h100-sxm") == 0] = strtod(f[col(&c, "compute_mean_ns")], NULL);
+    }
+    csv_free(&c);
+    if (!(compute[0] > 1.5 * compute[1])) /* the A100's bf16 peak is a third of the H100's */
+        fail_msg("compute a100 %.0f ns, h100 %.0f ns: the device axis did not reach the run",
+                 compute[0], compute[1]);
+    /* a spec naming a system gets the generated communicators with it */
+    loomrun_write(tpath("llm_sys.json"),
+                  "{\"scheduling-policy\": \"LIFO\", \"endpoint-delay\": 10, "
+                  "\"active-chunks-per-dimension\": 1, \"preferred-dataset-splits\": 1, "
+                  "\"all-reduce-implementation\": [\"ring\", \"ring\"], "
+                  "\"all-gather-implementation\": [\"ring\", \"ring\"], "
+                  "\"reduce-scatter-implementation\": [\"ring\", \"ring\"], "
+                  "\"all-to-all-implementation\": [\"direct\", \"direct\"], "
+                  "\"collective-optimization\": \"localBWAware\", \"local-mem-bw\": 3350}\n");
+    snprintf(text, sizeof text,
+             "%snetwork: llm_net.yml\nsystem: llm_sys.json\n"
+             "axes:\n  system.all-reduce-implementation: [[ring, ring], [direct, direct]]\n",
+             recipe);
+    loomrun_write(tpath("llm2.yaml"), text);
+    rc = loomrun_run(tmpdir, "sweep", tpath("llm2.yaml"), "--out", tpath("llm2.csv"), "-q", NULL);
+    if (rc != 0)
+        fail_msg("exit %d: %s", rc, loomrun_err);
+    c = csv_read(tpath("llm2.csv"));
+    assert_int_equal(check_shape(&c), 2);
+    for (int r = 1; r < c.n; r++)
+        assert_string_equal(c.rows[r][col(&c, "status")], "ok");
+    csv_free(&c);
+    /* gen micro writes no system file: its spec still needs one */
+    loomrun_write(tpath("micro_nosys.yaml"),
+                  "gen:\n  generator: micro\n  collective: all_reduce\n  ranks: 8\n  size: 1MiB\n"
+                  "network: llm_net.yml\naxes:\n  gen.size: [1MiB, 2MiB]\n");
+    assert_int_equal(loomrun_run(tmpdir, "sweep", tpath("micro_nosys.yaml"), "--out",
+                                 tpath("micro_nosys.csv"), NULL), 2);
+    assert_non_null(strstr(loomrun_err, "key 'system' is missing"));
+}
+
 static void test_help(void **state)
 {
     (void)state;
@@ -799,6 +882,11 @@ static void test_example_spec(void **state)
         if (rc != 0)
             fail_msg("exit %d: %s", rc, loomrun_err);
         assert_int_equal(count_lines(tpath("gen_ex.csv")), 13);
+        rc = loomrun_run(tmpdir, "sweep", EX "/sweeps/llm_layouts.yaml", "-j", "2", "--out",
+                         tpath("llm_ex.csv"), "-q", NULL);
+        if (rc != 0) /* exit 0: every one of its 16 rows ok */
+            fail_msg("exit %d: %s", rc, loomrun_err);
+        assert_int_equal(count_lines(tpath("llm_ex.csv")), 17);
     }
 }
 
@@ -837,6 +925,7 @@ int main(void)
         cmocka_unit_test(test_timeout_and_retry),
         cmocka_unit_test(test_grown_axis_resumes),
         cmocka_unit_test(test_gen_recipe),
+        cmocka_unit_test(test_gen_llm_system),
         cmocka_unit_test(test_help),
         cmocka_unit_test(test_example_spec),
     };

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <cmocka.h>
 
 #include "sweep_testutil.h"
@@ -250,6 +251,63 @@ static void test_conf_gen(void **state)
     sw_spec_free(&s);
 }
 
+/* gen llm writes its own system file: a spec may leave `system` out, and
+ * each configuration then runs on PREFIX.system.yaml; one that names a
+ * system gets PREFIX.comm.json, when the generator wrote it. */
+static void test_conf_gen_system(void **state)
+{
+    (void)state;
+    sw_spec s;
+    loom_err err;
+    assert_int_equal(su_spec(&s, "gen.yaml", "gen:\n  generator: llm\n  preset: gpt3\n"
+                                 "network: n.yml\naxes:\n  gen.tp: [2, 4]\n", &err), 0);
+    assert_true(sw_gen_system(&s));
+    int pos[1] = {1};
+    sw_conf c;
+    sw_conf_build(&s, pos, &c);
+    assert_null(c.file[2]);
+    sw_conf_generated(&s, &c, "/t/1/w");
+    const char **argv = sw_conf_run_argv(&s, &c, "/t/1/w", "/t/1.json");
+    const char *want[] = {"loom", "run", "--workload", "/t/1/w", "--network", c.file[1],
+                          "--system", "/t/1/w.system.yaml", "--json", "/t/1.json", "--quiet",
+                          NULL};
+    expect_argv(argv, want);
+    sw_conf_free(&c);
+    sw_spec_free(&s);
+    /* a system named: the generated communicators go with it, if written */
+    char dir[] = "/tmp/loom-test-gensys-XXXXXX", prefix[64], comm[80];
+    assert_non_null(mkdtemp(dir));
+    snprintf(prefix, sizeof prefix, "%s/w", dir);
+    snprintf(comm, sizeof comm, "%s.comm.json", prefix);
+    assert_int_equal(su_spec(&s, "gen.yaml", "gen:\n  generator: llm\n  preset: gpt3\n"
+                                 "network: n.yml\nsystem: s.json\naxes:\n  gen.tp: [2, 4]\n",
+                             &err), 0);
+    sw_conf_build(&s, pos, &c);
+    sw_conf_generated(&s, &c, prefix); /* not written: none */
+    assert_null(c.file[3]);
+    FILE *f = fopen(comm, "w");
+    assert_non_null(f);
+    fclose(f);
+    sw_conf_generated(&s, &c, prefix);
+    assert_string_equal(c.file[3], comm);
+    assert_non_null(strstr(c.file[2], "s.json"));
+    sw_conf_free(&c);
+    sw_spec_free(&s);
+    unlink(comm);
+    rmdir(dir);
+    /* gen micro writes none: nothing is filled in */
+    assert_int_equal(su_spec(&s, "gen.yaml", "gen:\n  generator: micro\n  ranks: 8\n"
+                                 "network: n.yml\nsystem: s.json\naxes:\n  gen.size: [1MiB]\n",
+                             &err), 0);
+    assert_false(sw_gen_system(&s));
+    pos[0] = 0;
+    sw_conf_build(&s, pos, &c);
+    sw_conf_generated(&s, &c, prefix);
+    assert_null(c.file[3]);
+    sw_conf_free(&c);
+    sw_spec_free(&s);
+}
+
 /* Each bad spec, and the message: the file, the line where there is one,
  * the key. */
 static void test_errors(void **state)
@@ -279,7 +337,11 @@ static void test_errors(void **state)
          "or system.preferred-dataset-splits, or an input file: workload, network, system, "
          "comm-group)"},
         {"workload: w\nsystem: s\naxes:\n  network.bandwidth[0]: [1]\n",
-         "key 'network' is missing (a sweep needs workload (or gen), network and system)"},
+         "key 'network' is missing (a sweep needs workload (or gen), network and system; a gen "
+         "llm recipe brings its own system)"},
+        {"gen:\n  generator: micro\n  ranks: 8\nnetwork: n\naxes:\n  gen.size: [1MiB]\n",
+         "key 'system' is missing (a sweep needs workload (or gen), network and system; a gen "
+         "llm recipe brings its own system)"},
         {BASE, "key 'axes' is missing: a sweep needs at least one axis"},
         {BASE "gen:\n  generator: micro\naxes:\n  network.bandwidth[0]: [1]\n",
          "'workload' and 'gen' exclude each other: name a trace or a recipe"},
@@ -423,6 +485,7 @@ int main(void)
         cmocka_unit_test(test_keys),
         cmocka_unit_test(test_conf_run),
         cmocka_unit_test(test_conf_gen),
+        cmocka_unit_test(test_conf_gen_system),
         cmocka_unit_test(test_errors),
         cmocka_unit_test(test_yaml_syntax),
         cmocka_unit_test(test_aliases),
