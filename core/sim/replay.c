@@ -47,7 +47,8 @@ static void close_interval_at(replay *rp, rank_state *rs, sim_time now)
         for (int k = 0, found = 0; k < gi->ncomm_lanes && found < rs->busy[RES_COMM]; k++) {
             const lane *ln = &rs->lanes[gi->comm_lanes[k]];
             if (ln->rec >= 0) { /* only busy lanes hold one */
-                rp->res->colls[ln->rec].exposed += dt * (sim_time)ln->mult; /* averaged at the end */
+                /* summed; averaged at the end */
+                rp->res->colls[ln->rec].exposed += dt * (sim_time)ln->mult;
                 found++;
             }
         }
@@ -636,9 +637,8 @@ static inline __attribute__((always_inline)) void ready_on_lane(replay *rp, int 
 {
     *w = ps_with_state(*w, ST_READY);
     lane *ln = &rs->lanes[l];
-    if (ln->cur == LANE_FREE && !lane_any(ln) && !rp->rep) {
-        if (!rp->failed)
-            issue_node(rp, rs, rank, l, i);
+    if (ln->cur == LANE_FREE && !lane_any(ln) && !rp->rep && !rp->failed) {
+        issue_node(rp, rs, rank, l, i);
         return;
     }
     if (rp->rep)

@@ -790,8 +790,8 @@ static void test_gen_llm_system(void **state)
     loomrun_write(tpath("llm_net.yml"), "topology: [ Switch, Switch ]\nnpus_count: [ 4, 2 ]\n"
                                          "bandwidth: [ 450, 50 ]\nlatency: [ 500, 2000 ]\n");
     char text[4096];
-    snprintf(text, sizeof text, "%snetwork: llm_net.yml\naxes:\n  gen.device: [h100-sxm, a100-80g]\n",
-             recipe);
+    snprintf(text, sizeof text,
+             "%snetwork: llm_net.yml\naxes:\n  gen.device: [h100-sxm, a100-80g]\n", recipe);
     loomrun_write(tpath("llm.yaml"), text);
     const char *out = tpath("llm.csv");
     int rc = loomrun_run(tmpdir, "sweep", tpath("llm.yaml"), "--out", out, "-q", NULL);
