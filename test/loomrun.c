@@ -34,14 +34,20 @@ void loomrun_write(const char *path, const char *text)
     }
 }
 
-double loomrun_step_ns(const char *json)
+json_t *loomrun_json(const char *path)
 {
     json_error_t je;
-    json_t *j = json_load_file(json, 0, &je);
+    json_t *j = json_load_file(path, 0, &je);
     if (j == NULL) {
-        fprintf(stderr, "test: %s: %s\n", json, je.text);
+        fprintf(stderr, "test: %s: line %d: %s\n", path, je.line, je.text);
         abort();
     }
+    return j;
+}
+
+double loomrun_step_ns(const char *json)
+{
+    json_t *j = loomrun_json(json);
     double v = json_number_value(json_object_get(j, "step_time_ns"));
     json_decref(j);
     return v;

@@ -25,8 +25,11 @@ extern unsigned long long loomrun_as_limit;
 void loomrun_slurp(const char *path, char *buf, size_t cap);
 /* Writes text to path; aborts the test program if it cannot. */
 void loomrun_write(const char *path, const char *text);
-/* The step time (ns) of a `loom run --json` file; aborts the test program
- * if the file cannot be read as JSON. */
+/* A JSON file loom wrote (a report, a timeline), parsed (json_decref it);
+ * aborts the test program, naming the file, the line and the reason, if it
+ * cannot be read as JSON (jansson also refuses invalid UTF-8). */
+struct json_t *loomrun_json(const char *path);
+/* Its step time (ns), the same way. */
 double loomrun_step_ns(const char *json);
 
 /* A scratch folder per test program: cmocka group setup and teardown.

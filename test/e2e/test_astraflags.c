@@ -29,15 +29,6 @@
 #define SYS CFG "/Ring_4chunks.json"
 #define MIB 1048576.0
 
-static json_t *load_json(const char *path)
-{
-    json_error_t je;
-    json_t *j = json_load_file(path, 0, &je);
-    if (j == NULL)
-        fail_msg("%s: %s", path, je.text);
-    return j;
-}
-
 static double step_ns(json_t *j) { return json_real_value(json_object_get(j, "step_time_ns")); }
 
 /* Ring_4chunks on links of 50 GiB/s and 500 ns (docs/MODEL.md): one ring
@@ -120,7 +111,7 @@ static void test_compute_scale(void **state)
         snprintf(sc, sizeof sc, "%g", scales[i]);
         expect_ok(loomrun_run(loomrun_tmp, "run", "-w", loomrun_path("cs"), "-n", loomrun_path("ring2.yml"), "-s", SYS,
                               "--compute-scale", sc, "-j", loomrun_path("cs.json"), "-q", NULL));
-        json_t *j = load_json(loomrun_path("cs.json"));
+        json_t *j = loomrun_json(loomrun_path("cs.json"));
         double comp = scales[i] * 35000.0;
         for (int r = 0; r < 2; r++)
             expect_near(json_real_value(json_object_get(json_array_get(json_object_get(j, "ranks"), r),
@@ -139,7 +130,7 @@ static void test_comm_scale(void **state)
     (void)state;
     expect_ok(loomrun_run(loomrun_tmp, "run", "-w", AR8, "-n", RING8, "-s", SYS, "--comm-scale", "2",
                           "-j", loomrun_path("c2.json"), "-q", NULL));
-    json_t *j = load_json(loomrun_path("c2.json"));
+    json_t *j = loomrun_json(loomrun_path("c2.json"));
     expect_near(step_ns(j), ring_ar(8, 2 * MIB), "--comm-scale 2");
     assert_int_equal(json_integer_value(json_object_get(
                          json_array_get(json_object_get(j, "collective_kinds"), 0), "bytes")),
@@ -148,7 +139,7 @@ static void test_comm_scale(void **state)
                           "-o", loomrun_path("ar2/ar"), "-q", NULL));
     expect_ok(loomrun_run(loomrun_tmp, "run", "-w", loomrun_path("ar2/ar"), "-n", RING8, "-s", SYS, "-j",
                           loomrun_path("g2.json"), "-q", NULL));
-    json_t *g = load_json(loomrun_path("g2.json"));
+    json_t *g = loomrun_json(loomrun_path("g2.json"));
     assert_true(step_ns(g) == step_ns(j));
     json_decref(g);
     json_decref(j);
@@ -158,7 +149,7 @@ static void test_comm_scale(void **state)
     expect_ok(loomrun_run(loomrun_tmp, "--workload-configuration=" AR8, "--network-configuration=" RING8,
                           "--system-configuration=" SYS, "--comm-scale=0.5", "--json",
                           loomrun_path("c05.json"), "--set", "system.timing=loom", "-q", NULL));
-    j = load_json(loomrun_path("c05.json"));
+    j = loomrun_json(loomrun_path("c05.json"));
     expect_near(step_ns(j), ring_ar(8, MIB / 2), "--comm-scale 0.5");
     json_decref(j);
 
@@ -172,7 +163,7 @@ static void test_comm_scale(void **state)
         expect_ok(loomrun_run(loomrun_tmp, "run", "-w", FIX "/custom_ring_allreduce_8npus_1MB/custom_allreduce",
                               "-n", RING8, "-s", FIX "/custom_ring_allreduce_8npus_1MB/system.json",
                               "--comm-scale", sc, "-j", loomrun_path("p.json"), "-q", NULL));
-        j = load_json(loomrun_path("p.json"));
+        j = loomrun_json(loomrun_path("p.json"));
         st[k] = step_ns(j);
         assert_int_equal(json_integer_value(json_object_get(j, "p2p_messages")), 112);
         json_decref(j);
@@ -188,7 +179,7 @@ static void test_comm_scale(void **state)
     expect_ok(loomrun_run(loomrun_tmp, "run", "-w", loomrun_path("both"), "-n", loomrun_path("ring2.yml"), "-s", SYS,
                           "--compute-scale", "2", "--comm-scale", "2", "-j", loomrun_path("b.json"), "-q",
                           NULL));
-    j = load_json(loomrun_path("b.json"));
+    j = loomrun_json(loomrun_path("b.json"));
     expect_near(step_ns(j), 70000.0 + ring_ar(2, 2 * MIB), "both scales");
     json_decref(j);
 }
@@ -258,7 +249,7 @@ static void test_not_modelled_notes(void **state)
     assert_null(strstr(loomrun_out, "--rendezvous"));
     assert_null(strstr(loomrun_out, "--injection"));
     assert_null(strstr(loomrun_out, "--logging"));
-    json_t *j = load_json(loomrun_path("d.json"));
+    json_t *j = loomrun_json(loomrun_path("d.json"));
     expect_near(step_ns(j), ring_ar(8, MIB), "defaults");
     json_decref(j);
 }
@@ -302,14 +293,14 @@ static void test_network_model(void **state)
     expect_ok(loomrun_run(loomrun_tmp, "run", "-w", AR8, "-n", RING8, "-s", SYS, "-j", loomrun_path("a.json"),
                           "-q", NULL));
     assert_non_null(strstr(loomrun_out, "\nmodel      network analytical (congestion-unaware"));
-    json_t *j = load_json(loomrun_path("a.json"));
+    json_t *j = loomrun_json(loomrun_path("a.json"));
     assert_string_equal(json_string_value(json_object_get(j, "network_model")), "analytical");
     json_decref(j);
 
     expect_ok(loomrun_run(loomrun_tmp, "run", "-w", AR8, "-n", RING8, "-s", SYS, "--network-model",
                           "flow", "-j", loomrun_path("f.json"), "-q", NULL));
     assert_non_null(strstr(loomrun_out, "\nmodel      network flow (congestion-aware"));
-    j = load_json(loomrun_path("f.json"));
+    j = loomrun_json(loomrun_path("f.json"));
     assert_string_equal(json_string_value(json_object_get(j, "network_model")), "flow");
     json_decref(j);
 

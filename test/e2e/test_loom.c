@@ -55,15 +55,6 @@ static void assert_no_file_like(const char *stem)
     closedir(d);
 }
 
-static json_t *load_json(const char *path)
-{
-    json_error_t je;
-    json_t *j = json_load_file(path, 0, &je);
-    if (j == NULL)
-        fail_msg("%s: %s", path, je.text);
-    return j;
-}
-
 static double step_ns(json_t *j) { return json_real_value(json_object_get(j, "step_time_ns")); }
 
 /* ---- the closed forms of docs/MODEL.md, written out independently -------- */
@@ -103,7 +94,7 @@ static void run_micro(const char *coll, int p, double expect_ns, double astra_ns
                       CFG "/Ring_4chunks.json", "--json", json, "--quiet", NULL);
     if (rc != 0)
         fail_msg("loom exited %d: %s", rc, loomrun_err);
-    json_t *j = load_json(json);
+    json_t *j = loomrun_json(json);
     double got = step_ns(j);
     /* the closed form, to the picosecond loom rounds to */
     if (fabs(got - expect_ns) > 0.002)
@@ -175,7 +166,7 @@ static void test_set_overrides(void **state)
     s.W = 2;
     int p = 8;
     double expect = (p - 1) * step(&s, 1, MIB / p, 1) + (p - 1) * step(&s, 1, MIB / p, 0);
-    json_t *j = load_json(json);
+    json_t *j = loomrun_json(json);
     assert_true(fabs(step_ns(j) - expect) < 0.002);
     json_decref(j);
 }
@@ -201,7 +192,7 @@ static void test_astra_spellings(void **state)
     double m = MIB / 16, B = 50 * 1073741824.0 / 1e9, M = 1600;
     double astra = 4 * (6 * (510 + floor(m / B)) + 9 * floor(m / M) + 10);
     assert_true(astra == 43000);
-    json_t *j = load_json(json);
+    json_t *j = loomrun_json(json);
     assert_true(fabs(step_ns(j) - astra) < 0.002);
     json_decref(j);
     /* as loom run, the same inputs give loom's closed form */
@@ -210,7 +201,7 @@ static void test_astra_spellings(void **state)
                      NULL);
     if (rc != 0)
         fail_msg("exit %d: %s", rc, loomrun_err);
-    j = load_json(json);
+    j = loomrun_json(json);
     assert_true(fabs(step_ns(j) - ring_ar(4, MIB)) < 0.002);
     json_decref(j);
 }
@@ -234,7 +225,7 @@ static void test_tutorial_direct(void **state)
     sysp s = {50.0 * 1073741824.0, 500, 10, 50e9, 4};
     double p = 8, N = MIB;
     double expect = 2 * s.W * (s.L + s.delta) + 2 * (N / p) / s.B * 1e9 + (p + 1) * N / p / s.M * 1e9;
-    json_t *j = load_json(loomrun_path("fc.json"));
+    json_t *j = loomrun_json(loomrun_path("fc.json"));
     if (fabs(step_ns(j) - expect) > 0.002)
         fail_msg("loom %.3f ns, closed form %.3f ns", step_ns(j), expect);
     json_decref(j);
@@ -276,7 +267,7 @@ static void test_custom_ring_sends(void **state)
     assert_int_equal(sends, 14);
     double msg = 500 + (double)m / (50.0 * 1073741824.0) * 1e9 + 10;
     double expect = sends * msg + comp_us * 1000;
-    json_t *j = load_json(loomrun_path("cr.json"));
+    json_t *j = loomrun_json(loomrun_path("cr.json"));
     if (fabs(step_ns(j) - expect) > 0.01)
         fail_msg("loom %.3f ns, by hand %.3f ns", step_ns(j), expect);
     assert_true(fabs(step_ns(j) - 90174) / 90174 < 0.005);
@@ -558,7 +549,7 @@ static void test_comm_groups_and_involved_dim(void **state)
                       "--json-detail", "-q", NULL);
     if (rc != 0)
         fail_msg("exit %d: %s", rc, loomrun_err);
-    json_t *j = load_json(loomrun_path("grp.json"));
+    json_t *j = loomrun_json(loomrun_path("grp.json"));
     double expect = 10000 + 2 * ring_ar(4, MIB);
     if (fabs(step_ns(j) - expect) > 0.002)
         fail_msg("loom %.3f ns, closed form %.3f ns", step_ns(j), expect);
@@ -611,7 +602,7 @@ static void test_flow_model_contention(void **state)
                           "-j", loomrun_path("inter.out.json"), "-q", NULL);
         if (rc != 0)
             fail_msg("exit %d: %s", rc, loomrun_err);
-        json_t *j = load_json(loomrun_path("inter.out.json"));
+        json_t *j = loomrun_json(loomrun_path("inter.out.json"));
         if (fabs(step_ns(j) - want[k]) > 0.01)
             fail_msg("%s: loom %.3f ns, expected %.3f ns", models[k], step_ns(j), want[k]);
         json_decref(j);
@@ -644,7 +635,7 @@ static void test_role_groups_equal_explicit(void **state)
         rc = loomrun_run(loomrun_tmp, "run", "-w", out, "-s", sys, "-n", loomrun_path("n8.yml"), "-j", json, "-q", NULL);
         if (rc != 0)
             fail_msg("run %s: exit %d: %s", modes[k], rc, loomrun_err);
-        json_t *j = load_json(json);
+        json_t *j = loomrun_json(json);
         step[k] = step_ns(j);
         ranks[k] = json_incref(json_object_get(j, "ranks"));
         int distinct = (int)json_integer_value(json_object_get(json_object_get(j, "sim"),
@@ -709,7 +700,7 @@ static void test_memory_and_roofline(void **state)
                       "-j", loomrun_path("roof.out.json"), "-q", NULL);
     if (rc != 0)
         fail_msg("exit %d: %s", rc, loomrun_err);
-    json_t *j = load_json(loomrun_path("roof.out.json"));
+    json_t *j = loomrun_json(loomrun_path("roof.out.json"));
     assert_true(fabs(step_ns(j) - 40000) < 0.002);
     json_t *r0 = json_array_get(json_object_get(j, "ranks"), 0);
     assert_true(fabs(json_real_value(json_object_get(r0, "mem_ns")) - 10000) < 0.002);
@@ -740,7 +731,7 @@ static void test_timeline_and_csv(void **state)
     char cmd[600];
     snprintf(cmd, sizeof cmd, "gzip -dc '%s' > '%s'", loomrun_path("tl.json.gz"), loomrun_path("tl.json"));
     assert_int_equal(system(cmd), 0);
-    json_t *tl = load_json(loomrun_path("tl.json"));
+    json_t *tl = loomrun_json(loomrun_path("tl.json"));
     json_t *evs = json_object_get(tl, "traceEvents");
     assert_non_null(evs);
     size_t slices = 0, starts = 0, finishes = 0;
@@ -894,7 +885,7 @@ static void test_resource_limits(void **state)
                   "-j", loomrun_path("ids.json"), "-q", NULL);
     if (rc != 0)
         fail_msg("exit %d: %s", rc, loomrun_err);
-    json_t *j = load_json(loomrun_path("ids.json"));
+    json_t *j = loomrun_json(loomrun_path("ids.json"));
     assert_true(fabs(step_ns(j) - 8000) < 1e-6);
     json_decref(j);
     /* more nodes than memory allows: refused while loading, naming the file */
@@ -1166,7 +1157,7 @@ static void test_legacy_resnet(void **state)
     (void)d;
     if (rc != 0)
         fail_msg("exit %d: %s", rc, loomrun_err);
-    json_t *j = load_json(json);
+    json_t *j = loomrun_json(json);
     json_t *ranks = json_object_get(j, "ranks");
     assert_int_equal(json_array_size(ranks), 64);
     /* every rank's compute time is the sum of its compute nodes' durations:
@@ -1211,7 +1202,7 @@ static void test_every_fixture_runs(void **state)
                           "-j", loomrun_path("fx.json"), "-q", NULL);
         if (rc != 0)
             fail_msg("%s on %s: exit %d: %s", runs[k].prefix, runs[k].net, rc, loomrun_err);
-        json_t *j = load_json(loomrun_path("fx.json"));
+        json_t *j = loomrun_json(loomrun_path("fx.json"));
         assert_true(step_ns(j) > 0);
         json_decref(j);
     }
@@ -1239,13 +1230,13 @@ static void test_pytorch_converted(void **state)
     if (rc != 0)
         fail_msg("exit %d: %s", rc, loomrun_err);
     assert_non_null(strstr(loomrun_err, "closed dependency cycles; loom dropped them"));
-    json_t *tol = load_json(loomrun_path("tol.json"));
+    json_t *tol = loomrun_json(loomrun_path("tol.json"));
     rc = loomrun_run(loomrun_tmp, "run", "-w", FIX "/pytorch_converted_1rank/chakra", "-n", loomrun_path("one.yml"),
                   "-s", CFG "/Ring_4chunks.json", "-j", loomrun_path("pt.json"), "--json-detail", "--ignore-ctrl-deps",
                   NULL);
     if (rc != 0)
         fail_msg("exit %d: %s", rc, loomrun_err);
-    json_t *j = load_json(loomrun_path("pt.json"));
+    json_t *j = loomrun_json(loomrun_path("pt.json"));
     assert_true(step_ns(tol) >= step_ns(j));
     assert_int_equal(json_integer_value(json_object_get(json_array_get(json_object_get(tol, "ranks"), 0),
                                                         "nodes")), 3664);

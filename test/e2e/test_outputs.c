@@ -62,15 +62,6 @@ static void expect(int rc, int code, const char *needle1, const char *needle2)
     assert_no_temporaries();
 }
 
-static json_t *load_json(const char *path)
-{
-    json_error_t je;
-    json_t *j = json_load_file(path, 0, &je); /* rejects invalid UTF-8 */
-    if (j == NULL)
-        fail_msg("%s: line %d: %s", path, je.line, je.text);
-    return j;
-}
-
 /* A device named without naming /dev: "/proc/self/fd/N" for the device
  * opened here as N, which the loom child inherits.  A loom that renamed
  * over its output, run as root, would fail to create a temporary in
@@ -124,7 +115,7 @@ static void test_symlink_output(void **state)
     struct stat st;
     assert_int_equal(lstat(loomrun_path("link.json"), &st), 0);
     assert_true(S_ISLNK(st.st_mode));
-    json_t *j = load_json(loomrun_path("target.json"));
+    json_t *j = loomrun_json(loomrun_path("target.json"));
     assert_non_null(json_object_get(j, "step_time_ns"));
     json_decref(j);
 }
@@ -182,7 +173,7 @@ static void test_fifo_output(void **state)
     struct stat sb;
     assert_int_equal(lstat(loomrun_path("tl.fifo"), &sb), 0);
     assert_true(S_ISFIFO(sb.st_mode));
-    json_t *j = load_json(loomrun_path("tl.got"));
+    json_t *j = loomrun_json(loomrun_path("tl.got"));
     assert_true(json_array_size(json_object_get(j, "traceEvents")) > 4);
     json_decref(j);
 }
@@ -340,12 +331,12 @@ static void test_invalid_utf8(void **state)
                          CFG "/Ring_4chunks.json", "--json", loomrun_path("u.json"), "--timeline",
                          loomrun_path("u.tl.json"), "-q", NULL);
     expect(rc, 0, NULL, NULL);
-    json_t *j = load_json(loomrun_path("u.json"));
+    json_t *j = loomrun_json(loomrun_path("u.json"));
     const char *wl = json_string_value(json_object_get(j, "workload"));
     assert_non_null(wl);
     assert_non_null(strstr(wl, "bad\xEF\xBF\xBD"));
     json_decref(j);
-    j = load_json(loomrun_path("u.tl.json"));
+    j = loomrun_json(loomrun_path("u.tl.json"));
     json_t *evs = json_object_get(j, "traceEvents");
     int found = 0;
     for (size_t k = 0; k < json_array_size(evs); k++) {

@@ -59,16 +59,6 @@ static char *read_all(const char *path)
     return b;
 }
 
-/* A report loom wrote with --json, parsed (the test fails if it cannot be). */
-static json_t *json_of(const char *path)
-{
-    json_error_t je;
-    json_t *j = json_load_file(path, 0, &je);
-    if (j == NULL)
-        fail_msg("%s: %s", path, je.text);
-    return j;
-}
-
 /* ---- an RFC 4180 reader: records of fields -------------------------------- */
 
 typedef struct csv {
@@ -270,7 +260,7 @@ static void test_rows_match_run(void **state)
                       RING "/system.json", "--set", s1, "--set", s2, "--json", tpath("r.json"),
                       "-q", NULL);
         assert_int_equal(rc, 0);
-        json_t *j = json_of(tpath("r.json"));
+        json_t *j = loomrun_json(tpath("r.json"));
         double run_ns = json_number_value(json_object_get(j, "step_time_ns"));
         /* the same number, to the last printed digit */
         assert_true(strtod(f[cst], NULL) == run_ns);
@@ -812,11 +802,9 @@ static void test_gen_llm_system(void **state)
                          "-s", tpath("llm_by_hand/w.system.yaml"), "--json", tpath("llm.json"),
                          "-q", NULL);
         assert_int_equal(rc, 0);
-        json_t *j = json_of(tpath("llm.json"));
-        double run_ns = json_number_value(json_object_get(j, "step_time_ns"));
+        double run_ns = loomrun_step_ns(tpath("llm.json"));
         if (strtod(f[col(&c, "step_time_ns")], NULL) != run_ns)
             fail_msg("%s: sweep %s ns, loom run %.3f ns", dev, f[col(&c, "step_time_ns")], run_ns);
-        json_decref(j);
         compute[strcmp(dev, "h100-sxm") == 0] = strtod(f[col(&c, "compute_mean_ns")], NULL);
     }
     csv_free(&c);
