@@ -439,7 +439,12 @@ static void attn_core_fwd(llm_gen *g, int l, char ph, int mb)
     /* unfused: per head, scores Q K^T (s x d)(d x s), then P V (s x s)(s x d) */
     bgemm(g, l, ph, mb, "attn_score", e, b * A, s, d, s, 2 * b * A * s * s * d,
           e * (T * A * d + T * p->kv_loc * d + b * A * s * s));
-    llm_kern(g, l, ph, mb, "softmax", 5 * b * A * s * s, (2 * e + 1) * b * A * s * s);
+    /* Megatron's fused scale-mask-softmax, then its attention dropout as a
+     * kernel of its own (nn.Dropout on the probabilities: read, write, and
+     * the byte mask), as ParallelAttention and Megatron-Core's unfused
+     * DotProductAttention run them */
+    llm_kern(g, l, ph, mb, "softmax", 5 * b * A * s * s, 2 * e * b * A * s * s);
+    llm_kern(g, l, ph, mb, "attn_dropout", b * A * s * s, (2 * e + 1) * b * A * s * s);
     bgemm(g, l, ph, mb, "attn_ctx", e, b * A, s, s, d, 2 * b * A * s * s * d,
           e * (b * A * s * s + T * p->kv_loc * d + T * A * d));
 }
@@ -546,7 +551,10 @@ static void attn_core_bwd(llm_gen *g, int l, int mb)
           e * (b * A * s * s + T * A * d + T * p->kv_loc * d));
     bgemm(g, l, 'B', mb, "attn_ctx_vgrad", e, b * A, s, s, d, 2 * b * A * s * s * d,
           e * (b * A * s * s + T * A * d + T * p->kv_loc * d));
-    llm_kern(g, l, 'B', mb, "softmax_bwd", 5 * b * A * s * s, (3 * e + 1) * b * A * s * s);
+    /* the dropout's backward (the gradient through the mask), then the
+     * softmax's (its output and gradient read, the input's gradient written) */
+    llm_kern(g, l, 'B', mb, "attn_dropout_bwd", b * A * s * s, (2 * e + 1) * b * A * s * s);
+    llm_kern(g, l, 'B', mb, "softmax_bwd", 5 * b * A * s * s, 3 * e * b * A * s * s);
     bgemm(g, l, 'B', mb, "attn_score_qgrad", e, b * A, s, s, d, 2 * b * A * s * s * d,
           e * (b * A * s * s + T * p->kv_loc * d + T * A * d));
     bgemm(g, l, 'B', mb, "attn_score_kgrad", e, b * A, s, s, d, 2 * b * A * s * s * d,
