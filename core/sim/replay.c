@@ -31,7 +31,7 @@ typedef struct ev {
     sim_time at;    /* when it was scheduled, */
     uint64_t by;    /* by which handler (the tie check, replay_int.h) */
     uint32_t n;     /* ranks */
-    const graph_info *gi; /* their graph (rank's) */
+    const graph_info *gi; /* the graph those ranks replay */
 } ev;
 
 
@@ -146,7 +146,9 @@ static inline void ready_on_lane(replay *rp, int rank, rank_state *rs, ps_word *
                                  int l, uint32_t key);
 
 /* What completing node i of a graph needs of the graph, the same on every
- * rank replaying it: a batch of ranks (on_event, coll_done) reads it once. */
+ * rank replaying it: a batch of ranks (on_event, coll_done) reads it once,
+ * with the first DF_SUCC successors' part (the rest found per rank). */
+enum { DF_SUCC = 4 };
 typedef struct done_facts {
     const graph_info *gi;
     uint32_t i;
@@ -159,9 +161,8 @@ typedef struct done_facts {
         size_t off;        /* ps word's offset */
         int lane;          /* lane, -1 without one (make_ready then) */
         uint32_t key;      /* queue key on it */
-    } s[4];
+    } s[DF_SUCC];
 } done_facts;
-enum { DF_SUCC = 4 };
 
 static inline void facts_of(const replay *rp, const graph_info *gi, uint32_t i, done_facts *d)
 {
@@ -684,10 +685,9 @@ static void on_event(sim_engine *eng, void *payload, void *ctx)
     const ev *nx = sim_ahead_payload(eng, &fn);
     if (nx && fn == on_event)
         prefetch_rank(rp, nx->rank);
-    const graph_info *gi = rp->r[e->rank].gi; /* every rank of the event's */
-    int recv = gi->g->nodes[e->node].type == ET_COMM_RECV_NODE;
-    done_facts d;
-    facts_of(rp, gi, e->node, &d);
+    int recv = e->gi->g->nodes[e->node].type == ET_COMM_RECV_NODE;
+    done_facts d; /* once an event (a receive's are not used) */
+    facts_of(rp, e->gi, e->node, &d);
     for (uint32_t k = 0; k < e->n && !rp->failed; k++) {
         int rank = e->rank + (int)k;
         if (k + PREFETCH_AHEAD < e->n)

@@ -283,6 +283,34 @@ static void test_llm_fp8_head(void **state)
 }
 
 /*
+ * Standard (unfused) attention as Megatron runs it: the fused
+ * scale-mask-softmax, then nn.Dropout on the probabilities as a kernel of
+ * its own, and both again backward (docs/WORKLOADS.md).  SMALL: b = 1, a/tp
+ * = 8 heads, s = 256, bf16 (e = 2): n = b (a/tp) s^2 = 524,288 elements;
+ * softmax 2e n, attn_dropout (2e + 1) n (the byte mask), attn_dropout_bwd
+ * (2e + 1) n, softmax_bwd 3e n; the dropout between the softmax and the
+ * context GEMM, its backward between the context GEMM's two gradients
+ * (dgrad, then vgrad, on one stream) and the softmax's.
+ */
+static void test_llm_attention_dropout(void **state)
+{
+    (void)state;
+    const double n = 8.0 * 256 * 256;
+    expect_exit(loomrun_run(loomrun_tmp, "gen", "llm", SMALL, "--granularity", "kernel", "--out",
+                            tp("drop/s"), "-q", NULL), 0, NULL);
+    et_graph *g = load_rank("drop/s", 0);
+    const et_gnode *sm = named(g, "L0.F0.softmax"), *dr = named(g, "L0.F0.attn_dropout"),
+                   *ctx = named(g, "L0.F0.attn_ctx"), *drb = named(g, "L0.B0.attn_dropout_bwd"),
+                   *smb = named(g, "L0.B0.softmax_bwd"), *cvg = named(g, "L0.B0.attn_ctx_vgrad");
+    assert_true((double)sm->tensor_size == 4 * n && (double)dr->tensor_size == 5 * n);
+    assert_true((double)drb->tensor_size == 5 * n && (double)smb->tensor_size == 6 * n);
+    assert_true((double)sm->num_ops == 5 * n && (double)dr->num_ops == n);
+    assert_true(depends(g, dr, sm) && depends(g, ctx, dr));
+    assert_true(depends(g, drb, cvg) && depends(g, smb, drb)); /* after both ctx gradients */
+    et_graph_free(g);
+}
+
+/*
  * The cross entropy on the last stage as Megatron's passes over the n =
  * T x V/tp logits (docs/WORKLOADS.md "Output layer"): SMALL, T = 256, V/tp
  * = 512, n = 131072, bf16 logits (e = 2).  Unfused: cast (e + 4) n, max 4
@@ -402,6 +430,7 @@ int main(void)
         cmocka_unit_test(test_llm_attention_kernel),
         cmocka_unit_test(test_llm_fp8_head),
         cmocka_unit_test(test_llm_cross_entropy),
+        cmocka_unit_test(test_llm_attention_dropout),
         cmocka_unit_test(test_llm_moe_kernels),
     };
     return cmocka_run_group_tests(tests, loomrun_setup, loomrun_teardown);
