@@ -107,6 +107,8 @@ typedef struct comp_kparams {
     double attn_dev[COMP_ATTN_KINDS][2];
     double elem_eff;         /* elementwise: fraction of HBM bandwidth at large sizes */
     double elem_launch;      /* seconds per elementwise kernel */
+    double drop_eff;         /* dropout (random numbers an element): fraction of HBM
+                                bandwidth at large sizes; its launch is elem_launch */
 } comp_kparams;
 
 typedef struct comp_cfg {

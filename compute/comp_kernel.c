@@ -16,7 +16,7 @@
  *                                           backward; FlashAttention-2)
  *     waves = ceil(blocks / S)
  *     t = launch + max(waves * (F / blocks) / (P/S * e_attn), bytes / (M * e_elem))
- * Elementwise, norm and softmax kernels:
+ * Elementwise, norm and softmax kernels (dropout: e_drop for e_elem):
  *     t = launch + bytes / (M * e_elem)
  *       (= bytes / (M * e(bytes)), e(x) = e_elem * x / (x + launch * M * e_elem):
  *        a fraction of HBM bandwidth that grows with size)
@@ -49,6 +49,10 @@ comp_kparams comp_kparams_default(void)
     comp_kparams_attention(&k, COMP_ATTN_FLASH2);
     k.elem_eff = 0.83;
     k.elem_launch = 5e-6;
+    /* the dropout rows alone (their even half), the elementwise launch
+     * kept: torch's native_dropout at 63% of HBM bandwidth where a copy
+     * reaches 88% (docs/DEVICES.md "Dropout") */
+    k.drop_eff = 0.63;
     return k;
 }
 
@@ -165,7 +169,8 @@ int comp_kernel_by_shape(const comp_cfg *c, double flops, double bytes, const lo
     case LOOM_K_GEMM: return s->m && s->n && s->k && kp->ntiles > 0;
     case LOOM_K_ATTN:
     case LOOM_K_ATTN_BWD: return s->m && s->n && (flops > 0 || s->k);
-    case LOOM_K_ELEM: return bytes > 0;
+    case LOOM_K_ELEM:
+    case LOOM_K_DROPOUT: return bytes > 0;
     default: return 0;
     }
 }
@@ -179,6 +184,8 @@ double comp_kernel_seconds(const comp_cfg *c, double flops, double bytes, const 
         return comp_gemm_seconds(c, s, bytes, NULL, NULL, NULL);
     if (s->cls == LOOM_K_ELEM)
         return kp->elem_launch + bytes / (c->mem_bw * kp->elem_eff);
+    if (s->cls == LOOM_K_DROPOUT)
+        return kp->elem_launch + bytes / (c->mem_bw * kp->drop_eff);
     return attn_seconds(c, flops, bytes, s);
 }
 
@@ -199,7 +206,8 @@ int comp_kparams_check(const comp_kparams *k, loom_err *err)
         {"gemm efficiency", k->gemm_eff, 1},      {"gemm memory efficiency", k->gemm_mem_eff, 1},
         {"fp8 gemm factor", k->gemm_fp8, 1},      {"attention efficiency", k->attn_eff, 1},
         {"attention backward efficiency", k->attn_bwd_eff, 1},
-        {"elementwise efficiency", k->elem_eff, 1}, {"gemm launch", k->gemm_launch, 0},
+        {"elementwise efficiency", k->elem_eff, 1}, {"dropout efficiency", k->drop_eff, 1},
+        {"gemm launch", k->gemm_launch, 0},
         {"attention launch", k->attn_launch, 0},  {"elementwise launch", k->elem_launch, 0}};
     for (size_t i = 0; i < sizeof f / sizeof f[0]; i++)
         if (f[i].frac ? !frac_ok(f[i].v) : !secs_ok(f[i].v))

@@ -8,7 +8,7 @@
 #include "et_graph.h"
 
 static const char *const cls_names[LOOM_K_CLASSES] = {"", "gemm", "attention", "attention_bwd",
-                                                      "elementwise"};
+                                                      "elementwise", "dropout"};
 
 const char *et_kclass_name(int cls)
 {

@@ -444,7 +444,8 @@ static void attn_core_fwd(llm_gen *g, int l, char ph, int mb)
      * the byte mask), as ParallelAttention and Megatron-Core's unfused
      * DotProductAttention run them */
     llm_kern(g, l, ph, mb, "softmax", 5 * b * A * s * s, 2 * e * b * A * s * s);
-    llm_kern(g, l, ph, mb, "attn_dropout", b * A * s * s, (2 * e + 1) * b * A * s * s);
+    loom_kshape ds = {.cls = LOOM_K_DROPOUT}; /* nn.Dropout: torch's native_dropout */
+    llm_kern_s(g, l, ph, mb, "attn_dropout", b * A * s * s, (2 * e + 1) * b * A * s * s, &ds);
     bgemm(g, l, ph, mb, "attn_ctx", e, b * A, s, s, d, 2 * b * A * s * s * d,
           e * (b * A * s * s + T * p->kv_loc * d + T * A * d));
 }

@@ -16,6 +16,7 @@ hand-worked examples of test/compute/test_comp_kernel.c give the same):
     blocks = batch ceil(rows / 128); waves = ceil(blocks / S)
     t = launch_a + max(waves (F / blocks) / (P/S e_a), bytes / (M e_e))
   elementwise: t = launch_e + bytes / (M e_e)
+  dropout (torch's native_dropout, the dropout class): e_d for e_e
 
 Fitting (--fit): the constants are fitted on the EVEN rows (0, 2, 4, ...)
 of each CSV and the error is reported on the ODD rows (held out), next to
@@ -26,7 +27,9 @@ coordinate search on a fixed grid (deterministic; standard library only):
     e_a, launch_a                    on flash forward rows
     e_ab                             on flash fwd+bwd rows (fwd + bwd kernels)
     the same three for cuDNN         on the cudnn rows (attention-kernel: cudnn)
-    e_e, launch_e                    on elementwise rows
+    e_e, launch_e                    on elementwise rows (priced as
+                                     elementwise, dropout's among them)
+    e_d                              on the dropout rows, launch_e kept
 
 Usage: python3 bench/gpu/kernel_model.py --in DIR [--fit] [--out FILE.md]
        python3 bench/gpu/kernel_model.py --self-test
@@ -46,7 +49,7 @@ import compare  # noqa: E402  (the roofline, the CSV readers)
 # self-test reads the C file and checks).
 DEFAULT = dict(gemm_eff=0.73, gemm_k0=64, gemm_mem_eff=0.70, gemm_fp8=0.92, gemm_launch=5e-6,
                attn_eff=0.31, attn_bwd_eff=0.25, attn_launch=50e-6, elem_eff=0.83,
-               elem_launch=5e-6)
+               elem_launch=5e-6, drop_eff=0.63)
 # The cuDNN attention family (compute/comp_kernel.c's attn_fit table, the
 # system file's attention-kernel: cudnn); the self-test checks it too.
 CUDNN = dict(attn_eff=0.66, attn_bwd_eff=0.47, attn_launch=32e-6)
@@ -112,8 +115,8 @@ def attn_s(kp, hw, peak, mem_bw, flops, nbytes, batch, m, n, bwd):
     return kp["attn_launch"] + max(t, nbytes / (mem_bw * kp["elem_eff"]))
 
 
-def elem_s(kp, mem_bw, nbytes):
-    return kp["elem_launch"] + nbytes / (mem_bw * kp["elem_eff"])
+def elem_s(kp, mem_bw, nbytes, dropout=False):
+    return kp["elem_launch"] + nbytes / (mem_bw * kp["drop_eff" if dropout else "elem_eff"])
 
 
 # ---- predictions of the measured rows ----------------------------------------
@@ -144,8 +147,10 @@ def predict_attn(kp, hw, dev, r):
     return 1e6 * t
 
 
-def predict_elem(kp, dev, r):
-    return 1e6 * elem_s(kp, dev["mem_bw"], r["bytes"])
+def predict_elem(kp, dev, r, classes=True):
+    """classes=False: every row as the elementwise class (the fit of e_e
+    and launch_e, made before the dropout class existed and kept)"""
+    return 1e6 * elem_s(kp, dev["mem_bw"], r["bytes"], classes and r["kernel"] == "dropout")
 
 
 def errs(rows, pred):
@@ -168,6 +173,7 @@ GRID = {
     "attn_bwd_eff": [0.15 + 0.01 * i for i in range(66)],
     "elem_eff": [0.40 + 0.01 * i for i in range(56)],
     "elem_launch": [0.5e-6 * i for i in range(0, 25)],
+    "drop_eff": [0.40 + 0.01 * i for i in range(56)],
 }
 
 
@@ -196,7 +202,9 @@ def fit(g, a, e, hw, dev):
               lambda k: mae(errs(gb, lambda r: predict_gemm(k, hw, dev, r))))
     coord_fit(kp, ["gemm_fp8"], lambda k: mae(errs(g8, lambda r: predict_gemm(k, hw, dev, r))))
     coord_fit(kp, ["elem_eff", "elem_launch"],
-              lambda k: mae(errs(ee, lambda r: predict_elem(k, dev, r))))
+              lambda k: mae(errs(ee, lambda r: predict_elem(k, dev, r, False))))
+    ed = half([r for r in e if r["kernel"] == "dropout"])
+    coord_fit(kp, ["drop_eff"], lambda k: mae(errs(ed, lambda r: predict_elem(k, dev, r))))
     fit_attn(kp, a, "flash", hw, dev)
     return kp
 
@@ -252,7 +260,8 @@ def table(g, a, e, hw, dev, kp, cu=CUDNN):
                  [r for r in a if r["backend"] == "flash" and r["pas"] == "fwd"],
                  [r for r in a if r["backend"] == "flash" and r["pas"] == "fwd+bwd"],
                  [r for r in a if r["backend"] == "cudnn" and r["pas"] == "fwd"],
-                 [r for r in a if r["backend"] == "cudnn" and r["pas"] == "fwd+bwd"], e):
+                 [r for r in a if r["backend"] == "cudnn" and r["pas"] == "fwd+bwd"], e,
+                 [r for r in e if r["kernel"] == "dropout"]):
         fitted.update(id(r) for r in rows[0::2])
     lines = ["| class | n held out | roofline mean / max abs err % | kernel model mean / max abs "
              "err % | kernel model signed % |", "|---|---:|---:|---:|---:|"]

@@ -15,6 +15,9 @@
  *                  query heads, m = query length, n = key length,
  *                  k = head dimension, causal = 1 for a causal mask
  *   ELEM           elementwise, norm or softmax: no dimensions (bytes tell)
+ *   DROPOUT        elementwise that draws a random number per element
+ *                  (PyTorch's native_dropout: the mask and the output), no
+ *                  dimensions; slower a byte than ELEM by the generator
  * dtype_bytes is the operand width (2 for bf16/fp16, 1 for fp8, 4 for
  * fp32); 0 means the run's datatype.  comm_sms (GEMM) is the number of the
  * device's SMs a communication kernel running beside it holds (Transformer
@@ -32,7 +35,8 @@ enum {
     LOOM_K_ATTN = 2,     /* flash attention, forward */
     LOOM_K_ATTN_BWD = 3, /* flash attention, backward */
     LOOM_K_ELEM = 4,     /* elementwise / norm / softmax: memory bound */
-    LOOM_K_CLASSES = 5,
+    LOOM_K_DROPOUT = 5,  /* elementwise drawing a random number an element */
+    LOOM_K_CLASSES = 6,
 };
 
 /* Values stored per kernel in a fused node's kernel_shape list. */

@@ -24,7 +24,8 @@ static comp_cfg dev(void)
     c.kp = (comp_kparams){.sms = 4, .ntiles = 1, .tile_m = {128}, .tile_n = {128},
                           .gemm_eff = 0.5, .gemm_k0 = 0, .gemm_mem_eff = 0.5, .gemm_fp8 = 1,
                           .gemm_launch = 0, .attn_eff = 0.5, .attn_bwd_eff = 0.25,
-                          .attn_launch = 0, .elem_eff = 0.5, .elem_launch = 0};
+                          .attn_launch = 0, .elem_eff = 0.5, .elem_launch = 0,
+                          .drop_eff = 0.25};
     return c;
 }
 
@@ -208,6 +209,16 @@ static void test_elementwise_and_fallback(void **state)
     /* 1e6 bytes at 1e12 * 0.5: 2 us, plus 2 us launch */
     loom_kshape s = {.cls = LOOM_K_ELEM};
     near(comp_kernel_seconds(&c, 123, 1e6, &s), 4 * US);
+    /* a dropout: the same bytes at 1e12 * 0.25 (4 us), the same launch */
+    loom_kshape d = {.cls = LOOM_K_DROPOUT};
+    near(comp_kernel_seconds(&c, 123, 1e6, &d), 6 * US);
+    /* as shipped: a dropout a byte is 0.83 / 0.63 of an elementwise kernel */
+    c.kp = comp_kparams_default();
+    c.kp.sms = 4;
+    c.kp.ntiles = 1;
+    near(comp_kernel_seconds(&c, 0, 1e9, &d) - c.kp.elem_launch,
+         (comp_kernel_seconds(&c, 0, 1e9, &s) - c.kp.elem_launch) * 0.83 / 0.63);
+    c = dev();
     /* no shape, class none, a GEMM without K, a device without SMs: the
      * roofline of the same cfg (no curves: 4e12 FLOPs at 4e12 = 1 s) */
     loom_kshape none = {0}, nok = gemm(128, 128, 0, 1);

@@ -307,6 +307,12 @@ static void test_llm_attention_dropout(void **state)
     assert_true((double)sm->num_ops == 5 * n && (double)dr->num_ops == n);
     assert_true(depends(g, dr, sm) && depends(g, ctx, dr));
     assert_true(depends(g, drb, cvg) && depends(g, smb, drb)); /* after both ctx gradients */
+    /* the forward dropout draws its mask (torch's native_dropout: the
+     * dropout class); its backward only multiplies by it (elementwise) */
+    assert_true(dr->shape && drb->shape && sm->shape);
+    assert_int_equal(g->kshape[dr->shape - 1].cls, LOOM_K_DROPOUT);
+    assert_int_equal(g->kshape[drb->shape - 1].cls, LOOM_K_ELEM);
+    assert_int_equal(g->kshape[sm->shape - 1].cls, LOOM_K_ELEM);
     et_graph_free(g);
 }
 
