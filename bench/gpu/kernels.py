@@ -9,6 +9,9 @@ flight):
                    layer shapes, square, skinny and wave-quantization sweeps
   attention.csv    scaled_dot_product_attention, flash / cuDNN / math
                    backends, forward and forward+backward, causal
+  attention_dropout.csv  flash and cuDNN at the attention of NeMo's GPT-3
+                   5B and 20B rows, dropout 0 and 0.1 in turn (the dropout
+                   inside the fused kernel, which attention.csv leaves out)
   elementwise.csv  add, mul, gelu, silu, softmax, layer_norm, rms_norm,
                    dropout, copy over 2^16 .. 2^30 bytes (bf16)
   table.csv        the measurements in loom's `compute-model: table` format
@@ -239,6 +242,12 @@ def estimate(quick):
                 by += s2 * 2 * (6 if pas == "fwd" else 16)
             us = max(f / rate, by / EST_BW) * 1e6 + 30
             a += est_shape_s(us, host_us=300.0 if pas != "fwd" else 60.0)
+    for b, h, seq in ATTN_DROPOUT_SPECS:  # run_attention_dropout: 2 back-ends x 2 p
+        for pas in ("fwd", "fwd+bwd"):
+            f, by = attn_flops_bytes(dict(batch=b, heads=h, kv_heads=h, seq=seq,
+                                          head_dim=HEAD_DIM), pas)
+            us = max(f / 450e12, by / EST_BW) * 1e6 + 30
+            a += 4 * est_shape_s(us, host_us=300.0 if pas != "fwd" else 60.0)
     e = 0.0
     for size in elem_sizes(quick):
         for k in ELEM_KERNELS:
@@ -710,6 +719,62 @@ def run_attention(ctx, specs, stop_frac):
     log("attention: %d measured, %d skipped by the budget" % (done, skipped))
 
 
+# The attention of NeMo's GPT-3 5B and 20B FP8 rows (docs/VALIDATION.md):
+# Megatron-Core's defaults, which NeMo's GPTConfig5B / 20B keep, run
+# attention dropout 0.1 inside the fused kernel, which the rows above do
+# not (dropout 0).  (batch, heads, seq): 5B at micro-batch 4, tp 1; 20B at
+# micro-batch 2, tp 2 (48 / 2 heads); head dimension 128, causal.
+ATTN_DROPOUT_SPECS = [(4, 32, 2048), (2, 24, 2048)]
+ATTN_DROPOUT_P = (0.0, 0.1)
+
+
+def run_attention_dropout(ctx, stop_frac):
+    """attention_dropout.csv: the flash and cuDNN back-ends at
+    ATTN_DROPOUT_SPECS with dropout 0 and 0.1, measured in turn (same
+    minutes, same clocks), so that the dropout's cost is their ratio."""
+    torch = ctx.torch
+    out = CsvOut(os.path.join(ctx.out, "attention_dropout.csv"), ["dropout_p"] + ATTN_COLS)
+    try:
+        import torch.nn.functional as F
+        from torch.nn.attention import sdpa_kernel, SDPBackend
+        for backend, be in (("flash", SDPBackend.FLASH_ATTENTION),
+                            ("cudnn", SDPBackend.CUDNN_ATTENTION)):
+            for b, a, seq in ATTN_DROPOUT_SPECS:
+                for pas in ("fwd", "fwd+bwd"):
+                    for p in ATTN_DROPOUT_P:
+                        if ctx.past(stop_frac):
+                            return
+                        sp = dict(backend=backend, batch=b, heads=a, kv_heads=a, seq=seq,
+                                  head_dim=HEAD_DIM)
+                        fl, by = attn_flops_bytes(sp, pas)
+                        row = dict(sp, dropout_p=p, causal=1, flops=fl, bytes=by, note="")
+                        row["pass"] = pas
+                        try:
+                            bf = torch.bfloat16
+                            q, k, v = (torch.randn(b, a, seq, HEAD_DIM, device="cuda", dtype=bf,
+                                                   requires_grad=True) for _ in range(3))
+                            go = torch.randn(b, a, seq, HEAD_DIM, device="cuda", dtype=bf)
+
+                            def fwd():
+                                return F.scaled_dot_product_attention(q, k, v, dropout_p=p,
+                                                                      is_causal=True)
+                            fn = fwd if pas == "fwd" else (
+                                lambda: torch.autograd.grad(fwd(), (q, k, v), go))
+                            with sdpa_kernel(be):
+                                r = ctx.measure(fn, hold_us=300.0 if pas != "fwd" else 100.0)
+                            row.update(r)
+                            row["tflops"] = fl / (r["time_us"] * 1e-6) / 1e12
+                        except Exception as ex:
+                            row["note"] = "error: " + short(ex)
+                        out.row(row)
+                        log("attn-dropout %-5s %-7s b%d h%-2d s%d p%.1f %10s us" % (
+                            backend, pas, b, a, seq, p, fmt(row.get("time_us"))))
+    except Exception as ex:
+        log("attention dropout: %s" % short(ex))
+    finally:
+        out.close()
+
+
 def elem_fns(torch, F, kernel, x, y, out, x2, w, bias):
     if kernel == "copy":
         return lambda: out.copy_(x)
@@ -867,7 +932,8 @@ def main():
         section("gemm", run_gemm, ctx, g, 0.55)
         table_now(args.out, dev_note)
     if "attention" in only:
-        section("attention", run_attention, ctx, a, 0.80)
+        section("attention", run_attention, ctx, a, 0.78)
+        section("attention dropout", run_attention_dropout, ctx, 0.80)
         table_now(args.out, dev_note)
     if "elementwise" in only:
         section("elementwise", run_elementwise, ctx, elem_sizes(args.quick), 0.97)
