@@ -514,6 +514,14 @@ static int spec_key(yctx *y, sw_spec *s, yaml_node_pair_t pr, int *axes_i /* OUT
     return spec_gen(y, s, pr.value);
 }
 
+/* Why a gen llm sweep refuses comm-group "empty" (spec_complete, spec_finish):
+ * its traces name their groups by role in the PREFIX.comm.json the
+ * generator writes, and a run without it cannot start, so "no file" is
+ * refused rather than overridden or left to fail every row. */
+static const char *const sw_no_comm = "a gen llm recipe's traces name their groups in the "
+                                      "generated PREFIX.comm.json, which each run needs (leave "
+                                      "comm-group out to get it, or name a file)";
+
 /* What the whole spec needs once every key is read. */
 static int spec_complete(yctx *y, const sw_spec *s, int axes_i)
 {
@@ -527,12 +535,22 @@ static int spec_complete(yctx *y, const sw_spec *s, int axes_i)
                                      "system)", base_keys[i]);
     if (axes_i == 0)
         return spec_bad(y, NULL, "key 'axes' is missing: a sweep needs at least one axis");
+    /* a gen llm trace names its groups by role, in the PREFIX.comm.json its
+     * generator writes: a run without it cannot start, so "no file" is
+     * refused here rather than overridden or left to fail every row */
+    if (sw_gen_system(s) && s->base[3] && strcmp(s->base[3], "empty") == 0)
+        return spec_bad(y, NULL, "'comm-group: empty': %s", sw_no_comm);
     return 0;
 }
 
 /* The axes against `set`, their product, and the spec's hash. */
 static int spec_finish(yctx *y, sw_spec *s)
 {
+    for (int a = 0; sw_gen_system(s) && a < s->naxes; a++)
+        for (int v = 0; s->axes[a].kind == AX_COMM && s->axes[a].vals[v]; v++)
+            if (strcmp(s->axes[a].vals[v], "empty") == 0)
+                return spec_bad(y, NULL, "line %d: axis 'comm-group': value %d is 'empty': %s",
+                                s->axes[a].line, v, sw_no_comm);
     /* set keys and axis keys are each unique: a repeat in both lists
      * together is a key in both */
     char **keys = loom_xcalloc((size_t)(s->nsets + s->naxes) + 1, sizeof *keys);

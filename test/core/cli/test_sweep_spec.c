@@ -295,6 +295,24 @@ static void test_conf_gen_system(void **state)
     sw_spec_free(&s);
     unlink(comm);
     rmdir(dir);
+    /* "no communicator file" would leave every run without the groups its
+     * trace names: refused, as the base file and as an axis value; a
+     * micro recipe (no role-named groups) may still say it */
+    assert_int_equal(su_spec(&s, "gen.yaml", "gen:\n  generator: llm\n  preset: gpt3\n"
+                                 "network: n.yml\ncomm-group: empty\naxes:\n  gen.tp: [2]\n",
+                             &err), LOOM_EUSAGE);
+    assert_non_null(strstr(err.msg, "'comm-group: empty'"));
+    assert_non_null(strstr(err.msg, "PREFIX.comm.json"));
+    sw_spec_free(&s); /* whatever a failed load kept */
+    assert_int_equal(su_spec(&s, "gen.yaml", "gen:\n  generator: llm\n  preset: gpt3\n"
+                                 "network: n.yml\naxes:\n  comm-group: [c.json, empty]\n",
+                             &err), LOOM_EUSAGE);
+    assert_non_null(strstr(err.msg, "line 6: axis 'comm-group': value 1 is 'empty'"));
+    sw_spec_free(&s);
+    assert_int_equal(su_spec(&s, "gen.yaml", "gen:\n  generator: micro\n  ranks: 8\n"
+                                 "network: n.yml\nsystem: s.json\n"
+                                 "comm-group: empty\naxes:\n  gen.size: [1MiB]\n", &err), 0);
+    sw_spec_free(&s);
     /* gen micro writes none: nothing is filled in */
     assert_int_equal(su_spec(&s, "gen.yaml", "gen:\n  generator: micro\n  ranks: 8\n"
                                  "network: n.yml\nsystem: s.json\naxes:\n  gen.size: [1MiB]\n",
