@@ -1,6 +1,6 @@
 /*
- * net_flow_int.h: private to net_flow.c, net_flow_lock.c and
- * net_flow_sum.c: the flow model's state (links, flows, same-time buckets,
+ * net_flow_int.h: private to net_flow.c, net_flow_rerate.c,
+ * net_flow_lock.c and net_flow_sum.c: the flow model's state (links, flows, same-time buckets,
  * the lockstep class, link summaries).  net_flow.c's head comment gives
  * the invariants, net_flow_lock.c's the lockstep classes'.
  */
@@ -433,6 +433,17 @@ void nf_list_grow(nf *f, nf_link *l);
 /* Frees a flow's slot (its generation moves on: stale entries die) and
  * its hold on its starter entry. */
 void nf_slot_free(nf *f, uint32_t id);
+
+/* net_flow.c: queues what is due at time t (a completion, a delivery or a
+ * call: NF_DUE_*) in that time's bucket. */
+void nf_due_at(nf *f, sim_engine *eng, sim_time t, uint32_t kind, uint32_t id, uint32_t gen);
+
+/* net_flow_rerate.c: the re-rate event (one per timestamp, want_rerate
+ * in net_flow.c queues it), its payload the nf. */
+typedef struct ev_rerate {
+    nf *f; /* owner */
+} ev_rerate;
+void nf_on_rerate(sim_engine *eng, void *payload, void *engine_ctx);
 
 /* net_flow_lock.c: adds what the class running in bulk has not yet
  * added to link i's statistics (nf_top_links); frees its arrays. */
