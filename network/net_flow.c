@@ -85,6 +85,7 @@ nf *nf_create(const net_graph *g)
     f->theta = INFINITY;
     f->lvmax = NF_LVMAX;
     f->pool_from = NF_POOL_FROM;
+    f->grow = NF_GROW_STEPS;
     return f;
 }
 

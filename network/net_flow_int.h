@@ -1,8 +1,9 @@
 /*
  * net_flow_int.h: private to net_flow.c, net_flow_rerate.c,
- * net_flow_lock.c and net_flow_sum.c: the flow model's state (links, flows, same-time buckets,
- * the lockstep class, link summaries).  net_flow.c's head comment gives
- * the invariants, net_flow_lock.c's the lockstep classes'.
+ * net_flow_lock.c and net_flow_sum.c: the flow model's state (links,
+ * flows, same-time buckets, the lockstep class, link summaries).
+ * net_flow.c's head comment gives the invariants, net_flow_rerate.c's the
+ * re-rate's, net_flow_lock.c's the lockstep classes'.
  */
 #ifndef LOOM_NET_FLOW_INT_H
 #define LOOM_NET_FLOW_INT_H
@@ -78,6 +79,12 @@ typedef struct nf_link {
     uint32_t peak;       /* most flows at once */
     uint8_t pooled;      /* 1: e is a block of nf.pool, else malloc's */
     uint8_t lvpooled;    /* 1: lv is a block of nf.pool, else malloc's */
+    uint32_t gnun;       /* growing re-rate: region flows on it */
+    double grem;         /* growing re-rate: bandwidth less the flows outside */
+    double gmaxo;        /* growing re-rate: fastest flow outside at >= theta (-1: none) */
+    double gmaxa;        /* growing re-rate: fastest flow on it, old rates */
+    double gmaxs;        /* re-rate: fastest new rate of a region flow on it */
+    double glvl;         /* re-rate: the share it fixed flows at (-1: none) */
 } nf_link;
 _Static_assert(sizeof(nf_link) % 64 == 0, "nf_link: whole cache lines");
 
@@ -278,6 +285,10 @@ struct nf {
     uint32_t lvmax;       /* levels a summary keeps: NF_LVMAX (tests: fewer) */
     uint64_t *rs;         /* radix sort scratch (sum_build): 2 x caprs */
     size_t caprs;
+    int grow;             /* fills a growing region may take before the whole
+                             component is re-rated (NF_GROW_STEPS; 0: never
+                             tried; net_flow_rerate.c) */
+    uint64_t grow_ok, grow_fail, grow_steps; /* its outcomes (bench, tests) */
 };
 
 /* Both lines of slot id, ahead of use (re-rates and completions visit

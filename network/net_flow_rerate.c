@@ -143,6 +143,7 @@ static void collect_link(nf *f, uint32_t st, double theta, size_t i, size_t *ncl
     const net_graph *g = f->g;
     uint32_t li = f->cl[i];
     nf_link *l = &f->l[li];
+    l->gmaxo = -1;
     if (l->n >= NF_SUM_MIN && !f->scan_inorder && nf_scan_none(l, g->lbw[li], theta)) {
         f->fast_scans++;
         return;
@@ -254,6 +255,8 @@ static void rerate_fill(nf *f, uint32_t st, double theta, size_t ncl)
     f->hn = 0;
     for (size_t i = 0; i < ncl; i++) {
         nf_link *l = &f->l[f->cl[i]];
+        l->glvl = -1;
+        l->gmaxs = 0;
         if (l->nun > 0)
             hpush(f, fmax(l->rem, 0) / l->nun, f->cl[i]);
     }
@@ -280,13 +283,183 @@ static void rerate_fill(nf *f, uint32_t st, double theta, size_t ncl)
                 continue; /* not of this re-rate, or fixed */
             LOOM_ASSERT(share > 0);
             fl->newrate = share;
+            l->glvl = share;
             for (uint32_t h = 0; h < fl->npath; h++) {
                 nf_link *l2 = &f->l[nf_hop(fl)[2 * h]];
                 l2->rem -= share;
                 l2->nun--;
+                if (share > l2->gmaxs)
+                    l2->gmaxs = share;
             }
         }
     }
+}
+
+/* ---- the growing region --------------------------------------------------
+ *
+ * Most flows a component re-rates get back the rate they had (95% of them
+ * in the large components of a staggered all-to-all on a fat tree,
+ * docs/PERFORMANCE.md), and its cost grows with the fabric.  So a re-rate
+ * first tries a region: the flows at >= theta (and the new ones) on the
+ * links the arrivals and departures touched, every other flow held at its
+ * rate.  It fills the region and checks the max-min conditions (a
+ * feasible allocation is the max-min one iff every flow has a saturated
+ * link on which no flow is faster: Bertsekas and Gallager, Data Networks,
+ * sec. 6.5) where the region could have broken them:
+ *   - every region flow at >= theta: the true rates of these flows are
+ *     (1. above), so a flow below theta on a link it is fixed on would
+ *     make it slower than a held flow;
+ *   - on a link the region fixed flows at share s, no held flow at >=
+ *     theta faster than s;
+ *   - a held flow at >= theta that may have had its bottleneck on a link
+ *     of the region (saturated before, it the fastest there) keeps it: the
+ *     link stays saturated and no region flow is faster than it.
+ * Held flows below theta need no check: by 2. above they keep their rates,
+ * and a link that is their bottleneck carries no flow at >= theta (such a
+ * flow would be faster there), so no region flow, and is as it was.  The
+ * held flows that fail join the region, which is filled again; when none
+ * fails, the allocation is the max-min one, to the 1e-9 the checks allow
+ * (rates that equal ones compute in another order differ in their last
+ * bits).  After nf.grow fills (NF_GROW_STEPS), or when a region flow ends
+ * below theta or a held one below it would have to join, the whole
+ * component is re-rated as before. */
+#define GROW_EPS 1e-9
+
+/* Link cl[i] outside the touched ones: its flows not in the region are
+ * held at their rates. */
+static void grow_scan(nf *f, uint32_t st, double theta, uint32_t li)
+{
+    nf_link *l = &f->l[li];
+    double fixed = 0, maxo = -1, maxa = 0;
+    uint32_t nact = 0;
+    const nf_ent *fr = l->e;
+    for (uint32_t k = 0; k < l->m; k++) {
+        double r = fr[k].r;
+        if (nf_dead(r))
+            continue;
+        if (r > maxa)
+            maxa = r;
+        if (r > 0 && r < theta) {
+            fixed += r;
+            continue;
+        }
+        if (f->f[fr[k].id].stamp == st) {
+            nact++;
+            continue;
+        }
+        fixed += r;
+        if (r > maxo)
+            maxo = r;
+    }
+    l->grem = f->g->lbw[li] - fixed;
+    l->gnun = nact;
+    l->gmaxo = maxo;
+    l->gmaxa = maxa;
+}
+
+/* Flow id joins the region; its links not yet in it are added to cl. */
+static void grow_join(nf *f, uint32_t st, uint32_t id, size_t *ncl, size_t *ncf)
+{
+    nf_flow *fl = &f->f[id];
+    fl->stamp = st;
+    push_cf(f, ncf, id);
+    for (uint32_t h = 0; h < fl->npath; h++) {
+        uint32_t li = nf_hop(fl)[2 * h];
+        nf_link *l2 = &f->l[li];
+        if (l2->stamp != st) {
+            l2->stamp = st;
+            l2->gmaxo = -2; /* to be scanned */
+            f->cl[(*ncl)++] = li;
+        } else if (l2->gmaxo != -2 && !l2->dirty) {
+            l2->gmaxo = -2; /* its outside flows changed: scanned again */
+        }
+    }
+}
+
+/* The flows of link li that break the conditions, into the region: 0 if
+ * none did, 1 if some joined, -1 if one below theta would have to. */
+static int grow_check(nf *f, uint32_t st, double theta, uint32_t li, size_t *ncl, size_t *ncf)
+{
+    nf_link *l = &f->l[li];
+    if (l->gmaxo < 0)
+        return 0; /* no flow outside at >= theta */
+    int sat = l->rem <= f->g->lbw[li] * 1e-9;
+    double thr = INFINITY;
+    if (l->glvl >= 0 && l->gmaxo > l->glvl * (1 + GROW_EPS)) /* faster than a fixed one */
+        thr = l->glvl * (1 + GROW_EPS);
+    if (l->saturated && l->gmaxo >= l->gmaxa * (1 - GROW_EPS) &&
+        (!sat || l->gmaxs > l->gmaxo * (1 + GROW_EPS))) { /* its bottleneck, lost */
+        double t2 = l->gmaxa * (1 - GROW_EPS);
+        if (t2 < thr)
+            thr = t2;
+    }
+    if (thr == INFINITY)
+        return 0;
+    if (thr < theta)
+        return -1;
+    int joined = 0;
+    for (uint32_t k = 0; k < l->m; k++) {
+        double r = l->e[k].r;
+        if (nf_dead(r) || r < thr || (r > 0 && r < theta))
+            continue;
+        uint32_t id = l->e[k].id;
+        if (f->f[id].stamp == st)
+            continue;
+        grow_join(f, st, id, ncl, ncf);
+        joined = 1;
+    }
+    return joined;
+}
+
+/* 1 and the region in cl (ncl) and cf (ncf), filled and checked; 0: the
+ * whole component is to be re-rated (the dirty links kept for it). */
+static int rerate_grow(nf *f, uint32_t st, double theta, size_t *ncl_out, size_t *ncf_out)
+{
+    size_t ncl = dirty_links(f, st, 0), nd = ncl, ncf = 0;
+    for (size_t i = 0; i < nd; i++) { /* touched: as the whole re-rate does */
+        size_t n0 = ncl;
+        collect_link(f, st, theta, i, &ncl, &ncf);
+        nf_link *l = &f->l[f->cl[i]];
+        l->grem = l->rem;
+        l->gnun = l->nun;
+        for (size_t j = n0; j < ncl; j++)
+            f->l[f->cl[j]].gmaxo = -2;
+    }
+    for (int step = 0; step < f->grow; step++) {
+        for (size_t i = nd; i < ncl; i++) {
+            uint32_t li = f->cl[i];
+            if (f->l[li].gmaxo == -2)
+                grow_scan(f, st, theta, li);
+        }
+        for (size_t i = 0; i < ncl; i++) {
+            nf_link *l = &f->l[f->cl[i]];
+            l->rem = l->grem;
+            l->nun = l->gnun;
+        }
+        for (size_t i = 0; i < ncf; i++)
+            f->f[f->cf[i]].newrate = 0;
+        rerate_alone(f, ncf);
+        rerate_fill(f, st, theta, ncl);
+        f->grow_steps++;
+        for (size_t i = 0; i < ncf; i++)
+            if (f->f[f->cf[i]].newrate < theta)
+                return 0; /* below theta: not the max-min rates (the head comment) */
+        int more = 0;
+        size_t n = ncl;
+        for (size_t i = nd; i < n; i++) {
+            int r = grow_check(f, st, theta, f->cl[i], &ncl, &ncf);
+            if (r < 0)
+                return 0;
+            more |= r;
+        }
+        if (!more) {
+            dirty_links(f, st, 1);
+            *ncl_out = ncl;
+            *ncf_out = ncf;
+            return 1;
+        }
+    }
+    return 0;
 }
 
 /* 3. new rates: settle, reschedule the flows whose rate changed */
@@ -354,9 +527,18 @@ static void rerate(nf *f, sim_engine *eng)
     LOOM_ASSERT(st != 0);
     size_t ncl, ncf;
     double theta = rerate_theta(f);
-    rerate_collect(f, st, theta, &ncl, &ncf);
-    rerate_alone(f, ncf);
-    rerate_fill(f, st, theta, ncl);
+    if (f->grow && rerate_grow(f, st, theta, &ncl, &ncf)) {
+        f->grow_ok++;
+    } else {
+        if (f->grow) {
+            f->grow_fail++;
+            st = ++f->stamp;
+            LOOM_ASSERT(st != 0);
+        }
+        rerate_collect(f, st, theta, &ncl, &ncf);
+        rerate_alone(f, ncf);
+        rerate_fill(f, st, theta, ncl);
+    }
     rerate_settle(f, eng, st, ncf);
     rerate_links(f, sim_now(eng), ncl);
     f->tot.rerates++;
