@@ -1,7 +1,8 @@
 /*
  * net_flow_stat.c: what the flow model tells about itself: its totals,
  * its busiest links, and the tests' views and switches (net_flow.h).
- * Apart from net_flow.c, whose events and re-rates it does not touch.
+ * Apart from net_flow.c and net_flow_rerate.c, whose events and re-rates
+ * it does not touch.
  */
 #include "net_flow_int.h"
 

@@ -12,7 +12,7 @@
  * link's summary alone; nf_scan_fixed reads the rates once, with four
  * independent sums instead of the in-order chain, and rebuilds the
  * summary (sum_build).  Either gives the verdict the in-order scan would
- * give, or declines and the in-order scan runs (net_flow.c).
+ * give, or declines and the in-order scan runs (net_flow_rerate.c).
  */
 #include "net_flow_int.h"
 

@@ -3,8 +3,8 @@
  * and the seams between net.c (topology, groups, point-to-point),
  * net_coll.c (the multi-dimension plan of a collective and its analytical
  * time), the algorithms (net_algo.h: one file each, one ops table),
- * net_graph.c (explicit graphs and routing), net_flow.c (max-min fair
- * flows), net_sched.c (collectives as step schedules run as flows),
+ * net_graph.c (explicit graphs and routing), net_flow.c and
+ * net_flow_rerate.c (max-min fair flows), net_sched.c (collectives as step schedules run as flows),
  * net_algo_nccl.c (NCCL's tuner) and net_topo.c (explicit-fabric files,
  * describe).
  *
