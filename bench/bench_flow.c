@@ -82,11 +82,14 @@ static int run(int ranks, int tiers, net_calgo algo)
     net_flow_totals_get(m, &tot);
     double bound = (ranks - 1.0) / ranks * bytes / 50e9 * 1e6;
     printf("all-to-all %d ranks, 1 GiB/rank, fat tree %d tiers, %-9s: wall %.2f s, cpu %.2f s (setup %.2f s), "
-           "%llu events, %llu flows, peak %zu in flight, %llu re-rates visiting %llu flows, "
+           "%llu events, %llu flows, peak %zu in flight, %llu re-rates visiting %llu flows "
+           "(%llu by a region in %llu fills, %llu given back), "
            "simulated %.1f us (link bound %.1f us), bytes delivered %s sent\n",
            ranks, tiers, net_calgo_name(algo), t2 - t0, c2 - c0, t1 - t0, (unsigned long long)sim_events(eng),
            (unsigned long long)tot.flows, tot.peak_flows, (unsigned long long)tot.rerates,
-           (unsigned long long)tot.rerated_flows, end / 1e6, bound,
+           (unsigned long long)tot.rerated_flows, (unsigned long long)tot.region_rerates,
+           (unsigned long long)tot.region_fills, (unsigned long long)tot.region_fallbacks,
+           end / 1e6, bound,
            tot.bytes_delivered == tot.bytes_sent ? "==" : "!=");
     sim_engine_destroy(eng);
     net_group_destroy(g);

@@ -320,6 +320,9 @@ typedef struct net_flow_totals {
     uint64_t bytes_delivered;/* bytes of flows delivered */
     uint64_t rerates;        /* rate recomputations (one per batch of changes) */
     uint64_t rerated_flows;  /* flows visited by those recomputations */
+    uint64_t region_rerates; /* of them, settled by a growing region */
+    uint64_t region_fills;   /* progressive fillings the regions took */
+    uint64_t region_fallbacks; /* regions given back to the whole component */
     size_t peak_flows;       /* most flows in flight at once */
     int links;               /* directed links of the graph */
 } net_flow_totals;

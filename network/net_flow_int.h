@@ -288,7 +288,6 @@ struct nf {
     int grow;             /* fills a growing region may take before the whole
                              component is re-rated (NF_GROW_STEPS; 0: never
                              tried; net_flow_rerate.c) */
-    uint64_t grow_ok, grow_fail, grow_steps; /* its outcomes (bench, tests) */
 };
 
 /* Both lines of slot id, ahead of use (re-rates and completions visit

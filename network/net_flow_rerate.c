@@ -35,6 +35,9 @@
  * links scanned.  test_flow.c checks the result against a slow global
  * max-min after every event of random workloads.
  *
+ * A re-rate first tries a smaller region than the component and grows it
+ * only where the max-min conditions fail ("the growing region" below);
+ * the component above is what it falls back to.
  */
 #include "net_flow_int.h"
 
@@ -133,17 +136,15 @@ static double rerate_theta(nf *f)
 }
 
 /* 1. from the dirty links outwards, through flows at >= theta and new
- * flows; each link reached is scanned once: its other flows are fixed
- * consumption */
-/* Link cl[i] of a re-rate: its flows below theta are fixed consumption
- * (l->rem), the others join the component (stamped, in cf) and their
- * links join cl (l->nun: the component's flows on it). */
+ * flows; each link reached is scanned once.  Link cl[i]: its flows below
+ * theta are fixed consumption (l->rem), the others join the component
+ * (stamped, in cf) and their links join cl (l->nun: the component's flows
+ * on it). */
 static void collect_link(nf *f, uint32_t st, double theta, size_t i, size_t *ncl, size_t *ncf)
 {
     const net_graph *g = f->g;
     uint32_t li = f->cl[i];
     nf_link *l = &f->l[li];
-    l->gmaxo = -1;
     if (l->n >= NF_SUM_MIN && !f->scan_inorder && nf_scan_none(l, g->lbw[li], theta)) {
         f->fast_scans++;
         return;
@@ -249,14 +250,14 @@ static void rerate_alone(nf *f, size_t ncf)
     }
 }
 
-/* 2b. progressive filling of the other flows */
+/* 2b. progressive filling of the other flows (recording, for the growing
+ * region's checks, each link's share and fastest new rate: l->glvl,
+ * l->gmaxs, which the region resets before each fill) */
 static void rerate_fill(nf *f, uint32_t st, double theta, size_t ncl)
 {
     f->hn = 0;
     for (size_t i = 0; i < ncl; i++) {
         nf_link *l = &f->l[f->cl[i]];
-        l->glvl = -1;
-        l->gmaxs = 0;
         if (l->nun > 0)
             hpush(f, fmax(l->rem, 0) / l->nun, f->cl[i]);
     }
@@ -435,12 +436,14 @@ static int rerate_grow(nf *f, uint32_t st, double theta, size_t *ncl_out, size_t
             nf_link *l = &f->l[f->cl[i]];
             l->rem = l->grem;
             l->nun = l->gnun;
+            l->glvl = -1;
+            l->gmaxs = 0;
         }
         for (size_t i = 0; i < ncf; i++)
             f->f[f->cf[i]].newrate = 0;
         rerate_alone(f, ncf);
         rerate_fill(f, st, theta, ncl);
-        f->grow_steps++;
+        f->tot.region_fills++;
         for (size_t i = 0; i < ncf; i++)
             if (f->f[f->cf[i]].newrate < theta)
                 return 0; /* below theta: not the max-min rates (the head comment) */
@@ -528,10 +531,10 @@ static void rerate(nf *f, sim_engine *eng)
     size_t ncl, ncf;
     double theta = rerate_theta(f);
     if (f->grow && rerate_grow(f, st, theta, &ncl, &ncf)) {
-        f->grow_ok++;
+        f->tot.region_rerates++;
     } else {
         if (f->grow) {
-            f->grow_fail++;
+            f->tot.region_fallbacks++;
             st = ++f->stamp;
             LOOM_ASSERT(st != 0);
         }

@@ -91,12 +91,9 @@ uint64_t nf_scan_inorder(nf *f, int on)
     return f->fast_scans;
 }
 
-uint64_t nf_grow(nf *f, int steps, uint64_t *fell)
+void nf_grow(nf *f, int steps)
 {
     f->grow = steps;
-    if (fell)
-        *fell = f->grow_fail;
-    return f->grow_ok;
 }
 
 void nf_snapshot(const nf *f, double *rate, int *npath, uint32_t *links,

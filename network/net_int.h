@@ -240,9 +240,8 @@ size_t nf_in_flight(const nf *f);
 uint64_t nf_scan_inorder(nf *f, int on);
 /* steps > 0: a re-rate first tries the growing region, for at most that
  * many fills (NF_GROW_STEPS by default; net_flow_rerate.c); 0: the whole
- * component every time.  Returns the re-rates the region settled so far;
- * *fell, those it gave back to the whole component. */
-uint64_t nf_grow(nf *f, int steps, uint64_t *fell);
+ * component every time.  Its outcomes are in nf_totals (region_*). */
+void nf_grow(nf *f, int steps);
 enum { NF_GROW_STEPS = 6 };
 /* At most cap rate levels in each link's summary (net_flow_int.h, "Link
  * summaries"; NF_LVMAX unless a test asks for fewer to reach its bound). */

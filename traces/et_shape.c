@@ -102,7 +102,7 @@ int et_shape_read(const ChakraProtoMsg__Node *n, uint32_t nkernels, et_nshape *o
                     c = k;
             if (c < 0)
                 et_problem(&s, "attribute kernel_class is not one of gemm, attention, attention_bwd, "
-                        "elementwise (a string_val)");
+                        "elementwise, dropout (a string_val)");
             else {
                 o->one.cls = (uint8_t)c;
                 has_cls = 1;

@@ -4,7 +4,8 @@
  * the `kernel` compute model.  Other readers ignore them.
  *
  * A plain compute node:
- *   kernel_class  string: "gemm", "attention", "attention_bwd", "elementwise"
+ *   kernel_class  string: "gemm", "attention", "attention_bwd", "elementwise",
+ *                 "dropout"
  *   gemm_m, gemm_n, gemm_k, gemm_batch
  *                 integers 0 .. 2^32-1 (attention: m = query length,
  *                 n = key length, k = head dimension, batch = batch x heads)
@@ -43,7 +44,8 @@ loom_kshape et_shape_at(const et_nshape *s, uint32_t i);
  * the one place, with et_shape_at, that knows the layout. */
 void et_shape_pack(const loom_kshape *k, uint64_t *f);
 
-/* "gemm", "attention", "attention_bwd", "elementwise"; "" for none. */
+/* "gemm", "attention", "attention_bwd", "elementwise", "dropout"; "" for
+ * none. */
 const char *et_kclass_name(int cls);
 
 #endif

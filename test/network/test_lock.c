@@ -103,6 +103,9 @@ static void run(const lcase *c, int off, result *r)
     r->events = sim_events(eng);
     r->high = sim_high_water(eng);
     net_flow_totals_get(m, &r->tot);
+    /* how the flows' re-rates ran (a growing region or not) is not compared:
+     * a class in bulk runs none of them; what they computed is */
+    r->tot.region_rerates = r->tot.region_fills = r->tot.region_fallbacks = 0;
     r->nl = net_top_links(m, r->top, 256);
     r->runs = m->flow ? nf_lock_runs(m->flow) : 0;
     if (m->flow) /* every flow ended, in bulk or not: no starter held */
