@@ -93,6 +93,29 @@ static void unit_params(const wl_llm_plan *p, int v, int u, double *dense, doubl
     }
 }
 
+/* Megatron-Core's default bucket, in parameters, when --overlap-grad-reduce
+ * is on and --grad-bucket is not given: max(40 M, 1 M x the gradient
+ * group's size) (DistributedDataParallel: "larger DP sizes need larger
+ * buckets"; the group is dp with cp, as p->dp). */
+enum { MCORE_BUCKET_MIN = 40000000, MCORE_BUCKET_PER_RANK = 1000000 };
+
+/* The bytes (at width e a parameter) that close a bucket of local chunk c;
+ * 0: one bucket for the chunk.  --grad-bucket as given (0 too); else with
+ * --overlap-grad-reduce Megatron-Core's default for the first local chunk
+ * and one bucket for the others (Megatron-LM's get_model turns bucketing
+ * off for model chunks after the first, "overlapped with compute
+ * anyway"); else one bucket (no overlap: Megatron-Core sets no bucket
+ * size). */
+static double bucket_cap(const wl_llm_plan *p, int c, double e)
+{
+    if (p->o.bucket_given)
+        return (double)p->o.bucket_bytes;
+    if (!p->o.overlap_grad || c > 0)
+        return 0;
+    double n = (double)MCORE_BUCKET_PER_RANK * p->dp;
+    return (n > MCORE_BUCKET_MIN ? n : MCORE_BUCKET_MIN) * e;
+}
+
 /* Emits the gradient-reduction buckets of local chunk c; returns the last
  * collective's id (0 if none). */
 static uint64_t grad_buckets(llm_gen *g, int c, int overlap, const char *tagname)
@@ -101,7 +124,7 @@ static uint64_t grad_buckets(llm_gen *g, int c, int overlap, const char *tagname
     int v = c * p->pp + g->stage;
     int type = p->o.zero == 0 ? ET_ALL_REDUCE : ET_REDUCE_SCATTER;
     int edp = p->moe ? p->dp / p->ep : 1;
-    double cap = (double)p->o.bucket_bytes;
+    double cap = bucket_cap(p, c, p->e_g);
     double acc[2] = {0, 0};
     int nb[2] = {0, 0};
     uint64_t lastc = 0;
@@ -133,9 +156,9 @@ static uint64_t grad_buckets(llm_gen *g, int c, int overlap, const char *tagname
 
 /* --overlap-param-gather (ZeRO 1/2): every local chunk's updated
  * parameters gathered at the start of the step, bucket by bucket in forward
- * order (embedding, layers first to last, output layer), a bucket holding
- * --grad-bucket bytes of parameters at the weight width (one per chunk
- * without it), as Megatron-LM's overlap_param_gather dispatches them after
+ * order (embedding, layers first to last, output layer), in the
+ * gradients' buckets (bucket_cap at the weight width), as Megatron-LM's
+ * overlap_param_gather dispatches them after
  * the optimizer step; each unit's first forward waits for its buckets
  * (param_wait).  No dependency: they start at once, on the DP stream. */
 static void param_gather_start(llm_gen *g)
@@ -146,9 +169,9 @@ static void param_gather_start(llm_gen *g)
     for (int k = 0; k < 2; k++)
         g->param_ag[k] = loom_xcalloc((size_t)p->V * per, sizeof *g->param_ag[k]);
     g->fwd_seen = loom_xcalloc((size_t)p->V, 1);
-    double cap = (double)p->o.bucket_bytes;
     for (int c = 0; c < p->V; c++) {
         int v = c * p->pp + g->stage, nu = units(p, v);
+        double cap = bucket_cap(p, c, p->e_w);
         double acc[2] = {0, 0};
         int from[2] = {nu - 1, nu - 1}, nb[2] = {0, 0};
         for (int u = nu - 1; u >= 0; u--) {

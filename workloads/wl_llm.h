@@ -107,6 +107,8 @@ typedef struct wl_llm_opts {
     wl_recompute recompute;/* activation recomputation */
     int zero;              /* 0..3 */
     uint64_t bucket_bytes; /* gradient bucket size; 0 = one per model chunk */
+    int bucket_given;      /* --grad-bucket given; else with overlap_grad
+                              Megatron-Core's default (wl_llm.c bucket_cap) */
     int overlap_grad;      /* start bucket reductions during the last backward */
     int overlap_param;     /* ZeRO 1/2: gather the updated parameters at the step's
                               start, bucket by bucket, each before its first use */

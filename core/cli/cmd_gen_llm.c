@@ -126,10 +126,13 @@ static void llm_help(FILE *o)
         "                           state: reduce-scatter + all-gather), 2 (also gradients:\n"
         "                           reduce-scatter every microbatch), 3 (also parameters:\n"
         "                           all-gather per layer)\n"
-        "      --grad-bucket BYTES  gradient bucket size (e.g. 40MiB; default 0: one bucket\n"
-        "                           per model chunk)\n"
+        "      --grad-bucket BYTES  gradient bucket size (e.g. 40MiB; 0: one bucket per\n"
+        "                           model chunk, the default without --overlap-grad-reduce)\n"
         "      --overlap-grad-reduce  start each bucket's reduction as soon as the last\n"
-        "                           microbatch's backward has produced it\n"
+        "                           microbatch's backward has produced it; without\n"
+        "                           --grad-bucket, Megatron-Core's buckets: max(40 M,\n"
+        "                           1 M x dp) parameters in the first model chunk, one\n"
+        "                           bucket in each later one\n"
         "      --overlap-param-gather  ZeRO 1/2: gather the updated parameters at the\n"
         "                           start of the step, bucket by bucket, overlapping the\n"
         "                           forward (default: after the optimizer step)\n"
@@ -437,6 +440,7 @@ static int apply_opt(llm_args *a, int c, char **argv)
         if (wl_parse_size(optarg, &o->bucket_bytes) < 0)
             return loom_usage("gen llm", "--grad-bucket '%s': expected a byte count such as 40MiB",
                               optarg);
+        o->bucket_given = 1;
         break;
     case O_DTYPE:
         if (comp_dtype_parse(optarg, &o->dtype) < 0)

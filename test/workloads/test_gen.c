@@ -221,6 +221,58 @@ static void test_llm_counts(void **state)
     assert_int_equal(t.colls[ET_ALL_REDUCE], 20 + 2 + 1);
 }
 
+/* --overlap-grad-reduce without --grad-bucket: Megatron-Core's buckets of
+ * max(40 M, 1 M x dp) parameters in the first local model chunk, one bucket
+ * in each later chunk.  16 layers of h 1024, f 4096 at tp 1: L = 12,596,224
+ * parameters a layer (3h^2 + 3h, h^2 + h, hf + f, fh + h, two norms of 2h);
+ * the head (output layer or, tied, the final norm) is under one layer, the
+ * embedding 1024 x 1024 + 256 x 1024 = 1,310,720.  Backward order, head
+ * first: at dp 2 (40 M) a bucket closes at head + 4L, then every 4L (3L =
+ * 37.8 M < 40 M), and the embedding alone: 5 all-reduces; at dp 96 (96 M)
+ * at head + 8L (7L = 88.2 M), 8L, the embedding: 3; --grad-bucket 0: one.
+ * Interleaved over pp 2 with 2 chunks (4 layers a virtual stage): rank 0's
+ * first chunk closes at 4L (50.4 M) and again at the embedding, its second
+ * is one bucket, and the tied embedding's all-reduce with the last stage
+ * (pp > 1) adds one: 4 (3 with --grad-bucket 0). */
+static void test_llm_mcore_buckets(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *name, *dp, *pp, *bucket;
+        int interleaved, want;
+    } cs[] = {
+        {"mb/dp2", "2", "1", NULL, 0, 5},  {"mb/dp96", "96", "1", NULL, 0, 3},
+        {"mb/b0", "2", "1", "0", 0, 1},    {"mb/il", "2", "2", NULL, 1, 4},
+        {"mb/il0", "2", "2", "0", 1, 3},
+    };
+    for (size_t i = 0; i < sizeof cs / sizeof cs[0]; i++) {
+        const char *pre = tp(cs[i].name);
+        const char *argv[40] = {"gen", "llm", "--hidden", "1024", "--ffn", "4096", "--heads", "16",
+                                "--layers", "16", "--seq", "256", "--vocab", "1000", "--tp", "1",
+                                "--pp", cs[i].pp, "--dp", cs[i].dp, "--global-batch", "192",
+                                "--overlap-grad-reduce", "--out", pre, "-q"};
+        int n = 26;
+        if (cs[i].bucket) {
+            argv[n++] = "--grad-bucket";
+            argv[n++] = cs[i].bucket;
+        }
+        if (cs[i].interleaved) {
+            argv[n++] = "--schedule";
+            argv[n++] = "interleaved";
+            argv[n++] = "--virtual-stages";
+            argv[n++] = "2";
+        }
+        argv[n] = NULL;
+        expect_exit(loomrun_wait(loomrun_tmp, loomrun_startv(loomrun_tmp, argv)), 0, NULL);
+        char p0[640];
+        snprintf(p0, sizeof p0, "%s.0.et", pre);
+        tally t = count(p0);
+        if (t.colls[ET_ALL_REDUCE] != cs[i].want)
+            fail_msg("%s: %d gradient all-reduces, expected %d", cs[i].name,
+                     t.colls[ET_ALL_REDUCE], cs[i].want);
+    }
+}
+
 /* Communication streams: by default every collective and send carries
  * loom's `stream` attribute, one stream per communicator (so replay runs
  * TP, DP and PP communication side by side, as Megatron-LM does);
@@ -887,6 +939,7 @@ int main(void)
         cmocka_unit_test(test_llm_counts),
         cmocka_unit_test(test_llm_roles),
         cmocka_unit_test(test_llm_streams),
+        cmocka_unit_test(test_llm_mcore_buckets),
         cmocka_unit_test(test_llm_memory_published),
         cmocka_unit_test(test_llm_cp),
         cmocka_unit_test(test_roles_equal_explicit),
