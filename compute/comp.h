@@ -93,6 +93,9 @@ typedef struct comp_kparams {
     double peak_fp8;         /* FLOP/s of 1-byte operands (dtype_bytes 1); 0: peak_flops */
     double peak_16;          /* FLOP/s of 2-byte operands (dtype_bytes 2) in an FP8 run
                                 (the FP8 recipe's bf16 attention); 0: peak_flops */
+    double peak_32;          /* FLOP/s of 4-byte operands (dtype_bytes 4): FP32, as
+                                PyTorch multiplies float matrices by default, or TF32
+                                in a TF32 run; 0: peak_flops */
     double gemm_eff;         /* fraction of one SM's peak a tile's main loop reaches */
     double gemm_k0;          /* per-tile fixed cost (prologue, epilogue), in K steps */
     double gemm_mem_eff;     /* fraction of HBM bandwidth a memory-bound GEMM reaches */

@@ -464,6 +464,10 @@ int comp_device_cfg(const comp_device *d, comp_dtype t, comp_cfg *out, loom_err 
     /* an FP8 run (Transformer Engine's recipe) keeps attention in bf16:
      * kernels that say 2-byte operands take the bf16 peak */
     out->kp.peak_16 = t == COMP_FP8 ? d->peak[COMP_BF16] : 0;
+    /* kernels that say 4-byte operands: FP32 (PyTorch's default for float
+     * matmuls, torch.backends.cuda.matmul.allow_tf32 False), TF32 when the
+     * run's datatype is TF32 */
+    out->kp.peak_32 = d->peak[t == COMP_TF32 ? COMP_TF32 : COMP_FP32];
     memcpy(out->kp.attn_dev, d->attn_eff, sizeof d->attn_eff);
     comp_kparams_attention(&out->kp, COMP_ATTN_FLASH2); /* the default family, as measured here */
     return 0;

@@ -103,6 +103,8 @@ static double peak_of(const comp_cfg *c, const loom_kshape *s)
         return c->kp.peak_fp8;
     if (s->dtype_bytes == 2 && c->kp.peak_16 > 0)
         return c->kp.peak_16;
+    if (s->dtype_bytes == 4 && c->kp.peak_32 > 0)
+        return c->kp.peak_32;
     return c->peak_flops;
 }
 

@@ -199,6 +199,19 @@ static void test_attention(void **state)
     near(comp_kernel_seconds(&c, 0, 0, &s), 8.388608 * US);
     s.dtype_bytes = 0;
     near(comp_kernel_seconds(&c, 0, 0, &s), 8.388608 / 2 * US);
+    /* 4-byte operands (an imported float32 matmul) take peak_32, the FP32
+     * peak, whatever the run's datatype: 1e12 against the run's 4e12, so
+     * four times the 2-byte time; peak_32 0 keeps the run's peak */
+    c = dev();
+    c.peak_flops = 4e12;
+    c.kp.peak_32 = 1e12;
+    s.dtype_bytes = 2;
+    double t16 = comp_kernel_seconds(&c, 0, 0, &s);
+    s.dtype_bytes = 4;
+    near(comp_kernel_seconds(&c, 0, 0, &s) - c.kp.attn_launch,
+         4 * (t16 - c.kp.attn_launch));
+    c.kp.peak_32 = 0;
+    near(comp_kernel_seconds(&c, 0, 0, &s), t16);
 }
 
 static void test_elementwise_and_fallback(void **state)

@@ -64,7 +64,11 @@ static void test_builtin_figures(void **state)
     assert_int_equal(kc.kp.tile_m[0], 128);
     assert_int_equal(kc.kp.tile_n[0], 256);
     near(kc.kp.peak_fp8, 3958 * T12 / 2);
+    near(kc.kp.peak_32, 67 * T12); /* float matmuls: FP32, PyTorch's default */
     near(kc.kp.gemm_eff, comp_kparams_default().gemm_eff);
+    comp_cfg kt = {.kind = COMP_KERNEL};
+    assert_int_equal(comp_device_cfg(find(c, "h200"), COMP_TF32, &kt, &ke), 0);
+    near(kt.kp.peak_32, kt.peak_flops); /* a TF32 run: its own peak */
     assert_int_equal(comp_cfg_check(&kc, &ke), 0);
     const comp_device *a8 = find(c, "a100-80g");
     near(a8->mem_bw, 2039e9);
