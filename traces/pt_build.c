@@ -67,6 +67,8 @@ void pt_rank_free(pt_rank *r)
     for (size_t i = 0; i < r->nn; i++)
         free(r->n[i].deps);
     free(r->n);
+    free(r->kw);
+    free(r->ks);
     memset(r, 0, sizeof *r);
 }
 

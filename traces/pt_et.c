@@ -208,6 +208,119 @@ static uint64_t gemm_flops(json_t *n, const char *name)
     return 0;
 }
 
+/* ---- kernel shapes (docs/IMPORT.md "Execution traces") ------------------ */
+
+/* Operand width of input i's tensor, 0 unknown. */
+static int in_width(json_t *n, size_t i)
+{
+    json_t *vals, *shapes, *types;
+    io_of(n, 0, &vals, &shapes, &types);
+    const char *ty = json_string_value(json_array_get(types, i));
+    return ty && strncmp(ty, "Tensor(", 7) == 0 ? pt_dtype_bytes(ty) : 0;
+}
+
+/* Input i's value as a bool (true, or a nonzero integer). */
+static int in_true(json_t *n, size_t i)
+{
+    json_t *vals, *shapes, *types;
+    io_of(n, 0, &vals, &shapes, &types);
+    json_t *v = json_array_get(vals, i);
+    return json_is_true(v) || (json_is_integer(v) && json_integer_value(v) != 0);
+}
+
+/* Sets *ks to class cls with these dimensions, or to no class when one
+ * does not fit the shape's 32 bits. */
+static void shape_set(loom_kshape *ks, int cls, uint64_t m, uint64_t n, uint64_t k, uint64_t b,
+                      int width)
+{
+    memset(ks, 0, sizeof *ks);
+    if (m > UINT32_MAX || n > UINT32_MAX || k > UINT32_MAX || b > UINT32_MAX || width > 255)
+        return;
+    *ks = (loom_kshape){.cls = (uint8_t)cls, .m = (uint32_t)m, .n = (uint32_t)n,
+                        .k = (uint32_t)k, .batch = (uint32_t)b, .dtype_bytes = (uint8_t)width};
+}
+
+/* A matrix product's shape: A [.., m, k] (input ia) times B [.., k, n]
+ * (input ib), the leading dims of A its batch; with a 2-D B (matmul) the
+ * batch folds into m, as PyTorch runs it (one mm). */
+static void matmul_shape(json_t *n, size_t ia, size_t ib, loom_kshape *ks)
+{
+    int64_t a[8], b[8];
+    int na = in_dims(n, ia, a, 8), nb = in_dims(n, ib, b, 8);
+    memset(ks, 0, sizeof *ks);
+    if (na == 0 || nb == 0)
+        return;
+    uint64_t batch = 1;
+    for (int i = 0; i + 2 < na; i++)
+        batch *= up(a[i]);
+    uint64_t m = na >= 2 ? up(a[na - 2]) : 1, k = up(a[na - 1]);
+    uint64_t nn = nb >= 2 ? up(b[nb - 1]) : 1;
+    if (nb <= 2) {
+        m *= batch;
+        batch = 1;
+    }
+    shape_set(ks, LOOM_K_GEMM, m, nn, k, batch, in_width(n, ia));
+}
+
+/* The GEMM shape of a matrix-product op (convolutions have none). */
+static void gemm_shape(json_t *n, const char *name, loom_kshape *ks)
+{
+    memset(ks, 0, sizeof *ks);
+    if (strcmp(name, "aten::mm") == 0 || strcmp(name, "aten::bmm") == 0 ||
+        strcmp(name, "aten::matmul") == 0) {
+        matmul_shape(n, 0, 1, ks);
+    } else if (strcmp(name, "aten::addmm") == 0 || strcmp(name, "aten::baddbmm") == 0 ||
+               strcmp(name, "aten::addbmm") == 0) {
+        matmul_shape(n, 1, 2, ks);
+    } else if (strcmp(name, "aten::linear") == 0) {
+        int64_t x[8], w[8];
+        int nx = in_dims(n, 0, x, 8), nw = in_dims(n, 1, w, 8);
+        if (nx == 0 || nw != 2)
+            return;
+        uint64_t rows = 1;
+        for (int i = 0; i + 1 < nx; i++)
+            rows *= up(x[i]);
+        shape_set(ks, LOOM_K_GEMM, rows, up(w[0]), up(w[1]), 1, in_width(n, 0));
+    }
+}
+
+/* PyTorch's fused attention ops (ATen's signatures): the input holding
+ * the query [b, h, s, d] (the key follows it) and the one holding
+ * is_causal. */
+static const struct {
+    const char *name;
+    int bwd, q, causal;
+} attn_ops[] = {
+    {"aten::_scaled_dot_product_flash_attention", 0, 0, 4},
+    {"aten::_scaled_dot_product_efficient_attention", 0, 0, 6},
+    {"aten::_scaled_dot_product_cudnn_attention", 0, 0, 6},
+    {"aten::_scaled_dot_product_flash_attention_backward", 1, 1, 11},
+    {"aten::_scaled_dot_product_efficient_attention_backward", 1, 1, 11},
+};
+
+/* The shape of a leaf op priced by its bytes: fused attention (query
+ * length, key length, head dim, batch x heads, causal), a dropout
+ * (random numbers drawn), else elementwise. */
+static void leaf_shape(json_t *n, const char *name, loom_kshape *ks)
+{
+    for (size_t i = 0; i < sizeof attn_ops / sizeof attn_ops[0]; i++) {
+        if (strcmp(name, attn_ops[i].name) != 0)
+            continue;
+        int64_t q[8], k[8];
+        int qi = attn_ops[i].q;
+        memset(ks, 0, sizeof *ks);
+        if (in_dims(n, (size_t)qi, q, 8) != 4 || in_dims(n, (size_t)qi + 1, k, 8) != 4)
+            return;
+        shape_set(ks, attn_ops[i].bwd ? LOOM_K_ATTN_BWD : LOOM_K_ATTN, up(q[2]), up(k[2]),
+                  up(q[3]), up(q[0]) * up(q[1]), in_width(n, (size_t)qi));
+        ks->causal = (uint8_t)in_true(n, (size_t)attn_ops[i].causal);
+        return;
+    }
+    int drop = strcmp(name, "aten::native_dropout") == 0 || strcmp(name, "aten::dropout") == 0 ||
+               strcmp(name, "aten::_fused_dropout") == 0;
+    shape_set(ks, drop ? LOOM_K_DROPOUT : LOOM_K_ELEM, 0, 0, 0, 0, 0);
+}
+
 /* Ops that move no data (views, metadata, allocation). */
 static int free_op(const char *name)
 {
@@ -302,6 +415,9 @@ typedef struct etree {
     const char **pend_name;
     size_t npend, cpend, cname;
     uint64_t flops, bytes; /* the op being priced */
+    uint64_t *kw;        /* and its kernels: (FLOPs, bytes) pairs */
+    loom_kshape *kk;     /* their shapes */
+    size_t nkk, ckw, ckk;
     int too_deep;        /* an op nested deeper than ET_MAX_DEPTH */
 } etree;
 
@@ -362,6 +478,16 @@ static void walk_comm(etree *t, uint32_t i, ecoll *c, int depth)
             walk_comm(t, t->n[i].kids[k], c, depth + 1);
 }
 
+/* A priced leaf of the op being priced: one kernel. */
+static void add_kernel(etree *t, uint64_t flops, uint64_t bytes, const loom_kshape *ks)
+{
+    t->kw = loom_vgrow(t->kw, &t->ckw, 2 * (t->nkk + 1), sizeof *t->kw);
+    t->kk = loom_vgrow(t->kk, &t->ckk, t->nkk + 1, sizeof *t->kk);
+    t->kw[2 * t->nkk] = flops;
+    t->kw[2 * t->nkk + 1] = bytes;
+    t->kk[t->nkk++] = *ks;
+}
+
 static void walk(etree *t, uint32_t i, int depth)
 {
     etn *e = &t->n[i];
@@ -371,8 +497,12 @@ static void walk(etree *t, uint32_t i, int depth)
     }
     uint64_t f = gemm_flops(e->j, e->name);
     if (f) {
+        uint64_t b = side_bytes(e->j, 0) + side_bytes(e->j, 1);
+        loom_kshape ks;
+        gemm_shape(e->j, e->name, &ks);
         t->flops += f;
-        t->bytes += side_bytes(e->j, 0) + side_bytes(e->j, 1);
+        t->bytes += b;
+        add_kernel(t, f, b, &ks);
         t->info->gemm++;
         return;
     }
@@ -395,7 +525,10 @@ static void walk(etree *t, uint32_t i, int depth)
     if (e->nk == 0) {
         uint64_t b = free_op(e->name) ? 0 : side_bytes(e->j, 0) + side_bytes(e->j, 1);
         if (b) {
+            loom_kshape ks;
+            leaf_shape(e->j, e->name, &ks);
             t->bytes += b;
+            add_kernel(t, 0, b, &ks);
             t->info->membound++;
         }
         return;
@@ -404,12 +537,33 @@ static void walk(etree *t, uint32_t i, int depth)
         walk(t, e->kids[k], depth + 1);
 }
 
+/* Gives node n the op's kernels (the leaves priced under it, in call
+ * order) when one has a shape the kernel model prices; else n keeps its
+ * sums alone. */
+static void keep_kernels(etree *t, pt_node *n)
+{
+    int shaped = 0;
+    for (size_t k = 0; k < t->nkk; k++)
+        shaped |= t->kk[k].cls != LOOM_K_NONE;
+    if (!shaped || t->nkk > ET_MAX_KERNELS)
+        return;
+    pt_rank *r = t->r;
+    r->kw = loom_vgrow(r->kw, &r->ckw, 2 * (r->nks + t->nkk), sizeof *r->kw);
+    r->ks = loom_vgrow(r->ks, &r->cks, r->nks + t->nkk, sizeof *r->ks);
+    memcpy(r->kw + 2 * r->nks, t->kw, 2 * t->nkk * sizeof *t->kw);
+    memcpy(r->ks + r->nks, t->kk, t->nkk * sizeof *t->kk);
+    n->kern = (uint32_t)r->nks;
+    n->nkern = (uint32_t)t->nkk;
+    r->nks += t->nkk;
+}
+
 /* One top-level op: its priced work as a COMP_NODE, then the collectives
  * met inside it (issued once the work before them is done). */
 static void top_op(etree *t, uint32_t i)
 {
     t->flops = t->bytes = 0;
     t->npend = 0;
+    t->nkk = 0;
     walk(t, i, 0);
     if (t->flops || t->bytes) {
         pt_node n;
@@ -422,6 +576,7 @@ static void top_op(etree *t, uint32_t i)
         n.tensor_size = t->bytes;
         n.priced = 1;
         n.stream = 0; /* the compute stream */
+        keep_kernels(t, &n);
         uint32_t ni = pt_add(t->r, &n);
         pt_dep(t->r, ni, t->prev_comp ? t->prev_comp : t->start);
         if (t->waiting) {
@@ -552,6 +707,8 @@ int pt_et_read(const char *path, pt_strs *strs, pt_rank *r, pt_et_info *info, lo
     free(t.open);
     free(t.pend);
     free(t.pend_name);
+    free(t.kw);
+    free(t.kk);
     r->nstreams = r->ncoll ? 2 : 1;
     if (rc < 0)
         pt_rank_free(r);

@@ -32,6 +32,7 @@
 #include <stdint.h>
 
 #include "err.h"
+#include "kshape.h"
 
 /* ---- strings: an intern table (index 0 is "") --------------------------- */
 
@@ -145,11 +146,18 @@ typedef struct pt_node {
     int32_t src, dst, tag;
     uint8_t type;        /* ET_*_NODE */
     uint8_t cpu, delay, has_dur, priced, comm_type;
+    /* a priced op's kernels (an execution trace's leaf ops): their FLOPs
+     * and bytes at r->kw[2 kern ..], their shapes at r->ks[kern ..];
+     * nkern 0: none (priced from num_ops and tensor_size alone) */
+    uint32_t kern, nkern;
 } pt_node;
 
 typedef struct pt_rank {
     pt_node *n;
     size_t nn, cap;
+    uint64_t *kw;             /* the nodes' kernels: (FLOPs, bytes) pairs */
+    loom_kshape *ks;          /* and shapes */
+    size_t nks, ckw, cks;     /* kernels; capacities */
     int64_t start_ns, end_ns; /* the step's captured start and end (ns, the file's clock) */
     int64_t host_end_ns;      /* the ProfilerStep span's end (or the window's) */
     int64_t busy_ns;          /* GPU-busy span: first GPU op start .. last end */

@@ -20,6 +20,7 @@
 
 #include "et_graph.h"
 #include "et_io.h"
+#include "et_shape.h"
 #include "outfile.h"
 #include "sbuf.h"
 
@@ -38,9 +39,12 @@ static int cmp_order(const void *a, const void *b)
 }
 
 typedef struct attrs {
-    ChakraProtoMsg__AttributeProto a[10];
-    ChakraProtoMsg__AttributeProto *p[10];
+    ChakraProtoMsg__AttributeProto a[16];
+    ChakraProtoMsg__AttributeProto *p[16];
     int n;
+    /* a node's kernel lists (kernel_flops, kernel_bytes, kernel_shape) */
+    ChakraProtoMsg__Uint64List lf, lb, ls;
+    uint64_t *kv; /* the lists' values (owned until the node is written) */
 } attrs;
 
 static ChakraProtoMsg__AttributeProto *at(attrs *s, const char *name)
@@ -52,7 +56,32 @@ static ChakraProtoMsg__AttributeProto *at(attrs *s, const char *name)
     return a;
 }
 
-static void fill_attrs(const pt_node *n, const pt_strs *strs, attrs *s)
+/* A priced op's kernels as a fused node lists them (docs/TRACES.md):
+ * their FLOPs, bytes and shapes, which the kernel compute model prices
+ * one by one. */
+static void kernel_attrs(const pt_rank *r, const pt_node *n, attrs *s)
+{
+    uint32_t nk = n->nkern;
+    uint64_t *v = loom_xmalloc((2 + (size_t)LOOM_KSHAPE_FIELDS) * nk * sizeof *v);
+    for (uint32_t i = 0; i < nk; i++) {
+        v[i] = r->kw[2 * ((size_t)n->kern + i)];
+        v[nk + i] = r->kw[2 * ((size_t)n->kern + i) + 1];
+        et_shape_pack(&r->ks[n->kern + i], v + 2 * (size_t)nk + (size_t)LOOM_KSHAPE_FIELDS * i);
+    }
+    s->kv = v;
+    ChakraProtoMsg__Uint64List *l[3] = {&s->lf, &s->lb, &s->ls};
+    static const char *const nm[3] = {"kernel_flops", "kernel_bytes", "kernel_shape"};
+    for (int k = 0; k < 3; k++) {
+        chakra_proto_msg__uint64_list__init(l[k]);
+        l[k]->n_values = k < 2 ? nk : (size_t)LOOM_KSHAPE_FIELDS * nk;
+        l[k]->values = v + (size_t)k * nk;
+        ChakraProtoMsg__AttributeProto *a = at(s, nm[k]);
+        a->value_case = V(UINT64_LIST);
+        a->uint64_list = l[k];
+    }
+}
+
+static void fill_attrs(const pt_rank *r, const pt_node *n, const pt_strs *strs, attrs *s)
 {
     ChakraProtoMsg__AttributeProto *a;
     if (n->type == ET_COMP_NODE && n->cpu) {
@@ -82,6 +111,8 @@ static void fill_attrs(const pt_node *n, const pt_strs *strs, attrs *s)
         a = at(s, "tensor_size");
         a->value_case = V(UINT64_VAL);
         a->uint64_val = n->tensor_size;
+        if (n->nkern)
+            kernel_attrs(r, n, s);
     }
     if (n->type == ET_COMM_COLL_NODE) {
         a = at(s, "comm_type");
@@ -136,10 +167,11 @@ static int write_rank(const pt_rank *r, const pt_strs *strs, int64_t origin, con
         if (r->has_clock && n->t0 > origin) /* captured start, us from the job's start */
             m.start_time_micros = (uint64_t)((n->t0 - origin + 500) / 1000);
         attrs s = {.n = 0};
-        fill_attrs(n, strs, &s);
+        fill_attrs(r, n, strs, &s);
         m.n_attr = (size_t)s.n;
         m.attr = s.p;
         rc = et_writer_node(w, &m, err);
+        free(s.kv);
     }
     free(deps);
     free(ord);
@@ -433,7 +465,7 @@ static int write_system(const pt_import_opts *o, int kineto, int nranks, const c
         sb_str(&b, "compute-model: trace     # the kernels' measured times (duration_ns)\n");
         sb_str(&b, "comm-model: captured     # collectives take their NCCL kernels' measured time\n");
     } else {
-        sb_str(&b, "compute-model: roofline  # ops priced from num_ops / tensor_size\n");
+        sb_str(&b, "compute-model: kernel    # ops priced by their kernels' shapes on the device\n");
     }
     if (gpath)
         sb_printf(&b, "comm-group: %s\n", base_name(gpath));

@@ -13,7 +13,8 @@ fail=0
 bad() { echo "FAIL: $*"; fail=1; }
 
 # Each import replays with the system file it wrote (captured times:
-# compute-model trace, comm-model captured; ET alone: roofline on --device).
+# compute-model trace, comm-model captured; ET alone: the kernel model on
+# --device, each op's kernels priced by their shapes).
 
 imp() { # name, import args...
   local n=$1; shift
@@ -36,11 +37,12 @@ imp lin --et "$D/linear_et.json.gz" --kineto "$D/linear_kineto.json.gz" && repla
 imp samp --kineto "$D/sampled_kineto_rank0.json.gz" --kineto "$D/sampled_kineto_rank1.json.gz" &&
   replay samp "$T/samp.system.yaml"
 imp nccl --kineto "$D/nccl_2rank_kineto_rank0.json.gz" && replay nccl "$T/nccl.system.yaml"
-# ET alone: priced from shapes, roofline on the device named; resnet as
+# ET alone: priced from shapes, the kernel model on the device named; resnet as
 # two data-parallel ranks on the 2-GPU switch the import writes
 imp pt2 --et "$D/pt2_et.json.gz" --device h100-sxm && replay pt2 "$T/pt2.system.yaml"
 imp res --et "$D/resnet_et.json.gz" --et "$D/resnet_et.json.gz" && replay res "$T/res.system.yaml"
-grep -q 'compute-model: roofline' "$T/res.system.yaml" || bad "res: not roofline"
+grep -q 'compute-model: kernel' "$T/res.system.yaml" || bad "res: not the kernel model"
+grep -q 'compute model kernel' "$T/res.run" || bad "res: replayed without the kernel model"
 grep -q 'npus_count: \[ 2 \]' "$T/res.network.yaml" || bad "res: network is not 2 GPUs"
 grep -q 'comm-model: captured' "$T/sa.system.yaml" || bad "sa: no comm-model: captured"
 

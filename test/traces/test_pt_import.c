@@ -384,6 +384,109 @@ static void test_et_layouts(void **state)
     pt_strs_free(s);
 }
 
+/* Kernel shapes (1.1.x layout): aten::linear of x [4, 256, 512] bf16 by
+ * w [1024, 512]: one GEMM of 1,024 rows (4 x 256), N 1,024, K 512, 2-byte
+ * operands; an autograd node whose two aten::mm children ([1024, 512] x
+ * [512, 256] and [256, 1024] x [1024, 512], floats) are one fused node of
+ * two GEMMs; aten::_scaled_dot_product_flash_attention of q, k, v [2, 8,
+ * 128, 64] bf16, is_causal (input 4) true: attention of query and key
+ * length 128, head dim 64, batch 2 x 8 = 16, causal; its backward (q at
+ * input 1, is_causal at 11) false; aten::native_dropout: a dropout; a
+ * convolution: priced, no shape (the node has none, its only kernel
+ * being shapeless). */
+static const char et_shapes[] =
+    "{\"schema\": \"1.1.0-chakra.0.0.4\", \"pid\": 44, \"nodes\": ["
+    "{\"id\": 2, \"name\": \"[pytorch|profiler|execution_trace|thread]\", \"ctrl_deps\": 1},"
+    "{\"id\": 3, \"name\": \"aten::linear\", \"ctrl_deps\": 2, \"inputs\": {\"values\": [[1,2,0,1,2,\"cuda:0\"],"
+    " [3,4,0,1,2,\"cuda:0\"], null], \"shapes\": [[4, 256, 512], [1024, 512], []],"
+    " \"types\": [\"Tensor(c10::BFloat16)\", \"Tensor(c10::BFloat16)\", \"None\"]},"
+    " \"outputs\": {\"values\": [], \"shapes\": [[4, 256, 1024]], \"types\": [\"Tensor(c10::BFloat16)\"]},"
+    " \"attrs\": [{\"name\": \"rf_id\", \"type\": \"uint64\", \"value\": 10}]},"
+    "{\"id\": 4, \"name\": \"MmBackward0\", \"ctrl_deps\": 2,"
+    " \"attrs\": [{\"name\": \"rf_id\", \"type\": \"uint64\", \"value\": 11}]},"
+    "{\"id\": 5, \"name\": \"aten::mm\", \"ctrl_deps\": 4, \"inputs\": {\"values\": [],"
+    " \"shapes\": [[1024, 512], [512, 256]], \"types\": [\"Tensor(float)\", \"Tensor(float)\"]},"
+    " \"outputs\": {\"values\": [], \"shapes\": [[1024, 256]], \"types\": [\"Tensor(float)\"]},"
+    " \"attrs\": [{\"name\": \"rf_id\", \"type\": \"uint64\", \"value\": 12}]},"
+    "{\"id\": 6, \"name\": \"aten::mm\", \"ctrl_deps\": 4, \"inputs\": {\"values\": [],"
+    " \"shapes\": [[256, 1024], [1024, 512]], \"types\": [\"Tensor(float)\", \"Tensor(float)\"]},"
+    " \"outputs\": {\"values\": [], \"shapes\": [[256, 512]], \"types\": [\"Tensor(float)\"]},"
+    " \"attrs\": [{\"name\": \"rf_id\", \"type\": \"uint64\", \"value\": 13}]},"
+    "{\"id\": 7, \"name\": \"aten::_scaled_dot_product_flash_attention\", \"ctrl_deps\": 2,"
+    " \"inputs\": {\"values\": [[], [], [], 0.0, true, false],"
+    " \"shapes\": [[2, 8, 128, 64], [2, 8, 128, 64], [2, 8, 128, 64], [], [], []],"
+    " \"types\": [\"Tensor(c10::BFloat16)\", \"Tensor(c10::BFloat16)\", \"Tensor(c10::BFloat16)\","
+    " \"Double\", \"Bool\", \"Bool\"]},"
+    " \"outputs\": {\"values\": [], \"shapes\": [[2, 8, 128, 64]], \"types\": [\"Tensor(c10::BFloat16)\"]},"
+    " \"attrs\": [{\"name\": \"rf_id\", \"type\": \"uint64\", \"value\": 14}]},"
+    "{\"id\": 8, \"name\": \"aten::_scaled_dot_product_flash_attention_backward\", \"ctrl_deps\": 2,"
+    " \"inputs\": {\"values\": [[], [], [], [], [], [], [], [], 128, 128, 0.0, false],"
+    " \"shapes\": [[2, 8, 128, 64], [2, 8, 128, 64], [2, 8, 128, 64], [2, 8, 128, 64], [2, 8, 128, 64],"
+    " [2, 8, 128], [], [], [], [], [], []],"
+    " \"types\": [\"Tensor(c10::BFloat16)\", \"Tensor(c10::BFloat16)\", \"Tensor(c10::BFloat16)\","
+    " \"Tensor(c10::BFloat16)\", \"Tensor(c10::BFloat16)\", \"Tensor(float)\", \"None\", \"None\","
+    " \"Int\", \"Int\", \"Double\", \"Bool\"]},"
+    " \"outputs\": {\"values\": [], \"shapes\": [], \"types\": []},"
+    " \"attrs\": [{\"name\": \"rf_id\", \"type\": \"uint64\", \"value\": 15}]},"
+    "{\"id\": 9, \"name\": \"aten::native_dropout\", \"ctrl_deps\": 2, \"inputs\": {\"values\": [],"
+    " \"shapes\": [[1024, 1024]], \"types\": [\"Tensor(c10::BFloat16)\"]},"
+    " \"outputs\": {\"values\": [], \"shapes\": [[1024, 1024], [1024, 1024]],"
+    " \"types\": [\"Tensor(c10::BFloat16)\", \"Tensor(bool)\"]},"
+    " \"attrs\": [{\"name\": \"rf_id\", \"type\": \"uint64\", \"value\": 16}]},"
+    "{\"id\": 10, \"name\": \"aten::conv2d\", \"ctrl_deps\": 2, \"inputs\": {\"values\": [],"
+    " \"shapes\": [[8, 3, 32, 32], [16, 3, 3, 3]], \"types\": [\"Tensor(float)\", \"Tensor(float)\"]},"
+    " \"outputs\": {\"values\": [], \"shapes\": [[8, 16, 32, 32]], \"types\": [\"Tensor(float)\"]},"
+    " \"attrs\": [{\"name\": \"rf_id\", \"type\": \"uint64\", \"value\": 17}]}"
+    "]}";
+
+static void expect_shape(const loom_kshape *k, int cls, uint32_t m, uint32_t n, uint32_t kk,
+                         uint32_t batch, int width, int causal)
+{
+    assert_int_equal(k->cls, cls);
+    assert_int_equal(k->m, m);
+    assert_int_equal(k->n, n);
+    assert_int_equal(k->k, kk);
+    assert_int_equal(k->batch, batch);
+    assert_int_equal(k->dtype_bytes, width);
+    assert_int_equal(k->causal, causal);
+}
+
+static void test_et_shapes(void **state)
+{
+    (void)state;
+    pt_strs *s = pt_strs_new();
+    loom_err err = {0};
+    char *p = tu_path(dir, "shapes.json");
+    tu_write(p, et_shapes, sizeof et_shapes - 1);
+    pt_rank r;
+    pt_et_info info;
+    assert_int_equal(pt_et_read(p, s, &r, &info, &err), 0);
+    assert_int_equal(r.nn, 7); /* start and six priced ops */
+    const pt_node *lin = &r.n[1], *mmb = &r.n[2], *fa = &r.n[3], *fab = &r.n[4];
+    const pt_node *dr = &r.n[5], *cv = &r.n[6];
+    assert_int_equal(lin->nkern, 1);
+    expect_shape(&r.ks[lin->kern], LOOM_K_GEMM, 1024, 1024, 512, 1, 2, 0);
+    assert_int_equal(r.kw[2 * lin->kern], 2ull * 1024 * 1024 * 512);
+    assert_int_equal(mmb->nkern, 2);
+    expect_shape(&r.ks[mmb->kern], LOOM_K_GEMM, 1024, 256, 512, 1, 4, 0);
+    expect_shape(&r.ks[mmb->kern + 1], LOOM_K_GEMM, 256, 512, 1024, 1, 4, 0);
+    assert_int_equal(mmb->num_ops, r.kw[2 * mmb->kern] + r.kw[2 * mmb->kern + 2]);
+    assert_int_equal(fa->nkern, 1);
+    expect_shape(&r.ks[fa->kern], LOOM_K_ATTN, 128, 128, 64, 16, 2, 1);
+    assert_int_equal(fab->nkern, 1);
+    expect_shape(&r.ks[fab->kern], LOOM_K_ATTN_BWD, 128, 128, 64, 16, 2, 0);
+    assert_int_equal(dr->nkern, 1);
+    assert_int_equal(r.ks[dr->kern].cls, LOOM_K_DROPOUT);
+    /* in (2 MiB) and out (2 MiB and the 1 MiB mask) */
+    assert_int_equal(r.kw[2 * dr->kern + 1], 2u * 1048576 + 2 * 1048576 + 1048576);
+    assert_int_equal(cv->nkern, 0); /* a convolution: no shape, roofline */
+    assert_true(cv->num_ops > 0);
+    pt_rank_free(&r);
+    pt_et_done(&info);
+    free(p);
+    pt_strs_free(s);
+}
+
 static void test_et_bad(void **state)
 {
     (void)state;
@@ -561,6 +664,7 @@ int main(void)
         cmocka_unit_test(test_kineto_bad),
         cmocka_unit_test(test_waits),
         cmocka_unit_test(test_et_layouts),
+        cmocka_unit_test(test_et_shapes),
         cmocka_unit_test(test_et_bad),
         cmocka_unit_test(test_link),
         cmocka_unit_test(test_mismatch),
