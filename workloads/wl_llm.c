@@ -155,12 +155,14 @@ static uint64_t grad_buckets(llm_gen *g, int c, int overlap, const char *tagname
 }
 
 /* --overlap-param-gather (ZeRO 1/2): every local chunk's updated
- * parameters gathered at the start of the step, bucket by bucket in forward
- * order (embedding, layers first to last, output layer), in the
- * gradients' buckets (bucket_cap at the weight width), as Megatron-LM's
- * overlap_param_gather dispatches them after
- * the optimizer step; each unit's first forward waits for its buckets
- * (param_wait).  No dependency: they start at once, on the DP stream. */
+ * parameters gathered at the start of the step, in the gradients' buckets
+ * (bucket_cap at the weight width, formed in backward order from the
+ * output layer as grad_buckets forms them: Megatron-Core's parameter and
+ * gradient buffer shares its buckets, so the first a forward needs is the
+ * remainder that holds the embedding), dispatched in forward order, as
+ * Megatron-LM's overlap_param_gather does after the optimizer step; each
+ * unit's first forward waits for its bucket (param_wait).  No dependency:
+ * they start at once, on the DP stream. */
 static void param_gather_start(llm_gen *g)
 {
     const wl_llm_plan *p = g->p;
@@ -169,31 +171,40 @@ static void param_gather_start(llm_gen *g)
     for (int k = 0; k < 2; k++)
         g->param_ag[k] = loom_xcalloc((size_t)p->V * per, sizeof *g->param_ag[k]);
     g->fwd_seen = loom_xcalloc((size_t)p->V, 1);
+    int *last = loom_xmalloc(per * sizeof *last); /* a bucket's last unit (backward order) */
+    double *bytes = loom_xmalloc(per * sizeof *bytes);
     for (int c = 0; c < p->V; c++) {
         int v = c * p->pp + g->stage, nu = units(p, v);
         double cap = bucket_cap(p, c, p->e_w);
-        double acc[2] = {0, 0};
-        int from[2] = {nu - 1, nu - 1}, nb[2] = {0, 0};
-        for (int u = nu - 1; u >= 0; u--) {
-            double pw[2];
-            unit_params(p, v, u, &pw[0], &pw[1]);
-            for (int k = 0; k < 2; k++) {
-                int size = k == 0 ? p->dp : edp;
-                acc[k] += pw[k] * p->e_w;
-                int full = (cap > 0 && acc[k] >= cap) || u == 0;
-                if (!full || acc[k] == 0 || size < 2)
+        for (int k = 0; k < 2; k++) {
+            int size = k == 0 ? p->dp : edp, nbk = 0, nb = 0;
+            if (size < 2)
+                continue;
+            double acc = 0;
+            for (int u = 0; u < nu; u++) {
+                double pw[2];
+                unit_params(p, v, u, &pw[0], &pw[1]);
+                acc += pw[k] * p->e_w;
+                if ((cap > 0 && acc >= cap) || u == nu - 1) {
+                    last[nbk] = u;
+                    bytes[nbk++] = acc;
+                    acc = 0;
+                }
+            }
+            for (int q = nbk - 1; q >= 0; q--) { /* forward order */
+                if (bytes[q] == 0)
                     continue;
-                snprintf(g->nm, sizeof g->nm, "c%d.param_ag%s.b%d", v, k ? "_exp" : "", nb[k]++);
+                snprintf(g->nm, sizeof g->nm, "c%d.param_ag%s.b%d", v, k ? "_exp" : "", nb++);
                 uint64_t none = 0;
-                uint64_t id = llm_coll_after(g, g->nm, ET_ALL_GATHER, acc[k] / size,
+                uint64_t id = llm_coll_after(g, g->nm, ET_ALL_GATHER, bytes[q] / size,
                                              k ? g->pg_edp : g->pg_dp, &none, 1);
-                for (int w = from[k]; w >= u; w--)
+                for (int w = q > 0 ? last[q - 1] + 1 : 0; w <= last[q]; w++)
                     g->param_ag[k][(size_t)c * per + w] = id;
-                from[k] = u - 1;
-                acc[k] = 0;
             }
         }
     }
+    free(last);
+    free(bytes);
 }
 
 /* The next kernel of chunk c's first forward waits for unit u's buckets. */
