@@ -50,6 +50,9 @@ typedef struct wl_model {
                        with GELU (GPT), else rotary (LLaMA, Nemotron) */
     int norm;       /* wl_norm: WL_NORM_AUTO (0) follows the MLP (wl_mlp_kinds) */
     int bias;       /* wl_bias: WL_BIAS_AUTO (0) follows the MLP: biases with GELU */
+    int hdrop;      /* wl_drop: hidden dropout (the bias-dropout-add's), WL_DROP_AUTO
+                       (0) follows the MLP: on with GELU, as Megatron-LM's defaults */
+    int adrop;      /* wl_drop: attention dropout (the probabilities'), likewise */
 } wl_model;
 
 /* How a model encodes positions (docs/WORKLOADS.md): learned absolute
@@ -66,6 +69,10 @@ typedef enum { WL_MLP_GELU = 0, WL_MLP_SWIGLU = 1, WL_MLP_RELU2 = 2, WL_MLP_GEGL
                WL_MLP_N } wl_mlp;
 typedef enum { WL_NORM_AUTO = 0, WL_NORM_LAYER = 1, WL_NORM_RMS = 2 } wl_norm;
 typedef enum { WL_BIAS_AUTO = 0, WL_BIAS_ON = 1, WL_BIAS_OFF = 2 } wl_bias;
+/* Whether a dropout runs (its probability above 0; what it costs does not
+ * depend on the probability): ATen's dropout returns its input untouched
+ * at p = 0, no kernel and no mask (docs/WORKLOADS.md "Dropout"). */
+typedef enum { WL_DROP_AUTO = 0, WL_DROP_ON = 1, WL_DROP_OFF = 2 } wl_drop;
 typedef struct wl_mlp_kind {
     const char *name;    /* --mlp */
     int gated;           /* 1: act(x W1) * (x W3), 3 matrices */
@@ -75,6 +82,7 @@ typedef struct wl_mlp_kind {
     wl_norm norm;        /* the family's norm */
     wl_bias bias;        /* and biases */
     wl_pos pos;          /* and positions */
+    wl_drop drop;        /* and dropout, hidden and attention */
 } wl_mlp_kind;
 extern const wl_mlp_kind wl_mlp_kinds[WL_MLP_N];
 int wl_mlp_parse(const char *s); /* its wl_mlp, or -1 */

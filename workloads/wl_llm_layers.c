@@ -445,7 +445,8 @@ static void attn_core_fwd(llm_gen *g, int l, char ph, int mb)
      * DotProductAttention run them */
     llm_kern(g, l, ph, mb, "softmax", 5 * b * A * s * s, 2 * e * b * A * s * s);
     loom_kshape ds = {.cls = LOOM_K_DROPOUT}; /* nn.Dropout: torch's native_dropout */
-    llm_kern_s(g, l, ph, mb, "attn_dropout", b * A * s * s, (2 * e + 1) * b * A * s * s, &ds);
+    if (p->m.adrop == WL_DROP_ON)
+        llm_kern_s(g, l, ph, mb, "attn_dropout", b * A * s * s, (2 * e + 1) * b * A * s * s, &ds);
     bgemm(g, l, ph, mb, "attn_ctx", e, b * A, s, s, d, 2 * b * A * s * s * d,
           e * (b * A * s * s + T * p->kv_loc * d + T * A * d));
 }
@@ -455,6 +456,24 @@ static void attn_core_fwd(llm_gen *g, int l, char ph, int mb)
  * --first-last-layers-bf16; Megatron-Bridge's current-scaling recipe keeps
  * one at each end), their GEMMs, gathers and saved inputs at e_act and
  * none of the FP8 casts. */
+/* The bias-dropout-add's mask, bytes an element: Megatron's fused kernel
+ * (x + bias, dropout, + residual) writes a byte mask when the hidden
+ * dropout runs, and its backward multiplies the gradient by it; at p = 0
+ * ATen's dropout returns its input, so the kernel is the adds alone and
+ * their backward passes the gradient on, no kernel. */
+static double hmask(const wl_llm_plan *p) { return p->m.hdrop == WL_DROP_ON ? 1 : 0; }
+
+/* A residual block's input feeds its norm and its residual add, so
+ * autograd sums the two gradients that reach it: the one the add passes
+ * on and the norm's backward output, an add kernel (two read, one
+ * written) after the norm's backward. */
+static void resid_acc(llm_gen *g, int l, int mb, const char *k)
+{
+    const wl_llm_plan *p = g->p;
+    double Tl = p->Tl, h = p->m.hidden, e = p->e_act;
+    llm_kern(g, l, 'B', mb, k, Tl * h, 3 * e * Tl * h);
+}
+
 static void layer_width(llm_gen *g, int l)
 {
     const wl_llm_plan *p = g->p;
@@ -481,7 +500,7 @@ void llm_layer_fwd(llm_gen *g, int l, char ph, int mb)
     attn_core_fwd(g, l, ph, mb);
     fp8_cast(g, l, ph, mb, "proj_in", T * p->a_loc * d, 0, 0);
     gemm_rs(g, l, ph, mb, sp ? "rs_proj" : "ar_proj", T * h * e, "proj", T, p->a_loc * d, h);
-    llm_kern(g, l, ph, mb, "resid1", 2 * Tl * h, (3 * e + 1) * Tl * h);
+    llm_kern(g, l, ph, mb, "resid1", 2 * Tl * h, (3 * e + hmask(p)) * Tl * h);
     llm_kern(g, l, ph, mb, "ln2", 5 * Tl * h, 2 * e * Tl * h);
     if (p->moe) {
         double E = m->experts, k = m->topk, f = m->ffn, Tx = Tl * k, El = p->e_loc;
@@ -512,7 +531,7 @@ void llm_layer_fwd(llm_gen *g, int l, char ph, int mb)
             llm_need(g, coll(g, l, ph, mb, "a2a_combine", ET_ALL_TO_ALL, Tx * h * e, g->pg_ep));
         /* each token's k copies weighted by their router scores and summed */
         llm_kern(g, l, ph, mb, "unpermute", 2 * Tx * h, e * (Tx * h + Tl * h));
-        llm_kern(g, l, ph, mb, "resid2", 2 * Tl * h, (3 * e + 1) * Tl * h);
+        llm_kern(g, l, ph, mb, "resid2", 2 * Tl * h, (3 * e + hmask(p)) * Tl * h);
         return;
     }
     double fl = (double)m->ffn / t, nin = llm_mlp_in(m);
@@ -525,7 +544,7 @@ void llm_layer_fwd(llm_gen *g, int l, char ph, int mb)
              (nin + 1) * e * T * fl);
     fp8_cast(g, l, ph, mb, "fc2_in", T * fl, 0, 0);
     gemm_rs(g, l, ph, mb, sp ? "rs_fc2" : "ar_fc2", T * h * e, "fc2", T, fl, h);
-    llm_kern(g, l, ph, mb, "resid2", 2 * Tl * h, (3 * e + 1) * Tl * h);
+    llm_kern(g, l, ph, mb, "resid2", 2 * Tl * h, (3 * e + hmask(p)) * Tl * h);
 }
 
 static void attn_core_bwd(llm_gen *g, int l, int mb)
@@ -554,7 +573,8 @@ static void attn_core_bwd(llm_gen *g, int l, int mb)
           e * (b * A * s * s + T * A * d + T * p->kv_loc * d));
     /* the dropout's backward (the gradient through the mask), then the
      * softmax's (its output and gradient read, the input's gradient written) */
-    llm_kern(g, l, 'B', mb, "attn_dropout_bwd", b * A * s * s, (2 * e + 1) * b * A * s * s);
+    if (p->m.adrop == WL_DROP_ON)
+        llm_kern(g, l, 'B', mb, "attn_dropout_bwd", b * A * s * s, (2 * e + 1) * b * A * s * s);
     llm_kern(g, l, 'B', mb, "softmax_bwd", 5 * b * A * s * s, 3 * e * b * A * s * s);
     bgemm(g, l, 'B', mb, "attn_score_qgrad", e, b * A, s, s, d, 2 * b * A * s * s * d,
           e * (b * A * s * s + T * p->kv_loc * d + T * A * d));
@@ -574,7 +594,8 @@ void llm_layer_bwd(llm_gen *g, int l, int mb, int lc)
         llm_layer_fwd(g, l, 'R', mb);
     else
         zero3_gather(g, l, 'B', mb);
-    llm_kern(g, l, 'B', mb, "resid2_bwd", Tl * h, (2 * e + 1) * Tl * h);
+    if (p->m.hdrop == WL_DROP_ON) /* the gradient through the mask; else none */
+        llm_kern(g, l, 'B', mb, "resid2_bwd", Tl * h, (2 * e + 1) * Tl * h);
     if (p->moe) {
         double k = m->topk, f = m->ffn, Tx = Tl * k, El = p->e_loc;
         int nin = llm_mlp_in(m);
@@ -624,7 +645,9 @@ void llm_layer_bwd(llm_gen *g, int l, int mb, int lc)
                 T * h * e, "fc1_wgrad", T, h, fl * nin);
     }
     llm_kern(g, l, 'B', mb, "ln2_bwd", 8 * Tl * h, 3 * e * Tl * h);
-    llm_kern(g, l, 'B', mb, "resid1_bwd", Tl * h, (2 * e + 1) * Tl * h);
+    resid_acc(g, l, mb, "resid2_acc");
+    if (p->m.hdrop == WL_DROP_ON)
+        llm_kern(g, l, 'B', mb, "resid1_bwd", Tl * h, (2 * e + 1) * Tl * h);
     fp8_cast(g, l, 'B', mb, "proj_dy", Tl * h, sp, 0);
     if (sp)
         ag_gemm(g, l, 'B', mb, "ag_proj_bwd", Tl * h * eg, "proj_dgrad", T, h, p->a_loc * d);
@@ -638,6 +661,7 @@ void llm_layer_bwd(llm_gen *g, int l, int mb, int lc)
     col_bwd(g, l, mb, "ag_qkv_bwd", Tl * h * eg, "qkv_dgrad", sp ? "rs_qkv_bwd" : "ar_qkv_bwd",
             T * h * e, "qkv_wgrad", T, h, nqkv);
     llm_kern(g, l, 'B', mb, "ln1_bwd", 8 * Tl * h, 3 * e * Tl * h);
+    resid_acc(g, l, mb, "resid1_acc");
     llm_flush(g);
     g->layer_end_tmp[lc] = g->last;
     if (p->o.zero == 3) { /* the layer's gradients leave at once */

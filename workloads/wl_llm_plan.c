@@ -19,22 +19,22 @@
 /* Shapes from the models' papers and released configurations (WORKLOADS.md
  * lists the source of each). */
 static const wl_model presets[] = {
-    /* name, h, f, a, g, L, s, V, E, k, mlp, tied, flash, pos, then norm and bias
-     * (0: the MLP's, wl_mlp_kinds) */
+    /* name, h, f, a, g, L, s, V, E, k, mlp, tied, flash, pos, then norm, bias
+     * and the two dropouts (0: the MLP's, wl_mlp_kinds) */
     {"gpt3-175b", 12288, 49152, 96, 96, 96, 2048, 50257, 0, 0, WL_MLP_GELU, 1, 0, WL_POS_LEARNED,
-     0, 0},
+     0, 0, 0, 0},
     {"llama3-8b", 4096, 14336, 32, 8, 32, 8192, 128256, 0, 0, WL_MLP_SWIGLU, 0, 1, WL_POS_ROPE, 0,
-     0},
+     0, 0, 0},
     {"llama3-70b", 8192, 28672, 64, 8, 80, 8192, 128256, 0, 0, WL_MLP_SWIGLU, 0, 1, WL_POS_ROPE, 0,
-     0},
+     0, 0, 0},
     {"llama3-405b", 16384, 53248, 128, 8, 126, 8192, 128256, 0, 0, WL_MLP_SWIGLU, 0, 1, WL_POS_ROPE,
-     0, 0},
+     0, 0, 0, 0},
     {"mixtral-8x7b", 4096, 14336, 32, 8, 32, 4096, 32000, 8, 2, WL_MLP_SWIGLU, 0, 1, WL_POS_ROPE, 0,
-     0},
+     0, 0, 0},
     {"mt-nlg-530b", 20480, 81920, 128, 128, 105, 2048, 50257, 0, 0, WL_MLP_GELU, 1, 0,
-     WL_POS_LEARNED, 0, 0},
+     WL_POS_LEARNED, 0, 0, 0, 0},
     {"nemotron4-340b", 18432, 73728, 96, 8, 96, 4096, 256000, 0, 0, WL_MLP_RELU2, 0, 1, WL_POS_ROPE,
-     0, 0},
+     0, 0, 0, 0},
 };
 
 /* The MLP activations (WORKLOADS.md, "MLP, norm and biases"): GELU (GPT-2,
@@ -46,12 +46,14 @@ static const wl_model presets[] = {
  * product and the gate's), 2 for squared ReLU (a max and a product); the
  * kernels are memory-bound, priced by their bytes. */
 const wl_mlp_kind wl_mlp_kinds[WL_MLP_N] = {
-    [WL_MLP_GELU] = {"gelu", 0, "gelu", "gelu_bwd", 8, WL_NORM_LAYER, WL_BIAS_ON, WL_POS_LEARNED},
+    [WL_MLP_GELU] = {"gelu", 0, "gelu", "gelu_bwd", 8, WL_NORM_LAYER, WL_BIAS_ON, WL_POS_LEARNED,
+                     WL_DROP_ON},
     [WL_MLP_SWIGLU] = {"swiglu", 1, "swiglu", "swiglu_bwd", 8, WL_NORM_RMS, WL_BIAS_OFF,
-                       WL_POS_ROPE},
+                       WL_POS_ROPE, WL_DROP_OFF},
     [WL_MLP_RELU2] = {"relu2", 0, "relu2", "relu2_bwd", 2, WL_NORM_LAYER, WL_BIAS_OFF,
-                      WL_POS_ROPE},
-    [WL_MLP_GEGLU] = {"geglu", 1, "geglu", "geglu_bwd", 8, WL_NORM_RMS, WL_BIAS_OFF, WL_POS_ROPE},
+                      WL_POS_ROPE, WL_DROP_OFF},
+    [WL_MLP_GEGLU] = {"geglu", 1, "geglu", "geglu_bwd", 8, WL_NORM_RMS, WL_BIAS_OFF, WL_POS_ROPE,
+                      WL_DROP_OFF},
 };
 
 int wl_mlp_parse(const char *s)
@@ -153,9 +155,11 @@ static int check_shape(const wl_llm_opts *o, loom_err *err)
         return loom_err_set(err, LOOM_EUSAGE, "--kv-heads %d must divide --heads %d", m->kv_heads,
                             m->heads);
     if ((unsigned)m->mlp >= WL_MLP_N || (unsigned)m->norm > WL_NORM_RMS ||
-        (unsigned)m->bias > WL_BIAS_OFF)
-        return loom_err_set(err, LOOM_EUSAGE, "model: --mlp %d / --norm %d / --bias %d out of "
-                            "range", m->mlp, m->norm, m->bias);
+        (unsigned)m->bias > WL_BIAS_OFF || (unsigned)m->hdrop > WL_DROP_OFF ||
+        (unsigned)m->adrop > WL_DROP_OFF)
+        return loom_err_set(err, LOOM_EUSAGE, "model: --mlp %d / --norm %d / --bias %d / "
+                            "dropout %d, %d out of range", m->mlp, m->norm, m->bias, m->hdrop,
+                            m->adrop);
     return 0;
 }
 
@@ -438,6 +442,10 @@ wl_llm_plan *wl_llm_plan_new(const wl_llm_opts *o, loom_err *err)
             p->m.norm = k->norm;
         if (p->m.bias == WL_BIAS_AUTO)
             p->m.bias = k->bias;
+        if (p->m.hdrop == WL_DROP_AUTO)
+            p->m.hdrop = k->drop;
+        if (p->m.adrop == WL_DROP_AUTO)
+            p->m.adrop = k->drop;
     }
     if (check_shape(o, err) < 0 || plan_tensor(p, err) < 0 || plan_ranks(p, err) < 0 ||
         plan_experts(p, err) < 0 || plan_batch(p, err) < 0 || plan_layers(p, err) < 0 ||

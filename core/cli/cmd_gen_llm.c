@@ -90,6 +90,11 @@ static void llm_help(FILE *o)
         "                           RMSNorm and none with swiglu and geglu\n"
         "      --norm layernorm|rmsnorm    the layers' norms (default: the MLP's)\n"
         "      --bias on|off        biases on the linear layers (default: the MLP's)\n"
+        "      --hidden-dropout P, --attention-dropout P  Megatron's dropout probabilities,\n"
+        "                           0 <= P < 1: above 0 the bias-dropout-add writes its\n"
+        "                           mask and the unfused attention runs its dropout\n"
+        "                           kernel; 0 runs neither (default: on with gelu, as\n"
+        "                           Megatron-LM's 0.1, off with the other MLPs)\n"
         "      --attention standard|flash  scores in memory (s^2) or fused (FlashAttention)\n"
         "      --position P         learned (absolute embeddings added to the input: GPT),\n"
         "                           rope (rotary, applied to q and k in every layer:\n"
@@ -191,7 +196,7 @@ enum {
     O_GB, O_SCHED, O_VS, O_MBG,
     O_RC, O_ZERO, O_BUCKET, O_OVERLAP, O_DTYPE, O_GDTYPE, O_DEVICE, O_DEVICES, O_CM,
     O_GROUPS, O_GRAN, O_OVERLAP_PARAM, O_COMM_STREAMS, O_TP_OVERLAP, O_TP_SMS, O_ATTN_KERNEL,
-    O_FP8_RECIPE, O_FP8_BF16, O_CP, O_CP_COMM, O_STACK, O_HOST, O_CE_FUSION,
+    O_FP8_RECIPE, O_FP8_BF16, O_CP, O_CP_COMM, O_STACK, O_HOST, O_CE_FUSION, O_HDROP, O_ADROP,
 };
 
 static const struct option opts[] = {
@@ -211,6 +216,8 @@ static const struct option opts[] = {
     {"mlp", required_argument, NULL, O_MLP},
     {"norm", required_argument, NULL, O_NORM},
     {"bias", required_argument, NULL, O_BIAS},
+    {"hidden-dropout", required_argument, NULL, O_HDROP},
+    {"attention-dropout", required_argument, NULL, O_ADROP},
     {"position", required_argument, NULL, O_POS},
     {"attention", required_argument, NULL, O_ATTN},
     {"embeddings", required_argument, NULL, O_EMB},
@@ -365,6 +372,19 @@ static int apply_opt(llm_args *a, int c, char **argv)
             return loom_usage("gen llm", "--host-launch-us '%s': expected microseconds, 0 to 10^6",
                               optarg);
         o->host_launch_us = v;
+        break;
+    }
+    case O_HDROP:
+    case O_ADROP: { /* a probability: what it costs does not depend on it, only on p > 0 */
+        char *end;
+        errno = 0;
+        double v = strtod(optarg, &end);
+        if (errno || end == optarg || *end || !(v >= 0) || !(v < 1))
+            return loom_usage("gen llm", c == O_HDROP
+                                  ? "--hidden-dropout '%s': expected a probability, 0 <= P < 1"
+                                  : "--attention-dropout '%s': expected a probability, 0 <= P < 1",
+                              optarg);
+        *(c == O_HDROP ? &o->m.hdrop : &o->m.adrop) = v > 0 ? WL_DROP_ON : WL_DROP_OFF;
         break;
     }
     case O_ATTN_KERNEL: {

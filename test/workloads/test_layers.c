@@ -317,6 +317,72 @@ static void test_llm_attention_dropout(void **state)
 }
 
 /*
+ * Dropout settings (docs/WORKLOADS.md "Dropout").  SMALL is GELU, so both
+ * dropouts run by default (Megatron-LM's 0.1): the bias-dropout-adds move
+ * (3e + 1) Tl h bytes forward with their byte mask, Tl = 256 (without
+ * sequence parallelism each rank holds the microbatch's 256 tokens), h =
+ * 1024, e = 2: 7 x 256 x 1024 = 1,835,008; their backward (2e + 1) = 5
+ * bytes an element.  Rank 0 (stage 0, one layer) runs 4 microbatches.  With
+ * --hidden-dropout 0 the adds move 3e = 6 bytes an element and no backward
+ * kernel runs (ATen's dropout at p = 0 is its input); with
+ * --attention-dropout 0 neither attention dropout kernel runs.  The
+ * llama3-8b preset (SwiGLU) runs neither by default, both with 0.1.
+ */
+static void test_llm_dropout_settings(void **state)
+{
+    (void)state;
+    const double el = 256.0 * 1024;
+    static const char *const drop_kernels[] = {"L0.F0.attn_dropout", "L0.B0.attn_dropout_bwd",
+                                               "L0.B0.resid1_bwd", "L0.B0.resid2_bwd"};
+    expect_exit(loomrun_run(loomrun_tmp, "gen", "llm", SMALL, "--granularity", "kernel", "--out",
+                            tp("dset/on"), "-q", NULL), 0, NULL);
+    expect_exit(loomrun_run(loomrun_tmp, "gen", "llm", SMALL, "--granularity", "kernel",
+                            "--hidden-dropout", "0", "--attention-dropout", "0.0", "--out",
+                            tp("dset/off"), "-q", NULL), 0, NULL);
+    et_graph *on = load_rank("dset/on", 0), *off = load_rank("dset/off", 0);
+    assert_true((double)named(on, "L0.F0.resid1")->tensor_size == 7 * el);
+    assert_true((double)named(on, "L0.F0.resid2")->tensor_size == 7 * el);
+    assert_true((double)named(on, "L0.B0.resid2_bwd")->tensor_size == 5 * el);
+    assert_true((double)named(off, "L0.F0.resid1")->tensor_size == 6 * el);
+    assert_true((double)named(off, "L0.F0.resid2")->tensor_size == 6 * el);
+    for (size_t k = 0; k < sizeof drop_kernels / sizeof drop_kernels[0]; k++) {
+        (void)named(on, drop_kernels[k]);
+        for (size_t i = 0; i < off->n; i++)
+            if (strcmp(et_gnode_name(off, &off->nodes[i]), drop_kernels[k]) == 0)
+                fail_msg("%s with both dropouts at 0", drop_kernels[k]);
+    }
+    assert_int_equal(off->n + 4 * 4, on->n); /* the four kernels in each of 4 microbatches */
+    et_graph_free(on);
+    et_graph_free(off);
+    /* the SwiGLU family's default is none; 0.1 turns the hidden one on */
+    const char *lm[] = {"--preset", "llama3-8b", "--layers", "2", "--seq", "256", "--tp", "2",
+                        "--pp", "2", "--dp", "2", "--global-batch", "8", "--granularity",
+                        "kernel", "-q"};
+    for (int on2 = 0; on2 < 2; on2++) {
+        const char *argv[32] = {"gen", "llm"};
+        int n = 2;
+        for (size_t i = 0; i < sizeof lm / sizeof lm[0]; i++)
+            argv[n++] = lm[i];
+        argv[n++] = "--out";
+        argv[n++] = tp(on2 ? "dset/l1" : "dset/l0");
+        if (on2) {
+            argv[n++] = "--hidden-dropout";
+            argv[n++] = "0.1";
+        }
+        argv[n] = NULL;
+        expect_exit(loomrun_wait(loomrun_tmp, loomrun_startv(loomrun_tmp, argv)), 0, NULL);
+        et_graph *g = load_rank(on2 ? "dset/l1" : "dset/l0", 0);
+        int found = 0;
+        for (size_t i = 0; i < g->n; i++)
+            found += strcmp(et_gnode_name(g, &g->nodes[i]), "L0.B0.resid1_bwd") == 0;
+        assert_int_equal(found, on2);
+        et_graph_free(g);
+    }
+    expect_exit(loomrun_run(loomrun_tmp, "gen", "llm", SMALL, "--hidden-dropout", "1", "--out",
+                            tp("dset/bad"), NULL), 2, "--hidden-dropout '1'");
+}
+
+/*
  * The cross entropy on the last stage as Megatron's passes over the n =
  * T x V/tp logits (docs/WORKLOADS.md "Output layer"): SMALL, T = 256, V/tp
  * = 512, n = 131072, bf16 logits (e = 2).  Unfused: cast (e + 4) n, max 4
@@ -437,6 +503,7 @@ int main(void)
         cmocka_unit_test(test_llm_fp8_head),
         cmocka_unit_test(test_llm_cross_entropy),
         cmocka_unit_test(test_llm_attention_dropout),
+        cmocka_unit_test(test_llm_dropout_settings),
         cmocka_unit_test(test_llm_moe_kernels),
     };
     return cmocka_run_group_tests(tests, loomrun_setup, loomrun_teardown);
