@@ -465,7 +465,7 @@ static int write_system(const pt_import_opts *o, int kineto, int nranks, const c
         sb_str(&b, "compute-model: trace     # the kernels' measured times (duration_ns)\n");
         sb_str(&b, "comm-model: captured     # collectives take their NCCL kernels' measured time\n");
     } else {
-        sb_str(&b, "compute-model: kernel    # ops priced by their kernels' shapes on the device\n");
+        sb_str(&b, "compute-model: kernel    # each op's kernels priced by their shapes\n");
     }
     if (gpath)
         sb_printf(&b, "comm-group: %s\n", base_name(gpath));
