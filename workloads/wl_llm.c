@@ -100,7 +100,9 @@ static void unit_params(const wl_llm_plan *p, int v, int u, double *dense, doubl
 enum { MCORE_BUCKET_MIN = 40000000, MCORE_BUCKET_PER_RANK = 1000000 };
 
 /* The bytes (at width e a parameter) that close a bucket of local chunk c;
- * 0: one bucket for the chunk.  --grad-bucket as given (0 too); else with
+ * 0: one bucket for the chunk.  A bucket is a count of parameters, as
+ * Megatron-Core's (the gradients' and the parameter gathers' buckets are
+ * one set): --grad-bucket's bytes of gradients (0 too); else with
  * --overlap-grad-reduce Megatron-Core's default for the first local chunk
  * and one bucket for the others (Megatron-LM's get_model turns bucketing
  * off for model chunks after the first, "overlapped with compute
@@ -109,7 +111,7 @@ enum { MCORE_BUCKET_MIN = 40000000, MCORE_BUCKET_PER_RANK = 1000000 };
 static double bucket_cap(const wl_llm_plan *p, int c, double e)
 {
     if (p->o.bucket_given)
-        return (double)p->o.bucket_bytes;
+        return (double)p->o.bucket_bytes / p->e_g * e;
     if (!p->o.overlap_grad || c > 0)
         return 0;
     double n = (double)MCORE_BUCKET_PER_RANK * p->dp;

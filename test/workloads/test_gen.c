@@ -271,6 +271,22 @@ static void test_llm_mcore_buckets(void **state)
             fail_msg("%s: %d gradient all-reduces, expected %d", cs[i].name,
                      t.colls[ET_ALL_REDUCE], cs[i].want);
     }
+    /* An explicit bucket is a count of parameters for the parameter
+     * gathers too: SMALL's stage 0 with --grad-bucket 16 MB of fp32
+     * gradients (4 M parameters): its layer (6,301,184) closes a bucket,
+     * the embedding (786,432) is the other, so two gathers of 786,432 and
+     * 6,301,184 bytes (bf16 over dp 2), not one of 16 MB at the weight
+     * width (8 M parameters, which would hold both) */
+    const char *pg = tp("mb/pg");
+    expect_exit(loomrun_run(loomrun_tmp, "gen", "llm", SMALL, "--zero", "1", "--grad-bucket", "16MB",
+                            "--overlap-grad-reduce", "--overlap-param-gather", "--out", pg, "-q",
+                            NULL), 0, NULL);
+    char p0[640];
+    snprintf(p0, sizeof p0, "%s.0.et", pg);
+    tally t = count(p0);
+    assert_int_equal(t.colls[ET_REDUCE_SCATTER], 2);
+    assert_int_equal(t.colls[ET_ALL_GATHER], 4 + 2); /* the 4 of test_llm_counts, and these */
+    assert_true(t.bytes[ET_ALL_GATHER] - 4 * 262144.0 == 786432.0 + 6301184.0);
 }
 
 /* Communication streams: by default every collective and send carries
