@@ -144,21 +144,6 @@ static int in_dims(json_t *n, size_t i, int64_t *d, int max)
 
 static uint64_t up(int64_t v) { return v > 0 ? (uint64_t)v : 0; }
 
-/* 2 m k n over the leading (batch) dims of A [.., m, k] and B [.., k, n]. */
-static uint64_t matmul_flops(json_t *n, size_t ia, size_t ib)
-{
-    int64_t a[8], b[8];
-    int na = in_dims(n, ia, a, 8), nb = in_dims(n, ib, b, 8);
-    if (na == 0 || nb == 0)
-        return 0;
-    uint64_t batch = 1;
-    for (int i = 0; i + 2 < na; i++)
-        batch *= up(a[i]);
-    uint64_t m = na >= 2 ? up(a[na - 2]) : 1, k = up(a[na - 1]);
-    uint64_t nn = nb >= 2 ? up(b[nb - 1]) : 1;
-    return 2 * batch * m * k * nn;
-}
-
 static uint64_t conv_flops(json_t *n, int backward)
 {
     int64_t x[8], w[8];
@@ -178,34 +163,6 @@ static uint64_t conv_flops(json_t *n, int backward)
             outel *= up(x[i]);
     }
     return (backward ? 4 : 2) * outel * per;
-}
-
-/* FLOPs of a GEMM or convolution op, or 0 when name is not one. */
-static uint64_t gemm_flops(json_t *n, const char *name)
-{
-    if (strcmp(name, "aten::mm") == 0 || strcmp(name, "aten::bmm") == 0 ||
-        strcmp(name, "aten::matmul") == 0)
-        return matmul_flops(n, 0, 1);
-    if (strcmp(name, "aten::addmm") == 0 || strcmp(name, "aten::baddbmm") == 0 ||
-        strcmp(name, "aten::addbmm") == 0)
-        return matmul_flops(n, 1, 2);
-    if (strcmp(name, "aten::linear") == 0) {
-        int64_t x[8], w[8];
-        int nx = in_dims(n, 0, x, 8), nw = in_dims(n, 1, w, 8);
-        if (nx == 0 || nw != 2)
-            return 0;
-        uint64_t rows = 1;
-        for (int i = 0; i + 1 < nx; i++)
-            rows *= up(x[i]);
-        return 2 * rows * up(w[0]) * up(w[1]);
-    }
-    if (strstr(name, "convolution_backward"))
-        return conv_flops(n, 1);
-    if (strcmp(name, "aten::conv1d") == 0 || strcmp(name, "aten::conv2d") == 0 ||
-        strcmp(name, "aten::conv3d") == 0 || strcmp(name, "aten::convolution") == 0 ||
-        strcmp(name, "aten::_convolution") == 0 || strstr(name, "_convolution"))
-        return conv_flops(n, 0);
-    return 0;
 }
 
 /* ---- kernel shapes (docs/IMPORT.md "Execution traces") ------------------ */
@@ -240,48 +197,61 @@ static void shape_set(loom_kshape *ks, int cls, uint64_t m, uint64_t n, uint64_t
                         .k = (uint32_t)k, .batch = (uint32_t)b, .dtype_bytes = (uint8_t)width};
 }
 
-/* A matrix product's shape: A [.., m, k] (input ia) times B [.., k, n]
- * (input ib), the leading dims of A its batch; with a 2-D B (matmul) the
- * batch folds into m, as PyTorch runs it (one mm). */
-static void matmul_shape(json_t *n, size_t ia, size_t ib, loom_kshape *ks)
+/* A matrix product, A [.., m, k] (input ia) times B [.., k, n] (input
+ * ib): its FLOPs, 2 batch m k n, and its shape in *ks.  The batch is the
+ * product of the leading dims of the batched operand (the larger, where
+ * both are: broadcasting); with a 2-D B it folds into m, as PyTorch runs
+ * it (one mm). */
+static uint64_t matmul_work(json_t *n, size_t ia, size_t ib, loom_kshape *ks)
 {
     int64_t a[8], b[8];
     int na = in_dims(n, ia, a, 8), nb = in_dims(n, ib, b, 8);
-    memset(ks, 0, sizeof *ks);
     if (na == 0 || nb == 0)
-        return;
-    uint64_t batch = 1;
+        return 0;
+    uint64_t ba = 1, bb = 1;
     for (int i = 0; i + 2 < na; i++)
-        batch *= up(a[i]);
+        ba *= up(a[i]);
+    for (int i = 0; i + 2 < nb; i++)
+        bb *= up(b[i]);
     uint64_t m = na >= 2 ? up(a[na - 2]) : 1, k = up(a[na - 1]);
-    uint64_t nn = nb >= 2 ? up(b[nb - 1]) : 1;
+    uint64_t nn = nb >= 2 ? up(b[nb - 1]) : 1, batch = ba > bb ? ba : bb;
     if (nb <= 2) {
         m *= batch;
         batch = 1;
     }
     shape_set(ks, LOOM_K_GEMM, m, nn, k, batch, in_width(n, ia));
+    return 2 * batch * m * k * nn;
 }
 
-/* The GEMM shape of a matrix-product op (convolutions have none). */
-static void gemm_shape(json_t *n, const char *name, loom_kshape *ks)
+/* FLOPs of a GEMM or convolution op, or 0 when name is not one; the
+ * GEMM's shape in *ks (a convolution has none). */
+static uint64_t gemm_flops(json_t *n, const char *name, loom_kshape *ks)
 {
     memset(ks, 0, sizeof *ks);
     if (strcmp(name, "aten::mm") == 0 || strcmp(name, "aten::bmm") == 0 ||
-        strcmp(name, "aten::matmul") == 0) {
-        matmul_shape(n, 0, 1, ks);
-    } else if (strcmp(name, "aten::addmm") == 0 || strcmp(name, "aten::baddbmm") == 0 ||
-               strcmp(name, "aten::addbmm") == 0) {
-        matmul_shape(n, 1, 2, ks);
-    } else if (strcmp(name, "aten::linear") == 0) {
+        strcmp(name, "aten::matmul") == 0)
+        return matmul_work(n, 0, 1, ks);
+    if (strcmp(name, "aten::addmm") == 0 || strcmp(name, "aten::baddbmm") == 0 ||
+        strcmp(name, "aten::addbmm") == 0)
+        return matmul_work(n, 1, 2, ks);
+    if (strcmp(name, "aten::linear") == 0) {
         int64_t x[8], w[8];
         int nx = in_dims(n, 0, x, 8), nw = in_dims(n, 1, w, 8);
         if (nx == 0 || nw != 2)
-            return;
+            return 0;
         uint64_t rows = 1;
         for (int i = 0; i + 1 < nx; i++)
             rows *= up(x[i]);
         shape_set(ks, LOOM_K_GEMM, rows, up(w[0]), up(w[1]), 1, in_width(n, 0));
+        return 2 * rows * up(w[0]) * up(w[1]);
     }
+    if (strstr(name, "convolution_backward"))
+        return conv_flops(n, 1);
+    if (strcmp(name, "aten::conv1d") == 0 || strcmp(name, "aten::conv2d") == 0 ||
+        strcmp(name, "aten::conv3d") == 0 || strcmp(name, "aten::convolution") == 0 ||
+        strcmp(name, "aten::_convolution") == 0 || strstr(name, "_convolution"))
+        return conv_flops(n, 0);
+    return 0;
 }
 
 /* PyTorch's fused attention ops (ATen's signatures): the input holding
@@ -495,11 +465,10 @@ static void walk(etree *t, uint32_t i, int depth)
         t->too_deep = 1;
         return;
     }
-    uint64_t f = gemm_flops(e->j, e->name);
+    loom_kshape ks;
+    uint64_t f = gemm_flops(e->j, e->name, &ks);
     if (f) {
         uint64_t b = side_bytes(e->j, 0) + side_bytes(e->j, 1);
-        loom_kshape ks;
-        gemm_shape(e->j, e->name, &ks);
         t->flops += f;
         t->bytes += b;
         add_kernel(t, f, b, &ks);
@@ -525,7 +494,6 @@ static void walk(etree *t, uint32_t i, int depth)
     if (e->nk == 0) {
         uint64_t b = free_op(e->name) ? 0 : side_bytes(e->j, 0) + side_bytes(e->j, 1);
         if (b) {
-            loom_kshape ks;
             leaf_shape(e->j, e->name, &ks);
             t->bytes += b;
             add_kernel(t, 0, b, &ks);

@@ -451,11 +451,6 @@ static void attn_core_fwd(llm_gen *g, int l, char ph, int mb)
           e * (b * A * s * s + T * p->kv_loc * d + T * A * d));
 }
 
-/* The layer's GEMM operand width: --fp8-bf16-layers keeps the model's
- * first and last layers in bf16 under FP8 (Megatron's
- * --first-last-layers-bf16; Megatron-Bridge's current-scaling recipe keeps
- * one at each end), their GEMMs, gathers and saved inputs at e_act and
- * none of the FP8 casts. */
 /* The bias-dropout-add's mask, bytes an element: Megatron's fused kernel
  * (x + bias, dropout, + residual) writes a byte mask when the hidden
  * dropout runs, and its backward multiplies the gradient by it; at p = 0
@@ -474,6 +469,11 @@ static void resid_acc(llm_gen *g, int l, int mb, const char *k)
     llm_kern(g, l, 'B', mb, k, Tl * h, 3 * e * Tl * h);
 }
 
+/* The layer's GEMM operand width: --fp8-bf16-layers keeps the model's
+ * first and last layers in bf16 under FP8 (Megatron's
+ * --first-last-layers-bf16; Megatron-Bridge's current-scaling recipe keeps
+ * one at each end), their GEMMs, gathers and saved inputs at e_act and
+ * none of the FP8 casts. */
 static void layer_width(llm_gen *g, int l)
 {
     const wl_llm_plan *p = g->p;

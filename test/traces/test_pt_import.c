@@ -393,7 +393,8 @@ static void test_et_layouts(void **state)
  * length 128, head dim 64, batch 2 x 8 = 16, causal; its backward (q at
  * input 1, is_causal at 11) false; aten::native_dropout: a dropout; a
  * convolution: priced, no shape (the node has none, its only kernel
- * being shapeless). */
+ * being shapeless); aten::matmul of A [64, 32] by a batched B [4, 32, 16]
+ * (broadcast): 4 products, 2 x 4 x 64 x 32 x 16 = 262,144 FLOPs. */
 static const char et_shapes[] =
     "{\"schema\": \"1.1.0-chakra.0.0.4\", \"pid\": 44, \"nodes\": ["
     "{\"id\": 2, \"name\": \"[pytorch|profiler|execution_trace|thread]\", \"ctrl_deps\": 1},"
@@ -442,7 +443,11 @@ static const char et_shapes[] =
     " \"shapes\": [[8, 3, 32, 32], [16, 3, 3, 3]],"
     " \"types\": [\"Tensor(float)\", \"Tensor(float)\"]},"
     " \"outputs\": {\"values\": [], \"shapes\": [[8, 16, 32, 32]], \"types\": [\"Tensor(float)\"]},"
-    " \"attrs\": [{\"name\": \"rf_id\", \"type\": \"uint64\", \"value\": 17}]}"
+    " \"attrs\": [{\"name\": \"rf_id\", \"type\": \"uint64\", \"value\": 17}]},"
+    "{\"id\": 11, \"name\": \"aten::matmul\", \"ctrl_deps\": 2, \"inputs\": {\"values\": [],"
+    " \"shapes\": [[64, 32], [4, 32, 16]], \"types\": [\"Tensor(float)\", \"Tensor(float)\"]},"
+    " \"outputs\": {\"values\": [], \"shapes\": [[4, 64, 16]], \"types\": [\"Tensor(float)\"]},"
+    " \"attrs\": [{\"name\": \"rf_id\", \"type\": \"uint64\", \"value\": 18}]}"
     "]}";
 
 static void expect_shape(const loom_kshape *k, int cls, uint32_t m, uint32_t n, uint32_t kk,
@@ -467,7 +472,7 @@ static void test_et_shapes(void **state)
     pt_rank r;
     pt_et_info info;
     assert_int_equal(pt_et_read(p, s, &r, &info, &err), 0);
-    assert_int_equal(r.nn, 7); /* start and six priced ops */
+    assert_int_equal(r.nn, 8); /* start and seven priced ops */
     const pt_node *lin = &r.n[1], *mmb = &r.n[2], *fa = &r.n[3], *fab = &r.n[4];
     const pt_node *dr = &r.n[5], *cv = &r.n[6];
     assert_int_equal(lin->nkern, 1);
@@ -487,6 +492,10 @@ static void test_et_shapes(void **state)
     assert_int_equal(r.kw[2 * dr->kern + 1], 2u * 1048576 + 2 * 1048576 + 1048576);
     assert_int_equal(cv->nkern, 0); /* a convolution: no shape, roofline */
     assert_true(cv->num_ops > 0);
+    const pt_node *bm = &r.n[7];
+    assert_int_equal(bm->num_ops, 262144);
+    assert_int_equal(bm->nkern, 1);
+    expect_shape(&r.ks[bm->kern], LOOM_K_GEMM, 64, 16, 32, 4, 4, 0);
     pt_rank_free(&r);
     pt_et_done(&info);
     free(p);
