@@ -97,6 +97,19 @@ double comp_roofline_seconds(const comp_cfg *c, double flops, double bytes)
     return t_ops > t_mem ? t_ops : t_mem;
 }
 
+/* Shape s with `busy` more SMs held beside it, in *tmp, when it is a
+ * kernel whose waves run on the SMs (GEMM, attention); else s. */
+static const loom_kshape *busy_shape(const loom_kshape *s, uint32_t busy, loom_kshape *tmp)
+{
+    if (busy == 0 || s == NULL ||
+        (s->cls != LOOM_K_GEMM && s->cls != LOOM_K_ATTN && s->cls != LOOM_K_ATTN_BWD))
+        return s;
+    *tmp = *s;
+    uint32_t v = s->comm_sms + busy;
+    tmp->comm_sms = (uint8_t)(v > 255 ? 255 : v);
+    return tmp;
+}
+
 /* A fused node: the sum of its kernels' times, each rounded to ps as if it
  * ran alone, saturating.  Returns -1 when the table misses a kernel. */
 static sim_time fused_time(const comp_cfg *c, const comp_kernel *k)
@@ -110,7 +123,10 @@ static sim_time fused_time(const comp_cfg *c, const comp_kernel *k)
             if (sec < 0)
                 return -1;
         } else if (c->kind == COMP_KERNEL) {
-            sec = comp_kernel_seconds(c, (double)f, (double)b, k->shape ? &k->shape[i] : NULL);
+            loom_kshape tmp;
+            sec = comp_kernel_seconds(c, (double)f, (double)b,
+                                      busy_shape(k->shape ? &k->shape[i] : NULL, k->busy_sms,
+                                                 &tmp));
         } else {
             sec = comp_roofline_seconds(c, (double)f, (double)b);
         }
@@ -146,10 +162,12 @@ sim_time comp_time(const comp_cfg *c, const comp_kernel *k, int *fell_back)
     /* a shape the model cannot price (a GEMM without its sizes, an
      * elementwise kernel without bytes) goes on as the roofline would:
      * by num_ops, else the trace's duration, counted as a fall-back */
+    loom_kshape tmp;
     if (c->kind == COMP_KERNEL &&
         comp_kernel_by_shape(c, (double)k->num_ops, (double)k->tensor_size, k->shape))
         return sec_to_ps(comp_kernel_seconds(c, (double)k->num_ops, (double)k->tensor_size,
-                                             k->shape) * slow(c));
+                                             busy_shape(k->shape, k->busy_sms, &tmp)) *
+                         slow(c));
     if (!k->has_ops) {
         if (fell_back)
             *fell_back = 1;

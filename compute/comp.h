@@ -139,6 +139,10 @@ typedef struct comp_kernel {
     /* shapes (COMP_KERNEL): one for a plain node, nkern for a fused one, in
      * kwork's order; NULL: none (not owned) */
     const loom_kshape *shape;
+    /* SMs held by communication kernels in flight beside it (the replay's
+     * comm-sms, docs/MODEL.md "Communication beside compute"): each GEMM and
+     * attention kernel's shape holds that many more (its comm_sms); 0: none */
+    uint32_t busy_sms;
 } comp_kernel;
 
 /* Checks a configuration; errors name the field and the value. */

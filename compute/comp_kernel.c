@@ -155,7 +155,9 @@ static double attn_seconds(const comp_cfg *c, double flops, double bytes, const 
     if (flops <= 0) /* forward 4 b m n d (QK^T and PV); backward 2.5 times that */
         flops = (bwd ? 10.0 : 4.0) * (double)batch * s->m * s->n * s->k * (s->causal ? 0.5 : 1.0);
     uint64_t blocks = batch * ceil_div(bwd ? s->n : s->m, ATTN_BLOCK);
-    uint64_t w = ceil_div(blocks, kp->sms);
+    /* its blocks' waves on the SMs communication leaves it (at least one);
+     * each block at one SM's share of the peak */
+    uint64_t w = ceil_div(blocks, s->comm_sms < kp->sms ? kp->sms - s->comm_sms : 1);
     double per_sm = peak_of(c, s) / kp->sms;
     double t = (double)w * (flops / (double)blocks) / (per_sm * (bwd ? kp->attn_bwd_eff : kp->attn_eff));
     double t_mem = bytes / (c->mem_bw * kp->elem_eff);

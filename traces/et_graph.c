@@ -248,6 +248,10 @@ static int add_node(loader *L, const ChakraProtoMsg__Node *nd)
     } else {
         gn->comm_src = at.comm_src;
         gn->comm_dst = at.comm_dst;
+        if (sh.has_coll_sms) {
+            gn->csms = sh.coll_sms;
+            gn->xflags |= ET_X_HAS_CSMS;
+        }
     }
 
     size_t nl = nd->name != NULL ? strlen(nd->name) : 0;

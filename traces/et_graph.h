@@ -77,6 +77,7 @@ enum {
 enum {
     ET_X_DELAY = 1u << 0,      /* is_delay true: waits its duration on no resource */
     ET_X_HAS_DNS = 1u << 1,    /* duration_ns present */
+    ET_X_HAS_CSMS = 1u << 2,   /* a collective's comm_sms present (et_gnode.csms) */
 };
 
 #define ET_MAX_STREAMS 65535    /* distinct stream values in one file */
@@ -116,6 +117,7 @@ typedef struct et_gnode {
     uint8_t flags;        /* ET_F_* */
     uint8_t involved_n;   /* entries in involved_dim list; 0 if absent */
     uint8_t xflags;       /* ET_X_* */
+    uint8_t csms;         /* a collective's comm_sms (ET_X_HAS_CSMS): SMs it holds */
     uint16_t stream;      /* 1 + index into et_graph.streams; 0: no stream attr */
     /* ---- kernel shapes (issue 11, the kernel model) ---- */
     uint32_t shape;       /* 1 + index into et_graph.kshape of its (first

@@ -86,9 +86,16 @@ int et_shape_read(const ChakraProtoMsg__Node *n, uint32_t nkernels, et_nshape *o
             strcmp(name, "causal") == 0 || strcmp(name, "comm_sms") == 0 ||
             strcmp(name, "kernel_class") == 0 ||
             strcmp(name, "kernel_shape") == 0) {
+            if ((int)n->type == ET_COMM_COLL_NODE && strcmp(name, "comm_sms") == 0) {
+                if (get_u(&s, a, 255, &v) == 0) { /* SMs the collective holds */
+                    o->coll_sms = (uint8_t)v;
+                    o->has_coll_sms = 1;
+                }
+                continue;
+            }
             if ((int)n->type != ET_COMP_NODE) {
-                et_problem(&s, "attribute %s on a %s; only compute nodes have kernel shapes", name,
-                        et_node_type_name((int)n->type));
+                et_problem(&s, "attribute %s on a %s; only compute nodes have kernel shapes "
+                        "(and collectives comm_sms)", name, et_node_type_name((int)n->type));
                 continue;
             }
         } else {

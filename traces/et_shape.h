@@ -11,11 +11,15 @@
  *                 n = key length, k = head dimension, batch = batch x heads)
  *   dtype_bytes   integer 0 .. 8, operand width (0: the run's datatype)
  *   causal        integer or bool (attention)
+ *   comm_sms      integer 0 .. 255: SMs communication holds beside it
  * A node with gemm_m, gemm_n and gemm_k but no kernel_class is a GEMM.
  * A fused node (kernel_flops/kernel_bytes) carries its kernels' shapes in
  * kernel_shape, an integer list of LOOM_KSHAPE_FIELDS entries per kernel
  * in kernel_flops' order: class code (kshape.h LOOM_K_*), m, n, k, batch,
- * dtype_bytes + 256 * causal.
+ * dtype_bytes + 256 * causal + 65536 * comm_sms.
+ * A collective (COMM_COLL_NODE) may carry comm_sms, an integer 0 .. 255:
+ * the SMs its kernel holds while in flight (the system key comm-sms
+ * otherwise; 0: none, a transfer that runs on copy engines).
  * Malformed values are problems reported through et_problem_fn, as for
  * et_attr.h; et_graph stops at the first, et_check lists them all.
  */
@@ -31,6 +35,10 @@ typedef struct et_nshape {
     /* a fused node's kernel_shape list (checked: LOOM_KSHAPE_FIELDS x
      * nkernels entries); NULL when absent or malformed */
     const ChakraProtoMsg__AttributeProto *list;
+    /* a collective's comm_sms: the SMs it holds while in flight (its
+     * kernel's CTAs), in place of the system's comm-sms */
+    int has_coll_sms;
+    uint8_t coll_sms;
 } et_nshape;
 
 /* Reads node n's shape attributes (nkernels: its fused kernels, 0 if

@@ -19,10 +19,12 @@
  *                  (PyTorch's native_dropout: the mask and the output), no
  *                  dimensions; slower a byte than ELEM by the generator
  * dtype_bytes is the operand width (2 for bf16/fp16, 1 for fp8, 4 for
- * fp32); 0 means the run's datatype.  comm_sms (GEMM) is the number of the
- * device's SMs a communication kernel running beside it holds (Transformer
- * Engine's userbuffer overlap reserves them with set_sm_margin): the GEMM's
- * tiles run in waves over the rest.
+ * fp32); 0 means the run's datatype.  comm_sms (GEMM, attention) is the
+ * number of the device's SMs a communication kernel running beside it holds
+ * (Transformer Engine's userbuffer overlap reserves them with
+ * set_sm_margin): the GEMM's tiles, the attention's blocks, run in waves
+ * over the rest.  The replay adds the SMs of collectives in flight beside
+ * the kernel (the system key comm-sms).
  */
 #ifndef LOOM_KSHAPE_H
 #define LOOM_KSHAPE_H
@@ -49,7 +51,7 @@ typedef struct loom_kshape {
     uint8_t cls;      /* LOOM_K_* */
     uint8_t dtype_bytes; /* operand bytes per element; 0: the run's datatype */
     uint8_t causal;   /* attention: causal mask (half the score matrix) */
-    uint8_t comm_sms; /* GEMM: SMs held by communication beside it; 0: none */
+    uint8_t comm_sms; /* GEMM, attention: SMs held by communication beside it; 0: none */
 } loom_kshape;
 
 #endif

@@ -89,6 +89,10 @@ typedef struct loom_cfg {
     double stack_scale;     /* the system file's stack profile: accelerator kernel
                                times x this (0: no profile); with compute_scale */
     char *stack_name;       /* its name, or NULL */
+    int comm_sms;           /* comm-sms: SMs a GPU collective holds while in flight
+                               (its kernel's CTAs, one per NCCL channel), which GEMM and
+                               attention kernels beside it lose (core/sim/replay_sms.c);
+                               a collective's comm_sms attribute overrides; 0: none */
     int comm_captured;      /* comm-model: captured: collectives and messages take
                                their traced durations (docs/IMPORT.md) */
     loom_group *groups;     /* from the comm-group file, in file order */

@@ -22,6 +22,7 @@ const char *const cfg_sys_keys[] = {
     "reduce-scatter-implementation", "all-to-all-implementation", "local-mem-bw",
     "roofline-enabled", "peak-perf", "network-model", "timing", "comm-model", "stack",
     "comm-efficiency", "host-launch-us", "step-overhead-us", "all-gather-order", "phase-overlap",
+    "comm-sms",
     /* device and compute model (docs/CONFIG.md, docs/DEVICES.md) */
     "device", "device-file", "compute-model", "compute-dtype", "compute-table", "attention-kernel",
     "compute-matrix-efficiency", "compute-matrix-overhead-us", "compute-memory-efficiency",
@@ -142,6 +143,10 @@ static int sys_key(loom_cfg *cfg, cfg_doc *dc, const cfg_ctx *c, const char *k, 
         if ((rc = cfg_get_double(c, v, 0, 1, 0, &dv)) < 0)
             return rc;
         cfg->sys.phase_overlap = dv;
+    } else if (strcmp(k, "comm-sms") == 0) { /* docs/MODEL.md, communication beside compute */
+        if ((rc = cfg_get_int(c, v, 0, 255, &iv)) < 0)
+            return rc;
+        cfg->comm_sms = (int)iv;
     } else if (strcmp(k, "network-model") == 0) { /* docs/NETWORK.md */
         static const char *const models[] = {"analytical", "flow"};
         if ((rc = cfg_get_enum(c, v, models, 2, &e)) < 0)

@@ -223,6 +223,8 @@ static inline __attribute__((always_inline)) void node_done(replay *rp, int rank
     if (rp->obs && rp->obs->node)
         rp->obs->node(rp->obs->node_ctx, rank, rs->gi->g, i, res_public(res), rs->t0[i], rs->finish,
                       res == RES_COMM ? ln->rec : -1);
+    if (__builtin_expect(rp->sms_on, 0) && res == RES_COMM && rs->gi->csms[i])
+        rpl_sms_change(rp, rank, -(int)rs->gi->csms[i]); /* before its successors start */
     int held = 0;
     if (ln && ln->cur == i) {
         if (rp->rep)
@@ -537,6 +539,42 @@ static sim_time mem_time(replay *rp, int rank, uint64_t bytes)
     return *free_at - now;
 }
 
+sim_time rpl_comp_price(replay *rp, int rank, uint32_t i, uint32_t held, int count)
+{
+    graph_info *gi = rp->r[rank].gi;
+    if (gi->dur && (held == 0 ? gi->dur[i] >= 0 : gi->dur_h && gi->dur_hk[i] == held)) {
+        if (count && gi->dur_fb[i]) /* priced on an earlier rank */
+            rp->fallbacks += rpl_class_size(rp, rank);
+        return held == 0 ? gi->dur[i] : gi->dur_h[i];
+    }
+    const et_graph *g = gi->g;
+    const et_gnode *n = &g->nodes[i];
+    comp_kernel k = {.duration_ns = n->duration_ns,
+                     .num_ops = n->num_ops,
+                     .tensor_size = n->tensor_size,
+                     .has_ops = (n->flags & ET_F_HAS_OPS) != 0,
+                     .is_cpu = (n->flags & ET_F_CPU) != 0,
+                     .name = et_gnode_name(g, n),
+                     .kwork = n->nkern ? g->kwork + 2 * (size_t)n->kern : NULL,
+                     .nkern = n->nkern,
+                     .shape = n->shape ? g->kshape + (n->shape - 1) : NULL,
+                     .busy_sms = held};
+    int fb;
+    sim_time t = compute_scaled(rp, comp_time(loom_cfg_comp(rp->cfg, rank), &k, &fb));
+    if (count)
+        rp->fallbacks += fb * rpl_class_size(rp, rank);
+    if (gi->dur) { /* whether it falls back does not depend on held */
+        gi->dur_fb[i] = (uint8_t)fb;
+        if (held == 0) {
+            gi->dur[i] = t;
+        } else if (gi->dur_h) {
+            gi->dur_h[i] = t;
+            gi->dur_hk[i] = held;
+        }
+    }
+    return t;
+}
+
 /* Inline in issue() (its hot caller) and in on_launch(), a second caller
  * that would otherwise keep it out of line. */
 static inline __attribute__((always_inline)) void start(replay *rp, int rank, uint32_t i)
@@ -550,29 +588,19 @@ static inline __attribute__((always_inline)) void start(replay *rp, int rank, ui
     switch (n->type) {
     case ET_COMP_NODE: {
         graph_info *gi = rs->gi;
-        if (gi->dur && gi->dur[i] >= 0) { /* priced on an earlier rank */
+        uint32_t held = rs->held; /* SMs held beside it (replay_sms.c): 0 unless timed */
+        sim_time t0;
+        if (held == 0 && gi->dur && gi->dur[i] >= 0) { /* priced on an earlier rank */
             if (gi->dur_fb[i])
                 rp->fallbacks += rpl_class_size(rp, rank);
-            post_node_event(rp, rank, i, rpl_host_fused_now(rp, gi, i, gi->dur[i]));
-            break;
+            t0 = gi->dur[i];
+        } else {
+            t0 = rpl_comp_price(rp, rank, i, held, 1);
         }
-        comp_kernel k = {.duration_ns = n->duration_ns,
-                         .num_ops = n->num_ops,
-                         .tensor_size = n->tensor_size,
-                         .has_ops = (n->flags & ET_F_HAS_OPS) != 0,
-                         .is_cpu = (n->flags & ET_F_CPU) != 0,
-                         .name = et_gnode_name(g, n),
-                         .kwork = n->nkern ? g->kwork + 2 * (size_t)n->kern : NULL,
-                         .nkern = n->nkern,
-                         .shape = n->shape ? g->kshape + (n->shape - 1) : NULL};
-        int fb;
-        sim_time t = compute_scaled(rp, comp_time(loom_cfg_comp(rp->cfg, rank), &k, &fb));
-        rp->fallbacks += fb * rpl_class_size(rp, rank);
-        if (gi->dur) {
-            gi->dur[i] = t;
-            gi->dur_fb[i] = (uint8_t)fb;
-        }
-        post_node_event(rp, rank, i, rpl_host_fused_now(rp, gi, i, t));
+        sim_time t = rpl_host_fused_now(rp, gi, i, t0);
+        if (rp->sms_on && gi->res[i] == RES_COMPUTE) /* timed beside collectives */
+            rpl_sms_begin(rp, rs, i, t0, t);
+        post_node_event(rp, rank, i, t);
         break;
     }
     case ET_MEM_LOAD_NODE:
@@ -580,12 +608,15 @@ static inline __attribute__((always_inline)) void start(replay *rp, int rank, ui
         rpl_post_node_event(rp, rank, i, mem_time(rp, rank, n->tensor_size));
         break;
     case ET_COMM_COLL_NODE:
-        if (rs->gi->res[i] == RES_CPU) /* host side of a c10d call */
+        if (rs->gi->res[i] == RES_CPU) { /* host side of a c10d call */
             rpl_post_node_event(rp, rank, i, comp_time(loom_cfg_comp(rp->cfg, rank), &(comp_kernel){
                                                        .duration_ns = n->duration_ns, .is_cpu = 1},
                                                    NULL));
-        else
+        } else {
+            if (rp->sms_on && rs->gi->csms[i]) /* its kernel holds SMs from now */
+                rpl_sms_change(rp, rank, rs->gi->csms[i]);
             coll_join(rp, rank, i);
+        }
         break;
     case ET_COMM_SEND_NODE:
         rpl_send_issue(rp, rank, i);
@@ -688,10 +719,16 @@ static void on_event(sim_engine *eng, void *payload, void *ctx)
     int recv = e->gi->g->nodes[e->node].type == ET_COMM_RECV_NODE;
     done_facts d; /* once an event (a receive's are not used) */
     facts_of(rp, e->gi, e->node, &d);
+    /* a compute node timed beside collectives: an event its re-timing
+     * left behind does nothing (replay_sms.c) */
+    int timed = rp->sms_on && d.res == RES_COMPUTE &&
+                e->gi->g->nodes[e->node].type == ET_COMP_NODE;
     for (uint32_t k = 0; k < e->n && !rp->failed; k++) {
         int rank = e->rank + (int)k;
         if (k + PREFETCH_AHEAD < e->n)
             prefetch_rank(rp, rank + PREFETCH_AHEAD);
+        if (timed && !rpl_sms_live(rp, rank, e->node))
+            continue;
         rp->hid++;
         if (rp->rep) /* symmetry collapse: its one assumption */
             rpl_tie_event(rp, rank, sim_now(eng), e->at, e->by);

@@ -109,6 +109,14 @@ typedef struct graph_info {  /* per distinct trace file */
                              * before); NULL when ranks have their own compute
                              * models (stragglers, per-rank devices) */
     uint8_t *dur_fb;        /* per node: that pricing fell back (comp_time) */
+    /* communication beside compute (replay_sms.c), when the run times it: */
+    uint8_t *csms;          /* per node: SMs a GPU collective holds in flight (0
+                             * for every other node) */
+    uint16_t *comp_lanes;   /* the lanes of kind RES_COMPUTE, ncomp_lanes of them */
+    int ncomp_lanes;
+    sim_time *dur_h;        /* per compute node: its time beside dur_hk[i] held SMs
+                             * (one entry; beside dur, NULL with it) */
+    uint32_t *dur_hk;       /*   (0: none yet) */
 } graph_info;
 
 #define LANE_FREE UINT32_MAX
@@ -118,7 +126,11 @@ typedef struct lane {        /* 32 bytes: two to a cache line */
     uint32_t mult;           /* members that rank stands for in that collective
                               * (symmetry collapse; 1 without): its exposed
                               * time counts that many times */
-    long rec;                /* a comm lane's collective record in flight, or -1 */
+    union {
+        long rec;            /* a comm lane's collective record in flight, or -1 */
+        sim_time due;        /* a compute lane's node timed beside collectives
+                              * (replay_sms.c): when its live end event is */
+    };
     idq *more;               /* ready nodes off the run; NULL until one is */
 } lane;
 
@@ -180,10 +192,14 @@ typedef struct rank_state {
     /* line 1 */
     sim_time last;           /* when mask last changed */
     unsigned mask;           /* busy activities now (A_*) */
+    uint32_t held;           /* SMs its collectives in flight hold (replay_sms.c) */
     sim_time acc[A_N];       /* time spent per activity mask */
     sim_time *t0;            /* per node: start time (only with an observer) */
     struct tie_state *tie;   /* symmetry collapse's tie check (rpl_tie_*), for
                               * representatives; NULL without collapse */
+    struct sms_run *sms;     /* per lane: the launch waits of the compute node timed
+                              * beside collectives (replay_sms.c), with the host
+                              * model; else NULL */
     _Alignas(64) lane lane0[RES_N]; /* the default lanes */
 } rank_state;
 
@@ -269,6 +285,7 @@ struct replay {
     int tie_rank;              /* a representative whose same-time events could
                                 * run in another order without collapse, or -1 */
     uint64_t hid;              /* handlers run so far: the one running now */
+    int sms_on;                /* communication beside compute is timed (replay_sms.c) */
     sim_time *rmem_free;       /* remote memory: when each FIFO channel (a node's, or
                                   the pool's) is next free; NULL for NONE and PER_NPU */
 };
@@ -498,6 +515,47 @@ int rpl_captured_coll(replay *rp, coll_inst *in, loom_coll_record *cr, sim_handl
 /* The global rank a send's destination or a receive's source (idx) names
  * on rank's node of pg pg: idx, or an index in a rule group. */
 int rpl_peer_rank(const replay *rp, int rank, uint32_t pg, int idx);
+
+/* Node i's time on rank (a compute node) with `held` SMs held beside it
+ * by collectives (0: none), priced once per graph where ranks share a
+ * compute model; count: add a fall-back to the run's count. */
+sim_time rpl_comp_price(replay *rp, int rank, uint32_t i, uint32_t held, int count);
+
+/* ---- replay_sms.c: communication beside compute ---------------------------- */
+
+typedef struct sms_run {     /* a compute lane's last node started (its end: lane.due) */
+    uint32_t node;           /* in flight while it is the lane's cur */
+    sim_time gap;            /* the launch waits inside it (the host), not slowed */
+} sms_run;
+
+/* Decides whether the run times communication beside compute (comm-sms
+ * or a collective's comm_sms, and a rank priced by the kernel model) and
+ * allocates its state; after the per-rank state. */
+void rpl_sms_prep(replay *rp);
+void rpl_sms_free(replay *rp);
+/* Compute node i of rank state rs starts now, priced t0 beside the SMs
+ * held (rank_state.held) and t with its launch waits: its end kept in its
+ * lane (the caller posts it), its waits beside them with the host model. */
+static inline void rpl_sms_begin(replay *rp, rank_state *rs, uint32_t i, sim_time t0, sim_time t)
+{
+    int l = lane_of(rs->gi, i);
+    sim_time now = sim_now(rp->eng);
+    if (rs->sms)
+        rs->sms[l] = (sms_run){.node = i, .gap = t - t0};
+    rs->lanes[l].due = t < SIM_TIME_MAX - now ? now + t : SIM_TIME_MAX;
+}
+/* A collective of rank takes (delta > 0) or gives back SMs now: the
+ * compute nodes in flight are re-timed. */
+void rpl_sms_change(replay *rp, int rank, int delta);
+/* The end of compute node i of rank is due now: 1 when this event is its
+ * live one, 0 when a re-timing left it behind (the lane's lines, which the
+ * completion reads anyway). */
+static inline int rpl_sms_live(replay *rp, int rank, uint32_t i)
+{
+    const rank_state *rs = &rp->r[rank];
+    const lane *ln = &rs->lanes[lane_of(rs->gi, i)];
+    return ln->cur == i && ln->due == sim_now(rp->eng);
+}
 
 /* ---- replay_host.c: the host that launches GPU work ------------------------ */
 

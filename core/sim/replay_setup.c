@@ -14,6 +14,7 @@
 
 void rpl_free(replay *rp)
 {
+    rpl_sms_free(rp);
     for (int r = 0; r < rp->nranks && rp->r; r++) {
         rank_state *rs = &rp->r[r];
         free(rs->t0);
@@ -236,5 +237,8 @@ int rpl_setup(replay *rp, const loom_replay_opts *opts, size_t ev_size, loom_err
     rp->eng = sim_engine_create(ev_size > NET_EV_PAYLOAD_MAX ? ev_size : NET_EV_PAYLOAD_MAX, rp, err);
     if (rp->eng == NULL)
         return LOOM_EINTERNAL;
-    return alloc_ranks(rp, opts, err);
+    if ((rc = alloc_ranks(rp, opts, err)) < 0)
+        return rc;
+    rpl_sms_prep(rp);
+    return 0;
 }

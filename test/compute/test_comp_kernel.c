@@ -2,7 +2,7 @@
  * model"): GEMM tile and wave quantization, split-K, the tile choice, the
  * memory floor, flash attention blocks and waves, elementwise bytes, the
  * roofline for kernels without a shape, and comp_time on plain and fused
- * nodes.  The device here is made up so that every time is a short sum:
+ * nodes (with SMs held beside them: busy_sms).  The device here is made up so that every time is a short sum:
  * 4 SMs, peak 4e12 FLOP/s (1e12 per SM), efficiencies 0.5, so one SM does
  * 0.5e12 useful FLOP/s; HBM 1e12 bytes/s.  Each expected time is worked out
  * in the comment above it from the formulas in comp_kernel.c's header. */
@@ -212,6 +212,15 @@ static void test_attention(void **state)
          4 * (t16 - c.kp.attn_launch));
     c.kp.peak_32 = 0;
     near(comp_kernel_seconds(&c, 0, 0, &s), t16);
+    /* communication holding 2 of the 4 SMs (comm_sms): the causal forward's
+     * 4 blocks take two waves on the other 2, 2 x 8.388608 us; holding all
+     * 4 leaves one SM, 4 waves */
+    c = dev();
+    s = (loom_kshape){.cls = LOOM_K_ATTN, .m = 256, .n = 256, .k = 64, .batch = 2, .causal = 1,
+                      .comm_sms = 2};
+    near(comp_kernel_seconds(&c, 0, 0, &s), 2 * 8.388608 * US);
+    s.comm_sms = 4;
+    near(comp_kernel_seconds(&c, 0, 0, &s), 4 * 8.388608 * US);
 }
 
 static void test_elementwise_and_fallback(void **state)
@@ -275,9 +284,22 @@ static void test_comp_time_nodes(void **state)
     uint64_t kw[6] = {2ULL * 256 * 256 * 1024, 0, 0, 1000000, 4000000, 0};
     comp_kernel kf = {.has_ops = 1, .kwork = kw, .nkern = 3, .shape = ks};
     assert_int_equal(comp_time(&c, &kf, NULL), 67108864 + 2000000 + 1000000);
+    /* collectives in flight holding 2 SMs (busy_sms, the replay's comm-sms):
+     * the GEMM's 4 tiles take two waves on the other 2 (2 x 67.108864 us);
+     * the elementwise kernel and the roofline one do not change */
+    kf.busy_sms = 2;
+    assert_int_equal(comp_time(&c, &kf, NULL), 2 * 67108864 + 2000000 + 1000000);
+    /* on a plain node too, added to the SMs its own shape holds: 1 + 2 of
+     * 4 leave one SM, 4 waves */
+    s.comm_sms = 1;
+    k.busy_sms = 2;
+    assert_int_equal(comp_time(&c, &k, NULL), 4 * 67108864);
+    kf.busy_sms = 0;
     /* without shapes, every kernel is roofline: 33.554432 + 1 (memory:
      * 1e6 / 1e12) + 1 us */
     kf.shape = NULL;
+    assert_int_equal(comp_time(&c, &kf, NULL), 33554432 + 1000000 + 1000000);
+    kf.busy_sms = 2; /* and SMs held beside them change nothing */
     assert_int_equal(comp_time(&c, &kf, NULL), 33554432 + 1000000 + 1000000);
 }
 

@@ -843,6 +843,32 @@ static void test_kernel_shapes(void **state)
     p = one_bad(tmp, "coll.0.et", x);
     load_bad(p, "node 33", "only compute nodes have kernel shapes");
     free(p);
+    /* a collective's own comm_sms: the SMs it holds (0 .. 255); 0 is kept
+     * apart from absent; a send may not carry it */
+    const int csms[3] = {24, 0, -1};
+    for (int k = 0; k < 3; k++) {
+        x = tb_node(&b, 36, ET_COMM_COLL_NODE, "ar");
+        tb_i64(&b, x, "comm_type", ET_ALL_REDUCE);
+        tb_u64(&b, x, "comm_size", 64);
+        if (csms[k] >= 0)
+            tb_i64(&b, x, "comm_sms", csms[k]);
+        p = one_bad(tmp, "csms.0.et", x);
+        et_graph *cg = load_ok(p);
+        assert_int_equal(!!(cg->nodes[1].xflags & ET_X_HAS_CSMS), csms[k] >= 0); /* after node 1 */
+        assert_int_equal(cg->nodes[1].csms, csms[k] > 0 ? csms[k] : 0);
+        et_graph_free(cg);
+        free(p);
+    }
+    x = tb_node(&b, 37, ET_COMM_COLL_NODE, "ar");
+    tb_i64(&b, x, "comm_sms", 300);
+    p = one_bad(tmp, "csms.0.et", x);
+    load_bad(p, "node 37", "comm_sms = 300 is out of range 0 .. 255");
+    free(p);
+    x = tb_node(&b, 38, ET_COMM_SEND_NODE, "send");
+    tb_i64(&b, x, "comm_sms", 8);
+    p = one_bad(tmp, "send.0.et", x);
+    load_bad(p, "node 38", "only compute nodes have kernel shapes (and collectives comm_sms)");
+    free(p);
     tb_free(&b);
     tu_rmtree(tmp);
 }
