@@ -258,8 +258,8 @@ uint64_t wl_comp_dur(wl_trace *t, const char *name, uint64_t duration_us, const 
     return emit(t, name, ET_COMP_NODE, duration_us, &s, deps, ndeps);
 }
 
-uint64_t wl_coll(wl_trace *t, const char *name, int comm_type, uint64_t bytes, const char *pg,
-                 const uint64_t *deps, int ndeps)
+uint64_t wl_coll_sms(wl_trace *t, const char *name, int comm_type, uint64_t bytes,
+                     const char *pg, int sms, const uint64_t *deps, int ndeps)
 {
     attrs s = {.n = 0};
     a_i64(&s, "comm_type", comm_type);
@@ -268,7 +268,15 @@ uint64_t wl_coll(wl_trace *t, const char *name, int comm_type, uint64_t bytes, c
         a_str(&s, "pg_name", pg);
     if (t->pg_streams)
         a_i64(&s, "stream", pg_stream(t, pg));
+    if (sms >= 0)
+        a_i64(&s, "comm_sms", sms);
     return emit(t, name, ET_COMM_COLL_NODE, 0, &s, deps, ndeps);
+}
+
+uint64_t wl_coll(wl_trace *t, const char *name, int comm_type, uint64_t bytes, const char *pg,
+                 const uint64_t *deps, int ndeps)
+{
+    return wl_coll_sms(t, name, comm_type, bytes, pg, -1, deps, ndeps);
 }
 
 static uint64_t p2p(wl_trace *t, const char *name, int type, int src, int dst, int tag,

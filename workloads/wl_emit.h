@@ -15,7 +15,8 @@
  * a `stream` int64 on collectives and sends (loom's own; other readers
  * ignore attributes they do not know).  Kernel shapes (traces/et_shape.h):
  * kernel_class string, gemm_m/gemm_n/gemm_k/gemm_batch uint64, dtype_bytes
- * and causal int64 on a plain node; kernel_shape uint64_list on a fused one.
+ * and causal int64 on a plain node; kernel_shape uint64_list on a fused one;
+ * comm_sms int64 on a plain node or a collective (wl_coll_sms).
  *
  * Ownership: wl_trace_open() returns a trace freed by wl_trace_close()
  * (or wl_trace_abort()).
@@ -68,6 +69,10 @@ uint64_t wl_comp_dur(wl_trace *t, const char *name, uint64_t duration_us, const 
                      int ndeps);
 uint64_t wl_coll(wl_trace *t, const char *name, int comm_type, uint64_t bytes, const char *pg,
                  const uint64_t *deps, int ndeps);
+/* A collective with loom's comm_sms attribute: the SMs its kernel holds
+ * in flight (sms >= 0; -1 writes none: the system's comm-sms). */
+uint64_t wl_coll_sms(wl_trace *t, const char *name, int comm_type, uint64_t bytes,
+                     const char *pg, int sms, const uint64_t *deps, int ndeps);
 /* pg may be NULL: peers are then global ranks. */
 uint64_t wl_send(wl_trace *t, const char *name, int dst, int tag, uint64_t bytes, const char *pg,
                  const uint64_t *deps, int ndeps);

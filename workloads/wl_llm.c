@@ -588,6 +588,10 @@ static int write_system(const wl_llm_plan *p, loom_outset *set, int k, const cha
         sb_printf(&b, "attention-kernel: %s\n", comp_attn_names[o->attn_kernel - 1]);
     if (o->stack) /* as the command line resolved it (a file: absolute) */
         sb_printf(&b, "stack: %s\n", o->stack);
+    /* NCCL's kernels hold SMs beside the compute (docs/MODEL.md,
+     * "Communication beside compute"); the userbuffer transfers say 0 */
+    sb_printf(&b, "comm-sms: %d   # SMs a collective's kernel holds while in flight; 0: none\n",
+              o->comm_sms);
     if (o->host_launch_us > 0) /* docs/MODEL.md, "The host" */
         sb_printf(&b, "host-launch-us: %.15g\n", o->host_launch_us);
     if (node_curve(p->device)) /* dimension 0 is the node; the rest at link rate */

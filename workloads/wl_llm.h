@@ -30,6 +30,17 @@
  * without a --tp-comm-overlap-cfg file. */
 #define WL_TP_COMM_SMS 16
 
+/* The SMs an NCCL collective's kernel holds while in flight (one CTA per
+ * channel), written to the system file as comm-sms (docs/MODEL.md
+ * "Communication beside compute"): the middle of the CTA counts on record,
+ * 8 (an all-reduce of a 2-rank NCCL 2.17 job on A100s, Kineto grid),
+ * 16 (send/receive of a 128-rank job, Kineto grid; NCCL's channels on 3 x 8
+ * H100s over InfiniBand, NVIDIA/nccl issue 1453) and 24 (an all-gather on
+ * an H100, NVIDIA developer forum; one 8-GPU node in that issue), and
+ * Transformer Engine's own 16 for its communication kernels
+ * (WL_TP_COMM_SMS). */
+#define WL_COMM_SMS 16
+
 typedef struct wl_model {
     char name[32];  /* preset name or "custom" */
     int hidden;     /* h */
@@ -137,6 +148,8 @@ typedef struct wl_llm_opts {
     int tp_comm_sms;       /* --tp-comm-sms: SMs the overlap's reduce-scatter and bulk
                               transfers hold from the GEMMs beside them, 0..255
                               (the command's default: WL_TP_COMM_SMS) */
+    int comm_sms;          /* --comm-sms: the system file's comm-sms, 0..255 (the
+                              command's default: WL_COMM_SMS) */
     int shared_comm;       /* 1: one communication stream per rank (collectives and
                               sends of every group queue behind each other); 0
                               (default): a stream per communicator, as Megatron-LM

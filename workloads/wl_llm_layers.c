@@ -199,9 +199,10 @@ uint64_t llm_coll_after(llm_gen *g, const char *name, int type, double bytes, co
     return wl_coll(g->tr, name, type, llm_to_u64(g, bytes), pg, deps, ndeps);
 }
 
-/* A collective on the data the stream has just produced. */
-static uint64_t coll(llm_gen *g, int layer, char ph, int mb, const char *k, int type, double bytes,
-                     const char *pg)
+/* A collective on the data the stream has just produced; sms >= 0 is the
+ * SMs it holds (comm_sms), -1 the system's comm-sms. */
+static uint64_t coll_x(llm_gen *g, int layer, char ph, int mb, const char *k, int type,
+                       double bytes, const char *pg, int sms)
 {
     llm_flush(g);
     if (layer >= 0)
@@ -210,7 +211,22 @@ static uint64_t coll(llm_gen *g, int layer, char ph, int mb, const char *k, int 
         snprintf(g->nm, sizeof g->nm, "%c%d.%s", ph, mb, k);
     g->cnt.colls[type]++;
     g->cnt.coll_bytes[type] += bytes;
-    return wl_coll(g->tr, g->nm, type, llm_to_u64(g, bytes), pg, &g->last, 1);
+    return wl_coll_sms(g->tr, g->nm, type, llm_to_u64(g, bytes), pg, sms, &g->last, 1);
+}
+
+static uint64_t coll(llm_gen *g, int layer, char ph, int mb, const char *k, int type, double bytes,
+                     const char *pg)
+{
+    return coll_x(g, layer, ph, mb, k, type, bytes, pg, -1);
+}
+
+/* A userbuffer collective of --tp-comm-overlap (below): comm_sms 0, as its
+ * SMs are the --tp-comm-sms the GEMMs beside it already give up (a ring
+ * exchange holds none: copy engines). */
+static uint64_t coll_ub(llm_gen *g, int layer, char ph, int mb, const char *k, int type,
+                        double bytes)
+{
+    return coll_x(g, layer, ph, mb, k, type, bytes, g->pg_tp, 0);
 }
 
 /* A tensor-parallel collective whose result the next kernel needs. */
@@ -250,7 +266,7 @@ static void ag_gemm(llm_gen *g, int l, char ph, int mb, const char *kc, double b
         gemm(g, l, ph, mb, kg, M, K, N);
         return;
     }
-    uint64_t c = coll(g, l, ph, mb, kc, ET_ALL_GATHER, bytes, g->pg_tp);
+    uint64_t c = coll_ub(g, l, ph, mb, kc, ET_ALL_GATHER, bytes);
     double last = M / p->t;
     gemm(g, l, ph, mb, kg, M - last, K, N);
     llm_need(g, c);
@@ -280,7 +296,7 @@ static void gemm_rs(llm_gen *g, int l, char ph, int mb, const char *kc, double b
         snprintf(ng, sizeof ng, "%s.c%d", kg, i);
         snprintf(nc, sizeof nc, "%s.c%d", kc, i);
         gemm_x(g, l, ph, mb, ng, M / UB_SPLITS, K, N, g->emm, p->o.tp_comm_sms);
-        c = coll(g, l, ph, mb, nc, ET_REDUCE_SCATTER, bytes / UB_SPLITS, g->pg_tp);
+        c = coll_ub(g, l, ph, mb, nc, ET_REDUCE_SCATTER, bytes / UB_SPLITS);
     }
     llm_need(g, c);
 }
@@ -347,16 +363,17 @@ static void fp8_t(llm_gen *g, int l, char ph, int mb, const char *k, double n)
  * leave --tp-comm-sms SMs to the communication. */
 static void col_bwd_x(llm_gen *g, int l, int mb, const char *kag, double gbytes, const char *kd,
                       const char *krs, double rbytes, const char *kw, double M, double K, double N,
-                      int eb, int sms)
+                      int eb, int sms, int ub)
 {
     const wl_llm_plan *p = g->p;
-    int sp = p->o.sp;
+    int sp = p->o.sp, csms = ub ? 0 : -1; /* userbuffers: SMs charged on the GEMMs */
     uint64_t ca = 0, cr = 0;
     if (p->t > 1 && sp)
-        ca = coll(g, l, 'B', mb, kag, ET_ALL_GATHER, gbytes, g->pg_tp);
+        ca = coll_x(g, l, 'B', mb, kag, ET_ALL_GATHER, gbytes, g->pg_tp, csms);
     gemm_x(g, l, 'B', mb, kd, M, N, K, eb, sms);
     if (p->t > 1)
-        cr = coll(g, l, 'B', mb, krs, sp ? ET_REDUCE_SCATTER : ET_ALL_REDUCE, rbytes, g->pg_tp);
+        cr = coll_x(g, l, 'B', mb, krs, sp ? ET_REDUCE_SCATTER : ET_ALL_REDUCE, rbytes, g->pg_tp,
+                    csms);
     llm_need(g, ca);
     if (eb == 1) { /* the gathered input's FP8 copy transposed for the weight gradient */
         char nm[64];
@@ -372,7 +389,7 @@ static void col_bwd(llm_gen *g, int l, int mb, const char *kag, double gbytes, c
                     const char *krs, double rbytes, const char *kw, double M, double K, double N)
 {
     col_bwd_x(g, l, mb, kag, gbytes, kd, krs, rbytes, kw, M, K, N, g->emm,
-              ub_on(g) ? g->p->o.tp_comm_sms : 0);
+              ub_on(g) ? g->p->o.tp_comm_sms : 0, ub_on(g));
 }
 
 /* ---- one transformer layer ------------------------------------------------ */
@@ -757,6 +774,6 @@ void llm_head_bwd(llm_gen *g, int mb)
      * 16-bit operands, no userbuffers */
     col_bwd_x(g, -1, mb, "ag_logits_bwd", Tl * h * e, "logits_dgrad",
               p->o.sp ? "rs_logits_bwd" : "ar_logits_bwd", T * h * e, "logits_wgrad", T, h, Vl,
-              (int)e, 0);
+              (int)e, 0, 0);
     llm_kern(g, -1, 'B', mb, "final_norm_bwd", 8 * Tl * h, 3 * e * Tl * h);
 }

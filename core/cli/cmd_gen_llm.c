@@ -148,6 +148,9 @@ static void llm_help(FILE *o)
         "      --tp-comm-sms N      SMs those reduce-scatters and the backward's\n"
         "                           transfers take from the GEMMs beside them (default\n"
         "                           16, Transformer Engine's; tuned recipes use fewer)\n"
+        "      --comm-sms N         SMs each NCCL collective's kernel holds while in\n"
+        "                           flight, which GEMMs and attention beside it lose;\n"
+        "                           written to the system file (default 16; 0: none)\n"
         "      --comm-streams S     per-group (default: each communicator on its own\n"
         "                           stream, so TP, DP and PP communication overlap as in\n"
         "                           Megatron-LM) or shared (one communication stream per\n"
@@ -195,7 +198,8 @@ enum {
     O_MLP, O_NORM, O_BIAS, O_POS, O_ATTN, O_EMB, O_TP, O_PP, O_DP, O_RANKS, O_EP, O_SP, O_MB,
     O_GB, O_SCHED, O_VS, O_MBG,
     O_RC, O_ZERO, O_BUCKET, O_OVERLAP, O_DTYPE, O_GDTYPE, O_DEVICE, O_DEVICES, O_CM,
-    O_GROUPS, O_GRAN, O_OVERLAP_PARAM, O_COMM_STREAMS, O_TP_OVERLAP, O_TP_SMS, O_ATTN_KERNEL,
+    O_GROUPS, O_GRAN, O_OVERLAP_PARAM, O_COMM_STREAMS, O_TP_OVERLAP, O_TP_SMS, O_COMM_SMS,
+    O_ATTN_KERNEL,
     O_FP8_RECIPE, O_FP8_BF16, O_CP, O_CP_COMM, O_STACK, O_HOST, O_CE_FUSION, O_HDROP, O_ADROP,
 };
 
@@ -243,6 +247,7 @@ static const struct option opts[] = {
     {"tp-comm-overlap", no_argument, NULL, O_TP_OVERLAP},
     {"cross-entropy-fusion", no_argument, NULL, O_CE_FUSION},
     {"tp-comm-sms", required_argument, NULL, O_TP_SMS},
+    {"comm-sms", required_argument, NULL, O_COMM_SMS},
     {"attention-kernel", required_argument, NULL, O_ATTN_KERNEL},
     {"fp8-recipe", required_argument, NULL, O_FP8_RECIPE},
     {"fp8-bf16-layers", required_argument, NULL, O_FP8_BF16},
@@ -289,6 +294,7 @@ static const struct int_flag {
     {O_MBG, "--microbatch-group", 1, 1 << 20, offsetof(wl_llm_opts, mb_group)},
     {O_ZERO, "--zero", 0, 3, offsetof(wl_llm_opts, zero)},
     {O_TP_SMS, "--tp-comm-sms", 0, 255, offsetof(wl_llm_opts, tp_comm_sms)},
+    {O_COMM_SMS, "--comm-sms", 0, 255, offsetof(wl_llm_opts, comm_sms)},
 };
 
 /* What the command line has said so far. */
@@ -532,7 +538,7 @@ const struct option *loom_gen_llm_options(void) { return opts; }
 int loom_cmd_gen_llm(int argc, char **argv)
 {
     llm_args a = {.o = {.tp = 1, .pp = 1, .ep = 1, .micro_batch = 1, .vstages = 1,
-                        .tp_comm_sms = WL_TP_COMM_SMS,
+                        .tp_comm_sms = WL_TP_COMM_SMS, .comm_sms = WL_COMM_SMS,
                         .dtype = COMP_BF16, .device = "h100-sxm", .groups = WL_GROUPS_ROLE},
                   .preset = "gpt3-175b"};
     int rc = first_pass(argc, argv, &a.preset);

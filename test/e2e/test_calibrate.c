@@ -33,13 +33,18 @@
 #include "loomrun.h"
 
 #define G1 "--preset llama3-8b --layers 2 --seq 1024 --tp 2 --pp 2 --dp 2 --global-batch 8 " \
-           "--sequence-parallel"
-#define G2 "--preset llama3-8b --layers 4 --seq 2048 --tp 4 --pp 1 --dp 2 --global-batch 4"
+           "--sequence-parallel --comm-sms 0"
+#define G2 "--preset llama3-8b --layers 4 --seq 2048 --tp 4 --pp 1 --dp 2 --global-batch 4 " \
+           "--comm-sms 0"
 /* Each of these replays in a time linear in the compute scale over 1..2
  * on net.yml (the critical path keeps its nodes), which the fit's line
  * through x1 and x2 assumes; a TP 8 group over both of net.yml's
- * dimensions does not (its all-reduces' exposure changes near x1.5). */
-#define G3 "--preset llama3-8b --layers 2 --seq 4096 --tp 4 --pp 2 --dp 1 --global-batch 2"
+ * dimensions does not (its all-reduces' exposure changes near x1.5), nor
+ * do G1 and G2 with their collectives holding SMs (comm-sms: the GEMMs
+ * beside the data-parallel reductions slow down by a share that moves
+ * with the scale), so these runs hold none. */
+#define G3 "--preset llama3-8b --layers 2 --seq 4096 --tp 4 --pp 2 --dp 1 --global-batch 2 " \
+           "--comm-sms 0"
 
 static double step_s(const char *json) { return loomrun_step_ns(json) / 1e9; }
 
@@ -125,8 +130,8 @@ static void test_recovers_scale(void **state)
     json_decref(j);
     /* the shipped profiles by name (compute/stacks/, docs/VALIDATION.md) */
     const char *names[2] = {"megatron-lm", "megatron-deepspeed"};
-    const char *want[2] = {"stack      megatron-lm: compute times x 1.047",
-                           "stack      megatron-deepspeed: compute times x 1.119"};
+    const char *want[2] = {"stack      megatron-lm: compute times x 1.041",
+                           "stack      megatron-deepspeed: compute times x 1.114"};
     for (int k = 0; k < 2; k++) {
         snprintf(flags, sizeof flags, "%s --stack %s", G1, names[k]);
         gen("p3", flags, NULL);
@@ -137,7 +142,7 @@ static void test_recovers_scale(void **state)
         if (!strstr(loomrun_out, want[k]))
             fail_msg("%s: %s", names[k], loomrun_out);
         /* megatron-deepspeed's fit keeps a step overhead (6.19 s), megatron-lm's not */
-        if (!strstr(loomrun_out, "overhead   6191302.8 us a step") != (k == 0))
+        if (!strstr(loomrun_out, "overhead   6193915.9 us a step") != (k == 0))
             fail_msg("%s: %s", names[k], loomrun_out);
     }
 }

@@ -80,8 +80,24 @@ static void test_llm_tp_overlap(void **state)
     assert_true(depends(g, named(g, "L0.B0.ln1_bwd"), rsb));
     assert_int_equal(g->kshape[qd->shape - 1].comm_sms, 16);
     assert_int_equal(g->kshape[qw->shape - 1].comm_sms, 16);
+    /* the userbuffer transfers hold no SMs of their own (comm_sms 0: the
+     * GEMMs' margin is theirs); the output layer's gather, NCCL's, holds
+     * the system's comm-sms, 16 by default */
+    const et_gnode *ub[4] = {ag, rs, agb, rsb};
+    for (int i = 0; i < 4; i++)
+        assert_true((ub[i]->xflags & ET_X_HAS_CSMS) && ub[i]->csms == 0);
+    et_graph_free(g);
+    g = load_rank("tpo/o", 4); /* the last stage */
+    assert_false(named(g, "F0.ag_logits")->xflags & ET_X_HAS_CSMS);
+    assert_false(named(g, "B0.ag_logits_bwd")->xflags & ET_X_HAS_CSMS);
+    char text[8192], sysf[512];
+    snprintf(sysf, sizeof sysf, "%s.system.yaml", ov);
+    loomrun_slurp(sysf, text, sizeof text);
+    assert_non_null(strstr(text, "\ncomm-sms: 16 "));
     et_graph_free(g);
     g = load_rank("tpo/n", 0);
+    assert_false(named(g, "L0.F0.rs_proj")->xflags & ET_X_HAS_CSMS);
+    assert_false(named(g, "L0.B0.rs_qkv_bwd")->xflags & ET_X_HAS_CSMS);
     qkv = named(g, "L0.F0.qkv");
     assert_true(depends(g, qkv, named(g, "L0.F0.ag_qkv")));
     assert_int_equal(g->kshape[qkv->shape - 1].m, 256);
@@ -111,6 +127,14 @@ static void test_llm_tp_overlap(void **state)
     expect_exit(loomrun_run(loomrun_tmp, "gen", "llm", SMALL, "--sequence-parallel", "--tp-comm-overlap",
                             "--tp-comm-sms", "256", "--out", ov, NULL), 2,
                 "--tp-comm-sms '256': expected an integer 0 .. 255");
+    /* --comm-sms: the system file's comm-sms, 0 .. 255 */
+    expect_exit(loomrun_run(loomrun_tmp, "gen", "llm", SMALL, "--comm-sms", "0", "--out", no, "-q",
+                            NULL), 0, NULL);
+    snprintf(sysf, sizeof sysf, "%s.system.yaml", no);
+    loomrun_slurp(sysf, text, sizeof text);
+    assert_non_null(strstr(text, "\ncomm-sms: 0 "));
+    expect_exit(loomrun_run(loomrun_tmp, "gen", "llm", SMALL, "--comm-sms", "256", "--out", no, NULL),
+                2, "--comm-sms '256': expected an integer 0 .. 255");
     expect_exit(loomrun_run(loomrun_tmp, "gen", "llm", SMALL, "--tp-comm-overlap", "--out", ov, NULL), 2,
                 "--tp-comm-overlap needs --sequence-parallel");
 }
