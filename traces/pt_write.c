@@ -466,6 +466,8 @@ static int write_system(const pt_import_opts *o, int kineto, int nranks, const c
         sb_str(&b, "comm-model: captured     # collectives take their NCCL kernels' measured time\n");
     } else {
         sb_str(&b, "compute-model: kernel    # each op's kernels priced by their shapes\n");
+        sb_printf(&b, "comm-sms: %d              # SMs a collective's kernel holds while in flight\n",
+                  LOOM_COMM_SMS);
     }
     if (gpath)
         sb_printf(&b, "comm-group: %s\n", base_name(gpath));

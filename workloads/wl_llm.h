@@ -30,16 +30,8 @@
  * without a --tp-comm-overlap-cfg file. */
 #define WL_TP_COMM_SMS 16
 
-/* The SMs an NCCL collective's kernel holds while in flight (one CTA per
- * channel), written to the system file as comm-sms (docs/MODEL.md
- * "Communication beside compute"): the middle of the CTA counts on record,
- * 8 (an all-reduce of a 2-rank NCCL 2.17 job on A100s, Kineto grid),
- * 16 (send/receive of a 128-rank job, Kineto grid; NCCL's channels on 3 x 8
- * H100s over InfiniBand, NVIDIA/nccl issue 1453) and 24 (an all-gather on
- * an H100, NVIDIA developer forum; one 8-GPU node in that issue), and
- * Transformer Engine's own 16 for its communication kernels
- * (WL_TP_COMM_SMS). */
-#define WL_COMM_SMS 16
+/* gen llm's comm-sms (core/base/kshape.h gives the sources). */
+#define WL_COMM_SMS LOOM_COMM_SMS
 
 typedef struct wl_model {
     char name[32];  /* preset name or "custom" */

@@ -45,6 +45,17 @@ enum {
 #define LOOM_KSHAPE_FIELDS 6 /* class, m, n, k, batch,
                                dtype_bytes | causal << 8 | comm_sms << 16 */
 
+/* The SMs an NCCL collective's kernel holds while in flight (one CTA per
+ * channel), which the generators and importers write as the system key
+ * comm-sms (docs/MODEL.md 12, "Communication beside compute"): the middle
+ * of the CTA counts on record, 8 (an all-reduce of a 2-rank NCCL 2.17 job
+ * on A100s, Kineto grid), 16 (send/receive of a 128-rank job, Kineto grid;
+ * NCCL's channels on 3 x 8 H100s over InfiniBand, NVIDIA/nccl issue 1453)
+ * and 24 (an all-gather on an H100, NVIDIA developer forum; one 8-GPU node
+ * in that issue), and Transformer Engine's own 16 for its communication
+ * kernels. */
+#define LOOM_COMM_SMS 16
+
 typedef struct loom_kshape {
     uint32_t m, n, k; /* dimensions (see above); 0 where the class has none */
     uint32_t batch;   /* independent problems; 0 is taken as 1 */

@@ -42,6 +42,8 @@ imp nccl --kineto "$D/nccl_2rank_kineto_rank0.json.gz" && replay nccl "$T/nccl.s
 imp pt2 --et "$D/pt2_et.json.gz" --device h100-sxm && replay pt2 "$T/pt2.system.yaml"
 imp res --et "$D/resnet_et.json.gz" --et "$D/resnet_et.json.gz" && replay res "$T/res.system.yaml"
 grep -q 'compute-model: kernel' "$T/res.system.yaml" || bad "res: not the kernel model"
+grep -q '^comm-sms: 16 ' "$T/res.system.yaml" || bad "res: NCCL's SMs not written"
+grep -q 'comm-sms' "$T/sa.system.yaml" && bad "sa: comm-sms with measured kernel times"
 grep -q 'compute model kernel' "$T/res.run" || bad "res: replayed without the kernel model"
 grep -q 'npus_count: \[ 2 \]' "$T/res.network.yaml" || bad "res: network is not 2 GPUs"
 grep -q 'comm-model: captured' "$T/sa.system.yaml" || bad "sa: no comm-model: captured"
