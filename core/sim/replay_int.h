@@ -525,7 +525,7 @@ sim_time rpl_comp_price(replay *rp, int rank, uint32_t i, uint32_t held, int cou
 
 typedef struct sms_run {     /* a compute lane's last node started (its end: lane.due) */
     uint32_t node;           /* in flight while it is the lane's cur */
-    sim_time gap;            /* the launch waits inside it (the host), not slowed */
+    sim_time gap;            /* the launch waits inside it (the host), unchanged by SMs */
 } sms_run;
 
 /* Decides whether the run times communication beside compute (comm-sms

@@ -14,8 +14,10 @@
  * of its work done is kept), and its end is posted again.  The event
  * posted before stays queued; rpl_sms_live() tells it apart by its time,
  * kept in the lane (lane.due).  Launch waits inside a node (the host
- * model, replay_host.c) keep their length: the only per-node state kept
- * apart (sms_run), and only with the host model.  Only kernels priced by
+ * model, replay_host.c), fixed at its start, are part of both whole
+ * times, unchanged by `held` (progress is taken as even over the node):
+ * the only per-node state kept apart (sms_run), and only with the host
+ * model.  Only kernels priced by
  * the kernel model with a GEMM or attention shape change; sends and
  * receives hold no SMs here (NCCL runs point-to-point transfers on a few
  * channels).

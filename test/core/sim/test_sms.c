@@ -11,7 +11,8 @@
  *     e1 = 2 us + round((t_f - 2 us) x (t_c / t_f))
  *     end = 1002 us + round((e1 - 1002 us) x (t_f / t_c))
  * = 1002 us + (1 - 2 us / t_f - 1000 us / t_c) t_f to a picosecond or two,
- * each step rounded as replay_sms.c rounds it. */
+ * each step rounded as replay_sms.c rounds it.  test_host_waits: the same
+ * with the host model's launch waits inside a node. */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -73,7 +74,8 @@ static void write_job(const char *prefix, int late, int attr)
     }
 }
 
-static sim_time step_of(const char *sysf, const char *prefix, int collapse_off)
+/* The step of the job at prefix (every rank completing its n nodes). */
+static sim_time step_of(const char *sysf, const char *prefix, int collapse_off, uint64_t n)
 {
     loom_cfg cfg;
     loom_err err;
@@ -86,7 +88,7 @@ static sim_time step_of(const char *sysf, const char *prefix, int collapse_off)
     if (loom_replay(&cfg, &o, &res, &err) < 0)
         fail_msg("%s", err.msg);
     sim_time t = res.step_time;
-    assert_int_equal(res.ranks[0].nodes, 3);
+    assert_int_equal(res.ranks[0].nodes, n);
     assert_int_equal(res.roofline_fallbacks, 0);
     loom_result_free(&res);
     loom_cfg_free(&cfg);
@@ -121,20 +123,20 @@ static void test_gemm_beside_collective(void **state)
     sim_time want = expect(tf, tc, 0);
     double exact = 1002.0 * US + (1 - 2.0 * US / tf - 1000.0 * US / tc) * tf;
     assert_true(fabs((double)want - exact) < 4);
-    assert_true(step_of(sys16, "early", 0) == want);
-    assert_true(step_of(sys16, "early", 1) == want); /* collapse or not */
+    assert_true(step_of(sys16, "early", 0, 3) == want);
+    assert_true(step_of(sys16, "early", 1, 3) == want); /* collapse or not */
     assert_true(want > tf && want < tc);
     /* comm-sms 0 (or absent): the GEMM alone, t_f */
-    assert_true(step_of(sys0, "early", 0) == tf);
-    assert_true(step_of(sys_base, "early", 0) == tf);
+    assert_true(step_of(sys0, "early", 0, 3) == tf);
+    assert_true(step_of(sys_base, "early", 0, 3) == tf);
     /* a GEMM that starts with the collective: priced beside it at once
      * (the rank starts its nodes in id order: the GEMM, then the
      * collective that re-times it from no progress), ends 2 us + 1,000 us
      * at t_c, then the rest at t_f */
     write_job("late", 1, -1);
     sim_time late = expect(tf, tc, 2 * US);
-    assert_true(step_of(sys16, "late", 0) == late);
-    assert_true(step_of(sys16, "late", 1) == late);
+    assert_true(step_of(sys16, "late", 0, 3) == late);
+    assert_true(step_of(sys16, "late", 1, 3) == late);
 }
 
 /* A collective's comm_sms attribute wins over the system's comm-sms:
@@ -149,12 +151,60 @@ static void test_attribute_and_models(void **state)
                                 "comm-model: captured\ncomm-sms: 16\n");
     sim_time tf = gemm_time(sys16, 0), t40 = gemm_time(sys16, 40);
     write_job("none", 0, 0);
-    assert_true(step_of(sys16, "none", 0) == tf);
+    assert_true(step_of(sys16, "none", 0, 3) == tf);
     write_job("forty", 0, 40);
     assert_true(t40 > gemm_time(sys16, 16));
-    assert_true(step_of(sys_base, "forty", 0) == expect(tf, t40, 0));
+    assert_true(step_of(sys_base, "forty", 0, 3) == expect(tf, t40, 0));
     write_job("roof", 0, -1);
-    assert_true(step_of(roof, "roof", 0) == gemm_time(roof, 0));
+    assert_true(step_of(roof, "roof", 0, 3) == gemm_time(roof, 0));
+}
+
+/* With the host model (host-launch-us h = 1 ms): each rank issues node 1,
+ * an all-reduce measured at 2.5 ms, then node 2, a fused node of two
+ * GEMMs of 6144^3 (g_f alone, g_c beside 16 SMs held, each).  Launches
+ * in id order: the all-reduce's ends at h, so it runs over [1, 3.5] ms;
+ * the fused node's two end at 2h and 3h, so it starts at 2 ms, beside
+ * the collective, priced d = 2 g_c, and ends at max(2 ms + d, 3h + d / 2)
+ * (docs/MODEL.md 12, the host) = 3 ms + g_c: its time h + g_c holds a
+ * launch wait of h - g_c.  At 3.5 ms the collective ends and the time
+ * left is scaled by (2 g_f + wait) / (2 g_c + wait), the wait unchanged. */
+static void test_host_waits(void **state)
+{
+    (void)state;
+    enum { H = 6144 };
+    char sysf[256];
+    snprintf(sysf, sizeof sysf, "%scomm-sms: 16\nhost-launch-us: 1000\n", sys_base);
+    loom_cfg cfg;
+    loom_err err;
+    if (st_load(&cfg, net2, sysf, NULL, 0, &err) < 0)
+        fail_msg("%s", err.msg);
+    loom_kshape ks = {.cls = LOOM_K_GEMM, .m = H, .n = H, .k = H, .batch = 1};
+    comp_kernel k = {.num_ops = 2ULL * H * H * H, .tensor_size = 3ULL * H * H * 2, .has_ops = 1,
+                     .shape = &ks};
+    sim_time gf = comp_time(&cfg.comp, &k, NULL);
+    k.busy_sms = 16;
+    sim_time gc = comp_time(&cfg.comp, &k, NULL);
+    loom_cfg_free(&cfg);
+    /* the case above: one launch wait inside the node, the re-timing
+     * before its end */
+    assert_true(gc < 1000 * US && 2 * gc > 1000 * US && gc > gf);
+    for (int r = 0; r < 2; r++) {
+        tb b = {0};
+        ChakraProtoMsg__Node *n[2] = {allreduce(&b, 1, 1 << 20, NULL, 2500000),
+                                      tb_node(&b, 2, ET_COMP_NODE, "gemms")};
+        const int64_t kw[2] = {2LL * H * H * H, 2LL * H * H * H};
+        const int64_t kb[2] = {3LL * H * H * 2, 3LL * H * H * 2};
+        const int64_t sh[12] = {LOOM_K_GEMM, H, H, H, 1, 0, LOOM_K_GEMM, H, H, H, 1, 0};
+        tb_i64s(&b, n[1], "kernel_flops", kw, 2);
+        tb_i64s(&b, n[1], "kernel_bytes", kb, 2);
+        tb_i64s(&b, n[1], "kernel_shape", sh, 12);
+        write_rank("host", r, n, 2);
+        tb_free(&b);
+    }
+    sim_time wait = 1000 * US - gc, due = 3000 * US + gc;
+    sim_time want = rescale(3500 * US, due, 2 * gc + wait, 2 * gf + wait);
+    assert_true(step_of(sysf, "host", 0, 2) == want);
+    assert_true(step_of(sysf, "host", 1, 2) == want);
 }
 
 /* The system key's range: 0 .. 255, an integer. */
@@ -180,6 +230,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_gemm_beside_collective),
         cmocka_unit_test(test_attribute_and_models),
+        cmocka_unit_test(test_host_waits),
         cmocka_unit_test(test_key),
     };
     return cmocka_run_group_tests(tests, st_setup, st_teardown);
