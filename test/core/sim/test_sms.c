@@ -32,20 +32,24 @@ static const char sys_base[] = "device: h100-sxm\ncompute-model: kernel\ncompute
 
 enum { G = 8192 };
 
-/* The GEMM's time with `held` SMs held beside it, as the replay prices it. */
-static sim_time gemm_time(const char *sysf, uint32_t held)
+/* The time of a d x d x d GEMM with `held` SMs held beside it, as the
+ * replay prices it. */
+static sim_time gemm_of(const char *sysf, uint32_t held, uint64_t d)
 {
     loom_cfg cfg;
     loom_err err;
     if (st_load(&cfg, net2, sysf, NULL, 0, &err) < 0)
         fail_msg("%s", err.msg);
-    loom_kshape s = {.cls = LOOM_K_GEMM, .m = G, .n = G, .k = G, .batch = 1};
-    comp_kernel k = {.num_ops = 2ULL * G * G * G, .tensor_size = 3ULL * G * G * 2, .has_ops = 1,
+    loom_kshape s = {.cls = LOOM_K_GEMM, .m = (uint32_t)d, .n = (uint32_t)d, .k = (uint32_t)d,
+                     .batch = 1};
+    comp_kernel k = {.num_ops = 2 * d * d * d, .tensor_size = 3 * d * d * 2, .has_ops = 1,
                      .shape = &s, .busy_sms = held};
     sim_time t = comp_time(&cfg.comp, &k, NULL);
     loom_cfg_free(&cfg);
     return t;
 }
+
+static sim_time gemm_time(const char *sysf, uint32_t held) { return gemm_of(sysf, held, G); }
 
 /* Each rank: node 1 the GEMM (from 0, or after the delay when `late`),
  * node 2 a 2 us delay, node 3 the all-reduce after it (measured 1 ms),
@@ -174,17 +178,7 @@ static void test_host_waits(void **state)
     enum { H = 6144 };
     char sysf[256];
     snprintf(sysf, sizeof sysf, "%scomm-sms: 16\nhost-launch-us: 1000\n", sys_base);
-    loom_cfg cfg;
-    loom_err err;
-    if (st_load(&cfg, net2, sysf, NULL, 0, &err) < 0)
-        fail_msg("%s", err.msg);
-    loom_kshape ks = {.cls = LOOM_K_GEMM, .m = H, .n = H, .k = H, .batch = 1};
-    comp_kernel k = {.num_ops = 2ULL * H * H * H, .tensor_size = 3ULL * H * H * 2, .has_ops = 1,
-                     .shape = &ks};
-    sim_time gf = comp_time(&cfg.comp, &k, NULL);
-    k.busy_sms = 16;
-    sim_time gc = comp_time(&cfg.comp, &k, NULL);
-    loom_cfg_free(&cfg);
+    sim_time gf = gemm_of(sysf, 0, H), gc = gemm_of(sysf, 16, H);
     /* the case above: one launch wait inside the node, the re-timing
      * before its end */
     assert_true(gc < 1000 * US && 2 * gc > 1000 * US && gc > gf);
