@@ -844,6 +844,7 @@ static void collect(replay *rp)
         }
         rs->acc[rs->mask] += rs->finish - rs->last; /* close the last interval */
         res->host_launches += rs->gi->hl_total * rpl_class_size(rp, r);
+        res->sms_stretch += rs->stretch * (sim_time)rpl_class_size(rp, r);
         st->finish = rs->finish + rp->cfg->step_overhead; /* the stack's time after the
                                                              * trace (step-overhead-us) */
         st->nodes = rs->done;
@@ -906,6 +907,7 @@ static int replay_once(const loom_cfg *cfg, const loom_replay_opts *opts, loom_r
     res->distinct_graphs = rp.ngraphs;
     res->roofline_fallbacks = rp.fallbacks;
     res->host_waits = rp.host_waits;
+    res->sms_timed = rp.sms_on;
     res->p2p_messages = rp.messages;
     res->simulated_ranks = rp.rep ? rp.sim_ranks : rp.nranks;
     res->collapse_alone = rp.rep ? rp.sym_alone : 0;

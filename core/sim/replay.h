@@ -70,6 +70,8 @@ typedef struct loom_result {
     uint64_t roofline_fallbacks; /* compute nodes without num_ops under roofline */
     uint64_t host_launches;   /* with host-launch-us: GPU launches over all ranks */
     uint64_t host_waits;      /* ... of which a GPU operation waited for (host-bound) */
+    int sms_timed;            /* collectives' SMs were charged (comm-sms, docs/MODEL.md 12) */
+    sim_time sms_stretch;     /* ... the compute time they added, over all ranks */
     double wall_seconds;      /* time spent in setup + simulation */
     long peak_rss_bytes;      /* process high-water mark */
     char **groups;            /* communicator names, owned */

@@ -200,8 +200,10 @@ typedef struct rank_state {
     struct sms_run *sms;     /* per lane: the launch waits of the compute node timed
                               * beside collectives (replay_sms.c), with the host
                               * model; else NULL */
+    sim_time stretch;        /* compute time its collectives' SMs added (replay_sms.c) */
     _Alignas(64) lane lane0[RES_N]; /* the default lanes */
 } rank_state;
+_Static_assert(sizeof(rank_state) == 384, "rank_state: six cache lines");
 
 /* Nodes a rank has not completed; 0 for a rank another replays for
  * (symmetry collapse: no ps words). */
@@ -540,6 +542,8 @@ static inline void rpl_sms_begin(replay *rp, rank_state *rs, uint32_t i, sim_tim
 {
     int l = lane_of(rs->gi, i);
     sim_time now = sim_now(rp->eng);
+    if (rs->held) /* what the SMs held add to it: its time alone is priced once a graph */
+        rs->stretch += t0 - rpl_comp_price(rp, (int)(rs - rp->r), i, 0, 0);
     if (rs->sms)
         rs->sms[l] = (sms_run){.node = i, .gap = t - t0};
     rs->lanes[l].due = t < SIM_TIME_MAX - now ? now + t : SIM_TIME_MAX;

@@ -150,6 +150,7 @@ void rpl_sms_change(replay *rp, int rank, int delta)
                                                          : SIM_TIME_MAX - now;
         if (now + d == ln->due)
             continue;
+        rs->stretch += now + d - ln->due;
         ln->due = now + d;
         rpl_post_node_event(rp, rank, i, d);
     }

@@ -218,6 +218,10 @@ static int dump_json(FILE *f, void *arg)
         jkey(f, "host_launches", json_integer((json_int_t)res->host_launches), 0);
         jkey(f, "host_waits", json_integer((json_int_t)res->host_waits), 0);
     }
+    if (res->sms_timed) { /* absent: no collective holds SMs, or not the kernel model */
+        jkey(f, "comm_sms", json_integer(jb->cfg ? jb->cfg->comm_sms : 0), 0);
+        jkey(f, "comm_sms_stretch_us", json_real(rpt_us(res->sms_stretch) / res->nranks), 0);
+    }
     jkey(f, "step_time_ns", jreal(res->step_time), 0);
     int detail = jb->flags & LOOM_JSON_DETAIL;
     int listed = detail || res->nranks <= LOOM_JSON_RANKS_LISTED;

@@ -235,6 +235,15 @@ void loom_report_text(FILE *o, const loom_run_info *info, const loom_cfg *cfg,
         fprintf(o, "\nhost       %.4g us a GPU launch (host-launch-us): %llu launches, the GPU "
                    "waited for %llu of them (host-bound)\n", rpt_us(cfg->host_launch),
                 (unsigned long long)res->host_launches, (unsigned long long)res->host_waits);
+    if (res->sms_timed) { /* communication beside compute (docs/MODEL.md 12) */
+        double comp = 0;
+        for (int r = 0; r < res->nranks; r++)
+            comp += (double)res->ranks[r].compute;
+        double st = (double)res->sms_stretch;
+        fprintf(o, "\ncomm SMs   %d SMs a collective in flight (comm-sms, or its comm_sms): "
+                   "compute %.3f us longer a rank, %.1f%% of its compute\n", cfg->comm_sms,
+                st / res->nranks / SIM_PS_PER_US, comp > 0 ? 100 * st / comp : 0.0);
+    }
     if (res->roofline_fallbacks)
         fprintf(o, "\n%llu compute node%s had no num_ops and kept their trace duration\n",
                 (unsigned long long)res->roofline_fallbacks, res->roofline_fallbacks == 1 ? "" : "s");

@@ -78,6 +78,11 @@ static void write_job(const char *prefix, int late, int attr)
     }
 }
 
+/* What the last step_of reported besides the step: the compute time the
+ * collectives' SMs added over all ranks, and the text report's line. */
+static sim_time last_stretch;
+static char last_line[256];
+
 /* The step of the job at prefix (every rank completing its n nodes). */
 static sim_time step_of(const char *sysf, const char *prefix, int collapse_off, uint64_t n)
 {
@@ -94,6 +99,13 @@ static sim_time step_of(const char *sysf, const char *prefix, int collapse_off, 
     sim_time t = res.step_time;
     assert_int_equal(res.ranks[0].nodes, n);
     assert_int_equal(res.roofline_fallbacks, 0);
+    last_stretch = res.sms_timed ? res.sms_stretch : -1;
+    char *report = text_report(&cfg, &res);
+    char *text = strdup(report); /* (gcc takes report for text_report's local) */
+    free(report);
+    const char *l = strstr(text, "comm SMs");
+    snprintf(last_line, sizeof last_line, "%.*s", l ? (int)strcspn(l, "\n") : 0, l ? l : "");
+    free(text);
     loom_result_free(&res);
     loom_cfg_free(&cfg);
     return t;
@@ -128,10 +140,20 @@ static void test_gemm_beside_collective(void **state)
     double exact = 1002.0 * US + (1 - 2.0 * US / tf - 1000.0 * US / tc) * tf;
     assert_true(fabs((double)want - exact) < 4);
     assert_true(step_of(sys16, "early", 0, 3) == want);
+    /* the report: each rank's GEMM took want - t_f longer (its share of
+     * the rank's compute, want) */
+    assert_true(last_stretch == 2 * (want - tf));
+    char line[256];
+    snprintf(line, sizeof line, "comm SMs   16 SMs a collective in flight (comm-sms, or its "
+             "comm_sms): compute %.3f us longer a rank, %.1f%% of its compute",
+             (double)(want - tf) / US, 100.0 * (double)(want - tf) / (double)want);
+    assert_string_equal(last_line, line);
     assert_true(step_of(sys16, "early", 1, 3) == want); /* collapse or not */
+    assert_true(last_stretch == 2 * (want - tf));
     assert_true(want > tf && want < tc);
-    /* comm-sms 0 (or absent): the GEMM alone, t_f */
+    /* comm-sms 0 (or absent): the GEMM alone, t_f; no line */
     assert_true(step_of(sys0, "early", 0, 3) == tf);
+    assert_true(last_stretch == -1 && last_line[0] == 0);
     assert_true(step_of(sys_base, "early", 0, 3) == tf);
     /* a GEMM that starts with the collective: priced beside it at once
      * (the rank starts its nodes in id order: the GEMM, then the
@@ -140,6 +162,7 @@ static void test_gemm_beside_collective(void **state)
     write_job("late", 1, -1);
     sim_time late = expect(tf, tc, 2 * US);
     assert_true(step_of(sys16, "late", 0, 3) == late);
+    assert_true(last_stretch == 2 * (late - 2 * US - tf));
     assert_true(step_of(sys16, "late", 1, 3) == late);
 }
 
