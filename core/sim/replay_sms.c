@@ -17,10 +17,11 @@
  * model, replay_host.c), fixed at its start, are part of both whole
  * times, unchanged by `held` (progress is taken as even over the node):
  * the only per-node state kept apart (sms_run), and only with the host
- * model.  Only kernels priced by
- * the kernel model with a GEMM or attention shape change; sends and
- * receives hold no SMs here (NCCL runs point-to-point transfers on a few
- * channels).
+ * model.  Only kernels priced by the kernel model with a GEMM or attention
+ * shape change; sends and receives hold no SMs here (NCCL runs
+ * point-to-point transfers on a few channels).  rank_state.stretch sums
+ * what the SMs added: at a start, the node's time beside them less its
+ * time alone; at each re-timing, how far its end moved.
  */
 #include "replay_int.h"
 
