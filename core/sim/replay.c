@@ -575,6 +575,28 @@ sim_time rpl_comp_price(replay *rp, int rank, uint32_t i, uint32_t held, int cou
     return t;
 }
 
+/* Compute node i of rank starts, not priced yet on its graph or timed
+ * beside collectives' SMs (replay_sms.c): out of line, so that start()'s
+ * common case stays short. */
+static __attribute__((noinline)) void start_priced(replay *rp, rank_state *rs, int rank,
+                                                   uint32_t i)
+{
+    const graph_info *gi = rs->gi;
+    uint32_t held = rs->held; /* SMs held beside it: 0 unless timed */
+    sim_time t0;
+    if (held == 0 && gi->dur && gi->dur[i] >= 0) { /* priced on an earlier rank */
+        if (gi->dur_fb[i])
+            rp->fallbacks += rpl_class_size(rp, rank);
+        t0 = gi->dur[i];
+    } else {
+        t0 = rpl_comp_price(rp, rank, i, held, 1);
+    }
+    sim_time t = rpl_host_fused_now(rp, gi, i, t0);
+    if (rp->sms_on && gi->res[i] == RES_COMPUTE) /* timed beside collectives */
+        rpl_sms_begin(rp, rs, i, t0, t);
+    post_node_event(rp, rank, i, t);
+}
+
 /* Inline in issue() (its hot caller) and in on_launch(), a second caller
  * that would otherwise keep it out of line. */
 static inline __attribute__((always_inline)) void start(replay *rp, int rank, uint32_t i)
@@ -588,19 +610,13 @@ static inline __attribute__((always_inline)) void start(replay *rp, int rank, ui
     switch (n->type) {
     case ET_COMP_NODE: {
         graph_info *gi = rs->gi;
-        uint32_t held = rs->held; /* SMs held beside it (replay_sms.c): 0 unless timed */
-        sim_time t0;
-        if (held == 0 && gi->dur && gi->dur[i] >= 0) { /* priced on an earlier rank */
+        if (!rp->sms_on && gi->dur && gi->dur[i] >= 0) { /* priced on an earlier rank */
             if (gi->dur_fb[i])
                 rp->fallbacks += rpl_class_size(rp, rank);
-            t0 = gi->dur[i];
-        } else {
-            t0 = rpl_comp_price(rp, rank, i, held, 1);
+            post_node_event(rp, rank, i, rpl_host_fused_now(rp, gi, i, gi->dur[i]));
+            break;
         }
-        sim_time t = rpl_host_fused_now(rp, gi, i, t0);
-        if (rp->sms_on && gi->res[i] == RES_COMPUTE) /* timed beside collectives */
-            rpl_sms_begin(rp, rs, i, t0, t);
-        post_node_event(rp, rank, i, t);
+        start_priced(rp, rs, rank, i);
         break;
     }
     case ET_MEM_LOAD_NODE:
