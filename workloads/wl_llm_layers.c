@@ -363,10 +363,12 @@ static void fp8_t(llm_gen *g, int l, char ph, int mb, const char *k, double n)
  * leave --tp-comm-sms SMs to the communication. */
 static void col_bwd_x(llm_gen *g, int l, int mb, const char *kag, double gbytes, const char *kd,
                       const char *krs, double rbytes, const char *kw, double M, double K, double N,
-                      int eb, int sms, int ub)
+                      int eb, int ub)
 {
     const wl_llm_plan *p = g->p;
-    int sp = p->o.sp, csms = ub ? 0 : -1; /* userbuffers: SMs charged on the GEMMs */
+    /* userbuffers: the GEMMs leave --tp-comm-sms SMs to the transfers, which
+     * hold none of their own; else NCCL's (the system's comm-sms) */
+    int sp = p->o.sp, sms = ub ? p->o.tp_comm_sms : 0, csms = ub ? 0 : -1;
     uint64_t ca = 0, cr = 0;
     if (p->t > 1 && sp)
         ca = coll_x(g, l, 'B', mb, kag, ET_ALL_GATHER, gbytes, g->pg_tp, csms);
@@ -389,7 +391,7 @@ static void col_bwd(llm_gen *g, int l, int mb, const char *kag, double gbytes, c
                     const char *krs, double rbytes, const char *kw, double M, double K, double N)
 {
     col_bwd_x(g, l, mb, kag, gbytes, kd, krs, rbytes, kw, M, K, N, g->emm,
-              ub_on(g) ? g->p->o.tp_comm_sms : 0, ub_on(g));
+              ub_on(g));
 }
 
 /* ---- one transformer layer ------------------------------------------------ */
@@ -774,6 +776,6 @@ void llm_head_bwd(llm_gen *g, int mb)
      * 16-bit operands, no userbuffers */
     col_bwd_x(g, -1, mb, "ag_logits_bwd", Tl * h * e, "logits_dgrad",
               p->o.sp ? "rs_logits_bwd" : "ar_logits_bwd", T * h * e, "logits_wgrad", T, h, Vl,
-              (int)e, 0, 0);
+              (int)e, 0);
     llm_kern(g, -1, 'B', mb, "final_norm_bwd", 8 * Tl * h, 3 * e * Tl * h);
 }

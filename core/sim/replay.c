@@ -582,15 +582,7 @@ static __attribute__((noinline)) void start_priced(replay *rp, rank_state *rs, i
                                                    uint32_t i)
 {
     const graph_info *gi = rs->gi;
-    uint32_t held = rs->held; /* SMs held beside it: 0 unless timed */
-    sim_time t0;
-    if (held == 0 && gi->dur && gi->dur[i] >= 0) { /* priced on an earlier rank */
-        if (gi->dur_fb[i])
-            rp->fallbacks += rpl_class_size(rp, rank);
-        t0 = gi->dur[i];
-    } else {
-        t0 = rpl_comp_price(rp, rank, i, held, 1);
-    }
+    sim_time t0 = rpl_comp_price(rp, rank, i, rs->held, 1); /* held: 0 unless timed */
     sim_time t = rpl_host_fused_now(rp, gi, i, t0);
     if (rp->sms_on && gi->res[i] == RES_COMPUTE) /* timed beside collectives */
         rpl_sms_begin(rp, rs, i, t0, t);
@@ -737,8 +729,7 @@ static void on_event(sim_engine *eng, void *payload, void *ctx)
     facts_of(rp, e->gi, e->node, &d);
     /* a compute node timed beside collectives: an event its re-timing
      * left behind does nothing (replay_sms.c) */
-    int timed = rp->sms_on && d.res == RES_COMPUTE &&
-                e->gi->g->nodes[e->node].type == ET_COMP_NODE;
+    int timed = rp->sms_on && d.res == RES_COMPUTE; /* (a compute lane: a COMP_NODE) */
     for (uint32_t k = 0; k < e->n && !rp->failed; k++) {
         int rank = e->rank + (int)k;
         if (k + PREFETCH_AHEAD < e->n)

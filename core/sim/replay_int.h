@@ -538,16 +538,7 @@ void rpl_sms_free(replay *rp);
 /* Compute node i of rank state rs starts now, priced t0 beside the SMs
  * held (rank_state.held) and t with its launch waits: its end kept in its
  * lane (the caller posts it), its waits beside them with the host model. */
-static inline void rpl_sms_begin(replay *rp, rank_state *rs, uint32_t i, sim_time t0, sim_time t)
-{
-    int l = lane_of(rs->gi, i);
-    sim_time now = sim_now(rp->eng);
-    if (rs->held) /* what the SMs held add to it: its time alone is priced once a graph */
-        rs->stretch += t0 - rpl_comp_price(rp, (int)(rs - rp->r), i, 0, 0);
-    if (rs->sms)
-        rs->sms[l] = (sms_run){.node = i, .gap = t - t0};
-    rs->lanes[l].due = t < SIM_TIME_MAX - now ? now + t : SIM_TIME_MAX;
-}
+void rpl_sms_begin(replay *rp, rank_state *rs, uint32_t i, sim_time t0, sim_time t);
 /* A collective of rank takes (delta > 0) or gives back SMs now: the
  * compute nodes in flight are re-timed. */
 void rpl_sms_change(replay *rp, int rank, int delta);

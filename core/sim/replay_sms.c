@@ -118,6 +118,17 @@ void rpl_sms_free(replay *rp)
     }
 }
 
+void rpl_sms_begin(replay *rp, rank_state *rs, uint32_t i, sim_time t0, sim_time t)
+{
+    int l = lane_of(rs->gi, i);
+    sim_time now = sim_now(rp->eng);
+    if (rs->held) /* what the SMs held add to it: its time alone is priced once a graph */
+        rs->stretch += t0 - rpl_comp_price(rp, (int)(rs - rp->r), i, 0, 0);
+    if (rs->sms)
+        rs->sms[l] = (sms_run){.node = i, .gap = t - t0};
+    rs->lanes[l].due = t < SIM_TIME_MAX - now ? now + t : SIM_TIME_MAX;
+}
+
 /* Node i's whole time beside `held` SMs, with its launch waits gap. */
 static sim_time whole(replay *rp, int rank, uint32_t i, uint32_t held, sim_time gap)
 {

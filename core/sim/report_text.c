@@ -240,9 +240,14 @@ void loom_report_text(FILE *o, const loom_run_info *info, const loom_cfg *cfg,
         for (int r = 0; r < res->nranks; r++)
             comp += (double)res->ranks[r].compute;
         double st = (double)res->sms_stretch;
-        fprintf(o, "\ncomm SMs   %d SMs a collective in flight (comm-sms, or its comm_sms): "
-                   "compute %.3f us longer a rank, %.1f%% of its compute\n", cfg->comm_sms,
-                st / res->nranks / SIM_PS_PER_US, comp > 0 ? 100 * st / comp : 0.0);
+        char what[64]; /* the key, or (0) only the collectives' own attributes */
+        if (cfg->comm_sms)
+            snprintf(what, sizeof what, "%d SMs a collective in flight", cfg->comm_sms);
+        else
+            snprintf(what, sizeof what, "SMs as each collective's comm_sms says");
+        fprintf(o, "\ncomm SMs   %s (comm-sms, or its comm_sms): compute %.3f us longer a "
+                   "rank, %.1f%% of its compute\n", what, rpt_us(res->sms_stretch) / res->nranks,
+                comp > 0 ? 100 * st / comp : 0.0);
     }
     if (res->roofline_fallbacks)
         fprintf(o, "\n%llu compute node%s had no num_ops and kept their trace duration\n",

@@ -181,7 +181,14 @@ static void test_attribute_and_models(void **state)
     assert_true(step_of(sys16, "none", 0, 3) == tf);
     write_job("forty", 0, 40);
     assert_true(t40 > gemm_time(sys16, 16));
-    assert_true(step_of(sys_base, "forty", 0, 3) == expect(tf, t40, 0));
+    sim_time f40 = expect(tf, t40, 0);
+    assert_true(step_of(sys_base, "forty", 0, 3) == f40);
+    /* without the key the report says where the SMs come from */
+    char line[256];
+    snprintf(line, sizeof line, "comm SMs   SMs as each collective's comm_sms says (comm-sms, or "
+             "its comm_sms): compute %.3f us longer a rank, %.1f%% of its compute",
+             (double)(f40 - tf) / US, 100.0 * (double)(f40 - tf) / (double)f40);
+    assert_string_equal(last_line, line);
     write_job("roof", 0, -1);
     assert_true(step_of(roof, "roof", 0, 3) == gemm_time(roof, 0));
 }
