@@ -112,6 +112,10 @@ typedef struct wl_llm_opts {
     int global_batch;      /* sequences per step (0: micro_batch * dp) */
     wl_sched sched;        /* pipeline schedule */
     int vstages;           /* model chunks per stage (interleaved) */
+    int split_embed;       /* Megatron-Core's --account-for-embedding-in-pipeline-split:
+                              the embedding counts as a layer in the split */
+    int split_loss;        /* --account-for-loss-in-pipeline-split: the output layer
+                              and loss count as one (wl_llm_plan.c plan_layers) */
     int mb_group;          /* interleaved: microbatches a chunk runs in a row
                               (Megatron-Core's microbatch_group_size_per_vp_stage;
                               0: pp, Megatron's default) */

@@ -322,16 +322,47 @@ static int plan_batch(wl_llm_plan *p, loom_err *err)
     return 0;
 }
 
-/* layers per virtual stage (split_layers) and each one's first layer */
-static int plan_layers(wl_llm_plan *p, loom_err *err)
+/* Megatron-Core's --account-for-embedding-in-pipeline-split and
+ * --account-for-loss-in-pipeline-split (transformer_block.py
+ * get_num_layers_to_build): the embedding, the output layer with its loss,
+ * or both count as one layer each, the L + e + l split evenly over the pp x
+ * V virtual stages (Megatron-Core's check: it must divide), and the first
+ * virtual stage builds e fewer transformer layers, the last l fewer.  Llama
+ * 3 405B's layout (Dubey et al. 2024, sec. 3.3.2: 126 layers, the first
+ * model chunk holding only the embedding, the last only the output and the
+ * loss) is both at 8 chunks of one layer a stage. */
+static int split_counted(const wl_llm_opts *o, wl_llm_plan *p, loom_err *err)
+{
+    int e = o->split_embed != 0, l = o->split_loss != 0, n = p->m.layers + e + l;
+    if (n % p->chunks)
+        return loom_err_set(err, LOOM_EUSAGE, "--layers %d%s%s does not divide over --pp x "
+                            "--virtual-stages = %d (Megatron-Core requires it with "
+                            "--account-for-*-in-pipeline-split)", p->m.layers,
+                            e ? " + the embedding" : "", l ? " + the loss" : "", p->chunks);
+    /* n / chunks >= 1, so neither end goes below 0 layers (one chunk: L) */
+    for (int v = 0; v < p->chunks; v++)
+        p->chunk_layers[v] = n / p->chunks;
+    p->chunk_layers[0] -= e;
+    p->chunk_layers[p->chunks - 1] -= l;
+    return 0;
+}
+
+/* layers per virtual stage (split_layers, or split_counted) and each one's
+ * first layer */
+static int plan_layers(const wl_llm_opts *o, wl_llm_plan *p, loom_err *err)
 {
     p->chunks = p->pp * p->V;
-    if (p->m.layers < p->chunks)
-        return loom_err_set(err, LOOM_EUSAGE, "--layers %d: fewer than --pp x --virtual-stages "
-                            "= %d", p->m.layers, p->chunks);
     p->chunk_layers = loom_xcalloc(p->chunks, sizeof *p->chunk_layers);
     p->chunk_first = loom_xcalloc(p->chunks, sizeof *p->chunk_first);
-    split_layers(p->m.layers, p->chunks, p->chunk_layers);
+    if (o->split_embed || o->split_loss) {
+        if (split_counted(o, p, err) < 0)
+            return -1;
+    } else if (p->m.layers < p->chunks) {
+        return loom_err_set(err, LOOM_EUSAGE, "--layers %d: fewer than --pp x --virtual-stages "
+                            "= %d", p->m.layers, p->chunks);
+    } else {
+        split_layers(p->m.layers, p->chunks, p->chunk_layers);
+    }
     for (int v = 1; v < p->chunks; v++)
         p->chunk_first[v] = p->chunk_first[v - 1] + p->chunk_layers[v - 1];
     return 0;
@@ -448,7 +479,7 @@ wl_llm_plan *wl_llm_plan_new(const wl_llm_opts *o, loom_err *err)
             p->m.adrop = k->drop;
     }
     if (check_shape(o, err) < 0 || plan_tensor(p, err) < 0 || plan_ranks(p, err) < 0 ||
-        plan_experts(p, err) < 0 || plan_batch(p, err) < 0 || plan_layers(p, err) < 0 ||
+        plan_experts(p, err) < 0 || plan_batch(p, err) < 0 || plan_layers(o, p, err) < 0 ||
         check_rest(o, err) < 0)
         goto err;
     plan_sizes(p);

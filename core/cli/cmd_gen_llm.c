@@ -126,6 +126,12 @@ static void llm_help(FILE *o)
         "      --microbatch-group N  interleaved: microbatches each chunk runs in a row,\n"
         "                           pp..microbatches (default pp; Megatron-Core's\n"
         "                           --microbatch-group-size-per-virtual-pipeline-stage)\n"
+        "      --account-for-embedding-in-pipeline-split\n"
+        "      --account-for-loss-in-pipeline-split\n"
+        "                           Megatron-Core's: the embedding (the output layer and\n"
+        "                           loss) count as a layer when layers are split over the\n"
+        "                           pp x V virtual stages, which must divide evenly; the\n"
+        "                           first (last) virtual stage holds one layer fewer\n"
         "      --recompute R        none (default), selective (attention core) or full\n"
         "      --zero Z             0 (default: all-reduce gradients), 1 (shard optimizer\n"
         "                           state: reduce-scatter + all-gather), 2 (also gradients:\n"
@@ -201,6 +207,7 @@ enum {
     O_GROUPS, O_GRAN, O_OVERLAP_PARAM, O_COMM_STREAMS, O_TP_OVERLAP, O_TP_SMS, O_COMM_SMS,
     O_ATTN_KERNEL,
     O_FP8_RECIPE, O_FP8_BF16, O_CP, O_CP_COMM, O_STACK, O_HOST, O_CE_FUSION, O_HDROP, O_ADROP,
+    O_SPLIT_EMB, O_SPLIT_LOSS,
 };
 
 static const struct option opts[] = {
@@ -238,6 +245,8 @@ static const struct option opts[] = {
     {"schedule", required_argument, NULL, O_SCHED},
     {"virtual-stages", required_argument, NULL, O_VS},
     {"microbatch-group", required_argument, NULL, O_MBG},
+    {"account-for-embedding-in-pipeline-split", no_argument, NULL, O_SPLIT_EMB},
+    {"account-for-loss-in-pipeline-split", no_argument, NULL, O_SPLIT_LOSS},
     {"recompute", required_argument, NULL, O_RC},
     {"zero", required_argument, NULL, O_ZERO},
     {"grad-bucket", required_argument, NULL, O_BUCKET},
@@ -369,6 +378,8 @@ static int apply_opt(llm_args *a, int c, char **argv)
     case O_OVERLAP_PARAM: o->overlap_param = 1; break;
     case O_TP_OVERLAP: o->tp_overlap = 1; break;
     case O_CE_FUSION: o->ce_fusion = 1; break;
+    case O_SPLIT_EMB: o->split_embed = 1; break;
+    case O_SPLIT_LOSS: o->split_loss = 1; break;
     case O_STACK: o->stack = optarg; break;
     case O_HOST: { /* the system key's range */
         char *end;

@@ -907,6 +907,12 @@ static void test_llm_features(void **state)
         {"ilg", {"--preset", "llama3-8b", "--layers", "8", "--seq", "512", "--tp", "2", "--pp", "4",
                  "--dp", "2", "--schedule", "interleaved", "--virtual-stages", "2",
                  "--microbatch-group", "5", "--global-batch", "28", NULL}},
+        /* Llama 3 405B's layout in small: chunk 0 the embedding alone, the
+         * last chunk the output layer and loss alone */
+        {"acc", {"--preset", "llama3-8b", "--layers", "6", "--seq", "512", "--tp", "2", "--pp", "2",
+                 "--dp", "4", "--schedule", "interleaved", "--virtual-stages", "4",
+                 "--account-for-embedding-in-pipeline-split",
+                 "--account-for-loss-in-pipeline-split", "--global-batch", "16", NULL}},
         {"moe", {"--preset", "mixtral-8x7b", "--layers", "2", "--seq", "512", "--tp", "2", "--dp", "8",
                  "--ep", "4", "--sequence-parallel", "--global-batch", "8", NULL}},
         {"z3", {"--preset", "llama3-8b", "--layers", "2", "--seq", "512", "--dp", "16", "--zero", "3",

@@ -244,6 +244,76 @@ static void test_plan_errors(void **state)
     assert_int_equal(wl_llm_preset("gpt-5", &m), -1);
 }
 
+static wl_llm_plan *plan_ok(wl_llm_opts o)
+{
+    loom_err err = {0};
+    wl_llm_plan *p = wl_llm_plan_new(&o, &err);
+    if (p == NULL)
+        fail_msg("%s", err.msg);
+    return p;
+}
+
+/* Megatron-Core's --account-for-{embedding,loss}-in-pipeline-split: the
+ * embedding and the loss count as a layer each, L + e + l split evenly
+ * over pp x V, the first virtual stage e layers fewer, the last l. */
+static void test_split_counted(void **state)
+{
+    (void)state;
+    wl_llm_opts o = small("/tmp/unused/x");
+    o.sched = WL_SCHED_INTERLEAVED;
+    o.vstages = 4; /* 8 chunks over pp 2 */
+    o.m.layers = 6;
+    o.split_embed = o.split_loss = 1; /* 8 / 8: one a chunk, none at the ends */
+    wl_llm_plan *p = plan_ok(o);
+    for (int v = 0; v < 8; v++) {
+        assert_int_equal(p->chunk_layers[v], v == 0 || v == 7 ? 0 : 1);
+        assert_int_equal(p->chunk_first[v], v == 0 ? 0 : v - 1);
+    }
+    wl_llm_plan_free(p);
+    o.m.layers = 7;
+    o.split_loss = 0; /* the embedding alone: chunk 0 empty */
+    p = plan_ok(o);
+    for (int v = 0; v < 8; v++)
+        assert_int_equal(p->chunk_layers[v], v == 0 ? 0 : 1);
+    wl_llm_plan_free(p);
+    o.split_embed = 0;
+    o.split_loss = 1; /* the loss alone: the last chunk empty */
+    p = plan_ok(o);
+    for (int v = 0; v < 8; v++)
+        assert_int_equal(p->chunk_layers[v], v == 7 ? 0 : 1);
+    wl_llm_plan_free(p);
+    o.vstages = 2; /* 4 chunks: 8 / 4 = 2 a chunk, the last one fewer */
+    p = plan_ok(o);
+    assert_int_equal(p->chunk_layers[0], 2);
+    assert_int_equal(p->chunk_layers[3], 1);
+    wl_llm_plan_free(p);
+    o.split_embed = 1; /* 9 over 4 does not divide */
+    expect_plan_error(o, "--layers 7 + the embedding + the loss does not divide over --pp x "
+                         "--virtual-stages = 4");
+    /* Llama 3 405B on 16 stages: 128 / 128 at V = 8 (Dubey et al. 2024,
+     * sec. 3.3.2); at V = 2 the same split as without the flags, 3, 4, .., 4, 3 */
+    o.m.layers = 126;
+    o.pp = 16;
+    o.dp = 1;
+    o.global_batch = 16;
+    o.vstages = 8;
+    p = plan_ok(o);
+    assert_int_equal(p->chunk_layers[0], 0);
+    assert_int_equal(p->chunk_layers[127], 0);
+    assert_int_equal(p->chunk_first[127], 126);
+    wl_llm_plan_free(p);
+    o.vstages = 2;
+    p = plan_ok(o);
+    o.split_embed = o.split_loss = 0;
+    wl_llm_plan *q = plan_ok(o);
+    for (int v = 0; v < 32; v++) {
+        assert_int_equal(p->chunk_layers[v], v == 0 || v == 31 ? 3 : 4);
+        assert_int_equal(q->chunk_layers[v], p->chunk_layers[v]);
+    }
+    wl_llm_plan_free(p);
+    wl_llm_plan_free(q);
+}
+
 /* Interleaved schedule: the memory walk sees Megatron's warm-up of
  * (pp - s - 1) * 2 + (V - 1) * pp forward chunks, plus the one in flight. */
 static void test_interleaved_inflight(void **state)
@@ -323,6 +393,7 @@ int main(void)
         cmocka_unit_test(test_memory),
         cmocka_unit_test(test_plan_errors),
         cmocka_unit_test(test_interleaved_inflight),
+        cmocka_unit_test(test_split_counted),
         cmocka_unit_test(test_interleaved_groups),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
