@@ -659,8 +659,10 @@ static double layer_activations(const wl_llm_plan *p, wl_recompute rc)
      * (1 byte), not the bf16 tensor; the rest at e */
     double em = p->e_mm, nin = llm_mlp_in(m);
     /* replicated across TP unless SP: 2 norm inputs, QKV and fc1 inputs,
-     * 2 dropout masks (1 byte) */
-    double R = (2 * e + 2 * em + 2) * T * h;
+     * and with hidden dropout the bias-dropout-adds' 2 masks (1 byte; at p
+     * = 0 ATen's dropout keeps none) */
+    double hmask = m->hdrop == WL_DROP_ON ? 2 : 0, amask = m->adrop == WL_DROP_ON;
+    double R = (2 * e + 2 * em + hmask) * T * h;
     /* split across TP: Q, K, V, projection input, MLP intermediates (fc1's
      * output for the activation's backward, the activation's output, fc2's
      * input) */
@@ -672,9 +674,10 @@ static double layer_activations(const wl_llm_plan *p, wl_recompute rc)
     } else {
         S += e * T * f / t * nin + em * T * f / t;
     }
-    /* the attention core: softmax output, dropout mask and output */
+    /* the attention core: softmax output, and with attention dropout its
+     * mask and output */
     if (!m->flash && rc != WL_RC_SELECTIVE)
-        S += (2 * e + 1) * b * p->a_loc * s * s;
+        S += (e + amask * (e + 1)) * b * p->a_loc * s * s;
     if (m->flash)
         S += 4.0 * b * p->a_loc * s / p->cp; /* the softmax statistics (fp32) of its queries */
     return p->o.sp ? (R / t + S) : (R + S);

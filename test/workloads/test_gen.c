@@ -395,6 +395,13 @@ static void test_llm_memory_published(void **state)
         {"l405", {"--preset", "llama3-405b", "--tp", "8", "--pp", "16", "--dp", "64", "--seq", "8192",
                   "--global-batch", "1024", "--sequence-parallel", "--zero", "2", "--device",
                   "h100-sxm", NULL}},
+        /* the paper's layout (sec. 3.3.2): 8 one-layer chunks a stage, the
+         * embedding and the loss counted as layers, 32 microbatches at DP64 */
+        {"l405v8", {"--preset", "llama3-405b", "--tp", "8", "--pp", "16", "--dp", "64",
+                    "--global-batch", "2048", "--sequence-parallel", "--zero", "2", "--schedule",
+                    "interleaved", "--virtual-stages", "8",
+                    "--account-for-embedding-in-pipeline-split",
+                    "--account-for-loss-in-pipeline-split", "--device", "h100-sxm", NULL}},
         {"l405cp", {"--preset", "llama3-405b", "--tp", "8", "--cp", "16", "--pp", "16", "--dp", "8",
                     "--seq", "131072", "--global-batch", "128", "--sequence-parallel", "--zero", "2",
                     "--device", "h100-sxm", NULL}},

@@ -180,6 +180,24 @@ static void test_memory(void **state)
     assert_true(m.activations == 2 * 27.5 * 262144);
     wl_llm_plan_free(p);
     o.dtype = COMP_BF16;
+    /* without dropout (--hidden-dropout 0 --attention-dropout 0, the
+     * SwiGLU family's default) ATen keeps no masks: R = (2e + 2e) T h = 8 T
+     * h, the attention core only its softmax output, e a/t s^2 = 4 T h:
+     * s b h (8 + 24/t + 2 a s/(h t)) = 24 T h a layer; hidden dropout alone
+     * adds its 2 masks, 2 T h */
+    o.m.hdrop = o.m.adrop = WL_DROP_OFF;
+    p = wl_llm_plan_new(&o, &err);
+    assert_non_null(p);
+    wl_llm_memory(p, 0, &m);
+    assert_true(m.activations == 2 * 24.0 * 262144);
+    wl_llm_plan_free(p);
+    o.m.hdrop = WL_DROP_ON;
+    p = wl_llm_plan_new(&o, &err);
+    assert_non_null(p);
+    wl_llm_memory(p, 0, &m);
+    assert_true(m.activations == 2 * 26.0 * 262144);
+    wl_llm_plan_free(p);
+    o.m.hdrop = o.m.adrop = WL_DROP_AUTO;
     /* ZeRO 1 shards the optimizer state over dp = 2; full recomputation
      * keeps each layer's input, 2*s*b*h/t with sequence parallelism, plus
      * the one layer being recomputed */
