@@ -658,12 +658,16 @@ static void print_summary(const wl_llm_plan *p, const wl_llm_stats *s, const llm
            p->m.seq, p->m.vocab, p->vocab);
     if (p->moe)
         printf("  experts %d, top-%d, ep %d\n", p->m.experts, p->m.topk, p->ep);
-    char sched[80];
-    if (o->sched == WL_SCHED_INTERLEAVED)
-        snprintf(sched, sizeof sched, "interleaved, %d chunks per stage, microbatches in groups "
-                 "of %d", p->V, p->N);
-    else
-        snprintf(sched, sizeof sched, "1f1b");
+    char sched[192];
+    int k = o->sched == WL_SCHED_INTERLEAVED
+                ? snprintf(sched, sizeof sched, "interleaved, %d chunks per stage, microbatches "
+                           "in groups of %d", p->V, p->N)
+                : snprintf(sched, sizeof sched, "1f1b");
+    if (o->split_embed || o->split_loss) /* the ends' layers say what the split did */
+        snprintf(sched + k, sizeof sched - (size_t)k, " (%s counted as layers: %d in the first "
+                 "chunk, %d in the last)", o->split_embed && o->split_loss ? "embedding and loss"
+                 : o->split_embed ? "embedding" : "loss", p->chunk_layers[0],
+                 p->chunk_layers[p->chunks - 1]);
     char cps[32] = "";
     if (p->cp > 1)
         snprintf(cps, sizeof cps, " x cp %d", p->cp);
