@@ -481,16 +481,17 @@ enum { PREFETCH_AHEAD = 8 }; /* ranks ahead: enough misses in flight to hide one
 static void coll_done(replay *rp, coll_inst *in)
 {
     comm *c = &rp->comms[in->comm];
-    loom_coll_record *cr = &rp->res->colls[in->rec];
-    cr->end = sim_now(rp->eng);
+    /* node_done below may start collectives whose records grow res->colls:
+     * no pointer into it is held across the loop */
+    sim_time end = sim_now(rp->eng), begun = rp->res->colls[in->rec].start;
+    rp->res->colls[in->rec].end = end;
     done_facts d = {.gi = NULL};
     for (int m = 0; m < c->n; m++) {
         if (m + PREFETCH_AHEAD < c->n)
             prefetch_rank(rp, c->ranks[m + PREFETCH_AHEAD]);
         if (rp->rep) /* without collapse the last member to join scheduled it:
                       * for the others another rank's handler, never their own */
-            rpl_tie_event(rp, c->ranks[m], cr->end, cr->start,
-                          c->nreal > 1 ? ++rp->hid : in->by);
+            rpl_tie_event(rp, c->ranks[m], end, begun, c->nreal > 1 ? ++rp->hid : in->by);
         const graph_info *gi = rp->r[c->ranks[m]].gi;
         if (gi != d.gi || in->node[m] != d.i) /* most often the member before's */
             facts_of(rp, gi, in->node[m], &d);

@@ -296,6 +296,31 @@ static void test_collapse_generated(void **state)
     strncat(text, "straggler: {\"1\": 1.5}\n", sizeof text - strlen(text) - 1);
     loomrun_write(sys2, text);
     assert_int_equal(collapse_same(loomrun_path("sp"), net, sys2, NULL), 8);
+    /* found by scripts/collapse-check (seed 7): with a straggler on 64
+     * ranks a member's node_done in coll_done issued a collective whose
+     * record grew the result's array while the loop still read the old
+     * record through a pointer (a crash in the release build, a
+     * heap-use-after-free under AddressSanitizer) */
+    char out[512], net64[512], sys3[600], sys4[600];
+    snprintf(out, sizeof out, "%s", loomrun_path("cc7"));
+    snprintf(net64, sizeof net64, "%s", loomrun_path("net64.yml"));
+    loomrun_write(net64, "topology: [ Switch, Switch ]\nnpus_count: [ 8, 8 ]\n"
+                         "bandwidth: [ 450, 50 ]\nlatency: [ 500, 2000 ]\n");
+    const char *v[] = {"gen", "llm", "-q", "--preset", "llama3-8b", "--layers", "4", "--tp", "2",
+                       "--pp", "4", "--dp", "4", "--micro-batch", "2", "--global-batch", "128",
+                       "--sequence-parallel", "--tp-comm-overlap", "--dtype", "fp8",
+                       "--fp8-recipe", "delayed", "--fp8-bf16-layers", "1,1",
+                       "--overlap-grad-reduce", "--cp", "2", "--cp-comm", "p2p", "--attention",
+                       "flash", "--out", out, NULL};
+    int rc = loomrun_wait(loomrun_tmp, loomrun_startv(loomrun_tmp, v));
+    if (rc != 0)
+        fail_msg("gen llm cc7: exit %d: %s", rc, loomrun_err);
+    snprintf(sys3, sizeof sys3, "%s.system.yaml", out);
+    snprintf(sys4, sizeof sys4, "%s.straggler.yaml", out);
+    loomrun_slurp(sys3, text, sizeof text);
+    strncat(text, "straggler: {\"34\": 1.25}\n", sizeof text - strlen(text) - 1);
+    loomrun_write(sys4, text);
+    assert_true(collapse_same(out, net64, sys4, NULL) > 0);
 }
 
 /* Is a folder named `name` in runs[]? */
