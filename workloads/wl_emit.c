@@ -22,6 +22,7 @@ struct wl_trace {
     int failed;     /* err is set */
     int pg_streams; /* collectives and sends carry a stream per pg_name */
     char *spg[WL_MAX_STREAMS]; /* the pg names seen, in first-seen order */
+    uint64_t slast[WL_MAX_STREAMS]; /* the last node written on each (0: none) */
     int nspg;       /* entries in spg */
 };
 
@@ -137,8 +138,10 @@ static void a_str(attrs *s, const char *name, const char *v)
     a->string_val = (char *)v;
 }
 
-static uint64_t emit(wl_trace *t, const char *name, int type, uint64_t dur_us, attrs *s,
-                     const uint64_t *deps, int ndeps)
+/* A node; ctrl (0: none) becomes its ctrl_dep: it waits for ctrl to end
+ * without taking data from it (the stream order, emit_on). */
+static uint64_t emit_ctrl(wl_trace *t, const char *name, int type, uint64_t dur_us, attrs *s,
+                          const uint64_t *deps, int ndeps, uint64_t ctrl)
 {
     if (t->failed)
         return 0;
@@ -162,6 +165,11 @@ static uint64_t emit(wl_trace *t, const char *name, int type, uint64_t dur_us, a
     n.type = (ChakraProtoMsg__NodeType)type;
     n.n_data_deps = (size_t)nd;
     n.data_deps = dd;
+    uint64_t cd = ctrl;
+    for (int j = 0; j < nd; j++) /* already waited for through its data */
+        cd = dd[j] == ctrl ? 0 : cd;
+    n.n_ctrl_deps = cd != 0;
+    n.ctrl_deps = &cd;
     n.duration_micros = dur_us;
     n.n_attr = (size_t)s->n;
     n.attr = s->p;
@@ -170,6 +178,31 @@ static uint64_t emit(wl_trace *t, const char *name, int type, uint64_t dur_us, a
         return 0;
     }
     return t->next++;
+}
+
+static uint64_t emit(wl_trace *t, const char *name, int type, uint64_t dur_us, attrs *s,
+                     const uint64_t *deps, int ndeps)
+{
+    return emit_ctrl(t, name, type, dur_us, s, deps, ndeps, 0);
+}
+
+/* A collective or send on stream pg (pg_streams on): its lane runs one node
+ * at a time, and a CUDA stream runs its work in the order it was enqueued,
+ * so the node also waits for the one written before it on the stream (a
+ * ctrl_dep).  Without it replay would issue whichever of a stream's nodes
+ * is ready first, and a rank made slower (a straggler) could issue two
+ * collectives of one communicator in the other order than its peers. */
+static uint64_t emit_on(wl_trace *t, const char *name, int type, attrs *s, const char *pg,
+                        const uint64_t *deps, int ndeps)
+{
+    if (!t->pg_streams)
+        return emit(t, name, type, 0, s, deps, ndeps);
+    int64_t k = pg_stream(t, pg);
+    a_i64(s, "stream", k);
+    uint64_t id = emit_ctrl(t, name, type, 0, s, deps, ndeps, t->slast[k - 1]);
+    if (id)
+        t->slast[k - 1] = id;
+    return id;
 }
 
 uint64_t wl_comp(wl_trace *t, const char *name, uint64_t flops, uint64_t bytes,
@@ -266,11 +299,9 @@ uint64_t wl_coll_sms(wl_trace *t, const char *name, int comm_type, uint64_t byte
     a_i64(&s, "comm_size", (int64_t)bytes);
     if (pg && *pg)
         a_str(&s, "pg_name", pg);
-    if (t->pg_streams)
-        a_i64(&s, "stream", pg_stream(t, pg));
     if (sms >= 0)
         a_i64(&s, "comm_sms", sms);
-    return emit(t, name, ET_COMM_COLL_NODE, 0, &s, deps, ndeps);
+    return emit_on(t, name, ET_COMM_COLL_NODE, &s, pg, deps, ndeps);
 }
 
 uint64_t wl_coll(wl_trace *t, const char *name, int comm_type, uint64_t bytes, const char *pg,
@@ -291,8 +322,8 @@ static uint64_t p2p(wl_trace *t, const char *name, int type, int src, int dst, i
     a_i64(&s, "comm_size", (int64_t)bytes);
     if (pg && *pg)
         a_str(&s, "pg_name", pg);
-    if (t->pg_streams && type == ET_COMM_SEND_NODE)
-        a_i64(&s, "stream", pg_stream(t, pg));
+    if (type == ET_COMM_SEND_NODE)
+        return emit_on(t, name, type, &s, pg, deps, ndeps);
     return emit(t, name, type, 0, &s, deps, ndeps);
 }
 

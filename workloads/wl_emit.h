@@ -4,8 +4,9 @@
  *
  * A wl_trace streams nodes through traces/et_io's writer (which writes to
  * a temporary name and renames on close): node ids are handed out from 1
- * upward in file order, dependencies are data_deps on earlier ids, so a
- * trace is written in one pass and never held in memory.  The first write
+ * upward in file order, dependencies are data_deps on earlier ids (and,
+ * with streams on, a ctrl_dep on the stream's previous node), so a trace
+ * is written in one pass and never held in memory.  The first write
  * error sticks; every later call is a no-op and wl_trace_close() reports it.
  *
  * Attribute kinds written: num_ops int64, tensor_size uint64, comm_type
@@ -43,7 +44,9 @@ uint64_t wl_trace_nodes(const wl_trace *t);     /* nodes written so far */
 #define WL_MAX_STREAMS 16 /* distinct pg names one trace's streams may name */
 /* on: every later collective and send carries loom's `stream` attribute,
  * one stream per pg_name (1 + its first-seen index), so replay runs
- * communicators on their own lanes, side by side (docs/MODEL.md 12). */
+ * communicators on their own lanes, side by side (docs/MODEL.md 12), each
+ * in the order written (a ctrl_dep on the stream's previous node, as a CUDA
+ * stream runs its work in order: the caller writes in the host's order). */
 void wl_trace_pg_streams(wl_trace *t, int on);
 
 /* Each returns the new node's id (0 after an error).  deps lists earlier

@@ -227,7 +227,7 @@ static void op_fwd(llm_gen *g, int c, int mb)
 {
     const wl_llm_plan *p = g->p;
     int v = c * p->pp + g->stage, nl = p->chunk_layers[v];
-    g->prev_layer_start = 0;
+    g->z3_layer = -1;
     if (v > 0)
         recv_from(g, v - 1, p2p_tag(p, 0, v, mb), "act", mb);
     if (v == 0) {
@@ -236,6 +236,7 @@ static void op_fwd(llm_gen *g, int c, int mb)
     }
     for (int i = 0; i < nl; i++) {
         param_wait(g, c, nl - i);
+        g->z3_next = i + 1 < nl ? p->chunk_first[v] + i + 1 : -1;
         llm_layer_fwd(g, p->chunk_first[v] + i, 'F', mb);
     }
     if (v == p->chunks - 1) {
@@ -255,7 +256,7 @@ static uint64_t op_bwd(llm_gen *g, int c, int mb)
     int v = c * p->pp + g->stage;
     int nl = p->chunk_layers[v];
     uint64_t *ue = &g->layer_end[(size_t)c * (g->max_layers + 2)];
-    g->prev_layer_start = 0;
+    g->z3_layer = -1;
     if (v < p->chunks - 1)
         recv_from(g, v + 1, p2p_tag(p, 1, v, mb), "grad", mb);
     if (v == p->chunks - 1) {
@@ -263,8 +264,10 @@ static uint64_t op_bwd(llm_gen *g, int c, int mb)
         llm_flush(g);
         ue[0] = g->last;
     }
-    for (int i = nl - 1; i >= 0; i--)
+    for (int i = nl - 1; i >= 0; i--) {
+        g->z3_next = i > 0 ? p->chunk_first[v] + i - 1 : -1;
         llm_layer_bwd(g, p->chunk_first[v] + i, mb, i);
+    }
     for (int i = 0; i < nl; i++)
         ue[1 + (nl - 1 - i)] = g->layer_end_tmp[i];
     if (v == 0) {

@@ -146,8 +146,13 @@ typedef struct llm_gen {
     size_t capks;        /* allocated in ks */
     uint64_t fdeps[LLM_MAXNEED + 1];
     int nfdeps;
-    /* ZeRO-3 prefetch: the stream position at the start of the previous layer */
-    uint64_t prev_layer_start;
+    /* ZeRO-3 prefetch (wl_llm_layers.c zero3_gather): the layer the op runs
+     * after the current one (-1: none), and the gathers already written for
+     * it, ahead of their layer as FSDP issues them */
+    int z3_next;
+    int z3_layer;         /* the layer z3_ag gathers (-1: none) */
+    char z3_ph;           /* its phase */
+    uint64_t z3_ag[2];    /* its dense and expert all-gathers (0: none) */
     /* overlap: per local chunk and layer, the node ending that layer's backward */
     uint64_t *layer_end; /* [V * (max_layers + 2)], in unit order (see units()) */
     uint64_t *layer_end_tmp; /* [max_layers]: per layer of the current backward */

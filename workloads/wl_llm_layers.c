@@ -407,23 +407,49 @@ static double layer_dense_bytes_w(const wl_llm_plan *p) { return llm_layer_dense
  * are cast before theirs likewise. */
 static double gather_bytes(const llm_gen *g) { return g->emm; }
 
+/* Layer l's ZeRO-3 parameter all-gathers (dense on dp, experts on edp),
+ * each after node dep; ids[] gets them (0: none). */
+static void zero3_ag(llm_gen *g, int l, char ph, int mb, uint64_t dep, uint64_t ids[2])
+{
+    const wl_llm_plan *p = g->p;
+    ids[0] = ids[1] = 0;
+    snprintf(g->nm, sizeof g->nm, "L%d.%c%d.zero3_ag", l, ph, mb);
+    if (p->dp > 1)
+        ids[0] = llm_coll_after(g, g->nm, ET_ALL_GATHER, layer_dense_bytes_w(p) / p->dp,
+                                g->pg_dp, &dep, 1);
+    int edp = p->moe ? p->dp / p->ep : 0;
+    if (edp > 1) {
+        snprintf(g->nm, sizeof g->nm, "L%d.%c%d.zero3_ag_exp", l, ph, mb);
+        ids[1] = llm_coll_after(g, g->nm, ET_ALL_GATHER, llm_layer_expert(p) * p->e_w / edp,
+                                g->pg_edp, &dep, 1);
+    }
+}
+
+/* ZeRO-3: layer l waits for its parameters' all-gathers, and the next
+ * layer's (g->z3_next) are issued now, one layer ahead, as FSDP prefetches
+ * them: written before this layer's kernels and its gradients'
+ * reduce-scatter, so that the data-parallel stream, which runs in the
+ * order it is written (wl_emit.c emit_on), has them in the order the host
+ * issues them.  Each gather may start when the layer before the one it
+ * serves starts (the first of an op: now). */
 static void zero3_gather(llm_gen *g, int l, char ph, int mb)
 {
     const wl_llm_plan *p = g->p;
     if (p->o.zero < 3)
         return;
-    uint64_t dep = g->prev_layer_start ? g->prev_layer_start : g->last;
-    g->prev_layer_start = g->last;
-    snprintf(g->nm, sizeof g->nm, "L%d.%c%d.zero3_ag", l, ph, mb);
-    if (p->dp > 1)
-        llm_need(g, llm_coll_after(g, g->nm, ET_ALL_GATHER, layer_dense_bytes_w(p) / p->dp,
-                                   g->pg_dp, &dep, 1));
-    int edp = p->moe ? p->dp / p->ep : 0;
-    if (edp > 1) {
-        snprintf(g->nm, sizeof g->nm, "L%d.%c%d.zero3_ag_exp", l, ph, mb);
-        llm_need(g, llm_coll_after(g, g->nm, ET_ALL_GATHER, llm_layer_expert(p) * p->e_w / edp,
-                                   g->pg_edp, &dep, 1));
+    uint64_t at = g->last, ids[2];
+    if (g->z3_layer == l && g->z3_ph == ph) { /* prefetched */
+        ids[0] = g->z3_ag[0];
+        ids[1] = g->z3_ag[1];
+    } else {
+        zero3_ag(g, l, ph, mb, at, ids);
     }
+    llm_need(g, ids[0]);
+    llm_need(g, ids[1]);
+    g->z3_layer = g->z3_next;
+    g->z3_ph = ph;
+    if (g->z3_next >= 0)
+        zero3_ag(g, g->z3_next, ph, mb, at, g->z3_ag);
 }
 
 /* Rotary position embeddings on the rank's queries and keys (forward) or

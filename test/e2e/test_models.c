@@ -321,6 +321,30 @@ static void test_collapse_generated(void **state)
     strncat(text, "straggler: {\"34\": 1.25}\n", sizeof text - strlen(text) - 1);
     loomrun_write(sys4, text);
     assert_true(collapse_same(out, net64, sys4, NULL) > 0);
+    /* found by scripts/collapse-check once it required both runs to succeed
+     * (seed 11): under ZeRO-3 a straggler's data-parallel stream issued a
+     * prefetched all-gather before its slower gradient reduce-scatter, its
+     * peers the other way, and the replay stopped on a collective mismatch;
+     * streams now run in the order written, the prefetch written first */
+    char out32[512], net32[512], sys5[600], sys6[600];
+    snprintf(out32, sizeof out32, "%s", loomrun_path("cc11"));
+    snprintf(net32, sizeof net32, "%s", loomrun_path("net32.yml"));
+    loomrun_write(net32, "topology: [ Switch, Switch ]\nnpus_count: [ 8, 4 ]\n"
+                         "bandwidth: [ 450, 50 ]\nlatency: [ 500, 2000 ]\n");
+    const char *v2[] = {"gen", "llm", "-q", "--preset", "gpt3-175b", "--layers", "8", "--tp", "1",
+                        "--pp", "1", "--dp", "32", "--micro-batch", "2", "--global-batch", "64",
+                        "--dtype", "fp8", "--fp8-recipe", "current", "--fp8-bf16-layers", "1,1",
+                        "--zero", "3", "--out", out32, NULL};
+    rc = loomrun_wait(loomrun_tmp, loomrun_startv(loomrun_tmp, v2));
+    if (rc != 0)
+        fail_msg("gen llm cc11: exit %d: %s", rc, loomrun_err);
+    snprintf(sys5, sizeof sys5, "%s.system.yaml", out32);
+    snprintf(sys6, sizeof sys6, "%s.straggler.yaml", out32);
+    loomrun_slurp(sys5, text, sizeof text);
+    strncat(text, "straggler: {\"22\": 1.25}\n", sizeof text - strlen(text) - 1);
+    loomrun_write(sys6, text);
+    const char *flow[] = {"--network-model", "flow", NULL};
+    assert_true(collapse_same(out32, net32, sys6, flow) > 0);
 }
 
 /* Is a folder named `name` in runs[]? */

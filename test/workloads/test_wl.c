@@ -123,6 +123,42 @@ static void test_emit_and_link(void **state)
 }
 
 /* The small model of the generator tests: 2 layers, h 1024, tp2 pp2 dp2. */
+/* With streams on, a collective or send waits (ctrl_dep) for the node
+ * written before it on its stream, as a CUDA stream runs its work in order;
+ * not when that node is already a data dependency, and never across
+ * streams or on a receive. */
+static void test_emit_stream_order(void **state)
+{
+    (void)state;
+    char p0[128];
+    snprintf(p0, sizeof p0, "%s/so.0.et", tmp);
+    loom_err err = {0};
+    wl_trace *t = wl_trace_open(p0, &err);
+    assert_non_null(t);
+    wl_trace_pg_streams(t, 1);
+    uint64_t k = wl_comp(t, "k", 1, 1, 1, NULL, 0);
+    uint64_t a = wl_coll(t, "a", ET_ALL_GATHER, 64, "dp", &k, 1);     /* first on dp */
+    uint64_t b = wl_coll(t, "b", ET_ALL_REDUCE, 64, "tp", &k, 1);     /* first on tp */
+    uint64_t c = wl_coll(t, "c", ET_REDUCE_SCATTER, 64, "dp", &k, 1); /* after a */
+    uint64_t d = wl_coll(t, "d", ET_ALL_GATHER, 64, "dp", &c, 1);     /* c is its data */
+    uint64_t e = wl_send(t, "e", 1, 7, 8, "pp", &k, 1);
+    uint64_t f = wl_recv(t, "f", 1, 8, 8, "pp", &k, 1);               /* no lane */
+    uint64_t h = wl_send(t, "h", 1, 9, 8, "pp", &k, 1);               /* after e */
+    (void)b;
+    (void)f;
+    assert_int_equal(wl_trace_close(t, &err), 0);
+    et_graph *g = et_graph_load(p0, &err);
+    assert_non_null(g);
+    static const uint32_t nctrl[8] = {0, 0, 0, 1, 0, 0, 0, 1};
+    for (uint32_t i = 0; i < g->n; i++)
+        assert_int_equal(g->nodes[i].nctrl, nctrl[i]);
+    const et_gnode *nc = &g->nodes[c - 1], *nh = &g->nodes[h - 1];
+    assert_int_equal(g->deps[nc->dep + nc->ndata], a - 1); /* indices: ids from 1 */
+    assert_int_equal(g->deps[nh->dep + nh->ndata], e - 1);
+    assert_int_equal(g->nodes[d - 1].ndata, 1);
+    et_graph_free(g);
+}
+
 static wl_llm_opts small(const char *out)
 {
     wl_llm_opts o = {.tp = 2, .pp = 2, .dp = 2, .ep = 1, .micro_batch = 1, .global_batch = 8,
@@ -408,6 +444,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_sizes),
         cmocka_unit_test(test_emit_and_link),
+        cmocka_unit_test(test_emit_stream_order),
         cmocka_unit_test(test_memory),
         cmocka_unit_test(test_plan_errors),
         cmocka_unit_test(test_interleaved_inflight),
