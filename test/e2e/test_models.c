@@ -254,6 +254,34 @@ static void test_collapse_identical(void **state)
     assert_true(collapsed >= 2);
 }
 
+/* gen llm args into the step `name`, on a Switch of 8 x nodes GPUs with
+ * rank slow (1.25 x) in its system file, replayed with and without collapse
+ * (collapse_same, run options extra); returns the ranks simulated. */
+static int straggler_step(const char *name, const char *const *args, int nodes, int slow,
+                          const char *const *extra)
+{
+    char out[512], net[600], sys[600], sys2[600], text[4096];
+    snprintf(out, sizeof out, "%s", loomrun_path(name));
+    snprintf(net, sizeof net, "%s.net.yml", out);
+    snprintf(text, sizeof text, "topology: [ Switch, Switch ]\nnpus_count: [ 8, %d ]\n"
+             "bandwidth: [ 450, 50 ]\nlatency: [ 500, 2000 ]\n", nodes);
+    loomrun_write(net, text);
+    const char *v[64] = {"gen", "llm", "-q", "--out", out};
+    int n = 5;
+    for (int i = 0; args[i]; i++)
+        v[n++] = args[i];
+    v[n] = NULL;
+    int rc = loomrun_wait(loomrun_tmp, loomrun_startv(loomrun_tmp, v));
+    if (rc != 0)
+        fail_msg("gen llm %s: exit %d: %s", name, rc, loomrun_err);
+    snprintf(sys, sizeof sys, "%s.system.yaml", out);
+    snprintf(sys2, sizeof sys2, "%s.straggler.yaml", out);
+    loomrun_slurp(sys, text, sizeof text);
+    snprintf(text + strlen(text), sizeof text - strlen(text), "straggler: {\"%d\": 1.25}\n", slow);
+    loomrun_write(sys2, text);
+    return collapse_same(out, net, sys2, extra);
+}
+
 /* Generated LLM steps: tp 2 x pp 2 x dp 2 (8 ranks, a file per stage), and
  * variants: one class per stage, 2 ranks replayed.  With rank 1 a
  * straggler no two ranks are alike: 1 is slower; 0 is its tensor-parallel
@@ -301,50 +329,23 @@ static void test_collapse_generated(void **state)
      * record grew the result's array while the loop still read the old
      * record through a pointer (a crash in the release build, a
      * heap-use-after-free under AddressSanitizer) */
-    char out[512], net64[512], sys3[600], sys4[600];
-    snprintf(out, sizeof out, "%s", loomrun_path("cc7"));
-    snprintf(net64, sizeof net64, "%s", loomrun_path("net64.yml"));
-    loomrun_write(net64, "topology: [ Switch, Switch ]\nnpus_count: [ 8, 8 ]\n"
-                         "bandwidth: [ 450, 50 ]\nlatency: [ 500, 2000 ]\n");
-    const char *v[] = {"gen", "llm", "-q", "--preset", "llama3-8b", "--layers", "4", "--tp", "2",
-                       "--pp", "4", "--dp", "4", "--micro-batch", "2", "--global-batch", "128",
-                       "--sequence-parallel", "--tp-comm-overlap", "--dtype", "fp8",
-                       "--fp8-recipe", "delayed", "--fp8-bf16-layers", "1,1",
-                       "--overlap-grad-reduce", "--cp", "2", "--cp-comm", "p2p", "--attention",
-                       "flash", "--out", out, NULL};
-    int rc = loomrun_wait(loomrun_tmp, loomrun_startv(loomrun_tmp, v));
-    if (rc != 0)
-        fail_msg("gen llm cc7: exit %d: %s", rc, loomrun_err);
-    snprintf(sys3, sizeof sys3, "%s.system.yaml", out);
-    snprintf(sys4, sizeof sys4, "%s.straggler.yaml", out);
-    loomrun_slurp(sys3, text, sizeof text);
-    strncat(text, "straggler: {\"34\": 1.25}\n", sizeof text - strlen(text) - 1);
-    loomrun_write(sys4, text);
-    assert_true(collapse_same(out, net64, sys4, NULL) > 0);
+    static const char *const cc7[] = {
+        "--preset", "llama3-8b", "--layers", "4", "--tp", "2", "--pp", "4", "--dp", "4",
+        "--micro-batch", "2", "--global-batch", "128", "--sequence-parallel", "--tp-comm-overlap",
+        "--dtype", "fp8", "--fp8-recipe", "delayed", "--fp8-bf16-layers", "1,1",
+        "--overlap-grad-reduce", "--cp", "2", "--cp-comm", "p2p", "--attention", "flash", NULL};
+    assert_true(straggler_step("cc7", cc7, 8, 34, NULL) > 0);
     /* found by scripts/collapse-check once it required both runs to succeed
      * (seed 11): under ZeRO-3 a straggler's data-parallel stream issued a
      * prefetched all-gather before its slower gradient reduce-scatter, its
      * peers the other way, and the replay stopped on a collective mismatch;
      * streams now run in the order written, the prefetch written first */
-    char out32[512], net32[512], sys5[600], sys6[600];
-    snprintf(out32, sizeof out32, "%s", loomrun_path("cc11"));
-    snprintf(net32, sizeof net32, "%s", loomrun_path("net32.yml"));
-    loomrun_write(net32, "topology: [ Switch, Switch ]\nnpus_count: [ 8, 4 ]\n"
-                         "bandwidth: [ 450, 50 ]\nlatency: [ 500, 2000 ]\n");
-    const char *v2[] = {"gen", "llm", "-q", "--preset", "gpt3-175b", "--layers", "8", "--tp", "1",
-                        "--pp", "1", "--dp", "32", "--micro-batch", "2", "--global-batch", "64",
-                        "--dtype", "fp8", "--fp8-recipe", "current", "--fp8-bf16-layers", "1,1",
-                        "--zero", "3", "--out", out32, NULL};
-    rc = loomrun_wait(loomrun_tmp, loomrun_startv(loomrun_tmp, v2));
-    if (rc != 0)
-        fail_msg("gen llm cc11: exit %d: %s", rc, loomrun_err);
-    snprintf(sys5, sizeof sys5, "%s.system.yaml", out32);
-    snprintf(sys6, sizeof sys6, "%s.straggler.yaml", out32);
-    loomrun_slurp(sys5, text, sizeof text);
-    strncat(text, "straggler: {\"22\": 1.25}\n", sizeof text - strlen(text) - 1);
-    loomrun_write(sys6, text);
-    const char *flow[] = {"--network-model", "flow", NULL};
-    assert_true(collapse_same(out32, net32, sys6, flow) > 0);
+    static const char *const cc11[] = {
+        "--preset", "gpt3-175b", "--layers", "8", "--tp", "1", "--pp", "1", "--dp", "32",
+        "--micro-batch", "2", "--global-batch", "64", "--dtype", "fp8", "--fp8-recipe", "current",
+        "--fp8-bf16-layers", "1,1", "--zero", "3", NULL};
+    static const char *const flow[] = {"--network-model", "flow", NULL};
+    assert_true(straggler_step("cc11", cc11, 4, 22, flow) > 0);
 }
 
 /* Is a folder named `name` in runs[]? */
