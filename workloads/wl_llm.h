@@ -116,6 +116,9 @@ typedef struct wl_llm_opts {
                               the embedding counts as a layer in the split */
     int split_loss;        /* --account-for-loss-in-pipeline-split: the output layer
                               and loss count as one (wl_llm_plan.c plan_layers) */
+    int first_given, first_layers; /* Megatron's --decoder-first-pipeline-num-layers:
+                              the first stage's layers (when given) */
+    int last_given, last_layers;   /* --decoder-last-pipeline-num-layers: the last's */
     int mb_group;          /* interleaved: microbatches a chunk runs in a row
                               (Megatron-Core's microbatch_group_size_per_vp_stage;
                               0: pp, Megatron's default) */

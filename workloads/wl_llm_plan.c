@@ -347,14 +347,50 @@ static int split_counted(const wl_llm_opts *o, wl_llm_plan *p, loom_err *err)
     return 0;
 }
 
-/* layers per virtual stage (split_layers, or split_counted) and each one's
- * first layer */
+/* Megatron's --decoder-first-pipeline-num-layers and
+ * --decoder-last-pipeline-num-layers (Megatron-Core's
+ * num_layers_in_first/last_pipeline_stage): the first (last) stage holds
+ * the layers given, the stages in between split the rest evenly, and each
+ * stage's layers split evenly over its V chunks; every split must be exact
+ * (Megatron's checks), and neither goes with the account-for flags. */
+static int split_ends(const wl_llm_opts *o, wl_llm_plan *p, loom_err *err)
+{
+    int F = o->first_given ? o->first_layers : 0, E = o->last_given ? o->last_layers : 0;
+    int mids = p->pp - (o->first_given != 0) - (o->last_given != 0), V = p->V;
+    int mid = p->m.layers - F - E;
+    if (o->split_embed || o->split_loss)
+        return loom_err_set(err, LOOM_EUSAGE, "--decoder-first/last-pipeline-num-layers and "
+                            "--account-for-*-in-pipeline-split: one or the other (Megatron-Core "
+                            "refuses both)");
+    if (p->pp < 2)
+        return loom_err_set(err, LOOM_EUSAGE, "--decoder-first/last-pipeline-num-layers need "
+                            "--pp >= 2");
+    if (mid < 0 || (mids == 0 && mid != 0) || (mids > 0 && mid % (mids * V)) || F % V || E % V)
+        return loom_err_set(err, LOOM_EUSAGE, "--layers %d with %d on the first stage and %d on "
+                            "the last: the %d left do not split evenly over the %d stage%s "
+                            "between, or an end does not over --virtual-stages %d (Megatron "
+                            "requires even splits)", p->m.layers, F, E, mid < 0 ? 0 : mid, mids,
+                            mids == 1 ? "" : "s", V);
+    for (int v = 0; v < p->chunks; v++) {
+        int s = v % p->pp;
+        p->chunk_layers[v] = s == 0 && o->first_given          ? F / V
+                             : s == p->pp - 1 && o->last_given ? E / V
+                                                               : mid / (mids * V);
+    }
+    return 0;
+}
+
+/* layers per virtual stage (split_layers, split_counted or split_ends) and
+ * each one's first layer */
 static int plan_layers(const wl_llm_opts *o, wl_llm_plan *p, loom_err *err)
 {
     p->chunks = p->pp * p->V;
     p->chunk_layers = loom_xcalloc(p->chunks, sizeof *p->chunk_layers);
     p->chunk_first = loom_xcalloc(p->chunks, sizeof *p->chunk_first);
-    if (o->split_embed || o->split_loss) {
+    if (o->first_given || o->last_given) {
+        if (split_ends(o, p, err) < 0)
+            return -1;
+    } else if (o->split_embed || o->split_loss) {
         if (split_counted(o, p, err) < 0)
             return -1;
     } else if (p->m.layers < p->chunks) {
@@ -363,8 +399,13 @@ static int plan_layers(const wl_llm_opts *o, wl_llm_plan *p, loom_err *err)
     } else {
         split_layers(p->m.layers, p->chunks, p->chunk_layers);
     }
-    for (int v = 1; v < p->chunks; v++)
+    for (int v = 1; v < p->chunks; v++) {
         p->chunk_first[v] = p->chunk_first[v - 1] + p->chunk_layers[v - 1];
+        if (v < p->chunks - 1 && p->chunk_layers[v] == 0) /* only the ends have other work */
+            return loom_err_set(err, LOOM_EUSAGE, "--layers %d: virtual stage %d (stage %d, "
+                                "chunk %d) would hold no layer, and only the first and last hold "
+                                "anything else", p->m.layers, v, v % p->pp, v / p->pp);
+    }
     return 0;
 }
 

@@ -132,6 +132,10 @@ static void llm_help(FILE *o)
         "                           loss) count as a layer when layers are split over the\n"
         "                           pp x V virtual stages, which must divide evenly; the\n"
         "                           first (last) virtual stage holds one layer fewer\n"
+        "      --decoder-first-pipeline-num-layers N\n"
+        "      --decoder-last-pipeline-num-layers N\n"
+        "                           Megatron's: the first (last) stage holds N layers,\n"
+        "                           the stages between split the rest evenly\n"
         "      --recompute R        none (default), selective (attention core) or full\n"
         "      --zero Z             0 (default: all-reduce gradients), 1 (shard optimizer\n"
         "                           state: reduce-scatter + all-gather), 2 (also gradients:\n"
@@ -207,7 +211,7 @@ enum {
     O_GROUPS, O_GRAN, O_OVERLAP_PARAM, O_COMM_STREAMS, O_TP_OVERLAP, O_TP_SMS, O_COMM_SMS,
     O_ATTN_KERNEL,
     O_FP8_RECIPE, O_FP8_BF16, O_CP, O_CP_COMM, O_STACK, O_HOST, O_CE_FUSION, O_HDROP, O_ADROP,
-    O_SPLIT_EMB, O_SPLIT_LOSS,
+    O_SPLIT_EMB, O_SPLIT_LOSS, O_FIRST_LAYERS, O_LAST_LAYERS,
 };
 
 static const struct option opts[] = {
@@ -247,6 +251,8 @@ static const struct option opts[] = {
     {"microbatch-group", required_argument, NULL, O_MBG},
     {"account-for-embedding-in-pipeline-split", no_argument, NULL, O_SPLIT_EMB},
     {"account-for-loss-in-pipeline-split", no_argument, NULL, O_SPLIT_LOSS},
+    {"decoder-first-pipeline-num-layers", required_argument, NULL, O_FIRST_LAYERS},
+    {"decoder-last-pipeline-num-layers", required_argument, NULL, O_LAST_LAYERS},
     {"recompute", required_argument, NULL, O_RC},
     {"zero", required_argument, NULL, O_ZERO},
     {"grad-bucket", required_argument, NULL, O_BUCKET},
@@ -380,6 +386,16 @@ static int apply_opt(llm_args *a, int c, char **argv)
     case O_CE_FUSION: o->ce_fusion = 1; break;
     case O_SPLIT_EMB: o->split_embed = 1; break;
     case O_SPLIT_LOSS: o->split_loss = 1; break;
+    case O_FIRST_LAYERS:
+    case O_LAST_LAYERS: {
+        int first = c == O_FIRST_LAYERS;
+        if (loom_opt_int("gen llm", first ? "--decoder-first-pipeline-num-layers"
+                                          : "--decoder-last-pipeline-num-layers",
+                         optarg, 0, 65536, first ? &o->first_layers : &o->last_layers) < 0)
+            return 2;
+        *(first ? &o->first_given : &o->last_given) = 1;
+        break;
+    }
     case O_STACK: o->stack = optarg; break;
     case O_HOST: { /* the system key's range */
         char *end;

@@ -971,6 +971,11 @@ static void test_llm_features(void **state)
                  "--dp", "4", "--schedule", "interleaved", "--virtual-stages", "4",
                  "--account-for-embedding-in-pipeline-split",
                  "--account-for-loss-in-pipeline-split", "--global-batch", "16", NULL}},
+        /* Megatron's uneven ends: 1 layer on the first and last stage, 3 on
+         * each between */
+        {"ends", {"--preset", "llama3-8b", "--layers", "8", "--seq", "512", "--tp", "2", "--pp", "4",
+                  "--dp", "2", "--decoder-first-pipeline-num-layers", "1",
+                  "--decoder-last-pipeline-num-layers", "1", "--global-batch", "8", NULL}},
         {"moe", {"--preset", "mixtral-8x7b", "--layers", "2", "--seq", "512", "--tp", "2", "--dp", "8",
                  "--ep", "4", "--sequence-parallel", "--global-batch", "8", NULL}},
         {"z3", {"--preset", "llama3-8b", "--layers", "2", "--seq", "512", "--dp", "16", "--zero", "3",

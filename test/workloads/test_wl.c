@@ -368,6 +368,69 @@ static void test_split_counted(void **state)
     wl_llm_plan_free(q);
 }
 
+/* Megatron's --decoder-first/last-pipeline-num-layers: the ends hold the
+ * layers given, the stages between split the rest, each stage over its V
+ * chunks (chunk v = c pp + s), all evenly, by hand. */
+static void test_split_ends(void **state)
+{
+    (void)state;
+    wl_llm_opts o = small("/tmp/unused/x");
+    o.pp = 4;
+    o.dp = 1;
+    o.global_batch = 4;
+    o.sched = WL_SCHED_INTERLEAVED;
+    o.vstages = 2;
+    o.m.layers = 12;
+    o.first_given = o.last_given = 1;
+    o.first_layers = o.last_layers = 2; /* 1 a chunk at the ends, 8 / (2 x 2) = 2 between */
+    wl_llm_plan *p = plan_ok(o);
+    static const int want[8] = {1, 2, 2, 1, 1, 2, 2, 1}, first[8] = {0, 1, 3, 5, 6, 7, 9, 11};
+    for (int v = 0; v < 8; v++) {
+        assert_int_equal(p->chunk_layers[v], want[v]);
+        assert_int_equal(p->chunk_first[v], first[v]);
+    }
+    wl_llm_plan_free(p);
+    wl_llm_opts b = o; /* the first stage alone: 9 over the other 3 */
+    b.sched = WL_SCHED_1F1B;
+    b.vstages = 1;
+    b.m.layers = 10;
+    b.first_layers = 1;
+    b.last_given = 0;
+    p = plan_ok(b);
+    for (int v = 0; v < 4; v++)
+        assert_int_equal(p->chunk_layers[v], v == 0 ? 1 : 3);
+    wl_llm_plan_free(p);
+    b.pp = 2; /* both ends, nothing between */
+    b.global_batch = 2;
+    b.first_layers = 4;
+    b.last_given = 1;
+    b.last_layers = 6;
+    p = plan_ok(b);
+    assert_int_equal(p->chunk_layers[0], 4);
+    assert_int_equal(p->chunk_layers[1], 6);
+    wl_llm_plan_free(p);
+    b.last_layers = 5; /* one layer left and no stage for it */
+    expect_plan_error(b, "--layers 10 with 4 on the first stage and 5 on the last: the 1 left");
+    b = o;
+    b.first_layers = b.last_layers = 6; /* nothing for the 2 stages between */
+    expect_plan_error(b, "virtual stage 1 (stage 1, chunk 0) would hold no layer");
+    b = o;
+    b.first_layers = 4; /* the last stage's first chunk empty: 8 - 4 - 0 = 4 between */
+    b.last_layers = 0;
+    expect_plan_error(b, "virtual stage 3 (stage 3, chunk 0) would hold no layer");
+    b = o;
+    b.first_layers = 3; /* 3 over 2 chunks */
+    expect_plan_error(b, "or an end does not over --virtual-stages 2");
+    b = o;
+    b.split_loss = 1;
+    expect_plan_error(b, "one or the other");
+    b = o;
+    b.pp = 1;
+    b.sched = WL_SCHED_1F1B;
+    b.vstages = 1;
+    expect_plan_error(b, "need --pp >= 2");
+}
+
 /* Interleaved schedule: the memory walk sees Megatron's warm-up of
  * (pp - s - 1) * 2 + (V - 1) * pp forward chunks, plus the one in flight. */
 static void test_interleaved_inflight(void **state)
@@ -449,6 +512,7 @@ int main(void)
         cmocka_unit_test(test_plan_errors),
         cmocka_unit_test(test_interleaved_inflight),
         cmocka_unit_test(test_split_counted),
+        cmocka_unit_test(test_split_ends),
         cmocka_unit_test(test_interleaved_groups),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
