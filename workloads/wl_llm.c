@@ -671,10 +671,13 @@ static void print_summary(const wl_llm_plan *p, const wl_llm_stats *s, const llm
                  "chunk, %d in the last)", o->split_embed && o->split_loss ? "embedding and loss"
                  : o->split_embed ? "embedding" : "loss", p->chunk_layers[0],
                  p->chunk_layers[p->chunks - 1]);
-    else if (o->first_given || o->last_given)
-        snprintf(sched + k, sizeof sched - (size_t)k, " (layers a chunk: %d on the first stage, "
-                 "%d on the last, %d between)", p->chunk_layers[0], p->chunk_layers[p->pp - 1],
-                 p->pp > 2 ? p->chunk_layers[1] : 0);
+    else if (o->first_given || o->last_given) { /* pp >= 2 (the plan's check); fits */
+        k += snprintf(sched + k, sizeof sched - (size_t)k, " (layers a chunk: %d on the first "
+                      "stage, %d on the last", p->chunk_layers[0], p->chunk_layers[p->pp - 1]);
+        if (p->pp > 2) /* the stages between, if any */
+            k += snprintf(sched + k, sizeof sched - (size_t)k, ", %d between", p->chunk_layers[1]);
+        snprintf(sched + k, sizeof sched - (size_t)k, ")");
+    }
     char cps[32] = "";
     if (p->cp > 1)
         snprintf(cps, sizeof cps, " x cp %d", p->cp);

@@ -365,6 +365,9 @@ static int split_ends(const wl_llm_opts *o, wl_llm_plan *p, loom_err *err)
     if (p->pp < 2)
         return loom_err_set(err, LOOM_EUSAGE, "--decoder-first/last-pipeline-num-layers need "
                             "--pp >= 2");
+    if (F < 0 || E < 0) /* the command's range; other callers' too */
+        return loom_err_set(err, LOOM_EUSAGE, "--decoder-first/last-pipeline-num-layers %d, %d: "
+                            "a count of layers is >= 0", F, E);
     if (mid < 0 || (mids == 0 && mid != 0) || (mids > 0 && mid % (mids * V)) || F % V || E % V)
         return loom_err_set(err, LOOM_EUSAGE, "--layers %d with %d on the first stage and %d on "
                             "the last: the %d left do not split evenly over the %d stage%s "

@@ -74,6 +74,15 @@ static inline int depends(const et_graph *g, const et_gnode *n, const et_gnode *
     return 0;
 }
 
+/* 1 when n waits for `on`: a data or a ctrl dependency. */
+static inline int waits_for(const et_graph *g, const et_gnode *n, const et_gnode *on)
+{
+    for (uint32_t k = 0; k < n->ndata + n->nctrl; k++)
+        if (&g->nodes[g->deps[n->dep + k]] == on)
+            return 1;
+    return 0;
+}
+
 /* Rank `rank`'s trace of a step written with --out prefix, loaded. */
 static inline et_graph *load_prefix(const char *prefix, int rank)
 {

@@ -425,6 +425,9 @@ static void test_split_ends(void **state)
     b.split_loss = 1;
     expect_plan_error(b, "one or the other");
     b = o;
+    b.last_layers = -2; /* the command refuses it; the library too */
+    expect_plan_error(b, "pipeline-num-layers 2, -2: a count of layers is >= 0");
+    b = o;
     b.pp = 1;
     b.sched = WL_SCHED_1F1B;
     b.vstages = 1;
