@@ -49,6 +49,7 @@
 #include "net_flow_int.h"
 
 #include "buddy.h"
+#include "prefault.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -181,8 +182,17 @@ static uint32_t slot_alloc(nf *f)
         }
         id = f->nf++;
         memset(&f->f[id], 0, sizeof f->f[id]);
-        if ((f->nf & (NF_MEMCHECK - 1)) == 0)
+        if ((f->nf & (NF_MEMCHECK - 1)) == 0) {
             mem_check(f);
+            /* the slots two NF_MEMCHECK ahead backed by the helper thread
+             * while these are used (core/base/prefault.h: 8 MiB, 8 to 16
+             * MiB ahead, never past what the array holds) */
+            uint64_t lo = (uint64_t)f->nf + 2 * NF_MEMCHECK, hi = lo + NF_MEMCHECK;
+            if (hi > f->capf)
+                hi = f->capf;
+            if (lo < hi)
+                loom_prefault(&f->f[lo], (size_t)(hi - lo) * sizeof *f->f);
+        }
     }
     nf_flow *fl = &f->f[id];
     uint32_t gen = fl->gen;

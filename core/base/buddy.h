@@ -17,7 +17,9 @@
  *
  * Blocks are not zeroed; unit * 2^LOOM_BUDDY_MINK must hold a free
  * block's links (24 bytes).  Out of memory ends as loom_xmalloc does.
- * Not thread-safe.
+ * One chunk more than in use is kept mapped, and each mapped chunk is
+ * handed to prefault.h's helper thread as it is mapped, so that its pages
+ * are backed before its first block is written.  Not thread-safe.
  */
 #ifndef LOOM_BUDDY_H
 #define LOOM_BUDDY_H
