@@ -61,10 +61,27 @@ static void *helper(void *arg)
     return NULL;
 }
 
+/* In a child of fork(2) the helper does not exist (only the forking
+ * thread is copied): begin again from nothing, so that a request there
+ * starts a helper of its own and loom_prefault_wait cannot wait for one
+ * that is not there. */
+static void after_fork_child(void)
+{
+    pthread_mutex_init(&mu, NULL);
+    pthread_cond_init(&work, NULL);
+    pthread_cond_init(&idle, NULL);
+    nq = 0;
+    busy = 0;
+    state = 0;
+}
+
 /* 1 when this kernel populates on request (probed once on a page of our
  * own: an old kernel answers EINVAL) and the helper started. */
 static int start(void)
 {
+    static int registered;
+    if (!registered && pthread_atfork(NULL, NULL, after_fork_child) == 0)
+        registered = 1;
     long pg = sysconf(_SC_PAGESIZE);
     void *t = mmap(NULL, (size_t)pg, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (t == MAP_FAILED)

@@ -19,7 +19,8 @@
  * request first (the memory about to be touched), in 4 MiB slices;
  * requests beyond LOOM_PREFAULT_QUEUE waiting are dropped.  It starts with
  * the first request, and does nothing where the kernel lacks the call
- * (Linux before 5.14) or on other systems.  loom's data is never shared
+ * (Linux before 5.14) or on other systems; a child of fork(2) starts a
+ * helper of its own.  loom's data is never shared
  * with it; the simulation stays single-threaded and deterministic.
  */
 #ifndef LOOM_PREFAULT_H

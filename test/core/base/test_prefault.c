@@ -2,7 +2,8 @@
  * test_prefault.c: the helper thread of core/base/prefault.h backs the
  * whole pages of a range (resident, as mincore(2) reports) and never
  * changes a byte of it; ends are rounded inwards; ranges gone before it
- * reaches them, and more requests than the queue holds, are harmless.
+ * reaches them, and more requests than the queue holds, are harmless; a
+ * child of fork(2) gets a helper of its own.
  * Where the kernel cannot populate on request (before Linux 5.14) the
  * residency checks are skipped, the content checks still hold.
  */
@@ -16,6 +17,7 @@
 #include <stdint.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 static size_t pg(void)
@@ -129,6 +131,32 @@ static void test_gone_and_overflow(void **state)
     munmap(p, n);
 }
 
+/* a child of fork(2), where the helper thread is not copied, starts its
+ * own: its requests are served and its wait returns (the alarm ends a
+ * child that would hang) */
+static void test_after_fork(void **state)
+{
+    (void)state;
+    size_t n = 16 * pg();
+    char *p = map(n);
+    loom_prefault(p, n); /* the parent's helper is running */
+    loom_prefault_wait();
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        alarm(20);
+        char *c = map(n);
+        loom_prefault(c, n);
+        loom_prefault_wait();
+        _exit(populates() && resident(c, n) != 16 ? 1 : 0);
+    }
+    int st = 0;
+    assert_int_equal(waitpid(pid, &st, 0), pid);
+    assert_true(WIFEXITED(st));
+    assert_int_equal(WEXITSTATUS(st), 0);
+    munmap(p, n);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -136,6 +164,7 @@ int main(void)
         cmocka_unit_test(test_keeps_content),
         cmocka_unit_test(test_rounds_inwards),
         cmocka_unit_test(test_gone_and_overflow),
+        cmocka_unit_test(test_after_fork),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
