@@ -184,9 +184,11 @@ static uint32_t slot_alloc(nf *f)
         memset(&f->f[id], 0, sizeof f->f[id]);
         if ((f->nf & (NF_MEMCHECK - 1)) == 0) {
             mem_check(f);
-            /* the slots two NF_MEMCHECK ahead backed by the helper thread
-             * while these are used (core/base/prefault.h: 8 MiB, 8 to 16
-             * MiB ahead, never past what the array holds) */
+            /* the next NF_MEMCHECK slots after those two ahead (8 MiB,
+             * 16 to 24 MiB past the slot in use) handed to the helper
+             * thread to back (core/base/prefault.h), never past what the
+             * array holds; a growth that moves the array loses the windows
+             * asked for at the old address, harmlessly */
             uint64_t lo = (uint64_t)f->nf + 2 * NF_MEMCHECK, hi = lo + NF_MEMCHECK;
             if (hi > f->capf)
                 hi = f->capf;
