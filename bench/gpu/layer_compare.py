@@ -1,0 +1,205 @@
+#!/usr/bin/env python3
+"""loom's price of one transformer layer against layer_step.py's
+measurements (issue 11).  Standard library only; needs a built loom.
+
+For every row of DIR/layers.csv: `loom gen llm` writes the same layer
+(the MPT arguments of scripts/validate, one GPU, micro-batch = global
+batch, --granularity kernel) with 4 layers on the measuring device, `loom
+run --timeline` replays it, and the durations of layer 1's nodes
+(L1.F*, L1.R*, L1.B*: a middle layer, as the measured stack's) are
+loom's forward and step time a layer.  The kernels of DIR/
+layer_kernels.csv and loom's nodes are also summed per class (GEMM,
+attention forward and backward, norms, GELU, adds, the bias gradients'
+reductions, copies, other), so the report says where the time differs.
+
+Usage:
+  python3 bench/gpu/layer_compare.py --in DIR --loom build-rel/loom [--device h200]
+                                     [--out report.md]
+  python3 bench/gpu/layer_compare.py --self-test
+"""
+import argparse
+import csv
+import json
+import os
+import subprocess
+import sys
+import tempfile
+
+CLASSES = ["gemm", "attn_fwd", "attn_bwd", "norm", "gelu", "add", "bias_grad", "copy",
+           "other"]
+
+
+def measured_class(kernel):
+    """The class of a CUDA kernel's name (torch.profiler's key)."""
+    k = kernel.lower()
+    if "flash_fwd" in k or "fmha" in k and "bwd" not in k:
+        return "attn_fwd"
+    if "flash_bwd" in k or "fmha" in k:
+        return "attn_bwd"
+    if k.startswith("nvjet") or "gemm" in k or "splitkreduce" in k or "cublas" in k:
+        return "gemm"
+    if "layer_norm" in k or "gammabeta" in k:
+        return "norm"
+    if "gelu" in k:
+        return "gelu"
+    if "functor_add" in k:
+        return "add"
+    if "reduce_kernel" in k and "sum" in k:
+        return "bias_grad"
+    if "copy" in k:
+        return "copy"
+    return "other"
+
+
+def loom_class(node):
+    """The class of a `gen llm` node name, L<l>.<F|R|B><mb>.<kernel>."""
+    k = node.split(".", 2)[2]
+    if k.startswith("flash_attn"):
+        return "attn_bwd" if k.endswith("_bwd") else "attn_fwd"
+    base = k.split("_")[0]
+    if base in ("qkv", "proj", "fc1", "fc2"):
+        return "gemm"
+    if base in ("ln1", "ln2"):
+        return "norm"
+    if base == "gelu":
+        return "gelu"
+    if base.startswith("resid"):
+        return "add"
+    return "other"
+
+
+def loom_layer(loom, device, row, work):
+    """{'fwd_ms', 'step_ms', class: ms} of layer 1 as loom prices it."""
+    d, heads, mbs = int(row["hidden"]), int(row["heads"]), int(row["micro_batch"])
+    prefix = os.path.join(work, "step")
+    gen = [loom, "gen", "llm", "--preset", "gpt3-175b", "--hidden", str(d), "--ffn", str(4 * d),
+           "--heads", str(heads), "--layers", "4", "--hidden-dropout", "0",
+           "--attention-dropout", "0", "--seq", row["seq"], "--vocab", "50368",
+           "--embeddings", "tied", "--attention", "flash", "--global-batch", str(mbs),
+           "--micro-batch", str(mbs), "--tp", "1", "--pp", "1", "--dp", "1",
+           "--recompute", "full" if row["recompute"] == "1" else "none",
+           "--device", device, "--dtype", "bf16", "--granularity", "kernel",
+           "--out", prefix, "-q"]
+    subprocess.run(gen, check=True, stdout=subprocess.DEVNULL)
+    net = os.path.join(work, "net.yaml")
+    with open(net, "w") as f:
+        f.write("topology: [ Switch ]\nnpus_count: [ 1 ]\nbandwidth: [ 450 ]\nlatency: [ 500 ]\n")
+    tl = os.path.join(work, "timeline.json")
+    subprocess.run([loom, "run", "-w", prefix, "-s", prefix + ".system.yaml", "-n", net,
+                    "--timeline", tl, "-q"], check=True, stdout=subprocess.DEVNULL)
+    with open(tl) as f:
+        events = json.load(f)["traceEvents"]
+    out = {c: 0.0 for c in CLASSES}
+    out["fwd_ms"] = out["step_ms"] = 0.0
+    for e in events:
+        name = e.get("name", "")
+        if e.get("ph") != "X" or not name.startswith("L1."):
+            continue
+        ms = e["dur"] / 1e3
+        out["step_ms"] += ms
+        if name.startswith("L1.F"):
+            out["fwd_ms"] += ms
+        out[loom_class(name)] += ms
+    return out
+
+
+def read_csv(path):
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def pct(model, meas):
+    return 100.0 * (model - meas) / meas
+
+
+def report(rows, kern, loom_rows, device):
+    """The markdown report (a list of lines)."""
+    L = ["# One transformer layer: measured against loom (`%s`)" % device, "",
+         "Per layer, forward and forward + backward (with the recomputed forward where",
+         "`rc` is 1); error = (loom - measured) / measured, negative: loom fast.", "",
+         "| case | mb | rc | measured fwd ms | loom fwd ms | error | measured step ms "
+         "| loom step ms | error | kernels ms | gaps |",
+         "|---|---|---|---|---|---|---|---|---|---|---|"]
+    errs = []
+    for r, m in zip(rows, loom_rows):
+        if not r["step_ms"]:
+            L.append("| %s | %s | %s | (%s) |" % (r["case"], r["micro_batch"], r["recompute"],
+                                                  r["note"]))
+            continue
+        fw, st = float(r["fwd_ms"]), float(r["step_ms"])
+        ks = sum(float(k["us_per_layer"]) for k in kern
+                 if (k["case"], k["micro_batch"], k["recompute"]) ==
+                 (r["case"], r["micro_batch"], r["recompute"])) / 1e3
+        errs.append(pct(m["step_ms"], st))
+        L.append("| %s | %s | %s | %.3f | %.3f | %+.1f%% | %.3f | %.3f | %+.1f%% | %.3f | %.1f%% |"
+                 % (r["case"], r["micro_batch"], r["recompute"], fw, m["fwd_ms"],
+                    pct(m["fwd_ms"], fw), st, m["step_ms"], errs[-1], ks,
+                    100.0 * (st - ks) / st if ks else 0.0))
+    if errs:
+        L += ["", "Step error: mean %+.1f%%, mean |error| %.1f%%, range %+.1f%% .. %+.1f%% "
+              "(%d rows)." % (sum(errs) / len(errs), sum(abs(e) for e in errs) / len(errs),
+                              min(errs), max(errs), len(errs))]
+    L += ["", "`kernels ms`: the GPU time of the profiled iteration's kernels a layer;",
+          "`gaps`: the share of the measured step in which no kernel ran.", "",
+          "## Per class, ms a layer (measured kernels / loom)", "",
+          "| case | mb | rc | " + " | ".join(CLASSES) + " |",
+          "|---|---|---|" + "---|" * len(CLASSES)]
+    for r, m in zip(rows, loom_rows):
+        key = (r["case"], r["micro_batch"], r["recompute"])
+        meas = {c: 0.0 for c in CLASSES}
+        for k in kern:
+            if (k["case"], k["micro_batch"], k["recompute"]) == key:
+                meas[measured_class(k["kernel"])] += float(k["us_per_layer"]) / 1e3
+        L.append("| %s | %s | %s | " % key + " | ".join(
+            "%.2f / %.2f" % (meas[c], m[c]) for c in CLASSES) + " |")
+    return L
+
+
+def self_test():
+    assert measured_class("nvjet_sm90_tst_192x192_64x4_2x1_v_bz_coopB_bias_TNN") == "gemm"
+    assert measured_class("void pytorch_flash::flash_bwd_dot_do_o_kernel<true>") == "attn_bwd"
+    assert measured_class("void pytorch_flash::flash_fwd_kernel<Flash_fwd_kernel_traits<"
+                          "128, 128, 64, 4, false, false, cutlass::bfloat16_t>>") == "attn_fwd"
+    assert measured_class("void at::native::(anonymous namespace)::GammaBetaBackward") == "norm"
+    assert measured_class("void at::native::reduce_kernel<128, 4, at::native::ReduceOp<"
+                          "c10::BFloat16, at::native::func_wrapper_t<c10::BFloat16, "
+                          "at::native::sum_functor") == "bias_grad"
+    assert measured_class("void at::native::(anonymous namespace)::CatArrayBatchedCopy") == "copy"
+    assert measured_class("Memset (Device)") == "other"
+    assert loom_class("L1.B0.fc2_wgrad") == "gemm" and loom_class("L1.R0.ln1") == "norm"
+    assert loom_class("L1.B0.flash_attn_bwd") == "attn_bwd"
+    assert loom_class("L1.F0.flash_attn") == "attn_fwd"
+    assert loom_class("L1.B0.resid2_acc") == "add" and loom_class("L1.B0.gelu_bwd") == "gelu"
+    assert abs(pct(90.0, 100.0) + 10.0) < 1e-12
+    print("layer_compare self-test: ok")
+    return 0
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--in", dest="inp", help="layer_step.py's output directory")
+    ap.add_argument("--loom", default="build-rel/loom")
+    ap.add_argument("--device", default="h200", help="catalog device measured (h200)")
+    ap.add_argument("--out", help="write the report here (default: stdout)")
+    ap.add_argument("--self-test", action="store_true")
+    a = ap.parse_args()
+    if a.self_test:
+        return self_test()
+    if not a.inp:
+        ap.error("--in DIR is required")
+    rows = read_csv(os.path.join(a.inp, "layers.csv"))
+    kpath = os.path.join(a.inp, "layer_kernels.csv")
+    kern = read_csv(kpath) if os.path.exists(kpath) else []
+    with tempfile.TemporaryDirectory() as work:
+        loom_rows = [loom_layer(a.loom, a.device, r, work) for r in rows]
+    text = "\n".join(report(rows, kern, loom_rows, a.device)) + "\n"
+    if a.out:
+        with open(a.out, "w") as f:
+            f.write(text)
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
