@@ -104,7 +104,9 @@ typedef struct comp_kparams {
     double attn_eff;         /* flash attention forward: fraction of one SM's peak */
     double attn_bwd_eff;     /* flash attention backward */
     double attn_launch;      /* seconds per attention kernel */
-    int attn_kind;           /* comp_attn: the family the three above are */
+    double attn_drop[2];     /* time factor of an attention kernel that applies dropout
+                                inside (shape's dropout), forward and backward */
+    int attn_kind;           /* comp_attn: the family the four above are */
     /* a device's own forward and backward efficiency per family (catalog
      * attention-efficiency); 0: the family's fitted ones */
     double attn_dev[COMP_ATTN_KINDS][2];

@@ -16,6 +16,8 @@
  *                                           backward; FlashAttention-2)
  *     waves = ceil(blocks / S)
  *     t = launch + max(waves * (F / blocks) / (P/S * e_attn), bytes / (M * e_elem))
+ *     t x r_drop when the kernel applies dropout inside (the family's
+ *     measured ratio of the kernel's time with dropout to without)
  * Elementwise, norm and softmax kernels (dropout: e_drop for e_elem):
  *     t = launch + bytes / (M * e_elem)
  *       (= bytes / (M * e(bytes)), e(x) = e_elem * x / (x + launch * M * e_elem):
@@ -59,13 +61,17 @@ comp_kparams comp_kparams_default(void)
 /* Attention families, fitted like the rest on the even rows of the H200's
  * attention.csv for their back-end (bench/gpu/kernel_model.py --fit):
  * forward efficiency and launch on the forward rows, backward efficiency
- * on the forward+backward rows. */
+ * on the forward+backward rows.  drop: the kernel's time with dropout 0.1
+ * inside over its time without, forward and backward (the backward from
+ * forward+backward less forward), the mean of the two shapes of the
+ * H200's attention_dropout.csv (bench/gpu/h200-2026-11-30; docs/DEVICES.md
+ * "Dropout inside fused attention"). */
 const char *const comp_attn_names[COMP_ATTN_KINDS] = {"flash2", "cudnn"};
 static const struct {
-    double eff, bwd_eff, launch;
+    double eff, bwd_eff, launch, drop[2];
 } attn_fit[COMP_ATTN_KINDS] = {
-    [COMP_ATTN_FLASH2] = {0.31, 0.25, 50e-6},
-    [COMP_ATTN_CUDNN] = {0.66, 0.47, 32e-6},
+    [COMP_ATTN_FLASH2] = {0.31, 0.25, 50e-6, {1.20, 1.13}},
+    [COMP_ATTN_CUDNN] = {0.66, 0.47, 32e-6, {1.99, 1.21}},
 };
 
 int comp_attn_parse(const char *s, comp_attn *out)
@@ -89,6 +95,8 @@ void comp_kparams_attention(comp_kparams *k, comp_attn a)
         k->attn_bwd_eff = k->attn_dev[a][1];
     }
     k->attn_launch = attn_fit[a].launch;
+    k->attn_drop[0] = attn_fit[a].drop[0];
+    k->attn_drop[1] = attn_fit[a].drop[1];
     k->attn_kind = (int)a;
 }
 
@@ -161,7 +169,8 @@ static double attn_seconds(const comp_cfg *c, double flops, double bytes, const 
     double per_sm = peak_of(c, s) / kp->sms;
     double t = (double)w * (flops / (double)blocks) / (per_sm * (bwd ? kp->attn_bwd_eff : kp->attn_eff));
     double t_mem = bytes / (c->mem_bw * kp->elem_eff);
-    return kp->attn_launch + (t > t_mem ? t : t_mem);
+    double r = s->dropout ? kp->attn_drop[bwd] : 1.0; /* its random numbers drawn inside */
+    return r * (kp->attn_launch + (t > t_mem ? t : t_mem));
 }
 
 int comp_kernel_by_shape(const comp_cfg *c, double flops, double bytes, const loom_kshape *s)
@@ -217,6 +226,11 @@ int comp_kparams_check(const comp_kparams *k, loom_err *err)
         if (f[i].frac ? !frac_ok(f[i].v) : !secs_ok(f[i].v))
             return loom_err_set(err, LOOM_EUSAGE, "compute: kernel model %s must be %s (got %g)",
                                 f[i].name, f[i].frac ? "in (0, 1]" : "in [0, 1) s", f[i].v);
+    for (int i = 0; i < 2; i++)
+        if (!(k->attn_drop[i] >= 1 && k->attn_drop[i] < 10))
+            return loom_err_set(err, LOOM_EUSAGE, "compute: kernel model attention %s dropout "
+                                "factor must be in [1, 10) (got %g)", i ? "backward" : "forward",
+                                k->attn_drop[i]);
     if (!(k->gemm_k0 >= 0 && k->gemm_k0 < 1e6))
         return loom_err_set(err, LOOM_EUSAGE, "compute: kernel model gemm k0 must be in [0, 1e6) "
                             "(got %g)", k->gemm_k0);

@@ -59,8 +59,8 @@ static void check_list(sink *s, const ChakraProtoMsg__AttributeProto *a, uint32_
         if (i % LOOM_KSHAPE_FIELDS == 0)
             max = LOOM_K_CLASSES - 1;
         else if (i % LOOM_KSHAPE_FIELDS == 5) /* dtype_bytes 0 .. 8, + 256 when causal, */
-            max = (255u << 16) | 256 | 8;    /* + 65536 x comm_sms 0 .. 255 */
-        int badpack = i % LOOM_KSHAPE_FIELDS == 5 && ((mag & 0xff) > 8 || (mag & 0xfe00) != 0);
+            max = (255u << 16) | 512 | 256 | 8; /* + 512 with dropout, + 65536 x comm_sms */
+        int badpack = i % LOOM_KSHAPE_FIELDS == 5 && ((mag & 0xff) > 8 || (mag & 0xfc00) != 0);
         if ((neg && mag != 0) || mag > max || badpack) {
             et_problem(s, "attribute kernel_shape entry %ld (kernel %ld) = %s%" PRIu64 " is out of "
                     "range 0 .. %" PRIu64, i, i / LOOM_KSHAPE_FIELDS, neg ? "-" : "", mag, max);
@@ -80,10 +80,11 @@ int et_shape_read(const ChakraProtoMsg__Node *n, uint32_t nkernels, et_nshape *o
         const ChakraProtoMsg__AttributeProto *a = n->attr[i];
         const char *name = a->name;
         uint64_t v;
-        if (name[0] != 'g' && name[0] != 'd' && name[0] != 'c' && name[0] != 'k')
+        if (name[0] != 'g' && name[0] != 'd' && name[0] != 'c' && name[0] != 'k' && name[0] != 'a')
             continue; /* none of the names below: most of a node's attributes */
         if (strncmp(name, "gemm_", 5) == 0 || strcmp(name, "dtype_bytes") == 0 ||
             strcmp(name, "causal") == 0 || strcmp(name, "comm_sms") == 0 ||
+            strcmp(name, "attention_dropout") == 0 ||
             strcmp(name, "kernel_class") == 0 ||
             strcmp(name, "kernel_shape") == 0) {
             if ((int)n->type == ET_COMM_COLL_NODE && strcmp(name, "comm_sms") == 0) {
@@ -130,6 +131,9 @@ int et_shape_read(const ChakraProtoMsg__Node *n, uint32_t nkernels, et_nshape *o
         } else if (strcmp(name, "causal") == 0) {
             if (get_u(&s, a, 1, &v) == 0)
                 o->one.causal = (uint8_t)v;
+        } else if (strcmp(name, "attention_dropout") == 0) {
+            if (get_u(&s, a, 1, &v) == 0)
+                o->one.dropout = (uint8_t)v;
         } else if (strcmp(name, "comm_sms") == 0) {
             if (get_u(&s, a, 255, &v) == 0)
                 o->one.comm_sms = (uint8_t)v;
@@ -150,7 +154,8 @@ void et_shape_pack(const loom_kshape *k, uint64_t *f)
     f[2] = k->n;
     f[3] = k->k;
     f[4] = k->batch;
-    f[5] = k->dtype_bytes | (uint64_t)(k->causal ? 1 : 0) << 8 | (uint64_t)k->comm_sms << 16;
+    f[5] = k->dtype_bytes | (uint64_t)(k->causal ? 1 : 0) << 8 |
+           (uint64_t)(k->dropout ? 1 : 0) << 9 | (uint64_t)k->comm_sms << 16;
 }
 
 loom_kshape et_shape_at(const et_nshape *s, uint32_t i)
@@ -161,5 +166,5 @@ loom_kshape et_shape_at(const et_nshape *s, uint32_t i)
     return (loom_kshape){.cls = (uint8_t)f[0], .m = (uint32_t)f[1], .n = (uint32_t)f[2],
                          .k = (uint32_t)f[3], .batch = (uint32_t)f[4],
                          .dtype_bytes = (uint8_t)(f[5] & 0xff), .causal = (uint8_t)(f[5] >> 8 & 1),
-                         .comm_sms = (uint8_t)(f[5] >> 16)};
+                         .dropout = (uint8_t)(f[5] >> 9 & 1), .comm_sms = (uint8_t)(f[5] >> 16)};
 }

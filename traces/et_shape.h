@@ -11,12 +11,14 @@
  *                 n = key length, k = head dimension, batch = batch x heads)
  *   dtype_bytes   integer 0 .. 8, operand width (0: the run's datatype)
  *   causal        integer or bool (attention)
+ *   attention_dropout  integer or bool (attention): dropout applied inside
+ *                 the fused kernel
  *   comm_sms      integer 0 .. 255: SMs communication holds beside it
  * A node with gemm_m, gemm_n and gemm_k but no kernel_class is a GEMM.
  * A fused node (kernel_flops/kernel_bytes) carries its kernels' shapes in
  * kernel_shape, an integer list of LOOM_KSHAPE_FIELDS entries per kernel
  * in kernel_flops' order: class code (kshape.h LOOM_K_*), m, n, k, batch,
- * dtype_bytes + 256 * causal + 65536 * comm_sms.
+ * dtype_bytes + 256 * causal + 512 * dropout + 65536 * comm_sms.
  * A collective (COMM_COLL_NODE) may carry comm_sms, an integer 0 .. 255:
  * the SMs its kernel holds while in flight (the system key comm-sms
  * otherwise; 0: none, a transfer that runs on copy engines).

@@ -185,6 +185,15 @@ static int in_true(json_t *n, size_t i)
     return json_is_true(v) || (json_is_integer(v) && json_integer_value(v) != 0);
 }
 
+/* Input i's value as a number > 0 (a float or an integer). */
+static int in_positive(json_t *n, size_t i)
+{
+    json_t *vals, *shapes, *types;
+    io_of(n, 0, &vals, &shapes, &types);
+    json_t *v = json_array_get(vals, i);
+    return json_is_number(v) && json_number_value(v) > 0;
+}
+
 /* Sets *ks to class cls with these dimensions, or to no class when one
  * does not fit the shape's 32 bits. */
 static void shape_set(loom_kshape *ks, int cls, uint64_t m, uint64_t n, uint64_t k, uint64_t b,
@@ -255,21 +264,21 @@ static uint64_t gemm_flops(json_t *n, const char *name, loom_kshape *ks)
 }
 
 /* PyTorch's fused attention ops (ATen's signatures): the input holding
- * the query [b, h, s, d] (the key follows it) and the one holding
- * is_causal. */
+ * the query [b, h, s, d] (the key follows it), the one holding dropout_p
+ * and the one holding is_causal. */
 static const struct {
     const char *name;
-    int bwd, q, causal;
+    int bwd, q, drop, causal;
 } attn_ops[] = {
-    {"aten::_scaled_dot_product_flash_attention", 0, 0, 4},
-    {"aten::_scaled_dot_product_efficient_attention", 0, 0, 6},
-    {"aten::_scaled_dot_product_cudnn_attention", 0, 0, 6},
-    {"aten::_scaled_dot_product_flash_attention_backward", 1, 1, 11},
-    {"aten::_scaled_dot_product_efficient_attention_backward", 1, 1, 11},
+    {"aten::_scaled_dot_product_flash_attention", 0, 0, 3, 4},
+    {"aten::_scaled_dot_product_efficient_attention", 0, 0, 5, 6},
+    {"aten::_scaled_dot_product_cudnn_attention", 0, 0, 5, 6},
+    {"aten::_scaled_dot_product_flash_attention_backward", 1, 1, 10, 11},
+    {"aten::_scaled_dot_product_efficient_attention_backward", 1, 1, 9, 11},
 };
 
 /* The shape of a leaf op priced by its bytes: fused attention (query
- * length, key length, head dim, batch x heads, causal), a dropout
+ * length, key length, head dim, batch x heads, causal, dropout), a dropout
  * (random numbers drawn), else elementwise. */
 static void leaf_shape(json_t *n, const char *name, loom_kshape *ks)
 {
@@ -284,6 +293,7 @@ static void leaf_shape(json_t *n, const char *name, loom_kshape *ks)
         shape_set(ks, attn_ops[i].bwd ? LOOM_K_ATTN_BWD : LOOM_K_ATTN, up(q[2]), up(k[2]),
                   up(q[3]), up(q[0]) * up(q[1]), in_width(n, (size_t)qi));
         ks->causal = (uint8_t)in_true(n, (size_t)attn_ops[i].causal);
+        ks->dropout = (uint8_t)in_positive(n, (size_t)attn_ops[i].drop);
         return;
     }
     int drop = strcmp(name, "aten::native_dropout") == 0 || strcmp(name, "aten::dropout") == 0 ||

@@ -235,6 +235,8 @@ uint64_t wl_comp_shaped(wl_trace *t, const char *name, uint64_t flops, uint64_t 
             a_i64(&s, "dtype_bytes", k->dtype_bytes);
         if (k->causal)
             a_i64(&s, "causal", 1);
+        if (k->dropout)
+            a_i64(&s, "attention_dropout", 1);
         if (k->comm_sms)
             a_i64(&s, "comm_sms", k->comm_sms);
     }

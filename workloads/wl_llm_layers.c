@@ -80,6 +80,14 @@ void llm_kern(llm_gen *g, int layer, char ph, int mb, const char *k, double flop
 void llm_kern_s(llm_gen *g, int layer, char ph, int mb, const char *k, double flops, double bytes,
                 const loom_kshape *s)
 {
+    loom_kshape sd;
+    if (s && (s->cls == LOOM_K_ATTN || s->cls == LOOM_K_ATTN_BWD) && g->p->m.adrop == WL_DROP_ON) {
+        /* the attention dropout runs inside the fused kernel, forward and
+         * backward (FlashAttention's and cuDNN's dropout_p) */
+        sd = *s;
+        sd.dropout = 1;
+        s = &sd;
+    }
     double sec = kernel_seconds(g, flops, bytes, s);
     if (g->p->o.gran == WL_GRAN_KERNEL) {
         uint64_t deps[LLM_MAXNEED + 1];

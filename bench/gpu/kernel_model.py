@@ -53,6 +53,11 @@ DEFAULT = dict(gemm_eff=0.73, gemm_k0=64, gemm_mem_eff=0.70, gemm_fp8=0.92, gemm
 # The cuDNN attention family (compute/comp_kernel.c's attn_fit table, the
 # system file's attention-kernel: cudnn); the self-test checks it too.
 CUDNN = dict(attn_eff=0.66, attn_bwd_eff=0.47, attn_launch=32e-6)
+# The attn_fit table's dropout factors (forward, backward): a fused
+# attention's time with dropout 0.1 inside over its time without, the mean
+# over the shapes of an attention_dropout.csv (drop_ratios below), rounded
+# to 0.01; the self-test recomputes them from bench/gpu/h200-2026-11-30.
+ATTN_DROP = {"FLASH2": (1.20, 1.13), "CUDNN": (1.99, 1.21)}
 SPLITK_MIN_K = 512
 ATTN_BLOCK = 128
 
@@ -84,6 +89,32 @@ def attention_eff(devices_path, name):
         return {}
     return {f: (float(x), float(y)) for f, x, y in
             re.findall(r"(\w+): \[([0-9.]+), ([0-9.]+)\]", a.group(1))}
+
+
+def drop_ratios(path):
+    """{backend: (forward, backward)} from an attention_dropout.csv: per
+    shape, the forward time with dropout 0.1 over dropout 0, and the
+    backward's (forward+backward less forward) likewise; the mean over the
+    shapes."""
+    t = {}
+    for r in compare.read_csv(path):
+        if r.get("time_us"):
+            key = (r["backend"], r["pass"], r["batch"], r["heads"], r["seq"])
+            t[key + (float(r["dropout_p"]) > 0,)] = float(r["time_us"])
+    out = {}
+    for be in sorted({k[0] for k in t}):
+        fw, bw = [], []
+        for k in sorted(k for k in t if k[0] == be and k[1] == "fwd" and not k[5]):
+            f0, f1 = t[k], t.get(k[:5] + (True,))
+            both = (be, "fwd+bwd") + k[2:5]
+            s0, s1 = t.get(both + (False,)), t.get(both + (True,))
+            if f1 is None or s0 is None or s1 is None:
+                continue
+            fw.append(f1 / f0)
+            bw.append((s1 - f1) / (s0 - f0))
+        if fw:
+            out[be] = (statistics.mean(fw), statistics.mean(bw))
+    return out
 
 
 def cdiv(a, b):
@@ -283,11 +314,15 @@ def table(g, a, e, hw, dev, kp, cu=CUDNN):
     for grp in ("GEMM", "elementwise"):  # the classes together
         held = [(k, r) for name, items in order if name.startswith(grp) for k, r in items
                 if id(r) not in fitted]
+        if not held:  # a folder without that CSV (kernels.py --only)
+            continue
         er = [r["err"] for _, r in held]
         ek = [compare.err_pct(pred(k, r), r["meas"]) for k, r in held]
         lines.append("| **%s, all** | %d | %.1f / %.1f | %.1f / %.1f | %+.1f |" % (
             grp, len(held), mae(er), max(abs(x) for x in er), mae(ek),
             max(abs(x) for x in ek), statistics.mean(ek)))
+    if not tot_k:
+        return "\n".join(lines)
     lines.append("| **all held-out rows** | %d | %.1f / %.1f | %.1f / %.1f | %+.1f |" % (
         len(tot_k), mae(tot_r), max(abs(x) for x in tot_r), mae(tot_k),
         max(abs(x) for x in tot_k), statistics.mean(tot_k)))
@@ -303,12 +338,16 @@ def self_test():
             continue
         m = re.search(r"k\.%s = ([0-9.e-]+);" % k, src)
         assert m and abs(float(m.group(1)) - v) < 1e-15, (k, m and m.group(1), v)
+    measured = drop_ratios(os.path.join(HERE, "h200-2026-11-30", "attention_dropout.csv"))
     for fam, d in (("FLASH2", DEFAULT), ("CUDNN", CUDNN)):  # the attn_fit table's rows
-        m = re.search(r"\[COMP_ATTN_%s\] = \{([0-9.e-]+), ([0-9.e-]+), ([0-9.e-]+)\}" % fam, src)
+        m = re.search(r"\[COMP_ATTN_%s\] = \{([0-9.e-]+), ([0-9.e-]+), ([0-9.e-]+), "
+                      r"\{([0-9.]+), ([0-9.]+)\}\}" % fam, src)
         assert m, fam
         got = [float(x) for x in m.groups()]
-        want = [d["attn_eff"], d["attn_bwd_eff"], d["attn_launch"]]
+        want = [d["attn_eff"], d["attn_bwd_eff"], d["attn_launch"]] + list(ATTN_DROP[fam])
         assert all(abs(x - y) < 1e-15 for x, y in zip(got, want)), (fam, got, want)
+        meas = measured["flash" if fam == "FLASH2" else "cudnn"]
+        assert all(abs(round(x, 2) - y) < 1e-12 for x, y in zip(meas, ATTN_DROP[fam])), (fam, meas)
     kp = dict(DEFAULT)
     # test/compute/test_comp_kernel.c's 8192 x 8192 x 8192 bf16 GEMM on h200:
     # 128x256: 64 x 32 = 2048 tiles, 16 waves; t = 5 us + 16 * 2*128*256*(8192+64)

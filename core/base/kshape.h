@@ -6,14 +6,17 @@
  * A plain value type on the ground floor because two floors share it
  * without seeing each other: traces/ reads it from node attributes
  * (kernel_class, gemm_m, gemm_n, gemm_k, gemm_batch, dtype_bytes, causal,
- * comm_sms; a fused node's kernel_shape list) and compute/ prices it.  Neither owns
- * the other's types; this header has no code.
+ * attention_dropout, comm_sms; a fused node's kernel_shape list) and
+ * compute/ prices it.  Neither owns the other's types; this header has no
+ * code.
  *
  * Meaning of the fields by class:
  *   GEMM           batch independent products of (m x k) by (k x n)
  *   ATTN, ATTN_BWD flash attention forward / backward: batch = batch x
  *                  query heads, m = query length, n = key length,
- *                  k = head dimension, causal = 1 for a causal mask
+ *                  k = head dimension, causal = 1 for a causal mask,
+ *                  dropout = 1 when the kernel applies dropout to the
+ *                  probabilities itself (its random numbers drawn inside)
  *   ELEM           elementwise, norm or softmax: no dimensions (bytes tell)
  *   DROPOUT        elementwise that draws a random number per element
  *                  (PyTorch's native_dropout: the mask and the output), no
@@ -42,8 +45,8 @@ enum {
 };
 
 /* Values stored per kernel in a fused node's kernel_shape list. */
-#define LOOM_KSHAPE_FIELDS 6 /* class, m, n, k, batch,
-                               dtype_bytes | causal << 8 | comm_sms << 16 */
+#define LOOM_KSHAPE_FIELDS 6 /* class, m, n, k, batch, dtype_bytes | causal << 8 |
+                               dropout << 9 | comm_sms << 16 */
 
 /* The SMs an NCCL collective's kernel holds while in flight (one CTA per
  * channel), which the generators and importers write as the system key
@@ -62,6 +65,7 @@ typedef struct loom_kshape {
     uint8_t cls;      /* LOOM_K_* */
     uint8_t dtype_bytes; /* operand bytes per element; 0: the run's datatype */
     uint8_t causal;   /* attention: causal mask (half the score matrix) */
+    uint8_t dropout;  /* attention: dropout inside the fused kernel */
     uint8_t comm_sms; /* GEMM, attention: SMs held by communication beside it; 0: none */
 } loom_kshape;
 

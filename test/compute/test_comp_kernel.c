@@ -25,7 +25,7 @@ static comp_cfg dev(void)
                           .gemm_eff = 0.5, .gemm_k0 = 0, .gemm_mem_eff = 0.5, .gemm_fp8 = 1,
                           .gemm_launch = 0, .attn_eff = 0.5, .attn_bwd_eff = 0.25,
                           .attn_launch = 0, .elem_eff = 0.5, .elem_launch = 0,
-                          .drop_eff = 0.25};
+                          .drop_eff = 0.25, .attn_drop = {1, 1}};
     return c;
 }
 
@@ -147,11 +147,15 @@ static void test_attention_families(void **state)
     near(k.attn_eff, 0.31);
     near(k.attn_bwd_eff, 0.25);
     near(k.attn_launch, 50 * US);
+    near(k.attn_drop[0], 1.20); /* attention_dropout.csv of 2026-11-30 */
+    near(k.attn_drop[1], 1.13);
     comp_kparams_attention(&k, COMP_ATTN_CUDNN);
     assert_int_equal(k.attn_kind, COMP_ATTN_CUDNN);
     near(k.attn_eff, 0.66);
     near(k.attn_bwd_eff, 0.47);
     near(k.attn_launch, 32 * US);
+    near(k.attn_drop[0], 1.99);
+    near(k.attn_drop[1], 1.21);
     assert_string_equal(comp_attn_names[COMP_ATTN_CUDNN], "cudnn");
     assert_string_equal(comp_attn_names[COMP_ATTN_FLASH2], "flash2");
     comp_attn a;
@@ -221,6 +225,30 @@ static void test_attention(void **state)
     near(comp_kernel_seconds(&c, 0, 0, &s), 2 * 8.388608 * US);
     s.comm_sms = 4;
     near(comp_kernel_seconds(&c, 0, 0, &s), 4 * 8.388608 * US);
+}
+
+/* Dropout inside the fused kernel (the shape's dropout): the kernel's
+ * whole time, launch and memory floor included, times the family's
+ * forward or backward factor; without it, the time of test_attention. */
+static void test_attention_dropout(void **state)
+{
+    (void)state;
+    comp_cfg c = dev();
+    c.kp.attn_drop[0] = 1.5;
+    c.kp.attn_drop[1] = 1.25;
+    c.kp.attn_launch = 3 * US;
+    loom_kshape s = {.cls = LOOM_K_ATTN, .m = 256, .n = 256, .k = 64, .batch = 2, .causal = 1};
+    near(comp_kernel_seconds(&c, 0, 0, &s), 3 * US + 8.388608 * US);
+    s.dropout = 1; /* (3 + 8.388608) x 1.5 */
+    near(comp_kernel_seconds(&c, 0, 0, &s), 1.5 * 11.388608 * US);
+    near(comp_kernel_seconds(&c, 0, 1e7, &s), 1.5 * 23 * US); /* the memory floor: 20 + 3 us */
+    s.cls = LOOM_K_ATTN_BWD; /* (3 + 41.94304) x 1.25 */
+    near(comp_kernel_seconds(&c, 0, 0, &s), 1.25 * 44.94304 * US);
+    /* the check refuses a factor under 1 (dropout cannot make it faster) */
+    loom_err err = {0};
+    c.kp.attn_drop[1] = 0.9;
+    assert_int_equal(comp_kparams_check(&c.kp, &err), LOOM_EUSAGE);
+    assert_non_null(strstr(err.msg, "attention backward dropout factor"));
 }
 
 static void test_elementwise_and_fallback(void **state)
@@ -358,6 +386,7 @@ int main(void)
         cmocka_unit_test(test_gemm_tile_choice_and_floor),
         cmocka_unit_test(test_attention),
         cmocka_unit_test(test_attention_families),
+        cmocka_unit_test(test_attention_dropout),
         cmocka_unit_test(test_elementwise_and_fallback),
         cmocka_unit_test(test_comp_time_nodes),
         cmocka_unit_test(test_unpriceable_shape),

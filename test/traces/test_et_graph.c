@@ -763,6 +763,7 @@ static void test_kernel_shapes(void **state)
     tb_str(&b, n[1], "kernel_class", "attention_bwd");
     tb_u64(&b, n[1], "gemm_m", 2048);
     tb_bool(&b, n[1], "causal", 1);
+    tb_i64(&b, n[1], "attention_dropout", 1);
     n[2] = tb_node(&b, 3, ET_COMP_NODE, "noclass");
     tb_i64(&b, n[2], "gemm_m", 1);
     tb_i64(&b, n[2], "gemm_n", 2);
@@ -770,8 +771,8 @@ static void test_kernel_shapes(void **state)
     n[3] = tb_node(&b, 4, ET_COMP_NODE, "fused+");
     const int64_t fl[2] = {100, 200}, by[2] = {10, 20};
     /* kernel 0: GEMM 8 x 16 x 32 batch 1 bf16 beside communication on 24
-     * SMs; kernel 1: causal attention */
-    const int64_t sh[12] = {1, 8, 16, 32, 1, 2 + 24 * 65536, 2, 64, 64, 128, 4, 2 + 256};
+     * SMs; kernel 1: causal attention with dropout inside */
+    const int64_t sh[12] = {1, 8, 16, 32, 1, 2 + 24 * 65536, 2, 64, 64, 128, 4, 2 + 256 + 512};
     tb_i64s(&b, n[3], "kernel_flops", fl, 2);
     tb_i64s(&b, n[3], "kernel_bytes", by, 2);
     tb_i64s(&b, n[3], "kernel_shape", sh, 12);
@@ -790,6 +791,8 @@ static void test_kernel_shapes(void **state)
     s = &g->kshape[g->nodes[1].shape - 1];
     assert_int_equal(s->cls, LOOM_K_ATTN_BWD);
     assert_int_equal(s->causal, 1);
+    assert_int_equal(s->dropout, 1);
+    assert_int_equal(g->kshape[g->nodes[0].shape - 1].dropout, 0);
     assert_int_equal(g->kshape[g->nodes[2].shape - 1].cls, LOOM_K_GEMM);
     s = &g->kshape[g->nodes[3].shape - 1];
     assert_int_equal(s[0].cls, LOOM_K_GEMM);
@@ -797,11 +800,13 @@ static void test_kernel_shapes(void **state)
     assert_int_equal(s[0].dtype_bytes, 2);
     assert_int_equal(s[0].comm_sms, 24);
     assert_int_equal(s[0].causal, 0);
+    assert_int_equal(s[0].dropout, 0);
     assert_int_equal(s[1].cls, LOOM_K_ATTN);
     assert_int_equal(s[1].comm_sms, 0);
     assert_int_equal(s[1].batch, 4);
     assert_int_equal(s[1].dtype_bytes, 2);
     assert_int_equal(s[1].causal, 1);
+    assert_int_equal(s[1].dropout, 1);
     et_graph_free(g);
     free(p);
 
@@ -816,11 +821,11 @@ static void test_kernel_shapes(void **state)
     load_bad(p, "node 31", "gemm_m = -4 is out of range");
     free(p);
     /* a shape list for 2 kernels that holds one's; a packed entry with
-     * bits between causal and comm_sms set */
-    const int64_t bad[6] = {1, 8, 16, 32, 1, 2 + 512};
+     * bits between dropout and comm_sms set */
+    const int64_t bad[6] = {1, 8, 16, 32, 1, 2 + 1024};
     const struct { uint64_t id; const int64_t *sh; int nk; const char *want; } lists[] = {
         {32, sh, 2, "kernel_shape has 6 entries; 2 kernels need 12"},
-        {35, bad, 1, "kernel_shape entry 5 (kernel 0) = 514 is out of range"},
+        {35, bad, 1, "kernel_shape entry 5 (kernel 0) = 1026 is out of range"},
     };
     for (size_t i = 0; i < sizeof lists / sizeof lists[0]; i++) {
         char node[16];

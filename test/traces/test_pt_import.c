@@ -390,8 +390,9 @@ static void test_et_layouts(void **state)
  * [512, 256] and [256, 1024] x [1024, 512], floats) are one fused node of
  * two GEMMs; aten::_scaled_dot_product_flash_attention of q, k, v [2, 8,
  * 128, 64] bf16, is_causal (input 4) true: attention of query and key
- * length 128, head dim 64, batch 2 x 8 = 16, causal; its backward (q at
- * input 1, is_causal at 11) false; aten::native_dropout: a dropout; a
+ * length 128, head dim 64, batch 2 x 8 = 16, causal, dropout_p (input 3)
+ * 0.0: no dropout; its backward (q at input 1, is_causal at 11) false,
+ * dropout_p (input 10) 0.1: dropout inside; aten::native_dropout: a dropout; a
  * convolution: priced, no shape (the node has none, its only kernel
  * being shapeless); aten::matmul of A [64, 32] by a batched B [4, 32, 16]
  * (broadcast): 4 products, 2 x 4 x 64 x 32 x 16 = 262,144 FLOPs. */
@@ -425,7 +426,7 @@ static const char et_shapes[] =
     " \"attrs\": [{\"name\": \"rf_id\", \"type\": \"uint64\", \"value\": 14}]},"
     "{\"id\": 8, \"name\": \"aten::_scaled_dot_product_flash_attention_backward\","
     " \"ctrl_deps\": 2,"
-    " \"inputs\": {\"values\": [[], [], [], [], [], [], [], [], 128, 128, 0.0, false],"
+    " \"inputs\": {\"values\": [[], [], [], [], [], [], [], [], 128, 128, 0.1, false],"
     " \"shapes\": [[2, 8, 128, 64], [2, 8, 128, 64], [2, 8, 128, 64], [2, 8, 128, 64],"
     " [2, 8, 128, 64],"
     " [2, 8, 128], [], [], [], [], [], []],"
@@ -484,8 +485,10 @@ static void test_et_shapes(void **state)
     assert_int_equal(mmb->num_ops, r.kw[2 * mmb->kern] + r.kw[2 * mmb->kern + 2]);
     assert_int_equal(fa->nkern, 1);
     expect_shape(&r.ks[fa->kern], LOOM_K_ATTN, 128, 128, 64, 16, 2, 1);
+    assert_int_equal(r.ks[fa->kern].dropout, 0);
     assert_int_equal(fab->nkern, 1);
     expect_shape(&r.ks[fab->kern], LOOM_K_ATTN_BWD, 128, 128, 64, 16, 2, 0);
+    assert_int_equal(r.ks[fab->kern].dropout, 1);
     assert_int_equal(dr->nkern, 1);
     assert_int_equal(r.ks[dr->kern].cls, LOOM_K_DROPOUT);
     /* in (2 MiB) and out (2 MiB and the 1 MiB mask) */

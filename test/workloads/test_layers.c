@@ -6,6 +6,7 @@
  * operands, the attention kernel family, MoE token movements.  Shapes,
  * bytes and dependencies are worked out by hand in the comments.
  */
+#include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -341,6 +342,45 @@ static void test_llm_attention_dropout(void **state)
 }
 
 /*
+ * Flash attention with attention dropout (SMALL's default, GELU): the
+ * dropout runs inside the fused kernels, forward and backward, so their
+ * shapes say so (attention_dropout) and no dropout kernel of its own runs;
+ * with --attention-dropout 0 they do not.  The kernel model prices each
+ * at its family's factor (flash2: 1.20 forward, 1.13 backward, measured
+ * on the H200, compute/comp_kernel.c) times the time without: the node
+ * durations gen llm writes, whole microseconds, agree to their rounding.
+ */
+static void test_llm_flash_dropout(void **state)
+{
+    (void)state;
+    const char *const names[2] = {"L0.F0.flash_attn", "L0.B0.flash_attn_bwd"};
+    const double factor[2] = {1.20, 1.13};
+    et_graph *g[2];
+    for (int k = 0; k < 2; k++) {
+        char pre[64];
+        snprintf(pre, sizeof pre, "fdrop/%d", k);
+        expect_exit(loomrun_run(loomrun_tmp, "gen", "llm", SMALL, "--attention", "flash",
+                                "--attention-dropout", k ? "0.1" : "0", "--device", "h200",
+                                "--granularity", "kernel", "--out", tp(pre), "-q", NULL), 0, NULL);
+        g[k] = load_rank(pre, 0);
+        uint64_t f, b;
+        assert_int_equal(ending_with(g[k], "attn_dropout", &f, &b), 0); /* inside the kernel */
+    }
+    for (int i = 0; i < 2; i++) {
+        const et_gnode *off = named(g[0], names[i]), *on = named(g[1], names[i]);
+        assert_true(off->shape && on->shape);
+        assert_int_equal(g[0]->kshape[off->shape - 1].dropout, 0);
+        assert_int_equal(g[1]->kshape[on->shape - 1].dropout, 1);
+        double want = factor[i] * (double)off->duration_ns;
+        if (fabs((double)on->duration_ns - want) > 1000 * (1 + factor[i]))
+            fail_msg("%s: %llu ns with dropout, want %.0f", names[i],
+                     (unsigned long long)on->duration_ns, want);
+    }
+    et_graph_free(g[0]);
+    et_graph_free(g[1]);
+}
+
+/*
  * Dropout settings (docs/WORKLOADS.md "Dropout").  SMALL is GELU, so both
  * dropouts run by default (Megatron-LM's 0.1): the bias-dropout-adds move
  * (3e + 1) Tl h bytes forward with their byte mask, Tl = 256 (without
@@ -527,6 +567,7 @@ int main(void)
         cmocka_unit_test(test_llm_fp8_head),
         cmocka_unit_test(test_llm_cross_entropy),
         cmocka_unit_test(test_llm_attention_dropout),
+        cmocka_unit_test(test_llm_flash_dropout),
         cmocka_unit_test(test_llm_dropout_settings),
         cmocka_unit_test(test_llm_moe_kernels),
     };
