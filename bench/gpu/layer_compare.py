@@ -12,9 +12,16 @@ layer_kernels.csv and loom's nodes are also summed per class (GEMM,
 attention forward and backward, norms, GELU, adds, the bias gradients'
 reductions, copies, other), so the report says where the time differs.
 
+With --steps DIR (model_step.py's steps.csv): the whole model, one GPU,
+one micro-batch, fp32 gradients (amp_bf16), and loom's step split as the
+measured one is: forward (F and R nodes), backward (B), the gradient norm
+(S*.grad_norm: the clipping) and the optimizer (S*.optimizer and
+S*.param_copy); S*.zero_grad apart (torch's set_to_none runs no kernel).
+
 Usage:
   python3 bench/gpu/layer_compare.py --in DIR --loom build-rel/loom [--device h200]
                                      [--out report.md]
+  python3 bench/gpu/layer_compare.py --steps DIR --loom build-rel/loom [--out report.md]
   python3 bench/gpu/layer_compare.py --self-test
 """
 import argparse
@@ -68,18 +75,18 @@ def loom_class(node):
     return "other"
 
 
-def loom_layer(loom, device, row, work):
-    """{'fwd_ms', 'step_ms', class: ms} of layer 1 as loom prices it."""
+def loom_timeline(loom, device, row, work, layers, extra):
+    """gen llm + run --timeline of row's model on one GPU: the timeline's
+    complete events."""
     d, heads, mbs = int(row["hidden"]), int(row["heads"]), int(row["micro_batch"])
     prefix = os.path.join(work, "step")
     gen = [loom, "gen", "llm", "--preset", "gpt3-175b", "--hidden", str(d), "--ffn", str(4 * d),
-           "--heads", str(heads), "--layers", "4", "--hidden-dropout", "0",
+           "--heads", str(heads), "--layers", str(layers), "--hidden-dropout", "0",
            "--attention-dropout", "0", "--seq", row["seq"], "--vocab", "50368",
            "--embeddings", "tied", "--attention", "flash", "--global-batch", str(mbs),
            "--micro-batch", str(mbs), "--tp", "1", "--pp", "1", "--dp", "1",
-           "--recompute", "full" if row["recompute"] == "1" else "none",
            "--device", device, "--dtype", "bf16", "--granularity", "kernel",
-           "--out", prefix, "-q"]
+           "--out", prefix, "-q"] + extra
     subprocess.run(gen, check=True, stdout=subprocess.DEVNULL)
     net = os.path.join(work, "net.yaml")
     with open(net, "w") as f:
@@ -88,12 +95,18 @@ def loom_layer(loom, device, row, work):
     subprocess.run([loom, "run", "-w", prefix, "-s", prefix + ".system.yaml", "-n", net,
                     "--timeline", tl, "-q"], check=True, stdout=subprocess.DEVNULL)
     with open(tl) as f:
-        events = json.load(f)["traceEvents"]
+        return [e for e in json.load(f)["traceEvents"] if e.get("ph") == "X"]
+
+
+def loom_layer(loom, device, row, work):
+    """{'fwd_ms', 'step_ms', class: ms} of layer 1 as loom prices it."""
+    events = loom_timeline(loom, device, row, work, 4, [
+        "--recompute", "full" if row["recompute"] == "1" else "none"])
     out = {c: 0.0 for c in CLASSES}
     out["fwd_ms"] = out["step_ms"] = 0.0
     for e in events:
         name = e.get("name", "")
-        if e.get("ph") != "X" or not name.startswith("L1."):
+        if not name.startswith("L1."):
             continue
         ms = e["dur"] / 1e3
         out["step_ms"] += ms
@@ -101,6 +114,55 @@ def loom_layer(loom, device, row, work):
             out["fwd_ms"] += ms
         out[loom_class(name)] += ms
     return out
+
+
+STEP_PARTS = ["fwd", "bwd", "clip", "opt", "zero"]
+
+
+def step_part(name):
+    """The part of a step a gen llm node belongs to (STEP_PARTS)."""
+    ph = name.split(".")[1][0] if name.startswith("L") else name[0]
+    if ph in "FR":
+        return "fwd"
+    if ph == "B":
+        return "bwd"
+    k = name.split(".")[-1]
+    return {"grad_norm": "clip", "zero_grad": "zero"}.get(k, "opt")
+
+
+def loom_step(loom, device, row, work):
+    """{part: ms} of the whole model's step as loom prices it (STEP_PARTS)."""
+    events = loom_timeline(loom, device, row, work, int(row["layers"]),
+                           ["--recompute", "none", "--zero", "0", "--grad-dtype", "fp32"])
+    out = {p: 0.0 for p in STEP_PARTS}
+    for e in events:
+        out[step_part(e["name"])] += e["dur"] / 1e3
+    return out
+
+
+def step_report(rows, loom_rows, device):
+    """The markdown report of --steps (a list of lines)."""
+    L = ["# One training step on one GPU: measured against loom (`%s`)" % device, "",
+         "ms a step; error = (loom - measured) / measured.  loom's optimizer is its",
+         "optimizer and param_copy kernels; its zero_grad (a kernel in Megatron, none",
+         "in torch's set_to_none) is counted in its step and shown apart.", "",
+         "| case | mb | part | measured | loom | error |", "|---|---|---|---|---|---|"]
+    errs = []
+    for r, m in zip(rows, loom_rows):
+        if not r["step_ms"]:
+            L.append("| %s | %s | (%s) | | | |" % (r["case"], r["micro_batch"], r["note"]))
+            continue
+        for part in ("fwd", "bwd", "clip", "opt", "step"):
+            meas = float(r[part + "_ms"])
+            model = sum(m.values()) if part == "step" else m[part]
+            L.append("| %s | %s | %s | %.2f | %.2f | %+.1f%% |" % (
+                r["case"], r["micro_batch"], part, meas, model, pct(model, meas)))
+        L.append("| %s | %s | zero_grad | - | %.2f | |" % (r["case"], r["micro_batch"],
+                                                          m["zero"]))
+        errs.append(pct(sum(m.values()), float(r["step_ms"])))
+    if errs:
+        L += ["", "Step error: mean %+.1f%% (%d rows)." % (sum(errs) / len(errs), len(errs))]
+    return L
 
 
 def read_csv(path):
@@ -171,6 +233,10 @@ def self_test():
     assert loom_class("L1.F0.flash_attn") == "attn_fwd"
     assert loom_class("L1.B0.resid2_acc") == "add" and loom_class("L1.B0.gelu_bwd") == "gelu"
     assert abs(pct(90.0, 100.0) + 10.0) < 1e-12
+    assert step_part("L3.F0.qkv") == "fwd" and step_part("L0.R1.ln1") == "fwd"
+    assert step_part("B0.logits_dgrad") == "bwd" and step_part("F0.embed") == "fwd"
+    assert step_part("S0.grad_norm") == "clip" and step_part("S0.param_copy") == "opt"
+    assert step_part("S0.optimizer") == "opt" and step_part("S0.zero_grad") == "zero"
     print("layer_compare self-test: ok")
     return 0
 
@@ -178,6 +244,7 @@ def self_test():
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--in", dest="inp", help="layer_step.py's output directory")
+    ap.add_argument("--steps", help="model_step.py's output directory")
     ap.add_argument("--loom", default="build-rel/loom")
     ap.add_argument("--device", default="h200", help="catalog device measured (h200)")
     ap.add_argument("--out", help="write the report here (default: stdout)")
@@ -185,14 +252,20 @@ def main():
     a = ap.parse_args()
     if a.self_test:
         return self_test()
-    if not a.inp:
-        ap.error("--in DIR is required")
-    rows = read_csv(os.path.join(a.inp, "layers.csv"))
-    kpath = os.path.join(a.inp, "layer_kernels.csv")
-    kern = read_csv(kpath) if os.path.exists(kpath) else []
-    with tempfile.TemporaryDirectory() as work:
-        loom_rows = [loom_layer(a.loom, a.device, r, work) for r in rows]
-    text = "\n".join(report(rows, kern, loom_rows, a.device)) + "\n"
+    if not a.inp and not a.steps:
+        ap.error("--in DIR or --steps DIR is required")
+    if a.steps:
+        rows = read_csv(os.path.join(a.steps, "steps.csv"))
+        with tempfile.TemporaryDirectory() as work:
+            loom_rows = [loom_step(a.loom, a.device, r, work) for r in rows]
+        text = "\n".join(step_report(rows, loom_rows, a.device)) + "\n"
+    else:
+        rows = read_csv(os.path.join(a.inp, "layers.csv"))
+        kpath = os.path.join(a.inp, "layer_kernels.csv")
+        kern = read_csv(kpath) if os.path.exists(kpath) else []
+        with tempfile.TemporaryDirectory() as work:
+            loom_rows = [loom_layer(a.loom, a.device, r, work) for r in rows]
+        text = "\n".join(report(rows, kern, loom_rows, a.device)) + "\n"
     if a.out:
         with open(a.out, "w") as f:
             f.write(text)

@@ -77,12 +77,18 @@ def layer_flops(d, mbs, seq, recompute):
     return fwd * (4 if recompute else 3)
 
 
-def make_layer(torch, F, d, heads, backend):
-    """The weights of one layer and its forward as a function of x [b, s, d]."""
-    dev, bf = "cuda", torch.bfloat16
+def make_layer(torch, F, d, heads, backend, ln=None, wdtype=None):
+    """The weights of one layer (wdtype, default bf16) and its forward as a
+    function of x [b, s, d]; ln(x, w, b) replaces F.layer_norm (model_step.py:
+    the low-precision LayerNorm of MPT under autocast)."""
+    dev, bf = "cuda", wdtype or torch.bfloat16
 
     def w(*shape):
         return (torch.randn(*shape, device=dev, dtype=bf) * 0.02).requires_grad_()
+
+    if ln is None:
+        def ln(x, w, b):
+            return F.layer_norm(x, (d,), w, b)
 
     p = dict(ln1w=w(d), ln1b=w(d), wqkv=w(3 * d, d), bqkv=w(3 * d), wo=w(d, d), bo=w(d),
              ln2w=w(d), ln2b=w(d), w1=w(4 * d, d), b1=w(4 * d), w2=w(d, 4 * d), b2=w(d))
@@ -90,13 +96,13 @@ def make_layer(torch, F, d, heads, backend):
 
     def fwd(x):
         b, s = x.shape[0], x.shape[1]
-        h = F.layer_norm(x, (d,), p["ln1w"], p["ln1b"])
+        h = ln(x, p["ln1w"], p["ln1b"])
         qkv = F.linear(h, p["wqkv"], p["bqkv"]).view(b, s, 3, heads, hd)
         q, k, v = qkv.permute(2, 0, 3, 1, 4).unbind(0)
         with backend():
             a = F.scaled_dot_product_attention(q, k, v, is_causal=True)
         x = x + F.linear(a.transpose(1, 2).reshape(b, s, d), p["wo"], p["bo"])
-        h = F.layer_norm(x, (d,), p["ln2w"], p["ln2b"])
+        h = ln(x, p["ln2w"], p["ln2b"])
         h = F.gelu(F.linear(h, p["w1"], p["b1"]))
         return x + F.linear(h, p["w2"], p["b2"])
     return fwd, list(p.values())

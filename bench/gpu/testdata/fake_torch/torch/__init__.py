@@ -78,9 +78,17 @@ class Tensor:
         assert not isinstance(other, Tensor) or other.shape == self.shape
         return Tensor(self.shape, self.dtype)
 
-    def __add__(self, other):
-        assert other.shape == self.shape, ("add", self.shape, other.shape)
+    def __add__(self, other):  # broadcasting: other's shape a suffix of ours
+        assert self.shape[len(self.shape) - len(other.shape):] == other.shape, (
+            "add", self.shape, other.shape)
         return Tensor(self.shape, self.dtype)
+
+    # and what bench/gpu/model_step.py's whole model uses
+    def float(self):
+        return Tensor(self.shape, float32)
+
+    def backward(self):
+        assert self.shape == (), ("backward of a non-scalar", self.shape)
 
     reshape = view
 
@@ -131,6 +139,23 @@ def tensor(v, device=None, dtype=float32):
 
 def manual_seed(n):
     pass
+
+
+def randint(lo, hi, shape, device=None):
+    _dev(device)
+    assert 0 <= lo < hi
+    return Tensor(shape, int32)
+
+
+def arange(n, device=None):
+    _dev(device)
+    return Tensor((n,), int32)
+
+
+@contextlib.contextmanager
+def autocast(device_type, dtype=None, enabled=True):
+    assert device_type == "cuda"
+    yield
 
 
 def matmul(a, b):
@@ -247,3 +272,7 @@ def _allow_reduced_math(enabled):
 
 
 backends.cuda.allow_fp16_bf16_reduction_math_sdp = staticmethod(_allow_reduced_math)
+
+
+# submodules real torch makes attributes on import (last: they import torch)
+from . import nn, optim  # noqa: E402,F401

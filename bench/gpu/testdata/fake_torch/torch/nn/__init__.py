@@ -1,1 +1,1 @@
-from . import functional, attention  # noqa: F401
+from . import functional, attention, utils  # noqa: F401

@@ -37,3 +37,12 @@ def linear(x, w, b=None):
     assert x.shape[-1] == w.shape[1], ("linear", x.shape, w.shape)
     assert b is None or b.shape == (w.shape[0],)
     return torch.Tensor(x.shape[:-1] + (w.shape[0],), x.dtype)
+
+
+def embedding(idx, w):
+    return torch.Tensor(idx.shape + (w.shape[1],), w.dtype)
+
+
+def cross_entropy(logits, target):
+    assert len(logits.shape) == 2 and target.shape == logits.shape[:1], (logits.shape, target.shape)
+    return torch.Tensor((), torch.float32)
