@@ -44,12 +44,11 @@ Compare with loom: python3 bench/gpu/layer_compare.py --in DIR --loom build-rel/
 import argparse
 import os
 import statistics
-import subprocess
 import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from kernels import CsvOut, log, short  # noqa: E402
+from kernels import CsvOut, log, nvidia_smi, short  # noqa: E402
 
 SEQ = 2048
 WARMUP = 3
@@ -163,17 +162,14 @@ def profile_kernels(torch, step):
     return sorted(rows, key=lambda r: -r[2])
 
 
-def nvidia_smi(path, when):
-    q = ("name,driver_version,clocks.current.sm,clocks.max.sm,power.draw,power.limit,"
-         "temperature.gpu,clocks_event_reasons.active")
-    try:
-        r = subprocess.run(["nvidia-smi", "--query-gpu=" + q, "--format=csv"],
-                           capture_output=True, text=True, timeout=20)
-        txt = r.stdout
-    except (OSError, subprocess.SubprocessError) as ex:
-        txt = "nvidia-smi: %s\n" % short(ex)
-    with open(path, "a") as f:
-        f.write("--- nvidia-smi %s ---\n%s" % (when, txt))
+def write_device(torch, path):
+    """device.txt: the date, versions, device, arguments and nvidia-smi's
+    figures before the run (kernels.nvidia_smi appends them again after)."""
+    with open(path, "w") as f:
+        f.write("date: %s UTC\ntorch: %s\ncuda: %s\ndevice: %s\nargs: %s\n" % (
+            time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime()), torch.__version__,
+            torch.version.cuda, torch.cuda.get_device_name(0), " ".join(sys.argv[1:])))
+    nvidia_smi(path, "before")
 
 
 def main():
@@ -199,11 +195,7 @@ def main():
     kind = {"flash": SDPBackend.FLASH_ATTENTION, "cudnn": SDPBackend.CUDNN_ATTENTION}
     backend = lambda: sdpa_kernel(kind[a.backend])  # noqa: E731
     dev_txt = os.path.join(a.out, "device.txt")
-    with open(dev_txt, "w") as f:
-        f.write("date: %s UTC\ntorch: %s\ncuda: %s\ndevice: %s\nargs: %s\n" % (
-            time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime()), torch.__version__,
-            torch.version.cuda, torch.cuda.get_device_name(0), " ".join(sys.argv[1:])))
-    nvidia_smi(dev_txt, "before")
+    write_device(torch, dev_txt)
     out = CsvOut(os.path.join(a.out, "layers.csv"), COLS)
     kout = CsvOut(os.path.join(a.out, "layer_kernels.csv"), KCOLS)
     torch.manual_seed(0)

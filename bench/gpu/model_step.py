@@ -38,11 +38,10 @@ import argparse
 import os
 import statistics
 import sys
-import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from kernels import CsvOut, log, short  # noqa: E402
-from layer_step import make_layer, nvidia_smi, profile_kernels  # noqa: E402
+from kernels import CsvOut, log, nvidia_smi, short  # noqa: E402
+from layer_step import make_layer, profile_kernels, write_device  # noqa: E402
 
 SEQ = 2048
 VOCAB = 50368
@@ -139,11 +138,7 @@ def main():
     from torch.nn.attention import SDPBackend, sdpa_kernel
     backend = lambda: sdpa_kernel(SDPBackend.FLASH_ATTENTION)  # noqa: E731
     dev_txt = os.path.join(a.out, "device.txt")
-    with open(dev_txt, "w") as f:
-        f.write("date: %s UTC\ntorch: %s\ncuda: %s\ndevice: %s\nargs: %s\n" % (
-            time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime()), torch.__version__,
-            torch.version.cuda, torch.cuda.get_device_name(0), " ".join(sys.argv[1:])))
-    nvidia_smi(dev_txt, "before")
+    write_device(torch, dev_txt)
     out = CsvOut(os.path.join(a.out, "steps.csv"), COLS)
     kout = CsvOut(os.path.join(a.out, "step_kernels.csv"),
                   ["case", "micro_batch", "kernel", "launches", "us"])
