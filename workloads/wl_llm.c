@@ -346,6 +346,8 @@ static void set_names(llm_gen *g)
  * and 3, at e_g bytes. */
 static void step_start(llm_gen *g)
 {
+    if (g->p->o.opt_foreach) /* optimizer.zero_grad(set_to_none=True): no kernel */
+        return;
     llm_kern(g, -1, 'S', 0, "zero_grad", 0, g->p->e_g * llm_stage_share(g->p, g->stage, 2));
 }
 
@@ -411,10 +413,19 @@ static void step_end(llm_gen *g, uint64_t lastc)
     llm_need(g, lastc);
     llm_need(g, embc);
     llm_need(g, spc);
-    if (p->e_g < 4) /* 16-bit gradients: the optimizer's fp32 copy (.float()) */
-        llm_kern(g, -1, 'S', 0, "grad_copy", 0, (p->e_g + 4.0) * own);
-    llm_kern(g, -1, 'S', 0, "grad_norm", 2 * own, 4.0 * own);
-    llm_kern(g, -1, 'S', 0, "optimizer", 12 * own, 28.0 * own);
+    if (p->o.opt_foreach) {
+        /* PyTorch's foreach path (docs/WORKLOADS.md): clip_grad_norm_ reads
+         * the gradients for their norm and always scales them (read, write);
+         * AdamW's eight passes read and write the fp32 weights and moments
+         * and read the gradients twice: 72 + 2 e_g bytes a parameter */
+        llm_kern(g, -1, 'S', 0, "grad_norm", 3 * own, 3.0 * p->e_g * own);
+        llm_kern(g, -1, 'S', 0, "optimizer", 12 * own, (72.0 + 2.0 * p->e_g) * own);
+    } else {
+        if (p->e_g < 4) /* 16-bit gradients: the optimizer's fp32 copy (.float()) */
+            llm_kern(g, -1, 'S', 0, "grad_copy", 0, (p->e_g + 4.0) * own);
+        llm_kern(g, -1, 'S', 0, "grad_norm", 2 * own, 4.0 * own);
+        llm_kern(g, -1, 'S', 0, "optimizer", 12 * own, 28.0 * own);
+    }
     if (p->e_w < 4)
         llm_kern(g, -1, 'S', 0, "param_copy", own, (4.0 + p->e_w) * own);
     llm_flush(g);

@@ -135,6 +135,10 @@ typedef struct wl_llm_opts {
     double host_launch_us; /* the system file's `host-launch-us` (0: not written) */
     int ce_fusion;         /* --cross-entropy-fusion: Megatron-Core's fused
                               cross entropy (3 forward passes, not 6) */
+    int opt_foreach;       /* --optimizer foreach: PyTorch's torch.optim.AdamW and
+                              clip_grad_norm_ on their foreach path, gradients set
+                              to None (0: Megatron-LM's fused Adam over a zeroed
+                              gradient buffer) */
     int tp_overlap;        /* --tp-comm-overlap: TP all-gathers and reduce-scatters
                               pipelined with their GEMMs (needs sp) */
     int fp8_bf16_first;    /* --fp8-bf16-layers S,E: the model's first S and last E */

@@ -130,22 +130,26 @@ def step_part(name):
     return {"grad_norm": "clip", "zero_grad": "zero"}.get(k, "opt")
 
 
-def loom_step(loom, device, row, work):
-    """{part: ms} of the whole model's step as loom prices it (STEP_PARTS)."""
+def loom_step(loom, device, row, work, optimizer):
+    """{part: ms} of the whole model's step as loom prices it (STEP_PARTS),
+    with gen llm's --optimizer OPTIMIZER."""
     events = loom_timeline(loom, device, row, work, int(row["layers"]),
-                           ["--recompute", "none", "--zero", "0", "--grad-dtype", "fp32"])
+                           ["--recompute", "none", "--zero", "0", "--grad-dtype", "fp32",
+                            "--optimizer", optimizer])
     out = {p: 0.0 for p in STEP_PARTS}
     for e in events:
         out[step_part(e["name"])] += e["dur"] / 1e3
     return out
 
 
-def step_report(rows, loom_rows, device):
+def step_report(rows, loom_rows, device, optimizer):
     """The markdown report of --steps (a list of lines)."""
-    L = ["# One training step on one GPU: measured against loom (`%s`)" % device, "",
+    L = ["# One training step on one GPU: measured against loom (`%s`, `--optimizer %s`)"
+         % (device, optimizer), "",
          "ms a step; error = (loom - measured) / measured.  loom's optimizer is its",
-         "optimizer and param_copy kernels; its zero_grad (a kernel in Megatron, none",
-         "in torch's set_to_none) is counted in its step and shown apart.", "",
+         "optimizer and param_copy kernels; its zero_grad (a kernel of `--optimizer fused`,",
+         "Megatron's buffer zeroing; none with foreach, torch's set_to_none) is counted",
+         "in its step and shown apart.", "",
          "| case | mb | part | measured | loom | error |", "|---|---|---|---|---|---|"]
     errs = []
     for r, m in zip(rows, loom_rows):
@@ -245,6 +249,8 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--in", dest="inp", help="layer_step.py's output directory")
     ap.add_argument("--steps", help="model_step.py's output directory")
+    ap.add_argument("--optimizer", default="foreach", choices=("foreach", "fused"),
+                    help="gen llm --optimizer for --steps (foreach: what model_step.py runs)")
     ap.add_argument("--loom", default="build-rel/loom")
     ap.add_argument("--device", default="h200", help="catalog device measured (h200)")
     ap.add_argument("--out", help="write the report here (default: stdout)")
@@ -257,8 +263,8 @@ def main():
     if a.steps:
         rows = read_csv(os.path.join(a.steps, "steps.csv"))
         with tempfile.TemporaryDirectory() as work:
-            loom_rows = [loom_step(a.loom, a.device, r, work) for r in rows]
-        text = "\n".join(step_report(rows, loom_rows, a.device)) + "\n"
+            loom_rows = [loom_step(a.loom, a.device, r, work, a.optimizer) for r in rows]
+        text = "\n".join(step_report(rows, loom_rows, a.device, a.optimizer)) + "\n"
     else:
         rows = read_csv(os.path.join(a.inp, "layers.csv"))
         kpath = os.path.join(a.inp, "layer_kernels.csv")

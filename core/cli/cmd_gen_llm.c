@@ -186,6 +186,11 @@ static void llm_help(FILE *o)
         "      --cross-entropy-fusion  the loss as Megatron-Core's fused cross entropy\n"
         "                           (--cross-entropy-loss-fusion; NeMo's default): 3\n"
         "                           forward passes over the fp32 logits, not 6\n"
+        "      --optimizer K        fused (default: Megatron-LM's fused Adam over a\n"
+        "                           gradient buffer zeroed each step) or foreach\n"
+        "                           (torch.optim.AdamW and clip_grad_norm_ on their\n"
+        "                           foreach path, gradients set to None: FSDP and\n"
+        "                           other PyTorch-native trainers; docs/WORKLOADS.md)\n"
         "      --grad-dtype T       gradient reduction width: fp32 or bf16/fp16 (default:\n"
         "                           fp16 for fp16, else fp32, as Megatron-LM does)\n"
         "      --device NAME        catalog device (default h100-sxm; see loom devices)\n"
@@ -211,7 +216,7 @@ enum {
     O_GROUPS, O_GRAN, O_OVERLAP_PARAM, O_COMM_STREAMS, O_TP_OVERLAP, O_TP_SMS, O_COMM_SMS,
     O_ATTN_KERNEL,
     O_FP8_RECIPE, O_FP8_BF16, O_CP, O_CP_COMM, O_STACK, O_HOST, O_CE_FUSION, O_HDROP, O_ADROP,
-    O_SPLIT_EMB, O_SPLIT_LOSS, O_FIRST_LAYERS, O_LAST_LAYERS,
+    O_SPLIT_EMB, O_SPLIT_LOSS, O_FIRST_LAYERS, O_LAST_LAYERS, O_OPTIMIZER,
 };
 
 static const struct option opts[] = {
@@ -270,6 +275,7 @@ static const struct option opts[] = {
     {"host-launch-us", required_argument, NULL, O_HOST},
     {"dtype", required_argument, NULL, O_DTYPE},
     {"grad-dtype", required_argument, NULL, O_GDTYPE},
+    {"optimizer", required_argument, NULL, O_OPTIMIZER},
     {"device", required_argument, NULL, O_DEVICE},
     {"devices", required_argument, NULL, O_DEVICES},
     {"compute-model", required_argument, NULL, O_CM},
@@ -384,6 +390,11 @@ static int apply_opt(llm_args *a, int c, char **argv)
     case O_OVERLAP_PARAM: o->overlap_param = 1; break;
     case O_TP_OVERLAP: o->tp_overlap = 1; break;
     case O_CE_FUSION: o->ce_fusion = 1; break;
+    case O_OPTIMIZER:
+        if (strcmp(optarg, "fused") != 0 && strcmp(optarg, "foreach") != 0)
+            return loom_usage("gen llm", "--optimizer '%s': expected fused or foreach", optarg);
+        o->opt_foreach = optarg[0] == 'f' && optarg[1] == 'o';
+        break;
     case O_SPLIT_EMB: o->split_embed = 1; break;
     case O_SPLIT_LOSS: o->split_loss = 1; break;
     case O_FIRST_LAYERS:

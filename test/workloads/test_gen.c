@@ -708,6 +708,36 @@ static void test_llm_optimizer_step(void **state)
 }
 
 /*
+ * --optimizer foreach (PyTorch's path, docs/WORKLOADS.md): no zero_grad
+ * (set_to_none) and no fp32 copy of 16-bit gradients; grad_norm reads the
+ * gradients and scales them (3 e_g a parameter owned), AdamW's eight
+ * passes move 72 + 2 e_g (fp32 gradients: 80), param_copy as before.
+ * SMALL's rank 0 owns its 7087616 parameters at ZeRO 0.  Any other value
+ * is a usage error.
+ */
+static void test_llm_optimizer_foreach(void **state)
+{
+    (void)state;
+    const double P = 7087616;
+    for (int eg = 2; eg <= 4; eg += 2) {
+        char pre[64];
+        snprintf(pre, sizeof pre, "optfe/g%d", eg);
+        expect_exit(loomrun_run(loomrun_tmp, "gen", "llm", SMALL, "--optimizer", "foreach",
+                                "--grad-dtype", eg == 4 ? "fp32" : "bf16", "--granularity",
+                                "kernel", "--out", tp(pre), "-q", NULL), 0, NULL);
+        et_graph *g = load_rank(pre, 0);
+        assert_true(node_bytes(g, "S0.zero_grad") == -1);
+        assert_true(node_bytes(g, "S0.grad_copy") == -1);
+        assert_true(node_bytes(g, "S0.grad_norm") == 3 * eg * P);
+        assert_true(node_bytes(g, "S0.optimizer") == (72 + 2 * eg) * P);
+        assert_true(node_bytes(g, "S0.param_copy") == 6 * P);
+        et_graph_free(g);
+    }
+    expect_exit(loomrun_run(loomrun_tmp, "gen", "llm", SMALL, "--optimizer", "adam", "--out",
+                            tp("optfe/bad"), NULL), 2, "--optimizer 'adam': expected fused or foreach");
+}
+
+/*
  * A step end to end: tp 1, pp 1, dp 2, one layer, one microbatch.  Every
  * compute node runs one after another on a rank; the gradient all-reduce
  * waits for the last backward kernel and the optimizer for the all-reduce.
@@ -988,6 +1018,7 @@ int main(void)
         cmocka_unit_test(test_llm_cp),
         cmocka_unit_test(test_roles_equal_explicit),
         cmocka_unit_test(test_llm_optimizer_step),
+        cmocka_unit_test(test_llm_optimizer_foreach),
         cmocka_unit_test(test_llm_step),
         cmocka_unit_test(test_llm_cost_at_replay),
         cmocka_unit_test(test_llm_errors),
