@@ -393,7 +393,7 @@ static int apply_opt(llm_args *a, int c, char **argv)
     case O_OPTIMIZER:
         if (strcmp(optarg, "fused") != 0 && strcmp(optarg, "foreach") != 0)
             return loom_usage("gen llm", "--optimizer '%s': expected fused or foreach", optarg);
-        o->opt_foreach = optarg[0] == 'f' && optarg[1] == 'o';
+        o->opt_foreach = strcmp(optarg, "foreach") == 0;
         break;
     case O_SPLIT_EMB: o->split_embed = 1; break;
     case O_SPLIT_LOSS: o->split_loss = 1; break;
