@@ -39,10 +39,10 @@ CLASSES = ["gemm", "attn_fwd", "attn_bwd", "norm", "gelu", "add", "bias_grad", "
 def measured_class(kernel):
     """The class of a CUDA kernel's name (torch.profiler's key)."""
     k = kernel.lower()
-    if "flash_fwd" in k or "fmha" in k and "bwd" not in k:
+    if "flash_fwd" in k or "sdpa" in k and "fprop" in k or "fmha" in k and "bwd" not in k:
         return "attn_fwd"
-    if "flash_bwd" in k or "fmha" in k:
-        return "attn_bwd"
+    if "flash_bwd" in k or "sdpa" in k or "fmha" in k or "cudnn::fusion" in k:
+        return "attn_bwd"  # cuDNN's backward: bprop, dot_do_o, convert_dq
     if k.startswith("nvjet") or "gemm" in k or "splitkreduce" in k or "cublas" in k:
         return "gemm"
     if "layer_norm" in k or "gammabeta" in k:
@@ -101,7 +101,8 @@ def loom_timeline(loom, device, row, work, layers, extra):
 def loom_layer(loom, device, row, work):
     """{'fwd_ms', 'step_ms', class: ms} of layer 1 as loom prices it."""
     events = loom_timeline(loom, device, row, work, 4, [
-        "--recompute", "full" if row["recompute"] == "1" else "none"])
+        "--recompute", "full" if row["recompute"] == "1" else "none", "--attention-kernel",
+        "cudnn" if row.get("backend") == "cudnn" else "flash2"])
     out = {c: 0.0 for c in CLASSES}
     out["fwd_ms"] = out["step_ms"] = 0.0
     for e in events:
@@ -232,6 +233,12 @@ def self_test():
                           "at::native::sum_functor") == "bias_grad"
     assert measured_class("void at::native::(anonymous namespace)::CatArrayBatchedCopy") == "copy"
     assert measured_class("Memset (Device)") == "other"
+    assert measured_class("cudnn_generated_fort_native_sdpa_sm90_flash_fprop_wgmma_f16_knob_7_"
+                          "64x128x128_4x1x1_cga1x1x1_kernel0_0") == "attn_fwd"
+    assert measured_class("cudnn_generated_fort_native_sdpa_sm90_flash_bprop_wgmma_f16_knob_26_"
+                          "64x64x128_1x4x1_cga1x1x1_kernel0_0") == "attn_bwd"
+    assert measured_class("void cudnn::fusion::compute_dot_do_o_specialized<true, 128>") == \
+        "attn_bwd"
     assert loom_class("L1.B0.fc2_wgrad") == "gemm" and loom_class("L1.R0.ln1") == "norm"
     assert loom_class("L1.B0.flash_attn_bwd") == "attn_bwd"
     assert loom_class("L1.F0.flash_attn") == "attn_fwd"
