@@ -154,20 +154,22 @@ def gemm_specs(quick):
     return out
 
 
-def attn_specs(quick):
-    """Dicts backend, batch, heads, kv_heads, seq, head_dim (causal always)."""
+def attn_specs(quick, batch=1):
+    """Dicts backend, batch, heads, kv_heads, seq, head_dim (causal always).
+    batch > 1 (--attention-batch): the fused back-ends only (the unfused
+    math path's s^2 scores outgrow the GPU's memory)."""
     seqs = (2048, 8192) if quick else (2048, 4096, 8192)
     heads = (8, 32) if quick else (8, 16, 32, 64)
     out = []
-    for backend in ("flash", "cudnn", "math"):
+    for backend in ("flash", "cudnn", "math") if batch == 1 else ("flash", "cudnn"):
         for s in seqs:
             for a in heads:
-                out.append(dict(backend=backend, batch=1, heads=a, kv_heads=a, seq=s,
+                out.append(dict(backend=backend, batch=batch, heads=a, kv_heads=a, seq=s,
                                 head_dim=HEAD_DIM))
             if backend != "math":
                 for a in ((32,) if quick else (32, 64)):
-                    out.append(dict(backend=backend, batch=1, heads=a, kv_heads=KV_HEADS, seq=s,
-                                    head_dim=HEAD_DIM))
+                    out.append(dict(backend=backend, batch=batch, heads=a, kv_heads=KV_HEADS,
+                                    seq=s, head_dim=HEAD_DIM))
     return out
 
 
@@ -888,6 +890,8 @@ def main():
                     "(GEMMs stop at 55%%, attention at 80%%, elementwise at 97%% of it)")
     ap.add_argument("--only", default="gemm,attention,elementwise",
                     help="comma-separated sections to run")
+    ap.add_argument("--attention-batch", type=int, default=1, metavar="B",
+                    help="sequences per attention call (default 1; above 1: flash and cuDNN)")
     ap.add_argument("--dry-run", action="store_true", help="print shapes and the estimate only")
     ap.add_argument("--table-from", metavar="DIR",
                     help="only rebuild OUT/table.csv from DIR's CSVs (no torch)")
@@ -902,7 +906,7 @@ def main():
         return 0
 
     est = estimate(args.quick)
-    g, a = gemm_specs(args.quick), attn_specs(args.quick)
+    g, a = gemm_specs(args.quick), attn_specs(args.quick, args.attention_batch)
     log("shapes: %d GEMMs, %d attention x 2 passes, %d elementwise" % (
         len(g), len(a), len(elem_sizes(args.quick)) * len(ELEM_KERNELS)))
     log("estimated run time on an H200: %.0f s (startup %.0f, gemm %.0f, attention %.0f, "
