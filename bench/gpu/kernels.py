@@ -154,19 +154,23 @@ def gemm_specs(quick):
     return out
 
 
-def attn_specs(quick, batch=1):
-    """Dicts backend, batch, heads, kv_heads, seq, head_dim (causal always).
-    batch > 1 (--attention-batch): the fused back-ends only (the unfused
-    math path's s^2 scores outgrow the GPU's memory)."""
+def attn_specs(quick, batch=1, layout="bhsd"):
+    """Dicts backend, batch, heads, kv_heads, seq, head_dim, layout (causal
+    always).  batch > 1 (--attention-batch): the fused back-ends only (the
+    unfused math path's s^2 scores outgrow the GPU's memory).  layout
+    "packed" (--attention-layout): q, k and v as strided views of one
+    [b, s, 3, h, d] tensor, as a model's fused QKV projection leaves them;
+    fused back-ends, no GQA."""
     seqs = (2048, 8192) if quick else (2048, 4096, 8192)
     heads = (8, 32) if quick else (8, 16, 32, 64)
     out = []
-    for backend in ("flash", "cudnn", "math") if batch == 1 else ("flash", "cudnn"):
+    fused_only = batch > 1 or layout != "bhsd"
+    for backend in ("flash", "cudnn") if fused_only else ("flash", "cudnn", "math"):
         for s in seqs:
             for a in heads:
                 out.append(dict(backend=backend, batch=batch, heads=a, kv_heads=a, seq=s,
-                                head_dim=HEAD_DIM))
-            if backend != "math":
+                                head_dim=HEAD_DIM, layout=layout))
+            if backend != "math" and layout == "bhsd":
                 for a in ((32,) if quick else (32, 64)):
                     out.append(dict(backend=backend, batch=batch, heads=a, kv_heads=KV_HEADS,
                                     seq=s, head_dim=HEAD_DIM))
@@ -677,9 +681,15 @@ def run_attention(ctx, specs, stop_frac):
                                   sp["head_dim"])
                 try:
                     bf = torch.bfloat16
-                    q = torch.randn(b, a, s, d, device="cuda", dtype=bf, requires_grad=True)
-                    k = torch.randn(b, kv, s, d, device="cuda", dtype=bf, requires_grad=True)
-                    v = torch.randn(b, kv, s, d, device="cuda", dtype=bf, requires_grad=True)
+                    if sp.get("layout") == "packed":  # views of a fused QKV output
+                        qkv = torch.randn(b, s, 3, a, d, device="cuda", dtype=bf,
+                                          requires_grad=True)
+                        q, k, v = qkv.permute(2, 0, 3, 1, 4).unbind(0)
+                        row["note"] = (row["note"] + " packed qkv").strip()
+                    else:
+                        q = torch.randn(b, a, s, d, device="cuda", dtype=bf, requires_grad=True)
+                        k = torch.randn(b, kv, s, d, device="cuda", dtype=bf, requires_grad=True)
+                        v = torch.randn(b, kv, s, d, device="cuda", dtype=bf, requires_grad=True)
                     go = torch.randn(b, a, s, d, device="cuda", dtype=bf)
                     kw = {"enable_gqa": True} if kv != a else {}
                     if pas == "fwd":
@@ -892,6 +902,9 @@ def main():
                     help="comma-separated sections to run")
     ap.add_argument("--attention-batch", type=int, default=1, metavar="B",
                     help="sequences per attention call (default 1; above 1: flash and cuDNN)")
+    ap.add_argument("--attention-layout", default="bhsd", choices=("bhsd", "packed"),
+                    help="q, k, v as their own [b, h, s, d] tensors (default) or as strided "
+                         "views of one [b, s, 3, h, d] (a fused QKV's output)")
     ap.add_argument("--dry-run", action="store_true", help="print shapes and the estimate only")
     ap.add_argument("--table-from", metavar="DIR",
                     help="only rebuild OUT/table.csv from DIR's CSVs (no torch)")
@@ -906,7 +919,8 @@ def main():
         return 0
 
     est = estimate(args.quick)
-    g, a = gemm_specs(args.quick), attn_specs(args.quick, args.attention_batch)
+    g, a = gemm_specs(args.quick), attn_specs(args.quick, args.attention_batch,
+                                              args.attention_layout)
     log("shapes: %d GEMMs, %d attention x 2 passes, %d elementwise" % (
         len(g), len(a), len(elem_sizes(args.quick)) * len(ELEM_KERNELS)))
     log("estimated run time on an H200: %.0f s (startup %.0f, gemm %.0f, attention %.0f, "

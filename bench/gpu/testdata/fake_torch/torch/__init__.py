@@ -92,9 +92,9 @@ class Tensor:
 
     reshape = view
 
-    def permute(self, *dims):
+    def permute(self, *dims):  # views keep requires_grad, as torch's do
         assert sorted(dims) == list(range(len(self.shape))), dims
-        return Tensor([self.shape[i] for i in dims], self.dtype)
+        return Tensor([self.shape[i] for i in dims], self.dtype, self.requires_grad)
 
     def transpose(self, i, j):
         s = list(self.shape)
@@ -103,7 +103,8 @@ class Tensor:
 
     def unbind(self, dim=0):
         assert dim == 0
-        return tuple(Tensor(self.shape[1:], self.dtype) for _ in range(self.shape[0]))
+        return tuple(Tensor(self.shape[1:], self.dtype, self.requires_grad)
+                     for _ in range(self.shape[0]))
 
 
 def _shape(a):
