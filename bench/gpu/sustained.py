@@ -53,6 +53,13 @@ SHAPES = [
 MODES = [("bf16", dict(dtype="bf16", layout="NT", fast=False)),
          ("fp8-fast", dict(dtype="fp8", layout="NT", fast=True)),
          ("fp8-split", dict(dtype="fp8", layout="NT", fast=False))]
+# --attention: causal attention forward + backward as one MPT-7B layer at
+# micro-batch 6 runs it (batch, heads, sequence, head dimension), on the
+# flash and cuDNN back-ends, interleaved with the GEMMs: inside layers loom
+# prices attention 4-30% fast while isolated kernels read within a few
+# percent (docs/DEVICES.md "The H200 again"); this times it hot.
+ATTN_MODES = [("attn-flash", "FLASH_ATTENTION"), ("attn-cudnn", "CUDNN_ATTENTION")]
+ATTN_SHAPE = ("mpt-7b attention b6", 6, 32, 2048, 128)
 SMI_QUERY = "timestamp,clocks.sm,power.draw,temperature.gpu,clocks_throttle_reasons.active"
 BURST_COLS = ["round", "mode", "shape", "t_s", "wall0", "wall1", "iters", "ms", "tflops",
               "sm_mhz", "power_w", "temp_c", "samples", "throttle"]
@@ -174,9 +181,45 @@ def burst(torch, fn, iters):
     return start.elapsed_time(stop)
 
 
+def attn_flops(b, h, s, d):
+    """Causal forward + backward as loom counts it: 3.5 x 4 b h s^2 d / 2."""
+    return 3.5 * 0.5 * 4.0 * b * h * s * s * d
+
+
+def attn_fn(torch, backend, b, h, s, d):
+    """One causal SDPA forward and its backward on the named back-end."""
+    import torch.nn.functional as F
+    from torch.nn.attention import SDPBackend, sdpa_kernel
+    be = getattr(SDPBackend, backend)
+    q, k, v = (torch.randn(b, h, s, d, device="cuda", dtype=torch.bfloat16, requires_grad=True)
+               for _ in range(3))
+    go = torch.randn(b, h, s, d, device="cuda", dtype=torch.bfloat16)
+
+    def fn():
+        with sdpa_kernel(be):
+            o = F.scaled_dot_product_attention(q, k, v, is_causal=True)
+            return torch.autograd.grad(o, (q, k, v), go)
+    return fn
+
+
+def work_items(attention):
+    """(mode, shape name, FLOPs a call, builder(torch) -> fn) in burst order."""
+    from kernels import gemm_fn
+    items = []
+    for mode, spec in MODES:
+        for name, M, N, K in SHAPES:
+            sp = dict(spec, M=M, N=N, K=K)
+            items.append((mode, name, 2.0 * M * N * K, lambda torch, sp=sp: gemm_fn(torch, sp)))
+    if attention:
+        name, b, h, s, d = ATTN_SHAPE
+        for mode, be in ATTN_MODES:
+            items.append((mode, name, attn_flops(b, h, s, d),
+                          lambda torch, be=be: attn_fn(torch, be, b, h, s, d)))
+    return items
+
+
 def run(args):
     import torch
-    from kernels import gemm_fn
     os.makedirs(args.out, exist_ok=True)
     dev = os.path.join(args.out, "device.txt")
     with open(dev, "w") as f:
@@ -184,18 +227,17 @@ def run(args):
                                         " ".join(sys.argv[1:])))
     smi_snapshot(dev, "before")
     fns, iters, failed = {}, {}, {}
-    for mode, spec in MODES:
-        for name, M, N, K in SHAPES:
-            sp = dict(spec, M=M, N=N, K=K)
-            try:
-                fn = gemm_fn(torch, sp)
-                fn()
-                per = burst(torch, fn, 3) / 3
-                fns[(mode, name)] = fn
-                iters[(mode, name)] = max(1, int(args.burst_ms / max(per, 1e-3)))
-            except Exception as ex:
-                failed[(mode, name)] = str(ex).splitlines()[0][:120] if str(ex) else type(ex).__name__
-                print("%s %s: %s" % (mode, name, failed[(mode, name)]), file=sys.stderr)
+    items = work_items(args.attention)
+    for mode, name, _, build in items:
+        try:
+            fn = build(torch)
+            fn()
+            per = burst(torch, fn, 3) / 3
+            fns[(mode, name)] = fn
+            iters[(mode, name)] = max(1, int(args.burst_ms / max(per, 1e-3)))
+        except Exception as ex:
+            failed[(mode, name)] = str(ex).splitlines()[0][:120] if str(ex) else type(ex).__name__
+            print("%s %s: %s" % (mode, name, failed[(mode, name)]), file=sys.stderr)
     smi_path = os.path.join(args.out, "smi.csv")
     sampler, smi_out = None, open(smi_path, "w")
     try:
@@ -210,22 +252,21 @@ def run(args):
         w.writeheader()
         t0, rnd = time.monotonic(), 0
         while time.monotonic() - t0 < args.seconds:
-            for mode, _ in MODES:
-                for name, M, N, K in SHAPES:
-                    key = (mode, name)
-                    row = dict(round=rnd, mode=mode, shape=name,
-                               t_s="%.3f" % (time.monotonic() - t0), iters=iters.get(key, 0))
-                    row["wall0"] = "%.3f" % time.time()
-                    if key in fns:
-                        ms = burst(torch, fns[key], iters[key])
-                        row["ms"] = "%.3f" % ms
-                        row["tflops"] = "%.1f" % (2.0 * M * N * K * iters[key] / (ms * 1e-3) / 1e12)
-                    else:
-                        row["throttle"] = "failed: " + failed.get(key, "?")
-                    row["wall1"] = "%.3f" % time.time()
-                    rows.append(row)
-                    w.writerow(row)
-                    f.flush()
+            for mode, name, flops, _ in items:
+                key = (mode, name)
+                row = dict(round=rnd, mode=mode, shape=name,
+                           t_s="%.3f" % (time.monotonic() - t0), iters=iters.get(key, 0))
+                row["wall0"] = "%.3f" % time.time()
+                if key in fns:
+                    ms = burst(torch, fns[key], iters[key])
+                    row["ms"] = "%.3f" % ms
+                    row["tflops"] = "%.1f" % (flops * iters[key] / (ms * 1e-3) / 1e12)
+                else:
+                    row["throttle"] = "failed: " + failed.get(key, "?")
+                row["wall1"] = "%.3f" % time.time()
+                rows.append(row)
+                w.writerow(row)
+                f.flush()
             rnd += 1
     if sampler:
         sampler.terminate()
@@ -265,6 +306,11 @@ def self_test():
     # split / fast time = 900 / 750 = 1.200
     assert "| fp8-fast | s | 1200.0 | 900.0 | 0.750 | 1980 | 1500 |" in text, text
     assert "| s | 1.200 | - |" in text, text
+    # --attention: the causal forward + backward's FLOPs, and its items last
+    assert attn_flops(1, 1, 128, 64) == 3.5 * 0.5 * 4 * 128 * 128 * 64
+    items = work_items(True)
+    assert [i[0] for i in items[-2:]] == ["attn-flash", "attn-cudnn"]
+    assert len(items) == len(MODES) * len(SHAPES) + 2 and len(work_items(False)) == len(items) - 2
     print("sustained.py self-test: ok")
     return 0
 
@@ -275,6 +321,8 @@ def main():
     ap.add_argument("--seconds", type=float, default=90.0, help="length of the run (default 90)")
     ap.add_argument("--burst-ms", type=float, default=250.0,
                     help="GPU time of one burst (default 250)")
+    ap.add_argument("--attention", action="store_true",
+                    help="also causal attention forward+backward, flash and cuDNN")
     ap.add_argument("--dry-run", action="store_true", help="print the plan only")
     ap.add_argument("--summary-from", metavar="DIR", help="rewrite DIR/summary.md, no torch")
     ap.add_argument("--self-test", action="store_true")
@@ -285,13 +333,18 @@ def main():
         print(write_summary(args.summary_from))
         return 0
     if args.dry_run:
-        per_round = len(MODES) * len(SHAPES) * args.burst_ms / 1e3
-        print("%d modes x %d shapes, bursts of %.0f ms: a round is %.1f s, about %d rounds in "
+        n = len(MODES) * len(SHAPES) + (len(ATTN_MODES) if args.attention else 0)
+        per_round = n * args.burst_ms / 1e3
+        print("%d bursts a round of %.0f ms: a round is %.1f s, about %d rounds in "
               "%.0f s (plus torch's start, about 20 s)" % (
-                  len(MODES), len(SHAPES), args.burst_ms, per_round,
-                  max(1, int(args.seconds / per_round)), args.seconds))
+                  n, args.burst_ms, per_round, max(1, int(args.seconds / per_round)),
+                  args.seconds))
         for name, M, N, K in SHAPES:
             print("  %-20s M %5d N %5d K %5d  %.2f TFLOP" % (name, M, N, K, 2.0 * M * N * K / 1e12))
+        if args.attention:
+            name, b, h, s, d = ATTN_SHAPE
+            print("  %-20s b %d h %d s %d d %d  %.2f TFLOP (flash, cuDNN)" % (
+                name, b, h, s, d, attn_flops(b, h, s, d) / 1e12))
         return 0
     if not args.out:
         ap.error("--out DIR is needed")
