@@ -230,7 +230,7 @@ def est_shape_s(kernel_us, host_us=40.0):
     return s + EST_SHAPE_OVERHEAD_S
 
 
-def estimate(quick):
+def estimate(quick, batch=1, layout="bhsd"):
     g = 0.0
     for sp in gemm_specs(quick):
         f = 2.0 * sp["M"] * sp["N"] * sp["K"]
@@ -238,7 +238,7 @@ def estimate(quick):
         us = max(f / EST_TFLOPS[sp["dtype"]], by / EST_BW) * 1e6 + 5
         g += est_shape_s(us)
     a = 0.0
-    for sp in attn_specs(quick):
+    for sp in attn_specs(quick, batch, layout):
         for pas in ("fwd", "fwd+bwd"):
             f, by = attn_flops_bytes(sp, pas)
             rate = 450e12
@@ -918,7 +918,7 @@ def main():
         log("%s: %d rows" % (os.path.join(args.out, "table.csv"), n))
         return 0
 
-    est = estimate(args.quick)
+    est = estimate(args.quick, args.attention_batch, args.attention_layout)
     g, a = gemm_specs(args.quick), attn_specs(args.quick, args.attention_batch,
                                               args.attention_layout)
     log("shapes: %d GEMMs, %d attention x 2 passes, %d elementwise" % (

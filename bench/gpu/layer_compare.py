@@ -25,12 +25,14 @@ Usage:
   python3 bench/gpu/layer_compare.py --self-test
 """
 import argparse
-import csv
 import json
 import os
 import subprocess
 import sys
 import tempfile
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import compare  # noqa: E402  (the CSV readers, the report writer)
 
 CLASSES = ["gemm", "attn_fwd", "attn_bwd", "norm", "gelu", "add", "bias_grad", "copy",
            "other"]
@@ -75,6 +77,15 @@ def loom_class(node):
     return "other"
 
 
+def loom_call(cmd):
+    """Runs a loom command; one line naming it and why when it cannot run
+    or fails (loom's own message is on stderr above it), exit status 1."""
+    try:
+        subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
+    except (OSError, subprocess.CalledProcessError) as ex:
+        raise SystemExit("layer_compare.py: %s: %s" % (" ".join(cmd[:3]), ex))
+
+
 def loom_timeline(loom, device, row, work, layers, extra):
     """gen llm + run --timeline of row's model on one GPU: the timeline's
     complete events."""
@@ -87,13 +98,13 @@ def loom_timeline(loom, device, row, work, layers, extra):
            "--micro-batch", str(mbs), "--tp", "1", "--pp", "1", "--dp", "1",
            "--device", device, "--dtype", "bf16", "--granularity", "kernel",
            "--out", prefix, "-q"] + extra
-    subprocess.run(gen, check=True, stdout=subprocess.DEVNULL)
+    loom_call(gen)
     net = os.path.join(work, "net.yaml")
     with open(net, "w") as f:
         f.write("topology: [ Switch ]\nnpus_count: [ 1 ]\nbandwidth: [ 450 ]\nlatency: [ 500 ]\n")
     tl = os.path.join(work, "timeline.json")
-    subprocess.run([loom, "run", "-w", prefix, "-s", prefix + ".system.yaml", "-n", net,
-                    "--timeline", tl, "-q"], check=True, stdout=subprocess.DEVNULL)
+    loom_call([loom, "run", "-w", prefix, "-s", prefix + ".system.yaml", "-n", net,
+               "--timeline", tl, "-q"])
     with open(tl) as f:
         return [e for e in json.load(f)["traceEvents"] if e.get("ph") == "X"]
 
@@ -168,11 +179,6 @@ def step_report(rows, loom_rows, device, optimizer):
     if errs:
         L += ["", "Step error: mean %+.1f%% (%d rows)." % (sum(errs) / len(errs), len(errs))]
     return L
-
-
-def read_csv(path):
-    with open(path, newline="") as f:
-        return list(csv.DictReader(f))
 
 
 def pct(model, meas):
@@ -260,7 +266,7 @@ def main():
                     help="gen llm --optimizer for --steps (foreach: what model_step.py runs)")
     ap.add_argument("--loom", default="build-rel/loom")
     ap.add_argument("--device", default="h200", help="catalog device measured (h200)")
-    ap.add_argument("--out", help="write the report here (default: stdout)")
+    ap.add_argument("--out", help="also write the report here (it goes to stdout)")
     ap.add_argument("--self-test", action="store_true")
     a = ap.parse_args()
     if a.self_test:
@@ -268,22 +274,17 @@ def main():
     if not a.inp and not a.steps:
         ap.error("--in DIR or --steps DIR is required")
     if a.steps:
-        rows = read_csv(os.path.join(a.steps, "steps.csv"))
+        rows = compare.read_table(os.path.join(a.steps, "steps.csv"), "layer_compare.py")
         with tempfile.TemporaryDirectory() as work:
             loom_rows = [loom_step(a.loom, a.device, r, work, a.optimizer) for r in rows]
         text = "\n".join(step_report(rows, loom_rows, a.device, a.optimizer)) + "\n"
     else:
-        rows = read_csv(os.path.join(a.inp, "layers.csv"))
-        kpath = os.path.join(a.inp, "layer_kernels.csv")
-        kern = read_csv(kpath) if os.path.exists(kpath) else []
+        rows = compare.read_table(os.path.join(a.inp, "layers.csv"), "layer_compare.py")
+        kern = compare.read_csv(os.path.join(a.inp, "layer_kernels.csv")) or []
         with tempfile.TemporaryDirectory() as work:
             loom_rows = [loom_layer(a.loom, a.device, r, work) for r in rows]
         text = "\n".join(report(rows, kern, loom_rows, a.device)) + "\n"
-    if a.out:
-        with open(a.out, "w") as f:
-            f.write(text)
-    else:
-        sys.stdout.write(text)
+    compare.emit(text, a.out)
     return 0
 
 

@@ -80,10 +80,10 @@ def make_layer(torch, F, d, heads, backend, ln=None, wdtype=None):
     """The weights of one layer (wdtype, default bf16) and its forward as a
     function of x [b, s, d]; ln(x, w, b) replaces F.layer_norm (model_step.py:
     the low-precision LayerNorm of MPT under autocast)."""
-    dev, bf = "cuda", wdtype or torch.bfloat16
+    dt = wdtype or torch.bfloat16
 
     def w(*shape):
-        return (torch.randn(*shape, device=dev, dtype=bf) * 0.02).requires_grad_()
+        return (torch.randn(*shape, device="cuda", dtype=dt) * 0.02).requires_grad_()
 
     if ln is None:
         def ln(x, w, b):
@@ -187,6 +187,8 @@ def main():
         return 0
     if not a.out:
         ap.error("--out DIR is required")
+    if a.layers < 1:
+        ap.error("--layers %d: at least 1" % a.layers)
     os.makedirs(a.out, exist_ok=True)
     import torch
     import torch.nn.functional as F

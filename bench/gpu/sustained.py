@@ -144,6 +144,8 @@ def summarize(rows):
     lines.append("|---|---|---|")
     for shape in dict.fromkeys(s for _, s in keys):
         f, sp, b = (steady_tf.get((m, shape)) for m in ("fp8-fast", "fp8-split", "bf16"))
+        if f is None and sp is None and b is None:
+            continue  # a shape of other modes (--attention's)
         lines.append("| %s | %s | %s |" % (shape, "%.3f" % (f / sp) if f and sp else "-",
                                            "%.3f" % (f / b) if f and b else "-"))
     return ("Steady: the bursts in the last half of the run (after %.0f s).\n\n" % (end / 2)
@@ -306,6 +308,11 @@ def self_test():
     # split / fast time = 900 / 750 = 1.200
     assert "| fp8-fast | s | 1200.0 | 900.0 | 0.750 | 1980 | 1500 |" in text, text
     assert "| s | 1.200 | - |" in text, text
+    # a shape of other modes only (--attention's) has no row in the ratio table
+    att = join(dict(mode="attn-flash", shape="a", t_s="0", wall0=base, wall1=base + 0.5,
+                    tflops="200"), smi)
+    text = summarize(rows + [att])
+    assert "| attn-flash | a | 200.0 | 200.0 | 1.000 |" in text and "| a | -" not in text, text
     # --attention: the causal forward + backward's FLOPs, and its items last
     assert attn_flops(1, 1, 128, 64) == 3.5 * 0.5 * 4 * 128 * 128 * 64
     items = work_items(True)
