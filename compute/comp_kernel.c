@@ -18,7 +18,8 @@
  *     t = launch + max(waves * (F / blocks) / (P/S * e_attn), bytes / (M * e_elem))
  *     t x r_drop when the kernel applies dropout inside (the family's
  *     measured ratio of the kernel's time with dropout to without)
- * Elementwise, norm and softmax kernels (dropout: e_drop for e_elem):
+ * Elementwise and softmax kernels (dropout: e_drop for e_elem; norms:
+ * e_norm and launch_norm):
  *     t = launch + bytes / (M * e_elem)
  *       (= bytes / (M * e(bytes)), e(x) = e_elem * x / (x + launch * M * e_elem):
  *        a fraction of HBM bandwidth that grows with size)
@@ -55,6 +56,12 @@ comp_kparams comp_kparams_default(void)
      * kept: torch's native_dropout at 63% of HBM bandwidth where a copy
      * reaches 88% (docs/DEVICES.md "Dropout") */
     k.drop_eff = 0.63;
+    /* the layer_norm and rms_norm rows alone (the even half of each):
+     * torch's norms at 76% of HBM bandwidth and 10.5 us to start, where the
+     * elementwise fit (norms among its rows) gives 83% and 5 us
+     * (docs/DEVICES.md "Norms") */
+    k.norm_eff = 0.76;
+    k.norm_launch = 10.5e-6;
     return k;
 }
 
@@ -183,7 +190,8 @@ int comp_kernel_by_shape(const comp_cfg *c, double flops, double bytes, const lo
     case LOOM_K_ATTN:
     case LOOM_K_ATTN_BWD: return s->m && s->n && (flops > 0 || s->k);
     case LOOM_K_ELEM:
-    case LOOM_K_DROPOUT: return bytes > 0;
+    case LOOM_K_DROPOUT:
+    case LOOM_K_NORM: return bytes > 0;
     default: return 0;
     }
 }
@@ -199,6 +207,8 @@ double comp_kernel_seconds(const comp_cfg *c, double flops, double bytes, const 
         return kp->elem_launch + bytes / (c->mem_bw * kp->elem_eff);
     if (s->cls == LOOM_K_DROPOUT)
         return kp->elem_launch + bytes / (c->mem_bw * kp->drop_eff);
+    if (s->cls == LOOM_K_NORM)
+        return kp->norm_launch + bytes / (c->mem_bw * kp->norm_eff);
     return attn_seconds(c, flops, bytes, s);
 }
 
@@ -220,8 +230,9 @@ int comp_kparams_check(const comp_kparams *k, loom_err *err)
         {"fp8 gemm factor", k->gemm_fp8, 1},      {"attention efficiency", k->attn_eff, 1},
         {"attention backward efficiency", k->attn_bwd_eff, 1},
         {"elementwise efficiency", k->elem_eff, 1}, {"dropout efficiency", k->drop_eff, 1},
-        {"gemm launch", k->gemm_launch, 0},
-        {"attention launch", k->attn_launch, 0},  {"elementwise launch", k->elem_launch, 0}};
+        {"norm efficiency", k->norm_eff, 1},      {"gemm launch", k->gemm_launch, 0},
+        {"attention launch", k->attn_launch, 0},  {"elementwise launch", k->elem_launch, 0},
+        {"norm launch", k->norm_launch, 0}};
     for (size_t i = 0; i < sizeof f / sizeof f[0]; i++)
         if (f[i].frac ? !frac_ok(f[i].v) : !secs_ok(f[i].v))
             return loom_err_set(err, LOOM_EUSAGE, "compute: kernel model %s must be %s (got %g)",

@@ -8,7 +8,7 @@
 #include "et_graph.h"
 
 static const char *const cls_names[LOOM_K_CLASSES] = {"", "gemm", "attention", "attention_bwd",
-                                                      "elementwise", "dropout"};
+                                                      "elementwise", "dropout", "norm"};
 
 const char *et_kclass_name(int cls)
 {
@@ -110,7 +110,7 @@ int et_shape_read(const ChakraProtoMsg__Node *n, uint32_t nkernels, et_nshape *o
                     c = k;
             if (c < 0)
                 et_problem(&s, "attribute kernel_class is not one of gemm, attention, attention_bwd, "
-                        "elementwise, dropout (a string_val)");
+                        "elementwise, dropout, norm (a string_val)");
             else {
                 o->one.cls = (uint8_t)c;
                 has_cls = 1;

@@ -5,7 +5,7 @@
  *
  * A plain compute node:
  *   kernel_class  string: "gemm", "attention", "attention_bwd", "elementwise",
- *                 "dropout"
+ *                 "dropout", "norm"
  *   gemm_m, gemm_n, gemm_k, gemm_batch
  *                 integers 0 .. 2^32-1 (attention: m = query length,
  *                 n = key length, k = head dimension, batch = batch x heads)
@@ -54,8 +54,8 @@ loom_kshape et_shape_at(const et_nshape *s, uint32_t i);
  * the one place, with et_shape_at, that knows the layout. */
 void et_shape_pack(const loom_kshape *k, uint64_t *f);
 
-/* "gemm", "attention", "attention_bwd", "elementwise", "dropout"; "" for
- * none. */
+/* "gemm", "attention", "attention_bwd", "elementwise", "dropout", "norm";
+ * "" for none. */
 const char *et_kclass_name(int cls);
 
 #endif

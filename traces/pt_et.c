@@ -277,9 +277,25 @@ static const struct {
     {"aten::_scaled_dot_product_efficient_attention_backward", 1, 1, 9, 11},
 };
 
+/* ATen's layer and RMS norms, forward and backward: class norm (a
+ * reduction a row).  aten::layer_norm and aten::rms_norm count where
+ * they are the leaf (rms_norm before PyTorch had a fused kernel for it is
+ * the parent of its pow, mean, rsqrt and mul, each priced as itself). */
+static int norm_op(const char *name)
+{
+    static const char *const v[] = {
+        "aten::native_layer_norm", "aten::native_layer_norm_backward", "aten::layer_norm",
+        "aten::_fused_rms_norm", "aten::_fused_rms_norm_backward", "aten::rms_norm",
+    };
+    for (size_t i = 0; i < sizeof v / sizeof v[0]; i++)
+        if (strcmp(name, v[i]) == 0)
+            return 1;
+    return 0;
+}
+
 /* The shape of a leaf op priced by its bytes: fused attention (query
  * length, key length, head dim, batch x heads, causal, dropout), a dropout
- * (random numbers drawn), else elementwise. */
+ * (random numbers drawn), a norm, else elementwise. */
 static void leaf_shape(json_t *n, const char *name, loom_kshape *ks)
 {
     for (size_t i = 0; i < sizeof attn_ops / sizeof attn_ops[0]; i++) {
@@ -298,7 +314,8 @@ static void leaf_shape(json_t *n, const char *name, loom_kshape *ks)
     }
     int drop = strcmp(name, "aten::native_dropout") == 0 || strcmp(name, "aten::dropout") == 0 ||
                strcmp(name, "aten::_fused_dropout") == 0;
-    shape_set(ks, drop ? LOOM_K_DROPOUT : LOOM_K_ELEM, 0, 0, 0, 0, 0);
+    shape_set(ks, drop ? LOOM_K_DROPOUT : norm_op(name) ? LOOM_K_NORM : LOOM_K_ELEM, 0, 0, 0, 0,
+              0);
 }
 
 /* Ops that move no data (views, metadata, allocation). */

@@ -182,10 +182,12 @@ void llm_need(llm_gen *g, uint64_t id);
 /* One compute kernel, after the stream position and what it needs; layer
  * -1 names it without a layer ("F3.embed"), ph is F, B, R (recompute) or
  * S (step).  llm_kern_s states the kernel's shape (s NULL: none, priced by
- * FLOPs and bytes); llm_kern is an elementwise kernel (memory bound). */
+ * FLOPs and bytes); llm_kern is an elementwise kernel (memory bound),
+ * llm_norm a layer or RMS norm, forward or backward (class norm). */
 void llm_kern_s(llm_gen *g, int layer, char ph, int mb, const char *k, double flops, double bytes,
                 const loom_kshape *s);
 void llm_kern(llm_gen *g, int layer, char ph, int mb, const char *k, double flops, double bytes);
+void llm_norm(llm_gen *g, int layer, char ph, int mb, const char *k, double flops, double bytes);
 
 /* A shape from the model's (double) dimensions; one that does not fit in
  * 32 bits leaves the kernel without a shape (class none). */

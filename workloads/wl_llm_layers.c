@@ -76,6 +76,12 @@ void llm_kern(llm_gen *g, int layer, char ph, int mb, const char *k, double flop
     llm_kern_s(g, layer, ph, mb, k, flops, bytes, &s);
 }
 
+void llm_norm(llm_gen *g, int layer, char ph, int mb, const char *k, double flops, double bytes)
+{
+    loom_kshape s = {.cls = LOOM_K_NORM};
+    llm_kern_s(g, layer, ph, mb, k, flops, bytes, &s);
+}
+
 /* One compute kernel, after the stream position and what it needs. */
 void llm_kern_s(llm_gen *g, int layer, char ph, int mb, const char *k, double flops, double bytes,
                 const loom_kshape *s)
@@ -543,7 +549,7 @@ void llm_layer_fwd(llm_gen *g, int l, char ph, int mb)
     double d = p->dh, nqkv = p->nqkv, eg = gather_bytes(g);
     int sp = p->o.sp;
     zero3_gather(g, l, ph, mb);
-    llm_kern(g, l, ph, mb, "ln1", 5 * Tl * h, 2 * e * Tl * h);
+    llm_norm(g, l, ph, mb, "ln1", 5 * Tl * h, 2 * e * Tl * h);
     fp8_cast(g, l, ph, mb, "qkv_in", Tl * h, sp, 1);
     if (sp)
         ag_gemm(g, l, ph, mb, "ag_qkv", Tl * h * eg, "qkv", T, h, nqkv);
@@ -554,7 +560,7 @@ void llm_layer_fwd(llm_gen *g, int l, char ph, int mb)
     fp8_cast(g, l, ph, mb, "proj_in", T * p->a_loc * d, 0, 0);
     gemm_rs(g, l, ph, mb, sp ? "rs_proj" : "ar_proj", T * h * e, "proj", T, p->a_loc * d, h);
     llm_kern(g, l, ph, mb, "resid1", 2 * Tl * h, (3 * e + hmask(p)) * Tl * h);
-    llm_kern(g, l, ph, mb, "ln2", 5 * Tl * h, 2 * e * Tl * h);
+    llm_norm(g, l, ph, mb, "ln2", 5 * Tl * h, 2 * e * Tl * h);
     if (p->moe) {
         double E = m->experts, k = m->topk, f = m->ffn, Tx = Tl * k, El = p->e_loc;
         int nin = llm_mlp_in(m);
@@ -697,7 +703,7 @@ void llm_layer_bwd(llm_gen *g, int l, int mb, int lc)
         col_bwd(g, l, mb, "ag_fc1_bwd", Tl * h * eg, "fc1_dgrad", sp ? "rs_fc1_bwd" : "ar_fc1_bwd",
                 T * h * e, "fc1_wgrad", T, h, fl * nin);
     }
-    llm_kern(g, l, 'B', mb, "ln2_bwd", 8 * Tl * h, 3 * e * Tl * h);
+    llm_norm(g, l, 'B', mb, "ln2_bwd", 8 * Tl * h, 3 * e * Tl * h);
     resid_acc(g, l, mb, "resid2_acc");
     if (p->m.hdrop == WL_DROP_ON)
         llm_kern(g, l, 'B', mb, "resid1_bwd", Tl * h, (2 * e + 1) * Tl * h);
@@ -713,7 +719,7 @@ void llm_layer_bwd(llm_gen *g, int l, int mb, int lc)
     fp8_cast(g, l, 'B', mb, "qkv_dy", T * nqkv, 0, 0);
     col_bwd(g, l, mb, "ag_qkv_bwd", Tl * h * eg, "qkv_dgrad", sp ? "rs_qkv_bwd" : "ar_qkv_bwd",
             T * h * e, "qkv_wgrad", T, h, nqkv);
-    llm_kern(g, l, 'B', mb, "ln1_bwd", 8 * Tl * h, 3 * e * Tl * h);
+    llm_norm(g, l, 'B', mb, "ln1_bwd", 8 * Tl * h, 3 * e * Tl * h);
     resid_acc(g, l, mb, "resid1_acc");
     llm_flush(g);
     g->layer_end_tmp[lc] = g->last;
@@ -757,7 +763,7 @@ void llm_head_fwd(llm_gen *g, int mb)
 {
     const wl_llm_plan *p = g->p;
     double T = p->T, Tl = p->Tl, h = p->m.hidden, e = p->e_act, Vl = (double)p->vocab / p->t;
-    llm_kern(g, -1, 'F', mb, "final_norm", 5 * Tl * h, 2 * e * Tl * h);
+    llm_norm(g, -1, 'F', mb, "final_norm", 5 * Tl * h, 2 * e * Tl * h);
     if (p->o.sp)
         tp_coll(g, -1, 'F', mb, "ag_logits", ET_ALL_GATHER, Tl * h * e);
     /* 16-bit operands under the FP8 recipe too: Megatron-Core's output
@@ -811,5 +817,5 @@ void llm_head_bwd(llm_gen *g, int mb)
     col_bwd_x(g, -1, mb, "ag_logits_bwd", Tl * h * e, "logits_dgrad",
               p->o.sp ? "rs_logits_bwd" : "ar_logits_bwd", T * h * e, "logits_wgrad", T, h, Vl,
               (int)e, 0);
-    llm_kern(g, -1, 'B', mb, "final_norm_bwd", 8 * Tl * h, 3 * e * Tl * h);
+    llm_norm(g, -1, 'B', mb, "final_norm_bwd", 8 * Tl * h, 3 * e * Tl * h);
 }

@@ -17,6 +17,7 @@ hand-worked examples of test/compute/test_comp_kernel.c give the same):
     t = launch_a + max(waves (F / blocks) / (P/S e_a), bytes / (M e_e))
   elementwise: t = launch_e + bytes / (M e_e)
   dropout (torch's native_dropout, the dropout class): e_d for e_e
+  norm (torch's layer_norm and rms_norm, the norm class): e_n, launch_n
 
 Fitting (--fit): the constants are fitted on the EVEN rows (0, 2, 4, ...)
 of each CSV and the error is reported on the ODD rows (held out), next to
@@ -30,6 +31,8 @@ coordinate search on a fixed grid (deterministic; standard library only):
     e_e, launch_e                    on elementwise rows (priced as
                                      elementwise, dropout's among them)
     e_d                              on the dropout rows, launch_e kept
+    e_n, launch_n                    on the layer_norm and rms_norm rows
+                                     (the even rows of each kernel)
 
 Usage: python3 bench/gpu/kernel_model.py --in DIR [--fit] [--out FILE.md]
        python3 bench/gpu/kernel_model.py --self-test
@@ -49,7 +52,7 @@ import compare  # noqa: E402  (the roofline, the CSV readers)
 # self-test reads the C file and checks).
 DEFAULT = dict(gemm_eff=0.73, gemm_k0=64, gemm_mem_eff=0.70, gemm_fp8=0.92, gemm_launch=5e-6,
                attn_eff=0.31, attn_bwd_eff=0.25, attn_launch=50e-6, elem_eff=0.83,
-               elem_launch=5e-6, drop_eff=0.63)
+               elem_launch=5e-6, drop_eff=0.63, norm_eff=0.76, norm_launch=10.5e-6)
 # The cuDNN attention family (compute/comp_kernel.c's attn_fit table, the
 # system file's attention-kernel: cudnn); the self-test checks it too.
 CUDNN = dict(attn_eff=0.66, attn_bwd_eff=0.47, attn_launch=32e-6)
@@ -146,7 +149,12 @@ def attn_s(kp, hw, peak, mem_bw, flops, nbytes, batch, m, n, bwd):
     return kp["attn_launch"] + max(t, nbytes / (mem_bw * kp["elem_eff"]))
 
 
-def elem_s(kp, mem_bw, nbytes, dropout=False):
+NORMS = ("layer_norm", "rms_norm")  # kernels.py's rows of the norm class
+
+
+def elem_s(kp, mem_bw, nbytes, dropout=False, norm=False):
+    if norm:
+        return kp["norm_launch"] + nbytes / (mem_bw * kp["norm_eff"])
     return kp["elem_launch"] + nbytes / (mem_bw * kp["drop_eff" if dropout else "elem_eff"])
 
 
@@ -180,8 +188,10 @@ def predict_attn(kp, hw, dev, r):
 
 def predict_elem(kp, dev, r, classes=True):
     """classes=False: every row as the elementwise class (the fit of e_e
-    and launch_e, made before the dropout class existed and kept)"""
-    return 1e6 * elem_s(kp, dev["mem_bw"], r["bytes"], classes and r["kernel"] == "dropout")
+    and launch_e, made before the dropout and norm classes existed and
+    kept)"""
+    return 1e6 * elem_s(kp, dev["mem_bw"], r["bytes"], classes and r["kernel"] == "dropout",
+                        classes and r["kernel"] in NORMS)
 
 
 def errs(rows, pred):
@@ -205,6 +215,8 @@ GRID = {
     "elem_eff": [0.40 + 0.01 * i for i in range(56)],
     "elem_launch": [0.5e-6 * i for i in range(0, 25)],
     "drop_eff": [0.40 + 0.01 * i for i in range(56)],
+    "norm_eff": [0.40 + 0.01 * i for i in range(56)],
+    "norm_launch": [0.5e-6 * i for i in range(0, 41)],
 }
 
 
@@ -236,8 +248,18 @@ def fit(g, a, e, hw, dev):
               lambda k: mae(errs(ee, lambda r: predict_elem(k, dev, r, False))))
     ed = half([r for r in e if r["kernel"] == "dropout"])
     coord_fit(kp, ["drop_eff"], lambda k: mae(errs(ed, lambda r: predict_elem(k, dev, r))))
+    en = norm_half(e)
+    coord_fit(kp, ["norm_eff", "norm_launch"],
+              lambda k: mae(errs(en, lambda r: predict_elem(k, dev, r))))
     fit_attn(kp, a, "flash", hw, dev)
     return kp
+
+
+def norm_half(e):
+    """The norm class's fit rows: the even rows of each norm kernel (the
+    CSV alternates them by size, so the even rows of the two together would
+    be one kernel's alone)."""
+    return [r for k in NORMS for r in [x for x in e if x["kernel"] == k][0::2]]
 
 
 def fit_attn(kp, a, backend, hw, dev):
@@ -294,6 +316,10 @@ def table(g, a, e, hw, dev, kp, cu=CUDNN):
                  [r for r in a if r["backend"] == "cudnn" and r["pas"] == "fwd+bwd"], e,
                  [r for r in e if r["kernel"] == "dropout"]):
         fitted.update(id(r) for r in rows[0::2])
+    # a norm row is priced by the norm class alone: held out unless that
+    # class was fitted on it (whatever the elementwise fit used)
+    fitted -= {id(r) for r in e if r["kernel"] in NORMS}
+    fitted.update(id(r) for r in norm_half(e))
     lines = ["| class | n held out | roofline mean / max abs err % | kernel model mean / max abs "
              "err % | kernel model signed % |", "|---|---:|---:|---:|---:|"]
     tot_r, tot_k = [], []

@@ -25,7 +25,8 @@ static comp_cfg dev(void)
                           .gemm_eff = 0.5, .gemm_k0 = 0, .gemm_mem_eff = 0.5, .gemm_fp8 = 1,
                           .gemm_launch = 0, .attn_eff = 0.5, .attn_bwd_eff = 0.25,
                           .attn_launch = 0, .elem_eff = 0.5, .elem_launch = 0,
-                          .drop_eff = 0.25, .attn_drop = {1, 1}};
+                          .drop_eff = 0.25, .norm_eff = 0.2, .norm_launch = 0,
+                          .attn_drop = {1, 1}};
     return c;
 }
 
@@ -262,12 +263,21 @@ static void test_elementwise_and_fallback(void **state)
     /* a dropout: the same bytes at 1e12 * 0.25 (4 us), the same launch */
     loom_kshape d = {.cls = LOOM_K_DROPOUT};
     near(comp_kernel_seconds(&c, 123, 1e6, &d), 6 * US);
+    /* a norm: the same bytes at 1e12 * 0.2 (5 us), its own 3 us launch */
+    c.kp.norm_launch = 3 * US;
+    loom_kshape nm = {.cls = LOOM_K_NORM};
+    near(comp_kernel_seconds(&c, 123, 1e6, &nm), 8 * US);
+    /* a norm without bytes has nothing to be priced by: the roofline */
+    near(comp_kernel_seconds(&c, 4e12, 0, &nm), 1.0);
     /* as shipped: a dropout a byte is 0.83 / 0.63 of an elementwise kernel */
     c.kp = comp_kparams_default();
     c.kp.sms = 4;
     c.kp.ntiles = 1;
     near(comp_kernel_seconds(&c, 0, 1e9, &d) - c.kp.elem_launch,
          (comp_kernel_seconds(&c, 0, 1e9, &s) - c.kp.elem_launch) * 0.83 / 0.63);
+    /* and a norm 0.83 / 0.76 of it, after a launch of 10.5 us, not 5 */
+    near(comp_kernel_seconds(&c, 0, 1e9, &nm) - 10.5 * US,
+         (comp_kernel_seconds(&c, 0, 1e9, &s) - 5 * US) * 0.83 / 0.76);
     c = dev();
     /* no shape, class none, a GEMM without K, a device without SMs: the
      * roofline of the same cfg (no curves: 4e12 FLOPs at 4e12 = 1 s) */
@@ -363,6 +373,16 @@ static void test_check(void **state)
     err = (loom_err){0};
     assert_int_equal(comp_cfg_check(&c, &err), LOOM_EUSAGE);
     assert_non_null(strstr(err.msg, "attention efficiency"));
+    c = dev();
+    c.kp.norm_eff = 0; /* a class that would cost nothing to a division by 0 */
+    err = (loom_err){0};
+    assert_int_equal(comp_cfg_check(&c, &err), LOOM_EUSAGE);
+    assert_non_null(strstr(err.msg, "norm efficiency"));
+    c = dev();
+    c.kp.norm_launch = 2; /* seconds */
+    err = (loom_err){0};
+    assert_int_equal(comp_cfg_check(&c, &err), LOOM_EUSAGE);
+    assert_non_null(strstr(err.msg, "norm launch must be in [0, 1) s"));
     c = dev();
     c.peak_flops = 0;
     err = (loom_err){0};

@@ -7,6 +7,7 @@
  * through et_reader (a slow obvious path against the fast one).
  */
 #include "et_graph.h"
+#include "et_shape.h"
 
 #include <stdarg.h>
 #include <stddef.h>
@@ -750,7 +751,7 @@ static void test_kernel_shapes(void **state)
     (void)state;
     char *tmp = tu_tmpdir(), *p;
     tb b = {0};
-    ChakraProtoMsg__Node *n[4];
+    ChakraProtoMsg__Node *n[5];
     n[0] = tb_node(&b, 1, ET_COMP_NODE, "gemm");
     tb_str(&b, n[0], "kernel_class", "gemm");
     tb_u64(&b, n[0], "gemm_m", 4096);
@@ -776,10 +777,14 @@ static void test_kernel_shapes(void **state)
     tb_i64s(&b, n[3], "kernel_flops", fl, 2);
     tb_i64s(&b, n[3], "kernel_bytes", by, 2);
     tb_i64s(&b, n[3], "kernel_shape", sh, 12);
+    n[4] = tb_node(&b, 5, ET_COMP_NODE, "ln");
+    tb_str(&b, n[4], "kernel_class", "norm");
     p = tu_path(tmp, "shapes.0.et");
-    tb_write(p, "0.0.4", n, 4, 0);
+    tb_write(p, "0.0.4", n, 5, 0);
     et_graph *g = load_ok(p);
-    assert_int_equal(g->nkshape, 5);
+    assert_int_equal(g->nkshape, 6);
+    assert_int_equal(g->kshape[g->nodes[4].shape - 1].cls, LOOM_K_NORM);
+    assert_string_equal(et_kclass_name(LOOM_K_NORM), "norm");
     const loom_kshape *s = &g->kshape[g->nodes[0].shape - 1];
     assert_int_equal(s->cls, LOOM_K_GEMM);
     assert_int_equal(s->m, 4096);

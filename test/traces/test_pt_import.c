@@ -448,7 +448,21 @@ static const char et_shapes[] =
     "{\"id\": 11, \"name\": \"aten::matmul\", \"ctrl_deps\": 2, \"inputs\": {\"values\": [],"
     " \"shapes\": [[64, 32], [4, 32, 16]], \"types\": [\"Tensor(float)\", \"Tensor(float)\"]},"
     " \"outputs\": {\"values\": [], \"shapes\": [[4, 64, 16]], \"types\": [\"Tensor(float)\"]},"
-    " \"attrs\": [{\"name\": \"rf_id\", \"type\": \"uint64\", \"value\": 18}]}"
+    " \"attrs\": [{\"name\": \"rf_id\", \"type\": \"uint64\", \"value\": 18}]},"
+    "{\"id\": 12, \"name\": \"aten::layer_norm\", \"ctrl_deps\": 2, \"inputs\": {\"values\": [],"
+    " \"shapes\": [[4, 256, 512], [], [512], [512]],"
+    " \"types\": [\"Tensor(c10::BFloat16)\", \"GenericList[Int]\", \"Tensor(c10::BFloat16)\","
+    " \"Tensor(c10::BFloat16)\"]},"
+    " \"outputs\": {\"values\": [], \"shapes\": [[4, 256, 512]],"
+    " \"types\": [\"Tensor(c10::BFloat16)\"]},"
+    " \"attrs\": [{\"name\": \"rf_id\", \"type\": \"uint64\", \"value\": 19}]},"
+    "{\"id\": 13, \"name\": \"aten::native_layer_norm\", \"ctrl_deps\": 12,"
+    " \"inputs\": {\"values\": [], \"shapes\": [[4, 256, 512], [], [512], [512]],"
+    " \"types\": [\"Tensor(c10::BFloat16)\", \"GenericList[Int]\", \"Tensor(c10::BFloat16)\","
+    " \"Tensor(c10::BFloat16)\"]},"
+    " \"outputs\": {\"values\": [], \"shapes\": [[4, 256, 512], [4, 256, 1], [4, 256, 1]],"
+    " \"types\": [\"Tensor(c10::BFloat16)\", \"Tensor(float)\", \"Tensor(float)\"]},"
+    " \"attrs\": [{\"name\": \"rf_id\", \"type\": \"uint64\", \"value\": 20}]}"
     "]}";
 
 static void expect_shape(const loom_kshape *k, int cls, uint32_t m, uint32_t n, uint32_t kk,
@@ -473,7 +487,7 @@ static void test_et_shapes(void **state)
     pt_rank r;
     pt_et_info info;
     assert_int_equal(pt_et_read(p, s, &r, &info, &err), 0);
-    assert_int_equal(r.nn, 8); /* start and seven priced ops */
+    assert_int_equal(r.nn, 9); /* start and eight priced ops */
     const pt_node *lin = &r.n[1], *mmb = &r.n[2], *fa = &r.n[3], *fab = &r.n[4];
     const pt_node *dr = &r.n[5], *cv = &r.n[6];
     assert_int_equal(lin->nkern, 1);
@@ -499,6 +513,13 @@ static void test_et_shapes(void **state)
     assert_int_equal(bm->num_ops, 262144);
     assert_int_equal(bm->nkern, 1);
     expect_shape(&r.ks[bm->kern], LOOM_K_GEMM, 64, 16, 32, 4, 4, 0);
+    /* a layer norm: one node, its leaf aten::native_layer_norm a kernel
+     * of the norm class moving its input and output (4 x 256 x 512 bf16
+     * each), the two 1 KiB weights and the fp32 mean and rstd (4 KiB each) */
+    const pt_node *ln = &r.n[8];
+    assert_int_equal(ln->nkern, 1);
+    assert_int_equal(r.ks[ln->kern].cls, LOOM_K_NORM);
+    assert_int_equal(r.kw[2 * ln->kern + 1], 2u * (4 * 256 * 512 * 2) + 2 * 1024 + 2 * 4096);
     pt_rank_free(&r);
     pt_et_done(&info);
     free(p);

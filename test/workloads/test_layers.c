@@ -342,6 +342,36 @@ static void test_llm_attention_dropout(void **state)
 }
 
 /*
+ * The norms are kernels of the norm class (a reduction a row: torch's
+ * measured norms, priced at their own efficiency and launch,
+ * compute/comp_kernel.c), forward and backward and the final norm: T h
+ * elements (SMALL: a micro-batch of 256 tokens of 1024, whole on each
+ * tensor-parallel rank without sequence parallelism; bf16) read and written
+ * forward, read twice and written backward; the residual add beside them
+ * stays elementwise.
+ */
+static void test_llm_norm_class(void **state)
+{
+    (void)state;
+    const double n = 256.0 * 1024;
+    expect_exit(loomrun_run(loomrun_tmp, "gen", "llm", SMALL, "--pp", "1", "--granularity",
+                            "kernel", "--out", tp("norm/s"), "-q", NULL), 0, NULL);
+    et_graph *g = load_rank("norm/s", 0);
+    const char *fwd[] = {"L0.F0.ln1", "L0.F0.ln2", "F0.final_norm"};
+    const char *bwd[] = {"L0.B0.ln1_bwd", "L0.B0.ln2_bwd", "B0.final_norm_bwd"};
+    for (int i = 0; i < 3; i++) {
+        const et_gnode *f = named(g, fwd[i]), *b = named(g, bwd[i]);
+        assert_true(f->shape && b->shape);
+        assert_int_equal(g->kshape[f->shape - 1].cls, LOOM_K_NORM);
+        assert_int_equal(g->kshape[b->shape - 1].cls, LOOM_K_NORM);
+        assert_true((double)f->tensor_size == 4 * n && (double)b->tensor_size == 6 * n);
+    }
+    const et_gnode *r = named(g, "L0.F0.resid1");
+    assert_int_equal(g->kshape[r->shape - 1].cls, LOOM_K_ELEM);
+    et_graph_free(g);
+}
+
+/*
  * Flash attention with attention dropout (SMALL's default, GELU): the
  * dropout runs inside the fused kernels, forward and backward, so their
  * shapes say so (attention_dropout) and no dropout kernel of its own runs;
@@ -567,6 +597,7 @@ int main(void)
         cmocka_unit_test(test_llm_fp8_head),
         cmocka_unit_test(test_llm_cross_entropy),
         cmocka_unit_test(test_llm_attention_dropout),
+        cmocka_unit_test(test_llm_norm_class),
         cmocka_unit_test(test_llm_flash_dropout),
         cmocka_unit_test(test_llm_dropout_settings),
         cmocka_unit_test(test_llm_moe_kernels),
