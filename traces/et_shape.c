@@ -108,10 +108,13 @@ int et_shape_read(const ChakraProtoMsg__Node *n, uint32_t nkernels, et_nshape *o
                             k < LOOM_K_CLASSES; k++)
                 if (strcmp(a->string_val, cls_names[k]) == 0)
                     c = k;
-            if (c < 0)
-                et_problem(&s, "attribute kernel_class is not one of gemm, attention, attention_bwd, "
-                        "elementwise, dropout, norm (a string_val)");
-            else {
+            if (c < 0) {
+                char all[128] = "";
+                for (int k = 1; k < LOOM_K_CLASSES; k++)
+                    snprintf(all + strlen(all), sizeof all - strlen(all), "%s%s", k > 1 ? ", " : "",
+                             cls_names[k]);
+                et_problem(&s, "attribute kernel_class is not one of %s (a string_val)", all);
+            } else {
                 o->one.cls = (uint8_t)c;
                 has_cls = 1;
             }

@@ -818,7 +818,8 @@ static void test_kernel_shapes(void **state)
     ChakraProtoMsg__Node *x = tb_node(&b, 30, ET_COMP_NODE, "bad");
     tb_str(&b, x, "kernel_class", "matmul");
     p = one_bad(tmp, "cls.0.et", x);
-    load_bad(p, "node 30", "kernel_class is not one of gemm");
+    load_bad(p, "node 30", "kernel_class is not one of gemm, attention, attention_bwd, "
+                           "elementwise, dropout, norm (a string_val)");
     free(p);
     x = tb_node(&b, 31, ET_COMP_NODE, "neg");
     tb_i64(&b, x, "gemm_m", -4);
