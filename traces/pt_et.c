@@ -277,25 +277,38 @@ static const struct {
     {"aten::_scaled_dot_product_efficient_attention_backward", 1, 1, 9, 11},
 };
 
-/* ATen's layer and RMS norms, forward and backward: class norm (a
- * reduction a row).  aten::layer_norm and aten::rms_norm count where
- * they are the leaf (rms_norm before PyTorch had a fused kernel for it is
- * the parent of its pow, mean, rsqrt and mul, each priced as itself). */
-static int norm_op(const char *name)
+/* Leaf ops priced by bytes that are not plain elementwise, by ATen's
+ * names: dropouts (a random number an element) and layer and RMS norms,
+ * forward and backward (a reduction a row).  aten::layer_norm and
+ * aten::rms_norm count where they are the leaf (rms_norm before PyTorch
+ * had a fused kernel for it is the parent of its pow, mean, rsqrt and
+ * mul, each priced as itself). */
+static const struct {
+    const char *name;
+    int cls;
+} leaf_classes[] = {
+    {"aten::native_dropout", LOOM_K_DROPOUT},
+    {"aten::dropout", LOOM_K_DROPOUT},
+    {"aten::_fused_dropout", LOOM_K_DROPOUT},
+    {"aten::native_layer_norm", LOOM_K_NORM},
+    {"aten::native_layer_norm_backward", LOOM_K_NORM},
+    {"aten::layer_norm", LOOM_K_NORM},
+    {"aten::_fused_rms_norm", LOOM_K_NORM},
+    {"aten::_fused_rms_norm_backward", LOOM_K_NORM},
+    {"aten::rms_norm", LOOM_K_NORM},
+};
+
+static int leaf_class(const char *name)
 {
-    static const char *const v[] = {
-        "aten::native_layer_norm", "aten::native_layer_norm_backward", "aten::layer_norm",
-        "aten::_fused_rms_norm", "aten::_fused_rms_norm_backward", "aten::rms_norm",
-    };
-    for (size_t i = 0; i < sizeof v / sizeof v[0]; i++)
-        if (strcmp(name, v[i]) == 0)
-            return 1;
-    return 0;
+    for (size_t i = 0; i < sizeof leaf_classes / sizeof leaf_classes[0]; i++)
+        if (strcmp(name, leaf_classes[i].name) == 0)
+            return leaf_classes[i].cls;
+    return LOOM_K_ELEM;
 }
 
 /* The shape of a leaf op priced by its bytes: fused attention (query
- * length, key length, head dim, batch x heads, causal, dropout), a dropout
- * (random numbers drawn), a norm, else elementwise. */
+ * length, key length, head dim, batch x heads, causal, dropout), else its
+ * class of leaf_classes, else elementwise. */
 static void leaf_shape(json_t *n, const char *name, loom_kshape *ks)
 {
     for (size_t i = 0; i < sizeof attn_ops / sizeof attn_ops[0]; i++) {
@@ -312,10 +325,7 @@ static void leaf_shape(json_t *n, const char *name, loom_kshape *ks)
         ks->dropout = (uint8_t)in_positive(n, (size_t)attn_ops[i].drop);
         return;
     }
-    int drop = strcmp(name, "aten::native_dropout") == 0 || strcmp(name, "aten::dropout") == 0 ||
-               strcmp(name, "aten::_fused_dropout") == 0;
-    shape_set(ks, drop ? LOOM_K_DROPOUT : norm_op(name) ? LOOM_K_NORM : LOOM_K_ELEM, 0, 0, 0, 0,
-              0);
+    shape_set(ks, leaf_class(name), 0, 0, 0, 0, 0);
 }
 
 /* Ops that move no data (views, metadata, allocation). */
