@@ -528,6 +528,25 @@ static void resid_acc(llm_gen *g, int l, int mb, const char *k)
     llm_kern(g, l, 'B', mb, k, Tl * h, 3 * e * Tl * h);
 }
 
+/* A linear layer's bias gradient (with biases): the sums of its output
+ * gradient's columns over the rows (tokens), a reduction kernel that reads
+ * the gradient and writes the bias's.  Megatron computes it apart from the
+ * GEMMs: `grad_output.sum(dim=0)` in its linear layers' backward, and
+ * autograd's sum of the broadcast bias in the backward of its fused
+ * bias-GeLU and bias-dropout-add (their `backward` returns the input's
+ * gradient for the bias too); PyTorch's nn.Linear likewise (addmm's
+ * backward).  Priced as the norm class, the reduction class (torch's sum
+ * kernels measured in H200 layers run at its speed, docs/DEVICES.md).
+ * Transformer Engine fuses its own linear layers' bias gradient into the
+ * GEMM or the FP8 cast (`skip` 1: QKV's under --dtype fp8). */
+static void bias_grad(llm_gen *g, int l, int mb, const char *k, double rows, double cols, int skip)
+{
+    const wl_llm_plan *p = g->p;
+    if (!llm_biases(&p->m) || skip)
+        return;
+    llm_norm(g, l, 'B', mb, k, rows * cols, p->e_act * rows * cols + p->e_g * cols);
+}
+
 /* The layer's GEMM operand width: --fp8-bf16-layers keeps the model's
  * first and last layers in bf16 under FP8 (Megatron's
  * --first-last-layers-bf16; Megatron-Bridge's current-scaling recipe keeps
@@ -655,6 +674,8 @@ void llm_layer_bwd(llm_gen *g, int l, int mb, int lc)
         zero3_gather(g, l, 'B', mb);
     if (p->m.hdrop == WL_DROP_ON) /* the gradient through the mask; else none */
         llm_kern(g, l, 'B', mb, "resid2_bwd", Tl * h, (2 * e + 1) * Tl * h);
+    if (!p->moe)
+        bias_grad(g, l, mb, "fc2_bgrad", Tl, h, 0);
     if (p->moe) {
         double k = m->topk, f = m->ffn, Tx = Tl * k, El = p->e_loc;
         int nin = llm_mlp_in(m);
@@ -699,6 +720,7 @@ void llm_layer_bwd(llm_gen *g, int l, int mb, int lc)
         wgrad(g, l, 'B', mb, "fc2_wgrad", T, fl, h);
         llm_kern(g, l, 'B', mb, wl_mlp_kinds[m->mlp].act_bwd, wl_mlp_kinds[m->mlp].flops * T * fl,
                  (2 * nin + 1) * e * T * fl);
+        bias_grad(g, l, mb, "fc1_bgrad", T, fl * nin, 0);
         fp8_cast(g, l, 'B', mb, "fc1_dy", T * fl * nin, 0, 0);
         col_bwd(g, l, mb, "ag_fc1_bwd", Tl * h * eg, "fc1_dgrad", sp ? "rs_fc1_bwd" : "ar_fc1_bwd",
                 T * h * e, "fc1_wgrad", T, h, fl * nin);
@@ -707,6 +729,7 @@ void llm_layer_bwd(llm_gen *g, int l, int mb, int lc)
     resid_acc(g, l, mb, "resid2_acc");
     if (p->m.hdrop == WL_DROP_ON)
         llm_kern(g, l, 'B', mb, "resid1_bwd", Tl * h, (2 * e + 1) * Tl * h);
+    bias_grad(g, l, mb, "proj_bgrad", Tl, h, 0);
     fp8_cast(g, l, 'B', mb, "proj_dy", Tl * h, sp, 0);
     if (sp)
         ag_gemm(g, l, 'B', mb, "ag_proj_bwd", Tl * h * eg, "proj_dgrad", T, h, p->a_loc * d);
@@ -716,6 +739,7 @@ void llm_layer_bwd(llm_gen *g, int l, int mb, int lc)
     wgrad(g, l, 'B', mb, "proj_wgrad", T, p->a_loc * d, h);
     attn_core_bwd(g, l, mb);
     rope(g, l, 'B', mb, "rope_bwd");
+    bias_grad(g, l, mb, "qkv_bgrad", T, nqkv, p->e_mm == 1);
     fp8_cast(g, l, 'B', mb, "qkv_dy", T * nqkv, 0, 0);
     col_bwd(g, l, mb, "ag_qkv_bwd", Tl * h * eg, "qkv_dgrad", sp ? "rs_qkv_bwd" : "ar_qkv_bwd",
             T * h * e, "qkv_wgrad", T, h, nqkv);

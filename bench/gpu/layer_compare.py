@@ -65,6 +65,8 @@ def loom_class(node):
     k = node.split(".", 2)[2]
     if k.startswith("flash_attn"):
         return "attn_bwd" if k.endswith("_bwd") else "attn_fwd"
+    if k.endswith("_bgrad"):
+        return "bias_grad"
     base = k.split("_")[0]
     if base in ("qkv", "proj", "fc1", "fc2"):
         return "gemm"

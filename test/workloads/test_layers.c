@@ -372,6 +372,50 @@ static void test_llm_norm_class(void **state)
 }
 
 /*
+ * With biases (SMALL is GELU: biases on), every linear layer's bias
+ * gradient is a reduction kernel of its own in the backward (Megatron's
+ * grad_output.sum(dim=0) and autograd's sum of its fused bias functions'
+ * broadcast bias): class norm, the output gradient's rows x cols read at
+ * e = 2 and the bias's cols gradient written at e_g = 4 (fp32).  SMALL at
+ * tp 2 without sequence parallelism: T = 256 rows; QKV 3 x 1024 / 2 = 1536
+ * columns, FC1 4096 / 2 = 2048, the output projection and FC2 h = 1024.
+ * --bias off writes none; under --dtype fp8 Transformer Engine fuses QKV's
+ * into its GEMM / cast, so that one goes.
+ */
+static void test_llm_bias_grads(void **state)
+{
+    (void)state;
+    const char *names[4] = {"L0.B0.qkv_bgrad", "L0.B0.proj_bgrad", "L0.B0.fc1_bgrad",
+                            "L0.B0.fc2_bgrad"};
+    const double cols[4] = {1536, 1024, 2048, 1024}, rows = 256;
+    const char *pre[3] = {"bgrad/on", "bgrad/off", "bgrad/fp8"};
+    const char *extra[3][2] = {{"--bias", "on"}, {"--bias", "off"}, {"--dtype", "fp8"}};
+    for (int k = 0; k < 3; k++) {
+        expect_exit(loomrun_run(loomrun_tmp, "gen", "llm", SMALL, "--pp", "1", "--grad-dtype",
+                                "fp32", extra[k][0], extra[k][1], "--granularity", "kernel",
+                                "--out", tp(pre[k]), "-q", NULL), 0, NULL);
+        et_graph *g = load_rank(pre[k], 0);
+        for (int i = 0; i < 4; i++) {
+            const et_gnode *n = NULL;
+            for (size_t j = 0; j < g->n; j++)
+                if (strcmp(et_gnode_name(g, &g->nodes[j]), names[i]) == 0)
+                    n = &g->nodes[j];
+            int want = k == 0 || (k == 2 && i > 0);
+            if (!want) {
+                assert_null(n);
+                continue;
+            }
+            assert_non_null(n);
+            assert_true(n->shape);
+            assert_int_equal(g->kshape[n->shape - 1].cls, LOOM_K_NORM);
+            assert_true((double)n->num_ops == rows * cols[i]);
+            assert_true((double)n->tensor_size == 2 * rows * cols[i] + 4 * cols[i]);
+        }
+        et_graph_free(g);
+    }
+}
+
+/*
  * Flash attention with attention dropout (SMALL's default, GELU): the
  * dropout runs inside the fused kernels, forward and backward, so their
  * shapes say so (attention_dropout) and no dropout kernel of its own runs;
@@ -598,6 +642,7 @@ int main(void)
         cmocka_unit_test(test_llm_cross_entropy),
         cmocka_unit_test(test_llm_attention_dropout),
         cmocka_unit_test(test_llm_norm_class),
+        cmocka_unit_test(test_llm_bias_grads),
         cmocka_unit_test(test_llm_flash_dropout),
         cmocka_unit_test(test_llm_dropout_settings),
         cmocka_unit_test(test_llm_moe_kernels),
