@@ -73,7 +73,7 @@ typedef struct comp_curve {
 
 typedef struct comp_table comp_table;
 
-enum { COMP_MAX_TILES = 4 }; /* GEMM tile shapes one device may list */
+enum { COMP_MAX_TILES = 8 }; /* GEMM tile shapes one device may list */
 
 /* The attention kernels a software stack runs (the system file's
  * `attention-kernel`), each with its fitted efficiencies and launch cost

@@ -251,6 +251,7 @@ def self_test():
     assert loom_class("L1.B0.flash_attn_bwd") == "attn_bwd"
     assert loom_class("L1.F0.flash_attn") == "attn_fwd"
     assert loom_class("L1.B0.resid2_acc") == "add" and loom_class("L1.B0.gelu_bwd") == "gelu"
+    assert loom_class("L1.B0.qkv_bgrad") == "bias_grad" and loom_class("L1.B0.qkv_dgrad") == "gemm"
     assert abs(pct(90.0, 100.0) + 10.0) < 1e-12
     assert step_part("L3.F0.qkv") == "fwd" and step_part("L0.R1.ln1") == "fwd"
     assert step_part("B0.logits_dgrad") == "bwd" and step_part("F0.embed") == "fwd"
