@@ -278,8 +278,9 @@ static const struct {
 };
 
 /* Leaf ops priced by bytes that are not plain elementwise, by ATen's
- * names: dropouts (a random number an element) and layer and RMS norms,
- * forward and backward (a reduction a row).  aten::layer_norm and
+ * names: dropouts (a random number an element), layer and RMS norms,
+ * forward and backward (a reduction a row), and sums (a reduction: the
+ * norm class is the reduction class; a bias gradient is one).  aten::layer_norm and
  * aten::rms_norm count where they are the leaf (rms_norm before PyTorch
  * had a fused kernel for it is the parent of its pow, mean, rsqrt and
  * mul, each priced as itself). */
@@ -296,6 +297,7 @@ static const struct {
     {"aten::_fused_rms_norm", LOOM_K_NORM},
     {"aten::_fused_rms_norm_backward", LOOM_K_NORM},
     {"aten::rms_norm", LOOM_K_NORM},
+    {"aten::sum", LOOM_K_NORM}, /* a reduction (bias gradients: docs/DEVICES.md "Norms") */
 };
 
 static int leaf_class(const char *name)

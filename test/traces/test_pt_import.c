@@ -462,7 +462,12 @@ static const char et_shapes[] =
     " \"Tensor(c10::BFloat16)\"]},"
     " \"outputs\": {\"values\": [], \"shapes\": [[4, 256, 512], [4, 256, 1], [4, 256, 1]],"
     " \"types\": [\"Tensor(c10::BFloat16)\", \"Tensor(float)\", \"Tensor(float)\"]},"
-    " \"attrs\": [{\"name\": \"rf_id\", \"type\": \"uint64\", \"value\": 20}]}"
+    " \"attrs\": [{\"name\": \"rf_id\", \"type\": \"uint64\", \"value\": 20}]},"
+    "{\"id\": 14, \"name\": \"aten::sum\", \"ctrl_deps\": 2, \"inputs\": {\"values\": [],"
+    " \"shapes\": [[4096, 1024], [], [], []],"
+    " \"types\": [\"Tensor(c10::BFloat16)\", \"GenericList[Int]\", \"Bool\", \"None\"]},"
+    " \"outputs\": {\"values\": [], \"shapes\": [[1024]], \"types\": [\"Tensor(c10::BFloat16)\"]},"
+    " \"attrs\": [{\"name\": \"rf_id\", \"type\": \"uint64\", \"value\": 21}]}"
     "]}";
 
 static void expect_shape(const loom_kshape *k, int cls, uint32_t m, uint32_t n, uint32_t kk,
@@ -487,7 +492,7 @@ static void test_et_shapes(void **state)
     pt_rank r;
     pt_et_info info;
     assert_int_equal(pt_et_read(p, s, &r, &info, &err), 0);
-    assert_int_equal(r.nn, 9); /* start and eight priced ops */
+    assert_int_equal(r.nn, 10); /* start and nine priced ops */
     const pt_node *lin = &r.n[1], *mmb = &r.n[2], *fa = &r.n[3], *fab = &r.n[4];
     const pt_node *dr = &r.n[5], *cv = &r.n[6];
     assert_int_equal(lin->nkern, 1);
@@ -520,6 +525,12 @@ static void test_et_shapes(void **state)
     assert_int_equal(ln->nkern, 1);
     assert_int_equal(r.ks[ln->kern].cls, LOOM_K_NORM);
     assert_int_equal(r.kw[2 * ln->kern + 1], 2u * (4 * 256 * 512 * 2) + 2 * 1024 + 2 * 4096);
+    /* a sum over rows (a bias gradient: autograd's sum_to_size), a
+     * reduction: the norm class, its 8 MiB input read and 2 KiB written */
+    const pt_node *sm = &r.n[9];
+    assert_int_equal(sm->nkern, 1);
+    assert_int_equal(r.ks[sm->kern].cls, LOOM_K_NORM);
+    assert_int_equal(r.kw[2 * sm->kern + 1], 4096u * 1024 * 2 + 1024 * 2);
     pt_rank_free(&r);
     pt_et_done(&info);
     free(p);
