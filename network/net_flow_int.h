@@ -102,11 +102,16 @@ typedef struct nf_due {
 static inline uint32_t nf_due_kind(nf_due d) { return d.kid >> NF_DUE_SHIFT; }
 static inline uint32_t nf_due_id(nf_due d) { return d.kid & ((1u << NF_DUE_SHIFT) - 1); }
 
-/* A caller's callback waiting in a bucket (nf_at): cb(eng, ctx, a, b). */
+/* A callback waiting in a bucket: cb(eng, ctx, a, b).  A caller's
+ * (nf_at), or a drained flow's delivery after its tail, its slot freed at
+ * completion (bytes: the flow's, counted as delivered when it runs; 0 for
+ * a caller's), so that the delivery reads this entry, written moments
+ * before and still in the cache, not the slot. */
 typedef struct nf_call {
     nf_cb cb;
     void *ctx;
     uint64_t a, b;
+    uint64_t bytes;
     uint32_t next; /* free list */
 } nf_call;
 
