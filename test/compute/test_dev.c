@@ -190,8 +190,8 @@ static void test_malformed(void **state)
                  "'128by128' is not a tile shape");
     expect_error("x:\n" GOOD_DEV "  sms: 10\n  gemm-tiles: 128x128\n  kernel-source: s\n",
                  "key 'gemm-tiles': expected a list");
-    expect_error("x:\n" GOOD_DEV "  sms: 10\n  gemm-tiles: [1x1, 2x2, 3x3, 4x4, 5x5, 6x6, 7x7, 8x8, "
-                 "9x9]\n  kernel-source: s\n", "9 tiles; give 1 .. 8");
+    expect_error("x:\n" GOOD_DEV "  sms: 10\n  gemm-tiles: [1x1, 2x2, 3x3, 4x4, 5x5, 6x6, "
+                 "7x7, 8x8, 9x9]\n  kernel-source: s\n", "9 tiles; give 1 .. 8");
     /* through core/base/yamlio: keys are names, aliases end (docs/CONFIG.md) */
     expect_error("? [x]\n:\n" GOOD_DEV, "line 1, column 3: a mapping key must be a scalar");
     expect_error("x: &d\n  description: *d\n", "line 2, column 16: alias '*d' refers to a collection");
