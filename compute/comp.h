@@ -114,7 +114,7 @@ typedef struct comp_kparams {
     double elem_launch;      /* seconds per elementwise kernel */
     double drop_eff;         /* dropout (random numbers an element): fraction of HBM
                                 bandwidth at large sizes; its launch is elem_launch */
-    double norm_eff;         /* norm (a reduction over each row): fraction of HBM
+    double norm_eff;         /* norm (norms and sums, reductions): fraction of HBM
                                 bandwidth at large sizes */
     double norm_launch;      /* seconds per norm kernel */
 } comp_kparams;

@@ -18,8 +18,8 @@
  *     t = launch + max(waves * (F / blocks) / (P/S * e_attn), bytes / (M * e_elem))
  *     t x r_drop when the kernel applies dropout inside (the family's
  *     measured ratio of the kernel's time with dropout to without)
- * Elementwise and softmax kernels (dropout: e_drop for e_elem; norms:
- * e_norm and launch_norm):
+ * Elementwise and softmax kernels (dropout: e_drop for e_elem; the norm
+ * class, norms and sums: e_norm and launch_norm):
  *     t = launch + bytes / (M * e_elem)
  *       (= bytes / (M * e(bytes)), e(x) = e_elem * x / (x + launch * M * e_elem):
  *        a fraction of HBM bandwidth that grows with size)

@@ -280,10 +280,10 @@ static const struct {
 /* Leaf ops priced by bytes that are not plain elementwise, by ATen's
  * names: dropouts (a random number an element), layer and RMS norms,
  * forward and backward (a reduction a row), and sums (a reduction: the
- * norm class is the reduction class; a bias gradient is one).  aten::layer_norm and
- * aten::rms_norm count where they are the leaf (rms_norm before PyTorch
- * had a fused kernel for it is the parent of its pow, mean, rsqrt and
- * mul, each priced as itself). */
+ * norm class is the reduction class; a bias gradient is one).
+ * aten::layer_norm and aten::rms_norm count where they are the leaf
+ * (rms_norm before PyTorch had a fused kernel for it is the parent of
+ * its pow, mean, rsqrt and mul, each priced as itself). */
 static const struct {
     const char *name;
     int cls;

@@ -183,7 +183,8 @@ void llm_need(llm_gen *g, uint64_t id);
  * -1 names it without a layer ("F3.embed"), ph is F, B, R (recompute) or
  * S (step).  llm_kern_s states the kernel's shape (s NULL: none, priced by
  * FLOPs and bytes); llm_kern is an elementwise kernel (memory bound),
- * llm_norm a layer or RMS norm, forward or backward (class norm). */
+ * llm_norm a reduction (class norm: a layer or RMS norm, forward or
+ * backward, or a bias gradient's sum). */
 void llm_kern_s(llm_gen *g, int layer, char ph, int mb, const char *k, double flops, double bytes,
                 const loom_kshape *s);
 void llm_kern(llm_gen *g, int layer, char ph, int mb, const char *k, double flops, double bytes);

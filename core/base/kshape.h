@@ -21,9 +21,10 @@
  *   DROPOUT        elementwise that draws a random number per element
  *                  (PyTorch's native_dropout: the mask and the output), no
  *                  dimensions; slower a byte than ELEM by the generator
- *   NORM           layer norm or RMS norm, forward or backward (a reduction
- *                  over each row, then the row rescaled), no dimensions;
- *                  slower a byte than ELEM and slower to start
+ *   NORM           a reduction: layer norm or RMS norm, forward or backward
+ *                  (each row reduced, then rescaled), and sums over rows
+ *                  (bias gradients); no dimensions; slower a byte than
+ *                  ELEM and slower to start
  * dtype_bytes is the operand width (2 for bf16/fp16, 1 for fp8, 4 for
  * fp32); 0 means the run's datatype.  comm_sms (GEMM, attention) is the
  * number of the device's SMs a communication kernel running beside it holds
@@ -44,7 +45,7 @@ enum {
     LOOM_K_ATTN_BWD = 3, /* flash attention, backward */
     LOOM_K_ELEM = 4,     /* elementwise / softmax: memory bound */
     LOOM_K_DROPOUT = 5,  /* elementwise drawing a random number an element */
-    LOOM_K_NORM = 6,     /* layer / RMS norm: a reduction a row, memory bound */
+    LOOM_K_NORM = 6,     /* norms and sums: reductions, memory bound */
     LOOM_K_CLASSES = 7,
 };
 
