@@ -404,16 +404,20 @@ static void deliver(nf *f, sim_engine *eng, uint32_t id)
     cb(eng, ctx, a, b);
 }
 
+/* When flow fl's tail (latency and delay) ends, from now; past the end of
+ * representable time it saturates, and replay reports it. */
+static sim_time tail_end(const nf_flow *fl, sim_time now)
+{
+    LOOM_ASSERT(fl->tail >= 0);
+    return fl->tail < SIM_TIME_MAX - now ? now + fl->tail : SIM_TIME_MAX;
+}
+
 /* The delivery after its tail of a flow that never drains (no bytes, or
  * its source is its destination); a drained flow's is a call (complete). */
 static void schedule_tail(nf *f, sim_engine *eng, uint32_t id)
 {
     nf_flow *fl = &f->f[id];
-    sim_time now = sim_now(eng);
-    LOOM_ASSERT(fl->tail >= 0);
-    /* past the end of representable time: saturate, replay reports it */
-    sim_time at = fl->tail < SIM_TIME_MAX - now ? now + fl->tail : SIM_TIME_MAX;
-    nf_due_at(f, eng, at, NF_DUE_DELIVER, id, fl->gen);
+    nf_due_at(f, eng, tail_end(fl, sim_now(eng)), NF_DUE_DELIVER, id, fl->gen);
 }
 
 void nf_start(nf *f, sim_engine *eng, int src, int dst, uint64_t bytes,
@@ -563,7 +567,7 @@ static void complete(nf *f, sim_engine *eng, uint32_t id, uint32_t gen)
     /* its delivery after the tail, as a call: the slot is read now, while
      * in the cache, and freed (the delivery's place in its bucket is the
      * one schedule_tail would give it) */
-    sim_time at = fl->tail < SIM_TIME_MAX - now ? now + fl->tail : SIM_TIME_MAX;
+    sim_time at = tail_end(fl, now);
     uint32_t c = call_new(f);
     f->calls[c] = (nf_call){f->st[fl->starter].cb, f->st[fl->starter].ctx, fl->a, fl->b,
                             fl->bytes, 0};
