@@ -35,7 +35,6 @@ Usage:
   python3 bench/gpu/layer_gemms.py --self-test
 """
 import argparse
-import csv
 import os
 import statistics
 import sys
@@ -176,7 +175,13 @@ def compare(path, device, devices):
     dev = cmp.load_device(devices, device)
     hw = km.kernel_hw(devices, device)
     kp = dict(km.DEFAULT)
-    rows = list(csv.DictReader(open(path)))
+    rows = cmp.read_table(path, "layer_gemms.py")
+    for i, r in enumerate(rows):
+        try:
+            [int(r[k]) for k in ("M", "N", "K")]
+        except (KeyError, TypeError, ValueError):
+            raise SystemExit("layer_gemms.py: %s: row %d: no whole M, N, K (not a "
+                             "layer_gemms.csv)" % (path, i + 2))
     lines = ["# The MPT layers' GEMMs: measured against the kernel model (`%s`)" % device, "",
              "us a GEMM; error = (loom - measured) / measured, negative: loom fast.", "",
              "| case | mb | gemm | M | N | K | loom | alone | loop | duty | err alone | "
@@ -237,6 +242,19 @@ def self_test():
     assert all(abs(e + 20.0) < 1e-3 for e in errs["alone"]), errs  # the CSV's digits
     assert all(abs(e) < 1e-3 for e in errs["loop"]) and not errs["duty"], errs
     assert "alone: mean -20.0%" in text and "| mpt-7b | 6 | qkv | 12288 | 12288 | 4096 |" in text
+    # a file that is not one: one line naming it, no traceback
+    with tempfile.TemporaryDirectory() as tmp:
+        for name, body, want in (("none.csv", None, "no such file"),
+                                 ("other.csv", "a,b\n1,2\n", "row 2: no whole M, N, K")):
+            path = os.path.join(tmp, name)
+            if body is not None:
+                with open(path, "w") as f:
+                    f.write(body)
+            try:
+                compare(path, "h200", cmp.DEFAULT_DEVICES)
+                raise AssertionError("compare accepted " + name)
+            except SystemExit as ex:
+                assert path in str(ex) and want in str(ex), str(ex)
     print("layer_gemms self-test: ok (%d cases, %d GEMMs)" % (
         len(CASES), sum(len(shapes(c)) for c in CASES)))
     return 0
