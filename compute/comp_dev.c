@@ -151,7 +151,8 @@ static int get_str(walk *w, const yaml_node_t *n, const char *dev, const char *k
 static const char *const dev_keys[] = {
     "description", "source", "peak-tflops", "memory-gib", "memory-bw-gbs", "link-bw-gbs",
     "matrix-efficiency", "matrix-overhead-us", "memory-efficiency", "memory-overhead-us",
-    "efficiency-source", "sms", "gemm-tiles", "kernel-source", "attention-efficiency"};
+    "efficiency-source", "sms", "gemm-tiles", "kernel-source", "attention-efficiency",
+    "gemm-efficiency-scale"};
 enum { DEV_KEYS = sizeof dev_keys / sizeof dev_keys[0] };
 
 static int unknown(walk *w, const yaml_node_t *kn, const char *dev, const char *k,
@@ -298,6 +299,7 @@ static int parse_device(walk *w, const char *name, yaml_node_t *m, comp_device *
         case 12: rc = parse_tiles(w, v, d); break;
         case 13: rc = get_str(w, v, name, k, &d->kernel_source); break;
         case 14: rc = parse_attn(w, v, d); break;
+        case 15: rc = get_num(w, v, name, k, 0, 2, 1, &d->gemm_scale); break;
         }
         if (rc < 0)
             return rc;
@@ -318,10 +320,11 @@ static int parse_device(walk *w, const char *name, yaml_node_t *m, comp_device *
     if (kern != 0 && kern != 3)
         return loom_err_set(w->err, LOOM_EUSAGE, "%s: line %zu: device '%s': give all of sms, "
                             "gemm-tiles and kernel-source, or none", w->path, line_of(m), name);
-    if (seen[14] && !kern)
-        return loom_err_set(w->err, LOOM_EUSAGE, "%s: line %zu: device '%s': attention-efficiency "
-                            "is the kernel model's; give sms, gemm-tiles and kernel-source too",
-                            w->path, line_of(m), name);
+    if ((seen[14] || seen[15]) && !kern)
+        return loom_err_set(w->err, LOOM_EUSAGE, "%s: line %zu: device '%s': %s is the kernel "
+                            "model's; give sms, gemm-tiles and kernel-source too", w->path,
+                            line_of(m), name, seen[14] ? "attention-efficiency" :
+                            "gemm-efficiency-scale");
     return 0;
 }
 
@@ -461,6 +464,8 @@ int comp_device_cfg(const comp_device *d, comp_dtype t, comp_cfg *out, loom_err 
     memcpy(out->kp.tile_m, d->tile_m, sizeof d->tile_m);
     memcpy(out->kp.tile_n, d->tile_n, sizeof d->tile_n);
     out->kp.peak_fp8 = d->peak[COMP_FP8];
+    if (d->gemm_scale > 0) /* this device's GEMMs against the H200's, where e_gemm was fitted */
+        out->kp.gemm_eff = fmin(1.0, out->kp.gemm_eff * d->gemm_scale);
     /* an FP8 run (Transformer Engine's recipe) keeps attention in bf16:
      * kernels that say 2-byte operands take the bf16 peak */
     out->kp.peak_16 = t == COMP_FP8 ? d->peak[COMP_BF16] : 0;

@@ -35,6 +35,11 @@
  *                    units), the GEMM output tiles the vendor library
  *                    chooses among as a list of "MxN" (at most
  *                    COMP_MAX_TILES), and where both come from.
+ *   attention-efficiency, gemm-efficiency-scale
+ *                    the kernel model's, optional, with the three above:
+ *                    an attention family's own [forward, backward]
+ *                    efficiencies, and a factor in (0, 2] on the GEMM
+ *                    efficiency fitted on the H200 (docs/DEVICES.md).
  * Unknown keys, duplicates, missing required keys and values out of range
  * are errors naming the file, the line, the device and the key.
  *
@@ -79,6 +84,10 @@ typedef struct comp_device {
     /* attention-efficiency: this device's forward and backward efficiency
      * per attention family (comp_attn), measured on it; 0: the family's */
     double attn_eff[COMP_ATTN_KINDS][2];
+    /* gemm-efficiency-scale: the kernel model's GEMM efficiency on this
+     * device over the H200's, where it was fitted (the device's best-shape
+     * GEMM fraction of its peak over the H200's); 0 when not given (1) */
+    double gemm_scale;
 } comp_device;
 
 typedef struct comp_catalog comp_catalog;

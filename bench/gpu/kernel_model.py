@@ -94,6 +94,21 @@ def attention_eff(devices_path, name):
             re.findall(r"(\w+): \[([0-9.]+), ([0-9.]+)\]", a.group(1))}
 
 
+def gemm_scale(devices_path, name):
+    """A catalog device's gemm-efficiency-scale (1 when it gives none): the
+    factor on the GEMM efficiency fitted on the H200, as loom applies it."""
+    m = re.search(r"^  gemm-efficiency-scale: ([0-9.]+)", device_block(devices_path, name), re.M)
+    return float(m.group(1)) if m else 1.0
+
+
+def device_kp(devices_path, name, kp=None):
+    """The constants loom prices a device's kernels with: kp (default the
+    fitted ones) with the GEMM efficiency times the device's scale."""
+    out = dict(kp or DEFAULT)
+    out["gemm_eff"] = min(1.0, out["gemm_eff"] * gemm_scale(devices_path, name))
+    return out
+
+
 def drop_ratios(path):
     """{backend: (forward, backward)} from an attention_dropout.csv: per
     shape, the forward time with dropout 0.1 over dropout 0, and the

@@ -174,7 +174,7 @@ def compare(path, device, devices):
     import kernel_model as km
     dev = cmp.load_device(devices, device)
     hw = km.kernel_hw(devices, device)
-    kp = dict(km.DEFAULT)
+    kp = km.device_kp(devices, device)
     rows = cmp.read_table(path, "layer_gemms.py")
     for i, r in enumerate(rows):
         try:

@@ -94,6 +94,9 @@ int loom_cmd_devices(int argc, char **argv)
                 for (uint32_t k = 0; k < d->ntiles; k++)
                     printf("%s %ux%u", k ? "," : "", d->tile_m[k], d->tile_n[k]);
                 printf(" (%s)\n", d->kernel_source);
+                if (d->gemm_scale > 0)
+                    printf("    kernel:  GEMM efficiency x %.3g (gemm-efficiency-scale)\n",
+                           d->gemm_scale);
             }
             printf("    from:    %s\n", d->file);
         }

@@ -275,6 +275,46 @@ static void test_attention_efficiency(void **state)
 #undef KERN
 }
 
+/* gemm-efficiency-scale: the GEMM efficiency fitted on the H200 times the
+ * device's factor (at most 1); the built-in A100s' 0.859 / 0.803 (their
+ * MAMF fraction over the H200's), none on the H200 itself. */
+static void test_gemm_scale(void **state)
+{
+    (void)state;
+    char *path = write_tmp("half:\n" GOOD_DEV "  sms: 10\n  gemm-tiles: [128x128]\n"
+                           "  kernel-source: s\n  gemm-efficiency-scale: 0.5\n"
+                           "over:\n" GOOD_DEV "  sms: 10\n  gemm-tiles: [128x128]\n"
+                           "  kernel-source: s\n  gemm-efficiency-scale: 2\n");
+    loom_err err = {0};
+    setenv("XDG_CONFIG_HOME", "/nonexistent-loom-test", 1);
+    comp_catalog *c = comp_catalog_load(path, &err);
+    if (c == NULL)
+        fail_msg("%s", err.msg);
+    double fit = comp_kparams_default().gemm_eff; /* 0.73 */
+    comp_cfg cfg = {0};
+    assert_int_equal(comp_device_cfg(find(c, "half"), COMP_BF16, &cfg, &err), 0);
+    near(cfg.kp.gemm_eff, fit * 0.5);
+    assert_int_equal(comp_device_cfg(find(c, "over"), COMP_BF16, &cfg, &err), 0);
+    near(cfg.kp.gemm_eff, 1.0); /* 0.73 x 2 is more than the SMs' peak: capped */
+    assert_int_equal(comp_device_cfg(find(c, "a100-80g"), COMP_BF16, &cfg, &err), 0);
+    near(find(c, "a100-80g")->gemm_scale, 1.070);
+    near(cfg.kp.gemm_eff, fit * 1.070);
+    near(cfg.kp.attn_eff, comp_kparams_default().attn_eff); /* GEMMs only */
+    assert_int_equal(comp_device_cfg(find(c, "h200"), COMP_BF16, &cfg, &err), 0);
+    near(cfg.kp.gemm_eff, fit);
+    comp_catalog_free(c);
+    unlink(path);
+    free(path);
+#define KERN "  sms: 10\n  gemm-tiles: [128x128]\n  kernel-source: s\n"
+    expect_error("x:\n" GOOD_DEV KERN "  gemm-efficiency-scale: 0\n",
+                 "key 'gemm-efficiency-scale': 0 is out of range");
+    expect_error("x:\n" GOOD_DEV KERN "  gemm-efficiency-scale: 2.5\n", "out of range");
+    expect_error("x:\n" GOOD_DEV KERN "  gemm-efficiency-scale: fast\n", "is not a number");
+    expect_error("x:\n" GOOD_DEV "  gemm-efficiency-scale: 1.1\n",
+                 "gemm-efficiency-scale is the kernel model's");
+#undef KERN
+}
+
 static void test_dtypes(void **state)
 {
     (void)state;
@@ -295,6 +335,7 @@ int main(void)
         cmocka_unit_test(test_override),
         cmocka_unit_test(test_malformed),
         cmocka_unit_test(test_attention_efficiency),
+        cmocka_unit_test(test_gemm_scale),
         cmocka_unit_test(test_dtypes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
