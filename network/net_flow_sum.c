@@ -96,6 +96,10 @@ static void sum_build(nf *f, nf_link *l)
         l->lv[j] = t;
     }
     l->nk = nl;
+    if (nl > 0) { /* the top in the link too (net_flow_int.h) */
+        l->topr = l->lv[nl - 1].r;
+        l->topc = l->lv[nl - 1].c;
+    }
 }
 
 /* 1 when rate r is a flow the re-rate leaves as it is (rated, below
@@ -194,7 +198,8 @@ void nf_list_grow(nf *f, nf_link *l)
     f->ents += cap - l->cap;
     int k = __builtin_ctz(cap);
     /* (a test's pool_from 0 asks for the pool anywhere, to check it) */
-    if (k <= LOOM_BUDDY_MAXK && f->ents >= f->pool_from && (loom_buddy_huge() || f->pool_from == 0)) {
+    if (k <= LOOM_BUDDY_MAXK && f->ents >= f->pool_from &&
+        (loom_buddy_huge() || f->pool_from == 0)) {
         if (f->pool == NULL)
             f->pool = loom_buddy_create(sizeof(nf_ent));
         nf_ent *e = loom_buddy_alloc(f->pool, k);
@@ -331,9 +336,12 @@ int nf_check_links(const nf *f)
         }
         if (zeros != l->nfr)
             bad = 1;
-        for (uint32_t j = 0; j < l->nk; j++)
-            if (cnt[j] != l->lv[j].c || l->lv[j].r <= l->rest || (j > 0 && l->lv[j].r <= l->lv[j - 1].r))
+        for (uint32_t j = 0; j < l->nk; j++) /* the top's count is the link's */
+            if (cnt[j] != (j == l->nk - 1 ? l->topc : l->lv[j].c) || l->lv[j].r <= l->rest ||
+                (j > 0 && l->lv[j].r <= l->lv[j - 1].r))
                 bad = 1;
+        if (l->nk > 0 && l->topr != l->lv[l->nk - 1].r)
+            bad = 1;
         free(cnt);
         if (bad)
             return -1 - i;
