@@ -440,7 +440,10 @@ static inline void nf_sum_del(nf_link *l, double r)
         return; /* one of the rest (every rate not a level is <= rest <
                    every level; the levels not read): rest stays a bound */
     if (r == l->topr) { /* the top: the link alone, until it empties */
-        if (--l->topc == 0 && (l->nk = k - 1) > 0) {
+        if (--l->topc > 0)
+            return;
+        l->nk = k - 1; /* the next level down is the top now */
+        if (k > 1) {
             l->topr = l->lv[k - 2].r;
             l->topc = l->lv[k - 2].c;
         }

@@ -674,8 +674,6 @@ void llm_layer_bwd(llm_gen *g, int l, int mb, int lc)
         zero3_gather(g, l, 'B', mb);
     if (p->m.hdrop == WL_DROP_ON) /* the gradient through the mask; else none */
         llm_kern(g, l, 'B', mb, "resid2_bwd", Tl * h, (2 * e + 1) * Tl * h);
-    if (!p->moe)
-        bias_grad(g, l, mb, "fc2_bgrad", Tl, h, 0);
     if (p->moe) {
         double k = m->topk, f = m->ffn, Tx = Tl * k, El = p->e_loc;
         int nin = llm_mlp_in(m);
@@ -711,6 +709,7 @@ void llm_layer_bwd(llm_gen *g, int l, int mb, int lc)
                    e * (2 * Tl * m->experts + h * m->experts) + e * Tl * h, NULL);
     } else {
         double fl = (double)m->ffn / t, nin = llm_mlp_in(m);
+        bias_grad(g, l, mb, "fc2_bgrad", Tl, h, 0);
         fp8_cast(g, l, 'B', mb, "fc2_dy", Tl * h, sp, 0);
         if (sp)
             ag_gemm(g, l, 'B', mb, "ag_fc2_bwd", Tl * h * eg, "fc2_dgrad", T, h, fl);

@@ -101,10 +101,10 @@ def gemm_scale(devices_path, name):
     return float(m.group(1)) if m else 1.0
 
 
-def device_kp(devices_path, name, kp=None):
-    """The constants loom prices a device's kernels with: kp (default the
-    fitted ones) with the GEMM efficiency times the device's scale."""
-    out = dict(kp or DEFAULT)
+def device_kp(devices_path, name):
+    """The constants loom prices a device's kernels with: the fitted ones,
+    the GEMM efficiency times the device's scale."""
+    out = dict(DEFAULT)
     out["gemm_eff"] = min(1.0, out["gemm_eff"] * gemm_scale(devices_path, name))
     return out
 

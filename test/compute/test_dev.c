@@ -302,6 +302,16 @@ static void test_gemm_scale(void **state)
     near(cfg.kp.attn_eff, comp_kparams_default().attn_eff); /* GEMMs only */
     assert_int_equal(comp_device_cfg(find(c, "h200"), COMP_BF16, &cfg, &err), 0);
     near(cfg.kp.gemm_eff, fit);
+    /* the rule devices.yaml states: each built-in scale is the device's MAMF
+     * fraction (matrix-efficiency) over the H200's, to the 3 digits given */
+    double ref = find(c, "h200")->matrix_eff;
+    for (size_t i = 0; i < comp_catalog_count(c); i++) {
+        const comp_device *d = comp_catalog_at(c, i);
+        if (d->gemm_scale > 0 && strcmp(d->file, path) != 0 &&
+            fabs(d->gemm_scale - d->matrix_eff / ref) > 5e-4)
+            fail_msg("%s: gemm-efficiency-scale %g, matrix-efficiency %g / %g = %.4f", d->name,
+                     d->gemm_scale, d->matrix_eff, ref, d->matrix_eff / ref);
+    }
     comp_catalog_free(c);
     unlink(path);
     free(path);
