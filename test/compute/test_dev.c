@@ -31,16 +31,24 @@ static void near(double got, double want)
         fail_msg("got %.17g, want %.17g", got, want);
 }
 
+/* The catalog: the built-in file and path (NULL: none), no user file. */
+static comp_catalog *load_catalog(const char *path)
+{
+    loom_err err = {0};
+    setenv("XDG_CONFIG_HOME", "/nonexistent-loom-test", 1); /* no user file */
+    comp_catalog *c = comp_catalog_load(path, &err);
+    if (c == NULL)
+        fail_msg("%s", err.msg);
+    return c;
+}
+
 /* Dense peaks: datasheet sparse figures halved where the sheet prints only
  * those (H100, H200, B200). */
 static void test_builtin_figures(void **state)
 {
     (void)state;
+    comp_catalog *c = load_catalog(NULL);
     loom_err err = {0};
-    setenv("XDG_CONFIG_HOME", "/nonexistent-loom-test", 1); /* no user file */
-    comp_catalog *c = comp_catalog_load(NULL, &err);
-    if (c == NULL)
-        fail_msg("%s", err.msg);
     assert_true(comp_catalog_count(c) >= 6);
     const comp_device *a = find(c, "a100-40g");
     near(a->peak[COMP_BF16], 312 * T12);
@@ -132,11 +140,7 @@ static void test_override(void **state)
 {
     (void)state;
     char *path = write_tmp("mydev:\n" GOOD_DEV "a100-40g:\n" GOOD_DEV);
-    loom_err err = {0};
-    setenv("XDG_CONFIG_HOME", "/nonexistent-loom-test", 1);
-    comp_catalog *c = comp_catalog_load(path, &err);
-    if (c == NULL)
-        fail_msg("%s", err.msg);
+    comp_catalog *c = load_catalog(path);
     const comp_device *d = find(c, "mydev");
     near(d->peak[COMP_BF16], 100 * T12);
     assert_true(d->matrix_eff == 0); /* no curve: the plain roofline */
@@ -228,11 +232,8 @@ static void test_attention_efficiency(void **state)
     (void)state;
     char *path = write_tmp("mydev:\n" GOOD_DEV "  sms: 10\n  gemm-tiles: [128x128]\n"
                            "  kernel-source: s\n  attention-efficiency: {cudnn: [0.5, 0.25]}\n");
+    comp_catalog *c = load_catalog(path);
     loom_err err = {0};
-    setenv("XDG_CONFIG_HOME", "/nonexistent-loom-test", 1);
-    comp_catalog *c = comp_catalog_load(path, &err);
-    if (c == NULL)
-        fail_msg("%s", err.msg);
     comp_cfg cfg = {0};
     assert_int_equal(comp_device_cfg(find(c, "mydev"), COMP_BF16, &cfg, &err), 0);
     comp_kparams fit = comp_kparams_default(); /* the H200 fit, FlashAttention-2 */
@@ -285,11 +286,8 @@ static void test_gemm_scale(void **state)
                            "  kernel-source: s\n  gemm-efficiency-scale: 0.5\n"
                            "over:\n" GOOD_DEV "  sms: 10\n  gemm-tiles: [128x128]\n"
                            "  kernel-source: s\n  gemm-efficiency-scale: 2\n");
+    comp_catalog *c = load_catalog(path);
     loom_err err = {0};
-    setenv("XDG_CONFIG_HOME", "/nonexistent-loom-test", 1);
-    comp_catalog *c = comp_catalog_load(path, &err);
-    if (c == NULL)
-        fail_msg("%s", err.msg);
     double fit = comp_kparams_default().gemm_eff; /* 0.73 */
     comp_cfg cfg = {0};
     assert_int_equal(comp_device_cfg(find(c, "half"), COMP_BF16, &cfg, &err), 0);
